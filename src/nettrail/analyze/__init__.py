@@ -1,0 +1,1 @@
+"""Pure analysis over PacketRecords: flows, handshakes, correlation, clocks, NAT, diagnosis."""

@@ -1,0 +1,1 @@
+"""Capture files (pcap, pcapng, tcpdump text) to PacketRecords."""

@@ -1,0 +1,19 @@
+"""`nettrail demo`: not built yet."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from nettrail.errors import NettrailError
+
+
+def register(sub: Any) -> None:
+    """Add the `demo` subcommand to the parser."""
+    p: argparse.ArgumentParser = sub.add_parser("demo", help="(not built yet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `nettrail demo`."""
+    raise NettrailError("nettrail demo is not built yet")

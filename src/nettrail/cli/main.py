@@ -1,0 +1,68 @@
+"""``nettrail`` entry point: parse arguments, run one subcommand, map errors to exit codes.
+
+Exit codes: 0 the command ran; 1 the command ran and reports a failure it was asked to
+detect (e.g. a lab run whose outcome differs from the scenario's expectation); 2 unusable input
+or arguments; 3 a missing capability (root, BTF, a tool); 4 a runtime failure (lab, trace);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from nettrail.errors import CapabilityError, InputError, NettrailError
+
+SUBCOMMANDS = ("analyze", "trace", "lab", "demo")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INPUT = 2
+EXIT_CAPABILITY = 3
+EXIT_RUNTIME = 4
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_INPUT, f"nettrail: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = _Parser(prog="nettrail", description="Who sent this packet, and why did my "
+                     "connection die?")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"nettrail.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run nettrail with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        print("nettrail: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except InputError as exc:
+        print(f"nettrail: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except CapabilityError as exc:
+        print(f"nettrail: missing capability: {exc}", file=sys.stderr)
+        return EXIT_CAPABILITY
+    except NettrailError as exc:
+        print(f"nettrail: error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except BrokenPipeError:
+        return EXIT_OK
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

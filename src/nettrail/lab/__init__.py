@@ -1,0 +1,1 @@
+"""Labs: scenario files applied as real network namespaces."""

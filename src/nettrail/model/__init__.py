@@ -1,0 +1,1 @@
+"""Pure, immutable records: packets, flows, findings, the analysis result."""

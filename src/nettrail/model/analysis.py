@@ -1,0 +1,103 @@
+"""The result of ``nettrail analyze``: everything reports render, computed by analyze/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nettrail.model.finding import Evidence, Finding
+from nettrail.model.flow import Connection, Endpoint, FlowKey
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PointSummary:
+    """One capture point: its name, files, formats, packet count and what reading noted."""
+
+    name: str
+    files: tuple[str, ...]
+    formats: tuple[str, ...]
+    packets: int
+    interfaces: tuple[str, ...] = ()
+    skipped: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClockOffset:
+    """A point's clock against the reference point's: positive when this point is ahead."""
+
+    point: str
+    reference: str
+    offset_ns: float
+    uncertainty_ns: float
+    samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class NatTranslation:
+    """An address:port seen as ``before`` at ``from_point`` and as ``after`` at ``to_point``.
+
+    ``kind`` is ``dnat`` (destination rewritten) or ``snat`` (source rewritten); ``leg`` is
+    ``request`` (client to server) or ``reply``; ``at`` names the point judged to translate.
+    """
+
+    kind: str
+    leg: str
+    before: Endpoint
+    after: Endpoint
+    from_point: str
+    to_point: str
+    at: str | None
+    packets: int
+    connection: FlowKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One sighting of a packet on its path: point, interface, corrected time, evidence."""
+
+    point: str
+    ifname: str | None
+    time_ns: int
+    file: str
+    frame: int
+    text: str
+    src: Endpoint | None = None
+    dst: Endpoint | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PacketPath:
+    """The same packet followed from point to point; ``confidence`` of the match in [0, 1]."""
+
+    id: int
+    hops: tuple[Hop, ...]
+    confidence: float
+    connection: FlowKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """The root cause first, in words an engineer can act on, then the chain of evidence."""
+
+    headline: str
+    explanation: str
+    action: str
+    chain: tuple[Evidence, ...]
+    kinds: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """Everything ``nettrail analyze`` found across all capture points."""
+
+    points: tuple[PointSummary, ...]
+    connections: tuple[Connection, ...]
+    findings: tuple[Finding, ...]
+    clock: tuple[ClockOffset, ...] = ()
+    nat: tuple[NatTranslation, ...] = ()
+    paths: tuple[PacketPath, ...] = ()
+    diagnosis: Diagnosis | None = None
+    warnings: tuple[str, ...] = ()
+    version: int = FORMAT_VERSION

@@ -1,0 +1,69 @@
+"""Flows and connections: the 5-tuple, normalised so both directions share one key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import NamedTuple
+
+
+class Endpoint(NamedTuple):
+    """An address and port (port 0 for protocols without ports)."""
+
+    addr: str
+    port: int
+
+    def __str__(self) -> str:
+        if ":" in self.addr:
+            return f"[{self.addr}]:{self.port}"
+        return f"{self.addr}:{self.port}"
+
+
+class FlowKey(NamedTuple):
+    """Direction-normalised 5-tuple: the smaller endpoint first."""
+
+    proto: int
+    a: Endpoint
+    b: Endpoint
+
+    @classmethod
+    def of(cls, proto: int, src: Endpoint, dst: Endpoint) -> FlowKey:
+        """The key of a packet from ``src`` to ``dst``, the same for the reverse direction."""
+        return cls(proto, src, dst) if src <= dst else cls(proto, dst, src)
+
+    def __str__(self) -> str:
+        return f"{self.a} <-> {self.b}"
+
+
+class Outcome(str, Enum):
+    """How a TCP connection ended as seen at one capture point."""
+
+    ESTABLISHED = "established"
+    REFUSED = "refused"
+    RESET = "reset-after-handshake"
+    SYN_UNANSWERED = "syn-unanswered"
+    SYNACK_UNACKNOWLEDGED = "synack-unacknowledged"
+    CLOSED = "closed"
+    MIDSTREAM = "midstream"
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One TCP connection at one capture point: who opened it, how it went, its packets.
+
+    ``client`` is the side that sent the first SYN (or the first packet seen when the
+    handshake was not captured); ``frames`` are (file, frame) of its packets in order.
+    """
+
+    point: str
+    key: FlowKey
+    client: Endpoint
+    server: Endpoint
+    outcome: Outcome
+    packets: int
+    first_ns: int
+    last_ns: int
+    retransmissions: int = 0
+    copies: int = 0
+    bytes_client: int = 0
+    bytes_server: int = 0

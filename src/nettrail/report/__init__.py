@@ -1,0 +1,1 @@
+"""Renderers: (model, stream) -> text, JSON, pcapng, HTML."""

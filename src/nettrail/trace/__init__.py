@@ -1,0 +1,1 @@
+"""Live eBPF tracing on tracepoints across all network namespaces."""
