@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from nettrail.model.flow import FlowKey
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How much a finding matters: info (noted), warning (suspicious), error (a failure)."""
 
     INFO = "info"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import NamedTuple
 
 
@@ -35,7 +35,7 @@ class FlowKey(NamedTuple):
         return f"{self.a} <-> {self.b}"
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """How a TCP connection ended as seen at one capture point."""
 
     ESTABLISHED = "established"
