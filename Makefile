@@ -26,9 +26,8 @@ $(STAMPS)/apt: Makefile
 	fi
 	@touch $@
 
-venv: $(STAMPS)/venv
-$(STAMPS)/venv: pyproject.toml
-	@mkdir -p $(STAMPS)
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $@

@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+pytest_plugins = ("nettrail.lab.pytest_plugin",)
+
 
 def require_root() -> None:
     """Skip unless running as root (namespaces, BPF)."""

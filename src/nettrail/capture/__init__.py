@@ -1,1 +1,128 @@
-"""Capture files (pcap, pcapng, tcpdump text) to PacketRecords."""
+"""Capture files (pcap, pcapng, tcpdump text) to PacketRecords.
+
+``open_capture(path, point)`` detects the format and returns a ``Capture``: iterate it once to
+stream the records; ``capture.stats`` tells what was read, skipped and why reading stopped.
+A fault in the file (truncated, garbage, unsupported) is a ``CaptureError`` naming the file and
+byte offset (or line), stored in ``stats.error`` and raised after every good record before it
+was yielded. No other exception type leaves a reader.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+
+from nettrail.capture.base import CaptureStats
+from nettrail.errors import CaptureError, InputError
+from nettrail.model.packet import PacketRecord
+
+__all__ = ["Capture", "CaptureStats", "detect_format", "open_capture", "parse_point_arg"]
+
+PCAP_MAGICS = frozenset(
+    {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"}
+)
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+_POINT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_SNIFF = 4096
+
+
+def detect_format(path: str) -> str:
+    """``pcap``, ``pcapng`` or ``tcpdump-text`` by the file's magic bytes or content."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF)
+    except OSError as exc:
+        raise CaptureError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+    if not head:
+        raise CaptureError("empty file", path=path, offset=0)
+    if head[:4] in PCAP_MAGICS:
+        return "pcap"
+    if head[:4] == PCAPNG_MAGIC:
+        return "pcapng"
+    if _looks_like_text(head):
+        return "tcpdump-text"
+    raise CaptureError(f"not a pcap, pcapng or tcpdump text file (starts 0x{head[:4].hex()})",
+                       path=path, offset=0)
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """Mostly printable UTF-8 with no NUL bytes."""
+    if b"\x00" in head:
+        return False
+    text = head.decode("utf-8", errors="replace")
+    bad = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\r\n\f"))
+    return bad * 20 <= len(text)
+
+
+def parse_point_arg(arg: str) -> tuple[str, str]:
+    """``host1=a.pcap`` -> (``host1``, ``a.pcap``); ``dir/a.pcap`` -> (``a``, ``dir/a.pcap``).
+
+    The left side is taken as a point name only when it is a plain name
+    (``[A-Za-z0-9_.-]+``) and the whole argument is not itself an existing file.
+    """
+    name, sep, path = arg.partition("=")
+    if sep and _POINT_NAME.fullmatch(name) and not os.path.exists(arg):
+        if not path:
+            raise InputError(f"missing file after '=' in {arg!r}")
+        return name, path
+    if not arg:
+        raise InputError("empty capture file argument")
+    return default_point(arg), arg
+
+
+def default_point(path: str) -> str:
+    """The point name of a file given without one: its name without the extension."""
+    base = os.path.basename(path.rstrip("/")) or path
+    stem, _ext = os.path.splitext(base)
+    return stem or base
+
+
+class Capture:
+    """One capture file as a one-pass, streaming iterable of PacketRecords."""
+
+    def __init__(
+        self, path: str, point: str, fmt: str, ifnames: Mapping[int, str] | None = None
+    ) -> None:
+        self.path = path
+        self.point = point
+        self.format = fmt
+        self.ifnames = dict(ifnames or {})
+        self.stats = CaptureStats(path=path, point=point, format=fmt)
+
+    def __iter__(self) -> Iterator[PacketRecord]:
+        """Yield the good records; on a fault store it in ``stats.error`` and raise it."""
+        if self.format == "pcap":
+            from nettrail.capture.pcap import read_pcap
+
+            return read_pcap(self.path, self.point, self.stats, self.ifnames)
+        if self.format == "pcapng":
+            from nettrail.capture.pcapng import read_pcapng
+
+            return read_pcapng(self.path, self.point, self.stats, self.ifnames)
+        return self._text()
+
+    def _text(self) -> Iterator[PacketRecord]:
+        from nettrail.capture.tcpdump_text import read_text
+
+        try:
+            yield from read_text(self.path, self.point, self.stats)
+        except CaptureError as exc:
+            self.stats.error = exc
+            raise
+
+    def __repr__(self) -> str:
+        return f"Capture({self.path!r}, point={self.point!r}, format={self.format!r})"
+
+
+def open_capture(
+    path: str, point: str | None = None, ifnames: Mapping[int, str] | None = None
+) -> Capture:
+    """Open capture file ``path`` as capture point ``point`` (default: the file's stem).
+
+    ``ifnames`` names interface indexes of Linux cooked v2 records (``tcpdump -i any``);
+    unknown indexes are named ``if<N>``. Raises CaptureError when the file cannot be read
+    or is of no known format.
+    """
+    fmt = detect_format(path)
+    return Capture(path, point or default_point(path), fmt, ifnames)

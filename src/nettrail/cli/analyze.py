@@ -1,19 +1,116 @@
-"""`nettrail analyze`: not built yet."""
+"""``nettrail analyze [POINT=]FILE...``: read captures, analyse, print the report.
+
+Exit 0 when the analysis ran on every file; 2 for unusable arguments, or when a file could not
+be read completely: the analysis of the good records is still printed, then one line per
+faulty file (``nettrail: error: FILE at byte N: reason``) on stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import importlib
+import sys
+from typing import Any, TextIO
 
-from nettrail.errors import NettrailError
+from nettrail.analyze.pipeline import PacketFilter, analyze_files
+from nettrail.capture import parse_point_arg
+from nettrail.errors import CapabilityError, InputError
+from nettrail.model.analysis import Analysis
+
+EXIT_OK = 0
+EXIT_INPUT = 2
 
 
 def register(sub: Any) -> None:
-    """Add the `analyze` subcommand to the parser."""
-    p: argparse.ArgumentParser = sub.add_parser("analyze", help="(not built yet)")
+    """Add the ``analyze`` subcommand to the parser."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        "analyze",
+        help="explain TCP connections in captures from one or more points",
+        description="Read pcap, pcapng or tcpdump text captures, one or more per capture "
+        "point, and explain how each TCP connection went; with two or more points, follow "
+        "packets across them (NAT, clock skew) and diagnose the failure.",
+    )
+    p.add_argument("captures", nargs="+", metavar="[POINT=]FILE",
+                   help="a capture file, optionally named as a capture point (host1=a.pcap); "
+                   "the first point is the clock reference")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="report format on stdout (default: text)")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
+    p.add_argument("--output-pcapng", metavar="FILE",
+                   help="also write the packets, annotated, as pcapng for Wireshark")
+    p.add_argument("--filter-host", metavar="ADDR",
+                   help="analyse only packets from or to this address")
+    p.add_argument("--filter-port", metavar="PORT", type=_port,
+                   help="analyse only TCP/UDP packets from or to this port")
     p.set_defaults(func=run)
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {port}")
+    return port
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run `nettrail analyze`."""
-    raise NettrailError("nettrail analyze is not built yet")
+    """Run ``nettrail analyze``: analyse, render, report faults; return the exit code."""
+    inputs = [parse_point_arg(a) for a in args.captures]
+    result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host, args.filter_port))
+    analysis = result.analysis
+    readable = len(result.errors) < len(inputs) or any(p.packets for p in analysis.points)
+    if readable:
+        render(analysis, args.format, sys.stdout)
+        sys.stdout.flush()
+        if args.html:
+            write_html(analysis, args.html)
+        if args.output_pcapng:
+            write_pcapng(analysis, inputs, args.output_pcapng)
+    for err in result.errors:
+        print(f"nettrail: error: {err}", file=sys.stderr)
+    return EXIT_INPUT if result.errors else EXIT_OK
+
+
+def render(analysis: Analysis, fmt: str, out: TextIO) -> None:
+    """Render ``analysis`` as ``text`` or ``json`` to ``out``."""
+    if fmt == "json":
+        from nettrail.report import json as report_json
+
+        report_json.render(analysis, out)
+    else:
+        from nettrail.report import text as report_text
+
+        report_text.render(analysis, out)
+
+
+def write_html(analysis: Analysis, path: str) -> None:
+    """Write the HTML report of ``analysis`` to ``path``."""
+    module = _renderer("nettrail.report.html", "the HTML report")
+    with _open(path, "w") as out:
+        module.render(analysis, out)
+
+
+def write_pcapng(analysis: Analysis, inputs: list[tuple[str, str]], path: str) -> None:
+    """Write the annotated pcapng of ``analysis`` to ``path``."""
+    module = _renderer("nettrail.report.pcapng", "the pcapng export")
+    with _open(path, "wb") as out:
+        module.export(analysis, inputs, out)
+
+
+def _renderer(name: str, what: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        raise CapabilityError(f"{what} is not available in this build of nettrail") from exc
+
+
+def _open(path: str, mode: str) -> Any:
+    try:
+        return open(path, mode)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+

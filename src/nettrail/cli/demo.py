@@ -1,19 +1,96 @@
-"""`nettrail demo`: not built yet."""
+"""`nettrail demo`: reproduce the dual-L3 incident in a lab, explain it, then its healthy twin.
+
+For each of ``dual-l3`` and ``healthy``: build the lab, capture at every point while the
+client connects, tear the lab down, analyse the captures (packets only: the analyzer is given
+the pcaps and their interface names, never the scenario) and print the report; an HTML report
+is written beside the captures. Exit 0 when both clients saw what their scenario expects.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import importlib
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
 
-from nettrail.errors import NettrailError
+from nettrail import lab
+from nettrail.cli.lab import write_run
+from nettrail.errors import CapabilityError
+from nettrail.lab.handle import RunResult
+from nettrail.model.analysis import Analysis
+
+SCENARIOS = ("dual-l3", "healthy")
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
 
 
 def register(sub: Any) -> None:
     """Add the `demo` subcommand to the parser."""
-    p: argparse.ArgumentParser = sub.add_parser("demo", help="(not built yet)")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "demo", help="reproduce the dual-L3 incident in a lab and explain it",
+        description="Build the dual-l3 lab, reproduce the reset, analyse the captures and "
+                    "print the diagnosis; then the same for the healthy twin.")
+    p.add_argument("--output", type=Path, default=Path("nettrail-demo"),
+                   help="directory for captures and reports (default nettrail-demo)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run `nettrail demo`."""
-    raise NettrailError("nettrail demo is not built yet")
+    """Run the demo; return 0 when both scenarios behaved as expected."""
+    out = sys.stdout
+    start = time.monotonic()
+    ok = True
+    for name in SCENARIOS:
+        ok = _one(name, args.output / name, out) and ok
+    out.write(f"\ndemo finished in {time.monotonic() - start:.1f}s; captures and reports in "
+              f"{args.output}/\n")
+    return EXIT_OK if ok else EXIT_UNEXPECTED
+
+
+def _one(name: str, output: Path, out: TextIO) -> bool:
+    scn = lab.load(name)
+    out.write(f"=== {name}: {scn.summary}\n")
+    out.flush()
+    with lab.up(name) as handle:
+        result = handle.run(output)
+    write_run(result, out)
+    analysis = analyze(result)
+    out.write("\n")
+    render_text(analysis, out)
+    html = write_html(analysis, output / "report.html")
+    if html is not None:
+        out.write(f"HTML report: {html}\n")
+    out.write("\n")
+    out.flush()
+    return result.traffic.as_expected
+
+
+def analyze(result: RunResult) -> Analysis:
+    """Analyse a lab run's captures with nettrail's pipeline (packets and interface names)."""
+    try:
+        pipeline = importlib.import_module("nettrail.analyze.pipeline")
+    except ModuleNotFoundError as exc:
+        raise CapabilityError("this build has no analysis pipeline "
+                              "(nettrail.analyze.pipeline)") from exc
+    run = pipeline.analyze_files(list(result.captures), ifnames=result.ifnames)
+    analysis: Analysis = run.analysis
+    return analysis
+
+
+def render_text(analysis: Analysis, out: TextIO) -> None:
+    """Print the analysis as nettrail's text report."""
+    text = importlib.import_module("nettrail.report.text")
+    text.render(analysis, out)
+
+
+def write_html(analysis: Analysis, path: Path) -> Path | None:
+    """Write the HTML report when this build has one; return its path (None when absent)."""
+    try:
+        html = importlib.import_module("nettrail.report.html")
+    except ModuleNotFoundError:
+        return None
+    with path.open("w", encoding="utf-8") as fh:
+        html.render(analysis, fh)
+    return path

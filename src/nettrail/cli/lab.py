@@ -1,19 +1,115 @@
-"""`nettrail lab`: not built yet."""
+"""`nettrail lab`: list, build, run, tear down and inspect failure labs in network namespaces."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+from pathlib import Path
+from typing import Any, TextIO
 
-from nettrail.errors import NettrailError
+from nettrail import lab
+from nettrail.lab.handle import LabHandle, RunResult
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
 
 
 def register(sub: Any) -> None:
-    """Add the `lab` subcommand to the parser."""
-    p: argparse.ArgumentParser = sub.add_parser("lab", help="(not built yet)")
-    p.set_defaults(func=run)
+    """Add the `lab` subcommand and its verbs to the parser."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        "lab", help="failure labs in real network namespaces",
+        description="Build scenarios as real network namespaces, run them with captures at "
+                    "every point, tear them down.")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("list", help="list the shipped scenarios")
+    up = verbs.add_parser("up", help="build a scenario and leave it running")
+    up.add_argument("name", help="scenario name or path to a .toml file")
+    run = verbs.add_parser("run", help="capture at every point while driving the traffic")
+    run.add_argument("name", help="scenario name or path to a .toml file")
+    run.add_argument("--output", type=Path, default=None,
+                     help="directory for pcaps and manifest.json (default nettrail-lab/NAME)")
+    run.add_argument("--keep", action="store_true",
+                     help="leave the lab up afterwards (when this run built it)")
+    down = verbs.add_parser("down", help="tear a lab down (idempotent)")
+    down.add_argument("name", nargs="?", help="scenario name")
+    down.add_argument("--all", action="store_true", help="remove every lab namespace")
+    verbs.add_parser("status", help="list labs and leftovers on this machine")
+    p.set_defaults(func=run_command)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run `nettrail lab`."""
-    raise NettrailError("nettrail lab is not built yet")
+def run_command(args: argparse.Namespace) -> int:
+    """Run one `nettrail lab` verb."""
+    out = sys.stdout
+    if args.verb == "list":
+        return _list(out)
+    if args.verb == "up":
+        handle = lab.up(args.name)
+        out.write(f"{handle.name} is up: {', '.join(handle.scenario.namespaces)}\n")
+        return EXIT_OK
+    if args.verb == "run":
+        return _run(args.name, args.output, args.keep, out)
+    if args.verb == "down":
+        return _down(args.name, args.all, out)
+    return _status(out)
+
+
+def _list(out: TextIO) -> int:
+    for name in lab.available():
+        scn = lab.load(name)
+        out.write(f"{name:<16} {scn.summary}\n")
+    return EXIT_OK
+
+
+def _run(name: str, output: Path | None, keep: bool, out: TextIO) -> int:
+    scn = lab.load(name)
+    if lab.is_up(scn.name):
+        handle, built = lab.attach(scn.name), False
+    else:
+        handle, built = lab.up(name), True
+    try:
+        result = handle.run(output or Path("nettrail-lab") / scn.name)
+    finally:
+        if built and not keep:
+            handle.down()
+    write_run(result, out)
+    return EXIT_OK if result.traffic.as_expected else EXIT_UNEXPECTED
+
+
+def write_run(result: RunResult, out: TextIO) -> None:
+    """Print a run's client outcome and where its captures are."""
+    t = result.traffic
+    verdict = "as expected" if t.as_expected else f"EXPECTED {t.expected}"
+    out.write(f"client ({t.kind}): {t.outcome} ({verdict}) in {t.elapsed:.2f}s: {t.detail}\n")
+    for point, pcap in result.captures:
+        out.write(f"  {point}: {pcap}\n")
+    out.write(f"manifest: {result.manifest}\n")
+
+
+def _down(name: str | None, everything: bool, out: TextIO) -> int:
+    if everything:
+        removed = lab.down_all()
+    elif name:
+        removed = lab.down(Path(name).stem if name.endswith(".toml") else name)
+    else:
+        from nettrail.errors import InputError
+
+        raise InputError("lab down needs a scenario name or --all")
+    out.write(f"removed {len(removed)} namespace(s){': ' if removed else ''}"
+              f"{', '.join(removed)}\n")
+    return EXIT_OK
+
+
+def _status(out: TextIO) -> int:
+    labs = lab.status()
+    if not labs:
+        out.write("no lab is up\n")
+    for st in labs:
+        state = "up" if st.has_state else "leftovers"
+        out.write(f"{st.scenario}: {state}, {len(st.namespaces)} namespace(s), "
+                  f"{st.processes} process(es)\n")
+        for ns in st.namespaces:
+            out.write(f"  {ns}\n")
+    return EXIT_OK
+
+
+__all__ = ["LabHandle", "register", "run_command", "write_run"]

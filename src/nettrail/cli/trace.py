@@ -1,19 +1,176 @@
-"""`nettrail trace`: not built yet."""
+"""`nettrail trace [options] [FILTER...] [-- COMMAND...]`: live eBPF tracing in every netns."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
 
-from nettrail.errors import NettrailError
+from nettrail.errors import InputError
+from nettrail.model.event import TraceEvent
+from nettrail.trace.config import HOOKS, TraceConfig
+from nettrail.trace.netns_names import NetnsNames
+from nettrail.trace.output import JsonLines, PcapngOut, Timeline
+from nettrail.trace.records import reset_origins
+from nettrail.trace.run import Sink, TraceResult, TraceRun
+from nettrail.trace.session import TraceSession
+
+EPILOG = """examples:
+  nettrail trace host 203.0.113.223 and tcp port 22
+  nettrail trace --filter-ifname 'qr-*,qg-*' 'tcp[tcpflags] & tcp-rst != 0'
+  nettrail trace --output-json t.jsonl --ready-file /tmp/ready -- ssh 203.0.113.223 true
+"""
 
 
 def register(sub: Any) -> None:
     """Add the `trace` subcommand to the parser."""
-    p: argparse.ArgumentParser = sub.add_parser("trace", help="(not built yet)")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "trace", help="trace packets live with eBPF across every network namespace",
+        description="Trace packets live on transmit, receive, drop, TCP reset and SYN-ACK "
+        "retransmit tracepoints in every network namespace. Options come first; the "
+        "filter (a pcap-filter subset) follows; a command to run while tracing goes after --.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--filter", default=None, metavar="EXPR",
+                   help="filter expression (instead of the trailing words)")
+    p.add_argument("--filter-ifname", default="", metavar="GLOBS",
+                   help="comma-separated device names or PREFIX* globs, e.g. 'qr-*,qg-*'")
+    p.add_argument("--filter-netns", default="", metavar="NAMES",
+                   help="comma-separated netns names (ip netns) or inodes")
+    p.add_argument("--no-follow", action="store_true",
+                   help="do not follow a matched packet through NAT and encapsulation")
+    p.add_argument("--stack", action="store_true", help="record and print kernel stacks")
+    p.add_argument("--no-conntrack", action="store_true", help="do not read conntrack entries")
+    p.add_argument("--hooks", default=",".join(HOOKS),
+                   help=f"comma-separated hooks (default: {','.join(HOOKS)})")
+    p.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="stop after S seconds")
+    p.add_argument("--ready-file", type=Path, default=None, metavar="F",
+                   help="write F once the programs are attached")
+    p.add_argument("--output-json", type=Path, default=None, metavar="F",
+                   help="write JSON lines to F (header record first)")
+    p.add_argument("--output-pcapng", type=Path, default=None, metavar="F",
+                   help="write the captured packet bytes to a pcapng file F")
+    p.add_argument("--ring-size", type=int, default=16, metavar="MB",
+                   help="event ring buffer size in MiB, a power of two (default 16)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no live timeline on stdout")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
+
+
+def split_rest(rest: list[str]) -> tuple[list[str], list[str]]:
+    """Filter words and the command after ``--``."""
+    if "--" in rest:
+        i = rest.index("--")
+        words, command = rest[:i], rest[i + 1 :]
+    else:
+        words, command = rest, []
+    for w in words:
+        if w.startswith("--"):
+            raise InputError(f"option {w} must come before the filter expression")
+    return words, command
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def build_config(args: argparse.Namespace, words: list[str], names: NetnsNames) -> TraceConfig:
+    """The ``TraceConfig`` the arguments ask for (``InputError`` on bad values)."""
+    if args.filter is not None and words:
+        raise InputError("give the filter either with --filter or as trailing words, not both")
+    inodes = []
+    for ns in _csv(args.filter_netns):
+        ino = names.inode(ns)
+        if ino is None:
+            raise InputError(f"--filter-netns: no network namespace named {ns!r}")
+        inodes.append(ino)
+    return TraceConfig(
+        filter=args.filter if args.filter is not None else " ".join(words),
+        ifname_globs=_csv(args.filter_ifname), netns=tuple(inodes),
+        follow=not args.no_follow, stack=args.stack, conntrack=not args.no_conntrack,
+        hooks=_csv(args.hooks), ring_bytes=args.ring_size << 20,
+    )
+
+
+def _open_text(path: Path) -> TextIO:
+    try:
+        return open(path, "w")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    try:
+        return open(path, "wb")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+class _Outputs:
+    """The sinks the arguments ask for; JSON starts once the clock anchor is known."""
+
+    def __init__(self, args: argparse.Namespace, cfg: TraceConfig,
+                 stack: contextlib.ExitStack) -> None:
+        self.cfg = cfg
+        self.sinks: list[Sink] = []
+        self.resets: list[TraceEvent] = []
+        self.json: JsonLines | None = None
+        self._json_file = (stack.enter_context(_open_text(args.output_json))
+                           if args.output_json is not None else None)
+        if not args.quiet:
+            timeline = Timeline(sys.stdout, stacks=args.stack)
+            stack.callback(timeline.flush)
+            self.sinks.append(timeline)
+        if args.output_pcapng is not None:
+            self.sinks.append(PcapngOut(stack.enter_context(_open_binary(args.output_pcapng))))
+        self.sinks.append(self)
+
+    def start(self, session: TraceSession) -> None:
+        """Write the JSON header (it carries the session's clock anchor)."""
+        if self._json_file is not None:
+            self.json = JsonLines(self._json_file, session.anchor_ns, self.cfg.filter)
+
+    def write(self, events: Sequence[TraceEvent]) -> None:
+        """Pass events to JSON and keep resets for the end-of-run origin lines."""
+        if self.json is not None:
+            self.json.write(events)
+        self.resets.extend(ev for ev in events if ev.kind == "reset")
+
+    def finish(self, result: TraceResult) -> None:
+        """Write the JSON summary record."""
+        if self.json is not None:
+            self.json.summary(result.stats.emitted, result.stats.lost, result.events)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run `nettrail trace`."""
-    raise NettrailError("nettrail trace is not built yet")
+    words, command = split_rest(args.rest)
+    names = NetnsNames()
+    cfg = build_config(args, words, names)
+    stop = {"flag": False}
+
+    def _stop(signum: int, frame: object) -> None:
+        stop["flag"] = True
+
+    with contextlib.ExitStack() as stack:
+        out = _Outputs(args, cfg, stack)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            stack.callback(signal.signal, signum, signal.signal(signum, _stop))
+        result = TraceRun(cfg, out.sinks, command, args.duration, args.ready_file,
+                          lambda: stop["flag"], on_start=out.start, names=names).run()
+        out.finish(result)
+    for line in reset_origins(out.resets):
+        print(f"nettrail: {line}", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"nettrail: warning: {warning}", file=sys.stderr)
+    s = result.stats
+    print(f"nettrail: {result.events} events, {s.lost} lost, {s.followed} packets followed",
+          file=sys.stderr)
+    if s.lost:
+        print(f"nettrail: warning: {s.lost} events lost (ring buffer full); "
+              "try a larger --ring-size or a narrower filter", file=sys.stderr)
+    return result.command_status if result.command_status is not None else 0

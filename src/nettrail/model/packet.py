@@ -178,7 +178,8 @@ class PacketRecord(NamedTuple):
     (``in``/``out``) are set when the capture knows them; ``wire_len`` is the length on the
     wire; ``headers`` the outer headers; ``inner`` the encapsulated headers of a VXLAN packet
     with ``vni``; ``data`` the captured bytes (None for text input); ``linktype`` the pcap
-    link type (-1 for text); ``netns`` the namespace when known (live tracing).
+    link type (-1 for text); ``netns`` the namespace when known (live tracing); ``comment``
+    the packet's own comment in the capture (a pcapng ``opt_comment``), if any.
     """
 
     point: str
@@ -194,6 +195,7 @@ class PacketRecord(NamedTuple):
     data: bytes | None = None
     linktype: int = -1
     netns: str | None = None
+    comment: str | None = None
 
     @property
     def ip(self) -> IPHeader | None:

@@ -1,0 +1,168 @@
+"""Clock offsets between capture points, NTP style, from packets matched in both directions.
+
+A packet seen at point A at ``ta`` and then at point B at ``tb`` (each in its own clock) says
+``offset_B - offset_A <= tb - ta`` (it cannot arrive before it left); a packet travelling from B
+to A says ``offset_B - offset_A >= tb - ta``. The tightest consistent pair of bounds gives the
+offset (their middle) and its uncertainty (half their gap). Which way a packet travelled is read
+from the packets themselves: within one flow, the direction whose ``tb - ta`` is larger is the
+one going from A to B. Bounds far from their direction's median, and bounds that contradict the
+other direction, are dropped one at a time, so one mangled timestamp cannot move the estimate.
+"""
+
+from __future__ import annotations
+
+import heapq
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+from nettrail.analyze.correlate import Match
+from nettrail.model.analysis import ClockOffset
+
+OUTLIER_FLOOR_NS = 2_000_000
+OUTLIER_MADS = 8.0
+ONE_SIDED_FLOOR_NS = 1_000_000
+ONE_SIDED_PENALTY_NS = 1e12
+
+
+class PairEstimate(NamedTuple):
+    """Offset of point ``b`` minus point ``a`` (ns), its uncertainty, samples, two-sidedness."""
+
+    a: str
+    b: str
+    offset_ns: float
+    uncertainty_ns: float
+    samples: int
+    two_sided: bool
+
+
+class _Sample(NamedTuple):
+    group: object
+    orientation: bool
+    fwd: int   # b.first - a.last: an upper bound if the packet went A -> B
+    rev: int   # b.last - a.first: a lower bound if the packet went B -> A
+    mid: int
+
+
+def _samples(matches: Iterable[Match]) -> list[_Sample]:
+    out = []
+    for m in matches:
+        a, b = m.a, m.b
+        group = (a.proto, *sorted((a.src, a.dst)))
+        out.append(_Sample(group, a.src < a.dst, b.first_ns - a.last_ns, b.last_ns - a.first_ns,
+                           b.first_ns - a.first_ns))
+    return out
+
+
+def _classify(samples: Sequence[_Sample]) -> tuple[list[int], list[int], list[int]]:
+    """Upper bounds (A->B packets), lower bounds (B->A packets), and unclassified mids."""
+    by_group: dict[object, dict[bool, list[_Sample]]] = defaultdict(lambda: defaultdict(list))
+    for s in samples:
+        by_group[s.group][s.orientation].append(s)
+    upper: list[int] = []
+    lower: list[int] = []
+    loose: list[int] = []
+    for sides in by_group.values():
+        if len(sides) < 2:
+            for group_samples in sides.values():
+                loose.extend(s.mid for s in group_samples)
+            continue
+        med = {o: statistics.median(s.mid for s in ss) for o, ss in sides.items()}
+        if med[True] == med[False]:
+            loose.extend(s.mid for ss in sides.values() for s in ss)
+            continue
+        going = max(med, key=lambda o: med[o])
+        upper.extend(s.fwd for s in sides[going])
+        lower.extend(s.rev for s in sides[not going])
+    return upper, lower, loose
+
+
+def _spread(values: Sequence[int]) -> tuple[float, float]:
+    med = statistics.median(values)
+    mad = statistics.median(abs(v - med) for v in values)
+    return med, max(OUTLIER_MADS * mad, OUTLIER_FLOOR_NS)
+
+
+def _reject(upper: list[int], lower: list[int]) -> tuple[list[int], list[int]]:
+    """Drop bounds that stray from their direction's median, then contradicting extremes."""
+    if upper:
+        med, limit = _spread(upper)
+        upper = sorted(v for v in upper if v >= med - limit)
+    if lower:
+        med, limit = _spread(lower)
+        lower = sorted(v for v in lower if v <= med + limit)
+    while upper and lower and lower[-1] > upper[0] and len(upper) + len(lower) > 2:
+        up_gap = statistics.median(upper) - upper[0]
+        low_gap = lower[-1] - statistics.median(lower)
+        if (up_gap >= low_gap and len(upper) > 1) or len(lower) == 1:
+            upper.pop(0)
+        else:
+            lower.pop()
+    return upper, lower
+
+
+def estimate_pair(a: str, b: str, matches: Sequence[Match]) -> PairEstimate | None:
+    """The offset of point ``b`` against point ``a`` from matched packets, or None."""
+    samples = _samples(matches)
+    if not samples:
+        return None
+    upper, lower, loose = _classify(samples)
+    upper, lower = _reject(upper, lower)
+    if upper and lower:
+        hi, lo = upper[0], lower[-1]
+        if lo <= hi:
+            return PairEstimate(a, b, (hi + lo) / 2, (hi - lo) / 2, len(samples), True)
+        mu, ml = statistics.median(upper), statistics.median(lower)
+        return PairEstimate(a, b, (mu + ml) / 2, abs(mu - ml) / 2, len(samples), True)
+    # One-way evidence only: skew and transit time cannot be told apart. A skew smaller than
+    # the floor is taken as none (clocks agree); a larger one is the median difference.
+    mids = loose + upper + lower
+    med, _ = _spread(mids)
+    mad = statistics.median(abs(v - med) for v in mids)
+    unc = max(1.4826 * mad, ONE_SIDED_FLOOR_NS)
+    return PairEstimate(a, b, med if abs(med) > unc else 0.0, unc, len(samples), False)
+
+
+def offsets(points: Sequence[str], pairs: Sequence[PairEstimate]) -> tuple[ClockOffset, ...]:
+    """Each point's offset against the first point, through the most certain chain of pairs.
+
+    Points no matched packet ties to the reference are left out (their clock is unknown).
+    """
+    if not points:
+        return ()
+    ref = points[0]
+    edges: dict[str, list[tuple[str, float, float, PairEstimate]]] = defaultdict(list)
+    for p in pairs:
+        cost = p.uncertainty_ns + (0.0 if p.two_sided else ONE_SIDED_PENALTY_NS)
+        edges[p.a].append((p.b, p.offset_ns, cost, p))
+        edges[p.b].append((p.a, -p.offset_ns, cost, p))
+    best: dict[str, tuple[float, float, float, int]] = {}
+    heap: list[tuple[float, str, float, float, int]] = [(0.0, ref, 0.0, 0.0, 0)]
+    while heap:
+        cost, point, off, unc, n = heapq.heappop(heap)
+        if point in best:
+            continue
+        best[point] = (cost, off, unc, n)
+        for other, delta, edge_cost, pair in edges[point]:
+            if other not in best:
+                samples = pair.samples if point == ref else min(n, pair.samples)
+                heapq.heappush(heap, (cost + edge_cost, other, off + delta,
+                                      unc + pair.uncertainty_ns, samples))
+    return tuple(
+        ClockOffset(p, ref, best[p][1], best[p][2], best[p][3]) for p in points if p in best)
+
+
+def offset_map(clock: Sequence[ClockOffset]) -> Mapping[str, float]:
+    """Point name to offset in ns (subtract from a point's timestamps to get reference time)."""
+    return {c.point: c.offset_ns for c in clock}
+
+
+def describe_offset(c: ClockOffset) -> str:
+    """``host5's clock is 25.0 ± 0.4 ms behind host1``."""
+    ms = c.offset_ns / 1e6
+    unc = c.uncertainty_ns / 1e6
+    if abs(ms) < 0.05:
+        return f"{c.point}'s clock agrees with {c.reference} (0.0 ± {unc:.1f} ms)"
+    side = "ahead of" if ms > 0 else "behind"
+    return f"{c.point}'s clock is {abs(ms):.1f} ± {unc:.1f} ms {side} {c.reference}"

@@ -1,0 +1,131 @@
+"""Cross-point analysis: follow packets between capture points and explain the failure.
+
+Steps: fold each point's copies of one packet into sightings; match sightings between every
+pair of points on unambiguous invariants (anchors); estimate the clocks from the anchors; match
+again in corrected time (retransmissions, text without seq numbers); join matches into tracks
+(one packet, point by point) and tracks into conversations; read NAT translations off the
+tracks; run the detectors; write the diagnosis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+from nettrail.analyze.clock import PairEstimate, estimate_pair, offset_map, offsets
+from nettrail.analyze.correlate import (
+    Conversation,
+    Match,
+    Sighting,
+    Track,
+    build_conversations,
+    build_tracks,
+    fold_copies,
+    hops,
+    match_points,
+    spans,
+)
+from nettrail.analyze.diagnose import Context, context_from_names, diagnose
+from nettrail.analyze.findings_loss import lost_between_points, mtu_blackhole
+from nettrail.analyze.findings_nat import asymmetric_nat, clock_findings, multi_interface_copies
+from nettrail.analyze.findings_reset import reset_findings
+from nettrail.analyze.nat import infer_translations
+from nettrail.model.analysis import ClockOffset, Diagnosis, NatTranslation, PacketPath
+from nettrail.model.finding import Finding
+from nettrail.model.flow import Connection
+from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, ICMPHeader, PacketRecord
+
+
+@dataclass(frozen=True)
+class CrossPointResult:
+    """What cross-point analysis found: clocks, translations, packet paths, findings, diagnosis.
+
+    Every time in ``paths`` and in the findings' evidence is in the first point's clock.
+    """
+
+    clock: tuple[ClockOffset, ...]
+    nat: tuple[NatTranslation, ...]
+    paths: tuple[PacketPath, ...]
+    findings: tuple[Finding, ...]
+    diagnosis: Diagnosis | None
+
+
+def correlate(points: Mapping[str, Sequence[PacketRecord]]) -> tuple[
+        dict[str, list[Sighting]], tuple[ClockOffset, ...], list[Match]]:
+    """Sightings per point, clock offsets against the first point, and all matches."""
+    names = list(points)
+    sightings = {p: fold_copies(points[p]) for p in names}
+    estimates: list[PairEstimate] = []
+    for a, b in combinations(names, 2):
+        est = estimate_pair(a, b, match_points(sightings[a], sightings[b]))
+        if est is not None:
+            estimates.append(est)
+    clock = offsets(names, estimates)
+    off = offset_map(clock)
+    matches: list[Match] = []
+    for a, b in combinations(names, 2):
+        offset_ba = off.get(b, 0.0) - off.get(a, 0.0)
+        matches.extend(match_points(sightings[a], sightings[b], offset_ba))
+    return sightings, clock, matches
+
+
+def cross_point(points: Mapping[str, Sequence[PacketRecord]],
+                connections: Sequence[Connection] = ()) -> CrossPointResult:
+    """Analyze captures from several points; the first point's clock is the reference.
+
+    ``connections`` (per-point single-point results) are accepted for the pipeline's sake; the
+    analysis works from the packets alone.
+    """
+    sightings, clock, matches = correlate(points)
+    tracks = build_tracks(sightings, matches, offset_map(clock))
+    convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
+                                 and t.first.proto != PROTO_ICMPV6])
+    nat = infer_translations(convs)
+    findings = detect(sightings, convs, nat, clock)
+    ctx = _context(points)
+    return CrossPointResult(clock, nat, _paths(tracks, convs), tuple(findings),
+                            diagnose(findings, ctx))
+
+
+def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversation],
+           nat: Sequence[NatTranslation], clock: Sequence[ClockOffset]) -> list[Finding]:
+    """Every cross-point finding: root causes first, then notes."""
+    point_spans = spans(sightings)
+    frag = [s for items in sightings.values() for s in items
+            if isinstance(s.records[0].l4, ICMPHeader) and s.records[0].l4.is_frag_needed]
+    roots: list[Finding] = []
+    for conv in convs:
+        asym = asymmetric_nat(conv, nat, point_spans)
+        if asym is not None:
+            roots.append(asym)
+        roots.extend(reset_findings(conv, nat, point_spans))
+        blackhole, stuck = mtu_blackhole(conv, point_spans, frag)
+        if blackhole is not None:
+            roots.append(blackhole)
+        # Replies that took another path (asymmetric NAT) are not lost on the request's path.
+        directions = ("c2s",) if asym is not None else ("c2s", "s2c")
+        roots.extend(lost_between_points(conv, point_spans, stuck, directions))
+    notes = clock_findings(clock)
+    for point, items in sightings.items():
+        copy = multi_interface_copies(point, items)
+        if copy is not None:
+            notes.append(copy)
+    return roots + notes
+
+
+def _context(points: Mapping[str, Sequence[PacketRecord]]) -> Context:
+    names: set[str] = set(points)
+    for records in points.values():
+        names.update({r.ifname or "" for r in records})
+        names.update({r.netns or "" for r in records})
+    return context_from_names(names)
+
+
+def _paths(tracks: Sequence[Track], convs: Sequence[Conversation]) -> tuple[PacketPath, ...]:
+    key_of = {t.id: c.key for c in convs for t in c.tracks}
+    out = []
+    for t in tracks:
+        hop_list = [h for s in t.sightings for h in hops(s)]
+        out.append(PacketPath(t.id, tuple(hop_list), t.confidence, key_of.get(t.id)))
+    return tuple(out)

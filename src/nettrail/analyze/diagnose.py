@@ -1,0 +1,130 @@
+"""The diagnosis: the root cause first, in words an engineer can act on, then the evidence.
+
+Which finding leads is decided by the packets (the findings); the words switch to OpenStack's
+when the interface or namespace names seen in the captures are OpenStack's (``qrouter-``,
+``qr-``, ``qg-``, ``br-int``, ``br-tun``, ``br-ex``, ``tap``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from nettrail.analyze.findings_loss import LOST_BETWEEN_POINTS, MTU_BLACKHOLE
+from nettrail.analyze.findings_nat import ASYMMETRIC_NAT
+from nettrail.analyze.findings_reset import RESET_FROM_SERVER, RESET_NOT_FROM_SERVER
+from nettrail.model.analysis import Diagnosis
+from nettrail.model.finding import Evidence, Finding
+
+PRIORITY = (ASYMMETRIC_NAT, RESET_NOT_FROM_SERVER, MTU_BLACKHOLE, LOST_BETWEEN_POINTS,
+            RESET_FROM_SERVER)
+OPENSTACK_PREFIXES = ("qrouter-", "qr-", "qg-", "br-int", "br-tun", "br-ex", "tap", "snat-",
+                      "qdhcp-", "fg-", "fip-")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Names seen in the captures that change the wording (never the decision)."""
+
+    openstack: bool = False
+    routers: tuple[str, ...] = ()
+
+
+def context_from_names(names: Iterable[str]) -> Context:
+    """Context from interface, namespace (and namespace-like point) names."""
+    seen = {n for n in names if n}
+    openstack = any(n.startswith(OPENSTACK_PREFIXES) for n in seen)
+    routers = tuple(sorted(n for n in seen if n.startswith("qrouter-")))
+    return Context(openstack, routers)
+
+
+def _rank(f: Finding) -> int:
+    return PRIORITY.index(f.kind) if f.kind in PRIORITY else len(PRIORITY)
+
+
+def diagnose(findings: Sequence[Finding], ctx: Context = Context()) -> Diagnosis | None:
+    """The diagnosis of the root-cause findings, most fundamental first; None when healthy."""
+    roots = sorted((f for f in findings if f.root_cause), key=_rank)
+    if not roots:
+        return None
+    top = roots[0]
+    related = [f for f in roots if f.connection == top.connection]
+    headline, action = _words(top, related, ctx)
+    explanation = " ".join(_sentence(f.summary) for f in related)
+    others = [f for f in roots if f.connection != top.connection]
+    if others:
+        explanation += f" ({len(others)} other connection(s) also failed.)"
+    kinds = tuple(dict.fromkeys(f.kind for f in roots))
+    return Diagnosis(headline, explanation, action, _chain(related), kinds)
+
+
+def _sentence(text: str) -> str:
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
+
+
+def _chain(findings: Sequence[Finding]) -> tuple[Evidence, ...]:
+    seen: dict[tuple[str, str, int, str], Evidence] = {}
+    for f in findings:
+        for e in f.evidence:
+            seen.setdefault((e.point, e.file, e.frame, e.ifname or ""), e)
+    return tuple(sorted(seen.values(), key=lambda e: (e.time_ns, e.point)))
+
+
+def _detail(findings: Sequence[Finding], kind: str, key: str, default: str = "?") -> str:
+    for f in findings:
+        if f.kind == kind and key in f.details:
+            return f.details[key]
+    return default
+
+
+def _words(top: Finding, related: Sequence[Finding], ctx: Context) -> tuple[str, str]:
+    d = top.details
+    if top.kind == ASYMMETRIC_NAT:
+        return _asymmetric_words(d, related, ctx)
+    if top.kind == RESET_NOT_FROM_SERVER:
+        origin, addr = d.get("origin", "?"), d.get("address", "?")
+        return (f"the connection was reset by {origin}, not by the server",
+                f"Find out why {origin} answers for {addr} without state for this connection: "
+                f"replies that bypass it (asymmetric routing or NAT), a restarted NAT device or "
+                f"an expired conntrack entry.")
+    if top.kind == MTU_BLACKHOLE:
+        return (f"MTU black hole between {d.get('last_seen')} and {d.get('missing')}: packets of "
+                f"{d.get('size')} bytes are dropped silently",
+                "Make the MTU consistent along the path (or clamp the TCP MSS), and let ICMP "
+                "'fragmentation needed' (type 3 code 4, ICMPv6 packet too big) reach the sender.")
+    if top.kind == LOST_BETWEEN_POINTS:
+        a, b = d.get("last_seen"), d.get("missing")
+        return (f"packets are dropped between {a} and {b}",
+                f"Look between {a} and {b} for what drops them: firewall rules (iptables/nft "
+                f"counters, security groups), routes, reverse-path filtering.")
+    if top.kind == RESET_FROM_SERVER:
+        if d.get("how") == "refused":
+            return ("the server refused the connection (RST in answer to the SYN)",
+                    "Check that the service listens on the server (ss -ltn) and that no local "
+                    "firewall rejects it.")
+        return ("the server reset the connection",
+                "Look at the server application's logs for why it aborted the connection.")
+    return (top.summary, "See the evidence below.")
+
+
+def _asymmetric_words(d: dict[str, str], related: Sequence[Finding],
+                      ctx: Context) -> tuple[str, str]:
+    addr = d.get("address", "?").rsplit(":", 1)[0]
+    req_at, reply_at = d.get("request_at", "?"), d.get("reply_at", "?")
+    reset_at = _detail(related, RESET_NOT_FROM_SERVER, "origin", "")
+    reset = f"; {reset_at} then resets the connection" if reset_at else ""
+    if ctx.openstack:
+        router = ctx.routers[0] if ctx.routers else req_at
+        headline = (f"floating IP {addr} is served by two L3 implementations at once: the "
+                    f"Neutron L3 agent's router {router} (at {req_at}) DNATs the request, and "
+                    f"another L3 on the compute node (e.g. an SDN controller's) translates the "
+                    f"reply {reply_at}{reset}")
+        action = (f"Keep one L3 implementation for floating IP {addr}: either the Neutron L3 "
+                  f"agent (router {router}) or the SDN controller's L3, not both.")
+    else:
+        headline = (f"{addr} has two NAT owners: the request is translated at {req_at}, the "
+                    f"reply {reply_at}{reset}")
+        action = (f"Make one device own the translation of {addr}: remove the second NAT, or "
+                  f"route the replies back through {req_at}.")
+    return headline, action

@@ -1,0 +1,218 @@
+"""Where packets stop: loss between two points, and MTU black holes.
+
+A connection's packets in one direction pass a known sequence of points (its *route*, learned
+from the packet that reached the most points, or the reverse of the other direction's). A packet
+seen at the first few points of that route and never at the next one, while the next one was
+capturing, stopped between them. When every transmission of it stopped there, it is lost for
+good. When the packets that stop are exactly the full-size ones, retransmitted, no ICMP
+"fragmentation needed" reached the sender and smaller packets pass, it is an MTU black hole.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from nettrail.analyze.correlate import Conversation, PointSpan, Sighting, Track, evidence
+from nettrail.analyze.findings_reset import packet_name
+from nettrail.model.finding import Evidence, Finding, Severity
+from nettrail.model.packet import RST, ICMPHeader
+
+LOST_BETWEEN_POINTS = "lost-between-points"
+MTU_BLACKHOLE = "mtu-blackhole"
+
+RESET_ANSWER_NS = 1_000_000_000
+BIG_MIN_PAYLOAD = 500
+BIG_FRACTION = 0.9
+MIN_STUCK = 2
+MIN_TRANSMISSIONS = 2
+
+
+def _stop_index(track: Track, route: Sequence[str]) -> int | None:
+    """Index in ``route`` of the last point a packet reached, when it stopped short of the end."""
+    pts = track.points
+    k = len(pts)
+    if k >= len(route) or list(route[:k]) != pts:
+        return None
+    return k - 1
+
+
+def _waiting(track: Track, route: Sequence[str], spans: Mapping[str, PointSpan]) -> int | None:
+    """Like ``_stop_index``, but only when the next point was capturing well past the packet."""
+    k = _stop_index(track, route)
+    if k is None:
+        return None
+    span = spans.get(route[k + 1])
+    if span is None or not span.covers(track.t):
+        return None
+    return k
+
+
+def _answered_by_reset(conv: Conversation, track: Track, point: str) -> bool:
+    """True when a RST left ``point`` right after this packet (it was consumed, not lost)."""
+    for t in conv.tracks:
+        if t.flags & RST and t.direction != track.direction and t.first.point == point \
+                and 0 <= t.t - track.t <= RESET_ANSWER_NS:
+            return True
+    return False
+
+
+def _seen_later(conv: Conversation, point: str, after: int) -> bool:
+    """True when ``point`` saw a packet of this connection after time ``after``."""
+    return any(s.point == point and s.t > after for t in conv.tracks for s in t.sightings)
+
+
+def _segment(track: Track) -> tuple[object, ...]:
+    return (track.flags, track.first.seq, track.plen)
+
+
+def lost_between_points(conv: Conversation, spans: Mapping[str, PointSpan],
+                        skip: set[int], directions: Sequence[str] = ("c2s", "s2c"),
+                        ) -> list[Finding]:
+    """Packets whose every transmission stopped between two points (one finding per direction)."""
+    out = []
+    for direction in directions:
+        route = conv.route(direction)
+        if len(route) < 2:
+            continue
+        groups: dict[tuple[object, ...], list[Track]] = defaultdict(list)
+        for t in conv.tracks:
+            if t.direction == direction:
+                groups[_segment(t)].append(t)
+        for tracks in groups.values():
+            finding = _lost_group(conv, tracks, route, spans, skip)
+            if finding is not None:
+                out.append(finding)
+                break
+    return out
+
+
+def _lost_group(conv: Conversation, tracks: list[Track], route: Sequence[str],
+                spans: Mapping[str, PointSpan], skip: set[int]) -> Finding | None:
+    stops = []
+    for t in tracks:
+        if t.id in skip:
+            return None
+        k = _waiting(t, route, spans)
+        if k is None:
+            return None
+        if _answered_by_reset(conv, t, route[k]):
+            return None
+        stops.append((t, k))
+    k = stops[0][1]
+    if any(kk != k for _, kk in stops):
+        return None
+    first = tracks[0]
+    last_seen, missing = route[k], route[k + 1]
+    if len(tracks) < MIN_TRANSMISSIONS and (
+            not conv.route_observed(first.direction)
+            or not _seen_later(conv, missing, tracks[-1].t)):
+        return None  # one transmission proves nothing at a capture's end or off a known route
+    stop = first.at(last_seen)
+    assert stop is not None
+    where = f" ({stop.records[-1].ifname})" if stop.records[-1].ifname else ""
+    ev: list[Evidence] = [evidence(s, "seen") for s in first.sightings]
+    ev[-1] = evidence(stop, f"last seen here; never at {missing}", stop.copies - 1)
+    ev.extend(evidence(t.at(last_seen) or t.first, "retransmission, also never at " + missing)
+              for t in tracks[1:4])
+    n = len(tracks)
+    summary = (f"the {packet_name(first)} from {first.first.src} to {first.first.dst} was lost "
+               f"between {last_seen} and {missing}: last seen at {last_seen}{where}, never at "
+               f"{missing} ({n} transmission{'s' if n > 1 else ''})")
+    return Finding(LOST_BETWEEN_POINTS, Severity.ERROR, summary, tuple(ev), root_cause=True,
+                   connection=conv.key,
+                   details={"last_seen": last_seen, "missing": missing, "transmissions": str(n)})
+
+
+def mtu_blackhole(conv: Conversation, spans: Mapping[str, PointSpan],
+                  frag_needed: Sequence[Sighting]) -> tuple[Finding | None, set[int]]:
+    """Full-size segments that never pass a point while small ones do, and no ICMP came back.
+
+    Returns the finding and the ids of the stuck tracks (not to be reported again as losses).
+    """
+    for direction in ("c2s", "s2c"):
+        route = conv.route(direction)
+        if len(route) < 2:
+            continue
+        data = [t for t in conv.tracks if t.direction == direction and t.plen > 0]
+        if not data:
+            continue
+        big_len = max(BIG_MIN_PAYLOAD, BIG_FRACTION * max(t.plen for t in data))
+        found = _stuck_big(conv, direction, route, spans, data, big_len, frag_needed)
+        if found is not None:
+            return found
+    return None, set()
+
+
+def _stuck_big(conv: Conversation, direction: str, route: Sequence[str],
+               spans: Mapping[str, PointSpan], data: Sequence[Track], big_len: float,
+               frag_needed: Sequence[Sighting]) -> tuple[Finding, set[int]] | None:
+    big = [t for t in data if t.plen >= big_len]
+    stuck = [(t, _waiting(t, route, spans)) for t in big]
+    ks = {k for _, k in stuck if k is not None}
+    if len(ks) != 1:
+        return None
+    k = ks.pop()
+    nxt = route[k + 1]
+    if any(nxt in t.points for t in big):
+        return None
+    stuck_tracks = [t for t, kk in stuck if kk == k]
+    passed = [t for t in conv.tracks if t.direction == direction and nxt in t.points]
+    if len(stuck_tracks) < MIN_STUCK or not passed:
+        return None
+    icmp_home, icmp_elsewhere = _frag_needed_for(conv, route[0], frag_needed)
+    if icmp_home:
+        return None
+    return _blackhole_finding(conv, route, k, stuck_tracks, passed, icmp_elsewhere), {
+        t.id for t in stuck_tracks}
+
+
+def _frag_needed_for(conv: Conversation, sender_point: str,
+                     frag_needed: Sequence[Sighting]) -> tuple[list[Sighting], list[Sighting]]:
+    addrs = {ep.addr for t in conv.tracks for s in t.sightings for f in s.forms for ep in f}
+    home: list[Sighting] = []
+    elsewhere: list[Sighting] = []
+    for s in frag_needed:
+        icmp = s.records[0].l4
+        if not isinstance(icmp, ICMPHeader) or icmp.quoted is None:
+            continue
+        q = icmp.quoted.ip
+        if q.src in addrs and q.dst in addrs:
+            (home if s.point == sender_point else elsewhere).append(s)
+    return home, elsewhere
+
+
+def _ip_len(t: Track) -> int:
+    s = t.first
+    return s.ip_len if s.ip_len is not None else s.plen + 40
+
+
+def _blackhole_finding(conv: Conversation, route: Sequence[str], k: int,
+                       stuck: Sequence[Track], passed: Sequence[Track],
+                       icmp_elsewhere: Sequence[Sighting]) -> Finding:
+    last_seen, nxt = route[k], route[k + 1]
+    size = max(_ip_len(t) for t in stuck)
+    small = max(_ip_len(t) for t in passed)
+    ip = stuck[0].first.records[0].ip
+    df_text = " with DF set" if ip is not None and ip.df else ""
+    icmp = ("no ICMP 'fragmentation needed' came back to " + route[0] if not icmp_elsewhere
+            else f"an ICMP 'fragmentation needed' was seen at {icmp_elsewhere[0].point} but never "
+                 f"reached {route[0]}")
+    summary = (f"MTU black hole between {last_seen} and {nxt}: {len(stuck)} full-size packets "
+               f"({size} bytes{df_text}) from {stuck[0].first.src} never got past {last_seen} "
+               f"and {icmp}, while smaller packets (up to {small} bytes) passed")
+    ev: list[Evidence] = []
+    for t in stuck[:3]:
+        s = t.at(last_seen)
+        if s is not None:
+            ev.append(evidence(s, f"full-size, never seen at {nxt}", s.copies - 1))
+    ok = max(passed, key=_ip_len)
+    s_ok = ok.at(nxt)
+    if s_ok is not None:
+        ev.append(evidence(s_ok, f"a {_ip_len(ok)}-byte packet passes"))
+    ev.extend(evidence(s, "ICMP frag-needed, not delivered to the sender")
+              for s in icmp_elsewhere[:1])
+    return Finding(MTU_BLACKHOLE, Severity.ERROR, summary, tuple(ev), root_cause=True,
+                   connection=conv.key,
+                   details={"last_seen": last_seen, "missing": nxt, "size": str(size),
+                            "largest_passing": str(small)})

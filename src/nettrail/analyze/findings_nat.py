@@ -1,0 +1,131 @@
+"""Findings about translation and observation: asymmetric NAT, copies on interfaces, clocks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from nettrail.analyze.clock import describe_offset
+from nettrail.analyze.correlate import (
+    Conversation,
+    PointSpan,
+    Sighting,
+    Track,
+    evidence,
+    record_form,
+)
+from nettrail.analyze.nat import track_translations
+from nettrail.model.analysis import ClockOffset, NatTranslation
+from nettrail.model.finding import Evidence, Finding, Severity
+from nettrail.model.flow import Endpoint
+
+ASYMMETRIC_NAT = "asymmetric-nat"
+MULTI_INTERFACE_COPY = "multi-interface-copy"
+CLOCK_OFFSET = "clock-offset"
+
+CLOCK_REPORT_NS = 1_000_000
+
+_REPLY_KIND = {"dnat": "snat", "snat": "dnat"}
+
+
+def _reply_role(kind: str) -> int:
+    """Which endpoint of a reply carries the address a request translation rewrote."""
+    return 0 if kind == "dnat" else 1
+
+
+def _translated_reply(track: Track, kind: str, public: Endpoint) -> bool:
+    role = _reply_role(kind)
+    return any(f[role] == public for s in track.sightings for f in s.forms)
+
+
+def _reply_where(track: Track, kind: str, private: Endpoint, public: Endpoint) -> str:
+    for rk, before, after, p0, p1, at in track_translations(track):
+        if rk == _REPLY_KIND[kind] and before == private and after == public:
+            return f"at {at}" if at else f"between {p0} and {p1}"
+    return f"before it reached {track.first.point}"
+
+
+def _request_evidence(conv: Conversation, t: NatTranslation) -> list[Evidence]:
+    for track in conv.tracks:
+        if track.direction != "c2s":
+            continue
+        for kind, before, after, _p0, p1, at in track_translations(track):
+            if (kind, before, after, at) == (t.kind, t.before, t.after, t.at):
+                s = track.at(p1)
+                out = [evidence(track.first, "request sent")]
+                if s is not None:
+                    idx = next((i for i, r in enumerate(s.records)
+                                if _has_form(s, i, t.after, t.kind)), 0)
+                    out.append(evidence(s, f"request {t.kind.upper()}ed {t.before} -> {t.after} "
+                                           f"at {t.at}", idx))
+                return out
+    return []
+
+
+def _has_form(s: Sighting, index: int, ep: Endpoint, kind: str) -> bool:
+    form = record_form(s.records[index])
+    if form is None:
+        return False
+    return form[1] == ep if kind == "dnat" else form[0] == ep
+
+
+def asymmetric_nat(conv: Conversation, nat: Sequence[NatTranslation],
+                   spans: Mapping[str, PointSpan]) -> Finding | None:
+    """A request translated at one point and its reply translated back somewhere else."""
+    for t in nat:
+        if t.connection != conv.key or t.leg != "request" or t.at is None:
+            continue
+        span = spans.get(t.at)
+        for track in conv.tracks:
+            if track.direction != "s2c" or t.at in track.points:
+                continue
+            if not _translated_reply(track, t.kind, t.before):
+                continue
+            if span is None or not span.covers(track.t):
+                continue
+            where = _reply_where(track, t.kind, t.after, t.before)
+            return _asymmetric_finding(conv, t, track, where)
+    return None
+
+
+def _asymmetric_finding(conv: Conversation, t: NatTranslation, reply: Track,
+                        where: str) -> Finding:
+    ev = _request_evidence(conv, t)
+    for s in reply.sightings:
+        ev.append(evidence(s, f"reply from {t.before.addr} translated {where}, "
+                              f"never through {t.at}"))
+    summary = (f"{t.before} is translated in two places: the request was {t.kind.upper()}ed "
+               f"to {t.after} at {t.at}, but the reply was translated back {where} and never "
+               f"passed {t.at}")
+    return Finding(ASYMMETRIC_NAT, Severity.ERROR, summary, tuple(ev), root_cause=True,
+                   connection=conv.key,
+                   details={"address": str(t.before), "private": str(t.after),
+                            "request_at": str(t.at), "reply_at": where})
+
+
+def multi_interface_copies(point: str, sightings: Iterable[Sighting]) -> Finding | None:
+    """One note per point whose packets were seen on several interfaces (``-i any``)."""
+    copies = [s for s in sightings if s.copies > 1]
+    if not copies:
+        return None
+    names = sorted({r.ifname for s in copies for r in s.records if r.ifname})
+    on = f" ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})" if names else ""
+    first = copies[0]
+    ev = tuple(evidence(first, f"copy {i + 1} of {first.copies}", i)
+               for i in range(min(first.copies, 4)))
+    summary = (f"{point}: {len(copies)} packets were each seen on several interfaces{on}; "
+               f"each is one packet, not a duplicate or a retransmission")
+    return Finding(MULTI_INTERFACE_COPY, Severity.INFO, summary, ev,
+                   details={"point": point, "packets": str(len(copies))})
+
+
+def clock_findings(clock: Iterable[ClockOffset]) -> list[Finding]:
+    """A note for each point whose clock is measurably off the reference's."""
+    out = []
+    for c in clock:
+        if c.point == c.reference or abs(c.offset_ns) < max(CLOCK_REPORT_NS, c.uncertainty_ns):
+            continue
+        out.append(Finding(CLOCK_OFFSET, Severity.INFO,
+                           f"{describe_offset(c)}; times are shown in {c.reference}'s clock",
+                           details={"point": c.point, "offset_ms": f"{c.offset_ns / 1e6:.3f}",
+                                    "uncertainty_ms": f"{c.uncertainty_ns / 1e6:.3f}"}))
+    return out

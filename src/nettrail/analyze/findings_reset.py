@@ -1,0 +1,153 @@
+"""Where a RST came from: the server, the client, or a device in between.
+
+A RST is first seen at some point (its *origin*, in corrected time). If the server's own point
+(the deepest point the client's packets reach) was capturing and never saw it, or it carries a
+translated public address at the very point that translates that address, the server did not
+send it: the device owning that address did, answering a client packet that never reached the
+server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from nettrail.analyze.correlate import Conversation, PointSpan, Sighting, Track, evidence
+from nettrail.analyze.nat import translated_endpoints
+from nettrail.model.analysis import NatTranslation
+from nettrail.model.finding import Evidence, Finding, Severity
+from nettrail.model.packet import ACK, FIN, RST, SYN
+
+RESET_NOT_FROM_SERVER = "reset-not-from-server"
+RESET_FROM_SERVER = "reset-from-server"
+RESET_FROM_CLIENT = "reset-from-client"
+
+
+def packet_name(track: Track) -> str:
+    """A short name for a packet: ``SYN``, ``SYN-ACK``, ``ACK``, ``200-byte data segment``."""
+    f = track.flags
+    if f & SYN:
+        return "SYN-ACK" if f & ACK else "SYN"
+    if f & RST:
+        return "RST"
+    if f & FIN:
+        return "FIN"
+    if track.plen:
+        return f"{track.plen}-byte data segment"
+    return "ACK" if f & ACK else "packet"
+
+
+def _trigger(conv: Conversation, point: str, before: int) -> Track | None:
+    """The last client packet seen at ``point`` before time ``before``."""
+    found = None
+    for t in conv.tracks:
+        if t.direction != "c2s" or t.flags & RST:
+            continue
+        s = t.at(point)
+        if s is not None and s.t <= before:
+            found = t
+    return found
+
+
+def reset_findings(conv: Conversation, nat: Sequence[NatTranslation],
+                   spans: Mapping[str, PointSpan]) -> list[Finding]:
+    """The origin of the first RST of a connection, as a finding (none when there is no RST)."""
+    rst = next((t for t in conv.tracks if t.flags & RST), None)
+    if rst is None:
+        return []
+    if rst.direction == "c2s":
+        route = conv.route("c2s")
+        if route and rst.first.point == route[0]:
+            return [_from_client(conv, rst)]
+        return []
+    return [_server_side(conv, rst, nat, spans)]
+
+
+def _server_side(conv: Conversation, rst: Track, nat: Sequence[NatTranslation],
+                 spans: Mapping[str, PointSpan]) -> Finding:
+    origin = rst.first
+    src = origin.forms[0][0]
+    route = conv.route("c2s")
+    downstream = route[route.index(origin.point) + 1:] if origin.point in route else []
+    missed = [p for p in downstream
+              if rst.at(p) is None and p in spans and spans[p].covers(rst.t)]
+    public = translated_endpoints(nat, conv)
+    owns = any(t.at == origin.point and t.before == src for t in nat
+               if t.connection == conv.key and t.leg == "request" and t.kind == "dnat")
+    server_missed = bool(downstream) and downstream[-1] in missed
+    if server_missed or (src in public and owns):
+        return _not_from_server(conv, rst, owns, downstream)
+    return _from_server(conv, rst)
+
+
+def _not_from_server(conv: Conversation, rst: Track, owns: bool,
+                     downstream: list[str]) -> Finding:
+    origin = rst.first
+    src = origin.forms[0][0]
+    server_point = downstream[-1] if downstream else None
+    where = f"{origin.point}" + (f" ({origin.records[0].ifname})"
+                                 if origin.records[0].ifname else "")
+    if owns:
+        maker = (f"by the TCP stack at {where}, which owns {src.addr} and has no connection "
+                 f"for it")
+    else:
+        maker = f"by a device at or beyond {where} using the address {src.addr}"
+    trigger = _trigger(conv, origin.point, origin.t)
+    ev: list[Evidence] = []
+    answered = ""
+    if trigger is not None:
+        missing = [p for p in downstream if trigger.at(p) is None]
+        ev.extend(_trigger_evidence(trigger, origin.point, missing))
+        if missing:
+            answered = (f"; it answers the client's {packet_name(trigger)}, which never reached "
+                        f"{missing[-1]}")
+    ev.extend(evidence(s, "RST first seen here" if s is origin else "RST") for s in rst.sightings)
+    not_server = f", not by the server (nothing of it at {server_point})" if server_point else \
+        ", not by the server"
+    summary = f"the RST from {src} was made {maker}{not_server}{answered}"
+    return Finding(RESET_NOT_FROM_SERVER, Severity.ERROR, summary, tuple(ev), root_cause=True,
+                   connection=conv.key,
+                   details={"origin": origin.point, "address": str(src),
+                            "owner": "stack" if owns else "device"})
+
+
+def _trigger_evidence(trigger: Track, upto: str, missing: list[str]) -> list[Evidence]:
+    out = []
+    for s in trigger.sightings:
+        note = f"client {packet_name(trigger)}"
+        if s.point == upto and missing:
+            note += f"; never seen at {', '.join(missing)}"
+        out.append(evidence(s, note))
+        if s.point == upto:
+            break
+    return out
+
+
+def _from_server(conv: Conversation, rst: Track) -> Finding:
+    origin = rst.first
+    src = origin.forms[0][0]
+    trigger = _trigger(conv, origin.point, origin.t)
+    ev: list[Evidence] = []
+    if trigger is not None:
+        s = trigger.at(origin.point)
+        if s is not None:
+            ev.append(evidence(s, f"client {packet_name(trigger)} reaches the server side"))
+    ev.extend(evidence(s, "RST from the server" if s is origin else "RST")
+              for s in rst.sightings)
+    if trigger is not None and trigger.flags & SYN:
+        summary = (f"the server {src} refused the connection: it answered the SYN with RST "
+                   f"(nothing listens on port {src.port}, or a firewall rejects it)")
+        how = "refused"
+    else:
+        summary = f"the server {src} reset the connection (RST first seen at {origin.point})"
+        how = "reset"
+    return Finding(RESET_FROM_SERVER, Severity.ERROR, summary, tuple(ev), root_cause=True,
+                   connection=conv.key, details={"origin": origin.point, "how": how})
+
+
+def _from_client(conv: Conversation, rst: Track) -> Finding:
+    origin: Sighting = rst.first
+    src = origin.forms[0][0]
+    summary = f"the client {src} reset the connection (RST first seen at {origin.point})"
+    ev = tuple(evidence(s, "RST from the client") for s in rst.sightings)
+    return Finding(RESET_FROM_CLIENT, Severity.INFO, summary, ev, connection=conv.key,
+                   details={"origin": origin.point})

@@ -1,0 +1,472 @@
+"""Single-point TCP analysis: connections, the handshake state machine, copies and retransmissions.
+
+A :class:`FlowTracker` follows every TCP connection seen at one capture point in one streaming
+pass. Per connection it keeps a small mutable list of slots (no per-packet objects beyond a few
+tuples): handshake progress bits, counters, the highest sequence number sent in each direction
+and the last few segments, enough to tell
+
+* a **copy**: the same packet seen again at this point on another interface (``tcpdump -i any``
+  shows a bridged or routed packet once per device): identical TCP/IP fields, at most
+  :data:`COPY_WINDOW_NS` later, on a different (or unknown) interface or direction;
+* a **retransmission**: a segment that re-sends sequence space already sent (same seq, or below
+  the highest sent), which is not a copy.
+
+:meth:`FlowTracker.finish` turns the state into :class:`~nettrail.model.flow.Connection` records
+and single-point :class:`~nettrail.model.finding.Finding` s with their evidence.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable
+from typing import Any
+
+from nettrail.analyze.describe import describe
+from nettrail.model.finding import Evidence, Finding, Severity
+from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
+from nettrail.model.packet import (
+    ACK,
+    FIN,
+    PROTO_TCP,
+    RST,
+    SYN,
+    IPHeader,
+    PacketRecord,
+    TCPHeader,
+)
+
+COPY_WINDOW_NS = 2_000_000
+"""The longest gap between two sightings of one packet at one point (2 ms)."""
+
+REUSE_GAP_NS = 1_000_000_000
+"""A SYN with the original ISN this long after a finished connection opens a new one."""
+
+IDLE_NS = 100_000_000
+"""A finished connection idle this long (capture time) drops what only copies need."""
+
+MAX_EVIDENCE = 5
+"""Evidence lines kept per finding (the counts cover everything)."""
+
+_RECENT = 64  # segments remembered per generation and direction (two generations)
+_SWEEP_EVERY = 256  # new connections between sweeps of finished ones
+_MASK = 0xFFFFFFFF
+_HALF = 0x80000000
+
+# Handshake progress bits (slot _H).
+H_SYN = 1  # the client's SYN was seen
+H_SYNACK = 2  # the server's SYN-ACK was seen
+H_EST = 4  # the client acknowledged (handshake complete from what this point saw)
+H_MID = 8  # the connection was already running when the capture began
+H_FIN_C = 16  # the client sent FIN
+H_FIN_S = 32  # the server sent FIN
+H_RST = 64  # a RST was seen (before both FINs)
+_H_FINS = H_FIN_C | H_FIN_S
+
+# Slots of a connection's state list (the hot loop in consume() uses the literal numbers).
+_H, _PKTS, _FIRST, _LAST, _RETX, _COPIES = 0, 1, 2, 3, 4, 5
+_KEY, _CLIENT, _SERVER = 6, 7, 8
+_SYN_REC, _SYNACK_REC, _RST_REC, _RST_ANSWERED, _LAST_REC = 9, 10, 11, 12, 13
+_RST_FROM_CLIENT, _RETX_EV, _COPY_EV, _COPY_IFACES, _SYN_COUNT, _DIRS = 14, 15, 16, 17, 18, 19
+_N_SLOTS = 20
+
+# Slots of a direction's state list.
+_HIGH, _CUR, _OLD, _PURE, _BYTES, _ISN = 0, 1, 2, 3, 4, 5
+
+State = list[Any]
+Entry = tuple[State, State, bool]
+
+
+class FlowTracker:
+    """Follows TCP connections at one capture point, one record at a time, in one pass."""
+
+    def __init__(self, point: str) -> None:
+        self.point = point
+        self.packets = 0
+        self.tcp_packets = 0
+        self._conns: dict[tuple[str, int, str, int], Entry] = {}
+        self._done: list[State] = []
+        self._closing: list[State] = []
+        self._created = 0
+
+    def consume(
+        self, records: Iterable[PacketRecord], keep: list[PacketRecord] | None = None
+    ) -> None:
+        """Feed records in capture order; append each to ``keep`` when given (for cross-point).
+
+        The cyclic garbage collector is paused meanwhile: the loop makes no cycles, and
+        scanning the growing state again and again would cost more than the analysis.
+        """
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._consume(records, keep)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _consume(self, records: Iterable[PacketRecord], keep: list[PacketRecord] | None) -> None:
+        # The hot loop: locals only, literal slot numbers (see the slot tables above).
+        get = self._conns.get
+        new_conn = self._new_conn
+        repeat = self._repeat
+        pure_repeat = self._pure_repeat
+        control = self._control
+        tcp_cls = TCPHeader
+        window = COPY_WINDOW_NS
+        mask = _MASK
+        half = _HALF
+        recent = _RECENT
+        n = tcp = 0
+        try:
+            for rec in records:
+                n += 1
+                if keep is not None:
+                    keep.append(rec)
+                headers = rec[7]
+                inner = rec[8]
+                if inner is not None and inner[1] is not None:
+                    headers = inner
+                l4 = headers[2]
+                if l4.__class__ is not tcp_cls:
+                    continue
+                ip = headers[1]
+                if ip is None:
+                    continue
+                tcp += 1
+                sport, dport, flags, seq, _ack, _win, plen, _opts, rel = l4
+                entry = get((ip[1], sport, ip[2], dport))
+                if entry is None or (flags & 0x12 == 2 and _reopens(entry, seq, rec[1])):
+                    entry = new_conn(ip[1], sport, ip[2], dport, flags, rec)
+                st, ds, fc = entry
+                ts = rec[1]
+                st[1] += 1
+                st[3] = ts
+                if seq is not None and (plen or flags & 3):  # data, SYN or FIN
+                    if rel and ds[5] is not None and not flags & 2:
+                        seq = (seq + ds[5]) & mask
+                    high = ds[0]
+                    end = (seq + plen + (1 if flags & 3 else 0)) & mask
+                    if high is None or 0 < ((end - high) & mask) < half:
+                        ds[0] = end
+                        cur = ds[1]
+                        cur[seq] = rec
+                        if len(cur) >= recent:
+                            ds[2] = cur
+                            ds[1] = {}
+                    elif repeat(st, ds, rec, seq):
+                        continue
+                else:
+                    prev = ds[3]
+                    if (prev is not None and ts - prev[1] <= window) or flags & 3:
+                        if pure_repeat(st, ds, rec, prev):
+                            continue
+                    else:
+                        ds[3] = rec
+                if flags & 7:
+                    control(st, fc, rec, flags, seq)
+                elif fc and flags & 16 and not st[0] & 12:
+                    st[0] |= 4
+                if plen:
+                    ds[4] += plen
+                st[13] = rec
+        finally:
+            self.packets += n
+            self.tcp_packets += tcp
+
+    def _new_conn(
+        self, src: str, sport: int, dst: str, dport: int, flags: int, rec: PacketRecord
+    ) -> Entry:
+        """Start a connection at ``rec``; the side that sent the SYN (if any) is the client."""
+        conns = self._conns
+        fwd = (src, sport, dst, dport)
+        old = conns.get(fwd)
+        if old is not None:
+            self._done.append(old[0])
+        self._created += 1
+        if self._created % _SWEEP_EVERY == 0:
+            self._sweep(rec.ts_ns)
+        client_is_src = not (flags & SYN and flags & ACK)
+        dirs: tuple[State, State] = ([None, {}, {}, None, 0, None], [None, {}, {}, None, 0, None])
+        st: State = [None] * _N_SLOTS
+        st[_H] = 0 if flags & SYN else H_MID
+        st[_PKTS] = st[_RETX] = st[_COPIES] = st[_SYN_COUNT] = 0
+        st[_FIRST] = st[_LAST] = rec.ts_ns
+        st[_RETX_EV] = []
+        st[_COPY_EV] = []
+        st[_COPY_IFACES] = set()
+        st[_DIRS] = dirs
+        a, b = Endpoint(src, sport), Endpoint(dst, dport)
+        st[_KEY] = FlowKey.of(PROTO_TCP, a, b)
+        st[_CLIENT], st[_SERVER] = (a, b) if client_is_src else (b, a)
+        src_dir = dirs[0] if client_is_src else dirs[1]
+        dst_dir = dirs[1] if client_is_src else dirs[0]
+        conns[(dst, dport, src, sport)] = (st, dst_dir, not client_is_src)
+        entry = conns[fwd] = (st, src_dir, client_is_src)
+        return entry
+
+    def _sweep(self, now: int) -> None:
+        """Slim finished connections idle for :data:`IDLE_NS`: only counts and evidence stay."""
+        keep = []
+        for st in self._closing:
+            if now - st[_LAST] > IDLE_NS:
+                _slim(st)
+            else:
+                keep.append(st)
+        self._closing = keep
+
+    def _repeat(self, st: State, ds: State, rec: PacketRecord, seq: int) -> bool:
+        """Sequence space sent again: a copy (returns True) or a retransmission (False)."""
+        prev = ds[_CUR].get(seq)
+        if prev is None:
+            prev = ds[_OLD].get(seq)
+        if prev is not None and rec.ts_ns - prev.ts_ns <= COPY_WINDOW_NS and _same(prev, rec):
+            self._note_copy(st, rec, prev)
+            return True
+        self._retransmitted(st, rec, prev)
+        ds[_CUR][seq] = rec
+        return False
+
+    def _pure_repeat(self, st: State, ds: State, rec: PacketRecord, prev: PacketRecord | None
+                     ) -> bool:
+        """A segment that consumes no known sequence space, seen soon after another (or a
+        SYN/FIN without sequence numbers): a copy (True), a retransmission, or new (False)."""
+        if (
+            prev is not None
+            and rec.ts_ns - prev.ts_ns <= COPY_WINDOW_NS
+            and _same(prev, rec)
+            and (prev.ifname != rec.ifname or prev.direction != rec.direction
+                 or prev.ifname is None or prev.direction is None)
+        ):
+            self._note_copy(st, rec, prev)
+            return True
+        ds[_PURE] = rec
+        if prev is None:
+            return False
+        tcp, ptcp = _headers(rec)[1], _headers(prev)[1]
+        if tcp.seq is None and tcp.flags & 3 and ptcp.flags == tcp.flags:
+            self._retransmitted(st, rec, prev)
+        return False
+
+    def _retransmitted(self, st: State, rec: PacketRecord, prev: PacketRecord | None) -> None:
+        """Count a retransmission and keep its evidence (with the gap when known)."""
+        st[_RETX] += 1
+        ev = st[_RETX_EV]
+        if len(ev) < MAX_EVIDENCE:
+            note = "sequence space sent again"
+            if prev is not None:
+                note = (f"sent again after {(rec.ts_ns - prev.ts_ns) / 1e6:.1f} ms "
+                        f"(previously {prev.file}:{prev.frame})")
+            ev.append((rec, note))
+
+    def _note_copy(self, st: State, rec: PacketRecord, first: PacketRecord) -> None:
+        """Count one more sighting of a packet already seen at this point."""
+        st[_COPIES] += 1
+        st[_COPY_IFACES].add(rec.ifname or "?")
+        st[_COPY_IFACES].add(first.ifname or "?")
+        ev = st[_COPY_EV]
+        if len(ev) < MAX_EVIDENCE:
+            where = f" on {first.ifname}" if first.ifname else ""
+            ev.append((rec, f"copy of {first.file}:{first.frame}{where}"))
+
+    def _control(self, st: State, fc: bool, rec: PacketRecord, flags: int, seq: int | None) -> None:
+        """Handshake and teardown: SYN, SYN-ACK, FIN and RST."""
+        h = st[_H]
+        if flags & RST:
+            if not h & H_RST and h & _H_FINS != _H_FINS:
+                st[_H] = h | H_RST
+                st[_RST_REC] = rec
+                st[_RST_FROM_CLIENT] = fc
+                st[_RST_ANSWERED] = st[_LAST_REC]
+                self._closing.append(st)
+            return
+        client, server = st[_DIRS]
+        if flags & SYN:
+            if flags & ACK:
+                if not fc:
+                    h |= H_SYNACK
+                    if st[_SYNACK_REC] is None:
+                        st[_SYNACK_REC] = rec
+                        server[_ISN] = seq
+            elif fc:
+                h |= H_SYN
+                st[_SYN_COUNT] += 1
+                if st[_SYN_REC] is None:
+                    st[_SYN_REC] = rec
+                    client[_ISN] = seq
+        elif fc and flags & ACK and h & (H_SYN | H_SYNACK):
+            h |= H_EST
+        if flags & FIN:
+            h |= H_FIN_C if fc else H_FIN_S
+            if h & _H_FINS == _H_FINS and st[_H] & _H_FINS != _H_FINS and not h & H_RST:
+                self._closing.append(st)
+        st[_H] = h
+
+    def finish(self) -> tuple[list[Connection], list[Finding]]:
+        """The connections seen at this point, in order of first packet, and their findings."""
+        states = self._done + [st for st, _ds, fc in self._conns.values() if fc]
+        states.sort(key=lambda s: (s[_FIRST], s[_KEY]))
+        conns = []
+        findings: list[Finding] = []
+        for st in states:
+            conn = _connection(self.point, st)
+            conns.append(conn)
+            findings.extend(_findings(conn, st))
+        return conns, findings
+
+
+def _headers(rec: PacketRecord) -> tuple[IPHeader, TCPHeader]:
+    """The IP and TCP header a flow is about (the inner ones of a VXLAN packet)."""
+    h = rec.inner if rec.inner is not None and rec.inner.ip is not None else rec.headers
+    ip, tcp = h.ip, h.l4
+    assert ip is not None and isinstance(tcp, TCPHeader)
+    return ip, tcp
+
+
+def _same(a: PacketRecord, b: PacketRecord) -> bool:
+    """Identical IP ID and TCP fields: seq, ack, flags, payload length, options."""
+    aip, atcp = _headers(a)
+    bip, btcp = _headers(b)
+    return aip.ip_id == bip.ip_id and atcp[:5] == btcp[:5] and atcp[6:8] == btcp[6:8]
+
+
+def _slim(st: State) -> None:
+    """Drop what only copy and retransmission detection needs, and the captured bytes."""
+    for ds in st[_DIRS]:
+        ds[_CUR] = {}
+        ds[_OLD] = {}
+        ds[_PURE] = None
+    st[_LAST_REC] = None
+    for slot in (_SYN_REC, _SYNACK_REC, _RST_REC, _RST_ANSWERED):
+        rec = st[slot]
+        if rec is not None and rec.data is not None:
+            st[slot] = rec._replace(data=None)
+    for slot in (_RETX_EV, _COPY_EV):
+        st[slot] = [(r._replace(data=None), note) for r, note in st[slot]]
+
+
+def _reopens(entry: Entry, seq: int | None, ts: int) -> bool:
+    """A SYN on a known key: does it open a new connection (port reuse) rather than retry?"""
+    st, ds, _fc = entry
+    h = st[_H]
+    isn = ds[_ISN]
+    if h & H_RST or h & _H_FINS == _H_FINS:
+        return seq is None or seq != isn or ts - st[_LAST] > REUSE_GAP_NS
+    if h & H_MID:
+        return False
+    return seq is not None and isn is not None and seq != isn and ts - st[_LAST] > COPY_WINDOW_NS
+
+
+def _outcome(st: State) -> Outcome:
+    """The handshake state machine's verdict for one connection at one point."""
+    h = st[_H]
+    if h & H_RST:
+        if not st[_RST_FROM_CLIENT] and h & H_SYN and not h & (H_SYNACK | H_EST | H_MID):
+            return Outcome.REFUSED
+        return Outcome.RESET
+    if h & _H_FINS == _H_FINS:
+        return Outcome.CLOSED
+    if h & H_EST:
+        return Outcome.ESTABLISHED
+    if h & H_MID:
+        return Outcome.MIDSTREAM
+    if h & H_SYNACK:
+        return Outcome.SYNACK_UNACKNOWLEDGED
+    return Outcome.SYN_UNANSWERED
+
+
+def _connection(point: str, st: State) -> Connection:
+    """The immutable record of one tracked connection."""
+    return Connection(
+        point=point,
+        key=st[_KEY],
+        client=st[_CLIENT],
+        server=st[_SERVER],
+        outcome=_outcome(st),
+        packets=st[_PKTS],
+        first_ns=st[_FIRST],
+        last_ns=st[_LAST],
+        retransmissions=st[_RETX],
+        copies=st[_COPIES],
+        bytes_client=st[_DIRS][0][_BYTES],
+        bytes_server=st[_DIRS][1][_BYTES],
+    )
+
+
+def evidence(rec: PacketRecord, note: str = "") -> Evidence:
+    """Evidence pointing at one record: point, file, frame/line, its own time, its text."""
+    return Evidence(rec.point, rec.file, rec.frame, rec.ts_ns, describe(rec), rec.ifname, note)
+
+
+def _findings(conn: Connection, st: State) -> list[Finding]:
+    """Outcome, retransmission and copy findings of one connection."""
+    out = []
+    outcome = _outcome_finding(conn, st)
+    if outcome is not None:
+        out.append(outcome)
+    flow = f"{conn.client} > {conn.server}"
+    if conn.retransmissions:
+        n = conn.retransmissions
+        out.append(Finding(
+            kind="retransmission",
+            severity=Severity.WARNING,
+            summary=f"{conn.point}: {flow}: {n} retransmission{'s' if n > 1 else ''}",
+            evidence=tuple(evidence(r, note) for r, note in st[_RETX_EV]),
+            connection=conn.key,
+            details={"count": str(n), "point": conn.point},
+        ))
+    if conn.copies:
+        n = conn.copies
+        ifaces = sorted(st[_COPY_IFACES])
+        out.append(Finding(
+            kind="multi-interface-copy",
+            severity=Severity.INFO,
+            summary=(f"{conn.point}: {flow}: {n} packet{'s' if n > 1 else ''} seen again on "
+                     f"another interface ({', '.join(ifaces)}); copies, not retransmissions"),
+            evidence=tuple(evidence(r, note) for r, note in st[_COPY_EV]),
+            connection=conn.key,
+            details={"count": str(n), "interfaces": ",".join(ifaces), "point": conn.point},
+        ))
+    return out
+
+
+def _outcome_finding(conn: Connection, st: State) -> Finding | None:
+    """The finding that states a failed outcome, with the packets that show it."""
+    flow = f"{conn.client} > {conn.server}"
+    syn, synack, rst = st[_SYN_REC], st[_SYNACK_REC], st[_RST_REC]
+    ev: list[Evidence] = []
+    if conn.outcome is Outcome.REFUSED:
+        kind, root = "refused", True
+        summary = f"{conn.point}: {flow}: refused: the server answered the SYN with RST"
+        ev = [evidence(syn, "SYN"), evidence(rst, "RST from the server")]
+    elif conn.outcome is Outcome.RESET:
+        kind, root = "reset", False
+        who = "client" if st[_RST_FROM_CLIENT] else "server side"
+        summary = f"{conn.point}: {flow}: reset by the {who}"
+        if not st[_H] & (H_EST | H_MID):
+            summary += " during the handshake"
+        answered = st[_RST_ANSWERED]
+        if syn is not None:
+            ev.append(evidence(syn, "SYN"))
+        if answered is not None and answered is not syn:
+            ev.append(evidence(answered, "last packet before the RST"))
+        ev.append(evidence(rst, f"RST from the {who}"))
+    elif conn.outcome is Outcome.SYN_UNANSWERED:
+        kind, root = "syn-unanswered", False
+        n = st[_SYN_COUNT]
+        summary = f"{conn.point}: {flow}: SYN unanswered ({n} sent, no SYN-ACK seen here)"
+        ev = [evidence(syn, "SYN")]
+    elif conn.outcome is Outcome.SYNACK_UNACKNOWLEDGED:
+        kind, root = "synack-unacknowledged", False
+        summary = f"{conn.point}: {flow}: SYN-ACK never acknowledged by the client here"
+        ev = [evidence(r, n) for r, n in ((syn, "SYN"), (synack, "SYN-ACK")) if r is not None]
+    else:
+        return None
+    return Finding(
+        kind=kind,
+        severity=Severity.ERROR,
+        summary=summary,
+        evidence=tuple(ev),
+        root_cause=root,
+        connection=conn.key,
+        details={"outcome": str(conn.outcome), "point": conn.point},
+    )

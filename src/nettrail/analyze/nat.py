@@ -1,0 +1,58 @@
+"""NAT translations read off packets followed across points: who rewrote what, where.
+
+Walking a track (one packet, point by point, copy by copy) every change of destination is a
+DNAT and every change of source an SNAT. When both forms were seen at one point (``-i any``
+shows a routed packet on its way in and on its way out), that point translated it; otherwise the
+translation happened somewhere between the two points.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from itertools import pairwise
+
+from nettrail.analyze.correlate import Conversation, Track
+from nettrail.model.analysis import NatTranslation
+from nettrail.model.flow import Endpoint, FlowKey
+
+_Key = tuple[str, str, Endpoint, Endpoint, str, str, str | None, FlowKey]
+
+
+def track_translations(track: Track) -> list[tuple[str, Endpoint, Endpoint, str, str, str | None]]:
+    """(kind, before, after, from_point, to_point, at) for each rewrite along one track."""
+    out = []
+    forms = track.forms()
+    for (p0, (s0, d0)), (p1, (s1, d1)) in pairwise(forms):
+        at = p0 if p0 == p1 else None
+        if d0 != d1:
+            out.append(("dnat", d0, d1, p0, p1, at))
+        if s0 != s1:
+            out.append(("snat", s0, s1, p0, p1, at))
+    return out
+
+
+def infer_translations(convs: Iterable[Conversation]) -> tuple[NatTranslation, ...]:
+    """Every translation observed, counted in packets, per connection and leg."""
+    counts: Counter[_Key] = Counter()
+    for conv in convs:
+        for track in conv.tracks:
+            leg = "request" if track.direction == "c2s" else "reply"
+            for kind, before, after, p0, p1, at in track_translations(track):
+                counts[(kind, leg, before, after, p0, p1, at, conv.key)] += 1
+    return tuple(
+        NatTranslation(kind, leg, before, after, p0, p1, at, n, key)
+        for (kind, leg, before, after, p0, p1, at, key), n in counts.items()
+    )
+
+
+def translated_endpoints(nat: Iterable[NatTranslation], conv: Conversation) -> set[Endpoint]:
+    """The public (pre-DNAT) server endpoints of a connection's requests."""
+    return {t.before for t in nat
+            if t.connection == conv.key and t.leg == "request" and t.kind == "dnat"}
+
+
+def describe_translation(t: NatTranslation) -> str:
+    """``dnat of the request 203.0.113.10:22 -> 198.51.100.4:22 at router``."""
+    where = f"at {t.at}" if t.at else f"between {t.from_point} and {t.to_point}"
+    return f"{t.kind} of the {t.leg} {t.before} -> {t.after} {where} ({t.packets} packets)"

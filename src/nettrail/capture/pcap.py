@@ -1,0 +1,234 @@
+"""Classic pcap files (micro- and nanosecond magic, both byte orders) to PacketRecords.
+
+The file is read in large chunks and records are cut out of the chunk with precompiled
+``struct`` s; Ethernet + IPv4 + TCP frames take an inline fast path that builds the same
+records ``decode.decode_frame`` would (a unit test compares them). Memory stays flat: only the
+current chunk and the record being built are held.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterator, Mapping
+
+from nettrail.capture import decode
+from nettrail.capture.base import CaptureStats
+from nettrail.errors import CaptureError
+from nettrail.model.packet import (
+    NO_OPTIONS,
+    EthHeader,
+    Headers,
+    IPHeader,
+    PacketRecord,
+    TCPHeader,
+    TCPOptions,
+)
+
+MAGIC_US_LE = b"\xd4\xc3\xb2\xa1"
+MAGIC_US_BE = b"\xa1\xb2\xc3\xd4"
+MAGIC_NS_LE = b"\x4d\x3c\xb2\xa1"
+MAGIC_NS_BE = b"\xa1\xb2\x3c\x4d"
+MAGICS = {  # magic -> (struct byte order, ns per fraction unit)
+    MAGIC_US_LE: ("<", 1000),
+    MAGIC_US_BE: (">", 1000),
+    MAGIC_NS_LE: ("<", 1),
+    MAGIC_NS_BE: (">", 1),
+}
+FILE_HEADER_LEN = 24
+RECORD_HEADER_LEN = 16
+MAX_CAPLEN = 262144  # what libpcap accepts; more is a broken or foreign file
+CHUNK = 1 << 20
+
+# Ethernet + IPv4 (no options) + TCP fixed header: 54 bytes in one unpack; the second
+# variant also takes the first TCP option bytes and a timestamp option's values.
+_ETH_IP4_TCP = struct.Struct("!12sHBBHHHBBH4s4sHHIIBBH4x")
+_ETH_IP4_TCP_TS = struct.Struct("!12sHBBHHHBBH4s4sHHIIBBH4x4sII")
+_NOP_NOP_TS = b"\x01\x01\x08\x0a"
+_ORDER_NOP_NOP_TS = ("nop", "nop", "TS")
+
+
+def read_pcap(
+    path: str, point: str, stats: CaptureStats, ifnames: Mapping[int, str] | None = None
+) -> Iterator[PacketRecord]:
+    """Stream the records of pcap file ``path`` as capture point ``point``.
+
+    Raises CaptureError (also stored in ``stats.error``) at the first fault, after yielding
+    every good record before it. ``ifnames`` names Linux cooked v2 interface indexes.
+    """
+    stats.format = "pcap"
+    return _read(path, point, stats, ifnames or {})
+
+
+def parse_file_header(head: bytes, path: str) -> tuple[str, int, int, int]:
+    """(byte order, ns per fraction unit, snaplen, link type) of a pcap file header."""
+    if not head:
+        raise CaptureError("empty file", path=path, offset=0)
+    if len(head) < FILE_HEADER_LEN:
+        raise CaptureError(f"truncated pcap file header ({len(head)} of 24 bytes)",
+                           path=path, offset=0)
+    magic = MAGICS.get(head[:4])
+    if magic is None:
+        raise CaptureError(f"not a pcap file (magic 0x{head[:4].hex()})", path=path, offset=0)
+    order, unit = magic
+    major, _minor, _zone, _sigfigs, snaplen, network = struct.unpack_from(order + "HHiIII",
+                                                                           head, 4)
+    if major != 2:
+        raise CaptureError(f"unsupported pcap version {major}", path=path, offset=4)
+    linktype = network & 0xFFFF
+    if linktype not in decode.SUPPORTED_LINKTYPES:
+        raise CaptureError(f"unsupported link type {linktype}", path=path, offset=20)
+    return order, unit, snaplen, linktype
+
+
+def _read(
+    path: str, point: str, stats: CaptureStats, ifnames: Mapping[int, str]
+) -> Iterator[PacketRecord]:
+    """The reading generator: one frame for speed (no delegation per record)."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed in the finally below
+    except OSError as exc:
+        raise _store(stats, _os_error(exc, path, 0)) from exc
+    frame = 0
+    try:
+        order, unit, _snaplen, linktype = parse_file_header(f.read(FILE_HEADER_LEN), path)
+        rec_unpack = struct.Struct(order + "IIII").unpack_from
+        fast_unpack = _ETH_IP4_TCP.unpack_from
+        fast_ts_unpack = _ETH_IP4_TCP_TS.unpack_from
+        fast = linktype == decode.LINKTYPE_ETHERNET
+        new = tuple.__new__
+        crc32 = zlib.crc32
+        addr_get = decode._addr4.get
+        addr4 = decode.addr4
+        eth_cache: dict[bytes, EthHeader] = {}
+        skipped = stats.skipped
+        buf = b""
+        base = FILE_HEADER_LEN  # file offset of buf[0]
+        pos = 0
+        while True:
+            chunk = f.read(CHUNK)
+            if not chunk:
+                break
+            buf = buf[pos:] + chunk if pos < len(buf) else chunk
+            base += pos
+            pos = 0
+            end = len(buf)
+            while pos + 16 <= end:
+                sec, frac, caplen, wire_len = rec_unpack(buf, pos)
+                if caplen > MAX_CAPLEN:
+                    raise CaptureError(f"absurd record length {caplen} (> {MAX_CAPLEN})",
+                                       path=path, offset=base + pos, records=frame)
+                start = pos + 16
+                stop = start + caplen
+                if stop > end:
+                    break
+                frame += 1
+                data = buf[start:stop]
+                ts = sec * 1_000_000_000 + frac * unit
+                pos = stop
+                if fast and caplen >= 54:
+                    if caplen >= 66:
+                        (macs, etype, vihl, _tos, total, ip_id, frag, ttl, proto, _csum, saddr,
+                         daddr, sport, dport, seq, ack, doff, flags, window, opt4, ts_val,
+                         ts_ecr) = fast_ts_unpack(data)
+                    else:
+                        (macs, etype, vihl, _tos, total, ip_id, frag, ttl, proto, _csum, saddr,
+                         daddr, sport, dport, seq, ack, doff, flags, window) = fast_unpack(data)
+                        opt4 = None
+                    if (etype == 0x0800 and vihl == 0x45 and proto == 6 and total >= 40
+                            and not frag & 0x1FFF):
+                        hlen = (doff >> 4) << 2
+                        if hlen == 20:
+                            options = NO_OPTIONS
+                        elif caplen < 34 + hlen or hlen < 20:
+                            options = None
+                        elif hlen == 32 and opt4 == _NOP_NOP_TS:
+                            options = new(TCPOptions, (None, None, False, (), ts_val, ts_ecr,
+                                                       _ORDER_NOP_NOP_TS))
+                        else:
+                            options, problem = decode.parse_tcp_options(data, 54, 34 + hlen)
+                            if problem is not None:
+                                options = None
+                        if options is not None:
+                            eth = eth_cache.get(macs)
+                            if eth is None:
+                                eth = eth_cache[macs] = EthHeader(
+                                    decode.mac(macs[6:]), decode.mac(macs[:6]), (), 0x0800)
+                            src = addr_get(saddr)
+                            if src is None:
+                                src = addr4(saddr)
+                            dst = addr_get(daddr)
+                            if dst is None:
+                                dst = addr4(daddr)
+                            plen = total - 20 - hlen
+                            if plen > 0:
+                                pstart = 34 + hlen
+                                phash = crc32(data[pstart : pstart + (plen if plen < 64
+                                                                      else 64)]) \
+                                    if pstart < caplen else None
+                            else:
+                                plen = 0
+                                phash = None
+                            yield new(PacketRecord, (
+                                point, ts, path, frame, None, None, wire_len,
+                                new(Headers, (eth, new(IPHeader, (
+                                    4, src, dst, 6, ttl, ip_id, total, frag & 0x4000 != 0, 0,
+                                    frag & 0x2000 != 0)), new(TCPHeader, (
+                                        sport, dport, flags, seq, ack, window, plen, options,
+                                        False)), None, phash)),
+                                None, None, data, linktype, None, None))
+                            continue
+                yield _record(linktype, data, point, ts, path, frame, wire_len, skipped,
+                              ifnames)
+        _check_tail(buf, pos, base, path, frame)
+    except OSError as exc:
+        raise _store(stats, _os_error(exc, path, frame)) from exc
+    except CaptureError as exc:
+        raise _store(stats, exc) from None
+    finally:
+        f.close()
+        stats.packets = frame
+
+
+def _os_error(exc: OSError, path: str, frame: int) -> CaptureError:
+    return CaptureError(f"cannot read: {exc.strerror or exc}", path=path, records=frame)
+
+
+def _store(stats: CaptureStats, err: CaptureError) -> CaptureError:
+    """Record ``err`` as the fault that ended reading, and return it to be raised."""
+    stats.error = err
+    return err
+
+
+def _record(
+    linktype: int,
+    data: bytes,
+    point: str,
+    ts: int,
+    path: str,
+    frame: int,
+    wire_len: int,
+    skipped: dict[str, int],
+    ifnames: Mapping[int, str],
+) -> PacketRecord:
+    """The general (slow) path: any link type, any protocol."""
+    fr = decode.decode_frame(linktype, data)
+    if fr.problem is not None:
+        skipped[fr.problem] = skipped.get(fr.problem, 0) + 1
+    ifname = None
+    if fr.ifindex is not None:
+        ifname = ifnames.get(fr.ifindex) or f"if{fr.ifindex}"
+    return PacketRecord(point, ts, path, frame, ifname, fr.direction, wire_len, fr.headers,
+                        fr.inner, fr.vni, data, linktype)
+
+
+def _check_tail(buf: bytes, pos: int, base: int, path: str, frame: int) -> None:
+    """Raise for bytes left after the last whole record (a cut-off file)."""
+    left = len(buf) - pos
+    if left <= 0:
+        return
+    if left < RECORD_HEADER_LEN:
+        raise CaptureError(f"truncated record header ({left} of 16 bytes)", path=path,
+                           offset=base + pos, records=frame)
+    raise CaptureError(f"truncated record ({left - 16} bytes of packet data left)", path=path,
+                       offset=base + pos, records=frame)

@@ -1,0 +1,314 @@
+"""tcpdump text (what ``tcpdump -n`` prints) to PacketRecords, as people paste it.
+
+A packet starts on a line with a timestamp (any ``-t`` variant, see ``text_time``) or, in text
+printed with ``-t``, on a line that starts like a packet (``IP``, ``IP6``, ``ARP,``, a MAC, an
+``-i any`` interface column). Lines after it without a timestamp belong to it: the ``-v``
+transport line, the inner frame of a VXLAN packet, the header an ICMP error quotes, a line
+wrapped in two. Hex dumps and option details are ignored. Lines pasted from web pages or chat
+(HTML tags and entities, ``>`` quote marks, CRLF, a timestamp missing a digit) are read with a
+warning naming the line. Packets of protocols nettrail does not model (LLDP, STP, IGMP...) are
+counted in ``stats.skipped["other-protocol"]``, lines that cannot be read in
+``stats.skipped["unparsed-line"]``, each with a warning. tcpdump's own messages (``listening
+on``, ``N packets captured``) are skipped quietly.
+
+Records: ``frame`` is the packet's first line (1-based), ``linktype`` -1, ``data`` None; seq/ack
+printed relative (no ``-S``) are turned back into absolute numbers (see ``text_seq``).
+
+Fatal faults (an empty file, NUL bytes or invalid UTF-8, text with no packet line at all) set
+``stats.error`` and raise it, after the good records before them were yielded.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+
+from nettrail.capture.base import CaptureStats
+from nettrail.capture.text_fast import FastLine
+from nettrail.capture.text_parse import OtherProtocol, TextError, parse_body
+from nettrail.capture.text_seq import SeqTracker
+from nettrail.capture.text_time import TIMESTAMP, Clock, Stamp, read_stamp
+from nettrail.errors import CaptureError
+from nettrail.model.packet import Headers, PacketRecord, TCPHeader
+
+FORMAT = "tcpdump-text"
+WARNINGS_PER_KIND = 5
+
+_BANNER = re.compile(
+    r"(?:tcpdump: |listening on |reading from file |dropped privs|Warning: |\d+ packets? "
+    r"(?:captured|received by filter|dropped by (?:kernel|interface))|\^C|\S*[#$] .*tcpdump )"
+)
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_ENTITY = re.compile(r"&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
+_QUOTE = re.compile(r"\s*(?:>\s?)+(?=\S)")
+_PACKET_START = re.compile(
+    r"(?:[^\s>]+ +(?:In|Out|M|B|P) +)?(?:IP6? |ARP, |[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5} "
+    r"|[A-Z]{2,}[\w.-]*,? )"
+)
+_DETAIL = re.compile(r"\t[ \t]|\s*0x[0-9a-f]{4}:\s")
+_EXPECTS_MORE = re.compile(
+    r"(?:vni \d+|\((?:tos|flowlabel|hlim|class) [^)]*(?:\(\d+\))?[^)]*\))\s*$"
+)
+
+
+class _Warner:
+    """Warnings of one file, at most WARNINGS_PER_KIND per kind, then a count."""
+
+    def __init__(self, stats: CaptureStats) -> None:
+        self.stats = stats
+        self.counts: dict[str, int] = {}
+
+    def warn(self, kind: str, line: int, message: str) -> None:
+        """Note ``message`` about ``line`` (the first few of each kind are kept verbatim)."""
+        n = self.counts.get(kind, 0) + 1
+        self.counts[kind] = n
+        if n <= WARNINGS_PER_KIND:
+            self.stats.warnings.append(f"{self.stats.path} line {line}: {message}")
+
+    def close(self) -> None:
+        """Add one line per kind whose warnings were cut short."""
+        for kind, n in self.counts.items():
+            if n > WARNINGS_PER_KIND:
+                more = n - WARNINGS_PER_KIND
+                self.stats.warnings.append(f"{self.stats.path}: {more} more lines with {kind}")
+
+
+class _Pending:
+    """The lines of one packet being gathered, with where it started."""
+
+    __slots__ = ("fast", "line", "parts", "stamp", "wrapped")
+
+    def __init__(self, line: int, stamp: Stamp | None, body: str) -> None:
+        self.line = line
+        self.stamp = stamp
+        self.parts = [body]
+        self.wrapped = 0
+        self.fast: PacketRecord | None = None
+
+    def expects_more(self) -> bool:
+        """Whether the last line announces a continuation (VXLAN inner frame, -v header)."""
+        return _EXPECTS_MORE.search(self.parts[-1]) is not None
+
+
+class TextReader:
+    """Reads one tcpdump text file; ``records()`` streams, ``stats`` is filled along the way."""
+
+    def __init__(self, path: str, point: str, stats: CaptureStats, day_ns: int = 0) -> None:
+        self.path = path
+        self.point = point
+        self.stats = stats
+        self.clock = Clock(day_ns)
+        self.seq = SeqTracker()
+        self.warner = _Warner(stats)
+        self.pending: _Pending | None = None
+        self.timed: bool | None = None
+        self.others: set[str] = set()
+        self.banners = 0
+        self.fast = FastLine(path, point)
+
+    def records(self) -> Iterator[PacketRecord]:
+        """The file's packets in line order; raises CaptureError on a fatal fault at its end."""
+        self.stats.format = FORMAT
+        lineno = 0
+        try:
+            with open(self.path, "rb") as f:
+                for lineno, raw in enumerate(f, 1):
+                    yield from self._raw_line(lineno, raw)
+        except OSError as exc:
+            raise self._fail(f"cannot read: {exc.strerror or exc}", lineno or None) from exc
+        finally:
+            self.warner.close()
+        yield from self._flush()
+        if lineno == 0:
+            raise self._fail("empty file", None)
+        if self.stats.packets == 0 and not self.others and self.banners == 0:
+            raise self._fail("no tcpdump packet line found (not tcpdump text?)", lineno)
+        if self.stats.packets == 0:
+            self.stats.warnings.append(f"{self.path}: no IP or ARP packets in this text")
+
+    def _fail(self, reason: str, line: int | None) -> CaptureError:
+        err = CaptureError(reason, path=self.path, line=line, records=self.stats.packets)
+        self.stats.error = err
+        return err
+
+    def _raw_line(self, lineno: int, raw: bytes) -> Iterator[PacketRecord]:
+        if b"\0" in raw:
+            yield from self._flush()
+            raise self._fail("NUL bytes: binary data, not tcpdump text", lineno)
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield from self._flush()
+            raise self._fail(f"invalid UTF-8 at byte {exc.start} of the line: binary data, "
+                             "not tcpdump text", lineno) from exc
+        if line.endswith("\n"):
+            line = line[:-2] if line.endswith("\r\n") else line[:-1]
+            if lineno == 1 and raw.endswith(b"\r\n"):
+                self.warner.warn("CRLF line ends", lineno, "CRLF line ends (read as LF)")
+        fast = self.fast.match(line, lineno)
+        if fast is not None and self.timed is not False:
+            yield from self._flush()
+            self.timed = True
+            rec, stamp, body = fast
+            self.pending = p = _Pending(lineno, stamp, line[body:])
+            p.fast = rec
+            return
+        if "<" in line or "&" in line or line[:1] in (">", " ", "\t"):
+            for part in self._clean(line, lineno):
+                yield from self._line(lineno, part)
+        else:
+            yield from self._line(lineno, line)
+
+    def _clean(self, line: str, lineno: int) -> list[str]:
+        parts = [line]
+        if "<" in line and _TAG.search(line):
+            parts = [_TAG.sub("", p) for p in _BR.split(line)]
+            self.warner.warn("HTML markup", lineno, "HTML markup removed")
+        if "&" in line and _ENTITY.search(line):
+            parts = [html.unescape(p).replace("\xa0", " ") for p in parts]
+            self.warner.warn("HTML entities", lineno, "HTML entities decoded")
+        out = []
+        for p in parts:
+            q = _QUOTE.match(p)
+            if q is not None and not p.lstrip().startswith(">"):
+                q = None
+            if q is not None:
+                p = p[q.end() :]
+                self.warner.warn("quote marks", lineno, "leading '>' quote marks removed")
+            out.append(p)
+        return out
+
+    def _line(self, lineno: int, line: str) -> Iterator[PacketRecord]:
+        if not line.strip():
+            yield from self._flush()
+            return
+        m = TIMESTAMP.match(line)
+        indented = False
+        if m is None and line[:1] in (" ", "\t") and not self._continues(line):
+            stripped = line.lstrip()
+            m = TIMESTAMP.match(stripped)
+            if m is not None:
+                line, indented = stripped, True
+        if m is not None:
+            yield from self._flush()
+            stamp = read_stamp(m)
+            if stamp.mangled:
+                self.warner.warn("odd timestamps", lineno,
+                                 f"timestamp {m.group(0).strip()!r} looks mangled; read as is")
+            if indented:
+                self.warner.warn("indented lines", lineno, "indented packet line read")
+            if self.timed is None:
+                self.timed = True
+            self.pending = _Pending(lineno, stamp, line[m.end() :])
+            return
+        if _BANNER.match(line):
+            yield from self._flush()
+            self.banners += 1
+            return
+        if self._continues(line):
+            self._continue(lineno, line)
+            return
+        if _PACKET_START.match(line):
+            yield from self._flush()
+            if self.timed is None:
+                self.timed = False
+                self.warner.warn("no timestamps", lineno,
+                                 "no timestamps (tcpdump -t): packets placed 1 µs apart in order")
+            elif self.timed:
+                self.warner.warn("lines without time", lineno,
+                                 "packet line without a timestamp: given the previous one's")
+            self.pending = _Pending(lineno, None, line)
+            return
+        if self.pending is not None:
+            self._continue(lineno, line)
+            return
+        self.stats.skipped["unparsed-line"] += 1
+        self.warner.warn("unreadable lines", lineno, f"not a tcpdump packet line: {line[:60]!r}")
+
+    def _continues(self, line: str) -> bool:
+        """Whether ``line`` (no timestamp) belongs to the pending packet in any case."""
+        p = self.pending
+        return p is not None and (line[:1] in (" ", "\t") or p.expects_more())
+
+    def _continue(self, lineno: int, line: str) -> None:
+        p = self.pending
+        assert p is not None
+        if _DETAIL.match(line):
+            return
+        if line[:1] not in (" ", "\t") and not p.expects_more():
+            p.wrapped = p.wrapped or lineno
+        p.parts.append(line.strip())
+        p.fast = None
+
+    def _flush(self) -> Iterator[PacketRecord]:
+        p = self.pending
+        if p is None:
+            return
+        self.pending = None
+        if p.fast is not None:
+            rec = p.fast
+            ts = self.clock.time(p.stamp)
+            tcp = rec.headers.l4
+            assert isinstance(tcp, TCPHeader) and rec.headers.ip is not None
+            if tcp.flags & 0x10 and self.seq.relative is not False:
+                tcp = self.seq.absolute(rec.headers.ip.src, rec.headers.ip.dst, tcp)
+                rec = rec._replace(headers=rec.headers._replace(l4=tcp))
+            self.stats.packets += 1
+            yield rec._replace(ts_ns=ts)
+            return
+        parsed = self._parse(p)
+        if parsed is not None:
+            self.stats.packets += 1
+            yield parsed
+
+    def _parse(self, p: _Pending) -> PacketRecord | None:
+        text = " ".join(p.parts)
+        try:
+            try:
+                body = parse_body(text)
+            except TextError:
+                if not p.wrapped:
+                    raise
+                body = parse_body("".join(p.parts))
+        except OtherProtocol as other:
+            self.stats.skipped["other-protocol"] += 1
+            if other.name not in self.others:
+                self.others.add(other.name)
+                self.warner.warn("other protocols", p.line,
+                                 f"{other.name} packets are not read (counted as other-protocol)")
+            self.clock.time(p.stamp)
+            return None
+        except TextError as exc:
+            self.stats.skipped["unparsed-line"] += 1
+            self.warner.warn("unreadable lines", p.line, f"cannot read this packet: {exc}")
+            return None
+        if p.wrapped:
+            self.warner.warn("wrapped lines", p.wrapped,
+                             f"read as the rest of line {p.line} (a wrapped line?)")
+        headers = self._absolute(body.headers)
+        inner = self._absolute(body.inner) if body.inner is not None else None
+        return PacketRecord(
+            self.point, self.clock.time(p.stamp), self.path, p.line, body.ifname, body.direction,
+            body.wire_len, headers, inner, body.vni,
+        )
+
+    def _absolute(self, h: Headers) -> Headers:
+        tcp = h.l4
+        if isinstance(tcp, TCPHeader) and h.ip is not None and tcp.flags & 0x10:
+            return h._replace(l4=self.seq.absolute(h.ip.src, h.ip.dst, tcp))
+        return h
+
+
+def read_text(
+    path: str, point: str, stats: CaptureStats, *, day_ns: int = 0
+) -> Iterator[PacketRecord]:
+    """Stream the packets of a tcpdump text file at capture point ``point``.
+
+    Fills ``stats`` as it goes (format ``tcpdump-text``, packets, skipped lines by reason,
+    warnings naming lines); on a fatal fault sets ``stats.error`` and raises that CaptureError
+    after the good records. ``day_ns`` is the date (ns since the epoch, midnight UTC) given to
+    times of day, which carry none; 0 means 1970-01-01.
+    """
+    return TextReader(path, point, stats, day_ns).records()

@@ -1,0 +1,110 @@
+"""Timestamps of tcpdump text: which ``-t`` variant a file uses, and each line's time in ns.
+
+Variants: time of day ``08:10:55.545140`` (default), ``-tt`` epoch ``1795594255.545140``,
+``-ttt`` delta since the previous packet `` 00:00:00.000096`` (a leading space, the first one
+zero), ``-tttt`` date and time ``2026-11-25 08:10:55.545140``, and ``-t`` (no time at all).
+
+Time of day has no date: nettrail puts it on 1970-01-01 (or the day given to the reader), the
+same for every file, and advances the day when the time of day jumps back by more than 12 hours
+(midnight). ``-ttt`` deltas are summed from 1970-01-01 00:00:00. Text without time gets line
+order, 1 µs apart. Dates and times of day are read as UTC: tcpdump prints local time and does
+not say which zone.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from typing import NamedTuple
+
+NS = 1_000_000_000
+DAY_NS = 86_400 * NS
+HALF_DAY_NS = DAY_NS // 2
+NO_TIME_STEP_NS = 1_000
+
+TIMESTAMP = re.compile(
+    r"( ?)(?:(\d{4})-(\d{1,2})-(\d{1,2}) )?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,9}))?\s+"
+    r"|(\d{9,11})\.(\d{1,9})\s+"
+)
+"""A timestamp at the start of a line, lenient on digit counts (pasted text loses digits)."""
+
+
+class Stamp(NamedTuple):
+    """A timestamp as printed: its kind (``tod``, ``date``, ``epoch``), value, and oddities."""
+
+    kind: str
+    ns: int
+    mangled: bool
+    indented: bool
+
+
+def read_stamp(m: re.Match[str]) -> Stamp:
+    """The value of a TIMESTAMP match; ``mangled`` when digits are missing or out of range."""
+    lead, year, month, day, hh, mm, ss, frac, esec, efrac = m.groups()
+    if esec is not None:
+        return Stamp("epoch", int(esec) * NS + _frac_ns(efrac), len(efrac) not in (6, 9), False)
+    mangled = len(hh) != 2 or len(mm) != 2 or len(ss) != 2 or frac is None or len(frac) not in (
+        6, 9)
+    h, mi, s = int(hh), int(mm), int(ss)
+    if h > 23 or mi > 59 or s > 60:
+        mangled = True
+        h, mi, s = min(h, 23), min(mi, 59), min(s, 59)
+    tod = (h * 3600 + mi * 60 + s) * NS + _frac_ns(frac)
+    if year is None:
+        return Stamp("tod", tod, mangled, bool(lead))
+    mo, d = int(month), int(day)
+    if not (1 <= mo <= 12 and 1 <= d <= 31):
+        return Stamp("date", tod, True, False)
+    days = calendar.timegm((int(year), mo, d, 0, 0, 0)) // 86_400
+    return Stamp("date", days * DAY_NS + tod, mangled, False)
+
+
+def _frac_ns(frac: str | None) -> int:
+    if not frac:
+        return 0
+    return int(frac.ljust(9, "0"))
+
+
+class Clock:
+    """Turns the stamps of one file, in line order, into ns since the epoch."""
+
+    def __init__(self, day_ns: int = 0) -> None:
+        self.mode: str | None = None
+        self.day_ns = day_ns
+        self.last_tod = -1
+        self.last_ns = day_ns
+        self.started = False
+
+    def time(self, stamp: Stamp | None) -> int:
+        """The time of a packet with this stamp (None: no time printed, or a line without one)."""
+        if stamp is None:
+            if self.mode is None:
+                self.mode = "none"
+            if self.mode == "none":
+                self.last_ns += NO_TIME_STEP_NS if self.started else 0
+                self.started = True
+            return self.last_ns
+        if self.mode is None or self.mode == "none":
+            self.mode = _mode_of(stamp)
+        kind = stamp.kind
+        if kind == "tod" and self.mode == "delta":
+            ns = self.last_ns + stamp.ns
+        elif kind == "tod":
+            if self.last_tod >= 0 and stamp.ns < self.last_tod - HALF_DAY_NS:
+                self.day_ns += DAY_NS
+            elif self.last_tod >= 0 and stamp.ns > self.last_tod + HALF_DAY_NS:
+                self.day_ns -= DAY_NS
+            self.last_tod = stamp.ns
+            ns = self.day_ns + stamp.ns
+        else:
+            ns = stamp.ns
+        self.last_ns = ns
+        self.started = True
+        return ns
+
+
+def _mode_of(stamp: Stamp) -> str:
+    """The file's time format, judged from its first stamp."""
+    if stamp.kind == "tod" and stamp.indented and stamp.ns < 3600 * NS:
+        return "delta"
+    return stamp.kind

@@ -1,0 +1,120 @@
+"""Build a scenario step by step, pushing an undo for each; unwind in reverse on any failure.
+
+Errors, Ctrl-C and SIGTERM during a build all unwind what was built so far, then propagate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+from nettrail.errors import LabError
+from nettrail.lab import services, shell, state
+from nettrail.lab.plan import Step, plan
+from nettrail.lab.scenario import Scenario
+
+Undo = tuple[str, Callable[[], None]]
+
+
+class Builder:
+    """Applies steps and remembers how to undo each, most recent first."""
+
+    def __init__(self) -> None:
+        self.undo: list[Undo] = []
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def apply(self, step: Step) -> None:
+        """Run one step; push its undo when it has one."""
+        shell.run(step.argv)
+        if step.undo is not None:
+            self.undo.append((step.what, _command(step.undo)))
+
+    def push(self, what: str, action: Callable[[], None]) -> None:
+        """Push an undo for something done outside :meth:`apply` (a started process)."""
+        self.undo.append((what, action))
+
+    def unwind(self) -> list[str]:
+        """Undo everything in reverse order; return what could not be undone (best effort)."""
+        failed = []
+        while self.undo:
+            what, action = self.undo.pop()
+            try:
+                action()
+            except Exception as exc:  # keep unwinding whatever one undo does
+                failed.append(f"{what}: {exc}")
+        return failed
+
+
+def build(scenario: Scenario) -> tuple[state.LabState, Builder]:
+    """Build ``scenario``: namespaces, links, rules, then services. Unwinds on failure."""
+    shell.require_lab_capabilities()
+    _refuse_existing(scenario)
+    lab = state.LabState(scenario.name, scenario.path, list(scenario.namespaces))
+    state.save(lab)
+    builder = Builder()
+    builder.push("lab state", lambda: state.remove(scenario.name))
+    try:
+        with terminate_as_interrupt():
+            for step in plan(scenario):
+                builder.apply(step)
+            shell.wait_settled(scenario.namespaces)
+            _start_services(scenario, lab, builder)
+    except BaseException:
+        builder.unwind()
+        for ns in scenario.namespaces:  # processes or objects an undo could not reach
+            with contextlib.suppress(LabError):
+                shell.remove_namespace(ns)
+        raise
+    return lab, builder
+
+
+def _refuse_existing(scenario: Scenario) -> None:
+    for ns in scenario.namespaces:
+        if shell.exists(ns):
+            raise LabError(f"namespace {ns} already exists: refusing to build over it "
+                           f"(`nettrail lab down {scenario.name}` removes a lab's leftovers)")
+
+
+def _start_services(scenario: Scenario, lab: state.LabState, builder: Builder) -> None:
+    for svc in scenario.services:
+        ns = scenario.host(svc.host).netns
+        proc = services.start(svc, ns, lab.dir)
+        builder.processes.append(proc)
+        builder.push(f"stop {svc.name} in {ns}", _stopper(proc))
+        lab.pids[f"{svc.host}/{svc.name}"] = proc.pid
+        state.save(lab)
+
+
+def _command(argv: tuple[str, ...]) -> Callable[[], None]:
+    def undo() -> None:
+        shell.run(argv, check=False)
+    return undo
+
+
+def _stopper(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
+    def undo() -> None:
+        shell.kill([proc.pid])
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+    return undo
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt (main thread only) so we unwind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,74 @@
+"""The manifest of a lab run: what was captured where, and what the client saw."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from nettrail.errors import LabError
+from nettrail.lab.outcome import TrafficResult
+from nettrail.lab.scenario import Scenario
+
+MANIFEST_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+def build(scenario: Scenario, points: Sequence[Mapping[str, Any]], traffic: TrafficResult,
+          timings: Mapping[str, float], started: float) -> dict[str, Any]:
+    """The manifest as a JSON-ready dict (documented in docs/lab.md)."""
+    t = scenario.traffic
+    return {
+        "version": MANIFEST_VERSION,
+        "scenario": scenario.name,
+        "summary": scenario.summary,
+        "host": platform.node(),
+        "kernel": platform.release(),
+        "started": started,
+        "points": list(points),
+        "traffic": {"host": t.host, "kind": t.kind, "target": t.target, "port": t.port},
+        "outcome": {
+            "result": traffic.outcome,
+            "expected": traffic.expected,
+            "as_expected": traffic.as_expected,
+            "exit_code": traffic.exit_code,
+            "detail": traffic.detail,
+            "received": traffic.received,
+            "elapsed_s": traffic.elapsed,
+        },
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def point_entry(point: str, netns: str, pcap: str, interfaces: Mapping[int, str],
+                counts: Mapping[str, int] | None) -> dict[str, Any]:
+    """One capture point of the manifest: name, namespace, pcap file, ifindex -> name."""
+    return {
+        "name": point,
+        "netns": netns,
+        "pcap": pcap,
+        "interfaces": {str(k): v for k, v in sorted(interfaces.items())},
+        "tcpdump": dict(counts or {}),
+    }
+
+
+def write(output: Path, data: Mapping[str, Any]) -> Path:
+    """Write ``manifest.json`` into ``output``; return its path."""
+    path = output / MANIFEST_NAME
+    try:
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise LabError(f"cannot write {path}: {exc.strerror}") from exc
+    return path
+
+
+def read(output: Path) -> dict[str, Any]:
+    """Read the manifest of a run directory."""
+    path = output / MANIFEST_NAME
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LabError(f"cannot read {path}: {exc}") from exc
+    return data

@@ -1,0 +1,158 @@
+"""The JSON report of ``nettrail analyze``: the versioned object documented in docs/json.md.
+
+``render(analysis, out)`` writes one JSON object; ``to_dict(analysis)`` gives it as plain
+Python data. Both only reshape the model; nothing is computed here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from nettrail.model.analysis import (
+    Analysis,
+    ClockOffset,
+    Diagnosis,
+    NatTranslation,
+    PointSummary,
+)
+from nettrail.model.finding import Evidence, Finding
+from nettrail.model.flow import Connection, Endpoint, FlowKey
+
+PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6"}
+
+
+def render(analysis: Analysis, out: TextIO) -> None:
+    """Write ``analysis`` as one indented JSON object and a newline to ``out``."""
+    json.dump(to_dict(analysis), out, indent=2)
+    out.write("\n")
+
+
+def to_dict(analysis: Analysis) -> dict[str, Any]:
+    """The JSON object of ``analysis`` as plain data (schema version ``analysis.version``)."""
+    return {
+        "version": analysis.version,
+        "points": [point_dict(p) for p in analysis.points],
+        "connections": [connection_dict(c) for c in analysis.connections],
+        "findings": [finding_dict(f) for f in analysis.findings],
+        "clock": [clock_dict(c) for c in analysis.clock],
+        "nat": [nat_dict(t) for t in analysis.nat],
+        "diagnosis": None if analysis.diagnosis is None else diagnosis_dict(analysis.diagnosis),
+        "warnings": list(analysis.warnings),
+    }
+
+
+def endpoint_dict(e: Endpoint) -> dict[str, Any]:
+    """``{"addr": "198.51.100.2", "port": 40000}``."""
+    return {"addr": e.addr, "port": e.port}
+
+
+def key_dict(k: FlowKey | None) -> dict[str, Any] | None:
+    """The direction-normalised 5-tuple: protocol name and both endpoints, smaller first."""
+    if k is None:
+        return None
+    return {"proto": PROTO_NAMES.get(k.proto, str(k.proto)), "a": endpoint_dict(k.a),
+            "b": endpoint_dict(k.b)}
+
+
+def time_iso(ns: int) -> str:
+    """ISO 8601 UTC time with microseconds: ``2023-11-14T22:13:20.000123Z``."""
+    dt = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{(ns % 1_000_000_000) // 1000:06d}Z"
+
+
+def point_dict(p: PointSummary) -> dict[str, Any]:
+    """One capture point's summary."""
+    return {
+        "name": p.name,
+        "files": list(p.files),
+        "formats": list(p.formats),
+        "packets": p.packets,
+        "interfaces": list(p.interfaces),
+        "skipped": dict(p.skipped),
+        "warnings": list(p.warnings),
+    }
+
+
+def connection_dict(c: Connection) -> dict[str, Any]:
+    """One TCP connection at one point."""
+    return {
+        "point": c.point,
+        "key": key_dict(c.key),
+        "client": endpoint_dict(c.client),
+        "server": endpoint_dict(c.server),
+        "outcome": str(c.outcome),
+        "packets": c.packets,
+        "first_ns": c.first_ns,
+        "last_ns": c.last_ns,
+        "first_time": time_iso(c.first_ns),
+        "retransmissions": c.retransmissions,
+        "copies": c.copies,
+        "bytes_client": c.bytes_client,
+        "bytes_server": c.bytes_server,
+    }
+
+
+def evidence_dict(e: Evidence) -> dict[str, Any]:
+    """One evidence packet: where it is and what it was."""
+    return {
+        "point": e.point,
+        "file": e.file,
+        "frame": e.frame,
+        "time_ns": e.time_ns,
+        "time": time_iso(e.time_ns),
+        "ifname": e.ifname,
+        "text": e.text,
+        "note": e.note,
+    }
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    """One finding with its evidence."""
+    return {
+        "kind": f.kind,
+        "severity": str(f.severity),
+        "summary": f.summary,
+        "root_cause": f.root_cause,
+        "connection": key_dict(f.connection),
+        "details": dict(f.details),
+        "evidence": [evidence_dict(e) for e in f.evidence],
+    }
+
+
+def clock_dict(c: ClockOffset) -> dict[str, Any]:
+    """A point's clock offset against the reference point, in ms (positive: ahead)."""
+    return {
+        "point": c.point,
+        "reference": c.reference,
+        "offset_ms": round(c.offset_ns / 1e6, 3),
+        "uncertainty_ms": round(c.uncertainty_ns / 1e6, 3),
+        "samples": c.samples,
+    }
+
+
+def nat_dict(t: NatTranslation) -> dict[str, Any]:
+    """One observed address translation."""
+    return {
+        "kind": t.kind,
+        "leg": t.leg,
+        "before": endpoint_dict(t.before),
+        "after": endpoint_dict(t.after),
+        "from_point": t.from_point,
+        "to_point": t.to_point,
+        "at": t.at,
+        "packets": t.packets,
+        "connection": key_dict(t.connection),
+    }
+
+
+def diagnosis_dict(d: Diagnosis) -> dict[str, Any]:
+    """The root cause, what to do, and the chain of evidence."""
+    return {
+        "headline": d.headline,
+        "explanation": d.explanation,
+        "action": d.action,
+        "kinds": list(d.kinds),
+        "chain": [evidence_dict(e) for e in d.chain],
+    }

@@ -1,0 +1,137 @@
+"""The readable report of ``nettrail analyze``: diagnosis first, then each capture point.
+
+``render(analysis, out)`` only formats what analysis decided; times are UTC time of day with
+microseconds (evidence times are in the reference point's clock when clocks were aligned).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TextIO
+
+from nettrail.model.analysis import Analysis, ClockOffset, Diagnosis, NatTranslation, PointSummary
+from nettrail.model.finding import Evidence, Finding
+from nettrail.model.flow import Connection
+
+INDENT = "  "
+
+
+def render(analysis: Analysis, out: TextIO) -> None:
+    """Write the text report of ``analysis`` to ``out``."""
+    w = out.write
+    n_conn, n_find = len(analysis.connections), len(analysis.findings)
+    w(f"nettrail analyze: {_plural(len(analysis.points), 'capture point')}, "
+      f"{_plural(n_conn, 'connection')}, {_plural(n_find, 'finding')}\n")
+    for warning in analysis.warnings:
+        w(f"warning: {warning}\n")
+    if analysis.diagnosis is not None:
+        w("\n")
+        _diagnosis(analysis.diagnosis, out)
+    if analysis.clock:
+        w("\nClocks\n")
+        for c in analysis.clock:
+            w(f"{INDENT}{clock_text(c)}\n")
+    if analysis.nat:
+        w("\nAddress translations\n")
+        for t in analysis.nat:
+            w(f"{INDENT}{nat_text(t)}\n")
+    names = {p.name for p in analysis.points}
+    across = [f for f in analysis.findings if f.details.get("point") not in names]
+    if across:
+        w("\nFindings across points\n")
+        for f in across:
+            _finding(f, out, INDENT)
+    for point in analysis.points:
+        w("\n")
+        _point(point, analysis, out)
+
+
+def _diagnosis(d: Diagnosis, out: TextIO) -> None:
+    w = out.write
+    w(f"DIAGNOSIS: {d.headline}\n")
+    for line in d.explanation.splitlines():
+        w(f"{INDENT}{line}\n")
+    if d.action:
+        w(f"{INDENT}What to do: {d.action}\n")
+    if d.chain:
+        w(f"{INDENT}Evidence, in order:\n")
+        for i, e in enumerate(d.chain, 1):
+            w(f"{INDENT * 2}{i}. {evidence_text(e)}\n")
+
+
+def _point(p: PointSummary, analysis: Analysis, out: TextIO) -> None:
+    w = out.write
+    formats = ", ".join(sorted(set(p.formats))) or "records"
+    files = ", ".join(p.files)
+    w(f"Point {p.name}: {_plural(p.packets, 'packet')} ({formats})")
+    w(f" from {files}\n" if files else "\n")
+    if p.interfaces:
+        w(f"{INDENT}interfaces: {', '.join(p.interfaces)}\n")
+    if p.skipped:
+        skipped = ", ".join(f"{k} {v}" for k, v in p.skipped.items())
+        w(f"{INDENT}not analysed: {skipped}\n")
+    for warning in p.warnings:
+        w(f"{INDENT}warning: {warning}\n")
+    conns = [c for c in analysis.connections if c.point == p.name]
+    w(f"{INDENT}Connections ({len(conns)}):\n")
+    if not conns:
+        w(f"{INDENT * 2}none\n")
+    for c in conns:
+        w(f"{INDENT * 2}{connection_text(c)}\n")
+    found = [f for f in analysis.findings if f.details.get("point") == p.name]
+    if found:
+        w(f"{INDENT}Findings ({len(found)}):\n")
+        for f in found:
+            _finding(f, out, INDENT * 2)
+
+
+def _finding(f: Finding, out: TextIO, indent: str) -> None:
+    w = out.write
+    w(f"{indent}[{f.severity}] {f.kind}: {f.summary}\n")
+    for e in f.evidence:
+        w(f"{indent}{INDENT}{evidence_text(e)}\n")
+
+
+def connection_text(c: Connection) -> str:
+    """One line per connection: flow, outcome, packets, duration and what repeated."""
+    ms = (c.last_ns - c.first_ns) / 1e6
+    text = (f"{c.client} > {c.server}  {c.outcome}  {_plural(c.packets, 'packet')}, "
+            f"{ms:.1f} ms, {c.bytes_client}/{c.bytes_server} bytes")
+    if c.retransmissions:
+        text += f", {_plural(c.retransmissions, 'retransmission')}"
+    if c.copies:
+        text += f", {_plural(c.copies, 'copy', 'copies')}"
+    return text
+
+
+def evidence_text(e: Evidence) -> str:
+    """One evidence line: time, point, interface, where in which file, the packet, the note."""
+    where = f"{e.file}:{e.frame}"
+    iface = f" {e.ifname}" if e.ifname else ""
+    note = f"  ({e.note})" if e.note else ""
+    return f"{time_text(e.time_ns)} {e.point}{iface} {where}  {e.text}{note}"
+
+
+def clock_text(c: ClockOffset) -> str:
+    """``host5's clock is 25.0 ± 0.4 ms behind host1 (12 samples)``."""
+    ms = c.offset_ns / 1e6
+    side = "ahead of" if ms >= 0 else "behind"
+    return (f"{c.point}'s clock is {abs(ms):.1f} ± {c.uncertainty_ns / 1e6:.1f} ms {side} "
+            f"{c.reference} ({_plural(c.samples, 'sample')})")
+
+
+def nat_text(t: NatTranslation) -> str:
+    """``dnat request 203.0.113.223:22 -> 198.51.100.4:22 between host1 and host5 ...``."""
+    at = f", translated at {t.at}" if t.at else ""
+    return (f"{t.kind} on the {t.leg}: {t.before} -> {t.after} between {t.from_point} and "
+            f"{t.to_point}{at} ({_plural(t.packets, 'packet')})")
+
+
+def time_text(ns: int) -> str:
+    """UTC time of day with microseconds: ``22:13:20.000123``."""
+    dt = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
+    return f"{dt:%H:%M:%S}.{(ns % 1_000_000_000) // 1000:06d}"
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"

@@ -1,0 +1,170 @@
+"""Raw event tuples (layout.EVENT order) -> ``TraceEvent`` records with their sections."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+from nettrail.capture.decode import LINKTYPE_ETHERNET, LINKTYPE_RAW, decode_frame
+from nettrail.model.event import (
+    CT_INFO,
+    CT_STATUS,
+    TCP_STATES,
+    ConntrackSection,
+    CtTuple,
+    DeviceSection,
+    DropSection,
+    PacketSection,
+    ResetSection,
+    SocketSection,
+    StackSection,
+    TraceEvent,
+)
+from nettrail.model.flow import Endpoint
+from nettrail.model.packet import TCPHeader, UDPHeader
+from nettrail.trace import btf
+from nettrail.trace import layout as L
+from nettrail.trace.kallsyms import Kallsyms
+from nettrail.trace.netns_names import NetnsNames
+
+_I = L.EVENT_INDEX
+TS, SKB, FIRST, NETNS, IFINDEX, REASON = (_I["ts_ns"], _I["skb"], _I["first_ns"], _I["netns"],
+                                          _I["ifindex"], _I["reason"])
+CT_STATUS_I, STACK_ID, PKT_LEN, CPU, KIND, FLAGS = (_I["ct_status"], _I["stack_id"],
+                                                    _I["pkt_len"], _I["cpu"], _I["kind"],
+                                                    _I["flags"])
+CAP_LEN, LINK, CT_INFO_I, SK_STATE, IFNAME, DATA = (_I["cap_len"], _I["link"], _I["ct_info"],
+                                                    _I["sk_state"], _I["ifname"], _I["data"])
+CT_ORIG, CT_REPLY, SOCK = _I["ct_orig.src"], _I["ct_reply.src"], _I["sock.src"]
+MAX_IDS = 1 << 16
+Raw = tuple[Any, ...]
+
+
+def addr(raw: bytes, family: int) -> str:
+    """Text of an address stored in 16 bytes (IPv4 in the first four)."""
+    if family == 4:
+        return "%d.%d.%d.%d" % tuple(raw[:4])  # noqa: UP031 - fastest here
+    return ipaddress.IPv6Address(raw[:16]).compressed
+
+
+def _tuple(raw: Raw, at: int) -> tuple[int, Endpoint, Endpoint]:
+    src, dst, sport, dport, proto, family = raw[at : at + 6]
+    return proto, Endpoint(addr(src, family), sport), Endpoint(addr(dst, family), dport)
+
+
+def _status(bits: int) -> tuple[str, ...]:
+    return tuple(name for bit, name in CT_STATUS if bits & (1 << bit))
+
+
+class Decoder:
+    """Turns raw events into ``TraceEvent`` s: names namespaces, reasons and stack frames."""
+
+    def __init__(self, anchor_ns: int, names: NetnsNames | None = None,
+                 stack: Callable[[int], tuple[int, ...]] | None = None,
+                 reasons: tuple[dict[int, str], dict[int, str]] | None = None) -> None:
+        self.anchor_ns = anchor_ns
+        self.names = names if names is not None else NetnsNames()
+        self._stack = stack
+        self._syms: Kallsyms | None = None
+        if reasons is None:
+            reasons = (btf.enum_names("skb_drop_reason", "SKB_DROP_REASON_"),
+                       btf.enum_names("sk_rst_reason", "SK_RST_REASON_"))
+        self._drop, self._rst = reasons
+        self._ids: dict[tuple[int, ...], int] = {}
+        self._next_id = 1
+
+    def _packet_id(self, key: tuple[int, ...]) -> int:
+        pid = self._ids.get(key)
+        if pid is None:
+            if len(self._ids) >= MAX_IDS:
+                self._ids.clear()
+            pid = self._ids[key] = self._next_id
+            self._next_id += 1
+        return pid
+
+    def event(self, raw: Raw) -> TraceEvent:
+        """One ``TraceEvent`` from a raw tuple."""
+        flags = int(raw[FLAGS])
+        kind = L.KIND_NAMES.get(int(raw[KIND]), "unknown")
+        netns_inode = int(raw[NETNS])
+        mono = int(raw[TS])
+        packet = self._packet(raw) if flags & L.EV_PKT else None
+        skb = int(raw[SKB])
+        first = int(raw[FIRST])
+        if first:
+            key: tuple[int, ...] = (skb, first)
+        else:
+            key = (skb, *_identity(packet))
+        return TraceEvent(
+            time_ns=mono + self.anchor_ns,
+            mono_ns=mono,
+            kind=kind,
+            cpu=int(raw[CPU]),
+            netns=self.names.name(netns_inode),
+            netns_inode=netns_inode,
+            packet_id=self._packet_id(key) if skb else 0,
+            followed=bool(flags & L.EV_TRACKED),
+            device=self._device(raw) if flags & L.EV_DEV else None,
+            packet=packet,
+            conntrack=self._conntrack(raw) if flags & L.EV_CT else None,
+            drop=self._drop_section(raw) if kind == "drop" else None,
+            reset=self._reset_section(raw, flags) if kind == "reset" else None,
+            socket=self._socket(raw) if flags & L.EV_SOCK else None,
+            stack=self._stack_section(raw) if flags & L.EV_STACK else None,
+        )
+
+    def _device(self, raw: Raw) -> DeviceSection:
+        name: bytes = raw[IFNAME]
+        return DeviceSection(int(raw[IFINDEX]),
+                             name.split(b"\0", 1)[0].decode(errors="replace"))
+
+    def _packet(self, raw: Raw) -> PacketSection:
+        data: bytes = raw[DATA]
+        data = data[: int(raw[CAP_LEN])]
+        eth = raw[LINK] == L.LINK_ETH
+        frame = decode_frame(LINKTYPE_ETHERNET if eth else LINKTYPE_RAW, data)
+        return PacketSection("eth" if eth else "raw", data, int(raw[PKT_LEN]),
+                             frame.headers, frame.inner, frame.vni)
+
+    def _conntrack(self, raw: Raw) -> ConntrackSection:
+        return ConntrackSection(
+            CT_INFO.get(int(raw[CT_INFO_I]), str(raw[CT_INFO_I])),
+            _status(int(raw[CT_STATUS_I])),
+            CtTuple(*_tuple(raw, CT_ORIG)),
+            CtTuple(*_tuple(raw, CT_REPLY)),
+        )
+
+    def _drop_section(self, raw: Raw) -> DropSection:
+        reason = int(raw[REASON])
+        return DropSection(reason, self._drop.get(reason, f"reason-{reason}"))
+
+    def _reset_section(self, raw: Raw, flags: int) -> ResetSection:
+        reason = int(raw[REASON])
+        has_sk = bool(flags & L.EV_SK)
+        state = TCP_STATES.get(int(raw[SK_STATE])) if has_sk else None
+        return ResetSection(reason, self._rst.get(reason, f"reason-{reason}"), has_sk, state)
+
+    def _socket(self, raw: Raw) -> SocketSection:
+        _, local, remote = _tuple(raw, SOCK)
+        state = TCP_STATES.get(int(raw[SK_STATE]))
+        return SocketSection(local, remote, state)
+
+    def _stack_section(self, raw: Raw) -> StackSection | None:
+        if self._stack is None:
+            return None
+        addrs = self._stack(int(raw[STACK_ID]))
+        if self._syms is None:
+            self._syms = Kallsyms()
+        return StackSection(tuple(self._syms.symbol(a) for a in addrs))
+
+
+def _identity(packet: PacketSection | None) -> tuple[int, ...]:
+    """NAT-invariant fields that tell two packets on one recycled skb apart."""
+    if packet is None or packet.top.ip is None:
+        return ()
+    ip = packet.top.ip
+    l4 = packet.top.l4
+    seq = l4.seq or 0 if isinstance(l4, TCPHeader) else (
+        l4.payload_len if isinstance(l4, UDPHeader) else 0)
+    return (ip.ip_id or 0, seq, ip.proto)

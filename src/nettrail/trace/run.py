@@ -1,0 +1,107 @@
+"""Run a trace: attach, signal readiness, optionally run a command, drain events to sinks."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from nettrail.errors import TraceError
+from nettrail.model.event import TraceEvent
+from nettrail.trace.config import TraceConfig
+from nettrail.trace.decode import Decoder
+from nettrail.trace.netns_names import NetnsNames
+from nettrail.trace.session import TraceSession, TraceStats
+
+POLL_S = 0.1
+GRACE_S = 0.2
+
+
+class Sink(Protocol):
+    """Anything that takes decoded events as they arrive."""
+
+    def write(self, events: Sequence[TraceEvent]) -> None:
+        """Take a batch of events, oldest first."""
+
+
+@dataclass
+class TraceResult:
+    """How a trace ended: counters, the command's exit status, warnings to report."""
+
+    stats: TraceStats = field(default_factory=lambda: TraceStats(0, 0, 0))
+    events: int = 0
+    command_status: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TraceRun:
+    """A trace to run: config, sinks, and how long (duration, command, or until stopped)."""
+
+    config: TraceConfig
+    sinks: Sequence[Sink] = ()
+    command: Sequence[str] = ()
+    duration_s: float | None = None
+    ready_file: Path | None = None
+    should_stop: Callable[[], bool] = lambda: False
+    on_start: Callable[[TraceSession], None] | None = None
+    names: NetnsNames | None = None
+
+    def run(self) -> TraceResult:
+        """Trace until the command exits, the duration passes or ``should_stop()``."""
+        result = TraceResult()
+        with TraceSession(self.config) as session:
+            decoder = Decoder(session.anchor_ns, self.names,
+                              session.stack if self.config.stack else None)
+            if self.on_start is not None:
+                self.on_start(session)
+            if self.ready_file is not None:
+                _write_ready(self.ready_file)
+            proc = _spawn(self.command) if self.command else None
+            try:
+                self._loop(session, decoder, proc, result)
+            finally:
+                if proc is not None and proc.poll() is None:
+                    proc.terminate()
+                    result.command_status = proc.wait()
+            time.sleep(GRACE_S if proc is not None else 0)
+            result.events += self._drain(session, decoder)
+            result.stats = session.stats()
+            result.warnings.extend(decoder.names.warnings)
+        return result
+
+    def _loop(self, session: TraceSession, decoder: Decoder,
+              proc: subprocess.Popen[bytes] | None, result: TraceResult) -> None:
+        deadline = None if self.duration_s is None else time.monotonic() + self.duration_s
+        while not self.should_stop():
+            if proc is not None and proc.poll() is not None:
+                result.command_status = proc.returncode
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            session.wait(POLL_S)
+            result.events += self._drain(session, decoder)
+
+    def _drain(self, session: TraceSession, decoder: Decoder) -> int:
+        raw = session.read()
+        events = [decoder.event(r) for r in raw]
+        for sink in self.sinks:
+            sink.write(events)
+        return len(events)
+
+
+def _write_ready(path: Path) -> None:
+    try:
+        path.write_text("ready\n")
+    except OSError as exc:
+        raise TraceError(f"cannot write ready file {path}: {exc.strerror}") from exc
+
+
+def _spawn(command: Sequence[str]) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(list(command))
+    except OSError as exc:
+        raise TraceError(f"cannot run {command[0]}: {exc.strerror}") from exc

@@ -1,0 +1,163 @@
+"""Every shipped scenario, built for real: its client outcome twice, its captures, its diagnosis.
+
+Each scenario is built once per module, run twice with captures at every point, and torn down;
+the tests then check the client outcomes, the manifest, what the packets show at each point,
+and that nettrail's analyzer, given only the pcaps and interface names, names the root cause.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from nettrail.capture import open_capture
+from nettrail.lab.handle import RunResult
+from nettrail.lab.pytest_plugin import LabFactory
+from nettrail.model.packet import ACK, RST, SYN, PacketRecord
+
+pytestmark = [pytest.mark.lab, pytest.mark.root, pytest.mark.slow]
+
+SCENARIOS = ("dual-l3", "healthy", "port-closed", "mtu-blackhole", "asym-firewall")
+QROUTER = "qrouter-5f1c2d3e-8b7a-4c1e-9d2f-0a6b3c4d5e6f"
+FIP = "203.0.113.223"
+Runs = Callable[[str], list[RunResult]]
+
+
+@pytest.fixture(scope="module")
+def runs(lab_scenario: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """``runs(name)``: two captured runs of scenario ``name`` (built once, then torn down)."""
+    cache: dict[str, list[RunResult]] = {}
+
+    def get(name: str) -> list[RunResult]:
+        if name not in cache:
+            handle = lab_scenario(name)
+            out = tmp_path_factory.mktemp(name)
+            cache[name] = [handle.run(out / f"run{i}") for i in (1, 2)]
+            handle.down()
+        return cache[name]
+
+    return get
+
+
+def packets(result: RunResult, point: str) -> list[PacketRecord]:
+    """The TCP packets one capture point saw in a run."""
+    path = dict(result.captures)[point]
+    return [p for p in open_capture(path, point, result.ifnames[point]) if p.tcp is not None]
+
+
+def flagged(pkts: list[PacketRecord], flags: int) -> list[PacketRecord]:
+    """Packets whose TCP flags are exactly ``flags``."""
+    return [p for p in pkts if p.tcp is not None and p.tcp.flags & 0x3F == flags]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_client_outcome_is_reproduced_twice(runs: Runs, name: str) -> None:
+    results = runs(name)
+    for result in results:
+        t = result.traffic
+        assert t.as_expected, f"{name}: client saw {t.outcome} ({t.detail}), not {t.expected}"
+        for point, pcap in result.captures:
+            assert Path(pcap).stat().st_size > 24, f"{name}: empty capture at {point}"
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_manifest_describes_the_run(runs: Runs, name: str) -> None:
+    result = runs(name)[0]
+    data = json.loads(result.manifest.read_text(encoding="utf-8"))
+    assert data["version"] == 1 and data["scenario"] == name
+    assert data["outcome"]["result"] == data["outcome"]["expected"]
+    assert [p["name"] for p in data["points"]] == [p for p, _ in result.captures]
+    for point in data["points"]:
+        assert point["netns"].startswith(f"ntl-{name}-")
+        assert (result.output / point["pcap"]).is_file()
+        assert point["interfaces"]["1"] == "lo"
+        assert point["tcpdump"].get("dropped-by-kernel", 0) == 0
+    assert set(data["timings"]) >= {"captures_ready_s", "traffic_s", "total_s"}
+
+
+def test_dual_l3_packets_show_the_bypass_and_the_router_reset(runs: Runs) -> None:
+    result = runs("dual-l3")[0]
+    client, router = packets(result, "client"), packets(result, QROUTER)
+    compute, vm = packets(result, "compute"), packets(result, "vm")
+    # the SYN is DNATed by the router namespace: in on qg- to the FIP, out on qr- to the VM
+    syn_in = [p for p in flagged(router, SYN) if p.ifname == "qg-7d3e1f2a-4b"]
+    syn_out = [p for p in flagged(router, SYN) if p.ifname == "qr-1a2b3c4d-5e"]
+    assert syn_in and syn_in[0].ip is not None and syn_in[0].ip.dst == FIP
+    assert syn_out and syn_out[0].ip is not None and syn_out[0].ip.dst == "198.51.100.4"
+    # the SYN-ACK leaves the compute node on its external port already from the FIP ...
+    synack_ext = [p for p in flagged(compute, SYN | ACK) if p.ifname == "eth1"]
+    assert synack_ext and all(p.ip is not None and p.ip.src == FIP for p in synack_ext)
+    # ... and never crosses the router namespace
+    assert flagged(router, SYN | ACK) == []
+    assert flagged(vm, SYN | ACK)
+    # the client's ACK reaches the router, whose own stack answers RST from the FIP
+    resets = [p for p in flagged(router, RST) if p.ip is not None and p.ip.src == FIP]
+    assert resets and resets[0].ifname == "qg-7d3e1f2a-4b"
+    assert flagged(client, RST) and all(p.ip is not None and p.ip.src == FIP
+                                        for p in flagged(client, RST))
+
+
+def test_healthy_synack_returns_through_the_router(runs: Runs) -> None:
+    router = packets(runs("healthy")[0], QROUTER)
+    synacks = flagged(router, SYN | ACK)
+    assert {p.ifname for p in synacks} == {"qr-1a2b3c4d-5e", "qg-7d3e1f2a-4b"}
+    assert not flagged(router, RST) and not flagged(router, RST | ACK)
+
+
+def test_mtu_blackhole_big_segments_never_leave_the_compute_node(runs: Runs) -> None:
+    compute = packets(runs("mtu-blackhole")[0], "compute")
+    big = [p for p in compute if p.tcp is not None and p.tcp.payload_len > 1400]
+    assert big and {p.ifname for p in big} <= {"tap9c8b7a6d-5e", "patch-tun", "patch-int"}
+    assert all(p.inner is None for p in big)
+
+
+def test_asym_firewall_drops_the_synack(runs: Runs) -> None:
+    result = runs("asym-firewall")[0]
+    fw, client = packets(result, "fw"), packets(result, "client")
+    assert {p.ifname for p in flagged(fw, SYN | ACK)} == {"eth1"}
+    assert flagged(client, SYN | ACK) == []
+
+
+def diagnose(result: RunResult) -> object:
+    """nettrail's analysis of a run, from the pcaps and interface names only."""
+    from nettrail.analyze.pipeline import analyze_files
+
+    run = analyze_files(list(result.captures), ifnames=result.ifnames)
+    assert not run.errors, run.errors
+    return run.analysis
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("dual-l3", "asymmetric-nat"),
+    ("port-closed", "reset-from-server"),
+    ("mtu-blackhole", "mtu-blackhole"),
+    ("asym-firewall", "lost-between-points"),
+])
+def test_diagnosis_names_the_root_cause(runs: Runs, name: str, kind: str) -> None:
+    from nettrail.model.analysis import Analysis
+
+    analysis = diagnose(runs(name)[0])
+    assert isinstance(analysis, Analysis)
+    assert analysis.diagnosis is not None, f"{name}: no diagnosis"
+    assert analysis.diagnosis.kinds[0] == kind, analysis.diagnosis
+
+
+def test_dual_l3_diagnosis_speaks_openstack(runs: Runs) -> None:
+    from nettrail.model.analysis import Analysis
+
+    analysis = diagnose(runs("dual-l3")[0])
+    assert isinstance(analysis, Analysis) and analysis.diagnosis is not None
+    headline = analysis.diagnosis.headline
+    assert FIP in headline and "two L3" in headline and QROUTER in headline
+
+
+def test_healthy_has_no_root_cause(runs: Runs) -> None:
+    from nettrail.model.analysis import Analysis
+
+    analysis = diagnose(runs("healthy")[0])
+    assert isinstance(analysis, Analysis)
+    assert analysis.diagnosis is None
+    assert not [f for f in analysis.findings if f.root_cause]

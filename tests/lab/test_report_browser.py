@@ -1,0 +1,170 @@
+"""The HTML report in headless Chromium: no console errors, nothing external, the ladder drawn.
+
+Chromium and a tiny HTTP server run inside a network namespace of their own (loopback only).
+The server is also Chromium's proxy, so every request the page makes, to any host, reaches it
+and is logged; a control page with an external image and a console error proves both checks
+can fail. The screenshots are kept under ``artifacts/``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import require_root, require_tool
+from fixtures.report_analysis import dual_l3_analysis
+from nettrail.model.analysis import Analysis
+from nettrail.report import html
+
+pytestmark = [pytest.mark.slow, pytest.mark.root]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-features=NetworkTimeServiceQuerying", "--disable-extensions",
+    "--enable-logging=stderr", "--v=0",
+)
+BROWSER_SERVICES = ("update.googleapis.com", "clients2.google.com")
+"""Chromium's own update and time services: it calls them whatever the page does."""
+SERVER = r"""
+import functools, http.server, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, fmt, *args):
+        referer = self.headers.get("Referer", "-") if hasattr(self, "headers") else "-"
+        print("REQUEST", self.requestline, "REFERER", referer, flush=True)
+server = http.server.ThreadingHTTPServer(
+    ("127.0.0.1", 0), functools.partial(Handler, directory=sys.argv[1]))
+print("PORT", server.server_address[1], flush=True)
+server.serve_forever()
+"""
+CONTROL = """<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head><body>
+<img src="http://203.0.113.99/pixel.png"><script>console.error("control error")</script>
+</body></html>
+"""
+
+
+class Browser:
+    """Chromium in namespace ``ns``, proxied through a logging server that serves ``root``."""
+
+    def __init__(self, ns: str, root: Path, chromium: str) -> None:
+        self.ns, self.root, self.chromium = ns, root, chromium
+        self.server = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", SERVER, str(root)],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert self.server.stdout is not None
+        line = self.server.stdout.readline()
+        assert line.startswith("PORT "), f"server did not start: {line!r}"
+        self.port = int(line.split()[1])
+
+    def run(self, page: str, *args: str) -> tuple[str, str]:
+        """Chromium's stdout and its stderr log after loading ``page`` from the server."""
+        argv = ["ip", "netns", "exec", self.ns, self.chromium, *CHROMIUM_FLAGS,
+                f"--user-data-dir={self.root / 'chromium-profile'}",
+                f"--proxy-server=http://127.0.0.1:{self.port}", *args,
+                f"http://127.0.0.1:{self.port}/{page}"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout, done.stderr
+
+    def requests(self) -> list[tuple[str, str]]:
+        """(request line, referer) of every request the server saw, once it has stopped."""
+        self.server.terminate()
+        out, _ = self.server.communicate(timeout=10)
+        found = []
+        for line in out.splitlines():
+            if line.startswith("REQUEST "):
+                request, _, referer = line.removeprefix("REQUEST ").rpartition(" REFERER ")
+                found.append((request, referer))
+        return found
+
+
+def from_page(requests: list[tuple[str, str]]) -> list[str]:
+    """Requests other than Chromium's own (its services, the tab icon): the pages' doing."""
+    out = []
+    for request, referer in requests:
+        target = request.split()[1] if len(request.split()) > 1 else ""
+        host = re.sub(r"^(?:https?://)?([^/:]+).*$", r"\1", target)
+        own = host in BROWSER_SERVICES or target.endswith("/favicon.ico")
+        if not own or referer != "-":
+            out.append(request)
+    return out
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    """A loopback-only namespace with the logging server; removed afterwards."""
+    require_root()
+    require_tool("ip")
+    chromium = require_tool("chromium")
+    ns = f"ntG-browser-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    proc: Browser | None = None
+    try:
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        proc = Browser(ns, tmp_path, chromium)
+        yield proc
+    finally:
+        if proc is not None and proc.server.poll() is None:
+            proc.server.kill()
+            proc.server.wait(timeout=10)
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+def console_lines(log: str) -> list[str]:
+    """Console messages (errors, CSP violations, uncaught exceptions) in Chromium's log."""
+    return [line for line in log.splitlines() if ":CONSOLE" in line]
+
+
+def dual_l3() -> Analysis:
+    """The dual-l3 incident, as analysis describes it."""
+    return dual_l3_analysis()
+
+
+def test_report_in_chromium(browser: Browser) -> None:
+    out = io.StringIO()
+    html.render(dual_l3(), out)
+    (browser.root / "report.html").write_text(out.getvalue(), encoding="utf-8")
+    (browser.root / "control.html").write_text(CONTROL, encoding="utf-8")
+
+    dom, log = browser.run("report.html", "--dump-dom")
+    ARTIFACTS.mkdir(exist_ok=True)
+    shots = [ARTIFACTS / "report-dual-l3.png", ARTIFACTS / "report-dual-l3-full.png"]
+    _, shot_log = browser.run("report.html", f"--screenshot={shots[0]}",
+                              "--window-size=1280,900", "--hide-scrollbars")
+    _, full_log = browser.run("report.html", f"--screenshot={shots[1]}",
+                              "--window-size=1280,1700", "--hide-scrollbars")
+    _, control_log = browser.run("control.html", "--dump-dom")
+    requests = browser.requests()
+
+    # the checks can fail: the control page's external image and console error are seen
+    page_requests = from_page(requests)
+    assert "GET http://203.0.113.99/pixel.png HTTP/1.1" in page_requests
+    assert any("control error" in line for line in console_lines(control_log))
+    # the report: nothing but itself requested, no console message at all
+    control = {"GET /control.html HTTP/1.1", "GET http://203.0.113.99/pixel.png HTTP/1.1"}
+    assert [r for r in page_requests if r not in control] == ["GET /report.html HTTP/1.1"] * 3
+    for run_log in (log, shot_log, full_log):
+        assert console_lines(run_log) == []
+    assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", dom)
+    # the DOM after scripts ran: diagnosis, one visible ladder with lanes and arrows
+    assert re.search(r'<section id="diagnosis"><h2>[^<]*two L3 paths', dom)
+    views = re.findall(r'<div class="ladder-view" id="(ladder-\d+)"( hidden="")?', dom)
+    assert [v for v, hidden in views if not hidden] == ["ladder-0"]
+    assert len(views) == 2
+    first = dom[dom.index('id="ladder-0"'):dom.index('id="ladder-1"')]
+    assert first.count('class="lane"') == 6
+    assert len(re.findall(r'class="arrow[ "]', first)) == 7
+    assert len(re.findall(r'class="arrow [^"]*highlight', first)) >= 2
+    assert "DNAT→198.18.0.5:80" in first
+    for shot in shots:
+        assert shot.stat().st_size > 20_000
+        print(f"screenshot: {shot}")

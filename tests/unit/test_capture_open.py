@@ -1,0 +1,60 @@
+"""Opening captures: format detection, POINT=FILE arguments, the default point name."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from capkit import eth, idb, ipv4, pcap, shb, tcp
+
+from nettrail.capture import detect_format, open_capture, parse_point_arg
+from nettrail.errors import CaptureError, InputError
+from nettrail.model.packet import SYN
+
+FRAME = eth(ipv4("198.51.100.2", "203.0.113.10", 6, tcp(1, 2, SYN)))
+
+
+@pytest.mark.parametrize(("content", "fmt"), [
+    (pcap([(0, FRAME)]), "pcap"),
+    (pcap([(0, FRAME)], nano=True, big=True), "pcap"),
+    (shb() + idb(), "pcapng"),
+    (b"12:00:00.000001 IP 198.51.100.2.40000 > 203.0.113.10.22: Flags [S], length 0\n",
+     "tcpdump-text"),
+])
+def test_detect_format(tmp_path: Path, content: bytes, fmt: str) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(content)
+    assert detect_format(str(path)) == fmt
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 4, b"\x7fELF\x02\x01\x01" + b"\0" * 60])
+def test_binary_garbage_is_rejected_at_byte_zero(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "garbage.bin"
+    path.write_bytes(content)
+    with pytest.raises(CaptureError, match="not a pcap, pcapng or tcpdump text") as info:
+        open_capture(str(path))
+    assert info.value.offset == 0 and info.value.path == str(path)
+
+
+def test_point_defaults_to_stem(tmp_path: Path) -> None:
+    path = tmp_path / "router-ns.pcap"
+    path.write_bytes(pcap([(0, FRAME)]))
+    cap = open_capture(str(path))
+    assert cap.point == "router-ns" and next(iter(cap)).point == "router-ns"
+
+
+def test_parse_point_arg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_point_arg("host1=a.pcap") == ("host1", "a.pcap")
+    assert parse_point_arg("a.pcap") == ("a", "a.pcap")
+    assert parse_point_arg("dir/sub/b.pcapng") == ("b", "dir/sub/b.pcapng")
+    assert parse_point_arg("net-node.1=/x/y=z.pcap") == ("net-node.1", "/x/y=z.pcap")
+    assert parse_point_arg("/tmp/a=b.pcap") == ("a=b", "/tmp/a=b.pcap")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "k=v.pcap").write_bytes(b"")
+    assert parse_point_arg("k=v.pcap") == ("k=v", "k=v.pcap")
+    with pytest.raises(InputError, match="missing file"):
+        parse_point_arg("host1=")
+    with pytest.raises(InputError):
+        parse_point_arg("")
+    assert os.path.exists("k=v.pcap")

@@ -1,0 +1,199 @@
+"""Scenario files: the loader's validation, the plan it turns into, the safety rules (pure)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+
+import pytest
+
+from nettrail.errors import LabError, ScenarioError
+from nettrail.lab import plan, safety, scenario
+from nettrail.lab.outcome import classify_ssh
+
+SHIPPED = ("asym-firewall", "dual-l3", "healthy", "mtu-blackhole", "port-closed")
+
+MINIMAL = """
+name = "tiny"
+captures = ["a", "b"]
+
+[traffic]
+host = "a"
+kind = "tcp-fetch"
+target = "198.51.100.2"
+port = 80
+expect = "refused"
+
+[hosts.a]
+[hosts.b]
+
+[links.ab]
+a = { host = "a", dev = "eth0", addrs = ["198.51.100.1/24"] }
+b = { host = "b", dev = "eth0", addrs = ["198.51.100.2/24"] }
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "tiny.toml") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def load_error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ScenarioError) as info:
+        scenario.load(write(tmp_path, text))
+    return str(info.value)
+
+
+def test_shipped_scenarios_are_listed() -> None:
+    assert tuple(scenario.available()) == SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_scenarios_load_and_plan_inside_lab_namespaces(name: str) -> None:
+    scn = scenario.load(name)
+    assert scn.name == name
+    assert all(ns.startswith(f"ntl-{name}-") for ns in scn.namespaces)
+    steps = plan.plan(scn)
+    for step in steps:
+        safety.check_namespaced(step.argv)
+        if step.undo is not None:
+            safety.check_namespaced(step.undo)
+    # every namespace is created before anything is done inside it
+    created: set[str] = set()
+    for step in steps:
+        if step.argv[:3] == ("ip", "netns", "add"):
+            created.add(step.argv[3])
+        else:
+            assert step.argv[2] in created or step.argv[3] in created, step.what
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_scenarios_use_only_lab_addresses(name: str) -> None:
+    text = scenario.scenario_path(name).read_text(encoding="utf-8")
+    if name != "healthy" and "extends" in text:
+        text += scenario.scenario_path("healthy").read_text(encoding="utf-8")
+    allowed = [ipaddress.ip_network(n) for n in ("198.51.100.0/24", "203.0.113.0/24",
+                                                 "198.18.0.0/15")]
+    found = re.findall(r"\b\d+\.\d+\.\d+\.\d+(?:/\d+)?", text)
+    assert found
+    for addr in found:
+        net = ipaddress.ip_interface(addr).network
+        assert any(net.subnet_of(a) for a in allowed), addr
+
+
+def test_dual_l3_is_healthy_plus_a_stateless_second_l3() -> None:
+    healthy, dual = scenario.load("healthy"), scenario.load("dual-l3")
+    assert dual.links == healthy.links
+    assert dual.traffic.expect == "reset" and healthy.traffic.expect == "success"
+    assert "fwd to" in dual.host("compute").nft and not healthy.host("compute").nft
+    qrouter = [h for h in dual.hosts if h.name.startswith("qrouter-")]
+    assert len(qrouter) == 1 and qrouter[0].netns.startswith("ntl-dual-l3-qrouter-")
+    devs = {end.dev for link in dual.links for end in (link.a, link.b)}
+    assert {"qr-1a2b3c4d-5e", "qg-7d3e1f2a-4b", "tap9c8b7a6d-5e"} <= devs
+    assert {b.name for b in dual.bridges} >= {"br-int", "br-tun", "br-ex"}
+    assert len(dual.vxlans) == 2
+
+
+def test_extends_merges_tables_key_by_key() -> None:
+    mtu = scenario.load("mtu-blackhole")
+    vm_port = next(link for link in mtu.links if link.name == "vm-port")
+    assert vm_port.a.mtu == 1500 and vm_port.a.addrs == ("198.51.100.4/24",)
+    assert {s.name for s in mtu.services} == {"sshd", "bulk"}
+    assert mtu.offloads is False
+
+
+def test_minimal_scenario_plans_links_with_undo(tmp_path: Path) -> None:
+    scn = scenario.load(write(tmp_path, MINIMAL))
+    steps = plan.plan(scn)
+    veth = [s for s in steps if "veth" in s.argv]
+    assert veth[0].argv == ("ip", "-n", "ntl-tiny-a", "link", "add", "name", "eth0", "type",
+                            "veth", "peer", "name", "eth0", "netns", "ntl-tiny-b")
+    assert veth[0].undo == ("ip", "-n", "ntl-tiny-a", "link", "del", "eth0")
+    assert steps[0].undo == ("ip", "netns", "del", "ntl-tiny-a")
+
+
+def test_iptables_and_nft_rules_get_an_undo(tmp_path: Path) -> None:
+    text = MINIMAL.replace("[hosts.a]\n", '[hosts.a]\niptables = ["-t nat -A POSTROUTING -o eth0 '
+                           '-j SNAT --to-source 198.51.100.1"]\nnft = "table inet f { }"\n')
+    steps = plan.plan(scenario.load(write(tmp_path, text)))
+    undo = [s.undo for s in steps if s.undo and s.undo[2] == "exec"]
+    assert undo == [
+        ("ip", "netns", "exec", "ntl-tiny-a", "iptables", "-t", "nat", "-D", "POSTROUTING",
+         "-o", "eth0", "-j", "SNAT", "--to-source", "198.51.100.1"),
+        ("ip", "netns", "exec", "ntl-tiny-a", "nft", "delete", "table", "inet", "f"),
+    ]
+
+
+@pytest.mark.parametrize(("change", "where", "why"), [
+    (('addrs = ["198.51.100.1/24"]', 'addrs = ["192.0.2.1/24"]'), "links.ab.a.addrs",
+     "outside the lab ranges"),
+    (('target = "198.51.100.2"', 'target = "10.0.0.1"'), "traffic.target",
+     "outside the lab ranges"),
+    (('dev = "eth0", addrs = ["198.51.100.2/24"]', 'dev = "a-very-long-device-name"'),
+     "links.ab.b.dev", "longer than 15"),
+    (('expect = "refused"', 'expect = "fine"'), "traffic.expect", "not one of"),
+    (('port = 80', 'port = 70000'), "traffic.port", "not a TCP port"),
+    (('port = 80', 'port = "80"'), "traffic.port", "expected an integer"),
+    (('captures = ["a", "b"]', 'captures = ["a", "c"]'), "captures[1]", "unknown host"),
+    (('kind = "tcp-fetch"', 'kind = "tcp-fetch"\ncolour = "blue"'), "traffic.colour",
+     "unknown key"),
+    (('name = "tiny"', 'name = "Tiny Lab"'), "name", "lowercase"),
+    (('b = { host = "b"', 'b = { host = "z"'), "links.ab.b.host", "unknown host"),
+    (('[hosts.b]', '[hosts.b]\nroutes = ["default via 8.8.8.8"]'), "hosts.b.routes",
+     "outside the lab ranges"),
+    (('[hosts.b]', '[hosts.b]\niptables = ["-A INPUT -s 10.1.2.3 -j DROP"]'),
+     "hosts.b.iptables", "outside the lab ranges"),
+])
+def test_invalid_scenarios_name_file_and_key(tmp_path: Path, change: tuple[str, str],
+                                             where: str, why: str) -> None:
+    old, new = change
+    assert old in MINIMAL
+    message = load_error(tmp_path, MINIMAL.replace(old, new, 1))
+    assert message.startswith(f"{tmp_path / 'tiny.toml'}: {where}: "), message
+    assert why in message
+
+
+def test_missing_traffic_and_broken_toml_are_scenario_errors(tmp_path: Path) -> None:
+    no_traffic = MINIMAL.split("[traffic]")[0] + "[hosts.a]\n"
+    assert "traffic: missing" in load_error(tmp_path, no_traffic)
+    assert "invalid TOML" in load_error(tmp_path, "name = \n")
+    with pytest.raises(ScenarioError, match="no such scenario"):
+        scenario.load("no-such-scenario")
+
+
+def test_vxlan_needs_its_underlay_device(tmp_path: Path) -> None:
+    text = MINIMAL + ('[hosts.a.vxlan.vx0]\nvni = 5\nlocal = "198.18.0.1"\n'
+                      'remote = "198.18.0.2"\ndev = "eth9"\n')
+    assert "hosts.a.vxlan.vx0.dev: no device 'eth9'" in load_error(tmp_path, text)
+
+
+def test_safety_rules() -> None:
+    assert safety.address_problem("203.0.113.223/32") is None
+    assert safety.address_problem("198.19.255.1/24") is None
+    assert safety.address_problem("198.20.0.1") is not None
+    assert safety.address_problem("192.0.2.1") is not None
+    assert safety.text_problem("-d 203.0.113.0/24 -j DROP") is None
+    assert safety.text_problem("-d 127.0.0.1 -j DROP") is not None
+    assert safety.ifname_problem("qr-1a2b3c4d-5e") is None
+    assert safety.ifname_problem("qr-1a2b3c4d-5ef0") is not None
+    with pytest.raises(LabError):
+        safety.check_namespaced(("ip", "link", "add", "x", "type", "dummy"))
+    with pytest.raises(LabError):
+        safety.check_namespaced(("ip", "netns", "exec", "foreign", "true"))
+    with pytest.raises(LabError):
+        safety.check_namespaced(("iptables", "-F"))
+    safety.check_namespaced(("ip", "netns", "exec", "ntl-x-a", "true"))
+
+
+@pytest.mark.parametrize(("code", "stderr", "outcome"), [
+    (0, "", "success"),
+    (255, "kex_exchange_identification: read: Connection reset by peer\r\n", "reset"),
+    (255, "ssh: connect to host 203.0.113.223 port 22: Connection reset by peer", "reset"),
+    (255, "ssh: connect to host 203.0.113.223 port 22: Connection refused", "refused"),
+    (255, "ssh: connect to host 203.0.113.223 port 22: Connection timed out", "timeout"),
+    (255, "Permission denied (publickey).", "error"),
+])
+def test_ssh_outcomes(code: int, stderr: str, outcome: str) -> None:
+    assert classify_ssh(code, stderr)[0] == outcome
