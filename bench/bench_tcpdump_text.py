@@ -83,15 +83,19 @@ def main() -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         generate(path, lines)
-    total = sum(1 for _ in open(path, "rb"))
+    with open(path, "rb") as f:
+        total = sum(1 for _ in f)
     stats = CaptureStats(path=str(path), point="bench")
     start = time.perf_counter()
+    cpu = time.process_time()
     n = 0
     for _ in read_text(str(path), "bench", stats):
         n += 1
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{total} lines, {n} packets in {elapsed:.2f} s: {total / elapsed:,.0f} lines/s, "
+    print(f"{total} lines, {n} packets in {elapsed:.2f} s ({cpu:.2f} s CPU): "
+          f"{total / elapsed:,.0f} lines/s ({total / cpu:,.0f} per CPU second), "
           f"peak RSS {peak:.0f} MB, skipped {dict(stats.skipped)}, "
           f"{len(stats.warnings)} warnings")
 

@@ -12,6 +12,7 @@ a SYN to VIP:23 reaches the router's own stack, which answers RST from the VIP.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import time
@@ -19,8 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from conftest import require_root, require_tool
 
+from conftest import require_root, require_tool
 from nettrail.model.event import TraceEvent
 from nettrail.trace.config import TraceConfig
 from nettrail.trace.decode import Decoder
@@ -104,12 +105,15 @@ def _teardown(t: Topo) -> None:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
 
 
-@pytest.fixture(scope="session")
-def nat_topo() -> Iterator[Topo]:
+_BUILT = itertools.count()
+
+
+@pytest.fixture(scope="module", name="nat_topo")
+def nat_topo_fixture() -> Iterator[Topo]:
     """Three namespaces with a DNAT router, removed afterwards even on failure."""
     require_root()
     require_tool("iptables")
-    tag = f"ntF{os.getpid() % 10000}"
+    tag = f"ntF{os.getpid() % 1000}{next(_BUILT)}"
     t = Topo(f"{tag}c", f"{tag}r", f"{tag}s", f"{tag}c0", f"{tag}r0", f"{tag}r1", f"{tag}s0")
     try:
         _build(t)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import subprocess
 from typing import Any
 
 import pytest
-from ntf_topo import CLIENT, SERVER, VIP, Topo, connect, nat_topo, trace_while  # noqa: F401
+from ntf_topo import CLIENT, SERVER, VIP, Topo, connect, nat_topo_fixture, sh, trace_while
 
 from nettrail.model.event import TraceEvent
 from nettrail.model.packet import RST, SYN, TCPHeader
 from nettrail.trace.config import TraceConfig
+from nettrail.trace.filter import PacketFields, evaluate
 from nettrail.trace.output import rewrites
 
 pytestmark = [pytest.mark.bpf, pytest.mark.root]
+__all__ = ["nat_topo_fixture"]
 
 
 def _tcp(ev: TraceEvent) -> TCPHeader | None:
@@ -108,3 +112,58 @@ def test_device_glob_and_netns_filters(nat_topo: Topo) -> None:
     cfg = TraceConfig(filter="tcp port 23", netns=(ino,), hooks=("xmit", "recv"))
     events, _ = trace_while(cfg, lambda: connect(t.client, VIP, 23))
     assert {ev.netns for ev in events} == {t.client, t.router}
+
+
+def test_kernel_stacks_symbolized(nat_topo: Topo) -> None:
+    t = nat_topo
+    cfg = TraceConfig(filter="tcp port 23", stack=True, hooks=("xmit", "reset"))
+    events, _ = trace_while(cfg, lambda: connect(t.client, VIP, 23))
+    xmit = next(ev for ev in events if ev.kind == "xmit")
+    reset = next(ev for ev in events if ev.kind == "reset")
+    assert xmit.stack is not None and reset.stack is not None
+    assert xmit.stack.frames[0].startswith("dev_hard_start_xmit+0x")
+    assert any(f.startswith("tcp_v4_send_reset+") for f in reset.stack.frames[:2])
+
+
+@pytest.mark.parametrize("expr", [
+    f"dst host {VIP}", "src net 198.51.100.0/24 and tcp", "tcp[tcpflags] & tcp-rst != 0",
+    "tcp port 23 and not tcp[tcpflags] & tcp-syn != 0", "portrange 20-24"])
+def test_kernel_filter_agrees_with_python(nat_topo: Topo, expr: str) -> None:
+    t = nat_topo
+    cfg = TraceConfig(filter=expr, follow=False, hooks=("xmit", "recv"))
+
+    def traffic() -> None:
+        connect(t.client, VIP, 23)
+        connect(t.client, VIP, 22)
+
+    events, _ = trace_while(cfg, traffic)
+    assert events, expr
+    for ev in events:
+        assert ev.ip is not None and ev.l4 is not None
+        ip = ipaddress.ip_address(ev.ip.src), ipaddress.ip_address(ev.ip.dst)
+        flags = ev.l4.flags if isinstance(ev.l4, TCPHeader) else 0
+        fields = PacketFields(ev.ip.version, ev.ip.proto, ip[0].packed, ip[1].packed,
+                              ev.l4.sport, ev.l4.dport, flags)
+        assert evaluate(cfg.rules, fields), (expr, ev.packet)
+
+
+def test_synack_retransmit(nat_topo: Topo) -> None:
+    t = nat_topo
+    code = ("import socket,time;s=socket.socket();s.bind(('0.0.0.0',2222));s.listen();"
+            "print('up',flush=True);time.sleep(10)")
+    listener = subprocess.Popen(["ip", "netns", "exec", t.server, "python3", "-c", code],
+                                stdout=subprocess.PIPE, text=True)
+    rule = ["iptables", "-A", "INPUT", "-p", "tcp", "--sport", "2222", "-j", "DROP"]
+    try:
+        assert listener.stdout is not None and listener.stdout.readline() == "up\n"
+        sh("ip", "netns", "exec", t.client, *rule)
+        cfg = TraceConfig(filter="tcp port 2222", hooks=("synack-retransmit",))
+        events, _ = trace_while(cfg, lambda: connect(t.client, SERVER, 2222, timeout=1.5))
+    finally:
+        rule[1] = "-D"
+        subprocess.run(["ip", "netns", "exec", t.client, *rule], capture_output=True)
+        listener.kill()
+        listener.wait()
+    ev = next(ev for ev in events if ev.kind == "synack-retransmit")
+    assert ev.netns == t.server and ev.socket is not None
+    assert (str(ev.socket.local), str(ev.socket.remote.addr)) == (f"{SERVER}:2222", CLIENT)

@@ -178,12 +178,12 @@ def record(outdir: Path) -> dict[str, object]:
         ll = _link_local(SRV, "ntA-v1")
         _link_local(CLI, "ntA-v0")
         srv_ifs = ifindexes(SRV)
-        procs.append(_start(CLI, ["tcpdump", "-n", "-U", "--immediate-mode", "-i", "ntA-v0", "-w",
-                                  str(outdir / "eth.pcap")], "listening on"))
-        procs.append(_start(CLI, ["tcpdump", "-n", "-U", "--immediate-mode", "-i", "any", "-y", "LINUX_SLL", "-w",
+        dump = ["tcpdump", "-n", "-U", "--immediate-mode"]
+        procs.append(_start(CLI, [*dump, "-i", "ntA-v0", "-w", str(outdir / "eth.pcap")],
+                            "listening on"))
+        procs.append(_start(CLI, [*dump, "-i", "any", "-y", "LINUX_SLL", "-w",
                                   str(outdir / "sll.pcap")], "listening on"))
-        procs.append(_start(SRV, ["tcpdump", "-n", "-U", "--immediate-mode", "-i", "any",
-                                  "--time-stamp-precision=nano", "-w",
+        procs.append(_start(SRV, [*dump, "-i", "any", "--time-stamp-precision=nano", "-w",
                                   str(outdir / "any.pcap")], "listening on"))
         procs.append(_start(SRV, ["dumpcap", "-q", "-i", "ntA-v1", "-i", "ntA-vx1", "-w",
                                   str(outdir / "multi.pcapng")], "apturing on"))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from nettrail.capture import open_capture
+from nettrail.lab import manifest
 from nettrail.lab.handle import RunResult
 from nettrail.lab.pytest_plugin import LabFactory
 from nettrail.model.packet import ACK, RST, SYN, PacketRecord
@@ -23,6 +24,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.root, pytest.mark.slow]
 SCENARIOS = ("dual-l3", "healthy", "port-closed", "mtu-blackhole", "asym-firewall")
 QROUTER = "qrouter-5f1c2d3e-8b7a-4c1e-9d2f-0a6b3c4d5e6f"
 FIP = "203.0.113.223"
+CLIENT = "203.0.113.10"
 Runs = Callable[[str], list[RunResult]]
 
 
@@ -76,6 +78,7 @@ def test_manifest_describes_the_run(runs: Runs, name: str) -> None:
         assert point["interfaces"]["1"] == "lo"
         assert point["tcpdump"].get("dropped-by-kernel", 0) == 0
     assert set(data["timings"]) >= {"captures_ready_s", "traffic_s", "total_s"}
+    assert manifest.captures_of(result.output) == (list(result.captures), result.ifnames)
 
 
 def test_dual_l3_packets_show_the_bypass_and_the_router_reset(runs: Runs) -> None:
@@ -96,8 +99,8 @@ def test_dual_l3_packets_show_the_bypass_and_the_router_reset(runs: Runs) -> Non
     # the client's ACK reaches the router, whose own stack answers RST from the FIP
     resets = [p for p in flagged(router, RST) if p.ip is not None and p.ip.src == FIP]
     assert resets and resets[0].ifname == "qg-7d3e1f2a-4b"
-    assert flagged(client, RST) and all(p.ip is not None and p.ip.src == FIP
-                                        for p in flagged(client, RST))
+    received = [p for p in flagged(client, RST) if p.ip is not None and p.ip.dst == CLIENT]
+    assert received and all(p.ip is not None and p.ip.src == FIP for p in received)
 
 
 def test_healthy_synack_returns_through_the_router(runs: Runs) -> None:

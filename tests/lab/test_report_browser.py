@@ -3,7 +3,9 @@
 Chromium and a tiny HTTP server run inside a network namespace of their own (loopback only).
 The server is also Chromium's proxy, so every request the page makes, to any host, reaches it
 and is logged; a control page with an external image and a console error proves both checks
-can fail. The screenshots are kept under ``artifacts/``.
+can fail. The report of the ``dual-l3`` lab scenario comes from its real captures through the
+analysis pipeline; a hand-built analysis of the same incident is checked too. Screenshots
+(1280x900 and full height) are kept under ``artifacts/``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,18 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
 
 from conftest import require_root, require_tool
 from fixtures.report_analysis import dual_l3_analysis
+from nettrail.analyze.pipeline import analyze_files
+from nettrail.lab.pytest_plugin import LabFactory
 from nettrail.model.analysis import Analysis
 from nettrail.report import html
+from nettrail.report.ladder import build_ladders, failing_index
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
 
@@ -124,47 +130,80 @@ def console_lines(log: str) -> list[str]:
     return [line for line in log.splitlines() if ":CONSOLE" in line]
 
 
-def dual_l3() -> Analysis:
-    """The dual-l3 incident, as analysis describes it."""
-    return dual_l3_analysis()
+class Shown:
+    """What Chromium made of a report: DOM after scripts, logs, requests, screenshots."""
+
+    def __init__(self, browser: Browser, analysis: Analysis, name: str) -> None:
+        out = io.StringIO()
+        html.render(analysis, out)
+        (browser.root / "report.html").write_text(out.getvalue(), encoding="utf-8")
+        self.dom, log = browser.run("report.html", "--dump-dom")
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.shots = [ARTIFACTS / f"{name}.png", ARTIFACTS / f"{name}-full.png"]
+        _, shot_log = browser.run("report.html", f"--screenshot={self.shots[0]}",
+                                  "--window-size=1280,900", "--hide-scrollbars")
+        _, full_log = browser.run("report.html", f"--screenshot={self.shots[1]}",
+                                  "--window-size=1280,2400", "--hide-scrollbars")
+        self.console = console_lines(log + shot_log + full_log)
+        for shot in self.shots:
+            print(f"screenshot: {shot}")
+
+    def view(self, index: int) -> str:
+        """The DOM text of ladder view ``index``."""
+        start = self.dom.index(f'id="ladder-{index}"')
+        end = self.dom.find('<div class="ladder-view"', start + 1)
+        return self.dom[start:end if end >= 0 else self.dom.index("</section>", start)]
+
+    def check_page(self, analysis: Analysis) -> str:
+        """The checks every report passes; returns the DOM of the ladder shown at first."""
+        assert self.console == []
+        assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", self.dom)
+        assert analysis.diagnosis is not None
+        headline = html_escape(analysis.diagnosis.headline, quote=False)
+        assert f'<section id="diagnosis"><h2>{headline}</h2>' in self.dom
+        ladders = build_ladders(analysis)
+        views = re.findall(r'<div class="ladder-view" id="(ladder-\d+)"( hidden="")?', self.dom)
+        assert len(views) == len(ladders)
+        chosen = failing_index(analysis, ladders)
+        assert [v for v, hidden in views if not hidden] == [f"ladder-{chosen}"]
+        shown = self.view(chosen)
+        assert shown.count('class="lane"') == len(ladders[chosen].lanes)
+        assert len(re.findall(r'class="arrow[ "]', shown)) == len(ladders[chosen].arrows)
+        for shot in self.shots:
+            assert shot.stat().st_size > 20_000
+        return shown
 
 
-def test_report_in_chromium(browser: Browser) -> None:
-    out = io.StringIO()
-    html.render(dual_l3(), out)
-    (browser.root / "report.html").write_text(out.getvalue(), encoding="utf-8")
+def test_lab_dual_l3_report_in_chromium(browser: Browser, lab_scenario: LabFactory,
+                                        tmp_path: Path) -> None:
+    """The real incident: lab captures, the analysis pipeline, the page in Chromium."""
+    run = lab_scenario("dual-l3").run(tmp_path / "run")
+    result = analyze_files(run.captures, ifnames=run.ifnames)
+    assert result.errors == ()
+    analysis = result.analysis
+    shown = Shown(browser, analysis, "report-dual-l3")
+    ladder = shown.check_page(analysis)
+    assert "two L3" in shown.dom
+    lanes = re.findall(r'<g class="lane" data-lane="([^"]+)"', ladder)
+    assert {lane.split("/")[0] for lane in lanes} >= {"client", "netnode", "compute", "vm"}
+    assert any(lane.startswith("qrouter-") for lane in lanes)
+    assert "DNAT→198.51.100.4:22" in ladder  # the router's DNAT of the floating IP
+    assert re.search(r'class="arrow reset[^"]*highlight', ladder)  # the cited RST
+    assert re.search(r'class="arrow reply[^"]*highlight', ladder)  # the bypassing SYN-ACK
+    assert from_page(browser.requests()) == ["GET /report.html HTTP/1.1"] * 3
+
+
+def test_hand_built_report_and_controls_in_chromium(browser: Browser) -> None:
+    """The fixed analysis, and a control page proving the console and request checks bite."""
+    analysis = dual_l3_analysis()
+    shown = Shown(browser, analysis, "report-hand-built")
+    ladder = shown.check_page(analysis)
+    assert "DNAT→198.18.0.5:80" in ladder
+    assert len(re.findall(r'class="arrow [^"]*highlight', ladder)) == 7
     (browser.root / "control.html").write_text(CONTROL, encoding="utf-8")
-
-    dom, log = browser.run("report.html", "--dump-dom")
-    ARTIFACTS.mkdir(exist_ok=True)
-    shots = [ARTIFACTS / "report-dual-l3.png", ARTIFACTS / "report-dual-l3-full.png"]
-    _, shot_log = browser.run("report.html", f"--screenshot={shots[0]}",
-                              "--window-size=1280,900", "--hide-scrollbars")
-    _, full_log = browser.run("report.html", f"--screenshot={shots[1]}",
-                              "--window-size=1280,1700", "--hide-scrollbars")
     _, control_log = browser.run("control.html", "--dump-dom")
-    requests = browser.requests()
-
-    # the checks can fail: the control page's external image and console error are seen
-    page_requests = from_page(requests)
-    assert "GET http://203.0.113.99/pixel.png HTTP/1.1" in page_requests
+    page_requests = from_page(browser.requests())
     assert any("control error" in line for line in console_lines(control_log))
-    # the report: nothing but itself requested, no console message at all
+    assert "GET http://203.0.113.99/pixel.png HTTP/1.1" in page_requests
     control = {"GET /control.html HTTP/1.1", "GET http://203.0.113.99/pixel.png HTTP/1.1"}
     assert [r for r in page_requests if r not in control] == ["GET /report.html HTTP/1.1"] * 3
-    for run_log in (log, shot_log, full_log):
-        assert console_lines(run_log) == []
-    assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", dom)
-    # the DOM after scripts ran: diagnosis, one visible ladder with lanes and arrows
-    assert re.search(r'<section id="diagnosis"><h2>[^<]*two L3 paths', dom)
-    views = re.findall(r'<div class="ladder-view" id="(ladder-\d+)"( hidden="")?', dom)
-    assert [v for v, hidden in views if not hidden] == ["ladder-0"]
-    assert len(views) == 2
-    first = dom[dom.index('id="ladder-0"'):dom.index('id="ladder-1"')]
-    assert first.count('class="lane"') == 6
-    assert len(re.findall(r'class="arrow[ "]', first)) == 7
-    assert len(re.findall(r'class="arrow [^"]*highlight', first)) >= 2
-    assert "DNAT→198.18.0.5:80" in first
-    for shot in shots:
-        assert shot.stat().st_size > 20_000
-        print(f"screenshot: {shot}")

@@ -6,6 +6,7 @@ import struct
 import zlib
 
 import pytest
+
 from capkit import (
     MAC_A,
     MAC_B,
@@ -20,7 +21,6 @@ from capkit import (
     udp,
     vxlan,
 )
-
 from nettrail.capture.decode import decode_frame
 from nettrail.model.packet import ACK, PSH, SYN, ICMPHeader, TCPHeader, UDPHeader
 

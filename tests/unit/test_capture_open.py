@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from capkit import eth, idb, ipv4, pcap, shb, tcp
 
+from capkit import eth, idb, ipv4, pcap, shb, tcp
 from nettrail.capture import detect_format, open_capture, parse_point_arg
 from nettrail.errors import CaptureError, InputError
 from nettrail.model.packet import SYN
@@ -58,3 +58,21 @@ def test_parse_point_arg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(InputError):
         parse_point_arg("")
     assert os.path.exists("k=v.pcap")
+
+
+def test_iterating_twice_reads_again_with_fresh_stats(tmp_path: Path) -> None:
+    path = tmp_path / "two.pcap"
+    path.write_bytes(pcap([(0, FRAME), (1, eth(b"\0" * 46, etype=0x88CC))]))
+    cap = open_capture(str(path))
+    stats = cap.stats
+    assert len(list(cap)) == 2 and len(list(cap)) == 2
+    assert cap.stats is stats and stats.packets == 2 and stats.skipped == {"other-protocol:lldp": 1}
+
+
+def test_compressed_capture_gets_a_hint(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "c.pcap.gz"
+    path.write_bytes(gzip.compress(pcap([(0, FRAME)])))
+    with pytest.raises(CaptureError, match="gzip-compressed file: decompress it first"):
+        open_capture(str(path))

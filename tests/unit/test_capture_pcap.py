@@ -6,11 +6,16 @@ import struct
 from pathlib import Path
 
 import pytest
-from capkit import eth, ipv4, pcap, sll2, tcp, udp
 
+from capkit import eth, ipv4, pcap, sll2, tcp, udp
 from nettrail.capture import open_capture
 from nettrail.capture import pcap as pcap_mod
-from nettrail.capture.decode import decode_frame
+from nettrail.capture.decode import (
+    decode_frame,
+    decode_frame_general,
+    fast_eth_ipv4_tcp,
+    fast_sll2_ipv4_tcp,
+)
 from nettrail.errors import CaptureError
 from nettrail.model.packet import ACK, PSH, SYN, PacketRecord
 
@@ -69,7 +74,7 @@ def test_nanosecond_timestamps_keep_precision(tmp_path: Path) -> None:
 def test_fast_path_equals_general_decoder(tmp_path: Path) -> None:
     path = write(tmp_path, pcap([(TS, f) for f in frames()], wire_extra=4))
     for rec, frame in zip(read_all(path), frames(), strict=True):
-        fr = decode_frame(1, frame)
+        fr = decode_frame_general(1, frame)
         assert rec.headers == fr.headers, rec.frame
         assert (rec.data, rec.wire_len, rec.linktype) == (frame, len(frame) + 4, 1)
         assert (rec.inner, rec.vni, rec.ifname, rec.direction) == (None, None, None, None)
@@ -162,3 +167,28 @@ def test_streaming_does_not_read_ahead(tmp_path: Path) -> None:
     first = next(it)
     assert first.frame == 1
     it.close()  # stopping early is fine; nothing is raised
+
+
+def test_shared_fast_decoder_equals_general_decoder() -> None:
+    taken = 0
+    for frame in frames():
+        fast = fast_eth_ipv4_tcp(frame)
+        if fast is not None:
+            taken += 1
+            assert fast == decode_frame_general(1, frame).headers
+        assert decode_frame(1, frame) == decode_frame_general(1, frame)
+    assert taken >= 6
+
+
+def test_sll2_fast_decoder_equals_general_decoder() -> None:
+    taken = 0
+    for frame in frames():
+        for pkttype in (0, 4):
+            cooked = sll2(frame[14:], proto=int.from_bytes(frame[12:14], "big"), ifindex=5,
+                          pkttype=pkttype)
+            fast = fast_sll2_ipv4_tcp(cooked)
+            if fast is not None:
+                taken += 1
+                assert fast == decode_frame_general(276, cooked)
+            assert decode_frame(276, cooked) == decode_frame_general(276, cooked)
+    assert taken >= 12

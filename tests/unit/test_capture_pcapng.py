@@ -6,11 +6,11 @@ import struct
 from pathlib import Path
 
 import pytest
-from capkit import block, epb, eth, idb, ipv4, shb, sll2, spb, tcp
 
+from capkit import block, epb, eth, idb, ipv4, shb, sll2, spb, tcp
 from nettrail.capture import open_capture
 from nettrail.capture import pcapng as pcapng_mod
-from nettrail.capture.decode import decode_frame
+from nettrail.capture.decode import decode_frame_general
 from nettrail.errors import CaptureError
 from nettrail.model.packet import SYN, PacketRecord
 
@@ -42,7 +42,7 @@ def test_interfaces_names_resolutions_and_offsets(tmp_path: Path) -> None:
                                        100 * 10**9 + 3_500_000_000]
     assert stats.interfaces == {0: "eth0", 1: "qg-1a2b", 2: "bin"}
     assert stats.format == "pcapng" and stats.packets == 3
-    assert recs[0].headers == decode_frame(1, FRAME).headers
+    assert recs[0].headers == decode_frame_general(1, FRAME).headers
 
 
 def test_comment_and_direction_flags(tmp_path: Path) -> None:

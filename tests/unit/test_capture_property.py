@@ -6,10 +6,10 @@ import struct
 from pathlib import Path
 
 import pytest
-from capkit import epb, eth, icmp, idb, ipv4, ipv6, pcap, shb, sll2, spb, tcp, udp, vxlan
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from capkit import epb, eth, icmp, idb, ipv4, ipv6, pcap, shb, sll2, spb, tcp, udp, vxlan
 from nettrail.capture import open_capture
 from nettrail.capture.decode import SUPPORTED_LINKTYPES, decode_frame
 from nettrail.errors import CaptureError

@@ -140,14 +140,16 @@ def test_syn_ack_first_makes_receiver_the_client() -> None:
 
 def test_copies_on_several_interfaces_are_not_retransmissions() -> None:
     w = Wire()
-    for t, rec in enumerate([
-        w.tcp(0, C, S, SYN, seq=100, ifname="veth-c"),
-        w.tcp(1, S, C, SYN | ACK, seq=500, ack=101, ifname="veth-s"),
-        w.tcp(2, C, S, ACK, seq=101, ack=501, ifname="veth-c"),
-        w.tcp(3, C, S, PSH | ACK, seq=101, ack=501, length=50, ifname="veth-c"),
-    ]):
+    packets = [
+        (0, C, S, SYN, 100, None, 0, "veth-c", "veth-s"),
+        (1, S, C, SYN | ACK, 500, 101, 0, "veth-s", "veth-c"),
+        (2, C, S, ACK, 101, 501, 0, "veth-c", "veth-s"),
+        (3, C, S, PSH | ACK, 101, 501, 50, "veth-c", "veth-s"),
+    ]
+    for t, src, dst, flags, seq, ack, length, first_if, last_if in packets:
+        rec = w.tcp(t, src, dst, flags, seq=seq, ack=ack, length=length, ifname=first_if)
         w.copy(rec, 8, "br0")
-        w.copy(rec, 15, "veth-s" if t != 1 else "veth-c")
+        w.copy(rec, 15, last_if)
     conns, findings = track(w)
     c = conns[0]
     assert c.outcome is Outcome.ESTABLISHED

@@ -8,7 +8,7 @@ import re
 from html.parser import HTMLParser
 
 from fixtures.report_analysis import KEY, KEY2, WEB_SYN, dual_l3_analysis, evidence
-from nettrail.model.analysis import Analysis, Diagnosis, PacketPath
+from nettrail.model.analysis import Analysis, Diagnosis, Hop, PacketPath
 from nettrail.model.finding import Finding, Severity
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.report import html
@@ -88,9 +88,11 @@ def test_diagnosis_comes_first_with_evidence() -> None:
     diag = root.find(id="diagnosis")[0]
     assert "served by two L3 paths" in diag.find("h2")[0].text()
     assert "What to do: Serve the floating IP from one L3" in diag.text()
-    assert len(diag.find("li")) == 4
+    causes = [li.find(cls="kind")[0].text() for li in diag.find("ul", cls="causes")[0].find("li")]
+    assert causes == ["asymmetric-nat", "rst-from-router-namespace"]
+    assert len(diag.find("ol", cls="chain")[0].find("li")) == 4
     assert "network-node.pcapng#6" in diag.text()
-    assert page.index('id="diagnosis"') < page.index('id="findings"') < page.index('id="ladders"')
+    assert page.index('id="diagnosis"') < page.index('id="ladders"') < page.index('id="findings"')
     kinds = [li.attrs["data-kind"] for li in root.find(cls="finding")]
     assert kinds == ["asymmetric-nat", "rst-from-router-namespace", "clock-skew"]
 
@@ -105,8 +107,9 @@ def test_failing_connection_ladder_is_shown_and_others_selectable() -> None:
     assert len(shown) == 1 and shown[0].attrs["id"] == "ladder-0"
     assert str(KEY) in shown[0].text()
     lanes = [g.attrs["data-lane"] for g in shown[0].find(cls="lane")]
-    assert lanes == ["client/eth0", "network-node/br-ex", "network-node/qg-7c1e",
-                     "network-node/qr-3f2a", "compute-node/tap-vm1", "compute-node/eth1"]
+    # lanes where packets arrive, by point; qg-7c1e only sees copies until the RST leaves it
+    assert lanes == ["client/eth0", "network-node/br-ex", "network-node/qr-3f2a",
+                     "network-node/qg-7c1e", "compute-node/tap-vm1", "compute-node/eth1"]
     arrows = shown[0].find(cls="arrow")
     # SYN: eth0 > br-ex(+qg) > qr > tap; SYN-ACK: tap > eth1 > client; ACK: 1; RST: 1
     assert len(arrows) == 7
@@ -114,7 +117,8 @@ def test_failing_connection_ladder_is_shown_and_others_selectable() -> None:
     assert flags == ["S", "S", "S", "S.", "S.", ".", "R"]
     nat = [a.find(cls="nat")[0].text() for a in arrows if a.find(cls="nat")]
     assert nat == ["DNAT→198.18.0.5:80", "SNAT→203.0.113.10:80"]
-    assert len(shown[0].find(cls="copies")) == 3  # SYN, ACK and RST on br-ex and qg-7c1e
+    copies = [c.text() for c in shown[0].find(cls="copies")]
+    assert copies == ["+1also seen on qg-7c1e", "+1also seen on qg-7c1e", "+1also seen on br-ex"]
 
 
 def test_cited_packets_are_highlighted() -> None:
@@ -200,3 +204,44 @@ def test_long_connections_are_cut_and_say_so() -> None:
     view = root.find(id="ladder-0")[0]
     assert f"showing the first {MAX_PATHS} of {MAX_PATHS + 5} packets" in view.text()
     assert len(view.find(cls="arrow")) == MAX_PATHS
+
+
+def test_many_connections_draw_the_first_and_the_failing() -> None:
+    hop = WEB_SYN[0]
+    paths = tuple(
+        PacketPath(i, (dataclasses.replace(hop, time_ns=hop.time_ns + i),), 1.0,
+                   FlowKey.of(6, Endpoint("198.51.100.10", 1000 + i), Endpoint("203.0.113.9", 80)))
+        for i in range(html.MAX_LADDERS + 20)
+    )
+    late = paths[-1].connection
+    finding = Finding("reset", Severity.ERROR, "x", root_cause=True, connection=late)
+    _, root = render(Analysis(points=(), connections=(), findings=(finding,), paths=paths))
+    options = root.find("option")
+    assert len(options) == html.MAX_LADDERS + 1
+    assert options[-1].attrs["value"] == f"ladder-{html.MAX_LADDERS + 19}"
+    assert "selected" in options[-1].attrs
+    assert f"{html.MAX_LADDERS + 1} of {html.MAX_LADDERS + 20} connections drawn" in root.text()
+
+
+def test_unknown_interfaces_and_addresses() -> None:
+    bare = tuple(Hop(p, None, 1_000 + i, "f.txt", i + 1, "ARP, Request who-has 198.51.100.1")
+                 for i, p in enumerate(("a", "b", "a")))
+    _, root = render(Analysis(points=(), connections=(), findings=(),
+                              paths=(PacketPath(1, bare, 0.5),)))
+    view = root.find(id="ladder-0")[0]
+    assert [g.attrs["data-lane"] for g in view.find(cls="lane")] == ["a", "b"]
+    assert "packets outside a known connection" in view.text()
+    assert len(view.find(cls="arrow")) == 2 and not view.find(cls="nat")
+
+
+def test_long_evidence_chain_folds_after_the_first() -> None:
+    analysis = dual_l3_analysis()
+    diag = analysis.diagnosis
+    assert diag is not None
+    longer = dataclasses.replace(diag, chain=diag.chain * 2)
+    _, root = render(dataclasses.replace(analysis, diagnosis=longer))
+    lists = root.find(id="diagnosis")[0].find("ol", cls="chain")
+    assert [len(ol.find("li")) for ol in lists] == [html.CHAIN_SHOWN, 8 - html.CHAIN_SHOWN]
+    assert lists[1].parent is not None and lists[1].parent.tag == "details"
+    assert lists[1].attrs["start"] == str(html.CHAIN_SHOWN + 1)
+    assert "beforeprint" in root.find("script")[0].text()

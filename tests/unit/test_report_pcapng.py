@@ -15,8 +15,10 @@ from nettrail.errors import NettrailError
 from nettrail.model.packet import (
     ACK,
     SYN,
+    ARPHeader,
     EthHeader,
     Headers,
+    ICMPHeader,
     IPHeader,
     TCPHeader,
     TCPOptions,
@@ -163,3 +165,32 @@ def test_our_reader_reads_what_we_write(tmp_path: Path) -> None:
     tcp = records[0].tcp
     assert tcp is not None and (tcp.sport, tcp.dport, tcp.flags, tcp.seq) == (40000, 80, SYN, 1000)
     assert capture.stats.error is None
+
+
+def test_tshark_decodes_vlan_vxlan_arp_and_icmp(tmp_path: Path) -> None:
+    inner = Headers(None, IPHeader(4, "198.51.100.4", "203.0.113.10", 6, 64, 1, None, False, 0,
+                                   False),
+                    TCPHeader(22, 40000, SYN | ACK, 5, 6, 100, 0,
+                              TCPOptions(None, None, False, (), None, None, ())))
+    outer = Headers(EthHeader(None, None, (101,), 0x8100),
+                    IPHeader(4, "198.18.0.1", "198.18.0.2", 17, 64, 9, None, False, 0, False),
+                    UDPHeader(52000, 4789, 0))
+    arp = Headers(None, None, None, ARPHeader(1, "02:00:00:00:00:09", "198.51.100.9",
+                                              "00:00:00:00:00:00", "198.51.100.1"))
+    frag = Headers(None, IPHeader(4, "198.18.0.254", "198.51.100.10", 1, 64, 3, 576, False, 0,
+                                  False), ICMPHeader(4, 3, 4, 1400, None))
+    path = tmp_path / "mixed.pcapng"
+    with path.open("wb") as f:
+        w = PcapngWriter(f)
+        i = w.add_interface("p")
+        for n, (data, wire) in enumerate([synthesize(outer, inner, 4242), synthesize(arp),
+                                          synthesize(frag)]):
+            w.write_packet(i, T0 + n, data, wire)
+    rows = tshark_fields(path, "vlan.id", "vxlan.vni", "tcp.flags.str", "ip.src", "arp.opcode",
+                         "arp.dst.proto_ipv4", "icmp.mtu", "_ws.malformed")
+    assert rows[0][0] == "101" and rows[0][1] == "4242"
+    assert rows[0][3] == "198.18.0.1,198.51.100.4"  # outer and inner IPv4 sources
+    assert "S" in rows[0][2] and "A" in rows[0][2]
+    assert rows[1][4:6] == ["1", "198.51.100.1"]
+    assert rows[2][6] == "1400"
+    assert all(not r[7] for r in rows)

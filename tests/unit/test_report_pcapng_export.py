@@ -102,7 +102,7 @@ def test_export_through_tshark(tmp_path: Path, captured: tuple[Analysis, list[tu
                                     "198.51.100.10"]
     comments = [r[4] for r in rows]
     assert all(c.startswith("nettrail: ") for c in comments)
-    assert "packet #7 sighting 1/2 (client > compute-node/eth0)" in comments[0]
+    assert "packet #7 sighting 1/2 (client > compute-node)" in comments[0]
     assert "packet #7 sighting 2/2" in comments[1]
     assert "DNAT dst 203.0.113.10:80 → 198.18.0.5:80" in comments[1]
     assert "bytes synthesized from text headers" in comments[1]

@@ -145,6 +145,10 @@ def test_iptables_and_nft_rules_get_an_undo(tmp_path: Path) -> None:
      "outside the lab ranges"),
     (('[hosts.b]', '[hosts.b]\niptables = ["-A INPUT -s 10.1.2.3 -j DROP"]'),
      "hosts.b.iptables", "outside the lab ranges"),
+    (('dev = "eth0", addrs = ["198.51.100.1/24"]', 'dev = "eth0", mac = "fa:16:3e"'),
+     "links.ab.a.mac", "not a MAC address"),
+    (('[hosts.b]', '[hosts.b]\nsysctls = { "net.ipv4.ip_forward" = true }'),
+     "hosts.b.sysctls.net.ipv4.ip_forward", "expected an integer or a string"),
 ])
 def test_invalid_scenarios_name_file_and_key(tmp_path: Path, change: tuple[str, str],
                                              where: str, why: str) -> None:
@@ -197,3 +201,35 @@ def test_safety_rules() -> None:
 ])
 def test_ssh_outcomes(code: int, stderr: str, outcome: str) -> None:
     assert classify_ssh(code, stderr)[0] == outcome
+
+
+def test_state_paths_only_for_lab_names() -> None:
+    from nettrail.errors import InputError
+    from nettrail.lab import state
+
+    assert state.state_dir("dual-l3").name == "dual-l3"
+    for bad in ("../../etc", "a/b", "", "Dual"):
+        with pytest.raises(InputError):
+            state.state_dir(bad)
+
+
+def test_extends_needs_a_name_and_an_existing_base(tmp_path: Path) -> None:
+    write(tmp_path, MINIMAL, "base.toml")
+    child = write(tmp_path, 'extends = "base"\nname = "child"\n[traffic]\nexpect = "timeout"\n',
+                  "child.toml")
+    scn = scenario.load(child)
+    assert (scn.name, scn.traffic.expect, scn.traffic.kind) == ("child", "timeout", "tcp-fetch")
+    assert scn.namespaces == ("ntl-child-a", "ntl-child-b")
+    nameless = write(tmp_path, 'extends = "base"\n', "nameless.toml")
+    with pytest.raises(ScenarioError, match=r"nameless\.toml: name: missing"):
+        scenario.load(nameless)
+    orphan = write(tmp_path, 'extends = "nope"\nname = "orphan"\n', "orphan.toml")
+    with pytest.raises(ScenarioError, match=r"nope\.toml: no such scenario"):
+        scenario.load(orphan)
+
+
+def test_merge_tables_key_by_key_and_replace_the_rest() -> None:
+    base = {"a": {"x": 1, "y": [1]}, "b": 2}
+    assert scenario.merge(base, {"a": {"y": [2], "z": 3}, "b": 4}) == {
+        "a": {"x": 1, "y": [2], "z": 3}, "b": 4}
+    assert base == {"a": {"x": 1, "y": [1]}, "b": 2}

@@ -7,8 +7,8 @@ import subprocess
 from typing import Any
 
 import pytest
-from conftest import require_tool
 
+from conftest import require_tool
 from nettrail.trace import layout as L
 from nettrail.trace.session import OBJECT_PATH
 

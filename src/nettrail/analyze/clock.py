@@ -14,10 +14,11 @@ from __future__ import annotations
 import heapq
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from nettrail.analyze.correlate import Match
+from nettrail.analyze.correlate import UnionFind as _UnionFind
 from nettrail.model.analysis import ClockOffset
 
 OUTLIER_FLOOR_NS = 2_000_000
@@ -40,23 +41,57 @@ class PairEstimate(NamedTuple):
 class _Sample(NamedTuple):
     group: object
     orientation: bool
+    causal: int  # +1: seen at A first, -1: at B first, 0: unknown
     fwd: int   # b.first - a.last: an upper bound if the packet went A -> B
     rev: int   # b.last - a.first: a lower bound if the packet went B -> A
     mid: int
 
 
-def _samples(matches: Iterable[Match]) -> list[_Sample]:
+def _samples(matches: Sequence[Match]) -> list[_Sample]:
+    """Time differences of matched packets, grouped by connection as point A saw it.
+
+    At point A, the forms a packet took (before and after a NAT there) belong to one group,
+    and all their sources are one side of it: so both directions of a NATed connection fall
+    in one group with opposite orientations.
+    """
+    flows = _UnionFind()
+    sides = _UnionFind()
+    for m in matches:
+        a = m.a
+        first = a.forms[0]
+        for src, dst in a.forms:
+            flows.union((src, dst) if src <= dst else (dst, src),
+                        (first[0], first[1]) if first[0] <= first[1] else (first[1], first[0]))
+            sides.union(src, first[0])
+            sides.union(dst, first[1])
     out = []
     for m in matches:
         a, b = m.a, m.b
-        group = (a.proto, *sorted((a.src, a.dst)))
-        out.append(_Sample(group, a.src < a.dst, b.first_ns - a.last_ns, b.last_ns - a.first_ns,
-                           b.first_ns - a.first_ns))
+        src, dst = a.forms[0]
+        group = flows.find((src, dst) if src <= dst else (dst, src))
+        orientation = str(sides.find(src)) < str(sides.find(dst))
+        out.append(_Sample(group, orientation, _causal(m), b.first_ns - a.last_ns,
+                           b.last_ns - a.first_ns, b.first_ns - a.first_ns))
     return out
 
 
+def _causal(m: Match) -> int:
+    """Which point saw the packet first, when NAT tells: the point that translated it and
+    passed it on in the form the other point saw came first."""
+    fa, fb = m.a.forms, m.b.forms
+    if len(fa) > 1 and fb[0] == fa[-1] and fa[0] not in fb:
+        return 1
+    if len(fb) > 1 and fa[0] == fb[-1] and fb[0] not in fa:
+        return -1
+    return 0
+
+
 def _classify(samples: Sequence[_Sample]) -> tuple[list[int], list[int], list[int]]:
-    """Upper bounds (A->B packets), lower bounds (B->A packets), and unclassified mids."""
+    """Upper bounds (A->B packets), lower bounds (B->A packets), and unclassified mids.
+
+    A sample whose direction NAT tells is classified by it; the others by their group: within
+    one connection, the orientation with the larger median difference travels from A to B.
+    """
     by_group: dict[object, dict[bool, list[_Sample]]] = defaultdict(lambda: defaultdict(list))
     for s in samples:
         by_group[s.group][s.orientation].append(s)
@@ -64,17 +99,19 @@ def _classify(samples: Sequence[_Sample]) -> tuple[list[int], list[int], list[in
     lower: list[int] = []
     loose: list[int] = []
     for sides in by_group.values():
-        if len(sides) < 2:
-            for group_samples in sides.values():
-                loose.extend(s.mid for s in group_samples)
-            continue
-        med = {o: statistics.median(s.mid for s in ss) for o, ss in sides.items()}
-        if med[True] == med[False]:
-            loose.extend(s.mid for ss in sides.values() for s in ss)
-            continue
-        going = max(med, key=lambda o: med[o])
-        upper.extend(s.fwd for s in sides[going])
-        lower.extend(s.rev for s in sides[not going])
+        going: bool | None = None
+        if len(sides) == 2:
+            med = {o: statistics.median(s.mid for s in ss) for o, ss in sides.items()}
+            if med[True] != med[False]:
+                going = max(med, key=lambda o: med[o])
+        for orientation, group_samples in sides.items():
+            for s in group_samples:
+                if s.causal > 0 or (s.causal == 0 and going is orientation):
+                    upper.append(s.fwd)
+                elif s.causal < 0 or (s.causal == 0 and going is not None):
+                    lower.append(s.rev)
+                else:
+                    loose.append(s.mid)
     return upper, lower, loose
 
 
@@ -115,13 +152,15 @@ def estimate_pair(a: str, b: str, matches: Sequence[Match]) -> PairEstimate | No
             return PairEstimate(a, b, (hi + lo) / 2, (hi - lo) / 2, len(samples), True)
         mu, ml = statistics.median(upper), statistics.median(lower)
         return PairEstimate(a, b, (mu + ml) / 2, abs(mu - ml) / 2, len(samples), True)
-    # One-way evidence only: skew and transit time cannot be told apart. A skew smaller than
-    # the floor is taken as none (clocks agree); a larger one is the median difference.
-    mids = loose + upper + lower
-    med, _ = _spread(mids)
-    mad = statistics.median(abs(v - med) for v in mids)
+    # One-way evidence only: skew and transit time cannot be told apart. With a bound of known
+    # direction, take it (zero transit); else the median difference. Within the floor, none.
+    if upper or lower:
+        est = float(upper[0]) if upper else float(lower[-1])
+        return PairEstimate(a, b, est, ONE_SIDED_FLOOR_NS, len(samples), False)
+    med, _ = _spread(loose)
+    mad = statistics.median(abs(v - med) for v in loose)
     unc = max(1.4826 * mad, ONE_SIDED_FLOOR_NS)
-    return PairEstimate(a, b, med if abs(med) > unc else 0.0, unc, len(samples), False)
+    return PairEstimate(a, b, med, unc, len(samples), False)
 
 
 def offsets(points: Sequence[str], pairs: Sequence[PairEstimate]) -> tuple[ClockOffset, ...]:
@@ -149,8 +188,17 @@ def offsets(points: Sequence[str], pairs: Sequence[PairEstimate]) -> tuple[Clock
                 samples = pair.samples if point == ref else min(n, pair.samples)
                 heapq.heappush(heap, (cost + edge_cost, other, off + delta,
                                       unc + pair.uncertainty_ns, samples))
-    return tuple(
-        ClockOffset(p, ref, best[p][1], best[p][2], best[p][3]) for p in points if p in best)
+    return tuple(_settled(ClockOffset(p, ref, best[p][1], best[p][2], best[p][3]))
+                 for p in points if p in best)
+
+
+def _settled(c: ClockOffset) -> ClockOffset:
+    """An offset no larger than its uncertainty is taken as zero (the clocks agree), with the
+    uncertainty widened to still cover the estimate; this keeps same-clock timelines causal."""
+    if c.point == c.reference or abs(c.offset_ns) > c.uncertainty_ns:
+        return c
+    return ClockOffset(c.point, c.reference, 0.0, c.uncertainty_ns + abs(c.offset_ns),
+                       c.samples)
 
 
 def offset_map(clock: Sequence[ClockOffset]) -> Mapping[str, float]:
@@ -163,6 +211,7 @@ def describe_offset(c: ClockOffset) -> str:
     ms = c.offset_ns / 1e6
     unc = c.uncertainty_ns / 1e6
     if abs(ms) < 0.05:
-        return f"{c.point}'s clock agrees with {c.reference} (0.0 ± {unc:.1f} ms)"
+        return f"{c.point}'s clock agrees with {c.reference} (within {unc:.3f} ms)"
     side = "ahead of" if ms > 0 else "behind"
-    return f"{c.point}'s clock is {abs(ms):.1f} ± {unc:.1f} ms {side} {c.reference}"
+    digits = 1 if unc >= 0.05 else 3
+    return f"{c.point}'s clock is {abs(ms):.{digits}f} ± {unc:.{digits}f} ms {side} {c.reference}"

@@ -57,11 +57,13 @@ class Sighting:
 
     __slots__ = (
         "ack",
+        "copy_forms",
         "first_ns",
         "flags",
         "forms",
         "ip_id",
         "ip_len",
+        "key",
         "last_ns",
         "offset",
         "plen",
@@ -78,9 +80,11 @@ class Sighting:
         self.first_ns = record.ts_ns
         self.last_ns = record.ts_ns
         self.forms: list[Form] = [form]
+        self.copy_forms: list[Form] = [form]
         self.proto, self.flags, self.seq, self.ack, self.plen, self.ip_id, self.ip_len = fields[:7]
         self.ts_val = fields.ts_val
         self.offset = 0.0
+        self.key = self._strong_key()
 
     @property
     def t(self) -> int:
@@ -114,12 +118,16 @@ class Sighting:
     def add_copy(self, record: PacketRecord, form: Form) -> None:
         """Fold another copy of the same packet into this sighting."""
         self.records.append(record)
+        self.copy_forms.append(form)
         self.last_ns = record.ts_ns
         if form not in self.forms:
             self.forms.append(form)
 
     def strong_key(self) -> tuple[object, ...] | None:
         """Key on fields NAT never changes, or None when the capture lacks them (text)."""
+        return self.key
+
+    def _strong_key(self) -> tuple[object, ...] | None:
         if self.proto == PROTO_TCP:
             if self.seq is None:
                 return None
@@ -142,6 +150,8 @@ class _Fields(NamedTuple):
     ip_len: int | None
     ts_val: int | None
     relative: bool
+    raw_seq: int | None
+    raw_ack: int | None
 
 
 class Match(NamedTuple):
@@ -153,43 +163,39 @@ class Match(NamedTuple):
 
 
 def _fields(record: PacketRecord) -> tuple[Form, _Fields] | None:
-    ip = record.ip
+    inner = record.inner
+    h = inner if inner is not None and inner.ip is not None else record.headers
+    ip = h.ip
     if ip is None or ip.proto not in _MATCHED_PROTOS:
         return None
-    l4 = record.l4
-    if isinstance(l4, TCPHeader):
-        seq = None if l4.seq_relative else l4.seq
-        ack = None if l4.seq_relative else l4.ack
+    l4 = h.l4
+    if type(l4) is TCPHeader:
+        rel = l4.seq_relative
         form = (Endpoint(ip.src, l4.sport), Endpoint(ip.dst, l4.dport))
-        fields = _Fields(PROTO_TCP, l4.flags, seq, ack, l4.payload_len, ip.ip_id, ip.length,
-                         l4.options.ts_val, l4.seq_relative and l4.seq is not None)
+        fields = _Fields(PROTO_TCP, l4.flags, None if rel else l4.seq, None if rel else l4.ack,
+                         l4.payload_len, ip.ip_id, ip.length, l4.options.ts_val,
+                         rel and l4.seq is not None, l4.seq, l4.ack)
         return form, fields
     if isinstance(l4, UDPHeader):
         form = (Endpoint(ip.src, l4.sport), Endpoint(ip.dst, l4.dport))
         return form, _Fields(ip.proto, 0, None, None, l4.payload_len, ip.ip_id, ip.length, None,
-                             False)
+                             False, None, None)
     plen = 0
     if isinstance(l4, ICMPHeader):
         plen = l4.type * 256 + l4.code
     form = (Endpoint(ip.src, 0), Endpoint(ip.dst, 0))
-    return form, _Fields(ip.proto, 0, None, None, plen, ip.ip_id, ip.length, None, False)
+    return form, _Fields(ip.proto, 0, None, None, plen, ip.ip_id, ip.length, None, False,
+                         None, None)
 
 
-def _copy_keys(
-    form: Form, f: _Fields, record: PacketRecord
-) -> tuple[int, list[tuple[object, ...]]]:
+def _copy_keys(form: Form, f: _Fields) -> tuple[int, list[tuple[object, ...]]]:
     if f.proto == PROTO_TCP and (f.seq is not None or f.relative):
-        tcp = record.tcp
-        seq = tcp.seq if tcp is not None else None
-        ack = tcp.ack if tcp is not None else None
-        return COPY_WINDOW_NS, [("s", f.flags, seq, ack, f.plen, f.ip_id)]
+        return COPY_WINDOW_NS, [("s", f.flags, f.raw_seq, f.raw_ack, f.plen, f.ip_id)]
     if f.ip_id is not None:
         return COPY_WINDOW_NS, [("i", f.proto, f.ip_id, f.ip_len, f.flags, f.plen)]
-    tcp = record.tcp
-    ack = tcp.ack if tcp is not None else None
     return WEAK_COPY_WINDOW_NS, [
-        ("w", f.proto, f.flags, f.plen, ack, 0, form[0]),
-        ("w", f.proto, f.flags, f.plen, ack, 1, form[1]),
+        ("w", f.proto, f.flags, f.plen, f.raw_ack, 0, form[0]),
+        ("w", f.proto, f.flags, f.plen, f.raw_ack, 1, form[1]),
     ]
 
 
@@ -213,7 +219,7 @@ def fold_copies(records: Iterable[PacketRecord]) -> list[Sighting]:
         if got is None:
             continue
         form, f = got
-        window, keys = _copy_keys(form, f, record)
+        window, keys = _copy_keys(form, f)
         found: Sighting | None = None
         for key in keys:
             s = recent.get(key)
@@ -438,7 +444,9 @@ class Track:
         return out
 
 
-class _UnionFind:
+class UnionFind:
+    """Disjoint sets of hashable items (path-halving find, no ranks: sets here are small)."""
+
     def __init__(self) -> None:
         self.parent: dict[object, object] = {}
 
@@ -460,7 +468,7 @@ class _UnionFind:
 def build_tracks(sightings: Mapping[str, Sequence[Sighting]], matches: Iterable[Match],
                  offsets: Mapping[str, float]) -> list[Track]:
     """Tracks from matched sightings (clock-corrected), every unmatched sighting its own track."""
-    uf = _UnionFind()
+    uf = UnionFind()
     confidence: dict[object, float] = {}
     for m in matches:
         ra, rb = uf.find(id(m.a)), uf.find(id(m.b))
@@ -553,7 +561,7 @@ class Conversation:
 
 def build_conversations(tracks: Sequence[Track]) -> list[Conversation]:
     """Group tracks into connections: the forms a packet takes along its track are one flow."""
-    uf = _UnionFind()
+    uf = UnionFind()
     first_node: dict[int, object] = {}
     for t in tracks:
         node0: object = None
@@ -605,7 +613,7 @@ def evidence(s: Sighting, note: str = "", copy: int = 0) -> Evidence:
 def hops(s: Sighting) -> list[Hop]:
     """Every copy of a sighting as a hop of a packet path."""
     out = []
-    for record, in_form in zip(s.records, _forms_of(s), strict=True):
+    for record, in_form in zip(s.records, s.copy_forms, strict=True):
         out.append(Hop(point=s.point, ifname=record.ifname, time_ns=s.corrected(record),
                        file=record.file, frame=record.frame, text=describe(record),
                        src=in_form[0], dst=in_form[1]))
@@ -617,6 +625,3 @@ def record_form(record: PacketRecord) -> Form | None:
     got = _fields(record)
     return got[0] if got is not None else None
 
-
-def _forms_of(s: Sighting) -> list[Form]:
-    return [record_form(r) or s.forms[0] for r in s.records]

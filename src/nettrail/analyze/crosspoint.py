@@ -9,7 +9,10 @@ tracks; run the detectors; write the diagnosis.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import gc
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -35,6 +38,8 @@ from nettrail.model.analysis import ClockOffset, Diagnosis, NatTranslation, Pack
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, ICMPHeader, PacketRecord
+
+MAX_PATHS = 100_000
 
 
 @dataclass(frozen=True)
@@ -77,29 +82,54 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
     ``connections`` (per-point single-point results) are accepted for the pipeline's sake; the
     analysis works from the packets alone.
     """
-    sightings, clock, matches = correlate(points)
-    tracks = build_tracks(sightings, matches, offset_map(clock))
-    convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
-                                 and t.first.proto != PROTO_ICMPV6])
-    nat = infer_translations(convs)
-    findings = detect(sightings, convs, nat, clock)
-    ctx = _context(points)
-    return CrossPointResult(clock, nat, _paths(tracks, convs), tuple(findings),
-                            diagnose(findings, ctx))
+    with _gc_paused():
+        sightings, clock, matches = correlate(points)
+        tracks = build_tracks(sightings, matches, offset_map(clock))
+        convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
+                                     and t.first.proto != PROTO_ICMPV6])
+        nat = infer_translations(convs)
+        findings = detect(sightings, convs, nat, clock, _points_with_copies(connections))
+        ctx = _context(points)
+        return CrossPointResult(clock, nat, _paths(tracks, convs, findings), tuple(findings),
+                                diagnose(findings, ctx))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: millions of small acyclic records make its passes
+    cost more than the analysis itself."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _points_with_copies(connections: Sequence[Connection]) -> set[str]:
+    """Points whose single-point analysis already counted (and noted) multi-interface copies."""
+    return {c.point for c in connections if c.copies}
 
 
 def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversation],
-           nat: Sequence[NatTranslation], clock: Sequence[ClockOffset]) -> list[Finding]:
-    """Every cross-point finding: root causes first, then notes."""
+           nat: Sequence[NatTranslation], clock: Sequence[ClockOffset],
+           copies_noted: set[str] | frozenset[str] = frozenset()) -> list[Finding]:
+    """Every cross-point finding: root causes first, then notes (copies are noted once per
+    point, unless single-point analysis did it already: ``copies_noted``)."""
     point_spans = spans(sightings)
     frag = [s for items in sightings.values() for s in items
             if isinstance(s.records[0].l4, ICMPHeader) and s.records[0].l4.is_frag_needed]
+    by_conn: dict[object, list[NatTranslation]] = defaultdict(list)
+    for t in nat:
+        by_conn[t.connection].append(t)
     roots: list[Finding] = []
     for conv in convs:
-        asym = asymmetric_nat(conv, nat, point_spans)
+        conv_nat = by_conn.get(conv.key, [])
+        asym = asymmetric_nat(conv, conv_nat, point_spans) if conv_nat else None
         if asym is not None:
             roots.append(asym)
-        roots.extend(reset_findings(conv, nat, point_spans))
+        roots.extend(reset_findings(conv, conv_nat, point_spans))
         blackhole, stuck = mtu_blackhole(conv, point_spans, frag)
         if blackhole is not None:
             roots.append(blackhole)
@@ -108,6 +138,8 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
         roots.extend(lost_between_points(conv, point_spans, stuck, directions))
     notes = clock_findings(clock)
     for point, items in sightings.items():
+        if point in copies_noted:
+            continue
         copy = multi_interface_copies(point, items)
         if copy is not None:
             notes.append(copy)
@@ -122,10 +154,19 @@ def _context(points: Mapping[str, Sequence[PacketRecord]]) -> Context:
     return context_from_names(names)
 
 
-def _paths(tracks: Sequence[Track], convs: Sequence[Conversation]) -> tuple[PacketPath, ...]:
+def _paths(tracks: Sequence[Track], convs: Sequence[Conversation],
+           findings: Sequence[Finding]) -> tuple[PacketPath, ...]:
+    """Every packet's path; beyond MAX_PATHS, those of connections with findings first, then
+    packets seen at several points, then the rest in time order, up to MAX_PATHS."""
     key_of = {t.id: c.key for c in convs for t in c.tracks}
+    chosen: Sequence[Track] = tracks
+    if len(tracks) > MAX_PATHS:
+        flagged = {f.connection for f in findings if f.connection is not None}
+        ranked = sorted(tracks, key=lambda t: (key_of.get(t.id) not in flagged,
+                                               len(t.sightings) < 2, t.id))
+        chosen = sorted(ranked[:MAX_PATHS], key=lambda t: t.id)
     out = []
-    for t in tracks:
+    for t in chosen:
         hop_list = [h for s in t.sightings for h in hops(s)]
         out.append(PacketPath(t.id, tuple(hop_list), t.confidence, key_of.get(t.id)))
     return tuple(out)

@@ -115,13 +115,14 @@ def _asymmetric_words(d: dict[str, str], related: Sequence[Finding],
     reset_at = _detail(related, RESET_NOT_FROM_SERVER, "origin", "")
     reset = f"; {reset_at} then resets the connection" if reset_at else ""
     if ctx.openstack:
-        router = ctx.routers[0] if ctx.routers else req_at
+        router = f"router {ctx.routers[0]} (at {req_at})" if ctx.routers else \
+            f"router (at {req_at})"
         headline = (f"floating IP {addr} is served by two L3 implementations at once: the "
-                    f"Neutron L3 agent's router {router} (at {req_at}) DNATs the request, and "
+                    f"Neutron L3 agent's {router} DNATs the request, and "
                     f"another L3 on the compute node (e.g. an SDN controller's) translates the "
                     f"reply {reply_at}{reset}")
         action = (f"Keep one L3 implementation for floating IP {addr}: either the Neutron L3 "
-                  f"agent (router {router}) or the SDN controller's L3, not both.")
+                  f"agent's {router} or the SDN controller's L3, not both.")
     else:
         headline = (f"{addr} has two NAT owners: the request is translated at {req_at}, the "
                     f"reply {reply_at}{reset}")

@@ -11,7 +11,6 @@ from nettrail.analyze.correlate import (
     Sighting,
     Track,
     evidence,
-    record_form,
 )
 from nettrail.analyze.nat import track_translations
 from nettrail.model.analysis import ClockOffset, NatTranslation
@@ -55,6 +54,8 @@ def _request_evidence(conv: Conversation, t: NatTranslation) -> list[Evidence]:
                 if s is not None:
                     idx = next((i for i, r in enumerate(s.records)
                                 if _has_form(s, i, t.after, t.kind)), 0)
+                    if idx > 0 and s is not track.first:
+                        out.append(evidence(s, f"request arrives at {t.at}", idx - 1))
                     out.append(evidence(s, f"request {t.kind.upper()}ed {t.before} -> {t.after} "
                                            f"at {t.at}", idx))
                 return out
@@ -62,9 +63,7 @@ def _request_evidence(conv: Conversation, t: NatTranslation) -> list[Evidence]:
 
 
 def _has_form(s: Sighting, index: int, ep: Endpoint, kind: str) -> bool:
-    form = record_form(s.records[index])
-    if form is None:
-        return False
+    form = s.copy_forms[index]
     return form[1] == ep if kind == "dnat" else form[0] == ep
 
 

@@ -21,15 +21,17 @@ import gc
 from collections.abc import Iterable
 from typing import Any
 
-from nettrail.analyze.describe import describe
+from nettrail.analyze.describe import describe, describe_headers
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import (
     ACK,
     FIN,
+    NO_OPTIONS,
     PROTO_TCP,
     RST,
     SYN,
+    Headers,
     IPHeader,
     PacketRecord,
     TCPHeader,
@@ -65,14 +67,17 @@ _H_FINS = H_FIN_C | H_FIN_S
 # Slots of a connection's state list (the hot loop in consume() uses the literal numbers).
 _H, _PKTS, _FIRST, _LAST, _RETX, _COPIES = 0, 1, 2, 3, 4, 5
 _KEY, _CLIENT, _SERVER = 6, 7, 8
-_SYN_REC, _SYNACK_REC, _RST_REC, _RST_ANSWERED, _LAST_REC = 9, 10, 11, 12, 13
+_SYN_REC, _SYNACK_REC, _RST_REC, _RST_ANSWERED = 9, 10, 11, 12
 _RST_FROM_CLIENT, _RETX_EV, _COPY_EV, _COPY_IFACES, _SYN_COUNT, _DIRS = 14, 15, 16, 17, 18, 19
 _N_SLOTS = 20
 
 # Slots of a direction's state list.
-_HIGH, _CUR, _OLD, _PURE, _BYTES, _ISN = 0, 1, 2, 3, 4, 5
+_HIGH, _CUR, _OLD, _LASTSIG, _BYTES, _ISN = 0, 1, 2, 3, 4, 5
 
 State = list[Any]
+Sig = tuple[Any, ...]
+"""What is remembered of a segment: (ts, seq, ack, flags, plen, window, ip_id, ifname,
+direction, frame, file)."""
 Entry = tuple[State, State, bool]
 
 
@@ -133,7 +138,7 @@ class FlowTracker:
                 if ip is None:
                     continue
                 tcp += 1
-                sport, dport, flags, seq, _ack, _win, plen, _opts, rel = l4
+                sport, dport, flags, seq, ack, win, plen, _opts, rel = l4
                 entry = get((ip[1], sport, ip[2], dport))
                 if entry is None or (flags & 0x12 == 2 and _reopens(entry, seq, rec[1])):
                     entry = new_conn(ip[1], sport, ip[2], dport, flags, rec)
@@ -141,6 +146,7 @@ class FlowTracker:
                 ts = rec[1]
                 st[1] += 1
                 st[3] = ts
+                sig = (ts, seq, ack, flags, plen, win, ip[5], rec[4], rec[5], rec[3], rec[2])
                 if seq is not None and (plen or flags & 3):  # data, SYN or FIN
                     if rel and ds[5] is not None and not flags & 2:
                         seq = (seq + ds[5]) & mask
@@ -148,27 +154,28 @@ class FlowTracker:
                     end = (seq + plen + (1 if flags & 3 else 0)) & mask
                     if high is None or 0 < ((end - high) & mask) < half:
                         ds[0] = end
+                        ds[3] = sig
                         cur = ds[1]
-                        cur[seq] = rec
+                        cur[seq] = sig
                         if len(cur) >= recent:
                             ds[2] = cur
                             ds[1] = {}
-                    elif repeat(st, ds, rec, seq):
+                    elif repeat(st, ds, sig, rec, seq):
                         continue
                 else:
                     prev = ds[3]
-                    if (prev is not None and ts - prev[1] <= window) or flags & 3:
-                        if pure_repeat(st, ds, rec, prev):
+                    if flags & 3 or (prev is not None and prev[2] == ack and prev[1] == seq
+                                     and ts - prev[0] <= window):
+                        if pure_repeat(st, ds, sig, rec, prev):
                             continue
                     else:
-                        ds[3] = rec
+                        ds[3] = sig
                 if flags & 7:
                     control(st, fc, rec, flags, seq)
                 elif fc and flags & 16 and not st[0] & 12:
                     st[0] |= 4
                 if plen:
                     ds[4] += plen
-                st[13] = rec
         finally:
             self.packets += n
             self.tcp_packets += tcp
@@ -214,59 +221,58 @@ class FlowTracker:
                 keep.append(st)
         self._closing = keep
 
-    def _repeat(self, st: State, ds: State, rec: PacketRecord, seq: int) -> bool:
+    def _repeat(self, st: State, ds: State, sig: Sig, rec: PacketRecord, seq: int) -> bool:
         """Sequence space sent again: a copy (returns True) or a retransmission (False)."""
         prev = ds[_CUR].get(seq)
         if prev is None:
             prev = ds[_OLD].get(seq)
-        if prev is not None and rec.ts_ns - prev.ts_ns <= COPY_WINDOW_NS and _same(prev, rec):
+        if prev is not None and sig[0] - prev[0] <= COPY_WINDOW_NS and sig[1:7] == prev[1:7]:
             self._note_copy(st, rec, prev)
             return True
         self._retransmitted(st, rec, prev)
-        ds[_CUR][seq] = rec
+        ds[_CUR][seq] = sig
+        ds[_LASTSIG] = sig
         return False
 
-    def _pure_repeat(self, st: State, ds: State, rec: PacketRecord, prev: PacketRecord | None
-                     ) -> bool:
+    def _pure_repeat(
+        self, st: State, ds: State, sig: Sig, rec: PacketRecord, prev: Sig | None
+    ) -> bool:
         """A segment that consumes no known sequence space, seen soon after another (or a
         SYN/FIN without sequence numbers): a copy (True), a retransmission, or new (False)."""
         if (
             prev is not None
-            and rec.ts_ns - prev.ts_ns <= COPY_WINDOW_NS
-            and _same(prev, rec)
-            and (prev.ifname != rec.ifname or prev.direction != rec.direction
-                 or prev.ifname is None or prev.direction is None)
+            and sig[0] - prev[0] <= COPY_WINDOW_NS
+            and sig[1:7] == prev[1:7]
+            and (sig[7] != prev[7] or sig[8] != prev[8] or sig[7] is None or sig[8] is None)
         ):
             self._note_copy(st, rec, prev)
             return True
-        ds[_PURE] = rec
-        if prev is None:
-            return False
-        tcp, ptcp = _headers(rec)[1], _headers(prev)[1]
-        if tcp.seq is None and tcp.flags & 3 and ptcp.flags == tcp.flags:
+        ds[_LASTSIG] = sig
+        if prev is not None and sig[1] is None and sig[3] & 3 and sig[3] == prev[3]:
             self._retransmitted(st, rec, prev)
         return False
 
-    def _retransmitted(self, st: State, rec: PacketRecord, prev: PacketRecord | None) -> None:
+    def _retransmitted(self, st: State, rec: PacketRecord, prev: Sig | None) -> None:
         """Count a retransmission and keep its evidence (with the gap when known)."""
         st[_RETX] += 1
         ev = st[_RETX_EV]
         if len(ev) < MAX_EVIDENCE:
             note = "sequence space sent again"
             if prev is not None:
-                note = (f"sent again after {(rec.ts_ns - prev.ts_ns) / 1e6:.1f} ms "
-                        f"(previously {prev.file}:{prev.frame})")
-            ev.append((rec, note))
+                note = (f"sent again after {(rec.ts_ns - prev[0]) / 1e6:.1f} ms "
+                        f"(previously {prev[10]}:{prev[9]})")
+            ev.append((_lean(rec), note))
 
-    def _note_copy(self, st: State, rec: PacketRecord, first: PacketRecord) -> None:
+    def _note_copy(self, st: State, rec: PacketRecord, first: Sig) -> None:
         """Count one more sighting of a packet already seen at this point."""
         st[_COPIES] += 1
-        st[_COPY_IFACES].add(rec.ifname or "?")
-        st[_COPY_IFACES].add(first.ifname or "?")
+        ifaces = st[_COPY_IFACES]
+        ifaces.add(rec.ifname or "?")
+        ifaces.add(first[7] or "?")
         ev = st[_COPY_EV]
         if len(ev) < MAX_EVIDENCE:
-            where = f" on {first.ifname}" if first.ifname else ""
-            ev.append((rec, f"copy of {first.file}:{first.frame}{where}"))
+            where = f" on {first[7]}" if first[7] else ""
+            ev.append((_lean(rec), f"copy of {first[10]}:{first[9]}{where}"))
 
     def _control(self, st: State, fc: bool, rec: PacketRecord, flags: int, seq: int | None) -> None:
         """Handshake and teardown: SYN, SYN-ACK, FIN and RST."""
@@ -274,9 +280,9 @@ class FlowTracker:
         if flags & RST:
             if not h & H_RST and h & _H_FINS != _H_FINS:
                 st[_H] = h | H_RST
-                st[_RST_REC] = rec
+                st[_RST_REC] = _lean(rec)
                 st[_RST_FROM_CLIENT] = fc
-                st[_RST_ANSWERED] = st[_LAST_REC]
+                st[_RST_ANSWERED] = st[_DIRS][1 if fc else 0][_LASTSIG]
                 self._closing.append(st)
             return
         client, server = st[_DIRS]
@@ -285,13 +291,13 @@ class FlowTracker:
                 if not fc:
                     h |= H_SYNACK
                     if st[_SYNACK_REC] is None:
-                        st[_SYNACK_REC] = rec
+                        st[_SYNACK_REC] = _lean(rec)
                         server[_ISN] = seq
             elif fc:
                 h |= H_SYN
                 st[_SYN_COUNT] += 1
                 if st[_SYN_REC] is None:
-                    st[_SYN_REC] = rec
+                    st[_SYN_REC] = _lean(rec)
                     client[_ISN] = seq
         elif fc and flags & ACK and h & (H_SYN | H_SYNACK):
             h |= H_EST
@@ -314,34 +320,24 @@ class FlowTracker:
         return conns, findings
 
 
-def _headers(rec: PacketRecord) -> tuple[IPHeader, TCPHeader]:
-    """The IP and TCP header a flow is about (the inner ones of a VXLAN packet)."""
-    h = rec.inner if rec.inner is not None and rec.inner.ip is not None else rec.headers
-    ip, tcp = h.ip, h.l4
-    assert ip is not None and isinstance(tcp, TCPHeader)
-    return ip, tcp
-
-
-def _same(a: PacketRecord, b: PacketRecord) -> bool:
-    """Identical IP ID and TCP fields: seq, ack, flags, payload length, options."""
-    aip, atcp = _headers(a)
-    bip, btcp = _headers(b)
-    return aip.ip_id == bip.ip_id and atcp[:5] == btcp[:5] and atcp[6:8] == btcp[6:8]
+def _lean(rec: PacketRecord) -> PacketRecord:
+    """The record without its captured bytes (kept for evidence, not for export)."""
+    if rec[10] is None:
+        return rec
+    return tuple.__new__(PacketRecord, (*rec[:10], None, *rec[11:]))
 
 
 def _slim(st: State) -> None:
-    """Drop what only copy and retransmission detection needs, and the captured bytes."""
+    """Drop what only copy and retransmission detection needs; keep evidence only where a
+    finding will need it (not for a connection that closed normally)."""
     for ds in st[_DIRS]:
         ds[_CUR] = {}
         ds[_OLD] = {}
-        ds[_PURE] = None
-    st[_LAST_REC] = None
-    for slot in (_SYN_REC, _SYNACK_REC, _RST_REC, _RST_ANSWERED):
+    closed = not st[_H] & H_RST
+    for slot in (_SYN_REC, _SYNACK_REC, _RST_REC):
         rec = st[slot]
-        if rec is not None and rec.data is not None:
-            st[slot] = rec._replace(data=None)
-    for slot in (_RETX_EV, _COPY_EV):
-        st[slot] = [(r._replace(data=None), note) for r, note in st[slot]]
+        if rec is not None:
+            st[slot] = None if closed else _lean(rec)
 
 
 def _reopens(entry: Entry, seq: int | None, ts: int) -> bool:
@@ -397,6 +393,17 @@ def evidence(rec: PacketRecord, note: str = "") -> Evidence:
     return Evidence(rec.point, rec.file, rec.frame, rec.ts_ns, describe(rec), rec.ifname, note)
 
 
+def _sig_evidence(conn: Connection, sig: Sig, from_client: bool, note: str) -> Evidence:
+    """Evidence of a remembered segment (its record is gone; its fields are enough)."""
+    src, dst = (conn.client, conn.server) if from_client else (conn.server, conn.client)
+    ts, seq, ack, flags, plen, win, ip_id, ifname, _dirn, frame, file = sig
+    version = 6 if ":" in src.addr else 4
+    ip = IPHeader(version, src.addr, dst.addr, PROTO_TCP, None, ip_id, None, False, 0, False)
+    tcp = TCPHeader(src.port, dst.port, flags, seq, ack, win, plen, NO_OPTIONS)
+    return Evidence(conn.point, file, frame, ts, describe_headers(Headers(None, ip, tcp)),
+                    ifname, note)
+
+
 def _findings(conn: Connection, st: State) -> list[Finding]:
     """Outcome, retransmission and copy findings of one connection."""
     out = []
@@ -436,7 +443,7 @@ def _outcome_finding(conn: Connection, st: State) -> Finding | None:
     ev: list[Evidence] = []
     if conn.outcome is Outcome.REFUSED:
         kind, root = "refused", True
-        summary = f"{conn.point}: {flow}: refused: the server answered the SYN with RST"
+        summary = f"{conn.point}: {flow}: the server answered the SYN with RST"
         ev = [evidence(syn, "SYN"), evidence(rst, "RST from the server")]
     elif conn.outcome is Outcome.RESET:
         kind, root = "reset", False
@@ -447,8 +454,9 @@ def _outcome_finding(conn: Connection, st: State) -> Finding | None:
         answered = st[_RST_ANSWERED]
         if syn is not None:
             ev.append(evidence(syn, "SYN"))
-        if answered is not None and answered is not syn:
-            ev.append(evidence(answered, "last packet before the RST"))
+        if answered is not None and answered[0] > syn.ts_ns if syn is not None else True:
+            ev.append(_sig_evidence(conn, answered, not st[_RST_FROM_CLIENT],
+                                    "last packet from the other side before the RST"))
         ev.append(evidence(rst, f"RST from the {who}"))
     elif conn.outcome is Outcome.SYN_UNANSWERED:
         kind, root = "syn-unanswered", False

@@ -24,6 +24,8 @@ from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection
 from nettrail.model.packet import PacketRecord, TCPHeader, UDPHeader
 
+COPY_KIND = "multi-interface-copy"
+
 
 class AnalysisRun(NamedTuple):
     """An analysis and the capture faults met while reading (empty when every file was good)."""
@@ -134,7 +136,9 @@ def analyze_tracked(
                         findings=tuple(findings),
                         warnings=("cross-point analysis is not available in this build",))
     result = crosspoint.cross_point(kept, connections)
-    findings = [_corrected(f, result.clock) for f in findings]
+    folded = {f.details.get("point") for f in result.findings if f.kind == COPY_KIND}
+    findings = [_corrected(f, result.clock) for f in findings
+                if not (f.kind == COPY_KIND and f.details.get("point") in folded)]
     return Analysis(
         points=summaries,
         connections=tuple(connections),

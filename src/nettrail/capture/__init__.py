@@ -40,6 +40,8 @@ def detect_format(path: str) -> str:
         return "pcap"
     if head[:4] == PCAPNG_MAGIC:
         return "pcapng"
+    if head[:2] == b"\x1f\x8b":
+        raise CaptureError("gzip-compressed file: decompress it first", path=path, offset=0)
     if _looks_like_text(head):
         return "tcpdump-text"
     raise CaptureError(f"not a pcap, pcapng or tcpdump text file (starts 0x{head[:4].hex()})",
@@ -91,7 +93,11 @@ class Capture:
         self.stats = CaptureStats(path=path, point=point, format=fmt)
 
     def __iter__(self) -> Iterator[PacketRecord]:
-        """Yield the good records; on a fault store it in ``stats.error`` and raise it."""
+        """Yield the good records; on a fault store it in ``stats.error`` and raise it.
+
+        Each iteration reads the file again from the start and refills ``stats`` in place.
+        """
+        self._reset_stats()
         if self.format == "pcap":
             from nettrail.capture.pcap import read_pcap
 
@@ -101,6 +107,14 @@ class Capture:
 
             return read_pcapng(self.path, self.point, self.stats, self.ifnames)
         return self._text()
+
+    def _reset_stats(self) -> None:
+        s = self.stats
+        s.packets = 0
+        s.interfaces.clear()
+        s.skipped.clear()
+        s.warnings.clear()
+        s.error = None
 
     def _text(self) -> Iterator[PacketRecord]:
         from nettrail.capture.tcpdump_text import read_text

@@ -2,22 +2,26 @@
 
 The file is read in large chunks and records are cut out of the chunk with precompiled
 ``struct`` s; Ethernet + IPv4 + TCP frames take an inline fast path that builds the same
-records ``decode.decode_frame`` would (a unit test compares them). Memory stays flat: only the
-current chunk and the record being built are held.
+records ``decode.decode_frame_general`` would (a unit test compares them). Memory stays flat:
+only the current chunk and the record being built are held.
+
+Faults, each a CaptureError with the byte offset where reading stopped: an empty file, a short
+file header, a wrong magic, a version other than 2, an unsupported link type (offset 20), a
+record longer than 256 KiB (what libpcap accepts), a record header or body cut off by the end
+of the file. A frame whose contents are damaged is not a fault (see ``decode``).
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from nettrail.capture import decode
 from nettrail.capture.base import CaptureStats
 from nettrail.errors import CaptureError
 from nettrail.model.packet import (
     NO_OPTIONS,
-    EthHeader,
     Headers,
     IPHeader,
     PacketRecord,
@@ -39,13 +43,6 @@ FILE_HEADER_LEN = 24
 RECORD_HEADER_LEN = 16
 MAX_CAPLEN = 262144  # what libpcap accepts; more is a broken or foreign file
 CHUNK = 1 << 20
-
-# Ethernet + IPv4 (no options) + TCP fixed header: 54 bytes in one unpack; the second
-# variant also takes the first TCP option bytes and a timestamp option's values.
-_ETH_IP4_TCP = struct.Struct("!12sHBBHHHBBH4s4sHHIIBBH4x")
-_ETH_IP4_TCP_TS = struct.Struct("!12sHBBHHHBBH4s4sHHIIBBH4x4sII")
-_NOP_NOP_TS = b"\x01\x01\x08\x0a"
-_ORDER_NOP_NOP_TS = ("nop", "nop", "TS")
 
 
 def read_pcap(
@@ -93,14 +90,17 @@ def _read(
     try:
         order, unit, _snaplen, linktype = parse_file_header(f.read(FILE_HEADER_LEN), path)
         rec_unpack = struct.Struct(order + "IIII").unpack_from
-        fast_unpack = _ETH_IP4_TCP.unpack_from
-        fast_ts_unpack = _ETH_IP4_TCP_TS.unpack_from
+        fast_unpack = decode.FAST.unpack_from
+        fast_ts_unpack = decode.FAST_TS.unpack_from
+        nop_nop_ts = decode.NOP_NOP_TS
+        order_nop_nop_ts = decode.ORDER_NOP_NOP_TS
         fast = linktype == decode.LINKTYPE_ETHERNET
+        slow = decode.decode_frame_general if fast else decode.decode_frame
         new = tuple.__new__
         crc32 = zlib.crc32
         addr_get = decode._addr4.get
         addr4 = decode.addr4
-        eth_cache: dict[bytes, EthHeader] = {}
+        eth_get = decode._eth4.get
         skipped = stats.skipped
         buf = b""
         base = FILE_HEADER_LEN  # file offset of buf[0]
@@ -142,18 +142,17 @@ def _read(
                             options = NO_OPTIONS
                         elif caplen < 34 + hlen or hlen < 20:
                             options = None
-                        elif hlen == 32 and opt4 == _NOP_NOP_TS:
+                        elif hlen == 32 and opt4 == nop_nop_ts:
                             options = new(TCPOptions, (None, None, False, (), ts_val, ts_ecr,
-                                                       _ORDER_NOP_NOP_TS))
+                                                       order_nop_nop_ts))
                         else:
                             options, problem = decode.parse_tcp_options(data, 54, 34 + hlen)
                             if problem is not None:
                                 options = None
                         if options is not None:
-                            eth = eth_cache.get(macs)
+                            eth = eth_get(macs)
                             if eth is None:
-                                eth = eth_cache[macs] = EthHeader(
-                                    decode.mac(macs[6:]), decode.mac(macs[:6]), (), 0x0800)
+                                eth = decode.eth_ipv4(macs)
                             src = addr_get(saddr)
                             if src is None:
                                 src = addr4(saddr)
@@ -179,8 +178,8 @@ def _read(
                                 None, None, data, linktype, None, None))
                             continue
                 yield _record(linktype, data, point, ts, path, frame, wire_len, skipped,
-                              ifnames)
-        _check_tail(buf, pos, base, path, frame)
+                              ifnames, slow)
+        _check_tail(buf, pos, base, path, frame, rec_unpack)
     except OSError as exc:
         raise _store(stats, _os_error(exc, path, frame)) from exc
     except CaptureError as exc:
@@ -210,9 +209,10 @@ def _record(
     wire_len: int,
     skipped: dict[str, int],
     ifnames: Mapping[int, str],
+    decoder: Callable[[int, bytes], decode.Frame],
 ) -> PacketRecord:
     """The general (slow) path: any link type, any protocol."""
-    fr = decode.decode_frame(linktype, data)
+    fr = decoder(linktype, data)
     if fr.problem is not None:
         skipped[fr.problem] = skipped.get(fr.problem, 0) + 1
     ifname = None
@@ -222,7 +222,14 @@ def _record(
                         fr.inner, fr.vni, data, linktype)
 
 
-def _check_tail(buf: bytes, pos: int, base: int, path: str, frame: int) -> None:
+def _check_tail(
+    buf: bytes,
+    pos: int,
+    base: int,
+    path: str,
+    frame: int,
+    rec_unpack: Callable[[bytes, int], tuple[int, ...]],
+) -> None:
     """Raise for bytes left after the last whole record (a cut-off file)."""
     left = len(buf) - pos
     if left <= 0:
@@ -230,5 +237,6 @@ def _check_tail(buf: bytes, pos: int, base: int, path: str, frame: int) -> None:
     if left < RECORD_HEADER_LEN:
         raise CaptureError(f"truncated record header ({left} of 16 bytes)", path=path,
                            offset=base + pos, records=frame)
-    raise CaptureError(f"truncated record ({left - 16} bytes of packet data left)", path=path,
-                       offset=base + pos, records=frame)
+    caplen = rec_unpack(buf, pos)[2]
+    raise CaptureError(f"truncated record ({left - 16} of {caplen} bytes of packet data)",
+                       path=path, offset=base + pos, records=frame)

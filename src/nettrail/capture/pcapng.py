@@ -13,7 +13,7 @@ blocks of unknown type are skipped and counted in ``stats.skipped["unknown-block
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
 from nettrail.capture import decode
@@ -64,7 +64,9 @@ class _Section:
 
     def __init__(self, order: str) -> None:
         self.order = order
-        self.u32 = struct.Struct(order + "I")
+        self.u32 = struct.Struct(order + "I").unpack_from
+        self.head = struct.Struct(order + "II").unpack_from
+        self.epb = struct.Struct(order + "5I").unpack_from
         self.interfaces: list[Interface] = []
 
 
@@ -139,35 +141,57 @@ class _Reader:
         except OSError as exc:
             raise self.error(f"cannot read: {exc.strerror or exc}", 0) from exc
         try:
-            yield from self._blocks(f.read)
+            buf = b""
+            base = pos = 0
+            new = tuple.__new__
+            fast = decode.fast_eth_ipv4_tcp
+            point, path = self.point, self.path
+            while True:
+                chunk = f.read(CHUNK)
+                if not chunk:
+                    break
+                buf = buf[pos:] + chunk if pos < len(buf) else chunk
+                base += pos
+                pos = 0
+                end = len(buf)
+                while pos + 12 <= end:
+                    section = self.section
+                    if section is not None:  # fast path: a plain EPB of a plain TCP packet
+                        btype, size = section.head(buf, pos)
+                        if btype == EPB and size >= 32 and pos + size <= end:
+                            if_id, ts_hi, ts_lo, caplen, wire_len = section.epb(buf, pos + 8)
+                            if (if_id < len(section.interfaces) and caplen <= MAX_CAPLEN
+                                    and 32 + ((caplen + 3) & ~3) == size
+                                    and section.u32(buf, pos + size - 4)[0] == size):
+                                iface = section.interfaces[if_id]
+                                data = buf[pos + 28 : pos + 28 + caplen]
+                                headers = fast(data) if iface.linktype == 1 else None
+                                if headers is not None:
+                                    pos += size
+                                    self.frame += 1
+                                    ts = self.last_ts = ((((ts_hi << 32 | ts_lo) * iface.mul)
+                                                          // iface.div) >> iface.shift
+                                                         ) + iface.offset_ns
+                                    yield new(PacketRecord, (
+                                        point, ts, path, self.frame, iface.name, None,
+                                        wire_len, headers, None, None, data, 1, None, None))
+                                    continue
+                    block_size = self._block_size(buf, pos, base)
+                    if block_size is None or pos + block_size > end:
+                        break
+                    rec = self._block(buf[pos + 8 : pos + block_size - 4], buf, pos, base)
+                    pos += block_size
+                    if rec is not None:
+                        yield rec
+            if base + pos == 0:
+                raise self.error("empty file", 0)
+            if pos < len(buf):
+                raise self.error(f"truncated block ({len(buf) - pos} bytes left)", base + pos)
         except OSError as exc:
             raise self.error(f"cannot read: {exc.strerror or exc}", 0) from exc
         finally:
             f.close()
             self.stats.packets = self.frame
-
-    def _blocks(self, read: Callable[[int], bytes]) -> Iterator[PacketRecord]:
-        buf = b""
-        base = pos = 0
-        while True:
-            chunk = read(CHUNK)
-            if not chunk:
-                break
-            buf = buf[pos:] + chunk if pos < len(buf) else chunk
-            base += pos
-            pos = 0
-            while True:
-                size = self._block_size(buf, pos, base)
-                if size is None or pos + size > len(buf):
-                    break
-                rec = self._block(buf[pos + 8 : pos + size - 4], buf, pos, base)
-                pos += size
-                if rec is not None:
-                    yield rec
-        if base + pos == 0:
-            raise self.error("empty file", 0)
-        if pos < len(buf):
-            raise self.error(f"truncated block ({len(buf) - pos} bytes left)", base + pos)
 
     def _block_size(self, buf: bytes, pos: int, base: int) -> int | None:
         """Total length of the block at ``pos`` once its head is in ``buf`` (validated)."""
@@ -188,13 +212,13 @@ class _Reader:
             raise self.error(f"not a pcapng file (starts 0x{buf[pos:pos + 4].hex()})",
                              base + pos)
         assert section is not None
-        size: int = section.u32.unpack_from(buf, pos + 4)[0]
+        size: int = section.u32(buf, pos + 4)[0]
         if size < 12 or size % 4:
             raise self.error(f"bad block length {size}", base + pos + 4)
         if size > MAX_BLOCK:
             raise self.error(f"absurd block length {size} (> {MAX_BLOCK})", base + pos + 4)
         if pos + size <= len(buf):
-            trailer = section.u32.unpack_from(buf, pos + size - 4)[0]
+            trailer = section.u32(buf, pos + size - 4)[0]
             if trailer != size:
                 raise self.error(f"block length {size} does not match its trailer {trailer}",
                                  base + pos + size - 4)
@@ -203,7 +227,7 @@ class _Reader:
     def _block(self, body: bytes, buf: bytes, pos: int, base: int) -> PacketRecord | None:
         section = self.section
         assert section is not None
-        btype = section.u32.unpack_from(buf, pos)[0]
+        btype = section.u32(buf, pos)[0]
         offset = base + pos
         try:
             if btype == EPB:
@@ -273,7 +297,7 @@ class _Reader:
 
     def _spb(self, body: bytes, section: _Section, offset: int) -> PacketRecord:
         iface = self._interface(section, 0, offset)
-        wire_len = section.u32.unpack_from(body, 0)[0]
+        wire_len = section.u32(body, 0)[0]
         caplen = min(wire_len, len(body) - 4)
         if iface.snaplen:
             caplen = min(caplen, iface.snaplen)

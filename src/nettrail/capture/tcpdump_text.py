@@ -26,18 +26,20 @@ from collections.abc import Iterator
 
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_fast import FastLine
-from nettrail.capture.text_parse import OtherProtocol, TextError, parse_body
+from nettrail.capture.text_fields import OtherProtocol, TextError
+from nettrail.capture.text_parse import parse_body
 from nettrail.capture.text_seq import SeqTracker
 from nettrail.capture.text_time import TIMESTAMP, Clock, Stamp, read_stamp
 from nettrail.errors import CaptureError
-from nettrail.model.packet import Headers, PacketRecord, TCPHeader
+from nettrail.model.packet import ACK, Headers, PacketRecord, TCPHeader
 
 FORMAT = "tcpdump-text"
 WARNINGS_PER_KIND = 5
 
 _BANNER = re.compile(
-    r"(?:tcpdump: |listening on |reading from file |dropped privs|Warning: |\d+ packets? "
-    r"(?:captured|received by filter|dropped by (?:kernel|interface))|\^C|\S*[#$] .*tcpdump )"
+    r"(?:(?:sudo )?tcpdump[: ]|listening on |reading from file |dropped privs|Warning: "
+    r"|\d+ packets? (?:captured|received by filter|dropped by (?:kernel|interface))"
+    r"|\^C|\S*[#$] .*tcpdump )"
 )
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -78,14 +80,13 @@ class _Warner:
 class _Pending:
     """The lines of one packet being gathered, with where it started."""
 
-    __slots__ = ("fast", "line", "parts", "stamp", "wrapped")
+    __slots__ = ("line", "parts", "stamp", "wrapped")
 
     def __init__(self, line: int, stamp: Stamp | None, body: str) -> None:
         self.line = line
         self.stamp = stamp
         self.parts = [body]
         self.wrapped = 0
-        self.fast: PacketRecord | None = None
 
     def expects_more(self) -> bool:
         """Whether the last line announces a continuation (VXLAN inner frame, -v header)."""
@@ -103,6 +104,8 @@ class TextReader:
         self.seq = SeqTracker()
         self.warner = _Warner(stats)
         self.pending: _Pending | None = None
+        self.fast_pending: tuple[int, re.Match[str]] | None = None
+        self.crlf = 0
         self.timed: bool | None = None
         self.others: set[str] = set()
         self.banners = 0
@@ -112,15 +115,46 @@ class TextReader:
         """The file's packets in line order; raises CaptureError on a fatal fault at its end."""
         self.stats.format = FORMAT
         lineno = 0
+        fast_match = self.fast.match
         try:
             with open(self.path, "rb") as f:
                 for lineno, raw in enumerate(f, 1):
-                    yield from self._raw_line(lineno, raw)
+                    if b"\0" in raw:
+                        yield from self._flush()
+                        raise self._fail("NUL bytes: binary data, not tcpdump text", lineno)
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        yield from self._flush()
+                        raise self._fail(f"invalid UTF-8 at byte {exc.start} of the line: "
+                                         "binary data, not tcpdump text", lineno) from exc
+                    m = fast_match(line) if self.timed is not False else None
+                    if m is not None:
+                        if self.pending is not None or self.fast_pending is not None:
+                            rec = self._take()
+                            if rec is not None:
+                                yield rec
+                        self.fast_pending = (lineno, m)
+                        self.timed = True
+                        if not self.crlf and line[-2:] == "\r\n":
+                            self._crlf(lineno)
+                        continue
+                    if line[-1:] == "\n":
+                        line = line[:-1]
+                    if line[-1:] == "\r":
+                        line = line[:-1]
+                        if not self.crlf:
+                            self._crlf(lineno)
+                    if "<" in line or "&" in line or line[:1] in (">", " ", "\t"):
+                        for part in self._clean(line, lineno):
+                            yield from self._line(lineno, part)
+                    else:
+                        yield from self._line(lineno, line)
+            yield from self._flush()
         except OSError as exc:
             raise self._fail(f"cannot read: {exc.strerror or exc}", lineno or None) from exc
         finally:
             self.warner.close()
-        yield from self._flush()
         if lineno == 0:
             raise self._fail("empty file", None)
         if self.stats.packets == 0 and not self.others and self.banners == 0:
@@ -128,38 +162,14 @@ class TextReader:
         if self.stats.packets == 0:
             self.stats.warnings.append(f"{self.path}: no IP or ARP packets in this text")
 
+    def _crlf(self, lineno: int) -> None:
+        self.crlf = lineno
+        self.warner.warn("CRLF line ends", lineno, "CRLF line ends (read as LF)")
+
     def _fail(self, reason: str, line: int | None) -> CaptureError:
         err = CaptureError(reason, path=self.path, line=line, records=self.stats.packets)
         self.stats.error = err
         return err
-
-    def _raw_line(self, lineno: int, raw: bytes) -> Iterator[PacketRecord]:
-        if b"\0" in raw:
-            yield from self._flush()
-            raise self._fail("NUL bytes: binary data, not tcpdump text", lineno)
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield from self._flush()
-            raise self._fail(f"invalid UTF-8 at byte {exc.start} of the line: binary data, "
-                             "not tcpdump text", lineno) from exc
-        if line.endswith("\n"):
-            line = line[:-2] if line.endswith("\r\n") else line[:-1]
-            if lineno == 1 and raw.endswith(b"\r\n"):
-                self.warner.warn("CRLF line ends", lineno, "CRLF line ends (read as LF)")
-        fast = self.fast.match(line, lineno)
-        if fast is not None and self.timed is not False:
-            yield from self._flush()
-            self.timed = True
-            rec, stamp, body = fast
-            self.pending = p = _Pending(lineno, stamp, line[body:])
-            p.fast = rec
-            return
-        if "<" in line or "&" in line or line[:1] in (">", " ", "\t"):
-            for part in self._clean(line, lineno):
-                yield from self._line(lineno, part)
-        else:
-            yield from self._line(lineno, line)
 
     def _clean(self, line: str, lineno: int) -> list[str]:
         parts = [line]
@@ -221,7 +231,7 @@ class TextReader:
                                  "packet line without a timestamp: given the previous one's")
             self.pending = _Pending(lineno, None, line)
             return
-        if self.pending is not None:
+        if self.pending is not None or self.fast_pending is not None:
             self._continue(lineno, line)
             return
         self.stats.skipped["unparsed-line"] += 1
@@ -229,10 +239,15 @@ class TextReader:
 
     def _continues(self, line: str) -> bool:
         """Whether ``line`` (no timestamp) belongs to the pending packet in any case."""
+        if self.fast_pending is not None:
+            return line[:1] in (" ", "\t")
         p = self.pending
         return p is not None and (line[:1] in (" ", "\t") or p.expects_more())
 
     def _continue(self, lineno: int, line: str) -> None:
+        if self.fast_pending is not None:
+            self.pending = self._slow(*self.fast_pending)
+            self.fast_pending = None
         p = self.pending
         assert p is not None
         if _DETAIL.match(line):
@@ -240,28 +255,39 @@ class TextReader:
         if line[:1] not in (" ", "\t") and not p.expects_more():
             p.wrapped = p.wrapped or lineno
         p.parts.append(line.strip())
-        p.fast = None
 
     def _flush(self) -> Iterator[PacketRecord]:
+        rec = self._take()
+        if rec is not None:
+            yield rec
+
+    def _take(self) -> PacketRecord | None:
+        """The record of the packet gathered so far (None if it was not one), and forget it."""
+        fast = self.fast_pending
+        if fast is not None:
+            self.fast_pending = None
+            lineno, m = fast
+            rec = self.fast.build(m, lineno, self.clock, self.seq)
+            if rec is not None:
+                self.stats.packets += 1
+                return rec
+            self.pending = self._slow(lineno, m)
         p = self.pending
         if p is None:
-            return
+            return None
         self.pending = None
-        if p.fast is not None:
-            rec = p.fast
-            ts = self.clock.time(p.stamp)
-            tcp = rec.headers.l4
-            assert isinstance(tcp, TCPHeader) and rec.headers.ip is not None
-            if tcp.flags & 0x10 and self.seq.relative is not False:
-                tcp = self.seq.absolute(rec.headers.ip.src, rec.headers.ip.dst, tcp)
-                rec = rec._replace(headers=rec.headers._replace(l4=tcp))
+        rec = self._parse(p)
+        if rec is not None:
             self.stats.packets += 1
-            yield rec._replace(ts_ns=ts)
-            return
-        parsed = self._parse(p)
-        if parsed is not None:
-            self.stats.packets += 1
-            yield parsed
+        return rec
+
+    @staticmethod
+    def _slow(lineno: int, m: re.Match[str]) -> _Pending:
+        """A fast-matched line as a pending packet of the general path."""
+        line = m.string.rstrip("\r\n")
+        ts = TIMESTAMP.match(line)
+        assert ts is not None
+        return _Pending(lineno, read_stamp(ts), line[ts.end() :])
 
     def _parse(self, p: _Pending) -> PacketRecord | None:
         text = " ".join(p.parts)
@@ -296,7 +322,7 @@ class TextReader:
 
     def _absolute(self, h: Headers) -> Headers:
         tcp = h.l4
-        if isinstance(tcp, TCPHeader) and h.ip is not None and tcp.flags & 0x10:
+        if isinstance(tcp, TCPHeader) and h.ip is not None and tcp.flags & ACK:
             return h._replace(l4=self.seq.absolute(h.ip.src, h.ip.dst, tcp))
         return h
 

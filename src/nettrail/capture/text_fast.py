@@ -8,8 +8,9 @@ the pattern does not cover entirely) takes the general path in ``text_parse``.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from nettrail.capture.text_parse import (
+from nettrail.capture.text_fields import (
     ETH_LEN,
     TextError,
     parse_options,
@@ -17,18 +18,35 @@ from nettrail.capture.text_parse import (
     tcp_flags,
     tcp_header_len,
 )
-from nettrail.capture.text_time import NS, Stamp
-from nettrail.model.packet import NO_OPTIONS, PROTO_TCP, Headers, IPHeader, PacketRecord, TCPHeader
+from nettrail.capture.text_seq import SeqTracker
+from nettrail.capture.text_time import NS, Clock
+from nettrail.model.packet import (
+    ACK,
+    NO_OPTIONS,
+    PROTO_TCP,
+    Headers,
+    IPHeader,
+    PacketRecord,
+    TCPHeader,
+    TCPOptions,
+)
 
 _LINE = re.compile(
-    r"(\d\d):(\d\d):(\d\d)\.(\d{6}) (?:([^\s>]+) +(In|Out|M|B|P) +)?IP(6?) "
-    r"([0-9a-f.:]+)\.(\d+) > ([0-9a-f.:]+)\.(\d+): Flags \[([SFRPU.EW]+|none)\]"
-    r"(?:, seq (\d+)(?::(\d+))?)?(?:, ack (\d+))?(?:, win (\d+))?(?:, options \[([^\]]*)\])?"
-    r", length (\d+)(?:: .*)?\Z"
+    r"(\d\d:\d\d:\d\d)\.(\d{6}) (?:([^\s>]+) +(In|Out|M|B|P) +)?IP(6?) "
+    r"(\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([SFRPU.EW]+|none)\]"
+    r"(?:, seq (\d+)(?::\d+)?)?(?:, ack (\d+))?(?:, win (\d+))?"
+    r"(?:, options \[(?:nop,nop,TS val (\d+) ecr (\d+)|([^\]]*))\])?"
+    r", length (\d+)(?:: [^\r\n]*)?\r?\n?\Z"
 )
-_TS_OPTS = re.compile(r"nop,nop,TS val (\d+) ecr (\d+)\Z")
-_DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
-_IP_HDR = {"": 20, "6": 40}
+_DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in", None: None}
+_NOP_NOP_TS = ("nop", "nop", "TS")
+_SYN_OPTS = re.compile(r"mss (\d+),sackOK,TS val (\d+) ecr (\d+),nop,wscale (\d+)\Z")
+_SYN_ORDER = ("mss", "sackOK", "TS", "nop", "wscale")
+# Records are built with tuple.__new__ (what NamedTuple.__new__ does, minus a Python-level call):
+# the fields after the ones given take their declared defaults.
+_new: Any = tuple.__new__
+_RECORD_TAIL = tuple(PacketRecord._field_defaults[f] for f in PacketRecord._fields[8:])
+_HEADERS_TAIL = tuple(Headers._field_defaults[f] for f in Headers._fields[3:])
 
 
 class FastLine:
@@ -37,58 +55,85 @@ class FastLine:
     def __init__(self, path: str, point: str) -> None:
         self.path = path
         self.point = point
+        self.match = _LINE.match
         self.addrs: dict[str, str | None] = {}
+        self.ips: dict[tuple[str, str, str], IPHeader] = {}
+        self.seconds: dict[str, int] = {}
         self.flags: dict[str, int] = {}
 
-    def match(self, line: str, lineno: int) -> tuple[PacketRecord, Stamp, int] | None:
-        """(record with ts 0, its stamp, where its body starts) if ``line`` is a common one."""
-        m = _LINE.match(line)
-        if m is None:
-            return None
-        (hh, mm, ss, us, ifname, direction, v6, src, sport, dst, dport, flags_s, seq_s,
-         _seqend, ack_s, win_s, opts_s, len_s) = m.groups()
-        h, mi, s = int(hh), int(mm), int(ss)
-        if h > 23 or mi > 59 or s > 60:
-            return None
-        version = 6 if v6 else 4
-        src_a = self._addr(src, version)
-        dst_a = self._addr(dst, version)
-        if src_a is None or dst_a is None or len(sport) > 5 or len(dport) > 5:
-            return None
+    def build(self, m: re.Match[str], lineno: int, clock: Clock, seqs: SeqTracker
+              ) -> PacketRecord | None:
+        """The record of a matched line, or None if a field is out of range (the general
+        path then says what is wrong)."""
+        (hms, us, ifname, direction, v6, src, sport, dst, dport, flags_s, seq_s, ack_s,
+         win_s, ts_val, ts_ecr, opts_s, len_s) = m.groups()
+        ip = self.ips.get((src, dst, v6))
+        if ip is None:
+            ip = self._ip(src, dst, v6)
+        second = self.seconds.get(hms)
+        if second is None:
+            second = self._second(hms)
         sp, dp = int(sport), int(dport)
-        if sp > 0xFFFF or dp > 0xFFFF:
-            return None
         flags = self.flags.get(flags_s)
         if flags is None:
             flags = self.flags[flags_s] = tcp_flags(flags_s)
-        payload = int(len_s)
-        if opts_s is None:
-            options = NO_OPTIONS
+        if ip is None or second < 0 or sp > 0xFFFF or dp > 0xFFFF:
+            return None
+        if ts_val is not None:
+            options = TCPOptions(None, None, False, (), int(ts_val), int(ts_ecr), _NOP_NOP_TS)
+            hdr = 32
+        elif opts_s is None:
+            options, hdr = NO_OPTIONS, 20
         else:
-            t = _TS_OPTS.match(opts_s)
-            if t is not None:
-                options = NO_OPTIONS._replace(ts_val=int(t.group(1)), ts_ecr=int(t.group(2)),
-                                              order=("nop", "nop", "TS"))
+            syn = _SYN_OPTS.match(opts_s)
+            if syn is not None:
+                mss, tsv, tse, ws = syn.groups()
+                options = TCPOptions(int(mss), int(ws), True, (), int(tsv), int(tse), _SYN_ORDER)
+                hdr = 40
             else:
                 try:
                     options = parse_options(opts_s)
                 except TextError:
                     return None
-        tcp = TCPHeader(
-            sp, dp, flags, int(seq_s) if seq_s is not None else None,
-            int(ack_s) if ack_s is not None else None,
-            int(win_s) if win_s is not None else None, payload, options,
-        )
-        iphdr = _IP_HDR[v6]
+                hdr = tcp_header_len(options)
+        seq = int(seq_s) if seq_s is not None else None
+        relative = False
+        if ack_s is None:
+            ack = None
+        elif flags & ACK and seqs.relative is not False:
+            seq, ack, relative = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, int(ack_s))
+        else:
+            ack = int(ack_s)
+        payload = int(len_s)
+        tcp = TCPHeader(sp, dp, flags, seq, ack, int(win_s) if win_s is not None else None,
+                        payload, options, relative)
+        rec: PacketRecord = _new(PacketRecord, (
+            self.point, clock.time_of_day(second + int(us) * 1000), self.path, lineno, ifname,
+            _DIRECTIONS[direction], ETH_LEN + (40 if v6 else 20) + hdr + payload,
+            _new(Headers, (None, ip, tcp, *_HEADERS_TAIL)), *_RECORD_TAIL))
+        return rec
+
+    def _second(self, hms: str) -> int:
+        """ns since midnight of ``HH:MM:SS`` (-1 if out of range), cached."""
+        h, mi, s = (int(x) for x in hms.split(":"))
+        ns = (h * 3600 + mi * 60 + s) * NS if h < 24 and mi < 60 and s < 61 else -1
+        if len(self.seconds) >= 86_400:
+            self.seconds.clear()
+        self.seconds[hms] = ns
+        return ns
+
+    def _ip(self, src: str, dst: str, v6: str) -> IPHeader | None:
+        """The IP header of a pair of printed addresses (None if one is not an address)."""
+        version = 6 if v6 else 4
+        src_a = self._addr(src, version)
+        dst_a = self._addr(dst, version)
+        if src_a is None or dst_a is None:
+            return None
         ip = IPHeader(version, src_a, dst_a, PROTO_TCP, None, None, None, False, 0, False)
-        stamp = Stamp("tod", (h * 3600 + mi * 60 + s) * NS + int(us) * 1000, False, False)
-        wire = ETH_LEN + iphdr + tcp_header_len(options) + payload
-        rec = PacketRecord(
-            self.point, 0, self.path, lineno, ifname,
-            _DIRECTIONS[direction] if direction is not None else None, wire,
-            Headers(None, ip, tcp),
-        )
-        return rec, stamp, m.start(5) if ifname is not None else m.end(4) + 1
+        if len(self.ips) >= 65536:
+            self.ips.clear()
+        self.ips[(src, dst, v6)] = ip
+        return ip
 
     def _addr(self, text: str, version: int) -> str | None:
         addr = self.addrs.get(text, "")
@@ -99,5 +144,7 @@ class FastLine:
                 addr = None
             else:
                 addr = None if port is not None else addr
+            if len(self.addrs) >= 65536:
+                self.addrs.clear()
             self.addrs[text] = addr
         return addr

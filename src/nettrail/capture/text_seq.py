@@ -18,8 +18,9 @@ from __future__ import annotations
 from nettrail.model.packet import ACK, SYN, TCPHeader
 
 _MOD = 1 << 32
-_NEAR = 1 << 28
-_SMALL = 1 << 16
+_NEAR = 1 << 24  # -S: later numbers are within this of the base (16 MB of data)
+_RELATIVE = 1 << 20  # relative numbers of the first packets after a base are below this
+_SMALL = 1 << 16  # an excerpt's first packet: numbers this small were relative already
 
 _Key = tuple[str, int, str, int]
 _Bases = tuple[int | None, int | None]
@@ -42,26 +43,36 @@ class SeqTracker:
         """``tcp`` with absolute seq/ack where the file's text was relative."""
         if self.relative is False or not tcp.flags & ACK or tcp.ack is None:
             return tcp
-        fwd = (src, tcp.sport, dst, tcp.dport)
-        base = self.bases.get(fwd)
-        if base is None or tcp.flags & SYN:
-            excerpt = self._set_base(fwd, (dst, tcp.dport, src, tcp.sport), tcp)
-            return tcp._replace(seq_relative=True) if excerpt else tcp
-        if self.relative is None:
-            self.relative = self._judge(base, tcp)
-            if self.relative is False:
-                return tcp
-        seq_base, ack_base = base
-        if self.relative is None or ack_base is None or (seq_base is None and tcp.seq is not None):
-            return tcp._replace(seq_relative=True)
-        seq = None if tcp.seq is None or seq_base is None else (tcp.seq + seq_base) % _MOD
-        return tcp._replace(seq=seq, ack=(tcp.ack + ack_base) % _MOD)
+        seq, ack, rel = self.numbers(src, tcp.sport, dst, tcp.dport, tcp.flags, tcp.seq, tcp.ack)
+        if seq == tcp.seq and ack == tcp.ack and not rel:
+            return tcp
+        return tcp._replace(seq=seq, ack=ack, seq_relative=rel)
 
-    def _set_base(self, fwd: _Key, rev: _Key, tcp: TCPHeader) -> bool:
+    def numbers(
+        self, src: str, sport: int, dst: str, dport: int, flags: int, seq: int | None, ack: int
+    ) -> tuple[int | None, int, bool]:
+        """(seq, ack, still relative) of a packet with the ACK flag, as printed in the file."""
+        if self.relative is False:
+            return seq, ack, False
+        fwd = (src, sport, dst, dport)
+        base = self.bases.get(fwd)
+        if base is None or flags & SYN:
+            excerpt = self._set_base(fwd, (dst, dport, src, sport), flags, seq, ack)
+            return seq, ack, excerpt
+        if self.relative is None:
+            self.relative = self._judge(base, seq, ack)
+            if self.relative is False:
+                return seq, ack, False
+        seq_base, ack_base = base
+        if self.relative is None or ack_base is None or (seq_base is None and seq is not None):
+            return seq, ack, True
+        if seq is not None and seq_base is not None:
+            seq = (seq + seq_base) % _MOD
+        return seq, (ack + ack_base) % _MOD, False
+
+    def _set_base(self, fwd: _Key, rev: _Key, flags: int, seq: int | None, ack: int) -> bool:
         """Record the bases this packet sets; True if its numbers are already relative."""
-        ack = tcp.ack if tcp.ack is not None else 0
-        seq = tcp.seq
-        if not tcp.flags & SYN and ack < _SMALL and (seq is None or seq < _SMALL):
+        if not flags & SYN and ack < _SMALL and (seq is None or seq < _SMALL):
             # an excerpt: relative numbers with no absolute ones before them
             self.bases[fwd] = self.bases[rev] = _UNKNOWN
             if self.relative is None:
@@ -73,11 +84,14 @@ class SeqTracker:
         return False
 
     @staticmethod
-    def _judge(base: _Bases, tcp: TCPHeader) -> bool | None:
+    def _judge(base: _Bases, seq: int | None, ack: int) -> bool | None:
         """True if this packet's numbers read as relative, False as absolute, None unsure."""
-        if base[1] is None or tcp.ack is None:
+        seq_base, ack_base = base
+        if ack_base is None:
             return None
-        rel = tcp.ack < _NEAR
-        if rel != _near(tcp.ack, base[1]):
+        rel = ack < _RELATIVE and (seq is None or seq < _RELATIVE)
+        absolute = _near(ack, ack_base) and (
+            seq is None or seq_base is None or _near(seq, seq_base))
+        if rel != absolute:
             return rel
         return None

@@ -75,6 +75,22 @@ class Clock:
         self.last_ns = day_ns
         self.started = False
 
+    def time_of_day(self, tod: int) -> int:
+        """The time of a packet stamped with this time of day (ns since midnight)."""
+        if self.mode == "delta":
+            return self.time(Stamp("tod", tod, False, False))
+        if self.mode is None:
+            self.mode = "tod"
+        elif self.mode != "tod":
+            return self.time(Stamp("tod", tod, False, False))
+        last = self.last_tod
+        if last >= 0 and (tod < last - HALF_DAY_NS or tod > last + HALF_DAY_NS):
+            self.day_ns += DAY_NS if tod < last else -DAY_NS
+        self.last_tod = tod
+        self.last_ns = ns = self.day_ns + tod
+        self.started = True
+        return ns
+
     def time(self, stamp: Stamp | None) -> int:
         """The time of a packet with this stamp (None: no time printed, or a line without one)."""
         if stamp is None:

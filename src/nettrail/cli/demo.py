@@ -2,14 +2,16 @@
 
 For each of ``dual-l3`` and ``healthy``: build the lab, capture at every point while the
 client connects, tear the lab down, analyse the captures (packets only: the analyzer is given
-the pcaps and their interface names, never the scenario) and print the report; an HTML report
-is written beside the captures. Exit 0 when both clients saw what their scenario expects.
+the pcaps and their interface names, never the scenario) and print the diagnosis, clocks and
+translations; the full text report and an HTML report are written beside the captures.
+Exit 0 when both clients saw what their scenario expects.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import sys
 import time
 from pathlib import Path
@@ -57,8 +59,13 @@ def _one(name: str, output: Path, out: TextIO) -> bool:
         result = handle.run(output)
     write_run(result, out)
     analysis = analyze(result)
-    out.write("\n")
-    render_text(analysis, out)
+    report = output / "report.txt"
+    full = render_text(analysis)
+    report.write_text(full, encoding="utf-8")
+    out.write("\n" + full.split("\nPoint ", 1)[0].rstrip("\n") + "\n")
+    if analysis.diagnosis is None:
+        out.write("\nNo root cause: nettrail finds no failure in these captures.\n")
+    out.write(f"\nfull report: {report}\n")
     html = write_html(analysis, output / "report.html")
     if html is not None:
         out.write(f"HTML report: {html}\n")
@@ -79,10 +86,12 @@ def analyze(result: RunResult) -> Analysis:
     return analysis
 
 
-def render_text(analysis: Analysis, out: TextIO) -> None:
-    """Print the analysis as nettrail's text report."""
+def render_text(analysis: Analysis) -> str:
+    """The analysis as nettrail's text report."""
     text = importlib.import_module("nettrail.report.text")
-    text.render(analysis, out)
+    buf = io.StringIO()
+    text.render(analysis, buf)
+    return buf.getvalue()
 
 
 def write_html(analysis: Analysis, path: Path) -> Path | None:

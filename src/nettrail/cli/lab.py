@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nettrail import lab
+from nettrail.errors import InputError
 from nettrail.lab.handle import LabHandle, RunResult
 
 EXIT_OK = 0
@@ -89,10 +90,8 @@ def _down(name: str | None, everything: bool, out: TextIO) -> int:
     if everything:
         removed = lab.down_all()
     elif name:
-        removed = lab.down(Path(name).stem if name.endswith(".toml") else name)
+        removed = lab.down(lab.load(name).name if name.endswith(".toml") else name)
     else:
-        from nettrail.errors import InputError
-
         raise InputError("lab down needs a scenario name or --all")
     out.write(f"removed {len(removed)} namespace(s){': ' if removed else ''}"
               f"{', '.join(removed)}\n")

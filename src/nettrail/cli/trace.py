@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
+from nettrail.analyze.pipeline import analyze_records
 from nettrail.errors import InputError
 from nettrail.model.event import TraceEvent
+from nettrail.report.text import render
 from nettrail.trace.config import HOOKS, TraceConfig
 from nettrail.trace.netns_names import NetnsNames
 from nettrail.trace.output import JsonLines, PcapngOut, Timeline
-from nettrail.trace.records import reset_origins
+from nettrail.trace.records import by_point, reset_origins, to_packet_records
 from nettrail.trace.run import Sink, TraceResult, TraceRun
 from nettrail.trace.session import TraceSession
 
@@ -56,6 +58,8 @@ def register(sub: Any) -> None:
                    help="write the captured packet bytes to a pcapng file F")
     p.add_argument("--ring-size", type=int, default=16, metavar="MB",
                    help="event ring buffer size in MiB, a power of two (default 16)")
+    p.add_argument("--analyze", action="store_true",
+                   help="at the end, analyze the traced packets as captures (one point per netns)")
     p.add_argument("-q", "--quiet", action="store_true", help="no live timeline on stdout")
     p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
@@ -118,6 +122,7 @@ class _Outputs:
         self.cfg = cfg
         self.sinks: list[Sink] = []
         self.resets: list[TraceEvent] = []
+        self.kept: list[TraceEvent] | None = [] if args.analyze else None
         self.json: JsonLines | None = None
         self._json_file = (stack.enter_context(_open_text(args.output_json))
                            if args.output_json is not None else None)
@@ -139,6 +144,8 @@ class _Outputs:
         if self.json is not None:
             self.json.write(events)
         self.resets.extend(ev for ev in events if ev.kind == "reset")
+        if self.kept is not None:
+            self.kept.extend(events)
 
     def finish(self, result: TraceResult) -> None:
         """Write the JSON summary record."""
@@ -163,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
         result = TraceRun(cfg, out.sinks, command, args.duration, args.ready_file,
                           lambda: stop["flag"], on_start=out.start, names=names).run()
         out.finish(result)
+    if out.kept is not None:
+        analysis = analyze_records(by_point(to_packet_records(out.kept)))
+        render(analysis, sys.stdout)
     for line in reset_origins(out.resets):
         print(f"nettrail: {line}", file=sys.stderr)
     for warning in result.warnings:

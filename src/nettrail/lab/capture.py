@@ -16,6 +16,11 @@ from nettrail.errors import LabError
 from nettrail.lab import shell
 from nettrail.lab.plan import in_ns
 
+SNAPLEN = 2048
+"""Bytes kept per packet: a full 1500-byte frame inside VXLAN fits. In immediate mode libpcap
+sizes ring slots by the snaplen, so tcpdump's 262144 default leaves a handful of slots and
+bursts (one packet crossing five bridge ports) are dropped."""
+BUFFER_KIB = 8192
 _READY = b"listening on"
 _COUNTS = re.compile(rb"(\d+) packets? (captured|received by filter|dropped by kernel)")
 
@@ -35,7 +40,7 @@ class Capture:
 def start(point: str, netns: str, pcap: Path, timeout: float = 5.0) -> Capture:
     """Start tcpdump on every interface of ``netns``; return once it prints "listening on"."""
     argv = in_ns(netns, "tcpdump", "-i", "any", "-n", "-U", "--immediate-mode", "-Z", "root",
-                 "-s", "262144", "-w", str(pcap))
+                 "-s", str(SNAPLEN), "-B", str(BUFFER_KIB), "-w", str(pcap))
     proc = shell.spawn(argv, stderr_pipe=True)
     cap = Capture(point, netns, pcap, proc)
     assert proc.stderr is not None

@@ -72,3 +72,18 @@ def read(output: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise LabError(f"cannot read {path}: {exc}") from exc
     return data
+
+
+def captures_of(output: Path) -> tuple[list[tuple[str, str]], dict[str, dict[int, str]]]:
+    """A run directory's (point, pcap path) pairs in capture order, and ifindex -> name per point.
+
+    What ``analyze_files(captures, ifnames=...)`` takes; LabError when the manifest is unusable.
+    """
+    data = read(output)
+    try:
+        captures = [(str(p["name"]), str(output / p["pcap"])) for p in data["points"]]
+        ifnames = {str(p["name"]): {int(k): str(v) for k, v in p["interfaces"].items()}
+                   for p in data["points"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LabError(f"{output / MANIFEST_NAME}: not a lab run manifest ({exc})") from exc
+    return captures, ifnames

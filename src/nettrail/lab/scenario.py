@@ -9,6 +9,7 @@ The format is documented in docs/lab.md.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ OUTCOMES = ("success", "reset", "refused", "timeout", "stalled", "error")
 TRAFFIC_KINDS = ("ssh", "tcp-fetch")
 SERVICE_KINDS = ("sshd", "tcp-server")
 _MAX_EXTENDS = 4
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,20 +346,31 @@ def _host(scenario: str, name: str, t: _Table) -> Host:
     problem = safety.name_problem(name)
     if problem:
         raise t.fail(None, problem)
-    sysctls = tuple((k, str(v)) for k, v in t.get("sysctls", dict, {}).items())
+    sysctls = []
+    for key, value in t.get("sysctls", dict, {}).items():
+        if not isinstance(value, int | str) or isinstance(value, bool):
+            raise t.fail(f"sysctls.{key}", "expected an integer or a string")
+        sysctls.append((key, str(value)))
     routes = tuple(_checked_text(t, "routes", r) for r in t.texts("routes"))
     iptables = tuple(_checked_text(t, "iptables", r) for r in t.texts("iptables"))
     nft = _checked_text(t, "nft", t.text("nft", ""))
     t.used.update(("bridges", "vxlan", "services"))
     t.done()
-    return Host(name, safety.netns_name(scenario, name), sysctls, routes, iptables, nft)
+    return Host(name, safety.netns_name(scenario, name), tuple(sysctls), routes, iptables, nft)
+
+
+def _mac(t: _Table) -> str | None:
+    mac: str | None = t.text("mac")
+    if mac is not None and not _MAC.match(mac):
+        raise t.fail("mac", f"{mac!r} is not a MAC address (aa:bb:cc:dd:ee:ff)")
+    return mac
 
 
 def _end(t: _Table) -> End:
     end = End(
         host=t.text("host", _REQUIRED),
         dev=_checked_dev(t, "dev"),
-        mac=t.text("mac"),
+        mac=_mac(t),
         mtu=_mtu(t),
         master=t.text("master"),
         addrs=_addrs(t),

@@ -7,12 +7,14 @@ so a ``down`` in another process (even after the builder was killed) finds every
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from nettrail.errors import LabError
+from nettrail.errors import InputError, LabError
+from nettrail.lab import safety
 
 STATE_ROOT = Path("/run/nettrail/lab")
 """Per-scenario state directories live here."""
@@ -20,13 +22,25 @@ STATE_ROOT = Path("/run/nettrail/lab")
 
 @dataclass
 class LabState:
-    """A lab's namespaces and the processes started in them (name -> pid)."""
+    """A lab's namespaces, the processes started in them (name -> pid), and who built it."""
 
     scenario: str
     path: str
     namespaces: list[str]
     pids: dict[str, int] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
+    owner: int = field(default_factory=os.getpid)
+
+    @property
+    def owner_alive(self) -> bool:
+        """Whether the process that built this lab is still running."""
+        try:
+            os.kill(self.owner, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return self.owner > 0
 
     @property
     def dir(self) -> Path:
@@ -35,7 +49,10 @@ class LabState:
 
 
 def state_dir(scenario: str) -> Path:
-    """The state directory of ``scenario``."""
+    """The state directory of ``scenario`` (InputError for a name that is not a lab name)."""
+    problem = safety.name_problem(scenario)
+    if problem:
+        raise InputError(f"not a lab name: {problem}")
     return STATE_ROOT / scenario
 
 
@@ -59,6 +76,7 @@ def load(scenario: str) -> LabState | None:
             namespaces=[str(n) for n in data["namespaces"]],
             pids={str(k): int(v) for k, v in data.get("pids", {}).items()},
             created=float(data.get("created", 0.0)),
+            owner=int(data.get("owner", 0)),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

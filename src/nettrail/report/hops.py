@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from nettrail.model.analysis import Analysis, Hop, NatTranslation
 from nettrail.model.finding import Evidence
@@ -50,20 +51,21 @@ def evidence_kinds(analysis: Analysis) -> dict[Where, tuple[str, ...]]:
     return {where: tuple(kinds) for where, kinds in marks.items()}
 
 
-class Rewrite:
-    """Addresses that changed between two sightings of one packet, and the NAT kind if listed."""
+class Rewrite(NamedTuple):
+    """An address that changed between two sightings of one packet, and the NAT kind if listed.
 
-    __slots__ = ("after", "before", "field", "kind")
+    ``field`` is ``src`` or ``dst``; ``kind`` the kind of the translation analysis listed for
+    this change (``dnat``/``snat``), None when it listed none.
+    """
 
-    def __init__(self, field: str, before: Endpoint, after: Endpoint, kind: str | None) -> None:
-        self.field = field
-        self.before = before
-        self.after = after
-        self.kind = kind
+    field: str
+    before: Endpoint
+    after: Endpoint
+    kind: str | None
 
     def short(self) -> str:
         """Fits on an arrow: ``DNAT→198.18.0.5:80`` (``dst→…`` when the kind is not listed)."""
-        return f"{(self.kind or self.field).upper() if self.kind else self.field}→{self.after}"
+        return f"{self.kind.upper() if self.kind else self.field}→{self.after}"
 
     def long(self) -> str:
         """The whole rewrite: ``DNAT dst 203.0.113.10:80 → 198.51.100.20:80``."""

@@ -10,12 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
+from pathlib import PurePath
 from typing import TextIO
 
 from nettrail.model.analysis import Analysis, Diagnosis
 from nettrail.model.finding import Evidence, Finding
 from nettrail.report.ladder import Ladder, build_ladders, failing_index
 from nettrail.report.svg import COLORS, GLOW, NAT, render_svg
+
+CHAIN_SHOWN = 4
+"""Evidence items of the diagnosis shown before the rest is folded."""
+
+MAX_LADDERS = 100
+"""Connections drawn (each a pre-rendered SVG); the failing one is always among them."""
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
@@ -41,6 +48,8 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 #diagnosis p { margin: 4px 0; }
 .action { font-weight: 600; }
 ol.chain, ul.evidence { margin: 4px 0 0; padding-left: 22px; }
+ul.causes { list-style: none; padding: 0; margin: 6px 0 0; }
+ul.causes li { margin: 2px 0; }
 ol.chain li, ul.evidence li { margin: 1px 0; }
 ol.chain code, ul.evidence code { font-size: 12px; }
 .where { color: #495057; font-size: 12px; }
@@ -53,7 +62,9 @@ ol.chain code, ul.evidence code { font-size: 12px; }
 .sev-info .badge { background: #1864ab; }
 .kind { font-family: ui-monospace, Menlo, Consolas, monospace; font-weight: 700; }
 .root { color: #c92a2a; font-size: 11px; font-weight: 700; margin-left: 4px; }
-details { margin: 2px 0 0 70px; } summary { cursor: pointer; color: #495057; font-size: 12.5px; }
+details { margin: 2px 0 0 70px; }
+details.chain-more { margin: 2px 0 0 22px; }
+summary { cursor: pointer; color: #495057; font-size: 12.5px; }
 .picker { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; margin-bottom: 6px; }
 select { font: inherit; padding: 3px 6px; max-width: 100%; }
 .legend { display: flex; gap: 14px; flex-wrap: wrap; font-size: 12px; color: #495057; }
@@ -73,6 +84,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 footer { margin-top: 28px; color: #adb5bd; font-size: 11.5px; }
 @media print {
   body { max-width: none; padding: 0; font-size: 11px; }
+  code, .mono, ol.chain code { font-size: 10px; }
   .picker select, .picker label { display: none; }
   .ladder-view[hidden] { display: none; }
   .ladder-view h3 { display: block; }
@@ -84,6 +96,10 @@ footer { margin-top: 28px; color: #adb5bd; font-size: 11.5px; }
 
 SCRIPT = """
 (function () {
+  window.addEventListener("beforeprint", function () {
+    var folded = document.querySelectorAll("details");
+    for (var i = 0; i < folded.length; i++) { folded[i].open = true; }
+  });
   var select = document.getElementById("connection");
   if (!select) { return; }
   function show() {
@@ -119,8 +135,8 @@ def render(analysis: Analysis, out: TextIO) -> None:
     )
     out.write(_heading(analysis))
     out.write(_diagnosis(analysis.diagnosis, analysis.findings))
-    out.write(_findings(analysis.findings))
     out.write(_ladders(analysis, ladders))
+    out.write(_findings(analysis.findings))
     out.write('<div class="tables">\n')
     out.write(_clock(analysis))
     out.write(_nat(analysis))
@@ -150,7 +166,8 @@ def _evidence_item(ev: Evidence) -> str:
     where = f"{ev.point}/{ev.ifname}" if ev.ifname else ev.point
     note = f" — {_e(ev.note)}" if ev.note else ""
     return (
-        f'<li><span class="where">{_e(where)} · {_e(ev.file)}#{ev.frame} · '
+        f'<li><span class="where" title="{_e(ev.file)}">{_e(where)} · '
+        f"{_e(PurePath(ev.file).name)}#{ev.frame} · "
         f"{_clock_time(ev.time_ns)}</span> <code>{_e(ev.text)}</code>{note}</li>\n"
     )
 
@@ -163,14 +180,33 @@ def _diagnosis(diagnosis: Diagnosis | None, findings: Sequence[Finding]) -> str:
             f'<section id="diagnosis" class="{"" if failing else "ok"}">'
             f"<h2>No failure diagnosed</h2><p>{words}.</p></section>\n"
         )
-    chain = "".join(_evidence_item(ev) for ev in diagnosis.chain)
-    kinds = ", ".join(diagnosis.kinds)
+    chain = _chain(diagnosis.chain)
+    causes = [f for f in findings if f.kind in diagnosis.kinds and f.root_cause]
+    listed = "".join(
+        f'<li class="sev-{_e(f.severity)}"><span class="badge">{_e(f.severity)}</span>'
+        f'<span class="kind">{_e(f.kind)}</span> {_e(f.summary)}</li>\n'
+        for f in causes
+    )
     return (
         f'<section id="diagnosis"><h2>{_e(diagnosis.headline)}</h2>\n'
         f"<p>{_e(diagnosis.explanation)}</p>\n"
         f'<p class="action">What to do: {_e(diagnosis.action)}</p>\n'
-        f'<p class="note">from findings: <span class="mono">{_e(kinds)}</span></p>\n'
-        f'<h3>Evidence</h3><ol class="chain">\n{chain}</ol></section>\n'
+        f'<ul class="causes">\n{listed}</ul>\n'
+        f"<h3>Evidence</h3>{chain}</section>\n"
+    )
+
+
+def _chain(chain: Sequence[Evidence]) -> str:
+    """The evidence list; past ``CHAIN_SHOWN`` items the rest folds (opened for printing)."""
+    items = [_evidence_item(ev) for ev in chain]
+    if len(items) <= CHAIN_SHOWN + 1:
+        return f'<ol class="chain">\n{"".join(items)}</ol>'
+    rest = len(items) - CHAIN_SHOWN
+    return (
+        f'<ol class="chain">\n{"".join(items[:CHAIN_SHOWN])}</ol>'
+        f'<details class="chain-more"><summary>{rest} more (all highlighted in the ladder)'
+        f'</summary><ol class="chain" start="{CHAIN_SHOWN + 1}">\n'
+        f'{"".join(items[CHAIN_SHOWN:])}</ol></details>'
     )
 
 
@@ -208,7 +244,7 @@ def _legend() -> str:
     )
     items = "".join(f'<span><i style="background:{c}"></i>{_e(t)}</span>' for c, t in entries)
     nat = f'<span style="color:{NAT};font-weight:700">NAT rewrite on the arrow</span>'
-    copies = "<span>dotted: one packet seen on several interfaces</span>"
+    copies = "<span>+N: copies of the packet on N more interfaces, folded</span>"
     return f'<div class="legend">{items}{nat}{copies}</div>\n'
 
 
@@ -217,9 +253,11 @@ def _ladders(analysis: Analysis, ladders: Sequence[Ladder]) -> str:
     if not ladders:
         return head + '<p class="empty">no packet was followed across points</p></section>\n'
     chosen = failing_index(analysis, ladders)
+    drawn = [i for i in range(len(ladders)) if i < MAX_LADDERS or i == chosen]
     options = []
     views = []
-    for i, ladder in enumerate(ladders):
+    for i in drawn:
+        ladder = ladders[i]
         mark = " (diagnosed)" if i == chosen else ""
         selected = " selected" if i == chosen else ""
         label = f"{ladder.title}{mark} · {ladder.total} packets"
@@ -232,9 +270,12 @@ def _ladders(analysis: Analysis, ladders: Sequence[Ladder]) -> str:
             f'<div class="ladder-view" id="ladder-{i}"{hidden}>'
             f'<h3 class="mono">{_e(ladder.title)}</h3>{more}\n{render_svg(ladder)}</div>\n'
         )
+    cut = ""
+    if len(drawn) < len(ladders):
+        cut = f'<span class="note">{len(drawn)} of {len(ladders)} connections drawn</span>'
     picker = (
         '<div class="picker"><label for="connection">Connection</label>'
-        f'<select id="connection">{"".join(options)}</select></div>\n'
+        f'<select id="connection">{"".join(options)}</select>{cut}</div>\n'
     )
     return head + picker + _legend() + "".join(views) + "</section>\n"
 

@@ -34,27 +34,15 @@ class Lane:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    """A packet at one point: its first sighting and the copies folded into it.
+    """A packet at one point: its first sighting (the lane) and the copies folded into it.
 
-    ``lanes`` has the lane of each hop (the packet arrives at the first, leaves from the last);
-    ``cited`` the lanes of hops that findings cite; ``kinds`` those findings' kinds.
+    ``kinds`` are the kinds of the findings that cite any of these sightings.
     """
 
-    lanes: tuple[int, ...]
+    lane: int
     time_ns: int
     hops: tuple[Hop, ...]
     kinds: tuple[str, ...]
-    cited: tuple[int, ...] = ()
-
-    @property
-    def lane(self) -> int:
-        """The lane where the packet arrived at this point."""
-        return self.lanes[0]
-
-    @property
-    def exit_lane(self) -> int:
-        """The lane from which the packet left this point (its last copy's)."""
-        return self.lanes[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +96,14 @@ class Ladder:
         return lo
 
 
+def first_hop(path: PacketPath) -> Hop:
+    """The earliest sighting of a packet in corrected time."""
+    return min(path.hops, key=lambda h: h.time_ns)
+
+
 def group_paths(paths: Sequence[PacketPath]) -> dict[FlowKey | None, list[PacketPath]]:
     """Paths by connection, each group and the groups in order of their first sighting."""
-    ordered = sorted((p for p in paths if p.hops), key=lambda p: (p.hops[0].time_ns, p.id))
+    ordered = sorted((p for p in paths if p.hops), key=lambda p: (first_hop(p).time_ns, p.id))
     groups: dict[FlowKey | None, list[PacketPath]] = {}
     for path in ordered:
         groups.setdefault(path.connection, []).append(path)
@@ -167,16 +160,16 @@ def build_ladder(
     for path, groups in zip(shown, stops_by_path, strict=True):
         stops = [_stop(group, index, kinds) for group in groups]
         highlight = any(stop.kinds for stop in stops)
-        reply = initiator is not None and path.hops[0].src not in (None, initiator)
+        reply = initiator is not None and first_hop(path).src not in (None, initiator)
         arrows += _arrows(path.id, stops, analysis, reply, highlight)
     times = sorted({stop.time_ns for arrow in arrows for stop in (arrow.start, arrow.end)})
     return Ladder(key, tuple(lanes), tuple(arrows), tuple(times), len(shown), len(paths))
 
 
 def _fold(hops: Sequence[Hop]) -> list[list[Hop]]:
-    """Group hops into stops: a copy at the same point with unchanged addresses joins a stop."""
+    """Group hops, in corrected time order, into stops: an unchanged copy at a point joins one."""
     groups: list[list[Hop]] = []
-    for hop in hops:
+    for hop in sorted(hops, key=lambda h: h.time_ns):
         last = groups[-1][-1] if groups else None
         if last is not None and _same_packet_here(last, hop):
             groups[-1].append(hop)
@@ -191,23 +184,26 @@ def _same_packet_here(a: Hop, b: Hop) -> bool:
 
 
 def _lanes(stops_by_path: Sequence[Sequence[Sequence[Hop]]]) -> list[Lane]:
-    """Lanes grouped by point, points and interfaces in order of first sighting (copies too)."""
+    """Lanes grouped by point, points and interfaces in order of first sighting.
+
+    Only interfaces where a packet arrives get a lane; copies seen on others fold into it.
+    """
     by_point: dict[str, list[Lane]] = {}
     for groups in stops_by_path:
         for group in groups:
-            for hop in group:
-                lane = Lane(hop.point, hop.ifname)
-                lanes = by_point.setdefault(lane.point, [])
-                if lane not in lanes:
-                    lanes.append(lane)
+            lane = Lane(group[0].point, group[0].ifname)
+            lanes = by_point.setdefault(lane.point, [])
+            if lane not in lanes:
+                lanes.append(lane)
     return [lane for lanes in by_point.values() for lane in lanes]
 
 
 def _initiator(paths: Sequence[PacketPath]) -> Endpoint | None:
     """The source of the first packet drawn: arrows from it are requests, others replies."""
     for path in paths:
-        if path.hops[0].src is not None:
-            return path.hops[0].src
+        src = first_hop(path).src
+        if src is not None:
+            return src
     return None
 
 
@@ -215,20 +211,16 @@ def _stop(
     group: Sequence[Hop], index: dict[Lane, int], kinds: dict[Where, tuple[str, ...]]
 ) -> Stop:
     found: list[str] = []
-    cited: list[int] = []
-    lanes = tuple(index[Lane(hop.point, hop.ifname)] for hop in group)
-    for hop, lane in zip(group, lanes, strict=True):
-        hop_kinds = kinds.get((hop.file, hop.frame), ())
-        if hop_kinds and lane not in cited:
-            cited.append(lane)
-        found += [kind for kind in hop_kinds if kind not in found]
-    return Stop(lanes, group[0].time_ns, tuple(group), tuple(found), tuple(cited))
+    for hop in group:
+        found += [kind for kind in kinds.get((hop.file, hop.frame), ()) if kind not in found]
+    lane = index[Lane(group[0].point, group[0].ifname)]
+    return Stop(lane, group[0].time_ns, tuple(group), tuple(found))
 
 
 def _arrows(
     path_id: int, stops: Sequence[Stop], analysis: Analysis, reply: bool, highlight: bool
 ) -> list[Arrow]:
-    flags = flags_of(stops[0].hops[0])
+    flags = next((f for s in stops for h in s.hops if (f := flags_of(h))), "")
     if len(stops) == 1:
         return [Arrow(path_id, stops[0], stops[0], flags, (), reply, highlight)]
     out = []

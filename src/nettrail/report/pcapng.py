@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from nettrail.errors import NettrailError
-from nettrail.model.analysis import Analysis, PacketPath
+from nettrail.model.analysis import Analysis, Hop, PacketPath
 from nettrail.model.packet import PacketRecord
 from nettrail.report.frames import synthesize
 from nettrail.report.hops import Where, evidence_kinds, hop_label, rewrites
@@ -29,6 +29,10 @@ SHB_USERAPPL = 4
 IF_NAME = 2
 IF_TSRESOL = 9
 TSRESOL_NS = 9
+_EPB_HEAD = struct.Struct("<7I")  # type, length, interface, ts high, ts low, caplen, origlen
+_OPT_HEAD = struct.Struct("<HH")
+_U32 = struct.Struct("<I")
+_END = b"\x00\x00\x00\x00"  # opt_endofopt
 
 
 def _option(code: int, value: bytes) -> bytes:
@@ -84,13 +88,17 @@ class PcapngWriter:
         snaplen = self._snaplens[if_id]
         if snaplen and len(data) > snaplen:
             data = data[:snaplen]
+        caplen = len(data)
         ts = max(ts_ns, 0)
-        head = struct.pack(
-            "<IIIII", if_id, ts >> 32, ts & 0xFFFFFFFF, len(data), max(orig_len, len(data))
-        )
-        opts = [(OPT_COMMENT, comment.encode())] if comment else []
-        body = head + data + b"\x00" * (-len(data) % 4) + _options(opts)
-        self._write(_block(BLOCK_EPB, body))
+        opts = b""
+        if comment:
+            text = comment.encode()
+            opts = _OPT_HEAD.pack(OPT_COMMENT, len(text)) + text + bytes(-len(text) % 4) + _END
+        pad = bytes(-caplen % 4)
+        length = 32 + caplen + len(pad) + len(opts)
+        head = _EPB_HEAD.pack(BLOCK_EPB, length, if_id, ts >> 32, ts & 0xFFFFFFFF, caplen,
+                              max(orig_len, caplen))
+        self._write(b"".join((head, data, pad, opts, _U32.pack(length))))
 
     def _write(self, block: bytes) -> None:
         try:
@@ -110,10 +118,14 @@ class _View:
     def __init__(self, analysis: Analysis) -> None:
         self.analysis = analysis
         self.hops: dict[Where, tuple[PacketPath, int]] = {}
+        self.ordered: dict[int, tuple[Hop, ...]] = {}
         for path in analysis.paths:
-            for i, hop in enumerate(path.hops):
+            hops = tuple(sorted(path.hops, key=lambda h: h.time_ns))
+            self.ordered[path.id] = hops
+            for i, hop in enumerate(hops):
                 self.hops.setdefault((hop.file, hop.frame), (path, i))
         self.kinds = evidence_kinds(analysis)
+        self.routes: dict[int, str] = {}
 
     def comment(self, rec: PacketRecord, synthesized: bool) -> str:
         """One line: the matched packet, its rewrite, the findings naming it, how bytes came."""
@@ -131,14 +143,26 @@ class _View:
         if found is None:
             return "not matched at another point"
         path, i = found
-        route = " > ".join(hop_label(h) for h in path.hops)
-        text = f"packet #{path.id} sighting {i + 1}/{len(path.hops)} ({route})"
+        hops = self.ordered[path.id]
+        route = self.routes.get(path.id)
+        if route is None:
+            route = self.routes[path.id] = _route(hops)
+        text = f"packet #{path.id} sighting {i + 1}/{len(hops)} ({route})"
         if i > 0:
-            changes = rewrites(path.hops[i - 1], path.hops[i], self.analysis.nat)
+            changes = rewrites(hops[i - 1], hops[i], self.analysis.nat)
             if changes:
-                since = hop_label(path.hops[i - 1])
+                since = hop_label(hops[i - 1])
                 text += "; NAT since " + since + ": " + ", ".join(c.long() for c in changes)
         return text
+
+
+def _route(hops: Sequence[Hop]) -> str:
+    """The points a packet crossed in time order, each once per visit: ``a > b > c``."""
+    points: list[str] = []
+    for hop in hops:
+        if not points or points[-1] != hop.point:
+            points.append(hop.point)
+    return " > ".join(points)
 
 
 def _clock_comment(analysis: Analysis) -> str | None:
@@ -157,6 +181,8 @@ def _records(captures: Sequence[tuple[str, str]]) -> Iterator[PacketRecord]:
     from nettrail.capture import open_capture
 
     streams = [iter(open_capture(path, point)) for point, path in captures]
+    if len(streams) == 1:
+        return streams[0]
     return heapq.merge(*streams, key=lambda rec: rec.ts_ns)
 
 

@@ -22,6 +22,7 @@ ROW = 36
 BOTTOM = 20
 CHAR_PX = 6.4
 MAX_TILT = 30.0
+POINT_CHAR_PX = 8.2
 BANDS = ("#e7f0fb", "#eef6ec", "#fbf1e6", "#f1ecfa", "#e9f6f7", "#f8e9ef")
 COLORS = {"request": "#1864ab", "reply": "#2b8a3e", "reset": "#c92a2a"}
 GLOW = "#f76707"
@@ -55,12 +56,8 @@ class _Geometry:
         return HEAD + PAD + self.ladder.row(time_ns) * ROW
 
     def at(self, stop: Stop) -> tuple[float, float]:
-        """Where the packet arrives at a stop."""
+        """Where a stop is drawn."""
         return self.x(stop.lane), self.y(stop.time_ns)
-
-    def leave(self, stop: Stop) -> tuple[float, float]:
-        """Where the packet leaves a stop (its last folded copy)."""
-        return self.x(stop.exit_lane), self.y(stop.time_ns)
 
 
 def render_svg(ladder: Ladder) -> str:
@@ -83,9 +80,9 @@ def render_svg(ladder: Ladder) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _fit(text: str, px: float) -> str:
-    """``text`` cut with an ellipsis to fit ``px`` pixels."""
-    room = max(int(px / CHAR_PX), 4)
+def _fit(text: str, px: float, char_px: float = CHAR_PX) -> str:
+    """``text`` cut with an ellipsis to fit ``px`` pixels at ``char_px`` per character."""
+    room = max(int(px / char_px), 4)
     return text if len(text) <= room else text[: room - 1] + "…"
 
 
@@ -106,7 +103,7 @@ def _header(geo: _Geometry) -> list[str]:
             f'<g class="point"><rect x="{_n(left)}" y="4" width="{_n(width)}" height="26" '
             f'rx="5" fill="{BANDS[band % len(BANDS)]}"/><text x="{_n(left + width / 2)}" y="22" '
             f'text-anchor="middle" font-size="13" font-weight="bold" fill="#212529">'
-            f"{_e(_fit(point, width))}</text></g>"
+            f"{_e(_fit(point, width - 8, POINT_CHAR_PX))}</text><title>{_e(point)}</title></g>"
         )
         band += 1
         start = end + 1
@@ -173,7 +170,7 @@ def _title(arrow: Arrow) -> str:
 
 def _shape(geo: _Geometry, arrow: Arrow, color: str) -> tuple[str, tuple[float, float]]:
     """The drawn shape and the point its labels hang from."""
-    x1, y1 = geo.leave(arrow.start)
+    x1, y1 = geo.at(arrow.start)
     x2, y2 = geo.at(arrow.end)
     glow_width = "9" if arrow.highlight else "0"
     if arrow.single:
@@ -181,7 +178,7 @@ def _shape(geo: _Geometry, arrow: Arrow, color: str) -> tuple[str, tuple[float, 
         if arrow.highlight:
             dot = f'<circle cx="{_n(x1)}" cy="{_n(y1)}" r="9" fill="{GLOW}" opacity="0.3"/>' + dot
         return dot, (x1 + 12 + geo.spacing / 4, y1)
-    if arrow.start.exit_lane == arrow.end.lane:
+    if arrow.start.lane == arrow.end.lane:
         bend = min(60.0, geo.spacing / 2)
         d = (
             f"M{_n(x1)} {_n(y1)} C{_n(x1 + bend)} {_n(y1)} {_n(x2 + bend)} {_n(y2)} "
@@ -231,9 +228,9 @@ def _clamp(x: float, text: str, width: float) -> float:
 
 def _angle(geo: _Geometry, arrow: Arrow) -> float:
     """Degrees to turn labels so they run along the arrow; flat for loops, dots, steep arrows."""
-    if arrow.start.exit_lane == arrow.end.lane:
+    if arrow.start.lane == arrow.end.lane:
         return 0.0
-    (x1, y1), (x2, y2) = geo.leave(arrow.start), geo.at(arrow.end)
+    (x1, y1), (x2, y2) = geo.at(arrow.start), geo.at(arrow.end)
     degrees = math.degrees(math.atan2(y2 - y1, x2 - x1))
     if degrees > 90:
         degrees -= 180
@@ -270,45 +267,35 @@ def _evidence(geo: _Geometry) -> list[str]:
     out: list[str] = []
     for arrow in geo.ladder.arrows:
         for stop in (arrow.start, arrow.end):
-            for lane in stop.cited:
-                if (lane, stop.time_ns) in seen:
-                    continue
-                seen.add((lane, stop.time_ns))
-                x, y = geo.x(lane), geo.y(stop.time_ns)
-                out.append(
-                    f'<circle class="evidence" cx="{_n(x)}" cy="{_n(y)}" r="7" fill="none" '
-                    f'stroke="{GLOW}" stroke-width="2.5"><title>'
-                    f'{_e("cited by " + ", ".join(stop.kinds))}</title></circle>'
-                )
+            if not stop.kinds or (stop.lane, stop.time_ns) in seen:
+                continue
+            seen.add((stop.lane, stop.time_ns))
+            x, y = geo.at(stop)
+            out.append(
+                f'<circle class="evidence" cx="{_n(x)}" cy="{_n(y)}" r="7" fill="none" '
+                f'stroke="{GLOW}" stroke-width="2.5"><title>'
+                f'{_e("cited by " + ", ".join(stop.kinds))}</title></circle>'
+            )
     return out
 
 
 def _stops(geo: _Geometry) -> list[str]:
-    """A dot where a packet was seen; copies on other interfaces joined by a dotted line."""
-    seen: set[tuple[tuple[int, ...], int]] = set()
+    """A dot where a packet was seen; ``+N`` where N copies on other interfaces were folded."""
+    seen: set[tuple[int, int]] = set()
     out: list[str] = []
     for arrow in geo.ladder.arrows:
-        color = COLORS[_kind(arrow)]
         for stop in (arrow.start, arrow.end):
-            if (stop.lanes, stop.time_ns) in seen:
+            if (stop.lane, stop.time_ns) in seen:
                 continue
-            seen.add((stop.lanes, stop.time_ns))
-            y = _n(geo.y(stop.time_ns))
+            seen.add((stop.lane, stop.time_ns))
+            x, y = geo.at(stop)
+            out.append(f'<circle class="stop" cx="{_n(x)}" cy="{_n(y)}" r="3" fill="#343a40"/>')
             if len(stop.hops) > 1:
-                out.append(_copies(geo, stop, color))
-            for lane in sorted(set(stop.lanes)):
-                x = _n(geo.x(lane))
-                out.append(f'<circle class="stop" cx="{x}" cy="{y}" r="3" fill="#343a40"/>')
+                names = ", ".join(dict.fromkeys(h.ifname or h.point for h in stop.hops[1:]))
+                out.append(
+                    f'<text class="copies" x="{_n(x + 5)}" y="{_n(y + 14)}" '
+                    f'font-size="10" fill="#495057"><title>{_e("also seen on " + names)}'
+                    f"</title>+{len(stop.hops) - 1}</text>"
+                )
     return out
 
-
-def _copies(geo: _Geometry, stop: Stop, color: str) -> str:
-    """The dotted line through the interfaces where copies of one packet were seen."""
-    lo, hi = min(stop.lanes), max(stop.lanes)
-    y = _n(geo.y(stop.time_ns))
-    names = ", ".join(f"{h.ifname or h.point}" for h in stop.hops)
-    return (
-        f'<g class="copies"><title>{_e("the same packet on " + names)}</title>'
-        f'<line x1="{_n(geo.x(lo))}" y1="{y}" x2="{_n(geo.x(hi))}" y2="{y}" stroke="{color}" '
-        'stroke-width="2" stroke-dasharray="2 3"/></g>'
-    )

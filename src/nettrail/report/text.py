@@ -6,14 +6,20 @@ microseconds (evidence times are in the reference point's clock when clocks were
 
 from __future__ import annotations
 
+import textwrap
+from collections import Counter
 from datetime import UTC, datetime
 from typing import TextIO
 
 from nettrail.model.analysis import Analysis, ClockOffset, Diagnosis, NatTranslation, PointSummary
 from nettrail.model.finding import Evidence, Finding
-from nettrail.model.flow import Connection
+from nettrail.model.flow import Connection, Outcome
 
 INDENT = "  "
+WIDTH = 100
+MAX_LISTED = 30
+"""Connections and findings listed per point before the rest is only counted."""
+QUIET_OUTCOMES = frozenset({Outcome.ESTABLISHED, Outcome.CLOSED, Outcome.MIDSTREAM})
 
 
 def render(analysis: Analysis, out: TextIO) -> None:
@@ -49,10 +55,13 @@ def render(analysis: Analysis, out: TextIO) -> None:
 def _diagnosis(d: Diagnosis, out: TextIO) -> None:
     w = out.write
     w(f"DIAGNOSIS: {d.headline}\n")
-    for line in d.explanation.splitlines():
-        w(f"{INDENT}{line}\n")
+    for para in d.explanation.splitlines():
+        for line in textwrap.wrap(para, WIDTH, initial_indent=INDENT, subsequent_indent=INDENT):
+            w(f"{line}\n")
     if d.action:
-        w(f"{INDENT}What to do: {d.action}\n")
+        for line in textwrap.wrap(f"What to do: {d.action}", WIDTH, initial_indent=INDENT,
+                                  subsequent_indent=INDENT * 2):
+            w(f"{line}\n")
     if d.chain:
         w(f"{INDENT}Evidence, in order:\n")
         for i, e in enumerate(d.chain, 1):
@@ -76,13 +85,24 @@ def _point(p: PointSummary, analysis: Analysis, out: TextIO) -> None:
     w(f"{INDENT}Connections ({len(conns)}):\n")
     if not conns:
         w(f"{INDENT * 2}none\n")
-    for c in conns:
+    shown = conns
+    if len(conns) > MAX_LISTED:
+        counts = Counter(str(c.outcome) for c in conns)
+        w(f"{INDENT * 2}by outcome: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}\n")
+        shown = [c for c in conns if c.outcome not in QUIET_OUTCOMES or c.retransmissions]
+    for c in shown[:MAX_LISTED]:
         w(f"{INDENT * 2}{connection_text(c)}\n")
+    if len(shown) > MAX_LISTED or len(shown) < len(conns):
+        w(f"{INDENT * 2}... {len(conns) - min(len(shown), MAX_LISTED)} more not shown "
+          "(--format json lists them all)\n")
     found = [f for f in analysis.findings if f.details.get("point") == p.name]
     if found:
         w(f"{INDENT}Findings ({len(found)}):\n")
-        for f in found:
+        for f in found[:MAX_LISTED]:
             _finding(f, out, INDENT * 2)
+        if len(found) > MAX_LISTED:
+            w(f"{INDENT * 2}... {len(found) - MAX_LISTED} more not shown "
+              "(--format json lists them all)\n")
 
 
 def _finding(f: Finding, out: TextIO, indent: str) -> None:
@@ -114,6 +134,8 @@ def evidence_text(e: Evidence) -> str:
 
 def clock_text(c: ClockOffset) -> str:
     """``host5's clock is 25.0 ± 0.4 ms behind host1 (12 samples)``."""
+    if c.point == c.reference:
+        return f"{c.point}'s clock is the reference"
     ms = c.offset_ns / 1e6
     side = "ahead of" if ms >= 0 else "behind"
     return (f"{c.point}'s clock is {abs(ms):.1f} ± {c.uncertainty_ns / 1e6:.1f} ms {side} "
@@ -123,8 +145,10 @@ def clock_text(c: ClockOffset) -> str:
 def nat_text(t: NatTranslation) -> str:
     """``dnat request 203.0.113.223:22 -> 198.51.100.4:22 between host1 and host5 ...``."""
     at = f", translated at {t.at}" if t.at else ""
-    return (f"{t.kind} on the {t.leg}: {t.before} -> {t.after} between {t.from_point} and "
-            f"{t.to_point}{at} ({_plural(t.packets, 'packet')})")
+    where = (f"seen at {t.from_point}" if t.from_point == t.to_point
+             else f"between {t.from_point} and {t.to_point}")
+    return (f"{t.kind} on the {t.leg}: {t.before} -> {t.after} {where}{at} "
+            f"({_plural(t.packets, 'packet')})")
 
 
 def time_text(ns: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -28,15 +29,19 @@ from nettrail.trace import layout as L
 from nettrail.trace.kallsyms import Kallsyms
 from nettrail.trace.netns_names import NetnsNames
 
-_I = L.EVENT_INDEX
+_I = L.RECORD_INDEX
 TS, SKB, FIRST, NETNS, IFINDEX, REASON = (_I["ts_ns"], _I["skb"], _I["first_ns"], _I["netns"],
                                           _I["ifindex"], _I["reason"])
 CT_STATUS_I, STACK_ID, PKT_LEN, CPU, KIND, FLAGS = (_I["ct_status"], _I["stack_id"],
                                                     _I["pkt_len"], _I["cpu"], _I["kind"],
                                                     _I["flags"])
-CAP_LEN, LINK, CT_INFO_I, SK_STATE, IFNAME, DATA = (_I["cap_len"], _I["link"], _I["ct_info"],
-                                                    _I["sk_state"], _I["ifname"], _I["data"])
-CT_ORIG, CT_REPLY, SOCK = _I["ct_orig.src"], _I["ct_reply.src"], _I["sock.src"]
+CAP_LEN, LINK, CT_INFO_I, SK_STATE, TAIL = (_I["cap_len"], _I["link"], _I["ct_info"],
+                                            _I["sk_state"], _I["tail"])
+IFNAME, DATA = L.tail_slice("ifname"), L.tail_slice("data")
+CT_ORIG = L.tail_slice("ct_orig.src").start
+CT_REPLY = L.tail_slice("ct_reply.src").start
+SOCK = L.tail_slice("sock.src").start
+TUPLE = struct.Struct(L.fmt_of(L.TUPLE))
 MAX_IDS = 1 << 16
 Raw = tuple[Any, ...]
 
@@ -49,7 +54,7 @@ def addr(raw: bytes, family: int) -> str:
 
 
 def _tuple(raw: Raw, at: int) -> tuple[int, Endpoint, Endpoint]:
-    src, dst, sport, dport, proto, family = raw[at : at + 6]
+    src, dst, sport, dport, proto, family, _ = TUPLE.unpack_from(raw[TAIL], at)
     return proto, Endpoint(addr(src, family), sport), Endpoint(addr(dst, family), dport)
 
 
@@ -115,12 +120,12 @@ class Decoder:
         )
 
     def _device(self, raw: Raw) -> DeviceSection:
-        name: bytes = raw[IFNAME]
+        name: bytes = raw[TAIL][IFNAME]
         return DeviceSection(int(raw[IFINDEX]),
                              name.split(b"\0", 1)[0].decode(errors="replace"))
 
     def _packet(self, raw: Raw) -> PacketSection:
-        data: bytes = raw[DATA]
+        data: bytes = raw[TAIL][DATA]
         data = data[: int(raw[CAP_LEN])]
         eth = raw[LINK] == L.LINK_ETH
         frame = decode_frame(LINKTYPE_ETHERNET if eth else LINKTYPE_RAW, data)
@@ -156,7 +161,10 @@ class Decoder:
         addrs = self._stack(int(raw[STACK_ID]))
         if self._syms is None:
             self._syms = Kallsyms()
-        return StackSection(tuple(self._syms.symbol(a) for a in addrs))
+        frames = [self._syms.symbol(a) for a in addrs]
+        while frames and frames[0].startswith(("bpf_prog_", "bpf_trace_run")):
+            del frames[0]  # the tracer itself
+        return StackSection(tuple(frames))
 
 
 def _identity(packet: PacketSection | None) -> tuple[int, ...]:

@@ -163,6 +163,25 @@ CONFIG_HEAD_STRUCT = struct.Struct("<6I" + f"{MAX_NETNS}I")
 CONFIG_SIZE = CONFIG_HEAD_STRUCT.size + MAX_GLOBS * GLOB_STRUCT.size + MAX_RULES * RULE_STRUCT.size
 
 
+# What the reader unpacks per ring buffer record: the 8-byte ring header, the event's scalar
+# fields, and everything from ``ifname`` on as one blob (sliced only when decoded).
+TAIL_START = offsets(EVENT)["ifname"][0]
+RING_HEADER: Fields = [("rb.len", "I"), ("rb.pg_off", "I")]
+RECORD: Fields = [
+    *RING_HEADER,
+    *[(n, f) for n, f in EVENT if offsets(EVENT)[n][0] < TAIL_START],
+    ("tail", f"{EVENT_SIZE - TAIL_START}s"),
+]
+RECORD_STRUCT = struct.Struct(fmt_of(RECORD))
+RECORD_INDEX = {name: i for i, (name, _) in enumerate(RECORD)}
+
+
+def tail_slice(name: str) -> slice:
+    """Where field ``name`` lies inside the record's tail blob."""
+    off, size = offsets(EVENT)[name]
+    return slice(off - TAIL_START, off - TAIL_START + size)
+
+
 def config_fields() -> Fields:
     """The ``struct nt_config`` fields, arrays of structs flattened as ``globs[i].text``."""
     fields = list(CONFIG_HEAD)

@@ -36,6 +36,14 @@ def to_packet_records(events: Iterable[TraceEvent], file: str = TRACE_FILE) -> l
     return out
 
 
+def by_point(records: Iterable[PacketRecord]) -> dict[str, list[PacketRecord]]:
+    """Records grouped by capture point (namespace), in order of first appearance."""
+    points: dict[str, list[PacketRecord]] = {}
+    for rec in records:
+        points.setdefault(rec.point, []).append(rec)
+    return points
+
+
 def reset_origin(ev: TraceEvent) -> str | None:
     """"RST made by the TCP stack of namespace X (no socket)" for a reset event, else None."""
     if ev.reset is None:

@@ -22,7 +22,11 @@ _HDR = struct.Struct("<I")
 
 
 class RingReader:
-    """Reads fixed-size records of a ring buffer map fd in batches, unpacked by ``unpack``."""
+    """Reads records of one fixed size (``record``: ring header included) in batches.
+
+    The committed records between the consumer and producer positions are contiguous (the data
+    area is mapped twice), so a batch is one ``struct.iter_unpack`` over a memoryview slice.
+    """
 
     def __init__(self, fd: int, size: int, record: struct.Struct) -> None:
         page = mmap.PAGESIZE
@@ -39,9 +43,13 @@ class RingReader:
         self._pview = memoryview(self._prod)
         self._ppos = self._pview[:8].cast("Q")
         self._data = self._pview[page:]
+        self._words = self._data.cast("I")
         self._mask = size - 1
         self._record = record
         self._rsize = record.size
+        if self._rsize % 8:
+            raise TraceError(f"ring records must be 8-byte multiples, not {self._rsize}")
+        self.skipped = 0
 
     def wait(self, timeout_s: float) -> None:
         """Sleep until the kernel signals data or ``timeout_s`` passes."""
@@ -49,41 +57,64 @@ class RingReader:
             self._epoll.poll(timeout_s)
 
     def pending(self) -> int:
-        """Bytes written by the kernel and not yet consumed."""
+        """Bytes reserved by the kernel and not yet consumed."""
         return int(self._ppos[0] - self._cpos[0])
 
     def drain(self, limit: int = 1 << 30) -> list[tuple[Any, ...]]:
-        """Every complete record now in the buffer (at most ``limit``), unpacked, in order."""
+        """Every committed record now in the buffer (at most ``limit``), unpacked, in order."""
         out: list[tuple[Any, ...]] = []
-        cons = self._cpos[0]
-        prod = self._ppos[0]
-        data = self._data
-        mask = self._mask
-        unpack = self._record.unpack_from
-        want = self._rsize
-        hdr = _HDR.unpack_from
-        append = out.append
-        n = 0
-        while cons < prod and n < limit:
-            off = cons & mask
-            (length,) = hdr(data, off)
-            if length & BUSY:
+        while len(out) < limit:
+            before = self._cpos[0]
+            out += self._batch(limit - len(out))
+            if self._cpos[0] == before:
                 break
-            size = length & ~(BUSY | DISCARD)
-            if not length & DISCARD and size == want:
-                append(unpack(data, off + 8))
-                n += 1
-            cons += (size + 8 + 7) & ~7
-        self._cpos[0] = cons
         return out
+
+    def _batch(self, limit: int) -> list[tuple[Any, ...]]:
+        cons = self._cpos[0]
+        avail = self._ppos[0] - cons
+        rsize = self._rsize
+        n = min(avail // rsize, limit, (self._mask + 1) // rsize)
+        if n <= 0:
+            return []
+        off = cons & self._mask
+        step = rsize // 4
+        heads = self._words[off // 4 : off // 4 + n * step : step].tolist()
+        want = rsize - 8
+        if max(heads) != want or min(heads) != want:
+            n = self._clean_prefix(heads, want)
+            if n == 0:
+                return self._odd_record(cons, off)
+        out = list(self._record.iter_unpack(self._data[off : off + n * rsize]))
+        self._cpos[0] = cons + n * rsize
+        return out
+
+    @staticmethod
+    def _clean_prefix(heads: list[int], want: int) -> int:
+        """How many leading records are committed, of our size, and not discarded."""
+        for i, h in enumerate(heads):
+            if h != want:
+                return i
+        return len(heads)
+
+    def _odd_record(self, cons: int, off: int) -> list[tuple[Any, ...]]:
+        """Step over one discarded or foreign-size record; stop at a busy one."""
+        (length,) = _HDR.unpack_from(self._data, off)
+        if length & BUSY:
+            return []
+        size = length & ~(BUSY | DISCARD)
+        self._cpos[0] = cons + ((size + 8 + 7) & ~7)
+        self.skipped += 1
+        return []
 
     def close(self) -> None:
         """Unmap and stop waiting (idempotent)."""
-        for view in ("_ppos", "_data", "_pview", "_cpos"):
+        for view in ("_words", "_ppos", "_data", "_pview", "_cpos"):
             v = getattr(self, view, None)
             if v is not None:
                 v.release()
                 setattr(self, view, None)
-        self._epoll.close()
+        if not self._epoll.closed:
+            self._epoll.close()
         self._prod.close()
         self._cons.close()

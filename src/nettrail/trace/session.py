@@ -67,7 +67,7 @@ def check_capabilities(obj: Path, hooks: tuple[str, ...]) -> None:
 
 
 class TraceSession:
-    """The loaded, attached tracer: ``read()`` returns raw event tuples (layout.EVENT order)."""
+    """The loaded, attached tracer: ``read()`` returns raw records (``layout.RECORD`` order)."""
 
     def __init__(self, cfg: TraceConfig, obj: Path = OBJECT_PATH) -> None:
         self.cfg = cfg
@@ -95,10 +95,10 @@ class TraceSession:
             self._obj.load()
             for hook in self.cfg.hooks:
                 self._obj.attach(PROGRAMS[hook])
-            if self.cfg.follow and self.cfg.rules and "drop" in self.cfg.hooks:
+            if self._following:
                 self._obj.attach("nt_consume")
             self._ring = RingReader(self._obj.map_fd("events"), self.cfg.ring_bytes,
-                                    L.EVENT_STRUCT)
+                                    L.RECORD_STRUCT)
             self._stats_fd = self._obj.map_fd("stats")
             self._ncpu = libbpf.possible_cpus()
         except BaseException:
@@ -111,10 +111,14 @@ class TraceSession:
         obj.set_max_entries("events", self.cfg.ring_bytes)
         if not self.cfg.stack:
             obj.set_max_entries("stacks", 1)
-        follow = self.cfg.follow and bool(self.cfg.rules) and "drop" in self.cfg.hooks
         for hook, prog in PROGRAMS.items():
             obj.set_autoload(prog, hook in self.cfg.hooks)
-        obj.set_autoload("nt_consume", follow)
+        obj.set_autoload("nt_consume", self._following)
+
+    @property
+    def _following(self) -> bool:
+        """Whether matched skbs are followed (then freed skbs must be forgotten)."""
+        return self.cfg.follow and bool(self.cfg.rules)
 
     def wait(self, timeout_s: float) -> None:
         """Sleep until events are signalled or ``timeout_s`` passes."""

@@ -1,0 +1,141 @@
+"""Benchmark: cross-point correlation of two points with 500,000 packets each.
+
+Records are generated in memory: many TCP connections from a client side (point ``edge``)
+through a 1:1 DNAT to servers behind point ``core`` (whose clock is 25 ms ahead), each with a
+handshake, data both ways and a close; a few segments are retransmitted. Times each stage
+(copy folding, anchor matching, clock, full matching, tracks and conversations, detectors) and
+the whole ``cross_point`` call, with peak RSS.
+
+    .venv/bin/python bench/bench_correlate.py [--packets 500000] [--text]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import time
+from itertools import combinations
+
+from nettrail.analyze.clock import estimate_pair, offset_map, offsets
+from nettrail.analyze.correlate import (
+    build_conversations,
+    build_tracks,
+    fold_copies,
+    match_points,
+)
+from nettrail.analyze.crosspoint import cross_point, detect
+from nettrail.analyze.nat import infer_translations
+from nettrail.model.packet import (
+    ACK,
+    FIN,
+    NO_OPTIONS,
+    PROTO_TCP,
+    PSH,
+    SYN,
+    Headers,
+    IPHeader,
+    PacketRecord,
+    TCPHeader,
+)
+
+T0 = 1_700_000_000 * 1_000_000_000
+SKEW_NS = 25_000_000
+PER_CONN = 10
+
+
+def generate(packets: int, text: bool) -> dict[str, list[PacketRecord]]:
+    """Two points' records: ``packets`` each, PER_CONN per connection."""
+    edge: list[PacketRecord] = []
+    core: list[PacketRecord] = []
+    conns = packets // PER_CONN
+    ip_id = 0
+    for i in range(conns):
+        client = f"198.18.{(i >> 8) & 0xFF}.{i & 0xFF}"
+        cport = 1024 + (i % 60000)
+        public = f"203.0.113.{10 + i % 200}"
+        private = f"198.51.100.{10 + i % 200}"
+        t = T0 + i * 200_000
+        cseq, sseq = (i * 7919) & 0xFFFFFFFF, (i * 104729) & 0xFFFFFFFF
+        steps = [(0, SYN, cseq, 0, 0), (1, SYN | ACK, sseq, cseq + 1, 0),
+                 (0, ACK, cseq + 1, sseq + 1, 0), (0, PSH | ACK, cseq + 1, sseq + 1, 100),
+                 (1, ACK, sseq + 1, cseq + 101, 0), (1, PSH | ACK, sseq + 1, cseq + 101, 1400),
+                 (0, ACK, cseq + 101, sseq + 1401, 0), (0, FIN | ACK, cseq + 101, sseq + 1401, 0),
+                 (1, FIN | ACK, sseq + 1401, cseq + 102, 0), (0, ACK, cseq + 102, sseq + 1402, 0)]
+        for k, (rev, flags, seq, ack, length) in enumerate(steps):
+            ip_id = (ip_id + 1) & 0xFFFF
+            ts = t + k * 50_000
+            for point, out, dst_addr, skew in ((edge, False, public, 0),
+                                               (core, True, private, SKEW_NS)):
+                delay = 20_000 if (out != bool(rev)) else 0
+                src, dst = (client, cport), (dst_addr, 22)
+                if rev:
+                    src, dst = dst, src
+                ip = IPHeader(4, src[0], dst[0], PROTO_TCP, 64, None if text else ip_id,
+                              40 + length, True, 0, False)
+                tcp = TCPHeader(src[1], dst[1], flags, None if text else seq & 0xFFFFFFFF,
+                                None if text else ack & 0xFFFFFFFF, 500, length, NO_OPTIONS)
+                point.append(PacketRecord(
+                    "core" if out else "edge", ts + delay + skew, "x.pcap", len(point) + 1,
+                    None, None, 54 + length, Headers(None, ip, tcp), linktype=1))
+    return {"edge": edge, "core": core}
+
+
+def stages(points: dict[str, list[PacketRecord]]) -> list[tuple[str, float]]:
+    """Seconds spent in each stage of cross-point analysis, run one by one (with the cyclic
+    garbage collector paused, as ``cross_point`` does)."""
+    gc.disable()
+    out = []
+    t = time.perf_counter()
+    sightings = {p: fold_copies(r) for p, r in points.items()}
+    out.append(("fold copies", time.perf_counter() - t))
+    t = time.perf_counter()
+    ests = []
+    for a, b in combinations(points, 2):
+        est = estimate_pair(a, b, match_points(sightings[a], sightings[b]))
+        if est is not None:
+            ests.append(est)
+    clock = offsets(list(points), ests)
+    out.append(("anchor match + clock", time.perf_counter() - t))
+    t = time.perf_counter()
+    off = offset_map(clock)
+    matches = []
+    for a, b in combinations(points, 2):
+        matches.extend(match_points(sightings[a], sightings[b], off[b] - off[a]))
+    out.append(("full match", time.perf_counter() - t))
+    t = time.perf_counter()
+    tracks = build_tracks(sightings, matches, off)
+    convs = build_conversations(tracks)
+    out.append(("tracks + conversations", time.perf_counter() - t))
+    t = time.perf_counter()
+    nat = infer_translations(convs)
+    detect(sightings, convs, nat, clock)
+    out.append(("nat + detectors", time.perf_counter() - t))
+    multi = sum(1 for tr in tracks if len(tr.sightings) > 1)
+    out.append((f"clock {clock[-1].offset_ns / 1e6:.3f} ms, matched {multi} packets", 0.0))
+    gc.enable()
+    return out
+
+
+def main() -> None:
+    """Generate, then time the stages and the whole call."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--packets", type=int, default=500_000, help="packets per point")
+    ap.add_argument("--text", action="store_true", help="no seq/ack/IP ID (tcpdump text)")
+    args = ap.parse_args()
+    t = time.perf_counter()
+    points = generate(args.packets, args.text)
+    print(f"generated 2 x {args.packets} records in {time.perf_counter() - t:.1f} s")
+    for name, secs in stages(points):
+        print(f"  {name:40s} {secs:6.2f} s" if secs else f"  {name}")
+    t = time.perf_counter()
+    result = cross_point(points)
+    total = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    n = 2 * args.packets
+    print(f"cross_point: {total:.2f} s for {n} packets ({n / total:,.0f} packets/s), "
+          f"{len(result.paths)} paths, {len(result.findings)} findings, peak RSS {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""Benchmark of `nettrail trace`: cost on an iperf3 stream, and how many events/s we drain.
+
+Two namespaces ``ntFb-a`` / ``ntFb-b`` joined by a veth pair (198.18.7.1 / 198.18.7.2).
+
+1. TCP throughput of ``iperf3`` a -> b (median of --runs runs of --seconds s) untraced, traced
+   with a filter matching nothing, traced with a filter matching the stream, and under
+   ``tcpdump -i any -s 0`` in both namespaces.
+2. Drain rate: UDP packets of 16 bytes at rising rates with a matching filter; for each rate,
+   the events/s the Python reader drained and how many the kernel lost.
+
+The tracer runs as a separate process reading the ring buffer in batches (``TraceSession
+.read``: one memoryview pass, ``struct.unpack_from`` per record), as ``nettrail trace`` does.
+
+Usage (root): ``.venv/bin/python bench/bench_trace.py [--seconds 5] [--runs 3]``; appends a
+section to bench/RESULTS.md with --record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+A, B = "ntFb-a", "ntFb-b"
+IP_A, IP_B = "198.18.7.1", "198.18.7.2"
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+TRACER = r"""
+import json, signal, sys, time
+from nettrail.trace.config import TraceConfig
+from nettrail.trace.session import TraceSession
+stop = []
+signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+cfg = TraceConfig(filter=sys.argv[1], hooks=("xmit", "recv", "drop"), ring_bytes=64 << 20)
+pause = float(sys.argv[3])
+n = 0
+burst = {}
+with TraceSession(cfg) as s:
+    open(sys.argv[2], "w").write("ready")
+    if pause:
+        time.sleep(pause)
+        t0 = time.perf_counter()
+        got = s.read()
+        burst = {"burst_events": len(got), "burst_s": time.perf_counter() - t0}
+        n += len(got)
+    while not stop:
+        s.wait(0.05)
+        n += len(s.read())
+    n += len(s.read())
+    st = s.stats()
+print(json.dumps({"drained": n, "emitted": st.emitted, "lost": st.lost, **burst}))
+"""
+
+
+def sh(*cmd: str, check: bool = True) -> str:
+    """Run a command and return its stdout."""
+    return subprocess.run(cmd, capture_output=True, text=True, check=check).stdout
+
+
+def ns(name: str, *cmd: str) -> list[str]:
+    """A command line run inside namespace ``name``."""
+    return ["ip", "netns", "exec", name, *cmd]
+
+
+@contextmanager
+def topology() -> Iterator[None]:
+    """Two namespaces and a veth pair, removed on exit."""
+    for n in (A, B):
+        subprocess.run(["ip", "netns", "del", n], capture_output=True)
+    try:
+        for n in (A, B):
+            sh("ip", "netns", "add", n)
+            sh(*ns(n, "ip", "link", "set", "lo", "up"))
+        sh("ip", "link", "add", "ntFb-a0", "netns", A, "type", "veth", "peer", "name",
+           "ntFb-b0", "netns", B)
+        sh(*ns(A, "ip", "addr", "add", f"{IP_A}/24", "dev", "ntFb-a0"))
+        sh(*ns(B, "ip", "addr", "add", f"{IP_B}/24", "dev", "ntFb-b0"))
+        sh(*ns(A, "ip", "link", "set", "ntFb-a0", "up"))
+        sh(*ns(B, "ip", "link", "set", "ntFb-b0", "up"))
+        yield
+    finally:
+        for n in (A, B):
+            subprocess.run(["ip", "netns", "del", n], capture_output=True)
+
+
+@contextmanager
+def iperf_server() -> Iterator[None]:
+    """iperf3 server in namespace b."""
+    proc = subprocess.Popen(ns(B, "iperf3", "-s", "-B", IP_B), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    try:
+        yield
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def iperf_tcp(seconds: float) -> float:
+    """Gbit/s of one TCP stream a -> b."""
+    out = sh(*ns(A, "iperf3", "-c", IP_B, "-t", str(seconds), "-J"))
+    return float(json.loads(out)["end"]["sum_received"]["bits_per_second"]) / 1e9
+
+
+def iperf_udp(seconds: float, pps: int) -> dict[str, float]:
+    """Send 16-byte UDP datagrams at ``pps``; what the receiver got."""
+    rate = pps * 16 * 8
+    out = sh(*ns(A, "iperf3", "-u", "-c", IP_B, "-t", str(seconds), "-l", "16", "-b", str(rate),
+                 "-J"), check=False)
+    end = json.loads(out)["end"]["sum"]
+    return {"packets": float(end.get("packets", 0)), "seconds": float(end["seconds"])}
+
+
+@contextmanager
+def tracer(filter_text: str, result: dict[str, float], pause: float = 0) -> Iterator[None]:
+    """The tracer process, attached before the body runs; its counters land in ``result``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ready = Path(tmp) / "ready"
+        proc = subprocess.Popen([PY, "-c", TRACER, filter_text, str(ready), str(pause)],
+                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        while not ready.exists():
+            if proc.poll() is not None:
+                raise SystemExit("tracer failed to start")
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            proc.terminate()
+            out, _ = proc.communicate(timeout=60)
+            result.update(json.loads(out))
+
+
+@contextmanager
+def tcpdumps() -> Iterator[None]:
+    """Full-snaplen ``tcpdump -i any`` in both namespaces, writing pcap files."""
+    with tempfile.TemporaryDirectory() as tmp:
+        procs = [subprocess.Popen(ns(n, "tcpdump", "-i", "any", "-s", "0", "-n", "-w",
+                                     f"{tmp}/{n}.pcap"), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for n in (A, B)]
+        time.sleep(1.0)
+        try:
+            yield
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait()
+
+
+MODES = ("untraced", "non-matching filter", "matching filter", "tcpdump -i any x2")
+
+
+def one_run(mode: str, seconds: float, counters: dict[str, float]) -> float:
+    """Gbit/s of one iperf3 run in ``mode``; tracer counters are added to ``counters``."""
+    if mode == "untraced":
+        return iperf_tcp(seconds)
+    if mode == "tcpdump -i any x2":
+        with tcpdumps():
+            return iperf_tcp(seconds)
+    result: dict[str, float] = {}
+    flt = "host 203.0.113.99" if mode.startswith("non") else f"host {IP_B}"
+    with tracer(flt, result):
+        gbps = iperf_tcp(seconds)
+    for k, v in result.items():
+        counters[k] = counters.get(k, 0) + v
+    return gbps
+
+
+def throughput(seconds: float, runs: int) -> dict[str, dict[str, float]]:
+    """Median Gbit/s per mode (modes interleaved run by run), with the tracer's counters."""
+    rates: dict[str, list[float]] = {m: [] for m in MODES}
+    counters: dict[str, dict[str, float]] = {m: {} for m in MODES}
+    for _ in range(runs):
+        for mode in MODES:
+            rates[mode].append(one_run(mode, seconds, counters[mode]))
+            print(f"{mode:>22}: {rates[mode][-1]:.2f} Gbit/s {counters[mode]}", flush=True)
+    return {m: {"gbps": statistics.median(rates[m]), **counters[m]} for m in MODES}
+
+
+def burst_drain(seconds: float) -> dict[str, float]:
+    """Consumer capacity: events piled up while the reader sleeps, then drained in one pass."""
+    result: dict[str, float] = {}
+    with tracer(f"udp and host {IP_B}", result, pause=seconds + 1.0):
+        iperf_udp(seconds, 1_000_000)
+    result["events_per_s"] = result["burst_events"] / result["burst_s"]
+    print(f"burst drain: {result}", flush=True)
+    return result
+
+
+def drain(seconds: float, rates: Sequence[int]) -> list[dict[str, float]]:
+    """Events drained per second at rising UDP packet rates, with losses."""
+    rows = []
+    for pps in rates:
+        result: dict[str, float] = {}
+        with tracer(f"udp and host {IP_B}", result):
+            t0 = time.monotonic()
+            sent = iperf_udp(seconds, pps)
+            elapsed = time.monotonic() - t0
+        row = {"offered_pps": pps, "sent_pps": sent["packets"] / sent["seconds"],
+               "events_per_s": result["drained"] / elapsed, **result}
+        rows.append(row)
+        print(f"drain: {row}", flush=True)
+    return rows
+
+
+def record(modes: dict[str, dict[str, float]], rows: list[dict[str, float]],
+           burst: dict[str, float], seconds: float, runs: int) -> str:
+    """The bench/RESULTS.md section."""
+    base = modes["untraced"]["gbps"]
+    lines = [
+        "## trace",
+        "",
+        f"`bench/bench_trace.py --seconds {seconds} --runs {runs}` on {os.uname().release}, "
+        f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}. iperf3 TCP a -> b over a veth "
+        "pair between two namespaces; median of the runs.",
+        "",
+        "| mode | Gbit/s | cost | events drained | lost |",
+        "|---|---|---|---|---|",
+    ]
+    for mode, m in modes.items():
+        cost = 100 * (1 - m["gbps"] / base)
+        lines.append(f"| {mode} | {m['gbps']:.2f} | {cost:.1f}% | "
+                     f"{int(m.get('drained', 0))} | {int(m.get('lost', 0))} |")
+    lines += ["", "Drain rate (16-byte UDP datagrams a -> b, filter `udp and host "
+              f"{IP_B}`, hooks xmit/recv/drop, 64 MiB ring):", "",
+              "| offered pkt/s | sent pkt/s | events drained/s | lost |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {int(r['offered_pps'])} | {int(r['sent_pps'])} | "
+                     f"{int(r['events_per_s'])} | {int(r['lost'])} |")
+    lines += ["", f"Consumer capacity: {int(burst['burst_events'])} events piled up while the "
+              f"reader slept, drained in {burst['burst_s'] * 1000:.0f} ms = "
+              f"**{int(burst['events_per_s'])} events/s**, {int(burst['lost'])} lost."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    """Run both benchmarks, print and optionally record them."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rates", default="50000,100000,200000,400000,800000")
+    ap.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    args = ap.parse_args()
+    with topology(), iperf_server():
+        modes = throughput(args.seconds, args.runs)
+        rows = drain(args.seconds, [int(r) for r in args.rates.split(",")])
+        burst = burst_drain(1.5)
+    text = record(modes, rows, burst, args.seconds, args.runs)
+    print(text)
+    if args.record:
+        with open(ROOT / "bench" / "RESULTS.md", "a") as f:
+            f.write("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

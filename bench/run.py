@@ -1,0 +1,138 @@
+"""Time ``nettrail analyze`` against tshark and tcpdump on the same large capture, in one run.
+
+    python bench/run.py [--packets 1000000] [--seed 1] [--repeat 3] [--no-append]
+
+Generates (once, cached in bench/data/) a capture with bench/gen_capture.py, then runs, in
+turn and ``--repeat`` times each: ``nettrail analyze --format json FILE > /dev/null`` (the
+CLI, full single-point analysis), a plain read of the file through nettrail's reader (the
+floor any analysis pays), ``tshark -q -z conv,tcp -r FILE`` and ``tcpdump -nr FILE``. Wall
+time and peak RSS are taken per child process (``os.wait4``). The table is printed and
+appended to bench/RESULTS.md under "analyze", with the date, machine and versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+DATA = BENCH / "data"
+RESULTS = BENCH / "RESULTS.md"
+READ_ONLY = (
+    "import sys\n"
+    "from nettrail.capture import open_capture\n"
+    "n = 0\n"
+    "for _ in open_capture(sys.argv[1], 'p'):\n"
+    "    n += 1\n"
+)
+
+
+def capture(packets: int, seed: int) -> Path:
+    """The benchmark capture, generated once per (packets, seed)."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"analyze-{packets}-seed{seed}.pcap"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        subprocess.run([sys.executable, str(BENCH / "gen_capture.py"), str(tmp), "--packets",
+                        str(packets), "--seed", str(seed)], check=True)
+        tmp.rename(path)
+    return path
+
+
+def timed(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one run of ``argv`` with stdout to /dev/null."""
+    with open(os.devnull, "wb") as null:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=null, stderr=subprocess.DEVNULL)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{argv[0]} failed: exit {os.waitstatus_to_exitcode(status)}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def version(argv: list[str]) -> str:
+    """First line a tool prints about its version."""
+    out = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return (out.stdout or out.stderr).splitlines()[0].strip()
+
+
+def main() -> int:
+    """Run the comparison, print it and append it to RESULTS.md."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--packets", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-append", action="store_true", help="print only")
+    args = ap.parse_args()
+    path = capture(args.packets, args.seed)
+    nettrail = str(Path(sys.executable).with_name("nettrail"))
+    tshark, tcpdump = shutil.which("tshark"), shutil.which("tcpdump")
+    if not (tshark and tcpdump and os.path.exists(nettrail)):
+        raise SystemExit("needs tshark, tcpdump and nettrail installed in this venv")
+    commands = {
+        "nettrail analyze --format json": [nettrail, "analyze", "--format", "json", str(path)],
+        "nettrail reader alone (floor)": [sys.executable, "-c", READ_ONLY, str(path)],
+        "tshark -q -z conv,tcp": [tshark, "-q", "-z", "conv,tcp", "-r", str(path)],
+        "tcpdump -nr": [tcpdump, "-nr", str(path)],
+    }
+    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
+    load_before = os.getloadavg()[0]
+    for _ in range(args.repeat):  # interleaved, so load changes hit every tool alike
+        for name, argv in commands.items():
+            runs[name].append(timed(argv))
+    load_after = os.getloadavg()[0]
+    table = render(runs, path, args, (load_before, load_after), tshark, tcpdump)
+    print(table)
+    if not args.no_append:
+        with RESULTS.open("a") as f:
+            f.write("\n" + table)
+    return 0
+
+
+def render(runs: dict[str, list[tuple[float, float]]], path: Path, args: argparse.Namespace,
+           load: tuple[float, float], tshark: str, tcpdump: str) -> str:
+    """The markdown section: context, one row per tool, the ratio to tshark."""
+    tshark_best = min(w for w, _ in runs["tshark -q -z conv,tcp"])
+    ours_best = min(w for w, _ in runs["nettrail analyze --format json"])
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    lines = [
+        f"## analyze: nettrail vs tshark vs tcpdump ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        f"`python bench/run.py --packets {args.packets} --seed {args.seed} --repeat "
+        f"{args.repeat}` on `{path.name}` ({path.stat().st_size / 1e6:.0f} MB); {os.cpu_count()}"
+        f" cores ({cpu}), Linux {platform.release()}, Python {platform.python_version()}, "
+        f"{version([tshark, '--version'])}, {version([tcpdump, '--version'])}; load average "
+        f"{load[0]:.1f} before, {load[1]:.1f} after (the machine is shared).",
+        "",
+        "| command | wall best (s) | wall median (s) | peak RSS (MB) |",
+        "|---|---|---|---|",
+    ]
+    for name, samples in runs.items():
+        walls = [w for w, _ in samples]
+        rss = max(r for _, r in samples)
+        lines.append(f"| `{name}` | {min(walls):.2f} | {statistics.median(walls):.2f} | "
+                     f"{rss:.0f} |")
+    lines += ["", f"nettrail / tshark (best): {ours_best / tshark_best:.2f} "
+              f"(the bar is 0.50)", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

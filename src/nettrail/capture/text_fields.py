@@ -1,0 +1,191 @@
+"""Fields of tcpdump text shared by the line parsers: addresses, ports, the ``-v`` IP header,
+TCP flags and options, and the two ways a line is not read (TextError, OtherProtocol)."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from nettrail.capture.text_names import PORTS
+from nettrail.model.packet import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, TCPOptions
+
+ETH_LEN = 14
+
+
+class TextError(ValueError):
+    """A packet line nettrail cannot read; the message says what is wrong with it."""
+
+
+class OtherProtocol(Exception):
+    """A packet of a protocol nettrail does not model (LLDP, STP, IGMP...): counted, skipped."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(name)
+
+
+ADDRS = re.compile(r"(\S+) > (\S+?):(?: |$)")
+"""``source > destination:`` of an IP packet line."""
+_V4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\Z")
+_V6 = re.compile(r"[0-9a-fA-F:]*:[0-9a-fA-F:]*(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})?\Z")
+_FLAG_BITS = {
+    "S": SYN, "F": FIN, "R": RST, "P": PSH, "U": URG, ".": ACK, "E": ECE, "W": CWR, "e": 0,
+}
+
+_OPT_SIZES = {"mss": 4, "wscale": 3, "sackOK": 2, "TS": 10, "nop": 1, "eol": 1}
+
+
+def paren_end(text: str, start: int) -> int:
+    """Index just past the parenthesis group opening at ``text[start]``."""
+    depth = 0
+    for i in range(start, len(text)):
+        c = text[i]
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    raise TextError("an IP header in parentheses that does not end")
+
+
+class VerboseHeader(NamedTuple):
+    """What the ``-v`` IP header says (None where it says nothing)."""
+
+    ttl: int | None
+    ip_id: int | None
+    length: int | None
+    df: bool
+    frag_offset: int
+    more: bool
+    proto: int | None
+
+
+_NO_V = VerboseHeader(None, None, None, False, 0, False, None)
+_V_FIELDS = re.compile(
+    r"(ttl|hlim|id|offset|length|payload length:) (\d+)|flags \[([^\]]*)\]"
+    r"|(?:proto|next-header) (\S+) \((\d+)\)"
+)
+
+
+def verbose_header(text: str, version: int) -> tuple[VerboseHeader, str]:
+    """The ``-v`` IP header in parentheses at the start of ``text``, and the text after it."""
+    if not text.startswith("("):
+        return _NO_V, text
+    end = paren_end(text, 0)
+    ttl = ip_id = length = proto = None
+    df = more = False
+    frag = 0
+    for name, num, flags, _pname, pnum in _V_FIELDS.findall(text, 1, end - 1):
+        if name in ("ttl", "hlim"):
+            ttl = int(num)
+        elif name == "id":
+            ip_id = int(num)
+        elif name == "offset":
+            frag = int(num)
+        elif name == "length":
+            length = int(num)
+        elif name == "payload length:":
+            length = 40 + int(num)
+        elif pnum:
+            proto = int(pnum)
+        else:
+            df, more = "DF" in flags, "+" in flags
+    if version == 6:
+        ip_id = None
+    return VerboseHeader(ttl, ip_id, length, df, frag, more, proto), text[end:].lstrip()
+
+
+def split_endpoint(token: str, version: int) -> tuple[str, int | None]:
+    """``198.51.100.1.22`` or ``2001:db8::1.ssh`` to (address, port or None)."""
+    if version == 4:
+        parts = token.split(".")
+        if len(parts) == 5:
+            addr = ".".join(parts[:4])
+            port: int | None = port_number(parts[4])
+        elif len(parts) == 4:
+            addr, port = token, None
+        else:
+            raise TextError(f"{token!r} is not an IPv4 address (was the text printed with -n?)")
+        if _V4.match(addr) is None:
+            raise TextError(f"{token!r} is not an IPv4 address (was the text printed with -n?)")
+        return addr, port
+    head, _, last = token.rpartition(":")
+    port = None
+    dots = last.count(".")
+    if dots == 1 or dots == 4:
+        last, _, pname = last.rpartition(".")
+        port = port_number(pname)
+        token = f"{head}:{last}"
+    if _V6.match(token) is None:
+        raise TextError(f"{token!r} is not an IPv6 address (was the text printed with -n?)")
+    return token.lower(), port
+
+
+def port_number(text: str) -> int:
+    """A port as printed: a number, or a service name when printed without ``-nn``."""
+    if text.isdigit():
+        port = int(text)
+        if port <= 0xFFFF:
+            return port
+        raise TextError(f"port {text} is out of range")
+    port_n = PORTS.get(text)
+    if port_n is None:
+        raise TextError(f"unknown service name {text!r} (print with -nn for numbers)")
+    return port_n
+
+
+def tcp_flags(text: str) -> int:
+    """Flag bits of tcpdump's ``[S.]`` text; TextError on a letter tcpdump never prints."""
+    if text == "none":
+        return 0
+    bits = 0
+    for ch in text:
+        bit = _FLAG_BITS.get(ch)
+        if bit is None:
+            raise TextError(f"unknown TCP flag {ch!r}")
+        bits |= bit
+    return bits
+
+
+def parse_options(text: str) -> TCPOptions:
+    """TCP options as tcpdump prints them: ``mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7``."""
+    mss = wscale = ts_val = ts_ecr = None
+    sack_ok = False
+    sack: list[tuple[int, int]] = []
+    order: list[str] = []
+    for item in text.split(","):
+        words = item.split()
+        if not words:
+            continue
+        name = words[0]
+        try:
+            if name == "mss":
+                mss = int(words[1])
+            elif name == "wscale":
+                wscale = int(words[1])
+            elif name == "sackOK":
+                sack_ok = True
+            elif name == "TS":
+                ts_val, ts_ecr = int(words[2]), int(words[4])
+            elif name == "sack":
+                sack = [_sack_block(b) for b in item.split("{")[1:]]
+            elif name not in ("nop", "eol"):
+                name = "opt-" + name
+        except (IndexError, ValueError) as exc:
+            raise TextError(f"TCP option {item.strip()!r} cannot be read") from exc
+        order.append(name)
+    return TCPOptions(mss, wscale, sack_ok, tuple(sack), ts_val, ts_ecr, tuple(order))
+
+
+def _sack_block(text: str) -> tuple[int, int]:
+    left, _, right = text.rstrip("} ").partition(":")
+    return int(left), int(right)
+
+
+def tcp_header_len(options: TCPOptions) -> int:
+    """TCP header length with these options (padded to 4 bytes), as an estimate."""
+    size = 0
+    for name in options.order:
+        size += _OPT_SIZES.get(name, 2 + 8 * len(options.sack) if name == "sack" else 4)
+    return 20 + (size + 3) // 4 * 4

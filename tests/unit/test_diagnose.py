@@ -1,0 +1,150 @@
+"""Cross-point detectors and the diagnosis on hand-built multi-point captures."""
+
+from __future__ import annotations
+
+import pytest
+from crosskit import ACK, PSH, SYN, incident, plain, handshake
+
+from nettrail.analyze.crosspoint import cross_point
+from nettrail.model.finding import Severity
+
+
+def kinds(result: object) -> list[str]:
+    return [f.kind for f in result.findings if f.root_cause]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("text", [False, True], ids=["headers", "text"])
+def test_incident_is_asymmetric_nat_and_router_reset(text: bool) -> None:
+    r = cross_point(incident(text=text, skew_ms=25.0).points())
+    assert kinds(r) == ["asymmetric-nat", "reset-not-from-server"]
+    asym = r.findings[0]
+    assert asym.details["request_at"] == "router"
+    assert asym.details["reply_at"] == "at compute"
+    rst = r.findings[1]
+    assert rst.details == {"origin": "router", "address": "203.0.113.10:22", "owner": "stack"}
+    assert "never reached compute" in rst.summary
+    assert r.diagnosis is not None
+    assert r.diagnosis.kinds == ("asymmetric-nat", "reset-not-from-server")
+
+
+@pytest.mark.parametrize("text", [False, True], ids=["headers", "text"])
+def test_healthy_twin_has_no_root_cause(text: bool) -> None:
+    r = cross_point(incident(healthy=True, text=text, skew_ms=-30.0).points())
+    assert kinds(r) == []
+    assert r.diagnosis is None
+    assert {f.kind for f in r.findings} <= {"clock-offset", "multi-interface-copy"}
+
+
+def test_openstack_names_give_openstack_words() -> None:
+    r = cross_point(incident(names=("qg-3f2a", "qr-77c1", "tap5")).points())
+    assert r.diagnosis is not None
+    assert r.diagnosis.headline.startswith("floating IP 203.0.113.10 is served by two L3 "
+                                           "implementations at once")
+    assert "Keep one L3 implementation" in r.diagnosis.action
+
+
+def test_plain_names_give_plain_words() -> None:
+    r = cross_point(incident(names=("ext0", "int0", "vnet0")).points())
+    assert r.diagnosis is not None
+    assert r.diagnosis.headline.startswith("203.0.113.10 has two NAT owners")
+
+
+def test_diagnosis_chain_is_in_corrected_time_order() -> None:
+    r = cross_point(incident(skew_ms=25.0).points())
+    assert r.diagnosis is not None
+    times = [e.time_ns for e in r.diagnosis.chain]
+    assert times == sorted(times)
+    points = [e.point for e in r.diagnosis.chain]
+    assert points[:3] == ["client", "router", "router"]
+    assert "compute" in points
+
+
+@pytest.mark.parametrize("text", [False, True], ids=["headers", "text"])
+def test_lost_between_points(text: bool) -> None:
+    net, req, rep = plain(text=text)
+    handshake(net, req, rep)
+    for i in range(4):  # the request and its retransmissions die inside the router
+        net.send(3.0 + 200.0 * 2 ** i, req[:2], PSH | ACK, seq=1001, ack=5001, length=300)
+    r = cross_point(net.points())
+    assert kinds(r) == ["lost-between-points"]
+    f = r.findings[0]
+    assert f.details == {"last_seen": "router", "missing": "server", "transmissions": "4"}
+    assert f.severity is Severity.ERROR
+
+
+def test_one_loss_then_recovered_is_no_root_cause() -> None:
+    net, req, rep = plain()
+    handshake(net, req, rep)
+    net.send(3.0, req[:2], PSH | ACK, seq=1001, ack=5001, length=300)
+    net.send(210.0, req, PSH | ACK, seq=1001, ack=5001, length=300)
+    net.send(211.0, rep, ACK, seq=5001, ack=1301)
+    assert kinds(cross_point(net.points())) == []
+
+
+def test_packet_at_capture_end_is_not_lost() -> None:
+    net, req, rep = plain()
+    handshake(net, req, rep)
+    net.send(3.0, req[:1], PSH | ACK, seq=1001, ack=5001, length=30)
+    assert kinds(cross_point(net.points())) == []
+
+
+def _bulk(net, rep: list, *, icmp: bool) -> None:  # type: ignore[no-untyped-def]
+    net.send(3.0, rep, PSH | ACK, seq=5001, ack=1001, length=100)
+    for i in range(3):
+        for j in range(3):
+            net.send(4.0 + 200.0 * 2 ** i + j, rep[:3], ACK, seq=5101 + 1448 * j, ack=1001,
+                     length=1448)
+    if icmp:
+        net.icmp_frag_needed(4.5, "server", "198.51.100.1", "198.51.100.4",
+                             "198.51.100.4:80", "203.0.113.2:40000", 1400)
+
+
+def test_mtu_blackhole() -> None:
+    net, req, rep = plain()
+    handshake(net, req, rep)
+    _bulk(net, rep, icmp=False)
+    r = cross_point(net.points())
+    assert kinds(r) == ["mtu-blackhole"]
+    f = r.findings[0]
+    assert f.details["last_seen"] == "router" and f.details["missing"] == "client"
+    assert f.details["size"] == "1488"
+    assert "no ICMP 'fragmentation needed' came back to server" in f.summary
+
+
+def test_frag_needed_reaching_the_sender_is_no_blackhole() -> None:
+    net, req, rep = plain()
+    handshake(net, req, rep)
+    _bulk(net, rep, icmp=True)
+    assert "mtu-blackhole" not in kinds(cross_point(net.points()))
+
+
+@pytest.mark.parametrize("text", [False, True], ids=["headers", "text"])
+def test_server_refuses(text: bool) -> None:
+    net, req, rep = plain(text=text)
+    net.send(0.0, req, SYN, seq=1000)
+    net.send(1.0, rep, 0x14, seq=0, ack=1001, ip_id=0)
+    r = cross_point(net.points())
+    assert kinds(r) == ["reset-from-server"]
+    assert r.findings[0].details == {"origin": "server", "how": "refused"}
+    assert r.diagnosis is not None
+    assert r.diagnosis.headline.startswith("the server refused the connection")
+
+
+def test_rst_injected_in_the_middle_is_not_from_server() -> None:
+    net, req, rep = plain()
+    handshake(net, req, rep)
+    net.send(3.0, req, PSH | ACK, seq=1001, ack=5001, length=10)
+    net.send(3.5, rep[1:], 0x04, seq=5001, ip_id=0)  # made at the router, server address
+    r = cross_point(net.points())
+    assert kinds(r) == ["reset-not-from-server"]
+    assert r.findings[0].details["owner"] == "device"
+
+
+def test_multi_interface_copies_are_one_packet_noted() -> None:
+    r = cross_point(incident(healthy=True).points())
+    notes = [f for f in r.findings if f.kind == "multi-interface-copy"]
+    assert [n.details["point"] for n in notes] == ["router"]
+    assert notes[0].severity is Severity.INFO
+    assert notes[0].details["packets"] == "10"
+    assert len(r.paths) == 10
+    assert all(len({h.point for h in p.hops}) == 3 for p in r.paths)

@@ -1,0 +1,400 @@
+"""tcpdump text reader: line shapes, times, sequence numbers, pasted text, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nettrail.capture.base import CaptureStats
+from nettrail.capture.tcpdump_text import read_text
+from nettrail.errors import CaptureError
+from nettrail.model.packet import (
+    ACK,
+    PSH,
+    RST,
+    SYN,
+    ICMPHeader,
+    PacketRecord,
+    TCPHeader,
+    UDPHeader,
+)
+
+DAY = 86_400 * 10**9
+SYN_LINE = ("IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [S], seq 2921520146, win 64240, "
+            "options [mss 1460,sackOK,TS val 3372154325 ecr 0,nop,wscale 7], length 0")
+
+
+class Read:
+    """The outcome of reading one text: records, stats and the error raised, if any."""
+
+    def __init__(self, tmp_path: Path, text: str | bytes, **kw: int) -> None:
+        path = tmp_path / "capture.txt"
+        path.write_bytes(text.encode() if isinstance(text, str) else text)
+        self.path = str(path)
+        self.stats = CaptureStats(path=self.path, point="host1")
+        self.records: list[PacketRecord] = []
+        self.error: CaptureError | None = None
+        try:
+            self.records.extend(read_text(self.path, "host1", self.stats, **kw))
+        except CaptureError as exc:
+            self.error = exc
+
+    @property
+    def tcp(self) -> list[TCPHeader]:
+        """The TCP headers, in order."""
+        return [r.tcp for r in self.records if r.tcp is not None]
+
+    def warned(self, text: str) -> list[str]:
+        """Warnings containing ``text``."""
+        return [w for w in self.stats.warnings if text in w]
+
+
+def test_common_tcp_line(tmp_path: Path) -> None:
+    r = Read(tmp_path, f"08:41:07.120331 {SYN_LINE}\n")
+    assert r.error is None and r.stats.format == "tcpdump-text" and r.stats.packets == 1
+    rec = r.records[0]
+    assert (rec.point, rec.file, rec.frame, rec.linktype, rec.data) == (
+        "host1", r.path, 1, -1, None)
+    assert rec.ts_ns == (8 * 3600 + 41 * 60 + 7) * 10**9 + 120331000
+    ip = rec.headers.ip
+    assert ip is not None and (ip.version, ip.src, ip.dst, ip.proto) == (
+        4, "198.51.100.4", "203.0.113.223", 6)
+    assert ip.ip_id is None and ip.ttl is None
+    tcp = rec.tcp
+    assert tcp is not None
+    assert (tcp.sport, tcp.dport, tcp.flags, tcp.seq, tcp.ack, tcp.window, tcp.payload_len) == (
+        51512, 22, SYN, 2921520146, None, 64240, 0)
+    o = tcp.options
+    assert (o.mss, o.wscale, o.sack_ok, o.ts_val, o.ts_ecr) == (1460, 7, True, 3372154325, 0)
+    assert o.order == ("mss", "sackOK", "TS", "nop", "wscale")
+    assert rec.wire_len == 14 + 20 + 40 + 0  # Ethernet + IPv4 + TCP with 20 bytes of options
+    assert r.stats.warnings == [] and not r.stats.skipped
+
+
+def test_flags_with_nothing_after(tmp_path: Path) -> None:
+    r = Read(tmp_path, "08:41:07.120331 IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [S],\n"
+                       "08:41:08.120331 IP 203.0.113.223.22 > 198.51.100.4.51512: Flags [R.]\n")
+    assert [(t.flags, t.seq, t.ack, t.window, t.payload_len) for t in r.tcp] == [
+        (SYN, None, None, None, 0), (RST | ACK, None, None, None, 0)]
+    assert r.stats.warnings == []
+
+
+def test_interface_column_and_directions(tmp_path: Path) -> None:
+    lines = [f"08:00:00.00000{i} {col}{SYN_LINE}" for i, col in enumerate(
+        ["qg-7c1e2a4b-9f In  ", "qr-5d3f0c11-2e Out ", "br-ex B   ", "tap0 M   ", "eth0 P   "])]
+    lines.append("08:00:00.000009 Out 52:54:00:12:34:56 ethertype IPv4 (0x0800), length 74: "
+                 + SYN_LINE[3:])
+    r = Read(tmp_path, "\n".join(lines) + "\n")
+    assert [(x.ifname, x.direction) for x in r.records] == [
+        ("qg-7c1e2a4b-9f", "in"), ("qr-5d3f0c11-2e", "out"), ("br-ex", "in"), ("tap0", "in"),
+        ("eth0", "in"), (None, "out")]
+    assert r.records[-1].wire_len == 74
+
+
+def test_ipv6_and_port_names(tmp_path: Path) -> None:
+    r = Read(tmp_path, "10:00:00.000001 IP6 2001:db8::1.40000 > 2001:db8::2.ssh: Flags [S], seq 1,"
+                       " win 100, length 0\n"
+                       "10:00:00.000002 IP 198.51.100.1.domain > 198.51.100.2.https: Flags [.], "
+                       "ack 1, win 5, length 0\n"
+                       "10:00:00.000003 IP6 ::ffff:198.51.100.1.80 > 2001:DB8::2.40000: Flags [P.],"
+                       " seq 1:11, ack 1, win 5, length 10\n")
+    assert [(t.sport, t.dport) for t in r.tcp] == [(40000, 22), (53, 443), (80, 40000)]
+    ips = [x.headers.ip for x in r.records]
+    assert [(i.src, i.dst) for i in ips if i] == [
+        ("2001:db8::1", "2001:db8::2"), ("198.51.100.1", "198.51.100.2"),
+        ("::ffff:198.51.100.1", "2001:db8::2")]
+    assert r.records[0].wire_len == 14 + 40 + 20
+
+
+def test_verbose_two_line_form(tmp_path: Path) -> None:
+    r = Read(tmp_path,
+             "08:10:55.545140 IP (tos 0x0, ttl 64, id 10658, offset 0, flags [DF], proto TCP (6), "
+             "length 60)\n"
+             "    198.51.100.1.49638 > 203.0.113.2.8080: Flags [S], cksum 0x6666 (incorrect -> "
+             "0x7d5e), seq 3904856265, win 64240, options [mss 1460,sackOK,TS val 2764675500 ecr "
+             "0,nop,wscale 10], length 0\n"
+             "08:10:55.596877 IP (tos 0xc0, ttl 63, id 61963, offset 0, flags [none], proto ICMP "
+             "(1), length 576)\n"
+             "    198.51.100.2 > 198.51.100.1: ICMP 203.0.113.2 unreachable - need to frag (mtu "
+             "1400), length 556\n"
+             "\tIP (tos 0x0, ttl 64, id 0, offset 0, flags [DF], proto UDP (17), length 1480)\n"
+             "    198.51.100.1.53391 > 203.0.113.2.7000:  rx type 120 (1452)\n"
+             "08:10:55.749375 IP6 (flowlabel 0x0bfa5, hlim 64, next-header ICMPv6 (58) payload "
+             "length: 1240) 2001:db8:1::2 > 2001:db8:1::1: [icmp6 sum ok] ICMP6, packet too big, "
+             "mtu 1280\n")
+    assert r.stats.warnings == [] and len(r.records) == 3
+    syn, frag, ptb = r.records
+    assert syn.frame == 1 and frag.frame == 3 and ptb.frame == 7
+    ip = syn.headers.ip
+    assert ip is not None and (ip.ttl, ip.ip_id, ip.length, ip.df) == (64, 10658, 60, True)
+    assert syn.wire_len == 74
+    icmp = frag.l4
+    assert isinstance(icmp, ICMPHeader) and icmp.is_frag_needed and icmp.mtu == 1400
+    q = icmp.quoted
+    assert q is not None and (q.ip.src, q.ip.dst, q.ip.proto, q.ip.ip_id, q.sport, q.dport) == (
+        "198.51.100.1", "203.0.113.2", 17, 0, 53391, 7000)
+    assert frag.wire_len == 590
+    v6 = ptb.l4
+    assert isinstance(v6, ICMPHeader) and v6.is_frag_needed and v6.mtu == 1280
+    assert ptb.headers.ip is not None and ptb.headers.ip.length == 1280
+
+
+def test_short_icmp_and_udp_forms(tmp_path: Path) -> None:
+    r = Read(tmp_path,
+             "09:00:00.000001 IP 203.0.113.2 > 198.51.100.1: ICMP 203.0.113.2 udp port domain "
+             "unreachable, length 65\n"
+             "09:00:00.000002 IP 198.51.100.1 > 203.0.113.2: ICMP echo request, id 4660, seq 7, "
+             "length 64\n"
+             "09:00:00.000003 IP 198.51.100.1.59830 > 203.0.113.2.53: 16962+ A? example.com. "
+             "(29)\n"
+             "09:00:00.000004 IP 198.51.100.1.59830 > 203.0.113.2.5000: UDP, length 5\n"
+             "09:00:00.000005 IP 198.51.100.1.123 > 203.0.113.5.123: NTPv4, Client, length 48\n")
+    unreach, echo, dns, udp, ntp = (x.l4 for x in r.records)
+    assert isinstance(unreach, ICMPHeader) and (unreach.type, unreach.code) == (3, 3)
+    assert unreach.quoted is not None and unreach.quoted.dport == 53
+    assert unreach.quoted.ip.src == "198.51.100.1" and unreach.quoted.ip.proto == 17
+    assert isinstance(echo, ICMPHeader) and (echo.type, echo.ident, echo.sequence) == (8, 4660, 7)
+    assert r.records[1].wire_len == 14 + 20 + 64
+    assert [(u.dport, u.payload_len) for u in (dns, udp, ntp) if isinstance(u, UDPHeader)] == [
+        (53, 29), (5000, 5), (123, 48)]
+
+
+def test_vxlan_inner_frame_same_line_and_next_line(tmp_path: Path) -> None:
+    r = Read(tmp_path,
+             "08:10:55.850487 IP 198.51.100.1.56334 > 198.51.100.2.4789: VXLAN, flags [I] "
+             "(0x08), vni 100 IP 198.18.0.1.40000 > 198.18.0.2.22: Flags [S], seq 5, win 10, "
+             "length 0\n"
+             "08:10:55.850572 IP 198.51.100.2.56334 > 198.51.100.1.4789: VXLAN, flags [I] "
+             "(0x08), vni 100\n"
+             "IP 198.18.0.2 > 198.18.0.1: ICMP echo reply, id 4660, seq 3, length 64\n"
+             "08:10:55.850600 IP 198.51.100.1.52250 > 198.51.100.2.4789: VXLAN, flags [I] "
+             "(0x08), vni 7\n"
+             "ARP, Request who-has 198.18.0.2 tell 198.18.0.1, length 28\n")
+    assert r.stats.warnings == [] and [x.frame for x in r.records] == [1, 2, 4]
+    a, b, c = r.records
+    assert (a.vni, b.vni, c.vni) == (100, 100, 7)
+    assert a.tcp is not None and a.tcp.dport == 22 and a.ip is not None
+    assert a.ip.src == "198.18.0.1" and a.headers.ip is not None
+    assert a.headers.ip.src == "198.51.100.1"
+    assert isinstance(a.headers.l4, UDPHeader) and a.headers.l4.dport == 4789
+    assert isinstance(b.l4, ICMPHeader) and b.l4.type == 0
+    assert b.wire_len == 14 + 20 + 8 + 8 + 14 + 20 + 64
+    assert c.inner is not None and c.inner.arp is not None and c.inner.arp.target_ip == "198.18.0.2"
+
+
+def test_ethernet_vlan_and_arp(tmp_path: Path) -> None:
+    r = Read(tmp_path,
+             "09:30:00.000001 52:54:00:12:34:56 > 52:54:00:ab:cd:ef, ethertype 802.1Q (0x8100), "
+             "length 78: vlan 100, p 0, ethertype IPv4 (0x0800), 198.51.100.7.40022 > "
+             "198.51.100.9.443: Flags [S], seq 1000, win 29200, length 0\n"
+             "09:30:00.000002 52:54:00:ab:cd:ef > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), "
+             "length 42: Request who-has 198.51.100.9 tell 198.51.100.7, length 28\n"
+             "09:30:00.000003 ARP, Reply 198.51.100.9 is-at 52:54:00:ab:cd:ef, length 28\n")
+    syn, req, rep = r.records
+    eth = syn.headers.eth
+    assert eth is not None and (eth.src, eth.dst, eth.vlans, eth.ethertype) == (
+        "52:54:00:12:34:56", "52:54:00:ab:cd:ef", (100,), 0x0800)
+    assert syn.wire_len == 78
+    assert req.headers.arp is not None and req.headers.ip is None
+    assert (req.headers.arp.op, req.headers.arp.sender_ip, req.headers.arp.sender_mac) == (
+        1, "198.51.100.7", "52:54:00:ab:cd:ef")
+    assert rep.headers.arp is not None and (rep.headers.arp.op, rep.headers.arp.sender_mac) == (
+        2, "52:54:00:ab:cd:ef")
+    assert rep.wire_len == 42
+
+
+# --- times -------------------------------------------------------------------------------------
+
+def test_time_formats(tmp_path: Path) -> None:
+    epoch = Read(tmp_path, f"1795594254.514309 {SYN_LINE}\n").records[0].ts_ns
+    assert epoch == 1795594254_514309000
+    date = Read(tmp_path, f"2026-11-25 08:10:54.514309 {SYN_LINE}\n").records[0].ts_ns
+    assert date == 1795594254_514309000 - 1795594254_514309000 % DAY + (8 * 3600 + 654) * 10**9 \
+        + 514309000
+    nano = Read(tmp_path, f"08:10:54.514309123 {SYN_LINE}\n")
+    assert nano.records[0].ts_ns == (8 * 3600 + 654) * 10**9 + 514309123
+    assert nano.stats.warnings == []
+    given_day = Read(tmp_path, f"00:00:01.000000 {SYN_LINE}\n", day_ns=20 * DAY)
+    assert given_day.records[0].ts_ns == 20 * DAY + 10**9
+
+
+def test_delta_times(tmp_path: Path) -> None:
+    r = Read(tmp_path, f" 00:00:00.000000 {SYN_LINE}\n 00:00:00.096053 {SYN_LINE}\n"
+                       f" 00:00:01.000001 {SYN_LINE}\n")
+    assert [x.ts_ns for x in r.records] == [0, 96053000, 1096054000]
+
+
+def test_midnight_advances_the_day(tmp_path: Path) -> None:
+    r = Read(tmp_path, f"23:59:59.999990 {SYN_LINE}\n00:00:00.000010 {SYN_LINE}\n"
+                       f"23:59:59.999995 {SYN_LINE}\n00:00:00.000020 {SYN_LINE}\n")
+    assert [x.ts_ns for x in r.records] == [
+        DAY - 10_000, DAY + 10_000, DAY - 5_000, DAY + 20_000]
+
+
+def test_no_times_are_line_order(tmp_path: Path) -> None:
+    r = Read(tmp_path, f"{SYN_LINE}\n{SYN_LINE}\neth0 Out {SYN_LINE}\n")
+    assert [x.ts_ns for x in r.records] == [0, 1000, 2000]
+    assert r.records[2].ifname == "eth0"
+    assert len(r.warned("line 1: no timestamps")) == 1
+
+
+def test_mangled_timestamp_is_read_with_a_warning(tmp_path: Path) -> None:
+    r = Read(tmp_path, f"08:10:54.51430 {SYN_LINE}\n8:10:54.514309 {SYN_LINE}\n")
+    assert [x.ts_ns % DAY for x in r.records] == [(8 * 3600 + 654) * 10**9 + 514300000,
+                                                  (8 * 3600 + 654) * 10**9 + 514309000]
+    assert len(r.warned("looks mangled")) == 2 and "line 2:" in r.warned("looks mangled")[1]
+
+
+# --- sequence numbers --------------------------------------------------------------------------
+
+HANDSHAKE = [
+    "IP 198.51.100.1.5000 > 203.0.113.2.80: Flags [S], seq 3904856265, win 64240, length 0",
+    "IP 203.0.113.2.80 > 198.51.100.1.5000: Flags [S.], seq 1030395500, ack 3904856266, win 64704,"
+    " length 0",
+]
+RELATIVE = [
+    "IP 198.51.100.1.5000 > 203.0.113.2.80: Flags [.], ack 1, win 63, length 0",
+    "IP 198.51.100.1.5000 > 203.0.113.2.80: Flags [P.], seq 1:41, ack 1, win 63, length 40",
+    "IP 203.0.113.2.80 > 198.51.100.1.5000: Flags [P.], seq 1:1201, ack 41, win 64, length 1200",
+]
+ABSOLUTE = [
+    "IP 198.51.100.1.5000 > 203.0.113.2.80: Flags [.], ack 1030395501, win 63, length 0",
+    "IP 198.51.100.1.5000 > 203.0.113.2.80: Flags [P.], seq 3904856266:3904856306, ack 1030395501,"
+    " win 63, length 40",
+    "IP 203.0.113.2.80 > 198.51.100.1.5000: Flags [P.], seq 1030395501:1030396701, ack 3904856306,"
+    " win 64, length 1200",
+]
+EXPECTED = [(None, 1030395501), (3904856266, 1030395501), (1030395501, 3904856306)]
+
+
+def _lines(lines: list[str]) -> str:
+    return "".join(f"08:00:00.{i:06d} {x}\n" for i, x in enumerate(lines))
+
+
+@pytest.mark.parametrize("tail", [RELATIVE, ABSOLUTE], ids=["relative", "absolute-S"])
+def test_relative_and_absolute_seq_give_the_same_numbers(tmp_path: Path, tail: list[str]) -> None:
+    r = Read(tmp_path, _lines(HANDSHAKE + tail))
+    assert [(t.seq, t.ack) for t in r.tcp[2:]] == EXPECTED
+    assert not any(t.seq_relative for t in r.tcp)
+    assert r.tcp[3].flags == PSH | ACK and r.tcp[3].payload_len == 40
+
+
+def test_excerpt_keeps_relative_numbers_flagged(tmp_path: Path) -> None:
+    r = Read(tmp_path, _lines(RELATIVE))
+    assert [(t.seq, t.ack, t.seq_relative) for t in r.tcp] == [
+        (None, 1, True), (1, 1, True), (1, 41, True)]
+
+
+# --- pasted text -------------------------------------------------------------------------------
+
+def test_pasted_html_quotes_crlf_and_wraps(tmp_path: Path) -> None:
+    text = ("<pre><span class='t'>08:41:07.120331</span> IP 198.51.100.4.51512 &gt; "
+            "203.0.113.223.22: Flags [S], seq 2921520146, win 64240, length 0<br>"
+            "08:41:07.145871&nbsp;IP 203.0.113.223.22 &gt; 198.51.100.4.51512: Flags [R.], seq 0, "
+            "ack 2921520147, win 0, length 0</pre>\r\n"
+            "> 08:41:08.000001 IP 198.51.100.4.51513 > 203.0.113.223.22: Flags [S], seq 7, "
+            "win\r\n"
+            "64240, length 0\r\n"
+            ">> 08:41:09.000001 IP 198.51.100.4.51514 > 203.0.113.223.2\r\n"
+            "2: Flags [S], seq 8, win 64240, length 0\r\n")
+    r = Read(tmp_path, text)
+    assert [(x.frame, x.tcp.sport, x.tcp.dport, x.tcp.window) for x in r.records if x.tcp] == [
+        (1, 51512, 22, 64240), (1, 22, 51512, 0), (2, 51513, 22, 64240), (4, 51514, 22, 64240)]
+    for note in ("line 1: HTML markup removed", "line 1: HTML entities decoded",
+                 "line 2: leading '>' quote marks removed", "line 3: read as the rest of line 2",
+                 "line 5: read as the rest of line 4", "line 1: CRLF line ends"):
+        assert r.warned(note), note
+    assert not r.stats.skipped
+
+
+def test_banners_are_quiet_and_other_protocols_counted(tmp_path: Path) -> None:
+    r = Read(tmp_path,
+             "tcpdump: verbose output suppressed, use -v[v]... for full protocol decode\n"
+             "listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 262144 "
+             "bytes\n"
+             f"08:00:00.000001 {SYN_LINE}\n"
+             "08:00:00.000002 LLDP, length 204: switch01\n"
+             "08:00:00.000003 LLDP, length 204: switch01\n"
+             "08:00:00.000004 IP 198.51.100.7 > 224.0.0.22: igmp v3 report, 1 group record(s)\n"
+             "08:00:00.000005 STP 802.1d, Config, Flags [none], bridge-id 8000.52:54:00:00:00:01"
+             ".8001, length 35\n"
+             "^C\n3 packets captured\n3 packets received by filter\n0 packets dropped by kernel\n")
+    assert r.stats.packets == 1 and dict(r.stats.skipped) == {"other-protocol": 4}
+    assert [w.split(": ", 1)[1] for w in r.stats.warnings] == [
+        "LLDP packets are not read (counted as other-protocol)",
+        "IGMP packets are not read (counted as other-protocol)",
+        "STP packets are not read (counted as other-protocol)"]
+
+
+def test_quick_form_and_command_lines(tmp_path: Path) -> None:
+    r = Read(tmp_path, "sudo tcpdump -q -ni eth0\n"
+                       "tcpdump -q -ni eth0\n"
+                       "08:00:00.000001 IP 198.51.100.1.5000 > 203.0.113.2.53: UDP, length 29\n"
+                       "08:00:00.000002 IP 198.51.100.1.5001 > 203.0.113.2.53: udp 29\n"
+                       "08:00:00.000003 IP 198.51.100.1.5002 > 203.0.113.2.22: tcp 40\n")
+    assert [(x.l4.sport, x.l4.payload_len) for x in r.records if isinstance(x.l4, UDPHeader)] == [
+        (5000, 29), (5001, 29)]
+    assert r.stats.skipped == {"unparsed-line": 1}
+    assert [w.split(": ", 1)[1] for w in r.stats.warnings] == [
+        "cannot read this packet: TCP without flags (printed with tcpdump -q?)"]
+
+
+def test_unreadable_lines_are_counted_and_warnings_capped(tmp_path: Path) -> None:
+    bad = "".join(f"08:00:00.{i:06d} IP host{i}.example.net.22 > 198.51.100.1.5: Flags [S]\n"
+                  for i in range(12))
+    r = Read(tmp_path, f"08:00:00.000000 {SYN_LINE}\n" + bad)
+    assert r.stats.packets == 1 and r.stats.skipped["unparsed-line"] == 12
+    assert len(r.warned("cannot read this packet")) == 5
+    assert r.stats.warnings[-1].endswith(": 7 more lines with unreadable lines")
+    assert "line 2: cannot read this packet: 'host0.example.net.22' is not an IPv4 address" in \
+        r.stats.warnings[0]
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("data", "reason", "line", "records"), [
+    (b"", "empty file", None, 0),
+    (f"08:00:00.000001 {SYN_LINE}\n08:00:00.000002 {SYN_LINE}\n".encode()
+     + b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00\n", "NUL bytes", 3, 2),
+    (f"08:00:00.000001 {SYN_LINE}\n".encode() + b"\xff\xfe garbage\n", "invalid UTF-8", 2, 1),
+    (b"Hello,\nplease look at the capture\n", "no tcpdump packet line", 2, 0),
+])
+def test_fatal_faults_keep_good_records(tmp_path: Path, data: bytes, reason: str,
+                                        line: int | None, records: int) -> None:
+    r = Read(tmp_path, data)
+    assert r.error is not None and reason in r.error.reason
+    assert r.stats.error is r.error
+    assert (r.error.path, r.error.line, r.error.records) == (r.path, line, records)
+    assert len(r.records) == records == r.stats.packets
+    assert str(r.error).startswith(r.path + (f" line {line}" if line else "") + ": ")
+
+
+def test_missing_file_is_a_capture_error(tmp_path: Path) -> None:
+    stats = CaptureStats(path=str(tmp_path / "nope.txt"), point="p")
+    with pytest.raises(CaptureError, match="cannot read"):
+        list(read_text(str(tmp_path / "nope.txt"), "p", stats))
+    assert stats.error is not None
+
+
+@pytest.mark.parametrize("name", ["real-n.txt", "real-any.txt", "real-names.txt",
+                                  "handwritten.txt", "pasted-chat.txt"])
+def test_fast_path_gives_the_same_records_as_the_general_one(
+        tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (Path(__file__).parent.parent / "fixtures" / "text" / name).read_bytes()
+    fast = Read(tmp_path, text)
+    monkeypatch.setattr("nettrail.capture.text_fast._LINE", _NEVER)
+    slow = Read(tmp_path, text)
+    assert fast.records == slow.records and fast.stats == slow.stats
+    assert len(fast.records) > 4
+
+
+class _Never:
+    """A pattern that matches nothing: every line takes the general path."""
+
+    @staticmethod
+    def match(_line: str) -> None:
+        return None
+
+
+_NEVER = _Never()

@@ -1,0 +1,166 @@
+"""Raw kernel events (packed as trace.h lays them out) -> TraceEvent, JSON, records, timeline."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from typing import Any
+
+from nettrail.model.flow import Endpoint
+from nettrail.model.packet import RST, SYN, TCPHeader
+from nettrail.trace import layout as L
+from nettrail.trace.decode import Decoder
+from nettrail.trace.netns_names import NetnsNames
+from nettrail.trace.output import JsonLines, Timeline, event_record, rewrites
+from nettrail.trace.records import reset_origin, to_packet_records
+
+ANCHOR = 1_700_000_000_000_000_000
+DROP_NAMES = {3: "NO_SOCKET", 6: "NETFILTER_DROP"}
+RST_NAMES = {1: "NO_SOCKET"}
+FIP, VM, CLIENT = "203.0.113.223", "198.51.100.4", "198.51.100.9"
+
+
+class Names(NetnsNames):
+    def __init__(self) -> None:
+        self._names = {1: "client", 2: "qrouter-1", 3: "compute"}
+        self._missing: set[int] = set()
+        self.warnings: list[str] = []
+
+    def name(self, inode: int) -> str:
+        return self._names.get(inode, str(inode))
+
+
+def ip4(a: str) -> bytes:
+    return bytes(int(x) for x in a.split("."))
+
+
+def frame(src: str, dst: str, sport: int, dport: int, flags: int, ip_id: int = 7) -> bytes:
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 1000, 0, 5 << 4, flags, 64240, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, ip_id, 0x4000, 64, 6, 0, ip4(src), ip4(dst))
+    return b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + tcp
+
+
+def tup(src: str = "0.0.0.0", dst: str = "0.0.0.0", sport: int = 0, dport: int = 0,
+        proto: int = 0) -> list[Any]:
+    return [ip4(src).ljust(16, b"\0"), ip4(dst).ljust(16, b"\0"), sport, dport, proto, 4, 0]
+
+
+def raw(kind: int, netns: int, ifname: str, data: bytes = b"", *, ts: int = 1000, skb: int = 0xA0,
+        first: int = 0, flags: int = L.EV_DEV, reason: int = 0, ct: tuple[list[Any], list[Any]]
+        | None = None, sock: list[Any] | None = None) -> tuple[Any, ...]:
+    if data:
+        flags |= L.EV_PKT
+    if ct:
+        flags |= L.EV_CT
+    if sock:
+        flags |= L.EV_SOCK | L.EV_SK
+    values = [L.EVENT_SIZE, 0, ts, skb, first, netns, 3, reason, 0x28 if ct else 0, -1,
+              len(data), 0, kind, flags, len(data), L.LINK_ETH if data else 0,
+              2 if ct else 0, 3 if sock else 0, 0,
+              ifname.encode().ljust(16, b"\0"),
+              *(ct[0] if ct else tup()), *(ct[1] if ct else tup()), *(sock or tup()),
+              data.ljust(L.PKT_BYTES, b"\0")]
+    packed = struct.pack("<II", *values[:2]) + L.EVENT_STRUCT.pack(*values[2:])
+    return L.RECORD_STRUCT.unpack(packed)
+
+
+def decoder() -> Decoder:
+    return Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES))
+
+
+SYN_PUBLIC = frame(CLIENT, FIP, 40000, 22, SYN)
+SYN_PRIVATE = frame(CLIENT, VM, 40000, 22, SYN)
+CT = (tup(CLIENT, FIP, 40000, 22, 6), tup(VM, CLIENT, 22, 40000, 6))
+
+
+def hops() -> list[Any]:
+    d = decoder()
+    return [d.event(r) for r in (
+        raw(L.KIND_XMIT, 1, "eth0", SYN_PUBLIC, ts=1000, first=900),
+        raw(L.KIND_RECV, 2, "qg-1", SYN_PUBLIC, ts=2000, first=900, flags=L.EV_DEV | L.EV_TRACKED),
+        raw(L.KIND_XMIT, 2, "qr-1", SYN_PRIVATE, ts=3000, first=900,
+            flags=L.EV_DEV | L.EV_TRACKED, ct=CT),
+        raw(L.KIND_RESET, 2, "qg-1", frame(CLIENT, FIP, 40000, 22, 0x10), ts=4000, skb=0xB0,
+            reason=1),
+        raw(L.KIND_DROP, 2, "qg-1", frame(CLIENT, FIP, 40000, 22, 0x10), ts=5000, skb=0xB0,
+            reason=6),
+    )]
+
+
+def test_sections_decode() -> None:
+    evs = hops()
+    x = evs[0]
+    assert (x.kind, x.netns, x.ifname, x.time_ns) == ("xmit", "client", "eth0", ANCHOR + 1000)
+    assert isinstance(x.l4, TCPHeader) and x.l4.flags == SYN and x.ip is not None
+    assert (x.ip.src, x.ip.dst, x.ip.ip_id) == (CLIENT, FIP, 7)
+    assert x.packet is not None and x.packet.link == "eth" and x.packet.wire_len == 54
+    # one packet id for the followed SKB, another for the reset's skb
+    assert evs[0].packet_id == evs[1].packet_id == evs[2].packet_id != evs[3].packet_id
+    ct = evs[2].conntrack
+    assert ct is not None and ct.dnat == (Endpoint(FIP, 22), Endpoint(VM, 22))
+    assert ct.info == "new" and "DST_NAT" in ct.status
+    r = evs[3].reset
+    assert r is not None and not r.socket and r.name == "NO_SOCKET"
+    assert evs[4].drop is not None and evs[4].drop.name == "NETFILTER_DROP"
+    assert evs[1].followed and not evs[0].followed
+
+
+def test_nat_rewrite_named_where_it_happens() -> None:
+    evs = hops()[:3]
+    assert rewrites(evs) == [(2, f"DNAT {FIP}:22 -> {VM}:22 in qrouter-1")]
+    out = io.StringIO()
+    timeline = Timeline(out)
+    timeline.add(evs)
+    timeline.flush()
+    text = out.getvalue()
+    lines = text.splitlines()
+    assert lines[0].endswith(f"packet 1: {CLIENT}:40000 > {FIP}:22: tcp [S] seq 1000 len 0")
+    assert f"DNAT {FIP}:22 -> {VM}:22 in qrouter-1" in lines[3]
+    assert "qrouter-1/qr-1" in lines[4] and "ct new" in lines[4]
+
+
+def test_json_lines() -> None:
+    evs = hops()
+    out = io.StringIO()
+    sink = JsonLines(out, 42, "host 203.0.113.223")
+    sink.write(evs)
+    sink.summary(5, 0, 5)
+    recs = [json.loads(line) for line in out.getvalue().splitlines()]
+    head = recs[0]
+    assert head["type"] == "header" and head["version"] == 1 and head["filter"]
+    assert head["clock"]["realtime_minus_monotonic_ns"] == 42 and head["kernel"] and head["host"]
+    e = recs[3]
+    assert {k: e[k] for k in ("kind", "netns", "ifname", "src", "dst", "proto", "sport", "dport",
+                              "tcp_flags")} == {
+        "kind": "xmit", "netns": "qrouter-1", "ifname": "qr-1", "src": CLIENT, "dst": VM,
+        "proto": "tcp", "sport": 40000, "dport": 22, "tcp_flags": "S"}
+    assert e["time"].endswith("Z") and e["conntrack"]["info"] == "new"
+    assert recs[4]["reset"]["socket"] is False and recs[5]["drop_reason"] == "NETFILTER_DROP"
+    assert recs[-1] == {"type": "summary", "emitted": 5, "lost": 0, "events": 5}
+
+
+def test_records_for_the_analyzer_and_reset_origin() -> None:
+    evs = hops()
+    recs = to_packet_records(evs)
+    assert [(r.point, r.ifname, r.direction, r.frame) for r in recs] == [
+        ("client", "eth0", "out", 1), ("qrouter-1", "qg-1", "in", 2),
+        ("qrouter-1", "qr-1", "out", 3)]
+    assert recs[2].tcp is not None and recs[2].ip is not None and recs[2].ip.dst == VM
+    assert recs[0].linktype == 1 and recs[0].data == SYN_PUBLIC
+    assert reset_origin(evs[3]) == (
+        "RST made by the TCP stack of namespace qrouter-1 (no socket) in answer to "
+        f"{CLIENT}:40000 > {FIP}:22, reason NO_SOCKET")
+    assert reset_origin(evs[0]) is None
+
+
+def test_socket_only_events() -> None:
+    d = decoder()
+    ev = d.event(raw(L.KIND_SYNACK_RETRANS, 3, "", flags=0, skb=0,
+                     sock=tup(VM, CLIENT, 22, 40000, 6)))
+    assert ev.kind == "synack-retransmit" and ev.device is None and ev.packet is None
+    assert ev.socket is not None and ev.socket.local == Endpoint(VM, 22)
+    assert ev.socket.state == "SYN_RECV"
+    rec = event_record(ev)
+    assert (rec["src"], rec["dport"], rec["proto"]) == (VM, 40000, "tcp")
+    assert ev.packet_id == 0 and RST
