@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
 TRACER = r"""
-import json, signal, sys, time
+import json, os, signal, sys, time
+from nettrail.trace import libbpf
 from nettrail.trace.config import TraceConfig
 from nettrail.trace.session import TraceSession
 stop = []
@@ -44,6 +45,7 @@ cfg = TraceConfig(filter=sys.argv[1], hooks=("xmit", "recv", "drop"), ring_bytes
 pause = float(sys.argv[3])
 n = 0
 burst = {}
+stats_fd = libbpf.enable_run_stats()
 with TraceSession(cfg) as s:
     open(sys.argv[2], "w").write("ready")
     if pause:
@@ -57,6 +59,19 @@ with TraceSession(cfg) as s:
         n += len(s.read())
     n += len(s.read())
     st = s.stats()
+    ids = set()
+    for fd in os.listdir("/proc/self/fdinfo"):
+        try:
+            lines = open(f"/proc/self/fdinfo/{fd}").read().splitlines()
+        except OSError:
+            continue
+        ids |= {int(l.split()[1]) for l in lines if l.startswith("prog_id:")}
+    cnt = ns = 0
+    for pid in ids:
+        info = json.loads(os.popen(f"bpftool -j prog show id {pid}").read())
+        cnt += info.get("run_cnt", 0)
+        ns += info.get("run_time_ns", 0)
+    burst.update(run_cnt=cnt, run_time_ns=ns)
 print(json.dumps({"drained": n, "emitted": st.emitted, "lost": st.lost, **burst}))
 """
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flowkit import MS, T0, US, Wire
-
 from nettrail.model.packet import (
     ACK,
     FIN,
@@ -138,5 +137,21 @@ def handshake(net: Net, req: list[Hop], rep: list[Hop]) -> None:
     net.send(2.0, req, ACK, seq=1001, ack=5001)
 
 
-__all__ = ["ACK", "C", "FIN", "FIP", "MS", "PSH", "RST", "SYN", "T0", "US", "VM", "Net",
-           "TCPOptions", "handshake", "incident", "plain"]
+__all__ = [
+    "ACK",
+    "FIN",
+    "FIP",
+    "MS",
+    "PSH",
+    "RST",
+    "SYN",
+    "T0",
+    "US",
+    "VM",
+    "C",
+    "Net",
+    "TCPOptions",
+    "handshake",
+    "incident",
+    "plain",
+]

@@ -3,12 +3,15 @@
 ``record(outdir)`` builds ``ntA-cli`` (198.51.100.1, VXLAN 198.18.0.1) and ``ntA-srv``
 (198.51.100.2, VXLAN 198.18.0.2, VNI 42), starts real tcpdump/dumpcap captures, runs real
 traffic (a TCP exchange over IPv4, over IPv6 link-local and over VXLAN, a connect to a closed
-port, pings, a UDP datagram) and removes everything again, also on failure. Files written:
+port, pings, UDP datagrams, a SYN into a tun device) and removes everything again, also on
+failure. Files written:
 
 * ``eth.pcap``     tcpdump -i ntA-v0 in ntA-cli (Ethernet, microseconds)
 * ``sll.pcap``     tcpdump -i any -y LINUX_SLL in ntA-cli (Linux cooked v1)
 * ``any.pcap``     tcpdump -i any --time-stamp-precision=nano in ntA-srv (Linux cooked v2)
 * ``multi.pcapng`` dumpcap -i ntA-v1 -i ntA-vx1 in ntA-srv (pcapng, two interfaces)
+* ``raw.pcap``     tcpdump -i ntA-tun0 in ntA-cli (raw IP: a tun device, 198.18.0.9/30, whose
+  peer 198.18.0.10 is a script holding the device that injects one ICMP echo request)
 
 Run ``python tests/golden/capture_lab.py DIR`` as root to record the files again.
 """
@@ -89,6 +92,31 @@ u.sendto(b"one datagram", ("198.51.100.2", %(udp)d))
 info = socket.getaddrinfo("%(ll)s%%ntA-v0", %(port)d, socket.AF_INET6, socket.SOCK_STREAM)
 exchange(socket.AF_INET6, info[0][4], b"hello over ipv6")
 exchange(socket.AF_INET, ("198.18.0.2", %(port)d), b"hello over vxlan")
+u.sendto(b"into the tun", ("198.18.0.10", %(udp)d))
+c = socket.socket(); c.settimeout(0.2)
+try:
+    c.connect(("198.18.0.10", 80))
+except OSError:
+    pass
+c.close()
+"""
+
+TUN_HOLDER = r"""
+import fcntl, os, struct, sys
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, 0x400454CA, struct.pack("16sH", b"ntA-tun0", 0x0001 | 0x1000))
+def csum(data):
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    total = (total & 0xFFFF) + (total >> 16)
+    return ~(total + (total >> 16)) & 0xFFFF
+icmp = struct.pack("!BBHHH", 8, 0, 0, 0x4E54, 9) + b"from the tun peer"[:16]
+icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 7, 0x4000, 64, 1, 0,
+                 bytes([198, 18, 0, 10]), bytes([198, 18, 0, 9]))
+ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+os.write(fd, ip + icmp)
+print("ready", flush=True)
+sys.stdin.read()
 """
 
 
@@ -121,6 +149,9 @@ def _build() -> None:
             "vxlan", "id", "42", "local", addr, "remote", peer, "dstport", "4789", "dev", dev)
         _ns(ns, "ip", "addr", "add", f"{vx_addr}/30", "dev", vx)
         _ns(ns, "ip", "link", "set", vx, "up")
+    _ns(CLI, "ip", "tuntap", "add", "dev", "ntA-tun0", "mode", "tun")
+    _ns(CLI, "ip", "addr", "add", "198.18.0.9/30", "dev", "ntA-tun0")
+    _ns(CLI, "ip", "link", "set", "ntA-tun0", "up")
 
 
 def _teardown() -> None:
@@ -152,6 +183,13 @@ def _start(ns: str, args: list[str], ready: str) -> subprocess.Popen[str]:
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.stdin is not None:  # a helper script that ends when its input closes
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=2)
+            return
+        except subprocess.TimeoutExpired:
+            pass
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=10)
@@ -185,6 +223,13 @@ def record(outdir: Path) -> dict[str, object]:
                                   str(outdir / "sll.pcap")], "listening on"))
         procs.append(_start(SRV, [*dump, "-i", "any", "--time-stamp-precision=nano", "-w",
                                   str(outdir / "any.pcap")], "listening on"))
+        procs.append(_start(CLI, [*dump, "-i", "ntA-tun0", "-w", str(outdir / "raw.pcap")],
+                            "listening on"))
+        holder = subprocess.Popen(["ip", "netns", "exec", CLI, sys.executable, "-c",
+                                   TUN_HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True)
+        procs.append(holder)
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         procs.append(_start(SRV, ["dumpcap", "-q", "-i", "ntA-v1", "-i", "ntA-vx1", "-w",
                                   str(outdir / "multi.pcapng")], "apturing on"))
         server = subprocess.Popen(["ip", "netns", "exec", SRV, sys.executable, "-c",

@@ -49,7 +49,7 @@ SERVER = r"""
 import socket, sys, time
 reply, want = int(sys.argv[1]), int(sys.argv[2])
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", %d)); s.listen(4); print("ready", flush=True)
+s.bind(("0.0.0.0", @PORT@)); s.listen(4); print("ready", flush=True)
 s.settimeout(8)
 c, _ = s.accept(); c.settimeout(4)
 got = b""
@@ -67,14 +67,14 @@ except OSError:
     pass
 time.sleep(0.3)
 c.close()
-""" % PORT
+""".replace("@PORT@", str(PORT))
 
 CLIENT = r"""
 import socket, sys
 size = int(sys.argv[1]); want = int(sys.argv[2])
 s = socket.socket(); s.settimeout(2.5)
 try:
-    s.connect(("%s", %d))
+    s.connect(("@FIP@", @PORT@))
     s.sendall(b"q" * size)
     got = 0
     while got < want:
@@ -82,7 +82,7 @@ try:
         if not chunk:
             break
         got += len(chunk)
-    print("ok" if got >= want else "short %%d" %% got)
+    print("ok" if got >= want else f"short {got}")
 except ConnectionRefusedError:
     print("refused")
 except ConnectionResetError:
@@ -90,7 +90,7 @@ except ConnectionResetError:
 except TimeoutError:
     print("timeout")
 s.close()
-""" % (FIP, PORT)
+""".replace("@FIP@", FIP).replace("@PORT@", str(PORT))
 
 
 def _run(*argv: str) -> str:
@@ -204,8 +204,8 @@ class Topology:
         for point in POINTS:
             path = outdir / f"{self.scenario}-{point}.pcap"
             p = subprocess.Popen(
-                ["ip", "netns", "exec", NS[point], "tcpdump", "-i", "any", "-n", "-U", "--immediate-mode",
-                 "-s", "200", "-w", str(path), "ip"],
+                ["ip", "netns", "exec", NS[point], "tcpdump", "-i", "any", "-n", "-U",
+                 "--immediate-mode", "-s", "200", "-w", str(path), "ip"],
                 stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
             self.procs.append(p)
             assert p.stderr is not None

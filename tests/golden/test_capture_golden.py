@@ -32,7 +32,7 @@ from nettrail.model.packet import (
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "captures"
-FILES = ["lab-eth.pcap", "lab-sll.pcap", "lab-any.pcap", "lab-multi.pcapng"]
+FILES = ["lab-eth.pcap", "lab-sll.pcap", "lab-any.pcap", "lab-multi.pcapng", "lab-raw.pcap"]
 SRV_IFNAMES = {1: "lo", 2: "ntA-v1", 3: "ntA-vx1"}
 
 
@@ -243,3 +243,17 @@ def test_fresh_link_layers(fresh: tuple[Path, dict[str, object]]) -> None:
     assert {r.ifname for r in multi} == {"ntA-v1", "ntA-vx1"}
     eth = list(open_capture(str(outdir / "eth.pcap")))
     assert {r.linktype for r in eth} == {1} and all(r.headers.eth is not None for r in eth)
+
+
+@pytest.mark.lab
+@pytest.mark.root
+def test_fresh_raw_ip_from_a_tun_device(fresh: tuple[Path, dict[str, object]]) -> None:
+    outdir, _facts = fresh
+    recs = check_against_tshark(outdir / "raw.pcap")
+    assert {r.linktype for r in recs} == {101}
+    assert all(r.headers.eth is None for r in recs)
+    echo = [(r.ip.src, r.l4.type) for r in recs
+            if r.ip is not None and isinstance(r.l4, ICMPHeader) and r.l4.ident == 0x4E54]
+    assert echo == [("198.18.0.10", 8), ("198.18.0.9", 0)]
+    syn = [r.tcp for r in recs if r.tcp is not None and r.tcp.dport == 80]
+    assert syn and syn[0].flags == SYN and syn[0].options.mss == 1460

@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import require_root, require_tool
 from crosspoint_topo import NS, SWITCH, record
 from test_crosspoint_golden import ROOT_CAUSES, load, root_causes
 
+from conftest import require_root, require_tool
 from nettrail.analyze.crosspoint import cross_point
 
 OUTCOMES = {"incident": "reset", "healthy": "ok", "lost": "timeout", "refused": "refused",

@@ -47,7 +47,7 @@ def test_fetch_succeeds_and_the_handle_api(tmp_path: Path) -> None:
         first = handle.run_traffic()
         assert (first.outcome, first.received) == ("success", 300000)
         result = handle.run(tmp_path / "out")
-        assert result.traffic.as_expected
+        assert result.traffic.as_expected and result.dropped == {}
         assert [p for p, _ in result.captures] == ["a", "b"]
         assert result.ifnames["a"][1] == "lo" and "eth0" in result.ifnames["a"].values()
         assert lab.is_up("tool-test")

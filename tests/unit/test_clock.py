@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from crosskit import MS, incident
 
+from crosskit import MS, incident
 from nettrail.analyze.clock import PairEstimate, describe_offset, offsets
 from nettrail.analyze.crosspoint import correlate
 from nettrail.model.analysis import ClockOffset

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from crosskit import ACK, C, FIP, SYN, VM, Net, incident
+from crosskit import ACK, FIP, SYN, VM, C, Net, incident
 from flowkit import Wire
-
 from nettrail.analyze.correlate import (
     CONF_STRONG_CONFIRMED,
     CONF_WEAK,

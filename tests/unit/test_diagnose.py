@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from crosskit import ACK, PSH, SYN, incident, plain, handshake
 
+from crosskit import ACK, PSH, SYN, handshake, incident, plain
 from nettrail.analyze.crosspoint import cross_point
 from nettrail.model.finding import Severity
 

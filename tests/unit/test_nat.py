@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from crosskit import C, FIP, VM, incident
 
+from crosskit import FIP, VM, C, incident
 from nettrail.analyze.crosspoint import cross_point
 from nettrail.analyze.nat import describe_translation
 from nettrail.model.flow import Endpoint

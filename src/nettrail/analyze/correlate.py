@@ -35,6 +35,7 @@ from nettrail.model.packet import (
 # Copies of one packet at one point are microseconds apart; a retransmission is >= 200 ms later.
 COPY_WINDOW_NS = 5_000_000
 WEAK_COPY_WINDOW_NS = 1_000_000
+SAME_FORM_WINDOW_NS = 100_000
 # How far apart (in corrected time) two sightings of one packet may be at two points.
 MATCH_TOLERANCE_NS = 50_000_000
 
@@ -209,6 +210,18 @@ def _distinct_interface(s: Sighting, record: PacketRecord) -> bool:
     return True
 
 
+def _weak_copy(s: Sighting, form: Form, ts_ns: int) -> bool:
+    """Without seq numbers or IP ID, is this record another copy of ``s``?
+
+    A packet's copies at one point go through its forms in order (before NAT, after NAT), so
+    a form ``s`` already left behind starts a new packet; the same form again is a copy only
+    within microseconds (a bridge or veth hop), not a second packet a little later.
+    """
+    if form == s.copy_forms[-1]:
+        return ts_ns - s.last_ns <= SAME_FORM_WINDOW_NS
+    return form not in s.forms
+
+
 def fold_copies(records: Iterable[PacketRecord]) -> list[Sighting]:
     """The sightings of one point: records in time order, copies of one packet folded."""
     ordered = sorted(records, key=lambda r: r.ts_ns)
@@ -224,7 +237,8 @@ def fold_copies(records: Iterable[PacketRecord]) -> list[Sighting]:
         for key in keys:
             s = recent.get(key)
             if (s is not None and record.ts_ns - s.last_ns <= window
-                    and _distinct_interface(s, record)):
+                    and _distinct_interface(s, record)
+                    and (window != WEAK_COPY_WINDOW_NS or _weak_copy(s, form, record.ts_ns))):
                 found = s
                 break
         if found is None:

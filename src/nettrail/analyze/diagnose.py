@@ -115,8 +115,10 @@ def _asymmetric_words(d: dict[str, str], related: Sequence[Finding],
     reset_at = _detail(related, RESET_NOT_FROM_SERVER, "origin", "")
     reset = f"; {reset_at} then resets the connection" if reset_at else ""
     if ctx.openstack:
-        router = f"router {ctx.routers[0]} (at {req_at})" if ctx.routers else \
-            f"router (at {req_at})"
+        if not ctx.routers or ctx.routers[0] == req_at:
+            router = f"router {req_at}"
+        else:
+            router = f"router {ctx.routers[0]} (at {req_at})"
         headline = (f"floating IP {addr} is served by two L3 implementations at once: the "
                     f"Neutron L3 agent's {router} DNATs the request, and "
                     f"another L3 on the compute node (e.g. an SDN controller's) translates the "

@@ -49,7 +49,7 @@ def _request_evidence(conv: Conversation, t: NatTranslation) -> list[Evidence]:
             continue
         for kind, before, after, _p0, p1, at in track_translations(track):
             if (kind, before, after, at) == (t.kind, t.before, t.after, t.at):
-                s = track.at(p1)
+                s = track.at(at or p1)
                 out = [evidence(track.first, "request sent")]
                 if s is not None:
                     idx = next((i for i, r in enumerate(s.records)

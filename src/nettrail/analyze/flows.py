@@ -18,7 +18,7 @@ and single-point :class:`~nettrail.model.finding.Finding` s with their evidence.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from nettrail.analyze.describe import describe, describe_headers
@@ -87,7 +87,6 @@ class FlowTracker:
     def __init__(self, point: str) -> None:
         self.point = point
         self.packets = 0
-        self.tcp_packets = 0
         self._conns: dict[tuple[str, int, str, int], Entry] = {}
         self._done: list[State] = []
         self._closing: list[State] = []
@@ -121,23 +120,19 @@ class FlowTracker:
         mask = _MASK
         half = _HALF
         recent = _RECENT
-        n = tcp = 0
+        if keep is not None:
+            records = _keeping(records, keep)
+        n = 0
         try:
             for rec in records:
                 n += 1
-                if keep is not None:
-                    keep.append(rec)
-                headers = rec[7]
-                inner = rec[8]
-                if inner is not None and inner[1] is not None:
-                    headers = inner
+                headers: Any = rec[7]
+                if rec[8] is not None and rec[8][1] is not None:
+                    headers = rec[8]
                 l4 = headers[2]
                 if l4.__class__ is not tcp_cls:
                     continue
                 ip = headers[1]
-                if ip is None:
-                    continue
-                tcp += 1
                 sport, dport, flags, seq, ack, win, plen, _opts, rel = l4
                 entry = get((ip[1], sport, ip[2], dport))
                 if entry is None or (flags & 0x12 == 2 and _reopens(entry, seq, rec[1])):
@@ -178,7 +173,6 @@ class FlowTracker:
                     ds[4] += plen
         finally:
             self.packets += n
-            self.tcp_packets += tcp
 
     def _new_conn(
         self, src: str, sport: int, dst: str, dport: int, flags: int, rec: PacketRecord
@@ -318,6 +312,14 @@ class FlowTracker:
             conns.append(conn)
             findings.extend(_findings(conn, st))
         return conns, findings
+
+
+def _keeping(records: Iterable[PacketRecord], keep: list[PacketRecord]) -> Iterator[PacketRecord]:
+    """The records, each also appended to ``keep``."""
+    append = keep.append
+    for rec in records:
+        append(rec)
+        yield rec
 
 
 def _lean(rec: PacketRecord) -> PacketRecord:

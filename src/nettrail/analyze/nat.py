@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from itertools import pairwise
 
-from nettrail.analyze.correlate import Conversation, Track
+from nettrail.analyze.correlate import Conversation, Form, Track
 from nettrail.model.analysis import NatTranslation
 from nettrail.model.flow import Endpoint, FlowKey
 
@@ -20,16 +20,46 @@ _Key = tuple[str, str, Endpoint, Endpoint, str, str, str | None, FlowKey]
 
 
 def track_translations(track: Track) -> list[tuple[str, Endpoint, Endpoint, str, str, str | None]]:
-    """(kind, before, after, from_point, to_point, at) for each rewrite along one track."""
+    """(kind, before, after, from_point, to_point, at) for each rewrite along one track.
+
+    Copies from every point are merged in corrected time; each change of form is one rewrite.
+    It happened at the point that saw the packet in both forms with the shortest gap between
+    them (a host capture around a router namespace sees both forms too, further apart), or
+    between the two points that saw it last before and first after.
+    """
+    forms = {f for s in track.sightings for f in s.forms}
+    if len(forms) < 2:
+        return []
+    copies = sorted((s.corrected(r), s.point, f)
+                    for s in track.sightings for r, f in zip(s.records, s.copy_forms, strict=True))
+    order: list[Form] = []
+    for _, _, f in copies:
+        if f not in order:
+            order.append(f)
     out = []
-    forms = track.forms()
-    for (p0, (s0, d0)), (p1, (s1, d1)) in pairwise(forms):
-        at = p0 if p0 == p1 else None
+    for f0, f1 in pairwise(order):
+        _, p0, _ = max(c for c in copies if c[2] == f0)
+        _, p1, _ = min(c for c in copies if c[2] == f1)
+        at = _translator(copies, f0, f1)
+        (s0, d0), (s1, d1) = f0, f1
         if d0 != d1:
             out.append(("dnat", d0, d1, p0, p1, at))
         if s0 != s1:
             out.append(("snat", s0, s1, p0, p1, at))
     return out
+
+
+def _translator(copies: list[tuple[int, str, Form]], f0: Form, f1: Form) -> str | None:
+    """The point that saw both forms closest together, before then after."""
+    best: tuple[int, str] | None = None
+    for point in {p for _, p, _ in copies}:
+        before = [t for t, p, f in copies if p == point and f == f0]
+        after = [t for t, p, f in copies if p == point and f == f1]
+        if before and after and min(after) >= max(before):
+            gap = min(after) - max(before)
+            if best is None or (gap, point) < best:
+                best = (gap, point)
+    return best[1] if best else None
 
 
 def infer_translations(convs: Iterable[Conversation]) -> tuple[NatTranslation, ...]:

@@ -17,7 +17,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 
-from nettrail.capture import decode
+from nettrail.capture import decode, headers
 from nettrail.capture.base import CaptureStats
 from nettrail.errors import CaptureError
 from nettrail.model.packet import (
@@ -92,14 +92,14 @@ def _read(
         rec_unpack = struct.Struct(order + "IIII").unpack_from
         fast_unpack = decode.FAST.unpack_from
         fast_ts_unpack = decode.FAST_TS.unpack_from
-        nop_nop_ts = decode.NOP_NOP_TS
-        order_nop_nop_ts = decode.ORDER_NOP_NOP_TS
+        nop_nop_ts = headers.NOP_NOP_TS
+        order_nop_nop_ts = headers.ORDER_NOP_NOP_TS
         fast = linktype == decode.LINKTYPE_ETHERNET
         slow = decode.decode_frame_general if fast else decode.decode_frame
         new = tuple.__new__
         crc32 = zlib.crc32
-        addr_get = decode._addr4.get
-        addr4 = decode.addr4
+        addr_get = headers._addr4.get
+        addr4 = headers.addr4
         eth_get = decode._eth4.get
         skipped = stats.skipped
         buf = b""
@@ -146,7 +146,7 @@ def _read(
                             options = new(TCPOptions, (None, None, False, (), ts_val, ts_ecr,
                                                        order_nop_nop_ts))
                         else:
-                            options, problem = decode.parse_tcp_options(data, 54, 34 + hlen)
+                            options, problem = headers.parse_tcp_options(data, 54, 34 + hlen)
                             if problem is not None:
                                 options = None
                         if options is not None:

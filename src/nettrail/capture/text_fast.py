@@ -47,6 +47,8 @@ _SYN_ORDER = ("mss", "sackOK", "TS", "nop", "wscale")
 _new: Any = tuple.__new__
 _RECORD_TAIL = tuple(PacketRecord._field_defaults[f] for f in PacketRecord._fields[8:])
 _HEADERS_TAIL = tuple(Headers._field_defaults[f] for f in Headers._fields[3:])
+_TCP_TAIL = tuple(TCPHeader._field_defaults[f] for f in TCPHeader._fields[9:])
+_OPTIONS_TAIL = tuple(TCPOptions._field_defaults[f] for f in TCPOptions._fields[7:])
 
 
 class FastLine:
@@ -80,7 +82,8 @@ class FastLine:
         if ip is None or second < 0 or sp > 0xFFFF or dp > 0xFFFF:
             return None
         if ts_val is not None:
-            options = TCPOptions(None, None, False, (), int(ts_val), int(ts_ecr), _NOP_NOP_TS)
+            options = _new(TCPOptions, (None, None, False, (), int(ts_val), int(ts_ecr),
+                                        _NOP_NOP_TS, *_OPTIONS_TAIL))
             hdr = 32
         elif opts_s is None:
             options, hdr = NO_OPTIONS, 20
@@ -88,7 +91,8 @@ class FastLine:
             syn = _SYN_OPTS.match(opts_s)
             if syn is not None:
                 mss, tsv, tse, ws = syn.groups()
-                options = TCPOptions(int(mss), int(ws), True, (), int(tsv), int(tse), _SYN_ORDER)
+                options = _new(TCPOptions, (int(mss), int(ws), True, (), int(tsv), int(tse),
+                                            _SYN_ORDER, *_OPTIONS_TAIL))
                 hdr = 40
             else:
                 try:
@@ -105,8 +109,8 @@ class FastLine:
         else:
             ack = int(ack_s)
         payload = int(len_s)
-        tcp = TCPHeader(sp, dp, flags, seq, ack, int(win_s) if win_s is not None else None,
-                        payload, options, relative)
+        tcp = _new(TCPHeader, (sp, dp, flags, seq, ack, int(win_s) if win_s is not None else None,
+                               payload, options, relative, *_TCP_TAIL))
         rec: PacketRecord = _new(PacketRecord, (
             self.point, clock.time_of_day(second + int(us) * 1000), self.path, lineno, ifname,
             _DIRECTIONS[direction], ETH_LEN + (40 if v6 else 20) + hdr + payload,

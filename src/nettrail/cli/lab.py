@@ -83,6 +83,8 @@ def write_run(result: RunResult, out: TextIO) -> None:
     out.write(f"client ({t.kind}): {t.outcome} ({verdict}) in {t.elapsed:.2f}s: {t.detail}\n")
     for point, pcap in result.captures:
         out.write(f"  {point}: {pcap}\n")
+    for point, n in result.dropped.items():
+        out.write(f"warning: tcpdump at {point} lost {n} packet(s) (dropped by kernel)\n")
     out.write(f"manifest: {result.manifest}\n")
 
 

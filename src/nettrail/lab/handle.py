@@ -6,7 +6,7 @@ import contextlib
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -27,6 +27,7 @@ class RunResult:
     captures: tuple[tuple[str, str], ...]
     traffic: TrafficResult
     ifnames: dict[str, dict[int, str]]
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -199,4 +200,6 @@ def run_captured(handle: LabHandle, output: Path) -> RunResult:
               for c in caps]
     path = manifest.write(output, manifest.build(scn, points, result, timings, started))
     pairs = tuple((c.point, str(c.pcap)) for c in caps)
-    return RunResult(output, path, pairs, result, ifnames)
+    dropped = {c.point: (c.counts or {}).get("dropped-by-kernel", 0) for c in caps}
+    return RunResult(output, path, pairs, result, ifnames,
+                     {p: n for p, n in dropped.items() if n})

@@ -53,6 +53,7 @@ class _Lib:
             "bpf_map_lookup_elem": (ctypes.c_int, [ctypes.c_int, _vp, _vp]),
             "libbpf_set_print": (_vp, [_vp]),
             "libbpf_num_possible_cpus": (ctypes.c_int, []),
+            "bpf_enable_stats": (ctypes.c_int, [ctypes.c_int]),
         }
         for name, (res, args) in sigs.items():
             fn = getattr(b, name)
@@ -186,6 +187,14 @@ def lookup(fd: int, key: bytes, value_size: int) -> bytes | None:
             return None
         raise _fail("bpf_map_lookup_elem", err)
     return vbuf.raw
+
+
+def enable_run_stats() -> int:
+    """Make the kernel count run time of every BPF program while the returned fd is open."""
+    fd = int(lib().bpf.bpf_enable_stats(0))  # BPF_STATS_RUN_TIME
+    if fd < 0:
+        raise _fail("bpf_enable_stats", -fd)
+    return fd
 
 
 def possible_cpus() -> int:

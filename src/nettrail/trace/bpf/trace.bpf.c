@@ -188,12 +188,13 @@ static __always_inline void parse(const struct loc *l, struct hdr *h, struct hdr
 static __always_inline void locate(const struct sk_buff *skb, __u8 kind, __u8 eth_dev,
 				   struct loc *l)
 {
-	const __u8 *head = BPF_CORE_READ(skb, head);
-	const __u8 *data = BPF_CORE_READ(skb, data);
-	__u16 mh = BPF_CORE_READ(skb, mac_header);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u32 tail = BPF_CORE_READ(skb, tail);
-	__u32 len = BPF_CORE_READ(skb, len);
+	/* tp_btf arguments are BTF pointers: direct loads, no helper calls */
+	const __u8 *head = skb->head;
+	const __u8 *data = skb->data;
+	__u16 mh = skb->mac_header;
+	__u16 nh = skb->network_header;
+	__u32 tail = skb->tail;
+	__u32 len = skb->len;
 	const __u8 *end;
 
 	l->link = NT_LINK_NONE;
@@ -226,12 +227,12 @@ static __always_inline void locate(const struct sk_buff *skb, __u8 kind, __u8 et
 
 static __always_inline __u32 dev_netns(const struct net_device *dev)
 {
-	return BPF_CORE_READ(dev, nd_net.net, ns.inum);
+	return dev->nd_net.net->ns.inum;
 }
 
 static __always_inline __u32 sk_netns(const struct sock *sk)
 {
-	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	return sk->__sk_common.skc_net.net->ns.inum;
 }
 
 static __always_inline int addr_match(const volatile struct nt_rule *r, const __u32 *a, __u8 fam)
@@ -345,28 +346,39 @@ static __always_inline int netns_match(__u32 netns)
 	return 0;
 }
 
-/* does an event pass the netns, device and expression filters? sets *ident of the match */
-static __always_inline int matches(__u32 netns, const char *ifname, const struct hdr *h,
-				   const struct hdr *in, __u64 *ident)
+static __always_inline __u32 netns_of(const struct net_device *dev, const struct sock *sk)
 {
-	if (CFG.n_netns && !netns_match(netns))
+	if (dev)
+		return dev_netns(dev);
+	if (sk)
+		return sk_netns(sk);
+	return 0;
+}
+
+/* does an event pass the expression, netns and device filters (cheapest test first)?
+ * sets *ident to the identity of the headers that matched */
+static __always_inline int matches(const struct net_device *dev, const struct sock *sk,
+				   const struct hdr *h, const struct hdr *in, __u64 *ident)
+{
+	char name[NT_IFNAMSIZ];
+
+	if (!(CFG.flags & NT_CFG_FILTER))
+		*ident = ident_of(h);
+	else if (run_filter(h))
+		*ident = ident_of(h);
+	else if (in->family && run_filter(in))
+		*ident = ident_of(in);
+	else
+		return 0;
+	if (CFG.n_netns && !netns_match(netns_of(dev, sk)))
 		return 0;
 	/* device globs apply to events that have a device */
-	if (CFG.n_globs && ifname && !glob_match(ifname))
-		return 0;
-	if (!(CFG.flags & NT_CFG_FILTER)) {
-		*ident = ident_of(h);
-		return 1;
+	if (CFG.n_globs && dev) {
+		bpf_probe_read_kernel(name, sizeof(name), &dev->name);
+		if (!glob_match(name))
+			return 0;
 	}
-	if (run_filter(h)) {
-		*ident = ident_of(h);
-		return 1;
-	}
-	if (in->family && run_filter(in)) {
-		*ident = ident_of(in);
-		return 1;
-	}
-	return 0;
+	return 1;
 }
 
 /* follow state of this skb: 1 when it is followed (first_ns set) */
@@ -499,21 +511,15 @@ static __always_inline int on_skb(void *ctx, __u8 kind, const struct sk_buff *sk
 	struct hdr h = {}, in = {};
 	struct nt_tuple st = {};
 	struct loc l = {};
-	char ifname[NT_IFNAMSIZ] = {};
 	__u64 now = bpf_ktime_get_ns(), first = 0, ident = 0, skbaddr = (__u64)skb;
-	__u32 netns = 0;
 	__u64 n;
 	int follow, eth_dev = 0;
 	struct nt_event *e;
 
 	if (dev) {
-		__u16 type = BPF_CORE_READ(dev, type);
+		__u16 type = dev->type;
 
 		eth_dev = type == 1 || type == 772;  /* ARPHRD_ETHER, ARPHRD_LOOPBACK */
-		netns = dev_netns(dev);
-		bpf_probe_read_kernel(ifname, sizeof(ifname), &dev->name);
-	} else if (sk) {
-		netns = sk_netns(sk);
 	}
 	if (skb) {
 		locate(skb, kind, eth_dev, &l);
@@ -523,7 +529,7 @@ static __always_inline int on_skb(void *ctx, __u8 kind, const struct sk_buff *sk
 		sock_tuple(&sk->__sk_common, &st, &h);
 	follow = followed(skbaddr, &h, &in, now, &first);
 	if (!follow) {
-		if (!matches(netns, dev ? ifname : NULL, &h, &in, &ident))
+		if (!matches(dev, sk, &h, &in, &ident))
 			return 0;
 		if ((CFG.flags & NT_CFG_FOLLOW) && skbaddr && kind != NT_KIND_DROP) {
 			struct track_val tv = {.first_ns = now, .last_ns = now, .ident = ident};
@@ -540,13 +546,13 @@ static __always_inline int on_skb(void *ctx, __u8 kind, const struct sk_buff *sk
 		return 0;
 	e->skb = skbaddr;
 	e->first_ns = first;
-	e->netns = netns;
+	e->netns = netns_of(dev, sk);
 	e->reason = reason;
 	if (follow)
 		e->flags |= NT_EV_TRACKED;
 	if (dev) {
 		e->ifindex = BPF_CORE_READ(dev, ifindex);
-		__builtin_memcpy(e->ifname, ifname, sizeof(ifname));
+		bpf_probe_read_kernel(e->ifname, sizeof(e->ifname), &dev->name);
 		e->flags |= NT_EV_DEV;
 	}
 	if (sk) {
@@ -583,14 +589,14 @@ int BPF_PROG(nt_xmit, const struct sk_buff *skb, const struct net_device *dev)
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(nt_recv, struct sk_buff *skb)
 {
-	return on_skb(ctx, NT_KIND_RECV, skb, BPF_CORE_READ(skb, dev), NULL, 0);
+	return on_skb(ctx, NT_KIND_RECV, skb, skb->dev, NULL, 0);
 }
 
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(nt_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
 	     struct sock *rx_sk)
 {
-	return on_skb(ctx, NT_KIND_DROP, skb, BPF_CORE_READ(skb, dev), NULL, reason);
+	return on_skb(ctx, NT_KIND_DROP, skb, skb->dev, NULL, reason);
 }
 
 SEC("tp_btf/consume_skb")
@@ -605,7 +611,7 @@ int BPF_PROG(nt_consume, struct sk_buff *skb, void *location)
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(nt_reset, const struct sock *sk, const struct sk_buff *skb, enum sk_rst_reason reason)
 {
-	const struct net_device *dev = skb ? BPF_CORE_READ(skb, dev) : NULL;
+	const struct net_device *dev = skb ? skb->dev : NULL;
 
 	return on_skb(ctx, NT_KIND_RESET, skb, dev, sk, reason);
 }
@@ -621,7 +627,7 @@ int BPF_PROG(nt_synack, const struct sock *sk, const struct request_sock *req)
 
 	sock_tuple(&req->__req_common, &st, &h);
 	h.tcp_flags = 0x12;  /* SYN|ACK */
-	if (!matches(netns, NULL, &h, &in, &ident))
+	if (!matches(NULL, sk, &h, &in, &ident))
 		return 0;
 	e = reserve(NT_KIND_SYNACK_RETRANS);
 	if (!e)
