@@ -141,7 +141,7 @@ class FlowTracker:
                 ts = rec[1]
                 st[1] += 1
                 st[3] = ts
-                sig = (ts, seq, ack, flags, plen, win, ip[5], rec[4], rec[5], rec[3], rec[2])
+                sig = rec
                 if seq is not None and (plen or flags & 3):  # data, SYN or FIN
                     if rel and ds[5] is not None and not flags & 2:
                         seq = (seq + ds[5]) & mask

@@ -115,7 +115,8 @@ class TextReader:
         """The file's packets in line order; raises CaptureError on a fatal fault at its end."""
         self.stats.format = FORMAT
         lineno = 0
-        fast_match = self.fast.match
+        fast_match, build = self.fast.match, self.fast.build
+        clock, seqs, stats = self.clock, self.seq, self.stats
         try:
             with open(self.path, "rb") as f:
                 for lineno, raw in enumerate(f, 1):
@@ -130,6 +131,13 @@ class TextReader:
                                          "binary data, not tcpdump text", lineno) from exc
                     m = fast_match(line) if self.timed is not False else None
                     if m is not None:
+                        fast = self.fast_pending
+                        if fast is not None and self.pending is None:
+                            rec = build(fast[1], fast[0], clock, seqs)
+                            if rec is not None:
+                                self.fast_pending = None
+                                stats.packets += 1
+                                yield rec
                         if self.pending is not None or self.fast_pending is not None:
                             rec = self._take()
                             if rec is not None:

@@ -45,10 +45,17 @@ _SYN_ORDER = ("mss", "sackOK", "TS", "nop", "wscale")
 # Records are built with tuple.__new__ (what NamedTuple.__new__ does, minus a Python-level call):
 # the fields after the ones given take their declared defaults.
 _new: Any = tuple.__new__
-_RECORD_TAIL = tuple(PacketRecord._field_defaults[f] for f in PacketRecord._fields[8:])
-_HEADERS_TAIL = tuple(Headers._field_defaults[f] for f in Headers._fields[3:])
-_TCP_TAIL = tuple(TCPHeader._field_defaults[f] for f in TCPHeader._fields[9:])
-_OPTIONS_TAIL = tuple(TCPOptions._field_defaults[f] for f in TCPOptions._fields[7:])
+
+
+def _tail(cls: Any, given: int) -> tuple[Any, ...]:
+    """Defaults of the fields of the NamedTuple ``cls`` after the first ``given``."""
+    return tuple(cls._field_defaults[f] for f in cls._fields[given:])
+
+
+_RECORD_TAIL = _tail(PacketRecord, 8)
+_HEADERS_TAIL = _tail(Headers, 3)
+_TCP_TAIL = _tail(TCPHeader, 9)
+_OPTIONS_TAIL = _tail(TCPOptions, 7)
 
 
 class FastLine:
