@@ -167,3 +167,18 @@ def test_synack_retransmit(nat_topo: Topo) -> None:
     ev = next(ev for ev in events if ev.kind == "synack-retransmit")
     assert ev.netns == t.server and ev.socket is not None
     assert (str(ev.socket.local), str(ev.socket.remote.addr)) == (f"{SERVER}:2222", CLIENT)
+
+
+def test_ipv6_loopback_in_a_namespace(nat_topo: Topo) -> None:
+    t = nat_topo
+    cfg = TraceConfig(filter="ip6 and tcp dst port 7", hooks=("xmit", "recv", "reset"))
+    code = ("import socket;s=socket.socket(socket.AF_INET6);s.settimeout(1);"
+            "print(s.connect_ex(('::1',7)))")
+    events, _ = trace_while(cfg, lambda: sh("ip", "netns", "exec", t.client, "python3", "-c",
+                                            code))
+    kinds = [(ev.kind, ev.netns, ev.ifname) for ev in events]
+    assert ("xmit", t.client, "lo") in kinds and ("reset", t.client, "lo") in kinds
+    syn = events[0]
+    assert syn.ip is not None and syn.ip.version == 6 and syn.ip.dst == "::1"
+    reset = next(ev for ev in events if ev.kind == "reset")
+    assert reset.reset is not None and not reset.reset.socket

@@ -14,9 +14,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
 from test_analyze_report import check_golden
 
+from conftest import require_tool
 from nettrail.analyze.pipeline import analyze_files
 from nettrail.cli.main import main
 from nettrail.model.flow import Outcome

@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 
 import pytest
+
 from fixtures.report_analysis import dual_l3_analysis
 from flowkit import Wire
-
 from nettrail.analyze.pipeline import analyze_records
 from nettrail.model.analysis import Analysis
 from nettrail.model.packet import ACK, FIN, PSH, RST, SYN

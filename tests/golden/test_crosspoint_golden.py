@@ -115,3 +115,18 @@ def test_text_incident_timeline_is_corrected() -> None:
     syn_at_host5 = next(e for e in chain if e.point == "host5")
     first = chain[0]
     assert 0 < syn_at_host5.time_ns - first.time_ns < 1_000_000
+
+
+def test_cli_json_of_the_text_incident(capsys: pytest.CaptureFixture[str]) -> None:
+    from nettrail.cli.main import main
+
+    files = [f"{h}={FIXTURES / f'incident-{h}.txt'}" for h in ("host1", "host5")]
+    assert main(["analyze", "--format", "json", *files]) == 0
+    out = json.loads(capsys.readouterr().out)
+    clock = {c["point"]: c for c in out["clock"]}
+    assert abs(clock["host5"]["offset_ms"] + 25.0) <= clock["host5"]["uncertainty_ms"]
+    nat = {(t["kind"], t["leg"], t["at"]) for t in out["nat"]}
+    assert nat == {("dnat", "request", "host1"), ("snat", "reply", "host5")}
+    kinds = [f["kind"] for f in out["findings"]]
+    assert kinds[:2] == ["asymmetric-nat", "reset-not-from-server"]
+    assert out["diagnosis"]["headline"].startswith("203.0.113.10 has two NAT owners")

@@ -146,11 +146,11 @@ def _comparable(rec_key: tuple[object, ...], ref_key: tuple[object, ...]) -> tup
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    """Real traffic captured in ntB-gold-* namespaces, printed in every tcpdump variant."""
+    """Real traffic captured in ntB-g<pid>-* namespaces, printed in every tcpdump variant."""
     require_root()
     require_tool("tcpdump")
     require_tool("tshark")
-    yield recorder.record(tmp_path_factory.mktemp("text"), tag="gold")
+    yield recorder.record(tmp_path_factory.mktemp("text"), tag=f"g{os.getpid()}")
 
 
 @pytest.mark.lab

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from crosskit import ACK, FIP, SYN, VM, C, Net, incident
 from flowkit import Wire
 from nettrail.analyze.correlate import (
@@ -46,6 +49,14 @@ def test_text_copies_fold_by_untranslated_endpoint_within_a_millisecond() -> Non
     w.tcp(3.05, "198.51.100.9:5", VM, ACK, seq=None, ip_id=None)  # other flags
     s = fold_copies(w.records)
     assert [x.copies for x in s] == [2, 1, 1]
+
+
+def test_text_two_clients_at_once_are_two_packets() -> None:
+    w = Wire("h")
+    w.tcp(0.0, C, FIP, ACK, seq=None, ip_id=None, length=100)
+    w.tcp(0.2, "203.0.113.3:51000", FIP, ACK, seq=None, ip_id=None, length=100)
+    w.tcp(0.3, "198.18.0.1:40000", FIP, ACK, seq=None, ip_id=None, length=100)  # SNAT of C
+    assert [x.copies for x in fold_copies(w.records)] == [2, 1]
 
 
 def test_strong_match_through_vxlan() -> None:
@@ -110,3 +121,30 @@ def test_different_packets_do_not_match() -> None:
     net.send(0.0, [("b", C, VM, None)], SYN, seq=2)
     r = cross_point(net.points())
     assert len(r.paths) == 2
+
+
+ENDPOINTS = [C, FIP, VM, "198.51.100.9:80", "203.0.113.7:5353"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.floats(0, 5000),
+                          st.sampled_from(ENDPOINTS), st.sampled_from(ENDPOINTS),
+                          st.sampled_from([SYN, SYN | ACK, ACK, 0x04, 0x14, 0x18, 0x11]),
+                          st.one_of(st.none(), st.integers(0, 3)),
+                          st.sampled_from([0, 0, 100, 1448]),
+                          st.sampled_from([None, "eth0", "eth1"])),
+                max_size=40))
+def test_any_records_analyze_without_error(rows: list) -> None:  # type: ignore[type-arg]
+    net = Net(("a", "b", "c"))
+    for point, t, src, dst, flags, seq, length, ifname in sorted(rows, key=lambda r: r[1]):
+        w = net.wires[point]
+        w.tcp(t, src, dst, flags, seq=seq, ack=seq, length=length, ifname=ifname,
+              ip_id=None if seq is None else -1)
+    r = cross_point(net.points())
+    seen = sum(len(p.hops) for p in r.paths)
+    assert seen == sum(len(w.records) for w in net.wires.values())
+    for f in r.findings:
+        assert f.kind and f.summary
+        for e in f.evidence:
+            assert isinstance(e.time_ns, int)
+    assert (r.diagnosis is None) == (not any(f.root_cause for f in r.findings))

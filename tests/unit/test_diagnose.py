@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crosskit import ACK, PSH, SYN, handshake, incident, plain
+from crosskit import ACK, PSH, SYN, C, Net, handshake, incident, plain
 from nettrail.analyze.crosspoint import cross_point
 from nettrail.model.finding import Severity
 
@@ -148,3 +148,33 @@ def test_multi_interface_copies_are_one_packet_noted() -> None:
     assert notes[0].details["packets"] == "10"
     assert len(r.paths) == 10
     assert all(len({h.point for h in p.hops}) == 3 for p in r.paths)
+
+
+def test_reply_dropped_by_a_firewall_that_never_saw_the_request() -> None:
+    net = Net(("client", "gw", "fw", "server"))
+    s = "198.51.100.10:8000"
+    syn = [("client", C, s, "eth0"), ("gw", C, s, "eth0"), ("gw", C, s, "eth1"),
+           ("server", C, s, "eth0")]
+    synack = [("server", s, C, "eth0"), ("fw", s, C, "eth1")]
+    for t in (0.0, 1000.0, 3000.0):
+        net.send(t, syn, SYN, seq=1000)
+        net.send(t + 0.1, synack, SYN | ACK, seq=5000, ack=1001)
+    r = cross_point(net.points())
+    assert kinds(r) == ["lost-between-points"]
+    assert r.findings[0].details == {"last_seen": "fw", "missing": "client",
+                                     "transmissions": "3"}
+
+
+def test_dropped_inside_a_point() -> None:
+    net, req, rep = plain()
+    handshake(net, req, rep)
+    inbound = [(p, src, dst, ifname) for p, src, dst, ifname in req[:2]]
+    for i in range(3):
+        net.send(3.0 + 200.0 * 2 ** i, inbound, PSH | ACK, seq=1001, ack=5001, length=300)
+    for w in net.wires.values():
+        w.records[:] = [r._replace(direction="in" if r.ifname == "r0" else "out")
+                        for r in w.records]
+    r = cross_point(net.points())
+    assert r.findings[0].details["dropped_in"] == "router"
+    assert r.diagnosis is not None
+    assert r.diagnosis.headline == "packets are dropped inside router (on their way to server)"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flowkit import Wire
-
 from nettrail.analyze.flows import FlowTracker
 from nettrail.model.finding import Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, Outcome
@@ -167,7 +166,7 @@ def test_loopback_in_and_out_are_copies() -> None:
     w = Wire()
     rec = w.tcp(0, C, S, ACK, seq=101, ack=501, ifname="lo", direction="out")
     w.copy(rec, 2, "lo", "in")
-    conns, findings = track(w)
+    conns, _ = track(w)
     assert conns[0].copies == 1
 
 
@@ -176,7 +175,7 @@ def test_identical_pure_acks_on_same_interface_are_separate_packets() -> None:
     handshake(w)
     w.tcp(3, S, C, ACK, seq=501, ack=101, ifname="eth0", direction="in", ip_id=None)
     w.tcp(3.01, S, C, ACK, seq=501, ack=101, ifname="eth0", direction="in", ip_id=None)
-    conns, findings = track(w)
+    conns, _ = track(w)
     assert (conns[0].copies, conns[0].retransmissions) == (0, 0)
 
 
@@ -244,7 +243,7 @@ def test_text_without_seq_numbers_copies_and_syn_retransmission() -> None:
     w.tcp(1001, S, C, SYN | ACK, seq=None, ip_id=None)
     data = w.tcp(1002, C, S, PSH | ACK, seq=None, length=30, ip_id=None)
     w.copy(data, 5, None)
-    conns, findings = track(w)
+    conns, _ = track(w)
     c = conns[0]
     assert (c.copies, c.retransmissions) == (2, 1)
     assert c.outcome is Outcome.ESTABLISHED

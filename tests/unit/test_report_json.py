@@ -7,7 +7,6 @@ import json
 
 from fixtures.report_analysis import dual_l3_analysis
 from flowkit import Wire
-
 from nettrail.analyze.pipeline import analyze_records
 from nettrail.model.analysis import FORMAT_VERSION
 from nettrail.model.packet import ACK, RST, SYN

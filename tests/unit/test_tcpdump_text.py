@@ -158,6 +158,13 @@ def test_short_icmp_and_udp_forms(tmp_path: Path) -> None:
     assert r.records[1].wire_len == 14 + 20 + 64
     assert [(u.dport, u.payload_len) for u in (dns, udp, ntp) if isinstance(u, UDPHeader)] == [
         (53, 29), (5000, 5), (123, 48)]
+    v6 = Read(tmp_path, "09:00:00.000006 IP6 2001:db8::1 > 2001:db8::7: ICMP6, destination "
+                        "unreachable, unreachable port, 2001:db8::9 udp port 33434, length 68\n")
+    icmp6 = v6.records[0].l4
+    assert isinstance(icmp6, ICMPHeader) and (icmp6.type, icmp6.code) == (1, 4)
+    assert icmp6.quoted is not None and (icmp6.quoted.ip.src, icmp6.quoted.ip.dst) == (
+        "2001:db8::7", "2001:db8::9")
+    assert (icmp6.quoted.ip.proto, icmp6.quoted.dport) == (17, 33434)
 
 
 def test_vxlan_inner_frame_same_line_and_next_line(tmp_path: Path) -> None:
@@ -306,6 +313,17 @@ def test_pasted_html_quotes_crlf_and_wraps(tmp_path: Path) -> None:
                  "line 5: read as the rest of line 4", "line 1: CRLF line ends"):
         assert r.warned(note), note
     assert not r.stats.skipped
+
+
+def test_indented_lines_and_skipped_deltas(tmp_path: Path) -> None:
+    r = Read(tmp_path, f"  08:00:00.000001 {SYN_LINE}\n  08:00:00.000002 {SYN_LINE}\n"
+                       "    08:00:00.000003 LLDP, length 204: switch01\n")
+    assert [x.frame for x in r.records] == [1, 2]
+    assert len(r.warned("indented packet line read")) == 3
+    deltas = Read(tmp_path, f" 00:00:00.000000 {SYN_LINE}\n 00:00:00.000005 LLDP, length 4: s\n"
+                            " 00:00:00.000007 IP bad.host.22 > 198.51.100.1.5: Flags [S]\n"
+                            f" 00:00:00.000010 {SYN_LINE}\n")
+    assert [x.ts_ns for x in deltas.records] == [0, 22000]
 
 
 def test_banners_are_quiet_and_other_protocols_counted(tmp_path: Path) -> None:

@@ -17,8 +17,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from nettrail.analyze.correlate import Match
-from nettrail.analyze.correlate import UnionFind as _UnionFind
+from nettrail.analyze.correlate import Match, UnionFind
 from nettrail.model.analysis import ClockOffset
 
 OUTLIER_FLOOR_NS = 2_000_000
@@ -54,8 +53,8 @@ def _samples(matches: Sequence[Match]) -> list[_Sample]:
     and all their sources are one side of it: so both directions of a NATed connection fall
     in one group with opposite orientations.
     """
-    flows = _UnionFind()
-    sides = _UnionFind()
+    flows = UnionFind()
+    sides = UnionFind()
     for m in matches:
         a = m.a
         first = a.forms[0]

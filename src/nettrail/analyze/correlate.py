@@ -11,21 +11,16 @@ merges: linear in the number of packets, apart from sorting.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from nettrail.analyze.describe import describe
-from nettrail.model.analysis import Hop
-from nettrail.model.finding import Evidence
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import (
-    ACK,
     PROTO_ICMP,
     PROTO_ICMPV6,
     PROTO_TCP,
     PROTO_UDP,
-    SYN,
     ICMPHeader,
     PacketRecord,
     TCPHeader,
@@ -36,6 +31,7 @@ from nettrail.model.packet import (
 COPY_WINDOW_NS = 5_000_000
 WEAK_COPY_WINDOW_NS = 1_000_000
 SAME_FORM_WINDOW_NS = 100_000
+_CANDIDATES = 4
 # How far apart (in corrected time) two sightings of one packet may be at two points.
 MATCH_TOLERANCE_NS = 50_000_000
 
@@ -84,22 +80,22 @@ class Sighting:
         self.copy_forms: list[Form] = [form]
         self.proto, self.flags, self.seq, self.ack, self.plen, self.ip_id, self.ip_len = fields[:7]
         self.ts_val = fields.ts_val
-        self.offset = 0.0
+        self.offset = 0
         self.key = self._strong_key()
 
     @property
     def t(self) -> int:
         """First sighting time in the reference clock (after clock correction)."""
-        return int(self.first_ns - self.offset)
+        return self.first_ns - self.offset
 
     @property
     def t_last(self) -> int:
         """Last copy's time in the reference clock."""
-        return int(self.last_ns - self.offset)
+        return self.last_ns - self.offset
 
     def corrected(self, record: PacketRecord) -> int:
         """A copy's timestamp in the reference clock."""
-        return int(record.ts_ns - self.offset)
+        return record.ts_ns - self.offset
 
     @property
     def src(self) -> Endpoint:
@@ -163,7 +159,20 @@ class Match(NamedTuple):
     confidence: float
 
 
-def _fields(record: PacketRecord) -> tuple[Form, _Fields] | None:
+def _form(cache: dict[tuple[str, int, str, int], Form], src: str, sport: int, dst: str,
+          dport: int) -> Form:
+    """One shared (source, destination) pair per distinct address/port quadruple."""
+    key = (src, sport, dst, dport)
+    form = cache.get(key)
+    if form is None:
+        form = cache[key] = (Endpoint(src, sport), Endpoint(dst, dport))
+    return form
+
+
+def _fields(record: PacketRecord, cache: dict[tuple[str, int, str, int], Form] | None = None,
+            ) -> tuple[Form, _Fields] | None:
+    if cache is None:
+        cache = {}
     inner = record.inner
     h = inner if inner is not None and inner.ip is not None else record.headers
     ip = h.ip
@@ -172,19 +181,19 @@ def _fields(record: PacketRecord) -> tuple[Form, _Fields] | None:
     l4 = h.l4
     if type(l4) is TCPHeader:
         rel = l4.seq_relative
-        form = (Endpoint(ip.src, l4.sport), Endpoint(ip.dst, l4.dport))
+        form = _form(cache, ip.src, l4.sport, ip.dst, l4.dport)
         fields = _Fields(PROTO_TCP, l4.flags, None if rel else l4.seq, None if rel else l4.ack,
                          l4.payload_len, ip.ip_id, ip.length, l4.options.ts_val,
                          rel and l4.seq is not None, l4.seq, l4.ack)
         return form, fields
     if isinstance(l4, UDPHeader):
-        form = (Endpoint(ip.src, l4.sport), Endpoint(ip.dst, l4.dport))
+        form = _form(cache, ip.src, l4.sport, ip.dst, l4.dport)
         return form, _Fields(ip.proto, 0, None, None, l4.payload_len, ip.ip_id, ip.length, None,
                              False, None, None)
     plen = 0
     if isinstance(l4, ICMPHeader):
         plen = l4.type * 256 + l4.code
-    form = (Endpoint(ip.src, 0), Endpoint(ip.dst, 0))
+    form = _form(cache, ip.src, 0, ip.dst, 0)
     return form, _Fields(ip.proto, 0, None, None, plen, ip.ip_id, ip.length, None, False,
                          None, None)
 
@@ -215,40 +224,70 @@ def _weak_copy(s: Sighting, form: Form, ts_ns: int) -> bool:
 
     A packet's copies at one point go through its forms in order (before NAT, after NAT), so
     a form ``s`` already left behind starts a new packet; the same form again is a copy only
-    within microseconds (a bridge or veth hop), not a second packet a little later.
+    within microseconds (a bridge or veth hop), not a second packet a little later. A new form
+    keeps one endpoint and, as 1:1 NAT and masquerading do, the other endpoint's port: two
+    clients' packets to one server at the same moment are two packets, not one SNATed.
     """
-    if form == s.copy_forms[-1]:
+    last = s.copy_forms[-1]
+    if form == last:
         return ts_ns - s.last_ns <= SAME_FORM_WINDOW_NS
-    return form not in s.forms
+    if form in s.forms:
+        return False
+    if form[0] == last[0]:
+        return form[1].port == last[1].port
+    return form[1] == last[1] and form[0].port == last[0].port
 
 
 def fold_copies(records: Iterable[PacketRecord]) -> list[Sighting]:
-    """The sightings of one point: records in time order, copies of one packet folded."""
+    """The sightings of one point: records in time order, copies of one packet folded.
+
+    Candidates are the last few sightings under the record's copy key, kept only while a copy
+    of them could still come (a few milliseconds), so memory stays bounded by the traffic of
+    that window.
+    """
     ordered = sorted(records, key=lambda r: r.ts_ns)
-    recent: dict[tuple[object, ...], Sighting] = {}
+    recent: dict[tuple[object, ...], list[Sighting]] = {}
+    expiry: deque[tuple[int, tuple[object, ...]]] = deque()
+    forms: dict[tuple[str, int, str, int], Form] = {}
     out: list[Sighting] = []
     for record in ordered:
-        got = _fields(record)
+        got = _fields(record, forms)
         if got is None:
             continue
+        ts = record.ts_ns
+        while expiry and ts - expiry[0][0] > COPY_WINDOW_NS:
+            old = expiry.popleft()[1]
+            held = recent.get(old)
+            if held is not None and ts - held[-1].last_ns > COPY_WINDOW_NS:
+                del recent[old]
         form, f = got
         window, keys = _copy_keys(form, f)
-        found: Sighting | None = None
-        for key in keys:
-            s = recent.get(key)
-            if (s is not None and record.ts_ns - s.last_ns <= window
-                    and _distinct_interface(s, record)
-                    and (window != WEAK_COPY_WINDOW_NS or _weak_copy(s, form, record.ts_ns))):
-                found = s
-                break
+        found = _copy_of(recent, keys, record, form, window)
         if found is None:
             found = Sighting(record, form, f)
             out.append(found)
         else:
             found.add_copy(record, form)
         for key in keys:
-            recent[key] = found
+            held = recent.setdefault(key, [])
+            if not held or held[-1] is not found:
+                held.append(found)
+                if len(held) > _CANDIDATES:
+                    del held[0]
+            expiry.append((ts, key))
     return out
+
+
+def _copy_of(recent: Mapping[tuple[object, ...], list[Sighting]], keys: list[tuple[object, ...]],
+             record: PacketRecord, form: Form, window: int) -> Sighting | None:
+    """The sighting ``record`` is a copy of, if any."""
+    weak = window == WEAK_COPY_WINDOW_NS
+    for key in keys:
+        for s in reversed(recent.get(key, ())):
+            if (record.ts_ns - s.last_ns <= window and _distinct_interface(s, record)
+                    and (not weak or _weak_copy(s, form, record.ts_ns))):
+                return s
+    return None
 
 
 def _weak_keys(s: Sighting) -> tuple[tuple[object, ...], tuple[object, ...]]:
@@ -281,7 +320,7 @@ def _timed(xa: Sequence[Sighting], xb: Sequence[Sighting], offset_ba: float, tol
         if id(b) in used:
             j += 1
             continue
-        delta = (b.first_ns - offset_ba) - a.first_ns
+        delta = (b.first_ns - a.first_ns) - offset_ba
         if abs(delta) <= tol:
             out.append(Match(a, b, confidence))
             used.add(id(a))
@@ -384,7 +423,7 @@ def _weak_role(ra: Sequence[Sighting], rb: Sequence[Sighting], role: str,
         if not xb:
             continue
         if len(xa) == 1 and len(xb) == 1 and (
-                offset_ba is None or abs(xb[0].first_ns - offset_ba - xa[0].first_ns) <= tol):
+                offset_ba is None or abs(xb[0].first_ns - xa[0].first_ns - offset_ba) <= tol):
             out.append(Match(xa[0], xb[0], CONF_WEAK))
             used.add(id(xa[0]))
             used.add(id(xb[0]))
@@ -399,63 +438,6 @@ def _weak_role(ra: Sequence[Sighting], rb: Sequence[Sighting], role: str,
 def flow_key(form: Form, proto: int) -> FlowKey:
     """The direction-normalised flow key of one form of a packet."""
     return FlowKey.of(proto, form[0], form[1])
-
-
-class Track:
-    """One packet followed across points: its sightings in corrected-time order."""
-
-    __slots__ = ("confidence", "direction", "id", "sightings")
-
-    def __init__(self, sightings: list[Sighting], confidence: float) -> None:
-        self.sightings = sorted(sightings, key=lambda s: (s.t, s.point))
-        self.confidence = confidence
-        self.direction = ""
-        self.id = 0
-
-    @property
-    def first(self) -> Sighting:
-        """The earliest sighting (where the packet was first seen)."""
-        return self.sightings[0]
-
-    @property
-    def t(self) -> int:
-        """Corrected time of the first sighting."""
-        return self.sightings[0].t
-
-    @property
-    def flags(self) -> int:
-        """TCP flag bits (0 for other protocols)."""
-        return self.sightings[0].flags
-
-    @property
-    def plen(self) -> int:
-        """Payload length."""
-        return self.sightings[0].plen
-
-    @property
-    def points(self) -> list[str]:
-        """The points that saw this packet, in the order it reached them."""
-        out: list[str] = []
-        for s in self.sightings:
-            if s.point not in out:
-                out.append(s.point)
-        return out
-
-    def at(self, point: str) -> Sighting | None:
-        """This packet's sighting at ``point``, if that point saw it."""
-        for s in self.sightings:
-            if s.point == point:
-                return s
-        return None
-
-    def forms(self) -> list[tuple[str, Form]]:
-        """(point, form) for every distinct form along the path, in order."""
-        out: list[tuple[str, Form]] = []
-        for s in self.sightings:
-            for f in s.forms:
-                if not out or out[-1] != (s.point, f):
-                    out.append((s.point, f))
-        return out
 
 
 class UnionFind:
@@ -477,165 +459,3 @@ class UnionFind:
         rx, ry = self.find(x), self.find(y)
         if rx != ry:
             self.parent[rx] = ry
-
-
-def build_tracks(sightings: Mapping[str, Sequence[Sighting]], matches: Iterable[Match],
-                 offsets: Mapping[str, float]) -> list[Track]:
-    """Tracks from matched sightings (clock-corrected), every unmatched sighting its own track."""
-    uf = UnionFind()
-    confidence: dict[object, float] = {}
-    for m in matches:
-        ra, rb = uf.find(id(m.a)), uf.find(id(m.b))
-        conf = min(confidence.get(ra, 1.0), confidence.get(rb, 1.0), m.confidence)
-        uf.union(ra, rb)
-        confidence[uf.find(ra)] = conf
-    groups: dict[object, list[Sighting]] = defaultdict(list)
-    for point, items in sightings.items():
-        off = float(offsets.get(point, 0.0))
-        for s in items:
-            s.offset = off
-            groups[uf.find(id(s)) if uf.parent else id(s)].append(s)
-    tracks = [Track(group, confidence.get(root, 1.0)) for root, group in groups.items()]
-    tracks.sort(key=lambda t: (t.t, t.first.point))
-    for i, track in enumerate(tracks, 1):
-        track.id = i
-    return tracks
-
-
-class Conversation:
-    """One connection followed across points, whatever NAT made of its addresses.
-
-    ``key`` is the flow as its client saw it (the first SYN's first form); ``clients`` holds
-    every form the client endpoint took (SNAT gives it several).
-    """
-
-    def __init__(self, tracks: list[Track]) -> None:
-        self.tracks = sorted(tracks, key=lambda t: t.t)
-        syn = next((t for t in self.tracks if t.flags & SYN and not t.flags & ACK), None)
-        first = syn or self.tracks[0]
-        src, dst = first.first.forms[0]
-        self.proto = first.first.proto
-        self.key = FlowKey.of(self.proto, src, dst)
-        self.clients: set[Endpoint] = set()
-        for t in self.tracks:
-            for s in t.sightings:
-                for f in s.forms:
-                    if t.flags & SYN and not t.flags & ACK:
-                        self.clients.add(f[0])
-                    elif t.flags & SYN:
-                        self.clients.add(f[1])
-        self.has_handshake = syn is not None
-        for t in self.tracks:
-            t.direction = self.direction_of(t.first.forms[0])
-        self._routes: dict[str, list[str]] = {}
-
-    def direction_of(self, form: Form) -> str:
-        """``c2s`` (client to server) or ``s2c`` for a form of a packet of this connection."""
-        if form[0] in self.clients:
-            return "c2s"
-        if form[1] in self.clients:
-            return "s2c"
-        return "c2s" if form[0].port > form[1].port else "s2c"
-
-    def route(self, direction: str) -> list[str]:
-        """The points packets in ``direction`` pass, in order (from the most-travelled packet);
-        failing that, the reverse of the other direction's route."""
-        if direction not in self._routes:
-            best: list[str] = []
-            for t in self.tracks:
-                if t.direction == direction:
-                    pts = t.points
-                    if len(pts) > len(best):
-                        best = pts
-            if len(best) < 2:
-                other = "s2c" if direction == "c2s" else "c2s"
-                back = self._own_route(other)
-                if len(back) > len(best):
-                    best = back[::-1]
-            self._routes[direction] = best
-        return self._routes[direction]
-
-    def route_observed(self, direction: str) -> bool:
-        """True when a packet in ``direction`` was itself seen at two or more points."""
-        return len(self._own_route(direction)) >= 2
-
-    def _own_route(self, direction: str) -> list[str]:
-        best: list[str] = []
-        for t in self.tracks:
-            if t.direction == direction and len(t.points) > len(best):
-                best = t.points
-        return best
-
-    @property
-    def server_point(self) -> str | None:
-        """The deepest point on the client-to-server route: the one nearest the server."""
-        route = self.route("c2s")
-        return route[-1] if route else None
-
-
-def build_conversations(tracks: Sequence[Track]) -> list[Conversation]:
-    """Group tracks into connections: the forms a packet takes along its track are one flow."""
-    uf = UnionFind()
-    first_node: dict[int, object] = {}
-    for t in tracks:
-        node0: object = None
-        for s in t.sightings:
-            for f in s.forms:
-                node = (s.point, flow_key(f, s.proto))
-                if node0 is None:
-                    node0 = node
-                else:
-                    uf.union(node, node0)
-        first_node[t.id] = node0
-    groups: dict[object, list[Track]] = defaultdict(list)
-    for t in tracks:
-        groups[uf.find(first_node[t.id])].append(t)
-    convs = [Conversation(g) for g in groups.values()]
-    convs.sort(key=lambda c: c.tracks[0].t)
-    return convs
-
-
-class PointSpan(NamedTuple):
-    """When a point was capturing, in corrected time: from its first packet to the end of the
-    whole capture set (a capture file has no end marker, and a quiet point sees nothing)."""
-
-    first: int
-    last: int
-
-    def covers(self, t: int, margin: int = 0) -> bool:
-        """True when the point was capturing from before ``t`` until ``margin`` after it."""
-        return self.first <= t and self.last >= t + margin
-
-
-def spans(sightings: Mapping[str, Sequence[Sighting]]) -> dict[str, PointSpan]:
-    """Each point's capture span in corrected time."""
-    firsts = {p: min(s.t for s in items) for p, items in sightings.items() if items}
-    if not firsts:
-        return {}
-    end = max(max(s.t_last for s in items) for items in sightings.values() if items)
-    return {p: PointSpan(first, end) for p, first in firsts.items()}
-
-
-def evidence(s: Sighting, note: str = "", copy: int = 0) -> Evidence:
-    """Evidence for a finding: one copy of a sighting, located and in corrected time."""
-    record = s.records[copy]
-    return Evidence(point=s.point, file=record.file, frame=record.frame,
-                    time_ns=s.corrected(record), text=describe(record), ifname=record.ifname,
-                    note=note)
-
-
-def hops(s: Sighting) -> list[Hop]:
-    """Every copy of a sighting as a hop of a packet path."""
-    out = []
-    for record, in_form in zip(s.records, s.copy_forms, strict=True):
-        out.append(Hop(point=s.point, ifname=record.ifname, time_ns=s.corrected(record),
-                       file=record.file, frame=record.frame, text=describe(record),
-                       src=in_form[0], dst=in_form[1]))
-    return out
-
-
-def record_form(record: PacketRecord) -> Form | None:
-    """(source, destination) endpoints of a record's (inner) IP packet, or None."""
-    got = _fields(record)
-    return got[0] if got is not None else None
-

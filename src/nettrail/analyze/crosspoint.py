@@ -17,23 +17,20 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from nettrail.analyze.clock import PairEstimate, estimate_pair, offset_map, offsets
-from nettrail.analyze.correlate import (
-    Conversation,
-    Match,
-    Sighting,
-    Track,
-    build_conversations,
-    build_tracks,
-    fold_copies,
-    hops,
-    match_points,
-    spans,
-)
+from nettrail.analyze.correlate import Match, Sighting, fold_copies, match_points
 from nettrail.analyze.diagnose import Context, context_from_names, diagnose
 from nettrail.analyze.findings_loss import lost_between_points, mtu_blackhole
 from nettrail.analyze.findings_nat import asymmetric_nat, clock_findings, multi_interface_copies
 from nettrail.analyze.findings_reset import reset_findings
 from nettrail.analyze.nat import infer_translations
+from nettrail.analyze.tracks import (
+    Conversation,
+    Track,
+    build_conversations,
+    build_tracks,
+    hops,
+    spans,
+)
 from nettrail.model.analysis import ClockOffset, Diagnosis, NatTranslation, PacketPath
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection

@@ -95,6 +95,10 @@ def _words(top: Finding, related: Sequence[Finding], ctx: Context) -> tuple[str,
                 "'fragmentation needed' (type 3 code 4, ICMPv6 packet too big) reach the sender.")
     if top.kind == LOST_BETWEEN_POINTS:
         a, b = d.get("last_seen"), d.get("missing")
+        if "dropped_in" in d:
+            return (f"packets are dropped inside {a} (on their way to {b})",
+                    f"Look in {a} for what drops them: firewall rules (iptables/nft counters, "
+                    f"conntrack state), routes, reverse-path filtering.")
         return (f"packets are dropped between {a} and {b}",
                 f"Look between {a} and {b} for what drops them: firewall rules (iptables/nft "
                 f"counters, security groups), routes, reverse-path filtering.")

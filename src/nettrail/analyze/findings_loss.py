@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from nettrail.analyze.correlate import Conversation, PointSpan, Sighting, Track, evidence
+from nettrail.analyze.correlate import Sighting
 from nettrail.analyze.findings_reset import packet_name
+from nettrail.analyze.tracks import Conversation, PointSpan, Track, evidence
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.packet import RST, ICMPHeader
 
@@ -116,12 +117,17 @@ def _lost_group(conv: Conversation, tracks: list[Track], route: Sequence[str],
     ev.extend(evidence(t.at(last_seen) or t.first, "retransmission, also never at " + missing)
               for t in tracks[1:4])
     n = len(tracks)
+    inside = all(r.direction == "in" for r in stop.records)
+    how = (f"it entered {last_seen}{where} and never left it, so it was dropped inside "
+           f"{last_seen}" if inside else f"last seen at {last_seen}{where}")
     summary = (f"the {packet_name(first)} from {first.first.src} to {first.first.dst} was lost "
-               f"between {last_seen} and {missing}: last seen at {last_seen}{where}, never at "
-               f"{missing} ({n} transmission{'s' if n > 1 else ''})")
+               f"between {last_seen} and {missing}: {how}, never at {missing} "
+               f"({n} transmission{'s' if n > 1 else ''})")
+    details = {"last_seen": last_seen, "missing": missing, "transmissions": str(n)}
+    if inside:
+        details["dropped_in"] = last_seen
     return Finding(LOST_BETWEEN_POINTS, Severity.ERROR, summary, tuple(ev), root_cause=True,
-                   connection=conv.key,
-                   details={"last_seen": last_seen, "missing": missing, "transmissions": str(n)})
+                   connection=conv.key, details=details)
 
 
 def mtu_blackhole(conv: Conversation, spans: Mapping[str, PointSpan],

@@ -5,14 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from nettrail.analyze.clock import describe_offset
-from nettrail.analyze.correlate import (
-    Conversation,
-    PointSpan,
-    Sighting,
-    Track,
-    evidence,
-)
+from nettrail.analyze.correlate import Sighting
 from nettrail.analyze.nat import track_translations
+from nettrail.analyze.tracks import Conversation, PointSpan, Track, evidence
 from nettrail.model.analysis import ClockOffset, NatTranslation
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Endpoint
@@ -89,9 +84,12 @@ def asymmetric_nat(conv: Conversation, nat: Sequence[NatTranslation],
 def _asymmetric_finding(conv: Conversation, t: NatTranslation, reply: Track,
                         where: str) -> Finding:
     ev = _request_evidence(conv, t)
+    role = _reply_role(t.kind)
     for s in reply.sightings:
-        ev.append(evidence(s, f"reply from {t.before.addr} translated {where}, "
-                              f"never through {t.at}"))
+        ev.append(evidence(s, f"reply, never through {t.at}"))
+        done = next((i for i, f in enumerate(s.copy_forms) if f[role] == t.before), None)
+        if done is not None and done > 0:
+            ev.append(evidence(s, f"reply translated to {t.before} here", done))
     summary = (f"{t.before} is translated in two places: the request was {t.kind.upper()}ed "
                f"to {t.after} at {t.at}, but the reply was translated back {where} and never "
                f"passed {t.at}")

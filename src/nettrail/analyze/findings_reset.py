@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from nettrail.analyze.correlate import Conversation, PointSpan, Sighting, Track, evidence
+from nettrail.analyze.correlate import Sighting
 from nettrail.analyze.nat import translated_endpoints
+from nettrail.analyze.tracks import Conversation, PointSpan, Track, evidence
 from nettrail.model.analysis import NatTranslation
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.packet import ACK, FIN, RST, SYN

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from nettrail.analyze.describe import describe, describe_headers
@@ -49,6 +50,7 @@ IDLE_NS = 100_000_000
 MAX_EVIDENCE = 5
 """Evidence lines kept per finding (the counts cover everything)."""
 
+_EMPTY: dict[int, Any] = {}  # the old generation of a fresh direction: only ever read
 _RECENT = 64  # segments remembered per generation and direction (two generations)
 _SWEEP_EVERY = 256  # new connections between sweeps of finished ones
 _MASK = 0xFFFFFFFF
@@ -81,6 +83,19 @@ direction, frame, file)."""
 Entry = tuple[State, State, bool]
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: tracking makes no cycles, and scanning the
+    growing state again and again costs more than the analysis itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class FlowTracker:
     """Follows TCP connections at one capture point, one record at a time, in one pass."""
 
@@ -95,18 +110,9 @@ class FlowTracker:
     def consume(
         self, records: Iterable[PacketRecord], keep: list[PacketRecord] | None = None
     ) -> None:
-        """Feed records in capture order; append each to ``keep`` when given (for cross-point).
-
-        The cyclic garbage collector is paused meanwhile: the loop makes no cycles, and
-        scanning the growing state again and again would cost more than the analysis.
-        """
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        """Feed records in capture order; append each to ``keep`` when given (for cross-point)."""
+        with gc_paused():
             self._consume(records, keep)
-        finally:
-            if enabled:
-                gc.enable()
 
     def _consume(self, records: Iterable[PacketRecord], keep: list[PacketRecord] | None) -> None:
         # The hot loop: locals only, literal slot numbers (see the slot tables above).
@@ -141,7 +147,7 @@ class FlowTracker:
                 ts = rec[1]
                 st[1] += 1
                 st[3] = ts
-                sig = rec
+                sig = (ts, seq, ack, flags, plen, win, ip[5], rec[4], rec[5], rec[3], rec[2])
                 if seq is not None and (plen or flags & 3):  # data, SYN or FIN
                     if rel and ds[5] is not None and not flags & 2:
                         seq = (seq + ds[5]) & mask
@@ -166,7 +172,7 @@ class FlowTracker:
                     else:
                         ds[3] = sig
                 if flags & 7:
-                    control(st, fc, rec, flags, seq)
+                    control(st, fc, sig, flags, seq)
                 elif fc and flags & 16 and not st[0] & 12:
                     st[0] |= 4
                 if plen:
@@ -187,14 +193,12 @@ class FlowTracker:
         if self._created % _SWEEP_EVERY == 0:
             self._sweep(rec.ts_ns)
         client_is_src = not (flags & SYN and flags & ACK)
-        dirs: tuple[State, State] = ([None, {}, {}, None, 0, None], [None, {}, {}, None, 0, None])
+        dirs: tuple[State, State] = ([None, {}, _EMPTY, None, 0, None],
+                                     [None, {}, _EMPTY, None, 0, None])
         st: State = [None] * _N_SLOTS
         st[_H] = 0 if flags & SYN else H_MID
         st[_PKTS] = st[_RETX] = st[_COPIES] = st[_SYN_COUNT] = 0
         st[_FIRST] = st[_LAST] = rec.ts_ns
-        st[_RETX_EV] = []
-        st[_COPY_EV] = []
-        st[_COPY_IFACES] = set()
         st[_DIRS] = dirs
         a, b = Endpoint(src, sport), Endpoint(dst, dport)
         st[_KEY] = FlowKey.of(PROTO_TCP, a, b)
@@ -250,6 +254,8 @@ class FlowTracker:
         """Count a retransmission and keep its evidence (with the gap when known)."""
         st[_RETX] += 1
         ev = st[_RETX_EV]
+        if ev is None:
+            ev = st[_RETX_EV] = []
         if len(ev) < MAX_EVIDENCE:
             note = "sequence space sent again"
             if prev is not None:
@@ -261,20 +267,24 @@ class FlowTracker:
         """Count one more sighting of a packet already seen at this point."""
         st[_COPIES] += 1
         ifaces = st[_COPY_IFACES]
+        if ifaces is None:
+            ifaces = st[_COPY_IFACES] = set()
         ifaces.add(rec.ifname or "?")
         ifaces.add(first[7] or "?")
         ev = st[_COPY_EV]
+        if ev is None:
+            ev = st[_COPY_EV] = []
         if len(ev) < MAX_EVIDENCE:
             where = f" on {first[7]}" if first[7] else ""
             ev.append((_lean(rec), f"copy of {first[10]}:{first[9]}{where}"))
 
-    def _control(self, st: State, fc: bool, rec: PacketRecord, flags: int, seq: int | None) -> None:
+    def _control(self, st: State, fc: bool, sig: Sig, flags: int, seq: int | None) -> None:
         """Handshake and teardown: SYN, SYN-ACK, FIN and RST."""
         h = st[_H]
         if flags & RST:
             if not h & H_RST and h & _H_FINS != _H_FINS:
                 st[_H] = h | H_RST
-                st[_RST_REC] = _lean(rec)
+                st[_RST_REC] = sig
                 st[_RST_FROM_CLIENT] = fc
                 st[_RST_ANSWERED] = st[_DIRS][1 if fc else 0][_LASTSIG]
                 self._closing.append(st)
@@ -285,13 +295,13 @@ class FlowTracker:
                 if not fc:
                     h |= H_SYNACK
                     if st[_SYNACK_REC] is None:
-                        st[_SYNACK_REC] = _lean(rec)
+                        st[_SYNACK_REC] = sig
                         server[_ISN] = seq
             elif fc:
                 h |= H_SYN
                 st[_SYN_COUNT] += 1
                 if st[_SYN_REC] is None:
-                    st[_SYN_REC] = _lean(rec)
+                    st[_SYN_REC] = sig
                     client[_ISN] = seq
         elif fc and flags & ACK and h & (H_SYN | H_SYNACK):
             h |= H_EST
@@ -303,6 +313,10 @@ class FlowTracker:
 
     def finish(self) -> tuple[list[Connection], list[Finding]]:
         """The connections seen at this point, in order of first packet, and their findings."""
+        with gc_paused():
+            return self._finish()
+
+    def _finish(self) -> tuple[list[Connection], list[Finding]]:
         states = self._done + [st for st, _ds, fc in self._conns.values() if fc]
         states.sort(key=lambda s: (s[_FIRST], s[_KEY]))
         conns = []
@@ -334,12 +348,10 @@ def _slim(st: State) -> None:
     finding will need it (not for a connection that closed normally)."""
     for ds in st[_DIRS]:
         ds[_CUR] = {}
-        ds[_OLD] = {}
-    closed = not st[_H] & H_RST
-    for slot in (_SYN_REC, _SYNACK_REC, _RST_REC):
-        rec = st[slot]
-        if rec is not None:
-            st[slot] = None if closed else _lean(rec)
+        ds[_OLD] = _EMPTY
+        ds[_LASTSIG] = None
+    if not st[_H] & H_RST:  # closed normally: no finding will cite these
+        st[_SYN_REC] = st[_SYNACK_REC] = None
 
 
 def _reopens(entry: Entry, seq: int | None, ts: int) -> bool:
@@ -429,8 +441,9 @@ def _findings(conn: Connection, st: State) -> list[Finding]:
         out.append(Finding(
             kind="multi-interface-copy",
             severity=Severity.INFO,
-            summary=(f"{conn.point}: {flow}: {n} packet{'s' if n > 1 else ''} seen again on "
-                     f"another interface ({', '.join(ifaces)}); copies, not retransmissions"),
+            summary=(f"{conn.point}: {flow}: {n} extra sighting{'s' if n > 1 else ''} of packets "
+                     f"on another interface or direction ({', '.join(ifaces)}); copies, not "
+                     "retransmissions"),
             evidence=tuple(evidence(r, note) for r, note in st[_COPY_EV]),
             connection=conn.key,
             details={"count": str(n), "interfaces": ",".join(ifaces), "point": conn.point},
@@ -442,33 +455,34 @@ def _outcome_finding(conn: Connection, st: State) -> Finding | None:
     """The finding that states a failed outcome, with the packets that show it."""
     flow = f"{conn.client} > {conn.server}"
     syn, synack, rst = st[_SYN_REC], st[_SYNACK_REC], st[_RST_REC]
+    from_client = st[_RST_FROM_CLIENT]
     ev: list[Evidence] = []
+    if syn is not None:
+        ev.append(_sig_evidence(conn, syn, True, "SYN"))
     if conn.outcome is Outcome.REFUSED:
         kind, root = "refused", True
         summary = f"{conn.point}: {flow}: the server answered the SYN with RST"
-        ev = [evidence(syn, "SYN"), evidence(rst, "RST from the server")]
+        ev.append(_sig_evidence(conn, rst, False, "RST from the server"))
     elif conn.outcome is Outcome.RESET:
         kind, root = "reset", False
-        who = "client" if st[_RST_FROM_CLIENT] else "server side"
+        who = "client" if from_client else "server side"
         summary = f"{conn.point}: {flow}: reset by the {who}"
         if not st[_H] & (H_EST | H_MID):
             summary += " during the handshake"
         answered = st[_RST_ANSWERED]
-        if syn is not None:
-            ev.append(evidence(syn, "SYN"))
-        if answered is not None and answered[0] > syn.ts_ns if syn is not None else True:
-            ev.append(_sig_evidence(conn, answered, not st[_RST_FROM_CLIENT],
+        if answered is not None and answered is not syn:
+            ev.append(_sig_evidence(conn, answered, not from_client,
                                     "last packet from the other side before the RST"))
-        ev.append(evidence(rst, f"RST from the {who}"))
+        ev.append(_sig_evidence(conn, rst, from_client, f"RST from the {who}"))
     elif conn.outcome is Outcome.SYN_UNANSWERED:
         kind, root = "syn-unanswered", False
         n = st[_SYN_COUNT]
         summary = f"{conn.point}: {flow}: SYN unanswered ({n} sent, no SYN-ACK seen here)"
-        ev = [evidence(syn, "SYN")]
     elif conn.outcome is Outcome.SYNACK_UNACKNOWLEDGED:
         kind, root = "synack-unacknowledged", False
         summary = f"{conn.point}: {flow}: SYN-ACK never acknowledged by the client here"
-        ev = [evidence(r, n) for r, n in ((syn, "SYN"), (synack, "SYN-ACK")) if r is not None]
+        if synack is not None:
+            ev.append(_sig_evidence(conn, synack, False, "SYN-ACK"))
     else:
         return None
     return Finding(

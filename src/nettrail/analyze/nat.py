@@ -12,11 +12,12 @@ from collections import Counter
 from collections.abc import Iterable
 from itertools import pairwise
 
-from nettrail.analyze.correlate import Conversation, Form, Track
+from nettrail.analyze.correlate import Form
+from nettrail.analyze.tracks import Conversation, Track
 from nettrail.model.analysis import NatTranslation
-from nettrail.model.flow import Endpoint, FlowKey
+from nettrail.model.flow import Endpoint
 
-_Key = tuple[str, str, Endpoint, Endpoint, str, str, str | None, FlowKey]
+_Key = tuple[str, str, Endpoint, Endpoint, str, str, str | None]
 
 
 def track_translations(track: Track) -> list[tuple[str, Endpoint, Endpoint, str, str, str | None]]:
@@ -64,16 +65,16 @@ def _translator(copies: list[tuple[int, str, Form]], f0: Form, f1: Form) -> str 
 
 def infer_translations(convs: Iterable[Conversation]) -> tuple[NatTranslation, ...]:
     """Every translation observed, counted in packets, per connection and leg."""
-    counts: Counter[_Key] = Counter()
+    out: list[NatTranslation] = []
     for conv in convs:
+        counts: Counter[_Key] = Counter()
         for track in conv.tracks:
             leg = "request" if track.direction == "c2s" else "reply"
             for kind, before, after, p0, p1, at in track_translations(track):
-                counts[(kind, leg, before, after, p0, p1, at, conv.key)] += 1
-    return tuple(
-        NatTranslation(kind, leg, before, after, p0, p1, at, n, key)
-        for (kind, leg, before, after, p0, p1, at, key), n in counts.items()
-    )
+                counts[(kind, leg, before, after, p0, p1, at)] += 1
+        out.extend(NatTranslation(kind, leg, before, after, p0, p1, at, n, conv.key)
+                   for (kind, leg, before, after, p0, p1, at), n in counts.items())
+    return tuple(out)
 
 
 def translated_endpoints(nat: Iterable[NatTranslation], conv: Conversation) -> set[Endpoint]:

@@ -204,7 +204,7 @@ class TextReader:
             return
         m = TIMESTAMP.match(line)
         indented = False
-        if m is None and line[:1] in (" ", "\t") and not self._continues(line):
+        if m is None and line[:1] in (" ", "\t"):
             stripped = line.lstrip()
             m = TIMESTAMP.match(stripped)
             if m is not None:
@@ -317,6 +317,7 @@ class TextReader:
         except TextError as exc:
             self.stats.skipped["unparsed-line"] += 1
             self.warner.warn("unreadable lines", p.line, f"cannot read this packet: {exc}")
+            self.clock.time(p.stamp)
             return None
         if p.wrapped:
             self.warner.warn("wrapped lines", p.wrapped,

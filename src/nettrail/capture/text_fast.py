@@ -24,6 +24,7 @@ from nettrail.model.packet import (
     ACK,
     NO_OPTIONS,
     PROTO_TCP,
+    SYN,
     Headers,
     IPHeader,
     PacketRecord,
@@ -112,7 +113,20 @@ class FastLine:
         if ack_s is None:
             ack = None
         elif flags & ACK and seqs.relative is not False:
-            seq, ack, relative = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, int(ack_s))
+            ack = int(ack_s)
+            base = seqs.bases.get((ip.src, sp, ip.dst, dp)) if seqs.relative else None
+            if base is not None and not flags & SYN:
+                seq_base, ack_base = base
+            else:
+                seq_base = ack_base = None
+            if ack_base is not None and (seq is None or seq_base is not None):
+                # SeqTracker.numbers' common case, inline: relative numbers of a known
+                # conversation back to absolute ones
+                ack = (ack + ack_base) & 0xFFFFFFFF
+                if seq is not None and seq_base is not None:
+                    seq = (seq + seq_base) & 0xFFFFFFFF
+            else:
+                seq, ack, relative = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
         else:
             ack = int(ack_s)
         payload = int(len_s)

@@ -34,6 +34,7 @@ _UNREACH_PROTO = re.compile(r"(\S+) protocol (\d+) unreachable")
 _NEED_FRAG = re.compile(r"(\S+) unreachable - need to frag(?: \(mtu (\d+)\))?")
 _UNREACH_HOST = re.compile(r"(?:(host|net) )?(\S+) unreachable(?: - (admin prohibited|\w+))?")
 _MTU = re.compile(r"mtu (\d+)")
+_PORT6 = re.compile(r"([0-9a-fA-F:.]+) (udp|tcp) port (\S+?),?(?: |$)")
 _QUOTED = re.compile(r" (?:IP6? )?\((?=(?:tos|hlim|flowlabel|class) )")
 _ARP_REQ = re.compile(r"Request who-has (\S+)(?: \(([0-9a-f:]+)\))? tell ([^\s,]+)")
 _ARP_REP = re.compile(r"Reply (\S+) is-at ([0-9a-f:]+)")
@@ -75,7 +76,7 @@ def parse_icmp4(rest: str, outer_dst: str) -> ICMPHeader:
     raise OtherProtocol("ICMP " + " ".join(rest.split()[:2]).rstrip(","))
 
 
-def parse_icmp6(rest: str) -> ICMPHeader:
+def parse_icmp6(rest: str, outer_dst: str) -> ICMPHeader:
     """An ICMPv6 message as tcpdump words it (``rest`` starts ``ICMP6``)."""
     body = rest[6:].lstrip(", ")
     m = _ECHO.match(body)
@@ -97,6 +98,10 @@ def parse_icmp6(rest: str) -> ICMPHeader:
         for kind, c in ICMP6_UNREACH.items():
             if kind in body:
                 code = c
+        port = _PORT6.search(body)
+        if quoted is None and port is not None:
+            proto = PROTO_UDP if port.group(2) == "udp" else PROTO_TCP
+            quoted = _guess_quote(6, outer_dst, port.group(1), proto, port_number(port.group(3)))
     return ICMPHeader(6, itype, code, mtu, quoted)
 
 

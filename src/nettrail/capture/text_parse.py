@@ -4,7 +4,7 @@ The body of a packet line is read left to right: the ``-i any`` interface/direct
 (tcpdump 4.99+), the ``-e`` link header (MACs, ethertype, VLAN tags), the network layer (``IP``,
 ``IP6`` with the optional ``-v`` header in parentheses, ``ARP``), the addresses and ports, then
 the transport (``Flags [..]`` for TCP, ``ICMP``/``ICMP6`` messages, VXLAN with its inner frame,
-UDP otherwise). What the text does not say is ``None`` (no IP ID without ``-v``, no seq/ack on
+UDP otherwise). What the text does not say is ``None`` (no IP ID without ``-v``, no seq on
 a pure ACK, no MACs without ``-e``).
 
 ``wire_len`` is the ``-e`` frame length when printed; else the ``-v`` IP length plus a 14-byte
@@ -185,7 +185,7 @@ def _ip(
             l4 = UDPHeader(sport, dport, payload)
             est = iphdr + 8 + payload
     elif rest.startswith("ICMP6"):
-        proto, l4 = PROTO_ICMPV6, parse_icmp6(rest)
+        proto, l4 = PROTO_ICMPV6, parse_icmp6(rest, dst)
         est = iphdr + _last_length(rest, 8)
     elif rest.startswith("ICMP "):
         proto, l4 = PROTO_ICMP, parse_icmp4(rest[5:], dst)
@@ -198,9 +198,7 @@ def _ip(
         est = iphdr
     else:
         raise OtherProtocol(_other_ip(rest))
-    if vh.proto is not None and version == 4:
-        proto = vh.proto if l4 is None else proto
-    length = vh.length if vh.length is not None else None
+    length = vh.length
     ip = IPHeader(version, src, dst, proto, vh.ttl, vh.ip_id, length, vh.df, vh.frag_offset,
                   vh.more)
     if frame_len is not None:

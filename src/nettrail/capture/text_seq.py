@@ -8,7 +8,9 @@ Replaying that bookkeeping over the same lines gives the absolute numbers back, 
 other capture points (pcap, or ``-S`` text) show.
 
 Whether a file was printed with ``-S`` is not written in it: the first packet after a base was
-set decides. Relative numbers are small (``ack 1``) where absolute ones are close to the base.
+set whose numbers are clearly one or the other decides for the whole file. Relative numbers are
+small (``ack 1``) where absolute ones are close to the base; until one packet tells, numbers
+are kept as printed and marked relative.
 When text starts mid-conversation (an excerpt), the first packet seen already has small
 numbers; that conversation's numbers stay relative (``seq_relative=True``).
 """

@@ -77,19 +77,11 @@ class Clock:
 
     def time_of_day(self, tod: int) -> int:
         """The time of a packet stamped with this time of day (ns since midnight)."""
-        if self.mode == "delta":
-            return self.time(Stamp("tod", tod, False, False))
         if self.mode is None:
             self.mode = "tod"
         elif self.mode != "tod":
             return self.time(Stamp("tod", tod, False, False))
-        last = self.last_tod
-        if last >= 0 and (tod < last - HALF_DAY_NS or tod > last + HALF_DAY_NS):
-            self.day_ns += DAY_NS if tod < last else -DAY_NS
-        self.last_tod = tod
-        self.last_ns = ns = self.day_ns + tod
-        self.started = True
-        return ns
+        return self._tod(tod)
 
     def time(self, stamp: Stamp | None) -> int:
         """The time of a packet with this stamp (None: no time printed, or a line without one)."""
@@ -102,19 +94,24 @@ class Clock:
             return self.last_ns
         if self.mode is None or self.mode == "none":
             self.mode = _mode_of(stamp)
-        kind = stamp.kind
-        if kind == "tod" and self.mode == "delta":
-            ns = self.last_ns + stamp.ns
-        elif kind == "tod":
-            if self.last_tod >= 0 and stamp.ns < self.last_tod - HALF_DAY_NS:
-                self.day_ns += DAY_NS
-            elif self.last_tod >= 0 and stamp.ns > self.last_tod + HALF_DAY_NS:
-                self.day_ns -= DAY_NS
-            self.last_tod = stamp.ns
-            ns = self.day_ns + stamp.ns
-        else:
+        if stamp.kind != "tod":
             ns = stamp.ns
+        elif self.mode == "delta":
+            ns = self.last_ns + stamp.ns
+        else:
+            return self._tod(stamp.ns)
         self.last_ns = ns
+        self.started = True
+        return ns
+
+    def _tod(self, tod: int) -> int:
+        """A time of day on the current day, moving a day on at midnight (or back, when
+        lines around midnight come out of order)."""
+        last = self.last_tod
+        if last >= 0 and (tod < last - HALF_DAY_NS or tod > last + HALF_DAY_NS):
+            self.day_ns += DAY_NS if tod < last else -DAY_NS
+        self.last_tod = tod
+        self.last_ns = ns = self.day_ns + tod
         self.started = True
         return ns
 

@@ -12,6 +12,7 @@ import importlib
 import sys
 from typing import Any, TextIO
 
+from nettrail.analyze.flows import gc_paused
 from nettrail.analyze.pipeline import PacketFilter, analyze_files
 from nettrail.capture import parse_point_arg
 from nettrail.errors import CapabilityError, InputError
@@ -58,16 +59,18 @@ def _port(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run ``nettrail analyze``: analyse, render, report faults; return the exit code."""
     inputs = [parse_point_arg(a) for a in args.captures]
-    result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host, args.filter_port))
-    analysis = result.analysis
-    readable = len(result.errors) < len(inputs) or any(p.packets for p in analysis.points)
-    if readable:
-        render(analysis, args.format, sys.stdout)
-        sys.stdout.flush()
-        if args.html:
-            write_html(analysis, args.html)
-        if args.output_pcapng:
-            write_pcapng(analysis, inputs, args.output_pcapng)
+    with gc_paused():  # a batch job building millions of acyclic objects
+        result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
+                                                                  args.filter_port))
+        analysis = result.analysis
+        readable = len(result.errors) < len(inputs) or any(p.packets for p in analysis.points)
+        if readable:
+            render(analysis, args.format, sys.stdout)
+            sys.stdout.flush()
+            if args.html:
+                write_html(analysis, args.html)
+            if args.output_pcapng:
+                write_pcapng(analysis, inputs, args.output_pcapng)
     for err in result.errors:
         print(f"nettrail: error: {err}", file=sys.stderr)
     return EXIT_INPUT if result.errors else EXIT_OK

@@ -8,9 +8,7 @@ a BUSY bit (still being written) and a DISCARD bit, and a page offset we do not 
 
 from __future__ import annotations
 
-import contextlib
 import mmap
-import select
 import struct
 from typing import Any
 
@@ -35,8 +33,6 @@ class RingReader:
                                    mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
             self._prod = mmap.mmap(fd, page + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ,
                                    offset=page)
-            self._epoll = select.epoll()
-            self._epoll.register(fd, select.EPOLLIN)
         except OSError as exc:
             raise TraceError(f"cannot map the event ring buffer: {exc.strerror}") from exc
         self._cpos = memoryview(self._cons).cast("Q")
@@ -50,11 +46,6 @@ class RingReader:
         if self._rsize % 8:
             raise TraceError(f"ring records must be 8-byte multiples, not {self._rsize}")
         self.skipped = 0
-
-    def wait(self, timeout_s: float) -> None:
-        """Sleep until the kernel signals data or ``timeout_s`` passes."""
-        with contextlib.suppress(InterruptedError):
-            self._epoll.poll(timeout_s)
 
     def pending(self) -> int:
         """Bytes reserved by the kernel and not yet consumed."""
@@ -114,7 +105,5 @@ class RingReader:
             if v is not None:
                 v.release()
                 setattr(self, view, None)
-        if not self._epoll.closed:
-            self._epoll.close()
         self._prod.close()
         self._cons.close()

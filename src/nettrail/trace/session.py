@@ -6,7 +6,9 @@ process ends (SIGKILL included) the kernel detaches and frees the programs.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import struct
 import time
 from dataclasses import dataclass
@@ -75,6 +77,7 @@ class TraceSession:
         self.anchor_ns = 0
         self._obj: libbpf.BpfObject | None = None
         self._ring: RingReader | None = None
+        self._epoll: select.epoll | None = None
         self._stats_fd = -1
         self._ncpu = 1
 
@@ -97,8 +100,10 @@ class TraceSession:
                 self._obj.attach(PROGRAMS[hook])
             if self._following:
                 self._obj.attach("nt_consume")
-            self._ring = RingReader(self._obj.map_fd("events"), self.cfg.ring_bytes,
-                                    L.RECORD_STRUCT)
+            events_fd = self._obj.map_fd("events")
+            self._ring = RingReader(events_fd, self.cfg.ring_bytes, L.RECORD_STRUCT)
+            self._epoll = select.epoll()
+            self._epoll.register(events_fd, select.EPOLLIN)
             self._stats_fd = self._obj.map_fd("stats")
             self._ncpu = libbpf.possible_cpus()
         except BaseException:
@@ -122,9 +127,10 @@ class TraceSession:
 
     def wait(self, timeout_s: float) -> None:
         """Sleep until events are signalled or ``timeout_s`` passes."""
-        if self._ring is None:
+        if self._epoll is None:
             raise TraceError("trace session is not started")
-        self._ring.wait(timeout_s)
+        with contextlib.suppress(InterruptedError):
+            self._epoll.poll(timeout_s)
 
     def read(self, limit: int = 1 << 30) -> list[RawEvent]:
         """Every event now in the ring buffer, oldest first."""
@@ -154,6 +160,9 @@ class TraceSession:
 
     def close(self) -> None:
         """Detach and free everything (idempotent)."""
+        if self._epoll is not None:
+            self._epoll.close()
+            self._epoll = None
         if self._ring is not None:
             self._ring.close()
             self._ring = None
