@@ -82,6 +82,15 @@ def test_nothing_left_attached(tmp_path: Path, sig: signal.Signals) -> None:
     assert still_loaded(ids) == set()
 
 
+def test_nothing_left_after_normal_exit(tmp_path: Path) -> None:
+    require_bpf()
+    require_tool("bpftool")
+    proc, ids = start_tracer(tmp_path, "--duration", "1", "tcp port 9")
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "0 lost" in err
+    assert still_loaded(ids) == set()
+
+
 def test_command_mode_json_and_pcapng(nat_topo: Topo, tmp_path: Path) -> None:
     require_bpf()
     tshark = require_tool("tshark")
@@ -112,6 +121,8 @@ def test_command_mode_json_and_pcapng(nat_topo: Topo, tmp_path: Path) -> None:
     assert any(r[0].endswith(f"/{t.client}/{t.c_dev}") and "nettrail xmit" in r[2]
                for r in rows)
     assert any(f"/{t.server}/" in r[0] and "RST made by the TCP stack" in r[2] for r in rows)
+    assert any(r[0].endswith(f"/{t.router}/{t.r_out}")
+               and f"DNAT {VIP}:22 -> 203.0.113.2:22 in {t.router}" in r[2] for r in rows)
 
 
 def test_bad_filter_and_missing_object(tmp_path: Path) -> None:

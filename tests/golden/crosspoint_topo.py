@@ -116,6 +116,8 @@ class Topology:
         self.procs: list[subprocess.Popen[str]] = []
 
     def __enter__(self) -> Topology:
+        for ns in (SWITCH, *NS.values()):  # left over by a run that was killed: ours by name
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
         try:
             self._build()
         except BaseException:
@@ -139,8 +141,6 @@ class Topology:
     def _add_ns(self, ns: str) -> None:
         if not ns.startswith(PREFIX):
             raise ValueError(ns)
-        if Path("/run/netns", ns).exists():
-            raise RuntimeError(f"namespace {ns} exists already; remove it first")
         _run("ip", "netns", "add", ns)
         self.created.append(ns)
         for key in ("all", "default"):

@@ -15,7 +15,7 @@ def clock_of(points: dict) -> dict[str, ClockOffset]:  # type: ignore[type-arg]
     return {c.point: c for c in clock}
 
 
-@pytest.mark.parametrize("skew", [25.0, -40.0, 0.0])
+@pytest.mark.parametrize("skew", [25.0, -40.0, 0.0, 3_600_000.0])
 @pytest.mark.parametrize("text", [False, True], ids=["headers", "text"])
 def test_offset_from_both_directions(skew: float, text: bool) -> None:
     c = clock_of(incident(healthy=True, text=text, skew_ms=skew).points())

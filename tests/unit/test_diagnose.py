@@ -118,6 +118,19 @@ def test_frag_needed_reaching_the_sender_is_no_blackhole() -> None:
     assert "mtu-blackhole" not in kinds(cross_point(net.points()))
 
 
+def test_pmtud_that_works_is_no_failure() -> None:
+    net, req, rep = plain()
+    handshake(net, req, rep)
+    for i in range(2):  # too big for the router's next link: stops there
+        net.send(3.0 + 200.0 * i, rep[:3], ACK, seq=5001, ack=1001, length=1448)
+    net.icmp_frag_needed(3.1, "server", "198.51.100.1", "198.51.100.4", "198.51.100.4:80",
+                         "203.0.113.2:40000", 1400)
+    net.send(500.0, rep, ACK, seq=5001, ack=1001, length=1348)  # resent in two pieces
+    net.send(500.1, rep, ACK, seq=6349, ack=1001, length=100)
+    net.send(501.0, req, ACK, seq=1001, ack=6449)
+    assert kinds(cross_point(net.points())) == []
+
+
 @pytest.mark.parametrize("text", [False, True], ids=["headers", "text"])
 def test_server_refuses(text: bool) -> None:
     net, req, rep = plain(text=text)
@@ -178,3 +191,23 @@ def test_dropped_inside_a_point() -> None:
     assert r.findings[0].details["dropped_in"] == "router"
     assert r.diagnosis is not None
     assert r.diagnosis.headline == "packets are dropped inside router (on their way to server)"
+
+
+def test_openstack_words_from_namespace_names() -> None:
+    points = incident(names=("ext0", "int0", "vnet0")).points()
+    ns = "qrouter-5f1c2d3e"
+    points["router"] = [r._replace(netns=ns) for r in points["router"]]
+    r = cross_point(points)
+    assert r.diagnosis is not None
+    assert f"router {ns} (at router)" in r.diagnosis.headline
+    assert r.diagnosis.headline.startswith("floating IP 203.0.113.10")
+
+
+def test_client_reset_is_noted_not_blamed() -> None:
+    net, req, rep = plain()
+    handshake(net, req, rep)
+    net.send(3.0, req, 0x14, seq=1001, ack=5001, ip_id=0)
+    r = cross_point(net.points())
+    assert kinds(r) == []
+    assert [f.kind for f in r.findings] == ["reset-from-client", "multi-interface-copy"]
+    assert r.findings[0].severity is Severity.INFO

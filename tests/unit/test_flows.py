@@ -268,3 +268,18 @@ def test_many_connections_sorted_by_first_packet() -> None:
     conns, findings = track(w)
     assert [c.client.port for c in conns] == [41000, 40999, 40998, 40997, 40996]
     assert len(findings) == 5
+
+
+def test_sequence_wraparound_is_new_data_not_retransmission() -> None:
+    w = Wire()
+    top = 2**32
+    w.tcp(0, C, S, SYN, seq=top - 150)
+    w.tcp(1, S, C, SYN | ACK, seq=500, ack=top - 149)
+    w.tcp(2, C, S, ACK, seq=top - 149, ack=501)
+    w.tcp(3, C, S, PSH | ACK, seq=top - 149, ack=501, length=100)
+    w.tcp(4, C, S, PSH | ACK, seq=top - 49, ack=501, length=100)  # crosses 2**32
+    w.tcp(5, C, S, PSH | ACK, seq=51, ack=501, length=100)
+    w.tcp(300, C, S, PSH | ACK, seq=top - 49, ack=501, length=100)  # resent across the wrap
+    conns, _ = track(w)
+    assert conns[0].retransmissions == 1
+    assert conns[0].bytes_client == 400

@@ -378,7 +378,8 @@ def match_points(sa: Sequence[Sighting], sb: Sequence[Sighting],
         xb = ib.get(key)
         if not xb:
             continue
-        if len(xa) == 1 and len(xb) == 1:
+        if len(xa) == 1 and len(xb) == 1 and (
+                offset_ba is None or abs(xb[0].first_ns - xa[0].first_ns - offset_ba) <= tol):
             out.append(Match(xa[0], xb[0], _confirmed(xa[0], xb[0])))
             used.add(id(xa[0]))
             used.add(id(xb[0]))
@@ -441,12 +442,13 @@ def flow_key(form: Form, proto: int) -> FlowKey:
 
 
 class UnionFind:
-    """Disjoint sets of hashable items (path-halving find, no ranks: sets here are small)."""
+    """Disjoint sets of hashable items (path compression, no ranks: sets here are small)."""
 
     def __init__(self) -> None:
         self.parent: dict[object, object] = {}
 
     def find(self, x: object) -> object:
+        """The representative of ``x``'s set (``x`` itself when never joined)."""
         parent = self.parent
         root = x
         while parent.get(root, root) != root:
@@ -456,6 +458,7 @@ class UnionFind:
         return root
 
     def union(self, x: object, y: object) -> None:
+        """Join the sets of ``x`` and ``y``."""
         rx, ry = self.find(x), self.find(y)
         if rx != ry:
             self.parent[rx] = ry

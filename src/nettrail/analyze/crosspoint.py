@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from nettrail.analyze.clock import PairEstimate, estimate_pair, offset_map, offsets
-from nettrail.analyze.correlate import Match, Sighting, fold_copies, match_points
+from nettrail.analyze.correlate import (
+    MATCH_TOLERANCE_NS,
+    Match,
+    Sighting,
+    fold_copies,
+    match_points,
+)
 from nettrail.analyze.diagnose import Context, context_from_names, diagnose
 from nettrail.analyze.findings_loss import lost_between_points, mtu_blackhole
 from nettrail.analyze.findings_nat import asymmetric_nat, clock_findings, multi_interface_copies
@@ -65,10 +71,12 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]]) -> tuple[
             estimates.append(est)
     clock = offsets(names, estimates)
     off = offset_map(clock)
+    unc = {c.point: c.uncertainty_ns for c in clock}
     matches: list[Match] = []
     for a, b in combinations(names, 2):
         offset_ba = off.get(b, 0.0) - off.get(a, 0.0)
-        matches.extend(match_points(sightings[a], sightings[b], offset_ba))
+        tol = MATCH_TOLERANCE_NS + unc.get(a, 0.0) + unc.get(b, 0.0)
+        matches.extend(match_points(sightings[a], sightings[b], offset_ba, tol))
     return sightings, clock, matches
 
 

@@ -17,7 +17,7 @@ from nettrail.analyze.correlate import Sighting
 from nettrail.analyze.findings_reset import packet_name
 from nettrail.analyze.tracks import Conversation, PointSpan, Track, evidence
 from nettrail.model.finding import Evidence, Finding, Severity
-from nettrail.model.packet import RST, ICMPHeader
+from nettrail.model.packet import ACK, FIN, RST, SYN, ICMPHeader
 
 LOST_BETWEEN_POINTS = "lost-between-points"
 MTU_BLACKHOLE = "mtu-blackhole"
@@ -54,6 +54,21 @@ def _answered_by_reset(conv: Conversation, track: Track, point: str) -> bool:
     for t in conv.tracks:
         if t.flags & RST and t.direction != track.direction and t.first.point == point \
                 and 0 <= t.t - track.t <= RESET_ANSWER_NS:
+            return True
+    return False
+
+
+def _acknowledged(conv: Conversation, track: Track) -> bool:
+    """True when the other side acknowledged this segment's data: it arrived after all, e.g.
+    resent in smaller pieces after an ICMP "fragmentation needed"."""
+    seq = track.first.seq
+    if seq is None:
+        return False
+    end = (seq + track.plen + (1 if track.flags & (SYN | FIN) else 0)) & 0xFFFFFFFF
+    for t in conv.tracks:
+        ack = t.first.ack
+        if t.direction != track.direction and ack is not None and t.flags & ACK \
+                and (ack - end) & 0xFFFFFFFF < 0x80000000:
             return True
     return False
 
@@ -101,7 +116,7 @@ def _lost_group(conv: Conversation, tracks: list[Track], route: Sequence[str],
             return None
         stops.append((t, k))
     k = stops[0][1]
-    if any(kk != k for _, kk in stops):
+    if any(kk != k for _, kk in stops) or _acknowledged(conv, tracks[0]):
         return None
     first = tracks[0]
     last_seen, missing = route[k], route[k + 1]

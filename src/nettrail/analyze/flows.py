@@ -70,8 +70,8 @@ _H_FINS = H_FIN_C | H_FIN_S
 _H, _PKTS, _FIRST, _LAST, _RETX, _COPIES = 0, 1, 2, 3, 4, 5
 _KEY, _CLIENT, _SERVER = 6, 7, 8
 _SYN_REC, _SYNACK_REC, _RST_REC, _RST_ANSWERED = 9, 10, 11, 12
-_RST_FROM_CLIENT, _RETX_EV, _COPY_EV, _COPY_IFACES, _SYN_COUNT, _DIRS = 14, 15, 16, 17, 18, 19
-_N_SLOTS = 20
+_RST_FROM_CLIENT, _RETX_EV, _COPY_EV, _COPY_IFACES, _SYN_COUNT, _DIRS = 13, 14, 15, 16, 17, 18
+_N_SLOTS = 19
 
 # Slots of a direction's state list.
 _HIGH, _CUR, _OLD, _LASTSIG, _BYTES, _ISN = 0, 1, 2, 3, 4, 5
@@ -152,9 +152,9 @@ class FlowTracker:
                     if rel and ds[5] is not None and not flags & 2:
                         seq = (seq + ds[5]) & mask
                     high = ds[0]
-                    end = (seq + plen + (1 if flags & 3 else 0)) & mask
-                    if high is None or 0 < ((end - high) & mask) < half:
-                        ds[0] = end
+                    end = seq + plen + (1 if flags & 3 else 0)
+                    if high is None or 0 < end - high < half or end - high < -half:
+                        ds[0] = end if end <= mask else end & mask
                         ds[3] = sig
                         cur = ds[1]
                         cur[seq] = sig
@@ -173,7 +173,7 @@ class FlowTracker:
                         ds[3] = sig
                 if flags & 7:
                     control(st, fc, sig, flags, seq)
-                elif fc and flags & 16 and not st[0] & 12:
+                elif not st[0] & 12 and fc and flags & 16:
                     st[0] |= 4
                 if plen:
                     ds[4] += plen

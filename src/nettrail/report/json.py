@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TextIO
 
 from nettrail.model.analysis import (
@@ -69,8 +70,12 @@ def key_dict(k: FlowKey | None) -> dict[str, Any] | None:
 
 def time_iso(ns: int) -> str:
     """ISO 8601 UTC time with microseconds: ``2023-11-14T22:13:20.000123Z``."""
-    dt = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.{(ns % 1_000_000_000) // 1000:06d}Z"
+    return f"{_second(ns // 1_000_000_000)}.{(ns % 1_000_000_000) // 1000:06d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _second(sec: int) -> str:
+    return f"{datetime.fromtimestamp(sec, UTC):%Y-%m-%dT%H:%M:%S}"
 
 
 def point_dict(p: PointSummary) -> dict[str, Any]:

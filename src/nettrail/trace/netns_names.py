@@ -22,9 +22,9 @@ def _inode(path: Path) -> int | None:
         return None
 
 
-def _comm(pid: str) -> str:
+def _comm(proc: Path, pid: str) -> str:
     try:
-        return (PROC / pid / "comm").read_text().strip()
+        return (proc / pid / "comm").read_text().strip()
     except OSError:
         return "?"
 
@@ -50,7 +50,7 @@ def scan(run_netns: Path = RUN_NETNS, proc: Path = PROC) -> dict[int, str]:
     for pid in pids:
         ino = _inode(proc / pid / "ns" / "net")
         if ino is not None and ino not in names:
-            names[ino] = f"pid:{pid}({_comm(pid)})"
+            names[ino] = f"pid:{pid}({_comm(proc, pid)})"
     return names
 
 

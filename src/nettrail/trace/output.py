@@ -34,22 +34,37 @@ def endpoints(ev: TraceEvent) -> tuple[Endpoint, Endpoint] | None:
     return None
 
 
+Hop = tuple[Endpoint, Endpoint, str]
+
+
+def hop_of(ev: TraceEvent) -> Hop | None:
+    """(source, destination, netns) of a packet hop; None for events that are not hops."""
+    eps = endpoints(ev) if ev.kind in ("xmit", "recv", "drop") else None
+    return None if eps is None else (eps[0], eps[1], ev.netns)
+
+
+def rewrite_notes(prev: Hop, cur: Hop) -> list[str]:
+    """The NAT rewrites between two consecutive hops of one packet, and where they happened."""
+    where = cur[2] if cur[2] == prev[2] else f"{prev[2]} -> {cur[2]}"
+    notes = []
+    if cur[1] != prev[1]:
+        notes.append(f"DNAT {prev[1]} -> {cur[1]} in {where}")
+    if cur[0] != prev[0]:
+        notes.append(f"SNAT {prev[0]} -> {cur[0]} in {where}")
+    return notes
+
+
 def rewrites(events: Sequence[TraceEvent]) -> list[tuple[int, str]]:
     """NAT rewrites along one packet's hops: (index of the first hop after it, description)."""
     out: list[tuple[int, str]] = []
-    prev: tuple[Endpoint, Endpoint] | None = None
-    prev_ns = ""
+    prev: Hop | None = None
     for i, ev in enumerate(events):
-        eps = endpoints(ev) if ev.kind in ("xmit", "recv", "drop") else None
-        if eps is None:
+        cur = hop_of(ev)
+        if cur is None:
             continue
         if prev is not None:
-            where = ev.netns if ev.netns == prev_ns else f"{prev_ns} -> {ev.netns}"
-            if eps[1] != prev[1]:
-                out.append((i, f"DNAT {prev[1]} -> {eps[1]} in {where}"))
-            if eps[0] != prev[0]:
-                out.append((i, f"SNAT {prev[0]} -> {eps[0]} in {where}"))
-        prev, prev_ns = eps, ev.netns
+            out.extend((i, note) for note in rewrite_notes(prev, cur))
+        prev = cur
     return out
 
 
@@ -204,6 +219,7 @@ class PcapngOut:
         self.host = host if host is not None else os.uname().nodename
         self.writer = PcapngWriter(out, comment="nettrail trace")
         self._ifaces: dict[tuple[str, str, str], int] = {}
+        self._last: dict[int, Hop] = {}
 
     def write(self, events: Iterable[TraceEvent]) -> None:
         """Append every event that carries packet bytes."""
@@ -218,11 +234,23 @@ class PcapngOut:
                 if_id = self.writer.add_interface(interface_name(self.host, ev.netns, ev.ifname),
                                                   linktype)
                 self._ifaces[key] = if_id
-            self.writer.write_packet(if_id, ev.time_ns, pkt.data, pkt.wire_len, _comment(ev))
+            self.writer.write_packet(if_id, ev.time_ns, pkt.data, pkt.wire_len,
+                                     _comment(ev, self._nat(ev)))
+
+    def _nat(self, ev: TraceEvent) -> list[str]:
+        cur = hop_of(ev)
+        if cur is None or not ev.packet_id:
+            return []
+        prev = self._last.get(ev.packet_id)
+        if len(self._last) >= 1 << 16:
+            self._last.clear()
+        self._last[ev.packet_id] = cur
+        return rewrite_notes(prev, cur) if prev is not None else []
 
 
-def _comment(ev: TraceEvent) -> str:
+def _comment(ev: TraceEvent, nat: Sequence[str] = ()) -> str:
     parts = [f"nettrail {ev.kind} packet {ev.packet_id}" + (" (followed)" if ev.followed else "")]
+    parts.extend(nat)
     for section in (ev.drop, ev.reset, ev.conntrack):
         if section is not None:
             parts.append(section.text())

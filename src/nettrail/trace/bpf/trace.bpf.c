@@ -417,7 +417,7 @@ static __always_inline void copy_tuple(struct nt_tuple *t, const struct nf_connt
 
 static __always_inline void fill_ct(struct nt_event *e, const struct sk_buff *skb)
 {
-	unsigned long nfct = BPF_CORE_READ(skb, _nfct);
+	unsigned long nfct = skb->_nfct;
 	struct nf_conn *ct = (struct nf_conn *)(nfct & ~7UL);
 
 	if (!ct)
@@ -551,7 +551,7 @@ static __always_inline int on_skb(void *ctx, __u8 kind, const struct sk_buff *sk
 	if (follow)
 		e->flags |= NT_EV_TRACKED;
 	if (dev) {
-		e->ifindex = BPF_CORE_READ(dev, ifindex);
+		e->ifindex = dev->ifindex;
 		bpf_probe_read_kernel(e->ifname, sizeof(e->ifname), &dev->name);
 		e->flags |= NT_EV_DEV;
 	}

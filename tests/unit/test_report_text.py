@@ -1,0 +1,46 @@
+"""The text report: layout rules that the golden files do not exercise."""
+
+from __future__ import annotations
+
+import io
+
+from flowkit import Wire
+from nettrail.analyze.pipeline import analyze_records
+from nettrail.model.analysis import ClockOffset, NatTranslation
+from nettrail.model.flow import Endpoint
+from nettrail.model.packet import ACK, RST, SYN
+from nettrail.report import text
+
+
+def test_many_connections_are_counted_and_only_failures_listed() -> None:
+    w = Wire()
+    for i in range(40):
+        c, s = f"198.51.100.2:{40000 + i}", "203.0.113.10:80"
+        w.tcp(i, c, s, SYN, seq=i)
+        if i % 10 == 0:
+            w.tcp(i + 0.1, s, c, RST | ACK, seq=0, ack=i + 1)
+        else:
+            w.tcp(i + 0.1, s, c, SYN | ACK, seq=9, ack=i + 1)
+            w.tcp(i + 0.2, c, s, ACK, seq=i + 1, ack=10)
+    out = io.StringIO()
+    text.render(analyze_records({"host1": w.records}), out)
+    report = out.getvalue()
+    assert "    by outcome: established 36, refused 4\n" in report
+    assert report.count("  refused  2 packets") == 4
+    assert "  established  " not in report
+    assert "... 36 more not shown (--format json lists them all)" in report
+
+
+def test_clock_and_nat_lines() -> None:
+    ref = ClockOffset("host1", "host1", 0.0, 0.0, 0)
+    ahead = ClockOffset("host5", "host1", -25_000_000.0, 400_000.0, 12)
+    assert text.clock_text(ref) == "host1's clock is the reference"
+    assert text.clock_text(ahead) == "host5's clock is 25.0 ± 0.4 ms behind host1 (12 samples)"
+    nat = NatTranslation("dnat", "request", Endpoint("203.0.113.10", 22),
+                         Endpoint("198.51.100.4", 22), "client", "netnode", "netnode", 3)
+    assert text.nat_text(nat) == ("dnat on the request: 203.0.113.10:22 -> 198.51.100.4:22 "
+                                  "between client and netnode, translated at netnode (3 packets)")
+
+
+def test_time_text_is_utc_with_microseconds() -> None:
+    assert text.time_text(1_700_000_000_123_456_789) == "22:13:20.123456"
