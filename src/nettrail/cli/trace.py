@@ -19,7 +19,7 @@ from nettrail.trace.netns_names import NetnsNames
 from nettrail.trace.output import JsonLines, PcapngOut, Timeline
 from nettrail.trace.records import by_point, reset_origins, to_packet_records
 from nettrail.trace.run import Sink, TraceResult, TraceRun
-from nettrail.trace.session import TraceSession
+from nettrail.trace.session import OBJECT_PATH, TraceSession, check_capabilities
 
 EPILOG = """examples:
   nettrail trace host 203.0.113.223 and tcp port 22
@@ -158,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     words, command = split_rest(args.rest)
     names = NetnsNames()
     cfg = build_config(args, words, names)
+    check_capabilities(OBJECT_PATH, cfg.hooks)  # before any output file is created
     stop = {"flag": False}
 
     def _stop(signum: int, frame: object) -> None:
