@@ -64,7 +64,7 @@ def timed(argv: list[str]) -> tuple[float, float, float]:
 def version(argv: list[str]) -> str:
     """First line a tool prints about its version."""
     out = subprocess.run(argv, capture_output=True, text=True, check=False)
-    return (out.stdout or out.stderr).splitlines()[0].strip()
+    return (out.stdout or out.stderr).splitlines()[0].strip().rstrip(".")
 
 
 def main() -> int:

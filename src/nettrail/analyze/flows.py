@@ -139,7 +139,7 @@ class FlowTracker:
                 if l4.__class__ is not tcp_cls:
                     continue
                 ip = headers[1]
-                sport, dport, flags, seq, ack, win, plen, _opts, rel = l4
+                sport, dport, flags, seq, ack, win, plen, _opts, rel, *_ = l4  # fields may be added
                 entry = get((ip[1], sport, ip[2], dport))
                 if entry is None or (flags & 0x12 == 2 and _reopens(entry, seq, rec[1])):
                     entry = new_conn(ip[1], sport, ip[2], dport, flags, rec)
@@ -437,13 +437,13 @@ def _findings(conn: Connection, st: State) -> list[Finding]:
         ))
     if conn.copies:
         n = conn.copies
-        ifaces = sorted(st[_COPY_IFACES])
+        ifaces = sorted(i for i in st[_COPY_IFACES] if i != "?")
+        named = f" ({', '.join(ifaces)})" if ifaces else ""
         out.append(Finding(
             kind="multi-interface-copy",
             severity=Severity.INFO,
             summary=(f"{conn.point}: {flow}: {n} extra sighting{'s' if n > 1 else ''} of packets "
-                     f"on another interface or direction ({', '.join(ifaces)}); copies, not "
-                     "retransmissions"),
+                     f"on another interface or direction{named}; copies, not retransmissions"),
             evidence=tuple(evidence(r, note) for r, note in st[_COPY_EV]),
             connection=conn.key,
             details={"count": str(n), "interfaces": ",".join(ifaces), "point": conn.point},

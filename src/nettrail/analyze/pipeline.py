@@ -65,13 +65,7 @@ def analyze_files(
     Several files may share a point (read in the order given). ``ifnames`` maps a point to the
     interface index -> name table of its Linux cooked v2 captures (from a lab manifest).
     """
-    order: list[str] = []
-    files: dict[str, list[str]] = {}
-    for point, path in inputs:
-        if point not in files:
-            order.append(point)
-            files[point] = []
-        files[point].append(path)
+    order = list(dict.fromkeys(point for point, _path in inputs))
     cross = len(order) >= 2
     trackers = {p: FlowTracker(p) for p in order}
     kept: dict[str, list[PacketRecord]] = {p: [] for p in order}
