@@ -76,3 +76,18 @@ def test_compressed_capture_gets_a_hint(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(pcap([(0, FRAME)])))
     with pytest.raises(CaptureError, match="gzip-compressed file: decompress it first"):
         open_capture(str(path))
+
+
+def test_text_turning_binary_keeps_the_good_lines(tmp_path: Path) -> None:
+    path = tmp_path / "pasted.txt"
+    path.write_bytes(
+        b"08:00:00.000001 IP 198.51.100.1.1000 > 198.51.100.2.80: Flags [S], seq 1, "
+        b"win 100, length 0\n\x00\x01\x02garbage\n"
+    )
+    assert detect_format(str(path)) == "tcpdump-text"
+    capture = open_capture(str(path))
+    records = []
+    with pytest.raises(CaptureError) as info:
+        records.extend(capture)
+    assert len(records) == 1 and records[0].tcp is not None and records[0].tcp.flags == SYN
+    assert info.value.line == 2

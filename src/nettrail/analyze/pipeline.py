@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from nettrail.analyze.flows import FlowTracker
-from nettrail.capture import open_capture
+from nettrail.capture import first_date_ns, open_capture
 from nettrail.capture.base import CaptureStats
 from nettrail.errors import CaptureError, InputError
 from nettrail.model.analysis import Analysis, ClockOffset, PointSummary
@@ -71,9 +71,10 @@ def analyze_files(
     kept: dict[str, list[PacketRecord]] = {p: [] for p in order}
     stats: dict[str, list[CaptureStats]] = {p: [] for p in order}
     errors: list[InputError] = []
+    day_ns = first_date_ns([path for _point, path in inputs])
     for point, path in inputs:
         try:
-            capture = open_capture(path, point, (ifnames or {}).get(point))
+            capture = open_capture(path, point, (ifnames or {}).get(point), day_ns)
         except InputError as exc:
             errors.append(exc)
             stats[point].append(_failed_stats(path, point, exc))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from nettrail.capture.base import CaptureStats
 from nettrail.errors import CaptureError, InputError
@@ -49,9 +49,16 @@ def detect_format(path: str) -> str:
 
 
 def _looks_like_text(head: bytes) -> bool:
-    """Mostly printable UTF-8 with no NUL bytes."""
-    if b"\x00" in head:
-        return False
+    """Mostly printable UTF-8; a NUL byte only after whole lines of text.
+
+    Text that turns binary later (a NUL after some good lines) is still text: the text
+    reader keeps the good lines and names the line where the binary data starts.
+    """
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        head = head[: head.rfind(b"\n", 0, nul) + 1]
+        if not head:
+            return False
     text = head.decode("utf-8", errors="replace")
     bad = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\r\n\f"))
     return bad * 20 <= len(text)
@@ -84,12 +91,18 @@ class Capture:
     """One capture file as a one-pass, streaming iterable of PacketRecords."""
 
     def __init__(
-        self, path: str, point: str, fmt: str, ifnames: Mapping[int, str] | None = None
+        self,
+        path: str,
+        point: str,
+        fmt: str,
+        ifnames: Mapping[int, str] | None = None,
+        day_ns: int = 0,
     ) -> None:
         self.path = path
         self.point = point
         self.format = fmt
         self.ifnames = dict(ifnames or {})
+        self.day_ns = day_ns
         self.stats = CaptureStats(path=path, point=point, format=fmt)
 
     def __iter__(self) -> Iterator[PacketRecord]:
@@ -120,7 +133,7 @@ class Capture:
         from nettrail.capture.tcpdump_text import read_text
 
         try:
-            yield from read_text(self.path, self.point, self.stats)
+            yield from read_text(self.path, self.point, self.stats, day_ns=self.day_ns)
         except CaptureError as exc:
             self.stats.error = exc
             raise
@@ -130,13 +143,38 @@ class Capture:
 
 
 def open_capture(
-    path: str, point: str | None = None, ifnames: Mapping[int, str] | None = None
+    path: str,
+    point: str | None = None,
+    ifnames: Mapping[int, str] | None = None,
+    day_ns: int = 0,
 ) -> Capture:
     """Open capture file ``path`` as capture point ``point`` (default: the file's stem).
 
     ``ifnames`` names interface indexes of Linux cooked v2 records (``tcpdump -i any``);
-    unknown indexes are named ``if<N>``. Raises CaptureError when the file cannot be read
-    or is of no known format.
+    unknown indexes are named ``if<N>``. ``day_ns`` is the date (midnight UTC, ns since the
+    epoch) given to tcpdump text that prints only the time of day. Raises CaptureError when
+    the file cannot be read or is of no known format.
     """
     fmt = detect_format(path)
-    return Capture(path, point or default_point(path), fmt, ifnames)
+    return Capture(path, point or default_point(path), fmt, ifnames, day_ns)
+
+
+DAY_NS = 86_400 * 1_000_000_000
+
+
+def first_date_ns(paths: Sequence[str]) -> int:
+    """Midnight UTC (ns) of the first packet of the first binary capture among ``paths``.
+
+    Text captures that print only the time of day are dated with it, so that they line up
+    with pcap/pcapng files of the same incident; 0 (1970-01-01) when there is none.
+    """
+    for path in paths:
+        try:
+            capture = open_capture(path)
+            if capture.format == "tcpdump-text":
+                continue
+            for record in capture:
+                return record.ts_ns - record.ts_ns % DAY_NS
+        except CaptureError:
+            continue
+    return 0

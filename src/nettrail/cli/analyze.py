@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from nettrail.analyze.flows import gc_paused
 from nettrail.analyze.pipeline import PacketFilter, analyze_files
 from nettrail.capture import parse_point_arg
-from nettrail.errors import CapabilityError, InputError
+from nettrail.errors import CapabilityError, InputError, LabError
 from nettrail.model.analysis import Analysis
 
 EXIT_OK = 0
@@ -32,8 +35,9 @@ def register(sub: Any) -> None:
         "packets across them (NAT, clock skew) and diagnose the failure.",
     )
     p.add_argument("captures", nargs="+", metavar="[POINT=]FILE",
-                   help="a capture file, optionally named as a capture point (host1=a.pcap); "
-                   "the first point is the clock reference")
+                   help="a capture file, optionally named as a capture point (host1=a.pcap), "
+                   "or a directory written by `nettrail lab run`; the first point is the "
+                   "clock reference")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="report format on stdout (default: text)")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
@@ -58,10 +62,11 @@ def _port(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nettrail analyze``: analyse, render, report faults; return the exit code."""
-    inputs = [parse_point_arg(a) for a in args.captures]
+    inputs, ifnames = expand_inputs(args.captures)
     with gc_paused():  # a batch job building millions of acyclic objects
         result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
-                                                                  args.filter_port))
+                                                                  args.filter_port),
+                               ifnames=ifnames)
         analysis = result.analysis
         readable = len(result.errors) < len(inputs) or any(p.packets for p in analysis.points)
         if readable:
@@ -70,10 +75,37 @@ def run(args: argparse.Namespace) -> int:
             if args.html:
                 write_html(analysis, args.html)
             if args.output_pcapng:
-                write_pcapng(analysis, inputs, args.output_pcapng)
+                write_pcapng(analysis, inputs, args.output_pcapng, ifnames)
     for err in result.errors:
         print(f"nettrail: error: {err}", file=sys.stderr)
     return EXIT_INPUT if result.errors else EXIT_OK
+
+
+def expand_inputs(
+    args: Sequence[str],
+) -> tuple[list[tuple[str, str]], dict[str, dict[int, str]]]:
+    """(point, path) pairs and interface names per point from the command's arguments.
+
+    A directory written by ``nettrail lab run`` stands for all its captures, named by the
+    manifest's points, with the interface index -> name tables the manifest recorded.
+    """
+    inputs: list[tuple[str, str]] = []
+    ifnames: dict[str, dict[int, str]] = {}
+    for arg in args:
+        if os.path.isdir(arg):
+            from nettrail.lab.manifest import MANIFEST_NAME, captures_of
+
+            if not os.path.isfile(os.path.join(arg, MANIFEST_NAME)):
+                raise InputError(f"{arg}: a directory without a lab {MANIFEST_NAME}")
+            try:
+                pairs, names = captures_of(Path(arg))
+            except LabError as exc:
+                raise InputError(str(exc)) from exc
+            inputs.extend(pairs)
+            ifnames.update(names)
+        else:
+            inputs.append(parse_point_arg(arg))
+    return inputs, ifnames
 
 
 def render(analysis: Analysis, fmt: str, out: TextIO) -> None:
@@ -95,11 +127,16 @@ def write_html(analysis: Analysis, path: str) -> None:
         module.render(analysis, out)
 
 
-def write_pcapng(analysis: Analysis, inputs: list[tuple[str, str]], path: str) -> None:
+def write_pcapng(
+    analysis: Analysis,
+    inputs: list[tuple[str, str]],
+    path: str,
+    ifnames: Mapping[str, Mapping[int, str]] | None = None,
+) -> None:
     """Write the annotated pcapng of ``analysis`` to ``path``."""
     module = _renderer("nettrail.report.pcapng", "the pcapng export")
     with _open(path, "wb") as out:
-        module.export(analysis, inputs, out)
+        module.export(analysis, inputs, out, ifnames)
 
 
 def _renderer(name: str, what: str) -> Any:

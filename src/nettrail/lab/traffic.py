@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from nettrail.errors import LabError
-from nettrail.lab import safety, services
-from nettrail.lab.outcome import TrafficResult, classify_ssh
+from nettrail.lab import safety, services, shell
+from nettrail.lab.outcome import SSH_LOG_LEVEL, TrafficResult, classify_ssh
 from nettrail.lab.plan import in_ns
 from nettrail.lab.scenario import Scenario
 
@@ -23,7 +23,7 @@ def argv_for(scenario: Scenario, state_dir: Path) -> tuple[str, ...]:
         return in_ns(
             ns, "ssh", "-F", "/dev/null", "-i", str(services.client_key(state_dir)),
             "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", f"LogLevel={SSH_LOG_LEVEL}",
             "-o", f"ConnectTimeout={max(1, round(t.timeout))}",
             "-p", str(t.port), f"root@{t.target}", "true",
         )
@@ -46,6 +46,10 @@ def drive(scenario: Scenario, state_dir: Path) -> TrafficResult:
         raise LabError(f"client {' '.join(argv[4:6])} did not end within "
                        f"{t.timeout + 15:.0f}s") from exc
     elapsed = round(time.monotonic() - start, 3)
+    client_ns = scenario.host(t.host).netns
+    if proc.returncode != 0 and not shell.exists(client_ns):
+        raise LabError(f"lab {scenario.name} was taken down while its client ran "
+                       f"({client_ns} is gone)")
     if t.kind == "ssh":
         outcome, detail = classify_ssh(proc.returncode, proc.stderr)
         return TrafficResult(t.kind, outcome, t.expect, proc.returncode, detail, elapsed)

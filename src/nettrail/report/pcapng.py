@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import BinaryIO
 
 from nettrail.errors import NettrailError
@@ -176,25 +176,35 @@ def _clock_comment(analysis: Analysis) -> str | None:
     return "nettrail: timestamps are each point's own clock; " + "; ".join(lines)
 
 
-def _records(captures: Sequence[tuple[str, str]]) -> Iterator[PacketRecord]:
+def _records(
+    captures: Sequence[tuple[str, str]], ifnames: Mapping[str, Mapping[int, str]]
+) -> Iterator[PacketRecord]:
     """All records of all captures, merged by timestamp, streaming."""
-    from nettrail.capture import open_capture
+    from nettrail.capture import first_date_ns, open_capture
 
-    streams = [iter(open_capture(path, point)) for point, path in captures]
+    day_ns = first_date_ns([path for _point, path in captures])
+    streams = [iter(open_capture(path, point, ifnames.get(point), day_ns))
+               for point, path in captures]
     if len(streams) == 1:
         return streams[0]
     return heapq.merge(*streams, key=lambda rec: rec.ts_ns)
 
 
-def export(analysis: Analysis, captures: Sequence[tuple[str, str]], out: BinaryIO) -> None:
+def export(
+    analysis: Analysis,
+    captures: Sequence[tuple[str, str]],
+    out: BinaryIO,
+    ifnames: Mapping[str, Mapping[int, str]] | None = None,
+) -> None:
     """Write every packet of ``captures`` ((point, path) pairs) with nettrail's view as comments.
 
     Original bytes and link types are kept; packets read from text get a synthesized frame.
+    ``ifnames`` names the interface indexes of each point's cooked-v2 captures (lab manifest).
     """
     view = _View(analysis)
     writer = PcapngWriter(out, comment=_clock_comment(analysis))
     interfaces: dict[tuple[str, str | None, str | None, int], int] = {}
-    for rec in _records(captures):
+    for rec in _records(captures, ifnames or {}):
         synthesized = rec.data is None or rec.linktype < 0
         if synthesized:
             data, orig_len = synthesize(rec.headers, rec.inner, rec.vni)
