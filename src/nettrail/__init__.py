@@ -1,10 +1,19 @@
 """nettrail: who sent this packet, and why did my connection die?
 
-The library's public API; the CLI is a thin layer over it.
+The library's public API; the CLI is a thin layer over it::
+
+    run = nettrail.analyze_files([("host1", "a.pcap"), ("host5", "b.txt")])
+    run.analysis.diagnosis          # root cause first, then the chain of evidence
+    nettrail.report.text.render(run.analysis, sys.stdout)
+
+Live tracing is in ``nettrail.trace`` (``TraceConfig``, ``TraceRun``) and labs in
+``nettrail.lab`` (``up``, ``down``); they load nothing until used.
 """
 
 from __future__ import annotations
 
+from nettrail.analyze.pipeline import AnalysisRun, PacketFilter, analyze_files, analyze_records
+from nettrail.capture import Capture, open_capture
 from nettrail.errors import (
     CapabilityError,
     CaptureError,
@@ -16,15 +25,19 @@ from nettrail.errors import (
     TraceError,
 )
 from nettrail.model.analysis import Analysis, Diagnosis
+from nettrail.model.event import TraceEvent
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import PacketRecord
+from nettrail.trace.config import TraceConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Analysis",
+    "AnalysisRun",
     "CapabilityError",
+    "Capture",
     "CaptureError",
     "Connection",
     "Diagnosis",
@@ -37,9 +50,15 @@ __all__ = [
     "LabError",
     "NettrailError",
     "Outcome",
+    "PacketFilter",
     "PacketRecord",
     "ScenarioError",
     "Severity",
+    "TraceConfig",
     "TraceError",
+    "TraceEvent",
     "__version__",
+    "analyze_files",
+    "analyze_records",
+    "open_capture",
 ]

@@ -18,11 +18,14 @@ and single-point :class:`~nettrail.model.finding.Finding` s with their evidence.
 from __future__ import annotations
 
 import gc
+import ipaddress
+import struct
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from nettrail.analyze.describe import describe, describe_headers
+from nettrail.capture.headers import addr4, addr6
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import (
@@ -50,9 +53,13 @@ IDLE_NS = 100_000_000
 MAX_EVIDENCE = 5
 """Evidence lines kept per finding (the counts cover everything)."""
 
+_TOKEN_PREFIX = b"\xff" * 8
 _EMPTY: dict[int, Any] = {}  # the old generation of a fresh direction: only ever read
 _RECENT = 64  # segments remembered per generation and direction (two generations)
 _SWEEP_EVERY = 256  # new connections between sweeps of finished ones
+_CACHE_LIMIT = 65536
+_PORTS = struct.Struct("!HH").pack
+_PORTS_UNPACK = struct.Struct("!HH").unpack_from
 _MASK = 0xFFFFFFFF
 _HALF = 0x80000000
 
@@ -77,9 +84,15 @@ _N_SLOTS = 19
 _HIGH, _CUR, _OLD, _LASTSIG, _BYTES, _ISN = 0, 1, 2, 3, 4, 5
 
 State = list[Any]
-Sig = tuple[Any, ...]
-"""What is remembered of a segment: (ts, seq, ack, flags, plen, window, ip_id, ifname,
-direction, frame, file)."""
+Seg = tuple[Any, ...]
+"""One TCP segment as the tracker sees it, flat (and what is remembered of it):
+(ts_ns, seq, ack, flags, payload_len, window, ip_id, ifname, direction, frame, file, key,
+seq_relative, record). ``key`` is the packed source address, packed destination address
+(both 4 or both 16 bytes) and the two ports (2 bytes each, network order), exactly the bytes
+of an IPv4 or IPv6 + TCP packet from the source address to the destination port; ``record``
+is the (lean) PacketRecord only when the fields cannot describe the packet (VXLAN, another
+point), else None. ``nettrail.capture.segments`` builds these straight from pcap bytes."""
+Sig = Seg
 Entry = tuple[State, State, bool]
 
 
@@ -106,48 +119,92 @@ class FlowTracker:
         self._done: list[State] = []
         self._closing: list[State] = []
         self._created = 0
+        self._names: dict[bytes, str] = {}  # packed address -> text, where not canonical
+        self._packed: dict[tuple[str, str], bytes] = {}
+        self._tokens: dict[str, bytes] = {}
 
     def consume(
         self, records: Iterable[PacketRecord], keep: list[PacketRecord] | None = None
     ) -> None:
         """Feed records in capture order; append each to ``keep`` when given (for cross-point)."""
-        with gc_paused():
-            self._consume(records, keep)
+        if keep is not None:
+            records = _keeping(records, keep)
+        self.consume_segments(self.segments(records))
 
-    def _consume(self, records: Iterable[PacketRecord], keep: list[PacketRecord] | None) -> None:
+    def consume_segments(self, segments: Iterable[Seg | None]) -> None:
+        """Feed segments (see :data:`Seg`) in capture order; None stands for a packet that is
+        not TCP (counted, not tracked). ``capture.segments`` reads pcap files straight into
+        them; :meth:`segments` turns any records into them."""
+        with gc_paused():
+            self._consume(segments)
+
+    def segments(self, records: Iterable[PacketRecord]) -> Iterator[Seg | None]:
+        """The segment of each record (None for records that are not TCP)."""
+        segment = self.segment
+        for rec in records:
+            yield segment(rec)
+
+    def segment(self, rec: PacketRecord) -> Seg | None:
+        """The flat segment tuple of one record, None when it is not TCP."""
+        headers: Any = rec[7]
+        if rec[8] is not None and rec[8][1] is not None:
+            headers = rec[8]
+        l4 = headers[2]
+        if l4.__class__ is not TCPHeader:
+            return None
+        ip = headers[1]
+        key = self._pack(ip[1], ip[2]) + _PORTS(l4[0], l4[1])
+        keep = None
+        if rec[8] is not None or rec[0] != self.point:  # the fields alone cannot describe it
+            keep = _lean(rec)
+        return (rec[1], l4[3], l4[4], l4[2], l4[6], l4[5], ip[5], rec[4], rec[5], rec[3],
+                rec[2], key, l4[8], keep)
+
+    def _pack(self, src: str, dst: str) -> bytes:
+        """Packed source and destination addresses of equal size, the address part of a key."""
+        pair = self._packed.get((src, dst))
+        if pair is None:
+            a, b = _packed_addr(src, self._names), _packed_addr(dst, self._names)
+            if a is None or b is None or len(a) != len(b):
+                a, b = self._token(src), self._token(dst)
+            if len(self._packed) >= _CACHE_LIMIT:
+                self._packed.clear()
+            pair = self._packed[(src, dst)] = a + b
+        return pair
+
+    def _token(self, text: str) -> bytes:
+        """A 16-byte stand-in for an address text that does not pack (or whose peer is of
+        the other family), remembered in ``_names``."""
+        raw = self._tokens.get(text)
+        if raw is None:
+            raw = self._tokens[text] = _TOKEN_PREFIX + len(self._tokens).to_bytes(8, "big")
+            self._names[raw] = text
+        return raw
+
+    def _consume(self, segments: Iterable[Seg | None]) -> None:
         # The hot loop: locals only, literal slot numbers (see the slot tables above).
         get = self._conns.get
         new_conn = self._new_conn
         repeat = self._repeat
         pure_repeat = self._pure_repeat
         control = self._control
-        tcp_cls = TCPHeader
         window = COPY_WINDOW_NS
         mask = _MASK
         half = _HALF
         recent = _RECENT
-        if keep is not None:
-            records = _keeping(records, keep)
         n = 0
         try:
-            for rec in records:
+            for sig in segments:
                 n += 1
-                headers: Any = rec[7]
-                if rec[8] is not None and rec[8][1] is not None:
-                    headers = rec[8]
-                l4 = headers[2]
-                if l4.__class__ is not tcp_cls:
+                if sig is None:
                     continue
-                ip = headers[1]
-                sport, dport, flags, seq, ack, win, plen, _opts, rel, *_ = l4  # fields may be added
-                entry = get((ip[1], sport, ip[2], dport))
-                if entry is None or (flags & 0x12 == 2 and _reopens(entry, seq, rec[1])):
-                    entry = new_conn(ip[1], sport, ip[2], dport, flags, rec)
+                ts, seq, ack, flags, plen, _win, _id, _if, _dir, _fr, _file, key, rel, _rec = sig
+                entry = get(key)
+                if entry is None or (flags & 0x12 == 2 and _reopens(entry, seq, ts)):
+                    entry = new_conn(sig)
                 st, ds, fc = entry
-                ts = rec[1]
                 st[1] += 1
                 st[3] = ts
-                sig = (ts, seq, ack, flags, plen, win, ip[5], rec[4], rec[5], rec[3], rec[2])
                 if seq is not None and (plen or flags & 3):  # data, SYN or FIN
                     if rel and ds[5] is not None and not flags & 2:
                         seq = (seq + ds[5]) & mask
@@ -161,13 +218,13 @@ class FlowTracker:
                         if len(cur) >= recent:
                             ds[2] = cur
                             ds[1] = {}
-                    elif repeat(st, ds, sig, rec, seq):
+                    elif repeat(st, ds, sig, seq):
                         continue
                 else:
                     prev = ds[3]
                     if flags & 3 or (prev is not None and prev[2] == ack and prev[1] == seq
                                      and ts - prev[0] <= window):
-                        if pure_repeat(st, ds, sig, rec, prev):
+                        if pure_repeat(st, ds, sig, prev):
                             continue
                     else:
                         ds[3] = sig
@@ -180,32 +237,36 @@ class FlowTracker:
         finally:
             self.packets += n
 
-    def _new_conn(
-        self, src: str, sport: int, dst: str, dport: int, flags: int, rec: PacketRecord
-    ) -> Entry:
-        """Start a connection at ``rec``; the side that sent the SYN (if any) is the client."""
+    def _new_conn(self, sig: Seg) -> Entry:
+        """Start a connection at ``sig``; the side that sent the SYN (if any) is the client."""
         conns = self._conns
-        fwd = (src, sport, dst, dport)
+        fwd = sig[11]
+        size = (len(fwd) - 4) >> 1
+        rev = fwd[size : 2 * size] + fwd[:size] + fwd[-2:] + fwd[-4:-2]
+        names = self._names
+        src, dst = _addr_text(fwd[:size], names), _addr_text(fwd[size : 2 * size], names)
+        sport, dport = _PORTS_UNPACK(fwd, 2 * size)
+        flags = sig[3]
         old = conns.get(fwd)
         if old is not None:
             self._done.append(old[0])
         self._created += 1
         if self._created % _SWEEP_EVERY == 0:
-            self._sweep(rec.ts_ns)
+            self._sweep(sig[0])
         client_is_src = not (flags & SYN and flags & ACK)
         dirs: tuple[State, State] = ([None, {}, _EMPTY, None, 0, None],
                                      [None, {}, _EMPTY, None, 0, None])
         st: State = [None] * _N_SLOTS
         st[_H] = 0 if flags & SYN else H_MID
         st[_PKTS] = st[_RETX] = st[_COPIES] = st[_SYN_COUNT] = 0
-        st[_FIRST] = st[_LAST] = rec.ts_ns
+        st[_FIRST] = st[_LAST] = sig[0]
         st[_DIRS] = dirs
         a, b = Endpoint(src, sport), Endpoint(dst, dport)
         st[_KEY] = FlowKey.of(PROTO_TCP, a, b)
         st[_CLIENT], st[_SERVER] = (a, b) if client_is_src else (b, a)
         src_dir = dirs[0] if client_is_src else dirs[1]
         dst_dir = dirs[1] if client_is_src else dirs[0]
-        conns[(dst, dport, src, sport)] = (st, dst_dir, not client_is_src)
+        conns[rev] = (st, dst_dir, not client_is_src)
         entry = conns[fwd] = (st, src_dir, client_is_src)
         return entry
 
@@ -219,22 +280,20 @@ class FlowTracker:
                 keep.append(st)
         self._closing = keep
 
-    def _repeat(self, st: State, ds: State, sig: Sig, rec: PacketRecord, seq: int) -> bool:
+    def _repeat(self, st: State, ds: State, sig: Seg, seq: int) -> bool:
         """Sequence space sent again: a copy (returns True) or a retransmission (False)."""
         prev = ds[_CUR].get(seq)
         if prev is None:
             prev = ds[_OLD].get(seq)
         if prev is not None and sig[0] - prev[0] <= COPY_WINDOW_NS and sig[1:7] == prev[1:7]:
-            self._note_copy(st, rec, prev)
+            self._note_copy(st, ds, sig, prev)
             return True
-        self._retransmitted(st, rec, prev)
+        self._retransmitted(st, ds, sig, prev)
         ds[_CUR][seq] = sig
         ds[_LASTSIG] = sig
         return False
 
-    def _pure_repeat(
-        self, st: State, ds: State, sig: Sig, rec: PacketRecord, prev: Sig | None
-    ) -> bool:
+    def _pure_repeat(self, st: State, ds: State, sig: Seg, prev: Seg | None) -> bool:
         """A segment that consumes no known sequence space, seen soon after another (or a
         SYN/FIN without sequence numbers): a copy (True), a retransmission, or new (False)."""
         if (
@@ -243,14 +302,14 @@ class FlowTracker:
             and sig[1:7] == prev[1:7]
             and (sig[7] != prev[7] or sig[8] != prev[8] or sig[7] is None or sig[8] is None)
         ):
-            self._note_copy(st, rec, prev)
+            self._note_copy(st, ds, sig, prev)
             return True
         ds[_LASTSIG] = sig
         if prev is not None and sig[1] is None and sig[3] & 3 and sig[3] == prev[3]:
-            self._retransmitted(st, rec, prev)
+            self._retransmitted(st, ds, sig, prev)
         return False
 
-    def _retransmitted(self, st: State, rec: PacketRecord, prev: Sig | None) -> None:
+    def _retransmitted(self, st: State, ds: State, sig: Seg, prev: Seg | None) -> None:
         """Count a retransmission and keep its evidence (with the gap when known)."""
         st[_RETX] += 1
         ev = st[_RETX_EV]
@@ -259,24 +318,24 @@ class FlowTracker:
         if len(ev) < MAX_EVIDENCE:
             note = "sequence space sent again"
             if prev is not None:
-                note = (f"sent again after {(rec.ts_ns - prev[0]) / 1e6:.1f} ms "
+                note = (f"sent again after {(sig[0] - prev[0]) / 1e6:.1f} ms "
                         f"(previously {prev[10]}:{prev[9]})")
-            ev.append((_lean(rec), note))
+            ev.append((sig, note, ds is st[_DIRS][0]))
 
-    def _note_copy(self, st: State, rec: PacketRecord, first: Sig) -> None:
+    def _note_copy(self, st: State, ds: State, sig: Seg, first: Seg) -> None:
         """Count one more sighting of a packet already seen at this point."""
         st[_COPIES] += 1
         ifaces = st[_COPY_IFACES]
         if ifaces is None:
             ifaces = st[_COPY_IFACES] = set()
-        ifaces.add(rec.ifname or "?")
+        ifaces.add(sig[7] or "?")
         ifaces.add(first[7] or "?")
         ev = st[_COPY_EV]
         if ev is None:
             ev = st[_COPY_EV] = []
         if len(ev) < MAX_EVIDENCE:
             where = f" on {first[7]}" if first[7] else ""
-            ev.append((_lean(rec), f"copy of {first[10]}:{first[9]}{where}"))
+            ev.append((sig, f"copy of {first[10]}:{first[9]}{where}", ds is st[_DIRS][0]))
 
     def _control(self, st: State, fc: bool, sig: Sig, flags: int, seq: int | None) -> None:
         """Handshake and teardown: SYN, SYN-ACK, FIN and RST."""
@@ -326,6 +385,28 @@ class FlowTracker:
             conns.append(conn)
             findings.extend(_findings(conn, st))
         return conns, findings
+
+
+def _packed_addr(text: str, names: dict[bytes, str]) -> bytes | None:
+    """The packed form of an address as text (None when it is not an address); a text that
+    is not the canonical form is remembered in ``names``."""
+    try:
+        raw = ipaddress.ip_address(text).packed
+    except ValueError:
+        return None
+    if raw not in names and _addr_text(raw, {}) != text:
+        names[raw] = text
+    return raw
+
+
+def _addr_text(raw: bytes, names: dict[bytes, str]) -> str:
+    """The text of a packed address: as first seen in a record, else canonical."""
+    text = names.get(raw)
+    if text is not None:
+        return text
+    if len(raw) == 4:
+        return addr4(raw)
+    return addr6(raw)
 
 
 def _keeping(records: Iterable[PacketRecord], keep: list[PacketRecord]) -> Iterator[PacketRecord]:
@@ -410,7 +491,7 @@ def evidence(rec: PacketRecord, note: str = "") -> Evidence:
 def _sig_evidence(conn: Connection, sig: Sig, from_client: bool, note: str) -> Evidence:
     """Evidence of a remembered segment (its record is gone; its fields are enough)."""
     src, dst = (conn.client, conn.server) if from_client else (conn.server, conn.client)
-    ts, seq, ack, flags, plen, win, ip_id, ifname, _dirn, frame, file = sig
+    ts, seq, ack, flags, plen, win, ip_id, ifname, _dirn, frame, file = sig[:11]
     version = 6 if ":" in src.addr else 4
     ip = IPHeader(version, src.addr, dst.addr, PROTO_TCP, None, ip_id, None, False, 0, False)
     tcp = TCPHeader(src.port, dst.port, flags, seq, ack, win, plen, NO_OPTIONS)
@@ -418,12 +499,24 @@ def _sig_evidence(conn: Connection, sig: Sig, from_client: bool, note: str) -> E
                     ifname, note)
 
 
+def _seg_evidence(conn: Connection, kept: tuple[Seg, str, bool]) -> Evidence:
+    """Evidence of a segment: from its record when one was kept, else from its fields (the
+    same text: a plain TCP record is described by exactly these fields)."""
+    sig, note, from_client = kept
+    if sig[13] is not None:
+        return evidence(sig[13], note)
+    return _sig_evidence(conn, sig, from_client, note)
+
+
 def _findings(conn: Connection, st: State) -> list[Finding]:
     """Outcome, retransmission and copy findings of one connection."""
     out = []
-    outcome = _outcome_finding(conn, st)
-    if outcome is not None:
-        out.append(outcome)
+    if conn.outcome in _FAILED:
+        outcome = _outcome_finding(conn, st)
+        if outcome is not None:
+            out.append(outcome)
+    if not conn.retransmissions and not conn.copies:
+        return out
     flow = f"{conn.client} > {conn.server}"
     if conn.retransmissions:
         n = conn.retransmissions
@@ -431,7 +524,7 @@ def _findings(conn: Connection, st: State) -> list[Finding]:
             kind="retransmission",
             severity=Severity.WARNING,
             summary=f"{conn.point}: {flow}: {n} retransmission{'s' if n > 1 else ''}",
-            evidence=tuple(evidence(r, note) for r, note in st[_RETX_EV]),
+            evidence=tuple(_seg_evidence(conn, kept) for kept in st[_RETX_EV]),
             connection=conn.key,
             details={"count": str(n), "point": conn.point},
         ))
@@ -444,11 +537,15 @@ def _findings(conn: Connection, st: State) -> list[Finding]:
             severity=Severity.INFO,
             summary=(f"{conn.point}: {flow}: {n} extra sighting{'s' if n > 1 else ''} of packets "
                      f"on another interface or direction{named}; copies, not retransmissions"),
-            evidence=tuple(evidence(r, note) for r, note in st[_COPY_EV]),
+            evidence=tuple(_seg_evidence(conn, kept) for kept in st[_COPY_EV]),
             connection=conn.key,
             details={"count": str(n), "interfaces": ",".join(ifaces), "point": conn.point},
         ))
     return out
+
+
+_FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.SYN_UNANSWERED,
+                     Outcome.SYNACK_UNACKNOWLEDGED})
 
 
 def _outcome_finding(conn: Connection, st: State) -> Finding | None:

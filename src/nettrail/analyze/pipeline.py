@@ -80,11 +80,17 @@ def analyze_files(
             stats[point].append(_failed_stats(path, point, exc))
             continue
         stats[point].append(capture.stats)
+        tracker = trackers[point]
         records: Iterable[PacketRecord] = capture
-        if packet_filter is not None and (packet_filter.host or packet_filter.port):
+        filtering = packet_filter is not None and bool(packet_filter.host or packet_filter.port)
+        if packet_filter is not None and filtering:
             records = packet_filter.apply(records)
         try:
-            trackers[point].consume(records, kept[point] if cross else None)
+            segments = None if cross or filtering else capture.segments(tracker.segment)
+            if segments is not None:  # one point, a pcap: straight from bytes to segments
+                tracker.consume_segments(segments)
+            else:
+                tracker.consume(records, kept[point] if cross else None)
         except CaptureError as exc:
             errors.append(exc)
     summaries = tuple(_summary(p, stats[p]) for p in order)

@@ -26,10 +26,13 @@ class Builder:
     def __init__(self) -> None:
         self.undo: list[Undo] = []
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.created: list[str] = []
 
     def apply(self, step: Step) -> None:
         """Run one step; push its undo when it has one."""
         shell.run(step.argv)
+        if step.argv[:3] == ("ip", "netns", "add"):
+            self.created.append(step.argv[3])
         if step.undo is not None:
             self.undo.append((step.what, _command(step.undo)))
 
@@ -65,7 +68,9 @@ def build(scenario: Scenario) -> tuple[state.LabState, Builder]:
             _start_services(scenario, lab, builder)
     except BaseException:
         builder.unwind()
-        for ns in scenario.namespaces:  # processes or objects an undo could not reach
+        # processes or objects an undo could not reach; only in namespaces this build made: a
+        # build that lost a race with another process must not remove that process's lab
+        for ns in builder.created:
             with contextlib.suppress(LabError):
                 shell.remove_namespace(ns)
         raise

@@ -27,12 +27,17 @@ PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6"}
 def render(analysis: Analysis, out: TextIO) -> None:
     """Write ``analysis`` as one JSON object to ``out``: one line per top-level key and per
     list item (readable, diffable, and written by the fast C encoder)."""
-    encode = json.JSONEncoder(ensure_ascii=False).encode
-    items = list(to_dict(analysis).items())
+    encode = _encode
+    items = list(to_dict(analysis, connections=False).items())
+    items.insert(2, ("connections", analysis.connections))
     out.write("{\n")
     for i, (key, value) in enumerate(items):
         comma = "," if i < len(items) - 1 else ""
-        if isinstance(value, list) and value:
+        if key == "connections" and value:  # the bulk of a large report: lines built directly
+            out.write(f"{encode(key)}: [\n")
+            out.write(",\n".join(f"  {connection_json(c)}" for c in value))
+            out.write(f"\n]{comma}\n")
+        elif isinstance(value, list | tuple) and value:
             out.write(f"{encode(key)}: [\n")
             out.write(",\n".join(f"  {encode(v)}" for v in value))
             out.write(f"\n]{comma}\n")
@@ -41,18 +46,22 @@ def render(analysis: Analysis, out: TextIO) -> None:
     out.write("}\n")
 
 
-def to_dict(analysis: Analysis) -> dict[str, Any]:
-    """The JSON object of ``analysis`` as plain data (schema version ``analysis.version``)."""
-    return {
+def to_dict(analysis: Analysis, *, connections: bool = True) -> dict[str, Any]:
+    """The JSON object of ``analysis`` as plain data (schema version ``analysis.version``);
+    without its ``connections`` when ``connections`` is False (``render`` writes those)."""
+    out = {
         "version": analysis.version,
         "points": [point_dict(p) for p in analysis.points],
-        "connections": [connection_dict(c) for c in analysis.connections],
+        "connections": [connection_dict(c) for c in analysis.connections] if connections else [],
         "findings": [finding_dict(f) for f in analysis.findings],
         "clock": [clock_dict(c) for c in analysis.clock],
         "nat": [nat_dict(t) for t in analysis.nat],
         "diagnosis": None if analysis.diagnosis is None else diagnosis_dict(analysis.diagnosis),
         "warnings": list(analysis.warnings),
     }
+    if not connections:
+        del out["connections"]
+    return out
 
 
 def endpoint_dict(e: Endpoint) -> dict[str, Any]:
@@ -108,6 +117,43 @@ def connection_dict(c: Connection) -> dict[str, Any]:
         "bytes_client": c.bytes_client,
         "bytes_server": c.bytes_server,
     }
+
+
+def connection_json(c: Connection) -> str:
+    """``connection_dict(c)`` as JSON text, built directly (the same text the encoder writes,
+    several times quicker: a report may hold hundreds of thousands of connections)."""
+    return (f'{{"point": {_text(c.point)}, "key": {_key_json(c.key)}, '
+            f'"client": {_endpoint_json(c.client)}, "server": {_endpoint_json(c.server)}, '
+            f'"outcome": {_text(str(c.outcome))}, "packets": {_int(c.packets)}, '
+            f'"first_ns": {_int(c.first_ns)}, "last_ns": {_int(c.last_ns)}, '
+            f'"first_time": {_text(time_iso(c.first_ns))}, '
+            f'"retransmissions": {_int(c.retransmissions)}, "copies": {_int(c.copies)}, '
+            f'"bytes_client": {_int(c.bytes_client)}, "bytes_server": {_int(c.bytes_server)}}}')
+
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+@lru_cache(maxsize=65536)
+def _text(s: str) -> str:
+    """A JSON string (cached: points, outcomes, addresses repeat)."""
+    return _encode(s)
+
+
+def _int(n: int) -> str:
+    """A JSON integer (``int.__repr__``, also for an int subclass, as the encoder does)."""
+    return int.__repr__(n)
+
+
+def _endpoint_json(e: Endpoint) -> str:
+    return f'{{"addr": {_text(e.addr)}, "port": {_int(e.port)}}}'
+
+
+def _key_json(k: FlowKey | None) -> str:
+    if k is None:
+        return "null"
+    return (f'{{"proto": {_text(PROTO_NAMES.get(k.proto, str(k.proto)))}, '
+            f'"a": {_endpoint_json(k.a)}, "b": {_endpoint_json(k.b)}}}')
 
 
 def evidence_dict(e: Evidence) -> dict[str, Any]:

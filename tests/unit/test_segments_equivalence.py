@@ -1,0 +1,169 @@
+"""The fused pcap fast path (``capture.segments``) and the general path (records, then the
+tracker's own conversion) give the same single-point analysis, to the last evidence line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import capkit as ck
+from nettrail.analyze.pipeline import analyze_files
+from nettrail.capture import Capture, open_capture
+from nettrail.report.json import to_dict
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+CAPTURES = sorted(
+    p for d in ("captures", "crosspoint") for p in (FIXTURES / d).iterdir()
+    if p.suffix in (".pcap", ".pcapng")
+)
+T0 = 1_700_000_000 * 1_000_000_000
+C, S = "198.51.100.2", "203.0.113.10"
+C6, S6 = "2001:db8::2", "2001:db8::10"
+TS_OPT = b"\x01\x01\x08\x0a" + bytes(8)
+SYN_OPTS = b"\x02\x04\x05\xb4\x04\x02\x08\x0a" + bytes(8) + b"\x01\x03\x03\x07"
+
+
+def both_paths(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, bool]:
+    """(fast-path JSON, general-path JSON, whether the fast path was taken) of one file."""
+    taken = []
+    original = Capture.segments
+
+    def spy(self: Capture, general: Any) -> Any:
+        segs = original(self, general)
+        taken.append(segs is not None)
+        return segs
+
+    with monkeypatch.context() as m:
+        m.setattr(Capture, "segments", spy)
+        fast = analyze_files([("p", str(path))])
+    with monkeypatch.context() as m:
+        m.setattr(Capture, "segments", lambda self, general: None)
+        slow = analyze_files([("p", str(path))])
+    assert [str(e) for e in fast.errors] == [str(e) for e in slow.errors]
+    return (json.loads(json.dumps(to_dict(fast.analysis))),
+            json.loads(json.dumps(to_dict(slow.analysis))), any(taken))
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_fixture_captures_same_analysis(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, slow, taken = both_paths(path, monkeypatch)
+    assert taken == (path.suffix == ".pcap")
+    assert fast == slow
+
+
+def test_generated_capture_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "gen.pcap"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_capture.py"), str(out),
+                    "--packets", "6000", "--seed", "3"], check=True)
+    fast, slow, taken = both_paths(out, monkeypatch)
+    assert taken
+    assert fast == slow
+    kinds = {f["kind"] for f in fast["findings"]}
+    assert {"refused", "reset", "syn-unanswered"} <= kinds
+    assert len(fast["connections"]) > 300
+
+
+def _conversation(ip: Any, c: str, s: str, frame: Any) -> list[bytes]:
+    """Frames of a connection with every kind of header the fast path must get right or
+    leave to the general decoder."""
+    seg = ck.tcp
+    return [frame(ip(c, s, seg(40000, 22, 0x02, 100, 0, 64240, SYN_OPTS))),
+            frame(ip(s, c, seg(22, 40000, 0x12, 500, 101, 65000, SYN_OPTS))),
+            frame(ip(c, s, seg(40000, 22, 0x10, 101, 501, 502, TS_OPT))),
+            frame(ip(c, s, seg(40000, 22, 0x18, 101, 501, 502, TS_OPT, b"x" * 30))),
+            frame(ip(c, s, seg(40000, 22, 0x18, 101, 501, 502, TS_OPT, b"x" * 30))),  # copy
+            # malformed options (a length running past the header): general decoder
+            frame(ip(s, c, seg(22, 40000, 0x10, 501, 131, 502, b"\x01\x08\x0a\x00"))),
+            # options with EOL, then padding
+            frame(ip(s, c, seg(22, 40000, 0x18, 501, 131, 502, b"\x01\x01\x00\x00",
+                               b"y" * 10))),
+            frame(ip(c, s, seg(40000, 22, 0x18, 101, 501, 502, TS_OPT, b"x" * 30))),  # retx
+            frame(ip(c, s, seg(40000, 22, 0x04, 131, 0, 0)))]
+
+
+def test_unusual_frames_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def v4(src: str, dst: str, payload: bytes) -> bytes:
+        return ck.ipv4(src, dst, 6, payload)
+
+    def v4_opts(src: str, dst: str, payload: bytes) -> bytes:
+        return ck.ipv4(src, dst, 6, payload, options=b"\x01\x01\x01\x00")
+
+    def v4_tso(src: str, dst: str, payload: bytes) -> bytes:
+        return ck.ipv4(src, dst, 6, payload, total=0)
+
+    def v6(src: str, dst: str, payload: bytes) -> bytes:
+        return ck.ipv6(src, dst, 6, payload)
+
+    def v6_ext(src: str, dst: str, payload: bytes) -> bytes:
+        return ck.ipv6(src, dst, 6, payload, ext=[(0, b"\x00\x00" + bytes(6))])
+
+    frames: list[tuple[int, bytes]] = []
+    t = T0
+    for i, (ip, c, s) in enumerate([(v4, C, S), (v4_opts, C, "203.0.113.11"),
+                                    (v4_tso, C, "203.0.113.12"), (v6, C6, S6),
+                                    (v6_ext, C6, "2001:db8::11")]):
+        for frame in (ck.eth if ":" not in c else (lambda p: ck.eth(p, etype=0x86DD)),
+                      (lambda p: ck.eth(p, vlans=[7])) if ":" not in c
+                      else (lambda p: ck.eth(p, etype=0x86DD, vlans=[7]))):
+            for data in _conversation(ip, c, s, frame):
+                t += 1_000_000 if i % 2 else 700_000_000
+                frames.append((t, data))
+    frames.append((t + 1, ck.eth(ck.ipv4(C, S, 17, ck.udp(5353, 53, b"q")))))
+    frames.append((t + 2, ck.eth(ck.arp(1, ck.MAC_A, C, "00:00:00:00:00:00", S), 0x0806)))
+    frames.append((t + 3, ck.eth(ck.ipv4(C, S, 6, ck.tcp(1, 2, 2))[:40])))  # cut short
+    for name, blob in {
+        "eth.pcap": ck.pcap(frames),
+        "eth-be-nano.pcap": ck.pcap(frames, big=True, nano=True),
+        "snap.pcap": ck.pcap((ts, f[:60]) for ts, f in frames),
+    }.items():
+        path = tmp_path / name
+        path.write_bytes(blob)
+        fast, slow, taken = both_paths(path, monkeypatch)
+        assert taken
+        assert fast == slow, name
+        assert fast["points"][0]["packets"] == len(frames)
+
+
+@pytest.mark.parametrize("linktype", [113, 276])
+def test_cooked_frames_same_analysis(linktype: int, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    frames: list[tuple[int, bytes]] = []
+    t = T0
+    for c, s, proto in ((C, S, 0x0800), (C6, S6, 0x86DD)):
+        def ip(src: str, dst: str, payload: bytes, proto: int = proto) -> bytes:
+            return ck.ipv4(src, dst, 6, payload) if proto == 0x0800 else ck.ipv6(src, dst, 6,
+                                                                                  payload)
+        for pkttype, ifindex in ((0, 3), (4, 5)):  # in on one device, out on another
+            def frame(p: bytes, proto: int = proto, pkttype: int = pkttype,
+                      ifindex: int = ifindex) -> bytes:
+                if linktype == 113:
+                    return ck.sll(p, proto, pkttype)
+                return ck.sll2(p, proto, ifindex, pkttype)
+            for data in _conversation(ip, c, s, frame):
+                t += 300_000
+                frames.append((t, data))
+    path = tmp_path / "cooked.pcap"
+    path.write_bytes(ck.pcap(frames, linktype))
+    fast, slow, taken = both_paths(path, monkeypatch)
+    assert taken
+    assert fast == slow
+    assert any(f["kind"] == "multi-interface-copy" for f in fast["findings"])
+
+
+def test_fast_path_stops_at_the_same_fault(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    frames = [(T0 + i * 1000, ck.eth(ck.ipv4(C, S, 6, ck.tcp(40000, 22, 0x10, 100 + i))))
+              for i in range(50)]
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(ck.pcap(frames)[:-30])
+    fast, slow, _taken = both_paths(path, monkeypatch)
+    assert fast == slow
+    assert fast["points"][0]["packets"] == 49
+    cap = open_capture(str(path), "p")
+    assert cap.segments(lambda rec: None) is not None
