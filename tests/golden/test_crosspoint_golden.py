@@ -130,3 +130,37 @@ def test_cli_json_of_the_text_incident(capsys: pytest.CaptureFixture[str]) -> No
     kinds = [f["kind"] for f in out["findings"]]
     assert kinds[:2] == ["asymmetric-nat", "reset-not-from-server"]
     assert out["diagnosis"]["headline"].startswith("203.0.113.10 has two NAT owners")
+
+
+AS_CAPTURED = {
+    # the network node's `-i any` sees the compute node's already translated SYN-ACK twice
+    # (two interfaces, never the router namespace), then the client's ACK and its own RST
+    "incident-asis": (["asymmetric-nat", "reset-not-from-server"], "host5"),
+    # the twin: the reply crosses host1 untranslated, then translated (host1's router NATs it)
+    "healthy-asis": ([], "host1"),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(AS_CAPTURED))
+def test_text_reply_crossing_the_network_node(scenario: str) -> None:
+    points = load_text(scenario)
+    result = cross_point(points)
+    roots, reply_at = AS_CAPTURED[scenario]
+    assert root_causes(result) == roots
+    host5 = next(c for c in result.clock if c.point == "host5")
+    assert abs(host5.offset_ns + 25e6) <= max(host5.uncertainty_ns, 0.1e6)
+    nat = {(t.kind, t.leg, t.at) for t in result.nat}
+    assert nat == {("dnat", "request", "host1"), ("snat", "reply", reply_at)}
+    if roots:
+        asym = result.findings[0]
+        assert asym.details["request_at"] == "host1"
+        assert asym.details["reply_at"] == "at host5"
+        assert asym.details["reply_carried_by"] == "host1"
+        assert result.findings[1].details["origin"] == "host1"
+        assert result.diagnosis is not None
+        chain = result.diagnosis.chain
+        assert [e.time_ns for e in chain] == sorted(e.time_ns for e in chain)
+        assert any("already translated" in e.note and e.point == "host1" for e in chain)
+    else:
+        assert result.diagnosis is None
+    check_golden(f"{scenario}-text", render(result, points))

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 import capkit as ck
+from nettrail.analyze import pipeline
+from nettrail.analyze.fastpath import track_pcap
 from nettrail.analyze.pipeline import analyze_files
-from nettrail.capture import Capture, open_capture
+from nettrail.capture import open_capture
 from nettrail.report.json import to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,18 +34,17 @@ SYN_OPTS = b"\x02\x04\x05\xb4\x04\x02\x08\x0a" + bytes(8) + b"\x01\x03\x03\x07"
 def both_paths(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, bool]:
     """(fast-path JSON, general-path JSON, whether the fast path was taken) of one file."""
     taken = []
-    original = Capture.segments
 
-    def spy(self: Capture, general: Any) -> Any:
-        segs = original(self, general)
-        taken.append(segs is not None)
-        return segs
+    def spy(tracker: Any, capture: Any) -> bool:
+        done = track_pcap(tracker, capture)
+        taken.append(done)
+        return done
 
     with monkeypatch.context() as m:
-        m.setattr(Capture, "segments", spy)
+        m.setattr(pipeline, "track_pcap", spy)
         fast = analyze_files([("p", str(path))])
     with monkeypatch.context() as m:
-        m.setattr(Capture, "segments", lambda self, general: None)
+        m.setattr(pipeline, "track_pcap", lambda tracker, capture: False)
         slow = analyze_files([("p", str(path))])
     assert [str(e) for e in fast.errors] == [str(e) for e in slow.errors]
     return (json.loads(json.dumps(to_dict(fast.analysis))),

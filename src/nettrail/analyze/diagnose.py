@@ -132,6 +132,8 @@ def _asymmetric_words(d: dict[str, str], related: Sequence[Finding],
     else:
         headline = (f"{addr} has two NAT owners: the request is translated at {req_at}, the "
                     f"reply {reply_at}{reset}")
+        back = (f"send the replies to {req_at} untranslated" if "reply_carried_by" in d
+                else f"route the replies back through {req_at}")
         action = (f"Make one device own the translation of {addr}: remove the second NAT, or "
-                  f"route the replies back through {req_at}.")
+                  f"{back}.")
     return headline, action

@@ -31,6 +31,21 @@ def _translated_reply(track: Track, kind: str, public: Endpoint) -> bool:
     return any(f[role] == public for s in track.sightings for f in s.forms)
 
 
+def carried_translated(track: Track, point: str, role: int, private: Endpoint) -> bool:
+    """True when ``point`` only carried the packet already translated: it never saw the
+    ``private`` form (at ``role``), which another point saw earlier in corrected time.
+
+    A point that saw a packet only in its translated form, after another point had seen its
+    untranslated form, did not translate it (its capture would show the packet arriving
+    untranslated); the translation happened before the packet reached it.
+    """
+    here = track.at(point)
+    if here is None or any(f[role] == private for f in here.forms):
+        return False
+    return any(s.point != point and s.corrected(r) < here.t and f[role] == private
+               for s in track.sightings for r, f in zip(s.records, s.copy_forms, strict=True))
+
+
 def _reply_where(track: Track, kind: str, private: Endpoint, public: Endpoint) -> str:
     for rk, before, after, p0, p1, at in track_translations(track):
         if rk == _REPLY_KIND[kind] and before == private and after == public:
@@ -64,39 +79,56 @@ def _has_form(s: Sighting, index: int, ep: Endpoint, kind: str) -> bool:
 
 def asymmetric_nat(conv: Conversation, nat: Sequence[NatTranslation],
                    spans: Mapping[str, PointSpan]) -> Finding | None:
-    """A request translated at one point and its reply translated back somewhere else."""
+    """A request translated at one point and its reply translated back somewhere else.
+
+    The reply either never passed the request's translator, or passed it only already
+    translated (see ``carried_translated``): in both cases that point did not translate it.
+    """
     for t in nat:
         if t.connection != conv.key or t.leg != "request" or t.at is None:
             continue
         span = spans.get(t.at)
+        role = _reply_role(t.kind)
         for track in conv.tracks:
-            if track.direction != "s2c" or t.at in track.points:
+            if track.direction != "s2c":
+                continue
+            carried = t.at in track.points
+            if carried and not carried_translated(track, t.at, role, t.after):
                 continue
             if not _translated_reply(track, t.kind, t.before):
                 continue
             if span is None or not span.covers(track.t):
                 continue
             where = _reply_where(track, t.kind, t.after, t.before)
-            return _asymmetric_finding(conv, t, track, where)
+            return _asymmetric_finding(conv, t, track, where, carried)
     return None
 
 
 def _asymmetric_finding(conv: Conversation, t: NatTranslation, reply: Track,
-                        where: str) -> Finding:
+                        where: str, carried: bool) -> Finding:
     ev = _request_evidence(conv, t)
     role = _reply_role(t.kind)
     for s in reply.sightings:
-        ev.append(evidence(s, f"reply, never through {t.at}"))
+        if not carried:
+            note = f"reply, never through {t.at}"
+        elif s.point == t.at:
+            note = f"reply passes {t.at} already translated; {t.at} did not translate it"
+        else:
+            note = f"reply, not translated at {t.at}"
+        ev.append(evidence(s, note))
         done = next((i for i, f in enumerate(s.copy_forms) if f[role] == t.before), None)
         if done is not None and done > 0:
             ev.append(evidence(s, f"reply translated to {t.before} here", done))
+    passed = (f"reached {t.at} already translated" if carried else f"never passed {t.at}")
     summary = (f"{t.before} is translated in two places: the request was {t.kind.upper()}ed "
-               f"to {t.after} at {t.at}, but the reply was translated back {where} and never "
-               f"passed {t.at}")
+               f"to {t.after} at {t.at}, but the reply was translated back {where} and "
+               f"{passed}")
+    details = {"address": str(t.before), "private": str(t.after), "request_at": str(t.at),
+               "reply_at": where}
+    if carried:
+        details["reply_carried_by"] = str(t.at)
     return Finding(ASYMMETRIC_NAT, Severity.ERROR, summary, tuple(ev), root_cause=True,
-                   connection=conv.key,
-                   details={"address": str(t.before), "private": str(t.after),
-                            "request_at": str(t.at), "reply_at": where})
+                   connection=conv.key, details=details)
 
 
 def multi_interface_copies(point: str, sightings: Iterable[Sighting]) -> Finding | None:

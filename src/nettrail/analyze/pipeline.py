@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
+from nettrail.analyze.fastpath import track_pcap
 from nettrail.analyze.flows import FlowTracker
 from nettrail.capture import first_date_ns, open_capture
 from nettrail.capture.base import CaptureStats
@@ -86,10 +87,8 @@ def analyze_files(
         if packet_filter is not None and filtering:
             records = packet_filter.apply(records)
         try:
-            segments = None if cross or filtering else capture.segments(tracker.segment)
-            if segments is not None:  # one point, a pcap: straight from bytes to segments
-                tracker.consume_segments(segments)
-            else:
+            # one point, a pcap: from bytes straight to the tracker's state
+            if cross or filtering or not track_pcap(tracker, capture):
                 tracker.consume(records, kept[point] if cross else None)
         except CaptureError as exc:
             errors.append(exc)

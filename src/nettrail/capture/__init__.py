@@ -111,7 +111,7 @@ class Capture:
 
         Each iteration reads the file again from the start and refills ``stats`` in place.
         """
-        self._reset_stats()
+        self.reset_stats()
         if self.format == "pcap":
             from nettrail.capture.pcap import read_pcap
 
@@ -130,10 +130,11 @@ class Capture:
             return None
         from nettrail.capture.segments import read_pcap_segments
 
-        self._reset_stats()
+        self.reset_stats()
         return read_pcap_segments(self.path, self.point, self.stats, self.ifnames, general)
 
-    def _reset_stats(self) -> None:
+    def reset_stats(self) -> None:
+        """Empty ``stats`` before a new pass over the file."""
         s = self.stats
         s.packets = 0
         s.interfaces.clear()

@@ -1,19 +1,20 @@
-"""pcap files straight to TCP segment tuples for single-point tracking: the fused fast path.
+"""pcap files straight to TCP segment tuples for single-point tracking.
 
 ``read_pcap_segments`` reads a classic pcap file like ``pcap.read_pcap`` (same chunking, same
 faults, same ``stats``) but, for the common frame (Ethernet, Linux cooked v1 or v2; IPv4
 without options or IPv6 without extension headers; TCP with well-formed options), yields the
-flat tuple ``nettrail.analyze.flows`` tracks, built from the bytes in one step: no header
-records, no option decoding, no address text. Every other frame is decoded by the general
-decoder into a PacketRecord and handed to ``general`` (which returns its tuple, or None when
-it is not TCP). The tuple, as ``flows.Seg`` documents it:
+flat tuple ``nettrail.analyze.flows`` tracks, built from the bytes in one step
+(``other_frame``): no header records, no option decoding, no address text. Every other frame
+is decoded by the general decoder into a PacketRecord and handed to ``general`` (which
+returns its tuple, or None when it is not TCP). The tuple, as ``flows.Seg`` documents it:
 
     (ts_ns, seq, ack, flags, payload_len, window, ip_id, ifname, direction, frame, file,
      key, seq_relative, record)
 
 with ``key`` the packed source and destination addresses and the two ports, the bytes as they
-stand in the packet, and ``record`` None. A test checks that both paths give the same
-analysis on every capture in the test fixtures.
+stand in the packet, and ``record`` None. Ethernet + IPv4 + TCP, the most common frame of
+all, is read inline by ``nettrail.analyze.fastpath`` (with ``ETH_IP4_TCP``), which fuses
+reading and tracking. Unit tests compare the analysis of both with the general path's.
 """
 
 from __future__ import annotations
@@ -40,16 +41,17 @@ from nettrail.model.packet import PacketRecord
 Seg = tuple[Any, ...]
 General = Callable[[PacketRecord], "Seg | None"]
 
-# Ethernet type + IPv4 + TCP up to the window: ethertype, ver/ihl, total length, IP ID, frag,
-# protocol, seq, ack, data offset, flags, window. Addresses and ports are sliced as the key.
-_ETH_IP4_TCP = struct.Struct("!12xHBxHHHxB2x8x4xIIBBH")
+# For analyze.fastpath: Ethernet type + IPv4 + TCP up to the window: ethertype, ver/ihl,
+# total length, IP ID, frag, protocol, seq, ack, data offset, flags, window. Addresses and
+# ports are sliced as the key.
+ETH_IP4_TCP = struct.Struct("!12xHBxHHHxB2x8x4xIIBBH")
 _IP4_TCP = struct.Struct("!BxHHHxB2x8x4xIIBBH")  # the same from the IPv4 header on
 _IP6_TCP = struct.Struct("!I2HB2x32x4xIIBBH")  # ver/class/flow (as I), payload length...
 _IP6 = struct.Struct("!IHB")
 _SLL = struct.Struct("!H12xH")  # packet type, protocol
 _SLL2 = struct.Struct("!H2xi2xB")  # protocol, interface index, packet type
 _SLL_DIRECTION = {0: "in", 1: "in", 2: "in", 3: "in", 4: "out"}
-_NOP_NOP_TS = b"\x01\x01\x08\x0a"
+NOP_NOP_TS = b"\x01\x01\x08\x0a"
 FAST_LINKTYPES = frozenset({decode.LINKTYPE_ETHERNET, decode.LINKTYPE_LINUX_SLL,
                             decode.LINKTYPE_LINUX_SLL2})
 
@@ -75,9 +77,7 @@ def read_pcap_segments(
     try:
         order, unit, _snaplen, linktype = parse_file_header(f.read(FILE_HEADER_LEN), path)
         rec_unpack = struct.Struct(order + "IIII").unpack_from
-        eth_unpack = _ETH_IP4_TCP.unpack_from
-        eth = linktype == decode.LINKTYPE_ETHERNET
-        other = _other_frame(linktype, ifnames) if linktype in FAST_LINKTYPES else None
+        other = other_frame(linktype, ifnames) if linktype in FAST_LINKTYPES else None
         skipped = stats.skipped
         slow = decode.decode_frame_general
         buf = b""
@@ -102,22 +102,6 @@ def read_pcap_segments(
                     break
                 frame += 1
                 pos = stop
-                if eth and caplen >= 54:
-                    etype, vihl, total, ip_id, frag, proto, seq, ack, doff, flags, win = \
-                        eth_unpack(buf, start)
-                else:
-                    etype = 0
-                if (etype == 0x0800 and vihl == 0x45 and proto == 6 and total >= 40
-                        and not frag & 0x1FFF):
-                    hlen = (doff >> 4) << 2
-                    if hlen == 20 or (hlen > 20 and caplen >= 34 + hlen and (
-                            (hlen == 32 and buf[start + 54 : start + 58] == _NOP_NOP_TS)
-                            or _options_ok(buf, start + 54, start + 34 + hlen))):
-                        plen = total - 20 - hlen
-                        yield (sec * 1_000_000_000 + frac * unit, seq, ack, flags,
-                               plen if plen > 0 else 0, win, ip_id, None, None, frame, path,
-                               buf[start + 26 : start + 38], False, None)
-                        continue
                 data = buf[start:stop]
                 ts = sec * 1_000_000_000 + frac * unit
                 if other is not None:
@@ -137,7 +121,7 @@ def read_pcap_segments(
         stats.packets = frame
 
 
-def _options_ok(buf: bytes, pos: int, end: int) -> bool:
+def options_ok(buf: bytes, pos: int, end: int) -> bool:
     """Whether the TCP options between ``pos`` and ``end`` parse without a problem (the
     general decoder's rule: every option but EOL and NOP has a length that fits)."""
     while pos < end:
@@ -154,7 +138,7 @@ def _options_ok(buf: bytes, pos: int, end: int) -> bool:
     return True
 
 
-def _other_frame(
+def other_frame(
     linktype: int, ifnames: Mapping[int, str]
 ) -> Callable[[bytes, int, int, str], Seg | None]:
     """The segment builder of one frame of ``linktype`` that the inline Ethernet + IPv4 path
@@ -235,6 +219,6 @@ def _tcp_header_len(data: bytes, tcp: int, doff: int) -> int | None:
     hlen = (doff >> 4) << 2
     if hlen == 20:
         return hlen
-    if hlen < 20 or len(data) < tcp + hlen or not _options_ok(data, tcp + 20, tcp + hlen):
+    if hlen < 20 or len(data) < tcp + hlen or not options_ok(data, tcp + 20, tcp + hlen):
         return None
     return hlen

@@ -10,7 +10,6 @@ Exit 0 when both clients saw what their scenario expects.
 from __future__ import annotations
 
 import argparse
-import importlib
 import io
 import sys
 import time
@@ -18,10 +17,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nettrail import lab
+from nettrail.analyze.pipeline import analyze_files
 from nettrail.cli.lab import write_run
-from nettrail.errors import CapabilityError
 from nettrail.lab.handle import RunResult
 from nettrail.model.analysis import Analysis
+from nettrail.report import html as report_html
+from nettrail.report import text as report_text
 
 SCENARIOS = ("dual-l3", "healthy")
 EXIT_OK = 0
@@ -66,9 +67,7 @@ def _one(name: str, output: Path, out: TextIO) -> bool:
     if analysis.diagnosis is None:
         out.write("\nNo root cause: nettrail finds no failure in these captures.\n")
     out.write(f"\nfull report: {report}\n")
-    html = write_html(analysis, output / "report.html")
-    if html is not None:
-        out.write(f"HTML report: {html}\n")
+    out.write(f"HTML report: {write_html(analysis, output / 'report.html')}\n")
     out.write("\n")
     out.flush()
     return result.traffic.as_expected
@@ -76,30 +75,18 @@ def _one(name: str, output: Path, out: TextIO) -> bool:
 
 def analyze(result: RunResult) -> Analysis:
     """Analyse a lab run's captures with nettrail's pipeline (packets and interface names)."""
-    try:
-        pipeline = importlib.import_module("nettrail.analyze.pipeline")
-    except ModuleNotFoundError as exc:
-        raise CapabilityError("this build has no analysis pipeline "
-                              "(nettrail.analyze.pipeline)") from exc
-    run = pipeline.analyze_files(list(result.captures), ifnames=result.ifnames)
-    analysis: Analysis = run.analysis
-    return analysis
+    return analyze_files(list(result.captures), ifnames=result.ifnames).analysis
 
 
 def render_text(analysis: Analysis) -> str:
     """The analysis as nettrail's text report."""
-    text = importlib.import_module("nettrail.report.text")
     buf = io.StringIO()
-    text.render(analysis, buf)
+    report_text.render(analysis, buf)
     return buf.getvalue()
 
 
-def write_html(analysis: Analysis, path: Path) -> Path | None:
-    """Write the HTML report when this build has one; return its path (None when absent)."""
-    try:
-        html = importlib.import_module("nettrail.report.html")
-    except ModuleNotFoundError:
-        return None
+def write_html(analysis: Analysis, path: Path) -> Path:
+    """Write the HTML report of ``analysis`` to ``path``; return the path."""
     with path.open("w", encoding="utf-8") as fh:
-        html.render(analysis, fh)
+        report_html.render(analysis, fh)
     return path

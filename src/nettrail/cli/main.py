@@ -30,20 +30,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_INPUT, f"nettrail: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered (only ``only``, when given: the
+    others' modules are not even imported, which keeps ``nettrail analyze`` quick to start)."""
     parser = _Parser(prog="nettrail", description="Who sent this packet, and why did my "
                      "connection die?")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in SUBCOMMANDS:
-        module = importlib.import_module(f"nettrail.cli.{name}")
-        module.register(sub)
+        if only is None or name == only:
+            module = importlib.import_module(f"nettrail.cli.{name}")
+            module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run nettrail with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
