@@ -15,6 +15,10 @@ The netnode namespace is a router doing Neutron-style 1:1 NAT of the public addr
 * ``incident``: the VM's default route points to the compute namespace, which rewrites the VM's
   replies to 203.0.113.10 statelessly (nft ``ip saddr set``) and sends them straight to the
   client; the netnode's TCP stack answers the client's ACK with RST.
+* ``transit``: the incident as it was captured for real: the compute namespace's external link
+  is a port of a bridge (``ntDbx``) inside the netnode namespace, whose uplink joins the
+  external bridge, so the compute's already translated replies cross the netnode (two bridge
+  ports, never its router side ``ntDqr``/``ntDqg``) on their way to the client.
 * ``healthy``: the VM routes through the netnode; the exchange succeeds.
 * ``lost``: healthy, plus a netnode rule dropping the client's larger data segments.
 * ``refused``: healthy, but nothing listens on the VM.
@@ -40,7 +44,9 @@ PREFIX = "ntD-"
 NS = {"client": "ntD-cl", "netnode": "ntD-rt", "compute": "ntD-cn", "vm": "ntD-vm"}
 SWITCH = "ntD-sw"
 POINTS = ("client", "netnode", "compute", "vm")
-SCENARIOS = ("incident", "healthy", "lost", "refused", "mtu")
+SCENARIOS = ("incident", "transit", "healthy", "lost", "refused", "mtu")
+# Scenarios whose VM replies through the compute namespace and its second L3.
+TWO_NAT = ("incident", "transit")
 FIP = "203.0.113.10"
 VM = "198.51.100.4"
 PORT = 22
@@ -158,9 +164,13 @@ class Topology:
         links = [(cl, "ntDc0", "ntDc0p", "ntDext"), (rt, "ntDqg", "ntDqgp", "ntDext"),
                  (rt, "ntDqr", "ntDqrp", "ntDten"), (vm, "ntDv0", "ntDv0p", "ntDten"),
                  (cn, "ntDke", "ntDkep", "ntDext"), (cn, "ntDkt", "ntDktp", "ntDten")]
+        if self.scenario == "transit":
+            links[4:5] = [(rt, "ntDbu", "ntDbup", "ntDext")]
         for ns, dev, peer, br in links:
             _veth(ns, dev, SWITCH, peer)
             _run("ip", "-n", SWITCH, "link", "set", peer, "master", br)
+        if self.scenario == "transit":
+            self._netnode_bridge(rt, cn)
         addrs = [(cl, "ntDc0", "203.0.113.2/24"), (rt, "ntDqg", "203.0.113.1/24"),
                  (rt, "ntDqg", f"{FIP}/32"), (rt, "ntDqr", "198.51.100.1/24"),
                  (vm, "ntDv0", f"{VM}/24"), (cn, "ntDke", "203.0.113.254/24"),
@@ -168,7 +178,7 @@ class Topology:
         for ns, dev, addr in addrs:
             _run("ip", "-n", ns, "addr", "add", addr, "dev", dev)
         _run("ip", "-n", cl, "route", "add", "default", "via", "203.0.113.1")
-        gw = "198.51.100.254" if self.scenario == "incident" else "198.51.100.1"
+        gw = "198.51.100.254" if self.scenario in TWO_NAT else "198.51.100.1"
         _run("ip", "-n", vm, "route", "add", "default", "via", gw)
         for ns in (rt, cn):
             _ns(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
@@ -179,7 +189,7 @@ class Topology:
         self._fault(rt, cn, vm)
 
     def _fault(self, rt: str, cn: str, vm: str) -> None:
-        if self.scenario == "incident":
+        if self.scenario in TWO_NAT:
             _ns(cn, "nft", "add table ip ntd")
             _ns(cn, "nft", "add chain ip ntd post { type filter hook postrouting priority 0 ; }")
             _ns(cn, "nft", f"add rule ip ntd post ip saddr {VM} tcp sport {PORT} "
@@ -193,6 +203,18 @@ class Topology:
                 "fragmentation-needed", "-j", "DROP")
             for ns, dev in ((vm, "ntDv0"), (rt, "ntDqr"), (rt, "ntDqg")):
                 _ns(ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off")
+
+    def _netnode_bridge(self, rt: str, cn: str) -> None:
+        """A bridge in the netnode namespace joining the compute's external link to the
+        external network (bridged frames kept away from the netnode's iptables)."""
+        _run("ip", "-n", rt, "link", "add", "ntDbx", "type", "bridge")
+        _run("ip", "-n", rt, "link", "set", "ntDbx", "up")
+        _veth(cn, "ntDke", rt, "ntDkep")
+        for dev in ("ntDkep", "ntDbu"):
+            _run("ip", "-n", rt, "link", "set", dev, "master", "ntDbx")
+        knob = "net.bridge.bridge-nf-call-iptables"
+        subprocess.run(["ip", "netns", "exec", rt, "sysctl", "-qw", f"{knob}=0"], check=False,
+                       capture_output=True)
 
     def ifnames(self, point: str) -> dict[str, str]:
         """Interface index to name in a point's namespace (for ``tcpdump -i any`` records)."""

@@ -24,6 +24,7 @@ from nettrail.model.packet import PacketRecord
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "crosspoint"
 ROOT_CAUSES = {
     "incident": ["asymmetric-nat", "reset-not-from-server"],
+    "transit": ["asymmetric-nat", "reset-not-from-server"],
     "healthy": [],
     "lost": ["lost-between-points"],
     "refused": ["reset-from-server"],
@@ -164,3 +165,16 @@ def test_text_reply_crossing_the_network_node(scenario: str) -> None:
     else:
         assert result.diagnosis is None
     check_golden(f"{scenario}-text", render(result, points))
+
+
+def test_recorded_reply_crossing_the_netnode_bridge() -> None:
+    """tcpdump -i any at the netnode shows the compute's translated SYN-ACK on two bridge
+    ports, never on its router side: the netnode carried the reply, it did not translate it."""
+    result = cross_point(load(FIXTURES, "transit"))
+    asym = result.findings[0]
+    assert asym.details["request_at"] == "netnode"
+    assert asym.details["reply_at"] == "at compute"
+    assert asym.details["reply_carried_by"] == "netnode"
+    at_netnode = {e.ifname for e in asym.evidence if e.point == "netnode"
+                  and "already translated" in e.note}
+    assert at_netnode == {"ntDkep"}

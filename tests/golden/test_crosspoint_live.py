@@ -16,8 +16,8 @@ from test_crosspoint_golden import ROOT_CAUSES, load, root_causes
 from conftest import require_root, require_tool
 from nettrail.analyze.crosspoint import cross_point
 
-OUTCOMES = {"incident": "reset", "healthy": "ok", "lost": "timeout", "refused": "refused",
-            "mtu": "timeout"}
+OUTCOMES = {"incident": "reset", "transit": "reset", "healthy": "ok", "lost": "timeout",
+            "refused": "refused", "mtu": "timeout"}
 
 
 @pytest.mark.lab

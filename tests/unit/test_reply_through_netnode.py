@@ -7,11 +7,10 @@ from __future__ import annotations
 import pytest
 
 from crosskit import ACK, FIN, FIP, RST, SYN, VM, C, Net
-from nettrail.analyze.crosspoint import cross_point
+from nettrail.analyze.clock import offset_map
+from nettrail.analyze.crosspoint import correlate, cross_point
 from nettrail.analyze.findings_nat import carried_translated
 from nettrail.analyze.tracks import build_conversations, build_tracks
-from nettrail.analyze.crosspoint import correlate
-from nettrail.analyze.clock import offset_map
 from nettrail.model.flow import Endpoint
 
 

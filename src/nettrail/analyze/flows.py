@@ -79,6 +79,7 @@ _KEY, _CLIENT, _SERVER = 6, 7, 8
 _SYN_REC, _SYNACK_REC, _RST_REC, _RST_ANSWERED = 9, 10, 11, 12
 _RST_FROM_CLIENT, _RETX_EV, _COPY_EV, _COPY_IFACES, _SYN_COUNT, _DIRS = 13, 14, 15, 16, 17, 18
 _N_SLOTS = 19
+_new = tuple.__new__  # a NamedTuple without its Python-level __new__ (all fields given)
 
 # Slots of a direction's state list.
 _HIGH, _CUR, _OLD, _LASTSIG, _BYTES, _ISN = 0, 1, 2, 3, 4, 5
@@ -256,14 +257,13 @@ class FlowTracker:
         client_is_src = not (flags & SYN and flags & ACK)
         dirs: tuple[State, State] = ([None, {}, _EMPTY, None, 0, None],
                                      [None, {}, _EMPTY, None, 0, None])
-        st: State = [None] * _N_SLOTS
-        st[_H] = 0 if flags & SYN else H_MID
-        st[_PKTS] = st[_RETX] = st[_COPIES] = st[_SYN_COUNT] = 0
-        st[_FIRST] = st[_LAST] = sig[0]
-        st[_DIRS] = dirs
-        a, b = Endpoint(src, sport), Endpoint(dst, dport)
-        st[_KEY] = FlowKey.of(PROTO_TCP, a, b)
-        st[_CLIENT], st[_SERVER] = (a, b) if client_is_src else (b, a)
+        a, b = _new(Endpoint, (src, sport)), _new(Endpoint, (dst, dport))
+        key = _new(FlowKey, (PROTO_TCP, a, b) if a <= b else (PROTO_TCP, b, a))
+        client, server = (a, b) if client_is_src else (b, a)
+        ts = sig[0]
+        # the slots, in order: see _H ... _DIRS above
+        st: State = [0 if flags & SYN else H_MID, 0, ts, ts, 0, 0, key, client, server,
+                     None, None, None, None, None, None, None, None, 0, dirs]
         src_dir = dirs[0] if client_is_src else dirs[1]
         dst_dir = dirs[1] if client_is_src else dirs[0]
         conns[rev] = (st, dst_dir, not client_is_src)
@@ -380,10 +380,13 @@ class FlowTracker:
         states.sort(key=lambda s: (s[_FIRST], s[_KEY]))
         conns = []
         findings: list[Finding] = []
+        point = self.point
         for st in states:
-            conn = _connection(self.point, st)
+            conn = _connection(point, st)
             conns.append(conn)
-            findings.extend(_findings(conn, st))
+            h = st[_H]  # closed with both FINs, nothing resent: no finding to make
+            if h & _H_FINS != _H_FINS or h & H_RST or st[_RETX] or st[_COPIES]:
+                findings.extend(_findings(conn, st))
         return conns, findings
 
 
@@ -467,20 +470,10 @@ def _outcome(st: State) -> Outcome:
 
 def _connection(point: str, st: State) -> Connection:
     """The immutable record of one tracked connection."""
-    return Connection(
-        point=point,
-        key=st[_KEY],
-        client=st[_CLIENT],
-        server=st[_SERVER],
-        outcome=_outcome(st),
-        packets=st[_PKTS],
-        first_ns=st[_FIRST],
-        last_ns=st[_LAST],
-        retransmissions=st[_RETX],
-        copies=st[_COPIES],
-        bytes_client=st[_DIRS][0][_BYTES],
-        bytes_server=st[_DIRS][1][_BYTES],
-    )
+    dirs = st[_DIRS]
+    return Connection(point, st[_KEY], st[_CLIENT], st[_SERVER], _outcome(st), st[_PKTS],
+                      st[_FIRST], st[_LAST], st[_RETX], st[_COPIES], dirs[0][_BYTES],
+                      dirs[1][_BYTES])
 
 
 def evidence(rec: PacketRecord, note: str = "") -> Evidence:

@@ -122,38 +122,38 @@ def connection_dict(c: Connection) -> dict[str, Any]:
 def connection_json(c: Connection) -> str:
     """``connection_dict(c)`` as JSON text, built directly (the same text the encoder writes,
     several times quicker: a report may hold hundreds of thousands of connections)."""
-    return (f'{{"point": {_text(c.point)}, "key": {_key_json(c.key)}, '
-            f'"client": {_endpoint_json(c.client)}, "server": {_endpoint_json(c.server)}, '
-            f'"outcome": {_text(str(c.outcome))}, "packets": {_int(c.packets)}, '
-            f'"first_ns": {_int(c.first_ns)}, "last_ns": {_int(c.last_ns)}, '
-            f'"first_time": {_text(time_iso(c.first_ns))}, '
-            f'"retransmissions": {_int(c.retransmissions)}, "copies": {_int(c.copies)}, '
-            f'"bytes_client": {_int(c.bytes_client)}, "bytes_server": {_int(c.bytes_server)}}}')
+    client, server = _endpoint_json(c.client), _endpoint_json(c.server)
+    k = c.key
+    if k is None:
+        key = "null"
+    else:
+        a = client if k.a == c.client else server if k.a == c.server else _endpoint_json(k.a)
+        b = server if k.b == c.server else client if k.b == c.client else _endpoint_json(k.b)
+        key = f'{{"proto": {_text(PROTO_NAMES.get(k.proto, str(k.proto)))}, "a": {a}, "b": {b}}}'
+    return (f'{{"point": {_text(c.point)}, "key": {key}, "client": {client}, '
+            f'"server": {server}, "outcome": {_text(c.outcome)}, "packets": {c.packets:d}, '
+            f'"first_ns": {c.first_ns:d}, "last_ns": {c.last_ns:d}, '
+            f'"first_time": "{time_iso(c.first_ns)}", '
+            f'"retransmissions": {c.retransmissions:d}, "copies": {c.copies:d}, '
+            f'"bytes_client": {c.bytes_client:d}, "bytes_server": {c.bytes_server:d}}}')
 
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
+_texts: dict[str, str] = {}
 
 
-@lru_cache(maxsize=65536)
 def _text(s: str) -> str:
-    """A JSON string (cached: points, outcomes, addresses repeat)."""
-    return _encode(s)
-
-
-def _int(n: int) -> str:
-    """A JSON integer (``int.__repr__``, also for an int subclass, as the encoder does)."""
-    return int.__repr__(n)
+    """A JSON string (cached: points, outcomes and addresses repeat)."""
+    text = _texts.get(s)
+    if text is None:
+        if len(_texts) >= 65536:
+            _texts.clear()
+        text = _texts[s] = _encode(str(s))
+    return text
 
 
 def _endpoint_json(e: Endpoint) -> str:
-    return f'{{"addr": {_text(e.addr)}, "port": {_int(e.port)}}}'
-
-
-def _key_json(k: FlowKey | None) -> str:
-    if k is None:
-        return "null"
-    return (f'{{"proto": {_text(PROTO_NAMES.get(k.proto, str(k.proto)))}, '
-            f'"a": {_endpoint_json(k.a)}, "b": {_endpoint_json(k.b)}}}')
+    return f'{{"addr": {_text(e.addr)}, "port": {e.port:d}}}'
 
 
 def evidence_dict(e: Evidence) -> dict[str, Any]:
