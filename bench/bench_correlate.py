@@ -3,9 +3,12 @@
 Records are generated in memory: many TCP connections from a client side (point ``edge``)
 through a 1:1 DNAT to servers behind point ``core`` (whose clock is 25 ms ahead), each with a
 handshake, data both ways and a close; every 50th connection retransmits its request segment
-200 ms later. Times (CPU seconds of this process: the machine is shared) each stage
-(copy folding, anchor matching, clock, full matching, tracks and conversations, detectors) and
-the whole ``cross_point`` call, with peak RSS.
+200 ms later. Times the whole ``cross_point`` call first (CPU seconds of this process: the
+machine is shared), with the memory the analysis adds (peak RSS during the call minus RSS
+before it, i.e. without the generated records), then each stage (copy folding, anchor
+matching, clock, full matching, tracks and conversations, detectors) one by one. The cyclic
+garbage collector is paused around the analysis, as ``nettrail analyze`` does
+(``nettrail.analyze.flows.gc_paused``).
 
     .venv/bin/python bench/bench_correlate.py [--packets 500000] [--text]
 """
@@ -13,7 +16,6 @@ the whole ``cross_point`` call, with peak RSS.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import resource
 import time
@@ -22,6 +24,7 @@ from itertools import combinations
 from nettrail.analyze.clock import estimate_pair, offset_map, offsets
 from nettrail.analyze.correlate import fold_copies, match_points
 from nettrail.analyze.crosspoint import cross_point, detect
+from nettrail.analyze.flows import gc_paused
 from nettrail.analyze.nat import infer_translations
 from nettrail.analyze.tracks import build_conversations, build_tracks
 from nettrail.model.packet import (
@@ -83,9 +86,8 @@ def generate(packets: int, text: bool) -> dict[str, list[PacketRecord]]:
 
 
 def stages(points: dict[str, list[PacketRecord]]) -> list[tuple[str, float]]:
-    """Seconds spent in each stage of cross-point analysis, run one by one (with the cyclic
-    garbage collector paused, as ``cross_point`` does)."""
-    gc.disable()
+    """Seconds spent in each stage of cross-point analysis, run one by one (call it with the
+    cyclic garbage collector paused, as ``nettrail analyze`` does)."""
     out = []
     t = time.process_time()
     sightings = {p: fold_copies(r) for p, r in points.items()}
@@ -114,8 +116,18 @@ def stages(points: dict[str, list[PacketRecord]]) -> list[tuple[str, float]]:
     out.append(("nat + detectors", time.process_time() - t))
     multi = sum(1 for tr in tracks if len(tr.sightings) > 1)
     out.append((f"clock {clock[-1].offset_ns / 1e6:.3f} ms, matched {multi} packets", 0.0))
-    gc.enable()
     return out
+
+
+def rss_mb() -> float:
+    """Resident set size of this process now, in MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_mb() -> float:
+    """Peak resident set size of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -125,18 +137,25 @@ def main() -> None:
     ap.add_argument("--text", action="store_true", help="no seq/ack/IP ID (tcpdump text)")
     args = ap.parse_args()
     t = time.process_time()
-    points = generate(args.packets, args.text)
+    with gc_paused():
+        points = generate(args.packets, args.text)
     print(f"generated 2 x {args.packets} records in {time.process_time() - t:.1f} s")
-    for name, secs in stages(points):
-        print(f"  {name:40s} {secs:6.2f} s" if secs else f"  {name}")
-    t, w = time.process_time(), time.perf_counter()
-    result = cross_point(points)
-    total, wall = time.process_time() - t, time.perf_counter() - w
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n = 2 * args.packets
+    before = max(rss_mb(), peak_mb())
+    with gc_paused():
+        t, w = time.process_time(), time.perf_counter()
+        result = cross_point(points)
+        total, wall = time.process_time() - t, time.perf_counter() - w
+    added = peak_mb() - before
     print(f"cross_point: {total:.2f} s CPU ({wall:.2f} s wall) for {n} packets "
           f"({n / total:,.0f} packets/s of CPU), {len(result.paths)} paths, "
-          f"{len(result.findings)} findings, peak RSS {rss:.0f} MB, load {os.getloadavg()[0]:.1f}")
+          f"{len(result.findings)} findings; memory: {before:.0f} MB before (the records), "
+          f"peak {before + added:.0f} MB, analysis {added:.0f} MB = "
+          f"{added * 2**20 / n:.0f} bytes/packet; load {os.getloadavg()[0]:.1f}")
+    del result
+    with gc_paused():
+        for name, secs in stages(points):
+            print(f"  {name:40s} {secs:6.2f} s" if secs else f"  {name}")
 
 
 if __name__ == "__main__":

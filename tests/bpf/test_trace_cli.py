@@ -151,3 +151,13 @@ def test_not_root_is_one_line() -> None:
     assert proc.returncode == 3
     assert proc.stderr == ("nettrail: missing capability: tracing needs root "
                            "(CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)\n")
+
+
+def test_analyze_with_nothing_traced_says_so() -> None:
+    require_bpf()
+    proc = subprocess.run([*NETTRAIL, "trace", "--duration", "0.5", "--analyze", "-q",
+                           "host", "198.18.255.254"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert "nettrail: --analyze: no packet was traced, nothing to analyze\n" in proc.stderr

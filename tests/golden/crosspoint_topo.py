@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -227,7 +228,7 @@ class Topology:
             path = outdir / f"{self.scenario}-{point}.pcap"
             p = subprocess.Popen(
                 ["ip", "netns", "exec", NS[point], "tcpdump", "-i", "any", "-n", "-U",
-                 "--immediate-mode", "-s", "200", "-w", str(path), "ip"],
+                 "--immediate-mode", "-s", "200", "-B", "8192", "-w", str(path), "ip"],
                 stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
             self.procs.append(p)
             assert p.stderr is not None
@@ -244,6 +245,10 @@ class Topology:
             if p.args[0] == "ip" and "tcpdump" in p.args and p.poll() is None:
                 p.send_signal(signal.SIGINT)
                 p.wait(timeout=5)
+                _, err = p.communicate()
+                dropped = re.search(r"(\d+) packets? dropped by kernel", err or "")
+                if dropped and int(dropped.group(1)):
+                    raise RuntimeError(f"tcpdump dropped packets: {dropped.group(0)}")
 
     def exchange(self) -> str:
         """Run the scenario's server and client; the client's outcome."""

@@ -1,13 +1,26 @@
-"""The JSON report writes connection lines directly: the same text as the encoder's."""
+"""The JSON report writes connection and finding lines directly: the same text as the
+encoder's."""
 
 from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
+from nettrail.analyze.pipeline import analyze_files
 from nettrail.model.analysis import Analysis, PointSummary
+from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
-from nettrail.report.json import connection_dict, connection_json, render, to_dict
+from nettrail.report.json import (
+    connection_dict,
+    connection_json,
+    finding_dict,
+    finding_json,
+    render,
+    to_dict,
+)
+
+CROSS = Path(__file__).resolve().parents[1] / "fixtures" / "crosspoint"
 
 ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -36,3 +49,39 @@ def test_render_is_to_dict() -> None:
     render(analysis, out)
     assert json.loads(out.getvalue()) == json.loads(json.dumps(to_dict(analysis)))
     assert list(json.loads(out.getvalue())) == list(to_dict(analysis))
+
+
+def reference(analysis: Analysis) -> str:
+    """The report as the encoder alone writes it: one line per top-level key and item."""
+    items = list(to_dict(analysis).items())
+    out = ["{\n"]
+    for i, (key, value) in enumerate(items):
+        comma = "," if i < len(items) - 1 else ""
+        if isinstance(value, list) and value:
+            out.append(f"{ENCODE(key)}: [\n")
+            out.append(",\n".join(f"  {ENCODE(v)}" for v in value))
+            out.append(f"\n]{comma}\n")
+        else:
+            out.append(f"{ENCODE(key)}: {ENCODE(value)}{comma}\n")
+    out.append("}\n")
+    return "".join(out)
+
+
+def test_finding_json_is_what_the_encoder_writes() -> None:
+    a, b = Endpoint("198.51.100.2", 40000), Endpoint("2001:db8::1", 22)
+    ev = (Evidence("h\u00e9", 'f "1".pcap', 3, 10**18 + 7, "x > y: Flags [S]", None, ""),
+          Evidence("h", "f", 0, 0, "t\n\u2192", "eth0", 'note "q"'))
+    for f in (Finding("reset", Severity.ERROR, "s\u00e9 \"x\"", ev, True, FlowKey.of(6, a, b),
+                      {"point": "h", "count": "2"}),
+              Finding("clock", Severity.INFO, "", ())):
+        assert finding_json(f) == ENCODE(finding_dict(f))
+
+
+def test_render_matches_the_encoder_on_recorded_captures() -> None:
+    for name in ("incident", "refused"):
+        files = sorted(CROSS.glob(f"{name}-*.pcap"))
+        analysis = analyze_files([(p.stem.split("-", 1)[1], str(p)) for p in files]).analysis
+        assert analysis.findings and analysis.connections
+        out = io.StringIO()
+        render(analysis, out)
+        assert out.getvalue() == reference(analysis)

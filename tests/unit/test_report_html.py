@@ -194,6 +194,15 @@ def test_no_paths_and_no_diagnosis() -> None:
     assert not root.find("svg")
 
 
+def test_errors_without_diagnosis_are_not_called_no_failure() -> None:
+    refused = Finding("refused", Severity.ERROR, "srv: the server answered the SYN with RST")
+    page, root = render(Analysis(points=(), connections=(), findings=(refused,)))
+    heading = root.find(id="diagnosis")[0].text()
+    assert "1 error found, no single root cause diagnosed" in heading
+    assert "<title>nettrail: 1 error found, no single root cause diagnosed</title>" in page
+    assert "No failure diagnosed" not in page and "connection views" not in page
+
+
 def test_long_connections_are_cut_and_say_so() -> None:
     hop = WEB_SYN[0]
     paths = tuple(

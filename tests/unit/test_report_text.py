@@ -44,3 +44,26 @@ def test_clock_and_nat_lines() -> None:
 
 def test_time_text_is_utc_with_microseconds() -> None:
     assert text.time_text(1_700_000_000_123_456_789) == "22:13:20.123456"
+
+
+def test_clock_lines_never_say_zero_ms_ahead_and_name_unaligned_points() -> None:
+    same = ClockOffset("netnode", "client", 12_000.0, 15_000.0, 3)
+    assert text.clock_text(same) == ("netnode's clock agrees with client "
+                                     "(within 0.015 ms, 3 samples)")
+    precise = ClockOffset("host5", "host1", -24_992_000.0, 9_000.0, 2)
+    assert text.clock_text(precise) == ("host5's clock is 24.992 ± 0.009 ms behind host1 "
+                                        "(2 samples)")
+    w = Wire("a", "a.pcap")
+    w.tcp(0, "198.51.100.1:40000", "203.0.113.2:80", SYN, seq=1)
+    other = Wire("b", "b.pcap")
+    other.tcp(0, "198.51.100.7:40001", "203.0.113.9:81", SYN, seq=5)
+    out = io.StringIO()
+    text.render(analyze_records({"a": w.records, "b": other.records}), out)
+    assert "  b's clock is unknown: no packet was seen both there and at a\n" in out.getvalue()
+
+
+def test_long_durations_are_readable() -> None:
+    assert text.duration_text(400_000) == "0.4 ms"
+    assert text.duration_text(3_000_000_000) == "3000.0 ms"
+    assert text.duration_text(42_500_000_000) == "42.5 s"
+    assert text.duration_text((16 * 3600 + 5 * 60 + 9) * 1_000_000_000) == "16 h 05 min 09 s"

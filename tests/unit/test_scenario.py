@@ -163,7 +163,8 @@ def test_missing_traffic_and_broken_toml_are_scenario_errors(tmp_path: Path) -> 
     no_traffic = MINIMAL.split("[traffic]")[0] + "[hosts.a]\n"
     assert "traffic: missing" in load_error(tmp_path, no_traffic)
     assert "invalid TOML" in load_error(tmp_path, "name = \n")
-    with pytest.raises(ScenarioError, match="no such scenario"):
+    with pytest.raises(ScenarioError, match="^no scenario named 'no-such-scenario' "
+                       r"\(known: asym-firewall, "):
         scenario.load("no-such-scenario")
 
 
@@ -224,7 +225,8 @@ def test_extends_needs_a_name_and_an_existing_base(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match=r"nameless\.toml: name: missing"):
         scenario.load(nameless)
     orphan = write(tmp_path, 'extends = "nope"\nname = "orphan"\n', "orphan.toml")
-    with pytest.raises(ScenarioError, match=r"nope\.toml: no such scenario"):
+    with pytest.raises(ScenarioError,
+                       match=r"orphan\.toml: extends 'nope': no scenario named 'nope'"):
         scenario.load(orphan)
 
 
@@ -233,3 +235,24 @@ def test_merge_tables_key_by_key_and_replace_the_rest() -> None:
     assert scenario.merge(base, {"a": {"y": [2], "z": 3}, "b": 4}) == {
         "a": {"x": 1, "y": [2], "z": 3}, "b": 4}
     assert base == {"a": {"x": 1, "y": [1]}, "b": 2}
+
+
+def test_copy_of_a_shipped_scenario_extends_the_shipped_base(tmp_path: Path) -> None:
+    copy = tmp_path / "my-port-closed.toml"
+    copy.write_text(scenario.scenario_path("port-closed").read_text(encoding="utf-8"))
+    loaded, shipped = scenario.load(str(copy)), scenario.load("port-closed")
+    assert (loaded.name, loaded.traffic, loaded.hosts) == ("port-closed", shipped.traffic,
+                                                           shipped.hosts)
+
+
+def test_a_typo_in_a_key_suggests_the_known_one(tmp_path: Path) -> None:
+    message = load_error(tmp_path, MINIMAL.replace("[hosts.b]", "[hosts.b]\nroutse = []"))
+    assert message == f"{tmp_path / 'tiny.toml'}: hosts.b.routse: unknown key (did you mean " \
+                      "'routes'?)"
+
+
+def test_missing_scenario_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=r"nope\.toml: no such file \(shipped scenarios: "):
+        scenario.load(str(tmp_path / "nope.toml"))
+    with pytest.raises(ScenarioError, match="a directory, not a scenario file"):
+        scenario.load(str(tmp_path))

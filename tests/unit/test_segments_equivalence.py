@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import capkit as ck
-from nettrail.analyze import pipeline
+from nettrail.analyze import fastpath, pipeline
 from nettrail.analyze.fastpath import track_pcap
 from nettrail.analyze.pipeline import analyze_files
 from nettrail.capture import open_capture
@@ -88,7 +88,8 @@ def _conversation(ip: Any, c: str, s: str, frame: Any) -> list[bytes]:
             frame(ip(c, s, seg(40000, 22, 0x04, 131, 0, 0)))]
 
 
-def test_unusual_frames_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def unusual_frames() -> list[tuple[int, bytes]]:
+    """Five conversations, each on plain and VLAN-tagged Ethernet, then a few other frames."""
     def v4(src: str, dst: str, payload: bytes) -> bytes:
         return ck.ipv4(src, dst, 6, payload)
 
@@ -118,6 +119,11 @@ def test_unusual_frames_same_analysis(tmp_path: Path, monkeypatch: pytest.Monkey
     frames.append((t + 1, ck.eth(ck.ipv4(C, S, 17, ck.udp(5353, 53, b"q")))))
     frames.append((t + 2, ck.eth(ck.arp(1, ck.MAC_A, C, "00:00:00:00:00:00", S), 0x0806)))
     frames.append((t + 3, ck.eth(ck.ipv4(C, S, 6, ck.tcp(1, 2, 2))[:40])))  # cut short
+    return frames
+
+
+def test_unusual_frames_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    frames = unusual_frames()
     for name, blob in {
         "eth.pcap": ck.pcap(frames),
         "eth-be-nano.pcap": ck.pcap(frames, big=True, nano=True),
@@ -168,3 +174,16 @@ def test_fast_path_stops_at_the_same_fault(tmp_path: Path,
     assert fast["points"][0]["packets"] == 49
     cap = open_capture(str(path), "p")
     assert cap.segments(lambda rec: None) is not None
+
+
+def test_small_chunks_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read in chunks smaller than a frame or two: records cut between chunks, and repeated
+    segments looked up again in the file rather than in the chunk in memory."""
+    out = tmp_path / "unusual.pcap"
+    out.write_bytes(ck.pcap(unusual_frames()))
+    whole, _slow, _taken = both_paths(out, monkeypatch)
+    monkeypatch.setattr(fastpath, "CHUNK", 150)
+    fast, slow, taken = both_paths(out, monkeypatch)
+    assert taken
+    assert fast == slow == whole
+    assert {"retransmission", "multi-interface-copy"} <= {f["kind"] for f in fast["findings"]}

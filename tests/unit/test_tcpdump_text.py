@@ -239,6 +239,20 @@ def test_midnight_advances_the_day(tmp_path: Path) -> None:
         DAY - 10_000, DAY + 10_000, DAY - 5_000, DAY + 20_000]
 
 
+def test_a_jump_forward_of_over_12_hours_is_a_gap_not_the_day_before(tmp_path: Path) -> None:
+    r = Read(tmp_path, f"08:00:00.000000 {SYN_LINE}\n23:59:59.000000 {SYN_LINE}\n")
+    assert [x.ts_ns for x in r.records] == [8 * 3600 * 10**9, DAY - 10**9]
+
+
+def test_only_one_line_is_joined_as_a_wrap_the_rest_is_named(tmp_path: Path) -> None:
+    r = Read(tmp_path, f"08:00:00.000000 {SYN_LINE}\nthis is junk\nmore junk %%%\n"
+                       f"08:00:01.000000 {SYN_LINE}\n")
+    assert [x.frame for x in r.records] == [1, 4]
+    assert r.stats.skipped["unparsed-line"] == 1
+    assert r.warned("more junk") == [f"{r.path} line 3: not a tcpdump packet line: "
+                                      "'more junk %%%'"]
+
+
 def test_no_times_are_line_order(tmp_path: Path) -> None:
     r = Read(tmp_path, f"{SYN_LINE}\n{SYN_LINE}\neth0 Out {SYN_LINE}\n")
     assert [x.ts_ns for x in r.records] == [0, 1000, 2000]

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import heapq
 import statistics
+from array import array
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from nettrail.analyze.correlate import Match, UnionFind
+from nettrail.analyze.correlate import Form, Match, UnionFind
 from nettrail.model.analysis import ClockOffset
 
 OUTLIER_FLOOR_NS = 2_000_000
@@ -37,17 +38,24 @@ class PairEstimate(NamedTuple):
     two_sided: bool
 
 
-class _Sample(NamedTuple):
-    group: object
-    orientation: bool
-    causal: int  # +1: seen at A first, -1: at B first, 0: unknown
-    fwd: int   # b.first - a.last: an upper bound if the packet went A -> B
-    rev: int   # b.last - a.first: a lower bound if the packet went B -> A
-    mid: int
+class _Side:
+    """The samples of one orientation of one connection, as columns (a few bytes each):
+    ``causal`` (+1: seen at A first, -1: at B first, 0: unknown), ``fwd`` (b.first - a.last:
+    an upper bound if the packet went A -> B), ``rev`` (b.last - a.first: a lower bound if it
+    went B -> A) and ``mid`` (b.first - a.first)."""
+
+    __slots__ = ("causal", "fwd", "mid", "rev")
+
+    def __init__(self) -> None:
+        self.causal = array("b")
+        self.fwd = array("q")
+        self.rev = array("q")
+        self.mid = array("q")
 
 
-def _samples(matches: Sequence[Match]) -> list[_Sample]:
-    """Time differences of matched packets, grouped by connection as point A saw it.
+def _samples(matches: Sequence[Match]) -> dict[object, dict[bool, _Side]]:
+    """Time differences of matched packets, grouped by connection as point A saw it, then by
+    orientation (which side of the connection sent the packet).
 
     At point A, the forms a packet took (before and after a NAT there) belong to one group,
     and all their sources are one side of it: so both directions of a NATed connection fall
@@ -55,23 +63,41 @@ def _samples(matches: Sequence[Match]) -> list[_Sample]:
     """
     flows = UnionFind()
     sides = UnionFind()
+    done: set[tuple[Form, ...]] = set()
     for m in matches:
         a = m.a
-        first = a.forms[0]
-        for src, dst in a.forms:
+        forms = (a.form,) if a.single else tuple(a.forms)
+        if forms in done:
+            continue
+        done.add(forms)
+        first = forms[0]
+        for src, dst in forms:
             flows.union((src, dst) if src <= dst else (dst, src),
                         (first[0], first[1]) if first[0] <= first[1] else (first[1], first[0]))
             sides.union(src, first[0])
             sides.union(dst, first[1])
-    out = []
+    by_group: dict[object, dict[bool, _Side]] = {}
+    known: dict[Form, _Side] = {}
     for m in matches:
         a, b = m.a, m.b
-        src, dst = a.forms[0]
-        group = flows.find((src, dst) if src <= dst else (dst, src))
-        orientation = str(sides.find(src)) < str(sides.find(dst))
-        out.append(_Sample(group, orientation, _causal(m), b.first_ns - a.last_ns,
-                           b.last_ns - a.first_ns, b.first_ns - a.first_ns))
-    return out
+        form = a.form
+        side = known.get(form)
+        if side is None:
+            src, dst = form
+            group = flows.find((src, dst) if src <= dst else (dst, src))
+            orientation = str(sides.find(src)) < str(sides.find(dst))
+            by_side = by_group.get(group)
+            if by_side is None:
+                by_side = by_group[group] = {}
+            side = by_side.get(orientation)
+            if side is None:
+                side = by_side[orientation] = _Side()
+            known[form] = side
+        side.causal.append(0 if a.single and b.single else _causal(m))
+        side.fwd.append(b.first_ns - a.last_ns)
+        side.rev.append(b.last_ns - a.first_ns)
+        side.mid.append(b.first_ns - a.first_ns)
+    return by_group
 
 
 def _causal(m: Match) -> int:
@@ -85,32 +111,37 @@ def _causal(m: Match) -> int:
     return 0
 
 
-def _classify(samples: Sequence[_Sample]) -> tuple[list[int], list[int], list[int]]:
+def _classify(by_group: dict[object, dict[bool, _Side]],
+              ) -> tuple[list[int], list[int], list[int]]:
     """Upper bounds (A->B packets), lower bounds (B->A packets), and unclassified mids.
 
     A sample whose direction NAT tells is classified by it; the others by their group: within
     one connection, the orientation with the larger median difference travels from A to B.
     """
-    by_group: dict[object, dict[bool, list[_Sample]]] = defaultdict(lambda: defaultdict(list))
-    for s in samples:
-        by_group[s.group][s.orientation].append(s)
     upper: list[int] = []
     lower: list[int] = []
     loose: list[int] = []
-    for sides in by_group.values():
+    for by_side in by_group.values():
         going: bool | None = None
-        if len(sides) == 2:
-            med = {o: statistics.median(s.mid for s in ss) for o, ss in sides.items()}
+        if len(by_side) == 2:
+            med = {o: statistics.median(side.mid) for o, side in by_side.items()}
             if med[True] != med[False]:
                 going = max(med, key=lambda o: med[o])
-        for orientation, group_samples in sides.items():
-            for s in group_samples:
-                if s.causal > 0 or (s.causal == 0 and going is orientation):
-                    upper.append(s.fwd)
-                elif s.causal < 0 or (s.causal == 0 and going is not None):
-                    lower.append(s.rev)
+        for orientation, side in by_side.items():
+            if going is not None and not any(side.causal):  # the common case, in bulk
+                if going is orientation:
+                    upper.extend(side.fwd)
                 else:
-                    loose.append(s.mid)
+                    lower.extend(side.rev)
+                continue
+            for causal, fwd, rev, mid in zip(side.causal, side.fwd, side.rev, side.mid,
+                                             strict=True):
+                if causal > 0 or (causal == 0 and going is orientation):
+                    upper.append(fwd)
+                elif causal < 0 or (causal == 0 and going is not None):
+                    lower.append(rev)
+                else:
+                    loose.append(mid)
     return upper, lower, loose
 
 
@@ -140,26 +171,25 @@ def _reject(upper: list[int], lower: list[int]) -> tuple[list[int], list[int]]:
 
 def estimate_pair(a: str, b: str, matches: Sequence[Match]) -> PairEstimate | None:
     """The offset of point ``b`` against point ``a`` from matched packets, or None."""
-    samples = _samples(matches)
-    if not samples:
+    if not matches:
         return None
-    upper, lower, loose = _classify(samples)
+    upper, lower, loose = _classify(_samples(matches))
     upper, lower = _reject(upper, lower)
     if upper and lower:
         hi, lo = upper[0], lower[-1]
         if lo <= hi:
-            return PairEstimate(a, b, (hi + lo) / 2, (hi - lo) / 2, len(samples), True)
+            return PairEstimate(a, b, (hi + lo) / 2, (hi - lo) / 2, len(matches), True)
         mu, ml = statistics.median(upper), statistics.median(lower)
-        return PairEstimate(a, b, (mu + ml) / 2, abs(mu - ml) / 2, len(samples), True)
+        return PairEstimate(a, b, (mu + ml) / 2, abs(mu - ml) / 2, len(matches), True)
     # One-way evidence only: skew and transit time cannot be told apart. With a bound of known
     # direction, take it (zero transit); else the median difference. Within the floor, none.
     if upper or lower:
         est = float(upper[0]) if upper else float(lower[-1])
-        return PairEstimate(a, b, est, ONE_SIDED_FLOOR_NS, len(samples), False)
+        return PairEstimate(a, b, est, ONE_SIDED_FLOOR_NS, len(matches), False)
     med, _ = _spread(loose)
     mad = statistics.median(abs(v - med) for v in loose)
     unc = max(1.4826 * mad, ONE_SIDED_FLOOR_NS)
-    return PairEstimate(a, b, med, unc, len(samples), False)
+    return PairEstimate(a, b, med, unc, len(matches), False)
 
 
 def offsets(points: Sequence[str], pairs: Sequence[PairEstimate]) -> tuple[ClockOffset, ...]:

@@ -11,7 +11,7 @@ merges: linear in the number of packets, apart from sorting.
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -49,39 +49,81 @@ class Sighting:
     """One packet at one capture point, with every copy of it seen on that point's interfaces.
 
     ``forms`` lists the distinct (source, destination) pairs of the copies in time order: more
-    than one means the packet was translated inside this point.
+    than one means the packet was translated inside this point; ``copy_forms`` is the form of
+    each copy. Most packets are seen once: ``record`` and ``form`` hold the first copy, and the
+    lists are only built for packets seen several times (a sighting costs little memory).
     """
 
     __slots__ = (
+        "_more",
         "ack",
-        "copy_forms",
         "first_ns",
         "flags",
-        "forms",
+        "form",
+        "idx",
         "ip_id",
         "ip_len",
-        "key",
         "last_ns",
         "offset",
         "plen",
         "point",
         "proto",
-        "records",
+        "record",
         "seq",
         "ts_val",
     )
+    idx: int  # position among all points' sightings, set by ``build_tracks``
 
-    def __init__(self, record: PacketRecord, form: Form, fields: _Fields) -> None:
+    def __init__(self, record: PacketRecord, form: Form, proto: int, flags: int,
+                 seq: int | None, ack: int | None, plen: int, ip_id: int | None,
+                 ip_len: int | None, ts_val: int | None) -> None:
         self.point = record.point
-        self.records: list[PacketRecord] = [record]
-        self.first_ns = record.ts_ns
-        self.last_ns = record.ts_ns
-        self.forms: list[Form] = [form]
-        self.copy_forms: list[Form] = [form]
-        self.proto, self.flags, self.seq, self.ack, self.plen, self.ip_id, self.ip_len = fields[:7]
-        self.ts_val = fields.ts_val
+        self.record = record
+        self.form = form
+        # None, or (records, forms, copy_forms) once a second copy is folded in
+        self._more: tuple[list[PacketRecord], list[Form], list[Form]] | None = None
+        self.first_ns = self.last_ns = record.ts_ns
+        self.proto = proto
+        self.flags = flags
+        self.seq = seq
+        self.ack = ack
+        self.plen = plen
+        self.ip_id = ip_id
+        self.ip_len = ip_len
+        self.ts_val = ts_val
         self.offset = 0
-        self.key = self._strong_key()
+
+    @property
+    def records(self) -> list[PacketRecord]:
+        """Every copy's record, in time order."""
+        more = self._more
+        return [self.record] if more is None else more[0]
+
+    @property
+    def forms(self) -> list[Form]:
+        """The distinct forms of the copies, in time order."""
+        more = self._more
+        return [self.form] if more is None else more[1]
+
+    @property
+    def copy_forms(self) -> list[Form]:
+        """The form of each copy, in time order."""
+        more = self._more
+        return [self.form] if more is None else more[2]
+
+    @property
+    def single(self) -> bool:
+        """True when the packet was seen once at this point (one copy, one form)."""
+        return self._more is None
+
+    @property
+    def key(self) -> tuple[object, ...] | None:
+        """Key on fields NAT never changes, or None when the capture lacks them (text)."""
+        if self.proto == PROTO_TCP:
+            seq = self.seq
+            return None if seq is None else (PROTO_TCP, self.flags, seq, self.ack, self.plen)
+        ip_id = self.ip_id
+        return None if ip_id is None else (self.proto, ip_id, self.ip_len, self.plen)
 
     @property
     def t(self) -> int:
@@ -100,38 +142,34 @@ class Sighting:
     @property
     def src(self) -> Endpoint:
         """Source endpoint of the first copy."""
-        return self.forms[0][0]
+        return self.form[0]
 
     @property
     def dst(self) -> Endpoint:
         """Destination endpoint of the first copy."""
-        return self.forms[0][1]
+        return self.form[1]
 
     @property
     def copies(self) -> int:
         """How many records (interfaces) this packet was seen as at its point."""
-        return len(self.records)
+        more = self._more
+        return 1 if more is None else len(more[0])
 
     def add_copy(self, record: PacketRecord, form: Form) -> None:
         """Fold another copy of the same packet into this sighting."""
-        self.records.append(record)
-        self.copy_forms.append(form)
+        more = self._more
+        if more is None:
+            more = self._more = ([self.record], [self.form], [self.form])
+        records, forms, copy_forms = more
+        records.append(record)
+        copy_forms.append(form)
         self.last_ns = record.ts_ns
-        if form not in self.forms:
-            self.forms.append(form)
+        if form not in forms:
+            forms.append(form)
 
     def strong_key(self) -> tuple[object, ...] | None:
         """Key on fields NAT never changes, or None when the capture lacks them (text)."""
         return self.key
-
-    def _strong_key(self) -> tuple[object, ...] | None:
-        if self.proto == PROTO_TCP:
-            if self.seq is None:
-                return None
-            return (PROTO_TCP, self.flags, self.seq, self.ack, self.plen)
-        if self.ip_id is None:
-            return None
-        return (self.proto, self.ip_id, self.ip_len, self.plen)
 
     def __repr__(self) -> str:
         return f"Sighting({self.point}@{self.first_ns} {self.src}>{self.dst} f={self.flags})"
@@ -238,43 +276,120 @@ def _weak_copy(s: Sighting, form: Form, ts_ns: int) -> bool:
     return form[1] == last[1] and form[0].port == last[0].port
 
 
-def fold_copies(records: Iterable[PacketRecord]) -> list[Sighting]:
+def _ts_of(record: PacketRecord) -> int:
+    return record.ts_ns
+
+
+def _new_form(endpoints: dict[tuple[str, int], Endpoint], src: str, sport: int, dst: str,
+              dport: int) -> Form:
+    """A new (source, destination) pair, its endpoints shared with every other form's."""
+    a = endpoints.get((src, sport))
+    if a is None:
+        a = endpoints[(src, sport)] = tuple.__new__(Endpoint, (src, sport))
+    b = endpoints.get((dst, dport))
+    if b is None:
+        b = endpoints[(dst, dport)] = tuple.__new__(Endpoint, (dst, dport))
+    return (a, b)
+
+
+def fold_copies(records: Iterable[PacketRecord],
+                endpoints: dict[tuple[str, int], Endpoint] | None = None) -> list[Sighting]:
     """The sightings of one point: records in time order, copies of one packet folded.
 
-    Candidates are the last few sightings under the record's copy key, kept only while a copy
-    of them could still come (a few milliseconds), so memory stays bounded by the traffic of
-    that window.
+    Candidates are the last few sightings under the record's copy key. Keys whose sightings
+    are all older than the copy window are swept out every few milliseconds of capture (they
+    can never match again), so memory stays bounded by the traffic of that window. Plain TCP
+    records with seq numbers or an IP ID (the bulk of any capture) take an inline path;
+    everything else goes through ``_fields``. ``endpoints`` shares Endpoint objects between
+    calls (points).
     """
-    ordered = sorted(records, key=lambda r: r.ts_ns)
+    if endpoints is None:
+        endpoints = {}
+    ordered = sorted(records, key=_ts_of)
     recent: dict[tuple[object, ...], list[Sighting]] = {}
-    expiry: deque[tuple[int, tuple[object, ...]]] = deque()
     forms: dict[tuple[str, int, str, int], Form] = {}
     out: list[Sighting] = []
+    tcp_header = TCPHeader
+    sweep_at = ordered[0].ts_ns + COPY_WINDOW_NS if ordered else 0
     for record in ordered:
-        got = _fields(record, forms)
-        if got is None:
-            continue
         ts = record.ts_ns
-        while expiry and ts - expiry[0][0] > COPY_WINDOW_NS:
-            old = expiry.popleft()[1]
-            held = recent.get(old)
-            if held is not None and ts - held[-1].last_ns > COPY_WINDOW_NS:
-                del recent[old]
-        form, f = got
-        window, keys = _copy_keys(form, f)
-        found = _copy_of(recent, keys, record, form, window)
-        if found is None:
-            found = Sighting(record, form, f)
-            out.append(found)
-        else:
-            found.add_copy(record, form)
-        for key in keys:
-            held = recent.setdefault(key, [])
-            if not held or held[-1] is not found:
+        if ts > sweep_at:
+            recent = {k: v for k, v in recent.items() if ts - v[-1].last_ns <= COPY_WINDOW_NS}
+            sweep_at = ts + COPY_WINDOW_NS
+        h = record.headers
+        ip = h.ip
+        l4 = h.l4
+        if (record.inner is None and ip is not None and type(l4) is tcp_header
+                and ip.proto == PROTO_TCP and (l4.seq is not None or ip.ip_id is not None)):
+            key4 = (ip.src, l4.sport, ip.dst, l4.dport)
+            form = forms.get(key4)
+            if form is None:
+                form = forms[key4] = _new_form(endpoints, ip.src, l4.sport, ip.dst, l4.dport)
+            raw_seq, flags, plen, ip_id = l4.seq, l4.flags, l4.payload_len, ip.ip_id
+            key: tuple[object, ...] = (("s", flags, raw_seq, l4.ack, plen, ip_id)
+                                       if raw_seq is not None
+                                       else ("i", PROTO_TCP, ip_id, ip.length, flags, plen))
+            held = recent.get(key)
+            found = None
+            if held is not None:
+                for cand in reversed(held):
+                    if ts - cand.last_ns <= COPY_WINDOW_NS and (
+                            record.ifname is None or _distinct_interface(cand, record)):
+                        found = cand
+                        break
+            if found is None:
+                rel = l4.seq_relative
+                found = Sighting(record, form, PROTO_TCP, flags, None if rel else raw_seq,
+                                 None if rel else l4.ack, plen, ip_id, ip.length,
+                                 l4.options.ts_val)
+                out.append(found)
+            else:
+                found.add_copy(record, form)
+            if held is None:
+                recent[key] = [found]
+            elif held[-1] is not found:
                 held.append(found)
                 if len(held) > _CANDIDATES:
                     del held[0]
-            expiry.append((ts, key))
+            continue
+        if (record.inner is None and ip is not None and type(l4) is tcp_header
+                and ip.proto == PROTO_TCP):  # TCP without seq numbers or IP ID (text)
+            key4 = (ip.src, l4.sport, ip.dst, l4.dport)
+            form = forms.get(key4)
+            if form is None:
+                form = forms[key4] = _new_form(endpoints, ip.src, l4.sport, ip.dst, l4.dport)
+            flags, plen, ack = l4.flags, l4.payload_len, l4.ack
+            keys: list[tuple[object, ...]] = [("w", PROTO_TCP, flags, plen, ack, 0, form[0]),
+                                              ("w", PROTO_TCP, flags, plen, ack, 1, form[1])]
+            found = _copy_of(recent, keys, record, form, WEAK_COPY_WINDOW_NS)
+            if found is None:
+                found = Sighting(record, form, PROTO_TCP, flags, None,
+                                 None if l4.seq_relative else ack, plen, None, ip.length,
+                                 l4.options.ts_val)
+                out.append(found)
+            else:
+                found.add_copy(record, form)
+        else:
+            got = _fields(record, forms)
+            if got is None:
+                continue
+            form, f = got
+            window, keys = _copy_keys(form, f)
+            found = _copy_of(recent, keys, record, form, window)
+            if found is None:
+                found = Sighting(record, form, f.proto, f.flags, f.seq, f.ack, f.plen, f.ip_id,
+                                 f.ip_len, f.ts_val)
+                out.append(found)
+            else:
+                found.add_copy(record, form)
+        for key in keys:
+            held = recent.get(key)
+            if held is None:
+                recent[key] = [found]
+            elif held[-1] is not found:
+                held.append(found)
+                if len(held) > _CANDIDATES:
+                    del held[0]
     return out
 
 
@@ -282,29 +397,48 @@ def _copy_of(recent: Mapping[tuple[object, ...], list[Sighting]], keys: list[tup
              record: PacketRecord, form: Form, window: int) -> Sighting | None:
     """The sighting ``record`` is a copy of, if any."""
     weak = window == WEAK_COPY_WINDOW_NS
+    ts = record.ts_ns
     for key in keys:
-        for s in reversed(recent.get(key, ())):
-            if (record.ts_ns - s.last_ns <= window and _distinct_interface(s, record)
-                    and (not weak or _weak_copy(s, form, record.ts_ns))):
+        held = recent.get(key)
+        if held is None:
+            continue
+        for s in reversed(held):
+            if (ts - s.last_ns <= window and _distinct_interface(s, record)
+                    and (not weak or _weak_copy(s, form, ts))):
                 return s
     return None
 
 
-def _weak_keys(s: Sighting) -> tuple[tuple[object, ...], tuple[object, ...]]:
-    return ((s.proto, s.flags, s.plen, 0, s.src), (s.proto, s.flags, s.plen, 1, s.dst))
-
-
 def _index(items: Iterable[Sighting], key_of: str) -> dict[tuple[object, ...], list[Sighting]]:
+    """Sightings by weak key: flags, length and the source (``src``) or destination endpoint."""
     index: dict[tuple[object, ...], list[Sighting]] = defaultdict(list)
+    role = 0 if key_of == "src" else 1
     for s in items:
-        if key_of == "strong":
-            k = s.strong_key()
-            if k is not None:
-                index[k].append(s)
-        else:
-            src_key, dst_key = _weak_keys(s)
-            index[src_key if key_of == "src" else dst_key].append(s)
+        index[(s.proto, s.flags, s.plen, role, s.form[role])].append(s)
     return index
+
+
+StrongIndex = tuple[dict[tuple[object, ...], "Sighting | list[Sighting]"], bool]
+
+
+def strong_index(items: Iterable[Sighting]) -> StrongIndex:
+    """Sightings by strong key (one sighting, or a list when the key repeats), and whether any
+    sighting lacks a strong key. Build it once per point and pass it to ``match_points``."""
+    index: dict[tuple[object, ...], Sighting | list[Sighting]] = {}
+    keyless = False
+    for s in items:
+        k = s.key
+        if k is None:
+            keyless = True
+            continue
+        held = index.get(k)
+        if held is None:
+            index[k] = s
+        elif type(held) is list:
+            held.append(s)
+        else:
+            index[k] = [held, s]  # type: ignore[list-item]
+    return index, keyless
 
 
 def _timed(xa: Sequence[Sighting], xb: Sequence[Sighting], offset_ba: float, tol: float,
@@ -354,42 +488,63 @@ def _by_ip_id(xa: Sequence[Sighting], xb: Sequence[Sighting], used: set[int]) ->
     return out
 
 
-def _confirmed(a: Sighting, b: Sighting) -> float:
-    if (a.ip_id is not None and a.ip_id == b.ip_id) or (
-            a.ts_val is not None and a.ts_val == b.ts_val):
-        return CONF_STRONG_CONFIRMED
-    return CONF_STRONG
+StrongPairs = tuple[list[tuple["Sighting | list[Sighting]", "Sighting | list[Sighting]"]], bool]
+
+
+def strong_pairs(index_a: StrongIndex, index_b: StrongIndex) -> StrongPairs:
+    """The strong keys both points saw, as (A's sightings, B's sightings) in A's order, and
+    whether weak matching is needed (some sighting lacks a strong key). Computed once, it
+    serves both matching passes (the indexes can go once it is built)."""
+    (ia, keyless_a), (ib, keyless_b) = index_a, index_b
+    get = ib.get
+    pairs = []
+    for key, xa in ia.items():
+        xb = get(key)
+        if xb is not None:
+            pairs.append((xa, xb))
+    return pairs, keyless_a or keyless_b
 
 
 def match_points(sa: Sequence[Sighting], sb: Sequence[Sighting],
                  offset_ba: float | None = None,
-                 tol: float = MATCH_TOLERANCE_NS) -> list[Match]:
+                 tol: float = MATCH_TOLERANCE_NS,
+                 indexes: tuple[StrongIndex, StrongIndex] | None = None,
+                 pairs: StrongPairs | None = None) -> list[Match]:
     """Matches between two points' sightings.
 
     Without ``offset_ba`` (point B's clock minus point A's, in ns) only unambiguous matches are
     made: the anchors the clock estimate is built from. With it, ambiguous candidates (a
     retransmitted segment, the many pure ACKs of tcpdump text) are paired in corrected time.
+    ``indexes`` are the two sides' ``strong_index`` and ``pairs`` their ``strong_pairs``, when
+    already built.
     """
+    if pairs is None:
+        pairs = strong_pairs(*(indexes or (strong_index(sa), strong_index(sb))))
+    candidates, weak = pairs  # without weak matching, no "used" bookkeeping is needed
     used: set[int] = set()
     out: list[Match] = []
-    ia, ib = _index(sa, "strong"), _index(sb, "strong")
+    new = tuple.__new__
     deferred: list[tuple[list[Sighting], list[Sighting]]] = []
-    for key, xa in ia.items():
-        xb = ib.get(key)
-        if not xb:
+    for xa, xb in candidates:
+        if type(xa) is Sighting and type(xb) is Sighting and (
+                offset_ba is None or abs(xb.first_ns - xa.first_ns - offset_ba) <= tol):
+            ida, ta = xa.ip_id, xa.ts_val
+            conf = (CONF_STRONG_CONFIRMED if (ida is not None and ida == xb.ip_id)
+                    or (ta is not None and ta == xb.ts_val) else CONF_STRONG)
+            out.append(new(Match, (xa, xb, conf)))
+            if weak:
+                used.add(id(xa))
+                used.add(id(xb))
             continue
-        if len(xa) == 1 and len(xb) == 1 and (
-                offset_ba is None or abs(xb[0].first_ns - xa[0].first_ns - offset_ba) <= tol):
-            out.append(Match(xa[0], xb[0], _confirmed(xa[0], xb[0])))
-            used.add(id(xa[0]))
-            used.add(id(xb[0]))
-            continue
-        out.extend(_by_ip_id(xa, xb, used))
-        deferred.append((xa, xb))
+        la: list[Sighting] = xa if type(xa) is list else [xa]  # type: ignore[list-item]
+        lb: list[Sighting] = xb if type(xb) is list else [xb]  # type: ignore[list-item]
+        out.extend(_by_ip_id(la, lb, used))
+        deferred.append((la, lb))
     if offset_ba is not None:
-        for xa, xb in deferred:
-            out.extend(_timed(xa, xb, offset_ba, tol, CONF_STRONG_TIMED, used))
-    out.extend(_weak_matches(sa, sb, offset_ba, tol, used))
+        for la, lb in deferred:
+            out.extend(_timed(la, lb, offset_ba, tol, CONF_STRONG_TIMED, used))
+    if weak:
+        out.extend(_weak_matches(sa, sb, offset_ba, tol, used))
     return out
 
 
@@ -400,10 +555,18 @@ def _weak_matches(sa: Sequence[Sighting], sb: Sequence[Sighting], offset_ba: flo
     Two sightings that both carry seq numbers and did not match on them are different packets,
     so weak keys only pair a sighting without seq numbers with any other.
     """
-    a_weak = [s for s in sa if id(s) not in used and s.strong_key() is None]
-    a_strong = [s for s in sa if id(s) not in used and s.strong_key() is not None]
-    b_weak = [s for s in sb if id(s) not in used and s.strong_key() is None]
-    b_all = [s for s in sb if id(s) not in used]
+    a_weak: list[Sighting] = []
+    a_strong: list[Sighting] = []
+    for s in sa:
+        if id(s) not in used:
+            (a_weak if s.key is None else a_strong).append(s)
+    b_weak: list[Sighting] = []
+    b_all: list[Sighting] = []
+    for s in sb:
+        if id(s) not in used:
+            b_all.append(s)
+            if s.key is None:
+                b_weak.append(s)
     out: list[Match] = []
     for ra, rb in ((a_weak, b_all), (a_strong, b_weak)):
         if not ra or not rb:

@@ -9,12 +9,11 @@ tracks; run the detectors; write the diagnosis.
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import combinations
+from operator import attrgetter
 
 from nettrail.analyze.clock import PairEstimate, estimate_pair, offset_map, offsets
 from nettrail.analyze.correlate import (
@@ -23,11 +22,14 @@ from nettrail.analyze.correlate import (
     Sighting,
     fold_copies,
     match_points,
+    strong_index,
+    strong_pairs,
 )
 from nettrail.analyze.diagnose import Context, context_from_names, diagnose
 from nettrail.analyze.findings_loss import lost_between_points, mtu_blackhole
 from nettrail.analyze.findings_nat import asymmetric_nat, clock_findings, multi_interface_copies
 from nettrail.analyze.findings_reset import reset_findings
+from nettrail.analyze.flows import gc_paused
 from nettrail.analyze.nat import infer_translations
 from nettrail.analyze.tracks import (
     Conversation,
@@ -39,10 +41,12 @@ from nettrail.analyze.tracks import (
 )
 from nettrail.model.analysis import ClockOffset, Diagnosis, NatTranslation, PacketPath
 from nettrail.model.finding import Finding
-from nettrail.model.flow import Connection
+from nettrail.model.flow import Connection, Endpoint
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, ICMPHeader, PacketRecord
 
 MAX_PATHS = 100_000
+_IFNAME = attrgetter("ifname")
+_NETNS = attrgetter("netns")
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,17 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]]) -> tuple[
         dict[str, list[Sighting]], tuple[ClockOffset, ...], list[Match]]:
     """Sightings per point, clock offsets against the first point, and all matches."""
     names = list(points)
-    sightings = {p: fold_copies(points[p]) for p in names}
+    endpoints: dict[tuple[str, int], Endpoint] = {}
+    sightings = {p: fold_copies(points[p], endpoints) for p in names}
+    del endpoints
+    index = {p: strong_index(sightings[p]) for p in names}
+    pairs = {(a, b): strong_pairs(index[a], index[b]) for a, b in combinations(names, 2)}
+    del index
     estimates: list[PairEstimate] = []
     for a, b in combinations(names, 2):
-        est = estimate_pair(a, b, match_points(sightings[a], sightings[b]))
+        anchors = match_points(sightings[a], sightings[b], pairs=pairs[(a, b)])
+        est = estimate_pair(a, b, anchors)
+        del anchors
         if est is not None:
             estimates.append(est)
     clock = offsets(names, estimates)
@@ -76,7 +87,8 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]]) -> tuple[
     for a, b in combinations(names, 2):
         offset_ba = off.get(b, 0.0) - off.get(a, 0.0)
         tol = MATCH_TOLERANCE_NS + unc.get(a, 0.0) + unc.get(b, 0.0)
-        matches.extend(match_points(sightings[a], sightings[b], offset_ba, tol))
+        matches.extend(match_points(sightings[a], sightings[b], offset_ba, tol,
+                                    pairs=pairs.pop((a, b))))
     return sightings, clock, matches
 
 
@@ -87,29 +99,26 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
     ``connections`` (per-point single-point results) are accepted for the pipeline's sake; the
     analysis works from the packets alone.
     """
-    with _gc_paused():
+    with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
         sightings, clock, matches = correlate(points)
-        tracks = build_tracks(sightings, matches, offset_map(clock))
+        tracks = build_tracks(sightings, _drained(matches), offset_map(clock))
         convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
                                      and t.first.proto != PROTO_ICMPV6])
         nat = infer_translations(convs)
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections))
         ctx = _context(points)
-        return CrossPointResult(clock, nat, _paths(tracks, convs, findings), tuple(findings),
+        del sightings, convs
+        kept = _kept(tracks, findings)
+        del tracks  # the packets whose paths are not kept go before the paths are built
+        return CrossPointResult(clock, nat, _paths(kept), tuple(findings),
                                 diagnose(findings, ctx))
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: millions of small acyclic records make its passes
-    cost more than the analysis itself."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+def _drained(matches: list[Match]) -> Iterator[Match]:
+    """The matches, each released as soon as it is read (tracks do not depend on their
+    order), so they do not outlive their use."""
+    while matches:
+        yield matches.pop()
 
 
 def _points_with_copies(connections: Sequence[Connection]) -> set[str]:
@@ -124,7 +133,8 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
     point, unless single-point analysis did it already: ``copies_noted``)."""
     point_spans = spans(sightings)
     frag = [s for items in sightings.values() for s in items
-            if isinstance(s.records[0].l4, ICMPHeader) and s.records[0].l4.is_frag_needed]
+            if (s.proto == PROTO_ICMP or s.proto == PROTO_ICMPV6)
+            and isinstance(s.records[0].l4, ICMPHeader) and s.records[0].l4.is_frag_needed]
     by_conn: dict[object, list[NatTranslation]] = defaultdict(list)
     for t in nat:
         by_conn[t.connection].append(t)
@@ -152,26 +162,42 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
 
 
 def _context(points: Mapping[str, Sequence[PacketRecord]]) -> Context:
-    names: set[str] = set(points)
+    names: set[str | None] = set(points)
     for records in points.values():
-        names.update({r.ifname or "" for r in records})
-        names.update({r.netns or "" for r in records})
-    return context_from_names(names)
+        names.update(map(_IFNAME, records))
+        names.update(map(_NETNS, records))
+    return context_from_names(n for n in names if n)
 
 
-def _paths(tracks: Sequence[Track], convs: Sequence[Conversation],
-           findings: Sequence[Finding]) -> tuple[PacketPath, ...]:
-    """Every packet's path; beyond MAX_PATHS, those of connections with findings first, then
-    packets seen at several points, then the rest in time order, up to MAX_PATHS."""
-    key_of = {t.id: c.key for c in convs for t in c.tracks}
-    chosen: Sequence[Track] = tracks
-    if len(tracks) > MAX_PATHS:
-        flagged = {f.connection for f in findings if f.connection is not None}
-        ranked = sorted(tracks, key=lambda t: (key_of.get(t.id) not in flagged,
-                                               len(t.sightings) < 2, t.id))
-        chosen = sorted(ranked[:MAX_PATHS], key=lambda t: t.id)
+def _kept(tracks: Sequence[Track], findings: Sequence[Finding]) -> Sequence[Track]:
+    """The tracks whose paths are reported: every one; beyond MAX_PATHS, those of connections
+    with findings first, then packets seen at several points, then the rest in time order."""
+    if len(tracks) <= MAX_PATHS:
+        return tracks
+    flagged = {f.connection for f in findings if f.connection is not None}
+    # rank: connections with findings first, then packets seen at several points; by id
+    # within a rank (tracks are in id order)
+    ranks = bytes((t.connection not in flagged) * 2 + (len(t.sightings) < 2) for t in tracks)
+    room = MAX_PATHS
+    quota = [0, 0, 0, 0]
+    for rank in range(4):
+        quota[rank] = min(room, ranks.count(rank))
+        room -= quota[rank]
+    kept = []
+    for t, rank in zip(tracks, ranks, strict=True):
+        if quota[rank]:
+            quota[rank] -= 1
+            kept.append(t)
+    return kept
+
+
+def _paths(tracks: Sequence[Track]) -> tuple[PacketPath, ...]:
+    """The paths of ``tracks``, in their order."""
     out = []
-    for t in chosen:
-        hop_list = [h for s in t.sightings for h in hops(s)]
-        out.append(PacketPath(t.id, tuple(hop_list), t.confidence, key_of.get(t.id)))
+    for t in tracks:
+        if len(t.sightings) == 1:
+            hop_list = hops(t.first)
+        else:
+            hop_list = [h for s in t.sightings for h in hops(s)]
+        out.append(PacketPath(t.id, tuple(hop_list), t.confidence, t.connection))
     return tuple(out)

@@ -51,9 +51,10 @@ def diagnose(findings: Sequence[Finding], ctx: Context = Context()) -> Diagnosis
     related = [f for f in roots if f.connection == top.connection]
     headline, action = _words(top, related, ctx)
     explanation = " ".join(_sentence(f.summary) for f in related)
-    others = [f for f in roots if f.connection != top.connection]
+    others = {f.connection for f in roots if f.connection != top.connection}
     if others:
-        explanation += f" ({len(others)} other connection(s) also failed.)"
+        n = len(others)
+        explanation += f" ({n} other connection{'' if n == 1 else 's'} also failed.)"
     kinds = tuple(dict.fromkeys(f.kind for f in roots))
     return Diagnosis(headline, explanation, action, _chain(related), kinds)
 

@@ -33,7 +33,7 @@ def _stop_index(track: Track, route: Sequence[str]) -> int | None:
     """Index in ``route`` of the last point a packet reached, when it stopped short of the end."""
     pts = track.points
     k = len(pts)
-    if k >= len(route) or list(route[:k]) != pts:
+    if k >= len(route) or tuple(route[:k]) != pts:
         return None
     return k - 1
 
@@ -89,8 +89,9 @@ def lost_between_points(conv: Conversation, spans: Mapping[str, PointSpan],
     out = []
     for direction in directions:
         route = conv.route(direction)
-        if len(route) < 2:
-            continue
+        n = len(route)
+        if n < 2 or all(len(t.points) >= n for t in conv.tracks if t.direction == direction):
+            continue  # every packet reached the end of the route: nothing stopped short
         groups: dict[tuple[object, ...], list[Track]] = defaultdict(list)
         for t in conv.tracks:
             if t.direction == direction:
@@ -156,8 +157,8 @@ def mtu_blackhole(conv: Conversation, spans: Mapping[str, PointSpan],
         if len(route) < 2:
             continue
         data = [t for t in conv.tracks if t.direction == direction and t.plen > 0]
-        if not data:
-            continue
+        if all(len(t.points) >= len(route) for t in data):
+            continue  # no data (or every segment reached the end of the route)
         big_len = max(BIG_MIN_PAYLOAD, BIG_FRACTION * max(t.plen for t in data))
         found = _stuck_big(conv, direction, route, spans, data, big_len, frag_needed)
         if found is not None:

@@ -141,8 +141,12 @@ def multi_interface_copies(point: str, sightings: Iterable[Sighting]) -> Finding
     first = copies[0]
     ev = tuple(evidence(first, f"copy {i + 1} of {first.copies}", i)
                for i in range(min(first.copies, 4)))
-    summary = (f"{point}: {len(copies)} packets were each seen on several interfaces{on}; "
-               f"each is one packet, not a duplicate or a retransmission")
+    if len(copies) == 1:
+        summary = (f"{point}: 1 packet was seen on several interfaces{on}; "
+                   f"it is one packet, not a duplicate or a retransmission")
+    else:
+        summary = (f"{point}: {len(copies)} packets were each seen on several interfaces{on}; "
+                   f"each is one packet, not a duplicate or a retransmission")
     return Finding(MULTI_INTERFACE_COPY, Severity.INFO, summary, ev,
                    details={"point": point, "packets": str(len(copies))})
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 import gc
 import ipaddress
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 from nettrail.analyze.describe import describe, describe_headers
@@ -82,7 +83,10 @@ _N_SLOTS = 19
 _new = tuple.__new__  # a NamedTuple without its Python-level __new__ (all fields given)
 
 # Slots of a direction's state list.
+# _LASTSIG is the last segment sent (a tuple, or an int a reader left, see ``resolve``);
+# its time, seq and ack are also kept in _LAST_TS, _LAST_SEQ and _LAST_ACK for the hot loop.
 _HIGH, _CUR, _OLD, _LASTSIG, _BYTES, _ISN = 0, 1, 2, 3, 4, 5
+_LAST_TS, _LAST_SEQ, _LAST_ACK = 6, 7, 8
 
 State = list[Any]
 Seg = tuple[Any, ...]
@@ -92,7 +96,9 @@ seq_relative, record). ``key`` is the packed source address, packed destination 
 (both 4 or both 16 bytes) and the two ports (2 bytes each, network order), exactly the bytes
 of an IPv4 or IPv6 + TCP packet from the source address to the destination port; ``record``
 is the (lean) PacketRecord only when the fields cannot describe the packet (VXLAN, another
-point), else None. ``nettrail.capture.segments`` builds these straight from pcap bytes."""
+point), else None. Only a connection's first segment needs its key: ``analyze.fastpath``
+leaves it out (None) of the others, and may store an int in place of a remembered segment
+(see ``FlowTracker.resolve``). ``nettrail.capture.segments`` builds these from pcap bytes."""
 Sig = Seg
 Entry = tuple[State, State, bool]
 
@@ -123,6 +129,10 @@ class FlowTracker:
         self._names: dict[bytes, str] = {}  # packed address -> text, where not canonical
         self._packed: dict[tuple[str, str], bytes] = {}
         self._tokens: dict[str, bytes] = {}
+        self.resolve: Callable[[int], Seg] = _no_reference
+        """Turns an int a reader stored in place of a remembered segment into the segment
+        (``analyze.fastpath`` stores where the packet is in the file: long-lived tuples
+        cost more than reading a rare repeated segment's header again)."""
 
     def consume(
         self, records: Iterable[PacketRecord], keep: list[PacketRecord] | None = None
@@ -214,6 +224,9 @@ class FlowTracker:
                     if high is None or 0 < end - high < half or end - high < -half:
                         ds[0] = end if end <= mask else end & mask
                         ds[3] = sig
+                        ds[6] = ts
+                        ds[7] = sig[1]
+                        ds[8] = ack
                         cur = ds[1]
                         cur[seq] = sig
                         if len(cur) >= recent:
@@ -222,13 +235,15 @@ class FlowTracker:
                     elif repeat(st, ds, sig, seq):
                         continue
                 else:
-                    prev = ds[3]
-                    if flags & 3 or (prev is not None and prev[2] == ack and prev[1] == seq
-                                     and ts - prev[0] <= window):
-                        if pure_repeat(st, ds, sig, prev):
+                    if flags & 3 or (ds[3] is not None and ds[8] == ack and ds[7] == seq
+                                     and ts - ds[6] <= window):
+                        if pure_repeat(st, ds, sig):
                             continue
                     else:
                         ds[3] = sig
+                        ds[6] = ts
+                        ds[7] = seq
+                        ds[8] = ack
                 if flags & 7:
                     control(st, fc, sig, flags, seq)
                 elif not st[0] & 12 and fc and flags & 16:
@@ -245,7 +260,9 @@ class FlowTracker:
         size = (len(fwd) - 4) >> 1
         rev = fwd[size : 2 * size] + fwd[:size] + fwd[-2:] + fwd[-4:-2]
         names = self._names
-        src, dst = _addr_text(fwd[:size], names), _addr_text(fwd[size : 2 * size], names)
+        a, b = fwd[:size], fwd[size : 2 * size]
+        text = addr4 if size == 4 else addr6
+        src, dst = names.get(a) or text(a), names.get(b) or text(b)
         sport, dport = _PORTS_UNPACK(fwd, 2 * size)
         flags = sig[3]
         old = conns.get(fwd)
@@ -255,8 +272,8 @@ class FlowTracker:
         if self._created % _SWEEP_EVERY == 0:
             self._sweep(sig[0])
         client_is_src = not (flags & SYN and flags & ACK)
-        dirs: tuple[State, State] = ([None, {}, _EMPTY, None, 0, None],
-                                     [None, {}, _EMPTY, None, 0, None])
+        dirs: tuple[State, State] = ([None, {}, _EMPTY, None, 0, None, 0, None, None],
+                                     [None, {}, _EMPTY, None, 0, None, 0, None, None])
         a, b = _new(Endpoint, (src, sport)), _new(Endpoint, (dst, dport))
         key = _new(FlowKey, (PROTO_TCP, a, b) if a <= b else (PROTO_TCP, b, a))
         client, server = (a, b) if client_is_src else (b, a)
@@ -285,17 +302,22 @@ class FlowTracker:
         prev = ds[_CUR].get(seq)
         if prev is None:
             prev = ds[_OLD].get(seq)
+        if prev.__class__ is int:  # a reference the reader left (see analyze.fastpath)
+            prev = self.resolve(prev)
         if prev is not None and sig[0] - prev[0] <= COPY_WINDOW_NS and sig[1:7] == prev[1:7]:
             self._note_copy(st, ds, sig, prev)
             return True
         self._retransmitted(st, ds, sig, prev)
         ds[_CUR][seq] = sig
-        ds[_LASTSIG] = sig
+        _set_last(ds, sig)
         return False
 
-    def _pure_repeat(self, st: State, ds: State, sig: Seg, prev: Seg | None) -> bool:
+    def _pure_repeat(self, st: State, ds: State, sig: Seg) -> bool:
         """A segment that consumes no known sequence space, seen soon after another (or a
         SYN/FIN without sequence numbers): a copy (True), a retransmission, or new (False)."""
+        prev = ds[_LASTSIG]
+        if prev.__class__ is int:
+            prev = self.resolve(prev)
         if (
             prev is not None
             and sig[0] - prev[0] <= COPY_WINDOW_NS
@@ -304,7 +326,7 @@ class FlowTracker:
         ):
             self._note_copy(st, ds, sig, prev)
             return True
-        ds[_LASTSIG] = sig
+        _set_last(ds, sig)
         if prev is not None and sig[1] is None and sig[3] & 3 and sig[3] == prev[3]:
             self._retransmitted(st, ds, sig, prev)
         return False
@@ -345,7 +367,10 @@ class FlowTracker:
                 st[_H] = h | H_RST
                 st[_RST_REC] = sig
                 st[_RST_FROM_CLIENT] = fc
-                st[_RST_ANSWERED] = st[_DIRS][1 if fc else 0][_LASTSIG]
+                answered = st[_DIRS][1 if fc else 0][_LASTSIG]
+                if answered.__class__ is int:
+                    answered = self.resolve(answered)
+                st[_RST_ANSWERED] = answered
                 self._closing.append(st)
             return
         client, server = st[_DIRS]
@@ -377,7 +402,7 @@ class FlowTracker:
 
     def _finish(self) -> tuple[list[Connection], list[Finding]]:
         states = self._done + [st for st, _ds, fc in self._conns.values() if fc]
-        states.sort(key=lambda s: (s[_FIRST], s[_KEY]))
+        states.sort(key=itemgetter(_FIRST, _KEY))
         conns = []
         findings: list[Finding] = []
         point = self.point
@@ -388,6 +413,18 @@ class FlowTracker:
             if h & _H_FINS != _H_FINS or h & H_RST or st[_RETX] or st[_COPIES]:
                 findings.extend(_findings(conn, st))
         return conns, findings
+
+
+def _set_last(ds: State, sig: Seg) -> None:
+    """Make ``sig`` the last segment of direction ``ds``."""
+    ds[_LASTSIG] = sig
+    ds[_LAST_TS] = sig[0]
+    ds[_LAST_SEQ] = sig[1]
+    ds[_LAST_ACK] = sig[2]
+
+
+def _no_reference(ref: int) -> Seg:
+    raise ValueError(f"no reader to resolve segment reference {ref}")
 
 
 def _packed_addr(text: str, names: dict[bytes, str]) -> bytes | None:
@@ -486,10 +523,11 @@ def _sig_evidence(conn: Connection, sig: Sig, from_client: bool, note: str) -> E
     src, dst = (conn.client, conn.server) if from_client else (conn.server, conn.client)
     ts, seq, ack, flags, plen, win, ip_id, ifname, _dirn, frame, file = sig[:11]
     version = 6 if ":" in src.addr else 4
-    ip = IPHeader(version, src.addr, dst.addr, PROTO_TCP, None, ip_id, None, False, 0, False)
-    tcp = TCPHeader(src.port, dst.port, flags, seq, ack, win, plen, NO_OPTIONS)
-    return Evidence(conn.point, file, frame, ts, describe_headers(Headers(None, ip, tcp)),
-                    ifname, note)
+    ip = _new(IPHeader, (version, src.addr, dst.addr, PROTO_TCP, None, ip_id, None, False, 0,
+                         False))
+    tcp = _new(TCPHeader, (src.port, dst.port, flags, seq, ack, win, plen, NO_OPTIONS, False))
+    headers = _new(Headers, (None, ip, tcp, None, None))
+    return Evidence(conn.point, file, frame, ts, describe_headers(headers), ifname, note)
 
 
 def _seg_evidence(conn: Connection, kept: tuple[Seg, str, bool]) -> Evidence:

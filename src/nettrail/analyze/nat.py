@@ -9,10 +9,10 @@ translation happened somewhere between the two points.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
-from nettrail.analyze.correlate import Form
+from nettrail.analyze.correlate import Form, Sighting
 from nettrail.analyze.tracks import Conversation, Track
 from nettrail.model.analysis import NatTranslation
 from nettrail.model.flow import Endpoint
@@ -28,7 +28,10 @@ def track_translations(track: Track) -> list[tuple[str, Endpoint, Endpoint, str,
     them (a host capture around a router namespace sees both forms too, further apart), or
     between the two points that saw it last before and first after.
     """
-    forms = {f for s in track.sightings for f in s.forms}
+    sightings = track.sightings
+    if len(track.points) == len(sightings) and all(s.single for s in sightings):
+        return _one_copy_each(sightings)
+    forms = {f for s in sightings for f in s.forms}
     if len(forms) < 2:
         return []
     copies = sorted((s.corrected(r), s.point, f)
@@ -47,6 +50,42 @@ def track_translations(track: Track) -> list[tuple[str, Endpoint, Endpoint, str,
             out.append(("dnat", d0, d1, p0, p1, at))
         if s0 != s1:
             out.append(("snat", s0, s1, p0, p1, at))
+    return out
+
+
+def _one_copy_each(sightings: Sequence[Sighting],
+                   ) -> list[tuple[str, Endpoint, Endpoint, str, str, str | None]]:
+    """``track_translations`` of a track seen once per point, one copy each (the common case):
+    its copies are its sightings in order, and no point saw two forms, so no point is named
+    as the translator."""
+    if len(sightings) == 2:
+        a, b = sightings
+        f0, f1 = a.form, b.form
+        if f0 == f1:
+            return []
+        pair: list[tuple[str, Endpoint, Endpoint, str, str, str | None]] = []
+        if f0[1] != f1[1]:
+            pair.append(("dnat", f0[1], f1[1], a.point, b.point, None))
+        if f0[0] != f1[0]:
+            pair.append(("snat", f0[0], f1[0], a.point, b.point, None))
+        return pair
+    first = sightings[0].form
+    if all(s.form == first for s in sightings):
+        return []
+    last_at: dict[Form, str] = {}
+    first_at: dict[Form, str] = {}
+    for s in sightings:
+        f = s.form
+        last_at[f] = s.point
+        first_at.setdefault(f, s.point)
+    out: list[tuple[str, Endpoint, Endpoint, str, str, str | None]] = []
+    for f0, f1 in pairwise(last_at):
+        p0, p1 = last_at[f0], first_at[f1]
+        (s0, d0), (s1, d1) = f0, f1
+        if d0 != d1:
+            out.append(("dnat", d0, d1, p0, p1, None))
+        if s0 != s1:
+            out.append(("snat", s0, s1, p0, p1, None))
     return out
 
 

@@ -8,16 +8,24 @@ built from tracks.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import NamedTuple
 
-from nettrail.analyze.correlate import Form, Match, Sighting, UnionFind, flow_key
+from nettrail.analyze.correlate import Form, Match, Sighting, flow_key
 from nettrail.analyze.describe import describe
 from nettrail.model.analysis import Hop
 from nettrail.model.finding import Evidence
 from nettrail.model.flow import Endpoint, FlowKey
-from nettrail.model.packet import ACK, SYN
+from nettrail.model.packet import ACK, SYN, PacketRecord, TCPHeader, tcp_flags_text
+
+_ROUTES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_FIRST_NS = attrgetter("first_ns")
+_LAST_NS = attrgetter("last_ns")
+
+
+def _time_point(s: Sighting) -> tuple[int, str]:
+    return (s.first_ns - s.offset, s.point)
 
 
 class Track:
@@ -27,21 +35,31 @@ class Track:
     packet, in the order it reached them (both fixed once the clocks are known).
     """
 
-    __slots__ = ("confidence", "direction", "first", "id", "points", "sightings", "t")
+    __slots__ = ("confidence", "connection", "direction", "first", "id", "points", "sightings",
+                 "t")
 
-    def __init__(self, sightings: list[Sighting], confidence: float) -> None:
-        if len(sightings) > 1:
-            sightings = sorted(sightings, key=lambda s: (s.t, s.point))
-        self.sightings = sightings
-        self.first = sightings[0]
-        self.t = self.first.t
-        self.points: list[str] = []
-        for s in sightings:
-            if s.point not in self.points:
-                self.points.append(s.point)
+    def __init__(self, sightings: Sequence[Sighting], confidence: float) -> None:
+        if len(sightings) == 2:
+            a, b = sightings
+            ta, tb = a.first_ns - a.offset, b.first_ns - b.offset
+            if tb < ta or (tb == ta and b.point < a.point):
+                a, b = b, a
+            self.sightings: tuple[Sighting, ...] = (a, b)
+            points: tuple[str, ...] = (a.point,) if a.point == b.point else (a.point, b.point)
+        elif len(sightings) > 1:
+            self.sightings = tuple(sorted(sightings, key=_time_point))
+            points = tuple(dict.fromkeys(s.point for s in self.sightings))
+        else:
+            self.sightings = (sightings[0],)
+            points = (sightings[0].point,)
+        # one shared tuple per route: millions of tracks take a handful of routes
+        self.points: tuple[str, ...] = _ROUTES.setdefault(points, points)
+        self.first = self.sightings[0]
+        self.t = self.first.first_ns - self.first.offset
         self.confidence = confidence
         self.direction = ""
         self.id = 0
+        self.connection: FlowKey | None = None
 
     @property
     def flags(self) -> int:
@@ -73,9 +91,10 @@ def build_tracks(sightings: Mapping[str, Sequence[Sighting]], matches: Iterable[
         off = round(offsets.get(point, 0.0))
         for s in point_items:
             s.offset = off
-            items.append(s)
-    index = {id(s): i for i, s in enumerate(items)}
+        items.extend(point_items)
     parent = list(range(len(items)))
+    for s, i in zip(items, parent, strict=True):
+        s.idx = i  # shares the int objects of ``parent``
     conf = [1.0] * len(items)
 
     def find(i: int) -> int:
@@ -85,17 +104,33 @@ def build_tracks(sightings: Mapping[str, Sequence[Sighting]], matches: Iterable[
         return i
 
     for m in matches:
-        ra, rb = find(index[id(m.a)]), find(index[id(m.b)])
+        ra, rb = find(m.a.idx), find(m.b.idx)
         conf[rb] = min(conf[ra], conf[rb], m.confidence)
         parent[ra] = rb
-    groups: dict[int, list[Sighting]] = defaultdict(list)
-    for i, s in enumerate(items):
-        groups[find(i)].append(s)
-    tracks = [Track(group, conf[root]) for root, group in groups.items()]
-    tracks.sort(key=lambda t: (t.t, t.first.point))
+    groups: dict[int, list[Sighting]] = {}
+    for s in items:
+        root = find(s.idx)
+        group = groups.get(root)
+        if group is None:
+            groups[root] = [s]
+        else:
+            group.append(s)
+    for s in items:
+        s.idx = 0  # the index served its purpose: drop the int objects
+    del items
+    tracks = []
+    while groups:  # each group freed as its track is made (then back to first-seen order)
+        root, group = groups.popitem()
+        tracks.append(Track(group, conf[root]))
+    tracks.reverse()
+    tracks.sort(key=_track_order)
     for i, track in enumerate(tracks, 1):
         track.id = i
     return tracks
+
+
+def _track_order(t: Track) -> tuple[int, str]:
+    return (t.t, t.first.point)
 
 
 class Conversation:
@@ -109,20 +144,22 @@ class Conversation:
         self.tracks = sorted(tracks, key=lambda t: t.t)
         syn = next((t for t in self.tracks if t.flags & SYN and not t.flags & ACK), None)
         first = syn or self.tracks[0]
-        src, dst = first.first.forms[0]
+        src, dst = first.first.form
         self.proto = first.first.proto
         self.key = FlowKey.of(self.proto, src, dst)
         self.clients: set[Endpoint] = set()
         for t in self.tracks:
+            flags = t.first.flags
+            if not flags & SYN:
+                continue
+            side = 0 if not flags & ACK else 1
             for s in t.sightings:
                 for f in s.forms:
-                    if t.flags & SYN and not t.flags & ACK:
-                        self.clients.add(f[0])
-                    elif t.flags & SYN:
-                        self.clients.add(f[1])
+                    self.clients.add(f[side])
         self.has_handshake = syn is not None
         for t in self.tracks:
-            t.direction = self.direction_of(t.first.forms[0])
+            t.direction = self.direction_of(t.first.form)
+            t.connection = self.key
         self._routes: dict[str, list[str]] = {}
 
     def direction_of(self, form: Form) -> str:
@@ -152,11 +189,11 @@ class Conversation:
         return len(self._own_route(direction)) >= 2
 
     def _own_route(self, direction: str) -> list[str]:
-        best: list[str] = []
+        best: tuple[str, ...] = ()
         for t in self.tracks:
             if t.direction == direction and len(t.points) > len(best):
                 best = t.points
-        return best
+        return list(best)
 
     @property
     def server_point(self) -> str | None:
@@ -167,24 +204,60 @@ class Conversation:
 
 def build_conversations(tracks: Sequence[Track]) -> list[Conversation]:
     """Group tracks into connections: the forms a packet takes along its track are one flow."""
-    uf = UnionFind()
-    first_node: dict[int, object] = {}
+    by_form: dict[tuple[int, str, int], int] = {}  # (id of a form object, point, proto)
+    by_key: dict[tuple[str, FlowKey], int] = {}
+    keys: dict[tuple[Form, int], FlowKey] = {}
+    parent: list[int] = []
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_node: list[int] = []
     for t in tracks:
-        node0: object = None
+        node0 = -1
         for s in t.sightings:
-            for f in s.forms:
-                node = (s.point, flow_key(f, s.proto))
-                if node0 is None:
+            point, proto = s.point, s.proto
+            for f in (s.form,) if s.single else s.forms:
+                node = by_form.get((id(f), point, proto))
+                if node is None:
+                    fk = keys.get((f, proto))
+                    if fk is None:
+                        fk = keys[(f, proto)] = flow_key(f, proto)
+                    node = by_key.get((point, fk))
+                    if node is None:
+                        node = by_key[(point, fk)] = len(parent)
+                        parent.append(node)
+                    by_form[(id(f), point, proto)] = node
+                if node0 < 0:
                     node0 = node
                 else:
-                    uf.union(node, node0)
-        first_node[t.id] = node0
-    groups: dict[object, list[Track]] = defaultdict(list)
-    for t in tracks:
-        groups[uf.find(first_node[t.id])].append(t)
-    convs = [Conversation(g) for g in groups.values()]
-    convs.sort(key=lambda c: c.tracks[0].t)
+                    r0, r1 = find(node), find(node0)
+                    if r0 != r1:
+                        parent[r0] = r1
+        first_node.append(node0)
+    roots = [find(node0) for node0 in first_node]
+    del by_form, by_key, keys, first_node
+    groups: dict[int, list[Track]] = {}
+    for t, root in zip(tracks, roots, strict=True):
+        group = groups.get(root)
+        if group is None:
+            groups[root] = [t]
+        else:
+            group.append(t)
+    del roots
+    convs = []
+    while groups:  # each group freed as its conversation is made (then back in order)
+        convs.append(Conversation(groups.popitem()[1]))
+    convs.reverse()
+    convs.sort(key=_conv_order)
     return convs
+
+
+def _conv_order(c: Conversation) -> int:
+    return c.tracks[0].t
 
 
 class PointSpan(NamedTuple):
@@ -201,10 +274,13 @@ class PointSpan(NamedTuple):
 
 def spans(sightings: Mapping[str, Sequence[Sighting]]) -> dict[str, PointSpan]:
     """Each point's capture span in corrected time."""
-    firsts = {p: min(s.t for s in items) for p, items in sightings.items() if items}
+    # one clock offset per point (``build_tracks`` sets them point by point)
+    firsts = {p: min(map(_FIRST_NS, items)) - items[0].offset
+              for p, items in sightings.items() if items}
     if not firsts:
         return {}
-    end = max(max(s.t_last for s in items) for items in sightings.values() if items)
+    end = max(max(map(_LAST_NS, items)) - items[0].offset
+              for items in sightings.values() if items)
     return {p: PointSpan(first, end) for p, first in firsts.items()}
 
 
@@ -219,8 +295,39 @@ def evidence(s: Sighting, note: str = "", copy: int = 0) -> Evidence:
 def hops(s: Sighting) -> list[Hop]:
     """Every copy of a sighting as a hop of a packet path."""
     out = []
+    point, offset = s.point, s.offset
     for record, in_form in zip(s.records, s.copy_forms, strict=True):
-        out.append(Hop(point=s.point, ifname=record.ifname, time_ns=s.corrected(record),
-                       file=record.file, frame=record.frame, text=describe(record),
-                       src=in_form[0], dst=in_form[1]))
+        out.append(Hop(point, record.ifname, record.ts_ns - offset, record.file, record.frame,
+                       _describe(record), in_form[0], in_form[1]))
     return out
+
+
+_FLAG_TEXT: dict[int, str] = {}
+
+
+def _describe(record: PacketRecord) -> str:
+    """``describe(record)``, with plain TCP records (the bulk) written inline."""
+    h = record.headers
+    l4 = h.l4
+    if record.inner is not None or h.arp is not None or type(l4) is not TCPHeader:
+        return describe(record)
+    ip = h.ip
+    if ip is None:
+        return describe(record)
+    flags, seq, plen, ack, win = l4.flags, l4.seq, l4.payload_len, l4.ack, l4.window
+    text = _FLAG_TEXT.get(flags)
+    if text is None:
+        text = _FLAG_TEXT[flags] = f"Flags [{tcp_flags_text(flags)}]"
+    if seq is not None and ack is not None and flags & ACK and win is not None:
+        if plen:
+            return (f"{ip.src}.{l4.sport} > {ip.dst}.{l4.dport}: {text}, seq {seq}:"
+                    f"{(seq + plen) & 0xFFFFFFFF}, ack {ack}, win {win}, length {plen}")
+        return (f"{ip.src}.{l4.sport} > {ip.dst}.{l4.dport}: {text}, seq {seq}, ack {ack}, "
+                f"win {win}, length {plen}")
+    if seq is not None:
+        text += f", seq {seq}:{(seq + plen) & 0xFFFFFFFF}" if plen else f", seq {seq}"
+    if l4.ack is not None and flags & ACK:
+        text += f", ack {l4.ack}"
+    if l4.window is not None:
+        text += f", win {l4.window}"
+    return f"{ip.src}.{l4.sport} > {ip.dst}.{l4.dport}: {text}, length {plen}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -31,12 +32,18 @@ _SNIFF = 4096
 def detect_format(path: str) -> str:
     """``pcap``, ``pcapng`` or ``tcpdump-text`` by the file's magic bytes or content."""
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            raise CaptureError("a pipe, not a file: nettrail reads each capture more than "
+                               "once; save it to a file first", path=path)
         with open(path, "rb") as f:
             head = f.read(_SNIFF)
     except OSError as exc:
         raise CaptureError(f"cannot read: {exc.strerror or exc}", path=path) from exc
     if not head:
         raise CaptureError("empty file", path=path, offset=0)
+    if len(head) < 4 and any(m.startswith(head) for m in (*PCAP_MAGICS, PCAPNG_MAGIC)):
+        raise CaptureError(f"truncated file header ({len(head)} bytes)", path=path, offset=0)
     if head[:4] in PCAP_MAGICS:
         return "pcap"
     if head[:4] == PCAPNG_MAGIC:
@@ -50,16 +57,23 @@ def detect_format(path: str) -> str:
 
 
 def _looks_like_text(head: bytes) -> bool:
-    """Mostly printable UTF-8; a NUL byte only after whole lines of text.
+    """Mostly printable UTF-8; a NUL byte or invalid UTF-8 only after whole lines of text.
 
-    Text that turns binary later (a NUL after some good lines) is still text: the text
-    reader keeps the good lines and names the line where the binary data starts.
+    Text that turns binary later (a NUL or invalid UTF-8 after some good lines) is still
+    text: the text reader keeps the good lines and names the line where the binary data
+    starts.
     """
     nul = head.find(b"\x00")
     if nul >= 0:
         head = head[: head.rfind(b"\n", 0, nul) + 1]
         if not head:
             return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.end < len(head) or exc.reason != "unexpected end of data":
+            good = head[: head.rfind(b"\n", 0, exc.start) + 1]
+            head = good or head  # invalid in the first line: judged by the ratio below
     text = head.decode("utf-8", errors="replace")
     bad = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\r\n\f"))
     return bad * 20 <= len(text)
@@ -176,18 +190,22 @@ DAY_NS = 86_400 * 1_000_000_000
 
 
 def first_date_ns(paths: Sequence[str]) -> int:
-    """Midnight UTC (ns) of the first packet of the first binary capture among ``paths``.
+    """Midnight UTC (ns) of the first packet of the first binary capture among ``paths``,
+    else of the first text capture that prints dates (``-tt``, ``-tttt``).
 
     Text captures that print only the time of day are dated with it, so that they line up
-    with pcap/pcapng files of the same incident; 0 (1970-01-01) when there is none.
+    with the other captures of the same incident; 0 (1970-01-01) when there is none.
     """
-    for path in paths:
-        try:
-            capture = open_capture(path)
-            if capture.format == "tcpdump-text":
+    for binary in (True, False):
+        for path in paths:
+            try:
+                capture = open_capture(path)
+                if (capture.format == "tcpdump-text") == binary:
+                    continue
+                for record in capture:
+                    if binary or record.ts_ns >= 2 * DAY_NS:  # undated text: on day 0
+                        return record.ts_ns - record.ts_ns % DAY_NS
+                    break
+            except CaptureError:
                 continue
-            for record in capture:
-                return record.ts_ns - record.ts_ns % DAY_NS
-        except CaptureError:
-            continue
     return 0

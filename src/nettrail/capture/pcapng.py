@@ -183,15 +183,22 @@ class _Reader:
                     pos += block_size
                     if rec is not None:
                         yield rec
-            if base + pos == 0:
+            if base + pos == 0 and not buf:
                 raise self.error("empty file", 0)
             if pos < len(buf):
-                raise self.error(f"truncated block ({len(buf) - pos} bytes left)", base + pos)
+                raise self.error(f"truncated block ({self._cut(buf, pos)})", base + pos)
         except OSError as exc:
             raise self.error(f"cannot read: {exc.strerror or exc}", 0) from exc
         finally:
             f.close()
             self.stats.packets = self.frame
+
+    def _cut(self, buf: bytes, pos: int) -> str:
+        """``N of M bytes`` of the cut-off block at ``pos`` (``N bytes`` when M is unknown)."""
+        left = len(buf) - pos
+        if self.section is None or left < 8:
+            return f"{left} of at least 12 bytes"
+        return f"{left} of {self.section.u32(buf, pos + 4)[0]} bytes"
 
     def _block_size(self, buf: bytes, pos: int, base: int) -> int | None:
         """Total length of the block at ``pos`` once its head is in ``buf`` (validated)."""

@@ -41,10 +41,13 @@ from nettrail.model.packet import PacketRecord
 Seg = tuple[Any, ...]
 General = Callable[[PacketRecord], "Seg | None"]
 
-# For analyze.fastpath: Ethernet type + IPv4 + TCP up to the window: ethertype, ver/ihl,
-# total length, IP ID, frag, protocol, seq, ack, data offset, flags, window. Addresses and
-# ports are sliced as the key.
-ETH_IP4_TCP = struct.Struct("!12xHBxHHHxB2x8x4xIIBBH")
+# For analyze.fastpath: Ethernet type + IPv4 + TCP up to the flags: ethertype (two bytes),
+# ver/ihl, total length, flags/fragment offset (two bytes), protocol, seq, ack, data offset,
+# TCP flags (addresses and ports are sliced as the key; bytes are ints Python never has to
+# allocate); then, from the IP ID on, the two fields only a remembered segment needs: IP ID
+# and window.
+ETH_IP4_TCP = struct.Struct("!12xBBBxH2xBBxB2x8x4xIIBB")
+ID_WIN = struct.Struct("!H28xH")
 _IP4_TCP = struct.Struct("!BxHHHxB2x8x4xIIBBH")  # the same from the IPv4 header on
 _IP6_TCP = struct.Struct("!I2HB2x32x4xIIBBH")  # ver/class/flow (as I), payload length...
 _IP6 = struct.Struct("!IHB")

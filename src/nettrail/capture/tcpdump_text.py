@@ -239,9 +239,11 @@ class TextReader:
                                  "packet line without a timestamp: given the previous one's")
             self.pending = _Pending(lineno, None, line)
             return
-        if self.pending is not None or self.fast_pending is not None:
-            self._continue(lineno, line)
+        if self.fast_pending is not None or (self.pending is not None
+                                             and not self.pending.wrapped):
+            self._continue(lineno, line)  # a line wrapped in two: joined, once
             return
+        yield from self._flush()
         self.stats.skipped["unparsed-line"] += 1
         self.warner.warn("unreadable lines", lineno, f"not a tcpdump packet line: {line[:60]!r}")
 

@@ -71,6 +71,7 @@ class Clock:
     def __init__(self, day_ns: int = 0) -> None:
         self.mode: str | None = None
         self.day_ns = day_ns
+        self.first_day_ns = day_ns
         self.last_tod = -1
         self.last_ns = day_ns
         self.started = False
@@ -106,10 +107,13 @@ class Clock:
 
     def _tod(self, tod: int) -> int:
         """A time of day on the current day, moving a day on at midnight (or back, when
-        lines around midnight come out of order)."""
+        lines around a midnight already crossed come out of order; never before the first
+        day: a jump forward of more than 12 hours there is a gap, not a day earlier)."""
         last = self.last_tod
-        if last >= 0 and (tod < last - HALF_DAY_NS or tod > last + HALF_DAY_NS):
-            self.day_ns += DAY_NS if tod < last else -DAY_NS
+        if last >= 0 and tod < last - HALF_DAY_NS:
+            self.day_ns += DAY_NS
+        elif last >= 0 and tod > last + HALF_DAY_NS and self.day_ns > self.first_day_ns:
+            self.day_ns -= DAY_NS
         self.last_tod = tod
         self.last_ns = ns = self.day_ns + tod
         self.started = True

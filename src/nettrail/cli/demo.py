@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
         "demo", help="reproduce the dual-L3 incident in a lab and explain it",
         description="Build the dual-l3 lab, reproduce the reset, analyse the captures and "
                     "print the diagnosis; then the same for the healthy twin.")
-    p.add_argument("--output", type=Path, default=Path("nettrail-demo"),
+    p.add_argument("--output", type=Path, default=Path("nettrail-demo"), metavar="DIR",
                    help="directory for captures and reports (default nettrail-demo)")
     p.set_defaults(func=run)
 

@@ -13,26 +13,33 @@ from nettrail.lab.handle import LabHandle, RunResult
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
+EPILOG = """examples:
+  nettrail lab list
+  nettrail lab run dual-l3 --output out && nettrail analyze out
+  nettrail lab up healthy && nettrail lab status && nettrail lab down healthy
+  nettrail lab run ./my-scenario.toml    # a copy of a shipped scenario, edited
+"""
 
 
 def register(sub: Any) -> None:
     """Add the `lab` subcommand and its verbs to the parser."""
     p: argparse.ArgumentParser = sub.add_parser(
         "lab", help="failure labs in real network namespaces",
-        description="Build scenarios as real network namespaces, run them with captures at "
-                    "every point, tear them down.")
-    verbs = p.add_subparsers(dest="verb", required=True)
+        description="Build scenarios as real network namespaces, run them with captures at\n"
+                    "every point, tear them down.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
     verbs.add_parser("list", help="list the shipped scenarios")
     up = verbs.add_parser("up", help="build a scenario and leave it running")
     up.add_argument("name", help="scenario name or path to a .toml file")
     run = verbs.add_parser("run", help="capture at every point while driving the traffic")
     run.add_argument("name", help="scenario name or path to a .toml file")
-    run.add_argument("--output", type=Path, default=None,
+    run.add_argument("--output", type=Path, default=None, metavar="DIR",
                      help="directory for pcaps and manifest.json (default nettrail-lab/NAME)")
     run.add_argument("--keep", action="store_true",
                      help="leave the lab up afterwards (when this run built it)")
     down = verbs.add_parser("down", help="tear a lab down (idempotent)")
-    down.add_argument("name", nargs="?", help="scenario name")
+    down.add_argument("name", nargs="?", help="scenario name or path to a .toml file")
     down.add_argument("--all", action="store_true", help="remove every lab namespace")
     verbs.add_parser("status", help="list labs and leftovers on this machine")
     p.set_defaults(func=run_command)
@@ -41,6 +48,9 @@ def register(sub: Any) -> None:
 def run_command(args: argparse.Namespace) -> int:
     """Run one `nettrail lab` verb."""
     out = sys.stdout
+    if args.verb is None:
+        raise InputError("lab needs a verb: list, up, run, down or status "
+                         "(nettrail lab --help tells more)")
     if args.verb == "list":
         return _list(out)
     if args.verb == "up":
@@ -84,7 +94,8 @@ def write_run(result: RunResult, out: TextIO) -> None:
     for point, pcap in result.captures:
         out.write(f"  {point}: {pcap}\n")
     for point, n in result.dropped.items():
-        out.write(f"warning: tcpdump at {point} lost {n} packet(s) (dropped by kernel)\n")
+        out.write(f"warning: tcpdump at {point} lost {_plural(n, 'packet')} "
+                  "(dropped by the kernel)\n")
     out.write(f"manifest: {result.manifest}\n")
 
 
@@ -95,9 +106,16 @@ def _down(name: str | None, everything: bool, out: TextIO) -> int:
         removed = lab.down(lab.load(name).name if name.endswith(".toml") else name)
     else:
         raise InputError("lab down needs a scenario name or --all")
-    out.write(f"removed {len(removed)} namespace(s){': ' if removed else ''}"
-              f"{', '.join(removed)}\n")
+    if not removed:
+        what = "no lab is up" if everything else f"{name} is not up"
+        out.write(f"{what}: nothing to remove\n")
+    else:
+        out.write(f"removed {_plural(len(removed), 'namespace')}: {', '.join(removed)}\n")
     return EXIT_OK
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
 def _status(out: TextIO) -> int:
@@ -106,8 +124,8 @@ def _status(out: TextIO) -> int:
         out.write("no lab is up\n")
     for st in labs:
         state = "up" if st.has_state else "leftovers"
-        out.write(f"{st.scenario}: {state}, {len(st.namespaces)} namespace(s), "
-                  f"{st.processes} process(es)\n")
+        out.write(f"{st.scenario}: {state}, {_plural(len(st.namespaces), 'namespace')}, "
+                  f"{_plural(st.processes, 'process', 'processes')}\n")
         for ns in st.namespaces:
             out.write(f"  {ns}\n")
     return EXIT_OK

@@ -25,6 +25,18 @@ EXIT_RUNTIME = 4
 EXIT_INTERRUPTED = 130
 
 
+EPILOG = """examples:
+  nettrail analyze host1=client.pcap host5=compute.txt   # captures of several points
+  nettrail lab run dual-l3 --output out && nettrail analyze out --html report.html
+  nettrail trace host 203.0.113.223 and tcp port 22 -- ssh 203.0.113.223 true
+  nettrail demo
+
+exit status: 0 ran; 1 ran and found the failure it was asked to check; 2 unusable input or
+arguments; 3 missing capability (root, BTF, a tool); 4 runtime failure; 130 interrupted.
+`nettrail COMMAND --help` tells more about each command.
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_INPUT, f"nettrail: error: {message}\n")
@@ -34,8 +46,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered (only ``only``, when given: the
     others' modules are not even imported, which keeps ``nettrail analyze`` quick to start)."""
     parser = _Parser(prog="nettrail", description="Who sent this packet, and why did my "
-                     "connection die?")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+                     "connection die?", epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMANDS:
         if only is None or name == only:
             module = importlib.import_module(f"nettrail.cli.{name}")
@@ -48,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
+    if args.command is None:
+        print(f"nettrail: error: a command is required: {', '.join(SUBCOMMANDS[:-1])} or "
+              f"{SUBCOMMANDS[-1]} (nettrail --help tells more)", file=sys.stderr)
+        return EXIT_INPUT
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

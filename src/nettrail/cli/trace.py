@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -21,8 +22,17 @@ from nettrail.trace.records import by_point, reset_origins, to_packet_records
 from nettrail.trace.run import Sink, TraceResult, TraceRun
 from nettrail.trace.session import OBJECT_PATH, TraceSession, check_capabilities
 
+USAGE = "nettrail trace [OPTIONS] [FILTER ...] [-- COMMAND ...]"
+DESCRIPTION = """\
+Trace packets live on transmit, receive, drop, TCP reset and SYN-ACK retransmit
+tracepoints in every network namespace. Options come first; the filter follows,
+a pcap-filter subset: host, net, port, portrange, src/dst, tcp/udp/icmp/icmp6,
+ip/ip6, tcp[tcpflags], and/or/not. A command to run while tracing goes after --
+(nettrail then exits with the command's status).
+"""
 EPILOG = """examples:
   nettrail trace host 203.0.113.223 and tcp port 22
+  nettrail trace --duration 10 --filter-netns 'qrouter-1234' port 22
   nettrail trace --filter-ifname 'qr-*,qg-*' 'tcp[tcpflags] & tcp-rst != 0'
   nettrail trace --output-json t.jsonl --ready-file /tmp/ready -- ssh 203.0.113.223 true
 """
@@ -32,10 +42,8 @@ def register(sub: Any) -> None:
     """Add the `trace` subcommand to the parser."""
     p: argparse.ArgumentParser = sub.add_parser(
         "trace", help="trace packets live with eBPF across every network namespace",
-        description="Trace packets live on transmit, receive, drop, TCP reset and SYN-ACK "
-        "retransmit tracepoints in every network namespace. Options come first; the "
-        "filter (a pcap-filter subset) follows; a command to run while tracing goes after --.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filter", default=None, metavar="EXPR",
                    help="filter expression (instead of the trailing words)")
     p.add_argument("--filter-ifname", default="", metavar="GLOBS",
@@ -48,21 +56,53 @@ def register(sub: Any) -> None:
     p.add_argument("--no-conntrack", action="store_true", help="do not read conntrack entries")
     p.add_argument("--hooks", default=",".join(HOOKS),
                    help=f"comma-separated hooks (default: {','.join(HOOKS)})")
-    p.add_argument("--duration", type=float, default=None, metavar="S",
-                   help="stop after S seconds")
+    p.add_argument("--duration", type=_seconds, default=None, metavar="S",
+                   help="stop after S seconds (more than 0)")
     p.add_argument("--ready-file", type=Path, default=None, metavar="F",
                    help="write F once the programs are attached")
     p.add_argument("--output-json", type=Path, default=None, metavar="F",
                    help="write JSON lines to F (header record first)")
     p.add_argument("--output-pcapng", type=Path, default=None, metavar="F",
                    help="write the captured packet bytes to a pcapng file F")
-    p.add_argument("--ring-size", type=int, default=16, metavar="MB",
+    p.add_argument("--ring-size", type=_mib, default=16, metavar="MB",
                    help="event ring buffer size in MiB, a power of two (default 16)")
     p.add_argument("--analyze", action="store_true",
                    help="at the end, analyze the traced packets as captures (one point per netns)")
     p.add_argument("-q", "--quiet", action="store_true", help="no live timeline on stdout")
     p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
+
+
+def _mib(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of MiB: {text!r}") from None
+    if value < 1 or value & (value - 1):
+        raise argparse.ArgumentTypeError(f"must be a power of two (1, 2, 4, 8, 16, ...), "
+                                         f"not {value}")
+    return value
+
+
+def _check_ready_file(path: Path | None) -> None:
+    """Refuse a ready file that cannot be written before anything is attached."""
+    if path is None:
+        return
+    parent = path.parent
+    if path.is_dir():
+        raise InputError(f"cannot write ready file {path}: it is a directory")
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write ready file {path}: no writable directory {parent}")
 
 
 def split_rest(rest: list[str]) -> tuple[list[str], list[str]]:
@@ -158,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
     words, command = split_rest(args.rest)
     names = NetnsNames()
     cfg = build_config(args, words, names)
+    _check_ready_file(args.ready_file)
     check_capabilities(OBJECT_PATH, cfg.hooks)  # before any output file is created
     stop = {"flag": False}
 
@@ -172,8 +213,12 @@ def run(args: argparse.Namespace) -> int:
                           lambda: stop["flag"], on_start=out.start, names=names).run()
         out.finish(result)
     if out.kept is not None:
-        analysis = analyze_records(by_point(to_packet_records(out.kept)))
-        render(analysis, sys.stdout)
+        points = by_point(to_packet_records(out.kept))
+        if points:
+            render(analyze_records(points), sys.stdout)
+        else:
+            print("nettrail: --analyze: no packet was traced, nothing to analyze",
+                  file=sys.stderr)
     for line in reset_origins(out.resets):
         print(f"nettrail: {line}", file=sys.stderr)
     for warning in result.warnings:

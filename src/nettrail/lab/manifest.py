@@ -84,6 +84,10 @@ def captures_of(output: Path) -> tuple[list[tuple[str, str]], dict[str, dict[int
         captures = [(str(p["name"]), str(output / p["pcap"])) for p in data["points"]]
         ifnames = {str(p["name"]): {int(k): str(v) for k, v in p["interfaces"].items()}
                    for p in data["points"]}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise LabError(f"{output / MANIFEST_NAME}: not a lab run manifest ({exc})") from exc
+    except KeyError as exc:
+        raise LabError(f"{output / MANIFEST_NAME}: not a lab run manifest "
+                       f"(missing key {exc})") from exc
+    except (TypeError, AttributeError, ValueError) as exc:
+        raise LabError(f"{output / MANIFEST_NAME}: not a lab run manifest ('points' must be a "
+                       "list of objects with name, pcap and interfaces {ifindex: name})") from exc
     return captures, ifnames

@@ -3,12 +3,14 @@
 A scenario describes hosts (each one network namespace), bridges and VXLAN devices inside
 hosts, veth links between hosts, addresses, routes, sysctls, iptables/nftables rules,
 services, the traffic to drive and the capture points. ``extends = "other"`` starts from
-``other.toml`` in the same directory and merges this file's tables over it, key by key.
+``other.toml`` in the same directory (else the shipped scenario of that name) and merges this
+file's tables over it, key by key.
 The format is documented in docs/lab.md.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -204,7 +206,9 @@ class _Table:
         """Fail on keys nobody asked for (typos must not pass silently)."""
         unknown = sorted(set(self.data) - self.used)
         if unknown:
-            raise self.fail(unknown[0], "unknown key")
+            close = difflib.get_close_matches(unknown[0], sorted(self.used), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise self.fail(unknown[0], f"unknown key{hint}")
 
 
 _REQUIRED = object()
@@ -245,7 +249,11 @@ def _read(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError as exc:
         known = ", ".join(available())
-        raise ScenarioError(f"{path}: no such scenario (known: {known})") from exc
+        if path.parent == SCENARIO_DIR:
+            raise ScenarioError(f"no scenario named {path.stem!r} (known: {known})") from exc
+        raise ScenarioError(f"{path}: no such file (shipped scenarios: {known})") from exc
+    except IsADirectoryError as exc:
+        raise ScenarioError(f"{path}: a directory, not a scenario file") from exc
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
@@ -263,7 +271,13 @@ def _read_merged(path: Path, depth: int) -> dict[str, Any]:
         raise ScenarioError(f"{path}: extends: chain deeper than {_MAX_EXTENDS}")
     if "name" not in raw:
         raise ScenarioError(f"{path}: name: missing")
-    base = _read_merged(path.parent / f"{base_name}.toml", depth + 1)
+    base_path = path.parent / f"{base_name}.toml"
+    if not base_path.is_file() and "/" not in base_name:
+        base_path = SCENARIO_DIR / f"{base_name}.toml"  # a shipped scenario copied elsewhere
+    try:
+        base = _read_merged(base_path, depth + 1)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path}: extends {base_name!r}: {exc}") from exc
     return merge(base, raw)
 
 

@@ -125,7 +125,7 @@ def _clock_time(ns: int) -> str:
 def render(analysis: Analysis, out: TextIO) -> None:
     """Write the report for ``analysis`` as one self-contained offline HTML page to ``out``."""
     ladders = build_ladders(analysis)
-    title = analysis.diagnosis.headline if analysis.diagnosis else "no failure diagnosed"
+    title = analysis.diagnosis.headline if analysis.diagnosis else _undiagnosed(analysis.findings)
     out.write(
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
@@ -154,12 +154,26 @@ def _heading(analysis: Analysis) -> str:
     packets = sum(p.packets for p in analysis.points)
     points = ", ".join(p.name for p in analysis.points) or "none"
     warnings = "".join(f'<p class="note">warning: {_e(w)}</p>\n' for w in analysis.warnings)
+    followed = (f" · {_plural(len(analysis.paths), 'packet')} followed across points"
+                if len(analysis.points) > 1 else "")
     return (
         '<header><h1>nettrail report</h1>\n'
-        f'<p class="meta">capture points: {_e(points)} · {packets} packets · '
-        f"{len(analysis.connections)} connection views · {len(analysis.paths)} packets "
-        f"followed</p>\n{warnings}</header>\n"
+        f'<p class="meta">capture points: {_e(points)} · {_plural(packets, "packet")} · '
+        f"{_plural(len(analysis.connections), 'connection')}{followed}</p>\n{warnings}"
+        "</header>\n"
     )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word if n == 1 else word + 's'}"
+
+
+def _undiagnosed(findings: Sequence[Finding]) -> str:
+    """The heading when there is no diagnosis: errors found, or nothing wrong."""
+    errors = sum(1 for f in findings if f.severity == "error")
+    if errors:
+        return f"{_plural(errors, 'error')} found, no single root cause diagnosed"
+    return "no failure diagnosed"
 
 
 def _evidence_item(ev: Evidence) -> str:
@@ -176,9 +190,10 @@ def _diagnosis(diagnosis: Diagnosis | None, findings: Sequence[Finding]) -> str:
     if diagnosis is None:
         failing = any(f.severity == "error" for f in findings)
         words = "see the findings below" if failing else "every connection looked healthy"
+        heading = _undiagnosed(findings)
         return (
             f'<section id="diagnosis" class="{"" if failing else "ok"}">'
-            f"<h2>No failure diagnosed</h2><p>{words}.</p></section>\n"
+            f"<h2>{_e(heading[0].upper() + heading[1:])}</h2><p>{words}.</p></section>\n"
         )
     chain = _chain(diagnosis.chain)
     causes = [f for f in findings if f.kind in diagnosis.kinds and f.root_cause]

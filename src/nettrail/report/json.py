@@ -28,14 +28,18 @@ def render(analysis: Analysis, out: TextIO) -> None:
     """Write ``analysis`` as one JSON object to ``out``: one line per top-level key and per
     list item (readable, diffable, and written by the fast C encoder)."""
     encode = _encode
-    items = list(to_dict(analysis, connections=False).items())
-    items.insert(2, ("connections", analysis.connections))
+    items: list[tuple[str, Any]] = list(to_dict(analysis, bulk=False).items())
+    items[2:2] = [("connections", analysis.connections), ("findings", analysis.findings)]
     out.write("{\n")
     for i, (key, value) in enumerate(items):
         comma = "," if i < len(items) - 1 else ""
         if key == "connections" and value:  # the bulk of a large report: lines built directly
             out.write(f"{encode(key)}: [\n")
             out.write(",\n".join(f"  {connection_json(c)}" for c in value))
+            out.write(f"\n]{comma}\n")
+        elif key == "findings" and value:
+            out.write(f"{encode(key)}: [\n")
+            out.write(",\n".join(f"  {finding_json(f)}" for f in value))
             out.write(f"\n]{comma}\n")
         elif isinstance(value, list | tuple) and value:
             out.write(f"{encode(key)}: [\n")
@@ -46,21 +50,22 @@ def render(analysis: Analysis, out: TextIO) -> None:
     out.write("}\n")
 
 
-def to_dict(analysis: Analysis, *, connections: bool = True) -> dict[str, Any]:
+def to_dict(analysis: Analysis, *, bulk: bool = True) -> dict[str, Any]:
     """The JSON object of ``analysis`` as plain data (schema version ``analysis.version``);
-    without its ``connections`` when ``connections`` is False (``render`` writes those)."""
+    without ``connections`` and ``findings`` when ``bulk`` is False (``render`` writes
+    those itself)."""
     out = {
         "version": analysis.version,
         "points": [point_dict(p) for p in analysis.points],
-        "connections": [connection_dict(c) for c in analysis.connections] if connections else [],
-        "findings": [finding_dict(f) for f in analysis.findings],
+        "connections": [connection_dict(c) for c in analysis.connections] if bulk else [],
+        "findings": [finding_dict(f) for f in analysis.findings] if bulk else [],
         "clock": [clock_dict(c) for c in analysis.clock],
         "nat": [nat_dict(t) for t in analysis.nat],
         "diagnosis": None if analysis.diagnosis is None else diagnosis_dict(analysis.diagnosis),
         "warnings": list(analysis.warnings),
     }
-    if not connections:
-        del out["connections"]
+    if not bulk:
+        del out["connections"], out["findings"]
     return out
 
 
@@ -122,22 +127,28 @@ def connection_dict(c: Connection) -> dict[str, Any]:
 def connection_json(c: Connection) -> str:
     """``connection_dict(c)`` as JSON text, built directly (the same text the encoder writes,
     several times quicker: a report may hold hundreds of thousands of connections)."""
-    client, server = _endpoint_json(c.client), _endpoint_json(c.server)
-    k = c.key
+    text = _texts.get
+    cl, sv, k = c.client, c.server, c.key
+    client = _ENDPOINT % (text(cl.addr) or _text(cl.addr), cl.port)
+    server = _ENDPOINT % (text(sv.addr) or _text(sv.addr), sv.port)
     if k is None:
         key = "null"
     else:
-        a = client if k.a == c.client else server if k.a == c.server else _endpoint_json(k.a)
-        b = server if k.b == c.server else client if k.b == c.client else _endpoint_json(k.b)
-        key = f'{{"proto": {_text(PROTO_NAMES.get(k.proto, str(k.proto)))}, "a": {a}, "b": {b}}}'
-    return (f'{{"point": {_text(c.point)}, "key": {key}, "client": {client}, '
-            f'"server": {server}, "outcome": {_text(c.outcome)}, "packets": {c.packets:d}, '
-            f'"first_ns": {c.first_ns:d}, "last_ns": {c.last_ns:d}, '
-            f'"first_time": "{time_iso(c.first_ns)}", '
-            f'"retransmissions": {c.retransmissions:d}, "copies": {c.copies:d}, '
-            f'"bytes_client": {c.bytes_client:d}, "bytes_server": {c.bytes_server:d}}}')
+        a = client if k.a == cl else server if k.a == sv else _endpoint_json(k.a)
+        b = server if k.b == sv else client if k.b == cl else _endpoint_json(k.b)
+        key = _KEY % (_text(PROTO_NAMES.get(k.proto, str(k.proto))), a, b)
+    return _CONNECTION % (
+        text(c.point) or _text(c.point), key, client, server,
+        text(c.outcome) or _text(c.outcome), c.packets, c.first_ns, c.last_ns,
+        time_iso(c.first_ns), c.retransmissions, c.copies, c.bytes_client, c.bytes_server)
 
 
+_ENDPOINT = '{"addr": %s, "port": %d}'
+_KEY = '{"proto": %s, "a": %s, "b": %s}'
+_CONNECTION = (
+    '{"point": %s, "key": %s, "client": %s, "server": %s, "outcome": %s, "packets": %d, '
+    '"first_ns": %d, "last_ns": %d, "first_time": "%s", "retransmissions": %d, '
+    '"copies": %d, "bytes_client": %d, "bytes_server": %d}')
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 _texts: dict[str, str] = {}
 
@@ -153,7 +164,34 @@ def _text(s: str) -> str:
 
 
 def _endpoint_json(e: Endpoint) -> str:
-    return f'{{"addr": {_text(e.addr)}, "port": {e.port:d}}}'
+    return _ENDPOINT % (_text(e.addr), e.port)
+
+
+def finding_json(f: Finding) -> str:
+    """``finding_dict(f)`` as JSON text, built directly (the same text the encoder writes)."""
+    enc = _encode
+    evidence = ", ".join([
+        f'{{"point": {_text(e.point)}, "file": {_text(e.file)}, "frame": {_num(e.frame)}, '
+        f'"time_ns": {_num(e.time_ns)}, "time": {enc(time_iso(e.time_ns))}, '
+        f'"ifname": {"null" if e.ifname is None else _text(e.ifname)}, "text": {enc(e.text)}, '
+        f'"note": {enc(e.note)}}}'
+        for e in f.evidence])
+    return (f'{{"kind": {_text(f.kind)}, "severity": {_text(f.severity)}, '
+            f'"summary": {enc(f.summary)}, "root_cause": {"true" if f.root_cause else "false"}, '
+            f'"connection": {_key_json(f.connection)}, "details": {enc(dict(f.details))}, '
+            f'"evidence": [{evidence}]}}')
+
+
+def _num(n: int | None) -> str:
+    """A JSON integer, or null."""
+    return "null" if n is None else int.__repr__(n)
+
+
+def _key_json(k: FlowKey | None) -> str:
+    if k is None:
+        return "null"
+    return (f'{{"proto": {_text(PROTO_NAMES.get(k.proto, str(k.proto)))}, '
+            f'"a": {_endpoint_json(k.a)}, "b": {_endpoint_json(k.b)}}}')
 
 
 def evidence_dict(e: Evidence) -> dict[str, Any]:

@@ -22,6 +22,9 @@ MAX_LISTED = 30
 QUIET_OUTCOMES = frozenset({Outcome.ESTABLISHED, Outcome.CLOSED, Outcome.MIDSTREAM})
 
 
+CLOCK_OFFSET_KIND = "clock-offset"
+
+
 def render(analysis: Analysis, out: TextIO) -> None:
     """Write the text report of ``analysis`` to ``out``."""
     w = out.write
@@ -37,6 +40,12 @@ def render(analysis: Analysis, out: TextIO) -> None:
         w("\nClocks\n")
         for c in analysis.clock:
             w(f"{INDENT}{clock_text(c)}\n")
+        aligned = {c.point for c in analysis.clock} | {c.reference for c in analysis.clock}
+        reference = analysis.clock[0].reference
+        for p in analysis.points:
+            if p.name not in aligned:
+                w(f"{INDENT}{p.name}'s clock is unknown: no packet was seen both there and at "
+                  f"{reference}\n")
     if analysis.nat:
         w("\nAddress translations\n")
         for t in analysis.nat:
@@ -95,7 +104,9 @@ def _point(p: PointSummary, analysis: Analysis, out: TextIO) -> None:
     if len(shown) > MAX_LISTED or len(shown) < len(conns):
         w(f"{INDENT * 2}... {len(conns) - min(len(shown), MAX_LISTED)} more not shown "
           "(--format json lists them all)\n")
-    found = [f for f in analysis.findings if f.details.get("point") == p.name]
+    # The Clocks section already says what a clock-offset note says.
+    found = [f for f in analysis.findings
+             if f.details.get("point") == p.name and f.kind != CLOCK_OFFSET_KIND]
     if found:
         w(f"{INDENT}Findings ({len(found)}):\n")
         for f in found[:MAX_LISTED]:
@@ -114,14 +125,24 @@ def _finding(f: Finding, out: TextIO, indent: str) -> None:
 
 def connection_text(c: Connection) -> str:
     """One line per connection: flow, outcome, packets, duration and what repeated."""
-    ms = (c.last_ns - c.first_ns) / 1e6
     text = (f"{c.client} > {c.server}  {c.outcome}  {_plural(c.packets, 'packet')}, "
-            f"{ms:.1f} ms, {c.bytes_client}/{c.bytes_server} bytes")
+            f"{duration_text(c.last_ns - c.first_ns)}, {c.bytes_client}/{c.bytes_server} bytes")
     if c.retransmissions:
         text += f", {_plural(c.retransmissions, 'retransmission')}"
     if c.copies:
         text += f", {_plural(c.copies, 'copy', 'copies')}"
     return text
+
+
+def duration_text(ns: int) -> str:
+    """``0.4 ms`` below 10 s, ``42.5 s`` below an hour, ``16 h 05 min 09 s`` beyond."""
+    if ns < 10_000_000_000:
+        return f"{ns / 1e6:.1f} ms"
+    if ns < 3_600_000_000_000:
+        return f"{ns / 1e9:.1f} s"
+    minutes, seconds = divmod(ns // 1_000_000_000, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min {seconds:02d} s"
 
 
 def evidence_text(e: Evidence) -> str:
@@ -133,13 +154,18 @@ def evidence_text(e: Evidence) -> str:
 
 
 def clock_text(c: ClockOffset) -> str:
-    """``host5's clock is 25.0 ± 0.4 ms behind host1 (12 samples)``."""
+    """``host5's clock is 25.0 ± 0.4 ms behind host1 (12 samples)``; µs digits when the
+    uncertainty is below 0.05 ms, and "agrees" for offsets below 0.05 ms (as the finding)."""
     if c.point == c.reference:
         return f"{c.point}'s clock is the reference"
-    ms = c.offset_ns / 1e6
-    side = "ahead of" if ms >= 0 else "behind"
-    return (f"{c.point}'s clock is {abs(ms):.1f} ± {c.uncertainty_ns / 1e6:.1f} ms {side} "
-            f"{c.reference} ({_plural(c.samples, 'sample')})")
+    ms, unc = c.offset_ns / 1e6, c.uncertainty_ns / 1e6
+    samples = _plural(c.samples, "sample")
+    if abs(ms) < 0.05:
+        return f"{c.point}'s clock agrees with {c.reference} (within {unc:.3f} ms, {samples})"
+    side = "ahead of" if ms > 0 else "behind"
+    digits = 1 if unc >= 0.05 else 3
+    return (f"{c.point}'s clock is {abs(ms):.{digits}f} ± {unc:.{digits}f} ms {side} "
+            f"{c.reference} ({samples})")
 
 
 def nat_text(t: NatTranslation) -> str:

@@ -53,11 +53,13 @@ class TraceConfig:
             raise FilterError(f"at most {L.MAX_NETNS} namespaces, got {len(self.netns)}")
         unknown = set(self.hooks) - set(HOOKS)
         if unknown:
-            raise FilterError(f"unknown hook(s) {', '.join(sorted(unknown))}; known: "
-                              f"{', '.join(HOOKS)}")
+            names = ", ".join(repr(h) for h in sorted(unknown))
+            raise FilterError(f"--hooks: unknown hook{'s' if len(unknown) > 1 else ''} {names}; "
+                              f"known: {', '.join(HOOKS)}")
         size = self.ring_bytes
         if size < 4096 or size & (size - 1):
-            raise FilterError(f"ring buffer size {size} must be a power of two >= 4096")
+            raise FilterError(f"--ring-size: the ring buffer size ({size} bytes) must be a "
+                              "power of two of at least 4096 bytes")
 
 
 def glob_rule(glob: str) -> tuple[bytes, int, bool]:

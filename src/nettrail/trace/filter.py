@@ -65,24 +65,30 @@ class PacketFields(NamedTuple):
     tcp_flags: int
 
 
-def _tokens(text: str) -> list[str]:
+def _tokens(text: str) -> tuple[list[str], list[int]]:
+    """The tokens of ``text`` and the column (1-based) where each starts."""
     out: list[str] = []
+    columns: list[int] = []
     pos = 0
-    text = text.strip()
-    while pos < len(text):
+    end = len(text.rstrip())
+    while pos < end:
         m = _TOKEN.match(text, pos)
         if m is None:
-            raise FilterError(f"filter: cannot read {text[pos:]!r}")
+            raise FilterError(f"filter {text!r}: cannot read {text[pos:].strip()!r} "
+                              f"(column {pos + 1 + len(text[pos:]) - len(text[pos:].lstrip())})")
         out.append(m.group(1))
+        columns.append(m.start(1) + 1)
         pos = m.end()
-    return out
+    return out, columns
 
 
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.toks = _tokens(text)
+        self.toks, self.columns = _tokens(text)
         self.pos = 0
+        self.last = 0
+        """Index of the token read last: the one an error is about."""
         self.out: list[Rule] = []
 
     def peek(self) -> str | None:
@@ -91,7 +97,8 @@ class _Parser:
     def take(self) -> str:
         tok = self.peek()
         if tok is None:
-            raise self.error("unexpected end of filter")
+            raise FilterError(f"filter {self.text!r}: unexpected end of filter")
+        self.last = self.pos
         self.pos += 1
         return tok
 
@@ -101,13 +108,14 @@ class _Parser:
             raise self.error(f"expected {want!r}, found {tok!r}")
 
     def error(self, what: str) -> FilterError:
-        return FilterError(f"filter {self.text!r}: {what} (token {self.pos + 1})")
+        return FilterError(f"filter {self.text!r}: {what} (column {self.columns[self.last]})")
 
     def parse(self) -> list[Rule]:
         if not self.toks:
             return []
         self.expr()
         if self.peek() is not None:
+            self.last = self.pos
             raise self.error(f"unexpected {self.peek()!r}")
         return self.out
 
@@ -229,16 +237,16 @@ class _Parser:
             self.take()
             mask = self.flags()
         op = self.take()
+        if op not in ("!=", "=", "=="):
+            raise self.error(f"expected '!=' or '=' after tcp[tcpflags], found {op!r}")
         value = self.flags()
         if op == "!=" and value == 0:
             self.out.append(Rule(L.OP_TEST, L.FLD_TCPFLAGS_ANY, lo=mask))
         elif op in ("=", "=="):
             self.out.append(Rule(L.OP_TEST, L.FLD_TCPFLAGS_EQ, lo=mask, hi=value & mask))
-        elif op == "!=":
+        else:
             self.out.append(Rule(L.OP_TEST, L.FLD_TCPFLAGS_EQ, lo=mask, hi=value & mask))
             self.out.append(Rule(L.OP_NOT))
-        else:
-            raise self.error(f"expected '!=' or '=' after tcp[tcpflags], found {op!r}")
 
 
 def compile_filter(text: str) -> tuple[Rule, ...]:

@@ -1,0 +1,82 @@
+"""``nettrail analyze`` on damaged or unusual capture files: one clear line, exit 2."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from nettrail.cli.main import main
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+LAB_ETH = FIXTURES / "captures" / "lab-eth.pcap"
+LAB_MULTI = FIXTURES / "captures" / "lab-multi.pcapng"
+
+
+def _errors(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("nettrail: error:")]
+
+
+def test_text_turning_invalid_utf8_keeps_its_good_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = FIXTURES / "text" / "bad-utf8.txt"
+    assert main(["analyze", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert "Point bad-utf8: 1 packet (tcpdump-text)" in out
+    assert _errors(err) == [f"nettrail: error: {path} line 2: invalid UTF-8 at byte 0 of the "
+                            "line: binary data, not tcpdump text"]
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3])
+def test_pcap_cut_inside_its_magic_is_a_truncated_header(
+    tmp_path: Path, cut: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(LAB_ETH.read_bytes()[:cut])
+    assert main(["analyze", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert _errors(err) == [f"nettrail: error: {path} at byte 0: truncated file header "
+                            f"({cut} bytes)"]
+
+
+@pytest.mark.parametrize(("cut", "what"), [
+    (8, "8 of at least 12 bytes"), (30, "30 of 164 bytes"), (163, "163 of 164 bytes"),
+])
+def test_pcapng_cut_inside_its_first_block_is_truncated_not_empty(
+    tmp_path: Path, cut: int, what: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "cut.pcapng"
+    path.write_bytes(LAB_MULTI.read_bytes()[:cut])
+    assert main(["analyze", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert _errors(err) == [f"nettrail: error: {path} at byte 0: truncated block ({what})"]
+
+
+def test_fifo_is_refused_without_blocking(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    assert main(["analyze", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert _errors(err) == [f"nettrail: error: {path}: a pipe, not a file: nettrail reads each "
+                            "capture more than once; save it to a file first"]
+
+
+@pytest.mark.parametrize(("manifest", "why"), [
+    ('{"points": {"a": {"pcap": "a.pcap"}}}',
+     "'points' must be a list of objects with name, pcap and interfaces {ifindex: name}"),
+    ('{"points": [{"name": "a", "pcap": "a.pcap"}]}', "missing key 'interfaces'"),
+])
+def test_damaged_run_manifest_says_what_is_wrong_in_plain_words(
+    tmp_path: Path, manifest: str, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "manifest.json").write_text(manifest)
+    assert main(["analyze", str(tmp_path)]) == 2
+    assert _errors(capsys.readouterr().err) == [
+        f"nettrail: error: {tmp_path}/manifest.json: not a lab run manifest ({why})"]
