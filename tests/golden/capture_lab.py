@@ -102,9 +102,17 @@ c.close()
 """
 
 TUN_HOLDER = r"""
-import fcntl, os, struct, sys
+import fcntl, os, struct, sys, time
 fd = os.open("/dev/net/tun", os.O_RDWR)
 fcntl.ioctl(fd, 0x400454CA, struct.pack("16sH", b"ntA-tun0", 0x0001 | 0x1000))
+# Attaching turns the carrier on, but the kernel's link watcher activates the device's queue
+# later (up to a second on a busy machine); until then the echo reply would be dropped.
+deadline = time.monotonic() + 5
+while time.monotonic() < deadline:
+    with open("/sys/class/net/ntA-tun0/operstate") as f:
+        if f.read().strip() != "down":
+            break
+    time.sleep(0.01)
 def csum(data):
     total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
     total = (total & 0xFFFF) + (total >> 16)
@@ -216,7 +224,7 @@ def record(outdir: Path) -> dict[str, object]:
         ll = _link_local(SRV, "ntA-v1")
         _link_local(CLI, "ntA-v0")
         srv_ifs = ifindexes(SRV)
-        dump = ["tcpdump", "-n", "-U", "--immediate-mode"]
+        dump = ["tcpdump", "-n", "-U", "--immediate-mode", "-B", "8192"]
         procs.append(_start(CLI, [*dump, "-i", "ntA-v0", "-w", str(outdir / "eth.pcap")],
                             "listening on"))
         procs.append(_start(CLI, [*dump, "-i", "any", "-y", "LINUX_SLL", "-w",

@@ -131,4 +131,4 @@ def test_unwritable_output_is_an_input_error(
 ) -> None:
     target = tmp_path / "no-such-dir" / "r.html"
     assert main(["analyze", "--html", str(target), str(lab_any)]) == 2
-    assert capsys.readouterr().err.startswith(f"nettrail: error: cannot write {target}")
+    assert capsys.readouterr().err.startswith(f"nettrail: error: --html {target}: no such")

@@ -79,7 +79,7 @@ def test_reset_after_handshake_names_sender_and_answered_packet() -> None:
     conns, findings = track(w)
     assert conns[0].outcome is Outcome.RESET
     assert kinds(findings) == ["reset"]
-    assert "server side" in findings[0].summary
+    assert "RST from the server's address" in findings[0].summary
     assert [e.frame for e in findings[0].evidence] == [1, 4, 5]
 
 

@@ -430,3 +430,16 @@ class _Never:
 
 
 _NEVER = _Never()
+
+
+def test_unicode_digits_in_a_port_are_a_warning_not_a_crash(tmp_path: Path) -> None:
+    # Found by the property test: '²' passes str.isdigit() but not int().
+    path = tmp_path / "sup.txt"
+    path.write_text("08:17:25.980500 IP 198.51.100.1.36582 > 203.0.113.2.8080: "
+                    "Flags [S], seq 1, win 64240, length 0\n"
+                    "08:17:25.980536 IP 198.51.100.1.\u00b236582 > 203.0.113.2.8080: "
+                    "Flags [S], seq 1, win 64240, length 0\n")
+    stats = CaptureStats(path=str(path), point="p")
+    records = list(read_text(str(path), "p", stats))
+    assert [r.frame for r in records] == [1]
+    assert stats.error is None and sum(stats.skipped.values()) == 1

@@ -593,8 +593,10 @@ def _outcome_finding(conn: Connection, st: State) -> Finding | None:
         ev.append(_sig_evidence(conn, rst, False, "RST from the server"))
     elif conn.outcome is Outcome.RESET:
         kind, root = "reset", False
-        who = "client" if from_client else "server side"
-        summary = f"{conn.point}: {flow}: reset by the {who}"
+        # One point sees who the RST claims to come from, not who made it: a device that
+        # answers for the server's address (a NAT box without state) looks the same here.
+        who = "client" if from_client else "server's address"
+        summary = f"{conn.point}: {flow}: RST from the {who}"
         if not st[_H] & (H_EST | H_MID):
             summary += " during the handshake"
         answered = st[_RST_ANSWERED]

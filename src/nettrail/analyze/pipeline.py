@@ -183,7 +183,9 @@ def _summary(point: str, stats: Sequence[CaptureStats]) -> PointSummary:
         warnings.extend(s.warnings)
         interfaces.update(s.interfaces.values())
         if s.error is not None:
-            warnings.append(f"reading stopped: {s.error} ({s.packets} packets read before it)")
+            n = s.packets
+            warnings.append(f"reading stopped: {s.error} ({n} packet{'' if n == 1 else 's'} "
+                            "read before it)")
     return PointSummary(
         name=point,
         files=tuple(s.path for s in stats),

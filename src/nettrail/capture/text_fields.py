@@ -124,7 +124,7 @@ def split_endpoint(token: str, version: int) -> tuple[str, int | None]:
 
 def port_number(text: str) -> int:
     """A port as printed: a number, or a service name when printed without ``-nn``."""
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # not '²' or other Unicode digits
         port = int(text)
         if port <= 0xFFFF:
             return port

@@ -63,7 +63,7 @@ def parse_icmp4(rest: str, outer_dst: str) -> ICMPHeader:
         q = quoted or _guess_quote(4, outer_dst, m.group(1), int(m.group(2)), None)
         return ICMPHeader(4, 3, 2, None, q)
     m = _UNREACH_HOST.match(rest)
-    if m is not None and m.group(2)[0].isdigit():
+    if m is not None and m.group(2)[0] in "0123456789":
         code = ICMP4_UNREACH.get(m.group(1) or "host", 1)
         if m.group(3) == "admin prohibited":
             code = 13

@@ -217,7 +217,7 @@ def _other_ip(rest: str) -> str:
 
 def _proto_number(rest: str) -> int:
     digits = rest[9:].split(" ", 1)[0].rstrip(",:")
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         raise TextError("ip-proto-N without a number")
     return int(digits)
 
@@ -230,8 +230,9 @@ def _last_length(rest: str, default: int) -> int:
 def _udp_len(rest: str, ip_len: int | None, iphdr: int) -> int:
     if ip_len is not None and ip_len >= iphdr + 8:
         return ip_len - iphdr - 8
-    if rest.startswith("udp ") and rest[4:].strip().isdigit():  # tcpdump -q
-        return int(rest[4:])
+    quiet = rest[4:].strip()
+    if rest.startswith("udp ") and quiet.isascii() and quiet.isdigit():  # tcpdump -q
+        return int(quiet)
     m = _LENGTH.search(rest)
     if m is not None:
         return int(m.group(1))

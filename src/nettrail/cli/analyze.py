@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import ipaddress
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,13 @@ def register(sub: Any) -> None:
         description="Read pcap, pcapng or tcpdump text captures, one or more per capture "
         "point, and explain how each TCP connection went; with two or more points, follow "
         "packets across them (NAT, clock skew) and diagnose the failure.",
+        epilog="examples:\n"
+        "  nettrail analyze client.pcap\n"
+        "  nettrail analyze host1=netnode.pcap host5=compute.txt   # any mix of formats\n"
+        "  nettrail analyze --format json --html report.html host1=a.pcapng host5=b.pcap\n"
+        "  nettrail analyze nettrail-demo/dual-l3                   # a `lab run` directory\n"
+        "  nettrail analyze --filter-host 203.0.113.10 --filter-port 22 any.pcap",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("captures", nargs="+", metavar="[POINT=]FILE",
                    help="a capture file, optionally named as a capture point (host1=a.pcap), "
@@ -43,11 +51,18 @@ def register(sub: Any) -> None:
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
     p.add_argument("--output-pcapng", metavar="FILE",
                    help="also write the packets, annotated, as pcapng for Wireshark")
-    p.add_argument("--filter-host", metavar="ADDR",
-                   help="analyse only packets from or to this address")
+    p.add_argument("--filter-host", metavar="ADDR", type=_address,
+                   help="analyse only packets from or to this IPv4/IPv6 address")
     p.add_argument("--filter-port", metavar="PORT", type=_port,
                    help="analyse only TCP/UDP packets from or to this port")
     p.set_defaults(func=run)
+
+
+def _address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
 
 
 def _port(text: str) -> int:
@@ -63,6 +78,9 @@ def _port(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run ``nettrail analyze``: analyse, render, report faults; return the exit code."""
     inputs, ifnames = expand_inputs(args.captures)
+    for option, path in (("--html", args.html), ("--output-pcapng", args.output_pcapng)):
+        if path:
+            check_writable(option, path)
     with gc_paused():  # a batch job building millions of acyclic objects
         result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
                                                                   args.filter_port),
@@ -105,7 +123,31 @@ def expand_inputs(
             ifnames.update(names)
         else:
             inputs.append(parse_point_arg(arg))
+    _check_unique(inputs)
     return inputs, ifnames
+
+
+def _check_unique(inputs: Sequence[tuple[str, str]]) -> None:
+    """The same file twice would be matched against itself as copies of every packet."""
+    seen: dict[str, str] = {}
+    for _point, path in inputs:
+        key = os.path.realpath(path)
+        if key in seen:
+            also = "" if seen[key] == path else f" (also as {seen[key]})"
+            raise InputError(f"{path}: given twice{also}")
+        seen[key] = path
+
+
+def check_writable(option: str, path: str) -> None:
+    """Fail before any work when an output file cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InputError(f"{option} {path}: a directory, not a file")
+    if not os.path.isdir(folder):
+        raise InputError(f"{option} {path}: no such directory {folder}")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and
+                                          not os.access(path, os.W_OK)):
+        raise InputError(f"{option} {path}: not writable")
 
 
 def render(analysis: Analysis, fmt: str, out: TextIO) -> None:

@@ -78,7 +78,7 @@ class NetnsNames:
 
     def inode(self, name_or_inode: str) -> int | None:
         """The inode of a namespace given by name or inode number, None when unknown."""
-        if name_or_inode.isdigit():
+        if name_or_inode.isascii() and name_or_inode.isdigit():
             return int(name_or_inode)
         self._names.update(scan())
         for ino, name in self._names.items():
