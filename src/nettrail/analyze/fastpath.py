@@ -36,10 +36,13 @@ Seg = flows.Seg
 _FRAME_MASK = (1 << 40) - 1
 
 
-def track_pcap(tracker: FlowTracker, capture: Capture) -> bool:
+def track_pcap(tracker: FlowTracker, capture: Capture, part: int = -1) -> bool:
     """Track every packet of ``capture`` in ``tracker`` the quick way; False (nothing read)
     when the capture is not a pcap file. Faults as the readers: the CaptureError is stored in
-    ``capture.stats`` and raised after every packet before it was tracked."""
+    ``capture.stats`` and raised after every packet before it was tracked. With ``part`` 0 or
+    1 (Ethernet pcap only), only the connections whose :func:`key_part` is ``part`` are
+    tracked; every record is read and counted, and each frame the general decoder takes is
+    counted in ``stats.skipped`` by the one part that owns it (see ``analyze.parallel``)."""
     if capture.format != "pcap":
         return False
     capture.reset_stats()
@@ -53,13 +56,15 @@ def track_pcap(tracker: FlowTracker, capture: Capture) -> bool:
     try:
         head = parse_file_header(f.read(FILE_HEADER_LEN), path)
         if head[3] != decode.LINKTYPE_ETHERNET:
+            if part >= 0:
+                raise ValueError("connections are split only in Ethernet pcap files")
             f.close()
             segments = capture.segments(tracker.segment)
             assert segments is not None
             tracker.consume_segments(segments)
             return True
         with gc_paused():
-            _loop(tracker, capture, f, head[0], head[1])
+            _loop(tracker, capture, f, head[0], head[1], part)
     except OSError as exc:
         raise _store(stats, _os_error(exc, path, stats.packets)) from exc
     except CaptureError as exc:
@@ -69,7 +74,15 @@ def track_pcap(tracker: FlowTracker, capture: Capture) -> bool:
     return True
 
 
-def _loop(tracker: FlowTracker, capture: Capture, f: Any, order: str, unit: int) -> None:
+def key_part(key: bytes) -> int:
+    """0 or 1: the half of the connections a key (either direction) belongs to."""
+    size = (len(key) - 4) >> 1
+    return (key[size - 1] ^ key[2 * size - 1] ^ key[-3] ^ key[-1]) & 1
+
+
+def _loop(
+    tracker: FlowTracker, capture: Capture, f: Any, order: str, unit: int, part: int = -1
+) -> None:
     """Read and track an Ethernet pcap from after its file header.
 
     The tracking steps are ``FlowTracker._consume``'s, with literal slot numbers; keep the
@@ -129,6 +142,25 @@ def _loop(tracker: FlowTracker, capture: Capture, f: Any, order: str, unit: int)
                     break
                 frame += 1
                 pos = stop
+                if part >= 0 and ((caplen < 38 and part == 1) or (caplen >= 38 and (
+                        buf[start + 29] ^ buf[start + 33] ^ buf[start + 35]
+                        ^ buf[start + 37]) & 1 != part)):
+                    # the other part's frame (key_part of the bytes where an IPv4 TCP
+                    # key is): its decoding is counted there, its connection tracked there,
+                    # unless the key is elsewhere (not IPv4 TCP without IP options)
+                    if caplen < 38 or (buf[start + 12 : start + 15] == b"\x08\x00\x45"
+                                       and buf[start + 23] == 6
+                                       and not (buf[start + 20] & 0x1F or buf[start + 21])):
+                        continue
+                    data = buf[start:stop]
+                    ts = sec * 1_000_000_000 + frac * unit
+                    slow_frames += 1
+                    seg = other(data, ts, frame, path)
+                    if seg is None:
+                        seg = general(_record(decode.LINKTYPE_ETHERNET, data, point, ts, path,
+                                              frame, wire_len, {}, ifnames, slow))
+                    one((seg if seg is not None and key_part(seg[11]) == part else None,))
+                    continue
                 if caplen >= 54:
                     e_hi, e_lo, vihl, total, f_hi, f_lo, proto, seq, ack, doff, flags = \
                         eth_unpack(buf, start)
@@ -217,6 +249,8 @@ def _loop(tracker: FlowTracker, capture: Capture, f: Any, order: str, unit: int)
                 if seg is None:
                     seg = general(_record(decode.LINKTYPE_ETHERNET, data, point, ts, path,
                                           frame, wire_len, skipped, ifnames, slow))
+                if part >= 0 and seg is not None and key_part(seg[11]) != part:
+                    seg = None  # counted, not tracked: the other half's
                 one((seg,))
         _check_tail(buf, pos, base, path, frame, rec_unpack)
     finally:

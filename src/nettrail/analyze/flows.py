@@ -401,18 +401,26 @@ class FlowTracker:
             return self._finish()
 
     def _finish(self) -> tuple[list[Connection], list[Finding]]:
-        states = self._done + [st for st, _ds, fc in self._conns.values() if fc]
-        states.sort(key=itemgetter(_FIRST, _KEY))
         conns = []
         findings: list[Finding] = []
+        for conn, found in self.finished():
+            conns.append(conn)
+            findings.extend(found)
+        return conns, findings
+
+    def finished(self) -> Iterator[tuple[Connection, list[Finding]]]:
+        """Each connection, in order of first packet, with its findings (call with the
+        collector paused, as :meth:`finish` does)."""
+        states = self._done + [st for st, _ds, fc in self._conns.values() if fc]
+        states.sort(key=itemgetter(_FIRST, _KEY))
         point = self.point
         for st in states:
             conn = _connection(point, st)
-            conns.append(conn)
             h = st[_H]  # closed with both FINs, nothing resent: no finding to make
             if h & _H_FINS != _H_FINS or h & H_RST or st[_RETX] or st[_COPIES]:
-                findings.extend(_findings(conn, st))
-        return conns, findings
+                yield conn, _findings(conn, st)
+            else:
+                yield conn, []
 
 
 def _set_last(ds: State, sig: Seg) -> None:

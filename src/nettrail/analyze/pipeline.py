@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from nettrail.analyze.fastpath import track_pcap
 from nettrail.analyze.flows import FlowTracker
+from nettrail.analyze.parallel import track_pcap_parallel
 from nettrail.capture import first_date_ns, open_capture
 from nettrail.capture.base import CaptureStats
 from nettrail.errors import CaptureError, InputError
@@ -60,11 +61,14 @@ def analyze_files(
     *,
     packet_filter: PacketFilter | None = None,
     ifnames: Mapping[str, Mapping[int, str]] | None = None,
+    split: bool | None = None,
 ) -> AnalysisRun:
     """Analyse capture files given as (point, path) pairs; the first point is the reference.
 
     Several files may share a point (read in the order given). ``ifnames`` maps a point to the
     interface index -> name table of its Linux cooked v2 captures (from a lab manifest).
+    A single large pcap file is tracked in two processes (``analyze.parallel``); ``split``
+    True or False forces or forbids that whatever the size.
     """
     order = list(dict.fromkeys(point for point, _path in inputs))
     cross = len(order) >= 2
@@ -86,6 +90,13 @@ def analyze_files(
         filtering = packet_filter is not None and bool(packet_filter.host or packet_filter.port)
         if packet_filter is not None and filtering:
             records = packet_filter.apply(records)
+        if len(inputs) == 1 and not filtering and split is not False:
+            done = track_pcap_parallel(capture, force=bool(split))
+            if done is not None:
+                trackers[point], error = done
+                if error is not None:
+                    errors.append(error)
+                continue
         try:
             # one point, a pcap: from bytes straight to the tracker's state
             if cross or filtering or not track_pcap(tracker, capture):
