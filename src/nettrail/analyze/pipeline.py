@@ -10,7 +10,6 @@ it are analysed and the fault is returned beside the analysis, for the caller to
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
@@ -138,14 +137,8 @@ def analyze_tracked(
     if kept is None or len(kept) < 2:
         return Analysis(points=summaries, connections=tuple(connections),
                         findings=tuple(findings))
-    try:
-        crosspoint = importlib.import_module("nettrail.analyze.crosspoint")
-    except ModuleNotFoundError as exc:
-        if exc.name != "nettrail.analyze.crosspoint":
-            raise
-        return Analysis(points=summaries, connections=tuple(connections),
-                        findings=tuple(findings),
-                        warnings=("cross-point analysis is not available in this build",))
+    from nettrail.analyze import crosspoint  # only multi-point runs pay for its import
+
     result = crosspoint.cross_point(kept, connections)
     folded = {f.details.get("point") for f in result.findings if f.kind == COPY_KIND}
     findings = [_corrected(f, result.clock) for f in findings

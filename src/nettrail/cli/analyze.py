@@ -8,7 +8,6 @@ faulty file (``nettrail: error: FILE at byte N: reason``) on stderr.
 from __future__ import annotations
 
 import argparse
-import importlib
 import ipaddress
 import os
 import sys
@@ -19,7 +18,7 @@ from typing import Any, TextIO
 from nettrail.analyze.flows import gc_paused
 from nettrail.analyze.pipeline import PacketFilter, analyze_files
 from nettrail.capture import parse_point_arg
-from nettrail.errors import CapabilityError, InputError, LabError
+from nettrail.errors import InputError, LabError
 from nettrail.model.analysis import Analysis
 
 EXIT_OK = 0
@@ -164,9 +163,10 @@ def render(analysis: Analysis, fmt: str, out: TextIO) -> None:
 
 def write_html(analysis: Analysis, path: str) -> None:
     """Write the HTML report of ``analysis`` to ``path``."""
-    module = _renderer("nettrail.report.html", "the HTML report")
+    from nettrail.report import html as report_html
+
     with _open(path, "w") as out:
-        module.render(analysis, out)
+        report_html.render(analysis, out)
 
 
 def write_pcapng(
@@ -176,18 +176,10 @@ def write_pcapng(
     ifnames: Mapping[str, Mapping[int, str]] | None = None,
 ) -> None:
     """Write the annotated pcapng of ``analysis`` to ``path``."""
-    module = _renderer("nettrail.report.pcapng", "the pcapng export")
+    from nettrail.report import pcapng as report_pcapng
+
     with _open(path, "wb") as out:
-        module.export(analysis, inputs, out, ifnames)
-
-
-def _renderer(name: str, what: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        raise CapabilityError(f"{what} is not available in this build of nettrail") from exc
+        report_pcapng.export(analysis, inputs, out, ifnames)
 
 
 def _open(path: str, mode: str) -> Any:
