@@ -126,8 +126,13 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
 
 
 def console_lines(log: str) -> list[str]:
-    """Console messages (errors, CSP violations, uncaught exceptions) in Chromium's log."""
-    return [line for line in log.splitlines() if ":CONSOLE" in line]
+    """Console messages (errors, CSP violations, uncaught exceptions) in Chromium's log.
+
+    Messages of Chromium's own pages (``source: chrome://…``, e.g. its "slow network"
+    font notice) are not the report's and are left out.
+    """
+    return [line for line in log.splitlines()
+            if ":CONSOLE" in line and "source: chrome://" not in line]
 
 
 class Shown:
