@@ -175,7 +175,7 @@ def _read(
                                     frag & 0x2000 != 0)), new(TCPHeader, (
                                         sport, dport, flags, seq, ack, window, plen, options,
                                         False)), None, phash)),
-                                None, None, data, linktype, None, None))
+                                None, None, data, linktype, None, None, True))
                             continue
                 yield _record(linktype, data, point, ts, path, frame, wire_len, skipped,
                               ifnames, slow)

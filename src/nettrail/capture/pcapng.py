@@ -174,7 +174,7 @@ class _Reader:
                                                          ) + iface.offset_ns
                                     yield new(PacketRecord, (
                                         point, ts, path, self.frame, iface.name, None,
-                                        wire_len, headers, None, None, data, 1, None, None))
+                                        wire_len, headers, None, None, data, 1, None, None, True))
                                     continue
                     block_size = self._block_size(buf, pos, base)
                     if block_size is None or pos + block_size > end:

@@ -179,7 +179,10 @@ class PacketRecord(NamedTuple):
     wire; ``headers`` the outer headers; ``inner`` the encapsulated headers of a VXLAN packet
     with ``vni``; ``data`` the captured bytes (None for text input); ``linktype`` the pcap
     link type (-1 for text); ``netns`` the namespace when known (live tracing); ``comment``
-    the packet's own comment in the capture (a pcapng ``opt_comment``), if any.
+    the packet's own comment in the capture (a pcapng ``opt_comment``), if any; ``time_ok`` is
+    False when the source gave no usable time for this packet (a text line with no timestamp,
+    or one mangled in pasting): ``ts_ns`` then only keeps the record's place in order and must
+    not be used for clock estimates or timing.
     """
 
     point: str
@@ -196,6 +199,7 @@ class PacketRecord(NamedTuple):
     linktype: int = -1
     netns: str | None = None
     comment: str | None = None
+    time_ok: bool = True
 
     @property
     def ip(self) -> IPHeader | None:
