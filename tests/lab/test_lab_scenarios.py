@@ -21,10 +21,12 @@ from nettrail.model.packet import ACK, RST, SYN, PacketRecord
 
 pytestmark = [pytest.mark.lab, pytest.mark.root, pytest.mark.slow]
 
-SCENARIOS = ("dual-l3", "healthy", "port-closed", "mtu-blackhole", "asym-firewall")
+SCENARIOS = ("dual-l3", "healthy", "port-closed", "mtu-blackhole", "asym-firewall",
+             "netnode-client", "netnode-client-healthy")
 QROUTER = "qrouter-5f1c2d3e-8b7a-4c1e-9d2f-0a6b3c4d5e6f"
 FIP = "203.0.113.223"
 CLIENT = "203.0.113.10"
+NETNODE = "203.0.113.11"
 Runs = Callable[[str], list[RunResult]]
 
 
@@ -138,6 +140,7 @@ def diagnose(result: RunResult) -> object:
     ("port-closed", "reset-from-server"),
     ("mtu-blackhole", "mtu-blackhole"),
     ("asym-firewall", "lost-between-points"),
+    ("netnode-client", "asymmetric-nat"),
 ])
 def test_diagnosis_names_the_root_cause(runs: Runs, name: str, kind: str) -> None:
     from nettrail.model.analysis import Analysis
@@ -157,10 +160,38 @@ def test_dual_l3_diagnosis_speaks_openstack(runs: Runs) -> None:
     assert FIP in headline and "two L3" in headline and QROUTER in headline
 
 
-def test_healthy_has_no_root_cause(runs: Runs) -> None:
+@pytest.mark.parametrize("name", ["healthy", "netnode-client-healthy"])
+def test_healthy_has_no_root_cause(runs: Runs, name: str) -> None:
     from nettrail.model.analysis import Analysis
 
-    analysis = diagnose(runs("healthy")[0])
+    analysis = diagnose(runs(name)[0])
     assert isinstance(analysis, Analysis)
     assert analysis.diagnosis is None
     assert not [f for f in analysis.findings if f.root_cause]
+
+
+def test_netnode_client_is_reset_by_the_router_it_cannot_see(runs: Runs) -> None:
+    result = runs("netnode-client")[0]
+    netnode, router = packets(result, "netnode"), packets(result, QROUTER)
+    # the client is the network node itself: its SYN leaves its own port on br-ex ...
+    syn = [p for p in flagged(netnode, SYN) if p.ifname == "ex-local"]
+    assert syn and syn[0].ip is not None and (syn[0].ip.src, syn[0].ip.dst) == (NETNODE, FIP)
+    # ... the SYN-ACK comes back from the compute node, never through the router namespace
+    assert flagged(router, SYN | ACK) == []
+    back = [p for p in flagged(netnode, SYN | ACK) if p.ifname == "eth1"]
+    assert back and back[0].ip is not None and back[0].ip.src == FIP
+    # the router's own stack resets the connection, and the RST reaches the network node
+    assert [p for p in flagged(router, RST) if p.ifname == "qg-7d3e1f2a-4b"]
+    assert [p for p in flagged(netnode, RST) if p.ifname == "ex-local"]
+
+
+def test_netnode_client_host_view_finds_both_nat_owners(runs: Runs) -> None:
+    """The network node's and the compute node's captures alone (the router namespace not
+    captured) still show the two translations of the floating IP and the reset."""
+    from nettrail.analyze.pipeline import analyze_files
+
+    result = runs("netnode-client")[0]
+    captures = [(p, path) for p, path in result.captures if p in ("netnode", "compute")]
+    analysis = analyze_files(captures, ifnames=result.ifnames).analysis
+    assert analysis.diagnosis is not None
+    assert analysis.diagnosis.kinds[:2] == ("asymmetric-nat", "reset-not-from-server")

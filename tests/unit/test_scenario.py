@@ -12,7 +12,8 @@ from nettrail.errors import LabError, ScenarioError
 from nettrail.lab import plan, safety, scenario
 from nettrail.lab.outcome import classify_ssh
 
-SHIPPED = ("asym-firewall", "dual-l3", "healthy", "mtu-blackhole", "port-closed")
+SHIPPED = ("asym-firewall", "dual-l3", "healthy", "mtu-blackhole", "netnode-client",
+           "netnode-client-healthy", "port-closed")
 
 MINIMAL = """
 name = "tiny"

@@ -34,6 +34,7 @@ SAME_FORM_WINDOW_NS = 100_000
 _CANDIDATES = 4
 # How far apart (in corrected time) two sightings of one packet may be at two points.
 MATCH_TOLERANCE_NS = 50_000_000
+UNKNOWN_IFNAME = "?"
 
 CONF_STRONG_CONFIRMED = 1.0
 CONF_STRONG = 0.95
@@ -248,8 +249,9 @@ def _copy_keys(form: Form, f: _Fields) -> tuple[int, list[tuple[object, ...]]]:
 
 
 def _distinct_interface(s: Sighting, record: PacketRecord) -> bool:
-    """False when ``record`` repeats an interface and direction ``s`` already has."""
-    if record.ifname is None:
+    """False when ``record`` repeats an interface and direction ``s`` already has (``?`` is
+    how tcpdump prints an interface it cannot name: unknown, like none)."""
+    if record.ifname is None or record.ifname == UNKNOWN_IFNAME:
         return True
     for r in s.records:
         if r.ifname == record.ifname and r.direction == record.direction:
@@ -333,8 +335,7 @@ def fold_copies(records: Iterable[PacketRecord],
             found = None
             if held is not None:
                 for cand in reversed(held):
-                    if ts - cand.last_ns <= COPY_WINDOW_NS and (
-                            record.ifname is None or _distinct_interface(cand, record)):
+                    if ts - cand.last_ns <= COPY_WINDOW_NS and _distinct_interface(cand, record):
                         found = cand
                         break
             if found is None:

@@ -25,12 +25,18 @@ from nettrail.analyze.correlate import (
     strong_index,
     strong_pairs,
 )
-from nettrail.analyze.diagnose import Context, context_from_names, diagnose
+from nettrail.analyze.diagnose import Context, context_from_names, diagnose, failures
 from nettrail.analyze.findings_loss import lost_between_points, mtu_blackhole
-from nettrail.analyze.findings_nat import asymmetric_nat, clock_findings, multi_interface_copies
+from nettrail.analyze.findings_nat import (
+    asymmetric_nat,
+    clock_findings,
+    clock_unknown,
+    multi_interface_copies,
+)
 from nettrail.analyze.findings_reset import reset_findings
 from nettrail.analyze.flows import gc_paused
 from nettrail.analyze.nat import infer_translations
+from nettrail.analyze.timing import trusted_times, unknown_clocks
 from nettrail.analyze.tracks import (
     Conversation,
     Track,
@@ -75,7 +81,8 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]]) -> tuple[
     del index
     estimates: list[PairEstimate] = []
     for a, b in combinations(names, 2):
-        anchors = match_points(sightings[a], sightings[b], pairs=pairs[(a, b)])
+        anchors = [m for m in match_points(sightings[a], sightings[b], pairs=pairs[(a, b)])
+                   if _time_ok(m.a) and _time_ok(m.b)]
         est = estimate_pair(a, b, anchors)
         del anchors
         if est is not None:
@@ -92,26 +99,45 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]]) -> tuple[
     return sightings, clock, matches
 
 
+def _time_ok(s: Sighting) -> bool:
+    """True when every copy of the sighting has a usable timestamp."""
+    return s.record.time_ok if s.single else all(r.time_ok for r in s.records)
+
+
 def cross_point(points: Mapping[str, Sequence[PacketRecord]],
                 connections: Sequence[Connection] = ()) -> CrossPointResult:
     """Analyze captures from several points; the first point's clock is the reference.
 
-    ``connections`` (per-point single-point results) are accepted for the pipeline's sake; the
-    analysis works from the packets alone.
+    ``connections`` (per-point single-point results) tell which connections failed, for an
+    "inconclusive" diagnosis when the packets cannot show why; the decisions come from the
+    packets alone.
     """
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
+        points = {p: trusted_times(list(recs)) for p, recs in points.items()}
         sightings, clock, matches = correlate(points)
+        unknown = unknown_clocks(list(points), clock, _span_ns(sightings))
         tracks = build_tracks(sightings, _drained(matches), offset_map(clock))
         convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
                                      and t.first.proto != PROTO_ICMPV6])
         nat = infer_translations(convs)
-        findings = detect(sightings, convs, nat, clock, _points_with_copies(connections))
+        findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
+                          unknown)
         ctx = _context(points)
         del sightings, convs
         kept = _kept(tracks, findings)
         del tracks  # the packets whose paths are not kept go before the paths are built
-        return CrossPointResult(clock, nat, _paths(kept), tuple(findings),
-                                diagnose(findings, ctx))
+        reported = tuple(c for c in clock if c.point not in unknown)
+        return CrossPointResult(reported, nat, _paths(kept), tuple(findings),
+                                diagnose(findings, ctx, failures(connections, list(points))))
+
+
+def _span_ns(sightings: Mapping[str, Sequence[Sighting]]) -> dict[str, int]:
+    """How long each point captured (its first to its last packet with a usable time)."""
+    out = {}
+    for p, items in sightings.items():
+        timed = [s for s in items if _time_ok(s)]
+        out[p] = max(s.last_ns for s in timed) - min(s.first_ns for s in timed) if timed else 0
+    return out
 
 
 def _drained(matches: list[Match]) -> Iterator[Match]:
@@ -128,7 +154,8 @@ def _points_with_copies(connections: Sequence[Connection]) -> set[str]:
 
 def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversation],
            nat: Sequence[NatTranslation], clock: Sequence[ClockOffset],
-           copies_noted: set[str] | frozenset[str] = frozenset()) -> list[Finding]:
+           copies_noted: set[str] | frozenset[str] = frozenset(),
+           unknown: Mapping[str, str] | None = None) -> list[Finding]:
     """Every cross-point finding: root causes first, then notes (copies are noted once per
     point, unless single-point analysis did it already: ``copies_noted``)."""
     point_spans = spans(sightings)
@@ -151,7 +178,10 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
         # Replies that took another path (asymmetric NAT) are not lost on the request's path.
         directions = ("c2s",) if asym is not None else ("c2s", "s2c")
         roots.extend(lost_between_points(conv, point_spans, stuck, directions))
-    notes = clock_findings(clock)
+    unknown = unknown or {}
+    notes = clock_findings([c for c in clock if c.point not in unknown])
+    ref = next(iter(sightings), "")
+    notes.extend(clock_unknown(p, ref, why) for p, why in unknown.items())
     for point, items in sightings.items():
         if point in copies_noted:
             continue

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from nettrail.analyze.findings_loss import LOST_BETWEEN_POINTS, MTU_BLACKHOLE
 from nettrail.analyze.findings_nat import ASYMMETRIC_NAT
 from nettrail.analyze.findings_reset import RESET_FROM_SERVER, RESET_NOT_FROM_SERVER
 from nettrail.model.analysis import Diagnosis
 from nettrail.model.finding import Evidence, Finding
+from nettrail.model.flow import Connection, Outcome
 
+INCONCLUSIVE = "inconclusive"
+FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.SYN_UNANSWERED,
+                    Outcome.SYNACK_UNACKNOWLEDGED})
 PRIORITY = (ASYMMETRIC_NAT, RESET_NOT_FROM_SERVER, MTU_BLACKHOLE, LOST_BETWEEN_POINTS,
             RESET_FROM_SERVER)
 OPENSTACK_PREFIXES = ("qrouter-", "qr-", "qg-", "br-int", "br-tun", "br-ex", "tap", "snat-",
@@ -42,11 +47,33 @@ def _rank(f: Finding) -> int:
     return PRIORITY.index(f.kind) if f.kind in PRIORITY else len(PRIORITY)
 
 
-def diagnose(findings: Sequence[Finding], ctx: Context = Context()) -> Diagnosis | None:
-    """The diagnosis of the root-cause findings, most fundamental first; None when healthy."""
+class Failure(NamedTuple):
+    """A connection that failed at some point (its outcome there), and the points that have
+    no packet of it at all (by its client endpoint, or its server and client port)."""
+
+    connection: Connection
+    unseen: tuple[str, ...]
+
+
+def failures(connections: Sequence[Connection], points: Sequence[str]) -> list[Failure]:
+    """The connections that failed as some point saw them, first failure first."""
+    out = []
+    for c in sorted(connections, key=lambda c: c.first_ns):
+        if c.outcome not in FAILED:
+            continue
+        seen = {o.point for o in connections if o.client == c.client
+                or (o.server == c.server and o.client.port == c.client.port)}
+        out.append(Failure(c, tuple(p for p in points if p not in seen)))
+    return out
+
+
+def diagnose(findings: Sequence[Finding], ctx: Context = Context(),
+             failed: Sequence[Failure] = ()) -> Diagnosis | None:
+    """The diagnosis of the root-cause findings, most fundamental first; "inconclusive"
+    when a connection failed but no finding explains it; None when healthy."""
     roots = sorted((f for f in findings if f.root_cause), key=_rank)
     if not roots:
-        return None
+        return inconclusive(failed[0], findings) if failed else None
     top = roots[0]
     related = [f for f in roots if f.connection == top.connection]
     headline, action = _words(top, related, ctx)
@@ -119,8 +146,11 @@ def _asymmetric_words(d: dict[str, str], related: Sequence[Finding],
     req_at, reply_at = d.get("request_at", "?"), d.get("reply_at", "?")
     reset_at = _detail(related, RESET_NOT_FROM_SERVER, "origin", "")
     reset = f"; {reset_at} then resets the connection" if reset_at else ""
+    req_words = req_at if req_at.startswith("between ") else f"at {req_at}"
     if ctx.openstack:
-        if not ctx.routers or ctx.routers[0] == req_at:
+        if req_at.startswith("between "):
+            router = f"router ({req_at})"
+        elif not ctx.routers or ctx.routers[0] == req_at:
             router = f"router {req_at}"
         else:
             router = f"router {ctx.routers[0]} (at {req_at})"
@@ -131,10 +161,28 @@ def _asymmetric_words(d: dict[str, str], related: Sequence[Finding],
         action = (f"Keep one L3 implementation for floating IP {addr}: either the Neutron L3 "
                   f"agent's {router} or the SDN controller's L3, not both.")
     else:
-        headline = (f"{addr} has two NAT owners: the request is translated at {req_at}, the "
+        headline = (f"{addr} has two NAT owners: the request is translated {req_words}, the "
                     f"reply {reply_at}{reset}")
         back = (f"send the replies to {req_at} untranslated" if "reply_carried_by" in d
-                else f"route the replies back through {req_at}")
+                else f"route the replies back through the request's translator ({req_at})"
+                if req_at.startswith("between ") else f"route the replies back through {req_at}")
         action = (f"Make one device own the translation of {addr}: remove the second NAT, or "
                   f"{back}.")
     return headline, action
+
+
+def inconclusive(failure: Failure, findings: Sequence[Finding]) -> Diagnosis:
+    """A failure the captures cannot explain, naming the evidence that is missing."""
+    c = failure.connection
+    missing = [f"packets of it at {p}" for p in failure.unseen]
+    missing.extend(f"{f.details.get('point')}'s clock ({f.details.get('reason')})"
+                   for f in findings if f.kind == "clock-unknown")
+    if not missing:
+        missing.append("a capture point on each side of where its packets stop")
+    ev = tuple(e for f in findings if f.connection == c.key for e in f.evidence[:3])
+    headline = (f"inconclusive: {c.client} > {c.server} failed ({c.outcome} at {c.point}), "
+                f"but the captures do not show where or why")
+    explanation = "Missing: " + "; ".join(missing) + "."
+    action = ("Capture at the points named, with seq numbers (pcap, or tcpdump -S) and clocks "
+              "in sync, and analyze again.")
+    return Diagnosis(headline, explanation, action, ev, (INCONCLUSIVE,))

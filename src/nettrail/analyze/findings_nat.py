@@ -15,6 +15,7 @@ from nettrail.model.flow import Endpoint
 ASYMMETRIC_NAT = "asymmetric-nat"
 MULTI_INTERFACE_COPY = "multi-interface-copy"
 CLOCK_OFFSET = "clock-offset"
+CLOCK_UNKNOWN = "clock-unknown"
 
 CLOCK_REPORT_NS = 1_000_000
 
@@ -66,8 +67,9 @@ def _request_evidence(conv: Conversation, t: NatTranslation) -> list[Evidence]:
                                 if _has_form(s, i, t.after, t.kind)), 0)
                     if idx > 0 and s is not track.first:
                         out.append(evidence(s, f"request arrives at {t.at}", idx - 1))
+                    where = f"at {t.at}" if t.at else f"before {t.to_point}"
                     out.append(evidence(s, f"request {t.kind.upper()}ed {t.before} -> {t.after} "
-                                           f"at {t.at}", idx))
+                                           f"{where}", idx))
                 return out
     return []
 
@@ -85,7 +87,12 @@ def asymmetric_nat(conv: Conversation, nat: Sequence[NatTranslation],
     translated (see ``carried_translated``): in both cases that point did not translate it.
     """
     for t in nat:
-        if t.connection != conv.key or t.leg != "request" or t.at is None:
+        if t.connection != conv.key or t.leg != "request":
+            continue
+        if t.at is None:
+            found = _between_owners(conv, t)
+            if found is not None:
+                return found
             continue
         span = spans.get(t.at)
         role = _reply_role(t.kind)
@@ -104,12 +111,31 @@ def asymmetric_nat(conv: Conversation, nat: Sequence[NatTranslation],
     return None
 
 
+def _between_owners(conv: Conversation, t: NatTranslation) -> Finding | None:
+    """A request translated between two points, and its reply translated back *at* the
+    second one (both forms seen there), which the request reached only translated: the
+    translations have two owners, though no capture shows the first one inside."""
+    for track in conv.tracks:
+        if track.direction != "s2c":
+            continue
+        for rk, before, after, _p0, _p1, at in track_translations(track):
+            if (rk == _REPLY_KIND[t.kind] and before == t.after and after == t.before
+                    and at == t.to_point):
+                where = f"between {t.from_point} and {t.to_point}"
+                return _asymmetric_finding(conv, t, track, f"at {at}", False, where)
+    return None
+
+
 def _asymmetric_finding(conv: Conversation, t: NatTranslation, reply: Track,
-                        where: str, carried: bool) -> Finding:
+                        where: str, carried: bool, request_at: str = "") -> Finding:
     ev = _request_evidence(conv, t)
+    request_at = request_at or f"at {t.at}"
+    seen_only = (f" ({t.to_point} saw it only translated)" if t.at is None else "")
     role = _reply_role(t.kind)
     for s in reply.sightings:
-        if not carried:
+        if t.at is None:
+            note = "reply"
+        elif not carried:
             note = f"reply, never through {t.at}"
         elif s.point == t.at:
             note = f"reply passes {t.at} already translated; {t.at} did not translate it"
@@ -119,12 +145,15 @@ def _asymmetric_finding(conv: Conversation, t: NatTranslation, reply: Track,
         done = next((i for i, f in enumerate(s.copy_forms) if f[role] == t.before), None)
         if done is not None and done > 0:
             ev.append(evidence(s, f"reply translated to {t.before} here", done))
-    passed = (f"reached {t.at} already translated" if carried else f"never passed {t.at}")
+    if t.at is None:
+        passed = "not where the request was"
+    else:
+        passed = (f"reached {t.at} already translated" if carried else f"never passed {t.at}")
     summary = (f"{t.before} is translated in two places: the request was {t.kind.upper()}ed "
-               f"to {t.after} at {t.at}, but the reply was translated back {where} and "
-               f"{passed}")
-    details = {"address": str(t.before), "private": str(t.after), "request_at": str(t.at),
-               "reply_at": where}
+               f"to {t.after} {request_at}{seen_only}, but the reply was translated back "
+               f"{where} and {passed}")
+    details = {"address": str(t.before), "private": str(t.after),
+               "request_at": str(t.at) if t.at else request_at, "reply_at": where}
     if carried:
         details["reply_carried_by"] = str(t.at)
     return Finding(ASYMMETRIC_NAT, Severity.ERROR, summary, tuple(ev), root_cause=True,
@@ -162,3 +191,12 @@ def clock_findings(clock: Iterable[ClockOffset]) -> list[Finding]:
                            details={"point": c.point, "offset_ms": f"{c.offset_ns / 1e6:.3f}",
                                     "uncertainty_ms": f"{c.uncertainty_ns / 1e6:.3f}"}))
     return out
+
+
+def clock_unknown(point: str, reference: str, why: str) -> Finding:
+    """A note that ``point``'s clock against ``reference`` is unknown (``why``): its times are
+    its own (not moved to the reference clock)."""
+    return Finding(CLOCK_UNKNOWN, Severity.INFO,
+                   f"{point}'s clock against {reference} is unknown: {why}; times at {point} "
+                   f"are its own",
+                   details={"point": point, "reason": why})

@@ -111,9 +111,23 @@ def infer_translations(convs: Iterable[Conversation]) -> tuple[NatTranslation, .
             leg = "request" if track.direction == "c2s" else "reply"
             for kind, before, after, p0, p1, at in track_translations(track):
                 counts[(kind, leg, before, after, p0, p1, at)] += 1
+        _fold_reversed(counts)
         out.extend(NatTranslation(kind, leg, before, after, p0, p1, at, n, conv.key)
                    for (kind, leg, before, after, p0, p1, at), n in counts.items())
     return tuple(out)
+
+
+def _fold_reversed(counts: Counter[_Key]) -> None:
+    """One translation seen backwards (a packet placed at its second point first, within the
+    clocks' uncertainty) is the same translation: its packets count for the direction most
+    packets show (the first seen on a tie), never as a second owner translating back."""
+    for key in list(counts):
+        kind, leg, before, after, p0, p1, at = key
+        rev = (kind, leg, after, before, p1, p0, at)
+        if key not in counts or rev not in counts:
+            continue
+        keep, drop = (key, rev) if counts[key] >= counts[rev] else (rev, key)
+        counts[keep] += counts.pop(drop)
 
 
 def translated_endpoints(nat: Iterable[NatTranslation], conv: Conversation) -> set[Endpoint]:

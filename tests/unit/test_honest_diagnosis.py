@@ -1,0 +1,94 @@
+"""Thin or damaged evidence: unusable times kept out of clocks, unknown clocks never "agree",
+failures the packets cannot explain called inconclusive, one translation listed once."""
+
+from __future__ import annotations
+
+from crosskit import MS, incident, plain
+from nettrail.analyze.crosspoint import cross_point
+from nettrail.analyze.diagnose import INCONCLUSIVE
+from nettrail.analyze.findings_nat import CLOCK_UNKNOWN
+from nettrail.analyze.nat import _fold_reversed
+from nettrail.analyze.timing import trusted_times, unknown_clocks
+from nettrail.model.analysis import ClockOffset
+from nettrail.model.flow import Endpoint
+from nettrail.model.packet import SYN
+
+HOUR = 3_600_000 * MS
+
+
+def test_a_text_timestamp_hours_off_its_neighbours_keeps_its_place_only() -> None:
+    recs = incident(text=True).points()["router"]
+    recs[2] = recs[2]._replace(ts_ns=recs[2].ts_ns - 10 * HOUR)  # "17:..." pasted as "7:..."
+    out = trusted_times(recs)
+    assert [r.time_ok for r in out] == [i != 2 for i in range(len(recs))]
+    assert out[2].ts_ns == out[1].ts_ns  # its place in line order
+    assert out[:2] == recs[:2] and out[3:] == recs[3:]
+
+
+def test_lines_out_of_order_by_seconds_and_binary_captures_are_left_alone() -> None:
+    recs = incident(text=True).points()["router"]
+    recs[2] = recs[2]._replace(ts_ns=recs[2].ts_ns - 5_000 * MS)
+    assert trusted_times(recs) == recs
+    binary = incident().points()["router"]
+    binary[2] = binary[2]._replace(ts_ns=binary[2].ts_ns - 10 * HOUR)
+    assert trusted_times(binary) is binary
+
+
+def test_unusable_times_never_feed_the_clock() -> None:
+    good = cross_point(incident(healthy=True, text=True, skew_ms=25.0).points())
+    points = incident(healthy=True, text=True, skew_ms=25.0).points()
+    recs = points["compute"]
+    for i in (0, 3):  # the source said so: no usable time on these lines
+        recs[i] = recs[i]._replace(ts_ns=recs[i].ts_ns + 700 * MS, time_ok=False)
+    bad = cross_point(points)
+    g = next(c for c in good.clock if c.point == "compute")
+    b = next(c for c in bad.clock if c.point == "compute")
+    assert abs(b.offset_ns - 25 * MS) <= b.uncertainty_ns
+    assert b.samples < g.samples
+
+
+def test_an_estimate_wider_than_the_captures_is_unknown_not_agrees() -> None:
+    clock = [ClockOffset("a", "a", 0.0, 0.0, 0), ClockOffset("b", "a", 0.0, 44_686_824e6, 2),
+             ClockOffset("c", "a", 25e6, 1e6, 2), ClockOffset("d", "a", 0.0, 0.5e6, 3)]
+    spans = {"a": 250_000, "b": 300_000, "c": 250_000, "d": 2_000_000}
+    unknown = unknown_clocks(["a", "b", "c", "d"], clock, spans)
+    assert list(unknown) == ["b"]
+    assert "wider than the captures (0.300 ms)" in unknown["b"]
+
+
+def test_an_unknown_clock_is_noted_and_not_reported_as_agreeing() -> None:
+    full = incident(text=True).points()
+    # each point captured only the SYN: one packet, one direction, no span to speak of
+    result = cross_point({"client": full["client"][:1], "compute": full["compute"][:1]})
+    notes = [f for f in result.findings if f.kind == CLOCK_UNKNOWN]
+    assert [f.details["point"] for f in notes] == ["compute"]
+    assert "compute" not in {c.point for c in result.clock}
+
+
+def test_a_failure_no_finding_explains_is_inconclusive_naming_what_is_missing() -> None:
+    from nettrail.analyze.pipeline import analyze_records
+
+    net, req, _rep = plain()
+    net.send(0.0, req[:1], SYN, seq=1000)  # the SYN leaves the client, and nothing else
+    net.send(1000.0, req[:1], SYN, seq=1000)
+    net.send(0.0, [("router", "198.51.100.9:5", "198.51.100.4:80", "r0")], SYN, seq=7)
+    analysis = analyze_records(net.points())
+    d = analysis.diagnosis
+    assert d is not None and d.kinds == (INCONCLUSIVE,)
+    assert "syn-unanswered at client" in d.headline
+    assert "packets of it at router" in d.explanation
+    assert "packets of it at server" in d.explanation
+
+
+def test_a_translation_seen_backwards_is_the_same_translation() -> None:
+    from collections import Counter
+
+    fip, vm = Endpoint("203.0.113.223", 22), Endpoint("198.51.100.4", 22)
+    counts: Counter[tuple[str, str, Endpoint, Endpoint, str, str, str | None]] = Counter({
+        ("dnat", "request", fip, vm, "netnode", "compute", None): 2,
+        ("dnat", "request", vm, fip, "compute", "netnode", None): 1,
+        ("snat", "reply", vm, fip, "compute", "compute", "compute"): 2,
+    })
+    _fold_reversed(counts)
+    assert counts == Counter({("dnat", "request", fip, vm, "netnode", "compute", None): 3,
+                              ("snat", "reply", vm, fip, "compute", "compute", "compute"): 2})
