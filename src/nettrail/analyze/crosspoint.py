@@ -26,6 +26,7 @@ from nettrail.analyze.correlate import (
     strong_pairs,
 )
 from nettrail.analyze.diagnose import Context, context_from_names, diagnose, failures
+from nettrail.analyze.findings_host import RESET_INJECTED, host_findings
 from nettrail.analyze.findings_loss import lost_between_points, mtu_blackhole
 from nettrail.analyze.findings_nat import (
     asymmetric_nat,
@@ -33,7 +34,7 @@ from nettrail.analyze.findings_nat import (
     clock_unknown,
     multi_interface_copies,
 )
-from nettrail.analyze.findings_reset import reset_findings
+from nettrail.analyze.findings_reset import RESET_NOT_FROM_SERVER, reset_findings
 from nettrail.analyze.flows import gc_paused
 from nettrail.analyze.nat import infer_translations
 from nettrail.analyze.timing import trusted_times, unknown_clocks
@@ -122,6 +123,10 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         nat = infer_translations(convs)
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
                           unknown)
+        host = _not_repeated([f for p, recs in points.items() for f in host_findings(p, recs)],
+                             findings)
+        findings = [f for f in findings if f.root_cause] + host + [
+            f for f in findings if not f.root_cause]
         ctx = _context(points)
         del sightings, convs
         kept = _kept(tracks, findings)
@@ -129,6 +134,15 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         reported = tuple(c for c in clock if c.point not in unknown)
         return CrossPointResult(reported, nat, _paths(kept), tuple(findings),
                                 diagnose(findings, ctx, failures(connections, list(points))))
+
+
+def _not_repeated(host: list[Finding], findings: Sequence[Finding]) -> list[Finding]:
+    """Host findings, without the injected resets cross-point analysis already traced to the
+    device that made them (``reset-not-from-server`` for the same address)."""
+    traced = {f.details.get("address", "").rsplit(":", 1)[0] for f in findings
+              if f.kind == RESET_NOT_FROM_SERVER}
+    return [f for f in host
+            if not (f.kind == RESET_INJECTED and f.details.get("address") in traced)]
 
 
 def _span_ns(sightings: Mapping[str, Sequence[Sighting]]) -> dict[str, int]:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from nettrail.analyze.findings_host import DROPPED_AFTER_CAPTURE, RESET_INJECTED
 from nettrail.analyze.findings_loss import LOST_BETWEEN_POINTS, MTU_BLACKHOLE
 from nettrail.analyze.findings_nat import ASYMMETRIC_NAT
 from nettrail.analyze.findings_reset import RESET_FROM_SERVER, RESET_NOT_FROM_SERVER
@@ -21,8 +22,8 @@ from nettrail.model.flow import Connection, Outcome
 INCONCLUSIVE = "inconclusive"
 FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.SYN_UNANSWERED,
                     Outcome.SYNACK_UNACKNOWLEDGED})
-PRIORITY = (ASYMMETRIC_NAT, RESET_NOT_FROM_SERVER, MTU_BLACKHOLE, LOST_BETWEEN_POINTS,
-            RESET_FROM_SERVER)
+PRIORITY = (ASYMMETRIC_NAT, RESET_NOT_FROM_SERVER, RESET_INJECTED, MTU_BLACKHOLE,
+            DROPPED_AFTER_CAPTURE, LOST_BETWEEN_POINTS, RESET_FROM_SERVER)
 OPENSTACK_PREFIXES = ("qrouter-", "qr-", "qg-", "br-int", "br-tun", "br-ex", "tap", "snat-",
                       "qdhcp-", "fg-", "fip-")
 
@@ -116,6 +117,21 @@ def _words(top: Finding, related: Sequence[Finding], ctx: Context) -> tuple[str,
                 f"Find out why {origin} answers for {addr} without state for this connection: "
                 f"replies that bypass it (asymmetric routing or NAT), a restarted NAT device or "
                 f"an expired conntrack entry.")
+    if top.kind == RESET_INJECTED:
+        point, addr = d.get("point", "?"), d.get("address", "?")
+        origin = f" ({d['origin']} made it)" if "origin" in d else ""
+        return (f"the connection was reset by a device between the endpoints, posing as {addr}"
+                f"{origin} (seen at {point}: {d.get('fields', '')})",
+                f"Find the device on the path to {point} that sends TCP resets (a firewall's "
+                f"REJECT with tcp-reset, an IPS, a load balancer) and why it rejects this "
+                f"connection.")
+    if top.kind == DROPPED_AFTER_CAPTURE:
+        point, host = d.get("point", "?"), d.get("host", "?")
+        return (f"the {d.get('packet', 'packet')} reached {point} and was dropped inside it "
+                f"before {host}'s TCP stack got it",
+                f"Look in {point} for what drops it after capture: INPUT/PREROUTING rules "
+                f"(iptables/nft counters), conntrack INVALID, bad checksums (offloads), a "
+                f"port taken by another program.")
     if top.kind == MTU_BLACKHOLE:
         return (f"MTU black hole between {d.get('last_seen')} and {d.get('missing')}: packets of "
                 f"{d.get('size')} bytes are dropped silently",

@@ -63,6 +63,7 @@ _PORTS = struct.Struct("!HH").pack
 _PORTS_UNPACK = struct.Struct("!HH").unpack_from
 _MASK = 0xFFFFFFFF
 _HALF = 0x80000000
+_MAX_WINDOW = 1 << 30  # the largest TCP window: 65535 scaled by 2^14
 
 # Handshake progress bits (slot _H).
 H_SYN = 1  # the client's SYN was seen
@@ -298,7 +299,15 @@ class FlowTracker:
         self._closing = keep
 
     def _repeat(self, st: State, ds: State, sig: Seg, seq: int) -> bool:
-        """Sequence space sent again: a copy (returns True) or a retransmission (False)."""
+        """Sequence space sent again: a copy (returns True) or a retransmission (False).
+
+        A segment starting further behind the highest sequence sent than any TCP window
+        reaches (2^30 bytes) is out of window: no receiver still waits for it, so it is not
+        a retransmission (an injected or mangled segment, or a sequence number from another
+        connection)."""
+        high = ds[_HIGH]
+        if high is not None and _MAX_WINDOW < (high - seq) & _MASK < _HALF:
+            return False
         prev = ds[_CUR].get(seq)
         if prev is None:
             prev = ds[_OLD].get(seq)

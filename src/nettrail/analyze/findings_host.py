@@ -1,0 +1,182 @@
+"""What one point's packets say about the host itself: packets dropped inside it after the
+capture saw them arrive, and resets whose IP fields betray a device that injected them.
+
+Copies of one packet at a point (``tcpdump -i any``: every interface it crosses) are grouped;
+a packet whose first copy goes *out* was sent by this host, one whose last copy comes *in*
+ended here (delivered to this host's stack, or dropped on the way to it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from nettrail.analyze.flows import evidence
+from nettrail.model.finding import Evidence, Finding, Severity
+from nettrail.model.flow import Endpoint, FlowKey
+from nettrail.model.packet import ACK, RST, SYN, ICMPHeader, PacketRecord, TCPHeader
+
+RESET_INJECTED = "reset-injected"
+DROPPED_AFTER_CAPTURE = "dropped-after-capture"
+COPY_WINDOW_NS = 2_000_000
+
+
+class Packet(NamedTuple):
+    """One packet at one point: its copies in time order, and its TCP header."""
+
+    copies: tuple[PacketRecord, ...]
+    tcp: TCPHeader
+
+    @property
+    def first(self) -> PacketRecord:
+        """The first copy."""
+        return self.copies[0]
+
+    @property
+    def sent_here(self) -> bool:
+        """True when the packet's first copy leaves: this host sent it."""
+        return self.copies[0].direction == "out"
+
+    @property
+    def ended_here(self) -> bool:
+        """True when the packet's last copy arrives: it went no further than this host."""
+        return self.copies[-1].direction == "in"
+
+
+def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
+    """TCP packets by connection, each packet's copies grouped."""
+    flows: dict[FlowKey, list[list[PacketRecord]]] = defaultdict(list)
+    for r in sorted(records, key=lambda r: r.ts_ns):
+        tcp, ip = r.tcp, r.ip
+        if tcp is None or ip is None or r.inner is not None:
+            continue
+        key = FlowKey.of(6, Endpoint(ip.src, tcp.sport), Endpoint(ip.dst, tcp.dport))
+        groups = flows[key]
+        for g in reversed(groups[-8:]):
+            o = g[-1]
+            ot = o.tcp
+            if (r.ts_ns - o.ts_ns <= COPY_WINDOW_NS and ot is not None and o.ip is not None
+                    and (ot.flags, ot.seq, ot.ack, ot.payload_len, o.ip.src, ot.sport)
+                    == (tcp.flags, tcp.seq, tcp.ack, tcp.payload_len, ip.src, tcp.sport)
+                    and (ip.ip_id is None or o.ip.ip_id == ip.ip_id)
+                    and (o.ifname, o.direction) != (r.ifname, r.direction)):
+                g.append(r)
+                break
+        else:
+            groups.append([r])
+    out: dict[FlowKey, list[Packet]] = {}
+    for key, groups in flows.items():
+        out[key] = [Packet(tuple(g), g[0].tcp) for g in groups]  # type: ignore[arg-type]
+    return out
+
+
+def host_findings(point: str, records: Sequence[PacketRecord]) -> list[Finding]:
+    """Resets injected by a device in between and packets dropped inside this host."""
+    out: list[Finding] = []
+    icmp = [r for r in records if isinstance(r.l4, ICMPHeader) and r.l4.type == 3
+            and r.l4.quoted is not None]
+    for key, pkts in _packets(records).items():
+        found = _injected_reset(point, key, pkts)
+        if found is not None:
+            out.append(found)
+        dropped = _synack_ignored(point, key, pkts, icmp)
+        if dropped is not None:
+            out.append(dropped)
+    return out
+
+
+def _src(p: Packet) -> str:
+    ip = p.first.ip
+    return ip.src if ip is not None else ""
+
+
+def _injected_reset(point: str, key: FlowKey, pkts: Sequence[Packet]) -> Finding | None:
+    """A RST whose TTL or IP ID does not fit its claimed sender's other packets here."""
+    for i, rst in enumerate(pkts):
+        if not rst.tcp.flags & RST:
+            continue
+        sender = _src(rst)
+        mine = [p for p in pkts if _src(p) == sender and not p.tcp.flags & RST]
+        peer = [p for p in pkts[:i] if _src(p) != sender]
+        fields: list[str] = []
+        for copy in rst.copies:
+            ip = copy.ip
+            if ip is None or ip.ttl is None:
+                continue
+            same = {c.ip.ttl for p in mine for c in p.copies if c.ip is not None
+                    and c.ip.ttl is not None and (c.ifname, c.direction)
+                    == (copy.ifname, copy.direction)}
+            if same and ip.ttl not in same:
+                ttls = "/".join(map(str, sorted(same)))
+                fields.append(f"TTL {ip.ttl} where {sender}'s other packets here have {ttls}")
+                break
+        rid = rst.first.ip.ip_id if rst.first.ip is not None else None
+        theirs = [p.first.ip.ip_id for p in peer if p.first.ip is not None
+                  and p.first.ip.ip_id]
+        own = [p.first.ip.ip_id for p in mine if p.first.ip is not None and p.first.ip.ip_id]
+        if rid and theirs and own and 0 < rid - theirs[-1] <= 3 and min(
+                abs(rid - o) for o in own) > 16:
+            fields.append(f"IP ID {rid} continuing the other side's ({theirs[-1]}), not "
+                          f"{sender}'s")
+        if fields:
+            return _injected(point, key, rst, mine, fields)
+    return None
+
+
+def _injected(point: str, key: FlowKey, rst: Packet, mine: Sequence[Packet],
+              fields: Sequence[str]) -> Finding:
+    sender = rst.first.ip.src if rst.first.ip is not None else "?"
+    ev = [evidence(mine[-1].first, f"{sender}'s last packet before it")] if mine else []
+    ev.append(evidence(rst.first, "RST: " + "; ".join(fields)))
+    by = f"made by {point} itself (it leaves {point} first)" if rst.sent_here else \
+        "injected by a device in between"
+    summary = (f"{point}: the RST from {sender} was {by}, not sent by the device that sent "
+               f"{sender}'s other packets: " + "; ".join(fields))
+    details = {"point": point, "address": sender, "fields": "; ".join(fields)}
+    if rst.sent_here:
+        details["origin"] = point
+    return Finding(RESET_INJECTED, Severity.ERROR, summary, tuple(ev), root_cause=True,
+                   connection=key, details=details)
+
+
+def _synack_ignored(point: str, key: FlowKey, pkts: Sequence[Packet],
+                    icmp: Sequence[PacketRecord]) -> Finding | None:
+    """A SYN-ACK seen arriving at the client's own host, which then sends its SYN again or
+    answers with an ICMP unreachable, as if it never got it."""
+    for i, synack in enumerate(pkts):
+        if synack.tcp.flags & (SYN | ACK) != SYN | ACK or not synack.ended_here:
+            continue
+        client = synack.first.ip.dst if synack.first.ip is not None else ""
+        again = next((p for p in pkts[i + 1:] if p.tcp.flags & (SYN | ACK) == SYN
+                      and _src(p) == client and p.sent_here), None)
+        unreach = next((r for r in icmp if r.ts_ns >= synack.first.ts_ns and r.ip is not None
+                        and r.ip.src == client and _quotes(r, synack)), None)
+        if again is None and unreach is None:
+            continue
+        how = ("sends its SYN again" if again is not None
+               else "answers it with an ICMP unreachable")
+        ev: list[Evidence] = [evidence(synack.copies[-1], "SYN-ACK arrives at this host")]
+        if again is not None:
+            ev.append(evidence(again.first, "the client sends its SYN again"))
+        if unreach is not None:
+            ev.append(evidence(unreach, "ICMP unreachable from the client's host"))
+        summary = (f"{point}: the SYN-ACK reached {point} but {client} {how}, as if it never "
+                   f"got it: it was dropped inside {point} after the capture saw it (a "
+                   f"firewall rule, conntrack INVALID, a bad checksum, or a port taken by "
+                   f"something else), not lost in the network")
+        return Finding(DROPPED_AFTER_CAPTURE, Severity.ERROR, summary, tuple(ev),
+                       root_cause=True, connection=key,
+                       details={"point": point, "packet": "SYN-ACK", "host": client})
+    return None
+
+
+def _quotes(r: PacketRecord, p: Packet) -> bool:
+    """True when ICMP error ``r`` quotes packet ``p``'s addresses and ports."""
+    icmp = r.l4
+    ip, tcp = p.first.ip, p.tcp
+    if not isinstance(icmp, ICMPHeader) or icmp.quoted is None or ip is None:
+        return False
+    q = icmp.quoted
+    return ((q.ip.src, q.ip.dst) == (ip.src, ip.dst)
+            and q.sport in (None, tcp.sport) and q.dport in (None, tcp.dport))

@@ -1,0 +1,139 @@
+"""Host-side findings on hand-built records: injected resets, packets dropped after capture."""
+
+from __future__ import annotations
+
+from flowkit import Wire
+from nettrail.analyze.findings_host import (
+    DROPPED_AFTER_CAPTURE,
+    RESET_INJECTED,
+    host_findings,
+)
+from nettrail.model.packet import (
+    ACK,
+    PROTO_ICMP,
+    RST,
+    SYN,
+    Headers,
+    ICMPHeader,
+    IPHeader,
+    PacketRecord,
+    QuotedHeader,
+)
+
+C, S = "203.0.113.10:40000", "198.51.100.10:8000"
+
+
+def _ttl(rec: PacketRecord, ttl: int) -> PacketRecord:
+    ip = rec.headers.ip
+    assert ip is not None
+    return rec._replace(headers=rec.headers._replace(ip=ip._replace(ttl=ttl)))
+
+
+def _server_view(rst_ttl: int, rst_id: int | None = None) -> list[PacketRecord]:
+    """At the server: the client's packets arrive forwarded once (TTL 63), then a RST."""
+    w = Wire("server")
+    w.tcp(0.0, C, S, SYN, seq=1, ifname="eth0", direction="in")
+    w.tcp(0.1, S, C, SYN | ACK, seq=9, ack=2, ifname="eth0", direction="out")
+    w.tcp(1.0, C, S, ACK, seq=2, ack=10, ifname="eth0", direction="in")
+    w.tcp(2.0, S, C, ACK | 0x08, seq=10, ack=2, length=1000, ifname="eth0", direction="out")
+    w.tcp(2.5, C, S, RST, seq=2, ifname="eth0", direction="in",
+          ip_id=rst_id if rst_id is not None else -1)
+    recs = [_ttl(r, 63) if r.ip is not None and r.ip.src == C.split(":")[0] else r
+            for r in w.records]
+    recs[-1] = _ttl(recs[-1], rst_ttl)
+    return recs
+
+
+def test_a_rst_whose_ttl_does_not_fit_its_sender_was_injected() -> None:
+    found = host_findings("server", _server_view(64))
+    assert [f.kind for f in found] == [RESET_INJECTED]
+    assert found[0].root_cause and found[0].details["address"] == "203.0.113.10"
+    assert "TTL 64 where 203.0.113.10's other packets here have 63" in found[0].summary
+    assert "origin" not in found[0].details  # it arrived here: made before this point
+
+
+def test_a_rst_that_fits_its_sender_is_not_called_injected() -> None:
+    assert host_findings("server", _server_view(63)) == []
+
+
+def _ip_id(rec: PacketRecord, ip_id: int) -> PacketRecord:
+    ip = rec.headers.ip
+    assert ip is not None
+    return rec._replace(headers=rec.headers._replace(ip=ip._replace(ip_id=ip_id)))
+
+
+def test_a_rst_continuing_the_other_sides_ip_ids_was_injected() -> None:
+    recs = _server_view(63)
+    client = [i for i, r in enumerate(recs[:-1]) if r.ip is not None
+              and r.ip.src == "203.0.113.10"]
+    for i in client:  # the client's own IP IDs are far from the server's
+        recs[i] = _ip_id(recs[i], 5000 + i)
+    server_last = recs[3].ip.ip_id if recs[3].ip is not None else 0
+    assert server_last is not None
+    recs[-1] = _ip_id(recs[-1], server_last + 1)
+    found = host_findings("server", recs)
+    assert [f.kind for f in found] == [RESET_INJECTED]
+    assert f"IP ID {server_last + 1} continuing the other side's" in found[0].summary
+
+
+def _client_view() -> Wire:
+    w = Wire("client")
+    w.tcp(0.0, C, S, SYN, seq=1, ifname="eth0", direction="out")
+    w.tcp(0.5, S, C, SYN | ACK, seq=9, ack=2, ifname="eth0", direction="in")
+    return w
+
+
+def test_a_synack_arriving_then_the_syn_again_was_dropped_after_capture() -> None:
+    w = _client_view()
+    w.tcp(1000.0, C, S, SYN, seq=1, ifname="eth0", direction="out")
+    found = host_findings("client", w.records)
+    assert [f.kind for f in found] == [DROPPED_AFTER_CAPTURE]
+    assert found[0].details == {"point": "client", "packet": "SYN-ACK",
+                                "host": "203.0.113.10"}
+    assert "sends its SYN again" in found[0].summary
+
+
+def test_a_synack_answered_by_icmp_unreachable_was_dropped_after_capture() -> None:
+    w = _client_view()
+    quoted = QuotedHeader(IPHeader(4, "198.51.100.10", "203.0.113.10", 6, 63, 1, 40, True, 0,
+                                   False), 8000, 40000)
+    ip = IPHeader(4, "203.0.113.10", "198.51.100.10", PROTO_ICMP, 64, 7, 68, False, 0, False)
+    last = w.records[-1]
+    w.records.append(last._replace(ts_ns=last.ts_ns + 50_000, frame=3, direction="out",
+                                   headers=Headers(None, ip, ICMPHeader(4, 3, 3, None, quoted))))
+    found = host_findings("client", w.records)
+    assert [f.kind for f in found] == [DROPPED_AFTER_CAPTURE]
+    assert "ICMP unreachable" in found[0].summary
+
+
+def test_a_synack_forwarded_on_is_not_dropped_here() -> None:
+    w = Wire("router")
+    syn = w.tcp(0.0, C, S, SYN, seq=1, ifname="eth0", direction="in")
+    w.copy(syn, 5, "eth1", "out")
+    synack = w.tcp(0.5, S, C, SYN | ACK, seq=9, ack=2, ifname="eth1", direction="in")
+    w.copy(synack, 5, "eth0", "out")  # it left towards the client: not this host's to drop
+    again = w.tcp(1000.0, C, S, SYN, seq=1, ifname="eth0", direction="in")
+    w.copy(again, 5, "eth1", "out")
+    assert host_findings("router", w.records) == []
+
+
+def test_an_out_of_window_segment_is_not_a_retransmission() -> None:
+    from nettrail.analyze.flows import FlowTracker
+
+    w = Wire("client")
+    w.tcp(0.0, C, S, SYN, seq=1000)
+    w.tcp(0.1, S, C, SYN | ACK, seq=5000, ack=1001)
+    w.tcp(0.2, C, S, ACK, seq=1001, ack=5001)
+    w.tcp(1.0, S, C, ACK, seq=5001, ack=1001, length=100)
+    w.tcp(2.0, S, C, ACK, seq=(5001 - (1 << 30) - 5000) % (1 << 32), ack=1001,
+          length=100)  # a GiB behind: out of any window
+    w.tcp(3.0, S, C, ACK, seq=5101, ack=1001, length=100)
+    tracker = FlowTracker("client")
+    tracker.consume(w.records)
+    conns, findings = tracker.finish()
+    assert conns[0].retransmissions == 0
+    assert not [f for f in findings if f.kind == "retransmission"]
+    w.tcp(4.0, S, C, ACK, seq=5101, ack=1001, length=100)  # the same segment again: it is one
+    tracker = FlowTracker("client")
+    tracker.consume(w.records)
+    assert tracker.finish()[0][0].retransmissions == 1
