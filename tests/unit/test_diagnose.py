@@ -118,6 +118,20 @@ def test_frag_needed_reaching_the_sender_is_no_blackhole() -> None:
     assert "mtu-blackhole" not in kinds(cross_point(net.points()))
 
 
+def test_frag_needed_without_a_quoted_header_is_tied_by_address_and_time() -> None:
+    net, req, rep = plain()
+    handshake(net, req, rep)
+    _bulk(net, rep, icmp=True)
+    rec = net.wires["server"].records[-1]  # the ICMP, its quoted header lost (short snaplen)
+    icmp = rec.headers.l4._replace(quoted=None)  # type: ignore[union-attr]
+    net.wires["server"].records[-1] = rec._replace(headers=rec.headers._replace(l4=icmp))
+    assert "mtu-blackhole" not in kinds(cross_point(net.points()))
+    late = rec._replace(ts_ns=rec.ts_ns + 60_000 * 1_000_000,  # a minute after: another's
+                        headers=rec.headers._replace(l4=icmp))
+    net.wires["server"].records[-1] = late
+    assert "mtu-blackhole" in kinds(cross_point(net.points()))
+
+
 def test_pmtud_that_works_is_no_failure() -> None:
     net, req, rep = plain()
     handshake(net, req, rep)

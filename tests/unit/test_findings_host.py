@@ -106,6 +106,29 @@ def test_a_synack_answered_by_icmp_unreachable_was_dropped_after_capture() -> No
     assert "ICMP unreachable" in found[0].summary
 
 
+def _data_view(acked: bool) -> list[PacketRecord]:
+    w = Wire("server")
+    w.tcp(0.0, C, S, SYN, seq=1, ifname="eth0", direction="in")
+    w.tcp(0.1, S, C, SYN | ACK, seq=9, ack=2, ifname="eth0", direction="out")
+    w.tcp(0.2, C, S, ACK, seq=2, ack=10, ifname="eth0", direction="in")
+    w.tcp(1.0, C, S, ACK | 0x08, seq=2, ack=10, length=500, ifname="eth0", direction="in")
+    w.tcp(1.5, S, C, ACK, seq=10, ack=502 if acked else 2, ifname="eth0", direction="out")
+    w.tcp(201.0, C, S, ACK | 0x08, seq=2, ack=10, length=500, ifname="eth0", direction="in")
+    return w.records
+
+
+def test_data_arriving_never_acknowledged_and_sent_again_was_dropped_after_capture() -> None:
+    found = host_findings("server", _data_view(acked=False))
+    assert [f.kind for f in found] == [DROPPED_AFTER_CAPTURE]
+    assert found[0].details == {"point": "server", "packet": "data segment",
+                                "host": "198.51.100.10"}
+    assert "1 ACK sent after it fall short" in found[0].summary
+
+
+def test_data_acknowledged_then_sent_again_is_not_dropped_here() -> None:
+    assert host_findings("server", _data_view(acked=True)) == []
+
+
 def test_a_synack_forwarded_on_is_not_dropped_here() -> None:
     w = Wire("router")
     syn = w.tcp(0.0, C, S, SYN, seq=1, ifname="eth0", direction="in")

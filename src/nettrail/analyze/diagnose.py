@@ -23,7 +23,7 @@ INCONCLUSIVE = "inconclusive"
 FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.SYN_UNANSWERED,
                     Outcome.SYNACK_UNACKNOWLEDGED})
 PRIORITY = (ASYMMETRIC_NAT, RESET_NOT_FROM_SERVER, RESET_INJECTED, MTU_BLACKHOLE,
-            DROPPED_AFTER_CAPTURE, LOST_BETWEEN_POINTS, RESET_FROM_SERVER)
+            LOST_BETWEEN_POINTS, DROPPED_AFTER_CAPTURE, RESET_FROM_SERVER)
 OPENSTACK_PREFIXES = ("qrouter-", "qr-", "qg-", "br-int", "br-tun", "br-ex", "tap", "snat-",
                       "qdhcp-", "fg-", "fip-")
 

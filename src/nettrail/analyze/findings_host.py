@@ -27,6 +27,8 @@ class Packet(NamedTuple):
 
     copies: tuple[PacketRecord, ...]
     tcp: TCPHeader
+    arrived: bool = False
+    left: bool = False
 
     @property
     def first(self) -> PacketRecord:
@@ -35,13 +37,15 @@ class Packet(NamedTuple):
 
     @property
     def sent_here(self) -> bool:
-        """True when the packet's first copy leaves: this host sent it."""
-        return self.copies[0].direction == "out"
+        """True when the packet's first copy leaves and no copy of it in another form (before
+        a NAT here) came in first: this host sent it."""
+        return self.copies[0].direction == "out" and not self.arrived
 
     @property
     def ended_here(self) -> bool:
-        """True when the packet's last copy arrives: it went no further than this host."""
-        return self.copies[-1].direction == "in"
+        """True when the packet's last copy arrives and no copy of it in another form (after a
+        NAT here) left: it went no further than this host."""
+        return self.copies[-1].direction == "in" and not self.left
 
 
 def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
@@ -65,10 +69,41 @@ def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
                 break
         else:
             groups.append([r])
+    # the same packet in another form (NAT at this point): same TCP fields, moments apart
+    seen: dict[tuple[object, ...], list[PacketRecord]] = defaultdict(list)
+    for groups in flows.values():
+        for g in groups:
+            for r in g:
+                if _keyed(r):
+                    seen[_invariant(r)].append(r)
     out: dict[FlowKey, list[Packet]] = {}
     for key, groups in flows.items():
-        out[key] = [Packet(tuple(g), g[0].tcp) for g in groups]  # type: ignore[arg-type]
+        out[key] = [_packet(g, seen[_invariant(g[0])] if _keyed(g[0]) else []) for g in groups]
     return out
+
+
+def _keyed(r: PacketRecord) -> bool:
+    """True when the record carries fields that tell one packet from another (seq or IP ID)."""
+    tcp, ip = r.tcp, r.ip
+    return tcp is not None and ip is not None and (tcp.seq is not None or bool(ip.ip_id))
+
+
+def _invariant(r: PacketRecord) -> tuple[object, ...]:
+    tcp, ip = r.tcp, r.ip
+    assert tcp is not None and ip is not None
+    return (tcp.flags, tcp.seq, tcp.ack, tcp.payload_len, ip.ip_id)
+
+
+def _packet(g: list[PacketRecord], same: list[PacketRecord]) -> Packet:
+    """One packet, noting copies of it in other forms that came in before or left after."""
+    first, last = g[0].ts_ns, g[-1].ts_ns
+    mine = {id(r) for r in g}
+    others = [r for r in same if id(r) not in mine and abs(r.ts_ns - first) <= COPY_WINDOW_NS]
+    arrived = any(r.direction == "in" and r.ts_ns <= first for r in others)
+    left = any(r.direction == "out" and r.ts_ns >= last for r in others)
+    tcp = g[0].tcp
+    assert tcp is not None
+    return Packet(tuple(g), tcp, arrived, left)
 
 
 def host_findings(point: str, records: Sequence[PacketRecord]) -> list[Finding]:
@@ -80,7 +115,7 @@ def host_findings(point: str, records: Sequence[PacketRecord]) -> list[Finding]:
         found = _injected_reset(point, key, pkts)
         if found is not None:
             out.append(found)
-        dropped = _synack_ignored(point, key, pkts, icmp)
+        dropped = _synack_ignored(point, key, pkts, icmp) or _data_ignored(point, key, pkts)
         if dropped is not None:
             out.append(dropped)
     return out
@@ -180,3 +215,37 @@ def _quotes(r: PacketRecord, p: Packet) -> bool:
     q = icmp.quoted
     return ((q.ip.src, q.ip.dst) == (ip.src, ip.dst)
             and q.sport in (None, tcp.sport) and q.dport in (None, tcp.dport))
+
+
+def _data_ignored(point: str, key: FlowKey, pkts: Sequence[Packet]) -> Finding | None:
+    """A data segment seen arriving at its receiver's own host, never acknowledged by the
+    ACKs that host sends after it, and sent again by the peer: the host never got it."""
+    for i, seg in enumerate(pkts):
+        tcp, ip = seg.tcp, seg.first.ip
+        if not tcp.payload_len or tcp.seq is None or tcp.seq_relative or not seg.ended_here:
+            continue
+        if ip is None:
+            continue
+        end = (tcp.seq + tcp.payload_len) & 0xFFFFFFFF
+        again = next((p for p in pkts[i + 1:] if p.tcp.seq == tcp.seq and _src(p) == ip.src
+                      and p.tcp.payload_len), None)
+        theirs = [p for p in pkts if _src(p) == ip.dst]
+        if again is None or not theirs or not all(
+                p.sent_here and all(c.direction == "out" for c in p.copies) for p in theirs):
+            continue  # the receiver does not live on this host: all its packets start here
+        acks = [p for p in pkts[i + 1:] if _src(p) == ip.dst and p.sent_here
+                and p.tcp.flags & ACK and p.tcp.ack is not None
+                and p.first.ts_ns <= again.first.ts_ns]
+        if any(0 <= (p.tcp.ack - end) & 0xFFFFFFFF < 0x80000000 for p in acks
+               if p.tcp.ack is not None):
+            continue
+        ev = [evidence(seg.copies[-1], f"{tcp.payload_len}-byte segment arrives at this host"),
+              evidence(again.first, "the peer sends it again")]
+        summary = (f"{point}: a {tcp.payload_len}-byte segment reached {point} but {ip.dst} "
+                   f"never acknowledged it ({len(acks)} ACK{'' if len(acks) == 1 else 's'} "
+                   f"sent after it fall short) and {ip.src} sent it again: it was dropped "
+                   f"inside {point} after the capture saw it, not lost in the network")
+        return Finding(DROPPED_AFTER_CAPTURE, Severity.ERROR, summary, tuple(ev),
+                       root_cause=True, connection=key,
+                       details={"point": point, "packet": "data segment", "host": ip.dst})
+    return None

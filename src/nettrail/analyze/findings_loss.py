@@ -189,17 +189,30 @@ def _stuck_big(conv: Conversation, direction: str, route: Sequence[str],
         t.id for t in stuck_tracks}
 
 
+UNQUOTED_WINDOW_NS = 1_000_000_000  # an unquoted ICMP error follows its packet within a second
+
+
 def _frag_needed_for(conv: Conversation, sender_point: str,
                      frag_needed: Sequence[Sighting]) -> tuple[list[Sighting], list[Sighting]]:
+    """The ICMP frag-needed messages about this connection, at the sender's point and
+    elsewhere: tied by the header they quote, or, when none is quoted (a short snaplen, a
+    ``-q`` line), by being addressed to one of its endpoints while it was running."""
     addrs = {ep.addr for t in conv.tracks for s in t.sightings for f in s.forms for ep in f}
+    start = min(t.t for t in conv.tracks) if conv.tracks else 0
+    end = max(t.t for t in conv.tracks) + UNQUOTED_WINDOW_NS if conv.tracks else 0
     home: list[Sighting] = []
     elsewhere: list[Sighting] = []
     for s in frag_needed:
         icmp = s.records[0].l4
-        if not isinstance(icmp, ICMPHeader) or icmp.quoted is None:
+        if not isinstance(icmp, ICMPHeader):
             continue
-        q = icmp.quoted.ip
-        if q.src in addrs and q.dst in addrs:
+        if icmp.quoted is not None:
+            q = icmp.quoted.ip
+            tied = q.src in addrs and q.dst in addrs
+        else:
+            ip = s.records[0].ip
+            tied = ip is not None and ip.dst in addrs and start <= s.t <= end
+        if tied:
             (home if s.point == sender_point else elsewhere).append(s)
     return home, elsewhere
 
