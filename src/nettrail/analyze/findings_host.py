@@ -106,12 +106,57 @@ def _packet(g: list[PacketRecord], same: list[PacketRecord]) -> Packet:
     return Packet(tuple(g), tcp, arrived, left)
 
 
+def _suspects(records: Sequence[PacketRecord],
+              icmp: Sequence[PacketRecord]) -> list[PacketRecord]:
+    """The TCP records of connections worth a closer look (one cheap pass): those with a RST,
+    with a SYN or data segment sent again later than a copy would be, or quoted by an ICMP
+    error."""
+    first: dict[tuple[object, ...], int] = {}
+    flows: set[frozenset[tuple[str, int]]] = set()
+    for r in icmp:
+        q = r.l4.quoted if isinstance(r.l4, ICMPHeader) else None
+        if q is not None and q.sport is not None and q.dport is not None:
+            flows.add(frozenset(((q.ip.src, q.sport), (q.ip.dst, q.dport))))
+    tcp_header = TCPHeader
+    for r in records:
+        h = r.headers
+        l4, ip = h.l4, h.ip
+        if type(l4) is not tcp_header or ip is None or r.inner is not None:
+            continue
+        flags = l4.flags
+        if flags & RST:
+            flows.add(frozenset(((ip.src, l4.sport), (ip.dst, l4.dport))))
+        elif flags & SYN or l4.payload_len:
+            k = (ip.src, l4.sport, ip.dst, l4.dport, flags, l4.seq, l4.payload_len)
+            t = first.setdefault(k, r.ts_ns)
+            if r.ts_ns - t > COPY_WINDOW_NS:
+                flows.add(frozenset(((ip.src, l4.sport), (ip.dst, l4.dport))))
+    if not flows:
+        return []
+    out = []
+    rest = []
+    for r in records:
+        l4, ip = r.headers.l4, r.headers.ip
+        if type(l4) is tcp_header and ip is not None and r.inner is None:
+            if frozenset(((ip.src, l4.sport), (ip.dst, l4.dport))) in flows:
+                out.append(r)
+            elif _keyed(r):
+                rest.append(r)
+    # the same packets in another form (translated at this point)
+    wanted = {_invariant(r) for r in out if _keyed(r)}
+    out.extend(r for r in rest if _invariant(r) in wanted)
+    return out
+
+
 def host_findings(point: str, records: Sequence[PacketRecord]) -> list[Finding]:
     """Resets injected by a device in between and packets dropped inside this host."""
     out: list[Finding] = []
-    icmp = [r for r in records if isinstance(r.l4, ICMPHeader) and r.l4.type == 3
-            and r.l4.quoted is not None]
-    for key, pkts in _packets(records).items():
+    icmp = [r for r in records if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3
+            and r.headers.l4.quoted is not None]
+    suspects = _suspects(records, icmp)
+    if not suspects:
+        return out
+    for key, pkts in _packets(suspects).items():
         found = _injected_reset(point, key, pkts)
         if found is not None:
             out.append(found)
