@@ -110,13 +110,13 @@ def _suspects(records: Sequence[PacketRecord],
               icmp: Sequence[PacketRecord]) -> list[PacketRecord]:
     """The TCP records of connections worth a closer look (one cheap pass): those with a RST,
     with a SYN or data segment sent again later than a copy would be, or quoted by an ICMP
-    error."""
+    error; and the same packets in another form (translated at this point)."""
     first: dict[tuple[object, ...], int] = {}
-    flows: set[frozenset[tuple[str, int]]] = set()
+    flows: set[tuple[str, int, str, int]] = set()
     for r in icmp:
         q = r.l4.quoted if isinstance(r.l4, ICMPHeader) else None
         if q is not None and q.sport is not None and q.dport is not None:
-            flows.add(frozenset(((q.ip.src, q.sport), (q.ip.dst, q.dport))))
+            flows.add((q.ip.src, q.sport, q.ip.dst, q.dport))
     tcp_header = TCPHeader
     for r in records:
         h = r.headers
@@ -125,26 +125,33 @@ def _suspects(records: Sequence[PacketRecord],
             continue
         flags = l4.flags
         if flags & RST:
-            flows.add(frozenset(((ip.src, l4.sport), (ip.dst, l4.dport))))
+            flows.add((ip.src, l4.sport, ip.dst, l4.dport))
         elif flags & SYN or l4.payload_len:
-            k = (ip.src, l4.sport, ip.dst, l4.dport, flags, l4.seq, l4.payload_len)
+            k = (ip.src, l4.sport, l4.seq, flags, l4.payload_len)
             t = first.setdefault(k, r.ts_ns)
             if r.ts_ns - t > COPY_WINDOW_NS:
-                flows.add(frozenset(((ip.src, l4.sport), (ip.dst, l4.dport))))
+                flows.add((ip.src, l4.sport, ip.dst, l4.dport))
+    del first
     if not flows:
         return []
+    ends = {(a, p) for a, p, _b, _q in flows} | {(b, q) for _a, _p, b, q in flows}
+    pairs = {((a, p), (b, q)) for a, p, b, q in flows} | {((b, q), (a, p))
+                                                          for a, p, b, q in flows}
     out = []
-    rest = []
     for r in records:
         l4, ip = r.headers.l4, r.headers.ip
         if type(l4) is tcp_header and ip is not None and r.inner is None:
-            if frozenset(((ip.src, l4.sport), (ip.dst, l4.dport))) in flows:
+            src = (ip.src, l4.sport)
+            if src in ends and (src, (ip.dst, l4.dport)) in pairs:
                 out.append(r)
-            elif _keyed(r):
-                rest.append(r)
-    # the same packets in another form (translated at this point)
     wanted = {_invariant(r) for r in out if _keyed(r)}
-    out.extend(r for r in rest if _invariant(r) in wanted)
+    seqs = {k[1] for k in wanted}
+    mine = {id(r) for r in out}
+    for r in records:
+        l4 = r.headers.l4
+        if (type(l4) is tcp_header and l4.seq in seqs and r.inner is None
+                and id(r) not in mine and _invariant(r) in wanted):
+            out.append(r)
     return out
 
 
