@@ -87,11 +87,9 @@ def subset(points: Points, names: tuple[str, ...]) -> Points:
 
 def host_view(points: Points) -> Points:
     """One point per host: the router namespace's capture is dropped (a host-wide ``-i any``
-    does not see inside it), the VM's tap traffic is seen by the compute host."""
-    out = {p: r for p, r in points.items() if not p.startswith("qrouter-") and p != "vm"}
-    if "compute" in out and "vm" in points:
-        out["compute"] = sorted(out["compute"], key=lambda r: r.ts_ns)
-    return out
+    does not see inside it), and so is the VM's (the compute host sees its traffic on the tap
+    device)."""
+    return {p: r for p, r in points.items() if not p.startswith("qrouter-") and p != "vm"}
 
 
 def shifted(points: Points, offsets: dict[str, int]) -> Points:
