@@ -29,12 +29,15 @@ class Builder:
         self.created: list[str] = []
 
     def apply(self, step: Step) -> None:
-        """Run one step; push its undo when it has one."""
-        shell.run(step.argv)
-        if step.argv[:3] == ("ip", "netns", "add"):
-            self.created.append(step.argv[3])
-        if step.undo is not None:
-            self.undo.append((step.what, _command(step.undo)))
+        """Run one step; push its undo when it has one. Ctrl-C or SIGTERM arriving while the
+        step runs takes effect once its undo is recorded, so an interrupted build never
+        leaves a step done but not undone."""
+        with _interrupts_deferred():
+            shell.run(step.argv)
+            if step.argv[:3] == ("ip", "netns", "add"):
+                self.created.append(step.argv[3])
+            if step.undo is not None:
+                self.undo.append((step.what, _command(step.undo)))
 
     def push(self, what: str, action: Callable[[], None]) -> None:
         """Push an undo for something done outside :meth:`apply` (a started process)."""
@@ -106,6 +109,20 @@ def _stopper(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=2)
     return undo
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM wait (blocked, still pending) until it ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
 
 
 @contextlib.contextmanager
