@@ -29,12 +29,27 @@ class Builder:
         self.created: list[str] = []
 
     def apply(self, step: Step) -> None:
-        """Run one step; push its undo when it has one."""
-        shell.run(step.argv)
-        if step.argv[:3] == ("ip", "netns", "add"):
-            self.created.append(step.argv[3])
+        """Run one step; push its undo when it has one.
+
+        A namespace is recorded before ``ip netns add`` runs: a signal can land after the
+        kernel made it and before the command returns. It is forgotten again only when the
+        command itself fails (the name was taken: not ours to remove).
+        """
+        if step.argv[:3] != ("ip", "netns", "add"):
+            shell.run(step.argv)
+            if step.undo is not None:
+                self.undo.append((step.what, _command(step.undo)))
+            return
+        self.created.append(step.argv[3])
         if step.undo is not None:
             self.undo.append((step.what, _command(step.undo)))
+        try:
+            shell.run(step.argv)
+        except LabError:
+            self.created.pop()
+            if step.undo is not None:
+                self.undo.pop()
+            raise
 
     def push(self, what: str, action: Callable[[], None]) -> None:
         """Push an undo for something done outside :meth:`apply` (a started process)."""
