@@ -11,6 +11,7 @@ import struct
 import zlib
 
 from nettrail.model.packet import (
+    AE,
     NO_OPTIONS,
     PROTO_TCP,
     PROTO_UDP,
@@ -96,6 +97,8 @@ def fast_ipv4_tcp(data: bytes, off: int) -> tuple[IPHeader, TCPHeader, int | Non
     if vihl != 0x45 or proto != PROTO_TCP or total < 40 or frag & 0x1FFF:
         return None
     hlen = (doff >> 4) << 2
+    if doff & 1:
+        flags |= AE
     tcp_off = off + 20
     if hlen == 20:
         options = NO_OPTIONS
@@ -176,6 +179,7 @@ def parse_tcp(data: bytes, off: int, end: int) -> tuple[TCPHeader | None, str | 
     hlen = (doff >> 4) * 4
     if hlen < 20:
         return None, "malformed:tcp"
+    flags |= (doff & 1) << 8  # AE
     problem = None
     if hlen == 20:
         options = NO_OPTIONS

@@ -174,7 +174,8 @@ class _Reader:
                                                          ) + iface.offset_ns
                                     yield new(PacketRecord, (
                                         point, ts, path, self.frame, iface.name, None,
-                                        wire_len, headers, None, None, data, 1, None, None, True))
+                                        wire_len, headers, None, None, data, 1, None, None,
+                                        True, None))
                                     continue
                     block_size = self._block_size(buf, pos, base)
                     if block_size is None or pos + block_size > end:
@@ -354,4 +355,5 @@ class _Reader:
             if known is not None or ifname in (None, "any"):
                 ifname = known or f"if{fr.ifindex}"
         return PacketRecord(self.point, ts, self.path, self.frame, ifname, direction, wire_len,
-                            fr.headers, fr.inner, fr.vni, data, iface.linktype, None, comment)
+                            fr.headers, fr.inner, fr.vni, data, iface.linktype, None, comment,
+                            tunnel=fr.tunnel)
