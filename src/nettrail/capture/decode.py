@@ -420,7 +420,8 @@ def _tunnel(
     eth = None
     problem = None
     if ethertype == links.ETH_PPP:
-        ethertype, off, _dir, problem = links.ppp_protocol(data, off)
+        skip = 2 if data[off : off + 2] == b"\xff\x03" else 0
+        ethertype, off, _dir, problem = links.ppp_protocol(data, off + skip)
     elif ethertype == ETH_TEB:
         eth, ethertype, off, problem = decode_ethernet(data, off)
     tunnel = Tunnel(kind, tid)

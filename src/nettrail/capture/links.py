@@ -32,7 +32,6 @@ LINKTYPE_JUNIPER_ETHER = 178
 LINKTYPE_JUNIPER_PPP = 179
 LINKTYPE_JUNIPER_CHDLC = 181
 LINKTYPE_PPP_WITH_DIR = 204
-LINKTYPE_C_HDLC_WITH_DIR = 205
 LINKTYPE_IPOIB = 242
 
 PPP_PROTOCOLS = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6, 0x0281: ETH_MPLS, 0x0283: ETH_MPLS}
@@ -123,13 +122,6 @@ def ppp_dir_link(data: bytes) -> Link:
     return ppp_protocol(data, off, direction)
 
 
-def chdlc_dir_link(data: bytes) -> Link:
-    """LINKTYPE_C_HDLC_WITH_DIR (205): a direction byte, then Cisco HDLC."""
-    if not data:
-        return _none("truncated:chdlc")
-    return chdlc_link(data, 1, "out" if data[0] else "in")
-
-
 def arcnet_link(data: bytes, linux: bool) -> Link:
     """ARCnet (7: src, dst, protocol; 129, Linux: src, dst, 2-byte offset, protocol).
 
@@ -205,7 +197,7 @@ _JUNIPER_L2 = frozenset({LINKTYPE_JUNIPER_ETHER, LINKTYPE_JUNIPER_PPP, LINKTYPE_
 JUNIPER_LINKTYPES = frozenset({130, 131, 132, 133, 134, 135, 136, 137, 164, 167, 168, 178, 179,
                                180, 181, 183, 194, 197, 198, 200})
 PPP_LINKTYPES = frozenset({LINKTYPE_PPP, LINKTYPE_PPP_HDLC, LINKTYPE_PPP_ETHER, LINKTYPE_C_HDLC,
-                           LINKTYPE_PPP_PPPD, LINKTYPE_PPP_WITH_DIR, LINKTYPE_C_HDLC_WITH_DIR})
+                           LINKTYPE_PPP_PPPD, LINKTYPE_PPP_WITH_DIR})
 OTHER_LINKTYPES = (PPP_LINKTYPES | JUNIPER_LINKTYPES
                    | {LINKTYPE_ARCNET_BSD, LINKTYPE_ARCNET_LINUX, LINKTYPE_IPOIB})
 
@@ -222,8 +214,6 @@ def other_link(linktype: int, data: bytes) -> Link:
         return chdlc_link(data)
     if linktype in (LINKTYPE_PPP_PPPD, LINKTYPE_PPP_WITH_DIR):
         return ppp_dir_link(data)
-    if linktype == LINKTYPE_C_HDLC_WITH_DIR:
-        return chdlc_dir_link(data)
     if linktype in (LINKTYPE_ARCNET_BSD, LINKTYPE_ARCNET_LINUX):
         return arcnet_link(data, linux=linktype == LINKTYPE_ARCNET_LINUX)
     if linktype == LINKTYPE_IPOIB:
