@@ -30,8 +30,9 @@ class Case(NamedTuple):
     tunnel: Tunnel | None
 
 
-# tshark 4.0 reads no LINKTYPE_PPP_PPPD and no Juniper header without its L2: tcpdump does.
-BY_TCPDUMP = frozenset({"ppp-pppd", "juniper-no-l2"})
+# tshark 4.0 reads no LINKTYPE_PPP_PPPD, no SLIP and no Juniper header without its L2:
+# tcpdump does.
+BY_TCPDUMP = frozenset({"ppp-pppd", "slip", "juniper-no-l2"})
 
 
 def seg(n: int, flags: int = PSH | ACK, payload: bytes = b"hello") -> bytes:
@@ -129,6 +130,9 @@ CASES = [
     Case("juniper-ext", 178, juniper(0x81, struct.pack("!H", 6) + b"\x01\x04\0\0\0\x05"
                                      + ethernet(33)), None),
     Case("juniper-no-l2", 178, juniper(0x03, b"\0\0\0\0" + v4(34)), None),
+    Case("slip", 8, b"\x00\x40" + bytes(14) + v4(36), None),
+    Case("nflog", 239, b"\x02\x00\x00\x05" + struct.pack("<HH", 8, 1) + b"\x08\x00\x01\x00"
+         + struct.pack("<HH", 4 + len(v4(37)), 9) + v4(37) + b"\0" * (-len(v4(37)) % 4), None),
     Case("geneve", 1, ethernet(0, ipv4(O4, P4, 17, udp(5000, 6081, geneve(
         11, 0x6558, ethernet(13), b"\x01\x02\x03\x01\0\0\0\0")))),
          Tunnel("geneve", 11)),
@@ -259,11 +263,14 @@ def read_frames(case: Case, tmp: Path) -> list[PacketRecord]:
     (129, struct.pack("!BBHB", 1, 2, 0, 0x80) + b"\0" * 20, "other-protocol:arcnet-0x80"),
     (242, bytes(40) + b"\x88\x99\x00\x00", "other-protocol:ethertype-0x8899"),
     (178, b"XYZ\x00" + bytes(30), "malformed:juniper"),
+    (8, b"\x00\x70" + bytes(14) + v4(1), "other-protocol:slip-compressed"),
+    (239, b"\x02\x00\x00\x05" + struct.pack("<HH", 8, 1) + bytes(4),
+     "other-protocol:nflog-no-payload"),
     (137, juniper(0x00, bytes(30)), "other-protocol:juniper-137"),
     (1, ethernet(0, ipv4(O4, P4, 47, gre(0x880B, b""))), "other-protocol:gre-0x880b"),
     (1, eth(mpls([16], b"\x00" * 24), 0x8847), "other-protocol:mpls-payload"),
 ], ids=["ppp-lcp", "ppp-ipcp", "arcnet-fragment", "arcnet-diag", "ipoib-other",
-        "juniper-no-magic", "juniper-atm", "gre-ppp-v0", "mpls-pw"])
+        "juniper-no-magic", "slip-vj", "nflog-no-payload", "juniper-atm", "gre-ppp-v0", "mpls-pw"])
 def test_frames_without_ip_are_skipped_not_rejected(
     linktype: int, frame: bytes, reason: str, tmp_path: Path
 ) -> None:

@@ -1,10 +1,12 @@
-"""Link layers other than Ethernet and Linux cooked: PPP and HDLC, ARCnet, IPoIB, Juniper.
+"""Link layers other than Ethernet and Linux cooked: PPP and HDLC, ARCnet, IPoIB, Juniper,
+SLIP and Linux NFLOG.
 
 Each ``*_link(data)`` returns a ``Link``: the ethertype of what follows (``ETH_TEB`` when an
 Ethernet frame follows, -1 when nothing nettrail reads does), its offset, the direction when
 the link layer tells it, and the ``stats.skipped`` reason of a frame that carries no IP
 (``other-protocol:ppp-lcp``, ``other-protocol:arcnet-0xf1``, ``truncated:ppp``...). Layouts
-follow tcpdump's printers (print-ppp.c, print-arcnet.c, print-ipoib.c, print-juniper.c); a unit
+follow tcpdump's printers (print-ppp.c, print-arcnet.c, print-ipoib.c, print-juniper.c,
+print-sl.c, print-nflog.c); a unit
 test checks each against tshark on hand-built frames.
 """
 
@@ -20,6 +22,7 @@ ETH_TEB = 0x6558  # transparent Ethernet bridging: an Ethernet frame follows
 ETH_PPP = 0x880B  # a PPP frame follows (PPTP's GRE)
 
 LINKTYPE_ARCNET_BSD = 7
+LINKTYPE_SLIP = 8
 LINKTYPE_PPP = 9
 LINKTYPE_PPP_HDLC = 50
 LINKTYPE_PPP_ETHER = 51
@@ -32,6 +35,7 @@ LINKTYPE_JUNIPER_ETHER = 178
 LINKTYPE_JUNIPER_PPP = 179
 LINKTYPE_JUNIPER_CHDLC = 181
 LINKTYPE_PPP_WITH_DIR = 204
+LINKTYPE_NFLOG = 239
 LINKTYPE_IPOIB = 242
 
 PPP_PROTOCOLS = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6, 0x0281: ETH_MPLS, 0x0283: ETH_MPLS}
@@ -150,6 +154,45 @@ def arcnet_link(data: bytes, linux: bool) -> Link:
     return Link(ethertype, off, None, None)
 
 
+def slip_link(data: bytes) -> Link:
+    """LINKTYPE_SLIP (8): direction, packet type, 14 bytes of compressed header, then IP.
+
+    Only plain IP packets (type 0x40) are read; Van Jacobson compressed or uncompressed-TCP
+    packets hold no IP header nettrail can use.
+    """
+    if len(data) < 17:
+        return _none("truncated:slip")
+    direction = "out" if data[0] else "in"
+    if data[1] & 0xF0 != 0x40:
+        return _none("other-protocol:slip-compressed", direction)
+    version = data[16] >> 4
+    if version not in (4, 6):
+        return _none("other-protocol:slip", direction)
+    return Link(ETH_IPV4 if version == 4 else ETH_IPV6, 16, direction, None)
+
+
+def nflog_link(data: bytes) -> Link:
+    """LINKTYPE_NFLOG (239): family, version, group, then TLVs (host order); the payload TLV
+    (type 9) holds the logged IP packet."""
+    if len(data) < 4:
+        return _none("truncated:nflog")
+    family = data[0]
+    off = 4
+    while off + 4 <= len(data):
+        size = data[off] | data[off + 1] << 8
+        kind = (data[off + 2] | data[off + 3] << 8) & 0x7FFF
+        if size < 4:
+            return _none("malformed:nflog")
+        if kind == 9:
+            if family == 2:
+                return Link(ETH_IPV4, off + 4, None, None)
+            if family == 10:
+                return Link(ETH_IPV6, off + 4, None, None)
+            return _none(f"other-protocol:nflog-family-{family}")
+        off += (size + 3) & ~3
+    return _none("other-protocol:nflog-no-payload")
+
+
 def ipoib_link(data: bytes) -> Link:
     """LINKTYPE_IPOIB (242): a 40-byte pseudo-header, then the 4-byte IPoIB header."""
     if len(data) < 44:
@@ -199,7 +242,8 @@ JUNIPER_LINKTYPES = frozenset({130, 131, 132, 133, 134, 135, 136, 137, 164, 167,
 PPP_LINKTYPES = frozenset({LINKTYPE_PPP, LINKTYPE_PPP_HDLC, LINKTYPE_PPP_ETHER, LINKTYPE_C_HDLC,
                            LINKTYPE_PPP_PPPD, LINKTYPE_PPP_WITH_DIR})
 OTHER_LINKTYPES = (PPP_LINKTYPES | JUNIPER_LINKTYPES
-                   | {LINKTYPE_ARCNET_BSD, LINKTYPE_ARCNET_LINUX, LINKTYPE_IPOIB})
+                   | {LINKTYPE_ARCNET_BSD, LINKTYPE_ARCNET_LINUX, LINKTYPE_IPOIB, LINKTYPE_SLIP,
+                      LINKTYPE_NFLOG})
 
 
 def other_link(linktype: int, data: bytes) -> Link:
@@ -218,4 +262,8 @@ def other_link(linktype: int, data: bytes) -> Link:
         return arcnet_link(data, linux=linktype == LINKTYPE_ARCNET_LINUX)
     if linktype == LINKTYPE_IPOIB:
         return ipoib_link(data)
+    if linktype == LINKTYPE_SLIP:
+        return slip_link(data)
+    if linktype == LINKTYPE_NFLOG:
+        return nflog_link(data)
     return juniper_link(linktype, data)
