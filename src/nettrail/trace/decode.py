@@ -130,7 +130,7 @@ class Decoder:
         eth = raw[LINK] == L.LINK_ETH
         frame = decode_frame(LINKTYPE_ETHERNET if eth else LINKTYPE_RAW, data)
         return PacketSection("eth" if eth else "raw", data, int(raw[PKT_LEN]),
-                             frame.headers, frame.inner, frame.vni)
+                             frame.headers, frame.inner, frame.vni, frame.tunnel)
 
     def _conntrack(self, raw: Raw) -> ConntrackSection:
         return ConntrackSection(
