@@ -75,7 +75,7 @@ class HostRun:
 
     def run(self) -> None:
         """The whole life of the host; never raises."""
-        workdir = Path(tempfile.mkdtemp(prefix="ntc-"))
+        workdir = Path(tempfile.mkdtemp(prefix="nettrail-ssh-"))
         master = Master(self.name, self.settings.ssh, workdir)
         t0 = time.monotonic()
         try:
