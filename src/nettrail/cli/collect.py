@@ -53,9 +53,16 @@ def register(sub: Any) -> None:
         "collect", help="capture on several hosts at once over SSH, clocks measured",
         description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_options(p)
+    p.add_argument("rest", nargs=argparse.REMAINDER, metavar="[FILTER] HOST... [-- COMMAND]")
+    p.set_defaults(func=run)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``collect`` (also accepted after the hosts)."""
     p.add_argument("-F", dest="ssh_config", metavar="SSH_CONFIG",
                    help="OpenSSH client config file (as ssh -F)")
-    p.add_argument("--output", required=True, type=Path, metavar="RUN",
+    p.add_argument("--output", type=Path, metavar="RUN",
                    help="directory to write (one pcap per host and manifest.json)")
     p.add_argument("--duration", type=_seconds, metavar="S",
                    help="stop after S seconds (with COMMAND: at the latest)")
@@ -73,8 +80,6 @@ def register(sub: Any) -> None:
                    help="seconds to wait for each host's connection (default 10)")
     p.add_argument("--probes", type=int, default=128, metavar="N",
                    help="clock probes per host before and after (default 128)")
-    p.add_argument("rest", nargs=argparse.REMAINDER, metavar="[FILTER] HOST... [-- COMMAND]")
-    p.set_defaults(func=run)
 
 
 def _seconds(text: str) -> float:
@@ -87,6 +92,33 @@ def _seconds(text: str) -> float:
     return value
 
 
+class _LateParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InputError(message)
+
+
+def late_options(args: argparse.Namespace) -> None:
+    """Options given after the hosts (``collect --output R a b --duration 5``): parse them
+    out of ``args.rest`` (up to ``--``) into ``args``."""
+    words = list(args.rest)
+    command: list[str] = []
+    if "--" in words:
+        i = words.index("--")
+        words, command = words[:i], words[i:]
+    if not any(w.startswith("-") for w in words):
+        return
+    late = _LateParser(prog="nettrail collect", add_help=False)
+    add_options(late)
+    found, positional = late.parse_known_args(words)
+    for w in positional:
+        if w.startswith("-"):
+            raise InputError(f"unknown option {w!r}")
+    for key, value in vars(found).items():
+        if value != late.get_default(key):
+            setattr(args, key, value)
+    args.rest = positional + command
+
+
 def split_rest(rest: Sequence[str], filter_expr: str | None,
                ) -> tuple[str, list[str], list[str]]:
     """(filter, hosts, command) from the positional words."""
@@ -97,8 +129,7 @@ def split_rest(rest: Sequence[str], filter_expr: str | None,
         words, command = words[:i], words[i + 1:]
     for w in words:
         if w.startswith("-"):
-            raise InputError(f"unexpected option {w!r} after the hosts (options go first; "
-                             "the command goes after --)")
+            raise InputError(f"unexpected option {w!r} (the command goes after --)")
     expr = filter_expr or ""
     if not filter_expr and len(words) >= 2 and looks_like_filter(words[0]):
         expr, words = words[0], words[1:]
@@ -116,6 +147,9 @@ def looks_like_filter(word: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nettrail collect``; return the exit code."""
+    late_options(args)
+    if args.output is None:
+        raise InputError("collect needs --output RUN")
     expr, hosts, command = split_rest(args.rest, args.filter_expr)
     if args.probes < 1 or args.connect_timeout < 1:
         raise InputError("--probes and --connect-timeout must be at least 1")
