@@ -51,33 +51,45 @@ def scenario_text() -> str:
 def run_collect(config: Path, out: Path, hosts: list[str], *tail: str) -> dict[str, Any]:
     """One collect run; its manifest."""
     argv = [*NETTRAIL, "collect", "-F", str(config), "--output", str(out), *hosts, *tail]
-    subprocess.run(argv, check=True, stderr=subprocess.DEVNULL, timeout=300)
+    res = subprocess.run(argv, stderr=subprocess.PIPE, text=True, timeout=300, check=False)
+    if res.returncode not in (0, 5):
+        raise SystemExit(f"collect failed ({res.returncode}): {res.stderr}")
     data: dict[str, Any] = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     return data
 
 
 def startup(config: Path, tmp: Path, n: int, repeat: int) -> dict[str, float]:
     """Median start-up and worst offset error / stated uncertainty over ``repeat`` runs."""
-    ready, errors, uncs = [], [], []
+    ready, errors, uncs, failed = [], [], [], []
     for r in range(repeat):
         hosts = [f"h{i}" for i in range(1, n + 1)]
         data = run_collect(config, tmp / f"s{n}-{r}", hosts, "--duration", "0.2", "--settle",
                            "0")
         ready.append(data["timings"]["ready_s"])
         for h in data["hosts"]:
+            if h["state"] != "done":
+                failed.append(f"{h['name']}: {h['reason']}")
+                continue
             truth = OFFSETS_MS[int(h["name"][1:]) - 1] * 1e6
             for when in ("before", "after"):
                 est = h["clock"][when]
+                if est is None:
+                    failed.append(f"{h['name']}: no {when} probe answered")
+                    continue
                 errors.append(abs(est["offset_ns"] - truth))
                 uncs.append(est["uncertainty_ns"])
-    return {"ready_s": statistics.median(ready), "err_med_us": statistics.median(errors) / 1e3,
+    if failed:
+        print(f"{n} hosts: " + "; ".join(failed), file=sys.stderr)
+    return {"failed": len(failed), "ready_s": statistics.median(ready),
+            "err_med_us": statistics.median(errors) / 1e3,
             "err_max_us": max(errors) / 1e3, "unc_med_us": statistics.median(uncs) / 1e3,
             "within": sum(e <= u for e, u in zip(errors, uncs, strict=True)) / len(errors)}
 
 
-def streaming(config: Path, tmp: Path) -> dict[str, dict[str, float]]:
+def streaming(config: Path, tmp: Path, snaplen: int) -> dict[str, dict[str, float]]:
     """Packets per second each host streamed back while h2 fetched from h1."""
-    data = run_collect(config, tmp / "stream", ["h1", "h2"], "--settle", "0.2", "--",
+    data = run_collect(config, tmp / f"stream{snaplen}", ["h1", "h2"], "--settle", "0.2",
+                       "--snaplen", str(snaplen), "--",
                        *NETTRAIL, "lab", "traffic", "collect-bench")
     seconds = data["timings"]["trigger_end_s"] - data["timings"]["ready_s"]
     result = {}
@@ -106,7 +118,8 @@ def main() -> int:
             up_s = time.monotonic() - t0
             config = sshhosts.write_client_config(handle.scenario, handle.state.dir)
             rows = {n: startup(config, tmp, n, args.repeat) for n in (1, 2, 4, 8)}
-            stream = streaming(config, tmp)
+            stream = {f"{name}, snaplen {snap}": r for snap in (262144, 128)
+                      for name, r in streaming(config, tmp, snap).items()}
     text = render(rows, stream, up_s, args.repeat)
     print(text)
     if args.record:
@@ -126,13 +139,13 @@ def render(rows: dict[int, dict[str, float]], stream: dict[str, dict[str, float]
         f"offsets {OFFSETS_MS} ms, 128 probes before and after per host.",
         "",
         "| hosts | start-up (median) | offset error median | max | stated uncertainty median "
-        "| error within uncertainty |",
-        "|---|---|---|---|---|---|",
+        "| error within uncertainty | host failures |",
+        "|---|---|---|---|---|---|---|",
     ]
     for n, r in rows.items():
         lines.append(f"| {n} | {r['ready_s']:.2f} s | {r['err_med_us']:.1f} µs | "
                      f"{r['err_max_us']:.1f} µs | {r['unc_med_us']:.1f} µs | "
-                     f"{r['within']:.0%} |")
+                     f"{r['within']:.0%} | {r['failed']:.0f} |")
     lines += ["", "| host | packets | MB | seconds | packets/s | MB/s | dropped by kernel |",
               "|---|---|---|---|---|---|---|"]
     for name, s in stream.items():

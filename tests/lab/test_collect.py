@@ -74,6 +74,11 @@ def _broken_hosts(dual: LabHandle, d: Path) -> str:
     for name, port in (("refused", 2999), ("hanging", 2223), ("notcpdump", 2224)):
         body = base.replace(f"TCP:127.0.0.1:{sshhosts.PORT}", f"TCP:127.0.0.1:{port}")
         entries.append(f"\nHost {name}\n{body}")
+    # "newkey": a real host whose key is not in its known_hosts file yet
+    fresh = d / "fresh_known_hosts"
+    fresh.touch()
+    known = str(services.ssh_dir(dual.state.dir) / sshhosts.KNOWN_HOSTS)
+    entries.append(f"\nHost newkey\n{base.replace(known, str(fresh))}")
     return "".join(entries)
 
 
@@ -228,6 +233,23 @@ def test_refused_hanging_and_tcpdump_less_hosts_fail_alone(
     assert "notcpdump: failed: nettrail-collect: tcpdump not found" in res.stderr
     data = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert [p["name"] for p in data["points"]] == ["netnode"]
+    assert_nothing_left(dual, baseline)
+
+
+def test_an_unknown_host_key_is_refused_unless_new_keys_are_accepted(
+        dual: LabHandle, ssh_config: Path, tmp_path: Path,
+        baseline: dict[str, list[str]]) -> None:
+    res = collect(ssh_config, tmp_path / "r1", "--duration", "0.2", "newkey")
+    assert res.returncode == 5
+    assert "Host key verification failed" in manifest(tmp_path / "r1")["newkey"]["reason"]
+    fresh = ssh_config.parent / "fresh_known_hosts"
+    assert fresh.read_text() == ""
+    res = collect(ssh_config, tmp_path / "r2", "--duration", "0.2", "--accept-new-host-keys",
+                  "newkey")
+    assert res.returncode == 0, res.stderr
+    recorded = manifest(tmp_path / "r2")["newkey"]["host_key"]
+    assert recorded.startswith("ssh-ed25519 SHA256:")
+    assert "ntl-dual-l3-extnet ssh-ed25519" in fresh.read_text()
     assert_nothing_left(dual, baseline)
 
 

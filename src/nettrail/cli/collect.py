@@ -18,6 +18,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from nettrail.collect.host import HostRun, HostSettings
+from nettrail.collect.remote import SNAPLEN
 from nettrail.collect.run import DEFAULT_SETTLE_S, CollectPlan, CollectResult, collect
 from nettrail.collect.ssh import SshOptions
 from nettrail.errors import InputError
@@ -78,6 +79,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    "still refused)")
     p.add_argument("--connect-timeout", type=int, default=10, metavar="S",
                    help="seconds to wait for each host's connection (default 10)")
+    p.add_argument("--snaplen", type=int, default=SNAPLEN, metavar="BYTES",
+                   help=f"bytes kept per packet (default {SNAPLEN}: whole packets; 128 keeps "
+                   "the headers and streams many more packets per second)")
     p.add_argument("--probes", type=int, default=128, metavar="N",
                    help="clock probes per host before and after (default 128)")
 
@@ -153,10 +157,12 @@ def run(args: argparse.Namespace) -> int:
     expr, hosts, command = split_rest(args.rest, args.filter_expr)
     if args.probes < 1 or args.connect_timeout < 1:
         raise InputError("--probes and --connect-timeout must be at least 1")
+    if not 64 <= args.snaplen <= SNAPLEN:
+        raise InputError(f"--snaplen must be between 64 and {SNAPLEN}")
     deadline = int((args.duration or 3600) + args.settle + 60)
     settings = HostSettings(
         SshOptions(args.ssh_config, args.accept_new_host_keys, args.connect_timeout),
-        filter=expr, probes=args.probes, deadline_s=deadline)
+        filter=expr, probes=args.probes, snaplen=args.snaplen, deadline_s=deadline)
     plan = CollectPlan(tuple(hosts), args.output, settings, args.duration, tuple(command),
                        args.settle, args.tracer)
     progress = Progress(sys.stderr)

@@ -38,6 +38,7 @@ class HostSettings:
     ssh: SshOptions
     filter: str = ""
     probes: int = 128
+    snaplen: int = remote.SNAPLEN
     deadline_s: int = 3600
     ready_timeout: float = 20.0
     drain_timeout: float = 10.0
@@ -156,7 +157,7 @@ class Capture:
     """The remote tcpdump session: stdout streamed into the pcap file, stderr watched."""
 
     def __init__(self, master: Master, settings: HostSettings, pcap: Path) -> None:
-        cmd = remote.capture_command(settings.filter, settings.deadline_s)
+        cmd = remote.capture_command(settings.filter, settings.deadline_s, settings.snaplen)
         self.proc = master.session(cmd)
         self.stderr = b""
         self.ready = threading.Event()
@@ -231,8 +232,10 @@ class Capture:
         return {m.group(2).replace(" ", "-"): int(m.group(1)) for m in _COUNTS.finditer(text)}
 
 
-def probe(master: Master, count: int, timeout: float = 5.0) -> ProbeEstimate | None:
-    """``count`` NTP-style probes over one session; the estimate from the fastest."""
+def probe(master: Master, count: int, timeout: float = 15.0) -> ProbeEstimate | None:
+    """``count`` NTP-style probes over one session; the estimate from the fastest.
+
+    ``timeout`` bounds each answer (the first one includes the remote shell's start)."""
     proc = master.session(remote.probe_command(), stderr=subprocess.DEVNULL)
     assert proc.stdin is not None and proc.stdout is not None
     fd_in, fd_out = proc.stdin.fileno(), proc.stdout.fileno()

@@ -1,7 +1,8 @@
 """Lab only: run an SSH command as if this host's clock were off by a fixed offset.
 
 A lab host with ``clock_offset_ms`` has this as its sshd ``ForceCommand``
-(``python -m nettrail.lab.clockshift OFFSET_NS``). It runs ``$SSH_ORIGINAL_COMMAND`` with
+(``python -I .../clockshift.py OFFSET_NS``: run as a script, it imports the standard library
+only). It runs ``$SSH_ORIGINAL_COMMAND`` with
 libfaketime preloaded (every clock a program reads is shifted) and shifts the record
 timestamps of a pcap stream the command writes to stdout (packet times come from the kernel,
 which libfaketime cannot reach). Any other output passes through unchanged.

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nettrail.errors import CapabilityError, LabError
-from nettrail.lab import services, shell
+from nettrail.lab import clockshift, services, shell
 from nettrail.lab.plan import in_ns
 from nettrail.lab.scenario import Host, Scenario
 
@@ -57,7 +57,8 @@ def sshd_config(scenario: Scenario, host: Host, state_dir: Path) -> Path:
     ]
     if host.clock_offset_ms:
         offset_ns = round(host.clock_offset_ms * 1e6)
-        lines.append(f"ForceCommand {sys.executable} -m nettrail.lab.clockshift {offset_ns}")
+        # run as a script: only the standard library is imported, for every session
+        lines.append(f"ForceCommand {sys.executable} -I {clockshift.__file__} {offset_ns}")
     path = d / f"sshd_config.{host.name}"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
