@@ -113,14 +113,20 @@ def processes(dual: LabHandle) -> dict[str, list[str]]:
 def assert_nothing_left(dual: LabHandle, before: dict[str, list[str]]) -> None:
     """Every lab namespace is back to the processes it had before (remote cleanup may take a
     moment after a connection drops)."""
+    lab_before = {k: v for k, v in before.items() if k != "control-dirs"}
     deadline = time.monotonic() + 8
-    while processes(dual) != before and time.monotonic() < deadline:
+    while processes(dual) != lab_before and time.monotonic() < deadline:
         time.sleep(0.1)
     after = processes(dual)
-    assert after == before
+    assert after == lab_before
     assert not any(c in LEFTOVER_COMMANDS for names in after.values() for c in names)
     assert _local_ssh() == []
-    assert sorted(Path(tempfile.gettempdir()).glob("nettrail-ssh-*")) == []
+    assert _control_dirs() <= set(before.get("control-dirs", []))
+
+
+def _control_dirs() -> set[str]:
+    """collect's private control directories present here."""
+    return {str(p) for p in Path(tempfile.gettempdir()).glob("nettrail-ssh-*")}
 
 
 def _local_ssh() -> list[str]:
@@ -155,8 +161,9 @@ def ssh_ports(pcap: Path) -> set[int]:
 
 @pytest.fixture
 def baseline(dual: LabHandle, ssh_config: Path) -> Iterator[dict[str, list[str]]]:
-    """Processes in the lab before a test; the test must leave exactly these."""
-    yield processes(dual)
+    """Processes in the lab (and control directories here) before a test; the test must
+    leave exactly these."""
+    yield {**processes(dual), "control-dirs": sorted(_control_dirs())}
 
 
 def test_lab_ssh_config_works_with_plain_ssh(dual: LabHandle, ssh_config: Path) -> None:

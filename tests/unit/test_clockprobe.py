@@ -61,3 +61,42 @@ def test_one_side_missing_is_said() -> None:
     checks = combine(["a", "b", "c"], clocks, [ClockOffset("c", "a", 1.0 * MS, 0.1 * MS, 2)])
     assert [(c.point, c.verdict) for c in checks] == [("b", "probes-only"), ("c", "packets-only")]
     assert combine(["a"], clocks, []) == ()
+
+
+def test_report_shows_both_measurements_and_the_verdict() -> None:
+    import io
+    import json
+
+    from nettrail.model.analysis import Analysis, ClockCheck
+    from nettrail.report import json as report_json
+    from nettrail.report import text as report_text
+
+    checks = (
+        ClockCheck("compute", "client", -25.008 * MS, 0.132 * MS, -24.817 * MS, 1.0 * MS,
+                   -25.008 * MS, 0.132 * MS, "agree"),
+        ClockCheck("vm", "client", 0.0, 0.1 * MS, 25.0 * MS, 1.0 * MS, 0.0, 0.1 * MS,
+                   "disagree"),
+        ClockCheck("netnode", "client", 3.0 * MS, 0.05 * MS, None, None, 3.0 * MS, 0.05 * MS,
+                   "probes-only"),
+    )
+    analysis = Analysis((), (), (), clock_checks=checks)
+    out = io.StringIO()
+    report_text.render(analysis, out)
+    text = out.getvalue()
+    assert ("  compute against client: probes -25.008 ± 0.132 ms, packets -24.8 ± 1.0 ms: "
+            "they agree (-25.008 ± 0.132 ms combined)\n") in text
+    assert "vm against client: probes +0.000 ± 0.100 ms, packets +25.0 ± 1.0 ms: they " \
+           "DISAGREE" in text
+    assert "netnode against client: probes +3.000 ± 0.050 ms (no packet seen at both " \
+           "points to check it against)" in text
+    out = io.StringIO()
+    report_json.render(analysis, out)
+    data = json.loads(out.getvalue())
+    assert data["clock_checks"][0] == {
+        "point": "compute", "reference": "client", "probe_offset_ms": -25.008,
+        "probe_uncertainty_ms": 0.132, "packet_offset_ms": -24.817,
+        "packet_uncertainty_ms": 1.0, "offset_ms": -25.008, "uncertainty_ms": 0.132,
+        "verdict": "agree"}
+    plain = io.StringIO()
+    report_json.render(Analysis((), (), ()), plain)
+    assert "clock_checks" not in json.loads(plain.getvalue())

@@ -124,3 +124,37 @@ def test_options_after_the_hosts_are_read() -> None:
     bad = build_parser("collect").parse_args(["collect", "a", "--bogus"])
     with pytest.raises(InputError, match="unknown option '--bogus'"):
         late_options(bad)
+
+
+def test_the_capture_script_passes_the_filter_whole_and_stops_at_end_of_stdin(
+        tmp_path: Path) -> None:
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root (as non-root the script runs tcpdump through sudo -n)")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    args_file = tmp_path / "args"
+    stub = bin_dir / "tcpdump"  # stands in for tcpdump: records its arguments, runs until INT
+    stub.write_text("#!/bin/sh\n"
+                    f"for a in \"$@\"; do printf '%s\\0' \"$a\"; done > {args_file}\n"
+                    "trap 'echo \"1 packet captured\" >&2; exit 0' INT\n"
+                    "echo 'listening on any' >&2\n"
+                    "while :; do sleep 0.05; done\n", encoding="ascii")
+    stub.chmod(0o755)
+    marker = tmp_path / "pwned"
+    hostile = f"tcp port 22 '; touch {marker}; $(touch {marker})"
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "SSH_CONNECTION":
+           "198.51.100.7 40000 198.51.100.1 22"}
+    proc = subprocess.Popen(["/bin/sh", "-c", remote.capture_command(hostile, 60)], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stderr is not None and proc.stdin is not None
+    assert b"listening on" in proc.stderr.readline()
+    proc.stdin.close()  # the collector stops, or the connection drops
+    assert proc.wait(timeout=10) == 0
+    args = args_file.read_bytes().split(b"\0")[:-1]
+    assert args[-1].decode() == (f"({hostile}) and not (host 198.51.100.7 and host "
+                                 "198.51.100.1 and tcp port 40000 and tcp port 22)")
+    assert [a.decode() for a in args[:3]] == ["-i", "any", "-n"]
+    assert not marker.exists()

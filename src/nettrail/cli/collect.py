@@ -52,6 +52,8 @@ def register(sub: Any) -> None:
     """Add the ``collect`` subcommand to the parser."""
     p: argparse.ArgumentParser = sub.add_parser(
         "collect", help="capture on several hosts at once over SSH, clocks measured",
+        usage="nettrail collect [-F SSH_CONFIG] --output RUN [options] [FILTER] HOST... "
+              "[-- COMMAND...]",
         description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_options(p)
@@ -71,7 +73,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help=f"keep capturing S seconds after COMMAND ends (default "
                    f"{DEFAULT_SETTLE_S:g})")
     p.add_argument("--tracer", choices=("tcpdump", "ebpf"), default="tcpdump",
-                   help="remote capture method (default tcpdump)")
+                   help="remote capture method (default tcpdump; ebpf is refused: not in "
+                   "this build)")
     p.add_argument("--filter", dest="filter_expr", metavar="FILTER",
                    help="pcap filter for every host (instead of a first positional FILTER)")
     p.add_argument("--accept-new-host-keys", action="store_true",

@@ -43,9 +43,10 @@ set -f
 set -- $SSH_CONNECTION
 set +f
 if [ $# -eq 4 ]; then
-  case $1$2$3$4 in
-    *[!0-9A-Fa-f.:]*) ;;
-    *) own="not (host $1 and host $3 and tcp port $2 and tcp port $4)";;
+  ca=${1%%%*} sa=${3%%%*}
+  case $ca$2$sa$4 in
+    *[!0-9A-Fa-f.:]*) echo "nettrail-collect: cannot read SSH_CONNECTION: own SSH not excluded" >&2;;
+    *) own="not (host $ca and host $sa and tcp port $2 and tcp port $4)";;
   esac
 fi
 if [ -n "$filter" ] && [ -n "$own" ]; then expr="($filter) and $own"
