@@ -38,40 +38,43 @@ def dual(lab_scenario: Callable[[str], LabHandle]) -> LabHandle:
 
 
 @pytest.fixture(scope="module")
-def ssh_config(dual: LabHandle, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ssh_config(dual: LabHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The lab's client config plus hosts that refuse, hang, or have no tcpdump."""
     d = tmp_path_factory.mktemp("collect")
-    text = sshhosts.client_config(dual.scenario, dual.state.dir)
-    text += _broken_hosts(dual, d)
+    text, sshd = _broken_hosts(dual, d)
     path = d / "ssh_config"
-    path.write_text(text, encoding="utf-8")
-    return path
+    path.write_text(sshhosts.client_config(dual.scenario, dual.state.dir) + text,
+                    encoding="utf-8")
+    try:
+        yield path
+    finally:
+        shell.kill([sshd.pid])
+        sshd.wait()
 
 
-def _broken_hosts(dual: LabHandle, d: Path) -> str:
+def _broken_hosts(dual: LabHandle, d: Path) -> tuple[str, subprocess.Popen[bytes]]:
     ns = dual.ns("extnet")
-    # "hanging": SYNs to 127.0.0.1:2223 in extnet are dropped; "notcpdump": an sshd whose
+    # "hanging": SYNs to 127.0.0.1:2823 in extnet are dropped; "notcpdump": an sshd whose
     # sessions get a PATH without tcpdump (and without anything else)
-    shell.run(in_ns(ns, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "2223", "-j", "DROP"))
+    shell.run(in_ns(ns, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "2823", "-j", "DROP"))
     empty = d / "empty-path"
     empty.mkdir()
     key = sshhosts.key_path(dual.state.dir, "extnet")
     cfg = d / "sshd_notcpdump"
     cfg.write_text("\n".join((
-        "Port 2224", "ListenAddress 127.0.0.1", f"HostKey {key}",
+        "Port 2824", "ListenAddress 127.0.0.1", f"HostKey {key}",
         f"AuthorizedKeysFile {services.ssh_dir(dual.state.dir) / 'authorized_keys'}",
         "PidFile none", "StrictModes no", "UsePAM no", "PermitRootLogin prohibit-password",
         "PasswordAuthentication no", "UseDNS no", f"SetEnv PATH={empty}", "")),
         encoding="utf-8")
     proc = shell.spawn(in_ns(ns, services.SSHD, "-D", "-e", "-f", str(cfg)), d / "sshd.log")
-    dual.state.pids["extnet/test-sshd"] = proc.pid
     deadline = time.monotonic() + 5
-    while not shell.listening(ns, 2224) and time.monotonic() < deadline:
+    while not shell.listening(ns, 2824) and time.monotonic() < deadline:
         time.sleep(0.02)
     base = sshhosts.client_config(dual.scenario, dual.state.dir).split("\nHost extnet\n")[1]
     base = base.split("\nHost ")[0]
     entries = []
-    for name, port in (("refused", 2999), ("hanging", 2223), ("notcpdump", 2224)):
+    for name, port in (("refused", 2829), ("hanging", 2823), ("notcpdump", 2824)):
         body = base.replace(f"TCP:127.0.0.1:{sshhosts.PORT}", f"TCP:127.0.0.1:{port}")
         entries.append(f"\nHost {name}\n{body}")
     # "newkey": a real host whose key is not in its known_hosts file yet
@@ -79,7 +82,7 @@ def _broken_hosts(dual: LabHandle, d: Path) -> str:
     fresh.touch()
     known = str(services.ssh_dir(dual.state.dir) / sshhosts.KNOWN_HOSTS)
     entries.append(f"\nHost newkey\n{base.replace(known, str(fresh))}")
-    return "".join(entries)
+    return "".join(entries), proc
 
 
 def collect(config: Path, out: Path, *args: str, timeout: float = 60,
@@ -150,7 +153,7 @@ def root_namespace() -> str:
 
 
 def ssh_ports(pcap: Path) -> set[int]:
-    """TCP ports of the SSH login (2222) seen in a capture: nettrail's own must be absent."""
+    """TCP ports of the SSH login (2822) seen in a capture: nettrail's own must be absent."""
     ports = set()
     for rec in open_capture(str(pcap)):
         l4 = rec.l4

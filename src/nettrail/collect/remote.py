@@ -45,7 +45,7 @@ set +f
 if [ $# -eq 4 ]; then
   ca=${1%%%*} sa=${3%%%*}
   case $ca$2$sa$4 in
-    *[!0-9A-Fa-f.:]*) echo "nettrail-collect: cannot read SSH_CONNECTION: own SSH not excluded" >&2;;
+    *[!0-9A-Fa-f.:]*) echo "nettrail-collect: own SSH not excluded (SSH_CONNECTION?)" >&2;;
     *) own="not (host $ca and host $sa and tcp port $2 and tcp port $4)";;
   esac
 fi

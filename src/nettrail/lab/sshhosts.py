@@ -1,8 +1,8 @@
 """Lab hosts reachable over SSH: one ``sshd`` per host on its own loopback, and the client config.
 
-Every lab host runs an ``sshd`` listening on ``127.0.0.1:2222`` inside its namespace, with a
+Every lab host runs an ``sshd`` listening on ``127.0.0.1:2822`` inside its namespace, with a
 host key of its own. Nothing listens or is addressed in the root namespace: the client reaches
-a host through ``ProxyCommand ip netns exec NS socat STDIO TCP:127.0.0.1:2222``. Keys, the
+a host through ``ProxyCommand ip netns exec NS socat STDIO TCP:127.0.0.1:2822``. Keys, the
 ``known_hosts`` file and the client config are generated in the lab's state directory.
 
 A host with an emulated clock offset (``clock_offset_ms`` in the scenario) runs every SSH
@@ -23,7 +23,7 @@ from nettrail.lab import clockshift, services, shell
 from nettrail.lab.plan import in_ns
 from nettrail.lab.scenario import Host, Scenario
 
-PORT = 2222
+PORT = 2822
 """The TCP port each lab host's login sshd listens on, on its loopback only."""
 SERVICE = "ssh-login"
 """The name the login sshd is recorded under in the lab state."""
