@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -352,3 +353,26 @@ def _master_of(parent: int, host: str) -> int:
                 and host.encode() in argv:
             return int(p.name)
     raise AssertionError(f"no ssh master for {host}")
+
+
+def test_collect_killed_outright_leaves_nothing_on_the_hosts_or_here(
+        dual: LabHandle, ssh_config: Path, tmp_path: Path,
+        baseline: dict[str, list[str]]) -> None:
+    out = tmp_path / "run"
+    proc = subprocess.Popen([*NETTRAIL, "collect", "-F", str(ssh_config), "--output", str(out),
+                             "--probes", "100", "netnode", "compute"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_capturing(proc, 2)
+        proc.kill()  # no cleanup code runs: the ends of stdin do the work
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 10
+    while _local_ssh() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _local_ssh() == []
+    for d in _control_dirs() - set(baseline["control-dirs"]):  # its own temporary directories
+        shutil.rmtree(d)
+    assert_nothing_left(dual, baseline)

@@ -101,6 +101,10 @@ echo "python3 $(command -v python3 || echo none)"
 """
 
 
+WAIT = "exec /bin/sh -c 'while read -r _; do :; done'"
+"""The master connection's own session: it lasts until the collector's end (stdin EOF)."""
+
+
 def command(script: str, args: Sequence[str] = ()) -> str:
     """The remote command line running ``script`` with ``args``, every part quoted."""
     parts = ["exec", "/bin/sh", "-c", script, MARK, *args]

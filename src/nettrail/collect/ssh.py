@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nettrail.collect import remote
 from nettrail.errors import InputError
 
 _HOST = re.compile(r"^[A-Za-z0-9_.@%:\[\]-]{1,255}$")
@@ -64,10 +65,12 @@ class Master:
 
     def start(self) -> None:
         """Start connecting (returns at once; :meth:`wait_ready` waits)."""
+        # The master's own session waits for the end of its stdin, a pipe from this process:
+        # if this process dies (even SIGKILL), the session ends and with it the master.
         argv = base_argv(self.opts, self.control)
-        argv += ["-M", "-N", "-v", "-o", "ControlPersist=no", "--", self.host]
+        argv += ["-M", "-v", "-o", "ControlPersist=no", "--", self.host, remote.WAIT]
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log,
                                          stderr=log, start_new_session=True)
 
     def wait_ready(self, timeout: float) -> str | None:
@@ -119,6 +122,9 @@ class Master:
         """End the master connection (and with it every session still open)."""
         if self.proc is None:
             return
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
