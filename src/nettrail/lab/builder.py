@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 from nettrail.errors import LabError
-from nettrail.lab import services, shell, state
+from nettrail.lab import services, shell, sshhosts, state
 from nettrail.lab.plan import Step, plan
 from nettrail.lab.scenario import Scenario
 
@@ -107,6 +107,11 @@ def _start_services(scenario: Scenario, lab: state.LabState, builder: Builder) -
         builder.push(f"stop {svc.name} in {ns}", _stopper(proc))
         lab.pids[f"{svc.host}/{svc.name}"] = proc.pid
         state.save(lab)
+    for host, proc in sshhosts.start_all(scenario, lab.dir):
+        builder.processes.append(proc)
+        builder.push(f"stop the ssh login of {host}", _stopper(proc))
+        lab.pids[f"{host}/{sshhosts.SERVICE}"] = proc.pid
+    state.save(lab)
 
 
 def _command(argv: tuple[str, ...]) -> Callable[[], None]:

@@ -74,6 +74,11 @@ class LabHandle:
     def down(self) -> None:
         """Tear the lab down (idempotent)."""
         if self._builder is not None:
+            # first every process inside: the unwind deletes the namespaces by name, and a
+            # process the builder did not start would live on in an unnamed namespace
+            for ns in self.scenario.namespaces:
+                if shell.exists(ns):
+                    shell.kill(shell.pids(ns))
             self._builder.unwind()
             self._builder = None
         down(self.name)

@@ -100,6 +100,7 @@ class Host:
     routes: tuple[str, ...] = ()
     iptables: tuple[str, ...] = ()
     nft: str = ""
+    clock_offset_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,9 +369,13 @@ def _host(scenario: str, name: str, t: _Table) -> Host:
     routes = tuple(_checked_text(t, "routes", r) for r in t.texts("routes"))
     iptables = tuple(_checked_text(t, "iptables", r) for r in t.texts("iptables"))
     nft = _checked_text(t, "nft", t.text("nft", ""))
+    offset = float(t.get("clock_offset_ms", (int, float), 0.0))
+    if not -60_000 <= offset <= 60_000:
+        raise t.fail("clock_offset_ms", f"{offset} is not between -60000 and 60000 ms")
     t.used.update(("bridges", "vxlan", "services"))
     t.done()
-    return Host(name, safety.netns_name(scenario, name), tuple(sysctls), routes, iptables, nft)
+    return Host(name, safety.netns_name(scenario, name), tuple(sysctls), routes, iptables, nft,
+                offset)
 
 
 def _mac(t: _Table) -> str | None:
