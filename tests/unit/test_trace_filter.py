@@ -101,8 +101,8 @@ def test_config_validation_and_rodata() -> None:
     raw = to_rodata(cfg)
     assert len(raw) == L.CONFIG_SIZE
     head = L.CONFIG_HEAD_STRUCT.unpack_from(raw)
-    assert head[:6] == (L.CFG_CT | L.CFG_FILTER | L.CFG_FOLLOW, 3, 2, 1, cfg.wakeup_bytes,
-                        cfg.follow_ttl_ms)
+    flags = L.CFG_CT | L.CFG_FILTER | L.CFG_FOLLOW | L.CFG_CONNS
+    assert head[:6] == (flags, 3, 2, 1, cfg.wakeup_bytes, cfg.follow_ttl_ms)
     assert head[6] == 4026531840
     glob0 = L.GLOB_STRUCT.unpack_from(raw, L.CONFIG_HEAD_STRUCT.size)
     assert glob0[:3] == (b"qr-" + bytes(13), 3, 1)

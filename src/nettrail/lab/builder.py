@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 from nettrail.errors import LabError
-from nettrail.lab import services, shell, state
-from nettrail.lab.plan import Step, plan
+from nettrail.lab import ovs, services, shell, state
+from nettrail.lab.plan import Step, namespace_steps, network_steps
 from nettrail.lab.scenario import Scenario
 
 Undo = tuple[str, Callable[[], None]]
@@ -30,9 +30,13 @@ class Builder:
 
     def apply(self, step: Step) -> None:
         """Run one step; push its undo when it has one."""
-        shell.run(step.argv)
         if step.argv[:3] == ("ip", "netns", "add"):
+            # remembered before it exists: an interrupt right after creating it still removes it
+            if shell.exists(step.argv[3]):
+                raise LabError(f"namespace {step.argv[3]} already exists: refusing to build "
+                               "over it")
             self.created.append(step.argv[3])
+        shell.run(step.argv)
         if step.undo is not None:
             self.undo.append((step.what, _command(step.undo)))
 
@@ -62,9 +66,13 @@ def build(scenario: Scenario) -> tuple[state.LabState, Builder]:
     builder.push("lab state", lambda: state.remove(scenario.name))
     try:
         with terminate_as_interrupt():
-            for step in plan(scenario):
+            for step in namespace_steps(scenario):
+                builder.apply(step)
+            _start_switches(scenario, lab, builder)
+            for step in network_steps(scenario):
                 builder.apply(step)
             shell.wait_settled(scenario.namespaces)
+            ovs.resolve_tunnels(scenario, lab.dir)
             _start_services(scenario, lab, builder)
     except BaseException:
         builder.unwind()
@@ -92,6 +100,24 @@ def _start_services(scenario: Scenario, lab: state.LabState, builder: Builder) -
         builder.push(f"stop {svc.name} in {ns}", _stopper(proc))
         lab.pids[f"{svc.host}/{svc.name}"] = proc.pid
         state.save(lab)
+
+
+def _start_switches(scenario: Scenario, lab: state.LabState, builder: Builder) -> None:
+    """Start each OVS host's own ovsdb-server and ovs-vswitchd; record and undo them by PID."""
+    for host in ovs.hosts_with_ovs(scenario):
+        ns = scenario.host(host).netns
+        procs = ovs.start(ns, ovs.run_dir(lab.dir, host))
+        for name, proc in zip(ovs.DAEMONS, procs, strict=True):
+            lab.pids[f"{host}/{name}"] = proc.pid
+            builder.processes.append(proc)
+        builder.push(f"stop Open vSwitch in {ns}", _switch_stopper(procs))
+        state.save(lab)
+
+
+def _switch_stopper(procs: list[subprocess.Popen[bytes]]) -> Callable[[], None]:
+    def undo() -> None:
+        ovs.stop(procs)
+    return undo
 
 
 def _command(argv: tuple[str, ...]) -> Callable[[], None]:

@@ -35,6 +35,9 @@ EV_TRACKED = 0x08
 EV_STACK = 0x10
 EV_SOCK = 0x20
 EV_DEV = 0x40
+EV_CONN = 0x80
+
+DEV_PACKET_SOCKET = 0x01
 
 LINK_NONE = 0
 LINK_ETH = 1
@@ -44,6 +47,7 @@ CFG_FILTER = 0x01
 CFG_FOLLOW = 0x02
 CFG_STACK = 0x04
 CFG_CT = 0x08
+CFG_CONNS = 0x10
 
 OP_TEST = 1
 OP_AND = 2
@@ -65,6 +69,7 @@ FLD_TCPFLAGS_EQ = 10
 STAT_LOST = 0
 STAT_EMITTED = 1
 STAT_TRACKED = 2
+STAT_CONNS = 3
 STAT_SLOTS = 4
 
 Fields = list[tuple[str, str]]
@@ -101,7 +106,7 @@ EVENT: Fields = [
     ("link", "B"),
     ("ct_info", "B"),
     ("sk_state", "I"),
-    ("pad", "I"),
+    ("dev_flags", "I"),
     ("ifname", f"{IFNAMSIZ}s"),
     *_nest("ct_orig", TUPLE),
     *_nest("ct_reply", TUPLE),

@@ -39,7 +39,7 @@ Hop = tuple[Endpoint, Endpoint, str]
 
 def hop_of(ev: TraceEvent) -> Hop | None:
     """(source, destination, netns) of a packet hop; None for events that are not hops."""
-    eps = endpoints(ev) if ev.kind in ("xmit", "recv", "drop") else None
+    eps = endpoints(ev) if ev.kind in ("xmit", "recv", "drop", "handed") else None
     return None if eps is None else (eps[0], eps[1], ev.netns)
 
 
@@ -184,6 +184,8 @@ def event_record(ev: TraceEvent) -> dict[str, Any]:
                             "original": ct.original.text(), "reply": ct.reply.text()}
     if ev.drop is not None:
         rec["drop_reason"] = ev.drop.name
+        if ev.drop.handed_to:
+            rec["handed_to"] = ev.drop.handed_to
     if ev.reset is not None:
         rec["reset"] = {"reason": ev.reset.name, "socket": ev.reset.socket,
                         "sk_state": ev.reset.sk_state, "origin": ev.reset.text()}

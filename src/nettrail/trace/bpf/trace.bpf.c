@@ -44,6 +44,24 @@ struct {
 	__type(value, struct track_val);
 } tracked_skbs SEC(".maps");
 
+/* one direction of a followed connection, before or after translation (never leaves the kernel) */
+struct conn_key {
+	__u32 src[4];
+	__u32 dst[4];
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct conn_key);
+	__type(value, __u64);   /* when the tuple was learned */
+} tracked_conns SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, 4096);
@@ -403,6 +421,85 @@ static __always_inline int followed(__u64 skbaddr, const struct hdr *h, const st
 	return 1;
 }
 
+static __always_inline void key_of_hdr(struct conn_key *k, const struct hdr *h)
+{
+	__builtin_memcpy(k->src, h->src, 16);
+	__builtin_memcpy(k->dst, h->dst, 16);
+	k->sport = h->sport;
+	k->dport = h->dport;
+	k->proto = h->proto;
+	k->family = h->family;
+}
+
+/* whether the packet's outer or inner headers belong to a followed connection */
+static __always_inline int conn_followed(const struct hdr *h, const struct hdr *in)
+{
+	struct conn_key k = {};
+
+	if (!(CFG.flags & NT_CFG_CONNS))
+		return 0;
+	if (h->family && (h->proto == IPPROTO_TCP || h->proto == IPPROTO_UDP)) {
+		key_of_hdr(&k, h);
+		if (bpf_map_lookup_elem(&tracked_conns, &k))
+			return 1;
+	}
+	if (in->family && (in->proto == IPPROTO_TCP || in->proto == IPPROTO_UDP)) {
+		key_of_hdr(&k, in);
+		if (bpf_map_lookup_elem(&tracked_conns, &k))
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline void learn_one(const struct nt_tuple *t, int reverse, __u64 now)
+{
+	struct conn_key k = {};
+
+	if (reverse) {
+		__builtin_memcpy(k.src, t->dst, 16);
+		__builtin_memcpy(k.dst, t->src, 16);
+		k.sport = t->dport;
+		k.dport = t->sport;
+	} else {
+		__builtin_memcpy(k.src, t->src, 16);
+		__builtin_memcpy(k.dst, t->dst, 16);
+		k.sport = t->sport;
+		k.dport = t->dport;
+	}
+	if (t->family == 4) {
+		k.src[1] = k.src[2] = k.src[3] = 0;
+		k.dst[1] = k.dst[2] = k.dst[3] = 0;
+	}
+	k.proto = t->proto;
+	k.family = t->family;
+	if (bpf_map_update_elem(&tracked_conns, &k, &now, BPF_NOEXIST) == 0)
+		count(NT_STAT_CONNS);
+}
+
+/* a followed packet's conntrack entry: both directions, before and after translation */
+static __always_inline void learn_conn(const struct nt_event *e, __u64 now)
+{
+	if (!(CFG.flags & NT_CFG_CONNS) || !(e->flags & NT_EV_CT))
+		return;
+	if (e->ct_orig.proto != IPPROTO_TCP && e->ct_orig.proto != IPPROTO_UDP)
+		return;
+	if (!e->ct_orig.family)
+		return;
+	learn_one(&e->ct_orig, 0, now);
+	learn_one(&e->ct_orig, 1, now);
+	learn_one(&e->ct_reply, 0, now);
+	learn_one(&e->ct_reply, 1, now);
+}
+
+/* whether a packet socket is bound to this device (not the "any device" taps) */
+static __always_inline __u32 dev_flags_of(const struct net_device *dev)
+{
+	const struct list_head *head = &dev->ptype_all;
+	const struct list_head *next = dev->ptype_all.next;
+
+	return next && next != head ? NT_DEV_PACKET_SOCKET : 0;
+}
+
 static __always_inline void copy_tuple(struct nt_tuple *t, const struct nf_conntrack_tuple *k)
 {
 	__u16 l3 = BPF_CORE_READ(k, src.l3num);
@@ -495,7 +592,7 @@ static __always_inline struct nt_event *reserve(__u8 kind)
 	e->cap_len = 0;
 	e->link = NT_LINK_NONE;
 	e->sk_state = 0;
-	e->pad = 0;
+	e->dev_flags = 0;
 	__builtin_memset(e->ifname, 0, sizeof(e->ifname));
 	__builtin_memset(&e->ct_orig, 0, sizeof(e->ct_orig));
 	__builtin_memset(&e->ct_reply, 0, sizeof(e->ct_reply));
@@ -513,7 +610,7 @@ static __always_inline int on_skb(void *ctx, __u8 kind, const struct sk_buff *sk
 	struct loc l = {};
 	__u64 now = bpf_ktime_get_ns(), first = 0, ident = 0, skbaddr = (__u64)skb;
 	__u64 n;
-	int follow, eth_dev = 0;
+	int follow, conn = 0, eth_dev = 0;
 	struct nt_event *e;
 
 	if (dev) {
@@ -529,8 +626,12 @@ static __always_inline int on_skb(void *ctx, __u8 kind, const struct sk_buff *sk
 		sock_tuple(&sk->__sk_common, &st, &h);
 	follow = followed(skbaddr, &h, &in, now, &first);
 	if (!follow) {
-		if (!matches(dev, sk, &h, &in, &ident))
-			return 0;
+		if (!matches(dev, sk, &h, &in, &ident)) {
+			if (!conn_followed(&h, &in))
+				return 0;
+			conn = 1;
+			ident = ident_of(in.family ? &in : &h);
+		}
 		if ((CFG.flags & NT_CFG_FOLLOW) && skbaddr && kind != NT_KIND_DROP) {
 			struct track_val tv = {.first_ns = now, .last_ns = now, .ident = ident};
 
@@ -550,8 +651,11 @@ static __always_inline int on_skb(void *ctx, __u8 kind, const struct sk_buff *sk
 	e->reason = reason;
 	if (follow)
 		e->flags |= NT_EV_TRACKED;
+	if (conn)
+		e->flags |= NT_EV_CONN;
 	if (dev) {
 		e->ifindex = dev->ifindex;
+		e->dev_flags = dev_flags_of(dev);
 		bpf_probe_read_kernel(e->ifname, sizeof(e->ifname), &dev->name);
 		e->flags |= NT_EV_DEV;
 	}
@@ -575,8 +679,10 @@ static __always_inline int on_skb(void *ctx, __u8 kind, const struct sk_buff *sk
 			e->flags |= NT_EV_PKT;
 		}
 	}
-	if ((CFG.flags & NT_CFG_CT) && skb)
+	if ((CFG.flags & NT_CFG_CT) && skb) {
 		fill_ct(e, skb);
+		learn_conn(e, now);
+	}
 	return submit(ctx, e);
 }
 
