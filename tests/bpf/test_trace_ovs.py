@@ -76,3 +76,23 @@ def test_dual_l3_on_ovs(lab_scenario: Callable[[str], LabHandle]) -> None:
     plain = traced(lab, connections=False)
     assert [ev for ev in plain if ev.kind == "reset"]
     assert not [ev for ev in plain if ev.netns == lab.ns("vm") and flags(ev) == SYNACK]
+
+
+def test_link_filters_in_the_kernel(lab_scenario: Callable[[str], LabHandle]) -> None:
+    """``ether src``, service names and ``greater`` decided in the kernel, outer or inner."""
+    require_bpf()
+    lab = lab_scenario("dual-l3")
+    vm_mac = "fa:16:3e:5c:8b:7a"
+    cfg = TraceConfig(filter=f"ether src {vm_mac} and tcp port ssh and greater 60",
+                      follow=False, hooks=("xmit", "recv"))
+    events, _ = trace_while(cfg, lab.run_traffic, settle=0.5)
+    assert events
+    for ev in events:
+        assert ev.packet is not None
+        frames = [ev.packet.headers] + ([ev.packet.inner] if ev.packet.inner else [])
+        assert any(h.eth is not None and h.eth.src == vm_mac for h in frames), ev.packet
+        assert ev.packet.wire_len >= 60
+        assert ev.l4 is not None and 22 in (ev.l4.sport, ev.l4.dport)
+    assert {where(lab, ev)[1] for ev in events} <= {"vm", "compute"}
+    # the compute node's L3 rewrites the source MAC: nothing of the VM's MAC leaves on eth1
+    assert not [ev for ev in events if where(lab, ev) == ("xmit", "compute", "eth1")]

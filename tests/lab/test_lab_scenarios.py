@@ -120,6 +120,18 @@ def test_mtu_blackhole_big_segments_never_leave_the_compute_node(runs: Runs) -> 
     assert all(p.inner is None for p in big)
 
 
+def test_ovs_runs_record_flows_and_conntrack_before_and_after(runs: Runs) -> None:
+    result = runs("dual-l3")[0]
+    for host in ("netnode", "compute"):
+        for moment in ("before", "after"):
+            text = (result.output / f"ovs-{host}-{moment}.txt").read_text(encoding="utf-8")
+            assert "## ovs-ofctl dump-flows br-int" in text and "dpctl/dump-conntrack" in text
+            assert "(failed" not in text
+    after = (result.output / "ovs-compute-after.txt").read_text(encoding="utf-8")
+    rewrite = next(ln for ln in after.splitlines() if "mod_nw_src:203.0.113.223" in ln)
+    assert "n_packets=0" not in rewrite  # the second L3's flow did the rewriting
+
+
 def test_asym_firewall_drops_the_synack(runs: Runs) -> None:
     result = runs("asym-firewall")[0]
     fw, client = packets(result, "fw"), packets(result, "client")

@@ -80,7 +80,11 @@ struct hdr {
 	__u8 family;
 	__u8 proto;
 	__u8 tcp_flags;
-	__u8 pad[3];
+	__u8 has_eth;
+	__u16 vlan;      /* VLAN ID + 1 when tagged, else 0 */
+	__u8 smac[6];
+	__u8 dmac[6];
+	__u32 len;       /* packet length from the link (or IP) header */
 };
 
 struct loc {
@@ -178,9 +182,14 @@ static __noinline const __u8 *parse_eth(const __u8 *p, struct hdr *h)
 
 	if (bpf_probe_read_kernel(e, 18, p))
 		return NULL;
+	h->has_eth = 1;
+	__builtin_memcpy(h->dmac, &e[0], 6);
+	__builtin_memcpy(h->smac, &e[6], 6);
 	etype = (e[12] << 8) | e[13];
-	if (etype == 0x8100 || etype == 0x88a8)
+	if (etype == 0x8100 || etype == 0x88a8) {
+		h->vlan = (((e[14] << 8) | e[15]) & 0xfff) + 1;
 		return parse_l3(p + 18, (e[16] << 8) | e[17], h);
+	}
 	return parse_l3(p + 14, etype, h);
 }
 
@@ -198,8 +207,11 @@ static __always_inline void parse(const struct loc *l, struct hdr *h, struct hdr
 	} else {
 		return;
 	}
-	if (inner)
+	h->len = l->len;
+	if (inner) {
 		parse_eth(inner, in);
+		in->len = l->len > (inner - l->base) ? l->len - (inner - l->base) : 0;
+	}
 }
 
 /* where the packet's bytes start: the link header when there is one, else the IP header */
@@ -268,9 +280,20 @@ static __always_inline int port_in(const volatile struct nt_rule *r, __u16 port)
 	return port >= r->lo && port <= r->hi;
 }
 
+static __always_inline int mac_match(const volatile struct nt_rule *r, const __u8 *mac)
+{
+	const volatile __u8 *want = (const volatile __u8 *)r->addr;
+
+	for (int i = 0; i < 6; i++)
+		if (mac[i] != want[i])
+			return 0;
+	return 1;
+}
+
 static __always_inline int test(const volatile struct nt_rule *r, const struct hdr *h)
 {
 	int ports = h->proto == IPPROTO_TCP || h->proto == IPPROTO_UDP;
+	__u32 n = (__u32)r->lo | ((__u32)r->hi << 16);
 
 	switch (r->field) {
 	case NT_FLD_SRC_ADDR:
@@ -293,6 +316,18 @@ static __always_inline int test(const volatile struct nt_rule *r, const struct h
 		return h->proto == IPPROTO_TCP && (h->tcp_flags & r->lo) != 0;
 	case NT_FLD_TCPFLAGS_EQ:
 		return h->proto == IPPROTO_TCP && (h->tcp_flags & r->lo) == r->hi;
+	case NT_FLD_ETH_SRC:
+		return h->has_eth && mac_match(r, h->smac);
+	case NT_FLD_ETH_DST:
+		return h->has_eth && mac_match(r, h->dmac);
+	case NT_FLD_ETH_ANY:
+		return h->has_eth && (mac_match(r, h->smac) || mac_match(r, h->dmac));
+	case NT_FLD_VLAN:
+		return h->vlan && (!r->lo || h->vlan == r->lo);
+	case NT_FLD_LEN_LE:
+		return h->len <= n;
+	case NT_FLD_LEN_GE:
+		return h->len >= n;
 	}
 	return 0;
 }
@@ -621,6 +656,8 @@ static __always_inline int on_skb(void *ctx, __u8 kind, const struct sk_buff *sk
 	if (skb) {
 		locate(skb, kind, eth_dev, &l);
 		parse(&l, &h, &in);
+		if (!h.vlan && skb->vlan_all)
+			h.vlan = (skb->vlan_tci & 0xfff) + 1;
 	}
 	if (!h.family && sk && kind == NT_KIND_RESET)
 		sock_tuple(&sk->__sk_common, &st, &h);

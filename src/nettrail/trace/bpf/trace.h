@@ -67,6 +67,12 @@
 #define NT_FLD_FAMILY 8     /* 4 or 6 == lo */
 #define NT_FLD_TCPFLAGS_ANY 9  /* TCP and (flags & lo) != 0 */
 #define NT_FLD_TCPFLAGS_EQ 10  /* TCP and (flags & lo) == hi */
+#define NT_FLD_ETH_SRC 11   /* source MAC == the first 6 bytes of addr */
+#define NT_FLD_ETH_DST 12
+#define NT_FLD_ETH_ANY 13
+#define NT_FLD_VLAN 14      /* VLAN-tagged; with VLAN ID lo - 1 when lo != 0 */
+#define NT_FLD_LEN_LE 15    /* packet length (from the link header) <= lo | hi << 16 */
+#define NT_FLD_LEN_GE 16    /* packet length >= lo | hi << 16 */
 
 /* stats map slots (per-CPU array) */
 #define NT_STAT_LOST 0
