@@ -8,10 +8,14 @@ from nettrail.cli.main import main
 from nettrail.errors import FilterError
 from nettrail.trace.filter import compile_filter
 
+SUPPORTED = ("host, net, port, portrange, src, dst, ether host|src|dst, vlan, less, greater, "
+             "tcp, udp, icmp, icmp6, ip, ip6, proto, tcp[tcpflags]")
+
 
 @pytest.mark.parametrize(("expr", "message"), [
-    ("foo bar", "unsupported primitive 'foo' (column 1)"),
-    ("host 198.51.100.1 and portx 22", "unsupported primitive 'portx' (column 23)"),
+    ("foo bar", f"unsupported primitive 'foo' (column 1); supported: {SUPPORTED}"),
+    ("host 198.51.100.1 and portx 22",
+     f"unsupported primitive 'portx' (column 23); supported: {SUPPORTED}"),
     ("host 999.1.1.1", "not an address: '999.1.1.1' (column 6)"),
     ("port 99999", "99999 out of range 0-65535 (column 6)"),
     ("host 198.51.100.1 )", "unexpected ')' (column 19)"),

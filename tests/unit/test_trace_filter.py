@@ -92,7 +92,7 @@ def test_postfix_program() -> None:
 
 
 @pytest.mark.parametrize(("expr", "message"), [
-    ("arp", "unsupported primitive 'arp' (supported: host, net, port"),
+    ("arp", "unsupported primitive 'arp' (column 1); supported: host, net, port"),
     ("port nosuchservice", "unknown port name 'nosuchservice'"),
     ("ether 1.2.3.4", "expected host, src or dst after ether"),
     ("ether src 02:00:00:00:00", "not a MAC address"),

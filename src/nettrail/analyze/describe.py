@@ -20,11 +20,17 @@ _ICMP6_NAMES = {1: "unreachable", 2: "packet too big", 3: "time exceeded", 128: 
 def describe(record: PacketRecord) -> str:
     """The packet as ``tcpdump -n`` would summarise it, e.g.
     ``198.51.100.2.40000 > 203.0.113.10.22: Flags [S], seq 1, length 0``."""
-    text = describe_headers(record.headers)
-    if record.inner is not None:
-        inner = describe_headers(record.inner)
-        vni = "" if record.vni is None else f" vni {record.vni}"
-        text = f"{text}: VXLAN{vni}: {inner}"
+    return describe_packet(record.headers, record.inner, record.vni)
+
+
+def describe_packet(headers: Headers, inner: Headers | None = None,
+                    vni: int | None = None) -> str:
+    """Outer headers, then ``: VXLAN vni N: `` and the inner ones; the evidence's packet text
+    and the live tracer's."""
+    text = describe_headers(headers)
+    if inner is not None:
+        tag = "" if vni is None else f" vni {vni}"
+        text = f"{text}: VXLAN{tag}: {describe_headers(inner)}"
     return text
 
 

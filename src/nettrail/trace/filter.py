@@ -228,8 +228,8 @@ class _Parser:
             lo, _, hi = self.take().partition("-")
             self.port(direction, self.service(lo), self.service(hi))
         else:
-            raise self.error(f"unsupported primitive {tok!r} (supported: "
-                             f"{', '.join(SUPPORTED)})")
+            err = self.error(f"unsupported primitive {tok!r}")
+            raise FilterError(f"{err}; supported: {', '.join(SUPPORTED)}")
 
     def service(self, text: str) -> int:
         """A port number, or a service name (``ssh``) looked up like tcpdump does."""
