@@ -68,3 +68,22 @@ def test_bad_options_are_refused_before_tracing(
         code = int(str(exc.code))
     assert code == 2
     assert capsys.readouterr().err == f"nettrail: error: {message}\n"
+
+
+def test_connection_following_is_on_unless_refused() -> None:
+    import argparse
+
+    from nettrail.cli import trace as cli_trace
+    from nettrail.trace import layout as L
+    from nettrail.trace.config import to_rodata
+    from nettrail.trace.netns_names import NetnsNames
+
+    parser = argparse.ArgumentParser()
+    cli_trace.register(parser.add_subparsers())
+    for extra, want in (([], L.CFG_CONNS), (["--no-follow-connections"], 0),
+                        (["--no-follow"], 0), (["--no-conntrack"], 0)):
+        args = parser.parse_args(["trace", *extra, "host", "203.0.113.223"])
+        words, _ = cli_trace.split_rest(args.rest)
+        cfg = cli_trace.build_config(args, words, NetnsNames())
+        flags = L.CONFIG_HEAD_STRUCT.unpack_from(to_rodata(cfg))[0]
+        assert flags & L.CFG_CONNS == want, extra
