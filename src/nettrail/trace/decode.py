@@ -139,13 +139,14 @@ class Decoder:
         handed packet's id when the same namespace handed a packet with the same fingerprint
         (IP ID, TCP sequence, flags, length of the innermost headers) shortly before.
         """
-        fp = fingerprint(packet)
-        if kind == "handed" and fp:
+        if kind == "handed":
             pid = self._packet_id(key)
-            self._handed[(netns, fp)] = (pid, mono)
+            fp = fingerprint(packet)
+            if fp:
+                self._handed[(netns, fp)] = (pid, mono)
             return pid
-        if key not in self._ids and fp and self._handed:
-            hit = self._handed.get((netns, fp))
+        if self._handed and key not in self._ids:
+            hit = self._handed.get((netns, fingerprint(packet)))
             if hit is not None and 0 <= mono - hit[1] <= HANDOVER_NS:
                 if len(self._ids) >= MAX_IDS:
                     self._ids.clear()
