@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 from nettrail.errors import LabError
-from nettrail.lab import services, shell, sshhosts, state
-from nettrail.lab.plan import Step, plan
+from nettrail.lab import ovs, services, shell, sshhosts, state
+from nettrail.lab.plan import Step, namespace_steps, network_steps
 from nettrail.lab.scenario import Scenario
 
 Undo = tuple[str, Callable[[], None]]
@@ -40,6 +40,8 @@ class Builder:
             if step.undo is not None:
                 self.undo.append((step.what, _command(step.undo)))
             return
+        if shell.exists(step.argv[3]):
+            raise LabError(f"namespace {step.argv[3]} already exists: refusing to build over it")
         self.created.append(step.argv[3])
         if step.undo is not None:
             self.undo.append((step.what, _command(step.undo)))
@@ -77,9 +79,13 @@ def build(scenario: Scenario) -> tuple[state.LabState, Builder]:
     builder.push("lab state", lambda: state.remove(scenario.name))
     try:
         with terminate_as_interrupt():
-            for step in plan(scenario):
+            for step in namespace_steps(scenario):
+                builder.apply(step)
+            _start_switches(scenario, lab, builder)
+            for step in network_steps(scenario):
                 builder.apply(step)
             shell.wait_settled(scenario.namespaces)
+            ovs.resolve_tunnels(scenario, lab.dir)
             _start_services(scenario, lab, builder)
     except BaseException:
         builder.unwind()
@@ -112,6 +118,24 @@ def _start_services(scenario: Scenario, lab: state.LabState, builder: Builder) -
         builder.push(f"stop the ssh login of {host}", _stopper(proc))
         lab.pids[f"{host}/{sshhosts.SERVICE}"] = proc.pid
     state.save(lab)
+
+
+def _start_switches(scenario: Scenario, lab: state.LabState, builder: Builder) -> None:
+    """Start each OVS host's own ovsdb-server and ovs-vswitchd; record and undo them by PID."""
+    for host in ovs.hosts_with_ovs(scenario):
+        ns = scenario.host(host).netns
+        procs = ovs.start(ns, ovs.run_dir(lab.dir, host))
+        for name, proc in zip(ovs.DAEMONS, procs, strict=True):
+            lab.pids[f"{host}/{name}"] = proc.pid
+            builder.processes.append(proc)
+        builder.push(f"stop Open vSwitch in {ns}", _switch_stopper(procs))
+        state.save(lab)
+
+
+def _switch_stopper(procs: list[subprocess.Popen[bytes]]) -> Callable[[], None]:
+    def undo() -> None:
+        ovs.stop(procs)
+    return undo
 
 
 def _command(argv: tuple[str, ...]) -> Callable[[], None]:

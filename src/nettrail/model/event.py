@@ -13,7 +13,7 @@ from typing import NamedTuple
 from nettrail.model.flow import Endpoint
 from nettrail.model.packet import Headers, IPHeader, TCPHeader, Tunnel, UDPHeader, tcp_flags_text
 
-KINDS = ("xmit", "recv", "drop", "reset", "synack-retransmit")
+KINDS = ("xmit", "recv", "drop", "handed", "reset", "synack-retransmit")
 PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6"}
 
 # enum ip_conntrack_info
@@ -131,13 +131,22 @@ class ConntrackSection(NamedTuple):
 
 
 class DropSection(NamedTuple):
-    """Why the kernel freed the packet (``enum skb_drop_reason``)."""
+    """Why the kernel freed the packet (``enum skb_drop_reason``).
+
+    ``handed_to`` names who took the frame instead when the host's own stack freed it only
+    because it was not addressed to it (OTHERHOST) while a packet socket bound to the device
+    read it: ``Open vSwitch`` (its userspace datapath), else ``a packet socket``. Such an
+    event is a hand-over, not a loss.
+    """
 
     reason: int
     name: str
+    handed_to: str | None = None
 
     def text(self) -> str:
-        """``dropped: NO_SOCKET``."""
+        """``dropped: NO_SOCKET``, or ``handed to Open vSwitch (OTHERHOST for this stack)``."""
+        if self.handed_to:
+            return f"handed to {self.handed_to} ({self.name} for this host's own stack)"
         return f"dropped: {self.name}"
 
 
