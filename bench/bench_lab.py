@@ -59,7 +59,9 @@ def main() -> int:
             samples = [time_scenario(name, Path(tmp) / str(i)) for i in range(args.repeat)]
             med = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
             scn = lab.load(name)
-            rows.append(f"| {name} | {len(scn.hosts)} | {med['up']:.2f} | {med['run']:.2f} | "
+            switching = "Open vSwitch" if scn.switches else "Linux bridge"
+            rows.append(f"| {name} | {switching} | {len(scn.hosts)} | {med['up']:.2f} | "
+                        f"{med['run']:.2f} | "
                         f"{med['traffic']:.2f} | {med['settle']:.1f} | {med['down']:.2f} |")
         demo = time_demo(Path(tmp) / "demo")
     text = "\n".join([
@@ -71,8 +73,8 @@ def main() -> int:
         "every capture point + client traffic + settle time + captures stopped + manifest; "
         "`traffic` is the client alone (a timeout or stall is the scenario's expected outcome).",
         "",
-        "| scenario | hosts | up | run | traffic | settle | down |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | switching | hosts | up | run | traffic | settle | down |",
+        "|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"`nettrail demo` (dual-l3 and healthy: build, run, tear down, analyse, text and HTML "

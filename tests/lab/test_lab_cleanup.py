@@ -89,6 +89,19 @@ def test_up_then_down_leaves_nothing_and_root_namespace_untouched() -> None:
         pids = lab_pids("healthy")
         assert pids, "sshd should run inside the VM namespace"
         assert root_view() == before
+        # each OVS host runs its own daemons inside its namespace, files under the lab's state
+        for host in ("netnode", "compute"):
+            ns = handle.ns(host)
+            inode = os.stat(f"/run/netns/{ns}").st_ino
+            daemons = {Path(f"/proc/{p}/comm").read_text().strip(): p for p in shell.pids(ns)}
+            assert {"ovsdb-server", "ovs-vswitchd"} <= set(daemons), daemons
+            for pid in (daemons["ovsdb-server"], daemons["ovs-vswitchd"]):
+                assert os.stat(f"/proc/{pid}/ns/net").st_ino == inode
+                assert f"{state.state_dir('healthy')}/ovs/{host}/".encode() in \
+                    Path(f"/proc/{pid}/cmdline").read_bytes()
+            assert "br-int" in shell.links(ns).values()  # the bridge's tap, in the namespace
+        assert not {"br-int", "br-tun", "br-ex", "br-phy", "ovs-netdev"} & set(
+            root_view()["links"])  # type: ignore[arg-type]
     assert_gone("healthy", pids)
     assert root_view() == before
     assert lab.down("healthy") == []  # idempotent
@@ -164,7 +177,7 @@ def test_down_cleans_up_after_a_run_killed_midway(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     names = {Path(f"/proc/{p}/comm").read_text().strip() for p in pids if alive(p)}
-    assert {"tcpdump", "sshd"} <= names  # left running by the killed run
+    assert {"tcpdump", "sshd", "ovsdb-server", "ovs-vswitchd"} <= names  # left running
     assert lab.down("dual-l3")
     assert_gone("dual-l3", pids)
 

@@ -22,7 +22,7 @@ from nettrail.model.packet import ACK, RST, SYN, PacketRecord
 pytestmark = [pytest.mark.lab, pytest.mark.root, pytest.mark.slow]
 
 SCENARIOS = ("dual-l3", "healthy", "port-closed", "mtu-blackhole", "asym-firewall",
-             "netnode-client", "netnode-client-healthy")
+             "linuxbr-dual-l3", "linuxbr-healthy", "netnode-client", "netnode-client-healthy")
 QROUTER = "qrouter-5f1c2d3e-8b7a-4c1e-9d2f-0a6b3c4d5e6f"
 FIP = "203.0.113.223"
 CLIENT = "203.0.113.10"
@@ -83,8 +83,9 @@ def test_manifest_describes_the_run(runs: Runs, name: str) -> None:
     assert manifest.captures_of(result.output) == (list(result.captures), result.ifnames)
 
 
-def test_dual_l3_packets_show_the_bypass_and_the_router_reset(runs: Runs) -> None:
-    result = runs("dual-l3")[0]
+@pytest.mark.parametrize("name", ["dual-l3", "linuxbr-dual-l3"])
+def test_dual_l3_packets_show_the_bypass_and_the_router_reset(runs: Runs, name: str) -> None:
+    result = runs(name)[0]
     client, router = packets(result, "client"), packets(result, QROUTER)
     compute, vm = packets(result, "compute"), packets(result, "vm")
     # the SYN is DNATed by the router namespace: in on qg- to the FIP, out on qr- to the VM
@@ -105,8 +106,9 @@ def test_dual_l3_packets_show_the_bypass_and_the_router_reset(runs: Runs) -> Non
     assert received and all(p.ip is not None and p.ip.src == FIP for p in received)
 
 
-def test_healthy_synack_returns_through_the_router(runs: Runs) -> None:
-    router = packets(runs("healthy")[0], QROUTER)
+@pytest.mark.parametrize("name", ["healthy", "linuxbr-healthy"])
+def test_healthy_synack_returns_through_the_router(runs: Runs, name: str) -> None:
+    router = packets(runs(name)[0], QROUTER)
     synacks = flagged(router, SYN | ACK)
     assert {p.ifname for p in synacks} == {"qr-1a2b3c4d-5e", "qg-7d3e1f2a-4b"}
     assert not flagged(router, RST) and not flagged(router, RST | ACK)
@@ -117,6 +119,18 @@ def test_mtu_blackhole_big_segments_never_leave_the_compute_node(runs: Runs) -> 
     big = [p for p in compute if p.tcp is not None and p.tcp.payload_len > 1400]
     assert big and {p.ifname for p in big} <= {"tap9c8b7a6d-5e", "patch-tun", "patch-int"}
     assert all(p.inner is None for p in big)
+
+
+def test_ovs_runs_record_flows_and_conntrack_before_and_after(runs: Runs) -> None:
+    result = runs("dual-l3")[0]
+    for host in ("netnode", "compute"):
+        for moment in ("before", "after"):
+            text = (result.output / f"ovs-{host}-{moment}.txt").read_text(encoding="utf-8")
+            assert "## ovs-ofctl dump-flows br-int" in text and "dpctl/dump-conntrack" in text
+            assert "(failed" not in text
+    after = (result.output / "ovs-compute-after.txt").read_text(encoding="utf-8")
+    rewrite = next(ln for ln in after.splitlines() if "mod_nw_src:203.0.113.223" in ln)
+    assert "n_packets=0" not in rewrite  # the second L3's flow did the rewriting
 
 
 def test_asym_firewall_drops_the_synack(runs: Runs) -> None:
@@ -137,6 +151,7 @@ def diagnose(result: RunResult) -> object:
 
 @pytest.mark.parametrize(("name", "kind"), [
     ("dual-l3", "asymmetric-nat"),
+    ("linuxbr-dual-l3", "asymmetric-nat"),
     ("port-closed", "reset-from-server"),
     ("mtu-blackhole", "mtu-blackhole"),
     ("asym-firewall", "lost-between-points"),
@@ -151,16 +166,17 @@ def test_diagnosis_names_the_root_cause(runs: Runs, name: str, kind: str) -> Non
     assert analysis.diagnosis.kinds[0] == kind, analysis.diagnosis
 
 
-def test_dual_l3_diagnosis_speaks_openstack(runs: Runs) -> None:
+@pytest.mark.parametrize("name", ["dual-l3", "linuxbr-dual-l3"])
+def test_dual_l3_diagnosis_speaks_openstack(runs: Runs, name: str) -> None:
     from nettrail.model.analysis import Analysis
 
-    analysis = diagnose(runs("dual-l3")[0])
+    analysis = diagnose(runs(name)[0])
     assert isinstance(analysis, Analysis) and analysis.diagnosis is not None
     headline = analysis.diagnosis.headline
     assert FIP in headline and "two L3" in headline and QROUTER in headline
 
 
-@pytest.mark.parametrize("name", ["healthy", "netnode-client-healthy"])
+@pytest.mark.parametrize("name", ["healthy", "linuxbr-healthy", "netnode-client-healthy"])
 def test_healthy_has_no_root_cause(runs: Runs, name: str) -> None:
     from nettrail.model.analysis import Analysis
 

@@ -143,6 +143,21 @@ def test_unsupported_link_type_in_interface(tmp_path: Path) -> None:
                  "unsupported link type 147")
 
 
+def test_unsupported_interface_beside_a_readable_one(tmp_path: Path) -> None:
+    """Packets of an interface we cannot read are skipped; the other interface's are read."""
+    data = shb() + idb() + idb(linktype=147) + epb(b"\x01" * 30, 1, 1) + epb(FRAME, 2, 0)
+    recs, stats = read(write(tmp_path, data))
+    assert [r.tcp is not None for r in recs] == [False, True]
+    assert stats.skipped["unsupported-link-type:147"] == 1 and stats.error is None
+    assert len(stats.warnings) == 1 and "interface 1: unsupported link type 147" in \
+        stats.warnings[0]
+
+
+def test_only_unsupported_interfaces_is_a_fault_after_the_records(tmp_path: Path) -> None:
+    data = shb() + idb(linktype=147) + epb(b"\x01" * 30, 1, 0)
+    expect_error(write(tmp_path, data), len(shb()) + 8, "unsupported link type 147", 1)
+
+
 def test_block_too_short_for_its_type(tmp_path: Path) -> None:
     good = shb() + idb()
     expect_error(write(tmp_path, good + block(6, b"\0" * 8)), len(good), "too short")

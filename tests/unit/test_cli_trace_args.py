@@ -8,10 +8,14 @@ from nettrail.cli.main import main
 from nettrail.errors import FilterError
 from nettrail.trace.filter import compile_filter
 
+SUPPORTED = ("host, net, port, portrange, src, dst, ether host|src|dst, vlan, less, greater, "
+             "tcp, udp, icmp, icmp6, ip, ip6, proto, tcp[tcpflags]")
+
 
 @pytest.mark.parametrize(("expr", "message"), [
-    ("foo bar", "unsupported primitive 'foo' (column 1)"),
-    ("host 198.51.100.1 and portx 22", "unsupported primitive 'portx' (column 23)"),
+    ("foo bar", f"unsupported primitive 'foo' (column 1); supported: {SUPPORTED}"),
+    ("host 198.51.100.1 and portx 22",
+     f"unsupported primitive 'portx' (column 23); supported: {SUPPORTED}"),
     ("host 999.1.1.1", "not an address: '999.1.1.1' (column 6)"),
     ("port 99999", "99999 out of range 0-65535 (column 6)"),
     ("host 198.51.100.1 )", "unexpected ')' (column 19)"),
@@ -64,3 +68,22 @@ def test_bad_options_are_refused_before_tracing(
         code = int(str(exc.code))
     assert code == 2
     assert capsys.readouterr().err == f"nettrail: error: {message}\n"
+
+
+def test_connection_following_is_on_unless_refused() -> None:
+    import argparse
+
+    from nettrail.cli import trace as cli_trace
+    from nettrail.trace import layout as L
+    from nettrail.trace.config import to_rodata
+    from nettrail.trace.netns_names import NetnsNames
+
+    parser = argparse.ArgumentParser()
+    cli_trace.register(parser.add_subparsers())
+    for extra, want in (([], L.CFG_CONNS), (["--no-follow-connections"], 0),
+                        (["--no-follow"], 0), (["--no-conntrack"], 0)):
+        args = parser.parse_args(["trace", *extra, "host", "203.0.113.223"])
+        words, _ = cli_trace.split_rest(args.rest)
+        cfg = cli_trace.build_config(args, words, NetnsNames())
+        flags = L.CONFIG_HEAD_STRUCT.unpack_from(to_rodata(cfg))[0]
+        assert flags & L.CFG_CONNS == want, extra

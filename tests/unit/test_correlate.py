@@ -72,6 +72,24 @@ def test_strong_match_through_vxlan() -> None:
     assert m[0].confidence == CONF_STRONG_CONFIRMED
 
 
+def test_udp_ip_id_zero_is_no_identity() -> None:
+    """Open vSwitch's userspace tunnels send every VXLAN datagram with IP ID 0 (DF set): a
+    request and its reply, each on its way, are two packets, not one translated."""
+    w = Wire("compute")
+    base = w.tcp(0.0, C, VM, SYN, seq=1)
+
+    def vxlan(src: str, dst: str, sport: int) -> Headers:
+        return Headers(None, IPHeader(4, src, dst, 17, 64, 0, 78, True, 0, False),
+                       UDPHeader(sport, 4789, 50))
+
+    w.records[0] = base._replace(headers=vxlan("198.18.0.1", "198.18.0.2", 36806), inner=None,
+                                 ifname="eth0", direction="in")
+    w.records.append(base._replace(headers=vxlan("198.18.0.2", "198.18.0.1", 37486),
+                                   inner=None, ts_ns=base.ts_ns + 300_000, ifname="eth0",
+                                   direction="out"))
+    assert [x.copies for x in fold_copies(w.records)] == [1, 1]
+
+
 def test_retransmissions_paired_by_ip_id() -> None:
     a, b = Wire("a"), Wire("b")
     for t, ip_id in ((0.0, 10), (1000.0, 11), (3000.0, 12)):

@@ -12,8 +12,8 @@ from nettrail.errors import LabError, ScenarioError
 from nettrail.lab import plan, safety, scenario
 from nettrail.lab.outcome import classify_ssh
 
-SHIPPED = ("asym-firewall", "dual-l3", "healthy", "mtu-blackhole", "netnode-client",
-           "netnode-client-healthy", "port-closed")
+SHIPPED = ("asym-firewall", "dual-l3", "healthy", "linuxbr-dual-l3", "linuxbr-healthy",
+           "mtu-blackhole", "netnode-client", "netnode-client-healthy", "port-closed")
 
 MINIMAL = """
 name = "tiny"
@@ -84,17 +84,93 @@ def test_shipped_scenarios_use_only_lab_addresses(name: str) -> None:
         assert any(net.subnet_of(a) for a in allowed), addr
 
 
-def test_dual_l3_is_healthy_plus_a_stateless_second_l3() -> None:
+def test_dual_l3_is_healthy_plus_a_stateless_second_l3_in_openflow() -> None:
     healthy, dual = scenario.load("healthy"), scenario.load("dual-l3")
-    assert dual.links == healthy.links
     assert dual.traffic.expect == "reset" and healthy.traffic.expect == "success"
-    assert "fwd to" in dual.host("compute").nft and not healthy.host("compute").nft
+    assert [link for link in dual.links if link.name != "compute-ext"] == \
+        [link for link in healthy.links if link.name != "compute-ext"]
     qrouter = [h for h in dual.hosts if h.name.startswith("qrouter-")]
     assert len(qrouter) == 1 and qrouter[0].netns.startswith("ntl-dual-l3-qrouter-")
     devs = {end.dev for link in dual.links for end in (link.a, link.b)}
     assert {"qr-1a2b3c4d-5e", "qg-7d3e1f2a-4b", "tap9c8b7a6d-5e"} <= devs
+    # every node's switching is Open vSwitch; only the external network is a Linux bridge
+    assert {(b.host, b.name) for b in dual.bridges} == {("extnet", "ext-sw")}
+    assert {(b.host, b.name) for b in dual.switches} >= {
+        ("netnode", "br-ex"), ("netnode", "br-int"), ("netnode", "br-tun"),
+        ("compute", "br-int"), ("compute", "br-tun"), ("compute", "br-ex")}
+    assert not dual.vxlans and sum(len(b.tunnels) for b in dual.switches) == 2
+    # the second L3: set-field on the VM's replies, output towards br-ex, no conntrack
+    flows = [f for b in dual.switches if (b.host, b.name) == ("compute", "br-int")
+             for f in b.flows]
+    assert any("mod_nw_src:203.0.113.223" in f and "output:int-br-ex" in f for f in flows)
+    assert not any("ct(" in f for f in flows)
+    assert not [b for b in healthy.switches if b.flows]
+
+
+def test_linuxbr_twins_keep_the_linux_bridge_way() -> None:
+    dual = scenario.load("linuxbr-dual-l3")
+    assert not dual.switches and len(dual.vxlans) == 2
     assert {b.name for b in dual.bridges} >= {"br-int", "br-tun", "br-ex"}
-    assert len(dual.vxlans) == 2
+    assert "fwd to" in dual.host("compute").nft
+
+
+def test_ovs_plan_attaches_ports_with_vsctl_and_turns_tx_checksums_off() -> None:
+    scn = scenario.load("dual-l3")
+    steps = plan.plan(scn)
+    text = [" ".join(s.argv) for s in steps]
+    assert not any("master br-int" in t or "master br-phy" in t for t in text)
+    add_br = [t for t in text if " add-br br-int " in t]
+    assert len(add_br) == 2 and all("datapath_type=netdev" in t for t in add_br)
+    assert any(t.endswith("add-port br-int tap9c8b7a6d-5e") for t in text)
+    assert any("type=patch options:peer=phy-br-ex" in t for t in text)
+    assert any("type=vxlan options:remote_ip=198.18.0.1" in t for t in text)
+    # each OVS command talks to the host's own daemons, under the lab's state directory
+    own = "OVS_RUNDIR=/run/nettrail/lab/dual-l3/ovs/compute"
+    assert all(own in t for t in text if "ntl-dual-l3-compute" in t and "ovs-" in t)
+    assert "ip netns exec ntl-dual-l3-vm ethtool -K eth0 tx off" in text
+    assert not any("tap9c8b7a6d-5e tx off" in t for t in text)
+    # bridges exist before their ports, ports before flows that name them
+    first = {k: next(i for i, t in enumerate(text) if k in t)
+             for k in (" add-br br-int ", "add-port br-int tap", "add-flow br-int")}
+    assert first[" add-br br-int "] < first["add-port br-int tap"] < first["add-flow br-int"]
+
+
+OVS_TINY = MINIMAL.replace('b = { host = "b", dev = "eth0", addrs = ["198.51.100.2/24"] }',
+                           'b = { host = "b", dev = "eth0", master = "br0" }') + """
+[hosts.b.ovs.br0]
+addrs = ["198.51.100.2/24"]
+flows = ["priority=10,ip,nw_dst=198.51.100.9,actions=drop"]
+"""
+
+
+def test_ovs_tables_parse(tmp_path: Path) -> None:
+    scn = scenario.load(write(tmp_path, OVS_TINY))
+    (br0,) = scn.switches
+    assert (br0.host, br0.name, br0.addrs) == ("b", "br0", ("198.51.100.2/24",))
+    assert br0.flows == ("priority=10,ip,nw_dst=198.51.100.9,actions=drop",)
+
+
+@pytest.mark.parametrize(("extra", "where", "why"), [
+    ('flows = ["ip,nw_dst=10.1.1.1,actions=drop"]', "hosts.b.ovs.br1.flows[0]",
+     "outside the lab ranges"),
+    ('[hosts.b.ovs.br1.patch.p1]\npeer = "p2"', "hosts.b.ovs.br1.patch.p1.peer",
+     "not a patch port"),
+    ('[hosts.b.ovs.br1.vxlan.vx1]\nkey = 5\nlocal = "198.18.0.1"\nremote = "192.0.2.9"',
+     "hosts.b.ovs.br1.vxlan.vx1.remote", "outside the lab ranges"),
+    ('[hosts.b.ovs.br1.vxlan.vx1]\nlocal = "198.18.0.1"\nremote = "198.18.0.2"',
+     "hosts.b.ovs.br1.vxlan.vx1.key", "missing"),
+    ('colour = "blue"', "hosts.b.ovs.br1.colour", "unknown key"),
+])
+def test_invalid_ovs_tables_name_file_and_key(tmp_path: Path, extra: str, where: str,
+                                              why: str) -> None:
+    message = load_error(tmp_path, OVS_TINY + "[hosts.b.ovs.br1]\n" + extra + "\n")
+    assert message.startswith(f"{tmp_path / 'tiny.toml'}: {where}: "), message
+    assert why in message
+
+
+def test_a_bridge_cannot_be_both_linux_and_ovs(tmp_path: Path) -> None:
+    text = OVS_TINY + "[hosts.b.bridges.br0]\n"
+    assert "bridge 'br0' declared twice" in load_error(tmp_path, text)
 
 
 def test_extends_merges_tables_key_by_key() -> None:

@@ -7,6 +7,7 @@ import json
 import struct
 from typing import Any
 
+from nettrail.analyze.describe import describe
 from nettrail.model.flow import Endpoint
 from nettrail.model.packet import RST, SYN, TCPHeader
 from nettrail.trace import layout as L
@@ -16,7 +17,7 @@ from nettrail.trace.output import JsonLines, Timeline, event_record, rewrites
 from nettrail.trace.records import reset_origin, to_packet_records
 
 ANCHOR = 1_700_000_000_000_000_000
-DROP_NAMES = {3: "NO_SOCKET", 6: "NETFILTER_DROP"}
+DROP_NAMES = {3: "NO_SOCKET", 6: "NETFILTER_DROP", 4: "OTHERHOST"}
 RST_NAMES = {1: "NO_SOCKET"}
 FIP, VM, CLIENT = "203.0.113.223", "198.51.100.4", "198.51.100.9"
 
@@ -48,7 +49,7 @@ def tup(src: str = "0.0.0.0", dst: str = "0.0.0.0", sport: int = 0, dport: int =
 
 def raw(kind: int, netns: int, ifname: str, data: bytes = b"", *, ts: int = 1000, skb: int = 0xA0,
         first: int = 0, flags: int = L.EV_DEV, reason: int = 0, ct: tuple[list[Any], list[Any]]
-        | None = None, sock: list[Any] | None = None) -> tuple[Any, ...]:
+        | None = None, sock: list[Any] | None = None, dev_flags: int = 0) -> tuple[Any, ...]:
     if data:
         flags |= L.EV_PKT
     if ct:
@@ -57,7 +58,7 @@ def raw(kind: int, netns: int, ifname: str, data: bytes = b"", *, ts: int = 1000
         flags |= L.EV_SOCK | L.EV_SK
     values = [L.EVENT_SIZE, 0, ts, skb, first, netns, 3, reason, 0x28 if ct else 0, -1,
               len(data), 0, kind, flags, len(data), L.LINK_ETH if data else 0,
-              2 if ct else 0, 3 if sock else 0, 0,
+              2 if ct else 0, 3 if sock else 0, dev_flags,
               ifname.encode().ljust(16, b"\0"),
               *(ct[0] if ct else tup()), *(ct[1] if ct else tup()), *(sock or tup()),
               data.ljust(L.PKT_BYTES, b"\0")]
@@ -115,7 +116,10 @@ def test_nat_rewrite_named_where_it_happens() -> None:
     timeline.flush()
     text = out.getvalue()
     lines = text.splitlines()
-    assert lines[0].endswith(f"packet 1: {CLIENT}:40000 > {FIP}:22: tcp [S] seq 1000 len 0")
+    # the packet printed as the analyzer's evidence prints it
+    same = f"{CLIENT}.40000 > {FIP}.22: Flags [S], seq 1000, win 64240, length 0"
+    assert lines[0].endswith(f"packet 1: {same}")
+    assert describe(to_packet_records(evs[:1])[0]) == same
     assert f"DNAT {FIP}:22 -> {VM}:22 in qrouter-1" in lines[3]
     assert "qrouter-1/qr-1" in lines[4] and "ct new" in lines[4]
 
@@ -164,3 +168,45 @@ def test_socket_only_events() -> None:
     rec = event_record(ev)
     assert (rec["src"], rec["dport"], rec["proto"]) == (VM, 40000, "tcp")
     assert ev.packet_id == 0 and RST
+
+
+class Switches:
+    def __init__(self, inodes: set[int]) -> None:
+        self.inodes = inodes
+
+    def runs_ovs(self, inode: int) -> bool:
+        return inode in self.inodes
+
+
+def test_frames_handed_to_open_vswitch_join_the_copy_it_sends() -> None:
+    d = Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES),
+                switches=Switches({3}))  # type: ignore[arg-type]
+    reply = frame(VM, CLIENT, 22, 40000, SYN | 0x10, ip_id=0)
+    rewritten = frame(FIP, CLIENT, 22, 40000, SYN | 0x10, ip_id=0)
+    other = frame(VM, CLIENT, 22, 40001, SYN | 0x10, ip_id=5)
+    evs = [d.event(r) for r in (
+        raw(L.KIND_RECV, 3, "tap1", reply, ts=1000, skb=0xA0, first=900),
+        raw(L.KIND_DROP, 3, "tap1", reply, ts=1100, skb=0xA0, first=900, reason=4,
+            dev_flags=L.DEV_PACKET_SOCKET),
+        # Open vSwitch sends a new skb out of another port, addresses rewritten
+        raw(L.KIND_XMIT, 3, "eth1", rewritten, ts=40_000, skb=0xC0, first=40_000),
+        # a different packet (other IP ID) is not joined; nor is a copy far too late
+        raw(L.KIND_XMIT, 3, "eth1", other, ts=41_000, skb=0xD0, first=41_000),
+        raw(L.KIND_XMIT, 3, "eth1", rewritten, ts=900_000_000, skb=0xE0, first=900_000_000),
+        # OTHERHOST on a device nobody reads is a drop; in a namespace without OVS, a socket's
+        raw(L.KIND_DROP, 3, "eth9", reply, ts=2000, skb=0xF0, reason=4),
+        raw(L.KIND_DROP, 2, "qg-1", reply, ts=3000, skb=0xF8, reason=4,
+            dev_flags=L.DEV_PACKET_SOCKET),
+    )]
+    handed = evs[1]
+    assert handed.kind == "handed" and handed.drop is not None
+    assert handed.drop.handed_to == "Open vSwitch"
+    assert handed.drop.text() == "handed to Open vSwitch (OTHERHOST for this host's own stack)"
+    assert evs[0].packet_id == handed.packet_id == evs[2].packet_id
+    assert len({evs[2].packet_id, evs[3].packet_id, evs[4].packet_id}) == 3
+    assert (evs[5].kind, evs[5].drop.text() if evs[5].drop else "") == (
+        "drop", "dropped: OTHERHOST")
+    assert evs[6].kind == "handed" and evs[6].drop is not None
+    assert evs[6].drop.handed_to == "a packet socket"
+    assert event_record(handed)["handed_to"] == "Open vSwitch"
+    assert rewrites(evs[:3]) == [(2, f"SNAT {VM}:22 -> {FIP}:22 in compute")]

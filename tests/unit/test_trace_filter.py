@@ -24,6 +24,9 @@ SYN_IN = pkt("198.51.100.2", "203.0.113.223")
 RST_OUT = pkt("203.0.113.223", "198.51.100.2", sport=22, dport=40000, flags=RST | ACK)
 UDP = pkt("198.51.100.2", "198.18.0.1", proto=17, sport=5353, dport=53, flags=0)
 V6 = pkt("2001:db8::1", "2001:db8::2", dport=443)
+VM_MAC, ROUTER_MAC = bytes.fromhex("fa163e5c8b7a"), bytes.fromhex("fa163e1a2b3c")
+FROM_VM = SYN_IN._replace(smac=VM_MAC, dmac=ROUTER_MAC, length=74)
+TAGGED = UDP._replace(smac=ROUTER_MAC, dmac=VM_MAC, vlan=101, length=1514)
 
 
 @pytest.mark.parametrize(("expr", "yes", "no"), [
@@ -50,6 +53,17 @@ V6 = pkt("2001:db8::1", "2001:db8::2", dport=443)
      [SYN_IN], [RST_OUT, UDP]),
     ("not port 22 || udp", [UDP, V6], [SYN_IN]),
     ("", [SYN_IN, UDP, V6], []),
+    ("port ssh", [SYN_IN, RST_OUT], [UDP]),
+    ("udp port domain", [UDP], [SYN_IN]),
+    ("portrange ftp-ssh", [SYN_IN], [UDP]),
+    ("ether src fa:16:3e:5c:8b:7a", [FROM_VM], [TAGGED, SYN_IN]),
+    ("ether dst host FA-16-3E-5C-8B-7A", [TAGGED], [FROM_VM]),
+    ("ether host fa:16:3e:1a:2b:3c", [FROM_VM, TAGGED], [SYN_IN]),
+    ("vlan", [TAGGED], [FROM_VM]),
+    ("vlan 100", [TAGGED], [FROM_VM]),
+    ("vlan 7", [], [TAGGED, FROM_VM]),
+    ("less 100", [FROM_VM], [TAGGED]),
+    ("greater 1514 and udp", [TAGGED], [FROM_VM]),
 ])
 def test_semantics(expr: str, yes: list[PacketFields], no: list[PacketFields]) -> None:
     rules = compile_filter(expr)
@@ -57,6 +71,14 @@ def test_semantics(expr: str, yes: list[PacketFields], no: list[PacketFields]) -
         assert evaluate(rules, p), (expr, p)
     for p in no:
         assert not evaluate(rules, p), (expr, p)
+
+
+def test_link_primitives_compile_to_kernel_rules() -> None:
+    rules = compile_filter("ether src fa:16:3e:5c:8b:7a and vlan 5 or greater 70000")
+    assert [r.op for r in rules] == [L.OP_TEST, L.OP_TEST, L.OP_AND, L.OP_TEST, L.OP_OR]
+    assert rules[0] == Rule(L.OP_TEST, L.FLD_ETH_SRC, addr=VM_MAC + bytes(10))
+    assert rules[1] == Rule(L.OP_TEST, L.FLD_VLAN, lo=6)
+    assert rules[3] == Rule(L.OP_TEST, L.FLD_LEN_GE, lo=70000 & 0xFFFF, hi=1)
 
 
 def test_postfix_program() -> None:
@@ -70,7 +92,11 @@ def test_postfix_program() -> None:
 
 
 @pytest.mark.parametrize(("expr", "message"), [
-    ("arp", "unsupported primitive 'arp'"),
+    ("arp", "unsupported primitive 'arp' (column 1); supported: host, net, port"),
+    ("port nosuchservice", "unknown port name 'nosuchservice'"),
+    ("ether 1.2.3.4", "expected host, src or dst after ether"),
+    ("ether src 02:00:00:00:00", "not a MAC address"),
+    ("vlan 4096", "out of range"),
     ("host", "unexpected end of filter"),
     ("host 300.1.1.1", "not an address"),
     ("port 70000", "out of range"),
@@ -101,8 +127,8 @@ def test_config_validation_and_rodata() -> None:
     raw = to_rodata(cfg)
     assert len(raw) == L.CONFIG_SIZE
     head = L.CONFIG_HEAD_STRUCT.unpack_from(raw)
-    assert head[:6] == (L.CFG_CT | L.CFG_FILTER | L.CFG_FOLLOW, 3, 2, 1, cfg.wakeup_bytes,
-                        cfg.follow_ttl_ms)
+    flags = L.CFG_CT | L.CFG_FILTER | L.CFG_FOLLOW | L.CFG_CONNS
+    assert head[:6] == (flags, 3, 2, 1, cfg.wakeup_bytes, cfg.follow_ttl_ms)
     assert head[6] == 4026531840
     glob0 = L.GLOB_STRUCT.unpack_from(raw, L.CONFIG_HEAD_STRUCT.size)
     assert glob0[:3] == (b"qr-" + bytes(13), 3, 1)

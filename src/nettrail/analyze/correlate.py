@@ -225,15 +225,18 @@ def _fields(record: PacketRecord, cache: dict[tuple[str, int, str, int], Form] |
                          l4.payload_len, ip.ip_id, ip.length, l4.options.ts_val,
                          rel and l4.seq is not None, l4.seq, l4.ack)
         return form, fields
+    # without TCP sequence numbers an IP ID of 0 names no packet: senders of atomic datagrams
+    # (DF set, e.g. Open vSwitch's userspace tunnels) may put 0 in every one of them
+    ip_id = ip.ip_id or None
     if isinstance(l4, UDPHeader):
         form = _form(cache, ip.src, l4.sport, ip.dst, l4.dport)
-        return form, _Fields(ip.proto, 0, None, None, l4.payload_len, ip.ip_id, ip.length, None,
+        return form, _Fields(ip.proto, 0, None, None, l4.payload_len, ip_id, ip.length, None,
                              False, None, None)
     plen = 0
     if isinstance(l4, ICMPHeader):
         plen = l4.type * 256 + l4.code
     form = _form(cache, ip.src, 0, ip.dst, 0)
-    return form, _Fields(ip.proto, 0, None, None, plen, ip.ip_id, ip.length, None, False,
+    return form, _Fields(ip.proto, 0, None, None, plen, ip_id, ip.length, None, False,
                          None, None)
 
 

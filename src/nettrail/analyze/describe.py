@@ -8,6 +8,7 @@ from nettrail.model.packet import (
     ICMPHeader,
     PacketRecord,
     TCPHeader,
+    Tunnel,
     UDPHeader,
     tcp_flags_text,
 )
@@ -16,15 +17,31 @@ _ICMP4_NAMES = {0: "echo reply", 3: "unreachable", 8: "echo request", 11: "time 
 _ICMP6_NAMES = {1: "unreachable", 2: "packet too big", 3: "time exceeded", 128: "echo request",
                 129: "echo reply", 135: "neighbor solicitation", 136: "neighbor advertisement"}
 
+_TUNNEL_NAMES = {"geneve": ("Geneve", "vni"), "gre": ("GRE", "key"), "mpls": ("MPLS", "label"),
+                 "erspan": ("ERSPAN", "session"), "pptp": ("PPTP GRE", "call"),
+                 "ipip": ("IP-in-IP", "id"), "ip6ip": ("IPv6-in-IPv4", "id"),
+                 "ipip6": ("IPv4-in-IPv6", "id"), "ip6ip6": ("IPv6-in-IPv6", "id")}
+
 
 def describe(record: PacketRecord) -> str:
     """The packet as ``tcpdump -n`` would summarise it, e.g.
     ``198.51.100.2.40000 > 203.0.113.10.22: Flags [S], seq 1, length 0``."""
-    text = describe_headers(record.headers)
-    if record.inner is not None:
-        inner = describe_headers(record.inner)
-        vni = "" if record.vni is None else f" vni {record.vni}"
-        text = f"{text}: VXLAN{vni}: {inner}"
+    return describe_packet(record.headers, record.inner, record.vni, record.tunnel)
+
+
+def describe_packet(headers: Headers, inner: Headers | None = None, vni: int | None = None,
+                    tunnel: Tunnel | None = None) -> str:
+    """Outer headers, then the tunnel (``: VXLAN vni N: ``, ``: Geneve vni N: ``...) and the
+    inner ones; the evidence's packet text and the live tracer's."""
+    text = describe_headers(headers)
+    if inner is not None:
+        if tunnel is None or tunnel.kind == "vxlan":
+            label = "VXLAN" + ("" if vni is None else f" vni {vni}")
+        else:
+            kind = tunnel.kind.rsplit("/", 1)[-1]
+            name, id_name = _TUNNEL_NAMES.get(kind, (kind.upper(), "id"))
+            label = name if tunnel.id is None else f"{name} {id_name} {tunnel.id}"
+        text = f"{text}: {label}: {describe_headers(inner)}"
     return text
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
+from nettrail.capture import links, tunnels
 from nettrail.capture.headers import (
     CACHE_LIMIT,
     _new,
@@ -49,6 +50,7 @@ from nettrail.model.packet import (
     EthHeader,
     Headers,
     IPHeader,
+    Tunnel,
     UDPHeader,
 )
 
@@ -64,18 +66,26 @@ LINKTYPE_LINUX_SLL2 = 276
 RAW_LINKTYPES = frozenset({12, 14, LINKTYPE_RAW})
 SUPPORTED_LINKTYPES = frozenset(
     {LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL, LINKTYPE_IPV4,
-     LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2} | RAW_LINKTYPES
+     LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2} | RAW_LINKTYPES | links.OTHER_LINKTYPES
 )
 
 ETH_IPV4 = 0x0800
 ETH_ARP = 0x0806
 ETH_IPV6 = 0x86DD
+ETH_MPLS = frozenset({0x8847, 0x8848})
+ETH_TEB = links.ETH_TEB
+ETH_PPPOE_SESSION = 0x8864
 VLAN_TPIDS = frozenset({0x8100, 0x88A8, 0x9100})
 VXLAN_PORT = 4789
+GENEVE_PORT = 6081
+MAX_DEPTH = 4  # tunnels inside tunnels decoded at most this deep
+_PROTO_IPIP = 4
+_PROTO_IPV6 = 41
+_PROTO_GRE = 47
 
 _OTHER_ETHERTYPES = {
-    0x88CC: "lldp", 0x8035: "rarp", 0x888E: "eapol", 0x8847: "mpls", 0x8848: "mpls",
-    0x8863: "pppoe", 0x8864: "pppoe", 0x88F7: "ptp", 0x8809: "slow-protocols", 0x0842: "wol",
+    0x88CC: "lldp", 0x8035: "rarp", 0x888E: "eapol", 0x8863: "pppoe-discovery", 0x88F7: "ptp",
+    0x8809: "slow-protocols", 0x0842: "wol",
     0x9000: "loopback", 0x22F0: "avtp", 0x893A: "ieee1905",
 }
 _SLL_DIRECTION = {0: "in", 1: "in", 2: "in", 3: "in", 4: "out"}
@@ -99,8 +109,9 @@ _eth4: dict[bytes, EthHeader] = {}
 class Frame(NamedTuple):
     """One decoded frame: outer and inner headers, what the link layer told, what went wrong.
 
-    ``ifindex`` and ``direction`` come from Linux cooked headers; ``problem`` is the
-    ``stats.skipped`` reason for a frame that could not be fully decoded, else None.
+    ``ifindex`` and ``direction`` come from Linux cooked (or PPP, Juniper) headers; ``problem``
+    is the ``stats.skipped`` reason for a frame that could not be fully decoded, else None;
+    ``tunnel`` the encapsulation ``inner`` came out of (``vni`` is set for VXLAN only).
     """
 
     headers: Headers
@@ -109,6 +120,7 @@ class Frame(NamedTuple):
     ifindex: int | None
     direction: str | None
     problem: str | None
+    tunnel: Tunnel | None = None
 
 
 class _L3(NamedTuple):
@@ -119,6 +131,7 @@ class _L3(NamedTuple):
     inner: Headers | None
     vni: int | None
     problem: str | None
+    tunnel: Tunnel | None = None
 
 
 _NO_L3 = _L3(None, None, None, None, None, None, None)
@@ -170,7 +183,7 @@ def fast_sll2_ipv4_tcp(data: bytes) -> Frame | None:
     _proto, _res, ifindex, _hatype, pkttype, addrlen, addr = SLL2.unpack_from(data, 0)
     eth = EthHeader(mac(addr[:6]) if addrlen == 6 else None, None, (), ETH_IPV4)
     headers = _new(Headers, (eth, fast[0], fast[1], None, fast[2]))
-    return _new(Frame, (headers, None, None, ifindex, _SLL_DIRECTION.get(pkttype), None))
+    return _new(Frame, (headers, None, None, ifindex, _SLL_DIRECTION.get(pkttype), None, None))
 
 
 def decode_frame_general(linktype: int, data: bytes) -> Frame:
@@ -195,13 +208,18 @@ def _decode_frame(linktype: int, data: bytes) -> Frame:
         ethertype = _raw_ethertype(linktype, data)
     elif linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
         eth, ethertype, off, problem = _decode_loopback(data)
+    elif linktype in links.OTHER_LINKTYPES:
+        ethertype, off, direction, problem = links.other_link(linktype, data)
+        eth = None
+        if problem is None and ethertype == ETH_TEB:
+            eth, ethertype, off, problem = decode_ethernet(data, off)
     else:
         raise ValueError(f"unsupported link type {linktype}")
     if problem is not None:
         return Frame(Headers(eth, None, None), None, None, ifindex, direction, problem)
-    l3 = decode_l3(ethertype, data, off, True)
+    l3 = decode_l3(ethertype, data, off, 0)
     headers = Headers(eth, l3.ip, l3.l4, l3.arp, l3.payload_hash)
-    return Frame(headers, l3.inner, l3.vni, ifindex, direction, l3.problem)
+    return Frame(headers, l3.inner, l3.vni, ifindex, direction, l3.problem, l3.tunnel)
 
 
 def decode_ethernet(data: bytes, off: int) -> tuple[EthHeader | None, int, int, str | None]:
@@ -281,14 +299,22 @@ def _decode_loopback(data: bytes) -> tuple[None, int, int, str | None]:
     return None, -1, 4, None
 
 
-def decode_l3(ethertype: int, data: bytes, off: int, allow_vxlan: bool) -> _L3:
-    """Network layer and above at ``off``, chosen by ``ethertype`` (-1: unknown)."""
+def decode_l3(ethertype: int, data: bytes, off: int, depth: int) -> _L3:
+    """Network layer and above at ``off``, chosen by ``ethertype`` (-1: unknown), ``depth``
+    tunnels deep (tunnels are decoded while it is below ``MAX_DEPTH``)."""
     if ethertype == ETH_IPV4:
-        return _decode_ipv4(data, off, allow_vxlan)
+        return _decode_ipv4(data, off, depth)
     if ethertype == ETH_IPV6:
-        return _decode_ipv6(data, off, allow_vxlan)
+        return _decode_ipv6(data, off, depth)
     if ethertype == ETH_ARP:
         return _decode_arp(data, off)
+    if ethertype in ETH_MPLS and depth < MAX_DEPTH:
+        return _decode_mpls(data, off, depth)
+    if ethertype == ETH_PPPOE_SESSION:
+        link = links.ppp_protocol(data, off + 6)
+        if link.problem is not None:
+            return _NO_L3._replace(problem=link.problem)
+        return decode_l3(link.ethertype, data, link.offset, depth)
     return _NO_L3._replace(problem="other-protocol:" + _other_name(ethertype, data, off))
 
 
@@ -313,59 +339,102 @@ def _decode_arp(data: bytes, off: int) -> _L3:
     return _L3(None, None, arp, None, None, None, None)
 
 
-def _decode_ipv4(data: bytes, off: int, allow_vxlan: bool) -> _L3:
+def _decode_ipv4(data: bytes, off: int, depth: int) -> _L3:
     ip, l4off, end, problem = parse_ipv4(data, off)
     if ip is None or problem is not None:
         return _NO_L3._replace(ip=ip, problem=problem)
     if ip.frag_offset:
         return _L3(ip, None, None, None, None, None, None)
-    return _decode_l4(ip, data, l4off, end, allow_vxlan)
+    return _decode_l4(ip, data, l4off, end, depth)
 
 
-def _decode_ipv6(data: bytes, off: int, allow_vxlan: bool) -> _L3:
+def _decode_ipv6(data: bytes, off: int, depth: int) -> _L3:
     ip, l4off, end, problem = parse_ipv6(data, off)
     if ip is None or problem is not None:
         return _NO_L3._replace(ip=ip, problem=problem)
     if ip.frag_offset:
         return _L3(ip, None, None, None, None, None, None)
-    return _decode_l4(ip, data, l4off, end, allow_vxlan)
+    return _decode_l4(ip, data, l4off, end, depth)
 
 
-def _decode_l4(ip: IPHeader, data: bytes, off: int, end: int, allow_vxlan: bool) -> _L3:
+def _decode_l4(ip: IPHeader, data: bytes, off: int, end: int, depth: int) -> _L3:
     proto = ip.proto
     if proto == PROTO_TCP:
         tcp, problem = parse_tcp(data, off, end)
         phash = payload_hash(data, end - tcp.payload_len, tcp.payload_len) if tcp else None
         return _L3(ip, tcp, None, phash, None, None, problem)
     if proto == PROTO_UDP:
-        return _decode_udp(ip, data, off, end, allow_vxlan)
+        return _decode_udp(ip, data, off, end, depth)
     if proto in (PROTO_ICMP, PROTO_ICMPV6):
         icmp, problem = parse_icmp(data, off, end, 4 if proto == PROTO_ICMP else 6)
         phash = payload_hash(data, off + 8, end - off - 8) if icmp else None
         return _L3(ip, icmp, None, phash, None, None, problem)
+    if depth < MAX_DEPTH and proto in (_PROTO_IPIP, _PROTO_IPV6):
+        kind = ("ip" if proto == _PROTO_IPIP else "ip6") + ("ip" if ip.version == 4 else "ip6")
+        inner = ETH_IPV4 if proto == _PROTO_IPIP else ETH_IPV6
+        return _tunnel(ip, None, kind, None, inner, data, off, depth)
+    if depth < MAX_DEPTH and proto == _PROTO_GRE:
+        gre = tunnels.gre(data, off)
+        if isinstance(gre, str):
+            return _L3(ip, None, None, None, None, None, gre)
+        kind, tid, inner, pos = gre
+        return _tunnel(ip, None, kind, tid, inner, data, pos, depth)
     return _L3(ip, None, None, None, None, None, None)
 
 
-def _decode_udp(ip: IPHeader, data: bytes, off: int, end: int, allow_vxlan: bool) -> _L3:
+def _decode_udp(ip: IPHeader, data: bytes, off: int, end: int, depth: int) -> _L3:
     if len(data) < off + 8:
         return _L3(ip, None, None, None, None, None, "truncated:udp")
     sport, dport, length, _csum = UDP.unpack_from(data, off)
     payload_len = length - 8 if 8 <= length <= end - off else max(end - off - 8, 0)
     udp = UDPHeader(sport, dport, payload_len)
     phash = payload_hash(data, off + 8, payload_len)
-    if (allow_vxlan and dport == VXLAN_PORT and payload_len >= 22 and len(data) >= off + 30
+    if depth >= MAX_DEPTH:
+        return _L3(ip, udp, None, phash, None, None, None)
+    if (dport == VXLAN_PORT and payload_len >= 22 and len(data) >= off + 30
             and data[off + 8] & 0x08):
         vni = int.from_bytes(data[off + 12 : off + 15], "big")
-        inner, problem = _decode_inner(data, off + 16)
-        return _L3(ip, udp, None, phash, inner, vni, problem)
+        return _tunnel(ip, udp, "vxlan", vni, ETH_TEB, data, off + 16, depth, phash)
+    if dport == GENEVE_PORT:
+        geneve = tunnels.geneve(data, off + 8)
+        if geneve is not None:
+            vni, inner, pos = geneve
+            return _tunnel(ip, udp, "geneve", vni, inner, data, pos, depth, phash)
     return _L3(ip, udp, None, phash, None, None, None)
 
 
-def _decode_inner(data: bytes, off: int) -> tuple[Headers, str | None]:
-    eth, ethertype, l3off, problem = decode_ethernet(data, off)
-    if problem is not None:
-        return Headers(eth, None, None), problem
-    l3 = decode_l3(ethertype, data, l3off, False)
-    return Headers(eth, l3.ip, l3.l4, l3.arp, l3.payload_hash), l3.problem
+def _decode_mpls(data: bytes, off: int, depth: int) -> _L3:
+    """An MPLS label stack: what it carries is the inner packet, the top label its id."""
+    mpls = tunnels.mpls(data, off)
+    if isinstance(mpls, str):
+        return _NO_L3._replace(problem=mpls)
+    label, inner, pos = mpls
+    return _tunnel(None, None, "mpls", label, inner, data, pos, depth)
 
+
+def _tunnel(
+    ip: IPHeader | None, l4: L4 | None, kind: str, tid: int | None, ethertype: int,
+    data: bytes, off: int, depth: int, phash: int | None = None,
+) -> _L3:
+    """The outer ``ip``/``l4`` with the innermost packet a tunnel of ``kind`` carries."""
+    eth = None
+    problem = None
+    if ethertype == links.ETH_PPP:
+        skip = 2 if data[off : off + 2] == b"\xff\x03" else 0
+        ethertype, off, _dir, problem = links.ppp_protocol(data, off + skip)
+    elif ethertype == ETH_TEB:
+        eth, ethertype, off, problem = decode_ethernet(data, off)
+    tunnel = Tunnel(kind, tid)
+    if problem is not None:
+        inner = Headers(eth, None, None)
+    else:
+        l3 = decode_l3(ethertype, data, off, depth + 1)
+        problem = l3.problem
+        if l3.inner is not None and l3.tunnel is not None:  # a tunnel in the tunnel
+            inner = l3.inner
+            tunnel = Tunnel(f"{kind}/{l3.tunnel.kind}", l3.tunnel.id)
+        else:
+            inner = Headers(eth, l3.ip, l3.l4, l3.arp, l3.payload_hash)
+    vni = tunnel.id if tunnel.kind == "vxlan" else None
+    return _L3(ip, l4, None, phash, inner, vni, problem, tunnel)
 

@@ -11,6 +11,7 @@ import struct
 import zlib
 
 from nettrail.model.packet import (
+    AE,
     NO_OPTIONS,
     PROTO_TCP,
     PROTO_UDP,
@@ -31,6 +32,7 @@ IPV6 = struct.Struct("!IHBB16s16s")
 TCP = struct.Struct("!HHIIBBHHH")
 ICMP = struct.Struct("!BBHHH")
 U16 = struct.Struct("!H")
+U32 = struct.Struct("!I")
 TS_OPT = struct.Struct("!II")
 PORTS = struct.Struct("!HH")
 _IP4_TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBH4x").unpack_from
@@ -96,6 +98,8 @@ def fast_ipv4_tcp(data: bytes, off: int) -> tuple[IPHeader, TCPHeader, int | Non
     if vihl != 0x45 or proto != PROTO_TCP or total < 40 or frag & 0x1FFF:
         return None
     hlen = (doff >> 4) << 2
+    if doff & 1:
+        flags |= AE
     tcp_off = off + 20
     if hlen == 20:
         options = NO_OPTIONS
@@ -147,9 +151,13 @@ def parse_ipv6(data: bytes, off: int) -> tuple[IPHeader | None, int, int, str | 
     vtcfl, plen, nxt, hlim, src, dst = IPV6.unpack_from(data, off)
     if vtcfl >> 28 != 6:
         return None, off, off, "malformed:ipv6"
-    end = off + 40 + plen if plen else len(data)  # 0: jumbogram or offload
+    end = off + 40 + plen if plen else len(data)  # 0: jumbogram or offload (BIG TCP)
     pos = off + 40
     frag_off, more, problem = 0, False, None
+    if not plen and nxt == 0:
+        jumbo = _jumbo(data, pos)
+        if jumbo is not None:
+            end = off + 40 + jumbo
     while nxt in IPV6_EXT or nxt == 44 or nxt == 51:
         if len(data) < pos + 8:
             problem = "truncated:ipv6-ext"
@@ -164,8 +172,26 @@ def parse_ipv6(data: bytes, off: int) -> tuple[IPHeader | None, int, int, str | 
             size = (data[pos + 1] + 1) * 8
         nxt = data[pos]
         pos += size
-    ip = IPHeader(6, addr6(src), addr6(dst), nxt, hlim, None, 40 + plen, False, frag_off, more)
+    length = 40 + plen if plen else end - off
+    ip = IPHeader(6, addr6(src), addr6(dst), nxt, hlim, None, length, False, frag_off, more)
     return ip, pos, end, problem
+
+
+def _jumbo(data: bytes, pos: int) -> int | None:
+    """The payload length of a hop-by-hop header's jumbo payload option (RFC 2675), if any."""
+    if len(data) < pos + 2:
+        return None
+    end = min(pos + (data[pos + 1] + 1) * 8, len(data))
+    opt = pos + 2
+    while opt + 1 < end:
+        kind = data[opt]
+        if kind == 0:  # Pad1
+            opt += 1
+            continue
+        if kind == 0xC2 and data[opt + 1] == 4 and opt + 6 <= end:
+            return int(U32.unpack_from(data, opt + 2)[0])
+        opt += 2 + data[opt + 1]
+    return None
 
 
 def parse_tcp(data: bytes, off: int, end: int) -> tuple[TCPHeader | None, str | None]:
@@ -176,6 +202,7 @@ def parse_tcp(data: bytes, off: int, end: int) -> tuple[TCPHeader | None, str | 
     hlen = (doff >> 4) * 4
     if hlen < 20:
         return None, "malformed:tcp"
+    flags |= (doff & 1) << 8  # AE
     problem = None
     if hlen == 20:
         options = NO_OPTIONS

@@ -8,7 +8,9 @@ only the current chunk and the record being built are held.
 Faults, each a CaptureError with the byte offset where reading stopped: an empty file, a short
 file header, a wrong magic, a version other than 2, an unsupported link type (offset 20), a
 record longer than 256 KiB (what libpcap accepts), a record header or body cut off by the end
-of the file. A frame whose contents are damaged is not a fault (see ``decode``).
+of the file. A frame whose contents are damaged is not a fault (see ``decode``); nor is a
+timestamp whose fraction is a second or more: the record gets ``time_ok=False``, a time at the
+end of its second (its place in order) and one warning naming the frame.
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ def _read(
         addr4 = headers.addr4
         eth_get = decode._eth4.get
         skipped = stats.skipped
+        frac_limit = 1_000_000_000 // unit
         buf = b""
         base = FILE_HEADER_LEN  # file offset of buf[0]
         pos = 0
@@ -126,6 +129,10 @@ def _read(
                 data = buf[start:stop]
                 ts = sec * 1_000_000_000 + frac * unit
                 pos = stop
+                if frac >= frac_limit:
+                    yield _bad_time(linktype, data, point, sec, frac, path, frame, wire_len,
+                                    stats, ifnames, slow, base + start - 16)
+                    continue
                 if fast and caplen >= 54:
                     if caplen >= 66:
                         (macs, etype, vihl, _tos, total, ip_id, frag, ttl, proto, _csum, saddr,
@@ -138,6 +145,8 @@ def _read(
                     if (etype == 0x0800 and vihl == 0x45 and proto == 6 and total >= 40
                             and not frag & 0x1FFF):
                         hlen = (doff >> 4) << 2
+                        if doff & 1:
+                            flags |= 0x100
                         if hlen == 20:
                             options = NO_OPTIONS
                         elif caplen < 34 + hlen or hlen < 20:
@@ -175,7 +184,7 @@ def _read(
                                     frag & 0x2000 != 0)), new(TCPHeader, (
                                         sport, dport, flags, seq, ack, window, plen, options,
                                         False)), None, phash)),
-                                None, None, data, linktype, None, None, True))
+                                None, None, data, linktype, None, None, True, None))
                             continue
                 yield _record(linktype, data, point, ts, path, frame, wire_len, skipped,
                               ifnames, slow)
@@ -210,6 +219,7 @@ def _record(
     skipped: dict[str, int],
     ifnames: Mapping[int, str],
     decoder: Callable[[int, bytes], decode.Frame],
+    time_ok: bool = True,
 ) -> PacketRecord:
     """The general (slow) path: any link type, any protocol."""
     fr = decoder(linktype, data)
@@ -219,7 +229,28 @@ def _record(
     if fr.ifindex is not None:
         ifname = ifnames.get(fr.ifindex) or f"if{fr.ifindex}"
     return PacketRecord(point, ts, path, frame, ifname, fr.direction, wire_len, fr.headers,
-                        fr.inner, fr.vni, data, linktype)
+                        fr.inner, fr.vni, data, linktype, time_ok=time_ok, tunnel=fr.tunnel)
+
+
+def _bad_time(
+    linktype: int,
+    data: bytes,
+    point: str,
+    sec: int,
+    frac: int,
+    path: str,
+    frame: int,
+    wire_len: int,
+    stats: CaptureStats,
+    ifnames: Mapping[int, str],
+    decoder: Callable[[int, bytes], decode.Frame],
+    offset: int,
+) -> PacketRecord:
+    """A record whose time fraction is a second or more: it keeps its place, not its time."""
+    stats.warnings.append(f"{path} at byte {offset}: frame {frame}: invalid timestamp "
+                          f"fraction {frac} (a second or more); its time is not used")
+    return _record(linktype, data, point, sec * 1_000_000_000 + 999_999_999, path, frame,
+                   wire_len, stats.skipped, ifnames, decoder, time_ok=False)
 
 
 def _check_tail(

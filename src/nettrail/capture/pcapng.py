@@ -8,6 +8,9 @@ EPB's comment goes to ``PacketRecord.comment`` and its ``epb_flags`` direction t
 ``direction``. Name resolution, statistics and decryption-secrets blocks are read past;
 blocks of unknown type are skipped and counted in ``stats.skipped["unknown-block"]``.
 ``stats.interfaces`` maps the running interface number (over all sections) to ``if_name``.
+An interface of a link type nettrail cannot read is named in one warning; its packets are
+records without headers, counted in ``stats.skipped["unsupported-link-type:N"]``, and a file
+with no packet on any other interface ends with the CaptureError ``unsupported link type N``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from nettrail.capture import decode
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.pcap import MAX_CAPLEN
 from nettrail.errors import CaptureError
-from nettrail.model.packet import PacketRecord
+from nettrail.model.packet import Headers, PacketRecord
 
 SHB = 0x0A0D0D0A
 IDB = 0x00000001
@@ -127,6 +130,8 @@ class _Reader:
         self.n_interfaces = 0
         self.last_ts = 0
         self.warned_spb = False
+        self.unsupported: tuple[int, int] | None = None  # first (link type, offset) we cannot read
+        self.unread = 0  # packets on interfaces of such link types
 
     def error(self, message: str, offset: int) -> CaptureError:
         """A CaptureError at ``offset``, counting the records so far, stored in the stats."""
@@ -174,7 +179,8 @@ class _Reader:
                                                          ) + iface.offset_ns
                                     yield new(PacketRecord, (
                                         point, ts, path, self.frame, iface.name, None,
-                                        wire_len, headers, None, None, data, 1, None, None, True))
+                                        wire_len, headers, None, None, data, 1, None, None,
+                                        True, None))
                                     continue
                     block_size = self._block_size(buf, pos, base)
                     if block_size is None or pos + block_size > end:
@@ -187,6 +193,9 @@ class _Reader:
                 raise self.error("empty file", 0)
             if pos < len(buf):
                 raise self.error(f"truncated block ({self._cut(buf, pos)})", base + pos)
+            if self.unsupported is not None and self.unread == self.frame:
+                linktype, at = self.unsupported
+                raise self.error(f"unsupported link type {linktype}", at)
         except OSError as exc:
             raise self.error(f"cannot read: {exc.strerror or exc}", 0) from exc
         finally:
@@ -261,7 +270,10 @@ class _Reader:
     def _idb(self, body: bytes, section: _Section, offset: int) -> None:
         linktype, _res, snaplen = struct.unpack_from(section.order + "HHI", body, 0)
         if linktype not in decode.SUPPORTED_LINKTYPES:
-            raise self.error(f"unsupported link type {linktype}", offset + 8)
+            self.unsupported = self.unsupported or (linktype, offset + 8)
+            self.stats.warnings.append(
+                f"{self.path} at byte {offset + 8}: interface {self.n_interfaces}: unsupported "
+                f"link type {linktype}: its packets are not read")
         options, ok = parse_options(body, 8, section.order)
         if not ok:
             self.stats.skipped["malformed:options"] += 1
@@ -338,6 +350,12 @@ class _Reader:
         skipped = self.stats.skipped
         if not options_ok:
             skipped["malformed:options"] += 1
+        if iface.linktype not in decode.SUPPORTED_LINKTYPES:
+            self.unread += 1
+            skipped[f"unsupported-link-type:{iface.linktype}"] += 1
+            return PacketRecord(self.point, ts, self.path, self.frame, iface.name, None,
+                                wire_len, Headers(None, None, None), data=data,
+                                linktype=iface.linktype)
         fr = decode.decode_frame(iface.linktype, data)
         if fr.problem is not None:
             skipped[fr.problem] += 1
@@ -354,4 +372,5 @@ class _Reader:
             if known is not None or ifname in (None, "any"):
                 ifname = known or f"if{fr.ifindex}"
         return PacketRecord(self.point, ts, self.path, self.frame, ifname, direction, wire_len,
-                            fr.headers, fr.inner, fr.vni, data, iface.linktype, None, comment)
+                            fr.headers, fr.inner, fr.vni, data, iface.linktype, None, comment,
+                            tunnel=fr.tunnel)

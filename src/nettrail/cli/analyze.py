@@ -8,6 +8,7 @@ faulty file (``nettrail: error: FILE at byte N: reason``) on stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ipaddress
 import os
 import sys
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
                                                                   args.filter_port),
                                ifnames=ifnames)
-        analysis = result.analysis
+        analysis = with_clock_checks(result.analysis, args.captures)
         readable = len(result.errors) < len(inputs) or any(p.packets for p in analysis.points)
         if readable:
             render(analysis, args.format, sys.stdout)
@@ -124,6 +125,25 @@ def expand_inputs(
             inputs.append(parse_point_arg(arg))
     _check_unique(inputs)
     return inputs, ifnames
+
+
+def with_clock_checks(analysis: Analysis, args: Sequence[str]) -> Analysis:
+    """``analysis`` with the clocks a ``nettrail collect`` run measured set beside the
+    packets' (only when a single collect run directory is analysed)."""
+    if len(args) != 1 or not os.path.isdir(args[0]):
+        return analysis
+    from nettrail.analyze.clockprobe import combine
+    from nettrail.collect.manifest import clocks
+    from nettrail.lab.manifest import read
+
+    try:
+        measured = clocks(read(Path(args[0])))
+    except LabError as exc:
+        raise InputError(str(exc)) from exc
+    if not measured:
+        return analysis
+    checks = combine([p.name for p in analysis.points], measured, analysis.clock)
+    return dataclasses.replace(analysis, clock_checks=checks)
 
 
 def _check_unique(inputs: Sequence[tuple[str, str]]) -> None:

@@ -42,6 +42,12 @@ def register(sub: Any) -> None:
     down.add_argument("name", nargs="?", help="scenario name or path to a .toml file")
     down.add_argument("--all", action="store_true", help="remove every lab namespace")
     verbs.add_parser("status", help="list labs and leftovers on this machine")
+    cfg = verbs.add_parser("ssh-config", help="print an OpenSSH config for a lab that is up "
+                           "(ssh -F, nettrail collect -F)")
+    cfg.add_argument("name", help="scenario name")
+    traffic = verbs.add_parser("traffic", help="drive a lab's client traffic once, print the "
+                               "outcome")
+    traffic.add_argument("name", help="scenario name")
     p.set_defaults(func=run_command)
 
 
@@ -49,7 +55,7 @@ def run_command(args: argparse.Namespace) -> int:
     """Run one `nettrail lab` verb."""
     out = sys.stdout
     if args.verb is None:
-        raise InputError("lab needs a verb: list, up, run, down or status "
+        raise InputError("lab needs a verb: list, up, run, down, status, ssh-config or traffic "
                          "(nettrail lab --help tells more)")
     if args.verb == "list":
         return _list(out)
@@ -61,7 +67,26 @@ def run_command(args: argparse.Namespace) -> int:
         return _run(args.name, args.output, args.keep, out)
     if args.verb == "down":
         return _down(args.name, args.all, out)
+    if args.verb == "ssh-config":
+        return _ssh_config(args.name, out)
+    if args.verb == "traffic":
+        return _traffic(args.name, out)
     return _status(out)
+
+
+def _ssh_config(name: str, out: TextIO) -> int:
+    from nettrail.lab import sshhosts
+
+    handle = lab.attach(name)
+    out.write(sshhosts.client_config(handle.scenario, handle.state.dir))
+    return EXIT_OK
+
+
+def _traffic(name: str, out: TextIO) -> int:
+    t = lab.attach(name).run_traffic()
+    verdict = "as expected" if t.as_expected else f"EXPECTED {t.expected}"
+    out.write(f"client ({t.kind}): {t.outcome} ({verdict}) in {t.elapsed:.2f}s: {t.detail}\n")
+    return EXIT_OK if t.as_expected else EXIT_UNEXPECTED
 
 
 def _list(out: TextIO) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from nettrail.errors import CapabilityError, InputError, NettrailError
 
-SUBCOMMANDS = ("analyze", "trace", "lab", "demo")
+SUBCOMMANDS = ("analyze", "trace", "collect", "lab", "demo")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -29,10 +29,12 @@ EPILOG = """examples:
   nettrail analyze host1=client.pcap host5=compute.txt   # captures of several points
   nettrail lab run dual-l3 --output out && nettrail analyze out --html report.html
   nettrail trace host 203.0.113.223 and tcp port 22 -- ssh 203.0.113.223 true
+  nettrail collect --output run netnode compute -- ssh 203.0.113.223 true
   nettrail demo
 
 exit status: 0 ran; 1 ran and found the failure it was asked to check; 2 unusable input or
-arguments; 3 missing capability (root, BTF, a tool); 4 runtime failure; 130 interrupted.
+arguments; 3 missing capability (root, BTF, a tool); 4 runtime failure; 5 collect: some
+host failed (the run is written); 130 interrupted.
 `nettrail COMMAND --help` tells more about each command.
 """
 

@@ -52,6 +52,9 @@ def register(sub: Any) -> None:
                    help="comma-separated netns names (ip netns) or inodes")
     p.add_argument("--no-follow", action="store_true",
                    help="do not follow a matched packet through NAT and encapsulation")
+    p.add_argument("--no-follow-connections", action="store_true",
+                   help="follow matched packets only, not the rest of their connection "
+                        "(its other direction before and after translation)")
     p.add_argument("--stack", action="store_true", help="record and print kernel stacks")
     p.add_argument("--no-conntrack", action="store_true", help="do not read conntrack entries")
     p.add_argument("--hooks", default=",".join(HOOKS),
@@ -135,7 +138,8 @@ def build_config(args: argparse.Namespace, words: list[str], names: NetnsNames) 
     return TraceConfig(
         filter=args.filter if args.filter is not None else " ".join(words),
         ifname_globs=_csv(args.filter_ifname), netns=tuple(inodes),
-        follow=not args.no_follow, stack=args.stack, conntrack=not args.no_conntrack,
+        follow=not args.no_follow, connections=not args.no_follow_connections,
+        stack=args.stack, conntrack=not args.no_conntrack,
         hooks=_csv(args.hooks), ring_bytes=args.ring_size << 20,
     )
 

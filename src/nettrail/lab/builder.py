@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 from nettrail.errors import LabError
-from nettrail.lab import services, shell, state
-from nettrail.lab.plan import Step, plan
+from nettrail.lab import ovs, services, shell, sshhosts, state
+from nettrail.lab.plan import Step, namespace_steps, network_steps
 from nettrail.lab.scenario import Scenario
 
 Undo = tuple[str, Callable[[], None]]
@@ -29,15 +29,29 @@ class Builder:
         self.created: list[str] = []
 
     def apply(self, step: Step) -> None:
-        """Run one step; push its undo when it has one. Ctrl-C or SIGTERM arriving while the
-        step runs takes effect once its undo is recorded, so an interrupted build never
-        leaves a step done but not undone."""
-        with _interrupts_deferred():
+        """Run one step; push its undo when it has one.
+
+        A namespace is recorded before ``ip netns add`` runs: a signal can land after the
+        kernel made it and before the command returns. It is forgotten again only when the
+        command itself fails (the name was taken: not ours to remove).
+        """
+        if step.argv[:3] != ("ip", "netns", "add"):
             shell.run(step.argv)
-            if step.argv[:3] == ("ip", "netns", "add"):
-                self.created.append(step.argv[3])
             if step.undo is not None:
                 self.undo.append((step.what, _command(step.undo)))
+            return
+        if shell.exists(step.argv[3]):
+            raise LabError(f"namespace {step.argv[3]} already exists: refusing to build over it")
+        self.created.append(step.argv[3])
+        if step.undo is not None:
+            self.undo.append((step.what, _command(step.undo)))
+        try:
+            shell.run(step.argv)
+        except LabError:
+            self.created.pop()
+            if step.undo is not None:
+                self.undo.pop()
+            raise
 
     def push(self, what: str, action: Callable[[], None]) -> None:
         """Push an undo for something done outside :meth:`apply` (a started process)."""
@@ -65,9 +79,13 @@ def build(scenario: Scenario) -> tuple[state.LabState, Builder]:
     builder.push("lab state", lambda: state.remove(scenario.name))
     try:
         with terminate_as_interrupt():
-            for step in plan(scenario):
+            for step in namespace_steps(scenario):
+                builder.apply(step)
+            _start_switches(scenario, lab, builder)
+            for step in network_steps(scenario):
                 builder.apply(step)
             shell.wait_settled(scenario.namespaces)
+            ovs.resolve_tunnels(scenario, lab.dir)
             _start_services(scenario, lab, builder)
     except BaseException:
         builder.unwind()
@@ -95,6 +113,29 @@ def _start_services(scenario: Scenario, lab: state.LabState, builder: Builder) -
         builder.push(f"stop {svc.name} in {ns}", _stopper(proc))
         lab.pids[f"{svc.host}/{svc.name}"] = proc.pid
         state.save(lab)
+    for host, proc in sshhosts.start_all(scenario, lab.dir):
+        builder.processes.append(proc)
+        builder.push(f"stop the ssh login of {host}", _stopper(proc))
+        lab.pids[f"{host}/{sshhosts.SERVICE}"] = proc.pid
+    state.save(lab)
+
+
+def _start_switches(scenario: Scenario, lab: state.LabState, builder: Builder) -> None:
+    """Start each OVS host's own ovsdb-server and ovs-vswitchd; record and undo them by PID."""
+    for host in ovs.hosts_with_ovs(scenario):
+        ns = scenario.host(host).netns
+        procs = ovs.start(ns, ovs.run_dir(lab.dir, host))
+        for name, proc in zip(ovs.DAEMONS, procs, strict=True):
+            lab.pids[f"{host}/{name}"] = proc.pid
+            builder.processes.append(proc)
+        builder.push(f"stop Open vSwitch in {ns}", _switch_stopper(procs))
+        state.save(lab)
+
+
+def _switch_stopper(procs: list[subprocess.Popen[bytes]]) -> Callable[[], None]:
+    def undo() -> None:
+        ovs.stop(procs)
+    return undo
 
 
 def _command(argv: tuple[str, ...]) -> Callable[[], None]:
@@ -109,20 +150,6 @@ def _stopper(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=2)
     return undo
-
-
-@contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM wait (blocked, still pending) until it ends."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    signals = {signal.SIGINT, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
 
 
 @contextlib.contextmanager

@@ -11,11 +11,11 @@ from pathlib import Path
 from types import TracebackType
 
 from nettrail.errors import LabError
-from nettrail.lab import builder, capture, manifest, safety, scenario, shell, state, traffic
+from nettrail.lab import builder, capture, manifest, ovs, safety, scenario, shell, state, traffic
 from nettrail.lab.outcome import TrafficResult
 from nettrail.lab.scenario import Scenario
 
-_OWN_COMMANDS = (b"sshd", b"tcpdump", b"nettrail.cli.labtool")
+_OWN_COMMANDS = (b"sshd", b"tcpdump", b"nettrail.cli.labtool", b"ovsdb-server", b"ovs-vswitchd")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,11 @@ class LabHandle:
     def down(self) -> None:
         """Tear the lab down (idempotent)."""
         if self._builder is not None:
+            # first every process inside: the unwind deletes the namespaces by name, and a
+            # process the builder did not start would live on in an unnamed namespace
+            for ns in self.scenario.namespaces:
+                if shell.exists(ns):
+                    shell.kill(shell.pids(ns))
             self._builder.unwind()
             self._builder = None
         down(self.name)
@@ -119,6 +124,7 @@ def down(name: str) -> list[str]:
         _kill_recorded(lab.pids.values())
     for ns in sorted(found):
         shell.remove_namespace(ns)
+    shell.kill(ovs.strays(state.state_dir(name) / "ovs"))
     state.remove(name)
     return sorted(found)
 
@@ -177,6 +183,7 @@ def run_captured(handle: LabHandle, output: Path) -> RunResult:
     timings: dict[str, float] = {}
     try:
         with builder.terminate_as_interrupt():
+            ovs.snapshot(scn, lab.dir, output, "before")
             for point in scn.captures:
                 pcap = output / f"{point}.pcap"
                 with contextlib.suppress(FileNotFoundError):
@@ -188,6 +195,7 @@ def run_captured(handle: LabHandle, output: Path) -> RunResult:
             result = handle.run_traffic()
             timings["traffic_s"] = result.elapsed
             time.sleep(scn.traffic.settle)
+            ovs.snapshot(scn, lab.dir, output, "after")
     finally:
         for cap in caps:
             capture.stop(cap)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 from typing import NamedTuple
 
+from nettrail.lab import ovs, state
 from nettrail.lab.scenario import Bridge, End, Host, Link, Scenario, Vxlan
 
 Argv = tuple[str, ...]
@@ -45,18 +47,34 @@ def in_ns(ns: str, *argv: str) -> Argv:
 
 
 def plan(s: Scenario) -> list[Step]:
-    """Every step that builds scenario ``s``, in order."""
+    """Every step that builds scenario ``s``, in order (OVS daemons start between the two)."""
+    return namespace_steps(s) + network_steps(s)
+
+
+def namespace_steps(s: Scenario) -> list[Step]:
+    """The namespaces of scenario ``s``: created, lo up, IPv6 off, sysctls."""
     steps: list[Step] = []
     for host in s.hosts:
         steps += _namespace(host)
+    return steps
+
+
+def network_steps(s: Scenario) -> list[Step]:
+    """Everything inside the namespaces; OVS hosts need their daemons running first."""
+    state_dir = state.state_dir(s.name)
+    steps: list[Step] = []
     for bridge in s.bridges:
         steps += _bridge(s.host(bridge.host).netns, bridge)
+    steps += [Step(*o) for o in ovs.bridge_steps(s, state_dir)]
     for link in s.links:
-        steps += _link(s, link)
+        steps += _link(s, link, state_dir)
     for vx in s.vxlans:
         steps += _vxlan(s.host(vx.host).netns, vx)
     if not s.offloads:
         steps += _offloads_off(s)
+    if s.switches:
+        steps += [Step(*o) for o in ovs.checksum_steps(s)]
+        steps += [Step(*o) for o in ovs.port_steps(s, state_dir)]
     for host in s.hosts:
         steps += _routes_and_rules(host)
     return steps
@@ -101,11 +119,15 @@ def _bridge(ns: str, b: Bridge) -> list[Step]:
     return [create, *_up_steps(ns, b.name, b.mtu, b.addrs)]
 
 
-def _end_steps(s: Scenario, end: End) -> list[Step]:
-    return _up_steps(s.host(end.host).netns, end.dev, end.mtu, end.addrs, end.master, end.mac)
+def _end_steps(s: Scenario, end: End, state_dir: Path) -> list[Step]:
+    ns = s.host(end.host).netns
+    if end.master and ovs.is_ovs_bridge(s, end.host, end.master):
+        steps = _up_steps(ns, end.dev, end.mtu, end.addrs, None, end.mac)
+        return [*steps, Step(*ovs.add_port_step(s, state_dir, end.host, end.master, end.dev))]
+    return _up_steps(ns, end.dev, end.mtu, end.addrs, end.master, end.mac)
 
 
-def _link(s: Scenario, link: Link) -> list[Step]:
+def _link(s: Scenario, link: Link, state_dir: Path) -> list[Step]:
     ns_a, ns_b = s.host(link.a.host).netns, s.host(link.b.host).netns
     create = Step(
         f"veth {link.name}: {ns_a}/{link.a.dev} <-> {ns_b}/{link.b.dev}",
@@ -113,7 +135,7 @@ def _link(s: Scenario, link: Link) -> list[Step]:
            "netns", ns_b),
         ip(ns_a, "link", "del", link.a.dev),
     )
-    return [create, *_end_steps(s, link.a), *_end_steps(s, link.b)]
+    return [create, *_end_steps(s, link.a, state_dir), *_end_steps(s, link.b, state_dir)]
 
 
 def _vxlan(ns: str, vx: Vxlan) -> list[Step]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nettrail.errors import ScenarioError
-from nettrail.lab import safety
+from nettrail.lab import ovs, safety
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 """Where the scenarios shipped with nettrail live."""
@@ -100,6 +100,7 @@ class Host:
     routes: tuple[str, ...] = ()
     iptables: tuple[str, ...] = ()
     nft: str = ""
+    clock_offset_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,7 @@ class Scenario:
     traffic: Traffic
     captures: tuple[str, ...]
     offloads: bool = True
+    switches: tuple[ovs.OvsBridge, ...] = ()
 
     def host(self, name: str) -> Host:
         """The host called ``name``."""
@@ -309,8 +311,9 @@ def parse(raw: Mapping[str, Any], file: str) -> Scenario:
     bridges = tuple(_bridges(top, hosts))
     vxlans = tuple(_vxlans(top, hosts))
     services = tuple(_services(top, hosts))
+    switches = tuple(_ovs_bridges(top, hosts))
     scenario = Scenario(name, summary, file, hosts, bridges, links, vxlans, services, traffic,
-                        captures, offloads)
+                        captures, offloads, switches)
     _check_references(scenario, file)
     return scenario
 
@@ -368,9 +371,13 @@ def _host(scenario: str, name: str, t: _Table) -> Host:
     routes = tuple(_checked_text(t, "routes", r) for r in t.texts("routes"))
     iptables = tuple(_checked_text(t, "iptables", r) for r in t.texts("iptables"))
     nft = _checked_text(t, "nft", t.text("nft", ""))
-    t.used.update(("bridges", "vxlan", "services"))
+    offset = float(t.get("clock_offset_ms", (int, float), 0.0))
+    if not -60_000 <= offset <= 60_000:
+        raise t.fail("clock_offset_ms", f"{offset} is not between -60000 and 60000 ms")
+    t.used.update(("bridges", "vxlan", "services", "ovs"))
     t.done()
-    return Host(name, safety.netns_name(scenario, name), tuple(sysctls), routes, iptables, nft)
+    return Host(name, safety.netns_name(scenario, name), tuple(sysctls), routes, iptables, nft,
+                offset)
 
 
 def _mac(t: _Table) -> str | None:
@@ -411,6 +418,18 @@ def _bridges(top: _Table, hosts: tuple[Host, ...]) -> list[Bridge]:
             if problem:
                 raise t.fail(None, problem)
             result.append(Bridge(host.name, name, _addrs(t), _mtu(t)))
+            t.done()
+    return result
+
+
+def _ovs_bridges(top: _Table, hosts: tuple[Host, ...]) -> list[ovs.OvsBridge]:
+    result = []
+    for host in hosts:
+        for name, t in top.table("hosts").table(host.name).tables("ovs"):
+            problem = safety.ifname_problem(name)
+            if problem:
+                raise t.fail(None, problem)
+            result.append(ovs.parse_bridge(host.name, name, t, _addrs(t), _mtu(t)))
             t.done()
     return result
 
@@ -482,8 +501,14 @@ def _traffic(t: _Table) -> Traffic:
 def _check_references(s: Scenario, file: str) -> None:
     hosts = {h.name for h in s.hosts}
     devices: dict[str, set[str]] = {h: {"lo"} for h in hosts}
-    for b in s.bridges:
-        devices[b.host].add(b.name)
+    named: list[tuple[str, str]] = [(b.host, b.name) for b in s.bridges]
+    named += [(b.host, b.name) for b in s.switches]
+    for host, name in named:
+        if name in devices[host]:
+            raise ScenarioError(f"{file}: hosts.{host}: bridge {name!r} declared twice "
+                                "(Linux bridge and OVS)")
+        devices[host].add(name)
+    ovs.check(s.switches, file)
     for link in s.links:
         for side, end in (("a", link.a), ("b", link.b)):
             if end.host not in hosts:
@@ -506,13 +531,16 @@ def _check_references(s: Scenario, file: str) -> None:
 
 
 def _check_masters(s: Scenario, file: str) -> None:
-    bridges = {(b.host, b.name) for b in s.bridges}
+    bridges = {(b.host, b.name) for b in s.bridges} | {(b.host, b.name) for b in s.switches}
     for link in s.links:
         for side, end in (("a", link.a), ("b", link.b)):
             if end.master and (end.host, end.master) not in bridges:
                 raise ScenarioError(f"{file}: links.{link.name}.{side}.master: "
                                     f"no bridge {end.master!r} in host {end.host}")
     for v in s.vxlans:
+        if v.master and (v.host, v.master) in {(b.host, b.name) for b in s.switches}:
+            raise ScenarioError(f"{file}: hosts.{v.host}.vxlan.{v.name}.master: {v.master!r} "
+                                "is an OVS bridge: declare the tunnel as its vxlan port")
         if v.master and (v.host, v.master) not in bridges:
             raise ScenarioError(f"{file}: hosts.{v.host}.vxlan.{v.name}.master: "
                                 f"no bridge {v.master!r} in host {v.host}")

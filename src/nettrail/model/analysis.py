@@ -35,6 +35,26 @@ class ClockOffset:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockCheck:
+    """A point's clock against the reference point's, measured by probes and by packets.
+
+    ``verdict`` is ``agree`` (the two intervals overlap), ``disagree``, ``probes-only`` or
+    ``packets-only``; ``offset_ns`` and ``uncertainty_ns`` are the combined estimate (the
+    overlap of both intervals when they agree, else the probes').
+    """
+
+    point: str
+    reference: str
+    probe_offset_ns: float | None
+    probe_uncertainty_ns: float | None
+    packet_offset_ns: float | None
+    packet_uncertainty_ns: float | None
+    offset_ns: float
+    uncertainty_ns: float
+    verdict: str
+
+
+@dataclass(frozen=True, slots=True)
 class NatTranslation:
     """An address:port seen as ``before`` at ``from_point`` and as ``after`` at ``to_point``.
 
@@ -101,3 +121,4 @@ class Analysis:
     diagnosis: Diagnosis | None = None
     warnings: tuple[str, ...] = ()
     version: int = FORMAT_VERSION
+    clock_checks: tuple[ClockCheck, ...] = ()

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from nettrail.model.flow import Endpoint
-from nettrail.model.packet import Headers, IPHeader, TCPHeader, UDPHeader, tcp_flags_text
+from nettrail.model.packet import Headers, IPHeader, TCPHeader, Tunnel, UDPHeader, tcp_flags_text
 
-KINDS = ("xmit", "recv", "drop", "reset", "synack-retransmit")
+KINDS = ("xmit", "recv", "drop", "handed", "reset", "synack-retransmit")
 PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6"}
 
 # enum ip_conntrack_info
@@ -43,8 +43,8 @@ class PacketSection(NamedTuple):
     """The packet's first bytes and decoded headers.
 
     ``link`` is ``eth`` (data starts at the Ethernet header) or ``raw`` (at the IP header);
-    ``wire_len`` is the whole packet's length from that header; ``inner``/``vni`` are the
-    VXLAN-encapsulated headers.
+    ``wire_len`` is the whole packet's length from that header; ``inner`` the encapsulated
+    headers, ``tunnel`` the encapsulation they came out of, ``vni`` the VXLAN VNI.
     """
 
     link: str
@@ -53,17 +53,22 @@ class PacketSection(NamedTuple):
     headers: Headers
     inner: Headers | None = None
     vni: int | None = None
+    tunnel: Tunnel | None = None
 
     @property
     def top(self) -> Headers:
-        """The headers that name the flow: the inner ones for VXLAN, else the outer ones."""
+        """The headers that name the flow: the inner ones of a tunnel, else the outer ones."""
         if self.inner is not None and self.inner.ip is not None:
             return self.inner
         return self.headers
 
     def text(self) -> str:
-        """tcpdump-like one-line summary (inner packet first for VXLAN)."""
-        inner = f" (vxlan {self.vni}: {_summary(self.headers)})" if self.inner is not None else ""
+        """tcpdump-like one-line summary (inner packet first for a tunnel)."""
+        inner = ""
+        if self.inner is not None:
+            kind, tid = self.tunnel if self.tunnel is not None else ("vxlan", self.vni)
+            label = kind if tid is None else f"{kind} {tid}"
+            inner = f" ({label}: {_summary(self.headers)})"
         return _summary(self.top) + inner
 
 
@@ -126,13 +131,22 @@ class ConntrackSection(NamedTuple):
 
 
 class DropSection(NamedTuple):
-    """Why the kernel freed the packet (``enum skb_drop_reason``)."""
+    """Why the kernel freed the packet (``enum skb_drop_reason``).
+
+    ``handed_to`` names who took the frame instead when the host's own stack freed it only
+    because it was not addressed to it (OTHERHOST) while a packet socket bound to the device
+    read it: ``Open vSwitch`` (its userspace datapath), else ``a packet socket``. Such an
+    event is a hand-over, not a loss.
+    """
 
     reason: int
     name: str
+    handed_to: str | None = None
 
     def text(self) -> str:
-        """``dropped: NO_SOCKET``."""
+        """``dropped: NO_SOCKET``, or ``handed to Open vSwitch (OTHERHOST for this stack)``."""
+        if self.handed_to:
+            return f"handed to {self.handed_to} ({self.name} for this host's own stack)"
         return f"dropped: {self.name}"
 
 

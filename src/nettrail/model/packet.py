@@ -18,6 +18,7 @@ ACK = 0x10
 URG = 0x20
 ECE = 0x40
 CWR = 0x80
+AE = 0x100  # accurate ECN (formerly NS), the low bit of the data offset byte
 
 PROTO_ICMP = 1
 PROTO_TCP = 6
@@ -169,6 +170,20 @@ class Headers(NamedTuple):
     payload_hash: int | None = None
 
 
+class Tunnel(NamedTuple):
+    """The encapsulation an inner packet came out of: ``kind`` and its identifier, if any.
+
+    ``kind`` is ``vxlan``, ``geneve``, ``gre``, ``erspan``, ``mpls``, ``ipip`` (IPv4 in IPv4),
+    ``ip6ip`` (IPv6 in IPv4), ``ipip6`` (IPv4 in IPv6), ``ip6ip6`` or ``pptp``; nested
+    encapsulations are joined outermost first (``gre/mpls``). ``id`` is the innermost one's:
+    the VNI (VXLAN, Geneve), the GRE key, the ERSPAN session ID, the top MPLS label, the PPTP
+    call ID; None when it has none.
+    """
+
+    kind: str
+    id: int | None
+
+
 class PacketRecord(NamedTuple):
     """One packet as seen at one capture point, with where it came from for evidence.
 
@@ -176,12 +191,14 @@ class PacketRecord(NamedTuple):
     the epoch in that point's own clock; ``file`` and ``frame`` locate the record (frame number
     for binary captures, line number for text, both 1-based); ``ifname`` and ``direction``
     (``in``/``out``) are set when the capture knows them; ``wire_len`` is the length on the
-    wire; ``headers`` the outer headers; ``inner`` the encapsulated headers of a VXLAN packet
-    with ``vni``; ``data`` the captured bytes (None for text input); ``linktype`` the pcap
-    link type (-1 for text); ``netns`` the namespace when known (live tracing); ``comment``
-    the packet's own comment in the capture (a pcapng ``opt_comment``), if any; ``time_ok`` is
-    False when the source gave no usable time for this packet (a text line with no timestamp,
-    or one mangled in pasting): ``ts_ns`` then only keeps the record's place in order and must
+    wire; ``headers`` the outer headers; ``inner`` the encapsulated (innermost) headers of a
+    tunnelled packet, ``tunnel`` which encapsulation it was and its id, ``vni`` the VXLAN
+    network identifier (VXLAN only, as before ``tunnel``); ``data`` the captured bytes (None
+    for text input); ``linktype`` the pcap link type (-1 for text); ``netns`` the namespace
+    when known (live tracing); ``comment`` the packet's own comment in the capture (a pcapng
+    ``opt_comment``), if any; ``time_ok`` is False when the source gave no usable time for this
+    packet (a text line with no timestamp, one mangled in pasting, a pcap time fraction of a
+    second or more): ``ts_ns`` then only keeps the record's place in order and must
     not be used for clock estimates or timing.
     """
 
@@ -200,23 +217,24 @@ class PacketRecord(NamedTuple):
     netns: str | None = None
     comment: str | None = None
     time_ok: bool = True
+    tunnel: Tunnel | None = None
 
     @property
     def ip(self) -> IPHeader | None:
-        """The IP header that matters for flows: the inner one for VXLAN, else the outer."""
+        """The IP header that matters for flows: the inner one of a tunnel, else the outer."""
         if self.inner is not None and self.inner.ip is not None:
             return self.inner.ip
         return self.headers.ip
 
     @property
     def tcp(self) -> TCPHeader | None:
-        """The TCP header of the (inner, for VXLAN) packet, if it is TCP."""
+        """The TCP header of the (inner, for a tunnel) packet, if it is TCP."""
         h = self.inner if self.inner is not None and self.inner.ip is not None else self.headers
         return h.l4 if isinstance(h.l4, TCPHeader) else None
 
     @property
     def l4(self) -> L4 | None:
-        """The transport header of the (inner, for VXLAN) packet."""
+        """The transport header of the (inner, for a tunnel) packet."""
         h = self.inner if self.inner is not None and self.inner.ip is not None else self.headers
         return h.l4
 

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from nettrail.model.analysis import (
     Analysis,
+    ClockCheck,
     ClockOffset,
     Diagnosis,
     NatTranslation,
@@ -64,6 +65,8 @@ def to_dict(analysis: Analysis, *, bulk: bool = True) -> dict[str, Any]:
         "diagnosis": None if analysis.diagnosis is None else diagnosis_dict(analysis.diagnosis),
         "warnings": list(analysis.warnings),
     }
+    if analysis.clock_checks:
+        out["clock_checks"] = [clock_check_dict(c) for c in analysis.clock_checks]
     if not bulk:
         del out["connections"], out["findings"]
     return out
@@ -229,6 +232,24 @@ def clock_dict(c: ClockOffset) -> dict[str, Any]:
         "offset_ms": round(c.offset_ns / 1e6, 3),
         "uncertainty_ms": round(c.uncertainty_ns / 1e6, 3),
         "samples": c.samples,
+    }
+
+
+def clock_check_dict(c: ClockCheck) -> dict[str, Any]:
+    """A point's clock against the reference by probes and by packets (ms), and the verdict."""
+    def ms(v: float | None) -> float | None:
+        return None if v is None else round(v / 1e6, 3)
+
+    return {
+        "point": c.point,
+        "reference": c.reference,
+        "probe_offset_ms": ms(c.probe_offset_ns),
+        "probe_uncertainty_ms": ms(c.probe_uncertainty_ns),
+        "packet_offset_ms": ms(c.packet_offset_ns),
+        "packet_uncertainty_ms": ms(c.packet_uncertainty_ns),
+        "offset_ms": ms(c.offset_ns),
+        "uncertainty_ms": ms(c.uncertainty_ns),
+        "verdict": c.verdict,
     }
 
 

@@ -11,7 +11,14 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import TextIO
 
-from nettrail.model.analysis import Analysis, ClockOffset, Diagnosis, NatTranslation, PointSummary
+from nettrail.model.analysis import (
+    Analysis,
+    ClockCheck,
+    ClockOffset,
+    Diagnosis,
+    NatTranslation,
+    PointSummary,
+)
 from nettrail.model.finding import Evidence, Finding
 from nettrail.model.flow import Connection, Outcome
 
@@ -46,6 +53,10 @@ def render(analysis: Analysis, out: TextIO) -> None:
             if p.name not in aligned:
                 w(f"{INDENT}{p.name}'s clock is unknown: no packet was seen both there and at "
                   f"{reference}\n")
+    if analysis.clock_checks:
+        w("\nClocks measured over SSH, against the packets\n")
+        for check in analysis.clock_checks:
+            w(f"{INDENT}{clock_check_text(check)}\n")
     if analysis.nat:
         w("\nAddress translations\n")
         for t in analysis.nat:
@@ -166,6 +177,30 @@ def clock_text(c: ClockOffset) -> str:
     digits = 1 if unc >= 0.05 else 3
     return (f"{c.point}'s clock is {abs(ms):.{digits}f} ± {unc:.{digits}f} ms {side} "
             f"{c.reference} ({samples})")
+
+
+def clock_check_text(check: ClockCheck) -> str:
+    """``compute against client: probes -25.016 ± 0.069 ms, packets …: they agree (…)``."""
+    parts = []
+    if check.probe_offset_ns is not None and check.probe_uncertainty_ns is not None:
+        parts.append(f"probes {_signed_ms(check.probe_offset_ns, check.probe_uncertainty_ns)}")
+    if check.packet_offset_ns is not None and check.packet_uncertainty_ns is not None:
+        parts.append(f"packets {_signed_ms(check.packet_offset_ns, check.packet_uncertainty_ns)}")
+    text = f"{check.point} against {check.reference}: " + ", ".join(parts)
+    if check.verdict == "agree":
+        combined = _signed_ms(check.offset_ns, check.uncertainty_ns)
+        return text + f": they agree ({combined} combined)"
+    if check.verdict == "disagree":
+        return text + (": they DISAGREE (a clock stepped during the capture, an asymmetric "
+                       "probe path, or packets matched wrongly)")
+    if check.verdict == "probes-only":
+        return text + " (no packet seen at both points to check it against)"
+    return text + " (no clock probes for this point)"
+
+
+def _signed_ms(offset_ns: float, uncertainty_ns: float) -> str:
+    digits = 3 if uncertainty_ns < 500_000 else 1
+    return f"{offset_ns / 1e6:+.{digits}f} ± {uncertainty_ns / 1e6:.{digits}f} ms"
 
 
 def nat_text(t: NatTranslation) -> str:

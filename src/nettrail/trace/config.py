@@ -24,13 +24,17 @@ class TraceConfig:
 
     ``filter`` is a pcap-filter subset expression (empty: everything); ``ifname_globs`` are
     device names or prefixes ending in ``*``; ``netns`` are netns inodes; ``follow`` keeps
-    emitting events for a matched skb until it is freed; ``hooks`` names the tracepoints used.
+    emitting events for a matched skb until it is freed; ``connections`` (with ``follow`` and
+    ``conntrack``) also follows, in the kernel, every packet carrying either direction's
+    addresses before or after translation once a followed packet's conntrack entry is known;
+    ``hooks`` names the tracepoints used.
     """
 
     filter: str = ""
     ifname_globs: tuple[str, ...] = ()
     netns: tuple[int, ...] = ()
     follow: bool = True
+    connections: bool = True
     stack: bool = False
     conntrack: bool = True
     hooks: tuple[str, ...] = HOOKS
@@ -81,6 +85,8 @@ def to_rodata(cfg: TraceConfig) -> bytes:
         flags |= L.CFG_FILTER
         if cfg.follow:
             flags |= L.CFG_FOLLOW
+            if cfg.conntrack and cfg.connections:
+                flags |= L.CFG_CONNS
     if cfg.stack:
         flags |= L.CFG_STACK
     netns = list(cfg.netns) + [0] * (L.MAX_NETNS - len(cfg.netns))

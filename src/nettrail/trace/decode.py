@@ -27,7 +27,7 @@ from nettrail.model.packet import TCPHeader, UDPHeader
 from nettrail.trace import btf
 from nettrail.trace import layout as L
 from nettrail.trace.kallsyms import Kallsyms
-from nettrail.trace.netns_names import NetnsNames
+from nettrail.trace.netns_names import NetnsNames, Switches
 
 _I = L.RECORD_INDEX
 TS, SKB, FIRST, NETNS, IFINDEX, REASON = (_I["ts_ns"], _I["skb"], _I["first_ns"], _I["netns"],
@@ -37,6 +37,9 @@ CT_STATUS_I, STACK_ID, PKT_LEN, CPU, KIND, FLAGS = (_I["ct_status"], _I["stack_i
                                                     _I["flags"])
 CAP_LEN, LINK, CT_INFO_I, SK_STATE, TAIL = (_I["cap_len"], _I["link"], _I["ct_info"],
                                             _I["sk_state"], _I["tail"])
+DEV_FLAGS = _I["dev_flags"]
+HANDOVER_NS = 50_000_000
+"""How long after a frame is handed to a switch its copy may leave another port (ns)."""
 IFNAME, DATA = L.tail_slice("ifname"), L.tail_slice("data")
 CT_ORIG = L.tail_slice("ct_orig.src").start
 CT_REPLY = L.tail_slice("ct_reply.src").start
@@ -67,8 +70,11 @@ class Decoder:
 
     def __init__(self, anchor_ns: int, names: NetnsNames | None = None,
                  stack: Callable[[int], tuple[int, ...]] | None = None,
-                 reasons: tuple[dict[int, str], dict[int, str]] | None = None) -> None:
+                 reasons: tuple[dict[int, str], dict[int, str]] | None = None,
+                 switches: Switches | None = None) -> None:
         self.anchor_ns = anchor_ns
+        self.switches = switches if switches is not None else Switches()
+        self._handed: dict[tuple[int, tuple[int, ...]], tuple[int, int]] = {}
         self.names = names if names is not None else NetnsNames()
         self._stack = stack
         self._syms: Kallsyms | None = None
@@ -101,6 +107,12 @@ class Decoder:
             key: tuple[int, ...] = (skb, first)
         else:
             key = (skb, *_identity(packet))
+        drop = self._drop_section(raw, netns_inode) if kind == "drop" else None
+        if drop is not None and drop.handed_to:
+            kind = "handed"
+        packet_id = 0
+        if skb:
+            packet_id = self._joined(key, kind, netns_inode, mono, packet)
         return TraceEvent(
             time_ns=mono + self.anchor_ns,
             mono_ns=mono,
@@ -108,16 +120,42 @@ class Decoder:
             cpu=int(raw[CPU]),
             netns=self.names.name(netns_inode),
             netns_inode=netns_inode,
-            packet_id=self._packet_id(key) if skb else 0,
-            followed=bool(flags & L.EV_TRACKED),
+            packet_id=packet_id,
+            followed=bool(flags & (L.EV_TRACKED | L.EV_CONN)),
             device=self._device(raw) if flags & L.EV_DEV else None,
             packet=packet,
             conntrack=self._conntrack(raw) if flags & L.EV_CT else None,
-            drop=self._drop_section(raw) if kind == "drop" else None,
+            drop=drop,
             reset=self._reset_section(raw, flags) if kind == "reset" else None,
             socket=self._socket(raw) if flags & L.EV_SOCK else None,
             stack=self._stack_section(raw) if flags & L.EV_STACK else None,
         )
+
+    def _joined(self, key: tuple[int, ...], kind: str, netns: int, mono: int,
+                packet: PacketSection | None) -> int:
+        """The packet id, joining a frame handed to a switch with its copy leaving another port.
+
+        The switch sends a new skb, so the far side's first event opens a new key: it gets the
+        handed packet's id when the same namespace handed a packet with the same fingerprint
+        (IP ID, TCP sequence, flags, length of the innermost headers) shortly before.
+        """
+        if kind == "handed":
+            pid = self._packet_id(key)
+            fp = fingerprint(packet)
+            if fp:
+                self._handed[(netns, fp)] = (pid, mono)
+            return pid
+        if self._handed and key not in self._ids:
+            hit = self._handed.get((netns, fingerprint(packet)))
+            if hit is not None and 0 <= mono - hit[1] <= HANDOVER_NS:
+                if len(self._ids) >= MAX_IDS:
+                    self._ids.clear()
+                self._ids[key] = hit[0]
+                return hit[0]
+            if len(self._handed) > 4096:
+                self._handed = {k: v for k, v in self._handed.items()
+                                if mono - v[1] <= HANDOVER_NS}
+        return self._packet_id(key)
 
     def _device(self, raw: Raw) -> DeviceSection:
         name: bytes = raw[TAIL][IFNAME]
@@ -130,7 +168,7 @@ class Decoder:
         eth = raw[LINK] == L.LINK_ETH
         frame = decode_frame(LINKTYPE_ETHERNET if eth else LINKTYPE_RAW, data)
         return PacketSection("eth" if eth else "raw", data, int(raw[PKT_LEN]),
-                             frame.headers, frame.inner, frame.vni)
+                             frame.headers, frame.inner, frame.vni, frame.tunnel)
 
     def _conntrack(self, raw: Raw) -> ConntrackSection:
         return ConntrackSection(
@@ -140,9 +178,13 @@ class Decoder:
             CtTuple(*_tuple(raw, CT_REPLY)),
         )
 
-    def _drop_section(self, raw: Raw) -> DropSection:
+    def _drop_section(self, raw: Raw, netns: int) -> DropSection:
         reason = int(raw[REASON])
-        return DropSection(reason, self._drop.get(reason, f"reason-{reason}"))
+        name = self._drop.get(reason, f"reason-{reason}")
+        handed = None
+        if name == "OTHERHOST" and int(raw[DEV_FLAGS]) & L.DEV_PACKET_SOCKET:
+            handed = "Open vSwitch" if self.switches.runs_ovs(netns) else "a packet socket"
+        return DropSection(reason, name, handed)
 
     def _reset_section(self, raw: Raw, flags: int) -> ResetSection:
         reason = int(raw[REASON])
@@ -165,6 +207,22 @@ class Decoder:
         while frames and frames[0].startswith(("bpf_prog_", "bpf_trace_run")):
             del frames[0]  # the tracer itself
         return StackSection(tuple(frames))
+
+
+def fingerprint(packet: PacketSection | None) -> tuple[int, ...]:
+    """NAT- and encapsulation-invariant fields of the innermost IP packet; () when none."""
+    if packet is None:
+        return ()
+    hdrs = packet.top
+    ip = hdrs.ip
+    if ip is None:
+        return ()
+    l4 = hdrs.l4
+    if isinstance(l4, TCPHeader):
+        return (ip.ip_id or 0, ip.proto, l4.seq or 0, l4.ack or 0, l4.flags, l4.payload_len)
+    if isinstance(l4, UDPHeader):
+        return (ip.ip_id or 0, ip.proto, l4.payload_len)
+    return (ip.ip_id or 0, ip.proto)
 
 
 def _identity(packet: PacketSection | None) -> tuple[int, ...]:

@@ -5,9 +5,13 @@ Grammar (keywords as in pcap-filter(7))::
     expr  := term (("or" | "||") term)*
     term  := unary (("and" | "&&") unary)*
     unary := ("not" | "!") unary | "(" expr ")" | prim
-    prim  := [src|dst] host ADDR | [src|dst] net CIDR | [proto] [src|dst] port N
+    prim  := [src|dst] host ADDR | [src|dst] net CIDR | [proto] [src|dst] port N|NAME
            | [proto] [src|dst] portrange N-M | tcp | udp | icmp | icmp6 | ip | ip6
            | proto N | tcp[tcpflags] & FLAGS (!= 0 | = FLAGS) | tcp[tcpflags] = FLAGS
+           | ether (host|src|dst) MAC | vlan [ID] | less N | greater N
+
+Ports may be service names (``ssh``, ``https``, from /etc/services, else a built-in table).
+``less N``/``greater N`` compare the packet's length from its link header (``<=``/``>=``).
 
 FLAGS are ``tcp-fin``, ``tcp-syn``, ``tcp-rst``, ``tcp-push``, ``tcp-ack``, ``tcp-urg``,
 ``tcp-ece``, ``tcp-cwr`` or numbers, joined with ``|``. Anything else is a ``FilterError``.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from typing import NamedTuple
 
 from nettrail.errors import FilterError
@@ -33,6 +38,16 @@ TCP_FLAG_NAMES = {
     "tcp-cwr": 0x80,
 }
 PROTOS = {"tcp": 6, "udp": 17, "icmp": 1, "icmp6": 58}
+SERVICES = {"ssh": 22, "http": 80, "https": 443, "domain": 53, "dns": 53, "telnet": 23,
+            "ftp": 21, "smtp": 25, "ntp": 123, "bgp": 179, "ldap": 389, "mysql": 3306,
+            "postgresql": 5432, "vxlan": 4789, "geneve": 6081, "openflow": 6653,
+            "ovsdb": 6640}
+"""Service names known without /etc/services."""
+SUPPORTED = ("host", "net", "port", "portrange", "src", "dst", "ether host|src|dst", "vlan",
+             "less", "greater", "tcp", "udp", "icmp", "icmp6", "ip", "ip6", "proto",
+             "tcp[tcpflags]")
+"""The primitives the filter understands, as named in errors."""
+_MAC = re.compile(r"^[0-9A-Fa-f]{1,2}([:.-][0-9A-Fa-f]{1,2}){5}$")
 _TOKEN = re.compile(r"\s*(&&|\|\||!=|==|[()\[\]&|=!]|[^\s()\[\]&|=!]+)")
 
 
@@ -63,6 +78,10 @@ class PacketFields(NamedTuple):
     sport: int
     dport: int
     tcp_flags: int
+    smac: bytes = b""
+    dmac: bytes = b""
+    vlan: int = 0
+    length: int = 0
 
 
 def _tokens(text: str) -> tuple[list[str], list[int]]:
@@ -163,7 +182,35 @@ class _Parser:
         if tok == "proto":
             self.out.append(Rule(L.OP_TEST, L.FLD_PROTO, lo=self.number(self.take(), 255)))
             return
+        if tok == "ether":
+            self.ether()
+            return
+        if tok == "vlan":
+            vid = 0
+            nxt = self.peek()
+            if nxt is not None and nxt[:1].isdigit():
+                vid = self.number(self.take(), 4095) + 1
+            self.out.append(Rule(L.OP_TEST, L.FLD_VLAN, lo=vid))
+            return
+        if tok in ("less", "greater"):
+            n = self.number(self.take(), 0xFFFFFFFF)
+            field = L.FLD_LEN_LE if tok == "less" else L.FLD_LEN_GE
+            self.out.append(Rule(L.OP_TEST, field, lo=n & 0xFFFF, hi=n >> 16))
+            return
         self.directed(tok)
+
+    def ether(self) -> None:
+        tok = self.take()
+        if tok not in ("host", "src", "dst"):
+            raise self.error(f"expected host, src or dst after ether, found {tok!r}")
+        if tok in ("src", "dst") and self.peek() == "host":
+            self.take()
+        text = self.take()
+        if not _MAC.match(text):
+            raise self.error(f"not a MAC address: {text!r}")
+        mac = bytes(int(x, 16) for x in re.split(r"[:.-]", text))
+        field = {"src": L.FLD_ETH_SRC, "dst": L.FLD_ETH_DST, "host": L.FLD_ETH_ANY}[tok]
+        self.out.append(Rule(L.OP_TEST, field, addr=mac.ljust(16, b"\0")))
 
     def directed(self, tok: str) -> None:
         direction = "any"
@@ -175,13 +222,23 @@ class _Parser:
         elif tok == "net":
             self.addr(direction, self.take(), net=True)
         elif tok == "port":
-            port = self.number(self.take(), 65535)
+            port = self.service(self.take())
             self.port(direction, port, port)
         elif tok == "portrange":
             lo, _, hi = self.take().partition("-")
-            self.port(direction, self.number(lo, 65535), self.number(hi, 65535))
+            self.port(direction, self.service(lo), self.service(hi))
         else:
-            raise self.error(f"unsupported primitive {tok!r}")
+            err = self.error(f"unsupported primitive {tok!r}")
+            raise FilterError(f"{err}; supported: {', '.join(SUPPORTED)}")
+
+    def service(self, text: str) -> int:
+        """A port number, or a service name (``ssh``) looked up like tcpdump does."""
+        if text[:1].isdigit():
+            return self.number(text, 65535)
+        port = service_port(text)
+        if port is None:
+            raise self.error(f"unknown port name {text!r}")
+        return port
 
     def addr(self, direction: str, text: str, *, net: bool) -> None:
         try:
@@ -249,6 +306,16 @@ class _Parser:
             self.out.append(Rule(L.OP_NOT))
 
 
+def service_port(name: str) -> int | None:
+    """The port of a service name: /etc/services (tcp, then udp), else :data:`SERVICES`."""
+    for proto in ("tcp", "udp"):
+        try:
+            return socket.getservbyname(name, proto)
+        except OSError:
+            continue
+    return SERVICES.get(name.lower())
+
+
 def compile_filter(text: str) -> tuple[Rule, ...]:
     """The postfix program of a filter expression; empty for an empty expression."""
     rules = _Parser(text).parse()
@@ -280,6 +347,21 @@ def _test(rule: Rule, p: PacketFields) -> bool:
         return p.proto == 6 and p.tcp_flags & rule.lo != 0
     if f == L.FLD_TCPFLAGS_EQ:
         return p.proto == 6 and p.tcp_flags & rule.lo == rule.hi
+    return _test_link(rule, p)
+
+
+def _test_link(rule: Rule, p: PacketFields) -> bool:
+    f, n = rule.field, rule.lo | rule.hi << 16
+    if f in (L.FLD_ETH_SRC, L.FLD_ETH_DST, L.FLD_ETH_ANY):
+        want = rule.addr[:6]
+        return bool(p.smac) and ((f != L.FLD_ETH_DST and p.smac == want)
+                                 or (f != L.FLD_ETH_SRC and p.dmac == want))
+    if f == L.FLD_VLAN:
+        return p.vlan != 0 and (rule.lo == 0 or p.vlan == rule.lo)
+    if f == L.FLD_LEN_LE:
+        return p.length <= n
+    if f == L.FLD_LEN_GE:
+        return p.length >= n
     return False
 
 

@@ -35,6 +35,9 @@ EV_TRACKED = 0x08
 EV_STACK = 0x10
 EV_SOCK = 0x20
 EV_DEV = 0x40
+EV_CONN = 0x80
+
+DEV_PACKET_SOCKET = 0x01
 
 LINK_NONE = 0
 LINK_ETH = 1
@@ -44,6 +47,7 @@ CFG_FILTER = 0x01
 CFG_FOLLOW = 0x02
 CFG_STACK = 0x04
 CFG_CT = 0x08
+CFG_CONNS = 0x10
 
 OP_TEST = 1
 OP_AND = 2
@@ -61,10 +65,17 @@ FLD_PROTO = 7
 FLD_FAMILY = 8
 FLD_TCPFLAGS_ANY = 9
 FLD_TCPFLAGS_EQ = 10
+FLD_ETH_SRC = 11
+FLD_ETH_DST = 12
+FLD_ETH_ANY = 13
+FLD_VLAN = 14
+FLD_LEN_LE = 15
+FLD_LEN_GE = 16
 
 STAT_LOST = 0
 STAT_EMITTED = 1
 STAT_TRACKED = 2
+STAT_CONNS = 3
 STAT_SLOTS = 4
 
 Fields = list[tuple[str, str]]
@@ -101,7 +112,7 @@ EVENT: Fields = [
     ("link", "B"),
     ("ct_info", "B"),
     ("sk_state", "I"),
-    ("pad", "I"),
+    ("dev_flags", "I"),
     ("ifname", f"{IFNAMSIZ}s"),
     *_nest("ct_orig", TUPLE),
     *_nest("ct_reply", TUPLE),

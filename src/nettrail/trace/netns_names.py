@@ -8,6 +8,8 @@ namespace is ``root``, and other namespaces are named after a process living in 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 RUN_NETNS = Path("/run/netns")
@@ -85,3 +87,39 @@ class NetnsNames:
             if name == name_or_inode:
                 return ino
         return _inode(RUN_NETNS / name_or_inode)
+
+
+def switch_namespaces(proc: Path = PROC, daemon: str = "ovs-vswitchd") -> set[int]:
+    """Inodes of the namespaces where an Open vSwitch daemon (``ovs-vswitchd``) runs."""
+    found: set[int] = set()
+    try:
+        pids = [p.name for p in proc.iterdir() if p.name.isdigit()]
+    except OSError:
+        return found
+    for pid in pids:
+        if _comm(proc, pid) == daemon:
+            ino = _inode(proc / pid / "ns" / "net")
+            if ino is not None:
+                found.add(ino)
+    return found
+
+
+class Switches:
+    """Whether a namespace runs Open vSwitch; rescans at most once a second for a new inode."""
+
+    def __init__(self, scan_fn: Callable[[], set[int]] = switch_namespaces) -> None:
+        self._scan = scan_fn
+        self._known: set[int] = set()
+        self._seen: set[int] = set()
+        self._last = -1.0
+
+    def runs_ovs(self, inode: int) -> bool:
+        """True when ``ovs-vswitchd`` runs in namespace ``inode``."""
+        if inode in self._known:
+            return True
+        now = time.monotonic()
+        if inode not in self._seen or now - self._last > 1.0:
+            self._seen.add(inode)
+            self._last = now
+            self._known = self._scan()
+        return inode in self._known

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, BinaryIO, TextIO
 
+from nettrail.analyze.describe import describe_packet
 from nettrail.capture.decode import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from nettrail.model.event import PROTO_NAMES, TraceEvent
 from nettrail.model.flow import Endpoint
@@ -39,7 +40,7 @@ Hop = tuple[Endpoint, Endpoint, str]
 
 def hop_of(ev: TraceEvent) -> Hop | None:
     """(source, destination, netns) of a packet hop; None for events that are not hops."""
-    eps = endpoints(ev) if ev.kind in ("xmit", "recv", "drop") else None
+    eps = endpoints(ev) if ev.kind in ("xmit", "recv", "drop", "handed") else None
     return None if eps is None else (eps[0], eps[1], ev.netns)
 
 
@@ -73,12 +74,18 @@ def _clock(ns: int) -> str:
         f".{ns % 1_000_000_000:09d}"
 
 
+def packet_text(ev: TraceEvent) -> str:
+    """The event's packet printed as the analyzer's evidence prints one (tcpdump -n style)."""
+    p = ev.packet
+    return "" if p is None else describe_packet(p.headers, p.inner, p.vni, p.tunnel)
+
+
 def hop_line(ev: TraceEvent, t0: int) -> str:
     """One hop of a packet: offset from the first hop, kind, where, and what happened."""
     where = ev.netns + (f"/{ev.ifname}" if ev.ifname else "")
     line = f"  +{(ev.mono_ns - t0) / 1000:10.3f}us  {ev.kind:<17} {where}"
     if ev.packet is not None:
-        line += f"  {ev.packet.text()}"
+        line += f"  {packet_text(ev)}"
     elif ev.socket is not None:
         line += f"  {ev.socket.text()}"
     for section in (ev.drop, ev.reset, ev.conntrack):
@@ -92,7 +99,7 @@ def render_packet(events: Sequence[TraceEvent], out: TextIO, stacks: bool = Fals
     if not events:
         return
     first = events[0]
-    what = first.packet.text() if first.packet is not None else (
+    what = packet_text(first) if first.packet is not None else (
         first.socket.text() if first.socket is not None else "")
     out.write(f"{_clock(first.time_ns)} packet {first.packet_id}: {what}\n")
     notes = dict(rewrites(events))
@@ -184,6 +191,8 @@ def event_record(ev: TraceEvent) -> dict[str, Any]:
                             "original": ct.original.text(), "reply": ct.reply.text()}
     if ev.drop is not None:
         rec["drop_reason"] = ev.drop.name
+        if ev.drop.handed_to:
+            rec["handed_to"] = ev.drop.handed_to
     if ev.reset is not None:
         rec["reset"] = {"reason": ev.reset.name, "socket": ev.reset.socket,
                         "sk_state": ev.reset.sk_state, "origin": ev.reset.text()}

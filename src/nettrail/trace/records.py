@@ -30,7 +30,7 @@ def to_packet_records(events: Iterable[TraceEvent], file: str = TRACE_FILE) -> l
         out.append(PacketRecord(
             point=ev.netns, ts_ns=ev.time_ns, file=file, frame=i, ifname=ev.ifname,
             direction=direction, wire_len=pkt.wire_len, headers=pkt.headers, inner=pkt.inner,
-            vni=pkt.vni, data=pkt.data,
+            vni=pkt.vni, data=pkt.data, tunnel=pkt.tunnel,
             linktype=LINKTYPE_ETHERNET if pkt.link == "eth" else LINKTYPE_RAW, netns=ev.netns,
         ))
     return out

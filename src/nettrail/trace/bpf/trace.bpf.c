@@ -44,6 +44,24 @@ struct {
 	__type(value, struct track_val);
 } tracked_skbs SEC(".maps");
 
+/* one direction of a followed connection, before or after translation (never leaves the kernel) */
+struct conn_key {
+	__u32 src[4];
+	__u32 dst[4];
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct conn_key);
+	__type(value, __u64);   /* when the tuple was learned */
+} tracked_conns SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, 4096);
@@ -62,7 +80,11 @@ struct hdr {
 	__u8 family;
 	__u8 proto;
 	__u8 tcp_flags;
-	__u8 pad[3];
+	__u8 has_eth;
+	__u16 vlan;      /* VLAN ID + 1 when tagged, else 0 */
+	__u8 smac[6];
+	__u8 dmac[6];
+	__u32 len;       /* packet length from the link (or IP) header */
 };
 
 struct loc {
@@ -160,9 +182,14 @@ static __noinline const __u8 *parse_eth(const __u8 *p, struct hdr *h)
 
 	if (bpf_probe_read_kernel(e, 18, p))
 		return NULL;
+	h->has_eth = 1;
+	__builtin_memcpy(h->dmac, &e[0], 6);
+	__builtin_memcpy(h->smac, &e[6], 6);
 	etype = (e[12] << 8) | e[13];
-	if (etype == 0x8100 || etype == 0x88a8)
+	if (etype == 0x8100 || etype == 0x88a8) {
+		h->vlan = (((e[14] << 8) | e[15]) & 0xfff) + 1;
 		return parse_l3(p + 18, (e[16] << 8) | e[17], h);
+	}
 	return parse_l3(p + 14, etype, h);
 }
 
@@ -180,8 +207,11 @@ static __always_inline void parse(const struct loc *l, struct hdr *h, struct hdr
 	} else {
 		return;
 	}
-	if (inner)
+	h->len = l->len;
+	if (inner) {
 		parse_eth(inner, in);
+		in->len = l->len > (inner - l->base) ? l->len - (inner - l->base) : 0;
+	}
 }
 
 /* where the packet's bytes start: the link header when there is one, else the IP header */
@@ -250,9 +280,20 @@ static __always_inline int port_in(const volatile struct nt_rule *r, __u16 port)
 	return port >= r->lo && port <= r->hi;
 }
 
+static __always_inline int mac_match(const volatile struct nt_rule *r, const __u8 *mac)
+{
+	const volatile __u8 *want = (const volatile __u8 *)r->addr;
+
+	for (int i = 0; i < 6; i++)
+		if (mac[i] != want[i])
+			return 0;
+	return 1;
+}
+
 static __always_inline int test(const volatile struct nt_rule *r, const struct hdr *h)
 {
 	int ports = h->proto == IPPROTO_TCP || h->proto == IPPROTO_UDP;
+	__u32 n = (__u32)r->lo | ((__u32)r->hi << 16);
 
 	switch (r->field) {
 	case NT_FLD_SRC_ADDR:
@@ -275,6 +316,18 @@ static __always_inline int test(const volatile struct nt_rule *r, const struct h
 		return h->proto == IPPROTO_TCP && (h->tcp_flags & r->lo) != 0;
 	case NT_FLD_TCPFLAGS_EQ:
 		return h->proto == IPPROTO_TCP && (h->tcp_flags & r->lo) == r->hi;
+	case NT_FLD_ETH_SRC:
+		return h->has_eth && mac_match(r, h->smac);
+	case NT_FLD_ETH_DST:
+		return h->has_eth && mac_match(r, h->dmac);
+	case NT_FLD_ETH_ANY:
+		return h->has_eth && (mac_match(r, h->smac) || mac_match(r, h->dmac));
+	case NT_FLD_VLAN:
+		return h->vlan && (!r->lo || h->vlan == r->lo);
+	case NT_FLD_LEN_LE:
+		return h->len <= n;
+	case NT_FLD_LEN_GE:
+		return h->len >= n;
 	}
 	return 0;
 }
@@ -403,6 +456,85 @@ static __always_inline int followed(__u64 skbaddr, const struct hdr *h, const st
 	return 1;
 }
 
+static __always_inline void key_of_hdr(struct conn_key *k, const struct hdr *h)
+{
+	__builtin_memcpy(k->src, h->src, 16);
+	__builtin_memcpy(k->dst, h->dst, 16);
+	k->sport = h->sport;
+	k->dport = h->dport;
+	k->proto = h->proto;
+	k->family = h->family;
+}
+
+/* whether the packet's outer or inner headers belong to a followed connection */
+static __always_inline int conn_followed(const struct hdr *h, const struct hdr *in)
+{
+	struct conn_key k = {};
+
+	if (!(CFG.flags & NT_CFG_CONNS))
+		return 0;
+	if (h->family && (h->proto == IPPROTO_TCP || h->proto == IPPROTO_UDP)) {
+		key_of_hdr(&k, h);
+		if (bpf_map_lookup_elem(&tracked_conns, &k))
+			return 1;
+	}
+	if (in->family && (in->proto == IPPROTO_TCP || in->proto == IPPROTO_UDP)) {
+		key_of_hdr(&k, in);
+		if (bpf_map_lookup_elem(&tracked_conns, &k))
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline void learn_one(const struct nt_tuple *t, int reverse, __u64 now)
+{
+	struct conn_key k = {};
+
+	if (reverse) {
+		__builtin_memcpy(k.src, t->dst, 16);
+		__builtin_memcpy(k.dst, t->src, 16);
+		k.sport = t->dport;
+		k.dport = t->sport;
+	} else {
+		__builtin_memcpy(k.src, t->src, 16);
+		__builtin_memcpy(k.dst, t->dst, 16);
+		k.sport = t->sport;
+		k.dport = t->dport;
+	}
+	if (t->family == 4) {
+		k.src[1] = k.src[2] = k.src[3] = 0;
+		k.dst[1] = k.dst[2] = k.dst[3] = 0;
+	}
+	k.proto = t->proto;
+	k.family = t->family;
+	if (bpf_map_update_elem(&tracked_conns, &k, &now, BPF_NOEXIST) == 0)
+		count(NT_STAT_CONNS);
+}
+
+/* a followed packet's conntrack entry: both directions, before and after translation */
+static __always_inline void learn_conn(const struct nt_event *e, __u64 now)
+{
+	if (!(CFG.flags & NT_CFG_CONNS) || !(e->flags & NT_EV_CT))
+		return;
+	if (e->ct_orig.proto != IPPROTO_TCP && e->ct_orig.proto != IPPROTO_UDP)
+		return;
+	if (!e->ct_orig.family)
+		return;
+	learn_one(&e->ct_orig, 0, now);
+	learn_one(&e->ct_orig, 1, now);
+	learn_one(&e->ct_reply, 0, now);
+	learn_one(&e->ct_reply, 1, now);
+}
+
+/* whether a packet socket is bound to this device (not the "any device" taps) */
+static __always_inline __u32 dev_flags_of(const struct net_device *dev)
+{
+	const struct list_head *head = &dev->ptype_all;
+	const struct list_head *next = dev->ptype_all.next;
+
+	return next && next != head ? NT_DEV_PACKET_SOCKET : 0;
+}
+
 static __always_inline void copy_tuple(struct nt_tuple *t, const struct nf_conntrack_tuple *k)
 {
 	__u16 l3 = BPF_CORE_READ(k, src.l3num);
@@ -495,7 +627,7 @@ static __always_inline struct nt_event *reserve(__u8 kind)
 	e->cap_len = 0;
 	e->link = NT_LINK_NONE;
 	e->sk_state = 0;
-	e->pad = 0;
+	e->dev_flags = 0;
 	__builtin_memset(e->ifname, 0, sizeof(e->ifname));
 	__builtin_memset(&e->ct_orig, 0, sizeof(e->ct_orig));
 	__builtin_memset(&e->ct_reply, 0, sizeof(e->ct_reply));
@@ -513,7 +645,7 @@ static __always_inline int on_skb(void *ctx, __u8 kind, const struct sk_buff *sk
 	struct loc l = {};
 	__u64 now = bpf_ktime_get_ns(), first = 0, ident = 0, skbaddr = (__u64)skb;
 	__u64 n;
-	int follow, eth_dev = 0;
+	int follow, conn = 0, eth_dev = 0;
 	struct nt_event *e;
 
 	if (dev) {
@@ -524,13 +656,19 @@ static __always_inline int on_skb(void *ctx, __u8 kind, const struct sk_buff *sk
 	if (skb) {
 		locate(skb, kind, eth_dev, &l);
 		parse(&l, &h, &in);
+		if (!h.vlan && skb->vlan_all)
+			h.vlan = (skb->vlan_tci & 0xfff) + 1;
 	}
 	if (!h.family && sk && kind == NT_KIND_RESET)
 		sock_tuple(&sk->__sk_common, &st, &h);
 	follow = followed(skbaddr, &h, &in, now, &first);
 	if (!follow) {
-		if (!matches(dev, sk, &h, &in, &ident))
-			return 0;
+		if (!matches(dev, sk, &h, &in, &ident)) {
+			if (!conn_followed(&h, &in))
+				return 0;
+			conn = 1;
+			ident = ident_of(in.family ? &in : &h);
+		}
 		if ((CFG.flags & NT_CFG_FOLLOW) && skbaddr && kind != NT_KIND_DROP) {
 			struct track_val tv = {.first_ns = now, .last_ns = now, .ident = ident};
 
@@ -550,8 +688,11 @@ static __always_inline int on_skb(void *ctx, __u8 kind, const struct sk_buff *sk
 	e->reason = reason;
 	if (follow)
 		e->flags |= NT_EV_TRACKED;
+	if (conn)
+		e->flags |= NT_EV_CONN;
 	if (dev) {
 		e->ifindex = dev->ifindex;
+		e->dev_flags = dev_flags_of(dev);
 		bpf_probe_read_kernel(e->ifname, sizeof(e->ifname), &dev->name);
 		e->flags |= NT_EV_DEV;
 	}
@@ -575,8 +716,10 @@ static __always_inline int on_skb(void *ctx, __u8 kind, const struct sk_buff *sk
 			e->flags |= NT_EV_PKT;
 		}
 	}
-	if ((CFG.flags & NT_CFG_CT) && skb)
+	if ((CFG.flags & NT_CFG_CT) && skb) {
 		fill_ct(e, skb);
+		learn_conn(e, now);
+	}
 	return submit(ctx, e);
 }
 

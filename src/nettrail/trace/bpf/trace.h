@@ -29,6 +29,11 @@
 #define NT_EV_STACK 0x10    /* stack_id names a stack in the stacks map */
 #define NT_EV_SOCK 0x20     /* sock tuple valid */
 #define NT_EV_DEV 0x40      /* ifindex/ifname valid */
+#define NT_EV_CONN 0x80     /* emitted because its addresses belong to a followed connection */
+
+/* device flags (nt_event.dev_flags) */
+#define NT_DEV_PACKET_SOCKET 0x01  /* a packet socket is bound to the device (e.g. Open vSwitch's
+				      userspace datapath reads its frames there) */
 
 /* link type of data[] */
 #define NT_LINK_NONE 0
@@ -40,6 +45,9 @@
 #define NT_CFG_FOLLOW 0x02  /* follow matched skbs until freed */
 #define NT_CFG_STACK 0x04   /* record kernel stacks */
 #define NT_CFG_CT 0x08      /* read conntrack entries */
+#define NT_CFG_CONNS 0x10   /* follow connections: once a followed packet's conntrack entry is
+			       known, packets with either direction's tuples before or after
+			       translation are followed too */
 
 /* filter program: postfix, evaluated on a bit stack */
 #define NT_OP_TEST 1
@@ -59,11 +67,18 @@
 #define NT_FLD_FAMILY 8     /* 4 or 6 == lo */
 #define NT_FLD_TCPFLAGS_ANY 9  /* TCP and (flags & lo) != 0 */
 #define NT_FLD_TCPFLAGS_EQ 10  /* TCP and (flags & lo) == hi */
+#define NT_FLD_ETH_SRC 11   /* source MAC == the first 6 bytes of addr */
+#define NT_FLD_ETH_DST 12
+#define NT_FLD_ETH_ANY 13
+#define NT_FLD_VLAN 14      /* VLAN-tagged; with VLAN ID lo - 1 when lo != 0 */
+#define NT_FLD_LEN_LE 15    /* packet length (from the link header) <= lo | hi << 16 */
+#define NT_FLD_LEN_GE 16    /* packet length >= lo | hi << 16 */
 
 /* stats map slots (per-CPU array) */
 #define NT_STAT_LOST 0
 #define NT_STAT_EMITTED 1
 #define NT_STAT_TRACKED 2
+#define NT_STAT_CONNS 3     /* connection tuples learned */
 #define NT_STAT_SLOTS 4
 
 struct nt_tuple {
@@ -93,7 +108,7 @@ struct nt_event {
 	__u8 link;        /* NT_LINK_* */
 	__u8 ct_info;     /* enum ip_conntrack_info */
 	__u32 sk_state;   /* socket state when NT_EV_SK */
-	__u32 pad;
+	__u32 dev_flags;  /* NT_DEV_* */
 	char ifname[NT_IFNAMSIZ];
 	struct nt_tuple ct_orig;
 	struct nt_tuple ct_reply;

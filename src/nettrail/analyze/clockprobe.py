@@ -1,0 +1,124 @@
+"""Clocks measured over SSH (NTP style probes), and how they compare with the packets' bounds.
+
+One probe: the collector reads its clock (``t1``), asks, the host answers with its clock
+(``t``), the collector reads its clock again (``t4``). Wherever between ``t1`` and ``t4`` the
+host read its clock, ``offset = t - (t1 + t4) / 2`` is off by at most half the round trip, so
+the fastest probe gives the tightest bound. Before and after a capture, the two offsets give
+the drift. Two hosts' offsets against the collector give their offset against each other; the
+packets give another (``analyze/clock.py``); both are shown, and when their intervals do not
+overlap they disagree (a clock stepped, a probe path asymmetric, or packets mismatched).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from nettrail.model.analysis import ClockCheck, ClockOffset
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeEstimate:
+    """A host's clock minus the collector's (ns), from the fastest of ``probes`` probes."""
+
+    offset_ns: float
+    uncertainty_ns: float
+    probes: int
+    at_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostClock:
+    """A host's measured clock: before and after the capture, drift, and its own discipline."""
+
+    host: str
+    before: ProbeEstimate | None
+    after: ProbeEstimate | None
+    synchronised: bool | None = None
+    max_error_ns: int | None = None
+
+    @property
+    def offset_ns(self) -> float | None:
+        """The offset over the capture: the mean of before and after (either alone)."""
+        known = [e for e in (self.before, self.after) if e is not None]
+        return sum(e.offset_ns for e in known) / len(known) if known else None
+
+    @property
+    def uncertainty_ns(self) -> float | None:
+        """Covers both measurements and the drift between them."""
+        known = [e for e in (self.before, self.after) if e is not None]
+        if not known:
+            return None
+        mid = sum(e.offset_ns for e in known) / len(known)
+        return max(abs(e.offset_ns - mid) + e.uncertainty_ns for e in known)
+
+    @property
+    def drift_uncertainty_ppm(self) -> float | None:
+        """How far off :attr:`drift_ppm` can be (both uncertainties over the time between)."""
+        b, a = self.before, self.after
+        if b is None or a is None or a.at_ns <= b.at_ns:
+            return None
+        return (a.uncertainty_ns + b.uncertainty_ns) / (a.at_ns - b.at_ns) * 1e6
+
+    @property
+    def drift_ppm(self) -> float | None:
+        """How fast the host's clock gains on the collector's, in parts per million."""
+        b, a = self.before, self.after
+        if b is None or a is None or a.at_ns <= b.at_ns:
+            return None
+        return (a.offset_ns - b.offset_ns) / (a.at_ns - b.at_ns) * 1e6
+
+
+def estimate(samples: Sequence[tuple[int, int, int]]) -> ProbeEstimate | None:
+    """The offset from (t1, t_host, t4) samples in ns: the fastest round trip wins."""
+    good = [(t4 - t1, t1, t, t4) for t1, t, t4 in samples if t4 >= t1]
+    if not good:
+        return None
+    rtt, t1, t, t4 = min(good)
+    return ProbeEstimate(t - (t1 + t4) / 2, rtt / 2, len(samples), t1)
+
+
+def relative(clocks: Mapping[str, HostClock], point: str, reference: str,
+             ) -> tuple[float, float] | None:
+    """``point``'s clock minus ``reference``'s (ns) and its uncertainty, from the probes."""
+    a, b = clocks.get(reference), clocks.get(point)
+    if a is None or b is None:
+        return None
+    oa, ob, ua, ub = a.offset_ns, b.offset_ns, a.uncertainty_ns, b.uncertainty_ns
+    if oa is None or ob is None or ua is None or ub is None:
+        return None
+    return ob - oa, ua + ub
+
+
+def combine(points: Sequence[str], clocks: Mapping[str, HostClock],
+            packets: Sequence[ClockOffset]) -> tuple[ClockCheck, ...]:
+    """Per point (the first is the reference): probes and packets side by side, a verdict."""
+    if not points:
+        return ()
+    reference = points[0]
+    by_packets = {c.point: c for c in packets if c.reference == reference}
+    checks = []
+    for point in points[1:]:
+        probe = relative(clocks, point, reference)
+        packet = by_packets.get(point)
+        if probe is None and packet is None:
+            continue
+        checks.append(_check(point, reference, probe, packet))
+    return tuple(checks)
+
+
+def _check(point: str, reference: str, probe: tuple[float, float] | None,
+           packet: ClockOffset | None) -> ClockCheck:
+    po, pu = probe if probe is not None else (None, None)
+    ko = packet.offset_ns if packet is not None else None
+    ku = packet.uncertainty_ns if packet is not None else None
+    if po is None or pu is None:
+        assert ko is not None and ku is not None
+        return ClockCheck(point, reference, None, None, ko, ku, ko, ku, "packets-only")
+    if ko is None or ku is None:
+        return ClockCheck(point, reference, po, pu, None, None, po, pu, "probes-only")
+    lo, hi = max(po - pu, ko - ku), min(po + pu, ko + ku)
+    if lo <= hi:
+        return ClockCheck(point, reference, po, pu, ko, ku, (lo + hi) / 2, (hi - lo) / 2,
+                          "agree")
+    return ClockCheck(point, reference, po, pu, ko, ku, po, pu, "disagree")

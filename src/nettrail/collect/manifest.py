@@ -1,0 +1,115 @@
+"""The manifest of a collect run (``RUN/manifest.json``), read back by ``nettrail analyze``.
+
+Its ``points`` have the shape of a lab run's (name, pcap, interfaces), so ``analyze RUN``
+reads both; ``hosts`` adds each host's state, host key, clock measurements and counts.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nettrail.analyze.clockprobe import HostClock, ProbeEstimate
+from nettrail.collect import pcapfile
+from nettrail.errors import InputError
+
+if TYPE_CHECKING:
+    from nettrail.collect.host import HostRun
+    from nettrail.collect.run import CollectPlan, CollectResult
+
+MANIFEST_NAME = "manifest.json"
+KIND = "collect"
+VERSION = 1
+
+
+def build(plan: CollectPlan, result: CollectResult, started: float) -> dict[str, Any]:
+    """The manifest as a JSON-ready dict (documented in docs/collect.md)."""
+    points = [{"name": h.name, "pcap": h.pcap.name, "netns": None,
+               "interfaces": {str(k): v for k, v in sorted(h.interfaces.items())},
+               "tcpdump": h.counts}
+              for h in result.hosts if pcapfile.usable(h.pcap)]
+    return {
+        "version": VERSION,
+        "kind": KIND,
+        "collector": platform.node(),
+        "started": started,
+        "ended": time.time(),
+        "filter": plan.settings.filter,
+        "tracer": plan.tracer,
+        "duration_s": plan.duration,
+        "command": list(plan.command),
+        "command_status": result.command_status,
+        "interrupted": result.interrupted,
+        "points": points,
+        "hosts": [_host(h) for h in result.hosts],
+        "timings": result.timings,
+    }
+
+
+def _host(h: HostRun) -> dict[str, Any]:
+    clock = h.clock
+    return {
+        "name": h.name,
+        "state": h.state,
+        "reason": h.reason,
+        "host_key": h.fingerprint,
+        "hostname": h.info.get("hostname"),
+        "kernel": h.info.get("kernel"),
+        "packets": h.packets,
+        "bytes": h.bytes,
+        "tcpdump": h.counts,
+        "timings": h.timings,
+        "clock": None if clock is None else {
+            "before": _estimate(clock.before),
+            "after": _estimate(clock.after),
+            "drift_ppm": clock.drift_ppm,
+            "synchronised": clock.synchronised,
+            "max_error_ns": clock.max_error_ns,
+            "chrony": h.info.get("chrony"),
+        },
+    }
+
+
+def _estimate(e: ProbeEstimate | None) -> dict[str, Any] | None:
+    if e is None:
+        return None
+    return {"offset_ns": e.offset_ns, "uncertainty_ns": e.uncertainty_ns, "probes": e.probes,
+            "at_ns": e.at_ns}
+
+
+def write(output: Path, data: Mapping[str, Any]) -> Path:
+    """Write the manifest into ``output`` atomically; return its path."""
+    path = output / MANIFEST_NAME
+    tmp = output / (MANIFEST_NAME + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def clocks(data: Mapping[str, Any]) -> dict[str, HostClock]:
+    """The measured clocks of a collect manifest by host (empty for any other manifest)."""
+    if data.get("kind") != KIND:
+        return {}
+    result = {}
+    try:
+        for h in data["hosts"]:
+            c = h.get("clock")
+            if c is None:
+                continue
+            result[str(h["name"])] = HostClock(
+                str(h["name"]), _read_estimate(c.get("before")), _read_estimate(c.get("after")),
+                c.get("synchronised"), c.get("max_error_ns"))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"a collect manifest with unreadable clocks: {exc}") from exc
+    return result
+
+
+def _read_estimate(d: Mapping[str, Any] | None) -> ProbeEstimate | None:
+    if d is None:
+        return None
+    return ProbeEstimate(float(d["offset_ns"]), float(d["uncertainty_ns"]), int(d["probes"]),
+                         int(d["at_ns"]))

@@ -1,0 +1,158 @@
+"""A collect run: capture on every host at once, run the trigger, stop, drain, write the run.
+
+Every host works in its own thread (:class:`~nettrail.collect.host.HostRun`); this module
+waits until each host captures or failed, runs the trigger command here, stops the captures
+when it ends (plus the settle time) or after the duration, waits for the drains and writes
+``RUN/manifest.json``. An interrupt at any point stops every host the same way, and the run
+written holds what was captured until then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nettrail.collect import manifest
+from nettrail.collect.host import DONE, FAILED, HostRun, HostSettings
+from nettrail.collect.ssh import check_host
+from nettrail.errors import CapabilityError, InputError
+
+DEFAULT_SETTLE_S = 1.0
+TRACERS = ("tcpdump",)
+"""Remote capture methods this build ships."""
+
+
+@dataclass(frozen=True)
+class CollectPlan:
+    """What to collect: hosts, where, for how long, and the trigger command."""
+
+    hosts: tuple[str, ...]
+    output: Path
+    settings: HostSettings
+    duration: float | None = None
+    command: tuple[str, ...] = ()
+    settle: float = DEFAULT_SETTLE_S
+    tracer: str = "tcpdump"
+
+
+@dataclass
+class CollectResult:
+    """A finished run: per-host outcome, the trigger's status, where the manifest is."""
+
+    hosts: list[HostRun]
+    manifest: Path
+    command_status: int | None = None
+    interrupted: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[HostRun]:
+        """The hosts that did not capture to the end."""
+        return [h for h in self.hosts if h.state != DONE]
+
+
+def check_plan(plan: CollectPlan) -> None:
+    """InputError/CapabilityError before any connection when the plan cannot work."""
+    if not plan.hosts:
+        raise InputError("collect needs at least one host")
+    if len(set(plan.hosts)) != len(plan.hosts):
+        raise InputError("a host is given twice")
+    for host in plan.hosts:
+        check_host(host)
+    if plan.command and shutil.which(plan.command[0]) is None:
+        raise InputError(f"command not found: {plan.command[0]}")
+    if plan.tracer not in TRACERS:
+        raise CapabilityError(f"tracer {plan.tracer!r} is not available in this build "
+                              f"(available: {', '.join(TRACERS)})")
+    if (plan.output / manifest.MANIFEST_NAME).exists():
+        raise InputError(f"{plan.output} already holds a run: not overwriting it")
+    try:
+        plan.output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create {plan.output}: {exc.strerror}") from exc
+
+
+def collect(plan: CollectPlan,
+            on_change: Callable[[HostRun], None] = lambda h: None) -> CollectResult:
+    """Run ``plan``; always writes the run, whatever happened (KeyboardInterrupt included)."""
+    check_plan(plan)
+    started, t0 = time.time(), time.monotonic()
+    hosts = [HostRun(name, plan.output / f"{name}.pcap", plan.settings, on_change)
+             for name in plan.hosts]
+    threads = [threading.Thread(target=h.run, name=f"collect-{h.name}", daemon=True)
+               for h in hosts]
+    result = CollectResult(hosts, plan.output / manifest.MANIFEST_NAME)
+    try:
+        for h in hosts:
+            on_change(h)
+        for t in threads:
+            t.start()
+        for h in hosts:
+            h.settled.wait()
+        result.timings["ready_s"] = round(time.monotonic() - t0, 3)
+        if any(h.state != FAILED for h in hosts):
+            result.command_status = _trigger(plan)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    finally:
+        result.timings["trigger_end_s"] = round(time.monotonic() - t0, 3)
+        for h in hosts:
+            h.stop.set()
+        _join(threads, plan.settings)
+    result.timings["total_s"] = round(time.monotonic() - t0, 3)
+    manifest.write(plan.output, manifest.build(plan, result, started))
+    return result
+
+
+def _trigger(plan: CollectPlan) -> int | None:
+    """Run the command (bounded by the duration), then settle; or just wait the duration."""
+    status = None
+    if plan.command:
+        status = run_command(plan.command, plan.duration)
+        time.sleep(plan.settle)
+    elif plan.duration is not None:
+        time.sleep(plan.duration)
+    else:
+        threading.Event().wait()  # until interrupted
+    return status
+
+
+def run_command(argv: Sequence[str], timeout: float | None) -> int:
+    """Run the trigger here, without a shell; its exit status (124 when cut at the duration)."""
+    try:
+        proc = subprocess.Popen(list(argv))
+    except FileNotFoundError as exc:
+        raise InputError(f"command not found: {argv[0]}") from exc
+    except OSError as exc:
+        raise InputError(f"cannot run {argv[0]}: {exc.strerror}") from exc
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=3)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        return 124
+    except BaseException:
+        proc.terminate()
+        proc.wait()
+        raise
+
+
+def _join(threads: Sequence[threading.Thread], settings: HostSettings) -> None:
+    """Wait for every host to drain and close; an interrupt here only shortens the wait."""
+    deadline = time.monotonic() + settings.drain_timeout + 15
+    for t in threads:
+        while t.is_alive() and time.monotonic() < deadline:
+            try:
+                t.join(0.1)
+            except KeyboardInterrupt:
+                deadline = min(deadline, time.monotonic() + settings.drain_timeout)

@@ -1,0 +1,46 @@
+"""Taking a lab down ends every process inside its namespaces, also ones it did not start."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from nettrail import lab
+from nettrail.lab import shell
+from nettrail.lab.plan import in_ns
+from nettrail.lab.pytest_plugin import require_lab
+
+pytestmark = [pytest.mark.lab, pytest.mark.root]
+
+ONE_HOST = """
+name = "strays-test"
+captures = ["a"]
+[traffic]
+host = "a"
+kind = "tcp-fetch"
+target = "198.18.7.2"
+port = 8000
+expect = "refused"
+[hosts.a]
+"""
+
+
+def test_a_process_started_in_a_lab_namespace_ends_with_the_lab(tmp_path: Path) -> None:
+    require_lab()
+    path = tmp_path / "strays-test.toml"
+    path.write_text(ONE_HOST, encoding="utf-8")
+    lab.down("strays-test")
+    handle = lab.up(str(path))
+    stray = shell.spawn(in_ns(handle.ns("a"), "sleep", "600"), tmp_path / "log")
+    try:
+        handle.down()
+        deadline = time.monotonic() + 5
+        while stray.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stray.poll() is not None, "a process outlived its lab namespace"
+    finally:
+        if stray.poll() is None:
+            stray.kill()
+            stray.wait()
