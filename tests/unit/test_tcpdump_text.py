@@ -256,15 +256,46 @@ def test_only_one_line_is_joined_as_a_wrap_the_rest_is_named(tmp_path: Path) -> 
 def test_no_times_are_line_order(tmp_path: Path) -> None:
     r = Read(tmp_path, f"{SYN_LINE}\n{SYN_LINE}\neth0 Out {SYN_LINE}\n")
     assert [x.ts_ns for x in r.records] == [0, 1000, 2000]
+    assert not any(x.time_ok for x in r.records)
     assert r.records[2].ifname == "eth0"
     assert len(r.warned("line 1: no timestamps")) == 1
 
 
-def test_mangled_timestamp_is_read_with_a_warning(tmp_path: Path) -> None:
-    r = Read(tmp_path, f"08:10:54.51430 {SYN_LINE}\n8:10:54.514309 {SYN_LINE}\n")
-    assert [x.ts_ns % DAY for x in r.records] == [(8 * 3600 + 654) * 10**9 + 514300000,
-                                                  (8 * 3600 + 654) * 10**9 + 514309000]
-    assert len(r.warned("looks mangled")) == 2 and "line 2:" in r.warned("looks mangled")[1]
+def test_mangled_timestamp_keeps_its_place_by_order(tmp_path: Path) -> None:
+    text = (f"14:10:54.514300 {SYN_LINE}\n4:10:54.614309 {SYN_LINE}\n"
+            f"14:10:54.714300 {SYN_LINE}\n")
+    r = Read(tmp_path, text)
+    assert [x.time_ok for x in r.records] == [True, False, True]
+    assert r.records[1].ts_ns == r.records[0].ts_ns  # the previous time: order only
+    assert r.records[2].ts_ns % DAY == (14 * 3600 + 654) * 10**9 + 714300000
+    assert "line 2:" in r.warned("mangled?")[0]
+
+
+def test_time_hours_away_from_both_neighbours_is_mangled(tmp_path: Path) -> None:
+    lines = ["14:10:54.514300", "04:10:54.614309", "14:10:54.714300", "14:10:55.000000"]
+    r = Read(tmp_path, "".join(f"{t} {SYN_LINE}\n" for t in lines))
+    assert [x.time_ok for x in r.records] == [True, False, True, True]
+    assert "hours away" in r.warned("line 2:")[0]
+
+
+def test_a_real_gap_of_hours_is_kept(tmp_path: Path) -> None:
+    lines = ["04:10:54.514300", "04:10:54.614309", "14:10:54.714300", "14:10:55.000000"]
+    r = Read(tmp_path, "".join(f"{t} {SYN_LINE}\n" for t in lines))
+    assert all(x.time_ok for x in r.records)
+
+
+def test_invalid_fraction_is_not_a_time(tmp_path: Path) -> None:
+    text = (f"    1  17:16:09.999999 {SYN_LINE}\n"
+            f"    2  17:16:10.1000000 (invalid us) {SYN_LINE}\n")
+    r = Read(tmp_path, text)
+    assert [x.time_ok for x in r.records] == [True, False]
+    assert r.records[1].ts_ns == r.records[0].ts_ns
+
+
+def test_short_fractions_throughout_are_fine(tmp_path: Path) -> None:
+    lines = ["14:10:54.514", "14:10:54.614", "14:10:54.714"]
+    r = Read(tmp_path, "".join(f"{t} {SYN_LINE}\n" for t in lines))
+    assert all(x.time_ok for x in r.records) and not r.warned("mangled")
 
 
 # --- sequence numbers --------------------------------------------------------------------------
@@ -367,9 +398,9 @@ def test_quick_form_and_command_lines(tmp_path: Path) -> None:
                        "08:00:00.000003 IP 198.51.100.1.5002 > 203.0.113.2.22: tcp 40\n")
     assert [(x.l4.sport, x.l4.payload_len) for x in r.records if isinstance(x.l4, UDPHeader)] == [
         (5000, 29), (5001, 29)]
-    assert r.stats.skipped == {"unparsed-line": 1}
-    assert [w.split(": ", 1)[1] for w in r.stats.warnings] == [
-        "cannot read this packet: TCP without flags (printed with tcpdump -q?)"]
+    quiet = r.records[2].tcp  # tcpdump -q: TCP with no flags, seq or window printed
+    assert quiet is not None and (quiet.dport, quiet.payload_len, quiet.seq) == (22, 40, None)
+    assert not r.stats.skipped and not r.stats.warnings
 
 
 def test_unreadable_lines_are_counted_and_warnings_capped(tmp_path: Path) -> None:

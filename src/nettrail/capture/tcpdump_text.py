@@ -34,6 +34,9 @@ from nettrail.errors import CaptureError
 from nettrail.model.packet import ACK, Headers, PacketRecord, TCPHeader
 
 FORMAT = "tcpdump-text"
+MANGLED_JUMP_NS = 3600 * 1_000_000_000
+"""A time this far from both neighbours (which agree) was mangled in pasting."""
+_USUAL_SHAPES = frozenset({(2, 6), (2, 9), (10, 6), (10, 9)})
 WARNINGS_PER_KIND = 5
 
 _BANNER = re.compile(
@@ -41,6 +44,7 @@ _BANNER = re.compile(
     r"|\d+ packets? (?:captured|received by filter|dropped by (?:kernel|interface))"
     r"|\^C|\S*[#$] .*tcpdump )"
 )
+_NUMBERED = re.compile(r" *\d+  (?=\S| \d)")
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _ENTITY = re.compile(r"&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
@@ -110,9 +114,72 @@ class TextReader:
         self.others: set[str] = set()
         self.banners = 0
         self.fast = FastLine(path, point)
+        self.shapes: dict[int, tuple[tuple[int, int], str]] = {}
+        self.usual_shape = (2, 6)
 
     def records(self) -> Iterator[PacketRecord]:
-        """The file's packets in line order; raises CaptureError on a fatal fault at its end."""
+        """The file's packets in line order; raises CaptureError on a fatal fault at its end.
+
+        A timestamp that does not fit its neighbours (hours away from both while they agree,
+        or shaped unlike both: digits lost in pasting) keeps its place by order, with the
+        previous packet's time and ``time_ok=False``.
+        """
+        prev: PacketRecord | None = None
+        held: PacketRecord | None = None
+        try:
+            for rec in self._records():
+                if not rec.time_ok or self.clock.mode == "delta":
+                    if held is not None:
+                        yield held
+                        prev, held = held, None
+                    yield rec
+                    continue
+                if held is not None:
+                    held = self._judge_time(prev, held, rec)
+                    yield held
+                    if held.time_ok:
+                        if prev is not None:
+                            self.shapes.pop(prev.frame, None)
+                        prev = held
+                held = rec
+        except CaptureError:
+            if held is not None:
+                yield self._judge_time(prev, held, None)
+            raise
+        if held is not None:
+            yield self._judge_time(prev, held, None)
+
+    def _judge_time(
+        self, prev: PacketRecord | None, rec: PacketRecord, nxt: PacketRecord | None
+    ) -> PacketRecord:
+        """``rec`` as is, or placed by order when its time does not fit ``prev`` and ``nxt``."""
+        odd = self.shapes.get(rec.frame)
+        shape = odd[0] if odd is not None else None
+        neighbours = [r for r in (prev, nxt) if r is not None]
+        if not neighbours:
+            return rec
+        shapes = {self._shape(r) for r in neighbours}
+        misshapen = shape is not None and len(shapes) == 1 and shape not in shapes and (
+            len(neighbours) == 2 or shapes <= _USUAL_SHAPES)
+        far = all(abs(rec.ts_ns - r.ts_ns) > MANGLED_JUMP_NS for r in neighbours)
+        if far and prev is not None and nxt is not None:
+            far = abs(nxt.ts_ns - prev.ts_ns) <= MANGLED_JUMP_NS
+        if not (misshapen or (far and ((nxt is not None and prev is not None) or shape))):
+            return rec
+        what = f"timestamp {odd[1]!r}" if odd is not None else "timestamp"
+        why = "shaped unlike its neighbours'" if misshapen else "hours away from its neighbours'"
+        self.warner.warn("odd timestamps", rec.frame,
+                         f"{what} {why} (mangled?): kept in line order, not used for timing")
+        ts = prev.ts_ns if prev is not None else min(rec.ts_ns, neighbours[0].ts_ns)
+        return rec._replace(ts_ns=ts, time_ok=False)
+
+    def _shape(self, rec: PacketRecord) -> tuple[int, int]:
+        """The shape of the stamp of an already judged record."""
+        odd = self.shapes.get(rec.frame)
+        return odd[0] if odd is not None else self.usual_shape
+
+    def _records(self) -> Iterator[PacketRecord]:
+        """The file's packets in line order, times as printed."""
         self.stats.format = FORMAT
         lineno = 0
         fast_match, build = self.fast.match, self.fast.build
@@ -129,6 +196,8 @@ class TextReader:
                         yield from self._flush()
                         raise self._fail(f"invalid UTF-8 at byte {exc.start} of the line: "
                                          "binary data, not tcpdump text", lineno) from exc
+                    if line[:1] == " " and (num := _NUMBERED.match(line)) is not None:
+                        line = line[num.end() :]  # tcpdump -#: the packet number column
                     m = fast_match(line) if self.timed is not False else None
                     if m is not None:
                         fast = self.fast_pending
@@ -212,9 +281,12 @@ class TextReader:
         if m is not None:
             yield from self._flush()
             stamp = read_stamp(m)
-            if stamp.mangled:
+            if stamp.invalid:
                 self.warner.warn("odd timestamps", lineno,
-                                 f"timestamp {m.group(0).strip()!r} looks mangled; read as is")
+                                 f"timestamp {m.group(0).strip()!r} is not a usable time: "
+                                 "kept in line order, not used for timing")
+            elif stamp.shape not in _USUAL_SHAPES:
+                self.shapes[lineno] = (stamp.shape, m.group(0).strip())
             if indented:
                 self.warner.warn("indented lines", lineno, "indented packet line read")
             if self.timed is None:
@@ -326,9 +398,10 @@ class TextReader:
                              f"read as the rest of line {p.line} (a wrapped line?)")
         headers = self._absolute(body.headers)
         inner = self._absolute(body.inner) if body.inner is not None else None
+        time_ok = p.stamp is not None and not p.stamp.invalid
         return PacketRecord(
             self.point, self.clock.time(p.stamp), self.path, p.line, body.ifname, body.direction,
-            body.wire_len, headers, inner, body.vni,
+            body.wire_len, headers, inner, body.vni, time_ok=time_ok,
         )
 
     def _absolute(self, h: Headers) -> Headers:

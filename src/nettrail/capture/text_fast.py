@@ -34,7 +34,7 @@ from nettrail.model.packet import (
 
 _LINE = re.compile(
     r"(\d\d:\d\d:\d\d)\.(\d{6}) (?:([^\s>]+) +(In|Out|M|B|P) +)?IP(6?) "
-    r"(\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([SFRPU.EW]+|none)\]"
+    r"(\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([SFRPU.EWe]+|none)\]"
     r"(?:, seq (\d+)(?::\d+)?)?(?:, ack (\d+))?(?:, win (\d+))?"
     r"(?:, options \[(?:nop,nop,TS val (\d+) ecr (\d+)|([^\]]*))\])?"
     r", length (\d+)(?:: [^\r\n]*)?\r?\n?\Z"

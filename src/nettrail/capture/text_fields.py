@@ -10,6 +10,8 @@ from nettrail.capture.text_names import PORTS
 from nettrail.model.packet import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, TCPOptions
 
 ETH_LEN = 14
+AE = 0x100
+"""TCP flag AE (accurate ECN, formerly NS): the ninth flag bit, printed ``e`` by tcpdump."""
 
 
 class TextError(ValueError):
@@ -29,7 +31,7 @@ ADDRS = re.compile(r"(\S+) > (\S+?):(?: |$)")
 _V4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\Z")
 _V6 = re.compile(r"[0-9a-fA-F:]*:[0-9a-fA-F:]*(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})?\Z")
 _FLAG_BITS = {
-    "S": SYN, "F": FIN, "R": RST, "P": PSH, "U": URG, ".": ACK, "E": ECE, "W": CWR, "e": 0,
+    "S": SYN, "F": FIN, "R": RST, "P": PSH, "U": URG, ".": ACK, "E": ECE, "W": CWR, "e": AE,
 }
 
 _OPT_SIZES = {"mss": 4, "wscale": 3, "sackOK": 2, "TS": 10, "nop": 1, "eol": 1}

@@ -164,8 +164,10 @@ def _ip(
         if rest.startswith("Flags ["):
             proto, l4 = PROTO_TCP, _tcp(rest, sport, dport, vh.length, iphdr)
             est = iphdr + l4.payload_len + tcp_header_len(l4.options)
-        elif rest.startswith("tcp "):
-            raise TextError("TCP without flags (printed with tcpdump -q?)")
+        elif rest.startswith("tcp ") and rest[4:].strip().isdigit():  # tcpdump -q
+            proto = PROTO_TCP
+            l4 = TCPHeader(sport, dport, 0, None, None, None, int(rest[4:].strip()), NO_OPTIONS)
+            est = iphdr + 20 + l4.payload_len
         elif vh.proto not in (None, PROTO_UDP) or rest.startswith("sctp"):
             raise OtherProtocol("SCTP" if vh.proto in (None, 132) else f"ip-proto-{vh.proto}")
         else:

@@ -23,46 +23,54 @@ HALF_DAY_NS = DAY_NS // 2
 NO_TIME_STEP_NS = 1_000
 
 TIMESTAMP = re.compile(
-    r"( ?)(?:(\d{4})-(\d{1,2})-(\d{1,2}) )?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,9}))?\s+"
-    r"|(\d{9,11})\.(\d{1,9})\s+"
+    r"( ?)(?:(\d{4})-(\d{1,2})-(\d{1,2}) )?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,10}))?"
+    r"( \(invalid [mun]?s\))?\s+"
+    r"|(\d{9,11})\.(\d{1,10})( \(invalid [mun]?s\))?\s+"
 )
 """A timestamp at the start of a line, lenient on digit counts (pasted text loses digits)."""
 
 
 class Stamp(NamedTuple):
-    """A timestamp as printed: its kind (``tod``, ``date``, ``epoch``), value, and oddities."""
+    """A timestamp as printed: its kind (``tod``, ``date``, ``epoch``), value, and oddities.
+
+    ``invalid`` when the text itself says the time is unusable (tcpdump's ``(invalid us)``, a
+    field out of range); ``shape`` is (digits of the hour or epoch seconds, digits of the
+    fraction): a stamp shaped unlike both its neighbours lost digits in pasting.
+    """
 
     kind: str
     ns: int
-    mangled: bool
+    invalid: bool
     indented: bool
+    shape: tuple[int, int] = (2, 6)
 
 
 def read_stamp(m: re.Match[str]) -> Stamp:
-    """The value of a TIMESTAMP match; ``mangled`` when digits are missing or out of range."""
-    lead, year, month, day, hh, mm, ss, frac, esec, efrac = m.groups()
+    """The value of a TIMESTAMP match (``invalid`` when tcpdump says so or out of range)."""
+    lead, year, month, day, hh, mm, ss, frac, invalid, esec, efrac, einvalid = m.groups()
     if esec is not None:
-        return Stamp("epoch", int(esec) * NS + _frac_ns(efrac), len(efrac) not in (6, 9), False)
-    mangled = len(hh) != 2 or len(mm) != 2 or len(ss) != 2 or frac is None or len(frac) not in (
-        6, 9)
+        shape = (len(esec), len(efrac))
+        return Stamp("epoch", int(esec) * NS + _frac_ns(efrac), einvalid is not None, False, shape)
+    bad = invalid is not None or len(mm) != 2 or len(ss) != 2
+    shape = (len(hh), len(frac or ""))
     h, mi, s = int(hh), int(mm), int(ss)
     if h > 23 or mi > 59 or s > 60:
-        mangled = True
+        bad = True
         h, mi, s = min(h, 23), min(mi, 59), min(s, 59)
     tod = (h * 3600 + mi * 60 + s) * NS + _frac_ns(frac)
     if year is None:
-        return Stamp("tod", tod, mangled, bool(lead))
+        return Stamp("tod", tod, bad, bool(lead), shape)
     mo, d = int(month), int(day)
     if not (1 <= mo <= 12 and 1 <= d <= 31):
-        return Stamp("date", tod, True, False)
+        return Stamp("date", tod, True, False, shape)
     days = calendar.timegm((int(year), mo, d, 0, 0, 0)) // 86_400
-    return Stamp("date", days * DAY_NS + tod, mangled, False)
+    return Stamp("date", days * DAY_NS + tod, bad, False, shape)
 
 
 def _frac_ns(frac: str | None) -> int:
     if not frac:
         return 0
-    return int(frac.ljust(9, "0"))
+    return int(frac.ljust(9, "0")[:9])
 
 
 class Clock:
@@ -93,6 +101,8 @@ class Clock:
                 self.last_ns += NO_TIME_STEP_NS if self.started else 0
                 self.started = True
             return self.last_ns
+        if stamp.invalid and self.started:
+            return self.last_ns  # not a usable time: keeps its place by order only
         if self.mode is None or self.mode == "none":
             self.mode = _mode_of(stamp)
         if stamp.kind != "tod":
