@@ -230,6 +230,22 @@ def test_delta_times(tmp_path: Path) -> None:
     r = Read(tmp_path, f" 00:00:00.000000 {SYN_LINE}\n 00:00:00.096053 {SYN_LINE}\n"
                        f" 00:00:01.000001 {SYN_LINE}\n")
     assert [x.ts_ns for x in r.records] == [0, 96053000, 1096054000]
+    assert not any(x.time_ok for x in r.records)  # or -ttttt? three rising values cannot tell
+    assert "too few packets to tell" in r.warned("line 1:")[0]
+
+
+def test_delta_times_that_go_down_are_deltas(tmp_path: Path) -> None:
+    r = Read(tmp_path, f" 00:00:00.000000 {SYN_LINE}\n 00:00:00.127522 {SYN_LINE}\n"
+                       f" 00:00:00.000088 {SYN_LINE}\n")
+    assert [x.ts_ns for x in r.records] == [0, 127522000, 127610000]
+    assert all(x.time_ok for x in r.records)
+
+
+def test_times_since_the_first_packet(tmp_path: Path) -> None:
+    text = "".join(f" 00:00:0{i}.{i * 1111:06d} {SYN_LINE}\n" for i in range(10))
+    r = Read(tmp_path, text)  # tcpdump -ttttt: never going down, rising nine times
+    assert [x.ts_ns for x in r.records] == [i * 10**9 + i * 1111000 for i in range(10)]
+    assert all(x.time_ok for x in r.records)
 
 
 def test_midnight_advances_the_day(tmp_path: Path) -> None:
@@ -366,7 +382,7 @@ def test_indented_lines_and_skipped_deltas(tmp_path: Path) -> None:
     assert [x.frame for x in r.records] == [1, 2]
     assert len(r.warned("indented packet line read")) == 3
     deltas = Read(tmp_path, f" 00:00:00.000000 {SYN_LINE}\n 00:00:00.000005 LLDP, length 4: s\n"
-                            " 00:00:00.000007 IP bad.host.22 > 198.51.100.1.5: Flags [S]\n"
+                            " 00:00:00.000007 IP 198.51.100.1.bad > 198.51.100.1.5: Flags [S]\n"
                             f" 00:00:00.000010 {SYN_LINE}\n")
     assert [x.ts_ns for x in deltas.records] == [0, 22000]
 
@@ -404,13 +420,13 @@ def test_quick_form_and_command_lines(tmp_path: Path) -> None:
 
 
 def test_unreadable_lines_are_counted_and_warnings_capped(tmp_path: Path) -> None:
-    bad = "".join(f"08:00:00.{i:06d} IP host{i}.example.net.22 > 198.51.100.1.5: Flags [S]\n"
+    bad = "".join(f"08:00:00.{i:06d} IP 198.51.100.{i}.nosuchsvc > 198.51.100.1.5: Flags [S]\n"
                   for i in range(12))
     r = Read(tmp_path, f"08:00:00.000000 {SYN_LINE}\n" + bad)
     assert r.stats.packets == 1 and r.stats.skipped["unparsed-line"] == 12
     assert len(r.warned("cannot read this packet")) == 5
     assert r.stats.warnings[-1].endswith(": 7 more lines with unreadable lines")
-    assert "line 2: cannot read this packet: 'host0.example.net.22' is not an IPv4 address" in \
+    assert "line 2: cannot read this packet: unknown service name 'nosuchsvc'" in \
         r.stats.warnings[0]
 
 

@@ -29,9 +29,9 @@ from nettrail.capture.text_fast import FastLine
 from nettrail.capture.text_fields import OtherProtocol, TextError
 from nettrail.capture.text_parse import parse_body
 from nettrail.capture.text_seq import SeqTracker
-from nettrail.capture.text_time import TIMESTAMP, Clock, Stamp, read_stamp
+from nettrail.capture.text_time import TIMESTAMP, Clock, SinceFirst, Stamp, read_stamp
 from nettrail.errors import CaptureError
-from nettrail.model.packet import ACK, Headers, PacketRecord, TCPHeader
+from nettrail.model.packet import ACK, SYN, Headers, PacketRecord, TCPHeader
 
 FORMAT = "tcpdump-text"
 MANGLED_JUMP_NS = 3600 * 1_000_000_000
@@ -116,6 +116,8 @@ class TextReader:
         self.fast = FastLine(path, point)
         self.shapes: dict[int, tuple[tuple[int, int], str]] = {}
         self.usual_shape = (2, 6)
+        self.since_first: SinceFirst | None = None
+        self.delta_held: list[PacketRecord] = []
 
     def records(self) -> Iterator[PacketRecord]:
         """The file's packets in line order; raises CaptureError on a fatal fault at its end.
@@ -128,6 +130,9 @@ class TextReader:
         held: PacketRecord | None = None
         try:
             for rec in self._records():
+                if self.clock.mode in ("delta", "since-first") and rec.time_ok:
+                    yield from self._deltas(rec)
+                    continue
                 if not rec.time_ok or self.clock.mode == "delta":
                     if held is not None:
                         yield held
@@ -145,9 +150,34 @@ class TextReader:
         except CaptureError:
             if held is not None:
                 yield self._judge_time(prev, held, None)
+            yield from self._deltas(None)
             raise
         if held is not None:
             yield self._judge_time(prev, held, None)
+        yield from self._deltas(None)
+
+    def _deltas(self, rec: PacketRecord | None) -> Iterator[PacketRecord]:
+        """Records of a ``-ttt``/``-ttttt`` file, held until it is clear which (None: the end)."""
+        judge = self.since_first
+        if judge is None:
+            if rec is None:
+                return
+            judge = self.since_first = SinceFirst(self.clock)
+        if rec is not None and judge.kind is not None:
+            yield rec  # decided: the clock itself gives the right time now
+            return
+        if rec is not None:
+            self.delta_held.append(rec)
+            if judge.feed(rec.ts_ns) is None:
+                return
+        elif judge.close() == "ambiguous" and self.delta_held:
+            self.warner.warn("odd timestamps", self.delta_held[0].frame,
+                             "times since the previous packet (-ttt) or since the first (-ttttt)?"
+                             " too few packets to tell: kept in line order, not used for timing")
+        ok = judge.kind != "ambiguous"
+        for i, held in enumerate(self.delta_held):
+            yield held._replace(ts_ns=judge.time(i), time_ok=ok and held.time_ok)
+        self.delta_held.clear()
 
     def _judge_time(
         self, prev: PacketRecord | None, rec: PacketRecord, nxt: PacketRecord | None
@@ -406,8 +436,11 @@ class TextReader:
 
     def _absolute(self, h: Headers) -> Headers:
         tcp = h.l4
-        if isinstance(tcp, TCPHeader) and h.ip is not None and tcp.flags & ACK:
-            return h._replace(l4=self.seq.absolute(h.ip.src, h.ip.dst, tcp))
+        if isinstance(tcp, TCPHeader) and h.ip is not None:
+            if tcp.flags & ACK:
+                return h._replace(l4=self.seq.absolute(h.ip.src, h.ip.dst, tcp))
+            if tcp.flags & SYN and tcp.seq is not None:
+                self.seq.syn(h.ip.src, tcp.sport, h.ip.dst, tcp.dport, tcp.seq)
         return h
 
 

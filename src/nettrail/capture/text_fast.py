@@ -129,6 +129,8 @@ class FastLine:
                 seq, ack, relative = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
         else:
             ack = int(ack_s)
+        if flags & SYN and not flags & ACK and seq is not None:
+            seqs.syn(ip.src, sp, ip.dst, dp, seq)
         payload = int(len_s)
         tcp = _new(TCPHeader, (sp, dp, flags, seq, ack, int(win_s) if win_s is not None else None,
                                payload, options, relative, *_TCP_TAIL))

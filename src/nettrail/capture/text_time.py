@@ -2,7 +2,9 @@
 
 Variants: time of day ``08:10:55.545140`` (default), ``-tt`` epoch ``1795594255.545140``,
 ``-ttt`` delta since the previous packet `` 00:00:00.000096`` (a leading space, the first one
-zero), ``-tttt`` date and time ``2026-11-25 08:10:55.545140``, and ``-t`` (no time at all).
+zero), ``-ttttt`` time since the first packet (printed the same way: told apart by its values
+never going down), ``-tttt`` date and time ``2026-11-25 08:10:55.545140``, and ``-t`` (no
+time at all).
 
 Time of day has no date: nettrail puts it on 1970-01-01 (or the day given to the reader), the
 same for every file, and advances the day when the time of day jumps back by more than 12 hours
@@ -109,6 +111,8 @@ class Clock:
             ns = stamp.ns
         elif self.mode == "delta":
             ns = self.last_ns + stamp.ns
+        elif self.mode == "since-first":
+            ns = self.first_day_ns + stamp.ns
         else:
             return self._tod(stamp.ns)
         self.last_ns = ns
@@ -135,3 +139,51 @@ def _mode_of(stamp: Stamp) -> str:
     if stamp.kind == "tod" and stamp.indented and stamp.ns < 3600 * NS:
         return "delta"
     return stamp.kind
+
+
+class SinceFirst:
+    """Tells ``-ttttt`` (time since the first packet) from ``-ttt`` (delta since the previous
+    one): both print `` 00:00:00.000000`` first. Deltas go down now and then; times since the
+    first never do. Records are held until the values tell (a decrease: deltas; ``DECIDE``
+    increases in a row: since-first), then given back with their times set right."""
+
+    DECIDE = 8
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.kind: str | None = None
+        self.held: list[tuple[int, int]] = []  # (delta as printed, summed time)
+        self.rises = 0
+        self.last_sum = clock.first_day_ns
+
+    def feed(self, summed: int) -> bool | None:
+        """Note the next summed time; True once since-first, False once deltas, else None."""
+        value = summed - self.last_sum
+        self.last_sum = summed
+        if self.held:
+            prev = self.held[-1][0]
+            if value < prev:
+                self.kind = "delta"
+            elif value > prev:
+                self.rises += 1
+        self.held.append((value, summed))
+        if self.kind is None and self.rises >= self.DECIDE:
+            self._since_first()
+        return None if self.kind is None else self.kind == "since-first"
+
+    def close(self) -> str:
+        """Decide at the end of the file: ``delta``, ``since-first``, or ``ambiguous`` when
+        the values rose at least twice but too few times to tell (read as deltas, the common
+        form, and not to be trusted for timing)."""
+        if self.kind is None:
+            self.kind = "ambiguous" if self.rises >= 2 else "delta"
+        return self.kind
+
+    def time(self, index: int) -> int:
+        """The time of the ``index``-th held record, as decided."""
+        value, summed = self.held[index]
+        return self.clock.first_day_ns + value if self.kind == "since-first" else summed
+
+    def _since_first(self) -> None:
+        self.kind = "since-first"
+        self.clock.mode = "since-first"
