@@ -9,14 +9,17 @@ from the repo root; from a git worktree nested deeper, the nearest ancestor that
 
 Choices, the same for every pcap:
 
-- Tunnels: the innermost occurrence is the truth. tshark lists every occurrence of a field,
-  outermost first (``ip.src`` = ``outer,inner``); we take the last one of each field, and the
-  address family of the innermost IP layer in ``frame.protocols`` before ``tcp`` (IPv6 inside
-  IPv4 gives the IPv6 addresses, IPv4 inside IPv6 the IPv4 ones).
-- A TCP header quoted inside an ICMP or ICMPv6 error is not a TCP packet: such frames are left
-  out (tcpdump prints them as ICMP lines, a reader gives an ICMP record).
-- ``flags`` is tshark's ``tcp.flags`` (12 bits; AE, formerly NS, is 0x100); ``seq``/``ack`` are
-  the raw numbers, ``None`` where tshark gives none (a header cut short by the snap length).
+- Tunnels: the packet is the first TCP layer in ``frame.protocols`` and the innermost IP layer
+  before it (Geneve, GRE, MPLS, IP-in-IP: the encapsulated IP). tshark lists every occurrence of
+  a field, outermost first (``ip.src`` = ``outer,inner``): we take the occurrence of that IP
+  layer's family counted in ``frame.protocols``, and the first TCP occurrence (a TCP packet
+  carried as data after it, e.g. in an OpenFlow packet-in, is payload, not the packet).
+- A TCP header that is only a copy of another packet, quoted inside an ICMP or ICMPv6 error or
+  sampled by sFlow, is not a TCP packet: such frames are left out (tcpdump prints them as ICMP
+  or sFlow lines, a reader gives an ICMP or UDP record).
+- ``flags`` is tshark's ``tcp.flags`` without its three reserved bits: the eight flags and AE
+  (formerly NS) as 0x100; ``seq``/``ack`` are the raw numbers, ``None`` where tshark gives none
+  (a header cut short by the snap length). A header cut short before its flags is no row.
 - ``time_ns`` is ``frame.time_epoch`` in integer nanoseconds.
 - A pcap tshark reads only in part (cut short) keeps the rows printed before the fault.
 """
@@ -37,7 +40,9 @@ from typing import NamedTuple
 import pytest
 
 _REPO = Path(__file__).resolve().parents[2]
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"  # the cache holds tshark's fields; rows are made from them on load
+FLAG_BITS = 0x1FF  # the eight flags and AE; the three reserved bits are no flags
+_COPIES = frozenset({"icmp", "icmpv6", "sflow"})  # carry a copy of a packet, not a packet
 _FIELDS = (
     "frame.number",
     "frame.time_epoch",
@@ -110,9 +115,10 @@ def _cache_dir() -> Path:
     return Path(base) / "nettrail-conformance"
 
 
-def _last(field: str) -> str:
-    """The innermost (last) occurrence of a tshark field; '' when absent."""
-    return field.rsplit(",", 1)[-1] if field else ""
+def _nth(field: str, index: int) -> str:
+    """Occurrence ``index`` of a tshark field listing several (the last one if fewer)."""
+    values = field.split(",") if field else [""]
+    return values[min(index, len(values) - 1)]
 
 
 def _time_ns(text: str) -> int:
@@ -122,43 +128,42 @@ def _time_ns(text: str) -> int:
 
 
 def _row(fields: list[str]) -> TruthRow | None:
-    """One tshark line as a TruthRow; None for a TCP header quoted inside ICMP."""
+    """One tshark line as a TruthRow; None for a TCP header that is only a copy (ICMP, sFlow)."""
     frame, when, ip_src, ip6_src, sport, ip_dst, ip6_dst, dport, flags, seq, ack, protos = fields
     layers = protos.split(":")
-    upto = layers[: len(layers) - layers[::-1].index("tcp") - 1] if "tcp" in layers else layers
-    if "icmp" in upto or "icmpv6" in upto:
+    if "tcp" not in layers or not flags:  # no flags: a header cut short after the ports
         return None
-    inner_v6 = next((p == "ipv6" for p in reversed(upto) if p in ("ip", "ipv6")), False)
-    src, dst = (ip6_src, ip6_dst) if inner_v6 else (ip_src, ip_dst)
-    seq_s, ack_s = _last(seq), _last(ack)
+    upto = layers[: layers.index("tcp")]
+    if any(layer in _COPIES for layer in upto):
+        return None
+    ips = [layer for layer in upto if layer in ("ip", "ipv6")]
+    if not ips:
+        return None
+    family = ips[-1]
+    index = ips.count(family) - 1
+    src, dst = (ip_src, ip_dst) if family == "ip" else (ip6_src, ip6_dst)
+    seq_s, ack_s = _nth(seq, 0), _nth(ack, 0)
     return TruthRow(
         frame=int(frame),
         time_ns=_time_ns(when),
-        src=_last(src),
-        dst=_last(dst),
-        sport=int(_last(sport)),
-        dport=int(_last(dport)),
-        flags=int(_last(flags), 16),
+        src=_nth(src, index),
+        dst=_nth(dst, index),
+        sport=int(_nth(sport, 0)),
+        dport=int(_nth(dport, 0)),
+        flags=int(_nth(flags, 0), 16) & FLAG_BITS,
         seq=int(seq_s) if seq_s else None,
         ack=int(ack_s) if ack_s else None,
     )
 
 
-def _run_tshark(pcap_path: Path) -> list[TruthRow]:
-    """tshark's TCP rows for one pcap (the rows before a fault when it is cut short)."""
+def _run_tshark(pcap_path: Path) -> list[list[str]]:
+    """tshark's TCP lines for one pcap, as fields (the lines before a fault when cut short)."""
     cmd = ["tshark", "-r", str(pcap_path), "-Y", "tcp", "-T", "fields"]
     for field in _FIELDS:
         cmd += ["-e", field]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    rows = []
-    for line in proc.stdout.splitlines():
-        fields = line.split("\t")
-        if len(fields) != len(_FIELDS) or not fields[4] or not fields[7]:
-            continue
-        row = _row(fields)
-        if row is not None:
-            rows.append(row)
-    return rows
+    lines = [line.split("\t") for line in proc.stdout.splitlines()]
+    return [f for f in lines if len(f) == len(_FIELDS) and f[4] and f[7]]
 
 
 def tcp_truth(pcap_path: Path) -> list[TruthRow] | None:
@@ -168,12 +173,13 @@ def tcp_truth(pcap_path: Path) -> list[TruthRow] | None:
     if cached.is_file():
         data = json.loads(cached.read_text())
     else:
-        data = [list(row) for row in _run_tshark(Path(pcap_path))]
+        data = _run_tshark(Path(pcap_path))
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data))
         tmp.replace(cached)
-    return [TruthRow(*row) for row in data] or None
+    rows = [row for row in map(_row, data) if row is not None]
+    return rows or None
 
 
 def truth_for(pcaps: Iterable[Path], workers: int = 2) -> dict[Path, list[TruthRow] | None]:

@@ -437,7 +437,7 @@ def test_unreadable_lines_are_counted_and_warnings_capped(tmp_path: Path) -> Non
     (f"08:00:00.000001 {SYN_LINE}\n08:00:00.000002 {SYN_LINE}\n".encode()
      + b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00\n", "NUL bytes", 3, 2),
     (f"08:00:00.000001 {SYN_LINE}\n".encode() + b"\xff\xfe garbage\n", "invalid UTF-8", 2, 1),
-    (b"Hello,\nplease look at the capture\n", "no tcpdump packet line", 2, 0),
+    (b"Hello,\nplease look at the capture\n", "not tcpdump text: no packet in 2 lines", None, 0),
 ])
 def test_fatal_faults_keep_good_records(tmp_path: Path, data: bytes, reason: str,
                                         line: int | None, records: int) -> None:

@@ -40,18 +40,25 @@ _USUAL_SHAPES = frozenset({(2, 6), (2, 9), (10, 6), (10, 9)})
 WARNINGS_PER_KIND = 5
 
 _BANNER = re.compile(
-    r"(?:(?:sudo )?tcpdump[: ]|listening on |reading from file |dropped privs|Warning: "
+    r"(?:(?:sudo )?tcpdump(?:: | )|listening on |reading from file |dropped privs|Warning: "
     r"|\d+ packets? (?:captured|received by filter|dropped by (?:kernel|interface))"
     r"|\^C|\S*[#$] .*tcpdump )"
 )
 _NUMBERED = re.compile(r" *\d+  (?=\S| \d)")
-_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_QP_CODE = re.compile(r"=([0-9A-F]{2})")
+_FENCE = re.compile(r"^\s*(?:```|~~~)[\w-]*\s*$|^\s*(?:```|~~~)(?=\S)|```\s*$|^`(?=\S)|(?<=\S)`$")
+_BOLD = re.compile(r"\*{1,2}([^*\s](?:[^*]*[^*\s])?)\*{1,2}")
+_ELISION = re.compile(r"\s*(?:\.{3,}|…|\[\.{3}\]|\(\.{3}\)|\[(?:snip|cut|\.\.\.)[^\]]*\])\s*$",
+                      re.IGNORECASE)
+_TAG = re.compile(
+    r"</?(?:a|b|i|u|s|p|br|em|tt|td|tr|th|li|ul|ol|hr|h[1-6]|pre|code|span|div|font|table|tbody"
+    r"|html|body|strong|small|sup|sub|kbd|samp|mark|blockquote)\b[^<>]*>", re.IGNORECASE)
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _ENTITY = re.compile(r"&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
 _QUOTE = re.compile(r"\s*(?:>\s?)+(?=\S)")
 _PACKET_START = re.compile(
     r"(?:[^\s>]+ +(?:In|Out|M|B|P) +)?(?:IP6? |ARP, |[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5} "
-    r"|[A-Z]{2,}[\w.-]*,? )"
+    r"|[A-Z]{2,}[\w.-]*,? |[^\s>]+ > [^\s>]+: )"
 )
 _DETAIL = re.compile(r"\t[ \t]|\s*0x[0-9a-f]{4}:\s")
 _EXPECTS_MORE = re.compile(
@@ -117,6 +124,9 @@ class TextReader:
         self.shapes: dict[int, tuple[tuple[int, int], str]] = {}
         self.usual_shape = (2, 6)
         self.since_first: SinceFirst | None = None
+        self.first_unread = ""
+        self.carry: str | None = None
+        self.qp = False
         self.delta_held: list[PacketRecord] = []
 
     def records(self) -> Iterator[PacketRecord]:
@@ -226,6 +236,11 @@ class TextReader:
                         yield from self._flush()
                         raise self._fail(f"invalid UTF-8 at byte {exc.start} of the line: "
                                          "binary data, not tcpdump text", lineno) from exc
+                    if self.carry is not None or line[-2:] == "=\n" or line[-3:] == "=\r\n":
+                        joined = self._soft_break(line, lineno)
+                        if joined is None:
+                            continue
+                        line = joined
                     if line[:1] == " " and (num := _NUMBERED.match(line)) is not None:
                         line = line[num.end() :]  # tcpdump -#: the packet number column
                     m = fast_match(line) if self.timed is not False else None
@@ -252,7 +267,8 @@ class TextReader:
                         line = line[:-1]
                         if not self.crlf:
                             self._crlf(lineno)
-                    if "<" in line or "&" in line or line[:1] in (">", " ", "\t"):
+                    if ("<" in line or "&" in line or "`" in line or "*" in line
+                            or "=" in line or line[:1] in (">", " ", "\t")):
                         for part in self._clean(line, lineno):
                             yield from self._line(lineno, part)
                     else:
@@ -264,8 +280,12 @@ class TextReader:
             self.warner.close()
         if lineno == 0:
             raise self._fail("empty file", None)
-        if self.stats.packets == 0 and not self.others and self.banners == 0:
-            raise self._fail("no tcpdump packet line found (not tcpdump text?)", lineno)
+        if self.stats.packets == 0 and not self.others:
+            unread = self.stats.skipped["unparsed-line"]
+            if self.banners and not unread:
+                raise self._fail("no packet: only tcpdump's own messages", lineno)
+            first = f", first: {self.first_unread}" if self.first_unread else ""
+            raise self._fail(f"not tcpdump text: no packet in {lineno} lines{first}", None)
         if self.stats.packets == 0:
             self.stats.warnings.append(f"{self.path}: no IP or ARP packets in this text")
 
@@ -278,7 +298,30 @@ class TextReader:
         self.stats.error = err
         return err
 
+    def _soft_break(self, line: str, lineno: int) -> str | None:
+        """A quoted-printable soft line break (``=`` at the end of a line) undone: the line
+        joined to the next (None while the line is held for it)."""
+        line = line.rstrip("\r\n")
+        if self.carry is not None:
+            q = _QUOTE.match(line)
+            if q is not None and line.lstrip().startswith(">"):
+                line = line[q.end() :]
+            line, self.carry = self.carry + line, None
+        if line.endswith("=") and not line.endswith("=="):
+            self.carry = line[:-1]
+            if not self.qp:
+                self.qp = True
+                self.warner.warn("quoted-printable", lineno,
+                                 "quoted-printable soft line breaks joined")
+            return None
+        return line + "\n"
+
     def _clean(self, line: str, lineno: int) -> list[str]:
+        if "=" in line and (self.qp or "=3D" in line) and _QP_CODE.search(line):
+            self.qp = True
+            line = _QP_CODE.sub(lambda m: chr(int(m.group(1), 16)), line)
+        if "`" in line or "*" in line:
+            line = self._markdown(line, lineno)
         parts = [line]
         if "<" in line and _TAG.search(line):
             parts = [_TAG.sub("", p) for p in _BR.split(line)]
@@ -296,6 +339,16 @@ class TextReader:
                 self.warner.warn("quote marks", lineno, "leading '>' quote marks removed")
             out.append(p)
         return out
+
+    def _markdown(self, line: str, lineno: int) -> str:
+        """``line`` without markdown: code fences (alone or glued to a packet), inline code
+        marks, ``*bold*`` and ``**bold**``."""
+        text = _FENCE.sub("", line)
+        if "*" in text and text.count("*") >= 2:
+            text = _BOLD.sub(r"\1", text)
+        if text != line:
+            self.warner.warn("markdown", lineno, "markdown marks removed")
+        return text
 
     def _line(self, lineno: int, line: str) -> Iterator[PacketRecord]:
         if not line.strip():
@@ -327,6 +380,11 @@ class TextReader:
             yield from self._flush()
             self.banners += 1
             return
+        if _ELISION.match(line):
+            yield from self._flush()
+            self.warner.warn("elisions", lineno, "lines left out here ('...'): the gap is the "
+                             "paster's, not packet loss")
+            return
         if self._continues(line):
             self._continue(lineno, line)
             return
@@ -347,6 +405,8 @@ class TextReader:
             return
         yield from self._flush()
         self.stats.skipped["unparsed-line"] += 1
+        if not self.first_unread:
+            self.first_unread = f"line {lineno} {line[:40]!r}"
         self.warner.warn("unreadable lines", lineno, f"not a tcpdump packet line: {line[:60]!r}")
 
     def _continues(self, line: str) -> bool:
