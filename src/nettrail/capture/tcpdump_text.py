@@ -331,6 +331,9 @@ class TextReader:
             self.warner.warn("HTML entities", lineno, "HTML entities decoded")
         out = []
         for p in parts:
+            if p[:1] == ">" and not p.strip("> \t"):
+                out.append("")  # a quoted empty line
+                continue
             q = _QUOTE.match(p)
             if q is not None and not p.lstrip().startswith(">"):
                 q = None

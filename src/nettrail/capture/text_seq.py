@@ -83,7 +83,8 @@ class SeqTracker:
 
     def _set_base(self, fwd: _Key, rev: _Key, flags: int, seq: int | None, ack: int) -> bool:
         """Record the bases this packet sets; True if its numbers are already relative."""
-        if not flags & SYN and ack < _SMALL and (seq is None or seq < _SMALL):
+        answers_syn = self.syns.get(rev) == ack  # acks the peer's SYN: absolute numbers
+        if not flags & SYN and ack < _SMALL and (seq is None or seq < _SMALL) and not answers_syn:
             # an excerpt: relative numbers with no absolute ones before them
             self.bases[fwd] = self.bases[rev] = _UNKNOWN
             if self.relative is None:
