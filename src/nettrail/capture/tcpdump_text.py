@@ -91,13 +91,14 @@ class _Warner:
 class _Pending:
     """The lines of one packet being gathered, with where it started."""
 
-    __slots__ = ("line", "parts", "stamp", "wrapped")
+    __slots__ = ("line", "parts", "stamp", "wrap_at", "wrapped")
 
     def __init__(self, line: int, stamp: Stamp | None, body: str) -> None:
         self.line = line
         self.stamp = stamp
         self.parts = [body]
         self.wrapped = 0
+        self.wrap_at = 0
 
     def expects_more(self) -> bool:
         """Whether the last line announces a continuation (VXLAN inner frame, -v header)."""
@@ -427,8 +428,8 @@ class TextReader:
         assert p is not None
         if _DETAIL.match(line):
             return
-        if line[:1] not in (" ", "\t") and not p.expects_more():
-            p.wrapped = p.wrapped or lineno
+        if line[:1] not in (" ", "\t") and not p.expects_more() and not p.wrapped:
+            p.wrapped, p.wrap_at = lineno, len(p.parts)
         p.parts.append(line.strip())
 
     def _flush(self) -> Iterator[PacketRecord]:
@@ -472,7 +473,15 @@ class TextReader:
             except TextError:
                 if not p.wrapped:
                     raise
-                body = parse_body("".join(p.parts))
+                try:
+                    body = parse_body("".join(p.parts))
+                except TextError:
+                    # not a wrapped line after all: the packet alone, the line unread
+                    body = parse_body(" ".join(p.parts[: p.wrap_at]))
+                    self.stats.skipped["unparsed-line"] += 1
+                    self.warner.warn("unreadable lines", p.wrapped,
+                                     f"not a tcpdump packet line: {p.parts[p.wrap_at][:60]!r}")
+                    p.wrapped = 0
         except OtherProtocol as other:
             self.stats.skipped["other-protocol"] += 1
             if other.name not in self.others:

@@ -106,7 +106,8 @@ def parse_frame(text: str, allow_vxlan: bool) -> tuple[Headers, Headers | None, 
         link = link_without_macs(text)
         if link is not None:
             name, link_len, text = link
-            return _network(text, None, link_len, allow_vxlan, _ETHERTYPE_NAMES.get(name))
+            return _network(text, None, link_len or None, allow_vxlan,
+                            _ETHERTYPE_NAMES.get(name))
         return _network(text, None, None, allow_vxlan)
     src, dst, etype_name, etype_hex, llc, frame_len = m.groups()
     if llc is not None:
@@ -127,9 +128,12 @@ def parse_frame(text: str, allow_vxlan: bool) -> tuple[Headers, Headers | None, 
 
 
 _ETHERTYPES = {"IPv4": 0x0800, "IPv6": 0x86DD, "ARP": 0x0806}
-_ETHERTYPE_NAMES = {"IPv4": "IPv4", "IPv6": "IPv6", "ARP": "ARP"}
+_ETHERTYPE_NAMES = {"IPv4": "IPv4", "IPv6": "IPv6", "ARP": "ARP", "MPLS": "MPLS"}
 _MAC_TOKEN = re.compile(r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5},?\Z")
-_INVALID_LEN = re.compile(r"\[[^\]]*length \d+ > length \d+\] \(invalid\) ")
+_INVALID_LEN = re.compile(
+    r"\[[^\]]*length \d+ > length \d+\] \(invalid\) |truncated-ip - \d+ bytes missing! ")
+_V_FAMILY = re.compile(r"\((tos|hlim|flowlabel|class) ")
+_QUIET_TCP = re.compile(r"tcp (\d+)(?:\s|$)")
 _BIG_TCP_PORTS = re.compile(r"\s*(\d+) > (\d+): ")
 _KEYWORDS = {"IP": "IPv4", "IP6": "IPv6", "ARP,": "ARP"}
 
@@ -144,6 +148,9 @@ def _network(
         if etype is None:
             if word == "MPLS" and (after := skip_mpls(text)) is not None:
                 return _network(after, eth, frame_len, allow_vxlan)
+            if text[:1] == "(" and (family := _V_FAMILY.match(text)) is not None:
+                version = 4 if family.group(1) == "tos" else 6  # -v header, no keyword
+                return _ip(text, version, eth, frame_len, allow_vxlan)
             a = ADDRS.match(text)
             if a is None or _MAC_TOKEN.match(a.group(1)):
                 raise OtherProtocol(_proto_word(word))
@@ -211,9 +218,9 @@ def _ip(
         if rest.startswith("Flags ["):
             proto, l4 = PROTO_TCP, _tcp(rest, sport, dport, vh.length, iphdr)
             est = iphdr + l4.payload_len + tcp_header_len(l4.options)
-        elif rest.startswith("tcp ") and rest[4:].strip().isdigit():  # tcpdump -q
+        elif (quiet := _QUIET_TCP.match(rest)) is not None:  # tcpdump -q
             proto = PROTO_TCP
-            l4 = TCPHeader(sport, dport, 0, None, None, None, int(rest[4:].strip()), NO_OPTIONS)
+            l4 = TCPHeader(sport, dport, 0, None, None, None, int(quiet.group(1)), NO_OPTIONS)
             est = iphdr + 20 + l4.payload_len
         elif vh.proto == PROTO_TCP and rest.strip() in ("", "[|tcp]"):  # header cut short
             proto = PROTO_TCP

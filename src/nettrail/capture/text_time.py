@@ -25,9 +25,9 @@ HALF_DAY_NS = DAY_NS // 2
 NO_TIME_STEP_NS = 1_000
 
 TIMESTAMP = re.compile(
-    r"( ?)(?:(\d{4})-(\d{1,2})-(\d{1,2}) )?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,10}))?"
+    r"( ?-?)(?:(\d{4})-(\d{1,2})-(\d{1,2}) )?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,10}))?"
     r"( \(invalid [mun]?s\))?\s+"
-    r"|(\d{9,11})\.(\d{1,10})( \(invalid [mun]?s\))?\s+"
+    r"|(\d{6,11})\.(\d{1,10})( \(invalid [mun]?s\))?\s+"
 )
 """A timestamp at the start of a line, lenient on digit counts (pasted text loses digits)."""
 
@@ -61,6 +61,8 @@ def read_stamp(m: re.Match[str]) -> Stamp:
         h, mi, s = min(h, 23), min(mi, 59), min(s, 59)
     tod = (h * 3600 + mi * 60 + s) * NS + _frac_ns(frac)
     if year is None:
+        if lead.endswith("-"):  # -ttt: a packet stamped before the previous one
+            return Stamp("tod", -tod, bad, True, shape)
         return Stamp("tod", tod, bad, bool(lead), shape)
     mo, d = int(month), int(day)
     if not (1 <= mo <= 12 and 1 <= d <= 31):

@@ -4,8 +4,10 @@ Tunnels (the inner frame becomes the record's ``inner`` headers, as for VXLAN): 
 (``Geneve, Flags [C], vni 0xa, options [...]: IP ...``), GRE (``GREv0, length 92: IP ...``,
 also with a WCCP or ERSPAN header between), IP in IP and IPv6 in IP (``IP a > b: IP c.1 >
 d.2: ...``). In front of the network layer: MPLS labels (``MPLS (label 16, tc 0, [S], ttl
-64) IP ...``), and ``-e`` link headers without MAC addresses: IPoIB (``IPOIB, ethertype IPv4
-(0x0800), length 104:``) and ARCnet (``be 50 c3 65:``).
+64) IP ...``), and ``-e`` link headers other than Ethernet: IPoIB (``IPOIB, ethertype IPv4
+(0x0800), length 104:``), ARCnet (``be 50 c3 65:``), Linux cooked (``Out ethertype IPv4
+(0x0800), length 76:``), null/loopback (``AF IPv4 (2), length 52:``), PPP (``IP (0x0021),
+length 177:``).
 """
 
 from __future__ import annotations
@@ -16,11 +18,21 @@ from typing import NamedTuple
 _GENEVE = re.compile(r"Geneve, Flags \[[^\]]*\], vni (0x[0-9a-fA-F]+|\d+)")
 _GRE = re.compile(r"GREv\d\b")
 _INNER = re.compile(
-    r"(?:(?<=[\s:])|^)(?:IP6? (?=\(|[^\s>]+ > )|[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5} > )"
+    r"(?:(?<=[\s:])|^)(?:IP6? (?=\(|[^\s>]+ > )|[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5} > "
+    r"|\((?=(?:tos|hlim|flowlabel|class) ))"
 )
+_BARE_INNER = re.compile(r": (?=[0-9a-fA-F.:]+ > [0-9a-fA-F.:]+: )")
 _MPLS = re.compile(r"MPLS(?: \((?:label )?[^()]*\),?)+\s*(?:\(label [^()]*\),?\s*)*")
 _IPOIB = re.compile(r"IPOIB, ethertype ([^(]+?) \((0x[0-9a-fA-F]+)\), length (\d+): ")
 _ARCNET = re.compile(r"[0-9a-f]{2} [0-9a-f]{2} (?:[0-9a-f]{2}|\w+) (\d+): ")
+_MAC = r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5}"
+_COOKED = re.compile(
+    rf"(?:(?:In|Out|B|M|P) +)?(?:hlen \d+, proto 0x[0-9a-fA-F]+, )?(?:{_MAC}(?: > {_MAC})?,? +)?"
+    r"ethertype ([^(,]+?) \((0x[0-9a-fA-F]+)\), length (\d+): "
+)
+_NULL = re.compile(r"AF (IPv4|IPv6) \(\d+\), length (\d+): ")
+_PPP = re.compile(r"(IP6?|MPLS) \(0x[0-9a-fA-F]{4}\), length (\d+): |ip6?(): ")
+_FAMILY = {"IP": "IPv4", "IP6": "IPv6", "IPv4": "IPv4", "IPv6": "IPv6", "MPLS": "MPLS", "": ""}
 
 GRE_PROTO = 47
 IPIP_PROTO = 4
@@ -42,9 +54,12 @@ def find_tunnel(rest: str, has_ports: bool) -> Tunnel | None:
         if g is None:
             return None
         inner = _INNER.search(rest, g.end())
-        if inner is None:
+        if inner is not None:
+            return Tunnel("geneve", int(g.group(1), 0), rest[inner.start() :])
+        bare = _BARE_INNER.search(rest, g.end())  # an IP packet printed without "IP"
+        if bare is None:
             return None
-        return Tunnel("geneve", int(g.group(1), 0), rest[inner.start() :])
+        return Tunnel("geneve", int(g.group(1), 0), rest[bare.end() :])
     if rest.startswith(("IP ", "IP6 ")):
         return Tunnel("ip6ip" if rest.startswith("IP6") else "ipip", None, rest)
     if _GRE.match(rest):
@@ -67,10 +82,17 @@ def skip_mpls(text: str) -> str | None:
 
 
 def link_without_macs(text: str) -> tuple[str, int, str] | None:
-    """(ethertype name, frame length, text after it) of an IPoIB or ARCnet ``-e`` header."""
-    m = _IPOIB.match(text)
+    """(ethertype name, frame length, text after it) of an ``-e`` link header other than
+    Ethernet: IPoIB, ARCnet, Linux cooked (``Out ethertype IPv4 (0x0800), length 76:``),
+    null/loopback (``AF IPv4 (2), length 52:``), PPP (``IP (0x0021), length 177:``), raw IP
+    (``ip:``; length 0: unknown)."""
+    m = _IPOIB.match(text) or _COOKED.match(text)
     if m is not None:
         return m.group(1), int(m.group(3)), text[m.end() :]
+    m = _NULL.match(text) or _PPP.match(text)
+    if m is not None:  # raw IP (``ip: ``) has no length: the family is the address's
+        name = _FAMILY[m.group(1) or m.group(3) or ""]
+        return name, int(m.group(2)) if m.group(2) else 0, text[m.end() :]
     m = _ARCNET.match(text)
     if m is not None:
         return "", int(m.group(1)), text[m.end() :]
