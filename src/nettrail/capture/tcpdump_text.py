@@ -36,6 +36,7 @@ from nettrail.model.packet import ACK, SYN, Headers, PacketRecord, TCPHeader
 FORMAT = "tcpdump-text"
 MANGLED_JUMP_NS = 3600 * 1_000_000_000
 """A time this far from both neighbours (which agree) was mangled in pasting."""
+_DELTA_MODES = frozenset({"delta", "since-first"})
 _USUAL_SHAPES = frozenset({(2, 6), (2, 9), (10, 6), (10, 9)})
 WARNINGS_PER_KIND = 5
 
@@ -139,25 +140,34 @@ class TextReader:
         """
         prev: PacketRecord | None = None
         held: PacketRecord | None = None
+        shapes, clock, jump = self.shapes, self.clock, MANGLED_JUMP_NS
         try:
             for rec in self._records():
-                if self.clock.mode in ("delta", "since-first") and rec.time_ok:
+                if clock.mode in _DELTA_MODES:
+                    if held is not None:
+                        yield held
+                        held = None
                     yield from self._deltas(rec)
-                    continue
-                if not rec.time_ok or self.clock.mode == "delta":
+                elif not rec[14]:  # time_ok: no time of its own, nothing to judge
                     if held is not None:
                         yield held
                         prev, held = held, None
                     yield rec
-                    continue
-                if held is not None:
-                    held = self._judge_time(prev, held, rec)
-                    yield held
-                    if held.time_ok:
-                        if prev is not None:
-                            self.shapes.pop(prev.frame, None)
-                        prev = held
-                held = rec
+                else:
+                    if held is not None:
+                        if -jump <= rec[1] - held[1] <= jump and held[3] not in shapes:
+                            yield held  # close to the next one, shaped as usual: fine
+                            if shapes and prev is not None:
+                                shapes.pop(prev[3], None)
+                            prev = held
+                        else:
+                            held = self._judge_time(prev, held, rec)
+                            yield held
+                            if held.time_ok:
+                                if prev is not None:
+                                    shapes.pop(prev.frame, None)
+                                prev = held
+                    held = rec
         except CaptureError:
             if held is not None:
                 yield self._judge_time(prev, held, None)
@@ -179,6 +189,9 @@ class TextReader:
             return
         if rec is not None:
             self.delta_held.append(rec)
+            if not rec.time_ok:
+                judge.held.append(judge.held[-1] if judge.held else (0, rec.ts_ns))
+                return
             if judge.feed(rec.ts_ns) is None:
                 return
         elif judge.close() == "ambiguous" and self.delta_held:

@@ -22,6 +22,8 @@ _INNER = re.compile(
     r"|\((?=(?:tos|hlim|flowlabel|class) ))"
 )
 _BARE_INNER = re.compile(r": (?=[0-9a-fA-F.:]+ > [0-9a-fA-F.:]+: )")
+_ADDR_PAIR = re.compile(r"([0-9a-fA-F.:]+\.\d+|[0-9.]+|[0-9a-fA-F:]+) > [0-9a-fA-F.:]+: ")
+_BARE_V = re.compile(r"\((?:tos|hlim|flowlabel|class) ")
 _MPLS = re.compile(r"MPLS(?: \((?:label )?[^()]*\),?)+\s*(?:\(label [^()]*\),?\s*)*")
 _IPOIB = re.compile(r"IPOIB, ethertype ([^(]+?) \((0x[0-9a-fA-F]+)\), length (\d+): ")
 _ARCNET = re.compile(r"[0-9a-f]{2} [0-9a-f]{2} (?:[0-9a-f]{2}|\w+) (\d+): ")
@@ -60,13 +62,19 @@ def find_tunnel(rest: str, has_ports: bool) -> Tunnel | None:
         if bare is None:
             return None
         return Tunnel("geneve", int(g.group(1), 0), rest[bare.end() :])
-    if rest.startswith(("IP ", "IP6 ")):
-        return Tunnel("ip6ip" if rest.startswith("IP6") else "ipip", None, rest)
+    if rest.startswith(("IP ", "IP6 ")) or _BARE_V.match(rest):  # -e -v: no "IP" keyword
+        v6 = rest.startswith("IP6") or not rest.startswith(("IP ", "(tos "))
+        return Tunnel("ip6ip" if v6 else "ipip", None, rest)
+    pair = _ADDR_PAIR.match(rest)  # -e: the inner packet's addresses right after the outer
+    if pair is not None:
+        return Tunnel("ip6ip" if ":" in pair.group(1) else "ipip", None, rest)
     if _GRE.match(rest):
         inner = _INNER.search(rest, 5)
-        if inner is None:
-            return None
-        return Tunnel("gre", None, rest[inner.start() :])
+        if inner is not None:
+            return Tunnel("gre", None, rest[inner.start() :])
+        bare = _BARE_INNER.search(rest, 5)
+        if bare is not None:
+            return Tunnel("gre", None, rest[bare.end() :])
     return None
 
 
