@@ -490,3 +490,80 @@ def test_unicode_digits_in_a_port_are_a_warning_not_a_crash(tmp_path: Path) -> N
     records = list(read_text(str(path), "p", stats))
     assert [r.frame for r in records] == [1]
     assert stats.error is None and sum(stats.skipped.values()) == 1
+
+
+# --- more forms --------------------------------------------------------------------------------
+
+def test_relative_seq_that_wraps_goes_before_the_base(tmp_path: Path) -> None:
+    behind = ("IP 198.51.100.1.5000 > 203.0.113.2.80: Flags [P.], seq 4294867297:4294867304, "
+              "ack 1, win 63, length 7")
+    lines = [*HANDSHAKE, *RELATIVE, behind]
+    r = Read(tmp_path, "".join(f"08:00:00.{i:06d} {x}\n" for i, x in enumerate(lines)))
+    tcp = r.records[-1].tcp
+    assert tcp is not None and not tcp.seq_relative
+    assert (tcp.seq, tcp.payload_len) == ((3904856266 - 99_999 - 1) % 2**32, 7)
+
+
+def test_small_bases_are_told_from_relative_numbers(tmp_path: Path) -> None:
+    lines = [  # whois.pcap: the server's ISN is 9920001, the client's first ACK says "ack 1"
+        "IP 10.0.2.15.44188 > 192.0.47.59.43: Flags [S], seq 2239453442, win 29200, length 0",
+        "IP 192.0.47.59.43 > 10.0.2.15.44188: Flags [S.], seq 9920001, ack 2239453443, "
+        "win 65535, options [mss 1460], length 0",
+        "IP 10.0.2.15.44188 > 192.0.47.59.43: Flags [.], ack 1, win 29200, length 0",
+    ]
+    r = Read(tmp_path, "".join(f"17:25:19.{i:06d} {x}\n" for i, x in enumerate(lines)))
+    tcp = r.records[2].tcp
+    assert tcp is not None and (tcp.ack, tcp.seq_relative) == (9920002, False)
+
+
+def test_a_base_set_by_a_pure_ack_after_a_syn(tmp_path: Path) -> None:
+    lines = [  # ipoib.pcap: no SYN-ACK in the capture; the pure ACK sets the bases
+        "IP 192.168.56.10.34170 > 192.168.56.24.22: Flags [SEW], seq 798232822, win 32983, "
+        "length 0",
+        "IP 192.168.56.10.34170 > 192.168.56.24.22: Flags [.], ack 3051049339, win 33232, "
+        "length 0",
+        "IP 192.168.56.10.34170 > 192.168.56.24.22: Flags [P.], seq 0:26, ack 1, win 33232, "
+        "length 26",
+    ]
+    r = Read(tmp_path, "".join(f"16:32:45.{i:06d} {x}\n" for i, x in enumerate(lines)))
+    tcp = r.records[2].tcp
+    assert tcp is not None and (tcp.seq, tcp.ack) == (798232823, 3051049339)
+
+
+def test_a_wrap_inside_a_word_and_negative_deltas(tmp_path: Path) -> None:
+    r = Read(tmp_path, " 00:00:00.000000 IP 198.51.100.1.5000 > 203.0.113.2.80: Flags [P.], "
+                       "seq 1:41, ack 1, wi\nn 63, length 40\n"
+                       f" 00:00:00.000010 {SYN_LINE}\n-00:00:00.000004 {SYN_LINE}\n")
+    first = r.records[0].tcp
+    assert first is not None and (first.window, first.payload_len) == (63, 40)
+    assert [x.ts_ns for x in r.records] == [0, 10_000, 6_000]  # deltas, one going back
+
+
+def test_tcpdump_numbers_and_quiet_lines(tmp_path: Path) -> None:
+    r = Read(tmp_path, "    1  1418145369.924505 IP 131.155.215.69.46656 > 137.116.81.94.80: "
+                       "tcp 0\n    2  1418145370.052027 IP 137.116.81.94.80 > "
+                       "131.155.215.69.46656: tcp 0\n")
+    assert [x.ts_ns for x in r.records] == [1418145369924505000, 1418145370052027000]
+    assert [x.frame for x in r.records] == [1, 2] and not r.stats.warnings
+
+
+def test_other_link_headers_of_tcpdump_e(tmp_path: Path) -> None:
+    bodies = [
+        "Out ethertype IPv4 (0x0800), length 76: 131.155.215.69.46656 > 137.116.81.94.80: "
+        "Flags [S], seq 797190859, win 27200, length 0",
+        "AF IPv4 (2), length 52: 192.0.2.1.39829 > 192.168.0.1.8080: Flags [R.], seq 1:9, "
+        "ack 334797553, win 0, length 8",
+        "IP (0x0021), length 177: 12.4.4.4.2051 > 12.1.1.1.179: Flags [P.], seq 1:2, ack 1, "
+        "win 16384, length 1",
+        "ip: 127.0.0.1.179 > 127.0.0.1.59631: Flags [P.], seq 0:231, ack 0, win 8192, "
+        "length 231",
+        "IPOIB, ethertype IPv4 (0x0800), length 104: 192.168.56.10.34170 > 192.168.56.24.22: "
+        "Flags [S], seq 1, win 32983, length 0",
+        "be 50 c3 65: 10.80.131.1.1026 > 146.190.240.163.80: Flags [S], seq 2, win 1872, "
+        "length 0",
+        "MPLS (0x0281), length 79: MPLS (label 100656, tc 6, [S], ttl 64) 12.4.4.4.4100 > "
+        "12.8.8.8.179: Flags [P.], seq 3:22, ack 5, win 16384, length 19",
+    ]
+    r = Read(tmp_path, "".join(f"08:00:00.{i:06d} {b}\n" for i, b in enumerate(bodies)))
+    assert len(r.records) == len(bodies) and not r.stats.skipped
+    assert [x.wire_len for x in r.records] == [76, 52, 177, 14 + 20 + 20 + 231, 104, 65, 79]

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_fast import FastLine
 from nettrail.capture.text_fields import OtherProtocol, TextError
-from nettrail.capture.text_parse import parse_body
+from nettrail.capture.text_parse import Body, parse_body
 from nettrail.capture.text_seq import SeqTracker
 from nettrail.capture.text_time import TIMESTAMP, Clock, SinceFirst, Stamp, read_stamp
 from nettrail.errors import CaptureError
@@ -479,22 +479,8 @@ class TextReader:
         return _Pending(lineno, read_stamp(ts), line[ts.end() :])
 
     def _parse(self, p: _Pending) -> PacketRecord | None:
-        text = " ".join(p.parts)
         try:
-            try:
-                body = parse_body(text)
-            except TextError:
-                if not p.wrapped:
-                    raise
-                try:
-                    body = parse_body("".join(p.parts))
-                except TextError:
-                    # not a wrapped line after all: the packet alone, the line unread
-                    body = parse_body(" ".join(p.parts[: p.wrap_at]))
-                    self.stats.skipped["unparsed-line"] += 1
-                    self.warner.warn("unreadable lines", p.wrapped,
-                                     f"not a tcpdump packet line: {p.parts[p.wrap_at][:60]!r}")
-                    p.wrapped = 0
+            body = parse_body(" ".join(p.parts)) if not p.wrapped else self._unwrap(p)
         except OtherProtocol as other:
             self.stats.skipped["other-protocol"] += 1
             if other.name not in self.others:
@@ -518,6 +504,28 @@ class TextReader:
             self.point, self.clock.time(p.stamp), self.path, p.line, body.ifname, body.direction,
             body.wire_len, headers, inner, body.vni, time_ok=time_ok,
         )
+
+    def _unwrap(self, p: _Pending) -> Body:
+        """The body of a packet with a wrapped line: joined without a space where the break
+        splits a word or a number (``wi`` / ``n 502``), with one elsewhere (``ack 1,`` / ``win
+        502``), the other way if that does not read; if neither reads, the line was not a
+        wrap: the packet alone, the line counted as unreadable."""
+        head = " ".join(p.parts[: p.wrap_at])
+        tail = " ".join(p.parts[p.wrap_at :])
+        a, b = head[-1:], tail[:1]
+        split = (a.isalpha() and b.isalpha()) or (a.isdigit() and b.isdigit())
+        joins = (head + tail, f"{head} {tail}") if split else (f"{head} {tail}", head + tail)
+        for text in joins:
+            try:
+                return parse_body(text)
+            except TextError:
+                continue
+        body = parse_body(head)
+        self.stats.skipped["unparsed-line"] += 1
+        self.warner.warn("unreadable lines", p.wrapped,
+                         f"not a tcpdump packet line: {p.parts[p.wrap_at][:60]!r}")
+        p.wrapped = 0
+        return body
 
     def _absolute(self, h: Headers) -> Headers:
         tcp = h.l4
