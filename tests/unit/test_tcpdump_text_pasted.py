@@ -114,3 +114,13 @@ def test_not_tcpdump_text_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[s
     assert out == ""
     assert err.startswith("nettrail: error: /etc/passwd: not tcpdump text: no packet in ")
     assert len(err.splitlines()) == 1
+
+
+def test_a_name_at_one_point_and_an_address_at_another_is_no_translation(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    a, b = FIXTURES / "names-point-a.txt", FIXTURES / "names-point-b.txt"
+    assert main(["analyze", "--format", "json", f"a={a}", f"b={b}"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["nat"] == []  # "server" may or may not be 203.0.113.9: the text does not say
+    assert {c["server"]["addr"] for c in out["connections"]} == {"server", "203.0.113.9"}
