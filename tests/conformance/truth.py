@@ -3,9 +3,10 @@
 ``SUITE_DIR`` is ``shared/tcpdump-tests`` next to the repository (``../shared/tcpdump-tests``
 from the repo root; from a git worktree nested deeper, the nearest ancestor that has it).
 ``suite_tests()`` lists the suite's tests from ``tests.tsv``; ``tcp_truth(pcap)`` is one
-``TruthRow`` per TCP packet tshark decodes, cached on disk by the pcap's content hash
-(``$XDG_CACHE_HOME/nettrail-conformance`` or ``~/.cache/nettrail-conformance``), and
-``truth_for(pcaps)`` fills that cache for many pcaps with a small pool of tshark processes.
+``TruthRow`` per TCP packet tshark decodes, cached on disk by the pcap's content hash and
+tshark's version (in ``$XDG_CACHE_HOME/nettrail-conformance`` or
+``~/.cache/nettrail-conformance``); ``truth_for(pcaps)`` fills that cache for many pcaps with
+a small pool of tshark processes.
 
 Choices, the same for every pcap:
 
@@ -27,6 +28,7 @@ Choices, the same for every pcap:
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -115,6 +117,14 @@ def _cache_dir() -> Path:
     return Path(base) / "nettrail-conformance"
 
 
+@functools.cache
+def _tshark_version() -> str:
+    """tshark's version (part of the cache key: another tshark may decode otherwise)."""
+    out = subprocess.run(["tshark", "--version"], capture_output=True, text=True, check=False)
+    first = out.stdout.splitlines()[0] if out.stdout else "unknown"
+    return hashlib.sha256(first.encode()).hexdigest()[:12]
+
+
 def _nth(field: str, index: int) -> str:
     """Occurrence ``index`` of a tshark field listing several (the last one if fewer)."""
     values = field.split(",") if field else [""]
@@ -169,7 +179,7 @@ def _run_tshark(pcap_path: Path) -> list[list[str]]:
 def tcp_truth(pcap_path: Path) -> list[TruthRow] | None:
     """tshark's TCP packets in ``pcap_path`` (cached by content hash); None when it holds none."""
     digest = hashlib.sha256(Path(pcap_path).read_bytes()).hexdigest()
-    cached = _cache_dir() / f"{digest}.v{_CACHE_VERSION}.json"
+    cached = _cache_dir() / f"{digest}.{_tshark_version()}.v{_CACHE_VERSION}.json"
     if cached.is_file():
         data = json.loads(cached.read_text())
     else:
