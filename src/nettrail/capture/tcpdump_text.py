@@ -129,6 +129,7 @@ class TextReader:
         self.first_unread = ""
         self.carry: str | None = None
         self.qp = False
+        self.quiet = False
         self.delta_held: list[PacketRecord] = []
 
     def records(self) -> Iterator[PacketRecord]:
@@ -494,6 +495,12 @@ class TextReader:
             self.warner.warn("unreadable lines", p.line, f"cannot read this packet: {exc}")
             self.clock.time(p.stamp)
             return None
+        tcp = body.headers.l4 if body.inner is None else body.inner.l4
+        if isinstance(tcp, TCPHeader) and not tcp.flags and tcp.window is None and not self.quiet:
+            self.quiet = True
+            self.warner.warn("TCP without flags", p.line,
+                             "TCP printed without flags, numbers or window (tcpdump -q, or cut "
+                             "short): how its connection went cannot be told from it")
         if p.wrapped:
             self.warner.warn("wrapped lines", p.wrapped,
                              f"read as the rest of line {p.line} (a wrapped line?)")
