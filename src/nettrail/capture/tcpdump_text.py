@@ -20,7 +20,6 @@ Fatal faults (an empty file, NUL bytes or invalid UTF-8, text with no packet lin
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterator
 
@@ -28,6 +27,7 @@ from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_fast import FastLine
 from nettrail.capture.text_fields import OtherProtocol, TextError
 from nettrail.capture.text_parse import Body, parse_body
+from nettrail.capture.text_paste import Paste, Warner
 from nettrail.capture.text_seq import SeqTracker
 from nettrail.capture.text_time import TIMESTAMP, Clock, SinceFirst, Stamp, read_stamp
 from nettrail.errors import CaptureError
@@ -38,7 +38,6 @@ MANGLED_JUMP_NS = 3600 * 1_000_000_000
 """A time this far from both neighbours (which agree) was mangled in pasting."""
 _DELTA_MODES = frozenset({"delta", "since-first"})
 _USUAL_SHAPES = frozenset({(2, 6), (2, 9), (10, 6), (10, 9)})
-WARNINGS_PER_KIND = 5
 
 _BANNER = re.compile(
     r"(?:(?:sudo )?tcpdump(?:: | )|listening on |reading from file |dropped privs|Warning: "
@@ -46,17 +45,8 @@ _BANNER = re.compile(
     r"|\^C|\S*[#$] .*tcpdump )"
 )
 _NUMBERED = re.compile(r" *\d+  (?=\S| \d)")
-_QP_CODE = re.compile(r"=([0-9A-F]{2})")
-_FENCE = re.compile(r"^\s*(?:```|~~~)[\w-]*\s*$|^\s*(?:```|~~~)(?=\S)|```\s*$|^`(?=\S)|(?<=\S)`$")
-_BOLD = re.compile(r"\*{1,2}([^*\s](?:[^*]*[^*\s])?)\*{1,2}")
 _ELISION = re.compile(r"\s*(?:\.{3,}|…|\[\.{3}\]|\(\.{3}\)|\[(?:snip|cut|\.\.\.)[^\]]*\])\s*$",
                       re.IGNORECASE)
-_TAG = re.compile(
-    r"</?(?:a|b|i|u|s|p|br|em|tt|td|tr|th|li|ul|ol|hr|h[1-6]|pre|code|span|div|font|table|tbody"
-    r"|html|body|strong|small|sup|sub|kbd|samp|mark|blockquote)\b[^<>]*>", re.IGNORECASE)
-_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_ENTITY = re.compile(r"&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
-_QUOTE = re.compile(r"\s*(?:>\s?)+(?=\S)")
 _PACKET_START = re.compile(
     r"(?:[^\s>]+ +(?:In|Out|M|B|P) +)?(?:IP6? |ARP, |[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5} "
     r"|[A-Z]{2,}[\w.-]*,? |[^\s>]+ > [^\s>]+: )"
@@ -65,28 +55,6 @@ _DETAIL = re.compile(r"\t[ \t]|\s*0x[0-9a-f]{4}:\s")
 _EXPECTS_MORE = re.compile(
     r"(?:vni \d+|\((?:tos|flowlabel|hlim|class) [^)]*(?:\(\d+\))?[^)]*\))\s*$"
 )
-
-
-class _Warner:
-    """Warnings of one file, at most WARNINGS_PER_KIND per kind, then a count."""
-
-    def __init__(self, stats: CaptureStats) -> None:
-        self.stats = stats
-        self.counts: dict[str, int] = {}
-
-    def warn(self, kind: str, line: int, message: str) -> None:
-        """Note ``message`` about ``line`` (the first few of each kind are kept verbatim)."""
-        n = self.counts.get(kind, 0) + 1
-        self.counts[kind] = n
-        if n <= WARNINGS_PER_KIND:
-            self.stats.warnings.append(f"{self.stats.path} line {line}: {message}")
-
-    def close(self) -> None:
-        """Add one line per kind whose warnings were cut short."""
-        for kind, n in self.counts.items():
-            if n > WARNINGS_PER_KIND:
-                more = n - WARNINGS_PER_KIND
-                self.stats.warnings.append(f"{self.stats.path}: {more} more lines with {kind}")
 
 
 class _Pending:
@@ -115,7 +83,7 @@ class TextReader:
         self.stats = stats
         self.clock = Clock(day_ns)
         self.seq = SeqTracker()
-        self.warner = _Warner(stats)
+        self.warner = Warner(stats)
         self.pending: _Pending | None = None
         self.fast_pending: tuple[int, re.Match[str]] | None = None
         self.crlf = 0
@@ -127,8 +95,7 @@ class TextReader:
         self.usual_shape = (2, 6)
         self.since_first: SinceFirst | None = None
         self.first_unread = ""
-        self.carry: str | None = None
-        self.qp = False
+        self.paste = Paste(self.warner)
         self.quiet = False
         self.delta_held: list[PacketRecord] = []
 
@@ -238,6 +205,7 @@ class TextReader:
         self.stats.format = FORMAT
         lineno = 0
         fast_match, build = self.fast.match, self.fast.build
+        paste = self.paste
         clock, seqs, stats = self.clock, self.seq, self.stats
         try:
             with open(self.path, "rb") as f:
@@ -251,8 +219,9 @@ class TextReader:
                         yield from self._flush()
                         raise self._fail(f"invalid UTF-8 at byte {exc.start} of the line: "
                                          "binary data, not tcpdump text", lineno) from exc
-                    if self.carry is not None or line[-2:] == "=\n" or line[-3:] == "=\r\n":
-                        joined = self._soft_break(line, lineno)
+                    if (paste.carry is not None or line[-2:] == "=\n"
+                            or line[-3:] == "=\r\n"):
+                        joined = paste.soft_break(line, lineno)
                         if joined is None:
                             continue
                         line = joined
@@ -284,7 +253,7 @@ class TextReader:
                             self._crlf(lineno)
                     if ("<" in line or "&" in line or "`" in line or "*" in line
                             or "=" in line or line[:1] in (">", " ", "\t")):
-                        for part in self._clean(line, lineno):
+                        for part in paste.clean(line, lineno):
                             yield from self._line(lineno, part)
                     else:
                         yield from self._line(lineno, line)
@@ -312,61 +281,6 @@ class TextReader:
         err = CaptureError(reason, path=self.path, line=line, records=self.stats.packets)
         self.stats.error = err
         return err
-
-    def _soft_break(self, line: str, lineno: int) -> str | None:
-        """A quoted-printable soft line break (``=`` at the end of a line) undone: the line
-        joined to the next (None while the line is held for it)."""
-        line = line.rstrip("\r\n")
-        if self.carry is not None:
-            q = _QUOTE.match(line)
-            if q is not None and line.lstrip().startswith(">"):
-                line = line[q.end() :]
-            line, self.carry = self.carry + line, None
-        if line.endswith("=") and not line.endswith("=="):
-            self.carry = line[:-1]
-            if not self.qp:
-                self.qp = True
-                self.warner.warn("quoted-printable", lineno,
-                                 "quoted-printable soft line breaks joined")
-            return None
-        return line + "\n"
-
-    def _clean(self, line: str, lineno: int) -> list[str]:
-        if "=" in line and (self.qp or "=3D" in line) and _QP_CODE.search(line):
-            self.qp = True
-            line = _QP_CODE.sub(lambda m: chr(int(m.group(1), 16)), line)
-        if "`" in line or "*" in line:
-            line = self._markdown(line, lineno)
-        parts = [line]
-        if "<" in line and _TAG.search(line):
-            parts = [_TAG.sub("", p) for p in _BR.split(line)]
-            self.warner.warn("HTML markup", lineno, "HTML markup removed")
-        if "&" in line and _ENTITY.search(line):
-            parts = [html.unescape(p).replace("\xa0", " ") for p in parts]
-            self.warner.warn("HTML entities", lineno, "HTML entities decoded")
-        out = []
-        for p in parts:
-            if p[:1] == ">" and not p.strip("> \t"):
-                out.append("")  # a quoted empty line
-                continue
-            q = _QUOTE.match(p)
-            if q is not None and not p.lstrip().startswith(">"):
-                q = None
-            if q is not None:
-                p = p[q.end() :]
-                self.warner.warn("quote marks", lineno, "leading '>' quote marks removed")
-            out.append(p)
-        return out
-
-    def _markdown(self, line: str, lineno: int) -> str:
-        """``line`` without markdown: code fences (alone or glued to a packet), inline code
-        marks, ``*bold*`` and ``**bold**``."""
-        text = _FENCE.sub("", line)
-        if "*" in text and text.count("*") >= 2:
-            text = _BOLD.sub(r"\1", text)
-        if text != line:
-            self.warner.warn("markdown", lineno, "markdown marks removed")
-        return text
 
     def _line(self, lineno: int, line: str) -> Iterator[PacketRecord]:
         if not line.strip():
