@@ -1,21 +1,24 @@
-"""tcpdump text (what ``tcpdump -n`` prints) to PacketRecords, as people paste it.
+"""tcpdump text (what ``tcpdump`` prints) to PacketRecords, as people paste it.
 
-A packet starts on a line with a timestamp (any ``-t`` variant, see ``text_time``) or, in text
-printed with ``-t``, on a line that starts like a packet (``IP``, ``IP6``, ``ARP,``, a MAC, an
-``-i any`` interface column). Lines after it without a timestamp belong to it: the ``-v``
-transport line, the inner frame of a VXLAN packet, the header an ICMP error quotes, a line
-wrapped in two. Hex dumps and option details are ignored. Lines pasted from web pages or chat
-(HTML tags and entities, ``>`` quote marks, CRLF, a timestamp missing a digit) are read with a
-warning naming the line. Packets of protocols nettrail does not model (LLDP, STP, IGMP...) are
-counted in ``stats.skipped["other-protocol"]``, lines that cannot be read in
+A packet starts on a line with a timestamp (any ``-t`` variant, see ``text_time``; after the
+``-#`` packet number if printed) or, in text printed with ``-t``, on a line that starts like a
+packet (``IP``, ``IP6``, ``ARP,``, a MAC, an ``-i any`` interface column, ``a > b:``). Lines
+after it without a timestamp belong to it: the ``-v`` transport line, the inner frame of a
+tunnel, the header an ICMP error quotes, a line wrapped in two. Hex dumps and option details
+are ignored. Pasting damage (mail quoting, quoted-printable, markdown, HTML, CRLF) is repaired
+by ``text_paste`` with a warning naming the line; ``...`` elisions are skipped. Packets of
+protocols nettrail does not model (LLDP, STP, IGMP...) are counted in
+``stats.skipped["other-protocol"]``, lines that cannot be read in
 ``stats.skipped["unparsed-line"]``, each with a warning. tcpdump's own messages (``listening
 on``, ``N packets captured``) are skipped quietly.
 
 Records: ``frame`` is the packet's first line (1-based), ``linktype`` -1, ``data`` None; seq/ack
-printed relative (no ``-S``) are turned back into absolute numbers (see ``text_seq``).
+printed relative (no ``-S``) are turned back into absolute numbers (see ``text_seq``). A line
+with no time of its own, or a timestamp that does not fit its neighbours (mangled in pasting),
+keeps its place by order with ``time_ok=False``.
 
-Fatal faults (an empty file, NUL bytes or invalid UTF-8, text with no packet line at all) set
-``stats.error`` and raise it, after the good records before them were yielded.
+Fatal faults (an empty file, NUL bytes or invalid UTF-8, text with no packet at all: "not
+tcpdump text") set ``stats.error`` and raise it, after the good records before them.
 """
 
 from __future__ import annotations
