@@ -570,3 +570,11 @@ def test_other_link_headers_of_tcpdump_e(tmp_path: Path) -> None:
     r = Read(tmp_path, "".join(f"08:00:00.{i:06d} {b}\n" for i, b in enumerate(bodies)))
     assert len(r.records) == len(bodies) and not r.stats.skipped
     assert [x.wire_len for x in r.records] == [76, 52, 177, 14 + 20 + 20 + 231, 104, 65, 79]
+
+
+def test_a_length_inside_a_decode_is_not_the_datagrams(tmp_path: Path) -> None:
+    r = Read(tmp_path, "    1  1971-09-12 02:15:12.999999 IP 255.10.0.1.63476 > 127.0.0.1.2049: "
+                       "NFS request xid 1168185174 80 readdirplus [credentials length 4294967295 "
+                       "> 80] (invalid) [|nfs]\n")  # tcpdump's suite, nfs_large_credentials_length
+    udp = r.records[0].l4
+    assert isinstance(udp, UDPHeader) and udp.payload_len == 0

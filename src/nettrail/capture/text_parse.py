@@ -133,6 +133,7 @@ _MAC_TOKEN = re.compile(r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5},?\Z")
 _INVALID_LEN = re.compile(
     r"\[[^\]]*length \d+ > length \d+\] \(invalid\) |truncated-ip - \d+ bytes missing! ")
 _V_FAMILY = re.compile(r"\((tos|hlim|flowlabel|class) ")
+_UDP_MAX = 0xFFFF - 8
 _QUIET_TCP = re.compile(r"tcp (\d+)(?:\s|$)")
 _BIG_TCP_PORTS = re.compile(r"\s*(\d+) > (\d+): ")
 _KEYWORDS = {"IP": "IPv4", "IP6": "IPv6", "ARP,": "ARP"}
@@ -296,10 +297,10 @@ def _udp_len(rest: str, ip_len: int | None, iphdr: int) -> int:
     if rest.startswith("udp ") and quiet.isascii() and quiet.isdigit():  # tcpdump -q
         return int(quiet)
     m = _LENGTH.search(rest)
-    if m is not None:
-        return int(m.group(1))
-    m = _TRAILING_LEN.search(rest)
-    return int(m.group(1)) if m is not None else 0
+    if m is None:
+        m = _TRAILING_LEN.search(rest)
+    n = int(m.group(1)) if m is not None else 0
+    return n if n <= _UDP_MAX else 0  # "credentials length 4294967295": not the datagram's
 
 
 def _tcp(rest: str, sport: int, dport: int, ip_len: int | None, iphdr: int) -> TCPHeader:

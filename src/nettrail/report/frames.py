@@ -27,6 +27,7 @@ ETH_IPV6 = 0x86DD
 ETH_ARP = 0x0806
 ETH_VLAN = 0x8100
 ETH_TEB = 0x6558
+_MAX_WIRE_LEN = 0xFFFFFFFF  # what a capture file can say of a packet's length
 VXLAN_FLAGS = 0x08
 GENEVE_PORT = 6081
 PROTO_GRE = 47
@@ -48,7 +49,7 @@ def synthesize(headers: Headers, inner: Headers | None = None, vni: int | None =
     extra, extra_len = (b"", 0) if inner is None else _tunnel(headers, inner, vni)
     body, body_len = _network(headers, extra, extra_len)
     eth = _ethernet(headers.eth, _ethertype(headers))
-    return eth + body, len(eth) + body_len
+    return eth + body, min(len(eth) + body_len, _MAX_WIRE_LEN)
 
 
 def _tunnel(headers: Headers, inner: Headers, vni: int | None) -> tuple[bytes, int]:
