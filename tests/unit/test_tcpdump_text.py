@@ -578,3 +578,25 @@ def test_a_length_inside_a_decode_is_not_the_datagrams(tmp_path: Path) -> None:
                        "> 80] (invalid) [|nfs]\n")  # tcpdump's suite, nfs_large_credentials_length
     udp = r.records[0].l4
     assert isinstance(udp, UDPHeader) and udp.payload_len == 0
+
+
+def test_big_tcp_presumed_lengths_and_caplen_and_ipnet(tmp_path: Path) -> None:
+    r = Read(tmp_path,  # tcpdump's suite: bigtcp-ipv6, dns_udp_2 (--lengths), e1000g-e (IPNET)
+             "    1  2025-10-02 15:09:21.939724 IP6 (flowlabel 0x81ccd, hlim 61, next-header TCP"
+             " (6), payload length 0) [real length 80040, presumed BIG TCP] 2604:1380:4091:ce00:"
+             ":b.43267 > 2604:1380:4091:ce00::d.41219: Flags [P.], seq 2265425561:2265505529, "
+             "ack 3850636772, win 426, length 79968\n"
+             "    2  caplen 98 len 98 2025-10-02 15:09:21.939725 IP 192.168.1.11.43966 > "
+             "209.87.249.18.53: 22836+ [1au] A? www.tcpdump.org. (56)\n"
+             "    3  2025-10-02 15:09:21.939726 4294967295 > 0, family IPv4 (2), length 108: "
+             "129.146.106.55 > 10.5.233.117: ICMP echo request, id 6901, seq 0, length 64\n")
+    assert len(r.records) == 3 and not r.stats.warnings
+    big = r.records[0].tcp
+    assert big is not None and big.payload_len == 79968 and r.records[0].wire_len > 80000
+    assert r.records[2].wire_len == 108
+
+
+def test_tcpdump_text_with_no_readable_packet_is_not_called_prose(tmp_path: Path) -> None:
+    r = Read(tmp_path, "    1  2022-11-15 10:23:33.663606 IP  [version 6 != 4] (invalid)\n")
+    assert r.error is not None and not r.records
+    assert r.error.reason.startswith("no packet could be read in 1 lines, first: line 1 (")

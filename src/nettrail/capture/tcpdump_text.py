@@ -47,6 +47,7 @@ _BANNER = re.compile(
     r"|\d+ packets? (?:captured|received by filter|dropped by (?:kernel|interface))"
     r"|\^C|\S*[#$] .*tcpdump )"
 )
+_CAPLEN = re.compile(r"caplen \d+ len \d+ ")
 _NUMBERED = re.compile(r" *\d+  (?=\S| \d)")
 _ELISION = re.compile(r"\s*(?:\.{3,}|…|\[\.{3}\]|\(\.{3}\)|\[(?:snip|cut|\.\.\.)[^\]]*\])\s*$",
                       re.IGNORECASE)
@@ -230,6 +231,8 @@ class TextReader:
                         line = joined
                     if line[:1] == " " and (num := _NUMBERED.match(line)) is not None:
                         line = line[num.end() :]  # tcpdump -#: the packet number column
+                    if line[:7] == "caplen " and (cap := _CAPLEN.match(line)) is not None:
+                        line = line[cap.end() :]  # tcpdump --lengths
                     m = fast_match(line) if self.timed is not False else None
                     if m is not None:
                         fast = self.fast_pending
@@ -272,7 +275,9 @@ class TextReader:
             if self.banners and not unread:
                 raise self._fail("no packet: only tcpdump's own messages", lineno)
             first = f", first: {self.first_unread}" if self.first_unread else ""
-            raise self._fail(f"not tcpdump text: no packet in {lineno} lines{first}", None)
+            if self.timed is None:
+                raise self._fail(f"not tcpdump text: no packet in {lineno} lines{first}", None)
+            raise self._fail(f"no packet could be read in {lineno} lines{first}", None)
         if self.stats.packets == 0:
             self.stats.warnings.append(f"{self.path}: no IP or ARP packets in this text")
 
@@ -409,6 +414,8 @@ class TextReader:
             return None
         except TextError as exc:
             self.stats.skipped["unparsed-line"] += 1
+            if not self.first_unread:
+                self.first_unread = f"line {p.line} ({exc})"
             self.warner.warn("unreadable lines", p.line, f"cannot read this packet: {exc}")
             self.clock.time(p.stamp)
             return None

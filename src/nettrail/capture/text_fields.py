@@ -86,7 +86,7 @@ def verbose_header(text: str, version: int) -> tuple[VerboseHeader, str]:
         elif name == "offset":
             frag = int(num)
         elif name == "length":
-            length = int(num)
+            length = int(num) or None  # 0: BIG TCP or TSO, the real length is not said
         elif name == "payload length:":
             length = 40 + int(num)
         elif pnum:

@@ -132,6 +132,7 @@ _ETHERTYPE_NAMES = {"IPv4": "IPv4", "IPv6": "IPv6", "ARP": "ARP", "MPLS": "MPLS"
 _MAC_TOKEN = re.compile(r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5},?\Z")
 _INVALID_LEN = re.compile(
     r"\[[^\]]*length \d+ > length \d+\] \(invalid\) |truncated-ip - \d+ bytes missing! ")
+_BIG_TCP_LEN = re.compile(r"\[real length \d+, presumed BIG TCP\] ")
 _V_FAMILY = re.compile(r"\((tos|hlim|flowlabel|class) ")
 _UDP_MAX = 0xFFFF - 8
 _QUIET_TCP = re.compile(r"tcp (\d+)(?:\s|$)")
@@ -183,6 +184,8 @@ def _ip(
     if invalid is not None:  # "[total length 820 > length 52] (invalid)": cut short
         text = text[invalid.end() :]
     vh, text = verbose_header(text, version)
+    if text[:1] == "[" and (big := _BIG_TCP_LEN.match(text)) is not None:
+        text = text[big.end() :]  # IPv6 payload length 0: BIG TCP
     m = ADDRS.match(text)
     if m is None:
         raise TextError("no 'source > destination:' in this IP packet")

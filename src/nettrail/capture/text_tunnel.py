@@ -6,8 +6,8 @@ also with a WCCP or ERSPAN header between), IP in IP and IPv6 in IP (``IP a > b:
 d.2: ...``). In front of the network layer: MPLS labels (``MPLS (label 16, tc 0, [S], ttl
 64) IP ...``), and ``-e`` link headers other than Ethernet: IPoIB (``IPOIB, ethertype IPv4
 (0x0800), length 104:``), ARCnet (``be 50 c3 65:``), Linux cooked (``Out ethertype IPv4
-(0x0800), length 76:``), null/loopback (``AF IPv4 (2), length 52:``), PPP (``IP (0x0021),
-length 177:``).
+(0x0800), length 76:``), null/loopback (``AF IPv4 (2), length 52:``), IPNET (``0 >
+4294967295, family IPv4 (2), length 108:``), PPP (``IP (0x0021), length 177:``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _COOKED = re.compile(
     rf"(?:(?:In|Out|B|M|P) +)?(?:hlen \d+, proto 0x[0-9a-fA-F]+, )?(?:{_MAC}(?: > {_MAC})?,? +)?"
     r"ethertype ([^(,]+?) \((0x[0-9a-fA-F]+)\), length (\d+): "
 )
-_NULL = re.compile(r"AF (IPv4|IPv6) \(\d+\), length (\d+): ")
+_NULL = re.compile(r"(?:AF|\d+ > \d+, family) (IPv4|IPv6) \(\d+\), length (\d+): ")
 _PPP = re.compile(r"(IP6?|MPLS) \(0x[0-9a-fA-F]{4}\), length (\d+): |ip6?(): ")
 _FAMILY = {"IP": "IPv4", "IP6": "IPv6", "IPv4": "IPv4", "IPv6": "IPv6", "MPLS": "MPLS", "": ""}
 
@@ -92,7 +92,8 @@ def skip_mpls(text: str) -> str | None:
 def link_without_macs(text: str) -> tuple[str, int, str] | None:
     """(ethertype name, frame length, text after it) of an ``-e`` link header other than
     Ethernet: IPoIB, ARCnet, Linux cooked (``Out ethertype IPv4 (0x0800), length 76:``),
-    null/loopback (``AF IPv4 (2), length 52:``), PPP (``IP (0x0021), length 177:``), raw IP
+    null/loopback (``AF IPv4 (2), length 52:``), IPNET (``0 > 4294967295, family IPv4 (2),
+    length 108:``), PPP (``IP (0x0021), length 177:``), raw IP
     (``ip:``; length 0: unknown)."""
     m = _IPOIB.match(text) or _COOKED.match(text)
     if m is not None:
