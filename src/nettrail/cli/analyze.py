@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
                                                                   args.filter_port),
                                ifnames=ifnames)
-        analysis = result.analysis
+        analysis = _with_snapshots(result.analysis, args.captures)
         readable = len(result.errors) < len(inputs) or any(p.packets for p in analysis.points)
         if readable:
             render(analysis, args.format, sys.stdout)
@@ -96,6 +96,18 @@ def run(args: argparse.Namespace) -> int:
     for err in result.errors:
         print(f"nettrail: error: {err}", file=sys.stderr)
     return EXIT_INPUT if result.errors else EXIT_OK
+
+
+def _with_snapshots(analysis: Analysis, args: Sequence[str]) -> Analysis:
+    """Tie translations to rules when a run directory holds the hosts' snapshots."""
+    from nettrail.topology.store import read_rules
+
+    rules = {h: r for arg in args if os.path.isdir(arg) for h, r in read_rules(Path(arg)).items()}
+    if not rules:
+        return analysis
+    from nettrail.analyze.attribute import attribute
+
+    return attribute(analysis, rules)
 
 
 def expand_inputs(

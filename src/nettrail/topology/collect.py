@@ -1,0 +1,135 @@
+"""Read one namespace from inside it: netlink, nftables, iptables (both back ends), tc and
+conntrack. Runs in a worker process that has entered the namespace with setns(2)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Any
+
+from nettrail.errors import InputError
+from nettrail.model.topology import Namespace, NatRule
+from nettrail.topology import conntrack, iptables, netlink, nft, tc
+from nettrail.topology.discover import NetnsRef
+
+TIMEOUT_S = 10.0
+IPTABLES_TABLES = {"nat", "filter", "mangle", "raw", "security"}
+
+
+class Vanished(Exception):
+    """The namespace disappeared between discovery and reading."""
+
+
+def enter(ref: NetnsRef) -> None:
+    """Move this process into ``ref``'s namespace; Vanished when it no longer exists."""
+    from pyroute2.netns import setns
+
+    try:
+        fd = os.open(ref.path, os.O_RDONLY)
+    except OSError as exc:
+        raise Vanished(str(exc.strerror)) from exc
+    try:
+        if os.fstat(fd).st_ino != ref.inode:
+            raise Vanished("replaced by another namespace")
+        setns(fd, flags=0)
+    except OSError as exc:
+        raise Vanished(str(exc)) from exc
+    finally:
+        os.close(fd)
+
+
+def read(ref: NetnsRef) -> Namespace | str:
+    """The namespace ``ref`` as seen from inside, or a note saying why it was skipped."""
+    try:
+        enter(ref)
+    except Vanished as exc:
+        return f"namespace {ref.name} vanished during the snapshot ({exc}); skipped"
+    notes: list[str] = []
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        links = netlink.links(ipr)
+        names = {lk.index: lk.name for lk in links}
+        addrs = netlink.addresses(ipr, names)
+        routes = netlink.routes(ipr, names)
+        rules = netlink.policy(ipr)
+        neigh = netlink.neighbours(ipr, names)
+        hooks = netlink.filter_hooks(ipr, names)
+    nat, counts = _rules(ref.name, notes)
+    for dev, hook in hooks:
+        out = _run(["tc", "-j", "filter", "show", "dev", dev, hook], notes)
+        if out is not None:
+            nat += tc.parse(out, ref.name, dev, hook)
+    try:
+        nat += conntrack.nat_entries(conntrack.dump(), ref.name)
+    except Exception as exc:  # pyroute2 raises its own NetlinkError and plain OSErrors
+        notes.append(f"conntrack entries not read: {exc}")
+    return Namespace(ref.name, ref.inode, tuple(links), tuple(addrs), tuple(routes),
+                     tuple(rules), tuple(neigh), tuple(nat), counts, tuple(notes))
+
+
+def _rules(name: str, notes: list[str]) -> tuple[list[NatRule], dict[str, int]]:
+    """NAT rules and rule counts of nftables and both iptables back ends."""
+    nat: list[NatRule] = []
+    counts: dict[str, int] = {}
+    text = _run(["nft", "-j", "list", "ruleset"], notes)
+    tables: set[tuple[str, str]] = set()
+    if text is not None:
+        try:
+            nft_nat, n, tables = nft.parse(text, name)
+        except InputError as exc:
+            notes.append(str(exc))
+            text = None
+    if any(f == "ip" and t in IPTABLES_TABLES for f, t in tables):
+        save = _run(["iptables-nft-save"], notes)
+        if save is not None:
+            ipt, count, ipt_tables = iptables.parse(save, name, "iptables-nft")
+            nat += ipt
+            counts["iptables-nft"] = count
+            nft_nat, n, _ = nft.parse(text or "", name, {("ip", t) for t in ipt_tables})
+    if text is not None:
+        nat += nft_nat
+        counts["nftables"] = n
+    if _legacy_tables():
+        save = _run(["iptables-legacy-save"], notes)
+        if save is not None:
+            ipt, count, _ = iptables.parse(save, name, "iptables-legacy")
+            nat += ipt
+            counts["iptables-legacy"] = count
+    return nat, counts
+
+
+def _legacy_tables() -> bool:
+    """Whether this namespace has legacy (x_tables) iptables tables loaded."""
+    try:
+        with open("/proc/self/net/ip_tables_names") as f:
+            return bool(f.read().strip())
+    except OSError:
+        return False
+
+
+def _run(cmd: list[str], notes: list[str]) -> str | None:
+    """A tool's stdout, or None with a note when it is absent or fails."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S,
+                              check=False)
+    except FileNotFoundError:
+        notes.append(f"{cmd[0]} not installed: its rules were not read")
+        return None
+    except (OSError, subprocess.SubprocessError) as exc:
+        notes.append(f"{' '.join(cmd)}: {exc}")
+        return None
+    if proc.returncode != 0:
+        err = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+        notes.append(f"{' '.join(cmd)}: exit {proc.returncode}: {err}")
+        return None
+    return proc.stdout
+
+
+def read_many(refs: list[NetnsRef]) -> list[Namespace | str]:
+    """``read`` for each of ``refs`` in turn (one worker's share)."""
+    return [read(r) for r in refs]
+
+
+def worker_init(*_: Any) -> None:
+    """Nothing to set up: each task enters its own namespace."""
