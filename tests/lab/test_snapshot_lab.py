@@ -235,3 +235,17 @@ def test_openflow_rewrite_is_a_second_owner(ovs: tuple[str, Path],
     owners = {o["address"]: o["owners"] for o in doc["owners"]}
     ct = [o for o in owners["203.0.113.224"] if o["source"] == "openflow"]
     assert [(o["kind"], o["stateful"], o["direction"]) for o in ct] == [("dnat", True, "from")]
+
+
+def test_unknown_namespace_and_unwritable_output_exit_2(tmp_path: Path) -> None:
+    require_root()
+    proc = subprocess.run([*NETTRAIL, "snapshot", "--netns", "ntl-snap-absent"],
+                          capture_output=True, text=True, timeout=30)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == ("nettrail: error: --netns: no such network namespace: "
+                           "ntl-snap-absent\n")
+    proc = subprocess.run([*NETTRAIL, "snapshot", "--netns", "root", "--output",
+                           str(tmp_path / "no" / "such.json")], capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
+    assert "--output" in proc.stderr

@@ -51,7 +51,8 @@ def test_help_has_examples_and_plain_metavars(
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    ([], "a command is required: analyze, trace, lab or demo (nettrail --help tells more)"),
+    ([], "a command is required: analyze, trace, lab, snapshot or demo "
+         "(nettrail --help tells more)"),
     (["lab"], "lab needs a verb: list, up, run, down or status (nettrail lab --help tells more)"),
 ])
 def test_missing_command_or_verb_lists_the_choices(

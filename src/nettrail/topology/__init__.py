@@ -33,7 +33,8 @@ def snapshot(only: Sequence[str] = ()) -> Topology:
 def snapshot_refs(refs: Sequence[NetnsRef], with_ovs: bool = True,
                   workers: int | None = None) -> Topology:
     """The topology of the namespaces ``refs``, read in parallel worker processes."""
-    results = _read(list(refs), workers or min(os.cpu_count() or 1, 4))
+    # one more worker than cores: each waits on nft and iptables-save part of the time
+    results = _read(list(refs), workers or (os.cpu_count() or 1) + 1)
     spaces = [r for r in results if isinstance(r, Namespace)]
     notes = [r for r in results if isinstance(r, str)]
     bridges: tuple[OvsBridge, ...] = ()

@@ -45,34 +45,34 @@ def read(ref: NetnsRef) -> Namespace | str:
     except Vanished as exc:
         return f"namespace {ref.name} vanished during the snapshot ({exc}); skipped"
     notes: list[str] = []
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        links = netlink.links(ipr)
-        names = {lk.index: lk.name for lk in links}
-        addrs = netlink.addresses(ipr, names)
-        routes = netlink.routes(ipr, names)
-        rules = netlink.policy(ipr)
-        neigh = netlink.neighbours(ipr, names)
-        hooks = netlink.filter_hooks(ipr, names)
-    nat, counts = _rules(ref.name, notes)
+    nft_proc = _start(["nft", "-j", "list", "ruleset"], notes)  # runs while netlink is read
+    raw = netlink.dump()
+    links = netlink.links(raw.links)
+    names = {lk.index: lk.name for lk in links}
+    addrs = netlink.addresses(raw.addresses, names)
+    routes = netlink.routes(raw.routes, names)
+    rules = netlink.policy(raw.rules)
+    neigh = netlink.neighbours(raw.neighbours, names)
+    hooks = netlink.filter_hooks(raw.qdiscs, names)
+    nat, counts = _rules(ref.name, _finish(nft_proc, notes), notes)
     for dev, hook in hooks:
         out = _run(["tc", "-j", "filter", "show", "dev", dev, hook], notes)
         if out is not None:
             nat += tc.parse(out, ref.name, dev, hook)
     try:
-        nat += conntrack.nat_entries(conntrack.dump(), ref.name)
-    except Exception as exc:  # pyroute2 raises its own NetlinkError and plain OSErrors
+        if conntrack.count() != 0:
+            nat += conntrack.nat_entries(conntrack.dump(), ref.name)
+    except OSError as exc:
         notes.append(f"conntrack entries not read: {exc}")
     return Namespace(ref.name, ref.inode, tuple(links), tuple(addrs), tuple(routes),
                      tuple(rules), tuple(neigh), tuple(nat), counts, tuple(notes))
 
 
-def _rules(name: str, notes: list[str]) -> tuple[list[NatRule], dict[str, int]]:
-    """NAT rules and rule counts of nftables and both iptables back ends."""
+def _rules(name: str, text: str | None, notes: list[str],
+           ) -> tuple[list[NatRule], dict[str, int]]:
+    """NAT rules and rule counts of nftables (``text``: its JSON) and both iptables back ends."""
     nat: list[NatRule] = []
     counts: dict[str, int] = {}
-    text = _run(["nft", "-j", "list", "ruleset"], notes)
     tables: set[tuple[str, str]] = set()
     if text is not None:
         try:
@@ -110,20 +110,37 @@ def _legacy_tables() -> bool:
 
 def _run(cmd: list[str], notes: list[str]) -> str | None:
     """A tool's stdout, or None with a note when it is absent or fails."""
+    return _finish(_start(cmd, notes), notes)
+
+
+def _start(cmd: list[str], notes: list[str]) -> subprocess.Popen[str] | None:
+    """Start a tool in the current namespace; None with a note when it is not installed."""
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S,
-                              check=False)
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     except FileNotFoundError:
         notes.append(f"{cmd[0]} not installed: its rules were not read")
-        return None
-    except (OSError, subprocess.SubprocessError) as exc:
+    except OSError as exc:
         notes.append(f"{' '.join(cmd)}: {exc}")
+    return None
+
+
+def _finish(proc: subprocess.Popen[str] | None, notes: list[str]) -> str | None:
+    """A started tool's stdout, or None with a note when it failed."""
+    if proc is None:
+        return None
+    cmd = " ".join(str(a) for a in proc.args)  # type: ignore[union-attr]
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        notes.append(f"{cmd}: no answer in {TIMEOUT_S:.0f} s")
         return None
     if proc.returncode != 0:
-        err = (proc.stderr.strip().splitlines() or ["failed"])[-1]
-        notes.append(f"{' '.join(cmd)}: exit {proc.returncode}: {err}")
+        last = (err.strip().splitlines() or ["failed"])[-1]
+        notes.append(f"{cmd}: exit {proc.returncode}: {last}")
         return None
-    return proc.stdout
+    return out
 
 
 def read_many(refs: list[NetnsRef]) -> list[Namespace | str]:

@@ -31,7 +31,7 @@ def parse(text: str, namespace: str, source: str) -> tuple[list[NatRule], int, s
 
 def _nat_rule(line: str, table: str, namespace: str, source: str) -> NatRule | None:
     try:
-        words = shlex.split(line)
+        words = shlex.split(line) if '"' in line or "'" in line else line.split()
     except ValueError:
         words = line.split()
     opts = _options(words)

@@ -1,11 +1,13 @@
 """Links, addresses, routes, policy rules, neighbours and qdiscs of the current namespace.
 
-pyroute2 behind small typed functions: each takes an open ``IPRoute`` and returns model
-records; nothing else in nettrail touches pyroute2's messages.
+pyroute2 behind small typed functions: ``dump()`` reads everything in one go, the others turn
+its messages into model records; nothing else in nettrail touches pyroute2's messages.
 """
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from nettrail.model.topology import Address, Link, Neighbour, PolicyRule, Route
@@ -18,9 +20,44 @@ _TUNNELS = {"vxlan": ("IFLA_VXLAN_ID", "IFLA_VXLAN_GROUP", "IFLA_VXLAN_LOCAL"),
             "geneve": ("IFLA_GENEVE_ID", "IFLA_GENEVE_REMOTE", "")}
 
 
-def links(ipr: Any) -> list[Link]:
+@dataclass(frozen=True, slots=True)
+class Dump:
+    """The raw netlink messages of one namespace, by kind."""
+
+    links: list[Any]
+    addresses: list[Any]
+    routes: list[Any]
+    rules: list[Any]
+    neighbours: list[Any]
+    qdiscs: list[Any]
+
+
+_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def dump() -> Dump:
+    """Dump links, addresses, IPv4 routes, rules and neighbours, and qdiscs over one socket
+    opened in the current namespace (one event loop per process, reused)."""
+    global _LOOP
+    if _LOOP is None:
+        _LOOP = asyncio.new_event_loop()
+    return _LOOP.run_until_complete(_dump())
+
+
+async def _dump() -> Dump:
+    from pyroute2 import AsyncIPRoute
+
+    async with AsyncIPRoute() as ipr:
+        async def get(method: str, **kw: Any) -> list[Any]:
+            return [m async for m in await getattr(ipr, method)(**kw)]
+
+        return Dump(await get("get_links"), await get("get_addr"),
+                    await get("get_routes", family=2), await get("get_rules", family=2),
+                    await get("get_neighbours", family=2), await get("get_qdiscs"))
+
+
+def links(raw: list[Any]) -> list[Link]:
     """Every device of the namespace, with bridge master, veth peer and tunnel ends."""
-    raw = list(ipr.get_links())
     names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in raw}
     out = []
     for m in raw:
@@ -48,17 +85,17 @@ def _guess_kind(m: Any) -> str:
     return "loopback" if m["index"] == 1 else "device"
 
 
-def addresses(ipr: Any, names: dict[int, str]) -> list[Address]:
+def addresses(raw: list[Any], names: dict[int, str]) -> list[Address]:
     """Every IPv4 and IPv6 address with its prefix length and device."""
     return [Address(names.get(m["index"], str(m["index"])),
                     f"{m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}")
-            for m in ipr.get_addr()]
+            for m in raw]
 
 
-def routes(ipr: Any, names: dict[int, str]) -> list[Route]:
+def routes(raw: list[Any], names: dict[int, str]) -> list[Route]:
     """Every IPv4 route of every table (local and main included)."""
     out = []
-    for m in ipr.get_routes(family=2):
+    for m in raw:
         dst = m.get_attr("RTA_DST")
         dev = m.get_attr("RTA_OIF")
         table = m.get_attr("RTA_TABLE") or m["table"]
@@ -68,10 +105,10 @@ def routes(ipr: Any, names: dict[int, str]) -> list[Route]:
     return out
 
 
-def policy(ipr: Any) -> list[PolicyRule]:
+def policy(raw: list[Any]) -> list[PolicyRule]:
     """The IPv4 policy routing rules, by priority."""
     out = []
-    for m in ipr.get_rules(family=2):
+    for m in raw:
         src, dst = m.get_attr("FRA_SRC"), m.get_attr("FRA_DST")
         out.append(PolicyRule(
             priority=int(m.get_attr("FRA_PRIORITY") or 0),
@@ -83,18 +120,18 @@ def policy(ipr: Any) -> list[PolicyRule]:
     return sorted(out, key=lambda r: r.priority)
 
 
-def neighbours(ipr: Any, names: dict[int, str]) -> list[Neighbour]:
+def neighbours(raw: list[Any], names: dict[int, str]) -> list[Neighbour]:
     """The IPv4 neighbour (ARP) table."""
     return [Neighbour(str(m.get_attr("NDA_DST")), str(m.get_attr("NDA_LLADDR") or ""),
                       names.get(m["ifindex"], str(m["ifindex"])),
                       _NUD.get(m["state"], str(m["state"])))
-            for m in ipr.get_neighbours(family=2)]
+            for m in raw]
 
 
-def filter_hooks(ipr: Any, names: dict[int, str]) -> list[tuple[str, str]]:
+def filter_hooks(raw: list[Any], names: dict[int, str]) -> list[tuple[str, str]]:
     """(device, hook) pairs that can hold tc filters: ingress/clsact and classful roots."""
     hooks: list[tuple[str, str]] = []
-    for m in ipr.get_qdiscs():
+    for m in raw:
         kind = m.get_attr("TCA_KIND")
         dev = names.get(m["index"])
         if dev is None:
