@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 from nettrail.analyze import owners
 from nettrail.analyze.attribute import attribute, rules_for
@@ -11,7 +12,7 @@ from nettrail.model.analysis import Analysis, Diagnosis, NatTranslation
 from nettrail.model.flow import Endpoint
 from nettrail.model.topology import Link, Namespace, NatRule, Topology
 from nettrail.report import snapshot_json, snapshot_text
-from nettrail.topology import peers
+from nettrail.topology import peers, store
 
 QR = "qrouter-5f1c"
 DNAT = NatRule(QR, "iptables-nft", "nat/PREROUTING", "dnat", ("203.0.113.223/32",),
@@ -114,3 +115,12 @@ def test_text_fits_one_screen_and_json_round_trips() -> None:
     assert data["version"] == 1 and len(data["namespaces"]) == 62
     assert data["findings"][0]["kind"] == "multiple-nat-owners"
     assert data["owners"][0]["address"] == "198.51.100.4"
+
+
+def test_store_round_trip_and_bad_file(tmp_path: Path) -> None:
+    topo = _topology(2)
+    store.write(tmp_path, "netnode", topo)
+    (tmp_path / "snapshots" / "broken.json").write_text('{"version": 1, "namespa')
+    rules, errors = store.read_rules(tmp_path)
+    assert rules == {"netnode": [DNAT, SNAT, GW, FLOW]}
+    assert len(errors) == 1 and "broken.json: not a nettrail snapshot" in str(errors[0])

@@ -99,10 +99,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _with_snapshots(analysis: Analysis, args: Sequence[str]) -> Analysis:
-    """Tie translations to rules when a run directory holds the hosts' snapshots."""
+    """Tie translations to rules when a run directory holds the hosts' snapshots (an unreadable
+    snapshot is reported on stderr and the analysis goes on without it)."""
     from nettrail.topology.store import read_rules
 
-    rules = {h: r for arg in args if os.path.isdir(arg) for h, r in read_rules(Path(arg)).items()}
+    rules = {}
+    for arg in args:
+        if os.path.isdir(arg):
+            found, errors = read_rules(Path(arg))
+            rules.update(found)
+            for exc in errors:
+                print(f"nettrail: warning: {exc}", file=sys.stderr)
     if not rules:
         return analysis
     from nettrail.analyze.attribute import attribute

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import Any
 
 from nettrail.errors import InputError
 from nettrail.model.topology import Namespace, NatRule
@@ -144,9 +143,13 @@ def _finish(proc: subprocess.Popen[str] | None, notes: list[str]) -> str | None:
 
 
 def read_many(refs: list[NetnsRef]) -> list[Namespace | str]:
-    """``read`` for each of ``refs`` in turn (one worker's share)."""
-    return [read(r) for r in refs]
-
-
-def worker_init(*_: Any) -> None:
-    """Nothing to set up: each task enters its own namespace."""
+    """``read`` for each of ``refs`` in turn (one worker's share); a namespace that fails to
+    read (netlink refuses, it disappears while being read) becomes a note, not a failure."""
+    out: list[Namespace | str] = []
+    for r in refs:
+        try:
+            out.append(read(r))
+        except Exception as exc:  # the worker boundary: pyroute2's NetlinkError is no OSError
+            out.append(f"namespace {r.name} could not be read ({type(exc).__name__}: {exc}); "
+                       f"skipped")
+    return out

@@ -26,19 +26,18 @@ def write(run_dir: Path, host: str, topo: Topology) -> Path:
     return path
 
 
-def read_rules(run_dir: Path) -> dict[str, list[NatRule]]:
-    """Host -> its NAT rules, from every ``RUN/snapshots/HOST.json`` (empty when none)."""
+def read_rules(run_dir: Path) -> tuple[dict[str, list[NatRule]], list[InputError]]:
+    """(host -> its NAT rules, one error per unreadable file) from ``RUN/snapshots/*.json``."""
     folder = run_dir / SNAPSHOT_DIR
-    if not folder.is_dir():
-        return {}
     out: dict[str, list[NatRule]] = {}
-    for path in sorted(folder.glob("*.json")):
+    errors: list[InputError] = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             data = json.loads(path.read_text())
             out[path.stem] = [_rule(r) for ns in data["namespaces"] for r in ns["nat"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{path}: not a nettrail snapshot: {exc}") from exc
-    return out
+            errors.append(InputError(f"{path}: not a nettrail snapshot: {exc!s}"))
+    return out, errors
 
 
 def _rule(d: dict[str, Any]) -> NatRule:
