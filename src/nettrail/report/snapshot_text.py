@@ -9,6 +9,8 @@ from nettrail.model.finding import Finding
 from nettrail.model.topology import Namespace, NatOwner, Topology
 
 MAX_NAMESPACES = 15
+MAX_FINDINGS = 3
+MAX_RULES = 6
 MAX_OWNERS = 20
 WIDTH = 100
 
@@ -21,11 +23,16 @@ def render(topo: Topology, owners: dict[str, list[NatOwner]], findings: Sequence
     nat = sum(len(ns.nat) for ns in topo.namespaces)
     w(f"snapshot of {topo.host} (kernel {topo.kernel}): {len(topo.namespaces)} namespaces, "
       f"{links} links, {nat} address rewrites, {len(topo.bridges)} OVS bridges\n")
-    for f in findings:
+    for f in findings[:MAX_FINDINGS]:
         w(f"\n{str(f.severity).upper()} {f.kind}: {f.summary}\n")
-        for line in f.details.get("rules", "").splitlines():
+        lines = f.details.get("rules", "").splitlines()
+        for line in lines[:MAX_RULES]:
             place, where, rule = [*line.split("\t", 2), "", ""][:3]
             w(f"  {_cut(f'{place}, {where}', WIDTH - 2)}:\n      {rule}\n")
+        if len(lines) > MAX_RULES:
+            w(f"  … and {len(lines) - MAX_RULES} more rules\n")
+    if len(findings) > MAX_FINDINGS:
+        w(f"\n… and {len(findings) - MAX_FINDINGS} more findings (--format json lists them)\n")
     if not findings:
         w("\nno address has more than one NAT owner\n")
     _owners(owners, w)
