@@ -70,6 +70,9 @@ def test_healthy_has_one_owner(lab_scenario: LabFactory, tmp_path: Path) -> None
     text = subprocess.run([*NETTRAIL, "analyze", str(tmp_path)], capture_output=True,
                           text=True, timeout=60).stdout
     assert f"by `{FIP_DNAT}` (iptables-nft nat/PREROUTING) in {QROUTER}" in text
+    # the reply is conntrack undoing the DNAT, not the router's SNAT rule for the VM's own
+    assert f"by conntrack reversing `{FIP_DNAT}`" in text
+    assert "--to-source 203.0.113.223" not in text
     assert "multiple-nat-owners" not in text
 
 

@@ -76,8 +76,8 @@ def test_translations_tied_to_rules() -> None:
     reply = NatTranslation("snat", "reply", Endpoint("198.51.100.4", 22),
                            Endpoint("203.0.113.223", 22), "compute", "compute", "compute", 2)
     rules = {QR: [DNAT, SNAT, GW], "compute": [FLOW]}
-    assert [r for _, r in rules_for(req, rules)] == [DNAT]
-    assert next(h for h, _ in rules_for(reply, rules)) == "compute"
+    assert [r for _, r, _ in rules_for(req, rules)] == [DNAT]
+    assert next(h for h, _, _ in rules_for(reply, rules)) == "compute"
     diag = Diagnosis("two NAT owners", "The reply bypasses the router.", "Fix it.", (), ())
     out = attribute(Analysis((), (), (), nat=(req, reply), diagnosis=diag), rules)
     assert out.nat[0].rules[0].startswith(f"`{DNAT.text}` (iptables-nft nat/PREROUTING) in {QR}")
@@ -88,9 +88,18 @@ def test_translations_tied_to_rules() -> None:
 
 
 def test_reply_undone_by_conntrack_of_the_request_rule() -> None:
+    req = NatTranslation("dnat", "request", Endpoint("203.0.113.223", 22),
+                         Endpoint("198.51.100.4", 22), QR, QR, QR, 2)
     reply = NatTranslation("snat", "reply", Endpoint("198.51.100.4", 22),
                            Endpoint("203.0.113.223", 22), QR, QR, QR, 2)
-    assert [r for _, r in rules_for(reply, {QR: [DNAT]})] == [DNAT]
+    # the request was DNATed where the reply is translated: conntrack undoes the DNAT, the
+    # SNAT rule for the VM's own connections plays no part
+    assert rules_for(reply, {QR: [DNAT, SNAT]}, [req, reply]) == [(QR, DNAT, True)]
+    out = attribute(Analysis((), (), (), nat=(req, reply)), {QR: [DNAT, SNAT]})
+    assert out.nat[1].rules == (f"conntrack reversing `{DNAT.text}` (iptables-nft "
+                                f"nat/PREROUTING) in {QR}",)
+    # without the request's translation in view, the rule of the reply's own direction fits
+    assert rules_for(reply, {QR: [DNAT, SNAT]}) == [(QR, SNAT, False)]
     assert rules_for(reply, {QR: [GW]}) == []
 
 

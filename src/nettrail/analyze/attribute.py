@@ -35,23 +35,35 @@ def covers(prefixes: Sequence[str], addr: str) -> bool:
     return False
 
 
+Match = tuple[str, NatRule, bool]  # host, rule, whether conntrack applies it in reverse
+
+
 def rules_for(t: NatTranslation, rules: Mapping[str, Sequence[NatRule]],
-              ) -> list[tuple[str, NatRule]]:
-    """(host, rule) pairs that explain translation ``t``, best first; conntrack entries last."""
+              seen: Sequence[NatTranslation] = ()) -> list[Match]:
+    """(host, rule, reversed) that explain translation ``t``, best first; conntrack entries
+    last. A reply translated where its request was translated the other way (``seen``) is
+    conntrack undoing the request's rule, not a rule of the reply's own direction."""
     hosts = [h for h in dict.fromkeys((t.at, t.to_point, t.from_point))
              if h is not None and h in rules]
     hosts += [h for h in rules if h not in hosts]
     before, after = t.before.addr, t.after.addr
-    direct: list[tuple[str, NatRule]] = []
-    reverse: list[tuple[str, NatRule]] = []
+    direct: list[Match] = []
+    reverse: list[Match] = []
     for host in hosts:
         for r in rules[host]:
             if r.kind in (t.kind, "nat") and _fits(r, before, after):
-                direct.append((host, r))
+                direct.append((host, r, False))
             elif r.stateful and r.kind == _OTHER.get(t.kind) and _fits(r, after, before):
-                reverse.append((host, r))
-    found = direct or reverse
-    return sorted(found, key=lambda hr: hr[1].source == "conntrack")
+                reverse.append((host, r, True))
+    found = reverse if reverse and _undone(t, seen) else direct or reverse
+    return sorted(found, key=lambda m: m[1].source == "conntrack")
+
+
+def _undone(t: NatTranslation, seen: Sequence[NatTranslation]) -> bool:
+    """Whether ``t`` is a reply translated at the point that translated its request back."""
+    return t.leg == "reply" and t.at is not None and any(
+        s.leg == "request" and s.at == t.at and s.kind == _OTHER.get(t.kind)
+        and s.before.addr == t.after.addr and s.after.addr == t.before.addr for s in seen)
 
 
 def _fits(r: NatRule, before: str, after: str) -> bool:
@@ -63,9 +75,11 @@ def _fits(r: NatRule, before: str, after: str) -> bool:
     return bool(r.before)
 
 
-def quote(host: str, r: NatRule) -> str:
-    """```-A PREROUTING … -j DNAT …`` (iptables-nft nat/PREROUTING) in qrouter-…``."""
-    return f"`{r.text}` ({r.source} {r.where}) in {host}"
+def quote(host: str, r: NatRule, reverse: bool = False) -> str:
+    """```-A PREROUTING … -j DNAT …`` (iptables-nft nat/PREROUTING) in qrouter-…``, or
+    ``conntrack reversing `…` …`` for a reply undone by conntrack."""
+    text = f"`{r.text}` ({r.source} {r.where}) in {host}"
+    return f"conntrack reversing {text}" if reverse else text
 
 
 def attribute(analysis: Analysis, rules: Mapping[str, Sequence[NatRule]]) -> Analysis:
@@ -74,9 +88,9 @@ def attribute(analysis: Analysis, rules: Mapping[str, Sequence[NatRule]]) -> Ana
     nat = []
     lines = []
     for t in analysis.nat:
-        found = rules_for(t, rules)
-        quoted = tuple(quote(h, r) for h, r in found if r.source != "conntrack")
-        quoted = quoted or tuple(quote(h, r) for h, r in found)
+        found = rules_for(t, rules, analysis.nat)
+        quoted = tuple(quote(*m) for m in found if m[1].source != "conntrack")
+        quoted = quoted or tuple(quote(*m) for m in found)
         nat.append(replace(t, rules=quoted[:3]))
         if quoted:
             verb = "DNAT" if t.kind == "dnat" else "SNAT"
