@@ -25,7 +25,10 @@ NETTRAIL = [sys.executable, "-m", "nettrail.cli.main"]
 QROUTER = "qrouter-5f1c2d3e-8b7a-4c1e-9d2f-0a6b3c4d5e6f"
 FIP_DNAT = ("-A PREROUTING -d 203.0.113.223/32 -m comment --comment floating-ip -j DNAT "
             "--to-destination 198.51.100.4")
-SDN_REWRITE = "ip saddr 198.51.100.4 ip daddr != 198.51.100.0/24 ip saddr set 203.0.113.223"
+# the compute node's second L3: an OpenFlow flow on br-int (dual-l3, Open vSwitch) or an nftables
+# netdev rewrite (linuxbr-dual-l3, Linux bridges)
+SDN_FLOW = "mod_nw_src:203.0.113.223"
+SDN_NFT = "ip saddr 198.51.100.4 ip daddr != 198.51.100.0/24 ip saddr set 203.0.113.223"
 
 
 def snapshot_json(*namespaces: str) -> tuple[int, dict[str, Any]]:
@@ -36,24 +39,29 @@ def snapshot_json(*namespaces: str) -> tuple[int, dict[str, Any]]:
     return proc.returncode, json.loads(proc.stdout)
 
 
-def test_dual_l3_conflict_found_with_both_rules(lab_scenario: LabFactory) -> None:
-    handle = lab_scenario("dual-l3")
+@pytest.mark.parametrize(("scenario", "rewrite"), [("dual-l3", SDN_FLOW),
+                                                   ("linuxbr-dual-l3", SDN_NFT)])
+def test_dual_l3_conflict_found_with_both_rules(lab_scenario: LabFactory, scenario: str,
+                                                rewrite: str) -> None:
+    handle = lab_scenario(scenario)
     code, doc = snapshot_json(*handle.scenario.namespaces)
     assert code == 1
     [finding] = doc["findings"]
     assert finding["kind"] == "multiple-nat-owners" and finding["severity"] == "error"
     assert "203.0.113.223" in finding["details"]["addresses"].split()
-    assert sorted(finding["details"]["places"].splitlines()) == [
-        "ntl-dual-l3-compute", f"ntl-dual-l3-{QROUTER}"]
+    places = sorted(finding["details"]["places"].splitlines())
+    assert f"ntl-{scenario}-{QROUTER}" in places
+    assert [p for p in places if "qrouter" not in p][0].startswith(f"ntl-{scenario}-compute")
     assert FIP_DNAT in finding["details"]["rules"]
-    assert SDN_REWRITE in finding["details"]["rules"]
+    assert rewrite in finding["details"]["rules"]
     spaces = {ns["name"]: ns for ns in doc["namespaces"]}
-    links = {lk["name"]: lk for lk in spaces["ntl-dual-l3-compute"]["links"]}
-    assert links["tap9c8b7a6d-5e"]["peer"] == "ntl-dual-l3-vm/eth0"
-    assert links["tap9c8b7a6d-5e"]["master"] == "br-int"
-    assert links["vxlan-c6120001"]["vni"] == 1001
-    assert links["vxlan-c6120001"]["remote"] == "198.18.0.1"
-    qr = spaces[f"ntl-dual-l3-{QROUTER}"]
+    links = {lk["name"]: lk for lk in spaces[f"ntl-{scenario}-compute"]["links"]}
+    assert links["tap9c8b7a6d-5e"]["peer"] == f"ntl-{scenario}-vm/eth0"
+    assert links["tap9c8b7a6d-5e"]["master"] == ("br-int" if rewrite == SDN_NFT else None)
+    if rewrite == SDN_NFT:  # on Open vSwitch the tunnel is OVS's own port, not a Linux device
+        assert links["vxlan-c6120001"]["vni"] == 1001
+        assert links["vxlan-c6120001"]["remote"] == "198.18.0.1"
+    qr = spaces[f"ntl-{scenario}-{QROUTER}"]
     assert {"device": "qg-7d3e1f2a-4b", "address": "203.0.113.223/32"} in qr["addresses"]
     assert any(r["dst"] == "default" and r["gateway"] == "203.0.113.1" for r in qr["routes"])
 
@@ -85,7 +93,7 @@ def test_lab_run_quotes_both_rules_in_the_diagnosis(lab_scenario: LabFactory,
     doc = json.loads(proc.stdout)
     explanation = doc["diagnosis"]["explanation"]
     assert f"DNAT by `{FIP_DNAT}` (iptables-nft nat/PREROUTING) in {QROUTER}" in explanation
-    assert SDN_REWRITE in explanation and "in compute" in explanation
+    assert SDN_FLOW in explanation and "(openflow br-int table=0) in compute" in explanation
     assert "multiple-nat-owners" in [f["kind"] for f in doc["findings"]]
 
 
