@@ -222,7 +222,7 @@ def _check_variant(variant: str, side: str, rec: PacketRecord, ref: Ref, first: 
 
 def summary(r: PacketRecord) -> str:
     """One stable line per record, independent of any renderer."""
-    where = f"{r.frame} {r.ts_ns}"
+    where = f"{r.frame} {r.ts_ns}" + ("" if r.time_ok else " time?")
     if r.ifname or r.direction:
         where += f" {r.ifname}/{r.direction}"
     text = f"{where} len={r.wire_len} {_headers(r.headers)}"

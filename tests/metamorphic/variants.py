@@ -234,9 +234,9 @@ TEXT_FORMS: dict[str, tuple[tuple[str, ...], Callable[[str], str], str]] = {
     "S": (("-n", "-S"), str, ""),
     "v": (("-n", "-v"), str, ""),
     "e": (("-n", "-e"), str, ""),
-    "hash": (("-n", "-#"), str, "text reader: -# not read yet"),
-    "q": (("-n", "-q"), str, "text reader: -q not read yet"),
-    "names": (("-n",), named, "text reader: host names not read yet"),
+    "hash": (("-n", "-#"), str, ""),
+    "q": (("-n", "-q"), str, ""),
+    "names": (("-n",), named, ""),
     "stripped": (("-n",), stripped, ""),
     "stripped-tt": (("-n", "-tt"), stripped, ""),
 }

@@ -51,7 +51,7 @@ def test_help_has_examples_and_plain_metavars(
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    ([], "a command is required: analyze, trace, collect, lab or demo "
+    ([], "a command is required: analyze, trace, collect, lab, snapshot or demo "
          "(nettrail --help tells more)"),
     (["lab"], "lab needs a verb: list, up, run, down, status, ssh-config or traffic "
               "(nettrail lab --help tells more)"),

@@ -230,6 +230,22 @@ def test_delta_times(tmp_path: Path) -> None:
     r = Read(tmp_path, f" 00:00:00.000000 {SYN_LINE}\n 00:00:00.096053 {SYN_LINE}\n"
                        f" 00:00:01.000001 {SYN_LINE}\n")
     assert [x.ts_ns for x in r.records] == [0, 96053000, 1096054000]
+    assert not any(x.time_ok for x in r.records)  # or -ttttt? three rising values cannot tell
+    assert "too few packets to tell" in r.warned("line 1:")[0]
+
+
+def test_delta_times_that_go_down_are_deltas(tmp_path: Path) -> None:
+    r = Read(tmp_path, f" 00:00:00.000000 {SYN_LINE}\n 00:00:00.127522 {SYN_LINE}\n"
+                       f" 00:00:00.000088 {SYN_LINE}\n")
+    assert [x.ts_ns for x in r.records] == [0, 127522000, 127610000]
+    assert all(x.time_ok for x in r.records)
+
+
+def test_times_since_the_first_packet(tmp_path: Path) -> None:
+    text = "".join(f" 00:00:0{i}.{i * 1111:06d} {SYN_LINE}\n" for i in range(10))
+    r = Read(tmp_path, text)  # tcpdump -ttttt: never going down, rising nine times
+    assert [x.ts_ns for x in r.records] == [i * 10**9 + i * 1111000 for i in range(10)]
+    assert all(x.time_ok for x in r.records)
 
 
 def test_midnight_advances_the_day(tmp_path: Path) -> None:
@@ -256,15 +272,46 @@ def test_only_one_line_is_joined_as_a_wrap_the_rest_is_named(tmp_path: Path) -> 
 def test_no_times_are_line_order(tmp_path: Path) -> None:
     r = Read(tmp_path, f"{SYN_LINE}\n{SYN_LINE}\neth0 Out {SYN_LINE}\n")
     assert [x.ts_ns for x in r.records] == [0, 1000, 2000]
+    assert not any(x.time_ok for x in r.records)
     assert r.records[2].ifname == "eth0"
     assert len(r.warned("line 1: no timestamps")) == 1
 
 
-def test_mangled_timestamp_is_read_with_a_warning(tmp_path: Path) -> None:
-    r = Read(tmp_path, f"08:10:54.51430 {SYN_LINE}\n8:10:54.514309 {SYN_LINE}\n")
-    assert [x.ts_ns % DAY for x in r.records] == [(8 * 3600 + 654) * 10**9 + 514300000,
-                                                  (8 * 3600 + 654) * 10**9 + 514309000]
-    assert len(r.warned("looks mangled")) == 2 and "line 2:" in r.warned("looks mangled")[1]
+def test_mangled_timestamp_keeps_its_place_by_order(tmp_path: Path) -> None:
+    text = (f"14:10:54.514300 {SYN_LINE}\n4:10:54.614309 {SYN_LINE}\n"
+            f"14:10:54.714300 {SYN_LINE}\n")
+    r = Read(tmp_path, text)
+    assert [x.time_ok for x in r.records] == [True, False, True]
+    assert r.records[1].ts_ns == r.records[0].ts_ns  # the previous time: order only
+    assert r.records[2].ts_ns % DAY == (14 * 3600 + 654) * 10**9 + 714300000
+    assert "line 2:" in r.warned("mangled?")[0]
+
+
+def test_time_hours_away_from_both_neighbours_is_mangled(tmp_path: Path) -> None:
+    lines = ["14:10:54.514300", "04:10:54.614309", "14:10:54.714300", "14:10:55.000000"]
+    r = Read(tmp_path, "".join(f"{t} {SYN_LINE}\n" for t in lines))
+    assert [x.time_ok for x in r.records] == [True, False, True, True]
+    assert "hours away" in r.warned("line 2:")[0]
+
+
+def test_a_real_gap_of_hours_is_kept(tmp_path: Path) -> None:
+    lines = ["04:10:54.514300", "04:10:54.614309", "14:10:54.714300", "14:10:55.000000"]
+    r = Read(tmp_path, "".join(f"{t} {SYN_LINE}\n" for t in lines))
+    assert all(x.time_ok for x in r.records)
+
+
+def test_invalid_fraction_is_not_a_time(tmp_path: Path) -> None:
+    text = (f"    1  17:16:09.999999 {SYN_LINE}\n"
+            f"    2  17:16:10.1000000 (invalid us) {SYN_LINE}\n")
+    r = Read(tmp_path, text)
+    assert [x.time_ok for x in r.records] == [True, False]
+    assert r.records[1].ts_ns == r.records[0].ts_ns
+
+
+def test_short_fractions_throughout_are_fine(tmp_path: Path) -> None:
+    lines = ["14:10:54.514", "14:10:54.614", "14:10:54.714"]
+    r = Read(tmp_path, "".join(f"{t} {SYN_LINE}\n" for t in lines))
+    assert all(x.time_ok for x in r.records) and not r.warned("mangled")
 
 
 # --- sequence numbers --------------------------------------------------------------------------
@@ -335,7 +382,7 @@ def test_indented_lines_and_skipped_deltas(tmp_path: Path) -> None:
     assert [x.frame for x in r.records] == [1, 2]
     assert len(r.warned("indented packet line read")) == 3
     deltas = Read(tmp_path, f" 00:00:00.000000 {SYN_LINE}\n 00:00:00.000005 LLDP, length 4: s\n"
-                            " 00:00:00.000007 IP bad.host.22 > 198.51.100.1.5: Flags [S]\n"
+                            " 00:00:00.000007 IP 198.51.100.1.bad > 198.51.100.1.5: Flags [S]\n"
                             f" 00:00:00.000010 {SYN_LINE}\n")
     assert [x.ts_ns for x in deltas.records] == [0, 22000]
 
@@ -367,19 +414,22 @@ def test_quick_form_and_command_lines(tmp_path: Path) -> None:
                        "08:00:00.000003 IP 198.51.100.1.5002 > 203.0.113.2.22: tcp 40\n")
     assert [(x.l4.sport, x.l4.payload_len) for x in r.records if isinstance(x.l4, UDPHeader)] == [
         (5000, 29), (5001, 29)]
-    assert r.stats.skipped == {"unparsed-line": 1}
+    quiet = r.records[2].tcp  # tcpdump -q: TCP with no flags, seq or window printed
+    assert quiet is not None and (quiet.dport, quiet.payload_len, quiet.seq) == (22, 40, None)
+    assert not r.stats.skipped
     assert [w.split(": ", 1)[1] for w in r.stats.warnings] == [
-        "cannot read this packet: TCP without flags (printed with tcpdump -q?)"]
+        "TCP printed without flags, numbers or window (tcpdump -q, or cut short): how its "
+        "connection went cannot be told from it"]
 
 
 def test_unreadable_lines_are_counted_and_warnings_capped(tmp_path: Path) -> None:
-    bad = "".join(f"08:00:00.{i:06d} IP host{i}.example.net.22 > 198.51.100.1.5: Flags [S]\n"
+    bad = "".join(f"08:00:00.{i:06d} IP 198.51.100.{i}.nosuchsvc > 198.51.100.1.5: Flags [S]\n"
                   for i in range(12))
     r = Read(tmp_path, f"08:00:00.000000 {SYN_LINE}\n" + bad)
     assert r.stats.packets == 1 and r.stats.skipped["unparsed-line"] == 12
     assert len(r.warned("cannot read this packet")) == 5
     assert r.stats.warnings[-1].endswith(": 7 more lines with unreadable lines")
-    assert "line 2: cannot read this packet: 'host0.example.net.22' is not an IPv4 address" in \
+    assert "line 2: cannot read this packet: unknown service name 'nosuchsvc'" in \
         r.stats.warnings[0]
 
 
@@ -390,7 +440,7 @@ def test_unreadable_lines_are_counted_and_warnings_capped(tmp_path: Path) -> Non
     (f"08:00:00.000001 {SYN_LINE}\n08:00:00.000002 {SYN_LINE}\n".encode()
      + b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00\n", "NUL bytes", 3, 2),
     (f"08:00:00.000001 {SYN_LINE}\n".encode() + b"\xff\xfe garbage\n", "invalid UTF-8", 2, 1),
-    (b"Hello,\nplease look at the capture\n", "no tcpdump packet line", 2, 0),
+    (b"Hello,\nplease look at the capture\n", "not tcpdump text: no packet in 2 lines", None, 0),
 ])
 def test_fatal_faults_keep_good_records(tmp_path: Path, data: bytes, reason: str,
                                         line: int | None, records: int) -> None:
@@ -443,3 +493,110 @@ def test_unicode_digits_in_a_port_are_a_warning_not_a_crash(tmp_path: Path) -> N
     records = list(read_text(str(path), "p", stats))
     assert [r.frame for r in records] == [1]
     assert stats.error is None and sum(stats.skipped.values()) == 1
+
+
+# --- more forms --------------------------------------------------------------------------------
+
+def test_relative_seq_that_wraps_goes_before_the_base(tmp_path: Path) -> None:
+    behind = ("IP 198.51.100.1.5000 > 203.0.113.2.80: Flags [P.], seq 4294867297:4294867304, "
+              "ack 1, win 63, length 7")
+    lines = [*HANDSHAKE, *RELATIVE, behind]
+    r = Read(tmp_path, "".join(f"08:00:00.{i:06d} {x}\n" for i, x in enumerate(lines)))
+    tcp = r.records[-1].tcp
+    assert tcp is not None and not tcp.seq_relative
+    assert (tcp.seq, tcp.payload_len) == ((3904856266 - 99_999 - 1) % 2**32, 7)
+
+
+def test_small_bases_are_told_from_relative_numbers(tmp_path: Path) -> None:
+    lines = [  # whois.pcap: the server's ISN is 9920001, the client's first ACK says "ack 1"
+        "IP 10.0.2.15.44188 > 192.0.47.59.43: Flags [S], seq 2239453442, win 29200, length 0",
+        "IP 192.0.47.59.43 > 10.0.2.15.44188: Flags [S.], seq 9920001, ack 2239453443, "
+        "win 65535, options [mss 1460], length 0",
+        "IP 10.0.2.15.44188 > 192.0.47.59.43: Flags [.], ack 1, win 29200, length 0",
+    ]
+    r = Read(tmp_path, "".join(f"17:25:19.{i:06d} {x}\n" for i, x in enumerate(lines)))
+    tcp = r.records[2].tcp
+    assert tcp is not None and (tcp.ack, tcp.seq_relative) == (9920002, False)
+
+
+def test_a_base_set_by_a_pure_ack_after_a_syn(tmp_path: Path) -> None:
+    lines = [  # ipoib.pcap: no SYN-ACK in the capture; the pure ACK sets the bases
+        "IP 192.168.56.10.34170 > 192.168.56.24.22: Flags [SEW], seq 798232822, win 32983, "
+        "length 0",
+        "IP 192.168.56.10.34170 > 192.168.56.24.22: Flags [.], ack 3051049339, win 33232, "
+        "length 0",
+        "IP 192.168.56.10.34170 > 192.168.56.24.22: Flags [P.], seq 0:26, ack 1, win 33232, "
+        "length 26",
+    ]
+    r = Read(tmp_path, "".join(f"16:32:45.{i:06d} {x}\n" for i, x in enumerate(lines)))
+    tcp = r.records[2].tcp
+    assert tcp is not None and (tcp.seq, tcp.ack) == (798232823, 3051049339)
+
+
+def test_a_wrap_inside_a_word_and_negative_deltas(tmp_path: Path) -> None:
+    r = Read(tmp_path, " 00:00:00.000000 IP 198.51.100.1.5000 > 203.0.113.2.80: Flags [P.], "
+                       "seq 1:41, ack 1, wi\nn 63, length 40\n"
+                       f" 00:00:00.000010 {SYN_LINE}\n-00:00:00.000004 {SYN_LINE}\n")
+    first = r.records[0].tcp
+    assert first is not None and (first.window, first.payload_len) == (63, 40)
+    assert [x.ts_ns for x in r.records] == [0, 10_000, 6_000]  # deltas, one going back
+
+
+def test_tcpdump_numbers_and_quiet_lines(tmp_path: Path) -> None:
+    r = Read(tmp_path, "    1  1418145369.924505 IP 131.155.215.69.46656 > 137.116.81.94.80: "
+                       "tcp 0\n    2  1418145370.052027 IP 137.116.81.94.80 > "
+                       "131.155.215.69.46656: tcp 0\n")
+    assert [x.ts_ns for x in r.records] == [1418145369924505000, 1418145370052027000]
+    assert [x.frame for x in r.records] == [1, 2] and len(r.stats.warnings) == 1
+
+
+def test_other_link_headers_of_tcpdump_e(tmp_path: Path) -> None:
+    bodies = [
+        "Out ethertype IPv4 (0x0800), length 76: 131.155.215.69.46656 > 137.116.81.94.80: "
+        "Flags [S], seq 797190859, win 27200, length 0",
+        "AF IPv4 (2), length 52: 192.0.2.1.39829 > 192.168.0.1.8080: Flags [R.], seq 1:9, "
+        "ack 334797553, win 0, length 8",
+        "IP (0x0021), length 177: 12.4.4.4.2051 > 12.1.1.1.179: Flags [P.], seq 1:2, ack 1, "
+        "win 16384, length 1",
+        "ip: 127.0.0.1.179 > 127.0.0.1.59631: Flags [P.], seq 0:231, ack 0, win 8192, "
+        "length 231",
+        "IPOIB, ethertype IPv4 (0x0800), length 104: 192.168.56.10.34170 > 192.168.56.24.22: "
+        "Flags [S], seq 1, win 32983, length 0",
+        "be 50 c3 65: 10.80.131.1.1026 > 146.190.240.163.80: Flags [S], seq 2, win 1872, "
+        "length 0",
+        "MPLS (0x0281), length 79: MPLS (label 100656, tc 6, [S], ttl 64) 12.4.4.4.4100 > "
+        "12.8.8.8.179: Flags [P.], seq 3:22, ack 5, win 16384, length 19",
+    ]
+    r = Read(tmp_path, "".join(f"08:00:00.{i:06d} {b}\n" for i, b in enumerate(bodies)))
+    assert len(r.records) == len(bodies) and not r.stats.skipped
+    assert [x.wire_len for x in r.records] == [76, 52, 177, 14 + 20 + 20 + 231, 104, 65, 79]
+
+
+def test_a_length_inside_a_decode_is_not_the_datagrams(tmp_path: Path) -> None:
+    r = Read(tmp_path, "    1  1971-09-12 02:15:12.999999 IP 255.10.0.1.63476 > 127.0.0.1.2049: "
+                       "NFS request xid 1168185174 80 readdirplus [credentials length 4294967295 "
+                       "> 80] (invalid) [|nfs]\n")  # tcpdump's suite, nfs_large_credentials_length
+    udp = r.records[0].l4
+    assert isinstance(udp, UDPHeader) and udp.payload_len == 0
+
+
+def test_big_tcp_presumed_lengths_and_caplen_and_ipnet(tmp_path: Path) -> None:
+    r = Read(tmp_path,  # tcpdump's suite: bigtcp-ipv6, dns_udp_2 (--lengths), e1000g-e (IPNET)
+             "    1  2025-10-02 15:09:21.939724 IP6 (flowlabel 0x81ccd, hlim 61, next-header TCP"
+             " (6), payload length 0) [real length 80040, presumed BIG TCP] 2604:1380:4091:ce00:"
+             ":b.43267 > 2604:1380:4091:ce00::d.41219: Flags [P.], seq 2265425561:2265505529, "
+             "ack 3850636772, win 426, length 79968\n"
+             "    2  caplen 98 len 98 2025-10-02 15:09:21.939725 IP 192.168.1.11.43966 > "
+             "209.87.249.18.53: 22836+ [1au] A? www.tcpdump.org. (56)\n"
+             "    3  2025-10-02 15:09:21.939726 4294967295 > 0, family IPv4 (2), length 108: "
+             "129.146.106.55 > 10.5.233.117: ICMP echo request, id 6901, seq 0, length 64\n")
+    assert len(r.records) == 3 and not r.stats.warnings
+    big = r.records[0].tcp
+    assert big is not None and big.payload_len == 79968 and r.records[0].wire_len > 80000
+    assert r.records[2].wire_len == 108
+
+
+def test_tcpdump_text_with_no_readable_packet_is_not_called_prose(tmp_path: Path) -> None:
+    r = Read(tmp_path, "    1  2022-11-15 10:23:33.663606 IP  [version 6 != 4] (invalid)\n")
+    assert r.error is not None and not r.records
+    assert r.error.reason.startswith("no packet could be read in 1 lines, first: line 1 (")

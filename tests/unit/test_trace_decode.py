@@ -49,14 +49,15 @@ def tup(src: str = "0.0.0.0", dst: str = "0.0.0.0", sport: int = 0, dport: int =
 
 def raw(kind: int, netns: int, ifname: str, data: bytes = b"", *, ts: int = 1000, skb: int = 0xA0,
         first: int = 0, flags: int = L.EV_DEV, reason: int = 0, ct: tuple[list[Any], list[Any]]
-        | None = None, sock: list[Any] | None = None, dev_flags: int = 0) -> tuple[Any, ...]:
+        | None = None, sock: list[Any] | None = None, dev_flags: int = 0,
+        ifindex: int = 3) -> tuple[Any, ...]:
     if data:
         flags |= L.EV_PKT
     if ct:
         flags |= L.EV_CT
     if sock:
         flags |= L.EV_SOCK | L.EV_SK
-    values = [L.EVENT_SIZE, 0, ts, skb, first, netns, 3, reason, 0x28 if ct else 0, -1,
+    values = [L.EVENT_SIZE, 0, ts, skb, first, netns, ifindex, reason, 0x28 if ct else 0, -1,
               len(data), 0, kind, flags, len(data), L.LINK_ETH if data else 0,
               2 if ct else 0, 3 if sock else 0, dev_flags,
               ifname.encode().ljust(16, b"\0"),
@@ -210,3 +211,26 @@ def test_frames_handed_to_open_vswitch_join_the_copy_it_sends() -> None:
     assert evs[6].drop.handed_to == "a packet socket"
     assert event_record(handed)["handed_to"] == "Open vSwitch"
     assert rewrites(evs[:3]) == [(2, f"SNAT {VM}:22 -> {FIP}:22 in compute")]
+
+
+def test_identical_packets_handed_in_turn_join_their_own_copies() -> None:
+    """A router's two RSTs alike in every field (IP ID 0): each copy the switch sends joins
+    the packet handed before it in order; a flooded copy out of a second port joins too."""
+    d = Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES),
+                switches=Switches({3}))  # type: ignore[arg-type]
+    rst = frame(FIP, CLIENT, 22, 40000, RST, ip_id=0)
+
+    def handed(ts: int, skb: int) -> tuple[Any, ...]:
+        return raw(L.KIND_DROP, 3, "pe-1", rst, ts=ts, skb=skb, first=ts, reason=4,
+                   dev_flags=L.DEV_PACKET_SOCKET, ifindex=7)
+
+    def leaving(ts: int, skb: int, ifindex: int) -> tuple[Any, ...]:
+        return raw(L.KIND_XMIT, 3, f"if{ifindex}", rst, ts=ts, skb=skb, first=ts,
+                   ifindex=ifindex)
+
+    evs = [d.event(r) for r in (handed(1000, 0xA0), handed(2000, 0xB0),
+                                leaving(5000, 0xC0, 9), leaving(5100, 0xC8, 10),
+                                leaving(6000, 0xD0, 9))]
+    first, second = evs[0].packet_id, evs[1].packet_id
+    assert first != second
+    assert [ev.packet_id for ev in evs[2:]] == [first, first, second]

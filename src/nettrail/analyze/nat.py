@@ -8,6 +8,8 @@ translation happened somewhere between the two points.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
@@ -46,9 +48,9 @@ def track_translations(track: Track) -> list[tuple[str, Endpoint, Endpoint, str,
         _, p1, _ = min(c for c in copies if c[2] == f1)
         at = _translator(copies, f0, f1)
         (s0, d0), (s1, d1) = f0, f1
-        if d0 != d1:
+        if _rewritten(d0, d1):
             out.append(("dnat", d0, d1, p0, p1, at))
-        if s0 != s1:
+        if _rewritten(s0, s1):
             out.append(("snat", s0, s1, p0, p1, at))
     return out
 
@@ -64,9 +66,9 @@ def _one_copy_each(sightings: Sequence[Sighting],
         if f0 == f1:
             return []
         pair: list[tuple[str, Endpoint, Endpoint, str, str, str | None]] = []
-        if f0[1] != f1[1]:
+        if _rewritten(f0[1], f1[1]):
             pair.append(("dnat", f0[1], f1[1], a.point, b.point, None))
-        if f0[0] != f1[0]:
+        if _rewritten(f0[0], f1[0]):
             pair.append(("snat", f0[0], f1[0], a.point, b.point, None))
         return pair
     first = sightings[0].form
@@ -82,11 +84,30 @@ def _one_copy_each(sightings: Sequence[Sighting],
     for f0, f1 in pairwise(last_at):
         p0, p1 = last_at[f0], first_at[f1]
         (s0, d0), (s1, d1) = f0, f1
-        if d0 != d1:
+        if _rewritten(d0, d1):
             out.append(("dnat", d0, d1, p0, p1, None))
-        if s0 != s1:
+        if _rewritten(s0, s1):
             out.append(("snat", s0, s1, p0, p1, None))
     return out
+
+
+def _rewritten(a: Endpoint, b: Endpoint) -> bool:
+    """Whether ``a`` became ``b`` by a rewrite: a host printed as a name or placeholder
+    (``server``, ``xxx.xxx.xxx.xxx``) at one point and as another host at the next is a
+    difference of printing, not a translation nettrail can claim."""
+    if a == b:
+        return False
+    return a.addr == b.addr or (_is_address(a.addr) and _is_address(b.addr))
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_address(text: str) -> bool:
+    """Whether ``text`` is an IP address (not a host label from text)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _translator(copies: list[tuple[int, str, Form]], f0: Form, f1: Form) -> str | None:

@@ -1,53 +1,59 @@
-"""tcpdump text (what ``tcpdump -n`` prints) to PacketRecords, as people paste it.
+"""tcpdump text (what ``tcpdump`` prints) to PacketRecords, as people paste it.
 
-A packet starts on a line with a timestamp (any ``-t`` variant, see ``text_time``) or, in text
-printed with ``-t``, on a line that starts like a packet (``IP``, ``IP6``, ``ARP,``, a MAC, an
-``-i any`` interface column). Lines after it without a timestamp belong to it: the ``-v``
-transport line, the inner frame of a VXLAN packet, the header an ICMP error quotes, a line
-wrapped in two. Hex dumps and option details are ignored. Lines pasted from web pages or chat
-(HTML tags and entities, ``>`` quote marks, CRLF, a timestamp missing a digit) are read with a
-warning naming the line. Packets of protocols nettrail does not model (LLDP, STP, IGMP...) are
-counted in ``stats.skipped["other-protocol"]``, lines that cannot be read in
+A packet starts on a line with a timestamp (any ``-t`` variant, see ``text_time``; after the
+``-#`` packet number if printed) or, in text printed with ``-t``, on a line that starts like a
+packet (``IP``, ``IP6``, ``ARP,``, a MAC, an ``-i any`` interface column, ``a > b:``). Lines
+after it without a timestamp belong to it: the ``-v`` transport line, the inner frame of a
+tunnel, the header an ICMP error quotes, a line wrapped in two. Hex dumps and option details
+are ignored. Pasting damage (mail quoting, quoted-printable, markdown, HTML, CRLF) is repaired
+by ``text_paste`` with a warning naming the line; ``...`` elisions are skipped. Packets of
+protocols nettrail does not model (LLDP, STP, IGMP...) are counted in
+``stats.skipped["other-protocol"]``, lines that cannot be read in
 ``stats.skipped["unparsed-line"]``, each with a warning. tcpdump's own messages (``listening
 on``, ``N packets captured``) are skipped quietly.
 
 Records: ``frame`` is the packet's first line (1-based), ``linktype`` -1, ``data`` None; seq/ack
-printed relative (no ``-S``) are turned back into absolute numbers (see ``text_seq``).
+printed relative (no ``-S``) are turned back into absolute numbers (see ``text_seq``). A line
+with no time of its own, or a timestamp that does not fit its neighbours (mangled in pasting),
+keeps its place by order with ``time_ok=False``.
 
-Fatal faults (an empty file, NUL bytes or invalid UTF-8, text with no packet line at all) set
-``stats.error`` and raise it, after the good records before them were yielded.
+Fatal faults (an empty file, NUL bytes or invalid UTF-8, text with no packet at all: "not
+tcpdump text") set ``stats.error`` and raise it, after the good records before them.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterator
 
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_fast import FastLine
 from nettrail.capture.text_fields import OtherProtocol, TextError
-from nettrail.capture.text_parse import parse_body
+from nettrail.capture.text_parse import Body, parse_body
+from nettrail.capture.text_paste import Paste, Warner
 from nettrail.capture.text_seq import SeqTracker
-from nettrail.capture.text_time import TIMESTAMP, Clock, Stamp, read_stamp
+from nettrail.capture.text_time import TIMESTAMP, Clock, SinceFirst, Stamp, read_stamp
 from nettrail.errors import CaptureError
-from nettrail.model.packet import ACK, Headers, PacketRecord, TCPHeader
+from nettrail.model.packet import ACK, SYN, Headers, PacketRecord, TCPHeader
 
 FORMAT = "tcpdump-text"
-WARNINGS_PER_KIND = 5
+MANGLED_JUMP_NS = 3600 * 1_000_000_000
+"""A time this far from both neighbours (which agree) was mangled in pasting."""
+_DELTA_MODES = frozenset({"delta", "since-first"})
+_USUAL_SHAPES = frozenset({(2, 6), (2, 9), (10, 6), (10, 9)})
 
 _BANNER = re.compile(
-    r"(?:(?:sudo )?tcpdump[: ]|listening on |reading from file |dropped privs|Warning: "
+    r"(?:(?:sudo )?tcpdump(?:: | )|listening on |reading from file |dropped privs|Warning: "
     r"|\d+ packets? (?:captured|received by filter|dropped by (?:kernel|interface))"
     r"|\^C|\S*[#$] .*tcpdump )"
 )
-_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
-_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_ENTITY = re.compile(r"&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
-_QUOTE = re.compile(r"\s*(?:>\s?)+(?=\S)")
+_CAPLEN = re.compile(r"caplen \d+ len \d+ ")
+_NUMBERED = re.compile(r" *\d+  (?=\S| \d)")
+_ELISION = re.compile(r"\s*(?:\.{3,}|…|\[\.{3}\]|\(\.{3}\)|\[(?:snip|cut|\.\.\.)[^\]]*\])\s*$",
+                      re.IGNORECASE)
 _PACKET_START = re.compile(
     r"(?:[^\s>]+ +(?:In|Out|M|B|P) +)?(?:IP6? |ARP, |[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5} "
-    r"|[A-Z]{2,}[\w.-]*,? )"
+    r"|[A-Z]{2,}[\w.-]*,? |[^\s>]+ > [^\s>]+: )"
 )
 _DETAIL = re.compile(r"\t[ \t]|\s*0x[0-9a-f]{4}:\s")
 _EXPECTS_MORE = re.compile(
@@ -55,38 +61,17 @@ _EXPECTS_MORE = re.compile(
 )
 
 
-class _Warner:
-    """Warnings of one file, at most WARNINGS_PER_KIND per kind, then a count."""
-
-    def __init__(self, stats: CaptureStats) -> None:
-        self.stats = stats
-        self.counts: dict[str, int] = {}
-
-    def warn(self, kind: str, line: int, message: str) -> None:
-        """Note ``message`` about ``line`` (the first few of each kind are kept verbatim)."""
-        n = self.counts.get(kind, 0) + 1
-        self.counts[kind] = n
-        if n <= WARNINGS_PER_KIND:
-            self.stats.warnings.append(f"{self.stats.path} line {line}: {message}")
-
-    def close(self) -> None:
-        """Add one line per kind whose warnings were cut short."""
-        for kind, n in self.counts.items():
-            if n > WARNINGS_PER_KIND:
-                more = n - WARNINGS_PER_KIND
-                self.stats.warnings.append(f"{self.stats.path}: {more} more lines with {kind}")
-
-
 class _Pending:
     """The lines of one packet being gathered, with where it started."""
 
-    __slots__ = ("line", "parts", "stamp", "wrapped")
+    __slots__ = ("line", "parts", "stamp", "wrap_at", "wrapped")
 
     def __init__(self, line: int, stamp: Stamp | None, body: str) -> None:
         self.line = line
         self.stamp = stamp
         self.parts = [body]
         self.wrapped = 0
+        self.wrap_at = 0
 
     def expects_more(self) -> bool:
         """Whether the last line announces a continuation (VXLAN inner frame, -v header)."""
@@ -102,7 +87,7 @@ class TextReader:
         self.stats = stats
         self.clock = Clock(day_ns)
         self.seq = SeqTracker()
-        self.warner = _Warner(stats)
+        self.warner = Warner(stats)
         self.pending: _Pending | None = None
         self.fast_pending: tuple[int, re.Match[str]] | None = None
         self.crlf = 0
@@ -110,12 +95,121 @@ class TextReader:
         self.others: set[str] = set()
         self.banners = 0
         self.fast = FastLine(path, point)
+        self.shapes: dict[int, tuple[tuple[int, int], str]] = {}
+        self.usual_shape = (2, 6)
+        self.since_first: SinceFirst | None = None
+        self.first_unread = ""
+        self.paste = Paste(self.warner)
+        self.quiet = False
+        self.delta_held: list[PacketRecord] = []
 
     def records(self) -> Iterator[PacketRecord]:
-        """The file's packets in line order; raises CaptureError on a fatal fault at its end."""
+        """The file's packets in line order; raises CaptureError on a fatal fault at its end.
+
+        A timestamp that does not fit its neighbours (hours away from both while they agree,
+        or shaped unlike both: digits lost in pasting) keeps its place by order, with the
+        previous packet's time and ``time_ok=False``.
+        """
+        prev: PacketRecord | None = None
+        held: PacketRecord | None = None
+        shapes, clock, jump = self.shapes, self.clock, MANGLED_JUMP_NS
+        try:
+            for rec in self._records():
+                if clock.mode in _DELTA_MODES:
+                    if held is not None:
+                        yield held
+                        held = None
+                    yield from self._deltas(rec)
+                elif not rec[14]:  # time_ok: no time of its own, nothing to judge
+                    if held is not None:
+                        yield held
+                        prev, held = held, None
+                    yield rec
+                else:
+                    if held is not None:
+                        if -jump <= rec[1] - held[1] <= jump and held[3] not in shapes:
+                            yield held  # close to the next one, shaped as usual: fine
+                            if shapes and prev is not None:
+                                shapes.pop(prev[3], None)
+                            prev = held
+                        else:
+                            held = self._judge_time(prev, held, rec)
+                            yield held
+                            if held.time_ok:
+                                if prev is not None:
+                                    shapes.pop(prev.frame, None)
+                                prev = held
+                    held = rec
+        except CaptureError:
+            if held is not None:
+                yield self._judge_time(prev, held, None)
+            yield from self._deltas(None)
+            raise
+        if held is not None:
+            yield self._judge_time(prev, held, None)
+        yield from self._deltas(None)
+
+    def _deltas(self, rec: PacketRecord | None) -> Iterator[PacketRecord]:
+        """Records of a ``-ttt``/``-ttttt`` file, held until it is clear which (None: the end)."""
+        judge = self.since_first
+        if judge is None:
+            if rec is None:
+                return
+            judge = self.since_first = SinceFirst(self.clock)
+        if rec is not None and judge.kind is not None:
+            yield rec  # decided: the clock itself gives the right time now
+            return
+        if rec is not None:
+            self.delta_held.append(rec)
+            if not rec.time_ok:
+                judge.held.append(judge.held[-1] if judge.held else (0, rec.ts_ns))
+                return
+            if judge.feed(rec.ts_ns) is None:
+                return
+        elif judge.close() == "ambiguous" and self.delta_held:
+            self.warner.warn("odd timestamps", self.delta_held[0].frame,
+                             "times since the previous packet (-ttt) or since the first (-ttttt)?"
+                             " too few packets to tell: kept in line order, not used for timing")
+        ok = judge.kind != "ambiguous"
+        for i, held in enumerate(self.delta_held):
+            yield held._replace(ts_ns=judge.time(i), time_ok=ok and held.time_ok)
+        self.delta_held.clear()
+
+    def _judge_time(
+        self, prev: PacketRecord | None, rec: PacketRecord, nxt: PacketRecord | None
+    ) -> PacketRecord:
+        """``rec`` as is, or placed by order when its time does not fit ``prev`` and ``nxt``."""
+        odd = self.shapes.get(rec.frame)
+        shape = odd[0] if odd is not None else None
+        neighbours = [r for r in (prev, nxt) if r is not None]
+        if not neighbours:
+            return rec
+        shapes = {self._shape(r) for r in neighbours}
+        misshapen = shape is not None and len(shapes) == 1 and shape not in shapes and (
+            len(neighbours) == 2 or shapes <= _USUAL_SHAPES)
+        far = all(abs(rec.ts_ns - r.ts_ns) > MANGLED_JUMP_NS for r in neighbours)
+        if far and prev is not None and nxt is not None:
+            far = abs(nxt.ts_ns - prev.ts_ns) <= MANGLED_JUMP_NS
+        if not (misshapen or (far and ((nxt is not None and prev is not None) or shape))):
+            return rec
+        what = f"timestamp {odd[1]!r}" if odd is not None else "timestamp"
+        why = "shaped unlike its neighbours'" if misshapen else "hours away from its neighbours'"
+        self.warner.warn("odd timestamps", rec.frame,
+                         f"{what} {why} (mangled?): kept in line order, not used for timing")
+        ts = prev.ts_ns if prev is not None else min(rec.ts_ns, neighbours[0].ts_ns)
+        return rec._replace(ts_ns=ts, time_ok=False)
+
+    def _shape(self, rec: PacketRecord) -> tuple[int, int]:
+        """The shape of the stamp of an already judged record."""
+        odd = self.shapes.get(rec.frame)
+        return odd[0] if odd is not None else self.usual_shape
+
+    def _records(self) -> Iterator[PacketRecord]:
+        """The file's packets in line order, times as printed."""
         self.stats.format = FORMAT
         lineno = 0
         fast_match, build = self.fast.match, self.fast.build
+        paste = self.paste
         clock, seqs, stats = self.clock, self.seq, self.stats
         try:
             with open(self.path, "rb") as f:
@@ -129,6 +223,16 @@ class TextReader:
                         yield from self._flush()
                         raise self._fail(f"invalid UTF-8 at byte {exc.start} of the line: "
                                          "binary data, not tcpdump text", lineno) from exc
+                    if (paste.carry is not None or line[-2:] == "=\n"
+                            or line[-3:] == "=\r\n"):
+                        joined = paste.soft_break(line, lineno)
+                        if joined is None:
+                            continue
+                        line = joined
+                    if line[:1] == " " and (num := _NUMBERED.match(line)) is not None:
+                        line = line[num.end() :]  # tcpdump -#: the packet number column
+                    if line[:7] == "caplen " and (cap := _CAPLEN.match(line)) is not None:
+                        line = line[cap.end() :]  # tcpdump --lengths
                     m = fast_match(line) if self.timed is not False else None
                     if m is not None:
                         fast = self.fast_pending
@@ -153,8 +257,9 @@ class TextReader:
                         line = line[:-1]
                         if not self.crlf:
                             self._crlf(lineno)
-                    if "<" in line or "&" in line or line[:1] in (">", " ", "\t"):
-                        for part in self._clean(line, lineno):
+                    if ("<" in line or "&" in line or "`" in line or "*" in line
+                            or "=" in line or line[:1] in (">", " ", "\t")):
+                        for part in paste.clean(line, lineno):
                             yield from self._line(lineno, part)
                     else:
                         yield from self._line(lineno, line)
@@ -165,8 +270,14 @@ class TextReader:
             self.warner.close()
         if lineno == 0:
             raise self._fail("empty file", None)
-        if self.stats.packets == 0 and not self.others and self.banners == 0:
-            raise self._fail("no tcpdump packet line found (not tcpdump text?)", lineno)
+        if self.stats.packets == 0 and not self.others:
+            unread = self.stats.skipped["unparsed-line"]
+            if self.banners and not unread:
+                raise self._fail("no packet: only tcpdump's own messages", lineno)
+            first = f", first: {self.first_unread}" if self.first_unread else ""
+            if self.timed is None:
+                raise self._fail(f"not tcpdump text: no packet in {lineno} lines{first}", None)
+            raise self._fail(f"no packet could be read in {lineno} lines{first}", None)
         if self.stats.packets == 0:
             self.stats.warnings.append(f"{self.path}: no IP or ARP packets in this text")
 
@@ -178,25 +289,6 @@ class TextReader:
         err = CaptureError(reason, path=self.path, line=line, records=self.stats.packets)
         self.stats.error = err
         return err
-
-    def _clean(self, line: str, lineno: int) -> list[str]:
-        parts = [line]
-        if "<" in line and _TAG.search(line):
-            parts = [_TAG.sub("", p) for p in _BR.split(line)]
-            self.warner.warn("HTML markup", lineno, "HTML markup removed")
-        if "&" in line and _ENTITY.search(line):
-            parts = [html.unescape(p).replace("\xa0", " ") for p in parts]
-            self.warner.warn("HTML entities", lineno, "HTML entities decoded")
-        out = []
-        for p in parts:
-            q = _QUOTE.match(p)
-            if q is not None and not p.lstrip().startswith(">"):
-                q = None
-            if q is not None:
-                p = p[q.end() :]
-                self.warner.warn("quote marks", lineno, "leading '>' quote marks removed")
-            out.append(p)
-        return out
 
     def _line(self, lineno: int, line: str) -> Iterator[PacketRecord]:
         if not line.strip():
@@ -212,9 +304,12 @@ class TextReader:
         if m is not None:
             yield from self._flush()
             stamp = read_stamp(m)
-            if stamp.mangled:
+            if stamp.invalid:
                 self.warner.warn("odd timestamps", lineno,
-                                 f"timestamp {m.group(0).strip()!r} looks mangled; read as is")
+                                 f"timestamp {m.group(0).strip()!r} is not a usable time: "
+                                 "kept in line order, not used for timing")
+            elif stamp.shape not in _USUAL_SHAPES:
+                self.shapes[lineno] = (stamp.shape, m.group(0).strip())
             if indented:
                 self.warner.warn("indented lines", lineno, "indented packet line read")
             if self.timed is None:
@@ -224,6 +319,11 @@ class TextReader:
         if _BANNER.match(line):
             yield from self._flush()
             self.banners += 1
+            return
+        if _ELISION.match(line):
+            yield from self._flush()
+            self.warner.warn("elisions", lineno, "lines left out here ('...'): the gap is the "
+                             "paster's, not packet loss")
             return
         if self._continues(line):
             self._continue(lineno, line)
@@ -245,6 +345,8 @@ class TextReader:
             return
         yield from self._flush()
         self.stats.skipped["unparsed-line"] += 1
+        if not self.first_unread:
+            self.first_unread = f"line {lineno} {line[:40]!r}"
         self.warner.warn("unreadable lines", lineno, f"not a tcpdump packet line: {line[:60]!r}")
 
     def _continues(self, line: str) -> bool:
@@ -262,8 +364,8 @@ class TextReader:
         assert p is not None
         if _DETAIL.match(line):
             return
-        if line[:1] not in (" ", "\t") and not p.expects_more():
-            p.wrapped = p.wrapped or lineno
+        if line[:1] not in (" ", "\t") and not p.expects_more() and not p.wrapped:
+            p.wrapped, p.wrap_at = lineno, len(p.parts)
         p.parts.append(line.strip())
 
     def _flush(self) -> Iterator[PacketRecord]:
@@ -300,14 +402,8 @@ class TextReader:
         return _Pending(lineno, read_stamp(ts), line[ts.end() :])
 
     def _parse(self, p: _Pending) -> PacketRecord | None:
-        text = " ".join(p.parts)
         try:
-            try:
-                body = parse_body(text)
-            except TextError:
-                if not p.wrapped:
-                    raise
-                body = parse_body("".join(p.parts))
+            body = parse_body(" ".join(p.parts)) if not p.wrapped else self._unwrap(p)
         except OtherProtocol as other:
             self.stats.skipped["other-protocol"] += 1
             if other.name not in self.others:
@@ -318,23 +414,57 @@ class TextReader:
             return None
         except TextError as exc:
             self.stats.skipped["unparsed-line"] += 1
+            if not self.first_unread:
+                self.first_unread = f"line {p.line} ({exc})"
             self.warner.warn("unreadable lines", p.line, f"cannot read this packet: {exc}")
             self.clock.time(p.stamp)
             return None
+        tcp = body.headers.l4 if body.inner is None else body.inner.l4
+        if isinstance(tcp, TCPHeader) and not tcp.flags and tcp.window is None and not self.quiet:
+            self.quiet = True
+            self.warner.warn("TCP without flags", p.line,
+                             "TCP printed without flags, numbers or window (tcpdump -q, or cut "
+                             "short): how its connection went cannot be told from it")
         if p.wrapped:
             self.warner.warn("wrapped lines", p.wrapped,
                              f"read as the rest of line {p.line} (a wrapped line?)")
         headers = self._absolute(body.headers)
         inner = self._absolute(body.inner) if body.inner is not None else None
+        time_ok = p.stamp is not None and not p.stamp.invalid
         return PacketRecord(
             self.point, self.clock.time(p.stamp), self.path, p.line, body.ifname, body.direction,
-            body.wire_len, headers, inner, body.vni,
+            body.wire_len, headers, inner, body.vni, time_ok=time_ok,
         )
+
+    def _unwrap(self, p: _Pending) -> Body:
+        """The body of a packet with a wrapped line: joined without a space where the break
+        splits a word or a number (``wi`` / ``n 502``), with one elsewhere (``ack 1,`` / ``win
+        502``), the other way if that does not read; if neither reads, the line was not a
+        wrap: the packet alone, the line counted as unreadable."""
+        head = " ".join(p.parts[: p.wrap_at])
+        tail = " ".join(p.parts[p.wrap_at :])
+        a, b = head[-1:], tail[:1]
+        split = (a.isalpha() and b.isalpha()) or (a.isdigit() and b.isdigit())
+        joins = (head + tail, f"{head} {tail}") if split else (f"{head} {tail}", head + tail)
+        for text in joins:
+            try:
+                return parse_body(text)
+            except TextError:
+                continue
+        body = parse_body(head)
+        self.stats.skipped["unparsed-line"] += 1
+        self.warner.warn("unreadable lines", p.wrapped,
+                         f"not a tcpdump packet line: {p.parts[p.wrap_at][:60]!r}")
+        p.wrapped = 0
+        return body
 
     def _absolute(self, h: Headers) -> Headers:
         tcp = h.l4
-        if isinstance(tcp, TCPHeader) and h.ip is not None and tcp.flags & ACK:
-            return h._replace(l4=self.seq.absolute(h.ip.src, h.ip.dst, tcp))
+        if isinstance(tcp, TCPHeader) and h.ip is not None:
+            if tcp.flags & ACK:
+                return h._replace(l4=self.seq.absolute(h.ip.src, h.ip.dst, tcp))
+            if tcp.flags & SYN and tcp.seq is not None:
+                self.seq.syn(h.ip.src, tcp.sport, h.ip.dst, tcp.dport, tcp.seq)
         return h
 
 

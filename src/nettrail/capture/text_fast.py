@@ -34,7 +34,7 @@ from nettrail.model.packet import (
 
 _LINE = re.compile(
     r"(\d\d:\d\d:\d\d)\.(\d{6}) (?:([^\s>]+) +(In|Out|M|B|P) +)?IP(6?) "
-    r"(\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([SFRPU.EW]+|none)\]"
+    r"(\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([SFRPU.EWe]+|none)\]"
     r"(?:, seq (\d+)(?::\d+)?)?(?:, ack (\d+))?(?:, win (\d+))?"
     r"(?:, options \[(?:nop,nop,TS val (\d+) ecr (\d+)|([^\]]*))\])?"
     r", length (\d+)(?:: [^\r\n]*)?\r?\n?\Z"
@@ -129,6 +129,8 @@ class FastLine:
                 seq, ack, relative = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
         else:
             ack = int(ack_s)
+        if flags & SYN and not flags & ACK and seq is not None:
+            seqs.syn(ip.src, sp, ip.dst, dp, seq)
         payload = int(len_s)
         tcp = _new(TCPHeader, (sp, dp, flags, seq, ack, int(win_s) if win_s is not None else None,
                                payload, options, relative, *_TCP_TAIL))

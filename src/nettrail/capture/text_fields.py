@@ -10,6 +10,8 @@ from nettrail.capture.text_names import PORTS
 from nettrail.model.packet import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, TCPOptions
 
 ETH_LEN = 14
+AE = 0x100
+"""TCP flag AE (accurate ECN, formerly NS): the ninth flag bit, printed ``e`` by tcpdump."""
 
 
 class TextError(ValueError):
@@ -29,7 +31,7 @@ ADDRS = re.compile(r"(\S+) > (\S+?):(?: |$)")
 _V4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\Z")
 _V6 = re.compile(r"[0-9a-fA-F:]*:[0-9a-fA-F:]*(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})?\Z")
 _FLAG_BITS = {
-    "S": SYN, "F": FIN, "R": RST, "P": PSH, "U": URG, ".": ACK, "E": ECE, "W": CWR, "e": 0,
+    "S": SYN, "F": FIN, "R": RST, "P": PSH, "U": URG, ".": ACK, "E": ECE, "W": CWR, "e": AE,
 }
 
 _OPT_SIZES = {"mss": 4, "wscale": 3, "sackOK": 2, "TS": 10, "nop": 1, "eol": 1}
@@ -84,7 +86,7 @@ def verbose_header(text: str, version: int) -> tuple[VerboseHeader, str]:
         elif name == "offset":
             frag = int(num)
         elif name == "length":
-            length = int(num)
+            length = int(num) or None  # 0: BIG TCP or TSO, the real length is not said
         elif name == "payload length:":
             length = 40 + int(num)
         elif pnum:
@@ -97,29 +99,41 @@ def verbose_header(text: str, version: int) -> tuple[VerboseHeader, str]:
 
 
 def split_endpoint(token: str, version: int) -> tuple[str, int | None]:
-    """``198.51.100.1.22`` or ``2001:db8::1.ssh`` to (address, port or None)."""
+    """``198.51.100.1.22``, ``2001:db8::1.ssh`` or ``client.1284`` to (host, port or None).
+
+    A host that is not an address (a resolved name, a placeholder such as ``xxx.xxx.xxx.xxx``
+    or ``<POD_IP>``) is kept as an opaque label: it never merges with an address.
+    """
     if version == 4:
         parts = token.split(".")
-        if len(parts) == 5:
-            addr = ".".join(parts[:4])
-            port: int | None = port_number(parts[4])
-        elif len(parts) == 4:
-            addr, port = token, None
-        else:
-            raise TextError(f"{token!r} is not an IPv4 address (was the text printed with -n?)")
-        if _V4.match(addr) is None:
-            raise TextError(f"{token!r} is not an IPv4 address (was the text printed with -n?)")
-        return addr, port
+        if len(parts) == 5 and _V4.match(addr := ".".join(parts[:4])) is not None:
+            return addr, port_number(parts[4])
+        if len(parts) == 4 and _V4.match(token) is not None:
+            return token, None
+        return host_label(token)
     head, _, last = token.rpartition(":")
     port = None
     dots = last.count(".")
+    v6 = token
     if dots == 1 or dots == 4:
         last, _, pname = last.rpartition(".")
-        port = port_number(pname)
-        token = f"{head}:{last}"
-    if _V6.match(token) is None:
-        raise TextError(f"{token!r} is not an IPv6 address (was the text printed with -n?)")
-    return token.lower(), port
+        v6 = f"{head}:{last}"
+        if _V6.match(v6) is not None:
+            port = port_number(pname)
+    if _V6.match(v6) is None or ":" not in v6:
+        return host_label(token)
+    return v6.lower(), port
+
+
+def host_label(token: str) -> tuple[str, int | None]:
+    """A host printed as a name or placeholder, and its port (a number or service name)."""
+    head, dot, last = token.rpartition(".")
+    if dot and head and ((last.isascii() and last.isdigit()) or last in PORTS):
+        port = port_number(last)
+        return head, port
+    if not token or token[0] in ".:":
+        raise TextError(f"{token!r} is not a host")
+    return token, None
 
 
 def port_number(text: str) -> int:

@@ -23,6 +23,7 @@ from nettrail.capture.text_fields import (
     ETH_LEN,
     OtherProtocol,
     TextError,
+    VerboseHeader,
     parse_options,
     split_endpoint,
     tcp_flags,
@@ -30,6 +31,14 @@ from nettrail.capture.text_fields import (
     verbose_header,
 )
 from nettrail.capture.text_icmp import parse_arp, parse_icmp4, parse_icmp6
+from nettrail.capture.text_old import is_old_tcp, old_ip_details, old_tcp, old_tcp_len
+from nettrail.capture.text_tunnel import (
+    Tunnel,
+    find_tunnel,
+    link_without_macs,
+    skip_mpls,
+    tunnel_proto,
+)
 from nettrail.model.packet import (
     NO_OPTIONS,
     PROTO_ICMP,
@@ -62,7 +71,7 @@ _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
 _IFCOL = re.compile(r"(?:([^\s>]+) +)?(In|Out|M|B|P) +(?:ifindex \d+ )?")
 _MAC = r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5}"
 _ETH = re.compile(
-    rf"({_MAC})(?: > ({_MAC}))?,? (?:ethertype (\S+) \((0x[0-9a-fA-F]+)\)|(802\.3|llc)[^,]*)"
+    rf"({_MAC})(?: > ({_MAC}))?,? (?:ethertype ([^(,]+?) \((0x[0-9a-fA-F]+)\)|(802\.3|llc)[^,]*)"
     r", length (\d+): "
 )
 
@@ -94,6 +103,11 @@ def parse_frame(text: str, allow_vxlan: bool) -> tuple[Headers, Headers | None, 
     """A frame printed with or without ``-e``: (headers, inner headers, vni, wire length)."""
     m = _ETH.match(text)
     if m is None:
+        link = link_without_macs(text)
+        if link is not None:
+            name, link_len, text = link
+            return _network(text, None, link_len or None, allow_vxlan,
+                            _ETHERTYPE_NAMES.get(name))
         return _network(text, None, None, allow_vxlan)
     src, dst, etype_name, etype_hex, llc, frame_len = m.groups()
     if llc is not None:
@@ -114,6 +128,15 @@ def parse_frame(text: str, allow_vxlan: bool) -> tuple[Headers, Headers | None, 
 
 
 _ETHERTYPES = {"IPv4": 0x0800, "IPv6": 0x86DD, "ARP": 0x0806}
+_ETHERTYPE_NAMES = {"IPv4": "IPv4", "IPv6": "IPv6", "ARP": "ARP", "MPLS": "MPLS"}
+_MAC_TOKEN = re.compile(r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5},?\Z")
+_INVALID_LEN = re.compile(
+    r"\[[^\]]*length \d+ > length \d+\] \(invalid\) |truncated-ip - \d+ bytes missing! ")
+_BIG_TCP_LEN = re.compile(r"\[real length \d+, presumed BIG TCP\] ")
+_V_FAMILY = re.compile(r"\((tos|hlim|flowlabel|class) ")
+_UDP_MAX = 0xFFFF - 8
+_QUIET_TCP = re.compile(r"tcp (\d+)(?:\s|$)")
+_BIG_TCP_PORTS = re.compile(r"\s*(\d+) > (\d+): ")
 _KEYWORDS = {"IP": "IPv4", "IP6": "IPv6", "ARP,": "ARP"}
 
 
@@ -125,8 +148,20 @@ def _network(
         word, _, rest = text.partition(" ")
         etype = _KEYWORDS.get(word)
         if etype is None:
-            raise OtherProtocol(_proto_word(word))
+            if word == "MPLS" and (after := skip_mpls(text)) is not None:
+                return _network(after, eth, frame_len, allow_vxlan)
+            if text[:1] == "(" and (family := _V_FAMILY.match(text)) is not None:
+                version = 4 if family.group(1) == "tos" else 6  # -v header, no keyword
+                return _ip(text, version, eth, frame_len, allow_vxlan)
+            a = ADDRS.match(text)
+            if a is None or _MAC_TOKEN.match(a.group(1)):
+                raise OtherProtocol(_proto_word(word))
+            # no IP keyword: tcpdump 3.x, ARCnet, under MPLS: the family is the address's
+            version = 6 if ":" in a.group(1) and ":" in a.group(2) else 4
+            return _ip(text, version, eth, frame_len, allow_vxlan)
         text = rest
+    if etype.startswith("MPLS") and (after := skip_mpls(text)) is not None:
+        return _network(after, eth, frame_len, allow_vxlan)
     if etype == "ARP":
         arp = parse_arp(text, eth)
         return Headers(eth, None, None, arp), None, None, frame_len or ETH_LEN + 28
@@ -145,7 +180,12 @@ def _proto_word(word: str) -> str:
 def _ip(
     text: str, version: int, eth: EthHeader | None, frame_len: int | None, allow_vxlan: bool
 ) -> tuple[Headers, Headers | None, int | None, int]:
+    invalid = _INVALID_LEN.match(text)
+    if invalid is not None:  # "[total length 820 > length 52] (invalid)": cut short
+        text = text[invalid.end() :]
     vh, text = verbose_header(text, version)
+    if text[:1] == "[" and (big := _BIG_TCP_LEN.match(text)) is not None:
+        text = text[big.end() :]  # IPv6 payload length 0: BIG TCP
     m = ADDRS.match(text)
     if m is None:
         raise TextError("no 'source > destination:' in this IP packet")
@@ -155,7 +195,25 @@ def _ip(
     p = _PREFIX.match(rest)
     if p is not None:
         rest = rest[p.end() :]
+        if sport is None and (big := _BIG_TCP_PORTS.match(rest)) is not None:
+            # BIG TCP: "HBH (jumbo: 80040)  41851 > 43913: Flags [P.], ..."
+            sport, dport, rest = int(big.group(1)), int(big.group(2)), rest[big.end() :]
     iphdr = 20 if version == 4 else 40
+    if allow_vxlan:
+        tunnel = find_tunnel(rest, sport is not None and dport is not None)
+        if tunnel is not None:
+            found = _tunneled(tunnel, version, src, dst, sport, dport, vh, eth, frame_len, rest)
+            if found is not None:
+                return found
+    if sport is not None and dport is not None and is_old_tcp(rest):
+        vh = old_ip_details(rest, vh)
+        tcp = old_tcp(rest, sport, dport)
+        ip = IPHeader(version, src, dst, PROTO_TCP, vh.ttl, vh.ip_id, vh.length, vh.df,
+                      vh.frag_offset, vh.more)
+        wire = frame_len or ETH_LEN + (vh.length or iphdr + old_tcp_len(tcp))
+        return Headers(eth, ip, tcp), None, None, wire
+    if rest.startswith("icmp: "):  # tcpdump 3.x
+        rest = "ICMP " + rest[6:]
     inner: Headers | None = None
     vni: int | None = None
     inner_len = 0
@@ -164,8 +222,14 @@ def _ip(
         if rest.startswith("Flags ["):
             proto, l4 = PROTO_TCP, _tcp(rest, sport, dport, vh.length, iphdr)
             est = iphdr + l4.payload_len + tcp_header_len(l4.options)
-        elif rest.startswith("tcp "):
-            raise TextError("TCP without flags (printed with tcpdump -q?)")
+        elif (quiet := _QUIET_TCP.match(rest)) is not None:  # tcpdump -q
+            proto = PROTO_TCP
+            l4 = TCPHeader(sport, dport, 0, None, None, None, int(quiet.group(1)), NO_OPTIONS)
+            est = iphdr + 20 + l4.payload_len
+        elif vh.proto == PROTO_TCP and rest.strip() in ("", "[|tcp]"):  # header cut short
+            proto = PROTO_TCP
+            l4 = TCPHeader(sport, dport, 0, None, None, None, 0, NO_OPTIONS)
+            est = iphdr + 20
         elif vh.proto not in (None, PROTO_UDP) or rest.startswith("sctp"):
             raise OtherProtocol("SCTP" if vh.proto in (None, 132) else f"ip-proto-{vh.proto}")
         else:
@@ -184,6 +248,8 @@ def _ip(
                 payload = _udp_len(rest, vh.length, iphdr)
             l4 = UDPHeader(sport, dport, payload)
             est = iphdr + 8 + payload
+    elif rest.startswith("Flags [") or is_old_tcp(rest):
+        raise TextError("a TCP segment without ports")
     elif rest.startswith("ICMP6"):
         proto, l4 = PROTO_ICMPV6, parse_icmp6(rest, dst)
         est = iphdr + _last_length(rest, 8)
@@ -234,10 +300,10 @@ def _udp_len(rest: str, ip_len: int | None, iphdr: int) -> int:
     if rest.startswith("udp ") and quiet.isascii() and quiet.isdigit():  # tcpdump -q
         return int(quiet)
     m = _LENGTH.search(rest)
-    if m is not None:
-        return int(m.group(1))
-    m = _TRAILING_LEN.search(rest)
-    return int(m.group(1)) if m is not None else 0
+    if m is None:
+        m = _TRAILING_LEN.search(rest)
+    n = int(m.group(1)) if m is not None else 0
+    return n if n <= _UDP_MAX else 0  # "credentials length 4294967295": not the datagram's
 
 
 def _tcp(rest: str, sport: int, dport: int, ip_len: int | None, iphdr: int) -> TCPHeader:
@@ -260,3 +326,31 @@ def _tcp(rest: str, sport: int, dport: int, ip_len: int | None, iphdr: int) -> T
         sport, dport, flags, seq, int(ack_s) if ack_s is not None else None,
         int(win_s) if win_s is not None else None, payload, options,
     )
+
+
+def _tunneled(
+    tunnel: Tunnel, version: int, src: str, dst: str, sport: int | None, dport: int | None,
+    vh: VerboseHeader, eth: EthHeader | None, frame_len: int | None, rest: str,
+) -> tuple[Headers, Headers | None, int | None, int] | None:
+    """The headers of a tunnel packet with its inner frame (None when the inner frame cannot
+    be read: the outer packet is then read alone)."""
+    try:
+        inner, _, _, inner_len = parse_frame(tunnel.inner, allow_vxlan=False)
+    except (TextError, OtherProtocol):
+        return None
+    iphdr = 20 if version == 4 else 40
+    inner_ip = inner_len - ETH_LEN if inner.eth is None else inner_len
+    l4: UDPHeader | None
+    if sport is not None and dport is not None:
+        proto = PROTO_UDP
+        payload = _udp_len(rest, vh.length, iphdr) if vh.length else 8 + inner_ip
+        l4 = UDPHeader(sport, dport, payload)
+        est = iphdr + 8 + payload
+    else:
+        proto = vh.proto if vh.proto is not None else tunnel_proto(tunnel.kind)
+        l4 = None
+        est = iphdr + (4 if tunnel.kind == "gre" else 0) + inner_ip
+    ip = IPHeader(version, src, dst, proto, vh.ttl, vh.ip_id, vh.length, vh.df, vh.frag_offset,
+                  vh.more)
+    wire = frame_len or ETH_LEN + (vh.length or est)
+    return Headers(eth, ip, l4), inner, tunnel.vni, wire

@@ -9,8 +9,10 @@ other capture points (pcap, or ``-S`` text) show.
 
 Whether a file was printed with ``-S`` is not written in it: the first packet after a base was
 set whose numbers are clearly one or the other decides for the whole file. Relative numbers are
-small (``ack 1``) where absolute ones are close to the base; until one packet tells, numbers
-are kept as printed and marked relative.
+small (``ack 1``, or just below 2**32 when a retransmission goes before the base) where absolute
+ones are just ahead of their base; until one packet tells, numbers are kept as printed and
+marked relative. A pure ACK that sets the bases hides its own seq: it is taken to be the one
+after the SYN of its direction, when the text showed that SYN.
 When text starts mid-conversation (an excerpt), the first packet seen already has small
 numbers; that conversation's numbers stay relative (``seq_relative=True``).
 """
@@ -40,6 +42,13 @@ class SeqTracker:
     def __init__(self) -> None:
         self.bases: dict[_Key, _Bases] = {}
         self.relative: bool | None = None
+        self.syns: dict[_Key, int] = {}
+
+    def syn(self, src: str, sport: int, dst: str, dport: int, seq: int) -> None:
+        """Note a SYN without ACK: a pure ACK that sets the bases later hides seq + 1."""
+        if len(self.syns) >= 65536:
+            self.syns.clear()
+        self.syns[(src, sport, dst, dport)] = (seq + 1) % _MOD
 
     def absolute(self, src: str, dst: str, tcp: TCPHeader) -> TCPHeader:
         """``tcp`` with absolute seq/ack where the file's text was relative."""
@@ -74,26 +83,35 @@ class SeqTracker:
 
     def _set_base(self, fwd: _Key, rev: _Key, flags: int, seq: int | None, ack: int) -> bool:
         """Record the bases this packet sets; True if its numbers are already relative."""
-        if not flags & SYN and ack < _SMALL and (seq is None or seq < _SMALL):
+        answers_syn = self.syns.get(rev) == ack  # acks the peer's SYN: absolute numbers
+        if not flags & SYN and ack < _SMALL and (seq is None or seq < _SMALL) and not answers_syn:
             # an excerpt: relative numbers with no absolute ones before them
             self.bases[fwd] = self.bases[rev] = _UNKNOWN
             if self.relative is None:
                 self.relative = True
             return True
         other = (ack - 1) % _MOD
-        self.bases[fwd] = (seq, other)  # a pure ACK hides its seq: that base stays unknown
+        if seq is None:
+            # a pure ACK hides its seq: it is the sender's next one, just after its SYN
+            seq = self.syns.get(fwd)
+        self.bases[fwd] = (seq, other)
         self.bases[rev] = (other, seq)
         return False
 
     @staticmethod
     def _judge(base: _Bases, seq: int | None, ack: int) -> bool | None:
-        """True if this packet's numbers read as relative, False as absolute, None unsure."""
-        seq_base, ack_base = base
-        if ack_base is None:
-            return None
-        rel = ack < _RELATIVE and (seq is None or seq < _RELATIVE)
-        absolute = _near(ack, ack_base) and (
-            seq is None or seq_base is None or _near(seq, seq_base))
-        if rel != absolute:
-            return rel
-        return None
+        """True if this packet's numbers read as relative, False as absolute, None unsure.
+
+        Each number with a known base votes: relative when it is small (relative numbers
+        start near 0 and may go a little below it, wrapping to just under 2**32) and not just
+        ahead of its base; absolute when it is just ahead of its base and not small.
+        """
+        votes = set()
+        for value, b in ((seq, base[0]), (ack, base[1])):
+            if value is None or b is None:
+                continue
+            small = value < _RELATIVE or value > _MOD - _RELATIVE
+            ahead = (value - b) % _MOD < _NEAR
+            if small != ahead:
+                votes.add(small)
+        return votes.pop() if len(votes) == 1 else None

@@ -2,7 +2,9 @@
 
 Variants: time of day ``08:10:55.545140`` (default), ``-tt`` epoch ``1795594255.545140``,
 ``-ttt`` delta since the previous packet `` 00:00:00.000096`` (a leading space, the first one
-zero), ``-tttt`` date and time ``2026-11-25 08:10:55.545140``, and ``-t`` (no time at all).
+zero), ``-ttttt`` time since the first packet (printed the same way: told apart by its values
+never going down), ``-tttt`` date and time ``2026-11-25 08:10:55.545140``, and ``-t`` (no
+time at all).
 
 Time of day has no date: nettrail puts it on 1970-01-01 (or the day given to the reader), the
 same for every file, and advances the day when the time of day jumps back by more than 12 hours
@@ -23,46 +25,56 @@ HALF_DAY_NS = DAY_NS // 2
 NO_TIME_STEP_NS = 1_000
 
 TIMESTAMP = re.compile(
-    r"( ?)(?:(\d{4})-(\d{1,2})-(\d{1,2}) )?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,9}))?\s+"
-    r"|(\d{9,11})\.(\d{1,9})\s+"
+    r"( ?-?)(?:(\d{4})-(\d{1,2})-(\d{1,2}) )?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,10}))?"
+    r"( \(invalid [mun]?s\))?\s+"
+    r"|(\d{6,11})\.(\d{1,10})( \(invalid [mun]?s\))?\s+"
 )
 """A timestamp at the start of a line, lenient on digit counts (pasted text loses digits)."""
 
 
 class Stamp(NamedTuple):
-    """A timestamp as printed: its kind (``tod``, ``date``, ``epoch``), value, and oddities."""
+    """A timestamp as printed: its kind (``tod``, ``date``, ``epoch``), value, and oddities.
+
+    ``invalid`` when the text itself says the time is unusable (tcpdump's ``(invalid us)``, a
+    field out of range); ``shape`` is (digits of the hour or epoch seconds, digits of the
+    fraction): a stamp shaped unlike both its neighbours lost digits in pasting.
+    """
 
     kind: str
     ns: int
-    mangled: bool
+    invalid: bool
     indented: bool
+    shape: tuple[int, int] = (2, 6)
 
 
 def read_stamp(m: re.Match[str]) -> Stamp:
-    """The value of a TIMESTAMP match; ``mangled`` when digits are missing or out of range."""
-    lead, year, month, day, hh, mm, ss, frac, esec, efrac = m.groups()
+    """The value of a TIMESTAMP match (``invalid`` when tcpdump says so or out of range)."""
+    lead, year, month, day, hh, mm, ss, frac, invalid, esec, efrac, einvalid = m.groups()
     if esec is not None:
-        return Stamp("epoch", int(esec) * NS + _frac_ns(efrac), len(efrac) not in (6, 9), False)
-    mangled = len(hh) != 2 or len(mm) != 2 or len(ss) != 2 or frac is None or len(frac) not in (
-        6, 9)
+        shape = (len(esec), len(efrac))
+        return Stamp("epoch", int(esec) * NS + _frac_ns(efrac), einvalid is not None, False, shape)
+    bad = invalid is not None or len(mm) != 2 or len(ss) != 2
+    shape = (len(hh), len(frac or ""))
     h, mi, s = int(hh), int(mm), int(ss)
     if h > 23 or mi > 59 or s > 60:
-        mangled = True
+        bad = True
         h, mi, s = min(h, 23), min(mi, 59), min(s, 59)
     tod = (h * 3600 + mi * 60 + s) * NS + _frac_ns(frac)
     if year is None:
-        return Stamp("tod", tod, mangled, bool(lead))
+        if lead.endswith("-"):  # -ttt: a packet stamped before the previous one
+            return Stamp("tod", -tod, bad, True, shape)
+        return Stamp("tod", tod, bad, bool(lead), shape)
     mo, d = int(month), int(day)
     if not (1 <= mo <= 12 and 1 <= d <= 31):
-        return Stamp("date", tod, True, False)
+        return Stamp("date", tod, True, False, shape)
     days = calendar.timegm((int(year), mo, d, 0, 0, 0)) // 86_400
-    return Stamp("date", days * DAY_NS + tod, mangled, False)
+    return Stamp("date", days * DAY_NS + tod, bad, False, shape)
 
 
 def _frac_ns(frac: str | None) -> int:
     if not frac:
         return 0
-    return int(frac.ljust(9, "0"))
+    return int(frac.ljust(9, "0")[:9])
 
 
 class Clock:
@@ -93,12 +105,16 @@ class Clock:
                 self.last_ns += NO_TIME_STEP_NS if self.started else 0
                 self.started = True
             return self.last_ns
+        if stamp.invalid and self.started:
+            return self.last_ns  # not a usable time: keeps its place by order only
         if self.mode is None or self.mode == "none":
             self.mode = _mode_of(stamp)
         if stamp.kind != "tod":
             ns = stamp.ns
         elif self.mode == "delta":
             ns = self.last_ns + stamp.ns
+        elif self.mode == "since-first":
+            ns = self.first_day_ns + stamp.ns
         else:
             return self._tod(stamp.ns)
         self.last_ns = ns
@@ -125,3 +141,51 @@ def _mode_of(stamp: Stamp) -> str:
     if stamp.kind == "tod" and stamp.indented and stamp.ns < 3600 * NS:
         return "delta"
     return stamp.kind
+
+
+class SinceFirst:
+    """Tells ``-ttttt`` (time since the first packet) from ``-ttt`` (delta since the previous
+    one): both print `` 00:00:00.000000`` first. Deltas go down now and then; times since the
+    first never do. Records are held until the values tell (a decrease: deltas; ``DECIDE``
+    increases in a row: since-first), then given back with their times set right."""
+
+    DECIDE = 8
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.kind: str | None = None
+        self.held: list[tuple[int, int]] = []  # (delta as printed, summed time)
+        self.rises = 0
+        self.last_sum = clock.first_day_ns
+
+    def feed(self, summed: int) -> bool | None:
+        """Note the next summed time; True once since-first, False once deltas, else None."""
+        value = summed - self.last_sum
+        self.last_sum = summed
+        if self.held:
+            prev = self.held[-1][0]
+            if value < prev:
+                self.kind = "delta"
+            elif value > prev:
+                self.rises += 1
+        self.held.append((value, summed))
+        if self.kind is None and self.rises >= self.DECIDE:
+            self._since_first()
+        return None if self.kind is None else self.kind == "since-first"
+
+    def close(self) -> str:
+        """Decide at the end of the file: ``delta``, ``since-first``, or ``ambiguous`` when
+        the values rose at least twice but too few times to tell (read as deltas, the common
+        form, and not to be trusted for timing)."""
+        if self.kind is None:
+            self.kind = "ambiguous" if self.rises >= 2 else "delta"
+        return self.kind
+
+    def time(self, index: int) -> int:
+        """The time of the ``index``-th held record, as decided."""
+        value, summed = self.held[index]
+        return self.clock.first_day_ns + value if self.kind == "since-first" else summed
+
+    def _since_first(self) -> None:
+        self.kind = "since-first"
+        self.clock.mode = "since-first"

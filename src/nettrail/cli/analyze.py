@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
                                                                   args.filter_port),
                                ifnames=ifnames)
-        analysis = with_clock_checks(result.analysis, args.captures)
+        analysis = _with_snapshots(with_clock_checks(result.analysis, args.captures),
+                                   args.captures)
         readable = len(result.errors) < len(inputs) or any(p.packets for p in analysis.points)
         if readable:
             render(analysis, args.format, sys.stdout)
@@ -97,6 +98,25 @@ def run(args: argparse.Namespace) -> int:
     for err in result.errors:
         print(f"nettrail: error: {err}", file=sys.stderr)
     return EXIT_INPUT if result.errors else EXIT_OK
+
+
+def _with_snapshots(analysis: Analysis, args: Sequence[str]) -> Analysis:
+    """Tie translations to rules when a run directory holds the hosts' snapshots (an unreadable
+    snapshot is reported on stderr and the analysis goes on without it)."""
+    from nettrail.topology.store import read_rules
+
+    rules = {}
+    for arg in args:
+        if os.path.isdir(arg):
+            found, errors = read_rules(Path(arg))
+            rules.update(found)
+            for exc in errors:
+                print(f"nettrail: warning: {exc}", file=sys.stderr)
+    if not rules:
+        return analysis
+    from nettrail.analyze.attribute import attribute
+
+    return attribute(analysis, rules)
 
 
 def expand_inputs(

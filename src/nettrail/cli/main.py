@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from nettrail.errors import CapabilityError, InputError, NettrailError
 
-SUBCOMMANDS = ("analyze", "trace", "collect", "lab", "demo")
+SUBCOMMANDS = ("analyze", "trace", "collect", "lab", "snapshot", "demo")
 
 EXIT_OK = 0
 EXIT_FAILED = 1

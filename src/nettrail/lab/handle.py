@@ -207,6 +207,9 @@ def run_captured(handle: LabHandle, output: Path) -> RunResult:
     points = [manifest.point_entry(c.point, c.netns, c.pcap.name, ifnames[c.point], c.counts)
               for c in caps]
     path = manifest.write(output, manifest.build(scn, points, result, timings, started))
+    from nettrail.lab import snapshots  # the hosts' rules, for `analyze` to quote
+
+    snapshots.write(scn, output)
     pairs = tuple((c.point, str(c.pcap)) for c in caps)
     dropped = {c.point: (c.counts or {}).get("dropped-by-kernel", 0) for c in caps}
     return RunResult(output, path, pairs, result, ifnames,

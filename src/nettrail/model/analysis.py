@@ -59,7 +59,8 @@ class NatTranslation:
     """An address:port seen as ``before`` at ``from_point`` and as ``after`` at ``to_point``.
 
     ``kind`` is ``dnat`` (destination rewritten) or ``snat`` (source rewritten); ``leg`` is
-    ``request`` (client to server) or ``reply``; ``at`` names the point judged to translate.
+    ``request`` (client to server) or ``reply``; ``at`` names the point judged to translate;
+    ``rules`` quotes the rules or flows that made it, when the hosts' snapshots are known.
     """
 
     kind: str
@@ -71,6 +72,7 @@ class NatTranslation:
     at: str | None
     packets: int
     connection: FlowKey | None = None
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

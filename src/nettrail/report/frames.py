@@ -26,7 +26,13 @@ ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
 ETH_ARP = 0x0806
 ETH_VLAN = 0x8100
+ETH_TEB = 0x6558
+_MAX_WIRE_LEN = 0xFFFFFFFF  # what a capture file can say of a packet's length
 VXLAN_FLAGS = 0x08
+GENEVE_PORT = 6081
+PROTO_GRE = 47
+PROTO_IPIP = 4
+PROTO_IPV6_IN_IP = 41
 _SRC_MAC = "02:00:00:00:00:01"
 _DST_MAC = "02:00:00:00:00:02"
 
@@ -34,19 +40,44 @@ _DST_MAC = "02:00:00:00:00:02"
 def synthesize(headers: Headers, inner: Headers | None = None, vni: int | None = None) -> tuple[
     bytes, int
 ]:
-    """An Ethernet frame for ``headers`` (and a VXLAN ``inner`` frame) and its length on the wire.
+    """An Ethernet frame for ``headers`` (with its tunnel's ``inner`` frame: VXLAN, Geneve,
+    GRE, IP in IP) and its length on the wire.
 
-    The bytes hold headers only; the returned length counts the payload the headers announce.
+    The bytes hold headers only, exactly those the record has (no TCP options where it has
+    none); the returned length counts the payload the headers announce.
     """
-    extra = b""
-    extra_len = 0
-    if inner is not None and vni is not None:
-        inner_bytes, inner_len = synthesize(inner)
-        extra = struct.pack("!BxxxI", VXLAN_FLAGS, (vni & 0xFFFFFF) << 8) + inner_bytes
-        extra_len = 8 + inner_len
+    extra, extra_len = (b"", 0) if inner is None else _tunnel(headers, inner, vni)
     body, body_len = _network(headers, extra, extra_len)
     eth = _ethernet(headers.eth, _ethertype(headers))
-    return eth + body, len(eth) + body_len
+    return eth + body, min(len(eth) + body_len, _MAX_WIRE_LEN)
+
+
+def _tunnel(headers: Headers, inner: Headers, vni: int | None) -> tuple[bytes, int]:
+    """The tunnel header and inner frame after the outer transport, and their wire length."""
+    l4, ip = headers.l4, headers.ip
+    if isinstance(l4, UDPHeader) and l4.dport == GENEVE_PORT:
+        body, body_len = _inner_frame(inner)
+        proto = _ethertype(inner) if inner.eth is None else ETH_TEB
+        head = struct.pack("!BBHI", 0, 0, proto, ((vni or 0) & 0xFFFFFF) << 8)
+        return head + body, 8 + body_len
+    if isinstance(l4, UDPHeader):
+        inner_bytes, inner_len = synthesize(inner)
+        head = struct.pack("!BxxxI", VXLAN_FLAGS, ((vni or 0) & 0xFFFFFF) << 8)
+        return head + inner_bytes, 8 + inner_len
+    if ip is not None and ip.proto == PROTO_GRE:
+        body, body_len = _inner_frame(inner)
+        proto = _ethertype(inner) if inner.eth is None else ETH_TEB
+        return struct.pack("!HH", 0, proto) + body, 4 + body_len
+    if ip is not None and ip.proto in (PROTO_IPIP, PROTO_IPV6_IN_IP):
+        return _inner_frame(inner)
+    return b"", 0
+
+
+def _inner_frame(inner: Headers) -> tuple[bytes, int]:
+    """An inner frame as a tunnel carries it: with Ethernet when the text showed one."""
+    if inner.eth is not None:
+        return synthesize(inner)
+    return _network(inner, b"", 0)
 
 
 def _ethertype(headers: Headers) -> int:
@@ -128,6 +159,8 @@ def _transport(
         payload = extra_len if extra else l4.payload_len
         head = struct.pack("!HHHH", l4.sport, l4.dport, min(8 + payload, 0xFFFF), 0)
         return head + extra, 8 + payload
+    if extra:  # GRE or IP in IP: the tunnel is the transport
+        return extra, extra_len
     announced = _announced_l4_len(ip)
     if isinstance(l4, ICMPHeader):
         head = _icmp(l4)
@@ -151,7 +184,7 @@ def _tcp(tcp: TCPHeader) -> bytes:
         tcp.dport,
         (tcp.seq or 0) & 0xFFFFFFFF,
         (tcp.ack or 0) & 0xFFFFFFFF,
-        offset << 4,
+        offset << 4 | (tcp.flags >> 8) & 1,  # AE, the ninth flag bit
         tcp.flags & 0xFF,
         min(tcp.window or 0, 0xFFFF),
         0,
@@ -161,8 +194,12 @@ def _tcp(tcp: TCPHeader) -> bytes:
 
 
 def _tcp_options(opts: TCPOptions) -> bytes:
-    """The options we know, in their recorded order, padded to a multiple of four bytes."""
-    order = opts.order or ("mss", "sackOK", "TS", "nop", "wscale")
+    """The options we know, in their recorded order, padded to a multiple of four bytes;
+    none at all when the record has none (a 20-byte header)."""
+    order = opts.order
+    if not order and (opts.mss is not None or opts.wscale is not None or opts.sack_ok
+                      or opts.ts_val is not None or opts.sack):
+        order = ("mss", "sackOK", "TS", "nop", "wscale")
     out = bytearray()
     for name in order:
         out += _tcp_option(name, opts)

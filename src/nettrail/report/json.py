@@ -254,8 +254,8 @@ def clock_check_dict(c: ClockCheck) -> dict[str, Any]:
 
 
 def nat_dict(t: NatTranslation) -> dict[str, Any]:
-    """One observed address translation."""
-    return {
+    """One observed address translation (``rules`` only when snapshots named them)."""
+    out: dict[str, Any] = {
         "kind": t.kind,
         "leg": t.leg,
         "before": endpoint_dict(t.before),
@@ -266,6 +266,9 @@ def nat_dict(t: NatTranslation) -> dict[str, Any]:
         "packets": t.packets,
         "connection": key_dict(t.connection),
     }
+    if t.rules:
+        out["rules"] = list(t.rules)
+    return out
 
 
 def diagnosis_dict(d: Diagnosis) -> dict[str, Any]:

@@ -208,8 +208,9 @@ def nat_text(t: NatTranslation) -> str:
     at = f", translated at {t.at}" if t.at else ""
     where = (f"seen at {t.from_point}" if t.from_point == t.to_point
              else f"between {t.from_point} and {t.to_point}")
+    by = "".join(f"\n{INDENT * 2}by {r}" for r in t.rules)
     return (f"{t.kind} on the {t.leg}: {t.before} -> {t.after} {where}{at} "
-            f"({_plural(t.packets, 'packet')})")
+            f"({_plural(t.packets, 'packet')}){by}")
 
 
 def time_text(ns: int) -> str:

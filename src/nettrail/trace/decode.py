@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from nettrail.capture.decode import LINKTYPE_ETHERNET, LINKTYPE_RAW, decode_frame
 from nettrail.model.event import (
@@ -49,6 +50,14 @@ MAX_IDS = 1 << 16
 Raw = tuple[Any, ...]
 
 
+class _Handed(NamedTuple):
+    """A packet handed to a switch: its id, when, and the devices its copies left by."""
+
+    packet_id: int
+    mono: int
+    left_by: set[int]
+
+
 def addr(raw: bytes, family: int) -> str:
     """Text of an address stored in 16 bytes (IPv4 in the first four)."""
     if family == 4:
@@ -74,7 +83,9 @@ class Decoder:
                  switches: Switches | None = None) -> None:
         self.anchor_ns = anchor_ns
         self.switches = switches if switches is not None else Switches()
-        self._handed: dict[tuple[int, tuple[int, ...]], tuple[int, int]] = {}
+        # per (netns, fingerprint): packets handed to a switch, oldest first: id, time, and
+        # the devices a copy of it already left by
+        self._handed: dict[tuple[int, tuple[int, ...]], deque[_Handed]] = {}
         self.names = names if names is not None else NetnsNames()
         self._stack = stack
         self._syms: Kallsyms | None = None
@@ -112,7 +123,7 @@ class Decoder:
             kind = "handed"
         packet_id = 0
         if skb:
-            packet_id = self._joined(key, kind, netns_inode, mono, packet)
+            packet_id = self._joined(key, kind, netns_inode, int(raw[IFINDEX]), mono, packet)
         return TraceEvent(
             time_ns=mono + self.anchor_ns,
             mono_ns=mono,
@@ -131,30 +142,38 @@ class Decoder:
             stack=self._stack_section(raw) if flags & L.EV_STACK else None,
         )
 
-    def _joined(self, key: tuple[int, ...], kind: str, netns: int, mono: int,
+    def _joined(self, key: tuple[int, ...], kind: str, netns: int, ifindex: int, mono: int,
                 packet: PacketSection | None) -> int:
         """The packet id, joining a frame handed to a switch with its copy leaving another port.
 
         The switch sends a new skb, so the far side's first event opens a new key: it gets the
         handed packet's id when the same namespace handed a packet with the same fingerprint
-        (IP ID, TCP sequence, flags, length of the innermost headers) shortly before.
+        (IP ID, TCP sequence, flags, length of the innermost headers) shortly before. Packets
+        alike in every such field (a router's repeated RSTs, IP ID 0) are paired in the order
+        they were handed, one copy per leaving device: a switch forwards in order, and a flood
+        sends one copy of a packet out of each of several ports.
         """
         if kind == "handed":
             pid = self._packet_id(key)
             fp = fingerprint(packet)
             if fp:
-                self._handed[(netns, fp)] = (pid, mono)
+                self._handed.setdefault((netns, fp), deque()).append(_Handed(pid, mono, set()))
             return pid
         if self._handed and key not in self._ids:
-            hit = self._handed.get((netns, fingerprint(packet)))
-            if hit is not None and 0 <= mono - hit[1] <= HANDOVER_NS:
+            waiting = self._handed.get((netns, fingerprint(packet)))
+            while waiting and mono - waiting[0].mono > HANDOVER_NS:
+                waiting.popleft()
+            hit = next((h for h in waiting or () if ifindex not in h.left_by and h.mono <= mono),
+                       None)
+            if hit is not None:
+                hit.left_by.add(ifindex)
                 if len(self._ids) >= MAX_IDS:
                     self._ids.clear()
-                self._ids[key] = hit[0]
-                return hit[0]
+                self._ids[key] = hit.packet_id
+                return hit.packet_id
             if len(self._handed) > 4096:
                 self._handed = {k: v for k, v in self._handed.items()
-                                if mono - v[1] <= HANDOVER_NS}
+                                if v and mono - v[-1].mono <= HANDOVER_NS}
         return self._packet_id(key)
 
     def _device(self, raw: Raw) -> DeviceSection:

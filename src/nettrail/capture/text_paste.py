@@ -1,0 +1,116 @@
+"""Repairs of tcpdump text pasted by people: mail quoting and quoted-printable, markdown, HTML.
+
+``Paste.soft_break`` joins a line ending in a quoted-printable soft break (``=``) to the next,
+even inside a number or a word; ``Paste.clean`` decodes ``=3D``, drops markdown (code fences
+alone or glued to a packet, inline code marks, ``*bold*``), HTML tags (``<br>`` splits a line)
+and entities, and e-mail quote marks (``> > ``). Each repair is noted by a ``Warner``: the
+first few of each kind name their line, then a count.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from nettrail.capture.base import CaptureStats
+
+WARNINGS_PER_KIND = 5
+"""Warnings of one kind named line by line; the rest are counted."""
+
+_QP_CODE = re.compile(r"=([0-9A-F]{2})")
+_FENCE = re.compile(r"^\s*(?:```|~~~)[\w-]*\s*$|^\s*(?:```|~~~)(?=\S)|```\s*$|^`(?=\S)|(?<=\S)`$")
+_BOLD = re.compile(r"\*{1,2}([^*\s](?:[^*]*[^*\s])?)\*{1,2}")
+_TAG = re.compile(
+    r"</?(?:a|b|i|u|s|p|br|em|tt|td|tr|th|li|ul|ol|hr|h[1-6]|pre|code|span|div|font|table|tbody"
+    r"|html|body|strong|small|sup|sub|kbd|samp|mark|blockquote)\b[^<>]*>", re.IGNORECASE)
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_ENTITY = re.compile(r"&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
+_QUOTE = re.compile(r"\s*(?:>\s?)+(?=\S)")
+
+
+class Warner:
+    """Warnings of one file, at most WARNINGS_PER_KIND per kind, then a count."""
+
+    def __init__(self, stats: CaptureStats) -> None:
+        self.stats = stats
+        self.counts: dict[str, int] = {}
+
+    def warn(self, kind: str, line: int, message: str) -> None:
+        """Note ``message`` about ``line`` (the first few of each kind are kept verbatim)."""
+        n = self.counts.get(kind, 0) + 1
+        self.counts[kind] = n
+        if n <= WARNINGS_PER_KIND:
+            self.stats.warnings.append(f"{self.stats.path} line {line}: {message}")
+
+    def close(self) -> None:
+        """Add one line per kind whose warnings were cut short."""
+        for kind, n in self.counts.items():
+            if n > WARNINGS_PER_KIND:
+                more = n - WARNINGS_PER_KIND
+                self.stats.warnings.append(f"{self.stats.path}: {more} more lines with {kind}")
+
+
+class Paste:
+    """The pasting repairs of one file, with what they have learnt of it so far."""
+
+    def __init__(self, warner: Warner) -> None:
+        self.warner = warner
+        self.carry: str | None = None
+        self.qp = False
+
+    def soft_break(self, line: str, lineno: int) -> str | None:
+        """A quoted-printable soft line break (``=`` at the end of a line) undone: the line
+        joined to the next (None while the line is held for it)."""
+        line = line.rstrip("\r\n")
+        if self.carry is not None:
+            q = _QUOTE.match(line)
+            if q is not None and line.lstrip().startswith(">"):
+                line = line[q.end() :]
+            line, self.carry = self.carry + line, None
+        if line.endswith("=") and not line.endswith("=="):
+            self.carry = line[:-1]
+            if not self.qp:
+                self.qp = True
+                self.warner.warn("quoted-printable", lineno,
+                                 "quoted-printable soft line breaks joined")
+            return None
+        return line + "\n"
+
+    def clean(self, line: str, lineno: int) -> list[str]:
+        """``line`` repaired: quoted-printable codes, markdown, HTML (which may split it in
+        several lines), quote marks."""
+        if "=" in line and (self.qp or "=3D" in line) and _QP_CODE.search(line):
+            self.qp = True
+            line = _QP_CODE.sub(lambda m: chr(int(m.group(1), 16)), line)
+        if "`" in line or "*" in line:
+            line = self.markdown(line, lineno)
+        parts = [line]
+        if "<" in line and _TAG.search(line):
+            parts = [_TAG.sub("", p) for p in _BR.split(line)]
+            self.warner.warn("HTML markup", lineno, "HTML markup removed")
+        if "&" in line and _ENTITY.search(line):
+            parts = [html.unescape(p).replace("\xa0", " ") for p in parts]
+            self.warner.warn("HTML entities", lineno, "HTML entities decoded")
+        out = []
+        for p in parts:
+            if p[:1] == ">" and not p.strip("> \t"):
+                out.append("")  # a quoted empty line
+                continue
+            q = _QUOTE.match(p)
+            if q is not None and not p.lstrip().startswith(">"):
+                q = None
+            if q is not None:
+                p = p[q.end() :]
+                self.warner.warn("quote marks", lineno, "leading '>' quote marks removed")
+            out.append(p)
+        return out
+
+    def markdown(self, line: str, lineno: int) -> str:
+        """``line`` without markdown: code fences (alone or glued to a packet), inline code
+        marks, ``*bold*`` and ``**bold**``."""
+        text = _FENCE.sub("", line)
+        if "*" in text and text.count("*") >= 2:
+            text = _BOLD.sub(r"\1", text)
+        if text != line:
+            self.warner.warn("markdown", lineno, "markdown marks removed")
+        return text

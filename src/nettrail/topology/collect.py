@@ -1,0 +1,155 @@
+"""Read one namespace from inside it: netlink, nftables, iptables (both back ends), tc and
+conntrack. Runs in a worker process that has entered the namespace with setns(2)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from nettrail.errors import InputError
+from nettrail.model.topology import Namespace, NatRule
+from nettrail.topology import conntrack, iptables, netlink, nft, tc
+from nettrail.topology.discover import NetnsRef
+
+TIMEOUT_S = 10.0
+IPTABLES_TABLES = {"nat", "filter", "mangle", "raw", "security"}
+
+
+class Vanished(Exception):
+    """The namespace disappeared between discovery and reading."""
+
+
+def enter(ref: NetnsRef) -> None:
+    """Move this process into ``ref``'s namespace; Vanished when it no longer exists."""
+    from pyroute2.netns import setns
+
+    try:
+        fd = os.open(ref.path, os.O_RDONLY)
+    except OSError as exc:
+        raise Vanished(str(exc.strerror)) from exc
+    try:
+        if os.fstat(fd).st_ino != ref.inode:
+            raise Vanished("replaced by another namespace")
+        setns(fd, flags=0)
+    except OSError as exc:
+        raise Vanished(str(exc)) from exc
+    finally:
+        os.close(fd)
+
+
+def read(ref: NetnsRef) -> Namespace | str:
+    """The namespace ``ref`` as seen from inside, or a note saying why it was skipped."""
+    try:
+        enter(ref)
+    except Vanished as exc:
+        return f"namespace {ref.name} vanished during the snapshot ({exc}); skipped"
+    notes: list[str] = []
+    nft_proc = _start(["nft", "-j", "list", "ruleset"], notes)  # runs while netlink is read
+    raw = netlink.dump()
+    links = netlink.links(raw.links)
+    names = {lk.index: lk.name for lk in links}
+    addrs = netlink.addresses(raw.addresses, names)
+    routes = netlink.routes(raw.routes, names)
+    rules = netlink.policy(raw.rules)
+    neigh = netlink.neighbours(raw.neighbours, names)
+    hooks = netlink.filter_hooks(raw.qdiscs, names)
+    nat, counts = _rules(ref.name, _finish(nft_proc, notes), notes)
+    for dev, hook in hooks:
+        out = _run(["tc", "-j", "filter", "show", "dev", dev, hook], notes)
+        if out is not None:
+            nat += tc.parse(out, ref.name, dev, hook)
+    try:
+        if conntrack.count() != 0:
+            nat += conntrack.nat_entries(conntrack.dump(), ref.name)
+    except OSError as exc:
+        notes.append(f"conntrack entries not read: {exc}")
+    return Namespace(ref.name, ref.inode, tuple(links), tuple(addrs), tuple(routes),
+                     tuple(rules), tuple(neigh), tuple(nat), counts, tuple(notes))
+
+
+def _rules(name: str, text: str | None, notes: list[str],
+           ) -> tuple[list[NatRule], dict[str, int]]:
+    """NAT rules and rule counts of nftables (``text``: its JSON) and both iptables back ends."""
+    nat: list[NatRule] = []
+    counts: dict[str, int] = {}
+    tables: set[tuple[str, str]] = set()
+    if text is not None:
+        try:
+            nft_nat, n, tables = nft.parse(text, name)
+        except InputError as exc:
+            notes.append(str(exc))
+            text = None
+    if any(f == "ip" and t in IPTABLES_TABLES for f, t in tables):
+        save = _run(["iptables-nft-save"], notes)
+        if save is not None:
+            ipt, count, ipt_tables = iptables.parse(save, name, "iptables-nft")
+            nat += ipt
+            counts["iptables-nft"] = count
+            nft_nat, n, _ = nft.parse(text or "", name, {("ip", t) for t in ipt_tables})
+    if text is not None:
+        nat += nft_nat
+        counts["nftables"] = n
+    if _legacy_tables():
+        save = _run(["iptables-legacy-save"], notes)
+        if save is not None:
+            ipt, count, _ = iptables.parse(save, name, "iptables-legacy")
+            nat += ipt
+            counts["iptables-legacy"] = count
+    return nat, counts
+
+
+def _legacy_tables() -> bool:
+    """Whether this namespace has legacy (x_tables) iptables tables loaded."""
+    try:
+        with open("/proc/self/net/ip_tables_names") as f:
+            return bool(f.read().strip())
+    except OSError:
+        return False
+
+
+def _run(cmd: list[str], notes: list[str]) -> str | None:
+    """A tool's stdout, or None with a note when it is absent or fails."""
+    return _finish(_start(cmd, notes), notes)
+
+
+def _start(cmd: list[str], notes: list[str]) -> subprocess.Popen[str] | None:
+    """Start a tool in the current namespace; None with a note when it is not installed."""
+    try:
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except FileNotFoundError:
+        notes.append(f"{cmd[0]} not installed: its rules were not read")
+    except OSError as exc:
+        notes.append(f"{' '.join(cmd)}: {exc}")
+    return None
+
+
+def _finish(proc: subprocess.Popen[str] | None, notes: list[str]) -> str | None:
+    """A started tool's stdout, or None with a note when it failed."""
+    if proc is None:
+        return None
+    cmd = " ".join(str(a) for a in proc.args)  # type: ignore[union-attr]
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        notes.append(f"{cmd}: no answer in {TIMEOUT_S:.0f} s")
+        return None
+    if proc.returncode != 0:
+        last = (err.strip().splitlines() or ["failed"])[-1]
+        notes.append(f"{cmd}: exit {proc.returncode}: {last}")
+        return None
+    return out
+
+
+def read_many(refs: list[NetnsRef]) -> list[Namespace | str]:
+    """``read`` for each of ``refs`` in turn (one worker's share); a namespace that fails to
+    read (netlink refuses, it disappears while being read) becomes a note, not a failure."""
+    out: list[Namespace | str] = []
+    for r in refs:
+        try:
+            out.append(read(r))
+        except Exception as exc:  # the worker boundary: pyroute2's NetlinkError is no OSError
+            out.append(f"namespace {r.name} could not be read ({type(exc).__name__}: {exc}); "
+                       f"skipped")
+    return out

@@ -1,0 +1,75 @@
+"""NAT rules out of ``iptables-save`` text (nft and legacy back ends print the same form)."""
+
+from __future__ import annotations
+
+import shlex
+
+from nettrail.model.topology import NatRule
+
+_DNAT = {"DNAT": "dnat", "REDIRECT": "dnat", "SNAT": "snat", "MASQUERADE": "snat",
+         "NETMAP": ""}
+_TO = ("--to-destination", "--to-source", "--to")
+
+
+def parse(text: str, namespace: str, source: str) -> tuple[list[NatRule], int, set[str]]:
+    """(NAT rules, number of rules, tables seen) in ``iptables-save`` output."""
+    table = ""
+    nat: list[NatRule] = []
+    count = 0
+    tables: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+            tables.add(table)
+        elif line.startswith("-A "):
+            count += 1
+            rule = _nat_rule(line, table, namespace, source)
+            if rule is not None:
+                nat.append(rule)
+    return nat, count, tables
+
+
+def _nat_rule(line: str, table: str, namespace: str, source: str) -> NatRule | None:
+    try:
+        words = shlex.split(line) if '"' in line or "'" in line else line.split()
+    except ValueError:
+        words = line.split()
+    opts = _options(words)
+    target = opts.get("-j", "")
+    if target not in _DNAT:
+        return None
+    kind = _DNAT[target] or ("dnat" if "PREROUTING" in words[1] or "OUTPUT" in words[1]
+                             else "snat")
+    match = opts.get("-d" if kind == "dnat" else "-s")
+    before = (match,) if match else ()
+    after: tuple[str, ...] = ()
+    for key in _TO:
+        if key in opts:
+            after = to_addresses(opts[key])
+    return NatRule(namespace, source, f"{table}/{words[1]}", kind, before, after, True, line)
+
+
+def _options(words: list[str]) -> dict[str, str]:
+    """Option -> value, long forms folded to short ones, negated matches left out."""
+    alias = {"--source": "-s", "--destination": "-d", "--jump": "-j", "--src": "-s",
+             "--dst": "-d"}
+    opts: dict[str, str] = {}
+    negate = False
+    for i, w in enumerate(words):
+        if w == "!":
+            negate = True
+            continue
+        if w.startswith("-") and i + 1 < len(words):
+            key = alias.get(w, w)
+            if not negate:
+                opts.setdefault(key, words[i + 1])
+        negate = False
+    return opts
+
+
+def to_addresses(value: str) -> tuple[str, ...]:
+    """Addresses of a NAT target's ``--to`` value: ``a-b:p`` -> (a, b); ``a/24`` kept."""
+    if value.startswith("["):  # IPv6 [addr]:port
+        return (value[1:value.index("]")],)
+    host = value.split(":", 1)[0] if value.count(":") <= 1 else value
+    return tuple(part for part in host.split("-") if part)
