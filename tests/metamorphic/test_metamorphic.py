@@ -34,10 +34,6 @@ TRUTH: dict[str, tuple[str | None, frozenset[str]]] = {
 KNOWN = {
     "mtu-blackhole:doubles:all": "route order within the clock uncertainty: the doubles move "
                                  "vm's offset by 9 us and compute is placed before vm",
-    "port-closed:text:q": "-q prints no TCP flags: the refusal is invisible, and no "
-                          "'inconclusive' says that flags are missing",
-    "mtu-blackhole:text:q": "-q prints no TCP flags or seq: the stall is invisible, and no "
-                            "'inconclusive' says what is missing",
 }
 
 

@@ -225,3 +225,21 @@ def test_client_reset_is_noted_not_blamed() -> None:
     assert kinds(r) == []
     assert [f.kind for f in r.findings] == ["reset-from-client", "multi-interface-copy"]
     assert r.findings[0].severity is Severity.INFO
+
+
+def test_tcp_without_flags_is_inconclusive_not_healthy() -> None:
+    """tcpdump -q text: TCP packets with no flags show neither a failure nor health."""
+    net, req, rep = plain(text=True)
+    for t in range(3):
+        net.send(float(t), req, 0, seq=None)
+        net.send(t + 0.5, rep, 0, seq=None)
+    r = cross_point(net.points())
+    assert r.diagnosis is not None and r.diagnosis.kinds == ("inconclusive",)
+    assert "client, router, server carry no flags" in r.diagnosis.headline
+    assert "tcpdump -q" in r.diagnosis.explanation
+
+
+def test_flags_at_every_point_need_no_such_warning() -> None:
+    net, req, rep = plain(text=True)
+    handshake(net, req, rep)
+    assert cross_point(net.points()).diagnosis is None

@@ -133,7 +133,19 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         del tracks  # the packets whose paths are not kept go before the paths are built
         reported = tuple(c for c in clock if c.point not in unknown)
         return CrossPointResult(reported, nat, _paths(kept), tuple(findings),
-                                diagnose(findings, ctx, failures(connections, list(points))))
+                                diagnose(findings, ctx, failures(connections, list(points)),
+                                         _flagless(points)))
+
+
+def _flagless(points: Mapping[str, Sequence[PacketRecord]]) -> list[str]:
+    """Points whose TCP packets all carry no flag at all: text printed without them (``-q``);
+    a real capture always has SYNs or ACKs among them."""
+    out = []
+    for p, recs in points.items():
+        flags = [t.flags for t in (r.tcp for r in recs) if t is not None]
+        if flags and not any(flags):
+            out.append(p)
+    return out
 
 
 def _not_repeated(host: list[Finding], findings: Sequence[Finding]) -> list[Finding]:

@@ -69,12 +69,15 @@ def failures(connections: Sequence[Connection], points: Sequence[str]) -> list[F
 
 
 def diagnose(findings: Sequence[Finding], ctx: Context = Context(),
-             failed: Sequence[Failure] = ()) -> Diagnosis | None:
+             failed: Sequence[Failure] = (), flagless: Sequence[str] = ()) -> Diagnosis | None:
     """The diagnosis of the root-cause findings, most fundamental first; "inconclusive"
-    when a connection failed but no finding explains it; None when healthy."""
+    when a connection failed but no finding explains it, or when points (``flagless``) show
+    TCP without its flags, so that a failure there could not be seen; None when healthy."""
     roots = sorted((f for f in findings if f.root_cause), key=_rank)
     if not roots:
-        return inconclusive(failed[0], findings) if failed else None
+        if failed:
+            return inconclusive(failed[0], findings)
+        return without_flags(flagless) if flagless else None
     top = roots[0]
     related = [f for f in roots if f.connection == top.connection]
     headline, action = _words(top, related, ctx)
@@ -202,3 +205,15 @@ def inconclusive(failure: Failure, findings: Sequence[Finding]) -> Diagnosis:
     action = ("Capture at the points named, with seq numbers (pcap, or tcpdump -S) and clocks "
               "in sync, and analyze again.")
     return Diagnosis(headline, explanation, action, ev, (INCONCLUSIVE,))
+
+
+def without_flags(points: Sequence[str]) -> Diagnosis:
+    """Captures whose TCP packets carry no flags (tcpdump ``-q`` text): no handshake, reset or
+    loss can be told from them, so neither a failure nor health is concluded."""
+    where = ", ".join(points)
+    headline = (f"inconclusive: the TCP packets at {where} carry no flags, so handshakes, "
+                f"resets and losses cannot be seen there")
+    explanation = (f"Missing: the TCP flags (and seq numbers) of the packets at {where}; the "
+                   f"text looks printed with tcpdump -q.")
+    action = "Capture again without -q (pcap, or tcpdump -n -S text), and analyze again."
+    return Diagnosis(headline, explanation, action, (), (INCONCLUSIVE,))
