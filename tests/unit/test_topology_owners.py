@@ -77,7 +77,8 @@ def test_translations_tied_to_rules() -> None:
                            Endpoint("203.0.113.223", 22), "compute", "compute", "compute", 2)
     rules = {QR: [DNAT, SNAT, GW], "compute": [FLOW]}
     assert [r for _, r, _ in rules_for(req, rules)] == [DNAT]
-    assert next(h for h, _, _ in rules_for(reply, rules)) == "compute"
+    # translated at compute: compute's flow, never the router's SNAT rule that also fits
+    assert rules_for(reply, rules) == [("compute", FLOW, False)]
     diag = Diagnosis("two NAT owners", "The reply bypasses the router.", "Fix it.", (), ())
     out = attribute(Analysis((), (), (), nat=(req, reply), diagnosis=diag), rules)
     assert out.nat[0].rules[0].startswith(f"`{DNAT.text}` (iptables-nft nat/PREROUTING) in {QR}")

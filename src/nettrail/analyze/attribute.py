@@ -4,7 +4,8 @@ Given the NAT rules of each host's snapshot (``nettrail lab run`` and ``nettrail
 write one per host), a translation ``before -> after`` seen at a point is explained by a rule
 of the same kind that matches ``before`` and writes ``after``, or, on the other leg, by a
 stateful rule translating the other way (conntrack undoes it on the replies). Rules of the
-host that translated come first; nothing is claimed when no rule fits.
+host that translated (or the points either side of it) are the only ones quoted when one of
+them fits; other hosts' rules only when none does; nothing is claimed when no rule fits.
 """
 
 from __future__ import annotations
@@ -43,9 +44,17 @@ def rules_for(t: NatTranslation, rules: Mapping[str, Sequence[NatRule]],
     """(host, rule, reversed) that explain translation ``t``, best first; conntrack entries
     last. A reply translated where its request was translated the other way (``seen``) is
     conntrack undoing the request's rule, not a rule of the reply's own direction."""
-    hosts = [h for h in dict.fromkeys((t.at, t.to_point, t.from_point))
-             if h is not None and h in rules]
-    hosts += [h for h in rules if h not in hosts]
+    near = [h for h in dict.fromkeys((t.at, t.to_point, t.from_point))
+            if h is not None and h in rules]
+    found = _matches(t, near, rules, seen)
+    if not found:  # the translator is a host no point names: any host's rule that fits
+        found = _matches(t, [h for h in rules if h not in near], rules, seen)
+    return sorted(found, key=lambda m: m[1].source == "conntrack")
+
+
+def _matches(t: NatTranslation, hosts: Sequence[str], rules: Mapping[str, Sequence[NatRule]],
+             seen: Sequence[NatTranslation]) -> list[Match]:
+    """The rules of ``hosts`` that explain ``t``, directly or as conntrack's reversal."""
     before, after = t.before.addr, t.after.addr
     direct: list[Match] = []
     reverse: list[Match] = []
@@ -55,8 +64,7 @@ def rules_for(t: NatTranslation, rules: Mapping[str, Sequence[NatRule]],
                 direct.append((host, r, False))
             elif r.stateful and r.kind == _OTHER.get(t.kind) and _fits(r, after, before):
                 reverse.append((host, r, True))
-    found = reverse if reverse and _undone(t, seen) else direct or reverse
-    return sorted(found, key=lambda m: m[1].source == "conntrack")
+    return reverse if reverse and _undone(t, seen) else direct or reverse
 
 
 def _undone(t: NatTranslation, seen: Sequence[NatTranslation]) -> bool:

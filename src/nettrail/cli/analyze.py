@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
                                                                   args.filter_port),
                                ifnames=ifnames)
-        analysis = _with_snapshots(with_clock_checks(result.analysis, args.captures),
+        analysis = with_snapshots(with_clock_checks(result.analysis, args.captures),
                                    args.captures)
         readable = len(result.errors) < len(inputs) or any(p.packets for p in analysis.points)
         if readable:
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_INPUT if result.errors else EXIT_OK
 
 
-def _with_snapshots(analysis: Analysis, args: Sequence[str]) -> Analysis:
+def with_snapshots(analysis: Analysis, args: Sequence[str]) -> Analysis:
     """Tie translations to rules when a run directory holds the hosts' snapshots (an unreadable
     snapshot is reported on stderr and the analysis goes on without it)."""
     from nettrail.topology.store import read_rules

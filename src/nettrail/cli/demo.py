@@ -2,7 +2,8 @@
 
 For each of ``dual-l3`` and ``healthy``: build the lab, capture at every point while the
 client connects, tear the lab down, analyse the captures (packets only: the analyzer is given
-the pcaps and their interface names, never the scenario) and print the diagnosis, clocks and
+the pcaps and their interface names, never the scenario; the rules behind each translation
+come from the hosts' snapshots taken during the run) and print the diagnosis, clocks and
 translations; the full text report and an HTML report are written beside the captures.
 Exit 0 when both clients saw what their scenario expects.
 """
@@ -18,6 +19,7 @@ from typing import Any, TextIO
 
 from nettrail import lab
 from nettrail.analyze.pipeline import analyze_files
+from nettrail.cli.analyze import with_snapshots
 from nettrail.cli.lab import write_run
 from nettrail.lab.handle import RunResult
 from nettrail.model.analysis import Analysis
@@ -74,8 +76,10 @@ def _one(name: str, output: Path, out: TextIO) -> bool:
 
 
 def analyze(result: RunResult) -> Analysis:
-    """Analyse a lab run's captures with nettrail's pipeline (packets and interface names)."""
-    return analyze_files(list(result.captures), ifnames=result.ifnames).analysis
+    """Analyse a lab run's captures with nettrail's pipeline (packets and interface names),
+    then tie each translation to the rule behind it from the hosts' snapshots in the run."""
+    analysis = analyze_files(list(result.captures), ifnames=result.ifnames).analysis
+    return with_snapshots(analysis, [str(result.output)])
 
 
 def render_text(analysis: Analysis) -> str:
