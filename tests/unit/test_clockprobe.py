@@ -48,6 +48,17 @@ def test_probes_and_packets_agree_and_combine_to_their_overlap() -> None:
     assert abs(lo - (-25.11 * MS)) < 1 and abs(hi - (-24.91 * MS)) < 1
 
 
+def test_a_one_way_packet_bound_never_narrows_the_probes() -> None:
+    """Packets seen one way only give a bound at zero transit with a 1 ms floor: real transit
+    can exceed it, so the combined clock stays the probes' interval."""
+    clocks = {"client": _clock("client", 0.0, 0.05), "compute": _clock("compute", -25.0, 0.05)}
+    packets = [ClockOffset("compute", "client", -24.2 * MS, 1.0 * MS, 4, two_sided=False)]
+    (check,) = combine(["client", "compute"], clocks, packets)
+    assert check.verdict == "agree"
+    assert (check.offset_ns, check.uncertainty_ns) == (check.probe_offset_ns,
+                                                       check.probe_uncertainty_ns)
+
+
 def test_disjoint_intervals_disagree() -> None:
     clocks = {"a": _clock("a", 0.0, 0.05), "b": _clock("b", -25.0, 0.05)}
     packets = [ClockOffset("b", "a", 0.0, 1.0 * MS, 4)]

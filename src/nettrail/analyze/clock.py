@@ -205,19 +205,20 @@ def offsets(points: Sequence[str], pairs: Sequence[PairEstimate]) -> tuple[Clock
         cost = p.uncertainty_ns + (0.0 if p.two_sided else ONE_SIDED_PENALTY_NS)
         edges[p.a].append((p.b, p.offset_ns, cost, p))
         edges[p.b].append((p.a, -p.offset_ns, cost, p))
-    best: dict[str, tuple[float, float, float, int]] = {}
-    heap: list[tuple[float, str, float, float, int]] = [(0.0, ref, 0.0, 0.0, 0)]
+    best: dict[str, tuple[float, float, float, int, bool]] = {}
+    heap: list[tuple[float, str, float, float, int, bool]] = [(0.0, ref, 0.0, 0.0, 0, True)]
     while heap:
-        cost, point, off, unc, n = heapq.heappop(heap)
+        cost, point, off, unc, n, sided = heapq.heappop(heap)
         if point in best:
             continue
-        best[point] = (cost, off, unc, n)
+        best[point] = (cost, off, unc, n, sided)
         for other, delta, edge_cost, pair in edges[point]:
             if other not in best:
                 samples = pair.samples if point == ref else min(n, pair.samples)
                 heapq.heappush(heap, (cost + edge_cost, other, off + delta,
-                                      unc + pair.uncertainty_ns, samples))
-    return tuple(_settled(ClockOffset(p, ref, best[p][1], best[p][2], best[p][3]))
+                                      unc + pair.uncertainty_ns, samples,
+                                      sided and pair.two_sided))
+    return tuple(_settled(ClockOffset(p, ref, best[p][1], best[p][2], best[p][3], best[p][4]))
                  for p in points if p in best)
 
 
@@ -227,7 +228,7 @@ def _settled(c: ClockOffset) -> ClockOffset:
     if c.point == c.reference or abs(c.offset_ns) > c.uncertainty_ns:
         return c
     return ClockOffset(c.point, c.reference, 0.0, c.uncertainty_ns + abs(c.offset_ns),
-                       c.samples)
+                       c.samples, c.two_sided)
 
 
 def offset_map(clock: Sequence[ClockOffset]) -> Mapping[str, float]:

@@ -118,6 +118,10 @@ def _check(point: str, reference: str, probe: tuple[float, float] | None,
     if ko is None or ku is None:
         return ClockCheck(point, reference, po, pu, None, None, po, pu, "probes-only")
     lo, hi = max(po - pu, ko - ku), min(po + pu, ko + ku)
+    if lo <= hi and not (packet is not None and packet.two_sided):
+        # a one-way packet bound's uncertainty is a floor, not a measurement: it may not
+        # narrow the probes' interval
+        return ClockCheck(point, reference, po, pu, ko, ku, po, pu, "agree")
     if lo <= hi:
         return ClockCheck(point, reference, po, pu, ko, ku, (lo + hi) / 2, (hi - lo) / 2,
                           "agree")

@@ -32,6 +32,9 @@ class ClockOffset:
     offset_ns: float
     uncertainty_ns: float
     samples: int
+    two_sided: bool = True
+    """False when some link of the estimate saw packets one way only: it is then a bound taken
+    at zero transit, and its uncertainty a floor rather than a measurement."""
 
 
 @dataclass(frozen=True, slots=True)
