@@ -8,13 +8,10 @@ with what the others captured, and each failed host has its reason); 2 for unusa
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any, TextIO
 
 from nettrail.collect.host import HostRun, HostSettings
@@ -22,6 +19,7 @@ from nettrail.collect.remote import SNAPLEN
 from nettrail.collect.run import DEFAULT_SETTLE_S, CollectPlan, CollectResult, collect
 from nettrail.collect.ssh import SshOptions
 from nettrail.errors import InputError
+from nettrail.lab.builder import terminate_as_interrupt
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 5
@@ -224,20 +222,3 @@ def summary(result: CollectResult, out: TextIO) -> None:
     if result.interrupted:
         out.write("interrupted: the captures were stopped and the run written\n")
     out.write(f"run written: {result.manifest}\n")
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises KeyboardInterrupt so the run stops cleanly."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
