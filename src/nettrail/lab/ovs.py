@@ -103,13 +103,14 @@ def parse_bridge(host: str, name: str, t: Any, addrs: tuple[str, ...],
     patches = []
     for pname, pt in t.tables("patch"):
         _check_ifname(pt, pname)
-        patches.append(Patch(pname, _ifname(pt, "peer")))
+        patches.append(Patch(pname, _required(pt, "peer", safety.ifname_problem)))
         pt.done()
     tunnels = []
     for tname, tt in t.tables("vxlan"):
         _check_ifname(tt, tname)
         tunnels.append(Tunnel(
-            tname, remote=_addr(tt, "remote"), local=_addr(tt, "local"),
+            tname, remote=_required(tt, "remote", safety.address_problem),
+            local=_required(tt, "local", safety.address_problem),
             key=_int(tt, "key"), port=tt.number("port", 4789)))
         tt.done()
     flows = t.texts("flows")
@@ -126,21 +127,12 @@ def _check_ifname(t: Any, name: str) -> None:
         raise t.fail(None, problem)
 
 
-def _ifname(t: Any, key: str) -> str:
+def _required(t: Any, key: str, problem_of: Callable[[str], str | None]) -> str:
+    """The text under ``key``, which must be there and pass ``problem_of`` (a safety check)."""
     value: str = t.text(key)
     if value is None:
         raise t.fail(key, "missing")
-    problem = safety.ifname_problem(value)
-    if problem:
-        raise t.fail(key, problem)
-    return value
-
-
-def _addr(t: Any, key: str) -> str:
-    value: str = t.text(key)
-    if value is None:
-        raise t.fail(key, "missing")
-    problem = safety.address_problem(value)
+    problem = problem_of(value)
     if problem:
         raise t.fail(key, problem)
     return value
