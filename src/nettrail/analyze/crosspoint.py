@@ -142,9 +142,16 @@ def _flagless(points: Mapping[str, Sequence[PacketRecord]]) -> list[str]:
     a real capture always has SYNs or ACKs among them."""
     out = []
     for p, recs in points.items():
-        flags = [t.flags for t in (r.tcp for r in recs) if t is not None]
-        if flags and not any(flags):
-            out.append(p)
+        seen_tcp = False
+        for r in recs:  # stops at the first flagged packet: in a real capture, an early one
+            tcp = r.tcp
+            if tcp is not None:
+                if tcp.flags:
+                    break
+                seen_tcp = True
+        else:
+            if seen_tcp:
+                out.append(p)
     return out
 
 
