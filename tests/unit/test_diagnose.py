@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crosskit import ACK, PSH, SYN, C, Net, handshake, incident, plain
+from crosskit import ACK, FIP, PSH, SYN, VM, C, Net, handshake, incident, plain
 from nettrail.analyze.crosspoint import cross_point
 from nettrail.model.finding import Severity
 
@@ -243,3 +243,14 @@ def test_flags_at_every_point_need_no_such_warning() -> None:
     net, req, rep = plain(text=True)
     handshake(net, req, rep)
     assert cross_point(net.points()).diagnosis is None
+
+
+def test_one_reply_missing_at_the_translator_is_a_capture_gap_not_a_second_owner() -> None:
+    """The router translated this connection's replies back; one reply its capture missed
+    (seen at compute untranslated, at the client translated) is no asymmetric NAT."""
+    net = incident(healthy=True)
+    net.send(9.0, [("compute", VM, C, "tap1"), ("client", FIP, C, "eth0")],
+             PSH | ACK, seq=5102, ack=1022, length=50)
+    r = cross_point(net.points())
+    assert "asymmetric-nat" not in kinds(r)
+    assert r.diagnosis is None

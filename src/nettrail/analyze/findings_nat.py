@@ -96,6 +96,8 @@ def asymmetric_nat(conv: Conversation, nat: Sequence[NatTranslation],
             continue
         span = spans.get(t.at)
         role = _reply_role(t.kind)
+        if _translates_replies(conv, t, role):
+            continue
         for track in conv.tracks:
             if track.direction != "s2c":
                 continue
@@ -109,6 +111,18 @@ def asymmetric_nat(conv: Conversation, nat: Sequence[NatTranslation],
             where = _reply_where(track, t.kind, t.after, t.before)
             return _asymmetric_finding(conv, t, track, where, carried)
     return None
+
+
+def _translates_replies(conv: Conversation, t: NatTranslation, role: int) -> bool:
+    """Whether the request's translator was seen translating replies of this connection back
+    (a reply there in its private form that reached the client in its public one): then one
+    reply missing there is a gap in that point's capture, not a second owner."""
+    for k in conv.tracks:
+        here = k.at(t.at) if k.direction == "s2c" and t.at is not None else None
+        if here is not None and any(f[role] == t.after for f in here.forms) and \
+                _translated_reply(k, t.kind, t.before):
+            return True
+    return False
 
 
 def _between_owners(conv: Conversation, t: NatTranslation) -> Finding | None:
