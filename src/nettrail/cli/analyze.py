@@ -12,13 +12,14 @@ import dataclasses
 import ipaddress
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from nettrail.analyze.flows import gc_paused
 from nettrail.analyze.pipeline import PacketFilter, analyze_files
 from nettrail.capture import parse_point_arg
+from nettrail.capture.inputs import Inputs, open_inputs
 from nettrail.errors import InputError, LabError
 from nettrail.model.analysis import Analysis
 
@@ -77,14 +78,14 @@ def _port(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nettrail analyze``: analyse, render, report faults; return the exit code."""
-    inputs, ifnames = expand_inputs(args.captures)
+    pairs, ifnames = expand_inputs(args.captures)
     for option, path in (("--html", args.html), ("--output-pcapng", args.output_pcapng)):
         if path:
             check_writable(option, path)
+    inputs = open_inputs(pairs, ifnames)
     with gc_paused():  # a batch job building millions of acyclic objects
         result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
-                                                                  args.filter_port),
-                               ifnames=ifnames)
+                                                                  args.filter_port))
         analysis = with_snapshots(with_clock_checks(result.analysis, args.captures),
                                    args.captures)
         readable = len(result.errors) < len(inputs) or any(p.packets for p in analysis.points)
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             if args.html:
                 write_html(analysis, args.html)
             if args.output_pcapng:
-                write_pcapng(analysis, inputs, args.output_pcapng, ifnames)
+                write_pcapng(analysis, inputs, args.output_pcapng)
     for err in result.errors:
         print(f"nettrail: error: {err}", file=sys.stderr)
     return EXIT_INPUT if result.errors else EXIT_OK
@@ -209,17 +210,12 @@ def write_html(analysis: Analysis, path: str) -> None:
         report_html.render(analysis, out)
 
 
-def write_pcapng(
-    analysis: Analysis,
-    inputs: list[tuple[str, str]],
-    path: str,
-    ifnames: Mapping[str, Mapping[int, str]] | None = None,
-) -> None:
-    """Write the annotated pcapng of ``analysis`` to ``path``."""
+def write_pcapng(analysis: Analysis, inputs: Inputs, path: str) -> None:
+    """Write the annotated pcapng of ``analysis`` to ``path``: the captures read once more."""
     from nettrail.report import pcapng as report_pcapng
 
     with _open(path, "wb") as out:
-        report_pcapng.export(analysis, inputs, out, ifnames)
+        report_pcapng.export(analysis, inputs.records(), out)
 
 
 def _open(path: str, mode: str) -> Any:
