@@ -20,6 +20,7 @@ from nettrail.analyze.flows import gc_paused
 from nettrail.analyze.pipeline import PacketFilter, analyze_files
 from nettrail.capture import parse_point_arg
 from nettrail.capture.inputs import Inputs, open_inputs
+from nettrail.cli.progress import Progress, Reading
 from nettrail.errors import InputError, LabError
 from nettrail.model.analysis import Analysis
 
@@ -84,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
             check_writable(option, path)
     inputs = open_inputs(pairs, ifnames)
     with gc_paused():  # a batch job building millions of acyclic objects
-        result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
-                                                                  args.filter_port))
+        with Progress(Reading(inputs.captures()), sys.stderr):
+            result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
+                                                                      args.filter_port))
         analysis = with_snapshots(with_clock_checks(result.analysis, args.captures),
                                    args.captures)
         readable = len(result.errors) < len(inputs) or any(p.packets for p in analysis.points)
@@ -214,7 +216,9 @@ def write_pcapng(analysis: Analysis, inputs: Inputs, path: str) -> None:
     """Write the annotated pcapng of ``analysis`` to ``path``: the captures read once more."""
     from nettrail.report import pcapng as report_pcapng
 
-    with _open(path, "wb") as out:
+    reading = Reading(inputs.captures(), "writing pcapng from", "", in_order=False,
+                      packets=False)
+    with _open(path, "wb") as out, Progress(reading, sys.stderr):
         report_pcapng.export(analysis, inputs.records(), out)
 
 
