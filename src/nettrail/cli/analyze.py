@@ -20,6 +20,7 @@ from nettrail.analyze.flows import gc_paused
 from nettrail.analyze.pipeline import PacketFilter, analyze_files
 from nettrail.capture import parse_point_arg
 from nettrail.capture.inputs import Inputs, open_inputs
+from nettrail.cli.args import checked
 from nettrail.cli.progress import Progress, Reading
 from nettrail.errors import InputError, LabError
 from nettrail.model.analysis import Analysis
@@ -68,13 +69,8 @@ def _address(text: str) -> str:
 
 
 def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range: {port}")
-    return port
+    return checked(text, int, "a port number", lambda port: 0 <= port <= 65535,
+                   "port out of range: {value}")
 
 
 def run(args: argparse.Namespace) -> int:
