@@ -21,30 +21,28 @@ from nettrail.analyze.pipeline import PacketFilter, analyze_files
 from nettrail.capture import parse_point_arg
 from nettrail.capture.inputs import Inputs, open_inputs
 from nettrail.cli.args import checked
+from nettrail.cli.main import EXIT_INPUT, EXIT_OK
 from nettrail.cli.progress import Progress, Reading
 from nettrail.errors import InputError, LabError
 from nettrail.model.analysis import Analysis
 
-EXIT_OK = 0
-EXIT_INPUT = 2
+DESCRIPTION = ("Read pcap, pcapng or tcpdump text captures, one or more per capture point, "
+               "and explain how each TCP connection went; with two or more points, follow "
+               "packets across them (NAT, clock skew) and diagnose the failure.")
+EPILOG = """examples:
+  nettrail analyze client.pcap
+  nettrail analyze host1=netnode.pcap host5=compute.txt   # any mix of formats
+  nettrail analyze --format json --html report.html host1=a.pcapng host5=b.pcap
+  nettrail analyze nettrail-demo/dual-l3                   # a `lab run` directory
+  nettrail analyze --filter-host 203.0.113.10 --filter-port 22 any.pcap"""
 
 
 def register(sub: Any) -> None:
     """Add the ``analyze`` subcommand to the parser."""
     p: argparse.ArgumentParser = sub.add_parser(
-        "analyze",
-        help="explain TCP connections in captures from one or more points",
-        description="Read pcap, pcapng or tcpdump text captures, one or more per capture "
-        "point, and explain how each TCP connection went; with two or more points, follow "
-        "packets across them (NAT, clock skew) and diagnose the failure.",
-        epilog="examples:\n"
-        "  nettrail analyze client.pcap\n"
-        "  nettrail analyze host1=netnode.pcap host5=compute.txt   # any mix of formats\n"
-        "  nettrail analyze --format json --html report.html host1=a.pcapng host5=b.pcap\n"
-        "  nettrail analyze nettrail-demo/dual-l3                   # a `lab run` directory\n"
-        "  nettrail analyze --filter-host 203.0.113.10 --filter-port 22 any.pcap",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+        "analyze", help="explain TCP connections in captures from one or more points",
+        description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("captures", nargs="+", metavar="[POINT=]FILE",
                    help="a capture file, optionally named as a capture point (host1=a.pcap), "
                    "or a directory written by `nettrail lab run`; the first point is the "
