@@ -153,9 +153,10 @@ class Progress:
                 return
 
     def _write(self, text: str) -> None:
+        """Straight to the terminal's descriptor: the thread never holds the stream's lock,
+        which a process forked meanwhile (``analyze.parallel``) would inherit held."""
         try:
-            self.stream.write(text)
-            self.stream.flush()
+            os.write(self.stream.fileno(), text.encode())
         except (OSError, ValueError):
             self._stop.set()  # the terminal went away: stop drawing, keep working
 
