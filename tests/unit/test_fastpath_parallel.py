@@ -15,6 +15,7 @@ from test_segments_equivalence import T0, C, S, _conversation, unusual_frames
 import capkit as ck
 from nettrail.analyze import fastpath, parallel, pipeline
 from nettrail.analyze.pipeline import analyze_files
+from nettrail.capture import open_capture
 from nettrail.report.json import to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +117,7 @@ def test_truncated_capture_same_fault(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_small_file_stays_in_one_process(tmp_path: Path) -> None:
     path = tmp_path / "unusual.pcap"
     path.write_bytes(ck.pcap(unusual_frames()))
-    capture = pipeline.open_capture(str(path), "p")
+    capture = open_capture(str(path), "p")
     assert parallel.track_pcap_parallel(capture) is None
 
 

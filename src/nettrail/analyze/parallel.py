@@ -19,6 +19,7 @@ import io
 import multiprocessing
 import os
 import pickle
+import signal
 from collections.abc import Callable
 from multiprocessing.connection import Connection as Pipe
 from operator import attrgetter
@@ -85,6 +86,9 @@ def track_pcap_parallel(
                 theirs, skipped = pickle.loads(recv.recv_bytes())
             except EOFError:
                 return None  # the worker died: the caller tracks in one process instead
+    except BaseException:  # Ctrl-C included: the worker ignores it and is stopped here
+        proc.terminate()
+        raise
     finally:
         recv.close()
         proc.join()
@@ -100,6 +104,7 @@ def track_pcap_parallel(
 def _work(capture: Capture, send: Pipe) -> None:
     """Worker: track and finish the second half of the connections and send them back with
     the skipped frames it counted."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it on Ctrl-C
     tracker = FlowTracker(capture.point)
     with contextlib.suppress(CaptureError):  # the parent meets it at the same place
         track_pcap(tracker, capture, 1)

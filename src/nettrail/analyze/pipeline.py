@@ -17,8 +17,8 @@ from typing import NamedTuple
 from nettrail.analyze.fastpath import track_pcap
 from nettrail.analyze.flows import FlowTracker
 from nettrail.analyze.parallel import track_pcap_parallel
-from nettrail.capture import first_date_ns, open_capture
 from nettrail.capture.base import CaptureStats
+from nettrail.capture.inputs import Inputs, open_inputs
 from nettrail.errors import CaptureError, InputError
 from nettrail.model.analysis import Analysis, ClockOffset, PointSummary
 from nettrail.model.finding import Finding
@@ -56,30 +56,32 @@ class PacketFilter(NamedTuple):
 
 
 def analyze_files(
-    inputs: Sequence[tuple[str, str]],
+    inputs: Sequence[tuple[str, str]] | Inputs,
     *,
     packet_filter: PacketFilter | None = None,
     ifnames: Mapping[str, Mapping[int, str]] | None = None,
     split: bool | None = None,
 ) -> AnalysisRun:
-    """Analyse capture files given as (point, path) pairs; the first point is the reference.
+    """Analyse capture files given as (point, path) pairs, or already opened by
+    ``capture.inputs.open_inputs``; the first point is the reference.
 
     Several files may share a point (read in the order given). ``ifnames`` maps a point to the
-    interface index -> name table of its Linux cooked v2 captures (from a lab manifest).
+    interface index -> name table of its Linux cooked v2 captures (from a lab manifest; not
+    used with ``Inputs``, which already hold them).
     A single large pcap file is tracked in two processes (``analyze.parallel``); ``split``
     True or False forces or forbids that whatever the size.
     """
-    order = list(dict.fromkeys(point for point, _path in inputs))
+    if not isinstance(inputs, Inputs):
+        inputs = open_inputs(inputs, ifnames)
+    order = list(dict.fromkeys(item.point for item in inputs.items))
     cross = len(order) >= 2
     trackers = {p: FlowTracker(p) for p in order}
     kept: dict[str, list[PacketRecord]] = {p: [] for p in order}
     stats: dict[str, list[CaptureStats]] = {p: [] for p in order}
     errors: list[InputError] = []
-    day_ns = first_date_ns([path for _point, path in inputs])
-    for point, path in inputs:
-        try:
-            capture = open_capture(path, point, (ifnames or {}).get(point), day_ns)
-        except InputError as exc:
+    for point, path, capture, exc in inputs.items:
+        if capture is None:
+            assert exc is not None
             errors.append(exc)
             stats[point].append(_failed_stats(path, point, exc))
             continue

@@ -6,6 +6,7 @@ cached text forms of addresses. Link layers and the assembly of a whole frame ar
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import struct
 import zlib
@@ -42,8 +43,6 @@ ORDER_NOP_NOP_TS = ("nop", "nop", "TS")
 CACHE_LIMIT = 65536
 _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (all fields given)
 _addr4: dict[bytes, str] = {}
-_addr6: dict[bytes, str] = {}
-_macs: dict[bytes, str] = {}
 
 
 def addr4(raw: bytes) -> str:
@@ -56,24 +55,16 @@ def addr4(raw: bytes) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=CACHE_LIMIT)
 def addr6(raw: bytes) -> str:
     """RFC 5952 text of a 16-byte IPv6 address (cached)."""
-    text = _addr6.get(raw)
-    if text is None:
-        if len(_addr6) >= CACHE_LIMIT:
-            _addr6.clear()
-        text = _addr6[raw] = ipaddress.IPv6Address(raw).compressed
-    return text
+    return ipaddress.IPv6Address(raw).compressed
 
 
+@functools.lru_cache(maxsize=CACHE_LIMIT)
 def mac(raw: bytes) -> str:
     """``aa:bb:cc:dd:ee:ff`` text of a 6-byte MAC address (cached)."""
-    text = _macs.get(raw)
-    if text is None:
-        if len(_macs) >= CACHE_LIMIT:
-            _macs.clear()
-        text = _macs[raw] = raw.hex(":")
-    return text
+    return raw.hex(":")
 
 
 def payload_hash(data: bytes, start: int, length: int) -> int | None:
