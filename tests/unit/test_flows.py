@@ -283,3 +283,36 @@ def test_sequence_wraparound_is_new_data_not_retransmission() -> None:
     conns, _ = track(w)
     assert conns[0].retransmissions == 1
     assert conns[0].bytes_client == 400
+
+
+def test_copies_a_loaded_switch_passes_on_late_are_not_retransmissions() -> None:
+    w = Wire()
+    handshake(w)
+    rec = w.tcp(3, C, S, PSH | ACK, seq=101, ack=501, length=100, ifname="ex-local",
+                direction="out")
+    w.copy(rec, 4000, "ex-port", "in")
+    w.copy(rec, 8000, "pe-1", "out")  # 8 ms after the first, with the same IP ID
+    late = w.tcp(20, S, C, ACK, seq=501, ack=201, ifname="tap1", direction="in")
+    w.copy(late, 40_000, "eth0", "out")  # 40 ms on, but the same IP ID
+    conns, findings = track(w)
+    assert (conns[0].retransmissions, conns[0].copies) == (0, 3)
+    assert kinds(findings) == ["multi-interface-copy"]
+
+
+def test_late_repeat_that_nothing_ties_is_a_retransmission() -> None:
+    w = Wire()
+    handshake(w)
+    rec = w.tcp(3, C, S, PSH | ACK, seq=101, ack=501, length=100, ifname="tap1", ip_id=0)
+    w.copy(rec, 40_000, "eth0")  # no IP ID to tie them, and far beyond a copy's gap
+    conns, _ = track(w)
+    assert (conns[0].retransmissions, conns[0].copies) == (1, 0)
+
+
+def test_same_packet_twice_on_one_interface_is_not_a_copy() -> None:
+    w = Wire()
+    handshake(w)
+    rec = w.tcp(3, C, S, PSH | ACK, seq=101, ack=501, length=100, ifname="eth0",
+                direction="out")
+    w.copy(rec, 100, "eth0", "out")
+    conns, _ = track(w)
+    assert (conns[0].retransmissions, conns[0].copies) == (1, 0)

@@ -12,14 +12,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from nettrail.analyze.flows import evidence
+from nettrail.analyze.flows import COPY_WINDOW_NS, copy_gap, evidence
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import ACK, RST, SYN, ICMPHeader, PacketRecord, TCPHeader
 
 RESET_INJECTED = "reset-injected"
 DROPPED_AFTER_CAPTURE = "dropped-after-capture"
-COPY_WINDOW_NS = 2_000_000
 
 
 class Packet(NamedTuple):
@@ -60,7 +59,7 @@ def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
         for g in reversed(groups[-8:]):
             o = g[-1]
             ot = o.tcp
-            if (r.ts_ns - o.ts_ns <= COPY_WINDOW_NS and ot is not None and o.ip is not None
+            if (copy_gap(r.ts_ns - o.ts_ns, ip.ip_id) and ot is not None and o.ip is not None
                     and (ot.flags, ot.seq, ot.ack, ot.payload_len, o.ip.src, ot.sport)
                     == (tcp.flags, tcp.seq, tcp.ack, tcp.payload_len, ip.src, tcp.sport)
                     and (ip.ip_id is None or o.ip.ip_id == ip.ip_id)
@@ -98,7 +97,8 @@ def _packet(g: list[PacketRecord], same: list[PacketRecord]) -> Packet:
     """One packet, noting copies of it in other forms that came in before or left after."""
     first, last = g[0].ts_ns, g[-1].ts_ns
     mine = {id(r) for r in g}
-    others = [r for r in same if id(r) not in mine and abs(r.ts_ns - first) <= COPY_WINDOW_NS]
+    ip_id = g[0].ip.ip_id if g[0].ip is not None else None
+    others = [r for r in same if id(r) not in mine and copy_gap(abs(r.ts_ns - first), ip_id)]
     arrived = any(r.direction == "in" and r.ts_ns <= first for r in others)
     left = any(r.direction == "out" and r.ts_ns >= last for r in others)
     tcp = g[0].tcp
