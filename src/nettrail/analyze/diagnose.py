@@ -22,6 +22,10 @@ from nettrail.model.flow import Connection, Outcome
 INCONCLUSIVE = "inconclusive"
 FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.SYN_UNANSWERED,
                     Outcome.SYNACK_UNACKNOWLEDGED})
+STALLED_RETRANSMISSIONS = 3
+"""Retransmissions at one point from which a connection still open at the end of the capture
+counts as stalled: one or two are the ordinary cost of a lossy path; more say data is stuck
+somewhere. (Copies of a packet on several interfaces of a point are never counted.)"""
 PRIORITY = (ASYMMETRIC_NAT, RESET_NOT_FROM_SERVER, RESET_INJECTED, MTU_BLACKHOLE,
             LOST_BETWEEN_POINTS, DROPPED_AFTER_CAPTURE, RESET_FROM_SERVER)
 OPENSTACK_PREFIXES = ("qrouter-", "qr-", "qg-", "br-int", "br-tun", "br-ex", "tap", "snat-",
@@ -57,15 +61,22 @@ class Failure(NamedTuple):
 
 
 def failures(connections: Sequence[Connection], points: Sequence[str]) -> list[Failure]:
-    """The connections that failed as some point saw them, first failure first."""
+    """The connections that failed as some point saw them (a failed outcome, or stalled: data
+    re-sent again and again), first failure first."""
     out = []
     for c in sorted(connections, key=lambda c: c.first_ns):
-        if c.outcome not in FAILED:
+        if c.outcome not in FAILED and not stalled(c):
             continue
         seen = {o.point for o in connections if o.client == c.client
                 or (o.server == c.server and o.client.port == c.client.port)}
         out.append(Failure(c, tuple(p for p in points if p not in seen)))
     return out
+
+
+def stalled(c: Connection) -> bool:
+    """True when the connection re-sent data again and again and never closed (at its point):
+    data stuck somewhere, even though no handshake or reset failed."""
+    return c.retransmissions >= STALLED_RETRANSMISSIONS and c.outcome is not Outcome.CLOSED
 
 
 def diagnose(findings: Sequence[Finding], ctx: Context = Context(),
@@ -199,7 +210,9 @@ def inconclusive(failure: Failure, findings: Sequence[Finding]) -> Diagnosis:
     if not missing:
         missing.append("a capture point on each side of where its packets stop")
     ev = tuple(e for f in findings if f.connection == c.key for e in f.evidence[:3])
-    headline = (f"inconclusive: {c.client} > {c.server} failed ({c.outcome} at {c.point}), "
+    how = (f"{c.outcome} at {c.point}" if c.outcome in FAILED
+           else f"stalled: {c.retransmissions} retransmissions at {c.point}")
+    headline = (f"inconclusive: {c.client} > {c.server} failed ({how}), "
                 f"but the captures do not show where or why")
     explanation = "Missing: " + "; ".join(missing) + "."
     action = ("Capture at the points named, with seq numbers (pcap, or tcpdump -S) and clocks "
