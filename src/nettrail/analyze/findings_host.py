@@ -179,36 +179,91 @@ def _src(p: Packet) -> str:
 
 
 def _injected_reset(point: str, key: FlowKey, pkts: Sequence[Packet]) -> Finding | None:
-    """A RST whose TTL or IP ID does not fit its claimed sender's other packets here."""
+    """A RST whose TTL, IP ID, TOS or window does not fit its claimed sender's other packets
+    here."""
     for i, rst in enumerate(pkts):
         if not rst.tcp.flags & RST:
             continue
         sender = _src(rst)
         mine = [p for p in pkts if _src(p) == sender and not p.tcp.flags & RST]
         peer = [p for p in pkts[:i] if _src(p) != sender]
-        fields: list[str] = []
-        for copy in rst.copies:
-            ip = copy.ip
-            if ip is None or ip.ttl is None:
-                continue
-            same = {c.ip.ttl for p in mine for c in p.copies if c.ip is not None
-                    and c.ip.ttl is not None and (c.ifname, c.direction)
-                    == (copy.ifname, copy.direction)}
-            if same and ip.ttl not in same:
-                ttls = "/".join(map(str, sorted(same)))
-                fields.append(f"TTL {ip.ttl} where {sender}'s other packets here have {ttls}")
-                break
-        rid = rst.first.ip.ip_id if rst.first.ip is not None else None
-        theirs = [p.first.ip.ip_id for p in peer if p.first.ip is not None
-                  and p.first.ip.ip_id]
-        own = [p.first.ip.ip_id for p in mine if p.first.ip is not None and p.first.ip.ip_id]
-        if rid and theirs and own and 0 < rid - theirs[-1] <= 3 and min(
-                abs(rid - o) for o in own) > 16:
-            fields.append(f"IP ID {rid} continuing the other side's ({theirs[-1]}), not "
-                          f"{sender}'s")
+        fields = [f for f in (_ttl_misfit(rst, mine, sender), _ip_id_misfit(rst, mine, peer,
+                                                                            sender),
+                              _tos_misfit(rst, mine, peer, sender),
+                              _window_misfit(rst, mine, sender)) if f]
         if fields:
             return _injected(point, key, rst, mine, fields)
     return None
+
+
+def _same_way(rst_copy: PacketRecord, pkts: Sequence[Packet]) -> list[PacketRecord]:
+    """The copies of ``pkts`` seen on the interface and in the direction of ``rst_copy``."""
+    here = (rst_copy.ifname, rst_copy.direction)
+    return [c for p in pkts for c in p.copies if (c.ifname, c.direction) == here]
+
+
+def _ttl_misfit(rst: Packet, mine: Sequence[Packet], sender: str) -> str | None:
+    """The RST's TTL, when the sender's packets arriving the same way all had others."""
+    for copy in rst.copies:
+        ip = copy.ip
+        if ip is None or ip.ttl is None:
+            continue
+        same = {c.ip.ttl for c in _same_way(copy, mine) if c.ip is not None
+                and c.ip.ttl is not None}
+        if same and ip.ttl not in same:
+            ttls = "/".join(map(str, sorted(same)))
+            return f"TTL {ip.ttl} where {sender}'s other packets here have {ttls}"
+    return None
+
+
+def _ip_id_misfit(rst: Packet, mine: Sequence[Packet], peer: Sequence[Packet],
+                  sender: str) -> str | None:
+    """The RST's IP ID, when it continues the other side's IP IDs, far from the sender's."""
+    rid = rst.first.ip.ip_id if rst.first.ip is not None else None
+    theirs = [p.first.ip.ip_id for p in peer if p.first.ip is not None and p.first.ip.ip_id]
+    own = [p.first.ip.ip_id for p in mine if p.first.ip is not None and p.first.ip.ip_id]
+    if rid and theirs and own and 0 < rid - theirs[-1] <= 3 and min(
+            abs(rid - o) for o in own) > 16:
+        return f"IP ID {rid} continuing the other side's ({theirs[-1]}), not {sender}'s"
+    return None
+
+
+def _tos_misfit(rst: Packet, mine: Sequence[Packet], peer: Sequence[Packet],
+                sender: str) -> str | None:
+    """The RST's TOS (its DSCP; the ECN bits differ between data and control packets), when
+    the sender's packets arriving the same way never had it and neither did the other side's:
+    a stack resets with its socket's TOS, or, without a socket, with the TOS of the packet it
+    answers."""
+    for copy in rst.copies:
+        ip = copy.ip
+        if ip is None or ip.tos is None:
+            continue
+        same = {c.ip.tos for c in _same_way(copy, mine) if c.ip is not None
+                and c.ip.tos is not None}
+        if not same:
+            continue
+        answered = {c.ip.tos >> 2 for p in peer for c in p.copies if c.ip is not None
+                    and c.ip.tos is not None}
+        if ip.tos >> 2 in {t >> 2 for t in same} | answered:
+            return None
+        tos = "/".join(f"{t:#04x}" for t in sorted(same))
+        return f"TOS {ip.tos:#04x} where {sender}'s other packets here have {tos}"
+    return None
+
+
+WINDOW_SLACK = 4
+"""How far beyond the largest window its sender announced a RST's window may go (the window
+grows as the receiver reads; a RST carries the last one, or 0)."""
+
+
+def _window_misfit(rst: Packet, mine: Sequence[Packet], sender: str) -> str | None:
+    """The RST's window, when it is far larger than any its sender announced after the
+    handshake (stacks send 0, or the connection's current window)."""
+    win = rst.tcp.window
+    wins = [p.tcp.window for p in mine if not p.tcp.flags & SYN and p.tcp.window is not None]
+    if not win or not wins or win <= WINDOW_SLACK * max(wins):
+        return None
+    return f"window {win} where {sender}'s other packets here announce at most {max(wins)}"
 
 
 def _injected(point: str, key: FlowKey, rst: Packet, mine: Sequence[Packet],

@@ -558,7 +558,7 @@ def _sig_evidence(conn: Connection, sig: Sig, from_client: bool, note: str) -> E
     ts, seq, ack, flags, plen, win, ip_id, ifname, _dirn, frame, file = sig[:11]
     version = 6 if ":" in src.addr else 4
     ip = _new(IPHeader, (version, src.addr, dst.addr, PROTO_TCP, None, ip_id, None, False, 0,
-                         False))
+                         False, None))
     tcp = _new(TCPHeader, (src.port, dst.port, flags, seq, ack, win, plen, NO_OPTIONS, False))
     headers = _new(Headers, (None, ip, tcp, None, None))
     return Evidence(conn.point, file, frame, ts, describe_headers(headers), ifname, note)
