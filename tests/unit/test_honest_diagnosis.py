@@ -120,3 +120,35 @@ def test_a_connection_stalled_on_retransmissions_is_inconclusive_never_healthy()
 
 def test_retransmissions_of_a_connection_that_closed_are_no_stall() -> None:
     assert _resent(closed=True).diagnosis is None
+
+
+def _syn_unanswered(client_flags: int) -> Analysis:
+    """A SYN sent twice, seen at the router (pcap) and at the client (text without seq
+    numbers, and without flags when ``client_flags`` is 0), never answered."""
+    from nettrail.analyze.pipeline import analyze_records
+
+    pcap, req, _rep = plain()
+    text, _req, _rep = plain(text=True)
+    for t in (0.0, 1000.0):
+        pcap.send(t, req[1:2], SYN, seq=7)
+        text.send(t, req[:1], client_flags, seq=None)
+    points = pcap.points()
+    points["client"] = text.points()["client"]
+    return analyze_records(points)
+
+
+def test_an_inconclusive_failure_names_the_points_whose_text_has_no_seq_numbers() -> None:
+    d = _syn_unanswered(SYN).diagnosis
+    assert d is not None and d.kinds == (INCONCLUSIVE,)
+    assert "syn-unanswered at " in d.headline
+    assert "no sequence numbers at point client" in d.explanation
+    assert "TCP flags" not in d.explanation
+    assert "packets of it at server" in d.explanation
+
+
+def test_an_inconclusive_failure_names_the_points_whose_text_has_no_flags() -> None:
+    d = _syn_unanswered(0).diagnosis  # tcpdump -q at the client: no flags, no seq numbers
+    assert d is not None and d.kinds == (INCONCLUSIVE,)
+    assert "syn-unanswered at router" in d.headline
+    assert "no TCP flags in the capture text of point client" in d.explanation
+    assert "no sequence numbers at point client" in d.explanation
