@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from flowkit import Wire
 from nettrail.analyze.flows import FlowTracker
 from nettrail.model.finding import Finding, Severity
@@ -299,20 +301,16 @@ def test_copies_a_loaded_switch_passes_on_late_are_not_retransmissions() -> None
     assert kinds(findings) == ["multi-interface-copy"]
 
 
-def test_late_repeat_that_nothing_ties_is_a_retransmission() -> None:
+@pytest.mark.parametrize(("first", "again", "ip_id"), [
+    (("tap1", None), (40_000, "eth0", None), 0),  # nothing ties them, far beyond a copy's gap
+    (("eth0", "out"), (100, "eth0", "out"), -1),  # the same device, the same way: sent twice
+], ids=["late-untied", "same-device"])
+def test_repeats_that_cannot_be_copies_are_retransmissions(
+        first: tuple[str, str | None], again: tuple[float, str, str | None], ip_id: int) -> None:
     w = Wire()
     handshake(w)
-    rec = w.tcp(3, C, S, PSH | ACK, seq=101, ack=501, length=100, ifname="tap1", ip_id=0)
-    w.copy(rec, 40_000, "eth0")  # no IP ID to tie them, and far beyond a copy's gap
-    conns, _ = track(w)
-    assert (conns[0].retransmissions, conns[0].copies) == (1, 0)
-
-
-def test_same_packet_twice_on_one_interface_is_not_a_copy() -> None:
-    w = Wire()
-    handshake(w)
-    rec = w.tcp(3, C, S, PSH | ACK, seq=101, ack=501, length=100, ifname="eth0",
-                direction="out")
-    w.copy(rec, 100, "eth0", "out")
+    rec = w.tcp(3, C, S, PSH | ACK, seq=101, ack=501, length=100, ifname=first[0],
+                direction=first[1], ip_id=ip_id)
+    w.copy(rec, *again)
     conns, _ = track(w)
     assert (conns[0].retransmissions, conns[0].copies) == (1, 0)
