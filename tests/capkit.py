@@ -29,17 +29,17 @@ def eth(payload: bytes, etype: int = 0x0800, vlans: Sequence[int] = (), src: str
 
 def ipv4(src: str, dst: str, proto: int, payload: bytes, *, ttl: int = 64, ip_id: int = 1,
          df: bool = True, frag: int = 0, mf: bool = False, options: bytes = b"",
-         total: int | None = None) -> bytes:
+         total: int | None = None, tos: int = 0) -> bytes:
     """An IPv4 packet; ``frag`` in bytes."""
     ihl = (20 + len(options)) // 4
     flags = (0x4000 if df else 0) | (0x2000 if mf else 0) | (frag // 8)
     length = total if total is not None else ihl * 4 + len(payload)
-    return struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, length, ip_id, flags, ttl, proto, 0,
+    return struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, tos, length, ip_id, flags, ttl, proto, 0,
                        _addr(src), _addr(dst)) + options + payload
 
 
 def ipv6(src: str, dst: str, nh: int, payload: bytes, *, hlim: int = 64,
-         ext: Sequence[tuple[int, bytes]] = ()) -> bytes:
+         ext: Sequence[tuple[int, bytes]] = (), tclass: int = 0) -> bytes:
     """An IPv6 packet; ``ext`` is (header type, header bytes) in order, before ``payload``."""
     body = b""
     types = [t for t, _ in ext] + [nh]
@@ -47,7 +47,7 @@ def ipv6(src: str, dst: str, nh: int, payload: bytes, *, hlim: int = 64,
         body += bytes([types[i + 1]]) + hdr[1:]
     first = types[0]
     body += payload
-    return struct.pack("!IHBB16s16s", 6 << 28, len(body), first, hlim, _addr(src),
+    return struct.pack("!IHBB16s16s", 6 << 28 | tclass << 20, len(body), first, hlim, _addr(src),
                        _addr(dst)) + body
 
 

@@ -31,10 +31,7 @@ TRUTH: dict[str, tuple[str | None, frozenset[str]]] = {
 
 
 # Variants that show a known analysis bug, kept visible until it is fixed.
-KNOWN = {
-    "mtu-blackhole:doubles:all": "route order within the clock uncertainty: the doubles move "
-                                 "vm's offset by 9 us and compute is placed before vm",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _param(v: Variant) -> object:

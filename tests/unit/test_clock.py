@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from crosskit import MS, incident
+from crosskit import ACK, MS, PSH, SYN, C, incident
+from flowkit import Wire
 from nettrail.analyze.clock import PairEstimate, describe_offset, offsets
-from nettrail.analyze.crosspoint import correlate
+from nettrail.analyze.crosspoint import correlate, cross_point
 from nettrail.model.analysis import ClockOffset
+from nettrail.model.packet import PacketRecord
 
 
 def clock_of(points: dict) -> dict[str, ClockOffset]:  # type: ignore[type-arg]
@@ -38,6 +40,45 @@ def test_one_mangled_timestamp_does_not_move_the_estimate(shift_ms: float) -> No
     bad = clock_of(points)["compute"]
     assert abs(bad.offset_ns - good.offset_ns) <= 0.05 * MS
     assert bad.uncertainty_ns <= good.uncertainty_ns + 0.05 * MS
+
+
+def _late_copies(skew_ms: float) -> dict[str, list[PacketRecord]]:
+    """Two points on one link (a host's tap and its guest's eth0), each capturing ``-i any``:
+    every packet reaches the other point 1 to 20 us after it left (the guest's data waits
+    longest), and each point stamps every packet again on another interface 3 us after the
+    first: sometimes when the other point has already seen it."""
+    host, guest = Wire("host", "host.pcap"), Wire("guest", "guest.pcap")
+    skew = {"host": 0.0, "guest": skew_ms}
+    srv = "198.51.100.4:80"
+
+    def send(t_ms: float, sender: Wire, receiver: Wire, flags: int, transit_us: float,
+             length: int = 0) -> None:
+        src, dst = (C, srv) if sender is host else (srv, C)
+        for wire, t in ((sender, t_ms), (receiver, t_ms + transit_us / 1000)):
+            rec = wire.tcp(t + skew[wire.point], src, dst, flags, seq=1 + round(t_ms * 1000),
+                           ack=7, length=length, ifname="eth0")
+            wire.copy(rec, 3.0, "any1")
+
+    send(0.0, host, guest, SYN, 2.0)
+    send(1.0, guest, host, SYN | ACK, 1.0)
+    for i in range(3):
+        send(2.0 + i, host, guest, ACK, 2.0)
+        for k, transit in enumerate((5.0, 10.0, 15.0, 20.0)):
+            send(2.1 + i + k / 10, guest, host, PSH | ACK, transit, length=100)
+    return {w.point: sorted(w.records, key=lambda r: r.ts_ns) for w in (host, guest)}
+
+
+@pytest.mark.parametrize("skew", [0.0, 0.03, -2.0])
+def test_late_copies_keep_the_truth_and_the_order_of_points(skew: float) -> None:
+    points = _late_copies(skew)
+    guest = clock_of(points)["guest"]
+    assert abs(guest.offset_ns - skew * MS) <= guest.uncertainty_ns
+    paths = [p for p in cross_point(points).paths if len({h.point for h in p.hops}) == 2]
+    assert len(paths) == 17
+    for path in paths:
+        first = path.hops[0]
+        sender = "host" if str(first.src) == C else "guest"
+        assert first.point == sender, path
 
 
 def test_one_way_evidence_only_is_uncertain() -> None:

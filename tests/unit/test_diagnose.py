@@ -132,6 +132,15 @@ def test_frag_needed_without_a_quoted_header_is_tied_by_address_and_time() -> No
     assert "mtu-blackhole" in kinds(cross_point(net.points()))
 
 
+def test_frag_needed_quoting_another_connection_of_the_same_hosts_is_not_about_it() -> None:
+    net, req, rep = plain()
+    handshake(net, req, rep)
+    _bulk(net, rep, icmp=False)
+    net.icmp_frag_needed(4.5, "server", "198.51.100.1", "198.51.100.4", "198.51.100.4:80",
+                         "203.0.113.2:40001", 1400)  # another client port: another connection
+    assert "mtu-blackhole" in kinds(cross_point(net.points()))
+
+
 def test_pmtud_that_works_is_no_failure() -> None:
     net, req, rep = plain()
     handshake(net, req, rep)

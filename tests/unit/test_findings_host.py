@@ -160,3 +160,27 @@ def test_an_out_of_window_segment_is_not_a_retransmission() -> None:
     tracker = FlowTracker("client")
     tracker.consume(w.records)
     assert tracker.finish()[0][0].retransmissions == 1
+
+
+def _unreachable(quoted: QuotedHeader | None, after_ms: float) -> list[PacketRecord]:
+    """The client's view, then an ICMP port unreachable the client's host sends the server
+    ``after_ms`` after the SYN-ACK (``quoted``: what it quotes, None when cut off)."""
+    w = _client_view()
+    ip = IPHeader(4, "203.0.113.10", "198.51.100.10", PROTO_ICMP, 64, 7, 68, False, 0, False)
+    last = w.records[-1]
+    w.records.append(last._replace(ts_ns=last.ts_ns + round(after_ms * 1e6), frame=3,
+                                   direction="out",
+                                   headers=Headers(None, ip, ICMPHeader(4, 3, 3, None, quoted))))
+    return w.records
+
+
+def test_an_unreachable_that_quotes_nothing_is_tied_by_addresses_and_time() -> None:
+    found = host_findings("client", _unreachable(None, 0.05))
+    assert [f.kind for f in found] == [DROPPED_AFTER_CAPTURE]
+    assert host_findings("client", _unreachable(None, 60_000.0)) == []  # a minute on: another's
+
+
+def test_an_unreachable_quoting_another_connection_is_not_about_this_one() -> None:
+    other = QuotedHeader(IPHeader(4, "198.51.100.10", "203.0.113.10", 6, 63, 1, 40, True, 0,
+                                  False), 8000, 40001)  # the same hosts, another client port
+    assert host_findings("client", _unreachable(other, 0.05)) == []

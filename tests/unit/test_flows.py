@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from flowkit import Wire
 from nettrail.analyze.flows import FlowTracker
 from nettrail.model.finding import Finding, Severity
@@ -283,3 +285,32 @@ def test_sequence_wraparound_is_new_data_not_retransmission() -> None:
     conns, _ = track(w)
     assert conns[0].retransmissions == 1
     assert conns[0].bytes_client == 400
+
+
+def test_copies_a_loaded_switch_passes_on_late_are_not_retransmissions() -> None:
+    w = Wire()
+    handshake(w)
+    rec = w.tcp(3, C, S, PSH | ACK, seq=101, ack=501, length=100, ifname="ex-local",
+                direction="out")
+    w.copy(rec, 4000, "ex-port", "in")
+    w.copy(rec, 8000, "pe-1", "out")  # 8 ms after the first, with the same IP ID
+    late = w.tcp(20, S, C, ACK, seq=501, ack=201, ifname="tap1", direction="in")
+    w.copy(late, 40_000, "eth0", "out")  # 40 ms on, but the same IP ID
+    conns, findings = track(w)
+    assert (conns[0].retransmissions, conns[0].copies) == (0, 3)
+    assert kinds(findings) == ["multi-interface-copy"]
+
+
+@pytest.mark.parametrize(("first", "again", "ip_id"), [
+    (("tap1", None), (40_000, "eth0", None), 0),  # nothing ties them, far beyond a copy's gap
+    (("eth0", "out"), (100, "eth0", "out"), -1),  # the same device, the same way: sent twice
+], ids=["late-untied", "same-device"])
+def test_repeats_that_cannot_be_copies_are_retransmissions(
+        first: tuple[str, str | None], again: tuple[float, str, str | None], ip_id: int) -> None:
+    w = Wire()
+    handshake(w)
+    rec = w.tcp(3, C, S, PSH | ACK, seq=101, ack=501, length=100, ifname=first[0],
+                direction=first[1], ip_id=ip_id)
+    w.copy(rec, *again)
+    conns, _ = track(w)
+    assert (conns[0].retransmissions, conns[0].copies) == (1, 0)

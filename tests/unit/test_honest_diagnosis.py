@@ -3,13 +3,13 @@ failures the packets cannot explain called inconclusive, one translation listed 
 
 from __future__ import annotations
 
-from crosskit import MS, incident, plain
+from crosskit import ACK, FIN, MS, PSH, handshake, incident, plain
 from nettrail.analyze.crosspoint import cross_point
 from nettrail.analyze.diagnose import INCONCLUSIVE
 from nettrail.analyze.findings_nat import CLOCK_UNKNOWN
 from nettrail.analyze.nat import _fold_reversed
 from nettrail.analyze.timing import trusted_times, unknown_clocks
-from nettrail.model.analysis import ClockOffset
+from nettrail.model.analysis import Analysis, ClockOffset
 from nettrail.model.flow import Endpoint
 from nettrail.model.packet import SYN
 
@@ -92,3 +92,63 @@ def test_a_translation_seen_backwards_is_the_same_translation() -> None:
     _fold_reversed(counts)
     assert counts == Counter({("dnat", "request", fip, vm, "netnode", "compute", None): 3,
                               ("snat", "reply", vm, fip, "compute", "compute", "compute"): 2})
+
+
+def _resent(closed: bool) -> Analysis:
+    """Data the client sends four times along the whole path; the server never acknowledges
+    it, and the client gives up with a FIN the server answers (``closed``) or not."""
+    from nettrail.analyze.pipeline import analyze_records
+
+    net, req, rep = plain()
+    handshake(net, req, rep)
+    for i in range(4):  # the first transmission and three retransmissions, new IP IDs
+        net.send(3.0 + 200.0 * i, req, PSH | ACK, seq=1001, ack=5001, length=100)
+    if closed:
+        net.send(900.0, rep, ACK, seq=5001, ack=1101)
+        net.send(901.0, req, FIN | ACK, seq=1101, ack=5001)
+        net.send(902.0, rep, FIN | ACK, seq=5001, ack=1102)
+        net.send(903.0, req, ACK, seq=1102, ack=5002)
+    return analyze_records(net.points())
+
+
+def test_a_connection_stalled_on_retransmissions_is_inconclusive_never_healthy() -> None:
+    analysis = _resent(closed=False)
+    d = analysis.diagnosis
+    assert d is not None and d.kinds == (INCONCLUSIVE,)
+    assert "stalled: 3 retransmissions at client" in d.headline
+
+
+def test_retransmissions_of_a_connection_that_closed_are_no_stall() -> None:
+    assert _resent(closed=True).diagnosis is None
+
+
+def _syn_unanswered(client_flags: int) -> Analysis:
+    """A SYN sent twice, seen at the router (pcap) and at the client (text without seq
+    numbers, and without flags when ``client_flags`` is 0), never answered."""
+    from nettrail.analyze.pipeline import analyze_records
+
+    pcap, req, _rep = plain()
+    text, _req, _rep = plain(text=True)
+    for t in (0.0, 1000.0):
+        pcap.send(t, req[1:2], SYN, seq=7)
+        text.send(t, req[:1], client_flags, seq=None)
+    points = pcap.points()
+    points["client"] = text.points()["client"]
+    return analyze_records(points)
+
+
+def test_an_inconclusive_failure_names_the_points_whose_text_has_no_seq_numbers() -> None:
+    d = _syn_unanswered(SYN).diagnosis
+    assert d is not None and d.kinds == (INCONCLUSIVE,)
+    assert "syn-unanswered at " in d.headline
+    assert "no sequence numbers at point client" in d.explanation
+    assert "TCP flags" not in d.explanation
+    assert "packets of it at server" in d.explanation
+
+
+def test_an_inconclusive_failure_names_the_points_whose_text_has_no_flags() -> None:
+    d = _syn_unanswered(0).diagnosis  # tcpdump -q at the client: no flags, no seq numbers
+    assert d is not None and d.kinds == (INCONCLUSIVE,)
+    assert "syn-unanswered at router" in d.headline
+    assert "no TCP flags in the capture text of point client" in d.explanation
+    assert "no sequence numbers at point client" in d.explanation

@@ -7,6 +7,9 @@ offset (their middle) and its uncertainty (half their gap). Which way a packet t
 from the packets themselves: within one flow, the direction whose ``tb - ta`` is larger is the
 one going from A to B. Bounds far from their direction's median, and bounds that contradict the
 other direction, are dropped one at a time, so one mangled timestamp cannot move the estimate.
+A packet seen on several interfaces of a point bounds the offset by its last copy there; when
+those bounds contradict each other (``-i any`` stamped a copy after the packet reached the
+other point), first sightings alone bound it, so the estimate never reorders a packet's points.
 """
 
 from __future__ import annotations
@@ -111,12 +114,15 @@ def _causal(m: Match) -> int:
     return 0
 
 
-def _classify(by_group: dict[object, dict[bool, _Side]],
+def _classify(by_group: dict[object, dict[bool, _Side]], first_sightings: bool = False,
               ) -> tuple[list[int], list[int], list[int]]:
     """Upper bounds (A->B packets), lower bounds (B->A packets), and unclassified mids.
 
     A sample whose direction NAT tells is classified by it; the others by their group: within
     one connection, the orientation with the larger median difference travels from A to B.
+    The bounds are the tightest the copies give (an A->B packet's first copy at B after its
+    last at A), or with ``first_sightings`` the looser ones of first sightings alone, which
+    hold even when a point stamped a copy after the packet reached the other point.
     """
     upper: list[int] = []
     lower: list[int] = []
@@ -130,12 +136,13 @@ def _classify(by_group: dict[object, dict[bool, _Side]],
         for orientation, side in by_side.items():
             if going is not None and not any(side.causal):  # the common case, in bulk
                 if going is orientation:
-                    upper.extend(side.fwd)
+                    upper.extend(side.mid if first_sightings else side.fwd)
                 else:
-                    lower.extend(side.rev)
+                    lower.extend(side.mid if first_sightings else side.rev)
                 continue
-            for causal, fwd, rev, mid in zip(side.causal, side.fwd, side.rev, side.mid,
-                                             strict=True):
+            fwds = side.mid if first_sightings else side.fwd
+            revs = side.mid if first_sightings else side.rev
+            for causal, fwd, rev, mid in zip(side.causal, fwds, revs, side.mid, strict=True):
                 if causal > 0 or (causal == 0 and going is orientation):
                     upper.append(fwd)
                 elif causal < 0 or (causal == 0 and going is not None):
@@ -151,14 +158,46 @@ def _spread(values: Sequence[int]) -> tuple[float, float]:
     return med, max(OUTLIER_MADS * mad, OUTLIER_FLOOR_NS)
 
 
-def _reject(upper: list[int], lower: list[int]) -> tuple[list[int], list[int]]:
-    """Drop bounds that stray from their direction's median, then contradicting extremes."""
+def _filtered(upper: list[int], lower: list[int]) -> tuple[list[int], list[int]]:
+    """The bounds without those that stray from their direction's median, sorted."""
     if upper:
         med, limit = _spread(upper)
         upper = sorted(v for v in upper if v >= med - limit)
     if lower:
         med, limit = _spread(lower)
         lower = sorted(v for v in lower if v <= med + limit)
+    return upper, lower
+
+
+def _agree(upper: list[int], lower: list[int]) -> bool:
+    """True unless a lower bound exceeds an upper bound (both sorted)."""
+    return not (upper and lower and lower[-1] > upper[0])
+
+
+def _bounds(by_group: dict[object, dict[bool, _Side]]) -> tuple[list[int], list[int], list[int]]:
+    """Upper and lower bounds (filtered, sorted) and unclassified mids.
+
+    The tight bounds, unless they contradict each other while first sightings alone do not:
+    tight bounds assume a point saw every copy of a packet before the next point saw it, and a
+    copy stamped later (``-i any`` seeing the packet again on another interface) breaks that;
+    dropping the "contradicting extremes" of such bounds would move the estimate off the truth
+    and reorder the points packets passed, while an estimate within first sightings' bounds
+    keeps every packet's first sightings in order. When first sightings contradict too (a
+    point saw the packet both before and after the other, or a timestamp is damaged), the
+    tight bounds stay, for ``_reject`` to sort out.
+    """
+    upper, lower, loose = _classify(by_group)
+    upper, lower = _filtered(upper, lower)
+    if not _agree(upper, lower):
+        first_upper, first_lower, _ = _classify(by_group, first_sightings=True)
+        first_upper, first_lower = _filtered(first_upper, first_lower)
+        if _agree(first_upper, first_lower):
+            return first_upper, first_lower, loose
+    return upper, lower, loose
+
+
+def _reject(upper: list[int], lower: list[int]) -> tuple[list[int], list[int]]:
+    """Drop contradicting extremes of filtered, sorted bounds, one at a time."""
     while upper and lower and lower[-1] > upper[0] and len(upper) + len(lower) > 2:
         up_gap = statistics.median(upper) - upper[0]
         low_gap = lower[-1] - statistics.median(lower)
@@ -173,7 +212,7 @@ def estimate_pair(a: str, b: str, matches: Sequence[Match]) -> PairEstimate | No
     """The offset of point ``b`` against point ``a`` from matched packets, or None."""
     if not matches:
         return None
-    upper, lower, loose = _classify(_samples(matches))
+    upper, lower, loose = _bounds(_samples(matches))
     upper, lower = _reject(upper, lower)
     if upper and lower:
         hi, lo = upper[0], lower[-1]

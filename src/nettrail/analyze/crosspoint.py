@@ -25,7 +25,14 @@ from nettrail.analyze.correlate import (
     strong_index,
     strong_pairs,
 )
-from nettrail.analyze.diagnose import Context, context_from_names, diagnose, failures
+from nettrail.analyze.diagnose import (
+    FLAGS,
+    SEQ,
+    Context,
+    context_from_names,
+    diagnose,
+    failures,
+)
 from nettrail.analyze.findings_host import RESET_INJECTED, host_findings
 from nettrail.analyze.findings_loss import lost_between_points, mtu_blackhole
 from nettrail.analyze.findings_nat import (
@@ -134,24 +141,27 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         reported = tuple(c for c in clock if c.point not in unknown)
         return CrossPointResult(reported, nat, _paths(kept), tuple(findings),
                                 diagnose(findings, ctx, failures(connections, list(points)),
-                                         _flagless(points)))
+                                         _blind(points)))
 
 
-def _flagless(points: Mapping[str, Sequence[PacketRecord]]) -> list[str]:
-    """Points whose TCP packets all carry no flag at all: text printed without them (``-q``);
-    a real capture always has SYNs or ACKs among them."""
-    out = []
+def _blind(points: Mapping[str, Sequence[PacketRecord]]) -> dict[str, tuple[str, ...]]:
+    """The TCP fields each point's packets all lack (``FLAGS``: text printed with ``-q``, a
+    real capture always has SYNs or ACKs among them; ``SEQ``: text with its sequence numbers
+    stripped, or ``-q``); points that lack none are left out."""
+    out = {}
     for p, recs in points.items():
-        seen_tcp = False
-        for r in recs:  # stops at the first flagged packet: in a real capture, an early one
+        seen_tcp = flags = seq = False
+        for r in recs:  # stops once both are seen: in a real capture, at the first packet
             tcp = r.tcp
             if tcp is not None:
-                if tcp.flags:
-                    break
                 seen_tcp = True
-        else:
-            if seen_tcp:
-                out.append(p)
+                flags = flags or bool(tcp.flags)
+                seq = seq or tcp.seq is not None
+                if flags and seq:
+                    break
+        lacks = (() if flags else (FLAGS,)) + (() if seq else (SEQ,))
+        if seen_tcp and lacks:
+            out[p] = lacks
     return out
 
 

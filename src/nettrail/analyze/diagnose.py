@@ -7,7 +7,7 @@ when the interface or namespace names seen in the captures are OpenStack's (``qr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -20,8 +20,16 @@ from nettrail.model.finding import Evidence, Finding
 from nettrail.model.flow import Connection, Outcome
 
 INCONCLUSIVE = "inconclusive"
+FLAGS = "flags"
+"""A point's packets carry no TCP flags (see ``diagnose``'s ``blind``)."""
+SEQ = "seq"
+"""A point's packets carry no TCP sequence numbers."""
 FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.SYN_UNANSWERED,
                     Outcome.SYNACK_UNACKNOWLEDGED})
+STALLED_RETRANSMISSIONS = 3
+"""Retransmissions at one point from which a connection still open at the end of the capture
+counts as stalled: one or two are the ordinary cost of a lossy path; more say data is stuck
+somewhere. (Copies of a packet on several interfaces of a point are never counted.)"""
 PRIORITY = (ASYMMETRIC_NAT, RESET_NOT_FROM_SERVER, RESET_INJECTED, MTU_BLACKHOLE,
             LOST_BETWEEN_POINTS, DROPPED_AFTER_CAPTURE, RESET_FROM_SERVER)
 OPENSTACK_PREFIXES = ("qrouter-", "qr-", "qg-", "br-int", "br-tun", "br-ex", "tap", "snat-",
@@ -57,10 +65,11 @@ class Failure(NamedTuple):
 
 
 def failures(connections: Sequence[Connection], points: Sequence[str]) -> list[Failure]:
-    """The connections that failed as some point saw them, first failure first."""
+    """The connections that failed as some point saw them (a failed outcome, or stalled: data
+    re-sent again and again), first failure first."""
     out = []
     for c in sorted(connections, key=lambda c: c.first_ns):
-        if c.outcome not in FAILED:
+        if c.outcome not in FAILED and not stalled(c):
             continue
         seen = {o.point for o in connections if o.client == c.client
                 or (o.server == c.server and o.client.port == c.client.port)}
@@ -68,16 +77,27 @@ def failures(connections: Sequence[Connection], points: Sequence[str]) -> list[F
     return out
 
 
+def stalled(c: Connection) -> bool:
+    """True when the connection re-sent data again and again and never closed (at its point):
+    data stuck somewhere, even though no handshake or reset failed."""
+    return c.retransmissions >= STALLED_RETRANSMISSIONS and c.outcome is not Outcome.CLOSED
+
+
 def diagnose(findings: Sequence[Finding], ctx: Context = Context(),
-             failed: Sequence[Failure] = (), flagless: Sequence[str] = ()) -> Diagnosis | None:
+             failed: Sequence[Failure] = (),
+             blind: Mapping[str, Sequence[str]] | None = None) -> Diagnosis | None:
     """The diagnosis of the root-cause findings, most fundamental first; "inconclusive"
-    when a connection failed but no finding explains it, or when points (``flagless``) show
-    TCP without its flags, so that a failure there could not be seen; None when healthy."""
+    when a connection failed but no finding explains it, or when points show TCP without its
+    flags, so that a failure there could not be seen; None when healthy. ``blind`` names the
+    TCP fields (``FLAGS``, ``SEQ``) each point's packets all lack; an inconclusive diagnosis
+    says which are missing where."""
+    blind = blind or {}
     roots = sorted((f for f in findings if f.root_cause), key=_rank)
     if not roots:
         if failed:
-            return inconclusive(failed[0], findings)
-        return without_flags(flagless) if flagless else None
+            return inconclusive(failed[0], findings, blind)
+        flagless = [p for p, lacks in blind.items() if FLAGS in lacks]
+        return without_flags(flagless, blind) if flagless else None
     top = roots[0]
     related = [f for f in roots if f.connection == top.connection]
     headline, action = _words(top, related, ctx)
@@ -190,16 +210,33 @@ def _asymmetric_words(d: dict[str, str], related: Sequence[Finding],
     return headline, action
 
 
-def inconclusive(failure: Failure, findings: Sequence[Finding]) -> Diagnosis:
-    """A failure the captures cannot explain, naming the evidence that is missing."""
+def missing_fields(blind: Mapping[str, Sequence[str]]) -> list[str]:
+    """What the captures' text left out, in words: ``no TCP flags in the capture text of
+    points a, b``, ``no sequence numbers at point a``."""
+    out = []
+    for field, words in ((FLAGS, "no TCP flags in the capture text of"),
+                         (SEQ, "no sequence numbers at")):
+        where = [p for p, lacks in blind.items() if field in lacks]
+        if where:
+            out.append(f"{words} point{'s' if len(where) > 1 else ''} {', '.join(where)}")
+    return out
+
+
+def inconclusive(failure: Failure, findings: Sequence[Finding],
+                 blind: Mapping[str, Sequence[str]] | None = None) -> Diagnosis:
+    """A failure the captures cannot explain, naming the evidence that is missing: points
+    without packets of it, fields the captures lack (``blind``), clocks that are unknown."""
     c = failure.connection
     missing = [f"packets of it at {p}" for p in failure.unseen]
+    missing.extend(missing_fields(blind or {}))
     missing.extend(f"{f.details.get('point')}'s clock ({f.details.get('reason')})"
                    for f in findings if f.kind == "clock-unknown")
     if not missing:
         missing.append("a capture point on each side of where its packets stop")
     ev = tuple(e for f in findings if f.connection == c.key for e in f.evidence[:3])
-    headline = (f"inconclusive: {c.client} > {c.server} failed ({c.outcome} at {c.point}), "
+    how = (f"{c.outcome} at {c.point}" if c.outcome in FAILED
+           else f"stalled: {c.retransmissions} retransmissions at {c.point}")
+    headline = (f"inconclusive: {c.client} > {c.server} failed ({how}), "
                 f"but the captures do not show where or why")
     explanation = "Missing: " + "; ".join(missing) + "."
     action = ("Capture at the points named, with seq numbers (pcap, or tcpdump -S) and clocks "
@@ -207,13 +244,15 @@ def inconclusive(failure: Failure, findings: Sequence[Finding]) -> Diagnosis:
     return Diagnosis(headline, explanation, action, ev, (INCONCLUSIVE,))
 
 
-def without_flags(points: Sequence[str]) -> Diagnosis:
+def without_flags(points: Sequence[str],
+                  blind: Mapping[str, Sequence[str]] | None = None) -> Diagnosis:
     """Captures whose TCP packets carry no flags (tcpdump ``-q`` text): no handshake, reset or
-    loss can be told from them, so neither a failure nor health is concluded."""
+    loss can be told from them, so neither a failure nor health is concluded. ``blind`` names
+    the fields missing at each point (the flags at ``points`` at least)."""
     where = ", ".join(points)
     headline = (f"inconclusive: the TCP packets at {where} carry no flags, so handshakes, "
                 f"resets and losses cannot be seen there")
-    explanation = (f"Missing: the TCP flags (and seq numbers) of the packets at {where}; the "
-                   f"text looks printed with tcpdump -q.")
+    missing = missing_fields(blind or {p: (FLAGS,) for p in points})
+    explanation = f"Missing: {'; '.join(missing)}; the text looks printed with tcpdump -q."
     action = "Capture again without -q (pcap, or tcpdump -n -S text), and analyze again."
     return Diagnosis(headline, explanation, action, (), (INCONCLUSIVE,))

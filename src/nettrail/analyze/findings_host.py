@@ -9,17 +9,17 @@ ended here (delivered to this host's stack, or dropped on the way to it).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
-from nettrail.analyze.flows import evidence
+from nettrail.analyze.flows import COPY_WINDOW_NS, copy_gap, evidence
+from nettrail.analyze.icmp_tie import about
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import ACK, RST, SYN, ICMPHeader, PacketRecord, TCPHeader
 
 RESET_INJECTED = "reset-injected"
 DROPPED_AFTER_CAPTURE = "dropped-after-capture"
-COPY_WINDOW_NS = 2_000_000
 
 
 class Packet(NamedTuple):
@@ -60,7 +60,7 @@ def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
         for g in reversed(groups[-8:]):
             o = g[-1]
             ot = o.tcp
-            if (r.ts_ns - o.ts_ns <= COPY_WINDOW_NS and ot is not None and o.ip is not None
+            if (copy_gap(r.ts_ns - o.ts_ns, ip.ip_id) and ot is not None and o.ip is not None
                     and (ot.flags, ot.seq, ot.ack, ot.payload_len, o.ip.src, ot.sport)
                     == (tcp.flags, tcp.seq, tcp.ack, tcp.payload_len, ip.src, tcp.sport)
                     and (ip.ip_id is None or o.ip.ip_id == ip.ip_id)
@@ -98,7 +98,8 @@ def _packet(g: list[PacketRecord], same: list[PacketRecord]) -> Packet:
     """One packet, noting copies of it in other forms that came in before or left after."""
     first, last = g[0].ts_ns, g[-1].ts_ns
     mine = {id(r) for r in g}
-    others = [r for r in same if id(r) not in mine and abs(r.ts_ns - first) <= COPY_WINDOW_NS]
+    ip_id = g[0].ip.ip_id if g[0].ip is not None else None
+    others = [r for r in same if id(r) not in mine and copy_gap(abs(r.ts_ns - first), ip_id)]
     arrived = any(r.direction == "in" and r.ts_ns <= first for r in others)
     left = any(r.direction == "out" and r.ts_ns >= last for r in others)
     tcp = g[0].tcp
@@ -109,14 +110,18 @@ def _packet(g: list[PacketRecord], same: list[PacketRecord]) -> Packet:
 def _suspects(records: Sequence[PacketRecord],
               icmp: Sequence[PacketRecord]) -> list[PacketRecord]:
     """The TCP records of connections worth a closer look (one cheap pass): those with a RST,
-    with a SYN or data segment sent again later than a copy would be, or quoted by an ICMP
-    error; and the same packets in another form (translated at this point)."""
+    with a SYN or data segment sent again later than a copy would be, or named by an ICMP
+    error (by its quote, or by its addresses when it quotes no ports); and the same packets in
+    another form (translated at this point)."""
     first: dict[tuple[object, ...], int] = {}
     flows: set[tuple[str, int, str, int]] = set()
+    unquoted: set[tuple[str, str]] = set()  # (offending packet's source, destination)
     for r in icmp:
         q = r.l4.quoted if isinstance(r.l4, ICMPHeader) else None
         if q is not None and q.sport is not None and q.dport is not None:
             flows.add((q.ip.src, q.sport, q.ip.dst, q.dport))
+        elif r.ip is not None:
+            unquoted.add((r.ip.dst, r.ip.src) if q is None else (q.ip.src, q.ip.dst))
     tcp_header = TCPHeader
     for r in records:
         h = r.headers
@@ -124,7 +129,7 @@ def _suspects(records: Sequence[PacketRecord],
         if type(l4) is not tcp_header or ip is None or r.inner is not None:
             continue
         flags = l4.flags
-        if flags & RST:
+        if flags & RST or (ip.src, ip.dst) in unquoted:
             flows.add((ip.src, l4.sport, ip.dst, l4.dport))
         elif flags & SYN or l4.payload_len:
             k = (ip.src, l4.sport, l4.seq, flags, l4.payload_len)
@@ -158,8 +163,7 @@ def _suspects(records: Sequence[PacketRecord],
 def host_findings(point: str, records: Sequence[PacketRecord]) -> list[Finding]:
     """Resets injected by a device in between and packets dropped inside this host."""
     out: list[Finding] = []
-    icmp = [r for r in records if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3
-            and r.headers.l4.quoted is not None]
+    icmp = [r for r in records if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
     suspects = _suspects(records, icmp)
     if not suspects:
         return out
@@ -179,36 +183,91 @@ def _src(p: Packet) -> str:
 
 
 def _injected_reset(point: str, key: FlowKey, pkts: Sequence[Packet]) -> Finding | None:
-    """A RST whose TTL or IP ID does not fit its claimed sender's other packets here."""
+    """A RST whose TTL, IP ID, TOS or window does not fit its claimed sender's other packets
+    here."""
     for i, rst in enumerate(pkts):
         if not rst.tcp.flags & RST:
             continue
         sender = _src(rst)
         mine = [p for p in pkts if _src(p) == sender and not p.tcp.flags & RST]
         peer = [p for p in pkts[:i] if _src(p) != sender]
-        fields: list[str] = []
-        for copy in rst.copies:
-            ip = copy.ip
-            if ip is None or ip.ttl is None:
-                continue
-            same = {c.ip.ttl for p in mine for c in p.copies if c.ip is not None
-                    and c.ip.ttl is not None and (c.ifname, c.direction)
-                    == (copy.ifname, copy.direction)}
-            if same and ip.ttl not in same:
-                ttls = "/".join(map(str, sorted(same)))
-                fields.append(f"TTL {ip.ttl} where {sender}'s other packets here have {ttls}")
-                break
-        rid = rst.first.ip.ip_id if rst.first.ip is not None else None
-        theirs = [p.first.ip.ip_id for p in peer if p.first.ip is not None
-                  and p.first.ip.ip_id]
-        own = [p.first.ip.ip_id for p in mine if p.first.ip is not None and p.first.ip.ip_id]
-        if rid and theirs and own and 0 < rid - theirs[-1] <= 3 and min(
-                abs(rid - o) for o in own) > 16:
-            fields.append(f"IP ID {rid} continuing the other side's ({theirs[-1]}), not "
-                          f"{sender}'s")
+        fields = [f for f in (_ttl_misfit(rst, mine, sender), _ip_id_misfit(rst, mine, peer,
+                                                                            sender),
+                              _tos_misfit(rst, mine, peer, sender),
+                              _window_misfit(rst, mine, sender)) if f]
         if fields:
             return _injected(point, key, rst, mine, fields)
     return None
+
+
+def _same_way(rst_copy: PacketRecord, pkts: Sequence[Packet]) -> list[PacketRecord]:
+    """The copies of ``pkts`` seen on the interface and in the direction of ``rst_copy``."""
+    here = (rst_copy.ifname, rst_copy.direction)
+    return [c for p in pkts for c in p.copies if (c.ifname, c.direction) == here]
+
+
+def _own_values(rst: Packet, mine: Sequence[Packet], field: str) -> Iterator[tuple[int, set[int]]]:
+    """For each copy of the RST that has IP header ``field``: its value, and the values the
+    sender's packets arriving the same way had (copies with none of those are skipped)."""
+    for copy in rst.copies:
+        value = getattr(copy.ip, field) if copy.ip is not None else None
+        if value is None:
+            continue
+        same = {getattr(c.ip, field) for c in _same_way(copy, mine) if c.ip is not None}
+        same.discard(None)
+        if same:
+            yield value, same
+
+
+def _ttl_misfit(rst: Packet, mine: Sequence[Packet], sender: str) -> str | None:
+    """The RST's TTL, when the sender's packets arriving the same way all had others."""
+    for ttl, same in _own_values(rst, mine, "ttl"):
+        if ttl not in same:
+            ttls = "/".join(map(str, sorted(same)))
+            return f"TTL {ttl} where {sender}'s other packets here have {ttls}"
+    return None
+
+
+def _ip_id_misfit(rst: Packet, mine: Sequence[Packet], peer: Sequence[Packet],
+                  sender: str) -> str | None:
+    """The RST's IP ID, when it continues the other side's IP IDs, far from the sender's."""
+    rid = rst.first.ip.ip_id if rst.first.ip is not None else None
+    theirs = [p.first.ip.ip_id for p in peer if p.first.ip is not None and p.first.ip.ip_id]
+    own = [p.first.ip.ip_id for p in mine if p.first.ip is not None and p.first.ip.ip_id]
+    if rid and theirs and own and 0 < rid - theirs[-1] <= 3 and min(
+            abs(rid - o) for o in own) > 16:
+        return f"IP ID {rid} continuing the other side's ({theirs[-1]}), not {sender}'s"
+    return None
+
+
+def _tos_misfit(rst: Packet, mine: Sequence[Packet], peer: Sequence[Packet],
+                sender: str) -> str | None:
+    """The RST's TOS (its DSCP; the ECN bits differ between data and control packets), when
+    the sender's packets arriving the same way never had it and neither did the other side's:
+    a stack resets with its socket's TOS, or, without a socket, with the TOS of the packet it
+    answers."""
+    answered = {c.ip.tos >> 2 for p in peer for c in p.copies if c.ip is not None
+                and c.ip.tos is not None}
+    for tos, same in _own_values(rst, mine, "tos"):
+        if tos >> 2 not in {t >> 2 for t in same} | answered:
+            known = "/".join(f"{t:#04x}" for t in sorted(same))
+            return f"TOS {tos:#04x} where {sender}'s other packets here have {known}"
+    return None
+
+
+WINDOW_SLACK = 4
+"""How far beyond the largest window its sender announced a RST's window may go (the window
+grows as the receiver reads; a RST carries the last one, or 0)."""
+
+
+def _window_misfit(rst: Packet, mine: Sequence[Packet], sender: str) -> str | None:
+    """The RST's window, when it is far larger than any its sender announced after the
+    handshake (stacks send 0, or the connection's current window)."""
+    win = rst.tcp.window
+    wins = [p.tcp.window for p in mine if not p.tcp.flags & SYN and p.tcp.window is not None]
+    if not win or not wins or win <= WINDOW_SLACK * max(wins):
+        return None
+    return f"window {win} where {sender}'s other packets here announce at most {max(wins)}"
 
 
 def _injected(point: str, key: FlowKey, rst: Packet, mine: Sequence[Packet],
@@ -238,7 +297,7 @@ def _synack_ignored(point: str, key: FlowKey, pkts: Sequence[Packet],
         again = next((p for p in pkts[i + 1:] if p.tcp.flags & (SYN | ACK) == SYN
                       and _src(p) == client and p.sent_here), None)
         unreach = next((r for r in icmp if r.ts_ns >= synack.first.ts_ns and r.ip is not None
-                        and r.ip.src == client and _quotes(r, synack)), None)
+                        and r.ip.src == client and _about(r, synack)), None)
         if again is None and unreach is None:
             continue
         how = ("sends its SYN again" if again is not None
@@ -266,15 +325,14 @@ def _dropped_after_capture(point: str, key: FlowKey, packet: str, host: str,
                    connection=key, details={"point": point, "packet": packet, "host": host})
 
 
-def _quotes(r: PacketRecord, p: Packet) -> bool:
-    """True when ICMP error ``r`` quotes packet ``p``'s addresses and ports."""
-    icmp = r.l4
+def _about(r: PacketRecord, p: Packet) -> bool:
+    """True when ICMP error ``r`` is about packet ``p``: by the header it quotes, or by its
+    addresses and timing when it quotes none."""
     ip, tcp = p.first.ip, p.tcp
-    if not isinstance(icmp, ICMPHeader) or icmp.quoted is None or ip is None:
+    if ip is None:
         return False
-    q = icmp.quoted
-    return ((q.ip.src, q.ip.dst) == (ip.src, ip.dst)
-            and q.sport in (None, tcp.sport) and q.dport in (None, tcp.dport))
+    t = p.first.ts_ns
+    return about(r, r.ts_ns, Endpoint(ip.src, tcp.sport), Endpoint(ip.dst, tcp.dport), t, t)
 
 
 def _data_ignored(point: str, key: FlowKey, pkts: Sequence[Packet]) -> Finding | None:

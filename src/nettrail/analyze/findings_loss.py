@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 
 from nettrail.analyze.correlate import Sighting
 from nettrail.analyze.findings_reset import packet_name
+from nettrail.analyze.icmp_tie import about
 from nettrail.analyze.tracks import Conversation, PointSpan, Track, evidence
 from nettrail.model.finding import Evidence, Finding, Severity
-from nettrail.model.packet import ACK, FIN, RST, SYN, ICMPHeader
+from nettrail.model.packet import ACK, FIN, RST, SYN
 
 LOST_BETWEEN_POINTS = "lost-between-points"
 MTU_BLACKHOLE = "mtu-blackhole"
@@ -189,30 +190,19 @@ def _stuck_big(conv: Conversation, direction: str, route: Sequence[str],
         t.id for t in stuck_tracks}
 
 
-UNQUOTED_WINDOW_NS = 1_000_000_000  # an unquoted ICMP error follows its packet within a second
-
-
 def _frag_needed_for(conv: Conversation, sender_point: str,
                      frag_needed: Sequence[Sighting]) -> tuple[list[Sighting], list[Sighting]]:
     """The ICMP frag-needed messages about this connection, at the sender's point and
-    elsewhere: tied by the header they quote, or, when none is quoted (a short snaplen, a
-    ``-q`` line), by being addressed to one of its endpoints while it was running."""
-    addrs = {ep.addr for t in conv.tracks for s in t.sightings for f in s.forms for ep in f}
+    elsewhere: tied by the header they quote (ports too when quoted), or, when none is quoted
+    (a short snaplen), by being addressed to one of its endpoints while it was running."""
+    forms = {f for t in conv.tracks for s in t.sightings for f in s.forms}
     start = min(t.t for t in conv.tracks) if conv.tracks else 0
-    end = max(t.t for t in conv.tracks) + UNQUOTED_WINDOW_NS if conv.tracks else 0
+    end = max(t.t for t in conv.tracks) if conv.tracks else 0
     home: list[Sighting] = []
     elsewhere: list[Sighting] = []
     for s in frag_needed:
-        icmp = s.records[0].l4
-        if not isinstance(icmp, ICMPHeader):
-            continue
-        if icmp.quoted is not None:
-            q = icmp.quoted.ip
-            tied = q.src in addrs and q.dst in addrs
-        else:
-            ip = s.records[0].ip
-            tied = ip is not None and ip.dst in addrs and start <= s.t <= end
-        if tied:
+        rec = s.records[0]
+        if any(about(rec, s.t, src, dst, start, end) for src, dst in forms):
             (home if s.point == sender_point else elsewhere).append(s)
     return home, elsewhere
 

@@ -6,8 +6,11 @@ tuples): handshake progress bits, counters, the highest sequence number sent in 
 and the last few segments, enough to tell
 
 * a **copy**: the same packet seen again at this point on another interface (``tcpdump -i any``
-  shows a bridged or routed packet once per device): identical TCP/IP fields, at most
-  :data:`COPY_WINDOW_NS` later, on a different (or unknown) interface or direction;
+  shows a bridged or routed packet once per device): identical TCP/IP fields, on a different
+  (or unknown) interface or direction than its first sighting, at most
+  :data:`COPY_WINDOW_NS` after it, or :data:`IDENTIFIED_COPY_WINDOW_NS` when a nonzero IP ID
+  ties the two (a loaded host's userspace switch passes packets on milliseconds later; a
+  retransmission always carries a new IP ID);
 * a **retransmission**: a segment that re-sends sequence space already sent (same seq, or below
   the highest sent), which is not a copy.
 
@@ -42,8 +45,12 @@ from nettrail.model.packet import (
     TCPHeader,
 )
 
-COPY_WINDOW_NS = 2_000_000
-"""The longest gap between two sightings of one packet at one point (2 ms)."""
+COPY_WINDOW_NS = 5_000_000
+"""The longest gap between the first and a later sighting of one packet at one point (5 ms),
+when nothing but the TCP fields ties them."""
+
+IDENTIFIED_COPY_WINDOW_NS = 100_000_000
+"""The same, when a nonzero IP ID ties them too (100 ms, below any retransmission timeout)."""
 
 REUSE_GAP_NS = 1_000_000_000
 """A SYN with the original ISN this long after a finished connection opens a new one."""
@@ -200,7 +207,7 @@ class FlowTracker:
         repeat = self._repeat
         pure_repeat = self._pure_repeat
         control = self._control
-        window = COPY_WINDOW_NS
+        window = IDENTIFIED_COPY_WINDOW_NS  # _pure_repeat tells within it
         mask = _MASK
         half = _HALF
         recent = _RECENT
@@ -313,7 +320,7 @@ class FlowTracker:
             prev = ds[_OLD].get(seq)
         if prev.__class__ is int:  # a reference the reader left (see analyze.fastpath)
             prev = self.resolve(prev)
-        if prev is not None and sig[0] - prev[0] <= COPY_WINDOW_NS and sig[1:7] == prev[1:7]:
+        if prev is not None and sig[1:7] == prev[1:7] and _copy_of(sig, prev):
             self._note_copy(st, ds, sig, prev)
             return True
         self._retransmitted(st, ds, sig, prev)
@@ -327,12 +334,7 @@ class FlowTracker:
         prev = ds[_LASTSIG]
         if prev.__class__ is int:
             prev = self.resolve(prev)
-        if (
-            prev is not None
-            and sig[0] - prev[0] <= COPY_WINDOW_NS
-            and sig[1:7] == prev[1:7]
-            and (sig[7] != prev[7] or sig[8] != prev[8] or sig[7] is None or sig[8] is None)
-        ):
+        if prev is not None and sig[1:7] == prev[1:7] and _copy_of(sig, prev):
             self._note_copy(st, ds, sig, prev)
             return True
         _set_last(ds, sig)
@@ -430,6 +432,21 @@ class FlowTracker:
                 yield conn, _findings(conn, st)
             else:
                 yield conn, []
+
+
+def _copy_of(sig: Seg, prev: Seg) -> bool:
+    """Can ``sig``, whose TCP/IP fields equal ``prev``'s, be another sighting of that packet?
+    Yes on another interface or direction (or one unknown), soon enough after it."""
+    if sig[7] == prev[7] and sig[8] == prev[8] and sig[7] is not None and sig[7] != "?" \
+            and sig[8] is not None:
+        return False  # the same device, the same way: sent twice
+    return copy_gap(sig[0] - prev[0], sig[6])
+
+
+def copy_gap(gap_ns: int, ip_id: int | None) -> bool:
+    """True when a packet seen ``gap_ns`` after an identical one at the same point, on another
+    interface, can be a copy of it (both with IP ID ``ip_id``) rather than a second packet."""
+    return gap_ns <= COPY_WINDOW_NS or (bool(ip_id) and gap_ns <= IDENTIFIED_COPY_WINDOW_NS)
 
 
 def _set_last(ds: State, sig: Seg) -> None:
@@ -541,7 +558,7 @@ def _sig_evidence(conn: Connection, sig: Sig, from_client: bool, note: str) -> E
     ts, seq, ack, flags, plen, win, ip_id, ifname, _dirn, frame, file = sig[:11]
     version = 6 if ":" in src.addr else 4
     ip = _new(IPHeader, (version, src.addr, dst.addr, PROTO_TCP, None, ip_id, None, False, 0,
-                         False))
+                         False, None))
     tcp = _new(TCPHeader, (src.port, dst.port, flags, seq, ack, win, plen, NO_OPTIONS, False))
     headers = _new(Headers, (None, ip, tcp, None, None))
     return Evidence(conn.point, file, frame, ts, describe_headers(headers), ifname, note)

@@ -78,10 +78,10 @@ def fast_ipv4_tcp(data: bytes, off: int) -> tuple[IPHeader, TCPHeader, int | Non
     """(ip, tcp, payload hash) of an IPv4 (no options) + TCP packet at ``off``; else None."""
     caplen = len(data)
     if caplen >= off + 52:
-        (vihl, _tos, total, ip_id, frag, ttl, proto, _csum, saddr, daddr, sport, dport, seq,
+        (vihl, tos, total, ip_id, frag, ttl, proto, _csum, saddr, daddr, sport, dport, seq,
          ack, doff, flags, window, opt4, ts_val, ts_ecr) = _IP4_TCP_TS(data, off)
     elif caplen >= off + 40:
-        (vihl, _tos, total, ip_id, frag, ttl, proto, _csum, saddr, daddr, sport, dport, seq,
+        (vihl, tos, total, ip_id, frag, ttl, proto, _csum, saddr, daddr, sport, dport, seq,
          ack, doff, flags, window) = _IP4_TCP(data, off)
         opt4 = ts_val = ts_ecr = None
     else:
@@ -111,7 +111,7 @@ def fast_ipv4_tcp(data: bytes, off: int) -> tuple[IPHeader, TCPHeader, int | Non
     else:
         plen = 0
     ip = _new(IPHeader, (4, addr4(saddr), addr4(daddr), PROTO_TCP, ttl, ip_id, total,
-                         frag & 0x4000 != 0, 0, frag & 0x2000 != 0))
+                         frag & 0x4000 != 0, 0, frag & 0x2000 != 0, tos))
     tcp = _new(TCPHeader, (sport, dport, flags, seq, ack, window, plen, options, False))
     return ip, tcp, phash
 
@@ -120,14 +120,14 @@ def parse_ipv4(data: bytes, off: int) -> tuple[IPHeader | None, int, int, str | 
     """IPv4 header at ``off``: (header, L4 offset, end of the IP packet, problem)."""
     if len(data) < off + 20:
         return None, off, off, "truncated:ipv4"
-    vihl, _tos, total, ip_id, frag, ttl, proto, _csum, src, dst = IPV4.unpack_from(data, off)
+    vihl, tos, total, ip_id, frag, ttl, proto, _csum, src, dst = IPV4.unpack_from(data, off)
     ihl = (vihl & 0x0F) * 4
     if vihl >> 4 != 4 or ihl < 20:
         return None, off, off, "malformed:ipv4"
     if total == 0:  # segmentation offload: the kernel leaves the length to be filled in
         total = len(data) - off
     ip = IPHeader(4, addr4(src), addr4(dst), proto, ttl, ip_id, total, bool(frag & 0x4000),
-                  (frag & 0x1FFF) * 8, bool(frag & 0x2000))
+                  (frag & 0x1FFF) * 8, bool(frag & 0x2000), tos)
     if total < ihl:
         return ip, off + ihl, off + ihl, "malformed:ipv4-length"
     if len(data) < off + ihl:
@@ -164,7 +164,8 @@ def parse_ipv6(data: bytes, off: int) -> tuple[IPHeader | None, int, int, str | 
         nxt = data[pos]
         pos += size
     length = 40 + plen if plen else end - off
-    ip = IPHeader(6, addr6(src), addr6(dst), nxt, hlim, None, length, False, frag_off, more)
+    ip = IPHeader(6, addr6(src), addr6(dst), nxt, hlim, None, length, False, frag_off, more,
+                  (vtcfl >> 20) & 0xFF)
     return ip, pos, end, problem
 
 

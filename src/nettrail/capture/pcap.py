@@ -135,11 +135,11 @@ def _read(
                     continue
                 if fast and caplen >= 54:
                     if caplen >= 66:
-                        (macs, etype, vihl, _tos, total, ip_id, frag, ttl, proto, _csum, saddr,
+                        (macs, etype, vihl, tos, total, ip_id, frag, ttl, proto, _csum, saddr,
                          daddr, sport, dport, seq, ack, doff, flags, window, opt4, ts_val,
                          ts_ecr) = fast_ts_unpack(data)
                     else:
-                        (macs, etype, vihl, _tos, total, ip_id, frag, ttl, proto, _csum, saddr,
+                        (macs, etype, vihl, tos, total, ip_id, frag, ttl, proto, _csum, saddr,
                          daddr, sport, dport, seq, ack, doff, flags, window) = fast_unpack(data)
                         opt4 = None
                     if (etype == 0x0800 and vihl == 0x45 and proto == 6 and total >= 40
@@ -181,7 +181,7 @@ def _read(
                                 point, ts, path, frame, None, None, wire_len,
                                 new(Headers, (eth, new(IPHeader, (
                                     4, src, dst, 6, ttl, ip_id, total, frag & 0x4000 != 0, 0,
-                                    frag & 0x2000 != 0)), new(TCPHeader, (
+                                    frag & 0x2000 != 0, tos)), new(TCPHeader, (
                                         sport, dport, flags, seq, ack, window, plen, options,
                                         False)), None, phash)),
                                 None, None, data, linktype, None, None, True, None))

@@ -61,12 +61,13 @@ class VerboseHeader(NamedTuple):
     frag_offset: int
     more: bool
     proto: int | None
+    tos: int | None = None
 
 
 _NO_V = VerboseHeader(None, None, None, False, 0, False, None)
 _V_FIELDS = re.compile(
     r"(ttl|hlim|id|offset|length|payload length:) (\d+)|flags \[([^\]]*)\]"
-    r"|(?:proto|next-header) (\S+) \((\d+)\)"
+    r"|(?:proto|next-header) (\S+) \((\d+)\)|\b(?:tos|class) 0x([0-9a-fA-F]+)"
 )
 
 
@@ -76,10 +77,13 @@ def verbose_header(text: str, version: int) -> tuple[VerboseHeader, str]:
         return _NO_V, text
     end = paren_end(text, 0)
     ttl = ip_id = length = proto = None
+    tos = 0 if version == 6 else None  # tcpdump leaves out an IPv6 traffic class of 0
     df = more = False
     frag = 0
-    for name, num, flags, _pname, pnum in _V_FIELDS.findall(text, 1, end - 1):
-        if name in ("ttl", "hlim"):
+    for name, num, flags, _pname, pnum, tos_hex in _V_FIELDS.findall(text, 1, end - 1):
+        if tos_hex:
+            tos = int(tos_hex, 16)
+        elif name in ("ttl", "hlim"):
             ttl = int(num)
         elif name == "id":
             ip_id = int(num)
@@ -95,7 +99,7 @@ def verbose_header(text: str, version: int) -> tuple[VerboseHeader, str]:
             df, more = "DF" in flags, "+" in flags
     if version == 6:
         ip_id = None
-    return VerboseHeader(ttl, ip_id, length, df, frag, more, proto), text[end:].lstrip()
+    return VerboseHeader(ttl, ip_id, length, df, frag, more, proto, tos), text[end:].lstrip()
 
 
 def split_endpoint(token: str, version: int) -> tuple[str, int | None]:

@@ -121,7 +121,7 @@ def _quoted(rest: str, version: int) -> QuotedHeader | None:
         return None
     proto = vh.proto if vh.proto is not None else 0
     ip = IPHeader(version, src, dst, proto, vh.ttl, vh.ip_id, vh.length, vh.df, vh.frag_offset,
-                  vh.more)
+                  vh.more, vh.tos)
     return QuotedHeader(ip, sport, dport)
 
 

@@ -27,6 +27,7 @@ _TCP3 = re.compile(
 )
 _TIMESTAMP = re.compile(r"timestamp (\d+) (\d+)")
 _TTL = re.compile(r"\(ttl (\d+), id (\d+)(?:, len (\d+))?")
+_TOS = re.compile(r"\[tos 0x([0-9a-fA-F]+)\]")
 
 
 def is_old_tcp(rest: str) -> bool:
@@ -37,15 +38,21 @@ def is_old_tcp(rest: str) -> bool:
 
 
 def old_ip_details(rest: str, vh: VerboseHeader) -> VerboseHeader:
-    """``vh`` completed with the IP details 3.x prints at the end of the line."""
+    """``vh`` completed with the IP details 3.x prints at the end of the line (``[tos ..]``
+    only when it is not 0: with the TTL details printed, no ``[tos]`` says 0)."""
     m = _TTL.search(rest)
-    if m is None and "(DF)" not in rest:
+    t = _TOS.search(rest)
+    if m is None and t is None and "(DF)" not in rest:
         return vh
-    ttl, ip_id, length = vh.ttl, vh.ip_id, vh.length
+    ttl, ip_id, length, tos = vh.ttl, vh.ip_id, vh.length, vh.tos
     if m is not None:
         ttl, ip_id = int(m.group(1)), int(m.group(2))
         length = int(m.group(3)) if m.group(3) else length
-    return vh._replace(ttl=ttl, ip_id=ip_id, length=length, df=vh.df or "(DF)" in rest)
+        tos = 0
+    if t is not None:
+        tos = int(t.group(1), 16)
+    return vh._replace(ttl=ttl, ip_id=ip_id, length=length, df=vh.df or "(DF)" in rest,
+                       tos=tos)
 
 
 def old_tcp(rest: str, sport: int, dport: int) -> TCPHeader:

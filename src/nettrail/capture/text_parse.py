@@ -209,7 +209,7 @@ def _ip(
         vh = old_ip_details(rest, vh)
         tcp = old_tcp(rest, sport, dport)
         ip = IPHeader(version, src, dst, PROTO_TCP, vh.ttl, vh.ip_id, vh.length, vh.df,
-                      vh.frag_offset, vh.more)
+                      vh.frag_offset, vh.more, vh.tos)
         wire = frame_len or ETH_LEN + (vh.length or iphdr + old_tcp_len(tcp))
         return Headers(eth, ip, tcp), None, None, wire
     if rest.startswith("icmp: "):  # tcpdump 3.x
@@ -266,7 +266,7 @@ def _ip(
         raise OtherProtocol(_other_ip(rest))
     length = vh.length
     ip = IPHeader(version, src, dst, proto, vh.ttl, vh.ip_id, length, vh.df, vh.frag_offset,
-                  vh.more)
+                  vh.more, vh.tos)
     if frame_len is not None:
         wire = frame_len
     elif length is not None:
@@ -351,6 +351,6 @@ def _tunneled(
         l4 = None
         est = iphdr + (4 if tunnel.kind == "gre" else 0) + inner_ip
     ip = IPHeader(version, src, dst, proto, vh.ttl, vh.ip_id, vh.length, vh.df, vh.frag_offset,
-                  vh.more)
+                  vh.more, vh.tos)
     wire = frame_len or ETH_LEN + (vh.length or est)
     return Headers(eth, ip, l4), inner, tunnel.vni, wire

@@ -64,7 +64,9 @@ class EthHeader(NamedTuple):
 
 
 class IPHeader(NamedTuple):
-    """IPv4 or IPv6 header fields nettrail uses; ``ip_id`` is None for IPv6 and text input."""
+    """IPv4 or IPv6 header fields nettrail uses; ``ip_id`` is None for IPv6 and text input;
+    ``tos`` is the IPv4 type-of-service byte (DSCP and ECN) or the IPv6 traffic class, None
+    when the input does not say (text without ``-v``)."""
 
     version: int
     src: str
@@ -76,6 +78,7 @@ class IPHeader(NamedTuple):
     df: bool
     frag_offset: int
     more_fragments: bool
+    tos: int | None = None
 
 
 class TCPOptions(NamedTuple):
