@@ -12,11 +12,14 @@ Nothing is written on the host: the BPF object is read from the archive into a m
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import BinaryIO
@@ -30,6 +33,9 @@ MARK = "nettrail-agent"
 READY = b"nettrail-agent: tracing netns "
 """What the agent prints on stderr once the tracer is attached (the login netns inode follows)."""
 STATS = "nettrail-agent: stats "
+MAX_RULES = 14
+"""The most filter rules the tracer's programs pass the verifier with (measured on 6.18:
+16 rules make ``nt_reset`` too complex to load)."""
 DIRECTIONS = ("xmit", "recv")
 """The events whose packets are streamed: what a capture at that device sees."""
 
@@ -47,11 +53,24 @@ def ssh_ports(ssh_connection: str) -> tuple[int, int] | None:
     return None
 
 
-def filter_with_exclusions(expr: str, ports: Sequence[tuple[int, int]]) -> str:
-    """``expr`` minus the SSH connections given by their port pairs (the collection's own)."""
-    parts = [f"({expr})"] if expr.strip() else []
-    parts += [f"not (tcp port {a} and tcp port {b})" for a, b in ports]
-    return " and ".join(parts)
+def filter_with_exclusions(expr: str, ports: Sequence[tuple[int, int]],
+                           ) -> tuple[str, list[tuple[int, int]]]:
+    """``expr`` minus the SSH connections given by their port pairs, the first (this agent's
+    own) always, the others while the filter stays within :data:`MAX_RULES`; the filter and
+    the connections left in. A connection is told by its client (ephemeral) port: the
+    tracer's filter takes few rules, and a pair of ``tcp port`` terms per connection would
+    use up the budget."""
+    from nettrail.trace.filter import compile_filter
+
+    base = f"({expr})" if expr.strip() else ""
+    text, kept = base, list[tuple[int, int]]()
+    for i, pair in enumerate(ports):
+        ports_text = " or ".join(f"port {a}" for a, _ in [*kept, pair])
+        candidate = f"{base} and not ({ports_text})" if base else f"not ({ports_text})"
+        if i and len(compile_filter(candidate)) > MAX_RULES:
+            break
+        text, kept = candidate, [*kept, pair]
+    return text, kept
 
 
 def port_pair(text: str) -> tuple[int, int]:
@@ -137,7 +156,12 @@ def trace(args: argparse.Namespace, ssh_connection: str) -> int:
 
     own = ssh_ports(ssh_connection)
     skip = [*([own] if own else []), *args.skip_ssh]
-    cfg = TraceConfig(filter=filter_with_exclusions(args.filter, skip))
+    expr, kept = filter_with_exclusions(args.filter, skip)
+    cfg = TraceConfig(filter=expr)
+    if len(kept) < len(skip):
+        sys.stderr.write(f"{MARK}: warning: {len(skip) - len(kept)} other SSH connections "
+                         "of the collection are traced (the filter is too long to leave "
+                         "them out)\n")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -159,7 +183,8 @@ def trace(args: argparse.Namespace, ssh_connection: str) -> int:
 
 
 def snapshot(args: argparse.Namespace) -> int:
-    """Write the snapshot JSON of this host's namespaces (less those skipped) on stdout."""
+    """Write the snapshot JSON of this host's namespaces (less those skipped) on stdout; with
+    ``--per-netns``, a JSON list of one snapshot per namespace (with its bridges)."""
     from nettrail.topology import namespaces, snapshot_refs, store
 
     if os.geteuid() != 0:
@@ -167,7 +192,18 @@ def snapshot(args: argparse.Namespace) -> int:
     own = own_netns()
     refs = [r for r in namespaces() if r.inode not in args.skip_netns
             and (not args.own_only or r.inode == own)]
-    store.render(snapshot_refs(refs), sys.stdout)
+    topo = snapshot_refs(refs)
+    if not args.per_netns:
+        store.render(topo, sys.stdout)
+        return 0
+    docs = []
+    for ns in topo.namespaces:
+        part = replace(topo, namespaces=(ns,),
+                       bridges=tuple(b for b in topo.bridges if b.namespace == ns.name))
+        text = io.StringIO()
+        store.render(part, text)
+        docs.append(json.loads(text.getvalue()))
+    json.dump(docs, sys.stdout)
     return 0
 
 
@@ -188,6 +224,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--skip-netns", type=inodes, default=set())
     s.add_argument("--own-only", action="store_true",
                    help="only the namespace the agent runs in")
+    s.add_argument("--per-netns", action="store_true",
+                   help="one snapshot per namespace, as a JSON list")
     return p
 
 

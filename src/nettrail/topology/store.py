@@ -42,7 +42,7 @@ def write_text(run_dir: Path, host: str, text: str) -> Path:
         raise InputError(f"not a nettrail snapshot: {exc!s}") from exc
     folder = run_dir / SNAPSHOT_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{host}.json"
+    path = folder / f"{host.replace('/', '_')}.json"
     path.write_text(text, encoding="utf-8")
     return path
 
