@@ -68,12 +68,13 @@ class HostRun:
     clock: HostClock | None = None
     counts: dict[str, int] = field(default_factory=dict)
     points: list[dict[str, Any]] = field(default_factory=list)
-    snapshot: dict[str, str] = field(default_factory=dict)
+    snapshot: dict[str, Any] = field(default_factory=dict)
     packets: int = 0
     bytes: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     settled: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
+    interrupted: bool = False
 
     def set(self, state: str, reason: str = "") -> None:
         """Move to ``state``; a host that failed stays failed."""
@@ -142,7 +143,7 @@ class HostRun:
         self.clock = HostClock(self.name, before, after, *_discipline(self.info))
         if capture.proc.returncode not in (0, None) and self.state != FAILED:
             self.set(FAILED, capture.last_error() or f"exit {capture.proc.returncode}")
-        if self.settings.snapshot:
+        if self.settings.snapshot and not self.interrupted:
             self._snapshot(master)
         self.set(DONE)
 
@@ -217,8 +218,7 @@ class HostRun:
         except (NettrailError, OSError, ValueError, KeyError, TypeError, IndexError) as exc:
             self.snapshot = {"error": f"unreadable snapshot: {exc!s}"}
             return
-        self.snapshot = {"files": " ".join(p.relative_to(self.pcap.parent).as_posix()
-                                           for p in files)}
+        self.snapshot = {"files": [p.relative_to(self.pcap.parent).as_posix() for p in files]}
 
     def _snapshot_parts(self, out: str) -> list[tuple[str, str]]:
         """(point, snapshot JSON) from the agent's answer: the host's, or one per namespace

@@ -107,6 +107,7 @@ def collect(plan: CollectPlan,
     finally:
         result.timings["trigger_end_s"] = round(time.monotonic() - t0, 3)
         for h in hosts:
+            h.interrupted = result.interrupted  # then no snapshot: stop quickly
             h.stop.set()
         _join(threads, plan.settings)
     result.timings["total_s"] = round(time.monotonic() - t0, 3)

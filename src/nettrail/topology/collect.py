@@ -10,6 +10,7 @@ from nettrail.errors import InputError
 from nettrail.model.topology import Namespace, NatRule
 from nettrail.topology import conntrack, iptables, netlink, nft, tc
 from nettrail.topology.discover import NetnsRef
+from nettrail.topology.tool import communicate
 
 TIMEOUT_S = 10.0
 IPTABLES_TABLES = {"nat", "filter", "mangle", "raw", "security"}
@@ -128,13 +129,11 @@ def _finish(proc: subprocess.Popen[str] | None, notes: list[str]) -> str | None:
     if proc is None:
         return None
     cmd = " ".join(str(a) for a in proc.args)  # type: ignore[union-attr]
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+    answer = communicate(proc, TIMEOUT_S)
+    if answer is None:
         notes.append(f"{cmd}: no answer in {TIMEOUT_S:.0f} s")
         return None
+    out, err = answer
     if proc.returncode != 0:
         last = (err.strip().splitlines() or ["failed"])[-1]
         notes.append(f"{cmd}: exit {proc.returncode}: {last}")

@@ -68,7 +68,8 @@ class TraceRun:
                 if proc is not None and proc.poll() is None:
                     proc.terminate()
                     result.command_status = proc.wait()
-            time.sleep(GRACE_S if proc is not None else 0)
+            if proc is not None:
+                time.sleep(GRACE_S)
             result.events += self._drain(session, decoder)
             result.stats = session.stats()
             result.warnings.extend(decoder.names.warnings)
