@@ -13,6 +13,7 @@ from nettrail.topology.discover import NetnsRef
 from nettrail.topology.tool import communicate
 
 TIMEOUT_S = 10.0
+CLONE_NEWNET = 0x40000000
 IPTABLES_TABLES = {"nat", "filter", "mangle", "raw", "security"}
 
 
@@ -20,10 +21,21 @@ class Vanished(Exception):
     """The namespace disappeared between discovery and reading."""
 
 
+def setns(fd: int) -> None:
+    """Move this process into the network namespace open as ``fd`` (setns(2))."""
+    if hasattr(os, "setns"):  # Python 3.12
+        os.setns(fd, CLONE_NEWNET)
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
 def enter(ref: NetnsRef) -> None:
     """Move this process into ``ref``'s namespace; Vanished when it no longer exists."""
-    from pyroute2.netns import setns
-
     try:
         fd = os.open(ref.path, os.O_RDONLY)
     except OSError as exc:
@@ -31,7 +43,7 @@ def enter(ref: NetnsRef) -> None:
     try:
         if os.fstat(fd).st_ino != ref.inode:
             raise Vanished("replaced by another namespace")
-        setns(fd, flags=0)
+        setns(fd)
     except OSError as exc:
         raise Vanished(str(exc)) from exc
     finally:
@@ -47,15 +59,8 @@ def read(ref: NetnsRef) -> Namespace | str:
     notes: list[str] = []
     nft_proc = _start(["nft", "-j", "list", "ruleset"], notes)  # runs while netlink is read
     raw = netlink.dump()
-    links = netlink.links(raw.links)
-    names = {lk.index: lk.name for lk in links}
-    addrs = netlink.addresses(raw.addresses, names)
-    routes = netlink.routes(raw.routes, names)
-    rules = netlink.policy(raw.rules)
-    neigh = netlink.neighbours(raw.neighbours, names)
-    hooks = netlink.filter_hooks(raw.qdiscs, names)
     nat, counts = _rules(ref.name, _finish(nft_proc, notes), notes)
-    for dev, hook in hooks:
+    for dev, hook in raw.hooks:
         out = _run(["tc", "-j", "filter", "show", "dev", dev, hook], notes)
         if out is not None:
             nat += tc.parse(out, ref.name, dev, hook)
@@ -64,8 +69,9 @@ def read(ref: NetnsRef) -> Namespace | str:
             nat += conntrack.nat_entries(conntrack.dump(), ref.name)
     except OSError as exc:
         notes.append(f"conntrack entries not read: {exc}")
-    return Namespace(ref.name, ref.inode, tuple(links), tuple(addrs), tuple(routes),
-                     tuple(rules), tuple(neigh), tuple(nat), counts, tuple(notes))
+    return Namespace(ref.name, ref.inode, tuple(raw.links), tuple(raw.addresses),
+                     tuple(raw.routes), tuple(raw.rules), tuple(raw.neighbours), tuple(nat),
+                     counts, tuple(notes))
 
 
 def _rules(name: str, text: str | None, notes: list[str],
