@@ -36,9 +36,9 @@ def run_agent(args: list[str], archive: bytes, size: int | None = None,
 
 
 @needs_object
-def test_the_archive_holds_nettrail_pyroute2_and_the_bpf_object() -> None:
+def test_the_archive_holds_nettrail_and_the_bpf_object() -> None:
     names = set(zipfile.ZipFile(io.BytesIO(zipapp.build())).namelist())
-    assert {"__main__.py", "nettrail/collect/agent.py", "pyroute2/__init__.py",
+    assert {"__main__.py", "nettrail/collect/agent.py", "nettrail/topology/netlink.py",
             zipapp.BPF_OBJECT} <= names
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
 
@@ -70,16 +70,10 @@ def test_the_agent_boots_from_stdin_and_a_hostile_filter_is_only_a_filter(
 
 
 @needs_object
-def test_a_cut_archive_and_bad_numbers_are_refused(tmp_path: Path) -> None:
+def test_a_cut_archive_is_refused() -> None:
     archive = zipapp.build()
     out = run_agent(["snapshot"], archive[:1000], size=len(archive))
     assert out.returncode == 1 and b"archive was cut short" in out.stderr
-    marker = tmp_path / "pwned"
-    line = remote.command(remote.AGENT, (f"1; touch {marker}", "30", "trace"))
-    res = subprocess.run(["/bin/sh", "-c", line], capture_output=True, text=True,
-                         stdin=subprocess.DEVNULL, check=False)
-    assert res.returncode == 2 and "bad arguments" in res.stderr
-    assert not marker.exists()
 
 
 def test_own_and_other_ssh_connections_are_left_out_within_the_rule_budget() -> None:

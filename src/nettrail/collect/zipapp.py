@@ -1,10 +1,10 @@
 """nettrail as one zip archive to run on a remote host with its own ``python3``.
 
-The archive holds the ``nettrail`` package (its Python files and the compiled BPF object)
-and pyroute2 (pure Python), with a ``__main__.py``: ``python3 nettrail.pyz snapshot`` works
-as ``nettrail snapshot``. Remote collection does not write it anywhere: it is sent over the
-SSH session's stdin and read into an anonymous memory file (see :mod:`~.remote` and
-:mod:`~.agent`), gone when the process ends, however it ends.
+The archive holds the ``nettrail`` package (its Python files and the compiled BPF object;
+nettrail needs nothing but the standard library on the host) and a ``__main__.py``:
+``python3 nettrail.pyz snapshot`` works as ``nettrail snapshot``. Remote collection does not
+write it anywhere: it is sent over the SSH session's stdin and read into an anonymous memory
+file (see :mod:`~.remote` and :mod:`~.agent`), gone when the process ends, however it ends.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from nettrail.errors import CapabilityError
 BPF_OBJECT = "nettrail/trace/bpf/trace.bpf.o"
 """Where the compiled BPF object sits inside the archive."""
 MAIN = "from nettrail.cli.main import main\nraise SystemExit(main())\n"
-PACKAGES = ("nettrail", "pyroute2")
-"""The packages the archive holds: nettrail and its one dependency."""
+PACKAGES = ("nettrail",)
+"""The packages the archive holds (the snapshot reads netlink itself: no pyroute2)."""
 
 
 def _package_dir(name: str) -> Path:

@@ -154,7 +154,7 @@ def read_many(refs: list[NetnsRef]) -> list[Namespace | str]:
     for r in refs:
         try:
             out.append(read(r))
-        except Exception as exc:  # the worker boundary: pyroute2's NetlinkError is no OSError
+        except Exception as exc:  # the worker boundary: a surprise skips one namespace
             out.append(f"namespace {r.name} could not be read ({type(exc).__name__}: {exc}); "
                        f"skipped")
     return out
