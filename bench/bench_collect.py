@@ -127,7 +127,9 @@ def ebpf(config: Path, tmp: Path, repeat: int) -> list[str]:
         lines.append(f"| streamed, {seconds:.2f} s | {h['name']} ({len(h['points'])} points) | "
                      f"{h['packets']} packets kept, {t.get('packets', 0)} streamed "
                      f"({t.get('packets', 0) / seconds:.0f}/s, {h['bytes'] / 1e6:.1f} MB kept), "
-                     f"{t.get('lost', 0)} events lost | {os.getloadavg()[0]:.1f} |")
+                     f"{t.get('lost', 0)} events lost"
+                     + (f"; {h['state']}: {h['reason']}" if h["state"] != "done" else "")
+                     + f" | {os.getloadavg()[0]:.1f} |")
     return lines
 
 
