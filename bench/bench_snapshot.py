@@ -84,16 +84,58 @@ def teardown() -> None:
             subprocess.run(["ip", "netns", "del", name], check=False)
 
 
+TIME_LIB = """
+import os, resource, sys, time
+from nettrail.topology import NetnsRef, snapshot_refs
+refs = [NetnsRef(n, os.stat("/run/netns/" + n).st_ino, "/run/netns/" + n) for n in sys.argv[1:]]
+t0, c0 = time.perf_counter(), time.process_time()
+snapshot_refs(refs)
+c = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(time.perf_counter() - t0, time.process_time() - c0 + c.ru_utime + c.ru_stime)
+"""
+
+
+def compare(names: list[str], baseline: str, repeat: int) -> list[str]:
+    """Time ``snapshot_refs`` of this tree and of the source tree ``baseline`` (its ``src``),
+    each in a fresh process, alternating; result lines with the load average of each run."""
+    trees = {"before (" + baseline + ")": str(Path(baseline) / "src"),
+             "after (this tree)": str(BENCH.parent / "src")}
+    times: dict[str, list[tuple[float, float, float]]] = {k: [] for k in trees}
+    for _ in range(repeat):
+        for label, src in trees.items():
+            out = subprocess.run([sys.executable, "-c", TIME_LIB, *names], text=True,
+                                 capture_output=True, check=True,
+                                 env={**os.environ, "PYTHONPATH": src})
+            wall, cpu = (float(x) for x in out.stdout.split())
+            times[label].append((wall, cpu, os.getloadavg()[0]))
+    lines = []
+    for label, runs in times.items():
+        secs = [t for t, _, _ in runs]
+        loads = ", ".join(f"{t:.2f} s @ {load:.1f}" for t, _, load in runs)
+        cpu = statistics.median(c for _, c, _ in runs)
+        lines.append(f"| library `snapshot_refs`, {label} | {len(names)} namespaces | "
+                     f"median {statistics.median(secs):.2f} s, best {min(secs):.2f} s; CPU "
+                     f"{cpu:.2f} s (runs, with the 1-min load average: {loads}) |")
+    return lines
+
+
 def main() -> int:
     """Build, time, record, tear down."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--namespaces", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-append", action="store_true")
+    ap.add_argument("--baseline", metavar="TREE",
+                    help="also time another source tree's snapshot_refs, alternating "
+                    "(before/after figures)")
     args = ap.parse_args()
     teardown()
     try:
         names = build(args.namespaces)
+        if args.baseline:
+            lines = compare(names, args.baseline, args.repeat)
+            print("\n".join(lines))
+            return 0
         refs = [NetnsRef(ns, os.stat(f"/run/netns/{ns}").st_ino, f"/run/netns/{ns}")
                 for ns in names]
         lib, cli, cpu = [], [], []

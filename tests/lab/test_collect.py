@@ -232,6 +232,52 @@ def test_four_hosts_then_analyze_gives_the_diagnosis(
     vm = checks["vm"]
     assert vm["verdict"] == "agree" or vm["packet_uncertainty_ms"] == 1.0, json.dumps(vm)
     assert abs(vm["offset_ms"]) <= vm["uncertainty_ms"] + 0.001, json.dumps(vm)
+    # every host's snapshot was taken: the rules behind both translations are quoted
+    assert_rules_quoted([r for t in data["nat"] for r in t.get("rules", [])],
+                        dual.scenario.hosts[3].name, "compute")
+    assert_nothing_left(dual, baseline)
+
+
+ROUTER_NS = "ntl-dual-l3-qrouter-5f1c2d3e-8b7a-4c1e-9d2f-0a6b3c4d5e6f"
+
+
+def assert_rules_quoted(rules: list[str], router: str, compute: str) -> None:
+    """The router namespace's DNAT rule and compute's OpenFlow flow are among ``rules``, each
+    quoted as in the point (host or namespace) it belongs to."""
+    assert any("-j DNAT --to-destination 198.51.100.4` (iptables-nft nat/PREROUTING) in "
+               f"{router}" in r for r in rules), rules
+    assert any("mod_nw_src:203.0.113.223" in r and "(openflow br-int table=0) in "
+               f"{compute}" in r for r in rules), rules
+
+
+def test_ebpf_on_two_hosts_at_once_sees_the_router_namespace_reset(
+        dual: LabHandle, ssh_config: Path, tmp_path: Path,
+        baseline: dict[str, list[str]]) -> None:
+    out = tmp_path / "run"
+    res = collect(ssh_config, out, "--tracer", "ebpf", "tcp port 22", "client", "netnode",
+                  "--", *NETTRAIL, "lab", "traffic", "dual-l3", timeout=120)
+    assert res.returncode == 0, res.stderr
+    data = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    points = {p["name"]: p for p in data["points"]}
+    # each host its own namespace; the namespaces of no host once, from the first host
+    assert {"client", "netnode", ROUTER_NS, "ntl-dual-l3-compute"} <= set(points)
+    assert points["netnode"]["host"] == "netnode" and points[ROUTER_NS]["host"] == "client"
+    assert len({p["netns_inode"] for p in points.values()}) == len(points)
+    for p in points.values():  # neither tracer traced a collection's SSH stream
+        assert ssh_ports(out / p["pcap"]) == set(), p["name"]
+    for h in data["hosts"]:
+        assert h["state"] == "done" and h["tracer"]["lost"] == 0, h
+        assert h["snapshot"]["files"], h
+    report = subprocess.run([*NETTRAIL, "analyze", "--format", "json", str(out)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert report.returncode == 0, report.stderr
+    analysis = json.loads(report.stdout)
+    diagnosis = analysis["diagnosis"]
+    assert "two L3 implementations" in diagnosis["headline"]
+    assert f"made by the TCP stack at {ROUTER_NS}" in diagnosis["explanation"].replace(
+        "\n", " ").replace("\n", ""), diagnosis
+    assert_rules_quoted([r for t in analysis["nat"] for r in t.get("rules", [])], ROUTER_NS,
+                        "ntl-dual-l3-compute")
     assert_nothing_left(dual, baseline)
 
 
@@ -325,26 +371,42 @@ def test_interrupt_mid_capture_writes_the_run_and_leaves_nothing(
     assert_nothing_left(dual, baseline)
 
 
-def test_a_killed_ssh_fails_its_host_only_and_the_remote_side_cleans_up(
-        dual: LabHandle, ssh_config: Path, tmp_path: Path,
+@pytest.mark.parametrize(("tracer", "how"), [("tcpdump", "killed-ssh"), ("ebpf", "sigterm"),
+                                           ("ebpf", "killed-ssh")])
+def test_a_stopped_or_cut_capture_fails_its_host_only_and_leaves_nothing(
+        dual: LabHandle, ssh_config: Path, tmp_path: Path, tracer: str, how: str,
         baseline: dict[str, list[str]]) -> None:
     out = tmp_path / "run"
     proc = subprocess.Popen([*NETTRAIL, "collect", "-F", str(ssh_config), "--output", str(out),
-                             "--probes", "100", "--duration", "4", "netnode", "compute"],
-                            stderr=subprocess.PIPE, text=True)
+                             "--probes", "100", "--tracer", tracer, "--duration", "20",
+                             "netnode", "compute"], stderr=subprocess.PIPE, text=True)
     try:
         _wait_capturing(proc, 2)
-        master = _master_of(proc.pid, "compute")
-        os.kill(master, signal.SIGKILL)
-        assert proc.wait(timeout=30) == 5
+        if how == "sigterm":
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 130
+        else:  # the connection drops: the remote side must clean up on its own
+            os.kill(_master_of(proc.pid, "compute"), signal.SIGKILL)
+            assert proc.wait(timeout=60) == 5
     finally:
         if proc.poll() is None:
             proc.kill()
     hosts = manifest(out)
     assert hosts["netnode"]["state"] == "done"
-    assert hosts["compute"]["state"] == "failed"
-    assert "ended early" in hosts["compute"]["reason"]
+    if how == "killed-ssh":
+        assert hosts["compute"]["state"] == "failed"
+        assert "ended early" in hosts["compute"]["reason"]
+    assert not list(out.glob(".*.stream.pcapng"))
     assert_nothing_left(dual, baseline)
+    assert _tracers() == []
+
+
+def _tracers() -> list[str]:
+    """BPF programs of nettrail's tracer still loaded in the kernel."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
+                         check=False).stdout
+    return [p["name"] for p in json.loads(out or "[]") if p.get("name") in
+            ("nt_xmit", "nt_recv", "nt_drop", "nt_reset", "nt_synack", "nt_consume")]
 
 
 def _master_of(parent: int, host: str) -> int:

@@ -57,7 +57,8 @@ def test_dual_l3_conflict_found_with_both_rules(lab_scenario: LabFactory, scenar
     spaces = {ns["name"]: ns for ns in doc["namespaces"]}
     links = {lk["name"]: lk for lk in spaces[f"ntl-{scenario}-compute"]["links"]}
     assert links["tap9c8b7a6d-5e"]["peer"] == f"ntl-{scenario}-vm/eth0"
-    assert links["tap9c8b7a6d-5e"]["master"] == ("br-int" if rewrite == SDN_NFT else None)
+    # a Linux bridge's port (kernel master) or an Open vSwitch bridge's (its port list)
+    assert links["tap9c8b7a6d-5e"]["master"] == "br-int"
     if rewrite == SDN_NFT:  # on Open vSwitch the tunnel is OVS's own port, not a Linux device
         assert links["vxlan-c6120001"]["vni"] == 1001
         assert links["vxlan-c6120001"]["remote"] == "198.18.0.1"

@@ -37,9 +37,12 @@ def test_a_hostile_argument_reaches_the_script_verbatim(template: str, tmp_path:
     assert not marker.exists()
 
 
-def test_the_capture_script_refuses_a_non_numeric_deadline(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("script", "rest"), [(remote.CAPTURE, ("", "100")),
+                                              (remote.AGENT, ("30", "trace"))])
+def test_the_scripts_refuse_a_non_numeric_number(script: str, rest: tuple[str, ...],
+                                                 tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    line = remote.command(remote.CAPTURE, (f"1; touch {marker}", "", "100"))
+    line = remote.command(script, (f"1; touch {marker}", *rest))
     out = subprocess.run(["/bin/sh", "-c", line], capture_output=True, text=True,
                          stdin=subprocess.DEVNULL, check=False)
     assert out.returncode == 2 and "bad arguments" in out.stderr

@@ -72,8 +72,11 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help=f"keep capturing S seconds after COMMAND ends (default "
                    f"{DEFAULT_SETTLE_S:g})")
     p.add_argument("--tracer", choices=("tcpdump", "ebpf"), default="tcpdump",
-                   help="remote capture method (default tcpdump; ebpf is refused: not in "
-                   "this build)")
+                   help="remote capture method: tcpdump (default: one point per host) or "
+                   "ebpf (nettrail's tracer sent to the host and run by its python3: one "
+                   "point per host and network namespace)")
+    p.add_argument("--no-snapshot", dest="snapshot", action="store_false",
+                   help="do not take each host's snapshot (NAT rules, links) into RUN")
     p.add_argument("--filter", dest="filter_expr", metavar="FILTER",
                    help="pcap filter for every host (instead of a first positional FILTER)")
     p.add_argument("--accept-new-host-keys", action="store_true",
@@ -159,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
     deadline = int((args.duration or 3600) + args.settle + 60)
     settings = HostSettings(
         SshOptions(args.ssh_config, args.accept_new_host_keys, args.connect_timeout),
-        filter=expr, probes=args.probes, snaplen=args.snaplen, deadline_s=deadline)
+        filter=expr, probes=args.probes, snaplen=args.snaplen, deadline_s=deadline,
+        snapshot=args.snapshot)
     plan = CollectPlan(tuple(hosts), args.output, settings, args.duration, tuple(command),
                        args.settle, args.tracer)
     progress = Progress(sys.stderr)
@@ -212,6 +216,12 @@ def summary(result: CollectResult, out: TextIO) -> None:
         dropped = h.counts.get("dropped-by-kernel", 0)
         if dropped:
             line += f", {dropped} dropped by the kernel"
+        if h.counts.get("lost"):
+            line += f", {h.counts['lost']} events lost by the tracer"
+        if len(h.points) > 1:
+            line += f", {len(h.points)} points"
+        if "error" in h.snapshot:
+            line += f"; no snapshot: {h.snapshot['error']}"
         out.write(line + "\n")
     if result.command_status is not None:
         out.write(f"command exited with status {result.command_status}\n")

@@ -9,6 +9,7 @@ host is ended and its control directory removed before the thread ends.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import select
@@ -20,11 +21,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from nettrail.analyze.clockprobe import HostClock, ProbeEstimate, estimate
-from nettrail.collect import pcapfile, remote
+from nettrail.collect import agent, pcapfile, remote, tracefile, zipapp
+from nettrail.collect.peers import Peers, peer_of
 from nettrail.collect.ssh import Master, SshOptions
+from nettrail.errors import NettrailError
+from nettrail.topology import store
 
 CONNECTING, CAPTURING, DRAINING, DONE, FAILED = (
     "connecting", "capturing", "draining", "done", "failed")
@@ -42,6 +46,9 @@ class HostSettings:
     deadline_s: int = 3600
     ready_timeout: float = 20.0
     drain_timeout: float = 10.0
+    tracer: str = "tcpdump"
+    snapshot: bool = True
+    snapshot_timeout: float = 60.0
 
 
 @dataclass
@@ -52,6 +59,7 @@ class HostRun:
     pcap: Path
     settings: HostSettings
     on_change: Callable[[HostRun], None] = lambda h: None
+    peers: Peers | None = None
     state: str = CONNECTING
     reason: str = ""
     fingerprint: str | None = None
@@ -59,11 +67,14 @@ class HostRun:
     interfaces: dict[int, str] = field(default_factory=dict)
     clock: HostClock | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    points: list[dict[str, Any]] = field(default_factory=list)
+    snapshot: dict[str, Any] = field(default_factory=dict)
     packets: int = 0
     bytes: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     settled: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
+    interrupted: bool = False
 
     def set(self, state: str, reason: str = "") -> None:
         """Move to ``state``; a host that failed stays failed."""
@@ -84,6 +95,8 @@ class HostRun:
         except Exception as exc:  # one host's surprise must not take the others down
             self.set(FAILED, f"{type(exc).__name__}: {exc}")
         finally:
+            self._peers.register(self.name, None)
+            self.stream.unlink(missing_ok=True)
             master.close()
             shutil.rmtree(workdir, ignore_errors=True)
             self.settled.set()
@@ -98,11 +111,14 @@ class HostRun:
             return
         self.timings["connected_s"] = round(time.monotonic() - t0, 3)
         self._read_info(master)
+        self._peers.register(self.name, peer_of(self.name, self.info))
         before = probe(master, self.settings.probes)
+        if self.ebpf:  # a tracer must know the SSH streams of hosts on its kernel
+            self._peers.wait(self.settings.ssh.connect_timeout + 20)
         if self.stop.is_set():
             self.set(FAILED, "stopped before capturing")
             return
-        capture = Capture(master, self.settings, self.pcap)
+        capture = self._capture(master)
         try:
             why = capture.wait_ready(self.settings.ready_timeout)
             if why is not None:
@@ -119,7 +135,7 @@ class HostRun:
         finally:
             capture.kill()
         self.counts = capture.counts()
-        self.packets, self.bytes = pcapfile.trim(self.pcap)
+        self._points()
         if ended_early:
             self.set(FAILED, "capture ended early: " + (capture.last_error() or
                                                         f"exit {capture.proc.returncode}"))
@@ -127,7 +143,95 @@ class HostRun:
         self.clock = HostClock(self.name, before, after, *_discipline(self.info))
         if capture.proc.returncode not in (0, None) and self.state != FAILED:
             self.set(FAILED, capture.last_error() or f"exit {capture.proc.returncode}")
+        if self.settings.snapshot and not self.interrupted:
+            self._snapshot(master)
         self.set(DONE)
+
+    @property
+    def ebpf(self) -> bool:
+        """Whether this host traces with nettrail's eBPF agent (else tcpdump)."""
+        return self.settings.tracer == "ebpf"
+
+    @property
+    def _peers(self) -> Peers:
+        if self.peers is None:
+            self.peers = Peers([self.name])
+        return self.peers
+
+    def _capture(self, master: Master) -> Capture:
+        s = self.settings
+        if not self.ebpf:
+            return Capture(master, remote.capture_command(s.filter, s.deadline_s, s.snaplen),
+                           self.pcap, remote.READY)
+        archive = zipapp.build()
+        args = ["trace", "--filter", s.filter]
+        for a, b in self._peers.others_ssh(self.name):
+            args += ["--skip-ssh", f"{a}:{b}"]
+        return Capture(master, remote.agent_command(len(archive), s.deadline_s, args),
+                       self.stream, agent.READY, archive)
+
+    @property
+    def stream(self) -> Path:
+        """Where the eBPF agent's pcapng stream is written before it is split into points."""
+        return self.pcap.with_name(f".{self.name}.stream.pcapng")
+
+    def _points(self) -> None:
+        """Count what was captured (an unfinished last record cut) and name the points."""
+        if not self.ebpf:
+            self.packets, self.bytes = pcapfile.trim(self.pcap)
+            if pcapfile.usable(self.pcap):
+                self.points = [{"name": self.name, "pcap": self.pcap.name, "netns": None,
+                                "interfaces": {str(k): v for k, v in
+                                               sorted(self.interfaces.items())},
+                                "tcpdump": self.counts}]
+            return
+        found = tracefile.split(self.stream, self.name, self.pcap.parent,
+                                lambda ino, ns: self._peers.point_of(self.name, ino, ns))
+        self.stream.unlink(missing_ok=True)
+        self.packets = sum(pf.packets for pf in found)
+        self.bytes = sum(pf.path.stat().st_size for pf in found)
+        self.points = [{"name": pf.name, "pcap": pf.path.name, "netns": pf.netns,
+                        "netns_inode": pf.inode, "host": self.name, "interfaces": {},
+                        "devices": pf.interfaces, "packets": pf.packets} for pf in found]
+
+    def _snapshot(self, master: Master) -> None:
+        """Take the host's snapshot with the agent into RUN/snapshots/HOST.json; a failure
+        is noted in ``self.snapshot``, never fatal."""
+        try:
+            archive = zipapp.build()
+        except NettrailError as exc:
+            self.snapshot = {"error": str(exc)}
+            return
+        timeout = self.settings.snapshot_timeout
+        cmd = remote.agent_command(len(archive), int(timeout),
+                                   ["snapshot", *self._peers.snapshot_args(self.name)])
+        t = time.monotonic()
+        status, out, err = master.run(cmd, timeout + 10, stdin=archive)
+        self.timings["snapshot_s"] = round(time.monotonic() - t, 3)
+        if status != 0:
+            lines = [ln for ln in err.splitlines() if ln.strip()]
+            self.snapshot = {"error": lines[-1] if lines else f"exit {status}"}
+            return
+        try:
+            files = [store.write_text(self.pcap.parent, point, text)
+                     for point, text in self._snapshot_parts(out)]
+        except (NettrailError, OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            self.snapshot = {"error": f"unreadable snapshot: {exc!s}"}
+            return
+        self.snapshot = {"files": [p.relative_to(self.pcap.parent).as_posix() for p in files]}
+
+    def _snapshot_parts(self, out: str) -> list[tuple[str, str]]:
+        """(point, snapshot JSON) from the agent's answer: the host's, or one per namespace
+        (a host on a shared kernel) named by the point it belongs to."""
+        if not out.lstrip().startswith("["):
+            return [(self.name, out)]
+        parts = []
+        for doc in json.loads(out):
+            ns = doc["namespaces"][0]
+            point = self._peers.point_of(self.name, int(ns["inode"]), str(ns["name"]))
+            if point is not None:
+                parts.append((point, json.dumps(doc, indent=1)))
+        return parts
 
     def _read_info(self, master: Master) -> None:
         status, out, _err = master.run(remote.info_command(), timeout=15)
@@ -154,18 +258,24 @@ def _discipline(info: dict[str, str]) -> tuple[bool | None, int | None]:
 
 
 class Capture:
-    """The remote tcpdump session: stdout streamed into the pcap file, stderr watched."""
+    """The remote capture session (tcpdump, or the eBPF agent after its archive is sent on
+    stdin): stdout streamed into a file, stderr watched for ``ready``."""
 
-    def __init__(self, master: Master, settings: HostSettings, pcap: Path) -> None:
-        cmd = remote.capture_command(settings.filter, settings.deadline_s, settings.snaplen)
+    def __init__(self, master: Master, cmd: str, path: Path, ready: bytes,
+                 send: bytes = b"") -> None:
         self.proc = master.session(cmd)
         self.stderr = b""
+        self.marker = ready
         self.ready = threading.Event()
-        self.out: BinaryIO = pcap.open("wb")
+        self.out: BinaryIO = path.open("wb")
         self._threads = [threading.Thread(target=self._pump, daemon=True),
                          threading.Thread(target=self._watch, daemon=True)]
         for t in self._threads:
             t.start()
+        if send and self.proc.stdin is not None:
+            with contextlib.suppress(OSError):  # ssh gone: its stderr tells why
+                self.proc.stdin.write(send)
+                self.proc.stdin.flush()
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
@@ -185,15 +295,15 @@ class Capture:
             if not data:
                 break
             self.stderr += data
-            if remote.READY in self.stderr:
+            if self.marker in self.stderr:
                 self.ready.set()
         self.ready.set()
 
     def wait_ready(self, timeout: float) -> str | None:
-        """None once tcpdump captures, else why not."""
+        """None once the capture runs, else why not."""
         if not self.ready.wait(timeout):
-            return f"tcpdump did not start within {timeout:.0f}s"
-        if remote.READY in self.stderr:
+            return f"the capture did not start within {timeout:.0f}s"
+        if self.marker in self.stderr:
             return None
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=2)
@@ -202,8 +312,8 @@ class Capture:
     def last_error(self) -> str:
         """The last line the remote side wrote that is not tcpdump's own chatter."""
         lines = [ln.strip() for ln in self.stderr.decode(errors="replace").splitlines()]
-        useful = [ln for ln in lines if ln and not _COUNTS.search(ln)
-                  and not ln.startswith(("listening on", "tcpdump: listening"))]
+        useful = [ln for ln in lines if ln and not _COUNTS.search(ln) and not ln.startswith(
+            ("listening on", "tcpdump: listening", agent.STATS, agent.READY.decode()))]
         return useful[-1] if useful else ""
 
     def finish(self, timeout: float) -> None:
@@ -227,9 +337,17 @@ class Capture:
         self.out.close()
 
     def counts(self) -> dict[str, int]:
-        """tcpdump's closing counts (captured, received by filter, dropped by kernel)."""
+        """tcpdump's closing counts (captured, received by filter, dropped by kernel), or
+        the eBPF agent's (emitted, lost, events, packets)."""
         text = self.stderr.decode(errors="replace")
-        return {m.group(2).replace(" ", "-"): int(m.group(1)) for m in _COUNTS.finditer(text)}
+        found = {m.group(2).replace(" ", "-"): int(m.group(1)) for m in _COUNTS.finditer(text)}
+        for line in text.splitlines():
+            if line.startswith(agent.STATS):
+                for word in line[len(agent.STATS):].split():
+                    key, _, value = word.partition("=")
+                    if value.isdigit():
+                        found[key] = int(value)
+        return found
 
 
 def probe(master: Master, count: int, timeout: float = 15.0) -> ProbeEstimate | None:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nettrail.analyze.clockprobe import HostClock, ProbeEstimate
-from nettrail.collect import pcapfile
 from nettrail.errors import InputError
 
 if TYPE_CHECKING:
@@ -28,10 +27,7 @@ VERSION = 1
 
 def build(plan: CollectPlan, result: CollectResult, started: float) -> dict[str, Any]:
     """The manifest as a JSON-ready dict (documented in docs/collect.md)."""
-    points = [{"name": h.name, "pcap": h.pcap.name, "netns": None,
-               "interfaces": {str(k): v for k, v in sorted(h.interfaces.items())},
-               "tcpdump": h.counts}
-              for h in result.hosts if pcapfile.usable(h.pcap)]
+    points = [p for h in result.hosts for p in h.points]
     return {
         "version": VERSION,
         "kind": KIND,
@@ -61,7 +57,10 @@ def _host(h: HostRun) -> dict[str, Any]:
         "kernel": h.info.get("kernel"),
         "packets": h.packets,
         "bytes": h.bytes,
-        "tcpdump": h.counts,
+        "tcpdump" if h.settings.tracer == "tcpdump" else "tracer": h.counts,
+        "boot_id": h.info.get("boot_id"),
+        "points": [p["name"] for p in h.points],
+        "snapshot": h.snapshot or None,
         "timings": h.timings,
         "clock": None if clock is None else {
             "before": _estimate(clock.before),

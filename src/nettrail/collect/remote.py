@@ -22,15 +22,12 @@ READY = b"listening on"
 """What tcpdump prints on stderr once it captures."""
 SNAPLEN = 262144
 
-CAPTURE = r"""
-deadline=$1 filter=$2 snaplen=$3
-case $deadline$snaplen in *[!0-9]*|'') echo "nettrail-collect: bad arguments" >&2; exit 2;; esac
-if ! command -v tcpdump >/dev/null 2>&1; then
-  echo "nettrail-collect: tcpdump not found on PATH ($PATH)" >&2; exit 127
-fi
-if ! command -v timeout >/dev/null 2>&1; then
-  echo "nettrail-collect: timeout (coreutils) not found on PATH" >&2; exit 127
-fi
+NEEDS = r"""
+for tool in $needs timeout; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "nettrail-collect: $tool not found on PATH ($PATH)" >&2; exit 127
+  fi
+done
 sudo=
 if [ "$(id -u)" != 0 ]; then
   if ! command -v sudo >/dev/null 2>&1; then
@@ -38,6 +35,14 @@ if [ "$(id -u)" != 0 ]; then
   fi
   sudo="sudo -n"
 fi
+"""
+"""Check the tools a script needs (``$needs``, and ``timeout``); ``$sudo`` when not root."""
+
+CAPTURE = r"""
+deadline=$1 filter=$2 snaplen=$3
+case $deadline$snaplen in *[!0-9]*|'') echo "nettrail-collect: bad arguments" >&2; exit 2;; esac
+needs=tcpdump
+""" + NEEDS + r"""
 own=
 set -f
 set -- $SSH_CONNECTION
@@ -98,7 +103,41 @@ if command -v chronyc >/dev/null 2>&1; then
 fi
 echo "tcpdump $(command -v tcpdump || echo none)"
 echo "python3 $(command -v python3 || echo none)"
+echo "boot_id $(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
+echo "netns $(readlink /proc/self/ns/net 2>/dev/null)"
+echo "ssh ${SSH_CONNECTION:-}"
 """
+
+
+BOOT = (
+    "import os,sys\n"
+    "if sys.version_info<(3,11):\n"
+    " sys.stderr.write(\"nettrail-agent: python3 %d.%d is too old (3.11 needed)\\n\""
+    "%sys.version_info[:2]);sys.exit(127)\n"
+    "left=int(sys.argv[1]);fd=os.memfd_create(\"nettrail.pyz\")\n"
+    "while left:\n"
+    " b=os.read(0,min(left,1<<20))\n"
+    " if not b:sys.exit(\"nettrail-agent: the archive was cut short\")\n"
+    " os.write(fd,b);left-=len(b)\n"
+    "sys.path.insert(0,\"/proc/self/fd/%d\"%fd)\n"
+    "from nettrail.collect.agent import main\n"
+    "sys.exit(main(sys.argv[2:]))\n"
+)
+"""Run on the host by ``python3 -I -c``: read the archive (its size is the first argument)
+from stdin into a memory file, import nettrail from it and run the agent; the rest of stdin
+is the agent's stop signal. Written without single quotes: it sits in the script below."""
+
+AGENT = r"""
+size=$1 deadline=$2
+shift 2
+case $size$deadline in *[!0-9]*|'') echo "nettrail-collect: bad arguments" >&2; exit 2;; esac
+needs=python3
+""" + NEEDS + r"""
+exec timeout -s INT -k 5 "$deadline" $sudo python3 -I -c '""" + BOOT + r"""' "$size" \
+  "${SSH_CONNECTION:-}" "$@"
+"""
+"""Run nettrail's agent (``agent.py``) from the archive sent on stdin, as root, bounded by the
+deadline; it stops at the end of its stdin (collect stopping, the connection dropping)."""
 
 
 WAIT = "exec /bin/sh -c 'while read -r _; do :; done'"
@@ -124,3 +163,8 @@ def probe_command() -> str:
 def info_command() -> str:
     """Print the host's name, kernel, interfaces and clock discipline, one fact a line."""
     return command(INFO)
+
+
+def agent_command(size: int, deadline_s: int, args: Sequence[str]) -> str:
+    """Run the agent with ``args`` from an archive of ``size`` bytes sent first on stdin."""
+    return command(AGENT, (str(int(size)), str(int(deadline_s)), *args))

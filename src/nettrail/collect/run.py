@@ -15,16 +15,17 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from nettrail.collect import manifest
+from nettrail.collect import manifest, zipapp
 from nettrail.collect.host import DONE, FAILED, HostRun, HostSettings
+from nettrail.collect.peers import Peers
 from nettrail.collect.ssh import check_host
-from nettrail.errors import CapabilityError, InputError
+from nettrail.errors import InputError
 
 DEFAULT_SETTLE_S = 1.0
-TRACERS = ("tcpdump",)
+TRACERS = ("tcpdump", "ebpf")
 """Remote capture methods this build ships."""
 
 
@@ -68,8 +69,9 @@ def check_plan(plan: CollectPlan) -> None:
     if plan.command and shutil.which(plan.command[0]) is None:
         raise InputError(f"command not found: {plan.command[0]}")
     if plan.tracer not in TRACERS:
-        raise CapabilityError(f"tracer {plan.tracer!r} is not available in this build "
-                              f"(available: {', '.join(TRACERS)})")
+        raise InputError(f"unknown tracer {plan.tracer!r} (available: {', '.join(TRACERS)})")
+    if plan.tracer == "ebpf":
+        zipapp.build()  # CapabilityError when the BPF object is not built
     if (plan.output / manifest.MANIFEST_NAME).exists():
         raise InputError(f"{plan.output} already holds a run: not overwriting it")
     try:
@@ -83,7 +85,9 @@ def collect(plan: CollectPlan,
     """Run ``plan``; always writes the run, whatever happened (KeyboardInterrupt included)."""
     check_plan(plan)
     started, t0 = time.time(), time.monotonic()
-    hosts = [HostRun(name, plan.output / f"{name}.pcap", plan.settings, on_change)
+    settings = replace(plan.settings, tracer=plan.tracer)
+    peers = Peers(plan.hosts)
+    hosts = [HostRun(name, plan.output / f"{name}.pcap", settings, on_change, peers)
              for name in plan.hosts]
     threads = [threading.Thread(target=h.run, name=f"collect-{h.name}", daemon=True)
                for h in hosts]
@@ -103,6 +107,7 @@ def collect(plan: CollectPlan,
     finally:
         result.timings["trigger_end_s"] = round(time.monotonic() - t0, 3)
         for h in hosts:
+            h.interrupted = result.interrupted  # then no snapshot: stop quickly
             h.stop.set()
         _join(threads, plan.settings)
     result.timings["total_s"] = round(time.monotonic() - t0, 3)
@@ -149,7 +154,8 @@ def run_command(argv: Sequence[str], timeout: float | None) -> int:
 
 def _join(threads: Sequence[threading.Thread], settings: HostSettings) -> None:
     """Wait for every host to drain and close; an interrupt here only shortens the wait."""
-    deadline = time.monotonic() + settings.drain_timeout + 15
+    deadline = time.monotonic() + settings.drain_timeout + 15 + (
+        settings.snapshot_timeout + 10 if settings.snapshot else 0)
     for t in threads:
         while t.is_alive() and time.monotonic() < deadline:
             try:

@@ -107,11 +107,13 @@ class Master:
         return subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr,
                                 start_new_session=True)
 
-    def run(self, remote: str, timeout: float) -> tuple[int, str, str]:
-        """Run ``remote`` to its end: exit status, stdout, stderr (text)."""
-        proc = self.session(remote, stdin=subprocess.DEVNULL)
+    def run(self, remote: str, timeout: float,
+            stdin: bytes | None = None) -> tuple[int, str, str]:
+        """Run ``remote`` to its end (``stdin`` its input): exit status, stdout, stderr."""
+        proc = self.session(remote, stdin=subprocess.DEVNULL if stdin is None else
+                            subprocess.PIPE)
         try:
-            out, err = proc.communicate(timeout=timeout)
+            out, err = proc.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()

@@ -42,7 +42,8 @@ def snapshot_refs(refs: Sequence[NetnsRef], with_ovs: bool = True,
         names = {r.inode: r.name for r in refs}
         found, nat, msgs = ovs.read_all(names)
         bridges = tuple(b for b in found if b.namespace in names.values())
-        spaces = [_with_flows(ns, [n for n in nat if n.namespace == ns.name]) for ns in spaces]
+        spaces = [_with_ports(_with_flows(ns, [n for n in nat if n.namespace == ns.name]),
+                              bridges) for ns in spaces]
         notes += msgs
     return Topology(socket.gethostname(), os.uname().release, time.time(),
                     tuple(peers.resolve(spaces)), bridges, tuple(notes))
@@ -50,6 +51,20 @@ def snapshot_refs(refs: Sequence[NetnsRef], with_ovs: bool = True,
 
 def _with_flows(ns: Namespace, flows: list[NatRule]) -> Namespace:
     return replace(ns, nat=ns.nat + tuple(flows)) if flows else ns
+
+
+def _with_ports(ns: Namespace, bridges: Sequence[OvsBridge]) -> Namespace:
+    """``ns`` with each device that is a port of one of its Open vSwitch bridges mastered by
+    that bridge (the userspace datapath sets no kernel master; the kernel one sets
+    ``ovs-system``, which is replaced by the bridge)."""
+    port_of = {p: b.name for b in bridges if b.namespace == ns.name for p in b.ports
+               if p != b.name}
+    if not port_of:
+        return ns
+    links = tuple(replace(lk, master=port_of[lk.name])
+                  if lk.name in port_of and lk.master in (None, "ovs-system") else lk
+                  for lk in ns.links)
+    return replace(ns, links=links)
 
 
 def _read(refs: list[NetnsRef], workers: int) -> list[Namespace | str]:

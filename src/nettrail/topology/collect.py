@@ -10,8 +10,10 @@ from nettrail.errors import InputError
 from nettrail.model.topology import Namespace, NatRule
 from nettrail.topology import conntrack, iptables, netlink, nft, tc
 from nettrail.topology.discover import NetnsRef
+from nettrail.topology.tool import communicate
 
 TIMEOUT_S = 10.0
+CLONE_NEWNET = 0x40000000
 IPTABLES_TABLES = {"nat", "filter", "mangle", "raw", "security"}
 
 
@@ -19,10 +21,21 @@ class Vanished(Exception):
     """The namespace disappeared between discovery and reading."""
 
 
+def setns(fd: int) -> None:
+    """Move this process into the network namespace open as ``fd`` (setns(2))."""
+    if hasattr(os, "setns"):  # Python 3.12
+        os.setns(fd, CLONE_NEWNET)
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
 def enter(ref: NetnsRef) -> None:
     """Move this process into ``ref``'s namespace; Vanished when it no longer exists."""
-    from pyroute2.netns import setns
-
     try:
         fd = os.open(ref.path, os.O_RDONLY)
     except OSError as exc:
@@ -30,7 +43,7 @@ def enter(ref: NetnsRef) -> None:
     try:
         if os.fstat(fd).st_ino != ref.inode:
             raise Vanished("replaced by another namespace")
-        setns(fd, flags=0)
+        setns(fd)
     except OSError as exc:
         raise Vanished(str(exc)) from exc
     finally:
@@ -46,15 +59,8 @@ def read(ref: NetnsRef) -> Namespace | str:
     notes: list[str] = []
     nft_proc = _start(["nft", "-j", "list", "ruleset"], notes)  # runs while netlink is read
     raw = netlink.dump()
-    links = netlink.links(raw.links)
-    names = {lk.index: lk.name for lk in links}
-    addrs = netlink.addresses(raw.addresses, names)
-    routes = netlink.routes(raw.routes, names)
-    rules = netlink.policy(raw.rules)
-    neigh = netlink.neighbours(raw.neighbours, names)
-    hooks = netlink.filter_hooks(raw.qdiscs, names)
     nat, counts = _rules(ref.name, _finish(nft_proc, notes), notes)
-    for dev, hook in hooks:
+    for dev, hook in raw.hooks:
         out = _run(["tc", "-j", "filter", "show", "dev", dev, hook], notes)
         if out is not None:
             nat += tc.parse(out, ref.name, dev, hook)
@@ -63,8 +69,9 @@ def read(ref: NetnsRef) -> Namespace | str:
             nat += conntrack.nat_entries(conntrack.dump(), ref.name)
     except OSError as exc:
         notes.append(f"conntrack entries not read: {exc}")
-    return Namespace(ref.name, ref.inode, tuple(links), tuple(addrs), tuple(routes),
-                     tuple(rules), tuple(neigh), tuple(nat), counts, tuple(notes))
+    return Namespace(ref.name, ref.inode, tuple(raw.links), tuple(raw.addresses),
+                     tuple(raw.routes), tuple(raw.rules), tuple(raw.neighbours), tuple(nat),
+                     counts, tuple(notes))
 
 
 def _rules(name: str, text: str | None, notes: list[str],
@@ -128,13 +135,11 @@ def _finish(proc: subprocess.Popen[str] | None, notes: list[str]) -> str | None:
     if proc is None:
         return None
     cmd = " ".join(str(a) for a in proc.args)  # type: ignore[union-attr]
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+    answer = communicate(proc, TIMEOUT_S)
+    if answer is None:
         notes.append(f"{cmd}: no answer in {TIMEOUT_S:.0f} s")
         return None
+    out, err = answer
     if proc.returncode != 0:
         last = (err.strip().splitlines() or ["failed"])[-1]
         notes.append(f"{cmd}: exit {proc.returncode}: {last}")
@@ -149,7 +154,7 @@ def read_many(refs: list[NetnsRef]) -> list[Namespace | str]:
     for r in refs:
         try:
             out.append(read(r))
-        except Exception as exc:  # the worker boundary: pyroute2's NetlinkError is no OSError
+        except Exception as exc:  # the worker boundary: a surprise skips one namespace
             out.append(f"namespace {r.name} could not be read ({type(exc).__name__}: {exc}); "
                        f"skipped")
     return out

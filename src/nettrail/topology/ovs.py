@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from nettrail.model.topology import NatRule, OvsBridge
 from nettrail.topology import openflow
+from nettrail.topology.tool import communicate
 
 TIMEOUT_S = 5.0
 
@@ -84,11 +85,14 @@ def read_all(names: Mapping[int, str]) -> tuple[list[OvsBridge], list[NatRule], 
 
 
 def _ofctl(command: str, sock: str) -> str:
-    proc = subprocess.run(["ovs-ofctl", command, f"unix:{sock}"], capture_output=True,
-                          text=True, timeout=TIMEOUT_S, check=False)
+    proc = subprocess.Popen(["ovs-ofctl", command, f"unix:{sock}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    answer = communicate(proc, TIMEOUT_S)
+    if answer is None:
+        raise subprocess.SubprocessError(f"no answer in {TIMEOUT_S:.0f} s")
     if proc.returncode != 0:
-        raise subprocess.SubprocessError(proc.stderr.strip().splitlines()[-1:] or "failed")
-    return proc.stdout
+        raise subprocess.SubprocessError(answer[1].strip().splitlines()[-1:] or "failed")
+    return answer[0]
 
 
 def _ports(show: str) -> tuple[str, ...]:

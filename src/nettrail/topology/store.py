@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from nettrail.analyze import owners as nat_owners
 from nettrail.errors import InputError
@@ -19,10 +19,31 @@ def write(run_dir: Path, host: str, topo: Topology) -> Path:
     """Write ``topo`` as ``RUN/snapshots/HOST.json`` (the documented JSON) and return the path."""
     folder = run_dir / SNAPSHOT_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    rules = nat_owners.topology_rules([topo])
     path = folder / f"{host}.json"
     with open(path, "w") as out:
-        snapshot_json.render(topo, nat_owners.owners(rules), nat_owners.findings(rules), out)
+        render(topo, out)
+    return path
+
+
+def render(topo: Topology, out: TextIO) -> None:
+    """``topo`` as the snapshot JSON (with its NAT owners and findings) on ``out``."""
+    rules = nat_owners.topology_rules([topo])
+    snapshot_json.render(topo, nat_owners.owners(rules), nat_owners.findings(rules), out)
+
+
+def write_text(run_dir: Path, host: str, text: str) -> Path:
+    """Write a host's snapshot JSON received as text (a remote host's) as
+    ``RUN/snapshots/HOST.json``, after checking it reads as a snapshot (InputError if not)."""
+    try:
+        data = json.loads(text)
+        for ns in data["namespaces"]:
+            [_rule(r) for r in ns["nat"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"not a nettrail snapshot: {exc!s}") from exc
+    folder = run_dir / SNAPSHOT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{host.replace('/', '_')}.json"
+    path.write_text(text, encoding="utf-8")
     return path
 
 

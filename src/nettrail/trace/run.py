@@ -14,7 +14,7 @@ from nettrail.model.event import TraceEvent
 from nettrail.trace.config import TraceConfig
 from nettrail.trace.decode import Decoder
 from nettrail.trace.netns_names import NetnsNames
-from nettrail.trace.session import TraceSession, TraceStats
+from nettrail.trace.session import OBJECT_PATH, TraceSession, TraceStats
 
 POLL_S = 0.1
 GRACE_S = 0.2
@@ -49,11 +49,12 @@ class TraceRun:
     should_stop: Callable[[], bool] = lambda: False
     on_start: Callable[[TraceSession], None] | None = None
     names: NetnsNames | None = None
+    obj: Path = OBJECT_PATH
 
     def run(self) -> TraceResult:
         """Trace until the command exits, the duration passes or ``should_stop()``."""
         result = TraceResult()
-        with TraceSession(self.config) as session:
+        with TraceSession(self.config, self.obj) as session:
             decoder = Decoder(session.anchor_ns, self.names,
                               session.stack if self.config.stack else None)
             if self.on_start is not None:
@@ -67,7 +68,8 @@ class TraceRun:
                 if proc is not None and proc.poll() is None:
                     proc.terminate()
                     result.command_status = proc.wait()
-            time.sleep(GRACE_S if proc is not None else 0)
+            if proc is not None:
+                time.sleep(GRACE_S)
             result.events += self._drain(session, decoder)
             result.stats = session.stats()
             result.warnings.extend(decoder.names.warnings)
