@@ -1,4 +1,11 @@
-"""Raw event tuples (layout.EVENT order) -> ``TraceEvent`` records with their sections."""
+"""Ring buffer records -> an ``EventTable`` per batch; ``TraceEvent`` s with their sections
+built from a row on demand.
+
+A batch is decoded at once: numpy columns for the fixed fields and the packet headers
+(``columns``), kinds and namespace names per batch, packet ids in one pass over the rows. A
+row's full event (its packet decoded by the capture decoder, its sections named) is built
+only when a writer or the analyzer asks for it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,11 @@ import ipaddress
 import struct
 from collections import deque
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from nettrail.capture.decode import LINKTYPE_ETHERNET, LINKTYPE_RAW, decode_frame
 from nettrail.model.event import (
@@ -23,9 +34,10 @@ from nettrail.model.event import (
     StackSection,
     TraceEvent,
 )
+from nettrail.model.event_table import EventTable, PacketColumns
 from nettrail.model.flow import Endpoint
-from nettrail.model.packet import TCPHeader, UDPHeader
-from nettrail.trace import btf
+from nettrail.model.packet import PROTO_TCP, TCPHeader, UDPHeader
+from nettrail.trace import btf, columns
 from nettrail.trace import layout as L
 from nettrail.trace.kallsyms import Kallsyms
 from nettrail.trace.netns_names import NetnsNames, Switches
@@ -47,7 +59,10 @@ CT_REPLY = L.tail_slice("ct_reply.src").start
 SOCK = L.tail_slice("sock.src").start
 TUPLE = struct.Struct(L.fmt_of(L.TUPLE))
 MAX_IDS = 1 << 16
+_KIND_TABLE = np.array([L.KIND_NAMES.get(code, "unknown") for code in range(max(L.KIND_NAMES) + 2)],
+                       dtype=object)
 Raw = tuple[Any, ...]
+Ids = npt.NDArray[np.int64]
 
 
 class _Handed(NamedTuple):
@@ -106,24 +121,80 @@ class Decoder:
         return pid
 
     def event(self, raw: Raw) -> TraceEvent:
-        """One ``TraceEvent`` from a raw tuple."""
+        """One ``TraceEvent`` from a raw tuple (``layout.RECORD`` order): a batch of one."""
+        return self.table(L.RECORD_STRUCT.pack(*raw)).event(0)
+
+    def table(self, buf: bytes) -> EventTable:
+        """The events of a batch of ring records (``layout.RECORD_STRUCT.size`` bytes each)."""
+        rec = columns.records(buf)
+        simple, pk = columns.packet_columns(rec)
+        kinds = self._kinds(rec)
+        netns = rec["netns"]
+        names = {ino: self.names.name(ino) for ino in np.unique(netns).tolist()}
+        rows = _Rows(buf, rec, self, simple, pk)
+        ids = self._ids_of(rec, kinds, rows)
+        flags = rec["flags"]
+        kind_codes = rec["kind"]
+        plain = simple & ((kind_codes == L.KIND_XMIT) | (kind_codes == L.KIND_RECV))
+        plain &= (flags & (L.EV_CT | L.EV_SOCK | L.EV_STACK)) == 0
+
+        def build(i: int) -> TraceEvent:
+            return self._event(rows.raw(i), kinds[i], int(ids[i]), rows.packet(i))
+
+        return EventTable(
+            anchor_ns=self.anchor_ns, mono_ns=rec["ts_ns"], kind=kinds, cpu=rec["cpu"],
+            netns_inode=netns, netns_names=names, has_device=(flags & L.EV_DEV) != 0,
+            ifindex=rec["ifindex"], ifname=rec["ifname"], packet_id=ids,
+            followed=(flags & (L.EV_TRACKED | L.EV_CONN)) != 0, plain=plain, packet=pk,
+            build=build)
+
+    def _kinds(self, rec: columns.Records) -> list[str]:
+        """Kind names of the rows; a drop that is a hand-over to a packet socket is ``handed``."""
+        codes = rec["kind"]
+        kinds: list[str] = _KIND_TABLE[np.minimum(codes, len(_KIND_TABLE) - 1)].tolist()
+        otherhost = [code for code, name in self._drop.items() if name == "OTHERHOST"]
+        handed = ((codes == L.KIND_DROP) & np.isin(rec["reason"], otherhost)
+                  & ((rec["dev_flags"] & L.DEV_PACKET_SOCKET) != 0))
+        for i in np.flatnonzero(handed).tolist():
+            kinds[i] = "handed"
+        return kinds
+
+    def _ids_of(self, rec: columns.Records, kinds: list[str], rows: _Rows) -> Ids:
+        """The packet id of every row (0 without an skb), in row order.
+
+        A followed skb is known by (skb, first-match time); another by the skb and its
+        packet's identity (IP ID, TCP sequence or UDP length, protocol). Known keys are
+        looked up for the whole batch at once; only a packet's first row takes a new id.
+        """
+        if self._handed or "handed" in kinds:
+            return self._ids_joining(rec, kinds, rows)
+        skbs = rec["skb"]
+        keys: list[tuple[int, ...]] = list(zip(skbs.tolist(), rec["first_ns"].tolist(),
+                                               strict=True))
+        for i in np.flatnonzero((rec["first_ns"] == 0) & (skbs != 0)).tolist():
+            keys[i] = rows.key(i)
+        known = self._ids
+        ids = np.fromiter(map(known.get, keys, repeat(0)), np.int64, len(keys))
+        for i in np.flatnonzero((ids == 0) & (skbs != 0)).tolist():
+            ids[i] = known.get(keys[i]) or self._packet_id(keys[i])
+        return ids
+
+    def _ids_joining(self, rec: columns.Records, kinds: list[str], rows: _Rows) -> Ids:
+        """``_ids_of`` row by row, joining frames handed to a switch with their copies."""
+        out = [0] * len(kinds)
+        netns, ifindex = rec["netns"].tolist(), rec["ifindex"].tolist()
+        mono = rec["ts_ns"].tolist()
+        for i, skb in enumerate(rec["skb"].tolist()):
+            if skb:
+                out[i] = self._joined(rows.key(i), kinds[i], netns[i], ifindex[i], mono[i],
+                                      rows.fingerprint, i)
+        return np.array(out, np.int64)
+
+    def _event(self, raw: Raw, kind: str, packet_id: int,
+               packet: PacketSection | None) -> TraceEvent:
         flags = int(raw[FLAGS])
-        kind = L.KIND_NAMES.get(int(raw[KIND]), "unknown")
         netns_inode = int(raw[NETNS])
         mono = int(raw[TS])
-        packet = self._packet(raw) if flags & L.EV_PKT else None
-        skb = int(raw[SKB])
-        first = int(raw[FIRST])
-        if first:
-            key: tuple[int, ...] = (skb, first)
-        else:
-            key = (skb, *_identity(packet))
-        drop = self._drop_section(raw, netns_inode) if kind == "drop" else None
-        if drop is not None and drop.handed_to:
-            kind = "handed"
-        packet_id = 0
-        if skb:
-            packet_id = self._joined(key, kind, netns_inode, int(raw[IFINDEX]), mono, packet)
         return TraceEvent(
             time_ns=mono + self.anchor_ns,
             mono_ns=mono,
@@ -136,14 +207,14 @@ class Decoder:
             device=self._device(raw) if flags & L.EV_DEV else None,
             packet=packet,
             conntrack=self._conntrack(raw) if flags & L.EV_CT else None,
-            drop=drop,
+            drop=self._drop_section(raw, netns_inode) if kind in ("drop", "handed") else None,
             reset=self._reset_section(raw, flags) if kind == "reset" else None,
             socket=self._socket(raw) if flags & L.EV_SOCK else None,
             stack=self._stack_section(raw) if flags & L.EV_STACK else None,
         )
 
     def _joined(self, key: tuple[int, ...], kind: str, netns: int, ifindex: int, mono: int,
-                packet: PacketSection | None) -> int:
+                fingerprint_of: Callable[[int], tuple[int, ...]], row: int) -> int:
         """The packet id, joining a frame handed to a switch with its copy leaving another port.
 
         The switch sends a new skb, so the far side's first event opens a new key: it gets the
@@ -155,12 +226,12 @@ class Decoder:
         """
         if kind == "handed":
             pid = self._packet_id(key)
-            fp = fingerprint(packet)
+            fp = fingerprint_of(row)
             if fp:
                 self._handed.setdefault((netns, fp), deque()).append(_Handed(pid, mono, set()))
             return pid
         if self._handed and key not in self._ids:
-            waiting = self._handed.get((netns, fingerprint(packet)))
+            waiting = self._handed.get((netns, fingerprint_of(row)))
             while waiting and mono - waiting[0].mono > HANDOVER_NS:
                 waiting.popleft()
             hit = next((h for h in waiting or () if ifindex not in h.left_by and h.mono <= mono),
@@ -180,6 +251,10 @@ class Decoder:
         name: bytes = raw[TAIL][IFNAME]
         return DeviceSection(int(raw[IFINDEX]),
                              name.split(b"\0", 1)[0].decode(errors="replace"))
+
+    def packet(self, raw: Raw) -> PacketSection | None:
+        """The packet section of a raw record, None when it carries no packet bytes."""
+        return self._packet(raw) if int(raw[FLAGS]) & L.EV_PKT else None
 
     def _packet(self, raw: Raw) -> PacketSection:
         data: bytes = raw[TAIL][DATA]
@@ -226,6 +301,55 @@ class Decoder:
         while frames and frames[0].startswith(("bpf_prog_", "bpf_trace_run")):
             del frames[0]  # the tracer itself
         return StackSection(tuple(frames))
+
+
+class _Rows:
+    """One batch's rows for the per-row work: raw records, packets decoded once, the
+    identity and fingerprint of a row's packet (from the columns when they describe it)."""
+
+    def __init__(self, buf: bytes, rec: columns.Records, decoder: Decoder,
+                 simple: np.ndarray[Any, Any], pk: PacketColumns) -> None:
+        self.buf = buf
+        self.rec_skb = rec["skb"]
+        self.rec_first = rec["first_ns"]
+        self.decoder = decoder
+        self.simple = simple
+        self.pk = pk
+        self._packets: dict[int, PacketSection | None] = {}
+
+    def raw(self, i: int) -> Raw:
+        """Row ``i`` as a raw tuple (``layout.RECORD`` order)."""
+        return L.RECORD_STRUCT.unpack_from(self.buf, i * L.RECORD_STRUCT.size)
+
+    def packet(self, i: int) -> PacketSection | None:
+        """Row ``i``'s packet section (decoded once)."""
+        if i not in self._packets:
+            self._packets[i] = self.decoder.packet(self.raw(i))
+        return self._packets[i]
+
+    def key(self, i: int) -> tuple[int, ...]:
+        """What tells row ``i``'s packet apart: (skb, first-match time) or (skb, identity)."""
+        skb, first = int(self.rec_skb[i]), int(self.rec_first[i])
+        return (skb, first) if first else (skb, *self.identity(i))
+
+    def identity(self, i: int) -> tuple[int, ...]:
+        """``_identity`` of row ``i``'s packet."""
+        if not self.simple[i]:
+            return _identity(self.packet(i))
+        pk = self.pk
+        proto = int(pk.proto[i])
+        second = int(pk.seq[i]) if proto == PROTO_TCP else int(pk.payload_len[i])
+        return (int(pk.ip_id[i]), second, proto)
+
+    def fingerprint(self, i: int) -> tuple[int, ...]:
+        """``fingerprint`` of row ``i``'s packet."""
+        if not self.simple[i]:
+            return fingerprint(self.packet(i))
+        pk = self.pk
+        ip_id, proto, plen = int(pk.ip_id[i]), int(pk.proto[i]), int(pk.payload_len[i])
+        if proto == PROTO_TCP:
+            return (ip_id, proto, int(pk.seq[i]), int(pk.ack[i]), int(pk.tcp_flags[i]), plen)
+        return (ip_id, proto, plen)
 
 
 def fingerprint(packet: PacketSection | None) -> tuple[int, ...]:

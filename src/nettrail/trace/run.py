@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from nettrail.errors import TraceError
-from nettrail.model.event import TraceEvent
+from nettrail.model.event_table import EventTable
 from nettrail.trace.config import TraceConfig
 from nettrail.trace.decode import Decoder
 from nettrail.trace.netns_names import NetnsNames
@@ -23,7 +23,7 @@ GRACE_S = 0.2
 class Sink(Protocol):
     """Anything that takes decoded events as they arrive."""
 
-    def write(self, events: Sequence[TraceEvent]) -> None:
+    def write(self, table: EventTable) -> None:
         """Take a batch of events, oldest first."""
 
 
@@ -86,11 +86,13 @@ class TraceRun:
             result.events += self._drain(session, decoder)
 
     def _drain(self, session: TraceSession, decoder: Decoder) -> int:
-        raw = session.read()
-        events = [decoder.event(r) for r in raw]
+        buf = session.read()
+        if not buf:
+            return 0
+        table = decoder.table(buf)
         for sink in self.sinks:
-            sink.write(events)
-        return len(events)
+            sink.write(table)
+        return len(table)
 
 
 def _write_ready(path: Path) -> None:
