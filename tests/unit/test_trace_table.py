@@ -82,8 +82,8 @@ def test_rows_equal_their_events() -> None:
     assert len(table) == 3000
     plain = table.plain.tolist()
     assert 200 < sum(plain) < 2800  # both paths are exercised
-    json_lines = trace_json.table_lines(table, trace_json._Texts())
-    text_lines = list(trace_text.table_lines(table))
+    json_lines = trace_json.table_lines(table)
+    text_lines = trace_text.table_lines(table)
     pk = table.packet
     for i in range(len(table)):
         ev = table.event(i)

@@ -29,15 +29,16 @@ _ADDR4: dict[int, str] = {}
 def addr4_texts(column: U32) -> list[str]:
     """Dotted-quad text of every IPv4 address in ``column`` (host-order integers)."""
     cache = _ADDR4
-    out = []
-    for a in column.tolist():
-        text = cache.get(a)
-        if text is None:
-            if len(cache) >= 1 << 16:
-                cache.clear()
-            text = cache[a] = f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}"
-        out.append(text)
-    return out
+    values = column.tolist()
+    out: list[str | None] = list(map(cache.get, values))
+    if None in out:
+        if len(cache) >= 1 << 16:
+            cache.clear()
+        for i, text in enumerate(out):
+            if text is None:
+                a = values[i]
+                out[i] = cache[a] = f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}"
+    return out  # type: ignore[return-value]  # no None left
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,8 @@ class EventTable:
     """Trace events as columns, with their full records built on demand.
 
     ``mono_ns`` is the kernel's CLOCK_MONOTONIC and ``anchor_ns`` what turns it into wall
-    time; ``kind`` the event kind names (``model.event.KINDS``); ``netns_names`` the name of
+    time; ``kind`` the event kind names (``model.event.KINDS``), ``kind_code`` a number per
+kind name (equal codes, equal kinds); ``netns_names`` the name of
     every namespace inode in the batch; ``ifname`` the device name (empty without a device,
     see ``has_device``); ``packet_id`` groups the events of one packet (0: none); ``plain``
     marks the rows ``packet`` describes completely (see the module docstring).
@@ -77,6 +79,7 @@ class EventTable:
     anchor_ns: int
     mono_ns: npt.NDArray[np.uint64]
     kind: list[str]
+    kind_code: U8
     cpu: U16
     netns_inode: U32
     netns_names: Mapping[int, str]

@@ -11,9 +11,13 @@ import os
 import time
 from typing import Any, TextIO
 
+import numpy as np
+import numpy.typing as npt
+
 from nettrail.model.event import PROTO_NAMES, TraceEvent
 from nettrail.model.event_table import EventTable, addr4_texts
 from nettrail.model.packet import TCPHeader, tcp_flags_text
+from nettrail.report.columns import texts
 from nettrail.report.trace_text import endpoints
 
 FORMAT = "nettrail-trace"
@@ -85,76 +89,69 @@ def event_record(ev: TraceEvent) -> dict[str, Any]:
     return rec
 
 
-_HEAD = ('{"type": "event", "time": "%s.%09dZ", "time_ns": %d, "kind": "%s", "netns": %s, '
-         '"netns_inode": %d, "ifname": %s, "ifindex": %s, "cpu": %d, "packet_id": %d, '
-         '"followed": %s, "src": "%s", "dst": "%s", "sport": %d, "dport": %d, ')
-_TCP = _HEAD + ('"proto": "tcp", "tcp_flags": "%s", "seq": %d, "ack": %d, "payload_len": %d, '
-                '"ip_id": %d, "len": %d}\n')
-_UDP = _HEAD + '"proto": "udp", "ip_id": %d, "len": %d}\n'
+def _plain_lines(table: EventTable, rows: npt.NDArray[np.intp]) -> list[str]:
+    """The JSON lines of plain rows ``rows``, straight from the columns.
 
-
-class _Texts:
-    """JSON text of the strings rows repeat (names, seconds, flags), each made once."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[int, str] = {}
-        self.names: dict[str, str] = {}
-        self.ifnames: dict[bytes, str] = {}
-        self.flags: dict[int, str] = {}
-
-    def second(self, s: int) -> str:
-        text = self.seconds.get(s)
-        if text is None:
-            if len(self.seconds) > 4096:
-                self.seconds.clear()
-            text = self.seconds[s] = _seconds(s)
-        return text
-
-    def name(self, name: str) -> str:
-        text = self.names.get(name)
-        if text is None:
-            text = self.names[name] = json.dumps(name)
-        return text
-
-    def ifname(self, raw: bytes) -> str:
-        text = self.ifnames.get(raw)
-        if text is None:
-            text = self.ifnames[raw] = json.dumps(raw.split(b"\0", 1)[0].decode(errors="replace"))
-        return text
-
-    def flag(self, bits: int) -> str:
-        text = self.flags.get(bits)
-        if text is None:
-            text = self.flags[bits] = tcp_flags_text(bits)
-        return text
-
-
-def table_lines(table: EventTable, texts: _Texts) -> list[str]:
-    """The JSON line of every row, in order."""
+    What rows repeat (the device part, the flow part) is made once per distinct value; one
+    f-string per row keeps the key order and spacing of ``json.dumps(event_record(ev))``.
+    """
     pk = table.packet
-    src, dst = addr4_texts(pk.src), addr4_texts(pk.dst)
-    names = [texts.name(n) for n in table.netns()]
-    times = table.time_ns()
-    rows = zip(table.plain.tolist(), times, table.kind, names, table.netns_inode.tolist(),
-               table.has_device.tolist(), table.ifname.tolist(), table.ifindex.tolist(),
-               table.cpu.tolist(), table.packet_id.tolist(), table.followed.tolist(),
-               src, dst, pk.sport.tolist(), pk.dport.tolist(), pk.proto.tolist(),
-               pk.tcp_flags.tolist(), pk.seq.tolist(), pk.ack.tolist(),
-               pk.payload_len.tolist(), pk.ip_id.tolist(), pk.wire_len.tolist(), strict=True)
-    out = []
-    for i, (plain, t, kind, ns, ino, dev, ifn, ifx, cpu, pid, fol, s, d, sport, dport, proto,
-            flags, seq, ack, plen, ip_id, wire) in enumerate(rows):
-        if not plain:
-            out.append(json.dumps(event_record(table.event(i))) + "\n")
-            continue
-        sec, frac = divmod(t, 1_000_000_000)
-        head = (texts.second(sec), frac, t, kind, ns, ino,
-                texts.ifname(ifn) if dev else "null", ifx if dev else "null", cpu, pid,
-                "true" if fol else "false", s, d, sport, dport)
-        if proto == 6:
-            out.append(_TCP % (*head, texts.flag(flags), seq, ack, plen, ip_id, wire))
+    t = table.mono_ns[rows].astype(np.int64) + table.anchor_ns
+    sec, frac = np.divmod(t, 1_000_000_000)
+    kinds, names = table.kind, table.netns_names
+    ino, dev, ifx, cpu = (table.netns_inode[rows], table.has_device[rows],
+                          table.ifindex[rows], table.cpu[rows])
+    ifname = np.ascontiguousarray(np.where(dev, table.ifname[rows], b"").astype("S16"))
+    name_key = ifname.view(np.uint64).reshape(-1, 2)
+
+    def device(k: int) -> str:
+        r = int(rows[k])
+        raw = ifname[k].split(b"\0", 1)[0].decode(errors="replace")
+        where = (f'"ifname": {json.dumps(raw)}, "ifindex": {ifx[k]}' if dev[k]
+                 else '"ifname": null, "ifindex": null')
+        return (f'"kind": "{kinds[r]}", "netns": {json.dumps(names[int(ino[k])])}, '
+                f'"netns_inode": {ino[k]}, {where}, "cpu": {cpu[k]}')
+
+    src, dst = pk.src[rows], pk.dst[rows]
+    sport, dport, proto, flags = pk.sport[rows], pk.dport[rows], pk.proto[rows], \
+        pk.tcp_flags[rows]
+    fol, pid = table.followed[rows], table.packet_id[rows]
+    seq, ack, plen = pk.seq[rows], pk.ack[rows], pk.payload_len[rows]
+    ip_id, wire = pk.ip_id[rows], pk.wire_len[rows]
+
+    def packet(k: int) -> str:
+        a, b = addr4_texts(src[k : k + 1])[0], addr4_texts(dst[k : k + 1])[0]
+        text = (f'"packet_id": {pid[k]}, "followed": {"true" if fol[k] else "false"}, '
+                f'"src": "{a}", "dst": "{b}", "sport": {sport[k]}, "dport": {dport[k]}, ')
+        if proto[k] == 6:
+            text += (f'"proto": "tcp", "tcp_flags": "{tcp_flags_text(int(flags[k]))}", '
+                     f'"seq": {seq[k]}, "ack": {ack[k]}, "payload_len": {plen[k]}, ')
         else:
-            out.append(_UDP % (*head, ip_id, wire))
+            text += '"proto": "udp", '
+        return text + f'"ip_id": {ip_id[k]}, "len": {wire[k]}}}\n'
+
+    code = table.kind_code[rows]
+    seconds = texts((sec,), lambda k: _seconds(int(sec[k])))
+    devices = texts((code, ino, dev, ifx, cpu, name_key[:, 0], name_key[:, 1]), device)
+    packets = texts((pid, fol, src, dst, sport, dport, proto, flags, seq, ack, plen, ip_id,
+                     wire), packet)
+    return [f'{{"type": "event", "time": "{s}.{f:09d}Z", "time_ns": {tt}, {d}, {p}'
+            for s, f, tt, d, p in zip(seconds, frac.tolist(), t.tolist(), devices, packets,
+                                      strict=True)]
+
+
+def table_lines(table: EventTable) -> list[str]:
+    """The JSON line of every row, in order."""
+    plain = table.plain
+    rows = np.flatnonzero(plain)
+    fast = _plain_lines(table, rows)
+    if len(fast) == len(table):
+        return fast
+    out = [""] * len(table)
+    for i, line in zip(rows.tolist(), fast, strict=True):
+        out[i] = line
+    for i in np.flatnonzero(~plain).tolist():
+        out[i] = json.dumps(event_record(table.event(i))) + "\n"
     return out
 
 
@@ -163,12 +160,11 @@ class JsonLines:
 
     def __init__(self, out: TextIO, anchor_ns: int, filter_text: str) -> None:
         self.out = out
-        self._texts = _Texts()
         out.write(json.dumps(header_record(anchor_ns, filter_text)) + "\n")
 
     def write(self, table: EventTable) -> None:
         """Append events."""
-        self.out.write("".join(table_lines(table, self._texts)))
+        self.out.write("".join(table_lines(table)))
 
     def summary(self, emitted: int, lost: int, events: int) -> None:
         """The last line: what the kernel emitted, lost, and what was written."""

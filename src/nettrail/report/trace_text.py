@@ -10,16 +10,18 @@ its columns, any other from its full event; both print the packet with the same 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from typing import NamedTuple, TextIO
+from collections.abc import Sequence
+from typing import TextIO
+
+import numpy as np
 
 from nettrail.analyze.describe import describe_packet, tcp_line, udp_line
 from nettrail.model.event import TraceEvent
 from nettrail.model.event_table import EventTable, addr4_texts
 from nettrail.model.flow import Endpoint
 
-Hop = tuple[Endpoint, Endpoint, str]
-"""(source, destination, netns) of one hop of a packet."""
+Hop = tuple[str, int, str, int, str]
+"""(source address, port, destination address, port, netns) of one hop of a packet."""
 
 
 def endpoints(ev: TraceEvent) -> tuple[Endpoint, Endpoint] | None:
@@ -35,19 +37,19 @@ def endpoints(ev: TraceEvent) -> tuple[Endpoint, Endpoint] | None:
 
 
 def hop_of(ev: TraceEvent) -> Hop | None:
-    """(source, destination, netns) of a packet hop; None for events that are not hops."""
+    """The hop an event is (None for events that are not hops of a packet)."""
     eps = endpoints(ev) if ev.kind in ("xmit", "recv", "drop", "handed") else None
-    return None if eps is None else (eps[0], eps[1], ev.netns)
+    return None if eps is None else (*eps[0], *eps[1], ev.netns)
 
 
 def rewrite_notes(prev: Hop, cur: Hop) -> list[str]:
     """The NAT rewrites between two consecutive hops of one packet, and where they happened."""
-    where = cur[2] if cur[2] == prev[2] else f"{prev[2]} -> {cur[2]}"
+    where = cur[4] if cur[4] == prev[4] else f"{prev[4]} -> {cur[4]}"
     notes = []
-    if cur[1] != prev[1]:
-        notes.append(f"DNAT {prev[1]} -> {cur[1]} in {where}")
-    if cur[0] != prev[0]:
-        notes.append(f"SNAT {prev[0]} -> {cur[0]} in {where}")
+    if cur[2:4] != prev[2:4]:
+        notes.append(f"DNAT {Endpoint(*prev[2:4])} -> {Endpoint(*cur[2:4])} in {where}")
+    if cur[:2] != prev[:2]:
+        notes.append(f"SNAT {Endpoint(*prev[:2])} -> {Endpoint(*cur[:2])} in {where}")
     return notes
 
 
@@ -58,7 +60,7 @@ def rewrites(hops: Sequence[Hop | None]) -> list[tuple[int, str]]:
     for i, cur in enumerate(hops):
         if cur is None:
             continue
-        if prev is not None:
+        if prev is not None and cur != prev:
             out.extend((i, note) for note in rewrite_notes(prev, cur))
         prev = cur
     return out
@@ -75,56 +77,76 @@ def packet_text(ev: TraceEvent) -> str:
     return "" if p is None else describe_packet(p.headers, p.inner, p.vni, p.tunnel)
 
 
-class Line(NamedTuple):
-    """What the timeline writes about one event: times, kind, where, what, sections, hop."""
-
-    mono_ns: int
-    time_ns: int
-    kind: str
-    where: str
-    what: str
-    sections: str
-    hop: Hop | None
-    stack: tuple[str, ...]
+Line = tuple[int, int, str, str, "Hop | None", tuple[str, ...]]
+"""What the timeline writes about one event: (monotonic ns, wall ns, the hop's text after its
+time, what the packet (or socket) is, its hop, its stack frames)."""
 
 
 def event_line(ev: TraceEvent) -> Line:
     """The timeline's view of a full event."""
     what = packet_text(ev) if ev.packet is not None else (
         ev.socket.text() if ev.socket is not None else "")
-    sections = "".join(f"  [{s.text()}]" for s in (ev.drop, ev.reset, ev.conntrack)
-                       if s is not None)
     where = ev.netns + (f"/{ev.ifname}" if ev.ifname else "")
-    return Line(ev.mono_ns, ev.time_ns, ev.kind, where, what, sections, hop_of(ev),
-                ev.stack.frames if ev.stack is not None else ())
+    text = f"{ev.kind:<17} {where}" + (f"  {what}" if what else "")
+    text += "".join(f"  [{s.text()}]" for s in (ev.drop, ev.reset, ev.conntrack)
+                    if s is not None)
+    return (ev.mono_ns, ev.time_ns, text, what, hop_of(ev),
+            ev.stack.frames if ev.stack is not None else ())
 
 
-def table_lines(table: EventTable) -> Iterator[Line]:
-    """The timeline's view of every row: plain rows from the columns, others from events."""
+def plain_texts(table: EventTable) -> tuple[list[str], list[Hop]]:
+    """The packet line and the hop of every plain row of ``table``, in row order."""
     pk = table.packet
-    src, dst = addr4_texts(pk.src), addr4_texts(pk.dst)
-    netns = table.netns()
-    ifnames = table.ifname.tolist()
-    columns = zip(table.mono_ns.tolist(), table.time_ns(), table.kind, netns,
-                  table.has_device.tolist(), ifnames, pk.proto.tolist(), src,
-                  pk.sport.tolist(), dst, pk.dport.tolist(), pk.tcp_flags.tolist(),
-                  pk.seq.tolist(), pk.ack.tolist(), pk.window.tolist(),
-                  pk.payload_len.tolist(), strict=True)
-    wheres: dict[tuple[str, bytes], str] = {}
-    for i, (plain, row) in enumerate(zip(table.plain.tolist(), columns, strict=True)):
-        if not plain:
-            yield event_line(table.event(i))
-            continue
-        mono, wall, kind, ns, dev, ifname, proto, s, sport, d, dport, flags, seq, ack, win, \
-            plen = row
-        where = wheres.get((ns, ifname))
-        if where is None:
-            name = ifname.split(b"\0", 1)[0].decode(errors="replace") if dev else ""
-            where = wheres[(ns, ifname)] = ns + (f"/{name}" if name else "")
-        what = (tcp_line(s, sport, d, dport, flags, seq, ack, win, plen) if proto == 6
-                else udp_line(s, sport, d, dport, plen))
-        yield Line(mono, wall, kind, where, what, "",
-                   (Endpoint(s, sport), Endpoint(d, dport), ns), ())
+    rows = np.flatnonzero(table.plain)
+    src, dst = addr4_texts(pk.src[rows]), addr4_texts(pk.dst[rows])
+    sport, dport, plen = pk.sport[rows].tolist(), pk.dport[rows].tolist(), \
+        pk.payload_len[rows].tolist()
+    netns = table.netns_names
+    hops = list(zip(src, sport, dst, dport, [netns[i] for i in table.netns_inode[rows].tolist()],
+                    strict=True))
+    tcp = pk.proto[rows] == 6
+    if tcp.all():
+        return list(map(tcp_line, src, sport, dst, dport, pk.tcp_flags[rows].tolist(),
+                        pk.seq[rows].tolist(), pk.ack[rows].tolist(), pk.window[rows].tolist(),
+                        plen)), hops
+    return [tcp_line(s, sp, d, dp, int(pk.tcp_flags[i]), int(pk.seq[i]), int(pk.ack[i]),
+                     int(pk.window[i]), n) if t else udp_line(s, sp, d, dp, n)
+            for i, t, s, sp, d, dp, n in zip(rows.tolist(), tcp.tolist(), src, sport, dst,
+                                             dport, plen, strict=True)], hops
+
+
+def table_lines(table: EventTable) -> list[Line]:
+    """The timeline's view of every row: plain rows from the columns, others from events."""
+    plain = table.plain.tolist()
+    whats, hops = plain_texts(table)
+    heads = _heads(table)
+    mono, wall = table.mono_ns.tolist(), table.time_ns()
+    out: list[Line] = []
+    k = 0
+    for i, p in enumerate(plain):
+        if p:
+            what = whats[k]
+            out.append((mono[i], wall[i], heads[i] + what, what, hops[k], ()))
+            k += 1
+        else:
+            out.append(event_line(table.event(i)))
+    return out
+
+
+def _heads(table: EventTable) -> list[str]:
+    """``kind where  `` of every row (where: netns/device), made once per distinct value."""
+    made: dict[tuple[str, int, bytes], str] = {}
+    names = table.netns_names
+    out = []
+    for key in zip(table.kind, table.netns_inode.tolist(),
+                   np.where(table.has_device, table.ifname, b"").tolist(), strict=True):
+        head = made.get(key)
+        if head is None:
+            kind, ino, raw = key
+            dev = raw.split(b"\0", 1)[0].decode(errors="replace")
+            head = made[key] = f"{kind:<17} {names[ino]}" + (f"/{dev}" if dev else "") + "  "
+        out.append(head)
+    return out
 
 
 def _clock(ns: int) -> str:
@@ -132,32 +154,23 @@ def _clock(ns: int) -> str:
         f".{ns % 1_000_000_000:09d}"
 
 
-def hop_text(line: Line, t0: int) -> str:
-    """One hop of a packet: offset from the first hop, kind, where, and what happened."""
-    text = f"  +{(line.mono_ns - t0) / 1000:10.3f}us  {line.kind:<17} {line.where}"
-    if line.what:
-        text += f"  {line.what}"
-    return text + line.sections
-
-
 def render_packet(packet_id: int, lines: Sequence[Line], out: TextIO,
                   stacks: bool = False) -> None:
     """One packet as a hop list across namespaces, NAT rewrites where they happen."""
     if not lines:
         return
-    first = lines[0]
-    out.write(f"{_clock(first.time_ns)} packet {packet_id}: {first.what}\n")
+    t0, wall = lines[0][0], lines[0][1]
+    text = [f"{_clock(wall)} packet {packet_id}: {lines[0][3]}\n"]
     notes: dict[int, list[str]] = {}
-    for i, note in rewrites([line.hop for line in lines]):
+    for i, note in rewrites([line[4] for line in lines]):
         notes.setdefault(i, []).append(note)
-    t0 = first.mono_ns
-    for i, line in enumerate(lines):
+    for i, (mono, _wall, hop, _what, _hop, stack) in enumerate(lines):
         for note in notes.get(i, ()):
-            out.write(f"  {'':>12}  {note}\n")
-        out.write(hop_text(line, t0) + "\n")
+            text.append(f"  {'':>12}  {note}\n")
+        text.append(f"  +{(mono - t0) / 1000:10.3f}us  {hop}\n")
         if stacks:
-            for frame in line.stack:
-                out.write(f"  {'':>12}    {frame}\n")
+            text.extend(f"  {'':>12}    {frame}\n" for frame in stack)
+    out.write("".join(text))
 
 
 class Timeline:
@@ -197,8 +210,8 @@ class Timeline:
             done = list(self._open)
         else:
             edge = now_mono_ns - self.quiet_ns
-            done = [k for k, lines in self._open.items() if lines[-1].mono_ns <= edge]
-        done.sort(key=lambda k: self._open[k][0].mono_ns)
+            done = [k for k, lines in self._open.items() if lines[-1][0] <= edge]
+        done.sort(key=lambda k: self._open[k][0][0])
         for key in done:
             render_packet(self._ids.pop(key), self._open.pop(key), self.out, self.stacks)
         if done:

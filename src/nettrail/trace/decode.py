@@ -13,7 +13,6 @@ import ipaddress
 import struct
 from collections import deque
 from collections.abc import Callable
-from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -142,7 +141,9 @@ class Decoder:
             return self._event(rows.raw(i), kinds[i], int(ids[i]), rows.packet(i))
 
         return EventTable(
-            anchor_ns=self.anchor_ns, mono_ns=rec["ts_ns"], kind=kinds, cpu=rec["cpu"],
+            anchor_ns=self.anchor_ns, mono_ns=rec["ts_ns"], kind=kinds,
+            kind_code=np.where(np.array(kinds, object) == "handed", 0, kind_codes).astype(np.uint8),
+            cpu=rec["cpu"],
             netns_inode=netns, netns_names=names, has_device=(flags & L.EV_DEV) != 0,
             ifindex=rec["ifindex"], ifname=rec["ifname"], packet_id=ids,
             followed=(flags & (L.EV_TRACKED | L.EV_CONN)) != 0, plain=plain, packet=pk,
@@ -168,15 +169,22 @@ class Decoder:
         """
         if self._handed or "handed" in kinds:
             return self._ids_joining(rec, kinds, rows)
-        skbs = rec["skb"]
-        keys: list[tuple[int, ...]] = list(zip(skbs.tolist(), rec["first_ns"].tolist(),
-                                               strict=True))
-        for i in np.flatnonzero((rec["first_ns"] == 0) & (skbs != 0)).tolist():
-            keys[i] = rows.key(i)
+        skb, first = rec["skb"], rec["first_ns"]
+        group, firsts = _same_skb(skb, first)
+        alone = np.flatnonzero((first == 0) & (skb != 0))  # keyed by their packet, row by row
+        units = np.union1d(firsts[skb[firsts] != 0], alone).tolist()
         known = self._ids
-        ids = np.fromiter(map(known.get, keys, repeat(0)), np.int64, len(keys))
-        for i in np.flatnonzero((ids == 0) & (skbs != 0)).tolist():
-            ids[i] = known.get(keys[i]) or self._packet_id(keys[i])
+        ids = np.zeros(len(skb), np.int64)
+        by_group = np.zeros(len(firsts), np.int64)
+        for i in units:
+            key = rows.key(i)
+            pid = known.get(key) or self._packet_id(key)
+            if first[i]:
+                by_group[group[i]] = pid
+            else:
+                ids[i] = pid
+        followed = first != 0
+        ids[followed] = by_group[group[followed]]
         return ids
 
     def _ids_joining(self, rec: columns.Records, kinds: list[str], rows: _Rows) -> Ids:
@@ -301,6 +309,22 @@ class Decoder:
         while frames and frames[0].startswith(("bpf_prog_", "bpf_trace_run")):
             del frames[0]  # the tracer itself
         return StackSection(tuple(frames))
+
+
+def _same_skb(skb: npt.NDArray[np.uint64], first: npt.NDArray[np.uint64]) -> tuple[
+        npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Rows grouped by (skb, first-match time): (group of every row, first row of every group)."""
+    n = len(skb)
+    if not n:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    order = np.lexsort((first, skb))
+    s_skb, s_first = skb[order], first[order]
+    starts = np.empty(n, bool)
+    starts[0] = True
+    starts[1:] = (s_skb[1:] != s_skb[:-1]) | (s_first[1:] != s_first[:-1])
+    group = np.empty(n, np.intp)
+    group[order] = np.cumsum(starts) - 1
+    return group, np.minimum.reduceat(order, np.flatnonzero(starts))
 
 
 class _Rows:
