@@ -7,12 +7,13 @@ same packet seen at every hop), so writers make each distinct text once and inde
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 Column = npt.NDArray[Any]
+T = TypeVar("T")
 _LIMIT = 1 << 62
 
 
@@ -36,11 +37,12 @@ def groups(*columns: Column) -> tuple[npt.NDArray[np.intp], list[int]]:
     return inverse.reshape(-1), first.tolist()
 
 
-def texts(columns: tuple[Column, ...], make: Callable[[int], str]) -> list[str]:
+def texts(columns: tuple[Column, ...], make: Callable[[int], T]) -> list[T]:
     """``make(row)`` for every row, called once per group of rows equal in ``columns``."""
     if not len(columns[0]):
         return []
     inverse, first = groups(*columns)
-    made = np.array([make(i) for i in first], dtype=object)
-    out: list[str] = made[inverse].tolist()
+    made = np.empty(len(first), dtype=object)
+    made[:] = [make(i) for i in first]
+    out: list[T] = made[inverse].tolist()
     return out

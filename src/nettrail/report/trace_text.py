@@ -19,6 +19,7 @@ from nettrail.analyze.describe import describe_packet, tcp_line, udp_line
 from nettrail.model.event import TraceEvent
 from nettrail.model.event_table import EventTable, addr4_texts
 from nettrail.model.flow import Endpoint
+from nettrail.report.columns import texts
 
 Hop = tuple[str, int, str, int, str]
 """(source address, port, destination address, port, netns) of one hop of a packet."""
@@ -60,7 +61,7 @@ def rewrites(hops: Sequence[Hop | None]) -> list[tuple[int, str]]:
     for i, cur in enumerate(hops):
         if cur is None:
             continue
-        if prev is not None and cur != prev:
+        if prev is not None and cur[:4] != prev[:4]:
             out.extend((i, note) for note in rewrite_notes(prev, cur))
         prev = cur
     return out
@@ -95,24 +96,29 @@ def event_line(ev: TraceEvent) -> Line:
 
 
 def plain_texts(table: EventTable) -> tuple[list[str], list[Hop]]:
-    """The packet line and the hop of every plain row of ``table``, in row order."""
+    """The packet line and the hop of every plain row of ``table``, in row order (each made
+    once per distinct packet or hop: the hops of one packet mostly print the same line)."""
     pk = table.packet
     rows = np.flatnonzero(table.plain)
-    src, dst = addr4_texts(pk.src[rows]), addr4_texts(pk.dst[rows])
-    sport, dport, plen = pk.sport[rows].tolist(), pk.dport[rows].tolist(), \
-        pk.payload_len[rows].tolist()
-    netns = table.netns_names
-    hops = list(zip(src, sport, dst, dport, [netns[i] for i in table.netns_inode[rows].tolist()],
-                    strict=True))
-    tcp = pk.proto[rows] == 6
-    if tcp.all():
-        return list(map(tcp_line, src, sport, dst, dport, pk.tcp_flags[rows].tolist(),
-                        pk.seq[rows].tolist(), pk.ack[rows].tolist(), pk.window[rows].tolist(),
-                        plen)), hops
-    return [tcp_line(s, sp, d, dp, int(pk.tcp_flags[i]), int(pk.seq[i]), int(pk.ack[i]),
-                     int(pk.window[i]), n) if t else udp_line(s, sp, d, dp, n)
-            for i, t, s, sp, d, dp, n in zip(rows.tolist(), tcp.tolist(), src, sport, dst,
-                                             dport, plen, strict=True)], hops
+    proto, src, dst, sport, dport = (pk.proto[rows], pk.src[rows], pk.dst[rows],
+                                     pk.sport[rows], pk.dport[rows])
+    flags, seq, ack, win, plen = (pk.tcp_flags[rows], pk.seq[rows], pk.ack[rows],
+                                  pk.window[rows], pk.payload_len[rows])
+    ino = table.netns_inode[rows]
+
+    def line(k: int) -> str:
+        s, d = addr4_texts(src[k : k + 1])[0], addr4_texts(dst[k : k + 1])[0]
+        if proto[k] == 6:
+            return tcp_line(s, int(sport[k]), d, int(dport[k]), int(flags[k]), int(seq[k]),
+                            int(ack[k]), int(win[k]), int(plen[k]))
+        return udp_line(s, int(sport[k]), d, int(dport[k]), int(plen[k]))
+
+    def hop(k: int) -> Hop:
+        s, d = addr4_texts(src[k : k + 1])[0], addr4_texts(dst[k : k + 1])[0]
+        return (s, int(sport[k]), d, int(dport[k]), table.netns_names[int(ino[k])])
+
+    return (texts((proto, src, dst, sport, dport, flags, seq, ack, win, plen), line),
+            texts((src, dst, sport, dport, ino), hop))
 
 
 def table_lines(table: EventTable) -> list[Line]:
@@ -164,7 +170,9 @@ def render_packet(packet_id: int, lines: Sequence[Line], out: TextIO,
     notes: dict[int, list[str]] = {}
     for i, note in rewrites([line[4] for line in lines]):
         notes.setdefault(i, []).append(note)
-    for i, (mono, _wall, hop, _what, _hop, stack) in enumerate(lines):
+    if not notes and not stacks:
+        text += [f"  +{(line[0] - t0) / 1000:10.3f}us  {line[2]}\n" for line in lines]
+    for i, (mono, _wall, hop, _what, _hop, stack) in enumerate(lines if notes or stacks else ()):
         for note in notes.get(i, ()):
             text.append(f"  {'':>12}  {note}\n")
         text.append(f"  +{(mono - t0) / 1000:10.3f}us  {hop}\n")
@@ -186,18 +194,28 @@ class Timeline:
 
     def add(self, table: EventTable) -> None:
         """Take new events (oldest first)."""
+        lines = table_lines(table)
+        pids = table.packet_id
+        order = np.argsort(pids, kind="stable")  # each packet's rows together, in order
+        ordered = [lines[i] for i in order.tolist()]
+        sorted_ids = pids[order]
+        bounds = np.flatnonzero(np.diff(sorted_ids)) + 1
         groups = self._open
-        for pid, line in zip(table.packet_id.tolist(), table_lines(table), strict=True):
-            key = pid
-            if not pid:  # an event of no packet stands alone
-                self._alone -= 1
-                key = self._alone
-            group = groups.get(key)
+        for start, end in zip([0, *bounds.tolist()], [*bounds.tolist(), len(lines)],
+                              strict=True):
+            pid = int(sorted_ids[start]) if end > start else 0
+            if not pid:  # events of no packet stand alone
+                for line in ordered[start:end]:
+                    self._alone -= 1
+                    groups[self._alone] = [line]
+                    self._ids[self._alone] = 0
+                continue
+            group = groups.get(pid)
             if group is None:
-                groups[key] = [line]
-                self._ids[key] = pid
+                groups[pid] = ordered[start:end]
+                self._ids[pid] = pid
             else:
-                group.append(line)
+                group.extend(ordered[start:end])
 
     def write(self, table: EventTable) -> None:
         """Take new events and write the packets that have gone quiet."""
