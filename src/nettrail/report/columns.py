@@ -37,12 +37,14 @@ def groups(*columns: Column) -> tuple[npt.NDArray[np.intp], list[int]]:
     return inverse.reshape(-1), first.tolist()
 
 
-def texts(columns: tuple[Column, ...], make: Callable[[int], T]) -> list[T]:
-    """``make(row)`` for every row, called once per group of rows equal in ``columns``."""
+def texts(columns: tuple[Column, ...],
+          make: Callable[[npt.NDArray[np.intp]], list[T]]) -> list[T]:
+    """What ``make`` says of every row, asked once per group of rows equal in ``columns``:
+    ``make(rows)`` gets one row of every group and returns their texts."""
     if not len(columns[0]):
         return []
     inverse, first = groups(*columns)
     made = np.empty(len(first), dtype=object)
-    made[:] = [make(i) for i in first]
+    made[:] = make(np.array(first, np.intp))
     out: list[T] = made[inverse].tolist()
     return out

@@ -92,52 +92,53 @@ def event_record(ev: TraceEvent) -> dict[str, Any]:
 def _plain_lines(table: EventTable, rows: npt.NDArray[np.intp]) -> list[str]:
     """The JSON lines of plain rows ``rows``, straight from the columns.
 
-    What rows repeat (the device part, the flow part) is made once per distinct value; one
+    What rows repeat (the device part, the packet part) is made once per distinct value; one
     f-string per row keeps the key order and spacing of ``json.dumps(event_record(ev))``.
     """
     pk = table.packet
     t = table.mono_ns[rows].astype(np.int64) + table.anchor_ns
     sec, frac = np.divmod(t, 1_000_000_000)
-    kinds, names = table.kind, table.netns_names
     ino, dev, ifx, cpu = (table.netns_inode[rows], table.has_device[rows],
                           table.ifindex[rows], table.cpu[rows])
     ifname = np.ascontiguousarray(np.where(dev, table.ifname[rows], b"").astype("S16"))
     name_key = ifname.view(np.uint64).reshape(-1, 2)
+    kinds, names = np.array(table.kind, dtype=object)[rows], table.netns_names
 
-    def device(k: int) -> str:
-        r = int(rows[k])
-        raw = ifname[k].split(b"\0", 1)[0].decode(errors="replace")
-        where = (f'"ifname": {json.dumps(raw)}, "ifindex": {ifx[k]}' if dev[k]
-                 else '"ifname": null, "ifindex": null')
-        return (f'"kind": "{kinds[r]}", "netns": {json.dumps(names[int(ino[k])])}, '
-                f'"netns_inode": {ino[k]}, {where}, "cpu": {cpu[k]}')
+    def devices(k: npt.NDArray[np.intp]) -> list[str]:
+        return [f'"kind": "{kind}", "netns": {json.dumps(names[i])}, "netns_inode": {i}, '
+                + (f'"ifname": {_ifname(raw)}, "ifindex": {x}' if d
+                   else '"ifname": null, "ifindex": null') + f', "cpu": {c}'
+                for kind, i, d, raw, x, c in zip(kinds[k].tolist(), ino[k].tolist(),
+                                                 dev[k].tolist(), ifname[k].tolist(),
+                                                 ifx[k].tolist(), cpu[k].tolist(), strict=True)]
 
-    src, dst = pk.src[rows], pk.dst[rows]
-    sport, dport, proto, flags = pk.sport[rows], pk.dport[rows], pk.proto[rows], \
-        pk.tcp_flags[rows]
-    fol, pid = table.followed[rows], table.packet_id[rows]
-    seq, ack, plen = pk.seq[rows], pk.ack[rows], pk.payload_len[rows]
-    ip_id, wire = pk.ip_id[rows], pk.wire_len[rows]
+    cols = (table.packet_id[rows], table.followed[rows], pk.src[rows], pk.dst[rows],
+            pk.sport[rows], pk.dport[rows], pk.proto[rows], pk.tcp_flags[rows], pk.seq[rows],
+            pk.ack[rows], pk.payload_len[rows], pk.ip_id[rows], pk.wire_len[rows])
 
-    def packet(k: int) -> str:
-        a, b = addr4_texts(src[k : k + 1])[0], addr4_texts(dst[k : k + 1])[0]
-        text = (f'"packet_id": {pid[k]}, "followed": {"true" if fol[k] else "false"}, '
-                f'"src": "{a}", "dst": "{b}", "sport": {sport[k]}, "dport": {dport[k]}, ')
-        if proto[k] == 6:
-            text += (f'"proto": "tcp", "tcp_flags": "{tcp_flags_text(int(flags[k]))}", '
-                     f'"seq": {seq[k]}, "ack": {ack[k]}, "payload_len": {plen[k]}, ')
-        else:
-            text += '"proto": "udp", '
-        return text + f'"ip_id": {ip_id[k]}, "len": {wire[k]}}}\n'
+    def packets(k: npt.NDArray[np.intp]) -> list[str]:
+        pid, fol, _, _, sport, dport, proto, flags, seq, ack, plen, ip_id, wire = (
+            c[k].tolist() for c in cols)
+        return [f'"packet_id": {p}, "followed": {"true" if f else "false"}, "src": "{a}", '
+                f'"dst": "{b}", "sport": {sp}, "dport": {dp}, '
+                + (f'"proto": "tcp", "tcp_flags": "{tcp_flags_text(fl)}", "seq": {q}, '
+                   f'"ack": {ak}, "payload_len": {pl}, ' if pr == 6 else '"proto": "udp", ')
+                + f'"ip_id": {ii}, "len": {wl}}}\n'
+                for p, f, a, b, sp, dp, pr, fl, q, ak, pl, ii, wl in zip(
+                    pid, fol, addr4_texts(cols[2][k]), addr4_texts(cols[3][k]), sport, dport,
+                    proto, flags, seq, ack, plen, ip_id, wire, strict=True)]
 
-    code = table.kind_code[rows]
-    seconds = texts((sec,), lambda k: _seconds(int(sec[k])))
-    devices = texts((code, ino, dev, ifx, cpu, name_key[:, 0], name_key[:, 1]), device)
-    packets = texts((pid, fol, src, dst, sport, dport, proto, flags, seq, ack, plen, ip_id,
-                     wire), packet)
+    seconds = texts((sec,), lambda k: [_seconds(s) for s in sec[k].tolist()])
+    device = texts((table.kind_code[rows], ino, dev, ifx, cpu, name_key[:, 0], name_key[:, 1]),
+                   devices)
+    packet = texts(cols, packets)
     return [f'{{"type": "event", "time": "{s}.{f:09d}Z", "time_ns": {tt}, {d}, {p}'
-            for s, f, tt, d, p in zip(seconds, frac.tolist(), t.tolist(), devices, packets,
+            for s, f, tt, d, p in zip(seconds, frac.tolist(), t.tolist(), device, packet,
                                       strict=True)]
+
+
+def _ifname(raw: bytes) -> str:
+    return json.dumps(raw.split(b"\0", 1)[0].decode(errors="replace"))
 
 
 def table_lines(table: EventTable) -> list[str]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 import numpy as np
+import numpy.typing as npt
 
 from nettrail.analyze.describe import describe_packet, tcp_line, udp_line
 from nettrail.model.event import TraceEvent
@@ -106,19 +107,21 @@ def plain_texts(table: EventTable) -> tuple[list[str], list[Hop]]:
                                   pk.window[rows], pk.payload_len[rows])
     ino = table.netns_inode[rows]
 
-    def line(k: int) -> str:
-        s, d = addr4_texts(src[k : k + 1])[0], addr4_texts(dst[k : k + 1])[0]
-        if proto[k] == 6:
-            return tcp_line(s, int(sport[k]), d, int(dport[k]), int(flags[k]), int(seq[k]),
-                            int(ack[k]), int(win[k]), int(plen[k]))
-        return udp_line(s, int(sport[k]), d, int(dport[k]), int(plen[k]))
+    def lines(k: npt.NDArray[np.intp]) -> list[str]:
+        src_k, dst_k = addr4_texts(src[k]), addr4_texts(dst[k])
+        return [tcp_line(s, sp, d, dp, fl, q, ak, w, n) if p == 6 else udp_line(s, sp, d, dp, n)
+                for p, s, d, sp, dp, fl, q, ak, w, n in zip(
+                    proto[k].tolist(), src_k, dst_k, sport[k].tolist(), dport[k].tolist(),
+                    flags[k].tolist(), seq[k].tolist(), ack[k].tolist(), win[k].tolist(),
+                    plen[k].tolist(), strict=True)]
 
-    def hop(k: int) -> Hop:
-        s, d = addr4_texts(src[k : k + 1])[0], addr4_texts(dst[k : k + 1])[0]
-        return (s, int(sport[k]), d, int(dport[k]), table.netns_names[int(ino[k])])
+    def hops(k: npt.NDArray[np.intp]) -> list[Hop]:
+        netns = [table.netns_names[i] for i in ino[k].tolist()]
+        return list(zip(addr4_texts(src[k]), sport[k].tolist(), addr4_texts(dst[k]),
+                        dport[k].tolist(), netns, strict=True))
 
-    return (texts((proto, src, dst, sport, dport, flags, seq, ack, win, plen), line),
-            texts((src, dst, sport, dport, ino), hop))
+    return (texts((proto, src, dst, sport, dport, flags, seq, ack, win, plen), lines),
+            texts((src, dst, sport, dport, ino), hops))
 
 
 def table_lines(table: EventTable) -> list[Line]:
@@ -210,12 +213,13 @@ class Timeline:
                     groups[self._alone] = [line]
                     self._ids[self._alone] = 0
                 continue
-            group = groups.get(pid)
+            group = groups.pop(pid, None)  # re-inserted: groups stay in order of activity
             if group is None:
                 groups[pid] = ordered[start:end]
                 self._ids[pid] = pid
             else:
                 group.extend(ordered[start:end])
+                groups[pid] = group
 
     def write(self, table: EventTable) -> None:
         """Take new events and write the packets that have gone quiet."""
@@ -226,9 +230,13 @@ class Timeline:
         """Write groups quiet for ``quiet_ns`` (every group when ``now_mono_ns`` is None)."""
         if now_mono_ns is None:
             done = list(self._open)
-        else:
+        else:  # the groups are in order of their last activity: the quiet ones come first
             edge = now_mono_ns - self.quiet_ns
-            done = [k for k, lines in self._open.items() if lines[-1][0] <= edge]
+            done = []
+            for key, lines in self._open.items():
+                if lines[-1][0] > edge:
+                    break
+                done.append(key)
         done.sort(key=lambda k: self._open[k][0][0])
         for key in done:
             render_packet(self._ids.pop(key), self._open.pop(key), self.out, self.stacks)
