@@ -64,9 +64,12 @@ MODES = {"json": ["-q", "--output-json", "{tmp}/t.jsonl"], "timeline": [],
 SUMMARY = re.compile(r"nettrail: (\d+) events, (\d+) lost")
 
 
+NEW = [ROOT]
+
+
 def trees(old: Path) -> dict[str, Path]:
     """The source trees compared: the previous version and this one."""
-    return {"old": old, "new": ROOT}
+    return {"old": old, "new": NEW[0]}
 
 
 def env_for(tree: Path) -> dict[str, str]:
@@ -182,12 +185,15 @@ def main() -> int:
     """Record a burst, compare the decoders on it, then run both CLIs live."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--old", type=Path, required=True, help="source tree of the old version")
+    ap.add_argument("--new", type=Path, default=ROOT, help="source tree of the new version "
+                    "(default: this one)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rate", type=int, default=300_000, help="events/s offered live")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--skip-live", action="store_true")
     ap.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = ap.parse_args()
+    NEW[0] = args.new
     with tempfile.TemporaryDirectory() as tmp, chain(), iperf_server(CHAIN[-1], CHAIN_B):
         dump = Path(tmp) / "burst.raw"
         burst_drain(1.0, dump)
