@@ -247,3 +247,21 @@ def test_identical_packets_handed_in_turn_join_their_own_copies() -> None:
     first, second = evs[0].packet_id, evs[1].packet_id
     assert first != second
     assert [ev.packet_id for ev in evs[2:]] == [first, first, second]
+
+
+def test_timeline_notes_a_rewrite_between_plain_rows_and_across_batches() -> None:
+    """Without conntrack sections every hop is a plain row: the rewrite is still noted, also
+    when the rewritten hop arrives in a later batch."""
+    records = [raw(L.KIND_XMIT, 1, "eth0", SYN_PUBLIC, ts=1000, first=900),
+               raw(L.KIND_RECV, 2, "qg-1", SYN_PUBLIC, ts=2000, first=900),
+               raw(L.KIND_XMIT, 2, "qr-1", SYN_PRIVATE, ts=3000, first=900)]
+    note = f"DNAT {FIP}:22 -> {VM}:22 in qrouter-1"
+    for split in (3, 2):
+        d = decoder()
+        out = io.StringIO()
+        timeline = Timeline(out)
+        timeline.add(d.table(batch(records[:split])))
+        timeline.add(d.table(batch(records[split:])))
+        timeline.flush()
+        lines = out.getvalue().splitlines()
+        assert len(lines) == 5 and note in lines[3] and "qrouter-1/qr-1" in lines[4], lines

@@ -9,8 +9,10 @@ its columns, any other from its full event; both print the packet with the same 
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Sequence
+from itertools import repeat
 from typing import TextIO
 
 import numpy as np
@@ -126,14 +128,16 @@ def plain_texts(table: EventTable) -> tuple[list[str], list[Hop]]:
 
 def table_lines(table: EventTable) -> list[Line]:
     """The timeline's view of every row: plain rows from the columns, others from events."""
-    plain = table.plain.tolist()
     whats, hops = plain_texts(table)
     heads = _heads(table)
     mono, wall = table.mono_ns.tolist(), table.time_ns()
+    if len(whats) == len(table):
+        return list(zip(mono, wall, map(operator.add, heads, whats), whats, hops,
+                        repeat(()), strict=False))
     out: list[Line] = []
     k = 0
-    for i, p in enumerate(plain):
-        if p:
+    for i, plain in enumerate(table.plain.tolist()):
+        if plain:
             what = whats[k]
             out.append((mono[i], wall[i], heads[i] + what, what, hops[k], ()))
             k += 1
@@ -144,34 +148,47 @@ def table_lines(table: EventTable) -> list[Line]:
 
 def _heads(table: EventTable) -> list[str]:
     """``kind where  `` of every row (where: netns/device), made once per distinct value."""
-    made: dict[tuple[str, int, bytes], str] = {}
+    if not len(table):
+        return []
     names = table.netns_names
-    out = []
-    for key in zip(table.kind, table.netns_inode.tolist(),
-                   np.where(table.has_device, table.ifname, b"").tolist(), strict=True):
-        head = made.get(key)
-        if head is None:
-            kind, ino, raw = key
-            dev = raw.split(b"\0", 1)[0].decode(errors="replace")
-            head = made[key] = f"{kind:<17} {names[ino]}" + (f"/{dev}" if dev else "") + "  "
-        out.append(head)
-    return out
+    ino, kind_code = table.netns_inode, table.kind_code
+    ifname = np.ascontiguousarray(np.where(table.has_device, table.ifname, b"").astype("S16"))
+    name_key = ifname.view(np.uint64).reshape(-1, 2)
+
+    def heads(k: npt.NDArray[np.intp]) -> list[str]:
+        out = []
+        for i in k.tolist():
+            dev = ifname[i].split(b"\0", 1)[0].decode(errors="replace")
+            out.append(f"{table.kind[i]:<17} {names[int(ino[i])]}" + (f"/{dev}" if dev else "")
+                       + "  ")
+        return out
+
+    return texts((kind_code, ino, name_key[:, 0], name_key[:, 1]), heads)
+
+
+_SECONDS: dict[int, str] = {}
 
 
 def _clock(ns: int) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(ns // 1_000_000_000)) + \
-        f".{ns % 1_000_000_000:09d}"
+    sec, frac = divmod(ns, 1_000_000_000)
+    text = _SECONDS.get(sec)
+    if text is None:
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        text = _SECONDS[sec] = time.strftime("%H:%M:%S", time.localtime(sec))
+    return f"{text}.{frac:09d}"
 
 
 def render_packet(packet_id: int, lines: Sequence[Line], out: TextIO,
-                  stacks: bool = False) -> None:
-    """One packet as a hop list across namespaces, NAT rewrites where they happen."""
+                  stacks: bool = False, moved: bool = True) -> None:
+    """One packet as a hop list across namespaces, NAT rewrites where they happen (only
+    looked for when ``moved``: its hops do not all have the same addresses)."""
     if not lines:
         return
     t0, wall = lines[0][0], lines[0][1]
     text = [f"{_clock(wall)} packet {packet_id}: {lines[0][3]}\n"]
     notes: dict[int, list[str]] = {}
-    for i, note in rewrites([line[4] for line in lines]):
+    for i, note in rewrites([line[4] for line in lines]) if moved else ():
         notes.setdefault(i, []).append(note)
     if not notes and not stacks:
         text += [f"  +{(line[0] - t0) / 1000:10.3f}us  {line[2]}\n" for line in lines]
@@ -184,6 +201,22 @@ def render_packet(packet_id: int, lines: Sequence[Line], out: TextIO,
     out.write("".join(text))
 
 
+def _moved(table: EventTable, order: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    """For rows in ``order``: whether a row's addresses may differ from the row before it
+    (always for rows the columns do not describe)."""
+    pk = table.packet
+    out = ~table.plain[order]
+    for col in (pk.src, pk.dst, pk.sport, pk.dport):
+        c = col[order]
+        out[1:] |= c[1:] != c[:-1]
+    return out
+
+
+def _differ(a: Line, b: Line) -> bool:
+    """Whether two lines' hops have different addresses (or either is not a hop)."""
+    return a[4] is None or b[4] is None or a[4][:4] != b[4][:4]
+
+
 class Timeline:
     """Groups live events per packet and writes each group once it has been quiet a while."""
 
@@ -193,6 +226,7 @@ class Timeline:
         self.stacks = stacks
         self._open: dict[int, list[Line]] = {}
         self._ids: dict[int, int] = {}
+        self._moved: set[int] = set()
         self._alone = 0
 
     def add(self, table: EventTable) -> None:
@@ -202,6 +236,7 @@ class Timeline:
         order = np.argsort(pids, kind="stable")  # each packet's rows together, in order
         ordered = [lines[i] for i in order.tolist()]
         sorted_ids = pids[order]
+        moved = _moved(table, order)
         bounds = np.flatnonzero(np.diff(sorted_ids)) + 1
         groups = self._open
         for start, end in zip([0, *bounds.tolist()], [*bounds.tolist(), len(lines)],
@@ -214,6 +249,8 @@ class Timeline:
                     self._ids[self._alone] = 0
                 continue
             group = groups.pop(pid, None)  # re-inserted: groups stay in order of activity
+            if moved[start:end].any() or (group is not None and _differ(group[-1], ordered[start])):
+                self._moved.add(pid)
             if group is None:
                 groups[pid] = ordered[start:end]
                 self._ids[pid] = pid
@@ -239,6 +276,8 @@ class Timeline:
                 done.append(key)
         done.sort(key=lambda k: self._open[k][0][0])
         for key in done:
-            render_packet(self._ids.pop(key), self._open.pop(key), self.out, self.stacks)
+            moved = key in self._moved
+            self._moved.discard(key)
+            render_packet(self._ids.pop(key), self._open.pop(key), self.out, self.stacks, moved)
         if done:
             self.out.flush()
