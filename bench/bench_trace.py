@@ -331,6 +331,14 @@ def record(modes: dict[str, dict[str, Any]], rows: list[dict[str, float]],
     return "\n".join(lines) + "\n"
 
 
+def show(text: str, keep: bool) -> None:
+    """Print a results section and, when ``keep``, append it to bench/RESULTS.md."""
+    print(text)
+    if keep:
+        with open(ROOT / "bench" / "RESULTS.md", "a") as f:
+            f.write("\n" + text)
+
+
 def main() -> int:
     """Run both benchmarks, print and optionally record them."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -348,11 +356,7 @@ def main() -> int:
     if not modes:
         print(rows, burst)
         return 0
-    text = record(modes, rows, burst, args.seconds, args.runs)
-    print(text)
-    if args.record:
-        with open(ROOT / "bench" / "RESULTS.md", "a") as f:
-            f.write("\n" + text)
+    show(record(modes, rows, burst, args.seconds, args.runs), args.record)
     return 0
 
 

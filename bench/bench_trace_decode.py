@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_trace import CHAIN, CHAIN_B, PY, ROOT, burst_drain, chain, iperf_server
+from bench_trace import CHAIN, CHAIN_B, PY, ROOT, burst_drain, chain, iperf_server, show
 
 DECODE = r"""
 import json, os, sys, time
@@ -199,11 +199,7 @@ def main() -> int:
         burst_drain(1.0, dump)
         best = decode_rates(dump, args.old, args.runs)
         runs_live = {} if args.skip_live else live(args.old, args.rate, args.seconds, args.runs)
-    text = record(best, runs_live, args)
-    print(text)
-    if args.record:
-        with open(ROOT / "bench" / "RESULTS.md", "a") as f:
-            f.write("\n" + text)
+    show(record(best, runs_live, args), args.record)
     return 0
 
 
