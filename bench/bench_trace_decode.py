@@ -90,14 +90,19 @@ def decode_rates(dump: Path, old: Path, runs: int) -> dict[str, dict[str, Any]]:
                 rate = got["events"] / got["seconds"]
                 key = f"{name} {stage}"
                 if rate > best.get(key, {}).get("rate", 0):
-                    best[key] = {"rate": rate, "events": got["events"],
+                    best[key] = {**best.get(key, {}), "rate": rate, "events": got["events"],
                                  "load": os.getloadavg()[0]}
+                best[key]["cpu_rate"] = max(best[key].get("cpu_rate", 0),
+                                            got["events"] / got["cpu"])
                 print(f"{key}: {rate:,.0f} events/s (load {os.getloadavg()[0]:.1f})", flush=True)
     return best
 
 
 def udp_chain(seconds: float, pps: int) -> dict[str, float]:
     """16-byte UDP datagrams at ``pps`` along the chain from CPU 1; what the receiver got."""
+    if not pps:
+        time.sleep(seconds)
+        return {"packets": 0.0, "seconds": seconds}
     cmd = ["ip", "netns", "exec", CHAIN[0], "taskset", "-c", "1", "iperf3", "-u", "-c",
            CHAIN_B, "-t", str(seconds), "-l", "16", "-b", str(pps * 16 * 8), "-J"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
@@ -126,18 +131,25 @@ def live_run(tree: Path, mode: str, rate: int, seconds: float) -> dict[str, Any]
             elapsed = time.monotonic() - t0
             load = os.getloadavg()[0]
             proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=300)
+            err = proc.stderr.read() if proc.stderr else ""
+            _, _, usage = os.wait4(proc.pid, 0)
+            proc.returncode = 0
     found = SUMMARY.search(err)
     if found is None:
         raise SystemExit(f"no summary from nettrail trace: {err[-500:]}")
     events, lost = int(found.group(1)), int(found.group(2))
     return {"events": events, "lost": lost, "sent_pps": sent["packets"] / sent["seconds"],
-            "events_per_s": events / elapsed, "load": load}
+            "events_per_s": events / elapsed, "load": load,
+            "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
 def live(old: Path, rate: int, seconds: float, runs: int) -> dict[str, list[dict[str, Any]]]:
-    """Every (tree, mode) run ``runs`` times, trees alternating."""
+    """Every (tree, mode) run ``runs`` times, trees alternating; first each tree once with
+    no traffic (its CPU time is what starting, loading and waiting cost)."""
     out: dict[str, list[dict[str, Any]]] = {}
+    for name, tree in trees(old).items():
+        out[f"{name} idle"] = [live_run(tree, "json", 0, seconds)]
+        print(f"live {name} idle: {out[f'{name} idle']}", flush=True)
     for _ in range(runs):
         for mode in MODES:
             for name, tree in trees(old).items():
@@ -160,24 +172,32 @@ def record(best: dict[str, dict[str, Any]], runs_live: dict[str, list[dict[str, 
              f"Decode rate, {events} real events (UDP along five namespaces) read raw from the "
              "ring, one fresh process per measurement on one core (`taskset -c 0`), best of "
              f"{args.runs}, old and new alternating:", "",
-             "| stage | old events/s | new events/s | speed-up | load (old/new) |",
-             "|---|---|---|---|---|"]
+             "| stage | old events/s | new events/s | speed-up | load (old/new) "
+             "| old / new events per CPU-second |",
+             "|---|---|---|---|---|---|"]
     for stage in STAGES:
         o, n = best[f"old {stage}"], best[f"new {stage}"]
         what = {"decode": "decode", "json": "decode + JSON lines",
                 "timeline": "decode + live timeline"}[stage]
         lines.append(f"| {what} | {o['rate']:,.0f} | {n['rate']:,.0f} | "
-                     f"{n['rate'] / o['rate']:.1f}x | {o['load']:.1f}/{n['load']:.1f} |")
+                     f"{n['rate'] / o['rate']:.1f}x | {o['load']:.1f}/{n['load']:.1f} | "
+                     f"{o['cpu_rate']:,.0f} / {n['cpu_rate']:,.0f} |")
     lines += ["", f"Live: `nettrail trace` (CPU 0, 64 MiB ring, hooks xmit/recv/drop) while "
               f"iperf3 (CPU 1) offers {args.rate:,} events/s ({args.rate // 8:,} datagrams/s) for "
               f"{args.seconds} s; every run:", "",
-              "| tree | output | sent datagrams/s | events written | events/s | lost | load |",
-              "|---|---|---|---|---|---|---|"]
+              "| tree | output | sent datagrams/s | events written | events/s | lost | load "
+              "| CPU µs/event |", "|---|---|---|---|---|---|---|---|"]
     for key, rows in runs_live.items():
         name, mode = key.split(" ", 1)
+        idle = runs_live[f"{name} idle"][0]["cpu_s"]
         for r in rows:
+            per = (f"{1e6 * (r['cpu_s'] - idle) / r['events']:.2f}" if r["events"] > 100
+                   else f"({r['cpu_s']:.2f} s in all)")
             lines.append(f"| {name} | {mode} | {r['sent_pps']:,.0f} | {r['events']:,} | "
-                         f"{r['events_per_s']:,.0f} | {r['lost']:,} | {r['load']:.1f} |")
+                         f"{r['events_per_s']:,.0f} | {r['lost']:,} | {r['load']:.1f} | {per} |")
+    lines += ["", "CPU µs/event: the CLI process's user+system time beyond its idle run's "
+              "(loading and verifying the BPF programs, waiting), per event written; a core to "
+              "itself keeps up with 1/that events per second."]
     return "\n".join(lines) + "\n"
 
 
