@@ -210,6 +210,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rate", type=int, default=300_000, help="events/s offered live")
     ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--live-runs", type=int, default=None, help="live runs (default: --runs)")
     ap.add_argument("--skip-live", action="store_true")
     ap.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = ap.parse_args()
@@ -218,7 +219,8 @@ def main() -> int:
         dump = Path(tmp) / "burst.raw"
         burst_drain(1.0, dump)
         best = decode_rates(dump, args.old, args.runs)
-        runs_live = {} if args.skip_live else live(args.old, args.rate, args.seconds, args.runs)
+        runs_live = {} if args.skip_live else live(args.old, args.rate, args.seconds,
+                                                    args.live_runs or args.runs)
     show(record(best, runs_live, args), args.record)
     return 0
 
