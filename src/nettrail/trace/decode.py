@@ -13,7 +13,7 @@ import ipaddress
 import struct
 from collections import deque
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -33,13 +33,13 @@ from nettrail.model.event import (
     StackSection,
     TraceEvent,
 )
-from nettrail.model.event_table import EventTable, PacketColumns
+from nettrail.model.event_table import EventTable
 from nettrail.model.flow import Endpoint
-from nettrail.model.packet import PROTO_TCP, TCPHeader, UDPHeader
 from nettrail.trace import btf, columns
 from nettrail.trace import layout as L
 from nettrail.trace.kallsyms import Kallsyms
 from nettrail.trace.netns_names import NetnsNames, Switches
+from nettrail.trace.rows import Raw, Rows, same_skb
 
 _I = L.RECORD_INDEX
 TS, SKB, FIRST, NETNS, IFINDEX, REASON = (_I["ts_ns"], _I["skb"], _I["first_ns"], _I["netns"],
@@ -60,7 +60,6 @@ TUPLE = struct.Struct(L.fmt_of(L.TUPLE))
 MAX_IDS = 1 << 16
 _KIND_TABLE = np.array([L.KIND_NAMES.get(code, "unknown") for code in range(max(L.KIND_NAMES) + 2)],
                        dtype=object)
-Raw = tuple[Any, ...]
 Ids = npt.NDArray[np.int64]
 
 
@@ -130,7 +129,7 @@ class Decoder:
         kinds = self._kinds(rec)
         netns = rec["netns"]
         names = {ino: self.names.name(ino) for ino in np.unique(netns).tolist()}
-        rows = _Rows(buf, rec, self, simple, pk)
+        rows = Rows(buf, rec, self.packet, simple, pk)
         ids = self._ids_of(rec, kinds, rows)
         flags = rec["flags"]
         kind_codes = rec["kind"]
@@ -160,7 +159,7 @@ class Decoder:
             kinds[i] = "handed"
         return kinds
 
-    def _ids_of(self, rec: columns.Records, kinds: list[str], rows: _Rows) -> Ids:
+    def _ids_of(self, rec: columns.Records, kinds: list[str], rows: Rows) -> Ids:
         """The packet id of every row (0 without an skb), in row order.
 
         A followed skb is known by (skb, first-match time); another by the skb and its
@@ -170,7 +169,7 @@ class Decoder:
         if self._handed or "handed" in kinds:
             return self._ids_joining(rec, kinds, rows)
         skb, first = rec["skb"], rec["first_ns"]
-        group, firsts = _same_skb(skb, first)
+        group, firsts = same_skb(skb, first)
         alone = np.flatnonzero((first == 0) & (skb != 0))  # keyed by their packet, row by row
         units = np.union1d(firsts[skb[firsts] != 0], alone).tolist()
         known = self._ids
@@ -187,7 +186,7 @@ class Decoder:
         ids[followed] = by_group[group[followed]]
         return ids
 
-    def _ids_joining(self, rec: columns.Records, kinds: list[str], rows: _Rows) -> Ids:
+    def _ids_joining(self, rec: columns.Records, kinds: list[str], rows: Rows) -> Ids:
         """``_ids_of`` row by row, joining frames handed to a switch with their copies."""
         out = [0] * len(kinds)
         netns, ifindex = rec["netns"].tolist(), rec["ifindex"].tolist()
@@ -309,95 +308,3 @@ class Decoder:
         while frames and frames[0].startswith(("bpf_prog_", "bpf_trace_run")):
             del frames[0]  # the tracer itself
         return StackSection(tuple(frames))
-
-
-def _same_skb(skb: npt.NDArray[np.uint64], first: npt.NDArray[np.uint64]) -> tuple[
-        npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Rows grouped by (skb, first-match time): (group of every row, first row of every group)."""
-    n = len(skb)
-    if not n:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    order = np.lexsort((first, skb))
-    s_skb, s_first = skb[order], first[order]
-    starts = np.empty(n, bool)
-    starts[0] = True
-    starts[1:] = (s_skb[1:] != s_skb[:-1]) | (s_first[1:] != s_first[:-1])
-    group = np.empty(n, np.intp)
-    group[order] = np.cumsum(starts) - 1
-    return group, np.minimum.reduceat(order, np.flatnonzero(starts))
-
-
-class _Rows:
-    """One batch's rows for the per-row work: raw records, packets decoded once, the
-    identity and fingerprint of a row's packet (from the columns when they describe it)."""
-
-    def __init__(self, buf: bytes, rec: columns.Records, decoder: Decoder,
-                 simple: np.ndarray[Any, Any], pk: PacketColumns) -> None:
-        self.buf = buf
-        self.rec_skb = rec["skb"]
-        self.rec_first = rec["first_ns"]
-        self.decoder = decoder
-        self.simple = simple
-        self.pk = pk
-        self._packets: dict[int, PacketSection | None] = {}
-
-    def raw(self, i: int) -> Raw:
-        """Row ``i`` as a raw tuple (``layout.RECORD`` order)."""
-        return L.RECORD_STRUCT.unpack_from(self.buf, i * L.RECORD_STRUCT.size)
-
-    def packet(self, i: int) -> PacketSection | None:
-        """Row ``i``'s packet section (decoded once)."""
-        if i not in self._packets:
-            self._packets[i] = self.decoder.packet(self.raw(i))
-        return self._packets[i]
-
-    def key(self, i: int) -> tuple[int, ...]:
-        """What tells row ``i``'s packet apart: (skb, first-match time) or (skb, identity)."""
-        skb, first = int(self.rec_skb[i]), int(self.rec_first[i])
-        return (skb, first) if first else (skb, *self.identity(i))
-
-    def identity(self, i: int) -> tuple[int, ...]:
-        """``_identity`` of row ``i``'s packet."""
-        if not self.simple[i]:
-            return _identity(self.packet(i))
-        pk = self.pk
-        proto = int(pk.proto[i])
-        second = int(pk.seq[i]) if proto == PROTO_TCP else int(pk.payload_len[i])
-        return (int(pk.ip_id[i]), second, proto)
-
-    def fingerprint(self, i: int) -> tuple[int, ...]:
-        """``fingerprint`` of row ``i``'s packet."""
-        if not self.simple[i]:
-            return fingerprint(self.packet(i))
-        pk = self.pk
-        ip_id, proto, plen = int(pk.ip_id[i]), int(pk.proto[i]), int(pk.payload_len[i])
-        if proto == PROTO_TCP:
-            return (ip_id, proto, int(pk.seq[i]), int(pk.ack[i]), int(pk.tcp_flags[i]), plen)
-        return (ip_id, proto, plen)
-
-
-def fingerprint(packet: PacketSection | None) -> tuple[int, ...]:
-    """NAT- and encapsulation-invariant fields of the innermost IP packet; () when none."""
-    if packet is None:
-        return ()
-    hdrs = packet.top
-    ip = hdrs.ip
-    if ip is None:
-        return ()
-    l4 = hdrs.l4
-    if isinstance(l4, TCPHeader):
-        return (ip.ip_id or 0, ip.proto, l4.seq or 0, l4.ack or 0, l4.flags, l4.payload_len)
-    if isinstance(l4, UDPHeader):
-        return (ip.ip_id or 0, ip.proto, l4.payload_len)
-    return (ip.ip_id or 0, ip.proto)
-
-
-def _identity(packet: PacketSection | None) -> tuple[int, ...]:
-    """NAT-invariant fields that tell two packets on one recycled skb apart."""
-    if packet is None or packet.top.ip is None:
-        return ()
-    ip = packet.top.ip
-    l4 = packet.top.l4
-    seq = l4.seq or 0 if isinstance(l4, TCPHeader) else (
-        l4.payload_len if isinstance(l4, UDPHeader) else 0)
-    return (ip.ip_id or 0, seq, ip.proto)
