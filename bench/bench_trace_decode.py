@@ -45,7 +45,7 @@ except ImportError:
     from nettrail.trace.output import JsonLines, Timeline
     decode = lambda d: [d.event(r) for r in L.RECORD_STRUCT.iter_unpack(buf)]
 out = open(os.devnull, "w")
-d = Decoder(0)
+d = Decoder(time.clock_gettime_ns(time.CLOCK_REALTIME) - time.monotonic_ns())
 t0 = time.perf_counter()
 c0 = time.process_time()
 data = decode(d)
@@ -182,6 +182,8 @@ def record(best: dict[str, dict[str, Any]], runs_live: dict[str, list[dict[str, 
         lines.append(f"| {what} | {o['rate']:,.0f} | {n['rate']:,.0f} | "
                      f"{n['rate'] / o['rate']:.1f}x | {o['load']:.1f}/{n['load']:.1f} | "
                      f"{o['cpu_rate']:,.0f} / {n['cpu_rate']:,.0f} |")
+    if not runs_live:
+        return "\n".join(lines) + "\n"
     lines += ["", f"Live: `nettrail trace` (CPU 0, 64 MiB ring, hooks xmit/recv/drop) while "
               f"iperf3 (CPU 1) offers {args.rate:,} events/s ({args.rate // 8:,} datagrams/s) for "
               f"{args.seconds} s; every run:", "",
@@ -213,8 +215,13 @@ def main() -> int:
     ap.add_argument("--live-runs", type=int, default=None, help="live runs (default: --runs)")
     ap.add_argument("--skip-live", action="store_true")
     ap.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    ap.add_argument("--burst", type=Path, default=None,
+                    help="decode this recorded burst (raw ring records) instead; no live part")
     args = ap.parse_args()
     NEW[0] = args.new
+    if args.burst is not None:
+        show(record(decode_rates(args.burst, args.old, args.runs), {}, args), args.record)
+        return 0
     with tempfile.TemporaryDirectory() as tmp, chain(), iperf_server(CHAIN[-1], CHAIN_B):
         dump = Path(tmp) / "burst.raw"
         burst_drain(1.0, dump)
