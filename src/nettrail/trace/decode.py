@@ -58,6 +58,8 @@ CT_REPLY = L.tail_slice("ct_reply.src").start
 SOCK = L.tail_slice("sock.src").start
 TUPLE = struct.Struct(L.fmt_of(L.TUPLE))
 MAX_IDS = 1 << 16
+KIND_HANDED = 0xFF
+"""The kind code of a hand-over (a drop the kernel reports, which is no loss): not a kernel's."""
 _KIND_TABLE = np.array([L.KIND_NAMES.get(code, "unknown") for code in range(max(L.KIND_NAMES) + 2)],
                        dtype=object)
 Ids = npt.NDArray[np.int64]
@@ -141,7 +143,8 @@ class Decoder:
 
         return EventTable(
             anchor_ns=self.anchor_ns, mono_ns=rec["ts_ns"], kind=kinds,
-            kind_code=np.where(np.array(kinds, object) == "handed", 0, kind_codes).astype(np.uint8),
+            kind_code=np.where(np.array(kinds, object) == "handed", KIND_HANDED, kind_codes)
+            .astype(np.uint8),
             cpu=rec["cpu"],
             netns_inode=netns, netns_names=names, has_device=(flags & L.EV_DEV) != 0,
             ifindex=rec["ifindex"], ifname=rec["ifname"], packet_id=ids,
