@@ -9,7 +9,8 @@ Two namespaces ``ntFb-a`` / ``ntFb-b`` joined by a veth pair (198.18.7.1 / 198.1
    the events/s the Python reader drained and how many the kernel lost.
 
 The tracer runs as a separate process reading the ring buffer in batches (``TraceSession
-.read``: one memoryview pass, ``struct.unpack_from`` per record), as ``nettrail trace`` does.
+.read``: one copy of the committed span), as ``nettrail trace`` does; decoding and writing the
+events, old decoder against new, is ``bench/bench_trace_decode.py``.
 
 Usage (root): ``.venv/bin/python bench/bench_trace.py [--seconds 5] [--runs 3]``; appends a
 section to bench/RESULTS.md with --record.
@@ -39,7 +40,9 @@ TRACER = r"""
 import json, os, signal, sys, time
 from nettrail.trace import libbpf
 from nettrail.trace.config import TraceConfig
+from nettrail.trace.layout import RECORD_STRUCT
 from nettrail.trace.session import TraceSession
+RECORD_SIZE = RECORD_STRUCT.size
 stop = []
 signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
 cfg = TraceConfig(filter=sys.argv[1], hooks=("xmit", "recv", "drop"), ring_bytes=64 << 20)
@@ -53,21 +56,14 @@ with TraceSession(cfg) as s:
         time.sleep(pause)
         t0 = time.perf_counter()
         got = s.read()
-        burst = {"burst_events": len(got), "burst_s": time.perf_counter() - t0}
-        n += len(got)
-        from nettrail.trace.decode import Decoder
-        from nettrail.trace.output import event_record
-        dec = Decoder(s.anchor_ns)
-        t0 = time.perf_counter()
-        evs = [dec.event(r) for r in got]
-        burst["decode_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        lines = [json.dumps(event_record(e)) for e in evs]
-        burst["json_s"] = time.perf_counter() - t0
+        burst = {"burst_events": len(got) // RECORD_SIZE, "burst_s": time.perf_counter() - t0}
+        n += len(got) // RECORD_SIZE
+        if len(sys.argv) > 4:
+            open(sys.argv[4], "wb").write(got)
     while not stop:
         s.wait(0.05)
-        n += len(s.read())
-    n += len(s.read())
+        n += len(s.read()) // RECORD_SIZE
+    n += len(s.read()) // RECORD_SIZE
     st = s.stats()
     ids = set()
     for fd in os.listdir("/proc/self/fdinfo"):
@@ -183,11 +179,14 @@ def iperf_udp(seconds: float, pps: int) -> dict[str, float]:
 
 
 @contextmanager
-def tracer(filter_text: str, result: dict[str, float], pause: float = 0) -> Iterator[None]:
-    """The tracer process, attached before the body runs; its counters land in ``result``."""
+def tracer(filter_text: str, result: dict[str, float], pause: float = 0,
+           dump: Path | None = None) -> Iterator[None]:
+    """The tracer process, attached before the body runs; its counters land in ``result``;
+    with ``pause``, the records that piled up meanwhile are written raw to ``dump``."""
     with tempfile.TemporaryDirectory() as tmp:
         ready = Path(tmp) / "ready"
-        proc = subprocess.Popen([PY, "-c", TRACER, filter_text, str(ready), str(pause)],
+        extra = [str(dump)] if dump is not None else []
+        proc = subprocess.Popen([PY, "-c", TRACER, filter_text, str(ready), str(pause), *extra],
                                 stdout=subprocess.PIPE, text=True, cwd=ROOT)
         while not ready.exists():
             if proc.poll() is not None:
@@ -257,10 +256,10 @@ def throughput(seconds: float, runs: int) -> dict[str, dict[str, Any]]:
             for m in MODES}
 
 
-def burst_drain(seconds: float) -> dict[str, float]:
+def burst_drain(seconds: float, dump: Path | None = None) -> dict[str, float]:
     """Consumer capacity: events piled up while the reader sleeps, then drained in one pass."""
     result: dict[str, float] = {}
-    with tracer(f"udp and host {CHAIN_B}", result, pause=seconds + 1.0):
+    with tracer(f"udp and host {CHAIN_B}", result, pause=seconds + 1.0, dump=dump):
         iperf_udp(seconds, 20_000)
     result["events_per_s"] = result["burst_events"] / result["burst_s"]
     print(f"burst drain: {result}", flush=True)
@@ -327,13 +326,17 @@ def record(modes: dict[str, dict[str, Any]], rows: list[dict[str, float]],
                      f"{int(r['events_per_s'])} | {int(r['lost'])} |")
     lines += ["", f"Consumer capacity: {int(burst['burst_events'])} events piled up while the "
               f"reader slept, drained in {burst['burst_s'] * 1000:.0f} ms = "
-              f"**{int(burst['events_per_s'])} events/s**, {int(burst['lost'])} lost. "
-              f"Decoding them into TraceEvents (headers, sections, names) ran at "
-              f"{int(burst['burst_events'] / burst['decode_s'])} events/s and writing them as "
-              f"JSON at {int(burst['burst_events'] / burst['json_s'])} events/s: `nettrail "
-              "trace`, which decodes every event, keeps up with that rate; the ring buffer "
-              "absorbs bursts above it."]
+              f"**{int(burst['events_per_s'])} events/s**, {int(burst['lost'])} lost "
+              "(decoding and writing them: `bench/bench_trace_decode.py`)."]
     return "\n".join(lines) + "\n"
+
+
+def show(text: str, keep: bool) -> None:
+    """Print a results section and, when ``keep``, append it to bench/RESULTS.md."""
+    print(text)
+    if keep:
+        with open(ROOT / "bench" / "RESULTS.md", "a") as f:
+            f.write("\n" + text)
 
 
 def main() -> int:
@@ -352,18 +355,8 @@ def main() -> int:
         burst = burst_drain(1.0)
     if not modes:
         print(rows, burst)
-        if args.record:
-            with open(ROOT / "bench" / "RESULTS.md", "a") as f:
-                f.write(f"\nDecode rate (`bench/bench_trace.py --skip-throughput`): "
-                        f"{int(burst['burst_events'] / burst['decode_s'])} events/s decoded, "
-                        f"{int(burst['burst_events'] / burst['json_s'])} events/s as JSON; "
-                        f"batch drain {int(burst['events_per_s'])} events/s.\n")
         return 0
-    text = record(modes, rows, burst, args.seconds, args.runs)
-    print(text)
-    if args.record:
-        with open(ROOT / "bench" / "RESULTS.md", "a") as f:
-            f.write("\n" + text)
+    show(record(modes, rows, burst, args.seconds, args.runs), args.record)
     return 0
 
 

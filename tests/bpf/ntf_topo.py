@@ -143,6 +143,6 @@ def trace_while(cfg: TraceConfig, action: object, settle: float = 0.2) -> tuple[
         assert callable(action)
         action()
         time.sleep(settle)
-        events = [decoder.event(r) for r in session.read()]
+        events = decoder.table(session.read()).events()
         stats = session.stats()
     return events, stats

@@ -17,8 +17,8 @@ from ntf_topo import require_bpf, trace_while
 from nettrail.lab.handle import LabHandle
 from nettrail.model.event import TraceEvent
 from nettrail.model.packet import ACK, RST, SYN, TCPHeader
+from nettrail.report.trace_text import packet_rewrites
 from nettrail.trace.config import TraceConfig
-from nettrail.trace.output import rewrites
 
 pytestmark = [pytest.mark.bpf, pytest.mark.root, pytest.mark.lab]
 
@@ -68,7 +68,7 @@ def test_dual_l3(lab_scenario: Callable[[str], LabHandle]) -> None:
         ("xmit", ROUTER, "qr-1a2b3c4d-5e"), ("xmit", "netnode", "eth0"),
         ("recv", "compute", "eth0"), ("xmit", "compute", "tap9c8b7a6d-5e"),
         ("recv", "vm", "eth0")])
-    assert f"DNAT {FIP}:22 -> {VM}:22 in {router}" in [t for _, t in rewrites(syn)]
+    assert f"DNAT {FIP}:22 -> {VM}:22 in {router}" in [t for _, t in packet_rewrites(syn)]
     # VXLAN: the underlay hop carries the SYN as inner headers
     under = next(ev for ev in syn if ev.ifname == "eth0" and ev.netns == lab.ns("compute"))
     assert under.packet is not None and under.packet.vni == 1001
@@ -80,7 +80,7 @@ def test_dual_l3(lab_scenario: Callable[[str], LabHandle]) -> None:
     leaving = next(ev for ev in synack if ev.netns == lab.ns("compute") and ev.ifname == "eth1")
     assert leaving.ip is not None and leaving.ip.src == FIP
     assert any(t.startswith(f"SNAT {VM}:22 -> {FIP}:22 in {lab.ns('compute')}")
-               for _, t in rewrites(synack))
+               for _, t in packet_rewrites(synack))
     resets = [ev for ev in events if ev.kind == "reset"]
     assert resets and resets[0].netns == router and resets[0].reset is not None
     assert not resets[0].reset.socket and resets[0].ip is not None
@@ -98,7 +98,7 @@ def test_healthy(lab_scenario: Callable[[str], LabHandle]) -> None:
         ("xmit", "vm", "eth0"), ("xmit", "compute", "eth0"), ("recv", "netnode", "eth0"),
         ("recv", ROUTER, "qr-1a2b3c4d-5e"), ("xmit", ROUTER, "qg-7d3e1f2a-4b"),
         ("recv", "client", "eth0")])
-    assert f"SNAT {VM}:22 -> {FIP}:22 in {router}" in [t for _, t in rewrites(synack)]
+    assert f"SNAT {VM}:22 -> {FIP}:22 in {router}" in [t for _, t in packet_rewrites(synack)]
     assert not [ev for ev in events if ev.kind == "reset"]
 
 

@@ -12,9 +12,9 @@ from ntf_topo import CLIENT, SERVER, VIP, Topo, connect, nat_topo_fixture, sh, t
 
 from nettrail.model.event import TraceEvent
 from nettrail.model.packet import RST, SYN, TCPHeader
+from nettrail.report.trace_text import packet_rewrites
 from nettrail.trace.config import TraceConfig
 from nettrail.trace.filter import PacketFields, evaluate
-from nettrail.trace.output import rewrites
 
 pytestmark = [pytest.mark.bpf, pytest.mark.root]
 __all__ = ["nat_topo_fixture"]
@@ -51,7 +51,7 @@ def test_dnat_hops_reset_and_follow(nat_topo: Topo) -> None:
     after = [ev for ev in syn if ev.netns == t.server]
     assert after and all(ev.followed for ev in after)
     assert after[0].ip is not None and after[0].ip.dst == SERVER
-    notes = [text for _, text in rewrites(syn)]
+    notes = [text for _, text in packet_rewrites(syn)]
     assert f"DNAT {VIP}:22 -> {SERVER}:22 in {t.router}" in notes
     # the conntrack entry of the DNATed SYN names both tuples
     ct = next(ev.conntrack for ev in syn if ev.netns == t.router and ev.kind == "xmit")

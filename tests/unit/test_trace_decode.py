@@ -8,12 +8,14 @@ import struct
 from typing import Any
 
 from nettrail.analyze.describe import describe
+from nettrail.model.event_table import EventTable
 from nettrail.model.flow import Endpoint
 from nettrail.model.packet import RST, SYN, TCPHeader
+from nettrail.report.trace_json import JsonLines, event_record
+from nettrail.report.trace_text import Timeline, packet_rewrites
 from nettrail.trace import layout as L
 from nettrail.trace.decode import Decoder
 from nettrail.trace.netns_names import NetnsNames
-from nettrail.trace.output import JsonLines, Timeline, event_record, rewrites
 from nettrail.trace.records import reset_origin, to_packet_records
 
 ANCHOR = 1_700_000_000_000_000_000
@@ -76,9 +78,8 @@ SYN_PRIVATE = frame(CLIENT, VM, 40000, 22, SYN)
 CT = (tup(CLIENT, FIP, 40000, 22, 6), tup(VM, CLIENT, 22, 40000, 6))
 
 
-def hops() -> list[Any]:
-    d = decoder()
-    return [d.event(r) for r in (
+def hop_records() -> list[tuple[Any, ...]]:
+    return [
         raw(L.KIND_XMIT, 1, "eth0", SYN_PUBLIC, ts=1000, first=900),
         raw(L.KIND_RECV, 2, "qg-1", SYN_PUBLIC, ts=2000, first=900, flags=L.EV_DEV | L.EV_TRACKED),
         raw(L.KIND_XMIT, 2, "qr-1", SYN_PRIVATE, ts=3000, first=900,
@@ -87,7 +88,20 @@ def hops() -> list[Any]:
             reason=1),
         raw(L.KIND_DROP, 2, "qg-1", frame(CLIENT, FIP, 40000, 22, 0x10), ts=5000, skb=0xB0,
             reason=6),
-    )]
+    ]
+
+
+def batch(records: list[tuple[Any, ...]]) -> bytes:
+    return b"".join(L.RECORD_STRUCT.pack(*r) for r in records)
+
+
+def hops() -> list[Any]:
+    d = decoder()
+    return [d.event(r) for r in hop_records()]
+
+
+def hops_table(records: list[tuple[Any, ...]] | None = None) -> EventTable:
+    return decoder().table(batch(hop_records() if records is None else records))
 
 
 def test_sections_decode() -> None:
@@ -110,10 +124,10 @@ def test_sections_decode() -> None:
 
 def test_nat_rewrite_named_where_it_happens() -> None:
     evs = hops()[:3]
-    assert rewrites(evs) == [(2, f"DNAT {FIP}:22 -> {VM}:22 in qrouter-1")]
+    assert packet_rewrites(evs) == [(2, f"DNAT {FIP}:22 -> {VM}:22 in qrouter-1")]
     out = io.StringIO()
     timeline = Timeline(out)
-    timeline.add(evs)
+    timeline.add(hops_table(hop_records()[:3]))
     timeline.flush()
     text = out.getvalue()
     lines = text.splitlines()
@@ -126,10 +140,9 @@ def test_nat_rewrite_named_where_it_happens() -> None:
 
 
 def test_json_lines() -> None:
-    evs = hops()
     out = io.StringIO()
     sink = JsonLines(out, 42, "host 203.0.113.223")
-    sink.write(evs)
+    sink.write(hops_table())
     sink.summary(5, 0, 5)
     recs = [json.loads(line) for line in out.getvalue().splitlines()]
     head = recs[0]
@@ -210,7 +223,7 @@ def test_frames_handed_to_open_vswitch_join_the_copy_it_sends() -> None:
     assert evs[6].kind == "handed" and evs[6].drop is not None
     assert evs[6].drop.handed_to == "a packet socket"
     assert event_record(handed)["handed_to"] == "Open vSwitch"
-    assert rewrites(evs[:3]) == [(2, f"SNAT {VM}:22 -> {FIP}:22 in compute")]
+    assert packet_rewrites(evs[:3]) == [(2, f"SNAT {VM}:22 -> {FIP}:22 in compute")]
 
 
 def test_identical_packets_handed_in_turn_join_their_own_copies() -> None:
@@ -234,3 +247,21 @@ def test_identical_packets_handed_in_turn_join_their_own_copies() -> None:
     first, second = evs[0].packet_id, evs[1].packet_id
     assert first != second
     assert [ev.packet_id for ev in evs[2:]] == [first, first, second]
+
+
+def test_timeline_notes_a_rewrite_between_plain_rows_and_across_batches() -> None:
+    """Without conntrack sections every hop is a plain row: the rewrite is still noted, also
+    when the rewritten hop arrives in a later batch."""
+    records = [raw(L.KIND_XMIT, 1, "eth0", SYN_PUBLIC, ts=1000, first=900),
+               raw(L.KIND_RECV, 2, "qg-1", SYN_PUBLIC, ts=2000, first=900),
+               raw(L.KIND_XMIT, 2, "qr-1", SYN_PRIVATE, ts=3000, first=900)]
+    note = f"DNAT {FIP}:22 -> {VM}:22 in qrouter-1"
+    for split in (3, 2):
+        d = decoder()
+        out = io.StringIO()
+        timeline = Timeline(out)
+        timeline.add(d.table(batch(records[:split])))
+        timeline.add(d.table(batch(records[split:])))
+        timeline.flush()
+        lines = out.getvalue().splitlines()
+        assert len(lines) == 5 and note in lines[3] and "qrouter-1/qr-1" in lines[4], lines

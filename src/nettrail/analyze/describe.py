@@ -1,4 +1,5 @@
-"""One-line, tcpdump-like text of a packet record, used as evidence in findings."""
+"""The one-line, tcpdump-like text of a packet: the evidence in findings, the live tracer's
+timeline and every other writer print a packet with these functions and no other."""
 
 from __future__ import annotations
 
@@ -55,31 +56,44 @@ def describe_headers(h: Headers) -> str:
         return f"ethertype 0x{eth.ethertype:04x}" if eth is not None else "unknown packet"
     l4 = h.l4
     if isinstance(l4, TCPHeader):
-        return f"{_ep(ip.src, l4.sport)} > {_ep(ip.dst, l4.dport)}: {_tcp(l4)}"
+        return tcp_line(ip.src, l4.sport, ip.dst, l4.dport, l4.flags, l4.seq, l4.ack, l4.window,
+                        l4.payload_len)
     if isinstance(l4, UDPHeader):
-        return f"{_ep(ip.src, l4.sport)} > {_ep(ip.dst, l4.dport)}: UDP, length {l4.payload_len}"
+        return udp_line(ip.src, l4.sport, ip.dst, l4.dport, l4.payload_len)
     if isinstance(l4, ICMPHeader):
         return f"{ip.src} > {ip.dst}: {_icmp(l4)}"
     return f"{ip.src} > {ip.dst}: ip-proto-{ip.proto}"
 
 
-def _ep(addr: str, port: int) -> str:
-    return f"{addr}.{port}"
+_FLAG_TEXT: dict[int, str] = {}
 
 
-def _tcp(t: TCPHeader) -> str:
-    parts = [f"Flags [{tcp_flags_text(t.flags)}]"]
-    if t.seq is not None:
-        if t.payload_len:
-            parts.append(f"seq {t.seq}:{(t.seq + t.payload_len) & 0xFFFFFFFF}")
-        else:
-            parts.append(f"seq {t.seq}")
-    if t.ack is not None and t.flags & 0x10:
-        parts.append(f"ack {t.ack}")
-    if t.window is not None:
-        parts.append(f"win {t.window}")
-    parts.append(f"length {t.payload_len}")
-    return ", ".join(parts)
+def tcp_line(src: str, sport: int, dst: str, dport: int, flags: int, seq: int | None,
+             ack: int | None, window: int | None, payload_len: int) -> str:
+    """A TCP segment from its fields, e.g. ``198.51.100.2.40000 > 203.0.113.10.22: Flags [S.],
+    seq 1, ack 2, win 64240, length 0`` (the line every writer prints for one)."""
+    text = _FLAG_TEXT.get(flags)
+    if text is None:
+        text = _FLAG_TEXT[flags] = f"Flags [{tcp_flags_text(flags)}]"
+    if seq is not None and ack is not None and flags & 0x10 and window is not None:
+        if payload_len:  # the bulk of segments, in one format
+            return (f"{src}.{sport} > {dst}.{dport}: {text}, seq {seq}:"
+                    f"{(seq + payload_len) & 0xFFFFFFFF}, ack {ack}, win {window}, "
+                    f"length {payload_len}")
+        return (f"{src}.{sport} > {dst}.{dport}: {text}, seq {seq}, ack {ack}, win {window}, "
+                f"length {payload_len}")
+    if seq is not None:
+        text += f", seq {seq}:{(seq + payload_len) & 0xFFFFFFFF}" if payload_len else f", seq {seq}"
+    if ack is not None and flags & 0x10:
+        text += f", ack {ack}"
+    if window is not None:
+        text += f", win {window}"
+    return f"{src}.{sport} > {dst}.{dport}: {text}, length {payload_len}"
+
+
+def udp_line(src: str, sport: int, dst: str, dport: int, payload_len: int) -> str:
+    """A UDP datagram from its fields: ``198.51.100.2.53 > 203.0.113.10.40000: UDP, length 40``."""
+    return f"{src}.{sport} > {dst}.{dport}: UDP, length {payload_len}"
 
 
 def _icmp(icmp: ICMPHeader) -> str:

@@ -13,11 +13,11 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from nettrail.analyze.correlate import Form, Match, Sighting, flow_key
-from nettrail.analyze.describe import describe
+from nettrail.analyze.describe import describe, tcp_line
 from nettrail.model.analysis import Hop
 from nettrail.model.finding import Evidence
 from nettrail.model.flow import Endpoint, FlowKey
-from nettrail.model.packet import ACK, SYN, PacketRecord, TCPHeader, tcp_flags_text
+from nettrail.model.packet import ACK, SYN, PacketRecord, TCPHeader
 
 _ROUTES: dict[tuple[str, ...], tuple[str, ...]] = {}
 _FIRST_NS = attrgetter("first_ns")
@@ -302,32 +302,12 @@ def hops(s: Sighting) -> list[Hop]:
     return out
 
 
-_FLAG_TEXT: dict[int, str] = {}
-
-
 def _describe(record: PacketRecord) -> str:
-    """``describe(record)``, with plain TCP records (the bulk) written inline."""
+    """``describe(record)``, plain TCP records (the bulk) straight from their fields."""
     h = record.headers
     l4 = h.l4
-    if record.inner is not None or h.arp is not None or type(l4) is not TCPHeader:
-        return describe(record)
     ip = h.ip
-    if ip is None:
+    if record.inner is not None or h.arp is not None or type(l4) is not TCPHeader or ip is None:
         return describe(record)
-    flags, seq, plen, ack, win = l4.flags, l4.seq, l4.payload_len, l4.ack, l4.window
-    text = _FLAG_TEXT.get(flags)
-    if text is None:
-        text = _FLAG_TEXT[flags] = f"Flags [{tcp_flags_text(flags)}]"
-    if seq is not None and ack is not None and flags & ACK and win is not None:
-        if plen:
-            return (f"{ip.src}.{l4.sport} > {ip.dst}.{l4.dport}: {text}, seq {seq}:"
-                    f"{(seq + plen) & 0xFFFFFFFF}, ack {ack}, win {win}, length {plen}")
-        return (f"{ip.src}.{l4.sport} > {ip.dst}.{l4.dport}: {text}, seq {seq}, ack {ack}, "
-                f"win {win}, length {plen}")
-    if seq is not None:
-        text += f", seq {seq}:{(seq + plen) & 0xFFFFFFFF}" if plen else f", seq {seq}"
-    if l4.ack is not None and flags & ACK:
-        text += f", ack {l4.ack}"
-    if l4.window is not None:
-        text += f", win {l4.window}"
-    return f"{ip.src}.{l4.sport} > {ip.dst}.{l4.dport}: {text}, length {plen}"
+    return tcp_line(ip.src, l4.sport, ip.dst, l4.dport, l4.flags, l4.seq, l4.ack, l4.window,
+                    l4.payload_len)

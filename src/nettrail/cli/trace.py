@@ -7,7 +7,6 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -15,10 +14,13 @@ from nettrail.analyze.pipeline import analyze_records
 from nettrail.cli.args import checked
 from nettrail.errors import InputError
 from nettrail.model.event import TraceEvent
+from nettrail.model.event_table import EventTable
 from nettrail.report.text import render
+from nettrail.report.trace_json import JsonLines
+from nettrail.report.trace_pcapng import PcapngOut
+from nettrail.report.trace_text import Timeline
 from nettrail.trace.config import HOOKS, TraceConfig
 from nettrail.trace.netns_names import NetnsNames
-from nettrail.trace.output import JsonLines, PcapngOut, Timeline
 from nettrail.trace.records import by_point, reset_origins, to_packet_records
 from nettrail.trace.run import Sink, TraceResult, TraceRun
 from nettrail.trace.session import OBJECT_PATH, TraceSession, check_capabilities
@@ -173,13 +175,13 @@ class _Outputs:
         if self._json_file is not None:
             self.json = JsonLines(self._json_file, session.anchor_ns, self.cfg.filter)
 
-    def write(self, events: Sequence[TraceEvent]) -> None:
+    def write(self, table: EventTable) -> None:
         """Pass events to JSON and keep resets for the end-of-run origin lines."""
         if self.json is not None:
-            self.json.write(events)
-        self.resets.extend(ev for ev in events if ev.kind == "reset")
+            self.json.write(table)
+        self.resets.extend(table.event(i) for i in table.rows_of_kind("reset"))
         if self.kept is not None:
-            self.kept.extend(events)
+            self.kept.extend(table.events())
 
     def finish(self, result: TraceResult) -> None:
         """Write the JSON summary record."""

@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from nettrail.capture.decode import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from nettrail.errors import CapabilityError, InputError, NettrailError
-from nettrail.model.event import TraceEvent
+from nettrail.model.event_table import EventTable
 from nettrail.report.pcapng import PcapngWriter
 
 MARK = "nettrail-agent"
@@ -117,9 +117,9 @@ class PcapngStream:
         self.ifaces: dict[tuple[int, str, str], int] = {}
         self.packets = 0
 
-    def write(self, events: Sequence[TraceEvent]) -> None:
+    def write(self, table: EventTable) -> None:
         """Append the packets of transmit and receive events; flush, so they stream."""
-        for ev in events:
+        for ev in table.events():
             pkt = ev.packet
             if pkt is None or ev.kind not in DIRECTIONS:
                 continue

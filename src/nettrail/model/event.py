@@ -3,7 +3,8 @@
 A ``TraceEvent`` always has a time, a kind, a CPU and a network namespace; every other part
 (the device, the packet, its conntrack entry, a drop reason, a reset's origin, a socket, a
 kernel stack) is a section that is present only when the kernel gave it. Each section formats
-itself (``text()``), so a new section touches one place per layer.
+itself (``text()``), so a new section touches one place per layer; the packet is printed by
+``nettrail.analyze.describe.describe_packet``, the one packet line every writer uses.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from nettrail.model.flow import Endpoint
-from nettrail.model.packet import Headers, IPHeader, TCPHeader, Tunnel, UDPHeader, tcp_flags_text
+from nettrail.model.packet import Headers, IPHeader, TCPHeader, Tunnel, UDPHeader
 
 KINDS = ("xmit", "recv", "drop", "handed", "reset", "synack-retransmit")
 PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6"}
@@ -61,33 +62,6 @@ class PacketSection(NamedTuple):
         if self.inner is not None and self.inner.ip is not None:
             return self.inner
         return self.headers
-
-    def text(self) -> str:
-        """tcpdump-like one-line summary (inner packet first for a tunnel)."""
-        inner = ""
-        if self.inner is not None:
-            kind, tid = self.tunnel if self.tunnel is not None else ("vxlan", self.vni)
-            label = kind if tid is None else f"{kind} {tid}"
-            inner = f" ({label}: {_summary(self.headers)})"
-        return _summary(self.top) + inner
-
-
-def _summary(h: Headers) -> str:
-    ip = h.ip
-    if ip is None:
-        return "arp" if h.arp is not None else "non-IP"
-    l4 = h.l4
-    if isinstance(l4, TCPHeader):
-        return (f"{_ep(ip, l4.sport, True)} > {_ep(ip, l4.dport, False)}: "
-                f"tcp [{tcp_flags_text(l4.flags)}] seq {l4.seq} len {l4.payload_len}")
-    if isinstance(l4, UDPHeader):
-        return f"{_ep(ip, l4.sport, True)} > {_ep(ip, l4.dport, False)}: udp {l4.payload_len}"
-    name = PROTO_NAMES.get(ip.proto, f"proto {ip.proto}")
-    return f"{ip.src} > {ip.dst}: {name}"
-
-
-def _ep(ip: IPHeader, port: int, src: bool) -> str:
-    return str(Endpoint(ip.src if src else ip.dst, port))
 
 
 class CtTuple(NamedTuple):

@@ -1,4 +1,11 @@
-"""Raw event tuples (layout.EVENT order) -> ``TraceEvent`` records with their sections."""
+"""Ring buffer records -> an ``EventTable`` per batch; ``TraceEvent`` s with their sections
+built from a row on demand.
+
+A batch is decoded at once: numpy columns for the fixed fields and the packet headers
+(``columns``), kinds and namespace names per batch, packet ids in one pass over the rows. A
+row's full event (its packet decoded by the capture decoder, its sections named) is built
+only when a writer or the analyzer asks for it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,10 @@ import ipaddress
 import struct
 from collections import deque
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from nettrail.capture.decode import LINKTYPE_ETHERNET, LINKTYPE_RAW, decode_frame
 from nettrail.model.event import (
@@ -23,12 +33,13 @@ from nettrail.model.event import (
     StackSection,
     TraceEvent,
 )
+from nettrail.model.event_table import EventTable
 from nettrail.model.flow import Endpoint
-from nettrail.model.packet import TCPHeader, UDPHeader
-from nettrail.trace import btf
+from nettrail.trace import btf, columns
 from nettrail.trace import layout as L
 from nettrail.trace.kallsyms import Kallsyms
 from nettrail.trace.netns_names import NetnsNames, Switches
+from nettrail.trace.rows import Raw, Rows, same_skb
 
 _I = L.RECORD_INDEX
 TS, SKB, FIRST, NETNS, IFINDEX, REASON = (_I["ts_ns"], _I["skb"], _I["first_ns"], _I["netns"],
@@ -47,7 +58,11 @@ CT_REPLY = L.tail_slice("ct_reply.src").start
 SOCK = L.tail_slice("sock.src").start
 TUPLE = struct.Struct(L.fmt_of(L.TUPLE))
 MAX_IDS = 1 << 16
-Raw = tuple[Any, ...]
+KIND_HANDED = 0xFF
+"""The kind code of a hand-over (a drop the kernel reports, which is no loss): not a kernel's."""
+_KIND_TABLE = np.array([L.KIND_NAMES.get(code, "unknown") for code in range(max(L.KIND_NAMES) + 2)],
+                       dtype=object)
+Ids = npt.NDArray[np.int64]
 
 
 class _Handed(NamedTuple):
@@ -106,24 +121,90 @@ class Decoder:
         return pid
 
     def event(self, raw: Raw) -> TraceEvent:
-        """One ``TraceEvent`` from a raw tuple."""
+        """One ``TraceEvent`` from a raw tuple (``layout.RECORD`` order): a batch of one."""
+        return self.table(L.RECORD_STRUCT.pack(*raw)).event(0)
+
+    def table(self, buf: bytes) -> EventTable:
+        """The events of a batch of ring records (``layout.RECORD_STRUCT.size`` bytes each)."""
+        rec = columns.records(buf)
+        simple, pk = columns.packet_columns(rec)
+        kinds = self._kinds(rec)
+        netns = rec["netns"]
+        names = {ino: self.names.name(ino) for ino in np.unique(netns).tolist()}
+        rows = Rows(buf, rec, self.packet, simple, pk)
+        ids = self._ids_of(rec, kinds, rows)
+        flags = rec["flags"]
+        kind_codes = rec["kind"]
+        plain = simple & ((kind_codes == L.KIND_XMIT) | (kind_codes == L.KIND_RECV))
+        plain &= (flags & (L.EV_CT | L.EV_SOCK | L.EV_STACK)) == 0
+
+        def build(i: int) -> TraceEvent:
+            return self._event(rows.raw(i), kinds[i], int(ids[i]), rows.packet(i))
+
+        return EventTable(
+            anchor_ns=self.anchor_ns, mono_ns=rec["ts_ns"], kind=kinds,
+            kind_code=np.where(np.array(kinds, object) == "handed", KIND_HANDED, kind_codes)
+            .astype(np.uint8),
+            cpu=rec["cpu"],
+            netns_inode=netns, netns_names=names, has_device=(flags & L.EV_DEV) != 0,
+            ifindex=rec["ifindex"], ifname=rec["ifname"], packet_id=ids,
+            followed=(flags & (L.EV_TRACKED | L.EV_CONN)) != 0, plain=plain, packet=pk,
+            build=build)
+
+    def _kinds(self, rec: columns.Records) -> list[str]:
+        """Kind names of the rows; a drop that is a hand-over to a packet socket is ``handed``."""
+        codes = rec["kind"]
+        kinds: list[str] = _KIND_TABLE[np.minimum(codes, len(_KIND_TABLE) - 1)].tolist()
+        otherhost = [code for code, name in self._drop.items() if name == "OTHERHOST"]
+        handed = ((codes == L.KIND_DROP) & np.isin(rec["reason"], otherhost)
+                  & ((rec["dev_flags"] & L.DEV_PACKET_SOCKET) != 0))
+        for i in np.flatnonzero(handed).tolist():
+            kinds[i] = "handed"
+        return kinds
+
+    def _ids_of(self, rec: columns.Records, kinds: list[str], rows: Rows) -> Ids:
+        """The packet id of every row (0 without an skb), in row order.
+
+        A followed skb is known by (skb, first-match time); another by the skb and its
+        packet's identity (IP ID, TCP sequence or UDP length, protocol). Known keys are
+        looked up for the whole batch at once; only a packet's first row takes a new id.
+        """
+        if self._handed or "handed" in kinds:
+            return self._ids_joining(rec, kinds, rows)
+        skb, first = rec["skb"], rec["first_ns"]
+        group, firsts = same_skb(skb, first)
+        alone = np.flatnonzero((first == 0) & (skb != 0))  # keyed by their packet, row by row
+        units = np.union1d(firsts[skb[firsts] != 0], alone).tolist()
+        known = self._ids
+        ids = np.zeros(len(skb), np.int64)
+        by_group = np.zeros(len(firsts), np.int64)
+        for i in units:
+            key = rows.key(i)
+            pid = known.get(key) or self._packet_id(key)
+            if first[i]:
+                by_group[group[i]] = pid
+            else:
+                ids[i] = pid
+        followed = first != 0
+        ids[followed] = by_group[group[followed]]
+        return ids
+
+    def _ids_joining(self, rec: columns.Records, kinds: list[str], rows: Rows) -> Ids:
+        """``_ids_of`` row by row, joining frames handed to a switch with their copies."""
+        out = [0] * len(kinds)
+        netns, ifindex = rec["netns"].tolist(), rec["ifindex"].tolist()
+        mono = rec["ts_ns"].tolist()
+        for i, skb in enumerate(rec["skb"].tolist()):
+            if skb:
+                out[i] = self._joined(rows.key(i), kinds[i], netns[i], ifindex[i], mono[i],
+                                      rows.fingerprint, i)
+        return np.array(out, np.int64)
+
+    def _event(self, raw: Raw, kind: str, packet_id: int,
+               packet: PacketSection | None) -> TraceEvent:
         flags = int(raw[FLAGS])
-        kind = L.KIND_NAMES.get(int(raw[KIND]), "unknown")
         netns_inode = int(raw[NETNS])
         mono = int(raw[TS])
-        packet = self._packet(raw) if flags & L.EV_PKT else None
-        skb = int(raw[SKB])
-        first = int(raw[FIRST])
-        if first:
-            key: tuple[int, ...] = (skb, first)
-        else:
-            key = (skb, *_identity(packet))
-        drop = self._drop_section(raw, netns_inode) if kind == "drop" else None
-        if drop is not None and drop.handed_to:
-            kind = "handed"
-        packet_id = 0
-        if skb:
-            packet_id = self._joined(key, kind, netns_inode, int(raw[IFINDEX]), mono, packet)
         return TraceEvent(
             time_ns=mono + self.anchor_ns,
             mono_ns=mono,
@@ -136,14 +217,14 @@ class Decoder:
             device=self._device(raw) if flags & L.EV_DEV else None,
             packet=packet,
             conntrack=self._conntrack(raw) if flags & L.EV_CT else None,
-            drop=drop,
+            drop=self._drop_section(raw, netns_inode) if kind in ("drop", "handed") else None,
             reset=self._reset_section(raw, flags) if kind == "reset" else None,
             socket=self._socket(raw) if flags & L.EV_SOCK else None,
             stack=self._stack_section(raw) if flags & L.EV_STACK else None,
         )
 
     def _joined(self, key: tuple[int, ...], kind: str, netns: int, ifindex: int, mono: int,
-                packet: PacketSection | None) -> int:
+                fingerprint_of: Callable[[int], tuple[int, ...]], row: int) -> int:
         """The packet id, joining a frame handed to a switch with its copy leaving another port.
 
         The switch sends a new skb, so the far side's first event opens a new key: it gets the
@@ -155,12 +236,12 @@ class Decoder:
         """
         if kind == "handed":
             pid = self._packet_id(key)
-            fp = fingerprint(packet)
+            fp = fingerprint_of(row)
             if fp:
                 self._handed.setdefault((netns, fp), deque()).append(_Handed(pid, mono, set()))
             return pid
         if self._handed and key not in self._ids:
-            waiting = self._handed.get((netns, fingerprint(packet)))
+            waiting = self._handed.get((netns, fingerprint_of(row)))
             while waiting and mono - waiting[0].mono > HANDOVER_NS:
                 waiting.popleft()
             hit = next((h for h in waiting or () if ifindex not in h.left_by and h.mono <= mono),
@@ -180,6 +261,10 @@ class Decoder:
         name: bytes = raw[TAIL][IFNAME]
         return DeviceSection(int(raw[IFINDEX]),
                              name.split(b"\0", 1)[0].decode(errors="replace"))
+
+    def packet(self, raw: Raw) -> PacketSection | None:
+        """The packet section of a raw record, None when it carries no packet bytes."""
+        return self._packet(raw) if int(raw[FLAGS]) & L.EV_PKT else None
 
     def _packet(self, raw: Raw) -> PacketSection:
         data: bytes = raw[TAIL][DATA]
@@ -226,30 +311,3 @@ class Decoder:
         while frames and frames[0].startswith(("bpf_prog_", "bpf_trace_run")):
             del frames[0]  # the tracer itself
         return StackSection(tuple(frames))
-
-
-def fingerprint(packet: PacketSection | None) -> tuple[int, ...]:
-    """NAT- and encapsulation-invariant fields of the innermost IP packet; () when none."""
-    if packet is None:
-        return ()
-    hdrs = packet.top
-    ip = hdrs.ip
-    if ip is None:
-        return ()
-    l4 = hdrs.l4
-    if isinstance(l4, TCPHeader):
-        return (ip.ip_id or 0, ip.proto, l4.seq or 0, l4.ack or 0, l4.flags, l4.payload_len)
-    if isinstance(l4, UDPHeader):
-        return (ip.ip_id or 0, ip.proto, l4.payload_len)
-    return (ip.ip_id or 0, ip.proto)
-
-
-def _identity(packet: PacketSection | None) -> tuple[int, ...]:
-    """NAT-invariant fields that tell two packets on one recycled skb apart."""
-    if packet is None or packet.top.ip is None:
-        return ()
-    ip = packet.top.ip
-    l4 = packet.top.l4
-    seq = l4.seq or 0 if isinstance(l4, TCPHeader) else (
-        l4.payload_len if isinstance(l4, UDPHeader) else 0)
-    return (ip.ip_id or 0, seq, ip.proto)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import mmap
 import struct
-from typing import Any
+
+import numpy as np
 
 from nettrail.errors import TraceError
 
@@ -23,7 +24,8 @@ class RingReader:
     """Reads records of one fixed size (``record``: ring header included) in batches.
 
     The committed records between the consumer and producer positions are contiguous (the data
-    area is mapped twice), so a batch is one ``struct.iter_unpack`` over a memoryview slice.
+    area is mapped twice), so a batch is one copy of that span: the records' bytes, back to
+    back, for ``np.frombuffer`` (or ``struct.iter_unpack``).
     """
 
     def __init__(self, fd: int, size: int, record: struct.Struct) -> None:
@@ -51,32 +53,37 @@ class RingReader:
         """Bytes reserved by the kernel and not yet consumed."""
         return int(self._ppos[0] - self._cpos[0])
 
-    def drain(self, limit: int = 1 << 30) -> list[tuple[Any, ...]]:
-        """Every committed record now in the buffer (at most ``limit``), unpacked, in order."""
-        out: list[tuple[Any, ...]] = []
-        while len(out) < limit:
+    def drain(self, limit: int = 1 << 30) -> bytes:
+        """Every committed record now in the buffer (at most ``limit``), in order, back to back."""
+        out: list[bytes] = []
+        count = 0
+        while count < limit:
             before = self._cpos[0]
-            out += self._batch(limit - len(out))
+            chunk = self._batch(limit - count)
+            if chunk:
+                out.append(chunk)
+                count += len(chunk) // self._rsize
             if self._cpos[0] == before:
                 break
-        return out
+        return out[0] if len(out) == 1 else b"".join(out)
 
-    def _batch(self, limit: int) -> list[tuple[Any, ...]]:
+    def _batch(self, limit: int) -> bytes:
         cons = self._cpos[0]
         avail = self._ppos[0] - cons
         rsize = self._rsize
         n = min(avail // rsize, limit, (self._mask + 1) // rsize)
         if n <= 0:
-            return []
+            return b""
         off = cons & self._mask
         step = rsize // 4
-        heads = self._words[off // 4 : off // 4 + n * step : step].tolist()
+        heads = np.asarray(self._words[off // 4 : off // 4 + n * step : step])
         want = rsize - 8
-        if max(heads) != want or min(heads) != want:
-            n = self._clean_prefix(heads, want)
+        if (heads != want).any():
+            n = self._clean_prefix(heads.tolist(), want)
             if n == 0:
-                return self._odd_record(cons, off)
-        out = list(self._record.iter_unpack(self._data[off : off + n * rsize]))
+                self._odd_record(cons, off)
+                return b""
+        out = bytes(self._data[off : off + n * rsize])
         self._cpos[0] = cons + n * rsize
         return out
 
@@ -88,15 +95,14 @@ class RingReader:
                 return i
         return len(heads)
 
-    def _odd_record(self, cons: int, off: int) -> list[tuple[Any, ...]]:
+    def _odd_record(self, cons: int, off: int) -> None:
         """Step over one discarded or foreign-size record; stop at a busy one."""
         (length,) = _HDR.unpack_from(self._data, off)
         if length & BUSY:
-            return []
+            return
         size = length & ~(BUSY | DISCARD)
         self._cpos[0] = cons + ((size + 8 + 7) & ~7)
         self.skipped += 1
-        return []
 
     def close(self) -> None:
         """Unmap and stop waiting (idempotent)."""

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from nettrail.errors import CapabilityError, TraceError
 from nettrail.trace import btf, libbpf
@@ -30,7 +29,6 @@ TRACEPOINTS = {
     "reset": "tcp_send_reset",
     "synack-retransmit": "tcp_retransmit_synack",
 }
-RawEvent = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +67,7 @@ def check_capabilities(obj: Path, hooks: tuple[str, ...]) -> None:
 
 
 class TraceSession:
-    """The loaded, attached tracer: ``read()`` returns raw records (``layout.RECORD`` order)."""
+    """The loaded, attached tracer: ``read()`` returns the raw records of a batch."""
 
     def __init__(self, cfg: TraceConfig, obj: Path = OBJECT_PATH) -> None:
         self.cfg = cfg
@@ -132,8 +130,9 @@ class TraceSession:
         with contextlib.suppress(InterruptedError):
             self._epoll.poll(timeout_s)
 
-    def read(self, limit: int = 1 << 30) -> list[RawEvent]:
-        """Every event now in the ring buffer, oldest first."""
+    def read(self, limit: int = 1 << 30) -> bytes:
+        """Every event now in the ring buffer, oldest first: ``layout.RECORD_STRUCT`` records
+        back to back (``Decoder.table`` decodes them)."""
         if self._ring is None:
             raise TraceError("trace session is not started")
         return self._ring.drain(limit)

@@ -1,0 +1,173 @@
+"""The live trace as JSON lines: a header record, one record per event, a summary record.
+
+A plain row of an ``EventTable`` is written straight from its columns, any other from its
+full event (``event_record``); the two give the same text for the same event (a test checks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, TextIO
+
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.model.event import PROTO_NAMES, TraceEvent
+from nettrail.model.event_table import EventTable, addr4_texts
+from nettrail.model.packet import TCPHeader, tcp_flags_text
+from nettrail.report.columns import texts
+from nettrail.report.trace_text import endpoints
+
+FORMAT = "nettrail-trace"
+FORMAT_VERSION = 1
+
+
+def header_record(anchor_ns: int, filter_text: str) -> dict[str, Any]:
+    """The first JSON line: format, version, host, kernel, clock anchor."""
+    uts = os.uname()
+    return {
+        "type": "header",
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "host": uts.nodename,
+        "kernel": uts.release,
+        "clock": {"source": "CLOCK_MONOTONIC", "realtime_minus_monotonic_ns": anchor_ns},
+        "filter": filter_text,
+    }
+
+
+def _seconds(s: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s))
+
+
+def _iso(ns: int) -> str:
+    return f"{_seconds(ns // 1_000_000_000)}.{ns % 1_000_000_000:09d}Z"
+
+
+def event_record(ev: TraceEvent) -> dict[str, Any]:
+    """One event as a JSON object (fields documented in docs/trace.md)."""
+    rec: dict[str, Any] = {
+        "type": "event", "time": _iso(ev.time_ns), "time_ns": ev.time_ns, "kind": ev.kind,
+        "netns": ev.netns, "netns_inode": ev.netns_inode, "ifname": ev.ifname,
+        "ifindex": ev.device.ifindex if ev.device else None, "cpu": ev.cpu,
+        "packet_id": ev.packet_id, "followed": ev.followed,
+    }
+    eps = endpoints(ev)
+    ip = ev.ip
+    if eps is not None:
+        rec.update(src=eps[0].addr, dst=eps[1].addr, sport=eps[0].port, dport=eps[1].port)
+        rec["proto"] = PROTO_NAMES.get(ip.proto, str(ip.proto)) if ip else "tcp"
+    l4 = ev.l4
+    if isinstance(l4, TCPHeader):
+        rec.update(tcp_flags=tcp_flags_text(l4.flags), seq=l4.seq, ack=l4.ack,
+                   payload_len=l4.payload_len)
+    if ip is not None:
+        rec["ip_id"] = ip.ip_id
+    if ev.packet is not None:
+        rec["len"] = ev.packet.wire_len
+        if ev.packet.vni is not None and ev.packet.headers.ip is not None:
+            outer = ev.packet.headers.ip
+            rec["vxlan"] = {"vni": ev.packet.vni, "outer_src": outer.src, "outer_dst": outer.dst}
+    if ev.conntrack is not None:
+        ct = ev.conntrack
+        rec["conntrack"] = {"info": ct.info, "status": list(ct.status),
+                            "original": ct.original.text(), "reply": ct.reply.text()}
+    if ev.drop is not None:
+        rec["drop_reason"] = ev.drop.name
+        if ev.drop.handed_to:
+            rec["handed_to"] = ev.drop.handed_to
+    if ev.reset is not None:
+        rec["reset"] = {"reason": ev.reset.name, "socket": ev.reset.socket,
+                        "sk_state": ev.reset.sk_state, "origin": ev.reset.text()}
+    if ev.socket is not None:
+        rec["socket"] = {"local": str(ev.socket.local), "remote": str(ev.socket.remote),
+                         "state": ev.socket.state}
+    if ev.stack is not None:
+        rec["stack"] = list(ev.stack.frames)
+    return rec
+
+
+def _plain_lines(table: EventTable, rows: npt.NDArray[np.intp]) -> list[str]:
+    """The JSON lines of plain rows ``rows``, straight from the columns.
+
+    What rows repeat (the device part, the packet part) is made once per distinct value; one
+    f-string per row keeps the key order and spacing of ``json.dumps(event_record(ev))``.
+    """
+    pk = table.packet
+    t = table.mono_ns[rows].astype(np.int64) + table.anchor_ns
+    sec, frac = np.divmod(t, 1_000_000_000)
+    ino, dev, ifx, cpu = (table.netns_inode[rows], table.has_device[rows],
+                          table.ifindex[rows], table.cpu[rows])
+    ifname = np.ascontiguousarray(np.where(dev, table.ifname[rows], b"").astype("S16"))
+    name_key = ifname.view(np.uint64).reshape(-1, 2)
+    kinds, names = np.array(table.kind, dtype=object)[rows], table.netns_names
+
+    def devices(k: npt.NDArray[np.intp]) -> list[str]:
+        return [f'"kind": "{kind}", "netns": {json.dumps(names[i])}, "netns_inode": {i}, '
+                + (f'"ifname": {_ifname(raw)}, "ifindex": {x}' if d
+                   else '"ifname": null, "ifindex": null') + f', "cpu": {c}'
+                for kind, i, d, raw, x, c in zip(kinds[k].tolist(), ino[k].tolist(),
+                                                 dev[k].tolist(), ifname[k].tolist(),
+                                                 ifx[k].tolist(), cpu[k].tolist(), strict=True)]
+
+    cols = (table.packet_id[rows], table.followed[rows], pk.src[rows], pk.dst[rows],
+            pk.sport[rows], pk.dport[rows], pk.proto[rows], pk.tcp_flags[rows], pk.seq[rows],
+            pk.ack[rows], pk.payload_len[rows], pk.ip_id[rows], pk.wire_len[rows])
+
+    def packets(k: npt.NDArray[np.intp]) -> list[str]:
+        pid, fol, _, _, sport, dport, proto, flags, seq, ack, plen, ip_id, wire = (
+            c[k].tolist() for c in cols)
+        return [f'"packet_id": {p}, "followed": {"true" if f else "false"}, "src": "{a}", '
+                f'"dst": "{b}", "sport": {sp}, "dport": {dp}, '
+                + (f'"proto": "tcp", "tcp_flags": "{tcp_flags_text(fl)}", "seq": {q}, '
+                   f'"ack": {ak}, "payload_len": {pl}, ' if pr == 6 else '"proto": "udp", ')
+                + f'"ip_id": {ii}, "len": {wl}}}\n'
+                for p, f, a, b, sp, dp, pr, fl, q, ak, pl, ii, wl in zip(
+                    pid, fol, addr4_texts(cols[2][k]), addr4_texts(cols[3][k]), sport, dport,
+                    proto, flags, seq, ack, plen, ip_id, wire, strict=True)]
+
+    seconds = texts((sec,), lambda k: [_seconds(s) for s in sec[k].tolist()])
+    device = texts((table.kind_code[rows], ino, dev, ifx, cpu, name_key[:, 0], name_key[:, 1]),
+                   devices)
+    packet = texts(cols, packets)
+    return [f'{{"type": "event", "time": "{s}.{f:09d}Z", "time_ns": {tt}, {d}, {p}'
+            for s, f, tt, d, p in zip(seconds, frac.tolist(), t.tolist(), device, packet,
+                                      strict=True)]
+
+
+def _ifname(raw: bytes) -> str:
+    return json.dumps(raw.split(b"\0", 1)[0].decode(errors="replace"))
+
+
+def table_lines(table: EventTable) -> list[str]:
+    """The JSON line of every row, in order."""
+    plain = table.plain
+    rows = np.flatnonzero(plain)
+    fast = _plain_lines(table, rows)
+    if len(fast) == len(table):
+        return fast
+    out = [""] * len(table)
+    for i, line in zip(rows.tolist(), fast, strict=True):
+        out[i] = line
+    for i in np.flatnonzero(~plain).tolist():
+        out[i] = json.dumps(event_record(table.event(i))) + "\n"
+    return out
+
+
+class JsonLines:
+    """Writes the header, then one line per event."""
+
+    def __init__(self, out: TextIO, anchor_ns: int, filter_text: str) -> None:
+        self.out = out
+        out.write(json.dumps(header_record(anchor_ns, filter_text)) + "\n")
+
+    def write(self, table: EventTable) -> None:
+        """Append events."""
+        self.out.write("".join(table_lines(table)))
+
+    def summary(self, emitted: int, lost: int, events: int) -> None:
+        """The last line: what the kernel emitted, lost, and what was written."""
+        self.out.write(json.dumps({"type": "summary", "emitted": emitted, "lost": lost,
+                                   "events": events}) + "\n")

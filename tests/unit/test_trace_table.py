@@ -1,0 +1,114 @@
+"""The columnar decoding of a batch says what the per-event decoder says, row for row.
+
+Random frames (Ethernet with and without VLAN tags, raw IP, IPv4 options, fragments, TCP
+with options and the AE bit, UDP to tunnel ports, ICMP, lengths that lie, bytes cut short)
+go through ``Decoder.table``; every row's columns, JSON line and timeline line must equal
+what the full ``TraceEvent`` of that row gives.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+from typing import Any
+
+from test_trace_decode import ANCHOR, CT, DROP_NAMES, RST_NAMES, Names, batch, raw
+
+from nettrail.model.packet import TCPHeader, UDPHeader
+from nettrail.report import trace_json, trace_text
+from nettrail.trace import layout as L
+from nettrail.trace.decode import Decoder
+
+ADDRS = ["198.51.100.4", "203.0.113.223", "198.18.0.7", "198.18.200.1"]
+
+
+def ip4(a: str) -> bytes:
+    return bytes(int(x) for x in a.split("."))
+
+
+def random_frame(rng: random.Random) -> tuple[bytes, int]:
+    """(bytes, link) of a random packet, mostly well formed, sometimes not."""
+    proto = rng.choice([6, 6, 6, 17, 17, 1, 47])
+    if proto == 6:
+        doff = rng.choice([5, 5, 8, 6, 4])
+        l4 = struct.pack("!HHIIBBHHH", rng.randrange(65536), rng.choice([22, 80, 5201]),
+                         rng.getrandbits(32), rng.getrandbits(32), doff << 4 | rng.getrandbits(1),
+                         rng.getrandbits(8), rng.randrange(65536), 0, 0)
+        l4 += b"\x01\x01\x08\x0a" + bytes(8) if doff == 8 else bytes(max(doff - 5, 0) * 4)
+    elif proto == 17:
+        length = rng.choice([8 + 16, 8, 3, 9000])
+        l4 = struct.pack("!HHHH", rng.randrange(65536), rng.choice([53, 4789, 6081, 5201]),
+                         length, 0)
+    else:
+        l4 = bytes([8, 0, 0, 0]) + bytes(4)
+    payload = bytes(rng.choice([0, 0, 16, 100]))
+    ihl = rng.choice([5, 5, 5, 6])
+    opts = bytes((ihl - 5) * 4)
+    total = 20 + len(opts) + len(l4) + len(payload)
+    total = rng.choice([total, total, 0, 12, total + 1000, 20 + len(opts) + 4])
+    frag = rng.choice([0x4000, 0x4000, 0x2000, 0x0010])
+    ip = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, total, rng.randrange(65536), frag, 64,
+                     proto, 0, ip4(rng.choice(ADDRS)), ip4(rng.choice(ADDRS))) + opts
+    packet = ip + l4 + payload
+    link = rng.choice([L.LINK_ETH, L.LINK_ETH, L.LINK_RAW])
+    if link == L.LINK_RAW:
+        return packet, link
+    tags = b"".join(struct.pack("!HH", 0x8100, rng.randrange(4096))
+                    for _ in range(rng.choice([0, 0, 1, 2])))
+    return b"\x02" * 6 + b"\x04" * 6 + tags + b"\x08\x00" + packet, link
+
+
+def random_records(rng: random.Random, n: int) -> list[tuple[Any, ...]]:
+    out = []
+    for i in range(n):
+        data, link = random_frame(rng)
+        kind = rng.choice([L.KIND_XMIT, L.KIND_XMIT, L.KIND_RECV, L.KIND_DROP])
+        flags = L.EV_DEV | rng.choice([0, L.EV_TRACKED])
+        rec = list(raw(kind, rng.choice([1, 2, 3]), rng.choice(["eth0", "qg-1", ""]),
+                       data[: rng.choice([128, 128, 60, 20])], ts=1000 + i,
+                       skb=rng.choice([0, 0xA0, 0xB0, 0xC0]),
+                       first=rng.choice([0, 900 + i // 3]), flags=flags,
+                       reason=rng.choice([3, 6]), ct=CT if rng.random() < 0.1 else None))
+        rec[L.RECORD_INDEX["link"]] = link
+        out.append(tuple(rec))
+    return out
+
+
+def test_rows_equal_their_events() -> None:
+    rng = random.Random(7)
+    records = random_records(rng, 3000)
+    table = Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES)).table(batch(records))
+    assert len(table) == 3000
+    plain = table.plain.tolist()
+    assert 200 < sum(plain) < 2800  # both paths are exercised
+    json_lines = trace_json.table_lines(table)
+    text_lines = trace_text.table_lines(table)
+    pk = table.packet
+    for i in range(len(table)):
+        ev = table.event(i)
+        assert json_lines[i] == json.dumps(trace_json.event_record(ev)) + "\n", i
+        assert text_lines[i] == trace_text.event_line(ev), i
+        if plain[i]:
+            assert ev.packet is not None and ev.packet.inner is None
+            ip, l4 = ev.packet.headers.ip, ev.packet.headers.l4
+            assert ip is not None and isinstance(l4, TCPHeader | UDPHeader)
+            assert (ip.ip_id, ip.proto, l4.sport, l4.dport, l4.payload_len) == (
+                pk.ip_id[i], pk.proto[i], pk.sport[i], pk.dport[i], pk.payload_len[i])
+            if isinstance(l4, TCPHeader):
+                assert (l4.seq, l4.ack, l4.window, l4.flags) == (
+                    pk.seq[i], pk.ack[i], pk.window[i], pk.tcp_flags[i])
+
+
+def test_packet_ids_match_one_event_at_a_time() -> None:
+    """A batch gives every row the packet id a decoder fed one record at a time gives."""
+    rng = random.Random(11)
+    records = random_records(rng, 2000)
+    one = Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES))
+    singly = [one.event(r).packet_id for r in records]
+    many = Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES))
+    ids: list[int] = []
+    for start in range(0, len(records), 300):
+        ids += many.table(batch(records[start : start + 300])).packet_id.tolist()
+    assert ids == singly
+    assert len(set(singly)) > 10
