@@ -43,7 +43,7 @@ MANGLED_JUMP_NS = 3600 * 1_000_000_000
 """A time this far from both neighbours (which agree) was mangled in pasting."""
 _DELTA_MODES = frozenset({"delta", "since-first"})
 _USUAL_SHAPES = frozenset({(2, 6), (2, 9), (10, 6), (10, 9)})
-BLOCK = 1 << 16
+BLOCK = 1 << 14
 """Bytes read at a time: lines are cut and matched a block at a time."""
 _STAMP = itemgetter(STAMP)
 _TIME = itemgetter(1)
@@ -356,8 +356,11 @@ class TextReader:
                 i += 1
         self.lineno = first + n
         fast = self.fast_pending
-        if fast is not None and fast.text is None:
-            fast.text = self._row_text(fast.index)
+        if fast is not None and fast.text is None:  # its text, before the block goes
+            if fast.index == n - 1:
+                fast.text = block[block.rfind(b"\n", 0, -1) + 1 : -1].decode()
+            else:
+                fast.text = self._row_text(fast.index)
 
     def _run(self, rows: list[Row], i: int, j: int, first: int
              ) -> Iterator[PacketRecord | list[PacketRecord]]:

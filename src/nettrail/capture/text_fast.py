@@ -44,12 +44,11 @@ from nettrail.model.packet import (
 Row = tuple[bytes, ...]
 """One line as ``_LINE`` cuts it: the fields below (empty when absent), or only OTHER."""
 
-STAMP, COLUMN, FLAGS, UDP, OTHER = 0, 2, 4, 12, 13
-"""Fields of a Row: the stamp's seconds (empty: not the fast form), the ``-i any`` column,
-the TCP flags (empty: UDP), the UDP text after the addresses, and any other line itself."""
+STAMP, OTHER = 0, 14
+"""Fields of a Row: the stamp's seconds (empty: not the fast form), any other line itself."""
 
 _LINE = re.compile(
-    rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{6}) "
+    rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{3})(\d{3}) "
     rb"(?:(?=IP)|([^\s>]+ +(?:In|Out|M|B|P)) +)(IP6? \S+ > \S+): "
     rb"(?:Flags \[([SFRPU.EWe]+)\](?:, seq (\d+)(?::\d+|)|)(?:, ack (\d+)|)(?:, win (\d+)|)"
     rb"(?:, options \[(?:nop,nop,TS val (\d+) ecr (\d+)|([^\]]*))\]|)"
@@ -61,6 +60,9 @@ _LINE = re.compile(
 pasted) or ending in ``=`` (a quoted-printable soft break) is not the common form. Written for
 the regular-expression engine: ``(...|)`` rather than ``(...)?``, the addresses checked when
 first seen (``_ends``) rather than by the pattern."""
+_MILLIS = {b"%03d" % i: i * 1_000_000 for i in range(1000)}
+_MICROS = {b"%03d" % i: i * 1_000 for i in range(1000)}
+"""ns of the first and last three digits of the microseconds (cheaper than int())."""
 _ALL_OTHER = re.compile(rb"()" * OTHER + rb"(.*)\n")
 """Every line as another form: what the reader uses when ``_LINE`` is not a pattern."""
 _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
@@ -68,6 +70,7 @@ _NOP_NOP_TS = ("nop", "nop", "TS")
 _SYN_OPTS = re.compile(rb"mss (\d+),sackOK,TS val (\d+) ecr (\d+),nop,wscale (\d+)\Z")
 _SYN_ORDER = ("mss", "sackOK", "TS", "nop", "wscale")
 _CACHE_MAX = 65536
+_SMALL = 1 << 16
 _new: Any = tuple.__new__
 """Records are built with tuple.__new__ (what NamedTuple.__new__ does, minus a Python-level
 call), the fields after the ones given spelt out: they must stay the declared defaults."""
@@ -124,8 +127,8 @@ class FastLine:
         mode, last_tod, day = clock.mode, clock.last_tod, clock.day_ns
         built = 0
         ts = clock.last_ns
-        for (stamp, us, column, addrs, flags_s, seq_s, ack_s, win_s, ts_val, ts_ecr, opts_s,
-             len_s, udp, _) in rows:
+        for (stamp, millis, micros, column, addrs, flags_s, seq_s, ack_s, win_s, ts_val, ts_ecr,
+             opts_s, len_s, udp, _) in rows:
             sec = seconds.get(stamp)
             if sec is None:
                 sec = self._second(stamp)
@@ -151,7 +154,7 @@ class FastLine:
                 payload = udp_len(udp.decode(), None, iphdr)
             # the record's time: Clock.time_of_day's common case inline
             if sec < DAY_NS:
-                tod = sec + int(us) * 1000
+                tod = sec + _MILLIS[millis] + _MICROS[micros]
                 if mode == "tod" and last_tod - HALF_DAY_NS <= tod <= last_tod + HALF_DAY_NS:
                     ts = day + tod
                     last_tod = tod
@@ -162,7 +165,7 @@ class FastLine:
                     ts = clock.time_of_day(tod)
                     mode, last_tod, day = clock.mode, clock.last_tod, clock.day_ns
             else:
-                ts = sec + int(us) * 1000
+                ts = sec + _MILLIS[millis] + _MICROS[micros]
                 if mode is None or mode == "none":
                     clock.mode = mode = "epoch" if len(stamp) == 10 else "date"
             ifname: str | None = None
@@ -176,12 +179,19 @@ class FastLine:
                 flags = flag_bits.get(flags_s)
                 if flags is None:
                     flags = flag_bits[flags_s] = tcp_flags(flags_s.decode())
-                seq = int(seq_s) if seq_s else None
+                if seq_s:
+                    seq = numbers.get(seq_s)
+                    if seq is None:
+                        seq = self._number(seq_s)
+                else:
+                    seq = None
                 relative = False
                 if not ack_s:
                     ack = None
                 elif flags & ACK and seqs.relative is not False:
-                    ack = int(ack_s)
+                    ack = numbers.get(ack_s)
+                    if ack is None:
+                        ack = self._number(ack_s)
                     base = bases.get(key) if seqs.relative else None
                     if base is not None and not flags & SYN:
                         seq_base, ack_base = base
@@ -196,18 +206,18 @@ class FastLine:
                     else:
                         seq, ack, relative = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
                 else:
-                    ack = int(ack_s)
+                    ack = numbers.get(ack_s)
+                    if ack is None:
+                        ack = self._number(ack_s)
                 if flags & SYN and not flags & ACK and seq is not None:
                     seqs.syn(ip.src, sp, ip.dst, dp, seq)
-                payload = numbers.get(len_s, -1)
-                if payload < 0:
-                    payload = self._number(len_s)
+                got = numbers.get(len_s)
+                payload = got if got is not None else self._number(len_s)
+                win = None
                 if win_s:
-                    win = numbers.get(win_s, -1)
-                    if win < 0:
+                    win = numbers.get(win_s)
+                    if win is None:
                         win = self._number(win_s)
-                else:
-                    win = None
                 l4 = _new(TCPHeader, (sp, dp, flags, seq, ack, win, payload, options, relative))
                 wire = ETH_LEN + iphdr + hdr + payload
             built += 1
@@ -221,11 +231,13 @@ class FastLine:
         return built
 
     def _number(self, text: bytes) -> int:
-        """A small number (length, window) as an int, cached."""
+        """A number as an int; small ones (lengths, windows, relative seq and ack) repeat
+        and are cached: a lookup is cheaper than int()."""
         n = int(text)
-        if len(self.numbers) >= _CACHE_MAX:
-            self.numbers.clear()
-        self.numbers[text] = n
+        if n < _SMALL:
+            if len(self.numbers) >= _CACHE_MAX:
+                self.numbers.clear()
+            self.numbers[text] = n
         return n
 
     def _second(self, stamp: bytes) -> int:
