@@ -24,8 +24,8 @@ tcpdump text") set ``stats.error`` and raise it, after the good records before t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from itertools import islice
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
 from operator import itemgetter
 
 from nettrail.capture.base import CaptureStats
@@ -206,24 +206,19 @@ class TextReader:
                         self.prev = held
             self.held = rec
 
-    def _bulk(self, recs: list[PacketRecord]) -> Iterator[PacketRecord]:
+    def _bulk(self, recs: list[PacketRecord]) -> Iterable[PacketRecord]:
         """Records of common lines in a row, judged as ``_judged`` would one by one: when their
         times lie within MANGLED_JUMP_NS of each other and no odd stamp is waiting, every one
-        but the last is fine once the next is known."""
+        but the last is fine once the next is known (given out without a Python frame each)."""
         n = len(recs)
         times = list(map(_TIME, recs))
         if n < 3 or self.clock.mode in _DELTA_MODES or max(times) - min(times) > MANGLED_JUMP_NS:
-            for rec in recs:
-                yield from self._judged(rec)
-            return
-        yield from self._judged(recs[0])
-        yield from self._judged(recs[1])
+            return [out for rec in recs for out in self._judged(rec)]
+        first = [*self._judged(recs[0]), *self._judged(recs[1])]
         if self.shapes:
-            for rec in islice(recs, 2, None):
-                yield from self._judged(rec)
-            return
-        yield from islice(recs, 1, n - 1)
+            return first + [out for rec in islice(recs, 2, None) for out in self._judged(rec)]
         self.prev, self.held = recs[n - 2], recs[n - 1]
+        return chain(first, islice(recs, 1, n - 1))
 
     def _close(self) -> Iterator[PacketRecord]:
         """The records still held back at the end."""

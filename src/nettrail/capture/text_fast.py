@@ -151,7 +151,8 @@ class FastLine:
                         break
                     options, hdr = found
             else:
-                payload = udp_len(udp.decode(), None, iphdr)
+                got = numbers.get(udp)
+                payload = got if got is not None else self._udp(udp, iphdr)
             # the record's time: Clock.time_of_day's common case inline
             if sec < DAY_NS:
                 tod = sec + _MILLIS[millis] + _MICROS[micros]
@@ -240,6 +241,13 @@ class FastLine:
             self.numbers[text] = n
         return n
 
+    def _udp(self, text: bytes, iphdr: int) -> int:
+        """The payload length of a UDP datagram, cached for the plain ``UDP, length N``."""
+        n = udp_len(text.decode(), None, iphdr)
+        if text[:12] == b"UDP, length " and len(self.numbers) < _CACHE_MAX:
+            self.numbers[text] = n
+        return n
+
     def _second(self, stamp: bytes) -> int:
         """ns of a stamp's whole seconds: since midnight (time of day, below DAY_NS) or the
         epoch (date, epoch); -1 if out of range or on the first day (the general path)."""
@@ -284,7 +292,7 @@ class FastLine:
         sp, dp = _port(sport), _port(dport)
         ends: _Ends | None = None
         if src is not None and dst is not None and 0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF:
-            ip = IPHeader(version, src, dst, proto, None, None, None, False, 0, False)
+            ip = _new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False))
             ends = (ip, sp, dp, (src, sp, dst, dp), 20 if version == 4 else 40)
         cache = self.ends[proto == PROTO_UDP]
         if len(cache) >= _CACHE_MAX:
@@ -293,6 +301,7 @@ class FastLine:
         return ends
 
     def _addr(self, text: str, version: int) -> str | None:
+        """The address of a host printed without its port (None if it is not one), cached."""
         addr = self.addrs.get(text, "")
         if addr == "":
             try:
