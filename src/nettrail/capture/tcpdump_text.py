@@ -345,9 +345,10 @@ class TextReader:
                     j = n
                 yield from self._run(rows, i, j, first)
                 i = j
-            else:
+            else:  # another form, or a common one the general path reads here
                 self.lineno = first + i + 1
-                yield from self._other(first + i + 1, rows[i][OTHER].decode() + "\n")
+                line = self._row_text(i) if common[i] else rows[i][OTHER].decode()
+                yield from self._other(first + i + 1, line + "\n")
                 i += 1
         self.lineno = first + n
         fast = self.fast_pending
