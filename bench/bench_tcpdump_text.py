@@ -7,8 +7,10 @@ full-size segments; many short connections; the mix with 10% UDP, DNS and other 
 mix as a Linux cooked ``-i any`` capture), prints them with ``tcpdump -n -r`` (also ``-tttt`` and
 ``-tt`` for the mix), then times, on one core (``taskset -c 0``), alternating, best of
 ``--runs``: nettrail reading each text to PacketRecords (CPU time of the read, in a child
-process), ``tshark -r`` of the same pcap and ``tcpdump -n -r`` itself (CPU time of the child,
-start-up included). Prints a markdown table with the load average before and after each row.
+process; ``NETTRAIL_SRC`` names another source tree to time, e.g. a previous version),
+``tshark -r`` of the same pcap and ``tcpdump -n -r`` itself (CPU time of the child, start-up
+included, output to /dev/null). Prints a markdown table with the load average before and after
+each row.
 """
 
 from __future__ import annotations
@@ -176,22 +178,24 @@ def make_data(data: Path, packets: int) -> list[tuple[str, Path, Path]]:
     return out
 
 
-def child_cpu(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
-    """(user+system CPU seconds, stdout) of a child run on one core."""
+def child_cpu(cmd: list[str], env: dict[str, str] | None = None, out: bool = False
+              ) -> tuple[float, str]:
+    """(user+system CPU seconds, stdout if ``out``, else it goes to /dev/null) of a child run
+    on one core."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(ONE_CORE + cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                          env=env, check=True)
+    done = subprocess.run(ONE_CORE + cmd, stdout=subprocess.PIPE if out else subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, env=env, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return cpu, done.stdout.decode()
+    return cpu, done.stdout.decode() if out else ""
 
 
 def measure(text: Path, pcap: Path, runs: int) -> dict[str, float]:
     """Best CPU seconds of each reader over ``runs`` alternating rounds."""
-    env = dict(os.environ, PYTHONPATH=str(HERE.parent / "src"))
+    env = dict(os.environ, PYTHONPATH=os.environ.get("NETTRAIL_SRC", str(HERE.parent / "src")))
     best = {"nettrail": 1e9, "tshark": 1e9, "tcpdump": 1e9}
     for _ in range(runs):
-        _cpu, out = child_cpu([sys.executable, "-c", READ, str(text)], env)
+        _cpu, out = child_cpu([sys.executable, "-c", READ, str(text)], env, out=True)
         secs, _n, skipped = out.split()
         if int(skipped):
             raise SystemExit(f"{text}: {skipped} lines not read")

@@ -19,6 +19,10 @@ keeps its place by order with ``time_ok=False``.
 
 Fatal faults (an empty file, NUL bytes or invalid UTF-8, text with no packet at all: "not
 tcpdump text") set ``stats.error`` and raise it, after the good records before them.
+
+The file is read a block (BLOCK bytes of whole lines) at a time: one pattern (``text_fast``)
+cuts the block into lines and the fields of the common TCP and UDP forms, whose records are
+built directly and judged in bulk; every other line goes through the line-by-line path here.
 """
 
 from __future__ import annotations
