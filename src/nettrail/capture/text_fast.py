@@ -42,7 +42,9 @@ from nettrail.model.packet import (
 )
 
 Row = tuple[bytes, ...]
-"""One line as ``_LINE`` cuts it: the fields below (empty when absent), or only OTHER."""
+"""One line as ``_LINE`` cuts it: the 14 fields of the common form (empty when absent: stamp
+seconds, milli- and microseconds, ``-i any`` column, ``IP a.p > b.q``, TCP flags, seq, ack,
+win, TS val and ecr, other options, length, UDP text), or only OTHER, the line itself."""
 
 STAMP, OTHER = 0, 14
 """Fields of a Row: the stamp's seconds (empty: not the fast form), any other line itself."""
