@@ -293,7 +293,7 @@ class TextReader:
         try:
             with open(self.path, "rb") as f:
                 rest = b""
-                while data := f.read(BLOCK):
+                while data := f.read(max(BLOCK, len(rest))):  # a long line: double
                     block = rest + data
                     cut = block.rfind(b"\n") + 1
                     rest = block[cut:]
