@@ -1,111 +1,228 @@
-"""Time the tcpdump text reader on a large generated text capture.
+"""Time the tcpdump text reader on what tcpdump prints, side by side with tshark and tcpdump.
 
-Usage: ``python bench/bench_tcpdump_text.py [LINES]`` (default 1,000,000). Writes
-``bench/data/text-LINES.txt`` once (TCP connections as ``tcpdump -n`` prints them, relative seq:
-handshake, request, reply, ACKs with timestamps, close; every tenth connection refused; a third
-of the lines with the ``-i any`` column; some UDP and ICMP), then reads it and prints lines/s
-and peak memory. The fast path covers the common TCP lines; the rest take the general parser.
+Usage: ``python bench/bench_tcpdump_text.py [--packets N] [--runs 3] [--dir bench/data]``.
+
+Writes pcaps of several traffic mixes once (``bench/gen_capture.py``'s mix; bulk transfers with
+full-size segments; many short connections; the mix with 10% UDP, DNS and other datagrams; the
+mix as a Linux cooked ``-i any`` capture), prints them with ``tcpdump -n -r`` (also ``-tttt`` and
+``-tt`` for the mix), then times, on one core (``taskset -c 0``), alternating, best of
+``--runs``: nettrail reading each text to PacketRecords (CPU time of the read, in a child
+process; ``NETTRAIL_SRC`` names another source tree to time, e.g. a previous version),
+``tshark -r`` of the same pcap and ``tcpdump -n -r`` itself (CPU time of the child, start-up
+included, output to /dev/null). Prints a markdown table with the load average before and after
+each row.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import random
 import resource
+import struct
+import subprocess
 import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-from nettrail.capture.base import CaptureStats  # noqa: E402
-from nettrail.capture.tcpdump_text import read_text  # noqa: E402
-from nettrail.capture.text_fast import FastLine  # noqa: E402
+from gen_capture import _REC, ACK, FIN, PSH, SYN, _Conn, generate  # noqa: E402
+
+ONE_CORE = ["taskset", "-c", "0"]
+READ = r"""
+import sys, time
+from nettrail.capture.base import CaptureStats
+from nettrail.capture.tcpdump_text import read_text
+stats = CaptureStats(path=sys.argv[1], point="bench")
+cpu = time.process_time()
+n = sum(1 for _ in read_text(sys.argv[1], "bench", stats))
+print(time.process_time() - cpu, n, sum(stats.skipped.values()))
+"""
 
 
-def _ts(t: float) -> str:
-    sec = int(t)
-    return f"{sec // 3600 % 24:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}.{int(t * 1e6) % 10**6:06d}"
-
-
-def generate(path: Path, lines: int) -> None:
-    """Write ``lines`` lines of tcpdump -n text to ``path``."""
-    rnd = random.Random(7)
-    t = 8 * 3600.0
+def _frames_bulk(rng: random.Random, packets: int) -> Iterator[bytes]:
+    """Eight interleaved bulk transfers: full-size segments, an ACK every second one."""
+    blob = rng.randbytes(8192)
     n = 0
-    with open(path, "w") as f:
-        while n < lines:
-            c = f"198.51.100.{rnd.randrange(1, 255)}.{rnd.randrange(32768, 61000)}"
-            s = f"203.0.113.{rnd.randrange(1, 255)}.{rnd.choice((22, 80, 443, 8080))}"
-            col = rnd.choice(("", "", "eth0 In  ", "eth0 Out "))
-            back = col.replace("In ", "Ou_").replace("Out", "In ").replace("Ou_", "Out")
-            isn, rsn = rnd.randrange(1 << 32), rnd.randrange(1 << 32)
-            tv = rnd.randrange(1 << 31)
-            out = []
-            syn = (f"{col}IP {c} > {s}: Flags [S], seq {isn}, win 64240, options [mss 1460,"
-                   f"sackOK,TS val {tv} ecr 0,nop,wscale 7], length 0")
-            out.append(syn)
-            if n % 10 == 9:
-                out.append(f"{back}IP {s} > {c}: Flags [R.], seq 0, ack {isn + 1}, win 0, length 0")
+    while n < packets:
+        conns = [_Conn(rng, 1000 + i) for i in range(8)]
+        for c in conns:
+            for client, flags in ((True, SYN), (False, SYN | ACK), (True, ACK)):
+                yield c.packet(client, flags, 0, blob, rng)
+        for _ in range(2000):
+            for c in conns:
+                yield c.packet(False, ACK, 1448, blob, rng)
+                yield c.packet(False, PSH | ACK, 1448, blob, rng)
+                yield c.packet(True, ACK, 0, blob, rng)
+        for c in conns:
+            for client in (True, False):
+                yield c.packet(client, FIN | ACK, 0, blob, rng)
+            yield c.packet(True, ACK, 0, blob, rng)
+        n += 8 * 6009
+
+
+def _frames_short(rng: random.Random, packets: int) -> Iterator[bytes]:
+    """Short connections one after another: handshake, request, reply, close."""
+    blob = rng.randbytes(8192)
+    n = 0
+    while n < packets:
+        c = _Conn(rng, n)
+        for client, flags, plen in ((True, SYN, 0), (False, SYN | ACK, 0), (True, ACK, 0),
+                                    (True, PSH | ACK, 120), (False, ACK, 0),
+                                    (False, PSH | ACK, 900), (True, ACK, 0), (True, FIN | ACK, 0),
+                                    (False, FIN | ACK, 0), (True, ACK, 0)):
+            yield c.packet(client, flags, plen, blob, rng)
+        n += 10
+
+
+def _udp(src: bytes, dst: bytes, sport: int, dport: int, payload: bytes) -> bytes:
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28 + len(payload), 1, 0x4000, 64, 17, 0, src, dst)
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
+    return b"\x02\x00\x00\x01\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00" + ip + udp + payload
+
+
+def _dns(rng: random.Random) -> tuple[bytes, bytes]:
+    """A DNS query for example.com and its answer."""
+    ident = rng.randrange(65536)
+    question = b"\x07example\x03com\x00\x00\x01\x00\x01"
+    query = struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + question
+    answer = (struct.pack("!HHHHHH", ident, 0x8180, 1, 1, 0, 0) + question
+              + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x0e\x10\x00\x04" + bytes([203, 0, 113, 5]))
+    return query, answer
+
+
+def write_pcap(path: Path, frames: Iterator[bytes], packets: int, linktype: int = 1) -> None:
+    """``packets`` frames, 100 µs apart, to a pcap."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype))
+        for i, frame in zip(range(packets), frames, strict=False):
+            t = 1_700_000_000 * 1_000_000 + i * 100
+            f.write(_REC.pack(t // 1_000_000, t % 1_000_000, len(frame), len(frame)) + frame)
+
+
+def _records(path: Path) -> Iterator[tuple[bytes, bytes]]:
+    """(record header, frame) of each packet of a pcap."""
+    with open(path, "rb") as f:
+        f.read(24)
+        while len(head := f.read(16)) == 16:
+            yield head, f.read(_REC.unpack(head)[2])
+
+
+def with_udp(src: Path, out: Path) -> None:
+    """``src`` with every tenth packet a UDP datagram: DNS, and other ports."""
+    rng = random.Random(3)
+    frames = []
+    for i, (_head, frame) in enumerate(_records(src)):
+        if i % 10 == 9:
+            client = bytes([198, 18, rng.randrange(256), rng.randrange(1, 255)])
+            if i % 20 == 9:
+                query, answer = _dns(rng)
+                sport = rng.randrange(32768, 61000)
+                frames.append(_udp(client, bytes([203, 0, 113, 53]), sport, 53, query))
+                frames.append(_udp(bytes([203, 0, 113, 53]), client, 53, sport, answer))
             else:
-                ts = f"TS val {tv + 1} ecr {tv}"
-                out += [
-                    f"{back}IP {s} > {c}: Flags [S.], seq {rsn}, ack {isn + 1}, win 65160, "
-                    f"options [mss 1460,sackOK,{ts},nop,wscale 7], length 0",
-                    f"{col}IP {c} > {s}: Flags [.], ack 1, win 502, options [nop,nop,{ts}], "
-                    "length 0",
-                    f"{col}IP {c} > {s}: Flags [P.], seq 1:101, ack 1, win 502, options "
-                    f"[nop,nop,{ts}], length 100",
-                    f"{back}IP {s} > {c}: Flags [P.], seq 1:1449, ack 101, win 509, options "
-                    f"[nop,nop,{ts}], length 1448",
-                    f"{col}IP {c} > {s}: Flags [.], ack 1449, win 501, options [nop,nop,{ts}], "
-                    "length 0",
-                    f"{col}IP {c} > {s}: Flags [F.], seq 101, ack 1449, win 501, options "
-                    f"[nop,nop,{ts}], length 0",
-                    f"{back}IP {s} > {c}: Flags [F.], seq 1449, ack 102, win 509, options "
-                    f"[nop,nop,{ts}], length 0",
-                    f"{col}IP {c} > {s}: Flags [.], ack 1450, win 501, options [nop,nop,{ts}], "
-                    "length 0",
-                ]
-            if n % 7 == 0:
-                out.append(f"IP {c} > 203.0.113.53.53: 4242+ A? example.com. (29)")
-                out.append("IP 198.51.100.1 > 203.0.113.9: ICMP echo request, id 1, seq 1, "
-                           "length 64")
-            for line in out:
-                t += rnd.random() * 0.0005
-                f.write(f"{_ts(t)} {line}\n")
-            n += len(out)
+                frames.append(_udp(client, bytes([203, 0, 113, 9]), 40000 + i % 1000, 9999,
+                                   rng.randbytes(rng.randrange(20, 1200))))
+        else:
+            frames.append(frame)
+    write_pcap(out, iter(frames), len(frames))
+
+
+def cooked(src: Path, out: Path) -> None:
+    """``src`` as a Linux cooked (SLL2) capture of eth0, as ``tcpdump -i any`` writes."""
+    with open(out, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 276))
+        for head, frame in _records(src):
+            sec, usec, _cap, _len = _REC.unpack(head)
+            inbound = 0 if frame[:6] == b"\x02\x00\x00\x01\x00\x01" else 4
+            sll = struct.pack("!HHIHBB8s", 0x0800, 0, _eth0(), 1, inbound, 6, frame[6:12])
+            body = sll + frame[14:]
+            f.write(_REC.pack(sec, usec, len(body), len(body)) + body)
+
+
+def _eth0() -> int:
+    """The ifindex tcpdump names eth0 on this machine (it names ifindexes by the local ones)."""
+    try:
+        return int(Path("/sys/class/net/eth0/ifindex").read_text())
+    except OSError:
+        return 1
+
+
+def make_data(data: Path, packets: int) -> list[tuple[str, Path, Path]]:
+    """(name, text, pcap) of every mix, made when missing."""
+    data.mkdir(parents=True, exist_ok=True)
+    pcaps = {name: data / f"text-{name}-{packets}.pcap" for name in ("mix", "bulk", "short",
+                                                                      "udp10", "any")}
+    if not pcaps["mix"].exists():
+        generate(str(pcaps["mix"]), packets, 1)
+    if not pcaps["bulk"].exists():
+        write_pcap(pcaps["bulk"], _frames_bulk(random.Random(1), packets), packets)
+    if not pcaps["short"].exists():
+        write_pcap(pcaps["short"], _frames_short(random.Random(2), packets), packets)
+    if not pcaps["udp10"].exists():
+        with_udp(pcaps["mix"], pcaps["udp10"])
+    if not pcaps["any"].exists():
+        cooked(pcaps["mix"], pcaps["any"])
+    texts = [(name, [], pcap) for name, pcap in pcaps.items()]
+    texts += [("mix -tttt", ["-tttt"], pcaps["mix"]), ("mix -tt", ["-tt"], pcaps["mix"])]
+    out = []
+    for name, flags, pcap in texts:
+        text = data / f"text-{name.replace(' ', '')}-{packets}.txt"
+        if not text.exists():
+            with open(text, "wb") as f:
+                subprocess.run(["tcpdump", "-n", *flags, "-r", str(pcap)], stdout=f,
+                               stderr=subprocess.DEVNULL, check=True)
+        out.append((name, text, pcap))
+    return out
+
+
+def child_cpu(cmd: list[str], env: dict[str, str] | None = None, out: bool = False
+              ) -> tuple[float, str]:
+    """(user+system CPU seconds, stdout if ``out``, else it goes to /dev/null) of a child run
+    on one core."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(ONE_CORE + cmd, stdout=subprocess.PIPE if out else subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, env=env, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return cpu, done.stdout.decode() if out else ""
+
+
+def measure(text: Path, pcap: Path, runs: int) -> dict[str, float]:
+    """Best CPU seconds of each reader over ``runs`` alternating rounds."""
+    env = dict(os.environ, PYTHONPATH=os.environ.get("NETTRAIL_SRC", str(HERE.parent / "src")))
+    best = {"nettrail": 1e9, "tshark": 1e9, "tcpdump": 1e9}
+    for _ in range(runs):
+        _cpu, out = child_cpu([sys.executable, "-c", READ, str(text)], env, out=True)
+        secs, _n, skipped = out.split()
+        if int(skipped):
+            raise SystemExit(f"{text}: {skipped} lines not read")
+        best["nettrail"] = min(best["nettrail"], float(secs))
+        best["tshark"] = min(best["tshark"], child_cpu(["tshark", "-n", "-r", str(pcap)])[0])
+        best["tcpdump"] = min(best["tcpdump"],
+                              child_cpu(["tcpdump", "-n", "-r", str(pcap)])[0])
+    return best
 
 
 def main() -> None:
-    """Generate (once), read, report."""
-    lines = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    path = ROOT / "bench" / "data" / f"text-{lines}.txt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        generate(path, lines)
-    with open(path, "rb") as f:
-        total = sum(1 for _ in f)
-    stats = CaptureStats(path=str(path), point="bench")
-    start = time.perf_counter()
-    cpu = time.process_time()
-    n = 0
-    for _ in read_text(str(path), "bench", stats):
-        n += 1
-    elapsed = time.perf_counter() - start
-    cpu = time.process_time() - cpu
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    floor = time.process_time()
-    match = FastLine(str(path), "bench").match
-    with open(path, "rb") as f:
-        for raw in f:
-            match(raw.decode())
-    floor = time.process_time() - floor
-    print(f"{total} lines, {n} packets in {elapsed:.2f} s ({cpu:.2f} s CPU): "
-          f"{total / elapsed:,.0f} lines/s ({total / cpu:,.0f} per CPU second), "
-          f"peak RSS {peak:.0f} MB, skipped {dict(stats.skipped)}, "
-          f"{len(stats.warnings)} warnings; floor (read, decode, match the fast pattern, no "
-          f"records): {total / floor:,.0f} lines per CPU second")
+    """Generate (once), measure, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packets", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--dir", type=Path, default=HERE / "data")
+    args = parser.parse_args()
+    print("| text | lines | nettrail lines/s | tshark -r pkts/s | tcpdump -r pkts/s | load |")
+    print("|---|---|---|---|---|---|")
+    for name, text, pcap in make_data(args.dir, args.packets):
+        with open(text, "rb") as f:
+            lines = sum(1 for _ in f)
+        load = os.getloadavg()[0]
+        best = measure(text, pcap, args.runs)
+        rates = {k: f"{lines / v:,.0f}" for k, v in best.items()}
+        print(f"| {name} | {lines:,} | {rates['nettrail']} | {rates['tshark']} | "
+              f"{rates['tcpdump']} | {load:.1f}-{os.getloadavg()[0]:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -19,15 +19,21 @@ keeps its place by order with ``time_ok=False``.
 
 Fatal faults (an empty file, NUL bytes or invalid UTF-8, text with no packet at all: "not
 tcpdump text") set ``stats.error`` and raise it, after the good records before them.
+
+The file is read a block (BLOCK bytes of whole lines) at a time: one pattern (``text_fast``)
+cuts the block into lines and the fields of the common TCP and UDP forms, whose records are
+built directly and judged in bulk; every other line goes through the line-by-line path here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
+from operator import itemgetter
 
 from nettrail.capture.base import CaptureStats
-from nettrail.capture.text_fast import FastLine
+from nettrail.capture.text_fast import OTHER, STAMP, FastLine, Row
 from nettrail.capture.text_fields import OtherProtocol, TextError
 from nettrail.capture.text_parse import Body, parse_body
 from nettrail.capture.text_paste import Paste, Warner
@@ -41,6 +47,10 @@ MANGLED_JUMP_NS = 3600 * 1_000_000_000
 """A time this far from both neighbours (which agree) was mangled in pasting."""
 _DELTA_MODES = frozenset({"delta", "since-first"})
 _USUAL_SHAPES = frozenset({(2, 6), (2, 9), (10, 6), (10, 9)})
+BLOCK = 1 << 14
+"""Bytes read at a time: lines are cut and matched a block at a time."""
+_STAMP = itemgetter(STAMP)
+_TIME = itemgetter(1)
 
 _BANNER = re.compile(
     r"(?:(?:sudo )?tcpdump(?:: | )|listening on |reading from file |dropped privs|Warning: "
@@ -49,6 +59,7 @@ _BANNER = re.compile(
 )
 _CAPLEN = re.compile(r"caplen \d+ len \d+ ")
 _NUMBERED = re.compile(r" *\d+  (?=\S| \d)")
+_NUMBER_START = frozenset(" 0123456789")
 _ELISION = re.compile(r"\s*(?:\.{3,}|…|\[\.{3}\]|\(\.{3}\)|\[(?:snip|cut|\.\.\.)[^\]]*\])\s*$",
                       re.IGNORECASE)
 _PACKET_START = re.compile(
@@ -59,6 +70,36 @@ _DETAIL = re.compile(r"\t[ \t]|\s*0x[0-9a-f]{4}:\s")
 _EXPECTS_MORE = re.compile(
     r"(?:vni \d+|\((?:tos|flowlabel|hlim|class) [^)]*(?:\(\d+\))?[^)]*\))\s*$"
 )
+
+
+class _BadLine(Exception):
+    """A line that is binary data: why, and its number."""
+
+    def __init__(self, reason: str, line: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _bad_line(block: bytes) -> int:
+    """Where the first line of ``block`` with a NUL byte or invalid UTF-8 starts."""
+    end = len(block)
+    nul = block.find(b"\0")
+    if nul >= 0:
+        end = nul
+    try:
+        block[:end].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        end = exc.start
+    return block.rfind(b"\n", 0, end) + 1
 
 
 class _Pending:
@@ -78,6 +119,18 @@ class _Pending:
         return _EXPECTS_MORE.search(self.parts[-1]) is not None
 
 
+class _FastPending:
+    """A line of the common form waiting for the next one (which may continue it)."""
+
+    __slots__ = ("index", "line", "row", "text")
+
+    def __init__(self, line: int, row: Row, index: int) -> None:
+        self.line = line
+        self.row = row
+        self.index = index  # in its block, until the text is taken from it
+        self.text: str | None = None
+
+
 class TextReader:
     """Reads one tcpdump text file; ``records()`` streams, ``stats`` is filled along the way."""
 
@@ -89,12 +142,12 @@ class TextReader:
         self.seq = SeqTracker()
         self.warner = Warner(stats)
         self.pending: _Pending | None = None
-        self.fast_pending: tuple[int, re.Match[str]] | None = None
+        self.fast_pending: _FastPending | None = None
         self.crlf = 0
         self.timed: bool | None = None
         self.others: set[str] = set()
         self.banners = 0
-        self.fast = FastLine(path, point)
+        self.fast = FastLine(path, point, self.clock, self.seq)
         self.shapes: dict[int, tuple[tuple[int, int], str]] = {}
         self.usual_shape = (2, 6)
         self.since_first: SinceFirst | None = None
@@ -102,51 +155,80 @@ class TextReader:
         self.paste = Paste(self.warner)
         self.quiet = False
         self.delta_held: list[PacketRecord] = []
+        self.lineno = 0
+        self.block = b""
+        self.block_lines: list[bytes] | None = None
+        self.prev: PacketRecord | None = None
+        self.held: PacketRecord | None = None
 
     def records(self) -> Iterator[PacketRecord]:
         """The file's packets in line order; raises CaptureError on a fatal fault at its end.
 
         A timestamp that does not fit its neighbours (hours away from both while they agree,
         or shaped unlike both: digits lost in pasting) keeps its place by order, with the
-        previous packet's time and ``time_ok=False``.
+        previous packet's time and ``time_ok=False``. Each record is judged when the next one
+        is known (``_judged``); a run of common lines close in time, in bulk (``_bulk``).
         """
-        prev: PacketRecord | None = None
-        held: PacketRecord | None = None
-        shapes, clock, jump = self.shapes, self.clock, MANGLED_JUMP_NS
         try:
-            for rec in self._records():
-                if clock.mode in _DELTA_MODES:
-                    if held is not None:
-                        yield held
-                        held = None
-                    yield from self._deltas(rec)
-                elif not rec[14]:  # time_ok: no time of its own, nothing to judge
-                    if held is not None:
-                        yield held
-                        prev, held = held, None
-                    yield rec
+            for item in self._records():
+                if isinstance(item, list):
+                    yield from self._bulk(item)
                 else:
-                    if held is not None:
-                        if -jump <= rec[1] - held[1] <= jump and held[3] not in shapes:
-                            yield held  # close to the next one, shaped as usual: fine
-                            if shapes and prev is not None:
-                                shapes.pop(prev[3], None)
-                            prev = held
-                        else:
-                            held = self._judge_time(prev, held, rec)
-                            yield held
-                            if held.time_ok:
-                                if prev is not None:
-                                    shapes.pop(prev.frame, None)
-                                prev = held
-                    held = rec
+                    yield from self._judged(item)
         except CaptureError:
-            if held is not None:
-                yield self._judge_time(prev, held, None)
-            yield from self._deltas(None)
+            yield from self._close()
             raise
-        if held is not None:
-            yield self._judge_time(prev, held, None)
+        yield from self._close()
+
+    def _judged(self, rec: PacketRecord) -> Iterator[PacketRecord]:
+        """The records that can be given out once ``rec`` is known (held back: ``rec``)."""
+        held, shapes, jump = self.held, self.shapes, MANGLED_JUMP_NS
+        if self.clock.mode in _DELTA_MODES:
+            if held is not None:
+                self.held = None
+                yield held
+            yield from self._deltas(rec)
+        elif not rec[14]:  # time_ok: no time of its own, nothing to judge
+            if held is not None:
+                self.prev, self.held = held, None
+                yield held
+            yield rec
+        else:
+            if held is not None:
+                prev = self.prev
+                if -jump <= rec[1] - held[1] <= jump and held[3] not in shapes:
+                    yield held  # close to the next one, shaped as usual: fine
+                    if shapes and prev is not None:
+                        shapes.pop(prev[3], None)
+                    self.prev = held
+                else:
+                    held = self._judge_time(prev, held, rec)
+                    yield held
+                    if held.time_ok:
+                        if prev is not None:
+                            shapes.pop(prev.frame, None)
+                        self.prev = held
+            self.held = rec
+
+    def _bulk(self, recs: list[PacketRecord]) -> Iterable[PacketRecord]:
+        """Records of common lines in a row, judged as ``_judged`` would one by one: when their
+        times lie within MANGLED_JUMP_NS of each other and no odd stamp is waiting, every one
+        but the last is fine once the next is known (given out without a Python frame each)."""
+        n = len(recs)
+        times = list(map(_TIME, recs))
+        if n < 3 or self.clock.mode in _DELTA_MODES or max(times) - min(times) > MANGLED_JUMP_NS:
+            return [out for rec in recs for out in self._judged(rec)]
+        first = [*self._judged(recs[0]), *self._judged(recs[1])]
+        if self.shapes:
+            return first + [out for rec in islice(recs, 2, None) for out in self._judged(rec)]
+        self.prev, self.held = recs[n - 2], recs[n - 1]
+        return chain(first, islice(recs, 1, n - 1))
+
+    def _close(self) -> Iterator[PacketRecord]:
+        """The records still held back at the end."""
+        if self.held is not None:
+            held, self.held = self.held, None
+            yield self._judge_time(self.prev, held, None)
         yield from self._deltas(None)
 
     def _deltas(self, rec: PacketRecord | None) -> Iterator[PacketRecord]:
@@ -204,70 +286,36 @@ class TextReader:
         odd = self.shapes.get(rec.frame)
         return odd[0] if odd is not None else self.usual_shape
 
-    def _records(self) -> Iterator[PacketRecord]:
-        """The file's packets in line order, times as printed."""
+    def _records(self) -> Iterator[PacketRecord | list[PacketRecord]]:
+        """The file's packets in line order, times as printed: one record, or a list of the
+        records of common lines in a row."""
         self.stats.format = FORMAT
-        lineno = 0
-        fast_match, build = self.fast.match, self.fast.build
-        paste = self.paste
-        clock, seqs, stats = self.clock, self.seq, self.stats
         try:
             with open(self.path, "rb") as f:
-                for lineno, raw in enumerate(f, 1):
-                    if b"\0" in raw:
-                        yield from self._flush()
-                        raise self._fail("NUL bytes: binary data, not tcpdump text", lineno)
-                    try:
-                        line = raw.decode("utf-8")
-                    except UnicodeDecodeError as exc:
-                        yield from self._flush()
-                        raise self._fail(f"invalid UTF-8 at byte {exc.start} of the line: "
-                                         "binary data, not tcpdump text", lineno) from exc
-                    if (paste.carry is not None or line[-2:] == "=\n"
-                            or line[-3:] == "=\r\n"):
-                        joined = paste.soft_break(line, lineno)
-                        if joined is None:
-                            continue
-                        line = joined
-                    if line[:1] == " " and (num := _NUMBERED.match(line)) is not None:
-                        line = line[num.end() :]  # tcpdump -#: the packet number column
-                    if line[:7] == "caplen " and (cap := _CAPLEN.match(line)) is not None:
-                        line = line[cap.end() :]  # tcpdump --lengths
-                    m = fast_match(line) if self.timed is not False else None
-                    if m is not None:
-                        fast = self.fast_pending
-                        if fast is not None and self.pending is None:
-                            rec = build(fast[1], fast[0], clock, seqs)
-                            if rec is not None:
-                                self.fast_pending = None
-                                stats.packets += 1
-                                yield rec
-                        if self.pending is not None or self.fast_pending is not None:
-                            rec = self._take()
-                            if rec is not None:
-                                yield rec
-                        self.fast_pending = (lineno, m)
-                        self.timed = True
-                        if not self.crlf and line[-2:] == "\r\n":
-                            self._crlf(lineno)
-                        continue
-                    if line[-1:] == "\n":
-                        line = line[:-1]
-                    if line[-1:] == "\r":
-                        line = line[:-1]
-                        if not self.crlf:
-                            self._crlf(lineno)
-                    if ("<" in line or "&" in line or "`" in line or "*" in line
-                            or "=" in line or line[:1] in (">", " ", "\t")):
-                        for part in paste.clean(line, lineno):
-                            yield from self._line(lineno, part)
-                    else:
-                        yield from self._line(lineno, line)
+                rest = b""
+                while data := f.read(max(BLOCK, len(rest))):  # a long line: double
+                    block = rest + data
+                    cut = block.rfind(b"\n") + 1
+                    rest = block[cut:]
+                    if cut:
+                        yield from self._block(block[:cut])
+                if rest:
+                    self._check(rest)
+                    yield from self._other(self.lineno + 1, rest.decode())
+                    self.lineno += 1
             yield from self._flush()
         except OSError as exc:
-            raise self._fail(f"cannot read: {exc.strerror or exc}", lineno or None) from exc
+            raise self._fail(f"cannot read: {exc.strerror or exc}", self.lineno or None) from exc
+        except _BadLine as bad:
+            yield from self._flush()
+            raise self._fail(bad.reason, bad.line) from bad.__cause__
         finally:
             self.warner.close()
+        self._end(self.lineno)
+
+    def _end(self, lineno: int) -> None:
+        """Fail a file with no packet in its ``lineno`` lines, or warn when only other
+        protocols were found."""
         if lineno == 0:
             raise self._fail("empty file", None)
         if self.stats.packets == 0 and not self.others:
@@ -280,6 +328,116 @@ class TextReader:
             raise self._fail(f"no packet could be read in {lineno} lines{first}", None)
         if self.stats.packets == 0:
             self.stats.warnings.append(f"{self.path}: no IP or ARP packets in this text")
+
+    def _block(self, block: bytes) -> Iterator[PacketRecord | list[PacketRecord]]:
+        """The packets of whole lines; a line that is binary data ends the file there."""
+        if b"\0" in block or not (block.isascii() or _utf8(block)):
+            bad = _bad_line(block)
+            if bad:
+                yield from self._block(block[:bad])
+            self._check(block[bad : block.index(b"\n", bad) + 1])
+        rows = self.fast.scan(block)
+        first = self.lineno
+        self.block, self.block_lines = block, None
+        common = list(map(bool, map(_STAMP, rows)))
+        i, n = 0, len(rows)
+        while i < n:
+            if common[i] and self.timed is not False and self.paste.carry is None:
+                try:
+                    j = common.index(False, i)
+                except ValueError:
+                    j = n
+                yield from self._run(rows, i, j, first)
+                i = j
+            else:  # another form, or a common one the general path reads here
+                self.lineno = first + i + 1
+                line = self._row_text(i) if common[i] else rows[i][OTHER].decode()
+                yield from self._other(first + i + 1, line + "\n")
+                i += 1
+        self.lineno = first + n
+        fast = self.fast_pending
+        if fast is not None and fast.text is None:  # its text, before the block goes
+            if fast.index == n - 1:
+                fast.text = block[block.rfind(b"\n", 0, -1) + 1 : -1].decode()
+            else:
+                fast.text = self._row_text(fast.index)
+
+    def _run(self, rows: list[Row], i: int, j: int, first: int
+             ) -> Iterator[PacketRecord | list[PacketRecord]]:
+        """Lines ``i`` to ``j`` of a block (after line ``first``), all of the common form: the
+        packet before them is complete, their records are built, but the last line's waits
+        for the next line (which may continue it)."""
+        rec = self._take()
+        if rec is not None:
+            yield rec
+        self.timed = True
+        out: list[PacketRecord] = []
+        k, last = i, j - 1
+        while k < last:
+            k += self.fast.build(rows[k:last], first + k, out)
+            if k < last:  # a field out of range: the general path says what is wrong
+                if out:
+                    self.stats.packets += len(out)
+                    yield out
+                    out = []
+                self.pending = self._slow(first + k + 1, self._row_text(k))
+                rec = self._take()
+                if rec is not None:
+                    yield rec
+                k += 1
+        if out:
+            self.stats.packets += len(out)
+            yield out
+        self.fast_pending = _FastPending(first + j, rows[last], last)
+
+    def _row_text(self, index: int) -> str:
+        """The text of line ``index`` of the current block."""
+        if self.block_lines is None:
+            self.block_lines = self.block.split(b"\n")
+        return self.block_lines[index].decode()
+
+    def _check(self, raw: bytes) -> None:
+        """Raise _BadLine if the line ``raw`` (the next one) is binary data."""
+        lineno = self.lineno + 1
+        if b"\0" in raw:
+            raise _BadLine("NUL bytes: binary data, not tcpdump text", lineno)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _BadLine(f"invalid UTF-8 at byte {exc.start} of the line: binary data, not "
+                           "tcpdump text", lineno) from exc
+
+    def _other(self, lineno: int, line: str) -> Iterator[PacketRecord]:
+        """One line that is not of the common form as it stands (or not read as such)."""
+        paste = self.paste
+        if paste.carry is not None or line[-2:] == "=\n" or line[-3:] == "=\r\n":
+            joined = paste.soft_break(line, lineno)
+            if joined is None:
+                return
+            line = joined
+        if line[:1] in _NUMBER_START and (num := _NUMBERED.match(line)) is not None:
+            line = line[num.end() :]  # tcpdump -#: the packet number column
+        if line[:7] == "caplen " and (cap := _CAPLEN.match(line)) is not None:
+            line = line[cap.end() :]  # tcpdump --lengths
+        if line[-1:] == "\n":
+            line = line[:-1]
+        if line[-1:] == "\r":
+            line = line[:-1]
+            if not self.crlf:
+                self._crlf(lineno)
+        if self.timed is not False and (row := self.fast.row(line)) is not None:
+            rec = self._take()
+            if rec is not None:
+                yield rec
+            self.timed = True
+            self.fast_pending = _FastPending(lineno, row, 0)
+            self.fast_pending.text = line
+        elif ("<" in line or "&" in line or "`" in line or "*" in line
+                or "=" in line or line[:1] in (">", " ", "\t")):
+            for part in paste.clean(line, lineno):
+                yield from self._line(lineno, part)
+        else:
+            yield from self._line(lineno, line)
 
     def _crlf(self, lineno: int) -> None:
         self.crlf = lineno
@@ -357,8 +515,9 @@ class TextReader:
         return p is not None and (line[:1] in (" ", "\t") or p.expects_more())
 
     def _continue(self, lineno: int, line: str) -> None:
-        if self.fast_pending is not None:
-            self.pending = self._slow(*self.fast_pending)
+        fast = self.fast_pending
+        if fast is not None:
+            self.pending = self._slow(fast.line, self._fast_text(fast))
             self.fast_pending = None
         p = self.pending
         assert p is not None
@@ -378,12 +537,11 @@ class TextReader:
         fast = self.fast_pending
         if fast is not None:
             self.fast_pending = None
-            lineno, m = fast
-            rec = self.fast.build(m, lineno, self.clock, self.seq)
-            if rec is not None:
+            out: list[PacketRecord] = []
+            if self.fast.build((fast.row,), fast.line - 1, out):
                 self.stats.packets += 1
-                return rec
-            self.pending = self._slow(lineno, m)
+                return out[0]
+            self.pending = self._slow(fast.line, self._fast_text(fast))
         p = self.pending
         if p is None:
             return None
@@ -393,10 +551,12 @@ class TextReader:
             self.stats.packets += 1
         return rec
 
+    def _fast_text(self, fast: _FastPending) -> str:
+        return fast.text if fast.text is not None else self._row_text(fast.index)
+
     @staticmethod
-    def _slow(lineno: int, m: re.Match[str]) -> _Pending:
-        """A fast-matched line as a pending packet of the general path."""
-        line = m.string.rstrip("\r\n")
+    def _slow(lineno: int, line: str) -> _Pending:
+        """A line of the common form as a pending packet of the general path."""
         ts = TIMESTAMP.match(line)
         assert ts is not None
         return _Pending(lineno, read_stamp(ts), line[ts.end() :])

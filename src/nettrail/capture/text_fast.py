@@ -1,13 +1,19 @@
-"""The fast path for the most common tcpdump line: a TCP segment with a time of day.
+"""The fast path for the common tcpdump lines, read a block of text at a time.
 
-``08:10:55.545140 [eth0 In  ]IP[6] A.p > B.q: Flags [P.], seq 1:41, ack 1, win 63, options
-[...], length 40`` is matched by one pattern and built directly; anything else (and any line
-the pattern does not cover entirely) takes the general path in ``text_parse``.
+One pattern (``_LINE``) cuts a block of bytes into lines and gives, for a line of the common
+form, its fields: a TCP segment ``08:10:55.545140 [eth0 In  ]IP[6] A.p > B.q: Flags [P.], seq
+1:41, ack 1, win 63, options [...], length 40`` or a UDP datagram (``... A.p > B.q: UDP,
+length 29``, or an application decode that starts with a number, DNS ``4242+ A? ...``), with
+a time of day, a ``-tttt`` date and time or a ``-tt`` epoch time. ``FastLine.build`` makes the
+records of such lines directly, with caches for what repeats (seconds, address pairs, flags,
+small numbers); any other line, and any line with a field out of range, takes the general path
+in ``text_parse``, which reads every form (the fast one included, to the same records).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from nettrail.capture.text_fields import (
@@ -18,151 +24,286 @@ from nettrail.capture.text_fields import (
     tcp_flags,
     tcp_header_len,
 )
+from nettrail.capture.text_parse import udp_len
 from nettrail.capture.text_seq import SeqTracker
-from nettrail.capture.text_time import NS, Clock
+from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS, TIMESTAMP, Clock, read_stamp
 from nettrail.model.packet import (
     ACK,
     NO_OPTIONS,
     PROTO_TCP,
+    PROTO_UDP,
     SYN,
     Headers,
     IPHeader,
     PacketRecord,
     TCPHeader,
     TCPOptions,
+    UDPHeader,
 )
+
+Row = tuple[bytes, ...]
+"""One line as ``_LINE`` cuts it: the 14 fields of the common form (empty when absent: stamp
+seconds, milli- and microseconds, ``-i any`` column, ``IP a.p > b.q``, TCP flags, seq, ack,
+win, TS val and ecr, other options, length, UDP text), or only OTHER, the line itself."""
+
+STAMP, OTHER = 0, 14
+"""Fields of a Row: the stamp's seconds (empty: not the fast form), any other line itself."""
 
 _LINE = re.compile(
-    r"(\d\d:\d\d:\d\d)\.(\d{6}) (?:([^\s>]+) +(In|Out|M|B|P) +)?IP(6?) "
-    r"(\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([SFRPU.EWe]+|none)\]"
-    r"(?:, seq (\d+)(?::\d+)?)?(?:, ack (\d+))?(?:, win (\d+))?"
-    r"(?:, options \[(?:nop,nop,TS val (\d+) ecr (\d+)|([^\]]*))\])?"
-    r", length (\d+)(?:: [^\r\n]*)?\r?\n?\Z"
+    rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{3})(\d{3}) "
+    rb"(?:(?=IP)|([^\s>]+ +(?:In|Out|M|B|P)) +)(IP6? \S+ > \S+): "
+    rb"(?:Flags \[([SFRPU.EWe]+)\](?:, seq (\d+)(?::\d+|)|)(?:, ack (\d+)|)(?:, win (\d+)|)"
+    rb"(?:, options \[(?:nop,nop,TS val (\d+) ecr (\d+)|([^\]]*))\]|)"
+    rb", length (\d+)(?:: [^\r\n<]*[^\r\n<=]|)"
+    rb"|(\d[^\r\n<]*[^\r\n<=]|UDP, length \d+))"
+    rb"|(.*))\n"
 )
-_DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in", None: None}
+"""A line of the common form (fields), or any other line (OTHER). A tail with ``<`` (HTML
+pasted) or ending in ``=`` (a quoted-printable soft break) is not the common form. Written for
+the regular-expression engine: ``(...|)`` rather than ``(...)?``, the addresses checked when
+first seen (``_ends``) rather than by the pattern."""
+_MILLIS = {b"%03d" % i: i * 1_000_000 for i in range(1000)}
+_MICROS = {b"%03d" % i: i * 1_000 for i in range(1000)}
+"""ns of the first and last three digits of the microseconds (cheaper than int())."""
+_ALL_OTHER = re.compile(rb"()" * OTHER + rb"(.*)\n")
+"""Every line as another form: what the reader uses when ``_LINE`` is not a pattern."""
+_DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
 _NOP_NOP_TS = ("nop", "nop", "TS")
-_SYN_OPTS = re.compile(r"mss (\d+),sackOK,TS val (\d+) ecr (\d+),nop,wscale (\d+)\Z")
+_SYN_OPTS = re.compile(rb"mss (\d+),sackOK,TS val (\d+) ecr (\d+),nop,wscale (\d+)\Z")
 _SYN_ORDER = ("mss", "sackOK", "TS", "nop", "wscale")
-# Records are built with tuple.__new__ (what NamedTuple.__new__ does, minus a Python-level call):
-# the fields after the ones given take their declared defaults.
+_CACHE_MAX = 65536
+_SMALL = 1 << 16
 _new: Any = tuple.__new__
+"""Records are built with tuple.__new__ (what NamedTuple.__new__ does, minus a Python-level
+call), the fields after the ones given spelt out: they must stay the declared defaults."""
 
 
-def _tail(cls: Any, given: int) -> tuple[Any, ...]:
-    """Defaults of the fields of the NamedTuple ``cls`` after the first ``given``."""
+def _defaults(cls: Any, given: int) -> tuple[Any, ...]:
     return tuple(cls._field_defaults[f] for f in cls._fields[given:])
 
 
-_RECORD_TAIL = _tail(PacketRecord, 8)
-_HEADERS_TAIL = _tail(Headers, 3)
-_TCP_TAIL = _tail(TCPHeader, 9)
-_OPTIONS_TAIL = _tail(TCPOptions, 7)
+if (_defaults(PacketRecord, 8) != (None, None, None, -1, None, None, True, None)
+        or _defaults(Headers, 3) != (None, None) or _defaults(TCPHeader, 8) != (False,)
+        or len(TCPOptions._fields) != 7):  # pragma: no cover - a guard for model changes
+    raise ImportError("text_fast builds records with the model's old field defaults")
+
+_Ends = tuple[IPHeader, int, int, tuple[str, int, str, int], int]
+"""An address pair: IP header, ports, the connection key of SeqTracker, IP header length."""
+
+
+def _port(text: str) -> int:
+    """A port printed as a number (-1 if it is not one)."""
+    return int(text) if text.isascii() and text.isdigit() else -1
 
 
 class FastLine:
-    """Matches and builds common TCP lines of one file, caching addresses and flags."""
+    """Cuts blocks of one file into lines and builds the records of common ones."""
 
-    def __init__(self, path: str, point: str) -> None:
+    def __init__(self, path: str, point: str, clock: Clock, seqs: SeqTracker) -> None:
         self.path = path
         self.point = point
-        self.match = _LINE.match
+        self.clock = clock
+        self.seqs = seqs
+        pattern = _LINE
+        self.scan = (pattern if isinstance(pattern, re.Pattern) else _ALL_OTHER).findall
+        self.seconds: dict[bytes, int] = {}
+        self.ends: tuple[dict[bytes, _Ends | None], dict[bytes, _Ends | None]] = ({}, {})
+        self.columns: dict[bytes, tuple[str, str]] = {}
+        self.flags: dict[bytes, int] = {}
+        self.numbers: dict[bytes, int] = {}
         self.addrs: dict[str, str | None] = {}
-        self.ips: dict[tuple[str, str, str], IPHeader] = {}
-        self.seconds: dict[str, int] = {}
-        self.flags: dict[str, int] = {}
 
-    def build(self, m: re.Match[str], lineno: int, clock: Clock, seqs: SeqTracker
-              ) -> PacketRecord | None:
-        """The record of a matched line, or None if a field is out of range (the general
-        path then says what is wrong)."""
-        (hms, us, ifname, direction, v6, src, sport, dst, dport, flags_s, seq_s, ack_s,
-         win_s, ts_val, ts_ecr, opts_s, len_s) = m.groups()
-        ip = self.ips.get((src, dst, v6))
-        if ip is None:
-            ip = self._ip(src, dst, v6)
-        second = self.seconds.get(hms)
-        if second is None:
-            second = self._second(hms)
-        sp, dp = int(sport), int(dport)
-        flags = self.flags.get(flags_s)
-        if flags is None:
-            flags = self.flags[flags_s] = tcp_flags(flags_s)
-        if ip is None or second < 0 or sp > 0xFFFF or dp > 0xFFFF:
-            return None
-        if ts_val is not None:
-            options = _new(TCPOptions, (None, None, False, (), int(ts_val), int(ts_ecr),
-                                        _NOP_NOP_TS, *_OPTIONS_TAIL))
-            hdr = 32
-        elif opts_s is None:
-            options, hdr = NO_OPTIONS, 20
-        else:
-            syn = _SYN_OPTS.match(opts_s)
-            if syn is not None:
-                mss, tsv, tse, ws = syn.groups()
-                options = _new(TCPOptions, (int(mss), int(ws), True, (), int(tsv), int(tse),
-                                            _SYN_ORDER, *_OPTIONS_TAIL))
-                hdr = 40
-            else:
-                try:
-                    options = parse_options(opts_s)
-                except TextError:
-                    return None
-                hdr = tcp_header_len(options)
-        seq = int(seq_s) if seq_s is not None else None
-        relative = False
-        if ack_s is None:
-            ack = None
-        elif flags & ACK and seqs.relative is not False:
-            ack = int(ack_s)
-            base = seqs.bases.get((ip.src, sp, ip.dst, dp)) if seqs.relative else None
-            if base is not None and not flags & SYN:
-                seq_base, ack_base = base
-            else:
-                seq_base = ack_base = None
-            if ack_base is not None and (seq is None or seq_base is not None):
-                # SeqTracker.numbers' common case, inline: relative numbers of a known
-                # conversation back to absolute ones
-                ack = (ack + ack_base) & 0xFFFFFFFF
-                if seq is not None and seq_base is not None:
-                    seq = (seq + seq_base) & 0xFFFFFFFF
-            else:
-                seq, ack, relative = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
-        else:
-            ack = int(ack_s)
-        if flags & SYN and not flags & ACK and seq is not None:
-            seqs.syn(ip.src, sp, ip.dst, dp, seq)
-        payload = int(len_s)
-        tcp = _new(TCPHeader, (sp, dp, flags, seq, ack, int(win_s) if win_s is not None else None,
-                               payload, options, relative, *_TCP_TAIL))
-        rec: PacketRecord = _new(PacketRecord, (
-            self.point, clock.time_of_day(second + int(us) * 1000), self.path, lineno, ifname,
-            _DIRECTIONS[direction], ETH_LEN + (40 if v6 else 20) + hdr + payload,
-            _new(Headers, (None, ip, tcp, *_HEADERS_TAIL)), *_RECORD_TAIL))
-        return rec
+    def row(self, line: str) -> Row | None:
+        """The fields of one line (no line end) if it has the common form."""
+        rows = self.scan(line.encode() + b"\n")
+        return rows[0] if len(rows) == 1 and rows[0][STAMP] else None
 
-    def _second(self, hms: str) -> int:
-        """ns since midnight of ``HH:MM:SS`` (-1 if out of range), cached."""
-        h, mi, s = (int(x) for x in hms.split(":"))
-        ns = (h * 3600 + mi * 60 + s) * NS if h < 24 and mi < 60 and s < 61 else -1
-        if len(self.seconds) >= 86_400:
+    def build(self, rows: Sequence[Row], lineno: int, out: list[PacketRecord]) -> int:
+        """Append the records of ``rows`` (common lines, the first one after line ``lineno``)
+        to ``out``; how many were built: fewer than all when a line has a field out of range
+        (the general path then says what is wrong with it)."""
+        clock, seqs = self.clock, self.seqs
+        seconds, columns, flag_bits, numbers = self.seconds, self.columns, self.flags, self.numbers
+        tcp_ends, udp_ends = self.ends
+        bases, point, path = seqs.bases, self.point, self.path
+        mode, last_tod, day = clock.mode, clock.last_tod, clock.day_ns
+        built = 0
+        ts = clock.last_ns
+        for (stamp, millis, micros, column, addrs, flags_s, seq_s, ack_s, win_s, ts_val, ts_ecr,
+             opts_s, len_s, udp, _) in rows:
+            sec = seconds.get(stamp)
+            if sec is None:
+                sec = self._second(stamp)
+            ends = (tcp_ends if flags_s else udp_ends).get(addrs)
+            if ends is None:
+                ends = self._ends(addrs, PROTO_TCP if flags_s else PROTO_UDP)
+            if sec < 0 or ends is None:
+                break
+            ip, sp, dp, key, iphdr = ends
+            if flags_s:
+                if ts_val:
+                    options = _new(TCPOptions, (None, None, False, (), int(ts_val), int(ts_ecr),
+                                                _NOP_NOP_TS))
+                    hdr = 32
+                elif not opts_s:
+                    options, hdr = NO_OPTIONS, 20
+                else:
+                    found = self._options(opts_s)
+                    if found is None:
+                        break
+                    options, hdr = found
+            else:
+                got = numbers.get(udp)
+                payload = got if got is not None else self._udp(udp, iphdr)
+            # the record's time: Clock.time_of_day's common case inline
+            if sec < DAY_NS:
+                tod = sec + _MILLIS[millis] + _MICROS[micros]
+                if mode == "tod" and last_tod - HALF_DAY_NS <= tod <= last_tod + HALF_DAY_NS:
+                    ts = day + tod
+                    last_tod = tod
+                else:
+                    clock.last_tod = last_tod
+                    if built:
+                        clock.last_ns, clock.started = ts, True
+                    ts = clock.time_of_day(tod)
+                    mode, last_tod, day = clock.mode, clock.last_tod, clock.day_ns
+            else:
+                ts = sec + _MILLIS[millis] + _MICROS[micros]
+                if mode is None or mode == "none":
+                    clock.mode = mode = "epoch" if len(stamp) == 10 else "date"
+            ifname: str | None = None
+            direction: str | None = None
+            if column:
+                ifname, direction = columns.get(column) or self._column(column)
+            if not flags_s:
+                l4: Any = _new(UDPHeader, (sp, dp, payload))
+                wire = ETH_LEN + iphdr + 8 + payload
+            else:
+                flags = flag_bits.get(flags_s)
+                if flags is None:
+                    flags = flag_bits[flags_s] = tcp_flags(flags_s.decode())
+                if seq_s:
+                    seq = numbers.get(seq_s)
+                    if seq is None:
+                        seq = self._number(seq_s)
+                else:
+                    seq = None
+                relative = False
+                if not ack_s:
+                    ack = None
+                elif flags & ACK and seqs.relative is not False:
+                    ack = numbers.get(ack_s)
+                    if ack is None:
+                        ack = self._number(ack_s)
+                    base = bases.get(key) if seqs.relative else None
+                    if base is not None and not flags & SYN:
+                        seq_base, ack_base = base
+                    else:
+                        seq_base = ack_base = None
+                    if ack_base is not None and (seq is None or seq_base is not None):
+                        # SeqTracker.numbers' common case, inline: relative numbers of a known
+                        # conversation back to absolute ones
+                        ack = (ack + ack_base) & 0xFFFFFFFF
+                        if seq is not None and seq_base is not None:
+                            seq = (seq + seq_base) & 0xFFFFFFFF
+                    else:
+                        seq, ack, relative = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
+                else:
+                    ack = numbers.get(ack_s)
+                    if ack is None:
+                        ack = self._number(ack_s)
+                if flags & SYN and not flags & ACK and seq is not None:
+                    seqs.syn(ip.src, sp, ip.dst, dp, seq)
+                got = numbers.get(len_s)
+                payload = got if got is not None else self._number(len_s)
+                win = None
+                if win_s:
+                    win = numbers.get(win_s)
+                    if win is None:
+                        win = self._number(win_s)
+                l4 = _new(TCPHeader, (sp, dp, flags, seq, ack, win, payload, options, relative))
+                wire = ETH_LEN + iphdr + hdr + payload
+            built += 1
+            out.append(_new(PacketRecord, (
+                point, ts, path, lineno + built, ifname, direction, wire,
+                _new(Headers, (None, ip, l4, None, None)), None, None, None, -1, None, None, True,
+                None)))
+        clock.last_tod = last_tod
+        if built:
+            clock.last_ns, clock.started = ts, True
+        return built
+
+    def _number(self, text: bytes) -> int:
+        """A number as an int; small ones (lengths, windows, relative seq and ack) repeat
+        and are cached: a lookup is cheaper than int()."""
+        n = int(text)
+        if n < _SMALL:
+            if len(self.numbers) >= _CACHE_MAX:
+                self.numbers.clear()
+            self.numbers[text] = n
+        return n
+
+    def _udp(self, text: bytes, iphdr: int) -> int:
+        """The payload length of a UDP datagram, cached for the plain ``UDP, length N``."""
+        n = udp_len(text.decode(), None, iphdr)
+        if text[:12] == b"UDP, length " and len(self.numbers) < _CACHE_MAX:
+            self.numbers[text] = n
+        return n
+
+    def _second(self, stamp: bytes) -> int:
+        """ns of a stamp's whole seconds: since midnight (time of day, below DAY_NS) or the
+        epoch (date, epoch); -1 if out of range or on the first day (the general path)."""
+        m = TIMESTAMP.match(stamp.decode() + ".000000 ")
+        value = -1
+        if m is not None:
+            s = read_stamp(m)
+            if not s.invalid and (s.kind == "tod") == (s.ns < DAY_NS):
+                value = s.ns
+        if len(self.seconds) >= _CACHE_MAX:
             self.seconds.clear()
-        self.seconds[hms] = ns
-        return ns
+        self.seconds[stamp] = value
+        return value
 
-    def _ip(self, src: str, dst: str, v6: str) -> IPHeader | None:
-        """The IP header of a pair of printed addresses (None if one is not an address)."""
-        version = 6 if v6 else 4
-        src_a = self._addr(src, version)
-        dst_a = self._addr(dst, version)
-        if src_a is None or dst_a is None:
+    def _column(self, column: bytes) -> tuple[str, str]:
+        """The interface and direction of an ``-i any`` column, cached."""
+        name, direction = column.decode().split()
+        found = self.columns[column] = (name, _DIRECTIONS[direction])
+        return found
+
+    def _options(self, text: bytes) -> tuple[TCPOptions, int] | None:
+        """TCP options other than the usual timestamps, and the header length they make."""
+        syn = _SYN_OPTS.match(text)
+        if syn is not None:
+            mss, ts_val, ts_ecr, wscale = syn.groups()
+            return _new(TCPOptions, (int(mss), int(wscale), True, (), int(ts_val), int(ts_ecr),
+                                     _SYN_ORDER)), 40
+        try:
+            options = parse_options(text.decode())
+        except TextError:
             return None
-        ip = IPHeader(version, src_a, dst_a, PROTO_TCP, None, None, None, False, 0, False)
-        if len(self.ips) >= 65536:
-            self.ips.clear()
-        self.ips[(src, dst, v6)] = ip
-        return ip
+        return options, tcp_header_len(options)
+
+    def _ends(self, addrs: bytes, proto: int) -> _Ends | None:
+        """``IP a.p > b.q`` as an IP header and ports (None if one is not an address), cached."""
+        keyword, _, pair = addrs.decode().partition(" ")
+        version = 6 if keyword == "IP6" else 4
+        src_t, _, dst_t = pair.partition(" > ")
+        src_h, _, sport = src_t.rpartition(".")
+        dst_h, _, dport = dst_t.rpartition(".")
+        src, dst = self._addr(src_h, version), self._addr(dst_h, version)
+        sp, dp = _port(sport), _port(dport)
+        ends: _Ends | None = None
+        if src is not None and dst is not None and 0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF:
+            ip = _new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False))
+            ends = (ip, sp, dp, (src, sp, dst, dp), 20 if version == 4 else 40)
+        cache = self.ends[proto == PROTO_UDP]
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[addrs] = ends
+        return ends
 
     def _addr(self, text: str, version: int) -> str | None:
+        """The address of a host printed without its port (None if it is not one), cached."""
         addr = self.addrs.get(text, "")
         if addr == "":
             try:
@@ -171,7 +312,8 @@ class FastLine:
                 addr = None
             else:
                 addr = None if port is not None else addr
-            if len(self.addrs) >= 65536:
+            if len(self.addrs) >= _CACHE_MAX:
                 self.addrs.clear()
             self.addrs[text] = addr
         return addr
+

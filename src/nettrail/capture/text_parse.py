@@ -243,9 +243,9 @@ def _ip(
                 if inner is not None and vh.length is None:
                     payload = 8 + inner_len
                 else:
-                    payload = _udp_len(rest, vh.length, iphdr)
+                    payload = udp_len(rest, vh.length, iphdr)
             else:
-                payload = _udp_len(rest, vh.length, iphdr)
+                payload = udp_len(rest, vh.length, iphdr)
             l4 = UDPHeader(sport, dport, payload)
             est = iphdr + 8 + payload
     elif rest.startswith("Flags [") or is_old_tcp(rest):
@@ -293,7 +293,9 @@ def _last_length(rest: str, default: int) -> int:
     return int(m.group(1)) if m is not None else default
 
 
-def _udp_len(rest: str, ip_len: int | None, iphdr: int) -> int:
+def udp_len(rest: str, ip_len: int | None, iphdr: int) -> int:
+    """The payload length of a UDP datagram: from the ``-v`` IP length, else as its text
+    (``rest``, after the addresses) says: ``udp N`` (``-q``), ``length N``, a last ``(N)``."""
     if ip_len is not None and ip_len >= iphdr + 8:
         return ip_len - iphdr - 8
     quiet = rest[4:].strip()
@@ -343,7 +345,7 @@ def _tunneled(
     l4: UDPHeader | None
     if sport is not None and dport is not None:
         proto = PROTO_UDP
-        payload = _udp_len(rest, vh.length, iphdr) if vh.length else 8 + inner_ip
+        payload = udp_len(rest, vh.length, iphdr) if vh.length else 8 + inner_ip
         l4 = UDPHeader(sport, dport, payload)
         est = iphdr + 8 + payload
     else:
