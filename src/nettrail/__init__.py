@@ -12,7 +12,8 @@ Live tracing is in ``nettrail.trace`` (``TraceConfig``, ``TraceRun``) and labs i
 
 from __future__ import annotations
 
-from nettrail.analyze.pipeline import AnalysisRun, PacketFilter, analyze_files, analyze_records
+from nettrail.analyze.pipeline import analyze_records
+from nettrail.run import AnalysisRun, PacketFilter, analyze_files
 from nettrail.capture import Capture, open_capture
 from nettrail.errors import (
     CapabilityError,

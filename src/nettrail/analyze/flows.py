@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 import ipaddress
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
@@ -84,7 +84,7 @@ _N_SLOTS = 19
 _new = tuple.__new__  # a NamedTuple without its Python-level __new__ (all fields given)
 
 # Slots of a direction's state list.
-# _LASTSIG is the last segment sent (a tuple, or an int a reader left, see ``resolve``);
+# _LASTSIG is the last segment sent;
 # its time, seq and ack are also kept in _LAST_TS, _LAST_SEQ and _LAST_ACK for the hot loop.
 _HIGH, _CUR, _OLD, _LASTSIG, _BYTES, _ISN = 0, 1, 2, 3, 4, 5
 _LAST_TS, _LAST_SEQ, _LAST_ACK = 6, 7, 8
@@ -97,9 +97,7 @@ seq_relative, record). ``key`` is the packed source address, packed destination 
 (both 4 or both 16 bytes) and the two ports (2 bytes each, network order), exactly the bytes
 of an IPv4 or IPv6 + TCP packet from the source address to the destination port; ``record``
 is the (lean) PacketRecord only when the fields cannot describe the packet (VXLAN, another
-point), else None. Only a connection's first segment needs its key: ``analyze.fastpath``
-leaves it out (None) of the others, and may store an int in place of a remembered segment
-(see ``FlowTracker.resolve``). ``nettrail.capture.segments`` builds these from pcap bytes."""
+point), else None. ``analyze.table_flows`` builds these from packet table columns."""
 Sig = Seg
 Entry = tuple[State, State, bool]
 
@@ -130,10 +128,6 @@ class FlowTracker:
         self._names: dict[bytes, str] = {}  # packed address -> text, where not canonical
         self._packed: dict[tuple[str, str], bytes] = {}
         self._tokens: dict[str, bytes] = {}
-        self.resolve: Callable[[int], Seg] = _no_reference
-        """Turns an int a reader stored in place of a remembered segment into the segment
-        (``analyze.fastpath`` stores where the packet is in the file: long-lived tuples
-        cost more than reading a rare repeated segment's header again)."""
 
     def consume(
         self, records: Iterable[PacketRecord], keep: list[PacketRecord] | None = None
@@ -143,10 +137,12 @@ class FlowTracker:
             records = _keeping(records, keep)
         self.consume_segments(self.segments(records))
 
-    def consume_segments(self, segments: Iterable[Seg | None]) -> None:
+    def consume_segments(self, segments: Iterable[Seg | int | None]) -> None:
         """Feed segments (see :data:`Seg`) in capture order; None stands for a packet that is
-        not TCP (counted, not tracked). ``capture.segments`` reads pcap files straight into
-        them; :meth:`segments` turns any records into them."""
+        not TCP (counted, not tracked); an int is a tick: the capture time (ns) at which a
+        connection tracked elsewhere began (``analyze.table_flows`` tracks plain connections
+        in bulk), so that housekeeping runs where it would over every connection.
+        :meth:`segments` turns records into segments."""
         with gc_paused():
             self._consume(segments)
 
@@ -193,7 +189,7 @@ class FlowTracker:
             self._names[raw] = text
         return raw
 
-    def _consume(self, segments: Iterable[Seg | None]) -> None:
+    def _consume(self, segments: Iterable[Seg | int | None]) -> None:
         # The hot loop: locals only, literal slot numbers (see the slot tables above).
         get = self._conns.get
         new_conn = self._new_conn
@@ -208,7 +204,10 @@ class FlowTracker:
         try:
             for sig in segments:
                 n += 1
-                if sig is None:
+                if sig.__class__ is not tuple:
+                    if sig is not None:
+                        n -= 1
+                        self._tick(sig)  # type: ignore[arg-type]
                     continue
                 ts, seq, ack, flags, plen, _win, _id, _if, _dir, _fr, _file, key, rel, _rec = sig
                 entry = get(key)
@@ -288,6 +287,12 @@ class FlowTracker:
         entry = conns[fwd] = (st, src_dir, client_is_src)
         return entry
 
+    def _tick(self, now: int) -> None:
+        """A connection tracked elsewhere began at ``now``: count it as one created here."""
+        self._created += 1
+        if self._created % _SWEEP_EVERY == 0:
+            self._sweep(now)
+
     def _sweep(self, now: int) -> None:
         """Slim finished connections idle for :data:`IDLE_NS`: only counts and evidence stay."""
         keep = []
@@ -311,8 +316,6 @@ class FlowTracker:
         prev = ds[_CUR].get(seq)
         if prev is None:
             prev = ds[_OLD].get(seq)
-        if prev.__class__ is int:  # a reference the reader left (see analyze.fastpath)
-            prev = self.resolve(prev)
         if prev is not None and sig[0] - prev[0] <= COPY_WINDOW_NS and sig[1:7] == prev[1:7]:
             self._note_copy(st, ds, sig, prev)
             return True
@@ -325,8 +328,6 @@ class FlowTracker:
         """A segment that consumes no known sequence space, seen soon after another (or a
         SYN/FIN without sequence numbers): a copy (True), a retransmission, or new (False)."""
         prev = ds[_LASTSIG]
-        if prev.__class__ is int:
-            prev = self.resolve(prev)
         if (
             prev is not None
             and sig[0] - prev[0] <= COPY_WINDOW_NS
@@ -376,10 +377,7 @@ class FlowTracker:
                 st[_H] = h | H_RST
                 st[_RST_REC] = sig
                 st[_RST_FROM_CLIENT] = fc
-                answered = st[_DIRS][1 if fc else 0][_LASTSIG]
-                if answered.__class__ is int:
-                    answered = self.resolve(answered)
-                st[_RST_ANSWERED] = answered
+                st[_RST_ANSWERED] = st[_DIRS][1 if fc else 0][_LASTSIG]
                 self._closing.append(st)
             return
         client, server = st[_DIRS]
@@ -438,10 +436,6 @@ def _set_last(ds: State, sig: Seg) -> None:
     ds[_LAST_TS] = sig[0]
     ds[_LAST_SEQ] = sig[1]
     ds[_LAST_ACK] = sig[2]
-
-
-def _no_reference(ref: int) -> Seg:
-    raise ValueError(f"no reader to resolve segment reference {ref}")
 
 
 def _packed_addr(text: str, names: dict[bytes, str]) -> bytes | None:

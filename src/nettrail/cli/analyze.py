@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nettrail.analyze.flows import gc_paused
-from nettrail.analyze.pipeline import PacketFilter, analyze_files
+from nettrail.run import PacketFilter, analyze_files
 from nettrail.capture import parse_point_arg
 from nettrail.errors import InputError, LabError
 from nettrail.model.analysis import Analysis

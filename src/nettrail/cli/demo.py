@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nettrail import lab
-from nettrail.analyze.pipeline import analyze_files
+from nettrail.run import analyze_files
 from nettrail.cli.analyze import with_snapshots
 from nettrail.cli.lab import write_run
 from nettrail.lab.handle import RunResult
