@@ -350,8 +350,7 @@ class FlowTracker:
         if len(ev) < MAX_EVIDENCE:
             note = "sequence space sent again"
             if prev is not None:
-                note = (f"sent again after {(sig[0] - prev[0]) / 1e6:.1f} ms "
-                        f"(previously {prev[10]}:{prev[9]})")
+                note = retransmission_note(sig[0] - prev[0], prev[10], prev[9])
             ev.append((sig, note, ds is st[_DIRS][0]))
 
     def _note_copy(self, st: State, ds: State, sig: Seg, first: Seg) -> None:
@@ -529,7 +528,7 @@ def evidence(rec: PacketRecord, note: str = "") -> Evidence:
     return Evidence(rec.point, rec.file, rec.frame, rec.ts_ns, describe(rec), rec.ifname, note)
 
 
-def _sig_evidence(conn: Connection, sig: Sig, from_client: bool, note: str) -> Evidence:
+def sig_evidence(conn: Connection, sig: Sig, from_client: bool, note: str) -> Evidence:
     """Evidence of a remembered segment (its record is gone; its fields are enough)."""
     src, dst = (conn.client, conn.server) if from_client else (conn.server, conn.client)
     ts, seq, ack, flags, plen, win, ip_id, ifname, _dirn, frame, file = sig[:11]
@@ -547,7 +546,7 @@ def _seg_evidence(conn: Connection, kept: tuple[Seg, str, bool]) -> Evidence:
     sig, note, from_client = kept
     if sig[13] is not None:
         return evidence(sig[13], note)
-    return _sig_evidence(conn, sig, from_client, note)
+    return sig_evidence(conn, sig, from_client, note)
 
 
 def _findings(conn: Connection, st: State) -> list[Finding]:
@@ -561,15 +560,8 @@ def _findings(conn: Connection, st: State) -> list[Finding]:
         return out
     flow = f"{conn.client} > {conn.server}"
     if conn.retransmissions:
-        n = conn.retransmissions
-        out.append(Finding(
-            kind="retransmission",
-            severity=Severity.WARNING,
-            summary=f"{conn.point}: {flow}: {n} retransmission{'s' if n > 1 else ''}",
-            evidence=tuple(_seg_evidence(conn, kept) for kept in st[_RETX_EV]),
-            connection=conn.key,
-            details={"count": str(n), "point": conn.point},
-        ))
+        out.append(retransmission_finding(
+            conn, tuple(_seg_evidence(conn, kept) for kept in st[_RETX_EV])))
     if conn.copies:
         n = conn.copies
         ifaces = sorted(i for i in st[_COPY_IFACES] if i != "?")
@@ -586,6 +578,25 @@ def _findings(conn: Connection, st: State) -> list[Finding]:
     return out
 
 
+def retransmission_finding(conn: Connection, evidence: tuple[Evidence, ...]) -> Finding:
+    """The finding that ``conn`` resent sequence space, with the first resent segments."""
+    n = conn.retransmissions
+    return Finding(
+        kind="retransmission",
+        severity=Severity.WARNING,
+        summary=f"{conn.point}: {conn.client} > {conn.server}: {n} "
+                f"retransmission{'s' if n > 1 else ''}",
+        evidence=evidence,
+        connection=conn.key,
+        details={"count": str(n), "point": conn.point},
+    )
+
+
+def retransmission_note(gap_ns: int, file: str, frame: int) -> str:
+    """The evidence note of a segment sent again ``gap_ns`` after the one at file:frame."""
+    return f"sent again after {gap_ns / 1e6:.1f} ms (previously {file}:{frame})"
+
+
 _FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.SYN_UNANSWERED,
                      Outcome.SYNACK_UNACKNOWLEDGED})
 
@@ -597,11 +608,11 @@ def _outcome_finding(conn: Connection, st: State) -> Finding | None:
     from_client = st[_RST_FROM_CLIENT]
     ev: list[Evidence] = []
     if syn is not None:
-        ev.append(_sig_evidence(conn, syn, True, "SYN"))
+        ev.append(sig_evidence(conn, syn, True, "SYN"))
     if conn.outcome is Outcome.REFUSED:
         kind, root = "refused", True
         summary = f"{conn.point}: {flow}: the server answered the SYN with RST"
-        ev.append(_sig_evidence(conn, rst, False, "RST from the server"))
+        ev.append(sig_evidence(conn, rst, False, "RST from the server"))
     elif conn.outcome is Outcome.RESET:
         kind, root = "reset", False
         # One point sees who the RST claims to come from, not who made it: a device that
@@ -612,9 +623,9 @@ def _outcome_finding(conn: Connection, st: State) -> Finding | None:
             summary += " during the handshake"
         answered = st[_RST_ANSWERED]
         if answered is not None and answered is not syn:
-            ev.append(_sig_evidence(conn, answered, not from_client,
+            ev.append(sig_evidence(conn, answered, not from_client,
                                     "last packet from the other side before the RST"))
-        ev.append(_sig_evidence(conn, rst, from_client, f"RST from the {who}"))
+        ev.append(sig_evidence(conn, rst, from_client, f"RST from the {who}"))
     elif conn.outcome is Outcome.SYN_UNANSWERED:
         kind, root = "syn-unanswered", False
         n = st[_SYN_COUNT]
@@ -623,7 +634,7 @@ def _outcome_finding(conn: Connection, st: State) -> Finding | None:
         kind, root = "synack-unacknowledged", False
         summary = f"{conn.point}: {flow}: SYN-ACK never acknowledged by the client here"
         if synack is not None:
-            ev.append(_sig_evidence(conn, synack, False, "SYN-ACK"))
+            ev.append(sig_evidence(conn, synack, False, "SYN-ACK"))
     else:
         return None
     return Finding(

@@ -23,8 +23,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.analyze.flows import COPY_WINDOW_NS, FlowTracker, Seg, gc_paused
-from nettrail.model.finding import Finding
+from nettrail.analyze.flows import (
+    COPY_WINDOW_NS,
+    MAX_EVIDENCE,
+    FlowTracker,
+    Seg,
+    gc_paused,
+    retransmission_finding,
+    retransmission_note,
+    sig_evidence,
+)
+from nettrail.model.finding import Evidence, Finding
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import ACK, FIN, PROTO_TCP, RST, SYN
 from nettrail.model.table import DIRECTIONS, K_IPID, K_SEQ, PacketTable
@@ -35,6 +44,8 @@ _NEEDED = ("ts", "frame", "file", "iface", "direction", "family", "src", "dst", 
 _ORDER = attrgetter("first_ns", "key")
 _MASK = 0xFFFFFFFF
 _HALF = 0x80000000
+_MAX_WINDOW = 1 << 30
+_RECENT = 64  # rows resent beyond this many consuming rows back: left to the tracker
 _HASH = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -100,9 +111,11 @@ def _track(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
     lo, hi = np.minimum(eps, epd), np.maximum(eps, epd)
     order = _group_order(lo, hi)
     s = {k: v[order] for k, v in t.items()}
+    del t
     eps, epd, lo, hi = eps[order], epd[order], lo[order], hi[order]
     new = np.ones(n, bool)
     new[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    del lo, hi
     starts = np.flatnonzero(new)
     gid = np.cumsum(new) - 1
     flags = s["flags"].astype(np.int64)
@@ -110,27 +123,28 @@ def _track(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
     client_is_src = ~((first_flags & SYN != 0) & (first_flags & ACK != 0))
     client_ep = np.where(client_is_src, eps[starts], epd[starts])
     fc = eps == client_ep[gid]
-    bad = _complex_rows(s, flags, fc, gid, new, eps == epd)
+    fin_c = np.logical_or.reduceat(fc & (flags & FIN != 0), starts)
+    fin_s = np.logical_or.reduceat(~fc & (flags & FIN != 0), starts)
+    bad, resent, prev = _complex_rows(s, flags, fc, gid, new, eps == epd, starts)
     mid = first_flags & SYN == 0
     bad |= mid[gid] & (flags & SYN != 0)
     complex_group = np.logical_or.reduceat(bad, starts)
-    fin_c = np.logical_or.reduceat(fc & (flags & FIN != 0), starts)
-    fin_s = np.logical_or.reduceat(~fc & (flags & FIN != 0), starts)
     est = np.logical_or.reduceat(fc & (flags & ACK != 0) & (flags & SYN == 0), starts)
     closed = fin_c & fin_s
     complex_group |= ~(closed | mid | est)  # a failed handshake: the tracker gives evidence
     plain = ~complex_group
-    conns = _plain_connections(table, s, starts, plain, fc, closed, mid, eps, epd,
-                               client_is_src)
-    tracked, found = _tracked(table, s, complex_group[gid], new & plain[gid])
-    conns.extend(tracked)
-    conns.sort(key=_ORDER)
-    return conns, found
+    groups = _Groups(table, s, starts, fc, eps, epd, client_is_src, gid)
+    done = groups.connections(plain, closed, mid, resent & plain[gid], prev)
+    done.extend(_tracked(table, s, complex_group[gid], new & plain[gid]))
+    done.sort(key=lambda cf: _ORDER(cf[0]))
+    return [c for c, _f in done], [f for _c, found in done for f in found]
 
 
 def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
-                  looped: Arr) -> Arr:
-    """Rows that make their connection need the per-packet state machine."""
+                  looped: Arr, starts: Arr) -> tuple[Arr, Arr, Arr]:
+    """Rows that make their connection need the per-packet state machine; rows that resend
+    sequence space (retransmissions) and, for those, the row of the segment they resend
+    (-1: none remembered)."""
     bad = s["odd"] | looped | (flags & RST != 0) | ((s["known"] & K_SEQ) == 0)
     syn_only = flags & (SYN | ACK) == SYN
     bad |= syn_only & ~new  # a SYN after the first packet: a retry or a new connection
@@ -142,18 +156,79 @@ def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
     consuming = (plen > 0) | (ctl > 0)
     end = seq + plen + ctl
     bad |= consuming & (end > _MASK)
-    for a, b in _pairs_by_direction(fc, gid, consuming):
-        step = (end[b] - end[a]) & _MASK
-        bad[b[(step == 0) | (step >= _HALF)]] = True
+    resent = np.zeros(len(fc), bool)
+    prev = np.full(len(fc), -1, np.int64)
+    closing = _closing_rows(flags, fc, gid, starts)
+    for d in (True, False):
+        r = np.flatnonzero(consuming & (fc == d))
+        if len(r):
+            _resends(r, gid, seq, end, bad, resent, prev)
+    bad |= resent & ((flags & (SYN | FIN) != 0) | (np.arange(len(fc)) > closing[gid]))
     ts = s["ts"]
+    has_prev = prev >= 0
+    p = np.where(has_prev, prev, 0)
+    bad |= resent & has_prev & _same_segment(s, flags, plen, p, np.arange(len(fc)))
     for a, b in _pairs_by_direction(fc, gid, np.ones(len(fc), bool)):
-        same = ((s["seq"][a] == s["seq"][b]) & (s["ack"][a] == s["ack"][b])
-                & (ts[b] - ts[a] <= COPY_WINDOW_NS) & (flags[a] == flags[b])
-                & (plen[a] == plen[b]) & (s["window"][a] == s["window"][b])
-                & (s["ip_id"][a] == s["ip_id"][b])
-                & ((s["known"][a] & K_IPID) == (s["known"][b] & K_IPID)))
+        same = (ts[b] - ts[a] <= COPY_WINDOW_NS) & _same_segment(s, flags, plen, a, b)
         bad[b[same & ~consuming[b]]] = True
-    return bad
+    return bad, resent, prev
+
+
+def _same_segment(s: dict[str, Arr], flags: Arr, plen: Arr, a: Arr, b: Arr) -> Arr:
+    """Rows ``a`` and ``b`` have the fields a copy repeats (seq, ack, flags, length,
+    window, IP ID); for repeats, also within the copy window."""
+    return ((s["seq"][a] == s["seq"][b]) & (s["ack"][a] == s["ack"][b])
+            & (flags[a] == flags[b]) & (plen[a] == plen[b])
+            & (s["window"][a] == s["window"][b]) & (s["ip_id"][a] == s["ip_id"][b])
+            & ((s["known"][a] & K_IPID) == (s["known"][b] & K_IPID))
+            & (s["ts"][b] - s["ts"][a] <= COPY_WINDOW_NS))
+
+
+def _closing_rows(flags: Arr, fc: Arr, gid: Arr, starts: Arr) -> Arr:
+    """Per group, the row at which both sides have sent a FIN (past the end when never)."""
+    n = len(fc)
+    pos = np.arange(n)
+    fin = flags & FIN != 0
+    far = np.int64(n)
+    first_c = np.minimum.reduceat(np.where(fin & fc, pos, far), starts)
+    first_s = np.minimum.reduceat(np.where(fin & ~fc, pos, far), starts)
+    out: Arr = np.maximum(first_c, first_s)
+    return out
+
+
+def _resends(r: Arr, gid: Arr, seq: Arr, end: Arr, bad: Arr, resent: Arr, prev: Arr) -> None:
+    """Mark, among the sequence-consuming rows ``r`` of one direction (sorted order), those
+    that do not move the highest sequence sent (``resent``) and the row each resends."""
+    g = gid[r]
+    first = np.ones(len(r), bool)
+    first[1:] = g[1:] != g[:-1]
+    head = np.maximum.accumulate(np.where(first, np.arange(len(r)), 0))
+    base = seq[r][head]
+    rel = (end[r] - base) & _MASK
+    bad[r[rel >= _HALF]] = True
+    key = g.astype(np.int64) << 32 | rel
+    top = np.maximum.accumulate(key)
+    before = np.empty(len(r), np.int64)
+    before[0] = -1
+    before[1:] = top[:-1]
+    before[first] = (g[first].astype(np.int64) << 32) - 1
+    again = key <= before
+    if not again.any():
+        return
+    idx = np.flatnonzero(again)
+    high = (base[idx] + (before[idx] & _MASK)) & _MASK
+    bad[r[idx[((high - seq[r][idx]) & _MASK) > _MAX_WINDOW]]] = True
+    resent[r[idx]] = True
+    by_seq = np.argsort(g.astype(np.int64) << 32 | seq[r], kind="stable")
+    ks = (g.astype(np.int64) << 32 | seq[r])[by_seq]
+    same = np.zeros(len(r), bool)
+    same[1:] = ks[1:] == ks[:-1]
+    earlier = np.full(len(r), -1, np.int64)
+    earlier[by_seq[same]] = by_seq[np.flatnonzero(same) - 1]
+    e = earlier[idx]
+    far = (e >= 0) & (idx - e > _RECENT)
+    bad[r[idx[far]]] = True  # the tracker may have forgotten it: let it say so
+    prev[r[idx]] = np.where(e >= 0, r[np.maximum(e, 0)], -1)
 
 
 def _seen_before(mask: Arr, gid: Arr) -> Arr:
@@ -164,30 +239,77 @@ def _seen_before(mask: Arr, gid: Arr) -> Arr:
     return out
 
 
-def _plain_connections(table: PacketTable, s: dict[str, Arr], starts: Arr, plain: Arr,
-                       fc: Arr, closed: Arr, mid: Arr, eps: Arr, epd: Arr,
-                       client_is_src: Arr) -> list[Connection]:
-    """The Connection of every plain group."""
-    n = len(fc)
-    ends = np.append(starts[1:], n)
-    plen = s["payload_len"].astype(np.int64)
-    bytes_c = np.add.reduceat(np.where(fc, plen, 0), starts)
-    bytes_s = np.add.reduceat(np.where(fc, 0, plen), starts)
-    ts = s["ts"]
-    point = table.point
-    names = _Names(table)
-    out = []
-    for g in np.flatnonzero(plain).tolist():
-        i = int(starts[g])
-        a, b = names.endpoint(int(eps[i])), names.endpoint(int(epd[i]))
-        key = FlowKey(PROTO_TCP, a, b) if a <= b else FlowKey(PROTO_TCP, b, a)
-        client, server = (a, b) if client_is_src[g] else (b, a)
-        outcome = (Outcome.CLOSED if closed[g] else Outcome.MIDSTREAM if mid[g]
-                   else Outcome.ESTABLISHED)
-        j = int(ends[g])
-        out.append(Connection(point, key, client, server, outcome, j - i, int(ts[i]),
-                              int(ts[j - 1]), 0, 0, int(bytes_c[g]), int(bytes_s[g])))
-    return out
+Done = list[tuple[Connection, list[Finding]]]
+
+
+class _Groups:
+    """The grouped rows, to make Connections (and retransmission findings) from."""
+
+    def __init__(self, table: PacketTable, s: dict[str, Arr], starts: Arr, fc: Arr,
+                 eps: Arr, epd: Arr, client_is_src: Arr, gid: Arr) -> None:
+        self.table, self.s, self.starts, self.fc, self.gid = table, s, starts, fc, gid
+        self.eps, self.epd, self.client_is_src = eps, epd, client_is_src
+        self.names = _Names(table)
+
+    def connections(self, plain: Arr, closed: Arr, mid: Arr, resent: Arr, prev: Arr) -> Done:
+        """The Connection of every plain group, with its retransmission finding if any."""
+        s, starts, fc = self.s, self.starts, self.fc
+        n = len(fc)
+        ends = np.append(starts[1:], n)
+        plen = s["payload_len"].astype(np.int64)
+        bytes_c = np.add.reduceat(np.where(fc, plen, 0), starts).tolist()
+        bytes_s = np.add.reduceat(np.where(fc, 0, plen), starts).tolist()
+        n_resent = np.add.reduceat(resent.astype(np.int64), starts).tolist()
+        evidence = self._evidence_rows(resent)
+        ts = s["ts"]
+        point = self.table.point
+        out: Done = []
+        for g in np.flatnonzero(plain).tolist():
+            i, j = int(starts[g]), int(ends[g])
+            a, b = self.names.endpoint(int(self.eps[i])), self.names.endpoint(int(self.epd[i]))
+            key = FlowKey(PROTO_TCP, a, b) if a <= b else FlowKey(PROTO_TCP, b, a)
+            client, server = (a, b) if self.client_is_src[g] else (b, a)
+            outcome = (Outcome.CLOSED if closed[g] else Outcome.MIDSTREAM if mid[g]
+                       else Outcome.ESTABLISHED)
+            conn = Connection(point, key, client, server, outcome, j - i, int(ts[i]),
+                              int(ts[j - 1]), n_resent[g], 0, bytes_c[g], bytes_s[g])
+            found = []
+            if n_resent[g]:
+                ev = tuple(self._evidence(conn, k, int(prev[k])) for k in evidence[g])
+                found.append(retransmission_finding(conn, ev))
+            out.append((conn, found))
+        return out
+
+    def _evidence_rows(self, resent: Arr) -> dict[int, list[int]]:
+        """The first :data:`MAX_EVIDENCE` resent rows of each group."""
+        out: dict[int, list[int]] = {}
+        for k, g in zip(np.flatnonzero(resent).tolist(),
+                        self.gid[resent].tolist(), strict=True):
+            rows = out.setdefault(g, [])
+            if len(rows) < MAX_EVIDENCE:
+                rows.append(k)
+        return out
+
+    def _evidence(self, conn: Connection, k: int, p: int) -> Evidence:
+        """Evidence of the resent segment at sorted row ``k`` (``p``: the one it resends)."""
+        sig = self._sig(k)
+        note = "sequence space sent again"
+        if p >= 0:
+            prev = self._sig(p)
+            note = retransmission_note(sig[0] - prev[0], prev[10], prev[9])
+        return sig_evidence(conn, sig, bool(self.fc[k]), note)
+
+    def _sig(self, k: int) -> Seg:
+        """The tracker's segment tuple of sorted row ``k`` (a plain IPv4/IPv6 row)."""
+        s, table = self.s, self.table
+        known = int(s["known"][k])
+        iface = int(s["iface"][k])
+        return (int(s["ts"][k]), int(s["seq"][k]), int(s["ack"][k]), int(s["flags"][k]),
+                int(s["payload_len"][k]), int(s["window"][k]),
+                int(s["ip_id"][k]) if known & K_IPID else None,
+                table.ifnames[iface] if iface >= 0 else None,
+                DIRECTIONS[int(s["direction"][k])], int(s["frame"][k]),
+                table.files[int(s["file"][k])], None, False, None)
 
 
 class _Names:
@@ -207,17 +329,17 @@ class _Names:
         return e
 
 
-def _tracked(table: PacketTable, s: dict[str, Arr], rows: Arr,
-             ticks: Arr) -> tuple[list[Connection], list[Finding]]:
+def _tracked(table: PacketTable, s: dict[str, Arr], rows: Arr, ticks: Arr) -> Done:
     """Connections and findings of the rows that need the state machine, tracked in capture
     order, with a tick where each plain connection began."""
     tracker = FlowTracker(table.point)
     idx = np.flatnonzero(rows | ticks)
     if len(idx) == 0:
-        return [], []
+        return []
     idx = idx[np.argsort(s["row"][idx], kind="stable")]
     tracker.consume_segments(_segments(table, s, idx, rows[idx], tracker))
-    return tracker.finish()
+    with gc_paused():
+        return list(tracker.finished())
 
 
 def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
