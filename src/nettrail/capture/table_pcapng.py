@@ -85,7 +85,7 @@ class _Walker(_Reader):
                 end += got
                 rows = _Chunk()
                 try:
-                    pos = self._blocks(room, end, base, rows)
+                    pos = self._blocks(view[:end], base, rows)
                 finally:
                     self._add(npbuf, rows)
                 left = end - pos
@@ -100,9 +100,10 @@ class _Walker(_Reader):
             self.fill.flush()
             self.stats.packets = self.frame
 
-    def _blocks(self, buf: bytearray, end: int, base: int, rows: _Chunk) -> int:
-        """Walk the whole blocks in ``buf[:end]``; returns where the first partial one starts."""
+    def _blocks(self, buf: memoryview, base: int, rows: _Chunk) -> int:
+        """Walk the whole blocks in ``buf``; returns where the first partial one starts."""
         pos = 0
+        end = len(buf)
         while pos + 12 <= end:
             section = self.section
             if section is not None:
