@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from variants import Variant, build, enumerate_variants
 
-from nettrail.analyze.pipeline import analyze_files
+from nettrail.run import analyze_files
 
 INCONCLUSIVE = "inconclusive"
 # The run's root cause, and the root causes that are part of the same truth seen through less

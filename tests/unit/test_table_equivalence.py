@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 import capkit as ck
-from nettrail.analyze.pipeline import analyze
 from nettrail.capture import open_capture, points, table_pcap, table_pcapng
 from nettrail.capture.points import read_table
 from nettrail.model.table import PacketTable

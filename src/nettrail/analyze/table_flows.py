@@ -177,11 +177,12 @@ def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
 def _same_segment(s: dict[str, Arr], flags: Arr, plen: Arr, a: Arr, b: Arr) -> Arr:
     """Rows ``a`` and ``b`` have the fields a copy repeats (seq, ack, flags, length,
     window, IP ID); for repeats, also within the copy window."""
-    return ((s["seq"][a] == s["seq"][b]) & (s["ack"][a] == s["ack"][b])
+    same: Arr = ((s["seq"][a] == s["seq"][b]) & (s["ack"][a] == s["ack"][b])
             & (flags[a] == flags[b]) & (plen[a] == plen[b])
             & (s["window"][a] == s["window"][b]) & (s["ip_id"][a] == s["ip_id"][b])
             & ((s["known"][a] & K_IPID) == (s["known"][b] & K_IPID))
             & (s["ts"][b] - s["ts"][a] <= COPY_WINDOW_NS))
+    return same
 
 
 def _closing_rows(flags: Arr, fc: Arr, gid: Arr, starts: Arr) -> Arr:
@@ -343,7 +344,7 @@ def _tracked(table: PacketTable, s: dict[str, Arr], rows: Arr, ticks: Arr) -> Do
 
 
 def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
-              tracker: FlowTracker) -> Iterator[Seg | int]:
+              tracker: FlowTracker) -> Iterator[Seg | int | None]:
     """The tracker's segment for each row of ``idx`` (its capture time for a tick)."""
     odd = table.odd_rows() if any(b.odd for b in table.batches) else {}
     keys = _keys(table, s, idx)

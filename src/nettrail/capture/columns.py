@@ -137,7 +137,8 @@ def _ipv4(buf: Arr, starts: Arr, caplen: Arr, sel: Arr, cols: Cols) -> Arr:
     cols["tos"][sel] = t[:, 1]
     cols["known"][sel] = (K_IPID | K_TTL | np.where(frag & 0x4000, K_DF, 0)
                           | np.where(frag & 0x2000, K_MF, 0)).astype(np.uint8)
-    return ok & _l4(t, 20, room - 20, total - 20, proto, cols, sel)
+    taken: Arr = ok & _l4(t, 20, room - 20, total - 20, proto, cols, sel)
+    return taken
 
 
 def _ipv6(buf: Arr, starts: Arr, caplen: Arr, sel: Arr, cols: Cols, table: PacketTable) -> Arr:
@@ -158,7 +159,8 @@ def _ipv6(buf: Arr, starts: Arr, caplen: Arr, sel: Arr, cols: Cols, table: Packe
     cols["ttl"][sel] = t[:, 7]
     cols["tos"][sel] = ((_u16(t, 0) >> 4) & 0xFF)
     cols["known"][sel] = K_TTL
-    return ok & _l4(t, 40, room - 40, plen, proto, cols, sel)
+    taken: Arr = ok & _l4(t, 40, room - 40, plen, proto, cols, sel)
+    return taken
 
 
 def _l4(t: Arr, base: int, room: Arr, ip_payload: Arr, proto: Arr, cols: Cols,

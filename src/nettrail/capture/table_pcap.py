@@ -12,8 +12,10 @@ from __future__ import annotations
 import struct
 from array import array
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from nettrail.capture import decode
@@ -34,6 +36,7 @@ from nettrail.model.packet import PacketRecord
 from nettrail.model.table import PacketTable
 
 CHUNK = 8 << 20
+Arr = npt.NDArray[Any]
 
 
 def read_pcap_table(path: str, table: PacketTable, stats: CaptureStats,
@@ -100,9 +103,9 @@ def read_pcap_table(path: str, table: PacketTable, stats: CaptureStats,
         stats.packets = frame
 
 
-def _add(fill: Filler, npbuf: np.ndarray, heads: np.ndarray, offs: array,  # type: ignore[type-arg]
-         head_dtype: np.dtype, frame: int, unit: int, frac_limit: int,  # type: ignore[type-arg]
-         linktype: int, path: str, stats: CaptureStats, base: int) -> None:
+def _add(fill: Filler, npbuf: Arr, heads: Arr, offs: array[int], head_dtype: np.dtype[Any],
+         frame: int, unit: int, frac_limit: int, linktype: int, path: str,
+         stats: CaptureStats, base: int) -> None:
     """Rows for the records at ``offs`` in the buffer."""
     n = len(offs)
     if n == 0:
@@ -121,9 +124,8 @@ def _add(fill: Filler, npbuf: np.ndarray, heads: np.ndarray, offs: array,  # typ
              np.full(n, linktype, np.int64), np.zeros(n, np.int64), [None], recs)
 
 
-def _bad_time(fill: Filler, npbuf: np.ndarray, start: int, head: np.ndarray,  # type: ignore[type-arg]
-              frame: int, linktype: int, path: str, stats: CaptureStats,
-              base: int) -> PacketRecord:
+def _bad_time(fill: Filler, npbuf: Arr, start: int, head: Arr, frame: int, linktype: int,
+              path: str, stats: CaptureStats, base: int) -> PacketRecord:
     """The record of a frame whose time fraction is a second or more (as ``pcap`` makes it)."""
     sec, frac, caplen, wire_len = (int(v) for v in head)
     stats.warnings.append(f"{path} at byte {base + start}: frame {frame}: invalid timestamp "

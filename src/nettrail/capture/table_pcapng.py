@@ -14,6 +14,7 @@ from array import array
 from collections.abc import Mapping
 
 import numpy as np
+import numpy.typing as npt
 
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.columns import FAST_LINKTYPES, PAD
@@ -137,9 +138,9 @@ class _Walker(_Reader):
                 rows.note(0, 0, rec.wire_len, rec.ts_ns, rec.frame, rec.linktype, 0)
         return pos
 
-    def _add(self, npbuf: np.ndarray, rows: _Chunk) -> None:  # type: ignore[type-arg]
+    def _add(self, npbuf: npt.NDArray[np.uint8], rows: _Chunk) -> None:
         """Hand the chunk's rows to the filler."""
-        def arr(a: array) -> np.ndarray:  # type: ignore[type-arg]
+        def arr(a: array[int]) -> npt.NDArray[np.int64]:
             return np.frombuffer(a, np.int64) if len(a) else np.zeros(0, np.int64)
 
         self.fill.add(npbuf, arr(rows.starts), arr(rows.caplen), arr(rows.wire), arr(rows.ts),

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nettrail.analyze.flows import gc_paused
-from nettrail.run import PacketFilter, analyze_files
 from nettrail.capture import parse_point_arg
 from nettrail.errors import InputError, LabError
 from nettrail.model.analysis import Analysis
+from nettrail.run import PacketFilter, analyze_files
 
 EXIT_OK = 0
 EXIT_INPUT = 2
