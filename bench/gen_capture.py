@@ -3,16 +3,16 @@
     python bench/gen_capture.py OUT.pcap --packets 1000000 --seed 1 [--mix web|bulk|short|sll2]
 
 The ``web`` mix (the default): many interleaved TCP connections (about 400 open at a time)
-between clients in 198.18.0.0/15 and servers in 203.0.113.0/24: SYN/SYN-ACK/ACK with
-Linux-like options, request/response data with timestamps, FIN closes, and a share of
-failures: refused (RST to SYN, 5%), reset after the handshake (3%), unanswered SYNs retried
-(1%) and data segments retransmitted after an RTO-like gap (2%). ``bulk``: long transfers of full-size (1448-byte) segments from the server, the
-client acknowledging every other one, 0.5% of segments retransmitted, and 10% of all packets
-UDP (DNS-like queries and answers). ``short``: many short connections (handshake, one request,
-one answer, close) with the web mix's failures, and 10% UDP. ``sll2``: the web mix as a
-``tcpdump -i any`` capture (Linux cooked v2) on a VLAN: the 802.1Q tag re-inserted after the
-cooked header, packets in on one interface index and out on another. Deterministic for a
-given seed and mix.
+between clients in 198.18.0.0/15 and servers in 203.0.113.0/24: SYN/SYN-ACK/ACK with Linux-like
+options, request/response data with timestamps, FIN closes, and a share of failures: refused
+(RST to SYN, 5%), reset after the handshake (3%), unanswered SYNs retried (1%) and data segments
+retransmitted after an RTO-like gap (2%). ``bulk``: long transfers of full-size (1448-byte)
+segments from the server, the client acknowledging every other one, 0.5% of segments
+retransmitted, and 10% of all packets UDP (DNS-like queries and answers). ``short``: many short
+connections (handshake, one request, one answer, close) with the web mix's failures, and 10%
+UDP. ``sll2``: the web mix as a ``tcpdump -i any`` capture (Linux cooked v2) on a VLAN: the
+802.1Q tag re-inserted after the cooked header, packets in on one interface index and out on
+another. Deterministic for a given seed and mix.
 """
 
 from __future__ import annotations
