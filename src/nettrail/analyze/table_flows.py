@@ -49,30 +49,37 @@ _RECENT = 64  # rows resent beyond this many consuming rows back: left to the tr
 _HASH = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _tcp_rows(table: PacketTable) -> dict[str, Arr]:
-    """The TCP rows' columns (the ones analysis reads) with ``row`` (table row number) and
-    ``odd`` (the row keeps a record)."""
-    parts: dict[str, list[Arr]] = {k: [] for k in (*_NEEDED, "row", "odd")}
+def _tcp_rows(table: PacketTable) -> tuple[list[Arr], Arr, Arr]:
+    """Which rows of each batch are TCP; their table row numbers; which keep a record."""
+    sels, rows, odds = [], [], []
     start = 0
     for b in table.batches:
         c = b.cols
         sel = np.flatnonzero((c["proto"] == PROTO_TCP) & (c["family"] != 0))
-        for k in _NEEDED:
-            parts[k].append(c[k][sel])
-        parts["row"].append(sel + start)
+        sels.append(sel)
+        rows.append(sel + start)
         odd = np.zeros(len(sel), bool)
         if b.odd:
             odd = np.isin(sel, np.fromiter(b.odd, np.int64, len(b.odd)))
-        parts["odd"].append(odd)
+        odds.append(odd)
         start += len(b)
-    return {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in parts.items()}
+    return sels, np.concatenate(rows), np.concatenate(odds)
 
 
-def _endpoints(t: dict[str, Arr]) -> tuple[Arr, Arr]:
+def _column(table: PacketTable, sels: list[Arr], name: str, order: Arr | None = None) -> Arr:
+    """Column ``name`` of the selected rows (in ``order`` when given)."""
+    parts = [b.cols[name][sel] for b, sel in zip(table.batches, sels, strict=True)]
+    col = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return col if order is None else col[order]
+
+
+def _endpoints(table: PacketTable, sels: list[Arr]) -> tuple[Arr, Arr]:
     """Endpoint numbers (address tag, address, port) of source and destination."""
-    tag = (t["family"] != 4).astype(np.int64) << 48
-    src = tag | (t["src"].astype(np.int64) << 16) | t["sport"]
-    dst = tag | (t["dst"].astype(np.int64) << 16) | t["dport"]
+    tag = (_column(table, sels, "family") != 4).astype(np.int64) << 48
+    src = tag | (_column(table, sels, "src").astype(np.int64) << 16)
+    src |= _column(table, sels, "sport")
+    dst = tag | (_column(table, sels, "dst").astype(np.int64) << 16)
+    dst |= _column(table, sels, "dport")
     return src, dst
 
 
@@ -103,29 +110,33 @@ def track_table(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
 
 
 def _track(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
-    t = _tcp_rows(table)
-    n = len(t["row"])
+    sels, rows, odd = _tcp_rows(table)
+    n = len(rows)
     if n == 0:
         return [], []
-    eps, epd = _endpoints(t)
-    lo, hi = np.minimum(eps, epd), np.maximum(eps, epd)
-    order = _group_order(lo, hi)
-    s = {k: v[order] for k, v in t.items()}
-    del t
-    eps, epd, lo, hi = eps[order], epd[order], lo[order], hi[order]
+    eps, epd = _endpoints(table, sels)
+    order = _group_order(np.minimum(eps, epd), np.maximum(eps, epd))
+    eps = eps[order]
+    epd = epd[order]
+    s = {k: _column(table, sels, k, order) for k in _NEEDED}
+    s["row"], s["odd"] = rows[order], odd[order]
+    del rows, odd, sels, order
     new = np.ones(n, bool)
-    new[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-    del lo, hi
+    new[1:] = ((np.minimum(eps[1:], epd[1:]) != np.minimum(eps[:-1], epd[:-1]))
+               | (np.maximum(eps[1:], epd[1:]) != np.maximum(eps[:-1], epd[:-1])))
     starts = np.flatnonzero(new)
-    gid = np.cumsum(new) - 1
-    flags = s["flags"].astype(np.int64)
+    gid = np.cumsum(new, dtype=np.int32) - 1
+    flags = s["flags"].astype(np.int32)
     first_flags = flags[starts]
     client_is_src = ~((first_flags & SYN != 0) & (first_flags & ACK != 0))
     client_ep = np.where(client_is_src, eps[starts], epd[starts])
     fc = eps == client_ep[gid]
+    looped = eps == epd
+    eps, epd = eps[starts], epd[starts]  # what connections are named by
     fin_c = np.logical_or.reduceat(fc & (flags & FIN != 0), starts)
     fin_s = np.logical_or.reduceat(~fc & (flags & FIN != 0), starts)
-    bad, resent, prev = _complex_rows(s, flags, fc, gid, new, eps == epd, starts)
+    bad, resent, prev = _complex_rows(s, flags, fc, gid, new, looped, starts)
+    del looped
     mid = first_flags & SYN == 0
     bad |= mid[gid] & (flags & SYN != 0)
     complex_group = np.logical_or.reduceat(bad, starts)
@@ -150,11 +161,14 @@ def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
     bad |= syn_only & ~new  # a SYN after the first packet: a retry or a new connection
     synack = flags & (SYN | ACK) == SYN | ACK
     bad |= synack & (fc | ~new & _seen_before(synack, gid))
-    plen = s["payload_len"].astype(np.int64)
-    seq = s["seq"].astype(np.int64)
-    ctl = (flags & (SYN | FIN) != 0).astype(np.int64)
-    consuming = (plen > 0) | (ctl > 0)
-    end = seq + plen + ctl
+    del syn_only, synack
+    plen = s["payload_len"]
+    ctl = flags & (SYN | FIN) != 0
+    consuming = (plen > 0) | ctl
+    end = s["seq"].astype(np.int64)
+    end += plen
+    end += ctl
+    del ctl
     bad |= consuming & (end > _MASK)
     resent = np.zeros(len(fc), bool)
     prev = np.full(len(fc), -1, np.int64)
@@ -162,23 +176,24 @@ def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
     for d in (True, False):
         r = np.flatnonzero(consuming & (fc == d))
         if len(r):
-            _resends(r, gid, seq, end, bad, resent, prev)
-    bad |= resent & ((flags & (SYN | FIN) != 0) | (np.arange(len(fc)) > closing[gid]))
-    ts = s["ts"]
-    has_prev = prev >= 0
-    p = np.where(has_prev, prev, 0)
-    bad |= resent & has_prev & _same_segment(s, flags, plen, p, np.arange(len(fc)))
+            _resends(r, gid, s["seq"], end, bad, resent, prev)
+    del end
+    again = np.flatnonzero(resent)
+    bad[again[(flags[again] & (SYN | FIN) != 0) | (again > closing[gid[again]])]] = True
+    known = again[prev[again] >= 0]
+    bad[known[_same_segment(s, flags, prev[known], known)]] = True
     for a, b in _pairs_by_direction(fc, gid, np.ones(len(fc), bool)):
-        same = (ts[b] - ts[a] <= COPY_WINDOW_NS) & _same_segment(s, flags, plen, a, b)
-        bad[b[same & ~consuming[b]]] = True
+        pure = ~consuming[b]
+        a, b = a[pure], b[pure]
+        bad[b[_same_segment(s, flags, a, b)]] = True
     return bad, resent, prev
 
 
-def _same_segment(s: dict[str, Arr], flags: Arr, plen: Arr, a: Arr, b: Arr) -> Arr:
+def _same_segment(s: dict[str, Arr], flags: Arr, a: Arr, b: Arr) -> Arr:
     """Rows ``a`` and ``b`` have the fields a copy repeats (seq, ack, flags, length,
     window, IP ID); for repeats, also within the copy window."""
     same: Arr = ((s["seq"][a] == s["seq"][b]) & (s["ack"][a] == s["ack"][b])
-            & (flags[a] == flags[b]) & (plen[a] == plen[b])
+            & (flags[a] == flags[b]) & (s["payload_len"][a] == s["payload_len"][b])
             & (s["window"][a] == s["window"][b]) & (s["ip_id"][a] == s["ip_id"][b])
             & ((s["known"][a] & K_IPID) == (s["known"][b] & K_IPID))
             & (s["ts"][b] - s["ts"][a] <= COPY_WINDOW_NS))
@@ -204,7 +219,8 @@ def _resends(r: Arr, gid: Arr, seq: Arr, end: Arr, bad: Arr, resent: Arr, prev: 
     first = np.ones(len(r), bool)
     first[1:] = g[1:] != g[:-1]
     head = np.maximum.accumulate(np.where(first, np.arange(len(r)), 0))
-    base = seq[r][head]
+    sr = seq[r].astype(np.int64)
+    base = sr[head]
     rel = (end[r] - base) & _MASK
     bad[r[rel >= _HALF]] = True
     key = g.astype(np.int64) << 32 | rel
@@ -218,10 +234,11 @@ def _resends(r: Arr, gid: Arr, seq: Arr, end: Arr, bad: Arr, resent: Arr, prev: 
         return
     idx = np.flatnonzero(again)
     high = (base[idx] + (before[idx] & _MASK)) & _MASK
-    bad[r[idx[((high - seq[r][idx]) & _MASK) > _MAX_WINDOW]]] = True
+    bad[r[idx[((high - sr[idx]) & _MASK) > _MAX_WINDOW]]] = True
     resent[r[idx]] = True
-    by_seq = np.argsort(g.astype(np.int64) << 32 | seq[r], kind="stable")
-    ks = (g.astype(np.int64) << 32 | seq[r])[by_seq]
+    ks = g.astype(np.int64) << 32 | sr
+    by_seq = np.argsort(ks, kind="stable")
+    ks = ks[by_seq]
     same = np.zeros(len(r), bool)
     same[1:] = ks[1:] == ks[:-1]
     earlier = np.full(len(r), -1, np.int64)
@@ -267,7 +284,7 @@ class _Groups:
         out: Done = []
         for g in np.flatnonzero(plain).tolist():
             i, j = int(starts[g]), int(ends[g])
-            a, b = self.names.endpoint(int(self.eps[i])), self.names.endpoint(int(self.epd[i]))
+            a, b = self.names.endpoint(int(self.eps[g])), self.names.endpoint(int(self.epd[g]))
             key = FlowKey(PROTO_TCP, a, b) if a <= b else FlowKey(PROTO_TCP, b, a)
             client, server = (a, b) if self.client_is_src[g] else (b, a)
             outcome = (Outcome.CLOSED if closed[g] else Outcome.MIDSTREAM if mid[g]
