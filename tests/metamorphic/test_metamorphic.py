@@ -55,7 +55,7 @@ def _tcpdump() -> None:
 def test_variant_keeps_the_root_cause_or_says_inconclusive(variant: Variant,
                                                             tmp_path: Path) -> None:
     files = build(variant, tmp_path)
-    analysis = analyze_files(files, split=False).analysis
+    analysis = analyze_files(files).analysis
     assert analysis.connections, f"{variant.id}: no connection read"
     top = analysis.diagnosis.kinds[0] if analysis.diagnosis is not None else None
     expected, partial = TRUTH[variant.scenario]

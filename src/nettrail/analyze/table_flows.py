@@ -63,6 +63,8 @@ def _tcp_rows(table: PacketTable) -> tuple[list[Arr], Arr, Arr]:
             odd = np.isin(sel, np.fromiter(b.odd, np.int64, len(b.odd)))
         odds.append(odd)
         start += len(b)
+    if not sels:
+        return [], np.zeros(0, np.int64), np.zeros(0, bool)
     return sels, np.concatenate(rows), np.concatenate(odds)
 
 

@@ -69,22 +69,22 @@ def read_pcap_table(path: str, table: PacketTable, stats: CaptureStats,
             offs = array("q")
             append = offs.append
             pos = 0
-            while pos + 16 <= end:
-                caplen = u32(room, pos + 8)[0]
-                if caplen > MAX_CAPLEN:
-                    _add(fill, npbuf, heads, offs, head_dtype, frame, unit, frac_limit,
-                         linktype, path, stats, base)
-                    frame += len(offs)
-                    raise CaptureError(f"absurd record length {caplen} (> {MAX_CAPLEN})",
-                                       path=path, offset=base + pos, records=frame)
-                stop = pos + 16 + caplen
+            last = end - RECORD_HEADER_LEN
+            while pos <= last:  # the hot loop: where each record starts
+                stop = pos + 16 + u32(room, pos + 8)[0]
                 if stop > end:
                     break
                 append(pos)
                 pos = stop
+            absurd = _absurd(offs, npbuf, head_dtype, pos, end)
+            if absurd is not None:
+                del offs[absurd[0]:]
             _add(fill, npbuf, heads, offs, head_dtype, frame, unit, frac_limit, linktype,
                  path, stats, base)
             frame += len(offs)
+            if absurd is not None:
+                raise CaptureError(f"absurd record length {absurd[1]} (> {MAX_CAPLEN})",
+                                   path=path, offset=base + absurd[2], records=frame)
             left = end - pos
             room[:left] = room[pos:end]
             base += pos
@@ -101,6 +101,27 @@ def read_pcap_table(path: str, table: PacketTable, stats: CaptureStats,
     finally:
         f.close()
         stats.packets = frame
+
+
+def _absurd(offs: array[int], npbuf: Arr, head_dtype: np.dtype[Any], pos: int,
+            end: int) -> tuple[int, int, int] | None:
+    """(index in ``offs``, length, buffer offset) of the first record longer than libpcap
+    allows, among those walked and the one the walk stopped at; None when there is none."""
+    starts = np.array(offs, np.int64)
+    if pos + RECORD_HEADER_LEN <= end:
+        starts = np.append(starts, pos)
+    caplens = _caplens(npbuf, starts, head_dtype)
+    bad = np.flatnonzero(caplens > MAX_CAPLEN)
+    if not len(bad):
+        return None
+    i = int(bad[0])
+    return i, int(caplens[i]), int(starts[i])
+
+
+def _caplens(npbuf: Arr, starts: Arr, head_dtype: np.dtype[Any]) -> Arr:
+    """The captured length field of the record headers at ``starts``."""
+    at = starts[:, None] + np.arange(8, 12)
+    return np.ascontiguousarray(npbuf[at]).view(head_dtype)[:, 0]
 
 
 def _add(fill: Filler, npbuf: Arr, heads: Arr, offs: array[int], head_dtype: np.dtype[Any],
