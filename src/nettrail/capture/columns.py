@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 
 from nettrail.capture import decode
 from nettrail.capture.headers import addr6
@@ -39,9 +38,13 @@ Arr = npt.NDArray[Any]
 Cols = dict[str, Arr]
 
 
-def _rows(buf: Arr, starts: Arr, width: int) -> Arr:
-    """``width`` bytes from each start, one row each."""
-    return sliding_window_view(buf, width)[starts]
+def rows_at(buf: Arr, starts: Arr, width: int) -> Arr:
+    """``width`` bytes from each start, one row each (copied as one ``width``-byte item
+    each: quicker than indexing a sliding window of bytes)."""
+    items = np.ndarray(shape=(len(buf) - width + 1,), dtype=np.dtype((np.void, width)),
+                       buffer=buf, strides=(1,))
+    out: Arr = items[starts].view(np.uint8).reshape(-1, width)
+    return out
 
 
 def _u16(a: Arr, i: int) -> Arr:
@@ -121,7 +124,7 @@ def _udp(t: Arr, base: int, room: Arr, ip_payload: Arr, cols: Cols, sel: Arr) ->
 
 def _ipv4(buf: Arr, starts: Arr, caplen: Arr, sel: Arr, cols: Cols) -> Arr:
     """Columns of the IPv4 rows ``sel`` (indexes); returns which of them are taken."""
-    t = _rows(buf, starts[sel], W_IP4)
+    t = rows_at(buf, starts[sel], W_IP4)
     room = caplen[sel]
     total = _u16(t, 2).astype(np.int64)
     frag = _u16(t, 6)
@@ -143,7 +146,7 @@ def _ipv4(buf: Arr, starts: Arr, caplen: Arr, sel: Arr, cols: Cols) -> Arr:
 
 def _ipv6(buf: Arr, starts: Arr, caplen: Arr, sel: Arr, cols: Cols, table: PacketTable) -> Arr:
     """Columns of the IPv6 rows ``sel``; returns which of them are taken."""
-    t = _rows(buf, starts[sel], W_IP6)
+    t = rows_at(buf, starts[sel], W_IP6)
     room = caplen[sel]
     plen = _u16(t, 4).astype(np.int64)
     proto = t[:, 6]
@@ -187,7 +190,7 @@ def decode_columns(buf: Arr, starts: Arr, caplen: Arr, linktype: int, cols: Cols
     n = len(starts)
     if linktype not in FAST_LINKTYPES or n == 0:
         return np.zeros(n, bool), np.full(n, -1, np.int64)
-    etype, l3, ifindex, direction, ok = _link(linktype, _rows(buf, starts, W_LINK), caplen)
+    etype, l3, ifindex, direction, ok = _link(linktype, rows_at(buf, starts, W_LINK), caplen)
     cols["direction"][:n] = direction
     taken = np.zeros(n, bool)
     at = starts + l3

@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 
 from nettrail.capture import decode
 from nettrail.capture.base import CaptureStats
-from nettrail.capture.columns import PAD
+from nettrail.capture.columns import PAD, rows_at
 from nettrail.capture.pcap import (
     FILE_HEADER_LEN,
     MAX_CAPLEN,
@@ -58,7 +57,6 @@ def read_pcap_table(path: str, table: PacketTable, stats: CaptureStats,
         room = bytearray(CHUNK + MAX_CAPLEN + RECORD_HEADER_LEN + PAD)
         view = memoryview(room)
         npbuf = np.frombuffer(room, np.uint8)
-        heads = sliding_window_view(npbuf, RECORD_HEADER_LEN)
         base = FILE_HEADER_LEN  # file offset of room[0]
         end = 0
         while True:
@@ -76,12 +74,15 @@ def read_pcap_table(path: str, table: PacketTable, stats: CaptureStats,
                     break
                 append(pos)
                 pos = stop
-            absurd = _absurd(offs, npbuf, head_dtype, pos, end)
-            if absurd is not None:
-                del offs[absurd[0]:]
-            _add(fill, npbuf, heads, offs, head_dtype, frame, unit, frac_limit, linktype,
+            starts = np.array(offs, np.int64)
+            if pos + RECORD_HEADER_LEN <= end:  # the record the walk stopped at, if whole
+                starts = np.append(starts, pos)
+            h = rows_at(npbuf, starts, RECORD_HEADER_LEN).view(head_dtype).astype(np.int64)
+            absurd = _absurd(h[:, 2], starts)
+            whole = len(offs) if absurd is None else absurd[0]
+            _add(fill, npbuf, starts[:whole], h[:whole], frame, unit, frac_limit, linktype,
                  path, stats, base)
-            frame += len(offs)
+            frame += whole
             if absurd is not None:
                 raise CaptureError(f"absurd record length {absurd[1]} (> {MAX_CAPLEN})",
                                    path=path, offset=base + absurd[2], records=frame)
@@ -103,14 +104,9 @@ def read_pcap_table(path: str, table: PacketTable, stats: CaptureStats,
         stats.packets = frame
 
 
-def _absurd(offs: array[int], npbuf: Arr, head_dtype: np.dtype[Any], pos: int,
-            end: int) -> tuple[int, int, int] | None:
-    """(index in ``offs``, length, buffer offset) of the first record longer than libpcap
-    allows, among those walked and the one the walk stopped at; None when there is none."""
-    starts = np.array(offs, np.int64)
-    if pos + RECORD_HEADER_LEN <= end:
-        starts = np.append(starts, pos)
-    caplens = _caplens(npbuf, starts, head_dtype)
+def _absurd(caplens: Arr, starts: Arr) -> tuple[int, int, int] | None:
+    """(index, length, buffer offset) of the first record longer than libpcap allows;
+    None when there is none."""
     bad = np.flatnonzero(caplens > MAX_CAPLEN)
     if not len(bad):
         return None
@@ -118,21 +114,12 @@ def _absurd(offs: array[int], npbuf: Arr, head_dtype: np.dtype[Any], pos: int,
     return i, int(caplens[i]), int(starts[i])
 
 
-def _caplens(npbuf: Arr, starts: Arr, head_dtype: np.dtype[Any]) -> Arr:
-    """The captured length field of the record headers at ``starts``."""
-    at = starts[:, None] + np.arange(8, 12)
-    return np.ascontiguousarray(npbuf[at]).view(head_dtype)[:, 0]
-
-
-def _add(fill: Filler, npbuf: Arr, heads: Arr, offs: array[int], head_dtype: np.dtype[Any],
-         frame: int, unit: int, frac_limit: int, linktype: int, path: str,
-         stats: CaptureStats, base: int) -> None:
-    """Rows for the records at ``offs`` in the buffer."""
-    n = len(offs)
+def _add(fill: Filler, npbuf: Arr, starts: Arr, h: Arr, frame: int, unit: int,
+         frac_limit: int, linktype: int, path: str, stats: CaptureStats, base: int) -> None:
+    """Rows for the records at ``starts`` in the buffer (``h``: their four header fields)."""
+    n = len(starts)
     if n == 0:
         return
-    starts = np.frombuffer(offs, np.int64)
-    h = np.ascontiguousarray(heads[starts]).view(head_dtype).astype(np.int64)
     sec, frac, caplen, wire_len = h[:, 0], h[:, 1], h[:, 2], h[:, 3]
     ts = sec * 1_000_000_000 + frac * unit
     frames = np.arange(frame + 1, frame + n + 1, dtype=np.int64)
