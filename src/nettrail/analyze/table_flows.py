@@ -39,8 +39,9 @@ from nettrail.model.packet import ACK, FIN, PROTO_TCP, RST, SYN
 from nettrail.model.table import DIRECTIONS, K_IPID, K_SEQ, PacketTable
 
 Arr = npt.NDArray[Any]
-_NEEDED = ("ts", "frame", "file", "iface", "direction", "family", "src", "dst", "sport",
-           "dport", "flags", "seq", "ack", "window", "payload_len", "ip_id", "known")
+_NEEDED = ("ts", "flags", "seq", "ack", "window", "payload_len", "ip_id", "known")
+"""Columns every TCP row is sorted with; the others are read only for the rows that need
+them (:func:`_at`)."""
 _ORDER = attrgetter("first_ns", "key")
 _MASK = 0xFFFFFFFF
 _HALF = 0x80000000
@@ -73,6 +74,21 @@ def _column(table: PacketTable, sels: list[Arr], name: str, order: Arr | None = 
     parts = [b.cols[name][sel] for b, sel in zip(table.batches, sels, strict=True)]
     col = parts[0] if len(parts) == 1 else np.concatenate(parts)
     return col if order is None else col[order]
+
+
+def _at(table: PacketTable, name: str, rows: Arr) -> Arr:
+    """Column ``name`` at table rows ``rows``."""
+    batches = table.batches
+    if len(batches) == 1:
+        out: Arr = batches[0].cols[name][rows]
+        return out
+    bounds = np.cumsum([0] + [len(b) for b in batches])
+    which = np.searchsorted(bounds, rows, side="right") - 1
+    out = np.zeros(len(rows), batches[0].cols[name].dtype)
+    for i in np.unique(which).tolist():
+        sel = which == i
+        out[sel] = batches[i].cols[name][rows[sel] - bounds[i]]
+    return out
 
 
 def _endpoints(table: PacketTable, sels: list[Arr]) -> tuple[Arr, Arr]:
@@ -281,6 +297,8 @@ class _Groups:
         bytes_s = np.add.reduceat(np.where(fc, 0, plen), starts).tolist()
         n_resent = np.add.reduceat(resent.astype(np.int64), starts).tolist()
         evidence = self._evidence_rows(resent)
+        wanted = [k for rows in evidence.values() for k in rows]
+        sigs = self._sigs(wanted + [int(prev[k]) for k in wanted if prev[k] >= 0])
         ts = s["ts"]
         point = self.table.point
         out: Done = []
@@ -295,7 +313,7 @@ class _Groups:
                               int(ts[j - 1]), n_resent[g], 0, bytes_c[g], bytes_s[g])
             found = []
             if n_resent[g]:
-                ev = tuple(self._evidence(conn, k, int(prev[k])) for k in evidence[g])
+                ev = tuple(self._evidence(conn, k, int(prev[k]), sigs) for k in evidence[g])
                 found.append(retransmission_finding(conn, ev))
             out.append((conn, found))
         return out
@@ -310,26 +328,31 @@ class _Groups:
                 rows.append(k)
         return out
 
-    def _evidence(self, conn: Connection, k: int, p: int) -> Evidence:
+    def _evidence(self, conn: Connection, k: int, p: int, sigs: dict[int, Seg]) -> Evidence:
         """Evidence of the resent segment at sorted row ``k`` (``p``: the one it resends)."""
-        sig = self._sig(k)
+        sig = sigs[k]
         note = "sequence space sent again"
         if p >= 0:
-            prev = self._sig(p)
+            prev = sigs[p]
             note = retransmission_note(sig[0] - prev[0], prev[10], prev[9])
         return sig_evidence(conn, sig, bool(self.fc[k]), note)
 
-    def _sig(self, k: int) -> Seg:
-        """The tracker's segment tuple of sorted row ``k`` (a plain IPv4/IPv6 row)."""
+    def _sigs(self, rows: list[int]) -> dict[int, Seg]:
+        """The tracker's segment tuples of sorted rows ``rows`` (plain IPv4/IPv6 rows)."""
         s, table = self.s, self.table
-        known = int(s["known"][k])
-        iface = int(s["iface"][k])
-        return (int(s["ts"][k]), int(s["seq"][k]), int(s["ack"][k]), int(s["flags"][k]),
-                int(s["payload_len"][k]), int(s["window"][k]),
-                int(s["ip_id"][k]) if known & K_IPID else None,
-                table.ifnames[iface] if iface >= 0 else None,
-                DIRECTIONS[int(s["direction"][k])], int(s["frame"][k]),
-                table.files[int(s["file"][k])], None, False, None)
+        idx = np.array(rows, np.int64)
+        at = s["row"][idx]
+        ipid = np.where(s["known"][idx] & K_IPID != 0, s["ip_id"][idx], -1).tolist()
+        ifnames = [*table.ifnames, None]
+        files = table.files
+        cols = zip(rows, s["ts"][idx].tolist(), s["seq"][idx].tolist(), s["ack"][idx].tolist(),
+                   s["flags"][idx].tolist(), s["payload_len"][idx].tolist(),
+                   s["window"][idx].tolist(), ipid, _at(table, "iface", at).tolist(),
+                   _at(table, "direction", at).tolist(), _at(table, "frame", at).tolist(),
+                   _at(table, "file", at).tolist(), strict=True)
+        return {k: (ts, seq, ack, fl, plen, win, None if i < 0 else i, ifnames[iface],
+                    DIRECTIONS[d], frame, files[file], None, False, None)
+                for k, ts, seq, ack, fl, plen, win, i, iface, d, frame, file in cols}
 
 
 class _Names:
@@ -366,7 +389,8 @@ def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
               tracker: FlowTracker) -> Iterator[Seg | int | None]:
     """The tracker's segment for each row of ``idx`` (its capture time for a tick)."""
     odd = table.odd_rows() if any(b.odd for b in table.batches) else {}
-    keys = _keys(table, s, idx)
+    at = s["row"][idx]
+    keys = _keys(table, at)
     ifnames = [*table.ifnames, None]
     files = table.files
     known = s["known"][idx]
@@ -374,9 +398,9 @@ def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
     cols = zip(real.tolist(), s["ts"][idx].tolist(), s["seq"][idx].tolist(),
                s["ack"][idx].tolist(), s["flags"][idx].tolist(),
                s["payload_len"][idx].tolist(), s["window"][idx].tolist(), ipid,
-               s["iface"][idx].tolist(), s["direction"][idx].tolist(),
-               s["frame"][idx].tolist(), s["file"][idx].tolist(), keys,
-               s["row"][idx].tolist(), strict=True)
+               _at(table, "iface", at).tolist(), _at(table, "direction", at).tolist(),
+               _at(table, "frame", at).tolist(), _at(table, "file", at).tolist(), keys,
+               at.tolist(), strict=True)
     for is_row, ts, seq, ack, fl, plen, win, ip_id, iface, dirn, frame, file, key, row in cols:
         if not is_row:
             yield ts
@@ -389,28 +413,28 @@ def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
                DIRECTIONS[dirn], frame, files[file], key, False, None)
 
 
-def _keys(table: PacketTable, s: dict[str, Arr], idx: Arr) -> list[bytes | None]:
-    """The tracker's key bytes (packed addresses and ports) of IPv4/IPv6 rows; None for
-    others (their records are kept)."""
-    fam = s["family"][idx]
-    out: list[bytes | None] = [None] * len(idx)
+def _keys(table: PacketTable, rows: Arr) -> list[bytes | None]:
+    """The tracker's key bytes (packed addresses and ports) of IPv4/IPv6 table rows; None
+    for others (their records are kept)."""
+    fam = _at(table, "family", rows)
+    src, dst = _at(table, "src", rows), _at(table, "dst", rows)
+    sport, dport = _at(table, "sport", rows), _at(table, "dport", rows)
+    out: list[bytes | None] = [None] * len(rows)
     v4 = np.flatnonzero(fam == 4)
     if len(v4):
         k = np.zeros((len(v4), 12), np.uint8)
-        sel = idx[v4]
-        k[:, 0:4] = s["src"][sel].astype(">u4").view(np.uint8).reshape(-1, 4)
-        k[:, 4:8] = s["dst"][sel].astype(">u4").view(np.uint8).reshape(-1, 4)
-        k[:, 8:10] = s["sport"][sel].astype(">u2").view(np.uint8).reshape(-1, 2)
-        k[:, 10:12] = s["dport"][sel].astype(">u2").view(np.uint8).reshape(-1, 2)
+        k[:, 0:4] = src[v4].astype(">u4").view(np.uint8).reshape(-1, 4)
+        k[:, 4:8] = dst[v4].astype(">u4").view(np.uint8).reshape(-1, 4)
+        k[:, 8:10] = sport[v4].astype(">u2").view(np.uint8).reshape(-1, 2)
+        k[:, 10:12] = dport[v4].astype(">u2").view(np.uint8).reshape(-1, 2)
         for j, key in zip(v4.tolist(), k.view("V12")[:, 0].tolist(), strict=True):
             out[j] = key
     packed: dict[int, bytes] = {}
     for j in np.flatnonzero(fam == 6).tolist():
-        i = idx[j]
-        src, dst = int(s["src"][i]), int(s["dst"][i])
-        for a in (src, dst):
-            if a not in packed:
-                packed[a] = ipaddress.ip_address(table.addrs[a]).packed
-        out[j] = (packed[src] + packed[dst] + int(s["sport"][i]).to_bytes(2, "big")
-                  + int(s["dport"][i]).to_bytes(2, "big"))
+        a, b = int(src[j]), int(dst[j])
+        for x in (a, b):
+            if x not in packed:
+                packed[x] = ipaddress.ip_address(table.addrs[x]).packed
+        out[j] = (packed[a] + packed[b] + int(sport[j]).to_bytes(2, "big")
+                  + int(dport[j]).to_bytes(2, "big"))
     return out
