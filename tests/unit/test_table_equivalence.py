@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import capkit as ck
@@ -255,3 +256,16 @@ def test_record_of_a_column_row_matches_the_decoder(tmp_path: Path) -> None:
         if hasattr(want, "options"):
             assert got.headers.l4.options.ts_val == want.options.ts_val
     assert checked >= 20  # the plain IPv4/IPv6 conversations, plain and VLAN-tagged
+
+
+def test_hash_collisions_fall_back_to_the_keys(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connections grouped by a hash of their key: every key colliding still groups right."""
+    from nettrail.analyze import table_flows
+
+    path = tmp_path / "eth.pcap"
+    path.write_bytes(ck.pcap(unusual_frames()))
+    fast, slow, _taken = both_paths(path, monkeypatch)
+    monkeypatch.setattr(table_flows, "_HASH", np.uint64(0))
+    collided, _slow, _taken = both_paths(path, monkeypatch)
+    assert collided == fast == slow

@@ -101,15 +101,30 @@ def _endpoints(table: PacketTable, sels: list[Arr]) -> tuple[Arr, Arr]:
     return src, dst
 
 
-def _group_order(lo: Arr, hi: Arr) -> Arr:
-    """Row order grouping equal (lo, hi) keys together, capture order within a group."""
+def _group_order(eps: Arr, epd: Arr) -> tuple[Arr, Arr]:
+    """Row order grouping rows of one connection key (both directions) together, capture
+    order within a group, and the group starts in that order. Sorted by a hash of the key;
+    by the key itself if two keys share a hash (the run counts then differ)."""
+    lo, hi = np.minimum(eps, epd), np.maximum(eps, epd)
     h = lo.astype(np.uint64) * _HASH ^ hi.astype(np.uint64)
+    del lo, hi
     order = np.argsort(h, kind="stable")
-    hs = h[order]
-    same = hs[1:] == hs[:-1]
-    if np.any(same & ((lo[order][1:] != lo[order][:-1]) | (hi[order][1:] != hi[order][:-1]))):
-        order = np.lexsort((hi, lo))  # a hash collision: sort by the keys themselves
-    return order
+    h = h[order]
+    runs = 1 + np.count_nonzero(h[1:] != h[:-1])
+    del h
+    new = _starts(eps[order], epd[order])
+    if np.count_nonzero(new) != runs:
+        order = np.lexsort((np.maximum(eps, epd), np.minimum(eps, epd)))
+        new = _starts(eps[order], epd[order])
+    return order, new
+
+
+def _starts(eps: Arr, epd: Arr) -> Arr:
+    """Rows (in key order) where a new key begins."""
+    lo, hi = np.minimum(eps, epd), np.maximum(eps, epd)
+    new = np.ones(len(lo), bool)
+    new[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    return new
 
 
 def _pairs_by_direction(fc: Arr, gid: Arr, mask: Arr) -> Iterator[tuple[Arr, Arr]]:
@@ -133,15 +148,12 @@ def _track(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
     if n == 0:
         return [], []
     eps, epd = _endpoints(table, sels)
-    order = _group_order(np.minimum(eps, epd), np.maximum(eps, epd))
+    order, new = _group_order(eps, epd)
     eps = eps[order]
     epd = epd[order]
     s = {k: _column(table, sels, k, order) for k in _NEEDED}
     s["row"], s["odd"] = rows[order], odd[order]
     del rows, odd, sels, order
-    new = np.ones(n, bool)
-    new[1:] = ((np.minimum(eps[1:], epd[1:]) != np.minimum(eps[:-1], epd[:-1]))
-               | (np.maximum(eps[1:], epd[1:]) != np.maximum(eps[:-1], epd[:-1])))
     starts = np.flatnonzero(new)
     gid = np.cumsum(new, dtype=np.int32) - 1
     flags = s["flags"].astype(np.int32)
