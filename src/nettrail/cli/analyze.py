@@ -103,15 +103,17 @@ def run(args: argparse.Namespace) -> int:
 def with_snapshots(analysis: Analysis, args: Sequence[str]) -> Analysis:
     """Tie translations to rules when a run directory holds the hosts' snapshots (an unreadable
     snapshot is reported on stderr and the analysis goes on without it)."""
-    from nettrail.topology.store import read_rules
+    dirs = [arg for arg in args if os.path.isdir(arg)]
+    if not dirs:
+        return analysis
+    from nettrail.topology.store import read_rules  # only run directories pay for it
 
     rules = {}
-    for arg in args:
-        if os.path.isdir(arg):
-            found, errors = read_rules(Path(arg))
-            rules.update(found)
-            for exc in errors:
-                print(f"nettrail: warning: {exc}", file=sys.stderr)
+    for arg in dirs:
+        found, errors = read_rules(Path(arg))
+        rules.update(found)
+        for exc in errors:
+            print(f"nettrail: warning: {exc}", file=sys.stderr)
     if not rules:
         return analysis
     from nettrail.analyze.attribute import attribute
