@@ -68,12 +68,12 @@ def main() -> int:
              "ratio | load before/after |", "|---|---|---|---|---|---|---|"]
     for mix in args.mixes.split(","):
         path = capture(mix, args.packets, args.seed)
-        cmds = {"nettrail": pin + [nettrail, "analyze", "--format", "json", str(path)]}
+        cmds = {"nettrail": [*pin, nettrail, "analyze", "--format", "json", str(path)]}
         if args.pcapng:
-            cmds["nettrail pcapng"] = pin + [nettrail, "analyze", "--format", "json",
+            cmds["nettrail pcapng"] = [*pin, nettrail, "analyze", "--format", "json",
                                              str(as_pcapng(path))]
         if tshark and not args.no_tshark:
-            cmds["tshark"] = pin + [tshark, "-q", "-z", "conv,tcp", "-r", str(path)]
+            cmds["tshark"] = [*pin, tshark, "-q", "-z", "conv,tcp", "-r", str(path)]
         runs: dict[str, list[tuple[float, float, float]]] = {k: [] for k in cmds}
         load0 = os.getloadavg()[0]
         for _ in range(args.repeat):  # alternating, so load changes hit both alike

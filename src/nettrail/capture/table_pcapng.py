@@ -18,8 +18,7 @@ import numpy.typing as npt
 
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.columns import FAST_LINKTYPES, PAD
-from nettrail.capture.pcap import MAX_CAPLEN
-from nettrail.capture.pcapng import EPB, MAX_BLOCK, _Reader
+from nettrail.capture.pcapng import MAX_BLOCK, _Reader
 from nettrail.capture.table_fill import Filler
 from nettrail.model.packet import PacketRecord
 from nettrail.model.table import PacketTable
@@ -107,21 +106,15 @@ class _Walker(_Reader):
         end = len(buf)
         while pos + 12 <= end:
             section = self.section
-            if section is not None:
-                btype, size = section.head(buf, pos)
-                if btype == EPB and size >= 32 and pos + size <= end:
-                    if_id, ts_hi, ts_lo, caplen, wire_len = section.epb(buf, pos + 8)
-                    if (if_id < len(section.interfaces) and caplen <= MAX_CAPLEN
-                            and 32 + ((caplen + 3) & ~3) == size
-                            and section.u32(buf, pos + size - 4)[0] == size):
-                        iface = section.interfaces[if_id]
-                        if iface.linktype in FAST_LINKTYPES:
-                            self.frame += 1
-                            ts = self.last_ts = iface.ts_ns(ts_hi << 32 | ts_lo)
-                            rows.note(pos + 28, caplen, wire_len, ts, self.frame,
-                                      iface.linktype, self.if_base + if_id)
-                            pos += size
-                            continue
+            plain = self.plain_epb(buf, pos, end)
+            if plain is not None and plain[1].linktype in FAST_LINKTYPES:
+                if_id, iface, size, raw_ts, caplen, wire_len = plain
+                self.frame += 1
+                ts = self.last_ts = iface.ts_ns(raw_ts)
+                rows.note(pos + 28, caplen, wire_len, ts, self.frame, iface.linktype,
+                          self.if_base + if_id)
+                pos += size
+                continue
             block_size = self._block_size(buf, pos, base)  # type: ignore[arg-type]
             if block_size is None or pos + block_size > end:
                 break

@@ -21,16 +21,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nettrail.model import packet as pk
 from nettrail.model.analysis import PointSummary
-from nettrail.model.packet import (
-    NO_OPTIONS,
-    Headers,
-    IPHeader,
-    PacketRecord,
-    TCPHeader,
-    TCPOptions,
-    UDPHeader,
-)
+from nettrail.model.packet import PacketRecord
 
 BATCH_ROWS = 262_144
 """Rows per batch a reader fills before it starts the next one."""
@@ -192,7 +185,7 @@ def column_record(table: PacketTable, row: dict[str, int]) -> PacketRecord:
     """The record a row of plain IPv4/IPv6 + TCP/UDP columns stands for."""
     known = row["known"]
     family = row["family"]
-    ip = IPHeader(
+    ip = pk.IPHeader(
         version=family,
         src=table.addr_text(family, row["src"]),
         dst=table.addr_text(family, row["dst"]),
@@ -204,18 +197,18 @@ def column_record(table: PacketTable, row: dict[str, int]) -> PacketRecord:
         frag_offset=0,
         more_fragments=bool(known & K_MF),
     )
-    l4: TCPHeader | UDPHeader
+    l4: pk.TCPHeader | pk.UDPHeader
     if row["proto"] == 6:
-        options = NO_OPTIONS
+        options = pk.NO_OPTIONS
         if known & K_TS:
-            options = TCPOptions(None, None, False, (), row["ts_val"], None, ())
-        l4 = TCPHeader(row["sport"], row["dport"], row["flags"],
+            options = pk.TCPOptions(None, None, False, (), row["ts_val"], None, ())
+        l4 = pk.TCPHeader(row["sport"], row["dport"], row["flags"],
                        row["seq"] if known & K_SEQ else None,
                        row["ack"] if known & K_SEQ else None,
                        row["window"] if known & K_WIN else None,
                        row["payload_len"], options)
     else:
-        l4 = UDPHeader(row["sport"], row["dport"], row["payload_len"])
+        l4 = pk.UDPHeader(row["sport"], row["dport"], row["payload_len"])
     phash = row["payload_hash"] if known & K_HASH else None
     iface = row["iface"]
     return PacketRecord(
@@ -226,7 +219,7 @@ def column_record(table: PacketTable, row: dict[str, int]) -> PacketRecord:
         ifname=table.ifnames[iface] if iface >= 0 else None,
         direction=DIRECTIONS[row["direction"]],
         wire_len=row["wire_len"],
-        headers=Headers(None, ip, l4, None, phash),
+        headers=pk.Headers(None, ip, l4, None, phash),
         linktype=row["linktype"],
     )
 
@@ -307,11 +300,11 @@ def fill_row(table: PacketTable, cols: dict[str, npt.NDArray[Any]], i: int,
     if ip.more_fragments:
         known |= K_MF
     l4 = rec.l4
-    if isinstance(l4, TCPHeader | UDPHeader):
+    if isinstance(l4, pk.TCPHeader | pk.UDPHeader):
         cols["sport"][i] = l4.sport
         cols["dport"][i] = l4.dport
         cols["payload_len"][i] = max(l4.payload_len, 0)
-    if isinstance(l4, TCPHeader):
+    if isinstance(l4, pk.TCPHeader):
         cols["flags"][i] = l4.flags
         if l4.seq is not None and l4.ack is not None:
             cols["seq"][i] = l4.seq
