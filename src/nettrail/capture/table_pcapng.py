@@ -17,8 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.capture.base import CaptureStats
-from nettrail.capture.columns import FAST_LINKTYPES, PAD
-from nettrail.capture.pcapng import MAX_BLOCK, _Reader
+from nettrail.capture.columns import FAST_LINKTYPES, PAD, rows_at
+from nettrail.capture.pcap import MAX_CAPLEN
+from nettrail.capture.pcapng import EPB, MAX_BLOCK, _Reader, _Section
 from nettrail.capture.table_fill import Filler
 from nettrail.model.packet import PacketRecord
 from nettrail.model.table import PacketTable
@@ -35,27 +36,15 @@ def read_pcapng_table(path: str, table: PacketTable, stats: CaptureStats,
 
 
 class _Chunk:
-    """The rows of one buffer's worth of blocks, in order."""
+    """The rows of one buffer's worth of blocks, in order: where each plain enhanced packet
+    block starts (-1 for a row that keeps the reader's record), the records, and the runs of
+    plain blocks (first row, the section's first interface number, the section)."""
 
-    def __init__(self) -> None:
-        self.starts = array("q")
-        self.caplen = array("q")
-        self.wire = array("q")
-        self.ts = array("q")
-        self.frames = array("q")
-        self.linktype = array("q")
-        self.if_ids = array("q")
+    def __init__(self, first_frame: int) -> None:
+        self.first_frame = first_frame
+        self.blocks = array("q")
         self.recs: dict[int, PacketRecord] = {}
-
-    def note(self, start: int, caplen: int, wire: int, ts: int, frame: int, linktype: int,
-             if_id: int) -> None:
-        self.starts.append(start)
-        self.caplen.append(caplen)
-        self.wire.append(wire)
-        self.ts.append(ts)
-        self.frames.append(frame)
-        self.linktype.append(linktype)
-        self.if_ids.append(if_id)
+        self.runs: list[tuple[int, int, _Section]] = []
 
 
 class _Walker(_Reader):
@@ -83,7 +72,7 @@ class _Walker(_Reader):
                 if not got:
                     break
                 end += got
-                rows = _Chunk()
+                rows = _Chunk(self.frame)
                 try:
                     pos = self._blocks(view[:end], base, rows)
                 finally:
@@ -104,17 +93,32 @@ class _Walker(_Reader):
         """Walk the whole blocks in ``buf``; returns where the first partial one starts."""
         pos = 0
         end = len(buf)
+        blocks = rows.blocks
+        append = blocks.append
         while pos + 12 <= end:
             section = self.section
-            plain = self.plain_epb(buf, pos, end)
-            if plain is not None and plain[1].linktype in FAST_LINKTYPES:
-                if_id, iface, size, raw_ts, caplen, wire_len = plain
-                self.frame += 1
-                ts = self.last_ts = iface.ts_ns(raw_ts)
-                rows.note(pos + 28, caplen, wire_len, ts, self.frame, iface.linktype,
-                          self.if_base + if_id)
-                pos += size
-                continue
+            if section is not None:  # a run of plain blocks: only where each one is
+                head, epb, u32 = section.head, section.epb, section.u32
+                fast = [i.linktype in FAST_LINKTYPES for i in section.interfaces]
+                n_if = len(fast)
+                first = len(blocks)
+                rows.runs.append((first, self.if_base, section))
+                while pos + 12 <= end:
+                    btype, size = head(buf, pos)
+                    if btype != EPB or size < 32 or pos + size > end:
+                        break
+                    if_id, _hi, _lo, caplen, _wire = epb(buf, pos + 8)
+                    if (if_id >= n_if or not fast[if_id] or caplen > MAX_CAPLEN
+                            or 32 + ((caplen + 3) & ~3) != size
+                            or u32(buf, pos + size - 4)[0] != size):
+                        break
+                    append(pos)
+                    pos += size
+                self.frame += len(blocks) - first
+                if len(blocks) > first:
+                    self.last_ts = self._time(buf, blocks[-1], section)
+                if pos + 12 > end:
+                    break
             block_size = self._block_size(buf, pos, base)  # type: ignore[arg-type]
             if block_size is None or pos + block_size > end:
                 break
@@ -127,17 +131,34 @@ class _Walker(_Reader):
                 self.if_names.append(ifc.name)
             pos += block_size
             if rec is not None:
-                rows.recs[len(rows.starts)] = rec
-                rows.note(0, 0, rec.wire_len, rec.ts_ns, rec.frame, rec.linktype, 0)
+                rows.recs[len(blocks)] = rec
+                append(-1)
         return pos
 
-    def _add(self, npbuf: npt.NDArray[np.uint8], rows: _Chunk) -> None:
-        """Hand the chunk's rows to the filler."""
-        def arr(a: array[int]) -> npt.NDArray[np.int64]:
-            return np.frombuffer(a, np.int64) if len(a) else np.zeros(0, np.int64)
+    @staticmethod
+    def _time(buf: memoryview, pos: int, section: _Section) -> int:
+        """The time (ns) of the plain enhanced packet block at ``pos``."""
+        if_id, ts_hi, ts_lo, _caplen, _wire = section.epb(buf, pos + 8)
+        return section.interfaces[if_id].ts_ns(ts_hi << 32 | ts_lo)
 
-        self.fill.add(npbuf, arr(rows.starts), arr(rows.caplen), arr(rows.wire), arr(rows.ts),
-                      arr(rows.frames), arr(rows.linktype), arr(rows.if_ids),
+    def _add(self, npbuf: npt.NDArray[np.uint8], rows: _Chunk) -> None:
+        """The chunk's rows: the plain blocks' headers read as columns, then the filler."""
+        n = len(rows.blocks)
+        if n == 0:
+            return
+        blocks = np.array(rows.blocks, np.int64)
+        cols = {k: np.zeros(n, np.int64) for k in ("caplen", "wire", "ts", "linktype", "if")}
+        bounds = [first for first, _b, _s in rows.runs] + [n]
+        for (first, if_base, section), stop in zip(rows.runs, bounds[1:], strict=True):
+            idx = first + np.flatnonzero(blocks[first:stop] >= 0)
+            if len(idx):
+                _epb_columns(npbuf, blocks[idx], idx, if_base, section, cols)
+        for i, rec in rows.recs.items():
+            cols["wire"][i], cols["ts"][i], cols["linktype"][i] = (rec.wire_len, rec.ts_ns,
+                                                                   rec.linktype)
+        frames = np.arange(rows.first_frame + 1, rows.first_frame + n + 1, dtype=np.int64)
+        self.fill.add(npbuf, np.maximum(blocks, 0) + 28, cols["caplen"], cols["wire"],
+                      cols["ts"], frames, cols["linktype"], cols["if"],
                       self.if_names or [None], rows.recs)
 
     def _finish(self, tail: bytes, base: int) -> None:
@@ -149,3 +170,27 @@ class _Walker(_Reader):
         if self.unsupported is not None and self.unread == self.frame:
             linktype, at = self.unsupported
             raise self.error(f"unsupported link type {linktype}", at)
+
+
+def _epb_columns(npbuf: npt.NDArray[np.uint8], blocks: npt.NDArray[np.int64],
+                 idx: npt.NDArray[np.int64], if_base: int, section: _Section,
+                 cols: dict[str, npt.NDArray[np.int64]]) -> None:
+    """Captured and wire length, time, link type and interface of the plain enhanced packet
+    blocks at ``blocks`` (rows ``idx``) of one section."""
+    head = rows_at(npbuf, blocks + 8, 20).view(section.order + "u4").astype(np.int64)
+    if_id = head[:, 0]
+    raw = (head[:, 1].astype(np.uint64) << np.uint64(32)) | head[:, 2].astype(np.uint64)
+    cols["caplen"][idx] = head[:, 3]
+    cols["wire"][idx] = head[:, 4]
+    cols["if"][idx] = if_base + if_id
+    for i in np.unique(if_id).tolist():
+        iface = section.interfaces[i]
+        sel = if_id == i
+        cols["linktype"][idx[sel]] = iface.linktype
+        ticks = raw[sel]
+        if int(ticks.max()) * iface.mul < 1 << 62:
+            small = ticks.astype(np.int64)
+            cols["ts"][idx[sel]] = ((small * iface.mul // iface.div) >> iface.shift) \
+                + iface.offset_ns
+        else:  # beyond 64-bit arithmetic: one at a time
+            cols["ts"][idx[sel]] = [iface.ts_ns(t) for t in ticks.tolist()]
