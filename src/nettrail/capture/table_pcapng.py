@@ -56,6 +56,7 @@ class _Walker(_Reader):
         self.fill = Filler(table, path, stats, ifnames)
         self.if_names: list[str | None] = []  # by running interface number (all sections)
         self.if_base = 0  # running number of the current section's first interface
+        self.npbuf: npt.NDArray[np.uint8] = np.zeros(0, np.uint8)  # the read buffer
 
     def walk(self) -> None:
         try:
@@ -64,7 +65,7 @@ class _Walker(_Reader):
             raise self.error(f"cannot read: {exc.strerror or exc}", 0) from exc
         room = bytearray(CHUNK + MAX_BLOCK + PAD)
         view = memoryview(room)
-        npbuf = np.frombuffer(room, np.uint8)
+        npbuf = self.npbuf = np.frombuffer(room, np.uint8)
         base = end = 0
         try:
             while True:
@@ -98,22 +99,19 @@ class _Walker(_Reader):
         while pos + 12 <= end:
             section = self.section
             if section is not None:  # a run of plain blocks: only where each one is
-                head, epb, u32 = section.head, section.epb, section.u32
-                fast = [i.linktype in FAST_LINKTYPES for i in section.interfaces]
-                n_if = len(fast)
+                head = section.head
                 first = len(blocks)
                 rows.runs.append((first, self.if_base, section))
-                while pos + 12 <= end:
+                while pos + 12 <= end:  # the hot loop: enhanced packet blocks, by size
                     btype, size = head(buf, pos)
                     if btype != EPB or size < 32 or pos + size > end:
                         break
-                    if_id, _hi, _lo, caplen, _wire = epb(buf, pos + 8)
-                    if (if_id >= n_if or not fast[if_id] or caplen > MAX_CAPLEN
-                            or 32 + ((caplen + 3) & ~3) != size
-                            or u32(buf, pos + size - 4)[0] != size):
-                        break
                     append(pos)
                     pos += size
+                plain = _plain(self.npbuf, blocks, first, section)
+                if plain < len(blocks):  # from there on, the general reader checks each
+                    pos = blocks[plain]
+                    del blocks[plain:]
                 self.frame += len(blocks) - first
                 if len(blocks) > first:
                     self.last_ts = self._time(buf, blocks[-1], section)
@@ -139,7 +137,7 @@ class _Walker(_Reader):
     def _time(buf: memoryview, pos: int, section: _Section) -> int:
         """The time (ns) of the plain enhanced packet block at ``pos``."""
         if_id, ts_hi, ts_lo, _caplen, _wire = section.epb(buf, pos + 8)
-        return section.interfaces[if_id].ts_ns(ts_hi << 32 | ts_lo)
+        return int(section.interfaces[if_id].ts_ns(ts_hi << 32 | ts_lo))
 
     def _add(self, npbuf: npt.NDArray[np.uint8], rows: _Chunk) -> None:
         """The chunk's rows: the plain blocks' headers read as columns, then the filler."""
@@ -194,3 +192,24 @@ def _epb_columns(npbuf: npt.NDArray[np.uint8], blocks: npt.NDArray[np.int64],
                 + iface.offset_ns
         else:  # beyond 64-bit arithmetic: one at a time
             cols["ts"][idx[sel]] = [iface.ts_ns(t) for t in ticks.tolist()]
+
+
+def _plain(npbuf: npt.NDArray[np.uint8], blocks: array[int], first: int,
+           section: _Section) -> int:
+    """The index of the first block from ``blocks[first:]`` that is not a plain enhanced
+    packet block of an interface the columns read (``len(blocks)`` when all are): a known
+    interface, the captured length filling the block exactly (no options), the trailer
+    repeating the length."""
+    if first == len(blocks):
+        return first
+    at = np.array(blocks[first:], np.int64)
+    order = section.order + "u4"
+    head = rows_at(npbuf, at + 4, 24).view(order).astype(np.int64)
+    size, if_id, caplen = head[:, 0], head[:, 1], head[:, 4]
+    trailer = rows_at(npbuf, at + size - 4, 4).view(order)[:, 0].astype(np.int64)
+    fast = np.array([i.linktype in FAST_LINKTYPES for i in section.interfaces] + [False])
+    known = np.minimum(if_id, len(fast) - 1)
+    ok = ((if_id < len(fast) - 1) & fast[known] & (caplen <= MAX_CAPLEN)
+          & (32 + ((caplen + 3) & ~3) == size) & (trailer == size))
+    bad = np.flatnonzero(~ok)
+    return first + int(bad[0]) if len(bad) else len(blocks)
