@@ -101,29 +101,33 @@ def _endpoints(table: PacketTable, sels: list[Arr]) -> tuple[Arr, Arr]:
     return src, dst
 
 
-def _group_order(eps: Arr, epd: Arr) -> tuple[Arr, Arr]:
+def _group_order(eps: Arr, epd: Arr) -> tuple[Arr, Arr, Arr, Arr]:
     """Row order grouping rows of one connection key (both directions) together, capture
-    order within a group, and the group starts in that order. Sorted by a hash of the key;
-    by the key itself if two keys share a hash (the run counts then differ)."""
-    lo, hi = np.minimum(eps, epd), np.maximum(eps, epd)
-    h = lo.astype(np.uint64) * _HASH ^ hi.astype(np.uint64)
-    del lo, hi
+    order within a group; the endpoints in that order and where each group starts. Sorted
+    by a hash of the key; by the key itself if two keys share a hash (the run counts then
+    differ)."""
+    h = np.minimum(eps, epd).astype(np.uint64) * _HASH ^ np.maximum(eps, epd).astype(np.uint64)
     order = np.argsort(h, kind="stable")
     h = h[order]
     runs = 1 + np.count_nonzero(h[1:] != h[:-1])
     del h
-    new = _starts(eps[order], epd[order])
+    src, dst = eps[order], epd[order]
+    new = _starts(src, dst)
     if np.count_nonzero(new) != runs:
         order = np.lexsort((np.maximum(eps, epd), np.minimum(eps, epd)))
-        new = _starts(eps[order], epd[order])
-    return order, new
+        src, dst = eps[order], epd[order]
+        new = _starts(src, dst)
+    return order.astype(np.int32), src, dst, new
 
 
 def _starts(eps: Arr, epd: Arr) -> Arr:
     """Rows (in key order) where a new key begins."""
-    lo, hi = np.minimum(eps, epd), np.maximum(eps, epd)
-    new = np.ones(len(lo), bool)
-    new[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    new = np.ones(len(eps), bool)
+    lo = np.minimum(eps, epd)
+    new[1:] = lo[1:] != lo[:-1]
+    del lo
+    hi = np.maximum(eps, epd)
+    new[1:] |= hi[1:] != hi[:-1]
     return new
 
 
@@ -148,11 +152,9 @@ def _track(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
     if n == 0:
         return [], []
     eps, epd = _endpoints(table, sels)
-    order, new = _group_order(eps, epd)
-    eps = eps[order]
-    epd = epd[order]
+    order, eps, epd, new = _group_order(eps, epd)
     s = {k: _column(table, sels, k, order) for k in _NEEDED}
-    s["row"], s["odd"] = rows[order], odd[order]
+    s["row"], s["odd"] = rows[order].astype(np.int32), odd[order]
     del rows, odd, sels, order
     starts = np.flatnonzero(new)
     gid = np.cumsum(new, dtype=np.int32) - 1
