@@ -58,14 +58,14 @@ def _tcp_rows(table: PacketTable) -> tuple[list[Arr], Arr, Arr]:
         c = b.cols
         sel = np.flatnonzero((c["proto"] == PROTO_TCP) & (c["family"] != 0))
         sels.append(sel)
-        rows.append(sel + start)
+        rows.append((sel + start).astype(np.int32))
         odd = np.zeros(len(sel), bool)
         if b.odd:
             odd = np.isin(sel, np.fromiter(b.odd, np.int64, len(b.odd)))
         odds.append(odd)
         start += len(b)
     if not sels:
-        return [], np.zeros(0, np.int64), np.zeros(0, bool)
+        return [], np.zeros(0, np.int32), np.zeros(0, bool)
     return sels, np.concatenate(rows), np.concatenate(odds)
 
 
@@ -106,7 +106,9 @@ def _group_order(eps: Arr, epd: Arr) -> tuple[Arr, Arr, Arr, Arr]:
     order within a group; the endpoints in that order and where each group starts. Sorted
     by a hash of the key; by the key itself if two keys share a hash (the run counts then
     differ)."""
-    h = np.minimum(eps, epd).astype(np.uint64) * _HASH ^ np.maximum(eps, epd).astype(np.uint64)
+    h = np.minimum(eps, epd).view(np.uint64)  # endpoint numbers are never negative
+    h *= _HASH
+    h ^= np.maximum(eps, epd).view(np.uint64)
     order = np.argsort(h, kind="stable")
     h = h[order]
     runs = 1 + np.count_nonzero(h[1:] != h[:-1])
@@ -154,7 +156,7 @@ def _track(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
     eps, epd = _endpoints(table, sels)
     order, eps, epd, new = _group_order(eps, epd)
     s = {k: _column(table, sels, k, order) for k in _NEEDED}
-    s["row"], s["odd"] = rows[order].astype(np.int32), odd[order]
+    s["row"], s["odd"] = rows[order], odd[order]
     del rows, odd, sels, order
     starts = np.flatnonzero(new)
     gid = np.cumsum(new, dtype=np.int32) - 1
