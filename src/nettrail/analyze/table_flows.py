@@ -292,6 +292,7 @@ def _seen_before(mask: Arr, gid: Arr) -> Arr:
 
 
 Done = list[tuple[Connection, list[Finding]]]
+_NO_FINDINGS: list[Finding] = []  # shared by every connection without one: never changed
 
 
 class _Groups:
@@ -317,20 +318,25 @@ class _Groups:
         sigs = self._sigs(wanted + [int(prev[k]) for k in wanted if prev[k] >= 0])
         ts = s["ts"]
         point = self.table.point
+        endpoint = self.names.endpoint
+        outcomes = np.where(closed, 0, np.where(mid, 1, 2))
+        names = (Outcome.CLOSED, Outcome.MIDSTREAM, Outcome.ESTABLISHED)
+        g_all = np.flatnonzero(plain)
         out: Done = []
-        for g in np.flatnonzero(plain).tolist():
-            i, j = int(starts[g]), int(ends[g])
-            a, b = self.names.endpoint(int(self.eps[g])), self.names.endpoint(int(self.epd[g]))
+        for g, i, j, first, last, src, dst, fwd, oc in zip(
+                g_all.tolist(), starts[g_all].tolist(), ends[g_all].tolist(),
+                ts[starts[g_all]].tolist(), ts[ends[g_all] - 1].tolist(),
+                self.eps[g_all].tolist(), self.epd[g_all].tolist(),
+                self.client_is_src[g_all].tolist(), outcomes[g_all].tolist(), strict=True):
+            a, b = endpoint(src), endpoint(dst)
             key = FlowKey(PROTO_TCP, a, b) if a <= b else FlowKey(PROTO_TCP, b, a)
-            client, server = (a, b) if self.client_is_src[g] else (b, a)
-            outcome = (Outcome.CLOSED if closed[g] else Outcome.MIDSTREAM if mid[g]
-                       else Outcome.ESTABLISHED)
-            conn = Connection(point, key, client, server, outcome, j - i, int(ts[i]),
-                              int(ts[j - 1]), n_resent[g], 0, bytes_c[g], bytes_s[g])
-            found = []
+            client, server = (a, b) if fwd else (b, a)
+            conn = Connection(point, key, client, server, names[oc], j - i, first, last,
+                              n_resent[g], 0, bytes_c[g], bytes_s[g])
+            found = _NO_FINDINGS
             if n_resent[g]:
                 ev = tuple(self._evidence(conn, k, int(prev[k]), sigs) for k in evidence[g])
-                found.append(retransmission_finding(conn, ev))
+                found = [retransmission_finding(conn, ev)]
             out.append((conn, found))
         return out
 
@@ -379,6 +385,7 @@ class _Names:
         self.cache: dict[int, Endpoint] = {}
 
     def endpoint(self, ep: int) -> Endpoint:
+        """The Endpoint of endpoint number ``ep``."""
         e = self.cache.get(ep)
         if e is None:
             addr = (ep >> 16) & _MASK
