@@ -19,9 +19,9 @@ from typing import Any
 
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from nettrail.capture.points import read_points  # noqa: E402
+from nettrail.capture.points import read_points
 
 HASH = np.uint64(0x9E3779B97F4A7C15)
 
