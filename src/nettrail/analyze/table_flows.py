@@ -179,8 +179,9 @@ def _track(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
     complex_group |= ~(closed | mid | est)  # a failed handshake: the tracker gives evidence
     plain = ~complex_group
     groups = _Groups(table, s, starts, fc, eps, epd, client_is_src, gid)
-    done = groups.connections(plain, closed, mid, resent & plain[gid], prev)
-    done.extend(_tracked(table, s, complex_group[gid], new & plain[gid]))
+    done = _tracked(table, s, complex_group[gid], new & plain[gid])
+    del flags, bad
+    done.extend(groups.connections(plain, closed, mid, resent & plain[gid], prev))
     done.sort(key=lambda cf: _ORDER(cf[0]))
     return [c for c, _f in done], [f for _c, found in done for f in found]
 
@@ -317,6 +318,9 @@ class _Groups:
         wanted = [k for rows in evidence.values() for k in rows]
         sigs = self._sigs(wanted + [int(prev[k]) for k in wanted if prev[k] >= 0])
         ts = s["ts"]
+        first_ts, last_ts = ts[starts].tolist(), ts[ends - 1].tolist()
+        del plen, ts
+        s.clear()  # the rows are done with: free them before the objects are made
         point = self.table.point
         endpoint = self.names.endpoint
         outcomes = np.where(closed, 0, np.where(mid, 1, 2))
@@ -325,7 +329,7 @@ class _Groups:
         out: Done = []
         for g, i, j, first, last, src, dst, fwd, oc in zip(
                 g_all.tolist(), starts[g_all].tolist(), ends[g_all].tolist(),
-                ts[starts[g_all]].tolist(), ts[ends[g_all] - 1].tolist(),
+                [first_ts[g] for g in g_all.tolist()], [last_ts[g] for g in g_all.tolist()],
                 self.eps[g_all].tolist(), self.epd[g_all].tolist(),
                 self.client_is_src[g_all].tolist(), outcomes[g_all].tolist(), strict=True):
             a, b = endpoint(src), endpoint(dst)
