@@ -26,7 +26,7 @@ from operator import itemgetter
 from typing import Any
 
 from nettrail.analyze.describe import describe, describe_headers
-from nettrail.capture.headers import addr4, addr6
+from nettrail.model.addr import addr4, addr6
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import (

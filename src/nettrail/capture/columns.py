@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.capture import decode
-from nettrail.capture.headers import addr6
+from nettrail.model.addr import addr6
 from nettrail.model.table import K_DF, K_IPID, K_MF, K_SEQ, K_TS, K_TTL, K_WIN, PacketTable
 
 W_LINK = 24  # link header bytes read: up to SLL2 + one VLAN tag

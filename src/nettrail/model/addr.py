@@ -1,0 +1,29 @@
+"""Text forms of packed IP addresses (cached): what readers and analysis both write."""
+
+from __future__ import annotations
+
+import ipaddress
+
+CACHE_LIMIT = 65536
+_addr4: dict[bytes, str] = {}
+_addr6: dict[bytes, str] = {}
+
+
+def addr4(raw: bytes) -> str:
+    """Dotted-quad text of a 4-byte IPv4 address (cached)."""
+    text = _addr4.get(raw)
+    if text is None:
+        if len(_addr4) >= CACHE_LIMIT:
+            _addr4.clear()
+        text = _addr4[raw] = "%d.%d.%d.%d" % tuple(raw)  # noqa: UP031 - fastest here
+    return text
+
+
+def addr6(raw: bytes) -> str:
+    """RFC 5952 text of a 16-byte IPv6 address (cached)."""
+    text = _addr6.get(raw)
+    if text is None:
+        if len(_addr6) >= CACHE_LIMIT:
+            _addr6.clear()
+        text = _addr6[raw] = ipaddress.IPv6Address(raw).compressed
+    return text
