@@ -64,8 +64,9 @@ def main() -> int:
     pin = ["taskset", "-c", "0"]
     lines = [f"## packet table: analyze on one core vs tshark ({datetime.now(UTC):%Y-%m-%d %H:%M}"
              f" UTC, {args.packets} packets)", "",
-             "| input | nettrail best (s) | RSS (MB) | tshark best (s) | tshark RSS (MB) | "
-             "ratio | load before/after |", "|---|---|---|---|---|---|---|"]
+             "| input | nettrail best wall / CPU (s) | RSS (MB) | tshark best wall / CPU (s) | "
+             "tshark RSS (MB) | ratio wall / CPU | load before/after |",
+             "|---|---|---|---|---|---|---|"]
     for mix in args.mixes.split(","):
         path = capture(mix, args.packets, args.seed)
         cmds = {"nettrail": [*pin, nettrail, "analyze", "--format", "json", str(path)]}
@@ -81,15 +82,18 @@ def main() -> int:
                 runs[name].append(timed(argv))
         load1 = os.getloadavg()[0]
         best = {k: min(w for w, _c, _r in v) for k, v in runs.items()}
+        cpu = {k: min(c for _w, c, _r in v) for k, v in runs.items()}
         rss = {k: max(r for _w, _c, r in v) for k, v in runs.items()}
-        t_best = best.get("tshark")
+        t_best, t_cpu = best.get("tshark"), cpu.get("tshark")
         for name in [k for k in cmds if k != "tshark"]:
-            ratio = f"{best[name] / t_best:.2f}" if t_best else "-"
-            t_text = f"{t_best:.2f} | {rss['tshark']:.0f}" if t_best else "- | -"
+            ratio = (f"{best[name] / t_best:.2f} / {cpu[name] / t_cpu:.2f}"
+                     if t_best and t_cpu else "-")
+            t_text = (f"{t_best:.2f} / {t_cpu:.2f} | {rss['tshark']:.0f}" if t_best
+                      else "- | -")
             label = f"{mix} ({path.stat().st_size / 1e6:.0f} MB)" + (
                 " as pcapng" if name.endswith("pcapng") else "")
-            lines.append(f"| {label} | {best[name]:.2f} | {rss[name]:.0f} | {t_text} | {ratio} | "
-                         f"{load0:.1f}/{load1:.1f} |")
+            lines.append(f"| {label} | {best[name]:.2f} / {cpu[name]:.2f} | {rss[name]:.0f} | "
+                         f"{t_text} | {ratio} | {load0:.1f}/{load1:.1f} |")
         print("\n".join(lines[-len(cmds) + (1 if t_best else 0):]), flush=True)
     text = "\n".join(lines) + "\n"
     print(text)
