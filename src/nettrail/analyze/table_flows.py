@@ -1,16 +1,20 @@
 """Single-point TCP analysis of a packet table: plain connections in bulk, the rest tracked.
 
-The TCP rows are grouped by connection key (both directions: the smaller endpoint first)
-with one sort. A group is *plain* when the per-packet state machine of
+The TCP rows are grouped by connection key (both directions: the smaller endpoint first) with
+one sort. A group is *plain* when the per-packet state machine of
 :class:`~nettrail.analyze.flows.FlowTracker` would find nothing to say about it: no RST, at
 most the one SYN that opens it (and one SYN-ACK from the server), sequence space that only
-grows in each direction, no packet repeating the one before it within the copy window, and
-an outcome that needs no evidence (closed, established or already running). Its
-:class:`Connection` is computed from per-group sums (``reduceat``). Every other group (and any
-group with a row the columns cannot describe) goes through a ``FlowTracker``, row by row, in
-capture order; the tracker is told where each plain connection began, so that its
-housekeeping runs exactly when it would have over the whole capture. The result is the
-tracker's over all packets: the same connections, in the same order, and the same findings.
+grows in each direction, no packet repeating the one before it within the copy window, and an
+outcome that needs no evidence (closed, established or already running). Its
+:class:`Connection` is computed from per-group sums (``reduceat``). A group whose only event is
+a retransmission (a data segment that does not move the highest sequence sent, found with a
+running maximum per direction, before the close, not a copy, its earlier sending within the
+tracker's memory) is computed the same way, with the tracker's retransmission finding and
+evidence notes. Every other group (and any group with a row the columns cannot describe) goes
+through a ``FlowTracker``, row by row, in capture order; the tracker is told where each plain
+connection began, so that its housekeeping runs exactly when it would have over the whole
+capture. The result is the tracker's over all packets: the same connections, in the same order,
+and the same findings.
 """
 
 from __future__ import annotations
