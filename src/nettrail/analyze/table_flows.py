@@ -89,7 +89,7 @@ def _at(table: PacketTable, name: str, rows: Arr) -> Arr:
     bounds = np.cumsum([0] + [len(b) for b in batches])
     which = np.searchsorted(bounds, rows, side="right") - 1
     out = np.zeros(len(rows), batches[0].cols[name].dtype)
-    for i in np.unique(which).tolist():
+    for i in np.unique(which, return_index=True)[0].tolist():
         sel = which == i
         out[sel] = batches[i].cols[name][rows[sel] - bounds[i]]
     return out

@@ -70,7 +70,7 @@ class Filler:
         todo = np.ones(n, bool)
         if recs:
             todo[list(recs)] = False
-        for lt in np.unique(linktypes[todo]):
+        for lt in np.unique(linktypes[todo], return_index=True)[0]:  # (no numpy.ma import)
             sel = np.flatnonzero(todo & (linktypes == lt))
             sub = cols if len(sel) == n else empty_columns(len(sel))
             ok, ix = decode_columns(buf, starts[sel], caplen[sel], int(lt), sub, table)

@@ -181,7 +181,7 @@ def _epb_columns(npbuf: npt.NDArray[np.uint8], blocks: npt.NDArray[np.int64],
     cols["caplen"][idx] = head[:, 3]
     cols["wire"][idx] = head[:, 4]
     cols["if"][idx] = if_base + if_id
-    for i in np.unique(if_id).tolist():
+    for i in np.unique(if_id, return_index=True)[0].tolist():
         iface = section.interfaces[i]
         sel = if_id == i
         cols["linktype"][idx[sel]] = iface.linktype
