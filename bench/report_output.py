@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from nettrail.capture import open_capture  # noqa: E402
+from nettrail.capture.inputs import open_inputs  # noqa: E402
 from nettrail.model.analysis import Analysis, Hop, PacketPath  # noqa: E402
 from nettrail.model.finding import Evidence, Finding, Severity  # noqa: E402
 from nettrail.model.flow import Endpoint, FlowKey  # noqa: E402
@@ -85,7 +86,7 @@ def bench_export(path: str) -> dict[str, float]:
     analysis = _analysis_for(path)
     sink = _Sink()
     t = time.perf_counter()
-    export(analysis, [("bench", path)], sink)  # type: ignore[arg-type]
+    export(analysis, open_inputs([("bench", path)]).records(), sink)  # type: ignore[arg-type]
     dt = time.perf_counter() - t
     return {"packets": n, "read_only_s": read_s, "export_s": dt, "packets_per_s": n / dt,
             "overhead_vs_read": dt / read_s, "out_mb": sink.size / 1e6}

@@ -1,4 +1,5 @@
-"""``report.pcapng.export``: captures re-read, an interface per point/interface, comments."""
+"""``report.pcapng.export``: the records ``capture.inputs`` reads again, an interface per
+point/interface, comments."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from test_report_pcapng import tshark_fields
 
 from nettrail.capture import open_capture
+from nettrail.capture.inputs import open_inputs
 from nettrail.errors import CaptureError
 from nettrail.model.analysis import Analysis, ClockOffset, Hop, NatTranslation, PacketPath
 from nettrail.model.finding import Evidence, Finding, Severity
@@ -91,7 +93,7 @@ def test_export_through_tshark(tmp_path: Path, captured: tuple[Analysis, list[tu
     analysis, captures, _ = captured
     out = tmp_path / "view.pcapng"
     with out.open("wb") as f:
-        export(analysis, captures, f)
+        export(analysis, open_inputs(captures).records(), f)
     rows = tshark_fields(out, "frame.interface_name", "frame.time_epoch", "tcp.flags.str",
                          "ip.dst", "frame.comment")
     # merged by timestamp: client SYN, compute SYN, compute SYN-ACK, client RST
@@ -117,7 +119,7 @@ def test_export_round_trip_through_our_reader(
     analysis, captures, records = captured
     out = tmp_path / "view.pcapng"
     with out.open("wb") as f:
-        export(analysis, captures, f)
+        export(analysis, open_inputs(captures).records(), f)
     capture = open_capture(str(out), "view")
     back = list(capture)
     assert capture.stats.error is None
@@ -140,6 +142,6 @@ def test_export_bad_capture_is_one_capture_error(
     bad.write_bytes(Path(captures[0][1]).read_bytes()[:-5])  # cut inside the last packet
     out = tmp_path / "view.pcapng"
     with out.open("wb") as f, pytest.raises(CaptureError) as err:
-        export(analysis, [("client", str(bad))], f)
+        export(analysis, open_inputs([("client", str(bad))]).records(), f)
     assert str(bad) in str(err.value)
     assert len(tshark_fields(out, "frame.comment")) == 1  # the good packet before the fault

@@ -349,12 +349,7 @@ def fold_copies(records: Iterable[PacketRecord],
                 out.append(found)
             else:
                 found.add_copy(record, form)
-            if held is None:
-                recent[key] = [found]
-            elif held[-1] is not found:
-                held.append(found)
-                if len(held) > _CANDIDATES:
-                    del held[0]
+            _hold(recent, key, found)
             continue
         if (record.inner is None and ip is not None and type(l4) is tcp_header
                 and ip.proto == PROTO_TCP):  # TCP without seq numbers or IP ID (text)
@@ -387,14 +382,20 @@ def fold_copies(records: Iterable[PacketRecord],
             else:
                 found.add_copy(record, form)
         for key in keys:
-            held = recent.get(key)
-            if held is None:
-                recent[key] = [found]
-            elif held[-1] is not found:
-                held.append(found)
-                if len(held) > _CANDIDATES:
-                    del held[0]
+            _hold(recent, key, found)
     return out
+
+
+def _hold(recent: dict[tuple[object, ...], list[Sighting]], key: tuple[object, ...],
+          found: Sighting) -> None:
+    """Keep ``found`` as the newest candidate under copy key ``key`` (the last few only)."""
+    held = recent.get(key)
+    if held is None:
+        recent[key] = [found]
+    elif held[-1] is not found:
+        held.append(found)
+        if len(held) > _CANDIDATES:
+            del held[0]
 
 
 def _copy_of(recent: Mapping[tuple[object, ...], list[Sighting]], keys: list[tuple[object, ...]],

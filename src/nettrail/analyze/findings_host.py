@@ -248,14 +248,22 @@ def _synack_ignored(point: str, key: FlowKey, pkts: Sequence[Packet],
             ev.append(evidence(again.first, "the client sends its SYN again"))
         if unreach is not None:
             ev.append(evidence(unreach, "ICMP unreachable from the client's host"))
-        summary = (f"{point}: the SYN-ACK reached {point} but {client} {how}, as if it never "
-                   f"got it: it was dropped inside {point} after the capture saw it (a "
-                   f"firewall rule, conntrack INVALID, a bad checksum, or a port taken by "
-                   f"something else), not lost in the network")
-        return Finding(DROPPED_AFTER_CAPTURE, Severity.ERROR, summary, tuple(ev),
-                       root_cause=True, connection=key,
-                       details={"point": point, "packet": "SYN-ACK", "host": client})
+        return _dropped_after_capture(
+            point, key, "SYN-ACK", client, ev,
+            f"the SYN-ACK reached {point} but {client} {how}, as if it never got it",
+            " (a firewall rule, conntrack INVALID, a bad checksum, or a port taken by "
+            "something else)")
     return None
+
+
+def _dropped_after_capture(point: str, key: FlowKey, packet: str, host: str,
+                           ev: Sequence[Evidence], seen: str, causes: str = "") -> Finding:
+    """The finding of a ``packet`` to ``host`` that ``point`` captured but its host dropped:
+    ``seen`` says what the packets show, ``causes`` (with its leading space) what may do it."""
+    summary = (f"{point}: {seen}: it was dropped inside {point} after the capture saw "
+               f"it{causes}, not lost in the network")
+    return Finding(DROPPED_AFTER_CAPTURE, Severity.ERROR, summary, tuple(ev), root_cause=True,
+                   connection=key, details={"point": point, "packet": packet, "host": host})
 
 
 def _quotes(r: PacketRecord, p: Packet) -> bool:
@@ -293,11 +301,9 @@ def _data_ignored(point: str, key: FlowKey, pkts: Sequence[Packet]) -> Finding |
             continue
         ev = [evidence(seg.copies[-1], f"{tcp.payload_len}-byte segment arrives at this host"),
               evidence(again.first, "the peer sends it again")]
-        summary = (f"{point}: a {tcp.payload_len}-byte segment reached {point} but {ip.dst} "
-                   f"never acknowledged it ({len(acks)} ACK{'' if len(acks) == 1 else 's'} "
-                   f"sent after it fall short) and {ip.src} sent it again: it was dropped "
-                   f"inside {point} after the capture saw it, not lost in the network")
-        return Finding(DROPPED_AFTER_CAPTURE, Severity.ERROR, summary, tuple(ev),
-                       root_cause=True, connection=key,
-                       details={"point": point, "packet": "data segment", "host": ip.dst})
+        return _dropped_after_capture(
+            point, key, "data segment", ip.dst, ev,
+            f"a {tcp.payload_len}-byte segment reached {point} but {ip.dst} never acknowledged "
+            f"it ({len(acks)} ACK{'' if len(acks) == 1 else 's'} sent after it fall short) "
+            f"and {ip.src} sent it again")
     return None

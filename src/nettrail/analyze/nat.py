@@ -20,9 +20,10 @@ from nettrail.model.analysis import NatTranslation
 from nettrail.model.flow import Endpoint
 
 _Key = tuple[str, str, Endpoint, Endpoint, str, str, str | None]
+Rewrite = tuple[str, Endpoint, Endpoint, str, str, str | None]
 
 
-def track_translations(track: Track) -> list[tuple[str, Endpoint, Endpoint, str, str, str | None]]:
+def track_translations(track: Track) -> list[Rewrite]:
     """(kind, before, after, from_point, to_point, at) for each rewrite along one track.
 
     Copies from every point are merged in corrected time; each change of form is one rewrite.
@@ -42,35 +43,35 @@ def track_translations(track: Track) -> list[tuple[str, Endpoint, Endpoint, str,
     for _, _, f in copies:
         if f not in order:
             order.append(f)
-    out = []
+    out: list[Rewrite] = []
     for f0, f1 in pairwise(order):
         _, p0, _ = max(c for c in copies if c[2] == f0)
         _, p1, _ = min(c for c in copies if c[2] == f1)
-        at = _translator(copies, f0, f1)
-        (s0, d0), (s1, d1) = f0, f1
-        if _rewritten(d0, d1):
-            out.append(("dnat", d0, d1, p0, p1, at))
-        if _rewritten(s0, s1):
-            out.append(("snat", s0, s1, p0, p1, at))
+        out.extend(_rewrites(f0, f1, p0, p1, _translator(copies, f0, f1)))
     return out
 
 
-def _one_copy_each(sightings: Sequence[Sighting],
-                   ) -> list[tuple[str, Endpoint, Endpoint, str, str, str | None]]:
+def _rewrites(f0: Form, f1: Form, p0: str, p1: str, at: str | None) -> list[Rewrite]:
+    """The DNAT, then the SNAT, that turned form ``f0`` (last seen at ``p0``) into ``f1``
+    (first seen at ``p1``), translated at point ``at`` (None: between them)."""
+    (s0, d0), (s1, d1) = f0, f1
+    out: list[Rewrite] = []
+    if _rewritten(d0, d1):
+        out.append(("dnat", d0, d1, p0, p1, at))
+    if _rewritten(s0, s1):
+        out.append(("snat", s0, s1, p0, p1, at))
+    return out
+
+
+def _one_copy_each(sightings: Sequence[Sighting]) -> list[Rewrite]:
     """``track_translations`` of a track seen once per point, one copy each (the common case):
     its copies are its sightings in order, and no point saw two forms, so no point is named
     as the translator."""
     if len(sightings) == 2:
         a, b = sightings
-        f0, f1 = a.form, b.form
-        if f0 == f1:
+        if a.form == b.form:
             return []
-        pair: list[tuple[str, Endpoint, Endpoint, str, str, str | None]] = []
-        if _rewritten(f0[1], f1[1]):
-            pair.append(("dnat", f0[1], f1[1], a.point, b.point, None))
-        if _rewritten(f0[0], f1[0]):
-            pair.append(("snat", f0[0], f1[0], a.point, b.point, None))
-        return pair
+        return _rewrites(a.form, b.form, a.point, b.point, None)
     first = sightings[0].form
     if all(s.form == first for s in sightings):
         return []
@@ -80,14 +81,9 @@ def _one_copy_each(sightings: Sequence[Sighting],
         f = s.form
         last_at[f] = s.point
         first_at.setdefault(f, s.point)
-    out: list[tuple[str, Endpoint, Endpoint, str, str, str | None]] = []
+    out: list[Rewrite] = []
     for f0, f1 in pairwise(last_at):
-        p0, p1 = last_at[f0], first_at[f1]
-        (s0, d0), (s1, d1) = f0, f1
-        if _rewritten(d0, d1):
-            out.append(("dnat", d0, d1, p0, p1, None))
-        if _rewritten(s0, s1):
-            out.append(("snat", s0, s1, p0, p1, None))
+        out.extend(_rewrites(f0, f1, last_at[f0], first_at[f1], None))
     return out
 
 

@@ -18,7 +18,14 @@ from nettrail.capture.base import CaptureStats
 from nettrail.errors import CaptureError, InputError
 from nettrail.model.packet import PacketRecord
 
-__all__ = ["Capture", "CaptureStats", "detect_format", "open_capture", "parse_point_arg"]
+__all__ = [
+    "Capture",
+    "CaptureStats",
+    "captures_date_ns",
+    "detect_format",
+    "open_capture",
+    "parse_point_arg",
+]
 
 PCAP_MAGICS = frozenset(
     {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"}
@@ -184,13 +191,23 @@ def first_date_ns(paths: Sequence[str]) -> int:
     Text captures that print only the time of day are dated with it, so that they line up
     with the other captures of the same incident; 0 (1970-01-01) when there is none.
     """
+    captures = []
+    for path in paths:
+        try:
+            captures.append(open_capture(path))
+        except CaptureError:
+            continue
+    return captures_date_ns(captures)
+
+
+def captures_date_ns(captures: Sequence[Capture]) -> int:
+    """``first_date_ns`` of captures already opened (each read until its first record)."""
     for binary in (True, False):
-        for path in paths:
+        for capture in captures:
+            if (capture.format == "tcpdump-text") == binary:
+                continue
             try:
-                capture = open_capture(path)
-                if (capture.format == "tcpdump-text") == binary:
-                    continue
-                for record in capture:
+                for record in Capture(capture.path, capture.point, capture.format):
                     if binary or record.ts_ns >= 2 * DAY_NS:  # undated text: on day 0
                         return record.ts_ns - record.ts_ns % DAY_NS
                     break

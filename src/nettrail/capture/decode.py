@@ -40,6 +40,15 @@ from nettrail.capture.headers import (
     parse_tcp,
     payload_hash,
 )
+from nettrail.model.linktype import LINKTYPE_ETHERNET as LINKTYPE_ETHERNET
+from nettrail.model.linktype import LINKTYPE_IPV4 as LINKTYPE_IPV4
+from nettrail.model.linktype import LINKTYPE_IPV6 as LINKTYPE_IPV6
+from nettrail.model.linktype import LINKTYPE_LINUX_SLL as LINKTYPE_LINUX_SLL
+from nettrail.model.linktype import LINKTYPE_LINUX_SLL2 as LINKTYPE_LINUX_SLL2
+from nettrail.model.linktype import LINKTYPE_LOOP as LINKTYPE_LOOP
+from nettrail.model.linktype import LINKTYPE_NULL as LINKTYPE_NULL
+from nettrail.model.linktype import LINKTYPE_RAW as LINKTYPE_RAW
+from nettrail.model.linktype import RAW_LINKTYPES as RAW_LINKTYPES
 from nettrail.model.packet import (
     L4,
     PROTO_ICMP,
@@ -54,16 +63,6 @@ from nettrail.model.packet import (
     UDPHeader,
 )
 
-# pcap link types (LINKTYPE_* values as stored in files; 12 and 14 are DLT_RAW on some systems).
-LINKTYPE_NULL = 0
-LINKTYPE_ETHERNET = 1
-LINKTYPE_RAW = 101
-LINKTYPE_LOOP = 108
-LINKTYPE_LINUX_SLL = 113
-LINKTYPE_IPV4 = 228
-LINKTYPE_IPV6 = 229
-LINKTYPE_LINUX_SLL2 = 276
-RAW_LINKTYPES = frozenset({12, 14, LINKTYPE_RAW})
 SUPPORTED_LINKTYPES = frozenset(
     {LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL, LINKTYPE_IPV4,
      LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2} | RAW_LINKTYPES | links.OTHER_LINKTYPES

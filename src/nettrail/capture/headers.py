@@ -7,6 +7,7 @@ Link layers and the assembly of a whole frame are in
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 
@@ -43,17 +44,12 @@ NOP_NOP_TS = b"\x01\x01\x08\x0a"
 ORDER_NOP_NOP_TS = ("nop", "nop", "TS")
 CACHE_LIMIT = 65536
 _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (all fields given)
-_macs: dict[bytes, str] = {}
 
 
+@functools.lru_cache(maxsize=CACHE_LIMIT)
 def mac(raw: bytes) -> str:
     """``aa:bb:cc:dd:ee:ff`` text of a 6-byte MAC address (cached)."""
-    text = _macs.get(raw)
-    if text is None:
-        if len(_macs) >= CACHE_LIMIT:
-            _macs.clear()
-        text = _macs[raw] = raw.hex(":")
-    return text
+    return raw.hex(":")
 
 
 def payload_hash(data: bytes, start: int, length: int) -> int | None:

@@ -12,8 +12,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
-from nettrail.capture import Capture, first_date_ns, open_capture
+from nettrail.capture import Capture
 from nettrail.capture.base import CaptureStats
+from nettrail.capture.inputs import Inputs, open_inputs
 from nettrail.errors import CaptureError, InputError
 from nettrail.model.analysis import PointSummary
 from nettrail.model.packet import PacketRecord, TCPHeader, UDPHeader
@@ -41,24 +42,25 @@ class PacketFilter(NamedTuple):
 
 
 def read_points(
-    inputs: Sequence[tuple[str, str]],
+    inputs: Sequence[tuple[str, str]] | Inputs,
     *,
     packet_filter: PacketFilter | None = None,
     ifnames: Mapping[str, Mapping[int, str]] | None = None,
 ) -> tuple[list[PointData], list[InputError]]:
-    """Read (point, path) pairs into one table per point (in first-seen order) and the
-    faults met. ``ifnames`` maps a point to its cooked v2 interface names."""
-    order = list(dict.fromkeys(point for point, _path in inputs))
+    """Read (point, path) pairs, or inputs already opened by ``open_inputs``, into one table
+    per point (in first-seen order) and the faults met. ``ifnames`` maps a point to its
+    cooked v2 interface names (not used with ``Inputs``, which already hold them)."""
+    if not isinstance(inputs, Inputs):
+        inputs = open_inputs(inputs, ifnames)
+    order = list(dict.fromkeys(item.point for item in inputs.items))
     filtering = packet_filter is not None and bool(packet_filter.host or packet_filter.port)
     full = len(order) >= 2 or filtering
     tables = {p: PacketTable(p) for p in order}
     stats: dict[str, list[CaptureStats]] = {p: [] for p in order}
     errors: list[InputError] = []
-    day_ns = first_date_ns([path for _point, path in inputs])
-    for point, path in inputs:
-        try:
-            capture = open_capture(path, point, (ifnames or {}).get(point), day_ns)
-        except InputError as exc:
+    for point, path, capture, exc in inputs.items:
+        if capture is None:
+            assert exc is not None
             errors.append(exc)
             stats[point].append(_failed_stats(path, point, exc))
             continue
@@ -66,8 +68,8 @@ def read_points(
         try:
             read_table(capture, tables[point], full=full,
                        packet_filter=packet_filter if filtering else None)
-        except CaptureError as exc:
-            errors.append(exc)
+        except CaptureError as err:
+            errors.append(err)
     return [PointData(_summary(p, stats[p]), tables[p]) for p in order], errors
 
 
@@ -92,10 +94,11 @@ def read_table(capture: Capture, table: PacketTable, *, full: bool = False,
         records = packet_filter.apply(records)
     rows: list[PacketRecord] = []
     try:
-        for rec in records:
-            rows.append(rec)
-    finally:
+        rows.extend(records)
+    except CaptureError:  # the rows before the fault are kept
         table_from_records(table.point, rows, table)
+        raise
+    table_from_records(table.point, rows, table)
 
 
 def _failed_stats(path: str, point: str, exc: InputError) -> CaptureStats:

@@ -12,36 +12,37 @@ import dataclasses
 import ipaddress
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from nettrail.analyze.flows import gc_paused
 from nettrail.capture import parse_point_arg
+from nettrail.capture.inputs import Inputs, open_inputs
+from nettrail.cli.args import checked
+from nettrail.cli.main import EXIT_INPUT, EXIT_OK
+from nettrail.cli.progress import Progress, Reading
 from nettrail.errors import InputError, LabError
 from nettrail.model.analysis import Analysis
 from nettrail.run import PacketFilter, analyze_files
 
-EXIT_OK = 0
-EXIT_INPUT = 2
+DESCRIPTION = ("Read pcap, pcapng or tcpdump text captures, one or more per capture point, "
+               "and explain how each TCP connection went; with two or more points, follow "
+               "packets across them (NAT, clock skew) and diagnose the failure.")
+EPILOG = """examples:
+  nettrail analyze client.pcap
+  nettrail analyze host1=netnode.pcap host5=compute.txt   # any mix of formats
+  nettrail analyze --format json --html report.html host1=a.pcapng host5=b.pcap
+  nettrail analyze nettrail-demo/dual-l3                   # a `lab run` directory
+  nettrail analyze --filter-host 203.0.113.10 --filter-port 22 any.pcap"""
 
 
 def register(sub: Any) -> None:
     """Add the ``analyze`` subcommand to the parser."""
     p: argparse.ArgumentParser = sub.add_parser(
-        "analyze",
-        help="explain TCP connections in captures from one or more points",
-        description="Read pcap, pcapng or tcpdump text captures, one or more per capture "
-        "point, and explain how each TCP connection went; with two or more points, follow "
-        "packets across them (NAT, clock skew) and diagnose the failure.",
-        epilog="examples:\n"
-        "  nettrail analyze client.pcap\n"
-        "  nettrail analyze host1=netnode.pcap host5=compute.txt   # any mix of formats\n"
-        "  nettrail analyze --format json --html report.html host1=a.pcapng host5=b.pcap\n"
-        "  nettrail analyze nettrail-demo/dual-l3                   # a `lab run` directory\n"
-        "  nettrail analyze --filter-host 203.0.113.10 --filter-port 22 any.pcap",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+        "analyze", help="explain TCP connections in captures from one or more points",
+        description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("captures", nargs="+", metavar="[POINT=]FILE",
                    help="a capture file, optionally named as a capture point (host1=a.pcap), "
                    "or a directory written by `nettrail lab run`; the first point is the "
@@ -66,25 +67,21 @@ def _address(text: str) -> str:
 
 
 def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range: {port}")
-    return port
+    return checked(text, int, "a port number", lambda port: 0 <= port <= 65535,
+                   "port out of range: {value}")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``nettrail analyze``: analyse, render, report faults; return the exit code."""
-    inputs, ifnames = expand_inputs(args.captures)
+    pairs, ifnames = expand_inputs(args.captures)
     for option, path in (("--html", args.html), ("--output-pcapng", args.output_pcapng)):
         if path:
             check_writable(option, path)
+    inputs = open_inputs(pairs, ifnames)
     with gc_paused():  # a batch job building millions of acyclic objects
-        result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
-                                                                  args.filter_port),
-                               ifnames=ifnames)
+        with Progress(Reading(inputs.captures()), sys.stderr):
+            result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
+                                                                      args.filter_port))
         analysis = with_snapshots(with_clock_checks(result.analysis, args.captures),
                                    args.captures)
         readable = len(result.errors) < len(inputs) or any(p.packets for p in analysis.points)
@@ -94,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             if args.html:
                 write_html(analysis, args.html)
             if args.output_pcapng:
-                write_pcapng(analysis, inputs, args.output_pcapng, ifnames)
+                write_pcapng(analysis, inputs, args.output_pcapng)
     for err in result.errors:
         print(f"nettrail: error: {err}", file=sys.stderr)
     return EXIT_INPUT if result.errors else EXIT_OK
@@ -211,17 +208,14 @@ def write_html(analysis: Analysis, path: str) -> None:
         report_html.render(analysis, out)
 
 
-def write_pcapng(
-    analysis: Analysis,
-    inputs: list[tuple[str, str]],
-    path: str,
-    ifnames: Mapping[str, Mapping[int, str]] | None = None,
-) -> None:
-    """Write the annotated pcapng of ``analysis`` to ``path``."""
+def write_pcapng(analysis: Analysis, inputs: Inputs, path: str) -> None:
+    """Write the annotated pcapng of ``analysis`` to ``path``: the captures read once more."""
     from nettrail.report import pcapng as report_pcapng
 
-    with _open(path, "wb") as out:
-        report_pcapng.export(analysis, inputs, out, ifnames)
+    reading = Reading(inputs.captures(), "writing pcapng from", "", in_order=False,
+                      packets=False)
+    with _open(path, "wb") as out, Progress(reading, sys.stderr):
+        report_pcapng.export(analysis, inputs.records(), out)
 
 
 def _open(path: str, mode: str) -> Any:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from nettrail.cli.args import checked
 from nettrail.collect.host import HostRun, HostSettings
 from nettrail.collect.remote import SNAPLEN
 from nettrail.collect.run import DEFAULT_SETTLE_S, CollectPlan, CollectResult, collect
@@ -88,13 +89,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 86400 seconds")
-    return value
+    return checked(text, float, "a number of seconds", lambda value: 0 <= value <= 86400,
+                   "{value} is not between 0 and 86400 seconds")
 
 
 class _LateParser(argparse.ArgumentParser):

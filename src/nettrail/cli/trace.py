@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from nettrail.analyze.pipeline import analyze_records
+from nettrail.cli.args import checked
 from nettrail.errors import InputError
 from nettrail.model.event import TraceEvent
 from nettrail.report.text import render
@@ -77,24 +78,13 @@ def register(sub: Any) -> None:
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
-    return value
+    return checked(text, float, "a number of seconds", lambda value: 0 < value < float("inf"),
+                   "must be more than 0 seconds, not {text}")
 
 
 def _mib(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of MiB: {text!r}") from None
-    if value < 1 or value & (value - 1):
-        raise argparse.ArgumentTypeError(f"must be a power of two (1, 2, 4, 8, 16, ...), "
-                                         f"not {value}")
-    return value
+    return checked(text, int, "a whole number of MiB", lambda n: n >= 1 and not n & (n - 1),
+                   "must be a power of two (1, 2, 4, 8, 16, ...), not {value}")
 
 
 def _check_ready_file(path: Path | None) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 CACHE_LIMIT = 65536
 _addr4: dict[bytes, str] = {}
-_addr6: dict[bytes, str] = {}
 
 
 def addr4(raw: bytes) -> str:
@@ -19,11 +19,7 @@ def addr4(raw: bytes) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=CACHE_LIMIT)
 def addr6(raw: bytes) -> str:
     """RFC 5952 text of a 16-byte IPv6 address (cached)."""
-    text = _addr6.get(raw)
-    if text is None:
-        if len(_addr6) >= CACHE_LIMIT:
-            _addr6.clear()
-        text = _addr6[raw] = ipaddress.IPv6Address(raw).compressed
-    return text
+    return ipaddress.IPv6Address(raw).compressed

@@ -1,24 +1,24 @@
 """pcapng for Wireshark: original packets, an interface per point, nettrail's view in comments.
 
 ``PcapngWriter`` writes the blocks (section header, interface descriptions with nanosecond
-timestamps, enhanced packets with comments); ``export`` re-reads the analysed captures and
-writes every packet with a comment saying what nettrail concluded about it.
+timestamps, enhanced packets with comments); ``export`` writes every packet record it is
+given (the analysed captures, read again by the caller) with a comment saying what nettrail
+concluded about it. Nothing here opens a capture.
 """
 
 from __future__ import annotations
 
-import heapq
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import BinaryIO
 
 from nettrail.errors import NettrailError
 from nettrail.model.analysis import Analysis, Hop, PacketPath
+from nettrail.model.linktype import LINKTYPE_ETHERNET
 from nettrail.model.packet import PacketRecord
 from nettrail.report.frames import synthesize
 from nettrail.report.hops import Where, evidence_kinds, hop_label, rewrites
 
-LINKTYPE_ETHERNET = 1
 BLOCK_SHB = 0x0A0D0D0A
 BLOCK_IDB = 0x00000001
 BLOCK_EPB = 0x00000006
@@ -176,35 +176,17 @@ def _clock_comment(analysis: Analysis) -> str | None:
     return "nettrail: timestamps are each point's own clock; " + "; ".join(lines)
 
 
-def _records(
-    captures: Sequence[tuple[str, str]], ifnames: Mapping[str, Mapping[int, str]]
-) -> Iterator[PacketRecord]:
-    """All records of all captures, merged by timestamp, streaming."""
-    from nettrail.capture import first_date_ns, open_capture
-
-    day_ns = first_date_ns([path for _point, path in captures])
-    streams = [iter(open_capture(path, point, ifnames.get(point), day_ns))
-               for point, path in captures]
-    if len(streams) == 1:
-        return streams[0]
-    return heapq.merge(*streams, key=lambda rec: rec.ts_ns)
-
-
-def export(
-    analysis: Analysis,
-    captures: Sequence[tuple[str, str]],
-    out: BinaryIO,
-    ifnames: Mapping[str, Mapping[int, str]] | None = None,
-) -> None:
-    """Write every packet of ``captures`` ((point, path) pairs) with nettrail's view as comments.
+def export(analysis: Analysis, records: Iterable[PacketRecord], out: BinaryIO) -> None:
+    """Write ``records`` (every packet of the analysed captures, in time order) to ``out``
+    with nettrail's view of each as its comment.
 
     Original bytes and link types are kept; packets read from text get a synthesized frame.
-    ``ifnames`` names the interface indexes of each point's cooked-v2 captures (lab manifest).
+    One interface per (point, namespace, interface name, link type) of the records.
     """
     view = _View(analysis)
     writer = PcapngWriter(out, comment=_clock_comment(analysis))
     interfaces: dict[tuple[str, str | None, str | None, int], int] = {}
-    for rec in _records(captures, ifnames or {}):
+    for rec in records:
         synthesized = rec.data is None or rec.linktype < 0
         if synthesized:
             data, orig_len = synthesize(rec.headers, rec.inner, rec.vni)

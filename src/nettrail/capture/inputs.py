@@ -1,0 +1,87 @@
+"""The capture files of one run, each sniffed once, read by the analysis and again by exports.
+
+``open_inputs(pairs, ifnames)`` detects the format of every (point, path) once and returns
+``Inputs``: one ``Input`` per file, holding its ``Capture`` or the fault that makes it
+unreadable. Tcpdump text that prints only the time of day is dated once, from the first
+packet of the first binary capture (``first_date_ns``), and only when there is such text.
+``Inputs.records()`` streams every record of every capture again, merged by timestamp: the
+data a renderer writing packets (the pcapng export) is given, so that it opens no file.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Mapping, Sequence
+from typing import NamedTuple
+
+from nettrail.capture import Capture, captures_date_ns, default_point, detect_format
+from nettrail.errors import InputError
+from nettrail.model.packet import PacketRecord
+
+TEXT = "tcpdump-text"
+
+
+class Input(NamedTuple):
+    """One capture file of the run: its point and path, and its capture or why there is none."""
+
+    point: str
+    path: str
+    capture: Capture | None
+    error: InputError | None
+
+
+class Inputs:
+    """The capture files of one run, in the order given (the first point is the reference)."""
+
+    def __init__(self, items: Sequence[Input]) -> None:
+        self.items = tuple(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def records(self) -> Iterator[PacketRecord]:
+        """Every record of every readable capture, merged by timestamp, streaming.
+
+        Each capture is read again from its start with a fresh ``Capture`` (same format,
+        interface names and date), so the statistics of the analysis pass stay as they were.
+        A fault in a file raises its ``CaptureError`` after the records before it.
+        """
+        streams = [iter(Capture(c.path, c.point, c.format, c.ifnames, c.day_ns))
+                   for c in self.captures()]
+        if len(streams) == 1:
+            return streams[0]
+        return heapq.merge(*streams, key=_ts)
+
+    def captures(self) -> list[Capture]:
+        """The captures of the readable files."""
+        return [item.capture for item in self.items if item.capture is not None]
+
+
+def _ts(rec: PacketRecord) -> int:
+    return rec.ts_ns
+
+
+def open_inputs(
+    pairs: Sequence[tuple[str, str]], ifnames: Mapping[str, Mapping[int, str]] | None = None
+) -> Inputs:
+    """Open (point, path) pairs as captures; a file that cannot be opened keeps its fault.
+
+    ``ifnames`` maps a point to the interface index -> name table of its Linux cooked v2
+    captures (from a lab manifest).
+    """
+    items: list[Input] = []
+    for point, path in pairs:
+        try:
+            fmt = detect_format(path)
+        except InputError as exc:
+            items.append(Input(point, path, None, exc))
+            continue
+        capture = Capture(path, point or default_point(path), fmt, (ifnames or {}).get(point))
+        items.append(Input(point, path, capture, None))
+    inputs = Inputs(items)
+    captures = inputs.captures()
+    if any(c.format == TEXT for c in captures):
+        day_ns = captures_date_ns(captures)
+        for capture in captures:
+            capture.day_ns = day_ns
+    return inputs
