@@ -6,7 +6,7 @@ Generates (once, cached in bench/data/) a capture with bench/gen_capture.py, the
 turn and ``--repeat`` times each: ``nettrail analyze --format json FILE > /dev/null`` (the
 CLI, full single-point analysis), a plain read of the file into PacketRecords through
 nettrail's general reader (what multi-point analysis pays; single-point analysis of a pcap
-reads the bytes straight into its tracker and is quicker than this),
+reads it into a packet table by columns and is quicker than this),
 ``tshark -q -z conv,tcp -r FILE`` and ``tcpdump -nr FILE``. Wall time and peak RSS are taken
 per child process (``os.wait4``). The table is printed and appended to bench/RESULTS.md
 under "analyze", with the date, machine and versions.

@@ -12,7 +12,7 @@ Live tracing is in ``nettrail.trace`` (``TraceConfig``, ``TraceRun``) and labs i
 
 from __future__ import annotations
 
-from nettrail.analyze.pipeline import AnalysisRun, PacketFilter, analyze_files, analyze_records
+from nettrail.analyze.pipeline import analyze_records
 from nettrail.capture import Capture, open_capture
 from nettrail.errors import (
     CapabilityError,
@@ -29,6 +29,7 @@ from nettrail.model.event import TraceEvent
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import PacketRecord
+from nettrail.run import AnalysisRun, PacketFilter, analyze_files
 from nettrail.trace.config import TraceConfig
 
 __version__ = "0.1.0"

@@ -17,10 +17,10 @@ import pytest
 from test_analyze_report import check_golden
 
 from conftest import require_tool
-from nettrail.analyze.pipeline import analyze_files
 from nettrail.cli.main import main
 from nettrail.model.flow import Outcome
 from nettrail.model.packet import tcp_flags_text
+from nettrail.run import analyze_files
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 CAPTURES = FIXTURES / "captures"

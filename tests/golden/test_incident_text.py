@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nettrail.analyze.clock import describe_offset
-from nettrail.analyze.pipeline import analyze_files
+from nettrail.run import analyze_files
 
 RUNS = Path(__file__).parent.parent / "fixtures" / "labruns"
 FIP = "203.0.113.223"

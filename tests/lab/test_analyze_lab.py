@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from conftest import require_root, require_tool
-from nettrail.analyze.pipeline import analyze_files
 from nettrail.model.flow import Outcome
+from nettrail.run import analyze_files
 
 pytestmark = [pytest.mark.lab, pytest.mark.root]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from nettrail.analyze.pipeline import analyze_files
 from nettrail.lab.handle import RunResult
 from nettrail.lab.pytest_plugin import LabFactory
 from nettrail.model.analysis import Analysis
+from nettrail.run import analyze_files
 
 pytestmark = [pytest.mark.lab, pytest.mark.root, pytest.mark.slow]
 

@@ -142,7 +142,7 @@ def test_asym_firewall_drops_the_synack(runs: Runs) -> None:
 
 def diagnose(result: RunResult) -> object:
     """nettrail's analysis of a run, from the pcaps and interface names only."""
-    from nettrail.analyze.pipeline import analyze_files
+    from nettrail.run import analyze_files
 
     run = analyze_files(list(result.captures), ifnames=result.ifnames)
     assert not run.errors, run.errors
@@ -204,7 +204,7 @@ def test_netnode_client_is_reset_by_the_router_it_cannot_see(runs: Runs) -> None
 def test_netnode_client_host_view_finds_both_nat_owners(runs: Runs) -> None:
     """The network node's and the compute node's captures alone (the router namespace not
     captured) still show the two translations of the floating IP and the reset."""
-    from nettrail.analyze.pipeline import analyze_files
+    from nettrail.run import analyze_files
 
     result = runs("netnode-client")[0]
     captures = [(p, path) for p, path in result.captures if p in ("netnode", "compute")]

@@ -23,11 +23,11 @@ import pytest
 
 from conftest import require_root, require_tool
 from fixtures.report_analysis import dual_l3_analysis
-from nettrail.analyze.pipeline import analyze_files
 from nettrail.lab.pytest_plugin import LabFactory
 from nettrail.model.analysis import Analysis
 from nettrail.report import html
 from nettrail.report.ladder import build_ladders, failing_index
+from nettrail.run import analyze_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
 

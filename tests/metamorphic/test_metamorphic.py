@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from variants import Variant, build, enumerate_variants
 
-from nettrail.analyze.pipeline import analyze_files
+from nettrail.run import analyze_files
 
 INCONCLUSIVE = "inconclusive"
 # The run's root cause, and the root causes that are part of the same truth seen through less
@@ -52,7 +52,7 @@ def _tcpdump() -> None:
 def test_variant_keeps_the_root_cause_or_says_inconclusive(variant: Variant,
                                                             tmp_path: Path) -> None:
     files = build(variant, tmp_path)
-    analysis = analyze_files(files, split=False).analysis
+    analysis = analyze_files(files).analysis
     assert analysis.connections, f"{variant.id}: no connection read"
     top = analysis.diagnosis.kinds[0] if analysis.diagnosis is not None else None
     expected, partial = TRUTH[variant.scenario]

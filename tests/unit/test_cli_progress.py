@@ -95,10 +95,10 @@ def test_ctrl_c_on_a_terminal_mid_read(big: Path, tmp_path: Path) -> None:
     assert points == {size_mb}  # the total is the two files'
 
 
-@pytest.mark.parametrize("points", [1, 2], ids=["one-point-two-processes", "two-points"])
+@pytest.mark.parametrize("points", [1, 2], ids=["one-point", "two-points"])
 def test_sigint_mid_read_without_a_terminal(big: Path, points: int) -> None:
-    """No progress on a pipe; SIGINT to the job while the file is being read (one large
-    pcap is read by two processes): 130 and one line from the whole job."""
+    """No progress on a pipe; SIGINT to the job while the file is being read: 130 and one
+    line from the whole job."""
     args = [f"a={big}", f"b={SMALL}"][:points]
     proc = subprocess.Popen([*NETTRAIL, "analyze", *args], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -7,7 +7,6 @@ import io
 import json
 from pathlib import Path
 
-from nettrail.analyze.pipeline import analyze_files
 from nettrail.model.analysis import Analysis, PointSummary
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
@@ -19,6 +18,7 @@ from nettrail.report.json import (
     render,
     to_dict,
 )
+from nettrail.run import analyze_files
 
 CROSS = Path(__file__).resolve().parents[1] / "fixtures" / "crosspoint"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nettrail.analyze.pipeline import analyze_files
 from nettrail.capture import DAY_NS, first_date_ns, open_capture
+from nettrail.run import analyze_files
 
 TEXT = Path(__file__).parent.parent / "fixtures" / "text"
 

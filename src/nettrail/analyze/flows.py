@@ -23,13 +23,13 @@ from __future__ import annotations
 import gc
 import ipaddress
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
 from nettrail.analyze.describe import describe, describe_headers
-from nettrail.capture.headers import addr4, addr6
+from nettrail.model.addr import addr4, addr6
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import (
@@ -91,7 +91,7 @@ _N_SLOTS = 19
 _new = tuple.__new__  # a NamedTuple without its Python-level __new__ (all fields given)
 
 # Slots of a direction's state list.
-# _LASTSIG is the last segment sent (a tuple, or an int a reader left, see ``resolve``);
+# _LASTSIG is the last segment sent;
 # its time, seq and ack are also kept in _LAST_TS, _LAST_SEQ and _LAST_ACK for the hot loop.
 _HIGH, _CUR, _OLD, _LASTSIG, _BYTES, _ISN = 0, 1, 2, 3, 4, 5
 _LAST_TS, _LAST_SEQ, _LAST_ACK = 6, 7, 8
@@ -104,9 +104,7 @@ seq_relative, record). ``key`` is the packed source address, packed destination 
 (both 4 or both 16 bytes) and the two ports (2 bytes each, network order), exactly the bytes
 of an IPv4 or IPv6 + TCP packet from the source address to the destination port; ``record``
 is the (lean) PacketRecord only when the fields cannot describe the packet (VXLAN, another
-point), else None. Only a connection's first segment needs its key: ``analyze.fastpath``
-leaves it out (None) of the others, and may store an int in place of a remembered segment
-(see ``FlowTracker.resolve``). ``nettrail.capture.segments`` builds these from pcap bytes."""
+point), else None. ``analyze.table_flows`` builds these from packet table columns."""
 Sig = Seg
 Entry = tuple[State, State, bool]
 
@@ -137,10 +135,6 @@ class FlowTracker:
         self._names: dict[bytes, str] = {}  # packed address -> text, where not canonical
         self._packed: dict[tuple[str, str], bytes] = {}
         self._tokens: dict[str, bytes] = {}
-        self.resolve: Callable[[int], Seg] = _no_reference
-        """Turns an int a reader stored in place of a remembered segment into the segment
-        (``analyze.fastpath`` stores where the packet is in the file: long-lived tuples
-        cost more than reading a rare repeated segment's header again)."""
 
     def consume(
         self, records: Iterable[PacketRecord], keep: list[PacketRecord] | None = None
@@ -150,10 +144,12 @@ class FlowTracker:
             records = _keeping(records, keep)
         self.consume_segments(self.segments(records))
 
-    def consume_segments(self, segments: Iterable[Seg | None]) -> None:
+    def consume_segments(self, segments: Iterable[Seg | int | None]) -> None:
         """Feed segments (see :data:`Seg`) in capture order; None stands for a packet that is
-        not TCP (counted, not tracked). ``capture.segments`` reads pcap files straight into
-        them; :meth:`segments` turns any records into them."""
+        not TCP (counted, not tracked); an int is a tick: the capture time (ns) at which a
+        connection tracked elsewhere began (``analyze.table_flows`` tracks plain connections
+        in bulk), so that housekeeping runs where it would over every connection.
+        :meth:`segments` turns records into segments."""
         with gc_paused():
             self._consume(segments)
 
@@ -200,7 +196,7 @@ class FlowTracker:
             self._names[raw] = text
         return raw
 
-    def _consume(self, segments: Iterable[Seg | None]) -> None:
+    def _consume(self, segments: Iterable[Seg | int | None]) -> None:
         # The hot loop: locals only, literal slot numbers (see the slot tables above).
         get = self._conns.get
         new_conn = self._new_conn
@@ -215,7 +211,10 @@ class FlowTracker:
         try:
             for sig in segments:
                 n += 1
-                if sig is None:
+                if sig.__class__ is not tuple:
+                    if sig is not None:
+                        n -= 1
+                        self._tick(sig)  # type: ignore[arg-type]
                     continue
                 ts, seq, ack, flags, plen, _win, _id, _if, _dir, _fr, _file, key, rel, _rec = sig
                 entry = get(key)
@@ -295,6 +294,12 @@ class FlowTracker:
         entry = conns[fwd] = (st, src_dir, client_is_src)
         return entry
 
+    def _tick(self, now: int) -> None:
+        """A connection tracked elsewhere began at ``now``: count it as one created here."""
+        self._created += 1
+        if self._created % _SWEEP_EVERY == 0:
+            self._sweep(now)
+
     def _sweep(self, now: int) -> None:
         """Slim finished connections idle for :data:`IDLE_NS`: only counts and evidence stay."""
         keep = []
@@ -318,8 +323,6 @@ class FlowTracker:
         prev = ds[_CUR].get(seq)
         if prev is None:
             prev = ds[_OLD].get(seq)
-        if prev.__class__ is int:  # a reference the reader left (see analyze.fastpath)
-            prev = self.resolve(prev)
         if prev is not None and sig[1:7] == prev[1:7] and _copy_of(sig, prev):
             self._note_copy(st, ds, sig, prev)
             return True
@@ -332,8 +335,6 @@ class FlowTracker:
         """A segment that consumes no known sequence space, seen soon after another (or a
         SYN/FIN without sequence numbers): a copy (True), a retransmission, or new (False)."""
         prev = ds[_LASTSIG]
-        if prev.__class__ is int:
-            prev = self.resolve(prev)
         if prev is not None and sig[1:7] == prev[1:7] and _copy_of(sig, prev):
             self._note_copy(st, ds, sig, prev)
             return True
@@ -351,8 +352,7 @@ class FlowTracker:
         if len(ev) < MAX_EVIDENCE:
             note = "sequence space sent again"
             if prev is not None:
-                note = (f"sent again after {(sig[0] - prev[0]) / 1e6:.1f} ms "
-                        f"(previously {prev[10]}:{prev[9]})")
+                note = retransmission_note(sig[0] - prev[0], prev[10], prev[9])
             ev.append((sig, note, ds is st[_DIRS][0]))
 
     def _note_copy(self, st: State, ds: State, sig: Seg, first: Seg) -> None:
@@ -378,10 +378,7 @@ class FlowTracker:
                 st[_H] = h | H_RST
                 st[_RST_REC] = sig
                 st[_RST_FROM_CLIENT] = fc
-                answered = st[_DIRS][1 if fc else 0][_LASTSIG]
-                if answered.__class__ is int:
-                    answered = self.resolve(answered)
-                st[_RST_ANSWERED] = answered
+                st[_RST_ANSWERED] = st[_DIRS][1 if fc else 0][_LASTSIG]
                 self._closing.append(st)
             return
         client, server = st[_DIRS]
@@ -455,10 +452,6 @@ def _set_last(ds: State, sig: Seg) -> None:
     ds[_LAST_TS] = sig[0]
     ds[_LAST_SEQ] = sig[1]
     ds[_LAST_ACK] = sig[2]
-
-
-def _no_reference(ref: int) -> Seg:
-    raise ValueError(f"no reader to resolve segment reference {ref}")
 
 
 def _packed_addr(text: str, names: dict[bytes, str]) -> bytes | None:
@@ -552,7 +545,7 @@ def evidence(rec: PacketRecord, note: str = "") -> Evidence:
     return Evidence(rec.point, rec.file, rec.frame, rec.ts_ns, describe(rec), rec.ifname, note)
 
 
-def _sig_evidence(conn: Connection, sig: Sig, from_client: bool, note: str) -> Evidence:
+def sig_evidence(conn: Connection, sig: Sig, from_client: bool, note: str) -> Evidence:
     """Evidence of a remembered segment (its record is gone; its fields are enough)."""
     src, dst = (conn.client, conn.server) if from_client else (conn.server, conn.client)
     ts, seq, ack, flags, plen, win, ip_id, ifname, _dirn, frame, file = sig[:11]
@@ -570,7 +563,7 @@ def _seg_evidence(conn: Connection, kept: tuple[Seg, str, bool]) -> Evidence:
     sig, note, from_client = kept
     if sig[13] is not None:
         return evidence(sig[13], note)
-    return _sig_evidence(conn, sig, from_client, note)
+    return sig_evidence(conn, sig, from_client, note)
 
 
 def _findings(conn: Connection, st: State) -> list[Finding]:
@@ -584,15 +577,8 @@ def _findings(conn: Connection, st: State) -> list[Finding]:
         return out
     flow = f"{conn.client} > {conn.server}"
     if conn.retransmissions:
-        n = conn.retransmissions
-        out.append(Finding(
-            kind="retransmission",
-            severity=Severity.WARNING,
-            summary=f"{conn.point}: {flow}: {n} retransmission{'s' if n > 1 else ''}",
-            evidence=tuple(_seg_evidence(conn, kept) for kept in st[_RETX_EV]),
-            connection=conn.key,
-            details={"count": str(n), "point": conn.point},
-        ))
+        out.append(retransmission_finding(
+            conn, tuple(_seg_evidence(conn, kept) for kept in st[_RETX_EV])))
     if conn.copies:
         n = conn.copies
         ifaces = sorted(i for i in st[_COPY_IFACES] if i != "?")
@@ -609,6 +595,25 @@ def _findings(conn: Connection, st: State) -> list[Finding]:
     return out
 
 
+def retransmission_finding(conn: Connection, evidence: tuple[Evidence, ...]) -> Finding:
+    """The finding that ``conn`` resent sequence space, with the first resent segments."""
+    n = conn.retransmissions
+    return Finding(
+        kind="retransmission",
+        severity=Severity.WARNING,
+        summary=f"{conn.point}: {conn.client} > {conn.server}: {n} "
+                f"retransmission{'s' if n > 1 else ''}",
+        evidence=evidence,
+        connection=conn.key,
+        details={"count": str(n), "point": conn.point},
+    )
+
+
+def retransmission_note(gap_ns: int, file: str, frame: int) -> str:
+    """The evidence note of a segment sent again ``gap_ns`` after the one at file:frame."""
+    return f"sent again after {gap_ns / 1e6:.1f} ms (previously {file}:{frame})"
+
+
 _FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.SYN_UNANSWERED,
                      Outcome.SYNACK_UNACKNOWLEDGED})
 
@@ -620,11 +625,11 @@ def _outcome_finding(conn: Connection, st: State) -> Finding | None:
     from_client = st[_RST_FROM_CLIENT]
     ev: list[Evidence] = []
     if syn is not None:
-        ev.append(_sig_evidence(conn, syn, True, "SYN"))
+        ev.append(sig_evidence(conn, syn, True, "SYN"))
     if conn.outcome is Outcome.REFUSED:
         kind, root = "refused", True
         summary = f"{conn.point}: {flow}: the server answered the SYN with RST"
-        ev.append(_sig_evidence(conn, rst, False, "RST from the server"))
+        ev.append(sig_evidence(conn, rst, False, "RST from the server"))
     elif conn.outcome is Outcome.RESET:
         kind, root = "reset", False
         # One point sees who the RST claims to come from, not who made it: a device that
@@ -635,9 +640,9 @@ def _outcome_finding(conn: Connection, st: State) -> Finding | None:
             summary += " during the handshake"
         answered = st[_RST_ANSWERED]
         if answered is not None and answered is not syn:
-            ev.append(_sig_evidence(conn, answered, not from_client,
+            ev.append(sig_evidence(conn, answered, not from_client,
                                     "last packet from the other side before the RST"))
-        ev.append(_sig_evidence(conn, rst, from_client, f"RST from the {who}"))
+        ev.append(sig_evidence(conn, rst, from_client, f"RST from the {who}"))
     elif conn.outcome is Outcome.SYN_UNANSWERED:
         kind, root = "syn-unanswered", False
         n = st[_SYN_COUNT]
@@ -646,7 +651,7 @@ def _outcome_finding(conn: Connection, st: State) -> Finding | None:
         kind, root = "synack-unacknowledged", False
         summary = f"{conn.point}: {flow}: SYN-ACK never acknowledged by the client here"
         if synack is not None:
-            ev.append(_sig_evidence(conn, synack, False, "SYN-ACK"))
+            ev.append(sig_evidence(conn, synack, False, "SYN-ACK"))
     else:
         return None
     return Finding(

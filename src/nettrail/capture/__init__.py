@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
 
 from nettrail.capture.base import CaptureStats
 from nettrail.errors import CaptureError, InputError
@@ -142,17 +141,6 @@ class Capture:
 
             return read_pcapng(self.path, self.point, self.stats, self.ifnames)
         return self._text()
-
-    def segments(self, general: Callable[[PacketRecord], Any]) -> Iterator[Any] | None:
-        """The TCP segment tuples of a pcap file for single-point tracking (see
-        ``capture.segments``), ``general`` building those of unusual frames from their
-        records; None when this capture has no such fast path (pcapng, text)."""
-        if self.format != "pcap":
-            return None
-        from nettrail.capture.segments import read_pcap_segments
-
-        self.reset_stats()
-        return read_pcap_segments(self.path, self.point, self.stats, self.ifnames, general)
 
     def reset_stats(self) -> None:
         """Empty ``stats`` before a new pass over the file."""

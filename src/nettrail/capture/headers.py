@@ -1,16 +1,18 @@
 """Single headers from bytes: IPv4, IPv6 (extension headers skipped), TCP and its options,
 ICMP/ICMPv6 with the quoted header of errors, the one-unpack IPv4 + TCP fast path, and the
-cached text forms of addresses. Link layers and the assembly of a whole frame are in
+cached text of MAC addresses (IP addresses' is in ``model.addr``, which analysis shares).
+Link layers and the assembly of a whole frame are in
 ``decode``; every function here checks lengths itself and never raises on short input.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import struct
 import zlib
 
+from nettrail.model.addr import addr4 as addr4
+from nettrail.model.addr import addr6 as addr6
 from nettrail.model.packet import (
     AE,
     NO_OPTIONS,
@@ -42,23 +44,6 @@ NOP_NOP_TS = b"\x01\x01\x08\x0a"
 ORDER_NOP_NOP_TS = ("nop", "nop", "TS")
 CACHE_LIMIT = 65536
 _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (all fields given)
-_addr4: dict[bytes, str] = {}
-
-
-def addr4(raw: bytes) -> str:
-    """Dotted-quad text of a 4-byte IPv4 address (cached)."""
-    text = _addr4.get(raw)
-    if text is None:
-        if len(_addr4) >= CACHE_LIMIT:
-            _addr4.clear()
-        text = _addr4[raw] = "%d.%d.%d.%d" % tuple(raw)  # noqa: UP031 - fastest here
-    return text
-
-
-@functools.lru_cache(maxsize=CACHE_LIMIT)
-def addr6(raw: bytes) -> str:
-    """RFC 5952 text of a 16-byte IPv6 address (cached)."""
-    return ipaddress.IPv6Address(raw).compressed
 
 
 @functools.lru_cache(maxsize=CACHE_LIMIT)

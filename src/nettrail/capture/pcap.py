@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from nettrail.capture import decode, headers
 from nettrail.capture.base import CaptureStats
 from nettrail.errors import CaptureError
+from nettrail.model import addr
 from nettrail.model.packet import (
     NO_OPTIONS,
     Headers,
@@ -100,8 +101,8 @@ def _read(
         slow = decode.decode_frame_general if fast else decode.decode_frame
         new = tuple.__new__
         crc32 = zlib.crc32
-        addr_get = headers._addr4.get
-        addr4 = headers.addr4
+        addr_get = addr._addr4.get
+        addr4 = addr.addr4
         eth_get = decode._eth4.get
         skipped = stats.skipped
         frac_limit = 1_000_000_000 // unit

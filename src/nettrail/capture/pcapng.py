@@ -160,28 +160,19 @@ class _Reader:
                 pos = 0
                 end = len(buf)
                 while pos + 12 <= end:
-                    section = self.section
-                    if section is not None:  # fast path: a plain EPB of a plain TCP packet
-                        btype, size = section.head(buf, pos)
-                        if btype == EPB and size >= 32 and pos + size <= end:
-                            if_id, ts_hi, ts_lo, caplen, wire_len = section.epb(buf, pos + 8)
-                            if (if_id < len(section.interfaces) and caplen <= MAX_CAPLEN
-                                    and 32 + ((caplen + 3) & ~3) == size
-                                    and section.u32(buf, pos + size - 4)[0] == size):
-                                iface = section.interfaces[if_id]
-                                data = buf[pos + 28 : pos + 28 + caplen]
-                                headers = fast(data) if iface.linktype == 1 else None
-                                if headers is not None:
-                                    pos += size
-                                    self.frame += 1
-                                    ts = self.last_ts = ((((ts_hi << 32 | ts_lo) * iface.mul)
-                                                          // iface.div) >> iface.shift
-                                                         ) + iface.offset_ns
-                                    yield new(PacketRecord, (
-                                        point, ts, path, self.frame, iface.name, None,
-                                        wire_len, headers, None, None, data, 1, None, None,
-                                        True, None))
-                                    continue
+                    plain = self.plain_epb(buf, pos, end)
+                    if plain is not None:  # fast path: a plain EPB of a plain TCP packet
+                        _if_id, iface, size, raw_ts, caplen, wire_len = plain
+                        data = buf[pos + 28 : pos + 28 + caplen]
+                        headers = fast(data) if iface.linktype == 1 else None
+                        if headers is not None:
+                            pos += size
+                            self.frame += 1
+                            ts = self.last_ts = iface.ts_ns(raw_ts)
+                            yield new(PacketRecord, (
+                                point, ts, path, self.frame, iface.name, None, wire_len,
+                                headers, None, None, data, 1, None, None, True, None))
+                            continue
                     block_size = self._block_size(buf, pos, base)
                     if block_size is None or pos + block_size > end:
                         break
@@ -201,6 +192,26 @@ class _Reader:
         finally:
             f.close()
             self.stats.packets = self.frame
+
+    def plain_epb(self, buf: bytes | memoryview, pos: int,
+                  end: int) -> tuple[int, Interface, int, int, int, int] | None:
+        """(interface number and description, block size, raw time, captured and wire
+        length) of the enhanced packet
+        block at ``pos`` when it is whole, has no options and names a known interface; else
+        None (the general block reader handles it)."""
+        section = self.section
+        if section is None:
+            return None
+        btype, size = section.head(buf, pos)
+        if btype != EPB or size < 32 or pos + size > end:
+            return None
+        if_id, ts_hi, ts_lo, caplen, wire_len = section.epb(buf, pos + 8)
+        if (if_id < len(section.interfaces) and caplen <= MAX_CAPLEN
+                and 32 + ((caplen + 3) & ~3) == size
+                and section.u32(buf, pos + size - 4)[0] == size):
+            iface = section.interfaces[if_id]
+            return if_id, iface, size, ts_hi << 32 | ts_lo, caplen, wire_len
+        return None
 
     def _cut(self, buf: bytes, pos: int) -> str:
         """``N of M bytes`` of the cut-off block at ``pos`` (``N bytes`` when M is unknown)."""

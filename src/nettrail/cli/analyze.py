@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nettrail.analyze.flows import gc_paused
-from nettrail.analyze.pipeline import PacketFilter, analyze_files
 from nettrail.capture import parse_point_arg
 from nettrail.capture.inputs import Inputs, open_inputs
 from nettrail.cli.args import checked
@@ -25,6 +24,7 @@ from nettrail.cli.main import EXIT_INPUT, EXIT_OK
 from nettrail.cli.progress import Progress, Reading
 from nettrail.errors import InputError, LabError
 from nettrail.model.analysis import Analysis
+from nettrail.run import PacketFilter, analyze_files
 
 DESCRIPTION = ("Read pcap, pcapng or tcpdump text captures, one or more per capture point, "
                "and explain how each TCP connection went; with two or more points, follow "
@@ -100,15 +100,17 @@ def run(args: argparse.Namespace) -> int:
 def with_snapshots(analysis: Analysis, args: Sequence[str]) -> Analysis:
     """Tie translations to rules when a run directory holds the hosts' snapshots (an unreadable
     snapshot is reported on stderr and the analysis goes on without it)."""
-    from nettrail.topology.store import read_rules
+    dirs = [arg for arg in args if os.path.isdir(arg)]
+    if not dirs:
+        return analysis
+    from nettrail.topology.store import read_rules  # only run directories pay for it
 
     rules = {}
-    for arg in args:
-        if os.path.isdir(arg):
-            found, errors = read_rules(Path(arg))
-            rules.update(found)
-            for exc in errors:
-                print(f"nettrail: warning: {exc}", file=sys.stderr)
+    for arg in dirs:
+        found, errors = read_rules(Path(arg))
+        rules.update(found)
+        for exc in errors:
+            print(f"nettrail: warning: {exc}", file=sys.stderr)
     if not rules:
         return analysis
     from nettrail.analyze.attribute import attribute

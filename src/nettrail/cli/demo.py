@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nettrail import lab
-from nettrail.analyze.pipeline import analyze_files
 from nettrail.cli.analyze import with_snapshots
 from nettrail.cli.lab import write_run
 from nettrail.lab.handle import RunResult
 from nettrail.model.analysis import Analysis
 from nettrail.report import html as report_html
 from nettrail.report import text as report_text
+from nettrail.run import analyze_files
 
 SCENARIOS = ("dual-l3", "healthy")
 EXIT_OK = 0

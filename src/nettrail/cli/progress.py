@@ -154,7 +154,7 @@ class Progress:
 
     def _write(self, text: str) -> None:
         """Straight to the terminal's descriptor: the thread never holds the stream's lock,
-        which a process forked meanwhile (``analyze.parallel``) would inherit held."""
+        which a process forked meanwhile would inherit held."""
         try:
             os.write(self.stream.fileno(), text.encode())
         except (OSError, ValueError):

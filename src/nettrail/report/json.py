@@ -7,6 +7,7 @@ Python data. Both only reshape the model; nothing is computed here.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TextIO
@@ -36,11 +37,11 @@ def render(analysis: Analysis, out: TextIO) -> None:
         comma = "," if i < len(items) - 1 else ""
         if key == "connections" and value:  # the bulk of a large report: lines built directly
             out.write(f"{encode(key)}: [\n")
-            out.write(",\n".join(f"  {connection_json(c)}" for c in value))
+            _lines(out, value, connection_json)
             out.write(f"\n]{comma}\n")
         elif key == "findings" and value:
             out.write(f"{encode(key)}: [\n")
-            out.write(",\n".join(f"  {finding_json(f)}" for f in value))
+            _lines(out, value, finding_json)
             out.write(f"\n]{comma}\n")
         elif isinstance(value, list | tuple) and value:
             out.write(f"{encode(key)}: [\n")
@@ -49,6 +50,15 @@ def render(analysis: Analysis, out: TextIO) -> None:
         else:
             out.write(f"{encode(key)}: {encode(value)}{comma}\n")
     out.write("}\n")
+
+
+def _lines(out: TextIO, items: Sequence[Any], line: Callable[[Any], str]) -> None:
+    """``items`` one per line, comma-separated, written a few thousand at a time (memory
+    stays that of a few thousand lines whatever the report's size)."""
+    for start in range(0, len(items), 4096):
+        if start:
+            out.write(",\n")
+        out.write(",\n".join(f"  {line(v)}" for v in items[start : start + 4096]))
 
 
 def to_dict(analysis: Analysis, *, bulk: bool = True) -> dict[str, Any]:

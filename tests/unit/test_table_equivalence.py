@@ -1,5 +1,7 @@
-"""The fused pcap fast path (``capture.segments``) and the general path (records, then the
-tracker's own conversion) give the same single-point analysis, to the last evidence line."""
+"""The packet table path (columnar walkers, connections in bulk, the tracker only for the
+unusual ones) and the reference path (every packet's record from the general reader, every
+connection through the per-packet tracker) give the same single-point analysis, to the last
+evidence line."""
 
 from __future__ import annotations
 
@@ -9,14 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import capkit as ck
-from nettrail.analyze import fastpath, pipeline
-from nettrail.analyze.fastpath import track_pcap
-from nettrail.analyze.pipeline import analyze_files
-from nettrail.capture import open_capture
+from nettrail.capture import open_capture, points, table_pcap, table_pcapng
+from nettrail.capture.points import read_table
+from nettrail.model.table import PacketTable
 from nettrail.report.json import to_dict
+from nettrail.run import analyze_files
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -32,29 +35,33 @@ SYN_OPTS = b"\x02\x04\x05\xb4\x04\x02\x08\x0a" + bytes(8) + b"\x01\x03\x03\x07"
 
 
 def both_paths(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, bool]:
-    """(fast-path JSON, general-path JSON, whether the fast path was taken) of one file."""
-    taken = []
+    """(table-path JSON, reference JSON, whether any row was read as columns) of one file."""
+    columnar = []
+    real = points.read_table
 
-    def spy(tracker: Any, capture: Any) -> bool:
-        done = track_pcap(tracker, capture)
-        taken.append(done)
-        return done
+    def spy(capture: Any, table: PacketTable, **kw: Any) -> None:
+        try:
+            real(capture, table, **kw)
+        finally:
+            columnar.append(any(len(b) > len(b.odd) for b in table.batches))
+
+    def reference(capture: Any, table: PacketTable, **kw: Any) -> None:
+        real(capture, table, full=True)
 
     with monkeypatch.context() as m:
-        m.setattr(pipeline, "track_pcap", spy)
+        m.setattr(points, "read_table", spy)
         fast = analyze_files([("p", str(path))])
     with monkeypatch.context() as m:
-        m.setattr(pipeline, "track_pcap", lambda tracker, capture: False)
+        m.setattr(points, "read_table", reference)
         slow = analyze_files([("p", str(path))])
     assert [str(e) for e in fast.errors] == [str(e) for e in slow.errors]
     return (json.loads(json.dumps(to_dict(fast.analysis))),
-            json.loads(json.dumps(to_dict(slow.analysis))), any(taken))
+            json.loads(json.dumps(to_dict(slow.analysis))), any(columnar))
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_fixture_captures_same_analysis(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fast, slow, taken = both_paths(path, monkeypatch)
-    assert taken == (path.suffix == ".pcap")
+    fast, slow, _taken = both_paths(path, monkeypatch)
     assert fast == slow
 
 
@@ -172,18 +179,93 @@ def test_fast_path_stops_at_the_same_fault(tmp_path: Path,
     fast, slow, _taken = both_paths(path, monkeypatch)
     assert fast == slow
     assert fast["points"][0]["packets"] == 49
-    cap = open_capture(str(path), "p")
-    assert cap.segments(lambda rec: None) is not None
 
 
 def test_small_chunks_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read in chunks smaller than a frame or two: records cut between chunks, and repeated
-    segments looked up again in the file rather than in the chunk in memory."""
+    """Read in chunks smaller than a frame or two: records and blocks cut between chunks."""
     out = tmp_path / "unusual.pcap"
     out.write_bytes(ck.pcap(unusual_frames()))
-    whole, _slow, _taken = both_paths(out, monkeypatch)
-    monkeypatch.setattr(fastpath, "CHUNK", 150)
+    ng = tmp_path / "unusual.pcapng"
+    ng.write_bytes(_pcapng(unusual_frames()))
+    wholes = {path: both_paths(path, monkeypatch)[0] for path in (out, ng)}
+    monkeypatch.setattr(table_pcap, "CHUNK", 150)
+    monkeypatch.setattr(table_pcapng, "CHUNK", 150)
+    for path, whole in wholes.items():
+        fast, slow, taken = both_paths(path, monkeypatch)
+        assert taken
+        assert fast == slow
+        assert fast["connections"] == whole["connections"]
+        assert fast["findings"] == whole["findings"]
+    assert {"retransmission", "multi-interface-copy"} <= {f["kind"] for f in fast["findings"]}
+
+
+def _pcapng(frames: list[tuple[int, bytes]], linktype: int = 1) -> bytes:
+    """The frames as a pcapng file (nanosecond interface), every tenth with a comment."""
+    blocks = [ck.shb(), ck.idb(linktype, name="eth0", tsresol=9)]
+    for i, (ts, data) in enumerate(frames):
+        blocks.append(ck.epb(data, ts, comment="note" if i % 10 == 9 else None))
+    return b"".join(blocks)
+
+
+def test_pcapng_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    frames = unusual_frames()
+    path = tmp_path / "eth.pcapng"
+    path.write_bytes(_pcapng(frames))
+    fast, slow, taken = both_paths(path, monkeypatch)
+    assert taken
+    assert fast == slow
+    assert fast["points"][0]["packets"] == len(frames)
+
+
+@pytest.mark.parametrize("mix", ["web", "bulk", "short", "sll2"])
+def test_generated_mixes_same_analysis(mix: str, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / f"{mix}.pcap"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_capture.py"), str(out),
+                    "--packets", "60000", "--seed", "5", "--mix", mix], check=True)
     fast, slow, taken = both_paths(out, monkeypatch)
     assert taken
-    assert fast == slow == whole
-    assert {"retransmission", "multi-interface-copy"} <= {f["kind"] for f in fast["findings"]}
+    assert fast == slow
+    assert len(fast["connections"]) > 100
+    if mix in ("web", "sll2"):  # the others resend too, but later than 60,000 packets in
+        assert any(f["kind"] == "retransmission" for f in fast["findings"])
+
+
+def test_record_of_a_column_row_matches_the_decoder(tmp_path: Path) -> None:
+    """``PacketTable.record`` of a row read as columns carries the decoder's fields."""
+    path = tmp_path / "eth.pcap"
+    path.write_bytes(ck.pcap(unusual_frames()))
+    table = PacketTable("p")
+    read_table(open_capture(str(path), "p"), table)
+    odd = table.odd_rows()
+    records = list(open_capture(str(path), "p"))
+    assert len(records) == len(table)
+    checked = 0
+    for i, rec in enumerate(records):
+        got = table.record(i)
+        if i in odd:
+            assert got == rec._replace(data=None)
+            continue
+        checked += 1
+        assert (got.ts_ns, got.frame, got.file, got.ifname, got.direction, got.wire_len) == (
+            rec.ts_ns, rec.frame, rec.file, rec.ifname, rec.direction, rec.wire_len)
+        assert got.headers.ip == rec.headers.ip
+        want = rec.headers.l4
+        assert got.headers.l4 is not None and want is not None
+        assert got.headers.l4[:7] == want[:7]
+        if hasattr(want, "options"):
+            assert got.headers.l4.options.ts_val == want.options.ts_val
+    assert checked >= 20  # the plain IPv4/IPv6 conversations, plain and VLAN-tagged
+
+
+def test_hash_collisions_fall_back_to_the_keys(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connections grouped by a hash of their key: every key colliding still groups right."""
+    from nettrail.analyze import table_flows
+
+    path = tmp_path / "eth.pcap"
+    path.write_bytes(ck.pcap(unusual_frames()))
+    fast, slow, _taken = both_paths(path, monkeypatch)
+    monkeypatch.setattr(table_flows, "_HASH", np.uint64(0))
+    collided, _slow, _taken = both_paths(path, monkeypatch)
+    assert collided == fast == slow

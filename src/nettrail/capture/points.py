@@ -1,0 +1,135 @@
+"""Capture files of capture points into packet tables: the file side of ``nettrail analyze``.
+
+Each point's files are read in the order given into one table. A single point, unfiltered,
+is read by the columnar walkers (pcap, pcapng); with two or more points (cross-point matching
+reads every packet's full record) or a packet filter, every row keeps the reader's record.
+A fault ends reading of that file only: its good rows stay, and the fault is returned.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import NamedTuple
+
+from nettrail.capture import Capture
+from nettrail.capture.base import CaptureStats
+from nettrail.capture.inputs import Inputs, open_inputs
+from nettrail.errors import CaptureError, InputError
+from nettrail.model.analysis import PointSummary
+from nettrail.model.packet import PacketRecord, TCPHeader, UDPHeader
+from nettrail.model.table import PacketTable, PointData, table_from_records
+
+
+class PacketFilter(NamedTuple):
+    """Keep only packets to or from ``host`` and/or with ``port`` as source or destination."""
+
+    host: str | None = None
+    port: int | None = None
+
+    def apply(self, records: Iterable[PacketRecord]) -> Iterator[PacketRecord]:
+        """The records that pass the filter."""
+        host, port = self.host, self.port
+        for rec in records:
+            ip = rec.ip
+            if host is not None and (ip is None or host not in (ip.src, ip.dst)):
+                continue
+            if port is not None:
+                l4 = rec.l4
+                if not isinstance(l4, TCPHeader | UDPHeader) or port not in (l4.sport, l4.dport):
+                    continue
+            yield rec
+
+
+def read_points(
+    inputs: Sequence[tuple[str, str]] | Inputs,
+    *,
+    packet_filter: PacketFilter | None = None,
+    ifnames: Mapping[str, Mapping[int, str]] | None = None,
+) -> tuple[list[PointData], list[InputError]]:
+    """Read (point, path) pairs, or inputs already opened by ``open_inputs``, into one table
+    per point (in first-seen order) and the faults met. ``ifnames`` maps a point to its
+    cooked v2 interface names (not used with ``Inputs``, which already hold them)."""
+    if not isinstance(inputs, Inputs):
+        inputs = open_inputs(inputs, ifnames)
+    order = list(dict.fromkeys(item.point for item in inputs.items))
+    filtering = packet_filter is not None and bool(packet_filter.host or packet_filter.port)
+    full = len(order) >= 2 or filtering
+    tables = {p: PacketTable(p) for p in order}
+    stats: dict[str, list[CaptureStats]] = {p: [] for p in order}
+    errors: list[InputError] = []
+    for point, path, capture, exc in inputs.items:
+        if capture is None:
+            assert exc is not None
+            errors.append(exc)
+            stats[point].append(_failed_stats(path, point, exc))
+            continue
+        stats[point].append(capture.stats)
+        try:
+            read_table(capture, tables[point], full=full,
+                       packet_filter=packet_filter if filtering else None)
+        except CaptureError as err:
+            errors.append(err)
+    return [PointData(_summary(p, stats[p]), tables[p]) for p in order], errors
+
+
+def read_table(capture: Capture, table: PacketTable, *, full: bool = False,
+               packet_filter: PacketFilter | None = None) -> None:
+    """Append the packets of ``capture`` to ``table``: by the columnar walkers, or (text,
+    ``full``, a filter) from the reader's records, every row keeping its record. A fault is
+    raised after the rows before it are in the table."""
+    capture.reset_stats()
+    if not full and packet_filter is None and capture.format == "pcap":
+        from nettrail.capture.table_pcap import read_pcap_table
+
+        read_pcap_table(capture.path, table, capture.stats, capture.ifnames)
+        return
+    if not full and packet_filter is None and capture.format == "pcapng":
+        from nettrail.capture.table_pcapng import read_pcapng_table
+
+        read_pcapng_table(capture.path, table, capture.stats, capture.ifnames)
+        return
+    records: Iterable[PacketRecord] = capture
+    if packet_filter is not None:
+        records = packet_filter.apply(records)
+    rows: list[PacketRecord] = []
+    try:
+        rows.extend(records)
+    except CaptureError:  # the rows before the fault are kept
+        table_from_records(table.point, rows, table)
+        raise
+    table_from_records(table.point, rows, table)
+
+
+def _failed_stats(path: str, point: str, exc: InputError) -> CaptureStats:
+    """Statistics of a file that could not be opened at all."""
+    stats = CaptureStats(path=path, point=point)
+    if isinstance(exc, CaptureError):
+        stats.error = exc
+    else:
+        stats.warnings.append(f"{path}: {exc}")
+    return stats
+
+
+def _summary(point: str, stats: Sequence[CaptureStats]) -> PointSummary:
+    """One point's summary from the statistics of its files."""
+    skipped: Counter[str] = Counter()
+    warnings: list[str] = []
+    interfaces: set[str] = set()
+    for s in stats:
+        skipped.update(s.skipped)
+        warnings.extend(s.warnings)
+        interfaces.update(s.interfaces.values())
+        if s.error is not None:
+            n = s.packets
+            warnings.append(f"reading stopped: {s.error} ({n} packet{'' if n == 1 else 's'} "
+                            "read before it)")
+    return PointSummary(
+        name=point,
+        files=tuple(s.path for s in stats),
+        formats=tuple(s.format for s in stats),
+        packets=sum(s.packets for s in stats),
+        interfaces=tuple(sorted(interfaces)),
+        skipped=dict(sorted(skipped.items())),
+        warnings=tuple(warnings),
+    )

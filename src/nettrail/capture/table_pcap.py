@@ -1,0 +1,148 @@
+"""A classic pcap file into a packet table: one offset walk, then the columns in bulk.
+
+The file is read in large chunks into one reusable buffer. For each chunk a Python loop walks
+the record headers (only the captured length is read, to find the next record); the record
+headers and the common frames' fields are then read as columns (``table_fill``). Faults are
+those of ``pcap.read_pcap``, at the same byte offsets, raised after the rows before them are
+in the table.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.capture import decode
+from nettrail.capture.base import CaptureStats
+from nettrail.capture.columns import PAD, rows_at
+from nettrail.capture.pcap import (
+    FILE_HEADER_LEN,
+    MAX_CAPLEN,
+    RECORD_HEADER_LEN,
+    _check_tail,
+    _os_error,
+    _store,
+    parse_file_header,
+)
+from nettrail.capture.table_fill import Filler, ifname_of
+from nettrail.errors import CaptureError
+from nettrail.model.packet import PacketRecord
+from nettrail.model.table import PacketTable
+
+CHUNK = 8 << 20
+Arr = npt.NDArray[Any]
+
+
+def read_pcap_table(path: str, table: PacketTable, stats: CaptureStats,
+                    ifnames: Mapping[int, str] | None = None) -> None:
+    """Append the packets of pcap file ``path`` to ``table``; a fault is raised (and kept in
+    ``stats.error``) after every row before it is in the table."""
+    stats.format = "pcap"
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed in the finally below
+    except OSError as exc:
+        raise _store(stats, _os_error(exc, path, 0)) from exc
+    fill = Filler(table, path, stats, ifnames or {})
+    frame = 0
+    try:
+        order, unit, _snaplen, linktype = parse_file_header(f.read(FILE_HEADER_LEN), path)
+        u32 = struct.Struct(order + "I").unpack_from
+        head_dtype = np.dtype(order + "u4")
+        frac_limit = 1_000_000_000 // unit
+        room = bytearray(CHUNK + MAX_CAPLEN + RECORD_HEADER_LEN + PAD)
+        view = memoryview(room)
+        npbuf = np.frombuffer(room, np.uint8)
+        base = FILE_HEADER_LEN  # file offset of room[0]
+        end = 0
+        while True:
+            got = f.readinto(view[end : end + CHUNK])
+            if not got:
+                break
+            end += got
+            offs = array("q")
+            append = offs.append
+            pos = 0
+            last = end - RECORD_HEADER_LEN
+            while pos <= last:  # the hot loop: where each record starts
+                stop = pos + 16 + u32(room, pos + 8)[0]
+                if stop > end:
+                    break
+                append(pos)
+                pos = stop
+            starts = np.array(offs, np.int64)
+            if pos + RECORD_HEADER_LEN <= end:  # the record the walk stopped at, if whole
+                starts = np.append(starts, pos)
+            h = rows_at(npbuf, starts, RECORD_HEADER_LEN).view(head_dtype).astype(np.int64)
+            absurd = _absurd(h[:, 2], starts)
+            whole = len(offs) if absurd is None else absurd[0]
+            _add(fill, npbuf, starts[:whole], h[:whole], frame, unit, frac_limit, linktype,
+                 path, stats, base)
+            frame += whole
+            if absurd is not None:
+                raise CaptureError(f"absurd record length {absurd[1]} (> {MAX_CAPLEN})",
+                                   path=path, offset=base + absurd[2], records=frame)
+            left = end - pos
+            room[:left] = room[pos:end]
+            base += pos
+            end = left
+        fill.flush()
+        _check_tail(bytes(room[:end]), 0, base, path, frame,
+                    struct.Struct(order + "IIII").unpack_from)
+    except OSError as exc:
+        fill.flush()
+        raise _store(stats, _os_error(exc, path, frame)) from exc
+    except CaptureError as exc:
+        fill.flush()
+        raise _store(stats, exc) from None
+    finally:
+        f.close()
+        stats.packets = frame
+
+
+def _absurd(caplens: Arr, starts: Arr) -> tuple[int, int, int] | None:
+    """(index, length, buffer offset) of the first record longer than libpcap allows;
+    None when there is none."""
+    bad = np.flatnonzero(caplens > MAX_CAPLEN)
+    if not len(bad):
+        return None
+    i = int(bad[0])
+    return i, int(caplens[i]), int(starts[i])
+
+
+def _add(fill: Filler, npbuf: Arr, starts: Arr, h: Arr, frame: int, unit: int,
+         frac_limit: int, linktype: int, path: str, stats: CaptureStats, base: int) -> None:
+    """Rows for the records at ``starts`` in the buffer (``h``: their four header fields)."""
+    n = len(starts)
+    if n == 0:
+        return
+    sec, frac, caplen, wire_len = h[:, 0], h[:, 1], h[:, 2], h[:, 3]
+    ts = sec * 1_000_000_000 + frac * unit
+    frames = np.arange(frame + 1, frame + n + 1, dtype=np.int64)
+    recs: dict[int, PacketRecord] = {}
+    for i in np.flatnonzero(frac >= frac_limit).tolist():
+        recs[i] = _bad_time(fill, npbuf, int(starts[i]), h[i], frame + 1 + i, linktype, path,
+                            stats, base)
+        ts[i] = recs[i].ts_ns
+    fill.add(npbuf, starts + RECORD_HEADER_LEN, caplen, wire_len, ts, frames,
+             np.full(n, linktype, np.int64), np.zeros(n, np.int64), [None], recs)
+
+
+def _bad_time(fill: Filler, npbuf: Arr, start: int, head: Arr, frame: int, linktype: int,
+              path: str, stats: CaptureStats, base: int) -> PacketRecord:
+    """The record of a frame whose time fraction is a second or more (as ``pcap`` makes it)."""
+    sec, frac, caplen, wire_len = (int(v) for v in head)
+    stats.warnings.append(f"{path} at byte {base + start}: frame {frame}: invalid timestamp "
+                          f"fraction {frac} (a second or more); its time is not used")
+    data = npbuf[start + 16 : start + 16 + caplen].tobytes()
+    fr = decode.decode_frame_general(linktype, data)
+    if fr.problem is not None:
+        stats.skipped[fr.problem] += 1
+    ifname = ifname_of(fill.ifnames, None, -1 if fr.ifindex is None else fr.ifindex)
+    return PacketRecord(fill.table.point, sec * 1_000_000_000 + 999_999_999, path, frame, ifname,
+                        fr.direction, wire_len, fr.headers, fr.inner, fr.vni, None, linktype,
+                        time_ok=False, tunnel=fr.tunnel)

@@ -1,0 +1,360 @@
+"""The packet table: one row per packet sighting, in column batches (numpy arrays).
+
+Readers (capture/) fill it; analysis (analyze/) reads it. A row holds the fields analysis
+uses as fixed-width columns; a packet the columns cannot describe fully (ICMP, ARP, a tunnel,
+text input, an unusual header) also keeps its :class:`PacketRecord` in the batch's ``odd``
+map. :meth:`PacketTable.record` gives the record of any row: the kept one, or one built
+from the columns (no link header, TCP options reduced to the timestamp, no bytes).
+
+Addresses: an IPv4 address is its 32-bit value; any other (IPv6, a name from text input)
+is an index into the table's ``addrs`` side list, with ``family`` saying which (4, 6, or
+:data:`FAMILY_NAME`; 0 when the packet has no IP header).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.model import packet as pk
+from nettrail.model.analysis import PointSummary
+from nettrail.model.packet import PacketRecord
+
+BATCH_ROWS = 262_144
+"""Rows per batch a reader fills before it starts the next one."""
+
+FAMILY_NAME = 1
+"""``family`` of an address that is neither IPv4 nor IPv6 (a host name in text input)."""
+
+# Bits of the ``known`` column: which optional fields a row has.
+K_SEQ = 1  # seq and ack
+K_IPID = 2
+K_TS = 4  # TCP timestamp option value
+K_HASH = 8  # payload hash
+K_DF = 16  # IPv4 don't-fragment bit (a value, not a presence)
+K_MF = 32  # IPv4 more-fragments bit (a value)
+K_WIN = 64
+K_TTL = 128
+
+DIRECTIONS: tuple[str | None, str | None, str | None] = (None, "in", "out")
+"""``direction`` column values: 0 unknown, 1 ``in``, 2 ``out``."""
+
+U8 = npt.NDArray[np.uint8]
+U16 = npt.NDArray[np.uint16]
+U32 = npt.NDArray[np.uint32]
+I16 = npt.NDArray[np.int16]
+I64 = npt.NDArray[np.int64]
+
+COLUMNS: dict[str, type[Any]] = {
+    "ts": np.int64,  # capture time, ns since the epoch, the point's own clock
+    "frame": np.uint32,  # frame (binary) or line (text) number, 1-based
+    "file": np.uint16,  # index into PacketTable.files
+    "iface": np.int16,  # index into PacketTable.ifnames, -1 unknown
+    "direction": np.uint8,  # see DIRECTIONS
+    "linktype": np.int16,  # pcap link type, -1 for text
+    "wire_len": np.uint32,
+    "family": np.uint8,
+    "src": np.uint32,
+    "dst": np.uint32,
+    "proto": np.uint8,
+    "sport": np.uint16,
+    "dport": np.uint16,
+    "flags": np.uint16,  # TCP flag bits including AE (0x100)
+    "seq": np.uint32,
+    "ack": np.uint32,
+    "window": np.uint16,
+    "ip_len": np.uint32,
+    "payload_len": np.uint32,
+    "ip_id": np.uint16,
+    "ttl": np.uint8,
+    "tos": np.uint8,
+    "ts_val": np.uint32,
+    "payload_hash": np.uint32,
+    "known": np.uint8,  # K_* bits
+}
+"""Every column and its dtype."""
+
+
+@dataclass
+class Batch:
+    """Up to :data:`BATCH_ROWS` rows: one array per column of :data:`COLUMNS`, all the same
+    length, and the records kept for rows the columns cannot describe (row -> record)."""
+
+    cols: dict[str, npt.NDArray[Any]]
+    odd: dict[int, PacketRecord] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.cols["ts"])
+
+
+@dataclass
+class PacketTable:
+    """The packets of one capture point, in capture order, as column batches."""
+
+    point: str
+    files: list[str] = field(default_factory=list)
+    ifnames: list[str] = field(default_factory=list)
+    addrs: list[str] = field(default_factory=list)
+    batches: list[Batch] = field(default_factory=list)
+    _addr_index: dict[str, int] = field(default_factory=dict, repr=False)
+    _if_index: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self.batches)
+
+    def file_id(self, path: str) -> int:
+        """The ``file`` column value of ``path`` (added when new)."""
+        try:
+            return self.files.index(path)
+        except ValueError:
+            self.files.append(path)
+            return len(self.files) - 1
+
+    def iface_id(self, name: str | None) -> int:
+        """The ``iface`` column value of interface ``name`` (-1 for None; added when new)."""
+        if name is None:
+            return -1
+        idx = self._if_index.get(name)
+        if idx is None:
+            idx = self._if_index[name] = len(self.ifnames)
+            self.ifnames.append(name)
+        return idx
+
+    def addr_id(self, text: str) -> int:
+        """The side-list index of a non-IPv4 address text (added when new)."""
+        idx = self._addr_index.get(text)
+        if idx is None:
+            idx = self._addr_index[text] = len(self.addrs)
+            self.addrs.append(text)
+        return idx
+
+    def column(self, name: str) -> npt.NDArray[Any]:
+        """One column over every batch (a copy when there are several)."""
+        parts = [b.cols[name] for b in self.batches]
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return np.zeros(0, COLUMNS[name])
+        return np.concatenate(parts)
+
+    def odd_rows(self) -> dict[int, PacketRecord]:
+        """The kept records by row number over the whole table."""
+        out: dict[int, PacketRecord] = {}
+        start = 0
+        for b in self.batches:
+            for i, rec in b.odd.items():
+                out[start + i] = rec
+            start += len(b)
+        return out
+
+    def record(self, i: int) -> PacketRecord:
+        """The record of row ``i``: the one kept for it, else one built from the columns."""
+        for b in self.batches:
+            n = len(b)
+            if i < n:
+                return self._record(b, i)
+            i -= n
+        raise IndexError("row out of range")
+
+    def records(self) -> Iterator[PacketRecord]:
+        """The record of every row, in order."""
+        for b in self.batches:
+            for i in range(len(b)):
+                yield self._record(b, i)
+
+    def _record(self, b: Batch, i: int) -> PacketRecord:
+        rec = b.odd.get(i)
+        if rec is not None:
+            return rec
+        c = b.cols
+        return column_record(self, {k: int(v[i]) for k, v in c.items()})
+
+    def addr_text(self, family: int, value: int) -> str:
+        """The text of an address column value of ``family``."""
+        if family == 4:
+            return ipaddress.IPv4Address(value).compressed
+        return self.addrs[value]
+
+
+def column_record(table: PacketTable, row: dict[str, int]) -> PacketRecord:
+    """The record a row of plain IPv4/IPv6 + TCP/UDP columns stands for."""
+    known = row["known"]
+    family = row["family"]
+    ip = pk.IPHeader(
+        version=family,
+        src=table.addr_text(family, row["src"]),
+        dst=table.addr_text(family, row["dst"]),
+        proto=row["proto"],
+        ttl=row["ttl"] if known & K_TTL else None,
+        ip_id=row["ip_id"] if known & K_IPID else None,
+        length=row["ip_len"],
+        df=bool(known & K_DF),
+        frag_offset=0,
+        more_fragments=bool(known & K_MF),
+        tos=row["tos"],
+    )
+    l4: pk.TCPHeader | pk.UDPHeader
+    if row["proto"] == 6:
+        options = pk.NO_OPTIONS
+        if known & K_TS:
+            options = pk.TCPOptions(None, None, False, (), row["ts_val"], None, ())
+        l4 = pk.TCPHeader(row["sport"], row["dport"], row["flags"],
+                       row["seq"] if known & K_SEQ else None,
+                       row["ack"] if known & K_SEQ else None,
+                       row["window"] if known & K_WIN else None,
+                       row["payload_len"], options)
+    else:
+        l4 = pk.UDPHeader(row["sport"], row["dport"], row["payload_len"])
+    phash = row["payload_hash"] if known & K_HASH else None
+    iface = row["iface"]
+    return PacketRecord(
+        point=table.point,
+        ts_ns=row["ts"],
+        file=table.files[row["file"]],
+        frame=row["frame"],
+        ifname=table.ifnames[iface] if iface >= 0 else None,
+        direction=DIRECTIONS[row["direction"]],
+        wire_len=row["wire_len"],
+        headers=pk.Headers(None, ip, l4, None, phash),
+        linktype=row["linktype"],
+    )
+
+
+@dataclass(frozen=True)
+class PointData:
+    """What analysis gets of one capture point: its summary and its packet table."""
+
+    summary: PointSummary
+    table: PacketTable
+
+
+def empty_columns(n: int) -> dict[str, npt.NDArray[Any]]:
+    """Zeroed columns for ``n`` rows."""
+    return {name: np.zeros(n, dtype) for name, dtype in COLUMNS.items()}
+
+
+_V4_CACHE: dict[str, int | None] = {}
+
+
+def _v4_value(text: str) -> int | None:
+    """The 32-bit value of canonical dotted-quad text, else None."""
+    value = _V4_CACHE.get(text, -1)
+    if value != -1:
+        return value
+    try:
+        addr = ipaddress.ip_address(text)
+        value = int(addr) if addr.version == 4 and addr.compressed == text else None
+    except ValueError:
+        value = None
+    if len(_V4_CACHE) >= 65536:
+        _V4_CACHE.clear()
+    _V4_CACHE[text] = value
+    return value
+
+
+def _family(table: PacketTable, text: str) -> tuple[int, int]:
+    """(family, column value) of an address text."""
+    v4 = _v4_value(text)
+    if v4 is not None:
+        return 4, v4
+    fam = 6 if ":" in text else FAMILY_NAME
+    return fam, table.addr_id(text)
+
+
+def fill_row(table: PacketTable, cols: dict[str, npt.NDArray[Any]], i: int,
+             rec: PacketRecord, file_id: int) -> None:
+    """Fill row ``i`` of ``cols`` from a record (the flow's headers: the inner ones of a
+    tunnel)."""
+    cols["ts"][i] = rec.ts_ns
+    cols["frame"][i] = rec.frame
+    cols["file"][i] = file_id
+    cols["iface"][i] = table.iface_id(rec.ifname)
+    cols["direction"][i] = 1 if rec.direction == "in" else 2 if rec.direction == "out" else 0
+    cols["linktype"][i] = rec.linktype
+    cols["wire_len"][i] = rec.wire_len
+    ip = rec.ip
+    if ip is None:
+        return
+    known = 0
+    fam, src = _family(table, ip.src)
+    fam2, dst = _family(table, ip.dst)
+    cols["family"][i] = fam if fam == fam2 else FAMILY_NAME
+    if fam != fam2:  # a mixed pair: both by text
+        src, dst = table.addr_id(ip.src), table.addr_id(ip.dst)
+    cols["src"][i] = src
+    cols["dst"][i] = dst
+    cols["proto"][i] = ip.proto
+    cols["ip_len"][i] = ip.length or 0
+    if ip.ttl is not None:
+        cols["ttl"][i] = ip.ttl
+    if ip.tos is not None:
+        cols["tos"][i] = ip.tos
+        known |= K_TTL
+    if ip.ip_id is not None:
+        cols["ip_id"][i] = ip.ip_id
+        known |= K_IPID
+    if ip.df:
+        known |= K_DF
+    if ip.more_fragments:
+        known |= K_MF
+    l4 = rec.l4
+    if isinstance(l4, pk.TCPHeader | pk.UDPHeader):
+        cols["sport"][i] = l4.sport
+        cols["dport"][i] = l4.dport
+        cols["payload_len"][i] = max(l4.payload_len, 0)
+    if isinstance(l4, pk.TCPHeader):
+        cols["flags"][i] = l4.flags
+        if l4.seq is not None and l4.ack is not None:
+            cols["seq"][i] = l4.seq
+            cols["ack"][i] = l4.ack
+            known |= K_SEQ
+        if l4.window is not None:
+            cols["window"][i] = l4.window & 0xFFFF
+            known |= K_WIN
+        if l4.options.ts_val is not None:
+            cols["ts_val"][i] = l4.options.ts_val
+            known |= K_TS
+    headers = rec.inner if rec.inner is not None and rec.inner.ip is not None else rec.headers
+    if headers.payload_hash is not None:
+        cols["payload_hash"][i] = headers.payload_hash
+        known |= K_HASH
+    cols["known"][i] = known
+
+
+def lean(rec: PacketRecord) -> PacketRecord:
+    """The record without its captured bytes."""
+    if rec.data is None:
+        return rec
+    return rec._replace(data=None)
+
+
+def table_from_records(point: str, records: Iterable[PacketRecord],
+                       table: PacketTable | None = None) -> PacketTable:
+    """A table whose every row keeps its record (text input, records built elsewhere):
+    the columns are filled from the records. Rows are appended to ``table`` when given."""
+    table = table if table is not None else PacketTable(point)
+    pending: list[PacketRecord] = []
+    for rec in records:
+        pending.append(lean(rec))
+        if len(pending) >= BATCH_ROWS:
+            _append_records(table, pending)
+            pending = []
+    if pending:
+        _append_records(table, pending)
+    return table
+
+
+def _append_records(table: PacketTable, recs: Sequence[PacketRecord]) -> None:
+    cols = empty_columns(len(recs))
+    files: dict[str, int] = {}
+    for i, rec in enumerate(recs):
+        fid = files.get(rec.file)
+        if fid is None:
+            fid = files[rec.file] = table.file_id(rec.file)
+        fill_row(table, cols, i, rec, fid)
+    table.batches.append(Batch(cols, dict(enumerate(recs))))
