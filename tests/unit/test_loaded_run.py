@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nettrail.analyze.pipeline import analyze_files
 from nettrail.lab.manifest import captures_of
+from nettrail.run import analyze_files
 
 RUN = Path(__file__).parent.parent / "fixtures" / "loaded" / "netnode-client-healthy"
 
 
 def test_late_copies_are_copies_not_retransmissions_and_the_run_stays_healthy() -> None:
     captures, ifnames = captures_of(RUN)
-    analysis = analyze_files(captures, ifnames=ifnames, split=False).analysis
+    analysis = analyze_files(captures, ifnames=ifnames).analysis
     by_point = {(c.point, c.server.port): c for c in analysis.connections}
     assert {c.retransmissions for c in analysis.connections} == {0}
     assert by_point[("compute", 22)].copies >= 40

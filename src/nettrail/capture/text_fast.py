@@ -294,7 +294,7 @@ class FastLine:
         sp, dp = _port(sport), _port(dport)
         ends: _Ends | None = None
         if src is not None and dst is not None and 0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF:
-            ip = _new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False))
+            ip = _new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False, None))
             ends = (ip, sp, dp, (src, sp, dst, dp), 20 if version == 4 else 40)
         cache = self.ends[proto == PROTO_UDP]
         if len(cache) >= _CACHE_MAX:
