@@ -360,7 +360,7 @@ def test_interrupt_mid_capture_writes_the_run_and_leaves_nothing(
     try:
         _wait_capturing(proc, 2)
         proc.send_signal(sig)
-        assert proc.wait(timeout=30) == 130
+        assert proc.wait(timeout=90) == 130
     finally:
         if proc.poll() is None:
             proc.kill()
