@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,11 +140,13 @@ def test_the_capture_script_passes_the_filter_whole_and_stops_at_end_of_stdin(
     bin_dir.mkdir()
     args_file = tmp_path / "args"
     stub = bin_dir / "tcpdump"  # stands in for tcpdump: records its arguments, runs until INT
-    stub.write_text("#!/bin/sh\n"
-                    f"for a in \"$@\"; do printf '%s\\0' \"$a\"; done > {args_file}\n"
-                    "trap 'echo \"1 packet captured\" >&2; exit 0' INT\n"
-                    "echo 'listening on any' >&2\n"
-                    "while :; do sleep 0.05; done\n", encoding="ascii")
+    stub.write_text(f"#!{sys.executable}\n"  # not sh: sh keeps SIGINT ignored in a background job
+                    "import signal, sys, time\n"
+                    f"open({str(args_file)!r}, 'wb').write(b''.join(a.encode() + b'\\0' "
+                    "for a in sys.argv[1:]))\n"
+                    "signal.signal(signal.SIGINT, lambda *_: sys.exit(0))\n"
+                    "print('listening on any', file=sys.stderr, flush=True)\n"
+                    "while True:\n    time.sleep(0.05)\n", encoding="ascii")
     stub.chmod(0o755)
     marker = tmp_path / "pwned"
     hostile = f"tcp port 22 '; touch {marker}; $(touch {marker})"

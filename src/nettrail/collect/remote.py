@@ -7,8 +7,10 @@ must be POSIX-like (sh, bash, dash, zsh, ksh).
 
 The capture script watches for the end on its own (the remote watchdog): a line or end of
 file on stdin (the collector stopping, or the SSH connection dropping) or the hard deadline
-(``timeout``) stops tcpdump with SIGINT, so it flushes; nothing is left running and nothing
-is written to disk.
+stops tcpdump with SIGINT, so it flushes; nothing is left running and nothing is written to
+disk. The deadline is a shell loop, not ``timeout``: coreutils 9.1's ``timeout`` exits 130 and
+leaves its command running when SIGINT reaches it before its fork has returned (seen under
+load when the collector stops right after tcpdump said "listening on").
 """
 
 from __future__ import annotations
@@ -58,16 +60,21 @@ if [ -n "$filter" ] && [ -n "$own" ]; then expr="($filter) and $own"
 elif [ -n "$filter" ]; then expr=$filter
 else expr=$own; fi
 exec 3<&0
-timeout -s INT -k 5 "$deadline" $sudo tcpdump -i any -n -U --immediate-mode -s "$snaplen" \
-  -B 8192 -w - ${expr:+"$expr"} <&- &
+$sudo tcpdump -i any -n -U --immediate-mode -s "$snaplen" -B 8192 -w - ${expr:+"$expr"} <&- &
 tp=$!
 ( read -r _ <&3; kill -INT $tp ) </dev/null >/dev/null 2>&1 &
 rd=$!
 exec 3<&-
+( n=0
+  while [ "$n" -lt "$deadline" ]; do
+    sleep 1; n=$((n + 1)); kill -0 $tp 2>/dev/null || exit 0
+  done
+  kill -INT $tp; sleep 5; kill -KILL $tp ) </dev/null >/dev/null 2>&1 &
+wd=$!
 wait $tp
 rc=$?
 kill $rd 2>/dev/null
-wait $rd 2>/dev/null
+wait $rd $wd 2>/dev/null
 exit $rc
 """
 
