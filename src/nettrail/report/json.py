@@ -37,11 +37,11 @@ def render(analysis: Analysis, out: TextIO) -> None:
         comma = "," if i < len(items) - 1 else ""
         if key == "connections" and value:  # the bulk of a large report: lines built directly
             out.write(f"{encode(key)}: [\n")
-            _lines(out, value, connection_json)
+            _lines(out, value, connection_texts)
             out.write(f"\n]{comma}\n")
         elif key == "findings" and value:
             out.write(f"{encode(key)}: [\n")
-            _lines(out, value, finding_json)
+            _lines(out, value, lambda items: [finding_json(f) for f in items])
             out.write(f"\n]{comma}\n")
         elif isinstance(value, list | tuple) and value:
             out.write(f"{encode(key)}: [\n")
@@ -52,13 +52,15 @@ def render(analysis: Analysis, out: TextIO) -> None:
     out.write("}\n")
 
 
-def _lines(out: TextIO, items: Sequence[Any], line: Callable[[Any], str]) -> None:
-    """``items`` one per line, comma-separated, written a few thousand at a time (memory
-    stays that of a few thousand lines whatever the report's size)."""
+def _lines(out: TextIO, items: Sequence[Any],
+           texts: Callable[[Sequence[Any]], list[str]]) -> None:
+    """``items`` one per line (``texts`` makes the lines of a slice), comma-separated,
+    written a few thousand at a time (memory stays that of a few thousand lines whatever the
+    report's size)."""
     for start in range(0, len(items), 4096):
         if start:
             out.write(",\n")
-        out.write(",\n".join(f"  {line(v)}" for v in items[start : start + 4096]))
+        out.write("  " + ",\n  ".join(texts(items[start : start + 4096])))
 
 
 def to_dict(analysis: Analysis, *, bulk: bool = True) -> dict[str, Any]:
@@ -140,27 +142,45 @@ def connection_dict(c: Connection) -> dict[str, Any]:
 def connection_json(c: Connection) -> str:
     """``connection_dict(c)`` as JSON text, built directly (the same text the encoder writes,
     several times quicker: a report may hold hundreds of thousands of connections)."""
-    text = _texts.get
-    cl, sv, k = c.client, c.server, c.key
-    client = _ENDPOINT % (text(cl.addr) or _text(cl.addr), cl.port)
-    server = _ENDPOINT % (text(sv.addr) or _text(sv.addr), sv.port)
-    if k is None:
-        key = "null"
-    else:
-        a = client if k.a == cl else server if k.a == sv else _endpoint_json(k.a)
-        b = server if k.b == sv else client if k.b == cl else _endpoint_json(k.b)
-        key = _KEY % (_text(PROTO_NAMES.get(k.proto, str(k.proto))), a, b)
-    return _CONNECTION % (
-        text(c.point) or _text(c.point), key, client, server,
-        text(c.outcome) or _text(c.outcome), c.packets, c.first_ns, c.last_ns,
-        time_iso(c.first_ns), c.retransmissions, c.copies, c.bytes_client, c.bytes_server)
+    return connection_texts([c])[0]
+
+
+def connection_texts(conns: Sequence[Connection]) -> list[str]:
+    """``connection_json`` of each of ``conns``, with the texts of their endpoints, points,
+    outcomes and seconds made once each."""
+    eps: dict[Endpoint, str] = {}
+    words: dict[str, str] = {}
+    seconds: dict[int, str] = {}
+    keys: dict[int, str] = {}
+    out = []
+    for c in conns:
+        cl, sv, k = c.client, c.server, c.key
+        client = eps.get(cl) or eps.setdefault(cl, _endpoint_json(cl))
+        server = eps.get(sv) or eps.setdefault(sv, _endpoint_json(sv))
+        if k is None:
+            key = "null"
+        else:
+            ka, kb = k.a, k.b
+            a = client if ka is cl or ka == cl else server if ka == sv else _endpoint_json(ka)
+            b = server if kb is sv or kb == sv else client if kb == cl else _endpoint_json(kb)
+            proto = keys.get(k.proto) or keys.setdefault(
+                k.proto, _text(PROTO_NAMES.get(k.proto, str(k.proto))))
+            key = _KEY % (proto, a, b)
+        sec, frac = divmod(c.first_ns, 1_000_000_000)
+        out.append(_CONNECTION % (
+            words.get(c.point) or words.setdefault(c.point, _text(c.point)), key, client,
+            server, words.get(c.outcome) or words.setdefault(c.outcome, _text(c.outcome)),
+            c.packets, c.first_ns, c.last_ns,
+            seconds.get(sec) or seconds.setdefault(sec, _second(sec)), frac // 1000,
+            c.retransmissions, c.copies, c.bytes_client, c.bytes_server))
+    return out
 
 
 _ENDPOINT = '{"addr": %s, "port": %d}'
 _KEY = '{"proto": %s, "a": %s, "b": %s}'
 _CONNECTION = (
     '{"point": %s, "key": %s, "client": %s, "server": %s, "outcome": %s, "packets": %d, '
-    '"first_ns": %d, "last_ns": %d, "first_time": "%s", "retransmissions": %d, '
+    '"first_ns": %d, "last_ns": %d, "first_time": "%s.%06dZ", "retransmissions": %d, '
     '"copies": %d, "bytes_client": %d, "bytes_server": %d}')
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 _texts: dict[str, str] = {}
