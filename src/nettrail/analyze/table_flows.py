@@ -323,6 +323,30 @@ def _seen_before(mask: Arr, gid: Arr) -> Arr:
     return out
 
 
+_OCTETS = [str(i) for i in range(256)]
+
+
+def _endpoint_list(addrs: list[str], eps: Arr) -> list[Endpoint]:
+    """The Endpoints of endpoint numbers ``eps`` (address text as the tracker writes it;
+    ``addrs``: the table's side list of other addresses), the text of each /24 made once."""
+    octets = _OCTETS
+    nets: dict[int, str] = {}
+    new = tuple.__new__  # Endpoint's own __new__, without its Python-level call
+    out = []
+    for ep in eps.tolist():
+        addr = (ep >> 16) & _MASK
+        if ep >> 48:
+            text = addrs[addr]
+        else:
+            net = addr >> 8
+            head = nets.get(net)
+            if head is None:
+                head = nets[net] = f"{net >> 16}.{net >> 8 & 255}.{net & 255}."
+            text = head + octets[addr & 255]
+        out.append(new(Endpoint, (text, ep & 0xFFFF)))
+    return out
+
+
 Done = list[tuple[Connection, list[Finding]]]
 
 
@@ -333,7 +357,6 @@ class _Groups:
                  eps: Arr, epd: Arr, client_is_src: Arr, gid: Arr) -> None:
         self.table, self.s, self.starts, self.fc, self.gid = table, s, starts, fc, gid
         self.eps, self.epd, self.client_is_src = eps, epd, client_is_src
-        self.names = _Names(table)
 
     def connections(self, plain: Arr, closed: Arr, mid: Arr, resent: Arr,
                     prev: Arr) -> tuple[list[Connection], dict[int, list[Finding]], Arr]:
@@ -359,8 +382,7 @@ class _Groups:
         m = len(g_all)
         uniq, inverse = np.unique(np.concatenate([self.eps[g_all], self.epd[g_all]]),
                                   return_inverse=True)
-        endpoint = self.names.endpoint
-        eps = [endpoint(e) for e in uniq.tolist()]
+        eps = _endpoint_list(self.table.addrs, uniq)
         ep_at = inverse.tolist()
         names = (Outcome.CLOSED, Outcome.MIDSTREAM, Outcome.ESTABLISHED)
         outcomes = np.where(closed, 0, np.where(mid, 1, 2))[g_all].tolist()
@@ -418,24 +440,6 @@ class _Groups:
         return {k: (ts, seq, ack, fl, plen, win, None if i < 0 else i, ifnames[iface],
                     DIRECTIONS[d], frame, files[file], None, False, None)
                 for k, ts, seq, ack, fl, plen, win, i, iface, d, frame, file in cols}
-
-
-class _Names:
-    """Endpoint numbers to Endpoints (text as the tracker writes it), cached."""
-
-    def __init__(self, table: PacketTable) -> None:
-        self.addrs = table.addrs
-        self.cache: dict[int, Endpoint] = {}
-
-    def endpoint(self, ep: int) -> Endpoint:
-        """The Endpoint of endpoint number ``ep``."""
-        e = self.cache.get(ep)
-        if e is None:
-            addr = (ep >> 16) & _MASK
-            text = (self.addrs[addr] if ep >> 48 else
-                    f"{addr >> 24}.{addr >> 16 & 255}.{addr >> 8 & 255}.{addr & 255}")
-            e = self.cache[ep] = Endpoint(text, ep & 0xFFFF)
-        return e
 
 
 def _tracked(table: PacketTable, s: dict[str, Arr], rows: Arr, ticks: Arr) -> Done:

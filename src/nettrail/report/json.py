@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 from nettrail.model.analysis import (
@@ -149,31 +150,45 @@ def connection_texts(conns: Sequence[Connection]) -> list[str]:
     """``connection_json`` of each of ``conns``, with the texts of their endpoints, points,
     outcomes and seconds made once each."""
     eps: dict[Endpoint, str] = {}
-    words: dict[str, str] = {}
+    words: dict[Any, str] = {}
     seconds: dict[int, str] = {}
-    keys: dict[int, str] = {}
+    line = _CONNECTION
     out = []
     for c in conns:
         cl, sv, k = c.client, c.server, c.key
-        client = eps.get(cl) or eps.setdefault(cl, _endpoint_json(cl))
-        server = eps.get(sv) or eps.setdefault(sv, _endpoint_json(sv))
+        client = eps.get(cl)
+        if client is None:
+            client = eps[cl] = _ENDPOINT % (_string(cl.addr), cl.port)
+        server = eps.get(sv)
+        if server is None:
+            server = eps[sv] = _ENDPOINT % (_string(sv.addr), sv.port)
         if k is None:
             key = "null"
+        elif k.a is cl and k.b is sv:  # how connections are made: the same endpoints
+            key = _KEY % (words.get(k.proto) or _proto(k.proto, words), client, server)
+        elif k.a is sv and k.b is cl:
+            key = _KEY % (words.get(k.proto) or _proto(k.proto, words), server, client)
         else:
-            ka, kb = k.a, k.b
-            a = client if ka is cl or ka == cl else server if ka == sv else _endpoint_json(ka)
-            b = server if kb is sv or kb == sv else client if kb == cl else _endpoint_json(kb)
-            proto = keys.get(k.proto) or keys.setdefault(
-                k.proto, _text(PROTO_NAMES.get(k.proto, str(k.proto))))
-            key = _KEY % (proto, a, b)
-        sec, frac = divmod(c.first_ns, 1_000_000_000)
-        out.append(_CONNECTION % (
-            words.get(c.point) or words.setdefault(c.point, _text(c.point)), key, client,
-            server, words.get(c.outcome) or words.setdefault(c.outcome, _text(c.outcome)),
-            c.packets, c.first_ns, c.last_ns,
-            seconds.get(sec) or seconds.setdefault(sec, _second(sec)), frac // 1000,
-            c.retransmissions, c.copies, c.bytes_client, c.bytes_server))
+            key = _key_json(k)
+        first = c.first_ns
+        sec = first // 1_000_000_000
+        out.append(line % (
+            words.get(c.point) or _word(c.point, words), key, client, server,
+            words.get(c.outcome) or _word(c.outcome, words), c.packets, first, c.last_ns,
+            seconds.get(sec) or seconds.setdefault(sec, _second(sec)),
+            first % 1_000_000_000 // 1000, c.retransmissions, c.copies, c.bytes_client,
+            c.bytes_server))
     return out
+
+
+def _word(s: str, words: dict[Any, str]) -> str:
+    text = words[s] = _text(s)
+    return text
+
+
+def _proto(proto: int, words: dict[Any, str]) -> str:
+    text = words[proto] = _text(PROTO_NAMES.get(proto, str(proto)))
+    return text
 
 
 _ENDPOINT = '{"addr": %s, "port": %d}'
@@ -198,6 +213,11 @@ def _text(s: str) -> str:
 
 def _endpoint_json(e: Endpoint) -> str:
     return _ENDPOINT % (_text(e.addr), e.port)
+
+
+_string = encode_basestring
+"""A str as JSON text, as ``_encode`` writes it (the encoder's own function, without its
+checks of the value's type)."""
 
 
 def finding_json(f: Finding) -> str:
