@@ -221,18 +221,27 @@ checks of the value's type)."""
 
 
 def finding_json(f: Finding) -> str:
-    """``finding_dict(f)`` as JSON text, built directly (the same text the encoder writes)."""
-    enc = _encode
+    """``finding_dict(f)`` as JSON text, built directly (the same text the encoder writes;
+    a time's text needs no escaping)."""
+    esc = _string
     evidence = ", ".join([
         f'{{"point": {_text(e.point)}, "file": {_text(e.file)}, "frame": {_num(e.frame)}, '
-        f'"time_ns": {_num(e.time_ns)}, "time": {enc(time_iso(e.time_ns))}, '
-        f'"ifname": {"null" if e.ifname is None else _text(e.ifname)}, "text": {enc(e.text)}, '
-        f'"note": {enc(e.note)}}}'
+        f'"time_ns": {_num(e.time_ns)}, "time": "{time_iso(e.time_ns)}", '
+        f'"ifname": {"null" if e.ifname is None else _text(e.ifname)}, "text": {esc(e.text)}, '
+        f'"note": {esc(e.note)}}}'
         for e in f.evidence])
     return (f'{{"kind": {_text(f.kind)}, "severity": {_text(f.severity)}, '
-            f'"summary": {enc(f.summary)}, "root_cause": {"true" if f.root_cause else "false"}, '
-            f'"connection": {_key_json(f.connection)}, "details": {enc(dict(f.details))}, '
+            f'"summary": {esc(f.summary)}, "root_cause": {"true" if f.root_cause else "false"}, '
+            f'"connection": {_key_json(f.connection)}, "details": {_details(f.details)}, '
             f'"evidence": [{evidence}]}}')
+
+
+def _details(details: dict[str, str]) -> str:
+    """A finding's details as JSON text (the encoder's for anything but text to text)."""
+    items = details.items()
+    if all(type(k) is str and type(v) is str for k, v in items):
+        return "{" + ", ".join([f"{_string(k)}: {_string(v)}" for k, v in items]) + "}"
+    return _encode(dict(details))
 
 
 def _num(n: int | None) -> str:
