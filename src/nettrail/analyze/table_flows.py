@@ -108,12 +108,19 @@ def _group_order(eps: Arr, epd: Arr) -> tuple[Arr, Arr, Arr, Arr]:
     """Row order grouping rows of one connection key (both directions) together, capture
     order within a group; the endpoints in that order and where each group starts. Sorted
     by a hash of the key; by the key itself if two keys share a hash (the run counts then
-    differ)."""
+    differ). The hash's high bits and the row number share one 64-bit value, sorted as values
+    (quicker than a stable sort of the hashes)."""
     h = np.minimum(eps, epd).view(np.uint64)  # endpoint numbers are never negative
     h *= _HASH
     h ^= np.maximum(eps, epd).view(np.uint64)
-    order = np.argsort(h, kind="stable")
-    h = h[order]
+    h *= _HASH  # every bit of the key into the high bits
+    bits = np.uint64(max(len(h) - 1, 1).bit_length())
+    h >>= bits
+    h <<= bits
+    h |= np.arange(len(h), dtype=np.uint64)
+    h.sort()
+    order = (h & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
+    h >>= bits
     runs = 1 + np.count_nonzero(h[1:] != h[:-1])
     del h
     src, dst = eps[order], epd[order]
