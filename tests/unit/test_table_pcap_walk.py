@@ -5,6 +5,9 @@ candidates), where the buffer ends, and in either byte order."""
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +15,10 @@ import pytest
 from nettrail.capture import table_pcap
 from nettrail.capture.columns import PAD
 from nettrail.capture.table_pcap import _BE_MARKS, _LE_MARKS, _chained
+from nettrail.report.json import to_dict
+from nettrail.run import analyze_files
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def loop_walk(buf: bytes, end: int, start: int, order: str) -> tuple[list[int], int]:
@@ -66,3 +73,19 @@ def test_bulk_walk_then_loop_is_the_loop(order: str, plant: float, sec: int, bre
         assert stop == loop_walk(data, end, 0, order)[1], end
         if plant == 0.0 and end == len(data) and sec == 1_700_000_000:
             assert len(chained) == 400  # nothing stray: the bulk walk took every record
+
+
+@pytest.mark.parametrize("mix", ["web", "bulk"])
+def test_chunked_reads_analyse_the_same(mix: str, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small chunks (records cut at every boundary), the bulk walk on every chunk or on
+    none: the same analysis."""
+    out = tmp_path / f"{mix}.pcap"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_capture.py"), str(out),
+                    "--packets", "6000", "--seed", "2", "--mix", mix], check=True)
+    whole = to_dict(analyze_files([("p", str(out))]).analysis)
+    for chunk, mean in ((4096, 1 << 20), (4096, 0), (65536, 1 << 20), (1 << 20, 0)):
+        monkeypatch.setattr(table_pcap, "CHUNK", chunk)
+        monkeypatch.setattr(table_pcap, "BULK_MAX_MEAN", mean)
+        assert to_dict(analyze_files([("p", str(out))]).analysis) == whole, (chunk, mean)
+    assert whole["points"][0]["packets"] == 6000
