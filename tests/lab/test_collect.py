@@ -6,6 +6,7 @@ emulated 25 ms behind (capture timestamps and clock probes alike). Nothing tells
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ from nettrail.model.packet import TCPHeader
 pytestmark = [pytest.mark.lab, pytest.mark.root]
 
 NETTRAIL = [sys.executable, "-m", "nettrail.cli.main"]
+_SYS_TGKILL = {"x86_64": 234, "aarch64": 131}.get(os.uname().machine, 234)
 MS = 1_000_000
 LEFTOVER_COMMANDS = ("tcpdump", "timeout", "sh", "bash", "dash", "socat", "python3", "sleep")
 
@@ -349,18 +351,44 @@ def _wait_capturing(proc: subprocess.Popen[str], hosts: int) -> str:
     return seen
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def _wait_or_dump(proc: subprocess.Popen[str], timeout: float) -> int:
+    """The exit status; on a hang, every thread's stack (faulthandler on SIGABRT) in the
+    failure message."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        _, err = proc.communicate(timeout=30)
+        pytest.fail(f"no exit within {timeout:.0f} s; its threads:\n{err}")
+
+
+def _to_another_thread(pid: int, sig: int) -> None:
+    """Send ``sig`` to a thread of ``pid`` other than its main one (tgkill), as the kernel
+    does now and then with a signal sent to the process."""
+    tids = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir() if int(t.name) != pid]
+    assert tids, "collect runs no other thread"
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.syscall(_SYS_TGKILL, pid, tids[0], sig) == 0, os.strerror(ctypes.get_errno())
+
+
+@pytest.mark.parametrize(("sig", "thread"), [
+    (signal.SIGINT, "process"), (signal.SIGTERM, "process"),
+    (signal.SIGINT, "host-thread"), (signal.SIGTERM, "host-thread")])
 def test_interrupt_mid_capture_writes_the_run_and_leaves_nothing(
-        dual: LabHandle, ssh_config: Path, tmp_path: Path, sig: int,
+        dual: LabHandle, ssh_config: Path, tmp_path: Path, sig: int, thread: str,
         baseline: dict[str, list[str]]) -> None:
     out = tmp_path / "run"
     proc = subprocess.Popen([*NETTRAIL, "collect", "-F", str(ssh_config), "--output", str(out),
                              "--probes", "100", "netnode", "compute"],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     try:
         _wait_capturing(proc, 2)
-        proc.send_signal(sig)
-        assert proc.wait(timeout=90) == 130
+        if thread == "process":
+            proc.send_signal(sig)
+        else:
+            _to_another_thread(proc.pid, sig)
+        assert _wait_or_dump(proc, 90) == 130
     finally:
         if proc.poll() is None:
             proc.kill()

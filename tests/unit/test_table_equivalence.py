@@ -34,12 +34,6 @@ TS_OPT = b"\x01\x01\x08\x0a" + bytes(8)
 SYN_OPTS = b"\x02\x04\x05\xb4\x04\x02\x08\x0a" + bytes(8) + b"\x01\x03\x03\x07"
 
 
-KNOWN_COPY_RULE_GAP = pytest.mark.xfail(strict=True, reason=(
-    "known bug: since the copy rule changed (5 ms, 100 ms with one IP ID), the table path and the "
-    "tracker disagree on one IPv6 connection of the unusual frames: table 1 retransmission and "
-    "7 copies, tracker 4 and 4"))
-
-
 def both_paths(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, bool]:
     """(table-path JSON, reference JSON, whether any row was read as columns) of one file."""
     columnar = []
@@ -135,7 +129,6 @@ def unusual_frames() -> list[tuple[int, bytes]]:
     return frames
 
 
-@KNOWN_COPY_RULE_GAP
 def test_unusual_frames_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     frames = unusual_frames()
     for name, blob in {
@@ -149,6 +142,63 @@ def test_unusual_frames_same_analysis(tmp_path: Path, monkeypatch: pytest.Monkey
         assert taken
         assert fast == slow, name
         assert fast["points"][0]["packets"] == len(frames)
+
+
+# (IP version and IP ID, gap to the VLAN-tagged copy in ms, what is copied): (retransmissions,
+# copies) by the copy rule. A copy comes within 5 ms, or within 100 ms when a nonzero IP ID
+# ties it to the first sighting; IPv6 has no IP ID, and an IP ID of 0 ties nothing.
+COPY_RULE_CASES = {
+    ("v4-id", 3, "all"): (0, 8), ("v4-id", 9, "all"): (0, 8),
+    ("v4-zero", 3, "all"): (0, 8), ("v4-zero", 9, "all"): (6, 0),
+    ("v6", 3, "all"): (0, 8), ("v6", 9, "all"): (6, 0),
+    ("v4-id", 3, "data"): (0, 2), ("v4-id", 9, "data"): (0, 2),
+    ("v4-zero", 3, "data"): (0, 2), ("v4-zero", 9, "data"): (2, 0),
+    ("v6", 3, "data"): (0, 2), ("v6", 9, "data"): (2, 0),
+}
+
+
+def copied_frames() -> list[tuple[int, bytes]]:
+    """One closed connection per case of COPY_RULE_CASES (client port 41000 + its index),
+    packets 20 ms apart on plain Ethernet, each copied (or only the data segments) on VLAN 7
+    the case's gap later."""
+    frames: list[tuple[int, bytes]] = []
+    seg = ck.tcp
+    for i, (ident, gap_ms, what) in enumerate(COPY_RULE_CASES):
+        port = 41000 + i
+        steps = [(True, seg(port, 22, 0x02, 100, 0, 64240)),
+                 (False, seg(22, port, 0x12, 500, 101, 65000)),
+                 (True, seg(port, 22, 0x10, 101, 501, 502)),
+                 (True, seg(port, 22, 0x18, 101, 501, 502, payload=b"x" * 30)),
+                 (False, seg(22, port, 0x18, 501, 131, 502, payload=b"y" * 10)),
+                 (True, seg(port, 22, 0x11, 131, 511, 502)),
+                 (False, seg(22, port, 0x11, 511, 132, 502)),
+                 (True, seg(port, 22, 0x10, 132, 512, 502))]
+        for n, (from_client, tcp) in enumerate(steps):
+            t = T0 + i * 1_000_000_000 + n * 20_000_000
+            if ident == "v6":
+                src, dst = (C6, S6) if from_client else (S6, C6)
+                ip, etype = ck.ipv6(src, dst, 6, tcp), 0x86DD
+            else:
+                src, dst = (C, S) if from_client else (S, C)
+                ip, etype = ck.ipv4(src, dst, 6, tcp, ip_id=0 if ident == "v4-zero"
+                                    else 7000 + n), 0x0800
+            frames.append((t, ck.eth(ip, etype)))
+            if what == "all" or len(tcp) > 20:  # every packet, or those with a payload
+                frames.append((t + gap_ms * 1_000_000, ck.eth(ip, etype, vlans=[7])))
+    return sorted(frames, key=lambda f: f[0])
+
+
+def test_copies_and_retransmissions_by_the_copy_rule(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain and VLAN-tagged sightings of one packet, without an interface name: both paths
+    call a repeat a copy or a retransmission as the copy rule says."""
+    path = tmp_path / "copies.pcap"
+    path.write_bytes(ck.pcap(copied_frames()))
+    fast, slow, taken = both_paths(path, monkeypatch)
+    assert taken
+    assert fast == slow
+    got = {c["client"]["port"]: (c["retransmissions"], c["copies"]) for c in fast["connections"]}
+    assert got == {41000 + i: want for i, want in enumerate(COPY_RULE_CASES.values())}
 
 
 @pytest.mark.parametrize("linktype", [113, 276])
@@ -188,7 +238,6 @@ def test_fast_path_stops_at_the_same_fault(tmp_path: Path,
     assert fast["points"][0]["packets"] == 49
 
 
-@KNOWN_COPY_RULE_GAP
 def test_small_chunks_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Read in chunks smaller than a frame or two: records and blocks cut between chunks."""
     out = tmp_path / "unusual.pcap"
@@ -215,7 +264,6 @@ def _pcapng(frames: list[tuple[int, bytes]], linktype: int = 1) -> bytes:
     return b"".join(blocks)
 
 
-@KNOWN_COPY_RULE_GAP
 def test_pcapng_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     frames = unusual_frames()
     path = tmp_path / "eth.pcapng"
@@ -267,7 +315,6 @@ def test_record_of_a_column_row_matches_the_decoder(tmp_path: Path) -> None:
     assert checked >= 20  # the plain IPv4/IPv6 conversations, plain and VLAN-tagged
 
 
-@KNOWN_COPY_RULE_GAP
 def test_hash_collisions_fall_back_to_the_keys(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Connections grouped by a hash of their key: every key colliding still groups right."""

@@ -442,7 +442,8 @@ def _copy_of(sig: Seg, prev: Seg) -> bool:
 
 def copy_gap(gap_ns: int, ip_id: int | None) -> bool:
     """True when a packet seen ``gap_ns`` after an identical one at the same point, on another
-    interface, can be a copy of it (both with IP ID ``ip_id``) rather than a second packet."""
+    interface, can be a copy of it (both with IP ID ``ip_id``) rather than a second packet.
+    The copy rule's one definition: ``analyze.table_flows`` asks it too."""
     return gap_ns <= COPY_WINDOW_NS or (bool(ip_id) and gap_ns <= IDENTIFIED_COPY_WINDOW_NS)
 
 

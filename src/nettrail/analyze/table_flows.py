@@ -27,11 +27,10 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.flows import (
-    COPY_WINDOW_NS,
-    IDENTIFIED_COPY_WINDOW_NS,
     MAX_EVIDENCE,
     FlowTracker,
     Seg,
+    copy_gap,
     gc_paused,
     retransmission_finding,
     retransmission_note,
@@ -260,17 +259,26 @@ def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
 
 
 def _same_segment(s: dict[str, Arr], flags: Arr, a: Arr, b: Arr) -> Arr:
-    """Rows ``a`` and ``b`` have the fields a copy repeats (seq, ack, flags, length,
-    window, IP ID); for repeats, also within the copy window (the longer one when a nonzero
-    IP ID ties them, as ``flows.copy_gap`` allows)."""
+    """Rows ``b`` that may be copies of rows ``a`` under the tracker's copy rule: the fields
+    a copy repeats (seq, ack, flags, length, window, IP ID) equal, and the gap between them
+    one that ``flows.copy_gap`` (the rule itself) allows. The interfaces are not compared: a
+    repeat on the same one goes to the tracker too, which tells it from a copy."""
+    ids = _ip_ids(s, b)
     same: Arr = ((s["seq"][a] == s["seq"][b]) & (s["ack"][a] == s["ack"][b])
             & (flags[a] == flags[b]) & (s["payload_len"][a] == s["payload_len"][b])
-            & (s["window"][a] == s["window"][b]) & (s["ip_id"][a] == s["ip_id"][b])
-            & ((s["known"][a] & K_IPID) == (s["known"][b] & K_IPID))
-            & (s["ts"][b] - s["ts"][a] <= np.where(
-                (s["ip_id"][b] != 0) & (s["known"][b] & K_IPID != 0),
-                IDENTIFIED_COPY_WINDOW_NS, COPY_WINDOW_NS)))
+            & (s["window"][a] == s["window"][b]) & (_ip_ids(s, a) == ids))
+    k = np.flatnonzero(same)  # repeats are few: the rule is asked about each
+    gaps = (s["ts"][b[k]] - s["ts"][a[k]]).tolist()
+    tied = [None if i < 0 else i for i in ids[k].tolist()]
+    same[k] = np.fromiter(map(copy_gap, gaps, tied), bool, len(k))
     return same
+
+
+def _ip_ids(s: dict[str, Arr], rows: Arr) -> Arr:
+    """The IP ID of each of ``rows`` as the tracker sees it: -1 where a row has none (IPv6)."""
+    ids: Arr = s["ip_id"][rows].astype(np.int32)
+    ids[s["known"][rows] & K_IPID == 0] = -1
+    return ids
 
 
 def _closing_rows(flags: Arr, fc: Arr, gid: Arr, starts: Arr) -> Arr:
@@ -436,7 +444,7 @@ class _Groups:
         s, table = self.s, self.table
         idx = np.array(rows, np.int64)
         at = s["row"][idx]
-        ipid = np.where(s["known"][idx] & K_IPID != 0, s["ip_id"][idx], -1).tolist()
+        ipid = _ip_ids(s, idx).tolist()
         ifnames = [*table.ifnames, None]
         files = table.files
         cols = zip(rows, s["ts"][idx].tolist(), s["seq"][idx].tolist(), s["ack"][idx].tolist(),
@@ -470,8 +478,7 @@ def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
     keys = _keys(table, at)
     ifnames = [*table.ifnames, None]
     files = table.files
-    known = s["known"][idx]
-    ipid = np.where(known & K_IPID != 0, s["ip_id"][idx], -1).tolist()
+    ipid = _ip_ids(s, idx).tolist()
     cols = zip(real.tolist(), s["ts"][idx].tolist(), s["seq"][idx].tolist(),
                s["ack"][idx].tolist(), s["flags"][idx].tolist(),
                s["payload_len"][idx].tolist(), s["window"][idx].tolist(), ipid,

@@ -25,6 +25,7 @@ from nettrail.collect.ssh import check_host
 from nettrail.errors import InputError
 
 DEFAULT_SETTLE_S = 1.0
+_SLICE_S = 0.1
 TRACERS = ("tcpdump", "ebpf")
 """Remote capture methods this build ships."""
 
@@ -98,7 +99,7 @@ def collect(plan: CollectPlan,
         for t in threads:
             t.start()
         for h in hosts:
-            h.settled.wait()
+            wait_for(h.settled)
         result.timings["ready_s"] = round(time.monotonic() - t0, 3)
         if any(h.state != FAILED for h in hosts):
             result.command_status = _trigger(plan)
@@ -120,12 +121,28 @@ def _trigger(plan: CollectPlan) -> int | None:
     status = None
     if plan.command:
         status = run_command(plan.command, plan.duration)
-        time.sleep(plan.settle)
+        wait_for(threading.Event(), plan.settle)
     elif plan.duration is not None:
-        time.sleep(plan.duration)
+        wait_for(threading.Event(), plan.duration)
     else:
-        threading.Event().wait()  # until interrupted
+        wait_for(threading.Event())  # until interrupted
     return status
+
+
+def wait_for(event: threading.Event, timeout: float | None = None) -> bool:
+    """``event.wait(timeout)`` in short slices, so that the main thread sees a signal.
+
+    The kernel may hand SIGINT or SIGTERM to any thread of the process; Python runs the
+    handler in the main thread only when that thread next executes bytecode. A main thread
+    blocked in one long wait sleeps through Ctrl-C whenever a host thread takes the signal:
+    the run then never ends."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = _SLICE_S if deadline is None else min(_SLICE_S, deadline - time.monotonic())
+        if left <= 0:
+            return event.is_set()
+        if event.wait(left):
+            return True
 
 
 def run_command(argv: Sequence[str], timeout: float | None) -> int:
@@ -136,8 +153,15 @@ def run_command(argv: Sequence[str], timeout: float | None) -> int:
         raise InputError(f"command not found: {argv[0]}") from exc
     except OSError as exc:
         raise InputError(f"cannot run {argv[0]}: {exc.strerror}") from exc
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        return proc.wait(timeout=timeout)
+        while True:  # in slices: see wait_for
+            left = _SLICE_S if deadline is None else deadline - time.monotonic()
+            try:
+                return proc.wait(timeout=max(0.0, min(_SLICE_S, left)))
+            except subprocess.TimeoutExpired:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
     except subprocess.TimeoutExpired:
         proc.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
