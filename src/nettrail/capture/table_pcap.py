@@ -1,10 +1,12 @@
 """A classic pcap file into a packet table: one offset walk, then the columns in bulk.
 
-The file is read in large chunks into one reusable buffer. For each chunk a Python loop walks
-the record headers (only the captured length is read, to find the next record); the record
-headers and the common frames' fields are then read as columns (``table_fill``). Faults are
-those of ``pcap.read_pcap``, at the same byte offsets, raised after the rows before them are
-in the table.
+The file is read in large chunks into one reusable buffer. For each chunk the record starts
+are found in bulk first (``_chained``: places whose header looks like the chunk's first
+record's, chained by their captured lengths), then by a Python loop over the record headers
+from wherever the chain stopped (only the captured length is read, to find the next record);
+the record headers and the common frames' fields are then read as columns (``table_fill``).
+Faults are those of ``pcap.read_pcap``, at the same byte offsets, raised after the rows before
+them are in the table.
 """
 
 from __future__ import annotations
