@@ -12,6 +12,8 @@ Live tracing is in ``nettrail.trace`` (``TraceConfig``, ``TraceRun``) and labs i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from nettrail.analyze.pipeline import analyze_records
 from nettrail.capture import Capture, open_capture
 from nettrail.errors import (
@@ -30,7 +32,9 @@ from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import PacketRecord
 from nettrail.run import AnalysisRun, PacketFilter, analyze_files
-from nettrail.trace.config import TraceConfig
+
+if TYPE_CHECKING:
+    from nettrail.trace.config import TraceConfig
 
 __version__ = "0.1.0"
 
@@ -63,3 +67,13 @@ __all__ = [
     "analyze_records",
     "open_capture",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``TraceConfig``, imported when first asked for: analysing files needs none of the
+    tracing code (its filter compiler imports ``re``, ``socket`` and ``ipaddress``)."""
+    if name == "TraceConfig":
+        from nettrail.trace.config import TraceConfig
+
+        return TraceConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

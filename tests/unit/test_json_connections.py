@@ -13,6 +13,7 @@ from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.report.json import (
     connection_dict,
     connection_json,
+    connection_texts,
     finding_dict,
     finding_json,
     render,
@@ -39,6 +40,21 @@ def conns() -> list[Connection]:
 def test_connection_json_is_what_the_encoder_writes() -> None:
     for c in conns():
         assert connection_json(c) == ENCODE(connection_dict(c))
+
+
+def test_connection_texts_are_what_the_encoder_writes() -> None:
+    """Many connections at once: endpoints, points, outcomes and seconds repeat (their texts
+    are made once), keys made of other objects equal to the endpoints, or of other ones."""
+    a, b = Endpoint("198.51.100.2", 40000), Endpoint("203.0.113.10", 22)
+    a2 = Endpoint("198.51.100.2", 40000)  # equal to a, another object
+    c = Endpoint("2001:db8::\u00e9\"", 7)
+    many = [*conns(),
+            Connection("host1", FlowKey(6, a2, b), a, b, Outcome.CLOSED, 3, 10**9, 10**9 + 1),
+            Connection("host1", FlowKey(6, a, b), b, a, Outcome.RESET, 3, 10**9 + 5, 2 ** 63),
+            Connection("host2", FlowKey(6, a, c), b, a, Outcome.ESTABLISHED, 1, 1, 1),
+            Connection("host1", FlowKey(6, a, b), a, b, Outcome.CLOSED, 3, 10**9 - 1, 10**9)]
+    assert connection_texts(many) == [ENCODE(connection_dict(x)) for x in many]
+    assert connection_texts([]) == []
 
 
 def test_render_is_to_dict() -> None:
@@ -73,7 +89,9 @@ def test_finding_json_is_what_the_encoder_writes() -> None:
           Evidence("h", "f", 0, 0, "t\n\u2192", "eth0", 'note "q"'))
     for f in (Finding("reset", Severity.ERROR, "s\u00e9 \"x\"", ev, True, FlowKey.of(6, a, b),
                       {"point": "h", "count": "2"}),
-              Finding("clock", Severity.INFO, "", ())):
+              Finding("clock", Severity.INFO, "", ()),
+              Finding("x", Severity.WARNING, "s", ev[1:], details={"a\n\"b": "\u00e9\\",
+                                                                   "": ""})):
         assert finding_json(f) == ENCODE(finding_dict(f))
 
 

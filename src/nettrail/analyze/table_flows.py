@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -46,7 +45,6 @@ Arr = npt.NDArray[Any]
 _NEEDED = ("ts", "flags", "seq", "ack", "window", "payload_len", "ip_id", "known")
 """Columns every TCP row is sorted with; the others are read only for the rows that need
 them (:func:`_at`)."""
-_ORDER = attrgetter("first_ns", "key")
 _MASK = 0xFFFFFFFF
 _HALF = 0x80000000
 _MAX_WINDOW = 1 << 30
@@ -109,12 +107,19 @@ def _group_order(eps: Arr, epd: Arr) -> tuple[Arr, Arr, Arr, Arr]:
     """Row order grouping rows of one connection key (both directions) together, capture
     order within a group; the endpoints in that order and where each group starts. Sorted
     by a hash of the key; by the key itself if two keys share a hash (the run counts then
-    differ)."""
+    differ). The hash's high bits and the row number share one 64-bit value, sorted as values
+    (quicker than a stable sort of the hashes)."""
     h = np.minimum(eps, epd).view(np.uint64)  # endpoint numbers are never negative
     h *= _HASH
     h ^= np.maximum(eps, epd).view(np.uint64)
-    order = np.argsort(h, kind="stable")
-    h = h[order]
+    h *= _HASH  # every bit of the key into the high bits
+    bits = np.uint64(max(len(h) - 1, 1).bit_length())
+    h >>= bits
+    h <<= bits
+    h |= np.arange(len(h), dtype=np.uint64)
+    h.sort()
+    order = (h & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
+    h >>= bits
     runs = 1 + np.count_nonzero(h[1:] != h[:-1])
     del h
     src, dst = eps[order], epd[order]
@@ -185,9 +190,34 @@ def _track(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
     groups = _Groups(table, s, starts, fc, eps, epd, client_is_src, gid)
     done = _tracked(table, s, complex_group[gid], new & plain[gid])
     del flags, bad
-    done.extend(groups.connections(plain, closed, mid, resent & plain[gid], prev))
-    done.sort(key=lambda cf: _ORDER(cf[0]))
-    return [c for c, _f in done], [f for _c, found in done for f in found]
+    conns, found, first = groups.connections(plain, closed, mid, resent & plain[gid], prev)
+    return _in_order(done, conns, found, first)
+
+
+def _in_order(tracked: Done, conns: list[Connection], found: dict[int, list[Finding]],
+              first: Arr) -> tuple[list[Connection], list[Finding]]:
+    """The tracked connections and the plain ones (``first``: their first packet times;
+    ``found``: their findings by index) in order of first packet, then of key, as a stable
+    sort of the tracked ones followed by the plain ones would put them; their findings in
+    the same order. Sorted by time in bulk; only runs of equal times compare keys."""
+    m = len(tracked)
+    every = [c for c, _f in tracked] + conns
+    firsts = np.concatenate([np.fromiter((c.first_ns for c in every[:m]), np.int64, m), first])
+    order = np.argsort(firsts, kind="stable")
+    tied = firsts[order]
+    tied = tied[1:] == tied[:-1]
+    del firsts
+    at = order.tolist()
+    if tied.any():
+        edge = np.diff(tied.astype(np.int8), prepend=0, append=0)
+        for a, b in zip(np.flatnonzero(edge == 1).tolist(),
+                        (np.flatnonzero(edge == -1) + 1).tolist(), strict=True):
+            at[a:b] = sorted(at[a:b], key=lambda i: every[i].key)
+    notes = {i: f for i, (_c, f) in enumerate(tracked) if f}
+    notes.update((m + j, f) for j, f in found.items())
+    rank = {i: r for r, i in enumerate(at) if i in notes} if notes else {}
+    return [every[i] for i in at], [f for i in sorted(notes, key=rank.__getitem__)
+                                    for f in notes[i]]
 
 
 def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
@@ -308,8 +338,31 @@ def _seen_before(mask: Arr, gid: Arr) -> Arr:
     return out
 
 
+_OCTETS = [str(i) for i in range(256)]
+
+
+def _endpoint_list(addrs: list[str], eps: Arr) -> list[Endpoint]:
+    """The Endpoints of endpoint numbers ``eps`` (address text as the tracker writes it;
+    ``addrs``: the table's side list of other addresses), the text of each /24 made once."""
+    octets = _OCTETS
+    nets: dict[int, str] = {}
+    new = tuple.__new__  # Endpoint's own __new__, without its Python-level call
+    out = []
+    for ep in eps.tolist():
+        addr = (ep >> 16) & _MASK
+        if ep >> 48:
+            text = addrs[addr]
+        else:
+            net = addr >> 8
+            head = nets.get(net)
+            if head is None:
+                head = nets[net] = f"{net >> 16}.{net >> 8 & 255}.{net & 255}."
+            text = head + octets[addr & 255]
+        out.append(new(Endpoint, (text, ep & 0xFFFF)))
+    return out
+
+
 Done = list[tuple[Connection, list[Finding]]]
-_NO_FINDINGS: list[Finding] = []  # shared by every connection without one: never changed
 
 
 class _Groups:
@@ -319,46 +372,53 @@ class _Groups:
                  eps: Arr, epd: Arr, client_is_src: Arr, gid: Arr) -> None:
         self.table, self.s, self.starts, self.fc, self.gid = table, s, starts, fc, gid
         self.eps, self.epd, self.client_is_src = eps, epd, client_is_src
-        self.names = _Names(table)
 
-    def connections(self, plain: Arr, closed: Arr, mid: Arr, resent: Arr, prev: Arr) -> Done:
-        """The Connection of every plain group, with its retransmission finding if any."""
+    def connections(self, plain: Arr, closed: Arr, mid: Arr, resent: Arr,
+                    prev: Arr) -> tuple[list[Connection], dict[int, list[Finding]], Arr]:
+        """The Connection of every plain group (in group order), the retransmission finding
+        of those that resent (by index in that list), and their first packet times."""
         s, starts, fc = self.s, self.starts, self.fc
         n = len(fc)
+        g_all = np.flatnonzero(plain)
         ends = np.append(starts[1:], n)
         plen = s["payload_len"].astype(np.int64)
-        bytes_c = np.add.reduceat(np.where(fc, plen, 0), starts).tolist()
-        bytes_s = np.add.reduceat(np.where(fc, 0, plen), starts).tolist()
-        n_resent = np.add.reduceat(resent.astype(np.int64), starts).tolist()
+        bytes_c = np.add.reduceat(np.where(fc, plen, 0), starts)[g_all].tolist()
+        bytes_s = np.add.reduceat(np.where(fc, 0, plen), starts)[g_all].tolist()
+        del plen
+        n_resent = np.add.reduceat(resent.astype(np.int64), starts)[g_all]
         evidence = self._evidence_rows(resent)
         wanted = [k for rows in evidence.values() for k in rows]
         sigs = self._sigs(wanted + [int(prev[k]) for k in wanted if prev[k] >= 0])
         ts = s["ts"]
-        first_ts, last_ts = ts[starts].tolist(), ts[ends - 1].tolist()
-        del plen, ts
+        first, last = ts[starts[g_all]], ts[ends[g_all] - 1].tolist()
+        del ts
         s.clear()  # the rows are done with: free them before the objects are made
         point = self.table.point
-        endpoint = self.names.endpoint
-        outcomes = np.where(closed, 0, np.where(mid, 1, 2))
+        m = len(g_all)
+        uniq, inverse = np.unique(np.concatenate([self.eps[g_all], self.epd[g_all]]),
+                                  return_inverse=True)
+        eps = _endpoint_list(self.table.addrs, uniq)
+        ep_at = inverse.tolist()
         names = (Outcome.CLOSED, Outcome.MIDSTREAM, Outcome.ESTABLISHED)
-        g_all = np.flatnonzero(plain)
-        out: Done = []
-        for g, i, j, first, last, src, dst, fwd, oc in zip(
-                g_all.tolist(), starts[g_all].tolist(), ends[g_all].tolist(),
-                [first_ts[g] for g in g_all.tolist()], [last_ts[g] for g in g_all.tolist()],
-                self.eps[g_all].tolist(), self.epd[g_all].tolist(),
-                self.client_is_src[g_all].tolist(), outcomes[g_all].tolist(), strict=True):
-            a, b = endpoint(src), endpoint(dst)
-            key = FlowKey(PROTO_TCP, a, b) if a <= b else FlowKey(PROTO_TCP, b, a)
+        outcomes = np.where(closed, 0, np.where(mid, 1, 2))[g_all].tolist()
+        new_key = tuple.__new__  # FlowKey's own __new__, without its Python-level call
+        conns = []
+        for ia, ib, fwd, oc, packets, t0, t1, nr, bc, bs in zip(
+                ep_at[:m], ep_at[m:], self.client_is_src[g_all].tolist(), outcomes,
+                (ends[g_all] - starts[g_all]).tolist(), first.tolist(), last,
+                n_resent.tolist(), bytes_c, bytes_s, strict=True):
+            a, b = eps[ia], eps[ib]
+            key = new_key(FlowKey, (PROTO_TCP, a, b) if a <= b else (PROTO_TCP, b, a))
             client, server = (a, b) if fwd else (b, a)
-            conn = Connection(point, key, client, server, names[oc], j - i, first, last,
-                              n_resent[g], 0, bytes_c[g], bytes_s[g])
-            found = _NO_FINDINGS
-            if n_resent[g]:
-                ev = tuple(self._evidence(conn, k, int(prev[k]), sigs) for k in evidence[g])
-                found = [retransmission_finding(conn, ev)]
-            out.append((conn, found))
-        return out
+            conns.append(Connection(point, key, client, server, names[oc], packets, t0, t1,
+                                    nr, 0, bc, bs))
+        found: dict[int, list[Finding]] = {}
+        for j in np.flatnonzero(n_resent).tolist():
+            conn = conns[j]
+            ev = tuple(self._evidence(conn, k, int(prev[k]), sigs)
+                       for k in evidence[int(g_all[j])])
+            found[j] = [retransmission_finding(conn, ev)]
+        return conns, found, first
 
     def _evidence_rows(self, resent: Arr) -> dict[int, list[int]]:
         """The first :data:`MAX_EVIDENCE` resent rows of each group."""
@@ -395,24 +455,6 @@ class _Groups:
         return {k: (ts, seq, ack, fl, plen, win, None if i < 0 else i, ifnames[iface],
                     DIRECTIONS[d], frame, files[file], None, False, None)
                 for k, ts, seq, ack, fl, plen, win, i, iface, d, frame, file in cols}
-
-
-class _Names:
-    """Endpoint numbers to Endpoints (text as the tracker writes it), cached."""
-
-    def __init__(self, table: PacketTable) -> None:
-        self.addrs = table.addrs
-        self.cache: dict[int, Endpoint] = {}
-
-    def endpoint(self, ep: int) -> Endpoint:
-        """The Endpoint of endpoint number ``ep``."""
-        e = self.cache.get(ep)
-        if e is None:
-            addr = (ep >> 16) & _MASK
-            text = (self.addrs[addr] if ep >> 48 else
-                    f"{addr >> 24}.{addr >> 16 & 255}.{addr >> 8 & 255}.{addr & 255}")
-            e = self.cache[ep] = Endpoint(text, ep & 0xFFFF)
-        return e
 
 
 def _tracked(table: PacketTable, s: dict[str, Arr], rows: Arr, ticks: Arr) -> Done:

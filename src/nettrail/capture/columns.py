@@ -48,11 +48,16 @@ def rows_at(buf: Arr, starts: Arr, width: int) -> Arr:
 
 
 def _u16(a: Arr, i: int) -> Arr:
-    return (a[:, i].astype(np.uint32) << 8) | a[:, i + 1]
+    """Big-endian 16-bit field at column ``i`` of each row, as uint32 (read in place: a
+    view of the rows' bytes, converted in one pass)."""
+    out: Arr = a[:, i : i + 2].view(">u2")[:, 0].astype(np.uint32)
+    return out
 
 
 def _u32(a: Arr, i: int) -> Arr:
-    return np.ascontiguousarray(a[:, i : i + 4]).view(">u4")[:, 0].astype(np.uint32)
+    """Big-endian 32-bit field at column ``i`` of each row, as uint32 (read in place)."""
+    out: Arr = a[:, i : i + 4].view(">u4")[:, 0].astype(np.uint32)
+    return out
 
 
 def _link(linktype: int, h: Arr, caplen: Arr) -> tuple[Arr, Arr, Arr, Arr, Arr]:

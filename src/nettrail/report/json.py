@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 from nettrail.model.analysis import (
@@ -37,11 +38,11 @@ def render(analysis: Analysis, out: TextIO) -> None:
         comma = "," if i < len(items) - 1 else ""
         if key == "connections" and value:  # the bulk of a large report: lines built directly
             out.write(f"{encode(key)}: [\n")
-            _lines(out, value, connection_json)
+            _lines(out, value, connection_texts)
             out.write(f"\n]{comma}\n")
         elif key == "findings" and value:
             out.write(f"{encode(key)}: [\n")
-            _lines(out, value, finding_json)
+            _lines(out, value, lambda items: [finding_json(f) for f in items])
             out.write(f"\n]{comma}\n")
         elif isinstance(value, list | tuple) and value:
             out.write(f"{encode(key)}: [\n")
@@ -52,13 +53,15 @@ def render(analysis: Analysis, out: TextIO) -> None:
     out.write("}\n")
 
 
-def _lines(out: TextIO, items: Sequence[Any], line: Callable[[Any], str]) -> None:
-    """``items`` one per line, comma-separated, written a few thousand at a time (memory
-    stays that of a few thousand lines whatever the report's size)."""
+def _lines(out: TextIO, items: Sequence[Any],
+           texts: Callable[[Sequence[Any]], list[str]]) -> None:
+    """``items`` one per line (``texts`` makes the lines of a slice), comma-separated,
+    written a few thousand at a time (memory stays that of a few thousand lines whatever the
+    report's size)."""
     for start in range(0, len(items), 4096):
         if start:
             out.write(",\n")
-        out.write(",\n".join(f"  {line(v)}" for v in items[start : start + 4096]))
+        out.write("  " + ",\n  ".join(texts(items[start : start + 4096])))
 
 
 def to_dict(analysis: Analysis, *, bulk: bool = True) -> dict[str, Any]:
@@ -140,27 +143,59 @@ def connection_dict(c: Connection) -> dict[str, Any]:
 def connection_json(c: Connection) -> str:
     """``connection_dict(c)`` as JSON text, built directly (the same text the encoder writes,
     several times quicker: a report may hold hundreds of thousands of connections)."""
-    text = _texts.get
-    cl, sv, k = c.client, c.server, c.key
-    client = _ENDPOINT % (text(cl.addr) or _text(cl.addr), cl.port)
-    server = _ENDPOINT % (text(sv.addr) or _text(sv.addr), sv.port)
-    if k is None:
-        key = "null"
-    else:
-        a = client if k.a == cl else server if k.a == sv else _endpoint_json(k.a)
-        b = server if k.b == sv else client if k.b == cl else _endpoint_json(k.b)
-        key = _KEY % (_text(PROTO_NAMES.get(k.proto, str(k.proto))), a, b)
-    return _CONNECTION % (
-        text(c.point) or _text(c.point), key, client, server,
-        text(c.outcome) or _text(c.outcome), c.packets, c.first_ns, c.last_ns,
-        time_iso(c.first_ns), c.retransmissions, c.copies, c.bytes_client, c.bytes_server)
+    return connection_texts([c])[0]
+
+
+def connection_texts(conns: Sequence[Connection]) -> list[str]:
+    """``connection_json`` of each of ``conns``, with the texts of their endpoints, points,
+    outcomes and seconds made once each."""
+    eps: dict[Endpoint, str] = {}
+    words: dict[Any, str] = {}
+    seconds: dict[int, str] = {}
+    line = _CONNECTION
+    out = []
+    for c in conns:
+        cl, sv, k = c.client, c.server, c.key
+        client = eps.get(cl)
+        if client is None:
+            client = eps[cl] = _ENDPOINT % (_string(cl.addr), cl.port)
+        server = eps.get(sv)
+        if server is None:
+            server = eps[sv] = _ENDPOINT % (_string(sv.addr), sv.port)
+        if k is None:
+            key = "null"
+        elif k.a is cl and k.b is sv:  # how connections are made: the same endpoints
+            key = _KEY % (words.get(k.proto) or _proto(k.proto, words), client, server)
+        elif k.a is sv and k.b is cl:
+            key = _KEY % (words.get(k.proto) or _proto(k.proto, words), server, client)
+        else:
+            key = _key_json(k)
+        first = c.first_ns
+        sec = first // 1_000_000_000
+        out.append(line % (
+            words.get(c.point) or _word(c.point, words), key, client, server,
+            words.get(c.outcome) or _word(c.outcome, words), c.packets, first, c.last_ns,
+            seconds.get(sec) or seconds.setdefault(sec, _second(sec)),
+            first % 1_000_000_000 // 1000, c.retransmissions, c.copies, c.bytes_client,
+            c.bytes_server))
+    return out
+
+
+def _word(s: str, words: dict[Any, str]) -> str:
+    text = words[s] = _text(s)
+    return text
+
+
+def _proto(proto: int, words: dict[Any, str]) -> str:
+    text = words[proto] = _text(PROTO_NAMES.get(proto, str(proto)))
+    return text
 
 
 _ENDPOINT = '{"addr": %s, "port": %d}'
 _KEY = '{"proto": %s, "a": %s, "b": %s}'
 _CONNECTION = (
     '{"point": %s, "key": %s, "client": %s, "server": %s, "outcome": %s, "packets": %d, '
-    '"first_ns": %d, "last_ns": %d, "first_time": "%s", "retransmissions": %d, '
+    '"first_ns": %d, "last_ns": %d, "first_time": "%s.%06dZ", "retransmissions": %d, '
     '"copies": %d, "bytes_client": %d, "bytes_server": %d}')
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 _texts: dict[str, str] = {}
@@ -180,19 +215,33 @@ def _endpoint_json(e: Endpoint) -> str:
     return _ENDPOINT % (_text(e.addr), e.port)
 
 
+_string = encode_basestring
+"""A str as JSON text, as ``_encode`` writes it (the encoder's own function, without its
+checks of the value's type)."""
+
+
 def finding_json(f: Finding) -> str:
-    """``finding_dict(f)`` as JSON text, built directly (the same text the encoder writes)."""
-    enc = _encode
+    """``finding_dict(f)`` as JSON text, built directly (the same text the encoder writes;
+    a time's text needs no escaping)."""
+    esc = _string
     evidence = ", ".join([
         f'{{"point": {_text(e.point)}, "file": {_text(e.file)}, "frame": {_num(e.frame)}, '
-        f'"time_ns": {_num(e.time_ns)}, "time": {enc(time_iso(e.time_ns))}, '
-        f'"ifname": {"null" if e.ifname is None else _text(e.ifname)}, "text": {enc(e.text)}, '
-        f'"note": {enc(e.note)}}}'
+        f'"time_ns": {_num(e.time_ns)}, "time": "{time_iso(e.time_ns)}", '
+        f'"ifname": {"null" if e.ifname is None else _text(e.ifname)}, "text": {esc(e.text)}, '
+        f'"note": {esc(e.note)}}}'
         for e in f.evidence])
     return (f'{{"kind": {_text(f.kind)}, "severity": {_text(f.severity)}, '
-            f'"summary": {enc(f.summary)}, "root_cause": {"true" if f.root_cause else "false"}, '
-            f'"connection": {_key_json(f.connection)}, "details": {enc(dict(f.details))}, '
+            f'"summary": {esc(f.summary)}, "root_cause": {"true" if f.root_cause else "false"}, '
+            f'"connection": {_key_json(f.connection)}, "details": {_details(f.details)}, '
             f'"evidence": [{evidence}]}}')
+
+
+def _details(details: dict[str, str]) -> str:
+    """A finding's details as JSON text (the encoder's for anything but text to text)."""
+    items = details.items()
+    if all(type(k) is str and type(v) is str for k, v in items):
+        return "{" + ", ".join([f"{_string(k)}: {_string(v)}" for k, v in items]) + "}"
+    return _encode(dict(details))
 
 
 def _num(n: int | None) -> str:
