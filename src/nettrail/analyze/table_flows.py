@@ -148,15 +148,22 @@ def _pairs_by_direction(fc: Arr, gid: Arr, mask: Arr) -> Iterator[tuple[Arr, Arr
 
 def track_table(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
     """The connections at ``table``'s point, in order of first packet, and their findings."""
+    done, _late = tracked(table)
+    return [c for c, _f in done], [f for _c, found in done for f in found]
+
+
+def tracked(table: PacketTable) -> tuple[Done, int]:
+    """Each connection at ``table``'s point, in order of first packet, with its findings;
+    and the tracker's count of late packets (``FlowTracker.late``)."""
     with gc_paused():
         return _track(table)
 
 
-def _track(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
+def _track(table: PacketTable) -> tuple[Done, int]:
     sels, rows, odd = _tcp_rows(table)
     n = len(rows)
     if n == 0:
-        return [], []
+        return [], 0
     eps, epd = _endpoints(table, sels)
     order, eps, epd, new = _group_order(eps, epd)
     s = {k: _column(table, sels, k, order) for k in _NEEDED}
@@ -183,11 +190,11 @@ def _track(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
     complex_group |= ~(closed | mid | est)  # a failed handshake: the tracker gives evidence
     plain = ~complex_group
     groups = _Groups(table, s, starts, fc, eps, epd, client_is_src, gid)
-    done = _tracked(table, s, complex_group[gid], new & plain[gid])
+    done, late = _tracked(table, s, complex_group[gid], new & plain[gid])
     del flags, bad
     done.extend(groups.connections(plain, closed, mid, resent & plain[gid], prev))
     done.sort(key=lambda cf: _ORDER(cf[0]))
-    return [c for c, _f in done], [f for _c, found in done for f in found]
+    return done, late
 
 
 def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
@@ -415,17 +422,17 @@ class _Names:
         return e
 
 
-def _tracked(table: PacketTable, s: dict[str, Arr], rows: Arr, ticks: Arr) -> Done:
+def _tracked(table: PacketTable, s: dict[str, Arr], rows: Arr, ticks: Arr) -> tuple[Done, int]:
     """Connections and findings of the rows that need the state machine, tracked in capture
-    order, with a tick where each plain connection began."""
+    order, with a tick where each plain connection began; the tracker's late packets."""
     tracker = FlowTracker(table.point)
     idx = np.flatnonzero(rows | ticks)
     if len(idx) == 0:
-        return []
+        return [], 0
     idx = idx[np.argsort(s["row"][idx], kind="stable")]
     tracker.consume_segments(_segments(table, s, idx, rows[idx], tracker))
     with gc_paused():
-        return list(tracker.finished())
+        return list(tracker.finished()), tracker.late
 
 
 def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,

@@ -1,0 +1,226 @@
+"""A point's packet table within a memory budget: past it, rows go to disk in partitions
+by connection key.
+
+:class:`SpillTable` holds its batches in memory until they exceed ``memory_rows`` rows. Then
+every row, those held and every later one, goes to one of K partition files, chosen by a hash
+of the row's direction-normalised endpoints (address family, addresses, ports): every row of
+one connection key lands in the same partition, in capture order. :meth:`SpillTable.parts`
+gives the partitions back one at a time as packet tables (sharing the point's file, interface
+and address lists, so every column value means what it meant); a partition larger than
+``part_rows`` is split again, by another hash, as it is read. The files live in one
+temporary directory, removed when every part has been given or the table is closed.
+
+A partition file is a run of chunks: the row count and the size of the kept records (16
+bytes), each column's values (in ``COLUMNS`` order), then the kept records (pickled, by row).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import pickle
+import struct
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.model.table import COLUMNS, Batch, PacketTable
+
+MEMORY_ROWS = 1_500_000
+"""Rows a table holds in memory before it spills (about 70 bytes each)."""
+
+PART_ROWS = 1_000_000
+"""The most rows a partition should hold when it is analysed."""
+
+MAX_PARTS = 256
+"""The most partition files written at once (a larger estimate splits again on reading)."""
+
+_HEAD = struct.Struct("<QQ")
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9),
+        np.uint64(0x94D049BB133111EB))
+_SERIAL = itertools.count()
+_DEPTH = 4  # splits of one partition at most (one connection key cannot be split)
+
+Arr = npt.NDArray[Any]
+
+
+def key_hash(cols: dict[str, Arr]) -> Arr:
+    """A 64-bit hash per row of its connection key: the same for both directions."""
+    tag = (cols["family"] != 4).astype(np.uint64) << np.uint64(48)
+    a = tag | (cols["src"].astype(np.uint64) << np.uint64(16)) | cols["sport"]
+    b = tag | (cols["dst"].astype(np.uint64) << np.uint64(16)) | cols["dport"]
+    h = np.minimum(a, b) * _MIX[0]
+    h ^= np.maximum(a, b)
+    h *= _MIX[1]
+    h ^= h >> np.uint64(31)
+    return h
+
+
+def partition_of(h: Arr, k: int, salt: int) -> Arr:
+    """The partition (0 .. ``k``-1) of each key hash, for a split at depth ``salt``."""
+    x = (h ^ np.uint64(salt)) * _MIX[2]
+    x ^= x >> np.uint64(29)
+    out: Arr = (x % np.uint64(k)).astype(np.intp)
+    return out
+
+
+class Budget(NamedTuple):
+    """How many rows a point's table may hold in memory before it spills to partitions,
+    and how many a partition should hold."""
+
+    memory_rows: int = MEMORY_ROWS
+    part_rows: int = PART_ROWS
+
+
+class _Spill:
+    """K partition files being written."""
+
+    def __init__(self, directory: str, k: int, salt: int) -> None:
+        self.k, self.salt = k, salt
+        n = next(_SERIAL)
+        self.paths = [os.path.join(directory, f"part-{n}-{i}") for i in range(k)]
+        self.files: list[IO[bytes]] = [open(p, "wb") for p in self.paths]  # noqa: SIM115
+        self.rows = [0] * k
+
+    def add(self, batch: Batch) -> None:
+        """Write each row of ``batch`` to its partition."""
+        n = len(batch)
+        if n == 0:
+            return
+        part = partition_of(key_hash(batch.cols), self.k, self.salt)
+        order = np.argsort(part, kind="stable")
+        counts = np.bincount(part, minlength=self.k)
+        bounds = np.concatenate(([0], np.cumsum(counts)))
+        odd: list[dict[int, Any]] = [{} for _ in range(self.k)]
+        if batch.odd:
+            rank = np.empty(n, np.intp)
+            rank[order] = np.arange(n) - bounds[part[order]]
+            for i, rec in batch.odd.items():
+                odd[int(part[i])][int(rank[i])] = rec
+        for p in np.flatnonzero(counts).tolist():
+            sel = order[bounds[p] : bounds[p + 1]]
+            _write_chunk(self.files[p], {k: v[sel] for k, v in batch.cols.items()}, odd[p])
+            self.rows[p] += len(sel)
+
+    def close(self) -> None:
+        """Close every file (they stay on disk to be read)."""
+        for f in self.files:
+            f.close()
+
+
+def _write_chunk(f: IO[bytes], cols: dict[str, Arr], odd: dict[int, Any]) -> None:
+    kept = pickle.dumps(odd, pickle.HIGHEST_PROTOCOL) if odd else b""
+    f.write(_HEAD.pack(len(cols["ts"]), len(kept)))
+    for name in COLUMNS:
+        f.write(np.ascontiguousarray(cols[name]).data)
+    f.write(kept)
+
+
+def _chunks(path: str) -> Iterator[Batch]:
+    """The chunks of a partition file, in order, as batches."""
+    with open(path, "rb") as f:
+        while head := f.read(_HEAD.size):
+            n, size = _HEAD.unpack(head)
+            cols = {}
+            for name, dtype in COLUMNS.items():
+                col = np.empty(n, dtype)
+                f.readinto(memoryview(col).cast("B"))
+                cols[name] = col
+            odd = pickle.loads(f.read(size)) if size else {}
+            yield Batch(cols, odd)
+
+
+@dataclass
+class SpillTable(PacketTable):
+    """A packet table that moves its rows to partition files past ``memory_rows`` rows."""
+
+    memory_rows: int = MEMORY_ROWS
+    part_rows: int = PART_ROWS
+    expected_bytes: int = 0
+    """Size of the files that will fill the table (how many partitions to start with)."""
+    _spill: _Spill | None = field(default=None, repr=False)
+    _dir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+
+    @property
+    def spilled(self) -> bool:
+        """Whether the rows went to partition files (then only :meth:`parts` has them)."""
+        return self._spill is not None
+
+    def add_batch(self, batch: Batch) -> None:
+        """Append a batch: held in memory within the budget, else to the partitions."""
+        if self._spill is not None:
+            self._spill.add(batch)
+            return
+        self.batches.append(batch)
+        if len(self) > self.memory_rows:
+            self._start()
+
+    def _start(self) -> None:
+        """Spill the rows held so far; the partition count from the rows per byte so far."""
+        rows = len(self)
+        wire = sum(int(b.cols["wire_len"].sum()) for b in self.batches) + 16 * rows
+        estimate = self.expected_bytes * rows / max(wire, 1)
+        k = min(MAX_PARTS, max(2, math.ceil(max(estimate, rows) * 1.1 / self.part_rows)))
+        self._dir = tempfile.TemporaryDirectory(prefix="nettrail-")
+        self._spill = _Spill(self._dir.name, k, 0)
+        for b in self.batches:
+            self._spill.add(b)
+        self.batches = []
+
+    def parts(self) -> Iterator[PacketTable]:
+        """The table's rows as partitions, one table at a time (the table itself when it
+        did not spill). The partition files are removed as they are read."""
+        if self._spill is None:
+            yield self
+            return
+        self._spill.close()
+        try:
+            yield from self._parts(self._spill, 1)
+        finally:
+            self.close()
+
+    def _parts(self, spill: _Spill, depth: int) -> Iterator[PacketTable]:
+        for path, rows in zip(spill.paths, spill.rows, strict=True):
+            if rows > self.part_rows and depth <= _DEPTH:
+                assert self._dir is not None
+                sub = _Spill(self._dir.name, math.ceil(rows / self.part_rows) + 1, depth)
+                for chunk in _chunks(path):
+                    sub.add(chunk)
+                sub.close()
+                os.unlink(path)
+                if max(sub.rows) < rows:
+                    yield from self._parts(sub, depth + 1)
+                    continue
+                path = sub.paths[sub.rows.index(rows)]  # one connection key: as it is
+            if rows:
+                yield self._load(path, rows)
+            os.unlink(path)
+
+    def _load(self, path: str, rows: int) -> PacketTable:
+        """The rows of one partition file as a table of one batch."""
+        cols = {name: np.empty(rows, dtype) for name, dtype in COLUMNS.items()}
+        odd: dict[int, Any] = {}
+        at = 0
+        for chunk in _chunks(path):
+            n = len(chunk)
+            for name, col in cols.items():
+                col[at : at + n] = chunk.cols[name]
+            for i, rec in chunk.odd.items():
+                odd[at + i] = rec
+            at += n
+        part = PacketTable(self.point, self.files, self.ifnames, self.addrs)
+        part.batches.append(Batch(cols, odd))
+        return part
+
+    def close(self) -> None:
+        """Remove the partition files (the rows are gone then)."""
+        if self._spill is not None:
+            self._spill.close()
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
