@@ -9,7 +9,7 @@ from nettrail.analyze.merge import merged
 from nettrail.analyze.pipeline import analyze
 from nettrail.analyze.table_flows import Done, tracked
 from nettrail.capture.inputs import Inputs, open_inputs
-from nettrail.capture.partition import Budget, SpillTable
+from nettrail.capture.partition import DEFAULT_BUDGET, Budget, SpillTable
 from nettrail.capture.points import PacketFilter, read_points
 from nettrail.errors import InputError
 from nettrail.model.analysis import Analysis
@@ -30,7 +30,7 @@ def analyze_files(
     *,
     packet_filter: PacketFilter | None = None,
     ifnames: Mapping[str, Mapping[int, str]] | None = None,
-    budget: Budget | None = Budget(),
+    budget: Budget | None = DEFAULT_BUDGET,
 ) -> AnalysisRun:
     """Analyse capture files given as (point, path) pairs, or already opened by
     ``capture.inputs.open_inputs``; the first point is the reference.

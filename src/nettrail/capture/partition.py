@@ -58,7 +58,8 @@ def key_hash(cols: dict[str, Arr]) -> Arr:
     h ^= np.maximum(a, b)
     h *= _MIX[1]
     h ^= h >> np.uint64(31)
-    return h
+    out: Arr = h
+    return out
 
 
 def partition_of(h: Arr, k: int, salt: int) -> Arr:
@@ -75,6 +76,10 @@ class Budget(NamedTuple):
 
     memory_rows: int = MEMORY_ROWS
     part_rows: int = PART_ROWS
+
+
+DEFAULT_BUDGET = Budget()
+"""The budget ``nettrail analyze`` reads within."""
 
 
 class _Spill:
@@ -129,7 +134,7 @@ def _chunks(path: str) -> Iterator[Batch]:
             cols = {}
             for name, dtype in COLUMNS.items():
                 col = np.empty(n, dtype)
-                f.readinto(memoryview(col).cast("B"))
+                f.readinto(col.data.cast("B"))
                 cols[name] = col
             odd = pickle.loads(f.read(size)) if size else {}
             yield Batch(cols, odd)

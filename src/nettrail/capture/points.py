@@ -16,8 +16,8 @@ from typing import NamedTuple
 from nettrail.capture import Capture
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.inputs import Inputs, open_inputs
-from nettrail.errors import CaptureError, InputError
 from nettrail.capture.partition import Budget, SpillTable
+from nettrail.errors import CaptureError, InputError
 from nettrail.model.analysis import PointSummary
 from nettrail.model.packet import PacketRecord, TCPHeader, UDPHeader
 from nettrail.model.table import PacketTable, PointData, table_from_records
@@ -61,7 +61,7 @@ def read_points(
     filtering = packet_filter is not None and bool(packet_filter.host or packet_filter.port)
     full = len(order) >= 2 or filtering
     tables = {p: PacketTable(p) for p in order}
-    if budget is not None and not full and order:
+    if budget is not None and not full:  # a single point
         size = sum(_size(item.path) for item in inputs.items)
         tables = {p: SpillTable(p, memory_rows=budget.memory_rows, part_rows=budget.part_rows,
                                 expected_bytes=size) for p in order}
