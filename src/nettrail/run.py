@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from nettrail.analyze.merge import merged
 from nettrail.analyze.pipeline import analyze
 from nettrail.analyze.table_flows import Done, tracked
-from nettrail.capture.inputs import Inputs, open_inputs
+from nettrail.capture.inputs import Inputs
 from nettrail.capture.partition import DEFAULT_BUDGET, Budget, SpillTable
 from nettrail.capture.points import PacketFilter, read_points
 from nettrail.errors import InputError
-from nettrail.model.analysis import Analysis
-from nettrail.model.table import PointData
+from nettrail.model.analysis import Analysis, PointSummary
+
+Arr = npt.NDArray[Any]
 
 __all__ = ["AnalysisRun", "Budget", "PacketFilter", "analyze_files"]
 
@@ -42,33 +46,42 @@ def analyze_files(
     and the fault is returned beside the analysis.
     A single point read unfiltered is held within ``budget`` (None: no limit): past it, its
     rows are analysed in partitions by connection key and the results merged, the same
-    analysis as of the whole table.
+    analysis as of the whole table (``capture.partition``).
     """
-    if not isinstance(inputs, Inputs):
-        inputs = open_inputs(inputs, ifnames)
-    points, errors = read_points(inputs, packet_filter=packet_filter, budget=budget)
+    points, errors = read_points(inputs, packet_filter=packet_filter, ifnames=ifnames,
+                                 budget=budget)
     if len(points) == 1 and isinstance(points[0].table, SpillTable) and points[0].table.spilled:
-        analysis = _partitioned(points[0])
-        if analysis is not None:
-            return AnalysisRun(analysis, tuple(errors))
-        # a late packet on a finished connection: the whole table decides, read again
-        points, errors = read_points(inputs, packet_filter=packet_filter)
+        return AnalysisRun(_partitioned(points[0].summary, points[0].table), tuple(errors))
     return AnalysisRun(analyze(points), tuple(errors))
 
 
-def _partitioned(point: PointData) -> Analysis | None:
-    """The analysis of a spilled point, partition by partition; None when a partition's
-    tracker met a late packet (``FlowTracker.late``): what it says of that connection may
-    depend on housekeeping timed by the connections of every partition."""
-    assert isinstance(point.table, SpillTable)
-    parts: list[Done] = []
+def _partitioned(summary: PointSummary, table: SpillTable) -> Analysis:
+    """The analysis of a spilled point, partition by partition.
+
+    A partition whose tracker met a late packet (``FlowTracker.late``) is tracked again,
+    told where every connection of the other partitions began, so that its housekeeping runs
+    where it would over the whole table (what it says of a late packet depends on that)."""
     try:
-        for table in point.table.parts():
-            done, late = tracked(table)
-            if late:
-                return None
-            parts.append(done)
-            del table, done  # before the next partition is read
+        files = table.partitions()
+        done: list[Done] = []
+        late: list[int] = []
+        began: list[tuple[Arr, Arr]] = []  # (row in the whole table, time) per partition
+        for i, part in enumerate(files):
+            rows = table.load(part)
+            result = tracked(rows)
+            done.append(result.done)
+            began.append((rows.origin[result.began], rows.column("ts")[result.began]))
+            if result.late:
+                late.append(i)
+            del rows, result  # before the next partition is read
+        for i in late:
+            rows = table.load(files[i])
+            none = np.zeros(0, np.int64)
+            where = np.concatenate([none, *(b[0] for j, b in enumerate(began) if j != i)])
+            when = np.concatenate([none, *(b[1] for j, b in enumerate(began) if j != i)])
+            by_row = np.argsort(where, kind="stable")
+            done[i] = tracked(rows, (where[by_row], when[by_row]), rows.origin).done
+            del rows
     finally:
-        point.table.close()
-    return merged(point.summary, parts)
+        table.close()
+    return merged(summary, done)

@@ -17,6 +17,7 @@ import pytest
 from test_table_equivalence import CAPTURES, ROOT, T0, unusual_frames
 
 import capkit as ck
+from nettrail import run
 from nettrail.capture import partition, points
 from nettrail.capture.partition import Budget, SpillTable, key_hash, partition_of
 from nettrail.model.table import empty_columns
@@ -38,14 +39,14 @@ def as_json(path: Path, budget: Budget | None) -> tuple[Any, list[str]]:
 def counted_parts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Rows of every partition given for analysis (filled as runs go)."""
     sizes: list[int] = []
-    real = SpillTable.parts
+    real = SpillTable.load
 
-    def spy(self: SpillTable) -> Any:
-        for part in real(self):
-            sizes.append(len(part))
-            yield part
+    def spy(self: SpillTable, part: partition.PartFile) -> Any:
+        rows = real(self, part)
+        sizes.append(len(rows))
+        return rows
 
-    monkeypatch.setattr(SpillTable, "parts", spy)
+    monkeypatch.setattr(SpillTable, "load", spy)
     return sizes
 
 
@@ -127,20 +128,23 @@ def _late_capture() -> list[tuple[int, bytes]]:
     return frames
 
 
-def test_late_packet_reads_the_whole_table(tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_late_packet_tracked_again_with_every_start(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "late.pcap"
     path.write_bytes(ck.pcap(_late_capture()))
-    reads = []
-    real = points.read_points
+    calls = []
+    real = run.tracked
 
-    def spy(*args: Any, **kw: Any) -> Any:
-        reads.append(kw.get("budget"))
-        return real(*args, **kw)
+    def spy(table: Any, ticks: Any = None, numbers: Any = None) -> Any:
+        result = real(table, ticks, numbers)
+        calls.append((ticks is not None and len(ticks[0]), result.late))
+        return result
 
-    monkeypatch.setattr("nettrail.run.read_points", spy)
+    monkeypatch.setattr(run, "tracked", spy)
     check_same(path, monkeypatch, tmp_path)
-    assert reads[-2:] == [TINY[-1], None]  # partitioned, then read whole
+    again = [n for n, _late in calls if n]
+    assert len(again) == len(TINY)  # once per budget: the partition of the late packet
+    assert all(n >= 280 for n in again)  # told where the other partitions' connections began
     analysis, _errors = as_json(path, None)
     retx = [f for f in analysis["findings"] if f["kind"] == "retransmission"]
     assert len(retx) == 1  # housekeeping slimmed the closed connection before it came:
@@ -166,6 +170,6 @@ def test_within_budget_nothing_spilled(tmp_path: Path, monkeypatch: pytest.Monke
     pts, _errors = points.read_points([("p", str(CAPTURES[0]))], budget=Budget())
     table = pts[0].table
     assert isinstance(table, SpillTable) and not table.spilled
-    assert list(table.parts()) == [table]
+    assert table.partitions() == []
     assert len(table) < partition.MEMORY_ROWS
     assert os.listdir(tmp_path) == []

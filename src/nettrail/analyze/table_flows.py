@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -148,22 +148,33 @@ def _pairs_by_direction(fc: Arr, gid: Arr, mask: Arr) -> Iterator[tuple[Arr, Arr
 
 def track_table(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
     """The connections at ``table``'s point, in order of first packet, and their findings."""
-    done, _late = tracked(table)
+    done = tracked(table).done
     return [c for c, _f in done], [f for _c, found in done for f in found]
 
 
-def tracked(table: PacketTable) -> tuple[Done, int]:
-    """Each connection at ``table``'s point, in order of first packet, with its findings;
-    and the tracker's count of late packets (``FlowTracker.late``)."""
+class Tracked(NamedTuple):
+    """Each connection of a table, in order of first packet, with its findings; the
+    tracker's late packets (``FlowTracker.late``); the rows where a connection began."""
+
+    done: Done
+    late: int
+    began: Arr
+
+
+def tracked(table: PacketTable, ticks: tuple[Arr, Arr] | None = None,
+            numbers: Arr | None = None) -> Tracked:
+    """The table's connections. ``ticks``: (capture order numbers, times) of connections
+    that began elsewhere, in order (for the tracker's housekeeping); ``numbers``: each row's
+    capture order number (by default its row number)."""
     with gc_paused():
-        return _track(table)
+        return _track(table, ticks, numbers)
 
 
-def _track(table: PacketTable) -> tuple[Done, int]:
+def _track(table: PacketTable, ticks: tuple[Arr, Arr] | None, numbers: Arr | None) -> Tracked:
     sels, rows, odd = _tcp_rows(table)
     n = len(rows)
     if n == 0:
-        return [], 0
+        return Tracked([], 0, np.zeros(0, np.int64))
     eps, epd = _endpoints(table, sels)
     order, eps, epd, new = _group_order(eps, epd)
     s = {k: _column(table, sels, k, order) for k in _NEEDED}
@@ -190,11 +201,14 @@ def _track(table: PacketTable) -> tuple[Done, int]:
     complex_group |= ~(closed | mid | est)  # a failed handshake: the tracker gives evidence
     plain = ~complex_group
     groups = _Groups(table, s, starts, fc, eps, epd, client_is_src, gid)
-    done, late = _tracked(table, s, complex_group[gid], new & plain[gid])
+    plain_starts = new & plain[gid]
+    done, late, began = _tracked(table, s, complex_group[gid], plain_starts, ticks,
+                                 numbers)
+    began = np.concatenate((s["row"][plain_starts], began))
     del flags, bad
     done.extend(groups.connections(plain, closed, mid, resent & plain[gid], prev))
     done.sort(key=lambda cf: _ORDER(cf[0]))
-    return done, late
+    return Tracked(done, late, began)
 
 
 def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
@@ -422,21 +436,54 @@ class _Names:
         return e
 
 
-def _tracked(table: PacketTable, s: dict[str, Arr], rows: Arr, ticks: Arr) -> tuple[Done, int]:
+def _tracked(table: PacketTable, s: dict[str, Arr], rows: Arr, starts: Arr,
+             ticks: tuple[Arr, Arr] | None, numbers: Arr | None) -> tuple[Done, int, Arr]:
     """Connections and findings of the rows that need the state machine, tracked in capture
-    order, with a tick where each plain connection began; the tracker's late packets."""
-    tracker = FlowTracker(table.point)
-    idx = np.flatnonzero(rows | ticks)
+    order, with a tick where each plain connection (and each of ``ticks``) began; the
+    tracker's late packets; the rows where it began a connection."""
+    idx = np.flatnonzero(rows | starts)
     if len(idx) == 0:
-        return [], 0
+        return [], 0, np.zeros(0, np.int64)
     idx = idx[np.argsort(s["row"][idx], kind="stable")]
-    tracker.consume_segments(_segments(table, s, idx, rows[idx], tracker))
+    tracker = _Tracker(table.point)
+    segments = _segments(table, s, idx, rows[idx], tracker)
+    if ticks is not None and len(ticks[0]):
+        at = s["row"][idx]
+        segments = _ticked(segments, at if numbers is None else numbers[at], ticks)
+    tracker.consume_segments(segments)
     with gc_paused():
-        return list(tracker.finished()), tracker.late
+        return list(tracker.finished()), tracker.late, np.array(tracker.began, np.int64)
+
+
+class _Tracker(FlowTracker):
+    """A tracker that notes the row where it begins each connection (``row``: the row of
+    the segment being fed)."""
+
+    def __init__(self, point: str) -> None:
+        super().__init__(point)
+        self.row = -1
+        self.began: list[int] = []
+
+    def _new_conn(self, sig: Seg) -> Any:
+        self.began.append(self.row)
+        return super()._new_conn(sig)
+
+
+def _ticked(segments: Iterator[Seg | int | None], numbers: Arr,
+            ticks: tuple[Arr, Arr]) -> Iterator[Seg | int | None]:
+    """The segments (capture order ``numbers``) with the ticks before the rows they precede."""
+    when, times = ticks[0].tolist(), ticks[1].tolist()
+    j, m = 0, len(when)
+    for k, seg in zip(numbers.tolist(), segments, strict=True):
+        while j < m and when[j] < k:
+            yield times[j]
+            j += 1
+        yield seg
+    yield from times[j:]
 
 
 def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
-              tracker: FlowTracker) -> Iterator[Seg | int | None]:
+              tracker: _Tracker) -> Iterator[Seg | int | None]:
     """The tracker's segment for each row of ``idx`` (its capture time for a tick)."""
     odd = table.odd_rows() if any(b.odd for b in table.batches) else {}
     at = s["row"][idx]
@@ -454,6 +501,7 @@ def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
         if not is_row:
             yield ts
             continue
+        tracker.row = row
         rec = odd.get(row)
         if rec is not None:
             yield tracker.segment(rec)

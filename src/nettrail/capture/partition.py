@@ -7,11 +7,13 @@ of the row's direction-normalised endpoints (address family, addresses, ports): 
 one connection key lands in the same partition, in capture order. :meth:`SpillTable.parts`
 gives the partitions back one at a time as packet tables (sharing the point's file, interface
 and address lists, so every column value means what it meant); a partition larger than
-``part_rows`` is split again, by another hash, as it is read. The files live in one
-temporary directory, removed when every part has been given or the table is closed.
+``part_rows`` is split again, by another hash, first. Each partition row keeps its row number
+in the whole table (``Partition.origin``). The files live in one temporary directory, removed
+when the table is closed.
 
 A partition file is a run of chunks: the row count and the size of the kept records (16
-bytes), each column's values (in ``COLUMNS`` order), then the kept records (pickled, by row).
+bytes), each column's values (in ``COLUMNS`` order), the rows' numbers in the whole table,
+then the kept records (pickled, by row).
 """
 
 from __future__ import annotations
@@ -82,6 +84,22 @@ DEFAULT_BUDGET = Budget()
 """The budget ``nettrail analyze`` reads within."""
 
 
+class Partition(PacketTable):
+    """Some connection keys' rows of a spilled table, in capture order."""
+
+    def __init__(self, whole: PacketTable, batch: Batch, origin: Arr) -> None:
+        super().__init__(whole.point, whole.files, whole.ifnames, whole.addrs, [batch])
+        self.origin = origin
+        """Each row's number in the whole table."""
+
+
+class PartFile(NamedTuple):
+    """A partition file and its row count."""
+
+    path: str
+    rows: int
+
+
 class _Spill:
     """K partition files being written."""
 
@@ -92,8 +110,8 @@ class _Spill:
         self.files: list[IO[bytes]] = [open(p, "wb") for p in self.paths]  # noqa: SIM115
         self.rows = [0] * k
 
-    def add(self, batch: Batch) -> None:
-        """Write each row of ``batch`` to its partition."""
+    def add(self, batch: Batch, origin: Arr) -> None:
+        """Write each row of ``batch`` (``origin``: their numbers) to its partition."""
         n = len(batch)
         if n == 0:
             return
@@ -109,35 +127,40 @@ class _Spill:
                 odd[int(part[i])][int(rank[i])] = rec
         for p in np.flatnonzero(counts).tolist():
             sel = order[bounds[p] : bounds[p + 1]]
-            _write_chunk(self.files[p], {k: v[sel] for k, v in batch.cols.items()}, odd[p])
+            _write_chunk(self.files[p], {k: v[sel] for k, v in batch.cols.items()},
+                         origin[sel], odd[p])
             self.rows[p] += len(sel)
 
-    def close(self) -> None:
-        """Close every file (they stay on disk to be read)."""
+    def close(self) -> list[PartFile]:
+        """Close every file; the partitions written."""
         for f in self.files:
             f.close()
+        return [PartFile(p, n) for p, n in zip(self.paths, self.rows, strict=True)]
 
 
-def _write_chunk(f: IO[bytes], cols: dict[str, Arr], odd: dict[int, Any]) -> None:
+def _write_chunk(f: IO[bytes], cols: dict[str, Arr], origin: Arr, odd: dict[int, Any]) -> None:
     kept = pickle.dumps(odd, pickle.HIGHEST_PROTOCOL) if odd else b""
-    f.write(_HEAD.pack(len(cols["ts"]), len(kept)))
+    f.write(_HEAD.pack(len(origin), len(kept)))
     for name in COLUMNS:
         f.write(np.ascontiguousarray(cols[name]).data)
+    f.write(np.ascontiguousarray(origin, np.int64).data)
     f.write(kept)
 
 
-def _chunks(path: str) -> Iterator[Batch]:
-    """The chunks of a partition file, in order, as batches."""
+def _chunks(path: str) -> Iterator[tuple[Batch, Arr]]:
+    """The chunks of a partition file, in order: rows and their numbers."""
     with open(path, "rb") as f:
         while head := f.read(_HEAD.size):
             n, size = _HEAD.unpack(head)
             cols = {}
-            for name, dtype in COLUMNS.items():
+            fields: list[tuple[str, Any]] = [*COLUMNS.items(), ("", np.int64)]
+            for name, dtype in fields:
                 col = np.empty(n, dtype)
                 f.readinto(col.data.cast("B"))
                 cols[name] = col
+            origin = cols.pop("")
             odd = pickle.loads(f.read(size)) if size else {}
-            yield Batch(cols, odd)
+            yield Batch(cols, odd), origin
 
 
 @dataclass
@@ -150,20 +173,23 @@ class SpillTable(PacketTable):
     """Size of the files that will fill the table (how many partitions to start with)."""
     _spill: _Spill | None = field(default=None, repr=False)
     _dir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    _count: int = 0  # rows spilled so far
 
     @property
     def spilled(self) -> bool:
-        """Whether the rows went to partition files (then only :meth:`parts` has them)."""
+        """Whether the rows went to partition files (then only :meth:`partitions` has them)."""
         return self._spill is not None
 
     def add_batch(self, batch: Batch) -> None:
         """Append a batch: held in memory within the budget, else to the partitions."""
-        if self._spill is not None:
-            self._spill.add(batch)
+        if self._spill is None:
+            self.batches.append(batch)
+            if len(self) > self.memory_rows:
+                self._start()
             return
-        self.batches.append(batch)
-        if len(self) > self.memory_rows:
-            self._start()
+        n = len(batch)
+        self._spill.add(batch, np.arange(self._count, self._count + n, dtype=np.int64))
+        self._count += n
 
     def _start(self) -> None:
         """Spill the rows held so far; the partition count from the rows per byte so far."""
@@ -173,54 +199,48 @@ class SpillTable(PacketTable):
         k = min(MAX_PARTS, max(2, math.ceil(max(estimate, rows) * 1.1 / self.part_rows)))
         self._dir = tempfile.TemporaryDirectory(prefix="nettrail-")
         self._spill = _Spill(self._dir.name, k, 0)
-        for b in self.batches:
-            self._spill.add(b)
-        self.batches = []
+        held, self.batches = self.batches, []
+        for b in held:
+            self.add_batch(b)
 
-    def parts(self) -> Iterator[PacketTable]:
-        """The table's rows as partitions, one table at a time (the table itself when it
-        did not spill). The partition files are removed as they are read."""
+    def partitions(self) -> list[PartFile]:
+        """The partition files, every one within ``part_rows`` rows unless it holds one
+        connection key only (an empty list when the table did not spill)."""
         if self._spill is None:
-            yield self
-            return
-        self._spill.close()
-        try:
-            yield from self._parts(self._spill, 1)
-        finally:
-            self.close()
+            return []
+        return [p for p in self._split(self._spill.close(), 1) if p.rows]
 
-    def _parts(self, spill: _Spill, depth: int) -> Iterator[PacketTable]:
-        for path, rows in zip(spill.paths, spill.rows, strict=True):
-            if rows > self.part_rows and depth <= _DEPTH:
-                assert self._dir is not None
-                sub = _Spill(self._dir.name, math.ceil(rows / self.part_rows) + 1, depth)
-                for chunk in _chunks(path):
-                    sub.add(chunk)
-                sub.close()
-                os.unlink(path)
-                if max(sub.rows) < rows:
-                    yield from self._parts(sub, depth + 1)
-                    continue
-                path = sub.paths[sub.rows.index(rows)]  # one connection key: as it is
-            if rows:
-                yield self._load(path, rows)
-            os.unlink(path)
+    def _split(self, parts: list[PartFile], depth: int) -> Iterator[PartFile]:
+        assert self._dir is not None
+        for part in parts:
+            if part.rows <= self.part_rows or depth > _DEPTH:
+                yield part
+                continue
+            sub = _Spill(self._dir.name, math.ceil(part.rows / self.part_rows) + 1, depth)
+            for chunk, origin in _chunks(part.path):
+                sub.add(chunk, origin)
+            written = sub.close()
+            os.unlink(part.path)
+            if max(p.rows for p in written) < part.rows:
+                yield from self._split(written, depth + 1)
+            else:  # one connection key: as it is
+                yield from written
 
-    def _load(self, path: str, rows: int) -> PacketTable:
+    def load(self, part: PartFile) -> Partition:
         """The rows of one partition file as a table of one batch."""
-        cols = {name: np.empty(rows, dtype) for name, dtype in COLUMNS.items()}
+        cols = {name: np.empty(part.rows, dtype) for name, dtype in COLUMNS.items()}
+        origin = np.empty(part.rows, np.int64)
         odd: dict[int, Any] = {}
         at = 0
-        for chunk in _chunks(path):
+        for chunk, numbers in _chunks(part.path):
             n = len(chunk)
             for name, col in cols.items():
                 col[at : at + n] = chunk.cols[name]
+            origin[at : at + n] = numbers
             for i, rec in chunk.odd.items():
                 odd[at + i] = rec
             at += n
-        part = PacketTable(self.point, self.files, self.ifnames, self.addrs)
-        part.batches.append(Batch(cols, odd))
-        return part
+        return Partition(self, Batch(cols, odd), origin)
 
     def close(self) -> None:
         """Remove the partition files (the rows are gone then)."""
