@@ -4,10 +4,11 @@ by connection key.
 :class:`SpillTable` holds its batches in memory until they exceed ``memory_rows`` rows. Then
 every row, those held and every later one, goes to one of K partition files, chosen by a hash
 of the row's direction-normalised endpoints (address family, addresses, ports): every row of
-one connection key lands in the same partition, in capture order. :meth:`SpillTable.parts`
-gives the partitions back one at a time as packet tables (sharing the point's file, interface
-and address lists, so every column value means what it meant); a partition larger than
-``part_rows`` is split again, by another hash, first. Each partition row keeps its row number
+one connection key lands in the same partition, in capture order.
+:meth:`SpillTable.partitions` lists the partition files, a partition larger than
+``part_rows`` split again by another hash first; :meth:`SpillTable.load` reads one back as a
+packet table (sharing the point's file, interface and address lists, so every column value
+means what it meant). Each partition row keeps its row number
 in the whole table (``Partition.origin``). The files live in one temporary directory, removed
 when the table is closed.
 
@@ -65,10 +66,15 @@ def key_hash(cols: dict[str, Arr]) -> Arr:
 
 
 def partition_of(h: Arr, k: int, salt: int) -> Arr:
-    """The partition (0 .. ``k``-1) of each key hash, for a split at depth ``salt``."""
-    x = (h ^ np.uint64(salt)) * _MIX[2]
-    x ^= x >> np.uint64(29)
-    out: Arr = (x % np.uint64(k)).astype(np.intp)
+    """The partition (0 .. ``k``-1) of each key hash, for a split at depth ``salt`` (each
+    depth mixes the hash anew, so a split of one partition spreads its keys)."""
+    x = h + np.uint64(salt) * _MIX[0]  # splitmix64's finaliser
+    x ^= x >> np.uint64(30)
+    x *= _MIX[1]
+    x ^= x >> np.uint64(27)
+    x *= _MIX[2]
+    x ^= x >> np.uint64(31)
+    out: Arr = ((x >> np.uint64(32)) % np.uint64(k)).astype(np.intp)
     return out
 
 
