@@ -46,6 +46,7 @@ MAX_PARTS = 256
 _HEAD = struct.Struct("<QQ")
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9),
         np.uint64(0x94D049BB133111EB))
+_MASK64 = (1 << 64) - 1
 _SERIAL = itertools.count()
 _DEPTH = 4  # splits of one partition at most (one connection key cannot be split)
 
@@ -68,7 +69,7 @@ def key_hash(cols: dict[str, Arr]) -> Arr:
 def partition_of(h: Arr, k: int, salt: int) -> Arr:
     """The partition (0 .. ``k``-1) of each key hash, for a split at depth ``salt`` (each
     depth mixes the hash anew, so a split of one partition spreads its keys)."""
-    x = h + np.uint64(salt) * _MIX[0]  # splitmix64's finaliser
+    x = h + np.uint64(salt * int(_MIX[0]) & _MASK64)  # then splitmix64's finaliser
     x ^= x >> np.uint64(30)
     x *= _MIX[1]
     x ^= x >> np.uint64(27)
