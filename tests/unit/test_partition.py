@@ -130,8 +130,7 @@ def _late_capture() -> list[tuple[int, bytes]]:
 
 def test_late_packet_tracked_again_with_every_start(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "late.pcap"
-    path.write_bytes(ck.pcap(_late_capture()))
+    path = _late_file(tmp_path)
     calls = []
     real = run.tracked
 
@@ -173,3 +172,27 @@ def test_within_budget_nothing_spilled(tmp_path: Path, monkeypatch: pytest.Monke
     assert table.partitions() == []
     assert len(table) < partition.MEMORY_ROWS
     assert os.listdir(tmp_path) == []
+
+
+def test_several_files_of_one_point_same_analysis(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows of later files continue the row numbers of the earlier ones."""
+    out = tmp_path / "gen.pcap"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_capture.py"), str(out),
+                    "--packets", "3000", "--seed", "4"], check=True)
+    pairs = [("p", str(out)), ("p", str(CAPTURES[0])), ("p", str(_late_file(tmp_path)))]
+
+    def analysis(budget: Budget | None) -> Any:
+        return json.loads(json.dumps(to_dict(analyze_files(pairs, budget=budget).analysis)))
+
+    whole = analysis(None)
+    sizes = counted_parts(monkeypatch)
+    for budget in TINY:
+        assert analysis(budget) == whole, budget
+    assert len(sizes) > 10
+
+
+def _late_file(tmp_path: Path) -> Path:
+    path = tmp_path / "late.pcap"
+    path.write_bytes(ck.pcap(_late_capture()))
+    return path

@@ -60,7 +60,7 @@ def read_points(
     order = list(dict.fromkeys(item.point for item in inputs.items))
     filtering = packet_filter is not None and bool(packet_filter.host or packet_filter.port)
     full = len(order) >= 2 or filtering
-    tables = {p: PacketTable(p) for p in order}
+    tables: dict[str, PacketTable] = {p: PacketTable(p) for p in order}
     if budget is not None and not full:  # a single point
         size = sum(_size(item.path) for item in inputs.items)
         tables = {p: SpillTable(p, memory_rows=budget.memory_rows, part_rows=budget.part_rows,
