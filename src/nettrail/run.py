@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.analyze.merge import merged
 from nettrail.analyze.pipeline import analyze
+from nettrail.analyze.table_flows import Done, tracked
 from nettrail.capture.inputs import Inputs
+from nettrail.capture.partition import DEFAULT_BUDGET, Budget, SpillTable
 from nettrail.capture.points import PacketFilter, read_points
 from nettrail.errors import InputError
-from nettrail.model.analysis import Analysis
+from nettrail.model.analysis import Analysis, PointSummary
 
-__all__ = ["AnalysisRun", "PacketFilter", "analyze_files"]
+Arr = npt.NDArray[Any]
+
+__all__ = ["AnalysisRun", "Budget", "PacketFilter", "analyze_files"]
 
 
 class AnalysisRun(NamedTuple):
@@ -26,6 +34,7 @@ def analyze_files(
     *,
     packet_filter: PacketFilter | None = None,
     ifnames: Mapping[str, Mapping[int, str]] | None = None,
+    budget: Budget | None = DEFAULT_BUDGET,
 ) -> AnalysisRun:
     """Analyse capture files given as (point, path) pairs, or already opened by
     ``capture.inputs.open_inputs``; the first point is the reference.
@@ -35,6 +44,44 @@ def analyze_files(
     used with ``Inputs``, which already hold them).
     A capture fault ends reading of that file only: the good packets before it are analysed
     and the fault is returned beside the analysis.
+    A single point read unfiltered is held within ``budget`` (None: no limit): past it, its
+    rows are analysed in partitions by connection key and the results merged, the same
+    analysis as of the whole table (``capture.partition``).
     """
-    points, errors = read_points(inputs, packet_filter=packet_filter, ifnames=ifnames)
+    points, errors = read_points(inputs, packet_filter=packet_filter, ifnames=ifnames,
+                                 budget=budget)
+    if len(points) == 1 and isinstance(points[0].table, SpillTable) and points[0].table.spilled:
+        return AnalysisRun(_partitioned(points[0].summary, points[0].table), tuple(errors))
     return AnalysisRun(analyze(points), tuple(errors))
+
+
+def _partitioned(summary: PointSummary, table: SpillTable) -> Analysis:
+    """The analysis of a spilled point, partition by partition.
+
+    A partition whose tracker met a late packet (``FlowTracker.late``) is tracked again,
+    told where every connection of the other partitions began, so that its housekeeping runs
+    where it would over the whole table (what it says of a late packet depends on that)."""
+    try:
+        files = table.partitions()
+        done: list[Done] = []
+        late: list[int] = []
+        began: list[tuple[Arr, Arr]] = []  # (row in the whole table, time) per partition
+        for i, part in enumerate(files):
+            rows = table.load(part)
+            result = tracked(rows)
+            done.append(result.done)
+            began.append((rows.origin[result.began], rows.column("ts")[result.began]))
+            if result.late:
+                late.append(i)
+            del rows, result  # before the next partition is read
+        for i in late:
+            rows = table.load(files[i])
+            none = np.zeros(0, np.int64)
+            where = np.concatenate([none, *(b[0] for j, b in enumerate(began) if j != i)])
+            when = np.concatenate([none, *(b[1] for j, b in enumerate(began) if j != i)])
+            by_row = np.argsort(where, kind="stable")
+            done[i] = tracked(rows, (where[by_row], when[by_row]), rows.origin).done
+            del rows
+    finally:
+        table.close()
+    return merged(summary, done)

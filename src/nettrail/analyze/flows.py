@@ -135,6 +135,10 @@ class FlowTracker:
         self._names: dict[bytes, str] = {}  # packed address -> text, where not canonical
         self._packed: dict[tuple[str, str], bytes] = {}
         self._tokens: dict[str, bytes] = {}
+        self.late = 0
+        """Packets that came to a finished connection (both FINs or a RST) more than
+        :data:`IDLE_NS` after its last packet: only for these can what the tracker says
+        depend on when its housekeeping ran (``capture.partition`` checks it)."""
 
     def consume(
         self, records: Iterable[PacketRecord], keep: list[PacketRecord] | None = None
@@ -207,6 +211,7 @@ class FlowTracker:
         mask = _MASK
         half = _HALF
         recent = _RECENT
+        idle = IDLE_NS
         n = 0
         try:
             for sig in segments:
@@ -222,6 +227,8 @@ class FlowTracker:
                     entry = new_conn(sig)
                 st, ds, fc = entry
                 st[1] += 1
+                if ts - st[3] > idle and (st[0] & 64 or st[0] & 48 == 48):
+                    self.late += 1  # housekeeping may have slimmed it: see ``late``
                 st[3] = ts
                 if seq is not None and (plen or flags & 3):  # data, SYN or FIN
                     if rel and ds[5] is not None and not flags & 2:

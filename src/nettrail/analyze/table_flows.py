@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -153,15 +153,33 @@ def _pairs_by_direction(fc: Arr, gid: Arr, mask: Arr) -> Iterator[tuple[Arr, Arr
 
 def track_table(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
     """The connections at ``table``'s point, in order of first packet, and their findings."""
+    done = tracked(table).done
+    return [c for c, _f in done], [f for _c, found in done for f in found]
+
+
+class Tracked(NamedTuple):
+    """Each connection of a table, in order of first packet, with its findings; the
+    tracker's late packets (``FlowTracker.late``); the rows where a connection began."""
+
+    done: Done
+    late: int
+    began: Arr
+
+
+def tracked(table: PacketTable, ticks: tuple[Arr, Arr] | None = None,
+            numbers: Arr | None = None) -> Tracked:
+    """The table's connections. ``ticks``: (capture order numbers, times) of connections
+    that began elsewhere, in order (for the tracker's housekeeping); ``numbers``: each row's
+    capture order number (by default its row number)."""
     with gc_paused():
-        return _track(table)
+        return _track(table, ticks, numbers)
 
 
-def _track(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
+def _track(table: PacketTable, ticks: tuple[Arr, Arr] | None, numbers: Arr | None) -> Tracked:
     sels, rows, odd = _tcp_rows(table)
     n = len(rows)
     if n == 0:
-        return [], []
+        return Tracked([], 0, np.zeros(0, np.int64))
     eps, epd = _endpoints(table, sels)
     order, eps, epd, new = _group_order(eps, epd)
     s = {k: _column(table, sels, k, order) for k in _NEEDED}
@@ -188,18 +206,21 @@ def _track(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
     complex_group |= ~(closed | mid | est)  # a failed handshake: the tracker gives evidence
     plain = ~complex_group
     groups = _Groups(table, s, starts, fc, eps, epd, client_is_src, gid)
-    done = _tracked(table, s, complex_group[gid], new & plain[gid])
+    plain_starts = new & plain[gid]
+    done, late, began = _tracked(table, s, complex_group[gid], plain_starts, ticks,
+                                 numbers)
+    began = np.concatenate((s["row"][plain_starts], began))
     del flags, bad
     conns, found, first = groups.connections(plain, closed, mid, resent & plain[gid], prev)
-    return _in_order(done, conns, found, first)
+    return Tracked(_in_order(done, conns, found, first), late, began)
 
 
 def _in_order(tracked: Done, conns: list[Connection], found: dict[int, list[Finding]],
-              first: Arr) -> tuple[list[Connection], list[Finding]]:
+              first: Arr) -> Done:
     """The tracked connections and the plain ones (``first``: their first packet times;
-    ``found``: their findings by index) in order of first packet, then of key, as a stable
-    sort of the tracked ones followed by the plain ones would put them; their findings in
-    the same order. Sorted by time in bulk; only runs of equal times compare keys."""
+    ``found``: their findings by index) with their findings, in order of first packet, then
+    of key, as a stable sort of the tracked ones followed by the plain ones would put them.
+    Sorted by time in bulk; only runs of equal times compare keys."""
     m = len(tracked)
     every = [c for c, _f in tracked] + conns
     firsts = np.concatenate([np.fromiter((c.first_ns for c in every[:m]), np.int64, m), first])
@@ -213,11 +234,8 @@ def _in_order(tracked: Done, conns: list[Connection], found: dict[int, list[Find
         for a, b in zip(np.flatnonzero(edge == 1).tolist(),
                         (np.flatnonzero(edge == -1) + 1).tolist(), strict=True):
             at[a:b] = sorted(at[a:b], key=lambda i: every[i].key)
-    notes = {i: f for i, (_c, f) in enumerate(tracked) if f}
-    notes.update((m + j, f) for j, f in found.items())
-    rank = {i: r for r, i in enumerate(at) if i in notes} if notes else {}
-    return [every[i] for i in at], [f for i in sorted(notes, key=rank.__getitem__)
-                                    for f in notes[i]]
+    notes = [f for _c, f in tracked]
+    return [(every[i], notes[i] if i < m else found.get(i - m, [])) for i in at]
 
 
 def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
@@ -457,21 +475,54 @@ class _Groups:
                 for k, ts, seq, ack, fl, plen, win, i, iface, d, frame, file in cols}
 
 
-def _tracked(table: PacketTable, s: dict[str, Arr], rows: Arr, ticks: Arr) -> Done:
+def _tracked(table: PacketTable, s: dict[str, Arr], rows: Arr, starts: Arr,
+             ticks: tuple[Arr, Arr] | None, numbers: Arr | None) -> tuple[Done, int, Arr]:
     """Connections and findings of the rows that need the state machine, tracked in capture
-    order, with a tick where each plain connection began."""
-    tracker = FlowTracker(table.point)
-    idx = np.flatnonzero(rows | ticks)
+    order, with a tick where each plain connection (and each of ``ticks``) began; the
+    tracker's late packets; the rows where it began a connection."""
+    idx = np.flatnonzero(rows | starts)
     if len(idx) == 0:
-        return []
+        return [], 0, np.zeros(0, np.int64)
     idx = idx[np.argsort(s["row"][idx], kind="stable")]
-    tracker.consume_segments(_segments(table, s, idx, rows[idx], tracker))
+    tracker = _Tracker(table.point)
+    segments = _segments(table, s, idx, rows[idx], tracker)
+    if ticks is not None and len(ticks[0]):
+        at = s["row"][idx]
+        segments = _ticked(segments, at if numbers is None else numbers[at], ticks)
+    tracker.consume_segments(segments)
     with gc_paused():
-        return list(tracker.finished())
+        return list(tracker.finished()), tracker.late, np.array(tracker.began, np.int64)
+
+
+class _Tracker(FlowTracker):
+    """A tracker that notes the row where it begins each connection (``row``: the row of
+    the segment being fed)."""
+
+    def __init__(self, point: str) -> None:
+        super().__init__(point)
+        self.row = -1
+        self.began: list[int] = []
+
+    def _new_conn(self, sig: Seg) -> Any:
+        self.began.append(self.row)
+        return super()._new_conn(sig)
+
+
+def _ticked(segments: Iterator[Seg | int | None], numbers: Arr,
+            ticks: tuple[Arr, Arr]) -> Iterator[Seg | int | None]:
+    """The segments (capture order ``numbers``) with the ticks before the rows they precede."""
+    when, times = ticks[0].tolist(), ticks[1].tolist()
+    j, m = 0, len(when)
+    for k, seg in zip(numbers.tolist(), segments, strict=True):
+        while j < m and when[j] < k:
+            yield times[j]
+            j += 1
+        yield seg
+    yield from times[j:]
 
 
 def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
-              tracker: FlowTracker) -> Iterator[Seg | int | None]:
+              tracker: _Tracker) -> Iterator[Seg | int | None]:
     """The tracker's segment for each row of ``idx`` (its capture time for a tick)."""
     odd = table.odd_rows() if any(b.odd for b in table.batches) else {}
     at = s["row"][idx]
@@ -489,6 +540,7 @@ def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
         if not is_row:
             yield ts
             continue
+        tracker.row = row
         rec = odd.get(row)
         if rec is not None:
             yield tracker.segment(rec)

@@ -8,6 +8,7 @@ A fault ends reading of that file only: its good rows stay, and the fault is ret
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
@@ -15,6 +16,7 @@ from typing import NamedTuple
 from nettrail.capture import Capture
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.inputs import Inputs, open_inputs
+from nettrail.capture.partition import Budget, SpillTable
 from nettrail.errors import CaptureError, InputError
 from nettrail.model.analysis import PointSummary
 from nettrail.model.packet import PacketRecord, TCPHeader, UDPHeader
@@ -46,16 +48,23 @@ def read_points(
     *,
     packet_filter: PacketFilter | None = None,
     ifnames: Mapping[str, Mapping[int, str]] | None = None,
+    budget: Budget | None = None,
 ) -> tuple[list[PointData], list[InputError]]:
     """Read (point, path) pairs, or inputs already opened by ``open_inputs``, into one table
     per point (in first-seen order) and the faults met. ``ifnames`` maps a point to its
-    cooked v2 interface names (not used with ``Inputs``, which already hold them)."""
+    cooked v2 interface names (not used with ``Inputs``, which already hold them).
+    With a ``budget``, the table of a single point read unfiltered is a ``SpillTable``: past
+    the budget its rows go to partition files (``capture.partition``)."""
     if not isinstance(inputs, Inputs):
         inputs = open_inputs(inputs, ifnames)
     order = list(dict.fromkeys(item.point for item in inputs.items))
     filtering = packet_filter is not None and bool(packet_filter.host or packet_filter.port)
     full = len(order) >= 2 or filtering
-    tables = {p: PacketTable(p) for p in order}
+    tables: dict[str, PacketTable] = {p: PacketTable(p) for p in order}
+    if budget is not None and not full:  # a single point
+        size = sum(_size(item.path) for item in inputs.items)
+        tables = {p: SpillTable(p, memory_rows=budget.memory_rows, part_rows=budget.part_rows,
+                                expected_bytes=size) for p in order}
     stats: dict[str, list[CaptureStats]] = {p: [] for p in order}
     errors: list[InputError] = []
     for point, path, capture, exc in inputs.items:
@@ -99,6 +108,14 @@ def read_table(capture: Capture, table: PacketTable, *, full: bool = False,
         table_from_records(table.point, rows, table)
         raise
     table_from_records(table.point, rows, table)
+
+
+def _size(path: str) -> int:
+    """The size of a file in bytes (0 when it cannot be seen)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _failed_stats(path: str, point: str, exc: InputError) -> CaptureStats:

@@ -132,6 +132,6 @@ class Filler:
                 for i, rec in p_odd.items():
                     odd[start + i] = rec
                 start += len(p_cols["ts"])
-        self.table.batches.append(Batch(cols, odd))
+        self.table.add_batch(Batch(cols, odd))
         self.pieces = []
         self.rows = 0

@@ -133,6 +133,10 @@ class PacketTable:
             self.addrs.append(text)
         return idx
 
+    def add_batch(self, batch: Batch) -> None:
+        """Append a batch of rows (readers call this for every batch they fill)."""
+        self.batches.append(batch)
+
     def column(self, name: str) -> npt.NDArray[Any]:
         """One column over every batch (a copy when there are several)."""
         parts = [b.cols[name] for b in self.batches]
@@ -357,4 +361,4 @@ def _append_records(table: PacketTable, recs: Sequence[PacketRecord]) -> None:
         if fid is None:
             fid = files[rec.file] = table.file_id(rec.file)
         fill_row(table, cols, i, rec, fid)
-    table.batches.append(Batch(cols, dict(enumerate(recs))))
+    table.add_batch(Batch(cols, dict(enumerate(recs))))

@@ -1,0 +1,258 @@
+"""A point's packet table within a memory budget: past it, rows go to disk in partitions
+by connection key.
+
+:class:`SpillTable` holds its batches in memory until they exceed ``memory_rows`` rows. Then
+every row, those held and every later one, goes to one of K partition files, chosen by a hash
+of the row's direction-normalised endpoints (address family, addresses, ports): every row of
+one connection key lands in the same partition, in capture order.
+:meth:`SpillTable.partitions` lists the partition files, a partition larger than
+``part_rows`` split again by another hash first; :meth:`SpillTable.load` reads one back as a
+packet table (sharing the point's file, interface and address lists, so every column value
+means what it meant). Each partition row keeps its row number
+in the whole table (``Partition.origin``). The files live in one temporary directory, removed
+when the table is closed.
+
+A partition file is a run of chunks: the row count and the size of the kept records (16
+bytes), each column's values (in ``COLUMNS`` order), the rows' numbers in the whole table,
+then the kept records (pickled, by row).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import pickle
+import struct
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.model.table import COLUMNS, Batch, PacketTable
+
+MEMORY_ROWS = 1_500_000
+"""Rows a table holds in memory before it spills (about 70 bytes each)."""
+
+PART_ROWS = 1_000_000
+"""The most rows a partition should hold when it is analysed."""
+
+MAX_PARTS = 256
+"""The most partition files written at once (a larger estimate splits again on reading)."""
+
+_HEAD = struct.Struct("<QQ")
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9),
+        np.uint64(0x94D049BB133111EB))
+_MASK64 = (1 << 64) - 1
+_SERIAL = itertools.count()
+_DEPTH = 4  # splits of one partition at most (one connection key cannot be split)
+
+Arr = npt.NDArray[Any]
+
+
+def key_hash(cols: dict[str, Arr]) -> Arr:
+    """A 64-bit hash per row of its connection key: the same for both directions."""
+    tag = (cols["family"] != 4).astype(np.uint64) << np.uint64(48)
+    a = tag | (cols["src"].astype(np.uint64) << np.uint64(16)) | cols["sport"]
+    b = tag | (cols["dst"].astype(np.uint64) << np.uint64(16)) | cols["dport"]
+    h = np.minimum(a, b) * _MIX[0]
+    h ^= np.maximum(a, b)
+    h *= _MIX[1]
+    h ^= h >> np.uint64(31)
+    out: Arr = h
+    return out
+
+
+def partition_of(h: Arr, k: int, salt: int) -> Arr:
+    """The partition (0 .. ``k``-1) of each key hash, for a split at depth ``salt`` (each
+    depth mixes the hash anew, so a split of one partition spreads its keys)."""
+    x = h + np.uint64(salt * int(_MIX[0]) & _MASK64)  # then splitmix64's finaliser
+    x ^= x >> np.uint64(30)
+    x *= _MIX[1]
+    x ^= x >> np.uint64(27)
+    x *= _MIX[2]
+    x ^= x >> np.uint64(31)
+    out: Arr = ((x >> np.uint64(32)) % np.uint64(k)).astype(np.intp)
+    return out
+
+
+class Budget(NamedTuple):
+    """How many rows a point's table may hold in memory before it spills to partitions,
+    and how many a partition should hold."""
+
+    memory_rows: int = MEMORY_ROWS
+    part_rows: int = PART_ROWS
+
+
+DEFAULT_BUDGET = Budget()
+"""The budget ``nettrail analyze`` reads within."""
+
+
+class Partition(PacketTable):
+    """Some connection keys' rows of a spilled table, in capture order."""
+
+    def __init__(self, whole: PacketTable, batch: Batch, origin: Arr) -> None:
+        super().__init__(whole.point, whole.files, whole.ifnames, whole.addrs, [batch])
+        self.origin = origin
+        """Each row's number in the whole table."""
+
+
+class PartFile(NamedTuple):
+    """A partition file and its row count."""
+
+    path: str
+    rows: int
+
+
+class _Spill:
+    """K partition files being written."""
+
+    def __init__(self, directory: str, k: int, salt: int) -> None:
+        self.k, self.salt = k, salt
+        n = next(_SERIAL)
+        self.paths = [os.path.join(directory, f"part-{n}-{i}") for i in range(k)]
+        self.files: list[IO[bytes]] = [open(p, "wb") for p in self.paths]  # noqa: SIM115
+        self.rows = [0] * k
+
+    def add(self, batch: Batch, origin: Arr) -> None:
+        """Write each row of ``batch`` (``origin``: their numbers) to its partition."""
+        n = len(batch)
+        if n == 0:
+            return
+        part = partition_of(key_hash(batch.cols), self.k, self.salt)
+        order = np.argsort(part, kind="stable")
+        counts = np.bincount(part, minlength=self.k)
+        bounds = np.concatenate(([0], np.cumsum(counts)))
+        odd: list[dict[int, Any]] = [{} for _ in range(self.k)]
+        if batch.odd:
+            rank = np.empty(n, np.intp)
+            rank[order] = np.arange(n) - bounds[part[order]]
+            for i, rec in batch.odd.items():
+                odd[int(part[i])][int(rank[i])] = rec
+        for p in np.flatnonzero(counts).tolist():
+            sel = order[bounds[p] : bounds[p + 1]]
+            _write_chunk(self.files[p], {k: v[sel] for k, v in batch.cols.items()},
+                         origin[sel], odd[p])
+            self.rows[p] += len(sel)
+
+    def close(self) -> list[PartFile]:
+        """Close every file; the partitions written."""
+        for f in self.files:
+            f.close()
+        return [PartFile(p, n) for p, n in zip(self.paths, self.rows, strict=True)]
+
+
+def _write_chunk(f: IO[bytes], cols: dict[str, Arr], origin: Arr, odd: dict[int, Any]) -> None:
+    kept = pickle.dumps(odd, pickle.HIGHEST_PROTOCOL) if odd else b""
+    f.write(_HEAD.pack(len(origin), len(kept)))
+    for name in COLUMNS:
+        f.write(np.ascontiguousarray(cols[name]).data)
+    f.write(np.ascontiguousarray(origin, np.int64).data)
+    f.write(kept)
+
+
+def _chunks(path: str) -> Iterator[tuple[Batch, Arr]]:
+    """The chunks of a partition file, in order: rows and their numbers."""
+    with open(path, "rb") as f:
+        while head := f.read(_HEAD.size):
+            n, size = _HEAD.unpack(head)
+            cols = {}
+            fields: list[tuple[str, Any]] = [*COLUMNS.items(), ("", np.int64)]
+            for name, dtype in fields:
+                col = np.empty(n, dtype)
+                f.readinto(col.data.cast("B"))
+                cols[name] = col
+            origin = cols.pop("")
+            odd = pickle.loads(f.read(size)) if size else {}
+            yield Batch(cols, odd), origin
+
+
+@dataclass
+class SpillTable(PacketTable):
+    """A packet table that moves its rows to partition files past ``memory_rows`` rows."""
+
+    memory_rows: int = MEMORY_ROWS
+    part_rows: int = PART_ROWS
+    expected_bytes: int = 0
+    """Size of the files that will fill the table (how many partitions to start with)."""
+    _spill: _Spill | None = field(default=None, repr=False)
+    _dir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    _count: int = 0  # rows spilled so far
+
+    @property
+    def spilled(self) -> bool:
+        """Whether the rows went to partition files (then only :meth:`partitions` has them)."""
+        return self._spill is not None
+
+    def add_batch(self, batch: Batch) -> None:
+        """Append a batch: held in memory within the budget, else to the partitions."""
+        if self._spill is None:
+            self.batches.append(batch)
+            if len(self) > self.memory_rows:
+                self._start()
+            return
+        n = len(batch)
+        self._spill.add(batch, np.arange(self._count, self._count + n, dtype=np.int64))
+        self._count += n
+
+    def _start(self) -> None:
+        """Spill the rows held so far; the partition count from the rows per byte so far."""
+        rows = len(self)
+        wire = sum(int(b.cols["wire_len"].sum()) for b in self.batches) + 16 * rows
+        estimate = self.expected_bytes * rows / max(wire, 1)
+        k = min(MAX_PARTS, max(2, math.ceil(max(estimate, rows) * 1.1 / self.part_rows)))
+        self._dir = tempfile.TemporaryDirectory(prefix="nettrail-")
+        self._spill = _Spill(self._dir.name, k, 0)
+        held, self.batches = self.batches, []
+        for b in held:
+            self.add_batch(b)
+
+    def partitions(self) -> list[PartFile]:
+        """The partition files, every one within ``part_rows`` rows unless it holds one
+        connection key only (an empty list when the table did not spill)."""
+        if self._spill is None:
+            return []
+        return [p for p in self._split(self._spill.close(), 1) if p.rows]
+
+    def _split(self, parts: list[PartFile], depth: int) -> Iterator[PartFile]:
+        assert self._dir is not None
+        for part in parts:
+            if part.rows <= self.part_rows or depth > _DEPTH:
+                yield part
+                continue
+            sub = _Spill(self._dir.name, math.ceil(part.rows / self.part_rows) + 1, depth)
+            for chunk, origin in _chunks(part.path):
+                sub.add(chunk, origin)
+            written = sub.close()
+            os.unlink(part.path)
+            if max(p.rows for p in written) < part.rows:
+                yield from self._split(written, depth + 1)
+            else:  # one connection key: as it is
+                yield from written
+
+    def load(self, part: PartFile) -> Partition:
+        """The rows of one partition file as a table of one batch."""
+        cols = {name: np.empty(part.rows, dtype) for name, dtype in COLUMNS.items()}
+        origin = np.empty(part.rows, np.int64)
+        odd: dict[int, Any] = {}
+        at = 0
+        for chunk, numbers in _chunks(part.path):
+            n = len(chunk)
+            for name, col in cols.items():
+                col[at : at + n] = chunk.cols[name]
+            origin[at : at + n] = numbers
+            for i, rec in chunk.odd.items():
+                odd[at + i] = rec
+            at += n
+        return Partition(self, Batch(cols, odd), origin)
+
+    def close(self) -> None:
+        """Remove the partition files (the rows are gone then)."""
+        if self._spill is not None:
+            self._spill.close()
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
