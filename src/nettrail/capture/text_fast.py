@@ -89,6 +89,44 @@ if (_defaults(PacketRecord, 8) != (None, None, None, -1, None, None, True, None)
 
 _Ends = tuple[IPHeader, int, int, tuple[str, int, str, int], int]
 """An address pair: IP header, ports, the connection key of SeqTracker, IP header length."""
+RELATIVE = 1 << 16
+"""Added to a TCP line's flags in a Chunk: its seq/ack stay relative (``seq_relative``)."""
+
+
+class Chunk:
+    """The fields of common lines, one list per field (what ``FastLine.fill`` adds): time,
+    line, address pair and ``-i any`` column (indexes into the FastLine's lists), flags (-1:
+    UDP; RELATIVE added), seq, ack, window, payload and wire lengths, TS value and echo (-1:
+    absent), and the options other than the usual timestamps, by index."""
+
+    __slots__ = ("ack", "col", "ecr", "fast", "flags", "line", "opts", "pair", "plen", "seq",
+                 "ts", "tsv", "win", "wire")
+
+    def __init__(self, fast: FastLine) -> None:
+        self.fast = fast
+        self.ts: list[int] = []
+        self.line: list[int] = []
+        self.pair: list[int] = []
+        self.col: list[int] = []
+        self.flags: list[int] = []
+        self.seq: list[int] = []
+        self.ack: list[int] = []
+        self.win: list[int] = []
+        self.plen: list[int] = []
+        self.wire: list[int] = []
+        self.tsv: list[int] = []
+        self.ecr: list[int] = []
+        self.opts: dict[int, TCPOptions] = {}
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def record(self, i: int) -> PacketRecord:
+        """The record of line ``i`` of the chunk."""
+        return self.fast.make(self.ts[i], self.line[i], self.pair[i], self.col[i],
+                              self.flags[i], self.seq[i], self.ack[i], self.win[i],
+                              self.plen[i], self.wire[i], self.tsv[i], self.ecr[i],
+                              self.opts.get(i))
 
 
 def _port(text: str) -> int:
@@ -107,8 +145,10 @@ class FastLine:
         pattern = _LINE
         self.scan = (pattern if isinstance(pattern, re.Pattern) else _ALL_OTHER).findall
         self.seconds: dict[bytes, int] = {}
-        self.ends: tuple[dict[bytes, _Ends | None], dict[bytes, _Ends | None]] = ({}, {})
-        self.columns: dict[bytes, tuple[str, str]] = {}
+        self.ends: tuple[dict[bytes, int], dict[bytes, int]] = ({}, {})
+        self.pairs: list[_Ends] = []
+        self.columns: dict[bytes, int] = {}
+        self.column_list: list[tuple[str, str]] = []
         self.flags: dict[bytes, int] = {}
         self.numbers: dict[bytes, int] = {}
         self.addrs: dict[str, str | None] = {}
@@ -120,13 +160,29 @@ class FastLine:
 
     def build(self, rows: Sequence[Row], lineno: int, out: list[PacketRecord]) -> int:
         """Append the records of ``rows`` (common lines, the first one after line ``lineno``)
-        to ``out``; how many were built: fewer than all when a line has a field out of range
+        to ``out``; how many were built (see ``fill``)."""
+        chunk = Chunk(self)
+        built = self.fill(rows, lineno, chunk)
+        out.extend(map(chunk.record, range(built)))
+        return built
+
+    def fill(self, rows: Sequence[Row], lineno: int, chunk: Chunk) -> int:
+        """Append the fields of ``rows`` (common lines, the first one after line ``lineno``)
+        to ``chunk``; how many were added: fewer than all when a line has a field out of range
         (the general path then says what is wrong with it)."""
         clock, seqs = self.clock, self.seqs
         seconds, columns, flag_bits, numbers = self.seconds, self.columns, self.flags, self.numbers
         tcp_ends, udp_ends = self.ends
-        bases, point, path = seqs.bases, self.point, self.path
+        ends_list = self.pairs
+        bases = seqs.bases
         mode, last_tod, day = clock.mode, clock.last_tod, clock.day_ns
+        add_ts, add_line, add_pair, add_col = (chunk.ts.append, chunk.line.append,
+                                               chunk.pair.append, chunk.col.append)
+        add_flags, add_seq, add_ack, add_win = (chunk.flags.append, chunk.seq.append,
+                                                chunk.ack.append, chunk.win.append)
+        add_plen, add_wire, add_tsv, add_ecr = (chunk.plen.append, chunk.wire.append,
+                                                chunk.tsv.append, chunk.ecr.append)
+        opts_of, base_n = chunk.opts, len(chunk.ts)
         built = 0
         ts = clock.last_ns
         for (stamp, millis, micros, column, addrs, flags_s, seq_s, ack_s, win_s, ts_val, ts_ecr,
@@ -134,24 +190,26 @@ class FastLine:
             sec = seconds.get(stamp)
             if sec is None:
                 sec = self._second(stamp)
-            ends = (tcp_ends if flags_s else udp_ends).get(addrs)
-            if ends is None:
-                ends = self._ends(addrs, PROTO_TCP if flags_s else PROTO_UDP)
-            if sec < 0 or ends is None:
+            pid = (tcp_ends if flags_s else udp_ends).get(addrs)
+            if pid is None:
+                pid = self._ends(addrs, PROTO_TCP if flags_s else PROTO_UDP)
+            if sec < 0 or pid < 0:
                 break
-            ip, sp, dp, key, iphdr = ends
+            ip, sp, dp, key, iphdr = ends_list[pid]
+            options: TCPOptions | None = None
             if flags_s:
                 if ts_val:
-                    options = _new(TCPOptions, (None, None, False, (), int(ts_val), int(ts_ecr),
-                                                _NOP_NOP_TS))
+                    tsv, ecr = int(ts_val), int(ts_ecr)
                     hdr = 32
                 elif not opts_s:
-                    options, hdr = NO_OPTIONS, 20
+                    tsv = ecr = -1
+                    hdr = 20
                 else:
                     found = self._options(opts_s)
                     if found is None:
                         break
                     options, hdr = found
+                    tsv = ecr = -1
             else:
                 got = numbers.get(udp)
                 payload = got if got is not None else self._udp(udp, iphdr)
@@ -171,13 +229,15 @@ class FastLine:
                 ts = sec + _MILLIS[millis] + _MICROS[micros]
                 if mode is None or mode == "none":
                     clock.mode = mode = "epoch" if len(stamp) == 10 else "date"
-            ifname: str | None = None
-            direction: str | None = None
-            if column:
-                ifname, direction = columns.get(column) or self._column(column)
             if not flags_s:
-                l4: Any = _new(UDPHeader, (sp, dp, payload))
-                wire = ETH_LEN + iphdr + 8 + payload
+                add_flags(-1)
+                add_seq(-1)
+                add_ack(-1)
+                add_win(-1)
+                add_tsv(-1)
+                add_ecr(-1)
+                add_plen(payload)
+                add_wire(ETH_LEN + iphdr + 8 + payload)
             else:
                 flags = flag_bits.get(flags_s)
                 if flags is None:
@@ -188,7 +248,7 @@ class FastLine:
                         seq = self._number(seq_s)
                 else:
                     seq = None
-                relative = False
+                relative = 0
                 if not ack_s:
                     ack = None
                 elif flags & ACK and seqs.relative is not False:
@@ -207,7 +267,8 @@ class FastLine:
                         if seq is not None and seq_base is not None:
                             seq = (seq + seq_base) & 0xFFFFFFFF
                     else:
-                        seq, ack, relative = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
+                        seq, ack, rel = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
+                        relative = RELATIVE if rel else 0
                 else:
                     ack = numbers.get(ack_s)
                     if ack is None:
@@ -216,22 +277,57 @@ class FastLine:
                     seqs.syn(ip.src, sp, ip.dst, dp, seq)
                 got = numbers.get(len_s)
                 payload = got if got is not None else self._number(len_s)
-                win = None
                 if win_s:
                     win = numbers.get(win_s)
                     if win is None:
                         win = self._number(win_s)
-                l4 = _new(TCPHeader, (sp, dp, flags, seq, ack, win, payload, options, relative))
-                wire = ETH_LEN + iphdr + hdr + payload
+                    add_win(win)
+                else:
+                    add_win(-1)
+                add_flags(flags | relative)
+                add_seq(-1 if seq is None else seq)
+                add_ack(-1 if ack is None else ack)
+                add_tsv(tsv)
+                add_ecr(ecr)
+                add_plen(payload)
+                add_wire(ETH_LEN + iphdr + hdr + payload)
+                if options is not None:
+                    opts_of[base_n + built] = options
             built += 1
-            out.append(_new(PacketRecord, (
-                point, ts, path, lineno + built, ifname, direction, wire,
-                _new(Headers, (None, ip, l4, None, None)), None, None, None, -1, None, None, True,
-                None)))
+            add_ts(ts)
+            add_line(lineno + built)
+            add_pair(pid)
+            if column:
+                cid = columns.get(column)
+                add_col(cid if cid is not None else self._column(column))
+            else:
+                add_col(-1)
         clock.last_tod = last_tod
         if built:
             clock.last_ns, clock.started = ts, True
         return built
+
+    def make(self, ts: int, line: int, pid: int, col: int, flags: int, seq: int, ack: int,
+             win: int, plen: int, wire: int, tsv: int, ecr: int, options: TCPOptions | None,
+             time_ok: bool = True) -> PacketRecord:
+        """The record of one common line from its fields as ``fill`` keeps them (-1: absent;
+        ``flags`` -1 for UDP, with RELATIVE for numbers left relative; ``options`` None: none,
+        or the usual timestamps when ``tsv`` is given)."""
+        ip, sp, dp, _key, _iphdr = self.pairs[pid]
+        ifname, direction = self.column_list[col] if col >= 0 else (None, None)
+        if flags < 0:
+            l4: Any = _new(UDPHeader, (sp, dp, plen))
+        else:
+            if options is None:
+                options = NO_OPTIONS if tsv < 0 else _new(TCPOptions, (
+                    None, None, False, (), tsv, ecr, _NOP_NOP_TS))
+            l4 = _new(TCPHeader, (sp, dp, flags & 0xFFFF, None if seq < 0 else seq,
+                                  None if ack < 0 else ack, None if win < 0 else win, plen,
+                                  options, flags > 0xFFFF))
+        return _new(PacketRecord, (
+            self.point, ts, self.path, line, ifname, direction, wire,
+            _new(Headers, (None, ip, l4, None, None)), None, None, None, -1, None, None, time_ok,
+            None))
 
     def _number(self, text: bytes) -> int:
         """A number as an int; small ones (lengths, windows, relative seq and ack) repeat
@@ -264,10 +360,12 @@ class FastLine:
         self.seconds[stamp] = value
         return value
 
-    def _column(self, column: bytes) -> tuple[str, str]:
-        """The interface and direction of an ``-i any`` column, cached."""
+    def _column(self, column: bytes) -> int:
+        """The interface and direction of an ``-i any`` column (an index into
+        ``column_list``), cached."""
         name, direction = column.decode().split()
-        found = self.columns[column] = (name, _DIRECTIONS[direction])
+        self.columns[column] = found = len(self.column_list)
+        self.column_list.append((name, _DIRECTIONS[direction]))
         return found
 
     def _options(self, text: bytes) -> tuple[TCPOptions, int] | None:
@@ -283,8 +381,9 @@ class FastLine:
             return None
         return options, tcp_header_len(options)
 
-    def _ends(self, addrs: bytes, proto: int) -> _Ends | None:
-        """``IP a.p > b.q`` as an IP header and ports (None if one is not an address), cached."""
+    def _ends(self, addrs: bytes, proto: int) -> int:
+        """``IP a.p > b.q`` as an IP header and ports (an index into ``pairs``; -1 if one is
+        not an address), cached."""
         keyword, _, pair = addrs.decode().partition(" ")
         version = 6 if keyword == "IP6" else 4
         src_t, _, dst_t = pair.partition(" > ")
@@ -292,15 +391,16 @@ class FastLine:
         dst_h, _, dport = dst_t.rpartition(".")
         src, dst = self._addr(src_h, version), self._addr(dst_h, version)
         sp, dp = _port(sport), _port(dport)
-        ends: _Ends | None = None
+        pid = -1
         if src is not None and dst is not None and 0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF:
             ip = _new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False, None))
-            ends = (ip, sp, dp, (src, sp, dst, dp), 20 if version == 4 else 40)
+            pid = len(self.pairs)
+            self.pairs.append((ip, sp, dp, (src, sp, dst, dp), 20 if version == 4 else 40))
         cache = self.ends[proto == PROTO_UDP]
         if len(cache) >= _CACHE_MAX:
             cache.clear()
-        cache[addrs] = ends
-        return ends
+        cache[addrs] = pid
+        return pid
 
     def _addr(self, text: str, version: int) -> str | None:
         """The address of a host printed without its port (None if it is not one), cached."""
