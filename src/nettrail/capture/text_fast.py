@@ -324,10 +324,11 @@ class FastLine:
             l4 = _new(TCPHeader, (sp, dp, flags & 0xFFFF, None if seq < 0 else seq,
                                   None if ack < 0 else ack, None if win < 0 else win, plen,
                                   options, flags > 0xFFFF))
-        return _new(PacketRecord, (
+        rec: PacketRecord = _new(PacketRecord, (
             self.point, ts, self.path, line, ifname, direction, wire,
             _new(Headers, (None, ip, l4, None, None)), None, None, None, -1, None, None, time_ok,
             None))
+        return rec
 
     def _number(self, text: bytes) -> int:
         """A number as an int; small ones (lengths, windows, relative seq and ack) repeat
