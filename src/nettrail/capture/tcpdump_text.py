@@ -51,6 +51,9 @@ _DELTA_MODES = frozenset({"delta", "since-first"})
 _USUAL_SHAPES = frozenset({(2, 6), (2, 9), (10, 6), (10, 9)})
 BLOCK = 1 << 14
 """Bytes read at a time: lines are cut and matched a block at a time."""
+TABLE_BLOCK = 1 << 18
+"""Bytes read at a time into a table: its lines are filled a field at a time (``text_block``),
+which costs per block more than per line."""
 _STAMP = itemgetter(STAMP)
 _TIME = itemgetter(1)
 
@@ -162,6 +165,7 @@ class TextReader:
         self.block_lines: list[bytes] | None = None
         self.prev: PacketRecord | None = None
         self.held: PacketRecord | None = None
+        self.block_size = BLOCK
 
     def records(self) -> Iterator[PacketRecord]:
         """The file's packets in line order; raises CaptureError on a fatal fault at its end.
@@ -187,6 +191,7 @@ class TextReader:
         out without judging them one by one go in as columns, every other packet as its
         record. Raises CaptureError on a fatal fault, after the packets before it."""
         add = sink.add_record
+        self.block_size = max(self.block_size, TABLE_BLOCK)
         try:
             for item in self._records():
                 if not isinstance(item, Chunk):
@@ -331,7 +336,7 @@ class TextReader:
         try:
             with open(self.path, "rb") as f:
                 rest = b""
-                while data := f.read(max(BLOCK, len(rest))):  # a long line: double
+                while data := f.read(max(self.block_size, len(rest))):  # a long line: double
                     block = rest + data
                     cut = block.rfind(b"\n") + 1
                     rest = block[cut:]

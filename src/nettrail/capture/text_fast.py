@@ -16,6 +16,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.capture.text_block import _MICROS, _MILLIS, RELATIVE, fill_block
 from nettrail.capture.text_fields import (
     ETH_LEN,
     TextError,
@@ -62,9 +66,6 @@ _LINE = re.compile(
 pasted) or ending in ``=`` (a quoted-printable soft break) is not the common form. Written for
 the regular-expression engine: ``(...|)`` rather than ``(...)?``, the addresses checked when
 first seen (``_ends``) rather than by the pattern."""
-_MILLIS = {b"%03d" % i: i * 1_000_000 for i in range(1000)}
-_MICROS = {b"%03d" % i: i * 1_000 for i in range(1000)}
-"""ns of the first and last three digits of the microseconds (cheaper than int())."""
 _ALL_OTHER = re.compile(rb"()" * OTHER + rb"(.*)\n")
 """Every line as another form: what the reader uses when ``_LINE`` is not a pattern."""
 _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
@@ -89,8 +90,6 @@ if (_defaults(PacketRecord, 8) != (None, None, None, -1, None, None, True, None)
 
 _Ends = tuple[IPHeader, int, int, tuple[str, int, str, int], int]
 """An address pair: IP header, ports, the connection key of SeqTracker, IP header length."""
-RELATIVE = 1 << 16
-"""Added to a TCP line's flags in a Chunk: its seq/ack stay relative (``seq_relative``)."""
 
 
 class Chunk:
@@ -152,6 +151,36 @@ class FastLine:
         self.flags: dict[bytes, int] = {}
         self.numbers: dict[bytes, int] = {}
         self.addrs: dict[str, str | None] = {}
+        self.columns[b""] = self.numbers[b""] = -1  # absent: what text_block looks up
+        self._keys: list[tuple[str, int, str, int]] = []
+        self._conn_ids: dict[tuple[str, int, str, int], int] = {}
+        self._per_pair = np.zeros((64, 3), np.int64)
+
+    def pair_keys(self) -> list[tuple[str, int, str, int]]:
+        """SeqTracker's connection key of each address pair (by index into ``pairs``)."""
+        self._grow()
+        return self._keys
+
+    def per_pair(self) -> npt.NDArray[np.int64]:
+        """Per address pair (by index into ``pairs``): its IP header length, a number of its
+        conversation (both directions the same) and 1 for the direction named first."""
+        self._grow()
+        return self._per_pair
+
+    def _grow(self) -> None:
+        start = len(self._keys)
+        if start == len(self.pairs):
+            return
+        if len(self.pairs) > len(self._per_pair):
+            grown = np.zeros((2 * len(self.pairs), 3), np.int64)
+            grown[:start] = self._per_pair[:start]
+            self._per_pair = grown
+        for i, (_ip, _sp, _dp, key, iphdr) in enumerate(self.pairs[start:], start):
+            self._keys.append(key)
+            src, sport, dst, dport = key
+            both = min((src, sport, dst, dport), (dst, dport, src, sport))
+            conn = self._conn_ids.setdefault(both, len(self._conn_ids))
+            self._per_pair[i] = iphdr, conn, both == key
 
     def row(self, line: str) -> Row | None:
         """The fields of one line (no line end) if it has the common form."""
@@ -170,6 +199,8 @@ class FastLine:
         """Append the fields of ``rows`` (common lines, the first one after line ``lineno``)
         to ``chunk``; how many were added: fewer than all when a line has a field out of range
         (the general path then says what is wrong with it)."""
+        if fill_block(self, rows, lineno, chunk):
+            return len(rows)
         clock, seqs = self.clock, self.seqs
         seconds, columns, flag_bits, numbers = self.seconds, self.columns, self.flags, self.numbers
         tcp_ends, udp_ends = self.ends
@@ -337,6 +368,7 @@ class FastLine:
         if n < _SMALL:
             if len(self.numbers) >= _CACHE_MAX:
                 self.numbers.clear()
+                self.numbers[b""] = -1
             self.numbers[text] = n
         return n
 

@@ -19,7 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.capture.base import CaptureStats
-from nettrail.capture.text_fast import RELATIVE, Chunk, FastLine
+from nettrail.capture.text_block import RELATIVE
+from nettrail.capture.text_fast import Chunk, FastLine
 from nettrail.model.packet import PROTO_UDP, PacketRecord, TCPOptions
 from nettrail.model.table import (
     BATCH_ROWS,
