@@ -385,7 +385,8 @@ class _Groups:
         s, table = self.s, self.table
         idx = np.array(rows, np.int64)
         at = s["row"][idx]
-        ipid = np.where(s["known"][idx] & K_IPID != 0, s["ip_id"][idx], -1).tolist()
+        ipid = np.where(s["known"][idx] & K_IPID != 0, s["ip_id"][idx].astype(np.int64),
+                        -1).tolist()
         ifnames = [*table.ifnames, None]
         files = table.files
         cols = zip(rows, s["ts"][idx].tolist(), s["seq"][idx].tolist(), s["ack"][idx].tolist(),
@@ -438,7 +439,7 @@ def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
     ifnames = [*table.ifnames, None]
     files = table.files
     known = s["known"][idx]
-    ipid = np.where(known & K_IPID != 0, s["ip_id"][idx], -1).tolist()
+    ipid = np.where(known & K_IPID != 0, s["ip_id"][idx].astype(np.int64), -1).tolist()
     seqs, acks = s["seq"][idx].tolist(), s["ack"][idx].tolist()
     wins, rels = s["window"][idx].tolist(), [False] * len(idx)
     for j in np.flatnonzero((known & (K_SEQ | K_WIN)) != (K_SEQ | K_WIN)).tolist():

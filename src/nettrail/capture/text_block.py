@@ -201,7 +201,8 @@ def _sequences(fast: FastLine, pid: Arr, fl: Arr, seq: Arr, ack: Arr) -> Arr:
     per = fast.per_pair()
     conn = per[pid, 1]
     uniq, inv = np.unique(pid, return_inverse=True)
-    at_start = np.array([_base(seqs.bases.get(fast.pair_keys()[p])) for p in uniq.tolist()],
+    keys, bases = fast.pair_keys(), seqs.bases
+    at_start = np.array([_base(bases.get(keys[p])) for p in uniq.tolist()],
                         np.int64).reshape(-1, 2)[inv]
     cand = np.flatnonzero(conv & (at_start[:, 0] == _NONE))
     special = syn.copy()

@@ -13,6 +13,7 @@ window) and numbers left relative are marked in ``known`` (``K_SEQ1``, ``K_ACK1`
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import numpy as np
@@ -195,11 +196,21 @@ class TextSink:
         the columns hold it (both addresses of the line's IP version)."""
         values = self.pair_values
         for ip, sp, dp, _key, _hdr in self.fast.pairs[len(values):]:
-            fam, src = address_value(self.table, ip.src)
-            fam2, dst = address_value(self.table, ip.dst)
+            fam, src = self._address(ip.src)
+            fam2, dst = self._address(ip.dst)
             fits = int(fam == fam2 == ip.version)
             values.append((fam, src, dst, ip.proto, sp, dp, fits))
         return np.array(values or [(0,) * 7], np.int64).reshape(-1, 7)
+
+    def _address(self, text: str) -> tuple[int, int]:
+        """``address_value`` of an address text, a dotted quad without the ipaddress module."""
+        try:
+            packed = socket.inet_aton(text)
+        except OSError:
+            return address_value(self.table, text)
+        if socket.inet_ntoa(packed) != text:  # not canonical: "1.2.3", "010.0.0.1"
+            return address_value(self.table, text)
+        return 4, int.from_bytes(packed, "big")
 
     def _cols(self) -> Arr:
         """Per ``-i any`` column of the FastLine: the table's interface id and direction."""
