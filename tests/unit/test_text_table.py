@@ -79,8 +79,8 @@ def tcpdump_lines(seed: int, conns: int, absolute: bool = False, column: bool = 
         excerpt = c % 11 == 5  # starts mid-connection: small numbers, no handshake seen
         sent_c = sent_s = 0
 
-        def line(src: str, dst: str, text: str, when: int) -> None:
-            out.append((when, f"{col}{ip} {src} > {dst}: {text}"))
+        def line(src: str, dst: str, text: str, when: int, head: str = f"{col}{ip}") -> None:
+            out.append((when, f"{head} {src} > {dst}: {text}"))
 
         def num(isn: int, rel: int) -> int:
             return (isn + rel) % (1 << 32) if absolute else rel
