@@ -34,12 +34,6 @@ TS_OPT = b"\x01\x01\x08\x0a" + bytes(8)
 SYN_OPTS = b"\x02\x04\x05\xb4\x04\x02\x08\x0a" + bytes(8) + b"\x01\x03\x03\x07"
 
 
-KNOWN_COPY_RULE_GAP = pytest.mark.xfail(strict=True, reason=(
-    "known bug: since the copy rule changed (5 ms, 100 ms with one IP ID), the table path and the "
-    "tracker disagree on one IPv6 connection of the unusual frames: table 1 retransmission and "
-    "7 copies, tracker 4 and 4"))
-
-
 def both_paths(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, bool]:
     """(table-path JSON, reference JSON, whether any row was read as columns) of one file."""
     columnar = []
@@ -135,7 +129,6 @@ def unusual_frames() -> list[tuple[int, bytes]]:
     return frames
 
 
-@KNOWN_COPY_RULE_GAP
 def test_unusual_frames_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     frames = unusual_frames()
     for name, blob in {
@@ -188,7 +181,6 @@ def test_fast_path_stops_at_the_same_fault(tmp_path: Path,
     assert fast["points"][0]["packets"] == 49
 
 
-@KNOWN_COPY_RULE_GAP
 def test_small_chunks_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Read in chunks smaller than a frame or two: records and blocks cut between chunks."""
     out = tmp_path / "unusual.pcap"
@@ -215,7 +207,6 @@ def _pcapng(frames: list[tuple[int, bytes]], linktype: int = 1) -> bytes:
     return b"".join(blocks)
 
 
-@KNOWN_COPY_RULE_GAP
 def test_pcapng_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     frames = unusual_frames()
     path = tmp_path / "eth.pcapng"
@@ -267,7 +258,6 @@ def test_record_of_a_column_row_matches_the_decoder(tmp_path: Path) -> None:
     assert checked >= 20  # the plain IPv4/IPv6 conversations, plain and VLAN-tagged
 
 
-@KNOWN_COPY_RULE_GAP
 def test_hash_collisions_fall_back_to_the_keys(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Connections grouped by a hash of their key: every key colliding still groups right."""
