@@ -30,6 +30,7 @@ MIN_LINES = 16
 """Runs shorter than this are filled line by line."""
 _MASK = 0xFFFFFFFF
 _ZERO = b"0"  # before a number's digits: an absent one reads as 0 (then marked absent)
+_DIGITS = 18  # numbers this long or shorter fit in 64 bits
 RELATIVE = 1 << 16
 """Added to a TCP line's flags in a Chunk: its seq/ack stay relative (``seq_relative``)."""
 _MILLIS = {b"%03d" % i: i * 1_000_000 for i in range(1000)}
@@ -52,10 +53,18 @@ def _numbers(fast: FastLine, texts: tuple[bytes, ...]) -> Arr:
         if misses * 4 < n:
             return np.array([v if v is not None else int(t) if t else -1
                              for v, t in zip(vals, texts, strict=True)], np.int64)
+        lens = np.fromiter(map(len, texts), np.int64, n)
+        if lens.max() <= _DIGITS:  # numpy's text parser: all at once
+            present = lens > 0
+            parsed = np.fromstring(b" ".join(texts), np.int64, sep=" ")
+            if len(parsed) == np.count_nonzero(present):
+                out = np.full(n, -1, np.int64)
+                out[present] = parsed
+                return out
         out = np.fromiter(map(int, map(_ZERO.__add__, texts)), np.int64, n)
     except OverflowError as exc:
         raise _TooBig from exc
-    out[np.fromiter(map(len, texts), np.int64, n) == 0] = -1
+    out[lens == 0] = -1
     return out
 
 
@@ -70,7 +79,7 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
      len_t, udp_t, _other) = zip(*rows, strict=True)
     secs: list[int | None] = list(map(fast.seconds.get, stamps))
     if None in secs:
-        secs = [s if s is not None else fast._second(t) for s, t in zip(secs, stamps, strict=True)]
+        secs = [s if s is not None else _second(fast, t) for s, t in zip(secs, stamps, strict=True)]
     sec = np.array(secs, np.int64)
     udp_rows = [i for i, f in enumerate(flags_t) if not f] if b"" in flags_t else []
     pids: list[int | None] = list(map(fast.ends[0].get, addrs))
@@ -131,6 +140,12 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     chunk.tsv += tsv.tolist()
     chunk.ecr += ecr.tolist()
     return True
+
+
+def _second(fast: FastLine, stamp: bytes) -> int:
+    """The seconds of a stamp the lookup missed (read once)."""
+    got = fast.seconds.get(stamp)
+    return got if got is not None else fast._second(stamp)
 
 
 def _pair(fast: FastLine, addrs: bytes, flags: bytes) -> int:
