@@ -13,52 +13,26 @@ path hands over, block edges, and a fault partway.
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from nettrail.analyze.table_flows import track_table
 from nettrail.capture import tcpdump_text, text_block
-from nettrail.capture.base import CaptureStats
-from nettrail.capture.tcpdump_text import read_text, read_text_table
-from nettrail.errors import CaptureError
-from nettrail.model.packet import PacketRecord
 from nettrail.model.table import PacketTable, table_from_records
-
-Outcome = tuple[list[PacketRecord], CaptureStats, str]
-
-
-def _records(path: Path) -> Outcome:
-    stats = CaptureStats(path=str(path), point="p")
-    records: list[PacketRecord] = []
-    error = ""
-    try:
-        records.extend(read_text(str(path), "p", stats))
-    except CaptureError as exc:
-        error = str(exc)
-    return records, replace(stats, error=None), error
+from textread import Outcome, read_into_table, read_records
 
 
 def same_three_ways(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Outcome, PacketTable]:
     """The three readings of ``path``, asserted equal; the records' outcome and the table."""
-    by_fields = _records(path)
+    by_fields = read_records(str(path))
     with monkeypatch.context() as m:
         m.setattr(text_block, "MIN_LINES", 1 << 30)
-        assert _records(path) == by_fields
-    stats = CaptureStats(path=str(path), point="p")
-    table = PacketTable("p")
-    error = ""
-    try:
-        read_text_table(str(path), "p", stats, table)
-    except CaptureError as exc:
-        assert stats.error is exc
-        error = str(exc)
-    records = by_fields[0]
-    assert list(table.records()) == records
-    assert (replace(stats, error=None), error) == by_fields[1:]
-    assert len(table) == len(records) == stats.packets
-    assert track_table(table) == track_table(table_from_records("p", records))
+        assert read_records(str(path)) == by_fields
+    table, by_columns = read_into_table(str(path))
+    assert by_columns == by_fields
+    assert len(table) == len(by_fields[0]) == by_fields[1].packets
+    assert track_table(table) == track_table(table_from_records("p", by_fields[0]))
     return by_fields, table
 
 
@@ -98,20 +72,21 @@ def tcpdump_lines(seed: int, conns: int, absolute: bool = False, column: bool = 
             line(cli, srv, f"Flags [.], ack {num(isn_s, 1)}, win 502, options [nop,nop,TS val "
                  f"{t} ecr {t - 1}], length 0", t)
         for _ in range(rng.randrange(1, 6)):
-            size = rng.choice([0, 40, 1448])
-            t += rng.randrange(1, 5000)
-            if size:
-                line(cli, srv, f"Flags [P.], seq {num(isn_c, sent_c)}:{num(isn_c, sent_c + size)}"
-                     f", ack {num(isn_s, sent_s)}, win 502, options [nop,nop,TS val {t} ecr "
-                     f"{t - 2}], length {size}", t)
-                sent_c += size
-            t += rng.randrange(1, 5000)
-            reply = rng.choice([0, 100, 1448])
-            if reply:
-                line(srv, cli, f"Flags [P.], seq {num(isn_s, sent_s)}:"
-                     f"{num(isn_s, sent_s + reply)}, ack {num(isn_c, sent_c)}, win 509, length "
-                     f"{reply}", t)
-                sent_s += reply
+            for client in (True, False):  # a request, a reply (either may be empty)
+                size = rng.choice([0, 40, 1448] if client else [0, 100, 1448])
+                t += rng.randrange(1, 5000)
+                if not size:
+                    continue
+                mine, theirs = (sent_c, sent_s) if client else (sent_s, sent_c)
+                isn, peer_isn = (isn_c, isn_s) if client else (isn_s, isn_c)
+                ts = f"options [nop,nop,TS val {t} ecr {t - 2}], " if client else ""
+                line(cli if client else srv, srv if client else cli,
+                     f"Flags [P.], seq {num(isn, mine)}:{num(isn, mine + size)}, ack "
+                     f"{num(peer_isn, theirs)}, win 502, {ts}length {size}", t)
+                if client:
+                    sent_c += size
+                else:
+                    sent_s += size
             t += rng.randrange(1, 300)
             sack = f"options [nop,nop,sack 1 {{{sent_s}:{sent_s + 9}}}]" if c % 17 == 4 else \
                 f"options [nop,nop,TS val {t} ecr {t - 3}]"

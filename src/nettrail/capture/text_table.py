@@ -14,6 +14,7 @@ window) and numbers left relative are marked in ``known`` (``K_SEQ1``, ``K_ACK1`
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -54,17 +55,18 @@ def _ints(values: list[int]) -> Arr:
                         np.int64)
 
 
+@dataclass
 class TextRows:
-    """What rebuilds the records of one batch's rows (``Batch.rebuild``)."""
+    """What rebuilds the records of one batch's rows (``Batch.rebuild``): the batch's columns,
+    each row's address pair and ``-i any`` column (in ``fast``'s lists), TS echo, and the
+    options other than the usual timestamps."""
 
-    def __init__(self, fast: FastLine, cols: dict[str, Arr], pair: Arr, col: Arr, ecr: Arr,
-                 opts: dict[int, TCPOptions]) -> None:
-        self.fast = fast
-        self.cols = cols
-        self.pair = pair
-        self.col = col
-        self.ecr = ecr
-        self.opts = opts
+    fast: FastLine
+    cols: dict[str, Arr]
+    pair: Arr
+    col: Arr
+    ecr: Arr
+    opts: dict[int, TCPOptions]
 
     def record(self, i: int) -> PacketRecord:
         """The reader's record of row ``i``."""
