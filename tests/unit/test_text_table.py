@@ -1,7 +1,7 @@
 """tcpdump text read into a packet table by columns gives what the record reader gives.
 
-Each text is read three ways: ``read_text`` (records; with the field-at-a-time filler of
-``text_block`` and without it, line by line) and ``read_text_table`` (columns). The table's
+Each text is read three ways: ``read_text`` (records, line by line) and ``read_text_table``
+(columns, with the field-at-a-time filler of ``text_block`` and without it). The table's
 records (kept or rebuilt from the columns), the statistics and the fault must be the same,
 and so must the table analysis of the column table and of a table of the reader's records.
 Texts: many interleaved connections printed as tcpdump prints them (relative seq/ack after the
@@ -25,15 +25,15 @@ from textread import Outcome, read_into_table, read_records
 
 def same_three_ways(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Outcome, PacketTable]:
     """The three readings of ``path``, asserted equal; the records' outcome and the table."""
-    by_fields = read_records(str(path))
+    by_lines = read_records(str(path))
+    table, by_fields = read_into_table(str(path))
+    assert by_fields == by_lines
     with monkeypatch.context() as m:
         m.setattr(text_block, "MIN_LINES", 1 << 30)
-        assert read_records(str(path)) == by_fields
-    table, by_columns = read_into_table(str(path))
-    assert by_columns == by_fields
-    assert len(table) == len(by_fields[0]) == by_fields[1].packets
-    assert track_table(table) == track_table(table_from_records("p", by_fields[0]))
-    return by_fields, table
+        assert read_into_table(str(path))[1] == by_lines
+    assert len(table) == len(by_lines[0]) == by_lines[1].packets
+    assert track_table(table) == track_table(table_from_records("p", by_lines[0]))
+    return by_lines, table
 
 
 def tcpdump_lines(seed: int, conns: int, absolute: bool = False, column: bool = False

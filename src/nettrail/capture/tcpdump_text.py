@@ -193,6 +193,7 @@ class TextReader:
         record. Raises CaptureError on a fatal fault, after the packets before it."""
         add = sink.add_record
         self.block_size = max(self.block_size, TABLE_BLOCK)
+        self.fast.by_fields = True
         try:
             for item in self._records():
                 if not isinstance(item, Chunk):

@@ -152,6 +152,9 @@ class FastLine:
         self.numbers: dict[bytes, int] = {}
         self.addrs: dict[str, str | None] = {}
         self.columns[b""] = self.numbers[b""] = -1  # absent: what text_block looks up
+        self.by_fields = False
+        """Whether runs of lines are filled a field at a time (``text_block``): for a table,
+        whose rows need no record; records are made as cheaply line by line."""
         self._keys: list[tuple[str, int, str, int]] = []
         self._conn_ids: dict[tuple[str, int, str, int], int] = {}
         self._per_pair = np.zeros((64, 3), np.int64)
@@ -199,7 +202,7 @@ class FastLine:
         """Append the fields of ``rows`` (common lines, the first one after line ``lineno``)
         to ``chunk``; how many were added: fewer than all when a line has a field out of range
         (the general path then says what is wrong with it)."""
-        if fill_block(self, rows, lineno, chunk):
+        if self.by_fields and fill_block(self, rows, lineno, chunk):
             return len(rows)
         clock, seqs = self.clock, self.seqs
         seconds, columns, flag_bits, numbers = self.seconds, self.columns, self.flags, self.numbers
