@@ -253,6 +253,7 @@ def main() -> None:
     parser.add_argument("--packets", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=HERE / "data")
+    parser.add_argument("--only", help="comma-separated names of the texts to time (all)")
     args = parser.parse_args()
     print("| text | lines | nettrail into table lines/s | nettrail to records lines/s | "
           "tshark -r pkts/s | tcpdump -r pkts/s | load |")
@@ -262,6 +263,8 @@ def main() -> None:
     if suite is not None:
         texts.append(("tcpdump suite .out (all)", suite, None))
     for name, text, pcap in texts:
+        if args.only and name not in args.only.split(","):
+            continue
         with open(text, "rb") as f:
             lines = sum(1 for _ in f)
         load = os.getloadavg()[0]
