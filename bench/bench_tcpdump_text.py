@@ -5,9 +5,12 @@ Usage: ``python bench/bench_tcpdump_text.py [--packets N] [--runs 3] [--dir benc
 Writes pcaps of several traffic mixes once (``bench/gen_capture.py``'s mix; bulk transfers with
 full-size segments; many short connections; the mix with 10% UDP, DNS and other datagrams; the
 mix as a Linux cooked ``-i any`` capture), prints them with ``tcpdump -n -r`` (also ``-tttt`` and
-``-tt`` for the mix), then times, on one core (``taskset -c 0``), alternating, best of
-``--runs``: nettrail reading each text to PacketRecords (CPU time of the read, in a child
-process; ``NETTRAIL_SRC`` names another source tree to time, e.g. a previous version),
+``-tt``, ``-v`` and ``-e`` for the mix; and every ``.out`` of tcpdump's test suite
+concatenated, ``TCPDUMP_TESTS``, with no peer), then times, on one core (``taskset -c 0``),
+alternating, best of ``--runs``: nettrail reading each text into a packet table and to
+PacketRecords (CPU time of the read, in a child process; ``NETTRAIL_SRC`` names another
+source tree to time, e.g. a previous version: one without the column reader fills the table
+from the records),
 ``tshark -r`` of the same pcap and ``tcpdump -n -r`` itself (CPU time of the child, start-up
 included, output to /dev/null). Prints a markdown table with the load average before and after
 each row.
@@ -39,6 +42,23 @@ stats = CaptureStats(path=sys.argv[1], point="bench")
 cpu = time.process_time()
 n = sum(1 for _ in read_text(sys.argv[1], "bench", stats))
 print(time.process_time() - cpu, n, sum(stats.skipped.values()))
+"""
+READ_TABLE = r"""
+import sys, time
+from nettrail.capture.base import CaptureStats
+from nettrail.model.table import PacketTable
+stats = CaptureStats(path=sys.argv[1], point="bench")
+table = PacketTable("bench")
+cpu = time.process_time()
+try:
+    from nettrail.capture.tcpdump_text import read_text_table
+except ImportError:  # a source tree before it: records, then the table from them
+    from nettrail.capture.tcpdump_text import read_text
+    from nettrail.model.table import table_from_records
+    table_from_records("bench", read_text(sys.argv[1], "bench", stats), table)
+else:
+    read_text_table(sys.argv[1], "bench", stats, table)
+print(time.process_time() - cpu, len(table), sum(stats.skipped.values()))
 """
 
 
@@ -166,7 +186,8 @@ def make_data(data: Path, packets: int) -> list[tuple[str, Path, Path]]:
     if not pcaps["any"].exists():
         cooked(pcaps["mix"], pcaps["any"])
     texts = [(name, [], pcap) for name, pcap in pcaps.items()]
-    texts += [("mix -tttt", ["-tttt"], pcaps["mix"]), ("mix -tt", ["-tt"], pcaps["mix"])]
+    texts += [("mix -tttt", ["-tttt"], pcaps["mix"]), ("mix -tt", ["-tt"], pcaps["mix"]),
+              ("mix -v", ["-v"], pcaps["mix"]), ("mix -e", ["-e"], pcaps["mix"])]
     out = []
     for name, flags, pcap in texts:
         text = data / f"text-{name.replace(' ', '')}-{packets}.txt"
@@ -190,16 +211,36 @@ def child_cpu(cmd: list[str], env: dict[str, str] | None = None, out: bool = Fal
     return cpu, done.stdout.decode() if out else ""
 
 
-def measure(text: Path, pcap: Path, runs: int) -> dict[str, float]:
-    """Best CPU seconds of each reader over ``runs`` alternating rounds."""
+def suite_text(data: Path) -> Path | None:
+    """Every ``.out`` of tcpdump's own test suite, concatenated (None without the suite)."""
+    suite = Path(os.environ.get("TCPDUMP_TESTS", "/work/shared/tcpdump-tests"))
+    outs = sorted(suite.glob("*.out"))
+    if not outs:
+        return None
+    text = data / "text-suite-outs.txt"
+    if not text.exists():
+        text.write_bytes(b"".join(out.read_bytes() for out in outs))
+    return text
+
+
+def _nettrail(script: str, text: Path, env: dict[str, str], strict: bool) -> float:
+    _cpu, out = child_cpu([sys.executable, "-c", script, str(text)], env, out=True)
+    secs, _n, skipped = out.split()
+    if int(skipped) and strict:
+        raise SystemExit(f"{text}: {skipped} lines not read")
+    return float(secs)
+
+
+def measure(text: Path, pcap: Path | None, runs: int, strict: bool = True) -> dict[str, float]:
+    """Best CPU seconds of each reader over ``runs`` alternating rounds (nettrail to records
+    and into a packet table; the peers on ``pcap``, when there is one)."""
     env = dict(os.environ, PYTHONPATH=os.environ.get("NETTRAIL_SRC", str(HERE.parent / "src")))
-    best = {"nettrail": 1e9, "tshark": 1e9, "tcpdump": 1e9}
+    best = {"records": 1e9, "table": 1e9, "tshark": 1e9, "tcpdump": 1e9}
     for _ in range(runs):
-        _cpu, out = child_cpu([sys.executable, "-c", READ, str(text)], env, out=True)
-        secs, _n, skipped = out.split()
-        if int(skipped):
-            raise SystemExit(f"{text}: {skipped} lines not read")
-        best["nettrail"] = min(best["nettrail"], float(secs))
+        best["records"] = min(best["records"], _nettrail(READ, text, env, strict))
+        best["table"] = min(best["table"], _nettrail(READ_TABLE, text, env, strict))
+        if pcap is None:
+            continue
         best["tshark"] = min(best["tshark"], child_cpu(["tshark", "-n", "-r", str(pcap)])[0])
         best["tcpdump"] = min(best["tcpdump"],
                               child_cpu(["tcpdump", "-n", "-r", str(pcap)])[0])
@@ -212,17 +253,26 @@ def main() -> None:
     parser.add_argument("--packets", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=HERE / "data")
+    parser.add_argument("--only", help="comma-separated names of the texts to time (all)")
     args = parser.parse_args()
-    print("| text | lines | nettrail lines/s | tshark -r pkts/s | tcpdump -r pkts/s | load |")
-    print("|---|---|---|---|---|---|")
-    for name, text, pcap in make_data(args.dir, args.packets):
+    print("| text | lines | nettrail into table lines/s | nettrail to records lines/s | "
+          "tshark -r pkts/s | tcpdump -r pkts/s | load |")
+    print("|---|---|---|---|---|---|---|")
+    texts: list[tuple[str, Path, Path | None]] = list(make_data(args.dir, args.packets))
+    suite = suite_text(args.dir)
+    if suite is not None:
+        texts.append(("tcpdump suite .out (all)", suite, None))
+    for name, text, pcap in texts:
+        if args.only and name not in args.only.split(","):
+            continue
         with open(text, "rb") as f:
             lines = sum(1 for _ in f)
         load = os.getloadavg()[0]
-        best = measure(text, pcap, args.runs)
-        rates = {k: f"{lines / v:,.0f}" for k, v in best.items()}
-        print(f"| {name} | {lines:,} | {rates['nettrail']} | {rates['tshark']} | "
-              f"{rates['tcpdump']} | {load:.1f}-{os.getloadavg()[0]:.1f} |", flush=True)
+        best = measure(text, pcap, args.runs, strict=suite is None or text != suite)
+        rates = {k: f"{lines / v:,.0f}" if v < 1e9 else "-" for k, v in best.items()}
+        print(f"| {name} | {lines:,} | {rates['table']} | {rates['records']} | "
+              f"{rates['tshark']} | {rates['tcpdump']} | {load:.1f}-{os.getloadavg()[0]:.1f} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,16 @@ from nettrail.analyze.flows import (
 from nettrail.model.finding import Evidence, Finding
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import ACK, FIN, PROTO_TCP, RST, SYN
-from nettrail.model.table import DIRECTIONS, K_IPID, K_SEQ, PacketTable
+from nettrail.model.table import (
+    DIRECTIONS,
+    K_ACK1,
+    K_IPID,
+    K_REL,
+    K_SEQ,
+    K_SEQ1,
+    K_WIN,
+    PacketTable,
+)
 
 Arr = npt.NDArray[Any]
 _NEEDED = ("ts", "flags", "seq", "ack", "window", "payload_len", "ip_id", "known")
@@ -529,14 +538,23 @@ def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
     keys = _keys(table, at)
     ifnames = [*table.ifnames, None]
     files = table.files
+    known = s["known"][idx]
     ipid = _ip_ids(s, idx).tolist()
-    cols = zip(real.tolist(), s["ts"][idx].tolist(), s["seq"][idx].tolist(),
-               s["ack"][idx].tolist(), s["flags"][idx].tolist(),
-               s["payload_len"][idx].tolist(), s["window"][idx].tolist(), ipid,
+    seqs, acks = s["seq"][idx].tolist(), s["ack"][idx].tolist()
+    wins, rels = s["window"][idx].tolist(), [False] * len(idx)
+    for j in np.flatnonzero((known & (K_SEQ | K_WIN)) != (K_SEQ | K_WIN)).tolist():
+        k = int(known[j])  # text: numbers it did not print, or left relative
+        seqs[j] = seqs[j] if k & (K_SEQ | K_SEQ1) else None
+        acks[j] = acks[j] if k & (K_SEQ | K_ACK1) else None
+        wins[j] = wins[j] if k & K_WIN else None
+        rels[j] = bool(k & K_REL)
+    cols = zip(real.tolist(), s["ts"][idx].tolist(), seqs, acks, s["flags"][idx].tolist(),
+               s["payload_len"][idx].tolist(), wins, ipid,
                _at(table, "iface", at).tolist(), _at(table, "direction", at).tolist(),
                _at(table, "frame", at).tolist(), _at(table, "file", at).tolist(), keys,
-               at.tolist(), strict=True)
-    for is_row, ts, seq, ack, fl, plen, win, ip_id, iface, dirn, frame, file, key, row in cols:
+               at.tolist(), rels, strict=True)
+    for is_row, ts, seq, ack, fl, plen, win, ip_id, iface, dirn, frame, file, key, row, rel \
+            in cols:
         if not is_row:
             yield ts
             continue
@@ -546,7 +564,7 @@ def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
             yield tracker.segment(rec)
             continue
         yield (ts, seq, ack, fl, plen, win, None if ip_id < 0 else ip_id, ifnames[iface],
-               DIRECTIONS[dirn], frame, files[file], key, False, None)
+               DIRECTIONS[dirn], frame, files[file], key, rel, None)
 
 
 def _keys(table: PacketTable, rows: Arr) -> list[bytes | None]:

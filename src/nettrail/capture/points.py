@@ -98,6 +98,16 @@ def read_table(capture: Capture, table: PacketTable, *, full: bool = False,
 
         read_pcapng_table(capture.path, table, capture.stats, capture.ifnames)
         return
+    if not full and packet_filter is None and capture.format == "tcpdump-text":
+        from nettrail.capture.tcpdump_text import read_text_table
+
+        try:
+            read_text_table(capture.path, capture.point, capture.stats, table,
+                            day_ns=capture.day_ns)
+        except CaptureError as exc:
+            capture.stats.error = exc
+            raise
+        return
     records: Iterable[PacketRecord] = capture
     if packet_filter is not None:
         records = packet_filter.apply(records)

@@ -16,6 +16,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.capture.text_block import _MICROS, _MILLIS, RELATIVE, fill_block
 from nettrail.capture.text_fields import (
     ETH_LEN,
     TextError,
@@ -62,9 +66,6 @@ _LINE = re.compile(
 pasted) or ending in ``=`` (a quoted-printable soft break) is not the common form. Written for
 the regular-expression engine: ``(...|)`` rather than ``(...)?``, the addresses checked when
 first seen (``_ends``) rather than by the pattern."""
-_MILLIS = {b"%03d" % i: i * 1_000_000 for i in range(1000)}
-_MICROS = {b"%03d" % i: i * 1_000 for i in range(1000)}
-"""ns of the first and last three digits of the microseconds (cheaper than int())."""
 _ALL_OTHER = re.compile(rb"()" * OTHER + rb"(.*)\n")
 """Every line as another form: what the reader uses when ``_LINE`` is not a pattern."""
 _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
@@ -91,6 +92,42 @@ _Ends = tuple[IPHeader, int, int, tuple[str, int, str, int], int]
 """An address pair: IP header, ports, the connection key of SeqTracker, IP header length."""
 
 
+class Chunk:
+    """The fields of common lines, one list per field (what ``FastLine.fill`` adds): time,
+    line, address pair and ``-i any`` column (indexes into the FastLine's lists), flags (-1:
+    UDP; RELATIVE added), seq, ack, window, payload and wire lengths, TS value and echo (-1:
+    absent), and the options other than the usual timestamps, by index."""
+
+    __slots__ = ("ack", "col", "ecr", "fast", "flags", "line", "opts", "pair", "plen", "seq",
+                 "ts", "tsv", "win", "wire")
+
+    def __init__(self, fast: FastLine) -> None:
+        self.fast = fast
+        self.ts: list[int] = []
+        self.line: list[int] = []
+        self.pair: list[int] = []
+        self.col: list[int] = []
+        self.flags: list[int] = []
+        self.seq: list[int] = []
+        self.ack: list[int] = []
+        self.win: list[int] = []
+        self.plen: list[int] = []
+        self.wire: list[int] = []
+        self.tsv: list[int] = []
+        self.ecr: list[int] = []
+        self.opts: dict[int, TCPOptions] = {}
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def record(self, i: int) -> PacketRecord:
+        """The record of line ``i`` of the chunk."""
+        return self.fast.make(self.ts[i], self.line[i], self.pair[i], self.col[i],
+                              self.flags[i], self.seq[i], self.ack[i], self.win[i],
+                              self.plen[i], self.wire[i], self.tsv[i], self.ecr[i],
+                              self.opts.get(i))
+
+
 def _port(text: str) -> int:
     """A port printed as a number (-1 if it is not one)."""
     return int(text) if text.isascii() and text.isdigit() else -1
@@ -107,11 +144,46 @@ class FastLine:
         pattern = _LINE
         self.scan = (pattern if isinstance(pattern, re.Pattern) else _ALL_OTHER).findall
         self.seconds: dict[bytes, int] = {}
-        self.ends: tuple[dict[bytes, _Ends | None], dict[bytes, _Ends | None]] = ({}, {})
-        self.columns: dict[bytes, tuple[str, str]] = {}
+        self.ends: tuple[dict[bytes, int], dict[bytes, int]] = ({}, {})
+        self.pairs: list[_Ends] = []
+        self.columns: dict[bytes, int] = {}
+        self.column_list: list[tuple[str, str]] = []
         self.flags: dict[bytes, int] = {}
         self.numbers: dict[bytes, int] = {}
         self.addrs: dict[str, str | None] = {}
+        self.columns[b""] = self.numbers[b""] = -1  # absent: what text_block looks up
+        self.by_fields = False
+        """Whether runs of lines are filled a field at a time (``text_block``): for a table,
+        whose rows need no record; records are made as cheaply line by line."""
+        self._keys: list[tuple[str, int, str, int]] = []
+        self._conn_ids: dict[tuple[str, int, str, int], int] = {}
+        self._per_pair = np.zeros((64, 3), np.int64)
+
+    def pair_keys(self) -> list[tuple[str, int, str, int]]:
+        """SeqTracker's connection key of each address pair (by index into ``pairs``)."""
+        self._grow()
+        return self._keys
+
+    def per_pair(self) -> npt.NDArray[np.int64]:
+        """Per address pair (by index into ``pairs``): its IP header length, a number of its
+        conversation (both directions the same) and 1 for the direction named first."""
+        self._grow()
+        return self._per_pair
+
+    def _grow(self) -> None:
+        start = len(self._keys)
+        if start == len(self.pairs):
+            return
+        if len(self.pairs) > len(self._per_pair):
+            grown = np.zeros((2 * len(self.pairs), 3), np.int64)
+            grown[:start] = self._per_pair[:start]
+            self._per_pair = grown
+        for i, (_ip, _sp, _dp, key, iphdr) in enumerate(self.pairs[start:], start):
+            self._keys.append(key)
+            src, sport, dst, dport = key
+            both = min((src, sport, dst, dport), (dst, dport, src, sport))
+            conn = self._conn_ids.setdefault(both, len(self._conn_ids))
+            self._per_pair[i] = iphdr, conn, both == key
 
     def row(self, line: str) -> Row | None:
         """The fields of one line (no line end) if it has the common form."""
@@ -120,13 +192,31 @@ class FastLine:
 
     def build(self, rows: Sequence[Row], lineno: int, out: list[PacketRecord]) -> int:
         """Append the records of ``rows`` (common lines, the first one after line ``lineno``)
-        to ``out``; how many were built: fewer than all when a line has a field out of range
+        to ``out``; how many were built (see ``fill``)."""
+        chunk = Chunk(self)
+        built = self.fill(rows, lineno, chunk)
+        out.extend(map(chunk.record, range(built)))
+        return built
+
+    def fill(self, rows: Sequence[Row], lineno: int, chunk: Chunk) -> int:
+        """Append the fields of ``rows`` (common lines, the first one after line ``lineno``)
+        to ``chunk``; how many were added: fewer than all when a line has a field out of range
         (the general path then says what is wrong with it)."""
+        if self.by_fields and fill_block(self, rows, lineno, chunk):
+            return len(rows)
         clock, seqs = self.clock, self.seqs
         seconds, columns, flag_bits, numbers = self.seconds, self.columns, self.flags, self.numbers
         tcp_ends, udp_ends = self.ends
-        bases, point, path = seqs.bases, self.point, self.path
+        ends_list = self.pairs
+        bases = seqs.bases
         mode, last_tod, day = clock.mode, clock.last_tod, clock.day_ns
+        add_ts, add_line, add_pair, add_col = (chunk.ts.append, chunk.line.append,
+                                               chunk.pair.append, chunk.col.append)
+        add_flags, add_seq, add_ack, add_win = (chunk.flags.append, chunk.seq.append,
+                                                chunk.ack.append, chunk.win.append)
+        add_plen, add_wire, add_tsv, add_ecr = (chunk.plen.append, chunk.wire.append,
+                                                chunk.tsv.append, chunk.ecr.append)
+        opts_of, base_n = chunk.opts, len(chunk.ts)
         built = 0
         ts = clock.last_ns
         for (stamp, millis, micros, column, addrs, flags_s, seq_s, ack_s, win_s, ts_val, ts_ecr,
@@ -134,24 +224,26 @@ class FastLine:
             sec = seconds.get(stamp)
             if sec is None:
                 sec = self._second(stamp)
-            ends = (tcp_ends if flags_s else udp_ends).get(addrs)
-            if ends is None:
-                ends = self._ends(addrs, PROTO_TCP if flags_s else PROTO_UDP)
-            if sec < 0 or ends is None:
+            pid = (tcp_ends if flags_s else udp_ends).get(addrs)
+            if pid is None:
+                pid = self._ends(addrs, PROTO_TCP if flags_s else PROTO_UDP)
+            if sec < 0 or pid < 0:
                 break
-            ip, sp, dp, key, iphdr = ends
+            ip, sp, dp, key, iphdr = ends_list[pid]
+            options: TCPOptions | None = None
             if flags_s:
                 if ts_val:
-                    options = _new(TCPOptions, (None, None, False, (), int(ts_val), int(ts_ecr),
-                                                _NOP_NOP_TS))
+                    tsv, ecr = int(ts_val), int(ts_ecr)
                     hdr = 32
                 elif not opts_s:
-                    options, hdr = NO_OPTIONS, 20
+                    tsv = ecr = -1
+                    hdr = 20
                 else:
                     found = self._options(opts_s)
                     if found is None:
                         break
                     options, hdr = found
+                    tsv = ecr = -1
             else:
                 got = numbers.get(udp)
                 payload = got if got is not None else self._udp(udp, iphdr)
@@ -171,13 +263,15 @@ class FastLine:
                 ts = sec + _MILLIS[millis] + _MICROS[micros]
                 if mode is None or mode == "none":
                     clock.mode = mode = "epoch" if len(stamp) == 10 else "date"
-            ifname: str | None = None
-            direction: str | None = None
-            if column:
-                ifname, direction = columns.get(column) or self._column(column)
             if not flags_s:
-                l4: Any = _new(UDPHeader, (sp, dp, payload))
-                wire = ETH_LEN + iphdr + 8 + payload
+                add_flags(-1)
+                add_seq(-1)
+                add_ack(-1)
+                add_win(-1)
+                add_tsv(-1)
+                add_ecr(-1)
+                add_plen(payload)
+                add_wire(ETH_LEN + iphdr + 8 + payload)
             else:
                 flags = flag_bits.get(flags_s)
                 if flags is None:
@@ -188,7 +282,7 @@ class FastLine:
                         seq = self._number(seq_s)
                 else:
                     seq = None
-                relative = False
+                relative = 0
                 if not ack_s:
                     ack = None
                 elif flags & ACK and seqs.relative is not False:
@@ -207,7 +301,8 @@ class FastLine:
                         if seq is not None and seq_base is not None:
                             seq = (seq + seq_base) & 0xFFFFFFFF
                     else:
-                        seq, ack, relative = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
+                        seq, ack, rel = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
+                        relative = RELATIVE if rel else 0
                 else:
                     ack = numbers.get(ack_s)
                     if ack is None:
@@ -216,22 +311,58 @@ class FastLine:
                     seqs.syn(ip.src, sp, ip.dst, dp, seq)
                 got = numbers.get(len_s)
                 payload = got if got is not None else self._number(len_s)
-                win = None
                 if win_s:
                     win = numbers.get(win_s)
                     if win is None:
                         win = self._number(win_s)
-                l4 = _new(TCPHeader, (sp, dp, flags, seq, ack, win, payload, options, relative))
-                wire = ETH_LEN + iphdr + hdr + payload
+                    add_win(win)
+                else:
+                    add_win(-1)
+                add_flags(flags | relative)
+                add_seq(-1 if seq is None else seq)
+                add_ack(-1 if ack is None else ack)
+                add_tsv(tsv)
+                add_ecr(ecr)
+                add_plen(payload)
+                add_wire(ETH_LEN + iphdr + hdr + payload)
+                if options is not None:
+                    opts_of[base_n + built] = options
             built += 1
-            out.append(_new(PacketRecord, (
-                point, ts, path, lineno + built, ifname, direction, wire,
-                _new(Headers, (None, ip, l4, None, None)), None, None, None, -1, None, None, True,
-                None)))
+            add_ts(ts)
+            add_line(lineno + built)
+            add_pair(pid)
+            if column:
+                cid = columns.get(column)
+                add_col(cid if cid is not None else self._column(column))
+            else:
+                add_col(-1)
         clock.last_tod = last_tod
         if built:
             clock.last_ns, clock.started = ts, True
         return built
+
+    def make(self, ts: int, line: int, pid: int, col: int, flags: int, seq: int, ack: int,
+             win: int, plen: int, wire: int, tsv: int, ecr: int, options: TCPOptions | None,
+             time_ok: bool = True) -> PacketRecord:
+        """The record of one common line from its fields as ``fill`` keeps them (-1: absent;
+        ``flags`` -1 for UDP, with RELATIVE for numbers left relative; ``options`` None: none,
+        or the usual timestamps when ``tsv`` is given)."""
+        ip, sp, dp, _key, _iphdr = self.pairs[pid]
+        ifname, direction = self.column_list[col] if col >= 0 else (None, None)
+        if flags < 0:
+            l4: Any = _new(UDPHeader, (sp, dp, plen))
+        else:
+            if options is None:
+                options = NO_OPTIONS if tsv < 0 else _new(TCPOptions, (
+                    None, None, False, (), tsv, ecr, _NOP_NOP_TS))
+            l4 = _new(TCPHeader, (sp, dp, flags & 0xFFFF, None if seq < 0 else seq,
+                                  None if ack < 0 else ack, None if win < 0 else win, plen,
+                                  options, flags > 0xFFFF))
+        rec: PacketRecord = _new(PacketRecord, (
+            self.point, ts, self.path, line, ifname, direction, wire,
+            _new(Headers, (None, ip, l4, None, None)), None, None, None, -1, None, None, time_ok,
+            None))
+        return rec
 
     def _number(self, text: bytes) -> int:
         """A number as an int; small ones (lengths, windows, relative seq and ack) repeat
@@ -240,6 +371,7 @@ class FastLine:
         if n < _SMALL:
             if len(self.numbers) >= _CACHE_MAX:
                 self.numbers.clear()
+                self.numbers[b""] = -1
             self.numbers[text] = n
         return n
 
@@ -264,10 +396,12 @@ class FastLine:
         self.seconds[stamp] = value
         return value
 
-    def _column(self, column: bytes) -> tuple[str, str]:
-        """The interface and direction of an ``-i any`` column, cached."""
+    def _column(self, column: bytes) -> int:
+        """The interface and direction of an ``-i any`` column (an index into
+        ``column_list``), cached."""
         name, direction = column.decode().split()
-        found = self.columns[column] = (name, _DIRECTIONS[direction])
+        self.columns[column] = found = len(self.column_list)
+        self.column_list.append((name, _DIRECTIONS[direction]))
         return found
 
     def _options(self, text: bytes) -> tuple[TCPOptions, int] | None:
@@ -283,8 +417,9 @@ class FastLine:
             return None
         return options, tcp_header_len(options)
 
-    def _ends(self, addrs: bytes, proto: int) -> _Ends | None:
-        """``IP a.p > b.q`` as an IP header and ports (None if one is not an address), cached."""
+    def _ends(self, addrs: bytes, proto: int) -> int:
+        """``IP a.p > b.q`` as an IP header and ports (an index into ``pairs``; -1 if one is
+        not an address), cached."""
         keyword, _, pair = addrs.decode().partition(" ")
         version = 6 if keyword == "IP6" else 4
         src_t, _, dst_t = pair.partition(" > ")
@@ -292,15 +427,16 @@ class FastLine:
         dst_h, _, dport = dst_t.rpartition(".")
         src, dst = self._addr(src_h, version), self._addr(dst_h, version)
         sp, dp = _port(sport), _port(dport)
-        ends: _Ends | None = None
+        pid = -1
         if src is not None and dst is not None and 0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF:
             ip = _new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False, None))
-            ends = (ip, sp, dp, (src, sp, dst, dp), 20 if version == 4 else 40)
+            pid = len(self.pairs)
+            self.pairs.append((ip, sp, dp, (src, sp, dst, dp), 20 if version == 4 else 40))
         cache = self.ends[proto == PROTO_UDP]
         if len(cache) >= _CACHE_MAX:
             cache.clear()
-        cache[addrs] = ends
-        return ends
+        cache[addrs] = pid
+        return pid
 
     def _addr(self, text: str, version: int) -> str | None:
         """The address of a host printed without its port (None if it is not one), cached."""

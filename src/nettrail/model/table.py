@@ -14,7 +14,7 @@ is an index into the table's ``addrs`` side list, with ``family`` saying which (
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,10 @@ K_DF = 16  # IPv4 don't-fragment bit (a value, not a presence)
 K_MF = 32  # IPv4 more-fragments bit (a value)
 K_WIN = 64
 K_TTL = 128
+# Text input (rows filled without a record): seq or ack known alone, and numbers left relative.
+K_SEQ1 = 256  # seq known (when K_SEQ is not set)
+K_ACK1 = 512  # ack known (when K_SEQ is not set)
+K_REL = 1024  # seq/ack as printed, relative (TCPHeader.seq_relative)
 
 DIRECTIONS: tuple[str | None, str | None, str | None] = (None, "in", "out")
 """``direction`` column values: 0 unknown, 1 ``in``, 2 ``out``."""
@@ -75,7 +79,7 @@ COLUMNS: dict[str, type[Any]] = {
     "tos": np.uint8,
     "ts_val": np.uint32,
     "payload_hash": np.uint32,
-    "known": np.uint8,  # K_* bits
+    "known": np.uint16,  # K_* bits
 }
 """Every column and its dtype."""
 
@@ -87,6 +91,8 @@ class Batch:
 
     cols: dict[str, npt.NDArray[Any]]
     odd: dict[int, PacketRecord] = field(default_factory=dict)
+    rebuild: Callable[[int], PacketRecord] | None = None
+    """The reader's own record of a row not in ``odd`` (text input), else column_record's."""
 
     def __len__(self) -> int:
         return len(self.cols["ts"])
@@ -175,6 +181,8 @@ class PacketTable:
         rec = b.odd.get(i)
         if rec is not None:
             return rec
+        if b.rebuild is not None:
+            return b.rebuild(i)
         c = b.cols
         return column_record(self, {k: int(v[i]) for k, v in c.items()})
 
@@ -268,6 +276,11 @@ def _family(table: PacketTable, text: str) -> tuple[int, int]:
         return 4, v4
     fam = 6 if ":" in text else FAMILY_NAME
     return fam, table.addr_id(text)
+
+
+def address_value(table: PacketTable, text: str) -> tuple[int, int]:
+    """(family, column value) of an address text, as ``fill_row`` stores it."""
+    return _family(table, text)
 
 
 def fill_row(table: PacketTable, cols: dict[str, npt.NDArray[Any]], i: int,

@@ -1,0 +1,286 @@
+"""The common lines of a block filled field by field (numpy), not line by line.
+
+``fill_block`` does what ``FastLine.fill`` does for a run of common lines, a field at a time:
+the fields of all lines are looked up in FastLine's caches with ``map`` (stamps, address pairs,
+flags, small numbers), times and lengths are added as arrays, and only the lines that move the
+relative-sequence bookkeeping (a SYN, the first ACK of a conversation, any line while the file
+is not yet known to print relative numbers) go through ``SeqTracker`` one by one, in order; the
+others get their bases added in bulk. A run it does not take as a whole (a time that needs the
+clock's judgement, a field out of range, too few lines) is left to ``FastLine.fill`` untouched:
+nothing is changed before the run is known to be taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.capture.text_fields import ETH_LEN, tcp_flags
+from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS
+from nettrail.model.packet import ACK, PROTO_TCP, PROTO_UDP, SYN, TCPOptions
+
+if TYPE_CHECKING:
+    from nettrail.capture.text_fast import Chunk, FastLine, Row
+
+Arr = npt.NDArray[Any]
+MIN_LINES = 16
+"""Runs shorter than this are filled line by line."""
+_MASK = 0xFFFFFFFF
+_ZERO = b"0"  # before a number's digits: an absent one reads as 0 (then marked absent)
+_DIGITS = 18  # numbers this long or shorter fit in 64 bits
+RELATIVE = 1 << 16
+"""Added to a TCP line's flags in a Chunk: its seq/ack stay relative (``seq_relative``)."""
+_MILLIS = {b"%03d" % i: i * 1_000_000 for i in range(1000)}
+_MICROS = {b"%03d" % i: i * 1_000 for i in range(1000)}
+"""ns of the first and last three digits of the microseconds (cheaper than int())."""
+
+
+class _TooBig(Exception):
+    """A number beyond 64 bits (absurd text): the run is filled line by line."""
+
+
+def _numbers(fast: FastLine, texts: tuple[bytes, ...]) -> Arr:
+    """The numbers of one field of every line (-1 where absent), cached ones by lookup."""
+    n = len(texts)
+    vals: list[int | None] = list(map(fast.numbers.get, texts))
+    misses = vals.count(None)
+    try:
+        if not misses:
+            return np.array(vals, np.int64)
+        if misses * 4 < n:
+            return np.array([v if v is not None else int(t) if t else -1
+                             for v, t in zip(vals, texts, strict=True)], np.int64)
+        lens = np.fromiter(map(len, texts), np.int64, n)
+        if lens.max() <= _DIGITS:  # numpy's text parser: all at once
+            present = lens > 0
+            parsed = np.fromstring(b" ".join(texts), np.int64, sep=" ")
+            if len(parsed) == np.count_nonzero(present):
+                out = np.full(n, -1, np.int64)
+                out[present] = parsed
+                return out
+        out = np.fromiter(map(int, map(_ZERO.__add__, texts)), np.int64, n)
+    except OverflowError as exc:
+        raise _TooBig from exc
+    out[lens == 0] = -1
+    return out
+
+
+def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -> bool:
+    """Add all of ``rows`` (common lines, the first one after line ``lineno``) to ``chunk``,
+    as ``FastLine.fill`` would; False (nothing changed but caches) when the run is not
+    taken as a whole."""
+    n = len(rows)
+    if n < MIN_LINES:
+        return False
+    (stamps, millis, micros, columns, addrs, flags_t, seq_t, ack_t, win_t, tsv_t, ecr_t, opts_t,
+     len_t, udp_t, _other) = zip(*rows, strict=True)
+    secs: list[int | None] = list(map(fast.seconds.get, stamps))
+    if None in secs:
+        secs = [s if s is not None else _second(fast, t) for s, t in zip(secs, stamps, strict=True)]
+    sec = np.array(secs, np.int64)
+    udp_rows = [i for i, f in enumerate(flags_t) if not f] if b"" in flags_t else []
+    pids: list[int | None] = list(map(fast.ends[0].get, addrs))
+    for i in udp_rows:
+        pids[i] = fast.ends[1].get(addrs[i])
+    if None in pids:
+        pids = [p if p is not None else _pair(fast, a, f)
+                for p, a, f in zip(pids, addrs, flags_t, strict=True)]
+    pid = np.array(pids, np.int64)
+    if sec.min() < 0 or pid.min() < 0:
+        return False
+    options: dict[int, tuple[TCPOptions, int]] = {}
+    if any(opts_t):
+        for i, text in enumerate(opts_t):
+            if text:
+                found = fast._options(text)
+                if found is None:
+                    return False
+                options[i] = found
+    try:
+        seq, ack, win = _numbers(fast, seq_t), _numbers(fast, ack_t), _numbers(fast, win_t)
+        tsv, ecr, plen = _numbers(fast, tsv_t), _numbers(fast, ecr_t), _numbers(fast, len_t)
+    except _TooBig:
+        return False
+    ts = _times(fast, sec, millis, micros)
+    if ts is None:
+        return False
+    # taken: from here on the clock and sequence bookkeeping move
+    fl = _flag_array(fast, flags_t)
+    rel = _sequences(fast, pid, fl, seq, ack)
+    hdr = np.where(tsv >= 0, 32, 20)
+    base_n = len(chunk.ts)
+    for i, (opts, size) in options.items():
+        hdr[i] = size
+        chunk.opts[base_n + i] = opts
+    iphdr = fast.per_pair()[pid, 0]
+    for i in udp_rows:
+        got = fast.numbers.get(udp_t[i])
+        plen[i] = got if got is not None else fast._udp(udp_t[i], int(iphdr[i]))
+        hdr[i] = 8
+    clock = fast.clock
+    clock.last_ns, clock.started = int(ts[-1]), True
+    cols = list(map(fast.columns.get, columns)) if any(columns) else [-1] * n
+    if None in cols:
+        cols = [c if c is not None else _column(fast, t)
+                for c, t in zip(cols, columns, strict=True)]
+    tcp = fl >= 0
+    chunk.ts += ts.tolist()
+    chunk.line += range(lineno + 1, lineno + n + 1)
+    chunk.pair += pids  # type: ignore[arg-type]  # no None left
+    chunk.col += cols  # type: ignore[arg-type]
+    chunk.flags += np.where(tcp, fl | np.where(rel, RELATIVE, 0), -1).tolist()
+    chunk.seq += seq.tolist()
+    chunk.ack += ack.tolist()
+    chunk.win += win.tolist()
+    chunk.plen += plen.tolist()
+    chunk.wire += (ETH_LEN + iphdr + hdr + plen).tolist()
+    chunk.tsv += tsv.tolist()
+    chunk.ecr += ecr.tolist()
+    return True
+
+
+def _second(fast: FastLine, stamp: bytes) -> int:
+    """The seconds of a stamp the lookup missed (read once)."""
+    got = fast.seconds.get(stamp)
+    return got if got is not None else fast._second(stamp)
+
+
+def _pair(fast: FastLine, addrs: bytes, flags: bytes) -> int:
+    """The address pair of a line the lookup missed (made once, if not already made since)."""
+    got = fast.ends[0 if flags else 1].get(addrs)
+    return got if got is not None else fast._ends(addrs, PROTO_TCP if flags else PROTO_UDP)
+
+
+def _column(fast: FastLine, text: bytes) -> int:
+    """The ``-i any`` column of a line the lookup missed (made once)."""
+    got = fast.columns.get(text)
+    return got if got is not None else fast._column(text)
+
+
+def _flags(fast: FastLine, text: bytes) -> int:
+    """The flag bits of a line's ``Flags [...]`` text (-1: none, UDP), cached."""
+    value = fast.flags[text] = tcp_flags(text.decode()) if text else -1
+    return value
+
+
+def _flag_array(fast: FastLine, texts: tuple[bytes, ...]) -> Arr:
+    """The flag bits of every line."""
+    vals: list[int | None] = list(map(fast.flags.get, texts))
+    if None in vals:
+        vals = [v if v is not None else _flags(fast, t) for v, t in zip(vals, texts, strict=True)]
+    return np.array(vals, np.int64)
+
+
+def _times(fast: FastLine, sec: Arr, millis: tuple[bytes, ...], micros: tuple[bytes, ...]
+           ) -> Arr | None:
+    """The lines' times when the clock needs no judgement for any of them (else None):
+    times of day on the current day, within 12 hours of each other in turn, or dates/epoch
+    times once the file is known to print them."""
+    clock = fast.clock
+    frac = np.fromiter(map(_MILLIS.__getitem__, millis), np.int64, len(millis))
+    frac += np.fromiter(map(_MICROS.__getitem__, micros), np.int64, len(micros))
+    if sec.max() < DAY_NS:
+        if clock.mode != "tod" or clock.last_tod < 0:
+            return None
+        tod = sec + frac
+        step = np.diff(tod, prepend=clock.last_tod)
+        if np.abs(step).max() > HALF_DAY_NS:
+            return None
+        clock.last_tod = int(tod[-1])
+        out: Arr = tod + clock.day_ns
+        return out
+    if sec.min() < DAY_NS or clock.mode not in ("epoch", "date"):
+        return None
+    out = sec + frac
+    return out
+
+
+def _sequences(fast: FastLine, pid: Arr, fl: Arr, seq: Arr, ack: Arr) -> Arr:
+    """Turn relative seq/ack back into absolute ones in place (``SeqTracker``'s replay); which
+    lines keep them relative. Lines that may change the bookkeeping (a SYN; the first ACK of
+    a conversation without bases; every ACK while the file is not yet known to print relative
+    numbers) go through SeqTracker one by one, in order; every other ACK gets the bases of its
+    conversation as the last such line before it left them (or as they were), in bulk."""
+    seqs = fast.seqs
+    rel = np.zeros(len(pid), bool)
+    tcp = fl >= 0
+    syn = tcp & (fl & SYN != 0)
+    conv = tcp & (fl & ACK != 0) & (ack >= 0)
+    if seqs.relative is not True:
+        _one_by_one(fast, np.flatnonzero(syn | conv if seqs.relative is None else syn),
+                    pid, fl, seq, ack, conv, rel)
+        return rel
+    per = fast.per_pair()
+    conn = per[pid, 1]
+    uniq, inv = np.unique(pid, return_inverse=True)
+    keys, bases = fast.pair_keys(), seqs.bases
+    at_start = np.array([_base(bases.get(keys[p])) for p in uniq.tolist()],
+                        np.int64).reshape(-1, 2)[inv]
+    cand = np.flatnonzero(conv & (at_start[:, 0] == _NONE))
+    special = syn.copy()
+    special[cand[np.unique(conn[cand], return_index=True)[1]]] = True
+    done = np.flatnonzero(special)
+    after = _one_by_one(fast, done, pid, fl, seq, ack, conv, rel)
+    rows = np.flatnonzero(conv)
+    if not len(rows):
+        return rel
+    by_conn = rows[np.lexsort((rows, conn[rows]))]
+    c = conn[by_conn]
+    k = np.arange(len(by_conn))
+    group = np.maximum.accumulate(np.where(np.r_[True, c[1:] != c[:-1]], k, 0))
+    last = np.maximum.accumulate(np.where(special[by_conn], k, -1))
+    todo = ~special[by_conn]
+    r, last, group = by_conn[todo], last[todo], group[todo]
+    base = at_start[r]
+    since = last >= group  # a line of the conversation changed the bases before this one
+    if since.any():
+        j = np.searchsorted(done, by_conn[last[since]])
+        same = per[pid[r[since]], 2] == per[pid[done[j]], 2]
+        base[since] = np.where(same[:, None], after[j, 0:2], after[j, 2:4])
+    sb, ab = base[:, 0], base[:, 1]
+    s, a = seq[r], ack[r]
+    keep = (ab < 0) | ((s >= 0) & (sb < 0))
+    rel[r[keep]] = True
+    move = ~keep
+    ack[r[move]] = (a[move] + ab[move]) & _MASK
+    both = move & (s >= 0)
+    seq[r[both]] = (s[both] + sb[both]) & _MASK
+    return rel
+
+
+_NONE = -2
+"""A conversation without bases (as ``_base`` gives them); -1: a base of None."""
+
+
+def _base(bases: tuple[int | None, int | None] | None) -> tuple[int, int]:
+    """SeqTracker's (seq base, ack base) as numbers: -1 for None, both _NONE without bases."""
+    if bases is None:
+        return _NONE, _NONE
+    sb, ab = bases
+    return -1 if sb is None else sb, -1 if ab is None else ab
+
+
+def _one_by_one(fast: FastLine, lines: Arr, pid: Arr, fl: Arr, seq: Arr, ack: Arr, conv: Arr,
+                rel: Arr) -> Arr:
+    """SeqTracker on ``lines``, in order, as ``FastLine.fill`` calls it; the bases of each
+    line's own direction and the other after it (seq, ack, reverse seq, reverse ack)."""
+    seqs, pairs = fast.seqs, fast.pairs
+    after = np.zeros((len(lines), 4), np.int64)
+    for m, i in enumerate(lines.tolist()):
+        f = int(fl[i])
+        s_i = int(seq[i])
+        s_v: int | None = None if s_i < 0 else s_i
+        ip, sp, dp, key, _hdr = pairs[int(pid[i])]
+        if conv[i] and seqs.relative is not False:
+            s_v, a_v, r = seqs.numbers(ip.src, sp, ip.dst, dp, f, s_v, int(ack[i]))
+            ack[i] = a_v
+            seq[i] = -1 if s_v is None else s_v
+            rel[i] = r
+            after[m] = (*_base(seqs.bases.get(key)),
+                        *_base(seqs.bases.get((key[2], key[3], key[0], key[1]))))
+        if f & SYN and not f & ACK and s_v is not None:
+            seqs.syn(ip.src, sp, ip.dst, dp, s_v)
+    return after

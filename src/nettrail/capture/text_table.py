@@ -1,0 +1,222 @@
+"""tcpdump text into a packet table: the common lines' fields straight into the columns.
+
+The text reader's fast path keeps the fields of common lines as lists (``text_fast.Chunk``);
+here they become a batch's column arrays without a record per packet. Every other packet
+(the general path's records, the few the time judging hands over one by one, and any line
+whose fields the columns cannot hold: a host name for an address, a value out of a column's
+range) keeps its record in the batch. A row without a record gets the very record the reader
+would have made, on demand (``Batch.rebuild``), from its columns and a few side arrays (TS
+echo, the line's address pair and ``-i any`` column, options other than the usual
+timestamps). Numbers the text did not print (seq of a pure ACK, ack of a SYN, a missing
+window) and numbers left relative are marked in ``known`` (``K_SEQ1``, ``K_ACK1``, ``K_REL``).
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.capture.base import CaptureStats
+from nettrail.capture.text_block import RELATIVE
+from nettrail.capture.text_fast import Chunk, FastLine
+from nettrail.model.packet import PROTO_UDP, PacketRecord, TCPOptions
+from nettrail.model.table import (
+    BATCH_ROWS,
+    K_ACK1,
+    K_REL,
+    K_SEQ,
+    K_SEQ1,
+    K_TS,
+    K_WIN,
+    Batch,
+    PacketTable,
+    address_value,
+    empty_columns,
+    fill_row,
+    lean,
+)
+
+Arr = npt.NDArray[Any]
+_U32 = 1 << 32
+_TOO_BIG = -2
+"""What a number too big for 64 bits becomes while its row is checked (its record is kept)."""
+
+
+def _ints(values: list[int]) -> Arr:
+    """``values`` as int64 (a number beyond it, only from absurd text, as _TOO_BIG)."""
+    try:
+        return np.array(values, np.int64)
+    except OverflowError:
+        return np.array([v if -1 <= v < _U32 * _U32 // 4 else _TOO_BIG for v in values],
+                        np.int64)
+
+
+@dataclass
+class TextRows:
+    """What rebuilds the records of one batch's rows (``Batch.rebuild``): the batch's columns,
+    each row's address pair and ``-i any`` column (in ``fast``'s lists), TS echo, and the
+    options other than the usual timestamps."""
+
+    fast: FastLine
+    cols: dict[str, Arr]
+    pair: Arr
+    col: Arr
+    ecr: Arr
+    opts: dict[int, TCPOptions]
+
+    def record(self, i: int) -> PacketRecord:
+        """The reader's record of row ``i``."""
+        c = self.cols
+        known = int(c["known"][i])
+        if int(c["proto"][i]) == PROTO_UDP:
+            flags = -1
+        else:
+            flags = int(c["flags"][i]) | (RELATIVE if known & K_REL else 0)
+        both = bool(known & K_SEQ)
+        seq = int(c["seq"][i]) if both or known & K_SEQ1 else -1
+        ack = int(c["ack"][i]) if both or known & K_ACK1 else -1
+        win = int(c["window"][i]) if known & K_WIN else -1
+        tsv = int(c["ts_val"][i]) if known & K_TS else -1
+        return self.fast.make(int(c["ts"][i]), int(c["frame"][i]), int(self.pair[i]),
+                              int(self.col[i]), flags, seq, ack, win, int(c["payload_len"][i]),
+                              int(c["wire_len"][i]), tsv, int(self.ecr[i]), self.opts.get(i))
+
+
+class TextSink:
+    """Rows of one text file gathered in line order and made into batches of a table."""
+
+    def __init__(self, table: PacketTable, fast: FastLine, stats: CaptureStats) -> None:
+        self.table = table
+        self.fast = fast
+        self.stats = stats
+        self.file_id = table.file_id(fast.path)
+        self.rows = Chunk(fast)
+        self.odd: dict[int, PacketRecord] = {}
+        self.pair_values: list[tuple[int, int, int, int, int, int, int]] = []
+        self.col_values: list[tuple[int, int]] = []
+
+    def add_record(self, rec: PacketRecord) -> None:
+        """A packet that keeps its record."""
+        r = self.rows
+        self.odd[len(r.ts)] = lean(rec)
+        for part in (r.ts, r.line, r.pair, r.col, r.flags, r.seq, r.ack, r.win, r.plen,
+                     r.wire, r.tsv, r.ecr):
+            part.append(-1)
+        if len(r.ts) >= BATCH_ROWS:
+            self.flush()
+
+    def add_chunk(self, chunk: Chunk, start: int, end: int) -> None:
+        """Lines ``start`` to ``end`` of ``chunk``, as columns."""
+        r = self.rows
+        at = len(r.ts) - start
+        for i, options in chunk.opts.items():
+            if start <= i < end:
+                r.opts[at + i] = options
+        r.ts += chunk.ts[start:end]
+        r.line += chunk.line[start:end]
+        r.pair += chunk.pair[start:end]
+        r.col += chunk.col[start:end]
+        r.flags += chunk.flags[start:end]
+        r.seq += chunk.seq[start:end]
+        r.ack += chunk.ack[start:end]
+        r.win += chunk.win[start:end]
+        r.plen += chunk.plen[start:end]
+        r.wire += chunk.wire[start:end]
+        r.tsv += chunk.tsv[start:end]
+        r.ecr += chunk.ecr[start:end]
+        if len(r.ts) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Make a batch of the rows gathered so far."""
+        r = self.rows
+        n = len(r.ts)
+        if n == 0:
+            return
+        self.rows = Chunk(self.fast)
+        cols = empty_columns(n)
+        pair = np.array(r.pair, np.int64)
+        col = np.array(r.col, np.int64)
+        flags, seq, ack = _ints(r.flags), _ints(r.seq), _ints(r.ack)
+        win, plen, wire = _ints(r.win), _ints(r.plen), _ints(r.wire)
+        tsv, ecr = _ints(r.tsv), _ints(r.ecr)
+        for i, options in r.opts.items():
+            tsv[i] = -1 if options.ts_val is None else options.ts_val
+        pv = self._pairs()[np.maximum(pair, 0)]
+        good = (pair >= 0) & (pv[:, 6] == 1) & (plen >= 0) & (wire >= 0) & (wire < _U32)
+        good &= (seq < _U32) & (ack < _U32) & (win <= 0xFFFF) & (tsv < _U32) & (ecr >= -1)
+        good &= (seq >= -1) & (ack >= -1) & (win >= -1) & (tsv >= -1) & (flags >= -1)
+        cols["ts"][:] = _ints(r.ts)
+        cols["frame"][:] = np.array(r.line, np.int64)
+        cols["file"][:] = self.file_id
+        cols["linktype"][:] = -1
+        cv = self._cols()[np.maximum(col, 0)]
+        cols["iface"][:] = np.where(col >= 0, cv[:, 0], -1)
+        cols["direction"][:] = np.where(col >= 0, cv[:, 1], 0)
+        ok = good.nonzero()
+        for k, name in enumerate(("family", "src", "dst", "proto", "sport", "dport")):
+            cols[name][ok] = pv[ok][:, k]
+        self._tcp(cols, good, flags, seq, ack, win, tsv)
+        cols["wire_len"][ok] = wire[ok]
+        cols["payload_len"][ok] = plen[ok]
+        odd = self.odd
+        self.odd = {}
+        for i in np.flatnonzero(~good).tolist():
+            if i not in odd:
+                odd[i] = r.record(i)
+        for i, rec in odd.items():
+            fill_row(self.table, cols, i, rec, self.file_id)
+        rows = TextRows(self.fast, cols, pair.astype(np.int32), col.astype(np.int16), ecr,
+                        {i: o for i, o in r.opts.items() if i not in odd})
+        self.table.batches.append(Batch(cols, odd, rows.record))
+
+    @staticmethod
+    def _tcp(cols: dict[str, Arr], good: Arr, flags: Arr, seq: Arr, ack: Arr, win: Arr,
+             tsv: Arr) -> None:
+        """The TCP columns and ``known`` bits of the good rows."""
+        tcp = good & (flags >= 0)
+        t = tcp.nonzero()
+        cols["flags"][t] = flags[t] & 0xFFFF
+        cols["seq"][t] = np.maximum(seq[t], 0)
+        cols["ack"][t] = np.maximum(ack[t], 0)
+        cols["window"][t] = np.maximum(win[t], 0)
+        cols["ts_val"][t] = np.maximum(tsv[t], 0)
+        rel = flags > 0xFFFF
+        has_seq, has_ack, has_win = seq >= 0, ack >= 0, win >= 0
+        full = has_seq & has_ack & has_win & ~rel
+        known = np.where(full, K_SEQ, np.where(has_seq, K_SEQ1, 0) | np.where(has_ack, K_ACK1, 0))
+        known |= np.where(has_win, K_WIN, 0) | np.where(rel, K_REL, 0)
+        known |= np.where(tsv >= 0, K_TS, 0)
+        cols["known"][t] = known[t]
+
+    def _pairs(self) -> Arr:
+        """Per address pair of the FastLine: family, src, dst, proto, sport, dport and whether
+        the columns hold it (both addresses of the line's IP version)."""
+        values = self.pair_values
+        for ip, sp, dp, _key, _hdr in self.fast.pairs[len(values):]:
+            fam, src = self._address(ip.src)
+            fam2, dst = self._address(ip.dst)
+            fits = int(fam == fam2 == ip.version)
+            values.append((fam, src, dst, ip.proto, sp, dp, fits))
+        return np.array(values or [(0,) * 7], np.int64).reshape(-1, 7)
+
+    def _address(self, text: str) -> tuple[int, int]:
+        """``address_value`` of an address text, a dotted quad without the ipaddress module."""
+        try:
+            packed = socket.inet_aton(text)
+        except OSError:
+            return address_value(self.table, text)
+        if socket.inet_ntoa(packed) != text:  # not canonical: "1.2.3", "010.0.0.1"
+            return address_value(self.table, text)
+        return 4, int.from_bytes(packed, "big")
+
+    def _cols(self) -> Arr:
+        """Per ``-i any`` column of the FastLine: the table's interface id and direction."""
+        values = self.col_values
+        for name, direction in self.fast.column_list[len(values):]:
+            values.append((self.table.iface_id(name), 1 if direction == "in" else 2))
+        return np.array(values or [(0, 0)], np.int64).reshape(-1, 2)

@@ -1,0 +1,171 @@
+"""tcpdump text read into a packet table by columns gives what the record reader gives.
+
+Each text is read three ways: ``read_text`` (records, line by line) and ``read_text_table``
+(columns, with the field-at-a-time filler of ``text_block`` and without it). The table's
+records (kept or rebuilt from the columns), the statistics and the fault must be the same,
+and so must the table analysis of the column table and of a table of the reader's records.
+Texts: many interleaved connections printed as tcpdump prints them (relative seq/ack after the
+handshake, absolute with ``-S``, an excerpt starting mid-connection, a SYN-ACK sent again,
+pure ACKs, SYN options, SACK, UDP and DNS, IPv6, ``-i any`` columns), with lines the fast
+path hands over, block edges, and a fault partway.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from nettrail.analyze.table_flows import track_table
+from nettrail.capture import tcpdump_text, text_block
+from nettrail.model.table import PacketTable, table_from_records
+from textread import Outcome, read_into_table, read_records
+
+
+def same_three_ways(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Outcome, PacketTable]:
+    """The three readings of ``path``, asserted equal; the records' outcome and the table."""
+    by_lines = read_records(str(path))
+    table, by_fields = read_into_table(str(path))
+    assert by_fields == by_lines
+    with monkeypatch.context() as m:
+        m.setattr(text_block, "MIN_LINES", 1 << 30)
+        assert read_into_table(str(path))[1] == by_lines
+    assert len(table) == len(by_lines[0]) == by_lines[1].packets
+    assert track_table(table) == track_table(table_from_records("p", by_lines[0]))
+    return by_lines, table
+
+
+def tcpdump_lines(seed: int, conns: int, absolute: bool = False, column: bool = False
+                  ) -> list[str]:
+    """Interleaved connections as ``tcpdump -n`` prints them (``-S`` when ``absolute``)."""
+    rng = random.Random(seed)
+    out: list[tuple[int, str]] = []
+    for c in range(conns):
+        t = rng.randrange(10**9)
+        six = c % 7 == 3
+        cli = f"2001:db8::{c % 200 + 1:x}.{40000 + c}" if six else f"198.51.100.{c % 250 + 1}." \
+            f"{30000 + c}"
+        srv = "2001:db8::ffff.443" if six else f"203.0.113.{c % 3 + 1}.80"
+        ip = "IP6" if six else "IP"
+        isn_c, isn_s = rng.randrange(1 << 32), rng.randrange(1 << 32)
+        col = (f"eth{c % 2}  {'Out' if c % 2 else 'In '} " if column else "")
+        excerpt = c % 11 == 5  # starts mid-connection: small numbers, no handshake seen
+        sent_c = sent_s = 0
+
+        def line(src: str, dst: str, text: str, when: int, head: str = f"{col}{ip}") -> None:
+            out.append((when, f"{head} {src} > {dst}: {text}"))
+
+        def num(isn: int, rel: int) -> int:
+            return (isn + rel) % (1 << 32) if absolute else rel
+
+        if not excerpt:
+            line(cli, srv, f"Flags [S], seq {isn_c}, win 64240, options [mss 1460,sackOK,TS val "
+                 f"{t} ecr 0,nop,wscale 7], length 0", t)
+            for _ in range(1 + (c % 13 == 0)):  # a SYN-ACK sent twice now and then
+                t += rng.randrange(1, 300)
+                line(srv, cli, f"Flags [S.], seq {isn_s}, ack {(isn_c + 1) % (1 << 32)}, win "
+                     f"65160, options [mss 1460,sackOK,TS val {t} ecr {t - 5},nop,wscale 7], "
+                     "length 0", t)
+            sent_c = sent_s = 1
+            t += rng.randrange(1, 300)
+            line(cli, srv, f"Flags [.], ack {num(isn_s, 1)}, win 502, options [nop,nop,TS val "
+                 f"{t} ecr {t - 1}], length 0", t)
+        for _ in range(rng.randrange(1, 6)):
+            for client in (True, False):  # a request, a reply (either may be empty)
+                size = rng.choice([0, 40, 1448] if client else [0, 100, 1448])
+                t += rng.randrange(1, 5000)
+                if not size:
+                    continue
+                mine, theirs = (sent_c, sent_s) if client else (sent_s, sent_c)
+                isn, peer_isn = (isn_c, isn_s) if client else (isn_s, isn_c)
+                ts = f"options [nop,nop,TS val {t} ecr {t - 2}], " if client else ""
+                line(cli if client else srv, srv if client else cli,
+                     f"Flags [P.], seq {num(isn, mine)}:{num(isn, mine + size)}, ack "
+                     f"{num(peer_isn, theirs)}, win 502, {ts}length {size}", t)
+                if client:
+                    sent_c += size
+                else:
+                    sent_s += size
+            t += rng.randrange(1, 300)
+            sack = f"options [nop,nop,sack 1 {{{sent_s}:{sent_s + 9}}}]" if c % 17 == 4 else \
+                f"options [nop,nop,TS val {t} ecr {t - 3}]"
+            line(cli, srv, f"Flags [.], ack {num(isn_s, sent_s)}, win 502, {sack}, length 0", t)
+        if c % 5 == 2:
+            t += 50
+            line(cli, "203.0.113.53.53" if not six else "2001:db8::35.53",
+                 f"{c % 65536}+ A? example.com. (29)", t)
+            line(srv, cli, "UDP, length 12", t + 1)
+        t += rng.randrange(1, 900)
+        line(cli, srv, f"Flags [F.], seq {num(isn_c, sent_c)}, ack {num(isn_s, sent_s)}, win "
+             "502, length 0", t)
+        line(srv, cli, f"Flags [F.], seq {num(isn_s, sent_s)}, ack {num(isn_c, sent_c + 1)}, "
+             "win 509, length 0", t + 7)
+        line(cli, srv, f"Flags [.], ack {num(isn_s, sent_s + 1)}, win 502, length 0", t + 9)
+    out.sort(key=lambda item: item[0])
+    start = 8 * 3600 * 10**6
+    return [f"{(start + when) // 3_600_000_000 % 24:02d}:{(start + when) // 60_000_000 % 60:02d}"
+            f":{(start + when) // 1_000_000 % 60:02d}.{(start + when) % 1_000_000:06d} {text}"
+            for when, text in out]
+
+
+@pytest.mark.parametrize(("absolute", "column"), [(False, False), (True, False), (False, True)])
+@pytest.mark.parametrize("block", [300, 4096, 1 << 18])
+def test_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, absolute: bool,
+                     column: bool, block: int) -> None:
+    monkeypatch.setattr(tcpdump_text, "TABLE_BLOCK", block)
+    monkeypatch.setattr(tcpdump_text, "BLOCK", block)
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(tcpdump_lines(block, 300, absolute, column)) + "\n")
+    (records, stats, error), table = same_three_ways(path, monkeypatch)
+    assert not error and not stats.skipped and len(records) > 3000
+    kept = sum(len(b.odd) for b in table.batches)
+    if block == 1 << 18:
+        assert kept * 20 < len(records)  # most rows are columns only
+    excerpts = any(r.l4 is not None and getattr(r.l4, "seq_relative", False) for r in records)
+    assert excerpts != absolute  # relative numbers of the excerpts stay relative
+
+
+@pytest.mark.parametrize("odd", [
+    "IP 198.51.100.4.51512 > 203.0.113.223.70000: Flags [.], ack 1, win 502, length 0",
+    "IP 198.51.100.4.1 > 203.0.113.2.53: 16962+ A? example.com. (29)=",
+    "IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [.], ack 1, win 502, length 0\r",
+    "IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [S], seq 1, win 5, length 0\n"
+    "    (tos 0x0, ttl 64, id 1, offset 0)",
+    "IP nodeA.local.4789 > nodeB.local.4789: Flags [S], seq 1, win 5, length 0",
+    "IP 198.51.100.4.5 > 203.0.113.2.6: Flags [.], ack 1, win 99999, length 0",
+    "IP 010.1.1.1.5 > 203.0.113.2.6: Flags [.], seq 1:2, ack 1, win 9, length 1",
+    "this line is not a packet",
+    "02:00:00.000000 IP 198.51.100.4.5 > 203.0.113.2.6: Flags [.], ack 1, win 9, length 0",
+])
+def test_lines_handed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd: str) -> None:
+    lines = tcpdump_lines(7, 40)
+    lines[len(lines) // 2] = lines[len(lines) // 2][:16] + odd
+    path = tmp_path / "o.txt"
+    path.write_text("\n".join(lines) + "\n")
+    same_three_ways(path, monkeypatch)
+
+
+def test_fault_partway_keeps_the_rows_before(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = tcpdump_lines(3, 60)
+    data = ("\n".join(lines[:500]) + "\n").encode() + b"08:10:55.000000 IP x\0\n" + (
+        "\n".join(lines[500:]) + "\n").encode()
+    path = tmp_path / "f.txt"
+    path.write_bytes(data)
+    (records, _stats, error), table = same_three_ways(path, monkeypatch)
+    assert "NUL" in error and len(records) == len(table) == 500
+
+
+def test_epoch_and_date_stamps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i, fmt in enumerate(("{e}.{f:06d}", "2026-11-25 {h}.{f:06d}")):
+        lines = []
+        for line in tcpdump_lines(11 + i, 80):
+            hms, frac = line[:15].split(".")
+            h, m, s = map(int, hms.split(":"))
+            stamp = fmt.format(e=1795594255 + h * 3600 + m * 60 + s, h=hms, f=int(frac))
+            lines.append(stamp + line[15:])
+        path = tmp_path / f"t{i}.txt"
+        path.write_text("\n".join(lines) + "\n")
+        (records, _stats, error), _table = same_three_ways(path, monkeypatch)
+        assert not error and records[0].ts_ns > 10**18
