@@ -54,7 +54,7 @@ def read_points(
         inputs = open_inputs(inputs, ifnames)
     order = list(dict.fromkeys(item.point for item in inputs.items))
     filtering = packet_filter is not None and bool(packet_filter.host or packet_filter.port)
-    full = len(order) >= 2 or filtering
+    full = filtering
     tables = {p: PacketTable(p) for p in order}
     stats: dict[str, list[CaptureStats]] = {p: [] for p in order}
     errors: list[InputError] = []
