@@ -1,7 +1,7 @@
 """``nettrail analyze`` of four capture points of the same traffic, on one core, against tshark.
 
     python bench/bench_crosspoint.py [--packets 1000000] [--repeat 3] [--no-append]
-                                     [--no-tshark] [--nettrail PATH] [--label TEXT]
+                                     [--nettrail PATH] [--label TEXT]
 
 The traffic is ``bench/gen_capture.py``'s web mix (generated once into bench/data/). It is
 written as seen at four points on the path client -> server, each its own pcap: ``client``
@@ -106,7 +106,6 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--no-tshark", action="store_true")
     ap.add_argument("--no-append", action="store_true", help="print only")
     ap.add_argument("--label", default="", help="what the run measures (e.g. before, after)")
     ap.add_argument("--nettrail", default=str(Path(sys.executable).with_name("nettrail")),
@@ -118,7 +117,7 @@ def main() -> int:
     cmds = {"nettrail (4 points)": [*pin, nettrail, "analyze", "--format", "json",
                                     *(f"{n}={p}" for n, p in paths)]}
     tshark = shutil.which("tshark")
-    if tshark and not args.no_tshark:
+    if tshark:
         cmds["tshark conv,tcp (client)"] = [*pin, tshark, "-q", "-z", "conv,tcp", "-r",
                                             str(paths[0][1])]
     runs: dict[str, list[tuple[float, float, float, float]]] = {k: [] for k in cmds}
@@ -147,8 +146,7 @@ def main() -> int:
             "|---|---|---|---|\n" + "\n".join(lines) + "\n" + ratio)
     print(text)
     if not args.no_append:
-        with RESULTS.open("a") as f:
-            f.write("\n" + text)
+        RESULTS.write_text(RESULTS.read_text() + "\n" + text)
     return 0
 
 
