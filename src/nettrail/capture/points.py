@@ -1,8 +1,9 @@
 """Capture files of capture points into packet tables: the file side of ``nettrail analyze``.
 
-Each point's files are read in the order given into one table. A single point, unfiltered,
-is read by the columnar walkers (pcap, pcapng); with two or more points (cross-point matching
-reads every packet's full record) or a packet filter, every row keeps the reader's record.
+Each point's files are read in the order given into one table. Unfiltered pcap and pcapng are
+read by the columnar walkers, however many points (cross-point matching uses no field the
+columns lack); text input, or any input with a packet filter, keeps the reader's record in
+every row.
 A fault ends reading of that file only: its good rows stay, and the fault is returned.
 """
 
