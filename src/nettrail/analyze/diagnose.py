@@ -7,6 +7,7 @@ when the interface or namespace names seen in the captures are OpenStack's (``qr
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -17,7 +18,7 @@ from nettrail.analyze.findings_nat import ASYMMETRIC_NAT
 from nettrail.analyze.findings_reset import RESET_FROM_SERVER, RESET_NOT_FROM_SERVER
 from nettrail.model.analysis import Diagnosis
 from nettrail.model.finding import Evidence, Finding
-from nettrail.model.flow import Connection, Outcome
+from nettrail.model.flow import Connection, Endpoint, Outcome
 
 INCONCLUSIVE = "inconclusive"
 FLAGS = "flags"
@@ -67,12 +68,18 @@ class Failure(NamedTuple):
 def failures(connections: Sequence[Connection], points: Sequence[str]) -> list[Failure]:
     """The connections that failed as some point saw them (a failed outcome, or stalled: data
     re-sent again and again), first failure first."""
+    failed = sorted((c for c in connections if c.outcome in FAILED or stalled(c)),
+                    key=lambda c: c.first_ns)
+    if not failed:
+        return []
+    by_client: dict[Endpoint, set[str]] = defaultdict(set)
+    by_server: dict[tuple[Endpoint, int], set[str]] = defaultdict(set)
+    for o in connections:
+        by_client[o.client].add(o.point)
+        by_server[(o.server, o.client.port)].add(o.point)
     out = []
-    for c in sorted(connections, key=lambda c: c.first_ns):
-        if c.outcome not in FAILED and not stalled(c):
-            continue
-        seen = {o.point for o in connections if o.client == c.client
-                or (o.server == c.server and o.client.port == c.client.port)}
+    for c in failed:
+        seen = by_client[c.client] | by_server[(c.server, c.client.port)]
         out.append(Failure(c, tuple(p for p in points if p not in seen)))
     return out
 

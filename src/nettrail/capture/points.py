@@ -1,8 +1,9 @@
 """Capture files of capture points into packet tables: the file side of ``nettrail analyze``.
 
-Each point's files are read in the order given into one table. A single point, unfiltered,
-is read by the columnar walkers (pcap, pcapng); with two or more points (cross-point matching
-reads every packet's full record) or a packet filter, every row keeps the reader's record.
+Each point's files are read in the order given into one table. Unfiltered pcap and pcapng are
+read by the columnar walkers, however many points (cross-point matching uses no field the
+columns lack); text input, or any input with a packet filter, keeps the reader's record in
+every row.
 A fault ends reading of that file only: its good rows stay, and the fault is returned.
 """
 
@@ -59,9 +60,9 @@ def read_points(
         inputs = open_inputs(inputs, ifnames)
     order = list(dict.fromkeys(item.point for item in inputs.items))
     filtering = packet_filter is not None and bool(packet_filter.host or packet_filter.port)
-    full = len(order) >= 2 or filtering
+    full = filtering
     tables: dict[str, PacketTable] = {p: PacketTable(p) for p in order}
-    if budget is not None and not full:  # a single point
+    if budget is not None and not full and len(order) == 1:  # one point may spill to disk
         size = sum(_size(item.path) for item in inputs.items)
         tables = {p: SpillTable(p, memory_rows=budget.memory_rows, part_rows=budget.part_rows,
                                 expected_bytes=size) for p in order}

@@ -172,10 +172,18 @@ class PacketTable:
         raise IndexError("row out of range")
 
     def records(self) -> Iterator[PacketRecord]:
-        """The record of every row, in order."""
+        """The record of every row, in order (the columns read in bulk, batch by batch)."""
         for b in self.batches:
-            for i in range(len(b)):
-                yield self._record(b, i)
+            if b.rebuild is not None:  # a reader's own record builder (text)
+                yield from (self._record(b, i) for i in range(len(b)))
+                continue
+            names = list(b.cols)
+            odd = b.odd
+            rows = zip(*(c.tolist() for c in b.cols.values()), strict=True)
+            for i, values in enumerate(rows):
+                rec = odd.get(i)
+                yield rec if rec is not None else column_record(
+                    self, dict(zip(names, values, strict=True)))
 
     def _record(self, b: Batch, i: int) -> PacketRecord:
         rec = b.odd.get(i)
@@ -189,7 +197,7 @@ class PacketTable:
     def addr_text(self, family: int, value: int) -> str:
         """The text of an address column value of ``family``."""
         if family == 4:
-            return ipaddress.IPv4Address(value).compressed
+            return _v4_text(value)
         return self.addrs[value]
 
 
@@ -267,6 +275,19 @@ def _v4_value(text: str) -> int | None:
         _V4_CACHE.clear()
     _V4_CACHE[text] = value
     return value
+
+
+_V4_TEXT: dict[int, str] = {}
+
+
+def _v4_text(value: int) -> str:
+    """The dotted-quad text of a 32-bit IPv4 value (one shared string per address)."""
+    text = _V4_TEXT.get(value)
+    if text is None:
+        if len(_V4_TEXT) >= 65536:
+            _V4_TEXT.clear()
+        text = _V4_TEXT[value] = ipaddress.IPv4Address(value).compressed
+    return text
 
 
 def _family(table: PacketTable, text: str) -> tuple[int, int]:
