@@ -107,7 +107,6 @@ def plain_texts(table: EventTable) -> tuple[list[str], list[Hop]]:
                                      pk.sport[rows], pk.dport[rows])
     flags, seq, ack, win, plen = (pk.tcp_flags[rows], pk.seq[rows], pk.ack[rows],
                                   pk.window[rows], pk.payload_len[rows])
-    ino = table.netns_inode[rows]
 
     def lines(k: npt.NDArray[np.intp]) -> list[str]:
         src_k, dst_k = addr4_texts(src[k]), addr4_texts(dst[k])
@@ -117,13 +116,22 @@ def plain_texts(table: EventTable) -> tuple[list[str], list[Hop]]:
                     flags[k].tolist(), seq[k].tolist(), ack[k].tolist(), win[k].tolist(),
                     plen[k].tolist(), strict=True)]
 
+    return (texts((proto, src, dst, sport, dport, flags, seq, ack, win, plen), lines),
+            plain_hops(table, rows))
+
+
+def plain_hops(table: EventTable, rows: npt.NDArray[np.intp]) -> list[Hop]:
+    """The hop of every row of ``rows`` (plain rows), each made once per distinct hop."""
+    pk = table.packet
+    src, dst, sport, dport = pk.src[rows], pk.dst[rows], pk.sport[rows], pk.dport[rows]
+    ino = table.netns_inode[rows]
+
     def hops(k: npt.NDArray[np.intp]) -> list[Hop]:
         netns = [table.netns_names[i] for i in ino[k].tolist()]
         return list(zip(addr4_texts(src[k]), sport[k].tolist(), addr4_texts(dst[k]),
                         dport[k].tolist(), netns, strict=True))
 
-    return (texts((proto, src, dst, sport, dport, flags, seq, ack, win, plen), lines),
-            texts((src, dst, sport, dport, ino), hops))
+    return texts((src, dst, sport, dport, ino), hops)
 
 
 def table_lines(table: EventTable) -> list[Line]:
