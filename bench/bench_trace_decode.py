@@ -55,12 +55,16 @@ elif what == "timeline":
     tl = Timeline(out)
     tl.add(data)
     tl.flush()
+elif what == "pcapng":
+    from nettrail.report.trace_pcapng import PcapngOut
+    PcapngOut(open(os.devnull, "wb")).write(data)
 print(json.dumps({"events": len(buf) // L.RECORD_STRUCT.size,
                   "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0}))
 """
-STAGES = ("decode", "json", "timeline")
+STAGES = ("decode", "json", "timeline", "pcapng")
 MODES = {"json": ["-q", "--output-json", "{tmp}/t.jsonl"], "timeline": [],
-         "timeline+json": ["--output-json", "{tmp}/t.jsonl"]}
+         "timeline+json": ["--output-json", "{tmp}/t.jsonl"],
+         "pcapng": ["-q", "--output-pcapng", "{tmp}/t.pcapng"]}
 SUMMARY = re.compile(r"nettrail: (\d+) events, (\d+) lost")
 
 
@@ -178,7 +182,7 @@ def record(best: dict[str, dict[str, Any]], runs_live: dict[str, list[dict[str, 
     for stage in STAGES:
         o, n = best[f"old {stage}"], best[f"new {stage}"]
         what = {"decode": "decode", "json": "decode + JSON lines",
-                "timeline": "decode + live timeline"}[stage]
+                "timeline": "decode + live timeline", "pcapng": "decode + pcapng"}[stage]
         lines.append(f"| {what} | {o['rate']:,.0f} | {n['rate']:,.0f} | "
                      f"{n['rate'] / o['rate']:.1f}x | {o['load']:.1f}/{n['load']:.1f} | "
                      f"{o['cpu_rate']:,.0f} / {n['cpu_rate']:,.0f} |")

@@ -245,11 +245,15 @@ class Timeline:
         ordered = [lines[i] for i in order.tolist()]
         sorted_ids = pids[order]
         moved = _moved(table, order)
-        bounds = np.flatnonzero(np.diff(sorted_ids)) + 1
+        if not len(lines):
+            return
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(sorted_ids)) + 1))
+        any_moved = np.logical_or.reduceat(moved, starts).tolist()
+        bounds = starts.tolist()
         groups = self._open
-        for start, end in zip([0, *bounds.tolist()], [*bounds.tolist(), len(lines)],
-                              strict=True):
-            pid = int(sorted_ids[start]) if end > start else 0
+        for start, end, pid, group_moved in zip(bounds, [*bounds[1:], len(lines)],
+                                                sorted_ids[starts].tolist(), any_moved,
+                                                strict=True):
             if not pid:  # events of no packet stand alone
                 for line in ordered[start:end]:
                     self._alone -= 1
@@ -257,7 +261,7 @@ class Timeline:
                     self._ids[self._alone] = 0
                 continue
             group = groups.pop(pid, None)  # re-inserted: groups stay in order of activity
-            if moved[start:end].any() or (group is not None and _differ(group[-1], ordered[start])):
+            if group_moved or (group is not None and _differ(group[-1], ordered[start])):
                 self._moved.add(pid)
             if group is None:
                 groups[pid] = ordered[start:end]
