@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,16 @@ elif what == "timeline":
     tl = Timeline(out)
     tl.add(data)
     tl.flush()
+elif what == "pcapng":
+    from nettrail.report.trace_pcapng import PcapngOut
+    PcapngOut(open(os.devnull, "wb")).write(data)
 print(json.dumps({"events": len(buf) // L.RECORD_STRUCT.size,
                   "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0}))
 """
-STAGES = ("decode", "json", "timeline")
+STAGES = ("decode", "json", "timeline", "pcapng")
 MODES = {"json": ["-q", "--output-json", "{tmp}/t.jsonl"], "timeline": [],
-         "timeline+json": ["--output-json", "{tmp}/t.jsonl"]}
+         "timeline+json": ["--output-json", "{tmp}/t.jsonl"],
+         "pcapng": ["-q", "--output-pcapng", "{tmp}/t.pcapng"]}
 SUMMARY = re.compile(r"nettrail: (\d+) events, (\d+) lost")
 
 
@@ -143,7 +148,8 @@ def live_run(tree: Path, mode: str, rate: int, seconds: float) -> dict[str, Any]
             "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
-def live(old: Path, rate: int, seconds: float, runs: int) -> dict[str, list[dict[str, Any]]]:
+def live(old: Path, rate: int, seconds: float, runs: int,
+         modes: Sequence[str] = tuple(MODES)) -> dict[str, list[dict[str, Any]]]:
     """Every (tree, mode) run ``runs`` times, trees alternating; first each tree once with
     no traffic (its CPU time is what starting, loading and waiting cost)."""
     out: dict[str, list[dict[str, Any]]] = {}
@@ -151,7 +157,7 @@ def live(old: Path, rate: int, seconds: float, runs: int) -> dict[str, list[dict
         out[f"{name} idle"] = [live_run(tree, "json", 0, seconds)]
         print(f"live {name} idle: {out[f'{name} idle']}", flush=True)
     for _ in range(runs):
-        for mode in MODES:
+        for mode in modes:
             for name, tree in trees(old).items():
                 got = live_run(tree, mode, rate, seconds)
                 out.setdefault(f"{name} {mode}", []).append(got)
@@ -162,14 +168,23 @@ def live(old: Path, rate: int, seconds: float, runs: int) -> dict[str, list[dict
 def record(best: dict[str, dict[str, Any]], runs_live: dict[str, list[dict[str, Any]]],
            args: argparse.Namespace) -> str:
     """The bench/RESULTS.md section."""
-    events = next(iter(best.values()))["events"]
     lines = ["## trace decoding: per-event decoder vs columnar table",
              "", f"`bench/bench_trace_decode.py --runs {args.runs} --rate {args.rate} --seconds "
              f"{args.seconds}` on {os.uname().release}, {os.cpu_count()} CPUs, "
              f"{time.strftime('%Y-%m-%d %H:%M')} UTC, machine shared with other work (load "
              "average next to each figure). Old: the previous tree (a `TraceEvent` per record); "
-             "new: this tree (an `EventTable` per batch, full events on demand).", "",
-             f"Decode rate, {events} real events (UDP along five namespaces) read raw from the "
+             "new: this tree (an `EventTable` per batch, full events on demand)."]
+    if best:
+        lines += decode_table(best, args)
+    if not runs_live:
+        return "\n".join(lines) + "\n"
+    return "\n".join(lines + live_table(runs_live, args)) + "\n"
+
+
+def decode_table(best: dict[str, dict[str, Any]], args: argparse.Namespace) -> list[str]:
+    """The lines of the decode-rate table."""
+    events = next(iter(best.values()))["events"]
+    lines = ["", f"Decode rate, {events} real events (UDP along five namespaces) read raw from the "
              "ring, one fresh process per measurement on one core (`taskset -c 0`), best of "
              f"{args.runs}, old and new alternating:", "",
              "| stage | old events/s | new events/s | speed-up | load (old/new) "
@@ -178,13 +193,16 @@ def record(best: dict[str, dict[str, Any]], runs_live: dict[str, list[dict[str, 
     for stage in STAGES:
         o, n = best[f"old {stage}"], best[f"new {stage}"]
         what = {"decode": "decode", "json": "decode + JSON lines",
-                "timeline": "decode + live timeline"}[stage]
+                "timeline": "decode + live timeline", "pcapng": "decode + pcapng"}[stage]
         lines.append(f"| {what} | {o['rate']:,.0f} | {n['rate']:,.0f} | "
                      f"{n['rate'] / o['rate']:.1f}x | {o['load']:.1f}/{n['load']:.1f} | "
                      f"{o['cpu_rate']:,.0f} / {n['cpu_rate']:,.0f} |")
-    if not runs_live:
-        return "\n".join(lines) + "\n"
-    lines += ["", f"Live: `nettrail trace` (CPU 0, 64 MiB ring, hooks xmit/recv/drop) while "
+    return lines
+
+
+def live_table(runs_live: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> list[str]:
+    """The lines of the live table."""
+    lines = ["", f"Live: `nettrail trace` (CPU 0, 64 MiB ring, hooks xmit/recv/drop) while "
               f"iperf3 (CPU 1) offers {args.rate:,} events/s ({args.rate // 8:,} datagrams/s) for "
               f"{args.seconds} s; every run:", "",
               "| tree | output | sent datagrams/s | events written | events/s | lost | load "
@@ -200,7 +218,7 @@ def record(best: dict[str, dict[str, Any]], runs_live: dict[str, list[dict[str, 
     lines += ["", "CPU µs/event: the CLI process's user+system time beyond its idle run's "
               "(loading and verifying the BPF programs, waiting), per event written; a core to "
               "itself keeps up with 1/that events per second."]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> int:
@@ -214,6 +232,9 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--live-runs", type=int, default=None, help="live runs (default: --runs)")
     ap.add_argument("--skip-live", action="store_true")
+    ap.add_argument("--skip-decode", action="store_true", help="live runs only")
+    ap.add_argument("--modes", default=",".join(MODES),
+                    help=f"live outputs to run (default: {','.join(MODES)})")
     ap.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     ap.add_argument("--burst", type=Path, default=None,
                     help="decode this recorded burst (raw ring records) instead; no live part")
@@ -224,10 +245,13 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp, chain(), iperf_server(CHAIN[-1], CHAIN_B):
         dump = Path(tmp) / "burst.raw"
-        burst_drain(1.0, dump)
-        best = decode_rates(dump, args.old, args.runs)
+        best = {}
+        if not args.skip_decode:
+            burst_drain(1.0, dump)
+            best = decode_rates(dump, args.old, args.runs)
         runs_live = {} if args.skip_live else live(args.old, args.rate, args.seconds,
-                                                    args.live_runs or args.runs)
+                                                    args.live_runs or args.runs,
+                                                    args.modes.split(","))
     show(record(best, runs_live, args), args.record)
     return 0
 

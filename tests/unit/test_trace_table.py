@@ -2,12 +2,13 @@
 
 Random frames (Ethernet with and without VLAN tags, raw IP, IPv4 options, fragments, TCP
 with options and the AE bit, UDP to tunnel ports, ICMP, lengths that lie, bytes cut short)
-go through ``Decoder.table``; every row's columns, JSON line and timeline line must equal
-what the full ``TraceEvent`` of that row gives.
+go through ``Decoder.table``; every row's columns, JSON line, timeline line and pcapng block
+must equal what the full ``TraceEvent`` of that row gives.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import struct
@@ -17,6 +18,7 @@ from test_trace_decode import ANCHOR, CT, DROP_NAMES, RST_NAMES, Names, batch, r
 
 from nettrail.model.packet import TCPHeader, UDPHeader
 from nettrail.report import trace_json, trace_text
+from nettrail.report.trace_pcapng import PcapngOut
 from nettrail.trace import layout as L
 from nettrail.trace.decode import Decoder
 
@@ -112,3 +114,23 @@ def test_packet_ids_match_one_event_at_a_time() -> None:
         ids += many.table(batch(records[start : start + 300])).packet_id.tolist()
     assert ids == singly
     assert len(set(singly)) > 10
+
+
+def test_pcapng_rows_equal_their_events() -> None:
+    """The pcapng file written from the columns is the one written event by event, NAT notes
+    between batches included."""
+    records = random_records(random.Random(13), 3000)
+    files = io.BytesIO(), io.BytesIO()
+    outs = PcapngOut(files[0], host="h"), PcapngOut(files[1], host="h")
+    decoders = [Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES)) for _ in outs]
+    plain = 0
+    for start in range(0, len(records), 700):
+        chunk = batch(records[start : start + 700])
+        table = decoders[0].table(chunk)
+        plain += int(table.plain.sum())
+        outs[0].write(table)
+        for ev in decoders[1].table(chunk).events():
+            outs[1].write_event(ev)
+    assert plain > 200
+    assert files[0].getvalue() == files[1].getvalue()
+    assert files[0].getvalue().count(b"NAT ") > 20

@@ -47,7 +47,9 @@ class PacketColumns:
 
     ``proto`` is 6 (TCP) or 17 (UDP); ``src``/``dst`` IPv4 addresses as host-order integers;
     ``tcp_flags`` TCP flag bits (AE included), ``seq``/``ack``/``window`` TCP fields;
-    ``payload_len`` the L4 payload's length; ``wire_len`` the packet's length on the wire.
+    ``payload_len`` the L4 payload's length; ``wire_len`` the packet's length on the wire;
+    ``frame`` every row's captured bytes (a row's first ``cap_len`` bytes, Ethernet where
+    ``link_eth``, else raw IP; ``cap_len`` 0 when the row has none), valid on every row.
     """
 
     proto: U8
@@ -62,6 +64,9 @@ class PacketColumns:
     payload_len: I64
     ip_id: U16
     wire_len: U32
+    frame: U8
+    cap_len: U16
+    link_eth: Flags
 
 
 @dataclass(frozen=True, slots=True)

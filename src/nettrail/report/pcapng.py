@@ -83,6 +83,16 @@ class PcapngWriter:
         self, if_id: int, ts_ns: int, data: bytes, orig_len: int, comment: str | None = None
     ) -> None:
         """Write one packet seen on interface ``if_id`` at ``ts_ns`` (ns since the epoch)."""
+        self._write(self._packet_block(if_id, ts_ns, data, orig_len, comment))
+
+    def write_packets(self, packets: Iterable[tuple[int, int, bytes, int, str | None]]) -> None:
+        """``write_packet`` of many (if_id, ts_ns, data, orig_len, comment), in one write."""
+        block = self._packet_block
+        self._write(b"".join([block(*p) for p in packets]))
+
+    def _packet_block(
+        self, if_id: int, ts_ns: int, data: bytes, orig_len: int, comment: str | None
+    ) -> bytes:
         if not 0 <= if_id < len(self._snaplens):
             raise ValueError(f"unknown pcapng interface id {if_id}")
         snaplen = self._snaplens[if_id]
@@ -98,7 +108,7 @@ class PcapngWriter:
         length = 32 + caplen + len(pad) + len(opts)
         head = _EPB_HEAD.pack(BLOCK_EPB, length, if_id, ts >> 32, ts & 0xFFFFFFFF, caplen,
                               max(orig_len, caplen))
-        self._write(b"".join((head, data, pad, opts, _U32.pack(length))))
+        return b"".join((head, data, pad, opts, _U32.pack(length)))
 
     def _write(self, block: bytes) -> None:
         try:

@@ -107,7 +107,6 @@ def plain_texts(table: EventTable) -> tuple[list[str], list[Hop]]:
                                      pk.sport[rows], pk.dport[rows])
     flags, seq, ack, win, plen = (pk.tcp_flags[rows], pk.seq[rows], pk.ack[rows],
                                   pk.window[rows], pk.payload_len[rows])
-    ino = table.netns_inode[rows]
 
     def lines(k: npt.NDArray[np.intp]) -> list[str]:
         src_k, dst_k = addr4_texts(src[k]), addr4_texts(dst[k])
@@ -117,13 +116,22 @@ def plain_texts(table: EventTable) -> tuple[list[str], list[Hop]]:
                     flags[k].tolist(), seq[k].tolist(), ack[k].tolist(), win[k].tolist(),
                     plen[k].tolist(), strict=True)]
 
+    return (texts((proto, src, dst, sport, dport, flags, seq, ack, win, plen), lines),
+            plain_hops(table, rows))
+
+
+def plain_hops(table: EventTable, rows: npt.NDArray[np.intp]) -> list[Hop]:
+    """The hop of every row of ``rows`` (plain rows), each made once per distinct hop."""
+    pk = table.packet
+    src, dst, sport, dport = pk.src[rows], pk.dst[rows], pk.sport[rows], pk.dport[rows]
+    ino = table.netns_inode[rows]
+
     def hops(k: npt.NDArray[np.intp]) -> list[Hop]:
         netns = [table.netns_names[i] for i in ino[k].tolist()]
         return list(zip(addr4_texts(src[k]), sport[k].tolist(), addr4_texts(dst[k]),
                         dport[k].tolist(), netns, strict=True))
 
-    return (texts((proto, src, dst, sport, dport, flags, seq, ack, win, plen), lines),
-            texts((src, dst, sport, dport, ino), hops))
+    return texts((src, dst, sport, dport, ino), hops)
 
 
 def table_lines(table: EventTable) -> list[Line]:
@@ -237,11 +245,15 @@ class Timeline:
         ordered = [lines[i] for i in order.tolist()]
         sorted_ids = pids[order]
         moved = _moved(table, order)
-        bounds = np.flatnonzero(np.diff(sorted_ids)) + 1
+        if not len(lines):
+            return
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(sorted_ids)) + 1))
+        any_moved = np.logical_or.reduceat(moved, starts).tolist()
+        bounds = starts.tolist()
         groups = self._open
-        for start, end in zip([0, *bounds.tolist()], [*bounds.tolist(), len(lines)],
-                              strict=True):
-            pid = int(sorted_ids[start]) if end > start else 0
+        for start, end, pid, group_moved in zip(bounds, [*bounds[1:], len(lines)],
+                                                sorted_ids[starts].tolist(), any_moved,
+                                                strict=True):
             if not pid:  # events of no packet stand alone
                 for line in ordered[start:end]:
                     self._alone -= 1
@@ -249,7 +261,7 @@ class Timeline:
                     self._ids[self._alone] = 0
                 continue
             group = groups.pop(pid, None)  # re-inserted: groups stay in order of activity
-            if moved[start:end].any() or (group is not None and _differ(group[-1], ordered[start])):
+            if group_moved or (group is not None and _differ(group[-1], ordered[start])):
                 self._moved.add(pid)
             if group is None:
                 groups[pid] = ordered[start:end]

@@ -128,5 +128,9 @@ def packet_columns(rec: Records) -> tuple[npt.NDArray[np.bool_], PacketColumns]:
         payload_len=plen,
         ip_id=ip["ip_id"].astype(np.uint16),
         wire_len=rec["pkt_len"].astype(np.uint32),
+        frame=data,
+        cap_len=np.where((rec["flags"] & L.EV_PKT) != 0, np.minimum(cap, L.PKT_BYTES), 0)
+        .astype(np.uint16),
+        link_eth=eth,
     )
     return tcp | udp, cols

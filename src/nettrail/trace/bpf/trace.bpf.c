@@ -332,12 +332,16 @@ static __always_inline int test(const volatile struct nt_rule *r, const struct h
 	return 0;
 }
 
-/* the postfix filter program on a bit stack; indices are constants to the verifier */
-static __always_inline int run_filter(const struct hdr *h)
+/* the postfix filter program on a bit stack; indices are constants to the verifier.
+ * A global function: the verifier checks it once, on its own, and its callers see an unknown
+ * result. Inlined, every rule's outcome became a precise value in the caller (it decides a
+ * branch there), so no two paths through the rules could be merged and a filter of 15 rules
+ * took the reset program past the verifier's limits (E2BIG). */
+__noinline int run_filter(const struct hdr *h)
 {
 	__u64 st = 0;
 
-	if (!h->family)
+	if (!h || !h->family)
 		return 0;
 	for (int i = 0; i < NT_MAX_RULES; i++) {
 		const volatile struct nt_rule *r = &CFG.rules[i];
