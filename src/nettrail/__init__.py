@@ -7,12 +7,17 @@ The library's public API; the CLI is a thin layer over it::
     nettrail.report.text.render(run.analysis, sys.stdout)
 
 Live tracing is in ``nettrail.trace`` (``TraceConfig``, ``TraceRun``) and labs in
-``nettrail.lab`` (``up``, ``down``); they load nothing until used.
+``nettrail.lab`` (``up``, ``down``); they load nothing until used. The analysis (and numpy,
+which its packet table needs) is imported on first use of ``analyze_files``,
+``analyze_records``, ``AnalysisRun`` or ``PacketFilter``: the commands that do not analyse
+start without it.
 """
 
 from __future__ import annotations
 
-from nettrail.analyze.pipeline import analyze_records
+import importlib
+from typing import TYPE_CHECKING
+
 from nettrail.capture import Capture, open_capture
 from nettrail.errors import (
     CapabilityError,
@@ -29,8 +34,16 @@ from nettrail.model.event import TraceEvent
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import PacketRecord
-from nettrail.run import AnalysisRun, PacketFilter, analyze_files
 from nettrail.trace.config import TraceConfig
+
+if TYPE_CHECKING:
+    from nettrail.analyze.pipeline import analyze_records
+    from nettrail.capture.points import PacketFilter
+    from nettrail.run import AnalysisRun, analyze_files
+
+_LAZY = {"analyze_records": "nettrail.analyze.pipeline", "AnalysisRun": "nettrail.run",
+         "analyze_files": "nettrail.run", "PacketFilter": "nettrail.capture.points"}
+"""The public names whose modules load numpy: imported when first asked for."""
 
 __version__ = "0.1.0"
 
@@ -63,3 +76,12 @@ __all__ = [
     "analyze_records",
     "open_capture",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nettrail' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
