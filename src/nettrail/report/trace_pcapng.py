@@ -1,47 +1,72 @@
-"""The live trace as pcapng: one interface per (netns, device), a comment per packet with
-nettrail's view of it (kind, packet id, NAT rewrites, drop, reset and conntrack sections)."""
+"""The live trace as pcapng: one interface per (netns, device, link type), its comment
+``netns INODE NAME``, and a comment per packet with nettrail's view of it (kind, packet id,
+NAT rewrites, drop, reset and conntrack sections).
+
+``nettrail trace --output-pcapng`` writes it to a file; the remote agent of ``nettrail collect
+--tracer ebpf`` streams it (transmits and receives only, interfaces named by their device)
+and the collector splits it into one file per namespace by the interface comments.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import BinaryIO
 
-from nettrail.capture.decode import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from nettrail.model.event import TraceEvent
 from nettrail.model.event_table import EventTable
+from nettrail.model.linktype import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from nettrail.report.pcapng import PcapngWriter, interface_name
 from nettrail.report.trace_text import Hop, hop_of, rewrite_notes
 
 
 class PcapngOut:
-    """Writes every event that carries packet bytes into a pcapng file."""
+    """Writes the events that carry packet bytes into a pcapng stream, flushed per batch.
 
-    def __init__(self, out: BinaryIO, host: str | None = None) -> None:
+    ``kinds`` limits them to those event kinds (all by default). Interfaces are named
+    ``HOST/NETNS/DEVICE`` (``host`` defaults to this machine's name), or by the device alone
+    with ``by_device``; ``comment`` is the section's comment; ``packets`` counts what was
+    written.
+    """
+
+    def __init__(self, out: BinaryIO, host: str | None = None, *,
+                 kinds: Collection[str] | None = None, by_device: bool = False,
+                 comment: str = "nettrail trace") -> None:
+        self.out = out
         self.host = host if host is not None else os.uname().nodename
-        self.writer = PcapngWriter(out, comment="nettrail trace")
-        self._ifaces: dict[tuple[str, str, str], int] = {}
+        self.kinds = None if kinds is None else frozenset(kinds)
+        self.by_device = by_device
+        self.writer = PcapngWriter(out, comment=comment)
+        self.packets = 0
+        self._ifaces: dict[tuple[int, str, str], int] = {}
         self._last: dict[int, Hop] = {}
 
     def write(self, table: EventTable) -> None:
-        """Append every event of ``table`` that carries packet bytes."""
-        for i in range(len(table)):
+        """Append the events of ``table`` that carry packet bytes (of ``kinds``); flush."""
+        kinds = self.kinds
+        rows = (range(len(table)) if kinds is None
+                else [i for i, kind in enumerate(table.kind) if kind in kinds])
+        for i in rows:
             self.write_event(table.event(i))
+        self.out.flush()
 
     def write_event(self, ev: TraceEvent) -> None:
         """Append one event, if it carries packet bytes."""
         pkt = ev.packet
         if pkt is None:
             return
-        key = (ev.netns, ev.ifname or "-", pkt.link)
+        key = (ev.netns_inode, ev.ifname or "", pkt.link)
         if_id = self._ifaces.get(key)
         if if_id is None:
             linktype = LINKTYPE_ETHERNET if pkt.link == "eth" else LINKTYPE_RAW
-            if_id = self.writer.add_interface(interface_name(self.host, ev.netns, ev.ifname),
-                                              linktype)
+            name = ((ev.ifname or "?") if self.by_device
+                    else interface_name(self.host, ev.netns, ev.ifname))
+            if_id = self.writer.add_interface(name, linktype,
+                                              comment=f"netns {ev.netns_inode} {ev.netns}")
             self._ifaces[key] = if_id
         self.writer.write_packet(if_id, ev.time_ns, pkt.data, pkt.wire_len,
                                  _comment(ev, self._nat(ev)))
+        self.packets += 1
 
     def _nat(self, ev: TraceEvent) -> list[str]:
         cur = hop_of(ev)
