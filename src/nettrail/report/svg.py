@@ -8,6 +8,7 @@ page only adds layout. Stable classes for tests and styling: ``svg.ladder``, ``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from html import escape
 
 from nettrail.report.ladder import Arrow, Ladder, Stop, stop_title
@@ -263,13 +264,9 @@ def _labels(arrow: Arrow, mid: tuple[float, float], angle: float, width: float) 
 
 def _evidence(geo: _Geometry) -> list[str]:
     """A ring on every sighting that a finding cites, once per place."""
-    seen: set[tuple[int, int]] = set()
     out: list[str] = []
-    for arrow in geo.ladder.arrows:
-        for stop in (arrow.start, arrow.end):
-            if not stop.kinds or (stop.lane, stop.time_ns) in seen:
-                continue
-            seen.add((stop.lane, stop.time_ns))
+    for stop in _places(geo):
+        if stop.kinds:
             x, y = geo.at(stop)
             out.append(
                 f'<circle class="evidence" cx="{_n(x)}" cy="{_n(y)}" r="7" fill="none" '
@@ -281,21 +278,26 @@ def _evidence(geo: _Geometry) -> list[str]:
 
 def _stops(geo: _Geometry) -> list[str]:
     """A dot where a packet was seen; ``+N`` where N copies on other interfaces were folded."""
-    seen: set[tuple[int, int]] = set()
     out: list[str] = []
+    for stop in _places(geo):
+        x, y = geo.at(stop)
+        out.append(f'<circle class="stop" cx="{_n(x)}" cy="{_n(y)}" r="3" fill="#343a40"/>')
+        if len(stop.hops) > 1:
+            names = ", ".join(dict.fromkeys(h.ifname or h.point for h in stop.hops[1:]))
+            out.append(
+                f'<text class="copies" x="{_n(x + 5)}" y="{_n(y + 14)}" '
+                f'font-size="10" fill="#495057"><title>{_e("also seen on " + names)}'
+                f"</title>+{len(stop.hops) - 1}</text>"
+            )
+    return out
+
+
+def _places(geo: _Geometry) -> Iterator[Stop]:
+    """The stops of the ladder's arrows, each (lane, time) once, in arrow order."""
+    seen: set[tuple[int, int]] = set()
     for arrow in geo.ladder.arrows:
         for stop in (arrow.start, arrow.end):
-            if (stop.lane, stop.time_ns) in seen:
-                continue
-            seen.add((stop.lane, stop.time_ns))
-            x, y = geo.at(stop)
-            out.append(f'<circle class="stop" cx="{_n(x)}" cy="{_n(y)}" r="3" fill="#343a40"/>')
-            if len(stop.hops) > 1:
-                names = ", ".join(dict.fromkeys(h.ifname or h.point for h in stop.hops[1:]))
-                out.append(
-                    f'<text class="copies" x="{_n(x + 5)}" y="{_n(y + 14)}" '
-                    f'font-size="10" fill="#495057"><title>{_e("also seen on " + names)}'
-                    f"</title>+{len(stop.hops) - 1}</text>"
-                )
-    return out
+            if (stop.lane, stop.time_ns) not in seen:
+                seen.add((stop.lane, stop.time_ns))
+                yield stop
 
