@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from nettrail.capture.pcapng import parse_options
 from nettrail.report.pcapng import PcapngWriter
 
 _HEAD = struct.Struct("<II")
@@ -47,19 +48,6 @@ def blocks(data: bytes) -> Iterator[tuple[int, bytes]]:
             return
         yield kind, data[pos + 8:pos + length - 4]
         pos += length
-
-
-def options(body: bytes) -> dict[int, bytes]:
-    """The options of a block body (from where they start) by code."""
-    out: dict[int, bytes] = {}
-    pos = 0
-    while pos + 4 <= len(body):
-        code, size = struct.unpack_from("<HH", body, pos)
-        if code == 0:
-            break
-        out.setdefault(code, body[pos + 4:pos + 4 + size])
-        pos += 4 + size + (-size % 4)
-    return out
 
 
 def file_name(host: str, netns: str, own: bool) -> str:
@@ -100,7 +88,7 @@ def split(stream: Path, host: str, out_dir: Path,
 def _interface(body: bytes, host: str, out_dir: Path, points: dict[str, PointFile],
                point_of: Callable[[int, str], str | None]) -> tuple[PointFile | None, int]:
     linktype, = struct.unpack_from("<H", body)
-    opts = options(body[8:])
+    opts = dict(reversed(parse_options(body, 8, "<")[0]))  # the first of each code
     m = _NETNS.match(opts.get(_OPT_COMMENT, b"").decode(errors="replace"))
     if m is None:
         return None, 0
