@@ -7,14 +7,17 @@ The library's public API; the CLI is a thin layer over it::
     nettrail.report.text.render(run.analysis, sys.stdout)
 
 Live tracing is in ``nettrail.trace`` (``TraceConfig``, ``TraceRun``) and labs in
-``nettrail.lab`` (``up``, ``down``); they load nothing until used.
+``nettrail.lab`` (``up``, ``down``); they load nothing until used. The analysis (and numpy,
+which its packet table needs) is imported on first use of ``analyze_files``,
+``analyze_records``, ``AnalysisRun`` or ``PacketFilter``: the commands that do not analyse
+start without it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
+from typing import TYPE_CHECKING
 
-from nettrail.analyze.pipeline import analyze_records
 from nettrail.capture import Capture, open_capture
 from nettrail.errors import (
     CapabilityError,
@@ -31,10 +34,18 @@ from nettrail.model.event import TraceEvent
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import PacketRecord
-from nettrail.run import AnalysisRun, PacketFilter, analyze_files
 
 if TYPE_CHECKING:
+    from nettrail.analyze.pipeline import analyze_records
+    from nettrail.capture.points import PacketFilter
+    from nettrail.run import AnalysisRun, analyze_files
     from nettrail.trace.config import TraceConfig
+
+_LAZY = {"analyze_records": "nettrail.analyze.pipeline", "AnalysisRun": "nettrail.run",
+         "analyze_files": "nettrail.run", "PacketFilter": "nettrail.capture.points",
+         "TraceConfig": "nettrail.trace.config"}
+"""Public names imported when first asked for: their modules load numpy, or (TraceConfig)
+the tracing code, which analysing files never needs."""
 
 __version__ = "0.1.0"
 
@@ -69,11 +80,10 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """``TraceConfig``, imported when first asked for: analysing files needs none of the
-    tracing code (its filter compiler imports ``re``, ``socket`` and ``ipaddress``)."""
-    if name == "TraceConfig":
-        from nettrail.trace.config import TraceConfig
-
-        return TraceConfig
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nettrail' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

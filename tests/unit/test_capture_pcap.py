@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from capkit import eth, ipv4, pcap, sll2, tcp, udp
+from nettrail.capture import base as capture_base
 from nettrail.capture import open_capture
-from nettrail.capture import pcap as pcap_mod
 from nettrail.capture.decode import (
     decode_frame,
     decode_frame_general,
@@ -81,7 +81,7 @@ def test_fast_path_equals_general_decoder(tmp_path: Path) -> None:
 
 
 def test_records_straddling_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pcap_mod, "CHUNK", 37)
+    monkeypatch.setattr(capture_base, "CHUNK", 37)
     many = [(TS + i, f) for i in range(20) for f in frames()]
     path = write(tmp_path, pcap(many))
     recs = read_all(path)

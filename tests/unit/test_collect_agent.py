@@ -9,12 +9,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from test_trace_decode import ANCHOR, FIP, VM, hops_table
 
 from nettrail.capture import open_capture
 from nettrail.capture.decode import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from nettrail.collect import agent, remote, tracefile, zipapp
 from nettrail.collect.peers import Peer, Peers, peer_of
 from nettrail.report.pcapng import PcapngWriter
+from nettrail.report.trace_pcapng import PcapngOut
 from nettrail.trace.filter import compile_filter
 from nettrail.trace.session import OBJECT_PATH
 
@@ -125,6 +127,21 @@ def test_a_stream_splits_into_one_readable_pcapng_per_point(tmp_path: Path) -> N
     assert [r.ts_ns % 10**6 for r in recs] == [1000, 3000]
     assert all(r.l4 is not None and r.l4.dport == 22 for r in recs)
     assert not (tmp_path / "a@ns-b.pcapng").exists()  # b reports its own namespace
+
+
+def test_the_agents_stream_of_a_trace_splits_into_its_namespaces(tmp_path: Path) -> None:
+    # the agent's writer over a decoded batch: transmits and receives only, a NAT noted
+    stream = tmp_path / "h.stream"
+    with stream.open("wb") as fh:
+        out = PcapngOut(fh, kinds=agent.DIRECTIONS, by_device=True, comment="agent")
+        out.write(hops_table())
+    assert out.packets == 3  # the reset's and the drop's packets are not streamed
+    found = tracefile.split(stream, "h", tmp_path, lambda _inode, name: name)
+    assert [(p.name, p.packets, p.interfaces) for p in found] == [
+        ("client", 1, ["eth0"]), ("qrouter-1", 2, ["qg-1", "qr-1"])]
+    recs = list(open_capture(str(tmp_path / "h@qrouter-1.pcapng")))
+    assert [r.ts_ns - ANCHOR for r in recs] == [2000, 3000]
+    assert recs[1].comment is not None and f"DNAT {FIP}:22 -> {VM}:22" in recs[1].comment
 
 
 def test_hosts_on_one_kernel_report_each_namespace_once() -> None:

@@ -1,9 +1,11 @@
-"""What every capture reader shares: the statistics it fills in while records stream out."""
+"""What every capture reader shares: the statistics it fills in while records stream out,
+and, for the binary ones, reading a file a chunk at a time."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from nettrail.errors import CaptureError
 
@@ -27,3 +29,17 @@ class CaptureStats:
     skipped: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
     error: CaptureError | None = None
+
+
+CHUNK = 1 << 20
+"""Bytes a binary reader reads at a time."""
+
+
+def refill(f: BinaryIO, buf: bytes, pos: int, base: int) -> tuple[bytes, int] | None:
+    """The next buffer of a file read a chunk at a time, and the file offset of its first
+    byte: what is left of ``buf`` from ``pos`` on (``buf`` starts at offset ``base``) and the
+    next chunk; None at the end of the file."""
+    chunk = f.read(CHUNK)
+    if not chunk:
+        return None
+    return (buf[pos:] + chunk if pos < len(buf) else chunk), base + pos

@@ -302,9 +302,9 @@ def decode_l3(ethertype: int, data: bytes, off: int, depth: int) -> _L3:
     """Network layer and above at ``off``, chosen by ``ethertype`` (-1: unknown), ``depth``
     tunnels deep (tunnels are decoded while it is below ``MAX_DEPTH``)."""
     if ethertype == ETH_IPV4:
-        return _decode_ipv4(data, off, depth)
+        return _decode_ip(parse_ipv4(data, off), data, depth)
     if ethertype == ETH_IPV6:
-        return _decode_ipv6(data, off, depth)
+        return _decode_ip(parse_ipv6(data, off), data, depth)
     if ethertype == ETH_ARP:
         return _decode_arp(data, off)
     if ethertype in ETH_MPLS and depth < MAX_DEPTH:
@@ -338,17 +338,10 @@ def _decode_arp(data: bytes, off: int) -> _L3:
     return _L3(None, None, arp, None, None, None, None)
 
 
-def _decode_ipv4(data: bytes, off: int, depth: int) -> _L3:
-    ip, l4off, end, problem = parse_ipv4(data, off)
-    if ip is None or problem is not None:
-        return _NO_L3._replace(ip=ip, problem=problem)
-    if ip.frag_offset:
-        return _L3(ip, None, None, None, None, None, None)
-    return _decode_l4(ip, data, l4off, end, depth)
-
-
-def _decode_ipv6(data: bytes, off: int, depth: int) -> _L3:
-    ip, l4off, end, problem = parse_ipv6(data, off)
+def _decode_ip(parsed: tuple[IPHeader | None, int, int, str | None], data: bytes,
+               depth: int) -> _L3:
+    """The layers of an IPv4 or IPv6 packet from its parsed header (``parse_ipv4/6``)."""
+    ip, l4off, end, problem = parsed
     if ip is None or problem is not None:
         return _NO_L3._replace(ip=ip, problem=problem)
     if ip.frag_offset:

@@ -12,6 +12,8 @@ test checks each against tshark on hand-built frames.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import NamedTuple
 
 ETH_IPV4 = 0x0800
@@ -248,22 +250,16 @@ OTHER_LINKTYPES = (PPP_LINKTYPES | JUNIPER_LINKTYPES
 
 def other_link(linktype: int, data: bytes) -> Link:
     """The link layer of a frame of one of ``OTHER_LINKTYPES``."""
-    if linktype == LINKTYPE_PPP:
-        return ppp_link(data)
-    if linktype == LINKTYPE_PPP_HDLC:
-        return ppp_hdlc_link(data)
-    if linktype == LINKTYPE_PPP_ETHER:
-        return ppp_ether_link(data)
-    if linktype == LINKTYPE_C_HDLC:
-        return chdlc_link(data)
-    if linktype in (LINKTYPE_PPP_PPPD, LINKTYPE_PPP_WITH_DIR):
-        return ppp_dir_link(data)
-    if linktype in (LINKTYPE_ARCNET_BSD, LINKTYPE_ARCNET_LINUX):
-        return arcnet_link(data, linux=linktype == LINKTYPE_ARCNET_LINUX)
-    if linktype == LINKTYPE_IPOIB:
-        return ipoib_link(data)
-    if linktype == LINKTYPE_SLIP:
-        return slip_link(data)
-    if linktype == LINKTYPE_NFLOG:
-        return nflog_link(data)
-    return juniper_link(linktype, data)
+    walk = _WALKS.get(linktype)
+    return walk(data) if walk is not None else juniper_link(linktype, data)
+
+
+_WALKS: dict[int, Callable[[bytes], Link]] = {
+    LINKTYPE_PPP: ppp_link, LINKTYPE_PPP_HDLC: ppp_hdlc_link, LINKTYPE_PPP_ETHER: ppp_ether_link,
+    LINKTYPE_C_HDLC: chdlc_link, LINKTYPE_PPP_PPPD: ppp_dir_link,
+    LINKTYPE_PPP_WITH_DIR: ppp_dir_link, LINKTYPE_IPOIB: ipoib_link, LINKTYPE_SLIP: slip_link,
+    LINKTYPE_NFLOG: nflog_link,
+    LINKTYPE_ARCNET_BSD: functools.partial(arcnet_link, linux=False),
+    LINKTYPE_ARCNET_LINUX: functools.partial(arcnet_link, linux=True),
+}
+"""The link walker of each of ``OTHER_LINKTYPES`` but Juniper's."""

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 
 from nettrail.capture import decode, headers
-from nettrail.capture.base import CaptureStats
+from nettrail.capture.base import CaptureStats, refill
 from nettrail.errors import CaptureError
 from nettrail.model import addr
 from nettrail.model.packet import (
@@ -45,7 +45,6 @@ MAGICS = {  # magic -> (struct byte order, ns per fraction unit)
 FILE_HEADER_LEN = 24
 RECORD_HEADER_LEN = 16
 MAX_CAPLEN = 262144  # what libpcap accepts; more is a broken or foreign file
-CHUNK = 1 << 20
 
 
 def read_pcap(
@@ -109,12 +108,8 @@ def _read(
         buf = b""
         base = FILE_HEADER_LEN  # file offset of buf[0]
         pos = 0
-        while True:
-            chunk = f.read(CHUNK)
-            if not chunk:
-                break
-            buf = buf[pos:] + chunk if pos < len(buf) else chunk
-            base += pos
+        while (got := refill(f, buf, pos, base)) is not None:
+            buf, base = got
             pos = 0
             end = len(buf)
             while pos + 16 <= end:

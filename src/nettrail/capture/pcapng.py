@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
 from nettrail.capture import decode
-from nettrail.capture.base import CaptureStats
+from nettrail.capture.base import CaptureStats, refill
 from nettrail.capture.pcap import MAX_CAPLEN
 from nettrail.errors import CaptureError
 from nettrail.model.packet import Headers, PacketRecord
@@ -36,7 +36,6 @@ DSB = 0x0000000A
 KNOWN_UNUSED = frozenset({NRB, ISB, DSB})
 BOM = 0x1A2B3C4D
 MAX_BLOCK = 4 << 20
-CHUNK = 1 << 20
 
 OPT_COMMENT = 1
 IF_NAME = 2
@@ -76,11 +75,8 @@ class _Section:
 def read_pcapng(
     path: str, point: str, stats: CaptureStats, ifnames: Mapping[int, str] | None = None
 ) -> Iterator[PacketRecord]:
-    """Stream the records of pcapng file ``path`` as capture point ``point``.
-
-    Raises CaptureError (also stored in ``stats.error``) at the first fault, after yielding
-    every good record before it. ``ifnames`` names Linux cooked v2 interface indexes.
-    """
+    """Stream the records of pcapng file ``path`` as capture point ``point``, faults and
+    ``ifnames`` as in :func:`~nettrail.capture.pcap.read_pcap`."""
     stats.format = "pcapng"
     return _Reader(path, point, stats, ifnames or {}).records()
 
@@ -151,12 +147,8 @@ class _Reader:
             new = tuple.__new__
             fast = decode.fast_eth_ipv4_tcp
             point, path = self.point, self.path
-            while True:
-                chunk = f.read(CHUNK)
-                if not chunk:
-                    break
-                buf = buf[pos:] + chunk if pos < len(buf) else chunk
-                base += pos
+            while (got := refill(f, buf, pos, base)) is not None:
+                buf, base = got
                 pos = 0
                 end = len(buf)
                 while pos + 12 <= end:
@@ -310,20 +302,20 @@ class _Reader:
 
     def _epb(self, body: bytes, section: _Section, offset: int) -> PacketRecord:
         if_id, ts_hi, ts_lo, caplen, wire_len = struct.unpack_from(section.order + "5I", body)
-        iface = self._interface(section, if_id, offset)
-        data = self._data(body, 20, caplen, offset)
-        options, ok = parse_options(body, 20 + ((caplen + 3) & ~3), section.order)
-        return self._record(iface, iface.ts_ns(ts_hi << 32 | ts_lo), data, wire_len, options,
-                            ok, section.order)
+        return self._packet(body, section, offset, if_id, ts_hi << 32 | ts_lo, caplen, wire_len)
 
     def _pb(self, body: bytes, section: _Section, offset: int) -> PacketRecord:
         if_id, _drops, ts_hi, ts_lo, caplen, wire_len = struct.unpack_from(
             section.order + "HH4I", body)
+        return self._packet(body, section, offset, if_id, ts_hi << 32 | ts_lo, caplen, wire_len)
+
+    def _packet(self, body: bytes, section: _Section, offset: int, if_id: int, ts: int,
+                caplen: int, wire_len: int) -> PacketRecord:
+        """The record of an enhanced or obsolete packet block, its fixed fields read."""
         iface = self._interface(section, if_id, offset)
         data = self._data(body, 20, caplen, offset)
         options, ok = parse_options(body, 20 + ((caplen + 3) & ~3), section.order)
-        return self._record(iface, iface.ts_ns(ts_hi << 32 | ts_lo), data, wire_len, options,
-                            ok, section.order)
+        return self._record(iface, iface.ts_ns(ts), data, wire_len, options, ok, section.order)
 
     def _spb(self, body: bytes, section: _Section, offset: int) -> PacketRecord:
         iface = self._interface(section, 0, offset)

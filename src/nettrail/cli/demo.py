@@ -18,13 +18,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nettrail import lab
-from nettrail.cli.analyze import with_snapshots
 from nettrail.cli.lab import write_run
 from nettrail.lab.handle import RunResult
 from nettrail.model.analysis import Analysis
 from nettrail.report import html as report_html
 from nettrail.report import text as report_text
-from nettrail.run import analyze_files
 
 SCENARIOS = ("dual-l3", "healthy")
 EXIT_OK = 0
@@ -77,7 +75,11 @@ def _one(name: str, output: Path, out: TextIO) -> bool:
 
 def analyze(result: RunResult) -> Analysis:
     """Analyse a lab run's captures with nettrail's pipeline (packets and interface names),
-    then tie each translation to the rule behind it from the hosts' snapshots in the run."""
+    then tie each translation to the rule behind it from the hosts' snapshots in the run.
+    (Imported here: the analysis loads numpy, which building the lab does not need.)"""
+    from nettrail.cli.analyze import with_snapshots
+    from nettrail.run import analyze_files
+
     analysis = analyze_files(list(result.captures), ifnames=result.ifnames).analysis
     return with_snapshots(analysis, [str(result.output)])
 

@@ -22,12 +22,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO
 
-from nettrail.capture.decode import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from nettrail.errors import CapabilityError, InputError, NettrailError
-from nettrail.model.event_table import EventTable
-from nettrail.report.pcapng import PcapngWriter
 
 MARK = "nettrail-agent"
 READY = b"nettrail-agent: tracing netns "
@@ -108,34 +104,6 @@ def bpf_object() -> Path:
     return Path(f"/proc/self/fd/{fd}")
 
 
-class PcapngStream:
-    """Trace events as pcapng on a stream, one interface per (netns, device, link type)."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.writer = PcapngWriter(out, comment="nettrail collect --tracer ebpf")
-        self.ifaces: dict[tuple[int, str, str], int] = {}
-        self.packets = 0
-
-    def write(self, table: EventTable) -> None:
-        """Append the packets of transmit and receive events; flush, so they stream."""
-        for ev in table.events():
-            pkt = ev.packet
-            if pkt is None or ev.kind not in DIRECTIONS:
-                continue
-            key = (ev.netns_inode, ev.ifname or "", pkt.link)
-            if_id = self.ifaces.get(key)
-            if if_id is None:
-                linktype = LINKTYPE_ETHERNET if pkt.link == "eth" else LINKTYPE_RAW
-                if_id = self.writer.add_interface(ev.ifname or "?", linktype,
-                                                  comment=f"netns {ev.netns_inode} {ev.netns}")
-                self.ifaces[key] = if_id
-            self.writer.write_packet(if_id, ev.time_ns, pkt.data, pkt.wire_len,
-                                     f"nettrail {ev.kind} packet {ev.packet_id}")
-            self.packets += 1
-        self.out.flush()
-
-
 def _stop_on_stdin(stop: threading.Event) -> None:
     """Set ``stop`` at the first line or the end of stdin."""
     try:
@@ -150,9 +118,14 @@ def _stop_on_stdin(stop: threading.Event) -> None:
 
 def trace(args: argparse.Namespace, ssh_connection: str) -> int:
     """Stream the tracer's packets as pcapng on stdout until told to stop."""
+    try:  # the tracer decodes its ring with numpy; the snapshot needs nothing of it
+        from nettrail.report.trace_pcapng import PcapngOut
+        from nettrail.trace.run import TraceRun
+    except ModuleNotFoundError as exc:
+        raise CapabilityError(f"the eBPF tracer needs the Python module {exc.name} on the "
+                              "host (python3 -m pip install numpy)") from exc
     from nettrail.trace.config import TraceConfig
     from nettrail.trace.netns_names import NetnsNames
-    from nettrail.trace.run import TraceRun
 
     own = ssh_ports(ssh_connection)
     skip = [*([own] if own else []), *args.skip_ssh]
@@ -166,7 +139,8 @@ def trace(args: argparse.Namespace, ssh_connection: str) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     threading.Thread(target=_stop_on_stdin, args=(stop,), daemon=True).start()
-    sink = PcapngStream(sys.stdout.buffer)
+    sink = PcapngOut(sys.stdout.buffer, kinds=DIRECTIONS, by_device=True,
+                     comment="nettrail collect --tracer ebpf")
 
     def ready(_session: object) -> None:
         sys.stderr.write(f"{READY.decode()}{own_netns()}\n")

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from nettrail.report.pcapng import PcapngWriter
+from nettrail.capture.pcapng import parse_options
+from nettrail.report.pcapng import BLOCK_EPB, BLOCK_IDB, IF_NAME, OPT_COMMENT, PcapngWriter
 
 _HEAD = struct.Struct("<II")
-_SHB, _IDB, _EPB = 0x0A0D0D0A, 0x00000001, 0x00000006
-_OPT_COMMENT, _IF_NAME = 1, 2
 _NETNS = re.compile(r"^netns (\d+) (.+)$")
 _SAFE = re.compile(r"[^A-Za-z0-9_.:()-]+")
 
@@ -49,19 +48,6 @@ def blocks(data: bytes) -> Iterator[tuple[int, bytes]]:
         pos += length
 
 
-def options(body: bytes) -> dict[int, bytes]:
-    """The options of a block body (from where they start) by code."""
-    out: dict[int, bytes] = {}
-    pos = 0
-    while pos + 4 <= len(body):
-        code, size = struct.unpack_from("<HH", body, pos)
-        if code == 0:
-            break
-        out.setdefault(code, body[pos + 4:pos + 4 + size])
-        pos += 4 + size + (-size % 4)
-    return out
-
-
 def file_name(host: str, netns: str, own: bool) -> str:
     """``HOST.pcapng`` for the host's own namespace, ``HOST@NETNS.pcapng`` for another."""
     return f"{host}.pcapng" if own else f"{host}@{_SAFE.sub('_', netns)}.pcapng"
@@ -75,17 +61,15 @@ def split(stream: Path, host: str, out_dir: Path,
     iface: list[tuple[PointFile | None, int]] = []  # stream interface -> (point, its id)
     try:
         for kind, body in blocks(data):
-            if kind == _IDB:
+            if kind == BLOCK_IDB:
                 iface.append(_interface(body, host, out_dir, points, point_of))
-            elif kind == _EPB and len(body) >= 20:
+            elif kind == BLOCK_EPB and len(body) >= 20:
                 if_id, = struct.unpack_from("<I", body)
                 if if_id >= len(iface) or iface[if_id][0] is None:
                     continue
                 pf, new_id = iface[if_id]
-                assert pf is not None and pf.out is not None
-                block = struct.pack("<I", new_id) + body[4:]
-                pf.out.write(_HEAD.pack(_EPB, len(block) + 12) + block +
-                             struct.pack("<I", len(block) + 12))
+                assert pf is not None and pf.writer is not None
+                pf.writer.copy_packet(new_id, body)
                 pf.packets += 1
     finally:
         for pf in points.values():
@@ -100,8 +84,8 @@ def split(stream: Path, host: str, out_dir: Path,
 def _interface(body: bytes, host: str, out_dir: Path, points: dict[str, PointFile],
                point_of: Callable[[int, str], str | None]) -> tuple[PointFile | None, int]:
     linktype, = struct.unpack_from("<H", body)
-    opts = options(body[8:])
-    m = _NETNS.match(opts.get(_OPT_COMMENT, b"").decode(errors="replace"))
+    opts = dict(reversed(parse_options(body, 8, "<")[0]))  # the first of each code
+    m = _NETNS.match(opts.get(OPT_COMMENT, b"").decode(errors="replace"))
     if m is None:
         return None, 0
     inode, netns = int(m.group(1)), m.group(2)
@@ -115,6 +99,6 @@ def _interface(body: bytes, host: str, out_dir: Path, points: dict[str, PointFil
         pf = points[name] = PointFile(name, path, netns, inode, out=out,
                                       writer=PcapngWriter(out, comment=f"nettrail: {name}"))
     assert pf.writer is not None
-    ifname = opts.get(_IF_NAME, b"?").decode(errors="replace")
+    ifname = opts.get(IF_NAME, b"?").decode(errors="replace")
     pf.interfaces.append(ifname)
     return pf, pf.writer.add_interface(ifname, linktype)

@@ -1,7 +1,8 @@
 """nettrail as one zip archive to run on a remote host with its own ``python3``.
 
 The archive holds the ``nettrail`` package (its Python files and the compiled BPF object;
-nettrail needs nothing but the standard library on the host) and a ``__main__.py``:
+on the host the snapshot needs nothing but the standard library, the eBPF tracer numpy too)
+and a ``__main__.py``:
 ``python3 nettrail.pyz snapshot`` works as ``nettrail snapshot``. Remote collection does not
 write it anywhere: it is sent over the SSH session's stdin and read into an anonymous memory
 file (see :mod:`~.remote` and :mod:`~.agent`), gone when the process ends, however it ends.

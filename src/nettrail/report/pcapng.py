@@ -110,6 +110,13 @@ class PcapngWriter:
                               max(orig_len, caplen))
         return b"".join((head, data, pad, opts, _U32.pack(length)))
 
+    def copy_packet(self, if_id: int, body: bytes) -> None:
+        """Write an enhanced packet block read from another little-endian section (``body``:
+        the block without its type and lengths) as a packet of interface ``if_id`` here."""
+        if not 0 <= if_id < len(self._snaplens):
+            raise ValueError(f"unknown pcapng interface id {if_id}")
+        self._write(_block(BLOCK_EPB, _U32.pack(if_id) + body[4:]))
+
     def _write(self, block: bytes) -> None:
         try:
             self._out.write(block)

@@ -8,6 +8,7 @@ page only adds layout. Stable classes for tests and styling: ``svg.ladder``, ``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from html import escape
 
 from nettrail.report.ladder import Arrow, Ladder, Stop, stop_title
@@ -74,8 +75,9 @@ def render_svg(ladder: Ladder) -> str:
     parts += _rows(geo)
     for arrow in ladder.arrows:
         parts.append(_arrow(geo, arrow))
-    parts += _stops(geo)
-    parts += _evidence(geo)
+    places = [(stop, *geo.at(stop)) for stop in _places(geo)]
+    parts += [mark for stop, x, y in places for mark in _dot(stop, x, y)]
+    parts += [_ring(stop, x, y) for stop, x, y in places if stop.kinds]
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -261,41 +263,32 @@ def _labels(arrow: Arrow, mid: tuple[float, float], angle: float, width: float) 
     return out
 
 
-def _evidence(geo: _Geometry) -> list[str]:
-    """A ring on every sighting that a finding cites, once per place."""
-    seen: set[tuple[int, int]] = set()
-    out: list[str] = []
-    for arrow in geo.ladder.arrows:
-        for stop in (arrow.start, arrow.end):
-            if not stop.kinds or (stop.lane, stop.time_ns) in seen:
-                continue
-            seen.add((stop.lane, stop.time_ns))
-            x, y = geo.at(stop)
-            out.append(
-                f'<circle class="evidence" cx="{_n(x)}" cy="{_n(y)}" r="7" fill="none" '
-                f'stroke="{GLOW}" stroke-width="2.5"><title>'
-                f'{_e("cited by " + ", ".join(stop.kinds))}</title></circle>'
-            )
-    return out
+def _ring(stop: Stop, x: float, y: float) -> str:
+    """A ring on a sighting that a finding cites."""
+    return (f'<circle class="evidence" cx="{_n(x)}" cy="{_n(y)}" r="7" fill="none" '
+            f'stroke="{GLOW}" stroke-width="2.5"><title>'
+            f'{_e("cited by " + ", ".join(stop.kinds))}</title></circle>')
 
 
-def _stops(geo: _Geometry) -> list[str]:
+def _dot(stop: Stop, x: float, y: float) -> list[str]:
     """A dot where a packet was seen; ``+N`` where N copies on other interfaces were folded."""
+    out = [f'<circle class="stop" cx="{_n(x)}" cy="{_n(y)}" r="3" fill="#343a40"/>']
+    if len(stop.hops) > 1:
+        names = ", ".join(dict.fromkeys(h.ifname or h.point for h in stop.hops[1:]))
+        out.append(
+            f'<text class="copies" x="{_n(x + 5)}" y="{_n(y + 14)}" '
+            f'font-size="10" fill="#495057"><title>{_e("also seen on " + names)}'
+            f"</title>+{len(stop.hops) - 1}</text>"
+        )
+    return out
+
+
+def _places(geo: _Geometry) -> Iterator[Stop]:
+    """The stops of the ladder's arrows, each (lane, time) once, in arrow order."""
     seen: set[tuple[int, int]] = set()
-    out: list[str] = []
     for arrow in geo.ladder.arrows:
         for stop in (arrow.start, arrow.end):
-            if (stop.lane, stop.time_ns) in seen:
-                continue
-            seen.add((stop.lane, stop.time_ns))
-            x, y = geo.at(stop)
-            out.append(f'<circle class="stop" cx="{_n(x)}" cy="{_n(y)}" r="3" fill="#343a40"/>')
-            if len(stop.hops) > 1:
-                names = ", ".join(dict.fromkeys(h.ifname or h.point for h in stop.hops[1:]))
-                out.append(
-                    f'<text class="copies" x="{_n(x + 5)}" y="{_n(y + 14)}" '
-                    f'font-size="10" fill="#495057"><title>{_e("also seen on " + names)}'
-                    f"</title>+{len(stop.hops) - 1}</text>"
-                )
-    return out
+            if (stop.lane, stop.time_ns) not in seen:
+                seen.add((stop.lane, stop.time_ns))
+                yield stop
 

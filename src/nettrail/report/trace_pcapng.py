@@ -1,5 +1,10 @@
-"""The live trace as pcapng: one interface per (netns, device), a comment per packet with
-nettrail's view of it (kind, packet id, NAT rewrites, drop, reset and conntrack sections).
+"""The live trace as pcapng: one interface per (netns, device, link type), its comment
+``netns INODE NAME``, and a comment per packet with nettrail's view of it (kind, packet id,
+NAT rewrites, drop, reset and conntrack sections).
+
+``nettrail trace --output-pcapng`` writes it to a file; the remote agent of ``nettrail collect
+--tracer ebpf`` streams it (transmits and receives only, interfaces named by their device)
+and the collector splits it into one file per namespace by the interface comments.
 
 A plain row of an ``EventTable`` is written from its columns and captured bytes, any other
 from its full event; both give the same block (a test checks).
@@ -8,14 +13,14 @@ from its full event; both give the same block (a test checks).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import BinaryIO
 
 import numpy as np
 
-from nettrail.capture.decode import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from nettrail.model.event import TraceEvent
 from nettrail.model.event_table import EventTable
+from nettrail.model.linktype import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from nettrail.report.pcapng import PcapngWriter, interface_name
 from nettrail.report.trace_text import Hop, hop_of, plain_hops, rewrite_notes
 
@@ -23,21 +28,33 @@ _LAST_MAX = 1 << 16
 
 
 class PcapngOut:
-    """Writes every event that carries packet bytes into a pcapng file."""
+    """Writes the events that carry packet bytes into a pcapng stream, flushed per batch.
 
-    def __init__(self, out: BinaryIO, host: str | None = None) -> None:
+    ``kinds`` limits them to those event kinds (all by default). Interfaces are named
+    ``HOST/NETNS/DEVICE`` (``host`` defaults to this machine's name), or by the device alone
+    with ``by_device``; ``comment`` is the section's comment; ``packets`` counts what was
+    written.
+    """
+
+    def __init__(self, out: BinaryIO, host: str | None = None, *,
+                 kinds: Collection[str] | None = None, by_device: bool = False,
+                 comment: str = "nettrail trace") -> None:
+        self.out = out
         self.host = host if host is not None else os.uname().nodename
-        self.writer = PcapngWriter(out, comment="nettrail trace")
-        self._ifaces: dict[tuple[str, str, str], int] = {}
+        self.kinds = None if kinds is None else frozenset(kinds)
+        self.by_device = by_device
+        self.writer = PcapngWriter(out, comment=comment)
+        self.packets = 0
+        self._ifaces: dict[tuple[int, str, str], int] = {}
         self._last: dict[int, Hop] = {}
 
     def write(self, table: EventTable) -> None:
-        """Append every event of ``table`` that carries packet bytes."""
+        """Append the events of ``table`` that carry packet bytes (of ``kinds``); flush."""
         plain = table.plain
         rows = np.flatnonzero(plain)
         hops = iter(plain_hops(table, rows))
         pk = table.packet
-        names, kinds = table.netns_names, table.kind
+        names, kinds, wanted = table.netns_names, table.kind, self.kinds
         ino, pids, followed = (table.netns_inode.tolist(), table.packet_id.tolist(),
                                table.followed.tolist())
         ifnames = [raw.split(b"\0", 1)[0].decode(errors="replace") if dev else None
@@ -48,11 +65,14 @@ class PcapngOut:
         done: list[tuple[int, int, bytes, int, str | None]] = []
         for i, (wall, is_plain) in enumerate(zip(table.time_ns(), plain.tolist(), strict=True)):
             if not is_plain:
-                self.writer.write_packets(done)
-                done = []
-                self.write_event(table.event(i))
+                if wanted is None or kinds[i] in wanted:
+                    self._flush(done)
+                    done = []
+                    self.write_event(table.event(i))
                 continue
             cur = next(hops)
+            if wanted is not None and kinds[i] not in wanted:
+                continue
             pid = pids[i]
             head = f"nettrail {kinds[i]} packet {pid}" + (" (followed)" if followed[i] else "")
             if pid:
@@ -62,17 +82,23 @@ class PcapngOut:
                 last[pid] = cur
                 if prev is not None and prev[:4] != cur[:4]:
                     head = "; ".join([head, *rewrite_notes(prev, cur)])
-            done.append((iface(names[ino[i]], ifnames[i], "eth" if eth[i] else "raw"), wall,
-                         frame[i, : cap[i]].tobytes(), wire[i], head))
-        self.writer.write_packets(done)
+            done.append((iface(ino[i], names[ino[i]], ifnames[i], "eth" if eth[i] else "raw"),
+                         wall, frame[i, : cap[i]].tobytes(), wire[i], head))
+        self._flush(done)
+        self.out.flush()
 
-    def _iface(self, netns: str, ifname: str | None, link: str) -> int:
-        key = (netns, ifname or "-", link)
+    def _flush(self, done: list[tuple[int, int, bytes, int, str | None]]) -> None:
+        self.writer.write_packets(done)
+        self.packets += len(done)
+
+    def _iface(self, inode: int, netns: str, ifname: str | None, link: str) -> int:
+        key = (inode, ifname or "", link)
         if_id = self._ifaces.get(key)
         if if_id is None:
             linktype = LINKTYPE_ETHERNET if link == "eth" else LINKTYPE_RAW
-            if_id = self.writer.add_interface(interface_name(self.host, netns, ifname),
-                                              linktype)
+            name = ((ifname or "?") if self.by_device
+                    else interface_name(self.host, netns, ifname))
+            if_id = self.writer.add_interface(name, linktype, comment=f"netns {inode} {netns}")
             self._ifaces[key] = if_id
         return if_id
 
@@ -81,8 +107,9 @@ class PcapngOut:
         pkt = ev.packet
         if pkt is None:
             return
-        self.writer.write_packet(self._iface(ev.netns, ev.ifname, pkt.link), ev.time_ns,
-                                 pkt.data, pkt.wire_len, _comment(ev, self._nat(ev)))
+        self.writer.write_packet(self._iface(ev.netns_inode, ev.netns, ev.ifname, pkt.link),
+                                 ev.time_ns, pkt.data, pkt.wire_len, _comment(ev, self._nat(ev)))
+        self.packets += 1
 
     def _nat(self, ev: TraceEvent) -> list[str]:
         cur = hop_of(ev)
