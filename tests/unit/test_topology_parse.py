@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from nettrail.errors import InputError
 from nettrail.analyze import owners
+from nettrail.errors import InputError
 from nettrail.topology import conntrack, iptables, nft, openflow, ovs, tc
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "topology"

@@ -17,8 +17,8 @@ def parse(text: str, namespace: str, skip: Collection[tuple[str, str]] = (),
           ) -> tuple[list[NatRule], int, set[tuple[str, str]]]:
     """(NAT rules, rules counted, (family, table) pairs seen) in nft's JSON ruleset.
 
-    Tables in ``skip`` (those iptables-nft prints) and rules made by iptables-nft (``xt``
-    expressions) are counted and read from ``iptables-nft-save`` instead.
+    Tables in ``skip`` (those iptables-nft and ip6tables-nft print) and rules made by them
+    (``xt`` expressions) are not counted: ``iptables-nft-save``/``ip6tables-nft-save`` read them.
     """
     try:
         items = json.loads(text).get("nftables", []) if text.strip() else []
