@@ -261,3 +261,121 @@ def test_unknown_namespace_and_unwritable_output_exit_2(tmp_path: Path) -> None:
                           timeout=30)
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
     assert "--output" in proc.stderr
+
+
+V6_PUBLIC, V6_PRIVATE = "2001:db8:1::80", "2001:db8:2::80"
+
+
+def test_ipv6_owners_ip6tables_both_back_ends_nftables_and_conntrack(
+        netns: Callable[[str], str]) -> None:
+    require_tool("ip6tables-legacy")
+    nft6, legacy6, sdn6 = netns("v6nft"), netns("v6legacy"), netns("v6sdn")
+    for rule in (["PREROUTING", "-d", f"{V6_PUBLIC}/128", "-p", "tcp", "--dport", "80", "-j",
+                  "DNAT", "--to-destination", f"[{V6_PRIVATE}]:8080"],
+                 ["OUTPUT", "-d", f"{V6_PUBLIC}/128", "-p", "udp", "-j", "DNAT",
+                  "--to-destination", V6_PRIVATE]):
+        add = sh(nft6, "ip6tables-nft", "-t", "nat", "-A", *rule)
+        assert add.returncode == 0, add.stderr
+    add = sh(legacy6, "ip6tables-legacy", "-t", "nat", "-A", "POSTROUTING", "-s",
+             f"{V6_PRIVATE}/128", "-p", "udp", "-j", "SNAT", "--to-source",
+             f"[{V6_PUBLIC}]:1000-2000")
+    if add.returncode != 0:
+        pytest.skip(f"legacy ip6tables unusable in this kernel: {add.stderr.strip()}")
+    ruleset = (f"table ip6 sdn {{\n chain raw {{\n  type filter hook prerouting priority -300;\n"
+               f"  ip6 saddr {V6_PRIVATE} ip6 saddr set {V6_PUBLIC}\n }}\n}}\n"
+               f"table inet edge {{\n chain pre {{\n  type nat hook prerouting priority -100;\n"
+               f"  ip6 daddr {V6_PUBLIC} dnat ip6 to {V6_PRIVATE}\n }}\n}}\n")
+    add = sh(sdn6, "nft", "-f", "-", stdin=ruleset)
+    assert add.returncode == 0, add.stderr
+    # a real IPv6 conntrack entry with NAT: a datagram the OUTPUT DNAT rule translates
+    for cmd in (["ip", "link", "set", "lo", "up"],
+                ["ip", "-6", "addr", "add", f"{V6_PRIVATE}/128", "dev", "lo"],
+                ["ip", "-6", "route", "add", "2001:db8:1::/64", "dev", "lo"],
+                [sys.executable, "-c", "import socket; s = socket.socket(socket.AF_INET6, "
+                 f"socket.SOCK_DGRAM); s.bind(('{V6_PRIVATE}', 4000)); "
+                 f"s.sendto(b'x', ('{V6_PUBLIC}', 9))"]):
+        run = sh(nft6, *cmd)
+        assert run.returncode == 0, run.stderr
+    code, doc = snapshot_json(nft6, legacy6, sdn6)
+    spaces = {ns["name"]: ns for ns in doc["namespaces"]}
+    assert spaces[nft6]["rules"] == {"ip6tables-nft": 2, "nftables": 0}
+    assert spaces[legacy6]["rules"] == {"ip6tables-legacy": 1, "nftables": 0}
+    assert spaces[sdn6]["rules"] == {"nftables": 2}
+    [entry] = [r for r in spaces[nft6]["nat"] if r["source"] == "conntrack"]
+    assert (entry["kind"], entry["before"], entry["after"]) == ("dnat", [V6_PUBLIC],
+                                                                 [V6_PRIVATE])
+    assert entry["text"].startswith(f"udp src={V6_PRIVATE} dst={V6_PUBLIC} sport=4000 dport=9")
+    assert code == 1
+    [finding] = doc["findings"]
+    assert finding["details"]["addresses"] == f"{V6_PUBLIC} {V6_PRIVATE}"
+    assert sorted(finding["details"]["places"].splitlines()) == sorted([nft6, legacy6, sdn6])
+    quoted = finding["details"]["rules"]
+    assert (f"{nft6}\tip6tables-nft nat/PREROUTING\t-A PREROUTING -d {V6_PUBLIC}/128 -p tcp -m "
+            f"tcp --dport 80 -j DNAT --to-destination [{V6_PRIVATE}]:8080") in quoted
+    assert (f"{legacy6}\tip6tables-legacy nat/POSTROUTING\t-A POSTROUTING -s {V6_PRIVATE}/128 "
+            f"-p udp -j SNAT --to-source [{V6_PUBLIC}]:1000-2000") in quoted
+    assert (f"{sdn6}\tnftables ip6 sdn/raw\tip6 saddr {V6_PRIVATE} ip6 saddr set {V6_PUBLIC}"
+            in quoted)
+    assert (f"{sdn6}\tnftables inet edge/pre\tip6 daddr {V6_PUBLIC} dnat ip6 to {V6_PRIVATE}"
+            in quoted)
+    assert f"{nft6}\tconntrack entries\tudp src={V6_PRIVATE}" in quoted
+
+
+def _tc(ns: str, *args: str, action: str) -> None:
+    """``tc ARGS`` in ``ns``; the test skips when the kernel has no such tc action."""
+    run = sh(ns, "tc", *args)
+    if "Failed to load TC action module" in run.stderr or "not found" in run.stderr:
+        pytest.skip(f"the kernel has no tc {action} action (CONFIG_NET_ACT_"
+                    f"{action.upper()}): {run.stderr.strip().splitlines()[0]}")
+    assert run.returncode == 0, run.stderr
+
+
+def test_tc_nat_and_pedit_actions_listed_and_a_second_owner(
+        netns: Callable[[str], str]) -> None:
+    edge, router = netns("tc"), netns("tcrouter")
+    for cmd in (["ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1"],
+                ["ip", "link", "set", "v0", "up"], ["tc", "qdisc", "add", "dev", "v0", "clsact"]):
+        run = sh(edge, *cmd)
+        assert run.returncode == 0, run.stderr
+    _tc(edge, "filter", "add", "dev", "v0", "egress", "protocol", "ip", "u32", "match", "ip",
+        "src", "198.51.100.4/32", "action", "nat", "egress", "198.51.100.4", "203.0.113.223",
+        action="nat")
+    _tc(edge, "filter", "add", "dev", "v0", "ingress", "protocol", "ip", "u32", "match", "ip",
+        "dst", "203.0.113.223/32", "action", "pedit", "ex", "munge", "ip", "dst", "set",
+        "198.51.100.4", action="pedit")
+    ruleset = ("table ip edge {\n chain pre {\n  type nat hook prerouting priority -100;\n"
+               "  ip daddr 203.0.113.223 dnat to 198.51.100.4\n }\n}\n")
+    assert sh(router, "nft", "-f", "-", stdin=ruleset).returncode == 0
+    code, doc = snapshot_json(edge, router)
+    spaces = {ns["name"]: ns for ns in doc["namespaces"]}
+    got = [(r["namespace"], r["where"], r["kind"], r["text"]) for r in spaces[edge]["nat"]]
+    assert sorted(got) == [
+        (edge, "v0 egress", "snat", "action nat egress 198.51.100.4/32 203.0.113.223"),
+        (edge, "v0 ingress", "dnat", "action pedit ex munge ip dst set 198.51.100.4")]
+    assert code == 1
+    [finding] = [f for f in doc["findings"]
+                 if "203.0.113.223" in f["details"]["addresses"].split()]
+    assert sorted(finding["details"]["places"].splitlines()) == sorted([edge, router])
+    assert (f"{edge}\ttc v0 egress\taction nat egress 198.51.100.4/32 203.0.113.223"
+            in finding["details"]["rules"])
+    owners = {o["address"]: o["owners"] for o in doc["owners"]}
+    assert {(o["place"], o["source"], o["direction"]) for o in owners["198.51.100.4"]} >= {
+        (edge, "tc", "to"), (router, "nftables", "to")}
+
+
+def test_tc_filter_without_rewrite_lists_nothing(netns: Callable[[str], str]) -> None:
+    """The tc reader on this kernel's real ``tc -j filter show``: a u32 filter whose action
+    (mirred) rewrites no address is read without a note and lists no rule."""
+    edge = netns("tcmirred")
+    for cmd in (["ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1"],
+                ["ip", "link", "set", "v0", "up"], ["tc", "qdisc", "add", "dev", "v0", "clsact"]):
+        run = sh(edge, *cmd)
+        assert run.returncode == 0, run.stderr
+    _tc(edge, "filter", "add", "dev", "v0", "egress", "protocol", "ip", "u32", "match", "ip",
+        "src", "198.51.100.4/32", "action", "mirred", "egress", "redirect", "dev", "v1",
+        action="mirred")
+    listed = sh(edge, "tc", "-j", "filter", "show", "dev", "v0", "egress")
+    assert '"kind":"mirred"' in listed.stdout
+    code, doc = snapshot_json(edge)
+    [space] = doc["namespaces"]
+    assert (code, space["nat"], space["notes"]) == (0, [], [])

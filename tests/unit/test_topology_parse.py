@@ -1,13 +1,17 @@
-"""Rule parsers of the snapshot: iptables-save text, nft JSON, OpenFlow flows, conntrack."""
+"""Rule parsers of the snapshot: iptables-save and ip6tables-save text, nft JSON, OpenFlow
+flows, tc actions, conntrack."""
 
 from __future__ import annotations
 
+import socket
+import struct
 from pathlib import Path
 
 import pytest
 
+from nettrail.analyze import owners
 from nettrail.errors import InputError
-from nettrail.topology import conntrack, iptables, nft, openflow, ovs
+from nettrail.topology import conntrack, iptables, nft, openflow, ovs, tc
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "topology"
 
@@ -80,3 +84,112 @@ def test_conntrack_entries_with_nat() -> None:
     assert [(r.kind, r.before, r.after) for r in rules] == [
         ("dnat", ("203.0.113.223",), ("198.51.100.4",))]
     assert "dst=203.0.113.223" in rules[0].text
+
+
+def test_ip6tables_save_nat_rules() -> None:
+    text = (FIXTURES / "ip6tables-nft-save.txt").read_text()
+    rules, count, tables = iptables.parse(text, "ns6", "ip6tables-nft")
+    assert (count, tables) == (9, {"nat", "mangle"})
+    got = [(r.where, r.kind, r.before, r.after, r.stateful) for r in rules]
+    assert got == [
+        ("mangle/PREROUTING", "dnat", ("2001:db8:8::/64",), ("2001:db8:7::/64",), False),
+        ("mangle/POSTROUTING", "snat", ("2001:db8:7::/64",), ("2001:db8:8::/64",), False),
+        ("nat/PREROUTING", "dnat", ("2001:db8:1::80/128",), ("2001:db8:2::80",), True),
+        ("nat/PREROUTING", "dnat", ("2001:db8:1::81/128",),
+         ("2001:db8:2::81", "2001:db8:2::82"), True),
+        ("nat/PREROUTING", "dnat", ("2001:db8:1::82/128",),
+         ("2001:db8:2::81", "2001:db8:2::82"), True),
+        ("nat/PREROUTING", "dnat", ("2001:db8:5::/64",), ("2001:db8:6::/64",), True),
+        ("nat/PREROUTING", "dnat", ("2001:db8:1::83/128",), (), True),
+        ("nat/POSTROUTING", "snat", ("2001:db8:2::/64",), (), True),
+        ("nat/POSTROUTING", "snat", ("2001:db8:2::80/128",), ("2001:db8:1::80",), True),
+    ]
+    assert rules[2].text.endswith("-j DNAT --to-destination [2001:db8:2::80]:8080")
+    [legacy] = iptables.parse((FIXTURES / "ip6tables-legacy-save.txt").read_text(), "ns6",
+                              "ip6tables-legacy")[0]
+    assert (legacy.kind, legacy.before, legacy.after) == (
+        "snat", ("2001:db8:2::80/128",), ("2001:db8:1::80",))
+
+
+def test_ip6tables_owners_are_single_addresses_only() -> None:
+    rules = iptables.parse((FIXTURES / "ip6tables-nft-save.txt").read_text(), "a",
+                           "ip6tables-nft")[0]
+    table = owners.owners(rules)
+    # the /64 prefixes (NETMAP, NPT, MASQUERADE's match) own no address; /128 and literals do
+    assert list(table) == ["2001:db8:1::80", "2001:db8:1::81", "2001:db8:1::82",
+                           "2001:db8:1::83", "2001:db8:2::80", "2001:db8:2::81",
+                           "2001:db8:2::82"]
+    legacy = iptables.parse((FIXTURES / "ip6tables-legacy-save.txt").read_text(), "b",
+                            "ip6tables-legacy")[0]
+    [finding] = owners.findings(rules + legacy)
+    assert finding.details["addresses"] == "2001:db8:1::80 2001:db8:2::80"
+    assert finding.details["places"] == "a\nb"
+
+
+def test_nft_ipv6_nat_and_rewrites() -> None:
+    text = (FIXTURES / "nft-ruleset-v6.json").read_text()
+    rules, count, tables = nft.parse(text, "ns6")
+    assert count == 5 and tables == {("ip6", "edge"), ("inet", "both")}
+    got = [(r.where, r.kind, r.before, r.after, r.stateful, r.text) for r in rules]
+    assert got == [
+        ("ip6 edge/pre", "dnat", ("2001:db8:1::80",), ("2001:db8:2::80",), True,
+         "ip6 daddr 2001:db8:1::80 tcp dport 80 dnat to [2001:db8:2::80]:8080"),
+        ("ip6 edge/raw", "snat", ("2001:db8:2::80",), ("2001:db8:1::80",), False,
+         "ip6 saddr 2001:db8:2::80 ip6 saddr set 2001:db8:1::80"),
+        ("inet both/pre", "dnat", ("2001:db8:1::84",), ("2001:db8:2::84",), True,
+         "ip6 daddr 2001:db8:1::84 dnat ip6 to 2001:db8:2::84"),
+        ("inet both/pre", "dnat", ("203.0.113.9",), ("198.51.100.9",), True,
+         "ip daddr 203.0.113.9 tcp dport 80 dnat ip to 198.51.100.9:80"),
+        ("inet both/post", "snat", ("2001:db8:2::84",), ("2001:db8:1::84",), True,
+         "ip6 saddr 2001:db8:2::84 snat ip6 to 2001:db8:1::84"),
+    ]
+
+
+def test_tc_nat_and_pedit_actions() -> None:
+    # iproute2's JSON: the nat action under "type", old_addr with its prefix length
+    text = (FIXTURES / "tc-filter-nat-pedit.json").read_text()
+    rules = tc.parse(text, "edge", "v0", "egress")
+    assert {r.where for r in rules} == {"v0 egress"} and not any(r.stateful for r in rules)
+    assert {r.text: (r.kind, r.before, r.after) for r in rules} == {
+        "action nat egress 198.51.100.4/32 203.0.113.223":
+            ("snat", ("198.51.100.4/32",), ("203.0.113.223",)),
+        "action nat egress 198.51.100.0/24 203.0.113.0":
+            ("snat", ("198.51.100.0/24",), ("203.0.113.0/24",)),
+        "action pedit ex munge ip dst set 198.51.100.5": ("dnat", (), ("198.51.100.5",)),
+        "action pedit ex munge ip6 dst set 2001:db8:2::80": ("dnat", (), ("2001:db8:2::80",)),
+    }
+    assert len(rules) == 4  # the pedit key keeping bits (retain) sets no address
+    # a real `tc -j filter show` of a u32 filter with a mirred action: nothing rewritten
+    assert tc.parse((FIXTURES / "tc-filter-mirred.json").read_text(), "edge", "v0",
+                    "egress") == []
+    assert tc.parse("not json", "edge", "v0", "egress") == []
+
+
+def test_tc_action_and_nft_rule_are_two_owners() -> None:
+    text = (FIXTURES / "tc-filter-nat-pedit.json").read_text()
+    rules = tc.parse(text, "compute", "tap0", "egress")
+    rules += nft.parse((FIXTURES / "nft-ruleset.json").read_text(), "router")[0]
+    found = [f for f in owners.findings(rules) if "203.0.113.223" in f.details["addresses"]]
+    [finding] = found
+    assert finding.details["places"].splitlines() == ["compute", "router"]
+    assert "compute\ttc tap0 egress\taction nat egress 198.51.100.4/32 203.0.113.223" in (
+        finding.details["rules"])
+
+
+def test_conntrack_ipv6_tuple_decoded() -> None:
+    def attr(kind: int, body: bytes) -> bytes:
+        raw = struct.pack("=HH", 4 + len(body), kind) + body
+        return raw + b"\0" * (-len(raw) % 4)
+
+    src, dst = socket.inet_pton(socket.AF_INET6, "2001:db8:2::80"), socket.inet_pton(
+        socket.AF_INET6, "2001:db8:1::80")
+    ip = attr(1 | 0x8000, attr(3, src) + attr(4, dst))
+    proto = attr(2 | 0x8000, attr(1, b"\x11") + attr(2, struct.pack(">H", 4000))
+                 + attr(3, struct.pack(">H", 53)))
+    assert conntrack._tuple(ip + proto) == ("2001:db8:2::80", "2001:db8:1::80", 17, 4000, 53)
+    orig = ("2001:db8:3::9", "2001:db8:1::80", 58, 0, 0)
+    reply = ("2001:db8:2::80", "2001:db8:3::9", 58, 0, 0)
+    [rule] = conntrack.nat_entries([(orig, reply)], "edge")
+    assert (rule.kind, rule.before, rule.after) == ("dnat", ("2001:db8:1::80",),
+                                                     ("2001:db8:2::80",))
+    assert rule.text.startswith("icmpv6 src=2001:db8:3::9 dst=2001:db8:1::80")

@@ -78,9 +78,10 @@ class Neighbour:
 class NatRule:
     """One place that rewrites addresses: a rule, a flow, a tc action or a conntrack entry.
 
-    ``source`` is the mechanism (``iptables-nft``, ``iptables-legacy``, ``nftables``, ``tc``,
-    ``openflow``, ``conntrack``); ``where`` the table/chain, device or bridge inside the
-    namespace; ``kind`` ``dnat`` (destination rewritten) or ``snat`` (source rewritten);
+    ``source`` is the mechanism (``iptables-nft``, ``iptables-legacy``, ``ip6tables-nft``,
+    ``ip6tables-legacy``, ``nftables``, ``tc``, ``openflow``, ``conntrack``); ``where`` the
+    table/chain, device or bridge inside the namespace; ``kind`` ``dnat`` (destination
+    rewritten) or ``snat`` (source rewritten);
     ``before`` the addresses or prefixes it matches on the rewritten side, ``after`` the
     addresses it writes (empty when it takes them from elsewhere: masquerade, ``ct(nat)``);
     ``stateful`` whether conntrack undoes it on the replies; ``text`` the rule as quoted.

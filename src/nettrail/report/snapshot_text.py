@@ -60,7 +60,8 @@ def _owners(owners: dict[str, list[NatOwner]], write: Callable[[str], int]) -> N
             break
         seen = dict.fromkeys(f"{e.place} {e.direction} ({e.rule.source} {e.rule.kind})"
                              for e in entries)
-        write(f"  {addr:<16} {_cut('; '.join(seen), WIDTH - 19)}\n")
+        col = f"{addr:<16}"  # an IPv6 address may be wider: the line stays within WIDTH
+        write(f"  {col} {_cut('; '.join(seen), WIDTH - 3 - len(col))}\n")
 
 
 def _namespaces(spaces: Sequence[Namespace], write: Callable[[str], int]) -> None:

@@ -1,5 +1,6 @@
-"""Read one namespace from inside it: netlink, nftables, iptables (both back ends), tc and
-conntrack. Runs in a worker process that has entered the namespace with setns(2)."""
+"""Read one namespace from inside it: netlink, nftables, iptables and ip6tables (both back
+ends each), tc and conntrack. Runs in a worker process that has entered the namespace with
+setns(2)."""
 
 from __future__ import annotations
 
@@ -74,9 +75,14 @@ def read(ref: NetnsRef) -> Namespace | str:
                      counts, tuple(notes))
 
 
+# iptables and ip6tables: nft family, save tool stem, legacy tables list in /proc/self/net
+_XTABLES = (("ip", "iptables", "ip_tables_names"), ("ip6", "ip6tables", "ip6_tables_names"))
+
+
 def _rules(name: str, text: str | None, notes: list[str],
            ) -> tuple[list[NatRule], dict[str, int]]:
-    """NAT rules and rule counts of nftables (``text``: its JSON) and both iptables back ends."""
+    """NAT rules and rule counts of nftables (``text``: its JSON) and of iptables and
+    ip6tables, both back ends each."""
     nat: list[NatRule] = []
     counts: dict[str, int] = {}
     tables: set[tuple[str, str]] = set()
@@ -86,29 +92,39 @@ def _rules(name: str, text: str | None, notes: list[str],
         except InputError as exc:
             notes.append(str(exc))
             text = None
-    if any(f == "ip" and t in IPTABLES_TABLES for f, t in tables):
-        save = _run(["iptables-nft-save"], notes)
-        if save is not None:
-            ipt, count, ipt_tables = iptables.parse(save, name, "iptables-nft")
-            nat += ipt
-            counts["iptables-nft"] = count
-            nft_nat, n, _ = nft.parse(text or "", name, {("ip", t) for t in ipt_tables})
+    skip: set[tuple[str, str]] = set()
+    for family, tool, _ in _XTABLES:
+        if any(f == family and t in IPTABLES_TABLES for f, t in tables):
+            skip |= {(family, t) for t in _save(f"{tool}-nft", name, nat, counts, notes)}
     if text is not None:
+        if skip:  # the tables iptables-nft printed are not read twice
+            nft_nat, n, _ = nft.parse(text, name, skip)
         nat += nft_nat
         counts["nftables"] = n
-    if _legacy_tables():
-        save = _run(["iptables-legacy-save"], notes)
-        if save is not None:
-            ipt, count, _ = iptables.parse(save, name, "iptables-legacy")
-            nat += ipt
-            counts["iptables-legacy"] = count
+    for _, tool, legacy in _XTABLES:
+        if _legacy_tables(legacy):
+            _save(f"{tool}-legacy", name, nat, counts, notes)
     return nat, counts
 
 
-def _legacy_tables() -> bool:
-    """Whether this namespace has legacy (x_tables) iptables tables loaded."""
+def _save(source: str, name: str, nat: list[NatRule], counts: dict[str, int],
+          notes: list[str]) -> set[str]:
+    """Read ``SOURCE-save`` (``iptables-nft-save``, ``ip6tables-legacy-save``) into ``nat``
+    and ``counts``; the tables it printed."""
+    save = _run([f"{source}-save"], notes)
+    if save is None:
+        return set()
+    rules, count, seen = iptables.parse(save, name, source)
+    nat += rules
+    counts[source] = count
+    return seen
+
+
+def _legacy_tables(names: str) -> bool:
+    """Whether this namespace has legacy (x_tables) tables loaded, as ``/proc/self/net/NAMES``
+    (``ip_tables_names``, ``ip6_tables_names``) lists them."""
     try:
-        with open("/proc/self/net/ip_tables_names") as f:
+        with open(f"/proc/self/net/{names}") as f:
             return bool(f.read().strip())
     except OSError:
         return False

@@ -8,7 +8,7 @@ import struct
 
 from nettrail.model.topology import NatRule
 
-_PROTO = {6: "tcp", 17: "udp", 1: "icmp", 132: "sctp"}
+_PROTO = {6: "tcp", 17: "udp", 1: "icmp", 132: "sctp", 58: "icmpv6"}
 
 Tuple = tuple[str, str, int, int, int]  # src, dst, proto, sport, dport
 
@@ -23,7 +23,8 @@ def count() -> int | None:
 
 
 def dump() -> list[tuple[Tuple, Tuple]]:
-    """(original, reply) tuples of every IPv4 conntrack entry of the current namespace.
+    """(original, reply) tuples of every conntrack entry of the current namespace, IPv4 and
+    IPv6 (the request names no family: AF_UNSPEC dumps both).
 
     One ctnetlink dump request on a raw netlink socket. The kernel walks its whole (global)
     conntrack hash table for it, some milliseconds: callers skip it when ``count()`` is 0.
@@ -33,7 +34,7 @@ def dump() -> list[tuple[Tuple, Tuple]]:
         sock.settimeout(_TIMEOUT_S)
         sock.bind((0, 0))
         req = struct.pack("=IHHII", 20, _CT_GET, _NLM_F_REQUEST | _NLM_F_DUMP, 1, 0)
-        sock.send(req + struct.pack("=BBH", socket.AF_INET, 0, 0))
+        sock.send(req + struct.pack("=BBH", socket.AF_UNSPEC, 0, 0))
         out: list[tuple[Tuple, Tuple]] = []
         while True:
             data = sock.recv(1 << 16)
@@ -84,15 +85,20 @@ def _attrs(data: bytes) -> dict[int, bytes]:
 
 
 def _tuple(data: bytes) -> Tuple:
-    """A CTA_TUPLE_* nest: addresses (CTA_TUPLE_IP) and protocol and ports (CTA_TUPLE_PROTO)."""
+    """A CTA_TUPLE_* nest: addresses (CTA_TUPLE_IP: CTA_IP_V4_SRC/DST 1 and 2, CTA_IP_V6_SRC/DST
+    3 and 4) and protocol and ports (CTA_TUPLE_PROTO)."""
     t = _attrs(data)
     ip, proto = _attrs(t.get(1, b"")), _attrs(t.get(2, b""))
-    src, dst = ip.get(1, b""), ip.get(2, b"")
-    return (socket.inet_ntoa(src) if len(src) == 4 else "?",
-            socket.inet_ntoa(dst) if len(dst) == 4 else "?",
+    return (_address(ip.get(1) or ip.get(3)), _address(ip.get(2) or ip.get(4)),
             proto.get(1, b"\0")[0],
             struct.unpack(">H", proto[2][:2])[0] if len(proto.get(2, b"")) >= 2 else 0,
             struct.unpack(">H", proto[3][:2])[0] if len(proto.get(3, b"")) >= 2 else 0)
+
+
+def _address(raw: bytes | None) -> str:
+    if raw is not None and len(raw) in (4, 16):
+        return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+    return "?"
 
 
 def nat_entries(entries: list[tuple[Tuple, Tuple]], namespace: str) -> list[NatRule]:

@@ -1,4 +1,5 @@
-"""NAT rules out of ``iptables-save`` text (nft and legacy back ends print the same form)."""
+"""NAT rules out of ``iptables-save`` and ``ip6tables-save`` text (nft and legacy back ends
+print the same form; IPv6 addresses with a port are bracketed: ``[2001:db8::1]:80``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from nettrail.model.topology import NatRule
 _DNAT = {"DNAT": "dnat", "REDIRECT": "dnat", "SNAT": "snat", "MASQUERADE": "snat",
          "NETMAP": ""}
 _TO = ("--to-destination", "--to-source", "--to")
+# IPv6 stateless prefix translation (mangle table): --src-pfx is rewritten to --dst-pfx
+_NPT = {"SNPT": "snat", "DNPT": "dnat"}
 
 
 def parse(text: str, namespace: str, source: str) -> tuple[list[NatRule], int, set[str]]:
@@ -36,12 +39,15 @@ def _nat_rule(line: str, table: str, namespace: str, source: str) -> NatRule | N
         words = line.split()
     opts = _options(words)
     target = opts.get("-j", "")
+    if target in _NPT:
+        return NatRule(namespace, source, f"{table}/{words[1]}", _NPT[target],
+                       _words(opts.get("--src-pfx")), _words(opts.get("--dst-pfx")), False,
+                       line)
     if target not in _DNAT:
         return None
     kind = _DNAT[target] or ("dnat" if "PREROUTING" in words[1] or "OUTPUT" in words[1]
                              else "snat")
-    match = opts.get("-d" if kind == "dnat" else "-s")
-    before = (match,) if match else ()
+    before = _words(opts.get("-d" if kind == "dnat" else "-s"))
     after: tuple[str, ...] = ()
     for key in _TO:
         if key in opts:
@@ -67,9 +73,19 @@ def _options(words: list[str]) -> dict[str, str]:
     return opts
 
 
+def _words(value: str | None) -> tuple[str, ...]:
+    return (value,) if value else ()
+
+
 def to_addresses(value: str) -> tuple[str, ...]:
-    """Addresses of a NAT target's ``--to`` value: ``a-b:p`` -> (a, b); ``a/24`` kept."""
-    if value.startswith("["):  # IPv6 [addr]:port
-        return (value[1:value.index("]")],)
-    host = value.split(":", 1)[0] if value.count(":") <= 1 else value
+    """Addresses of a NAT target's ``--to`` value: ``a-b:p`` -> (a, b); ``a/24`` kept.
+
+    IPv6: ``[a]:p`` and ``[a-b]:p-q`` (bracketed when a port follows), ``a-b`` and ``a/64``
+    (bare, every colon part of the address)."""
+    if value.startswith("["):
+        host = value[1:value.find("]")] if "]" in value else value[1:]
+    elif value.count(":") <= 1:
+        host = value.split(":", 1)[0]
+    else:
+        host = value
     return tuple(part for part in host.split("-") if part)

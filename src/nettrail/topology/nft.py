@@ -1,4 +1,5 @@
-"""NAT statements and stateless address rewrites out of ``nft -j list ruleset``."""
+"""NAT statements and stateless address rewrites out of ``nft -j list ruleset``, IPv4 and
+IPv6 (``ip6 saddr set …``, ``dnat ip6 to [2001:db8::1]:80``)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ def parse(text: str, namespace: str, skip: Collection[tuple[str, str]] = (),
           ) -> tuple[list[NatRule], int, set[tuple[str, str]]]:
     """(NAT rules, rules counted, (family, table) pairs seen) in nft's JSON ruleset.
 
-    Tables in ``skip`` (those iptables-nft prints) and rules made by iptables-nft (``xt``
-    expressions) are counted and read from ``iptables-nft-save`` instead.
+    Tables in ``skip`` (those iptables-nft and ip6tables-nft print) and rules made by them
+    (``xt`` expressions) are not counted: ``iptables-nft-save``/``ip6tables-nft-save`` read them.
     """
     try:
         items = json.loads(text).get("nftables", []) if text.strip() else []
@@ -113,9 +114,11 @@ def expr_text(e: dict[str, Any]) -> str:
         if key in e:
             arg = e[key] if isinstance(e[key], dict) else {}
             to = _operand(arg.get("addr")) if "addr" in arg else ""
-            if "port" in arg:
+            if "port" in arg:  # an IPv6 address is bracketed before its port, as nft does
+                to = f"[{to}]" if ":" in to else to
                 to += f":{_operand(arg['port'])}"
-            return f"{key} to {to}" if to else key
+            family = f" {arg['family']}" if "family" in arg else ""  # inet: dnat ip6 to …
+            return f"{key}{family} to {to}" if to else key
     if "fwd" in e:
         return f"fwd to {_operand(e['fwd'].get('dev'))}"
     if "counter" in e:
