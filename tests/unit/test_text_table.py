@@ -169,3 +169,23 @@ def test_epoch_and_date_stamps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         path.write_text("\n".join(lines) + "\n")
         (records, _stats, error), _table = same_three_ways(path, monkeypatch)
         assert not error and records[0].ts_ns > 10**18
+
+
+def test_a_row_keeps_ttl_and_tos_apart(tmp_path: Path) -> None:
+    """fill_row marks the TTL known from the record's TTL (once from its TOS): a line with a
+    TTL and no TOS keeps the TTL, one with a TOS and no TTL gets none."""
+    from nettrail.model import table as tb
+
+    path = tmp_path / "one.txt"
+    path.write_text("08:10:54.514309 IP 198.51.100.4.51512 > 203.0.113.2.22: Flags [S], "
+                    "seq 1, win 5, length 0\n")
+    base = read_records(str(path))[0][0]
+    ip = base.headers.ip
+    assert ip is not None
+    for ttl, tos in ((64, None), (None, 16), (64, 16)):
+        rec = base._replace(headers=base.headers._replace(ip=ip._replace(ttl=ttl, tos=tos)))
+        table = PacketTable("p")
+        cols = tb.empty_columns(1)
+        tb.fill_row(table, cols, 0, rec, table.file_id(rec.file))
+        row = tb.column_record(table, {k: int(v[0]) for k, v in cols.items()})
+        assert row.headers.ip is not None and row.headers.ip.ttl == ttl

@@ -104,6 +104,8 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         tsv, ecr, plen = _numbers(fast, tsv_t), _numbers(fast, ecr_t), _numbers(fast, len_t)
     except _TooBig:
         return False
+    if max(seq.max(), ack.max(), win.max(), tsv.max(), ecr.max(), plen.max()) > _MASK:
+        return False  # over 32 bits: the line parser names the line
     ts = _times(fast, sec, millis, micros)
     if ts is None:
         return False

@@ -50,22 +50,30 @@ Row = tuple[bytes, ...]
 seconds, milli- and microseconds, ``-i any`` column, ``IP a.p > b.q``, TCP flags, seq, ack,
 win, TS val and ecr, other options, length, UDP text), or only OTHER, the line itself."""
 
+_U32 = 0xFFFFFFFF
+
+
+class _OverU32(Exception):
+    """A TCP number over 32 bits (a mangled line): ``fill`` stops before it."""
+
+
 STAMP, OTHER = 0, 14
 """Fields of a Row: the stamp's seconds (empty: not the fast form), any other line itself."""
 
 _LINE = re.compile(
     rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{3})(\d{3}) "
     rb"(?:(?=IP)|([^\s>]+ +(?:In|Out|M|B|P)) +)(IP6? \S+ > \S+): "
-    rb"(?:Flags \[([SFRPU.EWe]+)\](?:, seq (\d+)(?::\d+|)|)(?:, ack (\d+)|)(?:, win (\d+)|)"
-    rb"(?:, options \[(?:nop,nop,TS val (\d+) ecr (\d+)|([^\]]*))\]|)"
-    rb", length (\d+)(?:: [^\r\n<]*[^\r\n<=]|)"
+    rb"(?:Flags \[([SFRPU.EWe]+)\](?:, seq (\d{1,10})(?::\d+|)|)(?:, ack (\d{1,10})|)"
+    rb"(?:, win (\d{1,10})|)(?:, options \[(?:nop,nop,TS val (\d{1,10}) ecr (\d{1,10})|"
+    rb"([^\]]*))\]|), length (\d{1,10})(?:: [^\r\n<]*[^\r\n<=]|)"
     rb"|(\d[^\r\n<]*[^\r\n<=]|UDP, length \d+))"
     rb"|(.*))\n"
 )
 """A line of the common form (fields), or any other line (OTHER). A tail with ``<`` (HTML
 pasted) or ending in ``=`` (a quoted-printable soft break) is not the common form. Written for
 the regular-expression engine: ``(...|)`` rather than ``(...)?``, the addresses checked when
-first seen (``_ends``) rather than by the pattern."""
+first seen (``_ends``) rather than by the pattern. Numbers of over 10 digits (a mangled line)
+are not the common form: the line parser names them."""
 _ALL_OTHER = re.compile(rb"()" * OTHER + rb"(.*)\n")
 """Every line as another form: what the reader uses when ``_LINE`` is not a pattern."""
 _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
@@ -219,123 +227,128 @@ class FastLine:
         opts_of, base_n = chunk.opts, len(chunk.ts)
         built = 0
         ts = clock.last_ns
-        for (stamp, millis, micros, column, addrs, flags_s, seq_s, ack_s, win_s, ts_val, ts_ecr,
-             opts_s, len_s, udp, _) in rows:
-            sec = seconds.get(stamp)
-            if sec is None:
-                sec = self._second(stamp)
-            pid = (tcp_ends if flags_s else udp_ends).get(addrs)
-            if pid is None:
-                pid = self._ends(addrs, PROTO_TCP if flags_s else PROTO_UDP)
-            if sec < 0 or pid < 0:
-                break
-            ip, sp, dp, key, iphdr = ends_list[pid]
-            options: TCPOptions | None = None
-            if flags_s:
-                if ts_val:
-                    tsv, ecr = int(ts_val), int(ts_ecr)
-                    hdr = 32
-                elif not opts_s:
-                    tsv = ecr = -1
-                    hdr = 20
-                else:
-                    found = self._options(opts_s)
-                    if found is None:
-                        break
-                    options, hdr = found
-                    tsv = ecr = -1
-            else:
-                got = numbers.get(udp)
-                payload = got if got is not None else self._udp(udp, iphdr)
-            # the record's time: Clock.time_of_day's common case inline
-            if sec < DAY_NS:
-                tod = sec + _MILLIS[millis] + _MICROS[micros]
-                if mode == "tod" and last_tod - HALF_DAY_NS <= tod <= last_tod + HALF_DAY_NS:
-                    ts = day + tod
-                    last_tod = tod
-                else:
-                    clock.last_tod = last_tod
-                    if built:
-                        clock.last_ns, clock.started = ts, True
-                    ts = clock.time_of_day(tod)
-                    mode, last_tod, day = clock.mode, clock.last_tod, clock.day_ns
-            else:
-                ts = sec + _MILLIS[millis] + _MICROS[micros]
-                if mode is None or mode == "none":
-                    clock.mode = mode = "epoch" if len(stamp) == 10 else "date"
-            if not flags_s:
-                add_flags(-1)
-                add_seq(-1)
-                add_ack(-1)
-                add_win(-1)
-                add_tsv(-1)
-                add_ecr(-1)
-                add_plen(payload)
-                add_wire(ETH_LEN + iphdr + 8 + payload)
-            else:
-                flags = flag_bits.get(flags_s)
-                if flags is None:
-                    flags = flag_bits[flags_s] = tcp_flags(flags_s.decode())
-                if seq_s:
-                    seq = numbers.get(seq_s)
-                    if seq is None:
-                        seq = self._number(seq_s)
-                else:
-                    seq = None
-                relative = 0
-                if not ack_s:
-                    ack = None
-                elif flags & ACK and seqs.relative is not False:
-                    ack = numbers.get(ack_s)
-                    if ack is None:
-                        ack = self._number(ack_s)
-                    base = bases.get(key) if seqs.relative else None
-                    if base is not None and not flags & SYN:
-                        seq_base, ack_base = base
+        try:
+            for (stamp, millis, micros, column, addrs, flags_s, seq_s, ack_s, win_s, ts_val, ts_ecr,
+                 opts_s, len_s, udp, _) in rows:
+                sec = seconds.get(stamp)
+                if sec is None:
+                    sec = self._second(stamp)
+                pid = (tcp_ends if flags_s else udp_ends).get(addrs)
+                if pid is None:
+                    pid = self._ends(addrs, PROTO_TCP if flags_s else PROTO_UDP)
+                if sec < 0 or pid < 0:
+                    break
+                ip, sp, dp, key, iphdr = ends_list[pid]
+                options: TCPOptions | None = None
+                if flags_s:
+                    if ts_val:
+                        tsv, ecr = int(ts_val), int(ts_ecr)
+                        if tsv > _U32 or ecr > _U32:
+                            break
+                        hdr = 32
+                    elif not opts_s:
+                        tsv = ecr = -1
+                        hdr = 20
                     else:
-                        seq_base = ack_base = None
-                    if ack_base is not None and (seq is None or seq_base is not None):
-                        # SeqTracker.numbers' common case, inline: relative numbers of a known
-                        # conversation back to absolute ones
-                        ack = (ack + ack_base) & 0xFFFFFFFF
-                        if seq is not None and seq_base is not None:
-                            seq = (seq + seq_base) & 0xFFFFFFFF
+                        found = self._options(opts_s)
+                        if found is None:
+                            break
+                        options, hdr = found
+                        tsv = ecr = -1
+                else:
+                    got = numbers.get(udp)
+                    payload = got if got is not None else self._udp(udp, iphdr)
+                # the record's time: Clock.time_of_day's common case inline
+                if sec < DAY_NS:
+                    tod = sec + _MILLIS[millis] + _MICROS[micros]
+                    if mode == "tod" and last_tod - HALF_DAY_NS <= tod <= last_tod + HALF_DAY_NS:
+                        ts = day + tod
+                        last_tod = tod
                     else:
-                        seq, ack, rel = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
-                        relative = RELATIVE if rel else 0
+                        clock.last_tod = last_tod
+                        if built:
+                            clock.last_ns, clock.started = ts, True
+                        ts = clock.time_of_day(tod)
+                        mode, last_tod, day = clock.mode, clock.last_tod, clock.day_ns
                 else:
-                    ack = numbers.get(ack_s)
-                    if ack is None:
-                        ack = self._number(ack_s)
-                if flags & SYN and not flags & ACK and seq is not None:
-                    seqs.syn(ip.src, sp, ip.dst, dp, seq)
-                got = numbers.get(len_s)
-                payload = got if got is not None else self._number(len_s)
-                if win_s:
-                    win = numbers.get(win_s)
-                    if win is None:
-                        win = self._number(win_s)
-                    add_win(win)
-                else:
+                    ts = sec + _MILLIS[millis] + _MICROS[micros]
+                    if mode is None or mode == "none":
+                        clock.mode = mode = "epoch" if len(stamp) == 10 else "date"
+                if not flags_s:
+                    add_flags(-1)
+                    add_seq(-1)
+                    add_ack(-1)
                     add_win(-1)
-                add_flags(flags | relative)
-                add_seq(-1 if seq is None else seq)
-                add_ack(-1 if ack is None else ack)
-                add_tsv(tsv)
-                add_ecr(ecr)
-                add_plen(payload)
-                add_wire(ETH_LEN + iphdr + hdr + payload)
-                if options is not None:
-                    opts_of[base_n + built] = options
-            built += 1
-            add_ts(ts)
-            add_line(lineno + built)
-            add_pair(pid)
-            if column:
-                cid = columns.get(column)
-                add_col(cid if cid is not None else self._column(column))
-            else:
-                add_col(-1)
+                    add_tsv(-1)
+                    add_ecr(-1)
+                    add_plen(payload)
+                    add_wire(ETH_LEN + iphdr + 8 + payload)
+                else:
+                    flags = flag_bits.get(flags_s)
+                    if flags is None:
+                        flags = flag_bits[flags_s] = tcp_flags(flags_s.decode())
+                    if seq_s:
+                        seq = numbers.get(seq_s)
+                        if seq is None:
+                            seq = self._number(seq_s)
+                    else:
+                        seq = None
+                    relative = 0
+                    if not ack_s:
+                        ack = None
+                    elif flags & ACK and seqs.relative is not False:
+                        ack = numbers.get(ack_s)
+                        if ack is None:
+                            ack = self._number(ack_s)
+                        base = bases.get(key) if seqs.relative else None
+                        if base is not None and not flags & SYN:
+                            seq_base, ack_base = base
+                        else:
+                            seq_base = ack_base = None
+                        if ack_base is not None and (seq is None or seq_base is not None):
+                            # SeqTracker.numbers' common case, inline: relative numbers of a known
+                            # conversation back to absolute ones
+                            ack = (ack + ack_base) & 0xFFFFFFFF
+                            if seq is not None and seq_base is not None:
+                                seq = (seq + seq_base) & 0xFFFFFFFF
+                        else:
+                            seq, ack, rel = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
+                            relative = RELATIVE if rel else 0
+                    else:
+                        ack = numbers.get(ack_s)
+                        if ack is None:
+                            ack = self._number(ack_s)
+                    if flags & SYN and not flags & ACK and seq is not None:
+                        seqs.syn(ip.src, sp, ip.dst, dp, seq)
+                    got = numbers.get(len_s)
+                    payload = got if got is not None else self._number(len_s)
+                    if win_s:
+                        win = numbers.get(win_s)
+                        if win is None:
+                            win = self._number(win_s)
+                        add_win(win)
+                    else:
+                        add_win(-1)
+                    add_flags(flags | relative)
+                    add_seq(-1 if seq is None else seq)
+                    add_ack(-1 if ack is None else ack)
+                    add_tsv(tsv)
+                    add_ecr(ecr)
+                    add_plen(payload)
+                    add_wire(ETH_LEN + iphdr + hdr + payload)
+                    if options is not None:
+                        opts_of[base_n + built] = options
+                built += 1
+                add_ts(ts)
+                add_line(lineno + built)
+                add_pair(pid)
+                if column:
+                    cid = columns.get(column)
+                    add_col(cid if cid is not None else self._column(column))
+                else:
+                    add_col(-1)
+        except _OverU32:
+            pass  # the line parser names the line
         clock.last_tod = last_tod
         if built:
             clock.last_ns, clock.started = ts, True
@@ -368,6 +381,8 @@ class FastLine:
         """A number as an int; small ones (lengths, windows, relative seq and ack) repeat
         and are cached: a lookup is cheaper than int()."""
         n = int(text)
+        if n > _U32:
+            raise _OverU32
         if n < _SMALL:
             if len(self.numbers) >= _CACHE_MAX:
                 self.numbers.clear()

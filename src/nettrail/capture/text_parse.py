@@ -324,10 +324,13 @@ def _tcp(rest: str, sport: int, dport: int, ip_len: int | None, iphdr: int) -> T
         payload = max(ip_len - iphdr - tcp_header_len(options), 0)
     else:
         payload = 0
-    return TCPHeader(
-        sport, dport, flags, seq, int(ack_s) if ack_s is not None else None,
-        int(win_s) if win_s is not None else None, payload, options,
-    )
+    ack = int(ack_s) if ack_s is not None else None
+    win = int(win_s) if win_s is not None else None
+    for name, value in (("seq", seq), ("ack", ack), ("win", win), ("length", payload),
+                        ("TS val", options.ts_val), ("TS ecr", options.ts_ecr)):
+        if value is not None and value > 0xFFFFFFFF:  # tcpdump prints 32-bit numbers
+            raise TextError(f"a TCP {name} over 32 bits ({value})")
+    return TCPHeader(sport, dport, flags, seq, ack, win, payload, options)
 
 
 def _tunneled(

@@ -304,6 +304,10 @@ def address_value(table: PacketTable, text: str) -> tuple[int, int]:
     return _family(table, text)
 
 
+_U32 = 0xFFFFFFFF
+"""The largest TCP sequence number, timestamp or length a column holds."""
+
+
 def fill_row(table: PacketTable, cols: dict[str, npt.NDArray[Any]], i: int,
              rec: PacketRecord, file_id: int) -> None:
     """Fill row ``i`` of ``cols`` from a record (the flow's headers: the inner ones of a
@@ -330,9 +334,9 @@ def fill_row(table: PacketTable, cols: dict[str, npt.NDArray[Any]], i: int,
     cols["ip_len"][i] = ip.length or 0
     if ip.ttl is not None:
         cols["ttl"][i] = ip.ttl
+        known |= K_TTL
     if ip.tos is not None:
         cols["tos"][i] = ip.tos
-        known |= K_TTL
     if ip.ip_id is not None:
         cols["ip_id"][i] = ip.ip_id
         known |= K_IPID
@@ -344,17 +348,17 @@ def fill_row(table: PacketTable, cols: dict[str, npt.NDArray[Any]], i: int,
     if isinstance(l4, pk.TCPHeader | pk.UDPHeader):
         cols["sport"][i] = l4.sport
         cols["dport"][i] = l4.dport
-        cols["payload_len"][i] = max(l4.payload_len, 0)
+        cols["payload_len"][i] = min(max(l4.payload_len, 0), _U32)
     if isinstance(l4, pk.TCPHeader):
         cols["flags"][i] = l4.flags
-        if l4.seq is not None and l4.ack is not None:
+        if l4.seq is not None and l4.ack is not None and max(l4.seq, l4.ack) <= _U32:
             cols["seq"][i] = l4.seq
             cols["ack"][i] = l4.ack
             known |= K_SEQ
         if l4.window is not None:
             cols["window"][i] = l4.window & 0xFFFF
             known |= K_WIN
-        if l4.options.ts_val is not None:
+        if l4.options.ts_val is not None and l4.options.ts_val <= _U32:
             cols["ts_val"][i] = l4.options.ts_val
             known |= K_TS
     headers = rec.inner if rec.inner is not None and rec.inner.ip is not None else rec.headers
