@@ -131,3 +131,20 @@ def test_tcpdump_3_text_gives_the_tos_when_it_prints_the_ip_details(tmp_path: Pa
         "12:00:00.020000 client.1284 > server.22: . ack 9001 win 32120\n")
     assert [r.ip.tos for r in open_capture(str(path), "p") if r.ip is not None] == [
         0x10, 0, None]
+
+
+@TEXT
+def test_a_rst_after_the_sender_was_reset_is_not_judged_by_its_tos(tmp_path: Path,
+                                                                     text: bool) -> None:
+    """The incident's client: reset by the router, its socket gone, it answers the server's
+    SYN-ACK sent again on the other path (never seen here) with that packet's TOS."""
+    frames = _frames(rst_tos=0x08, rst_ttl=61, rst_id=7003, rst_win=509)  # a real reset
+    late = tcp(CP, SP, RST, 1041, 0, 0)
+    frames.append((T0 + 1000 * MS, eth(ipv4(CLIENT, SERVER, 6, late, ip_id=0, tos=0x00))))
+    recs = _read(tmp_path, frames, text)
+    assert [f for f in host_findings("client", recs) if f.kind == RESET_INJECTED] == []
+    # the same RST with no earlier reset is still judged by its TOS
+    frames = [f for i, f in enumerate(frames) if i != len(frames) - 2]
+    recs = _read(tmp_path, frames, text)
+    found = [f for f in host_findings("client", recs) if f.kind == RESET_INJECTED]
+    assert [f.details["address"] for f in found] == [CLIENT]
