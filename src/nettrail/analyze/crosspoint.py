@@ -41,7 +41,11 @@ from nettrail.analyze.findings_nat import (
     clock_unknown,
     multi_interface_copies,
 )
-from nettrail.analyze.findings_reset import RESET_NOT_FROM_SERVER, reset_findings
+from nettrail.analyze.findings_reset import (
+    RESET_NOT_FROM_SERVER,
+    reset_findings,
+    resets_from_their_sender,
+)
 from nettrail.analyze.flows import gc_paused
 from nettrail.analyze.nat import infer_translations
 from nettrail.analyze.timing import trusted_times, unknown_clocks
@@ -130,8 +134,9 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         nat = infer_translations(convs)
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
                           unknown)
+        sent = {k for conv in convs for k in resets_from_their_sender(conv)}
         host = _not_repeated([f for p, recs in points.items() for f in host_findings(p, recs)],
-                             findings)
+                             findings, sent)
         findings = [f for f in findings if f.root_cause] + host + [
             f for f in findings if not f.root_cause]
         ctx = _context(points)
@@ -165,13 +170,17 @@ def _blind(points: Mapping[str, Sequence[PacketRecord]]) -> dict[str, tuple[str,
     return out
 
 
-def _not_repeated(host: list[Finding], findings: Sequence[Finding]) -> list[Finding]:
+def _not_repeated(host: list[Finding], findings: Sequence[Finding],
+                  sent: set[tuple[str, str, int]]) -> list[Finding]:
     """Host findings, without the injected resets cross-point analysis already traced to the
-    device that made them (``reset-not-from-server`` for the same address)."""
+    device that made them (``reset-not-from-server`` for the same address) or saw leave their
+    claimed sender (``sent``: the RST sightings of ``resets_from_their_sender``)."""
     traced = {f.details.get("address", "").rsplit(":", 1)[0] for f in findings
               if f.kind == RESET_NOT_FROM_SERVER}
     return [f for f in host
-            if not (f.kind == RESET_INJECTED and f.details.get("address") in traced)]
+            if not (f.kind == RESET_INJECTED and (f.details.get("address") in traced or (
+                f.evidence and (f.evidence[-1].point, f.evidence[-1].file,
+                                f.evidence[-1].frame) in sent)))]
 
 
 def _span_ns(sightings: Mapping[str, Sequence[Sighting]]) -> dict[str, int]:

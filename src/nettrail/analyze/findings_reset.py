@@ -152,3 +152,27 @@ def _from_client(conv: Conversation, rst: Track) -> Finding:
     ev = tuple(evidence(s, "RST from the client") for s in rst.sightings)
     return Finding(RESET_FROM_CLIENT, Severity.INFO, summary, ev, connection=conv.key,
                    details={"origin": origin.point})
+
+
+UNFORWARDED_TTLS = frozenset((64, 128, 255))
+"""The TTLs stacks start with: a packet seen with one has not been routed yet."""
+
+
+def resets_from_their_sender(conv: Conversation) -> set[tuple[str, str, int]]:
+    """(point, file, frame) of every sighting of the conversation's RSTs that left from where
+    their sender's other packets come from: first seen at the point where all of that side's
+    other packets are first seen, unrouted (a starting TTL), with the TTL they have there. A
+    device in between cannot have made such a RST, whatever its fields say at a later point."""
+    out: set[tuple[str, str, int]] = set()
+    for t in conv.tracks:
+        if not t.flags & RST or len(t.points) < 2:
+            continue
+        own = [u for u in conv.tracks if u.direction == t.direction and not u.flags & RST]
+        origin = t.points[0]
+        if not own or any(u.points[0] != origin for u in own):
+            continue
+        ttls = {r.ip.ttl for r in t.first.records if r.ip is not None}
+        theirs = {r.ip.ttl for u in own for r in u.first.records if r.ip is not None}
+        if ttls and ttls <= theirs and ttls <= UNFORWARDED_TTLS:
+            out.update((s.point, r.file, r.frame) for s in t.sightings for r in s.records)
+    return out

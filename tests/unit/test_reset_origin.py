@@ -1,0 +1,40 @@
+"""A RST that one point's fields make look injected is not called so when the captures show it
+leaving its claimed sender: the incident's client, reset by the router, answers the server's
+SYN-ACK sent again on the other path with a RST whose TOS only fits that unseen packet."""
+
+from __future__ import annotations
+
+from crosskit import ACK, FIP, RST, SYN, VM, C, incident
+from nettrail.analyze.crosspoint import cross_point
+from nettrail.model.packet import PacketRecord
+
+
+def _tos(rec: PacketRecord, tos: int) -> PacketRecord:
+    ip = rec.headers.ip
+    assert ip is not None
+    return rec._replace(headers=rec.headers._replace(ip=ip._replace(tos=tos)))
+
+
+def _injected(first_hop: int) -> list[str]:
+    """The reset-injected findings' points when the client's late RST is first seen at hop
+    ``first_hop`` of the request's path (0: the client itself)."""
+    net = incident()
+    rep = [("compute", VM, C, "tap1"), ("compute", FIP, C, "eth1"), ("client", FIP, C, "eth0")]
+    net.send(1000.0, rep, SYN | ACK, seq=5000, ack=1001)  # sent again, past the router
+    req = [("client", C, FIP, "eth0"), ("router", C, FIP, "qg-1"), ("router", C, VM, "qr-1")]
+    net.send(1000.5, req[first_hop:], RST, seq=1001, ip_id=0)
+    points = net.points()
+    for p, recs in points.items():  # an SSH client: TOS 0x10, its stack's late RST: 0x00
+        points[p] = [_tos(r, 0x10 if r.ip is not None and r.ip.src == C.split(":")[0]
+                          and not r.tcp.flags & RST else 0x00)  # type: ignore[union-attr]
+                     for r in recs]
+    found = cross_point(points).findings
+    return [f.details["point"] for f in found if f.kind == "reset-injected"]
+
+
+def test_a_rst_seen_leaving_its_sender_is_not_called_injected() -> None:
+    assert _injected(0) == []
+
+
+def test_a_rst_first_seen_past_its_sender_still_is() -> None:
+    assert "router" in _injected(1)
