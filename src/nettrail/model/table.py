@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from nettrail.model import packet as pk
 from nettrail.model.analysis import PointSummary
+from nettrail.model.cache import remember
 from nettrail.model.packet import PacketRecord
 
 BATCH_ROWS = 262_144
@@ -271,10 +272,7 @@ def _v4_value(text: str) -> int | None:
         value = int(addr) if addr.version == 4 and addr.compressed == text else None
     except ValueError:
         value = None
-    if len(_V4_CACHE) >= 65536:
-        _V4_CACHE.clear()
-    _V4_CACHE[text] = value
-    return value
+    return remember(_V4_CACHE, text, value)
 
 
 _V4_TEXT: dict[int, str] = {}
@@ -284,9 +282,7 @@ def _v4_text(value: int) -> str:
     """The dotted-quad text of a 32-bit IPv4 value (one shared string per address)."""
     text = _V4_TEXT.get(value)
     if text is None:
-        if len(_V4_TEXT) >= 65536:
-            _V4_TEXT.clear()
-        text = _V4_TEXT[value] = ipaddress.IPv4Address(value).compressed
+        text = remember(_V4_TEXT, value, ipaddress.IPv4Address(value).compressed)
     return text
 
 
