@@ -99,6 +99,15 @@ class Batch:
         return len(self.cols["ts"])
 
 
+def _intern(index: dict[str, int], items: list[str], key: str) -> int:
+    """The position of ``key`` in ``items``, appended (and indexed) when new."""
+    idx = index.get(key)
+    if idx is None:
+        idx = index[key] = len(items)
+        items.append(key)
+    return idx
+
+
 @dataclass
 class PacketTable:
     """The packets of one capture point, in capture order, as column batches."""
@@ -124,21 +133,11 @@ class PacketTable:
 
     def iface_id(self, name: str | None) -> int:
         """The ``iface`` column value of interface ``name`` (-1 for None; added when new)."""
-        if name is None:
-            return -1
-        idx = self._if_index.get(name)
-        if idx is None:
-            idx = self._if_index[name] = len(self.ifnames)
-            self.ifnames.append(name)
-        return idx
+        return -1 if name is None else _intern(self._if_index, self.ifnames, name)
 
     def addr_id(self, text: str) -> int:
         """The side-list index of a non-IPv4 address text (added when new)."""
-        idx = self._addr_index.get(text)
-        if idx is None:
-            idx = self._addr_index[text] = len(self.addrs)
-            self.addrs.append(text)
-        return idx
+        return _intern(self._addr_index, self.addrs, text)
 
     def add_batch(self, batch: Batch) -> None:
         """Append a batch of rows (readers call this for every batch they fill)."""
