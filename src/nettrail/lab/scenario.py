@@ -319,34 +319,29 @@ def parse(raw: Mapping[str, Any], file: str) -> Scenario:
     return scenario
 
 
-def _checked_name(table: _Table, key: str) -> str:
-    value: str = table.text(key, _REQUIRED)
-    problem = safety.name_problem(value)
-    if problem:
-        raise table.fail(key, problem)
+def _checked(table: _Table, key: str | None, value: str,
+             problem: Callable[[str], str | None]) -> str:
+    """``value``, or the error line at ``key`` when ``problem`` (a safety check) finds fault."""
+    why = problem(value)
+    if why:
+        raise table.fail(key, why)
     return value
+
+
+def _checked_name(table: _Table, key: str) -> str:
+    return _checked(table, key, table.text(key, _REQUIRED), safety.name_problem)
 
 
 def _checked_addr(table: _Table, key: str, value: str) -> str:
-    problem = safety.address_problem(value)
-    if problem:
-        raise table.fail(key, problem)
-    return value
+    return _checked(table, key, value, safety.address_problem)
 
 
 def _checked_text(table: _Table, key: str, value: str) -> str:
-    problem = safety.text_problem(value)
-    if problem:
-        raise table.fail(key, problem)
-    return value
+    return _checked(table, key, value, safety.text_problem)
 
 
 def _checked_dev(table: _Table, key: str) -> str:
-    value: str = table.text(key, _REQUIRED)
-    problem = safety.ifname_problem(value)
-    if problem:
-        raise table.fail(key, problem)
-    return value
+    return _checked(table, key, table.text(key, _REQUIRED), safety.ifname_problem)
 
 
 def _mtu(table: _Table) -> int | None:
@@ -361,9 +356,7 @@ def _addrs(table: _Table) -> tuple[str, ...]:
 
 
 def _host(scenario: str, name: str, t: _Table) -> Host:
-    problem = safety.name_problem(name)
-    if problem:
-        raise t.fail(None, problem)
+    _checked(t, None, name, safety.name_problem)
     sysctls = []
     for key, value in t.get("sysctls", dict, {}).items():
         if not isinstance(value, int | str) or isinstance(value, bool):
@@ -419,9 +412,7 @@ def _per_host(top: _Table, hosts: tuple[Host, ...], kind: str,
     for host in hosts:
         for name, t in top.table("hosts").table(host.name).tables(kind):
             if device:
-                problem = safety.ifname_problem(name)
-                if problem:
-                    raise t.fail(None, problem)
+                _checked(t, None, name, safety.ifname_problem)
             result.append(build(host.name, name, t))
             t.done()
     return result
