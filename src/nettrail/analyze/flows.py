@@ -30,6 +30,7 @@ from typing import Any
 
 from nettrail.analyze.describe import describe, describe_headers
 from nettrail.model.addr import addr4, addr6
+from nettrail.model.cache import remember
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import (
@@ -65,7 +66,6 @@ _TOKEN_PREFIX = b"\xff" * 8
 _EMPTY: dict[int, Any] = {}  # the old generation of a fresh direction: only ever read
 _RECENT = 64  # segments remembered per generation and direction (two generations)
 _SWEEP_EVERY = 256  # new connections between sweeps of finished ones
-_CACHE_LIMIT = 65536
 _PORTS = struct.Struct("!HH").pack
 _PORTS_UNPACK = struct.Struct("!HH").unpack_from
 _MASK = 0xFFFFFFFF
@@ -186,9 +186,7 @@ class FlowTracker:
             a, b = _packed_addr(src, self._names), _packed_addr(dst, self._names)
             if a is None or b is None or len(a) != len(b):
                 a, b = self._token(src), self._token(dst)
-            if len(self._packed) >= _CACHE_LIMIT:
-                self._packed.clear()
-            pair = self._packed[(src, dst)] = a + b
+            pair = remember(self._packed, (src, dst), a + b)
         return pair
 
     def _token(self, text: str) -> bytes:

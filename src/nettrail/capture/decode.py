@@ -29,7 +29,6 @@ from typing import NamedTuple
 
 from nettrail.capture import links, tunnels
 from nettrail.capture.headers import (
-    CACHE_LIMIT,
     _new,
     addr4,
     fast_ipv4_tcp,
@@ -40,6 +39,7 @@ from nettrail.capture.headers import (
     parse_tcp,
     payload_hash,
 )
+from nettrail.model.cache import remember
 from nettrail.model.linktype import LINKTYPE_ETHERNET as LINKTYPE_ETHERNET
 from nettrail.model.linktype import LINKTYPE_IPV4 as LINKTYPE_IPV4
 from nettrail.model.linktype import LINKTYPE_IPV6 as LINKTYPE_IPV6
@@ -153,9 +153,7 @@ def eth_ipv4(macs: bytes) -> EthHeader:
     """The EthHeader of an untagged IPv4 frame from its 12 address bytes (cached)."""
     eth = _eth4.get(macs)
     if eth is None:
-        if len(_eth4) >= CACHE_LIMIT:
-            _eth4.clear()
-        eth = _eth4[macs] = EthHeader(mac(macs[6:]), mac(macs[:6]), (), ETH_IPV4)
+        eth = remember(_eth4, macs, EthHeader(mac(macs[6:]), mac(macs[:6]), (), ETH_IPV4))
     return eth
 
 

@@ -13,6 +13,7 @@ import zlib
 
 from nettrail.model.addr import addr4 as addr4
 from nettrail.model.addr import addr6 as addr6
+from nettrail.model.cache import CACHE_LIMIT
 from nettrail.model.packet import (
     AE,
     NO_OPTIONS,
@@ -42,7 +43,6 @@ _IP4_TCP = struct.Struct("!BBHHHBBH4s4sHHIIBBH4x").unpack_from
 _IP4_TCP_TS = struct.Struct("!BBHHHBBH4s4sHHIIBBH4x4sII").unpack_from
 NOP_NOP_TS = b"\x01\x01\x08\x0a"
 ORDER_NOP_NOP_TS = ("nop", "nop", "TS")
-CACHE_LIMIT = 65536
 _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (all fields given)
 
 

@@ -31,6 +31,7 @@ from nettrail.capture.text_fields import (
 from nettrail.capture.text_parse import udp_len
 from nettrail.capture.text_seq import SeqTracker
 from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS, TIMESTAMP, Clock, read_stamp
+from nettrail.model.cache import CACHE_LIMIT, remember
 from nettrail.model.packet import (
     ACK,
     NO_OPTIONS,
@@ -80,7 +81,6 @@ _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
 _NOP_NOP_TS = ("nop", "nop", "TS")
 _SYN_OPTS = re.compile(rb"mss (\d+),sackOK,TS val (\d+) ecr (\d+),nop,wscale (\d+)\Z")
 _SYN_ORDER = ("mss", "sackOK", "TS", "nop", "wscale")
-_CACHE_MAX = 65536
 _SMALL = 1 << 16
 _new: Any = tuple.__new__
 """Records are built with tuple.__new__ (what NamedTuple.__new__ does, minus a Python-level
@@ -384,7 +384,7 @@ class FastLine:
         if n > _U32:
             raise _OverU32
         if n < _SMALL:
-            if len(self.numbers) >= _CACHE_MAX:
+            if len(self.numbers) >= CACHE_LIMIT:
                 self.numbers.clear()
                 self.numbers[b""] = -1
             self.numbers[text] = n
@@ -393,7 +393,7 @@ class FastLine:
     def _udp(self, text: bytes, iphdr: int) -> int:
         """The payload length of a UDP datagram, cached for the plain ``UDP, length N``."""
         n = udp_len(text.decode(), None, iphdr)
-        if text[:12] == b"UDP, length " and len(self.numbers) < _CACHE_MAX:
+        if text[:12] == b"UDP, length " and len(self.numbers) < CACHE_LIMIT:
             self.numbers[text] = n
         return n
 
@@ -406,10 +406,7 @@ class FastLine:
             s = read_stamp(m)
             if not s.invalid and (s.kind == "tod") == (s.ns < DAY_NS):
                 value = s.ns
-        if len(self.seconds) >= _CACHE_MAX:
-            self.seconds.clear()
-        self.seconds[stamp] = value
-        return value
+        return remember(self.seconds, stamp, value)
 
     def _column(self, column: bytes) -> int:
         """The interface and direction of an ``-i any`` column (an index into
@@ -448,10 +445,7 @@ class FastLine:
             pid = len(self.pairs)
             self.pairs.append((ip, sp, dp, (src, sp, dst, dp), 20 if version == 4 else 40))
         cache = self.ends[proto == PROTO_UDP]
-        if len(cache) >= _CACHE_MAX:
-            cache.clear()
-        cache[addrs] = pid
-        return pid
+        return remember(cache, addrs, pid)
 
     def _addr(self, text: str, version: int) -> str | None:
         """The address of a host printed without its port (None if it is not one), cached."""
@@ -463,8 +457,6 @@ class FastLine:
                 addr = None
             else:
                 addr = None if port is not None else addr
-            if len(self.addrs) >= _CACHE_MAX:
-                self.addrs.clear()
-            self.addrs[text] = addr
+            remember(self.addrs, text, addr)
         return addr
 

@@ -33,6 +33,7 @@ from nettrail.capture.text_fields import (
 from nettrail.capture.text_icmp import parse_arp, parse_icmp4, parse_icmp6
 from nettrail.capture.text_old import is_old_tcp, old_ip_details, old_tcp, old_tcp_len
 from nettrail.capture.text_tunnel import (
+    MAC,
     Tunnel,
     find_tunnel,
     link_without_macs,
@@ -69,9 +70,8 @@ class Body(NamedTuple):
 
 _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
 _IFCOL = re.compile(r"(?:([^\s>]+) +)?(In|Out|M|B|P) +(?:ifindex \d+ )?")
-_MAC = r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5}"
 _ETH = re.compile(
-    rf"({_MAC})(?: > ({_MAC}))?,? (?:ethertype ([^(,]+?) \((0x[0-9a-fA-F]+)\)|(802\.3|llc)[^,]*)"
+    rf"({MAC})(?: > ({MAC}))?,? (?:ethertype ([^(,]+?) \((0x[0-9a-fA-F]+)\)|(802\.3|llc)[^,]*)"
     r", length (\d+): "
 )
 
@@ -129,7 +129,7 @@ def parse_frame(text: str, allow_vxlan: bool) -> tuple[Headers, Headers | None, 
 
 _ETHERTYPES = {"IPv4": 0x0800, "IPv6": 0x86DD, "ARP": 0x0806}
 _ETHERTYPE_NAMES = {"IPv4": "IPv4", "IPv6": "IPv6", "ARP": "ARP", "MPLS": "MPLS"}
-_MAC_TOKEN = re.compile(r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5},?\Z")
+_MAC_TOKEN = re.compile(rf"{MAC},?\Z")
 _INVALID_LEN = re.compile(
     r"\[[^\]]*length \d+ > length \d+\] \(invalid\) |truncated-ip - \d+ bytes missing! ")
 _BIG_TCP_LEN = re.compile(r"\[real length \d+, presumed BIG TCP\] ")

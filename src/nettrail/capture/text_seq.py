@@ -19,6 +19,7 @@ numbers; that conversation's numbers stay relative (``seq_relative=True``).
 
 from __future__ import annotations
 
+from nettrail.model.cache import remember
 from nettrail.model.packet import ACK, SYN, TCPHeader
 
 _MOD = 1 << 32
@@ -46,9 +47,7 @@ class SeqTracker:
 
     def syn(self, src: str, sport: int, dst: str, dport: int, seq: int) -> None:
         """Note a SYN without ACK: a pure ACK that sets the bases later hides seq + 1."""
-        if len(self.syns) >= 65536:
-            self.syns.clear()
-        self.syns[(src, sport, dst, dport)] = (seq + 1) % _MOD
+        remember(self.syns, (src, sport, dst, dport), (seq + 1) % _MOD)
 
     def absolute(self, src: str, dst: str, tcp: TCPHeader) -> TCPHeader:
         """``tcp`` with absolute seq/ack where the file's text was relative."""

@@ -17,8 +17,10 @@ from typing import NamedTuple
 
 _GENEVE = re.compile(r"Geneve, Flags \[[^\]]*\], vni (0x[0-9a-fA-F]+|\d+)")
 _GRE = re.compile(r"GREv\d\b")
+MAC = r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5}"
+"""A MAC address as tcpdump prints it (leading zeros of an octet may be left out)."""
 _INNER = re.compile(
-    r"(?:(?<=[\s:])|^)(?:IP6? (?=\(|[^\s>]+ > )|[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5} > "
+    rf"(?:(?<=[\s:])|^)(?:IP6? (?=\(|[^\s>]+ > )|{MAC} > "
     r"|\((?=(?:tos|hlim|flowlabel|class) ))"
 )
 _BARE_INNER = re.compile(r": (?=[0-9a-fA-F.:]+ > [0-9a-fA-F.:]+: )")
@@ -27,9 +29,8 @@ _BARE_V = re.compile(r"\((?:tos|hlim|flowlabel|class) ")
 _MPLS = re.compile(r"MPLS(?: \((?:label )?[^()]*\),?)+\s*(?:\(label [^()]*\),?\s*)*")
 _IPOIB = re.compile(r"IPOIB, ethertype ([^(]+?) \((0x[0-9a-fA-F]+)\), length (\d+): ")
 _ARCNET = re.compile(r"[0-9a-f]{2} [0-9a-f]{2} (?:[0-9a-f]{2}|\w+) (\d+): ")
-_MAC = r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5}"
 _COOKED = re.compile(
-    rf"(?:(?:In|Out|B|M|P) +)?(?:hlen \d+, proto 0x[0-9a-fA-F]+, )?(?:{_MAC}(?: > {_MAC})?,? +)?"
+    rf"(?:(?:In|Out|B|M|P) +)?(?:hlen \d+, proto 0x[0-9a-fA-F]+, )?(?:{MAC}(?: > {MAC})?,? +)?"
     r"ethertype ([^(,]+?) \((0x[0-9a-fA-F]+)\), length (\d+): "
 )
 _NULL = re.compile(r"(?:AF|\d+ > \d+, family) (IPv4|IPv6) \(\d+\), length (\d+): ")

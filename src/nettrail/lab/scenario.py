@@ -13,10 +13,10 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nettrail.errors import ScenarioError
 from nettrail.lab import ovs, safety
@@ -31,6 +31,7 @@ TRAFFIC_KINDS = ("ssh", "tcp-fetch")
 SERVICE_KINDS = ("sshd", "tcp-server")
 _MAX_EXTENDS = 4
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,44 +309,39 @@ def parse(raw: Mapping[str, Any], file: str) -> Scenario:
     traffic = _traffic(top.table("traffic"))
     captures = top.texts("captures")
     top.done()
-    bridges = tuple(_bridges(top, hosts))
-    vxlans = tuple(_vxlans(top, hosts))
-    services = tuple(_services(top, hosts))
-    switches = tuple(_ovs_bridges(top, hosts))
+    bridges = tuple(_per_host(top, hosts, "bridges", _bridge))
+    vxlans = tuple(_per_host(top, hosts, "vxlan", _vxlan))
+    services = tuple(_per_host(top, hosts, "services", _service, device=False))
+    switches = tuple(_per_host(top, hosts, "ovs", _ovs_bridge))
     scenario = Scenario(name, summary, file, hosts, bridges, links, vxlans, services, traffic,
                         captures, offloads, switches)
     _check_references(scenario, file)
     return scenario
 
 
-def _checked_name(table: _Table, key: str) -> str:
-    value: str = table.text(key, _REQUIRED)
-    problem = safety.name_problem(value)
-    if problem:
-        raise table.fail(key, problem)
+def _checked(table: _Table, key: str | None, value: str,
+             problem: Callable[[str], str | None]) -> str:
+    """``value``, or the error line at ``key`` when ``problem`` (a safety check) finds fault."""
+    why = problem(value)
+    if why:
+        raise table.fail(key, why)
     return value
+
+
+def _checked_name(table: _Table, key: str) -> str:
+    return _checked(table, key, table.text(key, _REQUIRED), safety.name_problem)
 
 
 def _checked_addr(table: _Table, key: str, value: str) -> str:
-    problem = safety.address_problem(value)
-    if problem:
-        raise table.fail(key, problem)
-    return value
+    return _checked(table, key, value, safety.address_problem)
 
 
 def _checked_text(table: _Table, key: str, value: str) -> str:
-    problem = safety.text_problem(value)
-    if problem:
-        raise table.fail(key, problem)
-    return value
+    return _checked(table, key, value, safety.text_problem)
 
 
 def _checked_dev(table: _Table, key: str) -> str:
-    value: str = table.text(key, _REQUIRED)
-    problem = safety.ifname_problem(value)
-    if problem:
-        raise table.fail(key, problem)
-    return value
+    return _checked(table, key, table.text(key, _REQUIRED), safety.ifname_problem)
 
 
 def _mtu(table: _Table) -> int | None:
@@ -360,9 +356,7 @@ def _addrs(table: _Table) -> tuple[str, ...]:
 
 
 def _host(scenario: str, name: str, t: _Table) -> Host:
-    problem = safety.name_problem(name)
-    if problem:
-        raise t.fail(None, problem)
+    _checked(t, None, name, safety.name_problem)
     sysctls = []
     for key, value in t.get("sysctls", dict, {}).items():
         if not isinstance(value, int | str) or isinstance(value, bool):
@@ -410,59 +404,43 @@ def _link(name: str, t: _Table) -> Link:
     return Link(name, a, b)
 
 
-def _bridges(top: _Table, hosts: tuple[Host, ...]) -> list[Bridge]:
+def _per_host(top: _Table, hosts: tuple[Host, ...], kind: str,
+              build: Callable[[str, str, _Table], _T], device: bool = True) -> list[_T]:
+    """``build(host, name, table)`` of every ``[hosts.HOST.<kind>.NAME]`` table, host by host;
+    ``device``: NAME is a network device's, checked as one."""
     result = []
     for host in hosts:
-        for name, t in top.table("hosts").table(host.name).tables("bridges"):
-            problem = safety.ifname_problem(name)
-            if problem:
-                raise t.fail(None, problem)
-            result.append(Bridge(host.name, name, _addrs(t), _mtu(t)))
+        for name, t in top.table("hosts").table(host.name).tables(kind):
+            if device:
+                _checked(t, None, name, safety.ifname_problem)
+            result.append(build(host.name, name, t))
             t.done()
     return result
 
 
-def _ovs_bridges(top: _Table, hosts: tuple[Host, ...]) -> list[ovs.OvsBridge]:
-    result = []
-    for host in hosts:
-        for name, t in top.table("hosts").table(host.name).tables("ovs"):
-            problem = safety.ifname_problem(name)
-            if problem:
-                raise t.fail(None, problem)
-            result.append(ovs.parse_bridge(host.name, name, t, _addrs(t), _mtu(t)))
-            t.done()
-    return result
+def _bridge(host: str, name: str, t: _Table) -> Bridge:
+    return Bridge(host, name, _addrs(t), _mtu(t))
 
 
-def _vxlans(top: _Table, hosts: tuple[Host, ...]) -> list[Vxlan]:
-    result = []
-    for host in hosts:
-        for name, t in top.table("hosts").table(host.name).tables("vxlan"):
-            problem = safety.ifname_problem(name)
-            if problem:
-                raise t.fail(None, problem)
-            result.append(Vxlan(
-                host=host.name, name=name, vni=t.number("vni", _REQUIRED),
-                local=_checked_addr(t, "local", t.text("local", _REQUIRED)),
-                remote=_checked_addr(t, "remote", t.text("remote", _REQUIRED)),
-                dev=_checked_dev(t, "dev"), port=t.number("port", 4789),
-                master=t.text("master"), mtu=_mtu(t),
-            ))
-            t.done()
-    return result
+def _ovs_bridge(host: str, name: str, t: _Table) -> ovs.OvsBridge:
+    return ovs.parse_bridge(host, name, t, _addrs(t), _mtu(t))
 
 
-def _services(top: _Table, hosts: tuple[Host, ...]) -> list[Service]:
-    result = []
-    for host in hosts:
-        for name, t in top.table("hosts").table(host.name).tables("services"):
-            kind = t.text("kind", _REQUIRED)
-            if kind not in SERVICE_KINDS:
-                raise t.fail("kind", f"{kind!r} is not one of {', '.join(SERVICE_KINDS)}")
-            port = _port(t)
-            result.append(Service(host.name, name, kind, port, t.number("bytes", 0)))
-            t.done()
-    return result
+def _vxlan(host: str, name: str, t: _Table) -> Vxlan:
+    return Vxlan(
+        host=host, name=name, vni=t.number("vni", _REQUIRED),
+        local=_checked_addr(t, "local", t.text("local", _REQUIRED)),
+        remote=_checked_addr(t, "remote", t.text("remote", _REQUIRED)),
+        dev=_checked_dev(t, "dev"), port=t.number("port", 4789),
+        master=t.text("master"), mtu=_mtu(t),
+    )
+
+
+def _service(host: str, name: str, t: _Table) -> Service:
+    kind = t.text("kind", _REQUIRED)
+    if kind not in SERVICE_KINDS:
+        raise t.fail("kind", f"{kind!r} is not one of {', '.join(SERVICE_KINDS)}")
+    return Service(host, name, kind, _port(t), t.number("bytes", 0))
 
 
 def _port(t: _Table) -> int:

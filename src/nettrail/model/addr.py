@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 
-CACHE_LIMIT = 65536
+from nettrail.model.cache import CACHE_LIMIT, remember
+
 _addr4: dict[bytes, str] = {}
 
 
@@ -13,9 +14,7 @@ def addr4(raw: bytes) -> str:
     """Dotted-quad text of a 4-byte IPv4 address (cached)."""
     text = _addr4.get(raw)
     if text is None:
-        if len(_addr4) >= CACHE_LIMIT:
-            _addr4.clear()
-        text = _addr4[raw] = "%d.%d.%d.%d" % tuple(raw)  # noqa: UP031 - fastest here
+        text = remember(_addr4, raw, "%d.%d.%d.%d" % tuple(raw))  # noqa: UP031 - fastest here
     return text
 
 

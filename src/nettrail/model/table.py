@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from nettrail.model import packet as pk
 from nettrail.model.analysis import PointSummary
+from nettrail.model.cache import remember
 from nettrail.model.packet import PacketRecord
 
 BATCH_ROWS = 262_144
@@ -98,6 +99,15 @@ class Batch:
         return len(self.cols["ts"])
 
 
+def _intern(index: dict[str, int], items: list[str], key: str) -> int:
+    """The position of ``key`` in ``items``, appended (and indexed) when new."""
+    idx = index.get(key)
+    if idx is None:
+        idx = index[key] = len(items)
+        items.append(key)
+    return idx
+
+
 @dataclass
 class PacketTable:
     """The packets of one capture point, in capture order, as column batches."""
@@ -123,21 +133,11 @@ class PacketTable:
 
     def iface_id(self, name: str | None) -> int:
         """The ``iface`` column value of interface ``name`` (-1 for None; added when new)."""
-        if name is None:
-            return -1
-        idx = self._if_index.get(name)
-        if idx is None:
-            idx = self._if_index[name] = len(self.ifnames)
-            self.ifnames.append(name)
-        return idx
+        return -1 if name is None else _intern(self._if_index, self.ifnames, name)
 
     def addr_id(self, text: str) -> int:
         """The side-list index of a non-IPv4 address text (added when new)."""
-        idx = self._addr_index.get(text)
-        if idx is None:
-            idx = self._addr_index[text] = len(self.addrs)
-            self.addrs.append(text)
-        return idx
+        return _intern(self._addr_index, self.addrs, text)
 
     def add_batch(self, batch: Batch) -> None:
         """Append a batch of rows (readers call this for every batch they fill)."""
@@ -271,10 +271,7 @@ def _v4_value(text: str) -> int | None:
         value = int(addr) if addr.version == 4 and addr.compressed == text else None
     except ValueError:
         value = None
-    if len(_V4_CACHE) >= 65536:
-        _V4_CACHE.clear()
-    _V4_CACHE[text] = value
-    return value
+    return remember(_V4_CACHE, text, value)
 
 
 _V4_TEXT: dict[int, str] = {}
@@ -284,9 +281,7 @@ def _v4_text(value: int) -> str:
     """The dotted-quad text of a 32-bit IPv4 value (one shared string per address)."""
     text = _V4_TEXT.get(value)
     if text is None:
-        if len(_V4_TEXT) >= 65536:
-            _V4_TEXT.clear()
-        text = _V4_TEXT[value] = ipaddress.IPv4Address(value).compressed
+        text = remember(_V4_TEXT, value, ipaddress.IPv4Address(value).compressed)
     return text
 
 

@@ -21,6 +21,7 @@ from nettrail.model.analysis import (
     NatTranslation,
     PointSummary,
 )
+from nettrail.model.cache import remember
 from nettrail.model.finding import Evidence, Finding
 from nettrail.model.flow import Connection, Endpoint, FlowKey
 
@@ -205,9 +206,7 @@ def _text(s: str) -> str:
     """A JSON string (cached: points, outcomes and addresses repeat)."""
     text = _texts.get(s)
     if text is None:
-        if len(_texts) >= 65536:
-            _texts.clear()
-        text = _texts[s] = _encode(str(s))
+        text = remember(_texts, s, _encode(str(s)))
     return text
 
 
