@@ -15,9 +15,24 @@ def _tos(rec: PacketRecord, tos: int) -> PacketRecord:
     return rec._replace(headers=rec.headers._replace(ip=ip._replace(tos=tos)))
 
 
-def _injected(first_hop: int) -> list[str]:
+def _routed_copies(recs: list[PacketRecord]) -> list[PacketRecord]:
+    """``recs`` with a copy of each of the client's packets 10 us later on another interface,
+    one hop on (TTL 63), as ``-i any`` on a host routing them shows; frames renumbered."""
+    out = []
+    for r in recs:
+        out.append(r)
+        ip = r.headers.ip
+        if ip is not None and ip.src == C.split(":")[0]:
+            out.append(r._replace(ts_ns=r.ts_ns + 10_000, ifname="eth9", headers=r.headers._replace(
+                ip=ip._replace(ttl=63))))
+    out.sort(key=lambda r: r.ts_ns)
+    return [r._replace(frame=i + 1) for i, r in enumerate(out)]
+
+
+def _injected(first_hop: int, copies: bool = False) -> list[str]:
     """The reset-injected findings' points when the client's late RST is first seen at hop
-    ``first_hop`` of the request's path (0: the client itself)."""
+    ``first_hop`` of the request's path (0: the client itself); ``copies``: the client's
+    point also sees its packets routed on."""
     net = incident()
     rep = [("compute", VM, C, "tap1"), ("compute", FIP, C, "eth1"), ("client", FIP, C, "eth0")]
     net.send(1000.0, rep, SYN | ACK, seq=5000, ack=1001)  # sent again, past the router
@@ -28,12 +43,15 @@ def _injected(first_hop: int) -> list[str]:
         points[p] = [_tos(r, 0x10 if r.ip is not None and r.ip.src == C.split(":")[0]
                           and not r.tcp.flags & RST else 0x00)  # type: ignore[union-attr]
                      for r in recs]
+    if copies:
+        points["client"] = _routed_copies(points["client"])
     found = cross_point(points).findings
     return [f.details["point"] for f in found if f.kind == "reset-injected"]
 
 
 def test_a_rst_seen_leaving_its_sender_is_not_called_injected() -> None:
     assert _injected(0) == []
+    assert _injected(0, copies=True) == []  # judged by the first copy, before any router
 
 
 def test_a_rst_first_seen_past_its_sender_still_is() -> None:

@@ -161,7 +161,8 @@ UNFORWARDED_TTLS = frozenset((64, 128, 255))
 def resets_from_their_sender(conv: Conversation) -> set[tuple[str, str, int]]:
     """(point, file, frame) of every sighting of the conversation's RSTs that left from where
     their sender's other packets come from: first seen at the point where all of that side's
-    other packets are first seen, unrouted (a starting TTL), with the TTL they have there. A
+    other packets are first seen, its first copy there unrouted (a starting TTL) and with a
+    TTL the other packets' first copies have there. A
     device in between cannot have made such a RST, whatever its fields say at a later point."""
     out: set[tuple[str, str, int]] = set()
     for t in conv.tracks:
@@ -171,8 +172,8 @@ def resets_from_their_sender(conv: Conversation) -> set[tuple[str, str, int]]:
         origin = t.points[0]
         if not own or any(u.points[0] != origin for u in own):
             continue
-        ttls = {r.ip.ttl for r in t.first.records if r.ip is not None}
-        theirs = {r.ip.ttl for u in own for r in u.first.records if r.ip is not None}
-        if ttls and ttls <= theirs and ttls <= UNFORWARDED_TTLS:
+        ip = t.first.record.ip  # its first copy there (later ones may be past a router)
+        theirs = {u.first.record.ip.ttl for u in own if u.first.record.ip is not None}
+        if ip is not None and ip.ttl in theirs and ip.ttl in UNFORWARDED_TTLS:
             out.update((s.point, r.file, r.frame) for s in t.sightings for r in s.records)
     return out
