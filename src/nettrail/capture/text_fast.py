@@ -13,7 +13,7 @@ in ``text_parse``, which reads every form (the fast one included, to the same re
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -78,6 +78,7 @@ _ALL_OTHER = re.compile(rb"()" * OTHER + rb"(.*)\n")
 """Every line as another form: what the reader uses when ``_LINE`` is not a pattern."""
 _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
 _NOP_NOP_TS = ("nop", "nop", "TS")
+_NO_COLUMN = (None, None)
 _SYN_OPTS = re.compile(rb"mss (\d+),sackOK,TS val (\d+) ecr (\d+),nop,wscale (\d+)\Z")
 _SYN_ORDER = ("mss", "sackOK", "TS", "nop", "wscale")
 _CACHE_MAX = 65536
@@ -130,10 +131,15 @@ class Chunk:
 
     def record(self, i: int) -> PacketRecord:
         """The record of line ``i`` of the chunk."""
-        return self.fast.make(self.ts[i], self.line[i], self.pair[i], self.col[i],
-                              self.flags[i], self.seq[i], self.ack[i], self.win[i],
-                              self.plen[i], self.wire[i], self.tsv[i], self.ecr[i],
-                              self.opts.get(i))
+        return self.records(i, i + 1)[0]
+
+    def records(self, start: int = 0, end: int | None = None) -> list[PacketRecord]:
+        """The records of lines ``start`` to ``end`` (None: the last) of the chunk."""
+        fields = (self.ts, self.line, self.pair, self.col, self.flags, self.seq, self.ack,
+                  self.win, self.plen, self.wire, self.tsv, self.ecr)
+        if start or end is not None:
+            fields = tuple(f[start:end] for f in fields)
+        return self.fast.records(zip(*fields, strict=True), self.opts, start)
 
 
 def _port(text: str) -> int:
@@ -203,7 +209,7 @@ class FastLine:
         to ``out``; how many were built (see ``fill``)."""
         chunk = Chunk(self)
         built = self.fill(rows, lineno, chunk)
-        out.extend(map(chunk.record, range(built)))
+        out.extend(chunk.records())
         return built
 
     def fill(self, rows: Sequence[Row], lineno: int, chunk: Chunk) -> int:
@@ -357,25 +363,41 @@ class FastLine:
     def make(self, ts: int, line: int, pid: int, col: int, flags: int, seq: int, ack: int,
              win: int, plen: int, wire: int, tsv: int, ecr: int, options: TCPOptions | None,
              time_ok: bool = True) -> PacketRecord:
-        """The record of one common line from its fields as ``fill`` keeps them (-1: absent;
-        ``flags`` -1 for UDP, with RELATIVE for numbers left relative; ``options`` None: none,
-        or the usual timestamps when ``tsv`` is given)."""
-        ip, sp, dp, _key, _iphdr = self.pairs[pid]
-        ifname, direction = self.column_list[col] if col >= 0 else (None, None)
-        if flags < 0:
-            l4: Any = _new(UDPHeader, (sp, dp, plen))
-        else:
-            if options is None:
-                options = NO_OPTIONS if tsv < 0 else _new(TCPOptions, (
-                    None, None, False, (), tsv, ecr, _NOP_NOP_TS))
-            l4 = _new(TCPHeader, (sp, dp, flags & 0xFFFF, None if seq < 0 else seq,
-                                  None if ack < 0 else ack, None if win < 0 else win, plen,
-                                  options, flags > 0xFFFF))
-        rec: PacketRecord = _new(PacketRecord, (
-            self.point, ts, self.path, line, ifname, direction, wire,
-            _new(Headers, (None, ip, l4, None, None)), None, None, None, -1, None, None, time_ok,
-            None))
-        return rec
+        """The record of one common line from its fields as ``fill`` keeps them (see
+        ``records``)."""
+        return self.records([(ts, line, pid, col, flags, seq, ack, win, plen, wire, tsv, ecr)],
+                            {} if options is None else {0: options}, 0, time_ok)[0]
+
+    def records(self, rows: Iterable[tuple[int, ...]], opts: dict[int, TCPOptions], start: int,
+                time_ok: bool = True) -> list[PacketRecord]:
+        """The records of common lines from their fields as ``fill`` keeps them: time, line,
+        address pair, ``-i any`` column, flags (-1 for UDP, with RELATIVE for numbers left
+        relative), seq, ack, window, payload and wire lengths, TS value and echo (-1: absent);
+        ``opts``: the options other than the usual timestamps, by index (the first row's is
+        ``start``). One loop for all rows: no call per record."""
+        pairs, column_list, point, path = self.pairs, self.column_list, self.point, self.path
+        out: list[PacketRecord] = []
+        add = out.append
+        i = start - 1
+        for ts, line, pid, col, flags, seq, ack, win, plen, wire, tsv, ecr in rows:
+            i += 1
+            ip, sp, dp, _key, _iphdr = pairs[pid]
+            ifname, direction = column_list[col] if col >= 0 else _NO_COLUMN
+            if flags < 0:
+                l4: Any = _new(UDPHeader, (sp, dp, plen))
+            else:
+                options = opts.get(i) if opts else None
+                if options is None:
+                    options = NO_OPTIONS if tsv < 0 else _new(TCPOptions, (
+                        None, None, False, (), tsv, ecr, _NOP_NOP_TS))
+                l4 = _new(TCPHeader, (sp, dp, flags & 0xFFFF, None if seq < 0 else seq,
+                                      None if ack < 0 else ack, None if win < 0 else win, plen,
+                                      options, flags > 0xFFFF))
+            add(_new(PacketRecord, (
+                point, ts, path, line, ifname, direction, wire,
+                _new(Headers, (None, ip, l4, None, None)), None, None, None, -1, None, None,
+                time_ok, None)))
+        return out
 
     def _number(self, text: bytes) -> int:
         """A number as an int; small ones (lengths, windows, relative seq and ack) repeat
