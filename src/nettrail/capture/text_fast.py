@@ -135,8 +135,9 @@ class Chunk:
 
     def records(self, start: int = 0, end: int | None = None) -> list[PacketRecord]:
         """The records of lines ``start`` to ``end`` (None: the last) of the chunk."""
-        fields = (self.ts, self.line, self.pair, self.col, self.flags, self.seq, self.ack,
-                  self.win, self.plen, self.wire, self.tsv, self.ecr)
+        fields: tuple[list[int], ...] = (self.ts, self.line, self.pair, self.col, self.flags,
+                                         self.seq, self.ack, self.win, self.plen, self.wire,
+                                         self.tsv, self.ecr)
         if start or end is not None:
             fields = tuple(f[start:end] for f in fields)
         return self.fast.records(zip(*fields, strict=True), self.opts, start)
