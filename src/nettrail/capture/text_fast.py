@@ -193,12 +193,15 @@ class FastLine:
             grown = np.zeros((2 * len(self.pairs), 3), np.int64)
             grown[:start] = self._per_pair[:start]
             self._per_pair = grown
-        for i, (_ip, _sp, _dp, key, iphdr) in enumerate(self.pairs[start:], start):
+        rows = []
+        conn_ids = self._conn_ids
+        for _ip, _sp, _dp, key, iphdr in self.pairs[start:]:
             self._keys.append(key)
             src, sport, dst, dport = key
-            both = min((src, sport, dst, dport), (dst, dport, src, sport))
-            conn = self._conn_ids.setdefault(both, len(self._conn_ids))
-            self._per_pair[i] = iphdr, conn, both == key
+            both = min(key, (dst, dport, src, sport))
+            conn = conn_ids.setdefault(both, len(conn_ids))
+            rows.append((iphdr, conn, both == key))
+        self._per_pair[start:len(self.pairs)] = rows
 
     def row(self, line: str) -> Row | None:
         """The fields of one line (no line end) if it has the common form."""
@@ -465,16 +468,23 @@ class FastLine:
         dst_h, _, dport = dst_t.rpartition(".")
         src, dst = self._addr(src_h, version), self._addr(dst_h, version)
         sp, dp = _port(sport), _port(dport)
-        pid = -1
-        if src is not None and dst is not None and 0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF:
-            ip = _new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False, None))
-            pid = len(self.pairs)
-            self.pairs.append((ip, sp, dp, (src, sp, dst, dp), 20 if version == 4 else 40))
         cache = self.ends[proto == PROTO_UDP]
         if len(cache) >= _CACHE_MAX:
             cache.clear()
-        cache[addrs] = pid
+        if src is None or dst is None or not (0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF):
+            cache[addrs] = -1
+            return -1
+        pid = cache[addrs] = self._pair(version, proto, src, sp, dst, dp)
+        back = f"{keyword} {dst_t} > {src_t}".encode()  # the other direction: made now, as
+        if back not in cache:  # it mostly follows (one parse for both)
+            cache[back] = self._pair(version, proto, dst, dp, src, sp)
         return pid
+
+    def _pair(self, version: int, proto: int, src: str, sp: int, dst: str, dp: int) -> int:
+        """A new address pair (its index into ``pairs``)."""
+        ip = _new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False, None))
+        self.pairs.append((ip, sp, dp, (src, sp, dst, dp), 20 if version == 4 else 40))
+        return len(self.pairs) - 1
 
     def _addr(self, text: str, version: int) -> str | None:
         """The address of a host printed without its port (None if it is not one), cached."""

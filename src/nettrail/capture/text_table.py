@@ -42,6 +42,7 @@ from nettrail.model.table import (
 
 Arr = npt.NDArray[Any]
 _U32 = 1 << 32
+_CACHE_MAX = 65536
 _TOO_BIG = -2
 """What a number too big for 64 bits becomes while its row is checked (its record is kept)."""
 
@@ -98,6 +99,7 @@ class TextSink:
         self.odd: dict[int, PacketRecord] = {}
         self.pair_values: list[tuple[int, int, int, int, int, int, int]] = []
         self.col_values: list[tuple[int, int]] = []
+        self.addr_values: dict[str, tuple[int, int]] = {}
 
     def add_record(self, rec: PacketRecord) -> None:
         """A packet that keeps its record."""
@@ -205,6 +207,15 @@ class TextSink:
         return np.array(values or [(0,) * 7], np.int64).reshape(-1, 7)
 
     def _address(self, text: str) -> tuple[int, int]:
+        """``address_value`` of an address text, cached."""
+        got = self.addr_values.get(text)
+        if got is None:
+            if len(self.addr_values) >= _CACHE_MAX:
+                self.addr_values.clear()
+            got = self.addr_values[text] = self._value(text)
+        return got
+
+    def _value(self, text: str) -> tuple[int, int]:
         """``address_value`` of an address text, a dotted quad without the ipaddress module."""
         try:
             packed = socket.inet_aton(text)
