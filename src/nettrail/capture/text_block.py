@@ -53,6 +53,10 @@ def _numbers(fast: FastLine, texts: tuple[bytes, ...]) -> Arr:
         if misses * 4 < n:
             return np.array([v if v is not None else int(t) if t else -1
                              for v, t in zip(vals, texts, strict=True)], np.int64)
+        if b"" not in texts:  # all present (the pattern's numbers have at most 10 digits)
+            parsed = np.fromstring(b" ".join(texts), np.int64, sep=" ")
+            if len(parsed) == n:
+                return parsed
         lens = np.fromiter(map(len, texts), np.int64, n)
         if lens.max() <= _DIGITS:  # numpy's text parser: all at once
             present = lens > 0
