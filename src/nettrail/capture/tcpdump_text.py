@@ -179,7 +179,7 @@ class TextReader:
         try:
             for item in self._records():
                 if isinstance(item, Chunk):
-                    yield from self._bulk(list(map(item.record, range(len(item)))))
+                    yield from self._bulk(item.records())
                 else:
                     yield from self._judged(item)
         except CaptureError:
@@ -210,10 +210,9 @@ class TextReader:
                         sink.add_chunk(item, 1, n - 1)
                         self.prev, self.held = item.record(n - 2), item.record(n - 1)
                         continue
-                    recs = first + [out for k in range(2, n)
-                                    for out in self._judged(item.record(k))]
+                    recs = first + [out for rec in item.records(2) for out in self._judged(rec)]
                 else:
-                    recs = [out for k in range(n) for out in self._judged(item.record(k))]
+                    recs = [out for rec in item.records() for out in self._judged(rec)]
                 for rec in recs:
                     add(rec)
         except CaptureError:

@@ -53,6 +53,10 @@ def _numbers(fast: FastLine, texts: tuple[bytes, ...]) -> Arr:
         if misses * 4 < n:
             return np.array([v if v is not None else int(t) if t else -1
                              for v, t in zip(vals, texts, strict=True)], np.int64)
+        if b"" not in texts:  # all present (the pattern's numbers have at most 10 digits)
+            parsed = np.fromstring(b" ".join(texts), np.int64, sep=" ")
+            if len(parsed) == n:
+                return parsed
         lens = np.fromiter(map(len, texts), np.int64, n)
         if lens.max() <= _DIGITS:  # numpy's text parser: all at once
             present = lens > 0
@@ -82,12 +86,15 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         secs = [s if s is not None else _second(fast, t) for s, t in zip(secs, stamps, strict=True)]
     sec = np.array(secs, np.int64)
     udp_rows = [i for i, f in enumerate(flags_t) if not f] if b"" in flags_t else []
-    pids: list[int | None] = list(map(fast.ends[0].get, addrs))
-    for i in udp_rows:
-        pids[i] = fast.ends[1].get(addrs[i])
-    if None in pids:
-        pids = [p if p is not None else _pair(fast, a, f)
-                for p, a, f in zip(pids, addrs, flags_t, strict=True)]
+    pids = _pids(fast, addrs, udp_rows)
+    if None in pids:  # new pairs: made once each, in line order, then looked up again
+        for a, is_udp in dict.fromkeys((a, not f) for p, a, f in zip(pids, addrs, flags_t,
+                                                                     strict=True) if p is None):
+            _pair(fast, a, b"" if is_udp else b".")
+        pids = _pids(fast, addrs, udp_rows)
+        if None in pids:  # a cache emptied on the way
+            pids = [p if p is not None else _pair(fast, a, f)
+                    for p, a, f in zip(pids, addrs, flags_t, strict=True)]
     pid = np.array(pids, np.int64)
     if sec.min() < 0 or pid.min() < 0:
         return False
@@ -142,6 +149,14 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     chunk.tsv += tsv.tolist()
     chunk.ecr += ecr.tolist()
     return True
+
+
+def _pids(fast: FastLine, addrs: tuple[bytes, ...], udp_rows: list[int]) -> list[int | None]:
+    """The address pair of every line (None: not made yet)."""
+    pids: list[int | None] = list(map(fast.ends[0].get, addrs))
+    for i in udp_rows:
+        pids[i] = fast.ends[1].get(addrs[i])
+    return pids
 
 
 def _second(fast: FastLine, stamp: bytes) -> int:
@@ -269,20 +284,34 @@ def _one_by_one(fast: FastLine, lines: Arr, pid: Arr, fl: Arr, seq: Arr, ack: Ar
                 rel: Arr) -> Arr:
     """SeqTracker on ``lines``, in order, as ``FastLine.fill`` calls it; the bases of each
     line's own direction and the other after it (seq, ack, reverse seq, reverse ack)."""
-    seqs, pairs = fast.seqs, fast.pairs
-    after = np.zeros((len(lines), 4), np.int64)
-    for m, i in enumerate(lines.tolist()):
-        f = int(fl[i])
-        s_i = int(seq[i])
+    seqs, pairs, bases = fast.seqs, fast.pairs, fast.seqs.bases
+    after: list[tuple[int, int, int, int]] = []
+    moved: list[int] = []
+    moved_seq: list[int] = []
+    moved_ack: list[int] = []
+    moved_rel: list[bool] = []
+    for i, f, s_i, a_i, c, p in zip(lines.tolist(), fl[lines].tolist(), seq[lines].tolist(),
+                                    ack[lines].tolist(), conv[lines].tolist(),
+                                    pid[lines].tolist(), strict=True):
         s_v: int | None = None if s_i < 0 else s_i
-        ip, sp, dp, key, _hdr = pairs[int(pid[i])]
-        if conv[i] and seqs.relative is not False:
-            s_v, a_v, r = seqs.numbers(ip.src, sp, ip.dst, dp, f, s_v, int(ack[i]))
-            ack[i] = a_v
-            seq[i] = -1 if s_v is None else s_v
-            rel[i] = r
-            after[m] = (*_base(seqs.bases.get(key)),
-                        *_base(seqs.bases.get((key[2], key[3], key[0], key[1]))))
+        ip, sp, dp, key, _hdr = pairs[p]
+        if c and seqs.relative is not False:
+            s_v, a_v, r = seqs.numbers(ip.src, sp, ip.dst, dp, f, s_v, a_i)
+            moved.append(i)
+            moved_ack.append(a_v)
+            moved_seq.append(-1 if s_v is None else s_v)
+            moved_rel.append(r)
+            after.append((*_base(bases.get(key)),
+                          *_base(bases.get((key[2], key[3], key[0], key[1])))))
+        else:
+            after.append(_NO_AFTER)
         if f & SYN and not f & ACK and s_v is not None:
             seqs.syn(ip.src, sp, ip.dst, dp, s_v)
-    return after
+    if moved:
+        ack[moved] = moved_ack
+        seq[moved] = moved_seq
+        rel[moved] = moved_rel
+    return np.array(after, np.int64).reshape(-1, 4)
+
+
+_NO_AFTER = (0, 0, 0, 0)

@@ -13,7 +13,7 @@ in ``text_parse``, which reads every form (the fast one included, to the same re
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -79,6 +79,7 @@ _ALL_OTHER = re.compile(rb"()" * OTHER + rb"(.*)\n")
 """Every line as another form: what the reader uses when ``_LINE`` is not a pattern."""
 _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
 _NOP_NOP_TS = ("nop", "nop", "TS")
+_NO_COLUMN = (None, None)
 _SYN_OPTS = re.compile(rb"mss (\d+),sackOK,TS val (\d+) ecr (\d+),nop,wscale (\d+)\Z")
 _SYN_ORDER = ("mss", "sackOK", "TS", "nop", "wscale")
 _SMALL = 1 << 16
@@ -130,10 +131,16 @@ class Chunk:
 
     def record(self, i: int) -> PacketRecord:
         """The record of line ``i`` of the chunk."""
-        return self.fast.make(self.ts[i], self.line[i], self.pair[i], self.col[i],
-                              self.flags[i], self.seq[i], self.ack[i], self.win[i],
-                              self.plen[i], self.wire[i], self.tsv[i], self.ecr[i],
-                              self.opts.get(i))
+        return self.records(i, i + 1)[0]
+
+    def records(self, start: int = 0, end: int | None = None) -> list[PacketRecord]:
+        """The records of lines ``start`` to ``end`` (None: the last) of the chunk."""
+        fields: tuple[list[int], ...] = (self.ts, self.line, self.pair, self.col, self.flags,
+                                         self.seq, self.ack, self.win, self.plen, self.wire,
+                                         self.tsv, self.ecr)
+        if start or end is not None:
+            fields = tuple(f[start:end] for f in fields)
+        return self.fast.records(zip(*fields, strict=True), self.opts, start)
 
 
 def _port(text: str) -> int:
@@ -186,12 +193,15 @@ class FastLine:
             grown = np.zeros((2 * len(self.pairs), 3), np.int64)
             grown[:start] = self._per_pair[:start]
             self._per_pair = grown
-        for i, (_ip, _sp, _dp, key, iphdr) in enumerate(self.pairs[start:], start):
+        rows = []
+        conn_ids = self._conn_ids
+        for _ip, _sp, _dp, key, iphdr in self.pairs[start:]:
             self._keys.append(key)
             src, sport, dst, dport = key
-            both = min((src, sport, dst, dport), (dst, dport, src, sport))
-            conn = self._conn_ids.setdefault(both, len(self._conn_ids))
-            self._per_pair[i] = iphdr, conn, both == key
+            both = min(key, (dst, dport, src, sport))
+            conn = conn_ids.setdefault(both, len(conn_ids))
+            rows.append((iphdr, conn, both == key))
+        self._per_pair[start:len(self.pairs)] = rows
 
     def row(self, line: str) -> Row | None:
         """The fields of one line (no line end) if it has the common form."""
@@ -203,7 +213,7 @@ class FastLine:
         to ``out``; how many were built (see ``fill``)."""
         chunk = Chunk(self)
         built = self.fill(rows, lineno, chunk)
-        out.extend(map(chunk.record, range(built)))
+        out.extend(chunk.records())
         return built
 
     def fill(self, rows: Sequence[Row], lineno: int, chunk: Chunk) -> int:
@@ -357,25 +367,41 @@ class FastLine:
     def make(self, ts: int, line: int, pid: int, col: int, flags: int, seq: int, ack: int,
              win: int, plen: int, wire: int, tsv: int, ecr: int, options: TCPOptions | None,
              time_ok: bool = True) -> PacketRecord:
-        """The record of one common line from its fields as ``fill`` keeps them (-1: absent;
-        ``flags`` -1 for UDP, with RELATIVE for numbers left relative; ``options`` None: none,
-        or the usual timestamps when ``tsv`` is given)."""
-        ip, sp, dp, _key, _iphdr = self.pairs[pid]
-        ifname, direction = self.column_list[col] if col >= 0 else (None, None)
-        if flags < 0:
-            l4: Any = _new(UDPHeader, (sp, dp, plen))
-        else:
-            if options is None:
-                options = NO_OPTIONS if tsv < 0 else _new(TCPOptions, (
-                    None, None, False, (), tsv, ecr, _NOP_NOP_TS))
-            l4 = _new(TCPHeader, (sp, dp, flags & 0xFFFF, None if seq < 0 else seq,
-                                  None if ack < 0 else ack, None if win < 0 else win, plen,
-                                  options, flags > 0xFFFF))
-        rec: PacketRecord = _new(PacketRecord, (
-            self.point, ts, self.path, line, ifname, direction, wire,
-            _new(Headers, (None, ip, l4, None, None)), None, None, None, -1, None, None, time_ok,
-            None))
-        return rec
+        """The record of one common line from its fields as ``fill`` keeps them (see
+        ``records``)."""
+        return self.records([(ts, line, pid, col, flags, seq, ack, win, plen, wire, tsv, ecr)],
+                            {} if options is None else {0: options}, 0, time_ok)[0]
+
+    def records(self, rows: Iterable[tuple[int, ...]], opts: dict[int, TCPOptions], start: int,
+                time_ok: bool = True) -> list[PacketRecord]:
+        """The records of common lines from their fields as ``fill`` keeps them: time, line,
+        address pair, ``-i any`` column, flags (-1 for UDP, with RELATIVE for numbers left
+        relative), seq, ack, window, payload and wire lengths, TS value and echo (-1: absent);
+        ``opts``: the options other than the usual timestamps, by index (the first row's is
+        ``start``). One loop for all rows: no call per record."""
+        pairs, column_list, point, path = self.pairs, self.column_list, self.point, self.path
+        out: list[PacketRecord] = []
+        add = out.append
+        i = start - 1
+        for ts, line, pid, col, flags, seq, ack, win, plen, wire, tsv, ecr in rows:
+            i += 1
+            ip, sp, dp, _key, _iphdr = pairs[pid]
+            ifname, direction = column_list[col] if col >= 0 else _NO_COLUMN
+            if flags < 0:
+                l4: Any = _new(UDPHeader, (sp, dp, plen))
+            else:
+                options = opts.get(i) if opts else None
+                if options is None:
+                    options = NO_OPTIONS if tsv < 0 else _new(TCPOptions, (
+                        None, None, False, (), tsv, ecr, _NOP_NOP_TS))
+                l4 = _new(TCPHeader, (sp, dp, flags & 0xFFFF, None if seq < 0 else seq,
+                                      None if ack < 0 else ack, None if win < 0 else win, plen,
+                                      options, flags > 0xFFFF))
+            add(_new(PacketRecord, (
+                point, ts, path, line, ifname, direction, wire,
+                _new(Headers, (None, ip, l4, None, None)), None, None, None, -1, None, None,
+                time_ok, None)))
+        return out
 
     def _number(self, text: bytes) -> int:
         """A number as an int; small ones (lengths, windows, relative seq and ack) repeat
@@ -439,13 +465,23 @@ class FastLine:
         dst_h, _, dport = dst_t.rpartition(".")
         src, dst = self._addr(src_h, version), self._addr(dst_h, version)
         sp, dp = _port(sport), _port(dport)
-        pid = -1
-        if src is not None and dst is not None and 0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF:
-            ip = _new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False, None))
-            pid = len(self.pairs)
-            self.pairs.append((ip, sp, dp, (src, sp, dst, dp), 20 if version == 4 else 40))
         cache = self.ends[proto == PROTO_UDP]
-        return remember(cache, addrs, pid)
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        if src is None or dst is None or not (0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF):
+            cache[addrs] = -1
+            return -1
+        pid = cache[addrs] = self._pair(version, proto, src, sp, dst, dp)
+        back = f"{keyword} {dst_t} > {src_t}".encode()  # the other direction: made now, as
+        if back not in cache:  # it mostly follows (one parse for both)
+            cache[back] = self._pair(version, proto, dst, dp, src, sp)
+        return pid
+
+    def _pair(self, version: int, proto: int, src: str, sp: int, dst: str, dp: int) -> int:
+        """A new address pair (its index into ``pairs``)."""
+        ip = _new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False, None))
+        self.pairs.append((ip, sp, dp, (src, sp, dst, dp), 20 if version == 4 else 40))
+        return len(self.pairs) - 1
 
     def _addr(self, text: str, version: int) -> str | None:
         """The address of a host printed without its port (None if it is not one), cached."""

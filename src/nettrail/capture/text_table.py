@@ -23,6 +23,7 @@ import numpy.typing as npt
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_block import RELATIVE
 from nettrail.capture.text_fast import Chunk, FastLine
+from nettrail.model.cache import remember
 from nettrail.model.packet import PROTO_UDP, PacketRecord, TCPOptions
 from nettrail.model.table import (
     BATCH_ROWS,
@@ -98,6 +99,7 @@ class TextSink:
         self.odd: dict[int, PacketRecord] = {}
         self.pair_values: list[tuple[int, int, int, int, int, int, int]] = []
         self.col_values: list[tuple[int, int]] = []
+        self.addr_values: dict[str, tuple[int, int]] = {}
 
     def add_record(self, rec: PacketRecord) -> None:
         """A packet that keeps its record."""
@@ -205,6 +207,13 @@ class TextSink:
         return np.array(values or [(0,) * 7], np.int64).reshape(-1, 7)
 
     def _address(self, text: str) -> tuple[int, int]:
+        """``address_value`` of an address text, cached."""
+        got = self.addr_values.get(text)
+        if got is None:
+            got = remember(self.addr_values, text, self._value(text))
+        return got
+
+    def _value(self, text: str) -> tuple[int, int]:
         """``address_value`` of an address text, a dotted quad without the ipaddress module."""
         try:
             packed = socket.inet_aton(text)
