@@ -67,9 +67,17 @@ def _samples(matches: Sequence[Match]) -> dict[object, dict[bool, _Side]]:
     flows = UnionFind()
     sides = UnionFind()
     done: set[tuple[Form, ...]] = set()
+    seen: set[int] = set()  # ids of single sightings' forms already joined (forms are shared)
     for m in matches:
         a = m.a
-        forms = (a.form,) if a.single else tuple(a.forms)
+        if a.single:
+            fid = id(a.form)
+            if fid in seen:
+                continue
+            seen.add(fid)
+            forms: tuple[Form, ...] = (a.form,)
+        else:
+            forms = tuple(a.forms)
         if forms in done:
             continue
         done.add(forms)
@@ -81,10 +89,13 @@ def _samples(matches: Sequence[Match]) -> dict[object, dict[bool, _Side]]:
             sides.union(dst, first[1])
     by_group: dict[object, dict[bool, _Side]] = {}
     known: dict[Form, _Side] = {}
+    by_id: dict[int, _Side] = {}  # the same, by the (shared) form object's id
     for m in matches:
         a, b = m.a, m.b
         form = a.form
-        side = known.get(form)
+        side = by_id.get(id(form))
+        if side is None:
+            side = known.get(form)
         if side is None:
             src, dst = form
             group = flows.find((src, dst) if src <= dst else (dst, src))
@@ -96,6 +107,7 @@ def _samples(matches: Sequence[Match]) -> dict[object, dict[bool, _Side]]:
             if side is None:
                 side = by_side[orientation] = _Side()
             known[form] = side
+        by_id[id(form)] = side
         side.causal.append(0 if a.single and b.single else _causal(m))
         side.fwd.append(b.first_ns - a.last_ns)
         side.rev.append(b.last_ns - a.first_ns)
