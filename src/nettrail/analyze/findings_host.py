@@ -48,27 +48,47 @@ class Packet(NamedTuple):
         return self.copies[-1].direction == "in" and not self.left
 
 
+# a group's last copy: (flags, seq, ack, payload length, source, source port), IP ID, time,
+# (interface, direction)
+_Last = tuple[tuple[object, ...], int | None, int, tuple[str | None, str | None]]
+
+
 def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
     """TCP packets by connection, each packet's copies grouped."""
     flows: dict[FlowKey, list[list[PacketRecord]]] = defaultdict(list)
-    for r in sorted(records, key=lambda r: r.ts_ns):
-        tcp, ip = r.tcp, r.ip
-        if tcp is None or ip is None or r.inner is not None:
+    # per address/port quadruple: its connection's groups, and each group's last copy's
+    # (flags, seq, ack, payload length, source, source port), IP ID and time
+    by_quad: dict[tuple[str, int, str, int],
+                  tuple[list[list[PacketRecord]], list[_Last]]] = {}
+    by_key: dict[FlowKey, tuple[list[list[PacketRecord]], list[_Last]]] = {}
+    tcp_header = TCPHeader
+    for r in sorted(records, key=_ts_of):
+        h = r.headers
+        ip, tcp = h.ip, h.l4
+        if r.inner is not None or ip is None or not isinstance(tcp, tcp_header):
             continue
-        key = FlowKey.of(6, Endpoint(ip.src, tcp.sport), Endpoint(ip.dst, tcp.dport))
-        groups = flows[key]
-        for g in reversed(groups[-8:]):
-            o = g[-1]
-            ot = o.tcp
-            if (copy_gap(r.ts_ns - o.ts_ns, ip.ip_id) and ot is not None and o.ip is not None
-                    and (ot.flags, ot.seq, ot.ack, ot.payload_len, o.ip.src, ot.sport)
-                    == (tcp.flags, tcp.seq, tcp.ack, tcp.payload_len, ip.src, tcp.sport)
-                    and (ip.ip_id is None or o.ip.ip_id == ip.ip_id)
-                    and (o.ifname, o.direction) != (r.ifname, r.direction)):
-                g.append(r)
+        quad = (ip.src, tcp.sport, ip.dst, tcp.dport)
+        held = by_quad.get(quad)
+        if held is None:
+            key = FlowKey.of(6, Endpoint(ip.src, tcp.sport), Endpoint(ip.dst, tcp.dport))
+            held = by_key.get(key)
+            if held is None:
+                held = by_key[key] = (flows[key], [])
+            by_quad[quad] = held
+        groups, sigs = held
+        sig = (tcp.flags, tcp.seq, tcp.ack, tcp.payload_len, ip.src, tcp.sport)
+        ip_id, ts, where = ip.ip_id, r.ts_ns, (r.ifname, r.direction)
+        n = len(groups)
+        for j in range(n - 1, max(n - 8, 0) - 1, -1):
+            o_sig, o_ip_id, o_ts, o_where = sigs[j]
+            if (copy_gap(ts - o_ts, ip_id) and o_sig == sig
+                    and (ip_id is None or o_ip_id == ip_id) and o_where != where):
+                groups[j].append(r)
+                sigs[j] = (sig, ip_id, ts, where)
                 break
         else:
             groups.append([r])
+            sigs.append((sig, ip_id, ts, where))
     # the same packet in another form (NAT at this point): same TCP fields, moments apart
     seen: dict[tuple[object, ...], list[PacketRecord]] = defaultdict(list)
     for groups in flows.values():
@@ -80,6 +100,10 @@ def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
     for key, groups in flows.items():
         out[key] = [_packet(g, seen[_invariant(g[0])] if _keyed(g[0]) else []) for g in groups]
     return out
+
+
+def _ts_of(r: PacketRecord) -> int:
+    return r.ts_ns
 
 
 def _keyed(r: PacketRecord) -> bool:
