@@ -88,15 +88,15 @@ def _samples(matches: Sequence[Match]) -> dict[object, dict[bool, _Side]]:
             sides.union(src, first[0])
             sides.union(dst, first[1])
     by_group: dict[object, dict[bool, _Side]] = {}
-    known: dict[Form, _Side] = {}
-    by_id: dict[int, _Side] = {}  # the same, by the (shared) form object's id
+    known: dict[Form, list[Match]] = {}
+    by_id: dict[int, list[Match]] = {}  # the same, by the (shared) form object's id
+    of_side: dict[int, tuple[_Side, list[Match]]] = {}  # by the side's id: its matches
     for m in matches:
-        a, b = m.a, m.b
-        form = a.form
-        side = by_id.get(id(form))
-        if side is None:
-            side = known.get(form)
-        if side is None:
+        form = m.a.form
+        held = by_id.get(id(form))
+        if held is None:
+            held = known.get(form)
+        if held is None:
             src, dst = form
             group = flows.find((src, dst) if src <= dst else (dst, src))
             orientation = str(sides.find(src)) < str(sides.find(dst))
@@ -106,12 +106,15 @@ def _samples(matches: Sequence[Match]) -> dict[object, dict[bool, _Side]]:
             side = by_side.get(orientation)
             if side is None:
                 side = by_side[orientation] = _Side()
-            known[form] = side
-        by_id[id(form)] = side
-        side.causal.append(0 if a.single and b.single else _causal(m))
-        side.fwd.append(b.first_ns - a.last_ns)
-        side.rev.append(b.last_ns - a.first_ns)
-        side.mid.append(b.first_ns - a.first_ns)
+                of_side[id(side)] = (side, [])
+            held = known[form] = of_side[id(side)][1]
+        by_id[id(form)] = held
+        held.append(m)
+    for side, ms in of_side.values():  # each side's samples in the order of its matches
+        side.causal.extend([0 if m.a.single and m.b.single else _causal(m) for m in ms])
+        side.fwd.extend([b.first_ns - a.last_ns for a, b, _c in ms])
+        side.rev.extend([b.last_ns - a.first_ns for a, b, _c in ms])
+        side.mid.extend([b.first_ns - a.first_ns for a, b, _c in ms])
     return by_group
 
 
