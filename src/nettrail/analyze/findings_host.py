@@ -61,6 +61,8 @@ def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
     by_quad: dict[tuple[str, int, str, int],
                   tuple[list[list[PacketRecord]], list[_Last]]] = {}
     by_key: dict[FlowKey, tuple[list[list[PacketRecord]], list[_Last]]] = {}
+    # the same packet in another form (NAT at this point): same TCP fields, moments apart
+    seen: dict[tuple[object, ...], list[PacketRecord]] = defaultdict(list)
     tcp_header = TCPHeader
     for r in sorted(records, key=_ts_of):
         h = r.headers
@@ -78,6 +80,8 @@ def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
         groups, sigs = held
         sig = (tcp.flags, tcp.seq, tcp.ack, tcp.payload_len, ip.src, tcp.sport)
         ip_id, ts, where = ip.ip_id, r.ts_ns, (r.ifname, r.direction)
+        if tcp.seq is not None or ip_id:  # ``_keyed``: by ``_invariant``, for other forms
+            seen[(tcp.flags, tcp.seq, tcp.ack, tcp.payload_len, ip_id)].append(r)
         n = len(groups)
         for j in range(n - 1, max(n - 8, 0) - 1, -1):
             o_sig, o_ip_id, o_ts, o_where = sigs[j]
@@ -89,13 +93,6 @@ def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
         else:
             groups.append([r])
             sigs.append((sig, ip_id, ts, where))
-    # the same packet in another form (NAT at this point): same TCP fields, moments apart
-    seen: dict[tuple[object, ...], list[PacketRecord]] = defaultdict(list)
-    for groups in flows.values():
-        for g in groups:
-            for r in g:
-                if _keyed(r):
-                    seen[_invariant(r)].append(r)
     out: dict[FlowKey, list[Packet]] = {}
     for key, groups in flows.items():
         out[key] = [_packet(g, seen[_invariant(g[0])] if _keyed(g[0]) else []) for g in groups]
