@@ -84,6 +84,9 @@ COLUMNS: dict[str, type[Any]] = {
 """Every column and its dtype."""
 
 
+_K_TCP = K_SEQ | K_TS | K_WIN  # the known bits a TCP header built from columns depends on
+
+
 @dataclass
 class Batch:
     """Up to :data:`BATCH_ROWS` rows: one array per column of :data:`COLUMNS`, all the same
@@ -171,13 +174,18 @@ class PacketTable:
             i -= n
         raise IndexError("row out of range")
 
-    def records(self) -> Iterator[PacketRecord]:
-        """The record of every row, in order (the columns read in bulk, batch by batch)."""
+    def records(self, shared: dict[tuple[int, ...], pk.TCPHeader] | None = None,
+                ) -> Iterator[PacketRecord]:
+        """The record of every row, in order (the columns read in bulk, batch by batch).
+
+        ``shared``: TCP headers by their column values, filled and reused across calls, so
+        that tables of several points seeing the same packets share one header per packet
+        (headers are immutable; NAT leaves them alone)."""
         for b in self.batches:
             if b.rebuild is not None:  # a reader's own record builder (text)
                 yield from (self._record(b, i) for i in range(len(b)))
                 continue
-            yield from _batch_records(self, b)
+            yield from _batch_records(self, b, {} if shared is None else shared)
 
     def _record(self, b: Batch, i: int) -> PacketRecord:
         rec = b.odd.get(i)
@@ -239,10 +247,11 @@ def column_record(table: PacketTable, row: dict[str, int]) -> PacketRecord:
     )
 
 
-def _batch_records(table: PacketTable, b: Batch) -> Iterator[PacketRecord]:
+def _batch_records(table: PacketTable, b: Batch, shared: dict[tuple[int, ...], pk.TCPHeader],
+                   ) -> Iterator[PacketRecord]:
     """``column_record`` of every row of a column batch (its kept record where it has one),
     the same values built positionally: the columns read as lists once, one shared text per
-    address."""
+    address, one shared TCP header per distinct header (``shared``, by its column values)."""
     c = {k: v.tolist() for k, v in b.cols.items()}
     odd = b.odd
     new = tuple.__new__
@@ -275,11 +284,16 @@ def _batch_records(table: PacketTable, b: Batch) -> Iterator[PacketRecord]:
                         bool(known & K_MF), tos))
         l4: pk.TCPHeader | pk.UDPHeader
         if proto == 6:
-            options = new(opt_t, (None, None, False, (), ts_val, None, ())) if known & K_TS \
-                else no_options
-            l4 = new(tcp_t, (sport, dport, flags, seq if known & K_SEQ else None,
-                             ack if known & K_SEQ else None, window if known & K_WIN else None,
-                             plen, options, False))
+            key = (sport, dport, flags, seq, ack, window, plen, ts_val, known & _K_TCP)
+            got = shared.get(key)
+            if got is None:
+                options = new(opt_t, (None, None, False, (), ts_val, None, ())) \
+                    if known & K_TS else no_options
+                got = shared[key] = new(tcp_t, (
+                    sport, dport, flags, seq if known & K_SEQ else None,
+                    ack if known & K_SEQ else None, window if known & K_WIN else None, plen,
+                    options, False))
+            l4 = got
         else:
             l4 = new(udp_t, (sport, dport, plen))
         yield new(rec_t, (point, ts, files[file], frame, ifnames[iface] if iface >= 0 else None,
