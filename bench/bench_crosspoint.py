@@ -1,7 +1,7 @@
 """``nettrail analyze`` of four capture points of the same traffic, on one core, against tshark.
 
     python bench/bench_crosspoint.py [--packets 1000000] [--repeat 3] [--no-append]
-                                     [--nettrail PATH] [--label TEXT]
+                                     [--nettrail PATH] [--baseline PATH] [--label TEXT]
 
 The traffic is ``bench/gen_capture.py``'s web mix (generated once into bench/data/). It is
 written as seen at four points on the path client -> server, each its own pcap: ``client``
@@ -110,12 +110,17 @@ def main() -> int:
     ap.add_argument("--label", default="", help="what the run measures (e.g. before, after)")
     ap.add_argument("--nettrail", default=str(Path(sys.executable).with_name("nettrail")),
                     help="the nettrail command to time (another tree's, for a baseline)")
+    ap.add_argument("--baseline", help="another tree's nettrail command, timed in the same "
+                    "rounds (e.g. the main branch's, for before / after)")
     args = ap.parse_args()
     paths = four_points(args.packets)
     nettrail = args.nettrail
     pin = ["taskset", "-c", "0"]
-    cmds = {"nettrail (4 points)": [*pin, nettrail, "analyze", "--format", "json",
-                                    *(f"{n}={p}" for n, p in paths)]}
+    point_args = [f"{n}={p}" for n, p in paths]
+    cmds = {"nettrail (4 points)": [*pin, nettrail, "analyze", "--format", "json", *point_args]}
+    if args.baseline:
+        cmds["baseline nettrail (4 points)"] = [*pin, args.baseline, "analyze", "--format",
+                                                "json", *point_args]
     tshark = shutil.which("tshark")
     if tshark:
         cmds["tshark conv,tcp (client)"] = [*pin, tshark, "-q", "-z", "conv,tcp", "-r",

@@ -64,15 +64,23 @@ def _samples(matches: Sequence[Match]) -> dict[object, dict[bool, _Side]]:
     and all their sources are one side of it: so both directions of a NATed connection fall
     in one group with opposite orientations.
     """
-    flows = UnionFind()
-    sides = UnionFind()
-    done: set[tuple[Form, ...]] = set()
+    # one pass over the matches: grouped by their A sighting's form (forms are shared
+    # objects), with the forms of the packets NATed at A; a side's samples are then taken in
+    # bulk, form by form (everything read from them is order-free: medians, sorted bounds)
+    of_form: dict[int, tuple[Form, list[Match]]] = {}
+    natted: dict[tuple[Form, ...], None] = {}  # in order of first match (union order)
     for m in matches:
         a = m.a
-        forms = (a.form,) if a.single else tuple(a.forms)
-        if forms in done:
-            continue
-        done.add(forms)
+        form = a.form
+        held = of_form.get(id(form))
+        if held is None:
+            held = of_form[id(form)] = (form, [])
+        held[1].append(m)
+        if not a.single:
+            natted[tuple(a.forms)] = None
+    flows = UnionFind()
+    sides = UnionFind()
+    for forms in natted:  # a packet seen in one form joins nothing
         first = forms[0]
         for src, dst in forms:
             flows.union((src, dst) if src <= dst else (dst, src),
@@ -80,26 +88,19 @@ def _samples(matches: Sequence[Match]) -> dict[object, dict[bool, _Side]]:
             sides.union(src, first[0])
             sides.union(dst, first[1])
     by_group: dict[object, dict[bool, _Side]] = {}
-    known: dict[Form, _Side] = {}
-    for m in matches:
-        a, b = m.a, m.b
-        form = a.form
-        side = known.get(form)
+    for (src, dst), ms in of_form.values():
+        group = flows.find((src, dst) if src <= dst else (dst, src))
+        orientation = str(sides.find(src)) < str(sides.find(dst))
+        by_side = by_group.get(group)
+        if by_side is None:
+            by_side = by_group[group] = {}
+        side = by_side.get(orientation)
         if side is None:
-            src, dst = form
-            group = flows.find((src, dst) if src <= dst else (dst, src))
-            orientation = str(sides.find(src)) < str(sides.find(dst))
-            by_side = by_group.get(group)
-            if by_side is None:
-                by_side = by_group[group] = {}
-            side = by_side.get(orientation)
-            if side is None:
-                side = by_side[orientation] = _Side()
-            known[form] = side
-        side.causal.append(0 if a.single and b.single else _causal(m))
-        side.fwd.append(b.first_ns - a.last_ns)
-        side.rev.append(b.last_ns - a.first_ns)
-        side.mid.append(b.first_ns - a.first_ns)
+            side = by_side[orientation] = _Side()
+        side.causal.extend([0 if m.a.single and m.b.single else _causal(m) for m in ms])
+        side.fwd.extend([b.first_ns - a.last_ns for a, b, _c in ms])
+        side.rev.extend([b.last_ns - a.first_ns for a, b, _c in ms])
+        side.mid.extend([b.first_ns - a.first_ns for a, b, _c in ms])
     return by_group
 
 

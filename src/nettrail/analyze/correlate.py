@@ -349,7 +349,12 @@ def fold_copies(records: Iterable[PacketRecord],
                 out.append(found)
             else:
                 found.add_copy(record, form)
-            _hold(recent, key, found)
+            if held is None:  # ``_hold``, inline: the bulk of records come this way
+                recent[key] = [found]
+            elif held[-1] is not found:
+                held.append(found)
+                if len(held) > _CANDIDATES:
+                    del held[0]
             continue
         if (record.inner is None and ip is not None and type(l4) is tcp_header
                 and ip.proto == PROTO_TCP):  # TCP without seq numbers or IP ID (text)

@@ -92,9 +92,11 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]]) -> tuple[
     pairs = {(a, b): strong_pairs(index[a], index[b]) for a, b in combinations(names, 2)}
     del index
     estimates: list[PairEstimate] = []
+    untimed = _untimed(points)
     for a, b in combinations(names, 2):
-        anchors = [m for m in match_points(sightings[a], sightings[b], pairs=pairs[(a, b)])
-                   if _time_ok(m.a) and _time_ok(m.b)]
+        anchors = match_points(sightings[a], sightings[b], pairs=pairs[(a, b)])
+        if a in untimed or b in untimed:
+            anchors = [m for m in anchors if _time_ok(m.a) and _time_ok(m.b)]
         est = estimate_pair(a, b, anchors)
         del anchors
         if est is not None:
@@ -109,6 +111,11 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]]) -> tuple[
         matches.extend(match_points(sightings[a], sightings[b], offset_ba, tol,
                                     pairs=pairs.pop((a, b))))
     return sightings, clock, matches
+
+
+def _untimed(points: Mapping[str, Sequence[PacketRecord]]) -> set[str]:
+    """The points with a record whose time is not usable (the others need no check)."""
+    return {p for p, recs in points.items() if not all(r.time_ok for r in recs)}
 
 
 def _time_ok(s: Sighting) -> bool:
@@ -127,7 +134,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
         points = {p: trusted_times(list(recs)) for p, recs in points.items()}
         sightings, clock, matches = correlate(points)
-        unknown = unknown_clocks(list(points), clock, _span_ns(sightings))
+        unknown = unknown_clocks(list(points), clock, _span_ns(sightings, _untimed(points)))
         tracks = build_tracks(sightings, _drained(matches), offset_map(clock))
         convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
                                      and t.first.proto != PROTO_ICMPV6])
@@ -183,11 +190,12 @@ def _not_repeated(host: list[Finding], findings: Sequence[Finding],
                                 f.evidence[-1].frame) in sent)))]
 
 
-def _span_ns(sightings: Mapping[str, Sequence[Sighting]]) -> dict[str, int]:
-    """How long each point captured (its first to its last packet with a usable time)."""
+def _span_ns(sightings: Mapping[str, Sequence[Sighting]], untimed: set[str]) -> dict[str, int]:
+    """How long each point captured (its first to its last packet with a usable time);
+    ``untimed``: the points with a record whose time is not usable."""
     out = {}
     for p, items in sightings.items():
-        timed = [s for s in items if _time_ok(s)]
+        timed = [s for s in items if _time_ok(s)] if p in untimed else items
         out[p] = max(s.last_ns for s in timed) - min(s.first_ns for s in timed) if timed else 0
     return out
 

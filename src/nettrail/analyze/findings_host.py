@@ -48,62 +48,73 @@ class Packet(NamedTuple):
         return self.copies[-1].direction == "in" and not self.left
 
 
+# a group's last copy: (flags, seq, ack, payload length, source, source port), IP ID, time,
+# (interface, direction)
+_Last = tuple[tuple[object, ...], int | None, int, tuple[str | None, str | None]]
+_Held = tuple[list[list[PacketRecord]], list[_Last],
+              list[tuple[TCPHeader, int | None, tuple[object, ...] | None]]]
+
+
 def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
     """TCP packets by connection, each packet's copies grouped."""
-    flows: dict[FlowKey, list[list[PacketRecord]]] = defaultdict(list)
-    for r in sorted(records, key=lambda r: r.ts_ns):
-        tcp, ip = r.tcp, r.ip
-        if tcp is None or ip is None or r.inner is not None:
+    # per address/port quadruple: its connection's groups, and each group's last copy's
+    # (flags, seq, ack, payload length, source, source port), IP ID and time
+    # and each group's first copy's TCP header, IP ID and invariant (None: not keyed)
+    by_quad: dict[tuple[str, int, str, int], _Held] = {}
+    by_key: dict[FlowKey, _Held] = {}
+    # the same packet in another form (NAT at this point): same TCP fields, moments apart
+    seen: dict[tuple[object, ...], list[PacketRecord]] = defaultdict(list)
+    tcp_header = TCPHeader
+    for r in sorted(records, key=_ts_of):
+        h = r.headers
+        ip, tcp = h.ip, h.l4
+        if r.inner is not None or ip is None or not isinstance(tcp, tcp_header):
             continue
-        key = FlowKey.of(6, Endpoint(ip.src, tcp.sport), Endpoint(ip.dst, tcp.dport))
-        groups = flows[key]
-        for g in reversed(groups[-8:]):
-            o = g[-1]
-            ot = o.tcp
-            if (copy_gap(r.ts_ns - o.ts_ns, ip.ip_id) and ot is not None and o.ip is not None
-                    and (ot.flags, ot.seq, ot.ack, ot.payload_len, o.ip.src, ot.sport)
-                    == (tcp.flags, tcp.seq, tcp.ack, tcp.payload_len, ip.src, tcp.sport)
-                    and (ip.ip_id is None or o.ip.ip_id == ip.ip_id)
-                    and (o.ifname, o.direction) != (r.ifname, r.direction)):
-                g.append(r)
+        quad = (ip.src, tcp.sport, ip.dst, tcp.dport)
+        held = by_quad.get(quad)
+        if held is None:
+            key = FlowKey.of(6, Endpoint(ip.src, tcp.sport), Endpoint(ip.dst, tcp.dport))
+            held = by_key.get(key)
+            if held is None:
+                held = by_key[key] = ([], [], [])
+            by_quad[quad] = held
+        groups, sigs, heads = held
+        sig = (tcp.flags, tcp.seq, tcp.ack, tcp.payload_len, ip.src, tcp.sport)
+        ip_id, ts, where = ip.ip_id, r.ts_ns, (r.ifname, r.direction)
+        inv = None
+        if tcp.seq is not None or ip_id:  # fields that tell one packet from another
+            inv = (tcp.flags, tcp.seq, tcp.ack, tcp.payload_len, ip_id)
+            seen[inv].append(r)
+        n = len(groups)
+        for j in range(n - 1, max(n - 8, 0) - 1, -1):
+            o_sig, o_ip_id, o_ts, o_where = sigs[j]
+            if (copy_gap(ts - o_ts, ip_id) and o_sig == sig
+                    and (ip_id is None or o_ip_id == ip_id) and o_where != where):
+                groups[j].append(r)
+                sigs[j] = (sig, ip_id, ts, where)
                 break
         else:
             groups.append([r])
-    # the same packet in another form (NAT at this point): same TCP fields, moments apart
-    seen: dict[tuple[object, ...], list[PacketRecord]] = defaultdict(list)
-    for groups in flows.values():
-        for g in groups:
-            for r in g:
-                if _keyed(r):
-                    seen[_invariant(r)].append(r)
-    out: dict[FlowKey, list[Packet]] = {}
-    for key, groups in flows.items():
-        out[key] = [_packet(g, seen[_invariant(g[0])] if _keyed(g[0]) else []) for g in groups]
-    return out
+            sigs.append((sig, ip_id, ts, where))
+            heads.append((tcp, ip_id, inv))
+    return {key: [_packet(g, seen[inv] if inv is not None else [], tcp, ip_id)
+                  for g, (tcp, ip_id, inv) in zip(groups, heads, strict=True)]
+            for key, (groups, _sigs, heads) in by_key.items()}
 
 
-def _keyed(r: PacketRecord) -> bool:
-    """True when the record carries fields that tell one packet from another (seq or IP ID)."""
-    tcp, ip = r.tcp, r.ip
-    return tcp is not None and ip is not None and (tcp.seq is not None or bool(ip.ip_id))
+def _ts_of(r: PacketRecord) -> int:
+    return r.ts_ns
 
 
-def _invariant(r: PacketRecord) -> tuple[object, ...]:
-    tcp, ip = r.tcp, r.ip
-    assert tcp is not None and ip is not None
-    return (tcp.flags, tcp.seq, tcp.ack, tcp.payload_len, ip.ip_id)
-
-
-def _packet(g: list[PacketRecord], same: list[PacketRecord]) -> Packet:
-    """One packet, noting copies of it in other forms that came in before or left after."""
+def _packet(g: list[PacketRecord], same: list[PacketRecord], tcp: TCPHeader,
+            ip_id: int | None) -> Packet:
+    """One packet (``tcp`` and ``ip_id``: its first copy's), noting copies of it in other
+    forms that came in before or left after."""
     first, last = g[0].ts_ns, g[-1].ts_ns
     mine = {id(r) for r in g}
-    ip_id = g[0].ip.ip_id if g[0].ip is not None else None
     others = [r for r in same if id(r) not in mine and copy_gap(abs(r.ts_ns - first), ip_id)]
     arrived = any(r.direction == "in" and r.ts_ns <= first for r in others)
     left = any(r.direction == "out" and r.ts_ns >= last for r in others)
-    tcp = g[0].tcp
-    assert tcp is not None
     return Packet(tuple(g), tcp, arrived, left)
 
 
@@ -143,19 +154,24 @@ def _suspects(records: Sequence[PacketRecord],
     pairs = {((a, p), (b, q)) for a, p, b, q in flows} | {((b, q), (a, p))
                                                           for a, p, b, q in flows}
     out = []
+    # (flags, seq, ack, payload length, IP ID) of those with a seq or IP ID: the same packet in
+    # another form has them too
+    wanted: set[tuple[object, ...]] = set()
     for r in records:
         l4, ip = r.headers.l4, r.headers.ip
         if type(l4) is tcp_header and ip is not None and r.inner is None:
             src = (ip.src, l4.sport)
             if src in ends and (src, (ip.dst, l4.dport)) in pairs:
                 out.append(r)
-    wanted = {_invariant(r) for r in out if _keyed(r)}
+                if l4.seq is not None or ip.ip_id:
+                    wanted.add((l4.flags, l4.seq, l4.ack, l4.payload_len, ip.ip_id))
     seqs = {k[1] for k in wanted}
     mine = {id(r) for r in out}
     for r in records:
-        l4 = r.headers.l4
-        if (type(l4) is tcp_header and l4.seq in seqs and r.inner is None
-                and id(r) not in mine and _invariant(r) in wanted):
+        l4, ip = r.headers.l4, r.headers.ip
+        if (type(l4) is tcp_header and l4.seq in seqs and r.inner is None and ip is not None
+                and id(r) not in mine
+                and (l4.flags, l4.seq, l4.ack, l4.payload_len, ip.ip_id) in wanted):
             out.append(r)
     return out
 

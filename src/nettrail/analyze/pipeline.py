@@ -15,7 +15,7 @@ from nettrail.analyze.table_flows import track_table
 from nettrail.model.analysis import Analysis, ClockOffset, PointSummary
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection
-from nettrail.model.packet import PacketRecord
+from nettrail.model.packet import PacketRecord, TCPHeader
 from nettrail.model.table import PointData, table_from_records
 
 COPY_KIND = "multi-interface-copy"
@@ -33,7 +33,9 @@ def analyze(points: Sequence[PointData]) -> Analysis:
     if len(points) < 2:
         return Analysis(points=summaries, connections=tuple(connections),
                         findings=tuple(findings))
-    kept = {p.summary.name: list(p.table.records()) for p in points}
+    shared: dict[tuple[int, ...], TCPHeader] = {}  # one TCP header per packet, all points
+    kept = {p.summary.name: list(p.table.records(shared)) for p in points}
+    del shared
     return cross_points(summaries, connections, findings, kept)
 
 

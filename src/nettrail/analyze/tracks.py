@@ -294,8 +294,12 @@ def evidence(s: Sighting, note: str = "", copy: int = 0) -> Evidence:
 
 def hops(s: Sighting) -> list[Hop]:
     """Every copy of a sighting as a hop of a packet path."""
-    out = []
     point, offset = s.point, s.offset
+    if s.single:  # the bulk: one copy
+        record, in_form = s.record, s.form
+        return [Hop(point, record.ifname, record.ts_ns - offset, record.file, record.frame,
+                    _describe(record), in_form[0], in_form[1])]
+    out = []
     for record, in_form in zip(s.records, s.copy_forms, strict=True):
         out.append(Hop(point, record.ifname, record.ts_ns - offset, record.file, record.frame,
                        _describe(record), in_form[0], in_form[1]))

@@ -85,6 +85,9 @@ COLUMNS: dict[str, type[Any]] = {
 """Every column and its dtype."""
 
 
+_K_TCP = K_SEQ | K_TS | K_WIN  # the known bits a TCP header built from columns depends on
+
+
 @dataclass
 class Batch:
     """Up to :data:`BATCH_ROWS` rows: one array per column of :data:`COLUMNS`, all the same
@@ -171,19 +174,18 @@ class PacketTable:
             i -= n
         raise IndexError("row out of range")
 
-    def records(self) -> Iterator[PacketRecord]:
-        """The record of every row, in order (the columns read in bulk, batch by batch)."""
+    def records(self, shared: dict[tuple[int, ...], pk.TCPHeader] | None = None,
+                ) -> Iterator[PacketRecord]:
+        """The record of every row, in order (the columns read in bulk, batch by batch).
+
+        ``shared``: TCP headers by their column values, filled and reused across calls, so
+        that tables of several points seeing the same packets share one header per packet
+        (headers are immutable; NAT leaves them alone)."""
         for b in self.batches:
             if b.rebuild is not None:  # a reader's own record builder (text)
                 yield from (self._record(b, i) for i in range(len(b)))
                 continue
-            names = list(b.cols)
-            odd = b.odd
-            rows = zip(*(c.tolist() for c in b.cols.values()), strict=True)
-            for i, values in enumerate(rows):
-                rec = odd.get(i)
-                yield rec if rec is not None else column_record(
-                    self, dict(zip(names, values, strict=True)))
+            yield from _batch_records(self, b, {} if shared is None else shared)
 
     def _record(self, b: Batch, i: int) -> PacketRecord:
         rec = b.odd.get(i)
@@ -243,6 +245,61 @@ def column_record(table: PacketTable, row: dict[str, int]) -> PacketRecord:
         headers=pk.Headers(None, ip, l4, None, phash),
         linktype=row["linktype"],
     )
+
+
+def _batch_records(table: PacketTable, b: Batch, shared: dict[tuple[int, ...], pk.TCPHeader],
+                   ) -> Iterator[PacketRecord]:
+    """``column_record`` of every row of a column batch (its kept record where it has one),
+    the same values built positionally: the columns read as lists once, one shared text per
+    address, one shared TCP header per distinct header (``shared``, by its column values)."""
+    c = {k: v.tolist() for k, v in b.cols.items()}
+    odd = b.odd
+    new = tuple.__new__
+    ip_t, tcp_t, udp_t, opt_t = pk.IPHeader, pk.TCPHeader, pk.UDPHeader, pk.TCPOptions
+    hdr_t, rec_t = pk.Headers, PacketRecord
+    no_options = pk.NO_OPTIONS
+    point, files, ifnames, addrs = table.point, table.files, table.ifnames, table.addrs
+    texts: dict[tuple[int, int], str] = {}
+    rows = zip(c["known"], c["family"], c["src"], c["dst"], c["proto"], c["ttl"], c["ip_id"],
+               c["ip_len"], c["tos"], c["ts_val"], c["sport"], c["dport"], c["flags"],
+               c["seq"], c["ack"], c["window"], c["payload_len"], c["payload_hash"],
+               c["iface"], c["ts"], c["file"], c["frame"], c["direction"], c["wire_len"],
+               c["linktype"], strict=True)
+    for i, (known, family, src, dst, proto, ttl, ip_id, ip_len, tos, ts_val, sport, dport,
+            flags, seq, ack, window, plen, phash, iface, ts, file, frame, direction, wire_len,
+            linktype) in enumerate(rows):
+        if odd:
+            rec = odd.get(i)
+            if rec is not None:
+                yield rec
+                continue
+        src_text = texts.get((family, src))
+        if src_text is None:
+            src_text = texts[(family, src)] = (_v4_text(src) if family == 4 else addrs[src])
+        dst_text = texts.get((family, dst))
+        if dst_text is None:
+            dst_text = texts[(family, dst)] = (_v4_text(dst) if family == 4 else addrs[dst])
+        ip = new(ip_t, (family, src_text, dst_text, proto, ttl if known & K_TTL else None,
+                        ip_id if known & K_IPID else None, ip_len, bool(known & K_DF), 0,
+                        bool(known & K_MF), tos))
+        l4: pk.TCPHeader | pk.UDPHeader
+        if proto == 6:
+            key = (sport, dport, flags, seq, ack, window, plen, ts_val, known & _K_TCP)
+            got = shared.get(key)
+            if got is None:
+                options = new(opt_t, (None, None, False, (), ts_val, None, ())) \
+                    if known & K_TS else no_options
+                got = shared[key] = new(tcp_t, (
+                    sport, dport, flags, seq if known & K_SEQ else None,
+                    ack if known & K_SEQ else None, window if known & K_WIN else None, plen,
+                    options, False))
+            l4 = got
+        else:
+            l4 = new(udp_t, (sport, dport, plen))
+        yield new(rec_t, (point, ts, files[file], frame, ifnames[iface] if iface >= 0 else None,
+                          DIRECTIONS[direction], wire_len,
+                          new(hdr_t, (None, ip, l4, None, phash if known & K_HASH else None)),
+                          None, None, None, linktype, None, None, True, None))
 
 
 @dataclass(frozen=True)
