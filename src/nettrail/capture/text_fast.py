@@ -265,6 +265,24 @@ class FastLine:
                             break
                         options, hdr = found
                         tsv = ecr = -1
+                    # the numbers before anything moves: one over 32 bits (_number raises)
+                    # ends the run here, with no clock or sequence bookkeeping done for it
+                    seq = None
+                    if seq_s:
+                        seq = numbers.get(seq_s)
+                        if seq is None:
+                            seq = self._number(seq_s)
+                    ack = None
+                    if ack_s:
+                        ack = numbers.get(ack_s)
+                        if ack is None:
+                            ack = self._number(ack_s)
+                    got = numbers.get(len_s)
+                    payload = got if got is not None else self._number(len_s)
+                    win = -1
+                    if win_s:
+                        got = numbers.get(win_s)
+                        win = got if got is not None else self._number(win_s)
                 else:
                     got = numbers.get(udp)
                     payload = got if got is not None else self._udp(udp, iphdr)
@@ -297,19 +315,8 @@ class FastLine:
                     flags = flag_bits.get(flags_s)
                     if flags is None:
                         flags = flag_bits[flags_s] = tcp_flags(flags_s.decode())
-                    if seq_s:
-                        seq = numbers.get(seq_s)
-                        if seq is None:
-                            seq = self._number(seq_s)
-                    else:
-                        seq = None
                     relative = 0
-                    if not ack_s:
-                        ack = None
-                    elif flags & ACK and seqs.relative is not False:
-                        ack = numbers.get(ack_s)
-                        if ack is None:
-                            ack = self._number(ack_s)
+                    if ack is not None and flags & ACK and seqs.relative is not False:
                         base = bases.get(key) if seqs.relative else None
                         if base is not None and not flags & SYN:
                             seq_base, ack_base = base
@@ -324,21 +331,9 @@ class FastLine:
                         else:
                             seq, ack, rel = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
                             relative = RELATIVE if rel else 0
-                    else:
-                        ack = numbers.get(ack_s)
-                        if ack is None:
-                            ack = self._number(ack_s)
                     if flags & SYN and not flags & ACK and seq is not None:
                         seqs.syn(ip.src, sp, ip.dst, dp, seq)
-                    got = numbers.get(len_s)
-                    payload = got if got is not None else self._number(len_s)
-                    if win_s:
-                        win = numbers.get(win_s)
-                        if win is None:
-                            win = self._number(win_s)
-                        add_win(win)
-                    else:
-                        add_win(-1)
+                    add_win(win)
                     add_flags(flags | relative)
                     add_seq(-1 if seq is None else seq)
                     add_ack(-1 if ack is None else ack)
@@ -443,17 +438,23 @@ class FastLine:
         return found
 
     def _options(self, text: bytes) -> tuple[TCPOptions, int] | None:
-        """TCP options other than the usual timestamps, and the header length they make."""
+        """TCP options other than the usual timestamps, and the header length they make
+        (None: not read here, a timestamp over 32 bits included: the line parser names it)."""
         syn = _SYN_OPTS.match(text)
         if syn is not None:
             mss, ts_val, ts_ecr, wscale = syn.groups()
-            return _new(TCPOptions, (int(mss), int(wscale), True, (), int(ts_val), int(ts_ecr),
-                                     _SYN_ORDER)), 40
-        try:
-            options = parse_options(text.decode())
-        except TextError:
+            options = _new(TCPOptions, (int(mss), int(wscale), True, (), int(ts_val),
+                                        int(ts_ecr), _SYN_ORDER))
+            size = 40
+        else:
+            try:
+                options = parse_options(text.decode())
+            except TextError:
+                return None
+            size = tcp_header_len(options)
+        if (options.ts_val or 0) > _U32 or (options.ts_ecr or 0) > _U32:
             return None
-        return options, tcp_header_len(options)
+        return options, size
 
     def _ends(self, addrs: bytes, proto: int) -> int:
         """``IP a.p > b.q`` as an IP header and ports (an index into ``pairs``; -1 if one is
