@@ -30,7 +30,6 @@ MIN_LINES = 16
 """Runs shorter than this are filled line by line."""
 _MASK = 0xFFFFFFFF
 _ZERO = b"0"  # before a number's digits: an absent one reads as 0 (then marked absent)
-_DIGITS = 18  # numbers this long or shorter fit in 64 bits
 RELATIVE = 1 << 16
 """Added to a TCP line's flags in a Chunk: its seq/ack stay relative (``seq_relative``)."""
 _MILLIS = {b"%03d" % i: i * 1_000_000 for i in range(1000)}
@@ -38,36 +37,27 @@ _MICROS = {b"%03d" % i: i * 1_000 for i in range(1000)}
 """ns of the first and last three digits of the microseconds (cheaper than int())."""
 
 
-class _TooBig(Exception):
-    """A number beyond 64 bits (absurd text): the run is filled line by line."""
-
-
 def _numbers(fast: FastLine, texts: tuple[bytes, ...]) -> Arr:
-    """The numbers of one field of every line (-1 where absent), cached ones by lookup."""
+    """The numbers of one field of every line (-1 where absent), cached ones by lookup. The
+    pattern lets a number have at most 10 digits, so every one fits in 64 bits."""
     n = len(texts)
     vals: list[int | None] = list(map(fast.numbers.get, texts))
     misses = vals.count(None)
-    try:
-        if not misses:
-            return np.array(vals, np.int64)
-        if misses * 4 < n:
-            return np.array([v if v is not None else int(t) if t else -1
-                             for v, t in zip(vals, texts, strict=True)], np.int64)
-        if b"" not in texts:  # all present (the pattern's numbers have at most 10 digits)
-            parsed = np.fromstring(b" ".join(texts), np.int64, sep=" ")
-            if len(parsed) == n:
-                return parsed
-        lens = np.fromiter(map(len, texts), np.int64, n)
-        if lens.max() <= _DIGITS:  # numpy's text parser: all at once
-            present = lens > 0
-            parsed = np.fromstring(b" ".join(texts), np.int64, sep=" ")
-            if len(parsed) == np.count_nonzero(present):
-                out = np.full(n, -1, np.int64)
-                out[present] = parsed
-                return out
-        out = np.fromiter(map(int, map(_ZERO.__add__, texts)), np.int64, n)
-    except OverflowError as exc:
-        raise _TooBig from exc
+    if not misses:
+        return np.array(vals, np.int64)
+    if misses * 4 < n:
+        return np.array([v if v is not None else int(t) if t else -1
+                         for v, t in zip(vals, texts, strict=True)], np.int64)
+    parsed = np.fromstring(b" ".join(texts), np.int64, sep=" ")  # numpy's parser: all at once
+    if len(parsed) == n:  # every line has the field
+        return parsed
+    lens = np.fromiter(map(len, texts), np.int64, n)
+    present = lens > 0
+    if len(parsed) == np.count_nonzero(present):
+        out = np.full(n, -1, np.int64)
+        out[present] = parsed
+        return out
+    out = np.fromiter(map(int, map(_ZERO.__add__, texts)), np.int64, n)
     out[lens == 0] = -1
     return out
 
@@ -106,11 +96,8 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
                 if found is None:
                     return False
                 options[i] = found
-    try:
-        seq, ack, win = _numbers(fast, seq_t), _numbers(fast, ack_t), _numbers(fast, win_t)
-        tsv, ecr, plen = _numbers(fast, tsv_t), _numbers(fast, ecr_t), _numbers(fast, len_t)
-    except _TooBig:
-        return False
+    seq, ack, win = _numbers(fast, seq_t), _numbers(fast, ack_t), _numbers(fast, win_t)
+    tsv, ecr, plen = _numbers(fast, tsv_t), _numbers(fast, ecr_t), _numbers(fast, len_t)
     if max(seq.max(), ack.max(), win.max(), tsv.max(), ecr.max(), plen.max()) > _MASK:
         return False  # over 32 bits: the line parser names the line
     ts = _times(fast, sec, millis, micros)
