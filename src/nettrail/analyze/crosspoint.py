@@ -81,9 +81,10 @@ class CrossPointResult:
     diagnosis: Diagnosis | None
 
 
-def correlate(points: Mapping[str, Sequence[PacketRecord]]) -> tuple[
-        dict[str, list[Sighting]], tuple[ClockOffset, ...], list[Match]]:
-    """Sightings per point, clock offsets against the first point, and all matches."""
+def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | None = None,
+              ) -> tuple[dict[str, list[Sighting]], tuple[ClockOffset, ...], list[Match]]:
+    """Sightings per point, clock offsets against the first point, and all matches.
+    ``untimed``: the points with a record whose time is not usable (found when not given)."""
     names = list(points)
     endpoints: dict[tuple[str, int], Endpoint] = {}
     sightings = {p: fold_copies(points[p], endpoints) for p in names}
@@ -92,7 +93,8 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]]) -> tuple[
     pairs = {(a, b): strong_pairs(index[a], index[b]) for a, b in combinations(names, 2)}
     del index
     estimates: list[PairEstimate] = []
-    untimed = _untimed(points)
+    if untimed is None:
+        untimed = _untimed(points)
     for a, b in combinations(names, 2):
         anchors = match_points(sightings[a], sightings[b], pairs=pairs[(a, b)])
         if a in untimed or b in untimed:
@@ -133,8 +135,9 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
     """
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
         points = {p: trusted_times(list(recs)) for p, recs in points.items()}
-        sightings, clock, matches = correlate(points)
-        unknown = unknown_clocks(list(points), clock, _span_ns(sightings, _untimed(points)))
+        untimed = _untimed(points)
+        sightings, clock, matches = correlate(points, untimed)
+        unknown = unknown_clocks(list(points), clock, _span_ns(sightings, untimed))
         tracks = build_tracks(sightings, _drained(matches), offset_map(clock))
         convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
                                      and t.first.proto != PROTO_ICMPV6])
