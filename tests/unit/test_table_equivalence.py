@@ -5,6 +5,7 @@ evidence line."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 import capkit as ck
 from nettrail.capture import open_capture, points, table_pcap, table_pcapng
 from nettrail.capture.points import read_table
+from nettrail.errors import CaptureError
 from nettrail.model.table import PacketTable
 from nettrail.report.json import to_dict
 from nettrail.run import analyze_files
@@ -326,3 +328,16 @@ def test_hash_collisions_fall_back_to_the_keys(tmp_path: Path,
     monkeypatch.setattr(table_flows, "_HASH", np.uint64(0))
     collided, _slow, _taken = both_paths(path, monkeypatch)
     assert collided == fast == slow
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_bulk_records_are_the_rows_records(path: Path) -> None:
+    """``PacketTable.records`` builds a column row's record in bulk, positionally; it must be
+    the record ``record(i)`` builds alone (``column_record``), with or without shared headers."""
+    table = PacketTable("p")
+    with contextlib.suppress(CaptureError):  # a fault partway: the rows before it count
+        read_table(open_capture(str(path), "p"), table)
+    one_by_one = [table.record(i) for i in range(len(table))]
+    assert list(table.records()) == one_by_one
+    shared: dict[tuple[int, ...], Any] = {}
+    assert list(table.records(shared)) == one_by_one == list(table.records(shared))
