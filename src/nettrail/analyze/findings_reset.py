@@ -162,8 +162,8 @@ def resets_from_their_sender(conv: Conversation) -> set[tuple[str, str, int]]:
     """(point, file, frame) of every sighting of the conversation's RSTs that left from where
     their sender's other packets come from: first seen at the point where all of that side's
     other packets are first seen, its first copy there unrouted (a starting TTL) and with a
-    TTL the other packets' first copies have there. A
-    device in between cannot have made such a RST, whatever its fields say at a later point."""
+    TTL the other packets' first copies have there. A device in between cannot have made
+    such a RST, whatever its fields say at a later point."""
     out: set[tuple[str, str, int]] = set()
     for t in conv.tracks:
         if not t.flags & RST or len(t.points) < 2:
