@@ -61,7 +61,7 @@ class PcapngOut:
                    for raw, dev in zip(table.ifname.tolist(), table.has_device.tolist(),
                                        strict=True)]
         cap, eth, wire = pk.cap_len.tolist(), pk.link_eth.tolist(), pk.wire_len.tolist()
-        frame, iface, last = pk.frame, self._iface, self._last
+        frame, iface, notes = pk.frame, self._iface, self._notes
         done: list[tuple[int, int, bytes, int, str | None]] = []
         for i, (wall, is_plain) in enumerate(zip(table.time_ns(), plain.tolist(), strict=True)):
             if not is_plain:
@@ -76,12 +76,9 @@ class PcapngOut:
             pid = pids[i]
             head = f"nettrail {kinds[i]} packet {pid}" + (" (followed)" if followed[i] else "")
             if pid:
-                prev = last.get(pid)
-                if len(last) >= _LAST_MAX:
-                    last.clear()
-                last[pid] = cur
-                if prev is not None and prev[:4] != cur[:4]:
-                    head = "; ".join([head, *rewrite_notes(prev, cur)])
+                nat = notes(pid, cur)
+                if nat:
+                    head = "; ".join([head, *nat])
             done.append((iface(ino[i], names[ino[i]], ifnames[i], "eth" if eth[i] else "raw"),
                          wall, frame[i, : cap[i]].tobytes(), wire[i], head))
         self._flush(done)
@@ -115,11 +112,16 @@ class PcapngOut:
         cur = hop_of(ev)
         if cur is None or not ev.packet_id:
             return []
-        prev = self._last.get(ev.packet_id)
-        if len(self._last) >= _LAST_MAX:
-            self._last.clear()
-        self._last[ev.packet_id] = cur
-        return rewrite_notes(prev, cur) if prev is not None else []
+        return self._notes(ev.packet_id, cur)
+
+    def _notes(self, pid: int, cur: Hop) -> list[str]:
+        """The NAT rewrites of packet ``pid`` between its last hop written and ``cur``."""
+        last = self._last
+        prev = last.get(pid)
+        if len(last) >= _LAST_MAX:
+            last.clear()
+        last[pid] = cur
+        return rewrite_notes(prev, cur) if prev is not None and prev[:4] != cur[:4] else []
 
 
 def _comment(ev: TraceEvent, nat: Sequence[str] = ()) -> str:
