@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.capture.text_fields import ETH_LEN, tcp_flags
+from nettrail.capture.text_replay import fits, replay
 from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS
 from nettrail.model.packet import ACK, PROTO_TCP, PROTO_UDP, SYN, TCPOptions
 
@@ -204,75 +205,26 @@ def _times(fast: FastLine, sec: Arr, millis: tuple[bytes, ...], micros: tuple[by
 
 def _sequences(fast: FastLine, pid: Arr, fl: Arr, seq: Arr, ack: Arr) -> Arr:
     """Turn relative seq/ack back into absolute ones in place (``SeqTracker``'s replay); which
-    lines keep them relative. Lines that may change the bookkeeping (a SYN; the first ACK of
-    a conversation without bases; every ACK while the file is not yet known to print relative
-    numbers) go through SeqTracker one by one, in order; every other ACK gets the bases of its
-    conversation as the last such line before it left them (or as they were), in bulk."""
+    lines keep them relative. Once the file is known to print relative numbers, the block at
+    once (``text_replay``); before that (or when SYN notes would fill SeqTracker's cache),
+    every line that may move the bookkeeping goes through SeqTracker one by one, in order."""
     seqs = fast.seqs
     rel = np.zeros(len(pid), bool)
+    if seqs.relative is True and fits(fast, fl, seq):
+        replay(fast, pid, fl, seq, ack, rel)
+        return rel
     tcp = fl >= 0
     syn = tcp & (fl & SYN != 0)
     conv = tcp & (fl & ACK != 0) & (ack >= 0)
-    if seqs.relative is not True:
-        _one_by_one(fast, np.flatnonzero(syn | conv if seqs.relative is None else syn),
-                    pid, fl, seq, ack, conv, rel)
-        return rel
-    per = fast.per_pair()
-    conn = per[pid, 1]
-    uniq, inv = np.unique(pid, return_inverse=True)
-    keys, bases = fast.pair_keys(), seqs.bases
-    at_start = np.array([_base(bases.get(keys[p])) for p in uniq.tolist()],
-                        np.int64).reshape(-1, 2)[inv]
-    cand = np.flatnonzero(conv & (at_start[:, 0] == _NONE))
-    special = syn.copy()
-    special[cand[np.unique(conn[cand], return_index=True)[1]]] = True
-    done = np.flatnonzero(special)
-    after = _one_by_one(fast, done, pid, fl, seq, ack, conv, rel)
-    rows = np.flatnonzero(conv)
-    if not len(rows):
-        return rel
-    by_conn = rows[np.lexsort((rows, conn[rows]))]
-    c = conn[by_conn]
-    k = np.arange(len(by_conn))
-    group = np.maximum.accumulate(np.where(np.r_[True, c[1:] != c[:-1]], k, 0))
-    last = np.maximum.accumulate(np.where(special[by_conn], k, -1))
-    todo = ~special[by_conn]
-    r, last, group = by_conn[todo], last[todo], group[todo]
-    base = at_start[r]
-    since = last >= group  # a line of the conversation changed the bases before this one
-    if since.any():
-        j = np.searchsorted(done, by_conn[last[since]])
-        same = per[pid[r[since]], 2] == per[pid[done[j]], 2]
-        base[since] = np.where(same[:, None], after[j, 0:2], after[j, 2:4])
-    sb, ab = base[:, 0], base[:, 1]
-    s, a = seq[r], ack[r]
-    keep = (ab < 0) | ((s >= 0) & (sb < 0))
-    rel[r[keep]] = True
-    move = ~keep
-    ack[r[move]] = (a[move] + ab[move]) & _MASK
-    both = move & (s >= 0)
-    seq[r[both]] = (s[both] + sb[both]) & _MASK
+    _one_by_one(fast, np.flatnonzero(syn | conv if seqs.relative is not False else syn),
+                pid, fl, seq, ack, conv, rel)
     return rel
 
 
-_NONE = -2
-"""A conversation without bases (as ``_base`` gives them); -1: a base of None."""
-
-
-def _base(bases: tuple[int | None, int | None] | None) -> tuple[int, int]:
-    """SeqTracker's (seq base, ack base) as numbers: -1 for None, both _NONE without bases."""
-    if bases is None:
-        return _NONE, _NONE
-    sb, ab = bases
-    return -1 if sb is None else sb, -1 if ab is None else ab
-
-
 def _one_by_one(fast: FastLine, lines: Arr, pid: Arr, fl: Arr, seq: Arr, ack: Arr, conv: Arr,
-                rel: Arr) -> Arr:
-    """SeqTracker on ``lines``, in order, as ``FastLine.fill`` calls it; the bases of each
-    line's own direction and the other after it (seq, ack, reverse seq, reverse ack)."""
-    seqs, pairs, bases = fast.seqs, fast.pairs, fast.seqs.bases
-    after: list[tuple[int, int, int, int]] = []
+                rel: Arr) -> None:
+    """SeqTracker on ``lines``, in order, as ``FastLine.fill`` calls it."""
+    seqs, pairs = fast.seqs, fast.pairs
     moved: list[int] = []
     moved_seq: list[int] = []
     moved_ack: list[int] = []
@@ -281,24 +233,16 @@ def _one_by_one(fast: FastLine, lines: Arr, pid: Arr, fl: Arr, seq: Arr, ack: Ar
                                     ack[lines].tolist(), conv[lines].tolist(),
                                     pid[lines].tolist(), strict=True):
         s_v: int | None = None if s_i < 0 else s_i
-        ip, sp, dp, key, _hdr = pairs[p]
+        ip, sp, dp, _key, _hdr = pairs[p]
         if c and seqs.relative is not False:
             s_v, a_v, r = seqs.numbers(ip.src, sp, ip.dst, dp, f, s_v, a_i)
             moved.append(i)
             moved_ack.append(a_v)
             moved_seq.append(-1 if s_v is None else s_v)
             moved_rel.append(r)
-            after.append((*_base(bases.get(key)),
-                          *_base(bases.get((key[2], key[3], key[0], key[1])))))
-        else:
-            after.append(_NO_AFTER)
         if f & SYN and not f & ACK and s_v is not None:
             seqs.syn(ip.src, sp, ip.dst, dp, s_v)
     if moved:
         ack[moved] = moved_ack
         seq[moved] = moved_seq
         rel[moved] = moved_rel
-    return np.array(after, np.int64).reshape(-1, 4)
-
-
-_NO_AFTER = (0, 0, 0, 0)

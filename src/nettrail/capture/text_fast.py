@@ -172,7 +172,7 @@ class FastLine:
         whose rows need no record; records are made as cheaply line by line."""
         self._keys: list[tuple[str, int, str, int]] = []
         self._conn_ids: dict[tuple[str, int, str, int], int] = {}
-        self._per_pair = np.zeros((64, 3), np.int64)
+        self._per_pair = np.zeros((64, 4), np.int64)
 
     def pair_keys(self) -> list[tuple[str, int, str, int]]:
         """SeqTracker's connection key of each address pair (by index into ``pairs``)."""
@@ -181,7 +181,8 @@ class FastLine:
 
     def per_pair(self) -> npt.NDArray[np.int64]:
         """Per address pair (by index into ``pairs``): its IP header length, a number of its
-        conversation (both directions the same) and 1 for the direction named first."""
+        conversation (both directions the same), 1 for the direction named first and 1 if the
+        other direction is the one named first (both 1: the two directions are one key)."""
         self._grow()
         return self._per_pair
 
@@ -190,7 +191,7 @@ class FastLine:
         if start == len(self.pairs):
             return
         if len(self.pairs) > len(self._per_pair):
-            grown = np.zeros((2 * len(self.pairs), 3), np.int64)
+            grown = np.zeros((2 * len(self.pairs), 4), np.int64)
             grown[:start] = self._per_pair[:start]
             self._per_pair = grown
         rows = []
@@ -198,9 +199,10 @@ class FastLine:
         for _ip, _sp, _dp, key, iphdr in self.pairs[start:]:
             self._keys.append(key)
             src, sport, dst, dport = key
-            both = min(key, (dst, dport, src, sport))
+            back = (dst, dport, src, sport)
+            both = min(key, back)
             conn = conn_ids.setdefault(both, len(conn_ids))
-            rows.append((iphdr, conn, both == key))
+            rows.append((iphdr, conn, both == key, both == back))
         self._per_pair[start:len(self.pairs)] = rows
 
     def row(self, line: str) -> Row | None:

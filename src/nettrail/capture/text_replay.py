@@ -1,0 +1,178 @@
+"""SeqTracker's replay over a block of lines at once, once the file is known to print
+relative numbers (``SeqTracker.relative`` True).
+
+Only three kinds of line move the bookkeeping: a SYN without ACK notes its seq + 1
+(``SeqTracker.syn``); a SYN-ACK, and the first ACK of a conversation without bases, set the
+bases of both directions (``SeqTracker._set_base``: the first ACK's numbers may be an
+excerpt's, relative already, unless it answers the peer's SYN). Every other ACK adds the bases
+of its conversation as the last of those lines left them. Here each step is a group-by on the
+direction (numpy sorts), in line order within a group; SeqTracker's dictionaries are read for
+what the block starts with and written once with what it ends with.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.model.cache import CACHE_LIMIT
+from nettrail.model.packet import ACK, SYN
+
+if TYPE_CHECKING:
+    from nettrail.capture.text_fast import FastLine
+
+Arr = npt.NDArray[Any]
+_MASK = 0xFFFFFFFF
+_SMALL = 1 << 16  # SeqTracker's: an excerpt's first numbers are below this
+NONE = -2
+"""A conversation without bases (as ``base_pair`` gives them); -1: a base of None."""
+_Key = tuple[str, int, str, int]
+
+
+def base_pair(bases: tuple[int | None, int | None] | None) -> tuple[int, int]:
+    """SeqTracker's (seq base, ack base) as numbers: -1 for None, both NONE without bases."""
+    if bases is None:
+        return NONE, NONE
+    sb, ab = bases
+    return -1 if sb is None else sb, -1 if ab is None else ab
+
+
+def fits(fast: FastLine, fl: Arr, seq: Arr) -> bool:
+    """Whether the block's SYN notes cannot fill SeqTracker's ``syns`` (a full cache is
+    emptied: then the lines go one by one)."""
+    notes = int(np.count_nonzero((fl >= 0) & (fl & SYN != 0) & (fl & ACK == 0) & (seq >= 0)))
+    return len(fast.seqs.syns) + notes < CACHE_LIMIT
+
+
+def replay(fast: FastLine, pid: Arr, fl: Arr, seq: Arr, ack: Arr, rel: Arr) -> None:
+    """Relative seq/ack of the block back to absolute ones in place; ``rel`` marks the lines
+    that keep them relative. SeqTracker's state moves as it would line by line."""
+    seqs, keys = fast.seqs, fast.pair_keys()
+    per = fast.per_pair()
+    conn = per[pid, 1]
+    fwd = conn * 2 + per[pid, 2]  # a number per direction (key): both ends of one pair
+    rev = conn * 2 + per[pid, 3]
+    tcp = fl >= 0
+    syn = tcp & (fl & SYN != 0)
+    conv = tcp & (fl & ACK != 0) & (ack >= 0)
+    notes = np.flatnonzero(syn & (fl & ACK == 0) & (seq >= 0))
+    note_val = (seq[notes] + 1) & _MASK
+    uniq, inv = np.unique(pid, return_inverse=True)
+    at_start = np.array([base_pair(seqs.bases.get(keys[p])) for p in uniq.tolist()],
+                        np.int64).reshape(-1, 2)[inv]
+    setter = conv & syn
+    cand = np.flatnonzero(conv & (at_start[:, 0] == NONE))
+    setter[cand[np.unique(conn[cand], return_index=True)[1]]] = True
+    done = np.flatnonzero(setter)
+    after = np.zeros((0, 4), np.int64)
+    if len(done):
+        after = _set_bases(fast, done, pid, fl, seq, ack, fwd, rev, notes, note_val, rel)
+    _add_bases(per, pid, conv, setter, done, after, at_start, seq, ack, rel)
+    if len(done):
+        _keep_bases(fast, done, pid, conn, after)
+    if len(notes):
+        seqs.syns.update(zip([keys[p] for p in pid[notes].tolist()], note_val.tolist(),
+                             strict=True))
+
+
+def _set_bases(fast: FastLine, done: Arr, pid: Arr, fl: Arr, seq: Arr, ack: Arr, fwd: Arr,
+               rev: Arr, notes: Arr, note_val: Arr, rel: Arr) -> Arr:
+    """The bases each of the lines ``done`` sets (``SeqTracker._set_base``): per line, its own
+    direction's (seq, ack) and the other's; -1 for None. Marks the excerpts in ``rel``."""
+    s, a, f = seq[done], ack[done], fl[done]
+    hidden = s < 0  # a pure ACK hides its seq: the one after its direction's SYN
+    maybe = (f & SYN == 0) & (a < _SMALL) & (hidden | (s < _SMALL))  # an excerpt, unless...
+    q_fwd, q_rev = np.flatnonzero(hidden), np.flatnonzero(maybe)
+    got = _syn_before(fast, np.concatenate([done[q_fwd], done[q_rev]]),
+                      np.concatenate([fwd[done[q_fwd]], rev[done[q_rev]]]),
+                      np.r_[np.zeros(len(q_fwd), bool), np.ones(len(q_rev), bool)],
+                      pid, notes, fwd[notes], note_val)
+    own = s.copy()
+    own[q_fwd] = got[: len(q_fwd)]
+    excerpt = np.zeros(len(done), bool)
+    excerpt[q_rev] = got[len(q_fwd):] != a[q_rev]  # ...it answers the peer's SYN
+    rel[done] = excerpt
+    other = (a - 1) & _MASK
+    per = fast.per_pair()
+    same = per[pid[done], 2] == per[pid[done], 3]  # both directions one key: the second wins
+    after = np.stack([np.where(same, other, own), np.where(same, own, other), other, own], 1)
+    after[excerpt] = -1
+    return after
+
+
+def _syn_before(fast: FastLine, lines: Arr, dirs: Arr, reverse: Arr, pid: Arr, notes: Arr,
+                note_dirs: Arr, note_val: Arr) -> Arr:
+    """SeqTracker's ``syns`` of direction ``dirs`` as it stands just before each of
+    ``lines`` (-1 for none): the last SYN note of the block before it, else the dictionary's
+    (its key: the line's pair, the other way round where ``reverse``)."""
+    n = len(lines)
+    out = np.full(n, -1, np.int64)
+    if n == 0:
+        return out
+    pos = np.concatenate([notes, lines])
+    key = np.concatenate([note_dirs, dirs])
+    order = np.lexsort((pos, key))
+    k = np.arange(len(order))
+    start = np.maximum.accumulate(np.where(np.r_[True, key[order][1:] != key[order][:-1]], k, 0))
+    last = np.maximum.accumulate(np.where(order < len(notes), k, -1))
+    asked = order >= len(notes)
+    q = order[asked] - len(notes)
+    hit = last[asked] >= start[asked]
+    out[q[hit]] = note_val[order[last[asked][hit]]]
+    miss = q[~hit]
+    if len(miss):
+        syns, keys = fast.seqs.syns, fast.pair_keys()
+        found = []
+        for p, back in zip(pid[lines[miss]].tolist(), reverse[miss].tolist(), strict=True):
+            src, sp, dst, dp = keys[p]
+            got = syns.get((dst, dp, src, sp) if back else (src, sp, dst, dp))
+            found.append(-1 if got is None else got)
+        out[miss] = found
+    return out
+
+
+def _add_bases(per: Arr, pid: Arr, conv: Arr, setter: Arr, done: Arr, after: Arr,
+               at_start: Arr, seq: Arr, ack: Arr, rel: Arr) -> None:
+    """Every other ACK: the bases of its conversation as the last line that set them before
+    it left them (or as they were) added to its numbers; kept relative without a base."""
+    conn = per[pid, 1]
+    rows = np.flatnonzero(conv)
+    if not len(rows):
+        return
+    by_conn = rows[np.lexsort((rows, conn[rows]))]
+    c = conn[by_conn]
+    k = np.arange(len(by_conn))
+    group = np.maximum.accumulate(np.where(np.r_[True, c[1:] != c[:-1]], k, 0))
+    last = np.maximum.accumulate(np.where(setter[by_conn], k, -1))
+    todo = ~setter[by_conn]
+    r, last, group = by_conn[todo], last[todo], group[todo]
+    base = at_start[r]
+    since = last >= group  # a line of the conversation set the bases before this one
+    if since.any():
+        j = np.searchsorted(done, by_conn[last[since]])
+        same = per[pid[r[since]], 2] == per[pid[done[j]], 2]
+        base[since] = np.where(same[:, None], after[j, 0:2], after[j, 2:4])
+    sb, ab = base[:, 0], base[:, 1]
+    s, a = seq[r], ack[r]
+    keep = (ab < 0) | ((s >= 0) & (sb < 0))
+    rel[r[keep]] = True
+    move = ~keep
+    ack[r[move]] = (a[move] + ab[move]) & _MASK
+    both = move & (s >= 0)
+    seq[r[both]] = (s[both] + sb[both]) & _MASK
+
+
+def _keep_bases(fast: FastLine, done: Arr, pid: Arr, conn: Arr, after: Arr) -> None:
+    """Write the bases the block leaves to SeqTracker: each conversation's last setter's."""
+    back = done[::-1]
+    last = len(done) - 1 - np.unique(conn[back], return_index=True)[1]
+    keys, bases = fast.pair_keys(), fast.seqs.bases
+    new: dict[_Key, tuple[int | None, int | None]] = {}
+    for p, sb, ab, rsb, rab in zip(pid[done[last]].tolist(), *after[last].T.tolist(),
+                                   strict=True):
+        src, sp, dst, dp = keys[p]
+        new[(src, sp, dst, dp)] = (None if sb < 0 else sb, None if ab < 0 else ab)
+        new[(dst, dp, src, sp)] = (None if rsb < 0 else rsb, None if rab < 0 else rab)
+    bases.update(new)
