@@ -202,7 +202,7 @@ class TextReader:
                     continue
                 n = len(item)
                 if n >= 3 and self.clock.mode not in _DELTA_MODES \
-                        and max(item.ts) - min(item.ts) <= MANGLED_JUMP_NS:
+                        and item.span() <= MANGLED_JUMP_NS:
                     first = [*self._judged(item.record(0)), *self._judged(item.record(1))]
                     if not self.shapes:
                         for rec in first:
@@ -420,7 +420,7 @@ class TextReader:
         while k < last:
             k += self.fast.fill(rows[k:last], first + k, out)
             if k < last:  # a field out of range: the general path says what is wrong
-                if out.ts:
+                if len(out):
                     self.stats.packets += len(out)
                     yield out
                     out = Chunk(self.fast)
@@ -429,7 +429,7 @@ class TextReader:
                 if rec is not None:
                     yield rec
                 k += 1
-        if out.ts:
+        if len(out):
             self.stats.packets += len(out)
             yield out
         self.fast_pending = _FastPending(first + j, rows[last], last)

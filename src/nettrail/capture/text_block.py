@@ -108,7 +108,7 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     fl = _flag_array(fast, flags_t)
     rel = _sequences(fast, pid, fl, seq, ack)
     hdr = np.where(tsv >= 0, 32, 20)
-    base_n = len(chunk.ts)
+    base_n = len(chunk)
     for i, (opts, size) in options.items():
         hdr[i] = size
         chunk.opts[base_n + i] = opts
@@ -124,18 +124,14 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         cols = [c if c is not None else _column(fast, t)
                 for c, t in zip(cols, columns, strict=True)]
     tcp = fl >= 0
-    chunk.ts += ts.tolist()
-    chunk.line += range(lineno + 1, lineno + n + 1)
-    chunk.pair += pids  # type: ignore[arg-type]  # no None left
-    chunk.col += cols  # type: ignore[arg-type]
-    chunk.flags += np.where(tcp, fl | np.where(rel, RELATIVE, 0), -1).tolist()
-    chunk.seq += seq.tolist()
-    chunk.ack += ack.tolist()
-    chunk.win += win.tolist()
-    chunk.plen += plen.tolist()
-    chunk.wire += (ETH_LEN + iphdr + hdr + plen).tolist()
-    chunk.tsv += tsv.tolist()
-    chunk.ecr += ecr.tolist()
+    block = (ts, np.arange(lineno + 1, lineno + n + 1, dtype=np.int64), pid,
+             np.array(cols, np.int64), np.where(tcp, fl | np.where(rel, RELATIVE, 0), -1),
+             seq, ack, win, plen, ETH_LEN + iphdr + hdr + plen, tsv, ecr)
+    if len(chunk) == 0:
+        chunk.block = block
+        return True
+    for part, values in zip(chunk.lists(), block, strict=True):
+        part += values.tolist()
     return True
 
 

@@ -105,10 +105,11 @@ class Chunk:
     """The fields of common lines, one list per field (what ``FastLine.fill`` adds): time,
     line, address pair and ``-i any`` column (indexes into the FastLine's lists), flags (-1:
     UDP; RELATIVE added), seq, ack, window, payload and wire lengths, TS value and echo (-1:
-    absent), and the options other than the usual timestamps, by index."""
+    absent), and the options other than the usual timestamps, by index. A run filled a field
+    at a time (``text_block``) keeps its fields as arrays instead, in ``block``."""
 
-    __slots__ = ("ack", "col", "ecr", "fast", "flags", "line", "opts", "pair", "plen", "seq",
-                 "ts", "tsv", "win", "wire")
+    __slots__ = ("ack", "block", "col", "ecr", "fast", "flags", "line", "opts", "pair", "plen",
+                 "seq", "ts", "tsv", "win", "wire")
 
     def __init__(self, fast: FastLine) -> None:
         self.fast = fast
@@ -125,9 +126,22 @@ class Chunk:
         self.tsv: list[int] = []
         self.ecr: list[int] = []
         self.opts: dict[int, TCPOptions] = {}
+        self.block: tuple[npt.NDArray[np.int64], ...] | None = None
 
     def __len__(self) -> int:
-        return len(self.ts)
+        return len(self.ts) if self.block is None else len(self.block[0])
+
+    def span(self) -> int:
+        """The time from the earliest line to the latest."""
+        if self.block is not None:
+            return int(self.block[0].max() - self.block[0].min())
+        return max(self.ts) - min(self.ts)
+
+    def fields(self, start: int, end: int) -> tuple[npt.NDArray[np.int64], ...]:
+        """The twelve fields of lines ``start`` to ``end``, as arrays."""
+        if self.block is not None:
+            return tuple(f[start:end] for f in self.block)
+        return tuple(np.array(f[start:end], np.int64) for f in self.lists())
 
     def record(self, i: int) -> PacketRecord:
         """The record of line ``i`` of the chunk."""
@@ -135,12 +149,23 @@ class Chunk:
 
     def records(self, start: int = 0, end: int | None = None) -> list[PacketRecord]:
         """The records of lines ``start`` to ``end`` (None: the last) of the chunk."""
-        fields: tuple[list[int], ...] = (self.ts, self.line, self.pair, self.col, self.flags,
-                                         self.seq, self.ack, self.win, self.plen, self.wire,
-                                         self.tsv, self.ecr)
-        if start or end is not None:
-            fields = tuple(f[start:end] for f in fields)
+        fields: tuple[list[int], ...]
+        if self.block is not None:
+            fields = tuple(f[start:end].tolist() for f in self.block)
+        else:
+            fields = self.lists()
+            if start or end is not None:
+                fields = tuple(f[start:end] for f in fields)
         return self.fast.records(zip(*fields, strict=True), self.opts, start)
+
+    def lists(self) -> tuple[list[int], ...]:
+        """The twelve field lists (the fields of ``block`` moved into them first)."""
+        if self.block is not None:
+            block, self.block = self.block, None
+            for part, values in zip(self.lists(), block, strict=True):
+                part += values.tolist()
+        return (self.ts, self.line, self.pair, self.col, self.flags, self.seq, self.ack,
+                self.win, self.plen, self.wire, self.tsv, self.ecr)
 
 
 def _port(text: str) -> int:
@@ -224,6 +249,7 @@ class FastLine:
         (the general path then says what is wrong with it)."""
         if self.by_fields and fill_block(self, rows, lineno, chunk):
             return len(rows)
+        chunk.lists()  # lines go into the lists
         clock, seqs = self.clock, self.seqs
         seconds, columns, flag_bits, numbers = self.seconds, self.columns, self.flags, self.numbers
         tcp_ends, udp_ends = self.ends

@@ -43,6 +43,9 @@ from nettrail.model.table import (
 
 Arr = npt.NDArray[Any]
 _U32 = 1 << 32
+_FIELDS = ("ts", "line", "pair", "col", "flags", "seq", "ack", "win", "plen", "wire", "tsv",
+           "ecr")
+"""The fields of a Chunk, in its order."""
 
 
 def _ints(values: list[int]) -> Arr:
@@ -90,65 +93,61 @@ class TextSink:
         self.fast = fast
         self.stats = stats
         self.file_id = table.file_id(fast.path)
-        self.rows = Chunk(fast)
+        self.pieces: list[tuple[Arr, ...]] = []
+        self.rows = 0
+        self.loose = 0
+        """Rows at the end that keep their records, not yet in ``pieces``."""
         self.odd: dict[int, PacketRecord] = {}
+        self.opts: dict[int, TCPOptions] = {}
         self.pair_values: list[tuple[int, int, int, int, int, int, int]] = []
         self.col_values: list[tuple[int, int]] = []
         self.addr_values: dict[str, tuple[int, int]] = {}
 
     def add_record(self, rec: PacketRecord) -> None:
         """A packet that keeps its record."""
-        r = self.rows
-        self.odd[len(r.ts)] = lean(rec)
-        for part in (r.ts, r.line, r.pair, r.col, r.flags, r.seq, r.ack, r.win, r.plen,
-                     r.wire, r.tsv, r.ecr):
-            part.append(-1)
-        if len(r.ts) >= BATCH_ROWS:
+        self.odd[self.rows] = lean(rec)
+        self.rows += 1
+        self.loose += 1
+        if self.rows >= BATCH_ROWS:
             self.flush()
 
     def add_chunk(self, chunk: Chunk, start: int, end: int) -> None:
         """Lines ``start`` to ``end`` of ``chunk``, as columns."""
-        r = self.rows
-        at = len(r.ts) - start
+        self._close_loose()
+        at = self.rows - start
         for i, options in chunk.opts.items():
             if start <= i < end:
-                r.opts[at + i] = options
-        r.ts += chunk.ts[start:end]
-        r.line += chunk.line[start:end]
-        r.pair += chunk.pair[start:end]
-        r.col += chunk.col[start:end]
-        r.flags += chunk.flags[start:end]
-        r.seq += chunk.seq[start:end]
-        r.ack += chunk.ack[start:end]
-        r.win += chunk.win[start:end]
-        r.plen += chunk.plen[start:end]
-        r.wire += chunk.wire[start:end]
-        r.tsv += chunk.tsv[start:end]
-        r.ecr += chunk.ecr[start:end]
-        if len(r.ts) >= BATCH_ROWS:
+                self.opts[at + i] = options
+        self.pieces.append(chunk.fields(start, end))
+        self.rows += end - start
+        if self.rows >= BATCH_ROWS:
             self.flush()
+
+    def _close_loose(self) -> None:
+        """The loose rows as a piece (every field -1: their records say it all)."""
+        if self.loose:
+            self.pieces.append((np.full(self.loose, -1, np.int64),) * len(_FIELDS))
+            self.loose = 0
 
     def flush(self) -> None:
         """Make a batch of the rows gathered so far."""
-        r = self.rows
-        n = len(r.ts)
+        n = self.rows
         if n == 0:
             return
-        self.rows = Chunk(self.fast)
+        self._close_loose()
+        ts, line, pair, col, flags, seq, ack, win, plen, wire, tsv, ecr = (
+            np.concatenate([p[k] for p in self.pieces]) for k in range(len(_FIELDS)))
+        opts, odd = self.opts, self.odd
+        self.pieces, self.rows, self.opts, self.odd = [], 0, {}, {}
         cols = empty_columns(n)
-        pair = np.array(r.pair, np.int64)
-        col = np.array(r.col, np.int64)
-        flags, seq, ack = _ints(r.flags), _ints(r.seq), _ints(r.ack)
-        win, plen, wire = _ints(r.win), _ints(r.plen), _ints(r.wire)
-        tsv, ecr = _ints(r.tsv), _ints(r.ecr)
-        for i, options in r.opts.items():
+        for i, options in opts.items():
             tsv[i] = -1 if options.ts_val is None else options.ts_val
         pv = self._pairs()[np.maximum(pair, 0)]
         good = (pair >= 0) & (pv[:, 6] == 1) & (plen >= 0) & (wire >= 0) & (wire < _U32)
         good &= (seq < _U32) & (ack < _U32) & (win <= 0xFFFF) & (tsv < _U32) & (ecr >= -1)
         good &= (seq >= -1) & (ack >= -1) & (win >= -1) & (tsv >= -1) & (flags >= -1)
-        cols["ts"][:] = _ints(r.ts)
-        cols["frame"][:] = np.array(r.line, np.int64)
+        cols["ts"][:] = ts
+        cols["frame"][:] = line
         cols["file"][:] = self.file_id
         cols["linktype"][:] = -1
         cv = self._cols()[np.maximum(col, 0)]
@@ -160,15 +159,16 @@ class TextSink:
         self._tcp(cols, good, flags, seq, ack, win, tsv)
         cols["wire_len"][ok] = wire[ok]
         cols["payload_len"][ok] = plen[ok]
-        odd = self.odd
-        self.odd = {}
-        for i in np.flatnonzero(~good).tolist():
-            if i not in odd:
-                odd[i] = r.record(i)
+        bad = [i for i in np.flatnonzero(~good).tolist() if i not in odd]
+        if bad:
+            got = self.fast.records(zip(*(f[bad].tolist() for f in (
+                ts, line, pair, col, flags, seq, ack, win, plen, wire, tsv, ecr)), strict=True),
+                {k: opts[i] for k, i in enumerate(bad) if i in opts}, 0)
+            odd.update(zip(bad, got, strict=True))
         for i, rec in odd.items():
             fill_row(self.table, cols, i, rec, self.file_id)
         rows = TextRows(self.fast, cols, pair.astype(np.int32), col.astype(np.int16), ecr,
-                        {i: o for i, o in r.opts.items() if i not in odd})
+                        {i: o for i, o in opts.items() if i not in odd})
         self.table.batches.append(Batch(cols, odd, rows.record))
 
     @staticmethod
