@@ -38,18 +38,11 @@ _MICROS = {b"%03d" % i: i * 1_000 for i in range(1000)}
 """ns of the first and last three digits of the microseconds (cheaper than int())."""
 
 
-def _numbers(fast: FastLine, texts: tuple[bytes, ...]) -> Arr:
-    """The numbers of one field of every line (-1 where absent), cached ones by lookup. The
-    pattern lets a number have at most 10 digits, so every one fits in 64 bits."""
+def _numbers(texts: tuple[bytes, ...]) -> Arr:
+    """The numbers of one field of every line (-1 where absent), read by numpy's parser all at
+    once. The pattern lets a number have only 1 to 10 ASCII digits: every one fits in 64 bits."""
     n = len(texts)
-    vals: list[int | None] = list(map(fast.numbers.get, texts))
-    misses = vals.count(None)
-    if not misses:
-        return np.array(vals, np.int64)
-    if misses * 4 < n:
-        return np.array([v if v is not None else int(t) if t else -1
-                         for v, t in zip(vals, texts, strict=True)], np.int64)
-    parsed = np.fromstring(b" ".join(texts), np.int64, sep=" ")  # numpy's parser: all at once
+    parsed = np.fromstring(b" ".join(texts), np.int64, sep=" ")
     if len(parsed) == n:  # every line has the field
         return parsed
     lens = np.fromiter(map(len, texts), np.int64, n)
@@ -79,9 +72,8 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     udp_rows = [i for i, f in enumerate(flags_t) if not f] if b"" in flags_t else []
     pids = _pids(fast, addrs, udp_rows)
     if None in pids:  # new pairs: made once each, in line order, then looked up again
-        for a, is_udp in dict.fromkeys((a, not f) for p, a, f in zip(pids, addrs, flags_t,
-                                                                     strict=True) if p is None):
-            _pair(fast, a, b"" if is_udp else b".")
+        fast.make_pairs(dict.fromkeys((a, PROTO_TCP if f else PROTO_UDP) for p, a, f in zip(
+            pids, addrs, flags_t, strict=True) if p is None))
         pids = _pids(fast, addrs, udp_rows)
         if None in pids:  # a cache emptied on the way
             pids = [p if p is not None else _pair(fast, a, f)
@@ -97,8 +89,8 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
                 if found is None:
                     return False
                 options[i] = found
-    seq, ack, win = _numbers(fast, seq_t), _numbers(fast, ack_t), _numbers(fast, win_t)
-    tsv, ecr, plen = _numbers(fast, tsv_t), _numbers(fast, ecr_t), _numbers(fast, len_t)
+    seq, ack, win = _numbers(seq_t), _numbers(ack_t), _numbers(win_t)
+    tsv, ecr, plen = _numbers(tsv_t), _numbers(ecr_t), _numbers(len_t)
     if max(seq.max(), ack.max(), win.max(), tsv.max(), ecr.max(), plen.max()) > _MASK:
         return False  # over 32 bits: the line parser names the line
     ts = _times(fast, sec, millis, micros)

@@ -168,11 +168,6 @@ class Chunk:
                 self.win, self.plen, self.wire, self.tsv, self.ecr)
 
 
-def _port(text: str) -> int:
-    """A port printed as a number (-1 if it is not one)."""
-    return int(text) if text.isascii() and text.isdigit() else -1
-
-
 class FastLine:
     """Cuts blocks of one file into lines and builds the records of common ones."""
 
@@ -487,30 +482,46 @@ class FastLine:
     def _ends(self, addrs: bytes, proto: int) -> int:
         """``IP a.p > b.q`` as an IP header and ports (an index into ``pairs``; -1 if one is
         not an address), cached."""
-        keyword, _, pair = addrs.decode().partition(" ")
-        version = 6 if keyword == "IP6" else 4
-        src_t, _, dst_t = pair.partition(" > ")
-        src_h, _, sport = src_t.rpartition(".")
-        dst_h, _, dport = dst_t.rpartition(".")
-        src, dst = self._addr(src_h, version), self._addr(dst_h, version)
-        sp, dp = _port(sport), _port(dport)
-        cache = self.ends[proto == PROTO_UDP]
-        if len(cache) >= CACHE_LIMIT:
-            cache.clear()
-        if src is None or dst is None or not (0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF):
-            cache[addrs] = -1
-            return -1
-        pid = cache[addrs] = self._pair(version, proto, src, sp, dst, dp)
-        back = f"{keyword} {dst_t} > {src_t}".encode()  # the other direction: made now, as
-        if back not in cache:  # it mostly follows (one parse for both)
-            cache[back] = self._pair(version, proto, dst, dp, src, sp)
-        return pid
+        self.make_pairs(((addrs, proto),))
+        return self.ends[proto == PROTO_UDP][addrs]
 
-    def _pair(self, version: int, proto: int, src: str, sp: int, dst: str, dp: int) -> int:
-        """A new address pair (its index into ``pairs``)."""
-        ip = _new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False, None))
-        self.pairs.append((ip, sp, dp, (src, sp, dst, dp), 20 if version == 4 else 40))
-        return len(self.pairs) - 1
+    def make_pairs(self, items: Iterable[tuple[bytes, int]]) -> None:
+        """The address pairs of ``IP a.p > b.q`` texts of a protocol not cached yet, each with
+        the other direction (it mostly follows: one parse for both); -1 cached for a text
+        where one is not an address. One loop for all: no call per pair but for a new host."""
+        pairs, known, ends = self.pairs, self.addrs, self.ends
+        add = pairs.append
+        for text, proto in items:
+            cache = ends[proto == PROTO_UDP]
+            if text in cache:  # made as the other direction of one before
+                continue
+            keyword, _, pair = text.decode().partition(" ")
+            version = 6 if keyword == "IP6" else 4
+            src_t, _, dst_t = pair.partition(" > ")
+            src_h, _, sport = src_t.rpartition(".")
+            dst_h, _, dport = dst_t.rpartition(".")
+            src = known.get(src_h, "")
+            if src == "":
+                src = self._addr(src_h, version)
+            dst = known.get(dst_h, "")
+            if dst == "":
+                dst = self._addr(dst_h, version)
+            sp = int(sport) if sport.isascii() and sport.isdigit() else -1
+            dp = int(dport) if dport.isascii() and dport.isdigit() else -1
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
+            if src is None or dst is None or not (0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF):
+                cache[text] = -1
+                continue
+            hdr = 20 if version == 4 else 40
+            cache[text] = len(pairs)
+            add((_new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False,
+                                 None)), sp, dp, (src, sp, dst, dp), hdr))
+            back = f"{keyword} {dst_t} > {src_t}".encode()
+            if back not in cache:
+                cache[back] = len(pairs)
+                add((_new(IPHeader, (version, dst, src, proto, None, None, None, False, 0,
+                                     False, None)), dp, sp, (dst, dp, src, sp), hdr))
 
     def _addr(self, text: str, version: int) -> str | None:
         """The address of a host printed without its port (None if it is not one), cached."""

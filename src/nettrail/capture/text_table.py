@@ -194,11 +194,11 @@ class TextSink:
         """Per address pair of the FastLine: family, src, dst, proto, sport, dport and whether
         the columns hold it (both addresses of the line's IP version)."""
         values = self.pair_values
+        known = self.addr_values.get
         for ip, sp, dp, _key, _hdr in self.fast.pairs[len(values):]:
-            fam, src = self._address(ip.src)
-            fam2, dst = self._address(ip.dst)
-            fits = int(fam == fam2 == ip.version)
-            values.append((fam, src, dst, ip.proto, sp, dp, fits))
+            fam, src = known(ip.src) or self._address(ip.src)
+            fam2, dst = known(ip.dst) or self._address(ip.dst)
+            values.append((fam, src, dst, ip.proto, sp, dp, int(fam == fam2 == ip.version)))
         return np.array(values or [(0,) * 7], np.int64).reshape(-1, 7)
 
     def _address(self, text: str) -> tuple[int, int]:
