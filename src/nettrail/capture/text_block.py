@@ -12,7 +12,9 @@ nothing is changed before the run is known to be taken.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,10 +44,13 @@ def _numbers(texts: tuple[bytes, ...]) -> Arr:
     """The numbers of one field of every line (-1 where absent), read by numpy's parser all at
     once. The pattern lets a number have only 1 to 10 ASCII digits: every one fits in 64 bits."""
     n = len(texts)
-    parsed = np.fromstring(b" ".join(texts), np.int64, sep=" ")
+    joined = b" ".join(texts)
+    parsed = np.fromstring(joined, np.int64, sep=" ")
     if len(parsed) == n:  # every line has the field
         return parsed
-    lens = np.fromiter(map(len, texts), np.int64, n)
+    # digits only: the spaces are the separators, and the lengths lie between them
+    lens = np.diff(np.flatnonzero(np.frombuffer(joined, np.uint8) == 32), prepend=-1,
+                   append=len(joined)) - 1
     present = lens > 0
     if len(parsed) == np.count_nonzero(present):
         out = np.full(n, -1, np.int64)
@@ -70,25 +75,25 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         secs = [s if s is not None else _second(fast, t) for s, t in zip(secs, stamps, strict=True)]
     sec = np.array(secs, np.int64)
     udp_rows = [i for i, f in enumerate(flags_t) if not f] if b"" in flags_t else []
-    pids = _pids(fast, addrs, udp_rows)
-    if None in pids:  # new pairs: made once each, in line order, then looked up again
-        fast.make_pairs(dict.fromkeys((a, PROTO_TCP if f else PROTO_UDP) for p, a, f in zip(
-            pids, addrs, flags_t, strict=True) if p is None))
-        pids = _pids(fast, addrs, udp_rows)
-        if None in pids:  # a cache emptied on the way
-            pids = [p if p is not None else _pair(fast, a, f)
-                    for p, a, f in zip(pids, addrs, flags_t, strict=True)]
-    pid = np.array(pids, np.int64)
+    pid = _pids(fast, addrs, udp_rows)
+    new = np.flatnonzero(pid == _UNMADE)
+    if len(new):  # new pairs: made once each, in line order, then looked up again
+        sizes = tuple(map(len, fast.ends))
+        rows_new = new.tolist()
+        fast.make_pairs(dict.fromkeys((addrs[i], PROTO_TCP if flags_t[i] else PROTO_UDP)
+                                      for i in rows_new))
+        if any(len(c) < k for c, k in zip(fast.ends, sizes, strict=True)):  # a cache emptied
+            pid = _pids(fast, addrs, udp_rows)
+            rows_new = np.flatnonzero(pid == _UNMADE).tolist()
+        pid[rows_new] = [_pair(fast, addrs[i], flags_t[i]) for i in rows_new]
     if sec.min() < 0 or pid.min() < 0:
         return False
     options: dict[int, tuple[TCPOptions, int]] = {}
     if any(opts_t):
-        for i, text in enumerate(opts_t):
-            if text:
-                found = fast._options(text)
-                if found is None:
-                    return False
-                options[i] = found
+        found = _options(fast, opts_t)
+        if found is None:
+            return False
+        options = found
     seq, ack, win = _numbers(seq_t), _numbers(ack_t), _numbers(win_t)
     tsv, ecr, plen = _numbers(tsv_t), _numbers(ecr_t), _numbers(len_t)
     if max(seq.max(), ack.max(), win.max(), tsv.max(), ecr.max(), plen.max()) > _MASK:
@@ -127,12 +132,52 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     return True
 
 
-def _pids(fast: FastLine, addrs: tuple[bytes, ...], udp_rows: list[int]) -> list[int | None]:
-    """The address pair of every line (None: not made yet)."""
-    pids: list[int | None] = list(map(fast.ends[0].get, addrs))
-    for i in udp_rows:
-        pids[i] = fast.ends[1].get(addrs[i])
-    return pids
+def _pids(fast: FastLine, addrs: tuple[bytes, ...], udp_rows: list[int]) -> Arr:
+    """The address pair of every line (_UNMADE: not made yet)."""
+    pid = np.fromiter(map(fast.ends[0].get, addrs, repeat(_UNMADE)), np.int64, len(addrs))
+    if udp_rows:
+        udp = fast.ends[1].get
+        pid[udp_rows] = [udp(addrs[i], _UNMADE) for i in udp_rows]
+    return pid
+
+
+_UNMADE = -2
+"""An address pair not made yet (-1: made, not an address)."""
+
+
+def _options(fast: FastLine, texts: tuple[bytes, ...]) -> dict[int, tuple[TCPOptions, int]] | None:
+    """The options other than the usual timestamps of the lines that print them, and the TCP
+    header length they make, by line (None: one the line parser reads, see
+    ``FastLine._options``). The Linux SYN's, the most common, read in one pass for all."""
+    lines = [i for i, t in enumerate(texts) if t]
+    given = [texts[i] for i in lines]
+    joined = b"\n".join(given) + b"\n"
+    if joined.count(b"\n") != len(given):  # a text of more than one line
+        found = list(map(fast._options, given))
+    else:
+        found = []
+        for text, (mss, ts_val, ts_ecr, wscale) in zip(given, _SYN_ALL.findall(joined),
+                                                       strict=True):
+            if not mss:
+                found.append(fast._options(text))
+            elif int(ts_val) > _MASK or int(ts_ecr) > _MASK:
+                return None
+            else:
+                found.append((_new(TCPOptions, (int(mss), int(wscale), True, (), int(ts_val),
+                                                int(ts_ecr), SYN_ORDER)), 40))
+    out: dict[int, tuple[TCPOptions, int]] = {}
+    for i, got in zip(lines, found, strict=True):
+        if got is None:
+            return None
+        out[i] = got
+    return out
+
+
+SYN_ORDER = ("mss", "sackOK", "TS", "nop", "wscale")
+"""The options of a Linux SYN, in order."""
+_SYN_ALL = re.compile(rb"(?:mss (\d+),sackOK,TS val (\d+) ecr (\d+),nop,wscale (\d+)|[^\n]*)\n")
+"""Each line of options texts: the Linux SYN's numbers, or none (another form)."""
+_new: Any = tuple.__new__
 
 
 def _second(fast: FastLine, stamp: bytes) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.capture.text_block import _MICROS, _MILLIS, RELATIVE, fill_block
+from nettrail.capture.text_block import _MICROS, _MILLIS, RELATIVE, SYN_ORDER, fill_block
 from nettrail.capture.text_fields import (
     ETH_LEN,
     TextError,
@@ -81,7 +81,6 @@ _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
 _NOP_NOP_TS = ("nop", "nop", "TS")
 _NO_COLUMN = (None, None)
 _SYN_OPTS = re.compile(rb"mss (\d+),sackOK,TS val (\d+) ecr (\d+),nop,wscale (\d+)\Z")
-_SYN_ORDER = ("mss", "sackOK", "TS", "nop", "wscale")
 _SMALL = 1 << 16
 _new: Any = tuple.__new__
 """Records are built with tuple.__new__ (what NamedTuple.__new__ does, minus a Python-level
@@ -467,7 +466,7 @@ class FastLine:
         if syn is not None:
             mss, ts_val, ts_ecr, wscale = syn.groups()
             options = _new(TCPOptions, (int(mss), int(wscale), True, (), int(ts_val),
-                                        int(ts_ecr), _SYN_ORDER))
+                                        int(ts_ecr), SYN_ORDER))
             size = 40
         else:
             try:
