@@ -156,21 +156,20 @@ def _options(fast: FastLine, texts: tuple[bytes, ...]) -> dict[int, tuple[TCPOpt
         found = list(map(fast._options, given))
     else:
         found = []
+        add = found.append
         for text, (mss, ts_val, ts_ecr, wscale) in zip(given, _SYN_ALL.findall(joined),
                                                        strict=True):
-            if not mss:
-                found.append(fast._options(text))
-            elif int(ts_val) > _MASK or int(ts_ecr) > _MASK:
-                return None
+            if mss:
+                val, ecr = int(ts_val), int(ts_ecr)
+                if val > _MASK or ecr > _MASK:
+                    return None
+                add((_new(TCPOptions, (int(mss), int(wscale), True, (), val, ecr, SYN_ORDER)),
+                     40))
             else:
-                found.append((_new(TCPOptions, (int(mss), int(wscale), True, (), int(ts_val),
-                                                int(ts_ecr), SYN_ORDER)), 40))
-    out: dict[int, tuple[TCPOptions, int]] = {}
-    for i, got in zip(lines, found, strict=True):
-        if got is None:
-            return None
-        out[i] = got
-    return out
+                add(fast._options(text))
+    if None in found:
+        return None
+    return dict(zip(lines, found, strict=True))  # type: ignore[arg-type]  # no None left
 
 
 SYN_ORDER = ("mss", "sackOK", "TS", "nop", "wscale")
