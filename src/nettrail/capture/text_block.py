@@ -78,14 +78,16 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     pid = _pids(fast, addrs, udp_rows)
     new = np.flatnonzero(pid == _UNMADE)
     if len(new):  # new pairs: made once each, in line order, then looked up again
-        sizes = tuple(map(len, fast.ends))
-        rows_new = new.tolist()
-        fast.make_pairs(dict.fromkeys((addrs[i], PROTO_TCP if flags_t[i] else PROTO_UDP)
-                                      for i in rows_new))
-        if any(len(c) < k for c, k in zip(fast.ends, sizes, strict=True)):  # a cache emptied
-            pid = _pids(fast, addrs, udp_rows)
-            rows_new = np.flatnonzero(pid == _UNMADE).tolist()
-        pid[rows_new] = [_pair(fast, addrs[i], flags_t[i]) for i in rows_new]
+        lines = new.tolist()
+        if udp_rows:
+            fast.make_pairs(dict.fromkeys((addrs[i], PROTO_TCP if flags_t[i] else PROTO_UDP)
+                                          for i in lines))
+        else:
+            fast.make_pairs(zip(dict.fromkeys(map(addrs.__getitem__, lines)),
+                                repeat(PROTO_TCP)))
+        pid = _pids(fast, addrs, udp_rows)
+        still = np.flatnonzero(pid == _UNMADE).tolist()  # a cache emptied on the way
+        pid[still] = [_pair(fast, addrs[i], flags_t[i]) for i in still]
     if sec.min() < 0 or pid.min() < 0:
         return False
     options: dict[int, tuple[TCPOptions, int]] = {}
