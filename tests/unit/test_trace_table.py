@@ -134,3 +134,62 @@ def test_pcapng_rows_equal_their_events() -> None:
     assert plain > 200
     assert files[0].getvalue() == files[1].getvalue()
     assert files[0].getvalue().count(b"NAT ") > 20
+
+
+def plain_heavy(seed: int, n: int) -> list[tuple[Any, ...]]:
+    """Random records, mostly plain (long runs of them), one in about 60 not."""
+    rng = random.Random(seed)
+    records = random_records(rng, 4 * n)
+    plain = Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES)).table(
+        batch(records)).plain.tolist()
+    easy = [r for r, p in zip(records, plain, strict=True) if p]
+    odd = [r for r, p in zip(records, plain, strict=True) if not p]
+    out = []
+    for i in range(n):
+        out.append(odd[i % len(odd)] if rng.random() < 1 / 60 else easy[i % len(easy)])
+    return out
+
+
+def pcapng_blocks(data: bytes) -> tuple[list[bytes], list[bytes]]:
+    """(interface blocks, packet blocks) of a pcapng section, each in file order; every packet's
+    interface is described before it."""
+    ifaces: list[bytes] = []
+    packets: list[bytes] = []
+    at = struct.unpack_from("<I", data, 4)[0]  # past the section header
+    while at < len(data):
+        kind, length = struct.unpack_from("<II", data, at)
+        block = data[at : at + length]
+        if kind == 1:
+            ifaces.append(block)
+        else:
+            assert kind == 6
+            assert struct.unpack_from("<I", block, 8)[0] < len(ifaces)
+            packets.append(block)
+        at += length
+    return ifaces, packets
+
+
+def test_pcapng_long_plain_runs_equal_their_events() -> None:
+    """Runs of plain rows long enough to be written as arrays give the blocks written event
+    by event: NAT notes within a batch and across batches, kinds left out, device names.
+    (A run's new interfaces are described before its first packet, not each right before
+    its own first packet.)"""
+    records = plain_heavy(17, 4000)
+    for kinds, by_device in ((None, False), ({"xmit", "recv"}, True), ({"recv"}, False)):
+        files = io.BytesIO(), io.BytesIO()
+        outs = (PcapngOut(files[0], host="h", kinds=kinds, by_device=by_device),
+                PcapngOut(files[1], host="h", kinds=kinds, by_device=by_device))
+        decoders = [Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES)) for _ in outs]
+        plain = 0
+        for start in range(0, len(records), 900):
+            chunk = batch(records[start : start + 900])
+            table = decoders[0].table(chunk)
+            plain += int(table.plain.sum())
+            outs[0].write(table)
+            for ev in decoders[1].table(chunk).events():
+                if kinds is None or ev.kind in kinds:
+                    outs[1].write_event(ev)
+        assert plain > 3500
+        assert outs[0].packets == outs[1].packets > 500
+        assert pcapng_blocks(files[0].getvalue()) == pcapng_blocks(files[1].getvalue())
+        assert kinds == {"recv"} or files[0].getvalue().count(b"NAT ") > 20
