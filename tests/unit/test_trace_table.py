@@ -85,6 +85,7 @@ def test_rows_equal_their_events() -> None:
     plain = table.plain.tolist()
     assert 200 < sum(plain) < 2800  # both paths are exercised
     json_lines = trace_json.table_lines(table)
+    assert trace_json.table_text(table) == "".join(json_lines)
     text_lines = trace_text.table_lines(table)
     pk = table.packet
     for i in range(len(table)):
@@ -100,6 +101,26 @@ def test_rows_equal_their_events() -> None:
             if isinstance(l4, TCPHeader):
                 assert (l4.seq, l4.ack, l4.window, l4.flags) == (
                     pk.seq[i], pk.ack[i], pk.window[i], pk.tcp_flags[i])
+
+
+def test_json_of_plain_batches_and_times_before_one_second() -> None:
+    """A batch of plain rows only is written in one piece; times in the epoch's first second
+    (a clock anchor of 0) have no seconds digits before their nanoseconds."""
+    records = plain_heavy(5, 3000)
+    for anchor in (ANCHOR, 0, 999_996_000):
+        decoder = Decoder(anchor, Names(), reasons=(DROP_NAMES, RST_NAMES))
+        for start in range(0, len(records), 1000):
+            table = decoder.table(batch(records[start : start + 1000]))
+            lines = [json.dumps(trace_json.event_record(ev)) + "\n" for ev in table.events()]
+            assert trace_json.table_lines(table) == lines
+            assert trace_json.table_text(table) == "".join(lines)
+        plain = decoder.table(batch(records[:400]))
+        rows = [i for i, p in enumerate(plain.plain.tolist()) if p]
+        assert len(rows) > 300
+        only = decoder.table(batch([records[i] for i in rows]))
+        assert bool(only.plain.all())
+        assert trace_json.table_text(only) == "".join(
+            json.dumps(trace_json.event_record(ev)) + "\n" for ev in only.events())
 
 
 def test_packet_ids_match_one_event_at_a_time() -> None:

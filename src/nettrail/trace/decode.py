@@ -174,17 +174,14 @@ class Decoder:
         skb, first = rec["skb"], rec["first_ns"]
         group, firsts = same_skb(skb, first)
         alone = np.flatnonzero((first == 0) & (skb != 0))  # keyed by their packet, row by row
-        units = np.union1d(firsts[skb[firsts] != 0], alone).tolist()
-        known = self._ids
+        at = np.union1d(firsts[skb[firsts] != 0], alone).astype(np.intp)
+        pids = np.array([self._ids.get(key) or self._packet_id(key)
+                         for key in rows.keys(at)], np.int64)
         ids = np.zeros(len(skb), np.int64)
         by_group = np.zeros(len(firsts), np.int64)
-        for i in units:
-            key = rows.key(i)
-            pid = known.get(key) or self._packet_id(key)
-            if first[i]:
-                by_group[group[i]] = pid
-            else:
-                ids[i] = pid
+        led = first[at] != 0
+        by_group[group[at[led]]] = pids[led]
+        ids[at[~led]] = pids[~led]
         followed = first != 0
         ids[followed] = by_group[group[followed]]
         return ids
