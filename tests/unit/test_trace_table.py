@@ -14,6 +14,7 @@ import random
 import struct
 from typing import Any
 
+import numpy as np
 from test_trace_decode import ANCHOR, CT, DROP_NAMES, RST_NAMES, Names, batch, raw
 
 from nettrail.model.packet import TCPHeader, UDPHeader
@@ -214,3 +215,32 @@ def test_pcapng_long_plain_runs_equal_their_events() -> None:
         assert outs[0].packets == outs[1].packets > 500
         assert pcapng_blocks(files[0].getvalue()) == pcapng_blocks(files[1].getvalue())
         assert kinds == {"recv"} or files[0].getvalue().count(b"NAT ") > 20
+
+
+def test_timeline_text_of_many_packets_is_each_packet_rendered() -> None:
+    """``packets_text`` says what ``render_packet`` says of each packet in turn: NAT notes,
+    events of no packet, offsets past the fixed width and before the first line."""
+    records = random_records(random.Random(19), 3000)
+    table = Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES)).table(batch(records))
+    lines = trace_text.table_lines(table)
+    by_packet: dict[int, list[trace_text.Line]] = {}
+    for pid, line in zip(table.packet_id.tolist(), lines, strict=True):
+        by_packet.setdefault(pid, []).append(line)
+    packets = [(pid, group, True) for pid, group in by_packet.items()]
+    long = next(group for group in by_packet.values() if len(group) >= 4)
+    far = [(7, [(line[0] + shift, *line[1:]) for line, shift in zip(
+        long, (0, 2_000_000_000_000, -5_000, 999_999_999), strict=False)], False)]
+    packets += [*far, (8, [], False)]
+    expected = io.StringIO()
+    for pid, group, moved in packets:
+        trace_text.render_packet(pid, group, expected, False, moved)
+    text = trace_text.packets_text(packets)
+    assert text == expected.getvalue()
+    assert text.count("NAT ") > 20
+
+
+def test_offset_texts() -> None:
+    values = [0, 1, 999, 1000, 12_345, 999_999_999, 1_000_000_000, 123_456_789_012, -1, -1000,
+              -123_456, 5 * 10**15]
+    assert trace_text.offset_texts(np.array(values, np.int64)) == [
+        f"  +{v / 1000:10.3f}us  " for v in values]
