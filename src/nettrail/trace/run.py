@@ -11,6 +11,7 @@ from typing import Protocol
 
 from nettrail.errors import TraceError
 from nettrail.model.event_table import EventTable
+from nettrail.trace import layout as L
 from nettrail.trace.config import TraceConfig
 from nettrail.trace.decode import Decoder
 from nettrail.trace.netns_names import NetnsNames
@@ -21,6 +22,9 @@ BATCH_S = 0.02
 """Drain at most this often: batches of many events cost less per event than many small ones
 (the ring holds 16 MiB = 50,000 events by default, far more than arrive in this time)."""
 GRACE_S = 0.2
+CHUNK = 8192
+"""Decode and write at most this many events at once: a batch larger than the caches costs
+more per event (a drain that fell behind finds up to the whole ring waiting)."""
 
 
 class Sink(Protocol):
@@ -94,13 +98,17 @@ class TraceRun:
             result.events += self._drain(session, decoder)
 
     def _drain(self, session: TraceSession, decoder: Decoder) -> int:
-        buf = session.read()
-        if not buf:
-            return 0
-        table = decoder.table(buf)
-        for sink in self.sinks:
-            sink.write(table)
-        return len(table)
+        """Write what the ring holds now, ``CHUNK`` events at a time."""
+        done = 0
+        for _ in range(session.pending() // (CHUNK * L.RECORD_STRUCT.size) + 1):
+            buf = session.read(CHUNK)
+            if not buf:
+                break
+            table = decoder.table(buf)
+            for sink in self.sinks:
+                sink.write(table)
+            done += len(table)
+        return done
 
 
 def _write_ready(path: Path) -> None:
