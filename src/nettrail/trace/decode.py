@@ -161,11 +161,11 @@ class Decoder:
 
     def _handed_rows(self, rec: columns.Records) -> npt.NDArray[np.bool_]:
         """Which rows are drops that hand the frame to a packet socket."""
-        drops = rec["kind"] == L.KIND_DROP
-        if not drops.any():
-            return drops
-        return (drops & np.isin(rec["reason"], self._otherhost)
-                & ((rec["dev_flags"] & L.DEV_PACKET_SOCKET) != 0))
+        drops: npt.NDArray[np.bool_] = rec["kind"] == L.KIND_DROP
+        if drops.any():
+            drops &= np.isin(rec["reason"], self._otherhost)
+            drops &= (rec["dev_flags"] & L.DEV_PACKET_SOCKET) != 0
+        return drops
 
     def _ids_of(self, rec: columns.Records, kinds: list[str], rows: Rows) -> Ids:
         """The packet id of every row (0 without an skb), in row order.
