@@ -1,8 +1,10 @@
-"""Enhanced packet blocks of many packets at once, built as one byte array.
+"""Enhanced packet blocks of many packets at once, built as one array of 32-bit words.
 
 ``packet_blocks`` gives the bytes ``PcapngWriter.write_packet`` writes for each packet, back
-to back, with numpy: the fixed fields of every block in one array, the packet bytes and the
-comments copied in once per distinct length (packets of one batch have few lengths).
+to back. Every part of a block is a whole number of words, so each block is a row of a word
+matrix: its fixed fields, its packet's bytes, the comment option (placed once per distinct
+packet length), the end of options and the length again; the rows, cut to their blocks'
+lengths, are the output.
 """
 
 from __future__ import annotations
@@ -15,30 +17,17 @@ import numpy.typing as npt
 
 from nettrail.report.pcapng import BLOCK_EPB, OPT_COMMENT
 
-_HEAD = 28  # type, length, interface, ts high, ts low, caplen, origlen
-_TAIL = 8  # opt_endofopt, then the block length again
+_HEAD = 7  # words: type, length, interface, ts high, ts low, caplen, origlen
 
 
-def _encode(comments: Sequence[str]) -> tuple[bytes, npt.NDArray[np.int64]]:
-    """The comments' UTF-8 bytes back to back, and each one's length in bytes."""
-    text = "".join(comments).encode()
-    lengths = np.fromiter(map(len, comments), np.int64, len(comments))
-    if len(text) != int(lengths.sum()):  # some are not ASCII: count bytes one by one
-        encoded = [c.encode() for c in comments]
-        lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
-    return text, lengths
-
-
-def _copy(out: npt.NDArray[np.uint8], dest: npt.NDArray[np.int64], src: npt.NDArray[np.uint8],
-          start: npt.NDArray[np.int64], length: npt.NDArray[np.int64]) -> None:
-    """``out[dest[i] : dest[i] + length[i]] = src[start[i] : start[i] + length[i]]`` for every
-    i, one gather per distinct length."""
-    for size in np.unique(length).tolist():
-        if not size:
-            continue
-        rows = np.flatnonzero(length == size)
-        span = np.arange(size)
-        out[dest[rows, None] + span] = src[start[rows, None] + span]
+def _comment_words(comments: Sequence[str]) -> tuple[npt.NDArray[np.uint32],
+                                                      npt.NDArray[np.int64]]:
+    """(the comments' UTF-8 bytes as rows of words, zeros after; each one's length in bytes)."""
+    encoded = [c.encode() for c in comments]
+    lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+    width = max(4, (int(lengths.max()) + 3) & ~3) if len(encoded) else 4
+    text = np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(len(encoded), width)
+    return np.ascontiguousarray(text).view("<u4"), lengths
 
 
 def packet_blocks(if_ids: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64],
@@ -50,37 +39,33 @@ def packet_blocks(if_ids: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64],
     n = len(if_ids)
     if not n:
         return b""
-    text, tlen = _encode(comments)
+    text, tlen = _comment_words(comments)
     cap = cap_len.astype(np.int64)
-    data_room = (cap + 3) & ~3
-    has_opts = tlen > 0
-    opt_room = np.where(has_opts, 4 + ((tlen + 3) & ~3) + 4, 0)
-    length = _HEAD + data_room + opt_room + 4
-    start = np.zeros(n, np.int64)
-    np.cumsum(length[:-1], out=start[1:])
-    out = np.zeros(int(start[-1] + length[-1]), np.uint8)
+    data_words = (cap + 3) // 4
+    text_words = (tlen + 3) // 4
+    opt_words = np.where(tlen > 0, 2 + text_words, 0)
+    words = _HEAD + data_words + opt_words + 1
+    width = _HEAD + int(data_words.max()) + 2 + text.shape[1] + 1
+    grid = np.zeros((n, width), "<u4")
     ts = np.maximum(ts_ns.astype(np.int64), 0).astype(np.uint64)
-    head = np.empty((n, _HEAD // 4), np.uint32)
-    head[:, 0] = BLOCK_EPB
-    head[:, 1] = length
-    head[:, 2] = if_ids
-    head[:, 3] = ts >> np.uint64(32)
-    head[:, 4] = ts & np.uint64(0xFFFFFFFF)
-    head[:, 5] = cap
-    head[:, 6] = np.maximum(wire_len.astype(np.int64), cap)
-    span = np.arange(_HEAD)
-    out[start[:, None] + span] = head.astype("<u4").view(np.uint8).reshape(n, _HEAD)
-    width = frame.shape[1] if frame.ndim == 2 else 0
-    _copy(out, start + _HEAD, frame.reshape(-1), np.arange(n, dtype=np.int64) * width, cap)
-    opts = start + _HEAD + data_room
-    rows = np.flatnonzero(has_opts)
-    opt_head = np.empty((len(rows), 2), "<u2")
-    opt_head[:, 0] = OPT_COMMENT
-    opt_head[:, 1] = tlen[rows]
-    out[opts[rows, None] + np.arange(4)] = opt_head.view(np.uint8).reshape(len(rows), 4)
-    text_start = np.zeros(n, np.int64)
-    np.cumsum(tlen[:-1], out=text_start[1:])
-    _copy(out, opts + 4, np.frombuffer(text, np.uint8), text_start, tlen)
-    tail = start + length - 4
-    out[tail[:, None] + np.arange(4)] = length.astype("<u4").view(np.uint8).reshape(n, 4)
-    return out.tobytes()
+    grid[:, 0] = BLOCK_EPB
+    grid[:, 1] = words * 4
+    grid[:, 2] = if_ids
+    grid[:, 3] = ts >> np.uint64(32)
+    grid[:, 4] = ts & np.uint64(0xFFFFFFFF)
+    grid[:, 5] = cap
+    grid[:, 6] = np.maximum(wire_len.astype(np.int64), cap)
+    room = 4 * int(data_words.max())
+    data = np.zeros((n, room), np.uint8)
+    used = min(room, frame.shape[1])
+    data[:, :used] = np.where(np.arange(used) < cap[:, None], frame[:, :used], 0)
+    grid[:, _HEAD : _HEAD + room // 4] = data.view("<u4")
+    every = np.arange(n)
+    opts = _HEAD + data_words
+    for start in np.unique(opts).tolist():  # the comments, where each packet's bytes end
+        rows = np.flatnonzero(opts == start)
+        grid[rows, start + 1 : start + 1 + text.shape[1]] = text[rows]
+    has = tlen > 0  # the end of options after the comment is a word left zero
+    grid[every[has], opts[has]] = OPT_COMMENT | (tlen[has] << 16)
+    grid[every, opts + opt_words] = words * 4
+    return grid[np.arange(width) < words[:, None]].tobytes()
