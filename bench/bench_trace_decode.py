@@ -33,32 +33,47 @@ from typing import Any
 from bench_trace import CHAIN, CHAIN_B, PY, ROOT, burst_drain, chain, iperf_server, show
 
 DECODE = r"""
-import json, os, sys, time
+import contextlib, json, os, sys, time
 from nettrail.trace import layout as L
 from nettrail.trace.decode import Decoder
 buf = open(sys.argv[1], "rb").read()
 what = sys.argv[2]
+size = int(sys.argv[3]) * L.RECORD_STRUCT.size if len(sys.argv) > 3 else 0
+chunks = [buf[i : i + size] for i in range(0, len(buf), size)] if size else [buf]
 try:
     from nettrail.report.trace_json import JsonLines
     from nettrail.report.trace_text import Timeline
-    decode = lambda d: d.table(buf)
+    decode = lambda d, b: d.table(b)
 except ImportError:
     from nettrail.trace.output import JsonLines, Timeline
-    decode = lambda d: [d.event(r) for r in L.RECORD_STRUCT.iter_unpack(buf)]
+    decode = lambda d, b: [d.event(r) for r in L.RECORD_STRUCT.iter_unpack(b)]
+try:  # the collector's settings of a trace run, where the tree has them
+    from nettrail.trace.run import _rare_collections as collections
+except ImportError:
+    collections = contextlib.nullcontext
 out = open(os.devnull, "w")
 d = Decoder(time.clock_gettime_ns(time.CLOCK_REALTIME) - time.monotonic_ns())
-t0 = time.perf_counter()
-c0 = time.process_time()
-data = decode(d)
 if what == "json":
-    JsonLines(out, 0, "").write(data)
+    sink = JsonLines(out, 0, "")
 elif what == "timeline":
-    tl = Timeline(out)
-    tl.add(data)
-    tl.flush()
+    sink = Timeline(out)
 elif what == "pcapng":
     from nettrail.report.trace_pcapng import PcapngOut
-    PcapngOut(open(os.devnull, "wb")).write(data)
+    sink = PcapngOut(open(os.devnull, "wb"))
+else:
+    sink = None
+t0 = time.perf_counter()
+c0 = time.process_time()
+with collections():
+    for chunk in chunks:
+        data = decode(d, chunk)
+        if what == "timeline":
+            sink.add(data)
+            sink.flush(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
+        elif sink is not None:
+            sink.write(data)
+    if what == "timeline":
+        sink.flush()
 print(json.dumps({"events": len(buf) // L.RECORD_STRUCT.size,
                   "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0}))
 """
@@ -82,13 +97,15 @@ def env_for(tree: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(tree / "src")}
 
 
-def decode_rates(dump: Path, old: Path, runs: int) -> dict[str, dict[str, Any]]:
-    """Best events/s per (tree, stage), trees alternating run by run."""
+def decode_rates(dump: Path, old: Path, runs: int, batch: int = 0) -> dict[str, dict[str, Any]]:
+    """Best events/s per (tree, stage), trees alternating run by run; the burst decoded and
+    written ``batch`` events at a time (0: all at once)."""
     best: dict[str, dict[str, Any]] = {}
     for _ in range(runs):
         for stage in STAGES:
             for name, tree in trees(old).items():
-                out = subprocess.run(["taskset", "-c", "0", PY, "-c", DECODE, str(dump), stage],
+                out = subprocess.run(["taskset", "-c", "0", PY, "-c", DECODE, str(dump), stage,
+                                      str(batch)],
                                      capture_output=True, text=True, check=True,
                                      env=env_for(tree), cwd="/").stdout
                 got = json.loads(out)
@@ -238,17 +255,21 @@ def main() -> int:
     ap.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     ap.add_argument("--burst", type=Path, default=None,
                     help="decode this recorded burst (raw ring records) instead; no live part")
+    ap.add_argument("--batch", type=int, default=0,
+                    help="decode and write the burst this many events at a time, as the live "
+                    "drain does (default: all at once)")
     args = ap.parse_args()
     NEW[0] = args.new
     if args.burst is not None:
-        show(record(decode_rates(args.burst, args.old, args.runs), {}, args), args.record)
+        show(record(decode_rates(args.burst, args.old, args.runs, args.batch), {}, args),
+             args.record)
         return 0
     with tempfile.TemporaryDirectory() as tmp, chain(), iperf_server(CHAIN[-1], CHAIN_B):
         dump = Path(tmp) / "burst.raw"
         best = {}
         if not args.skip_decode:
             burst_drain(1.0, dump)
-            best = decode_rates(dump, args.old, args.runs)
+            best = decode_rates(dump, args.old, args.runs, args.batch)
         runs_live = {} if args.skip_live else live(args.old, args.rate, args.seconds,
                                                     args.live_runs or args.runs,
                                                     args.modes.split(","))

@@ -14,6 +14,7 @@ import random
 import struct
 from typing import Any
 
+import numpy as np
 from test_trace_decode import ANCHOR, CT, DROP_NAMES, RST_NAMES, Names, batch, raw
 
 from nettrail.model.packet import TCPHeader, UDPHeader
@@ -85,6 +86,7 @@ def test_rows_equal_their_events() -> None:
     plain = table.plain.tolist()
     assert 200 < sum(plain) < 2800  # both paths are exercised
     json_lines = trace_json.table_lines(table)
+    assert trace_json.table_text(table) == "".join(json_lines)
     text_lines = trace_text.table_lines(table)
     pk = table.packet
     for i in range(len(table)):
@@ -100,6 +102,26 @@ def test_rows_equal_their_events() -> None:
             if isinstance(l4, TCPHeader):
                 assert (l4.seq, l4.ack, l4.window, l4.flags) == (
                     pk.seq[i], pk.ack[i], pk.window[i], pk.tcp_flags[i])
+
+
+def test_json_of_plain_batches_and_times_before_one_second() -> None:
+    """A batch of plain rows only is written in one piece; times in the epoch's first second
+    (a clock anchor of 0) have no seconds digits before their nanoseconds."""
+    records = plain_heavy(5, 3000)
+    for anchor in (ANCHOR, 0, 999_996_000):
+        decoder = Decoder(anchor, Names(), reasons=(DROP_NAMES, RST_NAMES))
+        for start in range(0, len(records), 1000):
+            table = decoder.table(batch(records[start : start + 1000]))
+            lines = [json.dumps(trace_json.event_record(ev)) + "\n" for ev in table.events()]
+            assert trace_json.table_lines(table) == lines
+            assert trace_json.table_text(table) == "".join(lines)
+        plain = decoder.table(batch(records[:400]))
+        rows = [i for i, p in enumerate(plain.plain.tolist()) if p]
+        assert len(rows) > 300
+        only = decoder.table(batch([records[i] for i in rows]))
+        assert bool(only.plain.all())
+        assert trace_json.table_text(only) == "".join(
+            json.dumps(trace_json.event_record(ev)) + "\n" for ev in only.events())
 
 
 def test_packet_ids_match_one_event_at_a_time() -> None:
@@ -134,3 +156,91 @@ def test_pcapng_rows_equal_their_events() -> None:
     assert plain > 200
     assert files[0].getvalue() == files[1].getvalue()
     assert files[0].getvalue().count(b"NAT ") > 20
+
+
+def plain_heavy(seed: int, n: int) -> list[tuple[Any, ...]]:
+    """Random records, mostly plain (long runs of them), one in about 60 not."""
+    rng = random.Random(seed)
+    records = random_records(rng, 4 * n)
+    plain = Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES)).table(
+        batch(records)).plain.tolist()
+    easy = [r for r, p in zip(records, plain, strict=True) if p]
+    odd = [r for r, p in zip(records, plain, strict=True) if not p]
+    out = []
+    for i in range(n):
+        out.append(odd[i % len(odd)] if rng.random() < 1 / 60 else easy[i % len(easy)])
+    return out
+
+
+def pcapng_blocks(data: bytes) -> tuple[list[bytes], list[bytes]]:
+    """(interface blocks, packet blocks) of a pcapng section, each in file order; every packet's
+    interface is described before it."""
+    ifaces: list[bytes] = []
+    packets: list[bytes] = []
+    at = struct.unpack_from("<I", data, 4)[0]  # past the section header
+    while at < len(data):
+        kind, length = struct.unpack_from("<II", data, at)
+        block = data[at : at + length]
+        if kind == 1:
+            ifaces.append(block)
+        else:
+            assert kind == 6
+            assert struct.unpack_from("<I", block, 8)[0] < len(ifaces)
+            packets.append(block)
+        at += length
+    return ifaces, packets
+
+
+def test_pcapng_long_plain_runs_equal_their_events() -> None:
+    """Runs of plain rows long enough to be written as arrays give the blocks written event
+    by event: NAT notes within a batch and across batches, kinds left out, device names.
+    (A run's new interfaces are described before its first packet, not each right before
+    its own first packet.)"""
+    records = plain_heavy(17, 4000)
+    for kinds, by_device in ((None, False), ({"xmit", "recv"}, True), ({"recv"}, False)):
+        files = io.BytesIO(), io.BytesIO()
+        outs = (PcapngOut(files[0], host="h", kinds=kinds, by_device=by_device),
+                PcapngOut(files[1], host="h", kinds=kinds, by_device=by_device))
+        decoders = [Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES)) for _ in outs]
+        plain = 0
+        for start in range(0, len(records), 900):
+            chunk = batch(records[start : start + 900])
+            table = decoders[0].table(chunk)
+            plain += int(table.plain.sum())
+            outs[0].write(table)
+            for ev in decoders[1].table(chunk).events():
+                if kinds is None or ev.kind in kinds:
+                    outs[1].write_event(ev)
+        assert plain > 3500
+        assert outs[0].packets == outs[1].packets > 500
+        assert pcapng_blocks(files[0].getvalue()) == pcapng_blocks(files[1].getvalue())
+        assert kinds == {"recv"} or files[0].getvalue().count(b"NAT ") > 20
+
+
+def test_timeline_text_of_many_packets_is_each_packet_rendered() -> None:
+    """``packets_text`` says what ``render_packet`` says of each packet in turn: NAT notes,
+    events of no packet, offsets past the fixed width and before the first line."""
+    records = random_records(random.Random(19), 3000)
+    table = Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES)).table(batch(records))
+    lines = trace_text.table_lines(table)
+    by_packet: dict[int, list[trace_text.Line]] = {}
+    for pid, line in zip(table.packet_id.tolist(), lines, strict=True):
+        by_packet.setdefault(pid, []).append(line)
+    packets = [(pid, group, True) for pid, group in by_packet.items()]
+    long = next(group for group in by_packet.values() if len(group) >= 4)
+    far = [(7, [(line[0] + shift, *line[1:]) for line, shift in zip(
+        long, (0, 2_000_000_000_000, -5_000, 999_999_999), strict=False)], False)]
+    packets += [*far, (8, [], False)]
+    expected = io.StringIO()
+    for pid, group, moved in packets:
+        trace_text.render_packet(pid, group, expected, False, moved)
+    text = trace_text.packets_text(packets)
+    assert text == expected.getvalue()
+    assert text.count("NAT ") > 20
+
+
+def test_offset_texts() -> None:
+    values = [0, 1, 999, 1000, 12_345, 999_999_999, 1_000_000_000, 123_456_789_012, -1, -1000,
+              -123_456, 5 * 10**15]
+    assert trace_text.offset_texts(np.array(values, np.int64)) == [
+        f"  +{v / 1000:10.3f}us  " for v in values]

@@ -123,5 +123,5 @@ kind name (equal codes, equal kinds); ``netns_names`` the name of
 
     def time_ns(self) -> list[int]:
         """Wall-clock ns since the epoch of every row."""
-        anchor = self.anchor_ns
-        return [m + anchor for m in self.mono_ns.tolist()]
+        wall: list[int] = (self.mono_ns.astype(np.int64) + self.anchor_ns).tolist()
+        return wall

@@ -110,6 +110,11 @@ class PcapngWriter:
                               max(orig_len, caplen))
         return b"".join((head, data, pad, opts, _U32.pack(length)))
 
+    def write_blocks(self, blocks: bytes) -> None:
+        """Write enhanced packet blocks already built (``pcapng_blocks.packet_blocks``) of
+        interfaces added here, whose snapshot length none of their packets exceeds."""
+        self._write(blocks)
+
     def copy_packet(self, if_id: int, body: bytes) -> None:
         """Write an enhanced packet block read from another little-endian section (``body``:
         the block without its type and lengths) as a packet of interface ``if_id`` here."""

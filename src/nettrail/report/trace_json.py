@@ -17,7 +17,7 @@ import numpy.typing as npt
 from nettrail.model.event import PROTO_NAMES, TraceEvent
 from nettrail.model.event_table import EventTable, addr4_texts
 from nettrail.model.packet import TCPHeader, tcp_flags_text
-from nettrail.report.columns import texts
+from nettrail.report.columns import groups, texts
 from nettrail.report.trace_text import endpoints
 
 FORMAT = "nettrail-trace"
@@ -89,11 +89,41 @@ def event_record(ev: TraceEvent) -> dict[str, Any]:
     return rec
 
 
-def _plain_lines(table: EventTable, rows: npt.NDArray[np.intp]) -> list[str]:
-    """The JSON lines of plain rows ``rows``, straight from the columns.
+Parts = list[list[str]]
+"""Six lists of texts, one text per row in each: a row's line is its six texts joined."""
+_SECOND_TEXTS: dict[int, tuple[str, str]] = {}
 
-    What rows repeat (the device part, the packet part) is made once per distinct value; one
-    f-string per row keeps the key order and spacing of ``json.dumps(event_record(ev))``.
+
+def _second_texts(sec: int) -> tuple[str, str]:
+    """What a line says around the nanoseconds of a time in second ``sec``."""
+    texts_ = _SECOND_TEXTS.get(sec)
+    if texts_ is None:
+        if len(_SECOND_TEXTS) > 4096:
+            _SECOND_TEXTS.clear()
+        texts_ = _SECOND_TEXTS[sec] = (f'{{"type": "event", "time": "{_seconds(sec)}.',
+                                       f'Z", "time_ns": {sec}' if sec > 0 else 'Z", "time_ns": ')
+    return texts_
+
+
+def nine_digits(values: npt.NDArray[np.int64]) -> list[str]:
+    """Every value (0 to 999,999,999) as nine decimal digits, zeros first."""
+    n = len(values)
+    digits = np.empty((n, 9), np.uint32)
+    rest = values.copy()
+    for k in range(8, -1, -1):
+        rest, digit = np.divmod(rest, 10)
+        digits[:, k] = digit + ord("0")
+    out: list[str] = digits.view("<U9").reshape(n).tolist()
+    return out
+
+
+def _plain_parts(table: EventTable, rows: npt.NDArray[np.intp]) -> Parts:
+    """The JSON lines of plain rows ``rows`` as ``Parts``, straight from the columns.
+
+    What rows repeat (the second, the device part, the packet part) is made once per
+    distinct value; the texts keep the key order and spacing of ``json.dumps(event_record(ev))``.
+    A time's nanoseconds are written twice (``time`` and ``time_ns``), its seconds once each
+    way per distinct second.
     """
     pk = table.packet
     t = table.mono_ns[rows].astype(np.int64) + table.anchor_ns
@@ -105,9 +135,9 @@ def _plain_lines(table: EventTable, rows: npt.NDArray[np.intp]) -> list[str]:
     kinds, names = np.array(table.kind, dtype=object)[rows], table.netns_names
 
     def devices(k: npt.NDArray[np.intp]) -> list[str]:
-        return [f'"kind": "{kind}", "netns": {json.dumps(names[i])}, "netns_inode": {i}, '
+        return [f', "kind": "{kind}", "netns": {json.dumps(names[i])}, "netns_inode": {i}, '
                 + (f'"ifname": {_ifname(raw)}, "ifindex": {x}' if d
-                   else '"ifname": null, "ifindex": null') + f', "cpu": {c}'
+                   else '"ifname": null, "ifindex": null') + f', "cpu": {c}, '
                 for kind, i, d, raw, x, c in zip(kinds[k].tolist(), ino[k].tolist(),
                                                  dev[k].tolist(), ifname[k].tolist(),
                                                  ifx[k].tolist(), cpu[k].tolist(), strict=True)]
@@ -128,32 +158,61 @@ def _plain_lines(table: EventTable, rows: npt.NDArray[np.intp]) -> list[str]:
                     pid, fol, addr4_texts(cols[2][k]), addr4_texts(cols[3][k]), sport, dport,
                     proto, flags, seq, ack, plen, ip_id, wire, strict=True)]
 
-    seconds = texts((sec,), lambda k: [_seconds(s) for s in sec[k].tolist()])
-    device = texts((table.kind_code[rows], ino, dev, ifx, cpu, name_key[:, 0], name_key[:, 1]),
-                   devices)
-    packet = texts(cols, packets)
-    return [f'{{"type": "event", "time": "{s}.{f:09d}Z", "time_ns": {tt}, {d}, {p}'
-            for s, f, tt, d, p in zip(seconds, frac.tolist(), t.tolist(), device, packet,
-                                      strict=True)]
+    group, first = groups(sec)
+    around = [_second_texts(s) for s in sec[first].tolist()]
+    before = np.array([a for a, _ in around], dtype=object)[group].tolist()
+    after = np.array([b for _, b in around], dtype=object)[group].tolist()
+    nanos = nine_digits(frac)
+    time_ns = nanos
+    if len(sec) and int(sec.min()) <= 0:  # no seconds to write before the nanoseconds
+        time_ns = nanos.copy()
+        for i in np.flatnonzero(sec <= 0).tolist():
+            time_ns[i] = str(int(t[i]))
+    return [before, nanos, after, time_ns,
+            texts((table.kind_code[rows], ino, dev, ifx, cpu, name_key[:, 0], name_key[:, 1]),
+                  devices),
+            texts(cols, packets)]
 
 
 def _ifname(raw: bytes) -> str:
     return json.dumps(raw.split(b"\0", 1)[0].decode(errors="replace"))
 
 
+def _parts(table: EventTable) -> tuple[Parts, npt.NDArray[np.intp]]:
+    """(``Parts`` of the plain rows, which rows those are)."""
+    rows = np.flatnonzero(table.plain)
+    return _plain_parts(table, rows), rows
+
+
 def table_lines(table: EventTable) -> list[str]:
     """The JSON line of every row, in order."""
-    plain = table.plain
-    rows = np.flatnonzero(plain)
-    fast = _plain_lines(table, rows)
-    if len(fast) == len(table):
-        return fast
+    parts, rows = _parts(table)
     out = [""] * len(table)
-    for i, line in zip(rows.tolist(), fast, strict=True):
+    for i, line in zip(rows.tolist(), map("".join, zip(*parts, strict=True)), strict=True):
         out[i] = line
-    for i in np.flatnonzero(~plain).tolist():
+    for i in np.flatnonzero(~table.plain).tolist():
         out[i] = json.dumps(event_record(table.event(i))) + "\n"
     return out
+
+
+def table_text(table: EventTable) -> str:
+    """``table_lines`` joined (without making each line on its own)."""
+    parts, rows = _parts(table)
+    n = len(table)
+    width = len(parts)
+    if len(rows) == n:
+        flat: list[str] = [""] * (width * n)
+        for j, part in enumerate(parts):
+            flat[j::width] = part
+        return "".join(flat)
+    grid = np.full((n, width), "", dtype=object)
+    for j, part in enumerate(parts):
+        column = np.empty(len(part), dtype=object)
+        column[:] = part
+        grid[rows, j] = column
+    for i in np.flatnonzero(~table.plain).tolist():
+        grid[i, 0] = json.dumps(event_record(table.event(i))) + "\n"
+    return "".join(grid.reshape(-1).tolist())
 
 
 class JsonLines:
@@ -165,7 +224,7 @@ class JsonLines:
 
     def write(self, table: EventTable) -> None:
         """Append events."""
-        self.out.write("".join(table_lines(table)))
+        self.out.write(table_text(table))
 
     def summary(self, emitted: int, lost: int, events: int) -> None:
         """The last line: what the kernel emitted, lost, and what was written."""

@@ -17,14 +17,19 @@ from collections.abc import Collection, Sequence
 from typing import BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 
 from nettrail.model.event import TraceEvent
-from nettrail.model.event_table import EventTable
+from nettrail.model.event_table import I64, EventTable
 from nettrail.model.linktype import LINKTYPE_ETHERNET, LINKTYPE_RAW
+from nettrail.report.columns import groups
 from nettrail.report.pcapng import PcapngWriter, interface_name
+from nettrail.report.pcapng_blocks import packet_blocks
 from nettrail.report.trace_text import Hop, hop_of, plain_hops, rewrite_notes
 
 _LAST_MAX = 1 << 16
+_FEW = 16
+"""Runs of fewer plain rows are written a row at a time (less work than setting up arrays)."""
 
 
 class PcapngOut:
@@ -52,39 +57,114 @@ class PcapngOut:
         """Append the events of ``table`` that carry packet bytes (of ``kinds``); flush."""
         plain = table.plain
         rows = np.flatnonzero(plain)
-        hops = iter(plain_hops(table, rows))
-        pk = table.packet
-        names, kinds, wanted = table.netns_names, table.kind, self.kinds
-        ino, pids, followed = (table.netns_inode.tolist(), table.packet_id.tolist(),
-                               table.followed.tolist())
-        ifnames = [raw.split(b"\0", 1)[0].decode(errors="replace") if dev else None
-                   for raw, dev in zip(table.ifname.tolist(), table.has_device.tolist(),
-                                       strict=True)]
-        cap, eth, wire = pk.cap_len.tolist(), pk.link_eth.tolist(), pk.wire_len.tolist()
-        frame, iface, notes = pk.frame, self._iface, self._notes
-        done: list[tuple[int, int, bytes, int, str | None]] = []
-        for i, (wall, is_plain) in enumerate(zip(table.time_ns(), plain.tolist(), strict=True)):
-            if not is_plain:
-                if wanted is None or kinds[i] in wanted:
-                    self._flush(done)
-                    done = []
-                    self.write_event(table.event(i))
-                continue
-            cur = next(hops)
-            if wanted is not None and kinds[i] not in wanted:
-                continue
-            pid = pids[i]
-            head = f"nettrail {kinds[i]} packet {pid}" + (" (followed)" if followed[i] else "")
-            if pid:
-                nat = notes(pid, cur)
-                if nat:
-                    head = "; ".join([head, *nat])
-            done.append((iface(ino[i], names[ino[i]], ifnames[i], "eth" if eth[i] else "raw"),
-                         wall, frame[i, : cap[i]].tobytes(), wire[i], head))
-        self._flush(done)
+        hops = plain_hops(table, rows)
+        wanted, kinds = self.kinds, table.kind
+        done = 0  # plain rows written
+        for i in [*np.flatnonzero(~plain).tolist(), len(table)]:
+            upto = int(np.searchsorted(rows, i))  # the plain rows before row i
+            if upto > done:
+                self._plain(table, rows[done:upto], hops[done:upto])
+                done = upto
+            if i < len(table) and (wanted is None or kinds[i] in wanted):
+                self.write_event(table.event(i))
         self.out.flush()
 
-    def _flush(self, done: list[tuple[int, int, bytes, int, str | None]]) -> None:
+    def _plain(self, table: EventTable, rows: npt.NDArray[np.intp], hops: list[Hop]) -> None:
+        """Append plain rows ``rows`` (in order, no other row between them), ``hops`` theirs."""
+        kinds, wanted = table.kind, self.kinds
+        if wanted is not None:
+            keep = [k for k, i in enumerate(rows.tolist()) if kinds[i] in wanted]
+            rows, hops = rows[keep], [hops[k] for k in keep]
+        pids = table.packet_id[rows]
+        notes = self._batch_notes(table, rows, pids, hops) if len(rows) >= _FEW else None
+        if notes is None:
+            self._plain_rows(table, rows, hops)
+            return
+        comments = [f"nettrail {kinds[i]} packet {p}" + (" (followed)" if f else "")
+                    for i, p, f in zip(rows.tolist(), pids.tolist(),
+                                       table.followed[rows].tolist(), strict=True)]
+        for k, nat in notes.items():
+            comments[k] = "; ".join([comments[k], *nat])
+        pk = table.packet
+        wall = table.mono_ns[rows].astype(np.int64) + table.anchor_ns
+        self.writer.write_blocks(packet_blocks(self._iface_ids(table, rows), wall,
+                                               pk.frame[rows], pk.cap_len[rows],
+                                               pk.wire_len[rows], comments))
+        self.packets += len(rows)
+
+    def _batch_notes(self, table: EventTable, rows: npt.NDArray[np.intp], pids: I64,
+                     hops: list[Hop]) -> dict[int, list[str]] | None:
+        """``_notes`` of every row of ``rows`` with a packet id, in order, as {position:
+        notes} for the rows that have some; None (nothing done) when the last hops kept
+        would be forgotten on the way (then row by row does it)."""
+        n = len(rows)
+        order = np.argsort(pids, kind="stable")
+        ordered = pids[order]
+        starts = np.ones(n, bool)
+        starts[1:] = ordered[1:] != ordered[:-1]
+        ends = np.ones(n, bool)
+        ends[:-1] = starts[1:]
+        distinct = ordered[starts].tolist()
+        last = self._last
+        if len(last) + sum(1 for p in distinct if p and p not in last) >= _LAST_MAX:
+            return None
+        prev = np.full(n, -1, np.int64)  # the row before, of the same packet
+        prev[order[1:]] = np.where(starts[1:], -1, order[:-1])
+        prev[pids == 0] = -1
+        pk = table.packet
+        moved = np.zeros(n, bool)
+        has = prev >= 0
+        for col in (pk.src, pk.dst, pk.sport, pk.dport):
+            c = col[rows]
+            moved[has] |= c[has] != c[prev[has]]
+        notes = {k: rewrite_notes(hops[p], hops[k])
+                 for k, p in zip(np.flatnonzero(moved).tolist(),
+                                 prev[moved].tolist(), strict=True)}
+        for k, pid in zip(order[starts].tolist(), distinct, strict=True):
+            before = last.get(pid) if pid else None
+            if before is not None and before[:4] != hops[k][:4]:
+                notes[k] = rewrite_notes(before, hops[k])
+        for k, pid in zip(order[ends].tolist(), distinct, strict=True):
+            if pid:
+                last[pid] = hops[k]
+        return notes
+
+    def _iface_ids(self, table: EventTable, rows: npt.NDArray[np.intp]) -> I64:
+        """The interface of every row of ``rows``, interfaces added in order of first use."""
+        names, ino = table.netns_names, table.netns_inode[rows]
+        dev, eth = table.has_device[rows], table.packet.link_eth[rows]
+        ifname = np.ascontiguousarray(np.where(dev, table.ifname[rows], b"").astype("S16"))
+        key = ifname.view(np.uint64).reshape(-1, 2)
+        inverse, first = groups(ino, key[:, 0], key[:, 1], eth)
+        ids = np.zeros(len(first), np.int64)
+        for g in sorted(range(len(first)), key=first.__getitem__):
+            k = first[g]
+            inode = int(ino[k])
+            name = ifname[k].split(b"\0", 1)[0].decode(errors="replace")
+            ids[g] = self._iface(inode, names[inode], name or None,
+                                 "eth" if eth[k] else "raw")
+        return ids[inverse]
+
+    def _plain_rows(self, table: EventTable, rows: npt.NDArray[np.intp],
+                    hops: list[Hop]) -> None:
+        """``_plain`` a row at a time."""
+        pk = table.packet
+        names, kinds, anchor = table.netns_names, table.kind, table.anchor_ns
+        done: list[tuple[int, int, bytes, int, str | None]] = []
+        for i, cur, ino, pid, followed, mono, dev, raw, eth, cap, wire in zip(
+                rows.tolist(), hops, table.netns_inode[rows].tolist(),
+                table.packet_id[rows].tolist(), table.followed[rows].tolist(),
+                table.mono_ns[rows].tolist(), table.has_device[rows].tolist(),
+                table.ifname[rows].tolist(), pk.link_eth[rows].tolist(),
+                pk.cap_len[rows].tolist(), pk.wire_len[rows].tolist(), strict=True):
+            head = f"nettrail {kinds[i]} packet {pid}" + (" (followed)" if followed else "")
+            if pid:
+                nat = self._notes(pid, cur)
+                if nat:
+                    head = "; ".join([head, *nat])
+            ifname = raw.split(b"\0", 1)[0].decode(errors="replace") if dev else None
+            done.append((self._iface(ino, names[ino], ifname, "eth" if eth else "raw"),
+                         mono + anchor, pk.frame[i, :cap].tobytes(), wire, head))
         self.writer.write_packets(done)
         self.packets += len(done)
 

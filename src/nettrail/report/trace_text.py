@@ -9,6 +9,7 @@ its columns, any other from its full event; both print the packet with the same 
 
 from __future__ import annotations
 
+import io
 import operator
 import time
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ import numpy.typing as npt
 
 from nettrail.analyze.describe import describe_packet, tcp_line, udp_line
 from nettrail.model.event import TraceEvent
-from nettrail.model.event_table import EventTable, addr4_texts
+from nettrail.model.event_table import I64, EventTable, addr4_texts
 from nettrail.model.flow import Endpoint
 from nettrail.report.columns import texts
 
@@ -209,6 +210,67 @@ def render_packet(packet_id: int, lines: Sequence[Line], out: TextIO,
     out.write("".join(text))
 
 
+_SPACE, _DOT, _ZERO = ord(" "), ord("."), ord("0")
+_LEAD = "  +"
+_WIDTH = 10  # of the offset, µs with three decimals
+_ROOM = 10 ** (_WIDTH - 4) * 1000  # offsets (ns) that fill the width at most
+
+
+def offset_texts(ns: I64) -> list[str]:
+    """``f"  +{ns / 1000:10.3f}us  "`` of every value of ``ns``."""
+    n = len(ns)
+    chars = np.full((n, len(_LEAD) + _WIDTH + 4), _SPACE, np.uint32)
+    chars[:, 2] = ord("+")
+    chars[:, -4] = ord("u")
+    chars[:, -3] = ord("s")
+    whole, frac = np.divmod(np.clip(ns, 0, _ROOM - 1), 1000)
+    point = len(_LEAD) + _WIDTH - 4
+    chars[:, point] = _DOT
+    for k in range(3):
+        chars[:, point + 3 - k] = frac % 10 + _ZERO
+        frac //= 10
+    for k in range(_WIDTH - 4):
+        digit = whole % 10 + _ZERO
+        chars[:, point - 1 - k] = np.where((whole > 0) | (k == 0), digit, _SPACE)
+        whole //= 10
+    out: list[str] = chars.view(f"<U{chars.shape[1]}").reshape(n).tolist()
+    for i in np.flatnonzero((ns < 0) | (ns >= _ROOM)).tolist():
+        out[i] = f"  +{int(ns[i]) / 1000:10.3f}us  "
+    return out
+
+
+def packets_text(packets: Sequence[tuple[int, Sequence[Line], bool]]) -> str:
+    """``render_packet`` (no stacks) of every (packet id, lines, moved), in order, in one text.
+
+    Packets with NAT rewrites go through ``render_packet``; the lines of the others get
+    their offsets all at once.
+    """
+    heads: list[str] = []
+    counts: list[int] = []
+    lines: list[Line] = []
+    for pid, group, moved in packets:
+        if moved and rewrites([line[4] for line in group]):
+            text = io.StringIO()
+            render_packet(pid, group, text, False, True)
+            heads.append(text.getvalue())
+            counts.append(0)
+        elif group:
+            heads.append(f"{_clock(group[0][1])} packet {pid}: {group[0][3]}\n")
+            counts.append(len(group))
+            lines.extend(group)
+    count = np.array(counts, np.int64)
+    starts = np.cumsum(count) - count
+    offsets = np.array([line[0] for line in lines], np.int64)
+    offsets -= np.repeat(offsets[starts[count > 0]], count[count > 0])
+    flat = np.empty(len(heads) + 3 * len(lines), dtype=object)
+    at = 3 * np.arange(len(lines)) + np.repeat(np.arange(len(heads)), count) + 1
+    flat[at] = offset_texts(offsets)
+    flat[at + 1] = [line[2] for line in lines]
+    flat[at + 2] = "\n"
+    flat[3 * starts + np.arange(len(heads))] = heads
+    return "".join(flat.tolist())
+
+
 def _moved(table: EventTable, order: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
     """For rows in ``order``: whether a row's addresses may differ from the row before it
     (always for rows the columns do not describe)."""
@@ -287,9 +349,15 @@ class Timeline:
                     break
                 done.append(key)
         done.sort(key=lambda k: self._open[k][0][0])
-        for key in done:
-            moved = key in self._moved
-            self._moved.discard(key)
-            render_packet(self._ids.pop(key), self._open.pop(key), self.out, self.stacks, moved)
+        if self.stacks:
+            for key in done:
+                moved = key in self._moved
+                self._moved.discard(key)
+                render_packet(self._ids.pop(key), self._open.pop(key), self.out, True, moved)
+        elif done:
+            moved_set, ids, open_ = self._moved, self._ids, self._open
+            packets = [(ids.pop(key), open_.pop(key), key in moved_set) for key in done]
+            moved_set.difference_update(done)
+            self.out.write(packets_text(packets))
         if done:
             self.out.flush()

@@ -68,10 +68,10 @@ def _at(data: npt.NDArray[np.uint8], off: I64, dtype: np.dtype[np.void]) -> Reco
     """
     size = dtype.itemsize
     width = data.shape[1]
+    low, high = (int(off.min()), int(off.max())) if len(off) else (0, 0)
+    if low == high and low + size <= width:
+        return np.ascontiguousarray(data[:, low : low + size]).view(dtype).reshape(len(data))
     values = np.unique(off).tolist()
-    if len(values) == 1 and values[0] + size <= width:
-        at = values[0]
-        return np.ascontiguousarray(data[:, at : at + size]).view(dtype).reshape(len(data))
     out = np.zeros((len(data), size), np.uint8)
     for at in values:
         rows = np.flatnonzero(off == at)

@@ -108,6 +108,7 @@ class Decoder:
             reasons = (btf.enum_names("skb_drop_reason", "SKB_DROP_REASON_"),
                        btf.enum_names("sk_rst_reason", "SK_RST_REASON_"))
         self._drop, self._rst = reasons
+        self._otherhost = [code for code, name in self._drop.items() if name == "OTHERHOST"]
         self._ids: dict[tuple[int, ...], int] = {}
         self._next_id = 1
 
@@ -143,8 +144,7 @@ class Decoder:
 
         return EventTable(
             anchor_ns=self.anchor_ns, mono_ns=rec["ts_ns"], kind=kinds,
-            kind_code=np.where(np.array(kinds, object) == "handed", KIND_HANDED, kind_codes)
-            .astype(np.uint8),
+            kind_code=np.where(self._handed_rows(rec), KIND_HANDED, kind_codes).astype(np.uint8),
             cpu=rec["cpu"],
             netns_inode=netns, netns_names=names, has_device=(flags & L.EV_DEV) != 0,
             ifindex=rec["ifindex"], ifname=rec["ifname"], packet_id=ids,
@@ -155,12 +155,17 @@ class Decoder:
         """Kind names of the rows; a drop that is a hand-over to a packet socket is ``handed``."""
         codes = rec["kind"]
         kinds: list[str] = _KIND_TABLE[np.minimum(codes, len(_KIND_TABLE) - 1)].tolist()
-        otherhost = [code for code, name in self._drop.items() if name == "OTHERHOST"]
-        handed = ((codes == L.KIND_DROP) & np.isin(rec["reason"], otherhost)
-                  & ((rec["dev_flags"] & L.DEV_PACKET_SOCKET) != 0))
-        for i in np.flatnonzero(handed).tolist():
+        for i in np.flatnonzero(self._handed_rows(rec)).tolist():
             kinds[i] = "handed"
         return kinds
+
+    def _handed_rows(self, rec: columns.Records) -> npt.NDArray[np.bool_]:
+        """Which rows are drops that hand the frame to a packet socket."""
+        drops: npt.NDArray[np.bool_] = rec["kind"] == L.KIND_DROP
+        if drops.any():
+            drops &= np.isin(rec["reason"], self._otherhost)
+            drops &= (rec["dev_flags"] & L.DEV_PACKET_SOCKET) != 0
+        return drops
 
     def _ids_of(self, rec: columns.Records, kinds: list[str], rows: Rows) -> Ids:
         """The packet id of every row (0 without an skb), in row order.
@@ -174,17 +179,14 @@ class Decoder:
         skb, first = rec["skb"], rec["first_ns"]
         group, firsts = same_skb(skb, first)
         alone = np.flatnonzero((first == 0) & (skb != 0))  # keyed by their packet, row by row
-        units = np.union1d(firsts[skb[firsts] != 0], alone).tolist()
-        known = self._ids
+        at = np.union1d(firsts[skb[firsts] != 0], alone).astype(np.intp)
+        pids = np.array([self._ids.get(key) or self._packet_id(key)
+                         for key in rows.keys(at)], np.int64)
         ids = np.zeros(len(skb), np.int64)
         by_group = np.zeros(len(firsts), np.int64)
-        for i in units:
-            key = rows.key(i)
-            pid = known.get(key) or self._packet_id(key)
-            if first[i]:
-                by_group[group[i]] = pid
-            else:
-                ids[i] = pid
+        led = first[at] != 0
+        by_group[group[at[led]]] = pids[led]
+        ids[at[~led]] = pids[~led]
         followed = first != 0
         ids[followed] = by_group[group[followed]]
         return ids

@@ -68,6 +68,17 @@ class Rows:
         skb, first = int(self.rec_skb[i]), int(self.rec_first[i])
         return (skb, first) if first else (skb, *self.identity(i))
 
+    def keys(self, at: npt.NDArray[np.intp]) -> list[tuple[int, ...]]:
+        """``key`` of every row of ``at``, in order."""
+        pk = self.pk
+        proto = pk.proto[at]
+        second = np.where(proto == PROTO_TCP, pk.seq[at], pk.payload_len[at]).tolist()
+        return [(skb, first) if first else (skb, ip_id, sec, pr) if simple else self.key(i)
+                for i, skb, first, simple, ip_id, sec, pr in zip(
+                    at.tolist(), self.rec_skb[at].tolist(), self.rec_first[at].tolist(),
+                    self.simple[at].tolist(), pk.ip_id[at].tolist(), second, proto.tolist(),
+                    strict=True)]
+
     def identity(self, i: int) -> tuple[int, ...]:
         """``_identity`` of row ``i``'s packet."""
         if not self.simple[i]:

@@ -130,6 +130,12 @@ class TraceSession:
         with contextlib.suppress(InterruptedError):
             self._epoll.poll(timeout_s)
 
+    def pending(self) -> int:
+        """Bytes of events in the ring buffer not read yet."""
+        if self._ring is None:
+            raise TraceError("trace session is not started")
+        return self._ring.pending()
+
     def read(self, limit: int = 1 << 30) -> bytes:
         """Every event now in the ring buffer, oldest first: ``layout.RECORD_STRUCT`` records
         back to back (``Decoder.table`` decodes them)."""
