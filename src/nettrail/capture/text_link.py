@@ -93,7 +93,7 @@ _QUICK_E = _quick(False)
 _QUICK_EV = _quick(True)
 _EVERY_E = re.compile(
     rb"\n((?:\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.\d{6} "
-    rb"(?:[^\s>:]+ (?:In  |Out |M   |B   |P   )|))"
+    rb"(?:[^\s>:]+ +(?:In  |Out |M   |B   |P   )|))"
     rb"((?:(?<=[A-Za-z ] )ifindex \d+ |)" + _MAC + rb"(?: > " + _MAC + rb",|) "
     rb"(?:ethertype 802\.1Q[^(,\n]* \(0x[0-9a-f]{4}\)|ethertype IPv4 \(0x0800\)), length )"
     rb"(\d{1,5}): "
@@ -160,7 +160,7 @@ class LinkLine(FastLine):
         self.v4_ids: dict[bytes, int] = {}
         self.link_forms: dict[tuple[bool, bytes], tuple[EthHeader, bytes] | None] = {}
         self.ex_lines = np.zeros(0, np.int64)
-        self.ex_vals = np.zeros((0, _FIELDS), np.int64)
+        self.ex_vals = np.zeros((0, _FIELDS), np.int32)
         self.ex_n = 0
         self._split: tuple[bytes, list[bytes]] = (b"", [])
 
@@ -378,7 +378,7 @@ class LinkLine(FastLine):
         if n + add > len(self.ex_lines):
             size = max(2 * len(self.ex_lines), n + add, 1024)
             grown_l = np.zeros(size, np.int64)
-            grown_v = np.zeros((size, _FIELDS), np.int64)
+            grown_v = np.zeros((size, _FIELDS), np.int32)
             grown_l[:n], grown_v[:n] = self.ex_lines[:n], self.ex_vals[:n]
             self.ex_lines, self.ex_vals = grown_l, grown_v
         self.ex_lines[n : n + add] = lines
