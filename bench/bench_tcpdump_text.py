@@ -4,16 +4,15 @@ Usage: ``python bench/bench_tcpdump_text.py [--packets N] [--runs 3] [--dir benc
 
 Writes pcaps of several traffic mixes once (``bench/gen_capture.py``'s mix; bulk transfers with
 full-size segments; many short connections; the mix with 10% UDP, DNS and other datagrams; the
-mix as a Linux cooked ``-i any`` capture), prints them with ``tcpdump -n -r`` (also ``-tttt`` and
-``-tt``, ``-v`` and ``-e`` for the mix; and every ``.out`` of tcpdump's test suite
-concatenated, ``TCPDUMP_TESTS``, with no peer), then times, on one core (``taskset -c 0``),
-alternating, best of ``--runs``: nettrail reading each text into a packet table and to
-PacketRecords (CPU time of the read, in a child process; ``NETTRAIL_SRC`` names another
-source tree to time, e.g. a previous version: one without the column reader fills the table
-from the records),
-``tshark -r`` of the same pcap and ``tcpdump -n -r`` itself (CPU time of the child, start-up
-included, output to /dev/null). Prints a markdown table with the load average before and after
-each row.
+mix as a Linux cooked ``-i any`` capture), prints them with ``tcpdump -n -r`` (also ``-tttt``,
+``-tt``, ``-v``, ``-e`` and ``-e -v`` for the mix, ``-e`` for the cooked capture; and every
+``.out`` of tcpdump's test suite concatenated, ``TCPDUMP_TESTS``, with no peer), then times,
+on one core (``taskset -c 0``), alternating, best of ``--runs``: nettrail reading each text
+into a packet table and to PacketRecords (CPU time of the read, in a child process;
+``NETTRAIL_SRC`` names another source tree to time, e.g. a previous version: one without the
+column reader fills the table from the records), ``tshark -r`` of the same pcap and
+``tcpdump -n -r`` itself (CPU time of the child, start-up included, output to /dev/null).
+Prints a markdown table with the load average before and after each row.
 """
 
 from __future__ import annotations
@@ -187,7 +186,8 @@ def make_data(data: Path, packets: int) -> list[tuple[str, Path, Path]]:
         cooked(pcaps["mix"], pcaps["any"])
     texts = [(name, [], pcap) for name, pcap in pcaps.items()]
     texts += [("mix -tttt", ["-tttt"], pcaps["mix"]), ("mix -tt", ["-tt"], pcaps["mix"]),
-              ("mix -v", ["-v"], pcaps["mix"]), ("mix -e", ["-e"], pcaps["mix"])]
+              ("mix -v", ["-v"], pcaps["mix"]), ("mix -e", ["-e"], pcaps["mix"]),
+              ("mix -e -v", ["-e", "-v"], pcaps["mix"]), ("any -e", ["-e"], pcaps["any"])]
     out = []
     for name, flags, pcap in texts:
         text = data / f"text-{name.replace(' ', '')}-{packets}.txt"

@@ -34,8 +34,9 @@ from operator import itemgetter
 
 from nettrail.analyze.flows import gc_paused
 from nettrail.capture.base import CaptureStats
-from nettrail.capture.text_fast import OTHER, STAMP, Chunk, FastLine, Row
+from nettrail.capture.text_fast import OTHER, STAMP, Chunk, Row
 from nettrail.capture.text_fields import OtherProtocol, TextError
+from nettrail.capture.text_link import LinkLine
 from nettrail.capture.text_parse import Body, parse_body
 from nettrail.capture.text_paste import Paste, Warner
 from nettrail.capture.text_seq import SeqTracker
@@ -128,13 +129,14 @@ class _Pending:
 class _FastPending:
     """A line of the common form waiting for the next one (which may continue it)."""
 
-    __slots__ = ("index", "line", "row", "text")
+    __slots__ = ("index", "line", "orig", "row", "text")
 
     def __init__(self, line: int, row: Row, index: int) -> None:
         self.line = line
         self.row = row
         self.index = index  # in its block, until the text is taken from it
         self.text: str | None = None
+        self.orig: list[str] | None = None  # a rewritten row's original lines
 
 
 class TextReader:
@@ -153,7 +155,7 @@ class TextReader:
         self.timed: bool | None = None
         self.others: set[str] = set()
         self.banners = 0
-        self.fast = FastLine(path, point, self.clock, self.seq)
+        self.fast = LinkLine(path, point, self.clock, self.seq)
         self.shapes: dict[int, tuple[tuple[int, int], str]] = {}
         self.usual_shape = (2, 6)
         self.since_first: SinceFirst | None = None
@@ -164,6 +166,8 @@ class TextReader:
         self.lineno = 0
         self.block = b""
         self.block_lines: list[bytes] | None = None
+        self.at: list[int] | None = None  # the line of each row of a rewritten block
+        self.orig: dict[int, int] = {}  # a rewritten block's rewritten rows: how many lines
         self.prev: PacketRecord | None = None
         self.held: PacketRecord | None = None
         self.block_size = BLOCK
@@ -380,8 +384,17 @@ class TextReader:
             if bad:
                 yield from self._block(block[:bad])
             self._check(block[bad : block.index(b"\n", bad) + 1])
-        rows = self.fast.scan(block)
         first = self.lineno
+        prepared = self.fast.prepare(block, first)  # -e / -v lines in the common form
+        if prepared is None:
+            rows, self.at, self.orig = self.fast.scan(block), None, {}
+            lines = len(rows)
+        else:
+            rows, self.at, self.orig, lines, size = prepared
+            if self.block_size >= TABLE_BLOCK:  # as many lines a block as the common form
+                self.block_size = max(self.block_size,
+                                      min(len(block) * TABLE_BLOCK // max(size, 1),
+                                          4 * TABLE_BLOCK))
         self.block, self.block_lines = block, None
         common = list(map(bool, map(_STAMP, rows)))
         i, n = 0, len(rows)
@@ -394,13 +407,16 @@ class TextReader:
                 yield from self._run(rows, i, j, first)
                 i = j
             else:  # another form, or a common one the general path reads here
-                self.lineno = first + i + 1
-                line = self._row_text(i) if common[i] else rows[i][OTHER].decode()
-                yield from self._other(first + i + 1, line + "\n")
+                self.lineno = lineno = self._lineno(first, i)
+                if i in self.orig:  # a rewritten line: its original lines
+                    yield from self._replay(lineno, self._orig_lines(i))
+                else:
+                    line = self._row_text(i) if common[i] else rows[i][OTHER].decode()
+                    yield from self._other(lineno, line + "\n")
                 i += 1
-        self.lineno = first + n
+        self.lineno = first + lines
         fast = self.fast_pending
-        if fast is not None and fast.text is None:  # its text, before the block goes
+        if fast is not None and fast.text is None and fast.orig is None:  # its text, before
             if fast.index == n - 1:
                 fast.text = block[block.rfind(b"\n", 0, -1) + 1 : -1].decode()
             else:
@@ -422,23 +438,66 @@ class TextReader:
             if k < last:  # a field out of range: the general path says what is wrong
                 if len(out):
                     self.stats.packets += len(out)
-                    yield out
+                    yield self._lines(out, first)
                     out = Chunk(self.fast)
-                self.pending = self._slow(first + k + 1, self._row_text(k))
+                if k in self.orig:
+                    yield from self._replay(self._lineno(first, k), self._orig_lines(k))
+                else:
+                    self.pending = self._slow(self._lineno(first, k), self._row_text(k))
                 rec = self._take()
                 if rec is not None:
                     yield rec
                 k += 1
         if len(out):
             self.stats.packets += len(out)
-            yield out
-        self.fast_pending = _FastPending(first + j, rows[last], last)
+            yield self._lines(out, first)
+        self.fast_pending = _FastPending(self._lineno(first, last), rows[last], last)
+        if last in self.orig:
+            self.fast_pending.orig = self._orig_lines(last)
 
-    def _row_text(self, index: int) -> str:
-        """The text of line ``index`` of the current block."""
+    def _lineno(self, first: int, index: int) -> int:
+        """The number of the (first) line of row ``index`` of the block after line
+        ``first``."""
+        return first + (index if self.at is None else self.at[index]) + 1
+
+    def _lines(self, out: Chunk, first: int) -> Chunk:
+        """``out`` with its rows' numbers made line numbers (rows of a rewritten block)."""
+        at = self.at
+        if at is None:
+            return out
+        if out.block is not None:  # filled a field at a time: numpy is loaded
+            import numpy as np
+
+            line = out.block[1]
+            line[:] = np.asarray(at, np.int64)[line - first - 1] + first + 1
+        else:
+            out.line[:] = [first + at[x - first - 1] + 1 for x in out.line]
+        return out
+
+    def _replay(self, lineno: int, lines: list[str]) -> Iterator[PacketRecord]:
+        """The original lines of a rewritten row (the first is line ``lineno``), read as if
+        the row had not been rewritten."""
+        for k, line in enumerate(lines):
+            yield from self._other(lineno + k, line + "\n")
+
+    def _replay_pending(self, fast: _FastPending) -> None:
+        """The original lines of a rewritten row waiting as ``fast``, as the pending packet."""
+        assert fast.orig is not None
+        done = list(self._replay(fast.line, fast.orig))
+        assert not done  # its first line only starts a packet
+
+    def _orig_lines(self, index: int) -> list[str]:
+        """The original lines of rewritten row ``index`` of the current block."""
         if self.block_lines is None:
             self.block_lines = self.block.split(b"\n")
-        return self.block_lines[index].decode()
+        at = index if self.at is None else self.at[index]
+        return [b.decode() for b in self.block_lines[at : at + self.orig[index]]]
+
+    def _row_text(self, index: int) -> str:
+        """The text of row ``index`` of the current block (not a rewritten one)."""
+        if self.block_lines is None:
+            self.block_lines = self.block.split(b"\n")
+        return self.block_lines[index if self.at is None else self.at[index]].decode()
 
     def _check(self, raw: bytes) -> None:
         """Raise _BadLine if the line ``raw`` (the next one) is binary data."""
@@ -561,8 +620,11 @@ class TextReader:
     def _continue(self, lineno: int, line: str) -> None:
         fast = self.fast_pending
         if fast is not None:
-            self.pending = self._slow(fast.line, self._fast_text(fast))
             self.fast_pending = None
+            if fast.orig is not None:
+                self._replay_pending(fast)
+            else:
+                self.pending = self._slow(fast.line, self._fast_text(fast))
         p = self.pending
         assert p is not None
         if _DETAIL.match(line):
@@ -585,7 +647,10 @@ class TextReader:
             if self.fast.build((fast.row,), fast.line - 1, out):
                 self.stats.packets += 1
                 return out[0]
-            self.pending = self._slow(fast.line, self._fast_text(fast))
+            if fast.orig is not None:
+                self._replay_pending(fast)
+            else:
+                self.pending = self._slow(fast.line, self._fast_text(fast))
         p = self.pending
         if p is None:
             return None

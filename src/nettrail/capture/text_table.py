@@ -23,6 +23,7 @@ import numpy.typing as npt
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_block import RELATIVE
 from nettrail.capture.text_fast import Chunk, FastLine
+from nettrail.capture.text_link import link_columns
 from nettrail.model.cache import remember
 from nettrail.model.packet import PROTO_UDP, PacketRecord, TCPOptions
 from nettrail.model.table import (
@@ -159,6 +160,7 @@ class TextSink:
         self._tcp(cols, good, flags, seq, ack, win, tsv)
         cols["wire_len"][ok] = wire[ok]
         cols["payload_len"][ok] = plen[ok]
+        link_columns(self.fast, cols, good)
         bad = [i for i in np.flatnonzero(~good).tolist() if i not in odd]
         if bad:
             got = self.fast.records(zip(*(f[bad].tolist() for f in (

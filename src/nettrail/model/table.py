@@ -384,12 +384,12 @@ def fill_row(table: PacketTable, cols: dict[str, npt.NDArray[Any]], i: int,
     cols["dst"][i] = dst
     cols["proto"][i] = ip.proto
     cols["ip_len"][i] = ip.length or 0
-    if ip.ttl is not None:
+    if ip.ttl is not None and 0 <= ip.ttl <= 0xFF:  # a mangled text line may say more
         cols["ttl"][i] = ip.ttl
         known |= K_TTL
-    if ip.tos is not None:
+    if ip.tos is not None and 0 <= ip.tos <= 0xFF:
         cols["tos"][i] = ip.tos
-    if ip.ip_id is not None:
+    if ip.ip_id is not None and 0 <= ip.ip_id <= 0xFFFF:
         cols["ip_id"][i] = ip.ip_id
         known |= K_IPID
     if ip.df:
