@@ -133,6 +133,10 @@ OVER_32_BITS = [
     "99999999999999999999 ecr 0,nop,wscale 7], length 0",  # the SYN's options, past 64 bits
     f"IP {B}: Flags [.], ack 1, win 509, options [nop,nop,TS val 4294967296 ecr 1,nop,nop,"
     "sack 1 {1:41}], length 0",  # other options
+    f"00:11:22:33:44:55 > 66:77:88:99:aa:bb, ethertype IPv4 (0x0800), length 99999999999: "
+    f"{A}: Flags [.], ack 1, win 502, length 0",  # a frame length (-e)
+    f"IP (tos 0x0, ttl 64, id 1, offset 0, flags [DF], proto TCP (6), length 4294967296) "
+    f"{A}: Flags [.], ack 1, win 502, length 0",  # an IP length (-v on one line)
 ]
 
 

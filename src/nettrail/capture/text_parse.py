@@ -96,6 +96,12 @@ def parse_body(text: str) -> Body:
         ifname, direction = m.group(1), _DIRECTIONS[m.group(2)]
         text = text[m.end() :]
     headers, inner, vni, wire_len = parse_frame(text, allow_vxlan=True)
+    for h in (headers, inner):
+        ip_len = h.ip.length if h is not None and h.ip is not None else None
+        if (ip_len or 0) > 0xFFFFFFFF:  # tcpdump prints 32-bit lengths
+            raise TextError(f"an IP length over 32 bits ({ip_len})")
+    if wire_len > 0xFFFFFFFF:
+        raise TextError(f"a frame length over 32 bits ({wire_len})")
     return Body(headers, inner, vni, ifname, direction, wire_len)
 
 
