@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from itertools import combinations
 from operator import attrgetter
 
-from nettrail.analyze.clock import PairEstimate, estimate_pair, offset_map, offsets
+from nettrail.analyze.anchors import PointColumns, anchor_indexes, point_columns
+from nettrail.analyze.clock import (
+    PairEstimate,
+    estimate_indexed,
+    estimate_pair,
+    offset_map,
+    offsets,
+)
 from nettrail.analyze.correlate import (
     MATCH_TOLERANCE_NS,
     Match,
@@ -95,7 +102,17 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | 
     estimates: list[PairEstimate] = []
     if untimed is None:
         untimed = _untimed(points)
+    columns: dict[str, PointColumns] = {}
     for a, b in combinations(names, 2):
+        if not pairs[(a, b)][1] and a not in untimed and b not in untimed:
+            # strong keys only, every time usable: the anchors as columns
+            for p in (a, b):
+                if p not in columns:
+                    columns[p] = point_columns(sightings[p])
+            est = estimate_indexed(a, b, columns[a], columns[b], *anchor_indexes(pairs[(a, b)]))
+            if est is not None:
+                estimates.append(est)
+            continue
         anchors = match_points(sightings[a], sightings[b], pairs=pairs[(a, b)])
         if a in untimed or b in untimed:
             anchors = [m for m in anchors if _time_ok(m.a) and _time_ok(m.b)]
@@ -103,6 +120,7 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | 
         del anchors
         if est is not None:
             estimates.append(est)
+    del columns
     clock = offsets(names, estimates)
     off = offset_map(clock)
     unc = {c.point: c.uncertainty_ns for c in clock}
