@@ -68,6 +68,7 @@ from nettrail.model.analysis import ClockOffset, Diagnosis, NatTranslation, Pack
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection, Endpoint
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, ICMPHeader, PacketRecord
+from nettrail.model.table import PacketTable
 
 MAX_PATHS = 100_000
 _IFNAME = attrgetter("ifname")
@@ -144,13 +145,16 @@ def _time_ok(s: Sighting) -> bool:
 
 
 def cross_point(points: Mapping[str, Sequence[PacketRecord]],
-                connections: Sequence[Connection] = ()) -> CrossPointResult:
+                connections: Sequence[Connection] = (),
+                tables: Mapping[str, PacketTable] | None = None) -> CrossPointResult:
     """Analyze captures from several points; the first point's clock is the reference.
 
     ``connections`` (per-point single-point results) tell which connections failed, for an
     "inconclusive" diagnosis when the packets cannot show why; the decisions come from the
-    packets alone.
+    packets alone. ``tables``: the points' packet tables, when their records are the tables'
+    rows in order (some steps then read columns instead of records).
     """
+    tables = tables or {}
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
         points = {p: trusted_times(list(recs)) for p, recs in points.items()}
         untimed = _untimed(points)
@@ -163,8 +167,8 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
                           unknown)
         sent = {k for conv in convs for k in resets_from_their_sender(conv)}
-        host = _not_repeated([f for p, recs in points.items() for f in host_findings(p, recs)],
-                             findings, sent)
+        host = _not_repeated([f for p, recs in points.items()
+                              for f in host_findings(p, recs, tables.get(p))], findings, sent)
         findings = [f for f in findings if f.root_cause] + host + [
             f for f in findings if not f.root_cause]
         ctx = _context(points)

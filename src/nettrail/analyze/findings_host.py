@@ -14,9 +14,11 @@ from typing import NamedTuple
 
 from nettrail.analyze.flows import COPY_WINDOW_NS, copy_gap, evidence
 from nettrail.analyze.icmp_tie import about
+from nettrail.analyze.suspects import column_ready, column_suspects, icmp_errors
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import ACK, RST, SYN, ICMPHeader, PacketRecord, TCPHeader
+from nettrail.model.table import PacketTable
 
 RESET_INJECTED = "reset-injected"
 DROPPED_AFTER_CAPTURE = "dropped-after-capture"
@@ -176,11 +178,19 @@ def _suspects(records: Sequence[PacketRecord],
     return out
 
 
-def host_findings(point: str, records: Sequence[PacketRecord]) -> list[Finding]:
-    """Resets injected by a device in between and packets dropped inside this host."""
+def host_findings(point: str, records: Sequence[PacketRecord],
+                  table: PacketTable | None = None) -> list[Finding]:
+    """Resets injected by a device in between and packets dropped inside this host.
+    ``table``: the point's packet table, when ``records`` are its rows (suspects are then
+    picked from its columns)."""
     out: list[Finding] = []
-    icmp = [r for r in records if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
-    suspects = _suspects(records, icmp)
+    if table is not None and column_ready(table, records):
+        icmp = icmp_errors(table)
+        suspects = column_suspects(table, records, icmp)
+    else:
+        icmp = [r for r in records
+                if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
+        suspects = _suspects(records, icmp)
     if not suspects:
         return out
     for key, pkts in _packets(suspects).items():
