@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from nettrail.analyze import findings_host
-from nettrail.analyze.suspects import column_ready, column_suspects, icmp_errors
+from nettrail.analyze.columns import column_ready, one_place
+from nettrail.analyze.suspects import column_suspects, icmp_errors
 from nettrail.capture import open_capture
 from nettrail.capture.points import read_table
 from nettrail.errors import CaptureError
@@ -57,3 +58,20 @@ def test_fixtures_have_suspects_to_compare() -> None:
         got = _both(_table(path))
         found += got is not None and bool(got[1])
     assert found >= 3
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_single_packets_are_the_grouped_packets(path: Path) -> None:
+    """Where every row was captured in one place, each TCP record alone is the packet the
+    copy grouping makes of it (same connections, same order)."""
+    table = _table(path)
+    if not one_place(table):
+        return
+    records = list(table.records())
+    assert findings_host._single_packets(records) == findings_host._packets(records)
+
+
+def test_one_place_is_not_every_capture() -> None:
+    """``-i any`` captures (several interfaces, directions) keep the copy grouping."""
+    places = [one_place(_table(p)) for p in CAPTURES]
+    assert any(places) and not all(places)

@@ -23,6 +23,7 @@ from nettrail.analyze.clock import (
     offset_map,
     offsets,
 )
+from nettrail.analyze.columns import column_ready, copy_free
 from nettrail.analyze.correlate import (
     MATCH_TOLERANCE_NS,
     Match,
@@ -90,12 +91,15 @@ class CrossPointResult:
 
 
 def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | None = None,
+              tables: Mapping[str, PacketTable] | None = None,
               ) -> tuple[dict[str, list[Sighting]], tuple[ClockOffset, ...], list[Match]]:
     """Sightings per point, clock offsets against the first point, and all matches.
-    ``untimed``: the points with a record whose time is not usable (found when not given)."""
+    ``untimed``: the points with a record whose time is not usable (found when not given);
+    ``tables``: the points' packet tables, when their records are the tables' rows."""
     names = list(points)
     endpoints: dict[tuple[str, int], Endpoint] = {}
-    sightings = {p: fold_copies(points[p], endpoints) for p in names}
+    sightings = {p: fold_copies(points[p], endpoints, _copy_free(points[p], (tables or {}).get(p)))
+                 for p in names}
     del endpoints
     index = {p: strong_index(sightings[p]) for p in names}
     pairs = {(a, b): strong_pairs(index[a], index[b]) for a, b in combinations(names, 2)}
@@ -134,6 +138,11 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | 
     return sightings, clock, matches
 
 
+def _copy_free(records: Sequence[PacketRecord], table: PacketTable | None) -> bool:
+    """True when the table shows that no TCP record with seq numbers is a copy of another."""
+    return table is not None and column_ready(table, records) and copy_free(table)
+
+
 def _untimed(points: Mapping[str, Sequence[PacketRecord]]) -> set[str]:
     """The points with a record whose time is not usable (the others need no check)."""
     return {p for p, recs in points.items() if not all(r.time_ok for r in recs)}
@@ -158,7 +167,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
         points = {p: trusted_times(list(recs)) for p, recs in points.items()}
         untimed = _untimed(points)
-        sightings, clock, matches = correlate(points, untimed)
+        sightings, clock, matches = correlate(points, untimed, tables)
         unknown = unknown_clocks(list(points), clock, _span_ns(sightings, untimed))
         tracks = build_tracks(sightings, _drained(matches), offset_map(clock))
         convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP

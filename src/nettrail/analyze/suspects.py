@@ -9,32 +9,17 @@ set lookups on the columns; only the chosen rows' records are touched.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from nettrail.analyze.columns import groups
 from nettrail.analyze.flows import COPY_WINDOW_NS
-from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord, TCPHeader
+from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord
 from nettrail.model.table import K_IPID, K_SEQ, PacketTable, address_code
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
-
-
-def column_ready(table: PacketTable, records: Sequence[PacketRecord]) -> bool:
-    """True when ``records`` are the table's rows in order (a binary capture's: no text row,
-    whose time may have been repaired) and no kept record is a TCP packet (those would need
-    their record's fields)."""
-    if len(table) != len(records) or not bool((table.column("linktype") >= 0).all()):
-        return False
-    for b in table.batches:
-        if b.rebuild is not None:
-            return False
-        for r in b.odd.values():
-            if type(r.headers.l4) is TCPHeader:
-                return False
-    return True
 
 
 def icmp_errors(table: PacketTable) -> list[PacketRecord]:
@@ -46,22 +31,6 @@ def icmp_errors(table: PacketTable) -> list[PacketRecord]:
             r = b.odd[i]
             if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3:
                 out.append(r)
-    return out
-
-
-def _groups(*cols: npt.NDArray[Any]) -> Ints:
-    """A group number per row: rows equal in every column share one (numbered by sort order)."""
-    n = len(cols[0])
-    if not n:
-        return np.zeros(0, np.int64)
-    order = np.lexsort(cols[::-1])
-    new = np.zeros(n, np.bool_)
-    new[0] = True
-    for c in cols:
-        s = c[order]
-        new[1:] |= s[1:] != s[:-1]
-    out = np.empty(n, np.int64)
-    out[order] = np.cumsum(new) - 1
     return out
 
 
@@ -111,7 +80,7 @@ def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
     picked = np.flatnonzero(~marked & (((flags & SYN) != 0) | (plen != 0)))
     if len(picked):
         # a SYN or data segment again later than a copy would be, after its first sending
-        group = _groups(src[picked], sport[picked], seq[picked], flags[picked], plen[picked])
+        group = groups(src[picked], sport[picked], seq[picked], flags[picked], plen[picked])
         _, first = np.unique(group, return_index=True)
         late = ts[picked] - ts[picked][first][group] > COPY_WINDOW_NS
         marked[picked[late]] = True
@@ -121,7 +90,7 @@ def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
     if not flows:
         return []
     n = len(rows)
-    ends = _groups(np.concatenate([src, dst]), np.concatenate([sport, dport]))
+    ends = groups(np.concatenate([src, dst]), np.concatenate([sport, dport]))
     numbers, at = np.unique(ends, return_index=True)
     both = (np.concatenate([src, dst])[at].tolist(), np.concatenate([sport, dport])[at].tolist())
     end_of = dict(zip(zip(*both, strict=True), numbers.tolist(), strict=True))
@@ -131,7 +100,7 @@ def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
     wanted = np.array(sorted({end_of[(a, p)] * n_ends + end_of[(b, q)] for a, p, b, q in flows
                               if (a, p) in end_of and (b, q) in end_of}), np.int64)
     chosen = np.isin(quad, wanted) | np.isin(back, wanted)
-    inv = _groups(flags, seq, ack, plen, ip_id)
+    inv = groups(flags, seq, ack, plen, ip_id)
     keyed = chosen & ((seq >= 0) | (ip_id > 0))
     again = ~chosen & np.isin(inv, np.unique(inv[keyed]))
     return [records[i] for i in rows[chosen].tolist()] + [
