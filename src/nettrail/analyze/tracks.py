@@ -297,13 +297,36 @@ def hops(s: Sighting) -> list[Hop]:
     point, offset = s.point, s.offset
     if s.single:  # the bulk: one copy
         record, in_form = s.record, s.form
-        return [Hop(point, record.ifname, record.ts_ns - offset, record.file, record.frame,
-                    _describe(record), in_form[0], in_form[1])]
+        return [_hop(point, record.ifname, record.ts_ns - offset, record.file, record.frame,
+                     _describe(record), in_form[0], in_form[1])]
     out = []
     for record, in_form in zip(s.records, s.copy_forms, strict=True):
-        out.append(Hop(point, record.ifname, record.ts_ns - offset, record.file, record.frame,
-                       _describe(record), in_form[0], in_form[1]))
+        out.append(_hop(point, record.ifname, record.ts_ns - offset, record.file,
+                        record.frame, _describe(record), in_form[0], in_form[1]))
     return out
+
+
+_HOP_SET = tuple(Hop.__dict__[name].__set__ for name in (
+    "point", "ifname", "time_ns", "file", "frame", "text", "src", "dst"))
+_NEW = object.__new__
+
+
+def _hop(point: str, ifname: str | None, time_ns: int, file: str, frame: int, text: str,
+         src: Endpoint, dst: Endpoint) -> Hop:
+    """``Hop(...)`` with its slots filled directly: the frozen dataclass's ``__init__`` goes
+    through ``object.__setattr__`` once per field, and a report holds a hop per packet per
+    point (the same object either way: no field has a default factory or a check)."""
+    hop: Hop = _NEW(Hop)
+    s_point, s_ifname, s_time, s_file, s_frame, s_text, s_src, s_dst = _HOP_SET
+    s_point(hop, point)
+    s_ifname(hop, ifname)
+    s_time(hop, time_ns)
+    s_file(hop, file)
+    s_frame(hop, frame)
+    s_text(hop, text)
+    s_src(hop, src)
+    s_dst(hop, dst)
+    return hop
 
 
 def _describe(record: PacketRecord) -> str:
