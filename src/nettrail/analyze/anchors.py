@@ -10,14 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.analyze.correlate import Form, Sighting, StrongPairs, _by_ip_id
+from nettrail.analyze.correlate import (
+    CONF_STRONG,
+    CONF_STRONG_CONFIRMED,
+    CONF_STRONG_TIMED,
+    Form,
+    Match,
+    Sighting,
+    StrongPairs,
+    _by_ip_id,
+    _timed,
+)
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
+Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,8 @@ class PointColumns:
     single: Bools
     form: Ints
     forms: list[Form]
+    ip_id: Ints  # -1: none
+    ts_val: Ints  # -1: none
 
 
 def point_columns(items: Sequence[Sighting]) -> PointColumns:
@@ -38,37 +53,107 @@ def point_columns(items: Sequence[Sighting]) -> PointColumns:
     n = len(items)
     numbers: dict[int, int] = {}
     forms: list[Form] = []
-    form_of = []
-    for i, s in enumerate(items):
+    for s, i in zip(items, range(n), strict=True):
         s.idx = i
-        f = s.form
-        k = numbers.get(id(f))
-        if k is None:
-            k = numbers[id(f)] = len(forms)
+    ids = list(map(id, map(_FORM, items)))
+    for f, k in zip(map(_FORM, items), ids, strict=True):
+        if k not in numbers:
+            numbers[k] = len(forms)
             forms.append(f)
-        form_of.append(k)
-    first = np.fromiter((s.first_ns for s in items), np.int64, n)
-    last = np.fromiter((s.last_ns for s in items), np.int64, n)
-    single = np.fromiter((s.single for s in items), np.bool_, n)
-    return PointColumns(items, first, last, single, np.array(form_of, np.int64), forms)
+    form_of = np.fromiter(map(numbers.__getitem__, ids), np.int64, n)
+    first = np.fromiter(map(_FIRST, items), np.int64, n)
+    last = np.fromiter(map(_LAST, items), np.int64, n)
+    single = np.fromiter(map(_SINGLE, items), np.bool_, n)
+    ip_id = _or_minus_one(list(map(_IP_ID, items)))
+    ts_val = _or_minus_one(list(map(_TS_VAL, items)))
+    return PointColumns(items, first, last, single, form_of, forms, ip_id, ts_val)
 
 
-def anchor_indexes(pairs: StrongPairs) -> tuple[Ints, Ints]:
+_FORM = attrgetter("form")
+_FIRST = attrgetter("first_ns")
+_LAST = attrgetter("last_ns")
+_SINGLE = attrgetter("single")
+_IP_ID = attrgetter("ip_id")
+_TS_VAL = attrgetter("ts_val")
+
+
+def _or_minus_one(values: list[int | None]) -> Ints:
+    """The values as int64, None as -1."""
+    if None not in values:
+        return np.array(values, np.int64)
+    return np.array([-1 if v is None else v for v in values], np.int64)
+
+
+class Anchors(NamedTuple):
+    """The anchors of two points as sighting numbers (``a`` at A, ``b`` at B, in match
+    order), which of them hold a key one sighting holds at each point (``keyed``; the others
+    are retransmissions told apart by IP ID), and the keys several sightings hold
+    (``deferred``: A's and B's sightings), for matching in corrected time."""
+
+    a: Ints
+    b: Ints
+    keyed: Bools
+    deferred: list[tuple[list[Sighting], list[Sighting]]]
+
+
+class Links(NamedTuple):
+    """Matches as columns: the two sightings' numbers and the match's confidence."""
+
+    a: Ints
+    b: Ints
+    confidence: Floats
+
+
+def anchor_indexes(pairs: StrongPairs) -> Anchors:
     """The anchors of two points (``strong_pairs`` of their strong indexes, without weak
-    matching) as A's and B's sighting numbers, in ``match_points``' order: a key one sighting
-    holds at each point, or retransmissions told apart by an IP ID unique on both sides."""
+    matching) in ``match_points``' order: a key one sighting holds at each point, or
+    retransmissions told apart by an IP ID unique on both sides."""
     candidates, _weak = pairs
     ia: list[int] = []
     ib: list[int] = []
+    keyed: list[bool] = []
+    deferred = []
     sighting = Sighting
     for xa, xb in candidates:
         if type(xa) is sighting and type(xb) is sighting:
             ia.append(xa.idx)
             ib.append(xb.idx)
+            keyed.append(True)
             continue
         la: list[Sighting] = xa if type(xa) is list else [xa]  # type: ignore[list-item]
         lb: list[Sighting] = xb if type(xb) is list else [xb]  # type: ignore[list-item]
         for m in _by_ip_id(la, lb, set()):
             ia.append(m.a.idx)
             ib.append(m.b.idx)
-    return np.array(ia, np.int64), np.array(ib, np.int64)
+            keyed.append(False)
+        deferred.append((la, lb))
+    return Anchors(np.array(ia, np.int64), np.array(ib, np.int64), np.array(keyed, np.bool_),
+                   deferred)
+
+
+def full_links(ca: PointColumns, cb: PointColumns, anchors: Anchors, offset_ba: float,
+               tol: float) -> Links:
+    """``match_points(offset_ba, tol)`` of two points with strong keys only, as columns.
+
+    A key one sighting holds at each point matches within ``tol`` of corrected time (sure
+    when the IP ID or TS value agrees too), or else by an IP ID both have; keys several
+    sightings hold pair by IP ID, then in corrected time (``_by_ip_id``, ``_timed``)."""
+    keyed = anchors.keyed
+    ia, ib = anchors.a[keyed], anchors.b[keyed]
+    delta = (cb.first[ib] - ca.first[ia]).astype(np.float64) - offset_ba
+    within = np.abs(delta) <= tol
+    ip_a, ip_b = ca.ip_id[ia], cb.ip_id[ib]
+    ts_a, ts_b = ca.ts_val[ia], cb.ts_val[ib]
+    same_id = (ip_a >= 0) & (ip_a == ip_b)
+    sure = same_id | ((ts_a >= 0) & (ts_a == ts_b))
+    took = within | same_id
+    conf = np.where(within & sure, CONF_STRONG_CONFIRMED, CONF_STRONG)[took]
+    used: set[int] = set()
+    more: list[Match] = []
+    for la, lb in anchors.deferred:
+        more.extend(_by_ip_id(la, lb, used))
+    for la, lb in anchors.deferred:
+        more.extend(_timed(la, lb, offset_ba, tol, CONF_STRONG_TIMED, used))
+    return Links(np.concatenate([ia[took], np.array([m.a.idx for m in more], np.int64)]),
+                 np.concatenate([ib[took], np.array([m.b.idx for m in more], np.int64)]),
+                 np.concatenate([conf, np.array([m.confidence for m in more], np.float64)]))

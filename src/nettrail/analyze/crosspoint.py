@@ -12,10 +12,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import accumulate, combinations
 from operator import attrgetter
 
-from nettrail.analyze.anchors import PointColumns, anchor_indexes, point_columns
+import numpy as np
+
+from nettrail.analyze.anchors import (
+    Anchors,
+    Links,
+    PointColumns,
+    anchor_indexes,
+    full_links,
+    point_columns,
+)
 from nettrail.analyze.clock import (
     PairEstimate,
     estimate_indexed,
@@ -63,6 +72,7 @@ from nettrail.analyze.tracks import (
     build_conversations,
     build_tracks,
     hops,
+    linked_tracks,
     spans,
 )
 from nettrail.model.analysis import ClockOffset, Diagnosis, NatTranslation, PacketPath
@@ -96,6 +106,17 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | 
     """Sightings per point, clock offsets against the first point, and all matches.
     ``untimed``: the points with a record whose time is not usable (found when not given);
     ``tables``: the points' packet tables, when their records are the tables' rows."""
+    sightings, clock, matches, _links = _correlate(points, untimed, tables, False)
+    return sightings, clock, matches
+
+
+def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | None,
+               tables: Mapping[str, PacketTable] | None, as_links: bool,
+               ) -> tuple[dict[str, list[Sighting]], tuple[ClockOffset, ...], list[Match],
+                          Links | None]:
+    """``correlate``; with ``as_links``, when every pair of points matched on strong keys
+    with usable times, the matches come as columns (``Links``, numbered as ``build_tracks``
+    numbers the sightings: point after point) and the Match list is empty."""
     names = list(points)
     endpoints: dict[tuple[str, int], Endpoint] = {}
     sightings = {p: fold_copies(points[p], endpoints, _copy_free(points[p], (tables or {}).get(p)))
@@ -108,34 +129,49 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | 
     if untimed is None:
         untimed = _untimed(points)
     columns: dict[str, PointColumns] = {}
+    anchors: dict[tuple[str, str], Anchors] = {}
     for a, b in combinations(names, 2):
         if not pairs[(a, b)][1] and a not in untimed and b not in untimed:
             # strong keys only, every time usable: the anchors as columns
             for p in (a, b):
                 if p not in columns:
                     columns[p] = point_columns(sightings[p])
-            est = estimate_indexed(a, b, columns[a], columns[b], *anchor_indexes(pairs[(a, b)]))
+            got = anchors[(a, b)] = anchor_indexes(pairs[(a, b)])
+            est = estimate_indexed(a, b, columns[a], columns[b], got.a, got.b)
             if est is not None:
                 estimates.append(est)
             continue
-        anchors = match_points(sightings[a], sightings[b], pairs=pairs[(a, b)])
+        found = match_points(sightings[a], sightings[b], pairs=pairs[(a, b)])
         if a in untimed or b in untimed:
-            anchors = [m for m in anchors if _time_ok(m.a) and _time_ok(m.b)]
-        est = estimate_pair(a, b, anchors)
-        del anchors
+            found = [m for m in found if _time_ok(m.a) and _time_ok(m.b)]
+        est = estimate_pair(a, b, found)
+        del found
         if est is not None:
             estimates.append(est)
-    del columns
     clock = offsets(names, estimates)
     off = offset_map(clock)
     unc = {c.point: c.uncertainty_ns for c in clock}
     matches: list[Match] = []
+    linked = as_links and len(anchors) == len(pairs)
+    parts: list[Links] = []
+    base = dict(zip(names, accumulate((len(sightings[p]) for p in names), initial=0),
+                    strict=False))
     for a, b in combinations(names, 2):
         offset_ba = off.get(b, 0.0) - off.get(a, 0.0)
         tol = MATCH_TOLERANCE_NS + unc.get(a, 0.0) + unc.get(b, 0.0)
+        if linked:
+            link = full_links(columns[a], columns[b], anchors.pop((a, b)), offset_ba, tol)
+            parts.append(Links(link.a + base[a], link.b + base[b], link.confidence))
+            continue
         matches.extend(match_points(sightings[a], sightings[b], offset_ba, tol,
                                     pairs=pairs.pop((a, b))))
-    return sightings, clock, matches
+    del columns, anchors, pairs
+    if not linked:
+        return sightings, clock, matches, None
+    return sightings, clock, matches, Links(
+        np.concatenate([x.a for x in parts]) if parts else np.zeros(0, np.int64),
+        np.concatenate([x.b for x in parts]) if parts else np.zeros(0, np.int64),
+        np.concatenate([x.confidence for x in parts]) if parts else np.zeros(0, np.float64))
 
 
 def _copy_free(records: Sequence[PacketRecord], table: PacketTable | None) -> bool:
@@ -167,9 +203,13 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
         points = {p: trusted_times(list(recs)) for p, recs in points.items()}
         untimed = _untimed(points)
-        sightings, clock, matches = correlate(points, untimed, tables)
+        sightings, clock, matches, links = _correlate(points, untimed, tables, True)
         unknown = unknown_clocks(list(points), clock, _span_ns(sightings, untimed))
-        tracks = build_tracks(sightings, _drained(matches), offset_map(clock))
+        if links is not None:
+            tracks = linked_tracks(sightings, links, offset_map(clock))
+            del links
+        else:
+            tracks = build_tracks(sightings, _drained(matches), offset_map(clock))
         convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
                                      and t.first.proto != PROTO_ICMPV6])
         nat = infer_translations(convs)
