@@ -46,10 +46,23 @@ class PointColumns:
     forms: list[Form]
     ip_id: Ints  # -1: none
     ts_val: Ints  # -1: none
+    key: Ints | None = None  # strong key numbers (``key_numbers``), when taken
 
 
-def point_columns(items: Sequence[Sighting]) -> PointColumns:
-    """Number the sightings of one point and take their columns."""
+def key_numbers(items: Sequence[Sighting], numbers: dict[tuple[object, ...], int],
+                ) -> Ints | None:
+    """The number of each sighting's strong key (``numbers`` shared by all points, new keys
+    numbered as they come), or None when a sighting has none."""
+    keys = list(map(_KEY, items))
+    if None in keys:
+        return None
+    add = numbers.setdefault
+    return np.array([add(k, len(numbers)) for k in keys], np.int64)
+
+
+def point_columns(items: Sequence[Sighting], key: Ints | None = None) -> PointColumns:
+    """Number the sightings of one point and take their columns (``key``: their strong key
+    numbers, when taken)."""
     n = len(items)
     numbers: dict[int, int] = {}
     forms: list[Form] = []
@@ -66,13 +79,14 @@ def point_columns(items: Sequence[Sighting]) -> PointColumns:
     single = np.fromiter(map(_SINGLE, items), np.bool_, n)
     ip_id = _or_minus_one(list(map(_IP_ID, items)))
     ts_val = _or_minus_one(list(map(_TS_VAL, items)))
-    return PointColumns(items, first, last, single, form_of, forms, ip_id, ts_val)
+    return PointColumns(items, first, last, single, form_of, forms, ip_id, ts_val, key)
 
 
 _FORM = attrgetter("form")
 _FIRST = attrgetter("first_ns")
 _LAST = attrgetter("last_ns")
 _SINGLE = attrgetter("single")
+_KEY = attrgetter("key")
 _IP_ID = attrgetter("ip_id")
 _TS_VAL = attrgetter("ts_val")
 
@@ -129,6 +143,69 @@ def anchor_indexes(pairs: StrongPairs) -> Anchors:
         deferred.append((la, lb))
     return Anchors(np.array(ia, np.int64), np.array(ib, np.int64), np.array(keyed, np.bool_),
                    deferred)
+
+
+def coded_anchors(ca: PointColumns, cb: PointColumns, keys: int) -> Anchors:
+    """``anchor_indexes`` from the two points' strong key numbers (``keys`` of them in all),
+    without the strong indexes: a key one sighting holds at each point is an anchor at its
+    A sighting's place; a key several hold pairs by ``_by_ip_id`` at the place of its first
+    A sighting."""
+    assert ca.key is not None and cb.key is not None
+    ka, kb = ca.key, cb.key
+    count_a = np.bincount(ka, minlength=keys)
+    count_b = np.bincount(kb, minlength=keys)
+    at_b = np.full(keys, -1, np.int64)
+    at_b[kb] = np.arange(len(kb))  # for a key B holds once: where
+    both = (count_a[ka] > 0) & (count_b[ka] > 0)
+    once = both & (count_a[ka] == 1) & (count_b[ka] == 1)
+    single_a = np.flatnonzero(once)
+    places = [single_a]
+    ia = [single_a]
+    ib = [at_b[ka[single_a]]]
+    keyed = [np.ones(len(single_a), np.bool_)]
+    deferred: list[tuple[list[Sighting], list[Sighting]]] = []
+    several = np.flatnonzero(both & ~once)
+    if len(several):
+        more_a, more_b, more_place = _several(ca, cb, several, deferred)
+        places.append(more_place)
+        ia.append(more_a)
+        ib.append(more_b)
+        keyed.append(np.zeros(len(more_a), np.bool_))
+    order = np.argsort(np.concatenate(places), kind="stable")
+    return Anchors(np.concatenate(ia)[order], np.concatenate(ib)[order],
+                   np.concatenate(keyed)[order], deferred)
+
+
+def _several(ca: PointColumns, cb: PointColumns, rows_a: Ints,
+             deferred: list[tuple[list[Sighting], list[Sighting]]]) -> tuple[Ints, Ints, Ints]:
+    """The keys several sightings hold (A's sightings with them: ``rows_a``): each key's
+    sightings at A and B in order, added to ``deferred`` in A's order, and their
+    ``_by_ip_id`` matches (A's, B's numbers, and the place: the key's first A sighting)."""
+    assert ca.key is not None and cb.key is not None
+    ka, kb = ca.key, cb.key
+    wanted = np.unique(ka[rows_a])
+    rows_b = np.flatnonzero(np.isin(kb, wanted))
+    by_key_b: dict[int, list[Sighting]] = {}
+    items_a, items_b = ca.items, cb.items
+    for j, k in zip(rows_b.tolist(), kb[rows_b].tolist(), strict=True):
+        by_key_b.setdefault(k, []).append(items_b[j])
+    by_key_a: dict[int, tuple[int, list[Sighting]]] = {}
+    for i, k in zip(rows_a.tolist(), ka[rows_a].tolist(), strict=True):
+        held = by_key_a.get(k)
+        if held is None:
+            held = by_key_a[k] = (i, [])
+        held[1].append(items_a[i])
+    out_a: list[int] = []
+    out_b: list[int] = []
+    place: list[int] = []
+    for k, (first, la) in by_key_a.items():
+        lb = by_key_b[k]
+        deferred.append((la, lb))
+        for m in _by_ip_id(la, lb, set()):
+            out_a.append(m.a.idx)
+            out_b.append(m.b.idx)
+            place.append(first)
+    return (np.array(out_a, np.int64), np.array(out_b, np.int64), np.array(place, np.int64))
 
 
 def full_links(ca: PointColumns, cb: PointColumns, anchors: Anchors, offset_ba: float,

@@ -22,7 +22,9 @@ from nettrail.analyze.anchors import (
     Links,
     PointColumns,
     anchor_indexes,
+    coded_anchors,
     full_links,
+    key_numbers,
     point_columns,
 )
 from nettrail.analyze.clock import (
@@ -37,6 +39,7 @@ from nettrail.analyze.correlate import (
     MATCH_TOLERANCE_NS,
     Match,
     Sighting,
+    StrongPairs,
     fold_copies,
     match_points,
     strong_index,
@@ -122,37 +125,48 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
     sightings = {p: fold_copies(points[p], endpoints, _copy_free(points[p], (tables or {}).get(p)))
                  for p in names}
     del endpoints
-    index = {p: strong_index(sightings[p]) for p in names}
-    pairs = {(a, b): strong_pairs(index[a], index[b]) for a, b in combinations(names, 2)}
-    del index
-    estimates: list[PairEstimate] = []
     if untimed is None:
         untimed = _untimed(points)
-    columns: dict[str, PointColumns] = {}
+    estimates: list[PairEstimate] = []
     anchors: dict[tuple[str, str], Anchors] = {}
-    for a, b in combinations(names, 2):
-        if not pairs[(a, b)][1] and a not in untimed and b not in untimed:
-            # strong keys only, every time usable: the anchors as columns
-            for p in (a, b):
-                if p not in columns:
-                    columns[p] = point_columns(sightings[p])
-            got = anchors[(a, b)] = anchor_indexes(pairs[(a, b)])
+    every_pair = list(combinations(names, 2))
+    coded = _coded(sightings) if as_links and not untimed else None
+    if coded is not None:  # strong keys only, every time usable: no strong index needed
+        columns, keys = coded
+        pairs: dict[tuple[str, str], StrongPairs] = {}
+        for a, b in every_pair:
+            got = anchors[(a, b)] = coded_anchors(columns[a], columns[b], keys)
             est = estimate_indexed(a, b, columns[a], columns[b], got.a, got.b)
             if est is not None:
                 estimates.append(est)
-            continue
-        found = match_points(sightings[a], sightings[b], pairs=pairs[(a, b)])
-        if a in untimed or b in untimed:
-            found = [m for m in found if _time_ok(m.a) and _time_ok(m.b)]
-        est = estimate_pair(a, b, found)
-        del found
-        if est is not None:
-            estimates.append(est)
+    else:
+        index = {p: strong_index(sightings[p]) for p in names}
+        pairs = {(a, b): strong_pairs(index[a], index[b]) for a, b in every_pair}
+        del index
+        columns = {}
+        for a, b in every_pair:
+            if not pairs[(a, b)][1] and a not in untimed and b not in untimed:
+                # strong keys only, every time usable: the anchors as columns
+                for p in (a, b):
+                    if p not in columns:
+                        columns[p] = point_columns(sightings[p])
+                got = anchors[(a, b)] = anchor_indexes(pairs[(a, b)])
+                est = estimate_indexed(a, b, columns[a], columns[b], got.a, got.b)
+                if est is not None:
+                    estimates.append(est)
+                continue
+            found = match_points(sightings[a], sightings[b], pairs=pairs[(a, b)])
+            if a in untimed or b in untimed:
+                found = [m for m in found if _time_ok(m.a) and _time_ok(m.b)]
+            est = estimate_pair(a, b, found)
+            del found
+            if est is not None:
+                estimates.append(est)
     clock = offsets(names, estimates)
     off = offset_map(clock)
     unc = {c.point: c.uncertainty_ns for c in clock}
     matches: list[Match] = []
-    linked = as_links and len(anchors) == len(pairs)
+    linked = as_links and len(anchors) == len(every_pair)
     parts: list[Links] = []
     base = dict(zip(names, accumulate((len(sightings[p]) for p in names), initial=0),
                     strict=False))
@@ -172,6 +186,20 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
         np.concatenate([x.a for x in parts]) if parts else np.zeros(0, np.int64),
         np.concatenate([x.b for x in parts]) if parts else np.zeros(0, np.int64),
         np.concatenate([x.confidence for x in parts]) if parts else np.zeros(0, np.float64))
+
+
+def _coded(sightings: Mapping[str, Sequence[Sighting]],
+           ) -> tuple[dict[str, PointColumns], int] | None:
+    """Every point's columns with their strong key numbers, and how many keys there are; None
+    when a sighting lacks a strong key (weak matching is needed)."""
+    numbers: dict[tuple[object, ...], int] = {}
+    columns = {}
+    for p, items in sightings.items():
+        key = key_numbers(items, numbers)
+        if key is None:
+            return None
+        columns[p] = point_columns(items, key)
+    return columns, len(numbers)
 
 
 def _copy_free(records: Sequence[PacketRecord], table: PacketTable | None) -> bool:
