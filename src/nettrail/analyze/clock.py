@@ -18,9 +18,12 @@ import heapq
 import statistics
 from array import array
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
+import numpy as np
+
+from nettrail.analyze.anchors import Ints, PointColumns
 from nettrail.analyze.correlate import Form, Match, UnionFind
 from nettrail.model.analysis import ClockOffset
 
@@ -78,15 +81,7 @@ def _samples(matches: Sequence[Match]) -> dict[object, dict[bool, _Side]]:
         held[1].append(m)
         if not a.single:
             natted[tuple(a.forms)] = None
-    flows = UnionFind()
-    sides = UnionFind()
-    for forms in natted:  # a packet seen in one form joins nothing
-        first = forms[0]
-        for src, dst in forms:
-            flows.union((src, dst) if src <= dst else (dst, src),
-                        (first[0], first[1]) if first[0] <= first[1] else (first[1], first[0]))
-            sides.union(src, first[0])
-            sides.union(dst, first[1])
+    flows, sides = _joined(natted)
     by_group: dict[object, dict[bool, _Side]] = {}
     for (src, dst), ms in of_form.values():
         group = flows.find((src, dst) if src <= dst else (dst, src))
@@ -101,6 +96,59 @@ def _samples(matches: Sequence[Match]) -> dict[object, dict[bool, _Side]]:
         side.fwd.extend([b.first_ns - a.last_ns for a, b, _c in ms])
         side.rev.extend([b.last_ns - a.first_ns for a, b, _c in ms])
         side.mid.extend([b.first_ns - a.first_ns for a, b, _c in ms])
+    return by_group
+
+
+def _joined(natted: Iterable[tuple[Form, ...]]) -> tuple[UnionFind, UnionFind]:
+    """The connections (by direction-normalised form) and their sides (by endpoint) as point A
+    saw them: the forms of each packet NATed at A (in order of first match) joined."""
+    flows = UnionFind()
+    sides = UnionFind()
+    for forms in natted:  # a packet seen in one form joins nothing
+        first = forms[0]
+        for src, dst in forms:
+            flows.union((src, dst) if src <= dst else (dst, src),
+                        (first[0], first[1]) if first[0] <= first[1] else (first[1], first[0]))
+            sides.union(src, first[0])
+            sides.union(dst, first[1])
+    return flows, sides
+
+
+def _indexed_samples(ca: PointColumns, cb: PointColumns, ia: Ints,
+                     ib: Ints) -> dict[object, dict[bool, _Side]]:
+    """``_samples`` of the anchors ``ia``/``ib`` (sighting numbers at A and B, in match
+    order), computed as columns; a side's samples come in match order."""
+    causal = np.zeros(len(ia), np.int8)
+    natted: dict[tuple[Form, ...], None] = {}
+    items_a, items_b = ca.items, cb.items
+    odd = np.flatnonzero(~(ca.single[ia] & cb.single[ib]))
+    for k, i, j in zip(odd.tolist(), ia[odd].tolist(), ib[odd].tolist(), strict=True):
+        a, b = items_a[i], items_b[j]
+        causal[k] = _causal(Match(a, b, 0.0))
+        if not a.single:
+            natted[tuple(a.forms)] = None
+    flows, sides = _joined(natted)
+    numbers, inverse = np.unique(ca.form[ia], return_inverse=True)
+    keys: dict[tuple[object, bool], int] = {}
+    side_of_form = []
+    for n in numbers.tolist():
+        src, dst = ca.forms[n]
+        group = flows.find((src, dst) if src <= dst else (dst, src))
+        orientation = str(sides.find(src)) < str(sides.find(dst))
+        side_of_form.append(keys.setdefault((group, orientation), len(keys)))
+    side = np.array(side_of_form, np.int64)[inverse.reshape(-1)]
+    order = np.argsort(side, kind="stable")
+    ends = np.cumsum(np.bincount(side, minlength=len(keys))).tolist()
+    fa, fb = ca.first[ia][order], cb.first[ib][order]
+    columns = (causal[order], fb - ca.last[ia][order], cb.last[ib][order] - fa, fb - fa)
+    by_group: dict[object, dict[bool, _Side]] = {}
+    start = 0
+    for (group, orientation), end in zip(keys, ends, strict=True):
+        got = _Side()
+        for target, col in zip((got.causal, got.fwd, got.rev, got.mid), columns, strict=True):
+            target.frombytes(col[start:end].tobytes())
+        by_group.setdefault(group, {})[orientation] = got
+        start = end
     return by_group
 
 
@@ -213,23 +261,37 @@ def estimate_pair(a: str, b: str, matches: Sequence[Match]) -> PairEstimate | No
     """The offset of point ``b`` against point ``a`` from matched packets, or None."""
     if not matches:
         return None
-    upper, lower, loose = _bounds(_samples(matches))
+    return _estimate(a, b, _samples(matches), len(matches))
+
+
+def estimate_indexed(a: str, b: str, ca: PointColumns, cb: PointColumns, ia: Ints,
+                     ib: Ints) -> PairEstimate | None:
+    """``estimate_pair`` of the anchors ``ia``/``ib`` (sighting numbers at ``a``/``b``, in
+    match order): the same samples, taken as columns."""
+    if not len(ia):
+        return None
+    return _estimate(a, b, _indexed_samples(ca, cb, ia, ib), len(ia))
+
+
+def _estimate(a: str, b: str, by_group: dict[object, dict[bool, _Side]],
+              count: int) -> PairEstimate:
+    upper, lower, loose = _bounds(by_group)
     upper, lower = _reject(upper, lower)
     if upper and lower:
         hi, lo = upper[0], lower[-1]
         if lo <= hi:
-            return PairEstimate(a, b, (hi + lo) / 2, (hi - lo) / 2, len(matches), True)
+            return PairEstimate(a, b, (hi + lo) / 2, (hi - lo) / 2, count, True)
         mu, ml = statistics.median(upper), statistics.median(lower)
-        return PairEstimate(a, b, (mu + ml) / 2, abs(mu - ml) / 2, len(matches), True)
+        return PairEstimate(a, b, (mu + ml) / 2, abs(mu - ml) / 2, count, True)
     # One-way evidence only: skew and transit time cannot be told apart. With a bound of known
     # direction, take it (zero transit); else the median difference. Within the floor, none.
     if upper or lower:
         est = float(upper[0]) if upper else float(lower[-1])
-        return PairEstimate(a, b, est, ONE_SIDED_FLOOR_NS, len(matches), False)
+        return PairEstimate(a, b, est, ONE_SIDED_FLOOR_NS, count, False)
     med, _ = _spread(loose)
     mad = statistics.median(abs(v - med) for v in loose)
     unc = max(1.4826 * mad, ONE_SIDED_FLOOR_NS)
-    return PairEstimate(a, b, med, unc, len(matches), False)
+    return PairEstimate(a, b, med, unc, count, False)
 
 
 def offsets(points: Sequence[str], pairs: Sequence[PairEstimate]) -> tuple[ClockOffset, ...]:

@@ -298,7 +298,8 @@ def _new_form(endpoints: dict[tuple[str, int], Endpoint], src: str, sport: int, 
 
 
 def fold_copies(records: Iterable[PacketRecord],
-                endpoints: dict[tuple[str, int], Endpoint] | None = None) -> list[Sighting]:
+                endpoints: dict[tuple[str, int], Endpoint] | None = None,
+                copy_free: bool = False) -> list[Sighting]:
     """The sightings of one point: records in time order, copies of one packet folded.
 
     Candidates are the last few sightings under the record's copy key. Keys whose sightings
@@ -306,7 +307,8 @@ def fold_copies(records: Iterable[PacketRecord],
     can never match again), so memory stays bounded by the traffic of that window. Plain TCP
     records with seq numbers or an IP ID (the bulk of any capture) take an inline path;
     everything else goes through ``_fields``. ``endpoints`` shares Endpoint objects between
-    calls (points).
+    calls (points). ``copy_free``: the caller knows that no plain TCP record with seq numbers
+    is a copy of another (``columns.copy_free``), so those skip the candidates.
     """
     if endpoints is None:
         endpoints = {}
@@ -331,6 +333,12 @@ def fold_copies(records: Iterable[PacketRecord],
             if form is None:
                 form = forms[key4] = _new_form(endpoints, ip.src, l4.sport, ip.dst, l4.dport)
             raw_seq, flags, plen, ip_id = l4.seq, l4.flags, l4.payload_len, ip.ip_id
+            if copy_free and raw_seq is not None:
+                rel = l4.seq_relative
+                out.append(Sighting(record, form, PROTO_TCP, flags, None if rel else raw_seq,
+                                    None if rel else l4.ack, plen, ip_id, ip.length,
+                                    l4.options.ts_val))
+                continue
             key: tuple[object, ...] = (("s", flags, raw_seq, l4.ack, plen, ip_id)
                                        if raw_seq is not None
                                        else ("i", PROTO_TCP, ip_id, ip.length, flags, plen))

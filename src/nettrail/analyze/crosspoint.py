@@ -12,14 +12,34 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import accumulate, combinations
 from operator import attrgetter
 
-from nettrail.analyze.clock import PairEstimate, estimate_pair, offset_map, offsets
+import numpy as np
+
+from nettrail.analyze.anchors import (
+    Anchors,
+    Links,
+    PointColumns,
+    anchor_indexes,
+    coded_anchors,
+    full_links,
+    key_numbers,
+    point_columns,
+)
+from nettrail.analyze.clock import (
+    PairEstimate,
+    estimate_indexed,
+    estimate_pair,
+    offset_map,
+    offsets,
+)
+from nettrail.analyze.columns import column_ready, copy_free
 from nettrail.analyze.correlate import (
     MATCH_TOLERANCE_NS,
     Match,
     Sighting,
+    StrongPairs,
     fold_copies,
     match_points,
     strong_index,
@@ -55,12 +75,14 @@ from nettrail.analyze.tracks import (
     build_conversations,
     build_tracks,
     hops,
+    linked_tracks,
     spans,
 )
 from nettrail.model.analysis import ClockOffset, Diagnosis, NatTranslation, PacketPath
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection, Endpoint
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, ICMPHeader, PacketRecord
+from nettrail.model.table import PacketTable
 
 MAX_PATHS = 100_000
 _IFNAME = attrgetter("ifname")
@@ -82,37 +104,107 @@ class CrossPointResult:
 
 
 def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | None = None,
+              tables: Mapping[str, PacketTable] | None = None,
               ) -> tuple[dict[str, list[Sighting]], tuple[ClockOffset, ...], list[Match]]:
     """Sightings per point, clock offsets against the first point, and all matches.
-    ``untimed``: the points with a record whose time is not usable (found when not given)."""
+    ``untimed``: the points with a record whose time is not usable (found when not given);
+    ``tables``: the points' packet tables, when their records are the tables' rows."""
+    sightings, clock, matches, _links = _correlate(points, untimed, tables, False)
+    return sightings, clock, matches
+
+
+def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | None,
+               tables: Mapping[str, PacketTable] | None, as_links: bool,
+               ) -> tuple[dict[str, list[Sighting]], tuple[ClockOffset, ...], list[Match],
+                          Links | None]:
+    """``correlate``; with ``as_links``, when every pair of points matched on strong keys
+    with usable times, the matches come as columns (``Links``, numbered as ``build_tracks``
+    numbers the sightings: point after point) and the Match list is empty."""
     names = list(points)
     endpoints: dict[tuple[str, int], Endpoint] = {}
-    sightings = {p: fold_copies(points[p], endpoints) for p in names}
+    sightings = {p: fold_copies(points[p], endpoints, _copy_free(points[p], (tables or {}).get(p)))
+                 for p in names}
     del endpoints
-    index = {p: strong_index(sightings[p]) for p in names}
-    pairs = {(a, b): strong_pairs(index[a], index[b]) for a, b in combinations(names, 2)}
-    del index
-    estimates: list[PairEstimate] = []
     if untimed is None:
         untimed = _untimed(points)
-    for a, b in combinations(names, 2):
-        anchors = match_points(sightings[a], sightings[b], pairs=pairs[(a, b)])
-        if a in untimed or b in untimed:
-            anchors = [m for m in anchors if _time_ok(m.a) and _time_ok(m.b)]
-        est = estimate_pair(a, b, anchors)
-        del anchors
-        if est is not None:
-            estimates.append(est)
+    estimates: list[PairEstimate] = []
+    anchors: dict[tuple[str, str], Anchors] = {}
+    every_pair = list(combinations(names, 2))
+    coded = _coded(sightings) if as_links and not untimed else None
+    if coded is not None:  # strong keys only, every time usable: no strong index needed
+        columns, keys = coded
+        pairs: dict[tuple[str, str], StrongPairs] = {}
+        for a, b in every_pair:
+            got = anchors[(a, b)] = coded_anchors(columns[a], columns[b], keys)
+            est = estimate_indexed(a, b, columns[a], columns[b], got.a, got.b)
+            if est is not None:
+                estimates.append(est)
+    else:
+        index = {p: strong_index(sightings[p]) for p in names}
+        pairs = {(a, b): strong_pairs(index[a], index[b]) for a, b in every_pair}
+        del index
+        columns = {}
+        for a, b in every_pair:
+            if not pairs[(a, b)][1] and a not in untimed and b not in untimed:
+                # strong keys only, every time usable: the anchors as columns
+                for p in (a, b):
+                    if p not in columns:
+                        columns[p] = point_columns(sightings[p])
+                got = anchors[(a, b)] = anchor_indexes(pairs[(a, b)])
+                est = estimate_indexed(a, b, columns[a], columns[b], got.a, got.b)
+                if est is not None:
+                    estimates.append(est)
+                continue
+            found = match_points(sightings[a], sightings[b], pairs=pairs[(a, b)])
+            if a in untimed or b in untimed:
+                found = [m for m in found if _time_ok(m.a) and _time_ok(m.b)]
+            est = estimate_pair(a, b, found)
+            del found
+            if est is not None:
+                estimates.append(est)
     clock = offsets(names, estimates)
     off = offset_map(clock)
     unc = {c.point: c.uncertainty_ns for c in clock}
     matches: list[Match] = []
+    linked = as_links and len(anchors) == len(every_pair)
+    parts: list[Links] = []
+    base = dict(zip(names, accumulate((len(sightings[p]) for p in names), initial=0),
+                    strict=False))
     for a, b in combinations(names, 2):
         offset_ba = off.get(b, 0.0) - off.get(a, 0.0)
         tol = MATCH_TOLERANCE_NS + unc.get(a, 0.0) + unc.get(b, 0.0)
+        if linked:
+            link = full_links(columns[a], columns[b], anchors.pop((a, b)), offset_ba, tol)
+            parts.append(Links(link.a + base[a], link.b + base[b], link.confidence))
+            continue
         matches.extend(match_points(sightings[a], sightings[b], offset_ba, tol,
                                     pairs=pairs.pop((a, b))))
-    return sightings, clock, matches
+    del columns, anchors, pairs
+    if not linked:
+        return sightings, clock, matches, None
+    return sightings, clock, matches, Links(
+        np.concatenate([x.a for x in parts]) if parts else np.zeros(0, np.int64),
+        np.concatenate([x.b for x in parts]) if parts else np.zeros(0, np.int64),
+        np.concatenate([x.confidence for x in parts]) if parts else np.zeros(0, np.float64))
+
+
+def _coded(sightings: Mapping[str, Sequence[Sighting]],
+           ) -> tuple[dict[str, PointColumns], int] | None:
+    """Every point's columns with their strong key numbers, and how many keys there are; None
+    when a sighting lacks a strong key (weak matching is needed)."""
+    numbers: dict[tuple[object, ...], int] = {}
+    columns = {}
+    for p, items in sightings.items():
+        key = key_numbers(items, numbers)
+        if key is None:
+            return None
+        columns[p] = point_columns(items, key)
+    return columns, len(numbers)
+
+
+def _copy_free(records: Sequence[PacketRecord], table: PacketTable | None) -> bool:
+    """True when the table shows that no TCP record with seq numbers is a copy of another."""
+    return table is not None and column_ready(table, records) and copy_free(table)
 
 
 def _untimed(points: Mapping[str, Sequence[PacketRecord]]) -> set[str]:
@@ -126,27 +218,34 @@ def _time_ok(s: Sighting) -> bool:
 
 
 def cross_point(points: Mapping[str, Sequence[PacketRecord]],
-                connections: Sequence[Connection] = ()) -> CrossPointResult:
+                connections: Sequence[Connection] = (),
+                tables: Mapping[str, PacketTable] | None = None) -> CrossPointResult:
     """Analyze captures from several points; the first point's clock is the reference.
 
     ``connections`` (per-point single-point results) tell which connections failed, for an
     "inconclusive" diagnosis when the packets cannot show why; the decisions come from the
-    packets alone.
+    packets alone. ``tables``: the points' packet tables, when their records are the tables'
+    rows in order (some steps then read columns instead of records).
     """
+    tables = tables or {}
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
         points = {p: trusted_times(list(recs)) for p, recs in points.items()}
         untimed = _untimed(points)
-        sightings, clock, matches = correlate(points, untimed)
+        sightings, clock, matches, links = _correlate(points, untimed, tables, True)
         unknown = unknown_clocks(list(points), clock, _span_ns(sightings, untimed))
-        tracks = build_tracks(sightings, _drained(matches), offset_map(clock))
+        if links is not None:
+            tracks = linked_tracks(sightings, links, offset_map(clock))
+            del links
+        else:
+            tracks = build_tracks(sightings, _drained(matches), offset_map(clock))
         convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
                                      and t.first.proto != PROTO_ICMPV6])
         nat = infer_translations(convs)
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
                           unknown)
         sent = {k for conv in convs for k in resets_from_their_sender(conv)}
-        host = _not_repeated([f for p, recs in points.items() for f in host_findings(p, recs)],
-                             findings, sent)
+        host = _not_repeated([f for p, recs in points.items()
+                              for f in host_findings(p, recs, tables.get(p))], findings, sent)
         findings = [f for f in findings if f.root_cause] + host + [
             f for f in findings if not f.root_cause]
         ctx = _context(points)

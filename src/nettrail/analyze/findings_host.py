@@ -12,11 +12,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
+from nettrail.analyze.columns import column_ready, one_place
 from nettrail.analyze.flows import COPY_WINDOW_NS, copy_gap, evidence
 from nettrail.analyze.icmp_tie import about
+from nettrail.analyze.suspects import column_suspects, icmp_errors
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import ACK, RST, SYN, ICMPHeader, PacketRecord, TCPHeader
+from nettrail.model.table import PacketTable
 
 RESET_INJECTED = "reset-injected"
 DROPPED_AFTER_CAPTURE = "dropped-after-capture"
@@ -102,6 +105,28 @@ def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
             for key, (groups, _sigs, heads) in by_key.items()}
 
 
+def _single_packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
+    """``_packets`` of TCP records all captured in one place (one interface, no direction):
+    no record is a copy of another and none arrived or left, so each is a packet alone."""
+    by_quad: dict[tuple[str, int, str, int], list[Packet]] = {}
+    by_key: dict[FlowKey, list[Packet]] = {}
+    for r in sorted(records, key=_ts_of):
+        h = r.headers
+        ip, tcp = h.ip, h.l4
+        if r.inner is not None or ip is None or not isinstance(tcp, TCPHeader):
+            continue
+        quad = (ip.src, tcp.sport, ip.dst, tcp.dport)
+        held = by_quad.get(quad)
+        if held is None:
+            key = FlowKey.of(6, Endpoint(ip.src, tcp.sport), Endpoint(ip.dst, tcp.dport))
+            held = by_key.get(key)
+            if held is None:
+                held = by_key[key] = []
+            by_quad[quad] = held
+        held.append(Packet((r,), tcp))
+    return by_key
+
+
 def _ts_of(r: PacketRecord) -> int:
     return r.ts_ns
 
@@ -176,14 +201,25 @@ def _suspects(records: Sequence[PacketRecord],
     return out
 
 
-def host_findings(point: str, records: Sequence[PacketRecord]) -> list[Finding]:
-    """Resets injected by a device in between and packets dropped inside this host."""
+def host_findings(point: str, records: Sequence[PacketRecord],
+                  table: PacketTable | None = None) -> list[Finding]:
+    """Resets injected by a device in between and packets dropped inside this host.
+    ``table``: the point's packet table, when ``records`` are its rows (suspects are then
+    picked from its columns)."""
     out: list[Finding] = []
-    icmp = [r for r in records if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
-    suspects = _suspects(records, icmp)
+    packets = _packets
+    if table is not None and column_ready(table, records):
+        icmp = icmp_errors(table)
+        suspects = column_suspects(table, records, icmp)
+        if one_place(table):
+            packets = _single_packets
+    else:
+        icmp = [r for r in records
+                if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
+        suspects = _suspects(records, icmp)
     if not suspects:
         return out
-    for key, pkts in _packets(suspects).items():
+    for key, pkts in packets(suspects).items():
         found = _injected_reset(point, key, pkts)
         if found is not None:
             out.append(found)

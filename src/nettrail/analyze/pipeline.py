@@ -16,7 +16,7 @@ from nettrail.model.analysis import Analysis, ClockOffset, PointSummary
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection
 from nettrail.model.packet import PacketRecord, TCPHeader
-from nettrail.model.table import PointData, table_from_records
+from nettrail.model.table import PacketTable, PointData, table_from_records
 
 COPY_KIND = "multi-interface-copy"
 
@@ -36,7 +36,8 @@ def analyze(points: Sequence[PointData]) -> Analysis:
     shared: dict[tuple[int, ...], TCPHeader] = {}  # one TCP header per packet, all points
     kept = {p.summary.name: list(p.table.records(shared)) for p in points}
     del shared
-    return cross_points(summaries, connections, findings, kept)
+    return cross_points(summaries, connections, findings, kept,
+                        {p.summary.name: p.table for p in points})
 
 
 def analyze_records(points: Mapping[str, Iterable[PacketRecord]]) -> Analysis:
@@ -56,11 +57,13 @@ def cross_points(
     connections: list[Connection],
     findings: list[Finding],
     kept: Mapping[str, Sequence[PacketRecord]],
+    tables: Mapping[str, PacketTable] | None = None,
 ) -> Analysis:
-    """Correlate the records of two or more points, given each point's own results."""
+    """Correlate the records of two or more points, given each point's own results
+    (``tables``: their packet tables, when ``kept`` holds each one's rows in order)."""
     from nettrail.analyze import crosspoint  # only multi-point runs pay for its import
 
-    result = crosspoint.cross_point(kept, connections)
+    result = crosspoint.cross_point(kept, connections, tables)
     folded = {f.details.get("point") for f in result.findings if f.kind == COPY_KIND}
     findings = [_corrected(f, result.clock) for f in findings
                 if not (f.kind == COPY_KIND and f.details.get("point") in folded)]

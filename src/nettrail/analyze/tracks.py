@@ -12,6 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import NamedTuple
 
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.analyze.anchors import Links
 from nettrail.analyze.correlate import Form, Match, Sighting, flow_key
 from nettrail.analyze.describe import describe, tcp_line
 from nettrail.model.analysis import Hop
@@ -127,6 +131,59 @@ def build_tracks(sightings: Mapping[str, Sequence[Sighting]], matches: Iterable[
     for i, track in enumerate(tracks, 1):
         track.id = i
     return tracks
+
+
+def linked_tracks(sightings: Mapping[str, Sequence[Sighting]], links: Links,
+                  offsets: Mapping[str, float]) -> list[Track]:
+    """``build_tracks`` of matches given as columns (sightings numbered point after point).
+
+    The tracks are the connected sightings, found by spreading the smallest number along the
+    links until it settles, so each group is named by its first member: groups in the order
+    of their first member, members in number order, a group's confidence the smallest of
+    its links' (1.0 alone), as ``build_tracks`` makes them."""
+    items: list[Sighting] = []
+    for point, point_items in sightings.items():
+        off = round(offsets.get(point, 0.0))
+        for s in point_items:
+            s.offset = off
+        items.extend(point_items)
+    if not items:
+        return []
+    label = _components(len(items), links.a, links.b)
+    conf = np.ones(len(items), np.float64)
+    np.minimum.at(conf, label[links.a], links.confidence)
+    order = np.argsort(label, kind="stable")
+    firsts = np.flatnonzero(np.r_[True, label[order][1:] != label[order][:-1]])
+    ends = np.r_[firsts[1:], len(order)].tolist()
+    confs = conf[order[firsts]].tolist()
+    members = order.tolist()
+    tracks = [Track([items[i] for i in members[start:end]], c)
+              for start, end, c in zip(firsts.tolist(), ends, confs, strict=True)]
+    for s in items:
+        s.idx = 0
+    tracks.sort(key=_track_order)
+    for i, track in enumerate(tracks, 1):
+        track.id = i
+    return tracks
+
+
+def _components(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64],
+                ) -> npt.NDArray[np.int64]:
+    """Each of ``n`` nodes' smallest connected node, over the edges ``a[k]``-``b[k]``."""
+    label = np.arange(n, dtype=np.int64)
+    while True:
+        low = np.minimum(label[a], label[b])
+        new = label.copy()
+        np.minimum.at(new, a, low)
+        np.minimum.at(new, b, low)
+        while True:  # each node's label is a smaller node of its group: follow them down
+            deeper = new[new]
+            if np.array_equal(deeper, new):
+                break
+            new = deeper
+        if np.array_equal(new, label):
+            return label
+        label = new
 
 
 def _track_order(t: Track) -> tuple[int, str]:
@@ -297,13 +354,36 @@ def hops(s: Sighting) -> list[Hop]:
     point, offset = s.point, s.offset
     if s.single:  # the bulk: one copy
         record, in_form = s.record, s.form
-        return [Hop(point, record.ifname, record.ts_ns - offset, record.file, record.frame,
-                    _describe(record), in_form[0], in_form[1])]
+        return [_hop(point, record.ifname, record.ts_ns - offset, record.file, record.frame,
+                     _describe(record), in_form[0], in_form[1])]
     out = []
     for record, in_form in zip(s.records, s.copy_forms, strict=True):
-        out.append(Hop(point, record.ifname, record.ts_ns - offset, record.file, record.frame,
-                       _describe(record), in_form[0], in_form[1]))
+        out.append(_hop(point, record.ifname, record.ts_ns - offset, record.file,
+                        record.frame, _describe(record), in_form[0], in_form[1]))
     return out
+
+
+_HOP_SET = tuple(Hop.__dict__[name].__set__ for name in (
+    "point", "ifname", "time_ns", "file", "frame", "text", "src", "dst"))
+_NEW = object.__new__
+
+
+def _hop(point: str, ifname: str | None, time_ns: int, file: str, frame: int, text: str,
+         src: Endpoint, dst: Endpoint) -> Hop:
+    """``Hop(...)`` with its slots filled directly: the frozen dataclass's ``__init__`` goes
+    through ``object.__setattr__`` once per field, and a report holds a hop per packet per
+    point (the same object either way: no field has a default factory or a check)."""
+    hop: Hop = _NEW(Hop)
+    s_point, s_ifname, s_time, s_file, s_frame, s_text, s_src, s_dst = _HOP_SET
+    s_point(hop, point)
+    s_ifname(hop, ifname)
+    s_time(hop, time_ns)
+    s_file(hop, file)
+    s_frame(hop, frame)
+    s_text(hop, text)
+    s_src(hop, src)
+    s_dst(hop, dst)
+    return hop
 
 
 def _describe(record: PacketRecord) -> str:

@@ -356,6 +356,19 @@ def address_value(table: PacketTable, text: str) -> tuple[int, int]:
     return _family(table, text)
 
 
+def address_code(table: PacketTable, text: str) -> int | None:
+    """``family << 32 | value`` of an address text as the table's rows hold it, or None when
+    no row of the table can hold it (a text it never interned); the table is left as it is."""
+    v4 = _v4_value(text)
+    if v4 is not None:
+        return 4 << 32 | v4
+    try:
+        value = table.addrs.index(text)
+    except ValueError:
+        return None
+    return (6 if ":" in text else FAMILY_NAME) << 32 | value
+
+
 _U32 = 0xFFFFFFFF
 """The largest TCP sequence number, timestamp or length a column holds."""
 

@@ -1,0 +1,236 @@
+"""Anchors as columns: the unambiguous matches between two points, as index arrays.
+
+The clock estimate needs, per anchor, only times and forms of its two sightings. Each point's
+sightings are numbered (``Sighting.idx``) and their times, single-copy flags and form numbers
+taken once as arrays; a pair of points then gives its anchors as two index arrays (A's and
+B's sightings, in the order ``match_points`` would list them), not as Match objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.analyze.correlate import (
+    CONF_STRONG,
+    CONF_STRONG_CONFIRMED,
+    CONF_STRONG_TIMED,
+    Form,
+    Match,
+    Sighting,
+    StrongPairs,
+    _by_ip_id,
+    _timed,
+)
+
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class PointColumns:
+    """One point's sightings (``items``, numbered by ``Sighting.idx``) as columns: first and
+    last copy's time, single copy, and form number (``forms[form[i]]`` is sighting i's)."""
+
+    items: Sequence[Sighting]
+    first: Ints
+    last: Ints
+    single: Bools
+    form: Ints
+    forms: list[Form]
+    ip_id: Ints  # -1: none
+    ts_val: Ints  # -1: none
+    key: Ints | None = None  # strong key numbers (``key_numbers``), when taken
+
+
+def key_numbers(items: Sequence[Sighting], numbers: dict[tuple[object, ...], int],
+                ) -> Ints | None:
+    """The number of each sighting's strong key (``numbers`` shared by all points, new keys
+    numbered as they come), or None when a sighting has none."""
+    keys = list(map(_KEY, items))
+    if None in keys:
+        return None
+    add = numbers.setdefault
+    return np.array([add(k, len(numbers)) for k in keys], np.int64)
+
+
+def point_columns(items: Sequence[Sighting], key: Ints | None = None) -> PointColumns:
+    """Number the sightings of one point and take their columns (``key``: their strong key
+    numbers, when taken)."""
+    n = len(items)
+    numbers: dict[int, int] = {}
+    forms: list[Form] = []
+    for s, i in zip(items, range(n), strict=True):
+        s.idx = i
+    ids = list(map(id, map(_FORM, items)))
+    for f, k in zip(map(_FORM, items), ids, strict=True):
+        if k not in numbers:
+            numbers[k] = len(forms)
+            forms.append(f)
+    form_of = np.fromiter(map(numbers.__getitem__, ids), np.int64, n)
+    first = np.fromiter(map(_FIRST, items), np.int64, n)
+    last = np.fromiter(map(_LAST, items), np.int64, n)
+    single = np.fromiter(map(_SINGLE, items), np.bool_, n)
+    ip_id = _or_minus_one(list(map(_IP_ID, items)))
+    ts_val = _or_minus_one(list(map(_TS_VAL, items)))
+    return PointColumns(items, first, last, single, form_of, forms, ip_id, ts_val, key)
+
+
+_FORM = attrgetter("form")
+_FIRST = attrgetter("first_ns")
+_LAST = attrgetter("last_ns")
+_SINGLE = attrgetter("single")
+_KEY = attrgetter("key")
+_IP_ID = attrgetter("ip_id")
+_TS_VAL = attrgetter("ts_val")
+
+
+def _or_minus_one(values: list[int | None]) -> Ints:
+    """The values as int64, None as -1."""
+    if None not in values:
+        return np.array(values, np.int64)
+    return np.array([-1 if v is None else v for v in values], np.int64)
+
+
+class Anchors(NamedTuple):
+    """The anchors of two points as sighting numbers (``a`` at A, ``b`` at B, in match
+    order), which of them hold a key one sighting holds at each point (``keyed``; the others
+    are retransmissions told apart by IP ID), and the keys several sightings hold
+    (``deferred``: A's and B's sightings), for matching in corrected time."""
+
+    a: Ints
+    b: Ints
+    keyed: Bools
+    deferred: list[tuple[list[Sighting], list[Sighting]]]
+
+
+class Links(NamedTuple):
+    """Matches as columns: the two sightings' numbers and the match's confidence."""
+
+    a: Ints
+    b: Ints
+    confidence: Floats
+
+
+def anchor_indexes(pairs: StrongPairs) -> Anchors:
+    """The anchors of two points (``strong_pairs`` of their strong indexes, without weak
+    matching) in ``match_points``' order: a key one sighting holds at each point, or
+    retransmissions told apart by an IP ID unique on both sides."""
+    candidates, _weak = pairs
+    ia: list[int] = []
+    ib: list[int] = []
+    keyed: list[bool] = []
+    deferred = []
+    sighting = Sighting
+    for xa, xb in candidates:
+        if type(xa) is sighting and type(xb) is sighting:
+            ia.append(xa.idx)
+            ib.append(xb.idx)
+            keyed.append(True)
+            continue
+        la: list[Sighting] = xa if type(xa) is list else [xa]  # type: ignore[list-item]
+        lb: list[Sighting] = xb if type(xb) is list else [xb]  # type: ignore[list-item]
+        for m in _by_ip_id(la, lb, set()):
+            ia.append(m.a.idx)
+            ib.append(m.b.idx)
+            keyed.append(False)
+        deferred.append((la, lb))
+    return Anchors(np.array(ia, np.int64), np.array(ib, np.int64), np.array(keyed, np.bool_),
+                   deferred)
+
+
+def coded_anchors(ca: PointColumns, cb: PointColumns, keys: int) -> Anchors:
+    """``anchor_indexes`` from the two points' strong key numbers (``keys`` of them in all),
+    without the strong indexes: a key one sighting holds at each point is an anchor at its
+    A sighting's place; a key several hold pairs by ``_by_ip_id`` at the place of its first
+    A sighting."""
+    assert ca.key is not None and cb.key is not None
+    ka, kb = ca.key, cb.key
+    count_a = np.bincount(ka, minlength=keys)
+    count_b = np.bincount(kb, minlength=keys)
+    at_b = np.full(keys, -1, np.int64)
+    at_b[kb] = np.arange(len(kb))  # for a key B holds once: where
+    both = (count_a[ka] > 0) & (count_b[ka] > 0)
+    once = both & (count_a[ka] == 1) & (count_b[ka] == 1)
+    single_a = np.flatnonzero(once)
+    places = [single_a]
+    ia = [single_a]
+    ib = [at_b[ka[single_a]]]
+    keyed = [np.ones(len(single_a), np.bool_)]
+    deferred: list[tuple[list[Sighting], list[Sighting]]] = []
+    several = np.flatnonzero(both & ~once)
+    if len(several):
+        more_a, more_b, more_place = _several(ca, cb, several, deferred)
+        places.append(more_place)
+        ia.append(more_a)
+        ib.append(more_b)
+        keyed.append(np.zeros(len(more_a), np.bool_))
+    order = np.argsort(np.concatenate(places), kind="stable")
+    return Anchors(np.concatenate(ia)[order], np.concatenate(ib)[order],
+                   np.concatenate(keyed)[order], deferred)
+
+
+def _several(ca: PointColumns, cb: PointColumns, rows_a: Ints,
+             deferred: list[tuple[list[Sighting], list[Sighting]]]) -> tuple[Ints, Ints, Ints]:
+    """The keys several sightings hold (A's sightings with them: ``rows_a``): each key's
+    sightings at A and B in order, added to ``deferred`` in A's order, and their
+    ``_by_ip_id`` matches (A's, B's numbers, and the place: the key's first A sighting)."""
+    assert ca.key is not None and cb.key is not None
+    ka, kb = ca.key, cb.key
+    wanted = np.unique(ka[rows_a])
+    rows_b = np.flatnonzero(np.isin(kb, wanted))
+    by_key_b: dict[int, list[Sighting]] = {}
+    items_a, items_b = ca.items, cb.items
+    for j, k in zip(rows_b.tolist(), kb[rows_b].tolist(), strict=True):
+        by_key_b.setdefault(k, []).append(items_b[j])
+    by_key_a: dict[int, tuple[int, list[Sighting]]] = {}
+    for i, k in zip(rows_a.tolist(), ka[rows_a].tolist(), strict=True):
+        held = by_key_a.get(k)
+        if held is None:
+            held = by_key_a[k] = (i, [])
+        held[1].append(items_a[i])
+    out_a: list[int] = []
+    out_b: list[int] = []
+    place: list[int] = []
+    for k, (first, la) in by_key_a.items():
+        lb = by_key_b[k]
+        deferred.append((la, lb))
+        for m in _by_ip_id(la, lb, set()):
+            out_a.append(m.a.idx)
+            out_b.append(m.b.idx)
+            place.append(first)
+    return (np.array(out_a, np.int64), np.array(out_b, np.int64), np.array(place, np.int64))
+
+
+def full_links(ca: PointColumns, cb: PointColumns, anchors: Anchors, offset_ba: float,
+               tol: float) -> Links:
+    """``match_points(offset_ba, tol)`` of two points with strong keys only, as columns.
+
+    A key one sighting holds at each point matches within ``tol`` of corrected time (sure
+    when the IP ID or TS value agrees too), or else by an IP ID both have; keys several
+    sightings hold pair by IP ID, then in corrected time (``_by_ip_id``, ``_timed``)."""
+    keyed = anchors.keyed
+    ia, ib = anchors.a[keyed], anchors.b[keyed]
+    delta = (cb.first[ib] - ca.first[ia]).astype(np.float64) - offset_ba
+    within = np.abs(delta) <= tol
+    ip_a, ip_b = ca.ip_id[ia], cb.ip_id[ib]
+    ts_a, ts_b = ca.ts_val[ia], cb.ts_val[ib]
+    same_id = (ip_a >= 0) & (ip_a == ip_b)
+    sure = same_id | ((ts_a >= 0) & (ts_a == ts_b))
+    took = within | same_id
+    conf = np.where(within & sure, CONF_STRONG_CONFIRMED, CONF_STRONG)[took]
+    used: set[int] = set()
+    more: list[Match] = []
+    for la, lb in anchors.deferred:
+        more.extend(_by_ip_id(la, lb, used))
+    for la, lb in anchors.deferred:
+        more.extend(_timed(la, lb, offset_ba, tol, CONF_STRONG_TIMED, used))
+    return Links(np.concatenate([ia[took], np.array([m.a.idx for m in more], np.int64)]),
+                 np.concatenate([ib[took], np.array([m.b.idx for m in more], np.int64)]),
+                 np.concatenate([conf, np.array([m.confidence for m in more], np.float64)]))

@@ -1,0 +1,60 @@
+"""Matches as columns (``Links``) make the tracks Match objects make: for every crosspoint
+fixture scenario, the same tracks (sightings, confidence, order, numbers)."""
+
+from __future__ import annotations
+
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+
+from nettrail.analyze.anchors import anchor_indexes, coded_anchors
+from nettrail.analyze.clock import offset_map
+from nettrail.analyze.correlate import fold_copies, strong_index, strong_pairs
+from nettrail.analyze.crosspoint import _coded, _correlate
+from nettrail.analyze.tracks import Track, build_tracks, linked_tracks
+from nettrail.capture.points import read_points
+
+CROSS = Path(__file__).resolve().parents[1] / "fixtures" / "crosspoint"
+SCENARIOS = sorted({p.name.split("-")[0] for p in CROSS.glob("*.pcap")})
+
+
+def _shape(tracks: list[Track]) -> list[tuple[object, ...]]:
+    return [(t.id, t.confidence, t.points, [(s.point, s.first_ns) for s in t.sightings])
+            for t in tracks]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_linked_tracks_are_the_matched_tracks(scenario: str) -> None:
+    paths = sorted(CROSS.glob(f"{scenario}-*.pcap"))
+    data, _errors = read_points([(p.stem.split("-", 1)[1], str(p)) for p in paths])
+    points = {d.summary.name: list(d.table.records()) for d in data}
+    tables = {d.summary.name: d.table for d in data}
+    sightings, clock, matches, links = _correlate(points, None, tables, False)
+    assert links is None
+    by_matches = build_tracks(sightings, matches, offset_map(clock))
+    sightings2, clock2, none, links = _correlate(points, None, tables, True)
+    assert links is not None and not none and clock2 == clock
+    by_links = linked_tracks(sightings2, links, offset_map(clock2))
+    assert _shape(by_links) == _shape(by_matches)
+    assert len(links.a) == len(matches) > 0
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_coded_anchors_are_the_indexed_anchors(scenario: str) -> None:
+    """Anchors from strong key numbers are those read off the strong indexes: same
+    sightings, same order, same keys left for matching in corrected time."""
+    paths = sorted(CROSS.glob(f"{scenario}-*.pcap"))
+    data, _errors = read_points([(p.stem.split("-", 1)[1], str(p)) for p in paths])
+    sightings = {d.summary.name: fold_copies(list(d.table.records())) for d in data}
+    coded = _coded(sightings)
+    assert coded is not None
+    columns, keys = coded
+    index = {p: strong_index(items) for p, items in sightings.items()}
+    for a, b in combinations(sightings, 2):
+        by_index = anchor_indexes(strong_pairs(index[a], index[b]))
+        by_key = coded_anchors(columns[a], columns[b], keys)
+        assert by_key.a.tolist() == by_index.a.tolist()
+        assert by_key.b.tolist() == by_index.b.tolist()
+        assert by_key.keyed.tolist() == by_index.keyed.tolist()
+        assert by_key.deferred == by_index.deferred
