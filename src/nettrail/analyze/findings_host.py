@@ -9,8 +9,8 @@ ended here (delivered to this host's stack, or dropped on the way to it).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple, TypeVar
 
 from nettrail.analyze.columns import column_ready, one_place
 from nettrail.analyze.flows import COPY_WINDOW_NS, copy_gap, evidence
@@ -18,7 +18,15 @@ from nettrail.analyze.icmp_tie import about
 from nettrail.analyze.suspects import column_suspects, icmp_errors
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Endpoint, FlowKey
-from nettrail.model.packet import ACK, RST, SYN, ICMPHeader, PacketRecord, TCPHeader
+from nettrail.model.packet import (
+    ACK,
+    RST,
+    SYN,
+    ICMPHeader,
+    IPHeader,
+    PacketRecord,
+    TCPHeader,
+)
 from nettrail.model.table import PacketTable
 
 RESET_INJECTED = "reset-injected"
@@ -54,6 +62,7 @@ class Packet(NamedTuple):
 # a group's last copy: (flags, seq, ack, payload length, source, source port), IP ID, time,
 # (interface, direction)
 _Last = tuple[tuple[object, ...], int | None, int, tuple[str | None, str | None]]
+_T = TypeVar("_T")
 _Held = tuple[list[list[PacketRecord]], list[_Last],
               list[tuple[TCPHeader, int | None, tuple[object, ...] | None]]]
 
@@ -63,24 +72,10 @@ def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
     # per address/port quadruple: its connection's groups, and each group's last copy's
     # (flags, seq, ack, payload length, source, source port), IP ID and time
     # and each group's first copy's TCP header, IP ID and invariant (None: not keyed)
-    by_quad: dict[tuple[str, int, str, int], _Held] = {}
     by_key: dict[FlowKey, _Held] = {}
     # the same packet in another form (NAT at this point): same TCP fields, moments apart
     seen: dict[tuple[object, ...], list[PacketRecord]] = defaultdict(list)
-    tcp_header = TCPHeader
-    for r in sorted(records, key=_ts_of):
-        h = r.headers
-        ip, tcp = h.ip, h.l4
-        if r.inner is not None or ip is None or not isinstance(tcp, tcp_header):
-            continue
-        quad = (ip.src, tcp.sport, ip.dst, tcp.dport)
-        held = by_quad.get(quad)
-        if held is None:
-            key = FlowKey.of(6, Endpoint(ip.src, tcp.sport), Endpoint(ip.dst, tcp.dport))
-            held = by_key.get(key)
-            if held is None:
-                held = by_key[key] = ([], [], [])
-            by_quad[quad] = held
+    for r, ip, tcp, held in _by_connection(records, by_key, lambda: ([], [], [])):
         groups, sigs, heads = held
         sig = (tcp.flags, tcp.seq, tcp.ack, tcp.payload_len, ip.src, tcp.sport)
         ip_id, ts, where = ip.ip_id, r.ts_ns, (r.ifname, r.direction)
@@ -108,8 +103,17 @@ def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
 def _single_packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
     """``_packets`` of TCP records all captured in one place (one interface, no direction):
     no record is a copy of another and none arrived or left, so each is a packet alone."""
-    by_quad: dict[tuple[str, int, str, int], list[Packet]] = {}
     by_key: dict[FlowKey, list[Packet]] = {}
+    for r, _ip, tcp, held in _by_connection(records, by_key, list):
+        held.append(Packet((r,), tcp))
+    return by_key
+
+
+def _by_connection(records: Iterable[PacketRecord], by_key: dict[FlowKey, _T],
+                   new: Callable[[], _T]) -> Iterator[tuple[PacketRecord, IPHeader, TCPHeader, _T]]:
+    """The TCP records (outer headers) in time order, each with what ``by_key`` holds for its
+    connection (``new()`` for a connection's first record)."""
+    by_quad: dict[tuple[str, int, str, int], _T] = {}
     for r in sorted(records, key=_ts_of):
         h = r.headers
         ip, tcp = h.ip, h.l4
@@ -121,10 +125,9 @@ def _single_packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packe
             key = FlowKey.of(6, Endpoint(ip.src, tcp.sport), Endpoint(ip.dst, tcp.dport))
             held = by_key.get(key)
             if held is None:
-                held = by_key[key] = []
+                held = by_key[key] = new()
             by_quad[quad] = held
-        held.append(Packet((r,), tcp))
-    return by_key
+        yield r, ip, tcp, held
 
 
 def _ts_of(r: PacketRecord) -> int:

@@ -90,12 +90,7 @@ def build_tracks(sightings: Mapping[str, Sequence[Sighting]], matches: Iterable[
     Matches are joined transitively (union-find over sighting indexes); a track's confidence is
     that of its weakest match.
     """
-    items: list[Sighting] = []
-    for point, point_items in sightings.items():
-        off = round(offsets.get(point, 0.0))
-        for s in point_items:
-            s.offset = off
-        items.extend(point_items)
+    items = _offset_items(sightings, offsets)
     parent = list(range(len(items)))
     for s, i in zip(items, parent, strict=True):
         s.idx = i  # shares the int objects of ``parent``
@@ -141,12 +136,7 @@ def linked_tracks(sightings: Mapping[str, Sequence[Sighting]], links: Links,
     links until it settles, so each group is named by its first member: groups in the order
     of their first member, members in number order, a group's confidence the smallest of
     its links' (1.0 alone), as ``build_tracks`` makes them."""
-    items: list[Sighting] = []
-    for point, point_items in sightings.items():
-        off = round(offsets.get(point, 0.0))
-        for s in point_items:
-            s.offset = off
-        items.extend(point_items)
+    items = _offset_items(sightings, offsets)
     if not items:
         return []
     label = _components(len(items), links.a, links.b)
@@ -395,3 +385,15 @@ def _describe(record: PacketRecord) -> str:
         return describe(record)
     return tcp_line(ip.src, l4.sport, ip.dst, l4.dport, l4.flags, l4.seq, l4.ack, l4.window,
                     l4.payload_len)
+
+
+def _offset_items(sightings: Mapping[str, Sequence[Sighting]],
+                  offsets: Mapping[str, float]) -> list[Sighting]:
+    """Every point's sightings, point after point, each given its point's clock offset."""
+    items: list[Sighting] = []
+    for point, point_items in sightings.items():
+        off = round(offsets.get(point, 0.0))
+        for s in point_items:
+            s.offset = off
+        items.extend(point_items)
+    return items
