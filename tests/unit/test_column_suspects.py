@@ -3,32 +3,16 @@ the same records, in the same order, for every fixture capture."""
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import pytest
 
+from fixturekit import CAPTURES, fixture_table
 from nettrail.analyze import findings_host
 from nettrail.analyze.columns import column_ready, one_place
 from nettrail.analyze.suspects import column_suspects, icmp_errors
-from nettrail.capture import open_capture
-from nettrail.capture.points import read_table
-from nettrail.errors import CaptureError
 from nettrail.model.packet import ICMPHeader
 from nettrail.model.table import PacketTable
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-CAPTURES = sorted(
-    p for d in ("captures", "crosspoint") for p in (FIXTURES / d).iterdir()
-    if p.suffix in (".pcap", ".pcapng")
-)
-
-
-def _table(path: Path) -> PacketTable:
-    table = PacketTable("p")
-    with contextlib.suppress(CaptureError):  # a fault partway: the rows before it count
-        read_table(open_capture(str(path), "p"), table)
-    return table
 
 
 def _both(table: PacketTable) -> tuple[list[int], list[int]] | None:
@@ -46,7 +30,7 @@ def _both(table: PacketTable) -> tuple[list[int], list[int]] | None:
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_column_suspects_are_the_record_suspects(path: Path) -> None:
-    got = _both(_table(path))
+    got = _both(fixture_table(path))
     if got is not None:
         assert got[0] == got[1]
 
@@ -55,7 +39,7 @@ def test_fixtures_have_suspects_to_compare() -> None:
     """The comparison above is not empty: several fixtures have suspects by columns."""
     found = 0
     for path in CAPTURES:
-        got = _both(_table(path))
+        got = _both(fixture_table(path))
         found += got is not None and bool(got[1])
     assert found >= 3
 
@@ -64,7 +48,7 @@ def test_fixtures_have_suspects_to_compare() -> None:
 def test_single_packets_are_the_grouped_packets(path: Path) -> None:
     """Where every row was captured in one place, each TCP record alone is the packet the
     copy grouping makes of it (same connections, same order)."""
-    table = _table(path)
+    table = fixture_table(path)
     if not one_place(table):
         return
     records = list(table.records())
@@ -73,5 +57,5 @@ def test_single_packets_are_the_grouped_packets(path: Path) -> None:
 
 def test_one_place_is_not_every_capture() -> None:
     """``-i any`` captures (several interfaces, directions) keep the copy grouping."""
-    places = [one_place(_table(p)) for p in CAPTURES]
+    places = [one_place(fixture_table(p)) for p in CAPTURES]
     assert any(places) and not all(places)
