@@ -138,21 +138,33 @@ def test_packet_ids_match_one_event_at_a_time() -> None:
     assert len(set(singly)) > 10
 
 
-def test_pcapng_rows_equal_their_events() -> None:
-    """The pcapng file written from the columns is the one written event by event, NAT notes
-    between batches included."""
-    records = random_records(random.Random(13), 3000)
+def pcapng_both(records: list[tuple[Any, ...]], size: int, kinds: set[str] | None = None,
+                by_device: bool = False) -> tuple[tuple[io.BytesIO, io.BytesIO],
+                                                  tuple[PcapngOut, PcapngOut], int]:
+    """``records`` in batches of ``size`` written to two pcapng files, from the columns and
+    event by event (the events of left-out kinds skipped): the files, their writers and how
+    many rows were plain."""
     files = io.BytesIO(), io.BytesIO()
-    outs = PcapngOut(files[0], host="h"), PcapngOut(files[1], host="h")
+    outs = (PcapngOut(files[0], host="h", kinds=kinds, by_device=by_device),
+            PcapngOut(files[1], host="h", kinds=kinds, by_device=by_device))
     decoders = [Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES)) for _ in outs]
     plain = 0
-    for start in range(0, len(records), 700):
-        chunk = batch(records[start : start + 700])
+    for start in range(0, len(records), size):
+        chunk = batch(records[start : start + size])
         table = decoders[0].table(chunk)
         plain += int(table.plain.sum())
         outs[0].write(table)
         for ev in decoders[1].table(chunk).events():
-            outs[1].write_event(ev)
+            if kinds is None or ev.kind in kinds:
+                outs[1].write_event(ev)
+    return files, outs, plain
+
+
+def test_pcapng_rows_equal_their_events() -> None:
+    """The pcapng file written from the columns is the one written event by event, NAT notes
+    between batches included."""
+    records = random_records(random.Random(13), 3000)
+    files, _outs, plain = pcapng_both(records, 700)
     assert plain > 200
     assert files[0].getvalue() == files[1].getvalue()
     assert files[0].getvalue().count(b"NAT ") > 20
@@ -198,19 +210,7 @@ def test_pcapng_long_plain_runs_equal_their_events() -> None:
     its own first packet.)"""
     records = plain_heavy(17, 4000)
     for kinds, by_device in ((None, False), ({"xmit", "recv"}, True), ({"recv"}, False)):
-        files = io.BytesIO(), io.BytesIO()
-        outs = (PcapngOut(files[0], host="h", kinds=kinds, by_device=by_device),
-                PcapngOut(files[1], host="h", kinds=kinds, by_device=by_device))
-        decoders = [Decoder(ANCHOR, Names(), reasons=(DROP_NAMES, RST_NAMES)) for _ in outs]
-        plain = 0
-        for start in range(0, len(records), 900):
-            chunk = batch(records[start : start + 900])
-            table = decoders[0].table(chunk)
-            plain += int(table.plain.sum())
-            outs[0].write(table)
-            for ev in decoders[1].table(chunk).events():
-                if kinds is None or ev.kind in kinds:
-                    outs[1].write_event(ev)
+        files, outs, plain = pcapng_both(records, 900, kinds=kinds, by_device=by_device)
         assert plain > 3500
         assert outs[0].packets == outs[1].packets > 500
         assert pcapng_blocks(files[0].getvalue()) == pcapng_blocks(files[1].getvalue())
