@@ -30,6 +30,7 @@ def column_ready(table: PacketTable, records: Sequence[PacketRecord]) -> bool:
                 return False
     return True
 
+
 def one_place(table: PacketTable) -> bool:
     """True when every row was captured on one interface, in no known direction (a plain
     capture file): no two rows are copies of one packet, and none arrived or left."""
@@ -37,6 +38,7 @@ def one_place(table: PacketTable) -> bool:
     if not len(iface):
         return True
     return bool((table.column("direction") == 0).all() and (iface == iface[0]).all())
+
 
 def groups(*cols: npt.NDArray[Any]) -> Ints:
     """A group number per row: rows equal in every column share one (numbered by sort order)."""
@@ -52,6 +54,7 @@ def groups(*cols: npt.NDArray[Any]) -> Ints:
     out = np.empty(n, np.int64)
     out[order] = np.cumsum(new) - 1
     return out
+
 
 def copy_free(table: PacketTable) -> bool:
     """True when no TCP row with seq numbers can be a copy of an earlier one: rows with one

@@ -109,20 +109,22 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | 
     """Sightings per point, clock offsets against the first point, and all matches.
     ``untimed``: the points with a record whose time is not usable (found when not given);
     ``tables``: the points' packet tables, when their records are the tables' rows."""
-    sightings, clock, matches, _links = _correlate(points, untimed, tables, False)
+    sightings, clock, matches, _links = _correlate(points, untimed, _ready(points, tables),
+                                                   False)
     return sightings, clock, matches
 
 
 def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | None,
-               tables: Mapping[str, PacketTable] | None, as_links: bool,
+               tables: Mapping[str, PacketTable], as_links: bool,
                ) -> tuple[dict[str, list[Sighting]], tuple[ClockOffset, ...], list[Match],
                           Links | None]:
     """``correlate``; with ``as_links``, when every pair of points matched on strong keys
     with usable times, the matches come as columns (``Links``, numbered as ``build_tracks``
-    numbers the sightings: point after point) and the Match list is empty."""
+    numbers the sightings: point after point) and the Match list is empty. ``tables``: the
+    points whose records are their table's rows and can be read as columns (``_ready``)."""
     names = list(points)
     endpoints: dict[tuple[str, int], Endpoint] = {}
-    sightings = {p: fold_copies(points[p], endpoints, _copy_free(points[p], (tables or {}).get(p)))
+    sightings = {p: fold_copies(points[p], endpoints, p in tables and copy_free(tables[p]))
                  for p in names}
     del endpoints
     if untimed is None:
@@ -202,9 +204,12 @@ def _coded(sightings: Mapping[str, Sequence[Sighting]],
     return columns, len(numbers)
 
 
-def _copy_free(records: Sequence[PacketRecord], table: PacketTable | None) -> bool:
-    """True when the table shows that no TCP record with seq numbers is a copy of another."""
-    return table is not None and column_ready(table, records) and copy_free(table)
+def _ready(points: Mapping[str, Sequence[PacketRecord]],
+           tables: Mapping[str, PacketTable] | None) -> dict[str, PacketTable]:
+    """The tables of the points whose records are the table's rows, readable as columns
+    (``columns.column_ready``)."""
+    return {p: t for p, t in (tables or {}).items() if p in points
+            and column_ready(t, points[p])}
 
 
 def _untimed(points: Mapping[str, Sequence[PacketRecord]]) -> set[str]:
@@ -227,11 +232,11 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
     packets alone. ``tables``: the points' packet tables, when their records are the tables'
     rows in order (some steps then read columns instead of records).
     """
-    tables = tables or {}
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
         points = {p: trusted_times(list(recs)) for p, recs in points.items()}
         untimed = _untimed(points)
-        sightings, clock, matches, links = _correlate(points, untimed, tables, True)
+        ready = _ready(points, tables)
+        sightings, clock, matches, links = _correlate(points, untimed, ready, True)
         unknown = unknown_clocks(list(points), clock, _span_ns(sightings, untimed))
         if links is not None:
             tracks = linked_tracks(sightings, links, offset_map(clock))
@@ -245,7 +250,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
                           unknown)
         sent = {k for conv in convs for k in resets_from_their_sender(conv)}
         host = _not_repeated([f for p, recs in points.items()
-                              for f in host_findings(p, recs, tables.get(p))], findings, sent)
+                              for f in host_findings(p, recs, ready.get(p))], findings, sent)
         findings = [f for f in findings if f.root_cause] + host + [
             f for f in findings if not f.root_cause]
         ctx = _context(points)

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple, TypeVar
 
-from nettrail.analyze.columns import column_ready, one_place
+from nettrail.analyze.columns import one_place
 from nettrail.analyze.flows import COPY_WINDOW_NS, copy_gap, evidence
 from nettrail.analyze.icmp_tie import about
 from nettrail.analyze.suspects import column_suspects, icmp_errors
@@ -207,11 +207,11 @@ def _suspects(records: Sequence[PacketRecord],
 def host_findings(point: str, records: Sequence[PacketRecord],
                   table: PacketTable | None = None) -> list[Finding]:
     """Resets injected by a device in between and packets dropped inside this host.
-    ``table``: the point's packet table, when ``records`` are its rows (suspects are then
-    picked from its columns)."""
+    ``table``: the point's packet table, when ``records`` are its rows and it can be read as
+    columns (``columns.column_ready``): suspects are then picked from its columns."""
     out: list[Finding] = []
     packets = _packets
-    if table is not None and column_ready(table, records):
+    if table is not None:
         icmp = icmp_errors(table)
         suspects = column_suspects(table, records, icmp)
         if one_place(table):
