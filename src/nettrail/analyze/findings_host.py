@@ -14,7 +14,7 @@ from typing import NamedTuple, TypeVar
 
 from nettrail.analyze.columns import one_place
 from nettrail.analyze.flows import COPY_WINDOW_NS, copy_gap, evidence
-from nettrail.analyze.icmp_tie import about
+from nettrail.analyze.icmp_tie import about, named_flows
 from nettrail.analyze.suspects import column_suspects, icmp_errors
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Endpoint, FlowKey
@@ -153,14 +153,7 @@ def _suspects(records: Sequence[PacketRecord],
     error (by its quote, or by its addresses when it quotes no ports); and the same packets in
     another form (translated at this point)."""
     first: dict[tuple[object, ...], int] = {}
-    flows: set[tuple[str, int, str, int]] = set()
-    unquoted: set[tuple[str, str]] = set()  # (offending packet's source, destination)
-    for r in icmp:
-        q = r.l4.quoted if isinstance(r.l4, ICMPHeader) else None
-        if q is not None and q.sport is not None and q.dport is not None:
-            flows.add((q.ip.src, q.sport, q.ip.dst, q.dport))
-        elif r.ip is not None:
-            unquoted.add((r.ip.dst, r.ip.src) if q is None else (q.ip.src, q.ip.dst))
+    flows, unquoted = named_flows(icmp)  # unquoted: (offending packet's source, destination)
     tcp_header = TCPHeader
     for r in records:
         h = r.headers

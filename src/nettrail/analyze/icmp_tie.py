@@ -9,6 +9,8 @@ source while the connection ran, or within :data:`UNQUOTED_WINDOW_NS` after it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from nettrail.model.flow import Endpoint
 from nettrail.model.packet import ICMPHeader, PacketRecord
 
@@ -30,3 +32,18 @@ def about(rec: PacketRecord, at_ns: int, src: Endpoint, dst: Endpoint, start_ns:
     ip = rec.ip
     return (ip is not None and ip.dst == src.addr
             and start_ns <= at_ns <= end_ns + UNQUOTED_WINDOW_NS)
+
+
+def named_flows(icmp: Iterable[PacketRecord],
+                ) -> tuple[set[tuple[str, int, str, int]], set[tuple[str, str]]]:
+    """What ICMP errors name: the flows their quotes give with ports (source, port,
+    destination, port), and for the others the offending packet's (source, destination)."""
+    flows: set[tuple[str, int, str, int]] = set()
+    unquoted: set[tuple[str, str]] = set()
+    for r in icmp:
+        q = r.l4.quoted if isinstance(r.l4, ICMPHeader) else None
+        if q is not None and q.sport is not None and q.dport is not None:
+            flows.add((q.ip.src, q.sport, q.ip.dst, q.dport))
+        elif r.ip is not None:
+            unquoted.add((r.ip.dst, r.ip.src) if q is None else (q.ip.src, q.ip.dst))
+    return flows, unquoted

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from nettrail.analyze.columns import groups
 from nettrail.analyze.flows import COPY_WINDOW_NS
+from nettrail.analyze.icmp_tie import named_flows
 from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord
 from nettrail.model.table import K_IPID, K_SEQ, PacketTable, address_code
 
@@ -25,13 +26,8 @@ Bools = npt.NDArray[np.bool_]
 def icmp_errors(table: PacketTable) -> list[PacketRecord]:
     """The ICMP destination-unreachable records of the table, in row order (only kept
     records can be ICMP)."""
-    out = []
-    for b in table.batches:
-        for i in sorted(b.odd):
-            r = b.odd[i]
-            if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3:
-                out.append(r)
-    return out
+    return [r for _i, r in sorted(table.odd_rows().items())
+            if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
 
 
 def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
@@ -39,10 +35,7 @@ def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
     """``_suspects(records, icmp)`` from the columns (``column_ready`` must hold)."""
     col = table.column
     odd = np.zeros(len(records), np.bool_)
-    start = 0
-    for batch in table.batches:
-        odd[[start + i for i in batch.odd]] = True
-        start += len(batch)
+    odd[list(table.odd_rows())] = True
     tcp = ~odd & (col("proto") == 6)
     rows = np.flatnonzero(tcp)
     if not len(rows):
@@ -63,17 +56,15 @@ def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
 
     flows: set[tuple[int, int, int, int]] = set()
     unquoted: set[tuple[int, int]] = set()
-    for r in icmp:
-        q = r.l4.quoted if isinstance(r.l4, ICMPHeader) else None
-        if q is not None and q.sport is not None and q.dport is not None:
-            a, b = address_code(table, q.ip.src), address_code(table, q.ip.dst)
-            if a is not None and b is not None:
-                flows.add((a, q.sport, b, q.dport))
-        elif r.ip is not None:
-            pair = (r.ip.dst, r.ip.src) if q is None else (q.ip.src, q.ip.dst)
-            a, b = address_code(table, pair[0]), address_code(table, pair[1])
-            if a is not None and b is not None:
-                unquoted.add((a, b))
+    named, unquoted_texts = named_flows(icmp)
+    for src_text, p, dst_text, q in named:
+        a, b = address_code(table, src_text), address_code(table, dst_text)
+        if a is not None and b is not None:
+            flows.add((a, p, b, q))
+    for src_text, dst_text in unquoted_texts:
+        a, b = address_code(table, src_text), address_code(table, dst_text)
+        if a is not None and b is not None:
+            unquoted.add((a, b))
     marked = (flags & RST) != 0
     for a, b in unquoted:
         marked |= (src == a) & (dst == b)
