@@ -9,6 +9,7 @@ built from tracks.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -353,8 +354,7 @@ def hops(s: Sighting) -> list[Hop]:
     return out
 
 
-_HOP_SET = tuple(Hop.__dict__[name].__set__ for name in (
-    "point", "ifname", "time_ns", "file", "frame", "text", "src", "dst"))
+_HOP_SET = tuple(Hop.__dict__[f.name].__set__ for f in fields(Hop))  # in field order
 _NEW = object.__new__
 
 
