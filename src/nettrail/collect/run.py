@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -93,44 +94,72 @@ def collect(plan: CollectPlan,
     threads = [threading.Thread(target=h.run, name=f"collect-{h.name}", daemon=True)
                for h in hosts]
     result = CollectResult(hosts, plan.output / manifest.MANIFEST_NAME)
-    try:
-        for h in hosts:
-            on_change(h)
-        for t in threads:
-            t.start()
-        for h in hosts:
-            wait_for(h.settled)
-        result.timings["ready_s"] = round(time.monotonic() - t0, 3)
-        if any(h.state != FAILED for h in hosts):
-            result.command_status = _trigger(plan)
-    except KeyboardInterrupt:
-        result.interrupted = True
-    finally:
-        result.timings["trigger_end_s"] = round(time.monotonic() - t0, 3)
-        for h in hosts:
-            h.interrupted = result.interrupted  # then no snapshot: stop quickly
-            h.stop.set()
-        _join(threads, plan.settings)
+    with signals_noted() as signals:
+        try:
+            for h in hosts:
+                on_change(h)
+            for t in threads:
+                t.start()
+            for h in hosts:
+                wait_for(h.settled, signals=signals)
+            result.timings["ready_s"] = round(time.monotonic() - t0, 3)
+            if any(h.state != FAILED for h in hosts):
+                result.command_status = _trigger(plan, signals)
+        except KeyboardInterrupt:
+            result.interrupted = True
+        finally:
+            result.interrupted = result.interrupted or bool(signals)
+            result.timings["trigger_end_s"] = round(time.monotonic() - t0, 3)
+            for h in hosts:
+                h.interrupted = result.interrupted  # then no snapshot: stop quickly
+                h.stop.set()
+            _join(threads, plan.settings, signals)
     result.timings["total_s"] = round(time.monotonic() - t0, 3)
     manifest.write(plan.output, manifest.build(plan, result, started))
     return result
 
 
-def _trigger(plan: CollectPlan) -> int | None:
+@contextlib.contextmanager
+def signals_noted() -> Iterator[list[int]]:
+    """Within the block, SIGINT and SIGTERM are only noted (in the list yielded); the main
+    thread acts on them between its waits (:func:`wait_for` raises KeyboardInterrupt).
+
+    The default handler raises KeyboardInterrupt wherever the main thread happens to be, also
+    just after it took the lock inside ``Event.wait`` or ``Event.set`` and before the ``with``
+    that would release it: the lock then stays taken and the host thread that next sets
+    that event blocks for ever (seen once in CI: a Ctrl-C during the wait for the hosts left
+    a host's ``settled`` lock taken, and the run hung in its drain). Outside the main thread
+    signals cannot be handled here: nothing changes."""
+    noted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    previous = {signum: signal.signal(signum, lambda n, _f: noted.append(n))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield noted
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _trigger(plan: CollectPlan, signals: list[int]) -> int | None:
     """Run the command (bounded by the duration), then settle; or just wait the duration."""
     status = None
     if plan.command:
-        status = run_command(plan.command, plan.duration)
-        wait_for(threading.Event(), plan.settle)
+        status = run_command(plan.command, plan.duration, signals)
+        wait_for(threading.Event(), plan.settle, signals)
     elif plan.duration is not None:
-        wait_for(threading.Event(), plan.duration)
+        wait_for(threading.Event(), plan.duration, signals)
     else:
-        wait_for(threading.Event())  # until interrupted
+        wait_for(threading.Event(), signals=signals)  # until interrupted
     return status
 
 
-def wait_for(event: threading.Event, timeout: float | None = None) -> bool:
-    """``event.wait(timeout)`` in short slices, so that the main thread sees a signal.
+def wait_for(event: threading.Event, timeout: float | None = None,
+             signals: Sequence[int] = ()) -> bool:
+    """``event.wait(timeout)`` in short slices, so that the main thread sees a signal;
+    KeyboardInterrupt as soon as ``signals`` (see :func:`signals_noted`) holds one.
 
     The kernel may hand SIGINT or SIGTERM to any thread of the process; Python runs the
     handler in the main thread only when that thread next executes bytecode. A main thread
@@ -138,6 +167,8 @@ def wait_for(event: threading.Event, timeout: float | None = None) -> bool:
     the run then never ends."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
+        if signals:
+            raise KeyboardInterrupt(f"signal {signals[0]}")
         left = _SLICE_S if deadline is None else min(_SLICE_S, deadline - time.monotonic())
         if left <= 0:
             return event.is_set()
@@ -145,7 +176,8 @@ def wait_for(event: threading.Event, timeout: float | None = None) -> bool:
             return True
 
 
-def run_command(argv: Sequence[str], timeout: float | None) -> int:
+def run_command(argv: Sequence[str], timeout: float | None,
+                signals: Sequence[int] = ()) -> int:
     """Run the trigger here, without a shell; its exit status (124 when cut at the duration)."""
     try:
         proc = subprocess.Popen(list(argv))
@@ -156,6 +188,8 @@ def run_command(argv: Sequence[str], timeout: float | None) -> int:
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while True:  # in slices: see wait_for
+            if signals:
+                raise KeyboardInterrupt(f"signal {signals[0]}")
             left = _SLICE_S if deadline is None else deadline - time.monotonic()
             try:
                 return proc.wait(timeout=max(0.0, min(_SLICE_S, left)))
@@ -176,13 +210,15 @@ def run_command(argv: Sequence[str], timeout: float | None) -> int:
         raise
 
 
-def _join(threads: Sequence[threading.Thread], settings: HostSettings) -> None:
-    """Wait for every host to drain and close; an interrupt here only shortens the wait."""
+def _join(threads: Sequence[threading.Thread], settings: HostSettings,
+          signals: Sequence[int]) -> None:
+    """Wait for every host to drain and close; a signal here only shortens the wait."""
     deadline = time.monotonic() + settings.drain_timeout + 15 + (
         settings.snapshot_timeout + 10 if settings.snapshot else 0)
+    seen = len(signals)
     for t in threads:
         while t.is_alive() and time.monotonic() < deadline:
-            try:
-                t.join(0.1)
-            except KeyboardInterrupt:
+            t.join(0.1)
+            if len(signals) > seen:
+                seen = len(signals)
                 deadline = min(deadline, time.monotonic() + settings.drain_timeout)
