@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.analyze.correlate import COPY_WINDOW_NS
+from nettrail.analyze.flows import COPY_WINDOW_NS
 from nettrail.model.packet import PacketRecord, TCPHeader
 from nettrail.model.table import K_IPID, K_SEQ, PacketTable
 

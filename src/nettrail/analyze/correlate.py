@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
+from nettrail.analyze.flows import COPY_WINDOW_NS
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import (
     PROTO_ICMP,
@@ -27,8 +28,8 @@ from nettrail.model.packet import (
     UDPHeader,
 )
 
-# Copies of one packet at one point are microseconds apart; a retransmission is >= 200 ms later.
-COPY_WINDOW_NS = 5_000_000
+# Copies of one packet at one point are microseconds apart; a retransmission is >= 200 ms later
+# (COPY_WINDOW_NS: the one window of flows, where a point's copies are first told apart).
 WEAK_COPY_WINDOW_NS = 1_000_000
 SAME_FORM_WINDOW_NS = 100_000
 _CANDIDATES = 4
