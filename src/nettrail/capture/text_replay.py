@@ -12,6 +12,7 @@ what the block starts with and written once with what it ends with.
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,16 +28,21 @@ Arr = npt.NDArray[Any]
 _MASK = 0xFFFFFFFF
 _SMALL = 1 << 16  # SeqTracker's: an excerpt's first numbers are below this
 NONE = -2
-"""A conversation without bases (as ``base_pair`` gives them); -1: a base of None."""
+"""A conversation without bases (as ``bases_of`` gives them); -1: a base of None."""
 _Key = tuple[str, int, str, int]
 
 
-def base_pair(bases: tuple[int | None, int | None] | None) -> tuple[int, int]:
-    """SeqTracker's (seq base, ack base) as numbers: -1 for None, both NONE without bases."""
-    if bases is None:
-        return NONE, NONE
-    sb, ab = bases
-    return -1 if sb is None else sb, -1 if ab is None else ab
+def bases_of(bases: dict[_Key, tuple[int | None, int | None]], keys: list[_Key], pids: Arr
+             ) -> Arr:
+    """SeqTracker's (seq base, ack base) of each pair of ``pids`` as numbers: -1 for None,
+    both NONE without bases."""
+    got = list(map(bases.get, map(keys.__getitem__, pids.tolist())))
+    out = np.full((len(got), 2), NONE, np.int64)
+    hit = list(compress(range(len(got)), got))  # a pair of bases is a tuple of two: true
+    if hit:
+        out[hit] = [(-1 if sb is None else sb, -1 if ab is None else ab)
+                    for sb, ab in filter(None, got)]
+    return out
 
 
 def fits(fast: FastLine, fl: Arr, seq: Arr) -> bool:
@@ -60,8 +66,7 @@ def replay(fast: FastLine, pid: Arr, fl: Arr, seq: Arr, ack: Arr, rel: Arr) -> N
     notes = np.flatnonzero(syn & (fl & ACK == 0) & (seq >= 0))
     note_val = (seq[notes] + 1) & _MASK
     uniq, inv = np.unique(pid, return_inverse=True)
-    at_start = np.array([base_pair(seqs.bases.get(keys[p])) for p in uniq.tolist()],
-                        np.int64).reshape(-1, 2)[inv]
+    at_start = bases_of(seqs.bases, keys, uniq)[inv]
     setter = conv & syn
     cand = np.flatnonzero(conv & (at_start[:, 0] == NONE))
     setter[cand[np.unique(conn[cand], return_index=True)[1]]] = True
