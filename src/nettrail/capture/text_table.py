@@ -28,7 +28,7 @@ from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_block import RELATIVE
 from nettrail.capture.text_fast import Chunk, FastLine
 from nettrail.capture.text_link import link_columns
-from nettrail.model.cache import remember
+from nettrail.model.cache import CACHE_LIMIT
 from nettrail.model.packet import PROTO_UDP, PacketRecord, TCPOptions
 from nettrail.model.table import (
     BATCH_ROWS,
@@ -51,6 +51,7 @@ _U32 = 1 << 32
 _IP, _SPORT, _DPORT = itemgetter(0), itemgetter(1), itemgetter(2)
 _SRC, _DST, _PROTO, _VERSION = (attrgetter("src"), attrgetter("dst"), attrgetter("proto"),
                                 attrgetter("version"))
+_TS_VAL = attrgetter("ts_val")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
 _QUADS = re.compile(rf"(?:({_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET})|[^\n]*)\n")
 """Each line of address texts: a canonical dotted quad (as ``inet_ntoa`` prints it), or
@@ -154,8 +155,8 @@ class TextSink:
         opts, odd = self.opts, self.odd
         self.pieces, self.rows, self.opts, self.odd = [], 0, {}, {}
         cols = empty_columns(n)
-        for i, options in opts.items():
-            tsv[i] = -1 if options.ts_val is None else options.ts_val
+        if opts:
+            tsv[list(opts)] = [-1 if v is None else v for v in map(_TS_VAL, opts.values())]
         pv = self._pairs()[np.maximum(pair, 0)]
         good = (pair >= 0) & (pv[:, 6] == 1) & (plen >= 0) & (wire >= 0) & (wire < _U32)
         good &= (seq < _U32) & (ack < _U32) & (win <= 0xFFFF) & (tsv < _U32) & (ecr >= -1)
@@ -168,8 +169,9 @@ class TextSink:
         cols["iface"][:] = np.where(col >= 0, cv[:, 0], -1)
         cols["direction"][:] = np.where(col >= 0, cv[:, 1], 0)
         ok = good.nonzero()
+        pv_ok = pv[ok]
         for k, name in enumerate(("family", "src", "dst", "proto", "sport", "dport")):
-            cols[name][ok] = pv[ok][:, k]
+            cols[name][ok] = pv_ok[:, k]
         self._tcp(cols, good, flags, seq, ack, win, tsv)
         cols["wire_len"][ok] = wire[ok]
         cols["payload_len"][ok] = plen[ok]
@@ -215,9 +217,11 @@ class TextSink:
             srcs, dsts = list(map(_SRC, ips)), list(map(_DST, ips))
             ends = chain.from_iterable(zip(srcs, dsts, strict=True))
             found = self._addresses(dict.fromkeys(ends))
-            src = np.array(list(map(found.__getitem__, srcs)), np.int64)
-            dst = np.array(list(map(found.__getitem__, dsts)), np.int64)
+            at = dict(zip(found, range(len(found)), strict=True))
+            values = np.array(list(found.values()), np.int64).reshape(-1, 2)
             n = len(new)
+            src = values[np.fromiter(map(at.__getitem__, srcs), np.int64, n)]
+            dst = values[np.fromiter(map(at.__getitem__, dsts), np.int64, n)]
             rows = np.empty((n, 7), np.int64)
             rows[:, 0:2] = src
             rows[:, 2] = dst[:, 1]
@@ -241,8 +245,12 @@ class TextSink:
         canon = ".".join(q for q in quads if q)
         octets = np.fromstring(canon, np.int64, sep=".").reshape(-1, 4) if canon else _NONE
         values = iter((octets @ _PLACES).tolist())
-        for text, quad in zip(new, quads, strict=True):
-            found[text] = remember(cache, text, (4, next(values)) if quad else self._value(text))
+        got = [(4, next(values)) if quad else self._value(text)
+               for text, quad in zip(new, quads, strict=True)]
+        found.update(zip(new, got, strict=True))
+        if len(cache) + len(new) > CACHE_LIMIT:
+            cache.clear()
+        cache.update(zip(new, got, strict=True))
         return found  # type: ignore[return-value]  # every None replaced
 
     def _value(self, text: str) -> tuple[int, int]:
