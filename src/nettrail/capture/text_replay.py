@@ -12,7 +12,7 @@ what the block starts with and written once with what it ends with.
 
 from __future__ import annotations
 
-from itertools import compress
+from itertools import chain, compress
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,8 +40,10 @@ def bases_of(bases: dict[_Key, tuple[int | None, int | None]], keys: list[_Key],
     out = np.full((len(got), 2), NONE, np.int64)
     hit = list(compress(range(len(got)), got))  # a pair of bases is a tuple of two: true
     if hit:
-        out[hit] = [(-1 if sb is None else sb, -1 if ab is None else ab)
-                    for sb, ab in filter(None, got)]
+        flat = list(chain.from_iterable(filter(None, got)))
+        if None in flat:
+            flat = [-1 if b is None else b for b in flat]
+        out[hit] = np.array(flat, np.int64).reshape(-1, 2)
     return out
 
 
