@@ -82,7 +82,7 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     udp_rows = [i for i, f in enumerate(flags_t) if not f] if b"" in flags_t else []
     pid = _pids(fast, addrs, udp_rows)
     new = np.flatnonzero(pid == _UNMADE)
-    if len(new):  # new pairs: made once each, in line order, then looked up again
+    if len(new):  # new pairs: made once each, in line order, then their lines looked up again
         lines = new.tolist()
         if udp_rows:
             fast.make_pairs(dict.fromkeys((addrs[i], PROTO_TCP if flags_t[i] else PROTO_UDP)
@@ -90,7 +90,11 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         else:
             fast.make_pairs(zip(dict.fromkeys(map(addrs.__getitem__, lines)),
                                 repeat(PROTO_TCP)))
-        pid = _pids(fast, addrs, udp_rows)
+        tcp_get, udp_get = fast.ends[0].get, fast.ends[1].get
+        if udp_rows:
+            pid[new] = [(tcp_get if flags_t[i] else udp_get)(addrs[i], _UNMADE) for i in lines]
+        else:
+            pid[new] = list(map(tcp_get, map(addrs.__getitem__, lines), repeat(_UNMADE)))
         still = np.flatnonzero(pid == _UNMADE).tolist()  # a cache emptied on the way
         pid[still] = [_pair(fast, addrs[i], flags_t[i]) for i in still]
     if sec.min() < 0 or pid.min() < 0:
