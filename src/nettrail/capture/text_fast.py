@@ -192,8 +192,9 @@ class FastLine:
         whose rows need no record; records are made as cheaply line by line."""
         self._keys: list[tuple[str, int, str, int]] = []
         """The connection key of each address pair (``pairs[i][3]``)."""
-        self._rows: list[tuple[int, int, bool, bool]] = []
-        """The rows of ``per_pair`` of the pairs made since it was last asked for."""
+        self._rows: list[int] = []
+        """The rows of ``per_pair`` of the pairs made since it was last asked for, one after
+        the other (four numbers each)."""
         self._conn_ids: dict[tuple[str, int, str, int], int] = {}
         self._per_pair = np.zeros((64, 4), np.int64)
 
@@ -213,12 +214,12 @@ class FastLine:
         rows = self._rows
         if not rows:
             return
-        end = len(self._keys)
+        end, start = len(self._keys), len(self._keys) - len(rows) // 4
         if end > len(self._per_pair):
             grown = np.zeros((2 * end, 4), np.int64)
-            grown[:end - len(rows)] = self._per_pair[:end - len(rows)]
+            grown[:start] = self._per_pair[:start]
             self._per_pair = grown
-        self._per_pair[end - len(rows):end] = rows
+        self._per_pair[start:end] = np.array(rows, np.int64).reshape(-1, 4)
         rows.clear()
 
     def row(self, line: str) -> Row | None:
@@ -487,8 +488,8 @@ class FastLine:
         where one is not an address. One loop for all: no call per pair but for a host that
         is not a dotted quad. The pairs' rows of ``per_pair`` are made on the way."""
         pairs, known, ends = self.pairs, self.addrs, self.ends
-        keys, rows, conn_ids = self._keys, self._rows, self._conn_ids
-        add, v4 = pairs.append, V4_HOST.match
+        keys, conn_ids = self._keys, self._conn_ids
+        add, add_row, v4 = pairs.append, self._rows.extend, V4_HOST.match
         for text, proto in items:
             cache = ends[proto == PROTO_UDP]
             if text in cache:  # made as the other direction of one before
@@ -529,14 +530,14 @@ class FastLine:
             add((_new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False,
                                  None)), sp, dp, key, hdr))
             keys.append(key)
-            rows.append((hdr, conn, both == key, both == back))
+            add_row((hdr, conn, both == key, both == back))
             back_t = f"{keyword} {dst_t} > {src_t}".encode()
             if back_t not in cache:
                 cache[back_t] = len(pairs)
                 add((_new(IPHeader, (version, dst, src, proto, None, None, None, False, 0,
                                      False, None)), dp, sp, back, hdr))
                 keys.append(back)
-                rows.append((hdr, conn, both == back, both == key))
+                add_row((hdr, conn, both == back, both == key))
 
     def _addr(self, text: str, version: int) -> str | None:
         """The address of a host printed without its port (None if it is not one), cached."""

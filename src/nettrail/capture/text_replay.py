@@ -179,7 +179,8 @@ def _keep_bases(fast: FastLine, done: Arr, pid: Arr, conn: Arr, after: Arr) -> N
     new: dict[_Key, tuple[int | None, int | None]] = {}
     for p, sb, ab, rsb, rab in zip(pid[done[last]].tolist(), *after[last].T.tolist(),
                                    strict=True):
-        src, sp, dst, dp = keys[p]
-        new[(src, sp, dst, dp)] = (None if sb < 0 else sb, None if ab < 0 else ab)
+        key = keys[p]
+        src, sp, dst, dp = key
+        new[key] = (None if sb < 0 else sb, None if ab < 0 else ab)
         new[(dst, dp, src, sp)] = (None if rsb < 0 else rsb, None if rab < 0 else rab)
     bases.update(new)
