@@ -94,7 +94,7 @@ def _set_bases(fast: FastLine, done: Arr, pid: Arr, fl: Arr, seq: Arr, ack: Arr,
     q_fwd, q_rev = np.flatnonzero(hidden), np.flatnonzero(maybe)
     got = _syn_before(fast, np.concatenate([done[q_fwd], done[q_rev]]),
                       np.concatenate([fwd[done[q_fwd]], rev[done[q_rev]]]),
-                      np.r_[np.zeros(len(q_fwd), bool), np.ones(len(q_rev), bool)],
+                      np.arange(len(q_fwd) + len(q_rev)) >= len(q_fwd),
                       pid, notes, fwd[notes], note_val)
     own = s.copy()
     own[q_fwd] = got[: len(q_fwd)]
@@ -122,7 +122,7 @@ def _syn_before(fast: FastLine, lines: Arr, dirs: Arr, reverse: Arr, pid: Arr, n
     key = np.concatenate([note_dirs, dirs])
     order = np.lexsort((pos, key))
     k = np.arange(len(order))
-    start = np.maximum.accumulate(np.where(np.r_[True, key[order][1:] != key[order][:-1]], k, 0))
+    start = np.maximum.accumulate(np.where(_starts(key[order]), k, 0))
     last = np.maximum.accumulate(np.where(order < len(notes), k, -1))
     asked = order >= len(notes)
     q = order[asked] - len(notes)
@@ -148,10 +148,10 @@ def _add_bases(per: Arr, pid: Arr, conv: Arr, setter: Arr, done: Arr, after: Arr
     rows = np.flatnonzero(conv)
     if not len(rows):
         return
-    by_conn = rows[np.lexsort((rows, conn[rows]))]
+    by_conn = rows[np.argsort(conn[rows], kind="stable")]  # rows in order within one
     c = conn[by_conn]
     k = np.arange(len(by_conn))
-    group = np.maximum.accumulate(np.where(np.r_[True, c[1:] != c[:-1]], k, 0))
+    group = np.maximum.accumulate(np.where(_starts(c), k, 0))
     last = np.maximum.accumulate(np.where(setter[by_conn], k, -1))
     todo = ~setter[by_conn]
     r, last, group = by_conn[todo], last[todo], group[todo]
@@ -169,6 +169,14 @@ def _add_bases(per: Arr, pid: Arr, conv: Arr, setter: Arr, done: Arr, after: Arr
     ack[r[move]] = (a[move] + ab[move]) & _MASK
     both = move & (s >= 0)
     seq[r[both]] = (s[both] + sb[both]) & _MASK
+
+
+def _starts(values: Arr) -> Arr:
+    """Where a run of equal values begins (the first one included)."""
+    out = np.empty(len(values), bool)
+    out[:1] = True
+    np.not_equal(values[1:], values[:-1], out=out[1:])
+    return out
 
 
 def _keep_bases(fast: FastLine, done: Arr, pid: Arr, conn: Arr, after: Arr) -> None:
