@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from itertools import repeat
+from itertools import chain, compress, repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,6 +38,11 @@ RELATIVE = 1 << 16
 _MILLIS = {b"%03d" % i: i * 1_000_000 for i in range(1000)}
 _MICROS = {b"%03d" % i: i * 1_000 for i in range(1000)}
 """ns of the first and last three digits of the microseconds (cheaper than int())."""
+_DIGIT0 = np.int64(ord("0"))
+_MILLI_NS = np.array([100_000_000, 10_000_000, 1_000_000], np.int64)
+_MICRO_NS = np.array([100_000, 10_000, 1_000], np.int64)
+"""ns of each of the three digits of the milli- and of the microseconds, read a block at a
+time (the pattern gives exactly three ASCII digits each)."""
 
 
 def _numbers(texts: tuple[bytes, ...]) -> Arr:
@@ -77,7 +82,7 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     udp_rows = [i for i, f in enumerate(flags_t) if not f] if b"" in flags_t else []
     pid = _pids(fast, addrs, udp_rows)
     new = np.flatnonzero(pid == _UNMADE)
-    if len(new):  # new pairs: made once each, in line order, then looked up again
+    if len(new):  # new pairs: made once each, in line order, then their lines looked up again
         lines = new.tolist()
         if udp_rows:
             fast.make_pairs(dict.fromkeys((addrs[i], PROTO_TCP if flags_t[i] else PROTO_UDP)
@@ -85,7 +90,11 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         else:
             fast.make_pairs(zip(dict.fromkeys(map(addrs.__getitem__, lines)),
                                 repeat(PROTO_TCP)))
-        pid = _pids(fast, addrs, udp_rows)
+        tcp_get, udp_get = fast.ends[0].get, fast.ends[1].get
+        if udp_rows:
+            pid[new] = [(tcp_get if flags_t[i] else udp_get)(addrs[i], _UNMADE) for i in lines]
+        else:
+            pid[new] = list(map(tcp_get, map(addrs.__getitem__, lines), repeat(_UNMADE)))
         still = np.flatnonzero(pid == _UNMADE).tolist()  # a cache emptied on the way
         pid[still] = [_pair(fast, addrs[i], flags_t[i]) for i in still]
     if sec.min() < 0 or pid.min() < 0:
@@ -151,27 +160,50 @@ def _options(fast: FastLine, texts: tuple[bytes, ...]) -> dict[int, tuple[TCPOpt
     """The options other than the usual timestamps of the lines that print them, and the TCP
     header length they make, by line (None: one the line parser reads, see
     ``FastLine._options``). The Linux SYN's, the most common, read in one pass for all."""
-    lines = [i for i, t in enumerate(texts) if t]
-    given = [texts[i] for i in lines]
+    lines = list(compress(range(len(texts)), texts))
+    given = list(compress(texts, texts))
     joined = b"\n".join(given) + b"\n"
     if joined.count(b"\n") != len(given):  # a text of more than one line
         found = list(map(fast._options, given))
     else:
-        found = []
-        add = found.append
-        for text, (mss, ts_val, ts_ecr, wscale) in zip(given, _SYN_ALL.findall(joined),
-                                                       strict=True):
-            if mss:
-                val, ecr = int(ts_val), int(ts_ecr)
-                if val > _MASK or ecr > _MASK:
-                    return None
-                add((_new(TCPOptions, (int(mss), int(wscale), True, (), val, ecr, SYN_ORDER)),
-                     40))
-            else:
-                add(fast._options(text))
+        syns = _SYN_ALL.findall(joined)
+        at_once = _syn_options(syns)
+        if at_once is not None:
+            found = at_once
+        else:
+            found = []
+            add = found.append
+            for text, (mss, ts_val, ts_ecr, wscale) in zip(given, syns, strict=True):
+                if mss:
+                    val, ecr = int(ts_val), int(ts_ecr)
+                    if val > _MASK or ecr > _MASK:
+                        return None
+                    add((_new(TCPOptions, (int(mss), int(wscale), True, (), val, ecr,
+                                           SYN_ORDER)), 40))
+                else:
+                    add(fast._options(text))
     if None in found:
         return None
     return dict(zip(lines, found, strict=True))  # type: ignore[arg-type]  # no None left
+
+
+def _syn_options(syns: list[tuple[bytes, bytes, bytes, bytes]]
+                 ) -> list[tuple[TCPOptions, int] | None] | None:
+    """The options of texts that are all the Linux SYN's, their numbers read at once (None:
+    another form among them, or a number of more digits than int64 surely holds)."""
+    mss_t, val_t, ecr_t, wscale_t = zip(*syns, strict=True)
+    if b"" in mss_t or max(map(len, chain(mss_t, val_t, ecr_t, wscale_t))) > _DIGITS:
+        return None
+    mss, val, ecr, wscale = (np.fromstring(b" ".join(t), np.int64, sep=" ").tolist()
+                             for t in (mss_t, val_t, ecr_t, wscale_t))
+    if max(val) > _MASK or max(ecr) > _MASK:
+        return [None]
+    return [(_new(TCPOptions, (m, w, True, (), v, e, SYN_ORDER)), 40)
+            for m, w, v, e in zip(mss, wscale, val, ecr, strict=True)]
+
+
+_DIGITS = 18
+"""The most digits of a number read by numpy's parser: any such fits in int64."""
 
 
 SYN_ORDER = ("mss", "sackOK", "TS", "nop", "wscale")
@@ -219,8 +251,9 @@ def _times(fast: FastLine, sec: Arr, millis: tuple[bytes, ...], micros: tuple[by
     times of day on the current day, within 12 hours of each other in turn, or dates/epoch
     times once the file is known to print them."""
     clock = fast.clock
-    frac = np.fromiter(map(_MILLIS.__getitem__, millis), np.int64, len(millis))
-    frac += np.fromiter(map(_MICROS.__getitem__, micros), np.int64, len(micros))
+    n = len(millis)
+    frac = (np.frombuffer(b"".join(millis), np.uint8).reshape(n, 3) - _DIGIT0) @ _MILLI_NS
+    frac += (np.frombuffer(b"".join(micros), np.uint8).reshape(n, 3) - _DIGIT0) @ _MICRO_NS
     if sec.max() < DAY_NS:
         if clock.mode != "tod" or clock.last_tod < 0:
             return None

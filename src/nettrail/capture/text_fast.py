@@ -22,6 +22,7 @@ import numpy.typing as npt
 from nettrail.capture.text_block import _MICROS, _MILLIS, RELATIVE, SYN_ORDER, fill_block
 from nettrail.capture.text_fields import (
     ETH_LEN,
+    V4_HOST,
     TextError,
     parse_options,
     split_endpoint,
@@ -190,6 +191,10 @@ class FastLine:
         """Whether runs of lines are filled a field at a time (``text_block``): for a table,
         whose rows need no record; records are made as cheaply line by line."""
         self._keys: list[tuple[str, int, str, int]] = []
+        """The connection key of each address pair (``pairs[i][3]``)."""
+        self._rows: list[int] = []
+        """The rows of ``per_pair`` of the pairs made since it was last asked for, one after
+        the other (four numbers each)."""
         self._conn_ids: dict[tuple[str, int, str, int], int] = {}
         self._per_pair = np.zeros((64, 4), np.int64)
 
@@ -206,23 +211,16 @@ class FastLine:
         return self._per_pair
 
     def _grow(self) -> None:
-        start = len(self._keys)
-        if start == len(self.pairs):
+        rows = self._rows
+        if not rows:
             return
-        if len(self.pairs) > len(self._per_pair):
-            grown = np.zeros((2 * len(self.pairs), 4), np.int64)
+        end, start = len(self._keys), len(self._keys) - len(rows) // 4
+        if end > len(self._per_pair):
+            grown = np.zeros((2 * end, 4), np.int64)
             grown[:start] = self._per_pair[:start]
             self._per_pair = grown
-        rows = []
-        conn_ids = self._conn_ids
-        for _ip, _sp, _dp, key, iphdr in self.pairs[start:]:
-            self._keys.append(key)
-            src, sport, dst, dport = key
-            back = (dst, dport, src, sport)
-            both = min(key, back)
-            conn = conn_ids.setdefault(both, len(conn_ids))
-            rows.append((iphdr, conn, both == key, both == back))
-        self._per_pair[start:len(self.pairs)] = rows
+        self._per_pair[start:end] = np.array(rows, np.int64).reshape(-1, 4)
+        rows.clear()
 
     def row(self, line: str) -> Row | None:
         """The fields of one line (no line end) if it has the common form."""
@@ -487,9 +485,11 @@ class FastLine:
     def make_pairs(self, items: Iterable[tuple[bytes, int]]) -> None:
         """The address pairs of ``IP a.p > b.q`` texts of a protocol not cached yet, each with
         the other direction (it mostly follows: one parse for both); -1 cached for a text
-        where one is not an address. One loop for all: no call per pair but for a new host."""
+        where one is not an address. One loop for all: no call per pair but for a host that
+        is not a dotted quad. The pairs' rows of ``per_pair`` are made on the way."""
         pairs, known, ends = self.pairs, self.addrs, self.ends
-        add = pairs.append
+        keys, conn_ids = self._keys, self._conn_ids
+        add, add_row, v4 = pairs.append, self._rows.extend, V4_HOST.match
         for text, proto in items:
             cache = ends[proto == PROTO_UDP]
             if text in cache:  # made as the other direction of one before
@@ -500,11 +500,21 @@ class FastLine:
             src_h, _, sport = src_t.rpartition(".")
             dst_h, _, dport = dst_t.rpartition(".")
             src = known.get(src_h, "")
-            if src == "":
-                src = self._addr(src_h, version)
+            if src == "":  # _addr, a dotted quad inline
+                if version == 4 and v4(src_h) is not None:
+                    if len(known) >= CACHE_LIMIT:
+                        known.clear()
+                    known[src_h] = src = src_h
+                else:
+                    src = self._addr(src_h, version)
             dst = known.get(dst_h, "")
             if dst == "":
-                dst = self._addr(dst_h, version)
+                if version == 4 and v4(dst_h) is not None:
+                    if len(known) >= CACHE_LIMIT:
+                        known.clear()
+                    known[dst_h] = dst = dst_h
+                else:
+                    dst = self._addr(dst_h, version)
             sp = int(sport) if sport.isascii() and sport.isdigit() else -1
             dp = int(dport) if dport.isascii() and dport.isdigit() else -1
             if len(cache) >= CACHE_LIMIT:
@@ -513,14 +523,21 @@ class FastLine:
                 cache[text] = -1
                 continue
             hdr = 20 if version == 4 else 40
+            key, back = (src, sp, dst, dp), (dst, dp, src, sp)
+            both = min(key, back)
+            conn = conn_ids.setdefault(both, len(conn_ids))
             cache[text] = len(pairs)
             add((_new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False,
-                                 None)), sp, dp, (src, sp, dst, dp), hdr))
-            back = f"{keyword} {dst_t} > {src_t}".encode()
-            if back not in cache:
-                cache[back] = len(pairs)
+                                 None)), sp, dp, key, hdr))
+            keys.append(key)
+            add_row((hdr, conn, both == key, both == back))
+            back_t = f"{keyword} {dst_t} > {src_t}".encode()
+            if back_t not in cache:
+                cache[back_t] = len(pairs)
                 add((_new(IPHeader, (version, dst, src, proto, None, None, None, False, 0,
-                                     False, None)), dp, sp, (dst, dp, src, sp), hdr))
+                                     False, None)), dp, sp, back, hdr))
+                keys.append(back)
+                add_row((hdr, conn, both == back, both == key))
 
     def _addr(self, text: str, version: int) -> str | None:
         """The address of a host printed without its port (None if it is not one), cached."""

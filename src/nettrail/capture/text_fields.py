@@ -29,6 +29,8 @@ class OtherProtocol(Exception):
 ADDRS = re.compile(r"(\S+) > (\S+?):(?: |$)")
 """``source > destination:`` of an IP packet line."""
 _V4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\Z")
+V4_HOST = _V4
+"""A host printed as a dotted quad (``split_endpoint``'s address of one without a port)."""
 _V6 = re.compile(r"[0-9a-fA-F:]*:[0-9a-fA-F:]*(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})?\Z")
 _FLAG_BITS = {
     "S": SYN, "F": FIN, "R": RST, "P": PSH, "U": URG, ".": ACK, "E": ECE, "W": CWR, "e": AE,

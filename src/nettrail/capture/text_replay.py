@@ -12,6 +12,7 @@ what the block starts with and written once with what it ends with.
 
 from __future__ import annotations
 
+from itertools import chain, compress
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,16 +28,23 @@ Arr = npt.NDArray[Any]
 _MASK = 0xFFFFFFFF
 _SMALL = 1 << 16  # SeqTracker's: an excerpt's first numbers are below this
 NONE = -2
-"""A conversation without bases (as ``base_pair`` gives them); -1: a base of None."""
+"""A conversation without bases (as ``bases_of`` gives them); -1: a base of None."""
 _Key = tuple[str, int, str, int]
 
 
-def base_pair(bases: tuple[int | None, int | None] | None) -> tuple[int, int]:
-    """SeqTracker's (seq base, ack base) as numbers: -1 for None, both NONE without bases."""
-    if bases is None:
-        return NONE, NONE
-    sb, ab = bases
-    return -1 if sb is None else sb, -1 if ab is None else ab
+def bases_of(bases: dict[_Key, tuple[int | None, int | None]], keys: list[_Key], pids: Arr
+             ) -> Arr:
+    """SeqTracker's (seq base, ack base) of each pair of ``pids`` as numbers: -1 for None,
+    both NONE without bases."""
+    got = list(map(bases.get, map(keys.__getitem__, pids.tolist())))
+    out = np.full((len(got), 2), NONE, np.int64)
+    hit = list(compress(range(len(got)), got))  # a pair of bases is a tuple of two: true
+    if hit:
+        flat = list(chain.from_iterable(filter(None, got)))
+        if None in flat:
+            flat = [-1 if b is None else b for b in flat]
+        out[hit] = np.array(flat, np.int64).reshape(-1, 2)
+    return out
 
 
 def fits(fast: FastLine, fl: Arr, seq: Arr) -> bool:
@@ -60,8 +68,7 @@ def replay(fast: FastLine, pid: Arr, fl: Arr, seq: Arr, ack: Arr, rel: Arr) -> N
     notes = np.flatnonzero(syn & (fl & ACK == 0) & (seq >= 0))
     note_val = (seq[notes] + 1) & _MASK
     uniq, inv = np.unique(pid, return_inverse=True)
-    at_start = np.array([base_pair(seqs.bases.get(keys[p])) for p in uniq.tolist()],
-                        np.int64).reshape(-1, 2)[inv]
+    at_start = bases_of(seqs.bases, keys, uniq)[inv]
     setter = conv & syn
     cand = np.flatnonzero(conv & (at_start[:, 0] == NONE))
     setter[cand[np.unique(conn[cand], return_index=True)[1]]] = True
@@ -87,7 +94,7 @@ def _set_bases(fast: FastLine, done: Arr, pid: Arr, fl: Arr, seq: Arr, ack: Arr,
     q_fwd, q_rev = np.flatnonzero(hidden), np.flatnonzero(maybe)
     got = _syn_before(fast, np.concatenate([done[q_fwd], done[q_rev]]),
                       np.concatenate([fwd[done[q_fwd]], rev[done[q_rev]]]),
-                      np.r_[np.zeros(len(q_fwd), bool), np.ones(len(q_rev), bool)],
+                      np.arange(len(q_fwd) + len(q_rev)) >= len(q_fwd),
                       pid, notes, fwd[notes], note_val)
     own = s.copy()
     own[q_fwd] = got[: len(q_fwd)]
@@ -115,7 +122,7 @@ def _syn_before(fast: FastLine, lines: Arr, dirs: Arr, reverse: Arr, pid: Arr, n
     key = np.concatenate([note_dirs, dirs])
     order = np.lexsort((pos, key))
     k = np.arange(len(order))
-    start = np.maximum.accumulate(np.where(np.r_[True, key[order][1:] != key[order][:-1]], k, 0))
+    start = np.maximum.accumulate(np.where(_starts(key[order]), k, 0))
     last = np.maximum.accumulate(np.where(order < len(notes), k, -1))
     asked = order >= len(notes)
     q = order[asked] - len(notes)
@@ -141,10 +148,10 @@ def _add_bases(per: Arr, pid: Arr, conv: Arr, setter: Arr, done: Arr, after: Arr
     rows = np.flatnonzero(conv)
     if not len(rows):
         return
-    by_conn = rows[np.lexsort((rows, conn[rows]))]
+    by_conn = rows[np.argsort(conn[rows], kind="stable")]  # rows in order within one
     c = conn[by_conn]
     k = np.arange(len(by_conn))
-    group = np.maximum.accumulate(np.where(np.r_[True, c[1:] != c[:-1]], k, 0))
+    group = np.maximum.accumulate(np.where(_starts(c), k, 0))
     last = np.maximum.accumulate(np.where(setter[by_conn], k, -1))
     todo = ~setter[by_conn]
     r, last, group = by_conn[todo], last[todo], group[todo]
@@ -164,6 +171,14 @@ def _add_bases(per: Arr, pid: Arr, conv: Arr, setter: Arr, done: Arr, after: Arr
     seq[r[both]] = (s[both] + sb[both]) & _MASK
 
 
+def _starts(values: Arr) -> Arr:
+    """Where a run of equal values begins (the first one included)."""
+    out = np.empty(len(values), bool)
+    out[:1] = True
+    np.not_equal(values[1:], values[:-1], out=out[1:])
+    return out
+
+
 def _keep_bases(fast: FastLine, done: Arr, pid: Arr, conn: Arr, after: Arr) -> None:
     """Write the bases the block leaves to SeqTracker: each conversation's last setter's."""
     back = done[::-1]
@@ -172,7 +187,8 @@ def _keep_bases(fast: FastLine, done: Arr, pid: Arr, conn: Arr, after: Arr) -> N
     new: dict[_Key, tuple[int | None, int | None]] = {}
     for p, sb, ab, rsb, rab in zip(pid[done[last]].tolist(), *after[last].T.tolist(),
                                    strict=True):
-        src, sp, dst, dp = keys[p]
-        new[(src, sp, dst, dp)] = (None if sb < 0 else sb, None if ab < 0 else ab)
+        key = keys[p]
+        src, sp, dst, dp = key
+        new[key] = (None if sb < 0 else sb, None if ab < 0 else ab)
         new[(dst, dp, src, sp)] = (None if rsb < 0 else rsb, None if rab < 0 else rab)
     bases.update(new)

@@ -13,8 +13,12 @@ window) and numbers left relative are marked in ``known`` (``K_SEQ1``, ``K_ACK1`
 
 from __future__ import annotations
 
+import re
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
@@ -24,7 +28,7 @@ from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_block import RELATIVE
 from nettrail.capture.text_fast import Chunk, FastLine
 from nettrail.capture.text_link import link_columns
-from nettrail.model.cache import remember
+from nettrail.model.cache import CACHE_LIMIT
 from nettrail.model.packet import PROTO_UDP, PacketRecord, TCPOptions
 from nettrail.model.table import (
     BATCH_ROWS,
@@ -44,6 +48,16 @@ from nettrail.model.table import (
 
 Arr = npt.NDArray[Any]
 _U32 = 1 << 32
+_IP, _SPORT, _DPORT = itemgetter(0), itemgetter(1), itemgetter(2)
+_SRC, _DST, _PROTO, _VERSION = (attrgetter("src"), attrgetter("dst"), attrgetter("proto"),
+                                attrgetter("version"))
+_TS_VAL = attrgetter("ts_val")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_QUADS = re.compile(rf"(?:({_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET})|[^\n]*)\n")
+"""Each line of address texts: a canonical dotted quad (as ``inet_ntoa`` prints it), or
+not (empty)."""
+_PLACES = np.array([1 << 24, 1 << 16, 1 << 8, 1], np.int64)
+_NONE = np.zeros((0, 4), np.int64)
 _FIELDS = ("ts", "line", "pair", "col", "flags", "seq", "ack", "win", "plen", "wire", "tsv",
            "ecr")
 """The fields of a Chunk, in its order."""
@@ -100,7 +114,7 @@ class TextSink:
         """Rows at the end that keep their records, not yet in ``pieces``."""
         self.odd: dict[int, PacketRecord] = {}
         self.opts: dict[int, TCPOptions] = {}
-        self.pair_values: list[tuple[int, int, int, int, int, int, int]] = []
+        self.pair_values = np.zeros((0, 7), np.int64)
         self.col_values: list[tuple[int, int]] = []
         self.addr_values: dict[str, tuple[int, int]] = {}
 
@@ -141,8 +155,8 @@ class TextSink:
         opts, odd = self.opts, self.odd
         self.pieces, self.rows, self.opts, self.odd = [], 0, {}, {}
         cols = empty_columns(n)
-        for i, options in opts.items():
-            tsv[i] = -1 if options.ts_val is None else options.ts_val
+        if opts:
+            tsv[list(opts)] = [-1 if v is None else v for v in map(_TS_VAL, opts.values())]
         pv = self._pairs()[np.maximum(pair, 0)]
         good = (pair >= 0) & (pv[:, 6] == 1) & (plen >= 0) & (wire >= 0) & (wire < _U32)
         good &= (seq < _U32) & (ack < _U32) & (win <= 0xFFFF) & (tsv < _U32) & (ecr >= -1)
@@ -155,8 +169,9 @@ class TextSink:
         cols["iface"][:] = np.where(col >= 0, cv[:, 0], -1)
         cols["direction"][:] = np.where(col >= 0, cv[:, 1], 0)
         ok = good.nonzero()
+        pv_ok = pv[ok]
         for k, name in enumerate(("family", "src", "dst", "proto", "sport", "dport")):
-            cols[name][ok] = pv[ok][:, k]
+            cols[name][ok] = pv_ok[:, k]
         self._tcp(cols, good, flags, seq, ack, win, tsv)
         cols["wire_len"][ok] = wire[ok]
         cols["payload_len"][ok] = plen[ok]
@@ -194,21 +209,49 @@ class TextSink:
 
     def _pairs(self) -> Arr:
         """Per address pair of the FastLine: family, src, dst, proto, sport, dport and whether
-        the columns hold it (both addresses of the line's IP version)."""
-        values = self.pair_values
-        known = self.addr_values.get
-        for ip, sp, dp, _key, _hdr in self.fast.pairs[len(values):]:
-            fam, src = known(ip.src) or self._address(ip.src)
-            fam2, dst = known(ip.dst) or self._address(ip.dst)
-            values.append((fam, src, dst, ip.proto, sp, dp, int(fam == fam2 == ip.version)))
-        return np.array(values or [(0,) * 7], np.int64).reshape(-1, 7)
+        the columns hold it (both addresses of the line's IP version). The pairs made since
+        the last call are added a field at a time."""
+        new = self.fast.pairs[len(self.pair_values):]
+        if new:
+            ips = list(map(_IP, new))
+            srcs, dsts = list(map(_SRC, ips)), list(map(_DST, ips))
+            ends = chain.from_iterable(zip(srcs, dsts, strict=True))
+            found = self._addresses(dict.fromkeys(ends))
+            at = dict(zip(found, range(len(found)), strict=True))
+            values = np.array(list(found.values()), np.int64).reshape(-1, 2)
+            n = len(new)
+            src = values[np.fromiter(map(at.__getitem__, srcs), np.int64, n)]
+            dst = values[np.fromiter(map(at.__getitem__, dsts), np.int64, n)]
+            rows = np.empty((n, 7), np.int64)
+            rows[:, 0:2] = src
+            rows[:, 2] = dst[:, 1]
+            rows[:, 3] = np.fromiter(map(_PROTO, ips), np.int64, n)
+            rows[:, 4] = np.fromiter(map(_SPORT, new), np.int64, n)
+            rows[:, 5] = np.fromiter(map(_DPORT, new), np.int64, n)
+            version = np.fromiter(map(_VERSION, ips), np.int64, n)
+            rows[:, 6] = (src[:, 0] == dst[:, 0]) & (dst[:, 0] == version)
+            self.pair_values = np.concatenate([self.pair_values, rows])
+        return self.pair_values if len(self.pair_values) else np.zeros((1, 7), np.int64)
 
-    def _address(self, text: str) -> tuple[int, int]:
-        """``address_value`` of an address text, cached."""
-        got = self.addr_values.get(text)
-        if got is None:
-            got = remember(self.addr_values, text, self._value(text))
-        return got
+    def _addresses(self, texts: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """``address_value`` of each address text (in order: a name is interned as first
+        seen), cached; the canonical dotted quads among the new ones read at once."""
+        cache = self.addr_values
+        found = {t: cache.get(t) for t in texts}
+        new = [t for t, got in found.items() if got is None]
+        quads = _QUADS.findall("\n".join(new) + "\n") if new else []
+        if len(quads) != len(new):  # a text of more than one line: none is read at once
+            quads = [""] * len(new)
+        canon = ".".join(q for q in quads if q)
+        octets = np.fromstring(canon, np.int64, sep=".").reshape(-1, 4) if canon else _NONE
+        values = iter((octets @ _PLACES).tolist())
+        got = [(4, next(values)) if quad else self._value(text)
+               for text, quad in zip(new, quads, strict=True)]
+        found.update(zip(new, got, strict=True))
+        if len(cache) + len(new) > CACHE_LIMIT:
+            cache.clear()
+        cache.update(zip(new, got, strict=True))
+        return found  # type: ignore[return-value]  # every None replaced
 
     def _value(self, text: str) -> tuple[int, int]:
         """``address_value`` of an address text, a dotted quad without the ipaddress module."""
