@@ -19,7 +19,16 @@ import pytest
 
 from nettrail.analyze.table_flows import track_table
 from nettrail.capture import tcpdump_text, text_block
-from nettrail.model.table import PacketTable, table_from_records
+from nettrail.model.table import (
+    K_ACK1,
+    K_REL,
+    K_SEQ,
+    K_SEQ1,
+    K_TS,
+    K_WIN,
+    PacketTable,
+    table_from_records,
+)
 from textread import Outcome, read_into_table, read_records
 
 
@@ -32,8 +41,24 @@ def same_three_ways(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Outcom
         m.setattr(text_block, "MIN_LINES", 1 << 30)
         assert read_into_table(str(path))[1] == by_lines
     assert len(table) == len(by_lines[0]) == by_lines[1].packets
-    assert track_table(table) == track_table(table_from_records("p", by_lines[0]))
+    from_records = table_from_records("p", by_lines[0])
+    assert track_table(table) == track_table(from_records)
+    assert tcp_columns(table) == tcp_columns(from_records)
     return by_lines, table
+
+
+_TCP_KNOWN = K_SEQ | K_SEQ1 | K_ACK1 | K_REL | K_WIN | K_TS
+
+
+def tcp_columns(table: PacketTable) -> dict[str, list[int]]:
+    """The TCP columns of every row: a row that keeps its record (filled from it by
+    ``fill_row``) holds what the text columns hold for the same line."""
+    cols = {k: table.column(k) for k in ("proto", "flags", "seq", "ack", "window", "ts_val",
+                                         "known")}
+    tcp = cols["proto"] == 6
+    out = {k: v[tcp].tolist() for k, v in cols.items() if k != "known"}
+    out["known"] = (cols["known"][tcp] & _TCP_KNOWN).tolist()
+    return out
 
 
 def tcpdump_lines(seed: int, conns: int, absolute: bool = False, column: bool = False

@@ -416,13 +416,21 @@ def fill_row(table: PacketTable, cols: dict[str, npt.NDArray[Any]], i: int,
         cols["payload_len"][i] = min(max(l4.payload_len, 0), _U32)
     if isinstance(l4, pk.TCPHeader):
         cols["flags"][i] = l4.flags
-        if l4.seq is not None and l4.ack is not None and max(l4.seq, l4.ack) <= _U32:
-            cols["seq"][i] = l4.seq
-            cols["ack"][i] = l4.ack
-            known |= K_SEQ
-        if l4.window is not None:
-            cols["window"][i] = l4.window & 0xFFFF
+        seq, ack, win = l4.seq, l4.ack, l4.window
+        has_seq = seq is not None and 0 <= seq <= _U32
+        has_ack = ack is not None and 0 <= ack <= _U32
+        if has_seq:
+            cols["seq"][i] = seq
+        if has_ack:
+            cols["ack"][i] = ack
+        if win is not None:
+            cols["window"][i] = win & 0xFFFF
             known |= K_WIN
+        if has_seq and has_ack and win is not None and not l4.seq_relative:
+            known |= K_SEQ
+        else:  # as the text columns keep them: what was printed, and whether relative
+            known |= ((K_SEQ1 if has_seq else 0) | (K_ACK1 if has_ack else 0)
+                      | (K_REL if l4.seq_relative else 0))
         if l4.options.ts_val is not None and l4.options.ts_val <= _U32:
             cols["ts_val"][i] = l4.options.ts_val
             known |= K_TS
