@@ -182,3 +182,11 @@ def test_time_past_64_bit_nanoseconds_is_a_fault_at_its_block(
     with pytest.raises(CaptureError, match="timestamp out of range") as info:
         read_table(open_capture(path, "p"), table)
     assert (info.value.offset, len(table)) == (len(good) + 12, before)
+
+
+def test_link_type_past_15_bits_in_a_table(tmp_path: Path) -> None:
+    """pcapng link types are 16-bit: an unsupported one of 65535 is kept in its rows."""
+    data = shb() + idb() + idb(linktype=0xFFFF) + epb(b"\x01" * 30, 1, 1) + epb(FRAME, 2, 0)
+    table = PacketTable("p")
+    read_table(open_capture(write(tmp_path, data), "p"), table)
+    assert [r.linktype for r in table.records()] == [0xFFFF, 1]

@@ -61,7 +61,7 @@ COLUMNS: dict[str, type[Any]] = {
     "file": np.uint16,  # index into PacketTable.files
     "iface": np.int16,  # index into PacketTable.ifnames, -1 unknown
     "direction": np.uint8,  # see DIRECTIONS
-    "linktype": np.int16,  # pcap link type, -1 for text
+    "linktype": np.int32,  # pcap link type (pcapng: 16 bits, pcap: 32), -1 for text
     "wire_len": np.uint32,
     "family": np.uint8,
     "src": np.uint32,
