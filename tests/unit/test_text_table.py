@@ -133,6 +133,8 @@ def test_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, absolute: 
     "IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [S], seq 1, win 5, length 0\n"
     "    (tos 0x0, ttl 64, id 1, offset 0)",
     "IP nodeA.local.4789 > nodeB.local.4789: Flags [S], seq 1, win 5, length 0",
+    "IP6 2001:db8:1::1:g.5 > 2001:db8::2.6: Flags [S], seq 1, win 5, length 0",  # not IPv6
+    "IP6 1::2::3.5 > 2001:db8::2.6: Flags [S], seq 1, win 5, length 0",
     "IP 198.51.100.4.5 > 203.0.113.2.6: Flags [.], ack 1, win 99999, length 0",
     "IP 010.1.1.1.5 > 203.0.113.2.6: Flags [.], seq 1:2, ack 1, win 9, length 1",
     "this line is not a packet",
