@@ -190,3 +190,12 @@ def test_link_type_past_15_bits_in_a_table(tmp_path: Path) -> None:
     table = PacketTable("p")
     read_table(open_capture(write(tmp_path, data), "p"), table)
     assert [r.linktype for r in table.records()] == [0xFFFF, 1]
+
+
+@pytest.mark.parametrize("tsresol", [127, 0x80 | 127])
+def test_resolution_far_below_a_nanosecond_in_a_table(tmp_path: Path, tsresol: int) -> None:
+    """Units of 10**-127 or 2**-127 s: every time is 0 ns, read as records or as a table."""
+    path = write(tmp_path, shb() + idb(tsresol=tsresol) + epb(FRAME, 5) + epb(FRAME, 1 << 63))
+    table = PacketTable("p")
+    read_table(open_capture(path, "p"), table)
+    assert [r.ts_ns for r in table.records()] == [r.ts_ns for r in read(path)[0]] == [0, 0]

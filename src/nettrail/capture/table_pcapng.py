@@ -188,7 +188,7 @@ def _epb_columns(npbuf: npt.NDArray[np.uint8], blocks: npt.NDArray[np.int64],
         sel = if_id == i
         cols["linktype"][idx[sel]] = iface.linktype
         ticks = raw[sel]
-        if int(ticks.max()) * iface.mul < 1 << 62:
+        if int(ticks.max()) * iface.mul < 1 << 62 and iface.div < 1 << 62:
             small = ticks.astype(np.int64)
             cols["ts"][idx[sel]] = ((small * iface.mul // iface.div) >> iface.shift) \
                 + iface.offset_ns
