@@ -82,24 +82,37 @@ def verbose_header(text: str, version: int) -> tuple[VerboseHeader, str]:
     frag = 0
     for name, num, flags, _pname, pnum, tos_hex in _V_FIELDS.findall(text, 1, end - 1):
         if tos_hex:
-            tos = int(tos_hex, 16)
+            tos = _fits("tos", int(tos_hex, 16), 0xFF)
         elif name in ("ttl", "hlim"):
-            ttl = int(num)
+            ttl = _fits(name, int(num), 0xFF)
         elif name == "id":
-            ip_id = int(num)
+            ip_id = _fits(name, int(num), 0xFFFF)
         elif name == "offset":
-            frag = int(num)
+            frag = _fits(name, int(num), 0xFFFF)
         elif name == "length":
             length = int(num) or None  # 0: BIG TCP or TSO, the real length is not said
         elif name == "payload length:":
             length = 40 + int(num)
         elif pnum:
-            proto = int(pnum)
+            proto = ip_protocol(int(pnum))
         else:
             df, more = "DF" in flags, "+" in flags
     if version == 6:
         ip_id = None
     return VerboseHeader(ttl, ip_id, length, df, frag, more, proto, tos), text[end:].lstrip()
+
+
+def _fits(name: str, value: int, most: int) -> int:
+    """``value`` of the IP header field ``name`` when it fits the field (else the line was
+    mangled: tcpdump prints the field as it is)."""
+    if value > most:
+        raise TextError(f"an IP {name} over {most} ({value})")
+    return value
+
+
+def ip_protocol(proto: int) -> int:
+    """``proto``, the IP protocol number a line prints, when it fits the 8-bit field."""
+    return _fits("protocol", proto, 0xFF)
 
 
 def split_endpoint(token: str, version: int) -> tuple[str, int | None]:

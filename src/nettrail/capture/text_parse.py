@@ -24,6 +24,7 @@ from nettrail.capture.text_fields import (
     OtherProtocol,
     TextError,
     VerboseHeader,
+    ip_protocol,
     parse_options,
     split_endpoint,
     tcp_flags,
@@ -291,7 +292,7 @@ def _proto_number(rest: str) -> int:
     digits = rest[9:].split(" ", 1)[0].rstrip(",:")
     if not (digits.isascii() and digits.isdigit()):
         raise TextError("ip-proto-N without a number")
-    return int(digits)
+    return ip_protocol(int(digits))
 
 
 def _last_length(rest: str, default: int) -> int:
