@@ -96,3 +96,17 @@ def test_text_starting_with_a_byte_order_mark_keeps_its_first_line(
     assert "Point bom: 2 packets (tcpdump-text)" in out
     assert f"warning: {path} line 1: a UTF-8 byte-order mark (ignored)" in out
     assert "not analysed" not in out and err == ""
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf16_text_is_named_as_such(
+    tmp_path: Path, encoding: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "u16.txt"
+    bom = "\ufeff" if encoding == "utf-16-be" else ""  # "utf-16" writes its own
+    path.write_bytes((bom + SYN_LINE).encode(encoding))
+    assert main(["analyze", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert _errors(err) == [f"nettrail: error: {path} at byte 0: UTF-16 text: convert it to "
+                            "UTF-8 first (iconv -f UTF-16 -t UTF-8)"]
