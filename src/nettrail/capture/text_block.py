@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.capture.text_fields import ETH_LEN, tcp_flags
+from nettrail.capture.text_fields import ETH_LEN, MOST_PAYLOAD, tcp_flags
 from nettrail.capture.text_replay import fits, replay
 from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS
 from nettrail.model.packet import ACK, PROTO_TCP, PROTO_UDP, SYN, TCPOptions
@@ -98,8 +98,9 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         options = found
     seq, ack, win = _numbers(seq_t), _numbers(ack_t), _numbers(win_t)
     tsv, ecr, plen = _numbers(tsv_t), _numbers(ecr_t), _numbers(len_t)
-    if max(seq.max(), ack.max(), win.max(), tsv.max(), ecr.max(), plen.max()) > _MASK:
-        return False  # over 32 bits: the line parser names the line
+    if (max(seq.max(), ack.max(), win.max(), tsv.max(), ecr.max()) > _MASK
+            or plen.max() > MOST_PAYLOAD):
+        return False  # over 32 bits (or a frame past them): the line parser names the line
     ts = _times(fast, sec, millis, micros)
     if ts is None:
         return False

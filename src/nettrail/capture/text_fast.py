@@ -22,6 +22,7 @@ import numpy.typing as npt
 from nettrail.capture.text_block import _MICROS, _MILLIS, RELATIVE, SYN_ORDER, fill_block
 from nettrail.capture.text_fields import (
     ETH_LEN,
+    MOST_PAYLOAD,
     TextError,
     parse_options,
     split_endpoint,
@@ -301,6 +302,8 @@ class FastLine:
                             ack = self._number(ack_s)
                     got = numbers.get(len_s)
                     payload = got if got is not None else self._number(len_s)
+                    if payload > MOST_PAYLOAD:
+                        break
                     win = -1
                     if win_s:
                         got = numbers.get(win_s)

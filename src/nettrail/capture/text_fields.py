@@ -10,6 +10,9 @@ from nettrail.capture.text_names import PORTS
 from nettrail.model.packet import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, TCPOptions
 
 ETH_LEN = 14
+MOST_PAYLOAD = 0xFFFFFFFF - ETH_LEN - 40 - 60
+"""The longest TCP payload the fast paths take: with the longest IP and TCP headers its frame
+length still fits 32 bits (a longer one goes to the line parser, which names a frame past it)."""
 AE = 0x100
 """TCP flag AE (accurate ECN, formerly NS): the ninth flag bit, printed ``e`` by tcpdump."""
 
