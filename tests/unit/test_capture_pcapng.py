@@ -199,3 +199,12 @@ def test_resolution_far_below_a_nanosecond_in_a_table(tmp_path: Path, tsresol: i
     table = PacketTable("p")
     read_table(open_capture(path, "p"), table)
     assert [r.ts_ns for r in table.records()] == [r.ts_ns for r in read(path)[0]] == [0, 0]
+
+
+def test_more_interface_names_than_15_bits_in_a_table(tmp_path: Path) -> None:
+    n = (1 << 15) + 2
+    data = (shb() + b"".join(idb(name=f"if{i}") for i in range(n))
+            + b"".join(epb(FRAME, i, if_id=i) for i in range(n)))
+    table = PacketTable("p")
+    read_table(open_capture(write(tmp_path, data), "p"), table)
+    assert [r.ifname for r in table.records()] == [f"if{i}" for i in range(n)]

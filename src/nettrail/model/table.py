@@ -59,7 +59,7 @@ COLUMNS: dict[str, type[Any]] = {
     "ts": np.int64,  # capture time, ns since the epoch, the point's own clock
     "frame": np.uint32,  # frame (binary) or line (text) number, 1-based
     "file": np.uint16,  # index into PacketTable.files
-    "iface": np.int16,  # index into PacketTable.ifnames, -1 unknown
+    "iface": np.int32,  # index into PacketTable.ifnames, -1 unknown
     "direction": np.uint8,  # see DIRECTIONS
     "linktype": np.int32,  # pcap link type (pcapng: 16 bits, pcap: 32), -1 for text
     "wire_len": np.uint32,
