@@ -176,6 +176,10 @@ PAST_THEIR_FIELD = [
     "win 502, length 0",
     V_HEAD.replace("TCP (6)", "TCP (65542)") + f"{A}: Flags [.], ack 1, win 502, length 0",
     "IP 198.51.100.4 > 203.0.113.223: ip-proto-65535 20",
+    f"{A}: S 1:1(0) win 5 (ttl 256, id 1, len 40)",  # tcpdump 3.x
+    f"{A}: . ack 1 win 4294967296 (ttl 64, id 65536, len 40)",
+    f"IP {A}: Flags [.], ack 1, win 502, options [nop,nop,TS val -1 ecr 1], length 0",
+    f"IP {A}: Flags [.], ack 1, win 502, options [nop,nop,sack 1 {{-5:1}}], length 0",
 ]
 
 
@@ -183,8 +187,9 @@ PAST_THEIR_FIELD = [
 def test_ip_fields_past_their_width_are_named_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
-    """A TTL, tos or protocol over 255, an IP ID or fragment offset over 65535: a mangled
-    line, counted and named by both paths."""
+    """A TTL, tos or protocol over 255, an IP ID or fragment offset over 65535 (also as
+    tcpdump 3.x printed them), a negative TCP option number: a mangled line, counted and
+    named by both paths."""
     lines = [*LINES, *PAST_THEIR_FIELD, *LINES]
     records, stats, error = both(tmp_path, text(STAMPS[0], lines).encode(), monkeypatch, block)
     assert not error
@@ -195,7 +200,7 @@ def test_ip_fields_past_their_width_are_named_lines(
 
 def test_ip_fields_past_their_width_reach_no_cross_point_column(tmp_path: Path) -> None:
     """Two points with such lines are analysed (the cross-point columns of an IP ID or TTL
-    past 64 bits ended the run with a traceback)."""
+    past 64 bits, and a table column of a TS val of -1, ended the run with a traceback)."""
     from nettrail.run import analyze_files
 
     big = [line.replace("65536", "99999999999999999999") for line in PAST_THEIR_FIELD]

@@ -7,7 +7,7 @@ import re
 from typing import NamedTuple
 
 from nettrail.capture.text_names import PORTS
-from nettrail.model.packet import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, TCPOptions
+from nettrail.model.packet import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, TCPHeader, TCPOptions
 
 ETH_LEN = 14
 MOST_PAYLOAD = 0xFFFFFFFF - ETH_LEN - 40 - 60
@@ -85,13 +85,13 @@ def verbose_header(text: str, version: int) -> tuple[VerboseHeader, str]:
     frag = 0
     for name, num, flags, _pname, pnum, tos_hex in _V_FIELDS.findall(text, 1, end - 1):
         if tos_hex:
-            tos = _fits("tos", int(tos_hex, 16), 0xFF)
+            tos = fits("tos", int(tos_hex, 16), 0xFF)
         elif name in ("ttl", "hlim"):
-            ttl = _fits(name, int(num), 0xFF)
+            ttl = fits(name, int(num), 0xFF)
         elif name == "id":
-            ip_id = _fits(name, int(num), 0xFFFF)
+            ip_id = fits(name, int(num), 0xFFFF)
         elif name == "offset":
-            frag = _fits(name, int(num), 0xFFFF)
+            frag = fits(name, int(num), 0xFFFF)
         elif name == "length":
             length = int(num) or None  # 0: BIG TCP or TSO, the real length is not said
         elif name == "payload length:":
@@ -105,7 +105,7 @@ def verbose_header(text: str, version: int) -> tuple[VerboseHeader, str]:
     return VerboseHeader(ttl, ip_id, length, df, frag, more, proto, tos), text[end:].lstrip()
 
 
-def _fits(name: str, value: int, most: int) -> int:
+def fits(name: str, value: int, most: int) -> int:
     """``value`` of the IP header field ``name`` when it fits the field (else the line was
     mangled: tcpdump prints the field as it is)."""
     if value > most:
@@ -115,7 +115,7 @@ def _fits(name: str, value: int, most: int) -> int:
 
 def ip_protocol(proto: int) -> int:
     """``proto``, the IP protocol number a line prints, when it fits the 8-bit field."""
-    return _fits("protocol", proto, 0xFF)
+    return fits("protocol", proto, 0xFF)
 
 
 def split_endpoint(token: str, version: int) -> tuple[str, int | None]:
@@ -195,13 +195,13 @@ def parse_options(text: str) -> TCPOptions:
         name = words[0]
         try:
             if name == "mss":
-                mss = int(words[1])
+                mss = _digits(words[1])
             elif name == "wscale":
-                wscale = int(words[1])
+                wscale = _digits(words[1])
             elif name == "sackOK":
                 sack_ok = True
             elif name == "TS":
-                ts_val, ts_ecr = int(words[2]), int(words[4])
+                ts_val, ts_ecr = _digits(words[2]), _digits(words[4])
             elif name == "sack":
                 sack = [_sack_block(b) for b in item.split("{")[1:]]
             elif name not in ("nop", "eol"):
@@ -214,7 +214,26 @@ def parse_options(text: str) -> TCPOptions:
 
 def _sack_block(text: str) -> tuple[int, int]:
     left, _, right = text.rstrip("} ").partition(":")
-    return int(left), int(right)
+    return _digits(left), _digits(right)
+
+
+def _digits(word: str) -> int:
+    """The number of a word of decimal digits (int() would also take -1, +1 or 1_000)."""
+    if not (word.isascii() and word.isdigit()):
+        raise ValueError(f"not a number: {word!r}")
+    return int(word)
+
+
+def check_tcp_numbers(tcp: TCPHeader) -> TCPHeader:
+    """``tcp`` when its numbers fit their 32 bits, as tcpdump prints them (else the line was
+    mangled)."""
+    opts = tcp.options
+    for name, value in (("seq", tcp.seq), ("ack", tcp.ack), ("win", tcp.window),
+                        ("length", tcp.payload_len), ("TS val", opts.ts_val),
+                        ("TS ecr", opts.ts_ecr)):
+        if value is not None and value > 0xFFFFFFFF:
+            raise TextError(f"a TCP {name} over 32 bits ({value})")
+    return tcp
 
 
 def tcp_header_len(options: TCPOptions) -> int:

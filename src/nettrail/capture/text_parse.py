@@ -24,6 +24,7 @@ from nettrail.capture.text_fields import (
     OtherProtocol,
     TextError,
     VerboseHeader,
+    check_tcp_numbers,
     ip_protocol,
     parse_options,
     split_endpoint,
@@ -333,11 +334,7 @@ def _tcp(rest: str, sport: int, dport: int, ip_len: int | None, iphdr: int) -> T
         payload = 0
     ack = int(ack_s) if ack_s is not None else None
     win = int(win_s) if win_s is not None else None
-    for name, value in (("seq", seq), ("ack", ack), ("win", win), ("length", payload),
-                        ("TS val", options.ts_val), ("TS ecr", options.ts_ecr)):
-        if value is not None and value > 0xFFFFFFFF:  # tcpdump prints 32-bit numbers
-            raise TextError(f"a TCP {name} over 32 bits ({value})")
-    return TCPHeader(sport, dport, flags, seq, ack, win, payload, options)
+    return check_tcp_numbers(TCPHeader(sport, dport, flags, seq, ack, win, payload, options))
 
 
 def _tunneled(
