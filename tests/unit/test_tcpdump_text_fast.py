@@ -130,6 +130,8 @@ OVER_32_BITS = [
     f"IP {A}: Flags [.], ack 1, win 502, options [nop,nop,TS val 1 ecr 9999999999], length 0",
     f"IP {A}: Flags [P.], seq 1:41, ack 1, win 502, length 4294967296",
     f"IP {A}: Flags [P.], seq 1:41, ack 1, win 502, length 4294967295",  # its frame, past
+    f"IP {A}: Flags [S], seq {'9' * 5000}, win 64240, length 0",  # past int()'s digits
+    f"IP {A}: Flags [.], ack 1, win 502, options [nop,nop,sack 1 {{1:{'9' * 5000}}}], length 0",
     f"IP {A}: Flags [S], seq 1, win 64240, options [mss 1460,sackOK,TS val "
     "99999999999999999999 ecr 0,nop,wscale 7], length 0",  # the SYN's options, past 64 bits
     f"IP {B}: Flags [.], ack 1, win 509, options [nop,nop,TS val 4294967296 ecr 1,nop,nop,"

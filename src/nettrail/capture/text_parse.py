@@ -88,10 +88,15 @@ _TCP = re.compile(
 _LENGTH = re.compile(r"length:? (\d+)")
 _TRAILING_LEN = re.compile(r"\((\d+)\)\s*$")
 _VXLAN = re.compile(r"VXLAN(?:-GPE)?, flags \[[^\]]*\] \(0x[0-9a-f]+\), vni (\d+)\s*")
+_DIGITS_LIMIT = 4300
+"""Digits int() converts at most (sys.get_int_max_str_digits): no tcpdump number has them."""
+_TOO_MANY_DIGITS = re.compile(rf"\d{{{_DIGITS_LIMIT}}}\d+")
 
 
 def parse_body(text: str) -> Body:
     """Headers of one packet's text (timestamp removed); TextError or OtherProtocol if not."""
+    if len(text) > _DIGITS_LIMIT and (big := _TOO_MANY_DIGITS.search(text)) is not None:
+        raise TextError(f"a number of {big.end() - big.start()} digits")
     ifname = direction = None
     m = _IFCOL.match(text)
     if m is not None and m.end() < len(text):
