@@ -57,8 +57,6 @@ class Interface(NamedTuple):
     div: int
     shift: int
     offset_ns: int
-    max_ticks: int
-    """The largest raw timestamp whose time fits in ``TS_MIN..TS_MAX`` (-1: none does)."""
 
     def ts_ns(self, ts: int) -> int:
         """Nanoseconds since the epoch of a raw timestamp in this interface's units."""
@@ -83,6 +81,9 @@ class _Section:
         self.head = struct.Struct(order + "II").unpack_from
         self.epb = struct.Struct(order + "5I").unpack_from
         self.interfaces: list[Interface] = []
+        self.hi_below: list[int] = []
+        """By interface: a raw time whose high 32 bits are below it is in range (the fast
+        paths take it; the reader checks the others one by one)."""
 
 
 def read_pcapng(
@@ -213,11 +214,10 @@ class _Reader:
         if_id, ts_hi, ts_lo, caplen, wire_len = section.epb(buf, pos + 8)
         if (if_id < len(section.interfaces) and caplen <= MAX_CAPLEN
                 and 32 + ((caplen + 3) & ~3) == size
-                and section.u32(buf, pos + size - 4)[0] == size):
+                and section.u32(buf, pos + size - 4)[0] == size
+                and ts_hi < section.hi_below[if_id]):
             iface = section.interfaces[if_id]
-            ts = ts_hi << 32 | ts_lo
-            if ts <= iface.max_ticks:
-                return if_id, iface, size, ts, caplen, wire_len
+            return if_id, iface, size, ts_hi << 32 | ts_lo, caplen, wire_len
         return None
 
     def _cut(self, buf: bytes, pos: int) -> str:
@@ -305,8 +305,8 @@ class _Reader:
                 mul, div, shift = ts_units(value[0])
             elif code == IF_TSOFFSET and len(value) == 8:
                 offset_ns = struct.unpack(section.order + "q", value)[0] * 1_000_000_000
-        section.interfaces.append(Interface(linktype, name, snaplen, mul, div, shift, offset_ns,
-                                            max_ticks(mul, div, shift, offset_ns)))
+        section.interfaces.append(Interface(linktype, name, snaplen, mul, div, shift, offset_ns))
+        section.hi_below.append(min((max_ticks(mul, div, shift, offset_ns) + 1) >> 32, 1 << 32))
         if name:
             self.stats.interfaces[self.n_interfaces] = name
         self.n_interfaces += 1

@@ -25,8 +25,6 @@ from nettrail.model.packet import PacketRecord
 from nettrail.model.table import PacketTable
 
 CHUNK = 8 << 20
-TICKS_MAX = (1 << 63) - 1
-"""Raw times past it, or past their interface's range, are left to the reader's checks."""
 
 
 def read_pcapng_table(path: str, table: PacketTable, stats: CaptureStats,
@@ -211,10 +209,9 @@ def _plain(npbuf: npt.NDArray[np.uint8], blocks: array[int], first: int,
     trailer = rows_at(npbuf, at + size - 4, 4).view(order)[:, 0].astype(np.int64)
     fast = np.array([i.linktype in FAST_LINKTYPES for i in section.interfaces] + [False])
     known = np.minimum(if_id, len(fast) - 1)
-    ticks = (head[:, 2].astype(np.uint64) << np.uint64(32)) | head[:, 3].astype(np.uint64)
-    max_ticks = np.array([min(i.max_ticks, TICKS_MAX) for i in section.interfaces] + [-1])
+    hi_below = np.array([*section.hi_below, 0], np.int64)
     ok = ((if_id < len(fast) - 1) & fast[known] & (caplen <= MAX_CAPLEN)
           & (32 + ((caplen + 3) & ~3) == size) & (trailer == size)
-          & (max_ticks[known] >= 0) & (ticks <= max_ticks[known].astype(np.uint64)))
+          & (head[:, 2] < hi_below[known]))
     bad = np.flatnonzero(~ok)
     return first + int(bad[0]) if len(bad) else len(blocks)
