@@ -132,6 +132,10 @@ OVER_32_BITS = [
     f"IP {A}: Flags [P.], seq 1:41, ack 1, win 502, length 4294967295",  # its frame, past
     f"IP {A}: Flags [S], seq {'9' * 5000}, win 64240, length 0",  # past int()'s digits
     f"IP {A}: Flags [.], ack 1, win 502, options [nop,nop,sack 1 {{1:{'9' * 5000}}}], length 0",
+    f"IP 198.51.100.4.{'9' * 5000} > 203.0.113.223.22: Flags [.], ack 1, win 502, length 0",
+    f"IP {A}: Flags [S], seq 1, win 64240, options [mss {'9' * 5000},sackOK,TS val 1 ecr 0,"
+    "nop,wscale 7], length 0",
+    f"IP 198.51.100.4.53 > 203.0.113.223.53: UDP, length {'9' * 5000}",
     f"IP {A}: Flags [S], seq 1, win 64240, options [mss 1460,sackOK,TS val "
     "99999999999999999999 ecr 0,nop,wscale 7], length 0",  # the SYN's options, past 64 bits
     f"IP {B}: Flags [.], ack 1, win 509, options [nop,nop,TS val 4294967296 ecr 1,nop,nop,"

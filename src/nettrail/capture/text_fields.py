@@ -10,6 +10,9 @@ from nettrail.capture.text_names import PORTS
 from nettrail.model.packet import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, TCPHeader, TCPOptions
 
 ETH_LEN = 14
+DIGITS_LIMIT = 4300
+"""Digits int() converts at most (sys.get_int_max_str_digits): a longer text, which may hold
+such a number (no tcpdump number has them), is left to the line parser, which names it."""
 MOST_PAYLOAD = 0xFFFFFFFF - ETH_LEN - 40 - 60
 """The longest TCP payload the fast paths take: with the longest IP and TCP headers its frame
 length still fits 32 bits (a longer one goes to the line parser, which names a frame past it)."""
@@ -159,10 +162,10 @@ def host_label(token: str) -> tuple[str, int | None]:
 def port_number(text: str) -> int:
     """A port as printed: a number, or a service name when printed without ``-nn``."""
     if text.isascii() and text.isdigit():  # not '²' or other Unicode digits
-        port = int(text)
+        port = int(text) if len(text) <= 5 else 0x10000  # int() refuses 4,301 digits
         if port <= 0xFFFF:
             return port
-        raise TextError(f"port {text} is out of range")
+        raise TextError(f"port {text[:20]}{'...' if len(text) > 20 else ''} is out of range")
     port_n = PORTS.get(text)
     if port_n is None:
         raise TextError(f"unknown service name {text!r} (print with -nn for numbers)")
@@ -218,8 +221,9 @@ def _sack_block(text: str) -> tuple[int, int]:
 
 
 def _digits(word: str) -> int:
-    """The number of a word of decimal digits (int() would also take -1, +1 or 1_000)."""
-    if not (word.isascii() and word.isdigit()):
+    """The number of a word of decimal digits (int() would also take -1, +1 or 1_000, and
+    refuse 4,301 digits)."""
+    if not (word.isascii() and word.isdigit()) or len(word) > 20:
         raise ValueError(f"not a number: {word!r}")
     return int(word)
 

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from nettrail.capture.text_fields import (
     ADDRS,
+    DIGITS_LIMIT,
     ETH_LEN,
     OtherProtocol,
     TextError,
@@ -88,14 +89,12 @@ _TCP = re.compile(
 _LENGTH = re.compile(r"length:? (\d+)")
 _TRAILING_LEN = re.compile(r"\((\d+)\)\s*$")
 _VXLAN = re.compile(r"VXLAN(?:-GPE)?, flags \[[^\]]*\] \(0x[0-9a-f]+\), vni (\d+)\s*")
-_DIGITS_LIMIT = 4300
-"""Digits int() converts at most (sys.get_int_max_str_digits): no tcpdump number has them."""
-_TOO_MANY_DIGITS = re.compile(rf"\d{{{_DIGITS_LIMIT}}}\d+")
+_TOO_MANY_DIGITS = re.compile(rf"\d{{{DIGITS_LIMIT}}}\d+")
 
 
 def parse_body(text: str) -> Body:
     """Headers of one packet's text (timestamp removed); TextError or OtherProtocol if not."""
-    if len(text) > _DIGITS_LIMIT and (big := _TOO_MANY_DIGITS.search(text)) is not None:
+    if len(text) > DIGITS_LIMIT and (big := _TOO_MANY_DIGITS.search(text)) is not None:
         raise TextError(f"a number of {big.end() - big.start()} digits")
     ifname = direction = None
     m = _IFCOL.match(text)
@@ -312,12 +311,12 @@ def udp_len(rest: str, ip_len: int | None, iphdr: int) -> int:
     if ip_len is not None and ip_len >= iphdr + 8:
         return ip_len - iphdr - 8
     quiet = rest[4:].strip()
-    if rest.startswith("udp ") and quiet.isascii() and quiet.isdigit():  # tcpdump -q
-        return int(quiet)
+    if rest.startswith("udp ") and quiet.isascii() and quiet.isdigit() and len(quiet) <= 20:
+        return int(quiet)  # tcpdump -q
     m = _LENGTH.search(rest)
     if m is None:
         m = _TRAILING_LEN.search(rest)
-    n = int(m.group(1)) if m is not None else 0
+    n = int(m.group(1)) if m is not None and len(m.group(1)) <= 20 else 0
     return n if n <= _UDP_MAX else 0  # "credentials length 4294967295": not the datagram's
 
 
