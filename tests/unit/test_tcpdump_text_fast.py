@@ -136,6 +136,9 @@ OVER_32_BITS = [
     f"IP {A}: Flags [S], seq 1, win 64240, options [mss {'9' * 5000},sackOK,TS val 1 ecr 0,"
     "nop,wscale 7], length 0",
     f"IP 198.51.100.4.53 > 203.0.113.223.53: UDP, length {'9' * 5000}",
+    f"00:11:22:33:44:55 > 66:77:88:99:aa:bb, ethertype 802.1Q (0x8100), length 99: vlan "
+    f"{'9' * 5000}, p 0, ethertype IPv4 (0x0800), {A}: Flags [.], ack 1, win 502, length 0",
+    "IP6 2001:db8::1 > 2001:db8::2: HBH 22 > 65536: Flags [.], ack 1, win 502, length 0",
     f"IP {A}: Flags [S], seq 1, win 64240, options [mss 1460,sackOK,TS val "
     "99999999999999999999 ecr 0,nop,wscale 7], length 0",  # the SYN's options, past 64 bits
     f"IP {B}: Flags [.], ack 1, win 509, options [nop,nop,TS val 4294967296 ecr 1,nop,nop,"

@@ -28,6 +28,7 @@ from nettrail.capture.text_fields import (
     check_tcp_numbers,
     ip_protocol,
     parse_options,
+    port_number,
     split_endpoint,
     tcp_flags,
     tcp_header_len,
@@ -94,8 +95,6 @@ _TOO_MANY_DIGITS = re.compile(rf"\d{{{DIGITS_LIMIT}}}\d+")
 
 def parse_body(text: str) -> Body:
     """Headers of one packet's text (timestamp removed); TextError or OtherProtocol if not."""
-    if len(text) > DIGITS_LIMIT and (big := _TOO_MANY_DIGITS.search(text)) is not None:
-        raise TextError(f"a number of {big.end() - big.start()} digits")
     ifname = direction = None
     m = _IFCOL.match(text)
     if m is not None and m.end() < len(text):
@@ -113,6 +112,8 @@ def parse_body(text: str) -> Body:
 
 def parse_frame(text: str, allow_vxlan: bool) -> tuple[Headers, Headers | None, int | None, int]:
     """A frame printed with or without ``-e``: (headers, inner headers, vni, wire length)."""
+    if len(text) > DIGITS_LIMIT and (big := _TOO_MANY_DIGITS.search(text)) is not None:
+        raise TextError(f"a number of {big.end() - big.start()} digits")
     m = _ETH.match(text)
     if m is None:
         link = link_without_macs(text)
@@ -209,7 +210,8 @@ def _ip(
         rest = rest[p.end() :]
         if sport is None and (big := _BIG_TCP_PORTS.match(rest)) is not None:
             # BIG TCP: "HBH (jumbo: 80040)  41851 > 43913: Flags [P.], ..."
-            sport, dport, rest = int(big.group(1)), int(big.group(2)), rest[big.end() :]
+            sport, dport = port_number(big.group(1)), port_number(big.group(2))
+            rest = rest[big.end() :]
     iphdr = 20 if version == 4 else 40
     if allow_vxlan:
         tunnel = find_tunnel(rest, sport is not None and dport is not None)
