@@ -11,8 +11,10 @@ from capkit import block, epb, eth, idb, ipv4, shb, sll2, spb, tcp
 from nettrail.capture import open_capture
 from nettrail.capture import pcapng as pcapng_mod
 from nettrail.capture.decode import decode_frame_general
+from nettrail.capture.points import read_table
 from nettrail.errors import CaptureError
 from nettrail.model.packet import SYN, PacketRecord
+from nettrail.model.table import PacketTable
 
 C4, S4 = "198.51.100.2", "203.0.113.10"
 FRAME = eth(ipv4(C4, S4, 6, tcp(40000, 80, SYN)))
@@ -161,3 +163,48 @@ def test_only_unsupported_interfaces_is_a_fault_after_the_records(tmp_path: Path
 def test_block_too_short_for_its_type(tmp_path: Path) -> None:
     good = shb() + idb()
     expect_error(write(tmp_path, good + block(6, b"\0" * 8)), len(good), "too short")
+
+
+@pytest.mark.parametrize(("iface", "ts", "before"), [
+    (idb(tsoffset=1 << 62), 1, 0),  # an offset of 2**62 s: no time of it fits
+    (idb(tsoffset=-(1 << 62)), 1, 0),
+    (idb(), (1 << 64) - 1, 2),  # 2**64 microseconds
+    (idb(tsresol=0), 1 << 60, 2),  # 2**60 seconds
+])
+def test_time_past_64_bit_nanoseconds_is_a_fault_at_its_block(
+    tmp_path: Path, iface: bytes, ts: int, before: int
+) -> None:
+    """Read as records and as a table alike: the packets before it kept, the block named."""
+    good = shb() + iface + epb(FRAME, 5) * before
+    path = write(tmp_path, good + epb(FRAME, ts) + epb(FRAME, 9))
+    expect_error(path, len(good) + 12, "timestamp out of range", before)
+    table = PacketTable("p")
+    with pytest.raises(CaptureError, match="timestamp out of range") as info:
+        read_table(open_capture(path, "p"), table)
+    assert (info.value.offset, len(table)) == (len(good) + 12, before)
+
+
+def test_link_type_past_15_bits_in_a_table(tmp_path: Path) -> None:
+    """pcapng link types are 16-bit: an unsupported one of 65535 is kept in its rows."""
+    data = shb() + idb() + idb(linktype=0xFFFF) + epb(b"\x01" * 30, 1, 1) + epb(FRAME, 2, 0)
+    table = PacketTable("p")
+    read_table(open_capture(write(tmp_path, data), "p"), table)
+    assert [r.linktype for r in table.records()] == [0xFFFF, 1]
+
+
+@pytest.mark.parametrize("tsresol", [127, 0x80 | 127])
+def test_resolution_far_below_a_nanosecond_in_a_table(tmp_path: Path, tsresol: int) -> None:
+    """Units of 10**-127 or 2**-127 s: every time is 0 ns, read as records or as a table."""
+    path = write(tmp_path, shb() + idb(tsresol=tsresol) + epb(FRAME, 5) + epb(FRAME, 1 << 63))
+    table = PacketTable("p")
+    read_table(open_capture(path, "p"), table)
+    assert [r.ts_ns for r in table.records()] == [r.ts_ns for r in read(path)[0]] == [0, 0]
+
+
+def test_more_interface_names_than_15_bits_in_a_table(tmp_path: Path) -> None:
+    n = (1 << 15) + 2
+    data = (shb() + b"".join(idb(name=f"if{i}") for i in range(n))
+            + b"".join(epb(FRAME, i, if_id=i) for i in range(n)))
+    table = PacketTable("p")
+    read_table(open_capture(write(tmp_path, data), "p"), table)
+    assert [r.ifname for r in table.records()] == [f"if{i}" for i in range(n)]

@@ -80,3 +80,33 @@ def test_damaged_run_manifest_says_what_is_wrong_in_plain_words(
     assert main(["analyze", str(tmp_path)]) == 2
     assert _errors(capsys.readouterr().err) == [
         f"nettrail: error: {tmp_path}/manifest.json: not a lab run manifest ({why})"]
+
+
+SYN_LINE = "08:10:54.514309 IP 198.51.100.4.51512 > 203.0.113.2.22: Flags [S], seq 1, win 5, " \
+    "length 0\n"
+
+
+def test_text_starting_with_a_byte_order_mark_keeps_its_first_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bom.txt"
+    path.write_bytes(("\ufeff" + SYN_LINE * 2).encode())
+    assert main(["analyze", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "Point bom: 2 packets (tcpdump-text)" in out
+    assert f"warning: {path} line 1: a UTF-8 byte-order mark (ignored)" in out
+    assert "not analysed" not in out and err == ""
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf16_text_is_named_as_such(
+    tmp_path: Path, encoding: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "u16.txt"
+    bom = "\ufeff" if encoding == "utf-16-be" else ""  # "utf-16" writes its own
+    path.write_bytes((bom + SYN_LINE).encode(encoding))
+    assert main(["analyze", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert _errors(err) == [f"nettrail: error: {path} at byte 0: UTF-16 text: convert it to "
+                            "UTF-8 first (iconv -f UTF-16 -t UTF-8)"]

@@ -129,6 +129,16 @@ OVER_32_BITS = [
     f"IP {A}: Flags [.], ack 1, win 502, options [nop,nop,TS val 4294967296 ecr 1], length 0",
     f"IP {A}: Flags [.], ack 1, win 502, options [nop,nop,TS val 1 ecr 9999999999], length 0",
     f"IP {A}: Flags [P.], seq 1:41, ack 1, win 502, length 4294967296",
+    f"IP {A}: Flags [P.], seq 1:41, ack 1, win 502, length 4294967295",  # its frame, past
+    f"IP {A}: Flags [S], seq {'9' * 5000}, win 64240, length 0",  # past int()'s digits
+    f"IP {A}: Flags [.], ack 1, win 502, options [nop,nop,sack 1 {{1:{'9' * 5000}}}], length 0",
+    f"IP 198.51.100.4.{'9' * 5000} > 203.0.113.223.22: Flags [.], ack 1, win 502, length 0",
+    f"IP {A}: Flags [S], seq 1, win 64240, options [mss {'9' * 5000},sackOK,TS val 1 ecr 0,"
+    "nop,wscale 7], length 0",
+    f"IP 198.51.100.4.53 > 203.0.113.223.53: UDP, length {'9' * 5000}",
+    f"00:11:22:33:44:55 > 66:77:88:99:aa:bb, ethertype 802.1Q (0x8100), length 99: vlan "
+    f"{'9' * 5000}, p 0, ethertype IPv4 (0x0800), {A}: Flags [.], ack 1, win 502, length 0",
+    "IP6 2001:db8::1 > 2001:db8::2: HBH 22 > 65536: Flags [.], ack 1, win 502, length 0",
     f"IP {A}: Flags [S], seq 1, win 64240, options [mss 1460,sackOK,TS val "
     "99999999999999999999 ecr 0,nop,wscale 7], length 0",  # the SYN's options, past 64 bits
     f"IP {B}: Flags [.], ack 1, win 509, options [nop,nop,TS val 4294967296 ecr 1,nop,nop,"
@@ -164,3 +174,49 @@ def test_numbers_over_32_bits_reach_no_table_column(tmp_path: Path) -> None:
     assert summary.packets == 3 * 8 * len(LINES)
     assert summary.skipped.get("unparsed-line") == 3 * 8 * len(OVER_32_BITS)
     assert result.analysis.connections
+
+
+V_HEAD = "IP (tos 0x0, ttl 64, id 1, offset 0, flags [DF], proto TCP (6), length 52) "
+PAST_THEIR_FIELD = [
+    V_HEAD.replace("ttl 64", "ttl 256") + f"{A}: Flags [.], ack 1, win 502, length 0",
+    V_HEAD.replace("id 1,", "id 65536,") + f"{A}: Flags [.], ack 1, win 502, length 0",
+    V_HEAD.replace("tos 0x0", "tos 0x100") + f"{A}: Flags [.], ack 1, win 502, length 0",
+    V_HEAD.replace("offset 0", "offset 99999999999999999999") + f"{A}: Flags [.], ack 1, "
+    "win 502, length 0",
+    V_HEAD.replace("TCP (6)", "TCP (65542)") + f"{A}: Flags [.], ack 1, win 502, length 0",
+    "IP 198.51.100.4 > 203.0.113.223: ip-proto-65535 20",
+    f"{A}: S 1:1(0) win 5 (ttl 256, id 1, len 40)",  # tcpdump 3.x
+    f"{A}: . ack 1 win 4294967296 (ttl 64, id 65536, len 40)",
+    f"IP {A}: Flags [.], ack 1, win 502, options [nop,nop,TS val -1 ecr 1], length 0",
+    f"IP {A}: Flags [.], ack 1, win 502, options [nop,nop,sack 1 {{-5:1}}], length 0",
+]
+
+
+@pytest.mark.parametrize("block", [300, 1 << 14])
+def test_ip_fields_past_their_width_are_named_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """A TTL, tos or protocol over 255, an IP ID or fragment offset over 65535 (also as
+    tcpdump 3.x printed them), a negative TCP option number: a mangled line, counted and
+    named by both paths."""
+    lines = [*LINES, *PAST_THEIR_FIELD, *LINES]
+    records, stats, error = both(tmp_path, text(STAMPS[0], lines).encode(), monkeypatch, block)
+    assert not error
+    assert len(records) == 3 * 2 * len(LINES)
+    assert stats.skipped.get("unparsed-line") == 3 * len(PAST_THEIR_FIELD)
+    assert any("an IP ttl over 255 (256)" in w for w in stats.warnings)
+
+
+def test_ip_fields_past_their_width_reach_no_cross_point_column(tmp_path: Path) -> None:
+    """Two points with such lines are analysed (the cross-point columns of an IP ID or TTL
+    past 64 bits, and a table column of a TS val of -1, ended the run with a traceback)."""
+    from nettrail.run import analyze_files
+
+    big = [line.replace("65536", "99999999999999999999") for line in PAST_THEIR_FIELD]
+    pairs = []
+    for point in ("a", "b"):
+        path = tmp_path / f"{point}.txt"
+        path.write_text(text(STAMPS[2], [*big, *LINES] * 4))
+        pairs.append((point, str(path)))
+    result = analyze_files(pairs)
+    assert [p.packets for p in result.analysis.points] == [3 * 4 * len(LINES)] * 2

@@ -158,6 +158,8 @@ def test_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, absolute: 
     "IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [S], seq 1, win 5, length 0\n"
     "    (tos 0x0, ttl 64, id 1, offset 0)",
     "IP nodeA.local.4789 > nodeB.local.4789: Flags [S], seq 1, win 5, length 0",
+    "IP6 2001:db8:1::1:g.5 > 2001:db8::2.6: Flags [S], seq 1, win 5, length 0",  # not IPv6
+    "IP6 1::2::3.5 > 2001:db8::2.6: Flags [S], seq 1, win 5, length 0",
     "IP 198.51.100.4.5 > 203.0.113.2.6: Flags [.], ack 1, win 99999, length 0",
     "IP 010.1.1.1.5 > 203.0.113.2.6: Flags [.], seq 1:2, ack 1, win 9, length 1",
     "this line is not a packet",
@@ -214,3 +216,16 @@ def test_a_row_keeps_ttl_and_tos_apart(tmp_path: Path) -> None:
         tb.fill_row(table, cols, 0, rec, table.file_id(rec.file))
         row = tb.column_record(table, {k: int(v[0]) for k, v in cols.items()})
         assert row.headers.ip is not None and row.headers.ip.ttl == ttl
+
+
+def test_more_interface_columns_than_15_bits(tmp_path: Path) -> None:
+    """``-i any`` lines naming 32,770 interfaces keep each its own (the columns and the
+    records rebuilt from them)."""
+    n = (1 << 15) + 2
+    path = tmp_path / "any.txt"
+    path.write_text("".join(
+        f"08:10:54.{i % 1000000:06d} if{i} In  IP 198.51.100.4.{1024 + i % 60000} > "
+        "203.0.113.2.22: Flags [S], seq 1, win 5, length 0\n" for i in range(n)))
+    table, _ = read_into_table(str(path))
+    names = [r.ifname for r in table.records()]
+    assert names == [f"if{i}" for i in range(n)]

@@ -54,6 +54,9 @@ def detect_format(path: str) -> str:
         return "pcap"
     if head[:4] == PCAPNG_MAGIC:
         return "pcapng"
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # what PowerShell's > writes
+        raise CaptureError("UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)",
+                           path=path, offset=0)
     if head[:2] == b"\x1f\x8b":
         raise CaptureError("gzip-compressed file: decompress it first", path=path, offset=0)
     if _looks_like_text(head):

@@ -36,6 +36,8 @@ DSB = 0x0000000A
 KNOWN_UNUSED = frozenset({NRB, ISB, DSB})
 BOM = 0x1A2B3C4D
 MAX_BLOCK = 4 << 20
+TS_MIN, TS_MAX = -(1 << 63), (1 << 63) - 1
+"""The times (ns) a packet table holds: a timestamp outside them is a fault."""
 
 OPT_COMMENT = 1
 IF_NAME = 2
@@ -61,6 +63,15 @@ class Interface(NamedTuple):
         return ((ts * self.mul // self.div) >> self.shift) + self.offset_ns
 
 
+def max_ticks(mul: int, div: int, shift: int, offset_ns: int) -> int:
+    """The largest raw timestamp t with ``TS_MIN <= ((t*mul)//div >> shift) + offset_ns <=
+    TS_MAX`` (the time of t = 0 is the offset, and it grows with t); -1 when there is none."""
+    room = TS_MAX - offset_ns
+    if room < 0 or offset_ns < TS_MIN:
+        return -1
+    return (((room + 1) << shift) * div - 1) // mul
+
+
 class _Section:
     """What the current section has told so far."""
 
@@ -70,6 +81,9 @@ class _Section:
         self.head = struct.Struct(order + "II").unpack_from
         self.epb = struct.Struct(order + "5I").unpack_from
         self.interfaces: list[Interface] = []
+        self.hi_below: list[int] = []
+        """By interface: a raw time whose high 32 bits are below it is in range (the fast
+        paths take it; the reader checks the others one by one)."""
 
 
 def read_pcapng(
@@ -189,8 +203,8 @@ class _Reader:
                   end: int) -> tuple[int, Interface, int, int, int, int] | None:
         """(interface number and description, block size, raw time, captured and wire
         length) of the enhanced packet
-        block at ``pos`` when it is whole, has no options and names a known interface; else
-        None (the general block reader handles it)."""
+        block at ``pos`` when it is whole, has no options, names a known interface and its
+        time is in range; else None (the general block reader handles it)."""
         section = self.section
         if section is None:
             return None
@@ -200,7 +214,8 @@ class _Reader:
         if_id, ts_hi, ts_lo, caplen, wire_len = section.epb(buf, pos + 8)
         if (if_id < len(section.interfaces) and caplen <= MAX_CAPLEN
                 and 32 + ((caplen + 3) & ~3) == size
-                and section.u32(buf, pos + size - 4)[0] == size):
+                and section.u32(buf, pos + size - 4)[0] == size
+                and ts_hi < section.hi_below[if_id]):
             iface = section.interfaces[if_id]
             return if_id, iface, size, ts_hi << 32 | ts_lo, caplen, wire_len
         return None
@@ -291,6 +306,7 @@ class _Reader:
             elif code == IF_TSOFFSET and len(value) == 8:
                 offset_ns = struct.unpack(section.order + "q", value)[0] * 1_000_000_000
         section.interfaces.append(Interface(linktype, name, snaplen, mul, div, shift, offset_ns))
+        section.hi_below.append(min((max_ticks(mul, div, shift, offset_ns) + 1) >> 32, 1 << 32))
         if name:
             self.stats.interfaces[self.n_interfaces] = name
         self.n_interfaces += 1
@@ -315,7 +331,11 @@ class _Reader:
         iface = self._interface(section, if_id, offset)
         data = self._data(body, 20, caplen, offset)
         options, ok = parse_options(body, 20 + ((caplen + 3) & ~3), section.order)
-        return self._record(iface, iface.ts_ns(ts), data, wire_len, options, ok, section.order)
+        ts_ns = iface.ts_ns(ts)
+        if not TS_MIN <= ts_ns <= TS_MAX:
+            raise self.error(f"timestamp out of range ({ts} in the units of interface {if_id})",
+                             offset + 12)
+        return self._record(iface, ts_ns, data, wire_len, options, ok, section.order)
 
     def _spb(self, body: bytes, section: _Section, offset: int) -> PacketRecord:
         iface = self._interface(section, 0, offset)

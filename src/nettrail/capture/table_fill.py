@@ -104,7 +104,7 @@ class Filler:
             ix = p & 0xFFFFFFFF
             name = ifname_of(self.ifnames, if_names[p >> 32], ix if ix < 0x80000000 else -1)
             ids.append(self.table.iface_id(name))
-        cols["iface"][:] = np.array(ids, np.int16)[inverse]
+        cols["iface"][:] = np.array(ids, np.int32)[inverse]
 
     def _general(self, buf: Arr, start: int, caplen: int, linktype: int, ts: int, frame: int,
                  wire_len: int, base: str | None) -> PacketRecord:

@@ -186,7 +186,7 @@ def _epb_columns(npbuf: npt.NDArray[np.uint8], blocks: npt.NDArray[np.int64],
         sel = if_id == i
         cols["linktype"][idx[sel]] = iface.linktype
         ticks = raw[sel]
-        if int(ticks.max()) * iface.mul < 1 << 62:
+        if int(ticks.max()) * iface.mul < 1 << 62 and iface.div < 1 << 62:
             small = ticks.astype(np.int64)
             cols["ts"][idx[sel]] = ((small * iface.mul // iface.div) >> iface.shift) \
                 + iface.offset_ns
@@ -209,7 +209,9 @@ def _plain(npbuf: npt.NDArray[np.uint8], blocks: array[int], first: int,
     trailer = rows_at(npbuf, at + size - 4, 4).view(order)[:, 0].astype(np.int64)
     fast = np.array([i.linktype in FAST_LINKTYPES for i in section.interfaces] + [False])
     known = np.minimum(if_id, len(fast) - 1)
+    hi_below = np.array([*section.hi_below, 0], np.int64)
     ok = ((if_id < len(fast) - 1) & fast[known] & (caplen <= MAX_CAPLEN)
-          & (32 + ((caplen + 3) & ~3) == size) & (trailer == size))
+          & (32 + ((caplen + 3) & ~3) == size) & (trailer == size)
+          & (head[:, 2] < hi_below[known]))
     bad = np.flatnonzero(~ok)
     return first + int(bad[0]) if len(bad) else len(blocks)

@@ -518,6 +518,9 @@ class TextReader:
             if joined is None:
                 return
             line = joined
+        if line[:1] == "\ufeff" and lineno == 1:  # saved by an editor that marks UTF-8
+            line = line[1:]
+            self.warner.warn("byte-order mark", lineno, "a UTF-8 byte-order mark (ignored)")
         if line[:1] in _NUMBER_START and (num := _NUMBERED.match(line)) is not None:
             line = line[num.end() :]  # tcpdump -#: the packet number column
         if line[:7] == "caplen " and (cap := _CAPLEN.match(line)) is not None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.capture.text_fields import ETH_LEN, tcp_flags
+from nettrail.capture.text_fields import DIGITS_LIMIT, ETH_LEN, MOST_PAYLOAD, tcp_flags
 from nettrail.capture.text_replay import fits, replay
 from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS
 from nettrail.model.packet import ACK, PROTO_TCP, PROTO_UDP, SYN, TCPOptions
@@ -107,8 +107,10 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         options = found
     seq, ack, win = _numbers(seq_t), _numbers(ack_t), _numbers(win_t)
     tsv, ecr, plen = _numbers(tsv_t), _numbers(ecr_t), _numbers(len_t)
-    if max(seq.max(), ack.max(), win.max(), tsv.max(), ecr.max(), plen.max()) > _MASK:
-        return False  # over 32 bits: the line parser names the line
+    if (max(seq.max(), ack.max(), win.max(), tsv.max(), ecr.max()) > _MASK
+            or plen.max() > MOST_PAYLOAD
+            or any(len(udp_t[i]) > DIGITS_LIMIT for i in udp_rows)):
+        return False  # over 32 bits (or a frame past them): the line parser names the line
     ts = _times(fast, sec, millis, micros)
     if ts is None:
         return False
@@ -208,7 +210,8 @@ _DIGITS = 18
 
 SYN_ORDER = ("mss", "sackOK", "TS", "nop", "wscale")
 """The options of a Linux SYN, in order."""
-_SYN_ALL = re.compile(rb"(?:mss (\d+),sackOK,TS val (\d+) ecr (\d+),nop,wscale (\d+)|[^\n]*)\n")
+_SYN_ALL = re.compile(
+    rb"(?:mss (\d{1,10}),sackOK,TS val (\d{1,10}) ecr (\d{1,10}),nop,wscale (\d{1,10})|[^\n]*)\n")
 """Each line of options texts: the Linux SYN's numbers, or none (another form)."""
 _new: Any = tuple.__new__
 

@@ -21,7 +21,9 @@ import numpy.typing as npt
 
 from nettrail.capture.text_block import _MICROS, _MILLIS, RELATIVE, SYN_ORDER, fill_block
 from nettrail.capture.text_fields import (
+    DIGITS_LIMIT,
     ETH_LEN,
+    MOST_PAYLOAD,
     V4_HOST,
     TextError,
     parse_options,
@@ -81,7 +83,8 @@ _ALL_OTHER = re.compile(rb"()" * OTHER + rb"(.*)\n")
 _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
 _NOP_NOP_TS = ("nop", "nop", "TS")
 _NO_COLUMN = (None, None)
-_SYN_OPTS = re.compile(rb"mss (\d+),sackOK,TS val (\d+) ecr (\d+),nop,wscale (\d+)\Z")
+_SYN_OPTS = re.compile(
+    rb"mss (\d{1,10}),sackOK,TS val (\d{1,10}) ecr (\d{1,10}),nop,wscale (\d{1,10})\Z")
 _SMALL = 1 << 16
 _new: Any = tuple.__new__
 """Records are built with tuple.__new__ (what NamedTuple.__new__ does, minus a Python-level
@@ -299,12 +302,16 @@ class FastLine:
                             ack = self._number(ack_s)
                     got = numbers.get(len_s)
                     payload = got if got is not None else self._number(len_s)
+                    if payload > MOST_PAYLOAD:
+                        break
                     win = -1
                     if win_s:
                         got = numbers.get(win_s)
                         win = got if got is not None else self._number(win_s)
                 else:
                     got = numbers.get(udp)
+                    if got is None and len(udp) > DIGITS_LIMIT:
+                        break
                     payload = got if got is not None else self._udp(udp, iphdr)
                 # the record's time: Clock.time_of_day's common case inline
                 if sec < DAY_NS:
@@ -515,8 +522,8 @@ class FastLine:
                     known[dst_h] = dst = dst_h
                 else:
                     dst = self._addr(dst_h, version)
-            sp = int(sport) if sport.isascii() and sport.isdigit() else -1
-            dp = int(dport) if dport.isascii() and dport.isdigit() else -1
+            sp = int(sport) if len(sport) <= 5 and sport.isascii() and sport.isdigit() else -1
+            dp = int(dport) if len(dport) <= 5 and dport.isascii() and dport.isdigit() else -1
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             if src is None or dst is None or not (0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF):

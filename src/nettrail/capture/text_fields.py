@@ -7,9 +7,15 @@ import re
 from typing import NamedTuple
 
 from nettrail.capture.text_names import PORTS
-from nettrail.model.packet import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, TCPOptions
+from nettrail.model.packet import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, TCPHeader, TCPOptions
 
 ETH_LEN = 14
+DIGITS_LIMIT = 4300
+"""Digits int() converts at most (sys.get_int_max_str_digits): a longer text, which may hold
+such a number (no tcpdump number has them), is left to the line parser, which names it."""
+MOST_PAYLOAD = 0xFFFFFFFF - ETH_LEN - 40 - 60
+"""The longest TCP payload the fast paths take: with the longest IP and TCP headers its frame
+length still fits 32 bits (a longer one goes to the line parser, which names a frame past it)."""
 AE = 0x100
 """TCP flag AE (accurate ECN, formerly NS): the ninth flag bit, printed ``e`` by tcpdump."""
 
@@ -84,24 +90,37 @@ def verbose_header(text: str, version: int) -> tuple[VerboseHeader, str]:
     frag = 0
     for name, num, flags, _pname, pnum, tos_hex in _V_FIELDS.findall(text, 1, end - 1):
         if tos_hex:
-            tos = int(tos_hex, 16)
+            tos = fits("tos", int(tos_hex, 16), 0xFF)
         elif name in ("ttl", "hlim"):
-            ttl = int(num)
+            ttl = fits(name, int(num), 0xFF)
         elif name == "id":
-            ip_id = int(num)
+            ip_id = fits(name, int(num), 0xFFFF)
         elif name == "offset":
-            frag = int(num)
+            frag = fits(name, int(num), 0xFFFF)
         elif name == "length":
             length = int(num) or None  # 0: BIG TCP or TSO, the real length is not said
         elif name == "payload length:":
             length = 40 + int(num)
         elif pnum:
-            proto = int(pnum)
+            proto = ip_protocol(int(pnum))
         else:
             df, more = "DF" in flags, "+" in flags
     if version == 6:
         ip_id = None
     return VerboseHeader(ttl, ip_id, length, df, frag, more, proto, tos), text[end:].lstrip()
+
+
+def fits(name: str, value: int, most: int) -> int:
+    """``value`` of the IP header field ``name`` when it fits the field (else the line was
+    mangled: tcpdump prints the field as it is)."""
+    if value > most:
+        raise TextError(f"an IP {name} over {most} ({value})")
+    return value
+
+
+def ip_protocol(proto: int) -> int:
+    """``proto``, the IP protocol number a line prints, when it fits the 8-bit field."""
+    return fits("protocol", proto, 0xFF)
 
 
 def split_endpoint(token: str, version: int) -> tuple[str, int | None]:
@@ -145,10 +164,10 @@ def host_label(token: str) -> tuple[str, int | None]:
 def port_number(text: str) -> int:
     """A port as printed: a number, or a service name when printed without ``-nn``."""
     if text.isascii() and text.isdigit():  # not '²' or other Unicode digits
-        port = int(text)
+        port = int(text) if len(text) <= 5 else 0x10000  # int() refuses 4,301 digits
         if port <= 0xFFFF:
             return port
-        raise TextError(f"port {text} is out of range")
+        raise TextError(f"port {text[:20]}{'...' if len(text) > 20 else ''} is out of range")
     port_n = PORTS.get(text)
     if port_n is None:
         raise TextError(f"unknown service name {text!r} (print with -nn for numbers)")
@@ -181,13 +200,13 @@ def parse_options(text: str) -> TCPOptions:
         name = words[0]
         try:
             if name == "mss":
-                mss = int(words[1])
+                mss = _digits(words[1])
             elif name == "wscale":
-                wscale = int(words[1])
+                wscale = _digits(words[1])
             elif name == "sackOK":
                 sack_ok = True
             elif name == "TS":
-                ts_val, ts_ecr = int(words[2]), int(words[4])
+                ts_val, ts_ecr = _digits(words[2]), _digits(words[4])
             elif name == "sack":
                 sack = [_sack_block(b) for b in item.split("{")[1:]]
             elif name not in ("nop", "eol"):
@@ -200,7 +219,27 @@ def parse_options(text: str) -> TCPOptions:
 
 def _sack_block(text: str) -> tuple[int, int]:
     left, _, right = text.rstrip("} ").partition(":")
-    return int(left), int(right)
+    return _digits(left), _digits(right)
+
+
+def _digits(word: str) -> int:
+    """The number of a word of decimal digits (int() would also take -1, +1 or 1_000, and
+    refuse 4,301 digits)."""
+    if not (word.isascii() and word.isdigit()) or len(word) > 20:
+        raise ValueError(f"not a number: {word!r}")
+    return int(word)
+
+
+def check_tcp_numbers(tcp: TCPHeader) -> TCPHeader:
+    """``tcp`` when its numbers fit their 32 bits, as tcpdump prints them (else the line was
+    mangled)."""
+    opts = tcp.options
+    for name, value in (("seq", tcp.seq), ("ack", tcp.ack), ("win", tcp.window),
+                        ("length", tcp.payload_len), ("TS val", opts.ts_val),
+                        ("TS ecr", opts.ts_ecr)):
+        if value is not None and value > 0xFFFFFFFF:
+            raise TextError(f"a TCP {name} over 32 bits ({value})")
+    return tcp
 
 
 def tcp_header_len(options: TCPOptions) -> int:

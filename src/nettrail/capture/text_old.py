@@ -15,6 +15,8 @@ import re
 from nettrail.capture.text_fields import (
     TextError,
     VerboseHeader,
+    check_tcp_numbers,
+    fits,
     parse_options,
     tcp_flags,
     tcp_header_len,
@@ -46,11 +48,11 @@ def old_ip_details(rest: str, vh: VerboseHeader) -> VerboseHeader:
         return vh
     ttl, ip_id, length, tos = vh.ttl, vh.ip_id, vh.length, vh.tos
     if m is not None:
-        ttl, ip_id = int(m.group(1)), int(m.group(2))
+        ttl, ip_id = fits("ttl", int(m.group(1)), 0xFF), fits("id", int(m.group(2)), 0xFFFF)
         length = int(m.group(3)) if m.group(3) else length
         tos = 0
     if t is not None:
-        tos = int(t.group(1), 16)
+        tos = fits("tos", int(t.group(1), 16), 0xFF)
     return vh._replace(ttl=ttl, ip_id=ip_id, length=length, df=vh.df or "(DF)" in rest,
                        tos=tos)
 
@@ -71,11 +73,11 @@ def old_tcp(rest: str, sport: int, dport: int) -> TCPHeader:
             options = parse_options(opts)
         except TextError:
             options = NO_OPTIONS
-    return TCPHeader(
+    return check_tcp_numbers(TCPHeader(
         sport, dport, flags, int(first) if first is not None else None,
         int(ack_s) if ack_s is not None else None, int(win_s) if win_s is not None else None,
         int(length) if length is not None else 0, options,
-    )
+    ))
 
 
 def old_tcp_len(tcp: TCPHeader) -> int:

@@ -20,11 +20,15 @@ from typing import NamedTuple
 
 from nettrail.capture.text_fields import (
     ADDRS,
+    DIGITS_LIMIT,
     ETH_LEN,
     OtherProtocol,
     TextError,
     VerboseHeader,
+    check_tcp_numbers,
+    ip_protocol,
     parse_options,
+    port_number,
     split_endpoint,
     tcp_flags,
     tcp_header_len,
@@ -86,6 +90,7 @@ _TCP = re.compile(
 _LENGTH = re.compile(r"length:? (\d+)")
 _TRAILING_LEN = re.compile(r"\((\d+)\)\s*$")
 _VXLAN = re.compile(r"VXLAN(?:-GPE)?, flags \[[^\]]*\] \(0x[0-9a-f]+\), vni (\d+)\s*")
+_TOO_MANY_DIGITS = re.compile(rf"\d{{{DIGITS_LIMIT}}}\d+")
 
 
 def parse_body(text: str) -> Body:
@@ -107,6 +112,8 @@ def parse_body(text: str) -> Body:
 
 def parse_frame(text: str, allow_vxlan: bool) -> tuple[Headers, Headers | None, int | None, int]:
     """A frame printed with or without ``-e``: (headers, inner headers, vni, wire length)."""
+    if len(text) > DIGITS_LIMIT and (big := _TOO_MANY_DIGITS.search(text)) is not None:
+        raise TextError(f"a number of {big.end() - big.start()} digits")
     m = _ETH.match(text)
     if m is None:
         link = link_without_macs(text)
@@ -203,7 +210,8 @@ def _ip(
         rest = rest[p.end() :]
         if sport is None and (big := _BIG_TCP_PORTS.match(rest)) is not None:
             # BIG TCP: "HBH (jumbo: 80040)  41851 > 43913: Flags [P.], ..."
-            sport, dport, rest = int(big.group(1)), int(big.group(2)), rest[big.end() :]
+            sport, dport = port_number(big.group(1)), port_number(big.group(2))
+            rest = rest[big.end() :]
     iphdr = 20 if version == 4 else 40
     if allow_vxlan:
         tunnel = find_tunnel(rest, sport is not None and dport is not None)
@@ -291,7 +299,7 @@ def _proto_number(rest: str) -> int:
     digits = rest[9:].split(" ", 1)[0].rstrip(",:")
     if not (digits.isascii() and digits.isdigit()):
         raise TextError("ip-proto-N without a number")
-    return int(digits)
+    return ip_protocol(int(digits))
 
 
 def _last_length(rest: str, default: int) -> int:
@@ -305,12 +313,12 @@ def udp_len(rest: str, ip_len: int | None, iphdr: int) -> int:
     if ip_len is not None and ip_len >= iphdr + 8:
         return ip_len - iphdr - 8
     quiet = rest[4:].strip()
-    if rest.startswith("udp ") and quiet.isascii() and quiet.isdigit():  # tcpdump -q
-        return int(quiet)
+    if rest.startswith("udp ") and quiet.isascii() and quiet.isdigit() and len(quiet) <= 20:
+        return int(quiet)  # tcpdump -q
     m = _LENGTH.search(rest)
     if m is None:
         m = _TRAILING_LEN.search(rest)
-    n = int(m.group(1)) if m is not None else 0
+    n = int(m.group(1)) if m is not None and len(m.group(1)) <= 20 else 0
     return n if n <= _UDP_MAX else 0  # "credentials length 4294967295": not the datagram's
 
 
@@ -332,11 +340,7 @@ def _tcp(rest: str, sport: int, dport: int, ip_len: int | None, iphdr: int) -> T
         payload = 0
     ack = int(ack_s) if ack_s is not None else None
     win = int(win_s) if win_s is not None else None
-    for name, value in (("seq", seq), ("ack", ack), ("win", win), ("length", payload),
-                        ("TS val", options.ts_val), ("TS ecr", options.ts_ecr)):
-        if value is not None and value > 0xFFFFFFFF:  # tcpdump prints 32-bit numbers
-            raise TextError(f"a TCP {name} over 32 bits ({value})")
-    return TCPHeader(sport, dport, flags, seq, ack, win, payload, options)
+    return check_tcp_numbers(TCPHeader(sport, dport, flags, seq, ack, win, payload, options))
 
 
 def _tunneled(

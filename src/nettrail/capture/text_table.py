@@ -184,7 +184,7 @@ class TextSink:
             odd.update(zip(bad, got, strict=True))
         for i, rec in odd.items():
             fill_row(self.table, cols, i, rec, self.file_id)
-        rows = TextRows(self.fast, cols, pair.astype(np.int32), col.astype(np.int16), ecr,
+        rows = TextRows(self.fast, cols, pair.astype(np.int32), col.astype(np.int32), ecr,
                         {i: o for i, o in opts.items() if i not in odd})
         self.table.batches.append(Batch(cols, odd, rows.record))
 

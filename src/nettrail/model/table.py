@@ -59,9 +59,9 @@ COLUMNS: dict[str, type[Any]] = {
     "ts": np.int64,  # capture time, ns since the epoch, the point's own clock
     "frame": np.uint32,  # frame (binary) or line (text) number, 1-based
     "file": np.uint16,  # index into PacketTable.files
-    "iface": np.int16,  # index into PacketTable.ifnames, -1 unknown
+    "iface": np.int32,  # index into PacketTable.ifnames, -1 unknown
     "direction": np.uint8,  # see DIRECTIONS
-    "linktype": np.int16,  # pcap link type, -1 for text
+    "linktype": np.int32,  # pcap link type (pcapng: 16 bits, pcap: 32), -1 for text
     "wire_len": np.uint32,
     "family": np.uint8,
     "src": np.uint32,
@@ -342,13 +342,31 @@ def _v4_text(value: int) -> str:
     return text
 
 
+_TEXT_FAMILY: dict[str, int] = {}
+
+
+def _text_family(text: str) -> int:
+    """6 for IPv6 address text, else ``FAMILY_NAME`` (a name, or text that only looks like an
+    address: ``2001:db8:1::1:g`` in a damaged line)."""
+    fam = _TEXT_FAMILY.get(text)
+    if fam is None:
+        fam = FAMILY_NAME
+        if ":" in text:
+            try:
+                ipaddress.IPv6Address(text)
+                fam = 6
+            except ValueError:
+                pass
+        remember(_TEXT_FAMILY, text, fam)
+    return fam
+
+
 def _family(table: PacketTable, text: str) -> tuple[int, int]:
     """(family, column value) of an address text."""
     v4 = _v4_value(text)
     if v4 is not None:
         return 4, v4
-    fam = 6 if ":" in text else FAMILY_NAME
-    return fam, table.addr_id(text)
+    return _text_family(text), table.addr_id(text)
 
 
 def address_value(table: PacketTable, text: str) -> tuple[int, int]:
@@ -366,7 +384,7 @@ def address_code(table: PacketTable, text: str) -> int | None:
         value = table.addrs.index(text)
     except ValueError:
         return None
-    return (6 if ":" in text else FAMILY_NAME) << 32 | value
+    return _text_family(text) << 32 | value
 
 
 _U32 = 0xFFFFFFFF
