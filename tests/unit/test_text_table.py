@@ -229,3 +229,23 @@ def test_more_interface_columns_than_15_bits(tmp_path: Path) -> None:
     table, _ = read_into_table(str(path))
     names = [r.ifname for r in table.records()]
     assert names == [f"if{i}" for i in range(n)]
+
+
+@pytest.mark.parametrize("block", [300, 1 << 18])
+def test_cr_line_ends_read_as_lf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 block: int) -> None:
+    """A file whose lines end in CR alone (old Mac OS editors) reads as the same lines
+    ending in LF, with a warning; it was one line, every packet after the first lost."""
+    monkeypatch.setattr(tcpdump_text, "TABLE_BLOCK", block)
+    monkeypatch.setattr(tcpdump_text, "BLOCK", block)
+    text = "\n".join(tcpdump_lines(5, 30)) + "\n"
+    lf, cr = tmp_path / "lf.txt", tmp_path / "cr.txt"
+    lf.write_text(text)
+    cr.write_bytes(text.replace("\n", "\r").encode())
+    (want, want_stats, _), _ = same_three_ways(lf, monkeypatch)
+    (got, got_stats, error), _ = same_three_ways(cr, monkeypatch)
+    assert not error and len(got) == len(want) > 300
+    assert [(r.frame, r.ts_ns, r.headers) for r in got] == [
+        (r.frame, r.ts_ns, r.headers) for r in want]
+    assert any("CR line ends" in w for w in got_stats.warnings)
+    assert not any("CR line ends" in w for w in want_stats.warnings)

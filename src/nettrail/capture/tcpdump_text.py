@@ -96,6 +96,13 @@ def _utf8(data: bytes) -> bool:
     return True
 
 
+def _cr_only(data: bytes) -> bool:
+    """Whether a file's first bytes end their lines with CR alone (old Mac OS editors): CRs
+    and no LF at all (a stray CR in a file of LF lines is left alone). Read as one line,
+    every packet after the first would be lost."""
+    return b"\r" in data and b"\n" not in data
+
+
 def _bad_line(block: bytes) -> int:
     """Where the first line of ``block`` with a NUL byte or invalid UTF-8 starts."""
     end = len(block)
@@ -341,7 +348,14 @@ class TextReader:
         try:
             with open(self.path, "rb") as f:
                 rest = b""
+                cr_only = None
                 while data := f.read(max(self.block_size, len(rest))):  # a long line: double
+                    if cr_only is None:
+                        cr_only = _cr_only(data)
+                        if cr_only:
+                            self.warner.warn("CR line ends", 1, "CR line ends (read as LF)")
+                    if cr_only:
+                        data = data.replace(b"\r", b"\n")
                     block = rest + data
                     cut = block.rfind(b"\n") + 1
                     rest = block[cut:]
