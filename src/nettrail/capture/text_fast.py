@@ -492,11 +492,11 @@ class FastLine:
     def make_pairs(self, items: Iterable[tuple[bytes, int]]) -> None:
         """The address pairs of ``IP a.p > b.q`` texts of a protocol not cached yet, each with
         the other direction (it mostly follows: one parse for both); -1 cached for a text
-        where one is not an address. One loop for all: no call per pair but for a host that
-        is not a dotted quad. The pairs' rows of ``per_pair`` are made on the way."""
+        where one is not an address. One loop for all: no call per pair but for a new host.
+        The pairs' rows of ``per_pair`` are made on the way."""
         pairs, known, ends = self.pairs, self.addrs, self.ends
         keys, conn_ids = self._keys, self._conn_ids
-        add, add_row, v4 = pairs.append, self._rows.extend, V4_HOST.match
+        add, add_row = pairs.append, self._rows.extend
         for text, proto in items:
             cache = ends[proto == PROTO_UDP]
             if text in cache:  # made as the other direction of one before
@@ -507,21 +507,11 @@ class FastLine:
             src_h, _, sport = src_t.rpartition(".")
             dst_h, _, dport = dst_t.rpartition(".")
             src = known.get(src_h, "")
-            if src == "":  # _addr, a dotted quad inline
-                if version == 4 and v4(src_h) is not None:
-                    if len(known) >= CACHE_LIMIT:
-                        known.clear()
-                    known[src_h] = src = src_h
-                else:
-                    src = self._addr(src_h, version)
+            if src == "":
+                src = self._addr(src_h, version)
             dst = known.get(dst_h, "")
             if dst == "":
-                if version == 4 and v4(dst_h) is not None:
-                    if len(known) >= CACHE_LIMIT:
-                        known.clear()
-                    known[dst_h] = dst = dst_h
-                else:
-                    dst = self._addr(dst_h, version)
+                dst = self._addr(dst_h, version)
             sp = int(sport) if len(sport) <= 5 and sport.isascii() and sport.isdigit() else -1
             dp = int(dport) if len(dport) <= 5 and dport.isascii() and dport.isdigit() else -1
             if len(cache) >= CACHE_LIMIT:
@@ -550,12 +540,15 @@ class FastLine:
         """The address of a host printed without its port (None if it is not one), cached."""
         addr = self.addrs.get(text, "")
         if addr == "":
-            try:
-                addr, port = split_endpoint(text, version)
-            except TextError:
-                addr = None
+            if version == 4 and V4_HOST.match(text) is not None:
+                addr = text  # a dotted quad: what split_endpoint gives, without its work
             else:
-                addr = None if port is not None else addr
+                try:
+                    addr, port = split_endpoint(text, version)
+                except TextError:
+                    addr = None
+                else:
+                    addr = None if port is not None else addr
             remember(self.addrs, text, addr)
         return addr
 
