@@ -181,6 +181,12 @@ def _words(top: Finding, related: Sequence[Finding], ctx: Context) -> tuple[str,
             return ("the server refused the connection (RST in answer to the SYN)",
                     "Check that the service listens on the server (ss -ltn) and that no local "
                     "firewall rejects it.")
+        if d.get("roles") == "unknown":
+            addr = d.get("address", "?")
+            return (f"{addr} reset the connection (the handshake was not captured, so which "
+                    f"side is the server is not known)",
+                    f"Look at the logs of the application at {addr} for why it aborted the "
+                    f"connection.")
         return ("the server reset the connection",
                 "Look at the server application's logs for why it aborted the connection.")
     return (top.summary, "See the evidence below.")

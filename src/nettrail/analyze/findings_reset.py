@@ -132,24 +132,36 @@ def _from_server(conv: Conversation, rst: Track) -> Finding:
         s = trigger.at(origin.point)
         if s is not None:
             ev.append(evidence(s, f"client {packet_name(trigger)} reaches the server side"))
-    ev.extend(evidence(s, "RST from the server" if s is origin else "RST")
-              for s in rst.sightings)
+    ev.extend(evidence(s, ("RST from the server" if conv.has_handshake else f"RST from {src}")
+                       if s is origin else "RST") for s in rst.sightings)
+    details = {"origin": origin.point, "how": "reset"}
     if trigger is not None and trigger.flags & SYN:
         summary = (f"the server {src} refused the connection: it answered the SYN with RST "
                    f"(nothing listens on port {src.port}, or a firewall rejects it)")
-        how = "refused"
+        details["how"] = "refused"
+    elif not conv.has_handshake:
+        summary = f"{src} reset the connection (RST first seen at {origin.point}){UNKNOWN_ROLES}"
+        details.update(roles="unknown", address=str(src))
     else:
         summary = f"the server {src} reset the connection (RST first seen at {origin.point})"
-        how = "reset"
     return Finding(RESET_FROM_SERVER, Severity.ERROR, summary, tuple(ev), root_cause=True,
-                   connection=conv.key, details={"origin": origin.point, "how": how})
+                   connection=conv.key, details=details)
+
+
+UNKNOWN_ROLES = "; the handshake was not captured, so which side is the client is not known"
+"""Said wherever "client" or "server" would only be the side seen first."""
 
 
 def _from_client(conv: Conversation, rst: Track) -> Finding:
     origin: Sighting = rst.first
     src = origin.forms[0][0]
-    summary = f"the client {src} reset the connection (RST first seen at {origin.point})"
-    ev = tuple(evidence(s, "RST from the client") for s in rst.sightings)
+    if conv.has_handshake:
+        summary = f"the client {src} reset the connection (RST first seen at {origin.point})"
+        note = "RST from the client"
+    else:
+        summary = f"{src} reset the connection (RST first seen at {origin.point}){UNKNOWN_ROLES}"
+        note = f"RST from {src}"
+    ev = tuple(evidence(s, note) for s in rst.sightings)
     return Finding(RESET_FROM_CLIENT, Severity.INFO, summary, ev, connection=conv.key,
                    details={"origin": origin.point})
 

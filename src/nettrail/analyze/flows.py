@@ -641,14 +641,21 @@ def _outcome_finding(conn: Connection, st: State) -> Finding | None:
         # One point sees who the RST claims to come from, not who made it: a device that
         # answers for the server's address (a NAT box without state) looks the same here.
         who = "client" if from_client else "server's address"
-        summary = f"{conn.point}: {flow}: RST from the {who}"
+        if st[_H] & H_MID and not st[_H] & (H_SYN | H_SYNACK):
+            # The handshake was not captured: "client" is only the side seen first.
+            who = str(conn.client if from_client else conn.server)
+            summary = (f"{conn.point}: {flow}: RST from {who} (the handshake was not "
+                       f"captured, so which side is the client is not known)")
+        else:
+            who = f"the {who}"
+            summary = f"{conn.point}: {flow}: RST from {who}"
         if not st[_H] & (H_EST | H_MID):
             summary += " during the handshake"
         answered = st[_RST_ANSWERED]
         if answered is not None and answered is not syn:
             ev.append(sig_evidence(conn, answered, not from_client,
                                     "last packet from the other side before the RST"))
-        ev.append(sig_evidence(conn, rst, from_client, f"RST from the {who}"))
+        ev.append(sig_evidence(conn, rst, from_client, f"RST from {who}"))
     elif conn.outcome is Outcome.SYN_UNANSWERED:
         kind, root = "syn-unanswered", False
         n = st[_SYN_COUNT]
