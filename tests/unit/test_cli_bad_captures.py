@@ -113,6 +113,23 @@ def test_utf16_text_is_named_as_such(
                             "UTF-8 first (iconv -f UTF-16 -t UTF-8)"]
 
 
+@pytest.mark.parametrize("order", ["LE", "BE"])
+def test_utf16_text_without_a_byte_order_mark_is_named_with_its_byte_order(
+    tmp_path: Path, order: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "u16.txt"
+    path.write_bytes((SYN_LINE * 3).encode(f"utf-16-{order.lower()}"))
+    assert main(["analyze", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert _errors(err) == [f"nettrail: error: {path} at byte 0: UTF-16{order} text without a "
+                            f"byte-order mark: convert it to UTF-8 first (iconv -f UTF-16{order} "
+                            "-t UTF-8)"]
+    converted = tmp_path / "u8.txt"
+    converted.write_bytes(path.read_bytes().decode(f"utf-16-{order.lower()}").encode())
+    assert main(["analyze", str(converted)]) == 0
+
+
 SYN_FRAME = eth(ipv4("10.0.0.1", "10.0.0.2", 6, tcp(1000, 80, 0x02)))
 UNKNOWN_LINK = 147  # a user link type: nothing nettrail can decode
 
