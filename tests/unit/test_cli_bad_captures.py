@@ -80,7 +80,7 @@ def test_damaged_run_manifest_says_what_is_wrong_in_plain_words(
     (tmp_path / "manifest.json").write_text(manifest)
     assert main(["analyze", str(tmp_path)]) == 2
     assert _errors(capsys.readouterr().err) == [
-        f"nettrail: error: {tmp_path}/manifest.json: not a lab run manifest ({why})"]
+        f"nettrail: error: {tmp_path}/manifest.json: not a run manifest ({why})"]
 
 
 SYN_LINE = "08:10:54.514309 IP 198.51.100.4.51512 > 203.0.113.2.22: Flags [S], seq 1, win 5, " \
