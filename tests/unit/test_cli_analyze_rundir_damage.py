@@ -192,5 +192,5 @@ def test_any_value_changed_in_the_run_json_gives_a_report_or_one_line(
     code, out, err = _analyze(run, capsys)
     assert code in (0, 2)
     assert all(line.startswith(("nettrail: warning: ", "nettrail: error: ")) for line in err)
-    if code == 0:
-        assert "4 capture points" in out
+    if code == 0:  # a point dropped from the manifest is simply not read
+        assert out.startswith("nettrail analyze: ") and " capture point" in out
