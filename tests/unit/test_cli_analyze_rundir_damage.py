@@ -194,3 +194,15 @@ def test_any_value_changed_in_the_run_json_gives_a_report_or_one_line(
     assert all(line.startswith(("nettrail: warning: ", "nettrail: error: ")) for line in err)
     if code == 0:  # a point dropped from the manifest is simply not read
         assert out.startswith("nettrail analyze: ") and " capture point" in out
+
+
+def test_run_whose_manifest_lists_no_points_is_an_error_not_silence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _copy(tmp_path)
+    manifest = _json(run, "manifest.json")
+    manifest["points"] = []  # every host failed
+    (run / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    code, out, err = _analyze(run, capsys)
+    assert (code, out) == (2, "")
+    assert err == [f"nettrail: error: {run}: no captures: its manifest.json lists no points"]

@@ -143,6 +143,8 @@ def expand_inputs(
                 raise InputError(f"{arg}: a directory without a {MANIFEST_NAME} (not written "
                                  "by `nettrail lab run` or `nettrail collect`)")
             pairs, names = captures_of(Path(arg))
+            if not pairs:
+                raise InputError(f"{arg}: no captures: its {MANIFEST_NAME} lists no points")
             inputs.extend(pairs)
             ifnames.update(names)
         else:
