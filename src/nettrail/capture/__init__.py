@@ -78,7 +78,7 @@ def utf16_order(head: bytes) -> str | None:
     shows.
     """
     size = len(head) // 2 * 2
-    if size < 4:
+    if size < 4 or head.count(0) * 4 < size:  # not one byte in two NUL, as ASCII would be
         return None
     for order, codec in (("LE", "utf-16-le"), ("BE", "utf-16-be")):
         text = head[:size].decode(codec, errors="replace")
