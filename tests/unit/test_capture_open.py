@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from capkit import eth, idb, ipv4, pcap, shb, tcp
-from nettrail.capture import detect_format, open_capture, parse_point_arg
+from nettrail.capture import detect_format, open_capture, parse_point_arg, utf16_order
 from nettrail.errors import CaptureError, InputError
 from nettrail.model.packet import SYN
 
@@ -91,3 +91,24 @@ def test_text_turning_binary_keeps_the_good_lines(tmp_path: Path) -> None:
         records.extend(capture)
     assert len(records) == 1 and records[0].tcp is not None and records[0].tcp.flags == SYN
     assert info.value.line == 2
+
+
+TEXT_LINE = "08:10:54.514309 IP 198.51.100.4.51512 > 203.0.113.2.22: Flags [S], length 0\n"
+
+
+@pytest.mark.parametrize("head", [
+    TEXT_LINE.encode(),  # UTF-8 text
+    bytes(range(256)) * 4,  # binary
+    b"\x00" * 64,  # zeros
+    "a".encode("utf-16-le"),  # one unit: too short to tell
+    "é—ß 08:10".encode().ljust(32, b"\x00"),  # text then padding
+])
+def test_only_text_encoded_as_utf16_reads_as_utf16(head: bytes) -> None:
+    assert utf16_order(head) is None
+
+
+@pytest.mark.parametrize(("codec", "order"), [("utf-16-le", "LE"), ("utf-16-be", "BE")])
+def test_utf16_text_cut_anywhere_is_told_by_its_byte_order(codec: str, order: str) -> None:
+    data = (TEXT_LINE * 60).encode(codec)
+    for cut in (5, 100, 4095, 4096):
+        assert utf16_order(data[:cut]) == order

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from capkit import epb, eth, idb, ipv4, pcap, shb, tcp
 from nettrail.cli.main import main
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -79,7 +80,7 @@ def test_damaged_run_manifest_says_what_is_wrong_in_plain_words(
     (tmp_path / "manifest.json").write_text(manifest)
     assert main(["analyze", str(tmp_path)]) == 2
     assert _errors(capsys.readouterr().err) == [
-        f"nettrail: error: {tmp_path}/manifest.json: not a lab run manifest ({why})"]
+        f"nettrail: error: {tmp_path}/manifest.json: not a run manifest ({why})"]
 
 
 SYN_LINE = "08:10:54.514309 IP 198.51.100.4.51512 > 203.0.113.2.22: Flags [S], seq 1, win 5, " \
@@ -110,3 +111,65 @@ def test_utf16_text_is_named_as_such(
     assert out == ""
     assert _errors(err) == [f"nettrail: error: {path} at byte 0: UTF-16 text: convert it to "
                             "UTF-8 first (iconv -f UTF-16 -t UTF-8)"]
+
+
+@pytest.mark.parametrize("order", ["LE", "BE"])
+def test_utf16_text_without_a_byte_order_mark_is_named_with_its_byte_order(
+    tmp_path: Path, order: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "u16.txt"
+    path.write_bytes((SYN_LINE * 3).encode(f"utf-16-{order.lower()}"))
+    assert main(["analyze", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert _errors(err) == [f"nettrail: error: {path} at byte 0: UTF-16{order} text without a "
+                            f"byte-order mark: convert it to UTF-8 first (iconv -f UTF-16{order} "
+                            "-t UTF-8)"]
+    converted = tmp_path / "u8.txt"
+    converted.write_bytes(path.read_bytes().decode(f"utf-16-{order.lower()}").encode())
+    assert main(["analyze", str(converted)]) == 0
+
+
+SYN_FRAME = eth(ipv4("10.0.0.1", "10.0.0.2", 6, tcp(1000, 80, 0x02)))
+UNKNOWN_LINK = 147  # a user link type: nothing nettrail can decode
+
+
+def _skipped_captures(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Captures whose every packet is of a link type nettrail cannot read, each with the place
+    of its one error line."""
+    ng_bytes = shb() + idb(UNKNOWN_LINK) + idb(1) + epb(SYN_FRAME, 10**9)
+    made = {"pcap": (pcap([(10**9, SYN_FRAME)], linktype=UNKNOWN_LINK), 20),
+            "pcapng": (ng_bytes, len(shb()) + 8)}
+    found = {}
+    for kind, (data, offset) in made.items():
+        path = tmp_path / f"skipped.{kind}"
+        path.write_bytes(data)
+        found[kind] = (path, f"nettrail: error: {path} at byte {offset}: unsupported link "
+                       f"type {UNKNOWN_LINK}")
+    return found
+
+
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_capture_with_every_packet_of_an_unknown_link_type_prints_no_report(
+    tmp_path: Path, kind: str, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, line = _skipped_captures(tmp_path)[kind]
+    assert main(["analyze", "--format", fmt, str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert _errors(err) == [line] and err == line + "\n"
+
+
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+def test_skipped_capture_beside_a_good_one_leaves_the_good_one_analysed(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, line = _skipped_captures(tmp_path)[kind]
+    good = tmp_path / "good.pcapng"
+    good.write_bytes(shb() + idb(1) + epb(SYN_FRAME, 10**9))
+    assert main(["analyze", str(path), str(good)]) == 2
+    out, err = capsys.readouterr()
+    assert "Point good: 1 packet (pcapng)" in out
+    assert "10.0.0.1:1000 > 10.0.0.2:80  syn-unanswered" in out
+    assert _errors(err) == [line]

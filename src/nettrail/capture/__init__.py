@@ -57,12 +57,35 @@ def detect_format(path: str) -> str:
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # what PowerShell's > writes
         raise CaptureError("UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)",
                            path=path, offset=0)
+    order = utf16_order(head)
+    if order:
+        raise CaptureError(f"UTF-16{order} text without a byte-order mark: convert it to UTF-8 "
+                           f"first (iconv -f UTF-16{order} -t UTF-8)", path=path, offset=0)
     if head[:2] == b"\x1f\x8b":
         raise CaptureError("gzip-compressed file: decompress it first", path=path, offset=0)
     if _looks_like_text(head):
         return "tcpdump-text"
     raise CaptureError(f"not a pcap, pcapng or tcpdump text file (starts 0x{head[:4].hex()})",
                        path=path, offset=0)
+
+
+def utf16_order(head: bytes) -> str | None:
+    """``LE`` or ``BE`` when ``head`` reads as UTF-16 text of that byte order without a
+    byte-order mark (``iconv -t UTF-16LE`` of a tcpdump text), else None.
+
+    It does when at least 19 of 20 of its 16-bit units are printable ASCII, tabs or line ends:
+    one byte of every pair NUL, the other not, which neither UTF-8 text nor a binary capture
+    shows.
+    """
+    size = len(head) // 2 * 2
+    if size < 4 or head.count(0) * 4 < size:  # not one byte in two NUL, as ASCII would be
+        return None
+    for order, codec in (("LE", "utf-16-le"), ("BE", "utf-16-be")):
+        text = head[:size].decode(codec, errors="replace")
+        plain = sum(1 for ch in text if " " <= ch <= "~" or ch in "\t\r\n")
+        if plain * 20 >= len(text) * 19:
+            return order
+    return None
 
 
 def _looks_like_text(head: bytes) -> bool:

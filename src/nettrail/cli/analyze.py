@@ -22,8 +22,8 @@ from nettrail.capture.inputs import Inputs, open_inputs
 from nettrail.cli.args import checked
 from nettrail.cli.main import EXIT_INPUT, EXIT_OK
 from nettrail.cli.progress import Progress, Reading
-from nettrail.errors import InputError, LabError
-from nettrail.model.analysis import Analysis
+from nettrail.errors import InputError
+from nettrail.model.analysis import Analysis, PointSummary
 from nettrail.run import PacketFilter, analyze_files
 
 DESCRIPTION = ("Read pcap, pcapng or tcpdump text captures, one or more per capture point, "
@@ -84,8 +84,7 @@ def run(args: argparse.Namespace) -> int:
                                                                       args.filter_port))
         analysis = with_snapshots(with_clock_checks(result.analysis, args.captures),
                                    args.captures)
-        readable = len(result.errors) < len(inputs) or any(p.packets for p in analysis.points)
-        if readable:
+        if len(result.errors) < len(inputs) or any(map(read_packets, analysis.points)):
             render(analysis, args.format, sys.stdout)
             sys.stdout.flush()
             if args.html:
@@ -95,6 +94,14 @@ def run(args: argparse.Namespace) -> int:
     for err in result.errors:
         print(f"nettrail: error: {err}", file=sys.stderr)
     return EXIT_INPUT if result.errors else EXIT_OK
+
+
+def read_packets(point: PointSummary) -> int:
+    """The packets of ``point`` that were read, not counting those of a link type nettrail
+    cannot decode (a pcapng whose every packet is of such an interface was not read at all,
+    like a pcap of that link type)."""
+    return point.packets - sum(count for reason, count in point.skipped.items()
+                               if reason.startswith("unsupported-link-type:"))
 
 
 def with_snapshots(analysis: Analysis, args: Sequence[str]) -> Analysis:
@@ -133,11 +140,11 @@ def expand_inputs(
             from nettrail.lab.manifest import MANIFEST_NAME, captures_of
 
             if not os.path.isfile(os.path.join(arg, MANIFEST_NAME)):
-                raise InputError(f"{arg}: a directory without a lab {MANIFEST_NAME}")
-            try:
-                pairs, names = captures_of(Path(arg))
-            except LabError as exc:
-                raise InputError(str(exc)) from exc
+                raise InputError(f"{arg}: a directory without a {MANIFEST_NAME} (not written "
+                                 "by `nettrail lab run` or `nettrail collect`)")
+            pairs, names = captures_of(Path(arg))
+            if not pairs:
+                raise InputError(f"{arg}: no captures: its {MANIFEST_NAME} lists no points")
             inputs.extend(pairs)
             ifnames.update(names)
         else:
@@ -148,17 +155,21 @@ def expand_inputs(
 
 def with_clock_checks(analysis: Analysis, args: Sequence[str]) -> Analysis:
     """``analysis`` with the clocks a ``nettrail collect`` run measured set beside the
-    packets' (only when a single collect run directory is analysed)."""
+    packets' (only when a single collect run directory is analysed; unreadable clock
+    measurements are named in a warning on stderr and the packets' clocks stand alone)."""
     if len(args) != 1 or not os.path.isdir(args[0]):
         return analysis
     from nettrail.analyze.clockprobe import combine
     from nettrail.collect.manifest import clocks
-    from nettrail.lab.manifest import read
+    from nettrail.lab.manifest import MANIFEST_NAME, read
 
+    manifest = read(Path(args[0]))
     try:
-        measured = clocks(read(Path(args[0])))
-    except LabError as exc:
-        raise InputError(str(exc)) from exc
+        measured = clocks(manifest)
+    except InputError as exc:
+        print(f"nettrail: warning: {Path(args[0]) / MANIFEST_NAME}: {exc}; the clocks are "
+              "estimated from the packets alone", file=sys.stderr)
+        return analysis
     if not measured:
         return analysis
     checks = combine([p.name for p in analysis.points], measured, analysis.clock)

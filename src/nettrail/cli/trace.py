@@ -19,6 +19,7 @@ from nettrail.report.text import render
 from nettrail.report.trace_json import JsonLines
 from nettrail.report.trace_pcapng import PcapngOut
 from nettrail.report.trace_text import Timeline
+from nettrail.signals import signal_handlers
 from nettrail.trace.config import HOOKS, TraceConfig
 from nettrail.trace.netns_names import NetnsNames
 from nettrail.trace.records import by_point, reset_origins, to_packet_records
@@ -203,8 +204,7 @@ def run(args: argparse.Namespace) -> int:
 
     with contextlib.ExitStack() as stack:
         out = _Outputs(args, cfg, stack)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            stack.callback(signal.signal, signum, signal.signal(signum, _stop))
+        stack.enter_context(signal_handlers(_stop, signal.SIGINT, signal.SIGTERM))
         result = TraceRun(cfg, out.sinks, command, args.duration, args.ready_file,
                           lambda: stop["flag"], on_start=out.start, names=names).run()
         out.finish(result)

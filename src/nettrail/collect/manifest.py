@@ -7,6 +7,7 @@ reads both; ``hosts`` adds each host's state, host key, clock measurements and c
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
 from collections.abc import Mapping
@@ -90,25 +91,54 @@ def write(output: Path, data: Mapping[str, Any]) -> Path:
 
 
 def clocks(data: Mapping[str, Any]) -> dict[str, HostClock]:
-    """The measured clocks of a collect manifest by host (empty for any other manifest)."""
+    """The measured clocks of a collect manifest by host (empty for any other manifest);
+    InputError saying which entry is unreadable."""
     if data.get("kind") != KIND:
         return {}
+    hosts = data.get("hosts")
+    if not isinstance(hosts, list):
+        raise _unreadable("'hosts' is not a list")
     result = {}
-    try:
-        for h in data["hosts"]:
-            c = h.get("clock")
-            if c is None:
-                continue
-            result[str(h["name"])] = HostClock(
-                str(h["name"]), _read_estimate(c.get("before")), _read_estimate(c.get("after")),
-                c.get("synchronised"), c.get("max_error_ns"))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"a collect manifest with unreadable clocks: {exc}") from exc
+    for i, h in enumerate(hosts):
+        where = f"hosts[{i}]"
+        if not isinstance(h, dict) or not isinstance(h.get("name"), str):
+            raise _unreadable(f"{where} has no name")
+        c = h.get("clock")
+        if c is None:
+            continue
+        if not isinstance(c, dict):
+            raise _unreadable(f"{where}.clock is not an object")
+        synchronised, max_error = c.get("synchronised"), c.get("max_error_ns")
+        if synchronised is not None and not isinstance(synchronised, bool):
+            raise _unreadable(f"{where}.clock.synchronised is not true, false or null")
+        if max_error is not None and not _is_number(max_error, int):
+            raise _unreadable(f"{where}.clock.max_error_ns is not a whole number")
+        result[h["name"]] = HostClock(
+            h["name"], _read_estimate(c.get("before"), f"{where}.clock.before"),
+            _read_estimate(c.get("after"), f"{where}.clock.after"), synchronised, max_error)
     return result
 
 
-def _read_estimate(d: Mapping[str, Any] | None) -> ProbeEstimate | None:
+def _read_estimate(d: Any, where: str) -> ProbeEstimate | None:
     if d is None:
         return None
-    return ProbeEstimate(float(d["offset_ns"]), float(d["uncertainty_ns"]), int(d["probes"]),
-                         int(d["at_ns"]))
+    if not isinstance(d, dict):
+        raise _unreadable(f"{where} is not an object")
+    for key, kind in (("offset_ns", float), ("uncertainty_ns", float), ("probes", int),
+                      ("at_ns", int)):
+        if not _is_number(d.get(key), kind):
+            raise _unreadable(f"{where}.{key} is not a{' whole' if kind is int else ''} number")
+    return ProbeEstimate(float(d["offset_ns"]), float(d["uncertainty_ns"]), d["probes"],
+                         d["at_ns"])
+
+
+def _is_number(value: Any, kind: type) -> bool:
+    """A finite JSON number (a whole one when ``kind`` is int), not a boolean."""
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
+
+
+def _unreadable(why: str) -> InputError:
+    return InputError(f"unreadable clock measurements: {why}")

@@ -24,6 +24,7 @@ from nettrail.collect.host import DONE, FAILED, HostRun, HostSettings
 from nettrail.collect.peers import Peers
 from nettrail.collect.ssh import check_host
 from nettrail.errors import InputError
+from nettrail.signals import signal_handlers
 
 DEFAULT_SETTLE_S = 1.0
 _SLICE_S = 0.1
@@ -131,16 +132,8 @@ def signals_noted() -> Iterator[list[int]]:
     a host's ``settled`` lock taken, and the run hung in its drain). Outside the main thread
     signals cannot be handled here: nothing changes."""
     noted: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
+    with signal_handlers(lambda n, _f: noted.append(n), signal.SIGINT, signal.SIGTERM):
         yield noted
-        return
-    previous = {signum: signal.signal(signum, lambda n, _f: noted.append(n))
-                for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield noted
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def _trigger(plan: CollectPlan, signals: list[int]) -> int | None:

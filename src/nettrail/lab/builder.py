@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 
@@ -16,6 +15,7 @@ from nettrail.errors import LabError
 from nettrail.lab import ovs, services, shell, sshhosts, state
 from nettrail.lab.plan import Step, namespace_steps, network_steps
 from nettrail.lab.scenario import Scenario
+from nettrail.signals import signal_handlers
 
 Undo = tuple[str, Callable[[], None]]
 
@@ -155,15 +155,9 @@ def _stopper(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises KeyboardInterrupt (main thread only) so we unwind."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
+    with signal_handlers(handler, signal.SIGTERM):
         yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

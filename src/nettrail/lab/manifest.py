@@ -8,12 +8,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nettrail.errors import LabError
+from nettrail.errors import InputError, LabError
+from nettrail.jsonfile import read_json
 from nettrail.lab.outcome import TrafficResult
 from nettrail.lab.scenario import Scenario
 
 MANIFEST_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+WHAT = "a run manifest"  # a lab run's or a collect run's: analyze reads both
 
 
 def build(scenario: Scenario, points: Sequence[Mapping[str, Any]], traffic: TrafficResult,
@@ -65,29 +67,34 @@ def write(output: Path, data: Mapping[str, Any]) -> Path:
 
 
 def read(output: Path) -> dict[str, Any]:
-    """Read the manifest of a run directory."""
+    """Read the manifest of a run directory (InputError naming the file when it is none)."""
     path = output / MANIFEST_NAME
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LabError(f"cannot read {path}: {exc}") from exc
+    data = read_json(path, WHAT)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not {WHAT} (not a JSON object)")
     return data
 
 
 def captures_of(output: Path) -> tuple[list[tuple[str, str]], dict[str, dict[int, str]]]:
     """A run directory's (point, pcap path) pairs in capture order, and ifindex -> name per point.
 
-    What ``analyze_files(captures, ifnames=...)`` takes; LabError when the manifest is unusable.
+    What ``analyze_files(captures, ifnames=...)`` takes; InputError when the manifest is
+    unusable.
     """
     data = read(output)
     try:
-        captures = [(str(p["name"]), str(output / p["pcap"])) for p in data["points"]]
-        ifnames = {str(p["name"]): {int(k): str(v) for k, v in p["interfaces"].items()}
+        captures = [(_text(p["name"]), str(output / _text(p["pcap"]))) for p in data["points"]]
+        ifnames = {str(p["name"]): {int(k): _text(v) for k, v in p["interfaces"].items()}
                    for p in data["points"]}
     except KeyError as exc:
-        raise LabError(f"{output / MANIFEST_NAME}: not a lab run manifest "
-                       f"(missing key {exc})") from exc
+        raise InputError(f"{output / MANIFEST_NAME}: not {WHAT} (missing key {exc})") from exc
     except (TypeError, AttributeError, ValueError) as exc:
-        raise LabError(f"{output / MANIFEST_NAME}: not a lab run manifest ('points' must be a "
-                       "list of objects with name, pcap and interfaces {ifindex: name})") from exc
+        raise InputError(f"{output / MANIFEST_NAME}: not {WHAT} ('points' must be a list of "
+                         "objects with name, pcap and interfaces {ifindex: name})") from exc
     return captures, ifnames
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"not a string: {value!r}")
+    return value

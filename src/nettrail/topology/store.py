@@ -9,10 +9,12 @@ from typing import Any, TextIO
 
 from nettrail.analyze import owners as nat_owners
 from nettrail.errors import InputError
+from nettrail.jsonfile import read_json
 from nettrail.model.topology import NatRule, Topology
 from nettrail.report import snapshot_json
 
 SNAPSHOT_DIR = "snapshots"
+WHAT = "a nettrail snapshot"
 
 
 def write(run_dir: Path, host: str, topo: Topology) -> Path:
@@ -35,10 +37,8 @@ def write_text(run_dir: Path, host: str, text: str) -> Path:
     """Write a host's snapshot JSON received as text (a remote host's) as
     ``RUN/snapshots/HOST.json``, after checking it reads as a snapshot (InputError if not)."""
     try:
-        data = json.loads(text)
-        for ns in data["namespaces"]:
-            [_rule(r) for r in ns["nat"]]
-    except (ValueError, KeyError, TypeError) as exc:
+        nat_rules(json.loads(text))
+    except (ValueError, RecursionError) as exc:
         raise InputError(f"not a nettrail snapshot: {exc!s}") from exc
     folder = run_dir / SNAPSHOT_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -54,13 +54,40 @@ def read_rules(run_dir: Path) -> tuple[dict[str, list[NatRule]], list[InputError
     errors: list[InputError] = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            data = json.loads(path.read_text())
-            out[path.stem] = [_rule(r) for ns in data["namespaces"] for r in ns["nat"]]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            errors.append(InputError(f"{path}: not a nettrail snapshot: {exc!s}"))
+            out[path.stem] = nat_rules(read_json(path, WHAT))
+        except InputError as exc:
+            errors.append(exc)
+        except ValueError as exc:
+            errors.append(InputError(f"{path}: not {WHAT} ({exc})"))
     return out, errors
 
 
-def _rule(d: dict[str, Any]) -> NatRule:
-    return NatRule(str(d["namespace"]), str(d["source"]), str(d["where"]), str(d["kind"]),
-                   tuple(d["before"]), tuple(d["after"]), bool(d["stateful"]), str(d["text"]))
+def nat_rules(data: Any) -> list[NatRule]:
+    """The NAT rules of every namespace of a snapshot document; ValueError saying what in
+    it is not as ``snapshot_json`` writes it."""
+    namespaces = data.get("namespaces") if isinstance(data, dict) else None
+    if not isinstance(namespaces, list):
+        raise ValueError("no 'namespaces' list")
+    rules: list[NatRule] = []
+    for i, ns in enumerate(namespaces):
+        nat = ns.get("nat") if isinstance(ns, dict) else None
+        if not isinstance(nat, list):
+            raise ValueError(f"namespaces[{i}] has no 'nat' list")
+        rules.extend(_rule(r, f"namespaces[{i}].nat[{j}]") for j, r in enumerate(nat))
+    return rules
+
+
+def _rule(d: Any, where: str) -> NatRule:
+    if not isinstance(d, dict):
+        raise ValueError(f"{where} is not an object")
+    for key in ("namespace", "source", "where", "kind", "text"):
+        if not isinstance(d.get(key), str):
+            raise ValueError(f"{where}.{key} is not a string")
+    for key in ("before", "after"):
+        value = d.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{where}.{key} is not a list of strings")
+    if not isinstance(d.get("stateful"), bool):
+        raise ValueError(f"{where}.stateful is not true or false")
+    return NatRule(d["namespace"], d["source"], d["where"], d["kind"], tuple(d["before"]),
+                   tuple(d["after"]), d["stateful"], d["text"])
