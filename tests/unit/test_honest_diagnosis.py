@@ -3,7 +3,7 @@ failures the packets cannot explain called inconclusive, one translation listed 
 
 from __future__ import annotations
 
-from crosskit import ACK, FIN, MS, PSH, handshake, incident, plain
+from crosskit import ACK, FIN, MS, PSH, RST, handshake, incident, plain
 from nettrail.analyze.crosspoint import cross_point
 from nettrail.analyze.diagnose import INCONCLUSIVE
 from nettrail.analyze.findings_nat import CLOCK_UNKNOWN
@@ -152,3 +152,27 @@ def test_an_inconclusive_failure_names_the_points_whose_text_has_no_flags() -> N
     assert "syn-unanswered at router" in d.headline
     assert "no TCP flags in the capture text of point client" in d.explanation
     assert "no sequence numbers at point client" in d.explanation
+
+
+def test_a_reset_first_seen_at_a_point_is_not_said_to_be_made_by_it_unproven() -> None:
+    """A RST first seen at a point was made there or past it, unseen: only a point that owns
+    the address (it translated the request to it) is named as its maker."""
+    net, req, rep = plain()
+    handshake(net, req, rep)
+    net.send(10.0, req[:3], PSH | ACK, seq=1001, ack=5001, length=10)  # never reaches server
+    net.send(10.5, rep[1:], RST, seq=5001, ip_id=0)  # first seen at the router
+    diag = cross_point(net.points()).diagnosis
+    assert diag is not None and diag.kinds[0] == "reset-not-from-server"
+    assert diag.headline.startswith("the connection was reset by a device at or beyond router")
+    assert "Find the device at or beyond router" in diag.action
+
+
+def test_the_asymmetric_nat_headline_names_the_resetting_point_only_when_it_owns_the_address(
+) -> None:
+    points = incident().points()
+    whole = cross_point(points).diagnosis
+    assert whole is not None and whole.headline.endswith("; router then resets the connection")
+    del points["router"]
+    thin = cross_point(points).diagnosis
+    assert thin is not None
+    assert thin.headline.endswith("; a device at or beyond client then resets the connection")

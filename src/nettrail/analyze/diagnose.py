@@ -143,6 +143,13 @@ def _words(top: Finding, related: Sequence[Finding], ctx: Context) -> tuple[str,
         return _asymmetric_words(d, related, ctx)
     if top.kind == RESET_NOT_FROM_SERVER:
         origin, addr = d.get("origin", "?"), d.get("address", "?")
+        if d.get("owner") != "stack":  # first seen there; made there or past it, unseen
+            return (f"the connection was reset by a device at or beyond {origin} (toward the "
+                    f"server), not by the server",
+                    f"Find the device at or beyond {origin} that answers for {addr} without "
+                    f"state for this connection (with {origin}'s NAT and routes): replies that "
+                    f"bypass it (asymmetric routing or NAT), a restarted NAT device or an "
+                    f"expired conntrack entry.")
         return (f"the connection was reset by {origin}, not by the server",
                 f"Find out why {origin} answers for {addr} without state for this connection: "
                 f"replies that bypass it (asymmetric routing or NAT), a restarted NAT device or "
@@ -198,6 +205,8 @@ def _asymmetric_words(d: dict[str, str], related: Sequence[Finding],
     req_at, reply_at = d.get("request_at", "?"), d.get("reply_at", "?")
     reset_at = _detail(related, RESET_NOT_FROM_SERVER, "origin", "")
     reset = f"; {reset_at} then resets the connection" if reset_at else ""
+    if reset_at and _detail(related, RESET_NOT_FROM_SERVER, "owner", "") != "stack":
+        reset = f"; a device at or beyond {reset_at} then resets the connection"
     req_words = req_at if req_at.startswith("between ") else f"at {req_at}"
     if ctx.openstack:
         if req_at.startswith("between "):
