@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -16,6 +17,7 @@ from nettrail.capture.partition import DEFAULT_BUDGET, Budget, SpillTable
 from nettrail.capture.points import PacketFilter, read_points
 from nettrail.errors import InputError
 from nettrail.model.analysis import Analysis, PointSummary
+from nettrail.model.table import PointData
 
 Arr = npt.NDArray[Any]
 
@@ -52,7 +54,25 @@ def analyze_files(
                                  budget=budget)
     if len(points) == 1 and isinstance(points[0].table, SpillTable) and points[0].table.spilled:
         return AnalysisRun(_partitioned(points[0].summary, points[0].table), tuple(errors))
-    return AnalysisRun(analyze(points), tuple(errors))
+    kept, notes = _read_points(points)
+    analysis = analyze(kept)
+    if notes:
+        analysis = dataclasses.replace(analysis, warnings=analysis.warnings + notes)
+    return AnalysisRun(analysis, tuple(errors))
+
+
+def _read_points(points: Sequence[PointData]) -> tuple[Sequence[PointData], tuple[str, ...]]:
+    """The points to analyse, and a note for each one left out: a point of which nothing could
+    be read (its files failed, or held only packets of link types nettrail cannot decode) is
+    not a point that saw nothing, so it is not analysed as one (nor made the clock reference)
+    while another point has packets. A point whose captures are empty stays: that is evidence."""
+    unread = {id(p) for p in points
+              if not p.summary.read_packets and (p.summary.skipped or p.summary.warnings)}
+    if not unread or len(unread) == len(points):
+        return points, ()
+    notes = tuple(f"point {p.summary.name} left out of the analysis: nothing of "
+                  f"{', '.join(p.summary.files)} could be read" for p in points if id(p) in unread)
+    return [p for p in points if id(p) not in unread], notes
 
 
 def _partitioned(summary: PointSummary, table: SpillTable) -> Analysis:

@@ -90,7 +90,8 @@ def test_good_and_bad_file_analyses_the_good_one(
     bad.write_bytes(b"")
     assert main(["analyze", f"a={lab_any}", f"b={bad}"]) == 2
     out, err = capsys.readouterr()
-    assert "Point a: 66 packets" in out and "Point b: 0 packets" in out
+    assert "Point a: 66 packets" in out and "Point b" not in out  # nothing of it was read
+    assert f"warning: point b left out of the analysis: nothing of {bad} could be read" in out
     assert err.strip() == f"nettrail: error: {bad} at byte 0: empty file"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -173,3 +174,27 @@ def test_skipped_capture_beside_a_good_one_leaves_the_good_one_analysed(
     assert "Point good: 1 packet (pcapng)" in out
     assert "10.0.0.1:1000 > 10.0.0.2:80  syn-unanswered" in out
     assert _errors(err) == [line]
+
+
+@pytest.mark.parametrize("bad", ["pcap", "pcapng", "missing"])
+def test_a_point_nothing_could_be_read_of_is_left_out_not_analysed_as_seeing_nothing(
+    tmp_path: Path, bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given first (the clock reference) or between the others, an unreadable point changes
+    nothing of the analysis of the readable ones but a warning naming it."""
+    run = FIXTURES / "collectruns" / "dual-l3"
+    good = [f"{p}={run / p}.pcap" for p in ("client", "compute", "vm")]
+    path = (_skipped_captures(tmp_path)[bad][0] if bad != "missing"
+            else tmp_path / "gone.pcap")
+    assert main(["analyze", "--format", "json", *good]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert alone["diagnosis"] and alone["warnings"] == []
+    for where in (0, 2):
+        args = [*good[:where], f"router={path}", *good[where:]]
+        assert main(["analyze", "--format", "json", *args]) == 2
+        out, err = capsys.readouterr()
+        assert len(_errors(err)) == 1
+        got = json.loads(out)
+        assert got.pop("warnings") == [f"point router left out of the analysis: nothing of "
+                                       f"{path} could be read"]
+        assert got == {k: v for k, v in alone.items() if k != "warnings"}

@@ -23,7 +23,7 @@ from nettrail.cli.args import checked
 from nettrail.cli.main import EXIT_INPUT, EXIT_OK
 from nettrail.cli.progress import Progress, Reading
 from nettrail.errors import InputError
-from nettrail.model.analysis import Analysis, PointSummary
+from nettrail.model.analysis import Analysis
 from nettrail.run import PacketFilter, analyze_files
 
 DESCRIPTION = ("Read pcap, pcapng or tcpdump text captures, one or more per capture point, "
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
                                                                       args.filter_port))
         analysis = with_snapshots(with_clock_checks(result.analysis, args.captures),
                                    args.captures)
-        if len(result.errors) < len(inputs) or any(map(read_packets, analysis.points)):
+        if len(result.errors) < len(inputs) or any(p.read_packets for p in analysis.points):
             render(analysis, args.format, sys.stdout)
             sys.stdout.flush()
             if args.html:
@@ -94,14 +94,6 @@ def run(args: argparse.Namespace) -> int:
     for err in result.errors:
         print(f"nettrail: error: {err}", file=sys.stderr)
     return EXIT_INPUT if result.errors else EXIT_OK
-
-
-def read_packets(point: PointSummary) -> int:
-    """The packets of ``point`` that were read, not counting those of a link type nettrail
-    cannot decode (a pcapng whose every packet is of such an interface was not read at all,
-    like a pcap of that link type)."""
-    return point.packets - sum(count for reason, count in point.skipped.items()
-                               if reason.startswith("unsupported-link-type:"))
 
 
 def with_snapshots(analysis: Analysis, args: Sequence[str]) -> Analysis:

@@ -22,6 +22,14 @@ class PointSummary:
     skipped: dict[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
+    @property
+    def read_packets(self) -> int:
+        """The packets that were read, not counting those of a link type nettrail cannot
+        decode (a pcapng whose every packet is of such an interface was not read at all, like
+        a pcap of that link type)."""
+        return self.packets - sum(count for reason, count in self.skipped.items()
+                                  if reason.startswith("unsupported-link-type:"))
+
 
 @dataclass(frozen=True, slots=True)
 class ClockOffset:
