@@ -224,13 +224,15 @@ def _time_ok(s: Sighting) -> bool:
 
 def cross_point(points: Mapping[str, Sequence[PacketRecord]],
                 connections: Sequence[Connection] = (),
-                tables: Mapping[str, PacketTable] | None = None) -> CrossPointResult:
+                tables: Mapping[str, PacketTable] | None = None,
+                paths: bool = True) -> CrossPointResult:
     """Analyze captures from several points; the first point's clock is the reference.
 
     ``connections`` (per-point single-point results) tell which connections failed, for an
     "inconclusive" diagnosis when the packets cannot show why; the decisions come from the
     packets alone. ``tables``: the points' packet tables, when their records are the tables'
-    rows in order (some steps then read columns instead of records).
+    rows in order (some steps then read columns instead of records). ``paths``: False when
+    no packet path is wanted (the result's are then empty; nothing else changes).
     """
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
         points = {p: trusted_times(list(recs)) for p, recs in points.items()}
@@ -255,7 +257,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
             f for f in findings if not f.root_cause]
         ctx = _context(points)
         del sightings, convs
-        kept = _kept(tracks, findings)
+        kept = _kept(tracks, findings) if paths else ()
         del tracks  # the packets whose paths are not kept go before the paths are built
         reported = tuple(c for c in clock if c.point not in unknown)
         return CrossPointResult(reported, nat, _paths(kept), tuple(findings),
