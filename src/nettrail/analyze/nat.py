@@ -21,9 +21,11 @@ from nettrail.model.flow import Endpoint
 
 _Key = tuple[str, str, Endpoint, Endpoint, str, str, str | None]
 Rewrite = tuple[str, Endpoint, Endpoint, str, str, str | None]
+_ROUTE_CACHE = 1 << 16
+_by_route: dict[tuple[tuple[str, ...], tuple[Form, ...]], tuple[Rewrite, ...]] = {}
 
 
-def track_translations(track: Track) -> list[Rewrite]:
+def track_translations(track: Track) -> Sequence[Rewrite]:
     """(kind, before, after, from_point, to_point, at) for each rewrite along one track.
 
     Copies from every point are merged in corrected time; each change of form is one rewrite.
@@ -33,7 +35,15 @@ def track_translations(track: Track) -> list[Rewrite]:
     """
     sightings = track.sightings
     if len(track.points) == len(sightings) and all(s.single for s in sightings):
-        return _one_copy_each(sightings)
+        # the rewrites follow from the forms in point order alone: the packets of a
+        # connection and direction share them (NAT and detectors ask for every track)
+        key = (track.points, tuple([s.form for s in sightings]))
+        got = _by_route.get(key)
+        if got is None:
+            if len(_by_route) >= _ROUTE_CACHE:
+                _by_route.clear()
+            got = _by_route[key] = tuple(_one_copy_each(sightings))
+        return got
     forms = {f for s in sightings for f in s.forms}
     if len(forms) < 2:
         return []
