@@ -15,7 +15,8 @@ from nettrail.analyze.table_flows import track_table
 from nettrail.model.analysis import Analysis, ClockOffset, PointSummary
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection
-from nettrail.model.packet import PacketRecord, TCPHeader
+from nettrail.model.packet import PacketRecord
+from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable, PointData, table_from_records
 
 COPY_KIND = "multi-interface-copy"
@@ -35,9 +36,8 @@ def analyze(points: Sequence[PointData], paths: bool = True) -> Analysis:
     if len(points) < 2:
         return Analysis(points=summaries, connections=tuple(connections),
                         findings=tuple(findings))
-    shared: dict[tuple[int, ...], TCPHeader] = {}  # one TCP header per packet, all points
-    kept = {p.summary.name: list(p.table.records(shared)) for p in points}
-    del shared
+    # each point's records, built as they are asked for: most rows are read as columns
+    kept = {p.summary.name: TableRows(p.table) for p in points}
     return cross_points(summaries, connections, findings, kept,
                         {p.summary.name: p.table for p in points}, paths)
 
