@@ -67,7 +67,7 @@ from nettrail.analyze.findings_reset import (
     resets_from_their_sender,
 )
 from nettrail.analyze.flows import gc_paused
-from nettrail.analyze.fold_rows import fold_rows
+from nettrail.analyze.fold_rows import build_records, fold_rows
 from nettrail.analyze.nat import infer_translations
 from nettrail.analyze.timing import trusted_times, unknown_clocks
 from nettrail.analyze.tracks import (
@@ -415,6 +415,7 @@ def _kept(tracks: Sequence[Track], findings: Sequence[Finding]) -> Sequence[Trac
 
 def _paths(tracks: Sequence[Track]) -> tuple[PacketPath, ...]:
     """The paths of ``tracks``, in their order."""
+    build_records(s for t in tracks for s in t.sightings)
     out = []
     for t in tracks:
         if len(t.sightings) == 1:

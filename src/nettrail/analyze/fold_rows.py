@@ -11,6 +11,7 @@ order of their first copy, rows in table order on equal times).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -111,3 +112,21 @@ def fold_rows(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint]) -> li
         slots[k] = new(rows, row, form, ts, flags, seq, ack, plen,
                        ip_id if kn & K_IPID else None, ip_len, ts_val if kn & K_TS else None)
     return [s for s in slots if s is not None]
+
+
+def build_records(sightings: Iterable[Sighting]) -> None:
+    """Build the records of the row sightings among ``sightings`` that have none yet, in bulk
+    per table (before a step that reads every one's record: a row at a time costs more)."""
+    wanted: dict[int, tuple[TableRows, list[RowSighting]]] = {}
+    for s in sightings:
+        if type(s) is RowSighting and _RECORD.__get__(s) is None:
+            got = wanted.get(id(s._rows))
+            if got is None:
+                got = wanted[id(s._rows)] = (s._rows, [])
+            got[1].append(s)
+    for rows, items in wanted.values():
+        at = np.array([s._row for s in items], np.int64)
+        order = np.argsort(at, kind="stable")  # the rows in table order: read in one sweep
+        records = rows.take(at[order])
+        for k, rec in zip(order.tolist(), records, strict=True):
+            _RECORD.__set__(items[k], rec)

@@ -15,7 +15,7 @@ from nettrail.analyze.table_flows import track_table
 from nettrail.model.analysis import Analysis, ClockOffset, PointSummary
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection
-from nettrail.model.packet import PacketRecord
+from nettrail.model.packet import PacketRecord, TCPHeader
 from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable, PointData, table_from_records
 
@@ -36,8 +36,10 @@ def analyze(points: Sequence[PointData], paths: bool = True) -> Analysis:
     if len(points) < 2:
         return Analysis(points=summaries, connections=tuple(connections),
                         findings=tuple(findings))
-    # each point's records, built as they are asked for: most rows are read as columns
-    kept = {p.summary.name: TableRows(p.table) for p in points}
+    # each point's records, built as they are asked for (most rows are read as columns),
+    # one TCP header per packet for all points
+    shared: dict[tuple[int, ...], TCPHeader] = {}
+    kept = {p.summary.name: TableRows(p.table, shared) for p in points}
     return cross_points(summaries, connections, findings, kept,
                         {p.summary.name: p.table for p in points}, paths)
 

@@ -14,7 +14,7 @@ from typing import overload
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.model.packet import PacketRecord
+from nettrail.model.packet import PacketRecord, TCPHeader
 from nettrail.model.table import PacketTable
 
 _CHUNK = 4096
@@ -22,13 +22,17 @@ _CHUNK = 4096
 
 class TableRows(Sequence[PacketRecord]):
     """The records of ``table``'s rows, in row order, built on demand (``take`` builds many
-    at once). The records are equal to ``table.records()``'s."""
+    at once). The records are equal to ``table.records()``'s. ``shared``: TCP headers by
+    their column values, as ``PacketTable.records`` takes them (several points' rows that
+    are the same packet then share one header)."""
 
-    __slots__ = ("_len", "table")
+    __slots__ = ("_len", "_shared", "table")
 
-    def __init__(self, table: PacketTable) -> None:
+    def __init__(self, table: PacketTable,
+                 shared: dict[tuple[int, ...], TCPHeader] | None = None) -> None:
         self.table = table
         self._len = len(table)
+        self._shared = {} if shared is None else shared
 
     def __len__(self) -> int:
         return self._len
@@ -52,11 +56,11 @@ class TableRows(Sequence[PacketRecord]):
         # a chunk at a time: a reader that stops early builds few records
         for start in range(0, self._len, _CHUNK):
             yield from self.table.records_of(
-                np.arange(start, min(start + _CHUNK, self._len), dtype=np.int64))
+                np.arange(start, min(start + _CHUNK, self._len), dtype=np.int64), self._shared)
 
     def take(self, rows: npt.NDArray[np.int64]) -> list[PacketRecord]:
         """The records of ``rows`` (row numbers), in that order."""
-        return self.table.records_of(np.asarray(rows, np.int64))
+        return self.table.records_of(np.asarray(rows, np.int64), self._shared)
 
     def binary(self) -> bool:
         """True when no row is from text input: every row has its capture's link type, and

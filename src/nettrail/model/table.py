@@ -187,9 +187,12 @@ class PacketTable:
                 continue
             yield from _batch_records(self, b, {} if shared is None else shared)
 
-    def records_of(self, rows: npt.NDArray[np.int64]) -> list[PacketRecord]:
+    def records_of(self, rows: npt.NDArray[np.int64],
+                   shared: dict[tuple[int, ...], pk.TCPHeader] | None = None,
+                   ) -> list[PacketRecord]:
         """The records of rows ``rows`` (row numbers over the whole table), in that order:
-        the same records ``records`` gives for them, built from the selected rows only."""
+        the same records ``records`` gives for them, built from the selected rows only
+        (``shared``: as for ``records``)."""
         out: list[PacketRecord] = []
         if not len(rows):
             return out
@@ -201,7 +204,8 @@ class PacketTable:
             if len(where):
                 local = rows[where] - start
                 got = ([self._record(b, i) for i in local.tolist()] if b.rebuild is not None
-                       else list(_batch_records(self, b, {}, local)))
+                       else list(_batch_records(self, b, {} if shared is None else shared,
+                                                local)))
                 pieces.append((where, got))
             start += n
         if len(pieces) == 1:
