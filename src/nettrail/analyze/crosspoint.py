@@ -89,6 +89,8 @@ from nettrail.model.table import PacketTable
 MAX_PATHS = 100_000
 _IFNAME = attrgetter("ifname")
 _NETNS = attrgetter("netns")
+_FIRST_NS = attrgetter("first_ns")
+_LAST_NS = attrgetter("last_ns")
 
 
 @dataclass(frozen=True)
@@ -325,7 +327,7 @@ def _span_ns(sightings: Mapping[str, Sequence[Sighting]], untimed: set[str]) -> 
     out = {}
     for p, items in sightings.items():
         timed = [s for s in items if _time_ok(s)] if p in untimed else items
-        out[p] = max(s.last_ns for s in timed) - min(s.first_ns for s in timed) if timed else 0
+        out[p] = max(map(_LAST_NS, timed)) - min(map(_FIRST_NS, timed)) if timed else 0
     return out
 
 
