@@ -13,6 +13,7 @@ import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
+from typing import Any
 
 from nettrail.analyze.correlate import Form, Sighting
 from nettrail.analyze.tracks import Conversation, Track
@@ -133,11 +134,22 @@ def infer_translations(convs: Iterable[Conversation]) -> tuple[NatTranslation, .
     """Every translation observed, counted in packets, per connection and leg."""
     out: list[NatTranslation] = []
     for conv in convs:
-        counts: Counter[_Key] = Counter()
+        # tracks of one route share their rewrites (one object): counted per object first,
+        # in order of first use (so each translation still comes in order of first use)
+        uses: dict[tuple[bool, int], list[Any]] = {}
         for track in conv.tracks:
-            leg = "request" if track.direction == "c2s" else "reply"
-            for kind, before, after, p0, p1, at in track_translations(track):
-                counts[(kind, leg, before, after, p0, p1, at)] += 1
+            rewrites = track_translations(track)
+            if rewrites:
+                use = uses.get((track.direction == "c2s", id(rewrites)))
+                if use is None:
+                    uses[(track.direction == "c2s", id(rewrites))] = [rewrites, 1]
+                else:
+                    use[1] += 1
+        counts: Counter[_Key] = Counter()
+        for (request, _id), (rewrites, n) in uses.items():
+            leg = "request" if request else "reply"
+            for kind, before, after, p0, p1, at in rewrites:
+                counts[(kind, leg, before, after, p0, p1, at)] += n
         _fold_reversed(counts)
         out.extend(NatTranslation(kind, leg, before, after, p0, p1, at, n, conv.key)
                    for (kind, leg, before, after, p0, p1, at), n in counts.items())
