@@ -13,6 +13,7 @@ import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
+from operator import attrgetter
 from typing import Any
 
 from nettrail.analyze.correlate import Form, Sighting
@@ -23,6 +24,8 @@ from nettrail.model.flow import Endpoint
 _Key = tuple[str, str, Endpoint, Endpoint, str, str, str | None]
 Rewrite = tuple[str, Endpoint, Endpoint, str, str, str | None]
 _ROUTE_CACHE = 1 << 16
+_MORE = attrgetter("_more")  # None for a sighting seen once (``Sighting.single``)
+_FORM = attrgetter("form")
 _by_route: dict[tuple[tuple[str, ...], tuple[Form, ...]], tuple[Rewrite, ...]] = {}
 
 
@@ -35,10 +38,11 @@ def track_translations(track: Track) -> Sequence[Rewrite]:
     between the two points that saw it last before and first after.
     """
     sightings = track.sightings
-    if len(track.points) == len(sightings) and all(s.single for s in sightings):
-        # the rewrites follow from the forms in point order alone: the packets of a
-        # connection and direction share them (NAT and detectors ask for every track)
-        key = (track.points, tuple([s.form for s in sightings]))
+    if len(track.points) == len(sightings) and not any(map(_MORE, sightings)):
+        # each seen once (``single``); the rewrites follow from the forms in point order
+        # alone: the packets of a connection and direction share them (NAT and detectors
+        # ask for every track)
+        key = (track.points, tuple(map(_FORM, sightings)))
         got = _by_route.get(key)
         if got is None:
             if len(_by_route) >= _ROUTE_CACHE:
