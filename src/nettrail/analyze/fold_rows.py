@@ -85,27 +85,30 @@ def fold_rows(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint]) -> li
         for s in fold_copies(records, endpoints, True, forms):
             slots[at[id(s.records[0])]] = s
     sel = order[in_order]
-    # one form per distinct address/port quadruple, made in order of first use
-    quad = np.stack([col(c)[sel].astype(np.int64) for c in (
-        "family", "src", "sport", "dst", "dport")], axis=1)
-    uniq, first, inverse = np.unique(quad, axis=0, return_index=True, return_inverse=True)
-    made: list[Form | None] = [None] * len(uniq)
+    quads: dict[tuple[int, int, int, int, int], Form] = {}
+    texts: dict[tuple[int, int], str] = {}
     text = table.addr_text
-    for u in np.argsort(first, kind="stable").tolist():
-        family, src, sport, dst, dport = uniq[u].tolist()
-        a, b = text(family, src), text(family, dst)
-        key4 = (a, sport, b, dport)
-        form = forms.get(key4)
-        if form is None:
-            form = forms[key4] = _new_form(endpoints, a, sport, b, dport)
-        made[u] = form
     new = RowSighting
-    for k, row, form, ts, flags, seq, ack, plen, kn, ip_id, ip_len, ts_val in zip(
-            np.flatnonzero(in_order).tolist(), sel.tolist(),
-            [made[u] for u in inverse.reshape(-1).tolist()],
-            *(col(c)[sel].tolist() for c in (
-                "ts", "flags", "seq", "ack", "payload_len", "known", "ip_id", "ip_len",
-                "ts_val")), strict=True):
+    for k, row, family, src, sport, dst, dport, ts, flags, seq, ack, plen, kn, ip_id, \
+            ip_len, ts_val in zip(
+                np.flatnonzero(in_order).tolist(), sel.tolist(),
+                *(col(c)[sel].tolist() for c in (
+                    "family", "src", "sport", "dst", "dport", "ts", "flags", "seq", "ack",
+                    "payload_len", "known", "ip_id", "ip_len", "ts_val")), strict=True):
+        quad = (family, src, sport, dst, dport)
+        form = quads.get(quad)
+        if form is None:
+            a = texts.get((family, src))
+            if a is None:
+                a = texts[(family, src)] = text(family, src)
+            b = texts.get((family, dst))
+            if b is None:
+                b = texts[(family, dst)] = text(family, dst)
+            key4 = (a, sport, b, dport)
+            form = forms.get(key4)
+            if form is None:
+                form = forms[key4] = _new_form(endpoints, a, sport, b, dport)
+            quads[quad] = form
         slots[k] = new(rows, row, form, ts, flags, seq, ack, plen,
                        ip_id if kn & K_IPID else None, ip_len, ts_val if kn & K_TS else None)
     return [s for s in slots if s is not None]
