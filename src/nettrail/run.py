@@ -37,6 +37,7 @@ def analyze_files(
     packet_filter: PacketFilter | None = None,
     ifnames: Mapping[str, Mapping[int, str]] | None = None,
     budget: Budget | None = DEFAULT_BUDGET,
+    paths: bool = True,
 ) -> AnalysisRun:
     """Analyse capture files given as (point, path) pairs, or already opened by
     ``capture.inputs.open_inputs``; the first point is the reference.
@@ -49,13 +50,16 @@ def analyze_files(
     A single point read unfiltered is held within ``budget`` (None: no limit): past it, its
     rows are analysed in partitions by connection key and the results merged, the same
     analysis as of the whole table (``capture.partition``).
+    ``paths``: False when no packet path is wanted (``Analysis.paths`` is then empty; only the
+    HTML report and the pcapng export show paths, and building them costs a hop per packet
+    per point).
     """
     points, errors = read_points(inputs, packet_filter=packet_filter, ifnames=ifnames,
                                  budget=budget)
     if len(points) == 1 and isinstance(points[0].table, SpillTable) and points[0].table.spilled:
         return AnalysisRun(_partitioned(points[0].summary, points[0].table), tuple(errors))
     kept, notes = _read_points(points)
-    analysis = analyze(kept)
+    analysis = analyze(kept, paths)
     if notes:
         analysis = dataclasses.replace(analysis, warnings=analysis.warnings + notes)
     return AnalysisRun(analysis, tuple(errors))

@@ -42,3 +42,30 @@ def test_translation_between_points_has_no_owner() -> None:
                                           "198.51.100.4:22 between router and compute "
                                           "(6 packets)")
     assert not [f for f in r.findings if f.root_cause]
+
+
+def test_route_cache_gives_each_track_its_own_rewrites() -> None:
+    """Tracks seen once per point share their rewrites by route and forms: every track of
+    the recorded scenarios gets what it would get alone (cache emptied before each)."""
+    from pathlib import Path
+
+    from nettrail.analyze import nat
+    from nettrail.analyze.clock import offset_map
+    from nettrail.analyze.crosspoint import correlate
+    from nettrail.analyze.tracks import build_tracks
+    from nettrail.capture.points import read_points
+
+    cross = Path(__file__).resolve().parents[1] / "fixtures" / "crosspoint"
+    checked = 0
+    for scenario in sorted({p.name.split("-")[0] for p in cross.glob("*.pcap")}):
+        paths = sorted(cross.glob(f"{scenario}-*.pcap"))
+        data, _errors = read_points([(p.stem.split("-", 1)[1], str(p)) for p in paths])
+        sightings, clock, matches = correlate({d.summary.name: list(d.table.records())
+                                               for d in data})
+        tracks = build_tracks(sightings, matches, offset_map(clock))
+        shared = [nat.track_translations(t) for t in tracks]
+        for t, got in zip(tracks, shared, strict=True):
+            nat._by_route.clear()
+            assert list(got) == list(nat.track_translations(t))
+            checked += bool(got)
+    assert checked > 0

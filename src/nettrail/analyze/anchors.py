@@ -127,9 +127,8 @@ def anchor_indexes(pairs: StrongPairs) -> Anchors:
     ib: list[int] = []
     keyed: list[bool] = []
     deferred = []
-    sighting = Sighting
     for xa, xb in candidates:
-        if type(xa) is sighting and type(xb) is sighting:
+        if not isinstance(xa, list) and not isinstance(xb, list):  # a sighting on each side
             ia.append(xa.idx)
             ib.append(xb.idx)
             keyed.append(True)

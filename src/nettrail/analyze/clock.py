@@ -114,10 +114,41 @@ def _joined(natted: Iterable[tuple[Form, ...]]) -> tuple[UnionFind, UnionFind]:
     return flows, sides
 
 
+class _Columns(NamedTuple):
+    """Samples as columns: their side (a number per group and orientation, the samples
+    ordered by it), each side's group and orientation, and causal/fwd/rev/mid per sample
+    (as ``_Side`` holds them); ``ends``: where each side's samples end."""
+
+    groups: list[object]
+    orientations: list[bool]
+    ends: list[int]
+    side: Ints
+    causal: Ints
+    fwd: Ints
+    rev: Ints
+    mid: Ints
+
+
 def _indexed_samples(ca: PointColumns, cb: PointColumns, ia: Ints,
                      ib: Ints) -> dict[object, dict[bool, _Side]]:
     """``_samples`` of the anchors ``ia``/``ib`` (sighting numbers at A and B, in match
     order), computed as columns; a side's samples come in match order."""
+    cols = _indexed_columns(ca, cb, ia, ib)
+    by_group: dict[object, dict[bool, _Side]] = {}
+    start = 0
+    for group, orientation, end in zip(cols.groups, cols.orientations, cols.ends, strict=True):
+        got = _Side()
+        got.causal.frombytes(cols.causal[start:end].astype(np.int8).tobytes())
+        for target, col in ((got.fwd, cols.fwd), (got.rev, cols.rev), (got.mid, cols.mid)):
+            target.frombytes(col[start:end].tobytes())
+        by_group.setdefault(group, {})[orientation] = got
+        start = end
+    return by_group
+
+
+def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> _Columns:
+    """The samples of the anchors ``ia``/``ib`` as columns, ordered by side (stable: a
+    side's samples in match order)."""
     causal = np.zeros(len(ia), np.int8)
     natted: dict[tuple[Form, ...], None] = {}
     items_a, items_b = ca.items, cb.items
@@ -140,16 +171,58 @@ def _indexed_samples(ca: PointColumns, cb: PointColumns, ia: Ints,
     order = np.argsort(side, kind="stable")
     ends = np.cumsum(np.bincount(side, minlength=len(keys))).tolist()
     fa, fb = ca.first[ia][order], cb.first[ib][order]
-    columns = (causal[order], fb - ca.last[ia][order], cb.last[ib][order] - fa, fb - fa)
-    by_group: dict[object, dict[bool, _Side]] = {}
-    start = 0
-    for (group, orientation), end in zip(keys, ends, strict=True):
-        got = _Side()
-        for target, col in zip((got.causal, got.fwd, got.rev, got.mid), columns, strict=True):
-            target.frombytes(col[start:end].tobytes())
-        by_group.setdefault(group, {})[orientation] = got
-        start = end
-    return by_group
+    return _Columns([g for g, _o in keys], [o for _g, o in keys], ends, side[order],
+                    causal[order].astype(np.int64), fb - ca.last[ia][order],
+                    cb.last[ib][order] - fa, fb - fa)
+
+
+def _column_bounds(cols: _Columns) -> tuple[list[int], list[int], list[int]]:
+    """``_bounds`` of samples as columns: the same bounds (filtered, sorted) and the same
+    unclassified mids (in another order: only their median is read)."""
+    upper, lower, loose = _column_classify(cols, False)
+    upper, lower = _filtered(upper, lower)
+    if not _agree(upper, lower):
+        first_upper, first_lower, _ = _column_classify(cols, True)
+        first_upper, first_lower = _filtered(first_upper, first_lower)
+        if _agree(first_upper, first_lower):
+            return first_upper, first_lower, loose
+    return upper, lower, loose
+
+
+def _column_classify(cols: _Columns, first_sightings: bool,
+                     ) -> tuple[list[int], list[int], list[int]]:
+    """``_classify`` of samples as columns (the same multisets of values). A side's median
+    mid is compared doubled, as an integer (the middle value twice, or the two middle values
+    added), so no value is rounded."""
+    n_sides = len(cols.ends)
+    starts = np.array([0, *cols.ends[:-1]], np.int64)
+    counts = np.array(cols.ends, np.int64) - starts
+    mids = cols.mid[np.lexsort((cols.mid, cols.side))]
+    half = counts // 2
+    hi = mids[starts + half]
+    lo = mids[starts + np.maximum(half - 1, 0)]
+    twice = np.where(np.bitwise_and(counts, 1) == 1, 2 * hi, lo + hi)
+    # a side's partner: the other orientation of its group, when the group has both
+    partner = np.full(n_sides, -1, np.int64)
+    first_of: dict[object, int] = {}
+    for k, group in enumerate(cols.groups):
+        other = first_of.setdefault(group, k)
+        if other != k:
+            partner[k], partner[other] = other, k
+    paired = partner >= 0
+    mine, theirs = twice, twice[np.where(paired, partner, 0)]
+    going_set = paired & (mine != theirs)
+    going_me = going_set & (mine > theirs)  # the larger median travels from A to B
+    causal = cols.causal
+    me, is_set = going_me[cols.side], going_set[cols.side]
+    up = (causal > 0) | ((causal == 0) & me)
+    down = ~up & ((causal < 0) | ((causal == 0) & is_set))
+    rest = ~up & ~down
+    fwd = cols.mid if first_sightings else cols.fwd
+    rev = cols.mid if first_sightings else cols.rev
+    out: tuple[list[int], list[int], list[int]] = (
+        fwd[up].tolist(), rev[down].tolist(), cols.mid[rest].tolist())
+    return out
 
 
 def _causal(m: Match) -> int:
@@ -270,12 +343,16 @@ def estimate_indexed(a: str, b: str, ca: PointColumns, cb: PointColumns, ia: Int
     match order): the same samples, taken as columns."""
     if not len(ia):
         return None
-    return _estimate(a, b, _indexed_samples(ca, cb, ia, ib), len(ia))
+    return _estimate_from(a, b, *_column_bounds(_indexed_columns(ca, cb, ia, ib)), len(ia))
 
 
 def _estimate(a: str, b: str, by_group: dict[object, dict[bool, _Side]],
               count: int) -> PairEstimate:
-    upper, lower, loose = _bounds(by_group)
+    return _estimate_from(a, b, *_bounds(by_group), count)
+
+
+def _estimate_from(a: str, b: str, upper: list[int], lower: list[int], loose: list[int],
+                   count: int) -> PairEstimate:
     upper, lower = _reject(upper, lower)
     if upper and lower:
         hi, lo = upper[0], lower[-1]

@@ -300,7 +300,8 @@ def _new_form(endpoints: dict[tuple[str, int], Endpoint], src: str, sport: int, 
 
 def fold_copies(records: Iterable[PacketRecord],
                 endpoints: dict[tuple[str, int], Endpoint] | None = None,
-                copy_free: bool = False) -> list[Sighting]:
+                copy_free: bool = False,
+                forms: dict[tuple[str, int, str, int], Form] | None = None) -> list[Sighting]:
     """The sightings of one point: records in time order, copies of one packet folded.
 
     Candidates are the last few sightings under the record's copy key. Keys whose sightings
@@ -309,13 +310,15 @@ def fold_copies(records: Iterable[PacketRecord],
     records with seq numbers or an IP ID (the bulk of any capture) take an inline path;
     everything else goes through ``_fields``. ``endpoints`` shares Endpoint objects between
     calls (points). ``copy_free``: the caller knows that no plain TCP record with seq numbers
-    is a copy of another (``columns.copy_free``), so those skip the candidates.
+    is a copy of another (``columns.copy_free``), so those skip the candidates. ``forms``:
+    the point's forms by address/port quadruple, when the caller makes some of them too.
     """
     if endpoints is None:
         endpoints = {}
     ordered = sorted(records, key=_ts_of)
     recent: dict[tuple[object, ...], list[Sighting]] = {}
-    forms: dict[tuple[str, int, str, int], Form] = {}
+    if forms is None:
+        forms = {}
     out: list[Sighting] = []
     tcp_header = TCPHeader
     sweep_at = ordered[0].ts_ns + COPY_WINDOW_NS if ordered else 0
@@ -545,7 +548,7 @@ def match_points(sa: Sequence[Sighting], sb: Sequence[Sighting],
     new = tuple.__new__
     deferred: list[tuple[list[Sighting], list[Sighting]]] = []
     for xa, xb in candidates:
-        if type(xa) is Sighting and type(xb) is Sighting and (
+        if not isinstance(xa, list) and not isinstance(xb, list) and (
                 offset_ba is None or abs(xb.first_ns - xa.first_ns - offset_ba) <= tol):
             ida, ta = xa.ip_id, xa.ts_val
             conf = (CONF_STRONG_CONFIRMED if (ida is not None and ida == xb.ip_id)

@@ -67,6 +67,7 @@ from nettrail.analyze.findings_reset import (
     resets_from_their_sender,
 )
 from nettrail.analyze.flows import gc_paused
+from nettrail.analyze.fold_rows import build_records, fold_rows
 from nettrail.analyze.nat import infer_translations
 from nettrail.analyze.timing import trusted_times, unknown_clocks
 from nettrail.analyze.tracks import (
@@ -82,11 +83,14 @@ from nettrail.model.analysis import ClockOffset, Diagnosis, NatTranslation, Pack
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection, Endpoint
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, ICMPHeader, PacketRecord
+from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable
 
 MAX_PATHS = 100_000
 _IFNAME = attrgetter("ifname")
 _NETNS = attrgetter("netns")
+_FIRST_NS = attrgetter("first_ns")
+_LAST_NS = attrgetter("last_ns")
 
 
 @dataclass(frozen=True)
@@ -124,8 +128,7 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
     points whose records are their table's rows and can be read as columns (``_ready``)."""
     names = list(points)
     endpoints: dict[tuple[str, int], Endpoint] = {}
-    sightings = {p: fold_copies(points[p], endpoints, p in tables and copy_free(tables[p]))
-                 for p in names}
+    sightings = {p: _folded(points[p], endpoints, tables.get(p)) for p in names}
     del endpoints
     if untimed is None:
         untimed = _untimed(points)
@@ -190,6 +193,17 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
         np.concatenate([x.confidence for x in parts]) if parts else np.zeros(0, np.float64))
 
 
+def _folded(records: Sequence[PacketRecord], endpoints: dict[tuple[str, int], Endpoint],
+            table: PacketTable | None) -> list[Sighting]:
+    """``fold_copies`` of one point's records (``table``: its table, when the records are its
+    rows readable as columns): a table's rows with no TCP copy among them are read as
+    columns, their records built only when asked for (``fold_rows``)."""
+    free = table is not None and copy_free(table)
+    if free and isinstance(records, TableRows):
+        return fold_rows(records, endpoints)
+    return fold_copies(records, endpoints, free)
+
+
 def _coded(sightings: Mapping[str, Sequence[Sighting]],
            ) -> tuple[dict[str, PointColumns], int] | None:
     """Every point's columns with their strong key numbers, and how many keys there are; None
@@ -214,7 +228,14 @@ def _ready(points: Mapping[str, Sequence[PacketRecord]],
 
 def _untimed(points: Mapping[str, Sequence[PacketRecord]]) -> set[str]:
     """The points with a record whose time is not usable (the others need no check)."""
-    return {p for p, recs in points.items() if not all(r.time_ok for r in recs)}
+    return {p for p, recs in points.items()
+            if not _binary(recs) and not all(r.time_ok for r in recs)}
+
+
+def _binary(records: Sequence[PacketRecord]) -> bool:
+    """True when ``records`` are a table's rows (``TableRows``) none of which is from text:
+    every time is usable and needs no repair, and the columns tell the interfaces."""
+    return isinstance(records, TableRows) and records.binary()
 
 
 def _time_ok(s: Sighting) -> bool:
@@ -224,16 +245,19 @@ def _time_ok(s: Sighting) -> bool:
 
 def cross_point(points: Mapping[str, Sequence[PacketRecord]],
                 connections: Sequence[Connection] = (),
-                tables: Mapping[str, PacketTable] | None = None) -> CrossPointResult:
+                tables: Mapping[str, PacketTable] | None = None,
+                paths: bool = True) -> CrossPointResult:
     """Analyze captures from several points; the first point's clock is the reference.
 
     ``connections`` (per-point single-point results) tell which connections failed, for an
     "inconclusive" diagnosis when the packets cannot show why; the decisions come from the
     packets alone. ``tables``: the points' packet tables, when their records are the tables'
-    rows in order (some steps then read columns instead of records).
+    rows in order (some steps then read columns instead of records). ``paths``: False when
+    no packet path is wanted (the result's are then empty; nothing else changes).
     """
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
-        points = {p: trusted_times(list(recs)) for p, recs in points.items()}
+        points = {p: recs if _binary(recs) else trusted_times(list(recs))
+                  for p, recs in points.items()}
         untimed = _untimed(points)
         ready = _ready(points, tables)
         sightings, clock, matches, links = _correlate(points, untimed, ready, True)
@@ -255,7 +279,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
             f for f in findings if not f.root_cause]
         ctx = _context(points)
         del sightings, convs
-        kept = _kept(tracks, findings)
+        kept = _kept(tracks, findings) if paths else ()
         del tracks  # the packets whose paths are not kept go before the paths are built
         reported = tuple(c for c in clock if c.point not in unknown)
         return CrossPointResult(reported, nat, _paths(kept), tuple(findings),
@@ -303,7 +327,7 @@ def _span_ns(sightings: Mapping[str, Sequence[Sighting]], untimed: set[str]) -> 
     out = {}
     for p, items in sightings.items():
         timed = [s for s in items if _time_ok(s)] if p in untimed else items
-        out[p] = max(s.last_ns for s in timed) - min(s.first_ns for s in timed) if timed else 0
+        out[p] = max(map(_LAST_NS, timed)) - min(map(_FIRST_NS, timed)) if timed else 0
     return out
 
 
@@ -361,6 +385,9 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
 def _context(points: Mapping[str, Sequence[PacketRecord]]) -> Context:
     names: set[str | None] = set(points)
     for records in points.values():
+        if isinstance(records, TableRows) and records.binary():
+            names.update(records.names())
+            continue
         names.update(map(_IFNAME, records))
         names.update(map(_NETNS, records))
     return context_from_names(n for n in names if n)
@@ -390,6 +417,7 @@ def _kept(tracks: Sequence[Track], findings: Sequence[Finding]) -> Sequence[Trac
 
 def _paths(tracks: Sequence[Track]) -> tuple[PacketPath, ...]:
     """The paths of ``tracks``, in their order."""
+    build_records(s for t in tracks for s in t.sightings)
     out = []
     for t in tracks:
         if len(t.sightings) == 1:

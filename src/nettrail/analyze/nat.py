@@ -13,6 +13,8 @@ import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
+from operator import attrgetter
+from typing import Any
 
 from nettrail.analyze.correlate import Form, Sighting
 from nettrail.analyze.tracks import Conversation, Track
@@ -21,9 +23,13 @@ from nettrail.model.flow import Endpoint
 
 _Key = tuple[str, str, Endpoint, Endpoint, str, str, str | None]
 Rewrite = tuple[str, Endpoint, Endpoint, str, str, str | None]
+_ROUTE_CACHE = 1 << 16
+_MORE = attrgetter("_more")  # None for a sighting seen once (``Sighting.single``)
+_FORM = attrgetter("form")
+_by_route: dict[tuple[tuple[str, ...], tuple[Form, ...]], tuple[Rewrite, ...]] = {}
 
 
-def track_translations(track: Track) -> list[Rewrite]:
+def track_translations(track: Track) -> Sequence[Rewrite]:
     """(kind, before, after, from_point, to_point, at) for each rewrite along one track.
 
     Copies from every point are merged in corrected time; each change of form is one rewrite.
@@ -32,8 +38,17 @@ def track_translations(track: Track) -> list[Rewrite]:
     between the two points that saw it last before and first after.
     """
     sightings = track.sightings
-    if len(track.points) == len(sightings) and all(s.single for s in sightings):
-        return _one_copy_each(sightings)
+    if len(track.points) == len(sightings) and not any(map(_MORE, sightings)):
+        # each seen once (``single``); the rewrites follow from the forms in point order
+        # alone: the packets of a connection and direction share them (NAT and detectors
+        # ask for every track)
+        key = (track.points, tuple(map(_FORM, sightings)))
+        got = _by_route.get(key)
+        if got is None:
+            if len(_by_route) >= _ROUTE_CACHE:
+                _by_route.clear()
+            got = _by_route[key] = tuple(_one_copy_each(sightings))
+        return got
     forms = {f for s in sightings for f in s.forms}
     if len(forms) < 2:
         return []
@@ -123,11 +138,22 @@ def infer_translations(convs: Iterable[Conversation]) -> tuple[NatTranslation, .
     """Every translation observed, counted in packets, per connection and leg."""
     out: list[NatTranslation] = []
     for conv in convs:
-        counts: Counter[_Key] = Counter()
+        # tracks of one route share their rewrites (one object): counted per object first,
+        # in order of first use (so each translation still comes in order of first use)
+        uses: dict[tuple[bool, int], list[Any]] = {}
         for track in conv.tracks:
-            leg = "request" if track.direction == "c2s" else "reply"
-            for kind, before, after, p0, p1, at in track_translations(track):
-                counts[(kind, leg, before, after, p0, p1, at)] += 1
+            rewrites = track_translations(track)
+            if rewrites:
+                use = uses.get((track.direction == "c2s", id(rewrites)))
+                if use is None:
+                    uses[(track.direction == "c2s", id(rewrites))] = [rewrites, 1]
+                else:
+                    use[1] += 1
+        counts: Counter[_Key] = Counter()
+        for (request, _id), (rewrites, n) in uses.items():
+            leg = "request" if request else "reply"
+            for kind, before, after, p0, p1, at in rewrites:
+                counts[(kind, leg, before, after, p0, p1, at)] += n
         _fold_reversed(counts)
         out.extend(NatTranslation(kind, leg, before, after, p0, p1, at, n, conv.key)
                    for (kind, leg, before, after, p0, p1, at), n in counts.items())

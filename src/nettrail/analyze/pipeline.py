@@ -16,13 +16,16 @@ from nettrail.model.analysis import Analysis, ClockOffset, PointSummary
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection
 from nettrail.model.packet import PacketRecord, TCPHeader
+from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable, PointData, table_from_records
 
 COPY_KIND = "multi-interface-copy"
 
 
-def analyze(points: Sequence[PointData]) -> Analysis:
-    """Analyse the packet tables of capture points (the first point is the reference)."""
+def analyze(points: Sequence[PointData], paths: bool = True) -> Analysis:
+    """Analyse the packet tables of capture points (the first point is the reference).
+    ``paths``: False when no packet path is wanted (``Analysis.paths`` is then empty: only
+    the HTML report and the pcapng export show paths)."""
     summaries = tuple(p.summary for p in points)
     connections: list[Connection] = []
     findings: list[Finding] = []
@@ -33,11 +36,12 @@ def analyze(points: Sequence[PointData]) -> Analysis:
     if len(points) < 2:
         return Analysis(points=summaries, connections=tuple(connections),
                         findings=tuple(findings))
-    shared: dict[tuple[int, ...], TCPHeader] = {}  # one TCP header per packet, all points
-    kept = {p.summary.name: list(p.table.records(shared)) for p in points}
-    del shared
+    # each point's records, built as they are asked for (most rows are read as columns),
+    # one TCP header per packet for all points
+    shared: dict[tuple[int, ...], TCPHeader] = {}
+    kept = {p.summary.name: TableRows(p.table, shared) for p in points}
     return cross_points(summaries, connections, findings, kept,
-                        {p.summary.name: p.table for p in points})
+                        {p.summary.name: p.table for p in points}, paths)
 
 
 def analyze_records(points: Mapping[str, Iterable[PacketRecord]]) -> Analysis:
@@ -58,12 +62,14 @@ def cross_points(
     findings: list[Finding],
     kept: Mapping[str, Sequence[PacketRecord]],
     tables: Mapping[str, PacketTable] | None = None,
+    paths: bool = True,
 ) -> Analysis:
     """Correlate the records of two or more points, given each point's own results
-    (``tables``: their packet tables, when ``kept`` holds each one's rows in order)."""
+    (``tables``: their packet tables, when ``kept`` holds each one's rows in order;
+    ``paths``: False when no packet path is wanted)."""
     from nettrail.analyze import crosspoint  # only multi-point runs pay for its import
 
-    result = crosspoint.cross_point(kept, connections, tables)
+    result = crosspoint.cross_point(kept, connections, tables, paths)
     folded = {f.details.get("point") for f in result.findings if f.kind == COPY_KIND}
     findings = [_corrected(f, result.clock) for f in findings
                 if not (f.kind == COPY_KIND and f.details.get("point") in folded)]

@@ -17,6 +17,7 @@ from nettrail.analyze.columns import groups
 from nettrail.analyze.flows import COPY_WINDOW_NS
 from nettrail.analyze.icmp_tie import named_flows
 from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord
+from nettrail.model.rows import TableRows
 from nettrail.model.table import K_IPID, K_SEQ, PacketTable, address_code
 
 Ints = npt.NDArray[np.int64]
@@ -98,5 +99,7 @@ def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
     inv = groups(seq_flags, (ack + 1) << 17 | (ip_id + 1), plen)
     keyed = chosen & ((seq >= 0) | (ip_id > 0))
     again = ~chosen & np.isin(inv, np.unique(inv[keyed]))
-    return [records[i] for i in rows[chosen].tolist()] + [
-        records[i] for i in rows[again].tolist()]
+    picked = np.concatenate([rows[chosen], rows[again]])
+    if isinstance(records, TableRows):  # built for these rows alone
+        return records.take(picked)
+    return [records[i] for i in picked.tolist()]

@@ -38,19 +38,26 @@ class Track:
 
     ``t`` is the corrected time of the first sighting; ``points`` the points that saw the
     packet, in the order it reached them (both fixed once the clocks are known).
+    ``ordered``: the sightings come sorted by corrected time, then point name (stably).
     """
 
     __slots__ = ("confidence", "connection", "direction", "first", "id", "points", "sightings",
                  "t")
 
-    def __init__(self, sightings: Sequence[Sighting], confidence: float) -> None:
-        if len(sightings) == 2:
+    def __init__(self, sightings: Sequence[Sighting], confidence: float,
+                 ordered: bool = False) -> None:
+        self.sightings: tuple[Sighting, ...]
+        points: tuple[str, ...]
+        if ordered and len(sightings) > 1:  # already in corrected-time, then point, order
+            self.sightings = tuple(sightings)
+            points = tuple(dict.fromkeys(s.point for s in self.sightings))
+        elif len(sightings) == 2:
             a, b = sightings
             ta, tb = a.first_ns - a.offset, b.first_ns - b.offset
             if tb < ta or (tb == ta and b.point < a.point):
                 a, b = b, a
-            self.sightings: tuple[Sighting, ...] = (a, b)
-            points: tuple[str, ...] = (a.point,) if a.point == b.point else (a.point, b.point)
+            self.sightings = (a, b)
+            points = (a.point,) if a.point == b.point else (a.point, b.point)
         elif len(sightings) > 1:
             self.sightings = tuple(sorted(sightings, key=_time_point))
             points = tuple(dict.fromkeys(s.point for s in self.sightings))
@@ -144,11 +151,20 @@ def linked_tracks(sightings: Mapping[str, Sequence[Sighting]], links: Links,
     conf = np.ones(len(items), np.float64)
     np.minimum.at(conf, label[links.a], links.confidence)
     order = np.argsort(label, kind="stable")
+    # each group's members in the order ``Track`` sorts them: corrected time, then point
+    # name, then number (lexsort is stable); the groups as before
+    sizes = [len(v) for v in sightings.values()]
+    names = list(sightings)
+    rank = {p: i for i, p in enumerate(sorted(names))}
+    point_rank = np.repeat(np.array([rank[p] for p in names], np.int64), sizes)
+    corrected = np.fromiter(map(_FIRST_NS, items), np.int64, len(items)) - np.repeat(
+        np.array([v[0].offset if v else 0 for v in sightings.values()], np.int64), sizes)
+    within = np.lexsort((point_rank, corrected, label))
     firsts = np.flatnonzero(np.r_[True, label[order][1:] != label[order][:-1]])
     ends = np.r_[firsts[1:], len(order)].tolist()
     confs = conf[order[firsts]].tolist()
-    members = order.tolist()
-    tracks = [Track([items[i] for i in members[start:end]], c)
+    members = within.tolist()
+    tracks = [Track([items[i] for i in members[start:end]], c, True)
               for start, end, c in zip(firsts.tolist(), ends, confs, strict=True)]
     for s in items:
         s.idx = 0

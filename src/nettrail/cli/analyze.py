@@ -80,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
     inputs = open_inputs(pairs, ifnames)
     with gc_paused():  # a batch job building millions of acyclic objects
         with Progress(Reading(inputs.captures()), sys.stderr):
+            # text and JSON show no packet path: only the HTML and pcapng outputs need them
             result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
-                                                                      args.filter_port))
+                                                                      args.filter_port),
+                                   paths=bool(args.html or args.output_pcapng))
         analysis = with_snapshots(with_clock_checks(result.analysis, args.captures),
                                    args.captures)
         if len(result.errors) < len(inputs) or any(p.read_packets for p in analysis.points):

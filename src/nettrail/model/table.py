@@ -187,6 +187,38 @@ class PacketTable:
                 continue
             yield from _batch_records(self, b, {} if shared is None else shared)
 
+    def records_of(self, rows: npt.NDArray[np.int64],
+                   shared: dict[tuple[int, ...], pk.TCPHeader] | None = None,
+                   ) -> list[PacketRecord]:
+        """The records of rows ``rows`` (row numbers over the whole table), in that order:
+        the same records ``records`` gives for them, built from the selected rows only
+        (``shared``: as for ``records``)."""
+        out: list[PacketRecord] = []
+        if not len(rows):
+            return out
+        start = 0
+        pieces: list[tuple[npt.NDArray[np.int64], list[PacketRecord]]] = []
+        for b in self.batches:
+            n = len(b)
+            where = np.flatnonzero((rows >= start) & (rows < start + n))
+            if len(where):
+                local = rows[where] - start
+                got = ([self._record(b, i) for i in local.tolist()] if b.rebuild is not None
+                       else list(_batch_records(self, b, {} if shared is None else shared,
+                                                local)))
+                pieces.append((where, got))
+            start += n
+        if len(pieces) == 1:
+            return pieces[0][1]
+        slots: list[PacketRecord | None] = [None] * len(rows)
+        for where, got in pieces:
+            for k, rec in zip(where.tolist(), got, strict=True):
+                slots[k] = rec
+        out = [r for r in slots if r is not None]
+        if len(out) != len(rows):
+            raise IndexError("row out of range")
+        return out
+
     def _record(self, b: Batch, i: int) -> PacketRecord:
         rec = b.odd.get(i)
         if rec is not None:
@@ -248,11 +280,17 @@ def column_record(table: PacketTable, row: dict[str, int]) -> PacketRecord:
 
 
 def _batch_records(table: PacketTable, b: Batch, shared: dict[tuple[int, ...], pk.TCPHeader],
-                   ) -> Iterator[PacketRecord]:
+                   only: npt.NDArray[np.int64] | None = None) -> Iterator[PacketRecord]:
     """``column_record`` of every row of a column batch (its kept record where it has one),
     the same values built positionally: the columns read as lists once, one shared text per
-    address, one shared TCP header per distinct header (``shared``, by its column values)."""
-    c = {k: v.tolist() for k, v in b.cols.items()}
+    address, one shared TCP header per distinct header (``shared``, by its column values).
+    ``only``: just these rows of the batch, in this order."""
+    if only is None:
+        c = {k: v.tolist() for k, v in b.cols.items()}
+        index: Iterable[int] = range(len(b))
+    else:
+        c = {k: v[only].tolist() for k, v in b.cols.items()}
+        index = only.tolist()
     odd = b.odd
     new = tuple.__new__
     ip_t, tcp_t, udp_t, opt_t = pk.IPHeader, pk.TCPHeader, pk.UDPHeader, pk.TCPOptions
@@ -267,7 +305,7 @@ def _batch_records(table: PacketTable, b: Batch, shared: dict[tuple[int, ...], p
                c["linktype"], strict=True)
     for i, (known, family, src, dst, proto, ttl, ip_id, ip_len, tos, ts_val, sport, dport,
             flags, seq, ack, window, plen, phash, iface, ts, file, frame, direction, wire_len,
-            linktype) in enumerate(rows):
+            linktype) in zip(index, rows, strict=True):
         if odd:
             rec = odd.get(i)
             if rec is not None:

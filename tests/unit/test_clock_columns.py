@@ -1,0 +1,88 @@
+"""Clock bounds from samples as columns are the bounds ``_classify`` and ``_bounds`` give of
+the same samples grouped by side: for every pair of points of the recorded scenarios, and
+for random samples (ties, even and odd sides, causal and unknown directions)."""
+
+from __future__ import annotations
+
+import random
+from array import array
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nettrail.analyze.anchors import coded_anchors
+from nettrail.analyze.clock import (
+    _bounds,
+    _column_bounds,
+    _Columns,
+    _indexed_columns,
+    _indexed_samples,
+    _Side,
+)
+from nettrail.analyze.correlate import fold_copies
+from nettrail.analyze.crosspoint import _coded
+from nettrail.capture.points import read_points
+
+CROSS = Path(__file__).resolve().parents[1] / "fixtures" / "crosspoint"
+SCENARIOS = sorted({p.name.split("-")[0] for p in CROSS.glob("*.pcap")})
+
+
+def _same(a: tuple[list[int], list[int], list[int]],
+          b: tuple[list[int], list[int], list[int]]) -> bool:
+    return a[0] == b[0] and a[1] == b[1] and sorted(a[2]) == sorted(b[2])
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_column_bounds_of_recorded_pairs(scenario: str) -> None:
+    paths = sorted(CROSS.glob(f"{scenario}-*.pcap"))
+    data, _errors = read_points([(p.stem.split("-", 1)[1], str(p)) for p in paths])
+    sightings = {d.summary.name: fold_copies(list(d.table.records())) for d in data}
+    coded = _coded(sightings)
+    assert coded is not None
+    columns, keys = coded
+    for a, b in combinations(sightings, 2):
+        got = coded_anchors(columns[a], columns[b], keys)
+        if not len(got.a):
+            continue
+        cols = _indexed_columns(columns[a], columns[b], got.a, got.b)
+        assert _same(_column_bounds(cols), _bounds(_indexed_samples(
+            columns[a], columns[b], got.a, got.b)))
+
+
+def _by_group(cols: _Columns) -> dict[object, dict[bool, _Side]]:
+    out: dict[object, dict[bool, _Side]] = {}
+    start = 0
+    for group, orientation, end in zip(cols.groups, cols.orientations, cols.ends, strict=True):
+        side = _Side()
+        side.causal = array("b", cols.causal[start:end].tolist())
+        side.fwd = array("q", cols.fwd[start:end].tolist())
+        side.rev = array("q", cols.rev[start:end].tolist())
+        side.mid = array("q", cols.mid[start:end].tolist())
+        out.setdefault(group, {})[orientation] = side
+        start = end
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_column_bounds_of_random_samples(seed: int) -> None:
+    rng = random.Random(seed)
+    groups: list[object] = []
+    orientations: list[bool] = []
+    counts: list[int] = []
+    for g in range(rng.randint(1, 6)):
+        for o in rng.sample([True, False], rng.randint(1, 2)):
+            groups.append(("g", g))
+            orientations.append(o)
+            counts.append(rng.randint(1, 6))
+    n = sum(counts)
+    side = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    spread = rng.choice([3, 50, 10**7])
+    mid = np.array([rng.randint(-spread, spread) for _ in range(n)], np.int64)
+    causal = np.array([rng.choice([0, 0, 0, 1, -1]) if seed % 2 else 0 for _ in range(n)],
+                      np.int64)
+    cols = _Columns(groups, orientations, np.cumsum(counts).tolist(), side, causal,
+                    mid - np.array([rng.randint(0, 5) for _ in range(n)], np.int64),
+                    mid + np.array([rng.randint(0, 5) for _ in range(n)], np.int64), mid)
+    assert _same(_column_bounds(cols), _bounds(_by_group(cols)))

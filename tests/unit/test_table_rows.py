@@ -1,0 +1,65 @@
+"""``TableRows`` (a table's records built when asked for) and ``fold_rows`` (folding that
+reads TCP rows as columns): the same records and the same sightings as the records built
+for every row, for every fixture capture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixturekit import CAPTURES, fixture_table
+from nettrail.analyze.columns import column_ready, copy_free
+from nettrail.analyze.correlate import Sighting, fold_copies
+from nettrail.analyze.fold_rows import RowSighting, fold_rows
+from nettrail.model.rows import TableRows
+from nettrail.model.table import PacketTable
+
+
+def _state(items: list[Sighting]) -> list[tuple[object, ...]]:
+    return [(s.point, s.record, s.records, s.form, s.forms, s.copy_forms, s.first_ns,
+             s.last_ns, s.proto, s.flags, s.seq, s.ack, s.plen, s.ip_id, s.ip_len, s.ts_val,
+             s.single, s.key) for s in items]
+
+
+def _split(table: PacketTable, size: int) -> PacketTable:
+    """The same rows in batches of ``size`` (records across batch ends)."""
+    out = PacketTable(table.point, table.files, table.ifnames, table.addrs)
+    start = 0
+    for b in table.batches:
+        for lo in range(0, len(b), size):
+            hi = min(lo + size, len(b))
+            cols = {k: v[lo:hi] for k, v in b.cols.items()}
+            odd = {i - lo: r for i, r in b.odd.items() if lo <= i < hi}
+            out.add_batch(type(b)(cols, odd, b.rebuild))
+        start += len(b)
+    return out
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_rows_are_the_records(path: Path) -> None:
+    table = _split(fixture_table(path), 7)
+    records = list(table.records())
+    rows = TableRows(table)
+    assert len(rows) == len(records)
+    assert list(rows) == records
+    assert [rows[i] for i in range(len(rows))] == records
+    back = np.arange(len(records), dtype=np.int64)[::-3]
+    assert rows.take(back) == [records[i] for i in back.tolist()]
+    assert rows.binary()
+    assert {n for n in rows.names() if n} == {
+        n for r in records for n in (r.ifname, r.netns) if n}
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_fold_rows_folds_the_same(path: Path) -> None:
+    table = fixture_table(path)
+    records = list(table.records())
+    if not (column_ready(table, records) and copy_free(table)):
+        return
+    got = fold_rows(TableRows(table), {})
+    assert any(type(s) is RowSighting for s in got) == any(
+        r.headers.l4 is not None and r.headers.ip is not None and r.headers.ip.proto == 6
+        for r in records)
+    assert _state(got) == _state(fold_copies(records, copy_free=True))
