@@ -198,3 +198,20 @@ def test_a_point_nothing_could_be_read_of_is_left_out_not_analysed_as_seeing_not
         assert got.pop("warnings") == [f"point router left out of the analysis: nothing of "
                                        f"{path} could be read"]
         assert got == {k: v for k, v in alone.items() if k != "warnings"}
+
+
+@pytest.mark.parametrize("stamp", ["", "17:16:09.99999{} "])
+def test_quiet_text_packets_are_never_called_copies(
+    tmp_path: Path, stamp: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``tcpdump -q`` prints no flags or numbers: two packets of a direction within the copy
+    window (or without times, placed 1 µs apart) look alike, and are no copies for it."""
+    lines = ["IP 131.155.215.69.46656 > 137.116.81.94.80: tcp 0",
+             "IP 137.116.81.94.80 > 131.155.215.69.46656: tcp 0",
+             "IP 131.155.215.69.46656 > 137.116.81.94.80: tcp 0"]
+    path = tmp_path / "quiet.txt"
+    path.write_text("".join(stamp.format(i) + line + "\n" for i, line in enumerate(lines)))
+    assert main(["analyze", "--format", "json", str(path)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [(c["packets"], c["copies"]) for c in got["connections"]] == [(3, 0)]
+    assert [f["kind"] for f in got["findings"]] == []

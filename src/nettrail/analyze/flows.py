@@ -438,7 +438,11 @@ class FlowTracker:
 
 def _copy_of(sig: Seg, prev: Seg) -> bool:
     """Can ``sig``, whose TCP/IP fields equal ``prev``'s, be another sighting of that packet?
-    Yes on another interface or direction (or one unknown), soon enough after it."""
+    Yes on another interface or direction (or one unknown), soon enough after it; never
+    when it carries nothing that tells packets apart (no flags, numbers or IP ID: text
+    printed with ``tcpdump -q``), as any two packets of a direction would look the same."""
+    if not sig[3] and sig[1] is None and sig[2] is None and sig[6] is None:
+        return False
     if sig[7] == prev[7] and sig[8] == prev[8] and sig[7] is not None and sig[7] != "?" \
             and sig[8] is not None:
         return False  # the same device, the same way: sent twice
