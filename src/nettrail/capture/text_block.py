@@ -35,14 +35,10 @@ _MASK = 0xFFFFFFFF
 _ZERO = b"0"  # before a number's digits: an absent one reads as 0 (then marked absent)
 RELATIVE = 1 << 16
 """Added to a TCP line's flags in a Chunk: its seq/ack stay relative (``seq_relative``)."""
-_MILLIS = {b"%03d" % i: i * 1_000_000 for i in range(1000)}
-_MICROS = {b"%03d" % i: i * 1_000 for i in range(1000)}
-"""ns of the first and last three digits of the microseconds (cheaper than int())."""
 _DIGIT0 = np.int64(ord("0"))
-_MILLI_NS = np.array([100_000_000, 10_000_000, 1_000_000], np.int64)
-_MICRO_NS = np.array([100_000, 10_000, 1_000], np.int64)
-"""ns of each of the three digits of the milli- and of the microseconds, read a block at a
-time (the pattern gives exactly three ASCII digits each)."""
+_FRAC_NS = 10 ** np.arange(8, 2, -1, dtype=np.int64)
+"""ns of each of the six digits of the microseconds, read a block at a time (the pattern
+gives exactly six ASCII digits)."""
 
 
 def _numbers(texts: tuple[bytes, ...]) -> Arr:
@@ -73,7 +69,7 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     n = len(rows)
     if n < MIN_LINES:
         return False
-    (stamps, millis, micros, columns, addrs, flags_t, seq_t, ack_t, win_t, tsv_t, ecr_t, opts_t,
+    (stamps, fracs, columns, addrs, flags_t, seq_t, ack_t, win_t, tsv_t, ecr_t, opts_t,
      len_t, udp_t, _other) = zip(*rows, strict=True)
     secs: list[int | None] = list(map(fast.seconds.get, stamps))
     if None in secs:
@@ -111,7 +107,7 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
             or plen.max() > MOST_PAYLOAD
             or any(len(udp_t[i]) > DIGITS_LIMIT for i in udp_rows)):
         return False  # over 32 bits (or a frame past them): the line parser names the line
-    ts = _times(fast, sec, millis, micros)
+    ts = _times(fast, sec, fracs)
     if ts is None:
         return False
     # taken: from here on the clock and sequence bookkeeping move
@@ -248,15 +244,13 @@ def _flag_array(fast: FastLine, texts: tuple[bytes, ...]) -> Arr:
     return np.array(vals, np.int64)
 
 
-def _times(fast: FastLine, sec: Arr, millis: tuple[bytes, ...], micros: tuple[bytes, ...]
-           ) -> Arr | None:
+def _times(fast: FastLine, sec: Arr, fracs: tuple[bytes, ...]) -> Arr | None:
     """The lines' times when the clock needs no judgement for any of them (else None):
     times of day on the current day, within 12 hours of each other in turn, or dates/epoch
     times once the file is known to print them."""
     clock = fast.clock
-    n = len(millis)
-    frac = (np.frombuffer(b"".join(millis), np.uint8).reshape(n, 3) - _DIGIT0) @ _MILLI_NS
-    frac += (np.frombuffer(b"".join(micros), np.uint8).reshape(n, 3) - _DIGIT0) @ _MICRO_NS
+    n = len(fracs)
+    frac = (np.frombuffer(b"".join(fracs), np.uint8).reshape(n, 6) - _DIGIT0) @ _FRAC_NS
     if sec.max() < DAY_NS:
         if clock.mode != "tod" or clock.last_tod < 0:
             return None
