@@ -71,10 +71,13 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         return False
     (stamps, fracs, columns, addrs, flags_t, seq_t, ack_t, win_t, tsv_t, ecr_t, opts_t,
      len_t, udp_t, _other) = zip(*rows, strict=True)
-    secs: list[int | None] = list(map(fast.seconds.get, stamps))
-    if None in secs:
-        secs = [s if s is not None else _second(fast, t) for s, t in zip(secs, stamps, strict=True)]
-    sec = np.array(secs, np.int64)
+    sec = np.fromiter(map(fast.seconds.get, stamps, repeat(_UNSEEN)), np.int64, n)
+    if sec.min() == _UNSEEN:  # new seconds: read once each, then looked up again
+        for stamp in dict.fromkeys(compress(stamps, (sec == _UNSEEN).tolist())):
+            _second(fast, stamp)
+        sec = np.fromiter(map(fast.seconds.get, stamps, repeat(_UNSEEN)), np.int64, n)
+        if sec.min() == _UNSEEN:  # the cache emptied on the way
+            sec = np.array(list(map(_second, repeat(fast), stamps)), np.int64)
     udp_rows = [i for i, f in enumerate(flags_t) if not f] if b"" in flags_t else []
     pid = _pids(fast, addrs, udp_rows)
     new = np.flatnonzero(pid == _UNMADE)
@@ -115,9 +118,9 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     rel = _sequences(fast, pid, fl, seq, ack)
     hdr = np.where(tsv >= 0, 32, 20)
     base_n = len(chunk)
-    for i, (opts, size) in options.items():
-        hdr[i] = size
-        chunk.opts[base_n + i] = opts
+    if options:
+        hdr[list(options)] = [size for _opts, size in options.values()]
+        chunk.opts.update({base_n + i: opts for i, (opts, _size) in options.items()})
     iphdr = fast.per_pair()[pid, 0]
     for i in udp_rows:
         got = fast.numbers.get(udp_t[i])
@@ -152,6 +155,8 @@ def _pids(fast: FastLine, addrs: tuple[bytes, ...], udp_rows: list[int]) -> Arr:
 
 _UNMADE = -2
 """An address pair not made yet (-1: made, not an address)."""
+_UNSEEN = -2
+"""Seconds or flags not read yet (-1: seconds out of range, or no flags: UDP)."""
 
 
 def _options(fast: FastLine, texts: tuple[bytes, ...]) -> dict[int, tuple[TCPOptions, int]] | None:
@@ -238,10 +243,12 @@ def _flags(fast: FastLine, text: bytes) -> int:
 
 def _flag_array(fast: FastLine, texts: tuple[bytes, ...]) -> Arr:
     """The flag bits of every line."""
-    vals: list[int | None] = list(map(fast.flags.get, texts))
-    if None in vals:
-        vals = [v if v is not None else _flags(fast, t) for v, t in zip(vals, texts, strict=True)]
-    return np.array(vals, np.int64)
+    out = np.fromiter(map(fast.flags.get, texts, repeat(_UNSEEN)), np.int64, len(texts))
+    if out.min() == _UNSEEN:  # new flags: read once each
+        for text in dict.fromkeys(compress(texts, (out == _UNSEEN).tolist())):
+            _flags(fast, text)
+        out = np.fromiter(map(fast.flags.__getitem__, texts), np.int64, len(texts))
+    return out
 
 
 def _times(fast: FastLine, sec: Arr, fracs: tuple[bytes, ...]) -> Arr | None:
