@@ -50,8 +50,10 @@ def _numbers(texts: tuple[bytes, ...]) -> Arr:
     if len(parsed) == n:  # every line has the field
         return parsed
     # digits only: the spaces are the separators, and the lengths lie between them
-    lens = np.diff(np.flatnonzero(np.frombuffer(joined, np.uint8) == 32), prepend=-1,
-                   append=len(joined)) - 1
+    ends = np.empty(n + 1, np.int64)  # the separators, one before the first and after the last
+    ends[0], ends[n] = -1, len(joined)
+    ends[1:n] = np.flatnonzero(np.frombuffer(joined, np.uint8) == 32)
+    lens = ends[1:] - ends[:-1] - 1
     present = lens > 0
     if len(parsed) == np.count_nonzero(present):
         out = np.full(n, -1, np.int64)
