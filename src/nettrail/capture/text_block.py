@@ -35,14 +35,10 @@ _MASK = 0xFFFFFFFF
 _ZERO = b"0"  # before a number's digits: an absent one reads as 0 (then marked absent)
 RELATIVE = 1 << 16
 """Added to a TCP line's flags in a Chunk: its seq/ack stay relative (``seq_relative``)."""
-_MILLIS = {b"%03d" % i: i * 1_000_000 for i in range(1000)}
-_MICROS = {b"%03d" % i: i * 1_000 for i in range(1000)}
-"""ns of the first and last three digits of the microseconds (cheaper than int())."""
 _DIGIT0 = np.int64(ord("0"))
-_MILLI_NS = np.array([100_000_000, 10_000_000, 1_000_000], np.int64)
-_MICRO_NS = np.array([100_000, 10_000, 1_000], np.int64)
-"""ns of each of the three digits of the milli- and of the microseconds, read a block at a
-time (the pattern gives exactly three ASCII digits each)."""
+_FRAC_NS = 10 ** np.arange(8, 2, -1, dtype=np.int64)
+"""ns of each of the six digits of the microseconds, read a block at a time (the pattern
+gives exactly six ASCII digits)."""
 
 
 def _numbers(texts: tuple[bytes, ...]) -> Arr:
@@ -54,8 +50,10 @@ def _numbers(texts: tuple[bytes, ...]) -> Arr:
     if len(parsed) == n:  # every line has the field
         return parsed
     # digits only: the spaces are the separators, and the lengths lie between them
-    lens = np.diff(np.flatnonzero(np.frombuffer(joined, np.uint8) == 32), prepend=-1,
-                   append=len(joined)) - 1
+    ends = np.empty(n + 1, np.int64)  # the separators, one before the first and after the last
+    ends[0], ends[n] = -1, len(joined)
+    ends[1:n] = np.flatnonzero(np.frombuffer(joined, np.uint8) == 32)
+    lens = ends[1:] - ends[:-1] - 1
     present = lens > 0
     if len(parsed) == np.count_nonzero(present):
         out = np.full(n, -1, np.int64)
@@ -73,12 +71,15 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     n = len(rows)
     if n < MIN_LINES:
         return False
-    (stamps, millis, micros, columns, addrs, flags_t, seq_t, ack_t, win_t, tsv_t, ecr_t, opts_t,
+    (stamps, fracs, columns, addrs, flags_t, seq_t, ack_t, win_t, tsv_t, ecr_t, opts_t,
      len_t, udp_t, _other) = zip(*rows, strict=True)
-    secs: list[int | None] = list(map(fast.seconds.get, stamps))
-    if None in secs:
-        secs = [s if s is not None else _second(fast, t) for s, t in zip(secs, stamps, strict=True)]
-    sec = np.array(secs, np.int64)
+    sec = np.fromiter(map(fast.seconds.get, stamps, repeat(_UNSEEN)), np.int64, n)
+    if sec.min() == _UNSEEN:  # new seconds: read once each, then looked up again
+        for stamp in dict.fromkeys(compress(stamps, (sec == _UNSEEN).tolist())):
+            _second(fast, stamp)
+        sec = np.fromiter(map(fast.seconds.get, stamps, repeat(_UNSEEN)), np.int64, n)
+        if sec.min() == _UNSEEN:  # the cache emptied on the way
+            sec = np.array(list(map(_second, repeat(fast), stamps)), np.int64)
     udp_rows = [i for i, f in enumerate(flags_t) if not f] if b"" in flags_t else []
     pid = _pids(fast, addrs, udp_rows)
     new = np.flatnonzero(pid == _UNMADE)
@@ -111,7 +112,7 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
             or plen.max() > MOST_PAYLOAD
             or any(len(udp_t[i]) > DIGITS_LIMIT for i in udp_rows)):
         return False  # over 32 bits (or a frame past them): the line parser names the line
-    ts = _times(fast, sec, millis, micros)
+    ts = _times(fast, sec, fracs)
     if ts is None:
         return False
     # taken: from here on the clock and sequence bookkeeping move
@@ -119,9 +120,9 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     rel = _sequences(fast, pid, fl, seq, ack)
     hdr = np.where(tsv >= 0, 32, 20)
     base_n = len(chunk)
-    for i, (opts, size) in options.items():
-        hdr[i] = size
-        chunk.opts[base_n + i] = opts
+    if options:
+        hdr[list(options)] = [size for _opts, size in options.values()]
+        chunk.opts.update({base_n + i: opts for i, (opts, _size) in options.items()})
     iphdr = fast.per_pair()[pid, 0]
     for i in udp_rows:
         got = fast.numbers.get(udp_t[i])
@@ -156,6 +157,8 @@ def _pids(fast: FastLine, addrs: tuple[bytes, ...], udp_rows: list[int]) -> Arr:
 
 _UNMADE = -2
 """An address pair not made yet (-1: made, not an address)."""
+_UNSEEN = -2
+"""Seconds or flags not read yet (-1: seconds out of range, or no flags: UDP)."""
 
 
 def _options(fast: FastLine, texts: tuple[bytes, ...]) -> dict[int, tuple[TCPOptions, int]] | None:
@@ -242,21 +245,21 @@ def _flags(fast: FastLine, text: bytes) -> int:
 
 def _flag_array(fast: FastLine, texts: tuple[bytes, ...]) -> Arr:
     """The flag bits of every line."""
-    vals: list[int | None] = list(map(fast.flags.get, texts))
-    if None in vals:
-        vals = [v if v is not None else _flags(fast, t) for v, t in zip(vals, texts, strict=True)]
-    return np.array(vals, np.int64)
+    out = np.fromiter(map(fast.flags.get, texts, repeat(_UNSEEN)), np.int64, len(texts))
+    if out.min() == _UNSEEN:  # new flags: read once each
+        for text in dict.fromkeys(compress(texts, (out == _UNSEEN).tolist())):
+            _flags(fast, text)
+        out = np.fromiter(map(fast.flags.__getitem__, texts), np.int64, len(texts))
+    return out
 
 
-def _times(fast: FastLine, sec: Arr, millis: tuple[bytes, ...], micros: tuple[bytes, ...]
-           ) -> Arr | None:
+def _times(fast: FastLine, sec: Arr, fracs: tuple[bytes, ...]) -> Arr | None:
     """The lines' times when the clock needs no judgement for any of them (else None):
     times of day on the current day, within 12 hours of each other in turn, or dates/epoch
     times once the file is known to print them."""
     clock = fast.clock
-    n = len(millis)
-    frac = (np.frombuffer(b"".join(millis), np.uint8).reshape(n, 3) - _DIGIT0) @ _MILLI_NS
-    frac += (np.frombuffer(b"".join(micros), np.uint8).reshape(n, 3) - _DIGIT0) @ _MICRO_NS
+    n = len(fracs)
+    frac = (np.frombuffer(b"".join(fracs), np.uint8).reshape(n, 6) - _DIGIT0) @ _FRAC_NS
     if sec.max() < DAY_NS:
         if clock.mode != "tod" or clock.last_tod < 0:
             return None

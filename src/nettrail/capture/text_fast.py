@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.capture.text_block import _MICROS, _MILLIS, RELATIVE, SYN_ORDER, fill_block
+from nettrail.capture.text_block import RELATIVE, SYN_ORDER, fill_block
 from nettrail.capture.text_fields import (
     DIGITS_LIMIT,
     ETH_LEN,
@@ -50,8 +50,8 @@ from nettrail.model.packet import (
 )
 
 Row = tuple[bytes, ...]
-"""One line as ``_LINE`` cuts it: the 14 fields of the common form (empty when absent: stamp
-seconds, milli- and microseconds, ``-i any`` column, ``IP a.p > b.q``, TCP flags, seq, ack,
+"""One line as ``_LINE`` cuts it: the 13 fields of the common form (empty when absent: stamp
+seconds, its six digits of microseconds, ``-i any`` column, ``IP a.p > b.q``, TCP flags, seq, ack,
 win, TS val and ecr, other options, length, UDP text), or only OTHER, the line itself."""
 
 _U32 = 0xFFFFFFFF
@@ -61,11 +61,11 @@ class _OverU32(Exception):
     """A TCP number over 32 bits (a mangled line): ``fill`` stops before it."""
 
 
-STAMP, OTHER = 0, 14
+STAMP, OTHER = 0, 13
 """Fields of a Row: the stamp's seconds (empty: not the fast form), any other line itself."""
 
 _LINE = re.compile(
-    rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{3})(\d{3}) "
+    rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{6}) "
     rb"(?:(?=IP)|([^\s>]+ +(?:In|Out|M|B|P)) +)(IP6? \S+ > \S+): "
     rb"(?:Flags \[([SFRPU.EWe]+)\](?:, seq (\d{1,10})(?::\d+|)|)(?:, ack (\d{1,10})|)"
     rb"(?:, win (\d{1,10})|)(?:, options \[(?:nop,nop,TS val (\d{1,10}) ecr (\d{1,10})|"
@@ -261,7 +261,7 @@ class FastLine:
         built = 0
         ts = clock.last_ns
         try:
-            for (stamp, millis, micros, column, addrs, flags_s, seq_s, ack_s, win_s, ts_val, ts_ecr,
+            for (stamp, frac, column, addrs, flags_s, seq_s, ack_s, win_s, ts_val, ts_ecr,
                  opts_s, len_s, udp, _) in rows:
                 sec = seconds.get(stamp)
                 if sec is None:
@@ -315,7 +315,7 @@ class FastLine:
                     payload = got if got is not None else self._udp(udp, iphdr)
                 # the record's time: Clock.time_of_day's common case inline
                 if sec < DAY_NS:
-                    tod = sec + _MILLIS[millis] + _MICROS[micros]
+                    tod = sec + int(frac) * 1000
                     if mode == "tod" and last_tod - HALF_DAY_NS <= tod <= last_tod + HALF_DAY_NS:
                         ts = day + tod
                         last_tod = tod
@@ -326,7 +326,7 @@ class FastLine:
                         ts = clock.time_of_day(tod)
                         mode, last_tod, day = clock.mode, clock.last_tod, clock.day_ns
                 else:
-                    ts = sec + _MILLIS[millis] + _MICROS[micros]
+                    ts = sec + int(frac) * 1000
                     if mode is None or mode == "none":
                         clock.mode = mode = "epoch" if len(stamp) == 10 else "date"
                 if not flags_s:
