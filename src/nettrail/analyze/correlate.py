@@ -75,25 +75,29 @@ class Sighting:
         "ts_val",
     )
     idx: int  # position among all points' sightings, set by ``build_tracks``
+    point: str
+    record: PacketRecord
+    form: Form
+    # None, or (records, forms, copy_forms) once a second copy is folded in
+    _more: tuple[list[PacketRecord], list[Form], list[Form]] | None
+    first_ns: int
+    last_ns: int
+    proto: int
+    flags: int
+    seq: int | None
+    ack: int | None
+    plen: int
+    ip_id: int | None
+    ip_len: int | None
+    ts_val: int | None
+    offset: int
 
     def __init__(self, record: PacketRecord, form: Form, proto: int, flags: int,
                  seq: int | None, ack: int | None, plen: int, ip_id: int | None,
                  ip_len: int | None, ts_val: int | None) -> None:
-        self.point = record.point
         self.record = record
-        self.form = form
-        # None, or (records, forms, copy_forms) once a second copy is folded in
-        self._more: tuple[list[PacketRecord], list[Form], list[Form]] | None = None
-        self.first_ns = self.last_ns = record.ts_ns
-        self.proto = proto
-        self.flags = flags
-        self.seq = seq
-        self.ack = ack
-        self.plen = plen
-        self.ip_id = ip_id
-        self.ip_len = ip_len
-        self.ts_val = ts_val
-        self.offset = 0
+        fill_sighting(self, record.point, form, record.ts_ns, proto, flags, seq, ack, plen,
+                      ip_id, ip_len, ts_val)
 
     @property
     def records(self) -> list[PacketRecord]:
@@ -198,6 +202,26 @@ class Match(NamedTuple):
     b: Sighting
     confidence: float
 
+
+
+def fill_sighting(s: Sighting, point: str, form: Form, ts: int, proto: int, flags: int,
+                  seq: int | None, ack: int | None, plen: int, ip_id: int | None,
+                  ip_len: int | None, ts_val: int | None) -> None:
+    """Set the fields of a new sighting, seen once at ``point`` at ``ts`` in ``form`` (its
+    record apart: a sighting built from a record, or from a table row, sets its own)."""
+    s.point = point
+    s.form = form
+    s._more = None
+    s.first_ns = s.last_ns = ts
+    s.proto = proto
+    s.flags = flags
+    s.seq = seq
+    s.ack = ack
+    s.plen = plen
+    s.ip_id = ip_id
+    s.ip_len = ip_len
+    s.ts_val = ts_val
+    s.offset = 0
 
 def _form(cache: dict[tuple[str, int, str, int], Form], src: str, sport: int, dst: str,
           dport: int) -> Form:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nettrail.analyze.correlate import Form, Sighting, _new_form, fold_copies
+from nettrail.analyze.correlate import Form, Sighting, _new_form, fill_sighting, fold_copies
 from nettrail.model.flow import Endpoint
 from nettrail.model.packet import PROTO_TCP, PacketRecord
 from nettrail.model.rows import TableRows
@@ -35,20 +35,9 @@ class RowSighting(Sighting):
                  ts_val: int | None) -> None:
         self._rows = rows
         self._row = row
-        self.point = rows.table.point
         _RECORD.__set__(self, None)
-        self.form = form
-        self._more = None
-        self.first_ns = self.last_ns = ts
-        self.proto = PROTO_TCP
-        self.flags = flags
-        self.seq = seq
-        self.ack = ack
-        self.plen = plen
-        self.ip_id = ip_id
-        self.ip_len = ip_len
-        self.ts_val = ts_val
-        self.offset = 0
+        fill_sighting(self, rows.table.point, form, ts, PROTO_TCP, flags, seq, ack, plen, ip_id,
+                      ip_len, ts_val)
 
     @property
     def record(self) -> PacketRecord:
