@@ -144,11 +144,15 @@ b = { host = "b", dev = "eth0", addrs = ["198.51.100.2/24"] }
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_an_interrupted_build_unwinds(sig: signal.Signals) -> None:
     lab.down("dual-l3")
+    # SIGINT at its default in the child whatever this runner inherited: a job started in the
+    # background by a shell without job control ignores SIGINT, and so would Python
     proc = subprocess.Popen([*NETTRAIL, "lab", "up", "dual-l3"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert wait_for(lambda: len(shell.namespaces("ntl-dual-l3-")) >= 2
                         or proc.poll() is not None)
+        assert proc.poll() is None, "the build ended before the signal could be sent"
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=30)
     finally:
