@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, combinations
 from operator import attrgetter
+from typing import TypeGuard
 
 import numpy as np
 
@@ -232,7 +233,7 @@ def _untimed(points: Mapping[str, Sequence[PacketRecord]]) -> set[str]:
             if not _binary(recs) and not all(r.time_ok for r in recs)}
 
 
-def _binary(records: Sequence[PacketRecord]) -> bool:
+def _binary(records: Sequence[PacketRecord]) -> TypeGuard[TableRows]:
     """True when ``records`` are a table's rows (``TableRows``) none of which is from text:
     every time is usable and needs no repair, and the columns tell the interfaces."""
     return isinstance(records, TableRows) and records.binary()
@@ -385,7 +386,7 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
 def _context(points: Mapping[str, Sequence[PacketRecord]]) -> Context:
     names: set[str | None] = set(points)
     for records in points.values():
-        if isinstance(records, TableRows) and records.binary():
+        if _binary(records):
             names.update(records.names())
             continue
         names.update(map(_IFNAME, records))

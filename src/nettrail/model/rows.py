@@ -26,13 +26,14 @@ class TableRows(Sequence[PacketRecord]):
     their column values, as ``PacketTable.records`` takes them (several points' rows that
     are the same packet then share one header)."""
 
-    __slots__ = ("_len", "_shared", "table")
+    __slots__ = ("_binary", "_len", "_shared", "table")
 
     def __init__(self, table: PacketTable,
                  shared: dict[tuple[int, ...], TCPHeader] | None = None) -> None:
         self.table = table
         self._len = len(table)
         self._shared = {} if shared is None else shared
+        self._binary: bool | None = None
 
     def __len__(self) -> int:
         return self._len
@@ -64,12 +65,15 @@ class TableRows(Sequence[PacketRecord]):
 
     def binary(self) -> bool:
         """True when no row is from text input: every row has its capture's link type, and
-        its time is usable (``time_ok``)."""
-        t = self.table
-        return (all(b.rebuild is None for b in t.batches)
-                and bool((t.column("linktype") >= 0).all())
-                and all(r.linktype >= 0 and r.time_ok
-                        for b in t.batches for r in b.odd.values()))
+        its time is usable (``time_ok``). Found once (cross-point analysis asks at each
+        step that could skip a per-record pass)."""
+        if self._binary is None:
+            t = self.table
+            self._binary = (all(b.rebuild is None for b in t.batches)
+                            and bool((t.column("linktype") >= 0).all())
+                            and all(r.linktype >= 0 and r.time_ok
+                                    for b in t.batches for r in b.odd.values()))
+        return self._binary
 
     def names(self) -> set[str | None]:
         """Every row's interface name and network namespace (None where it has none)."""
