@@ -215,3 +215,26 @@ def test_quiet_text_packets_are_never_called_copies(
     got = json.loads(capsys.readouterr().out)
     assert [(c["packets"], c["copies"]) for c in got["connections"]] == [(3, 0)]
     assert [f["kind"] for f in got["findings"]] == []
+    assert [c["outcome"] for c in got["connections"]] == ["unknown"]
+
+
+@pytest.mark.parametrize(("later", "outcome"), [
+    ("", "unknown"),
+    ("Flags [R], seq 1, win 0, length 0", "reset-after-handshake"),
+    ("Flags [.], ack 1, win 502, length 0", "midstream"),
+])
+def test_a_quiet_connection_is_unknown_until_a_packet_prints_flags(
+    tmp_path: Path, later: str, outcome: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A connection whose packets print no flags (``tcpdump -q``) did not begin midstream, as
+    far as anyone can tell: its outcome is "unknown". A packet of it that does print flags
+    (text cut short on some lines only) tells what it can, as it would alone."""
+    lines = ["17:16:09.924505 IP 131.155.215.69.46656 > 137.116.81.94.80: tcp 0",
+             "17:16:10.052027 IP 137.116.81.94.80 > 131.155.215.69.46656: tcp 0"]
+    if later:
+        lines.append(f"17:16:10.052115 IP 131.155.215.69.46656 > 137.116.81.94.80: {later}")
+    path = tmp_path / "quiet.txt"
+    path.write_text("".join(line + "\n" for line in lines))
+    assert main(["analyze", "--format", "json", str(path)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [c["outcome"] for c in got["connections"]] == [outcome]

@@ -80,6 +80,7 @@ H_MID = 8  # the connection was already running when the capture began
 H_FIN_C = 16  # the client sent FIN
 H_FIN_S = 32  # the server sent FIN
 H_RST = 64  # a RST was seen (before both FINs)
+H_QUIET = 128  # no packet printed flags, numbers or window yet (``tcpdump -q`` text)
 _H_FINS = H_FIN_C | H_FIN_S
 
 # Slots of a connection's state list (the hot loop in consume() uses the literal numbers).
@@ -256,6 +257,8 @@ class FlowTracker:
                         ds[6] = ts
                         ds[7] = seq
                         ds[8] = ack
+                if flags and st[0] & 128:  # a packet that prints flags: no longer quiet
+                    st[0] &= ~128
                 if flags & 7:
                     control(st, fc, sig, flags, seq)
                 elif not st[0] & 12 and fc and flags & 16:
@@ -291,7 +294,8 @@ class FlowTracker:
         client, server = (a, b) if client_is_src else (b, a)
         ts = sig[0]
         # the slots, in order: see _H ... _DIRS above
-        st: State = [0 if flags & SYN else H_MID, 0, ts, ts, 0, 0, key, client, server,
+        h = H_MID if sig[1] is not None or flags or sig[5] is not None else H_MID | H_QUIET
+        st: State = [0 if flags & SYN else h, 0, ts, ts, 0, 0, key, client, server,
                      None, None, None, None, None, None, None, None, 0, dirs]
         src_dir = dirs[0] if client_is_src else dirs[1]
         dst_dir = dirs[1] if client_is_src else dirs[0]
@@ -535,6 +539,8 @@ def _outcome(st: State) -> Outcome:
         return Outcome.CLOSED
     if h & H_EST:
         return Outcome.ESTABLISHED
+    if h & H_QUIET:
+        return Outcome.UNKNOWN
     if h & H_MID:
         return Outcome.MIDSTREAM
     if h & H_SYNACK:
@@ -592,12 +598,16 @@ def _findings(conn: Connection, st: State) -> list[Finding]:
     if conn.copies:
         n = conn.copies
         ifaces = sorted(i for i in st[_COPY_IFACES] if i != "?")
-        named = f" ({', '.join(ifaces)})" if ifaces else ""
+        if ifaces:
+            where = f"on another interface or direction ({', '.join(ifaces)})"
+        else:  # nothing says where: a frame captured twice (a mirror port, a bridge loop)
+            where = ("with every TCP/IP field the same (the capture names no interface, so "
+                     "whether they crossed another interface is not known)")
         out.append(Finding(
             kind="multi-interface-copy",
             severity=Severity.INFO,
             summary=(f"{conn.point}: {flow}: {n} extra sighting{'s' if n > 1 else ''} of packets "
-                     f"on another interface or direction{named}; copies, not retransmissions"),
+                     f"{where}; copies, not retransmissions"),
             evidence=tuple(_seg_evidence(conn, kept) for kept in st[_COPY_EV]),
             connection=conn.key,
             details={"count": str(n), "interfaces": ",".join(ifaces), "point": conn.point},

@@ -45,6 +45,8 @@ class Outcome(StrEnum):
     SYNACK_UNACKNOWLEDGED = "synack-unacknowledged"
     CLOSED = "closed"
     MIDSTREAM = "midstream"
+    UNKNOWN = "unknown"
+    """No packet printed its flags (``tcpdump -q`` text): how it went cannot be told."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ INDENT = "  "
 WIDTH = 100
 MAX_LISTED = 30
 """Connections and findings listed per point before the rest is only counted."""
-QUIET_OUTCOMES = frozenset({Outcome.ESTABLISHED, Outcome.CLOSED, Outcome.MIDSTREAM})
+QUIET_OUTCOMES = frozenset({Outcome.ESTABLISHED, Outcome.CLOSED, Outcome.MIDSTREAM,
+                            Outcome.UNKNOWN})
 
 
 CLOCK_OFFSET_KIND = "clock-offset"
