@@ -172,6 +172,25 @@ def test_loopback_in_and_out_are_copies() -> None:
     assert conns[0].copies == 1
 
 
+def test_copies_where_no_interface_is_named_do_not_claim_another_interface() -> None:
+    """A capture that names no interface (a plain pcap, text without ``-i any``) cannot show
+    that a packet seen twice crossed another interface: the finding says what it can."""
+    w = Wire()
+    handshake(w)
+    rec = w.tcp(3, C, S, PSH | ACK, seq=101, ack=501, length=100)
+    w.copy(rec, 1, None)
+    _, findings = track(w)
+    assert kinds(findings) == ["multi-interface-copy"]
+    assert "another interface or direction" not in findings[0].summary
+    assert "names no interface" in findings[0].summary
+    named = Wire()
+    handshake(named)
+    rec = named.tcp(3, C, S, PSH | ACK, seq=101, ack=501, length=100, ifname="eth0")
+    named.copy(rec, 1, "br0")
+    _, findings = track(named)
+    assert "on another interface or direction (br0, eth0)" in findings[0].summary
+
+
 def test_identical_pure_acks_on_same_interface_are_separate_packets() -> None:
     w = Wire()
     handshake(w)
