@@ -6,8 +6,11 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from nettrail.analyze import owners
 from nettrail.analyze.attribute import attribute, rules_for
+from nettrail.errors import InputError
 from nettrail.model.analysis import Analysis, Diagnosis, NatTranslation
 from nettrail.model.flow import Endpoint
 from nettrail.model.topology import Link, Namespace, NatRule, Topology
@@ -134,3 +137,21 @@ def test_store_round_trip_and_bad_file(tmp_path: Path) -> None:
     rules, errors = store.read_rules(tmp_path)
     assert rules == {"netnode": [DNAT, SNAT, GW, FLOW]}
     assert len(errors) == 1 and "broken.json: not a nettrail snapshot" in str(errors[0])
+
+
+def test_a_received_snapshot_is_checked_and_its_fault_named(tmp_path: Path) -> None:
+    """A remote host's snapshot arrives as text: a cut-off or misshapen one is refused with
+    the host and the fault in words, and nothing is written."""
+    good = io.StringIO()
+    store.render(_topology(1), good)
+    path = store.write_text(tmp_path, "compute", good.getvalue())
+    assert store.read_rules(tmp_path)[0]["compute"] == store.nat_rules(json.loads(good.getvalue()))
+    cases = [(good.getvalue()[:40], "truncated JSON: it ends at line"),
+             ('{"namespaces": 3}', "no 'namespaces' list"),
+             ("", "an empty file")]
+    for text, why in cases:
+        with pytest.raises(InputError) as caught:
+            store.write_text(tmp_path, "network", text)
+        assert str(caught.value).startswith("network's snapshot: not a nettrail snapshot (")
+        assert why in str(caught.value)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["compute.json"]

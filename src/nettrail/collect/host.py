@@ -28,6 +28,7 @@ from nettrail.collect import agent, pcapfile, remote, tracefile, zipapp
 from nettrail.collect.peers import Peers, peer_of
 from nettrail.collect.ssh import Master, SshOptions
 from nettrail.errors import NettrailError
+from nettrail.jsonfile import parse_json
 from nettrail.topology import store
 
 CONNECTING, CAPTURING, DRAINING, DONE, FAILED = (
@@ -215,7 +216,10 @@ class HostRun:
         try:
             files = [store.write_text(self.pcap.parent, point, text)
                      for point, text in self._snapshot_parts(out)]
-        except (NettrailError, OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        except NettrailError as exc:  # names the host and the fault
+            self.snapshot = {"error": str(exc)}
+            return
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
             self.snapshot = {"error": f"unreadable snapshot: {exc!s}"}
             return
         self.snapshot = {"files": [p.relative_to(self.pcap.parent).as_posix() for p in files]}
@@ -226,7 +230,7 @@ class HostRun:
         if not out.lstrip().startswith("["):
             return [(self.name, out)]
         parts = []
-        for doc in json.loads(out):
+        for doc in parse_json(out, f"{self.name}'s snapshot", store.WHAT):
             ns = doc["namespaces"][0]
             point = self._peers.point_of(self.name, int(ns["inode"]), str(ns["name"]))
             if point is not None:

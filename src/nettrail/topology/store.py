@@ -3,13 +3,12 @@ lab run`` (and remote collection), read back by ``nettrail analyze RUN``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, TextIO
 
 from nettrail.analyze import owners as nat_owners
 from nettrail.errors import InputError
-from nettrail.jsonfile import read_json
+from nettrail.jsonfile import parse_json, read_json
 from nettrail.model.topology import NatRule, Topology
 from nettrail.report import snapshot_json
 
@@ -36,10 +35,11 @@ def render(topo: Topology, out: TextIO) -> None:
 def write_text(run_dir: Path, host: str, text: str) -> Path:
     """Write a host's snapshot JSON received as text (a remote host's) as
     ``RUN/snapshots/HOST.json``, after checking it reads as a snapshot (InputError if not)."""
+    where = f"{host}'s snapshot"
     try:
-        nat_rules(json.loads(text))
-    except (ValueError, RecursionError) as exc:
-        raise InputError(f"not a nettrail snapshot: {exc!s}") from exc
+        nat_rules(parse_json(text, where, WHAT))
+    except ValueError as exc:
+        raise InputError(f"{where}: not {WHAT} ({exc})") from exc
     folder = run_dir / SNAPSHOT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{host.replace('/', '_')}.json"
