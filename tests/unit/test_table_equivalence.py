@@ -17,6 +17,7 @@ import pytest
 import capkit as ck
 from fixturekit import CAPTURES, fixture_table
 from nettrail.capture import open_capture, points, table_pcap, table_pcapng
+from nettrail.capture.base import CaptureStats
 from nettrail.capture.points import read_table
 from nettrail.model.table import PacketTable
 from nettrail.report.json import to_dict
@@ -266,6 +267,31 @@ def test_pcapng_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     path.write_bytes(_pcapng(frames))
     fast, slow, taken = both_paths(path, monkeypatch)
     assert taken
+    assert fast == slow
+    assert fast["points"][0]["packets"] == len(frames)
+
+
+@pytest.mark.parametrize("every", [1, 2, 3, 50])
+def test_pcapng_with_options_on_many_blocks_same_analysis(
+    every: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks with options (every one, every other, ...) among plain ones, runs of plain
+    blocks looked for over a reach smaller than a block, then growing: the same analysis as
+    the record reader, and the plain blocks read as columns. (A pcapng with options on every
+    block once made the walk go over the rest of its buffer again after each of them.)"""
+    frames = [ck.eth(ck.ipv4(C, S, 6, ck.tcp(40000, 80, 0x18, seq=1000 + 10 * j, ack=5)
+                             + bytes(10 + j % 7))) for j in range(300)]
+    blocks = [ck.shb(), ck.idb(1, name="eth0", tsresol=9)]
+    blocks += [ck.epb(data, T0 + 1000 * j, comment="c" if j % every == 0 else None)
+               for j, data in enumerate(frames)]
+    path = tmp_path / "opts.pcapng"
+    path.write_bytes(b"".join(blocks))
+    monkeypatch.setattr(table_pcapng, "MIN_REACH", 40)
+    table = PacketTable("p")
+    table_pcapng.read_pcapng_table(str(path), table, CaptureStats(str(path), "p"))
+    columns = sum(len(b) - len(b.odd) for b in table.batches)
+    assert columns == sum(1 for j in range(len(frames)) if j % every)
+    fast, slow, _taken = both_paths(path, monkeypatch)
     assert fast == slow
     assert fast["points"][0]["packets"] == len(frames)
 

@@ -140,7 +140,15 @@ def _chained(npbuf: Arr, end: int, marks: tuple[int, int, int, int],
           & (npbuf[c + wire_hi] == 0)]
     if not len(c) or c[0] != 0:
         return none
-    nxt = c + 16 + rows_at(npbuf, c + 8, 4).view(u32)[:, 0].astype(np.int64)
+    return follow_chain(c, c + 16 + rows_at(npbuf, c + 8, 4).view(u32)[:, 0].astype(np.int64),
+                        end)
+
+
+def follow_chain(c: Arr, nxt: Arr, end: int) -> tuple[Arr, int]:
+    """The chain of candidate starts ``c`` (sorted, ``c[0]`` a true start) through their
+    successors ``nxt``, for as long as each successor is the next candidate and whole in
+    ``end`` bytes: (the starts, where a one-by-one walk goes on: the start of the first
+    item that does not fit, or the successor that is not a candidate)."""
     whole = nxt <= end
     succ = np.searchsorted(c, nxt)
     hit = succ < len(c)

@@ -21,10 +21,13 @@ from nettrail.capture.columns import FAST_LINKTYPES, PAD, rows_at
 from nettrail.capture.pcap import MAX_CAPLEN
 from nettrail.capture.pcapng import EPB, MAX_BLOCK, _Reader, _Section
 from nettrail.capture.table_fill import Filler
+from nettrail.capture.table_pcap import follow_chain
 from nettrail.model.packet import PacketRecord
 from nettrail.model.table import PacketTable
 
 CHUNK = 8 << 20
+MIN_REACH = 16 << 10
+"""The least a run of plain blocks is looked for in bulk (its reach grows while it goes on)."""
 
 
 def read_pcapng_table(path: str, table: PacketTable, stats: CaptureStats,
@@ -57,6 +60,7 @@ class _Walker(_Reader):
         self.if_names: list[str | None] = []  # by running interface number (all sections)
         self.if_base = 0  # running number of the current section's first interface
         self.npbuf: npt.NDArray[np.uint8] = np.zeros(0, np.uint8)  # the read buffer
+        self.reach = MIN_REACH  # how far the next run of plain blocks is looked for at first
 
     def walk(self) -> None:
         try:
@@ -99,19 +103,9 @@ class _Walker(_Reader):
         while pos + 12 <= end:
             section = self.section
             if section is not None:  # a run of plain blocks: only where each one is
-                head = section.head
                 first = len(blocks)
                 rows.runs.append((first, self.if_base, section))
-                while pos + 12 <= end:  # the hot loop: enhanced packet blocks, by size
-                    btype, size = head(buf, pos)
-                    if btype != EPB or size < 32 or pos + size > end:
-                        break
-                    append(pos)
-                    pos += size
-                plain = _plain(self.npbuf, blocks, first, section)
-                if plain < len(blocks):  # from there on, the general reader checks each
-                    pos = blocks[plain]
-                    del blocks[plain:]
+                pos = self._run(buf, pos, end, section, blocks)
                 self.frame += len(blocks) - first
                 if len(blocks) > first:
                     self.last_ts = self._time(buf, blocks[-1], section)
@@ -131,6 +125,23 @@ class _Walker(_Reader):
             if rec is not None:
                 rows.recs[len(blocks)] = rec
                 append(-1)
+        return pos
+
+    def _run(self, buf: memoryview, pos: int, end: int, section: _Section,
+             blocks: array[int]) -> int:
+        """Append where each plain enhanced packet block of the run from ``pos`` starts
+        (found in bulk, :func:`_chained`, over a reach that doubles while the run goes on);
+        returns where the run stops (the first block that is not plain, or not whole)."""
+        reach, start = self.reach, pos
+        while (pos + 28 <= end and (got := self.plain_epb(buf, pos, end)) is not None
+               and got[1].linktype in FAST_LINKTYPES):
+            lim = min(end, pos + max(reach, 2 * got[2]))  # at least the block at pos
+            starts, pos = _chained(self.npbuf, pos, lim, section)
+            blocks.frombytes(starts.tobytes())
+            if not len(starts) or lim == end:
+                break
+            reach = min(2 * reach, CHUNK)
+        self.reach = min(max(2 * (pos - start), MIN_REACH), CHUNK)
         return pos
 
     @staticmethod
@@ -194,24 +205,35 @@ def _epb_columns(npbuf: npt.NDArray[np.uint8], blocks: npt.NDArray[np.int64],
             cols["ts"][idx[sel]] = [iface.ts_ns(t) for t in ticks.tolist()]
 
 
-def _plain(npbuf: npt.NDArray[np.uint8], blocks: array[int], first: int,
-           section: _Section) -> int:
-    """The index of the first block from ``blocks[first:]`` that is not a plain enhanced
-    packet block of an interface the columns read (``len(blocks)`` when all are): a known
-    interface, the captured length filling the block exactly (no options), the trailer
-    repeating the length."""
-    if first == len(blocks):
-        return first
-    at = np.array(blocks[first:], np.int64)
-    order = section.order + "u4"
-    head = rows_at(npbuf, at + 4, 24).view(order).astype(np.int64)
-    size, if_id, caplen = head[:, 0], head[:, 1], head[:, 4]
-    trailer = rows_at(npbuf, at + size - 4, 4).view(order)[:, 0].astype(np.int64)
+def _chained(npbuf: npt.NDArray[np.uint8], pos: int, lim: int,
+             section: _Section) -> tuple[npt.NDArray[np.int64], int]:
+    """Where the plain enhanced packet blocks chained from ``pos`` (a plain one) start, up
+    to ``lim``; and where the chain stops. Candidates are the 4-byte words from ``pos`` that
+    read as the head of a plain block (the block type; the captured length filling the
+    block exactly, that is, no options; a known interface of a link type the columns read;
+    a time in range; the trailer repeating the size when the block is whole); the chain
+    follows each block's size to the next (``table_pcap.follow_chain``), so a candidate in
+    a payload is never taken."""
+    none = np.zeros(0, np.int64), pos
+    n = (lim - pos) // 4
+    if n < 8:
+        return none
+    words = npbuf[pos : pos + 4 * n].view(section.order + "u4")
+    k = np.flatnonzero(words[: n - 6] == EPB)
+    if not len(k) or k[0] != 0:
+        return none
+    size = words[k + 1].astype(np.int64)
+    if_id = words[k + 2].astype(np.int64)
+    caplen = words[k + 5].astype(np.int64)
     fast = np.array([i.linktype in FAST_LINKTYPES for i in section.interfaces] + [False])
     known = np.minimum(if_id, len(fast) - 1)
     hi_below = np.array([*section.hi_below, 0], np.int64)
-    ok = ((if_id < len(fast) - 1) & fast[known] & (caplen <= MAX_CAPLEN)
-          & (32 + ((caplen + 3) & ~3) == size) & (trailer == size)
-          & (head[:, 2] < hi_below[known]))
-    bad = np.flatnonzero(~ok)
-    return first + int(bad[0]) if len(bad) else len(blocks)
+    ok = ((size >= 32) & (if_id < len(fast) - 1) & fast[known] & (caplen <= MAX_CAPLEN)
+          & (32 + ((caplen + 3) & ~3) == size) & (words[k + 3] < hi_below[known]))
+    whole = ok & (4 * k + size <= 4 * n)
+    ok[whole] = words[k[whole] + (size[whole] >> 2) - 1] == size[whole]
+    k, size = k[ok], size[ok]
+    if not len(k) or k[0] != 0:
+        return none
+    starts, stop = follow_chain(4 * k, 4 * k + size, lim - pos)
+    return starts + pos, stop + pos
