@@ -61,6 +61,8 @@ class _Walker(_Reader):
         self.if_base = 0  # running number of the current section's first interface
         self.npbuf: npt.NDArray[np.uint8] = np.zeros(0, np.uint8)  # the read buffer
         self.reach = MIN_REACH  # how far the next run of plain blocks is looked for at first
+        self.known: tuple[tuple[int, int], tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]] \
+            = (0, 0), (np.zeros(1, bool), np.zeros(1, np.int64))
 
     def walk(self) -> None:
         try:
@@ -136,13 +138,23 @@ class _Walker(_Reader):
         while (pos + 28 <= end and (got := self.plain_epb(buf, pos, end)) is not None
                and got[1].linktype in FAST_LINKTYPES):
             lim = min(end, pos + max(reach, 2 * got[2]))  # at least the block at pos
-            starts, pos = _chained(self.npbuf, pos, lim, section)
+            starts, pos = _chained(self.npbuf, pos, lim, section, self._interfaces(section))
             blocks.frombytes(starts.tobytes())
             if not len(starts) or lim == end:
                 break
             reach = min(2 * reach, CHUNK)
         self.reach = min(max(2 * (pos - start), MIN_REACH), CHUNK)
         return pos
+
+    def _interfaces(self, section: _Section) -> tuple[npt.NDArray[np.bool_],
+                                                      npt.NDArray[np.int64]]:
+        """By interface number of ``section`` (one more for those beyond): whether the
+        columns read its link type, and the bound of its raw times' high words."""
+        key = (id(section), len(section.interfaces))
+        if self.known[0] != key:
+            fast = np.array([i.linktype in FAST_LINKTYPES for i in section.interfaces] + [False])
+            self.known = key, (fast, np.array([*section.hi_below, 0], np.int64))
+        return self.known[1]
 
     @staticmethod
     def _time(buf: memoryview, pos: int, section: _Section) -> int:
@@ -158,8 +170,15 @@ class _Walker(_Reader):
         blocks = np.array(rows.blocks, np.int64)
         cols = {k: np.zeros(n, np.int64) for k in ("caplen", "wire", "ts", "linktype", "if")}
         bounds = [first for first, _b, _s in rows.runs] + [n]
+        spans: dict[int, tuple[list[tuple[int, int]], int, _Section]] = {}
         for (first, if_base, section), stop in zip(rows.runs, bounds[1:], strict=True):
-            idx = first + np.flatnonzero(blocks[first:stop] >= 0)
+            spans.setdefault(id(section), ([], if_base, section))[0].append((first, stop))
+        for parts, if_base, section in spans.values():  # the runs of a section at once
+            mine = np.zeros(n + 1, np.int8)
+            for first, stop in parts:
+                mine[first] += 1
+                mine[stop] -= 1
+            idx = np.flatnonzero(np.cumsum(mine[:n]).astype(bool) & (blocks >= 0))
             if len(idx):
                 _epb_columns(npbuf, blocks[idx], idx, if_base, section, cols)
         for i, rec in rows.recs.items():
@@ -205,13 +224,15 @@ def _epb_columns(npbuf: npt.NDArray[np.uint8], blocks: npt.NDArray[np.int64],
             cols["ts"][idx[sel]] = [iface.ts_ns(t) for t in ticks.tolist()]
 
 
-def _chained(npbuf: npt.NDArray[np.uint8], pos: int, lim: int,
-             section: _Section) -> tuple[npt.NDArray[np.int64], int]:
+def _chained(npbuf: npt.NDArray[np.uint8], pos: int, lim: int, section: _Section,
+             interfaces: tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]
+             ) -> tuple[npt.NDArray[np.int64], int]:
     """Where the plain enhanced packet blocks chained from ``pos`` (a plain one) start, up
     to ``lim``; and where the chain stops. Candidates are the 4-byte words from ``pos`` that
     read as the head of a plain block (the block type; the captured length filling the
     block exactly, that is, no options; a known interface of a link type the columns read;
-    a time in range; the trailer repeating the size when the block is whole); the chain
+    a time in range; the trailer repeating the size when the block is whole;
+    ``interfaces``: ``_Walker._interfaces``); the chain
     follows each block's size to the next (``table_pcap.follow_chain``), so a candidate in
     a payload is never taken."""
     none = np.zeros(0, np.int64), pos
@@ -225,9 +246,8 @@ def _chained(npbuf: npt.NDArray[np.uint8], pos: int, lim: int,
     size = words[k + 1].astype(np.int64)
     if_id = words[k + 2].astype(np.int64)
     caplen = words[k + 5].astype(np.int64)
-    fast = np.array([i.linktype in FAST_LINKTYPES for i in section.interfaces] + [False])
+    fast, hi_below = interfaces
     known = np.minimum(if_id, len(fast) - 1)
-    hi_below = np.array([*section.hi_below, 0], np.int64)
     ok = ((size >= 32) & (if_id < len(fast) - 1) & fast[known] & (caplen <= MAX_CAPLEN)
           & (32 + ((caplen + 3) & ~3) == size) & (words[k + 3] < hi_below[known]))
     whole = ok & (4 * k + size <= 4 * n)
