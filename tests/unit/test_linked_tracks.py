@@ -15,7 +15,14 @@ from nettrail.analyze.columns import column_ready, copy_free
 from nettrail.analyze.correlate import fold_copies, strong_index, strong_pairs
 from nettrail.analyze.crosspoint import _coded, _correlate
 from nettrail.analyze.fold_rows import fold_columns
-from nettrail.analyze.tracks import Track, build_tracks, linked_tracks
+from nettrail.analyze.linked_convs import linked_conversations
+from nettrail.analyze.tracks import (
+    Track,
+    build_conversations,
+    build_tracks,
+    linked_tracks,
+    linked_tracks_firsts,
+)
 from nettrail.capture.points import read_points
 from nettrail.model.flow import Endpoint
 from nettrail.model.rows import TableRows
@@ -97,3 +104,34 @@ def test_anchors_from_folded_columns_are_the_coded_anchors(path: Path) -> None:
 def test_folded_columns_anchor_some_fixtures() -> None:
     """The comparison above is not empty: several fixtures give anchors that way."""
     assert sum(bool(_anchor_pairs(p)) for p in CAPTURES) >= 3
+
+
+def _conversations(path: Path) -> int | None:
+    """How many conversations compared equal, with the capture read as two points, or None
+    when the links do not come as columns: conversations from the links
+    (``linked_conversations``) must be those ``build_conversations`` makes of the tracks."""
+    tables = {name: fixture_table(path) for name in "ab"}
+    points = {name: TableRows(t) for name, t in tables.items()}
+    sightings, clock, _none, links = _correlate(points, set(), tables, True)
+    if links is None:
+        return None
+    tracks, firsts = linked_tracks_firsts(sightings, links, offset_map(clock))
+    every = [s for items in sightings.values() for s in items]
+    assert [t.first for t in tracks] == [every[i] for i in firsts.tolist()]
+    got = linked_conversations(tracks, firsts, links)
+    if got is None:
+        return None
+    want = build_conversations([t for t in tracks if t.first.proto not in (1, 58)])
+    assert [(c.key, [t.id for t in c.tracks], sorted(c.clients)) for c in got] == [
+        (c.key, [t.id for t in c.tracks], sorted(c.clients)) for c in want]
+    return len(want)
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_linked_conversations_are_the_built_conversations(path: Path) -> None:
+    _conversations(path)
+
+
+def test_linked_conversations_compare_some_fixtures() -> None:
+    """The comparison above is not empty: several fixtures have conversations that way."""
+    assert sum(bool(_conversations(p)) for p in CAPTURES) >= 3

@@ -69,6 +69,7 @@ from nettrail.analyze.findings_reset import (
 )
 from nettrail.analyze.flows import gc_paused
 from nettrail.analyze.fold_rows import FoldedColumns, build_records, fold_columns
+from nettrail.analyze.linked_convs import linked_conversations
 from nettrail.analyze.nat import infer_translations
 from nettrail.analyze.timing import trusted_times, unknown_clocks
 from nettrail.analyze.tracks import (
@@ -77,7 +78,7 @@ from nettrail.analyze.tracks import (
     build_conversations,
     build_tracks,
     hops,
-    linked_tracks,
+    linked_tracks_firsts,
     spans,
 )
 from nettrail.model.analysis import ClockOffset, Diagnosis, NatTranslation, PacketPath
@@ -191,13 +192,15 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
             continue
         matches.extend(match_points(sightings[a], sightings[b], offset_ba, tol,
                                     pairs=pairs.pop((a, b))))
-    del columns, anchors, pairs
+    del anchors, pairs
     if not linked:
         return sightings, clock, matches, None
+    known = tuple(columns[p] for p in names if p in columns and columns[p].proto is not None)
     return sightings, clock, matches, Links(
         np.concatenate([x.a for x in parts]) if parts else np.zeros(0, np.int64),
         np.concatenate([x.b for x in parts]) if parts else np.zeros(0, np.int64),
-        np.concatenate([x.confidence for x in parts]) if parts else np.zeros(0, np.float64))
+        np.concatenate([x.confidence for x in parts]) if parts else np.zeros(0, np.float64),
+        known if len(known) == len(names) else ())
 
 
 def _folded(records: Sequence[PacketRecord], endpoints: dict[tuple[str, int], Endpoint],
@@ -288,13 +291,16 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         ready = _ready(points, tables)
         sightings, clock, matches, links = _correlate(points, untimed, ready, True)
         unknown = unknown_clocks(list(points), clock, _span_ns(sightings, untimed))
+        convs = None
         if links is not None:
-            tracks = linked_tracks(sightings, links, offset_map(clock))
-            del links
+            tracks, firsts = linked_tracks_firsts(sightings, links, offset_map(clock))
+            convs = linked_conversations(tracks, firsts, links)
+            del links, firsts
         else:
             tracks = build_tracks(sightings, _drained(matches), offset_map(clock))
-        convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
-                                     and t.first.proto != PROTO_ICMPV6])
+        if convs is None:
+            convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
+                                         and t.first.proto != PROTO_ICMPV6])
         nat = infer_translations(convs)
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
                           unknown)

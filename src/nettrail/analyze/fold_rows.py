@@ -183,7 +183,7 @@ def _columns(items: list[Sighting], col: Any, sel: Ints, pos: Ints,
     columns = PointColumns(items, first[filled], last[filled], single[filled],
                            number[inverse.reshape(-1)],
                            [items[i].form for i in at[ranked].tolist()],
-                           ip_id[filled], ts_val[filled])
+                           ip_id[filled], ts_val[filled], proto=proto[filled])
     return FoldedColumns(columns, (proto[filled], high[filled], low[filled]) if keyed else None)
 
 

@@ -27,6 +27,7 @@ from nettrail.model.packet import ACK, SYN, PacketRecord, TCPHeader
 _ROUTES: dict[tuple[str, ...], tuple[str, ...]] = {}
 _FIRST_NS = attrgetter("first_ns")
 _LAST_NS = attrgetter("last_ns")
+Ints = npt.NDArray[np.int64]
 
 
 def _time_point(s: Sighting) -> tuple[int, str]:
@@ -144,9 +145,15 @@ def linked_tracks(sightings: Mapping[str, Sequence[Sighting]], links: Links,
     links until it settles, so each group is named by its first member: groups in the order
     of their first member, members in number order, a group's confidence the smallest of
     its links' (1.0 alone), as ``build_tracks`` makes them."""
+    return linked_tracks_firsts(sightings, links, offsets)[0]
+
+
+def linked_tracks_firsts(sightings: Mapping[str, Sequence[Sighting]], links: Links,
+                         offsets: Mapping[str, float]) -> tuple[list[Track], Ints]:
+    """``linked_tracks``, and the number of each track's first sighting."""
     items = _offset_items(sightings, offsets)
     if not items:
-        return []
+        return [], np.zeros(0, np.int64)
     label = _components(len(items), links.a, links.b)
     conf = np.ones(len(items), np.float64)
     np.minimum.at(conf, label[links.a], links.confidence)
@@ -168,10 +175,13 @@ def linked_tracks(sightings: Mapping[str, Sequence[Sighting]], links: Links,
               for start, end, c in zip(firsts.tolist(), ends, confs, strict=True)]
     for s in items:
         s.idx = 0
-    tracks.sort(key=_track_order)
+    head = within[firsts]  # each track's first sighting
+    # in time order, then by the first sighting's point (``_track_order``; both stable)
+    ranked = np.lexsort((point_rank[head], corrected[head]))
+    tracks = [tracks[k] for k in ranked.tolist()]
     for i, track in enumerate(tracks, 1):
         track.id = i
-    return tracks
+    return tracks, head[ranked]
 
 
 def _components(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64],
