@@ -27,6 +27,7 @@ from nettrail.model.packet import ACK, SYN, PacketRecord, TCPHeader
 _ROUTES: dict[tuple[str, ...], tuple[str, ...]] = {}
 _FIRST_NS = attrgetter("first_ns")
 _LAST_NS = attrgetter("last_ns")
+_POINT = attrgetter("point")
 Ints = npt.NDArray[np.int64]
 
 
@@ -168,20 +169,37 @@ def linked_tracks_firsts(sightings: Mapping[str, Sequence[Sighting]], links: Lin
         np.array([v[0].offset if v else 0 for v in sightings.values()], np.int64), sizes)
     within = np.lexsort((point_rank, corrected, label))
     firsts = np.flatnonzero(np.r_[True, label[order][1:] != label[order][:-1]])
-    ends = np.r_[firsts[1:], len(order)].tolist()
-    confs = conf[order[firsts]].tolist()
-    members = within.tolist()
-    tracks = [Track([items[i] for i in members[start:end]], c, True)
-              for start, end, c in zip(firsts.tolist(), ends, confs, strict=True)]
-    for s in items:
-        s.idx = 0
+    ends = np.r_[firsts[1:], len(order)]
+    confs = conf[order[firsts]]
     head = within[firsts]  # each track's first sighting
     # in time order, then by the first sighting's point (``_track_order``; both stable)
     ranked = np.lexsort((point_rank[head], corrected[head]))
-    tracks = [tracks[k] for k in ranked.tolist()]
-    for i, track in enumerate(tracks, 1):
-        track.id = i
+    members = [items[i] for i in within.tolist()]
+    points = list(map(_POINT, members))
+    for s in items:
+        s.idx = 0
+    tracks = [_linked(tuple(members[start:end]), tuple(dict.fromkeys(points[start:end])), c,
+                      i)
+              for i, (start, end, c) in enumerate(zip(firsts[ranked].tolist(),
+                                                      ends[ranked].tolist(),
+                                                      confs[ranked].tolist(), strict=True), 1)]
     return tracks, head[ranked]
+
+
+def _linked(sightings: tuple[Sighting, ...], points: tuple[str, ...], confidence: float,
+            number: int) -> Track:
+    """``Track(sightings, confidence, ordered=True)`` numbered ``number``, its route
+    (``points``) given: its slots filled directly."""
+    track: Track = _NEW(Track)
+    track.sightings = sightings
+    track.points = _ROUTES.setdefault(points, points)
+    first = track.first = sightings[0]
+    track.t = first.first_ns - first.offset
+    track.confidence = confidence
+    track.direction = ""
+    track.id = number
+    track.connection = None
+    return track
 
 
 def _components(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64],
