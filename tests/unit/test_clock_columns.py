@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nettrail.analyze import clock
 from nettrail.analyze.anchors import coded_anchors
 from nettrail.analyze.clock import (
     _bounds,
@@ -86,3 +87,24 @@ def test_column_bounds_of_random_samples(seed: int) -> None:
                     mid - np.array([rng.randint(0, 5) for _ in range(n)], np.int64),
                     mid + np.array([rng.randint(0, 5) for _ in range(n)], np.int64), mid)
     assert _same(_column_bounds(cols), _bounds(_by_group(cols)))
+
+
+def _kept_by_python(values: list[int], upper: bool) -> list[int]:
+    med, limit = clock._spread(values)
+    if upper:
+        return sorted(v for v in values if v >= med - limit)
+    return sorted(v for v in values if v <= med + limit)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bounds_kept_on_arrays_are_the_python_ones(seed: int) -> None:
+    """The outlier filter on arrays keeps the bounds the Python one keeps: odd and even
+    counts, ties, outliers on both sides, values near the exact limit (and past it)."""
+    rng = random.Random(seed)
+    scale = rng.choice([1, 1_000, 1_000_000, clock.EXACT_NS // 4, clock.EXACT_NS * 4])
+    n = rng.randint(1, 60)
+    centre = rng.randint(-scale, scale)
+    values = [centre + rng.randint(-3, 3) * rng.choice([1, 250_000, 2_000_000, scale])
+              for _ in range(n)]
+    for upper in (True, False):
+        assert clock._kept(list(values), upper) == _kept_by_python(list(values), upper)

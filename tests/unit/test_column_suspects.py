@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_reset_fields import CLIENT, CP, MS, SERVER, SP, T0, _frames
 
+from capkit import eth, ipv4, pcap, tcp
 from fixturekit import CAPTURES, fixture_table
 from nettrail.analyze import findings_host
 from nettrail.analyze.columns import column_ready, one_place
@@ -59,3 +61,33 @@ def test_one_place_is_not_every_capture() -> None:
     """``-i any`` captures (several interfaces, directions) keep the copy grouping."""
     places = [one_place(fixture_table(p)) for p in CAPTURES]
     assert any(places) and not all(places)
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_host_findings_by_columns_are_the_record_findings(path: Path) -> None:
+    """Host findings from the columns (in one place: the connections with a RST alone) are
+    those of the record pass over every suspect."""
+    table = fixture_table(path)
+    records = list(table.records())
+    if not column_ready(table, records):
+        return
+    assert (findings_host.host_findings(table.point, records, table)
+            == findings_host.host_findings(table.point, records))
+
+
+
+def test_an_injected_reset_is_found_by_columns_beside_a_retransmission(tmp_path: Path) -> None:
+    """In one place, a connection with an injected RST is still judged by columns, while one
+    with a data segment sent again (a suspect with no RST) is left out: the same findings."""
+    frames = _frames(rst_tos=0x10, rst_ttl=64, rst_id=103, rst_win=0)
+    seg = tcp(CP + 1, SP, 0x18, 7000, 9000, 502, payload=b"z" * 40)
+    for at in (20, 400):  # data sent again 380 ms later
+        frames.append((T0 + at * MS, eth(ipv4(CLIENT, SERVER, 6, seg, ip_id=at))))
+    path = tmp_path / "client.pcap"
+    path.write_bytes(pcap(frames))
+    table = fixture_table(path)
+    records = list(table.records())
+    assert column_ready(table, records) and one_place(table)
+    found = findings_host.host_findings(table.point, records, table)
+    assert [f.kind for f in found] == [findings_host.RESET_INJECTED]
+    assert found == findings_host.host_findings(table.point, records)

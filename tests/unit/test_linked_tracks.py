@@ -8,12 +8,24 @@ from pathlib import Path
 
 import pytest
 
+from fixturekit import CAPTURES, fixture_table
 from nettrail.analyze.anchors import anchor_indexes, coded_anchors
 from nettrail.analyze.clock import offset_map
+from nettrail.analyze.columns import column_ready, copy_free
 from nettrail.analyze.correlate import fold_copies, strong_index, strong_pairs
 from nettrail.analyze.crosspoint import _coded, _correlate
-from nettrail.analyze.tracks import Track, build_tracks, linked_tracks
+from nettrail.analyze.fold_rows import fold_columns
+from nettrail.analyze.linked_convs import linked_conversations
+from nettrail.analyze.tracks import (
+    Track,
+    build_conversations,
+    build_tracks,
+    linked_tracks,
+    linked_tracks_firsts,
+)
 from nettrail.capture.points import read_points
+from nettrail.model.flow import Endpoint
+from nettrail.model.rows import TableRows
 
 CROSS = Path(__file__).resolve().parents[1] / "fixtures" / "crosspoint"
 SCENARIOS = sorted({p.name.split("-")[0] for p in CROSS.glob("*.pcap")})
@@ -58,3 +70,68 @@ def test_coded_anchors_are_the_indexed_anchors(scenario: str) -> None:
         assert by_key.b.tolist() == by_index.b.tolist()
         assert by_key.keyed.tolist() == by_index.keyed.tolist()
         assert by_key.deferred == by_index.deferred
+
+
+def _anchor_pairs(path: Path) -> int | None:
+    """How many pairs of points compared equal, with the capture read as two points (its
+    packets seen at both), or None when its rows cannot be folded as columns; anchors from
+    key numbers read off the columns (``fold_columns``) must be those from the sightings'
+    keys."""
+    tables = [fixture_table(path), fixture_table(path)]
+    if not all(column_ready(t, TableRows(t)) and copy_free(t) for t in tables):
+        return None
+    sightings, folded = {}, {}
+    endpoints: dict[tuple[str, int], Endpoint] = {}
+    for name, table in zip("ab", tables, strict=True):
+        sightings[name], folded[name] = fold_columns(TableRows(table), endpoints)
+    by_columns = _coded(sightings, folded)
+    by_sightings = _coded(sightings)
+    assert (by_columns is None) == (by_sightings is None)
+    if by_columns is None or by_sightings is None:
+        return 0
+    got = coded_anchors(by_columns[0]["a"], by_columns[0]["b"], by_columns[1])
+    want = coded_anchors(by_sightings[0]["a"], by_sightings[0]["b"], by_sightings[1])
+    assert got.a.tolist() == want.a.tolist() and got.b.tolist() == want.b.tolist()
+    assert got.keyed.tolist() == want.keyed.tolist() and got.deferred == want.deferred
+    return len(got.a)
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_anchors_from_folded_columns_are_the_coded_anchors(path: Path) -> None:
+    _anchor_pairs(path)
+
+
+def test_folded_columns_anchor_some_fixtures() -> None:
+    """The comparison above is not empty: several fixtures give anchors that way."""
+    assert sum(bool(_anchor_pairs(p)) for p in CAPTURES) >= 3
+
+
+def _conversations(path: Path) -> int | None:
+    """How many conversations compared equal, with the capture read as two points, or None
+    when the links do not come as columns: conversations from the links
+    (``linked_conversations``) must be those ``build_conversations`` makes of the tracks."""
+    tables = {name: fixture_table(path) for name in "ab"}
+    points = {name: TableRows(t) for name, t in tables.items()}
+    sightings, clock, _none, links = _correlate(points, set(), tables, True)
+    if links is None:
+        return None
+    tracks, firsts = linked_tracks_firsts(sightings, links, offset_map(clock))
+    every = [s for items in sightings.values() for s in items]
+    assert [t.first for t in tracks] == [every[i] for i in firsts.tolist()]
+    got = linked_conversations(tracks, firsts, links)
+    if got is None:
+        return None
+    want = build_conversations([t for t in tracks if t.first.proto not in (1, 58)])
+    assert [(c.key, [t.id for t in c.tracks], sorted(c.clients)) for c in got] == [
+        (c.key, [t.id for t in c.tracks], sorted(c.clients)) for c in want]
+    return len(want)
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_linked_conversations_are_the_built_conversations(path: Path) -> None:
+    _conversations(path)
+
+
+def test_linked_conversations_compare_some_fixtures() -> None:
+    """The comparison above is not empty: several fixtures have conversations that way."""
+    assert sum(bool(_conversations(p)) for p in CAPTURES) >= 3

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from fixturekit import CAPTURES, fixture_table
-from nettrail.analyze.columns import column_ready, copy_free
+from nettrail.analyze.anchors import key_numbers, point_columns
+from nettrail.analyze.columns import column_ready, copy_free, groups
 from nettrail.analyze.correlate import Sighting, fold_copies
-from nettrail.analyze.fold_rows import RowSighting, fold_rows
+from nettrail.analyze.fold_rows import RowSighting, fold_columns, fold_rows
 from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable
 
@@ -63,3 +64,30 @@ def test_fold_rows_folds_the_same(path: Path) -> None:
         r.headers.l4 is not None and r.headers.ip is not None and r.headers.ip.proto == 6
         for r in records)
     assert _state(got) == _state(fold_copies(records, copy_free=True))
+
+
+def _partition(numbers: list[int]) -> list[int]:
+    """Each item's first item with the same number (the grouping, whatever the numbering)."""
+    first: dict[int, int] = {}
+    return [first.setdefault(n, i) for i, n in enumerate(numbers)]
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_fold_columns_are_the_sightings_columns(path: Path) -> None:
+    """The columns ``fold_columns`` reads off the table are those ``point_columns`` takes
+    from its sightings, and its packed keys are equal where the sightings' keys are."""
+    table = fixture_table(path)
+    records = list(table.records())
+    if not (column_ready(table, records) and copy_free(table)):
+        return
+    items, folded = fold_columns(TableRows(table), {})
+    assert [s.idx for s in items] == list(range(len(items)))
+    got, want = folded.columns, point_columns(items)
+    for name in ("first", "last", "single", "form", "ip_id", "ts_val"):
+        assert getattr(got, name).tolist() == getattr(want, name).tolist(), name
+    assert got.forms == want.forms and got.items is items
+    keys = [s.key for s in items]
+    assert (folded.key is None) == (None in keys)
+    if folded.key is not None:
+        assert _partition(groups(*folded.key).tolist()) == _partition(
+            key_numbers(items, {}).tolist())  # type: ignore[union-attr]

@@ -47,6 +47,7 @@ class PointColumns:
     ip_id: Ints  # -1: none
     ts_val: Ints  # -1: none
     key: Ints | None = None  # strong key numbers (``key_numbers``), when taken
+    proto: Ints | None = None  # IP protocols, when taken
 
 
 def key_numbers(items: Sequence[Sighting], numbers: dict[tuple[object, ...], int],
@@ -111,11 +112,13 @@ class Anchors(NamedTuple):
 
 
 class Links(NamedTuple):
-    """Matches as columns: the two sightings' numbers and the match's confidence."""
+    """Matches as columns: the two sightings' numbers and the match's confidence;
+    ``columns``: the points' columns, in point order, when every point has its protocols."""
 
     a: Ints
     b: Ints
     confidence: Floats
+    columns: tuple[PointColumns, ...] = ()
 
 
 def anchor_indexes(pairs: StrongPairs) -> Anchors:

@@ -283,12 +283,31 @@ def _spread(values: Sequence[int]) -> tuple[float, float]:
 def _filtered(upper: list[int], lower: list[int]) -> tuple[list[int], list[int]]:
     """The bounds without those that stray from their direction's median, sorted."""
     if upper:
-        med, limit = _spread(upper)
-        upper = sorted(v for v in upper if v >= med - limit)
+        upper = _kept(upper, True)
     if lower:
-        med, limit = _spread(lower)
-        lower = sorted(v for v in lower if v <= med + limit)
+        lower = _kept(lower, False)
     return upper, lower
+
+
+EXACT_NS = 1 << 50
+"""Below it, float64 holds every bound, every sum of two and every half of one exactly."""
+
+
+def _kept(values: list[int], upper: bool) -> list[int]:
+    """The bounds within their spread of their median, sorted (an upper bound may not be
+    far below it, a lower bound far above): on arrays where float64 is exact, the same
+    numbers ``_spread`` gives, compared exactly as Python compares them."""
+    arr = np.array(values, np.int64)
+    if max(-int(arr.min()), int(arr.max())) >= EXACT_NS:
+        med, limit = _spread(values)
+        if upper:
+            return sorted(v for v in values if v >= med - limit)
+        return sorted(v for v in values if v <= med + limit)
+    mid = float(np.median(arr))
+    cut = max(OUTLIER_MADS * float(np.median(np.abs(arr - mid))), OUTLIER_FLOOR_NS)
+    kept = arr[arr >= mid - cut] if upper else arr[arr <= mid + cut]
+    out: list[int] = np.sort(kept).tolist()
+    return out
 
 
 def _agree(upper: list[int], lower: list[int]) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate, combinations
 from operator import attrgetter
 from typing import TypeGuard
@@ -35,7 +35,7 @@ from nettrail.analyze.clock import (
     offset_map,
     offsets,
 )
-from nettrail.analyze.columns import column_ready, copy_free
+from nettrail.analyze.columns import column_ready, copy_free, groups
 from nettrail.analyze.correlate import (
     MATCH_TOLERANCE_NS,
     Match,
@@ -68,7 +68,8 @@ from nettrail.analyze.findings_reset import (
     resets_from_their_sender,
 )
 from nettrail.analyze.flows import gc_paused
-from nettrail.analyze.fold_rows import build_records, fold_rows
+from nettrail.analyze.fold_rows import FoldedColumns, build_records, fold_columns
+from nettrail.analyze.linked_convs import linked_conversations
 from nettrail.analyze.nat import infer_translations
 from nettrail.analyze.timing import trusted_times, unknown_clocks
 from nettrail.analyze.tracks import (
@@ -77,7 +78,7 @@ from nettrail.analyze.tracks import (
     build_conversations,
     build_tracks,
     hops,
-    linked_tracks,
+    linked_tracks_firsts,
     spans,
 )
 from nettrail.model.analysis import ClockOffset, Diagnosis, NatTranslation, PacketPath
@@ -129,14 +130,20 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
     points whose records are their table's rows and can be read as columns (``_ready``)."""
     names = list(points)
     endpoints: dict[tuple[str, int], Endpoint] = {}
-    sightings = {p: _folded(points[p], endpoints, tables.get(p)) for p in names}
+    sightings: dict[str, list[Sighting]] = {}
+    folded: dict[str, FoldedColumns] = {}
+    for p in names:
+        sightings[p], as_columns = _folded(points[p], endpoints, tables.get(p))
+        if as_columns is not None:
+            folded[p] = as_columns
     del endpoints
     if untimed is None:
         untimed = _untimed(points)
     estimates: list[PairEstimate] = []
     anchors: dict[tuple[str, str], Anchors] = {}
     every_pair = list(combinations(names, 2))
-    coded = _coded(sightings) if as_links and not untimed else None
+    coded = _coded(sightings, folded) if as_links and not untimed else None
+    del folded
     if coded is not None:  # strong keys only, every time usable: no strong index needed
         columns, keys = coded
         pairs: dict[tuple[str, str], StrongPairs] = {}
@@ -185,30 +192,37 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
             continue
         matches.extend(match_points(sightings[a], sightings[b], offset_ba, tol,
                                     pairs=pairs.pop((a, b))))
-    del columns, anchors, pairs
+    del anchors, pairs
     if not linked:
         return sightings, clock, matches, None
+    known = tuple(columns[p] for p in names if p in columns and columns[p].proto is not None)
     return sightings, clock, matches, Links(
         np.concatenate([x.a for x in parts]) if parts else np.zeros(0, np.int64),
         np.concatenate([x.b for x in parts]) if parts else np.zeros(0, np.int64),
-        np.concatenate([x.confidence for x in parts]) if parts else np.zeros(0, np.float64))
+        np.concatenate([x.confidence for x in parts]) if parts else np.zeros(0, np.float64),
+        known if len(known) == len(names) else ())
 
 
 def _folded(records: Sequence[PacketRecord], endpoints: dict[tuple[str, int], Endpoint],
-            table: PacketTable | None) -> list[Sighting]:
+            table: PacketTable | None) -> tuple[list[Sighting], FoldedColumns | None]:
     """``fold_copies`` of one point's records (``table``: its table, when the records are its
     rows readable as columns): a table's rows with no TCP copy among them are read as
-    columns, their records built only when asked for (``fold_rows``)."""
+    columns, their records built only when asked for (``fold_columns``, whose columns come
+    too)."""
     free = table is not None and copy_free(table)
     if free and isinstance(records, TableRows):
-        return fold_rows(records, endpoints)
-    return fold_copies(records, endpoints, free)
+        return fold_columns(records, endpoints)
+    return fold_copies(records, endpoints, free), None
 
 
 def _coded(sightings: Mapping[str, Sequence[Sighting]],
+           folded: Mapping[str, FoldedColumns] | None = None,
            ) -> tuple[dict[str, PointColumns], int] | None:
     """Every point's columns with their strong key numbers, and how many keys there are; None
-    when a sighting lacks a strong key (weak matching is needed)."""
+    when a sighting lacks a strong key (weak matching is needed). ``folded``: the points'
+    columns as ``fold_columns`` read them (used when every point has them)."""
+    if folded is not None and len(folded) == len(sightings) and len(sightings):
+        return _coded_columns([folded[p] for p in sightings], list(sightings))
     numbers: dict[tuple[object, ...], int] = {}
     columns = {}
     for p, items in sightings.items():
@@ -217,6 +231,20 @@ def _coded(sightings: Mapping[str, Sequence[Sighting]],
             return None
         columns[p] = point_columns(items, key)
     return columns, len(numbers)
+
+
+def _coded_columns(folded: Sequence[FoldedColumns], names: Sequence[str],
+                   ) -> tuple[dict[str, PointColumns], int] | None:
+    """``_coded`` of points folded as columns: the packed keys numbered all at once."""
+    keys = [f.key for f in folded]
+    if any(k is None for k in keys):
+        return None
+    parts = [np.concatenate([k[j] for k in keys if k is not None]) for j in range(3)]
+    numbers = groups(*parts)
+    cuts = np.cumsum([len(f.columns.first) for f in folded])[:-1]
+    columns = {p: replace(f.columns, key=key)
+               for p, f, key in zip(names, folded, np.split(numbers, cuts), strict=True)}
+    return columns, int(numbers.max()) + 1 if len(numbers) else 0
 
 
 def _ready(points: Mapping[str, Sequence[PacketRecord]],
@@ -263,13 +291,16 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         ready = _ready(points, tables)
         sightings, clock, matches, links = _correlate(points, untimed, ready, True)
         unknown = unknown_clocks(list(points), clock, _span_ns(sightings, untimed))
+        convs = None
         if links is not None:
-            tracks = linked_tracks(sightings, links, offset_map(clock))
-            del links
+            tracks, firsts = linked_tracks_firsts(sightings, links, offset_map(clock))
+            convs = linked_conversations(tracks, firsts, links)
+            del links, firsts
         else:
             tracks = build_tracks(sightings, _drained(matches), offset_map(clock))
-        convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
-                                     and t.first.proto != PROTO_ICMPV6])
+        if convs is None:
+            convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
+                                         and t.first.proto != PROTO_ICMPV6])
         nat = infer_translations(convs)
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
                           unknown)

@@ -206,8 +206,11 @@ def host_findings(point: str, records: Sequence[PacketRecord],
     packets = _packets
     if table is not None:
         icmp = icmp_errors(table)
-        suspects = column_suspects(table, records, icmp)
-        if one_place(table):
+        # captured in one place, no packet ended here (its direction is unknown): only the
+        # reset check can find anything, so only connections with a RST are looked at
+        single = one_place(table)
+        suspects = column_suspects(table, records, icmp, resets_only=single)
+        if single:
             packets = _single_packets
     else:
         icmp = [r for r in records

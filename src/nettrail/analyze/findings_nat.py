@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import compress
+from operator import attrgetter
 
 from nettrail.analyze.clock import describe_offset
 from nettrail.analyze.correlate import Sighting
@@ -20,6 +22,7 @@ CLOCK_UNKNOWN = "clock-unknown"
 CLOCK_REPORT_NS = 1_000_000
 
 _REPLY_KIND = {"dnat": "snat", "snat": "dnat"}
+_MORE = attrgetter("_more")  # None for a sighting seen once (``Sighting.single``)
 
 
 def _reply_role(kind: str) -> int:
@@ -176,7 +179,8 @@ def _asymmetric_finding(conv: Conversation, t: NatTranslation, reply: Track,
 
 def multi_interface_copies(point: str, sightings: Iterable[Sighting]) -> Finding | None:
     """One note per point whose packets were seen on several interfaces (``-i any``)."""
-    copies = [s for s in sightings if s.copies > 1]
+    items = list(sightings)
+    copies = list(compress(items, map(_MORE, items)))  # held only by a packet seen twice
     if not copies:
         return None
     names = sorted({r.ifname for s in copies for r in s.records if r.ifname})

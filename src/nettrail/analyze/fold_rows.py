@@ -12,10 +12,12 @@ order of their first copy, rows in table order on equal times).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
+from nettrail.analyze.anchors import PointColumns
 from nettrail.analyze.correlate import Form, Sighting, _new_form, fill_sighting, fold_copies
 from nettrail.model.flow import Endpoint
 from nettrail.model.packet import PROTO_TCP, PacketRecord
@@ -23,6 +25,18 @@ from nettrail.model.rows import TableRows
 from nettrail.model.table import K_IPID, K_SEQ, K_TS
 
 _RECORD: Any = Sighting.__dict__["record"]  # the slot: RowSighting puts a property over it
+Ints = npt.NDArray[np.int64]
+_FLAG_BITS = 12  # TCP flags take 9 bits (AE is 0x100)
+_LEN_BITS = 17  # payload and IP lengths take 16
+
+
+class FoldedColumns(NamedTuple):
+    """A point's sightings (``fold_rows``) as columns, in their order: ``PointColumns``
+    (their ``idx`` set to their place) and each one's strong key packed into three numbers,
+    equal exactly where the keys are equal (None when a sighting has no strong key)."""
+
+    columns: PointColumns
+    key: tuple[Ints, Ints, Ints] | None
 
 
 class RowSighting(Sighting):
@@ -30,11 +44,12 @@ class RowSighting(Sighting):
 
     __slots__ = ("_row", "_rows")
 
-    def __init__(self, rows: TableRows, row: int, form: Form, ts: int, flags: int, seq: int,
-                 ack: int, plen: int, ip_id: int | None, ip_len: int,
+    def __init__(self, rows: TableRows, row: int, idx: int, form: Form, ts: int, flags: int,
+                 seq: int, ack: int, plen: int, ip_id: int | None, ip_len: int,
                  ts_val: int | None) -> None:
         self._rows = rows
         self._row = row
+        self.idx = idx
         _RECORD.__set__(self, None)
         fill_sighting(self, rows.table.point, form, ts, PROTO_TCP, flags, seq, ack, plen, ip_id,
                       ip_len, ts_val)
@@ -55,6 +70,12 @@ class RowSighting(Sighting):
 
 def fold_rows(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint]) -> list[Sighting]:
     """``fold_copies(rows, endpoints, copy_free=True)``, the TCP rows read as columns."""
+    return fold_columns(rows, endpoints)[0]
+
+
+def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
+                 ) -> tuple[list[Sighting], FoldedColumns]:
+    """``fold_rows``, and its sightings as columns (read off the table's)."""
     table = rows.table
     col = table.column
     odd = table.odd_rows()
@@ -66,21 +87,32 @@ def fold_rows(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint]) -> li
     in_order = tcp[order]
     forms: dict[tuple[str, int, str, int], Form] = {}
     slots: list[Sighting | None] = [None] * len(order)
-    others = order[~in_order]
-    if len(others):  # every other row through the record path, in time order
-        records = rows.take(others)
+    filled = in_order.copy()
+    others: list[tuple[int, Sighting]] = []
+    rest = order[~in_order]
+    if len(rest):  # every other row through the record path, in time order
+        records = rows.take(rest)
         at = {id(r): k for r, k in zip(records, np.flatnonzero(~in_order).tolist(),
                                        strict=True)}
         for s in fold_copies(records, endpoints, True, forms):
-            slots[at[id(s.records[0])]] = s
+            k = at[id(s.records[0])]
+            slots[k] = s
+            filled[k] = True
+            others.append((k, s))
+    place = np.cumsum(filled) - 1  # each slot's place among the sightings
+    for k, s in others:
+        s.idx = int(place[k])
+    pos = np.flatnonzero(in_order)
     sel = order[in_order]
     quads: dict[tuple[int, int, int, int, int], Form] = {}
     texts: dict[tuple[int, int], str] = {}
+    row_forms: list[Form] = []
+    keep = row_forms.append
     text = table.addr_text
     new = RowSighting
-    for k, row, family, src, sport, dst, dport, ts, flags, seq, ack, plen, kn, ip_id, \
+    for k, idx, row, family, src, sport, dst, dport, ts, flags, seq, ack, plen, kn, ip_id, \
             ip_len, ts_val in zip(
-                np.flatnonzero(in_order).tolist(), sel.tolist(),
+                pos.tolist(), place[pos].tolist(), sel.tolist(),
                 *(col(c)[sel].tolist() for c in (
                     "family", "src", "sport", "dst", "dport", "ts", "flags", "seq", "ack",
                     "payload_len", "known", "ip_id", "ip_len", "ts_val")), strict=True):
@@ -98,9 +130,66 @@ def fold_rows(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint]) -> li
             if form is None:
                 form = forms[key4] = _new_form(endpoints, a, sport, b, dport)
             quads[quad] = form
-        slots[k] = new(rows, row, form, ts, flags, seq, ack, plen,
+        keep(form)
+        slots[k] = new(rows, row, idx, form, ts, flags, seq, ack, plen,
                        ip_id if kn & K_IPID else None, ip_len, ts_val if kn & K_TS else None)
-    return [s for s in slots if s is not None]
+    items = [s for s in slots if s is not None]
+    return items, _columns(items, col, sel, pos, filled, row_forms, others)
+
+
+def _columns(items: list[Sighting], col: Any, sel: Ints, pos: Ints,
+             filled: npt.NDArray[np.bool_], row_forms: list[Form],
+             others: list[tuple[int, Sighting]]) -> FoldedColumns:
+    """``FoldedColumns`` of ``fold_columns``' sightings: the TCP rows' (``sel``, at slots
+    ``pos``, in forms ``row_forms``) from the table's columns, the others' from themselves."""
+    n = len(filled)
+    kn = col("known")[sel]
+    first = np.zeros(n, np.int64)
+    first[pos] = col("ts")[sel]
+    last = first.copy()
+    single = np.ones(n, np.bool_)
+    ip_id = np.full(n, -1, np.int64)
+    ip_id[pos] = np.where((kn & K_IPID) != 0, col("ip_id")[sel].astype(np.int64), -1)
+    ts_val = np.full(n, -1, np.int64)
+    ts_val[pos] = np.where((kn & K_TS) != 0, col("ts_val")[sel].astype(np.int64), -1)
+    form_id = np.zeros(n, np.int64)
+    form_id[pos] = np.fromiter(map(id, row_forms), np.int64, len(row_forms))
+    proto = np.full(n, PROTO_TCP, np.int64)
+    high = np.zeros(n, np.int64)
+    high[pos] = col("seq")[sel].astype(np.int64) << _FLAG_BITS | col("flags")[sel]
+    low = np.zeros(n, np.int64)
+    low[pos] = (col("ack")[sel].astype(np.int64) + 1) << _LEN_BITS | col("payload_len")[sel]
+    keyed = True
+    for k, s in others:
+        first[k], last[k], single[k] = s.first_ns, s.last_ns, s.single
+        ip_id[k] = -1 if s.ip_id is None else s.ip_id
+        ts_val[k] = -1 if s.ts_val is None else s.ts_val
+        form_id[k] = id(s.form)
+        key = s.key
+        if key is None:
+            keyed = False
+            continue
+        proto[k] = s.proto
+        a, b, c, d = (_number(v) for v in key[1:]) if s.proto == PROTO_TCP else (
+            *(_number(v) for v in key[1:]), 0)
+        # TCP: (flags, seq, ack, payload length); else (IP ID, IP length, payload length)
+        high[k] = b << _FLAG_BITS | a if s.proto == PROTO_TCP else a
+        low[k] = (c + 1 << _LEN_BITS | d) if s.proto == PROTO_TCP else (b + 1 << _LEN_BITS | c)
+    form_id = form_id[filled]
+    _u, at, inverse = np.unique(form_id, return_index=True, return_inverse=True)
+    ranked = np.argsort(at, kind="stable")
+    number = np.empty(len(at), np.int64)
+    number[ranked] = np.arange(len(at))  # forms numbered in order of first use
+    columns = PointColumns(items, first[filled], last[filled], single[filled],
+                           number[inverse.reshape(-1)],
+                           [items[i].form for i in at[ranked].tolist()],
+                           ip_id[filled], ts_val[filled], proto=proto[filled])
+    return FoldedColumns(columns, (proto[filled], high[filled], low[filled]) if keyed else None)
+
+
+def _number(value: object) -> int:
+    """A key field as a number, -1 for none."""
+    return -1 if value is None else int(value)  # type: ignore[call-overload]
 
 
 def build_records(sightings: Iterable[Sighting]) -> None:

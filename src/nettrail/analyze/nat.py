@@ -26,7 +26,7 @@ Rewrite = tuple[str, Endpoint, Endpoint, str, str, str | None]
 _ROUTE_CACHE = 1 << 16
 _MORE = attrgetter("_more")  # None for a sighting seen once (``Sighting.single``)
 _FORM = attrgetter("form")
-_by_route: dict[tuple[tuple[str, ...], tuple[Form, ...]], tuple[Rewrite, ...]] = {}
+_by_route: dict[tuple[object, ...], tuple[tuple[Form, ...], tuple[Rewrite, ...]]] = {}
 
 
 def track_translations(track: Track) -> Sequence[Rewrite]:
@@ -41,14 +41,17 @@ def track_translations(track: Track) -> Sequence[Rewrite]:
     if len(track.points) == len(sightings) and not any(map(_MORE, sightings)):
         # each seen once (``single``); the rewrites follow from the forms in point order
         # alone: the packets of a connection and direction share them (NAT and detectors
-        # ask for every track)
-        key = (track.points, tuple(map(_FORM, sightings)))
-        got = _by_route.get(key)
-        if got is None:
+        # ask for every track). A point's packets of one address/port quadruple share one
+        # form object: the key takes their identities (cheap to hash), the entry keeps the
+        # forms alive so no other object can take an identity while it is cached.
+        seen = tuple(map(_FORM, sightings))
+        key = (track.points, *map(id, seen))
+        held = _by_route.get(key)
+        if held is None:
             if len(_by_route) >= _ROUTE_CACHE:
                 _by_route.clear()
-            got = _by_route[key] = tuple(_one_copy_each(sightings))
-        return got
+            held = _by_route[key] = (seen, tuple(_one_copy_each(sightings)))
+        return held[1]
     forms = {f for s in sightings for f in s.forms}
     if len(forms) < 2:
         return []

@@ -32,8 +32,11 @@ def icmp_errors(table: PacketTable) -> list[PacketRecord]:
 
 
 def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
-                    icmp: Sequence[PacketRecord]) -> list[PacketRecord]:
-    """``_suspects(records, icmp)`` from the columns (``column_ready`` must hold)."""
+                    icmp: Sequence[PacketRecord], resets_only: bool = False,
+                    ) -> list[PacketRecord]:
+    """``_suspects(records, icmp)`` from the columns (``column_ready`` must hold);
+    ``resets_only``: only the suspects of connections with a RST among their suspects (where
+    no packet can have ended at the point, a RST is the one thing left to judge)."""
     col = table.column
     odd = np.zeros(len(records), np.bool_)
     odd[list(table.odd_rows())] = True
@@ -99,7 +102,11 @@ def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
     inv = groups(seq_flags, (ack + 1) << 17 | (ip_id + 1), plen)
     keyed = chosen & ((seq >= 0) | (ip_id > 0))
     again = ~chosen & np.isin(inv, np.unique(inv[keyed]))
-    picked = np.concatenate([rows[chosen], rows[again]])
+    sel = np.concatenate([np.flatnonzero(chosen), np.flatnonzero(again)])
+    if resets_only:
+        conn = np.minimum(quad, back)[sel]  # the connection: its two ends, either way
+        sel = sel[np.isin(conn, conn[(flags[sel] & RST) != 0])]
+    picked = rows[sel]
     if isinstance(records, TableRows):  # built for these rows alone
         return records.take(picked)
     return [records[i] for i in picked.tolist()]

@@ -27,6 +27,8 @@ from nettrail.model.packet import ACK, SYN, PacketRecord, TCPHeader
 _ROUTES: dict[tuple[str, ...], tuple[str, ...]] = {}
 _FIRST_NS = attrgetter("first_ns")
 _LAST_NS = attrgetter("last_ns")
+_POINT = attrgetter("point")
+Ints = npt.NDArray[np.int64]
 
 
 def _time_point(s: Sighting) -> tuple[int, str]:
@@ -144,9 +146,15 @@ def linked_tracks(sightings: Mapping[str, Sequence[Sighting]], links: Links,
     links until it settles, so each group is named by its first member: groups in the order
     of their first member, members in number order, a group's confidence the smallest of
     its links' (1.0 alone), as ``build_tracks`` makes them."""
+    return linked_tracks_firsts(sightings, links, offsets)[0]
+
+
+def linked_tracks_firsts(sightings: Mapping[str, Sequence[Sighting]], links: Links,
+                         offsets: Mapping[str, float]) -> tuple[list[Track], Ints]:
+    """``linked_tracks``, and the number of each track's first sighting."""
     items = _offset_items(sightings, offsets)
     if not items:
-        return []
+        return [], np.zeros(0, np.int64)
     label = _components(len(items), links.a, links.b)
     conf = np.ones(len(items), np.float64)
     np.minimum.at(conf, label[links.a], links.confidence)
@@ -161,17 +169,37 @@ def linked_tracks(sightings: Mapping[str, Sequence[Sighting]], links: Links,
         np.array([v[0].offset if v else 0 for v in sightings.values()], np.int64), sizes)
     within = np.lexsort((point_rank, corrected, label))
     firsts = np.flatnonzero(np.r_[True, label[order][1:] != label[order][:-1]])
-    ends = np.r_[firsts[1:], len(order)].tolist()
-    confs = conf[order[firsts]].tolist()
-    members = within.tolist()
-    tracks = [Track([items[i] for i in members[start:end]], c, True)
-              for start, end, c in zip(firsts.tolist(), ends, confs, strict=True)]
+    ends = np.r_[firsts[1:], len(order)]
+    confs = conf[order[firsts]]
+    head = within[firsts]  # each track's first sighting
+    # in time order, then by the first sighting's point (``_track_order``; both stable)
+    ranked = np.lexsort((point_rank[head], corrected[head]))
+    members = [items[i] for i in within.tolist()]
+    points = list(map(_POINT, members))
     for s in items:
         s.idx = 0
-    tracks.sort(key=_track_order)
-    for i, track in enumerate(tracks, 1):
-        track.id = i
-    return tracks
+    tracks = [_linked(tuple(members[start:end]), tuple(dict.fromkeys(points[start:end])), c,
+                      i)
+              for i, (start, end, c) in enumerate(zip(firsts[ranked].tolist(),
+                                                      ends[ranked].tolist(),
+                                                      confs[ranked].tolist(), strict=True), 1)]
+    return tracks, head[ranked]
+
+
+def _linked(sightings: tuple[Sighting, ...], points: tuple[str, ...], confidence: float,
+            number: int) -> Track:
+    """``Track(sightings, confidence, ordered=True)`` numbered ``number``, its route
+    (``points``) given: its slots filled directly."""
+    track: Track = _NEW(Track)
+    track.sightings = sightings
+    track.points = _ROUTES.setdefault(points, points)
+    first = track.first = sightings[0]
+    track.t = first.first_ns - first.offset
+    track.confidence = confidence
+    track.direction = ""
+    track.id = number
+    track.connection = None
+    return track
 
 
 def _components(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64],

@@ -1,0 +1,61 @@
+"""Conversations of tracks made from links (``tracks.linked_tracks_firsts``), on arrays.
+
+``build_conversations`` joins, track by track, the flows (a node per point and flow key) its
+sightings' forms belong to. When the tracks come from links, the same groups follow from the
+links themselves: two linked sightings are one packet, so their flows are one connection.
+The flows are numbered per point from its columns (a form and protocol at a time), the
+connected flows found on arrays (``tracks._components``); only the conversations themselves
+are objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.analyze.anchors import Links
+from nettrail.analyze.correlate import flow_key
+from nettrail.analyze.tracks import Conversation, Track, _components, _conv_order
+from nettrail.model.flow import FlowKey
+from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6
+
+Ints = npt.NDArray[np.int64]
+
+
+def linked_conversations(tracks: Sequence[Track], firsts: Ints, links: Links,
+                         ) -> list[Conversation] | None:
+    """``build_conversations`` of the tracks that are not ICMP (``firsts``: the number of
+    each track's first sighting), or None when the links lack the points' columns or a
+    sighting holds several copies (its forms are then joined one by one)."""
+    columns = links.columns
+    if not columns or not all(bool(c.single.all()) for c in columns):
+        return None
+    nodes: dict[tuple[int, FlowKey], int] = {}  # one per point and flow key
+    node_parts: list[Ints] = []
+    proto_parts: list[Ints] = []
+    for p, c in enumerate(columns):
+        assert c.proto is not None
+        pair = c.form * 256 + c.proto
+        unique, inverse = np.unique(pair, return_inverse=True)
+        node_of = np.array([nodes.setdefault((p, flow_key(c.forms[k // 256], k % 256)),
+                                             len(nodes)) for k in unique.tolist()], np.int64)
+        node_parts.append(node_of[inverse.reshape(-1)])
+        proto_parts.append(c.proto)
+    node = np.concatenate(node_parts)
+    proto = np.concatenate(proto_parts)
+    label = _components(len(nodes), node[links.a], node[links.b])
+    head = label[node[firsts]]
+    kept = np.flatnonzero((proto[firsts] != PROTO_ICMP) & (proto[firsts] != PROTO_ICMPV6))
+    order = kept[np.argsort(head[kept], kind="stable")]  # each one's tracks in their order
+    ranked = head[order]
+    members = np.split(order, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1)
+    members.sort(key=_first)  # in the order of their first track, as ``build_conversations``
+    convs = [Conversation([tracks[i] for i in m.tolist()]) for m in members if len(m)]
+    convs.sort(key=_conv_order)
+    return convs
+
+
+def _first(members: Ints) -> int:
+    return int(members[0]) if len(members) else -1
