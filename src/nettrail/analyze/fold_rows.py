@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from nettrail.analyze.correlate import Form, Sighting, _new_form, fill_sighting, fold_copies
+from nettrail.model.cache import Memo
 from nettrail.model.flow import Endpoint
 from nettrail.model.packet import PROTO_TCP, PacketRecord
 from nettrail.model.rows import TableRows
@@ -75,8 +76,8 @@ def fold_rows(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint]) -> li
             slots[at[id(s.records[0])]] = s
     sel = order[in_order]
     quads: dict[tuple[int, int, int, int, int], Form] = {}
-    texts: dict[tuple[int, int], str] = {}
     text = table.addr_text
+    texts: Memo[tuple[int, int], str] = Memo(lambda key: text(*key))
     new = RowSighting
     for k, row, family, src, sport, dst, dport, ts, flags, seq, ack, plen, kn, ip_id, \
             ip_len, ts_val in zip(
@@ -87,12 +88,7 @@ def fold_rows(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint]) -> li
         quad = (family, src, sport, dst, dport)
         form = quads.get(quad)
         if form is None:
-            a = texts.get((family, src))
-            if a is None:
-                a = texts[(family, src)] = text(family, src)
-            b = texts.get((family, dst))
-            if b is None:
-                b = texts[(family, dst)] = text(family, dst)
+            a, b = texts[(family, src)], texts[(family, dst)]
             key4 = (a, sport, b, dport)
             form = forms.get(key4)
             if form is None:
