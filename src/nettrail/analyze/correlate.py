@@ -181,20 +181,6 @@ class Sighting:
         return f"Sighting({self.point}@{self.first_ns} {self.src}>{self.dst} f={self.flags})"
 
 
-class _Fields(NamedTuple):
-    proto: int
-    flags: int
-    seq: int | None
-    ack: int | None
-    plen: int
-    ip_id: int | None
-    ip_len: int | None
-    ts_val: int | None
-    relative: bool
-    raw_seq: int | None
-    raw_ack: int | None
-
-
 class Match(NamedTuple):
     """Two sightings judged to be the same packet, with the confidence of that judgement."""
 
@@ -233,8 +219,15 @@ def _form(cache: dict[tuple[str, int, str, int], Form], src: str, sport: int, ds
     return form
 
 
-def _fields(record: PacketRecord, cache: dict[tuple[str, int, str, int], Form] | None = None,
-            ) -> tuple[Form, _Fields] | None:
+_Copyable = tuple[Sighting, bool, int | None, int | None]
+"""A record's new sighting, and what its copy keys need besides: whether its TCP seq/ack are
+relative (the sighting keeps none then), and the seq and ack as the record has them."""
+
+
+def _new_sighting(record: PacketRecord,
+                  cache: dict[tuple[str, int, str, int], Form] | None = None,
+                  ) -> _Copyable | None:
+    """The sighting ``record`` starts when it is no copy of another (see ``_Copyable``)."""
     if cache is None:
         cache = {}
     inner = record.inner
@@ -246,33 +239,35 @@ def _fields(record: PacketRecord, cache: dict[tuple[str, int, str, int], Form] |
     if type(l4) is TCPHeader:
         rel = l4.seq_relative
         form = _form(cache, ip.src, l4.sport, ip.dst, l4.dport)
-        fields = _Fields(PROTO_TCP, l4.flags, None if rel else l4.seq, None if rel else l4.ack,
-                         l4.payload_len, ip.ip_id, ip.length, l4.options.ts_val,
-                         rel and l4.seq is not None, l4.seq, l4.ack)
-        return form, fields
+        s = Sighting(record, form, PROTO_TCP, l4.flags, None if rel else l4.seq,
+                     None if rel else l4.ack, l4.payload_len, ip.ip_id, ip.length,
+                     l4.options.ts_val)
+        return s, rel and l4.seq is not None, l4.seq, l4.ack
     # without TCP sequence numbers an IP ID of 0 names no packet: senders of atomic datagrams
     # (DF set, e.g. Open vSwitch's userspace tunnels) may put 0 in every one of them
     ip_id = ip.ip_id or None
     if isinstance(l4, UDPHeader):
         form = _form(cache, ip.src, l4.sport, ip.dst, l4.dport)
-        return form, _Fields(ip.proto, 0, None, None, l4.payload_len, ip_id, ip.length, None,
-                             False, None, None)
+        return (Sighting(record, form, ip.proto, 0, None, None, l4.payload_len, ip_id,
+                         ip.length, None), False, None, None)
     plen = 0
     if isinstance(l4, ICMPHeader):
         plen = l4.type * 256 + l4.code
     form = _form(cache, ip.src, 0, ip.dst, 0)
-    return form, _Fields(ip.proto, 0, None, None, plen, ip_id, ip.length, None, False,
-                         None, None)
+    return (Sighting(record, form, ip.proto, 0, None, None, plen, ip_id, ip.length, None),
+            False, None, None)
 
 
-def _copy_keys(form: Form, f: _Fields) -> tuple[int, list[tuple[object, ...]]]:
-    if f.proto == PROTO_TCP and (f.seq is not None or f.relative):
-        return COPY_WINDOW_NS, [("s", f.flags, f.raw_seq, f.raw_ack, f.plen, f.ip_id)]
-    if f.ip_id is not None:
-        return COPY_WINDOW_NS, [("i", f.proto, f.ip_id, f.ip_len, f.flags, f.plen)]
+def _copy_keys(s: Sighting, relative: bool, raw_seq: int | None, raw_ack: int | None,
+               ) -> tuple[int, list[tuple[object, ...]]]:
+    if s.proto == PROTO_TCP and (s.seq is not None or relative):
+        return COPY_WINDOW_NS, [("s", s.flags, raw_seq, raw_ack, s.plen, s.ip_id)]
+    if s.ip_id is not None:
+        return COPY_WINDOW_NS, [("i", s.proto, s.ip_id, s.ip_len, s.flags, s.plen)]
+    form = s.form
     return WEAK_COPY_WINDOW_NS, [
-        ("w", f.proto, f.flags, f.plen, f.raw_ack, 0, form[0]),
-        ("w", f.proto, f.flags, f.plen, f.raw_ack, 1, form[1]),
+        ("w", s.proto, s.flags, s.plen, raw_ack, 0, form[0]),
+        ("w", s.proto, s.flags, s.plen, raw_ack, 1, form[1]),
     ]
 
 
@@ -332,10 +327,11 @@ def fold_copies(records: Iterable[PacketRecord],
     are all older than the copy window are swept out every few milliseconds of capture (they
     can never match again), so memory stays bounded by the traffic of that window. Plain TCP
     records with seq numbers or an IP ID (the bulk of any capture) take an inline path;
-    everything else goes through ``_fields``. ``endpoints`` shares Endpoint objects between
-    calls (points). ``copy_free``: the caller knows that no plain TCP record with seq numbers
-    is a copy of another (``columns.copy_free``), so those skip the candidates. ``forms``:
-    the point's forms by address/port quadruple, when the caller makes some of them too.
+    everything else goes through ``_new_sighting``. ``endpoints`` shares Endpoint objects
+    between calls (points). ``copy_free``: the caller knows that no plain TCP record with seq
+    numbers is a copy of another (``columns.copy_free``), so those skip the candidates.
+    ``forms``: the point's forms by address/port quadruple, when the caller makes some of them
+    too.
     """
     if endpoints is None:
         endpoints = {}
@@ -410,18 +406,17 @@ def fold_copies(records: Iterable[PacketRecord],
             else:
                 found.add_copy(record, form)
         else:
-            got = _fields(record, forms)
+            got = _new_sighting(record, forms)
             if got is None:
                 continue
-            form, f = got
-            window, keys = _copy_keys(form, f)
-            found = _copy_of(recent, keys, record, form, window)
+            new = got[0]
+            window, keys = _copy_keys(*got)
+            found = _copy_of(recent, keys, record, new.form, window)
             if found is None:
-                found = Sighting(record, form, f.proto, f.flags, f.seq, f.ack, f.plen, f.ip_id,
-                                 f.ip_len, f.ts_val)
+                found = new
                 out.append(found)
             else:
-                found.add_copy(record, form)
+                found.add_copy(record, new.form)
         for key in keys:
             _hold(recent, key, found)
     return out

@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from nettrail.analyze.anchors import PointColumns
 from nettrail.analyze.correlate import Form, Sighting, _new_form, fill_sighting, fold_copies
+from nettrail.model.cache import Memo
 from nettrail.model.flow import Endpoint
 from nettrail.model.packet import PROTO_TCP, PacketRecord
 from nettrail.model.rows import TableRows
@@ -105,10 +106,10 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     pos = np.flatnonzero(in_order)
     sel = order[in_order]
     quads: dict[tuple[int, int, int, int, int], Form] = {}
-    texts: dict[tuple[int, int], str] = {}
     row_forms: list[Form] = []
     keep = row_forms.append
     text = table.addr_text
+    texts: Memo[tuple[int, int], str] = Memo(lambda key: text(*key))
     new = RowSighting
     for k, idx, row, family, src, sport, dst, dport, ts, flags, seq, ack, plen, kn, ip_id, \
             ip_len, ts_val in zip(
@@ -119,12 +120,7 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
         quad = (family, src, sport, dst, dport)
         form = quads.get(quad)
         if form is None:
-            a = texts.get((family, src))
-            if a is None:
-                a = texts[(family, src)] = text(family, src)
-            b = texts.get((family, dst))
-            if b is None:
-                b = texts[(family, dst)] = text(family, dst)
+            a, b = texts[(family, src)], texts[(family, dst)]
             key4 = (a, sport, b, dport)
             form = forms.get(key4)
             if form is None:

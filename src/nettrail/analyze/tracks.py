@@ -20,6 +20,7 @@ from nettrail.analyze.anchors import Links
 from nettrail.analyze.correlate import Form, Match, Sighting, flow_key
 from nettrail.analyze.describe import describe, tcp_line
 from nettrail.model.analysis import Hop
+from nettrail.model.cache import Memo
 from nettrail.model.finding import Evidence
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import ACK, SYN, PacketRecord, TCPHeader
@@ -298,7 +299,7 @@ def build_conversations(tracks: Sequence[Track]) -> list[Conversation]:
     """Group tracks into connections: the forms a packet takes along its track are one flow."""
     by_form: dict[tuple[int, str, int], int] = {}  # (id of a form object, point, proto)
     by_key: dict[tuple[str, FlowKey], int] = {}
-    keys: dict[tuple[Form, int], FlowKey] = {}
+    keys: Memo[tuple[Form, int], FlowKey] = Memo(lambda key: flow_key(*key))
     parent: list[int] = []
 
     def find(i: int) -> int:
@@ -315,9 +316,7 @@ def build_conversations(tracks: Sequence[Track]) -> list[Conversation]:
             for f in (s.form,) if s.single else s.forms:
                 node = by_form.get((id(f), point, proto))
                 if node is None:
-                    fk = keys.get((f, proto))
-                    if fk is None:
-                        fk = keys[(f, proto)] = flow_key(f, proto)
+                    fk = keys[(f, proto)]
                     node = by_key.get((point, fk))
                     if node is None:
                         node = by_key[(point, fk)] = len(parent)

@@ -1,7 +1,9 @@
-"""Bounded memo tables: the one policy every text and address cache follows."""
+"""Memo tables: the bounded policy every text and address cache follows, and ``Memo`` for the
+values one pass works out once per key."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 K = TypeVar("K")
@@ -17,3 +19,18 @@ def remember(cache: dict[K, V], key: K, value: V) -> V:
         cache.clear()
     cache[key] = value
     return value
+
+
+class Memo(dict[K, V]):
+    """A dict that works out a missing key's value with ``make(key)`` and keeps it: one pass's
+    memo (not bounded: it lives as long as the pass). ``memo[key]`` is the value."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[K], V]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: K) -> V:
+        value = self[key] = self._make(key)
+        return value

@@ -27,9 +27,14 @@ def flags_of(hop: Hop) -> str:
     return found.group(1) if found else ""
 
 
-def hop_label(hop: Hop) -> str:
+def place_label(point: str, ifname: str | None) -> str:
     """``point/ifname`` (``point`` when the interface is unknown)."""
-    return f"{hop.point}/{hop.ifname}" if hop.ifname else hop.point
+    return f"{point}/{ifname}" if ifname else point
+
+
+def hop_label(hop: Hop) -> str:
+    """Where ``hop`` was seen: ``point/ifname`` (``point`` when the interface is unknown)."""
+    return place_label(hop.point, hop.ifname)
 
 
 def evidence_kinds(analysis: Analysis) -> dict[Where, tuple[str, ...]]:

@@ -13,7 +13,15 @@ from itertools import pairwise
 
 from nettrail.model.analysis import Analysis, Hop, PacketPath
 from nettrail.model.flow import Endpoint, FlowKey
-from nettrail.report.hops import Rewrite, Where, evidence_kinds, flags_of, hop_label, rewrites
+from nettrail.report.hops import (
+    Rewrite,
+    Where,
+    evidence_kinds,
+    flags_of,
+    hop_label,
+    place_label,
+    rewrites,
+)
 
 MAX_PATHS = 80
 """Packets drawn per ladder; longer connections show their first ones and say so."""
@@ -29,7 +37,7 @@ class Lane:
     @property
     def label(self) -> str:
         """``point/ifname`` or ``point``."""
-        return f"{self.point}/{self.ifname}" if self.ifname else self.point
+        return place_label(self.point, self.ifname)
 
 
 @dataclass(frozen=True, slots=True)
