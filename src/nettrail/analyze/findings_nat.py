@@ -50,8 +50,9 @@ def carried_translated(track: Track, point: str, role: int, private: Endpoint) -
                for s in track.sightings for r, f in zip(s.records, s.copy_forms, strict=True))
 
 
-def _reply_where(track: Track, kind: str, private: Endpoint, public: Endpoint) -> str:
-    for rk, before, after, p0, p1, at in track_translations(track):
+def _reply_where(conv: Conversation, track: Track, kind: str, private: Endpoint,
+                 public: Endpoint) -> str:
+    for rk, before, after, p0, p1, at in track_translations(track, conv.rewrites):
         if rk == _REPLY_KIND[kind] and before == private and after == public:
             return f"at {at}" if at else f"between {p0} and {p1}"
     return f"before it reached {track.first.point}"
@@ -61,7 +62,7 @@ def _request_evidence(conv: Conversation, t: NatTranslation) -> list[Evidence]:
     for track in conv.tracks:
         if track.direction != "c2s":
             continue
-        for kind, before, after, _p0, p1, at in track_translations(track):
+        for kind, before, after, _p0, p1, at in track_translations(track, conv.rewrites):
             if (kind, before, after, at) == (t.kind, t.before, t.after, t.at):
                 s = track.at(at or p1)
                 out = [evidence(track.first, "request sent")]
@@ -111,7 +112,7 @@ def asymmetric_nat(conv: Conversation, nat: Sequence[NatTranslation],
                 continue
             if span is None or not span.covers(track.t):
                 continue
-            where = _reply_where(track, t.kind, t.after, t.before)
+            where = _reply_where(conv, track, t.kind, t.after, t.before)
             return _asymmetric_finding(conv, t, track, where, carried)
     return None
 
@@ -135,7 +136,7 @@ def _between_owners(conv: Conversation, t: NatTranslation) -> Finding | None:
     for track in conv.tracks:
         if track.direction != "s2c":
             continue
-        for rk, before, after, _p0, _p1, at in track_translations(track):
+        for rk, before, after, _p0, _p1, at in track_translations(track, conv.rewrites):
             if (rk == _REPLY_KIND[t.kind] and before == t.after and after == t.before
                     and at == t.to_point):
                 where = f"between {t.from_point} and {t.to_point}"

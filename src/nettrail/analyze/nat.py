@@ -23,35 +23,36 @@ from nettrail.model.flow import Endpoint
 
 _Key = tuple[str, str, Endpoint, Endpoint, str, str, str | None]
 Rewrite = tuple[str, Endpoint, Endpoint, str, str, str | None]
-_ROUTE_CACHE = 1 << 16
 _MORE = attrgetter("_more")  # None for a sighting seen once (``Sighting.single``)
 _FORM = attrgetter("form")
-_by_route: dict[tuple[object, ...], tuple[tuple[Form, ...], tuple[Rewrite, ...]]] = {}
 
 
-def track_translations(track: Track) -> Sequence[Rewrite]:
+def track_translations(track: Track, memo: dict[tuple[object, ...], Any] | None = None,
+                       ) -> Sequence[Rewrite]:
     """(kind, before, after, from_point, to_point, at) for each rewrite along one track.
 
     Copies from every point are merged in corrected time; each change of form is one rewrite.
     It happened at the point that saw the packet in both forms with the shortest gap between
     them (a host capture around a router namespace sees both forms too, further apart), or
     between the two points that saw it last before and first after.
+
+    ``memo``: the track's conversation's (``Conversation.rewrites``), where the tracks of
+    one route keep their rewrites (one object for all of them).
     """
     sightings = track.sightings
     if len(track.points) == len(sightings) and not any(map(_MORE, sightings)):
         # each seen once (``single``); the rewrites follow from the forms in point order
         # alone: the packets of a connection and direction share them (NAT and detectors
         # ask for every track). A point's packets of one address/port quadruple share one
-        # form object: the key takes their identities (cheap to hash), the entry keeps the
-        # forms alive so no other object can take an identity while it is cached.
-        seen = tuple(map(_FORM, sightings))
-        key = (track.points, *map(id, seen))
-        held = _by_route.get(key)
-        if held is None:
-            if len(_by_route) >= _ROUTE_CACHE:
-                _by_route.clear()
-            held = _by_route[key] = (seen, tuple(_one_copy_each(sightings)))
-        return held[1]
+        # form object: the key takes their identities (cheap to hash); the memo lives with
+        # the conversation, whose tracks keep those forms alive.
+        if memo is None:
+            return tuple(_one_copy_each(sightings))
+        key = (track.points, *map(id, map(_FORM, sightings)))
+        got = memo.get(key)
+        if got is None:
+            got = memo[key] = tuple(_one_copy_each(sightings))
+        return got
     forms = {f for s in sightings for f in s.forms}
     if len(forms) < 2:
         return []
@@ -145,7 +146,7 @@ def infer_translations(convs: Iterable[Conversation]) -> tuple[NatTranslation, .
         # in order of first use (so each translation still comes in order of first use)
         uses: dict[tuple[bool, int], list[Any]] = {}
         for track in conv.tracks:
-            rewrites = track_translations(track)
+            rewrites = track_translations(track, conv.rewrites)
             if rewrites:
                 use = uses.get((track.direction == "c2s", id(rewrites)))
                 if use is None:

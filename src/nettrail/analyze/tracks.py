@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from operator import attrgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -254,6 +254,8 @@ class Conversation:
             t.direction = self.direction_of(t.first.form)
             t.connection = self.key
         self._routes: dict[str, list[str]] = {}
+        self.rewrites: dict[tuple[object, ...], Any] = {}
+        """``nat.track_translations``' memo for these tracks (by route and forms)."""
 
     def direction_of(self, form: Form) -> str:
         """``c2s`` (client to server) or ``s2c`` for a form of a packet of this connection."""
