@@ -19,7 +19,6 @@ from nettrail.analyze.clock import (
     _column_bounds,
     _Columns,
     _indexed_columns,
-    _indexed_samples,
     _Side,
 )
 from nettrail.analyze.correlate import fold_copies
@@ -48,8 +47,7 @@ def test_column_bounds_of_recorded_pairs(scenario: str) -> None:
         if not len(got.a):
             continue
         cols = _indexed_columns(columns[a], columns[b], got.a, got.b)
-        assert _same(_column_bounds(cols), _bounds(_indexed_samples(
-            columns[a], columns[b], got.a, got.b)))
+        assert _same(_column_bounds(cols), _bounds(_by_group(cols)))
 
 
 def _by_group(cols: _Columns) -> dict[object, dict[bool, _Side]]:

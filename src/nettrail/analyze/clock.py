@@ -18,7 +18,7 @@ import heapq
 import statistics
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -129,23 +129,6 @@ class _Columns(NamedTuple):
     mid: Ints
 
 
-def _indexed_samples(ca: PointColumns, cb: PointColumns, ia: Ints,
-                     ib: Ints) -> dict[object, dict[bool, _Side]]:
-    """``_samples`` of the anchors ``ia``/``ib`` (sighting numbers at A and B, in match
-    order), computed as columns; a side's samples come in match order."""
-    cols = _indexed_columns(ca, cb, ia, ib)
-    by_group: dict[object, dict[bool, _Side]] = {}
-    start = 0
-    for group, orientation, end in zip(cols.groups, cols.orientations, cols.ends, strict=True):
-        got = _Side()
-        got.causal.frombytes(cols.causal[start:end].astype(np.int8).tobytes())
-        for target, col in ((got.fwd, cols.fwd), (got.rev, cols.rev), (got.mid, cols.mid)):
-            target.frombytes(col[start:end].tobytes())
-        by_group.setdefault(group, {})[orientation] = got
-        start = end
-    return by_group
-
-
 def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> _Columns:
     """The samples of the anchors ``ia``/``ib`` as columns, ordered by side (stable: a
     side's samples in match order)."""
@@ -179,14 +162,7 @@ def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> 
 def _column_bounds(cols: _Columns) -> tuple[list[int], list[int], list[int]]:
     """``_bounds`` of samples as columns: the same bounds (filtered, sorted) and the same
     unclassified mids (in another order: only their median is read)."""
-    upper, lower, loose = _column_classify(cols, False)
-    upper, lower = _filtered(upper, lower)
-    if not _agree(upper, lower):
-        first_upper, first_lower, _ = _column_classify(cols, True)
-        first_upper, first_lower = _filtered(first_upper, first_lower)
-        if _agree(first_upper, first_lower):
-            return first_upper, first_lower, loose
-    return upper, lower, loose
+    return _tight_or_first(lambda first_sightings: _column_classify(cols, first_sightings))
 
 
 def _column_classify(cols: _Columns, first_sightings: bool,
@@ -327,10 +303,17 @@ def _bounds(by_group: dict[object, dict[bool, _Side]]) -> tuple[list[int], list[
     point saw the packet both before and after the other, or a timestamp is damaged), the
     tight bounds stay, for ``_reject`` to sort out.
     """
-    upper, lower, loose = _classify(by_group)
+    return _tight_or_first(lambda first_sightings: _classify(by_group, first_sightings))
+
+
+def _tight_or_first(classify: Callable[[bool], tuple[list[int], list[int], list[int]]],
+                    ) -> tuple[list[int], list[int], list[int]]:
+    """The choice ``_bounds`` describes, with ``classify(first_sightings)`` giving the
+    (upper, lower, loose) samples of the tight bounds (False) or of first sightings (True)."""
+    upper, lower, loose = classify(False)
     upper, lower = _filtered(upper, lower)
     if not _agree(upper, lower):
-        first_upper, first_lower, _ = _classify(by_group, first_sightings=True)
+        first_upper, first_lower, _ = classify(True)
         first_upper, first_lower = _filtered(first_upper, first_lower)
         if _agree(first_upper, first_lower):
             return first_upper, first_lower, loose
