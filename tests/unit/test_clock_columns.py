@@ -7,11 +7,11 @@ from __future__ import annotations
 import random
 from array import array
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from fixturekit import SCENARIOS, scenario_points
 from nettrail.analyze import clock
 from nettrail.analyze.anchors import coded_anchors
 from nettrail.analyze.clock import (
@@ -23,10 +23,6 @@ from nettrail.analyze.clock import (
 )
 from nettrail.analyze.correlate import fold_copies
 from nettrail.analyze.crosspoint import _coded
-from nettrail.capture.points import read_points
-
-CROSS = Path(__file__).resolve().parents[1] / "fixtures" / "crosspoint"
-SCENARIOS = sorted({p.name.split("-")[0] for p in CROSS.glob("*.pcap")})
 
 
 def _same(a: tuple[list[int], list[int], list[int]],
@@ -36,8 +32,7 @@ def _same(a: tuple[list[int], list[int], list[int]],
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_column_bounds_of_recorded_pairs(scenario: str) -> None:
-    paths = sorted(CROSS.glob(f"{scenario}-*.pcap"))
-    data, _errors = read_points([(p.stem.split("-", 1)[1], str(p)) for p in paths])
+    data = scenario_points(scenario)
     sightings = {d.summary.name: fold_copies(list(d.table.records())) for d in data}
     coded = _coded(sightings)
     assert coded is not None

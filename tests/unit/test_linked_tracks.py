@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fixturekit import CAPTURES, fixture_table
+from fixturekit import CAPTURES, SCENARIOS, fixture_table, scenario_points
 from nettrail.analyze.anchors import anchor_indexes, coded_anchors
 from nettrail.analyze.clock import offset_map
 from nettrail.analyze.columns import column_ready, copy_free
@@ -23,12 +23,8 @@ from nettrail.analyze.tracks import (
     linked_tracks,
     linked_tracks_firsts,
 )
-from nettrail.capture.points import read_points
 from nettrail.model.flow import Endpoint
 from nettrail.model.rows import TableRows
-
-CROSS = Path(__file__).resolve().parents[1] / "fixtures" / "crosspoint"
-SCENARIOS = sorted({p.name.split("-")[0] for p in CROSS.glob("*.pcap")})
 
 
 def _shape(tracks: list[Track]) -> list[tuple[object, ...]]:
@@ -38,8 +34,7 @@ def _shape(tracks: list[Track]) -> list[tuple[object, ...]]:
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_linked_tracks_are_the_matched_tracks(scenario: str) -> None:
-    paths = sorted(CROSS.glob(f"{scenario}-*.pcap"))
-    data, _errors = read_points([(p.stem.split("-", 1)[1], str(p)) for p in paths])
+    data = scenario_points(scenario)
     points = {d.summary.name: list(d.table.records()) for d in data}
     tables = {d.summary.name: d.table for d in data}
     sightings, clock, matches, links = _correlate(points, None, tables, False)
@@ -56,8 +51,7 @@ def test_linked_tracks_are_the_matched_tracks(scenario: str) -> None:
 def test_coded_anchors_are_the_indexed_anchors(scenario: str) -> None:
     """Anchors from strong key numbers are those read off the strong indexes: same
     sightings, same order, same keys left for matching in corrected time."""
-    paths = sorted(CROSS.glob(f"{scenario}-*.pcap"))
-    data, _errors = read_points([(p.stem.split("-", 1)[1], str(p)) for p in paths])
+    data = scenario_points(scenario)
     sightings = {d.summary.name: fold_copies(list(d.table.records())) for d in data}
     coded = _coded(sightings)
     assert coded is not None

@@ -47,19 +47,15 @@ def test_translation_between_points_has_no_owner() -> None:
 def test_route_cache_gives_each_track_its_own_rewrites() -> None:
     """Tracks seen once per point share their rewrites by route and forms: every track of
     the recorded scenarios gets from a memo what it would get alone (without one)."""
-    from pathlib import Path
-
+    from fixturekit import SCENARIOS, scenario_points
     from nettrail.analyze import nat
     from nettrail.analyze.clock import offset_map
     from nettrail.analyze.crosspoint import correlate
     from nettrail.analyze.tracks import build_tracks
-    from nettrail.capture.points import read_points
 
-    cross = Path(__file__).resolve().parents[1] / "fixtures" / "crosspoint"
     checked = 0
-    for scenario in sorted({p.name.split("-")[0] for p in cross.glob("*.pcap")}):
-        paths = sorted(cross.glob(f"{scenario}-*.pcap"))
-        data, _errors = read_points([(p.stem.split("-", 1)[1], str(p)) for p in paths])
+    for scenario in SCENARIOS:
+        data = scenario_points(scenario)
         sightings, clock, matches = correlate({d.summary.name: list(d.table.records())
                                                for d in data})
         tracks = build_tracks(sightings, matches, offset_map(clock))

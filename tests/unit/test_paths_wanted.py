@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from pathlib import Path
 
 import pytest
 
+from fixturekit import SCENARIOS, scenario_inputs
 from nettrail.report import json as report_json
 from nettrail.report import text as report_text
 from nettrail.run import analyze_files
 
-CROSS = Path(__file__).resolve().parents[1] / "fixtures" / "crosspoint"
-SCENARIOS = sorted({p.name.split("-")[0] for p in CROSS.glob("*.pcap")})
-
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_analysis_without_paths_is_the_same_less_the_paths(scenario: str) -> None:
-    inputs = [(p.stem.split("-", 1)[1], str(p)) for p in sorted(CROSS.glob(f"{scenario}-*.pcap"))]
+    inputs = scenario_inputs(scenario)
     full = analyze_files(inputs).analysis
     bare = analyze_files(inputs, paths=False).analysis
     assert full.paths and not bare.paths
