@@ -25,6 +25,7 @@ import os
 import shutil
 import struct
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,14 +83,26 @@ def four_points(packets: int) -> list[tuple[str, Path]]:
     paths = [(name, DATA / f"xpoint-{name}-{packets}.pcap") for name, *_ in POINTS]
     if all(p.exists() for _n, p in paths):
         return paths
-    header, frames = _frames(capture("web", packets, 1))
-    for (name, skew, hops, natted), (_n, path) in zip(POINTS, paths, strict=True):
+    return write_points(capture("web", packets, 1), DATA, str(packets))
+
+
+def write_points(source: Path, out: Path, tag: str,
+                 drop: Callable[[str, int], bool] | None = None) -> list[tuple[str, Path]]:
+    """``source`` (a pcap of the client's packets) as seen at the four points, written to
+    ``out`` as ``xpoint-POINT-TAG.pcap``; ``drop(point, i)``: True for a packet (``i``, in
+    ``source``'s order) the point does not see."""
+    header, frames = _frames(source)
+    paths = []
+    for name, skew, hops, natted in POINTS:
         rows = []
         for i, (ts, frame) in enumerate(frames):
+            if drop is not None and drop(name, i):
+                continue
             seen, from_server = _at_point(frame, hops, natted)
             delay = HOP_NS * ((3 - hops) if from_server else hops)
             rows.append((ts + delay + skew, i, seen))
         rows.sort()
+        path = out / f"xpoint-{name}-{tag}.pcap"
         tmp = path.with_suffix(".tmp")
         with tmp.open("wb") as f:
             f.write(header)
@@ -97,6 +110,7 @@ def four_points(packets: int) -> list[tuple[str, Path]]:
                 sec, ns = divmod(ts, 1_000_000_000)
                 f.write(_REC.pack(sec, ns // 1000, len(seen), len(seen)) + seen)
         tmp.rename(path)
+        paths.append((name, path))
         print(f"wrote {len(rows)} packets to {path} ({name})", flush=True)
     return paths
 

@@ -48,6 +48,7 @@ class PointColumns:
     ts_val: Ints  # -1: none
     key: Ints | None = None  # strong key numbers (``key_numbers``), when taken
     proto: Ints | None = None  # IP protocols, when taken
+    flags: Ints | None = None  # TCP flags (0 for other protocols), when taken
 
 
 def key_numbers(items: Sequence[Sighting], numbers: dict[tuple[object, ...], int],

@@ -10,7 +10,7 @@ tracks; run the detectors; write the diagnosis.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate, combinations
 from operator import attrgetter
@@ -68,12 +68,14 @@ from nettrail.analyze.findings_reset import (
     resets_from_their_sender,
 )
 from nettrail.analyze.flows import gc_paused
-from nettrail.analyze.fold_rows import FoldedColumns, build_records, fold_columns
+from nettrail.analyze.fold_rows import FoldedColumns, LazySightings, build_records, fold_columns
 from nettrail.analyze.linked_convs import linked_conversations
 from nettrail.analyze.nat import infer_translations
+from nettrail.analyze.plain import column_spans, split_plain
 from nettrail.analyze.timing import trusted_times, unknown_clocks
 from nettrail.analyze.tracks import (
     Conversation,
+    PointSpan,
     Track,
     build_conversations,
     build_tracks,
@@ -117,12 +119,12 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | 
     ``tables``: the points' packet tables, when their records are the tables' rows."""
     sightings, clock, matches, _links = _correlate(points, untimed, _ready(points, tables),
                                                    False)
-    return sightings, clock, matches
+    return {p: list(items) for p, items in sightings.items()}, clock, matches
 
 
 def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | None,
                tables: Mapping[str, PacketTable], as_links: bool,
-               ) -> tuple[dict[str, list[Sighting]], tuple[ClockOffset, ...], list[Match],
+               ) -> tuple[dict[str, Sequence[Sighting]], tuple[ClockOffset, ...], list[Match],
                           Links | None]:
     """``correlate``; with ``as_links``, when every pair of points matched on strong keys
     with usable times, the matches come as columns (``Links``, numbered as ``build_tracks``
@@ -130,7 +132,7 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
     points whose records are their table's rows and can be read as columns (``_ready``)."""
     names = list(points)
     endpoints: dict[tuple[str, int], Endpoint] = {}
-    sightings: dict[str, list[Sighting]] = {}
+    sightings: dict[str, Sequence[Sighting]] = {}
     folded: dict[str, FoldedColumns] = {}
     for p in names:
         sightings[p], as_columns = _folded(points[p], endpoints, tables.get(p))
@@ -204,7 +206,7 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
 
 
 def _folded(records: Sequence[PacketRecord], endpoints: dict[tuple[str, int], Endpoint],
-            table: PacketTable | None) -> tuple[list[Sighting], FoldedColumns | None]:
+            table: PacketTable | None) -> tuple[Sequence[Sighting], FoldedColumns | None]:
     """``fold_copies`` of one point's records (``table``: its table, when the records are its
     rows readable as columns): a table's rows with no TCP copy among them are read as
     columns, their records built only when asked for (``fold_columns``, whose columns come
@@ -290,20 +292,21 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         untimed = _untimed(points)
         ready = _ready(points, tables)
         sightings, clock, matches, links = _correlate(points, untimed, ready, True)
-        unknown = unknown_clocks(list(points), clock, _span_ns(sightings, untimed))
-        convs = None
-        if links is not None:
-            tracks, firsts = linked_tracks_firsts(sightings, links, offset_map(clock))
-            convs = linked_conversations(tracks, firsts, links)
-            del links, firsts
+        unknown = unknown_clocks(list(points), clock, _span_ns(sightings, untimed, links))
+        off = offset_map(clock)
+        split = None if links is None or paths else split_plain(sightings, links, off)
+        tracks: Sequence[Track] = ()
+        point_spans = None
+        if split is not None:  # no paths wanted: the plain conversations stay columns
+            convs, nat = split.convs, split.nat
+            assert links is not None
+            point_spans = column_spans(links.columns, list(sightings), off)
         else:
-            tracks = build_tracks(sightings, _drained(matches), offset_map(clock))
-        if convs is None:
-            convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
-                                         and t.first.proto != PROTO_ICMPV6])
-        nat = infer_translations(convs)
+            tracks, convs = _tracks(sightings, matches, links, off)
+            nat = infer_translations(convs)
+        del links, matches
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
-                          unknown)
+                          unknown, point_spans)
         sent = {k for conv in convs for k in resets_from_their_sender(conv)}
         host = _not_repeated([f for p, recs in points.items()
                               for f in host_findings(p, recs, ready.get(p))], findings, sent)
@@ -317,6 +320,23 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         return CrossPointResult(reported, nat, _paths(kept), tuple(findings),
                                 diagnose(findings, ctx, failures(connections, list(points)),
                                          _blind(points)))
+
+
+def _tracks(sightings: Mapping[str, Sequence[Sighting]], matches: list[Match],
+            links: Links | None, offsets: Mapping[str, float],
+            ) -> tuple[list[Track], list[Conversation]]:
+    """Every packet's track (from ``links`` when given, else from ``matches``) and the
+    conversations of those that are not ICMP."""
+    convs = None
+    if links is not None:
+        tracks, firsts = linked_tracks_firsts(sightings, links, offsets)
+        convs = linked_conversations(tracks, firsts, links)
+    else:
+        tracks = build_tracks(sightings, _drained(matches), offsets)
+    if convs is None:
+        convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
+                                     and t.first.proto != PROTO_ICMPV6])
+    return tracks, convs
 
 
 def _blind(points: Mapping[str, Sequence[PacketRecord]]) -> dict[str, tuple[str, ...]]:
@@ -353,9 +373,14 @@ def _not_repeated(host: list[Finding], findings: Sequence[Finding],
                                 f.evidence[-1].frame) in sent)))]
 
 
-def _span_ns(sightings: Mapping[str, Sequence[Sighting]], untimed: set[str]) -> dict[str, int]:
+def _span_ns(sightings: Mapping[str, Sequence[Sighting]], untimed: set[str],
+             links: Links | None = None) -> dict[str, int]:
     """How long each point captured (its first to its last packet with a usable time);
-    ``untimed``: the points with a record whose time is not usable."""
+    ``untimed``: the points with a record whose time is not usable; ``links``: the matches
+    as columns, when they come with every point's columns (read instead of the sightings)."""
+    if links is not None and len(links.columns) == len(sightings) and not untimed:
+        return {p: int(c.last.max()) - int(c.first.min()) if len(c.first) else 0
+                for p, c in zip(sightings, links.columns, strict=True)}
     out = {}
     for p, items in sightings.items():
         timed = [s for s in items if _time_ok(s)] if p in untimed else items
@@ -378,11 +403,15 @@ def _points_with_copies(connections: Sequence[Connection]) -> set[str]:
 def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversation],
            nat: Sequence[NatTranslation], clock: Sequence[ClockOffset],
            copies_noted: set[str] | frozenset[str] = frozenset(),
-           unknown: Mapping[str, str] | None = None) -> list[Finding]:
+           unknown: Mapping[str, str] | None = None,
+           point_spans: Mapping[str, PointSpan] | None = None) -> list[Finding]:
     """Every cross-point finding: root causes first, then notes (copies are noted once per
-    point, unless single-point analysis did it already: ``copies_noted``)."""
-    point_spans = spans(sightings)
-    frag = [s for items in sightings.values() for s in items
+    point, unless single-point analysis did it already: ``copies_noted``). ``point_spans``:
+    the points' ``spans``, when known. Sightings not made yet (``LazySightings``: TCP rows
+    seen once) are neither ICMP nor copies, and are not looked at."""
+    if point_spans is None:
+        point_spans = spans(sightings)
+    frag = [s for items in sightings.values() for s in _made(items)
             if (s.proto == PROTO_ICMP or s.proto == PROTO_ICMPV6)
             and isinstance(s.records[0].l4, ICMPHeader) and s.records[0].l4.is_frag_needed]
     by_conn: dict[object, list[NatTranslation]] = defaultdict(list)
@@ -408,10 +437,15 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
     for point, items in sightings.items():
         if point in copies_noted:
             continue
-        copy = multi_interface_copies(point, items)
+        copy = multi_interface_copies(point, _made(items))
         if copy is not None:
             notes.append(copy)
     return roots + notes
+
+
+def _made(items: Sequence[Sighting]) -> Iterable[Sighting]:
+    """The sightings made so far (all of them, unless ``items`` makes them when asked)."""
+    return items.made() if isinstance(items, LazySightings) else items
 
 
 def _context(points: Mapping[str, Sequence[PacketRecord]]) -> Context:

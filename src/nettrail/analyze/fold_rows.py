@@ -3,21 +3,23 @@ a copy of another (``columns.copy_free``) and whose TCP rows are all column rows
 (``columns.column_ready``).
 
 Each TCP row is then a sighting of its own (``RowSighting``), its fields read from the
-columns; its record is built only when something asks for it (the evidence of a finding, a
-path). The other rows (UDP, ICMP, ...) are folded by ``fold_copies`` from their records, as
+columns, made only when something asks for it (``LazySightings``: cross-point analysis keeps
+plain conversations as columns, ``analyze/plain.py``), and its record built only when
+something asks for that (the evidence of a finding, a path). The other rows (UDP, ICMP, ...) are folded by ``fold_copies`` from their records, as
 before; the sightings come in the order ``fold_copies`` of every record gives them (time
 order of their first copy, rows in table order on equal times).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.anchors import PointColumns
+from nettrail.analyze.columns import groups
 from nettrail.analyze.correlate import Form, Sighting, _new_form, fill_sighting, fold_copies
 from nettrail.model.cache import Memo
 from nettrail.model.flow import Endpoint
@@ -71,12 +73,92 @@ class RowSighting(Sighting):
 
 def fold_rows(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint]) -> list[Sighting]:
     """``fold_copies(rows, endpoints, copy_free=True)``, the TCP rows read as columns."""
-    return fold_columns(rows, endpoints)[0]
+    return list(fold_columns(rows, endpoints)[0])
+
+
+class LazySightings(Sequence[Sighting]):
+    """A point's sightings in order, as ``fold_columns`` folds them: those of its TCP rows
+    are made when first asked for (alone, or in bulk by ``make``), the others at once.
+    ``offset``: the point's clock offset, given to every sighting made (``set_offset``)."""
+
+    __slots__ = ("_form_at", "_forms", "_row_at", "_rows", "_slots", "offset")
+
+    def __init__(self, slots: list[Sighting | None], rows: TableRows, row_at: Ints,
+                 form_at: Ints, forms: list[Form]) -> None:
+        self._slots = slots
+        self._rows = rows
+        self._row_at = row_at  # each slot's table row (-1: made at once)
+        self._form_at = form_at  # each slot's place in ``forms`` (TCP rows)
+        self._forms = forms
+        self.offset = 0
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    @overload
+    def __getitem__(self, k: int) -> Sighting: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> list[Sighting]: ...
+
+    def __getitem__(self, k: int | slice) -> Sighting | list[Sighting]:
+        if isinstance(k, slice):
+            return list(self)[k]
+        s = self._slots[k]
+        if s is None:
+            self.make(np.array([k if k >= 0 else k + len(self._slots)], np.int64))
+            s = self._slots[k]
+            assert s is not None
+        return s
+
+    def __iter__(self) -> Iterator[Sighting]:
+        self.make_all()
+        return iter(self._slots)  # type: ignore[arg-type]  # every slot is made
+
+    def made(self) -> Iterator[Sighting]:
+        """The sightings made so far (every one that is not a column TCP row's among them)."""
+        return (s for s in self._slots if s is not None)
+
+    def make_all(self) -> None:
+        """Make every sighting not made yet."""
+        if None in self._slots:
+            self.make(np.flatnonzero(self._row_at >= 0))
+
+    def set_offset(self, offset: int) -> None:
+        """Give every sighting, made and to be made, the point's clock offset."""
+        self.offset = offset
+        for s in self.made():
+            s.offset = offset
+
+    def make(self, ks: Ints) -> None:
+        """Make the sightings of slots ``ks`` (those not made yet), reading their rows'
+        columns once."""
+        slots = self._slots
+        ks = ks[self._row_at[ks] >= 0]
+        if not len(ks):
+            return
+        rows = self._rows
+        col = rows.table.column
+        at = self._row_at[ks]
+        forms = self._forms
+        new, offset = RowSighting, self.offset
+        for k, row, f, ts, flags, seq, ack, plen, kn, ip_id, ip_len, ts_val in zip(
+                ks.tolist(), at.tolist(), self._form_at[ks].tolist(),
+                *(col(c)[at].tolist() for c in (
+                    "ts", "flags", "seq", "ack", "payload_len", "known", "ip_id", "ip_len",
+                    "ts_val")), strict=True):
+            if slots[k] is not None:
+                continue
+            s = slots[k] = new(rows, row, k, forms[f], ts, flags, seq, ack, plen,
+                               ip_id if kn & K_IPID else None, ip_len,
+                               ts_val if kn & K_TS else None)
+            s.offset = offset
 
 
 def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
-                 ) -> tuple[list[Sighting], FoldedColumns]:
-    """``fold_rows``, and its sightings as columns (read off the table's)."""
+                 ) -> tuple[LazySightings, FoldedColumns]:
+    """``fold_rows``, its TCP rows' sightings made when asked for (``LazySightings``), and
+    its sightings as columns (read off the table's)."""
     table = rows.table
     col = table.column
     odd = table.odd_rows()
@@ -105,39 +187,37 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
         s.idx = int(place[k])
     pos = np.flatnonzero(in_order)
     sel = order[in_order]
-    quads: dict[tuple[int, int, int, int, int], Form] = {}
-    row_forms: list[Form] = []
-    keep = row_forms.append
+    # one form per address/port quadruple (shared with the other rows' of the same four)
+    quad = groups(*(col(c)[sel] for c in ("family", "src", "sport", "dst", "dport")))
+    _u, first, inverse = np.unique(quad, return_index=True, return_inverse=True)
+    quad_forms: list[Form] = []
     text = table.addr_text
     texts: Memo[tuple[int, int], str] = Memo(lambda key: text(*key))
-    new = RowSighting
-    for k, idx, row, family, src, sport, dst, dport, ts, flags, seq, ack, plen, kn, ip_id, \
-            ip_len, ts_val in zip(
-                pos.tolist(), place[pos].tolist(), sel.tolist(),
-                *(col(c)[sel].tolist() for c in (
-                    "family", "src", "sport", "dst", "dport", "ts", "flags", "seq", "ack",
-                    "payload_len", "known", "ip_id", "ip_len", "ts_val")), strict=True):
-        quad = (family, src, sport, dst, dport)
-        form = quads.get(quad)
+    for family, src, sport, dst, dport in zip(*(col(c)[sel[first]].tolist() for c in (
+            "family", "src", "sport", "dst", "dport")), strict=True):
+        key4 = (texts[(family, src)], sport, texts[(family, dst)], dport)
+        form = forms.get(key4)
         if form is None:
-            a, b = texts[(family, src)], texts[(family, dst)]
-            key4 = (a, sport, b, dport)
-            form = forms.get(key4)
-            if form is None:
-                form = forms[key4] = _new_form(endpoints, a, sport, b, dport)
-            quads[quad] = form
-        keep(form)
-        slots[k] = new(rows, row, idx, form, ts, flags, seq, ack, plen,
-                       ip_id if kn & K_IPID else None, ip_len, ts_val if kn & K_TS else None)
-    items = [s for s in slots if s is not None]
-    return items, _columns(items, col, sel, pos, filled, row_forms, others)
+            form = forms[key4] = _new_form(endpoints, *key4)
+        quad_forms.append(form)
+    keep = filled  # the slots that are sightings (a copy folded into another is none)
+    items = [s for s, k in zip(slots, keep.tolist(), strict=True) if k]
+    n = len(items)
+    row_at = np.full(n, -1, np.int64)
+    form_at = np.full(n, -1, np.int64)
+    row_at[place[pos]] = sel
+    form_at[place[pos]] = inverse.reshape(-1)
+    lazy = LazySightings(items, rows, row_at, form_at, quad_forms)
+    form_ids = np.fromiter(map(id, quad_forms), np.int64, len(quad_forms))[inverse.reshape(-1)]
+    return lazy, _columns(lazy, col, sel, pos, filled, form_ids, quad_forms, others)
 
 
-def _columns(items: list[Sighting], col: Any, sel: Ints, pos: Ints,
-             filled: npt.NDArray[np.bool_], row_forms: list[Form],
+def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
+             filled: npt.NDArray[np.bool_], row_form_ids: Ints, row_forms: list[Form],
              others: list[tuple[int, Sighting]]) -> FoldedColumns:
     """``FoldedColumns`` of ``fold_columns``' sightings: the TCP rows' (``sel``, at slots
-    ``pos``, in forms ``row_forms``) from the table's columns, the others' from themselves."""
+    ``pos``, their forms' identities ``row_form_ids``, among ``row_forms``) from the
+    table's columns, the others' from themselves."""
     n = len(filled)
     kn = col("known")[sel]
     first = np.zeros(n, np.int64)
@@ -149,18 +229,23 @@ def _columns(items: list[Sighting], col: Any, sel: Ints, pos: Ints,
     ts_val = np.full(n, -1, np.int64)
     ts_val[pos] = np.where((kn & K_TS) != 0, col("ts_val")[sel].astype(np.int64), -1)
     form_id = np.zeros(n, np.int64)
-    form_id[pos] = np.fromiter(map(id, row_forms), np.int64, len(row_forms))
+    form_id[pos] = row_form_ids
     proto = np.full(n, PROTO_TCP, np.int64)
+    flags = np.zeros(n, np.int64)
+    flags[pos] = col("flags")[sel]
     high = np.zeros(n, np.int64)
     high[pos] = col("seq")[sel].astype(np.int64) << _FLAG_BITS | col("flags")[sel]
     low = np.zeros(n, np.int64)
     low[pos] = (col("ack")[sel].astype(np.int64) + 1) << _LEN_BITS | col("payload_len")[sel]
     keyed = True
+    by_id = {id(f): f for f in row_forms}
     for k, s in others:
         first[k], last[k], single[k] = s.first_ns, s.last_ns, s.single
         ip_id[k] = -1 if s.ip_id is None else s.ip_id
         ts_val[k] = -1 if s.ts_val is None else s.ts_val
         form_id[k] = id(s.form)
+        by_id[id(s.form)] = s.form
+        flags[k] = s.flags
         key = s.key
         if key is None:
             keyed = False
@@ -172,14 +257,15 @@ def _columns(items: list[Sighting], col: Any, sel: Ints, pos: Ints,
         high[k] = b << _FLAG_BITS | a if s.proto == PROTO_TCP else a
         low[k] = (c + 1 << _LEN_BITS | d) if s.proto == PROTO_TCP else (b + 1 << _LEN_BITS | c)
     form_id = form_id[filled]
-    _u, at, inverse = np.unique(form_id, return_index=True, return_inverse=True)
+    u, at, inverse = np.unique(form_id, return_index=True, return_inverse=True)
     ranked = np.argsort(at, kind="stable")
     number = np.empty(len(at), np.int64)
     number[ranked] = np.arange(len(at))  # forms numbered in order of first use
     columns = PointColumns(items, first[filled], last[filled], single[filled],
                            number[inverse.reshape(-1)],
-                           [items[i].form for i in at[ranked].tolist()],
-                           ip_id[filled], ts_val[filled], proto=proto[filled])
+                           [by_id[i] for i in u[ranked].tolist()],
+                           ip_id[filled], ts_val[filled], proto=proto[filled],
+                           flags=flags[filled])
     return FoldedColumns(columns, (proto[filled], high[filled], low[filled]) if keyed else None)
 
 

@@ -29,6 +29,17 @@ def linked_conversations(tracks: Sequence[Track], firsts: Ints, links: Links,
     """``build_conversations`` of the tracks that are not ICMP (``firsts``: the number of
     each track's first sighting), or None when the links lack the points' columns or a
     sighting holds several copies (its forms are then joined one by one)."""
+    members = conversation_members(firsts, links)
+    if members is None:
+        return None
+    convs = [Conversation([tracks[i] for i in m.tolist()]) for m in members]
+    convs.sort(key=_conv_order)
+    return convs
+
+
+def conversation_members(firsts: Ints, links: Links) -> list[Ints] | None:
+    """The tracks (numbers from 0, in order) of each conversation ``linked_conversations``
+    makes, in the order it makes them; None when it makes none."""
     columns = links.columns
     if not columns or not all(bool(c.single.all()) for c in columns):
         return None
@@ -52,9 +63,7 @@ def linked_conversations(tracks: Sequence[Track], firsts: Ints, links: Links,
     ranked = head[order]
     members = np.split(order, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1)
     members.sort(key=_first)  # in the order of their first track, as ``build_conversations``
-    convs = [Conversation([tracks[i] for i in m.tolist()]) for m in members if len(m)]
-    convs.sort(key=_conv_order)
-    return convs
+    return [m for m in members if len(m)]
 
 
 def _first(members: Ints) -> int:

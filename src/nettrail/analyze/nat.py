@@ -19,7 +19,7 @@ from typing import Any
 from nettrail.analyze.correlate import Form, Sighting
 from nettrail.analyze.tracks import Conversation, Track
 from nettrail.model.analysis import NatTranslation
-from nettrail.model.flow import Endpoint
+from nettrail.model.flow import Endpoint, FlowKey
 
 _Key = tuple[str, str, Endpoint, Endpoint, str, str, str | None]
 Rewrite = tuple[str, Endpoint, Endpoint, str, str, str | None]
@@ -86,20 +86,23 @@ def _one_copy_each(sightings: Sequence[Sighting]) -> list[Rewrite]:
     """``track_translations`` of a track seen once per point, one copy each (the common case):
     its copies are its sightings in order, and no point saw two forms, so no point is named
     as the translator."""
-    if len(sightings) == 2:
-        a, b = sightings
-        if a.form == b.form:
+    return one_copy_rewrites([s.form for s in sightings], [s.point for s in sightings])
+
+
+def one_copy_rewrites(forms: Sequence[Form], points: Sequence[str]) -> list[Rewrite]:
+    """``_one_copy_each`` of sightings in ``forms`` at ``points``, in the track's order."""
+    if len(forms) == 2:
+        if forms[0] == forms[1]:
             return []
-        return _rewrites(a.form, b.form, a.point, b.point, None)
-    first = sightings[0].form
-    if all(s.form == first for s in sightings):
+        return _rewrites(forms[0], forms[1], points[0], points[1], None)
+    first = forms[0]
+    if all(f == first for f in forms):
         return []
     last_at: dict[Form, str] = {}
     first_at: dict[Form, str] = {}
-    for s in sightings:
-        f = s.form
-        last_at[f] = s.point
-        first_at.setdefault(f, s.point)
+    for f, p in zip(forms, points, strict=True):
+        last_at[f] = p
+        first_at.setdefault(f, p)
     out: list[Rewrite] = []
     for f0, f1 in pairwise(last_at):
         out.extend(_rewrites(f0, f1, last_at[f0], first_at[f1], None))
@@ -142,26 +145,39 @@ def infer_translations(convs: Iterable[Conversation]) -> tuple[NatTranslation, .
     """Every translation observed, counted in packets, per connection and leg."""
     out: list[NatTranslation] = []
     for conv in convs:
-        # tracks of one route share their rewrites (one object): counted per object first,
-        # in order of first use (so each translation still comes in order of first use)
-        uses: dict[tuple[bool, int], list[Any]] = {}
-        for track in conv.tracks:
-            rewrites = track_translations(track, conv.rewrites)
-            if rewrites:
-                use = uses.get((track.direction == "c2s", id(rewrites)))
-                if use is None:
-                    uses[(track.direction == "c2s", id(rewrites))] = [rewrites, 1]
-                else:
-                    use[1] += 1
-        counts: Counter[_Key] = Counter()
-        for (request, _id), (rewrites, n) in uses.items():
-            leg = "request" if request else "reply"
-            for kind, before, after, p0, p1, at in rewrites:
-                counts[(kind, leg, before, after, p0, p1, at)] += n
-        _fold_reversed(counts)
-        out.extend(NatTranslation(kind, leg, before, after, p0, p1, at, n, conv.key)
-                   for (kind, leg, before, after, p0, p1, at), n in counts.items())
+        out.extend(conversation_translations(conv))
     return tuple(out)
+
+
+def conversation_translations(conv: Conversation) -> list[NatTranslation]:
+    """``infer_translations`` of one conversation."""
+    # tracks of one route share their rewrites (one object): counted per object first,
+    # in order of first use (so each translation still comes in order of first use)
+    uses: dict[tuple[bool, int], list[Any]] = {}
+    for track in conv.tracks:
+        rewrites = track_translations(track, conv.rewrites)
+        if rewrites:
+            use = uses.get((track.direction == "c2s", id(rewrites)))
+            if use is None:
+                uses[(track.direction == "c2s", id(rewrites))] = [rewrites, 1]
+            else:
+                use[1] += 1
+    return counted(conv.key, ((request, rewrites, n)
+                              for (request, _id), (rewrites, n) in uses.items()))
+
+
+def counted(key: FlowKey, uses: Iterable[tuple[bool, Sequence[Rewrite], int]],
+            ) -> list[NatTranslation]:
+    """The translations of connection ``key`` from its tracks' rewrites: (whether they are
+    requests, the rewrites, how many packets), in order of first use."""
+    counts: Counter[_Key] = Counter()
+    for request, rewrites, n in uses:
+        leg = "request" if request else "reply"
+        for kind, before, after, p0, p1, at in rewrites:
+            counts[(kind, leg, before, after, p0, p1, at)] += n
+    _fold_reversed(counts)
+    return [NatTranslation(kind, leg, before, after, p0, p1, at, n, key)
+            for (kind, leg, before, after, p0, p1, at), n in counts.items()]
 
 
 def _fold_reversed(counts: Counter[_Key]) -> None:

@@ -150,41 +150,64 @@ def linked_tracks(sightings: Mapping[str, Sequence[Sighting]], links: Links,
     return linked_tracks_firsts(sightings, links, offsets)[0]
 
 
+class TrackArrays(NamedTuple):
+    """Tracks of sightings numbered point after point, as arrays, in the tracks' order:
+    track ``i`` (numbered ``i + 1``) is the sightings ``members[start[i]:end[i]]`` (in the
+    order ``Track`` sorts them), of confidence ``confidence[i]``; ``head[i]`` its first."""
+
+    members: Ints
+    start: Ints
+    end: Ints
+    confidence: npt.NDArray[np.float64]
+    head: Ints
+
+
+def track_arrays(names: Sequence[str], sizes: Sequence[int], corrected: Ints,
+                 links: Links) -> TrackArrays:
+    """The tracks of ``links`` over the sightings of points ``names`` (``sizes`` of each,
+    their first copies' ``corrected`` times): the connected sightings, found by spreading
+    the smallest number along the links until it settles, so each group is named by its
+    first member: groups in the order of their first member, members in number order, a
+    group's confidence the smallest of its links' (1.0 alone), as ``build_tracks`` makes
+    them."""
+    label = _components(len(corrected), links.a, links.b)
+    conf = np.ones(len(corrected), np.float64)
+    np.minimum.at(conf, label[links.a], links.confidence)
+    order = np.argsort(label, kind="stable")
+    # each group's members in the order ``Track`` sorts them: corrected time, then point
+    # name, then number (lexsort is stable); the groups as before
+    rank = {p: i for i, p in enumerate(sorted(names))}
+    point_rank = np.repeat(np.array([rank[p] for p in names], np.int64), sizes)
+    within = np.lexsort((point_rank, corrected, label))
+    firsts = np.flatnonzero(np.r_[True, label[order][1:] != label[order][:-1]])
+    ends = np.r_[firsts[1:], len(order)]
+    head = within[firsts]  # each track's first sighting
+    # in time order, then by the first sighting's point (``_track_order``; both stable)
+    ranked = np.lexsort((point_rank[head], corrected[head]))
+    return TrackArrays(within, firsts[ranked], ends[ranked], conf[order[firsts]][ranked],
+                       head[ranked])
+
+
 def linked_tracks_firsts(sightings: Mapping[str, Sequence[Sighting]], links: Links,
                          offsets: Mapping[str, float]) -> tuple[list[Track], Ints]:
     """``linked_tracks``, and the number of each track's first sighting."""
     items = _offset_items(sightings, offsets)
     if not items:
         return [], np.zeros(0, np.int64)
-    label = _components(len(items), links.a, links.b)
-    conf = np.ones(len(items), np.float64)
-    np.minimum.at(conf, label[links.a], links.confidence)
-    order = np.argsort(label, kind="stable")
-    # each group's members in the order ``Track`` sorts them: corrected time, then point
-    # name, then number (lexsort is stable); the groups as before
     sizes = [len(v) for v in sightings.values()]
-    names = list(sightings)
-    rank = {p: i for i, p in enumerate(sorted(names))}
-    point_rank = np.repeat(np.array([rank[p] for p in names], np.int64), sizes)
     corrected = np.fromiter(map(_FIRST_NS, items), np.int64, len(items)) - np.repeat(
         np.array([v[0].offset if v else 0 for v in sightings.values()], np.int64), sizes)
-    within = np.lexsort((point_rank, corrected, label))
-    firsts = np.flatnonzero(np.r_[True, label[order][1:] != label[order][:-1]])
-    ends = np.r_[firsts[1:], len(order)]
-    confs = conf[order[firsts]]
-    head = within[firsts]  # each track's first sighting
-    # in time order, then by the first sighting's point (``_track_order``; both stable)
-    ranked = np.lexsort((point_rank[head], corrected[head]))
-    members = [items[i] for i in within.tolist()]
+    got = track_arrays(list(sightings), sizes, corrected, links)
+    members = [items[i] for i in got.members.tolist()]
     points = list(map(_POINT, members))
     for s in items:
         s.idx = 0
     tracks = [_linked(tuple(members[start:end]), tuple(dict.fromkeys(points[start:end])), c,
                       i)
-              for i, (start, end, c) in enumerate(zip(firsts[ranked].tolist(),
-                                                      ends[ranked].tolist(),
-                                                      confs[ranked].tolist(), strict=True), 1)]
-    return tracks, head[ranked]
+              for i, (start, end, c) in enumerate(zip(got.start.tolist(), got.end.tolist(),
+                                                      got.confidence.tolist(), strict=True),
+                                                  1)]
+    return tracks, got.head
 
 
 def _linked(sightings: tuple[Sighting, ...], points: tuple[str, ...], confidence: float,
@@ -259,11 +282,7 @@ class Conversation:
 
     def direction_of(self, form: Form) -> str:
         """``c2s`` (client to server) or ``s2c`` for a form of a packet of this connection."""
-        if form[0] in self.clients:
-            return "c2s"
-        if form[1] in self.clients:
-            return "s2c"
-        return "c2s" if form[0].port > form[1].port else "s2c"
+        return direction(self.clients, form)
 
     def route(self, direction: str) -> list[str]:
         """The points packets in ``direction`` pass, in order (from the most-travelled packet);
@@ -295,6 +314,17 @@ class Conversation:
         """The deepest point on the client-to-server route: the one nearest the server."""
         route = self.route("c2s")
         return route[-1] if route else None
+
+
+def direction(clients: set[Endpoint], form: Form) -> str:
+    """``c2s`` (client to server) or ``s2c`` for a form of a packet of a connection whose
+    client endpoint took the forms ``clients``: the side in them, failing that the side with
+    the higher port."""
+    if form[0] in clients:
+        return "c2s"
+    if form[1] in clients:
+        return "s2c"
+    return "c2s" if form[0].port > form[1].port else "s2c"
 
 
 def build_conversations(tracks: Sequence[Track]) -> list[Conversation]:

@@ -1,0 +1,254 @@
+"""Plain conversations: NAT read off the columns, objects only for the conversations that
+differ.
+
+A conversation of tracks made from links (``tracks.track_arrays``,
+``linked_convs.conversation_members``) is *plain* when each of its packets is TCP, no RST,
+and was seen once at every point, one copy each, and no other conversation has its key. No
+detector can find anything in one: a loss or an MTU black hole needs a packet that stopped
+short of its route's end; a reset finding, or a RST left by its own sender, a RST;
+asymmetric NAT a translation seen at one point (both forms there: two copies) or a reply
+translated back at one, which a packet seen once per point cannot show. So a plain
+conversation needs only its key, the direction of its packets and its translations, and
+all three follow from the columns: the client endpoints from the SYNs' forms, a direction
+per first form, and the rewrites per route and forms (``nat.one_copy_rewrites``), counted
+in the order ``nat.infer_translations`` counts them. Sightings, tracks and conversations are
+made for the other conversations alone, which go through the detectors as before.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from nettrail.analyze.anchors import Links, PointColumns
+from nettrail.analyze.columns import groups
+from nettrail.analyze.correlate import Form, Sighting
+from nettrail.analyze.fold_rows import LazySightings
+from nettrail.analyze.linked_convs import conversation_members
+from nettrail.analyze.nat import Rewrite, conversation_translations, counted, one_copy_rewrites
+from nettrail.analyze.tracks import (
+    Conversation,
+    PointSpan,
+    Track,
+    TrackArrays,
+    _linked,
+    direction,
+    track_arrays,
+)
+from nettrail.model.analysis import NatTranslation
+from nettrail.model.flow import Endpoint, FlowKey
+from nettrail.model.packet import ACK, PROTO_TCP, RST, SYN
+
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+
+class Split(NamedTuple):
+    """Conversations from links: the ones that are not plain, as objects in their order, and
+    every one's NAT translations (``infer_translations`` of them all, in the same order)."""
+
+    convs: list[Conversation]
+    nat: tuple[NatTranslation, ...]
+
+
+class _Sightings(NamedTuple):
+    """Every point's sightings, numbered point after point, as columns: point, protocol, TCP
+    flags and form (a number in ``forms``, the points' forms one after the other)."""
+
+    point: Ints
+    proto: Ints
+    flags: Ints
+    form: Ints
+    forms: list[Form]
+
+
+def split_plain(sightings: Mapping[str, Sequence[Sighting]], links: Links,
+                offsets: Mapping[str, float]) -> Split | None:
+    """The conversations of ``links`` (over ``sightings``, clocks ``offsets``) split into
+    plain and others; None when the conversations cannot come from links
+    (``conversation_members``) or a point's sightings are not ``LazySightings``."""
+    names = list(sightings)
+    lazy = [sightings[p] for p in names]
+    columns = links.columns
+    if not all(isinstance(v, LazySightings) for v in lazy) or len(columns) != len(names) \
+            or any(c.flags is None or c.proto is None for c in columns):
+        return None
+    offs = [round(offsets.get(p, 0.0)) for p in names]
+    for v, off in zip(lazy, offs, strict=True):
+        assert isinstance(v, LazySightings)
+        v.set_offset(off)
+    sizes = [len(c.first) for c in columns]
+    corrected = np.concatenate([c.first - off for c, off in zip(columns, offs, strict=True)]) \
+        if columns else np.zeros(0, np.int64)
+    tracks = track_arrays(names, sizes, corrected, links)
+    members = conversation_members(tracks.head, links)
+    if members is None:
+        return None
+    cols = _sightings(columns)
+    conv_of = np.full(len(tracks.start), -1, np.int64)
+    for ci, m in enumerate(members):
+        conv_of[m] = ci
+    plain = _plain_tracks(tracks, cols, len(names))
+    in_conv = conv_of >= 0
+    bad = np.bincount(conv_of[in_conv], weights=~plain[in_conv], minlength=len(members))
+    keys = _keys(members, tracks, cols)
+    seen = Counter(keys)
+    plain_conv = (bad == 0) & np.array([seen[k] == 1 for k in keys], np.bool_)
+    uses = _plain_uses(tracks, cols, conv_of, plain_conv, names)
+    convs = _objects(lazy, tracks, [m for m, p in zip(members, plain_conv.tolist(),
+                                                                strict=True) if not p])
+    objects = iter(convs)
+    nat: list[NatTranslation] = []
+    for ci, is_plain in enumerate(plain_conv.tolist()):
+        nat.extend(counted(keys[ci], uses.get(ci, ())) if is_plain
+                   else conversation_translations(next(objects)))
+    return Split(convs, tuple(nat))
+
+
+def column_spans(columns: Sequence[PointColumns], names: Sequence[str],
+                 offsets: Mapping[str, float]) -> dict[str, PointSpan]:
+    """``tracks.spans`` of the points' sightings, read off their columns."""
+    offs = {p: round(offsets.get(p, 0.0)) for p in names}
+    firsts = {p: int(c.first.min()) - offs[p] for p, c in zip(names, columns, strict=True)
+              if len(c.first)}
+    if not firsts:
+        return {}
+    end = max(int(c.last.max()) - offs[p] for p, c in zip(names, columns, strict=True)
+              if len(c.last))
+    return {p: PointSpan(first, end) for p, first in firsts.items()}
+
+
+def _sightings(columns: Sequence[PointColumns]) -> _Sightings:
+    forms: list[Form] = []
+    form_parts = []
+    for c in columns:
+        form_parts.append(c.form + len(forms))
+        forms.extend(c.forms)
+    point = np.repeat(np.arange(len(columns), dtype=np.int64), [len(c.first) for c in columns])
+    return _Sightings(point, np.concatenate([c.proto for c in columns if c.proto is not None]),
+                      np.concatenate([c.flags for c in columns if c.flags is not None]),
+                      np.concatenate(form_parts), forms)
+
+
+def _plain_tracks(tracks: TrackArrays, cols: _Sightings, n_points: int) -> Bools:
+    """Whether each track is TCP, no RST, seen once at every point."""
+    size = tracks.end - tracks.start
+    by_start = np.argsort(tracks.start, kind="stable")
+    track_of = np.repeat(by_start, size[by_start])  # each member's track
+    m = tracks.members
+    n = len(size)
+    rst = np.bincount(track_of, weights=(cols.flags[m] & RST) != 0, minlength=n) > 0
+    other = np.bincount(track_of, weights=cols.proto[m] != PROTO_TCP, minlength=n) > 0
+    mask = np.zeros(n, np.int64)
+    if len(m):
+        mask[by_start] = np.bitwise_or.reduceat(np.left_shift(1, cols.point[m]),
+                                                tracks.start[by_start])
+    plain: Bools = (size == n_points) & (mask == (1 << n_points) - 1) & ~rst & ~other
+    return plain
+
+
+def _keys(members: Sequence[Ints], tracks: TrackArrays, cols: _Sightings) -> list[FlowKey]:
+    """Each conversation's key, as ``Conversation`` takes it: its first SYN's first form
+    (failing that its first packet's)."""
+    flags = cols.flags[tracks.head]
+    syn = ((flags & SYN) != 0) & ((flags & ACK) == 0)
+    out = []
+    for m in members:
+        found = m[syn[m]]
+        head = int(tracks.head[found[0] if len(found) else m[0]])
+        src, dst = cols.forms[int(cols.form[head])]
+        out.append(FlowKey.of(int(cols.proto[head]), src, dst))
+    return out
+
+
+def _plain_uses(tracks: TrackArrays, cols: _Sightings, conv_of: Ints, plain_conv: Bools,
+                names: Sequence[str]) -> dict[int, list[tuple[bool, Sequence[Rewrite], int]]]:
+    """Per plain conversation, the rewrites of its tracks as ``nat.counted`` takes them:
+    (request, rewrites, packets) for each direction, route and forms, in order of first
+    use."""
+    n_points = len(names)
+    picked = np.flatnonzero((conv_of >= 0) & plain_conv[np.maximum(conv_of, 0)])
+    if not len(picked):
+        return {}
+    at = tracks.members[tracks.start[picked][:, None] + np.arange(n_points)]
+    points, forms = cols.point[at], cols.form[at]
+    conv = conv_of[picked]
+    clients = _clients(tracks, cols, conv_of, picked)
+    first_form = forms[:, 0]
+    pairs, inverse = np.unique(conv * len(cols.forms) + first_form, return_inverse=True)
+    c2s = np.array([direction(clients.get(int(p) // len(cols.forms), set()),
+                              cols.forms[int(p) % len(cols.forms)]) == "c2s"
+                    for p in pairs.tolist()], np.bool_)[inverse.reshape(-1)]
+    group = groups(conv, c2s, *points.T, *forms.T)
+    _u, first, count = np.unique(group, return_index=True, return_counts=True)
+    ranked = np.argsort(first, kind="stable")
+    rewrites: dict[tuple[object, ...], Sequence[Rewrite]] = {}
+    out: dict[int, list[tuple[bool, Sequence[Rewrite], int]]] = {}
+    for row, n in zip(first[ranked].tolist(), count[ranked].tolist(), strict=True):
+        route = tuple(names[p] for p in points[row].tolist())
+        numbers = forms[row].tolist()
+        key = (route, *numbers)
+        got = rewrites.get(key)
+        if got is None:
+            got = rewrites[key] = tuple(one_copy_rewrites([cols.forms[f] for f in numbers],
+                                                          route))
+        if got:
+            out.setdefault(int(conv[row]), []).append((bool(c2s[row]), got, n))
+    return out
+
+
+def _clients(tracks: TrackArrays, cols: _Sightings, conv_of: Ints, picked: Ints,
+             ) -> dict[int, set[Endpoint]]:
+    """Each picked track's conversation's client endpoints, as ``Conversation`` takes them:
+    every form of its SYN packets (the SYN's source, the SYN-ACK's destination)."""
+    flags = cols.flags[tracks.head[picked]]
+    syns = picked[(flags & SYN) != 0]
+    side = (cols.flags[tracks.head[syns]] & ACK) != 0
+    size = tracks.end[syns] - tracks.start[syns]
+    at = tracks.members[np.repeat(tracks.start[syns], size) + _ranges(size)]
+    n_forms = max(len(cols.forms), 1)
+    code = (np.repeat(conv_of[syns] * 2 + side, size)) * n_forms + cols.form[at]
+    out: dict[int, set[Endpoint]] = {}
+    for c in np.unique(code).tolist():
+        conv_side, f = divmod(c, n_forms)
+        conv, s = divmod(conv_side, 2)
+        out.setdefault(conv, set()).add(cols.forms[f][s])
+    return out
+
+
+def _ranges(size: Ints) -> Ints:
+    """0 .. size[i] - 1 for each i, one after the other."""
+    if not len(size):
+        return np.zeros(0, np.int64)
+    ends = np.cumsum(size)
+    return np.arange(int(ends[-1]), dtype=np.int64) - np.repeat(ends - size, size)
+
+
+def _objects(lazy: Sequence[Sequence[Sighting]], tracks: TrackArrays,
+             members: Sequence[Ints]) -> list[Conversation]:
+    """The conversations of ``members`` (tracks by number), their sightings and tracks
+    made as ``linked_tracks_firsts`` and ``linked_conversations`` make them."""
+    if not members:
+        return []
+    wanted = np.concatenate(members)
+    size = tracks.end[wanted] - tracks.start[wanted]
+    numbers = tracks.members[np.repeat(tracks.start[wanted], size) + _ranges(size)]
+    base = np.cumsum([0, *(len(v) for v in lazy)])
+    point = np.searchsorted(base, numbers, side="right") - 1
+    for p, v in enumerate(lazy):
+        assert isinstance(v, LazySightings)
+        v.make(numbers[point == p] - base[p])
+    items = [lazy[p][k] for p, k in zip(point.tolist(), (numbers - base[point]).tolist(),
+                                        strict=True)]
+    made: dict[int, Track] = {}
+    pos = 0
+    for t, n in zip(wanted.tolist(), size.tolist(), strict=True):
+        these = tuple(items[pos:pos + n])
+        pos += n
+        made[t] = _linked(these, tuple(dict.fromkeys(s.point for s in these)),
+                          float(tracks.confidence[t]), t + 1)
+    return [Conversation([made[t] for t in m.tolist()]) for m in members]
