@@ -13,7 +13,8 @@ from fixturekit import CAPTURES, fixture_table
 from nettrail.analyze.anchors import key_numbers, point_columns
 from nettrail.analyze.columns import column_ready, copy_free, groups
 from nettrail.analyze.correlate import Sighting, fold_copies
-from nettrail.analyze.fold_rows import RowSighting, fold_columns, fold_rows
+from nettrail.analyze.fold_rows import fold_columns, fold_rows
+from nettrail.analyze.row_sightings import RowSighting
 from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable
 

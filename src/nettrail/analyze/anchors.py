@@ -27,6 +27,7 @@ from nettrail.analyze.correlate import (
     _by_ip_id,
     _timed,
 )
+from nettrail.analyze.row_sightings import take
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -189,15 +190,15 @@ def _several(ca: PointColumns, cb: PointColumns, rows_a: Ints,
     wanted = np.unique(ka[rows_a])
     rows_b = np.flatnonzero(np.isin(kb, wanted))
     by_key_b: dict[int, list[Sighting]] = {}
-    items_a, items_b = ca.items, cb.items
-    for j, k in zip(rows_b.tolist(), kb[rows_b].tolist(), strict=True):
-        by_key_b.setdefault(k, []).append(items_b[j])
+    for s, k in zip(take(cb.items, rows_b), kb[rows_b].tolist(), strict=True):
+        by_key_b.setdefault(k, []).append(s)
     by_key_a: dict[int, tuple[int, list[Sighting]]] = {}
-    for i, k in zip(rows_a.tolist(), ka[rows_a].tolist(), strict=True):
+    for i, s, k in zip(rows_a.tolist(), take(ca.items, rows_a), ka[rows_a].tolist(),
+                       strict=True):
         held = by_key_a.get(k)
         if held is None:
             held = by_key_a[k] = (i, [])
-        held[1].append(items_a[i])
+        held[1].append(s)
     out_a: list[int] = []
     out_b: list[int] = []
     place: list[int] = []

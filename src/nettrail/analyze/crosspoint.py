@@ -68,10 +68,11 @@ from nettrail.analyze.findings_reset import (
     resets_from_their_sender,
 )
 from nettrail.analyze.flows import gc_paused
-from nettrail.analyze.fold_rows import FoldedColumns, LazySightings, build_records, fold_columns
+from nettrail.analyze.fold_rows import FoldedColumns, fold_columns
 from nettrail.analyze.linked_convs import linked_conversations
 from nettrail.analyze.nat import infer_translations
 from nettrail.analyze.plain import column_spans, split_plain
+from nettrail.analyze.row_sightings import LazySightings, build_records
 from nettrail.analyze.timing import trusted_times, unknown_clocks
 from nettrail.analyze.tracks import (
     Conversation,

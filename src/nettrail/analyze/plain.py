@@ -27,9 +27,9 @@ import numpy.typing as npt
 from nettrail.analyze.anchors import Links, PointColumns
 from nettrail.analyze.columns import groups
 from nettrail.analyze.correlate import Form, Sighting
-from nettrail.analyze.fold_rows import LazySightings
 from nettrail.analyze.linked_convs import conversation_members
 from nettrail.analyze.nat import Rewrite, conversation_translations, counted, one_copy_rewrites
+from nettrail.analyze.row_sightings import LazySightings
 from nettrail.analyze.tracks import (
     Conversation,
     PointSpan,

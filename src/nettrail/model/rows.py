@@ -18,6 +18,7 @@ from nettrail.model.packet import PacketRecord, TCPHeader
 from nettrail.model.table import PacketTable
 
 _CHUNK = 4096
+_FIRST_CHUNK = 16
 
 
 class TableRows(Sequence[PacketRecord]):
@@ -54,10 +55,14 @@ class TableRows(Sequence[PacketRecord]):
         return self.table.record(i)
 
     def __iter__(self) -> Iterator[PacketRecord]:
-        # a chunk at a time: a reader that stops early builds few records
-        for start in range(0, self._len, _CHUNK):
+        # a chunk at a time, the first ones small: a reader that stops early (often at the
+        # first packet) builds few records
+        start, size = 0, _FIRST_CHUNK
+        while start < self._len:
             yield from self.table.records_of(
-                np.arange(start, min(start + _CHUNK, self._len), dtype=np.int64), self._shared)
+                np.arange(start, min(start + size, self._len), dtype=np.int64), self._shared)
+            start += size
+            size = min(size * 4, _CHUNK)
 
     def take(self, rows: npt.NDArray[np.int64]) -> list[PacketRecord]:
         """The records of ``rows`` (row numbers), in that order."""
