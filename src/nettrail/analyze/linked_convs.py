@@ -16,9 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.anchors import Links
-from nettrail.analyze.correlate import flow_key
+from nettrail.analyze.columns import groups
 from nettrail.analyze.tracks import Conversation, Track, _components, _conv_order
-from nettrail.model.flow import FlowKey
+from nettrail.model.flow import Endpoint
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6
 
 Ints = npt.NDArray[np.int64]
@@ -43,20 +43,21 @@ def conversation_members(firsts: Ints, links: Links) -> list[Ints] | None:
     columns = links.columns
     if not columns or not all(bool(c.single.all()) for c in columns):
         return None
-    nodes: dict[tuple[int, FlowKey], int] = {}  # one per point and flow key
-    node_parts: list[Ints] = []
-    proto_parts: list[Ints] = []
+    # a node per point, protocol and unordered pair of endpoints (a flow key), numbered
+    # on arrays: the endpoints (shared by every point's forms) numbered first
+    ends: dict[Endpoint, int] = {}
+    number = ends.setdefault
+    parts: list[tuple[Ints, Ints, Ints, Ints]] = []
     for p, c in enumerate(columns):
         assert c.proto is not None
-        pair = c.form * 256 + c.proto
-        unique, inverse = np.unique(pair, return_inverse=True)
-        node_of = np.array([nodes.setdefault((p, flow_key(c.forms[k // 256], k % 256)),
-                                             len(nodes)) for k in unique.tolist()], np.int64)
-        node_parts.append(node_of[inverse.reshape(-1)])
-        proto_parts.append(c.proto)
-    node = np.concatenate(node_parts)
-    proto = np.concatenate(proto_parts)
-    label = _components(len(nodes), node[links.a], node[links.b])
+        src = np.array([number(f[0], len(ends)) for f in c.forms], np.int64)[c.form]
+        dst = np.array([number(f[1], len(ends)) for f in c.forms], np.int64)[c.form]
+        parts.append((np.full(len(c.form), p, np.int64), c.proto, np.minimum(src, dst),
+                      np.maximum(src, dst)))
+    point, proto, low, high = (np.concatenate([x[j] for x in parts]) for j in range(4))
+    node = groups(point, proto, low, high)
+    label = _components(int(node.max()) + 1 if len(node) else 0, node[links.a],
+                        node[links.b])
     head = label[node[firsts]]
     kept = np.flatnonzero((proto[firsts] != PROTO_ICMP) & (proto[firsts] != PROTO_ICMPV6))
     order = kept[np.argsort(head[kept], kind="stable")]  # each one's tracks in their order
