@@ -24,21 +24,14 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from nettrail.analyze import tracks
 from nettrail.analyze.anchors import Links, PointColumns
 from nettrail.analyze.columns import groups
 from nettrail.analyze.correlate import Form, Sighting
 from nettrail.analyze.linked_convs import conversation_members
 from nettrail.analyze.nat import Rewrite, conversation_translations, counted, one_copy_rewrites
 from nettrail.analyze.row_sightings import LazySightings
-from nettrail.analyze.tracks import (
-    Conversation,
-    PointSpan,
-    Track,
-    TrackArrays,
-    _linked,
-    direction,
-    track_arrays,
-)
+from nettrail.analyze.tracks import Conversation, PointSpan, Track, TrackArrays
 from nettrail.model.analysis import NatTranslation
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import ACK, PROTO_TCP, RST, SYN
@@ -84,22 +77,22 @@ def split_plain(sightings: Mapping[str, Sequence[Sighting]], links: Links,
     sizes = [len(c.first) for c in columns]
     corrected = np.concatenate([c.first - off for c, off in zip(columns, offs, strict=True)]) \
         if columns else np.zeros(0, np.int64)
-    tracks = track_arrays(names, sizes, corrected, links)
-    members = conversation_members(tracks.head, links)
+    arrays = tracks.track_arrays(names, sizes, corrected, links)
+    members = conversation_members(arrays.head, links)
     if members is None:
         return None
     cols = _sightings(columns)
-    conv_of = np.full(len(tracks.start), -1, np.int64)
+    conv_of = np.full(len(arrays.start), -1, np.int64)
     for ci, m in enumerate(members):
         conv_of[m] = ci
-    plain = _plain_tracks(tracks, cols, len(names))
+    plain = _plain_tracks(arrays, cols, len(names))
     in_conv = conv_of >= 0
     bad = np.bincount(conv_of[in_conv], weights=~plain[in_conv], minlength=len(members))
-    keys = _keys(members, tracks, cols)
+    keys = _keys(members, arrays, cols)
     seen = Counter(keys)
     plain_conv = (bad == 0) & np.array([seen[k] == 1 for k in keys], np.bool_)
-    uses = _plain_uses(tracks, cols, conv_of, plain_conv, names)
-    convs = _objects(lazy, tracks, [m for m, p in zip(members, plain_conv.tolist(),
+    uses = _plain_uses(arrays, cols, conv_of, plain_conv, names)
+    convs = _objects(lazy, arrays, [m for m, p in zip(members, plain_conv.tolist(),
                                                                 strict=True) if not p])
     objects = iter(convs)
     nat: list[NatTranslation] = []
@@ -134,38 +127,38 @@ def _sightings(columns: Sequence[PointColumns]) -> _Sightings:
                       np.concatenate(form_parts), forms)
 
 
-def _plain_tracks(tracks: TrackArrays, cols: _Sightings, n_points: int) -> Bools:
+def _plain_tracks(arrays: TrackArrays, cols: _Sightings, n_points: int) -> Bools:
     """Whether each track is TCP, no RST, seen once at every point."""
-    size = tracks.end - tracks.start
-    by_start = np.argsort(tracks.start, kind="stable")
+    size = arrays.end - arrays.start
+    by_start = np.argsort(arrays.start, kind="stable")
     track_of = np.repeat(by_start, size[by_start])  # each member's track
-    m = tracks.members
+    m = arrays.members
     n = len(size)
     rst = np.bincount(track_of, weights=(cols.flags[m] & RST) != 0, minlength=n) > 0
     other = np.bincount(track_of, weights=cols.proto[m] != PROTO_TCP, minlength=n) > 0
     mask = np.zeros(n, np.int64)
     if len(m):
         mask[by_start] = np.bitwise_or.reduceat(np.left_shift(1, cols.point[m]),
-                                                tracks.start[by_start])
+                                                arrays.start[by_start])
     plain: Bools = (size == n_points) & (mask == (1 << n_points) - 1) & ~rst & ~other
     return plain
 
 
-def _keys(members: Sequence[Ints], tracks: TrackArrays, cols: _Sightings) -> list[FlowKey]:
+def _keys(members: Sequence[Ints], arrays: TrackArrays, cols: _Sightings) -> list[FlowKey]:
     """Each conversation's key, as ``Conversation`` takes it: its first SYN's first form
     (failing that its first packet's)."""
-    flags = cols.flags[tracks.head]
+    flags = cols.flags[arrays.head]
     syn = ((flags & SYN) != 0) & ((flags & ACK) == 0)
     out = []
     for m in members:
         found = m[syn[m]]
-        head = int(tracks.head[found[0] if len(found) else m[0]])
+        head = int(arrays.head[found[0] if len(found) else m[0]])
         src, dst = cols.forms[int(cols.form[head])]
         out.append(FlowKey.of(int(cols.proto[head]), src, dst))
     return out
 
 
-def _plain_uses(tracks: TrackArrays, cols: _Sightings, conv_of: Ints, plain_conv: Bools,
+def _plain_uses(arrays: TrackArrays, cols: _Sightings, conv_of: Ints, plain_conv: Bools,
                 names: Sequence[str]) -> dict[int, list[tuple[bool, Sequence[Rewrite], int]]]:
     """Per plain conversation, the rewrites of its tracks as ``nat.counted`` takes them:
     (request, rewrites, packets) for each direction, route and forms, in order of first
@@ -174,13 +167,13 @@ def _plain_uses(tracks: TrackArrays, cols: _Sightings, conv_of: Ints, plain_conv
     picked = np.flatnonzero((conv_of >= 0) & plain_conv[np.maximum(conv_of, 0)])
     if not len(picked):
         return {}
-    at = tracks.members[tracks.start[picked][:, None] + np.arange(n_points)]
+    at = arrays.members[arrays.start[picked][:, None] + np.arange(n_points)]
     points, forms = cols.point[at], cols.form[at]
     conv = conv_of[picked]
-    clients = _clients(tracks, cols, conv_of, picked)
+    clients = _clients(arrays, cols, conv_of, picked)
     first_form = forms[:, 0]
     pairs, inverse = np.unique(conv * len(cols.forms) + first_form, return_inverse=True)
-    c2s = np.array([direction(clients.get(int(p) // len(cols.forms), set()),
+    c2s = np.array([tracks.direction(clients.get(int(p) // len(cols.forms), set()),
                               cols.forms[int(p) % len(cols.forms)]) == "c2s"
                     for p in pairs.tolist()], np.bool_)[inverse.reshape(-1)]
     group = groups(conv, c2s, *points.T, *forms.T)
@@ -201,15 +194,15 @@ def _plain_uses(tracks: TrackArrays, cols: _Sightings, conv_of: Ints, plain_conv
     return out
 
 
-def _clients(tracks: TrackArrays, cols: _Sightings, conv_of: Ints, picked: Ints,
+def _clients(arrays: TrackArrays, cols: _Sightings, conv_of: Ints, picked: Ints,
              ) -> dict[int, set[Endpoint]]:
     """Each picked track's conversation's client endpoints, as ``Conversation`` takes them:
     every form of its SYN packets (the SYN's source, the SYN-ACK's destination)."""
-    flags = cols.flags[tracks.head[picked]]
+    flags = cols.flags[arrays.head[picked]]
     syns = picked[(flags & SYN) != 0]
-    side = (cols.flags[tracks.head[syns]] & ACK) != 0
-    size = tracks.end[syns] - tracks.start[syns]
-    at = tracks.members[np.repeat(tracks.start[syns], size) + _ranges(size)]
+    side = (cols.flags[arrays.head[syns]] & ACK) != 0
+    size = arrays.end[syns] - arrays.start[syns]
+    at = arrays.members[np.repeat(arrays.start[syns], size) + _ranges(size)]
     n_forms = max(len(cols.forms), 1)
     code = (np.repeat(conv_of[syns] * 2 + side, size)) * n_forms + cols.form[at]
     out: dict[int, set[Endpoint]] = {}
@@ -228,15 +221,15 @@ def _ranges(size: Ints) -> Ints:
     return np.arange(int(ends[-1]), dtype=np.int64) - np.repeat(ends - size, size)
 
 
-def _objects(lazy: Sequence[Sequence[Sighting]], tracks: TrackArrays,
+def _objects(lazy: Sequence[Sequence[Sighting]], arrays: TrackArrays,
              members: Sequence[Ints]) -> list[Conversation]:
     """The conversations of ``members`` (tracks by number), their sightings and tracks
     made as ``linked_tracks_firsts`` and ``linked_conversations`` make them."""
     if not members:
         return []
     wanted = np.concatenate(members)
-    size = tracks.end[wanted] - tracks.start[wanted]
-    numbers = tracks.members[np.repeat(tracks.start[wanted], size) + _ranges(size)]
+    size = arrays.end[wanted] - arrays.start[wanted]
+    numbers = arrays.members[np.repeat(arrays.start[wanted], size) + _ranges(size)]
     base = np.cumsum([0, *(len(v) for v in lazy)])
     point = np.searchsorted(base, numbers, side="right") - 1
     for p, v in enumerate(lazy):
@@ -249,6 +242,6 @@ def _objects(lazy: Sequence[Sequence[Sighting]], tracks: TrackArrays,
     for t, n in zip(wanted.tolist(), size.tolist(), strict=True):
         these = tuple(items[pos:pos + n])
         pos += n
-        made[t] = _linked(these, tuple(dict.fromkeys(s.point for s in these)),
-                          float(tracks.confidence[t]), t + 1)
+        made[t] = tracks.linked_track(these, tuple(dict.fromkeys(s.point for s in these)),
+                                      float(arrays.confidence[t]), t + 1)
     return [Conversation([made[t] for t in m.tolist()]) for m in members]

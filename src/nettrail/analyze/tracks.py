@@ -202,7 +202,7 @@ def linked_tracks_firsts(sightings: Mapping[str, Sequence[Sighting]], links: Lin
     points = list(map(_POINT, members))
     for s in items:
         s.idx = 0
-    tracks = [_linked(tuple(members[start:end]), tuple(dict.fromkeys(points[start:end])), c,
+    tracks = [linked_track(tuple(members[start:end]), tuple(dict.fromkeys(points[start:end])), c,
                       i)
               for i, (start, end, c) in enumerate(zip(got.start.tolist(), got.end.tolist(),
                                                       got.confidence.tolist(), strict=True),
@@ -210,7 +210,7 @@ def linked_tracks_firsts(sightings: Mapping[str, Sequence[Sighting]], links: Lin
     return tracks, got.head
 
 
-def _linked(sightings: tuple[Sighting, ...], points: tuple[str, ...], confidence: float,
+def linked_track(sightings: tuple[Sighting, ...], points: tuple[str, ...], confidence: float,
             number: int) -> Track:
     """``Track(sightings, confidence, ordered=True)`` numbered ``number``, its route
     (``points``) given: its slots filled directly."""
