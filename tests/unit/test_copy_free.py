@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fixturekit import CAPTURES, FIXTURES, fixture_table
+from nettrail.analyze import columns
 from nettrail.analyze.columns import column_ready, copy_free
 from nettrail.analyze.correlate import Sighting, fold_copies
 
@@ -32,3 +34,39 @@ def test_copies_are_not_copy_free() -> None:
     assert column_ready(table, list(table.records()))
     assert not copy_free(table)
     assert sum(copy_free(fixture_table(p)) for p in CAPTURES) >= 10
+
+
+def _weak_hash(*cols: object) -> np.ndarray:  # every row one hash: every pair collides
+    return np.zeros(len(cols[0]), np.uint64)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_copy_free_holds_through_hash_collisions(path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every row's hash the same, the answer (checked by the keys) does not change."""
+    table = fixture_table(path)
+    if not column_ready(table, list(table.records())):
+        return
+    want = copy_free(table)
+    monkeypatch.setattr(columns, "row_hash", _weak_hash)
+    assert copy_free(table) == want
+
+
+@pytest.mark.parametrize("weak", [False, True])
+def test_hashed_groups_group_equal_rows(weak: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows share a number exactly when they are equal; each group's first row is its first
+    (with a hash that collides everywhere too)."""
+    if weak:
+        monkeypatch.setattr(columns, "row_hash", _weak_hash)
+    rng = np.random.default_rng(7)
+    cols = [rng.integers(0, 3, 2000), rng.integers(-1, 2, 2000),
+            rng.integers(0, 2**32, 2000, dtype=np.uint64).astype(np.uint32) % 4]
+    numbers, first = columns.hashed_groups(*cols)
+    rows = list(zip(*(c.tolist() for c in cols), strict=True))
+    seen: dict[tuple[int, ...], int] = {}
+    for i, row in enumerate(rows):
+        seen.setdefault(row, i)
+    assert sorted(first.tolist()) == sorted(seen.values())
+    by_row = {row: numbers[i] for row, i in seen.items()}
+    assert [by_row[row] for row in rows] == numbers.tolist()
+    assert len(set(by_row.values())) == len(by_row)

@@ -81,7 +81,12 @@ _FITS = 1 << 62
 def copy_free(table: PacketTable) -> bool:
     """True when no TCP row with seq numbers can be a copy of an earlier one: rows with one
     copy key (flags, seq, ack, payload length, IP ID) are all further apart than the copy
-    window (``column_ready`` must hold: every TCP row is a column row)."""
+    window (``column_ready`` must hold: every TCP row is a column row). The rows are sorted
+    by a hash of their key, then time: rows of one key are then neighbours, apart from rows
+    of another key with the same hash between them, which are in the window too, so any two
+    rows of one key in the window show as a neighbouring pair in it; only such pairs are
+    compared in full (a pair of two keys is a hash collision: the rows are then sorted by
+    the keys themselves)."""
     col = table.column
     rows = np.flatnonzero((col("proto") == 6) & ((col("known") & K_SEQ) != 0))
     if len(rows) < 2:
@@ -89,8 +94,43 @@ def copy_free(table: PacketTable) -> bool:
     known = col("known")[rows]
     ip_id = np.where((known & K_IPID) != 0, col("ip_id")[rows].astype(np.int64), -1)
     ts = col("ts")[rows]
-    key = groups(col("flags")[rows], col("seq")[rows], col("ack")[rows],
-                 col("payload_len")[rows], ip_id)
+    fields = (col("flags")[rows], col("seq")[rows], col("ack")[rows],
+              col("payload_len")[rows], ip_id)
+    h = row_hash(*fields)
+    order = np.lexsort((ts, h))
+    hs, t = h[order], ts[order]
+    near = np.flatnonzero((hs[1:] == hs[:-1]) & (t[1:] - t[:-1] <= COPY_WINDOW_NS))
+    if not len(near):
+        return True
+    a, b = order[near], order[near + 1]
+    if all(np.array_equal(f[a], f[b]) for f in fields):
+        return False
+    key = groups(*fields)  # a collision: by the keys themselves
     order = np.lexsort((ts, key))
     k, t = key[order], ts[order]
     return not bool(((k[1:] == k[:-1]) & (t[1:] - t[:-1] <= COPY_WINDOW_NS)).any())
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def row_hash(*cols: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash of each row's values in ``cols`` (equal rows, equal hashes)."""
+    h = np.zeros(len(cols[0]), np.uint64)
+    for c in cols:
+        h ^= c.astype(np.uint64)
+        h *= _MIX
+        h ^= h >> np.uint64(29)
+    return h
+
+
+def hashed_groups(*cols: npt.NDArray[Any]) -> tuple[Ints, Ints]:
+    """A group number per row, rows equal in every column sharing one (numbered in the order
+    of their hashes, not of their values), and each group's first row: one sort of a hash,
+    checked against the columns (on a collision, ``groups``' numbers)."""
+    _u, first, inverse = np.unique(row_hash(*cols), return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if all(np.array_equal(c[first][inverse], c) for c in cols):
+        return inverse, first
+    numbers = groups(*cols)
+    return numbers, np.unique(numbers, return_index=True)[1]

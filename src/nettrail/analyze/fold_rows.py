@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.anchors import PointColumns
-from nettrail.analyze.columns import groups
+from nettrail.analyze.columns import hashed_groups
 from nettrail.analyze.correlate import Form, Sighting, _new_form, fold_copies
 from nettrail.analyze.row_sightings import LazySightings
 from nettrail.model.cache import Memo
@@ -81,8 +81,8 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     pos = np.flatnonzero(in_order)
     sel = order[in_order]
     # one form per address/port quadruple (shared with the other rows' of the same four)
-    inverse = groups(*(col(c)[sel] for c in ("family", "src", "sport", "dst", "dport")))
-    first = np.unique(inverse, return_index=True)[1]
+    inverse, first = hashed_groups(*(col(c)[sel] for c in ("family", "src", "sport", "dst",
+                                                           "dport")))
     quad_forms: list[Form] = []
     text = table.addr_text
     texts: Memo[tuple[int, int], str] = Memo(lambda key: text(*key))

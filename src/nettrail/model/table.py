@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from socket import inet_ntoa
 from typing import Any
 
 import numpy as np
@@ -376,7 +377,7 @@ def _v4_text(value: int) -> str:
     """The dotted-quad text of a 32-bit IPv4 value (one shared string per address)."""
     text = _V4_TEXT.get(value)
     if text is None:
-        text = remember(_V4_TEXT, value, ipaddress.IPv4Address(value).compressed)
+        text = remember(_V4_TEXT, value, inet_ntoa(value.to_bytes(4, "big")))
     return text
 
 
