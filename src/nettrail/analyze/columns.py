@@ -81,12 +81,12 @@ _FITS = 1 << 62
 def copy_free(table: PacketTable) -> bool:
     """True when no TCP row with seq numbers can be a copy of an earlier one: rows with one
     copy key (flags, seq, ack, payload length, IP ID) are all further apart than the copy
-    window (``column_ready`` must hold: every TCP row is a column row). The rows are sorted
-    by a hash of their key, then time: rows of one key are then neighbours, apart from rows
-    of another key with the same hash between them, which are in the window too, so any two
-    rows of one key in the window show as a neighbouring pair in it; only such pairs are
-    compared in full (a pair of two keys is a hash collision: the rows are then sorted by
-    the keys themselves)."""
+    window (``column_ready`` must hold: every TCP row is a column row). Only rows whose key's
+    64-bit hash is not unique can be copies; those are sorted by hash, then time: rows of
+    one key are then neighbours, apart from rows of another key with the same hash between
+    them, which are in the window too, so any two rows of one key in the window show as a
+    neighbouring pair in it. Only such pairs are compared in full (a pair of two keys is a
+    hash collision: the rows are then sorted by the keys themselves)."""
     col = table.column
     rows = np.flatnonzero((col("proto") == 6) & ((col("known") & K_SEQ) != 0))
     if len(rows) < 2:
@@ -97,7 +97,13 @@ def copy_free(table: PacketTable) -> bool:
     fields = (col("flags")[rows], col("seq")[rows], col("ack")[rows],
               col("payload_len")[rows], ip_id)
     h = row_hash(*fields)
-    order = np.lexsort((ts, h))
+    by_hash = np.sort(h)
+    repeated = np.flatnonzero(by_hash[1:] == by_hash[:-1])
+    if not len(repeated):  # every hash once: no two rows share a key
+        return True
+    # only the rows of repeated hashes can be copies: sorted by hash, then time
+    rows_r = np.flatnonzero(np.isin(h, by_hash[repeated]))
+    order = rows_r[np.lexsort((ts[rows_r], h[rows_r]))]
     hs, t = h[order], ts[order]
     near = np.flatnonzero((hs[1:] == hs[:-1]) & (t[1:] - t[:-1] <= COPY_WINDOW_NS))
     if not len(near):
@@ -126,11 +132,14 @@ def row_hash(*cols: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
 
 def hashed_groups(*cols: npt.NDArray[Any]) -> tuple[Ints, Ints]:
     """A group number per row, rows equal in every column sharing one (numbered in the order
-    of their hashes, not of their values), and each group's first row: one sort of a hash,
+    of their hashes, not of their values), and one row of each group: one sort of a hash,
     checked against the columns (on a collision, ``groups``' numbers)."""
-    _u, first, inverse = np.unique(row_hash(*cols), return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    if all(np.array_equal(c[first][inverse], c) for c in cols):
-        return inverse, first
+    inverse = np.unique(row_hash(*cols), return_inverse=True)[1].reshape(-1)
+    some = np.empty(int(inverse.max()) + 1 if len(inverse) else 0, np.int64)
+    some[inverse] = np.arange(len(inverse))  # a row of each group (whichever is written last)
+    if all(np.array_equal(c[some][inverse], c) for c in cols):
+        return inverse, some
     numbers = groups(*cols)
-    return numbers, np.unique(numbers, return_index=True)[1]
+    some = np.empty(int(numbers.max()) + 1, np.int64)
+    some[numbers] = np.arange(len(numbers))
+    return numbers, some

@@ -35,7 +35,7 @@ from nettrail.analyze.clock import (
     offset_map,
     offsets,
 )
-from nettrail.analyze.columns import column_ready, copy_free, groups
+from nettrail.analyze.columns import column_ready, copy_free, hashed_groups
 from nettrail.analyze.correlate import (
     MATCH_TOLERANCE_NS,
     Match,
@@ -243,7 +243,7 @@ def _coded_columns(folded: Sequence[FoldedColumns], names: Sequence[str],
     if any(k is None for k in keys):
         return None
     parts = [np.concatenate([k[j] for k in keys if k is not None]) for j in range(3)]
-    numbers = groups(*parts)
+    numbers = hashed_groups(*parts)[0]  # any numbering: only equality is read
     cuts = np.cumsum([len(f.columns.first) for f in folded])[:-1]
     columns = {p: replace(f.columns, key=key)
                for p, f, key in zip(names, folded, np.split(numbers, cuts), strict=True)}

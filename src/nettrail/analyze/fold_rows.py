@@ -81,12 +81,12 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     pos = np.flatnonzero(in_order)
     sel = order[in_order]
     # one form per address/port quadruple (shared with the other rows' of the same four)
-    inverse, first = hashed_groups(*(col(c)[sel] for c in ("family", "src", "sport", "dst",
+    inverse, some = hashed_groups(*(col(c)[sel] for c in ("family", "src", "sport", "dst",
                                                            "dport")))
     quad_forms: list[Form] = []
     text = table.addr_text
     texts: Memo[tuple[int, int], str] = Memo(lambda key: text(*key))
-    for family, src, sport, dst, dport in zip(*(col(c)[sel[first]].tolist() for c in (
+    for family, src, sport, dst, dport in zip(*(col(c)[sel[some]].tolist() for c in (
             "family", "src", "sport", "dst", "dport")), strict=True):
         key4 = (texts[(family, src)], sport, texts[(family, dst)], dport)
         form = forms.get(key4)
