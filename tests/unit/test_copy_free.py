@@ -71,3 +71,20 @@ def test_hashed_groups_group_equal_rows(weak: bool, monkeypatch: pytest.MonkeyPa
     by_row = {row: numbers[i] for row, i in seen.items()}
     assert [by_row[row] for row in rows] == numbers.tolist()
     assert len(set(by_row.values())) == len(by_row)
+
+
+@pytest.mark.parametrize("weak", [False, True])
+def test_distinct_rows_first_places_and_counts(weak: bool,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    if weak:
+        monkeypatch.setattr(columns, "row_hash", _weak_hash)
+    rng = np.random.default_rng(11)
+    cols = [rng.integers(0, 3, 3000), rng.integers(0, 2, 3000).astype(np.bool_),
+            rng.integers(-1, 3, 3000)]
+    rows = list(zip(*(c.tolist() for c in cols), strict=True))
+    first: dict[tuple[object, ...], int] = {}
+    for i, row in enumerate(rows):
+        first.setdefault(row, i)
+    got_first, got_count = columns.distinct_rows(*cols)
+    assert got_first.tolist() == sorted(first.values())
+    assert got_count.tolist() == [rows.count(rows[i]) for i in got_first.tolist()]

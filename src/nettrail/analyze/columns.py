@@ -143,3 +143,15 @@ def hashed_groups(*cols: npt.NDArray[Any]) -> tuple[Ints, Ints]:
     some = np.empty(int(numbers.max()) + 1, np.int64)
     some[numbers] = np.arange(len(numbers))
     return numbers, some
+
+
+def distinct_rows(*cols: npt.NDArray[Any]) -> tuple[Ints, Ints]:
+    """Where each distinct row (equal in every column) first stands, in row order, and how
+    many rows are equal to it: one sort of a hash, checked against the columns (on a
+    collision, by ``groups``)."""
+    _u, first, inverse, count = np.unique(row_hash(*cols), return_index=True,
+                                          return_inverse=True, return_counts=True)
+    if not all(np.array_equal(c[first][inverse.reshape(-1)], c) for c in cols):
+        _u, first, count = np.unique(groups(*cols), return_index=True, return_counts=True)
+    ranked = np.argsort(first)
+    return first[ranked], count[ranked]

@@ -11,11 +11,12 @@ are objects.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.analyze.anchors import Links
+from nettrail.analyze.anchors import Links, PointColumns
 from nettrail.analyze.columns import groups
 from nettrail.analyze.tracks import Conversation, Track, _components, _conv_order
 from nettrail.model.flow import Endpoint
@@ -43,21 +44,12 @@ def conversation_members(firsts: Ints, links: Links) -> list[Ints] | None:
     columns = links.columns
     if not columns or not all(bool(c.single.all()) for c in columns):
         return None
-    # a node per point, protocol and unordered pair of endpoints (a flow key), numbered
-    # on arrays: the endpoints (shared by every point's forms) numbered first
-    ends: dict[Endpoint, int] = {}
-    number = ends.setdefault
-    parts: list[tuple[Ints, Ints, Ints, Ints]] = []
-    for p, c in enumerate(columns):
-        assert c.proto is not None
-        src = np.array([number(f[0], len(ends)) for f in c.forms], np.int64)[c.form]
-        dst = np.array([number(f[1], len(ends)) for f in c.forms], np.int64)[c.form]
-        parts.append((np.full(len(c.form), p, np.int64), c.proto, np.minimum(src, dst),
-                      np.maximum(src, dst)))
-    point, proto, low, high = (np.concatenate([x[j] for x in parts]) for j in range(4))
-    node = groups(point, proto, low, high)
-    label = _components(int(node.max()) + 1 if len(node) else 0, node[links.a],
-                        node[links.b])
+    node, proto = _nodes(columns)
+    # the flows two linked sightings join, each pair once (a connection's packets all join
+    # the same few)
+    n = int(node.max()) + 1 if len(node) else 0
+    edges = np.unique(node[links.a] * n + node[links.b])
+    label = _components(n, edges // n, edges % n) if n else node
     head = label[node[firsts]]
     kept = np.flatnonzero((proto[firsts] != PROTO_ICMP) & (proto[firsts] != PROTO_ICMPV6))
     order = kept[np.argsort(head[kept], kind="stable")]  # each one's tracks in their order
@@ -65,6 +57,46 @@ def conversation_members(firsts: Ints, links: Links) -> list[Ints] | None:
     members = np.split(order, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1)
     members.sort(key=_first)  # in the order of their first track, as ``build_conversations``
     return [m for m in members if len(m)]
+
+
+class _Numbers(dict[Endpoint, int]):
+    """A number for each endpoint, from 0 in the order first asked for."""
+
+    def __missing__(self, key: Endpoint) -> int:
+        number = self[key] = len(self)
+        return number
+
+
+_SRC = itemgetter(0)
+_DST = itemgetter(1)
+
+
+def _nodes(columns: Sequence[PointColumns]) -> tuple[Ints, Ints]:
+    """Each sighting's flow (a number per point, protocol and unordered pair of endpoints:
+    a flow key), numbered on arrays, and its protocol. The endpoints (shared by every
+    point's forms) are numbered first; where each form holds one protocol (the rule), a
+    form's flow is worked out once for all its sightings."""
+    number = _Numbers().__getitem__
+    parts: list[tuple[Ints, Ints, Ints, Ints]] = []
+    per_form = True
+    for p, c in enumerate(columns):
+        assert c.proto is not None
+        src = np.fromiter(map(number, map(_SRC, c.forms)), np.int64, len(c.forms))
+        dst = np.fromiter(map(number, map(_DST, c.forms)), np.int64, len(c.forms))
+        proto_of = np.zeros(len(c.forms), np.int64)
+        proto_of[c.form] = c.proto
+        per_form = per_form and np.array_equal(proto_of[c.form], c.proto)
+        parts.append((np.full(len(c.forms), p, np.int64), proto_of, np.minimum(src, dst),
+                      np.maximum(src, dst)))
+    proto = np.concatenate([c.proto for c in columns if c.proto is not None])
+    if per_form:
+        flow = groups(*(np.concatenate([x[j] for x in parts]) for j in range(4)))
+        base = np.cumsum([0, *(len(c.forms) for c in columns)])
+        return np.concatenate([flow[base[p] + c.form] for p, c in enumerate(columns)]), proto
+    point = np.concatenate([np.full(len(c.form), p, np.int64) for p, c in enumerate(columns)])
+    low, high = (np.concatenate([x[j][c.form] for x, c in zip(parts, columns, strict=True)])
+                 for j in (2, 3))
+    return groups(point, proto, low, high), proto
 
 
 def _first(members: Ints) -> int:

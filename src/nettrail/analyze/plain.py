@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from nettrail.analyze import tracks
 from nettrail.analyze.anchors import Links, PointColumns
-from nettrail.analyze.columns import groups
+from nettrail.analyze.columns import distinct_rows
 from nettrail.analyze.correlate import Form, Sighting
 from nettrail.analyze.linked_convs import conversation_members
 from nettrail.analyze.nat import Rewrite, conversation_translations, counted, one_copy_rewrites
@@ -176,12 +176,10 @@ def _plain_uses(arrays: TrackArrays, cols: _Sightings, conv_of: Ints, plain_conv
     c2s = np.array([tracks.direction(clients.get(int(p) // len(cols.forms), set()),
                               cols.forms[int(p) % len(cols.forms)]) == "c2s"
                     for p in pairs.tolist()], np.bool_)[inverse.reshape(-1)]
-    group = groups(conv, c2s, *points.T, *forms.T)
-    _u, first, count = np.unique(group, return_index=True, return_counts=True)
-    ranked = np.argsort(first, kind="stable")
+    first, count = distinct_rows(conv, c2s, *points.T, *forms.T)
     rewrites: dict[tuple[object, ...], Sequence[Rewrite]] = {}
     out: dict[int, list[tuple[bool, Sequence[Rewrite], int]]] = {}
-    for row, n in zip(first[ranked].tolist(), count[ranked].tolist(), strict=True):
+    for row, n in zip(first.tolist(), count.tolist(), strict=True):
         route = tuple(names[p] for p in points[row].tolist())
         numbers = forms[row].tolist()
         key = (route, *numbers)
