@@ -13,6 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from nettrail.cli.heap import steady_heap
 from nettrail.errors import CapabilityError, InputError, NettrailError
 
 SUBCOMMANDS = ("analyze", "trace", "collect", "lab", "snapshot", "demo")
@@ -61,6 +62,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run nettrail with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    steady_heap()
     parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     if args.command is None:
