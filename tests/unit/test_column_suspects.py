@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_reset_fields import CLIENT, CP, MS, SERVER, SP, T0, _frames
 
@@ -12,9 +13,10 @@ from capkit import eth, ipv4, pcap, tcp
 from fixturekit import CAPTURES, fixture_table
 from nettrail.analyze import findings_host
 from nettrail.analyze.columns import column_ready, one_place
-from nettrail.analyze.suspects import column_suspects, icmp_errors
-from nettrail.model.packet import ICMPHeader
-from nettrail.model.table import PacketTable
+from nettrail.analyze.flows import COPY_WINDOW_NS
+from nettrail.analyze.suspects import _late, column_suspects, icmp_errors
+from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord, TCPHeader
+from nettrail.model.table import K_SEQ, PacketTable
 
 
 def _both(table: PacketTable) -> tuple[list[int], list[int]] | None:
@@ -44,6 +46,71 @@ def test_fixtures_have_suspects_to_compare() -> None:
         got = _both(fixture_table(path))
         found += got is not None and bool(got[1])
     assert found >= 3
+
+
+def _with_resets(suspects: list[PacketRecord]) -> list[PacketRecord]:
+    """The suspects of connections (both ends, either way) with a RST among the suspects."""
+    def ends(r: PacketRecord) -> frozenset[tuple[str, int]]:
+        ip, l4 = r.headers.ip, r.headers.l4
+        assert ip is not None and isinstance(l4, TCPHeader)
+        return frozenset({(ip.src, l4.sport), (ip.dst, l4.dport)})
+
+    reset = {ends(r) for r in suspects if isinstance(r.headers.l4, TCPHeader)
+             and r.headers.l4.flags & RST}
+    return [r for r in suspects if ends(r) in reset]
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_reset_suspects_are_the_record_suspects_with_a_reset(path: Path) -> None:
+    """With ``resets_only``, the columns give the record pass's suspects of the connections
+    with a RST among them, in the same order."""
+    table = fixture_table(path)
+    records = list(table.records())
+    if not column_ready(table, records):
+        return
+    icmp = icmp_errors(table)
+    got = column_suspects(table, records, icmp, resets_only=True)
+    want = _with_resets(findings_host._suspects(records, icmp))
+    assert [id(r) for r in got] == [id(r) for r in want]
+
+
+def test_fixtures_have_reset_suspects_to_compare() -> None:
+    """Several fixtures have connections with a RST to compare above."""
+    found = 0
+    for path in CAPTURES:
+        table = fixture_table(path)
+        records = list(table.records())
+        found += column_ready(table, records) and bool(
+            column_suspects(table, records, icmp_errors(table), resets_only=True))
+    assert found >= 3
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_late_segments_are_those_seen_first_earlier(seed: int) -> None:
+    """A SYN or data segment is late when the first one with its source end, seq, flags and
+    payload length (in row order) came more than the copy window before it: with flags and
+    lengths that pack into one sort key and with ones that do not."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    wide = seed % 2 == 1
+    cols = {
+        "ts": rng.integers(0, 10, n) * (COPY_WINDOW_NS // 2),
+        "known": rng.choice([0, K_SEQ], n).astype(np.uint16),
+        "seq": rng.integers(0, 3, n).astype(np.uint32) * 0xFFFFFFFF // 2,
+        "flags": rng.choice([SYN, 0x18, 0x200 if wide else 0x100], n).astype(np.uint16),
+        "payload_len": rng.choice([0, 40, 70000 if wide else 1460], n).astype(np.uint32),
+    }
+    src_end = rng.integers(0, 3, n).astype(np.int64) << 40
+    rows = np.arange(n, dtype=np.int64)
+    got = _late(cols.__getitem__, rows, src_end)
+    first: dict[tuple[int, ...], int] = {}
+    want = []
+    for i in range(n):
+        seq = int(cols["seq"][i]) if cols["known"][i] & K_SEQ else -1
+        k = (int(src_end[i]), seq, int(cols["flags"][i]), int(cols["payload_len"][i]))
+        want.append(int(cols["ts"][i]) - first.setdefault(k, int(cols["ts"][i]))
+                    > COPY_WINDOW_NS)
+    assert got.tolist() == want
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -72,3 +72,59 @@ def copy_free(table: PacketTable) -> bool:
     order = np.lexsort((ts, key))
     k, t = key[order], ts[order]
     return not bool(((k[1:] == k[:-1]) & (t[1:] - t[:-1] <= COPY_WINDOW_NS)).any())
+
+
+def rows_in(values: Sequence[Ints], wanted: Sequence[Ints]) -> npt.NDArray[np.bool_]:
+    """True for each row whose values (one array per column) are all those of one wanted row
+    (``wanted``: the wanted rows' values, one array per column): set membership of tuples.
+    The rows whose hash falls in a wanted row's bucket are checked exactly."""
+    n, m = len(values[0]), len(wanted[0])
+    hit = np.zeros(n, np.bool_)
+    if not m or not n:
+        return hit
+    bits = min(max(m.bit_length() + 3, 10), 24)  # at least eight buckets a wanted row
+    bucket = np.zeros(1 << bits, np.bool_)
+    bucket[_hashed(wanted, bits)] = True
+    maybe = np.flatnonzero(bucket[_hashed(values, bits)])
+    hit[maybe] = _exactly_in([v[maybe] for v in values], wanted)
+    return hit
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _hashed(columns: Sequence[Ints], bits: int) -> Ints:
+    """A ``bits``-bit hash of each row's values (multiplicative, on the high bits)."""
+    h = np.zeros(len(columns[0]), np.uint64)
+    for c in columns:
+        h = (h ^ c.astype(np.uint64)) * _MIX
+    out: Ints = (h >> np.uint64(64 - bits)).astype(np.int64)
+    return out
+
+
+def _exactly_in(values: Sequence[Ints], wanted: Sequence[Ints]) -> npt.NDArray[np.bool_]:
+    """``rows_in`` by binary search: each column's values numbered among the wanted rows',
+    the prefixes of columns numbered as they grow."""
+    n, m = len(values[0]), len(wanted[0])
+    hit = np.ones(n, np.bool_)
+    code = np.zeros(n, np.int64)  # the row's number among the wanted prefixes so far
+    want = np.zeros(m, np.int64)
+    for v, w in zip(values, wanted, strict=True):
+        known = np.unique(w)
+        at = _position(known, v)
+        hit &= at >= 0
+        prefixes, want = np.unique(want * len(known) + np.searchsorted(known, w),
+                                   return_inverse=True)
+        code = _position(prefixes, code * len(known) + np.maximum(at, 0))
+        hit &= code >= 0
+        want = want.reshape(-1)
+    return hit
+
+
+def _position(known: Ints, values: Ints) -> Ints:
+    """Where each value is in ``known`` (sorted, distinct), -1 where it is not."""
+    at = np.searchsorted(known, values)
+    inside = at < len(known)
+    found = inside.copy()
+    found[inside] = known[at[inside]] == values[inside]
+    return np.where(found, at, -1)
