@@ -13,7 +13,7 @@ import pytest
 
 from fixturekit import SCENARIOS, scenario_points
 from nettrail.analyze import clock
-from nettrail.analyze.anchors import coded_anchors
+from nettrail.analyze.anchors import coded_anchors, form_sides
 from nettrail.analyze.clock import (
     _bounds,
     _column_bounds,
@@ -21,7 +21,7 @@ from nettrail.analyze.clock import (
     _indexed_columns,
     _Side,
 )
-from nettrail.analyze.correlate import fold_copies
+from nettrail.analyze.correlate import UnionFind, fold_copies
 from nettrail.analyze.crosspoint import _coded
 
 
@@ -46,37 +46,43 @@ def test_column_bounds_of_recorded_pairs(scenario: str) -> None:
 
 
 def _by_group(cols: _Columns) -> dict[object, dict[bool, _Side]]:
+    """The samples grouped as ``_samples`` groups them (a side with no sample: none)."""
     out: dict[object, dict[bool, _Side]] = {}
-    start = 0
-    for group, orientation, end in zip(cols.groups, cols.orientations, cols.ends, strict=True):
+    sides = cols.sides
+    for k, (group, orientation) in enumerate(zip(sides.groups, sides.orientations,
+                                                 strict=True)):
+        at = cols.side == k
+        if not at.any():
+            continue
         side = _Side()
-        side.causal = array("b", cols.causal[start:end].tolist())
-        side.fwd = array("q", cols.fwd[start:end].tolist())
-        side.rev = array("q", cols.rev[start:end].tolist())
-        side.mid = array("q", cols.mid[start:end].tolist())
+        side.causal = array("b", cols.causal[at].tolist())
+        side.fwd = array("q", cols.fwd[at].tolist())
+        side.rev = array("q", cols.rev[at].tolist())
+        side.mid = array("q", cols.mid[at].tolist())
         out.setdefault(group, {})[orientation] = side
-        start = end
     return out
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_column_bounds_of_random_samples(seed: int) -> None:
     rng = random.Random(seed)
-    groups: list[object] = []
-    orientations: list[bool] = []
+    forms: list[tuple[str, str]] = []
     counts: list[int] = []
     for g in range(rng.randint(1, 6)):
         for o in rng.sample([True, False], rng.randint(1, 2)):
-            groups.append(("g", g))
-            orientations.append(o)
-            counts.append(rng.randint(1, 6))
+            forms.append((f"a{g}", f"b{g}") if o else (f"b{g}", f"a{g}"))
+            counts.append(rng.randint(0, 6))  # a side with no sample: as the point's own
+    if not sum(counts):
+        counts[0] = 1
     n = sum(counts)
-    side = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    spread = rng.choice([3, 50, 10**7])
+    sides = form_sides(forms, UnionFind(), UnionFind())  # type: ignore[arg-type]
+    side = sides.of_form[np.repeat(np.arange(len(counts), dtype=np.int64), counts)]
+    rng.shuffle(side)  # samples in any order
+    spread = rng.choice([3, 50, 10**7, 2**62])  # the last: side and mid too wide to pack
     mid = np.array([rng.randint(-spread, spread) for _ in range(n)], np.int64)
     causal = np.array([rng.choice([0, 0, 0, 1, -1]) if seed % 2 else 0 for _ in range(n)],
-                      np.int64)
-    cols = _Columns(groups, orientations, np.cumsum(counts).tolist(), side, causal,
+                      np.int8)
+    cols = _Columns(sides, side, causal,
                     mid - np.array([rng.randint(0, 5) for _ in range(n)], np.int64),
                     mid + np.array([rng.randint(0, 5) for _ in range(n)], np.int64), mid)
     assert _same(_column_bounds(cols), _bounds(_by_group(cols)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -24,6 +25,7 @@ from nettrail.analyze.correlate import (
     Match,
     Sighting,
     StrongPairs,
+    UnionFind,
     _by_ip_id,
     _timed,
 )
@@ -48,6 +50,53 @@ class PointColumns:
     ts_val: Ints  # -1: none
     key: Ints | None = None  # strong key numbers (``key_numbers``), when taken
     proto: Ints | None = None  # IP protocols, when taken
+
+    @cached_property
+    def sides(self) -> Sides:
+        """The sides of the point's forms as the point saw them when no packet was
+        translated there (every pair of points with this one as A whose anchors have no
+        translated packet at A takes them from here)."""
+        return form_sides(self.forms, UnionFind(), UnionFind())
+
+
+class Sides(NamedTuple):
+    """The sides of connections (a side: the packets one end of a connection sent) as a
+    point saw them: each form's side (``of_form``, by the form's place in the list given),
+    and each side's connection (``groups``), orientation, and partner (the connection's other
+    side, -1 when no form given has it)."""
+
+    of_form: Ints
+    groups: list[object]
+    orientations: list[bool]
+    partner: Ints
+
+
+def form_sides(forms: Sequence[Form], flows: UnionFind, ends: UnionFind) -> Sides:
+    """The sides of ``forms``: a connection is the set of ``flows`` its direction-normalised
+    form is in, its ends the sets of ``ends``; of its two sides, the orientation True is the
+    one whose source set's representative has the smaller text."""
+    keys: dict[tuple[object, bool], int] = {}
+    of_form = []
+    texts: dict[object, str] = {}
+    joined = bool(flows.parent or ends.parent)  # else every set holds one item
+    for src, dst in forms:
+        pair = (src, dst) if src <= dst else (dst, src)
+        group, a, b = (flows.find(pair), ends.find(src), ends.find(dst)) if joined else (
+            pair, src, dst)
+        ta, tb = texts.get(a), texts.get(b)
+        if ta is None:
+            ta = texts[a] = str(a)
+        if tb is None:
+            tb = texts[b] = str(b)
+        of_form.append(keys.setdefault((group, ta < tb), len(keys)))
+    groups = [g for g, _o in keys]
+    partner = np.full(len(keys), -1, np.int64)
+    first_of: dict[object, int] = {}
+    for k, group in enumerate(groups):
+        other = first_of.setdefault(group, k)
+        if other != k:
+            partner[k], partner[other] = other, k
+    return Sides(np.array(of_form, np.int64), groups, [o for _g, o in keys], partner)
 
 
 def key_numbers(items: Sequence[Sighting], numbers: dict[tuple[object, ...], int],

@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
-from nettrail.analyze.anchors import Ints, PointColumns
+from nettrail.analyze.anchors import Ints, PointColumns, Sides, form_sides
 from nettrail.analyze.correlate import Form, Match, UnionFind
 from nettrail.model.analysis import ClockOffset
 
@@ -115,23 +116,20 @@ def _joined(natted: Iterable[tuple[Form, ...]]) -> tuple[UnionFind, UnionFind]:
 
 
 class _Columns(NamedTuple):
-    """Samples as columns: their side (a number per group and orientation, the samples
-    ordered by it), each side's group and orientation, and causal/fwd/rev/mid per sample
-    (as ``_Side`` holds them); ``ends``: where each side's samples end."""
+    """Samples as columns: the sides (``Sides``: each side's group, orientation and partner;
+    a side may have no sample), each sample's side, and causal/fwd/rev/mid per sample (as
+    ``_Side`` holds them)."""
 
-    groups: list[object]
-    orientations: list[bool]
-    ends: list[int]
+    sides: Sides
     side: Ints
-    causal: Ints
+    causal: npt.NDArray[np.int8]
     fwd: Ints
     rev: Ints
     mid: Ints
 
 
 def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> _Columns:
-    """The samples of the anchors ``ia``/``ib`` as columns, ordered by side (stable: a
-    side's samples in match order)."""
+    """The samples of the anchors ``ia``/``ib`` as columns, in match order."""
     causal = np.zeros(len(ia), np.int8)
     natted: dict[tuple[Form, ...], None] = {}
     items_a, items_b = ca.items, cb.items
@@ -141,22 +139,17 @@ def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> 
         causal[k] = _causal(Match(a, b, 0.0))
         if not a.single:
             natted[tuple(a.forms)] = None
-    flows, sides = _joined(natted)
-    numbers, inverse = np.unique(ca.form[ia], return_inverse=True)
-    keys: dict[tuple[object, bool], int] = {}
-    side_of_form = []
-    for n in numbers.tolist():
-        src, dst = ca.forms[n]
-        group = flows.find((src, dst) if src <= dst else (dst, src))
-        orientation = str(sides.find(src)) < str(sides.find(dst))
-        side_of_form.append(keys.setdefault((group, orientation), len(keys)))
-    side = np.array(side_of_form, np.int64)[inverse.reshape(-1)]
-    order = np.argsort(side, kind="stable")
-    ends = np.cumsum(np.bincount(side, minlength=len(keys))).tolist()
-    fa, fb = ca.first[ia][order], cb.first[ib][order]
-    return _Columns([g for g, _o in keys], [o for _g, o in keys], ends, side[order],
-                    causal[order].astype(np.int64), fb - ca.last[ia][order],
-                    cb.last[ib][order] - fa, fb - fa)
+    flows, ends = _joined(natted)
+    form = ca.form[ia]
+    if not flows.parent and not ends.parent:  # nothing joined: the point's own sides
+        sides = ca.sides
+        side = sides.of_form[form]
+    else:
+        numbers, inverse = np.unique(form, return_inverse=True)
+        sides = form_sides([ca.forms[n] for n in numbers.tolist()], flows, ends)
+        side = sides.of_form[inverse.reshape(-1)]
+    fa, fb = ca.first[ia], cb.first[ib]
+    return _Columns(sides, side, causal, fb - ca.last[ia], cb.last[ib] - fa, fb - fa)
 
 
 def _column_bounds(cols: _Columns) -> tuple[list[int], list[int], list[int]]:
@@ -166,26 +159,15 @@ def _column_bounds(cols: _Columns) -> tuple[list[int], list[int], list[int]]:
 
 
 def _column_classify(cols: _Columns, first_sightings: bool,
-                     ) -> tuple[list[int], list[int], list[int]]:
-    """``_classify`` of samples as columns (the same multisets of values). A side's median
-    mid is compared doubled, as an integer (the middle value twice, or the two middle values
-    added), so no value is rounded."""
-    n_sides = len(cols.ends)
-    starts = np.array([0, *cols.ends[:-1]], np.int64)
-    counts = np.array(cols.ends, np.int64) - starts
-    mids = cols.mid[np.lexsort((cols.mid, cols.side))]
-    half = counts // 2
-    hi = mids[starts + half]
-    lo = mids[starts + np.maximum(half - 1, 0)]
-    twice = np.where(np.bitwise_and(counts, 1) == 1, 2 * hi, lo + hi)
+                     ) -> tuple[Ints, Ints, list[int]]:
+    """``_classify`` of samples as columns (the same multisets of values, the bounds as
+    arrays)."""
+    counts = np.bincount(cols.side, minlength=len(cols.sides.partner))
+    twice = _twice_medians(cols.side, cols.mid, counts)
     # a side's partner: the other orientation of its group, when the group has both
-    partner = np.full(n_sides, -1, np.int64)
-    first_of: dict[object, int] = {}
-    for k, group in enumerate(cols.groups):
-        other = first_of.setdefault(group, k)
-        if other != k:
-            partner[k], partner[other] = other, k
-    paired = partner >= 0
+    partner = cols.sides.partner
+    paired = (partner >= 0) & (counts > 0)
+    paired[paired] = counts[partner[paired]] > 0
     mine, theirs = twice, twice[np.where(paired, partner, 0)]
     going_set = paired & (mine != theirs)
     going_me = going_set & (mine > theirs)  # the larger median travels from A to B
@@ -196,8 +178,24 @@ def _column_classify(cols: _Columns, first_sightings: bool,
     rest = ~up & ~down
     fwd = cols.mid if first_sightings else cols.fwd
     rev = cols.mid if first_sightings else cols.rev
-    out: tuple[list[int], list[int], list[int]] = (
-        fwd[up].tolist(), rev[down].tolist(), cols.mid[rest].tolist())
+    return fwd[up], rev[down], cols.mid[rest].tolist()
+
+
+def _twice_medians(side: Ints, mid: Ints, counts: Ints) -> Ints:
+    """Each side's median mid doubled, as an integer (the middle value twice, or the two
+    middle values added), so no value is rounded; a side with no sample gets any value."""
+    low, span = int(mid.min()), int(mid.max()) - int(mid.min())
+    bits = span.bit_length()
+    if (len(counts) - 1).bit_length() + bits <= 63:  # side and mid packed into one key
+        mids = (np.sort(side << bits | (mid - low)) & ((1 << bits) - 1)) + low
+    else:
+        mids = mid[np.lexsort((mid, side))]
+    starts = np.cumsum(counts) - counts
+    half = counts // 2
+    last = len(mids) - 1
+    hi = mids[np.minimum(starts + half, last)]
+    lo = mids[np.minimum(starts + np.maximum(half - 1, 0), last)]
+    out: Ints = np.where(np.bitwise_and(counts, 1) == 1, 2 * hi, lo + hi)
     return out
 
 
@@ -256,29 +254,28 @@ def _spread(values: Sequence[int]) -> tuple[float, float]:
     return med, max(OUTLIER_MADS * mad, OUTLIER_FLOOR_NS)
 
 
-def _filtered(upper: list[int], lower: list[int]) -> tuple[list[int], list[int]]:
+def _filtered(upper: Sequence[int] | Ints, lower: Sequence[int] | Ints,
+              ) -> tuple[list[int], list[int]]:
     """The bounds without those that stray from their direction's median, sorted."""
-    if upper:
-        upper = _kept(upper, True)
-    if lower:
-        lower = _kept(lower, False)
-    return upper, lower
+    return (_kept(upper, True) if len(upper) else [],
+            _kept(lower, False) if len(lower) else [])
 
 
 EXACT_NS = 1 << 50
 """Below it, float64 holds every bound, every sum of two and every half of one exactly."""
 
 
-def _kept(values: list[int], upper: bool) -> list[int]:
+def _kept(values: Sequence[int] | Ints, upper: bool) -> list[int]:
     """The bounds within their spread of their median, sorted (an upper bound may not be
     far below it, a lower bound far above): on arrays where float64 is exact, the same
     numbers ``_spread`` gives, compared exactly as Python compares them."""
-    arr = np.array(values, np.int64)
+    arr = np.asarray(values, np.int64)
     if max(-int(arr.min()), int(arr.max())) >= EXACT_NS:
-        med, limit = _spread(values)
+        exact: list[int] = arr.tolist()
+        med, limit = _spread(exact)
         if upper:
-            return sorted(v for v in values if v >= med - limit)
-        return sorted(v for v in values if v <= med + limit)
+            return sorted(v for v in exact if v >= med - limit)
+        return sorted(v for v in exact if v <= med + limit)
     mid = float(np.median(arr))
     cut = max(OUTLIER_MADS * float(np.median(np.abs(arr - mid))), OUTLIER_FLOOR_NS)
     kept = arr[arr >= mid - cut] if upper else arr[arr <= mid + cut]
@@ -306,7 +303,8 @@ def _bounds(by_group: dict[object, dict[bool, _Side]]) -> tuple[list[int], list[
     return _tight_or_first(lambda first_sightings: _classify(by_group, first_sightings))
 
 
-def _tight_or_first(classify: Callable[[bool], tuple[list[int], list[int], list[int]]],
+def _tight_or_first(classify: Callable[[bool], tuple[Sequence[int] | Ints,
+                                                     Sequence[int] | Ints, list[int]]],
                     ) -> tuple[list[int], list[int], list[int]]:
     """The choice ``_bounds`` describes, with ``classify(first_sightings)`` giving the
     (upper, lower, loose) samples of the tight bounds (False) or of first sightings (True)."""
