@@ -3,6 +3,7 @@ the same records, in the same order, for every fixture capture."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -48,30 +49,84 @@ def test_fixtures_have_suspects_to_compare() -> None:
     assert found >= 3
 
 
-def _with_resets(suspects: list[PacketRecord]) -> list[PacketRecord]:
-    """The suspects of connections (both ends, either way) with a RST among the suspects."""
-    def ends(r: PacketRecord) -> frozenset[tuple[str, int]]:
-        ip, l4 = r.headers.ip, r.headers.l4
-        assert ip is not None and isinstance(l4, TCPHeader)
-        return frozenset({(ip.src, l4.sport), (ip.dst, l4.dport)})
+def _ends(r: PacketRecord) -> frozenset[tuple[str, int]]:
+    """A TCP record's connection: both ends, either way."""
+    ip, l4 = r.headers.ip, r.headers.l4
+    assert ip is not None and isinstance(l4, TCPHeader)
+    return frozenset({(ip.src, l4.sport), (ip.dst, l4.dport)})
 
-    reset = {ends(r) for r in suspects if isinstance(r.headers.l4, TCPHeader)
+
+def _judged(suspects: list[PacketRecord]) -> list[PacketRecord]:
+    """The suspects of connections (suspects all) with a RST that may be found injected, as
+    ``suspects._may_be_injected`` says: its known TTL none of its sender's other packets',
+    its DSCP none of theirs, its window above four times their largest after the handshake,
+    or its IP ID 1 to 3 past one of the other side's."""
+    by_conn: dict[frozenset[tuple[str, int]], list[PacketRecord]] = {}
+    for r in suspects:
+        by_conn.setdefault(_ends(r), []).append(r)
+    judged = set()
+    for key, recs in by_conn.items():
+        for r in recs:
+            ip, l4 = r.headers.ip, r.headers.l4
+            assert ip is not None and isinstance(l4, TCPHeader)
+            if not l4.flags & RST:
+                continue
+            mine = [(p.headers.ip, p.headers.l4) for p in recs if p.headers.ip is not None
+                    and p.headers.ip.src == ip.src and not p.headers.l4.flags & RST]
+            ttls = {m.ttl for m, _t in mine if m.ttl is not None}
+            wins = [t.window for _m, t in mine if not t.flags & SYN and t.window is not None]
+            theirs = [p.headers.ip.ip_id for p in recs if p.headers.ip is not None
+                      and p.headers.ip.src == ip.dst != ip.src and p.headers.ip.ip_id]
+            if ((ip.ttl is not None and ttls and ip.ttl not in ttls)
+                    or (mine and ip.tos >> 2 not in {m.tos >> 2 for m, _t in mine})
+                    or (l4.window and wins and l4.window > 4 * max(wins))
+                    or (ip.ip_id and any(1 <= ip.ip_id - i <= 3 for i in theirs))):
+                judged.add(key)
+    return [r for r in suspects if _ends(r) in judged]
+
+
+def _with_resets(suspects: list[PacketRecord]) -> list[PacketRecord]:
+    """The suspects of connections with a RST among the suspects."""
+    reset = {_ends(r) for r in suspects if isinstance(r.headers.l4, TCPHeader)
              and r.headers.l4.flags & RST}
-    return [r for r in suspects if ends(r) in reset]
+    return [r for r in suspects if _ends(r) in reset]
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_reset_suspects_are_the_record_suspects_with_a_reset(path: Path) -> None:
     """With ``resets_only``, the columns give the record pass's suspects of the connections
-    with a RST among them, in the same order."""
+    with a RST among them that may be found injected, in the same order."""
     table = fixture_table(path)
     records = list(table.records())
     if not column_ready(table, records):
         return
     icmp = icmp_errors(table)
     got = column_suspects(table, records, icmp, resets_only=True)
-    want = _with_resets(findings_host._suspects(records, icmp))
+    want = _judged(_with_resets(findings_host._suspects(records, icmp)))
     assert [id(r) for r in got] == [id(r) for r in want]
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_reset_fields_judged_by_columns_as_by_records(seed: int, tmp_path: Path) -> None:
+    """A RST with random TTL, TOS, IP ID and window (some fitting its sender's packets,
+    some not, some missing), beside another connection's plain RST: the findings are those
+    of the record pass over every suspect, and no connection with a finding is left out."""
+    rng = random.Random(seed)
+    frames = _frames(rst_tos=rng.choice([0x00, 0x08, 0x0a, 0x10, 0x0b]),
+                     rst_ttl=rng.choice([61, 64, 60, 62]),
+                     rst_id=rng.choice([0, 7003, 7004, 7005, 7006, 103, 7100]),
+                     rst_win=rng.choice([0, 509, 2036, 2037, 65535]))
+    other = [(T0 + (20 + i) * MS, eth(ipv4(SERVER, CLIENT, 6, tcp(SP, CP + 1, flags, 9000,
+                                                                   0, 509), ttl=61,
+                                           ip_id=8000 + i, tos=0x08)))
+             for i, flags in enumerate((0x18, 0x18, RST))]
+    path = tmp_path / "client.pcap"
+    path.write_bytes(pcap(sorted(frames + other)))
+    table = fixture_table(path)
+    records = list(table.records())
+    assert column_ready(table, records) and one_place(table)
+    assert (findings_host.host_findings(table.point, records, table)
+            == findings_host.host_findings(table.point, records))
 
 
 def test_fixtures_have_reset_suspects_to_compare() -> None:

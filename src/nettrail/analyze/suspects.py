@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.analyze.columns import rows_in
+from nettrail.analyze.columns import groups, rows_in
 from nettrail.analyze.flows import COPY_WINDOW_NS
 from nettrail.analyze.icmp_tie import named_flows
 from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord
 from nettrail.model.rows import TableRows
-from nettrail.model.table import K_IPID, K_SEQ, PacketTable, address_code
+from nettrail.model.table import K_IPID, K_SEQ, K_TTL, K_WIN, PacketTable, address_code
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -37,7 +37,8 @@ def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
                     ) -> list[PacketRecord]:
     """``_suspects(records, icmp)`` from the columns (``column_ready`` must hold);
     ``resets_only``: only the suspects of connections with a RST among their suspects (where
-    no packet can have ended at the point, a RST is the one thing left to judge)."""
+    no packet can have ended at the point, a RST is the one thing left to judge), and of
+    those only the connections where a RST may be found injected (``_may_be_injected``)."""
     col = table.column
     odd = np.zeros(len(records), np.bool_)
     odd[list(table.odd_rows())] = True
@@ -58,8 +59,10 @@ def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
         # every RST is a suspect, and so is every packet of its connection; a packet in
         # another form (``again`` below) belongs to a connection with none
         rst = (flags & RST) != 0
-        chosen = rows_in((low, high), (low[rst], high[rst]))
-        return _records(records, rows[chosen])
+        reset = np.flatnonzero(rows_in((low, high), (low[rst], high[rst])))
+        kept = _may_be_injected(col, rows[reset], low[reset], high[reset], src[reset],
+                                dst[reset], flags[reset])
+        return _records(records, rows[reset[kept]])
     flows = _flagged(table, col, rows, icmp, src, dst, sport, dport, flags)
     if not flows:
         return []
@@ -80,6 +83,50 @@ def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
     again = ~chosen & rows_in(inv, tuple(c[keyed] for c in inv))
     return _records(records, rows[np.concatenate([np.flatnonzero(chosen),
                                                   np.flatnonzero(again)])])
+
+
+def _may_be_injected(col: Callable[[str], npt.NDArray[Any]], rows: Ints, low: Ints,
+                     high: Ints, src: Ints, dst: Ints, flags: Ints) -> Bools:
+    """Which of ``rows`` (every TCP row of some connections, with the connection's ends, the
+    source and destination address and the flags of each) belong to a connection with a RST
+    that ``findings_host._injected_reset`` could judge injected: its TTL (when known) is
+    none of the known ones of its sender's other packets, its TOS (DSCP) none of theirs, its
+    window above four times their largest after the handshake, or its IP ID 1 to 3 past
+    one of the other side's (every other RST fits all four checks)."""
+    conn = groups(low, high)
+    known = col("known")[rows]
+    rst = (flags & RST) != 0
+    mine = ~rst  # the sender's other packets: rows of its connection from its address
+    sender, at = (conn, src), np.flatnonzero(rst)
+
+    def fits(of: Ints, base: Bools) -> Bools:
+        """True for the RSTs whose value of ``of`` one of their sender's ``base`` rows has."""
+        return rows_in(tuple(c[at] for c in (*sender, of)), tuple(c[base] for c in
+                                                                  (*sender, of)))
+
+    def has(base: Bools) -> Bools:
+        """True for the RSTs whose sender has ``base`` rows."""
+        return rows_in(tuple(c[at] for c in sender), tuple(c[base] for c in sender))
+
+    ttl = col("ttl")[rows].astype(np.int64)
+    with_ttl = (known & K_TTL) != 0
+    odd_ttl = with_ttl[at] & has(mine & with_ttl) & ~fits(ttl, mine & with_ttl)
+    odd_tos = has(mine) & ~fits(col("tos")[rows].astype(np.int64) >> 2, mine)
+    window = np.where((known & K_WIN) != 0, col("window")[rows].astype(np.int64), -1)
+    wins = mine & ((flags & SYN) == 0) & (window >= 0)
+    largest = np.full(len(rows), -1, np.int64)  # by sender (its first row's place)
+    first = groups(*sender)
+    np.maximum.at(largest, first[wins], window[wins])
+    most = largest[first[at]]
+    odd_window = (window[at] > 0) & (most >= 0) & (window[at] > 4 * most)
+    ip_id = np.where((known & K_IPID) != 0, col("ip_id")[rows].astype(np.int64), 0)
+    with_id = ip_id != 0
+    gaps = np.repeat(np.array([1, 2, 3], np.int64), len(at))  # each RST's IP ID less each
+    near = rows_in((np.tile(conn[at], 3), np.tile(dst[at], 3), np.tile(ip_id[at], 3) - gaps),
+                   (conn[with_id], src[with_id], ip_id[with_id])).reshape(3, -1).any(axis=0)
+    odd_id = with_id[at] & (src[at] != dst[at]) & near
+    judged = odd_ttl | odd_tos | odd_window | odd_id
+    return np.isin(conn, conn[at[judged]])
 
 
 def _flagged(table: PacketTable, col: Callable[[str], npt.NDArray[Any]], rows: Ints,
