@@ -13,7 +13,7 @@ import pytest
 
 from fixturekit import SCENARIOS, scenario_points
 from nettrail.analyze import clock
-from nettrail.analyze.anchors import coded_anchors, form_sides
+from nettrail.analyze.anchors import Sides, coded_anchors, form_sides, own_sides, point_columns
 from nettrail.analyze.clock import (
     _bounds,
     _column_bounds,
@@ -21,8 +21,9 @@ from nettrail.analyze.clock import (
     _indexed_columns,
     _Side,
 )
-from nettrail.analyze.correlate import UnionFind, fold_copies
+from nettrail.analyze.correlate import Form, UnionFind, fold_copies
 from nettrail.analyze.crosspoint import _coded
+from nettrail.model.flow import Endpoint
 
 
 def _same(a: tuple[list[int], list[int], list[int]],
@@ -107,3 +108,38 @@ def test_bounds_kept_on_arrays_are_the_python_ones(seed: int) -> None:
               for _ in range(n)]
     for upper in (True, False):
         assert clock._kept(list(values), upper) == _kept_by_python(list(values), upper)
+
+
+def _side_map(sides: Sides) -> tuple[list[int], list[bool], list[int | None]]:
+    """Sides as plain lists independent of how they are numbered: each form's first form
+    with its side, its side's orientation, and the first form of its partner side."""
+    first: dict[int, int] = {}
+    for i, k in enumerate(sides.of_form.tolist()):
+        first.setdefault(k, i)
+    of_form = sides.of_form.tolist()
+    partner = sides.partner.tolist()
+    return ([first[k] for k in of_form], [sides.orientations[k] for k in of_form],
+            [first.get(partner[k]) if partner[k] >= 0 else None for k in of_form])
+
+
+def _forms_of_recorded_points() -> list[list[Form]]:
+    out = []
+    for scenario in SCENARIOS:
+        for d in scenario_points(scenario):
+            out.append(point_columns(fold_copies(list(d.table.records()))).forms)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_own_sides_are_the_sides_of_unjoined_sets(seed: int) -> None:
+    """The point's own sides in bulk are ``form_sides`` with nothing joined: random forms
+    (both directions of a connection or one, an end talking to itself, ends whose texts
+    order otherwise than their values, IPv6) and the recorded points' forms."""
+    rng = random.Random(seed)
+    addrs = ["10.0.0.1", "10.0.0.10", "10.0.0.9", "2001:db8::1", "2001:db8::a", "9.9.9.9"]
+    ends = [Endpoint(rng.choice(addrs), rng.choice([0, 7, 80, 443, 8080, 65535]))
+            for _ in range(rng.randint(1, 12))]
+    forms: list[Form] = [(rng.choice(ends), rng.choice(ends)) for _ in range(rng.randint(1, 40))]
+    checked = [forms] + (_forms_of_recorded_points() if seed == 0 else [])
+    for f in checked:
+        assert _side_map(own_sides(f)) == _side_map(form_sides(f, UnionFind(), UnionFind()))
