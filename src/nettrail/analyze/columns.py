@@ -82,7 +82,7 @@ def rows_in(values: Sequence[Ints], wanted: Sequence[Ints]) -> npt.NDArray[np.bo
     hit = np.zeros(n, np.bool_)
     if not m or not n:
         return hit
-    bits = min(max(m.bit_length() + 3, 10), 24)  # at least eight buckets a wanted row
+    bits = min(max(m.bit_length() + 6, 10), 22)  # 64 buckets a wanted row, to 4 M
     bucket = np.zeros(1 << bits, np.bool_)
     bucket[_hashed(wanted, bits)] = True
     maybe = np.flatnonzero(bucket[_hashed(values, bits)])
@@ -97,8 +97,10 @@ def _hashed(columns: Sequence[Ints], bits: int) -> Ints:
     """A ``bits``-bit hash of each row's values (multiplicative, on the high bits)."""
     h = np.zeros(len(columns[0]), np.uint64)
     for c in columns:
-        h = (h ^ c.astype(np.uint64)) * _MIX
-    out: Ints = (h >> np.uint64(64 - bits)).astype(np.int64)
+        h ^= c.view(np.uint64) if c.dtype == np.int64 else c.astype(np.uint64)
+        h *= _MIX
+    h >>= np.uint64(64 - bits)
+    out: Ints = h.view(np.int64)
     return out
 
 

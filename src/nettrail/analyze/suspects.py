@@ -94,37 +94,33 @@ def _may_be_injected(col: Callable[[str], npt.NDArray[Any]], rows: Ints, low: In
     window above four times their largest after the handshake, or its IP ID 1 to 3 past
     one of the other side's (every other RST fits all four checks)."""
     conn = groups(low, high)
+    # a sender: the rows of a connection from one address (both ends when they share it)
+    sender = conn * 2 + (src == high >> 16)
     known = col("known")[rows]
     rst = (flags & RST) != 0
-    mine = ~rst  # the sender's other packets: rows of its connection from its address
-    sender, at = (conn, src), np.flatnonzero(rst)
-
-    def fits(of: Ints, base: Bools) -> Bools:
-        """True for the RSTs whose value of ``of`` one of their sender's ``base`` rows has."""
-        return rows_in(tuple(c[at] for c in (*sender, of)), tuple(c[base] for c in
-                                                                  (*sender, of)))
-
-    def has(base: Bools) -> Bools:
-        """True for the RSTs whose sender has ``base`` rows."""
-        return rows_in(tuple(c[at] for c in sender), tuple(c[base] for c in sender))
-
-    ttl = col("ttl")[rows].astype(np.int64)
-    with_ttl = (known & K_TTL) != 0
-    odd_ttl = with_ttl[at] & has(mine & with_ttl) & ~fits(ttl, mine & with_ttl)
-    odd_tos = has(mine) & ~fits(col("tos")[rows].astype(np.int64) >> 2, mine)
+    at = np.flatnonzero(rst)
+    mine = ~rst  # the sender's other packets
+    by = sender[at]
+    ttl = col("ttl")[rows].astype(np.int64)  # TTL and DSCP packed beside the sender
+    with_ttl = mine & ((known & K_TTL) != 0)
+    odd_ttl = (((known[at] & K_TTL) != 0) & np.isin(by, sender[with_ttl])
+               & ~np.isin(by << 8 | ttl[at], sender[with_ttl] << 8 | ttl[with_ttl]))
+    dscp = col("tos")[rows].astype(np.int64) >> 2
+    odd_tos = np.isin(by, sender[mine]) & ~np.isin(by << 6 | dscp[at],
+                                                   sender[mine] << 6 | dscp[mine])
     window = np.where((known & K_WIN) != 0, col("window")[rows].astype(np.int64), -1)
     wins = mine & ((flags & SYN) == 0) & (window >= 0)
-    largest = np.full(len(rows), -1, np.int64)  # by sender (its first row's place)
-    first = groups(*sender)
-    np.maximum.at(largest, first[wins], window[wins])
-    most = largest[first[at]]
+    largest = np.full(2 * len(rows), -1, np.int64)
+    np.maximum.at(largest, sender[wins], window[wins])
+    most = largest[by]
     odd_window = (window[at] > 0) & (most >= 0) & (window[at] > 4 * most)
     ip_id = np.where((known & K_IPID) != 0, col("ip_id")[rows].astype(np.int64), 0)
     with_id = ip_id != 0
-    gaps = np.repeat(np.array([1, 2, 3], np.int64), len(at))  # each RST's IP ID less each
-    near = rows_in((np.tile(conn[at], 3), np.tile(dst[at], 3), np.tile(ip_id[at], 3) - gaps),
-                   (conn[with_id], src[with_id], ip_id[with_id])).reshape(3, -1).any(axis=0)
-    odd_id = with_id[at] & (src[at] != dst[at]) & near
+    theirs = np.repeat(conn[at] * 2 + (dst[at] == high[at] >> 16), 3)  # the other address
+    wanted = np.repeat(ip_id[at], 3) - np.tile(np.array([1, 2, 3], np.int64), len(at))
+    near = ((wanted > 0) & np.isin(theirs << 16 | np.maximum(wanted, 0),
+                                   sender[with_id] << 16 | ip_id[with_id]))
+    odd_id = with_id[at] & (src[at] != dst[at]) & near.reshape(-1, 3).any(axis=1)
     judged = odd_ttl | odd_tos | odd_window | odd_id
     return np.isin(conn, conn[at[judged]])
 
