@@ -5,10 +5,12 @@ for random samples (ties, even and odd sides, causal and unknown directions)."""
 from __future__ import annotations
 
 import random
+import statistics
 from array import array
 from itertools import combinations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from fixturekit import SCENARIOS, scenario_points
@@ -26,9 +28,10 @@ from nettrail.analyze.crosspoint import _coded
 from nettrail.model.flow import Endpoint
 
 
-def _same(a: tuple[list[int], list[int], list[int]],
-          b: tuple[list[int], list[int], list[int]]) -> bool:
-    return a[0] == b[0] and a[1] == b[1] and sorted(a[2]) == sorted(b[2])
+def _same(a: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[int]],
+          b: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[int]]) -> bool:
+    return (a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
+            and sorted(a[2]) == sorted(b[2]))
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -107,7 +110,8 @@ def test_bounds_kept_on_arrays_are_the_python_ones(seed: int) -> None:
     values = [centre + rng.randint(-3, 3) * rng.choice([1, 250_000, 2_000_000, scale])
               for _ in range(n)]
     for upper in (True, False):
-        assert clock._kept(list(values), upper) == _kept_by_python(list(values), upper)
+        assert clock._kept(list(values), upper).tolist() == _kept_by_python(list(values),
+                                                                            upper)
 
 
 def _side_map(sides: Sides) -> tuple[list[int], list[bool], list[int | None]]:
@@ -143,3 +147,46 @@ def test_own_sides_are_the_sides_of_unjoined_sets(seed: int) -> None:
     checked = [forms] + (_forms_of_recorded_points() if seed == 0 else [])
     for f in checked:
         assert _side_map(own_sides(f)) == _side_map(form_sides(f, UnionFind(), UnionFind()))
+
+
+def _estimate_by_lists(upper: list[int], lower: list[int], loose: list[int],
+                       ) -> clock.PairEstimate:
+    """The estimate from sorted bounds as lists, every contradicting extreme dropped one at
+    a time (the reference for ``_estimate_from``, which reads only what it needs)."""
+    while upper and lower and lower[-1] > upper[0] and len(upper) + len(lower) > 2:
+        up_gap = statistics.median(upper) - upper[0]
+        low_gap = lower[-1] - statistics.median(lower)
+        if (up_gap >= low_gap and len(upper) > 1) or len(lower) == 1:
+            upper.pop(0)
+        else:
+            lower.pop()
+    if upper and lower:
+        hi, lo = upper[0], lower[-1]
+        if lo <= hi:
+            return clock.PairEstimate("a", "b", (hi + lo) / 2, (hi - lo) / 2, 9, True)
+        mu, ml = statistics.median(upper), statistics.median(lower)
+        return clock.PairEstimate("a", "b", (mu + ml) / 2, abs(mu - ml) / 2, 9, True)
+    if upper or lower:
+        est = float(upper[0]) if upper else float(lower[-1])
+        return clock.PairEstimate("a", "b", est, clock.ONE_SIDED_FLOOR_NS, 9, False)
+    med, _ = clock._spread(loose)
+    mad = statistics.median(abs(v - med) for v in loose)
+    return clock.PairEstimate("a", "b", med, max(1.4826 * mad, clock.ONE_SIDED_FLOOR_NS), 9,
+                              False)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_estimate_from_sorted_bounds_as_arrays(seed: int) -> None:
+    """Bounds that agree, contradict by one or by many (one of each, one against many), one
+    side only, or none (the loose mids then): the estimate of the arrays is the lists'."""
+    rng = random.Random(seed)
+    scale = rng.choice([10, 1_000_000, 2**61])
+
+    def bounds() -> list[int]:
+        return sorted(rng.randint(-scale, scale) for _ in range(rng.choice([0, 1, 1, 2, 5, 30])))
+
+    upper, lower = bounds(), bounds()
+    loose = [rng.randint(-scale, scale) for _ in range(rng.randint(1, 9))]
+    got = clock._estimate_from("a", "b", np.array(upper, np.int64), np.array(lower, np.int64),
+                               loose, 9)
+    assert got == _estimate_by_lists(list(upper), list(lower), loose)

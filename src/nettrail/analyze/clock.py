@@ -152,7 +152,7 @@ def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> 
     return _Columns(sides, side, causal, fb - ca.last[ia], cb.last[ib] - fa, fb - fa)
 
 
-def _column_bounds(cols: _Columns) -> tuple[list[int], list[int], list[int]]:
+def _column_bounds(cols: _Columns) -> tuple[Ints, Ints, list[int]]:
     """``_bounds`` of samples as columns: the same bounds (filtered, sorted) and the same
     unclassified mids (in another order: only their median is read)."""
     return _tight_or_first(lambda first_sightings: _column_classify(cols, first_sightings))
@@ -255,17 +255,20 @@ def _spread(values: Sequence[int]) -> tuple[float, float]:
 
 
 def _filtered(upper: Sequence[int] | Ints, lower: Sequence[int] | Ints,
-              ) -> tuple[list[int], list[int]]:
+              ) -> tuple[Ints, Ints]:
     """The bounds without those that stray from their direction's median, sorted."""
-    return (_kept(upper, True) if len(upper) else [],
-            _kept(lower, False) if len(lower) else [])
+    return (_kept(upper, True) if len(upper) else _NONE,
+            _kept(lower, False) if len(lower) else _NONE)
+
+
+_NONE: Ints = np.zeros(0, np.int64)
 
 
 EXACT_NS = 1 << 50
 """Below it, float64 holds every bound, every sum of two and every half of one exactly."""
 
 
-def _kept(values: Sequence[int] | Ints, upper: bool) -> list[int]:
+def _kept(values: Sequence[int] | Ints, upper: bool) -> Ints:
     """The bounds within their spread of their median, sorted (an upper bound may not be
     far below it, a lower bound far above): on arrays where float64 is exact, the same
     numbers ``_spread`` gives, compared exactly as Python compares them."""
@@ -274,21 +277,20 @@ def _kept(values: Sequence[int] | Ints, upper: bool) -> list[int]:
         exact: list[int] = arr.tolist()
         med, limit = _spread(exact)
         if upper:
-            return sorted(v for v in exact if v >= med - limit)
-        return sorted(v for v in exact if v <= med + limit)
+            return np.array(sorted(v for v in exact if v >= med - limit), np.int64)
+        return np.array(sorted(v for v in exact if v <= med + limit), np.int64)
     mid = float(np.median(arr))
     cut = max(OUTLIER_MADS * float(np.median(np.abs(arr - mid))), OUTLIER_FLOOR_NS)
     kept = arr[arr >= mid - cut] if upper else arr[arr <= mid + cut]
-    out: list[int] = np.sort(kept).tolist()
-    return out
+    return np.sort(kept)
 
 
-def _agree(upper: list[int], lower: list[int]) -> bool:
+def _agree(upper: Ints, lower: Ints) -> bool:
     """True unless a lower bound exceeds an upper bound (both sorted)."""
-    return not (upper and lower and lower[-1] > upper[0])
+    return not (len(upper) and len(lower) and int(lower[-1]) > int(upper[0]))
 
 
-def _bounds(by_group: dict[object, dict[bool, _Side]]) -> tuple[list[int], list[int], list[int]]:
+def _bounds(by_group: dict[object, dict[bool, _Side]]) -> tuple[Ints, Ints, list[int]]:
     """Upper and lower bounds (filtered, sorted) and unclassified mids.
 
     The tight bounds, unless they contradict each other while first sightings alone do not:
@@ -305,7 +307,7 @@ def _bounds(by_group: dict[object, dict[bool, _Side]]) -> tuple[list[int], list[
 
 def _tight_or_first(classify: Callable[[bool], tuple[Sequence[int] | Ints,
                                                      Sequence[int] | Ints, list[int]]],
-                    ) -> tuple[list[int], list[int], list[int]]:
+                    ) -> tuple[Ints, Ints, list[int]]:
     """The choice ``_bounds`` describes, with ``classify(first_sightings)`` giving the
     (upper, lower, loose) samples of the tight bounds (False) or of first sightings (True)."""
     upper, lower, loose = classify(False)
@@ -318,8 +320,16 @@ def _tight_or_first(classify: Callable[[bool], tuple[Sequence[int] | Ints,
     return upper, lower, loose
 
 
-def _reject(upper: list[int], lower: list[int]) -> tuple[list[int], list[int]]:
-    """Drop contradicting extremes of filtered, sorted bounds, one at a time."""
+def _reject(upper: Ints, lower: Ints) -> tuple[list[int], list[int]] | None:
+    """Drop contradicting extremes of filtered, sorted bounds, one at a time (None when none
+    contradict: the bounds stay as they are)."""
+    if _agree(upper, lower) or len(upper) + len(lower) <= 2:
+        return None
+    return _rejected(upper.tolist(), lower.tolist())
+
+
+def _rejected(upper: list[int], lower: list[int]) -> tuple[list[int], list[int]]:
+    """``_reject`` on lists."""
     while upper and lower and lower[-1] > upper[0] and len(upper) + len(lower) > 2:
         up_gap = statistics.median(upper) - upper[0]
         low_gap = lower[-1] - statistics.median(lower)
@@ -351,9 +361,12 @@ def _estimate(a: str, b: str, by_group: dict[object, dict[bool, _Side]],
     return _estimate_from(a, b, *_bounds(by_group), count)
 
 
-def _estimate_from(a: str, b: str, upper: list[int], lower: list[int], loose: list[int],
-                   count: int) -> PairEstimate:
-    upper, lower = _reject(upper, lower)
+def _estimate_from(a: str, b: str, upper_bounds: Ints, lower_bounds: Ints,
+                   loose: list[int], count: int) -> PairEstimate:
+    kept = _reject(upper_bounds, lower_bounds)  # the lists, when any bound was dropped
+    # only the tightest bounds are read, unless they still contradict
+    upper: Sequence[int] = kept[0] if kept else upper_bounds[:1].tolist()
+    lower: Sequence[int] = kept[1] if kept else lower_bounds[-1:].tolist()
     if upper and lower:
         hi, lo = upper[0], lower[-1]
         if lo <= hi:
