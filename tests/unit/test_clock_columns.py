@@ -5,15 +5,17 @@ for random samples (ties, even and odd sides, causal and unknown directions)."""
 from __future__ import annotations
 
 import random
+import statistics
 from array import array
 from itertools import combinations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from fixturekit import SCENARIOS, scenario_points
 from nettrail.analyze import clock
-from nettrail.analyze.anchors import coded_anchors
+from nettrail.analyze.anchors import Sides, coded_anchors, form_sides, own_sides, point_columns
 from nettrail.analyze.clock import (
     _bounds,
     _column_bounds,
@@ -21,13 +23,15 @@ from nettrail.analyze.clock import (
     _indexed_columns,
     _Side,
 )
-from nettrail.analyze.correlate import fold_copies
+from nettrail.analyze.correlate import Form, UnionFind, fold_copies
 from nettrail.analyze.crosspoint import _coded
+from nettrail.model.flow import Endpoint
 
 
-def _same(a: tuple[list[int], list[int], list[int]],
-          b: tuple[list[int], list[int], list[int]]) -> bool:
-    return a[0] == b[0] and a[1] == b[1] and sorted(a[2]) == sorted(b[2])
+def _same(a: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[int]],
+          b: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[int]]) -> bool:
+    return (a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
+            and sorted(a[2]) == sorted(b[2]))
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -46,37 +50,43 @@ def test_column_bounds_of_recorded_pairs(scenario: str) -> None:
 
 
 def _by_group(cols: _Columns) -> dict[object, dict[bool, _Side]]:
+    """The samples grouped as ``_samples`` groups them (a side with no sample: none)."""
     out: dict[object, dict[bool, _Side]] = {}
-    start = 0
-    for group, orientation, end in zip(cols.groups, cols.orientations, cols.ends, strict=True):
+    sides = cols.sides
+    for k, (group, orientation) in enumerate(zip(sides.groups, sides.orientations,
+                                                 strict=True)):
+        at = cols.side == k
+        if not at.any():
+            continue
         side = _Side()
-        side.causal = array("b", cols.causal[start:end].tolist())
-        side.fwd = array("q", cols.fwd[start:end].tolist())
-        side.rev = array("q", cols.rev[start:end].tolist())
-        side.mid = array("q", cols.mid[start:end].tolist())
+        side.causal = array("b", cols.causal[at].tolist())
+        side.fwd = array("q", cols.fwd[at].tolist())
+        side.rev = array("q", cols.rev[at].tolist())
+        side.mid = array("q", cols.mid[at].tolist())
         out.setdefault(group, {})[orientation] = side
-        start = end
     return out
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_column_bounds_of_random_samples(seed: int) -> None:
     rng = random.Random(seed)
-    groups: list[object] = []
-    orientations: list[bool] = []
+    forms: list[tuple[str, str]] = []
     counts: list[int] = []
     for g in range(rng.randint(1, 6)):
         for o in rng.sample([True, False], rng.randint(1, 2)):
-            groups.append(("g", g))
-            orientations.append(o)
-            counts.append(rng.randint(1, 6))
+            forms.append((f"a{g}", f"b{g}") if o else (f"b{g}", f"a{g}"))
+            counts.append(rng.randint(0, 6))  # a side with no sample: as the point's own
+    if not sum(counts):
+        counts[0] = 1
     n = sum(counts)
-    side = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    spread = rng.choice([3, 50, 10**7])
+    sides = form_sides(forms, UnionFind(), UnionFind())  # type: ignore[arg-type]
+    side = sides.of_form[np.repeat(np.arange(len(counts), dtype=np.int64), counts)]
+    rng.shuffle(side)  # samples in any order
+    spread = rng.choice([3, 50, 10**7, 2**62])  # the last: side and mid too wide to pack
     mid = np.array([rng.randint(-spread, spread) for _ in range(n)], np.int64)
     causal = np.array([rng.choice([0, 0, 0, 1, -1]) if seed % 2 else 0 for _ in range(n)],
-                      np.int64)
-    cols = _Columns(groups, orientations, np.cumsum(counts).tolist(), side, causal,
+                      np.int8)
+    cols = _Columns(sides, side, causal,
                     mid - np.array([rng.randint(0, 5) for _ in range(n)], np.int64),
                     mid + np.array([rng.randint(0, 5) for _ in range(n)], np.int64), mid)
     assert _same(_column_bounds(cols), _bounds(_by_group(cols)))
@@ -100,4 +110,83 @@ def test_bounds_kept_on_arrays_are_the_python_ones(seed: int) -> None:
     values = [centre + rng.randint(-3, 3) * rng.choice([1, 250_000, 2_000_000, scale])
               for _ in range(n)]
     for upper in (True, False):
-        assert clock._kept(list(values), upper) == _kept_by_python(list(values), upper)
+        assert clock._kept(list(values), upper).tolist() == _kept_by_python(list(values),
+                                                                            upper)
+
+
+def _side_map(sides: Sides) -> tuple[list[int], list[bool], list[int | None]]:
+    """Sides as plain lists independent of how they are numbered: each form's first form
+    with its side, its side's orientation, and the first form of its partner side."""
+    first: dict[int, int] = {}
+    for i, k in enumerate(sides.of_form.tolist()):
+        first.setdefault(k, i)
+    of_form = sides.of_form.tolist()
+    partner = sides.partner.tolist()
+    return ([first[k] for k in of_form], [sides.orientations[k] for k in of_form],
+            [first.get(partner[k]) if partner[k] >= 0 else None for k in of_form])
+
+
+def _forms_of_recorded_points() -> list[list[Form]]:
+    out = []
+    for scenario in SCENARIOS:
+        for d in scenario_points(scenario):
+            out.append(point_columns(fold_copies(list(d.table.records()))).forms)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_own_sides_are_the_sides_of_unjoined_sets(seed: int) -> None:
+    """The point's own sides in bulk are ``form_sides`` with nothing joined: random forms
+    (both directions of a connection or one, an end talking to itself, ends whose texts
+    order otherwise than their values, IPv6) and the recorded points' forms."""
+    rng = random.Random(seed)
+    addrs = ["10.0.0.1", "10.0.0.10", "10.0.0.9", "2001:db8::1", "2001:db8::a", "9.9.9.9"]
+    ends = [Endpoint(rng.choice(addrs), rng.choice([0, 7, 80, 443, 8080, 65535]))
+            for _ in range(rng.randint(1, 12))]
+    forms: list[Form] = [(rng.choice(ends), rng.choice(ends)) for _ in range(rng.randint(1, 40))]
+    checked = [forms] + (_forms_of_recorded_points() if seed == 0 else [])
+    for f in checked:
+        assert _side_map(own_sides(f)) == _side_map(form_sides(f, UnionFind(), UnionFind()))
+
+
+def _estimate_by_lists(upper: list[int], lower: list[int], loose: list[int],
+                       ) -> clock.PairEstimate:
+    """The estimate from sorted bounds as lists, every contradicting extreme dropped one at
+    a time (the reference for ``_estimate_from``, which reads only what it needs)."""
+    while upper and lower and lower[-1] > upper[0] and len(upper) + len(lower) > 2:
+        up_gap = statistics.median(upper) - upper[0]
+        low_gap = lower[-1] - statistics.median(lower)
+        if (up_gap >= low_gap and len(upper) > 1) or len(lower) == 1:
+            upper.pop(0)
+        else:
+            lower.pop()
+    if upper and lower:
+        hi, lo = upper[0], lower[-1]
+        if lo <= hi:
+            return clock.PairEstimate("a", "b", (hi + lo) / 2, (hi - lo) / 2, 9, True)
+        mu, ml = statistics.median(upper), statistics.median(lower)
+        return clock.PairEstimate("a", "b", (mu + ml) / 2, abs(mu - ml) / 2, 9, True)
+    if upper or lower:
+        est = float(upper[0]) if upper else float(lower[-1])
+        return clock.PairEstimate("a", "b", est, clock.ONE_SIDED_FLOOR_NS, 9, False)
+    med, _ = clock._spread(loose)
+    mad = statistics.median(abs(v - med) for v in loose)
+    return clock.PairEstimate("a", "b", med, max(1.4826 * mad, clock.ONE_SIDED_FLOOR_NS), 9,
+                              False)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_estimate_from_sorted_bounds_as_arrays(seed: int) -> None:
+    """Bounds that agree, contradict by one or by many (one of each, one against many), one
+    side only, or none (the loose mids then): the estimate of the arrays is the lists'."""
+    rng = random.Random(seed)
+    scale = rng.choice([10, 1_000_000, 2**61])
+
+    def bounds() -> list[int]:
+        return sorted(rng.randint(-scale, scale) for _ in range(rng.choice([0, 1, 1, 2, 5, 30])))
+
+    upper, lower = bounds(), bounds()
+    loose = [rng.randint(-scale, scale) for _ in range(rng.randint(1, 9))]
+    got = clock._estimate_from("a", "b", np.array(upper, np.int64), np.array(lower, np.int64),
+                               loose, 9)
+    assert got == _estimate_by_lists(list(upper), list(lower), loose)

@@ -3,8 +3,10 @@ the same records, in the same order, for every fixture capture."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_reset_fields import CLIENT, CP, MS, SERVER, SP, T0, _frames
 
@@ -12,9 +14,10 @@ from capkit import eth, ipv4, pcap, tcp
 from fixturekit import CAPTURES, fixture_table
 from nettrail.analyze import findings_host
 from nettrail.analyze.columns import column_ready, one_place
-from nettrail.analyze.suspects import column_suspects, icmp_errors
-from nettrail.model.packet import ICMPHeader
-from nettrail.model.table import PacketTable
+from nettrail.analyze.flows import COPY_WINDOW_NS
+from nettrail.analyze.suspects import _late, column_suspects, icmp_errors
+from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord, TCPHeader
+from nettrail.model.table import K_SEQ, PacketTable
 
 
 def _both(table: PacketTable) -> tuple[list[int], list[int]] | None:
@@ -44,6 +47,125 @@ def test_fixtures_have_suspects_to_compare() -> None:
         got = _both(fixture_table(path))
         found += got is not None and bool(got[1])
     assert found >= 3
+
+
+def _ends(r: PacketRecord) -> frozenset[tuple[str, int]]:
+    """A TCP record's connection: both ends, either way."""
+    ip, l4 = r.headers.ip, r.headers.l4
+    assert ip is not None and isinstance(l4, TCPHeader)
+    return frozenset({(ip.src, l4.sport), (ip.dst, l4.dport)})
+
+
+def _judged(suspects: list[PacketRecord]) -> list[PacketRecord]:
+    """The suspects of connections (suspects all) with a RST that may be found injected, as
+    ``suspects._may_be_injected`` says: its known TTL none of its sender's other packets',
+    its DSCP none of theirs, its window above four times their largest after the handshake,
+    or its IP ID 1 to 3 past one of the other side's."""
+    by_conn: dict[frozenset[tuple[str, int]], list[PacketRecord]] = {}
+    for r in suspects:
+        by_conn.setdefault(_ends(r), []).append(r)
+    judged = set()
+    for key, recs in by_conn.items():
+        for r in recs:
+            ip, l4 = r.headers.ip, r.headers.l4
+            assert ip is not None and isinstance(l4, TCPHeader)
+            if not l4.flags & RST:
+                continue
+            mine = [(p.headers.ip, p.headers.l4) for p in recs if p.headers.ip is not None
+                    and p.headers.ip.src == ip.src and not p.headers.l4.flags & RST]
+            ttls = {m.ttl for m, _t in mine if m.ttl is not None}
+            wins = [t.window for _m, t in mine if not t.flags & SYN and t.window is not None]
+            theirs = [p.headers.ip.ip_id for p in recs if p.headers.ip is not None
+                      and p.headers.ip.src == ip.dst != ip.src and p.headers.ip.ip_id]
+            if ((ip.ttl is not None and ttls and ip.ttl not in ttls)
+                    or (mine and ip.tos >> 2 not in {m.tos >> 2 for m, _t in mine})
+                    or (l4.window and wins and l4.window > 4 * max(wins))
+                    or (ip.ip_id and any(1 <= ip.ip_id - i <= 3 for i in theirs))):
+                judged.add(key)
+    return [r for r in suspects if _ends(r) in judged]
+
+
+def _with_resets(suspects: list[PacketRecord]) -> list[PacketRecord]:
+    """The suspects of connections with a RST among the suspects."""
+    reset = {_ends(r) for r in suspects if isinstance(r.headers.l4, TCPHeader)
+             and r.headers.l4.flags & RST}
+    return [r for r in suspects if _ends(r) in reset]
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_reset_suspects_are_the_record_suspects_with_a_reset(path: Path) -> None:
+    """With ``resets_only``, the columns give the record pass's suspects of the connections
+    with a RST among them that may be found injected, in the same order."""
+    table = fixture_table(path)
+    records = list(table.records())
+    if not column_ready(table, records):
+        return
+    icmp = icmp_errors(table)
+    got = column_suspects(table, records, icmp, resets_only=True)
+    want = _judged(_with_resets(findings_host._suspects(records, icmp)))
+    assert [id(r) for r in got] == [id(r) for r in want]
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_reset_fields_judged_by_columns_as_by_records(seed: int, tmp_path: Path) -> None:
+    """A RST with random TTL, TOS, IP ID and window (some fitting its sender's packets,
+    some not, some missing), beside another connection's plain RST: the findings are those
+    of the record pass over every suspect, and no connection with a finding is left out."""
+    rng = random.Random(seed)
+    frames = _frames(rst_tos=rng.choice([0x00, 0x08, 0x0a, 0x10, 0x0b]),
+                     rst_ttl=rng.choice([61, 64, 60, 62]),
+                     rst_id=rng.choice([0, 7003, 7004, 7005, 7006, 103, 7100]),
+                     rst_win=rng.choice([0, 509, 2036, 2037, 65535]))
+    other = [(T0 + (20 + i) * MS, eth(ipv4(SERVER, CLIENT, 6, tcp(SP, CP + 1, flags, 9000,
+                                                                   0, 509), ttl=61,
+                                           ip_id=8000 + i, tos=0x08)))
+             for i, flags in enumerate((0x18, 0x18, RST))]
+    path = tmp_path / "client.pcap"
+    path.write_bytes(pcap(sorted(frames + other)))
+    table = fixture_table(path)
+    records = list(table.records())
+    assert column_ready(table, records) and one_place(table)
+    assert (findings_host.host_findings(table.point, records, table)
+            == findings_host.host_findings(table.point, records))
+
+
+def test_fixtures_have_reset_suspects_to_compare() -> None:
+    """Several fixtures have connections with a RST to compare above."""
+    found = 0
+    for path in CAPTURES:
+        table = fixture_table(path)
+        records = list(table.records())
+        found += column_ready(table, records) and bool(
+            column_suspects(table, records, icmp_errors(table), resets_only=True))
+    assert found >= 3
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_late_segments_are_those_seen_first_earlier(seed: int) -> None:
+    """A SYN or data segment is late when the first one with its source end, seq, flags and
+    payload length (in row order) came more than the copy window before it: with flags and
+    lengths that pack into one sort key and with ones that do not."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    wide = seed % 2 == 1
+    cols = {
+        "ts": rng.integers(0, 10, n) * (COPY_WINDOW_NS // 2),
+        "known": rng.choice([0, K_SEQ], n).astype(np.uint16),
+        "seq": rng.integers(0, 3, n).astype(np.uint32) * 0xFFFFFFFF // 2,
+        "flags": rng.choice([SYN, 0x18, 0x200 if wide else 0x100], n).astype(np.uint16),
+        "payload_len": rng.choice([0, 40, 70000 if wide else 1460], n).astype(np.uint32),
+    }
+    src_end = rng.integers(0, 3, n).astype(np.int64) << 40
+    rows = np.arange(n, dtype=np.int64)
+    got = _late(cols.__getitem__, rows, src_end)
+    first: dict[tuple[int, ...], int] = {}
+    want = []
+    for i in range(n):
+        seq = int(cols["seq"][i]) if cols["known"][i] & K_SEQ else -1
+        k = (int(src_end[i]), seq, int(cols["flags"][i]), int(cols["payload_len"][i]))
+        want.append(int(cols["ts"][i]) - first.setdefault(k, int(cols["ts"][i]))
+                    > COPY_WINDOW_NS)
+    assert got.tolist() == want
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -24,10 +25,12 @@ from nettrail.analyze.correlate import (
     Match,
     Sighting,
     StrongPairs,
+    UnionFind,
     _by_ip_id,
     _timed,
 )
 from nettrail.analyze.row_sightings import take
+from nettrail.model.flow import Endpoint
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -50,6 +53,78 @@ class PointColumns:
     key: Ints | None = None  # strong key numbers (``key_numbers``), when taken
     proto: Ints | None = None  # IP protocols, when taken
     flags: Ints | None = None  # TCP flags (0 for other protocols), when taken
+
+    @cached_property
+    def sides(self) -> Sides:
+        """The sides of the point's forms as the point saw them when no packet was
+        translated there (every pair of points with this one as A whose anchors have no
+        translated packet at A takes them from here)."""
+        return own_sides(self.forms)
+
+
+class Sides(NamedTuple):
+    """The sides of connections (a side: the packets one end of a connection sent) as a
+    point saw them: each form's side (``of_form``, by the form's place in the list given),
+    and each side's connection (``groups``: one value per connection), orientation, and
+    partner (the connection's other side, -1 when no form given has it)."""
+
+    of_form: Ints
+    groups: list[object]
+    orientations: list[bool]
+    partner: Ints
+
+
+def form_sides(forms: Sequence[Form], flows: UnionFind, ends: UnionFind) -> Sides:
+    """The sides of ``forms``: a connection is the set of ``flows`` its direction-normalised
+    form is in, its ends the sets of ``ends``; of its two sides, the orientation True is the
+    one whose source set's representative has the smaller text."""
+    keys: dict[tuple[object, bool], int] = {}
+    of_form = []
+    texts: dict[object, str] = {}
+    joined = bool(flows.parent or ends.parent)  # else every set holds one item
+    for src, dst in forms:
+        pair = (src, dst) if src <= dst else (dst, src)
+        group, a, b = (flows.find(pair), ends.find(src), ends.find(dst)) if joined else (
+            pair, src, dst)
+        ta, tb = texts.get(a), texts.get(b)
+        if ta is None:
+            ta = texts[a] = str(a)
+        if tb is None:
+            tb = texts[b] = str(b)
+        of_form.append(keys.setdefault((group, ta < tb), len(keys)))
+    groups = [g for g, _o in keys]
+    partner = np.full(len(keys), -1, np.int64)
+    first_of: dict[object, int] = {}
+    for k, group in enumerate(groups):
+        other = first_of.setdefault(group, k)
+        if other != k:
+            partner[k], partner[other] = other, k
+    return Sides(np.array(of_form, np.int64), groups, [o for _g, o in keys], partner)
+
+
+def own_sides(forms: Sequence[Form]) -> Sides:
+    """``form_sides(forms, UnionFind(), UnionFind())``, the sets all of one item, in bulk:
+    the ends numbered, a form's connection its two ends' numbers in order, its orientation
+    the order of their texts (the sides numbered otherwise; the same sides)."""
+    number: dict[Endpoint, int] = {}
+    add = number.setdefault
+    src = np.array([add(s, len(number)) for s, _d in forms], np.int64)
+    dst = np.array([add(d, len(number)) for _s, d in forms], np.int64)
+    points = list(number)
+    by_value = np.empty(len(points), np.int64)  # each end's place in value order
+    by_value[sorted(range(len(points)), key=points.__getitem__)] = np.arange(len(points))
+    texts = [str(p) for p in points]
+    place = {t: k for k, t in enumerate(sorted(set(texts)))}
+    by_text = np.array([place[t] for t in texts], np.int64)  # equal texts: equal places
+    ordered = by_value[src] <= by_value[dst]
+    low, high = np.where(ordered, src, dst), np.where(ordered, dst, src)
+    key = (low * len(points) + high) << 1 | (by_text[src] < by_text[dst])
+    sides, of_form = np.unique(key, return_inverse=True)
+    group = sides >> 1
+    partner = np.full(len(sides), -1, np.int64)
+    both = np.flatnonzero(group[1:] == group[:-1])  # a connection's two sides are neighbours
+    partner[both], partner[both + 1] = both + 1, both
+    return Sides(of_form.reshape(-1), group.tolist(), (sides & 1 == 1).tolist(), partner)
 
 
 def key_numbers(items: Sequence[Sighting], numbers: dict[tuple[object, ...], int],

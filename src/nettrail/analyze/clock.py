@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
-from nettrail.analyze.anchors import Ints, PointColumns
+from nettrail.analyze.anchors import Ints, PointColumns, Sides, form_sides
 from nettrail.analyze.correlate import Form, Match, UnionFind
 from nettrail.model.analysis import ClockOffset
 
@@ -115,23 +116,20 @@ def _joined(natted: Iterable[tuple[Form, ...]]) -> tuple[UnionFind, UnionFind]:
 
 
 class _Columns(NamedTuple):
-    """Samples as columns: their side (a number per group and orientation, the samples
-    ordered by it), each side's group and orientation, and causal/fwd/rev/mid per sample
-    (as ``_Side`` holds them); ``ends``: where each side's samples end."""
+    """Samples as columns: the sides (``Sides``: each side's group, orientation and partner;
+    a side may have no sample), each sample's side, and causal/fwd/rev/mid per sample (as
+    ``_Side`` holds them)."""
 
-    groups: list[object]
-    orientations: list[bool]
-    ends: list[int]
+    sides: Sides
     side: Ints
-    causal: Ints
+    causal: npt.NDArray[np.int8]
     fwd: Ints
     rev: Ints
     mid: Ints
 
 
 def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> _Columns:
-    """The samples of the anchors ``ia``/``ib`` as columns, ordered by side (stable: a
-    side's samples in match order)."""
+    """The samples of the anchors ``ia``/``ib`` as columns, in match order."""
     causal = np.zeros(len(ia), np.int8)
     natted: dict[tuple[Form, ...], None] = {}
     items_a, items_b = ca.items, cb.items
@@ -141,51 +139,35 @@ def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> 
         causal[k] = _causal(Match(a, b, 0.0))
         if not a.single:
             natted[tuple(a.forms)] = None
-    flows, sides = _joined(natted)
-    numbers, inverse = np.unique(ca.form[ia], return_inverse=True)
-    keys: dict[tuple[object, bool], int] = {}
-    side_of_form = []
-    for n in numbers.tolist():
-        src, dst = ca.forms[n]
-        group = flows.find((src, dst) if src <= dst else (dst, src))
-        orientation = str(sides.find(src)) < str(sides.find(dst))
-        side_of_form.append(keys.setdefault((group, orientation), len(keys)))
-    side = np.array(side_of_form, np.int64)[inverse.reshape(-1)]
-    order = np.argsort(side, kind="stable")
-    ends = np.cumsum(np.bincount(side, minlength=len(keys))).tolist()
-    fa, fb = ca.first[ia][order], cb.first[ib][order]
-    return _Columns([g for g, _o in keys], [o for _g, o in keys], ends, side[order],
-                    causal[order].astype(np.int64), fb - ca.last[ia][order],
-                    cb.last[ib][order] - fa, fb - fa)
+    flows, ends = _joined(natted)
+    form = ca.form[ia]
+    if not flows.parent and not ends.parent:  # nothing joined: the point's own sides
+        sides = ca.sides
+        side = sides.of_form[form]
+    else:
+        numbers, inverse = np.unique(form, return_inverse=True)
+        sides = form_sides([ca.forms[n] for n in numbers.tolist()], flows, ends)
+        side = sides.of_form[inverse.reshape(-1)]
+    fa, fb = ca.first[ia], cb.first[ib]
+    return _Columns(sides, side, causal, fb - ca.last[ia], cb.last[ib] - fa, fb - fa)
 
 
-def _column_bounds(cols: _Columns) -> tuple[list[int], list[int], list[int]]:
+def _column_bounds(cols: _Columns) -> tuple[Ints, Ints, list[int]]:
     """``_bounds`` of samples as columns: the same bounds (filtered, sorted) and the same
     unclassified mids (in another order: only their median is read)."""
     return _tight_or_first(lambda first_sightings: _column_classify(cols, first_sightings))
 
 
 def _column_classify(cols: _Columns, first_sightings: bool,
-                     ) -> tuple[list[int], list[int], list[int]]:
-    """``_classify`` of samples as columns (the same multisets of values). A side's median
-    mid is compared doubled, as an integer (the middle value twice, or the two middle values
-    added), so no value is rounded."""
-    n_sides = len(cols.ends)
-    starts = np.array([0, *cols.ends[:-1]], np.int64)
-    counts = np.array(cols.ends, np.int64) - starts
-    mids = cols.mid[np.lexsort((cols.mid, cols.side))]
-    half = counts // 2
-    hi = mids[starts + half]
-    lo = mids[starts + np.maximum(half - 1, 0)]
-    twice = np.where(np.bitwise_and(counts, 1) == 1, 2 * hi, lo + hi)
+                     ) -> tuple[Ints, Ints, list[int]]:
+    """``_classify`` of samples as columns (the same multisets of values, the bounds as
+    arrays)."""
+    counts = np.bincount(cols.side, minlength=len(cols.sides.partner))
+    twice = _twice_medians(cols.side, cols.mid, counts)
     # a side's partner: the other orientation of its group, when the group has both
-    partner = np.full(n_sides, -1, np.int64)
-    first_of: dict[object, int] = {}
-    for k, group in enumerate(cols.groups):
-        other = first_of.setdefault(group, k)
-        if other != k:
-            partner[k], partner[other] = other, k
-    paired = partner >= 0
+    partner = cols.sides.partner
+    paired = (partner >= 0) & (counts > 0)
+    paired[paired] = counts[partner[paired]] > 0
     mine, theirs = twice, twice[np.where(paired, partner, 0)]
     going_set = paired & (mine != theirs)
     going_me = going_set & (mine > theirs)  # the larger median travels from A to B
@@ -196,8 +178,24 @@ def _column_classify(cols: _Columns, first_sightings: bool,
     rest = ~up & ~down
     fwd = cols.mid if first_sightings else cols.fwd
     rev = cols.mid if first_sightings else cols.rev
-    out: tuple[list[int], list[int], list[int]] = (
-        fwd[up].tolist(), rev[down].tolist(), cols.mid[rest].tolist())
+    return fwd[up], rev[down], cols.mid[rest].tolist()
+
+
+def _twice_medians(side: Ints, mid: Ints, counts: Ints) -> Ints:
+    """Each side's median mid doubled, as an integer (the middle value twice, or the two
+    middle values added), so no value is rounded; a side with no sample gets any value."""
+    low, span = int(mid.min()), int(mid.max()) - int(mid.min())
+    bits = span.bit_length()
+    if (len(counts) - 1).bit_length() + bits <= 63:  # side and mid packed into one key
+        mids = (np.sort(side << bits | (mid - low)) & ((1 << bits) - 1)) + low
+    else:
+        mids = mid[np.lexsort((mid, side))]
+    starts = np.cumsum(counts) - counts
+    half = counts // 2
+    last = len(mids) - 1
+    hi = mids[np.minimum(starts + half, last)]
+    lo = mids[np.minimum(starts + np.maximum(half - 1, 0), last)]
+    out: Ints = np.where(np.bitwise_and(counts, 1) == 1, 2 * hi, lo + hi)
     return out
 
 
@@ -256,42 +254,43 @@ def _spread(values: Sequence[int]) -> tuple[float, float]:
     return med, max(OUTLIER_MADS * mad, OUTLIER_FLOOR_NS)
 
 
-def _filtered(upper: list[int], lower: list[int]) -> tuple[list[int], list[int]]:
+def _filtered(upper: Sequence[int] | Ints, lower: Sequence[int] | Ints,
+              ) -> tuple[Ints, Ints]:
     """The bounds without those that stray from their direction's median, sorted."""
-    if upper:
-        upper = _kept(upper, True)
-    if lower:
-        lower = _kept(lower, False)
-    return upper, lower
+    return (_kept(upper, True) if len(upper) else _NONE,
+            _kept(lower, False) if len(lower) else _NONE)
+
+
+_NONE: Ints = np.zeros(0, np.int64)
 
 
 EXACT_NS = 1 << 50
 """Below it, float64 holds every bound, every sum of two and every half of one exactly."""
 
 
-def _kept(values: list[int], upper: bool) -> list[int]:
+def _kept(values: Sequence[int] | Ints, upper: bool) -> Ints:
     """The bounds within their spread of their median, sorted (an upper bound may not be
     far below it, a lower bound far above): on arrays where float64 is exact, the same
     numbers ``_spread`` gives, compared exactly as Python compares them."""
-    arr = np.array(values, np.int64)
+    arr = np.asarray(values, np.int64)
     if max(-int(arr.min()), int(arr.max())) >= EXACT_NS:
-        med, limit = _spread(values)
+        exact: list[int] = arr.tolist()
+        med, limit = _spread(exact)
         if upper:
-            return sorted(v for v in values if v >= med - limit)
-        return sorted(v for v in values if v <= med + limit)
+            return np.array(sorted(v for v in exact if v >= med - limit), np.int64)
+        return np.array(sorted(v for v in exact if v <= med + limit), np.int64)
     mid = float(np.median(arr))
     cut = max(OUTLIER_MADS * float(np.median(np.abs(arr - mid))), OUTLIER_FLOOR_NS)
     kept = arr[arr >= mid - cut] if upper else arr[arr <= mid + cut]
-    out: list[int] = np.sort(kept).tolist()
-    return out
+    return np.sort(kept)
 
 
-def _agree(upper: list[int], lower: list[int]) -> bool:
+def _agree(upper: Ints, lower: Ints) -> bool:
     """True unless a lower bound exceeds an upper bound (both sorted)."""
-    return not (upper and lower and lower[-1] > upper[0])
+    return not (len(upper) and len(lower) and int(lower[-1]) > int(upper[0]))
 
 
-def _bounds(by_group: dict[object, dict[bool, _Side]]) -> tuple[list[int], list[int], list[int]]:
+def _bounds(by_group: dict[object, dict[bool, _Side]]) -> tuple[Ints, Ints, list[int]]:
     """Upper and lower bounds (filtered, sorted) and unclassified mids.
 
     The tight bounds, unless they contradict each other while first sightings alone do not:
@@ -306,8 +305,9 @@ def _bounds(by_group: dict[object, dict[bool, _Side]]) -> tuple[list[int], list[
     return _tight_or_first(lambda first_sightings: _classify(by_group, first_sightings))
 
 
-def _tight_or_first(classify: Callable[[bool], tuple[list[int], list[int], list[int]]],
-                    ) -> tuple[list[int], list[int], list[int]]:
+def _tight_or_first(classify: Callable[[bool], tuple[Sequence[int] | Ints,
+                                                     Sequence[int] | Ints, list[int]]],
+                    ) -> tuple[Ints, Ints, list[int]]:
     """The choice ``_bounds`` describes, with ``classify(first_sightings)`` giving the
     (upper, lower, loose) samples of the tight bounds (False) or of first sightings (True)."""
     upper, lower, loose = classify(False)
@@ -320,8 +320,16 @@ def _tight_or_first(classify: Callable[[bool], tuple[list[int], list[int], list[
     return upper, lower, loose
 
 
-def _reject(upper: list[int], lower: list[int]) -> tuple[list[int], list[int]]:
-    """Drop contradicting extremes of filtered, sorted bounds, one at a time."""
+def _reject(upper: Ints, lower: Ints) -> tuple[list[int], list[int]] | None:
+    """Drop contradicting extremes of filtered, sorted bounds, one at a time (None when none
+    contradict: the bounds stay as they are)."""
+    if _agree(upper, lower) or len(upper) + len(lower) <= 2:
+        return None
+    return _rejected(upper.tolist(), lower.tolist())
+
+
+def _rejected(upper: list[int], lower: list[int]) -> tuple[list[int], list[int]]:
+    """``_reject`` on lists."""
     while upper and lower and lower[-1] > upper[0] and len(upper) + len(lower) > 2:
         up_gap = statistics.median(upper) - upper[0]
         low_gap = lower[-1] - statistics.median(lower)
@@ -353,9 +361,12 @@ def _estimate(a: str, b: str, by_group: dict[object, dict[bool, _Side]],
     return _estimate_from(a, b, *_bounds(by_group), count)
 
 
-def _estimate_from(a: str, b: str, upper: list[int], lower: list[int], loose: list[int],
-                   count: int) -> PairEstimate:
-    upper, lower = _reject(upper, lower)
+def _estimate_from(a: str, b: str, upper_bounds: Ints, lower_bounds: Ints,
+                   loose: list[int], count: int) -> PairEstimate:
+    kept = _reject(upper_bounds, lower_bounds)  # the lists, when any bound was dropped
+    # only the tightest bounds are read, unless they still contradict
+    upper: Sequence[int] = kept[0] if kept else upper_bounds[:1].tolist()
+    lower: Sequence[int] = kept[1] if kept else lower_bounds[-1:].tolist()
     if upper and lower:
         hi, lo = upper[0], lower[-1]
         if lo <= hi:

@@ -155,3 +155,53 @@ def distinct_rows(*cols: npt.NDArray[Any]) -> tuple[Ints, Ints]:
         _u, first, count = np.unique(groups(*cols), return_index=True, return_counts=True)
     ranked = np.argsort(first)
     return first[ranked], count[ranked]
+
+
+def rows_in(values: Sequence[Ints], wanted: Sequence[Ints]) -> npt.NDArray[np.bool_]:
+    """True for each row whose values (one array per column) are all those of one wanted row
+    (``wanted``: the wanted rows' values, one array per column): set membership of tuples.
+    The rows whose hash falls in a wanted row's bucket are checked exactly."""
+    n, m = len(values[0]), len(wanted[0])
+    hit = np.zeros(n, np.bool_)
+    if not m or not n:
+        return hit
+    bits = min(max(m.bit_length() + 6, 10), 22)  # 64 buckets a wanted row, to 4 M
+    bucket = np.zeros(1 << bits, np.bool_)
+    bucket[_hashed(wanted, bits)] = True
+    maybe = np.flatnonzero(bucket[_hashed(values, bits)])
+    hit[maybe] = _exactly_in([v[maybe] for v in values], wanted)
+    return hit
+
+
+def _hashed(columns: Sequence[Ints], bits: int) -> Ints:
+    """A ``bits``-bit hash of each row's values (``row_hash``'s high bits)."""
+    out: Ints = (row_hash(*columns) >> np.uint64(64 - bits)).view(np.int64)
+    return out
+
+
+def _exactly_in(values: Sequence[Ints], wanted: Sequence[Ints]) -> npt.NDArray[np.bool_]:
+    """``rows_in`` by binary search: each column's values numbered among the wanted rows',
+    the prefixes of columns numbered as they grow."""
+    n, m = len(values[0]), len(wanted[0])
+    hit = np.ones(n, np.bool_)
+    code = np.zeros(n, np.int64)  # the row's number among the wanted prefixes so far
+    want = np.zeros(m, np.int64)
+    for v, w in zip(values, wanted, strict=True):
+        known = np.unique(w)
+        at = _position(known, v)
+        hit &= at >= 0
+        prefixes, want = np.unique(want * len(known) + np.searchsorted(known, w),
+                                   return_inverse=True)
+        code = _position(prefixes, code * len(known) + np.maximum(at, 0))
+        hit &= code >= 0
+        want = want.reshape(-1)
+    return hit
+
+
+def _position(known: Ints, values: Ints) -> Ints:
+    """Where each value is in ``known`` (sorted, distinct), -1 where it is not."""
+    at = np.searchsorted(known, values)
+    inside = at < len(known)
+    found = inside.copy()
+    found[inside] = known[at[inside]] == values[inside]
+    return np.where(found, at, -1)

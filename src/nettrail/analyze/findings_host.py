@@ -207,7 +207,8 @@ def host_findings(point: str, records: Sequence[PacketRecord],
     if table is not None:
         icmp = icmp_errors(table)
         # captured in one place, no packet ended here (its direction is unknown): only the
-        # reset check can find anything, so only connections with a RST are looked at
+        # reset check can find anything, so only connections with a RST whose fields may
+        # betray an injection are looked at
         single = one_place(table)
         suspects = column_suspects(table, records, icmp, resets_only=single)
         if single:
