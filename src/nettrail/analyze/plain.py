@@ -68,8 +68,8 @@ def split_plain(sightings: Mapping[str, Sequence[Sighting]], links: Links,
     lazy = [sightings[p] for p in names]
     columns = links.columns
     if not all(isinstance(v, LazySightings) for v in lazy) or len(columns) != len(names) \
-            or any(c.flags is None or c.proto is None for c in columns):
-        return None
+            or any(c.flags is None or c.proto is None or not c.single.all() for c in columns):
+        return None  # (sightings of several copies: ``conversation_members`` makes none)
     offs = [round(offsets.get(p, 0.0)) for p in names]
     for v, off in zip(lazy, offs, strict=True):
         assert isinstance(v, LazySightings)
