@@ -164,6 +164,8 @@ def _plain_uses(arrays: TrackArrays, cols: _Sightings, conv_of: Ints, plain_conv
     (request, rewrites, packets) for each direction, route and forms, in order of first
     use."""
     n_points = len(names)
+    if not len(plain_conv):  # no conversation (ICMP only)
+        return {}
     picked = np.flatnonzero((conv_of >= 0) & plain_conv[np.maximum(conv_of, 0)])
     if not len(picked):
         return {}

@@ -170,6 +170,9 @@ def track_arrays(names: Sequence[str], sizes: Sequence[int], corrected: Ints,
     first member: groups in the order of their first member, members in number order, a
     group's confidence the smallest of its links' (1.0 alone), as ``build_tracks`` makes
     them."""
+    if not len(corrected):
+        empty = np.zeros(0, np.int64)
+        return TrackArrays(empty, empty, empty, np.zeros(0, np.float64), empty)
     label = _components(len(corrected), links.a, links.b)
     conf = np.ones(len(corrected), np.float64)
     np.minimum.at(conf, label[links.a], links.confidence)
