@@ -38,6 +38,7 @@ from nettrail.analyze.clock import (
 from nettrail.analyze.columns import column_ready, copy_free, hashed_groups
 from nettrail.analyze.correlate import (
     MATCH_TOLERANCE_NS,
+    Form,
     Match,
     Sighting,
     StrongPairs,
@@ -133,13 +134,16 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
     points whose records are their table's rows and can be read as columns (``_ready``)."""
     names = list(points)
     endpoints: dict[tuple[str, int], Endpoint] = {}
+    forms: dict[tuple[str, int, str, int], Form] = {}  # shared by the points, as endpoints
+    v4_forms: dict[tuple[int, int, int, int], Form] = {}
     sightings: dict[str, Sequence[Sighting]] = {}
     folded: dict[str, FoldedColumns] = {}
     for p in names:
-        sightings[p], as_columns = _folded(points[p], endpoints, tables.get(p))
+        sightings[p], as_columns = _folded(points[p], endpoints, tables.get(p), forms,
+                                           v4_forms)
         if as_columns is not None:
             folded[p] = as_columns
-    del endpoints
+    del endpoints, forms, v4_forms
     if untimed is None:
         untimed = _untimed(points)
     estimates: list[PairEstimate] = []
@@ -207,15 +211,17 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
 
 
 def _folded(records: Sequence[PacketRecord], endpoints: dict[tuple[str, int], Endpoint],
-            table: PacketTable | None) -> tuple[Sequence[Sighting], FoldedColumns | None]:
+            table: PacketTable | None, forms: dict[tuple[str, int, str, int], Form],
+            v4_forms: dict[tuple[int, int, int, int], Form],
+            ) -> tuple[Sequence[Sighting], FoldedColumns | None]:
     """``fold_copies`` of one point's records (``table``: its table, when the records are its
     rows readable as columns): a table's rows with no TCP copy among them are read as
     columns, their records built only when asked for (``fold_columns``, whose columns come
-    too)."""
+    too). ``endpoints``, ``forms`` and ``v4_forms`` are shared by the points."""
     free = table is not None and copy_free(table)
     if free and isinstance(records, TableRows):
-        return fold_columns(records, endpoints)
-    return fold_copies(records, endpoints, free), None
+        return fold_columns(records, endpoints, forms, v4_forms)
+    return fold_copies(records, endpoints, free, forms), None
 
 
 def _coded(sightings: Mapping[str, Sequence[Sighting]],

@@ -48,9 +48,13 @@ def fold_rows(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint]) -> li
 
 
 def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
+                 forms: dict[tuple[str, int, str, int], Form] | None = None,
+                 v4_forms: dict[tuple[int, int, int, int], Form] | None = None,
                  ) -> tuple[LazySightings, FoldedColumns]:
     """``fold_rows``, its TCP rows' sightings made when asked for (``LazySightings``), and
-    its sightings as columns (read off the table's)."""
+    its sightings as columns (read off the table's). ``forms``: forms by address/port
+    quadruple, ``v4_forms`` the IPv4 ones by the addresses' values too, shared with other
+    points (a form is the same object wherever its four values are the same)."""
     table = rows.table
     col = table.column
     odd = table.odd_rows()
@@ -60,7 +64,10 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     if odd:
         tcp[list(odd)] = False
     in_order = tcp[order]
-    forms: dict[tuple[str, int, str, int], Form] = {}
+    if forms is None:
+        forms = {}
+    if v4_forms is None:
+        v4_forms = {}
     filled = in_order.copy()
     others: list[tuple[int, Sighting]] = []
     rest = order[~in_order]
@@ -88,10 +95,15 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     texts: Memo[tuple[int, int], str] = Memo(lambda key: text(*key))
     for family, src, sport, dst, dport in zip(*(col(c)[sel[some]].tolist() for c in (
             "family", "src", "sport", "dst", "dport")), strict=True):
-        key4 = (texts[(family, src)], sport, texts[(family, dst)], dport)
-        form = forms.get(key4)
+        by_value = (src, sport, dst, dport) if family == 4 else None
+        form = v4_forms.get(by_value) if by_value is not None else None
         if form is None:
-            form = forms[key4] = _new_form(endpoints, *key4)
+            key4 = (texts[(family, src)], sport, texts[(family, dst)], dport)
+            form = forms.get(key4)
+            if form is None:
+                form = forms[key4] = _new_form(endpoints, *key4)
+            if by_value is not None:
+                v4_forms[by_value] = form
         quad_forms.append(form)
     row_at = np.full(n, -1, np.int64)
     form_at = np.full(n, -1, np.int64)
