@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from nettrail.analyze.columns import groups
+from nettrail.analyze.columns import groups, sort_order
 
 
 def _by_lexsort(*cols: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
@@ -47,3 +47,12 @@ def test_groups_number_rows_as_the_lexicographic_sort(seed: int) -> None:
 
 def test_no_rows_no_groups() -> None:
     assert len(groups(np.zeros(0, np.int64), np.zeros(0, np.int64))) == 0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_sort_order_is_the_stable_lexicographic_order(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    for _ in range(20):
+        n = int(rng.integers(1, 500))
+        cols = [_column(rng, int(rng.integers(0, 4)), n) for _ in range(int(rng.integers(1, 5)))]
+        assert sort_order(*cols).tolist() == np.lexsort(cols[::-1]).tolist()

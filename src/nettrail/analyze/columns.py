@@ -42,12 +42,37 @@ def one_place(table: PacketTable) -> bool:
 
 def groups(*cols: npt.NDArray[Any]) -> Ints:
     """A group number per row: rows equal in every column share one (numbered by sort order,
-    the first column first). Neighbouring columns are packed into one integer key while it
-    fits in 62 bits (each as its offset from its smallest value, most significant first), so
-    the sort takes fewer keys."""
+    the first column first), by one sort of the packed columns (``packed``)."""
     n = len(cols[0])
     if not n:
         return np.zeros(0, np.int64)
+    keys = packed(*cols)
+    order = np.argsort(keys[0]) if len(keys) == 1 else np.lexsort(keys[::-1])
+    new = np.zeros(n, np.bool_)
+    new[0] = True
+    for k in keys:
+        s = k[order]
+        new[1:] |= s[1:] != s[:-1]
+    out = np.empty(n, np.int64)
+    out[order] = np.cumsum(new) - 1
+    return out
+
+
+def sort_order(*cols: npt.NDArray[Any]) -> Ints:
+    """The rows' stable order by the columns, the first column first (``np.lexsort`` of the
+    columns reversed), by one sort of the packed columns (``packed``)."""
+    if not len(cols[0]):
+        return np.zeros(0, np.int64)
+    keys = packed(*cols)
+    order: Ints = (np.argsort(keys[0], kind="stable") if len(keys) == 1
+                   else np.lexsort(keys[::-1]))
+    return order
+
+
+def packed(*cols: npt.NDArray[Any]) -> list[Ints]:
+    """The columns (of at least one row) as fewer sort keys in the same order: neighbouring
+    columns packed into one integer while it fits in 62 bits (each as its offset from its
+    smallest value, most significant first); a column wider than that a key of its own."""
     keys: list[Ints] = []
     span = _FITS
     for c in cols:
@@ -64,15 +89,7 @@ def groups(*cols: npt.NDArray[Any]) -> Ints:
         else:
             keys[-1] = keys[-1] * width + part
             span *= width
-    order = np.argsort(keys[0]) if len(keys) == 1 else np.lexsort(keys[::-1])
-    new = np.zeros(n, np.bool_)
-    new[0] = True
-    for k in keys:
-        s = k[order]
-        new[1:] |= s[1:] != s[:-1]
-    out = np.empty(n, np.int64)
-    out[order] = np.cumsum(new) - 1
-    return out
+    return keys
 
 
 _FITS = 1 << 62

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.anchors import Links
+from nettrail.analyze.columns import sort_order
 from nettrail.analyze.correlate import Form, Match, Sighting, flow_key
 from nettrail.analyze.describe import describe, tcp_line
 from nettrail.model.analysis import Hop
@@ -181,12 +182,12 @@ def track_arrays(names: Sequence[str], sizes: Sequence[int], corrected: Ints,
     # name, then number (lexsort is stable); the groups as before
     rank = {p: i for i, p in enumerate(sorted(names))}
     point_rank = np.repeat(np.array([rank[p] for p in names], np.int64), sizes)
-    within = np.lexsort((point_rank, corrected, label))
+    within = sort_order(label, corrected, point_rank)
     firsts = np.flatnonzero(np.r_[True, label[order][1:] != label[order][:-1]])
     ends = np.r_[firsts[1:], len(order)]
     head = within[firsts]  # each track's first sighting
     # in time order, then by the first sighting's point (``_track_order``; both stable)
-    ranked = np.lexsort((point_rank[head], corrected[head]))
+    ranked = sort_order(corrected[head], point_rank[head])
     return TrackArrays(within, firsts[ranked], ends[ranked], conf[order[firsts]][ranked],
                        head[ranked])
 
