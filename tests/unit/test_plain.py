@@ -76,9 +76,9 @@ def test_plain_and_other_conversations_split_as_the_packets_show(
 
 @pytest.fixture(scope="module")
 def web_points(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[str, Path]]]:
-    """Four points of 6,000 packets of the web mix: as they are, and with every 53rd packet
+    """Four points of 6,000 packets of the web mix: as they are; with every 53rd packet
     from the client missing at the core (after the DNAT) and every 71st reply missing at
-    the edge."""
+    the edge; and without the first 1,500 packets at every point."""
     out = tmp_path_factory.mktemp("xpoint")
     source = out / "web.pcap"
     subprocess.run([sys.executable, str(ROOT / "bench" / "gen_capture.py"), str(source),
@@ -94,10 +94,12 @@ def web_points(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple
         "lossy": bench.write_points(source, out, "lossy",
                                     lambda p, i: (p == "core" and i % 53 == 0)
                                     or (p == "edge" and i % 71 == 5)),
+        # begun midway: the connections then open have no SYN, their sides by the ports
+        "midway": bench.write_points(source, out, "midway", lambda p, i: i < 1500),
     }
 
 
-@pytest.mark.parametrize("variant", ["whole", "lossy", "three"])
+@pytest.mark.parametrize("variant", ["whole", "lossy", "three", "midway"])
 def test_generated_points_same_analysis(variant: str,
                                         web_points: dict[str, list[tuple[str, Path]]],
                                         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from operator import itemgetter
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -38,13 +39,15 @@ def linked_conversations(tracks: Sequence[Track], firsts: Ints, links: Links,
     return convs
 
 
-def conversation_members(firsts: Ints, links: Links) -> list[Ints] | None:
+def conversation_members(firsts: Ints, links: Links, ends: FormEnds | None = None,
+                         ) -> list[Ints] | None:
     """The tracks (numbers from 0, in order) of each conversation ``linked_conversations``
-    makes, in the order it makes them; None when it makes none."""
+    makes, in the order it makes them; None when it makes none. ``ends``: the endpoints of
+    the points' forms (``form_ends``), when already numbered."""
     columns = links.columns
     if not columns or not all(bool(c.single.all()) for c in columns):
         return None
-    node, proto = _nodes(columns)
+    node, proto = _nodes(columns, form_ends(columns) if ends is None else ends)
     # the flows two linked sightings join, each pair once (a connection's packets all join
     # the same few)
     n = int(node.max()) + 1 if len(node) else 0
@@ -71,18 +74,32 @@ _SRC = itemgetter(0)
 _DST = itemgetter(1)
 
 
-def _nodes(columns: Sequence[PointColumns]) -> tuple[Ints, Ints]:
-    """Each sighting's flow (a number per point, protocol and unordered pair of endpoints:
-    a flow key), numbered on arrays, and its protocol. The endpoints (shared by every
-    point's forms) are numbered first; where each form holds one protocol (the rule), a
-    form's flow is worked out once for all its sightings."""
+class FormEnds(NamedTuple):
+    """The points' forms one after the other (``PointColumns.forms``, point by point): each
+    one's source and destination endpoint as numbers (equal endpoints, equal numbers)."""
+
+    src: Ints
+    dst: Ints
+
+
+def form_ends(columns: Sequence[PointColumns]) -> FormEnds:
+    """``FormEnds`` of the points' forms."""
     number = _Numbers().__getitem__
+    forms = [f for c in columns for f in c.forms]
+    return FormEnds(np.fromiter(map(number, map(_SRC, forms)), np.int64, len(forms)),
+                    np.fromiter(map(number, map(_DST, forms)), np.int64, len(forms)))
+
+
+def _nodes(columns: Sequence[PointColumns], ends: FormEnds) -> tuple[Ints, Ints]:
+    """Each sighting's flow (a number per point, protocol and unordered pair of endpoints:
+    a flow key), numbered on arrays, and its protocol. Where each form holds one protocol
+    (the rule), a form's flow is worked out once for all its sightings."""
     parts: list[tuple[Ints, Ints, Ints, Ints]] = []
     per_form = True
+    base = np.cumsum([0, *(len(c.forms) for c in columns)])
     for p, c in enumerate(columns):
         assert c.proto is not None
-        src = np.fromiter(map(number, map(_SRC, c.forms)), np.int64, len(c.forms))
-        dst = np.fromiter(map(number, map(_DST, c.forms)), np.int64, len(c.forms))
+        src, dst = ends.src[base[p]:base[p + 1]], ends.dst[base[p]:base[p + 1]]
         proto_of = np.zeros(len(c.forms), np.int64)
         proto_of[c.form] = c.proto
         per_form = per_form and np.array_equal(proto_of[c.form], c.proto)
@@ -91,7 +108,6 @@ def _nodes(columns: Sequence[PointColumns]) -> tuple[Ints, Ints]:
     proto = np.concatenate([c.proto for c in columns if c.proto is not None])
     if per_form:
         flow = groups(*(np.concatenate([x[j] for x in parts]) for j in range(4)))
-        base = np.cumsum([0, *(len(c.forms) for c in columns)])
         return np.concatenate([flow[base[p] + c.form] for p, c in enumerate(columns)]), proto
     point = np.concatenate([np.full(len(c.form), p, np.int64) for p, c in enumerate(columns)])
     low, high = (np.concatenate([x[j][c.form] for x, c in zip(parts, columns, strict=True)])

@@ -28,12 +28,12 @@ from nettrail.analyze import tracks
 from nettrail.analyze.anchors import Links, PointColumns
 from nettrail.analyze.columns import distinct_rows
 from nettrail.analyze.correlate import Form, Sighting
-from nettrail.analyze.linked_convs import conversation_members
+from nettrail.analyze.linked_convs import FormEnds, conversation_members, form_ends
 from nettrail.analyze.nat import Rewrite, conversation_translations, counted, one_copy_rewrites
 from nettrail.analyze.row_sightings import LazySightings
 from nettrail.analyze.tracks import Conversation, PointSpan, Track, TrackArrays
 from nettrail.model.analysis import NatTranslation
-from nettrail.model.flow import Endpoint, FlowKey
+from nettrail.model.flow import FlowKey
 from nettrail.model.packet import ACK, PROTO_TCP, RST, SYN
 
 Ints = npt.NDArray[np.int64]
@@ -78,7 +78,8 @@ def split_plain(sightings: Mapping[str, Sequence[Sighting]], links: Links,
     corrected = np.concatenate([c.first - off for c, off in zip(columns, offs, strict=True)]) \
         if columns else np.zeros(0, np.int64)
     arrays = tracks.track_arrays(names, sizes, corrected, links)
-    members = conversation_members(arrays.head, links)
+    ends = form_ends(columns)
+    members = conversation_members(arrays.head, links, ends)
     if members is None:
         return None
     cols = _sightings(columns)
@@ -91,7 +92,7 @@ def split_plain(sightings: Mapping[str, Sequence[Sighting]], links: Links,
     keys = _keys(members, arrays, cols)
     seen = Counter(keys)
     plain_conv = (bad == 0) & np.array([seen[k] == 1 for k in keys], np.bool_)
-    uses = _plain_uses(arrays, cols, conv_of, plain_conv, names)
+    uses = _plain_uses(arrays, cols, ends, conv_of, plain_conv, names)
     convs = _objects(lazy, arrays, [m for m, p in zip(members, plain_conv.tolist(),
                                                                 strict=True) if not p])
     objects = iter(convs)
@@ -158,8 +159,9 @@ def _keys(members: Sequence[Ints], arrays: TrackArrays, cols: _Sightings) -> lis
     return out
 
 
-def _plain_uses(arrays: TrackArrays, cols: _Sightings, conv_of: Ints, plain_conv: Bools,
-                names: Sequence[str]) -> dict[int, list[tuple[bool, Sequence[Rewrite], int]]]:
+def _plain_uses(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: Ints,
+                plain_conv: Bools, names: Sequence[str],
+                ) -> dict[int, list[tuple[bool, Sequence[Rewrite], int]]]:
     """Per plain conversation, the rewrites of its tracks as ``nat.counted`` takes them:
     (request, rewrites, packets) for each direction, route and forms, in order of first
     use."""
@@ -172,12 +174,7 @@ def _plain_uses(arrays: TrackArrays, cols: _Sightings, conv_of: Ints, plain_conv
     at = arrays.members[arrays.start[picked][:, None] + np.arange(n_points)]
     points, forms = cols.point[at], cols.form[at]
     conv = conv_of[picked]
-    clients = _clients(arrays, cols, conv_of, picked)
-    first_form = forms[:, 0]
-    pairs, inverse = np.unique(conv * len(cols.forms) + first_form, return_inverse=True)
-    c2s = np.array([tracks.direction(clients.get(int(p) // len(cols.forms), set()),
-                              cols.forms[int(p) % len(cols.forms)]) == "c2s"
-                    for p in pairs.tolist()], np.bool_)[inverse.reshape(-1)]
+    c2s = _requests(arrays, cols, ends, conv_of, picked, forms[:, 0])
     first, count = distinct_rows(conv, c2s, *points.T, *forms.T)
     rewrites: dict[tuple[object, ...], Sequence[Rewrite]] = {}
     out: dict[int, list[tuple[bool, Sequence[Rewrite], int]]] = {}
@@ -194,22 +191,27 @@ def _plain_uses(arrays: TrackArrays, cols: _Sightings, conv_of: Ints, plain_conv
     return out
 
 
-def _clients(arrays: TrackArrays, cols: _Sightings, conv_of: Ints, picked: Ints,
-             ) -> dict[int, set[Endpoint]]:
-    """Each picked track's conversation's client endpoints, as ``Conversation`` takes them:
-    every form of its SYN packets (the SYN's source, the SYN-ACK's destination)."""
+def _requests(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: Ints,
+              picked: Ints, first_form: Ints) -> Bools:
+    """Whether each picked track (its first sighting's form ``first_form``) goes from client
+    to server: ``tracks.direction`` with its conversation's client endpoints, as
+    ``Conversation`` takes them (every form of its SYN packets: the SYN's source, the
+    SYN-ACK's destination), on arrays: a pair of conversation and endpoint a number."""
     flags = cols.flags[arrays.head[picked]]
     syns = picked[(flags & SYN) != 0]
     side = (cols.flags[arrays.head[syns]] & ACK) != 0
     size = arrays.end[syns] - arrays.start[syns]
-    at = arrays.members[np.repeat(arrays.start[syns], size) + _ranges(size)]
-    n_forms = max(len(cols.forms), 1)
-    code = (np.repeat(conv_of[syns] * 2 + side, size)) * n_forms + cols.form[at]
-    out: dict[int, set[Endpoint]] = {}
-    for c in np.unique(code).tolist():
-        conv_side, f = divmod(c, n_forms)
-        conv, s = divmod(conv_side, 2)
-        out.setdefault(conv, set()).add(cols.forms[f][s])
+    f = cols.form[arrays.members[np.repeat(arrays.start[syns], size) + _ranges(size)]]
+    client = np.where(np.repeat(side, size), ends.dst[f], ends.src[f])
+    n_ends = int(max(ends.src.max(), ends.dst.max())) + 1
+    known = np.unique(np.repeat(conv_of[syns], size) * n_ends + client)
+    conv = conv_of[picked]
+    src_in = np.isin(conv * n_ends + ends.src[first_form], known)
+    dst_in = np.isin(conv * n_ends + ends.dst[first_form], known)
+    used, inverse = np.unique(first_form, return_inverse=True)
+    forms = [cols.forms[k] for k in used.tolist()]
+    higher = np.fromiter((a.port > b.port for a, b in forms), np.bool_, len(forms))
+    out: Bools = src_in | (~dst_in & higher[inverse.reshape(-1)])
     return out
 
 
