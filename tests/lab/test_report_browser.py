@@ -43,6 +43,13 @@ BROWSER_SERVICES = ("update.googleapis.com", "clients2.google.com")
 SERVER = r"""
 import functools, http.server, sys
 class Handler(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        # every load a request: a page served moments after it was written is otherwise
+        # fresh in Chromium's cache by its Last-Modified alone, and the next run of the
+        # same profile may read it from there (a request the log then lacks)
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
     def log_message(self, fmt, *args):
         referer = self.headers.get("Referer", "-") if hasattr(self, "headers") else "-"
         print("REQUEST", self.requestline, "REFERER", referer, flush=True)
