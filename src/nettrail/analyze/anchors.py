@@ -224,17 +224,31 @@ def anchor_indexes(pairs: StrongPairs) -> Anchors:
                    deferred)
 
 
-def coded_anchors(ca: PointColumns, cb: PointColumns, keys: int) -> Anchors:
+class KeyCounts(NamedTuple):
+    """How many sightings of a point hold each strong key number, and where (for a key held
+    once: its sighting's number)."""
+
+    held: Ints
+    at: Ints
+
+
+def key_counts(c: PointColumns, keys: int) -> KeyCounts:
+    """``KeyCounts`` of a point's columns (``keys`` strong key numbers in all)."""
+    assert c.key is not None
+    at = np.full(keys, -1, np.int64)
+    at[c.key] = np.arange(len(c.key))
+    return KeyCounts(np.bincount(c.key, minlength=keys), at)
+
+
+def coded_anchors(ca: PointColumns, cb: PointColumns, keys: int,
+                  counts: tuple[KeyCounts, KeyCounts] | None = None) -> Anchors:
     """``anchor_indexes`` from the two points' strong key numbers (``keys`` of them in all),
     without the strong indexes: a key one sighting holds at each point is an anchor at its
     A sighting's place; a key several hold pairs by ``_by_ip_id`` at the place of its first
-    A sighting."""
+    A sighting. ``counts``: the two points' ``key_counts``, when taken (once a point)."""
     assert ca.key is not None and cb.key is not None
-    ka, kb = ca.key, cb.key
-    count_a = np.bincount(ka, minlength=keys)
-    count_b = np.bincount(kb, minlength=keys)
-    at_b = np.full(keys, -1, np.int64)
-    at_b[kb] = np.arange(len(kb))  # for a key B holds once: where
+    ka = ca.key
+    (count_a, _at), (count_b, at_b) = counts or (key_counts(ca, keys), key_counts(cb, keys))
     both = (count_a[ka] > 0) & (count_b[ka] > 0)
     once = both & (count_a[ka] == 1) & (count_b[ka] == 1)
     single_a = np.flatnonzero(once)

@@ -25,6 +25,7 @@ from nettrail.analyze.anchors import (
     anchor_indexes,
     coded_anchors,
     full_links,
+    key_counts,
     key_numbers,
     point_columns,
 )
@@ -153,9 +154,11 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
     del folded
     if coded is not None:  # strong keys only, every time usable: no strong index needed
         columns, keys = coded
+        counts = {p: key_counts(columns[p], keys) for p in names}
         pairs: dict[tuple[str, str], StrongPairs] = {}
         for a, b in every_pair:
-            got = anchors[(a, b)] = coded_anchors(columns[a], columns[b], keys)
+            got = anchors[(a, b)] = coded_anchors(columns[a], columns[b], keys,
+                                                  (counts[a], counts[b]))
             est = estimate_indexed(a, b, columns[a], columns[b], got.a, got.b)
             if est is not None:
                 estimates.append(est)
