@@ -84,12 +84,13 @@ def split_plain(sightings: Mapping[str, Sequence[Sighting]], links: Links,
         return None
     cols = _sightings(columns)
     conv_of = np.full(len(arrays.start), -1, np.int64)
-    for ci, m in enumerate(members):
-        conv_of[m] = ci
+    if members:
+        conv_of[np.concatenate(members)] = np.repeat(np.arange(len(members)),
+                                                     [len(m) for m in members])
     plain = _plain_tracks(arrays, cols, len(names))
     in_conv = conv_of >= 0
     bad = np.bincount(conv_of[in_conv], weights=~plain[in_conv], minlength=len(members))
-    keys = _keys(members, arrays, cols)
+    keys = _keys(members, conv_of, arrays, cols)
     seen = Counter(keys)
     plain_conv = (bad == 0) & np.array([seen[k] == 1 for k in keys], np.bool_)
     uses = _plain_uses(arrays, cols, ends, conv_of, plain_conv, names)
@@ -145,18 +146,18 @@ def _plain_tracks(arrays: TrackArrays, cols: _Sightings, n_points: int) -> Bools
     return plain
 
 
-def _keys(members: Sequence[Ints], arrays: TrackArrays, cols: _Sightings) -> list[FlowKey]:
+def _keys(members: Sequence[Ints], conv_of: Ints, arrays: TrackArrays,
+          cols: _Sightings) -> list[FlowKey]:
     """Each conversation's key, as ``Conversation`` takes it: its first SYN's first form
-    (failing that its first packet's)."""
+    (failing that its first packet's); ``conv_of``: each track's conversation (-1: none)."""
     flags = cols.flags[arrays.head]
-    syn = ((flags & SYN) != 0) & ((flags & ACK) == 0)
-    out = []
-    for m in members:
-        found = m[syn[m]]
-        head = int(arrays.head[found[0] if len(found) else m[0]])
-        src, dst = cols.forms[int(cols.form[head])]
-        out.append(FlowKey.of(int(cols.proto[head]), src, dst))
-    return out
+    syn = np.flatnonzero(((flags & SYN) != 0) & ((flags & ACK) == 0) & (conv_of >= 0))
+    first = np.array([int(m[0]) for m in members], np.int64)  # tracks are in order
+    with_syn, at = np.unique(conv_of[syn], return_index=True)
+    first[with_syn] = syn[at]
+    head = arrays.head[first]
+    return [FlowKey.of(proto, *cols.forms[form]) for proto, form in
+            zip(cols.proto[head].tolist(), cols.form[head].tolist(), strict=True)]
 
 
 def _plain_uses(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: Ints,
