@@ -417,8 +417,8 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
            point_spans: Mapping[str, PointSpan] | None = None) -> list[Finding]:
     """Every cross-point finding: root causes first, then notes (copies are noted once per
     point, unless single-point analysis did it already: ``copies_noted``). ``point_spans``:
-    the points' ``spans``, when known. Sightings not made yet (``LazySightings``: TCP rows
-    seen once) are neither ICMP nor copies, and are not looked at."""
+    the points' ``spans``, when known. The sightings ``LazySightings`` makes when asked (TCP
+    rows seen once) are neither ICMP nor copies, and are not looked at."""
     if point_spans is None:
         point_spans = spans(sightings)
     frag = [s for items in sightings.values() for s in _made(items)
@@ -454,8 +454,9 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
 
 
 def _made(items: Sequence[Sighting]) -> Iterable[Sighting]:
-    """The sightings made so far (all of them, unless ``items`` makes them when asked)."""
-    return items.made() if isinstance(items, LazySightings) else items
+    """The sightings that can be ICMP or hold several copies: all of them, unless ``items``
+    makes them when asked (then those it made at once)."""
+    return items.others() if isinstance(items, LazySightings) else items
 
 
 def _context(points: Mapping[str, Sequence[PacketRecord]]) -> Context:

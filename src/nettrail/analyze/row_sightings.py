@@ -53,11 +53,14 @@ class LazySightings(Sequence[Sighting]):
     are made when first asked for (alone, or in bulk by ``make``), the others at once.
     ``offset``: the point's clock offset, given to every sighting made (``set_offset``)."""
 
-    __slots__ = ("_form_at", "_forms", "_row_at", "_rows", "_slots", "offset")
+    __slots__ = ("_form_at", "_forms", "_made", "_others", "_row_at", "_rows", "_slots",
+                 "offset")
 
     def __init__(self, slots: list[Sighting | None], rows: TableRows, row_at: Ints,
                  form_at: Ints, forms: list[Form]) -> None:
         self._slots = slots
+        self._others = [s for s in slots if s is not None]
+        self._made: list[Sighting] = []  # the TCP rows' made so far
         self._rows = rows
         self._row_at = row_at  # each slot's table row (-1: made at once)
         self._form_at = form_at  # each slot's place in ``forms`` (TCP rows)
@@ -87,9 +90,10 @@ class LazySightings(Sequence[Sighting]):
         self.make_all()
         return iter(self._slots)  # type: ignore[arg-type]  # every slot is made
 
-    def made(self) -> Iterator[Sighting]:
-        """The sightings made so far (every one that is not a column TCP row's among them)."""
-        return (s for s in self._slots if s is not None)
+    def others(self) -> list[Sighting]:
+        """The sightings made at once, in order: those of rows that are not column TCP rows
+        (only these can be ICMP, or hold several copies)."""
+        return self._others
 
     def make_all(self) -> None:
         """Make every sighting not made yet."""
@@ -99,7 +103,9 @@ class LazySightings(Sequence[Sighting]):
     def set_offset(self, offset: int) -> None:
         """Give every sighting, made and to be made, the point's clock offset."""
         self.offset = offset
-        for s in self.made():
+        for s in self._others:
+            s.offset = offset
+        for s in self._made:
             s.offset = offset
 
     def make(self, ks: Ints) -> None:
@@ -113,7 +119,7 @@ class LazySightings(Sequence[Sighting]):
         col = rows.table.column
         at = self._row_at[ks]
         forms = self._forms
-        new, offset = RowSighting, self.offset
+        new, offset, made = RowSighting, self.offset, self._made
         for k, row, f, ts, flags, seq, ack, plen, kn, ip_id, ip_len, ts_val in zip(
                 ks.tolist(), at.tolist(), self._form_at[ks].tolist(),
                 *(col(c)[at].tolist() for c in (
@@ -125,6 +131,7 @@ class LazySightings(Sequence[Sighting]):
                                ip_id if kn & K_IPID else None, ip_len,
                                ts_val if kn & K_TS else None)
             s.offset = offset
+            made.append(s)
 
 
 def take(items: Sequence[Sighting], numbers: Ints) -> list[Sighting]:
