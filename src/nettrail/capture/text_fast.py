@@ -32,6 +32,7 @@ from nettrail.capture.text_fields import (
     tcp_header_len,
 )
 from nettrail.capture.text_parse import udp_len
+from nettrail.capture.text_replay import ConvBases
 from nettrail.capture.text_seq import SeqTracker
 from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS, TIMESTAMP, Clock, read_stamp
 from nettrail.model.cache import CACHE_LIMIT, remember
@@ -198,7 +199,12 @@ class FastLine:
         self._rows: list[int] = []
         """The rows of ``per_pair`` of the pairs made since it was last asked for, one after
         the other (four numbers each)."""
-        self._conn_ids: dict[tuple[str, int, str, int], int] = {}
+        self.conn_ids: dict[tuple[str, int, str, int], int] = {}
+        """The number of each conversation, by its first key (the lesser of its two)."""
+        self.conv_keys: list[tuple[str, int, str, int]] = []
+        """The first key of each conversation, by number."""
+        self.conv_bases: ConvBases | None = None
+        """SeqTracker's bases by conversation as a block's replay keeps them."""
         self._per_pair = np.zeros((64, 4), np.int64)
 
     def pair_keys(self) -> list[tuple[str, int, str, int]]:
@@ -249,7 +255,7 @@ class FastLine:
         seconds, columns, flag_bits, numbers = self.seconds, self.columns, self.flags, self.numbers
         tcp_ends, udp_ends = self.ends
         ends_list = self.pairs
-        bases = seqs.bases
+        bases, settle = seqs.bases, seqs.settle
         mode, last_tod, day = clock.mode, clock.last_tod, clock.day_ns
         add_ts, add_line, add_pair, add_col = (chunk.ts.append, chunk.line.append,
                                                chunk.pair.append, chunk.col.append)
@@ -344,6 +350,8 @@ class FastLine:
                         flags = flag_bits[flags_s] = tcp_flags(flags_s.decode())
                     relative = 0
                     if ack is not None and flags & ACK and seqs.relative is not False:
+                        if settle is not None:
+                            settle(key)
                         base = bases.get(key) if seqs.relative else None
                         if base is not None and not flags & SYN:
                             seq_base, ack_base = base
@@ -495,7 +503,7 @@ class FastLine:
         where one is not an address. One loop for all: no call per pair but for a new host.
         The pairs' rows of ``per_pair`` are made on the way."""
         pairs, known, ends = self.pairs, self.addrs, self.ends
-        keys, conn_ids = self._keys, self._conn_ids
+        keys, conn_ids, conv_keys = self._keys, self.conn_ids, self.conv_keys
         add, add_row = pairs.append, self._rows.extend
         for text, proto in items:
             cache = ends[proto == PROTO_UDP]
@@ -522,7 +530,10 @@ class FastLine:
             hdr = 20 if version == 4 else 40
             key, back = (src, sp, dst, dp), (dst, dp, src, sp)
             both = min(key, back)
-            conn = conn_ids.setdefault(both, len(conn_ids))
+            conn = conn_ids.get(both)
+            if conn is None:
+                conn = conn_ids[both] = len(conv_keys)
+                conv_keys.append(both)
             cache[text] = len(pairs)
             add((_new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False,
                                  None)), sp, dp, key, hdr))
