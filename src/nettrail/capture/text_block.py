@@ -170,6 +170,8 @@ def _options(fast: FastLine, texts: tuple[bytes, ...]) -> dict[int, tuple[TCPOpt
     joined = b"\n".join(given) + b"\n"
     if joined.count(b"\n") != len(given):  # a text of more than one line
         found = list(map(fast._options, given))
+    elif (at_once := _linux_syns(joined, len(given))) is not None:
+        found = at_once
     else:
         syns = _SYN_ALL.findall(joined)
         at_once = _syn_options(syns)
@@ -207,6 +209,27 @@ def _syn_options(syns: list[tuple[bytes, bytes, bytes, bytes]]
             for m, w, v, e in zip(mss, wscale, val, ecr, strict=True)]
 
 
+def _linux_syns(joined: bytes, n: int) -> list[tuple[TCPOptions, int] | None] | None:
+    """The options of ``n`` texts (each ended by a line end) that are all the Linux SYN's,
+    found by their text without digits and their numbers read at once (None: another form
+    among them, or a number of more than 10 digits, which the pattern does not take)."""
+    if joined.translate(None, _DIGIT_BYTES) != _SYN_SKELETON * n:
+        return None
+    spaced = joined.translate(_ONLY_DIGITS)
+    if len(numbers := spaced.split()) != 4 * n or max(map(len, numbers)) > 10:
+        return None
+    mss, val, ecr, wscale = np.fromstring(spaced, np.int64, sep=" ").reshape(n, 4).T.tolist()
+    if max(val) > _MASK or max(ecr) > _MASK:
+        return [None]
+    return [(_new(TCPOptions, (m, w, True, (), v, e, SYN_ORDER)), 40)
+            for m, w, v, e in zip(mss, wscale, val, ecr, strict=True)]
+
+
+_DIGIT_BYTES = b"0123456789"
+_SYN_SKELETON = b"mss ,sackOK,TS val  ecr ,nop,wscale \n"
+"""A Linux SYN's options text (and its line end) without its digits."""
+_ONLY_DIGITS = bytes(c if c in _DIGIT_BYTES else 32 for c in range(256))
+"""Every byte but a digit made a space."""
 _DIGITS = 18
 """The most digits of a number read by numpy's parser: any such fits in int64."""
 
