@@ -228,7 +228,7 @@ class FastLine:
             grown = np.zeros((2 * end, 4), np.int64)
             grown[:start] = self._per_pair[:start]
             self._per_pair = grown
-        self._per_pair[start:end] = np.array(rows, np.int64).reshape(-1, 4)
+        self._per_pair[start:end] = np.fromiter(rows, np.int64, len(rows)).reshape(-1, 4)
         rows.clear()
 
     def row(self, line: str) -> Row | None:

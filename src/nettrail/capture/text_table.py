@@ -157,8 +157,9 @@ class TextSink:
         cols = empty_columns(n)
         if opts:
             tsv[list(opts)] = [-1 if v is None else v for v in map(_TS_VAL, opts.values())]
-        pv = self._pairs()[np.maximum(pair, 0)]
-        good = (pair >= 0) & (pv[:, 6] == 1) & (plen >= 0) & (wire >= 0) & (wire < _U32)
+        at = np.maximum(pair, 0)
+        family, src, dst, proto, sport, dport, fits = (v[at] for v in self._pairs().T)
+        good = (pair >= 0) & (fits == 1) & (plen >= 0) & (wire >= 0) & (wire < _U32)
         good &= (seq < _U32) & (ack < _U32) & (win <= 0xFFFF) & (tsv < _U32) & (ecr >= -1)
         good &= (seq >= -1) & (ack >= -1) & (win >= -1) & (tsv >= -1) & (flags >= -1)
         cols["ts"][:] = ts
@@ -168,13 +169,13 @@ class TextSink:
         cv = self._cols()[np.maximum(col, 0)]
         cols["iface"][:] = np.where(col >= 0, cv[:, 0], -1)
         cols["direction"][:] = np.where(col >= 0, cv[:, 1], 0)
-        ok = good.nonzero()
-        pv_ok = pv[ok]
-        for k, name in enumerate(("family", "src", "dst", "proto", "sport", "dport")):
-            cols[name][ok] = pv_ok[:, k]
+        every = bool(good.all())
+        ok = slice(None) if every else good.nonzero()
+        for name, values in (("family", family), ("src", src), ("dst", dst), ("proto", proto),
+                             ("sport", sport), ("dport", dport), ("wire_len", wire),
+                             ("payload_len", plen)):
+            cols[name][ok] = values if every else values[ok]
         self._tcp(cols, good, flags, seq, ack, win, tsv)
-        cols["wire_len"][ok] = wire[ok]
-        cols["payload_len"][ok] = plen[ok]
         link_columns(self.fast, cols, good)
         bad = [i for i in np.flatnonzero(~good).tolist() if i not in odd]
         if bad:
@@ -193,12 +194,18 @@ class TextSink:
              tsv: Arr) -> None:
         """The TCP columns and ``known`` bits of the good rows."""
         tcp = good & (flags >= 0)
-        t = tcp.nonzero()
-        cols["flags"][t] = flags[t] & 0xFFFF
-        cols["seq"][t] = np.maximum(seq[t], 0)
-        cols["ack"][t] = np.maximum(ack[t], 0)
-        cols["window"][t] = np.maximum(win[t], 0)
-        cols["ts_val"][t] = np.maximum(tsv[t], 0)
+        if tcp.all():  # the usual case: every row, no index
+            cols["flags"][:] = flags & 0xFFFF
+            for name, values in (("seq", seq), ("ack", ack), ("window", win), ("ts_val", tsv)):
+                np.maximum(values, 0, out=cols[name], casting="unsafe")
+            t: Any = slice(None)
+        else:
+            t = tcp.nonzero()
+            cols["flags"][t] = flags[t] & 0xFFFF
+            cols["seq"][t] = np.maximum(seq[t], 0)
+            cols["ack"][t] = np.maximum(ack[t], 0)
+            cols["window"][t] = np.maximum(win[t], 0)
+            cols["ts_val"][t] = np.maximum(tsv[t], 0)
         rel = flags > 0xFFFF
         has_seq, has_ack, has_win = seq >= 0, ack >= 0, win >= 0
         full = has_seq & has_ack & has_win & ~rel
