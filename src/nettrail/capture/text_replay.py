@@ -23,6 +23,7 @@ from nettrail.model.packet import ACK, SYN
 
 if TYPE_CHECKING:
     from nettrail.capture.text_fast import FastLine
+    from nettrail.capture.text_seq import SeqTracker
 
 Arr = npt.NDArray[Any]
 _MASK = 0xFFFFFFFF
@@ -53,22 +54,24 @@ class ConvBases:
     into SeqTracker's ``bases`` only when SeqTracker is about to read that key (``settle``)."""
 
     def __init__(self, fast: FastLine) -> None:
-        self.fast = fast
+        # what it needs of ``fast`` and its SeqTracker, not them: SeqTracker keeps ``settle``
+        self.bases = fast.seqs.bases
+        self.conn_ids, self.conv_keys = fast.conn_ids, fast.conv_keys
         self.values = np.full((64, 2), NONE, np.int64)
         self.dirty = np.zeros(32, bool)
         """The conversations whose bases SeqTracker's ``bases`` do not have yet."""
         self.made = 0
         """The conversations whose rows are set."""
-        seqs = fast.seqs
-        self.orphans: dict[_Key, None] = dict.fromkeys(min(k, _back(k)) for k in seqs.bases)
+        self.orphans: dict[_Key, None] = dict.fromkeys(min(k, _back(k)) for k in self.bases)
         """Conversations (first key) SeqTracker set bases of before their pairs were made."""
-        seqs.log = []
+        self.log: list[_Key] = []
+        fast.seqs.log = self.log
 
     def update(self) -> Arr:
         """The rows, with the conversations made and SeqTracker's own settings since the last
         call read in."""
-        fast, orphans = self.fast, self.orphans
-        convs = fast.conv_keys
+        orphans = self.orphans
+        convs = self.conv_keys
         n, made = len(convs), self.made
         if 2 * n > len(self.values):
             values = np.full((4 * n, 2), NONE, np.int64)
@@ -84,9 +87,9 @@ class ConvBases:
                         del orphans[both]
                         self._read(c, both)
             self.made = n
-        log = fast.seqs.log
+        log = self.log
         if log:
-            ids = fast.conn_ids
+            ids = self.conn_ids
             for key in log:
                 both = min(key, _back(key))
                 conv = ids.get(both)
@@ -98,27 +101,27 @@ class ConvBases:
         return self.values
 
     def _read(self, c: int, both: _Key) -> None:
-        bases = self.fast.seqs.bases
+        bases = self.bases
         self.values[2 * c] = _pair_numbers(bases.get(_back(both)))
         self.values[2 * c + 1] = _pair_numbers(bases.get(both))
 
-    def keep(self, fwd: Arr, rev: Arr, conns: Arr, after: Arr) -> None:
+    def keep(self, seqs: SeqTracker, fwd: Arr, rev: Arr, conns: Arr, after: Arr) -> None:
         """The bases a block leaves: per conversation that set them, its last setter's
         (``after``: its own direction's, then the other's)."""
         self.values[fwd] = after[:, 0:2]
         self.values[rev] = after[:, 2:4]
         self.dirty[conns] = True
-        self.fast.seqs.settle = self.settle
+        seqs.settle = self.settle
 
     def settle(self, key: _Key) -> None:
         """Write the bases of ``key``'s conversation into SeqTracker's, where a replay set them
         since."""
         both = min(key, _back(key))
-        c = self.fast.conn_ids.get(both)
+        c = self.conn_ids.get(both)
         if c is None or c >= self.made or not self.dirty[c]:
             return
         self.dirty[c] = False
-        bases = self.fast.seqs.bases
+        bases = self.bases
         (sb, ab), (rsb, rab) = self.values[2 * c + 1].tolist(), self.values[2 * c].tolist()
         back = _back(both)
         if back != both:
@@ -163,7 +166,7 @@ def replay(fast: FastLine, pid: Arr, fl: Arr, seq: Arr, ack: Arr, rel: Arr) -> N
         back = done[::-1]
         last = len(done) - 1 - np.unique(conn[back], return_index=True)[1]
         lines = done[last]
-        store.keep(fwd[lines], rev[lines], conn[lines], after[last])
+        store.keep(seqs, fwd[lines], rev[lines], conn[lines], after[last])
     if len(notes):
         seqs.syns.update(zip([keys[p] for p in pid[notes].tolist()], note_val.tolist(),
                              strict=True))
