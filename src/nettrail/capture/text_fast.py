@@ -13,6 +13,7 @@ in ``text_parse``, which reads every form (the fast one included, to the same re
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -101,6 +102,8 @@ if (_defaults(PacketRecord, 8) != (None, None, None, -1, None, None, True, None)
         or len(TCPOptions._fields) != 7):  # pragma: no cover - a guard for model changes
     raise ImportError("text_fast builds records with the model's old field defaults")
 
+PER_PAIR = 9
+"""The numbers ``FastLine.per_pair`` keeps of each pair."""
 _Ends = tuple[IPHeader, int, int, tuple[str, int, str, int], int]
 """An address pair: IP header, ports, the connection key of SeqTracker, IP header length."""
 
@@ -205,7 +208,10 @@ class FastLine:
         """The first key of each conversation, by number."""
         self.conv_bases: ConvBases | None = None
         """SeqTracker's bases by conversation as a block's replay keeps them."""
-        self._per_pair = np.zeros((64, 4), np.int64)
+        self._per_pair = np.zeros((64, PER_PAIR), np.int64)
+        self.v4_values: dict[str, int] = {}
+        """The 32-bit value of each host seen printed as a canonical dotted quad (as
+        ``inet_ntoa`` prints it)."""
 
     def pair_keys(self) -> list[tuple[str, int, str, int]]:
         """SeqTracker's connection key of each address pair (by index into ``pairs``)."""
@@ -215,7 +221,9 @@ class FastLine:
     def per_pair(self) -> npt.NDArray[np.int64]:
         """Per address pair (by index into ``pairs``): its IP header length, a number of its
         conversation (both directions the same), 1 for the direction named first and 1 if the
-        other direction is the one named first (both 1: the two directions are one key)."""
+        other direction is the one named first (both 1: the two directions are one key); its
+        protocol, ports and the values of its addresses where both are IPv4 ones printed as
+        canonical dotted quads (else -1)."""
         self._grow()
         return self._per_pair
 
@@ -223,12 +231,12 @@ class FastLine:
         rows = self._rows
         if not rows:
             return
-        end, start = len(self._keys), len(self._keys) - len(rows) // 4
+        end, start = len(self._keys), len(self._keys) - len(rows) // PER_PAIR
         if end > len(self._per_pair):
-            grown = np.zeros((2 * end, 4), np.int64)
+            grown = np.zeros((2 * end, PER_PAIR), np.int64)
             grown[:start] = self._per_pair[:start]
             self._per_pair = grown
-        self._per_pair[start:end] = np.fromiter(rows, np.int64, len(rows)).reshape(-1, 4)
+        self._per_pair[start:end] = np.fromiter(rows, np.int64, len(rows)).reshape(-1, PER_PAIR)
         rows.clear()
 
     def row(self, line: str) -> Row | None:
@@ -502,7 +510,7 @@ class FastLine:
         the other direction (it mostly follows: one parse for both); -1 cached for a text
         where one is not an address. One loop for all: no call per pair but for a new host.
         The pairs' rows of ``per_pair`` are made on the way."""
-        pairs, known, ends = self.pairs, self.addrs, self.ends
+        pairs, known, ends, v4 = self.pairs, self.addrs, self.ends, self.v4_values
         keys, conn_ids, conv_keys = self._keys, self.conn_ids, self.conv_keys
         add, add_row = pairs.append, self._rows.extend
         for text, proto in items:
@@ -528,6 +536,8 @@ class FastLine:
                 cache[text] = -1
                 continue
             hdr = 20 if version == 4 else 40
+            src_v = v4.get(src, -1) if version == 4 else -1
+            dst_v = v4.get(dst, -1) if src_v >= 0 else -1
             key, back = (src, sp, dst, dp), (dst, dp, src, sp)
             both = min(key, back)
             conn = conn_ids.get(both)
@@ -538,14 +548,23 @@ class FastLine:
             add((_new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False,
                                  None)), sp, dp, key, hdr))
             keys.append(key)
-            add_row((hdr, conn, both == key, both == back))
+            add_row((hdr, conn, both == key, both == back, proto, sp, dp, src_v, dst_v))
             back_t = f"{keyword} {dst_t} > {src_t}".encode()
             if back_t not in cache:
                 cache[back_t] = len(pairs)
                 add((_new(IPHeader, (version, dst, src, proto, None, None, None, False, 0,
                                      False, None)), dp, sp, back, hdr))
                 keys.append(back)
-                add_row((hdr, conn, both == back, both == key))
+                add_row((hdr, conn, both == back, both == key, proto, dp, sp, dst_v, src_v))
+
+    def _v4_value(self, text: str) -> None:
+        """Keep the value of a dotted quad host if it is printed canonically."""
+        try:
+            packed = socket.inet_aton(text)
+        except OSError:
+            return
+        if socket.inet_ntoa(packed) == text:  # not "1.2.3", "010.0.0.1"
+            remember(self.v4_values, text, int.from_bytes(packed, "big"))
 
     def _addr(self, text: str, version: int) -> str | None:
         """The address of a host printed without its port (None if it is not one), cached."""
@@ -553,6 +572,7 @@ class FastLine:
         if addr == "":
             if version == 4 and V4_HOST.match(text) is not None:
                 addr = text  # a dotted quad: what split_endpoint gives, without its work
+                self._v4_value(text)
             else:
                 try:
                     addr, port = split_endpoint(text, version)

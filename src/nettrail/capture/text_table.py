@@ -217,28 +217,45 @@ class TextSink:
     def _pairs(self) -> Arr:
         """Per address pair of the FastLine: family, src, dst, proto, sport, dport and whether
         the columns hold it (both addresses of the line's IP version). The pairs made since
-        the last call are added a field at a time."""
-        new = self.fast.pairs[len(self.pair_values):]
+        the last call are added from ``FastLine.per_pair`` where both hosts are canonical
+        dotted quads, the others a field at a time."""
+        start = len(self.pair_values)
+        new = self.fast.pairs[start:]
         if new:
-            ips = list(map(_IP, new))
-            srcs, dsts = list(map(_SRC, ips)), list(map(_DST, ips))
-            ends = chain.from_iterable(zip(srcs, dsts, strict=True))
-            found = self._addresses(dict.fromkeys(ends))
-            at = dict(zip(found, range(len(found)), strict=True))
-            values = np.array(list(found.values()), np.int64).reshape(-1, 2)
             n = len(new)
-            src = values[np.fromiter(map(at.__getitem__, srcs), np.int64, n)]
-            dst = values[np.fromiter(map(at.__getitem__, dsts), np.int64, n)]
+            per = self.fast.per_pair()[start : start + n]
             rows = np.empty((n, 7), np.int64)
-            rows[:, 0:2] = src
-            rows[:, 2] = dst[:, 1]
-            rows[:, 3] = np.fromiter(map(_PROTO, ips), np.int64, n)
-            rows[:, 4] = np.fromiter(map(_SPORT, new), np.int64, n)
-            rows[:, 5] = np.fromiter(map(_DPORT, new), np.int64, n)
-            version = np.fromiter(map(_VERSION, ips), np.int64, n)
-            rows[:, 6] = (src[:, 0] == dst[:, 0]) & (dst[:, 0] == version)
+            rows[:, 0] = 4
+            rows[:, 1:3] = per[:, 7:9]
+            rows[:, 3:6] = per[:, 4:7]
+            rows[:, 6] = 1
+            other = np.flatnonzero((per[:, 7] < 0) | (per[:, 8] < 0)).tolist()
+            if other:
+                rows[other] = self._other_pairs([new[i] for i in other])
             self.pair_values = np.concatenate([self.pair_values, rows])
         return self.pair_values if len(self.pair_values) else np.zeros((1, 7), np.int64)
+
+    def _other_pairs(self, new: list[Any]) -> Arr:
+        """The rows of ``_pairs`` of ``new`` pairs, a field at a time, their addresses read
+        in order (a name is interned as first seen)."""
+        ips = list(map(_IP, new))
+        srcs, dsts = list(map(_SRC, ips)), list(map(_DST, ips))
+        ends = chain.from_iterable(zip(srcs, dsts, strict=True))
+        found = self._addresses(dict.fromkeys(ends))
+        at = dict(zip(found, range(len(found)), strict=True))
+        values = np.array(list(found.values()), np.int64).reshape(-1, 2)
+        n = len(new)
+        src = values[np.fromiter(map(at.__getitem__, srcs), np.int64, n)]
+        dst = values[np.fromiter(map(at.__getitem__, dsts), np.int64, n)]
+        rows = np.empty((n, 7), np.int64)
+        rows[:, 0:2] = src
+        rows[:, 2] = dst[:, 1]
+        rows[:, 3] = np.fromiter(map(_PROTO, ips), np.int64, n)
+        rows[:, 4] = np.fromiter(map(_SPORT, new), np.int64, n)
+        rows[:, 5] = np.fromiter(map(_DPORT, new), np.int64, n)
+        version = np.fromiter(map(_VERSION, ips), np.int64, n)
+        rows[:, 6] = (src[:, 0] == dst[:, 0]) & (dst[:, 0] == version)
+        return rows
 
     def _addresses(self, texts: Iterable[str]) -> dict[str, tuple[int, int]]:
         """``address_value`` of each address text (in order: a name is interned as first
