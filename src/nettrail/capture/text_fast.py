@@ -13,7 +13,6 @@ in ``text_parse``, which reads every form (the fast one included, to the same re
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -209,9 +208,10 @@ class FastLine:
         self.conv_bases: ConvBases | None = None
         """SeqTracker's bases by conversation as a block's replay keeps them."""
         self._per_pair = np.zeros((64, PER_PAIR), np.int64)
-        self.v4_values: dict[str, int] = {}
-        """The 32-bit value of each host seen printed as a canonical dotted quad (as
-        ``inet_ntoa`` prints it)."""
+        self.v4_hosts: dict[str, int] = {}
+        """The number of each host seen printed as a dotted quad (an index into
+        ``v4_host_list``)."""
+        self.v4_host_list: list[str] = []
 
     def pair_keys(self) -> list[tuple[str, int, str, int]]:
         """SeqTracker's connection key of each address pair (by index into ``pairs``)."""
@@ -222,8 +222,8 @@ class FastLine:
         """Per address pair (by index into ``pairs``): its IP header length, a number of its
         conversation (both directions the same), 1 for the direction named first and 1 if the
         other direction is the one named first (both 1: the two directions are one key); its
-        protocol, ports and the values of its addresses where both are IPv4 ones printed as
-        canonical dotted quads (else -1)."""
+        protocol, ports and the numbers of its hosts in ``v4_host_list`` where both are
+        IPv4 ones printed as dotted quads (else -1)."""
         self._grow()
         return self._per_pair
 
@@ -510,7 +510,7 @@ class FastLine:
         the other direction (it mostly follows: one parse for both); -1 cached for a text
         where one is not an address. One loop for all: no call per pair but for a new host.
         The pairs' rows of ``per_pair`` are made on the way."""
-        pairs, known, ends, v4 = self.pairs, self.addrs, self.ends, self.v4_values
+        pairs, known, ends, v4 = self.pairs, self.addrs, self.ends, self.v4_hosts
         keys, conn_ids, conv_keys = self._keys, self.conn_ids, self.conv_keys
         add, add_row = pairs.append, self._rows.extend
         for text, proto in items:
@@ -557,22 +557,17 @@ class FastLine:
                 keys.append(back)
                 add_row((hdr, conn, both == back, both == key, proto, dp, sp, dst_v, src_v))
 
-    def _v4_value(self, text: str) -> None:
-        """Keep the value of a dotted quad host if it is printed canonically."""
-        try:
-            packed = socket.inet_aton(text)
-        except OSError:
-            return
-        if socket.inet_ntoa(packed) == text:  # not "1.2.3", "010.0.0.1"
-            remember(self.v4_values, text, int.from_bytes(packed, "big"))
-
     def _addr(self, text: str, version: int) -> str | None:
         """The address of a host printed without its port (None if it is not one), cached."""
         addr = self.addrs.get(text, "")
         if addr == "":
             if version == 4 and V4_HOST.match(text) is not None:
                 addr = text  # a dotted quad: what split_endpoint gives, without its work
-                self._v4_value(text)
+                hosts = self.v4_hosts
+                if len(hosts) >= CACHE_LIMIT:
+                    hosts.clear()
+                hosts[text] = len(self.v4_host_list)
+                self.v4_host_list.append(text)
             else:
                 try:
                     addr, port = split_endpoint(text, version)

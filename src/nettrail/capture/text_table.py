@@ -115,6 +115,7 @@ class TextSink:
         self.odd: dict[int, PacketRecord] = {}
         self.opts: dict[int, TCPOptions] = {}
         self.pair_values = np.zeros((0, 7), np.int64)
+        self.host_values = np.zeros(0, np.int64)
         self.col_values: list[tuple[int, int]] = []
         self.addr_values: dict[str, tuple[int, int]] = {}
 
@@ -226,14 +227,34 @@ class TextSink:
             per = self.fast.per_pair()[start : start + n]
             rows = np.empty((n, 7), np.int64)
             rows[:, 0] = 4
-            rows[:, 1:3] = per[:, 7:9]
+            rows[:, 1:3] = self._hosts(per[:, 7:9])
             rows[:, 3:6] = per[:, 4:7]
             rows[:, 6] = 1
-            other = np.flatnonzero((per[:, 7] < 0) | (per[:, 8] < 0)).tolist()
+            other = np.flatnonzero((rows[:, 1] < 0) | (rows[:, 2] < 0)).tolist()
             if other:
                 rows[other] = self._other_pairs([new[i] for i in other])
             self.pair_values = np.concatenate([self.pair_values, rows])
         return self.pair_values if len(self.pair_values) else np.zeros((1, 7), np.int64)
+
+    def _hosts(self, numbers: Arr) -> Arr:
+        """The values of the FastLine's dotted-quad hosts of these numbers (-1: none, or one
+        not printed canonically). The hosts seen since the last call are read at once."""
+        values = self.host_values
+        new = self.fast.v4_host_list[len(values):]
+        if new:
+            quads = _QUADS.findall("\n".join(new) + "\n")
+            if len(quads) != len(new):  # a text of more than one line: none is read here
+                quads = [""] * len(new)
+            got = np.full(len(new), -1, np.int64)
+            canon = ".".join(q for q in quads if q)
+            if canon:
+                octets = np.fromstring(canon, np.int64, sep=".").reshape(-1, 4)
+                got[np.flatnonzero(list(map(bool, quads)))] = octets @ _PLACES
+            values = self.host_values = np.concatenate([values, got])
+        if not len(values):
+            return np.full(numbers.shape, -1, np.int64)
+        out: Arr = np.where(numbers >= 0, values[np.maximum(numbers, 0)], -1)
+        return out
 
     def _other_pairs(self, new: list[Any]) -> Arr:
         """The rows of ``_pairs`` of ``new`` pairs, a field at a time, their addresses read
