@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.capture.text_block import RELATIVE, SYN_ORDER, fill_block
+from nettrail.capture.text_block import MIN_LINES, RELATIVE, SYN_ORDER, fill_block
 from nettrail.capture.text_fields import (
     DIGITS_LIMIT,
     ETH_LEN,
@@ -256,8 +256,19 @@ class FastLine:
         """Append the fields of ``rows`` (common lines, the first one after line ``lineno``)
         to ``chunk``; how many were added: fewer than all when a line has a field out of range
         (the general path then says what is wrong with it)."""
-        if self.by_fields and fill_block(self, rows, lineno, chunk):
-            return len(rows)
+        if self.by_fields:
+            if fill_block(self, rows, lineno, chunk):
+                return len(rows)
+            if self.clock.mode is None and len(rows) > 4 * MIN_LINES:
+                # a file's first run: its first lines set the clock, the rest go at once
+                built = self._fill_lines(rows[:MIN_LINES], lineno, chunk)
+                if built < MIN_LINES or self.clock.mode is None:
+                    return built
+                return built + self.fill(rows[MIN_LINES:], lineno + MIN_LINES, chunk)
+        return self._fill_lines(rows, lineno, chunk)
+
+    def _fill_lines(self, rows: Sequence[Row], lineno: int, chunk: Chunk) -> int:
+        """``fill`` line by line."""
         chunk.lists()  # lines go into the lists
         clock, seqs = self.clock, self.seqs
         seconds, columns, flag_bits, numbers = self.seconds, self.columns, self.flags, self.numbers
