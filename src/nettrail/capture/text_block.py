@@ -130,13 +130,16 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         hdr[i] = 8
     clock = fast.clock
     clock.last_ns, clock.started = int(ts[-1]), True
-    cols = list(map(fast.columns.get, columns)) if any(columns) else [-1] * n
-    if None in cols:
-        cols = [c if c is not None else _column(fast, t)
-                for c, t in zip(cols, columns, strict=True)]
+    col = np.full(n, -1, np.int64)
+    if any(columns):  # ``-i any``
+        cols = list(map(fast.columns.get, columns))
+        if None in cols:
+            cols = [c if c is not None else _column(fast, t)
+                    for c, t in zip(cols, columns, strict=True)]
+        col = np.array(cols, np.int64)
     tcp = fl >= 0
     block = (ts, np.arange(lineno + 1, lineno + n + 1, dtype=np.int64), pid,
-             np.array(cols, np.int64), np.where(tcp, fl | np.where(rel, RELATIVE, 0), -1),
+             col, np.where(tcp, fl | np.where(rel, RELATIVE, 0), -1),
              seq, ack, win, plen, ETH_LEN + iphdr + hdr + plen, tsv, ecr)
     if len(chunk) == 0:
         chunk.block = block
