@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from itertools import chain, compress, repeat
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -93,9 +94,11 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
                                 repeat(PROTO_TCP)))
         tcp_get, udp_get = fast.ends[0].get, fast.ends[1].get
         if udp_rows:
-            pid[new] = [(tcp_get if flags_t[i] else udp_get)(addrs[i], _UNMADE) for i in lines]
+            pid[new] = np.fromiter(((tcp_get if flags_t[i] else udp_get)(addrs[i], _UNMADE)
+                                    for i in lines), np.int64, len(lines))
         else:
-            pid[new] = list(map(tcp_get, map(addrs.__getitem__, lines), repeat(_UNMADE)))
+            pid[new] = np.fromiter(map(tcp_get, map(addrs.__getitem__, lines), repeat(_UNMADE)),
+                                   np.int64, len(lines))
         still = np.flatnonzero(pid == _UNMADE).tolist()  # a cache emptied on the way
         pid[still] = [_pair(fast, addrs[i], flags_t[i]) for i in still]
     if sec.min() < 0 or pid.min() < 0:
@@ -121,7 +124,8 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     hdr = np.where(tsv >= 0, 32, 20)
     base_n = len(chunk)
     if options:
-        hdr[list(options)] = [size for _opts, size in options.values()]
+        hdr[np.fromiter(options, np.int64, len(options))] = np.fromiter(
+            map(_SIZE, options.values()), np.int64, len(options))
         chunk.opts.update({base_n + i: opts for i, (opts, _size) in options.items()})
     iphdr = fast.per_pair()[pid, 0]
     for i in udp_rows:
@@ -136,7 +140,7 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         if None in cols:
             cols = [c if c is not None else _column(fast, t)
                     for c, t in zip(cols, columns, strict=True)]
-        col = np.array(cols, np.int64)
+        col = np.fromiter(cols, np.int64, n)
     tcp = fl >= 0
     block = (ts, np.arange(lineno + 1, lineno + n + 1, dtype=np.int64), pid,
              col, np.where(tcp, fl | np.where(rel, RELATIVE, 0), -1),
@@ -243,6 +247,7 @@ _SYN_ALL = re.compile(
     rb"(?:mss (\d{1,10}),sackOK,TS val (\d{1,10}) ecr (\d{1,10}),nop,wscale (\d{1,10})|[^\n]*)\n")
 """Each line of options texts: the Linux SYN's numbers, or none (another form)."""
 _new: Any = tuple.__new__
+_SIZE = itemgetter(1)
 
 
 def _second(fast: FastLine, stamp: bytes) -> int:

@@ -147,7 +147,8 @@ class Chunk:
         """The twelve fields of lines ``start`` to ``end``, as arrays."""
         if self.block is not None:
             return tuple(f[start:end] for f in self.block)
-        return tuple(np.array(f[start:end], np.int64) for f in self.lists())
+        parts = (f[start:end] for f in self.lists())
+        return tuple(np.fromiter(part, np.int64, len(part)) for part in parts)
 
     def record(self, i: int) -> PacketRecord:
         """The record of line ``i`` of the chunk."""

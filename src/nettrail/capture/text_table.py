@@ -157,7 +157,9 @@ class TextSink:
         self.pieces, self.rows, self.opts, self.odd = [], 0, {}, {}
         cols = empty_columns(n)
         if opts:
-            tsv[list(opts)] = [-1 if v is None else v for v in map(_TS_VAL, opts.values())]
+            tsv[np.fromiter(opts, np.int64, len(opts))] = np.fromiter(
+                (-1 if v is None else v for v in map(_TS_VAL, opts.values())), np.int64,
+                len(opts))
         at = np.maximum(pair, 0)
         family, src, dst, proto, sport, dport, fits = (v[at] for v in self._pairs().T)
         good = (pair >= 0) & (fits == 1) & (plen >= 0) & (wire >= 0) & (wire < _U32)
