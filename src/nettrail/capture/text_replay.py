@@ -232,23 +232,29 @@ def _add_bases(per: Arr, pid: Arr, conv: Arr, setter: Arr, done: Arr, after: Arr
                at_start: Arr, seq: Arr, ack: Arr, rel: Arr) -> None:
     """Every other ACK: the bases of its conversation as the last line that set them before
     it left them (or as they were) added to its numbers; kept relative without a base."""
-    conn = per[pid, 1]
-    rows = np.flatnonzero(conv)
-    if not len(rows):
+    r = np.flatnonzero(conv & ~setter)
+    if not len(r):
         return
-    by_conn = rows[np.argsort(conn[rows], kind="stable")]  # rows in order within one
-    c = conn[by_conn]
-    k = np.arange(len(by_conn))
-    group = np.maximum.accumulate(np.where(_starts(c), k, 0))
-    last = np.maximum.accumulate(np.where(setter[by_conn], k, -1))
-    todo = ~setter[by_conn]
-    r, last, group = by_conn[todo], last[todo], group[todo]
     base = at_start[r]
-    since = last >= group  # a line of the conversation set the bases before this one
-    if since.any():
-        j = np.searchsorted(done, by_conn[last[since]])
-        same = per[pid[r[since]], 2] == per[pid[done[j]], 2]
-        base[since] = np.where(same[:, None], after[j, 0:2], after[j, 2:4])
+    if len(done):  # the rows of the conversations a line set the bases of: in turn in each
+        conn = per[pid, 1]
+        mark = np.zeros(int(conn.max()) + 1, bool)
+        mark[conn[done]] = True
+        rows = np.flatnonzero(conv & mark[conn])
+        by_conn = rows[np.argsort(conn[rows], kind="stable")]  # rows in order within one
+        k = np.arange(len(by_conn))
+        group = np.maximum.accumulate(np.where(_starts(conn[by_conn]), k, 0))
+        last = np.maximum.accumulate(np.where(setter[by_conn], k, -1))
+        todo = ~setter[by_conn]
+        after_set, last, group = by_conn[todo], last[todo], group[todo]
+        since = last >= group  # a line of the conversation set the bases before this one
+        if since.any():
+            j = np.searchsorted(done, by_conn[last[since]])
+            same = per[pid[after_set[since]], 2] == per[pid[done[j]], 2]
+            at = np.empty(len(pid), np.int64)
+            at[r] = np.arange(len(r))
+            base[at[after_set[since]]] = np.where(
+                same[:, None], after[j, 0:2], after[j, 2:4])
     sb, ab = base[:, 0], base[:, 1]
     s, a = seq[r], ack[r]
     keep = (ab < 0) | ((s >= 0) & (sb < 0))
