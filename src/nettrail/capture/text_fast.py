@@ -522,7 +522,8 @@ class FastLine:
         the other direction (it mostly follows: one parse for both); -1 cached for a text
         where one is not an address. One loop for all: no call per pair but for a new host.
         The pairs' rows of ``per_pair`` are made on the way."""
-        pairs, known, ends, v4 = self.pairs, self.addrs, self.ends, self.v4_hosts
+        pairs, known, ends = self.pairs, self.addrs, self.ends
+        v4 = self.v4_hosts if self.by_fields else None  # for the table's columns only
         keys, conn_ids, conv_keys = self._keys, self.conn_ids, self.conv_keys
         add, add_row = pairs.append, self._rows.extend
         for text, proto in items:
@@ -548,8 +549,8 @@ class FastLine:
                 cache[text] = -1
                 continue
             hdr = 20 if version == 4 else 40
-            src_v = v4.get(src, -1) if version == 4 else -1
-            dst_v = v4.get(dst, -1) if src_v >= 0 else -1
+            src_v = v4.get(src, -1) if v4 is not None and version == 4 else -1
+            dst_v = v4.get(dst, -1) if src_v >= 0 and v4 is not None else -1
             key, back = (src, sp, dst, dp), (dst, dp, src, sp)
             both = min(key, back)
             conn = conn_ids.get(both)
@@ -575,11 +576,12 @@ class FastLine:
         if addr == "":
             if version == 4 and V4_HOST.match(text) is not None:
                 addr = text  # a dotted quad: what split_endpoint gives, without its work
-                hosts = self.v4_hosts
-                if len(hosts) >= CACHE_LIMIT:
-                    hosts.clear()
-                hosts[text] = len(self.v4_host_list)
-                self.v4_host_list.append(text)
+                if self.by_fields:  # numbered for the table's columns
+                    hosts = self.v4_hosts
+                    if len(hosts) >= CACHE_LIMIT:
+                        hosts.clear()
+                    hosts[text] = len(self.v4_host_list)
+                    self.v4_host_list.append(text)
             else:
                 try:
                     addr, port = split_endpoint(text, version)
