@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from itertools import chain, compress, repeat
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -93,9 +94,11 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
                                 repeat(PROTO_TCP)))
         tcp_get, udp_get = fast.ends[0].get, fast.ends[1].get
         if udp_rows:
-            pid[new] = [(tcp_get if flags_t[i] else udp_get)(addrs[i], _UNMADE) for i in lines]
+            pid[new] = np.fromiter(((tcp_get if flags_t[i] else udp_get)(addrs[i], _UNMADE)
+                                    for i in lines), np.int64, len(lines))
         else:
-            pid[new] = list(map(tcp_get, map(addrs.__getitem__, lines), repeat(_UNMADE)))
+            pid[new] = np.fromiter(map(tcp_get, map(addrs.__getitem__, lines), repeat(_UNMADE)),
+                                   np.int64, len(lines))
         still = np.flatnonzero(pid == _UNMADE).tolist()  # a cache emptied on the way
         pid[still] = [_pair(fast, addrs[i], flags_t[i]) for i in still]
     if sec.min() < 0 or pid.min() < 0:
@@ -121,7 +124,8 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     hdr = np.where(tsv >= 0, 32, 20)
     base_n = len(chunk)
     if options:
-        hdr[list(options)] = [size for _opts, size in options.values()]
+        hdr[np.fromiter(options, np.int64, len(options))] = np.fromiter(
+            map(_SIZE, options.values()), np.int64, len(options))
         chunk.opts.update({base_n + i: opts for i, (opts, _size) in options.items()})
     iphdr = fast.per_pair()[pid, 0]
     for i in udp_rows:
@@ -130,13 +134,16 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         hdr[i] = 8
     clock = fast.clock
     clock.last_ns, clock.started = int(ts[-1]), True
-    cols = list(map(fast.columns.get, columns)) if any(columns) else [-1] * n
-    if None in cols:
-        cols = [c if c is not None else _column(fast, t)
-                for c, t in zip(cols, columns, strict=True)]
+    col = np.full(n, -1, np.int64)
+    if any(columns):  # ``-i any``
+        cols = list(map(fast.columns.get, columns))
+        if None in cols:
+            cols = [c if c is not None else _column(fast, t)
+                    for c, t in zip(cols, columns, strict=True)]
+        col = np.fromiter(cols, np.int64, n)
     tcp = fl >= 0
     block = (ts, np.arange(lineno + 1, lineno + n + 1, dtype=np.int64), pid,
-             np.array(cols, np.int64), np.where(tcp, fl | np.where(rel, RELATIVE, 0), -1),
+             col, np.where(tcp, fl | np.where(rel, RELATIVE, 0), -1),
              seq, ack, win, plen, ETH_LEN + iphdr + hdr + plen, tsv, ecr)
     if len(chunk) == 0:
         chunk.block = block
@@ -170,6 +177,8 @@ def _options(fast: FastLine, texts: tuple[bytes, ...]) -> dict[int, tuple[TCPOpt
     joined = b"\n".join(given) + b"\n"
     if joined.count(b"\n") != len(given):  # a text of more than one line
         found = list(map(fast._options, given))
+    elif (at_once := _linux_syns(joined, len(given))) is not None:
+        found = at_once
     else:
         syns = _SYN_ALL.findall(joined)
         at_once = _syn_options(syns)
@@ -207,6 +216,27 @@ def _syn_options(syns: list[tuple[bytes, bytes, bytes, bytes]]
             for m, w, v, e in zip(mss, wscale, val, ecr, strict=True)]
 
 
+def _linux_syns(joined: bytes, n: int) -> list[tuple[TCPOptions, int] | None] | None:
+    """The options of ``n`` texts (each ended by a line end) that are all the Linux SYN's,
+    found by their text without digits and their numbers read at once (None: another form
+    among them, or a number of more than 10 digits, which the pattern does not take)."""
+    if joined.translate(None, _DIGIT_BYTES) != _SYN_SKELETON * n:
+        return None
+    spaced = joined.translate(_ONLY_DIGITS)
+    if len(numbers := spaced.split()) != 4 * n or max(map(len, numbers)) > 10:
+        return None
+    mss, val, ecr, wscale = np.fromstring(spaced, np.int64, sep=" ").reshape(n, 4).T.tolist()
+    if max(val) > _MASK or max(ecr) > _MASK:
+        return [None]
+    return [(_new(TCPOptions, (m, w, True, (), v, e, SYN_ORDER)), 40)
+            for m, w, v, e in zip(mss, wscale, val, ecr, strict=True)]
+
+
+_DIGIT_BYTES = b"0123456789"
+_SYN_SKELETON = b"mss ,sackOK,TS val  ecr ,nop,wscale \n"
+"""A Linux SYN's options text (and its line end) without its digits."""
+_ONLY_DIGITS = bytes(c if c in _DIGIT_BYTES else 32 for c in range(256))
+"""Every byte but a digit made a space."""
 _DIGITS = 18
 """The most digits of a number read by numpy's parser: any such fits in int64."""
 
@@ -217,6 +247,7 @@ _SYN_ALL = re.compile(
     rb"(?:mss (\d{1,10}),sackOK,TS val (\d{1,10}) ecr (\d{1,10}),nop,wscale (\d{1,10})|[^\n]*)\n")
 """Each line of options texts: the Linux SYN's numbers, or none (another form)."""
 _new: Any = tuple.__new__
+_SIZE = itemgetter(1)
 
 
 def _second(fast: FastLine, stamp: bytes) -> int:

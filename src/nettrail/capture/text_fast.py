@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.capture.text_block import RELATIVE, SYN_ORDER, fill_block
+from nettrail.capture.text_block import MIN_LINES, RELATIVE, SYN_ORDER, fill_block
 from nettrail.capture.text_fields import (
     DIGITS_LIMIT,
     ETH_LEN,
@@ -32,6 +32,7 @@ from nettrail.capture.text_fields import (
     tcp_header_len,
 )
 from nettrail.capture.text_parse import udp_len
+from nettrail.capture.text_replay import ConvBases
 from nettrail.capture.text_seq import SeqTracker
 from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS, TIMESTAMP, Clock, read_stamp
 from nettrail.model.cache import CACHE_LIMIT, remember
@@ -100,6 +101,8 @@ if (_defaults(PacketRecord, 8) != (None, None, None, -1, None, None, True, None)
         or len(TCPOptions._fields) != 7):  # pragma: no cover - a guard for model changes
     raise ImportError("text_fast builds records with the model's old field defaults")
 
+PER_PAIR = 9
+"""The numbers ``FastLine.per_pair`` keeps of each pair."""
 _Ends = tuple[IPHeader, int, int, tuple[str, int, str, int], int]
 """An address pair: IP header, ports, the connection key of SeqTracker, IP header length."""
 
@@ -144,7 +147,8 @@ class Chunk:
         """The twelve fields of lines ``start`` to ``end``, as arrays."""
         if self.block is not None:
             return tuple(f[start:end] for f in self.block)
-        return tuple(np.array(f[start:end], np.int64) for f in self.lists())
+        parts = (f[start:end] for f in self.lists())
+        return tuple(np.fromiter(part, np.int64, len(part)) for part in parts)
 
     def record(self, i: int) -> PacketRecord:
         """The record of line ``i`` of the chunk."""
@@ -198,8 +202,17 @@ class FastLine:
         self._rows: list[int] = []
         """The rows of ``per_pair`` of the pairs made since it was last asked for, one after
         the other (four numbers each)."""
-        self._conn_ids: dict[tuple[str, int, str, int], int] = {}
-        self._per_pair = np.zeros((64, 4), np.int64)
+        self.conn_ids: dict[tuple[str, int, str, int], int] = {}
+        """The number of each conversation, by its first key (the lesser of its two)."""
+        self.conv_keys: list[tuple[str, int, str, int]] = []
+        """The first key of each conversation, by number."""
+        self.conv_bases: ConvBases | None = None
+        """SeqTracker's bases by conversation as a block's replay keeps them."""
+        self._per_pair = np.zeros((64, PER_PAIR), np.int64)
+        self.v4_hosts: dict[str, int] = {}
+        """The number of each host seen printed as a dotted quad (an index into
+        ``v4_host_list``)."""
+        self.v4_host_list: list[str] = []
 
     def pair_keys(self) -> list[tuple[str, int, str, int]]:
         """SeqTracker's connection key of each address pair (by index into ``pairs``)."""
@@ -209,7 +222,9 @@ class FastLine:
     def per_pair(self) -> npt.NDArray[np.int64]:
         """Per address pair (by index into ``pairs``): its IP header length, a number of its
         conversation (both directions the same), 1 for the direction named first and 1 if the
-        other direction is the one named first (both 1: the two directions are one key)."""
+        other direction is the one named first (both 1: the two directions are one key); its
+        protocol, ports and the numbers of its hosts in ``v4_host_list`` where both are
+        IPv4 ones printed as dotted quads (else -1)."""
         self._grow()
         return self._per_pair
 
@@ -217,12 +232,12 @@ class FastLine:
         rows = self._rows
         if not rows:
             return
-        end, start = len(self._keys), len(self._keys) - len(rows) // 4
+        end, start = len(self._keys), len(self._keys) - len(rows) // PER_PAIR
         if end > len(self._per_pair):
-            grown = np.zeros((2 * end, 4), np.int64)
+            grown = np.zeros((2 * end, PER_PAIR), np.int64)
             grown[:start] = self._per_pair[:start]
             self._per_pair = grown
-        self._per_pair[start:end] = np.array(rows, np.int64).reshape(-1, 4)
+        self._per_pair[start:end] = np.fromiter(rows, np.int64, len(rows)).reshape(-1, PER_PAIR)
         rows.clear()
 
     def row(self, line: str) -> Row | None:
@@ -242,14 +257,25 @@ class FastLine:
         """Append the fields of ``rows`` (common lines, the first one after line ``lineno``)
         to ``chunk``; how many were added: fewer than all when a line has a field out of range
         (the general path then says what is wrong with it)."""
-        if self.by_fields and fill_block(self, rows, lineno, chunk):
-            return len(rows)
+        if self.by_fields:
+            if fill_block(self, rows, lineno, chunk):
+                return len(rows)
+            if self.clock.mode is None and len(rows) > 4 * MIN_LINES:
+                # a file's first run: its first lines set the clock, the rest go at once
+                built = self._fill_lines(rows[:MIN_LINES], lineno, chunk)
+                if built < MIN_LINES or self.clock.mode is None:
+                    return built
+                return built + self.fill(rows[MIN_LINES:], lineno + MIN_LINES, chunk)
+        return self._fill_lines(rows, lineno, chunk)
+
+    def _fill_lines(self, rows: Sequence[Row], lineno: int, chunk: Chunk) -> int:
+        """``fill`` line by line."""
         chunk.lists()  # lines go into the lists
         clock, seqs = self.clock, self.seqs
         seconds, columns, flag_bits, numbers = self.seconds, self.columns, self.flags, self.numbers
         tcp_ends, udp_ends = self.ends
         ends_list = self.pairs
-        bases = seqs.bases
+        bases, settle = seqs.bases, seqs.settle
         mode, last_tod, day = clock.mode, clock.last_tod, clock.day_ns
         add_ts, add_line, add_pair, add_col = (chunk.ts.append, chunk.line.append,
                                                chunk.pair.append, chunk.col.append)
@@ -344,6 +370,8 @@ class FastLine:
                         flags = flag_bits[flags_s] = tcp_flags(flags_s.decode())
                     relative = 0
                     if ack is not None and flags & ACK and seqs.relative is not False:
+                        if settle is not None:
+                            settle(key)
                         base = bases.get(key) if seqs.relative else None
                         if base is not None and not flags & SYN:
                             seq_base, ack_base = base
@@ -495,7 +523,8 @@ class FastLine:
         where one is not an address. One loop for all: no call per pair but for a new host.
         The pairs' rows of ``per_pair`` are made on the way."""
         pairs, known, ends = self.pairs, self.addrs, self.ends
-        keys, conn_ids = self._keys, self._conn_ids
+        v4 = self.v4_hosts if self.by_fields else None  # for the table's columns only
+        keys, conn_ids, conv_keys = self._keys, self.conn_ids, self.conv_keys
         add, add_row = pairs.append, self._rows.extend
         for text, proto in items:
             cache = ends[proto == PROTO_UDP]
@@ -520,21 +549,26 @@ class FastLine:
                 cache[text] = -1
                 continue
             hdr = 20 if version == 4 else 40
+            src_v = v4.get(src, -1) if v4 is not None and version == 4 else -1
+            dst_v = v4.get(dst, -1) if src_v >= 0 and v4 is not None else -1
             key, back = (src, sp, dst, dp), (dst, dp, src, sp)
             both = min(key, back)
-            conn = conn_ids.setdefault(both, len(conn_ids))
+            conn = conn_ids.get(both)
+            if conn is None:
+                conn = conn_ids[both] = len(conv_keys)
+                conv_keys.append(both)
             cache[text] = len(pairs)
             add((_new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False,
                                  None)), sp, dp, key, hdr))
             keys.append(key)
-            add_row((hdr, conn, both == key, both == back))
+            add_row((hdr, conn, both == key, both == back, proto, sp, dp, src_v, dst_v))
             back_t = f"{keyword} {dst_t} > {src_t}".encode()
             if back_t not in cache:
                 cache[back_t] = len(pairs)
                 add((_new(IPHeader, (version, dst, src, proto, None, None, None, False, 0,
                                      False, None)), dp, sp, back, hdr))
                 keys.append(back)
-                add_row((hdr, conn, both == back, both == key))
+                add_row((hdr, conn, both == back, both == key, proto, dp, sp, dst_v, src_v))
 
     def _addr(self, text: str, version: int) -> str | None:
         """The address of a host printed without its port (None if it is not one), cached."""
@@ -542,6 +576,12 @@ class FastLine:
         if addr == "":
             if version == 4 and V4_HOST.match(text) is not None:
                 addr = text  # a dotted quad: what split_endpoint gives, without its work
+                if self.by_fields:  # numbered for the table's columns
+                    hosts = self.v4_hosts
+                    if len(hosts) >= CACHE_LIMIT:
+                        hosts.clear()
+                    hosts[text] = len(self.v4_host_list)
+                    self.v4_host_list.append(text)
             else:
                 try:
                     addr, port = split_endpoint(text, version)

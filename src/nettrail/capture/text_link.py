@@ -231,8 +231,10 @@ class LinkLine(FastLine):
             ids = self._link_ids([link[sel[k]] + vlan[sel[k]] for k in linked])
             if ids is None:
                 return None
-            vals[linked, 0] = ids
-            vals[linked, 1] = list(map(int, (flen[sel[k]] for k in linked)))
+            at = np.fromiter(linked, np.int64, len(linked))
+            vals[at, 0] = np.fromiter(ids, np.int64, len(ids))
+            vals[at, 1] = np.fromiter(map(int, (flen[sel[k]] for k in linked)), np.int64,
+                                      len(linked))
         v = [k for k, i in enumerate(sel) if tos[i]] if verbose else []
         if v:
             vi = [sel[k] for k in v]

@@ -6,13 +6,13 @@ Only three kinds of line move the bookkeeping: a SYN without ACK notes its seq +
 bases of both directions (``SeqTracker._set_base``: the first ACK's numbers may be an
 excerpt's, relative already, unless it answers the peer's SYN). Every other ACK adds the bases
 of its conversation as the last of those lines left them. Here each step is a group-by on the
-direction (numpy sorts), in line order within a group; SeqTracker's dictionaries are read for
-what the block starts with and written once with what it ends with.
+direction (numpy sorts), in line order within a group; SeqTracker's bases are kept as numbers by
+direction (``ConvBases``): read for what the block starts with and written once with what it
+ends with.
 """
 
 from __future__ import annotations
 
-from itertools import chain, compress
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,28 +23,110 @@ from nettrail.model.packet import ACK, SYN
 
 if TYPE_CHECKING:
     from nettrail.capture.text_fast import FastLine
+    from nettrail.capture.text_seq import SeqTracker
 
 Arr = npt.NDArray[Any]
 _MASK = 0xFFFFFFFF
 _SMALL = 1 << 16  # SeqTracker's: an excerpt's first numbers are below this
 NONE = -2
-"""A conversation without bases (as ``bases_of`` gives them); -1: a base of None."""
+"""A direction without bases (``ConvBases``); -1: a base of None."""
 _Key = tuple[str, int, str, int]
 
 
-def bases_of(bases: dict[_Key, tuple[int | None, int | None]], keys: list[_Key], pids: Arr
-             ) -> Arr:
-    """SeqTracker's (seq base, ack base) of each pair of ``pids`` as numbers: -1 for None,
-    both NONE without bases."""
-    got = list(map(bases.get, map(keys.__getitem__, pids.tolist())))
-    out = np.full((len(got), 2), NONE, np.int64)
-    hit = list(compress(range(len(got)), got))  # a pair of bases is a tuple of two: true
-    if hit:
-        flat = list(chain.from_iterable(filter(None, got)))
-        if None in flat:
-            flat = [-1 if b is None else b for b in flat]
-        out[hit] = np.array(flat, np.int64).reshape(-1, 2)
-    return out
+def _back(key: _Key) -> _Key:
+    src, sp, dst, dp = key
+    return (dst, dp, src, sp)
+
+
+def _pair_numbers(bases: tuple[int | None, int | None] | None) -> tuple[int, int]:
+    """SeqTracker's (seq base, ack base) as numbers: -1 for None, both NONE without bases."""
+    if bases is None:
+        return NONE, NONE
+    seq_base, ack_base = bases
+    return -1 if seq_base is None else seq_base, -1 if ack_base is None else ack_base
+
+
+class ConvBases:
+    """SeqTracker's bases of the conversations of a FastLine's pairs as numbers
+    (``_pair_numbers``), one row per direction: conversation * 2, + 1 for the direction named first
+    (``FastLine.per_pair``). A block's replay reads and writes them at once. What SeqTracker
+    sets itself it logs, and that is read in before each block; what a replay sets is written
+    into SeqTracker's ``bases`` only when SeqTracker is about to read that key (``settle``)."""
+
+    def __init__(self, fast: FastLine) -> None:
+        # what it needs of ``fast`` and its SeqTracker, not them: SeqTracker keeps ``settle``
+        self.bases = fast.seqs.bases
+        self.conn_ids, self.conv_keys = fast.conn_ids, fast.conv_keys
+        self.values = np.full((64, 2), NONE, np.int64)
+        self.dirty = np.zeros(32, bool)
+        """The conversations whose bases SeqTracker's ``bases`` do not have yet."""
+        self.made = 0
+        """The conversations whose rows are set."""
+        self.orphans: dict[_Key, None] = dict.fromkeys(min(k, _back(k)) for k in self.bases)
+        """Conversations (first key) SeqTracker set bases of before their pairs were made."""
+        self.log: list[_Key] = []
+        fast.seqs.log = self.log
+
+    def update(self) -> Arr:
+        """The rows, with the conversations made and SeqTracker's own settings since the last
+        call read in."""
+        orphans = self.orphans
+        convs = self.conv_keys
+        n, made = len(convs), self.made
+        if 2 * n > len(self.values):
+            values = np.full((4 * n, 2), NONE, np.int64)
+            values[: 2 * made] = self.values[: 2 * made]
+            dirty = np.zeros(2 * n, bool)
+            dirty[:made] = self.dirty[:made]
+            self.values, self.dirty = values, dirty
+        if n > made:
+            self.values[2 * made : 2 * n] = NONE
+            if orphans:
+                for c, both in enumerate(convs[made:n], made):
+                    if both in orphans:
+                        del orphans[both]
+                        self._read(c, both)
+            self.made = n
+        log = self.log
+        if log:
+            ids = self.conn_ids
+            for key in log:
+                both = min(key, _back(key))
+                conv = ids.get(both)
+                if conv is None:
+                    orphans[both] = None
+                else:
+                    self._read(conv, both)
+            log.clear()
+        return self.values
+
+    def _read(self, c: int, both: _Key) -> None:
+        bases = self.bases
+        self.values[2 * c] = _pair_numbers(bases.get(_back(both)))
+        self.values[2 * c + 1] = _pair_numbers(bases.get(both))
+
+    def keep(self, seqs: SeqTracker, fwd: Arr, rev: Arr, conns: Arr, after: Arr) -> None:
+        """The bases a block leaves: per conversation that set them, its last setter's
+        (``after``: its own direction's, then the other's)."""
+        self.values[fwd] = after[:, 0:2]
+        self.values[rev] = after[:, 2:4]
+        self.dirty[conns] = True
+        seqs.settle = self.settle
+
+    def settle(self, key: _Key) -> None:
+        """Write the bases of ``key``'s conversation into SeqTracker's, where a replay set them
+        since."""
+        both = min(key, _back(key))
+        c = self.conn_ids.get(both)
+        if c is None or c >= self.made or not self.dirty[c]:
+            return
+        self.dirty[c] = False
+        bases = self.bases
+        (sb, ab), (rsb, rab) = self.values[2 * c + 1].tolist(), self.values[2 * c].tolist()
+        back = _back(both)
+        if back != both:
+            bases[back] = (None if rsb < 0 else rsb, None if rab < 0 else rab)
+        bases[both] = (None if sb < 0 else sb, None if ab < 0 else ab)
 
 
 def fits(fast: FastLine, fl: Arr, seq: Arr) -> bool:
@@ -59,6 +141,10 @@ def replay(fast: FastLine, pid: Arr, fl: Arr, seq: Arr, ack: Arr, rel: Arr) -> N
     that keep them relative. SeqTracker's state moves as it would line by line."""
     seqs, keys = fast.seqs, fast.pair_keys()
     per = fast.per_pair()
+    store = fast.conv_bases
+    if store is None:
+        store = fast.conv_bases = ConvBases(fast)
+    values = store.update()
     conn = per[pid, 1]
     fwd = conn * 2 + per[pid, 2]  # a number per direction (key): both ends of one pair
     rev = conn * 2 + per[pid, 3]
@@ -67,8 +153,7 @@ def replay(fast: FastLine, pid: Arr, fl: Arr, seq: Arr, ack: Arr, rel: Arr) -> N
     conv = tcp & (fl & ACK != 0) & (ack >= 0)
     notes = np.flatnonzero(syn & (fl & ACK == 0) & (seq >= 0))
     note_val = (seq[notes] + 1) & _MASK
-    uniq, inv = np.unique(pid, return_inverse=True)
-    at_start = bases_of(seqs.bases, keys, uniq)[inv]
+    at_start = values[fwd]
     setter = conv & syn
     cand = np.flatnonzero(conv & (at_start[:, 0] == NONE))
     setter[cand[np.unique(conn[cand], return_index=True)[1]]] = True
@@ -78,7 +163,10 @@ def replay(fast: FastLine, pid: Arr, fl: Arr, seq: Arr, ack: Arr, rel: Arr) -> N
         after = _set_bases(fast, done, pid, fl, seq, ack, fwd, rev, notes, note_val, rel)
     _add_bases(per, pid, conv, setter, done, after, at_start, seq, ack, rel)
     if len(done):
-        _keep_bases(fast, done, pid, conn, after)
+        back = done[::-1]
+        last = len(done) - 1 - np.unique(conn[back], return_index=True)[1]
+        lines = done[last]
+        store.keep(seqs, fwd[lines], rev[lines], conn[lines], after[last])
     if len(notes):
         seqs.syns.update(zip([keys[p] for p in pid[notes].tolist()], note_val.tolist(),
                              strict=True))
@@ -144,23 +232,29 @@ def _add_bases(per: Arr, pid: Arr, conv: Arr, setter: Arr, done: Arr, after: Arr
                at_start: Arr, seq: Arr, ack: Arr, rel: Arr) -> None:
     """Every other ACK: the bases of its conversation as the last line that set them before
     it left them (or as they were) added to its numbers; kept relative without a base."""
-    conn = per[pid, 1]
-    rows = np.flatnonzero(conv)
-    if not len(rows):
+    r = np.flatnonzero(conv & ~setter)
+    if not len(r):
         return
-    by_conn = rows[np.argsort(conn[rows], kind="stable")]  # rows in order within one
-    c = conn[by_conn]
-    k = np.arange(len(by_conn))
-    group = np.maximum.accumulate(np.where(_starts(c), k, 0))
-    last = np.maximum.accumulate(np.where(setter[by_conn], k, -1))
-    todo = ~setter[by_conn]
-    r, last, group = by_conn[todo], last[todo], group[todo]
     base = at_start[r]
-    since = last >= group  # a line of the conversation set the bases before this one
-    if since.any():
-        j = np.searchsorted(done, by_conn[last[since]])
-        same = per[pid[r[since]], 2] == per[pid[done[j]], 2]
-        base[since] = np.where(same[:, None], after[j, 0:2], after[j, 2:4])
+    if len(done):  # the rows of the conversations a line set the bases of: in turn in each
+        conn = per[pid, 1]
+        mark = np.zeros(int(conn.max()) + 1, bool)
+        mark[conn[done]] = True
+        rows = np.flatnonzero(conv & mark[conn])
+        by_conn = rows[np.argsort(conn[rows], kind="stable")]  # rows in order within one
+        k = np.arange(len(by_conn))
+        group = np.maximum.accumulate(np.where(_starts(conn[by_conn]), k, 0))
+        last = np.maximum.accumulate(np.where(setter[by_conn], k, -1))
+        todo = ~setter[by_conn]
+        after_set, last, group = by_conn[todo], last[todo], group[todo]
+        since = last >= group  # a line of the conversation set the bases before this one
+        if since.any():
+            j = np.searchsorted(done, by_conn[last[since]])
+            same = per[pid[after_set[since]], 2] == per[pid[done[j]], 2]
+            at = np.empty(len(pid), np.int64)
+            at[r] = np.arange(len(r))
+            base[at[after_set[since]]] = np.where(
+                same[:, None], after[j, 0:2], after[j, 2:4])
     sb, ab = base[:, 0], base[:, 1]
     s, a = seq[r], ack[r]
     keep = (ab < 0) | ((s >= 0) & (sb < 0))
@@ -177,18 +271,3 @@ def _starts(values: Arr) -> Arr:
     out[:1] = True
     np.not_equal(values[1:], values[:-1], out=out[1:])
     return out
-
-
-def _keep_bases(fast: FastLine, done: Arr, pid: Arr, conn: Arr, after: Arr) -> None:
-    """Write the bases the block leaves to SeqTracker: each conversation's last setter's."""
-    back = done[::-1]
-    last = len(done) - 1 - np.unique(conn[back], return_index=True)[1]
-    keys, bases = fast.pair_keys(), fast.seqs.bases
-    new: dict[_Key, tuple[int | None, int | None]] = {}
-    for p, sb, ab, rsb, rab in zip(pid[done[last]].tolist(), *after[last].T.tolist(),
-                                   strict=True):
-        key = keys[p]
-        src, sp, dst, dp = key
-        new[key] = (None if sb < 0 else sb, None if ab < 0 else ab)
-        new[(dst, dp, src, sp)] = (None if rsb < 0 else rsb, None if rab < 0 else rab)
-    bases.update(new)

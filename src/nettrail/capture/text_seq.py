@@ -19,6 +19,8 @@ numbers; that conversation's numbers stay relative (``seq_relative=True``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nettrail.model.cache import remember
 from nettrail.model.packet import ACK, SYN, TCPHeader
 
@@ -44,6 +46,11 @@ class SeqTracker:
         self.bases: dict[_Key, _Bases] = {}
         self.relative: bool | None = None
         self.syns: dict[_Key, int] = {}
+        self.settle: Callable[[_Key], None] | None = None
+        """Called before the bases of a key are read here, when another keeps some bases
+        (``text_replay``) and writes them into ``bases`` only when asked."""
+        self.log: list[_Key] | None = None
+        """When a list: the keys whose conversation's bases were set here, in order."""
 
     def syn(self, src: str, sport: int, dst: str, dport: int, seq: int) -> None:
         """Note a SYN without ACK: a pure ACK that sets the bases later hides seq + 1."""
@@ -65,6 +72,8 @@ class SeqTracker:
         if self.relative is False:
             return seq, ack, False
         fwd = (src, sport, dst, dport)
+        if self.settle is not None:
+            self.settle(fwd)
         base = self.bases.get(fwd)
         if base is None or flags & SYN:
             excerpt = self._set_base(fwd, (dst, dport, src, sport), flags, seq, ack)
@@ -82,6 +91,8 @@ class SeqTracker:
 
     def _set_base(self, fwd: _Key, rev: _Key, flags: int, seq: int | None, ack: int) -> bool:
         """Record the bases this packet sets; True if its numbers are already relative."""
+        if self.log is not None:
+            self.log.append(fwd)
         answers_syn = self.syns.get(rev) == ack  # acks the peer's SYN: absolute numbers
         if not flags & SYN and ack < _SMALL and (seq is None or seq < _SMALL) and not answers_syn:
             # an excerpt: relative numbers with no absolute ones before them

@@ -115,6 +115,7 @@ class TextSink:
         self.odd: dict[int, PacketRecord] = {}
         self.opts: dict[int, TCPOptions] = {}
         self.pair_values = np.zeros((0, 7), np.int64)
+        self.host_values = np.zeros(0, np.int64)
         self.col_values: list[tuple[int, int]] = []
         self.addr_values: dict[str, tuple[int, int]] = {}
 
@@ -156,9 +157,12 @@ class TextSink:
         self.pieces, self.rows, self.opts, self.odd = [], 0, {}, {}
         cols = empty_columns(n)
         if opts:
-            tsv[list(opts)] = [-1 if v is None else v for v in map(_TS_VAL, opts.values())]
-        pv = self._pairs()[np.maximum(pair, 0)]
-        good = (pair >= 0) & (pv[:, 6] == 1) & (plen >= 0) & (wire >= 0) & (wire < _U32)
+            tsv[np.fromiter(opts, np.int64, len(opts))] = np.fromiter(
+                (-1 if v is None else v for v in map(_TS_VAL, opts.values())), np.int64,
+                len(opts))
+        at = np.maximum(pair, 0)
+        family, src, dst, proto, sport, dport, fits = (v[at] for v in self._pairs().T)
+        good = (pair >= 0) & (fits == 1) & (plen >= 0) & (wire >= 0) & (wire < _U32)
         good &= (seq < _U32) & (ack < _U32) & (win <= 0xFFFF) & (tsv < _U32) & (ecr >= -1)
         good &= (seq >= -1) & (ack >= -1) & (win >= -1) & (tsv >= -1) & (flags >= -1)
         cols["ts"][:] = ts
@@ -168,13 +172,13 @@ class TextSink:
         cv = self._cols()[np.maximum(col, 0)]
         cols["iface"][:] = np.where(col >= 0, cv[:, 0], -1)
         cols["direction"][:] = np.where(col >= 0, cv[:, 1], 0)
-        ok = good.nonzero()
-        pv_ok = pv[ok]
-        for k, name in enumerate(("family", "src", "dst", "proto", "sport", "dport")):
-            cols[name][ok] = pv_ok[:, k]
+        every = bool(good.all())
+        ok = slice(None) if every else good.nonzero()
+        for name, values in (("family", family), ("src", src), ("dst", dst), ("proto", proto),
+                             ("sport", sport), ("dport", dport), ("wire_len", wire),
+                             ("payload_len", plen)):
+            cols[name][ok] = values if every else values[ok]
         self._tcp(cols, good, flags, seq, ack, win, tsv)
-        cols["wire_len"][ok] = wire[ok]
-        cols["payload_len"][ok] = plen[ok]
         link_columns(self.fast, cols, good)
         bad = [i for i in np.flatnonzero(~good).tolist() if i not in odd]
         if bad:
@@ -193,12 +197,18 @@ class TextSink:
              tsv: Arr) -> None:
         """The TCP columns and ``known`` bits of the good rows."""
         tcp = good & (flags >= 0)
-        t = tcp.nonzero()
-        cols["flags"][t] = flags[t] & 0xFFFF
-        cols["seq"][t] = np.maximum(seq[t], 0)
-        cols["ack"][t] = np.maximum(ack[t], 0)
-        cols["window"][t] = np.maximum(win[t], 0)
-        cols["ts_val"][t] = np.maximum(tsv[t], 0)
+        if tcp.all():  # the usual case: every row, no index
+            cols["flags"][:] = flags & 0xFFFF
+            for name, values in (("seq", seq), ("ack", ack), ("window", win), ("ts_val", tsv)):
+                np.maximum(values, 0, out=cols[name], casting="unsafe")
+            t: Any = slice(None)
+        else:
+            t = tcp.nonzero()
+            cols["flags"][t] = flags[t] & 0xFFFF
+            cols["seq"][t] = np.maximum(seq[t], 0)
+            cols["ack"][t] = np.maximum(ack[t], 0)
+            cols["window"][t] = np.maximum(win[t], 0)
+            cols["ts_val"][t] = np.maximum(tsv[t], 0)
         rel = flags > 0xFFFF
         has_seq, has_ack, has_win = seq >= 0, ack >= 0, win >= 0
         full = has_seq & has_ack & has_win & ~rel
@@ -210,28 +220,65 @@ class TextSink:
     def _pairs(self) -> Arr:
         """Per address pair of the FastLine: family, src, dst, proto, sport, dport and whether
         the columns hold it (both addresses of the line's IP version). The pairs made since
-        the last call are added a field at a time."""
-        new = self.fast.pairs[len(self.pair_values):]
+        the last call are added from ``FastLine.per_pair`` where both hosts are canonical
+        dotted quads, the others a field at a time."""
+        start = len(self.pair_values)
+        new = self.fast.pairs[start:]
         if new:
-            ips = list(map(_IP, new))
-            srcs, dsts = list(map(_SRC, ips)), list(map(_DST, ips))
-            ends = chain.from_iterable(zip(srcs, dsts, strict=True))
-            found = self._addresses(dict.fromkeys(ends))
-            at = dict(zip(found, range(len(found)), strict=True))
-            values = np.array(list(found.values()), np.int64).reshape(-1, 2)
             n = len(new)
-            src = values[np.fromiter(map(at.__getitem__, srcs), np.int64, n)]
-            dst = values[np.fromiter(map(at.__getitem__, dsts), np.int64, n)]
+            per = self.fast.per_pair()[start : start + n]
             rows = np.empty((n, 7), np.int64)
-            rows[:, 0:2] = src
-            rows[:, 2] = dst[:, 1]
-            rows[:, 3] = np.fromiter(map(_PROTO, ips), np.int64, n)
-            rows[:, 4] = np.fromiter(map(_SPORT, new), np.int64, n)
-            rows[:, 5] = np.fromiter(map(_DPORT, new), np.int64, n)
-            version = np.fromiter(map(_VERSION, ips), np.int64, n)
-            rows[:, 6] = (src[:, 0] == dst[:, 0]) & (dst[:, 0] == version)
+            rows[:, 0] = 4
+            rows[:, 1:3] = self._hosts(per[:, 7:9])
+            rows[:, 3:6] = per[:, 4:7]
+            rows[:, 6] = 1
+            other = np.flatnonzero((rows[:, 1] < 0) | (rows[:, 2] < 0)).tolist()
+            if other:
+                rows[other] = self._other_pairs([new[i] for i in other])
             self.pair_values = np.concatenate([self.pair_values, rows])
         return self.pair_values if len(self.pair_values) else np.zeros((1, 7), np.int64)
+
+    def _hosts(self, numbers: Arr) -> Arr:
+        """The values of the FastLine's dotted-quad hosts of these numbers (-1: none, or one
+        not printed canonically). The hosts seen since the last call are read at once."""
+        values = self.host_values
+        new = self.fast.v4_host_list[len(values):]
+        if new:
+            quads = _QUADS.findall("\n".join(new) + "\n")
+            if len(quads) != len(new):  # a text of more than one line: none is read here
+                quads = [""] * len(new)
+            got = np.full(len(new), -1, np.int64)
+            canon = ".".join(q for q in quads if q)
+            if canon:
+                octets = np.fromstring(canon, np.int64, sep=".").reshape(-1, 4)
+                got[np.flatnonzero(list(map(bool, quads)))] = octets @ _PLACES
+            values = self.host_values = np.concatenate([values, got])
+        if not len(values):
+            return np.full(numbers.shape, -1, np.int64)
+        out: Arr = np.where(numbers >= 0, values[np.maximum(numbers, 0)], -1)
+        return out
+
+    def _other_pairs(self, new: list[Any]) -> Arr:
+        """The rows of ``_pairs`` of ``new`` pairs, a field at a time, their addresses read
+        in order (a name is interned as first seen)."""
+        ips = list(map(_IP, new))
+        srcs, dsts = list(map(_SRC, ips)), list(map(_DST, ips))
+        ends = chain.from_iterable(zip(srcs, dsts, strict=True))
+        found = self._addresses(dict.fromkeys(ends))
+        at = dict(zip(found, range(len(found)), strict=True))
+        values = np.array(list(found.values()), np.int64).reshape(-1, 2)
+        n = len(new)
+        src = values[np.fromiter(map(at.__getitem__, srcs), np.int64, n)]
+        dst = values[np.fromiter(map(at.__getitem__, dsts), np.int64, n)]
+        rows = np.empty((n, 7), np.int64)
+        rows[:, 0:2] = src
+        rows[:, 2] = dst[:, 1]
+        rows[:, 3] = np.fromiter(map(_PROTO, ips), np.int64, n)
+        rows[:, 4] = np.fromiter(map(_SPORT, new), np.int64, n)
+        rows[:, 5] = np.fromiter(map(_DPORT, new), np.int64, n)
+        version = np.fromiter(map(_VERSION, ips), np.int64, n)
+        rows[:, 6] = (src[:, 0] == dst[:, 0]) & (dst[:, 0] == version)
+        return rows
 
     def _addresses(self, texts: Iterable[str]) -> dict[str, tuple[int, int]]:
         """``address_value`` of each address text (in order: a name is interned as first
