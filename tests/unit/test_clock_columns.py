@@ -152,14 +152,9 @@ def test_own_sides_are_the_sides_of_unjoined_sets(seed: int) -> None:
 def _estimate_by_lists(upper: list[int], lower: list[int], loose: list[int],
                        ) -> clock.PairEstimate:
     """The estimate from sorted bounds as lists, every contradicting extreme dropped one at
-    a time (the reference for ``_estimate_from``, which reads only what it needs)."""
-    while upper and lower and lower[-1] > upper[0] and len(upper) + len(lower) > 2:
-        up_gap = statistics.median(upper) - upper[0]
-        low_gap = lower[-1] - statistics.median(lower)
-        if (up_gap >= low_gap and len(upper) > 1) or len(lower) == 1:
-            upper.pop(0)
-        else:
-            lower.pop()
+    a time (``clock._rejected``, always run: the reference for ``_estimate_from``, which
+    reads only what it needs)."""
+    upper, lower = clock._rejected(upper, lower)
     if upper and lower:
         hi, lo = upper[0], lower[-1]
         if lo <= hi:
