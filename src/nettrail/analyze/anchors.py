@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -30,6 +30,7 @@ from nettrail.analyze.correlate import (
     _timed,
 )
 from nettrail.analyze.row_sightings import take
+from nettrail.model.cache import Memo
 from nettrail.model.flow import Endpoint
 
 Ints = npt.NDArray[np.int64]
@@ -102,15 +103,25 @@ def form_sides(forms: Sequence[Form], flows: UnionFind, ends: UnionFind) -> Side
     return Sides(np.array(of_form, np.int64), groups, [o for _g, o in keys], partner)
 
 
+def numbered_ends(forms: Sequence[Form]) -> tuple[Ints, Ints, list[Endpoint]]:
+    """Each form's source and destination endpoint as a number (equal endpoints, equal
+    numbers: from 0, the sources' first, in order), and the endpoints in number order."""
+    number: Memo[Endpoint, int] = Memo(lambda _end: len(number))
+    get = number.__getitem__
+    src = np.fromiter(map(get, map(_SRC, forms)), np.int64, len(forms))
+    dst = np.fromiter(map(get, map(_DST, forms)), np.int64, len(forms))
+    return src, dst, list(number)
+
+
+_SRC = itemgetter(0)
+_DST = itemgetter(1)
+
+
 def own_sides(forms: Sequence[Form]) -> Sides:
     """``form_sides(forms, UnionFind(), UnionFind())``, the sets all of one item, in bulk:
     the ends numbered, a form's connection its two ends' numbers in order, its orientation
     the order of their texts (the sides numbered otherwise; the same sides)."""
-    number: dict[Endpoint, int] = {}
-    add = number.setdefault
-    src = np.array([add(s, len(number)) for s, _d in forms], np.int64)
-    dst = np.array([add(d, len(number)) for _s, d in forms], np.int64)
-    points = list(number)
+    src, dst, points = numbered_ends(forms)
     by_value = np.empty(len(points), np.int64)  # each end's place in value order
     by_value[sorted(range(len(points)), key=points.__getitem__)] = np.arange(len(points))
     texts = [str(p) for p in points]

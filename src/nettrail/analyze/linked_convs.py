@@ -11,16 +11,14 @@ are objects.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.analyze.anchors import Links, PointColumns
+from nettrail.analyze.anchors import Links, PointColumns, numbered_ends
 from nettrail.analyze.columns import groups
 from nettrail.analyze.tracks import Conversation, Track, _components, _conv_order
-from nettrail.model.flow import Endpoint
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6
 
 Ints = npt.NDArray[np.int64]
@@ -62,18 +60,6 @@ def conversation_members(firsts: Ints, links: Links, ends: FormEnds | None = Non
     return [m for m in members if len(m)]
 
 
-class _Numbers(dict[Endpoint, int]):
-    """A number for each endpoint, from 0 in the order first asked for."""
-
-    def __missing__(self, key: Endpoint) -> int:
-        number = self[key] = len(self)
-        return number
-
-
-_SRC = itemgetter(0)
-_DST = itemgetter(1)
-
-
 class FormEnds(NamedTuple):
     """The points' forms one after the other (``PointColumns.forms``, point by point): each
     one's source and destination endpoint as numbers (equal endpoints, equal numbers)."""
@@ -84,10 +70,8 @@ class FormEnds(NamedTuple):
 
 def form_ends(columns: Sequence[PointColumns]) -> FormEnds:
     """``FormEnds`` of the points' forms."""
-    number = _Numbers().__getitem__
-    forms = [f for c in columns for f in c.forms]
-    return FormEnds(np.fromiter(map(number, map(_SRC, forms)), np.int64, len(forms)),
-                    np.fromiter(map(number, map(_DST, forms)), np.int64, len(forms)))
+    src, dst, _ends = numbered_ends([f for c in columns for f in c.forms])
+    return FormEnds(src, dst)
 
 
 def _nodes(columns: Sequence[PointColumns], ends: FormEnds) -> tuple[Ints, Ints]:
