@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.analyze.columns import groups, rows_in
+from nettrail.analyze.columns import groups, rows_in, sort_order
 from nettrail.analyze.flows import COPY_WINDOW_NS
 from nettrail.analyze.icmp_tie import named_flows
 from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord
@@ -162,19 +162,14 @@ def _late(col: Callable[[str], npt.NDArray[Any]], rows: Ints, src_end: Ints) -> 
     seq = np.where((known & K_SEQ) != 0, col("seq")[rows].astype(np.int64), -1)
     flags = col("flags")[rows].astype(np.int64)
     plen = col("payload_len")[rows].astype(np.int64)
-    if int(flags.max()) < 1 << 9 and int(plen.max()) < 1 << 16:
-        # exact packing: seq + 1 takes 33 bits, flags 9, the payload length 16
-        order = np.lexsort((((seq + 1) << 9 | flags) << 16 | plen, src_end))
-        sorted_keys: tuple[Ints, ...] = (src_end[order], ((seq + 1) << 9 | flags)[order] << 16
-                                         | plen[order])
-    else:
-        order = np.lexsort((plen, (seq + 1) << 16 | flags, src_end))
-        sorted_keys = (src_end[order], ((seq + 1) << 16 | flags)[order], plen[order])
+    keys = (src_end, seq, flags, plen)
+    order = sort_order(*keys)
     n = len(rows)
     new = np.zeros(n, np.bool_)
     new[0] = True
-    for k in sorted_keys:
-        new[1:] |= k[1:] != k[:-1]
+    for k in keys:
+        s = k[order]
+        new[1:] |= s[1:] != s[:-1]
     # the sort is stable: a group's first row in sorted order is its first in row order
     start = np.maximum.accumulate(np.where(new, np.arange(n), 0))
     ts = col("ts")[rows][order]
