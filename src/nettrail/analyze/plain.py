@@ -201,8 +201,8 @@ def _requests(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: In
     flags = cols.flags[arrays.head[picked]]
     syns = picked[(flags & SYN) != 0]
     side = (cols.flags[arrays.head[syns]] & ACK) != 0
-    size = arrays.end[syns] - arrays.start[syns]
-    f = cols.form[arrays.members[np.repeat(arrays.start[syns], size) + _ranges(size)]]
+    numbers, size = _track_members(arrays, syns)
+    f = cols.form[numbers]
     client = np.where(np.repeat(side, size), ends.dst[f], ends.src[f])
     n_ends = int(max(ends.src.max(), ends.dst.max())) + 1
     known = np.unique(np.repeat(conv_of[syns], size) * n_ends + client)
@@ -216,12 +216,14 @@ def _requests(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: In
     return out
 
 
-def _ranges(size: Ints) -> Ints:
-    """0 .. size[i] - 1 for each i, one after the other."""
+def _track_members(arrays: TrackArrays, which: Ints) -> tuple[Ints, Ints]:
+    """The sightings of tracks ``which``, one track after the other, and each one's count."""
+    size = arrays.end[which] - arrays.start[which]
     if not len(size):
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), size
     ends = np.cumsum(size)
-    return np.arange(int(ends[-1]), dtype=np.int64) - np.repeat(ends - size, size)
+    within = np.arange(int(ends[-1]), dtype=np.int64) - np.repeat(ends - size, size)
+    return arrays.members[np.repeat(arrays.start[which], size) + within], size
 
 
 def _objects(lazy: Sequence[Sequence[Sighting]], arrays: TrackArrays,
@@ -231,8 +233,7 @@ def _objects(lazy: Sequence[Sequence[Sighting]], arrays: TrackArrays,
     if not members:
         return []
     wanted = np.concatenate(members)
-    size = arrays.end[wanted] - arrays.start[wanted]
-    numbers = arrays.members[np.repeat(arrays.start[wanted], size) + _ranges(size)]
+    numbers, size = _track_members(arrays, wanted)
     base = np.cumsum([0, *(len(v) for v in lazy)])
     point = np.searchsorted(base, numbers, side="right") - 1
     for p, v in enumerate(lazy):
