@@ -58,6 +58,18 @@ _QUADS = re.compile(rf"(?:({_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET})|[^\n]*)\n")
 not (empty)."""
 _PLACES = np.array([1 << 24, 1 << 16, 1 << 8, 1], np.int64)
 _NONE = np.zeros((0, 4), np.int64)
+
+
+def _dotted_quads(texts: list[str]) -> tuple[list[bool], Arr]:
+    """Which of ``texts`` are canonical dotted quads, and those ones' values in order, all
+    read at once (none is, when a text holds a line end)."""
+    quads = _QUADS.findall("\n".join(texts) + "\n") if texts else []
+    if len(quads) != len(texts):
+        return [False] * len(texts), _NONE[:, 0]
+    canon = ".".join(q for q in quads if q)
+    octets = np.fromstring(canon, np.int64, sep=".").reshape(-1, 4) if canon else _NONE
+    values: Arr = octets @ _PLACES
+    return list(map(bool, quads)), values
 _FIELDS = ("ts", "line", "pair", "col", "flags", "seq", "ack", "win", "plen", "wire", "tsv",
            "ecr")
 """The fields of a Chunk, in its order."""
@@ -197,18 +209,10 @@ class TextSink:
              tsv: Arr) -> None:
         """The TCP columns and ``known`` bits of the good rows."""
         tcp = good & (flags >= 0)
-        if tcp.all():  # the usual case: every row, no index
-            cols["flags"][:] = flags & 0xFFFF
-            for name, values in (("seq", seq), ("ack", ack), ("window", win), ("ts_val", tsv)):
-                np.maximum(values, 0, out=cols[name], casting="unsafe")
-            t: Any = slice(None)
-        else:
-            t = tcp.nonzero()
-            cols["flags"][t] = flags[t] & 0xFFFF
-            cols["seq"][t] = np.maximum(seq[t], 0)
-            cols["ack"][t] = np.maximum(ack[t], 0)
-            cols["window"][t] = np.maximum(win[t], 0)
-            cols["ts_val"][t] = np.maximum(tsv[t], 0)
+        t: Any = slice(None) if tcp.all() else tcp.nonzero()  # the usual case: every row
+        cols["flags"][t] = flags[t] & 0xFFFF
+        for name, values in (("seq", seq), ("ack", ack), ("window", win), ("ts_val", tsv)):
+            cols[name][t] = np.maximum(values[t], 0)
         rel = flags > 0xFFFF
         has_seq, has_ack, has_win = seq >= 0, ack >= 0, win >= 0
         full = has_seq & has_ack & has_win & ~rel
@@ -244,14 +248,9 @@ class TextSink:
         values = self.host_values
         new = self.fast.v4_host_list[len(values):]
         if new:
-            quads = _QUADS.findall("\n".join(new) + "\n")
-            if len(quads) != len(new):  # a text of more than one line: none is read here
-                quads = [""] * len(new)
+            is_quad, quad_values = _dotted_quads(new)
             got = np.full(len(new), -1, np.int64)
-            canon = ".".join(q for q in quads if q)
-            if canon:
-                octets = np.fromstring(canon, np.int64, sep=".").reshape(-1, 4)
-                got[np.flatnonzero(list(map(bool, quads)))] = octets @ _PLACES
+            got[np.flatnonzero(is_quad)] = quad_values
             values = self.host_values = np.concatenate([values, got])
         if not len(values):
             return np.full(numbers.shape, -1, np.int64)
@@ -286,14 +285,10 @@ class TextSink:
         cache = self.addr_values
         found = {t: cache.get(t) for t in texts}
         new = [t for t, got in found.items() if got is None]
-        quads = _QUADS.findall("\n".join(new) + "\n") if new else []
-        if len(quads) != len(new):  # a text of more than one line: none is read at once
-            quads = [""] * len(new)
-        canon = ".".join(q for q in quads if q)
-        octets = np.fromstring(canon, np.int64, sep=".").reshape(-1, 4) if canon else _NONE
-        values = iter((octets @ _PLACES).tolist())
+        is_quad, quad_values = _dotted_quads(new)
+        values = iter(quad_values.tolist())
         got = [(4, next(values)) if quad else self._value(text)
-               for text, quad in zip(new, quads, strict=True)]
+               for text, quad in zip(new, is_quad, strict=True)]
         found.update(zip(new, got, strict=True))
         if len(cache) + len(new) > CACHE_LIMIT:
             cache.clear()
