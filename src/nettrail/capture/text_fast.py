@@ -577,10 +577,7 @@ class FastLine:
             if version == 4 and V4_HOST.match(text) is not None:
                 addr = text  # a dotted quad: what split_endpoint gives, without its work
                 if self.by_fields:  # numbered for the table's columns
-                    hosts = self.v4_hosts
-                    if len(hosts) >= CACHE_LIMIT:
-                        hosts.clear()
-                    hosts[text] = len(self.v4_host_list)
+                    remember(self.v4_hosts, text, len(self.v4_host_list))
                     self.v4_host_list.append(text)
             else:
                 try:
