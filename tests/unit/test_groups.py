@@ -1,5 +1,6 @@
 """``columns.groups`` numbers rows as one lexicographic sort of its columns does, however
-the columns pack (narrow ones into one key, wide ones, past 62 bits, each a key of its own)."""
+the columns pack (narrow ones into one key, wide ones, past 62 bits, each a key of its own);
+the sorts by packed value and row number are numpy's stable argsort and unique."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from nettrail.analyze.columns import groups, sort_order
+from nettrail.analyze.columns import (
+    groups,
+    hash_order,
+    row_hash,
+    sort_order,
+    sorted_runs,
+    stable_order,
+    unique_values,
+)
 
 
 def _by_lexsort(*cols: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
@@ -56,3 +65,42 @@ def test_sort_order_is_the_stable_lexicographic_order(seed: int) -> None:
         n = int(rng.integers(1, 500))
         cols = [_column(rng, int(rng.integers(0, 4)), n) for _ in range(int(rng.integers(1, 5)))]
         assert sort_order(*cols).tolist() == np.lexsort(cols[::-1]).tolist()
+
+
+_DTYPES = (np.int64, np.uint64, np.int32, np.uint16, np.uint8, np.int8, np.bool_)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stable_order_is_the_stable_argsort(seed: int) -> None:
+    """Every integer width, spreads narrow and too wide to pack (the argsort then), columns
+    already in order, empty and one-row columns, hashes (``hash_order``); the runs of equal
+    values and the distinct values are ``np.unique``'s."""
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        n = int(rng.choice([0, 1, 2, int(rng.integers(3, 3000))]))
+        dtype = _DTYPES[int(rng.integers(len(_DTYPES)))]
+        if dtype is np.bool_:
+            v: npt.NDArray[Any] = rng.integers(0, 2, n).astype(np.bool_)
+        else:
+            info = np.iinfo(dtype)
+            span = int(rng.choice([3, 100, 2 ** 20, 2 ** 40, int(info.max)]))
+            lo = max(int(info.min), -span) if rng.random() < 0.5 else 0
+            v = rng.integers(lo, min(int(info.max), lo + span), n, dtype=dtype, endpoint=True)
+        if rng.random() < 0.2:
+            v = np.sort(v)
+        order = stable_order(v)
+        assert order.dtype == np.int64
+        assert np.array_equal(order, np.argsort(v, kind="stable"))
+        h = row_hash(v)
+        assert np.array_equal(hash_order(h), np.argsort(h, kind="stable"))
+        assert np.array_equal(unique_values(v), np.unique(v))
+        number, starts = sorted_runs(v, order)
+        _u, first, inverse = np.unique(v, return_index=True, return_inverse=True)
+        assert np.array_equal(number, inverse.reshape(-1))
+        assert np.array_equal(order[starts], first)
+
+
+def test_hash_order_when_hashes_share_their_high_bits() -> None:
+    """Two different hashes alike in the bits packed beside the row numbers: the argsort."""
+    h = np.array([5 << 40, (5 << 40) + 1, 3, 5 << 40, 2 ** 64 - 1, 2 ** 64 - 2], np.uint64)
+    assert np.array_equal(hash_order(h), np.argsort(h, kind="stable"))

@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from nettrail.model.analysis import Analysis, PointSummary
+from nettrail.model.analysis import Analysis, NatTranslation, PointSummary
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.report.json import (
@@ -16,6 +16,8 @@ from nettrail.report.json import (
     connection_texts,
     finding_dict,
     finding_json,
+    nat_dict,
+    nat_texts,
     render,
     to_dict,
 )
@@ -103,3 +105,21 @@ def test_render_matches_the_encoder_on_recorded_captures() -> None:
         out = io.StringIO()
         render(analysis, out)
         assert out.getvalue() == reference(analysis)
+
+
+def test_nat_texts_are_what_the_encoder_writes() -> None:
+    """Endpoints and connections repeat (their texts are made once), equal ones as other
+    objects; no point judged, no connection, quoted rules, text needing escapes."""
+    a, b = Endpoint("198.51.100.2", 40000), Endpoint("203.0.113.10", 22)
+    a2 = Endpoint("198.51.100.2", 40000)
+    c = Endpoint("2001:db8::\u00e9\"", 7)
+    key = FlowKey.of(6, a, b)
+    many = [NatTranslation("dnat", "request", b, c, "edge", "core", "edge", 12, key),
+            NatTranslation("snat", "reply", a2, b, "p\u00e9 \"q\"\\", "x", None, 0,
+                           FlowKey.of(6, a2, b)),
+            NatTranslation("dnat", "request", b, c, "edge", "core", "edge", 2 ** 63, None),
+            NatTranslation("snat", "request", a, c, "a", "b", "b", 3, FlowKey(17, c, a),
+                           ("-A PREROUTING -j DNAT \"x\"", "flow,\u00e9")),
+            NatTranslation("dnat", "request", b, c, "edge", "core", "edge", 12, key)]
+    assert nat_texts(many) == [ENCODE(nat_dict(t)) for t in many]
+    assert nat_texts([]) == []

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from nettrail.analyze.columns import stable_order, unique_values
 from nettrail.analyze.correlate import (
     CONF_STRONG,
     CONF_STRONG_CONFIRMED,
@@ -106,11 +107,15 @@ def form_sides(forms: Sequence[Form], flows: UnionFind, ends: UnionFind) -> Side
 def numbered_ends(forms: Sequence[Form]) -> tuple[Ints, Ints, list[Endpoint]]:
     """Each form's source and destination endpoint as a number (equal endpoints, equal
     numbers: from 0, the sources' first, in order), and the endpoints in number order."""
+    ends = [*map(_SRC, forms), *map(_DST, forms)]
+    # by identity first (equal endpoints are mostly one object: a dict of ints is quick,
+    # an endpoint's own hash is not), then the distinct objects by value
+    ids = list(map(id, ends))
+    objects = dict(zip(ids, ends, strict=True))  # each identity's object, in order
     number: Memo[Endpoint, int] = Memo(lambda _end: len(number))
-    get = number.__getitem__
-    src = np.fromiter(map(get, map(_SRC, forms)), np.int64, len(forms))
-    dst = np.fromiter(map(get, map(_DST, forms)), np.int64, len(forms))
-    return src, dst, list(number)
+    of_id = dict(zip(objects, map(number.__getitem__, objects.values()), strict=True))
+    both = np.fromiter(map(of_id.__getitem__, ids), np.int64, len(ids))
+    return both[:len(forms)], both[len(forms):], list(number)
 
 
 _SRC = itemgetter(0)
@@ -187,16 +192,20 @@ def _or_minus_one(values: list[int | None]) -> Ints:
     return np.array([-1 if v is None else v for v in values], np.int64)
 
 
+Deferred = tuple[list[Sighting], list[Sighting], list[Match]]
+
+
 class Anchors(NamedTuple):
     """The anchors of two points as sighting numbers (``a`` at A, ``b`` at B, in match
     order), which of them hold a key one sighting holds at each point (``keyed``; the others
     are retransmissions told apart by IP ID), and the keys several sightings hold
-    (``deferred``: A's and B's sightings), for matching in corrected time."""
+    (``deferred``: A's and B's sightings, and their ``_by_ip_id`` matches), for matching in
+    corrected time."""
 
     a: Ints
     b: Ints
     keyed: Bools
-    deferred: list[tuple[list[Sighting], list[Sighting]]]
+    deferred: list[Deferred]
 
 
 class Links(NamedTuple):
@@ -226,11 +235,12 @@ def anchor_indexes(pairs: StrongPairs) -> Anchors:
             continue
         la: list[Sighting] = xa if type(xa) is list else [xa]  # type: ignore[list-item]
         lb: list[Sighting] = xb if type(xb) is list else [xb]  # type: ignore[list-item]
-        for m in _by_ip_id(la, lb, set()):
+        found = _by_ip_id(la, lb, set())
+        for m in found:
             ia.append(m.a.idx)
             ib.append(m.b.idx)
             keyed.append(False)
-        deferred.append((la, lb))
+        deferred.append((la, lb, found))
     return Anchors(np.array(ia, np.int64), np.array(ib, np.int64), np.array(keyed, np.bool_),
                    deferred)
 
@@ -267,7 +277,7 @@ def coded_anchors(ca: PointColumns, cb: PointColumns, keys: int,
     ia = [single_a]
     ib = [at_b[ka[single_a]]]
     keyed = [np.ones(len(single_a), np.bool_)]
-    deferred: list[tuple[list[Sighting], list[Sighting]]] = []
+    deferred: list[Deferred] = []
     several = np.flatnonzero(both & ~once)
     if len(several):
         more_a, more_b, more_place = _several(ca, cb, several, deferred)
@@ -275,19 +285,19 @@ def coded_anchors(ca: PointColumns, cb: PointColumns, keys: int,
         ia.append(more_a)
         ib.append(more_b)
         keyed.append(np.zeros(len(more_a), np.bool_))
-    order = np.argsort(np.concatenate(places), kind="stable")
+    order = stable_order(np.concatenate(places))
     return Anchors(np.concatenate(ia)[order], np.concatenate(ib)[order],
                    np.concatenate(keyed)[order], deferred)
 
 
 def _several(ca: PointColumns, cb: PointColumns, rows_a: Ints,
-             deferred: list[tuple[list[Sighting], list[Sighting]]]) -> tuple[Ints, Ints, Ints]:
+             deferred: list[Deferred]) -> tuple[Ints, Ints, Ints]:
     """The keys several sightings hold (A's sightings with them: ``rows_a``): each key's
     sightings at A and B in order, added to ``deferred`` in A's order, and their
     ``_by_ip_id`` matches (A's, B's numbers, and the place: the key's first A sighting)."""
     assert ca.key is not None and cb.key is not None
     ka, kb = ca.key, cb.key
-    wanted = np.unique(ka[rows_a])
+    wanted = unique_values(ka[rows_a])
     rows_b = np.flatnonzero(np.isin(kb, wanted))
     by_key_b: dict[int, list[Sighting]] = {}
     for s, k in zip(take(cb.items, rows_b), kb[rows_b].tolist(), strict=True):
@@ -304,8 +314,9 @@ def _several(ca: PointColumns, cb: PointColumns, rows_a: Ints,
     place: list[int] = []
     for k, (first, la) in by_key_a.items():
         lb = by_key_b[k]
-        deferred.append((la, lb))
-        for m in _by_ip_id(la, lb, set()):
+        found = _by_ip_id(la, lb, set())
+        deferred.append((la, lb, found))
+        for m in found:
             out_a.append(m.a.idx)
             out_b.append(m.b.idx)
             place.append(first)
@@ -331,9 +342,10 @@ def full_links(ca: PointColumns, cb: PointColumns, anchors: Anchors, offset_ba: 
     conf = np.where(within & sure, CONF_STRONG_CONFIRMED, CONF_STRONG)[took]
     used: set[int] = set()
     more: list[Match] = []
-    for la, lb in anchors.deferred:
-        more.extend(_by_ip_id(la, lb, used))
-    for la, lb in anchors.deferred:
+    for _la, _lb, found in anchors.deferred:  # (``_by_ip_id`` marks what it matched)
+        more.extend(found)
+        used.update(id(s) for m in found for s in (m.a, m.b))
+    for la, lb, _found in anchors.deferred:
         more.extend(_timed(la, lb, offset_ba, tol, CONF_STRONG_TIMED, used))
     return Links(np.concatenate([ia[took], np.array([m.a.idx for m in more], np.int64)]),
                  np.concatenate([ib[took], np.array([m.b.idx for m in more], np.int64)]),

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.anchors import PointColumns
-from nettrail.analyze.columns import hashed_groups
+from nettrail.analyze.columns import hashed_groups, sorted_runs, stable_order
 from nettrail.analyze.correlate import Form, Sighting, _new_form, fold_copies
 from nettrail.analyze.row_sightings import LazySightings
 from nettrail.model.cache import Memo
@@ -159,8 +159,10 @@ def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
         high[k] = b << _FLAG_BITS | a if s.proto == PROTO_TCP else a
         low[k] = (c + 1 << _LEN_BITS | d) if s.proto == PROTO_TCP else (b + 1 << _LEN_BITS | c)
     form_id = form_id[filled]
-    u, at, inverse = np.unique(form_id, return_index=True, return_inverse=True)
-    ranked = np.argsort(at, kind="stable")
+    by_form = stable_order(form_id)
+    inverse, starts = sorted_runs(form_id, by_form)
+    u, at = form_id[by_form[starts]], by_form[starts]
+    ranked = stable_order(at)
     number = np.empty(len(at), np.int64)
     number[ranked] = np.arange(len(at))  # forms numbered in order of first use
     columns = PointColumns(items, first[filled], last[filled], single[filled],

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.anchors import Links, PointColumns, numbered_ends
-from nettrail.analyze.columns import groups
+from nettrail.analyze.columns import groups, stable_order, unique_values
 from nettrail.analyze.tracks import Conversation, Track, _components, _conv_order
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6
 
@@ -49,11 +49,11 @@ def conversation_members(firsts: Ints, links: Links, ends: FormEnds | None = Non
     # the flows two linked sightings join, each pair once (a connection's packets all join
     # the same few)
     n = int(node.max()) + 1 if len(node) else 0
-    edges = np.unique(node[links.a] * n + node[links.b])
+    edges = unique_values(node[links.a] * n + node[links.b])
     label = _components(n, edges // n, edges % n) if n else node
     head = label[node[firsts]]
     kept = np.flatnonzero((proto[firsts] != PROTO_ICMP) & (proto[firsts] != PROTO_ICMPV6))
-    order = kept[np.argsort(head[kept], kind="stable")]  # each one's tracks in their order
+    order = kept[stable_order(head[kept])]  # each one's tracks in their order
     ranked = head[order]
     members = np.split(order, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1)
     members.sort(key=_first)  # in the order of their first track, as ``build_conversations``

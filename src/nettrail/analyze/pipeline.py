@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 from nettrail.analyze.table_flows import track_table
-from nettrail.model.analysis import Analysis, ClockOffset, PointSummary
+from nettrail.model.analysis import Analysis, PointSummary
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection
 from nettrail.model.packet import PacketRecord, TCPHeader
@@ -71,7 +71,8 @@ def cross_points(
 
     result = crosspoint.cross_point(kept, connections, tables, paths)
     folded = {f.details.get("point") for f in result.findings if f.kind == COPY_KIND}
-    findings = [_corrected(f, result.clock) for f in findings
+    shift = {c.point: round(c.offset_ns) for c in result.clock}
+    findings = [_corrected(f, shift) for f in findings
                 if not (f.kind == COPY_KIND and f.details.get("point") in folded)]
     return Analysis(
         points=summaries,
@@ -84,14 +85,10 @@ def cross_points(
     )
 
 
-def _corrected(finding: Finding, clock: Sequence[ClockOffset]) -> Finding:
-    """The finding with its evidence times moved to the reference point's clock."""
-    offsets = {c.point: c.offset_ns for c in clock}
-    if not any(e.point in offsets for e in finding.evidence):
+def _corrected(finding: Finding, shift: Mapping[str, int]) -> Finding:
+    """The finding with its evidence times moved to the reference point's clock (``shift``:
+    each point's offset in whole ns)."""
+    if not any(shift.get(e.point) for e in finding.evidence):
         return finding
-    evidence = tuple(
-        dataclasses.replace(e, time_ns=e.time_ns - round(offsets[e.point]))
-        if e.point in offsets else e
-        for e in finding.evidence
-    )
+    evidence = tuple(e.shifted(shift.get(e.point, 0)) for e in finding.evidence)
     return dataclasses.replace(finding, evidence=evidence)

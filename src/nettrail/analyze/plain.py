@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from nettrail.analyze import tracks
 from nettrail.analyze.anchors import Links, PointColumns
-from nettrail.analyze.columns import distinct_rows
+from nettrail.analyze.columns import distinct_rows, stable_order, unique_values
 from nettrail.analyze.correlate import Form, Sighting
 from nettrail.analyze.linked_convs import FormEnds, conversation_members, form_ends
 from nettrail.analyze.nat import Rewrite, conversation_translations, counted, one_copy_rewrites
@@ -132,7 +132,7 @@ def _sightings(columns: Sequence[PointColumns]) -> _Sightings:
 def _plain_tracks(arrays: TrackArrays, cols: _Sightings, n_points: int) -> Bools:
     """Whether each track is TCP, no RST, seen once at every point."""
     size = arrays.end - arrays.start
-    by_start = np.argsort(arrays.start, kind="stable")
+    by_start = stable_order(arrays.start)
     track_of = np.repeat(by_start, size[by_start])  # each member's track
     m = arrays.members
     n = len(size)
@@ -205,7 +205,7 @@ def _requests(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: In
     f = cols.form[numbers]
     client = np.where(np.repeat(side, size), ends.dst[f], ends.src[f])
     n_ends = int(max(ends.src.max(), ends.dst.max())) + 1
-    known = np.unique(np.repeat(conv_of[syns], size) * n_ends + client)
+    known = unique_values(np.repeat(conv_of[syns], size) * n_ends + client)
     conv = conv_of[picked]
     src_in = np.isin(conv * n_ends + ends.src[first_form], known)
     dst_in = np.isin(conv * n_ends + ends.dst[first_form], known)

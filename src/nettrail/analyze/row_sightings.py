@@ -10,6 +10,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
+from nettrail.analyze.columns import stable_order
 from nettrail.analyze.correlate import Form, Sighting, fill_sighting
 from nettrail.model.packet import PROTO_TCP, PacketRecord
 from nettrail.model.rows import TableRows
@@ -153,7 +154,7 @@ def build_records(sightings: Iterable[Sighting]) -> None:
             got[1].append(s)
     for rows, items in wanted.values():
         at = np.array([s._row for s in items], np.int64)
-        order = np.argsort(at, kind="stable")  # the rows in table order: read in one sweep
+        order = stable_order(at)  # the rows in table order: read in one sweep
         records = rows.take(at[order])
         for k, rec in zip(order.tolist(), records, strict=True):
             _RECORD.__set__(items[k], rec)

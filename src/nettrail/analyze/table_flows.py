@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from nettrail.analyze.columns import stable_order
 from nettrail.analyze.flows import (
     MAX_EVIDENCE,
     FlowTracker,
@@ -233,7 +234,7 @@ def _in_order(tracked: Done, conns: list[Connection], found: dict[int, list[Find
     m = len(tracked)
     every = [c for c, _f in tracked] + conns
     firsts = np.concatenate([np.fromiter((c.first_ns for c in every[:m]), np.int64, m), first])
-    order = np.argsort(firsts, kind="stable")
+    order = stable_order(firsts)
     tied = firsts[order]
     tied = tied[1:] == tied[:-1]
     del firsts
@@ -345,7 +346,7 @@ def _resends(r: Arr, gid: Arr, seq: Arr, end: Arr, bad: Arr, resent: Arr, prev: 
     bad[r[idx[((high - sr[idx]) & _MASK) > _MAX_WINDOW]]] = True
     resent[r[idx]] = True
     ks = g.astype(np.int64) << 32 | sr
-    by_seq = np.argsort(ks, kind="stable")
+    by_seq = stable_order(ks)
     ks = ks[by_seq]
     same = np.zeros(len(r), bool)
     same[1:] = ks[1:] == ks[:-1]
@@ -492,7 +493,7 @@ def _tracked(table: PacketTable, s: dict[str, Arr], rows: Arr, starts: Arr,
     idx = np.flatnonzero(rows | starts)
     if len(idx) == 0:
         return [], 0, np.zeros(0, np.int64)
-    idx = idx[np.argsort(s["row"][idx], kind="stable")]
+    idx = idx[stable_order(s["row"][idx])]
     tracker = _Tracker(table.point)
     segments = _segments(table, s, idx, rows[idx], tracker)
     if ticks is not None and len(ticks[0]):

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.anchors import Links
-from nettrail.analyze.columns import sort_order
+from nettrail.analyze.columns import sort_order, stable_order
 from nettrail.analyze.correlate import Form, Match, Sighting, flow_key
 from nettrail.analyze.describe import describe, tcp_line
 from nettrail.model.analysis import Hop
@@ -177,7 +177,7 @@ def track_arrays(names: Sequence[str], sizes: Sequence[int], corrected: Ints,
     label = _components(len(corrected), links.a, links.b)
     conf = np.ones(len(corrected), np.float64)
     np.minimum.at(conf, label[links.a], links.confidence)
-    order = np.argsort(label, kind="stable")
+    order = stable_order(label)
     # each group's members in the order ``Track`` sorts them: corrected time, then point
     # name, then number (lexsort is stable); the groups as before
     rank = {p: i for i, p in enumerate(sorted(names))}

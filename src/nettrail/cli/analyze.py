@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         if path:
             check_writable(option, path)
     inputs = open_inputs(pairs, ifnames)
-    with gc_paused():  # a batch job building millions of acyclic objects
+    with gc_paused(freeze=True):  # a batch job building millions of acyclic objects
         with Progress(Reading(inputs.captures()), sys.stderr):
             # text and JSON show no packet path: only the HTML and pcapng outputs need them
             result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,

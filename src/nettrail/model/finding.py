@@ -32,6 +32,13 @@ class Evidence:
     ifname: str | None = None
     note: str = ""
 
+    def shifted(self, by: int) -> Evidence:
+        """The same evidence ``by`` ns earlier (itself when ``by`` is 0)."""
+        if not by:
+            return self
+        return Evidence(self.point, self.file, self.frame, self.time_ns - by, self.text,
+                        self.ifname, self.note)
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:

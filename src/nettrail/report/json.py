@@ -41,6 +41,10 @@ def render(analysis: Analysis, out: TextIO) -> None:
             out.write(f"{encode(key)}: [\n")
             _lines(out, value, connection_texts)
             out.write(f"\n]{comma}\n")
+        elif key == "nat" and value:
+            out.write(f"{encode(key)}: [\n")
+            _lines(out, analysis.nat, nat_texts)
+            out.write(f"\n]{comma}\n")
         elif key == "findings" and value:
             out.write(f"{encode(key)}: [\n")
             _lines(out, value, lambda items: [finding_json(f) for f in items])
@@ -182,6 +186,28 @@ def connection_texts(conns: Sequence[Connection]) -> list[str]:
     return out
 
 
+def nat_texts(items: Sequence[NatTranslation]) -> list[str]:
+    """``nat_dict`` of each translation as JSON text, built directly (the same text the
+    encoder writes; endpoints and connections repeat, their texts are made once each)."""
+    eps: dict[Endpoint, str] = {}
+    keys: dict[FlowKey, str] = {}
+    out = []
+    line = _NAT
+    for t in items:
+        before = eps.get(t.before) or eps.setdefault(t.before, _endpoint_json(t.before))
+        after = eps.get(t.after) or eps.setdefault(t.after, _endpoint_json(t.after))
+        conn = t.connection
+        key = "null" if conn is None else (keys.get(conn) or keys.setdefault(conn,
+                                                                            _key_json(conn)))
+        text = line % (_text(t.kind), _text(t.leg), before, after, _text(t.from_point),
+                       _text(t.to_point), "null" if t.at is None else _text(t.at),
+                       _num(t.packets), key)
+        if t.rules:
+            text = f'{text[:-1]}, "rules": {_encode(list(t.rules))}}}'
+        out.append(text)
+    return out
+
+
 def _word(s: str, words: dict[Any, str]) -> str:
     text = words[s] = _text(s)
     return text
@@ -198,6 +224,8 @@ _CONNECTION = (
     '{"point": %s, "key": %s, "client": %s, "server": %s, "outcome": %s, "packets": %d, '
     '"first_ns": %d, "last_ns": %d, "first_time": "%s.%06dZ", "retransmissions": %d, '
     '"copies": %d, "bytes_client": %d, "bytes_server": %d}')
+_NAT = ('{"kind": %s, "leg": %s, "before": %s, "after": %s, "from_point": %s, '
+        '"to_point": %s, "at": %s, "packets": %s, "connection": %s}')
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 _texts: dict[str, str] = {}
 
