@@ -15,7 +15,14 @@ import pytest
 
 from fixturekit import SCENARIOS, scenario_points
 from nettrail.analyze import clock
-from nettrail.analyze.anchors import Sides, coded_anchors, form_sides, own_sides, point_columns
+from nettrail.analyze.anchors import (
+    Ends,
+    Sides,
+    coded_anchors,
+    form_sides,
+    own_sides,
+    point_columns,
+)
 from nettrail.analyze.clock import (
     _bounds,
     _column_bounds,
@@ -147,6 +154,16 @@ def test_own_sides_are_the_sides_of_unjoined_sets(seed: int) -> None:
     checked = [forms] + (_forms_of_recorded_points() if seed == 0 else [])
     for f in checked:
         assert _side_map(own_sides(f)) == _side_map(form_sides(f, UnionFind(), UnionFind()))
+        # numbered among other points' forms (before and after, some the same objects,
+        # some equal ones): the very same sides
+        before = [(rng.choice(ends), rng.choice(ends)) for _ in range(rng.randint(0, 20))]
+        after = [*rng.sample(f, min(len(f), 5)),
+                 *((Endpoint(a.addr, a.port), b) for a, b in f[:3])]
+        shared = Ends.of([*before, *f, *after]).part(len(before), len(before) + len(f))
+        own, got = own_sides(f), own_sides(f, shared)
+        assert got.of_form.tolist() == own.of_form.tolist()
+        assert (got.groups, got.orientations) == (own.groups, own.orientations)
+        assert got.partner.tolist() == own.partner.tolist()
 
 
 def _estimate_by_lists(upper: list[int], lower: list[int], loose: list[int],

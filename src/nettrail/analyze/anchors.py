@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.analyze.columns import stable_order, unique_values
+from nettrail.analyze.columns import sorted_runs, stable_order, unique_values
 from nettrail.analyze.correlate import (
     CONF_STRONG,
     CONF_STRONG_CONFIRMED,
@@ -55,13 +55,38 @@ class PointColumns:
     key: Ints | None = None  # strong key numbers (``key_numbers``), when taken
     proto: Ints | None = None  # IP protocols, when taken
     flags: Ints | None = None  # TCP flags (0 for other protocols), when taken
+    ends: Ends | None = None  # the forms' endpoints (numbered among several points'), if known
 
     @cached_property
     def sides(self) -> Sides:
         """The sides of the point's forms as the point saw them when no packet was
         translated there (every pair of points with this one as A whose anchors have no
         translated packet at A takes them from here)."""
-        return own_sides(self.forms)
+        return own_sides(self.forms, self.ends)
+
+
+class Ends(NamedTuple):
+    """The endpoints of a list of forms numbered (``numbered_ends``: each form's source and
+    destination number) and each number's rank among the endpoints by value and by text
+    (equal texts, equal ranks). A point's may be a slice of several points' numbering."""
+
+    src: Ints
+    dst: Ints
+    by_value: Ints
+    by_text: Ints
+
+    @classmethod
+    def of(cls, forms: Sequence[Form]) -> Ends:
+        src, dst, points = numbered_ends(forms)
+        by_value = np.empty(len(points), np.int64)
+        by_value[sorted(range(len(points)), key=points.__getitem__)] = np.arange(len(points))
+        texts = [str(p) for p in points]
+        place = {t: k for k, t in enumerate(sorted(set(texts)))}
+        return cls(src, dst, by_value, np.array([place[t] for t in texts], np.int64))
+
+    def part(self, start: int, stop: int) -> Ends:
+        """The ends of forms ``start`` to ``stop``, in the same numbering."""
+        return Ends(self.src[start:stop], self.dst[start:stop], self.by_value, self.by_text)
 
 
 class Sides(NamedTuple):
@@ -107,39 +132,48 @@ def form_sides(forms: Sequence[Form], flows: UnionFind, ends: UnionFind) -> Side
 def numbered_ends(forms: Sequence[Form]) -> tuple[Ints, Ints, list[Endpoint]]:
     """Each form's source and destination endpoint as a number (equal endpoints, equal
     numbers: from 0, the sources' first, in order), and the endpoints in number order."""
-    ends = [*map(_SRC, forms), *map(_DST, forms)]
-    # by identity first (equal endpoints are mostly one object: a dict of ints is quick,
-    # an endpoint's own hash is not), then the distinct objects by value
+    # by identity first (forms and endpoints are mostly shared objects, and a dict of ints
+    # is quicker than one of tuples), then the distinct endpoints by value
+    form_ids = list(map(id, forms))
+    distinct = list(dict(zip(form_ids, forms, strict=True)).values())
+    ends = [*map(_SRC, distinct), *map(_DST, distinct)]
     ids = list(map(id, ends))
     objects = dict(zip(ids, ends, strict=True))  # each identity's object, in order
     number: Memo[Endpoint, int] = Memo(lambda _end: len(number))
     of_id = dict(zip(objects, map(number.__getitem__, objects.values()), strict=True))
-    both = np.fromiter(map(of_id.__getitem__, ids), np.int64, len(ids))
-    return both[:len(forms)], both[len(forms):], list(number)
+    n = len(distinct)
+    src_of = dict(zip(map(id, distinct), map(of_id.__getitem__, ids[:n]), strict=True))
+    dst_of = dict(zip(map(id, distinct), map(of_id.__getitem__, ids[n:]), strict=True))
+    return (np.fromiter(map(src_of.__getitem__, form_ids), np.int64, len(forms)),
+            np.fromiter(map(dst_of.__getitem__, form_ids), np.int64, len(forms)),
+            list(number))
 
 
 _SRC = itemgetter(0)
 _DST = itemgetter(1)
 
 
-def own_sides(forms: Sequence[Form]) -> Sides:
+def own_sides(forms: Sequence[Form], ends: Ends | None = None) -> Sides:
     """``form_sides(forms, UnionFind(), UnionFind())``, the sets all of one item, in bulk:
     the ends numbered, a form's connection its two ends' numbers in order, its orientation
-    the order of their texts (the sides numbered otherwise; the same sides)."""
-    src, dst, points = numbered_ends(forms)
-    by_value = np.empty(len(points), np.int64)  # each end's place in value order
-    by_value[sorted(range(len(points)), key=points.__getitem__)] = np.arange(len(points))
-    texts = [str(p) for p in points]
-    place = {t: k for k, t in enumerate(sorted(set(texts)))}
-    by_text = np.array([place[t] for t in texts], np.int64)  # equal texts: equal places
-    ordered = by_value[src] <= by_value[dst]
+    the order of their texts (the sides numbered otherwise; the same sides). ``ends``: the
+    forms' ``Ends``, when known (numbered among more forms: renumbered here)."""
+    if ends is None:
+        ends = Ends.of(forms)
+    both = np.concatenate([ends.src, ends.dst])
+    order = stable_order(both)
+    run, starts = sorted_runs(both, order)
+    local = np.empty(len(starts), np.int64)  # the forms' own numbering: by first use
+    local[stable_order(order[starts])] = np.arange(len(starts))
+    src, dst = local[run[:len(forms)]], local[run[len(forms):]]
+    ordered = ends.by_value[ends.src] <= ends.by_value[ends.dst]
     low, high = np.where(ordered, src, dst), np.where(ordered, dst, src)
-    key = (low * len(points) + high) << 1 | (by_text[src] < by_text[dst])
+    key = (low * len(starts) + high) << 1 | (ends.by_text[ends.src] < ends.by_text[ends.dst])
     sides, of_form = np.unique(key, return_inverse=True)
     group = sides >> 1
     partner = np.full(len(sides), -1, np.int64)
-    both = np.flatnonzero(group[1:] == group[:-1])  # a connection's two sides are neighbours
-    partner[both], partner[both + 1] = both + 1, both
+    pairs = np.flatnonzero(group[1:] == group[:-1])  # a connection's two sides: neighbours
+    partner[pairs], partner[pairs + 1] = pairs + 1, pairs
     return Sides(of_form.reshape(-1), group.tolist(), (sides & 1 == 1).tolist(), partner)
 
 

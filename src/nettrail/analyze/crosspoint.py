@@ -20,6 +20,7 @@ import numpy as np
 
 from nettrail.analyze.anchors import (
     Anchors,
+    Ends,
     Links,
     PointColumns,
     anchor_indexes,
@@ -254,8 +255,11 @@ def _coded_columns(folded: Sequence[FoldedColumns], names: Sequence[str],
     parts = [np.concatenate([k[j] for k in keys if k is not None]) for j in range(3)]
     numbers = hashed_groups(*parts)[0]  # any numbering: only equality is read
     cuts = np.cumsum([len(f.columns.first) for f in folded])[:-1]
-    columns = {p: replace(f.columns, key=key)
-               for p, f, key in zip(names, folded, np.split(numbers, cuts), strict=True)}
+    ends = Ends.of([form for f in folded for form in f.columns.forms])  # once for all
+    at = [0, *accumulate(len(f.columns.forms) for f in folded)]
+    columns = {p: replace(f.columns, key=key, ends=ends.part(at[i], at[i + 1]))
+               for i, (p, f, key) in enumerate(zip(names, folded, np.split(numbers, cuts),
+                                                   strict=True))}
     return columns, int(numbers.max()) + 1 if len(numbers) else 0
 
 

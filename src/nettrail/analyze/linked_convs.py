@@ -70,6 +70,11 @@ class FormEnds(NamedTuple):
 
 def form_ends(columns: Sequence[PointColumns]) -> FormEnds:
     """``FormEnds`` of the points' forms."""
+    known = [c.ends for c in columns if c.ends is not None]
+    if known and len(known) == len(columns) and all(
+            e.by_value is known[0].by_value for e in known):  # one numbering
+        return FormEnds(np.concatenate([e.src for e in known]),
+                        np.concatenate([e.dst for e in known]))
     src, dst, _ends = numbered_ends([f for c in columns for f in c.forms])
     return FormEnds(src, dst)
 
