@@ -37,6 +37,8 @@ from nettrail.capture.text_fields import (
 from nettrail.capture.text_icmp import parse_arp, parse_icmp4, parse_icmp6
 from nettrail.capture.text_old import is_old_tcp, old_ip_details, old_tcp, old_tcp_len
 from nettrail.capture.text_tunnel import (
+    BARE_V,
+    ETHERTYPE,
     MAC,
     Tunnel,
     find_tunnel,
@@ -75,7 +77,7 @@ class Body(NamedTuple):
 _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
 _IFCOL = re.compile(r"(?:([^\s>]+) +)?(In|Out|M|B|P) +(?:ifindex \d+ )?")
 _ETH = re.compile(
-    rf"({MAC})(?: > ({MAC}))?,? (?:ethertype ([^(,]+?) \((0x[0-9a-fA-F]+)\)|(802\.3|llc)[^,]*)"
+    rf"({MAC})(?: > ({MAC}))?,? (?:{ETHERTYPE}|(802\.3|llc)[^,]*)"
     r", length (\d+): "
 )
 
@@ -146,7 +148,6 @@ _MAC_TOKEN = re.compile(rf"{MAC},?\Z")
 _INVALID_LEN = re.compile(
     r"\[[^\]]*length \d+ > length \d+\] \(invalid\) |truncated-ip - \d+ bytes missing! ")
 _BIG_TCP_LEN = re.compile(r"\[real length \d+, presumed BIG TCP\] ")
-_V_FAMILY = re.compile(r"\((tos|hlim|flowlabel|class) ")
 _UDP_MAX = 0xFFFF - 8
 _QUIET_TCP = re.compile(r"tcp (\d+)(?:\s|$)")
 _BIG_TCP_PORTS = re.compile(r"\s*(\d+) > (\d+): ")
@@ -163,7 +164,7 @@ def _network(
         if etype is None:
             if word == "MPLS" and (after := skip_mpls(text)) is not None:
                 return _network(after, eth, frame_len, allow_vxlan)
-            if text[:1] == "(" and (family := _V_FAMILY.match(text)) is not None:
+            if text[:1] == "(" and (family := BARE_V.match(text)) is not None:
                 version = 4 if family.group(1) == "tos" else 6  # -v header, no keyword
                 return _ip(text, version, eth, frame_len, allow_vxlan)
             a = ADDRS.match(text)
