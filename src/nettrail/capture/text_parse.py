@@ -223,8 +223,7 @@ def _ip(
     if sport is not None and dport is not None and is_old_tcp(rest):
         vh = old_ip_details(rest, vh)
         tcp = old_tcp(rest, sport, dport)
-        ip = IPHeader(version, src, dst, PROTO_TCP, vh.ttl, vh.ip_id, vh.length, vh.df,
-                      vh.frag_offset, vh.more, vh.tos)
+        ip = _ip_header(version, src, dst, PROTO_TCP, vh)
         wire = frame_len or ETH_LEN + (vh.length or iphdr + old_tcp_len(tcp))
         return Headers(eth, ip, tcp), None, None, wire
     if rest.startswith("icmp: "):  # tcpdump 3.x
@@ -280,8 +279,7 @@ def _ip(
     else:
         raise OtherProtocol(_other_ip(rest))
     length = vh.length
-    ip = IPHeader(version, src, dst, proto, vh.ttl, vh.ip_id, length, vh.df, vh.frag_offset,
-                  vh.more, vh.tos)
+    ip = _ip_header(version, src, dst, proto, vh)
     if frame_len is not None:
         wire = frame_len
     elif length is not None:
@@ -289,6 +287,12 @@ def _ip(
     else:
         wire = ETH_LEN + est
     return Headers(eth, ip, l4), inner, vni, wire
+
+
+def _ip_header(version: int, src: str, dst: str, proto: int, vh: VerboseHeader) -> IPHeader:
+    """The IP header of a packet: its addresses and protocol, the rest as ``-v`` said it."""
+    return IPHeader(version, src, dst, proto, vh.ttl, vh.ip_id, vh.length, vh.df, vh.frag_offset,
+                    vh.more, vh.tos)
 
 
 def _other_ip(rest: str) -> str:
@@ -366,7 +370,6 @@ def _tunneled(
         proto = vh.proto if vh.proto is not None else tunnel_proto(tunnel.kind)
         l4 = None
         est = iphdr + (4 if tunnel.kind == "gre" else 0) + inner_ip
-    ip = IPHeader(version, src, dst, proto, vh.ttl, vh.ip_id, vh.length, vh.df, vh.frag_offset,
-                  vh.more, vh.tos)
+    ip = _ip_header(version, src, dst, proto, vh)
     wire = frame_len or ETH_LEN + (vh.length or est)
     return Headers(eth, ip, l4), inner, tunnel.vni, wire
