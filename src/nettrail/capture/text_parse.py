@@ -38,6 +38,7 @@ from nettrail.capture.text_icmp import parse_arp, parse_icmp4, parse_icmp6
 from nettrail.capture.text_old import is_old_tcp, old_ip_details, old_tcp, old_tcp_len
 from nettrail.capture.text_tunnel import (
     BARE_V,
+    DIRECTION_WORDS,
     ETHERTYPE,
     MAC,
     Tunnel,
@@ -75,7 +76,7 @@ class Body(NamedTuple):
 
 
 _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
-_IFCOL = re.compile(r"(?:([^\s>]+) +)?(In|Out|M|B|P) +(?:ifindex \d+ )?")
+_IFCOL = re.compile(rf"(?:([^\s>]+) +)?({DIRECTION_WORDS}) +(?:ifindex \d+ )?")
 _ETH = re.compile(
     rf"({MAC})(?: > ({MAC}))?,? (?:{ETHERTYPE}|(802\.3|llc)[^,]*)"
     r", length (\d+): "

@@ -19,6 +19,8 @@ _GENEVE = re.compile(r"Geneve, Flags \[[^\]]*\], vni (0x[0-9a-fA-F]+|\d+)")
 _GRE = re.compile(r"GREv\d\b")
 MAC = r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5}"
 """A MAC address as tcpdump prints it (leading zeros of an octet may be left out)."""
+DIRECTION_WORDS = "In|Out|M|B|P"
+"""The direction column ``-i any`` prints (also at the start of a Linux cooked ``-e`` header)."""
 ETHERTYPE = r"ethertype ([^(,]+?) \((0x[0-9a-fA-F]+)\)"
 """An ethertype as ``-e`` prints it: its name, then its number in hex (two groups)."""
 V_WORDS = "tos|hlim|flowlabel|class"
@@ -35,7 +37,7 @@ _MPLS = re.compile(r"MPLS(?: \((?:label )?[^()]*\),?)+\s*(?:\(label [^()]*\),?\s
 _IPOIB = re.compile(r"IPOIB, ethertype ([^(]+?) \((0x[0-9a-fA-F]+)\), length (\d+): ")
 _ARCNET = re.compile(r"[0-9a-f]{2} [0-9a-f]{2} (?:[0-9a-f]{2}|\w+) (\d+): ")
 _COOKED = re.compile(
-    rf"(?:(?:In|Out|B|M|P) +)?(?:hlen \d+, proto 0x[0-9a-fA-F]+, )?(?:{MAC}(?: > {MAC})?,? +)?"
+    rf"(?:(?:{DIRECTION_WORDS}) +)?(?:hlen \d+, proto 0x[0-9a-fA-F]+, )?(?:{MAC}(?: > {MAC})?,? +)?"
     rf"{ETHERTYPE}, length (\d+): "
 )
 _NULL = re.compile(r"(?:AF|\d+ > \d+, family) (IPv4|IPv6) \(\d+\), length (\d+): ")
