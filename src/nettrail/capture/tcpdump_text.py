@@ -42,6 +42,7 @@ from nettrail.capture.text_paste import Paste, Warner
 from nettrail.capture.text_seq import SeqTracker
 from nettrail.capture.text_table import TextSink
 from nettrail.capture.text_time import TIMESTAMP, Clock, SinceFirst, Stamp, read_stamp
+from nettrail.capture.text_tunnel import DIRECTION_WORDS, MAC, V_WORDS
 from nettrail.errors import CaptureError
 from nettrail.model.packet import ACK, SYN, Headers, PacketRecord, TCPHeader
 from nettrail.model.table import PacketTable
@@ -70,12 +71,12 @@ _NUMBER_START = frozenset(" 0123456789")
 _ELISION = re.compile(r"\s*(?:\.{3,}|…|\[\.{3}\]|\(\.{3}\)|\[(?:snip|cut|\.\.\.)[^\]]*\])\s*$",
                       re.IGNORECASE)
 _PACKET_START = re.compile(
-    r"(?:[^\s>]+ +(?:In|Out|M|B|P) +)?(?:IP6? |ARP, |[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5} "
+    rf"(?:[^\s>]+ +(?:{DIRECTION_WORDS}) +)?(?:IP6? |ARP, |{MAC} "
     r"|[A-Z]{2,}[\w.-]*,? |[^\s>]+ > [^\s>]+: )"
 )
 _DETAIL = re.compile(r"\t[ \t]|\s*0x[0-9a-f]{4}:\s")
 _EXPECTS_MORE = re.compile(
-    r"(?:vni \d+|\((?:tos|flowlabel|hlim|class) [^)]*(?:\(\d+\))?[^)]*\))\s*$"
+    rf"(?:vni \d+|\((?:{V_WORDS}) [^)]*(?:\(\d+\))?[^)]*\))\s*$"
 )
 
 

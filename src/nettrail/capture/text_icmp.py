@@ -18,6 +18,7 @@ from nettrail.capture.text_fields import (
     verbose_header,
 )
 from nettrail.capture.text_names import ICMP4_TYPES, ICMP4_UNREACH, ICMP6_TYPES, ICMP6_UNREACH
+from nettrail.capture.text_tunnel import V_WORDS
 from nettrail.model.packet import (
     PROTO_TCP,
     PROTO_UDP,
@@ -35,7 +36,7 @@ _NEED_FRAG = re.compile(r"(\S+) unreachable - need to frag(?: \(mtu (\d+)\))?")
 _UNREACH_HOST = re.compile(r"(?:(host|net) )?(\S+) unreachable(?: - (admin prohibited|\w+))?")
 _MTU = re.compile(r"mtu (\d+)")
 _PORT6 = re.compile(r"([0-9a-fA-F:.]+) (udp|tcp) port (\S+?),?(?: |$)")
-_QUOTED = re.compile(r" (?:IP6? )?\((?=(?:tos|hlim|flowlabel|class) )")
+_QUOTED = re.compile(rf" (?:IP6? )?\((?=(?:{V_WORDS}) )")
 _ARP_REQ = re.compile(r"Request who-has (\S+)(?: \(([0-9a-f:]+)\))? tell ([^\s,]+)")
 _ARP_REP = re.compile(r"Reply (\S+) is-at ([0-9a-f:]+)")
 _ICMP6_NAMES = sorted(ICMP6_TYPES, key=len, reverse=True)

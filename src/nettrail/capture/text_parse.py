@@ -37,6 +37,9 @@ from nettrail.capture.text_fields import (
 from nettrail.capture.text_icmp import parse_arp, parse_icmp4, parse_icmp6
 from nettrail.capture.text_old import is_old_tcp, old_ip_details, old_tcp, old_tcp_len
 from nettrail.capture.text_tunnel import (
+    BARE_V,
+    DIRECTION_WORDS,
+    ETHERTYPE,
     MAC,
     Tunnel,
     find_tunnel,
@@ -73,9 +76,9 @@ class Body(NamedTuple):
 
 
 _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
-_IFCOL = re.compile(r"(?:([^\s>]+) +)?(In|Out|M|B|P) +(?:ifindex \d+ )?")
+_IFCOL = re.compile(rf"(?:([^\s>]+) +)?({DIRECTION_WORDS}) +(?:ifindex \d+ )?")
 _ETH = re.compile(
-    rf"({MAC})(?: > ({MAC}))?,? (?:ethertype ([^(,]+?) \((0x[0-9a-fA-F]+)\)|(802\.3|llc)[^,]*)"
+    rf"({MAC})(?: > ({MAC}))?,? (?:{ETHERTYPE}|(802\.3|llc)[^,]*)"
     r", length (\d+): "
 )
 
@@ -146,7 +149,6 @@ _MAC_TOKEN = re.compile(rf"{MAC},?\Z")
 _INVALID_LEN = re.compile(
     r"\[[^\]]*length \d+ > length \d+\] \(invalid\) |truncated-ip - \d+ bytes missing! ")
 _BIG_TCP_LEN = re.compile(r"\[real length \d+, presumed BIG TCP\] ")
-_V_FAMILY = re.compile(r"\((tos|hlim|flowlabel|class) ")
 _UDP_MAX = 0xFFFF - 8
 _QUIET_TCP = re.compile(r"tcp (\d+)(?:\s|$)")
 _BIG_TCP_PORTS = re.compile(r"\s*(\d+) > (\d+): ")
@@ -163,7 +165,7 @@ def _network(
         if etype is None:
             if word == "MPLS" and (after := skip_mpls(text)) is not None:
                 return _network(after, eth, frame_len, allow_vxlan)
-            if text[:1] == "(" and (family := _V_FAMILY.match(text)) is not None:
+            if text[:1] == "(" and (family := BARE_V.match(text)) is not None:
                 version = 4 if family.group(1) == "tos" else 6  # -v header, no keyword
                 return _ip(text, version, eth, frame_len, allow_vxlan)
             a = ADDRS.match(text)
@@ -222,8 +224,7 @@ def _ip(
     if sport is not None and dport is not None and is_old_tcp(rest):
         vh = old_ip_details(rest, vh)
         tcp = old_tcp(rest, sport, dport)
-        ip = IPHeader(version, src, dst, PROTO_TCP, vh.ttl, vh.ip_id, vh.length, vh.df,
-                      vh.frag_offset, vh.more, vh.tos)
+        ip = _ip_header(version, src, dst, PROTO_TCP, vh)
         wire = frame_len or ETH_LEN + (vh.length or iphdr + old_tcp_len(tcp))
         return Headers(eth, ip, tcp), None, None, wire
     if rest.startswith("icmp: "):  # tcpdump 3.x
@@ -279,8 +280,7 @@ def _ip(
     else:
         raise OtherProtocol(_other_ip(rest))
     length = vh.length
-    ip = IPHeader(version, src, dst, proto, vh.ttl, vh.ip_id, length, vh.df, vh.frag_offset,
-                  vh.more, vh.tos)
+    ip = _ip_header(version, src, dst, proto, vh)
     if frame_len is not None:
         wire = frame_len
     elif length is not None:
@@ -288,6 +288,12 @@ def _ip(
     else:
         wire = ETH_LEN + est
     return Headers(eth, ip, l4), inner, vni, wire
+
+
+def _ip_header(version: int, src: str, dst: str, proto: int, vh: VerboseHeader) -> IPHeader:
+    """The IP header of a packet: its addresses and protocol, the rest as ``-v`` said it."""
+    return IPHeader(version, src, dst, proto, vh.ttl, vh.ip_id, vh.length, vh.df, vh.frag_offset,
+                    vh.more, vh.tos)
 
 
 def _other_ip(rest: str) -> str:
@@ -365,7 +371,6 @@ def _tunneled(
         proto = vh.proto if vh.proto is not None else tunnel_proto(tunnel.kind)
         l4 = None
         est = iphdr + (4 if tunnel.kind == "gre" else 0) + inner_ip
-    ip = IPHeader(version, src, dst, proto, vh.ttl, vh.ip_id, vh.length, vh.df, vh.frag_offset,
-                  vh.more, vh.tos)
+    ip = _ip_header(version, src, dst, proto, vh)
     wire = frame_len or ETH_LEN + (vh.length or est)
     return Headers(eth, ip, l4), inner, tunnel.vni, wire

@@ -19,19 +19,26 @@ _GENEVE = re.compile(r"Geneve, Flags \[[^\]]*\], vni (0x[0-9a-fA-F]+|\d+)")
 _GRE = re.compile(r"GREv\d\b")
 MAC = r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5}"
 """A MAC address as tcpdump prints it (leading zeros of an octet may be left out)."""
+DIRECTION_WORDS = "In|Out|M|B|P"
+"""The direction column ``-i any`` prints (also at the start of a Linux cooked ``-e`` header)."""
+ETHERTYPE = r"ethertype ([^(,]+?) \((0x[0-9a-fA-F]+)\)"
+"""An ethertype as ``-e`` prints it: its name, then its number in hex (two groups)."""
+V_WORDS = "tos|hlim|flowlabel|class"
+"""The first words of a ``-v`` IP header in parentheses (``tos`` for IPv4, else IPv6)."""
 _INNER = re.compile(
     rf"(?:(?<=[\s:])|^)(?:IP6? (?=\(|[^\s>]+ > )|{MAC} > "
-    r"|\((?=(?:tos|hlim|flowlabel|class) ))"
+    rf"|\((?=(?:{V_WORDS}) ))"
 )
 _BARE_INNER = re.compile(r": (?=[0-9a-fA-F.:]+ > [0-9a-fA-F.:]+: )")
 _ADDR_PAIR = re.compile(r"([0-9a-fA-F.:]+\.\d+|[0-9.]+|[0-9a-fA-F:]+) > [0-9a-fA-F.:]+: ")
-_BARE_V = re.compile(r"\((?:tos|hlim|flowlabel|class) ")
+BARE_V = re.compile(rf"\(({V_WORDS}) ")
+"""A ``-v`` IP header printed without its ``IP``/``IP6`` keyword; group 1 its first word."""
 _MPLS = re.compile(r"MPLS(?: \((?:label )?[^()]*\),?)+\s*(?:\(label [^()]*\),?\s*)*")
 _IPOIB = re.compile(r"IPOIB, ethertype ([^(]+?) \((0x[0-9a-fA-F]+)\), length (\d+): ")
 _ARCNET = re.compile(r"[0-9a-f]{2} [0-9a-f]{2} (?:[0-9a-f]{2}|\w+) (\d+): ")
 _COOKED = re.compile(
-    rf"(?:(?:In|Out|B|M|P) +)?(?:hlen \d+, proto 0x[0-9a-fA-F]+, )?(?:{MAC}(?: > {MAC})?,? +)?"
-    r"ethertype ([^(,]+?) \((0x[0-9a-fA-F]+)\), length (\d+): "
+    rf"(?:(?:{DIRECTION_WORDS}) +)?(?:hlen \d+, proto 0x[0-9a-fA-F]+, )?(?:{MAC}(?: > {MAC})?,? +)?"
+    rf"{ETHERTYPE}, length (\d+): "
 )
 _NULL = re.compile(r"(?:AF|\d+ > \d+, family) (IPv4|IPv6) \(\d+\), length (\d+): ")
 _PPP = re.compile(r"(IP6?|MPLS) \(0x[0-9a-fA-F]{4}\), length (\d+): |ip6?(): ")
@@ -63,7 +70,7 @@ def find_tunnel(rest: str, has_ports: bool) -> Tunnel | None:
         if bare is None:
             return None
         return Tunnel("geneve", int(g.group(1), 0), rest[bare.end() :])
-    if rest.startswith(("IP ", "IP6 ")) or _BARE_V.match(rest):  # -e -v: no "IP" keyword
+    if rest.startswith(("IP ", "IP6 ")) or BARE_V.match(rest):  # -e -v: no "IP" keyword
         v6 = rest.startswith("IP6") or not rest.startswith(("IP ", "(tos "))
         return Tunnel("ip6ip" if v6 else "ipip", None, rest)
     pair = _ADDR_PAIR.match(rest)  # -e: the inner packet's addresses right after the outer
