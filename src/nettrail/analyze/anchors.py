@@ -17,20 +17,18 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.analyze.columns import sorted_runs, stable_order, unique_values
+from nettrail.analyze.columns import hashed_groups, sorted_runs, stable_order, unique_values
 from nettrail.analyze.correlate import (
     CONF_STRONG,
     CONF_STRONG_CONFIRMED,
     CONF_STRONG_TIMED,
     Form,
-    Match,
     Sighting,
     StrongPairs,
     UnionFind,
     _by_ip_id,
-    _timed,
+    timed_pairs,
 )
-from nettrail.analyze.row_sightings import take
 from nettrail.model.cache import Memo
 from nettrail.model.flow import Endpoint
 
@@ -226,20 +224,28 @@ def _or_minus_one(values: list[int | None]) -> Ints:
     return np.array([-1 if v is None else v for v in values], np.int64)
 
 
-Deferred = tuple[list[Sighting], list[Sighting], list[Match]]
+class Left(NamedTuple):
+    """The sightings of keys several hold that no IP ID matched, for matching in corrected
+    time: A's and B's sighting numbers, key after key (in order of the key's first A
+    sighting; each key's in order), and where each key's begin at A and at B (``cut_a``,
+    ``cut_b``: one more than the keys, the last the end)."""
+
+    a: Ints
+    b: Ints
+    cut_a: Ints
+    cut_b: Ints
 
 
 class Anchors(NamedTuple):
     """The anchors of two points as sighting numbers (``a`` at A, ``b`` at B, in match
     order), which of them hold a key one sighting holds at each point (``keyed``; the others
-    are retransmissions told apart by IP ID), and the keys several sightings hold
-    (``deferred``: A's and B's sightings, and their ``_by_ip_id`` matches), for matching in
-    corrected time."""
+    are retransmissions told apart by IP ID, ``_by_ip_id``), and the sightings of the keys
+    several hold that IP IDs left unmatched (``left``), for matching in corrected time."""
 
     a: Ints
     b: Ints
     keyed: Bools
-    deferred: list[Deferred]
+    left: Left
 
 
 class Links(NamedTuple):
@@ -260,7 +266,9 @@ def anchor_indexes(pairs: StrongPairs) -> Anchors:
     ia: list[int] = []
     ib: list[int] = []
     keyed: list[bool] = []
-    deferred = []
+    left_a: list[int] = []
+    left_b: list[int] = []
+    cut_a, cut_b = [0], [0]
     for xa, xb in candidates:
         if not isinstance(xa, list) and not isinstance(xb, list):  # a sighting on each side
             ia.append(xa.idx)
@@ -269,14 +277,17 @@ def anchor_indexes(pairs: StrongPairs) -> Anchors:
             continue
         la: list[Sighting] = xa if type(xa) is list else [xa]  # type: ignore[list-item]
         lb: list[Sighting] = xb if type(xb) is list else [xb]  # type: ignore[list-item]
-        found = _by_ip_id(la, lb, set())
-        for m in found:
+        used: set[int] = set()
+        for m in _by_ip_id(la, lb, used):
             ia.append(m.a.idx)
             ib.append(m.b.idx)
             keyed.append(False)
-        deferred.append((la, lb, found))
+        left_a.extend(s.idx for s in la if id(s) not in used)
+        left_b.extend(s.idx for s in lb if id(s) not in used)
+        cut_a.append(len(left_a))
+        cut_b.append(len(left_b))
     return Anchors(np.array(ia, np.int64), np.array(ib, np.int64), np.array(keyed, np.bool_),
-                   deferred)
+                   Left(*(np.array(v, np.int64) for v in (left_a, left_b, cut_a, cut_b))))
 
 
 class KeyCounts(NamedTuple):
@@ -299,62 +310,58 @@ def coded_anchors(ca: PointColumns, cb: PointColumns, keys: int,
                   counts: tuple[KeyCounts, KeyCounts] | None = None) -> Anchors:
     """``anchor_indexes`` from the two points' strong key numbers (``keys`` of them in all),
     without the strong indexes: a key one sighting holds at each point is an anchor at its
-    A sighting's place; a key several hold pairs by ``_by_ip_id`` at the place of its first
-    A sighting. ``counts``: the two points' ``key_counts``, when taken (once a point)."""
+    A sighting's place; a key several hold pairs by IP ID (``_several``) at the place of its
+    first A sighting. ``counts``: the two points' ``key_counts``, when taken (once a
+    point)."""
     assert ca.key is not None and cb.key is not None
     ka = ca.key
     (count_a, _at), (count_b, at_b) = counts or (key_counts(ca, keys), key_counts(cb, keys))
     both = (count_a[ka] > 0) & (count_b[ka] > 0)
     once = both & (count_a[ka] == 1) & (count_b[ka] == 1)
     single_a = np.flatnonzero(once)
-    places = [single_a]
-    ia = [single_a]
-    ib = [at_b[ka[single_a]]]
-    keyed = [np.ones(len(single_a), np.bool_)]
-    deferred: list[Deferred] = []
     several = np.flatnonzero(both & ~once)
-    if len(several):
-        more_a, more_b, more_place = _several(ca, cb, several, deferred)
-        places.append(more_place)
-        ia.append(more_a)
-        ib.append(more_b)
-        keyed.append(np.zeros(len(more_a), np.bool_))
-    order = stable_order(np.concatenate(places))
-    return Anchors(np.concatenate(ia)[order], np.concatenate(ib)[order],
-                   np.concatenate(keyed)[order], deferred)
+    more_a, more_b, more_place, left = _several(ca, cb, several)
+    order = stable_order(np.concatenate([single_a, more_place]))
+    return Anchors(np.concatenate([single_a, more_a])[order],
+                   np.concatenate([at_b[ka[single_a]], more_b])[order],
+                   np.concatenate([np.ones(len(single_a), np.bool_),
+                                   np.zeros(len(more_a), np.bool_)])[order], left)
 
 
 def _several(ca: PointColumns, cb: PointColumns, rows_a: Ints,
-             deferred: list[Deferred]) -> tuple[Ints, Ints, Ints]:
-    """The keys several sightings hold (A's sightings with them: ``rows_a``): each key's
-    sightings at A and B in order, added to ``deferred`` in A's order, and their
-    ``_by_ip_id`` matches (A's, B's numbers, and the place: the key's first A sighting)."""
+             ) -> tuple[Ints, Ints, Ints, Left]:
+    """The keys several sightings hold (A's sightings with them: ``rows_a``, in order), as
+    ``_by_ip_id`` pairs them, on arrays: an IP ID one sighting of the key holds at each
+    point matches those two (A's, B's numbers, in A's order, and the place: the key's first
+    A sighting); and the sightings left (``Left``)."""
     assert ca.key is not None and cb.key is not None
-    ka, kb = ca.key, cb.key
-    wanted = unique_values(ka[rows_a])
-    rows_b = np.flatnonzero(np.isin(kb, wanted))
-    by_key_b: dict[int, list[Sighting]] = {}
-    for s, k in zip(take(cb.items, rows_b), kb[rows_b].tolist(), strict=True):
-        by_key_b.setdefault(k, []).append(s)
-    by_key_a: dict[int, tuple[int, list[Sighting]]] = {}
-    for i, s, k in zip(rows_a.tolist(), take(ca.items, rows_a), ka[rows_a].tolist(),
-                       strict=True):
-        held = by_key_a.get(k)
-        if held is None:
-            held = by_key_a[k] = (i, [])
-        held[1].append(s)
-    out_a: list[int] = []
-    out_b: list[int] = []
-    place: list[int] = []
-    for k, (first, la) in by_key_a.items():
-        lb = by_key_b[k]
-        found = _by_ip_id(la, lb, set())
-        deferred.append((la, lb, found))
-        for m in found:
-            out_a.append(m.a.idx)
-            out_b.append(m.b.idx)
-            place.append(first)
-    return (np.array(out_a, np.int64), np.array(out_b, np.int64), np.array(place, np.int64))
+    key_a = ca.key[rows_a]
+    rows_b = np.flatnonzero(np.isin(cb.key, unique_values(key_a)))
+    key_b = cb.key[rows_b]
+    na = len(rows_a)
+    ids = np.concatenate([ca.ip_id[rows_a], cb.ip_id[rows_b]])
+    group = hashed_groups(np.concatenate([key_a, key_b]), ids)[0]
+    count_a = np.bincount(group[:na], minlength=int(group.max()) + 1 if len(group) else 0)
+    count_b = np.bincount(group[na:], minlength=len(count_a))
+    unique = (ids >= 0) & (count_a[group] == 1) & (count_b[group] == 1)  # IP ID: one a side
+    partner = np.full(len(count_a), -1, np.int64)
+    partner[group[na:]] = rows_b  # read where the key and IP ID are one B sighting's
+    pick, matched_b = unique[:na], unique[na:]
+    # the keys numbered in order of their first A sighting (their place)
+    order = stable_order(key_a)
+    run, starts = sorted_runs(key_a, order)
+    first = order[starts]
+    rank = np.empty(len(starts), np.int64)
+    rank[stable_order(first)] = np.arange(len(starts))
+    place = rows_a[first][run]
+    run_b = np.searchsorted(key_a[first], key_b)  # B's keys are among A's (runs by value)
+    left_a, left_b = np.flatnonzero(~pick), np.flatnonzero(~matched_b)
+    key_of_a, key_of_b = rank[run[left_a]], rank[run_b[left_b]]
+    by_a, by_b = stable_order(key_of_a), stable_order(key_of_b)
+    bounds = np.arange(len(starts) + 1)
+    return (rows_a[pick], partner[group[:na][pick]], place[pick],
+            Left(rows_a[left_a[by_a]], rows_b[left_b[by_b]],
+                 np.searchsorted(key_of_a[by_a], bounds), np.searchsorted(key_of_b[by_b], bounds)))
 
 
 def full_links(ca: PointColumns, cb: PointColumns, anchors: Anchors, offset_ba: float,
@@ -363,7 +370,7 @@ def full_links(ca: PointColumns, cb: PointColumns, anchors: Anchors, offset_ba: 
 
     A key one sighting holds at each point matches within ``tol`` of corrected time (sure
     when the IP ID or TS value agrees too), or else by an IP ID both have; keys several
-    sightings hold pair by IP ID, then in corrected time (``_by_ip_id``, ``_timed``)."""
+    sightings hold pair by IP ID (``Anchors``), then in corrected time (``timed_pairs``)."""
     keyed = anchors.keyed
     ia, ib = anchors.a[keyed], anchors.b[keyed]
     delta = (cb.first[ib] - ca.first[ia]).astype(np.float64) - offset_ba
@@ -374,13 +381,19 @@ def full_links(ca: PointColumns, cb: PointColumns, anchors: Anchors, offset_ba: 
     sure = same_id | ((ts_a >= 0) & (ts_a == ts_b))
     took = within | same_id
     conf = np.where(within & sure, CONF_STRONG_CONFIRMED, CONF_STRONG)[took]
-    used: set[int] = set()
-    more: list[Match] = []
-    for _la, _lb, found in anchors.deferred:  # (``_by_ip_id`` marks what it matched)
-        more.extend(found)
-        used.update(id(s) for m in found for s in (m.a, m.b))
-    for la, lb, _found in anchors.deferred:
-        more.extend(_timed(la, lb, offset_ba, tol, CONF_STRONG_TIMED, used))
-    return Links(np.concatenate([ia[took], np.array([m.a.idx for m in more], np.int64)]),
-                 np.concatenate([ib[took], np.array([m.b.idx for m in more], np.int64)]),
-                 np.concatenate([conf, np.array([m.confidence for m in more], np.float64)]))
+    ip = ~keyed
+    left = anchors.left
+    pairs: list[tuple[int, int]] = []
+    times_a, times_b = ca.first[left.a].tolist(), cb.first[left.b].tolist()
+    cut_a, cut_b = left.cut_a.tolist(), left.cut_b.tolist()
+    for k in range(len(cut_a) - 1):
+        a0, a1, b0, b1 = cut_a[k], cut_a[k + 1], cut_b[k], cut_b[k + 1]
+        if a0 < a1 and b0 < b1:
+            pairs.extend((a0 + i, b0 + j) for i, j in timed_pairs(
+                times_a[a0:a1], times_b[b0:b1], offset_ba, tol))
+    at_a = np.array([i for i, _j in pairs], np.int64)
+    at_b = np.array([j for _i, j in pairs], np.int64)
+    return Links(np.concatenate([ia[took], anchors.a[ip], left.a[at_a]]),
+                 np.concatenate([ib[took], anchors.b[ip], left.b[at_b]]),
+                 np.concatenate([conf, np.full(int(ip.sum()), CONF_STRONG),
+                                 np.full(len(pairs), CONF_STRONG_TIMED)]))

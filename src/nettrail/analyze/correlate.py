@@ -484,22 +484,30 @@ def strong_index(items: Iterable[Sighting]) -> StrongIndex:
 
 def _timed(xa: Sequence[Sighting], xb: Sequence[Sighting], offset_ba: float, tol: float,
            confidence: float, used: set[int]) -> list[Match]:
-    """Pair two time-ordered lists monotonically where corrected times agree within ``tol``."""
+    """Pair two time-ordered lists monotonically where corrected times agree within ``tol``
+    (``timed_pairs`` of the sightings not ``used`` yet; those it pairs are used then)."""
+    la = [a for a in xa if id(a) not in used]
+    lb = [b for b in xb if id(b) not in used]
     out: list[Match] = []
+    for i, j in timed_pairs([a.first_ns for a in la], [b.first_ns for b in lb], offset_ba,
+                            tol):
+        a, b = la[i], lb[j]
+        out.append(Match(a, b, confidence))
+        used.add(id(a))
+        used.add(id(b))
+    return out
+
+
+def timed_pairs(ta: Sequence[int], tb: Sequence[int], offset_ba: float, tol: float,
+                ) -> list[tuple[int, int]]:
+    """Pair two ordered lists of times monotonically where B's, corrected by ``offset_ba``,
+    is within ``tol`` of A's: the places of each pair."""
+    out = []
     i = j = 0
-    while i < len(xa) and j < len(xb):
-        a, b = xa[i], xb[j]
-        if id(a) in used:
-            i += 1
-            continue
-        if id(b) in used:
-            j += 1
-            continue
-        delta = (b.first_ns - a.first_ns) - offset_ba
+    while i < len(ta) and j < len(tb):
+        delta = (tb[j] - ta[i]) - offset_ba
         if abs(delta) <= tol:
-            out.append(Match(a, b, confidence))
-            used.add(id(a))
-            used.add(id(b))
+            out.append((i, j))
             i += 1
             j += 1
         elif delta < 0:
