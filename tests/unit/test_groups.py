@@ -104,3 +104,10 @@ def test_hash_order_when_hashes_share_their_high_bits() -> None:
     """Two different hashes alike in the bits packed beside the row numbers: the argsort."""
     h = np.array([5 << 40, (5 << 40) + 1, 3, 5 << 40, 2 ** 64 - 1, 2 ** 64 - 2], np.uint64)
     assert np.array_equal(hash_order(h), np.argsort(h, kind="stable"))
+    rng = np.random.default_rng(7)
+    for n in (2, 3, 64, 1000, 5000):  # many runs of shared high bits, repeated hashes
+        bits = max((n - 1).bit_length(), 1) + 1  # the low bits ``hash_order`` leaves out
+        high = rng.integers(0, max(n // 8, 2), n).astype(np.uint64) << np.uint64(bits)
+        low = rng.integers(0, 1 << bits, n).astype(np.uint64)
+        for h in (high | low, (high | low)[rng.integers(0, n, n)], high):
+            assert np.array_equal(hash_order(h), np.argsort(h, kind="stable"))

@@ -160,15 +160,17 @@ def stable_order(values: npt.NDArray[Any]) -> Ints:
 
 def hash_order(h: npt.NDArray[np.uint64]) -> Ints:
     """``np.argsort(h, kind="stable")`` of 64-bit hashes: ``stable_order`` of their high
-    bits, which is the same order unless two different hashes share those bits (then the
-    argsort itself)."""
+    bits, which is the same order but where different hashes share those bits (with
+    millions of rows, a few do): those runs are sorted again by the whole hash."""
     n = len(h)
     bits = max((n - 1).bit_length(), 1)
     high = (h >> np.uint64(bits + 1)).astype(np.int64)
     order = stable_order(high)
     s, t = h[order], high[order]
-    if bool(((t[1:] == t[:-1]) & (s[1:] != s[:-1])).any()):
-        order = np.argsort(h, kind="stable")
+    shared = np.flatnonzero((t[1:] == t[:-1]) & (s[1:] != s[:-1]))
+    if len(shared):  # the runs of those high bits, in place (the runs are in order)
+        at = np.flatnonzero(np.isin(t, t[shared]))
+        order[at] = order[at][np.argsort(s[at], kind="stable")]
     return order
 
 
