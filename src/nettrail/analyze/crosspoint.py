@@ -71,7 +71,7 @@ from nettrail.analyze.findings_reset import (
     resets_from_their_sender,
 )
 from nettrail.analyze.flows import gc_paused
-from nettrail.analyze.fold_rows import FoldedColumns, fold_columns
+from nettrail.analyze.fold_rows import FoldedColumns, V4Forms, fold_columns
 from nettrail.analyze.linked_convs import linked_conversations
 from nettrail.analyze.nat import infer_translations
 from nettrail.analyze.plain import column_spans, split_plain
@@ -137,7 +137,7 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
     names = list(points)
     endpoints: dict[tuple[str, int], Endpoint] = {}
     forms: dict[tuple[str, int, str, int], Form] = {}  # shared by the points, as endpoints
-    v4_forms: dict[tuple[int, int, int, int], Form] = {}
+    v4_forms = V4Forms()
     sightings: dict[str, Sequence[Sighting]] = {}
     folded: dict[str, FoldedColumns] = {}
     for p in names:
@@ -216,7 +216,7 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
 
 def _folded(records: Sequence[PacketRecord], endpoints: dict[tuple[str, int], Endpoint],
             table: PacketTable | None, forms: dict[tuple[str, int, str, int], Form],
-            v4_forms: dict[tuple[int, int, int, int], Form],
+            v4_forms: V4Forms,
             ) -> tuple[Sequence[Sighting], FoldedColumns | None]:
     """``fold_copies`` of one point's records (``table``: its table, when the records are its
     rows readable as columns): a table's rows with no TCP copy among them are read as
@@ -331,9 +331,11 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         kept = _kept(tracks, findings) if paths else ()
         del tracks  # the packets whose paths are not kept go before the paths are built
         reported = tuple(c for c in clock if c.point not in unknown)
+        # the failed connections matter only when no finding is a root cause
+        failed = () if any(f.root_cause for f in findings) else failures(connections,
+                                                                          list(points))
         return CrossPointResult(reported, nat, _paths(kept), tuple(findings),
-                                diagnose(findings, ctx, failures(connections, list(points)),
-                                         _blind(points)))
+                                diagnose(findings, ctx, failed, _blind(points)))
 
 
 def _tracks(sightings: Mapping[str, Sequence[Sighting]], matches: list[Match],

@@ -13,13 +13,13 @@ rows in table order on equal times).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.anchors import PointColumns
-from nettrail.analyze.columns import hashed_groups, sorted_runs, stable_order
+from nettrail.analyze.columns import hashed_groups, row_hash, sorted_runs, stable_order
 from nettrail.analyze.correlate import Form, Sighting, _new_form, fold_copies
 from nettrail.analyze.row_sightings import LazySightings
 from nettrail.model.cache import Memo
@@ -42,6 +42,45 @@ class FoldedColumns(NamedTuple):
     key: tuple[Ints, Ints, Ints] | None
 
 
+class V4Forms:
+    """The IPv4 forms made so far by their addresses' and ports' values (shared by the
+    points: a form is the same object wherever its four values are the same), looked up on
+    arrays: one sort of a hash of the four, each found checked against them."""
+
+    def __init__(self) -> None:
+        self.forms: list[Form] = []
+        self._values = [np.zeros(0, np.int64) for _ in range(4)]  # by form number
+        self._hash = np.zeros(0, np.uint64)  # sorted
+        self._number = np.zeros(0, np.int64)  # the form number of each of those
+
+    def find(self, src: Ints, sport: Ints, dst: Ints, dport: Ints) -> Ints:
+        """The form number of each quadruple, -1 where none was made."""
+        if not len(self._hash) or not len(src):
+            return np.full(len(src), -1, np.int64)
+        h = row_hash(src, sport, dst, dport)
+        at = np.minimum(np.searchsorted(self._hash, h), len(self._hash) - 1)
+        number = self._number[at]
+        hit = self._hash[at] == h
+        for have, v in zip(self._values, (src, sport, dst, dport), strict=True):
+            hit &= have[number] == v
+        out: Ints = np.where(hit, number, -1)
+        return out
+
+    def add(self, values: list[Ints], forms: list[Form]) -> None:
+        """Keep ``forms``, of the quadruples ``values`` (four arrays: source, source port,
+        destination, destination port)."""
+        if not forms:
+            return
+        start = len(self.forms)
+        self.forms.extend(forms)
+        self._values = [np.concatenate([have, v]) for have, v in zip(self._values, values,
+                                                                     strict=True)]
+        h = np.concatenate([self._hash, row_hash(*values)])
+        number = np.concatenate([self._number, np.arange(start, len(self.forms))])
+        order = np.argsort(h, kind="stable")
+        self._hash, self._number = h[order], number[order]
+
+
 def fold_rows(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint]) -> list[Sighting]:
     """``fold_copies(rows, endpoints, copy_free=True)``, the TCP rows read as columns."""
     return list(fold_columns(rows, endpoints)[0])
@@ -49,7 +88,7 @@ def fold_rows(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint]) -> li
 
 def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
                  forms: dict[tuple[str, int, str, int], Form] | None = None,
-                 v4_forms: dict[tuple[int, int, int, int], Form] | None = None,
+                 v4_forms: V4Forms | None = None,
                  ) -> tuple[LazySightings, FoldedColumns]:
     """``fold_rows``, its TCP rows' sightings made when asked for (``LazySightings``), and
     its sightings as columns (read off the table's). ``forms``: forms by address/port
@@ -67,7 +106,7 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     if forms is None:
         forms = {}
     if v4_forms is None:
-        v4_forms = {}
+        v4_forms = V4Forms()
     filled = in_order.copy()
     others: list[tuple[int, Sighting]] = []
     rest = order[~in_order]
@@ -90,21 +129,26 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     # one form per address/port quadruple (shared with the other rows' of the same four)
     inverse, some = hashed_groups(*(col(c)[sel] for c in ("family", "src", "sport", "dst",
                                                            "dport")))
-    quad_forms: list[Form] = []
+    family, *quad = (col(c)[sel[some]].astype(np.int64) for c in ("family", "src", "sport",
+                                                                  "dst", "dport"))
+    v4 = np.flatnonzero(family == 4)
+    known = v4_forms.find(*(v[v4] for v in quad))
+    slots: list[Form | None] = [None] * len(family)
+    for k, f in zip(v4[known >= 0].tolist(), known[known >= 0].tolist(), strict=True):
+        slots[k] = v4_forms.forms[f]
     text = table.addr_text
     texts: Memo[tuple[int, int], str] = Memo(lambda key: text(*key))
-    for family, src, sport, dst, dport in zip(*(col(c)[sel[some]].tolist() for c in (
-            "family", "src", "sport", "dst", "dport")), strict=True):
-        by_value = (src, sport, dst, dport) if family == 4 else None
-        form = v4_forms.get(by_value) if by_value is not None else None
+    missed = np.flatnonzero(np.isin(np.arange(len(family)), v4[known >= 0], invert=True))
+    for k, fam, src, sport, dst, dport in zip(missed.tolist(), *(v[missed].tolist() for v in (
+            family, *quad)), strict=True):
+        key4 = (texts[(fam, src)], sport, texts[(fam, dst)], dport)
+        form = forms.get(key4)
         if form is None:
-            key4 = (texts[(family, src)], sport, texts[(family, dst)], dport)
-            form = forms.get(key4)
-            if form is None:
-                form = forms[key4] = _new_form(endpoints, *key4)
-            if by_value is not None:
-                v4_forms[by_value] = form
-        quad_forms.append(form)
+            form = forms[key4] = _new_form(endpoints, *key4)
+        slots[k] = form
+    quad_forms = cast(list[Form], slots)  # every quadruple's, found or made
+    new_v4 = missed[family[missed] == 4]
+    v4_forms.add([v[new_v4] for v in quad], [quad_forms[k] for k in new_v4.tolist()])
     row_at = np.full(n, -1, np.int64)
     form_at = np.full(n, -1, np.int64)
     row_at[place[pos]] = sel
