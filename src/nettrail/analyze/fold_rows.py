@@ -202,19 +202,21 @@ def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
         # TCP: (flags, seq, ack, payload length); else (IP ID, IP length, payload length)
         high[k] = b << _FLAG_BITS | a if s.proto == PROTO_TCP else a
         low[k] = (c + 1 << _LEN_BITS | d) if s.proto == PROTO_TCP else (b + 1 << _LEN_BITS | c)
-    form_id = form_id[filled]
+    # the sightings' slots (all of them when no copy was folded into another)
+    take: npt.NDArray[np.bool_] | slice = slice(None) if filled.all() else filled
+    form_id = form_id[take]
     by_form = stable_order(form_id)
     inverse, starts = sorted_runs(form_id, by_form)
     u, at = form_id[by_form[starts]], by_form[starts]
     ranked = stable_order(at)
     number = np.empty(len(at), np.int64)
     number[ranked] = np.arange(len(at))  # forms numbered in order of first use
-    columns = PointColumns(items, first[filled], last[filled], single[filled],
+    columns = PointColumns(items, first[take], last[take], single[take],
                            number[inverse.reshape(-1)],
                            [by_id[i] for i in u[ranked].tolist()],
-                           ip_id[filled], ts_val[filled], proto=proto[filled],
-                           flags=flags[filled])
-    return FoldedColumns(columns, (proto[filled], high[filled], low[filled]) if keyed else None)
+                           ip_id[take], ts_val[take], proto=proto[take],
+                           flags=flags[take])
+    return FoldedColumns(columns, (proto[take], high[take], low[take]) if keyed else None)
 
 
 def _number(value: object) -> int:
