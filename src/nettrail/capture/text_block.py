@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from itertools import chain, compress, repeat
-from operator import itemgetter
+from operator import itemgetter, not_
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -81,7 +81,8 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         sec = np.fromiter(map(fast.seconds.get, stamps, repeat(_UNSEEN)), np.int64, n)
         if sec.min() == _UNSEEN:  # the cache emptied on the way
             sec = np.array(list(map(_second, repeat(fast), stamps)), np.int64)
-    udp_rows = [i for i, f in enumerate(flags_t) if not f] if b"" in flags_t else []
+    udp_rows = list(compress(range(n), map(not_, flags_t))) if b"" in flags_t else []
+    udp_texts = list(map(udp_t.__getitem__, udp_rows))
     pid = _pids(fast, addrs, udp_rows)
     new = np.flatnonzero(pid == _UNMADE)
     if len(new):  # new pairs: made once each, in line order, then their lines looked up again
@@ -113,7 +114,7 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     tsv, ecr, plen = _numbers(tsv_t), _numbers(ecr_t), _numbers(len_t)
     if (max(seq.max(), ack.max(), win.max(), tsv.max(), ecr.max()) > _MASK
             or plen.max() > MOST_PAYLOAD
-            or any(len(udp_t[i]) > DIGITS_LIMIT for i in udp_rows)):
+            or (udp_rows and max(map(len, udp_texts)) > DIGITS_LIMIT)):
         return False  # over 32 bits (or a frame past them): the line parser names the line
     ts = _times(fast, sec, fracs)
     if ts is None:
@@ -128,10 +129,15 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
             map(_SIZE, options.values()), np.int64, len(options))
         chunk.opts.update({base_n + i: opts for i, (opts, _size) in options.items()})
     iphdr = fast.per_pair()[pid, 0]
-    for i in udp_rows:
-        got = fast.numbers.get(udp_t[i])
-        plen[i] = got if got is not None else fast._udp(udp_t[i], int(iphdr[i]))
-        hdr[i] = 8
+    if udp_rows:
+        # the payload lengths in line order: a text read here may be cached for a later one
+        lengths = list(map(fast.numbers.get, udp_texts))
+        if None in lengths:
+            lengths = [_udp_len(fast, got, text, ip_hdr)
+                       for got, text, ip_hdr in zip(lengths, udp_texts, iphdr[udp_rows].tolist(),
+                                                 strict=True)]
+        plen[udp_rows] = lengths
+        hdr[udp_rows] = 8
     clock = fast.clock
     clock.last_ns, clock.started = int(ts[-1]), True
     col = np.full(n, -1, np.int64)
@@ -158,7 +164,8 @@ def _pids(fast: FastLine, addrs: tuple[bytes, ...], udp_rows: list[int]) -> Arr:
     pid = np.fromiter(map(fast.ends[0].get, addrs, repeat(_UNMADE)), np.int64, len(addrs))
     if udp_rows:
         udp = fast.ends[1].get
-        pid[udp_rows] = [udp(addrs[i], _UNMADE) for i in udp_rows]
+        pid[udp_rows] = np.fromiter(map(udp, map(addrs.__getitem__, udp_rows),
+                                        repeat(_UNMADE)), np.int64, len(udp_rows))
     return pid
 
 
@@ -248,6 +255,14 @@ _SYN_ALL = re.compile(
 """Each line of options texts: the Linux SYN's numbers, or none (another form)."""
 _new: Any = tuple.__new__
 _SIZE = itemgetter(1)
+
+
+def _udp_len(fast: FastLine, got: int | None, text: bytes, iphdr: int) -> int:
+    """The payload length of a UDP line: ``got`` (looked up before), else looked up again
+    (a line before it may have cached the text since), else read."""
+    if got is None:
+        got = fast.numbers.get(text)
+    return got if got is not None else fast._udp(text, iphdr)
 
 
 def _second(fast: FastLine, stamp: bytes) -> int:

@@ -192,7 +192,7 @@ class FastLine:
         self.column_list: list[tuple[str, str]] = []
         self.flags: dict[bytes, int] = {}
         self.numbers: dict[bytes, int] = {}
-        self.addrs: dict[str, str | None] = {}
+        self.addrs: dict[bytes, str | None] = {}
         self.columns[b""] = self.numbers[b""] = -1  # absent: what text_block looks up
         self.by_fields = False
         """Whether runs of lines are filled a field at a time (``text_block``): for a table,
@@ -520,29 +520,45 @@ class FastLine:
     def make_pairs(self, items: Iterable[tuple[bytes, int]]) -> None:
         """The address pairs of ``IP a.p > b.q`` texts of a protocol not cached yet, each with
         the other direction (it mostly follows: one parse for both); -1 cached for a text
-        where one is not an address. One loop for all: no call per pair but for a new host.
-        The pairs' rows of ``per_pair`` are made on the way."""
-        pairs, known, ends = self.pairs, self.addrs, self.ends
+        where one is not an address. One loop for all: no call per pair but for a new host
+        that is not a dotted quad. The pairs' rows of ``per_pair`` are made on the way."""
+        pairs, known, (tcp_cache, udp_cache) = self.pairs, self.addrs, self.ends
         v4 = self.v4_hosts if self.by_fields else None  # for the table's columns only
+        v4_list = self.v4_host_list
         keys, conn_ids, conv_keys = self._keys, self.conn_ids, self.conv_keys
-        add, add_row = pairs.append, self._rows.extend
+        add, add_row, add_key = pairs.append, self._rows.extend, keys.append
+        quad = V4_HOST.match
         for text, proto in items:
-            cache = ends[proto == PROTO_UDP]
+            cache = udp_cache if proto == PROTO_UDP else tcp_cache
             if text in cache:  # made as the other direction of one before
                 continue
-            keyword, _, pair = text.decode().partition(" ")
-            version = 6 if keyword == "IP6" else 4
-            src_t, _, dst_t = pair.partition(" > ")
-            src_h, _, sport = src_t.rpartition(".")
-            dst_h, _, dport = dst_t.rpartition(".")
+            keyword, _, pair = text.partition(b" ")
+            version = 6 if keyword == b"IP6" else 4
+            src_t, _, dst_t = pair.partition(b" > ")
+            src_h, _, sport = src_t.rpartition(b".")
+            dst_h, _, dport = dst_t.rpartition(b".")
             src = known.get(src_h, "")
             if src == "":
-                src = self._addr(src_h, version)
+                host = src_h.decode()
+                if version == 4 and quad(host) is not None:  # a dotted quad: itself
+                    src = remember(known, src_h, host)
+                    if v4 is not None:  # numbered for the table's columns
+                        remember(v4, host, len(v4_list))
+                        v4_list.append(host)
+                else:
+                    src = self._addr(src_h, version)
             dst = known.get(dst_h, "")
             if dst == "":
-                dst = self._addr(dst_h, version)
-            sp = int(sport) if len(sport) <= 5 and sport.isascii() and sport.isdigit() else -1
-            dp = int(dport) if len(dport) <= 5 and dport.isascii() and dport.isdigit() else -1
+                host = dst_h.decode()
+                if version == 4 and quad(host) is not None:
+                    dst = remember(known, dst_h, host)
+                    if v4 is not None:
+                        remember(v4, host, len(v4_list))
+                        v4_list.append(host)
+                else:
+                    dst = self._addr(dst_h, version)
+            sp = int(sport) if len(sport) <= 5 and sport.isdigit() else -1
+            dp = int(dport) if len(dport) <= 5 and dport.isdigit() else -1
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             if src is None or dst is None or not (0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF):
@@ -552,7 +568,7 @@ class FastLine:
             src_v = v4.get(src, -1) if v4 is not None and version == 4 else -1
             dst_v = v4.get(dst, -1) if src_v >= 0 and v4 is not None else -1
             key, back = (src, sp, dst, dp), (dst, dp, src, sp)
-            both = min(key, back)
+            both = key if key <= back else back
             conn = conn_ids.get(both)
             if conn is None:
                 conn = conn_ids[both] = len(conv_keys)
@@ -560,28 +576,30 @@ class FastLine:
             cache[text] = len(pairs)
             add((_new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False,
                                  None)), sp, dp, key, hdr))
-            keys.append(key)
+            add_key(key)
             add_row((hdr, conn, both == key, both == back, proto, sp, dp, src_v, dst_v))
-            back_t = f"{keyword} {dst_t} > {src_t}".encode()
+            back_t = keyword + b" " + dst_t + b" > " + src_t
             if back_t not in cache:
                 cache[back_t] = len(pairs)
                 add((_new(IPHeader, (version, dst, src, proto, None, None, None, False, 0,
                                      False, None)), dp, sp, back, hdr))
-                keys.append(back)
+                add_key(back)
                 add_row((hdr, conn, both == back, both == key, proto, dp, sp, dst_v, src_v))
 
-    def _addr(self, text: str, version: int) -> str | None:
-        """The address of a host printed without its port (None if it is not one), cached."""
+    def _addr(self, text: bytes, version: int) -> str | None:
+        """The address of a host printed without its port (None if it is not one), cached
+        (by its bytes)."""
         addr = self.addrs.get(text, "")
         if addr == "":
-            if version == 4 and V4_HOST.match(text) is not None:
-                addr = text  # a dotted quad: what split_endpoint gives, without its work
+            host = text.decode()
+            if version == 4 and V4_HOST.match(host) is not None:
+                addr = host  # a dotted quad: what split_endpoint gives, without its work
                 if self.by_fields:  # numbered for the table's columns
-                    remember(self.v4_hosts, text, len(self.v4_host_list))
-                    self.v4_host_list.append(text)
+                    remember(self.v4_hosts, host, len(self.v4_host_list))
+                    self.v4_host_list.append(host)
             else:
                 try:
-                    addr, port = split_endpoint(text, version)
+                    addr, port = split_endpoint(host, version)
                 except TextError:
                     addr = None
                 else:
