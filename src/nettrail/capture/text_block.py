@@ -375,15 +375,15 @@ def _one_by_one(fast: FastLine, lines: Arr, pid: Arr, fl: Arr, seq: Arr, ack: Ar
                                     ack[lines].tolist(), conv[lines].tolist(),
                                     pid[lines].tolist(), strict=True):
         s_v: int | None = None if s_i < 0 else s_i
-        ip, sp, dp, _key, _hdr = pairs[p]
+        _proto, sp, dp, key, _hdr = pairs[p]
         if c and seqs.relative is not False:
-            s_v, a_v, r = seqs.numbers(ip.src, sp, ip.dst, dp, f, s_v, a_i)
+            s_v, a_v, r = seqs.numbers(key[0], sp, key[2], dp, f, s_v, a_i)
             moved.append(i)
             moved_ack.append(a_v)
             moved_seq.append(-1 if s_v is None else s_v)
             moved_rel.append(r)
         if f & SYN and not f & ACK and s_v is not None:
-            seqs.syn(ip.src, sp, ip.dst, dp, s_v)
+            seqs.syn(key[0], sp, key[2], dp, s_v)
     if moved:
         ack[moved] = moved_ack
         seq[moved] = moved_seq

@@ -48,9 +48,9 @@ from nettrail.model.table import (
 
 Arr = npt.NDArray[Any]
 _U32 = 1 << 32
-_IP, _SPORT, _DPORT = itemgetter(0), itemgetter(1), itemgetter(2)
-_SRC, _DST, _PROTO, _VERSION = (attrgetter("src"), attrgetter("dst"), attrgetter("proto"),
-                                attrgetter("version"))
+_PROTO, _SPORT, _DPORT, _KEY, _HDR_LEN = (itemgetter(0), itemgetter(1), itemgetter(2),
+                                          itemgetter(3), itemgetter(4))  # of an address pair
+_SRC, _DST = itemgetter(0), itemgetter(2)  # of its connection key
 _TS_VAL = attrgetter("ts_val")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
 _QUADS = re.compile(rf"(?:({_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET})|[^\n]*)\n")
@@ -279,8 +279,8 @@ class TextSink:
     def _other_pairs(self, new: list[Any]) -> Arr:
         """The rows of ``_pairs`` of ``new`` pairs, a field at a time, their addresses read
         in order (a name is interned as first seen)."""
-        ips = list(map(_IP, new))
-        srcs, dsts = list(map(_SRC, ips)), list(map(_DST, ips))
+        keys = list(map(_KEY, new))  # (source, its port, destination, its port)
+        srcs, dsts = list(map(_SRC, keys)), list(map(_DST, keys))
         ends = chain.from_iterable(zip(srcs, dsts, strict=True))
         found = self._addresses(dict.fromkeys(ends))
         at = dict(zip(found, range(len(found)), strict=True))
@@ -291,10 +291,10 @@ class TextSink:
         rows = np.empty((n, 7), np.int64)
         rows[:, 0:2] = src
         rows[:, 2] = dst[:, 1]
-        rows[:, 3] = np.fromiter(map(_PROTO, ips), np.int64, n)
+        rows[:, 3] = np.fromiter(map(_PROTO, new), np.int64, n)
         rows[:, 4] = np.fromiter(map(_SPORT, new), np.int64, n)
         rows[:, 5] = np.fromiter(map(_DPORT, new), np.int64, n)
-        version = np.fromiter(map(_VERSION, ips), np.int64, n)
+        version = np.where(np.fromiter(map(_HDR_LEN, new), np.int64, n) == 20, 4, 6)
         rows[:, 6] = (src[:, 0] == dst[:, 0]) & (dst[:, 0] == version)
         return rows
 
