@@ -411,12 +411,12 @@ class TextReader:
                                       min(len(block) * TABLE_BLOCK // max(size, 1),
                                           4 * TABLE_BLOCK))
         self.block, self.block_lines = block, None
-        common = list(map(bool, map(_STAMP, rows)))
+        stamps = list(map(_STAMP, rows))  # empty: not the common form
         i, n = 0, len(rows)
         while i < n:
-            if common[i] and self.timed is not False and self.paste.carry is None:
+            if stamps[i] and self.timed is not False and self.paste.carry is None:
                 try:
-                    j = common.index(False, i)
+                    j = stamps.index(b"", i)
                 except ValueError:
                     j = n
                 yield from self._run(rows, i, j, first)
@@ -426,7 +426,7 @@ class TextReader:
                 if i in self.orig:  # a rewritten line: its original lines
                     yield from self._replay(lineno, self._orig_lines(i))
                 else:
-                    line = self._row_text(i) if common[i] else rows[i][OTHER].decode()
+                    line = self._row_text(i) if stamps[i] else rows[i][OTHER].decode()
                     yield from self._other(lineno, line + "\n")
                 i += 1
         self.lineno = first + lines

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from itertools import chain, compress, repeat
-from operator import itemgetter
+from operator import itemgetter, not_
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -81,7 +81,8 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         sec = np.fromiter(map(fast.seconds.get, stamps, repeat(_UNSEEN)), np.int64, n)
         if sec.min() == _UNSEEN:  # the cache emptied on the way
             sec = np.array(list(map(_second, repeat(fast), stamps)), np.int64)
-    udp_rows = [i for i, f in enumerate(flags_t) if not f] if b"" in flags_t else []
+    udp_rows = list(compress(range(n), map(not_, flags_t))) if b"" in flags_t else []
+    udp_texts = list(map(udp_t.__getitem__, udp_rows))
     pid = _pids(fast, addrs, udp_rows)
     new = np.flatnonzero(pid == _UNMADE)
     if len(new):  # new pairs: made once each, in line order, then their lines looked up again
@@ -103,7 +104,7 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         pid[still] = [_pair(fast, addrs[i], flags_t[i]) for i in still]
     if sec.min() < 0 or pid.min() < 0:
         return False
-    options: dict[int, tuple[TCPOptions, int]] = {}
+    options: _Found = ([], [], [])
     if any(opts_t):
         found = _options(fast, opts_t)
         if found is None:
@@ -113,7 +114,7 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     tsv, ecr, plen = _numbers(tsv_t), _numbers(ecr_t), _numbers(len_t)
     if (max(seq.max(), ack.max(), win.max(), tsv.max(), ecr.max()) > _MASK
             or plen.max() > MOST_PAYLOAD
-            or any(len(udp_t[i]) > DIGITS_LIMIT for i in udp_rows)):
+            or (udp_rows and max(map(len, udp_texts)) > DIGITS_LIMIT)):
         return False  # over 32 bits (or a frame past them): the line parser names the line
     ts = _times(fast, sec, fracs)
     if ts is None:
@@ -123,15 +124,20 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     rel = _sequences(fast, pid, fl, seq, ack)
     hdr = np.where(tsv >= 0, 32, 20)
     base_n = len(chunk)
-    if options:
-        hdr[np.fromiter(options, np.int64, len(options))] = np.fromiter(
-            map(_SIZE, options.values()), np.int64, len(options))
-        chunk.opts.update({base_n + i: opts for i, (opts, _size) in options.items()})
+    opt_lines, opt_values, opt_sizes = options
+    if opt_lines:
+        hdr[opt_lines] = opt_sizes
+        chunk.opts.update(zip(map(base_n.__add__, opt_lines), opt_values, strict=True))
     iphdr = fast.per_pair()[pid, 0]
-    for i in udp_rows:
-        got = fast.numbers.get(udp_t[i])
-        plen[i] = got if got is not None else fast._udp(udp_t[i], int(iphdr[i]))
-        hdr[i] = 8
+    if udp_rows:
+        # the payload lengths in line order: a text read here may be cached for a later one
+        lengths = list(map(fast.numbers.get, udp_texts))
+        if None in lengths:
+            lengths = [_udp_len(fast, got, text, ip_hdr)
+                       for got, text, ip_hdr in zip(lengths, udp_texts, iphdr[udp_rows].tolist(),
+                                                 strict=True)]
+        plen[udp_rows] = lengths
+        hdr[udp_rows] = 8
     clock = fast.clock
     clock.last_ns, clock.started = int(ts[-1]), True
     col = np.full(n, -1, np.int64)
@@ -158,7 +164,8 @@ def _pids(fast: FastLine, addrs: tuple[bytes, ...], udp_rows: list[int]) -> Arr:
     pid = np.fromiter(map(fast.ends[0].get, addrs, repeat(_UNMADE)), np.int64, len(addrs))
     if udp_rows:
         udp = fast.ends[1].get
-        pid[udp_rows] = [udp(addrs[i], _UNMADE) for i in udp_rows]
+        pid[udp_rows] = np.fromiter(map(udp, map(addrs.__getitem__, udp_rows),
+                                        repeat(_UNMADE)), np.int64, len(udp_rows))
     return pid
 
 
@@ -168,7 +175,12 @@ _UNSEEN = -2
 """Seconds or flags not read yet (-1: seconds out of range, or no flags: UDP)."""
 
 
-def _options(fast: FastLine, texts: tuple[bytes, ...]) -> dict[int, tuple[TCPOptions, int]] | None:
+_Found = tuple[list[int], list[TCPOptions], list[int]]
+"""The lines that print options other than the usual timestamps, their options and the TCP
+header lengths they make."""
+
+
+def _options(fast: FastLine, texts: tuple[bytes, ...]) -> _Found | None:
     """The options other than the usual timestamps of the lines that print them, and the TCP
     header length they make, by line (None: one the line parser reads, see
     ``FastLine._options``). The Linux SYN's, the most common, read in one pass for all."""
@@ -177,8 +189,10 @@ def _options(fast: FastLine, texts: tuple[bytes, ...]) -> dict[int, tuple[TCPOpt
     joined = b"\n".join(given) + b"\n"
     if joined.count(b"\n") != len(given):  # a text of more than one line
         found = list(map(fast._options, given))
-    elif (at_once := _linux_syns(joined, len(given))) is not None:
-        found = at_once
+    elif (syn_opts := _linux_syns(joined, len(given))) is not None:
+        if syn_opts is _OVER:
+            return None
+        return lines, syn_opts, [40] * len(lines)
     else:
         syns = _SYN_ALL.findall(joined)
         at_once = _syn_options(syns)
@@ -198,7 +212,8 @@ def _options(fast: FastLine, texts: tuple[bytes, ...]) -> dict[int, tuple[TCPOpt
                     add(fast._options(text))
     if None in found:
         return None
-    return dict(zip(lines, found, strict=True))  # type: ignore[arg-type]  # no None left
+    return (lines, list(map(_OPTS, found)),  # type: ignore[arg-type]  # no None left
+            list(map(_SIZE, found)))  # type: ignore[arg-type]
 
 
 def _syn_options(syns: list[tuple[bytes, bytes, bytes, bytes]]
@@ -216,20 +231,35 @@ def _syn_options(syns: list[tuple[bytes, bytes, bytes, bytes]]
             for m, w, v, e in zip(mss, wscale, val, ecr, strict=True)]
 
 
-def _linux_syns(joined: bytes, n: int) -> list[tuple[TCPOptions, int] | None] | None:
+def _linux_syns(joined: bytes, n: int) -> list[TCPOptions] | None:
     """The options of ``n`` texts (each ended by a line end) that are all the Linux SYN's,
     found by their text without digits and their numbers read at once (None: another form
-    among them, or a number of more than 10 digits, which the pattern does not take)."""
+    among them, or a number of more than 10 digits, which the pattern does not take; _OVER:
+    a timestamp over 32 bits, which the line parser names)."""
     if joined.translate(None, _DIGIT_BYTES) != _SYN_SKELETON * n:
         return None
     spaced = joined.translate(_ONLY_DIGITS)
-    if len(numbers := spaced.split()) != 4 * n or max(map(len, numbers)) > 10:
-        return None
-    mss, val, ecr, wscale = np.fromstring(spaced, np.int64, sep=" ").reshape(n, 4).T.tolist()
+    values = np.fromstring(spaced, np.int64, sep=" ")
+    # four numbers a text, none of more than 10 digits: when no number has a leading zero,
+    # each has as many digits as its value needs, and the digits add up to the text's
+    if (len(values) != 4 * n or values.max() >= _TEN_DIGITS
+            or int(np.searchsorted(_TENS, values, "right").sum()) + 4 * n
+            != len(joined) - n * len(_SYN_SKELETON)):
+        numbers = spaced.split()  # as many digits as it has, leading zeros and all
+        if len(numbers) != 4 * n or max(map(len, numbers)) > 10:
+            return None
+    mss, val, ecr, wscale = values.reshape(n, 4).T.tolist()
     if max(val) > _MASK or max(ecr) > _MASK:
-        return [None]
-    return [(_new(TCPOptions, (m, w, True, (), v, e, SYN_ORDER)), 40)
+        return _OVER
+    return [_new(TCPOptions, (m, w, True, (), v, e, SYN_ORDER))
             for m, w, v, e in zip(mss, wscale, val, ecr, strict=True)]
+
+
+_OVER: list[TCPOptions] = []
+"""``_linux_syns``' answer for a timestamp over 32 bits."""
+_TEN_DIGITS = 10**10
+_TENS = 10 ** np.arange(1, 19, dtype=np.int64)
+"""10 to 10**18: a number's digits are one more than how many of these it reaches."""
 
 
 _DIGIT_BYTES = b"0123456789"
@@ -247,7 +277,15 @@ _SYN_ALL = re.compile(
     rb"(?:mss (\d{1,10}),sackOK,TS val (\d{1,10}) ecr (\d{1,10}),nop,wscale (\d{1,10})|[^\n]*)\n")
 """Each line of options texts: the Linux SYN's numbers, or none (another form)."""
 _new: Any = tuple.__new__
-_SIZE = itemgetter(1)
+_OPTS, _SIZE = itemgetter(0), itemgetter(1)
+
+
+def _udp_len(fast: FastLine, got: int | None, text: bytes, iphdr: int) -> int:
+    """The payload length of a UDP line: ``got`` (looked up before), else looked up again
+    (a line before it may have cached the text since), else read."""
+    if got is None:
+        got = fast.numbers.get(text)
+    return got if got is not None else fast._udp(text, iphdr)
 
 
 def _second(fast: FastLine, stamp: bytes) -> int:
@@ -337,15 +375,15 @@ def _one_by_one(fast: FastLine, lines: Arr, pid: Arr, fl: Arr, seq: Arr, ack: Ar
                                     ack[lines].tolist(), conv[lines].tolist(),
                                     pid[lines].tolist(), strict=True):
         s_v: int | None = None if s_i < 0 else s_i
-        ip, sp, dp, _key, _hdr = pairs[p]
+        _proto, sp, dp, key, _hdr = pairs[p]
         if c and seqs.relative is not False:
-            s_v, a_v, r = seqs.numbers(ip.src, sp, ip.dst, dp, f, s_v, a_i)
+            s_v, a_v, r = seqs.numbers(key[0], sp, key[2], dp, f, s_v, a_i)
             moved.append(i)
             moved_ack.append(a_v)
             moved_seq.append(-1 if s_v is None else s_v)
             moved_rel.append(r)
         if f & SYN and not f & ACK and s_v is not None:
-            seqs.syn(ip.src, sp, ip.dst, dp, s_v)
+            seqs.syn(key[0], sp, key[2], dp, s_v)
     if moved:
         ack[moved] = moved_ack
         seq[moved] = moved_seq

@@ -103,8 +103,10 @@ if (_defaults(PacketRecord, 8) != (None, None, None, -1, None, None, True, None)
 
 PER_PAIR = 9
 """The numbers ``FastLine.per_pair`` keeps of each pair."""
-_Ends = tuple[IPHeader, int, int, tuple[str, int, str, int], int]
-"""An address pair: IP header, ports, the connection key of SeqTracker, IP header length."""
+_Ends = tuple[int, int, int, tuple[str, int, str, int], int]
+"""An address pair: IP protocol, ports, the connection key of SeqTracker (source, its port,
+destination, its port), IP header length (20: IPv4, 40: IPv6). Its IP header is made when a
+record needs it (``FastLine.ip_header``)."""
 
 
 class Chunk:
@@ -188,11 +190,13 @@ class FastLine:
         self.seconds: dict[bytes, int] = {}
         self.ends: tuple[dict[bytes, int], dict[bytes, int]] = ({}, {})
         self.pairs: list[_Ends] = []
+        self.ips: list[IPHeader | None] = []
+        """The IP header of each pair, once asked for (``ip_header``; None before)."""
         self.columns: dict[bytes, int] = {}
         self.column_list: list[tuple[str, str]] = []
         self.flags: dict[bytes, int] = {}
         self.numbers: dict[bytes, int] = {}
-        self.addrs: dict[str, str | None] = {}
+        self.addrs: dict[bytes, str | None] = {}
         self.columns[b""] = self.numbers[b""] = -1  # absent: what text_block looks up
         self.by_fields = False
         """Whether runs of lines are filled a field at a time (``text_block``): for a table,
@@ -297,7 +301,7 @@ class FastLine:
                     pid = self._ends(addrs, PROTO_TCP if flags_s else PROTO_UDP)
                 if sec < 0 or pid < 0:
                     break
-                ip, sp, dp, key, iphdr = ends_list[pid]
+                _proto, sp, dp, key, iphdr = ends_list[pid]
                 options: TCPOptions | None = None
                 if flags_s:
                     if ts_val:
@@ -384,10 +388,11 @@ class FastLine:
                             if seq is not None and seq_base is not None:
                                 seq = (seq + seq_base) & 0xFFFFFFFF
                         else:
-                            seq, ack, rel = seqs.numbers(ip.src, sp, ip.dst, dp, flags, seq, ack)
+                            seq, ack, rel = seqs.numbers(key[0], sp, key[2], dp, flags, seq,
+                                                         ack)
                             relative = RELATIVE if rel else 0
                     if flags & SYN and not flags & ACK and seq is not None:
-                        seqs.syn(ip.src, sp, ip.dst, dp, seq)
+                        seqs.syn(key[0], sp, key[2], dp, seq)
                     add_win(win)
                     add_flags(flags | relative)
                     add_seq(-1 if seq is None else seq)
@@ -430,12 +435,14 @@ class FastLine:
         ``opts``: the options other than the usual timestamps, by index (the first row's is
         ``start``). One loop for all rows: no call per record."""
         pairs, column_list, point, path = self.pairs, self.column_list, self.point, self.path
+        ips, ip_header = self.ips, self.ip_header
         out: list[PacketRecord] = []
         add = out.append
         i = start - 1
         for ts, line, pid, col, flags, seq, ack, win, plen, wire, tsv, ecr in rows:
             i += 1
-            ip, sp, dp, _key, _iphdr = pairs[pid]
+            _proto, sp, dp, _key, _iphdr = pairs[pid]
+            ip = ips[pid] or ip_header(pid)
             ifname, direction = column_list[col] if col >= 0 else _NO_COLUMN
             if flags < 0:
                 l4: Any = _new(UDPHeader, (sp, dp, plen))
@@ -512,7 +519,7 @@ class FastLine:
         return options, size
 
     def _ends(self, addrs: bytes, proto: int) -> int:
-        """``IP a.p > b.q`` as an IP header and ports (an index into ``pairs``; -1 if one is
+        """``IP a.p > b.q`` as an address pair (an index into ``pairs``; -1 if one is
         not an address), cached."""
         self.make_pairs(((addrs, proto),))
         return self.ends[proto == PROTO_UDP][addrs]
@@ -520,29 +527,46 @@ class FastLine:
     def make_pairs(self, items: Iterable[tuple[bytes, int]]) -> None:
         """The address pairs of ``IP a.p > b.q`` texts of a protocol not cached yet, each with
         the other direction (it mostly follows: one parse for both); -1 cached for a text
-        where one is not an address. One loop for all: no call per pair but for a new host.
-        The pairs' rows of ``per_pair`` are made on the way."""
-        pairs, known, ends = self.pairs, self.addrs, self.ends
+        where one is not an address. One loop for all: no call per pair but for a new host
+        that is not a dotted quad. The pairs' rows of ``per_pair`` are made on the way."""
+        pairs, known, (tcp_cache, udp_cache) = self.pairs, self.addrs, self.ends
         v4 = self.v4_hosts if self.by_fields else None  # for the table's columns only
+        v4_list = self.v4_host_list
         keys, conn_ids, conv_keys = self._keys, self.conn_ids, self.conv_keys
-        add, add_row = pairs.append, self._rows.extend
+        add, add_row, add_key, add_ip = (pairs.append, self._rows.extend, keys.append,
+                                         self.ips.append)
+        quad = V4_HOST.match
         for text, proto in items:
-            cache = ends[proto == PROTO_UDP]
+            cache = udp_cache if proto == PROTO_UDP else tcp_cache
             if text in cache:  # made as the other direction of one before
                 continue
-            keyword, _, pair = text.decode().partition(" ")
-            version = 6 if keyword == "IP6" else 4
-            src_t, _, dst_t = pair.partition(" > ")
-            src_h, _, sport = src_t.rpartition(".")
-            dst_h, _, dport = dst_t.rpartition(".")
+            keyword, _, pair = text.partition(b" ")
+            version = 6 if keyword == b"IP6" else 4
+            src_t, _, dst_t = pair.partition(b" > ")
+            src_h, _, sport = src_t.rpartition(b".")
+            dst_h, _, dport = dst_t.rpartition(b".")
             src = known.get(src_h, "")
             if src == "":
-                src = self._addr(src_h, version)
+                host = src_h.decode()
+                if version == 4 and quad(host) is not None:  # a dotted quad: itself
+                    src = remember(known, src_h, host)
+                    if v4 is not None:  # numbered for the table's columns
+                        remember(v4, host, len(v4_list))
+                        v4_list.append(host)
+                else:
+                    src = self._addr(src_h, version)
             dst = known.get(dst_h, "")
             if dst == "":
-                dst = self._addr(dst_h, version)
-            sp = int(sport) if len(sport) <= 5 and sport.isascii() and sport.isdigit() else -1
-            dp = int(dport) if len(dport) <= 5 and dport.isascii() and dport.isdigit() else -1
+                host = dst_h.decode()
+                if version == 4 and quad(host) is not None:
+                    dst = remember(known, dst_h, host)
+                    if v4 is not None:
+                        remember(v4, host, len(v4_list))
+                        v4_list.append(host)
+                else:
+                    dst = self._addr(dst_h, version)
+            sp = int(sport) if len(sport) <= 5 and sport.isdigit() else -1
+            dp = int(dport) if len(dport) <= 5 and dport.isdigit() else -1
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             if src is None or dst is None or not (0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF):
@@ -552,36 +576,47 @@ class FastLine:
             src_v = v4.get(src, -1) if v4 is not None and version == 4 else -1
             dst_v = v4.get(dst, -1) if src_v >= 0 and v4 is not None else -1
             key, back = (src, sp, dst, dp), (dst, dp, src, sp)
-            both = min(key, back)
+            both = key if key <= back else back
             conn = conn_ids.get(both)
             if conn is None:
                 conn = conn_ids[both] = len(conv_keys)
                 conv_keys.append(both)
             cache[text] = len(pairs)
-            add((_new(IPHeader, (version, src, dst, proto, None, None, None, False, 0, False,
-                                 None)), sp, dp, key, hdr))
-            keys.append(key)
+            add((proto, sp, dp, key, hdr))
+            add_ip(None)
+            add_key(key)
             add_row((hdr, conn, both == key, both == back, proto, sp, dp, src_v, dst_v))
-            back_t = f"{keyword} {dst_t} > {src_t}".encode()
+            back_t = keyword + b" " + dst_t + b" > " + src_t
             if back_t not in cache:
                 cache[back_t] = len(pairs)
-                add((_new(IPHeader, (version, dst, src, proto, None, None, None, False, 0,
-                                     False, None)), dp, sp, back, hdr))
-                keys.append(back)
+                add((proto, dp, sp, back, hdr))
+                add_ip(None)
+                add_key(back)
                 add_row((hdr, conn, both == back, both == key, proto, dp, sp, dst_v, src_v))
 
-    def _addr(self, text: str, version: int) -> str | None:
-        """The address of a host printed without its port (None if it is not one), cached."""
+    def ip_header(self, pid: int) -> IPHeader:
+        """The IP header of address pair ``pid`` (made once, when first asked for)."""
+        ip = self.ips[pid]
+        if ip is None:
+            proto, _sp, _dp, (src, _, dst, _), hdr = self.pairs[pid]
+            ip = self.ips[pid] = _new(IPHeader, (4 if hdr == 20 else 6, src, dst, proto, None,
+                                                 None, None, False, 0, False, None))
+        return ip
+
+    def _addr(self, text: bytes, version: int) -> str | None:
+        """The address of a host printed without its port (None if it is not one), cached
+        (by its bytes)."""
         addr = self.addrs.get(text, "")
         if addr == "":
-            if version == 4 and V4_HOST.match(text) is not None:
-                addr = text  # a dotted quad: what split_endpoint gives, without its work
+            host = text.decode()
+            if version == 4 and V4_HOST.match(host) is not None:
+                addr = host  # a dotted quad: what split_endpoint gives, without its work
                 if self.by_fields:  # numbered for the table's columns
-                    remember(self.v4_hosts, text, len(self.v4_host_list))
-                    self.v4_host_list.append(text)
+                    remember(self.v4_hosts, host, len(self.v4_host_list))
+                    self.v4_host_list.append(host)
             else:
                 try:
-                    addr, port = split_endpoint(text, version)
+                    addr, port = split_endpoint(host, version)
                 except TextError:
                     addr = None
                 else:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from itertools import chain, repeat
+from functools import partial
+from itertools import chain, compress, repeat
+from operator import is_
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -91,6 +93,7 @@ def _quick(verbose: bool) -> re.Pattern[bytes]:
 
 _QUICK_E = _quick(False)
 _QUICK_EV = _quick(True)
+_IS_NONE = partial(is_, None)
 _EVERY_E = re.compile(
     rb"\n((?:\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.\d{6} "
     rb"(?:[^\s>:]+ +(?:In  |Out |M   |B   |P   )|))"
@@ -194,14 +197,14 @@ class LinkLine(FastLine):
         vals[:, 0] = ids
         vals[:, 1] = list(map(int, flen))
         text = b"".join(chain.from_iterable(zip(head, repeat(b"IP "), rest, repeat(b"\n"))))
-        self._store(list(range(first + 1, first + n + 1)), vals)
+        self._store(np.arange(first + 1, first + n + 1, dtype=np.int64), vals)
         return Prepared(self.scan(text), None, dict.fromkeys(range(n), 1), n, len(text))
 
     def _link_ids(self, keys: list[bytes]) -> list[int] | None:
         """The link of each key (None if one is not an IPv4 link header)."""
         got = list(map(self.v4_ids.get, keys))
         if None in got:  # new keys: read once each, then looked up again
-            for key in dict.fromkeys(k for g, k in zip(got, keys, strict=True) if g is None):
+            for key in dict.fromkeys(compress(keys, map(_IS_NONE, got))):
                 if key not in self.link_ids:
                     self._link(key)
             got = list(map(self.v4_ids.get, keys))
@@ -375,7 +378,7 @@ class LinkLine(FastLine):
         self.link_ids[key] = found
         return found
 
-    def _store(self, lines: list[int], vals: Arr) -> None:
+    def _store(self, lines: list[int] | Arr, vals: Arr) -> None:
         n, add = self.ex_n, len(lines)
         if n + add > len(self.ex_lines):
             size = max(2 * len(self.ex_lines), n + add, 1024)

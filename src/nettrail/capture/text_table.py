@@ -48,9 +48,9 @@ from nettrail.model.table import (
 
 Arr = npt.NDArray[Any]
 _U32 = 1 << 32
-_IP, _SPORT, _DPORT = itemgetter(0), itemgetter(1), itemgetter(2)
-_SRC, _DST, _PROTO, _VERSION = (attrgetter("src"), attrgetter("dst"), attrgetter("proto"),
-                                attrgetter("version"))
+_PROTO, _SPORT, _DPORT, _KEY, _HDR_LEN = (itemgetter(0), itemgetter(1), itemgetter(2),
+                                          itemgetter(3), itemgetter(4))  # of an address pair
+_SRC, _DST = itemgetter(0), itemgetter(2)  # of its connection key
 _TS_VAL = attrgetter("ts_val")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
 _QUADS = re.compile(rf"(?:({_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET})|[^\n]*)\n")
@@ -173,23 +173,34 @@ class TextSink:
                 (-1 if v is None else v for v in map(_TS_VAL, opts.values())), np.int64,
                 len(opts))
         at = np.maximum(pair, 0)
-        family, src, dst, proto, sport, dport, fits = (v[at] for v in self._pairs().T)
-        good = (pair >= 0) & (fits == 1) & (plen >= 0) & (wire >= 0) & (wire < _U32)
+        per_pair = self._pairs().T
+        good = (pair >= 0) & (per_pair[6][at] == 1) & (plen >= 0) & (wire >= 0) & (wire < _U32)
         good &= (seq < _U32) & (ack < _U32) & (win <= 0xFFFF) & (tsv < _U32) & (ecr >= -1)
         good &= (seq >= -1) & (ack >= -1) & (win >= -1) & (tsv >= -1) & (flags >= -1)
         cols["ts"][:] = ts
         cols["frame"][:] = line
         cols["file"][:] = self.file_id
         cols["linktype"][:] = -1
-        cv = self._cols()[np.maximum(col, 0)]
-        cols["iface"][:] = np.where(col >= 0, cv[:, 0], -1)
-        cols["direction"][:] = np.where(col >= 0, cv[:, 1], 0)
+        if col.max() >= 0:  # ``-i any``
+            cv = self._cols()[np.maximum(col, 0)]
+            cols["iface"][:] = np.where(col >= 0, cv[:, 0], -1)
+            cols["direction"][:] = np.where(col >= 0, cv[:, 1], 0)
+        else:
+            cols["iface"][:] = -1
         every = bool(good.all())
-        ok = slice(None) if every else good.nonzero()
-        for name, values in (("family", family), ("src", src), ("dst", dst), ("proto", proto),
-                             ("sport", sport), ("dport", dport), ("wire_len", wire),
-                             ("payload_len", plen)):
-            cols[name][ok] = values if every else values[ok]
+        if every:  # each pair value cast into its column as it is gathered
+            for name, k in (("family", 0), ("src", 1), ("dst", 2), ("proto", 3), ("sport", 4),
+                            ("dport", 5)):
+                per_pair[k].astype(cols[name].dtype).take(at, out=cols[name])
+            cols["wire_len"][:] = wire
+            cols["payload_len"][:] = plen
+        else:
+            ok = good.nonzero()
+            for name, k in (("family", 0), ("src", 1), ("dst", 2), ("proto", 3), ("sport", 4),
+                            ("dport", 5)):
+                cols[name][ok] = per_pair[k][at[ok]]
+            cols["wire_len"][ok] = wire[ok]
+            cols["payload_len"][ok] = plen[ok]
         self._tcp(cols, good, flags, seq, ack, win, tsv)
         link_columns(self.fast, cols, good)
         bad = [i for i in np.flatnonzero(~good).tolist() if i not in odd]
@@ -209,16 +220,24 @@ class TextSink:
              tsv: Arr) -> None:
         """The TCP columns and ``known`` bits of the good rows."""
         tcp = good & (flags >= 0)
-        t: Any = slice(None) if tcp.all() else tcp.nonzero()  # the usual case: every row
-        cols["flags"][t] = flags[t] & 0xFFFF
-        for name, values in (("seq", seq), ("ack", ack), ("window", win), ("ts_val", tsv)):
-            cols[name][t] = np.maximum(values[t], 0)
         rel = flags > 0xFFFF
         has_seq, has_ack, has_win = seq >= 0, ack >= 0, win >= 0
         full = has_seq & has_ack & has_win & ~rel
-        known = np.where(full, K_SEQ, np.where(has_seq, K_SEQ1, 0) | np.where(has_ack, K_ACK1, 0))
-        known |= np.where(has_win, K_WIN, 0) | np.where(rel, K_REL, 0)
-        known |= np.where(tsv >= 0, K_TS, 0)
+        u16, zero = np.uint16, np.uint16(0)
+        known = np.where(full, u16(K_SEQ), np.where(has_seq, u16(K_SEQ1), zero)
+                         | np.where(has_ack, u16(K_ACK1), zero))
+        known |= np.where(has_win, u16(K_WIN), zero) | np.where(rel, u16(K_REL), zero)
+        known |= np.where(tsv >= 0, u16(K_TS), zero)
+        if tcp.all():  # the usual case: every row, written straight into the columns
+            np.bitwise_and(flags, 0xFFFF, out=cols["flags"], casting="unsafe")
+            for name, values in (("seq", seq), ("ack", ack), ("window", win), ("ts_val", tsv)):
+                np.maximum(values, 0, out=cols[name], casting="unsafe")
+            cols["known"][:] = known
+            return
+        t = tcp.nonzero()
+        cols["flags"][t] = flags[t] & 0xFFFF
+        for name, values in (("seq", seq), ("ack", ack), ("window", win), ("ts_val", tsv)):
+            cols[name][t] = np.maximum(values[t], 0)
         cols["known"][t] = known[t]
 
     def _pairs(self) -> Arr:
@@ -260,8 +279,8 @@ class TextSink:
     def _other_pairs(self, new: list[Any]) -> Arr:
         """The rows of ``_pairs`` of ``new`` pairs, a field at a time, their addresses read
         in order (a name is interned as first seen)."""
-        ips = list(map(_IP, new))
-        srcs, dsts = list(map(_SRC, ips)), list(map(_DST, ips))
+        keys = list(map(_KEY, new))  # (source, its port, destination, its port)
+        srcs, dsts = list(map(_SRC, keys)), list(map(_DST, keys))
         ends = chain.from_iterable(zip(srcs, dsts, strict=True))
         found = self._addresses(dict.fromkeys(ends))
         at = dict(zip(found, range(len(found)), strict=True))
@@ -272,10 +291,10 @@ class TextSink:
         rows = np.empty((n, 7), np.int64)
         rows[:, 0:2] = src
         rows[:, 2] = dst[:, 1]
-        rows[:, 3] = np.fromiter(map(_PROTO, ips), np.int64, n)
+        rows[:, 3] = np.fromiter(map(_PROTO, new), np.int64, n)
         rows[:, 4] = np.fromiter(map(_SPORT, new), np.int64, n)
         rows[:, 5] = np.fromiter(map(_DPORT, new), np.int64, n)
-        version = np.fromiter(map(_VERSION, ips), np.int64, n)
+        version = np.where(np.fromiter(map(_HDR_LEN, new), np.int64, n) == 20, 4, 6)
         rows[:, 6] = (src[:, 0] == dst[:, 0]) & (dst[:, 0] == version)
         return rows
 
