@@ -90,7 +90,7 @@ from nettrail.analyze.tracks import (
 from nettrail.model.analysis import ClockOffset, Diagnosis, NatTranslation, PacketPath
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection, Endpoint
-from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, ICMPHeader, PacketRecord
+from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, RST, ICMPHeader, PacketRecord
 from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable
 
@@ -319,6 +319,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
             tracks, convs = _tracks(sightings, matches, links, off)
             nat = infer_translations(convs)
         del links, matches
+        build_records(_read_by_resets(convs))  # in bulk: a row at a time costs more
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
                           unknown, point_spans)
         sent = {k for conv in convs for k in resets_from_their_sender(conv)}
@@ -353,6 +354,15 @@ def _tracks(sightings: Mapping[str, Sequence[Sighting]], matches: list[Match],
         convs = build_conversations([t for t in tracks if t.first.proto != PROTO_ICMP
                                      and t.first.proto != PROTO_ICMPV6])
     return tracks, convs
+
+
+def _read_by_resets(convs: Sequence[Conversation]) -> Iterator[Sighting]:
+    """The sightings whose records the reset findings read: in each conversation with a
+    RST, every sighting of its RSTs and the first of each other packet."""
+    for conv in convs:
+        if any(t.flags & RST for t in conv.tracks):
+            for t in conv.tracks:
+                yield from t.sightings if t.flags & RST else (t.first,)
 
 
 def _blind(points: Mapping[str, Sequence[PacketRecord]]) -> dict[str, tuple[str, ...]]:

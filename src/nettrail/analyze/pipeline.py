@@ -8,7 +8,6 @@ records of every row are also matched across points (``analyze/crosspoint.py``).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 from nettrail.analyze.table_flows import track_table
@@ -71,8 +70,8 @@ def cross_points(
 
     result = crosspoint.cross_point(kept, connections, tables, paths)
     folded = {f.details.get("point") for f in result.findings if f.kind == COPY_KIND}
-    shift = {c.point: round(c.offset_ns) for c in result.clock}
-    findings = [_corrected(f, shift) for f in findings
+    shift = {c.point: round(c.offset_ns) for c in result.clock}  # to the first point's clock
+    findings = [f.shifted(shift) for f in findings
                 if not (f.kind == COPY_KIND and f.details.get("point") in folded)]
     return Analysis(
         points=summaries,
@@ -83,12 +82,3 @@ def cross_points(
         paths=tuple(result.paths),
         diagnosis=result.diagnosis,
     )
-
-
-def _corrected(finding: Finding, shift: Mapping[str, int]) -> Finding:
-    """The finding with its evidence times moved to the reference point's clock (``shift``:
-    each point's offset in whole ns)."""
-    if not any(shift.get(e.point) for e in finding.evidence):
-        return finding
-    evidence = tuple(e.shifted(shift.get(e.point, 0)) for e in finding.evidence)
-    return dataclasses.replace(finding, evidence=evidence)

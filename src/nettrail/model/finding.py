@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -55,3 +56,12 @@ class Finding:
     root_cause: bool = False
     connection: FlowKey | None = None
     details: dict[str, str] = field(default_factory=dict)
+
+    def shifted(self, shift: Mapping[str, int]) -> Finding:
+        """The same finding with each evidence ``shift[its point]`` ns earlier (itself when
+        no evidence moves)."""
+        if not any(shift.get(e.point) for e in self.evidence):
+            return self
+        return Finding(self.kind, self.severity, self.summary,
+                       tuple(e.shifted(shift.get(e.point, 0)) for e in self.evidence),
+                       self.root_cause, self.connection, self.details)

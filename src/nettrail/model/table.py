@@ -227,7 +227,7 @@ class PacketTable:
         if b.rebuild is not None:
             return b.rebuild(i)
         c = b.cols
-        return column_record(self, {k: int(v[i]) for k, v in c.items()})
+        return column_record(self, {k: v.item(i) for k, v in c.items()})  # (Python ints)
 
     def addr_text(self, family: int, value: int) -> str:
         """The text of an address column value of ``family``."""
