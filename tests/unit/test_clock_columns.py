@@ -164,6 +164,17 @@ def test_own_sides_are_the_sides_of_unjoined_sets(seed: int) -> None:
         assert got.of_form.tolist() == own.of_form.tolist()
         assert (got.groups, got.orientations) == (own.groups, own.orientations)
         assert got.partner.tolist() == own.partner.tolist()
+        # numbered by the identity of the endpoints they were made of (one object a value)
+        canon = {e: e for form in (*before, *f, *after) for e in form}
+        whole = [(canon[a], canon[b]) for a, b in (*before, *f, *after)]
+        mine = whole[len(before):len(before) + len(f)]
+        made = list(canon.values())[::-1]  # in any order
+        by_id = own_sides(mine, Ends.of(whole, made).part(len(before), len(before) + len(f)))
+        assert by_id.of_form.tolist() == own.of_form.tolist()
+        assert (by_id.groups, by_id.orientations) == (own.groups, own.orientations)
+        if mine:  # one not among them: by value
+            missing = [e for e in made if e is not mine[0][0]]
+            assert Ends.of(mine, missing).src.tolist() == Ends.of(mine).src.tolist()
 
 
 def _estimate_by_lists(upper: list[int], lower: list[int], loose: list[int],

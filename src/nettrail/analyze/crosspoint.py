@@ -145,14 +145,15 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
                                            v4_forms)
         if as_columns is not None:
             folded[p] = as_columns
-    del endpoints, forms, v4_forms
+    del forms, v4_forms
     if untimed is None:
         untimed = _untimed(points)
     estimates: list[PairEstimate] = []
     anchors: dict[tuple[str, str], Anchors] = {}
     every_pair = list(combinations(names, 2))
-    coded = _coded(sightings, folded) if as_links and not untimed else None
-    del folded
+    coded = _coded(sightings, folded, list(endpoints.values())) if as_links and not untimed \
+        else None
+    del folded, endpoints
     if coded is not None:  # strong keys only, every time usable: no strong index needed
         columns, keys = coded
         counts = {p: key_counts(columns[p], keys) for p in names}
@@ -230,12 +231,13 @@ def _folded(records: Sequence[PacketRecord], endpoints: dict[tuple[str, int], En
 
 def _coded(sightings: Mapping[str, Sequence[Sighting]],
            folded: Mapping[str, FoldedColumns] | None = None,
-           ) -> tuple[dict[str, PointColumns], int] | None:
+           made: Sequence[Endpoint] = ()) -> tuple[dict[str, PointColumns], int] | None:
     """Every point's columns with their strong key numbers, and how many keys there are; None
     when a sighting lacks a strong key (weak matching is needed). ``folded``: the points'
-    columns as ``fold_columns`` read them (used when every point has them)."""
+    columns as ``fold_columns`` read them (used when every point has them); ``made``: the
+    endpoints the points' forms were made of (``Ends.of``)."""
     if folded is not None and len(folded) == len(sightings) and len(sightings):
-        return _coded_columns([folded[p] for p in sightings], list(sightings))
+        return _coded_columns([folded[p] for p in sightings], list(sightings), made)
     numbers: dict[tuple[object, ...], int] = {}
     columns = {}
     for p, items in sightings.items():
@@ -247,7 +249,7 @@ def _coded(sightings: Mapping[str, Sequence[Sighting]],
 
 
 def _coded_columns(folded: Sequence[FoldedColumns], names: Sequence[str],
-                   ) -> tuple[dict[str, PointColumns], int] | None:
+                   made: Sequence[Endpoint] = ()) -> tuple[dict[str, PointColumns], int] | None:
     """``_coded`` of points folded as columns: the packed keys numbered all at once."""
     keys = [f.key for f in folded]
     if any(k is None for k in keys):
@@ -255,7 +257,7 @@ def _coded_columns(folded: Sequence[FoldedColumns], names: Sequence[str],
     parts = [np.concatenate([k[j] for k in keys if k is not None]) for j in range(3)]
     numbers = hashed_groups(*parts)[0]  # any numbering: only equality is read
     cuts = np.cumsum([len(f.columns.first) for f in folded])[:-1]
-    ends = Ends.of([form for f in folded for form in f.columns.forms])  # once for all
+    ends = Ends.of([form for f in folded for form in f.columns.forms], made)  # once for all
     at = [0, *accumulate(len(f.columns.forms) for f in folded)]
     columns = {p: replace(f.columns, key=key, ends=ends.part(at[i], at[i + 1]))
                for i, (p, f, key) in enumerate(zip(names, folded, np.split(numbers, cuts),
