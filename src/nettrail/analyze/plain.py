@@ -179,16 +179,21 @@ def _plain_uses(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: 
     first, count = distinct_rows(conv, c2s, *points.T, *forms.T)
     rewrites: dict[tuple[object, ...], Sequence[Rewrite]] = {}
     out: dict[int, list[tuple[bool, Sequence[Rewrite], int]]] = {}
-    for row, n in zip(first.tolist(), count.tolist(), strict=True):
-        route = tuple(names[p] for p in points[row].tolist())
-        numbers = forms[row].tolist()
+    routes: dict[tuple[int, ...], tuple[str, ...]] = {}
+    all_forms = cols.forms
+    for at_points, numbers, ci, request, n in zip(
+            map(tuple, points[first].tolist()), forms[first].tolist(), conv[first].tolist(),
+            c2s[first].tolist(), count.tolist(), strict=True):
+        route = routes.get(at_points)
+        if route is None:
+            route = routes[at_points] = tuple(names[p] for p in at_points)
         key = (route, *numbers)
         got = rewrites.get(key)
         if got is None:
-            got = rewrites[key] = tuple(one_copy_rewrites([cols.forms[f] for f in numbers],
+            got = rewrites[key] = tuple(one_copy_rewrites([all_forms[f] for f in numbers],
                                                           route))
         if got:
-            out.setdefault(int(conv[row]), []).append((bool(c2s[row]), got, n))
+            out.setdefault(ci, []).append((request, got, n))
     return out
 
 
