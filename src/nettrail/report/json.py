@@ -47,7 +47,7 @@ def render(analysis: Analysis, out: TextIO) -> None:
             out.write(f"\n]{comma}\n")
         elif key == "findings" and value:
             out.write(f"{encode(key)}: [\n")
-            _lines(out, value, lambda items: [finding_json(f) for f in items])
+            _lines(out, value, finding_texts)
             out.write(f"\n]{comma}\n")
         elif isinstance(value, list | tuple) and value:
             out.write(f"{encode(key)}: [\n")
@@ -250,17 +250,59 @@ checks of the value's type)."""
 def finding_json(f: Finding) -> str:
     """``finding_dict(f)`` as JSON text, built directly (the same text the encoder writes;
     a time's text needs no escaping)."""
+    return finding_texts([f])[0]
+
+
+def finding_texts(findings: Sequence[Finding]) -> list[str]:
+    """``finding_json`` of each of ``findings``, with the texts of their points, files,
+    endpoints, details and seconds made once each."""
     esc = _string
-    evidence = ", ".join([
-        f'{{"point": {_text(e.point)}, "file": {_text(e.file)}, "frame": {_num(e.frame)}, '
-        f'"time_ns": {_num(e.time_ns)}, "time": "{time_iso(e.time_ns)}", '
-        f'"ifname": {"null" if e.ifname is None else _text(e.ifname)}, "text": {esc(e.text)}, '
-        f'"note": {esc(e.note)}}}'
-        for e in f.evidence])
-    return (f'{{"kind": {_text(f.kind)}, "severity": {_text(f.severity)}, '
-            f'"summary": {esc(f.summary)}, "root_cause": {"true" if f.root_cause else "false"}, '
-            f'"connection": {_key_json(f.connection)}, "details": {_details(f.details)}, '
-            f'"evidence": [{evidence}]}}')
+    texts = _texts
+    eps: dict[Endpoint, str] = {}
+    seconds: dict[int, str] = {}
+    details: dict[Any, str] = {}
+    protos: dict[Any, str] = {}
+    line, evidence_line = _FINDING, _EVIDENCE
+    out = []
+    for f in findings:
+        evidence = []
+        for e in f.evidence:
+            point, file, frame, ns, ifname = e.point, e.file, e.frame, e.time_ns, e.ifname
+            sec = ns // 1_000_000_000
+            evidence.append(evidence_line % (
+                texts.get(point) or _text(point), texts.get(file) or _text(file),
+                frame if frame.__class__ is int else _num(frame),
+                ns if ns.__class__ is int else _num(ns),
+                seconds.get(sec) or seconds.setdefault(sec, _second(sec)),
+                ns % 1_000_000_000 // 1000,
+                "null" if ifname is None else texts.get(ifname) or _text(ifname),
+                esc(e.text), esc(e.note)))
+        k = f.connection
+        if k is None:
+            key = "null"
+        else:
+            a, b = k.a, k.b
+            key = _KEY % (protos.get(k.proto) or _proto(k.proto, protos),
+                          eps.get(a) or eps.setdefault(a, _endpoint_json(a)),
+                          eps.get(b) or eps.setdefault(b, _endpoint_json(b)))
+        d = f.details
+        try:
+            items = tuple(d.items())
+            about = details.get(items) or details.setdefault(items, _details(d))
+        except TypeError:  # a value that cannot be a dict key: not remembered
+            about = _details(d)
+        kind, severity = f.kind, f.severity
+        out.append(line % (
+            texts.get(kind) or _text(kind), texts.get(severity) or _text(severity),
+            esc(f.summary), "true" if f.root_cause else "false", key, about,
+            ", ".join(evidence)))
+    return out
+
+
+_FINDING = ('{"kind": %s, "severity": %s, "summary": %s, "root_cause": %s, "connection": %s, '
+            '"details": %s, "evidence": [%s]}')
+_EVIDENCE = ('{"point": %s, "file": %s, "frame": %s, "time_ns": %s, "time": "%s.%06dZ", '
+             '"ifname": %s, "text": %s, "note": %s}')
 
 
 def _details(details: dict[str, str]) -> str:
