@@ -32,6 +32,7 @@ def render(analysis: Analysis, out: TextIO) -> None:
     """Write ``analysis`` as one JSON object to ``out``: one line per top-level key and per
     list item (readable, diffable, and written by the fast C encoder)."""
     encode = _encode
+    eps: dict[Endpoint, str] = {}  # the text of each endpoint, made once for the report
     items: list[tuple[str, Any]] = list(to_dict(analysis, bulk=False).items())
     items[2:2] = [("connections", analysis.connections), ("findings", analysis.findings)]
     out.write("{\n")
@@ -39,15 +40,15 @@ def render(analysis: Analysis, out: TextIO) -> None:
         comma = "," if i < len(items) - 1 else ""
         if key == "connections" and value:  # the bulk of a large report: lines built directly
             out.write(f"{encode(key)}: [\n")
-            _lines(out, value, connection_texts)
+            _lines(out, value, lambda items: connection_texts(items, eps))
             out.write(f"\n]{comma}\n")
         elif key == "nat" and value:
             out.write(f"{encode(key)}: [\n")
-            _lines(out, analysis.nat, nat_texts)
+            _lines(out, analysis.nat, lambda items: nat_texts(items, eps))
             out.write(f"\n]{comma}\n")
         elif key == "findings" and value:
             out.write(f"{encode(key)}: [\n")
-            _lines(out, value, finding_texts)
+            _lines(out, value, lambda items: finding_texts(items, eps))
             out.write(f"\n]{comma}\n")
         elif isinstance(value, list | tuple) and value:
             out.write(f"{encode(key)}: [\n")
@@ -151,10 +152,12 @@ def connection_json(c: Connection) -> str:
     return connection_texts([c])[0]
 
 
-def connection_texts(conns: Sequence[Connection]) -> list[str]:
+def connection_texts(conns: Sequence[Connection],
+                     eps: dict[Endpoint, str] | None = None) -> list[str]:
     """``connection_json`` of each of ``conns``, with the texts of their endpoints, points,
-    outcomes and seconds made once each."""
-    eps: dict[Endpoint, str] = {}
+    outcomes and seconds made once each (``eps``: endpoint texts made before, added to)."""
+    if eps is None:
+        eps = {}
     words: dict[Any, str] = {}
     seconds: dict[int, str] = {}
     line = _CONNECTION
@@ -186,10 +189,13 @@ def connection_texts(conns: Sequence[Connection]) -> list[str]:
     return out
 
 
-def nat_texts(items: Sequence[NatTranslation]) -> list[str]:
+def nat_texts(items: Sequence[NatTranslation],
+              eps: dict[Endpoint, str] | None = None) -> list[str]:
     """``nat_dict`` of each translation as JSON text, built directly (the same text the
-    encoder writes; endpoints and connections repeat, their texts are made once each)."""
-    eps: dict[Endpoint, str] = {}
+    encoder writes; endpoints and connections repeat, their texts are made once each;
+    ``eps``: endpoint texts made before, added to)."""
+    if eps is None:
+        eps = {}
     keys: dict[FlowKey, str] = {}
     out = []
     line = _NAT
@@ -253,12 +259,15 @@ def finding_json(f: Finding) -> str:
     return finding_texts([f])[0]
 
 
-def finding_texts(findings: Sequence[Finding]) -> list[str]:
+def finding_texts(findings: Sequence[Finding],
+                  eps: dict[Endpoint, str] | None = None) -> list[str]:
     """``finding_json`` of each of ``findings``, with the texts of their points, files,
-    endpoints, details and seconds made once each."""
+    endpoints, details and seconds made once each (``eps``: endpoint texts made before,
+    added to)."""
+    if eps is None:
+        eps = {}
     esc = _string
     texts = _texts
-    eps: dict[Endpoint, str] = {}
     seconds: dict[int, str] = {}
     details: dict[Any, str] = {}
     protos: dict[Any, str] = {}
