@@ -372,23 +372,25 @@ _OCTETS = [str(i) for i in range(256)]
 
 def _endpoint_list(addrs: list[str], eps: Arr) -> list[Endpoint]:
     """The Endpoints of endpoint numbers ``eps`` (address text as the tracker writes it;
-    ``addrs``: the table's side list of other addresses), the text of each /24 made once."""
+    ``addrs``: the table's side list of other addresses), the text of each address (and of
+    each /24) made once."""
     octets = _OCTETS
     nets: dict[int, str] = {}
+    hosts, at = np.unique(eps >> 16, return_inverse=True)
+    texts = []
+    for host in hosts.tolist():
+        addr = host & _MASK
+        if host >> 32:
+            texts.append(addrs[addr])
+            continue
+        net = addr >> 8
+        head = nets.get(net)
+        if head is None:
+            head = nets[net] = f"{net >> 16}.{net >> 8 & 255}.{net & 255}."
+        texts.append(head + octets[addr & 255])
     new = tuple.__new__  # Endpoint's own __new__, without its Python-level call
-    out = []
-    for ep in eps.tolist():
-        addr = (ep >> 16) & _MASK
-        if ep >> 48:
-            text = addrs[addr]
-        else:
-            net = addr >> 8
-            head = nets.get(net)
-            if head is None:
-                head = nets[net] = f"{net >> 16}.{net >> 8 & 255}.{net & 255}."
-            text = head + octets[addr & 255]
-        out.append(new(Endpoint, (text, ep & 0xFFFF)))
-    return out
+    return [new(Endpoint, pair) for pair in zip(map(texts.__getitem__, at.tolist()),
+                                                (eps & 0xFFFF).tolist(), strict=True)]
 
 
 Done = list[tuple[Connection, list[Finding]]]
