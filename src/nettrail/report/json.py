@@ -197,6 +197,7 @@ def nat_texts(items: Sequence[NatTranslation],
     if eps is None:
         eps = {}
     keys: dict[FlowKey, str] = {}
+    texts = _texts
     out = []
     line = _NAT
     for t in items:
@@ -205,9 +206,13 @@ def nat_texts(items: Sequence[NatTranslation],
         conn = t.connection
         key = "null" if conn is None else (keys.get(conn) or keys.setdefault(conn,
                                                                             _key_json(conn)))
-        text = line % (_text(t.kind), _text(t.leg), before, after, _text(t.from_point),
-                       _text(t.to_point), "null" if t.at is None else _text(t.at),
-                       _num(t.packets), key)
+        kind, leg, at, packets = t.kind, t.leg, t.at, t.packets
+        source, target = t.from_point, t.to_point
+        text = line % (
+            texts.get(kind) or _text(kind), texts.get(leg) or _text(leg), before, after,
+            texts.get(source) or _text(source), texts.get(target) or _text(target),
+            "null" if at is None else texts.get(at) or _text(at),
+            packets if packets.__class__ is int else _num(packets), key)
         if t.rules:
             text = f'{text[:-1]}, "rules": {_encode(list(t.rules))}}}'
         out.append(text)
