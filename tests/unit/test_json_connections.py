@@ -16,6 +16,7 @@ from nettrail.report.json import (
     connection_texts,
     finding_dict,
     finding_json,
+    finding_texts,
     nat_dict,
     nat_texts,
     render,
@@ -95,6 +96,27 @@ def test_finding_json_is_what_the_encoder_writes() -> None:
               Finding("x", Severity.WARNING, "s", ev[1:], details={"a\n\"b": "\u00e9\\",
                                                                    "": ""})):
         assert finding_json(f) == ENCODE(finding_dict(f))
+
+
+def test_finding_texts_are_what_the_encoder_writes() -> None:
+    """Many findings at once: endpoints, details, points and seconds repeat (their texts are
+    made once), equal ones as other objects; a key's protocol with no name; details that are
+    not text to text."""
+    a, b = Endpoint("198.51.100.2", 40000), Endpoint("2001:db8::1", 22)
+    a2 = Endpoint("198.51.100.2", 40000)
+    ev = (Evidence("h", "f.pcap", 3, 10**9 + 7, "x > y: Flags [S]", "eth0", "n"),
+          Evidence("h", "f.pcap", 4, 10**9 + 8, "t\n\u2192", None, 'note "q"'),
+          Evidence("h2", "f.pcap", 5, 2 * 10**9 - 1, "t", "eth1", ""))
+    many = [Finding("retransmission", Severity.WARNING, "s", ev, False, FlowKey.of(6, a, b),
+                    {"count": "2", "point": "h"}),
+            Finding("retransmission", Severity.WARNING, "s2", ev[1:], False,
+                    FlowKey(6, a2, b), {"count": "2", "point": "h"}),
+            Finding("reset", Severity.ERROR, "s\u00e9", ev[:1], True, FlowKey(99, b, a),
+                    {"count": "3", "point": "h"}),
+            Finding("x", Severity.INFO, "", (), details={"n": 3, "l": [1]}),  # type: ignore[dict-item]
+            Finding("x", Severity.INFO, "", ev[2:], details={"n": 3, "l": [1]})]  # type: ignore[dict-item]
+    assert finding_texts(many) == [ENCODE(finding_dict(f)) for f in many]
+    assert finding_texts([]) == []
 
 
 def test_render_matches_the_encoder_on_recorded_captures() -> None:

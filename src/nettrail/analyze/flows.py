@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
-from nettrail.analyze.describe import describe, describe_headers
+from nettrail.analyze.describe import describe, tcp_line
 from nettrail.model.addr import addr4, addr6
 from nettrail.model.cache import remember
 from nettrail.model.finding import Evidence, Finding, Severity
@@ -36,12 +36,9 @@ from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import (
     ACK,
     FIN,
-    NO_OPTIONS,
     PROTO_TCP,
     RST,
     SYN,
-    Headers,
-    IPHeader,
     PacketRecord,
     TCPHeader,
 )
@@ -567,15 +564,13 @@ def evidence(rec: PacketRecord, note: str = "") -> Evidence:
 
 
 def sig_evidence(conn: Connection, sig: Sig, from_client: bool, note: str) -> Evidence:
-    """Evidence of a remembered segment (its record is gone; its fields are enough)."""
+    """Evidence of a remembered segment (its record is gone; its fields are enough: the
+    text is that of an IP header and a TCP header with them, by the line every writer
+    prints for one)."""
     src, dst = (conn.client, conn.server) if from_client else (conn.server, conn.client)
-    ts, seq, ack, flags, plen, win, ip_id, ifname, _dirn, frame, file = sig[:11]
-    version = 6 if ":" in src.addr else 4
-    ip = _new(IPHeader, (version, src.addr, dst.addr, PROTO_TCP, None, ip_id, None, False, 0,
-                         False, None))
-    tcp = _new(TCPHeader, (src.port, dst.port, flags, seq, ack, win, plen, NO_OPTIONS, False))
-    headers = _new(Headers, (None, ip, tcp, None, None))
-    return Evidence(conn.point, file, frame, ts, describe_headers(headers), ifname, note)
+    ts, seq, ack, flags, plen, win, _ip_id, ifname, _dirn, frame, file = sig[:11]
+    text = tcp_line(src[0], src[1], dst[0], dst[1], flags, seq, ack, win, plen)
+    return Evidence(conn.point, file, frame, ts, text, ifname, note)
 
 
 def _seg_evidence(conn: Connection, kept: tuple[Seg, str, bool]) -> Evidence:

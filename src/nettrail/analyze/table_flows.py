@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from dataclasses import fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -371,26 +372,43 @@ _OCTETS = [str(i) for i in range(256)]
 
 def _endpoint_list(addrs: list[str], eps: Arr) -> list[Endpoint]:
     """The Endpoints of endpoint numbers ``eps`` (address text as the tracker writes it;
-    ``addrs``: the table's side list of other addresses), the text of each /24 made once."""
+    ``addrs``: the table's side list of other addresses), the text of each address (and of
+    each /24) made once."""
     octets = _OCTETS
     nets: dict[int, str] = {}
+    hosts, at = np.unique(eps >> 16, return_inverse=True)
+    texts = []
+    for host in hosts.tolist():
+        addr = host & _MASK
+        if host >> 32:
+            texts.append(addrs[addr])
+            continue
+        net = addr >> 8
+        head = nets.get(net)
+        if head is None:
+            head = nets[net] = f"{net >> 16}.{net >> 8 & 255}.{net & 255}."
+        texts.append(head + octets[addr & 255])
     new = tuple.__new__  # Endpoint's own __new__, without its Python-level call
-    out = []
-    for ep in eps.tolist():
-        addr = (ep >> 16) & _MASK
-        if ep >> 48:
-            text = addrs[addr]
-        else:
-            net = addr >> 8
-            head = nets.get(net)
-            if head is None:
-                head = nets[net] = f"{net >> 16}.{net >> 8 & 255}.{net & 255}."
-            text = head + octets[addr & 255]
-        out.append(new(Endpoint, (text, ep & 0xFFFF)))
-    return out
+    return [new(Endpoint, pair) for pair in zip(map(texts.__getitem__, at.tolist()),
+                                                (eps & 0xFFFF).tolist(), strict=True)]
 
 
 Done = list[tuple[Connection, list[Finding]]]
+
+
+def _evidence(conn: Connection, sigs: dict[int, Seg], k: int, p: int,
+              from_client: bool) -> Evidence:
+    """Evidence of the resent segment at sorted row ``k`` (``p``: the one it resends)."""
+    sig = sigs[k]
+    note = "sequence space sent again"
+    if p >= 0:
+        prev = sigs[p]
+        note = retransmission_note(sig[0] - prev[0], prev[10], prev[9])
+    return sig_evidence(conn, sig, from_client, note)
+
+_CONNECTION_SLOTS = tuple(getattr(Connection, f.name).__set__ for f in fields(Connection))
+"""The setters of a Connection's fields, in order: a plain connection is made with them
+(twice as quick as its frozen ``__init__``, which sets each through ``object.__setattr__``)."""
 
 
 class _Groups:
@@ -416,7 +434,11 @@ class _Groups:
         n_resent = np.add.reduceat(resent.astype(np.int64), starts)[g_all]
         evidence = self._evidence_rows(resent)
         wanted = [k for rows in evidence.values() for k in rows]
-        sigs = self._sigs(wanted + [int(prev[k]) for k in wanted if prev[k] >= 0])
+        at = np.array(wanted, np.int64)
+        prev_of = dict(zip(wanted, prev[at].tolist(), strict=True))
+        from_client = dict(zip(wanted, self.fc[at].tolist(), strict=True))
+        sigs = self._sigs(wanted + [p for p in prev_of.values() if p >= 0])
+        del at
         ts = s["ts"]
         first, last = ts[starts[g_all]], ts[ends[g_all] - 1].tolist()
         del ts
@@ -430,21 +452,35 @@ class _Groups:
         names = (Outcome.CLOSED, Outcome.MIDSTREAM, Outcome.ESTABLISHED)
         outcomes = np.where(closed, 0, np.where(mid, 1, 2))[g_all].tolist()
         new_key = tuple.__new__  # FlowKey's own __new__, without its Python-level call
+        new = object.__new__
+        (s_point, s_key, s_client, s_server, s_outcome, s_packets, s_first, s_last, s_retx,
+         s_copies, s_bytes_c, s_bytes_s) = _CONNECTION_SLOTS
         conns = []
         for ia, ib, fwd, oc, packets, t0, t1, nr, bc, bs in zip(
                 ep_at[:m], ep_at[m:], self.client_is_src[g_all].tolist(), outcomes,
                 (ends[g_all] - starts[g_all]).tolist(), first.tolist(), last,
                 n_resent.tolist(), bytes_c, bytes_s, strict=True):
             a, b = eps[ia], eps[ib]
-            key = new_key(FlowKey, (PROTO_TCP, a, b) if a <= b else (PROTO_TCP, b, a))
-            client, server = (a, b) if fwd else (b, a)
-            conns.append(Connection(point, key, client, server, names[oc], packets, t0, t1,
-                                    nr, 0, bc, bs))
+            conn = new(Connection)  # each field set once, as Connection(...) would
+            s_point(conn, point)
+            s_key(conn, new_key(FlowKey, (PROTO_TCP, a, b) if a <= b else (PROTO_TCP, b, a)))
+            s_client(conn, a if fwd else b)
+            s_server(conn, b if fwd else a)
+            s_outcome(conn, names[oc])
+            s_packets(conn, packets)
+            s_first(conn, t0)
+            s_last(conn, t1)
+            s_retx(conn, nr)
+            s_copies(conn, 0)
+            s_bytes_c(conn, bc)
+            s_bytes_s(conn, bs)
+            conns.append(conn)
         found: dict[int, list[Finding]] = {}
+        group = g_all.tolist()
         for j in np.flatnonzero(n_resent).tolist():
             conn = conns[j]
-            ev = tuple(self._evidence(conn, k, int(prev[k]), sigs)
-                       for k in evidence[int(g_all[j])])
+            ev = tuple([_evidence(conn, sigs, k, prev_of[k], from_client[k])
+                        for k in evidence[group[j]]])
             found[j] = [retransmission_finding(conn, ev)]
         return conns, found, first
 
@@ -457,15 +493,6 @@ class _Groups:
             if len(rows) < MAX_EVIDENCE:
                 rows.append(k)
         return out
-
-    def _evidence(self, conn: Connection, k: int, p: int, sigs: dict[int, Seg]) -> Evidence:
-        """Evidence of the resent segment at sorted row ``k`` (``p``: the one it resends)."""
-        sig = sigs[k]
-        note = "sequence space sent again"
-        if p >= 0:
-            prev = sigs[p]
-            note = retransmission_note(sig[0] - prev[0], prev[10], prev[9])
-        return sig_evidence(conn, sig, bool(self.fc[k]), note)
 
     def _sigs(self, rows: list[int]) -> dict[int, Seg]:
         """The tracker's segment tuples of sorted rows ``rows`` (plain IPv4/IPv6 rows)."""

@@ -32,6 +32,7 @@ def render(analysis: Analysis, out: TextIO) -> None:
     """Write ``analysis`` as one JSON object to ``out``: one line per top-level key and per
     list item (readable, diffable, and written by the fast C encoder)."""
     encode = _encode
+    eps: dict[Endpoint, str] = {}  # the text of each endpoint, made once for the report
     items: list[tuple[str, Any]] = list(to_dict(analysis, bulk=False).items())
     items[2:2] = [("connections", analysis.connections), ("findings", analysis.findings)]
     out.write("{\n")
@@ -39,15 +40,15 @@ def render(analysis: Analysis, out: TextIO) -> None:
         comma = "," if i < len(items) - 1 else ""
         if key == "connections" and value:  # the bulk of a large report: lines built directly
             out.write(f"{encode(key)}: [\n")
-            _lines(out, value, connection_texts)
+            _lines(out, value, lambda items: connection_texts(items, eps))
             out.write(f"\n]{comma}\n")
         elif key == "nat" and value:
             out.write(f"{encode(key)}: [\n")
-            _lines(out, analysis.nat, nat_texts)
+            _lines(out, analysis.nat, lambda items: nat_texts(items, eps))
             out.write(f"\n]{comma}\n")
         elif key == "findings" and value:
             out.write(f"{encode(key)}: [\n")
-            _lines(out, value, lambda items: [finding_json(f) for f in items])
+            _lines(out, value, lambda items: finding_texts(items, eps))
             out.write(f"\n]{comma}\n")
         elif isinstance(value, list | tuple) and value:
             out.write(f"{encode(key)}: [\n")
@@ -151,10 +152,12 @@ def connection_json(c: Connection) -> str:
     return connection_texts([c])[0]
 
 
-def connection_texts(conns: Sequence[Connection]) -> list[str]:
+def connection_texts(conns: Sequence[Connection],
+                     eps: dict[Endpoint, str] | None = None) -> list[str]:
     """``connection_json`` of each of ``conns``, with the texts of their endpoints, points,
-    outcomes and seconds made once each."""
-    eps: dict[Endpoint, str] = {}
+    outcomes and seconds made once each (``eps``: endpoint texts made before, added to)."""
+    if eps is None:
+        eps = {}
     words: dict[Any, str] = {}
     seconds: dict[int, str] = {}
     line = _CONNECTION
@@ -186,11 +189,15 @@ def connection_texts(conns: Sequence[Connection]) -> list[str]:
     return out
 
 
-def nat_texts(items: Sequence[NatTranslation]) -> list[str]:
+def nat_texts(items: Sequence[NatTranslation],
+              eps: dict[Endpoint, str] | None = None) -> list[str]:
     """``nat_dict`` of each translation as JSON text, built directly (the same text the
-    encoder writes; endpoints and connections repeat, their texts are made once each)."""
-    eps: dict[Endpoint, str] = {}
+    encoder writes; endpoints and connections repeat, their texts are made once each;
+    ``eps``: endpoint texts made before, added to)."""
+    if eps is None:
+        eps = {}
     keys: dict[FlowKey, str] = {}
+    texts = _texts
     out = []
     line = _NAT
     for t in items:
@@ -199,9 +206,13 @@ def nat_texts(items: Sequence[NatTranslation]) -> list[str]:
         conn = t.connection
         key = "null" if conn is None else (keys.get(conn) or keys.setdefault(conn,
                                                                             _key_json(conn)))
-        text = line % (_text(t.kind), _text(t.leg), before, after, _text(t.from_point),
-                       _text(t.to_point), "null" if t.at is None else _text(t.at),
-                       _num(t.packets), key)
+        kind, leg, at, packets = t.kind, t.leg, t.at, t.packets
+        source, target = t.from_point, t.to_point
+        text = line % (
+            texts.get(kind) or _text(kind), texts.get(leg) or _text(leg), before, after,
+            texts.get(source) or _text(source), texts.get(target) or _text(target),
+            "null" if at is None else texts.get(at) or _text(at),
+            packets if packets.__class__ is int else _num(packets), key)
         if t.rules:
             text = f'{text[:-1]}, "rules": {_encode(list(t.rules))}}}'
         out.append(text)
@@ -250,17 +261,62 @@ checks of the value's type)."""
 def finding_json(f: Finding) -> str:
     """``finding_dict(f)`` as JSON text, built directly (the same text the encoder writes;
     a time's text needs no escaping)."""
+    return finding_texts([f])[0]
+
+
+def finding_texts(findings: Sequence[Finding],
+                  eps: dict[Endpoint, str] | None = None) -> list[str]:
+    """``finding_json`` of each of ``findings``, with the texts of their points, files,
+    endpoints, details and seconds made once each (``eps``: endpoint texts made before,
+    added to)."""
+    if eps is None:
+        eps = {}
     esc = _string
-    evidence = ", ".join([
-        f'{{"point": {_text(e.point)}, "file": {_text(e.file)}, "frame": {_num(e.frame)}, '
-        f'"time_ns": {_num(e.time_ns)}, "time": "{time_iso(e.time_ns)}", '
-        f'"ifname": {"null" if e.ifname is None else _text(e.ifname)}, "text": {esc(e.text)}, '
-        f'"note": {esc(e.note)}}}'
-        for e in f.evidence])
-    return (f'{{"kind": {_text(f.kind)}, "severity": {_text(f.severity)}, '
-            f'"summary": {esc(f.summary)}, "root_cause": {"true" if f.root_cause else "false"}, '
-            f'"connection": {_key_json(f.connection)}, "details": {_details(f.details)}, '
-            f'"evidence": [{evidence}]}}')
+    texts = _texts
+    seconds: dict[int, str] = {}
+    details: dict[Any, str] = {}
+    protos: dict[Any, str] = {}
+    line, evidence_line = _FINDING, _EVIDENCE
+    out = []
+    for f in findings:
+        evidence = []
+        for e in f.evidence:
+            point, file, frame, ns, ifname = e.point, e.file, e.frame, e.time_ns, e.ifname
+            sec = ns // 1_000_000_000
+            evidence.append(evidence_line % (
+                texts.get(point) or _text(point), texts.get(file) or _text(file),
+                frame if frame.__class__ is int else _num(frame),
+                ns if ns.__class__ is int else _num(ns),
+                seconds.get(sec) or seconds.setdefault(sec, _second(sec)),
+                ns % 1_000_000_000 // 1000,
+                "null" if ifname is None else texts.get(ifname) or _text(ifname),
+                esc(e.text), esc(e.note)))
+        k = f.connection
+        if k is None:
+            key = "null"
+        else:
+            a, b = k.a, k.b
+            key = _KEY % (protos.get(k.proto) or _proto(k.proto, protos),
+                          eps.get(a) or eps.setdefault(a, _endpoint_json(a)),
+                          eps.get(b) or eps.setdefault(b, _endpoint_json(b)))
+        d = f.details
+        try:
+            items = tuple(d.items())
+            about = details.get(items) or details.setdefault(items, _details(d))
+        except TypeError:  # a value that cannot be a dict key: not remembered
+            about = _details(d)
+        kind, severity = f.kind, f.severity
+        out.append(line % (
+            texts.get(kind) or _text(kind), texts.get(severity) or _text(severity),
+            esc(f.summary), "true" if f.root_cause else "false", key, about,
+            ", ".join(evidence)))
+    return out
+
+
+_FINDING = ('{"kind": %s, "severity": %s, "summary": %s, "root_cause": %s, "connection": %s, '
+            '"details": %s, "evidence": [%s]}')
+_EVIDENCE = ('{"point": %s, "file": %s, "frame": %s, "time_ns": %s, "time": "%s.%06dZ", '
+             '"ifname": %s, "text": %s, "note": %s}')
 
 
 def _details(details: dict[str, str]) -> str:
