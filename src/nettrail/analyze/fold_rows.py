@@ -19,7 +19,13 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.anchors import PointColumns
-from nettrail.analyze.columns import hashed_groups, row_hash, sorted_runs, stable_order
+from nettrail.analyze.columns import (
+    hash_order,
+    hashed_groups,
+    row_hash,
+    sorted_runs,
+    stable_order,
+)
 from nettrail.analyze.correlate import Form, Sighting, _new_form, fold_copies
 from nettrail.analyze.row_sightings import LazySightings
 from nettrail.model.cache import Memo
@@ -77,7 +83,7 @@ class V4Forms:
                                                                      strict=True)]
         h = np.concatenate([self._hash, row_hash(*values)])
         number = np.concatenate([self._number, np.arange(start, len(self.forms))])
-        order = np.argsort(h, kind="stable")
+        order = hash_order(h)
         self._hash, self._number = h[order], number[order]
 
 
@@ -132,13 +138,15 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     family, *quad = (col(c)[sel[some]].astype(np.int64) for c in ("family", "src", "sport",
                                                                   "dst", "dport"))
     v4 = np.flatnonzero(family == 4)
-    known = v4_forms.find(*(v[v4] for v in quad))
+    found = np.full(len(family), -1, np.int64)  # each quadruple's IPv4 form number, if made
+    found[v4] = v4_forms.find(*(v[v4] for v in quad))
     slots: list[Form | None] = [None] * len(family)
-    for k, f in zip(v4[known >= 0].tolist(), known[known >= 0].tolist(), strict=True):
+    hits = np.flatnonzero(found >= 0)
+    for k, f in zip(hits.tolist(), found[hits].tolist(), strict=True):
         slots[k] = v4_forms.forms[f]
     text = table.addr_text
     texts: Memo[tuple[int, int], str] = Memo(lambda key: text(*key))
-    missed = np.flatnonzero(np.isin(np.arange(len(family)), v4[known >= 0], invert=True))
+    missed = np.flatnonzero(found < 0)
     for k, fam, src, sport, dst, dport in zip(missed.tolist(), *(v[missed].tolist() for v in (
             family, *quad)), strict=True):
         key4 = (texts[(fam, src)], sport, texts[(fam, dst)], dport)
