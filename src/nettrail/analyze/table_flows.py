@@ -406,6 +406,7 @@ def _evidence(conn: Connection, sigs: dict[int, Seg], k: int, p: int,
         note = retransmission_note(sig[0] - prev[0], prev[10], prev[9])
     return sig_evidence(conn, sig, from_client, note)
 
+
 _CONNECTION_SLOTS = tuple(getattr(Connection, f.name).__set__ for f in fields(Connection))
 """The setters of a Connection's fields, in order: a plain connection is made with them
 (twice as quick as its frozen ``__init__``, which sets each through ``object.__setattr__``)."""

@@ -197,6 +197,7 @@ def nat_texts(items: Sequence[NatTranslation],
     if eps is None:
         eps = {}
     keys: dict[FlowKey, str] = {}
+    protos: dict[Any, str] = {}
     texts = _texts
     out = []
     line = _NAT
@@ -204,8 +205,8 @@ def nat_texts(items: Sequence[NatTranslation],
         before = eps.get(t.before) or eps.setdefault(t.before, _endpoint_json(t.before))
         after = eps.get(t.after) or eps.setdefault(t.after, _endpoint_json(t.after))
         conn = t.connection
-        key = "null" if conn is None else (keys.get(conn) or keys.setdefault(conn,
-                                                                            _key_json(conn)))
+        key = "null" if conn is None else (keys.get(conn) or keys.setdefault(
+            conn, _key_text(conn, eps, protos)))
         kind, leg, at, packets = t.kind, t.leg, t.at, t.packets
         source, target = t.from_point, t.to_point
         text = line % (
@@ -217,6 +218,15 @@ def nat_texts(items: Sequence[NatTranslation],
             text = f'{text[:-1]}, "rules": {_encode(list(t.rules))}}}'
         out.append(text)
     return out
+
+
+def _key_text(k: FlowKey, eps: dict[Endpoint, str], protos: dict[Any, str]) -> str:
+    """``_key_json(k)``, its endpoints' and protocol's texts taken from (or added to) ``eps``
+    and ``protos``."""
+    a, b = k.a, k.b
+    return _KEY % (protos.get(k.proto) or _proto(k.proto, protos),
+                   eps.get(a) or eps.setdefault(a, _endpoint_json(a)),
+                   eps.get(b) or eps.setdefault(b, _endpoint_json(b)))
 
 
 def _word(s: str, words: dict[Any, str]) -> str:
@@ -292,13 +302,7 @@ def finding_texts(findings: Sequence[Finding],
                 "null" if ifname is None else texts.get(ifname) or _text(ifname),
                 esc(e.text), esc(e.note)))
         k = f.connection
-        if k is None:
-            key = "null"
-        else:
-            a, b = k.a, k.b
-            key = _KEY % (protos.get(k.proto) or _proto(k.proto, protos),
-                          eps.get(a) or eps.setdefault(a, _endpoint_json(a)),
-                          eps.get(b) or eps.setdefault(b, _endpoint_json(b)))
+        key = "null" if k is None else _key_text(k, eps, protos)
         d = f.details
         try:
             items = tuple(d.items())
