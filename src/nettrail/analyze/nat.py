@@ -115,11 +115,11 @@ def _rewritten(a: Endpoint, b: Endpoint) -> bool:
     difference of printing, not a translation nettrail can claim."""
     if a == b:
         return False
-    return a.addr == b.addr or (_is_address(a.addr) and _is_address(b.addr))
+    return a.addr == b.addr or (is_address(a.addr) and is_address(b.addr))
 
 
 @functools.lru_cache(maxsize=4096)
-def _is_address(text: str) -> bool:
+def is_address(text: str) -> bool:
     """Whether ``text`` is an IP address (not a host label from text)."""
     try:
         ipaddress.ip_address(text)

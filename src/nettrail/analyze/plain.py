@@ -11,8 +11,9 @@ translated back at one, which a packet seen once per point cannot show. So a pla
 conversation needs only its key, the direction of its packets and its translations, and
 all three follow from the columns: the client endpoints from the SYNs' forms, a direction
 per first form, and the rewrites per route and forms (``nat.one_copy_rewrites``), counted
-in the order ``nat.infer_translations`` counts them. Sightings, tracks and conversations are
-made for the other conversations alone, which go through the detectors as before.
+in the order ``nat.infer_translations`` counts them (``plain_nat``, on arrays). Sightings,
+tracks and conversations are made for the other conversations alone, which go through the
+detectors as before.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from nettrail.analyze.anchors import Links, PointColumns
 from nettrail.analyze.columns import distinct_rows, stable_order, unique_values
 from nettrail.analyze.correlate import Form, Sighting
 from nettrail.analyze.linked_convs import FormEnds, conversation_members, form_ends
-from nettrail.analyze.nat import Rewrite, conversation_translations, counted, one_copy_rewrites
+from nettrail.analyze.nat import conversation_translations
+from nettrail.analyze.plain_nat import PlainRows, plain_translations
 from nettrail.analyze.row_sightings import LazySightings
 from nettrail.analyze.tracks import Conversation, PointSpan, Track, TrackArrays
 from nettrail.model.analysis import NatTranslation
@@ -93,13 +95,14 @@ def split_plain(sightings: Mapping[str, Sequence[Sighting]], links: Links,
     keys = _keys(members, conv_of, arrays, cols)
     seen = Counter(keys)
     plain_conv = (bad == 0) & np.array([seen[k] == 1 for k in keys], np.bool_)
-    uses = _plain_uses(arrays, cols, ends, conv_of, plain_conv, names)
+    rows = _plain_rows(arrays, cols, ends, conv_of, plain_conv, len(names))
+    plain_nat = plain_translations(rows, ends, cols.forms, names, keys)
     convs = _objects(lazy, arrays, [m for m, p in zip(members, plain_conv.tolist(),
                                                                 strict=True) if not p])
     objects = iter(convs)
     nat: list[NatTranslation] = []
     for ci, is_plain in enumerate(plain_conv.tolist()):
-        nat.extend(counted(keys[ci], uses.get(ci, ())) if is_plain
+        nat.extend(plain_nat.get(ci, ()) if is_plain
                    else conversation_translations(next(objects)))
     return Split(convs, tuple(nat))
 
@@ -160,41 +163,21 @@ def _keys(members: Sequence[Ints], conv_of: Ints, arrays: TrackArrays,
             zip(cols.proto[head].tolist(), cols.form[head].tolist(), strict=True)]
 
 
-def _plain_uses(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: Ints,
-                plain_conv: Bools, names: Sequence[str],
-                ) -> dict[int, list[tuple[bool, Sequence[Rewrite], int]]]:
-    """Per plain conversation, the rewrites of its tracks as ``nat.counted`` takes them:
-    (request, rewrites, packets) for each direction, route and forms, in order of first
+def _plain_rows(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: Ints,
+                plain_conv: Bools, n_points: int) -> PlainRows:
+    """The distinct tracks of the plain conversations (``PlainRows``), in order of first
     use."""
-    n_points = len(names)
-    if not len(plain_conv):  # no conversation (ICMP only)
-        return {}
-    picked = np.flatnonzero((conv_of >= 0) & plain_conv[np.maximum(conv_of, 0)])
+    none = np.zeros(0, np.int64)
+    picked = np.flatnonzero((conv_of >= 0) & plain_conv[np.maximum(conv_of, 0)]) \
+        if len(plain_conv) else none  # (no conversation: ICMP only)
     if not len(picked):
-        return {}
+        return PlainRows(none, none.astype(np.bool_), none, none, none)
     at = arrays.members[arrays.start[picked][:, None] + np.arange(n_points)]
     points, forms = cols.point[at], cols.form[at]
     conv = conv_of[picked]
     c2s = _requests(arrays, cols, ends, conv_of, picked, forms[:, 0])
     first, count = distinct_rows(conv, c2s, *points.T, *forms.T)
-    rewrites: dict[tuple[object, ...], Sequence[Rewrite]] = {}
-    out: dict[int, list[tuple[bool, Sequence[Rewrite], int]]] = {}
-    routes: dict[tuple[int, ...], tuple[str, ...]] = {}
-    all_forms = cols.forms
-    for at_points, numbers, ci, request, n in zip(
-            map(tuple, points[first].tolist()), forms[first].tolist(), conv[first].tolist(),
-            c2s[first].tolist(), count.tolist(), strict=True):
-        route = routes.get(at_points)
-        if route is None:
-            route = routes[at_points] = tuple(names[p] for p in at_points)
-        key = (route, *numbers)
-        got = rewrites.get(key)
-        if got is None:
-            got = rewrites[key] = tuple(one_copy_rewrites([all_forms[f] for f in numbers],
-                                                          route))
-        if got:
-            out.setdefault(ci, []).append((request, got, n))
-    return out
+    return PlainRows(conv[first], c2s[first], points[first], forms[first], count)
 
 
 def _requests(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: Ints,
