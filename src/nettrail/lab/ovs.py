@@ -17,10 +17,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from nettrail.errors import CapabilityError, LabError, ScenarioError
-from nettrail.lab import safety, shell
+from nettrail.lab import shell
+from nettrail.lab.parts import HostPart
 
 if TYPE_CHECKING:
     from nettrail.lab.scenario import Scenario
@@ -54,11 +55,9 @@ class Tunnel:
 
 
 @dataclass(frozen=True, slots=True)
-class OvsBridge:
+class OvsBridge(HostPart):
     """An Open vSwitch bridge in a host: addresses on its internal port, patches, tunnels, flows."""
 
-    host: str
-    name: str
     addrs: tuple[str, ...] = ()
     mtu: int | None = None
     patches: tuple[Patch, ...] = ()
@@ -95,54 +94,6 @@ def vsctl(ns: str, rundir: Path, *args: str) -> tuple[str, ...]:
 
 
 # --- scenario data -------------------------------------------------------------------------
-
-
-def parse_bridge(host: str, name: str, t: Any, addrs: tuple[str, ...],
-                 mtu: int | None) -> OvsBridge:
-    """An :class:`OvsBridge` from its validated scenario table ``t`` (a scenario ``_Table``)."""
-    patches = []
-    for pname, pt in t.tables("patch"):
-        _check_ifname(pt, pname)
-        patches.append(Patch(pname, _required(pt, "peer", safety.ifname_problem)))
-        pt.done()
-    tunnels = []
-    for tname, tt in t.tables("vxlan"):
-        _check_ifname(tt, tname)
-        tunnels.append(Tunnel(
-            tname, remote=_required(tt, "remote", safety.address_problem),
-            local=_required(tt, "local", safety.address_problem),
-            key=_int(tt, "key"), port=tt.number("port", 4789)))
-        tt.done()
-    flows = t.texts("flows")
-    for i, flow in enumerate(flows):
-        problem = safety.text_problem(flow)
-        if problem:
-            raise t.fail(f"flows[{i}]", problem)
-    return OvsBridge(host, name, addrs, mtu, tuple(patches), tuple(tunnels), flows)
-
-
-def _check_ifname(t: Any, name: str) -> None:
-    problem = safety.ifname_problem(name)
-    if problem:
-        raise t.fail(None, problem)
-
-
-def _required(t: Any, key: str, problem_of: Callable[[str], str | None]) -> str:
-    """The text under ``key``, which must be there and pass ``problem_of`` (a safety check)."""
-    value: str = t.text(key)
-    if value is None:
-        raise t.fail(key, "missing")
-    problem = problem_of(value)
-    if problem:
-        raise t.fail(key, problem)
-    return value
-
-
-def _int(t: Any, key: str) -> int:
-    value: int | None = t.number(key)
-    if value is None:
-        raise t.fail(key, "missing")
-    return value
 
 
 def check(bridges: tuple[OvsBridge, ...], file: str) -> None:

@@ -15,11 +15,13 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from nettrail.errors import ScenarioError
 from nettrail.lab import ovs, safety
+from nettrail.lab.parts import HostPart
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 """Where the scenarios shipped with nettrail live."""
@@ -32,6 +34,7 @@ SERVICE_KINDS = ("sshd", "tcp-server")
 _MAX_EXTENDS = 4
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _T = TypeVar("_T")
+_P = TypeVar("_P", bound=HostPart)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,21 +59,17 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
-class Bridge:
+class Bridge(HostPart):
     """A Linux bridge inside a host (standing in for an OVS bridge or a switch)."""
 
-    host: str
-    name: str
     addrs: tuple[str, ...] = ()
     mtu: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class Vxlan:
+class Vxlan(HostPart):
     """A VXLAN device inside a host, tunnelling to ``remote`` over ``dev``."""
 
-    host: str
-    name: str
     vni: int
     local: str
     remote: str
@@ -81,11 +80,9 @@ class Vxlan:
 
 
 @dataclass(frozen=True, slots=True)
-class Service:
+class Service(HostPart):
     """A server process started inside a host: ``sshd`` or nettrail's ``tcp-server``."""
 
-    host: str
-    name: str
     kind: str
     port: int
     bytes: int = 0
@@ -336,6 +333,10 @@ def _checked_addr(table: _Table, key: str, value: str) -> str:
     return _checked(table, key, value, safety.address_problem)
 
 
+def _needed_addr(table: _Table, key: str) -> str:
+    return _checked_addr(table, key, table.text(key, _REQUIRED))
+
+
 def _checked_text(table: _Table, key: str, value: str) -> str:
     return _checked(table, key, value, safety.text_problem)
 
@@ -405,16 +406,26 @@ def _link(name: str, t: _Table) -> Link:
 
 
 def _per_host(top: _Table, hosts: tuple[Host, ...], kind: str,
-              build: Callable[[str, str, _Table], _T], device: bool = True) -> list[_T]:
+              build: Callable[[str, str, _Table], _P], device: bool = True) -> list[_P]:
     """``build(host, name, table)`` of every ``[hosts.HOST.<kind>.NAME]`` table, host by host;
     ``device``: NAME is a network device's, checked as one."""
     result = []
     for host in hosts:
-        for name, t in top.table("hosts").table(host.name).tables(kind):
-            if device:
-                _checked(t, None, name, safety.ifname_problem)
-            result.append(build(host.name, name, t))
-            t.done()
+        outer = top.table("hosts").table(host.name)
+        result += _named(outer, kind, partial(build, host.name), device)
+    return result
+
+
+def _named(outer: _Table, kind: str, build: Callable[[str, _Table], _T],
+           device: bool = True) -> list[_T]:
+    """``build(name, table)`` of every named sub-table of ``outer``'s table ``kind``, each
+    checked for unknown keys after; ``device``: NAME is a network device's, checked as one."""
+    result = []
+    for name, t in outer.tables(kind):
+        if device:
+            _checked(t, None, name, safety.ifname_problem)
+        result.append(build(name, t))
+        t.done()
     return result
 
 
@@ -423,14 +434,23 @@ def _bridge(host: str, name: str, t: _Table) -> Bridge:
 
 
 def _ovs_bridge(host: str, name: str, t: _Table) -> ovs.OvsBridge:
-    return ovs.parse_bridge(host, name, t, _addrs(t), _mtu(t))
+    addrs, mtu = _addrs(t), _mtu(t)
+    patches = _named(t, "patch", lambda pname, pt: ovs.Patch(pname, _checked_dev(pt, "peer")))
+    tunnels = _named(t, "vxlan", _tunnel)
+    flows = tuple(_checked(t, f"flows[{i}]", flow, safety.text_problem)
+                  for i, flow in enumerate(t.texts("flows")))
+    return ovs.OvsBridge(host, name, addrs, mtu, tuple(patches), tuple(tunnels), flows)
+
+
+def _tunnel(name: str, t: _Table) -> ovs.Tunnel:
+    return ovs.Tunnel(name, remote=_needed_addr(t, "remote"), local=_needed_addr(t, "local"),
+                      key=t.number("key", _REQUIRED), port=t.number("port", 4789))
 
 
 def _vxlan(host: str, name: str, t: _Table) -> Vxlan:
     return Vxlan(
         host=host, name=name, vni=t.number("vni", _REQUIRED),
-        local=_checked_addr(t, "local", t.text("local", _REQUIRED)),
-        remote=_checked_addr(t, "remote", t.text("remote", _REQUIRED)),
+        local=_needed_addr(t, "local"), remote=_needed_addr(t, "remote"),
         dev=_checked_dev(t, "dev"), port=t.number("port", 4789),
         master=t.text("master"), mtu=_mtu(t),
     )
@@ -468,7 +488,7 @@ def _traffic(t: _Table) -> Traffic:
         raise t.fail("expect", f"{expect!r} is not one of {', '.join(OUTCOMES)}")
     traffic = Traffic(
         host=t.text("host", _REQUIRED), kind=kind,
-        target=_checked_addr(t, "target", t.text("target", _REQUIRED)),
+        target=_needed_addr(t, "target"),
         port=_port(t), expect=expect, timeout=_seconds(t, "timeout", 5.0),
         bytes=t.number("bytes", 0), settle=_seconds(t, "settle", 1.0),
     )
