@@ -11,6 +11,8 @@ import numpy.typing as npt
 import pytest
 
 from nettrail.analyze.columns import (
+    _hash_sorted,
+    _runs,
     groups,
     hash_order,
     row_hash,
@@ -111,3 +113,9 @@ def test_hash_order_when_hashes_share_their_high_bits() -> None:
         low = rng.integers(0, 1 << bits, n).astype(np.uint64)
         for h in (high | low, (high | low)[rng.integers(0, n, n)], high):
             assert np.array_equal(hash_order(h), np.argsort(h, kind="stable"))
+            order, in_order = _hash_sorted(h)  # the hashes that come with the order
+            assert np.array_equal(in_order, h[order])
+            if n == 1000:  # the same runs through the groups' helpers
+                inverse, starts = _runs(in_order, order)
+                assert np.array_equal(inverse, np.unique(h, return_inverse=True)[1])
+                assert np.array_equal(order[starts], np.unique(h, return_index=True)[1])

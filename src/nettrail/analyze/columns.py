@@ -162,22 +162,39 @@ def hash_order(h: npt.NDArray[np.uint64]) -> Ints:
     """``np.argsort(h, kind="stable")`` of 64-bit hashes: ``stable_order`` of their high
     bits, which is the same order but where different hashes share those bits (with
     millions of rows, a few do): those runs are sorted again by the whole hash."""
+    return _hash_sorted(h)[0]
+
+
+def _hash_sorted(h: npt.NDArray[np.uint64]) -> tuple[Ints, npt.NDArray[np.uint64]]:
+    """``hash_order(h)`` and the hashes in that order. The high bits leave room for the row
+    numbers in 63 bits: packed with them and sorted as values (``stable_order`` without its
+    checks, which hashes never need)."""
     n = len(h)
     bits = max((n - 1).bit_length(), 1)
-    high = (h >> np.uint64(bits + 1)).astype(np.int64)
-    order = stable_order(high)
-    s, t = h[order], high[order]
-    shared = np.flatnonzero((t[1:] == t[:-1]) & (s[1:] != s[:-1]))
+    keys = (h >> np.uint64(bits + 1)).view(np.int64)
+    keys <<= bits
+    keys |= np.arange(n, dtype=np.int64)
+    keys.sort()
+    order = keys & ((1 << bits) - 1)
+    keys >>= bits  # each row's high bits, in order
+    s = h[order]
+    shared = np.flatnonzero((keys[1:] == keys[:-1]) & (s[1:] != s[:-1]))
     if len(shared):  # the runs of those high bits, in place (the runs are in order)
-        at = np.flatnonzero(np.isin(t, t[shared]))
-        order[at] = order[at][np.argsort(s[at], kind="stable")]
-    return order
+        at = np.flatnonzero(np.isin(keys, keys[shared]))
+        again = np.argsort(s[at], kind="stable")
+        order[at] = order[at][again]
+        s[at] = s[at][again]
+    return order, s
 
 
 def sorted_runs(values: npt.NDArray[Any], order: Ints) -> tuple[Ints, Ints]:
     """For ``values`` in ``order`` (sorted): the number of each row's run of equal values
     (runs numbered in order) and where each run starts in ``order``."""
-    s = values[order]
+    return _runs(values[order], order)
+
+
+def _runs(s: npt.NDArray[Any], order: Ints) -> tuple[Ints, Ints]:
+    """``sorted_runs`` of the values ``s`` already in ``order``."""
     new = np.empty(len(s), np.bool_)
     new[:1] = True
     np.not_equal(s[1:], s[:-1], out=new[1:])
@@ -212,9 +229,9 @@ def hashed_groups(*cols: npt.NDArray[Any]) -> tuple[Ints, Ints]:
     """A group number per row, rows equal in every column sharing one (numbered in the order
     of their hashes, not of their values), and one row of each group: one sort of a hash,
     checked against the columns (on a collision, ``groups``' numbers)."""
-    h = row_hash(*cols)
-    order = hash_order(h)
-    inverse, starts = sorted_runs(h, order)
+    order, s = _hash_sorted(row_hash(*cols))
+    inverse, starts = _runs(s, order)
+    del s
     some = order[starts]  # a row of each group: its first
     if all(np.array_equal(c[some][inverse], c) for c in cols):
         return inverse, some
@@ -228,11 +245,10 @@ def distinct_rows(*cols: npt.NDArray[Any]) -> tuple[Ints, Ints]:
     """Where each distinct row (equal in every column) first stands, in row order, and how
     many rows are equal to it: one sort of a hash, checked against the columns (on a
     collision, by ``groups``)."""
-    h = row_hash(*cols)
-    order = hash_order(h)
-    inverse, starts = sorted_runs(h, order)
+    order, s = _hash_sorted(row_hash(*cols))
+    inverse, starts = _runs(s, order)
     first = order[starts]
-    count = np.diff(starts, append=len(h))
+    count = np.diff(starts, append=len(s))
     if not all(np.array_equal(c[first][inverse], c) for c in cols):
         _u, first, count = np.unique(groups(*cols), return_index=True, return_counts=True)
     ranked = np.argsort(first)

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.anchors import Links, PointColumns, numbered_ends
-from nettrail.analyze.columns import groups, stable_order, unique_values
+from nettrail.analyze.columns import groups, stable_order
 from nettrail.analyze.tracks import Conversation, Track, _components, _conv_order
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6
 
@@ -46,11 +46,11 @@ def conversation_members(firsts: Ints, links: Links, ends: FormEnds | None = Non
     if not columns or not all(bool(c.single.all()) for c in columns):
         return None
     node, proto = _nodes(columns, form_ends(columns) if ends is None else ends)
-    # the flows two linked sightings join, each pair once (a connection's packets all join
-    # the same few)
+    # the flows two linked sightings join (a connection's packets all join the same few:
+    # the labels they spread are few and read again and again, quicker than pairs made
+    # distinct first)
     n = int(node.max()) + 1 if len(node) else 0
-    edges = unique_values(node[links.a] * n + node[links.b])
-    label = _components(n, edges // n, edges % n) if n else node
+    label = _components(n, node[links.a], node[links.b]) if n else node
     head = label[node[firsts]]
     kept = np.flatnonzero((proto[firsts] != PROTO_ICMP) & (proto[firsts] != PROTO_ICMPV6))
     order = kept[stable_order(head[kept])]  # each one's tracks in their order
