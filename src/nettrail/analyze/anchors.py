@@ -309,10 +309,11 @@ def anchor_indexes(pairs: StrongPairs) -> Anchors:
 
 
 class KeyCounts(NamedTuple):
-    """How many sightings of a point hold each strong key number, and where (for a key held
-    once: its sighting's number)."""
+    """How many sightings of a point hold each strong key number (0, 1, or 2 for two or
+    more: one byte each, read at random), and where (for a key held once: its sighting's
+    number)."""
 
-    held: Ints
+    held: npt.NDArray[np.uint8]
     at: Ints
 
 
@@ -321,7 +322,8 @@ def key_counts(c: PointColumns, keys: int) -> KeyCounts:
     assert c.key is not None
     at = np.full(keys, -1, np.int64)
     at[c.key] = np.arange(len(c.key))
-    return KeyCounts(np.bincount(c.key, minlength=keys), at)
+    held = np.minimum(np.bincount(c.key, minlength=keys), 2).astype(np.uint8)
+    return KeyCounts(held, at)
 
 
 def coded_anchors(ca: PointColumns, cb: PointColumns, keys: int,
@@ -333,17 +335,26 @@ def coded_anchors(ca: PointColumns, cb: PointColumns, keys: int,
     point)."""
     assert ca.key is not None and cb.key is not None
     ka = ca.key
-    (count_a, _at), (count_b, at_b) = counts or (key_counts(ca, keys), key_counts(cb, keys))
-    both = (count_a[ka] > 0) & (count_b[ka] > 0)
-    once = both & (count_a[ka] == 1) & (count_b[ka] == 1)
+    (held_a, _at), (held_b, at_b) = counts or (key_counts(ca, keys), key_counts(cb, keys))
+    in_b = held_b[ka]  # (every key of A's is held at A)
+    once = (in_b == 1) & (held_a[ka] == 1)
     single_a = np.flatnonzero(once)
-    several = np.flatnonzero(both & ~once)
+    several = np.flatnonzero((in_b != 0) & ~once)
     more_a, more_b, more_place, left = _several(ca, cb, several)
-    order = stable_order(np.concatenate([single_a, more_place]))
-    return Anchors(np.concatenate([single_a, more_a])[order],
-                   np.concatenate([at_b[ka[single_a]], more_b])[order],
-                   np.concatenate([np.ones(len(single_a), np.bool_),
-                                   np.zeros(len(more_a), np.bool_)])[order], left)
+    # in A's order, a single key's anchor before a several's at the same place (the stable
+    # order of the two lists one after the other): the few several merged into the single
+    by = stable_order(more_place)
+    place = more_place[by]
+    before = np.searchsorted(single_a, place, "right")  # the single ones before each
+    at_more = np.arange(len(place)) + before
+    at_single = np.arange(len(single_a))
+    if len(place):  # and the several ones before each single one
+        at_single += np.cumsum(np.bincount(before, minlength=len(single_a) + 1))[:-1]
+    n = len(single_a) + len(place)
+    a, b, keyed = np.empty(n, np.int64), np.empty(n, np.int64), np.zeros(n, np.bool_)
+    a[at_single], b[at_single], keyed[at_single] = single_a, at_b[ka[single_a]], True
+    a[at_more], b[at_more] = more_a[by], more_b[by]
+    return Anchors(a, b, keyed, left)
 
 
 def _several(ca: PointColumns, cb: PointColumns, rows_a: Ints,
