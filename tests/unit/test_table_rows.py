@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from capkit import eth, icmp, ipv4, pcap, tcp, udp
 from fixturekit import CAPTURES, fixture_table
 from nettrail.analyze.anchors import key_numbers, point_columns
 from nettrail.analyze.columns import column_ready, copy_free, groups
@@ -92,3 +93,30 @@ def test_fold_columns_are_the_sightings_columns(path: Path) -> None:
     if folded.key is not None:
         assert _partition(groups(*folded.key).tolist()) == _partition(
             key_numbers(items, {}).tolist())  # type: ignore[union-attr]
+
+
+def test_fold_columns_with_other_rows_on_a_tcp_quadruple(tmp_path: Path) -> None:
+    """UDP and ICMP rows among TCP ones, a UDP flow on a TCP flow's addresses and ports (one
+    form for both): the forms numbered in order of first use, as ``point_columns`` numbers
+    them, whichever row made the form."""
+    a, b = "198.51.100.1", "203.0.113.9"
+    frames = [
+        (1_000, eth(ipv4(a, b, 17, udp(4000, 53, b"q"), ip_id=1))),  # the form's first use: UDP
+        (2_000, eth(ipv4(a, b, 6, tcp(4000, 53, 0x02, seq=10), ip_id=2))),
+        (3_000, eth(ipv4(b, a, 6, tcp(53, 4000, 0x12, seq=50, ack=11), ip_id=3))),
+        (4_000, eth(ipv4(a, "198.51.100.7", 1, icmp(8, 0, 1, 1), ip_id=4))),
+        (5_000, eth(ipv4(b, a, 17, udp(53, 4000, b"r"), ip_id=5))),
+        (6_000, eth(ipv4(a, b, 6, tcp(4000, 53, 0x10, seq=11, ack=51), ip_id=6))),
+        (7_000, eth(ipv4(a, b, 17, udp(4001, 53, b"q"), ip_id=7))),  # a UDP-only form
+    ]
+    path = tmp_path / "mixed.pcap"
+    path.write_bytes(pcap(frames))
+    table = fixture_table(path)
+    records = list(table.records())
+    assert column_ready(table, records) and copy_free(table)
+    items, folded = fold_columns(TableRows(table), {})
+    got, want = folded.columns, point_columns(items)
+    assert got.form.tolist() == want.form.tolist() == [0, 0, 1, 2, 1, 0, 3]
+    assert got.forms == want.forms
+    assert [type(s) is RowSighting for s in items] == [False, True, True, False, False, True,
+                                                       False]

@@ -23,7 +23,6 @@ from nettrail.analyze.columns import (
     hash_order,
     hashed_groups,
     row_hash,
-    sorted_runs,
     stable_order,
 )
 from nettrail.analyze.correlate import Form, Sighting, _new_form, fold_copies
@@ -162,16 +161,21 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     row_at[place[pos]] = sel
     form_at[place[pos]] = inverse
     lazy = LazySightings(items, rows, row_at, form_at, quad_forms)
-    form_ids = np.fromiter(map(id, quad_forms), np.int64, len(quad_forms))[inverse]
-    return lazy, _columns(lazy, col, sel, pos, filled, form_ids, quad_forms, others)
+    # each quadruple's form as a number: the first quadruple's of the same form object
+    canon: dict[int, int] = {}
+    code = np.fromiter((canon.setdefault(id(f), k) for k, f in enumerate(quad_forms)),
+                       np.int64, len(quad_forms))
+    return lazy, _columns(lazy, col, sel, pos, filled, code[inverse], quad_forms, canon,
+                          others)
 
 
 def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
-             filled: npt.NDArray[np.bool_], row_form_ids: Ints, row_forms: list[Form],
+             filled: npt.NDArray[np.bool_], row_codes: Ints, row_forms: list[Form],
+             canon: dict[int, int],
              others: list[tuple[int, Sighting]]) -> FoldedColumns:
     """``FoldedColumns`` of ``fold_columns``' sightings: the TCP rows' (``sel``, at slots
-    ``pos``, their forms' identities ``row_form_ids``, among ``row_forms``) from the
-    table's columns, the others' from themselves."""
+    ``pos``, their forms by number ``row_codes`` in ``row_forms``, where ``canon`` numbers
+    them by identity) from the table's columns, the others' from themselves."""
     n = len(filled)
     kn = col("known")[sel]
     first = np.zeros(n, np.int64)
@@ -182,8 +186,9 @@ def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
     ip_id[pos] = np.where((kn & K_IPID) != 0, col("ip_id")[sel].astype(np.int64), -1)
     ts_val = np.full(n, -1, np.int64)
     ts_val[pos] = np.where((kn & K_TS) != 0, col("ts_val")[sel].astype(np.int64), -1)
-    form_id = np.zeros(n, np.int64)
-    form_id[pos] = row_form_ids
+    code = np.zeros(n, np.int64)
+    code[pos] = row_codes
+    code_forms = list(row_forms)  # by number
     proto = np.full(n, PROTO_TCP, np.int64)
     flags = np.zeros(n, np.int64)
     flags[pos] = col("flags")[sel]
@@ -192,13 +197,15 @@ def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
     low = np.zeros(n, np.int64)
     low[pos] = (col("ack")[sel].astype(np.int64) + 1) << _LEN_BITS | col("payload_len")[sel]
     keyed = True
-    by_id = {id(f): f for f in row_forms}
     for k, s in others:
         first[k], last[k], single[k] = s.first_ns, s.last_ns, s.single
         ip_id[k] = -1 if s.ip_id is None else s.ip_id
         ts_val[k] = -1 if s.ts_val is None else s.ts_val
-        form_id[k] = id(s.form)
-        by_id[id(s.form)] = s.form
+        got = canon.get(id(s.form))
+        if got is None:
+            got = canon[id(s.form)] = len(code_forms)
+            code_forms.append(s.form)
+        code[k] = got
         flags[k] = s.flags
         key = s.key
         if key is None:
@@ -212,16 +219,15 @@ def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
         low[k] = (c + 1 << _LEN_BITS | d) if s.proto == PROTO_TCP else (b + 1 << _LEN_BITS | c)
     # the sightings' slots (all of them when no copy was folded into another)
     take: npt.NDArray[np.bool_] | slice = slice(None) if filled.all() else filled
-    form_id = form_id[take]
-    by_form = stable_order(form_id)
-    inverse, starts = sorted_runs(form_id, by_form)
-    u, at = form_id[by_form[starts]], by_form[starts]
-    ranked = stable_order(at)
-    number = np.empty(len(at), np.int64)
-    number[ranked] = np.arange(len(at))  # forms numbered in order of first use
-    columns = PointColumns(items, first[take], last[take], single[take],
-                           number[inverse.reshape(-1)],
-                           [by_id[i] for i in u[ranked].tolist()],
+    code = code[take]
+    first_at = np.full(len(code_forms), len(code), np.int64)  # each form's first sighting
+    np.minimum.at(first_at, code, np.arange(len(code)))
+    used = np.flatnonzero(first_at < len(code))
+    ranked = used[stable_order(first_at[used])]
+    number = np.empty(len(code_forms), np.int64)
+    number[ranked] = np.arange(len(ranked))  # forms numbered in order of first use
+    columns = PointColumns(items, first[take], last[take], single[take], number[code],
+                           [code_forms[k] for k in ranked.tolist()],
                            ip_id[take], ts_val[take], proto=proto[take],
                            flags=flags[take])
     return FoldedColumns(columns, (proto[take], high[take], low[take]) if keyed else None)
