@@ -13,6 +13,7 @@ rows in table order on equal times).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -27,7 +28,6 @@ from nettrail.analyze.columns import (
 )
 from nettrail.analyze.correlate import Form, Sighting, _new_form, fold_copies
 from nettrail.analyze.row_sightings import LazySightings
-from nettrail.model.cache import Memo
 from nettrail.model.flow import Endpoint
 from nettrail.model.packet import PROTO_TCP
 from nettrail.model.rows import TableRows
@@ -132,8 +132,8 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     pos = np.flatnonzero(in_order)
     sel = order[in_order]
     # one form per address/port quadruple (shared with the other rows' of the same four)
-    inverse, some = hashed_groups(*(col(c)[sel] for c in ("family", "src", "sport", "dst",
-                                                           "dport")))
+    inverse, some = hashed_groups(_packed(col, sel, "src", "sport", True),
+                                  _packed(col, sel, "dst", "dport", False))
     family, *quad = (col(c)[sel[some]].astype(np.int64) for c in ("family", "src", "sport",
                                                                   "dst", "dport"))
     v4 = np.flatnonzero(family == 4)
@@ -143,15 +143,9 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     hits = np.flatnonzero(found >= 0)
     for k, f in zip(hits.tolist(), found[hits].tolist(), strict=True):
         slots[k] = v4_forms.forms[f]
-    text = table.addr_text
-    texts: Memo[tuple[int, int], str] = Memo(lambda key: text(*key))
     missed = np.flatnonzero(found < 0)
-    for k, fam, src, sport, dst, dport in zip(missed.tolist(), *(v[missed].tolist() for v in (
-            family, *quad)), strict=True):
-        key4 = (texts[(fam, src)], sport, texts[(fam, dst)], dport)
-        form = forms.get(key4)
-        if form is None:
-            form = forms[key4] = _new_form(endpoints, *key4)
+    made = _forms_of(table.addr_text, [v[missed] for v in (family, *quad)], forms, endpoints)
+    for k, form in zip(missed.tolist(), made, strict=True):
         slots[k] = form
     quad_forms = cast(list[Form], slots)  # every quadruple's, found or made
     new_v4 = missed[family[missed] == 4]
@@ -231,6 +225,52 @@ def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
                            ip_id[take], ts_val[take], proto=proto[take],
                            flags=flags[take])
     return FoldedColumns(columns, (proto[take], high[take], low[take]) if keyed else None)
+
+
+def _forms_of(text: Callable[[int, int], str], quads: list[Ints],
+              forms: dict[tuple[str, int, str, int], Form],
+              endpoints: dict[tuple[str, int], Endpoint]) -> list[Form]:
+    """The form of each distinct quadruple (``quads``: family, source, source port,
+    destination, destination port, as column values): ``forms``' by the texts, or made,
+    their endpoints ``endpoints``' or made (kept in both, made in the order one quadruple
+    after the other would make them). An address's text is worked out once."""
+    family, src, sport, dst, dport = quads
+    m = len(family)
+    if not m:
+        return []
+    values, at = np.unique(np.concatenate([family << 32 | src, family << 32 | dst]),
+                           return_inverse=True)
+    names = [text(v >> 32, v & 0xFFFFFFFF) for v in values.tolist()]
+    both = [names[k] for k in at.reshape(-1).tolist()]
+    src_text, dst_text, src_port, dst_port = both[:m], both[m:], sport.tolist(), dport.tolist()
+    keys = list(zip(src_text, src_port, dst_text, dst_port, strict=True))
+    got: list[Form | None] = list(map(forms.get, keys))
+    new = [k for k, f in enumerate(got) if f is None]
+    if len(set(keys)) != m:  # (two quadruples of one text: one after the other)
+        new = []
+        for k in range(m):
+            form = got[k] = forms.get(keys[k])
+            if form is None:
+                got[k] = forms[keys[k]] = _new_form(endpoints, *keys[k])
+    ends = [e for k in new for e in ((src_text[k], src_port[k]), (dst_text[k], dst_port[k]))]
+    objects: list[Endpoint] = []
+    for key, e in zip(ends, map(endpoints.get, ends), strict=True):  # (looked up in turn)
+        if e is None:
+            e = endpoints[key] = tuple.__new__(Endpoint, key)
+        objects.append(e)
+    for j, k in enumerate(new):
+        got[k] = forms[keys[k]] = (objects[2 * j], objects[2 * j + 1])
+    return cast(list[Form], got)
+
+
+def _packed(col: Any, sel: Ints, addr: str, port: str, family: bool) -> Ints:
+    """An endpoint of rows ``sel`` as one number, equal where the values are: its address
+    (32 bits) and port (16), with the family above them when ``family``."""
+    out: Ints = col(addr)[sel].astype(np.int64) << 16
+    out |= col(port)[sel]
+    if family:
+        out |= col("family")[sel].astype(np.int64) << 48
+    return out
 
 
 def _number(value: object) -> int:
