@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import statistics
 from array import array
-from itertools import combinations
+from itertools import combinations, product
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,7 @@ from nettrail.analyze import clock
 from nettrail.analyze.anchors import (
     Ends,
     Sides,
+    _ranks,
     coded_anchors,
     form_sides,
     own_sides,
@@ -213,3 +214,19 @@ def test_estimate_from_sorted_bounds_as_arrays(seed: int) -> None:
     got = clock._estimate_from("a", "b", np.array(upper, np.int64), np.array(lower, np.int64),
                                loose, 9)
     assert got == _estimate_by_lists(list(upper), list(lower), loose)
+
+
+def test_endpoint_ranks_by_value_and_by_text() -> None:
+    """``Ends``' ranks: by value as Python orders endpoints, by text as it orders ``str``
+    of them (host labels, IPv6 addresses, ports of other lengths)."""
+    rng = random.Random(5)
+    hosts = ["198.51.100.2", "198.51.100.10", "2001:db8::1", "::1", "Zed", "server", "a:b"]
+    points = list(dict.fromkeys(Endpoint(rng.choice(hosts), rng.choice((7, 80, 443, 40000)))
+                                for _ in range(60)))
+    by_value, by_text = _ranks(points)
+    assert sorted(range(len(points)), key=lambda k: by_value[k]) == sorted(
+        range(len(points)), key=points.__getitem__)
+    texts = [str(p) for p in points]
+    for i, j in product(range(len(points)), repeat=2):
+        assert (by_text[i] < by_text[j]) == (texts[i] < texts[j])
+        assert (by_value[i] < by_value[j]) == (points[i] < points[j])

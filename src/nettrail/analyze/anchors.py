@@ -81,15 +81,32 @@ class Ends(NamedTuple):
         ranks are read)."""
         got = _by_identity(forms, made) if made else None
         src, dst, points = got if got is not None else numbered_ends(forms)
-        by_value = np.empty(len(points), np.int64)
-        by_value[sorted(range(len(points)), key=points.__getitem__)] = np.arange(len(points))
-        texts = [str(p) for p in points]
-        place = {t: k for k, t in enumerate(sorted(set(texts)))}
-        return cls(src, dst, by_value, np.array([place[t] for t in texts], np.int64))
+        return cls(src, dst, *_ranks(points))
 
     def part(self, start: int, stop: int) -> Ends:
         """The ends of forms ``start`` to ``stop``, in the same numbering."""
         return Ends(self.src[start:stop], self.dst[start:stop], self.by_value, self.by_text)
+
+
+_ADDR, _PORT = itemgetter(0), itemgetter(1)
+
+
+def _ranks(points: Sequence[Endpoint]) -> tuple[Ints, Ints]:
+    """Each endpoint's rank among ``points`` by value (address, then port) and by text
+    (``str``; equal texts, equal ranks): a sort of numbers (the addresses ranked first, few)
+    and one of texts, both in numpy."""
+    n = len(points)
+    if not n:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    addrs = list(map(_ADDR, points))
+    rank = {a: k for k, a in enumerate(sorted(set(addrs)))}
+    ports = np.fromiter(map(_PORT, points), np.int64, n)
+    by_value = np.empty(n, np.int64)
+    by_value[np.lexsort((ports, np.fromiter(map(rank.__getitem__, addrs), np.int64, n)))] = \
+        np.arange(n)
+    texts = [f"[{a}]:{p}" if ":" in a else f"{a}:{p}" for a, p in points]  # ``str``
+    by_text: Ints = np.unique(np.array(texts), return_inverse=True)[1].reshape(-1)
+    return by_value, by_text
 
 
 class Sides(NamedTuple):
