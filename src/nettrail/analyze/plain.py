@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from nettrail.analyze import tracks
 from nettrail.analyze.anchors import Links, PointColumns
-from nettrail.analyze.columns import distinct_rows, stable_order, unique_values
+from nettrail.analyze.columns import distinct_rows, packed, stable_order, unique_values
 from nettrail.analyze.correlate import Form, Sighting
 from nettrail.analyze.linked_convs import FormEnds, conversation_members, form_ends
 from nettrail.analyze.nat import conversation_translations
@@ -176,7 +176,7 @@ def _plain_rows(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: 
     points, forms = cols.point[at], cols.form[at]
     conv = conv_of[picked]
     c2s = _requests(arrays, cols, ends, conv_of, picked, forms[:, 0])
-    first, count = distinct_rows(conv, c2s, *points.T, *forms.T)
+    first, count = distinct_rows(*packed(conv, c2s, *points.T, *forms.T))  # fewer columns
     return PlainRows(conv[first], c2s[first], points[first], forms[first], count)
 
 
