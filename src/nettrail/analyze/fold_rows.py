@@ -14,6 +14,7 @@ rows in table order on equal times).
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import chain
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -252,14 +253,25 @@ def _forms_of(text: Callable[[int, int], str], quads: list[Ints],
             form = got[k] = forms.get(keys[k])
             if form is None:
                 got[k] = forms[keys[k]] = _new_form(endpoints, *keys[k])
-    ends = [e for k in new for e in ((src_text[k], src_port[k]), (dst_text[k], dst_port[k]))]
+    if not new:
+        return cast(list[Form], got)
+    every = len(new) == m  # (a first point's: all new)
+    src_ends = list(zip(src_text, src_port, strict=True))
+    dst_ends = list(zip(dst_text, dst_port, strict=True))
+    if not every:
+        src_ends, dst_ends = [src_ends[k] for k in new], [dst_ends[k] for k in new]
+    ends = list(chain.from_iterable(zip(src_ends, dst_ends, strict=True)))
     objects: list[Endpoint] = []
     for key, e in zip(ends, map(endpoints.get, ends), strict=True):  # (looked up in turn)
         if e is None:
             e = endpoints[key] = tuple.__new__(Endpoint, key)
         objects.append(e)
-    for j, k in enumerate(new):
-        got[k] = forms[keys[k]] = (objects[2 * j], objects[2 * j + 1])
+    made: list[Form] = list(zip(objects[0::2], objects[1::2], strict=True))
+    forms.update(zip(keys if every else [keys[k] for k in new], made, strict=True))
+    if every:
+        return made
+    for k, form in zip(new, made, strict=True):
+        got[k] = form
     return cast(list[Form], got)
 
 
