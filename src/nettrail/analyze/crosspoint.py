@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from itertools import accumulate, combinations
+from itertools import accumulate, chain, combinations
 from operator import attrgetter
 from typing import TypeGuard
 
@@ -257,7 +257,7 @@ def _coded_columns(folded: Sequence[FoldedColumns], names: Sequence[str],
     parts = [np.concatenate([k[j] for k in keys if k is not None]) for j in range(3)]
     numbers = hashed_groups(*parts)[0]  # any numbering: only equality is read
     cuts = np.cumsum([len(f.columns.first) for f in folded])[:-1]
-    ends = Ends.of([form for f in folded for form in f.columns.forms], made)  # once for all
+    ends = Ends.of(list(chain.from_iterable(f.columns.forms for f in folded)), made)  # once
     at = [0, *accumulate(len(f.columns.forms) for f in folded)]
     columns = {p: replace(f.columns, key=key, ends=ends.part(at[i], at[i + 1]))
                for i, (p, f, key) in enumerate(zip(names, folded, np.split(numbers, cuts),
