@@ -157,9 +157,9 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     form_at[place[pos]] = inverse
     lazy = LazySightings(items, rows, row_at, form_at, quad_forms)
     # each quadruple's form as a number: the first quadruple's of the same form object
-    canon: dict[int, int] = {}
-    code = np.fromiter((canon.setdefault(id(f), k) for k, f in enumerate(quad_forms)),
-                       np.int64, len(quad_forms))
+    ids = list(map(id, quad_forms))
+    canon = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1), strict=True))  # first stays
+    code = np.fromiter(map(canon.__getitem__, ids), np.int64, len(ids))
     return lazy, _columns(lazy, col, sel, pos, filled, code[inverse], quad_forms, canon,
                           others)
 
