@@ -173,24 +173,27 @@ def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
     them by identity) from the table's columns, the others' from themselves."""
     n = len(filled)
     kn = col("known")[sel]
-    first = np.zeros(n, np.int64)
-    first[pos] = col("ts")[sel]
+
+    def slots(values: Ints, fill: int) -> Ints:  # the TCP rows' values at their slots
+        if len(pos) == n:  # (every slot is a TCP row's: ``pos`` is every place, in order)
+            return values.astype(np.int64, copy=False)  # (a new array: taken or worked out)
+        out = np.full(n, fill, np.int64)
+        out[pos] = values
+        return out
+
+    first = slots(col("ts")[sel], 0)
     last = first.copy()
     single = np.ones(n, np.bool_)
-    ip_id = np.full(n, -1, np.int64)
-    ip_id[pos] = np.where((kn & K_IPID) != 0, col("ip_id")[sel].astype(np.int64), -1)
-    ts_val = np.full(n, -1, np.int64)
-    ts_val[pos] = np.where((kn & K_TS) != 0, col("ts_val")[sel].astype(np.int64), -1)
-    code = np.zeros(n, np.int64)
-    code[pos] = row_codes
+    ip_id = slots(np.where((kn & K_IPID) != 0, col("ip_id")[sel].astype(np.int64), -1), -1)
+    ts_val = slots(np.where((kn & K_TS) != 0, col("ts_val")[sel].astype(np.int64), -1), -1)
+    code = slots(row_codes, 0)
     code_forms = list(row_forms)  # by number
     proto = np.full(n, PROTO_TCP, np.int64)
-    flags = np.zeros(n, np.int64)
-    flags[pos] = col("flags")[sel]
-    high = np.zeros(n, np.int64)
-    high[pos] = col("seq")[sel].astype(np.int64) << _FLAG_BITS | col("flags")[sel]
-    low = np.zeros(n, np.int64)
-    low[pos] = (col("ack")[sel].astype(np.int64) + 1) << _LEN_BITS | col("payload_len")[sel]
+    tcp_flags = col("flags")[sel]
+    flags = slots(tcp_flags, 0)
+    high = slots(col("seq")[sel].astype(np.int64) << _FLAG_BITS | tcp_flags, 0)
+    low = slots((col("ack")[sel].astype(np.int64) + 1) << _LEN_BITS | col("payload_len")[sel],
+                0)
     keyed = True
     for k, s in others:
         first[k], last[k], single[k] = s.first_ns, s.last_ns, s.single
