@@ -60,18 +60,21 @@ class Finding:
     def shifted(self, shift: Mapping[str, int]) -> Finding:
         """The same finding with each evidence ``shift[its point]`` ns earlier (itself when
         no evidence moves)."""
-        evidence = self.evidence
-        moves = [shift.get(e.point, 0) for e in evidence]
-        if not any(moves):
+        moved = []
+        some = False
+        for e in self.evidence:
+            by = shift.get(e.point, 0)
+            if by:
+                e, some = _moved(e, e.time_ns - by), True
+            moved.append(e)
+        if not some:
             return self
-        moved = tuple([_moved(e, e.time_ns - by) if by else e
-                       for e, by in zip(evidence, moves, strict=True)])
         new = _NEW(Finding)  # each field set once, as Finding(...) would
         kind, severity, summary, evidence_, root_cause, connection, details = _FINDING_SLOTS
         kind(new, self.kind)
         severity(new, self.severity)
         summary(new, self.summary)
-        evidence_(new, moved)
+        evidence_(new, tuple(moved))
         root_cause(new, self.root_cause)
         connection(new, self.connection)
         details(new, self.details)
