@@ -69,13 +69,6 @@ def endpoint_json(e: Endpoint) -> str:
     return _ENDPOINT % (text(e.addr), e.port)
 
 
-def key_json(k: FlowKey | None) -> str:
-    """A connection key's object, or null."""
-    if k is None:
-        return "null"
-    return _KEY % (proto_text(k.proto), endpoint_json(k.a), endpoint_json(k.b))
-
-
 def details_json(details: dict[str, str]) -> str:
     """A finding's details as JSON text (the encoder's for anything but text to text)."""
     items = details.items()
