@@ -13,15 +13,13 @@ from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.report.json import (
     connection_dict,
     connection_json,
-    connection_texts,
     finding_dict,
     finding_json,
-    finding_texts,
     nat_dict,
-    nat_texts,
     render,
     to_dict,
 )
+from nettrail.report.json_lines import connection_texts, finding_texts, nat_texts
 from nettrail.run import analyze_files
 
 CROSS = Path(__file__).resolve().parents[1] / "fixtures" / "crosspoint"
@@ -145,3 +143,61 @@ def test_nat_texts_are_what_the_encoder_writes() -> None:
             NatTranslation("dnat", "request", b, c, "edge", "core", "edge", 12, key)]
     assert nat_texts(many) == [ENCODE(nat_dict(t)) for t in many]
     assert nat_texts([]) == []
+
+
+ODD = ('q"uote', "back\\slash", "caf\u00e9", "ctl\x01\n\t", "\u2192", "plain", "")
+"""Names that the encoder escapes (a quote, a backslash, control characters), non-ASCII
+ones, and plain ones."""
+
+
+def test_connection_without_key_and_odd_points() -> None:
+    """A connection with no key (its key values written as nothing), among keyed ones, and
+    points whose names need escaping."""
+    a, b = Endpoint("198.51.100.2", 40000), Endpoint("203.0.113.10", 22)
+    many = [Connection(point, None if i % 2 else FlowKey(6, a, b), a, b,  # type: ignore[arg-type]
+                       Outcome.CLOSED, i, 10**9 * i, 10**9 * i + 1)
+            for i, point in enumerate(ODD)]
+    assert connection_texts(many) == [ENCODE(connection_dict(x)) for x in many]
+
+
+def test_escaping_of_names_files_texts_and_notes() -> None:
+    """Each text of a finding, its evidence and a translation that needs escaping is
+    escaped as the encoder does, next to plain ones in the same slice."""
+    a, b = Endpoint("198.51.100.2", 40000), Endpoint("203.0.113.10", 22)
+    key = FlowKey.of(6, a, b)
+    evidence = tuple(Evidence(s, s + ".pcap", i, 10**9 + i, s, s or None, s)
+                     for i, s in enumerate(ODD))
+    findings = [Finding(s, Severity.INFO, s, evidence[i:], i % 2 == 0, key, {s: s})
+                for i, s in enumerate(ODD)]
+    assert finding_texts(findings) == [ENCODE(finding_dict(f)) for f in findings]
+    nat = [NatTranslation(s, s, a, Endpoint(s, 1), s, s, s or None, i, key)
+           for i, s in enumerate(ODD)]
+    assert nat_texts(nat) == [ENCODE(nat_dict(t)) for t in nat]
+
+
+def test_render_of_many_items_is_the_encoders() -> None:
+    """More connections, findings and translations than one slice holds (the lines of each
+    slice written at once, the last without its comma); a finding whose evidence moved."""
+    n = 4096 + 7
+    eps = [Endpoint(f"198.51.{i // 250}.{i % 250}", 1024 + i) for i in range(n)]
+    server = Endpoint("203.0.113.10", 443)
+    conns = tuple(Connection("host1" if i % 3 else "p\u00e9", FlowKey.of(6, e, server), e,
+                             server, Outcome.CLOSED, i, 10**18 + i * 999_999, 10**18 + i * 10**7)
+                  for i, e in enumerate(eps))
+    findings = tuple(
+        Finding("retransmission", Severity.WARNING, f"resent {i}",
+                tuple(Evidence("host1", "a.pcap", i + j, 10**18 + i * 12_345 + j, f"x {j}",
+                               None if j else "eth0", "sent again") for j in range(i % 4)),
+                False, c.key, {"count": str(i % 3)}).shifted({"host1": i % 5})
+        for i, c in enumerate(conns))
+    nat = tuple(NatTranslation("snat", "request", c.client, server, "host1", "host2",
+                               None if i % 2 else "host1", i, c.key)
+                for i, c in enumerate(conns))
+    analysis = Analysis(points=(), connections=conns, findings=findings, nat=nat)
+    out = io.StringIO()
+    render(analysis, out)
+    assert out.getvalue() == reference(analysis)
+    empty = io.StringIO()
+    render(Analysis(points=(), connections=(), findings=(), nat=nat[:1]), empty)
+    assert empty.getvalue() == reference(Analysis(points=(), connections=(), findings=(),
+                                                  nat=nat[:1]))
