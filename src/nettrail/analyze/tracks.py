@@ -9,7 +9,6 @@ built from tracks.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -25,6 +24,7 @@ from nettrail.model.cache import Memo
 from nettrail.model.finding import Evidence
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import ACK, SYN, PacketRecord, TCPHeader
+from nettrail.model.setters import field_setters
 
 _ROUTES: dict[tuple[str, ...], tuple[str, ...]] = {}
 _FIRST_NS = attrgetter("first_ns")
@@ -435,7 +435,7 @@ def hops(s: Sighting) -> list[Hop]:
     return out
 
 
-_HOP_SET = tuple(Hop.__dict__[f.name].__set__ for f in fields(Hop))  # in field order
+_HOP_SET = field_setters(Hop)
 _NEW = object.__new__
 
 
