@@ -41,12 +41,17 @@ Arr = npt.NDArray[Any]
 _MASK = 0xFFFFFFFF
 
 
-def final_resets(flags: Arr, plen: Arr, new: Arr) -> Arr:
-    """RST rows the arrays can take: the last row of their group, without data, SYN or FIN
-    (``new``: where each group starts, in sorted order)."""
-    last = np.ones(len(new), bool)
-    last[:-1] = new[1:]
-    out: Arr = (flags & RST != 0) & last & (plen == 0) & (flags & (SYN | FIN) == 0)
+def final_resets(flags: Arr, plen: Arr, new: Arr, rst: Arr) -> Arr:
+    """The RST rows (``rst``) the arrays cannot take: all but those that are the last row of
+    their group (``new``: where each group starts, in sorted order) and carry no data, SYN
+    or FIN."""
+    r = np.flatnonzero(rst)
+    last = np.ones(len(r), bool)
+    inner = r + 1 < len(new)
+    last[inner] = new[r[inner] + 1]
+    ok = last & (plen[r] == 0) & (flags[r] & (SYN | FIN) == 0)
+    out = rst.copy()
+    out[r[ok]] = False
     return out
 
 

@@ -213,9 +213,9 @@ def _track(table: PacketTable, ticks: tuple[Arr, Arr] | None, numbers: Arr | Non
     fin_c = np.logical_or.reduceat(fc & (flags & FIN != 0), starts)
     fin_s = np.logical_or.reduceat(~fc & (flags & FIN != 0), starts)
     rst = flags & RST != 0
-    final = final_resets(flags, s["payload_len"], new)
-    bad, resent, prev = _complex_rows(s, flags, fc, gid, new, looped, starts, rst & ~final)
-    del looped, final
+    bad, resent, prev = _complex_rows(s, flags, fc, gid, new, looped, starts,
+                                      final_resets(flags, s["payload_len"], new, rst))
+    del looped
     mid = first_flags & SYN == 0
     bad |= mid[gid] & (flags & SYN != 0)
     complex_group = np.logical_or.reduceat(bad, starts)
