@@ -10,11 +10,15 @@ outcome that needs no evidence (closed, established or already running). Its
 a retransmission (a data segment that does not move the highest sequence sent, found with a
 running maximum per direction, before the close, not a copy, its earlier sending within the
 tracker's memory) is computed the same way, with the tracker's retransmission finding and
-evidence notes. Every other group (and any group with a row the columns cannot describe) goes
-through a ``FlowTracker``, row by row, in capture order; the tracker is told where each plain
-connection began, so that its housekeeping runs exactly when it would have over the whole
-capture. The result is the tracker's over all packets: the same connections, in the same order,
-and the same findings.
+evidence notes. So is a group that is plain but for a failed handshake (a SYN unanswered, a
+SYN-ACK never acknowledged) or a RST as its last row, with the tracker's outcome finding
+(``analyze.table_failed``); a series of SYNs of which each begins a connection of its own (a
+client retrying with new sequence numbers) is split into one group per SYN first. Every other
+group (and any group with a row the columns cannot describe) goes through a ``FlowTracker``,
+row by row, in capture order; the tracker is told where each plain connection began, so that
+its housekeeping runs exactly when it would have over the whole capture (it is not run at all
+when no group needs it). The result is the tracker's over all packets: the same connections,
+in the same order, and the same findings.
 """
 
 from __future__ import annotations
