@@ -469,7 +469,8 @@ class _Groups:
         names = (Outcome.CLOSED, Outcome.MIDSTREAM, Outcome.ESTABLISHED)
         outcomes = [names[i] for i in np.where(closed, 0, np.where(mid, 1, 2))[g_all].tolist()]
         group = g_all.tolist()
-        odd_ones = [j for j, g in enumerate(group) if g in failed.h] if failed.h else []
+        odd_ones = np.flatnonzero(np.isin(g_all, np.fromiter(failed.h, np.int64,
+                                                             len(failed.h)))).tolist()
         for j in odd_ones:
             outcomes[j] = failed.outcome(group[j])
         new_key = tuple.__new__  # FlowKey's own __new__, without its Python-level call
