@@ -469,9 +469,9 @@ class _Groups:
         names = (Outcome.CLOSED, Outcome.MIDSTREAM, Outcome.ESTABLISHED)
         outcomes = [names[i] for i in np.where(closed, 0, np.where(mid, 1, 2))[g_all].tolist()]
         group = g_all.tolist()
-        odd_ones = np.flatnonzero(np.isin(g_all, np.fromiter(failed.h, np.int64,
+        failed_at = np.flatnonzero(np.isin(g_all, np.fromiter(failed.h, np.int64,
                                                              len(failed.h)))).tolist()
-        for j in odd_ones:
+        for j in failed_at:
             outcomes[j] = failed.outcome(group[j])
         new_key = tuple.__new__  # FlowKey's own __new__, without its Python-level call
         new = object.__new__
@@ -498,7 +498,7 @@ class _Groups:
             s_bytes_s(conn, bs)
             conns.append(conn)
         found: dict[int, list[Finding]] = {}
-        for j in odd_ones:
+        for j in failed_at:
             outcome = failed.finding(group[j], conns[j], sigs)
             found[j] = [] if outcome is None else [outcome]
         for j in np.flatnonzero(n_resent).tolist():
