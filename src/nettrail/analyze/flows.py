@@ -532,9 +532,14 @@ def _reopens(entry: Entry, seq: int | None, ts: int) -> bool:
 
 def _outcome(st: State) -> Outcome:
     """The handshake state machine's verdict for one connection at one point."""
-    h = st[_H]
+    return outcome_of(st[_H], st[_RST_FROM_CLIENT])
+
+
+def outcome_of(h: int, rst_from_client: bool | None) -> Outcome:
+    """The verdict of handshake progress bits ``h`` (``rst_from_client``: who sent the RST,
+    when ``h`` has :data:`H_RST`)."""
     if h & H_RST:
-        if not st[_RST_FROM_CLIENT] and h & H_SYN and not h & (H_SYNACK | H_EST | H_MID):
+        if not rst_from_client and h & H_SYN and not h & (H_SYNACK | H_EST | H_MID):
             return Outcome.REFUSED
         return Outcome.RESET
     if h & _H_FINS == _H_FINS:
@@ -636,6 +641,19 @@ def retransmission_note(gap_ns: int, file: str, frame: int) -> str:
 
 _FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.SYN_UNANSWERED,
                      Outcome.SYNACK_UNACKNOWLEDGED})
+
+
+def outcome_finding(conn: Connection, h: int, syn: Seg | None, synack: Seg | None,
+                    rst: Seg | None, rst_from_client: bool | None, answered: Seg | None,
+                    syn_count: int) -> Finding | None:
+    """The finding that states ``conn``'s failed outcome, from what the state machine would
+    have kept of it: progress bits, the first SYN and SYN-ACK, the RST and who sent it, the
+    last segment from the other side before it (the very SYN object when that is the one)
+    and the number of SYNs. ``analyze.table_flows`` asks it for connections done on arrays."""
+    st: State = [None] * _N_SLOTS
+    st[_H], st[_SYN_REC], st[_SYNACK_REC], st[_RST_REC] = h, syn, synack, rst
+    st[_RST_FROM_CLIENT], st[_RST_ANSWERED], st[_SYN_COUNT] = rst_from_client, answered, syn_count
+    return _outcome_finding(conn, st)
 
 
 def _outcome_finding(conn: Connection, st: State) -> Finding | None:

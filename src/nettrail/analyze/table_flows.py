@@ -10,11 +10,15 @@ outcome that needs no evidence (closed, established or already running). Its
 a retransmission (a data segment that does not move the highest sequence sent, found with a
 running maximum per direction, before the close, not a copy, its earlier sending within the
 tracker's memory) is computed the same way, with the tracker's retransmission finding and
-evidence notes. Every other group (and any group with a row the columns cannot describe) goes
-through a ``FlowTracker``, row by row, in capture order; the tracker is told where each plain
-connection began, so that its housekeeping runs exactly when it would have over the whole
-capture. The result is the tracker's over all packets: the same connections, in the same order,
-and the same findings.
+evidence notes. So is a group that is plain but for a failed handshake (a SYN unanswered, a
+SYN-ACK never acknowledged) or a RST as its last row, with the tracker's outcome finding
+(``analyze.table_failed``); a series of SYNs of which each begins a connection of its own (a
+client retrying with new sequence numbers) is split into one group per SYN first. Every other
+group (and any group with a row the columns cannot describe) goes through a ``FlowTracker``,
+row by row, in capture order; the tracker is told where each plain connection began, so that
+its housekeeping runs exactly when it would have over the whole capture (it is not run at all
+when no group needs it). The result is the tracker's over all packets: the same connections,
+in the same order, and the same findings.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from nettrail.analyze.flows import (
     retransmission_note,
     sig_evidence,
 )
+from nettrail.analyze.table_failed import Failed, failed_groups, final_resets, syn_retries
 from nettrail.model.finding import Evidence, Finding
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import ACK, FIN, PROTO_TCP, RST, SYN
@@ -196,9 +201,13 @@ def _track(table: PacketTable, ticks: tuple[Arr, Arr] | None, numbers: Arr | Non
     s = {k: _column(table, sels, k, order) for k in _NEEDED}
     s["row"], s["odd"] = rows[order], odd[order]
     del rows, odd, sels, order
+    flags = s["flags"].astype(np.int32)
+    split = syn_retries(flags, s["known"], s["odd"], s["ts"], s["seq"], eps, epd, new)
+    if split is not None:  # each SYN of the series begins a connection of its own
+        new |= split
+    del split
     starts = np.flatnonzero(new)
     gid = np.cumsum(new, dtype=np.int32) - 1
-    flags = s["flags"].astype(np.int32)
     first_flags = flags[starts]
     client_is_src = ~((first_flags & SYN != 0) & (first_flags & ACK != 0))
     client_ep = np.where(client_is_src, eps[starts], epd[starts])
@@ -207,22 +216,28 @@ def _track(table: PacketTable, ticks: tuple[Arr, Arr] | None, numbers: Arr | Non
     eps, epd = eps[starts], epd[starts]  # what connections are named by
     fin_c = np.logical_or.reduceat(fc & (flags & FIN != 0), starts)
     fin_s = np.logical_or.reduceat(~fc & (flags & FIN != 0), starts)
-    bad, resent, prev = _complex_rows(s, flags, fc, gid, new, looped, starts)
+    rst = flags & RST != 0
+    bad, resent, prev = _complex_rows(s, flags, fc, gid, new, looped, starts,
+                                      final_resets(flags, s["payload_len"], new, rst))
     del looped
     mid = first_flags & SYN == 0
     bad |= mid[gid] & (flags & SYN != 0)
     complex_group = np.logical_or.reduceat(bad, starts)
+    reset = np.logical_or.reduceat(rst, starts)
     est = np.logical_or.reduceat(fc & (flags & ACK != 0) & (flags & SYN == 0), starts)
     closed = fin_c & fin_s
-    complex_group |= ~(closed | mid | est)  # a failed handshake: the tracker gives evidence
+    complex_group |= reset & closed  # a RST after both FINs: the tracker ignores it
     plain = ~complex_group
+    failed = plain & (reset | ~(closed | mid | est))  # a failed handshake or a final RST
+    state = failed_groups(flags, fc, starts, np.flatnonzero(failed), mid, fin_c, fin_s)
     groups = _Groups(table, s, starts, fc, eps, epd, client_is_src, gid)
     plain_starts = new & plain[gid]
     done, late, began = _tracked(table, s, complex_group[gid], plain_starts, ticks,
                                  numbers)
     began = np.concatenate((s["row"][plain_starts], began))
-    del flags, bad
-    conns, found, first = groups.connections(plain, closed, mid, resent & plain[gid], prev)
+    del flags, bad, rst
+    conns, found, first = groups.connections(plain, closed, mid, resent & plain[gid], prev,
+                                             state)
     return Tracked(_in_order(done, conns, found, first), late, began)
 
 
@@ -250,11 +265,11 @@ def _in_order(tracked: Done, conns: list[Connection], found: dict[int, list[Find
 
 
 def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
-                  looped: Arr, starts: Arr) -> tuple[Arr, Arr, Arr]:
-    """Rows that make their connection need the per-packet state machine; rows that resend
-    sequence space (retransmissions) and, for those, the row of the segment they resend
-    (-1: none remembered)."""
-    bad = s["odd"] | looped | (flags & RST != 0) | ((s["known"] & K_SEQ) == 0)
+                  looped: Arr, starts: Arr, resets: Arr) -> tuple[Arr, Arr, Arr]:
+    """Rows that make their connection need the per-packet state machine (``resets``: the
+    RST rows the arrays cannot take); rows that resend sequence space (retransmissions) and,
+    for those, the row of the segment they resend (-1: none remembered)."""
+    bad = s["odd"] | looped | resets | ((s["known"] & K_SEQ) == 0)
     syn_only = flags & (SYN | ACK) == SYN
     bad |= syn_only & ~new  # a SYN after the first packet: a retry or a new connection
     synack = flags & (SYN | ACK) == SYN | ACK
@@ -420,10 +435,11 @@ class _Groups:
         self.table, self.s, self.starts, self.fc, self.gid = table, s, starts, fc, gid
         self.eps, self.epd, self.client_is_src = eps, epd, client_is_src
 
-    def connections(self, plain: Arr, closed: Arr, mid: Arr, resent: Arr,
-                    prev: Arr) -> tuple[list[Connection], dict[int, list[Finding]], Arr]:
-        """The Connection of every plain group (in group order), the retransmission finding
-        of those that resent (by index in that list), and their first packet times."""
+    def connections(self, plain: Arr, closed: Arr, mid: Arr, resent: Arr, prev: Arr,
+                    failed: Failed) -> tuple[list[Connection], dict[int, list[Finding]], Arr]:
+        """The Connection of every plain group (in group order), the findings of those that
+        resent, failed or were reset (by index in that list: ``failed`` holds what the
+        tracker would know of the last two), and their first packet times."""
         s, starts, fc = self.s, self.starts, self.fc
         n = len(fc)
         g_all = np.flatnonzero(plain)
@@ -438,7 +454,7 @@ class _Groups:
         at = np.array(wanted, np.int64)
         prev_of = dict(zip(wanted, prev[at].tolist(), strict=True))
         from_client = dict(zip(wanted, self.fc[at].tolist(), strict=True))
-        sigs = self._sigs(wanted + [p for p in prev_of.values() if p >= 0])
+        sigs = self._sigs(wanted + [p for p in prev_of.values() if p >= 0] + failed.rows())
         del at
         ts = s["ts"]
         first, last = ts[starts[g_all]], ts[ends[g_all] - 1].tolist()
@@ -451,7 +467,12 @@ class _Groups:
         eps = _endpoint_list(self.table.addrs, uniq)
         ep_at = inverse.tolist()
         names = (Outcome.CLOSED, Outcome.MIDSTREAM, Outcome.ESTABLISHED)
-        outcomes = np.where(closed, 0, np.where(mid, 1, 2))[g_all].tolist()
+        outcomes = [names[i] for i in np.where(closed, 0, np.where(mid, 1, 2))[g_all].tolist()]
+        group = g_all.tolist()
+        failed_at = np.flatnonzero(np.isin(g_all, np.fromiter(failed.h, np.int64,
+                                                             len(failed.h)))).tolist()
+        for j in failed_at:
+            outcomes[j] = failed.outcome(group[j])
         new_key = tuple.__new__  # FlowKey's own __new__, without its Python-level call
         new = object.__new__
         (s_point, s_key, s_client, s_server, s_outcome, s_packets, s_first, s_last, s_retx,
@@ -467,7 +488,7 @@ class _Groups:
             s_key(conn, new_key(FlowKey, (PROTO_TCP, a, b) if a <= b else (PROTO_TCP, b, a)))
             s_client(conn, a if fwd else b)
             s_server(conn, b if fwd else a)
-            s_outcome(conn, names[oc])
+            s_outcome(conn, oc)
             s_packets(conn, packets)
             s_first(conn, t0)
             s_last(conn, t1)
@@ -477,12 +498,14 @@ class _Groups:
             s_bytes_s(conn, bs)
             conns.append(conn)
         found: dict[int, list[Finding]] = {}
-        group = g_all.tolist()
+        for j in failed_at:
+            outcome = failed.finding(group[j], conns[j], sigs)
+            found[j] = [] if outcome is None else [outcome]
         for j in np.flatnonzero(n_resent).tolist():
             conn = conns[j]
             ev = tuple([_evidence(conn, sigs, k, prev_of[k], from_client[k])
                         for k in evidence[group[j]]])
-            found[j] = [retransmission_finding(conn, ev)]
+            found.setdefault(j, []).append(retransmission_finding(conn, ev))
         return conns, found, first
 
     def _evidence_rows(self, resent: Arr) -> dict[int, list[int]]:
@@ -503,9 +526,12 @@ class _Groups:
         ipid = _ip_ids(s, idx).tolist()
         ifnames = [*table.ifnames, None]
         files = table.files
+        wins = s["window"][idx].tolist()
+        for j in np.flatnonzero(s["known"][idx] & K_WIN == 0).tolist():
+            wins[j] = None  # text that printed no window
         cols = zip(rows, s["ts"][idx].tolist(), s["seq"][idx].tolist(), s["ack"][idx].tolist(),
-                   s["flags"][idx].tolist(), s["payload_len"][idx].tolist(),
-                   s["window"][idx].tolist(), ipid, _at(table, "iface", at).tolist(),
+                   s["flags"][idx].tolist(), s["payload_len"][idx].tolist(), wins, ipid,
+                   _at(table, "iface", at).tolist(),
                    _at(table, "direction", at).tolist(), _at(table, "frame", at).tolist(),
                    _at(table, "file", at).tolist(), strict=True)
         return {k: (ts, seq, ack, fl, plen, win, None if i < 0 else i, ifnames[iface],
@@ -518,9 +544,9 @@ def _tracked(table: PacketTable, s: dict[str, Arr], rows: Arr, starts: Arr,
     """Connections and findings of the rows that need the state machine, tracked in capture
     order, with a tick where each plain connection (and each of ``ticks``) began; the
     tracker's late packets; the rows where it began a connection."""
-    idx = np.flatnonzero(rows | starts)
-    if len(idx) == 0:
+    if not rows.any():  # nothing to track: the ticks alone change nothing
         return [], 0, np.zeros(0, np.int64)
+    idx = np.flatnonzero(rows | starts)
     idx = idx[stable_order(s["row"][idx])]
     tracker = _Tracker(table.point)
     segments = _segments(table, s, idx, rows[idx], tracker)
