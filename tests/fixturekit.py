@@ -4,12 +4,19 @@ cross-point scenarios (``crosspoint/SCENARIO-POINT.pcap``) as named points."""
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
+from typing import Any
 
-from nettrail.capture import open_capture
+import pytest
+
+from nettrail.capture import open_capture, points
 from nettrail.capture.points import read_points, read_table
 from nettrail.errors import CaptureError
+from nettrail.model.analysis import Analysis
 from nettrail.model.table import PacketTable, PointData
+from nettrail.report.json import to_dict
+from nettrail.run import AnalysisRun, analyze_files
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CAPTURES = sorted(
@@ -36,3 +43,21 @@ def scenario_inputs(scenario: str) -> list[tuple[str, str]]:
 def scenario_points(scenario: str) -> list[PointData]:
     """The points of a recorded cross-point scenario, read."""
     return read_points(scenario_inputs(scenario))[0]
+
+
+def reference_run(path: Path, monkeypatch: pytest.MonkeyPatch) -> AnalysisRun:
+    """``analyze_files`` of ``path`` as one point with every row read as a record (``full``):
+    what the table path's analysis must equal."""
+    real = points.read_table
+
+    def reference(capture: Any, table: PacketTable, **kw: Any) -> None:
+        real(capture, table, full=True)
+
+    with monkeypatch.context() as m:
+        m.setattr(points, "read_table", reference)
+        return analyze_files([("p", str(path))])
+
+
+def json_of(analysis: Analysis) -> Any:
+    """The JSON report's data of ``analysis``, as a reader of the report gets it."""
+    return json.loads(json.dumps(to_dict(analysis)))

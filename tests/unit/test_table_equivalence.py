@@ -5,7 +5,6 @@ evidence line."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +14,11 @@ import numpy as np
 import pytest
 
 import capkit as ck
-from fixturekit import CAPTURES, fixture_table
+from fixturekit import CAPTURES, fixture_table, json_of, reference_run
 from nettrail.capture import open_capture, points, table_pcap, table_pcapng
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.points import read_table
 from nettrail.model.table import PacketTable
-from nettrail.report.json import to_dict
 from nettrail.run import analyze_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,18 +40,12 @@ def both_paths(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, b
         finally:
             columnar.append(any(len(b) > len(b.odd) for b in table.batches))
 
-    def reference(capture: Any, table: PacketTable, **kw: Any) -> None:
-        real(capture, table, full=True)
-
     with monkeypatch.context() as m:
         m.setattr(points, "read_table", spy)
         fast = analyze_files([("p", str(path))])
-    with monkeypatch.context() as m:
-        m.setattr(points, "read_table", reference)
-        slow = analyze_files([("p", str(path))])
+    slow = reference_run(path, monkeypatch)
     assert [str(e) for e in fast.errors] == [str(e) for e in slow.errors]
-    return (json.loads(json.dumps(to_dict(fast.analysis))),
-            json.loads(json.dumps(to_dict(slow.analysis))), any(columnar))
+    return json_of(fast.analysis), json_of(slow.analysis), any(columnar)
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")

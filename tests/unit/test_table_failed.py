@@ -5,7 +5,6 @@ as the reference, with every row's record kept (every connection through the tra
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,9 @@ import numpy as np
 import pytest
 
 import capkit as ck
+from fixturekit import json_of, reference_run
 from nettrail.analyze import table_flows
-from nettrail.capture import points
 from nettrail.model.table import PacketTable
-from nettrail.report.json import to_dict
 from nettrail.run import analyze_files
 
 T0 = 1_700_000_000 * 1_000_000_000
@@ -72,24 +70,16 @@ def _compare(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, int]:
     the tracker."""
     tracked: list[int] = []
     real_tracked = table_flows._tracked
-    real_read = points.read_table
 
     def spy(table: PacketTable, s: Any, rows: Any, *args: Any) -> Any:
         tracked.append(int(np.count_nonzero(rows)))
         return real_tracked(table, s, rows, *args)
 
-    def reference(capture: Any, table: PacketTable, **kw: Any) -> None:
-        real_read(capture, table, full=True)
-
     with monkeypatch.context() as m:
         m.setattr(table_flows, "_tracked", spy)
         fast = analyze_files([("p", str(path))])
-    with monkeypatch.context() as m:
-        m.setattr(points, "read_table", reference)
-        slow = analyze_files([("p", str(path))])
-    got = json.loads(json.dumps(to_dict(fast.analysis)))
-    want = json.loads(json.dumps(to_dict(slow.analysis)))
-    assert got == want
+    got = json_of(fast.analysis)
+    assert got == json_of(reference_run(path, monkeypatch).analysis)
     return got, sum(tracked)
 
 
