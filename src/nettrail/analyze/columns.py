@@ -31,6 +31,17 @@ def column_ready(table: PacketTable, records: Sequence[PacketRecord]) -> bool:
     return True
 
 
+def endpoint_numbers(family: npt.NDArray[Any], addr: npt.NDArray[Any],
+                     port: npt.NDArray[Any]) -> Ints:
+    """Each row's endpoint (of IPv4 or IPv6 rows) as one number, equal where the endpoints
+    are: a tag for IPv6 (bit 48), the address column's value (32 bits) and the port (16).
+    ``table_flows`` reads the endpoints back from these numbers."""
+    out: Ints = (family != 4).astype(np.int64) << 48
+    out |= addr.astype(np.int64) << 16
+    out |= port
+    return out
+
+
 def one_place(table: PacketTable) -> bool:
     """True when every row was captured on one interface, in no known direction (a plain
     capture file): no two rows are copies of one packet, and none arrived or left."""

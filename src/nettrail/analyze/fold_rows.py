@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from nettrail.analyze.anchors import PointColumns
 from nettrail.analyze.columns import (
+    endpoint_numbers,
     hash_order,
     hashed_groups,
     row_hash,
@@ -133,8 +134,10 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     pos = np.flatnonzero(in_order)
     sel = order[in_order]
     # one form per address/port quadruple (shared with the other rows' of the same four)
-    inverse, some = hashed_groups(_packed(col, sel, "src", "sport", True),
-                                  _packed(col, sel, "dst", "dport", False))
+    family = col("family")[sel]
+    inverse, some = hashed_groups(endpoint_numbers(family, col("src")[sel], col("sport")[sel]),
+                                  endpoint_numbers(family, col("dst")[sel], col("dport")[sel]))
+    del family
     family, *quad = (col(c)[sel[some]].astype(np.int64) for c in ("family", "src", "sport",
                                                                   "dst", "dport"))
     v4 = np.flatnonzero(family == 4)
@@ -276,16 +279,6 @@ def _forms_of(text: Callable[[int, int], str], quads: list[Ints],
     for k, form in zip(new, made, strict=True):
         got[k] = form
     return cast(list[Form], got)
-
-
-def _packed(col: Any, sel: Ints, addr: str, port: str, family: bool) -> Ints:
-    """An endpoint of rows ``sel`` as one number, equal where the values are: its address
-    (32 bits) and port (16), with the family above them when ``family``."""
-    out: Ints = col(addr)[sel].astype(np.int64) << 16
-    out |= col(port)[sel]
-    if family:
-        out |= col("family")[sel].astype(np.int64) << 48
-    return out
 
 
 def _number(value: object) -> int:

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.analyze.columns import stable_order
+from nettrail.analyze.columns import endpoint_numbers, stable_order
 from nettrail.analyze.flows import (
     MAX_EVIDENCE,
     FlowTracker,
@@ -110,13 +110,10 @@ def _at(table: PacketTable, name: str, rows: Arr) -> Arr:
 
 
 def _endpoints(table: PacketTable, sels: list[Arr]) -> tuple[Arr, Arr]:
-    """Endpoint numbers (address tag, address, port) of source and destination."""
-    tag = (_column(table, sels, "family") != 4).astype(np.int64) << 48
-    src = tag | (_column(table, sels, "src").astype(np.int64) << 16)
-    src |= _column(table, sels, "sport")
-    dst = tag | (_column(table, sels, "dst").astype(np.int64) << 16)
-    dst |= _column(table, sels, "dport")
-    return src, dst
+    """Endpoint numbers (``columns.endpoint_numbers``) of source and destination."""
+    family = _column(table, sels, "family")
+    return (endpoint_numbers(family, _column(table, sels, "src"), _column(table, sels, "sport")),
+            endpoint_numbers(family, _column(table, sels, "dst"), _column(table, sels, "dport")))
 
 
 def _group_order(eps: Arr, epd: Arr) -> tuple[Arr, Arr, Arr, Arr]:
