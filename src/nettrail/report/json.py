@@ -45,7 +45,6 @@ def render(analysis: Analysis, out: TextIO) -> None:
         "nat": (analysis.nat, nat_lines),
     }
     items: list[tuple[str, Any]] = list(to_dict(analysis, bulk=False).items())
-    items[2:2] = [("connections", None), ("findings", None)]
     out.write("{\n")
     for i, (key, value) in enumerate(items):
         comma = "," if i < len(items) - 1 else ""
@@ -77,8 +76,8 @@ def _lines(out: TextIO, items: Sequence[Any], lines: Lines, texts: Texts) -> Non
 
 def to_dict(analysis: Analysis, *, bulk: bool = True) -> dict[str, Any]:
     """The JSON object of ``analysis`` as plain data (schema version ``analysis.version``);
-    when ``bulk`` is False, without ``connections`` and ``findings`` and with ``nat`` left
-    empty (``render`` writes those itself)."""
+    when ``bulk`` is False, with ``connections``, ``findings`` and ``nat`` left empty
+    (``render`` writes those itself)."""
     out = {
         "version": analysis.version,
         "points": [point_dict(p) for p in analysis.points],
@@ -91,8 +90,6 @@ def to_dict(analysis: Analysis, *, bulk: bool = True) -> dict[str, Any]:
     }
     if analysis.clock_checks:
         out["clock_checks"] = [clock_check_dict(c) for c in analysis.clock_checks]
-    if not bulk:
-        del out["connections"], out["findings"]
     return out
 
 
