@@ -15,6 +15,7 @@ from nettrail.analyze.columns import (
     _runs,
     groups,
     hash_order,
+    ranges,
     row_hash,
     sort_order,
     sorted_runs,
@@ -119,3 +120,15 @@ def test_hash_order_when_hashes_share_their_high_bits() -> None:
                 inverse, starts = _runs(in_order, order)
                 assert np.array_equal(inverse, np.unique(h, return_inverse=True)[1])
                 assert np.array_equal(order[starts], np.unique(h, return_index=True)[1])
+
+
+def test_ranges_one_after_another() -> None:
+    """``ranges``: each range's numbers in turn (empty ranges among them), where each
+    begins; no range at all."""
+    lo = np.array([5, 0, 3, 9, 2], np.int64)
+    hi = np.array([8, 0, 4, 9, 6], np.int64)
+    rows, at = ranges(lo, hi)
+    assert rows.tolist() == [5, 6, 7, 3, 2, 3, 4, 5]
+    assert at.tolist() == [0, 3, 3, 4, 4]
+    none = np.zeros(0, np.int64)
+    assert [v.tolist() for v in ranges(none, none)] == [[], []]

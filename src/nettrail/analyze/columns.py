@@ -31,6 +31,16 @@ def column_ready(table: PacketTable, records: Sequence[PacketRecord]) -> bool:
     return True
 
 
+def ranges(lo: Ints, hi: Ints) -> tuple[Ints, Ints]:
+    """The numbers of ranges ``lo[k]``..``hi[k]`` (end excluded) one range after another,
+    and where each range begins among them."""
+    sizes = hi - lo
+    at = np.zeros(len(lo), np.int64)
+    np.cumsum(sizes[:-1], out=at[1:])
+    rows = np.arange(int(sizes.sum()), dtype=np.int64) + np.repeat(lo - at, sizes)
+    return rows, at
+
+
 def endpoint_numbers(family: npt.NDArray[Any], addr: npt.NDArray[Any],
                      port: npt.NDArray[Any]) -> Ints:
     """Each row's endpoint (of IPv4 or IPv6 rows) as one number, equal where the endpoints

@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from nettrail.analyze import tracks
 from nettrail.analyze.anchors import Links, PointColumns
-from nettrail.analyze.columns import distinct_rows, packed, stable_order, unique_values
+from nettrail.analyze.columns import distinct_rows, packed, ranges, stable_order, unique_values
 from nettrail.analyze.correlate import Form, Sighting
 from nettrail.analyze.linked_convs import FormEnds, conversation_members, form_ends
 from nettrail.analyze.nat import conversation_translations
@@ -206,12 +206,8 @@ def _requests(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: In
 
 def _track_members(arrays: TrackArrays, which: Ints) -> tuple[Ints, Ints]:
     """The sightings of tracks ``which``, one track after the other, and each one's count."""
-    size = arrays.end[which] - arrays.start[which]
-    if not len(size):
-        return np.zeros(0, np.int64), size
-    ends = np.cumsum(size)
-    within = np.arange(int(ends[-1]), dtype=np.int64) - np.repeat(ends - size, size)
-    return arrays.members[np.repeat(arrays.start[which], size) + within], size
+    numbers, _at = ranges(arrays.start[which], arrays.end[which])
+    return arrays.members[numbers], arrays.end[which] - arrays.start[which]
 
 
 def _objects(lazy: Sequence[Sequence[Sighting]], arrays: TrackArrays,

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from nettrail.analyze.columns import ranges
 from nettrail.analyze.flows import (
     COPY_WINDOW_NS,
     H_EST,
@@ -95,7 +96,7 @@ def failed_groups(flags: Arr, fc: Arr, starts: Arr, groups: Arr, mid: Arr, fin_c
     if not len(groups):
         return Failed({}, {}, {}, {}, {}, {})
     ends = np.append(starts[1:], len(fc))
-    rows, at = _ranges(starts[groups], ends[groups])
+    rows, at = ranges(starts[groups], ends[groups])
     first = starts[groups]
     last = ends[groups] - 1
     fl, fcr = flags[rows], fc[rows]
@@ -145,7 +146,7 @@ def syn_retries(flags: Arr, known: Arr, odd: Arr, ts: Arr, seq: Arr, eps: Arr, e
     starts = np.flatnonzero(new)
     ends = np.append(starts[1:], len(new))
     g = np.unique(np.searchsorted(starts, later, "right") - 1)
-    rows, at = _ranges(starts[g], ends[g])
+    rows, at = ranges(starts[g], ends[g])
     head = np.repeat(starts[g], ends[g] - starts[g])
     ok = (pure[rows] & (known[rows] & K_SEQ != 0) & ~odd[rows] & (eps[rows] == eps[head])
           & (eps[rows] != epd[rows]) & (seq[rows] != _MASK))
@@ -156,13 +157,3 @@ def syn_retries(flags: Arr, known: Arr, odd: Arr, ts: Arr, seq: Arr, eps: Arr, e
     out = np.zeros(len(new), bool)
     out[rows[np.repeat(good, ends[g] - starts[g]) & step]] = True
     return out if out.any() else None
-
-
-def _ranges(lo: Arr, hi: Arr) -> tuple[Arr, Arr]:
-    """The rows of ranges ``lo``..``hi`` (each not empty) one after another, and where each
-    range begins among them."""
-    sizes = hi - lo
-    at = np.zeros(len(lo), np.int64)
-    np.cumsum(sizes[:-1], out=at[1:])
-    rows = np.arange(int(sizes.sum()), dtype=np.int64) + np.repeat(lo - at, sizes)
-    return rows, at
