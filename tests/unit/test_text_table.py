@@ -19,6 +19,7 @@ import pytest
 
 from nettrail.analyze.table_flows import track_table
 from nettrail.capture import tcpdump_text, text_block
+from nettrail.model.packet import TCPHeader
 from nettrail.model.table import (
     K_ACK1,
     K_REL,
@@ -171,6 +172,27 @@ def test_lines_handed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd:
     path = tmp_path / "o.txt"
     path.write_text("\n".join(lines) + "\n")
     same_three_ways(path, monkeypatch)
+
+
+@pytest.mark.parametrize("options", [
+    "mss ,sa1460ckOK,TS val 1 ecr 0,nop,wscale 7",
+    "mss 1460,sackOK,TS 1val  ecr 0,nop,wscale 7",
+    "mss 14,60sackOK,TS val 1 ecr 0,nop,wscale 7",
+])
+def test_mangled_syn_options_among_linux_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              options: str) -> None:
+    """A block whose option texts are all the Linux SYN's but one that has all its characters
+    with a number out of its place: that one is not read as the Linux SYN's."""
+    lines = [line for line in tcpdump_lines(7, 40) if "sack 1 {" not in line]
+    syns = [i for i, line in enumerate(lines) if "Flags [S]" in line]
+    i = syns[len(syns) // 2]
+    head, _, tail = lines[i].partition("options [")
+    lines[i] = head + "options [" + options + "]" + tail.partition("]")[2]
+    path = tmp_path / "m.txt"
+    path.write_text("\n".join(lines) + "\n")
+    (records, _stats, _error), _table = same_three_ways(path, monkeypatch)
+    read = [r.headers.l4 for r in records if r.frame == i + 1]
+    assert not read or (isinstance(read[0], TCPHeader) and read[0].options.mss != 1460)
 
 
 def test_fault_partway_keeps_the_rows_before(tmp_path: Path,

@@ -236,7 +236,7 @@ def _linux_syns(joined: bytes, n: int) -> list[TCPOptions] | None:
     found by their text without digits and their numbers read at once (None: another form
     among them, or a number of more than 10 digits, which the pattern does not take; _OVER:
     a timestamp over 32 bits, which the line parser names)."""
-    if joined.translate(None, _DIGIT_BYTES) != _SYN_SKELETON * n:
+    if joined.translate(None, _DIGIT_BYTES) != _SYN_SKELETON * n or not _in_slots(joined, n):
         return None
     spaced = joined.translate(_ONLY_DIGITS)
     values = np.fromstring(spaced, np.int64, sep=" ")
@@ -255,6 +255,21 @@ def _linux_syns(joined: bytes, n: int) -> list[TCPOptions] | None:
             for m, w, v, e in zip(mss, wscale, val, ecr, strict=True)]
 
 
+def _in_slots(joined: bytes, n: int) -> bool:
+    """Whether the digits of ``n`` texts whose other characters are the Linux SYN's skeleton
+    stand as four numbers a text, each in its place (``mss ,sa1460ckOK`` has every character
+    of ``mss 1460,sackOK``, its number out of place)."""
+    digit = np.frombuffer(joined, np.uint8) - np.uint8(48) < 10
+    edges = np.flatnonzero(np.diff(digit, prepend=False, append=False))
+    if len(edges) != 8 * n:
+        return False
+    starts, ends = edges[0::2], edges[1::2]
+    digits_before = np.zeros(4 * n, np.int64)
+    np.cumsum(ends[:-1] - starts[:-1], out=digits_before[1:])
+    places = (np.arange(n, dtype=np.int64)[:, None] * len(_SYN_SKELETON) + _SYN_PLACES).ravel()
+    return bool(np.array_equal(starts - digits_before, places))
+
+
 _OVER: list[TCPOptions] = []
 """``_linux_syns``' answer for a timestamp over 32 bits."""
 _TEN_DIGITS = 10**10
@@ -264,6 +279,9 @@ _TENS = 10 ** np.arange(1, 19, dtype=np.int64)
 
 _DIGIT_BYTES = b"0123456789"
 _SYN_SKELETON = b"mss ,sackOK,TS val  ecr ,nop,wscale \n"
+_SYN_PLACES = np.array([_SYN_SKELETON.index(word) + len(word)
+                        for word in (b"mss ", b"val ", b"ecr ", b"wscale ")], np.int64)
+"""Where each of the four numbers stands in the skeleton (the characters before it)."""
 """A Linux SYN's options text (and its line end) without its digits."""
 _ONLY_DIGITS = bytes(c if c in _DIGIT_BYTES else 32 for c in range(256))
 """Every byte but a digit made a space."""
