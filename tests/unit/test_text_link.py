@@ -107,9 +107,10 @@ def fast_and_general(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Outco
     assert fast == general
     table, by_fields = read_into_table(str(path))
     assert by_fields == fast
-    with monkeypatch.context() as m:
-        m.setattr(text_block, "MIN_LINES", 1 << 30)
-        assert read_into_table(str(path))[1] == fast
+    for min_lines in (16, 1 << 30):
+        with monkeypatch.context() as m:
+            m.setattr(text_block, "MIN_LINES", min_lines)
+            assert read_into_table(str(path))[1] == fast
     assert track_table(table) == track_table(table_from_records("p", fast[0]))
     assert_columns(table, table_from_records("p", fast[0]))
     return fast, stored[0]

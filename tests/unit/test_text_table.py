@@ -1,7 +1,8 @@
 """tcpdump text read into a packet table by columns gives what the record reader gives.
 
-Each text is read three ways: ``read_text`` (records, line by line) and ``read_text_table``
-(columns, with the field-at-a-time filler of ``text_block`` and without it). The table's
+Each text is read four ways: ``read_text`` (records, line by line) and ``read_text_table``
+(columns, with the field-at-a-time filler of ``text_block`` for runs of its usual length and
+for runs of 16 lines or more, and without it). The table's
 records (kept or rebuilt from the columns), the statistics and the fault must be the same,
 and so must the table analysis of the column table and of a table of the reader's records.
 Texts: many interleaved connections printed as tcpdump prints them (relative seq/ack after the
@@ -33,14 +34,15 @@ from nettrail.model.table import (
 from textread import Outcome, read_into_table, read_records
 
 
-def same_three_ways(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Outcome, PacketTable]:
-    """The three readings of ``path``, asserted equal; the records' outcome and the table."""
+def same_every_way(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Outcome, PacketTable]:
+    """The readings of ``path``, asserted equal; the records' outcome and the table."""
     by_lines = read_records(str(path))
     table, by_fields = read_into_table(str(path))
     assert by_fields == by_lines
-    with monkeypatch.context() as m:
-        m.setattr(text_block, "MIN_LINES", 1 << 30)
-        assert read_into_table(str(path))[1] == by_lines
+    for min_lines in (16, 1 << 30):  # short runs by fields too; every run line by line
+        with monkeypatch.context() as m:
+            m.setattr(text_block, "MIN_LINES", min_lines)
+            assert read_into_table(str(path))[1] == by_lines
     assert len(table) == len(by_lines[0]) == by_lines[1].packets
     from_records = table_from_records("p", by_lines[0])
     assert track_table(table) == track_table(from_records)
@@ -143,7 +145,7 @@ def test_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, absolute: 
     monkeypatch.setattr(tcpdump_text, "BLOCK", block)
     path = tmp_path / "c.txt"
     path.write_text("\n".join(tcpdump_lines(block, 300, absolute, column)) + "\n")
-    (records, stats, error), table = same_three_ways(path, monkeypatch)
+    (records, stats, error), table = same_every_way(path, monkeypatch)
     assert not error and not stats.skipped and len(records) > 3000
     kept = sum(len(b.odd) for b in table.batches)
     if block == 1 << 18:
@@ -171,7 +173,7 @@ def test_lines_handed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd:
     lines[len(lines) // 2] = lines[len(lines) // 2][:16] + odd
     path = tmp_path / "o.txt"
     path.write_text("\n".join(lines) + "\n")
-    same_three_ways(path, monkeypatch)
+    same_every_way(path, monkeypatch)
 
 
 @pytest.mark.parametrize("options", [
@@ -190,7 +192,7 @@ def test_mangled_syn_options_among_linux_ones(tmp_path: Path, monkeypatch: pytes
     lines[i] = head + "options [" + options + "]" + tail.partition("]")[2]
     path = tmp_path / "m.txt"
     path.write_text("\n".join(lines) + "\n")
-    (records, _stats, _error), _table = same_three_ways(path, monkeypatch)
+    (records, _stats, _error), _table = same_every_way(path, monkeypatch)
     read = [r.headers.l4 for r in records if r.frame == i + 1]
     assert not read or (isinstance(read[0], TCPHeader) and read[0].options.mss != 1460)
 
@@ -202,7 +204,7 @@ def test_fault_partway_keeps_the_rows_before(tmp_path: Path,
         "\n".join(lines[500:]) + "\n").encode()
     path = tmp_path / "f.txt"
     path.write_bytes(data)
-    (records, _stats, error), table = same_three_ways(path, monkeypatch)
+    (records, _stats, error), table = same_every_way(path, monkeypatch)
     assert "NUL" in error and len(records) == len(table) == 500
 
 
@@ -216,7 +218,7 @@ def test_epoch_and_date_stamps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
             lines.append(stamp + line[15:])
         path = tmp_path / f"t{i}.txt"
         path.write_text("\n".join(lines) + "\n")
-        (records, _stats, error), _table = same_three_ways(path, monkeypatch)
+        (records, _stats, error), _table = same_every_way(path, monkeypatch)
         assert not error and records[0].ts_ns > 10**18
 
 
@@ -264,8 +266,8 @@ def test_cr_line_ends_read_as_lf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     lf, cr = tmp_path / "lf.txt", tmp_path / "cr.txt"
     lf.write_text(text)
     cr.write_bytes(text.replace("\n", "\r").encode())
-    (want, want_stats, _), _ = same_three_ways(lf, monkeypatch)
-    (got, got_stats, error), _ = same_three_ways(cr, monkeypatch)
+    (want, want_stats, _), _ = same_every_way(lf, monkeypatch)
+    (got, got_stats, error), _ = same_every_way(cr, monkeypatch)
     assert not error and len(got) == len(want) > 300
     assert [(r.frame, r.ts_ns, r.headers) for r in got] == [
         (r.frame, r.ts_ns, r.headers) for r in want]

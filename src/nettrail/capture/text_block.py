@@ -30,8 +30,12 @@ if TYPE_CHECKING:
     from nettrail.capture.text_fast import Chunk, FastLine, Row
 
 Arr = npt.NDArray[Any]
-MIN_LINES = 16
-"""Runs shorter than this are filled line by line."""
+MIN_LINES = 128
+"""Runs shorter than this are filled line by line: a block costs a few hundred numpy calls
+whatever its length, which a run of fewer lines does not pay back (a text with another line
+every 100 lines reads a third faster line by line; bench/RESULTS.md)."""
+CLOCK_LINES = 16
+"""The lines of a file's first run that set the clock, line by line, before the rest."""
 _MASK = 0xFFFFFFFF
 _ZERO = b"0"  # before a number's digits: an absent one reads as 0 (then marked absent)
 RELATIVE = 1 << 16

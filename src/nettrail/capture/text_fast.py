@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.capture.text_block import MIN_LINES, RELATIVE, SYN_ORDER, fill_block
+from nettrail.capture.text_block import CLOCK_LINES, RELATIVE, SYN_ORDER, fill_block
 from nettrail.capture.text_fields import (
     DIGITS_LIMIT,
     ETH_LEN,
@@ -264,12 +264,12 @@ class FastLine:
         if self.by_fields:
             if fill_block(self, rows, lineno, chunk):
                 return len(rows)
-            if self.clock.mode is None and len(rows) > 4 * MIN_LINES:
+            if self.clock.mode is None and len(rows) > 4 * CLOCK_LINES:
                 # a file's first run: its first lines set the clock, the rest go at once
-                built = self._fill_lines(rows[:MIN_LINES], lineno, chunk)
-                if built < MIN_LINES or self.clock.mode is None:
+                built = self._fill_lines(rows[:CLOCK_LINES], lineno, chunk)
+                if built < CLOCK_LINES or self.clock.mode is None:
                     return built
-                return built + self.fill(rows[MIN_LINES:], lineno + MIN_LINES, chunk)
+                return built + self.fill(rows[CLOCK_LINES:], lineno + CLOCK_LINES, chunk)
         return self._fill_lines(rows, lineno, chunk)
 
     def _fill_lines(self, rows: Sequence[Row], lineno: int, chunk: Chunk) -> int:
