@@ -263,15 +263,24 @@ def _in_slots(joined: bytes, n: int) -> bool:
     """Whether the digits of ``n`` texts whose other characters are the Linux SYN's skeleton
     stand as four numbers a text, each in its place (``mss ,sa1460ckOK`` has every character
     of ``mss 1460,sackOK``, its number out of place)."""
-    digit = np.frombuffer(joined, np.uint8) - np.uint8(48) < 10
-    edges = np.flatnonzero(np.diff(digit, prepend=False, append=False))
+    digit = (np.frombuffer(joined, np.uint8) - np.uint8(48) < 10).view(np.int8)
+    # the texts start with a letter and end with a line end: every edge is inside
+    edges = np.flatnonzero(digit[1:] != digit[:-1])
     if len(edges) != 8 * n:
         return False
-    starts, ends = edges[0::2], edges[1::2]
-    digits_before = np.zeros(4 * n, np.int64)
-    np.cumsum(ends[:-1] - starts[:-1], out=digits_before[1:])
-    places = (np.arange(n, dtype=np.int64)[:, None] * len(_SYN_SKELETON) + _SYN_PLACES).ravel()
-    return bool(np.array_equal(starts - digits_before, places))
+    lens = edges[1::2] - edges[0::2]
+    non_digits_before = edges[0::2] + 1 - (np.cumsum(lens) - lens)
+    return bool(np.array_equal(non_digits_before, _syn_places(n)))
+
+
+def _syn_places(n: int) -> Arr:
+    """Where the numbers of ``n`` texts of the Linux SYN's skeleton stand in the skeletons
+    one after the other."""
+    global _PLACES_MADE
+    if len(_PLACES_MADE) < 4 * n:
+        _PLACES_MADE = (np.arange(2 * n, dtype=np.int64)[:, None] * len(_SYN_SKELETON)
+                        + _SYN_PLACES).ravel()
+    return _PLACES_MADE[: 4 * n]
 
 
 _OVER: list[TCPOptions] = []
@@ -286,6 +295,7 @@ _SYN_SKELETON = b"mss ,sackOK,TS val  ecr ,nop,wscale \n"
 _SYN_PLACES = np.array([_SYN_SKELETON.index(word) + len(word)
                         for word in (b"mss ", b"val ", b"ecr ", b"wscale ")], np.int64)
 """Where each of the four numbers stands in the skeleton (the characters before it)."""
+_PLACES_MADE = np.zeros(0, np.int64)
 """A Linux SYN's options text (and its line end) without its digits."""
 _ONLY_DIGITS = bytes(c if c in _DIGIT_BYTES else 32 for c in range(256))
 """Every byte but a digit made a space."""
