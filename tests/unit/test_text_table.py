@@ -179,6 +179,9 @@ def test_lines_handed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd:
     ("{h}.{f:06d}", "25:"),
     ("{h}.{f:06d}", "99:"),
     ("2026-11-25 {h}.{f:06d}", "2026-13-"),
+    ("2026-11-25 {h}.{f:06d}", "3202-"),  # past the times a packet table holds
+    ("2026-11-25 {h}.{f:06d}", "2262-04-11 23:47:16.999999"),  # its last second
+    ("{e}.{f:06d}", "9999999999."),
 ])
 def test_time_out_of_range_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str,
                                  bad: str) -> None:

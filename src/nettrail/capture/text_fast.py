@@ -34,7 +34,15 @@ from nettrail.capture.text_fields import (
 from nettrail.capture.text_parse import udp_len
 from nettrail.capture.text_replay import ConvBases
 from nettrail.capture.text_seq import SeqTracker
-from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS, TIMESTAMP, Clock, read_stamp
+from nettrail.capture.text_time import (
+    DAY_NS,
+    HALF_DAY_NS,
+    LAST_NS,
+    NS,
+    TIMESTAMP,
+    Clock,
+    read_stamp,
+)
 from nettrail.model.cache import CACHE_LIMIT, remember
 from nettrail.model.packet import (
     ACK,
@@ -482,12 +490,14 @@ class FastLine:
 
     def _second(self, stamp: bytes) -> int:
         """ns of a stamp's whole seconds: since midnight (time of day, below DAY_NS) or the
-        epoch (date, epoch); -1 if out of range or on the first day (the general path)."""
+        epoch (date, epoch); -1 if out of range, on the first day or in the last second a
+        packet table holds (the general path)."""
         m = TIMESTAMP.match(stamp.decode() + ".000000 ")
         value = -1
         if m is not None:
             s = read_stamp(m)
-            if not s.invalid and (s.kind == "tod") == (s.ns < DAY_NS):
+            if (not s.invalid and (s.kind == "tod") == (s.ns < DAY_NS)
+                    and s.ns < LAST_NS - NS):
                 value = s.ns
         return remember(self.seconds, stamp, value)
 
