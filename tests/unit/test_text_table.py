@@ -165,6 +165,16 @@ def test_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, absolute: 
     "IP 010.1.1.1.5 > 203.0.113.2.6: Flags [.], seq 1:2, ack 1, win 9, length 1",
     "this line is not a packet",
     "02:00:00.000000 IP 198.51.100.4.5 > 203.0.113.2.6: Flags [.], ack 1, win 9, length 0",
+    # a byte the line parser takes for a space, in an address or the -i any column
+    "IP 198.51.100.4\u00a0.51512 > 203.0.113.223.22: Flags [.], ack 1, win 502, length 0",
+    "IP 198.51.100.4\x1c.51512 > 203.0.113.223.22: Flags [.], ack 1, win 502, length 0",
+    "eth\u00a00 In  IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [.], ack 1, win 5, length 0",
+    "eth\x1f0 In  IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [.], ack 1, win 5, length 0",
+    # more digits in a row than the line parser reads
+    "IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [.], ack 1, win 502, length 0: "
+    + "7" * 4301,
+    "IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [.], ack 1, win 502, options [nop,"
+    + "7" * 4301 + "], length 0",
 ])
 def test_lines_handed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd: str) -> None:
     lines = tcpdump_lines(7, 40)
