@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from nettrail.analyze.table_flows import track_table
-from nettrail.capture import tcpdump_text, text_block
+from nettrail.capture import tcpdump_text, text_block, text_fast
 from nettrail.model.packet import TCPHeader
 from nettrail.model.table import (
     K_ACK1,
@@ -167,13 +167,55 @@ def test_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, absolute: 
     "IP 010.1.1.1.5 > 203.0.113.2.6: Flags [.], seq 1:2, ack 1, win 9, length 1",
     "this line is not a packet",
     "02:00:00.000000 IP 198.51.100.4.5 > 203.0.113.2.6: Flags [.], ack 1, win 9, length 0",
+    # a byte the line parser takes for a space, in an address or the -i any column
+    "IP 198.51.100.4\u00a0.51512 > 203.0.113.223.22: Flags [.], ack 1, win 502, length 0",
+    "IP 198.51.100.4\x1c.51512 > 203.0.113.223.22: Flags [.], ack 1, win 502, length 0",
+    "eth\u00a00 In  IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [.], ack 1, win 5, length 0",
+    "eth\x1f0 In  IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [.], ack 1, win 5, length 0",
+    # more digits in a row than the line parser reads
+    "IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [.], ack 1, win 502, length 0: "
+    + "7" * 4301,
+    "IP 198.51.100.4.51512 > 203.0.113.223.22: Flags [.], ack 1, win 502, options [nop,"
+    + "7" * 4301 + "], length 0",
 ])
 def test_lines_handed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd: str) -> None:
     lines = tcpdump_lines(7, 40)
     lines[len(lines) // 2] = lines[len(lines) // 2][:16] + odd
     path = tmp_path / "o.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    by_lines, _table = same_every_way(path, monkeypatch)
+    assert by_lines == by_line_parser(path, monkeypatch)
+
+
+@pytest.mark.parametrize(("fmt", "bad"), [
+    ("{h}.{f:06d}", "25:"),
+    ("{h}.{f:06d}", "99:"),
+    ("2026-11-25 {h}.{f:06d}", "2026-13-"),
+    ("2026-11-25 {h}.{f:06d}", "3202-"),  # past the times a packet table holds
+    ("2026-11-25 {h}.{f:06d}", "2262-04-11 23:47:16.999999"),  # its last second
+    ("{e}.{f:06d}", "9999999999."),
+])
+def test_time_out_of_range_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str,
+                                 bad: str) -> None:
+    """A line of the common form whose time is out of range (mangled in pasting) is named as
+    the line parser names it, whichever path reads it, and keeps its place by order."""
+    lines = [restamp(line, fmt) for line in tcpdump_lines(7, 40)]
+    i = len(lines) // 2
+    lines[i] = bad + lines[i][len(bad):]
+    path = tmp_path / "t.txt"
     path.write_text("\n".join(lines) + "\n")
-    same_every_way(path, monkeypatch)
+    by_lines, _table = same_every_way(path, monkeypatch)
+    assert by_lines == by_line_parser(path, monkeypatch)
+    assert any(f"line {i + 1}: timestamp '{bad}" in w for w in by_lines[1].warnings)
+    assert [r.time_ok for r in by_lines[0] if r.frame == i + 1] == [False]
+
+
+def by_line_parser(path: Path, monkeypatch: pytest.MonkeyPatch) -> Outcome:
+    """``read_records`` of ``path`` with the fast pattern replaced: every line through the
+    line parser, the reference reading of any line."""
+    with monkeypatch.context() as m:
+        m.setattr(text_fast, "_LINE", None)
+        return read_records(str(path))
 
 
 @pytest.mark.parametrize("options", [
@@ -208,14 +250,17 @@ def test_fault_partway_keeps_the_rows_before(tmp_path: Path,
     assert "NUL" in error and len(records) == len(table) == 500
 
 
+def restamp(line: str, fmt: str) -> str:
+    """``line`` (of ``tcpdump_lines``) with its time of day printed as ``fmt`` says: ``e``
+    epoch seconds, ``h`` the time of day, ``f`` the microseconds."""
+    hms, frac = line[:15].split(".")
+    h, m, s = map(int, hms.split(":"))
+    return fmt.format(e=1795594255 + h * 3600 + m * 60 + s, h=hms, f=int(frac)) + line[15:]
+
+
 def test_epoch_and_date_stamps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for i, fmt in enumerate(("{e}.{f:06d}", "2026-11-25 {h}.{f:06d}")):
-        lines = []
-        for line in tcpdump_lines(11 + i, 80):
-            hms, frac = line[:15].split(".")
-            h, m, s = map(int, hms.split(":"))
-            stamp = fmt.format(e=1795594255 + h * 3600 + m * 60 + s, h=hms, f=int(frac))
-            lines.append(stamp + line[15:])
+        lines = [restamp(line, fmt) for line in tcpdump_lines(11 + i, 80)]
         path = tmp_path / f"t{i}.txt"
         path.write_text("\n".join(lines) + "\n")
         (records, _stats, error), _table = same_every_way(path, monkeypatch)

@@ -584,9 +584,7 @@ class TextReader:
             yield from self._flush()
             stamp = read_stamp(m)
             if stamp.invalid:
-                self.warner.warn("odd timestamps", lineno,
-                                 f"timestamp {m.group(0).strip()!r} is not a usable time: "
-                                 "kept in line order, not used for timing")
+                self._unusable(lineno, m.group(0))
             elif stamp.shape not in _USUAL_SHAPES:
                 self.shapes[lineno] = (stamp.shape, m.group(0).strip())
             if indented:
@@ -681,12 +679,19 @@ class TextReader:
     def _fast_text(self, fast: _FastPending) -> str:
         return fast.text if fast.text is not None else self._row_text(fast.index)
 
-    @staticmethod
-    def _slow(lineno: int, line: str) -> _Pending:
-        """A line of the common form as a pending packet of the general path."""
+    def _slow(self, lineno: int, line: str) -> _Pending:
+        """A line of the common form as a pending packet of the general path (a time out of
+        range, such as ``25:13:20``, named as ``_line`` names it)."""
         ts = TIMESTAMP.match(line)
         assert ts is not None
-        return _Pending(lineno, read_stamp(ts), line[ts.end() :])
+        stamp = read_stamp(ts)
+        if stamp.invalid:
+            self._unusable(lineno, ts.group(0))
+        return _Pending(lineno, stamp, line[ts.end() :])
+
+    def _unusable(self, lineno: int, stamp: str) -> None:
+        self.warner.warn("odd timestamps", lineno, f"timestamp {stamp.strip()!r} is not a "
+                         "usable time: kept in line order, not used for timing")
 
     def _parse(self, p: _Pending) -> PacketRecord | None:
         try:

@@ -34,7 +34,15 @@ from nettrail.capture.text_fields import (
 from nettrail.capture.text_parse import udp_len
 from nettrail.capture.text_replay import ConvBases
 from nettrail.capture.text_seq import SeqTracker
-from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS, TIMESTAMP, Clock, read_stamp
+from nettrail.capture.text_time import (
+    DAY_NS,
+    HALF_DAY_NS,
+    LAST_NS,
+    NS,
+    TIMESTAMP,
+    Clock,
+    read_stamp,
+)
 from nettrail.model.cache import CACHE_LIMIT, remember
 from nettrail.model.packet import (
     ACK,
@@ -65,20 +73,27 @@ class _OverU32(Exception):
 STAMP, OTHER = 0, 13
 """Fields of a Row: the stamp's seconds (empty: not the fast form), any other line itself."""
 
+_WORD = rb"[!-~]{1,%d}" % DIGITS_LIMIT
+_NAME = rb"[!-=?-~]{1,%d}" % DIGITS_LIMIT
 _LINE = re.compile(
     rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{6}) "
-    rb"(?:(?=IP)|([^\s>]+ +(?:In|Out|M|B|P)) +)(IP6? \S+ > \S+): "
-    rb"(?:Flags \[([SFRPU.EWe]+)\](?:, seq (\d{1,10})(?::\d+|)|)(?:, ack (\d{1,10})|)"
+    rb"(?:(?=IP)|(" + _NAME + rb" +(?:In|Out|M|B|P)) +)(IP6? " + _WORD + rb" > " + _WORD + rb"): "
+    rb"(?:Flags \[([SFRPU.EWe]+)\](?:, seq (\d{1,10})(?::\d{1,10}|)|)(?:, ack (\d{1,10})|)"
     rb"(?:, win (\d{1,10})|)(?:, options \[(?:nop,nop,TS val (\d{1,10}) ecr (\d{1,10})|"
-    rb"([^\]]*))\]|), length (\d{1,10})(?:: [^\r\n<]*[^\r\n<=]|)"
-    rb"|(\d[^\r\n<]*[^\r\n<=]|UDP, length \d+))"
+    rb"([^\]]{0,%d}))\]|), length (\d{1,10})(?:: [^\r\n<]{0,%d}[^\r\n<=]|)"
+    % (DIGITS_LIMIT, DIGITS_LIMIT - 1)
+    + rb"|(\d[^\r\n<]*[^\r\n<=]|UDP, length \d+))"
     rb"|(.*))\n"
 )
 """A line of the common form (fields), or any other line (OTHER). A tail with ``<`` (HTML
 pasted) or ending in ``=`` (a quoted-printable soft break) is not the common form. Written for
 the regular-expression engine: ``(...|)`` rather than ``(...)?``, the addresses checked when
 first seen (``_ends``) rather than by the pattern. Numbers of over 10 digits (a mangled line)
-are not the common form: the line parser names them."""
+are not the common form: the line parser names them. The ``-i any`` column and the addresses
+are printable ASCII (``_NAME``, ``_WORD``): a byte the line parser takes for a space (``\x1c``
+to ``\x1f``, a no-break space in UTF-8) or for part of a name (``\x01``, a letter of another
+script) leaves the line to it. No text of the line is longer than DIGITS_LIMIT (the UDP text
+is checked by ``fill``): no run of digits in it is one the line parser names as too long."""
 _ALL_OTHER = re.compile(rb"()" * OTHER + rb"(.*)\n")
 """Every line as another form: what the reader uses when ``_LINE`` is not a pattern."""
 _DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
@@ -482,12 +497,14 @@ class FastLine:
 
     def _second(self, stamp: bytes) -> int:
         """ns of a stamp's whole seconds: since midnight (time of day, below DAY_NS) or the
-        epoch (date, epoch); -1 if out of range or on the first day (the general path)."""
+        epoch (date, epoch); -1 if out of range, on the first day or in the last second a
+        packet table holds (the general path)."""
         m = TIMESTAMP.match(stamp.decode() + ".000000 ")
         value = -1
         if m is not None:
             s = read_stamp(m)
-            if not s.invalid and (s.kind == "tod") == (s.ns < DAY_NS):
+            if (not s.invalid and (s.kind == "tod") == (s.ns < DAY_NS)
+                    and s.ns < LAST_NS - NS):
                 value = s.ns
         return remember(self.seconds, stamp, value)
 

@@ -23,6 +23,9 @@ NS = 1_000_000_000
 DAY_NS = 86_400 * NS
 HALF_DAY_NS = DAY_NS // 2
 NO_TIME_STEP_NS = 1_000
+FIRST_NS, LAST_NS = -(1 << 63), (1 << 63) - 1
+"""The times (ns since the epoch) a packet table holds: a date or epoch time outside them
+(a year or a count of seconds mangled in pasting) is not a usable time."""
 
 TIMESTAMP = re.compile(
     r"( ?-?)(?:(\d{4})-(\d{1,2})-(\d{1,2}) )?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,10}))?"
@@ -36,8 +39,9 @@ class Stamp(NamedTuple):
     """A timestamp as printed: its kind (``tod``, ``date``, ``epoch``), value, and oddities.
 
     ``invalid`` when the text itself says the time is unusable (tcpdump's ``(invalid us)``, a
-    field out of range); ``shape`` is (digits of the hour or epoch seconds, digits of the
-    fraction): a stamp shaped unlike both its neighbours lost digits in pasting.
+    field out of range, a time a packet table cannot hold: ``ns`` is then the nearest one);
+    ``shape`` is (digits of the hour or epoch seconds, digits of the fraction): a stamp shaped
+    unlike both its neighbours lost digits in pasting.
     """
 
     kind: str
@@ -52,7 +56,9 @@ def read_stamp(m: re.Match[str]) -> Stamp:
     lead, year, month, day, hh, mm, ss, frac, invalid, esec, efrac, einvalid = m.groups()
     if esec is not None:
         shape = (len(esec), len(efrac))
-        return Stamp("epoch", int(esec) * NS + _frac_ns(efrac), einvalid is not None, False, shape)
+        ns = int(esec) * NS + _frac_ns(efrac)
+        return Stamp("epoch", min(ns, LAST_NS), einvalid is not None or ns > LAST_NS, False,
+                     shape)
     bad = invalid is not None or len(mm) != 2 or len(ss) != 2
     shape = (len(hh), len(frac or ""))
     h, mi, s = int(hh), int(mm), int(ss)
@@ -68,7 +74,10 @@ def read_stamp(m: re.Match[str]) -> Stamp:
     if not (1 <= mo <= 12 and 1 <= d <= 31):
         return Stamp("date", tod, True, False, shape)
     days = calendar.timegm((int(year), mo, d, 0, 0, 0)) // 86_400
-    return Stamp("date", days * DAY_NS + tod, bad, False, shape)
+    ns = days * DAY_NS + tod
+    if not FIRST_NS <= ns <= LAST_NS:  # a year mangled past what a packet table holds
+        return Stamp("date", min(max(ns, FIRST_NS), LAST_NS), True, False, shape)
+    return Stamp("date", ns, bad, False, shape)
 
 
 def _frac_ns(frac: str | None) -> int:
