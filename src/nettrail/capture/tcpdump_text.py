@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterable, Iterator
 from itertools import chain, islice
 from operator import itemgetter
+from typing import Any
 
 from nettrail.analyze.flows import gc_paused
 from nettrail.capture.base import CaptureStats
@@ -147,6 +148,13 @@ class _FastPending:
         self.orig: list[str] | None = None  # a rewritten row's original lines
 
 
+def _keep_held(rows_of: dict[int, Any], held: list[PacketRecord | Chunk | None]) -> None:
+    """Forget the rows of records no longer held (changed by judging, or given out)."""
+    keep = {id(rec) for rec in held if rec is not None}
+    for key in [k for k in rows_of if k not in keep]:
+        del rows_of[key]
+
+
 class TextReader:
     """Reads one tcpdump text file; ``records()`` streams, ``stats`` is filled along the way."""
 
@@ -178,6 +186,9 @@ class TextReader:
         self.orig: dict[int, int] = {}  # a rewritten block's rewritten rows: how many lines
         self.prev: PacketRecord | None = None
         self.held: PacketRecord | None = None
+        self.rows_of: dict[int, tuple[Chunk, int, PacketRecord]] = {}
+        """Records made from a chunk's row, by identity, while they are judged: into a table,
+        one given out as it was made goes in as that row's columns (``fill``)."""
         self.block_size = BLOCK
 
     def records(self) -> Iterator[PacketRecord]:
@@ -203,11 +214,25 @@ class TextReader:
         """``records()`` into ``sink``: the lines of a run of common ones that ``_bulk`` gives
         out without judging them one by one go in as columns, every other packet as its
         record. Raises CaptureError on a fatal fault, after the packets before it."""
-        add = sink.add_record
+        rows_of = self.rows_of
+
+        def add(rec: PacketRecord) -> None:
+            at = rows_of.pop(id(rec), None)
+            if at is not None and at[2] is rec:  # as made from its row: the row's columns
+                sink.add_chunk(at[0], at[1], at[1] + 1)
+            else:
+                sink.add_record(rec)
+
+        def made(item: Chunk, i: int, rec: PacketRecord) -> PacketRecord:
+            rows_of[id(rec)] = (item, i, rec)
+            return rec
+
         self.block_size = max(self.block_size, TABLE_BLOCK)
         self.fast.by_fields = True
         try:
             for item in self._records():
+                if len(rows_of) > 8:  # only records still held (or this one) come out later
+                    _keep_held(rows_of, [self.held, *self.delta_held, item])
                 if not isinstance(item, Chunk):
                     for rec in self._judged(item):
                         add(rec)
@@ -215,16 +240,20 @@ class TextReader:
                 n = len(item)
                 if n >= 3 and self.clock.mode not in _DELTA_MODES \
                         and item.span() <= MANGLED_JUMP_NS:
-                    first = [*self._judged(item.record(0)), *self._judged(item.record(1))]
+                    first = [*self._judged(made(item, 0, item.record(0))),
+                             *self._judged(item.record(1))]
                     if not self.shapes:
                         for rec in first:
                             add(rec)
                         sink.add_chunk(item, 1, n - 1)
-                        self.prev, self.held = item.record(n - 2), item.record(n - 1)
+                        self.prev = item.record(n - 2)
+                        self.held = made(item, n - 1, item.record(n - 1))
                         continue
-                    recs = first + [out for rec in item.records(2) for out in self._judged(rec)]
+                    recs = first + [out for i, rec in enumerate(item.records(2), 2)
+                                    for out in self._judged(made(item, i, rec))]
                 else:
-                    recs = [out for rec in item.records() for out in self._judged(rec)]
+                    recs = [out for i, rec in enumerate(item.records())
+                            for out in self._judged(made(item, i, rec))]
                 for rec in recs:
                     add(rec)
         except CaptureError:
@@ -659,10 +688,13 @@ class TextReader:
         fast = self.fast_pending
         if fast is not None:
             self.fast_pending = None
-            out: list[PacketRecord] = []
-            if self.fast.build((fast.row,), fast.line - 1, out):
+            chunk = Chunk(self.fast)
+            if self.fast.fill((fast.row,), fast.line - 1, chunk):
                 self.stats.packets += 1
-                return out[0]
+                line = chunk.record(0)
+                if self.fast.by_fields:  # into a table: its row can go in as columns
+                    self.rows_of[id(line)] = (chunk, 0, line)
+                return line
             if fast.orig is not None:
                 self._replay_pending(fast)
             else:
