@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import chain, repeat
 from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
@@ -173,13 +174,13 @@ def _by_identity(forms: Sequence[Form], made: Sequence[Endpoint],
                  ) -> tuple[Ints, Ints, list[Endpoint]] | None:
     """``numbered_ends`` by the endpoints' places in ``made`` (one object per value); None
     when a form holds an endpoint that is not one of them."""
-    number = {id(e): k for k, e in enumerate(made)}
-    get = number.get
-    src = np.fromiter((get(id(f[0]), -1) for f in forms), np.int64, len(forms))
-    dst = np.fromiter((get(id(f[1]), -1) for f in forms), np.int64, len(forms))
-    if len(forms) and (src.min() < 0 or dst.min() < 0):
+    number = dict(zip(map(id, made), range(len(made)), strict=True))
+    # every form's two endpoints, source then destination, looked up in one pass
+    ids = map(id, chain.from_iterable(forms))
+    both = np.fromiter(map(number.get, ids, repeat(-1)), np.int64, 2 * len(forms))
+    if len(forms) and both.min() < 0:
         return None
-    return src, dst, list(made)
+    return both[0::2].copy(), both[1::2].copy(), list(made)
 
 
 _SRC = itemgetter(0)
