@@ -16,6 +16,7 @@ from nettrail.analyze.columns import (
     as_uint64,
     groups,
     hash_order,
+    in_sorted,
     ranges,
     row_hash,
     sort_order,
@@ -167,3 +168,15 @@ def test_row_hash_of_every_kind_of_column(seed: int) -> None:
         got = as_uint64(c)
         assert got.dtype == np.uint64
         assert np.array_equal(got, c.astype(np.uint64))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_in_sorted_is_isin(seed: int) -> None:
+    """``in_sorted`` is ``np.isin`` against sorted distinct values: values below, between,
+    equal to and above them, none known, none asked."""
+    rng = np.random.default_rng(seed)
+    known = unique_values(rng.integers(-50, 50, int(rng.integers(0, 40)), dtype=np.int64))
+    values = rng.integers(-60, 60, int(rng.integers(0, 200)), dtype=np.int64)
+    got = in_sorted(known, values)
+    assert got.dtype == np.bool_
+    assert np.array_equal(got, np.isin(values, known))

@@ -358,32 +358,34 @@ def coded_anchors(ca: PointColumns, cb: PointColumns, keys: int,
     once = (in_b == 1) & (held_a[ka] == 1)
     single_a = np.flatnonzero(once)
     several = np.flatnonzero((in_b != 0) & ~once)
-    more_a, more_b, more_place, left = _several(ca, cb, several)
+    # the keys several sightings hold at A or B, held at both (a byte a key, read at B)
+    shared = (held_a != 0) & (held_b != 0) & ((held_a != 1) | (held_b != 1))
+    more_a, more_b, more_place, left = _several(ca, cb, several, np.flatnonzero(shared[cb.key]))
     # in A's order, a single key's anchor before a several's at the same place (the stable
     # order of the two lists one after the other): the few several merged into the single
     by = stable_order(more_place)
     place = more_place[by]
     before = np.searchsorted(single_a, place, "right")  # the single ones before each
     at_more = np.arange(len(place)) + before
-    at_single = np.arange(len(single_a))
-    if len(place):  # and the several ones before each single one
-        at_single += np.cumsum(np.bincount(before, minlength=len(single_a) + 1))[:-1]
     n = len(single_a) + len(place)
-    a, b, keyed = np.empty(n, np.int64), np.empty(n, np.int64), np.zeros(n, np.bool_)
-    a[at_single], b[at_single], keyed[at_single] = single_a, at_b[ka[single_a]], True
+    a, b, keyed = np.empty(n, np.int64), np.empty(n, np.int64), np.ones(n, np.bool_)
+    keyed[at_more] = False  # the single keys' places: the others, in order
+    a[keyed], b[keyed] = single_a, at_b[ka[single_a]]
     a[at_more], b[at_more] = more_a[by], more_b[by]
     return Anchors(a, b, keyed, left)
 
 
-def _several(ca: PointColumns, cb: PointColumns, rows_a: Ints,
+def _several(ca: PointColumns, cb: PointColumns, rows_a: Ints, rows_b: Ints | None = None,
              ) -> tuple[Ints, Ints, Ints, Left]:
     """The keys several sightings hold (A's sightings with them: ``rows_a``, in order), as
     ``_by_ip_id`` pairs them, on arrays: an IP ID one sighting of the key holds at each
     point matches those two (A's, B's numbers, in A's order, and the place: the key's first
-    A sighting); and the sightings left (``Left``)."""
+    A sighting); and the sightings left (``Left``). ``rows_b``: B's sightings with those
+    keys, in order, when known."""
     assert ca.key is not None and cb.key is not None
     key_a = ca.key[rows_a]
-    rows_b = np.flatnonzero(np.isin(cb.key, unique_values(key_a)))
+    if rows_b is None:
+        rows_b = np.flatnonzero(np.isin(cb.key, unique_values(key_a)))
     key_b = cb.key[rows_b]
     na = len(rows_a)
     ids = np.concatenate([ca.ip_id[rows_a], cb.ip_id[rows_b]])

@@ -327,6 +327,17 @@ def _exactly_in(values: Sequence[Ints], wanted: Sequence[Ints]) -> npt.NDArray[n
     return hit
 
 
+def in_sorted(known: Ints, values: Ints) -> npt.NDArray[np.bool_]:
+    """``np.isin(values, known)`` for ``known`` sorted and distinct (``unique_values``): a
+    binary search of each value, no sort of the two together."""
+    if not len(known):
+        return np.zeros(len(values), np.bool_)
+    at = np.searchsorted(known, values)
+    np.minimum(at, len(known) - 1, out=at)
+    hit: npt.NDArray[np.bool_] = known[at] == values
+    return hit
+
+
 def _position(known: Ints, values: Ints) -> Ints:
     """Where each value is in ``known`` (sorted, distinct), -1 where it is not."""
     at = np.searchsorted(known, values)

@@ -27,7 +27,14 @@ import numpy.typing as npt
 
 from nettrail.analyze import tracks
 from nettrail.analyze.anchors import Links, PointColumns
-from nettrail.analyze.columns import distinct_rows, packed, ranges, stable_order, unique_values
+from nettrail.analyze.columns import (
+    distinct_rows,
+    in_sorted,
+    packed,
+    ranges,
+    stable_order,
+    unique_values,
+)
 from nettrail.analyze.correlate import Form, Sighting
 from nettrail.analyze.linked_convs import FormEnds, conversation_members, form_ends
 from nettrail.analyze.nat import conversation_translations
@@ -195,8 +202,8 @@ def _requests(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: In
     n_ends = int(max(ends.src.max(), ends.dst.max())) + 1
     known = unique_values(np.repeat(conv_of[syns], size) * n_ends + client)
     conv = conv_of[picked]
-    src_in = np.isin(conv * n_ends + ends.src[first_form], known)
-    dst_in = np.isin(conv * n_ends + ends.dst[first_form], known)
+    src_in = in_sorted(known, conv * n_ends + ends.src[first_form])
+    dst_in = in_sorted(known, conv * n_ends + ends.dst[first_form])
     used, inverse = np.unique(first_form, return_inverse=True)
     forms = [cols.forms[k] for k in used.tolist()]
     higher = np.fromiter((a.port > b.port for a, b in forms), np.bool_, len(forms))
