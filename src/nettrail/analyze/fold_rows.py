@@ -244,12 +244,12 @@ def _forms_of(text: Callable[[int, int], str], quads: list[Ints],
         return []
     values, at = np.unique(np.concatenate([family << 32 | src, family << 32 | dst]),
                            return_inverse=True)
-    names = [text(v >> 32, v & 0xFFFFFFFF) for v in values.tolist()]
-    both = [names[k] for k in at.reshape(-1).tolist()]
+    names = list(map(text, (values >> 32).tolist(), (values & 0xFFFFFFFF).tolist()))
+    both = list(map(names.__getitem__, at.reshape(-1).tolist()))
     src_text, dst_text, src_port, dst_port = both[:m], both[m:], sport.tolist(), dport.tolist()
     keys = list(zip(src_text, src_port, dst_text, dst_port, strict=True))
     got: list[Form | None] = list(map(forms.get, keys))
-    new = [k for k, f in enumerate(got) if f is None]
+    new = list(compress(range(m), map(is_, got, repeat(None))))
     if len(set(keys)) != m:  # (two quadruples of one text: one after the other)
         new = []
         for k in range(m):

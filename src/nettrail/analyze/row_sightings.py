@@ -142,6 +142,7 @@ def take(items: Sequence[Sighting], numbers: Ints) -> list[Sighting]:
     """``items[k]`` for each of ``numbers``, made in bulk first when ``items`` makes them."""
     if isinstance(items, LazySightings):
         items.make(numbers)
+        return cast(list[Sighting], list(map(items._slots.__getitem__, numbers.tolist())))
     return [items[k] for k in numbers.tolist()]
 
 
