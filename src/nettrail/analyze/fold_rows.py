@@ -182,7 +182,8 @@ def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
         return out
 
     first = slots(col("ts")[sel], 0)
-    last = first.copy()
+    # every sighting seen once (the rule): its last copy is its first, one array for both
+    last = first if all(s.single for _k, s in others) else first.copy()
     single = np.ones(n, np.bool_)
     ip_id = slots(np.where((kn & K_IPID) != 0, col("ip_id")[sel].astype(np.int64), -1), -1)
     ts_val = slots(np.where((kn & K_TS) != 0, col("ts_val")[sel].astype(np.int64), -1), -1)
@@ -224,7 +225,9 @@ def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
     ranked = used[stable_order(first_at[used])]
     number = np.empty(len(code_forms), np.int64)
     number[ranked] = np.arange(len(ranked))  # forms numbered in order of first use
-    columns = PointColumns(items, first[take], last[take], single[take], number[code],
+    first_t = first[take]
+    columns = PointColumns(items, first_t, first_t if last is first else last[take],
+                           single[take], number[code],
                            list(map(code_forms.__getitem__, ranked.tolist())),
                            ip_id[take], ts_val[take], proto=proto[take],
                            flags=flags[take])
