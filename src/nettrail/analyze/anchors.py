@@ -41,7 +41,8 @@ Floats = npt.NDArray[np.float64]
 @dataclass(frozen=True)
 class PointColumns:
     """One point's sightings (``items``, numbered by ``Sighting.idx``) as columns: first and
-    last copy's time, single copy, and form number (``forms[form[i]]`` is sighting i's)."""
+    last copy's time, single copy, and form number (``forms[form[i]]`` is sighting i's).
+    ``last`` is ``first`` (one array) only where every sighting was seen once."""
 
     items: Sequence[Sighting]
     first: Ints

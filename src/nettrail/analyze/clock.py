@@ -133,7 +133,8 @@ def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> 
     causal = np.zeros(len(ia), np.int8)
     natted: dict[tuple[Form, ...], None] = {}
     items_a, items_b = ca.items, cb.items
-    odd = np.flatnonzero(~(ca.single[ia] & cb.single[ib]))
+    once = ca.last is ca.first and cb.last is cb.first  # every sighting seen once
+    odd = _NONE if once else np.flatnonzero(~(ca.single[ia] & cb.single[ib]))
     for k, i, j in zip(odd.tolist(), ia[odd].tolist(), ib[odd].tolist(), strict=True):
         a, b = items_a[i], items_b[j]
         causal[k] = _causal(Match(a, b, 0.0))
