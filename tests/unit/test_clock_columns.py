@@ -18,6 +18,7 @@ from nettrail.analyze import clock
 from nettrail.analyze.anchors import (
     Ends,
     Sides,
+    _by_identity,
     _ranks,
     coded_anchors,
     form_sides,
@@ -176,6 +177,29 @@ def test_own_sides_are_the_sides_of_unjoined_sets(seed: int) -> None:
         if mine:  # one not among them: by value
             missing = [e for e in made if e is not mine[0][0]]
             assert Ends.of(mine, missing).src.tolist() == Ends.of(mine).src.tolist()
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_endpoints_numbered_by_identity(seed: int) -> None:
+    """``_by_identity``: each form's source and destination numbered by the place of its
+    very object in ``made`` (an equal endpoint that is another object is not found: None,
+    at the source or at the destination)."""
+    rng = random.Random(seed)
+    made = [Endpoint(f"10.0.0.{k}", rng.choice([80, 443, 5000 + k])) for k in range(12)]
+    rng.shuffle(made)
+    picks = [(rng.randrange(12), rng.randrange(12)) for _ in range(rng.randint(0, 30))]
+    forms: list[Form] = [(made[a], made[b]) for a, b in picks]
+    got = _by_identity(forms, made)
+    assert got is not None
+    src, dst, ends = got
+    assert src.tolist() == [a for a, _b in picks]
+    assert dst.tolist() == [b for _a, b in picks]
+    assert ends == made
+    if forms:
+        k = rng.randrange(len(forms))
+        a, b = forms[k]
+        for changed in ((Endpoint(a.addr, a.port), b), (a, Endpoint(b.addr, b.port))):
+            assert _by_identity([*forms[:k], changed, *forms[k + 1:]], made) is None
 
 
 def _estimate_by_lists(upper: list[int], lower: list[int], loose: list[int],

@@ -13,8 +13,10 @@ import pytest
 from nettrail.analyze.columns import (
     _hash_sorted,
     _runs,
+    as_uint64,
     groups,
     hash_order,
+    in_sorted,
     ranges,
     row_hash,
     sort_order,
@@ -132,3 +134,49 @@ def test_ranges_one_after_another() -> None:
     assert at.tolist() == [0, 3, 3, 4, 4]
     none = np.zeros(0, np.int64)
     assert [v.tolist() for v in ranges(none, none)] == [[], []]
+
+
+def _hash_by_copies(*cols: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
+    """``row_hash`` as first written: every column converted, every step a new array."""
+    h = np.zeros(len(cols[0]), np.uint64)
+    for c in cols:
+        h ^= c.astype(np.uint64)
+        h *= np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(29)
+    return h
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_row_hash_of_every_kind_of_column(seed: int) -> None:
+    """``row_hash`` (64-bit columns seen as unsigned, no copy) hashes as converting every
+    column would: signed columns with negative values, narrower and unsigned ones, booleans,
+    strided views; ``as_uint64`` is ``astype(np.uint64)``."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    cols: list[npt.NDArray[Any]] = [
+        rng.integers(-2 ** 63, 2 ** 63 - 1, n, dtype=np.int64, endpoint=True),
+        rng.integers(0, 2 ** 64 - 1, n, dtype=np.uint64, endpoint=True),
+        rng.integers(-2 ** 31, 2 ** 31 - 1, n, dtype=np.int32),
+        rng.integers(0, 2 ** 16, n, dtype=np.uint16),
+        rng.integers(-128, 127, n, dtype=np.int8),
+        rng.integers(0, 2, n).astype(np.bool_),
+        rng.integers(-5, 5, 2 * n, dtype=np.int64)[::2],
+    ]
+    picked = [cols[k] for k in rng.permutation(len(cols))[:int(rng.integers(1, len(cols)))]]
+    assert np.array_equal(row_hash(*picked), _hash_by_copies(*picked))
+    for c in cols:
+        got = as_uint64(c)
+        assert got.dtype == np.uint64
+        assert np.array_equal(got, c.astype(np.uint64))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_in_sorted_is_isin(seed: int) -> None:
+    """``in_sorted`` is ``np.isin`` against sorted distinct values: values below, between,
+    equal to and above them, none known, none asked."""
+    rng = np.random.default_rng(seed)
+    known = unique_values(rng.integers(-50, 50, int(rng.integers(0, 40)), dtype=np.int64))
+    values = rng.integers(-60, 60, int(rng.integers(0, 200)), dtype=np.int64)
+    got = in_sorted(known, values)
+    assert got.dtype == np.bool_
+    assert np.array_equal(got, np.isin(values, known))

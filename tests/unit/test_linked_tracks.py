@@ -3,14 +3,16 @@ fixture scenario, the same tracks (sightings, confidence, order, numbers)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fixturekit import CAPTURES, SCENARIOS, fixture_table, scenario_points
 from nettrail.analyze.anchors import anchor_indexes, coded_anchors
-from nettrail.analyze.clock import offset_map
+from nettrail.analyze.clock import _indexed_columns, offset_map
 from nettrail.analyze.columns import column_ready, copy_free
 from nettrail.analyze.correlate import fold_copies, strong_index, strong_pairs
 from nettrail.analyze.crosspoint import _coded, _correlate
@@ -130,3 +132,23 @@ def test_linked_conversations_are_the_built_conversations(path: Path) -> None:
 def test_linked_conversations_compare_some_fixtures() -> None:
     """The comparison above is not empty: several fixtures have conversations that way."""
     assert sum(bool(_conversations(p)) for p in CAPTURES) >= 3
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_bounds_of_sightings_seen_once_are_their_mids(path: Path) -> None:
+    """Where ``fold_columns`` gives one array for first and last copies (every sighting
+    seen once), the clock samples taken from them are those taken from two arrays."""
+    tables = [fixture_table(path), fixture_table(path)]
+    if not all(column_ready(t, TableRows(t)) and copy_free(t) for t in tables):
+        return
+    endpoints: dict[tuple[str, int], Endpoint] = {}
+    ca, cb = (fold_columns(TableRows(t), endpoints)[1].columns for t in tables)
+    assert (ca.last is ca.first) == bool(ca.single.all())
+    n = len(ca.first)
+    rng = np.random.default_rng(n)
+    ia, ib = rng.integers(0, n, n), rng.permutation(n)
+    got = _indexed_columns(ca, cb, ia, ib)
+    two = [replace(c, last=c.last.copy()) for c in (ca, cb)]
+    want = _indexed_columns(two[0], two[1], ia, ib)
+    for name in ("side", "causal", "fwd", "rev", "mid"):
+        assert getattr(got, name).tolist() == getattr(want, name).tolist(), name

@@ -15,7 +15,7 @@ from nettrail.analyze.anchors import key_numbers, point_columns
 from nettrail.analyze.columns import column_ready, copy_free, groups
 from nettrail.analyze.correlate import Sighting, fold_copies
 from nettrail.analyze.fold_rows import fold_columns, fold_rows
-from nettrail.analyze.row_sightings import RowSighting
+from nettrail.analyze.row_sightings import RowSighting, take
 from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable
 
@@ -66,6 +66,27 @@ def test_fold_rows_folds_the_same(path: Path) -> None:
         r.headers.l4 is not None and r.headers.ip is not None and r.headers.ip.proto == 6
         for r in records)
     assert _state(got) == _state(fold_copies(records, copy_free=True))
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_take_makes_the_lazy_sightings_asked_for(path: Path) -> None:
+    """``take`` of lazy sightings (any order, repeats, made before or not, rows that are
+    no TCP row) gives the very sightings indexing gives, as it does of a list."""
+    table = fixture_table(path)
+    if not (column_ready(table, list(table.records())) and copy_free(table)):
+        return
+    items, _folded = fold_columns(TableRows(table), {})
+    n = len(items)
+    rng = np.random.default_rng(n)
+    first = rng.integers(0, n, min(n, 5)) if n else np.zeros(0, np.int64)
+    got = take(items, first)
+    assert all(s is not None for s in got)
+    numbers = rng.integers(0, n, 2 * n) if n else np.zeros(0, np.int64)
+    picked = take(items, numbers)
+    every = [items[k] for k in range(n)]
+    assert picked == [every[k] for k in numbers.tolist()]
+    assert all(a is every[k] for a, k in zip(picked, numbers.tolist(), strict=True))
+    assert all(a is b for a, b in zip(got, take(every, first), strict=True))
 
 
 def _partition(numbers: list[int]) -> list[int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import chain, repeat
 from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
@@ -40,7 +41,8 @@ Floats = npt.NDArray[np.float64]
 @dataclass(frozen=True)
 class PointColumns:
     """One point's sightings (``items``, numbered by ``Sighting.idx``) as columns: first and
-    last copy's time, single copy, and form number (``forms[form[i]]`` is sighting i's)."""
+    last copy's time, single copy, and form number (``forms[form[i]]`` is sighting i's).
+    ``last`` is ``first`` (one array) only where every sighting was seen once."""
 
     items: Sequence[Sighting]
     first: Ints
@@ -173,13 +175,13 @@ def _by_identity(forms: Sequence[Form], made: Sequence[Endpoint],
                  ) -> tuple[Ints, Ints, list[Endpoint]] | None:
     """``numbered_ends`` by the endpoints' places in ``made`` (one object per value); None
     when a form holds an endpoint that is not one of them."""
-    number = {id(e): k for k, e in enumerate(made)}
-    get = number.get
-    src = np.fromiter((get(id(f[0]), -1) for f in forms), np.int64, len(forms))
-    dst = np.fromiter((get(id(f[1]), -1) for f in forms), np.int64, len(forms))
-    if len(forms) and (src.min() < 0 or dst.min() < 0):
+    number = dict(zip(map(id, made), range(len(made)), strict=True))
+    # every form's two endpoints, source then destination, looked up in one pass
+    ids = map(id, chain.from_iterable(forms))
+    both = np.fromiter(map(number.get, ids, repeat(-1)), np.int64, 2 * len(forms))
+    if len(forms) and both.min() < 0:
         return None
-    return src, dst, list(made)
+    return both[0::2].copy(), both[1::2].copy(), list(made)
 
 
 _SRC = itemgetter(0)
@@ -357,32 +359,34 @@ def coded_anchors(ca: PointColumns, cb: PointColumns, keys: int,
     once = (in_b == 1) & (held_a[ka] == 1)
     single_a = np.flatnonzero(once)
     several = np.flatnonzero((in_b != 0) & ~once)
-    more_a, more_b, more_place, left = _several(ca, cb, several)
+    # the keys several sightings hold at A or B, held at both (a byte a key, read at B)
+    shared = (held_a != 0) & (held_b != 0) & ((held_a != 1) | (held_b != 1))
+    more_a, more_b, more_place, left = _several(ca, cb, several, np.flatnonzero(shared[cb.key]))
     # in A's order, a single key's anchor before a several's at the same place (the stable
     # order of the two lists one after the other): the few several merged into the single
     by = stable_order(more_place)
     place = more_place[by]
     before = np.searchsorted(single_a, place, "right")  # the single ones before each
     at_more = np.arange(len(place)) + before
-    at_single = np.arange(len(single_a))
-    if len(place):  # and the several ones before each single one
-        at_single += np.cumsum(np.bincount(before, minlength=len(single_a) + 1))[:-1]
     n = len(single_a) + len(place)
-    a, b, keyed = np.empty(n, np.int64), np.empty(n, np.int64), np.zeros(n, np.bool_)
-    a[at_single], b[at_single], keyed[at_single] = single_a, at_b[ka[single_a]], True
+    a, b, keyed = np.empty(n, np.int64), np.empty(n, np.int64), np.ones(n, np.bool_)
+    keyed[at_more] = False  # the single keys' places: the others, in order
+    a[keyed], b[keyed] = single_a, at_b[ka[single_a]]
     a[at_more], b[at_more] = more_a[by], more_b[by]
     return Anchors(a, b, keyed, left)
 
 
-def _several(ca: PointColumns, cb: PointColumns, rows_a: Ints,
+def _several(ca: PointColumns, cb: PointColumns, rows_a: Ints, rows_b: Ints | None = None,
              ) -> tuple[Ints, Ints, Ints, Left]:
     """The keys several sightings hold (A's sightings with them: ``rows_a``, in order), as
     ``_by_ip_id`` pairs them, on arrays: an IP ID one sighting of the key holds at each
     point matches those two (A's, B's numbers, in A's order, and the place: the key's first
-    A sighting); and the sightings left (``Left``)."""
+    A sighting); and the sightings left (``Left``). ``rows_b``: B's sightings with those
+    keys, in order, when known."""
     assert ca.key is not None and cb.key is not None
     key_a = ca.key[rows_a]
-    rows_b = np.flatnonzero(np.isin(cb.key, unique_values(key_a)))
+    if rows_b is None:
+        rows_b = np.flatnonzero(np.isin(cb.key, unique_values(key_a)))
     key_b = cb.key[rows_b]
     na = len(rows_a)
     ids = np.concatenate([ca.ip_id[rows_a], cb.ip_id[rows_b]])

@@ -133,7 +133,8 @@ def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> 
     causal = np.zeros(len(ia), np.int8)
     natted: dict[tuple[Form, ...], None] = {}
     items_a, items_b = ca.items, cb.items
-    odd = np.flatnonzero(~(ca.single[ia] & cb.single[ib]))
+    once = ca.last is ca.first and cb.last is cb.first  # every sighting seen once
+    odd = _NONE if once else np.flatnonzero(~(ca.single[ia] & cb.single[ib]))
     for k, i, j in zip(odd.tolist(), ia[odd].tolist(), ib[odd].tolist(), strict=True):
         a, b = items_a[i], items_b[j]
         causal[k] = _causal(Match(a, b, 0.0))
@@ -149,7 +150,12 @@ def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> 
         sides = form_sides([ca.forms[n] for n in numbers.tolist()], flows, ends)
         side = sides.of_form[inverse.reshape(-1)]
     fa, fb = ca.first[ia], cb.first[ib]
-    return _Columns(sides, side, causal, fb - ca.last[ia], cb.last[ib] - fa, fb - fa)
+    mid = fb - fa
+    # where every sighting's last copy is its first (one array: ``fold_columns``), the
+    # bounds are the mids
+    fwd = mid if ca.last is ca.first else fb - ca.last[ia]
+    rev = mid if cb.last is cb.first else cb.last[ib] - fa
+    return _Columns(sides, side, causal, fwd, rev, mid)
 
 
 def _column_bounds(cols: _Columns) -> tuple[Ints, Ints, list[int]]:

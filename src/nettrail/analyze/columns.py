@@ -239,11 +239,21 @@ def unique_values(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
 def row_hash(*cols: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
     """A 64-bit hash of each row's values in ``cols`` (equal rows, equal hashes)."""
     h = np.zeros(len(cols[0]), np.uint64)
+    shifted = np.empty_like(h)  # one buffer for every column's step (no array a step)
     for c in cols:
-        h ^= c.astype(np.uint64)
+        h ^= as_uint64(c)
         h *= _MIX
-        h ^= h >> np.uint64(29)
+        np.right_shift(h, np.uint64(29), out=shifted)
+        h ^= shifted
     return h
+
+
+def as_uint64(c: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
+    """``c.astype(np.uint64)``: a 64-bit integer column's own bits seen as unsigned (no
+    copy), any other column converted."""
+    if c.dtype == np.int64 or c.dtype == np.uint64:
+        return c.view(np.uint64)
+    return c.astype(np.uint64)
 
 
 def hashed_groups(*cols: npt.NDArray[Any]) -> tuple[Ints, Ints]:
@@ -314,6 +324,17 @@ def _exactly_in(values: Sequence[Ints], wanted: Sequence[Ints]) -> npt.NDArray[n
         code = _position(prefixes, code * len(known) + np.maximum(at, 0))
         hit &= code >= 0
         want = want.reshape(-1)
+    return hit
+
+
+def in_sorted(known: Ints, values: Ints) -> npt.NDArray[np.bool_]:
+    """``np.isin(values, known)`` for ``known`` sorted and distinct (``unique_values``): a
+    binary search of each value, no sort of the two together."""
+    if not len(known):
+        return np.zeros(len(values), np.bool_)
+    at = np.searchsorted(known, values)
+    np.minimum(at, len(known) - 1, out=at)
+    hit: npt.NDArray[np.bool_] = known[at] == values
     return hit
 
 

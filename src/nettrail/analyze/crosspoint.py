@@ -21,6 +21,7 @@ import numpy as np
 from nettrail.analyze.anchors import (
     Anchors,
     Ends,
+    Ints,
     Links,
     PointColumns,
     anchor_indexes,
@@ -254,7 +255,7 @@ def _coded_columns(folded: Sequence[FoldedColumns], names: Sequence[str],
     keys = [f.key for f in folded]
     if any(k is None for k in keys):
         return None
-    parts = [np.concatenate([k[j] for k in keys if k is not None]) for j in range(3)]
+    parts = key_columns([k for k in keys if k is not None])
     numbers = hashed_groups(*parts)[0]  # any numbering: only equality is read
     cuts = np.cumsum([len(f.columns.first) for f in folded])[:-1]
     ends = Ends.of(list(chain.from_iterable(f.columns.forms for f in folded)), made)  # once
@@ -263,6 +264,16 @@ def _coded_columns(folded: Sequence[FoldedColumns], names: Sequence[str],
                for i, (p, f, key) in enumerate(zip(names, folded, np.split(numbers, cuts),
                                                    strict=True))}
     return columns, int(numbers.max()) + 1 if len(numbers) else 0
+
+
+def key_columns(keys: Sequence[tuple[Ints, Ints, Ints]]) -> list[Ints]:
+    """The points' packed keys (protocol and two numbers, ``FoldedColumns.key``) one point
+    after the other, as the columns whose rows are equal exactly where the keys are: the
+    protocol left out when every key has the same one (TCP, as a rule)."""
+    proto = keys[0][0] if keys else np.zeros(0, np.int64)
+    same = all(len(k[0]) and int(k[0].min()) == int(k[0].max()) == int(proto[0])
+               for k in keys)
+    return [np.concatenate([k[j] for k in keys]) for j in ((1, 2) if same else (0, 1, 2))]
 
 
 def _ready(points: Mapping[str, Sequence[PacketRecord]],

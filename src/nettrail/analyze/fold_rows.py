@@ -14,7 +14,8 @@ rows in table order on equal times).
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import chain
+from itertools import chain, compress, repeat
+from operator import is_
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -143,15 +144,11 @@ def fold_columns(rows: TableRows, endpoints: dict[tuple[str, int], Endpoint],
     v4 = np.flatnonzero(family == 4)
     found = np.full(len(family), -1, np.int64)  # each quadruple's IPv4 form number, if made
     found[v4] = v4_forms.find(*(v[v4] for v in quad))
-    slots: list[Form | None] = [None] * len(family)
-    hits = np.flatnonzero(found >= 0)
-    for k, f in zip(hits.tolist(), found[hits].tolist(), strict=True):
-        slots[k] = v4_forms.forms[f]
     missed = np.flatnonzero(found < 0)
     made = _forms_of(table.addr_text, [v[missed] for v in (family, *quad)], forms, endpoints)
-    for k, form in zip(missed.tolist(), made, strict=True):
-        slots[k] = form
-    quad_forms = cast(list[Form], slots)  # every quadruple's, found or made
+    # every quadruple's form, found (a number among the IPv4 forms) or made (after them)
+    found[missed] = np.arange(len(missed), dtype=np.int64) + len(v4_forms.forms)
+    quad_forms = list(map([*v4_forms.forms, *made].__getitem__, found.tolist()))
     new_v4 = missed[family[missed] == 4]
     v4_forms.add([v[new_v4] for v in quad], [quad_forms[k] for k in new_v4.tolist()])
     row_at = np.full(n, -1, np.int64)
@@ -185,7 +182,8 @@ def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
         return out
 
     first = slots(col("ts")[sel], 0)
-    last = first.copy()
+    # every sighting seen once (the rule): its last copy is its first, one array for both
+    last = first if all(s.single for _k, s in others) else first.copy()
     single = np.ones(n, np.bool_)
     ip_id = slots(np.where((kn & K_IPID) != 0, col("ip_id")[sel].astype(np.int64), -1), -1)
     ts_val = slots(np.where((kn & K_TS) != 0, col("ts_val")[sel].astype(np.int64), -1), -1)
@@ -227,8 +225,10 @@ def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
     ranked = used[stable_order(first_at[used])]
     number = np.empty(len(code_forms), np.int64)
     number[ranked] = np.arange(len(ranked))  # forms numbered in order of first use
-    columns = PointColumns(items, first[take], last[take], single[take], number[code],
-                           [code_forms[k] for k in ranked.tolist()],
+    first_t = first[take]
+    columns = PointColumns(items, first_t, first_t if last is first else last[take],
+                           single[take], number[code],
+                           list(map(code_forms.__getitem__, ranked.tolist())),
                            ip_id[take], ts_val[take], proto=proto[take],
                            flags=flags[take])
     return FoldedColumns(columns, (proto[take], high[take], low[take]) if keyed else None)
@@ -247,12 +247,12 @@ def _forms_of(text: Callable[[int, int], str], quads: list[Ints],
         return []
     values, at = np.unique(np.concatenate([family << 32 | src, family << 32 | dst]),
                            return_inverse=True)
-    names = [text(v >> 32, v & 0xFFFFFFFF) for v in values.tolist()]
-    both = [names[k] for k in at.reshape(-1).tolist()]
+    names = list(map(text, (values >> 32).tolist(), (values & 0xFFFFFFFF).tolist()))
+    both = list(map(names.__getitem__, at.reshape(-1).tolist()))
     src_text, dst_text, src_port, dst_port = both[:m], both[m:], sport.tolist(), dport.tolist()
     keys = list(zip(src_text, src_port, dst_text, dst_port, strict=True))
     got: list[Form | None] = list(map(forms.get, keys))
-    new = [k for k, f in enumerate(got) if f is None]
+    new = list(compress(range(m), map(is_, got, repeat(None))))
     if len(set(keys)) != m:  # (two quadruples of one text: one after the other)
         new = []
         for k in range(m):
@@ -267,12 +267,15 @@ def _forms_of(text: Callable[[int, int], str], quads: list[Ints],
     if not every:
         src_ends, dst_ends = [src_ends[k] for k in new], [dst_ends[k] for k in new]
     ends = list(chain.from_iterable(zip(src_ends, dst_ends, strict=True)))
-    objects: list[Endpoint] = []
-    for key, e in zip(ends, map(endpoints.get, ends), strict=True):  # (looked up in turn)
+    objects = list(map(endpoints.get, ends))  # those made before
+    for k in compress(range(len(ends)), map(is_, objects, repeat(None))):  # the others in turn
+        key = ends[k]
+        e = endpoints.get(key)  # (made just now, for an earlier one)
         if e is None:
             e = endpoints[key] = tuple.__new__(Endpoint, key)
-        objects.append(e)
-    made: list[Form] = list(zip(objects[0::2], objects[1::2], strict=True))
+        objects[k] = e
+    done = cast(list[Endpoint], objects)  # (every one found or made)
+    made: list[Form] = list(zip(done[0::2], done[1::2], strict=True))
     forms.update(zip(keys if every else [keys[k] for k in new], made, strict=True))
     if every:
         return made

@@ -55,9 +55,15 @@ def conversation_members(firsts: Ints, links: Links, ends: FormEnds | None = Non
     kept = np.flatnonzero((proto[firsts] != PROTO_ICMP) & (proto[firsts] != PROTO_ICMPV6))
     order = kept[stable_order(head[kept])]  # each one's tracks in their order
     ranked = head[order]
-    members = np.split(order, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1)
-    members.sort(key=_first)  # in the order of their first track, as ``build_conversations``
-    return [m for m in members if len(m)]
+    if not len(order):
+        return []
+    starts = np.r_[0, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1]
+    stops = np.r_[starts[1:], len(order)].tolist()
+    # in the order of their first track, as ``build_conversations`` (a track is in one
+    # conversation: the first tracks differ), each one a slice of ``order``
+    ranks = stable_order(order[starts]).tolist()
+    at = starts.tolist()
+    return [order[at[k]:stops[k]] for k in ranks]
 
 
 class FormEnds(NamedTuple):
@@ -103,6 +109,3 @@ def _nodes(columns: Sequence[PointColumns], ends: FormEnds) -> tuple[Ints, Ints]
                  for j in (2, 3))
     return groups(point, proto, low, high), proto
 
-
-def _first(members: Ints) -> int:
-    return int(members[0]) if len(members) else -1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -27,12 +28,19 @@ import numpy.typing as npt
 
 from nettrail.analyze import tracks
 from nettrail.analyze.anchors import Links, PointColumns
-from nettrail.analyze.columns import distinct_rows, packed, ranges, stable_order, unique_values
+from nettrail.analyze.columns import (
+    distinct_rows,
+    in_sorted,
+    packed,
+    ranges,
+    stable_order,
+    unique_values,
+)
 from nettrail.analyze.correlate import Form, Sighting
 from nettrail.analyze.linked_convs import FormEnds, conversation_members, form_ends
 from nettrail.analyze.nat import conversation_translations
 from nettrail.analyze.plain_nat import PlainRows, plain_translations
-from nettrail.analyze.row_sightings import LazySightings
+from nettrail.analyze.row_sightings import LazySightings, take
 from nettrail.analyze.tracks import Conversation, PointSpan, Track, TrackArrays
 from nettrail.model.analysis import NatTranslation
 from nettrail.model.flow import FlowKey
@@ -195,13 +203,17 @@ def _requests(arrays: TrackArrays, cols: _Sightings, ends: FormEnds, conv_of: In
     n_ends = int(max(ends.src.max(), ends.dst.max())) + 1
     known = unique_values(np.repeat(conv_of[syns], size) * n_ends + client)
     conv = conv_of[picked]
-    src_in = np.isin(conv * n_ends + ends.src[first_form], known)
-    dst_in = np.isin(conv * n_ends + ends.dst[first_form], known)
+    src_in = in_sorted(known, conv * n_ends + ends.src[first_form])
+    dst_in = in_sorted(known, conv * n_ends + ends.dst[first_form])
     used, inverse = np.unique(first_form, return_inverse=True)
-    forms = [cols.forms[k] for k in used.tolist()]
-    higher = np.fromiter((a.port > b.port for a, b in forms), np.bool_, len(forms))
+    forms = list(map(cols.forms.__getitem__, used.tolist()))
+    src_port = np.fromiter(map(_PORT, map(_SRC, forms)), np.int64, len(forms))
+    higher = src_port > np.fromiter(map(_PORT, map(_DST, forms)), np.int64, len(forms))
     out: Bools = src_in | (~dst_in & higher[inverse.reshape(-1)])
     return out
+
+
+_SRC, _DST, _PORT = itemgetter(0), itemgetter(1), itemgetter(1)  # a form's ends, an end's port
 
 
 def _track_members(arrays: TrackArrays, which: Ints) -> tuple[Ints, Ints]:
@@ -220,11 +232,8 @@ def _objects(lazy: Sequence[Sequence[Sighting]], arrays: TrackArrays,
     numbers, size = _track_members(arrays, wanted)
     base = np.cumsum([0, *(len(v) for v in lazy)])
     point = np.searchsorted(base, numbers, side="right") - 1
-    for p, v in enumerate(lazy):
-        assert isinstance(v, LazySightings)
-        v.make(numbers[point == p] - base[p])
-    items = [lazy[p][k] for p, k in zip(point.tolist(), (numbers - base[point]).tolist(),
-                                        strict=True)]
+    got = [iter(take(v, numbers[point == p] - base[p])) for p, v in enumerate(lazy)]
+    items = [next(got[p]) for p in point.tolist()]  # (each point's in the order of numbers)
     made: dict[int, Track] = {}
     pos = 0
     for t, n in zip(wanted.tolist(), size.tolist(), strict=True):

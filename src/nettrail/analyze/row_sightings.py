@@ -5,7 +5,9 @@ asked for, alone or in bulk)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, overload
+from itertools import compress, repeat
+from operator import is_not
+from typing import Any, cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -60,7 +62,8 @@ class LazySightings(Sequence[Sighting]):
     def __init__(self, slots: list[Sighting | None], rows: TableRows, row_at: Ints,
                  form_at: Ints, forms: list[Form]) -> None:
         self._slots = slots
-        self._others = [s for s in slots if s is not None]
+        made = compress(slots, map(is_not, slots, repeat(None)))  # (in C: most are empty)
+        self._others = cast(list[Sighting], list(made))
         self._made: list[Sighting] = []  # the TCP rows' made so far
         self._rows = rows
         self._row_at = row_at  # each slot's table row (-1: made at once)
@@ -139,6 +142,7 @@ def take(items: Sequence[Sighting], numbers: Ints) -> list[Sighting]:
     """``items[k]`` for each of ``numbers``, made in bulk first when ``items`` makes them."""
     if isinstance(items, LazySightings):
         items.make(numbers)
+        return cast(list[Sighting], list(map(items._slots.__getitem__, numbers.tolist())))
     return [items[k] for k in numbers.tolist()]
 
 
