@@ -214,18 +214,14 @@ class TextReader:
         """``records()`` into ``sink``: the lines of a run of common ones that ``_bulk`` gives
         out without judging them one by one go in as columns, every other packet as its
         record. Raises CaptureError on a fatal fault, after the packets before it."""
-        rows_of = self.rows_of
+        rows_of, made = self.rows_of, self._from_row
 
         def add(rec: PacketRecord) -> None:
-            at = rows_of.pop(id(rec), None)
-            if at is not None and at[2] is rec:  # as made from its row: the row's columns
+            at = rows_of.pop(id(rec), None)  # (the entry holds rec: its id is not reused)
+            if at is not None:  # as made from its row: the row's columns
                 sink.add_chunk(at[0], at[1], at[1] + 1)
             else:
                 sink.add_record(rec)
-
-        def made(item: Chunk, i: int, rec: PacketRecord) -> PacketRecord:
-            rows_of[id(rec)] = (item, i, rec)
-            return rec
 
         self.block_size = max(self.block_size, TABLE_BLOCK)
         self.fast.by_fields = True
@@ -693,7 +689,7 @@ class TextReader:
                 self.stats.packets += 1
                 line = chunk.record(0)
                 if self.fast.by_fields:  # into a table: its row can go in as columns
-                    self.rows_of[id(line)] = (chunk, 0, line)
+                    self._from_row(chunk, 0, line)
                 return line
             if fast.orig is not None:
                 self._replay_pending(fast)
@@ -706,6 +702,11 @@ class TextReader:
         rec = self._parse(p)
         if rec is not None:
             self.stats.packets += 1
+        return rec
+
+    def _from_row(self, chunk: Chunk, i: int, rec: PacketRecord) -> PacketRecord:
+        """``rec``, noted as made from row ``i`` of ``chunk`` (``rows_of``)."""
+        self.rows_of[id(rec)] = (chunk, i, rec)
         return rec
 
     def _fast_text(self, fast: _FastPending) -> str:

@@ -292,11 +292,12 @@ _TENS = 10 ** np.arange(1, 19, dtype=np.int64)
 
 _DIGIT_BYTES = b"0123456789"
 _SYN_SKELETON = b"mss ,sackOK,TS val  ecr ,nop,wscale \n"
+"""A Linux SYN's options text (and its line end) without its digits."""
 _SYN_PLACES = np.array([_SYN_SKELETON.index(word) + len(word)
                         for word in (b"mss ", b"val ", b"ecr ", b"wscale ")], np.int64)
 """Where each of the four numbers stands in the skeleton (the characters before it)."""
 _PLACES_MADE = np.zeros(0, np.int64)
-"""A Linux SYN's options text (and its line end) without its digits."""
+"""``_syn_places`` as made so far, for the most texts asked for."""
 _ONLY_DIGITS = bytes(c if c in _DIGIT_BYTES else 32 for c in range(256))
 """Every byte but a digit made a space."""
 _DIGITS = 18

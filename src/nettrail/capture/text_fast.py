@@ -4,10 +4,11 @@ One pattern (``_LINE``) cuts a block of bytes into lines and gives, for a line o
 form, its fields: a TCP segment ``08:10:55.545140 [eth0 In  ]IP[6] A.p > B.q: Flags [P.], seq
 1:41, ack 1, win 63, options [...], length 40`` or a UDP datagram (``... A.p > B.q: UDP,
 length 29``, or an application decode that starts with a number, DNS ``4242+ A? ...``), with
-a time of day, a ``-tttt`` date and time or a ``-tt`` epoch time. ``FastLine.build`` makes the
-records of such lines directly, with caches for what repeats (seconds, address pairs, flags,
-small numbers); any other line, and any line with a field out of range, takes the general path
-in ``text_parse``, which reads every form (the fast one included, to the same records).
+a time of day, a ``-tttt`` date and time or a ``-tt`` epoch time. ``FastLine.fill`` makes the
+fields of such lines directly (``Chunk.records`` their records), with caches for what repeats
+(seconds, address pairs, flags, small numbers); any other line, and any line with a field out
+of range, takes the general path in ``text_parse``, which reads every form (the fast one
+included, to the same records).
 """
 
 from __future__ import annotations
@@ -263,14 +264,6 @@ class FastLine:
         """The fields of one line (no line end) if it has the common form."""
         rows = self.scan(line.encode() + b"\n")
         return rows[0] if len(rows) == 1 and rows[0][STAMP] else None
-
-    def build(self, rows: Sequence[Row], lineno: int, out: list[PacketRecord]) -> int:
-        """Append the records of ``rows`` (common lines, the first one after line ``lineno``)
-        to ``out``; how many were built (see ``fill``)."""
-        chunk = Chunk(self)
-        built = self.fill(rows, lineno, chunk)
-        out.extend(chunk.records())
-        return built
 
     def fill(self, rows: Sequence[Row], lineno: int, chunk: Chunk) -> int:
         """Append the fields of ``rows`` (common lines, the first one after line ``lineno``)
