@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from nettrail.analyze.table_flows import track_table
 from nettrail.capture import tcpdump_text, text_block, text_fast
+from nettrail.capture.base import CaptureStats
+from nettrail.capture.text_paste import Paste, Warner
 from nettrail.model.packet import TCPHeader
 from nettrail.model.table import (
     K_ACK1,
@@ -318,3 +321,137 @@ def test_cr_line_ends_read_as_lf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         (r.frame, r.ts_ns, r.headers) for r in want]
     assert any("CR line ends" in w for w in got_stats.warnings)
     assert not any("CR line ends" in w for w in want_stats.warnings)
+
+
+_OTHER_LINES = [  # lines of other forms, each with the time of the line before it
+    "ARP, Request who-has 198.51.100.1 tell 198.51.100.2, length 28",
+    "IP 198.51.100.9 > 203.0.113.1: ICMP echo request, id 7, seq 1, length 64",
+    "IP 203.0.113.53.53 > 198.51.100.7.41000: 37247 op7 [b2&3=0x3866] Type41072 (Class 4)? "
+    "<BAD PTR> (42)",
+    "IP6 fe80::1 > ff02::2: ICMP6, router solicitation, length 16",
+    "eth0  In  ARP, Request who-has 198.51.100.1 tell 198.51.100.2, length 28",
+    "IP 198.51.100.7 > 203.0.113.5: GREv0, length 60: IP 198.18.0.1 > 198.18.0.2: ICMP echo "
+    "request, id 1, seq 1, length 40",
+    "LLDP, length 110",
+    "IP this is not a packet",
+]
+_NOT_HOLES = [  # lines that may change how the common lines after them read
+    "IP 198.51.100.7.40000 > 203.0.113.5.80: Flags [S], seq 12345, win 64240, options [mss "
+    "1460,sackOK,eol], length 0",
+    "IP 198.51.100.7 > 203.0.113.5: GREv0, length 88: IP 198.18.0.1.5000 > 198.18.0.2.80: "
+    "Flags [S], seq 1, win 100, length 0",
+    "IP 198.51.100.7.40000 > 203.0.113.5.80: tcp 0",
+    "IP 198.51.100.7.68 > 255.255.255.255.67: BOOTP/DHCP, Request from 02:00:00:00:00:01, "
+    "length 300 &amp; <br> 08:00:00.000001 IP 198.51.100.7.40000 > 203.0.113.5.80: Flags [S], "
+    "seq 9, win 9, length 0",
+    "IP 198.51.100.7.68 > 255.255.255.255.67: BOOTP/DHCP, Request, length 300 =3D",
+    "IP 198.51.100.7.68 > 255.255.255.255.67: BOOTP/DHCP, Request, length 300 =",
+    "ARP, Request who-has 198.51.100.1 tell 198.51.100.2, length 28\n\t0x0000:  0001 0800",
+]
+
+
+def _with_other_lines(seed: int, every: int, others: list[str], stamp: str = "") -> list[str]:
+    """``tcpdump_lines`` (relative numbers) with one of ``others`` after every ``every``
+    lines, stamped with the time of the line before (or ``stamp``)."""
+    rng = random.Random(seed)
+    out = []
+    for k, line in enumerate(tcpdump_lines(seed, 200)):
+        out.append(line)
+        if k % every == every - 1:
+            for _ in range(rng.choice((1, 1, 1, 2))):  # now and then two in a row
+                out.append(f"{stamp or line[:15]} {rng.choice(others)}")
+    return out
+
+
+def _spy_across(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """What each ``TextReader._across`` call gave (True: the stretch was taken)."""
+    taken: list[bool] = []
+    across = tcpdump_text.TextReader._across
+
+    def spy(self: tcpdump_text.TextReader, *args: Any) -> Any:
+        done = yield from across(self, *args)
+        taken.append(done)
+        return done
+
+    monkeypatch.setattr(tcpdump_text.TextReader, "_across", spy)
+    return taken
+
+
+@pytest.mark.parametrize("every", [3, 25, 90])
+@pytest.mark.parametrize("block", [4096, 1 << 18])
+def test_common_lines_filled_across_other_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                every: int, block: int) -> None:
+    """Lines of other forms that cannot change how the common lines after them read (ARP,
+    ICMP, DNS, unreadable lines) do not end a run of common lines: the lines around them are
+    filled in one go, and everything reads as line by line."""
+    monkeypatch.setattr(tcpdump_text, "TABLE_BLOCK", block)
+    taken = _spy_across(monkeypatch)
+    path = tmp_path / "h.txt"
+    path.write_text("\n".join(_with_other_lines(every, every, _OTHER_LINES)) + "\n")
+    by_lines, table = same_every_way(path, monkeypatch)
+    assert by_lines == by_line_parser(path, monkeypatch)
+    records, stats, _error = by_lines
+    assert stats.skipped["other-protocol"] and stats.skipped["unparsed-line"]
+    assert True in taken
+    kept = sum(len(b.odd) for b in table.batches)
+    assert kept < len(records) // every + 50  # the common lines go in as columns
+
+
+@pytest.mark.parametrize("other", _NOT_HOLES)
+def test_lines_that_end_a_stretch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  other: str) -> None:
+    """TCP (outside or in a tunnel), lines a pasting repair changes, soft breaks and lines
+    continued by the next are not filled across, and read as line by line."""
+    path = tmp_path / "n.txt"
+    path.write_text("\n".join(_with_other_lines(5, 40, [other, *_OTHER_LINES[:2]])) + "\n")
+    by_lines, _table = same_every_way(path, monkeypatch)
+    assert by_lines == by_line_parser(path, monkeypatch)
+
+
+@pytest.mark.parametrize("stamp", ["25:13:20.000000", "20:13:20.000000", "08:00:01.0001",
+                                   " 00:00:00.000100", "2026-12-05 08:00:01.000000"])
+def test_other_lines_with_odd_stamps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     stamp: str) -> None:
+    """Other lines whose stamps are not usable, hours away, shaped otherwise or of another
+    kind are judged as line by line (their warnings in line order)."""
+    path = tmp_path / "s.txt"
+    lines = _with_other_lines(9, 30, _OTHER_LINES[:3])
+    lines[len(lines) // 2 :] = _with_other_lines(9, 30, _OTHER_LINES[:3], stamp)[
+        len(lines) // 2 :]
+    path.write_text("\n".join(lines) + "\n")
+    by_lines, _table = same_every_way(path, monkeypatch)
+    assert by_lines == by_line_parser(path, monkeypatch)
+    assert by_lines[1].warnings
+
+
+def test_other_lines_across_midnight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stretch that crosses midnight, other lines before and after it: the day moves on
+    once, at the right line."""
+    lines = _with_other_lines(4, 20, _OTHER_LINES[:2])
+    shift = (16 * 3600 - 500) * 10**6  # the text starts at 08:00 and lasts about 1,000 s
+    for k, line in enumerate(lines):
+        h, m, s = (int(x) for x in line[:8].split(":"))
+        us = ((h * 3600 + m * 60 + s) * 10**6 + int(line[9:15]) + shift) % (86400 * 10**6)
+        lines[k] = (f"{us // 3_600_000_000:02d}:{us // 60_000_000 % 60:02d}:"
+                    f"{us // 1_000_000 % 60:02d}.{us % 1_000_000:06d}{line[15:]}")
+    path = tmp_path / "d.txt"
+    path.write_text("\n".join(lines) + "\n")
+    (records, _stats, _error), _table = same_every_way(path, monkeypatch)
+    assert records[0].ts_ns < 86400 * 10**9 < records[-1].ts_ns
+    assert (records[-1].ts_ns - records[0].ts_ns) < 2000 * 10**9
+    assert by_line_parser(path, monkeypatch)[0] == records
+
+
+def test_paste_keeps_only_what_clean_leaves() -> None:
+    """``Paste.keeps`` says yes only for a line ``clean`` gives back unchanged, unwarned."""
+    lines = [*_OTHER_LINES, *_NOT_HOLES, "> 08:00:00.000000 ARP, length 28",
+             "08:00:00.000000 IP 1.2.3.4 > 5.6.7.8: ICMP **echo** request",
+             "08:00:00.000000 IP 1.2.3.4 > 5.6.7.8: ICMP echo `request`",
+             "08:00:00.000000 IP 1.2.3.4 > 5.6.7.8: ICMP echo &lt;request",
+             "08:00:00.000000 IP 1.2.3.4 > 5.6.7.8: ICMP echo <b>request</b>"]
+    for line in lines:
+        stats = CaptureStats(path="p", point="p")
+        paste = Paste(Warner(stats))
+        keeps = paste.keeps(line)
+        assert keeps == (paste.clean(line, 1) == [line] and not stats.warnings), line
+    assert sum(Paste(Warner(CaptureStats(path="p", point="p"))).keeps(x) for x in lines) > 5

@@ -22,21 +22,28 @@ tcpdump text") set ``stats.error`` and raise it, after the good records before t
 
 The file is read a block (BLOCK bytes of whole lines) at a time: one pattern (``text_fast``)
 cuts the block into lines and the fields of the common TCP and UDP forms, whose records are
-built directly and judged in bulk; every other line goes through the line-by-line path here.
+built directly and judged in bulk; every other line goes through the line-by-line path here
+(one that cannot change how the common lines after it read, ``text_holes``, in its place
+among them, without ending their run).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Generator, Iterable, Iterator
 from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
 
+import numpy as np
+
 from nettrail.analyze.flows import gc_paused
+from nettrail.capture import text_block
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_fast import OTHER, STAMP, Chunk, Row
 from nettrail.capture.text_fields import OtherProtocol, TextError
+from nettrail.capture.text_holes import Hole, Stretch, find_holes
 from nettrail.capture.text_link import LinkLine
 from nettrail.capture.text_parse import Body, parse_body
 from nettrail.capture.text_paste import Paste, Warner
@@ -148,7 +155,7 @@ class _FastPending:
         self.orig: list[str] | None = None  # a rewritten row's original lines
 
 
-def _keep_held(rows_of: dict[int, Any], held: list[PacketRecord | Chunk | None]) -> None:
+def _keep_held(rows_of: dict[int, Any], held: list[object]) -> None:
     """Forget the rows of records no longer held (changed by judging, or given out)."""
     keep = {id(rec) for rec in held if rec is not None}
     for key in [k for k in rows_of if k not in keep]:
@@ -190,6 +197,8 @@ class TextReader:
         """Records made from a chunk's row, by identity, while they are judged: into a table,
         one given out as it was made goes in as that row's columns (``fill``)."""
         self.block_size = BLOCK
+        self.preparsed: tuple[str, Body | OtherProtocol | TextError] | None = None
+        """The body of the next hole the reader reads (``_across``) and what parsing it gave."""
 
     def records(self) -> Iterator[PacketRecord]:
         """The file's packets in line order; raises CaptureError on a fatal fault at its end.
@@ -201,7 +210,7 @@ class TextReader:
         """
         try:
             for item in self._records():
-                if isinstance(item, Chunk):
+                if isinstance(item, (Chunk, Stretch)):
                     yield from self._bulk(item.records())
                 else:
                     yield from self._judged(item)
@@ -214,7 +223,7 @@ class TextReader:
         """``records()`` into ``sink``: the lines of a run of common ones that ``_bulk`` gives
         out without judging them one by one go in as columns, every other packet as its
         record. Raises CaptureError on a fatal fault, after the packets before it."""
-        rows_of, made = self.rows_of, self._from_row
+        rows_of = self.rows_of
 
         def add(rec: PacketRecord) -> None:
             at = rows_of.pop(id(rec), None)  # (the entry holds rec: its id is not reused)
@@ -229,28 +238,12 @@ class TextReader:
             for item in self._records():
                 if len(rows_of) > 8:  # only records still held (or this one) come out later
                     _keep_held(rows_of, [self.held, *self.delta_held, item])
-                if not isinstance(item, Chunk):
-                    for rec in self._judged(item):
-                        add(rec)
+                if isinstance(item, Chunk):
+                    item = Stretch(item, [])
+                if isinstance(item, Stretch):
+                    self._given(item, add, sink)
                     continue
-                n = len(item)
-                if n >= 3 and self.clock.mode not in _DELTA_MODES \
-                        and item.span() <= MANGLED_JUMP_NS:
-                    first = [*self._judged(made(item, 0, item.record(0))),
-                             *self._judged(item.record(1))]
-                    if not self.shapes:
-                        for rec in first:
-                            add(rec)
-                        sink.add_chunk(item, 1, n - 1)
-                        self.prev = item.record(n - 2)
-                        self.held = made(item, n - 1, item.record(n - 1))
-                        continue
-                    recs = first + [out for i, rec in enumerate(item.records(2), 2)
-                                    for out in self._judged(made(item, i, rec))]
-                else:
-                    recs = [out for i, rec in enumerate(item.records())
-                            for out in self._judged(made(item, i, rec))]
-                for rec in recs:
+                for rec in self._judged(item):
                     add(rec)
         except CaptureError:
             for rec in self._close():
@@ -260,6 +253,46 @@ class TextReader:
         for rec in self._close():
             add(rec)
         sink.flush()
+
+    def _given(self, item: Stretch, add: Callable[[PacketRecord], None], sink: TextSink
+               ) -> None:
+        """The packets of ``item`` into ``sink`` (``add`` for one), judged as ``_judged`` would
+        one by one; when their times lie within MANGLED_JUMP_NS of each other and no odd stamp
+        is waiting, every one but the last is fine once the next is known: the lines go in as
+        columns, without a record each."""
+        chunk, pieces = item.chunk, item.pieces()
+        if len(item) >= 3 and self.clock.mode not in _DELTA_MODES \
+                and item.span() <= MANGLED_JUMP_NS:
+            first = [*self._judged(self._piece_record(chunk, _first(pieces, True), True)),
+                     *self._judged(self._piece_record(chunk, _first(pieces, False), False))]
+            if not self.shapes:
+                for rec in first:
+                    add(rec)
+                last = _last(pieces)
+                self.prev = self._piece_record(chunk, _last(pieces, False), False)
+                self.held = self._piece_record(chunk, last, True)
+                for piece in pieces:
+                    if isinstance(piece, list):
+                        sink.add_chunk(chunk, piece[0], piece[1])
+                    else:
+                        add(piece)
+                return
+            _first(pieces, True)  # judged above
+            recs = first
+        else:
+            recs = []
+        while pieces:
+            recs += self._judged(self._piece_record(chunk, _first(pieces, True), True))
+        for rec in recs:
+            add(rec)
+
+    def _piece_record(self, chunk: Chunk, at: int | PacketRecord, made: bool) -> PacketRecord:
+        """The record of line ``at`` of ``chunk`` (``made``: noted as made from its row), or
+        a hole's record."""
+        if isinstance(at, int):
+            rec = chunk.record(at)
+            return self._from_row(chunk, at, rec) if made else rec
+        return at
 
     def _judged(self, rec: PacketRecord) -> Iterator[PacketRecord]:
         """The records that can be given out once ``rec`` is known (held back: ``rec``)."""
@@ -367,7 +400,7 @@ class TextReader:
         odd = self.shapes.get(rec.frame)
         return odd[0] if odd is not None else self.usual_shape
 
-    def _records(self) -> Iterator[PacketRecord | Chunk]:
+    def _records(self) -> Iterator[PacketRecord | Chunk | Stretch]:
         """The file's packets in line order, times as printed: one record, or a list of the
         records of common lines in a row."""
         self.stats.format = FORMAT
@@ -417,7 +450,7 @@ class TextReader:
         if self.stats.packets == 0:
             self.stats.warnings.append(f"{self.path}: no IP or ARP packets in this text")
 
-    def _block(self, block: bytes) -> Iterator[PacketRecord | Chunk]:
+    def _block(self, block: bytes) -> Iterator[PacketRecord | Chunk | Stretch]:
         """The packets of whole lines; a line that is binary data ends the file there."""
         if b"\0" in block or not (block.isascii() or _utf8(block)):
             bad = _bad_line(block)
@@ -438,12 +471,19 @@ class TextReader:
         self.block, self.block_lines = block, None
         stamps = list(map(_STAMP, rows))  # empty: not the common form
         i, n = 0, len(rows)
+        across = self.fast.by_fields and self.at is None
         while i < n:
             if stamps[i] and self.timed is not False and self.paste.carry is None:
                 try:
                     j = stamps.index(b"", i)
                 except ValueError:
                     j = n
+                if across and j < n:
+                    end, holes = find_holes(rows, stamps, j, self.fast, self.paste)
+                    if holes and end - i - len(holes) > text_block.MIN_LINES and (
+                            yield from self._across(rows, i, end, holes, first)):
+                        i = end
+                        continue
                 yield from self._run(rows, i, j, first)
                 i = j
             else:  # another form, or a common one the general path reads here
@@ -495,6 +535,48 @@ class TextReader:
         if last in self.orig:
             self.fast_pending.orig = self._orig_lines(last)
 
+    def _across(self, rows: list[Row], i: int, end: int, holes: list[Hole], first: int
+                ) -> Generator[PacketRecord | Chunk | Stretch, None, bool]:
+        """Rows ``i`` to ``end`` of a block (after line ``first``): common lines with
+        ``holes`` among them (``text_holes``), read as ``_run`` and ``_other`` would read them
+        in turn, but the common lines filled in one go: the lines before the first hole, then
+        the rest as a Stretch. False (nothing read but the packet before them) when they are
+        not taken as a whole."""
+        rec = self._take()
+        if rec is not None:
+            yield rec
+        self.timed = True
+        clock = self.clock
+        if clock.mode != "tod" or clock.last_tod < 0:
+            return False
+        skip = {hole.row for hole in holes}
+        common = [k for k in range(i, end - 1) if k not in skip]  # the last waits, as in _run
+        chunk = Chunk(self.fast)
+        if not text_block.fill_block(self.fast, [rows[k] for k in common], first, chunk):
+            return False
+        assert chunk.block is not None
+        chunk.block[1][:] = np.asarray(common, np.int64) + (first + 1)
+        self.stats.packets += len(common)
+        cuts = [bisect_left(common, hole.row) for hole in holes]
+        head, rest = chunk.parts(((0, cuts[0]), (cuts[0], len(common))))
+        yield head  # judged before the holes are read (their warnings come after)
+        ts, day = chunk.block[0], clock.day_ns
+        last_tod, last_ns = clock.last_tod, clock.last_ns
+        found, after = [], 0
+        for hole, cut in zip(holes, cuts, strict=True):
+            if cut != after:  # the clock as the line before left it
+                clock.last_ns, after = int(ts[cut - 1]), cut
+                clock.last_tod = clock.last_ns - day
+            self.pending = _Pending(first + hole.row + 1, hole.stamp, hole.body)
+            self.preparsed = (hole.body, hole.outcome)
+            rec = self._take()
+            if rec is not None:
+                found.append((cut - cuts[0], rec))
+        clock.last_tod, clock.last_ns = last_tod, last_ns
+        yield Stretch(rest, found)
+        self.fast_pending = _FastPending(self._lineno(first, end - 1), rows[end - 1], end - 1)
+        return True
+
     def _lineno(self, first: int, index: int) -> int:
         """The number of the (first) line of row ``index`` of the block after line
         ``first``."""
@@ -505,9 +587,7 @@ class TextReader:
         at = self.at
         if at is None:
             return out
-        if out.block is not None:  # filled a field at a time: numpy is loaded
-            import numpy as np
-
+        if out.block is not None:  # filled a field at a time
             line = out.block[1]
             line[:] = np.asarray(at, np.int64)[line - first - 1] + first + 1
         else:
@@ -728,7 +808,7 @@ class TextReader:
 
     def _parse(self, p: _Pending) -> PacketRecord | None:
         try:
-            body = parse_body(" ".join(p.parts)) if not p.wrapped else self._unwrap(p)
+            body = self._body(" ".join(p.parts)) if not p.wrapped else self._unwrap(p)
         except OtherProtocol as other:
             self.stats.skipped["other-protocol"] += 1
             if other.name not in self.others:
@@ -761,6 +841,15 @@ class TextReader:
             body.wire_len, headers, inner, body.vni, time_ok=time_ok,
         )
 
+    def _body(self, text: str) -> Body:
+        """``parse_body(text)``, or what it gave when the line was found to be a hole."""
+        pre, self.preparsed = self.preparsed, None
+        if pre is None or pre[0] != text:
+            return parse_body(text)
+        if isinstance(pre[1], Exception):
+            raise pre[1]
+        return pre[1]
+
     def _unwrap(self, p: _Pending) -> Body:
         """The body of a packet with a wrapped line: joined without a space where the break
         splits a word or a number (``wi`` / ``n 502``), with one elsewhere (``ack 1,`` / ``win
@@ -791,6 +880,39 @@ class TextReader:
             if tcp.flags & SYN and tcp.seq is not None:
                 self.seq.syn(h.ip.src, tcp.sport, h.ip.dst, tcp.dport, tcp.seq)
         return h
+
+
+def _first(pieces: list[list[int] | PacketRecord], take: bool = True) -> int | PacketRecord:
+    """The first line (its number in the chunk) or hole of a Stretch's ``pieces`` (``take``:
+    taken off them)."""
+    piece = pieces[0]
+    if not isinstance(piece, list):
+        if take:
+            del pieces[0]
+        return piece
+    at = piece[0]
+    if take:
+        if piece[1] - at == 1:
+            del pieces[0]
+        else:
+            piece[0] += 1
+    return at
+
+
+def _last(pieces: list[list[int] | PacketRecord], take: bool = True) -> int | PacketRecord:
+    """The last line or hole of a Stretch's ``pieces`` (``take``: taken off them)."""
+    piece = pieces[-1]
+    if not isinstance(piece, list):
+        if take:
+            pieces.pop()
+        return piece
+    at = piece[1] - 1
+    if take:
+        if at == piece[0]:
+            pieces.pop()
+        else:
+            piece[1] = at
+    return at
 
 
 def read_text(

@@ -183,6 +183,24 @@ class Chunk:
                 fields = tuple(f[start:end] for f in fields)
         return self.fast.records(zip(*fields, strict=True), self.opts, start)
 
+    def parts(self, bounds: Iterable[tuple[int, int]]) -> list[Chunk]:
+        """Lines ``start`` to ``end`` of a chunk filled a field at a time, for each pair of
+        ``bounds`` (in line order, apart), as chunks of their own (their fields are views of
+        this one's)."""
+        assert self.block is not None
+        opts = sorted(self.opts.items())
+        k, out = 0, []
+        for start, end in bounds:
+            part = Chunk(self.fast)
+            part.block = tuple(f[start:end] for f in self.block)
+            while k < len(opts) and opts[k][0] < start:
+                k += 1
+            while k < len(opts) and opts[k][0] < end:
+                part.opts[opts[k][0] - start] = opts[k][1]
+                k += 1
+            out.append(part)
+        return out
+
     def lists(self) -> tuple[list[int], ...]:
         """The twelve field lists (the fields of ``block`` moved into them first)."""
         if self.block is not None:

@@ -106,11 +106,28 @@ class Paste:
         return out
 
     def markdown(self, line: str, lineno: int) -> str:
-        """``line`` without markdown: code fences (alone or glued to a packet), inline code
-        marks, ``*bold*`` and ``**bold**``."""
-        text = _FENCE.sub("", line)
-        if "*" in text and text.count("*") >= 2:
-            text = _BOLD.sub(r"\1", text)
+        """``line`` without markdown (``unmarked``), with a warning when it had some."""
+        text = unmarked(line)
         if text != line:
             self.warner.warn("markdown", lineno, "markdown marks removed")
         return text
+
+    def keeps(self, line: str) -> bool:
+        """Whether ``clean`` gives ``line`` back as it is (no repair, no warning), as the file
+        stands now: nothing to decode, no markdown, HTML or quote mark."""
+        if "=" in line and (self.qp or "=3D" in line) and _QP_CODE.search(line):
+            return False
+        if ("`" in line or "*" in line) and unmarked(line) != line:
+            return False
+        if ("<" in line and _TAG.search(line)) or ("&" in line and _ENTITY.search(line)):
+            return False
+        return line[:1] != ">" and _QUOTE.match(line) is None
+
+
+def unmarked(line: str) -> str:
+    """``line`` without markdown: code fences (alone or glued to a packet), inline code marks,
+    ``*bold*`` and ``**bold**``."""
+    text = _FENCE.sub("", line)
+    if "*" in text and text.count("*") >= 2:
+        text = _BOLD.sub(r"\1", text)
+    return text

@@ -124,6 +124,9 @@ class TextSink:
         self.rows = 0
         self.loose = 0
         """Rows at the end that keep their records, not yet in ``pieces``."""
+        self.lines: tuple[Chunk, int, int, int] | None = None
+        """Lines at the end given as columns, not yet in ``pieces``: of a chunk, from, to, and
+        the row the first one is."""
         self.odd: dict[int, PacketRecord] = {}
         self.opts: dict[int, TCPOptions] = {}
         self.pair_values = np.zeros((0, 7), np.int64)
@@ -133,6 +136,7 @@ class TextSink:
 
     def add_record(self, rec: PacketRecord) -> None:
         """A packet that keeps its record."""
+        self._close_lines()
         self.odd[self.rows] = lean(rec)
         self.rows += 1
         self.loose += 1
@@ -140,16 +144,30 @@ class TextSink:
             self.flush()
 
     def add_chunk(self, chunk: Chunk, start: int, end: int) -> None:
-        """Lines ``start`` to ``end`` of ``chunk``, as columns."""
-        self._close_loose()
-        at = self.rows - start
+        """Lines ``start`` to ``end`` of ``chunk``, as columns (lines that follow the ones
+        added last, of the same chunk, join them in one piece)."""
+        lines = self.lines
+        if lines is not None and lines[0] is chunk and lines[2] == start:
+            self.lines = (chunk, lines[1], end, lines[3])
+        else:
+            self._close_lines()
+            self._close_loose()
+            self.lines = (chunk, start, end, self.rows)
+        self.rows += end - start
+        if self.rows >= BATCH_ROWS:
+            self.flush()
+
+    def _close_lines(self) -> None:
+        """The lines added last as a piece."""
+        if self.lines is None:
+            return
+        chunk, start, end, row = self.lines
+        self.lines = None
+        at = row - start
         for i, options in chunk.opts.items():
             if start <= i < end:
                 self.opts[at + i] = options
         self.pieces.append(chunk.fields(start, end))
-        self.rows += end - start
-        if self.rows >= BATCH_ROWS:
-            self.flush()
 
     def _close_loose(self) -> None:
         """The loose rows as a piece (every field -1: their records say it all)."""
@@ -162,6 +180,7 @@ class TextSink:
         n = self.rows
         if n == 0:
             return
+        self._close_lines()
         self._close_loose()
         ts, line, pair, col, flags, seq, ack, win, plen, wire, tsv, ecr = (
             np.concatenate([p[k] for p in self.pieces]) for k in range(len(_FIELDS)))

@@ -1,0 +1,158 @@
+"""Lines of other forms among the common ones that the common lines can be filled across.
+
+tcpdump's print of real traffic has lines the common form does not take (ARP, ICMP, DNS with
+``<BAD PTR>``, NTP...) every few dozen lines. Each one used to end a run of common lines, and
+runs that short are filled line by line. A line that cannot change how the common lines after
+it read (a *hole*) lets the reader fill the common lines around it in one go and read the hole
+itself by the general path, in line order (``TextReader._across``).
+
+A hole is a packet line that:
+- starts with a time of day shaped as the common lines' (``HH:MM:SS.ffffff``), a usable one
+  within 12 hours of the lines next to it: the clock reads it without moving the day;
+- is not TCP, outside or inside a tunnel: the relative-sequence bookkeeping never sees it;
+- needs no pasting repair (``Paste.keeps``) and does not end in a soft break or CR: it is one
+  packet on one line, and changes nothing the reader keeps of the file's pasting.
+
+Its body is parsed here, once; the reader uses that outcome when it reads the line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from nettrail.capture.text_fast import OTHER, Chunk, FastLine, Row
+from nettrail.capture.text_fields import OtherProtocol, TextError
+from nettrail.capture.text_parse import Body, parse_body
+from nettrail.capture.text_paste import Paste
+from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS, TIMESTAMP, Stamp, read_stamp
+from nettrail.model.packet import PacketRecord, TCPHeader
+
+_SHAPE = (2, 6)
+"""The stamp shape of the common form: two digits of hour, six of fraction."""
+
+
+class Hole(NamedTuple):
+    """A line of another form among common ones: its row in the block, its stamp (a time of
+    day), the text after it and what parsing that gave (a Body, or the error it raised)."""
+
+    row: int
+    stamp: Stamp
+    body: str
+    outcome: Body | OtherProtocol | TextError
+
+
+def find_holes(rows: Sequence[Row], stamps: list[bytes], start: int, fast: FastLine,
+               paste: Paste) -> tuple[int, list[Hole]]:
+    """From row ``start`` of a block (the first row after a run of common ones that is not of
+    the common form): the row where a stretch of common rows with holes among them ends, and
+    the holes. ``stamps[k]`` is empty for a row not of the common form. The stretch ends
+    before the first row that is not a hole, and always with a common row."""
+    n = len(rows)
+    end, holes = start, list[Hole]()
+    k = start
+    while k < n and not stamps[k]:
+        before = _tod(fast, rows[k - 1])
+        found = []
+        while k < n and not stamps[k]:
+            hole = _hole(k, rows[k][OTHER], paste)
+            if hole is None or before < 0 or abs(hole.stamp.ns - before) > HALF_DAY_NS:
+                return end, holes
+            found.append(hole)
+            before = hole.stamp.ns
+            k += 1
+        if k == n:
+            return end, holes
+        after = _tod(fast, rows[k])
+        if after < 0 or abs(after - before) > HALF_DAY_NS:
+            return end, holes
+        holes += found
+        try:
+            end = stamps.index(b"", k)
+        except ValueError:
+            end = n
+        k = end
+    return end, holes
+
+
+def _tod(fast: FastLine, row: Row) -> int:
+    """The time of day of a common row in ns (-1: not a usable time of day)."""
+    sec = fast.seconds.get(row[0])
+    if sec is None:
+        sec = fast._second(row[0])
+    if not 0 <= sec < DAY_NS:
+        return -1
+    return sec + int(row[1]) * 1000
+
+
+def _hole(row: int, raw: bytes, paste: Paste) -> Hole | None:
+    """Line ``raw`` as a hole, if it is one (see the module's docstring)."""
+    text = raw.decode()
+    if text[-1:] in ("=", "\r", "") or not paste.keeps(text):
+        return None
+    m = TIMESTAMP.match(text)
+    if m is None:
+        return None
+    stamp = read_stamp(m)
+    if stamp.kind != "tod" or stamp.invalid or stamp.indented or stamp.shape != _SHAPE:
+        return None
+    body = text[m.end() :]
+    outcome: Body | OtherProtocol | TextError
+    try:
+        outcome = parse_body(body)
+    except (OtherProtocol, TextError) as exc:
+        outcome = exc
+    else:
+        inner = outcome.inner
+        if isinstance(outcome.headers.l4, TCPHeader) or (
+                inner is not None and isinstance(inner.l4, TCPHeader)):
+            return None
+    return Hole(row, stamp, body, outcome)
+
+
+class Stretch:
+    """Common lines with the records of holes among them, in line order: each hole's record
+    with the line of ``chunk`` it comes before (``len(chunk)``: after the last)."""
+
+    __slots__ = ("chunk", "holes")
+
+    def __init__(self, chunk: Chunk, holes: list[tuple[int, PacketRecord]]) -> None:
+        self.chunk = chunk
+        self.holes = holes
+
+    def __len__(self) -> int:
+        return len(self.chunk) + len(self.holes)
+
+    def span(self) -> int:
+        """The time from the earliest packet to the latest."""
+        if not self.holes:
+            return self.chunk.span()
+        times = [rec.ts_ns for _, rec in self.holes]
+        if len(self.chunk):
+            ts = self.chunk.fields(0, len(self.chunk))[0]
+            times += (int(ts.min()), int(ts.max()))
+        return max(times) - min(times)
+
+    def pieces(self) -> list[list[int] | PacketRecord]:
+        """The stretch in line order: runs of lines of ``chunk`` as ``[from, to]``, and the
+        holes' records."""
+        out: list[list[int] | PacketRecord] = []
+        at = 0
+        for cut, rec in self.holes:
+            if cut > at:
+                out.append([at, cut])
+                at = cut
+            out.append(rec)
+        if len(self.chunk) > at:
+            out.append([at, len(self.chunk)])
+        return out
+
+    def records(self) -> list[PacketRecord]:
+        """The records of the stretch, in line order."""
+        out: list[PacketRecord] = []
+        for piece in self.pieces():
+            if isinstance(piece, list):
+                out += self.chunk.records(piece[0], piece[1])
+            else:
+                out.append(piece)
+        return out
