@@ -199,6 +199,8 @@ class TextReader:
         self.block_size = BLOCK
         self.preparsed: tuple[str, Body | OtherProtocol | TextError] | None = None
         """The body of the next hole the reader reads (``_across``) and what parsing it gave."""
+        self.bodies: dict[str, Body | OtherProtocol | TextError] = {}
+        """What parsing gave for the bodies of holes (``text_holes.find_holes``)."""
 
     def records(self) -> Iterator[PacketRecord]:
         """The file's packets in line order; raises CaptureError on a fatal fault at its end.
@@ -479,7 +481,8 @@ class TextReader:
                 except ValueError:
                     j = n
                 if across and j < n:
-                    end, holes = find_holes(rows, stamps, j, self.fast, self.paste)
+                    end, holes = find_holes(rows, stamps, j, self.fast, self.paste,
+                                            self.bodies)
                     if holes and end - i - len(holes) > text_block.MIN_LINES and (
                             yield from self._across(rows, i, end, holes, first)):
                         i = end
@@ -846,8 +849,8 @@ class TextReader:
         pre, self.preparsed = self.preparsed, None
         if pre is None or pre[0] != text:
             return parse_body(text)
-        if isinstance(pre[1], Exception):
-            raise pre[1]
+        if isinstance(pre[1], Exception):  # a new one: a raise adds to its traceback
+            raise type(pre[1])(*pre[1].args)
         return pre[1]
 
     def _unwrap(self, p: _Pending) -> Body:

@@ -18,6 +18,7 @@ Its body is parsed here, once; the reader uses that outcome when it reads the li
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -25,11 +26,16 @@ from nettrail.capture.text_fast import OTHER, Chunk, FastLine, Row
 from nettrail.capture.text_fields import OtherProtocol, TextError
 from nettrail.capture.text_parse import Body, parse_body
 from nettrail.capture.text_paste import Paste
-from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS, TIMESTAMP, Stamp, read_stamp
+from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS, Stamp
 from nettrail.model.packet import PacketRecord, TCPHeader
 
 _SHAPE = (2, 6)
 """The stamp shape of the common form: two digits of hour, six of fraction."""
+_TOD = re.compile(r"\d\d:\d\d:\d\d\.\d{6} (?=\S)", re.ASCII)
+_STAMPED = 16
+"""Where a line stamped so goes on (its stamp and one space)."""
+Outcome = Body | OtherProtocol | TextError
+"""What parsing a body gave: its headers, or the error it raised."""
 
 
 class Hole(NamedTuple):
@@ -39,15 +45,21 @@ class Hole(NamedTuple):
     row: int
     stamp: Stamp
     body: str
-    outcome: Body | OtherProtocol | TextError
+    outcome: Outcome
+
+
+BODIES = 4096
+"""Bodies whose parse a reader keeps (``find_holes``' ``bodies``): other lines repeat (ARP
+requests, ICMP, NTP), most of them close together."""
 
 
 def find_holes(rows: Sequence[Row], stamps: list[bytes], start: int, fast: FastLine,
-               paste: Paste) -> tuple[int, list[Hole]]:
+               paste: Paste, bodies: dict[str, Outcome]) -> tuple[int, list[Hole]]:
     """From row ``start`` of a block (the first row after a run of common ones that is not of
     the common form): the row where a stretch of common rows with holes among them ends, and
     the holes. ``stamps[k]`` is empty for a row not of the common form. The stretch ends
-    before the first row that is not a hole, and always with a common row."""
+    before the first row that is not a hole, and always with a common row. ``bodies``: what
+    parsing gave for bodies seen before (filled here)."""
     n = len(rows)
     end, holes = start, list[Hole]()
     k = start
@@ -55,7 +67,7 @@ def find_holes(rows: Sequence[Row], stamps: list[bytes], start: int, fast: FastL
         before = _tod(fast, rows[k - 1])
         found = []
         while k < n and not stamps[k]:
-            hole = _hole(k, rows[k][OTHER], paste)
+            hole = _hole(k, rows[k][OTHER], fast, paste, bodies)
             if hole is None or before < 0 or abs(hole.stamp.ns - before) > HALF_DAY_NS:
                 return end, holes
             found.append(hole)
@@ -85,29 +97,45 @@ def _tod(fast: FastLine, row: Row) -> int:
     return sec + int(row[1]) * 1000
 
 
-def _hole(row: int, raw: bytes, paste: Paste) -> Hole | None:
+def _hole(row: int, raw: bytes, fast: FastLine, paste: Paste, bodies: dict[str, Outcome]
+          ) -> Hole | None:
     """Line ``raw`` as a hole, if it is one (see the module's docstring)."""
     text = raw.decode()
     if text[-1:] in ("=", "\r", "") or not paste.keeps(text):
         return None
-    m = TIMESTAMP.match(text)
-    if m is None:
+    stamp = _stamp(text, fast)
+    if stamp is None:
         return None
-    stamp = read_stamp(m)
-    if stamp.kind != "tod" or stamp.invalid or stamp.indented or stamp.shape != _SHAPE:
-        return None
-    body = text[m.end() :]
-    outcome: Body | OtherProtocol | TextError
-    try:
-        outcome = parse_body(body)
-    except (OtherProtocol, TextError) as exc:
-        outcome = exc
-    else:
+    body = text[_STAMPED:]
+    outcome = bodies.get(body)
+    if outcome is None:
+        try:
+            outcome = parse_body(body)
+        except (OtherProtocol, TextError) as exc:
+            outcome = exc
+        if len(bodies) >= BODIES:
+            bodies.clear()
+        bodies[body] = outcome
+    if isinstance(outcome, Body):
         inner = outcome.inner
         if isinstance(outcome.headers.l4, TCPHeader) or (
                 inner is not None and isinstance(inner.l4, TCPHeader)):
             return None
     return Hole(row, stamp, body, outcome)
+
+
+def _stamp(text: str, fast: FastLine) -> Stamp | None:
+    """The stamp of a line that starts with a usable time of day shaped as the common lines'
+    and one space (what ``read_stamp`` gives for it), else None."""
+    if _TOD.match(text) is None or text.startswith("(invalid", _STAMPED):
+        return None
+    seconds = text[:8].encode()
+    sec = fast.seconds.get(seconds)
+    if sec is None:
+        sec = fast._second(seconds)
+    if not 0 <= sec < DAY_NS:
+        return None
+    return Stamp("tod", sec + int(text[9:15]) * 1000, False, False, _SHAPE)
 
 
 class Stretch:
