@@ -4,8 +4,10 @@ Usage: ``python bench/bench_tcpdump_text.py [--packets N] [--runs 3] [--dir benc
 
 Writes pcaps of several traffic mixes once (``bench/gen_capture.py``'s mix; bulk transfers with
 full-size segments; many short connections; the mix with 10% UDP, DNS and other datagrams; the
-mix as a Linux cooked ``-i any`` capture), prints them with ``tcpdump -n -r`` (also ``-tttt``,
-``-tt``, ``-v``, ``-e`` and ``-e -v`` for the mix, ``-e`` for the cooked capture; and every
+mix as a Linux cooked ``-i any`` capture; the short connections with a packet of another form,
+ARP, ICMP, NTP or a datagram to port 53 that is not DNS, after every 60th), prints them with
+``tcpdump -n -r`` (also ``-tttt``, ``-tt``, ``-v``, ``-e`` and ``-e -v`` for the mix, ``-e``
+for the cooked capture; and every
 ``.out`` of tcpdump's test suite concatenated, ``TCPDUMP_TESTS``, with no peer), then times,
 on one core (``taskset -c 0``), alternating, best of ``--runs``: nettrail reading each text
 into a packet table and to PacketRecords (CPU time of the read, in a child process;
@@ -149,6 +151,48 @@ def with_udp(src: Path, out: Path) -> None:
     write_pcap(out, iter(frames), len(frames))
 
 
+def _arp(rng: random.Random) -> bytes:
+    """An ARP request for a host of 198.18.0.0/24."""
+    sender, target = bytes([198, 18, 0, rng.randrange(1, 255)]), bytes([198, 18, 0, 1])
+    arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, b"\x02\x00\x00\x00\x00\x02",
+                      sender, b"\x00" * 6, target)
+    return b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x02\x08\x06" + arp
+
+
+def _icmp_echo(rng: random.Random, seq: int) -> bytes:
+    """An ICMP echo request from a host of 198.18.0.0/16 to 203.0.113.1."""
+    src = bytes([198, 18, rng.randrange(256), rng.randrange(1, 255)])
+    icmp = struct.pack("!BBHHH", 8, 0, 0, 7, seq % 65536) + bytes(56)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 1, 0x4000, 64, 1, 0, src,
+                     bytes([203, 0, 113, 1]))
+    return b"\x02\x00\x00\x01\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00" + ip + icmp
+
+
+def with_others(src: Path, out: Path) -> None:
+    """``src`` with a packet of another form after every 60th: an ARP request, an ICMP echo
+    request, NTP, or a datagram to port 53 that is not DNS (tcpdump prints it as mangled
+    DNS, often with ``<``, ``&`` or ``=``)."""
+    rng = random.Random(4)
+    frames = []
+    for i, (_head, frame) in enumerate(_records(src)):
+        frames.append(frame)
+        if i % 60 != 59:
+            continue
+        kind = i // 60 % 4
+        client = bytes([198, 18, rng.randrange(256), rng.randrange(1, 255)])
+        if kind == 0:
+            frames.append(_arp(rng))
+        elif kind == 1:
+            frames.append(_icmp_echo(rng, i))
+        elif kind == 2:
+            ntp = bytes([0x23]) + bytes(47)
+            frames.append(_udp(client, bytes([203, 0, 113, 5]), 123, 123, ntp))
+        else:
+            frames.append(_udp(client, bytes([203, 0, 113, 53]), rng.randrange(32768, 61000),
+                               53, rng.randbytes(rng.randrange(20, 200))))
+    write_pcap(out, iter(frames), len(frames))
+
+
 def cooked(src: Path, out: Path) -> None:
     """``src`` as a Linux cooked (SLL2) capture of eth0, as ``tcpdump -i any`` writes."""
     with open(out, "wb") as f:
@@ -173,7 +217,7 @@ def make_data(data: Path, packets: int) -> list[tuple[str, Path, Path]]:
     """(name, text, pcap) of every mix, made when missing."""
     data.mkdir(parents=True, exist_ok=True)
     pcaps = {name: data / f"text-{name}-{packets}.pcap" for name in ("mix", "bulk", "short",
-                                                                      "udp10", "any")}
+                                                                      "udp10", "any", "others")}
     if not pcaps["mix"].exists():
         generate(str(pcaps["mix"]), packets, 1)
     if not pcaps["bulk"].exists():
@@ -184,6 +228,8 @@ def make_data(data: Path, packets: int) -> list[tuple[str, Path, Path]]:
         with_udp(pcaps["mix"], pcaps["udp10"])
     if not pcaps["any"].exists():
         cooked(pcaps["mix"], pcaps["any"])
+    if not pcaps["others"].exists():
+        with_others(pcaps["short"], pcaps["others"])
     texts = [(name, [], pcap) for name, pcap in pcaps.items()]
     texts += [("mix -tttt", ["-tttt"], pcaps["mix"]), ("mix -tt", ["-tt"], pcaps["mix"]),
               ("mix -v", ["-v"], pcaps["mix"]), ("mix -e", ["-e"], pcaps["mix"]),

@@ -552,10 +552,12 @@ class TextReader:
         clock = self.clock
         if clock.mode != "tod" or clock.last_tod < 0:
             return False
-        skip = {hole.row for hole in holes}
-        common = [k for k in range(i, end - 1) if k not in skip]  # the last waits, as in _run
+        at = [hole.row for hole in holes]
+        starts, stops = [i, *(k + 1 for k in at)], [*at, end - 1]  # the last waits, as in _run
+        common = list(chain.from_iterable(map(range, starts, stops)))
         chunk = Chunk(self.fast)
-        if not text_block.fill_block(self.fast, [rows[k] for k in common], first, chunk):
+        if not text_block.fill_block(self.fast, list(chain.from_iterable(map(
+                rows.__getitem__, map(slice, starts, stops)))), first, chunk):
             return False
         assert chunk.block is not None
         chunk.block[1][:] = np.asarray(common, np.int64) + (first + 1)

@@ -163,10 +163,15 @@ class TextSink:
             return
         chunk, start, end, row = self.lines
         self.lines = None
-        at = row - start
-        for i, options in chunk.opts.items():
-            if start <= i < end:
-                self.opts[at + i] = options
+        at, opts = row - start, chunk.opts
+        if end - start < len(opts):  # a piece of a chunk with many options: its lines' own
+            for i in range(start, end):
+                if i in opts:
+                    self.opts[at + i] = opts[i]
+        else:
+            for i, options in opts.items():
+                if start <= i < end:
+                    self.opts[at + i] = options
         self.pieces.append(chunk.fields(start, end))
 
     def _close_loose(self) -> None:
