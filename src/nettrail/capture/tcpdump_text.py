@@ -43,7 +43,7 @@ from nettrail.capture import text_block
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_fast import OTHER, STAMP, Chunk, Row
 from nettrail.capture.text_fields import OtherProtocol, TextError
-from nettrail.capture.text_holes import Hole, Stretch, find_holes
+from nettrail.capture.text_holes import Hole, Outcome, Stretch, find_holes, parsed
 from nettrail.capture.text_link import LinkLine
 from nettrail.capture.text_parse import Body, parse_body
 from nettrail.capture.text_paste import Paste, Warner
@@ -197,10 +197,8 @@ class TextReader:
         """Records made from a chunk's row, by identity, while they are judged: into a table,
         one given out as it was made goes in as that row's columns (``fill``)."""
         self.block_size = BLOCK
-        self.preparsed: tuple[str, Body | OtherProtocol | TextError] | None = None
-        """The body of the next hole the reader reads (``_across``) and what parsing it gave."""
-        self.bodies: dict[str, Body | OtherProtocol | TextError] = {}
-        """What parsing gave for the bodies of holes (``text_holes.find_holes``)."""
+        self.bodies: dict[str, Outcome] = {}
+        """What parsing gave for recent bodies (``text_holes.parsed``)."""
 
     def records(self) -> Iterator[PacketRecord]:
         """The file's packets in line order; raises CaptureError on a fatal fault at its end.
@@ -573,7 +571,6 @@ class TextReader:
                 clock.last_ns, after = int(ts[cut - 1]), cut
                 clock.last_tod = clock.last_ns - day
             self.pending = _Pending(first + hole.row + 1, hole.stamp, hole.body)
-            self.preparsed = (hole.body, hole.outcome)
             rec = self._take()
             if rec is not None:
                 found.append((cut - cuts[0], rec))
@@ -847,13 +844,11 @@ class TextReader:
         )
 
     def _body(self, text: str) -> Body:
-        """``parse_body(text)``, or what it gave when the line was found to be a hole."""
-        pre, self.preparsed = self.preparsed, None
-        if pre is None or pre[0] != text:
-            return parse_body(text)
-        if isinstance(pre[1], Exception):  # a new one: a raise adds to its traceback
-            raise type(pre[1])(*pre[1].args)
-        return pre[1]
+        """``parse_body(text)``, kept for the next like it (``text_holes.parsed``)."""
+        outcome = parsed(self.bodies, text)
+        if isinstance(outcome, Exception):  # a new one: a raise adds to its traceback
+            raise type(outcome)(*outcome.args)
+        return outcome
 
     def _unwrap(self, p: _Pending) -> Body:
         """The body of a packet with a wrapped line: joined without a space where the break

@@ -13,7 +13,8 @@ A hole is a packet line that:
 - needs no pasting repair (``Paste.keeps``) and does not end in a soft break or CR: it is one
   packet on one line, and changes nothing the reader keeps of the file's pasting.
 
-Its body is parsed here, once; the reader uses that outcome when it reads the line.
+Its body is parsed here, once (``parsed``); the reader uses that outcome when it reads the
+line, and so for a line found not to be a hole.
 """
 
 from __future__ import annotations
@@ -40,17 +41,16 @@ Outcome = Body | OtherProtocol | TextError
 
 class Hole(NamedTuple):
     """A line of another form among common ones: its row in the block, its stamp (a time of
-    day), the text after it and what parsing that gave (a Body, or the error it raised)."""
+    day) and the text after it."""
 
     row: int
     stamp: Stamp
     body: str
-    outcome: Outcome
 
 
 BODIES = 4096
-"""Bodies whose parse a reader keeps (``find_holes``' ``bodies``): other lines repeat (ARP
-requests, ICMP, NTP), most of them close together."""
+"""Bodies whose parse a reader keeps (``parsed``): other lines repeat (ARP requests, ICMP,
+NTP), most of them close together, and a line found not to be a hole is read next."""
 
 
 def find_holes(rows: Sequence[Row], stamps: list[bytes], start: int, fast: FastLine,
@@ -107,6 +107,17 @@ def _hole(row: int, raw: bytes, fast: FastLine, paste: Paste, bodies: dict[str, 
     if stamp is None:
         return None
     body = text[_STAMPED:]
+    outcome = parsed(bodies, body)
+    if isinstance(outcome, Body):
+        inner = outcome.inner
+        if isinstance(outcome.headers.l4, TCPHeader) or (
+                inner is not None and isinstance(inner.l4, TCPHeader)):
+            return None
+    return Hole(row, stamp, body)
+
+
+def parsed(bodies: dict[str, Outcome], body: str) -> Outcome:
+    """What ``parse_body(body)`` gives (its error, if it raises one), kept in ``bodies``."""
     outcome = bodies.get(body)
     if outcome is None:
         try:
@@ -116,12 +127,7 @@ def _hole(row: int, raw: bytes, fast: FastLine, paste: Paste, bodies: dict[str, 
         if len(bodies) >= BODIES:
             bodies.clear()
         bodies[body] = outcome
-    if isinstance(outcome, Body):
-        inner = outcome.inner
-        if isinstance(outcome.headers.l4, TCPHeader) or (
-                inner is not None and isinstance(inner.l4, TCPHeader)):
-            return None
-    return Hole(row, stamp, body, outcome)
+    return outcome
 
 
 def _stamp(text: str, fast: FastLine) -> Stamp | None:
