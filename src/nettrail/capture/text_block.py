@@ -91,19 +91,17 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     new = np.flatnonzero(pid == _UNMADE)
     if len(new):  # new pairs: made once each, in line order, then their lines looked up again
         lines = new.tolist()
+        texts = list(map(addrs.__getitem__, lines))
         if udp_rows:
-            fast.make_pairs(dict.fromkeys((addrs[i], PROTO_TCP if flags_t[i] else PROTO_UDP)
-                                          for i in lines))
+            is_udp = list(map(not_, map(flags_t.__getitem__, lines)))  # indexes 0 or 1
+            fast.make_pairs(dict.fromkeys(zip(texts, map(_PROTOS.__getitem__, is_udp),
+                                              strict=True)))
+            pid[new] = np.fromiter(map(dict.get, map(fast.ends.__getitem__, is_udp), texts,
+                                       repeat(_UNMADE)), np.int64, len(lines))
         else:
-            fast.make_pairs(zip(dict.fromkeys(map(addrs.__getitem__, lines)),
-                                repeat(PROTO_TCP)))
-        tcp_get, udp_get = fast.ends[0].get, fast.ends[1].get
-        if udp_rows:
-            pid[new] = np.fromiter(((tcp_get if flags_t[i] else udp_get)(addrs[i], _UNMADE)
-                                    for i in lines), np.int64, len(lines))
-        else:
-            pid[new] = np.fromiter(map(tcp_get, map(addrs.__getitem__, lines), repeat(_UNMADE)),
-                                   np.int64, len(lines))
+            fast.make_pairs(zip(dict.fromkeys(texts), repeat(PROTO_TCP)))
+            pid[new] = np.fromiter(map(fast.ends[0].get, texts, repeat(_UNMADE)), np.int64,
+                                   len(lines))
         still = np.flatnonzero(pid == _UNMADE).tolist()  # a cache emptied on the way
         pid[still] = [_pair(fast, addrs[i], flags_t[i]) for i in still]
     if sec.min() < 0 or pid.min() < 0:
@@ -135,11 +133,15 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     iphdr = fast.per_pair()[pid, 0]
     if udp_rows:
         # the payload lengths in line order: a text read here may be cached for a later one
-        lengths = list(map(fast.numbers.get, udp_texts))
-        if None in lengths:
-            lengths = [_udp_len(fast, got, text, ip_hdr)
-                       for got, text, ip_hdr in zip(lengths, udp_texts, iphdr[udp_rows].tolist(),
-                                                 strict=True)]
+        # the payload lengths: looked up, and those the lookup misses read (``FastLine._udp``,
+        # which caches the plain form: a text read twice in a block reads the same)
+        lengths = np.fromiter(map(fast.numbers.get, udp_texts, repeat(-1)), np.int64,
+                              len(udp_rows))
+        miss = np.flatnonzero(lengths < 0)  # no UDP text is cached as -1 (only b"" is)
+        if len(miss):
+            at = miss.tolist()
+            lengths[miss] = np.fromiter(map(fast._udp, map(udp_texts.__getitem__, at),
+                                            iphdr[udp_rows][miss].tolist()), np.int64, len(at))
         plen[udp_rows] = lengths
         hdr[udp_rows] = 8
     clock = fast.clock
@@ -175,6 +177,8 @@ def _pids(fast: FastLine, addrs: tuple[bytes, ...], udp_rows: list[int]) -> Arr:
 
 _UNMADE = -2
 """An address pair not made yet (-1: made, not an address)."""
+_PROTOS = (PROTO_TCP, PROTO_UDP)
+"""The protocol of a line by whether it has no flags (UDP)."""
 _UNSEEN = -2
 """Seconds or flags not read yet (-1: seconds out of range, or no flags: UDP)."""
 
@@ -311,14 +315,6 @@ _SYN_ALL = re.compile(
 """Each line of options texts: the Linux SYN's numbers, or none (another form)."""
 _new: Any = tuple.__new__
 _OPTS, _SIZE = itemgetter(0), itemgetter(1)
-
-
-def _udp_len(fast: FastLine, got: int | None, text: bytes, iphdr: int) -> int:
-    """The payload length of a UDP line: ``got`` (looked up before), else looked up again
-    (a line before it may have cached the text since), else read."""
-    if got is None:
-        got = fast.numbers.get(text)
-    return got if got is not None else fast._udp(text, iphdr)
 
 
 def _second(fast: FastLine, stamp: bytes) -> int:

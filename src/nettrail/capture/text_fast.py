@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -32,7 +34,7 @@ from nettrail.capture.text_fields import (
     tcp_flags,
     tcp_header_len,
 )
-from nettrail.capture.text_parse import udp_len
+from nettrail.capture.text_parse import udp_text_len
 from nettrail.capture.text_replay import ConvBases
 from nettrail.capture.text_seq import SeqTracker
 from nettrail.capture.text_time import (
@@ -103,6 +105,8 @@ _NO_COLUMN = (None, None)
 _SYN_OPTS = re.compile(
     rb"mss (\d{1,10}),sackOK,TS val (\d{1,10}) ecr (\d{1,10}),nop,wscale (\d{1,10})\Z")
 _SMALL = 1 << 16
+_KEY = itemgetter(3)
+"""The connection key of an address pair (``_Ends``)."""
 _new: Any = tuple.__new__
 """Records are built with tuple.__new__ (what NamedTuple.__new__ does, minus a Python-level
 call), the fields after the ones given spelt out: they must stay the declared defaults."""
@@ -483,7 +487,7 @@ class FastLine:
 
     def _udp(self, text: bytes, iphdr: int) -> int:
         """The payload length of a UDP datagram, cached for the plain ``UDP, length N``."""
-        n = udp_len(text.decode(), None, iphdr)
+        n = udp_text_len(text, iphdr)
         if text[:12] == b"UDP, length " and len(self.numbers) < CACHE_LIMIT:
             self.numbers[text] = n
         return n
@@ -542,36 +546,46 @@ class FastLine:
         pairs, known, (tcp_cache, udp_cache) = self.pairs, self.addrs, self.ends
         v4 = self.v4_hosts if self.by_fields else None  # for the table's columns only
         v4_list = self.v4_host_list
-        keys, conn_ids, conv_keys = self._keys, self.conn_ids, self.conv_keys
-        add, add_row, add_key, add_ip = (pairs.append, self._rows.extend, keys.append,
-                                         self.ips.append)
-        quad = V4_HOST.match
+        conn_ids, conv_keys = self.conn_ids, self.conv_keys
+        add, add_row = pairs.append, self._rows.extend
+        known_get, conn_get, quad = known.get, conn_ids.get, V4_HOST.match
         for text, proto in items:
             cache = udp_cache if proto == PROTO_UDP else tcp_cache
             if text in cache:  # made as the other direction of one before
                 continue
-            keyword, _, pair = text.partition(b" ")
-            version = 6 if keyword == b"IP6" else 4
+            if text[2] == 32:  # b"IP "
+                version, keyword, pair = 4, b"IP", text[3:]
+            else:
+                keyword, _, pair = text.partition(b" ")
+                version = 6 if keyword == b"IP6" else 4
             src_t, _, dst_t = pair.partition(b" > ")
             src_h, _, sport = src_t.rpartition(b".")
             dst_h, _, dport = dst_t.rpartition(b".")
-            src = known.get(src_h, "")
+            src = known_get(src_h, "")
             if src == "":
                 host = src_h.decode()
                 if version == 4 and quad(host) is not None:  # a dotted quad: itself
-                    src = remember(known, src_h, host)
+                    if len(known) >= CACHE_LIMIT:  # remember(known, src_h, host), inline
+                        known.clear()
+                    known[src_h] = src = host
                     if v4 is not None:  # numbered for the table's columns
-                        remember(v4, host, len(v4_list))
+                        if len(v4) >= CACHE_LIMIT:
+                            v4.clear()
+                        v4[host] = len(v4_list)
                         v4_list.append(host)
                 else:
                     src = self._addr(src_h, version)
-            dst = known.get(dst_h, "")
+            dst = known_get(dst_h, "")
             if dst == "":
                 host = dst_h.decode()
                 if version == 4 and quad(host) is not None:
-                    dst = remember(known, dst_h, host)
+                    if len(known) >= CACHE_LIMIT:
+                        known.clear()
+                    known[dst_h] = dst = host
                     if v4 is not None:
-                        remember(v4, host, len(v4_list))
+                        if len(v4) >= CACHE_LIMIT:
+                            v4.clear()
+                        v4[host] = len(v4_list)
                         v4_list.append(host)
                 else:
                     dst = self._addr(dst_h, version)
@@ -586,23 +600,24 @@ class FastLine:
             src_v = v4.get(src, -1) if v4 is not None and version == 4 else -1
             dst_v = v4.get(dst, -1) if src_v >= 0 and v4 is not None else -1
             key, back = (src, sp, dst, dp), (dst, dp, src, sp)
-            both = key if key <= back else back
-            conn = conn_ids.get(both)
+            first = key <= back  # key is the conversation's first key (both, when equal)
+            both = key if first else back
+            conn = conn_get(both)
             if conn is None:
                 conn = conn_ids[both] = len(conv_keys)
                 conv_keys.append(both)
+            last = both == back
             cache[text] = len(pairs)
             add((proto, sp, dp, key, hdr))
-            add_ip(None)
-            add_key(key)
-            add_row((hdr, conn, both == key, both == back, proto, sp, dp, src_v, dst_v))
+            add_row((hdr, conn, first, last, proto, sp, dp, src_v, dst_v))
             back_t = keyword + b" " + dst_t + b" > " + src_t
             if back_t not in cache:
                 cache[back_t] = len(pairs)
                 add((proto, dp, sp, back, hdr))
-                add_ip(None)
-                add_key(back)
-                add_row((hdr, conn, both == back, both == key, proto, dp, sp, dst_v, src_v))
+                add_row((hdr, conn, last, first, proto, dp, sp, dst_v, src_v))
+        # the new pairs' keys, and their IP headers not made yet, all at once
+        self._keys.extend(map(_KEY, pairs[len(self._keys):]))
+        self.ips.extend(repeat(None, len(pairs) - len(self.ips)))
 
     def ip_header(self, pid: int) -> IPHeader:
         """The IP header of address pair ``pid`` (made once, when first asked for)."""

@@ -328,6 +328,23 @@ def udp_len(rest: str, ip_len: int | None, iphdr: int) -> int:
     return n if n <= _UDP_MAX else 0  # "credentials length 4294967295": not the datagram's
 
 
+def udp_text_len(text: bytes, iphdr: int) -> int:
+    """``udp_len`` of a datagram's text without ``-v`` (bytes), its two common forms read
+    without decoding or a pattern: exactly ``UDP, length N``, and an ASCII application decode
+    that ends in ``(N)`` and has no ``length`` (DNS: ``4242+ A? example.com. (29)``)."""
+    if text[:12] == b"UDP, length ":
+        digits = text[12:]
+    elif text[-1:] == b")" and b"length" not in text and text[:4] != b"udp ":
+        at = text.rfind(b"(")
+        digits = text[at + 1 : -1] if at >= 0 else b""
+    else:
+        digits = b""
+    if not (digits.isdigit() and text.isascii()):  # bytes.isdigit: ASCII digits, not empty
+        return udp_len(text.decode(), None, iphdr)
+    n = int(digits) if len(digits) <= 20 else 0
+    return n if n <= _UDP_MAX else 0
+
+
 def _tcp(rest: str, sport: int, dport: int, ip_len: int | None, iphdr: int) -> TCPHeader:
     m = _TCP.match(rest)
     if m is None:  # pragma: no cover - the pattern matches any "Flags [" prefix
