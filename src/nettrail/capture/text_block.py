@@ -22,8 +22,10 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.capture.text_fields import DIGITS_LIMIT, ETH_LEN, MOST_PAYLOAD, tcp_flags
+from nettrail.capture.text_parse import UDP_MAX
 from nettrail.capture.text_replay import fits, replay
 from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS
+from nettrail.model.cache import CACHE_LIMIT
 from nettrail.model.packet import ACK, PROTO_TCP, PROTO_UDP, SYN, TCPOptions
 
 if TYPE_CHECKING:
@@ -139,9 +141,8 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
                               len(udp_rows))
         miss = np.flatnonzero(lengths < 0)  # no UDP text is cached as -1 (only b"" is)
         if len(miss):
-            at = miss.tolist()
-            lengths[miss] = np.fromiter(map(fast._udp, map(udp_texts.__getitem__, at),
-                                            iphdr[udp_rows][miss].tolist()), np.int64, len(at))
+            lengths[miss] = _udp_lengths(fast, list(map(udp_texts.__getitem__, miss.tolist())),
+                                         iphdr[udp_rows][miss])
         plen[udp_rows] = lengths
         hdr[udp_rows] = 8
     clock = fast.clock
@@ -315,6 +316,49 @@ _SYN_ALL = re.compile(
 """Each line of options texts: the Linux SYN's numbers, or none (another form)."""
 _new: Any = tuple.__new__
 _OPTS, _SIZE = itemgetter(0), itemgetter(1)
+
+
+def _udp_lengths(fast: FastLine, texts: list[bytes], iphdr: Arr) -> Arr:
+    """The payload lengths of UDP lines whose text the lookup missed, in line order, as
+    ``FastLine._udp`` reads them (the plain ``UDP, length N`` cached on the way)."""
+    quick = quick_udp_lens(texts)
+    if quick is None:
+        return np.fromiter(map(fast._udp, texts, iphdr.tolist()), np.int64, len(texts))
+    values, plain = quick
+    numbers = fast.numbers
+    if plain and len(numbers) + len(plain) < CACHE_LIMIT:
+        numbers.update(zip(map(texts.__getitem__, plain), values[plain].tolist(), strict=True))
+    else:
+        for i in plain:
+            if len(numbers) < CACHE_LIMIT:
+                numbers[texts[i]] = int(values[i])
+    return values
+
+
+def quick_udp_lens(texts: list[bytes]) -> tuple[Arr, list[int]] | None:
+    """``udp_len`` of datagram texts without ``-v`` (each without a line end), all read at
+    once when every one is in one of its two common forms (``udp_text_len``): exactly
+    ``UDP, length N``, or an ASCII decode ending in ``(N)`` without ``length`` or a
+    ``udp `` start; and which texts are of the first form. None: a text of another form."""
+    joined = b"\n".join(texts) + b"\n"
+    found = _UDP_TAILS.findall(joined)
+    if len(found) != len(texts) or not joined.isascii() or b"\nudp " in b"\n" + joined:
+        return None
+    plain_t, tail_t = zip(*found, strict=True)
+    plain = list(compress(range(len(texts)), plain_t))
+    if joined.count(b"length") != len(plain):  # a "length" in a text of the second form
+        return None
+    digits = list(map(bytes.__add__, plain_t, tail_t))
+    if not all(digits):  # a text of neither form
+        return None
+    values = np.fromstring(b" ".join(digits), np.int64, sep=" ")
+    values[values > UDP_MAX] = 0
+    return values, plain
+
+
+_UDP_TAILS = re.compile(rb"(?:UDP, length (\d{1,18})|[^\n]*\((\d{1,18})\)|[^\n]*)\n")
+"""Each line of datagram texts: the plain form's number, or the number of a last ``(N)``, or
+neither. At most 18 digits: every one fits in int64 (a longer one is left to ``udp_len``)."""
 
 
 def _second(fast: FastLine, stamp: bytes) -> int:
