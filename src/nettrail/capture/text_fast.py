@@ -123,6 +123,9 @@ if (_defaults(PacketRecord, 8) != (None, None, None, -1, None, None, True, None)
 
 PER_PAIR = 9
 """The numbers ``FastLine.per_pair`` keeps of each pair."""
+_BACK_ROW = [0, 1, 3, 2, 4, 6, 5, 8, 7]
+"""A pair's row of ``per_pair`` from the other direction's: the direction marks, ports and
+hosts swapped."""
 _Ends = tuple[int, int, int, tuple[str, int, str, int], int]
 """An address pair: IP protocol, ports, the connection key of SeqTracker (source, its port,
 destination, its port), IP header length (20: IPv4, 40: IPv6). Its IP header is made when a
@@ -224,8 +227,9 @@ class FastLine:
         self._keys: list[tuple[str, int, str, int]] = []
         """The connection key of each address pair (``pairs[i][3]``)."""
         self._rows: list[int] = []
-        """The rows of ``per_pair`` of the pairs made since it was last asked for, one after
-        the other (four numbers each)."""
+        """The rows of ``per_pair`` of the pairs made from a text since it was last asked for,
+        one after the other, each with a last number 1 where the other direction's pair was
+        made after it (its row is this one's, the directions swapped: ``_BACK_ROW``)."""
         self.conn_ids: dict[tuple[str, int, str, int], int] = {}
         """The number of each conversation, by its first key (the lesser of its two)."""
         self.conv_keys: list[tuple[str, int, str, int]] = []
@@ -237,6 +241,8 @@ class FastLine:
         """The number of each host seen printed as a dotted quad (an index into
         ``v4_host_list``)."""
         self.v4_host_list: list[str] = []
+        self.ports: dict[bytes, int] = {}
+        """The port of each port text of an address pair (-1: not one), cached."""
 
     def pair_keys(self) -> list[tuple[str, int, str, int]]:
         """SeqTracker's connection key of each address pair (by index into ``pairs``)."""
@@ -256,13 +262,19 @@ class FastLine:
         rows = self._rows
         if not rows:
             return
-        end, start = len(self._keys), len(self._keys) - len(rows) // PER_PAIR
+        made = np.fromiter(rows, np.int64, len(rows)).reshape(-1, PER_PAIR + 1)
+        rows.clear()
+        back = made[:, PER_PAIR] == 1
+        end = len(self._keys)
+        start = end - len(made) - int(np.count_nonzero(back))
         if end > len(self._per_pair):
             grown = np.zeros((2 * end, PER_PAIR), np.int64)
             grown[:start] = self._per_pair[:start]
             self._per_pair = grown
-        self._per_pair[start:end] = np.fromiter(rows, np.int64, len(rows)).reshape(-1, PER_PAIR)
-        rows.clear()
+        out = self._per_pair[start:end]
+        at = np.arange(len(made)) + np.cumsum(back) - back  # each text's pair, after the
+        out[at] = made[:, :PER_PAIR]                         # other directions before it
+        out[at[back] + 1] = made[back][:, _BACK_ROW]
 
     def row(self, line: str) -> Row | None:
         """The fields of one line (no line end) if it has the common form."""
@@ -549,6 +561,8 @@ class FastLine:
         conn_ids, conv_keys = self.conn_ids, self.conv_keys
         add, add_row = pairs.append, self._rows.extend
         known_get, conn_get, quad = known.get, conn_ids.get, V4_HOST.match
+        ports = self.ports
+        port_get = ports.get
         for text, proto in items:
             cache = udp_cache if proto == PROTO_UDP else tcp_cache
             if text in cache:  # made as the other direction of one before
@@ -589,8 +603,18 @@ class FastLine:
                         v4_list.append(host)
                 else:
                     dst = self._addr(dst_h, version)
-            sp = int(sport) if len(sport) <= 5 and sport.isdigit() else -1
-            dp = int(dport) if len(dport) <= 5 and dport.isdigit() else -1
+            sp = port_get(sport)
+            if sp is None:
+                sp = int(sport) if len(sport) <= 5 and sport.isdigit() else -1
+                if len(ports) >= CACHE_LIMIT:
+                    ports.clear()
+                ports[sport] = sp
+            dp = port_get(dport)
+            if dp is None:
+                dp = int(dport) if len(dport) <= 5 and dport.isdigit() else -1
+                if len(ports) >= CACHE_LIMIT:
+                    ports.clear()
+                ports[dport] = dp
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             if src is None or dst is None or not (0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF):
@@ -609,12 +633,13 @@ class FastLine:
             last = both == back
             cache[text] = len(pairs)
             add((proto, sp, dp, key, hdr))
-            add_row((hdr, conn, first, last, proto, sp, dp, src_v, dst_v))
             back_t = keyword + b" " + dst_t + b" > " + src_t
             if back_t not in cache:
                 cache[back_t] = len(pairs)
                 add((proto, dp, sp, back, hdr))
-                add_row((hdr, conn, last, first, proto, dp, sp, dst_v, src_v))
+                add_row((hdr, conn, first, last, proto, sp, dp, src_v, dst_v, 1))
+            else:
+                add_row((hdr, conn, first, last, proto, sp, dp, src_v, dst_v, 0))
         # the new pairs' keys, and their IP headers not made yet, all at once
         self._keys.extend(map(_KEY, pairs[len(self._keys):]))
         self.ips.extend(repeat(None, len(pairs) - len(self.ips)))
