@@ -633,7 +633,7 @@ class FastLine:
             last = both == back
             cache[text] = len(pairs)
             add((proto, sp, dp, key, hdr))
-            back_t = keyword + b" " + dst_t + b" > " + src_t
+            back_t = b"".join((keyword, b" ", dst_t, b" > ", src_t))
             if back_t not in cache:
                 cache[back_t] = len(pairs)
                 add((proto, dp, sp, back, hdr))
