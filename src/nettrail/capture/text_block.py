@@ -137,9 +137,9 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         # the payload lengths in line order: a text read here may be cached for a later one
         # the payload lengths: looked up, and those the lookup misses read (``FastLine._udp``,
         # which caches the plain form: a text read twice in a block reads the same)
-        lengths = np.fromiter(map(fast.numbers.get, udp_texts, repeat(-1)), np.int64,
+        lengths = np.fromiter(map(fast.udp_lens.get, udp_texts, repeat(-1)), np.int64,
                               len(udp_rows))
-        miss = np.flatnonzero(lengths < 0)  # no UDP text is cached as -1 (only b"" is)
+        miss = np.flatnonzero(lengths < 0)
         if len(miss):
             lengths[miss] = _udp_lengths(fast, list(map(udp_texts.__getitem__, miss.tolist())),
                                          iphdr[udp_rows][miss])
@@ -325,13 +325,13 @@ def _udp_lengths(fast: FastLine, texts: list[bytes], iphdr: Arr) -> Arr:
     if quick is None:
         return np.fromiter(map(fast._udp, texts, iphdr.tolist()), np.int64, len(texts))
     values, plain = quick
-    numbers = fast.numbers
-    if plain and len(numbers) + len(plain) < CACHE_LIMIT:
-        numbers.update(zip(map(texts.__getitem__, plain), values[plain].tolist(), strict=True))
+    cache = fast.udp_lens
+    if plain and len(cache) + len(plain) < CACHE_LIMIT:
+        cache.update(zip(map(texts.__getitem__, plain), values[plain].tolist(), strict=True))
     else:
         for i in plain:
-            if len(numbers) < CACHE_LIMIT:
-                numbers[texts[i]] = int(values[i])
+            if len(cache) < CACHE_LIMIT:
+                cache[texts[i]] = int(values[i])
     return values
 
 

@@ -221,6 +221,9 @@ class FastLine:
         self.numbers: dict[bytes, int] = {}
         self.addrs: dict[bytes, str | None] = {}
         self.columns[b""] = self.numbers[b""] = -1  # absent: what text_block looks up
+        self.udp_lens: dict[bytes, int] = {}
+        """The payload length of each plain ``UDP, length N`` text read, cached apart from
+        ``numbers``: a datagram's text of digits alone is not the number they spell."""
         self.by_fields = False
         """Whether runs of lines are filled a field at a time (``text_block``): for a table,
         whose rows need no record; records are made as cheaply line by line."""
@@ -301,6 +304,7 @@ class FastLine:
         chunk.lists()  # lines go into the lists
         clock, seqs = self.clock, self.seqs
         seconds, columns, flag_bits, numbers = self.seconds, self.columns, self.flags, self.numbers
+        udp_lens = self.udp_lens
         tcp_ends, udp_ends = self.ends
         ends_list = self.pairs
         bases, settle = seqs.bases, seqs.settle
@@ -363,7 +367,7 @@ class FastLine:
                         got = numbers.get(win_s)
                         win = got if got is not None else self._number(win_s)
                 else:
-                    got = numbers.get(udp)
+                    got = udp_lens.get(udp)
                     if got is None and len(udp) > DIGITS_LIMIT:
                         break
                     payload = got if got is not None else self._udp(udp, iphdr)
@@ -500,8 +504,8 @@ class FastLine:
     def _udp(self, text: bytes, iphdr: int) -> int:
         """The payload length of a UDP datagram, cached for the plain ``UDP, length N``."""
         n = udp_text_len(text, iphdr)
-        if text[:12] == b"UDP, length " and len(self.numbers) < CACHE_LIMIT:
-            self.numbers[text] = n
+        if text[:12] == b"UDP, length " and len(self.udp_lens) < CACHE_LIMIT:
+            self.udp_lens[text] = n
         return n
 
     def _second(self, stamp: bytes) -> int:
