@@ -260,8 +260,8 @@ def _linux_syns(joined: bytes, n: int) -> list[TCPOptions] | None:
     mss, val, ecr, wscale = values.reshape(n, 4).T.tolist()
     if max(val) > _MASK or max(ecr) > _MASK:
         return _OVER
-    return [_new(TCPOptions, (m, w, True, (), v, e, SYN_ORDER))
-            for m, w, v, e in zip(mss, wscale, val, ecr, strict=True)]
+    return list(map(_new, repeat(TCPOptions), zip(  # TCPOptions' fields, in order
+        mss, wscale, repeat(True), repeat(()), val, ecr, repeat(SYN_ORDER), strict=False)))
 
 
 def _in_slots(joined: bytes, n: int) -> bool:
