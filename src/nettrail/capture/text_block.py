@@ -134,9 +134,8 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         chunk.opts.update(zip(map(base_n.__add__, opt_lines), opt_values, strict=True))
     iphdr = fast.per_pair()[pid, 0]
     if udp_rows:
-        # the payload lengths in line order: a text read here may be cached for a later one
-        # the payload lengths: looked up, and those the lookup misses read (``FastLine._udp``,
-        # which caches the plain form: a text read twice in a block reads the same)
+        # the payload lengths: looked up, and those the lookup misses read in line order (the
+        # plain form is cached on the way: a text read twice in a block reads the same)
         lengths = np.fromiter(map(fast.udp_lens.get, udp_texts, repeat(-1)), np.int64,
                               len(udp_rows))
         miss = np.flatnonzero(lengths < 0)
