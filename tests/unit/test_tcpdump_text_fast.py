@@ -163,6 +163,16 @@ def test_numbers_over_32_bits_are_named_lines(tmp_path: Path, monkeypatch: pytes
     assert any("over 32 bits (99999999999)" in w for w in stats.warnings)
 
 
+@pytest.mark.parametrize("times", [1, 100])  # line by line, and as a block
+def test_a_datagram_of_digits_is_not_a_number_seen_before(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, times: int) -> None:
+    lines = [f"IP {A}: Flags [.], ack 1, win 300, length 0", f"IP {A}: 300",
+             "IP 198.51.100.4.35394 > 203.0.113.2.5000: UDP, length 300"]
+    records, _stats, _error = both(tmp_path, text(STAMPS[0], lines * times).encode(),
+                                   monkeypatch)
+    assert [r.headers.l4.payload_len for r in records[:3]] == [0, 0, 300]
+
+
 def test_numbers_over_32_bits_reach_no_table_column(tmp_path: Path) -> None:
     """The table reader keeps the readable lines and analyses them (once a traceback)."""
     from nettrail.run import analyze_files

@@ -242,6 +242,23 @@ def test_mangled_syn_options_among_linux_ones(tmp_path: Path, monkeypatch: pytes
     assert not read or (isinstance(read[0], TCPHeader) and read[0].options.mss != 1460)
 
 
+def test_a_datagram_of_digits_read_as_the_line_parser(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A datagram whose text is digits alone, the digits of a number printed before (a
+    window): its length is what the line parser reads (none), in a block and line by line."""
+    lines = [line for line in tcpdump_lines(3, 30) if "sack 1 {" not in line]
+    udp = "IP 198.51.100.7.5353 > 203.0.113.9.5353: "
+    for i in range(5, len(lines), 7):
+        lines[i] = lines[i][:16] + udp + ("502" if i % 2 else "UDP, length 502")
+    assert any(", win 502," in line for line in lines)
+    path = tmp_path / "d.txt"
+    path.write_text("\n".join(lines) + "\n")
+    (records, _stats, _error), _table = same_every_way(path, monkeypatch)
+    assert records == by_line_parser(path, monkeypatch)[0]
+    got = {r.frame: r.headers.l4.payload_len for r in records}
+    assert [got[i + 1] for i in range(5, len(lines), 7)][:4] == [0, 502, 0, 502]
+
+
 def test_fault_partway_keeps_the_rows_before(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     lines = tcpdump_lines(3, 60)

@@ -22,8 +22,10 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.capture.text_fields import DIGITS_LIMIT, ETH_LEN, MOST_PAYLOAD, tcp_flags
+from nettrail.capture.text_parse import UDP_MAX
 from nettrail.capture.text_replay import fits, replay
 from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS
+from nettrail.model.cache import CACHE_LIMIT
 from nettrail.model.packet import ACK, PROTO_TCP, PROTO_UDP, SYN, TCPOptions
 
 if TYPE_CHECKING:
@@ -91,19 +93,17 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     new = np.flatnonzero(pid == _UNMADE)
     if len(new):  # new pairs: made once each, in line order, then their lines looked up again
         lines = new.tolist()
+        texts = list(map(addrs.__getitem__, lines))
         if udp_rows:
-            fast.make_pairs(dict.fromkeys((addrs[i], PROTO_TCP if flags_t[i] else PROTO_UDP)
-                                          for i in lines))
+            is_udp = list(map(not_, map(flags_t.__getitem__, lines)))  # indexes 0 or 1
+            fast.make_pairs(dict.fromkeys(zip(texts, map(_PROTOS.__getitem__, is_udp),
+                                              strict=True)))
+            pid[new] = np.fromiter(map(dict.get, map(fast.ends.__getitem__, is_udp), texts,
+                                       repeat(_UNMADE)), np.int64, len(lines))
         else:
-            fast.make_pairs(zip(dict.fromkeys(map(addrs.__getitem__, lines)),
-                                repeat(PROTO_TCP)))
-        tcp_get, udp_get = fast.ends[0].get, fast.ends[1].get
-        if udp_rows:
-            pid[new] = np.fromiter(((tcp_get if flags_t[i] else udp_get)(addrs[i], _UNMADE)
-                                    for i in lines), np.int64, len(lines))
-        else:
-            pid[new] = np.fromiter(map(tcp_get, map(addrs.__getitem__, lines), repeat(_UNMADE)),
-                                   np.int64, len(lines))
+            fast.make_pairs(zip(dict.fromkeys(texts), repeat(PROTO_TCP)))
+            pid[new] = np.fromiter(map(fast.ends[0].get, texts, repeat(_UNMADE)), np.int64,
+                                   len(lines))
         still = np.flatnonzero(pid == _UNMADE).tolist()  # a cache emptied on the way
         pid[still] = [_pair(fast, addrs[i], flags_t[i]) for i in still]
     if sec.min() < 0 or pid.min() < 0:
@@ -134,12 +134,14 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         chunk.opts.update(zip(map(base_n.__add__, opt_lines), opt_values, strict=True))
     iphdr = fast.per_pair()[pid, 0]
     if udp_rows:
-        # the payload lengths in line order: a text read here may be cached for a later one
-        lengths = list(map(fast.numbers.get, udp_texts))
-        if None in lengths:
-            lengths = [_udp_len(fast, got, text, ip_hdr)
-                       for got, text, ip_hdr in zip(lengths, udp_texts, iphdr[udp_rows].tolist(),
-                                                 strict=True)]
+        # the payload lengths: looked up, and those the lookup misses read in line order (the
+        # plain form is cached on the way: a text read twice in a block reads the same)
+        lengths = np.fromiter(map(fast.udp_lens.get, udp_texts, repeat(-1)), np.int64,
+                              len(udp_rows))
+        miss = np.flatnonzero(lengths < 0)
+        if len(miss):
+            lengths[miss] = _udp_lengths(fast, list(map(udp_texts.__getitem__, miss.tolist())),
+                                         iphdr[udp_rows][miss])
         plen[udp_rows] = lengths
         hdr[udp_rows] = 8
     clock = fast.clock
@@ -175,6 +177,8 @@ def _pids(fast: FastLine, addrs: tuple[bytes, ...], udp_rows: list[int]) -> Arr:
 
 _UNMADE = -2
 """An address pair not made yet (-1: made, not an address)."""
+_PROTOS = (PROTO_TCP, PROTO_UDP)
+"""The protocol of a line by whether it has no flags (UDP)."""
 _UNSEEN = -2
 """Seconds or flags not read yet (-1: seconds out of range, or no flags: UDP)."""
 
@@ -255,8 +259,8 @@ def _linux_syns(joined: bytes, n: int) -> list[TCPOptions] | None:
     mss, val, ecr, wscale = values.reshape(n, 4).T.tolist()
     if max(val) > _MASK or max(ecr) > _MASK:
         return _OVER
-    return [_new(TCPOptions, (m, w, True, (), v, e, SYN_ORDER))
-            for m, w, v, e in zip(mss, wscale, val, ecr, strict=True)]
+    return list(map(_new, repeat(TCPOptions), zip(  # TCPOptions' fields, in order
+        mss, wscale, repeat(True), repeat(()), val, ecr, repeat(SYN_ORDER), strict=False)))
 
 
 def _in_slots(joined: bytes, n: int) -> bool:
@@ -313,12 +317,47 @@ _new: Any = tuple.__new__
 _OPTS, _SIZE = itemgetter(0), itemgetter(1)
 
 
-def _udp_len(fast: FastLine, got: int | None, text: bytes, iphdr: int) -> int:
-    """The payload length of a UDP line: ``got`` (looked up before), else looked up again
-    (a line before it may have cached the text since), else read."""
-    if got is None:
-        got = fast.numbers.get(text)
-    return got if got is not None else fast._udp(text, iphdr)
+def _udp_lengths(fast: FastLine, texts: list[bytes], iphdr: Arr) -> Arr:
+    """The payload lengths of UDP lines whose text the lookup missed, in line order, as
+    ``FastLine._udp`` reads them (the plain ``UDP, length N`` cached on the way)."""
+    quick = quick_udp_lens(texts)
+    if quick is None:
+        return np.fromiter(map(fast._udp, texts, iphdr.tolist()), np.int64, len(texts))
+    values, plain = quick
+    cache = fast.udp_lens
+    if plain and len(cache) + len(plain) < CACHE_LIMIT:
+        cache.update(zip(map(texts.__getitem__, plain), values[plain].tolist(), strict=True))
+    else:
+        for i in plain:
+            if len(cache) < CACHE_LIMIT:
+                cache[texts[i]] = int(values[i])
+    return values
+
+
+def quick_udp_lens(texts: list[bytes]) -> tuple[Arr, list[int]] | None:
+    """``udp_len`` of datagram texts without ``-v`` (each without a line end), all read at
+    once when every one is in one of its two common forms (``udp_text_len``): exactly
+    ``UDP, length N``, or an ASCII decode ending in ``(N)`` without ``length`` or a
+    ``udp `` start; and which texts are of the first form. None: a text of another form."""
+    joined = b"\n".join(texts) + b"\n"
+    found = _UDP_TAILS.findall(joined)
+    if len(found) != len(texts) or not joined.isascii() or b"\nudp " in b"\n" + joined:
+        return None
+    plain_t, tail_t = zip(*found, strict=True)
+    plain = list(compress(range(len(texts)), plain_t))
+    if joined.count(b"length") != len(plain):  # a "length" in a text of the second form
+        return None
+    digits = list(map(bytes.__add__, plain_t, tail_t))
+    if not all(digits):  # a text of neither form
+        return None
+    values = np.fromstring(b" ".join(digits), np.int64, sep=" ")
+    values[values > UDP_MAX] = 0
+    return values, plain
+
+
+_UDP_TAILS = re.compile(rb"(?:UDP, length (\d{1,18})|[^\n]*\((\d{1,18})\)|[^\n]*)\n")
+"""Each line of datagram texts: the plain form's number, or the number of a last ``(N)``, or
+neither. At most 18 digits: every one fits in int64 (a longer one is left to ``udp_len``)."""
 
 
 def _second(fast: FastLine, stamp: bytes) -> int:

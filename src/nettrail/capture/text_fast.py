@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -32,7 +34,7 @@ from nettrail.capture.text_fields import (
     tcp_flags,
     tcp_header_len,
 )
-from nettrail.capture.text_parse import udp_len
+from nettrail.capture.text_parse import udp_text_len
 from nettrail.capture.text_replay import ConvBases
 from nettrail.capture.text_seq import SeqTracker
 from nettrail.capture.text_time import (
@@ -103,6 +105,8 @@ _NO_COLUMN = (None, None)
 _SYN_OPTS = re.compile(
     rb"mss (\d{1,10}),sackOK,TS val (\d{1,10}) ecr (\d{1,10}),nop,wscale (\d{1,10})\Z")
 _SMALL = 1 << 16
+_KEY = itemgetter(3)
+"""The connection key of an address pair (``_Ends``)."""
 _new: Any = tuple.__new__
 """Records are built with tuple.__new__ (what NamedTuple.__new__ does, minus a Python-level
 call), the fields after the ones given spelt out: they must stay the declared defaults."""
@@ -119,6 +123,9 @@ if (_defaults(PacketRecord, 8) != (None, None, None, -1, None, None, True, None)
 
 PER_PAIR = 9
 """The numbers ``FastLine.per_pair`` keeps of each pair."""
+_BACK_ROW = [0, 1, 3, 2, 4, 6, 5, 8, 7]
+"""A pair's row of ``per_pair`` from the other direction's: the direction marks, ports and
+hosts swapped."""
 _Ends = tuple[int, int, int, tuple[str, int, str, int], int]
 """An address pair: IP protocol, ports, the connection key of SeqTracker (source, its port,
 destination, its port), IP header length (20: IPv4, 40: IPv6). Its IP header is made when a
@@ -232,14 +239,18 @@ class FastLine:
         self.numbers: dict[bytes, int] = {}
         self.addrs: dict[bytes, str | None] = {}
         self.columns[b""] = self.numbers[b""] = -1  # absent: what text_block looks up
+        self.udp_lens: dict[bytes, int] = {}
+        """The payload length of each plain ``UDP, length N`` text read, cached apart from
+        ``numbers``: a datagram's text of digits alone is not the number they spell."""
         self.by_fields = False
         """Whether runs of lines are filled a field at a time (``text_block``): for a table,
         whose rows need no record; records are made as cheaply line by line."""
         self._keys: list[tuple[str, int, str, int]] = []
         """The connection key of each address pair (``pairs[i][3]``)."""
         self._rows: list[int] = []
-        """The rows of ``per_pair`` of the pairs made since it was last asked for, one after
-        the other (four numbers each)."""
+        """The rows of ``per_pair`` of the pairs made from a text since it was last asked for,
+        one after the other, each with a last number 1 where the other direction's pair was
+        made after it (its row is this one's, the directions swapped: ``_BACK_ROW``)."""
         self.conn_ids: dict[tuple[str, int, str, int], int] = {}
         """The number of each conversation, by its first key (the lesser of its two)."""
         self.conv_keys: list[tuple[str, int, str, int]] = []
@@ -251,6 +262,8 @@ class FastLine:
         """The number of each host seen printed as a dotted quad (an index into
         ``v4_host_list``)."""
         self.v4_host_list: list[str] = []
+        self.ports: dict[bytes, int] = {}
+        """The port of each port text of an address pair (-1: not one), cached."""
 
     def pair_keys(self) -> list[tuple[str, int, str, int]]:
         """SeqTracker's connection key of each address pair (by index into ``pairs``)."""
@@ -270,13 +283,19 @@ class FastLine:
         rows = self._rows
         if not rows:
             return
-        end, start = len(self._keys), len(self._keys) - len(rows) // PER_PAIR
+        made = np.fromiter(rows, np.int64, len(rows)).reshape(-1, PER_PAIR + 1)
+        rows.clear()
+        back = made[:, PER_PAIR] == 1
+        end = len(self._keys)
+        start = end - len(made) - int(np.count_nonzero(back))
         if end > len(self._per_pair):
             grown = np.zeros((2 * end, PER_PAIR), np.int64)
             grown[:start] = self._per_pair[:start]
             self._per_pair = grown
-        self._per_pair[start:end] = np.fromiter(rows, np.int64, len(rows)).reshape(-1, PER_PAIR)
-        rows.clear()
+        out = self._per_pair[start:end]
+        at = np.arange(len(made)) + np.cumsum(back) - back  # each text's pair, after the
+        out[at] = made[:, :PER_PAIR]                         # other directions before it
+        out[at[back] + 1] = made[back][:, _BACK_ROW]
 
     def row(self, line: str) -> Row | None:
         """The fields of one line (no line end) if it has the common form."""
@@ -303,6 +322,7 @@ class FastLine:
         chunk.lists()  # lines go into the lists
         clock, seqs = self.clock, self.seqs
         seconds, columns, flag_bits, numbers = self.seconds, self.columns, self.flags, self.numbers
+        udp_lens = self.udp_lens
         tcp_ends, udp_ends = self.ends
         ends_list = self.pairs
         bases, settle = seqs.bases, seqs.settle
@@ -365,7 +385,7 @@ class FastLine:
                         got = numbers.get(win_s)
                         win = got if got is not None else self._number(win_s)
                 else:
-                    got = numbers.get(udp)
+                    got = udp_lens.get(udp)
                     if got is None and len(udp) > DIGITS_LIMIT:
                         break
                     payload = got if got is not None else self._udp(udp, iphdr)
@@ -501,9 +521,9 @@ class FastLine:
 
     def _udp(self, text: bytes, iphdr: int) -> int:
         """The payload length of a UDP datagram, cached for the plain ``UDP, length N``."""
-        n = udp_len(text.decode(), None, iphdr)
-        if text[:12] == b"UDP, length " and len(self.numbers) < CACHE_LIMIT:
-            self.numbers[text] = n
+        n = udp_text_len(text, iphdr)
+        if text[:12] == b"UDP, length " and len(self.udp_lens) < CACHE_LIMIT:
+            self.udp_lens[text] = n
         return n
 
     def _second(self, stamp: bytes) -> int:
@@ -560,41 +580,63 @@ class FastLine:
         pairs, known, (tcp_cache, udp_cache) = self.pairs, self.addrs, self.ends
         v4 = self.v4_hosts if self.by_fields else None  # for the table's columns only
         v4_list = self.v4_host_list
-        keys, conn_ids, conv_keys = self._keys, self.conn_ids, self.conv_keys
-        add, add_row, add_key, add_ip = (pairs.append, self._rows.extend, keys.append,
-                                         self.ips.append)
-        quad = V4_HOST.match
+        conn_ids, conv_keys = self.conn_ids, self.conv_keys
+        add, add_row = pairs.append, self._rows.extend
+        known_get, conn_get, quad = known.get, conn_ids.get, V4_HOST.match
+        ports = self.ports
+        port_get = ports.get
         for text, proto in items:
             cache = udp_cache if proto == PROTO_UDP else tcp_cache
             if text in cache:  # made as the other direction of one before
                 continue
-            keyword, _, pair = text.partition(b" ")
-            version = 6 if keyword == b"IP6" else 4
+            if text[2] == 32:  # b"IP "
+                version, keyword, pair = 4, b"IP", text[3:]
+            else:
+                keyword, _, pair = text.partition(b" ")
+                version = 6 if keyword == b"IP6" else 4
             src_t, _, dst_t = pair.partition(b" > ")
             src_h, _, sport = src_t.rpartition(b".")
             dst_h, _, dport = dst_t.rpartition(b".")
-            src = known.get(src_h, "")
+            src = known_get(src_h, "")
             if src == "":
                 host = src_h.decode()
                 if version == 4 and quad(host) is not None:  # a dotted quad: itself
-                    src = remember(known, src_h, host)
+                    if len(known) >= CACHE_LIMIT:  # remember(known, src_h, host), inline
+                        known.clear()
+                    known[src_h] = src = host
                     if v4 is not None:  # numbered for the table's columns
-                        remember(v4, host, len(v4_list))
+                        if len(v4) >= CACHE_LIMIT:
+                            v4.clear()
+                        v4[host] = len(v4_list)
                         v4_list.append(host)
                 else:
                     src = self._addr(src_h, version)
-            dst = known.get(dst_h, "")
+            dst = known_get(dst_h, "")
             if dst == "":
                 host = dst_h.decode()
                 if version == 4 and quad(host) is not None:
-                    dst = remember(known, dst_h, host)
+                    if len(known) >= CACHE_LIMIT:
+                        known.clear()
+                    known[dst_h] = dst = host
                     if v4 is not None:
-                        remember(v4, host, len(v4_list))
+                        if len(v4) >= CACHE_LIMIT:
+                            v4.clear()
+                        v4[host] = len(v4_list)
                         v4_list.append(host)
                 else:
                     dst = self._addr(dst_h, version)
-            sp = int(sport) if len(sport) <= 5 and sport.isdigit() else -1
-            dp = int(dport) if len(dport) <= 5 and dport.isdigit() else -1
+            sp = port_get(sport)
+            if sp is None:
+                sp = int(sport) if len(sport) <= 5 and sport.isdigit() else -1
+                if len(ports) >= CACHE_LIMIT:
+                    ports.clear()
+                ports[sport] = sp
+            dp = port_get(dport)
+            if dp is None:
+                dp = int(dport) if len(dport) <= 5 and dport.isdigit() else -1
+                if len(ports) >= CACHE_LIMIT:
+                    ports.clear()
+                ports[dport] = dp
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             if src is None or dst is None or not (0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF):
@@ -604,23 +646,25 @@ class FastLine:
             src_v = v4.get(src, -1) if v4 is not None and version == 4 else -1
             dst_v = v4.get(dst, -1) if src_v >= 0 and v4 is not None else -1
             key, back = (src, sp, dst, dp), (dst, dp, src, sp)
-            both = key if key <= back else back
-            conn = conn_ids.get(both)
+            first = key <= back  # key is the conversation's first key (both, when equal)
+            both = key if first else back
+            conn = conn_get(both)
             if conn is None:
                 conn = conn_ids[both] = len(conv_keys)
                 conv_keys.append(both)
+            last = both == back
             cache[text] = len(pairs)
             add((proto, sp, dp, key, hdr))
-            add_ip(None)
-            add_key(key)
-            add_row((hdr, conn, both == key, both == back, proto, sp, dp, src_v, dst_v))
-            back_t = keyword + b" " + dst_t + b" > " + src_t
+            back_t = b"".join((keyword, b" ", dst_t, b" > ", src_t))
             if back_t not in cache:
                 cache[back_t] = len(pairs)
                 add((proto, dp, sp, back, hdr))
-                add_ip(None)
-                add_key(back)
-                add_row((hdr, conn, both == back, both == key, proto, dp, sp, dst_v, src_v))
+                add_row((hdr, conn, first, last, proto, sp, dp, src_v, dst_v, 1))
+            else:
+                add_row((hdr, conn, first, last, proto, sp, dp, src_v, dst_v, 0))
+        # the new pairs' keys, and their IP headers not made yet, all at once
+        self._keys.extend(map(_KEY, pairs[len(self._keys):]))
+        self.ips.extend(repeat(None, len(pairs) - len(self.ips)))
 
     def ip_header(self, pid: int) -> IPHeader:
         """The IP header of address pair ``pid`` (made once, when first asked for)."""

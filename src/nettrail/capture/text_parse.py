@@ -149,7 +149,8 @@ _MAC_TOKEN = re.compile(rf"{MAC},?\Z")
 _INVALID_LEN = re.compile(
     r"\[[^\]]*length \d+ > length \d+\] \(invalid\) |truncated-ip - \d+ bytes missing! ")
 _BIG_TCP_LEN = re.compile(r"\[real length \d+, presumed BIG TCP\] ")
-_UDP_MAX = 0xFFFF - 8
+UDP_MAX = 0xFFFF - 8
+"""The most payload a datagram's text is read as (a larger number is not its length)."""
 _QUIET_TCP = re.compile(r"tcp (\d+)(?:\s|$)")
 _BIG_TCP_PORTS = re.compile(r"\s*(\d+) > (\d+): ")
 _KEYWORDS = {"IP": "IPv4", "IP6": "IPv6", "ARP,": "ARP"}
@@ -325,7 +326,24 @@ def udp_len(rest: str, ip_len: int | None, iphdr: int) -> int:
     if m is None:
         m = _TRAILING_LEN.search(rest)
     n = int(m.group(1)) if m is not None and len(m.group(1)) <= 20 else 0
-    return n if n <= _UDP_MAX else 0  # "credentials length 4294967295": not the datagram's
+    return n if n <= UDP_MAX else 0  # "credentials length 4294967295": not the datagram's
+
+
+def udp_text_len(text: bytes, iphdr: int) -> int:
+    """``udp_len`` of a datagram's text without ``-v`` (bytes), its two common forms read
+    without decoding or a pattern: exactly ``UDP, length N``, and an ASCII application decode
+    that ends in ``(N)`` and has no ``length`` (DNS: ``4242+ A? example.com. (29)``)."""
+    if text[:12] == b"UDP, length ":
+        digits = text[12:]
+    elif text[-1:] == b")" and b"length" not in text and text[:4] != b"udp ":
+        at = text.rfind(b"(")
+        digits = text[at + 1 : -1] if at >= 0 else b""
+    else:
+        digits = b""
+    if not (digits.isdigit() and text.isascii()):  # bytes.isdigit: ASCII digits, not empty
+        return udp_len(text.decode(), None, iphdr)
+    n = int(digits) if len(digits) <= 20 else 0
+    return n if n <= UDP_MAX else 0
 
 
 def _tcp(rest: str, sport: int, dport: int, ip_len: int | None, iphdr: int) -> TCPHeader:

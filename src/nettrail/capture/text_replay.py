@@ -168,7 +168,7 @@ def replay(fast: FastLine, pid: Arr, fl: Arr, seq: Arr, ack: Arr, rel: Arr) -> N
         lines = done[last]
         store.keep(seqs, fwd[lines], rev[lines], conn[lines], after[last])
     if len(notes):
-        seqs.syns.update(zip([keys[p] for p in pid[notes].tolist()], note_val.tolist(),
+        seqs.syns.update(zip(map(keys.__getitem__, pid[notes].tolist()), note_val.tolist(),
                              strict=True))
 
 
