@@ -351,6 +351,7 @@ _OTHER_LINES = [  # lines of other forms, each with the time of the line before 
     "request, id 1, seq 1, length 40",
     "LLDP, length 110",
     "IP this is not a packet",
+    "\x1cIP 198.51.100.9 > 203.0.113.1: ICMP echo request, id 7, seq 2, length 64",  # a space
 ]
 _NOT_HOLES = [  # lines that may change how the common lines after them read
     "IP 198.51.100.7.40000 > 203.0.113.5.80: Flags [S], seq 12345, win 64240, options [mss "
@@ -439,6 +440,26 @@ def test_other_lines_with_odd_stamps(tmp_path: Path, monkeypatch: pytest.MonkeyP
     by_lines, _table = same_every_way(path, monkeypatch)
     assert by_lines == by_line_parser(path, monkeypatch)
     assert by_lines[1].warnings
+
+
+@pytest.mark.parametrize("hours", [3, 11])
+def test_mangled_time_among_other_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        hours: int) -> None:
+    """A common line whose time is hours off (mangled) among lines of other forms that warn:
+    the warnings come in line order, as line by line (the other lines are read when the
+    judging of the lines before them is done)."""
+    lines = _with_other_lines(6, 7, _OTHER_LINES[:2])  # lines that do not warn
+    k = len(lines) // 2
+    while " Flags [" not in lines[k]:
+        k += 1
+    lines[k] = f"{(int(lines[k][:2]) + hours) % 24:02d}{lines[k][2:]}"
+    for at, other in ((k + 9, "IP this is not a packet"), (k + 5, "LLDP, length 110")):
+        lines.insert(at, f"{lines[at - 1][:15]} {other}")  # the first that warn, after it
+    path = tmp_path / "t.txt"
+    path.write_text("\n".join(lines) + "\n")
+    by_lines, _table = same_every_way(path, monkeypatch)
+    assert by_lines == by_line_parser(path, monkeypatch)
+    assert any("mangled" in w for w in by_lines[1].warnings)
 
 
 def test_other_lines_across_midnight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

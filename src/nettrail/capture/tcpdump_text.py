@@ -43,7 +43,15 @@ from nettrail.capture import text_block
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_fast import OTHER, STAMP, Chunk, Row
 from nettrail.capture.text_fields import OtherProtocol, TextError
-from nettrail.capture.text_holes import Hole, Outcome, Stretch, find_holes, parsed
+from nettrail.capture.text_holes import (
+    Hole,
+    HoleAt,
+    Outcome,
+    Piece,
+    Stretch,
+    find_holes,
+    parsed,
+)
 from nettrail.capture.text_link import LinkLine
 from nettrail.capture.text_parse import Body, parse_body
 from nettrail.capture.text_paste import Paste, Warner
@@ -210,8 +218,10 @@ class TextReader:
         """
         try:
             for item in self._records():
-                if isinstance(item, (Chunk, Stretch)):
+                if isinstance(item, Chunk):
                     yield from self._bulk(item.records())
+                elif isinstance(item, Stretch):
+                    yield from self._bulk(self._stretch_records(item))
                 else:
                     yield from self._judged(item)
         except CaptureError:
@@ -257,34 +267,78 @@ class TextReader:
     def _given(self, item: Stretch, add: Callable[[PacketRecord], None], sink: TextSink
                ) -> None:
         """The packets of ``item`` into ``sink`` (``add`` for one), judged as ``_judged`` would
-        one by one; when their times lie within MANGLED_JUMP_NS of each other and no odd stamp
-        is waiting, every one but the last is fine once the next is known: the lines go in as
-        columns, without a record each."""
+        one by one, each hole read just before its judging; when their times lie within
+        MANGLED_JUMP_NS of each other and no odd stamp is waiting, every one but the last is
+        fine once the next is known: the lines go in as columns, without a record each."""
         chunk, pieces = item.chunk, item.pieces()
+        recs: list[PacketRecord] = []
         if len(item) >= 3 and self.clock.mode not in _DELTA_MODES \
                 and item.span() <= MANGLED_JUMP_NS:
-            first = [*self._judged(self._piece_record(chunk, _first(pieces, True), True)),
-                     *self._judged(self._piece_record(chunk, _first(pieces, False), False))]
+            if self._read(pieces, 0):
+                recs += self._judged(self._piece_record(chunk, _first(pieces, True), True))
+            if self._read(pieces, 0):
+                recs += self._judged(self._piece_record(chunk, _first(pieces, False), False))
             if not self.shapes:
-                for rec in first:
-                    add(rec)
-                last = _last(pieces)
-                self.prev = self._piece_record(chunk, _last(pieces, False), False)
-                self.held = self._piece_record(chunk, last, True)
-                for piece in pieces:
-                    if isinstance(piece, list):
-                        sink.add_chunk(chunk, piece[0], piece[1])
-                    else:
-                        add(piece)
-                return
-            _first(pieces, True)  # judged above
-            recs = first
-        else:
-            recs = []
-        while pieces:
+                k = 1  # every hole left read, in line order: nothing is judged on the way
+                while k < len(pieces):
+                    k += self._read(pieces, k)
+                if sum(len(range(*p)) if isinstance(p, list) else 1 for p in pieces) >= 2:
+                    for rec in recs:
+                        add(rec)
+                    last = _last(pieces)
+                    self.prev = self._piece_record(chunk, _last(pieces, False), False)
+                    self.held = self._piece_record(chunk, last, True)
+                    for piece in pieces:
+                        if isinstance(piece, list):
+                            sink.add_chunk(chunk, piece[0], piece[1])
+                        else:
+                            assert not isinstance(piece, HoleAt)  # all read above
+                            add(piece)
+                    return
+            if pieces:
+                _first(pieces, True)  # judged above
+        while self._read(pieces, 0):
             recs += self._judged(self._piece_record(chunk, _first(pieces, True), True))
         for rec in recs:
             add(rec)
+
+    def _read(self, pieces: list[Piece], k: int) -> bool:
+        """Whether ``pieces`` has a piece ``k`` once a hole there is read (its record in its
+        place; a hole that gives none taken out, and the next one read)."""
+        while k < len(pieces):
+            at = pieces[k]
+            if not isinstance(at, HoleAt):
+                return True
+            rec = self._hole(at)
+            if rec is not None:
+                pieces[k] = rec
+                return True
+            del pieces[k]
+        return False
+
+    def _hole(self, at: HoleAt) -> PacketRecord | None:
+        """The record of a hole (None if it gives none), read as line by line: the clock as
+        the line before it left it, and given back as it was."""
+        clock = self.clock
+        saved = clock.last_tod, clock.last_ns
+        clock.last_ns, clock.last_tod = at.before_ns, at.before_ns - clock.day_ns
+        self.pending = _Pending(at.line, at.hole.stamp, at.hole.body)
+        rec = self._take()
+        clock.last_tod, clock.last_ns = saved
+        return rec
+
+    def _stretch_records(self, item: Stretch) -> list[PacketRecord]:
+        """The records of ``item`` in line order, its holes read on the way."""
+        out: list[PacketRecord] = []
+        pieces = item.pieces()
+        while self._read(pieces, 0):
+            piece = pieces.pop(0)
+            if isinstance(piece, list):
+                out += item.chunk.records(piece[0], piece[1])
+            else:
+                assert not isinstance(piece, HoleAt)  # read by _read
+                out.append(piece)
+        return out
 
     def _piece_record(self, chunk: Chunk, at: int | PacketRecord, made: bool) -> PacketRecord:
         """The record of line ``at`` of ``chunk`` (``made``: noted as made from its row), or
@@ -564,17 +618,15 @@ class TextReader:
         head, rest = chunk.parts(((0, cuts[0]), (cuts[0], len(common))))
         yield head  # judged before the holes are read (their warnings come after)
         ts, day = chunk.block[0], clock.day_ns
-        last_tod, last_ns = clock.last_tod, clock.last_ns
-        found, after = [], 0
+        found: list[tuple[int, HoleAt]] = []
+        before = 0
         for hole, cut in zip(holes, cuts, strict=True):
-            if cut != after:  # the clock as the line before left it
-                clock.last_ns, after = int(ts[cut - 1]), cut
-                clock.last_tod = clock.last_ns - day
-            self.pending = _Pending(first + hole.row + 1, hole.stamp, hole.body)
-            rec = self._take()
-            if rec is not None:
-                found.append((cut - cuts[0], rec))
-        clock.last_tod, clock.last_ns = last_tod, last_ns
+            # the clock as the line before left it (a hole: as its stamp)
+            after_hole = found and found[-1][0] == cut - cuts[0]
+            before_ns = before if after_hole else int(ts[cut - 1])
+            found.append((cut - cuts[0], HoleAt(hole, first + hole.row + 1, before_ns,
+                                                day + hole.stamp.ns)))
+            before = day + hole.stamp.ns
         yield Stretch(rest, found)
         self.fast_pending = _FastPending(self._lineno(first, end - 1), rows[end - 1], end - 1)
         return True
@@ -882,11 +934,12 @@ class TextReader:
         return h
 
 
-def _first(pieces: list[list[int] | PacketRecord], take: bool = True) -> int | PacketRecord:
+def _first(pieces: list[Piece], take: bool = True) -> int | PacketRecord:
     """The first line (its number in the chunk) or hole of a Stretch's ``pieces`` (``take``:
     taken off them)."""
     piece = pieces[0]
     if not isinstance(piece, list):
+        assert not isinstance(piece, HoleAt)  # read before (TextReader._read)
         if take:
             del pieces[0]
         return piece
@@ -899,10 +952,11 @@ def _first(pieces: list[list[int] | PacketRecord], take: bool = True) -> int | P
     return at
 
 
-def _last(pieces: list[list[int] | PacketRecord], take: bool = True) -> int | PacketRecord:
+def _last(pieces: list[Piece], take: bool = True) -> int | PacketRecord:
     """The last line or hole of a Stretch's ``pieces`` (``take``: taken off them)."""
     piece = pieces[-1]
     if not isinstance(piece, list):
+        assert not isinstance(piece, HoleAt)  # read before (TextReader._read)
         if take:
             pieces.pop()
         return piece

@@ -32,7 +32,7 @@ from nettrail.model.packet import PacketRecord, TCPHeader
 
 _SHAPE = (2, 6)
 """The stamp shape of the common form: two digits of hour, six of fraction."""
-_TOD = re.compile(r"\d\d:\d\d:\d\d\.\d{6} (?=\S)", re.ASCII)
+_TOD = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6} ")
 _STAMPED = 16
 """Where a line stamped so goes on (its stamp and one space)."""
 Outcome = Body | OtherProtocol | TextError
@@ -133,7 +133,8 @@ def parsed(bodies: dict[str, Outcome], body: str) -> Outcome:
 def _stamp(text: str, fast: FastLine) -> Stamp | None:
     """The stamp of a line that starts with a usable time of day shaped as the common lines'
     and one space (what ``read_stamp`` gives for it), else None."""
-    if _TOD.match(text) is None or text.startswith("(invalid", _STAMPED):
+    if (_TOD.match(text) is None or text[_STAMPED : _STAMPED + 1].isspace()
+            or text.startswith("(invalid", _STAMPED)):  # TIMESTAMP takes more than the space
         return None
     seconds = text[:8].encode()
     sec = fast.seconds.get(seconds)
@@ -144,13 +145,29 @@ def _stamp(text: str, fast: FastLine) -> Stamp | None:
     return Stamp("tod", sec + int(text[9:15]) * 1000, False, False, _SHAPE)
 
 
+class HoleAt(NamedTuple):
+    """A hole of a Stretch, not read yet: the hole, its line, the time the line before it
+    left the clock at and the time it has (ns)."""
+
+    hole: Hole
+    line: int
+    before_ns: int
+    ts_ns: int
+
+
+Piece = list[int] | HoleAt | PacketRecord
+"""A piece of a Stretch: lines of its chunk (``[from, to]``), a hole not read yet, or the
+record of one read."""
+
+
 class Stretch:
-    """Common lines with the records of holes among them, in line order: each hole's record
-    with the line of ``chunk`` it comes before (``len(chunk)``: after the last)."""
+    """Common lines with holes among them, in line order: each hole with the line of
+    ``chunk`` it comes before (``len(chunk)``: after the last). The holes are read when the
+    judging of the packets before them is done (``TextReader._given``), as line by line."""
 
     __slots__ = ("chunk", "holes")
 
-    def __init__(self, chunk: Chunk, holes: list[tuple[int, PacketRecord]]) -> None:
+    def __init__(self, chunk: Chunk, holes: list[tuple[int, HoleAt]]) -> None:
         self.chunk = chunk
         self.holes = holes
 
@@ -158,35 +175,25 @@ class Stretch:
         return len(self.chunk) + len(self.holes)
 
     def span(self) -> int:
-        """The time from the earliest packet to the latest."""
+        """The time from the earliest packet to the latest (a hole's as its stamp gives it)."""
         if not self.holes:
             return self.chunk.span()
-        times = [rec.ts_ns for _, rec in self.holes]
+        times = [at.ts_ns for _, at in self.holes]
         if len(self.chunk):
             ts = self.chunk.fields(0, len(self.chunk))[0]
             times += (int(ts.min()), int(ts.max()))
         return max(times) - min(times)
 
-    def pieces(self) -> list[list[int] | PacketRecord]:
+    def pieces(self) -> list[Piece]:
         """The stretch in line order: runs of lines of ``chunk`` as ``[from, to]``, and the
-        holes' records."""
-        out: list[list[int] | PacketRecord] = []
+        holes."""
+        out: list[Piece] = []
         at = 0
-        for cut, rec in self.holes:
+        for cut, hole in self.holes:
             if cut > at:
                 out.append([at, cut])
                 at = cut
-            out.append(rec)
+            out.append(hole)
         if len(self.chunk) > at:
             out.append([at, len(self.chunk)])
-        return out
-
-    def records(self) -> list[PacketRecord]:
-        """The records of the stretch, in line order."""
-        out: list[PacketRecord] = []
-        for piece in self.pieces():
-            if isinstance(piece, list):
-                out += self.chunk.records(piece[0], piece[1])
-            else:
-                out.append(piece)
         return out
