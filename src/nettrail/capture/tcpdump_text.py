@@ -619,14 +619,10 @@ class TextReader:
         yield head  # judged before the holes are read (their warnings come after)
         ts, day = chunk.block[0], clock.day_ns
         found: list[tuple[int, HoleAt]] = []
-        before = 0
         for hole, cut in zip(holes, cuts, strict=True):
-            # the clock as the line before left it (a hole: as its stamp)
-            after_hole = found and found[-1][0] == cut - cuts[0]
-            before_ns = before if after_hole else int(ts[cut - 1])
-            found.append((cut - cuts[0], HoleAt(hole, first + hole.row + 1, before_ns,
-                                                day + hole.stamp.ns)))
-            before = day + hole.stamp.ns
+            k = cut - cuts[0]  # the clock as the line before left it (a hole: at its time)
+            before_ns = found[-1][1].ts_ns if found and found[-1][0] == k else int(ts[cut - 1])
+            found.append((k, HoleAt(hole, first + hole.row + 1, before_ns, day + hole.stamp.ns)))
         yield Stretch(rest, found)
         self.fast_pending = _FastPending(self._lineno(first, end - 1), rows[end - 1], end - 1)
         return True

@@ -83,10 +83,10 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     sec = np.fromiter(map(fast.seconds.get, stamps, repeat(_UNSEEN)), np.int64, n)
     if sec.min() == _UNSEEN:  # new seconds: read once each, then looked up again
         for stamp in dict.fromkeys(compress(stamps, (sec == _UNSEEN).tolist())):
-            _second(fast, stamp)
+            seconds_of(fast, stamp)
         sec = np.fromiter(map(fast.seconds.get, stamps, repeat(_UNSEEN)), np.int64, n)
         if sec.min() == _UNSEEN:  # the cache emptied on the way
-            sec = np.array(list(map(_second, repeat(fast), stamps)), np.int64)
+            sec = np.array(list(map(seconds_of, repeat(fast), stamps)), np.int64)
     udp_rows = list(compress(range(n), map(not_, flags_t))) if b"" in flags_t else []
     udp_texts = list(map(udp_t.__getitem__, udp_rows))
     pid = _pids(fast, addrs, udp_rows)
@@ -360,8 +360,9 @@ _UDP_TAILS = re.compile(rb"(?:UDP, length (\d{1,18})|[^\n]*\((\d{1,18})\)|[^\n]*
 neither. At most 18 digits: every one fits in int64 (a longer one is left to ``udp_len``)."""
 
 
-def _second(fast: FastLine, stamp: bytes) -> int:
-    """The seconds of a stamp the lookup missed (read once)."""
+def seconds_of(fast: FastLine, stamp: bytes) -> int:
+    """ns of a stamp's whole seconds (-1: the general path's, ``FastLine._second``), looked up,
+    else read once."""
     got = fast.seconds.get(stamp)
     return got if got is not None else fast._second(stamp)
 

@@ -132,6 +132,11 @@ destination, its port), IP header length (20: IPv4, 40: IPv6). Its IP header is 
 record needs it (``FastLine.ip_header``)."""
 
 
+def _port(text: bytes) -> int:
+    """The port a port text of an address pair gives (-1: not one)."""
+    return int(text) if len(text) <= 5 and text.isdigit() else -1
+
+
 class Chunk:
     """The fields of common lines, one list per field (what ``FastLine.fill`` adds): time,
     line, address pair and ``-i any`` column (indexes into the FastLine's lists), flags (-1:
@@ -627,16 +632,10 @@ class FastLine:
                     dst = self._addr(dst_h, version)
             sp = port_get(sport)
             if sp is None:
-                sp = int(sport) if len(sport) <= 5 and sport.isdigit() else -1
-                if len(ports) >= CACHE_LIMIT:
-                    ports.clear()
-                ports[sport] = sp
+                sp = remember(ports, sport, _port(sport))
             dp = port_get(dport)
             if dp is None:
-                dp = int(dport) if len(dport) <= 5 and dport.isdigit() else -1
-                if len(ports) >= CACHE_LIMIT:
-                    ports.clear()
-                ports[dport] = dp
+                dp = remember(ports, dport, _port(dport))
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             if src is None or dst is None or not (0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF):

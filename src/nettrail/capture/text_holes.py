@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from nettrail.capture.text_block import seconds_of
 from nettrail.capture.text_fast import OTHER, Chunk, FastLine, Row
 from nettrail.capture.text_fields import OtherProtocol, TextError
 from nettrail.capture.text_parse import Body, parse_body
@@ -89,9 +90,7 @@ def find_holes(rows: Sequence[Row], stamps: list[bytes], start: int, fast: FastL
 
 def _tod(fast: FastLine, row: Row) -> int:
     """The time of day of a common row in ns (-1: not a usable time of day)."""
-    sec = fast.seconds.get(row[0])
-    if sec is None:
-        sec = fast._second(row[0])
+    sec = seconds_of(fast, row[0])
     if not 0 <= sec < DAY_NS:
         return -1
     return sec + int(row[1]) * 1000
@@ -136,10 +135,7 @@ def _stamp(text: str, fast: FastLine) -> Stamp | None:
     if (_TOD.match(text) is None or text[_STAMPED : _STAMPED + 1].isspace()
             or text.startswith("(invalid", _STAMPED)):  # TIMESTAMP takes more than the space
         return None
-    seconds = text[:8].encode()
-    sec = fast.seconds.get(seconds)
-    if sec is None:
-        sec = fast._second(seconds)
+    sec = seconds_of(fast, text[:8].encode())
     if not 0 <= sec < DAY_NS:
         return None
     return Stamp("tod", sec + int(text[9:15]) * 1000, False, False, _SHAPE)
