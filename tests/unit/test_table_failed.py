@@ -1,11 +1,15 @@
 """Failed and reset connections worked out on arrays (``analyze.table_failed``) give what
 the per-packet tracker gives: the same connections, outcomes, findings and evidence, in the
 same order. Each case is one connection among plain ones, read from a pcap as columns and,
-as the reference, with every row's record kept (every connection through the tracker)."""
+as the reference, with every row's record kept (every connection through the tracker); and
+the same from tcpdump's own print of the pcap, which gives no seq on pure ACKs and no ack on
+SYNs."""
 
 from __future__ import annotations
 
 import random
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +243,48 @@ def test_random_failed_connections_as_the_tracker_says(seed: int, tmp_path: Path
     kinds = {f["kind"] for f in got["findings"]}
     assert {"refused", "reset", "syn-unanswered"} <= kinds
     assert 0 < tracked < got["points"][0]["packets"] - closed  # both ways taken
+
+
+def _printed(path: Path, *options: str) -> Path:
+    """The real tcpdump's print of a pcap, beside it."""
+    if shutil.which("tcpdump") is None:
+        pytest.skip("tcpdump is not installed")
+    out = subprocess.run(["tcpdump", "-n", *options, "-r", str(path)], capture_output=True,
+                         check=True)
+    text = path.with_name(path.stem + "".join(options) + ".txt")
+    text.write_bytes(out.stdout)
+    return text
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_each_kind_printed_as_the_tracker_says(name: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    steps, _arrays, outcome, kinds = CASES[name]
+    conns = [(41000, _closed(41000)), (42000, steps), (43000, _closed(43000))]
+    path = tmp_path / "one.pcap"
+    path.write_bytes(ck.pcap(_frames(conns)))
+    got, tracked = _compare(_printed(path), monkeypatch)
+    assert tracked <= len(_frames([(42000, steps)]))  # the closed ones: on arrays
+    mine = [c for c in got["connections"] if 42000 in (c["client"]["port"], c["server"]["port"])]
+    assert {c["outcome"] for c in mine} == {RESET if o == "reset" else o
+                                            for o in outcome.split("+")}
+    assert sorted(f["kind"] for f in got["findings"]) == sorted(kinds)
+
+
+@pytest.mark.parametrize("options", [(), ("-S",), ("-tttt",)])
+@pytest.mark.parametrize("seed", range(2))
+def test_random_printed_connections_as_the_tracker_says(
+        seed: int, options: tuple[str, ...], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    conns, closed = [], 0
+    for i in range(150):
+        port = 30000 + i
+        steps = _closed(port) if rng.random() < 0.2 else _random_steps(rng)
+        closed += len(steps) if len(steps) == 8 and steps[-1] == _closed(port)[-1] else 0
+        conns.append((port, steps))
+    path = tmp_path / "many.pcap"
+    path.write_bytes(ck.pcap(_frames(conns)))
+    got, tracked = _compare(_printed(path, *options), monkeypatch)
+    assert {"refused", "reset", "syn-unanswered"} <= {f["kind"] for f in got["findings"]}
+    assert 0 < tracked <= got["points"][0]["packets"] - closed  # both ways taken

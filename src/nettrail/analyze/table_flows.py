@@ -13,7 +13,9 @@ tracker's memory) is computed the same way, with the tracker's retransmission fi
 evidence notes. So is a group that is plain but for a failed handshake (a SYN unanswered, a
 SYN-ACK never acknowledged) or a RST as its last row, with the tracker's outcome finding
 (``analyze.table_failed``); a series of SYNs of which each begins a connection of its own (a
-client retrying with new sequence numbers) is split into one group per SYN first. Every other
+client retrying with new sequence numbers) is split into one group per SYN first. A pure ACK
+printed without its sequence number (tcpdump's text prints none) is a row the columns describe
+as the tracker sees it: a segment with no seq. Every other
 group (and any group with a row the columns cannot describe) goes through a ``FlowTracker``,
 row by row, in capture order; the tracker is told where each plain connection began, so that
 its housekeeping runs exactly when it would have over the whole capture (it is not run at all
@@ -266,7 +268,7 @@ def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
     """Rows that make their connection need the per-packet state machine (``resets``: the
     RST rows the arrays cannot take); rows that resend sequence space (retransmissions) and,
     for those, the row of the segment they resend (-1: none remembered)."""
-    bad = s["odd"] | looped | resets | ((s["known"] & K_SEQ) == 0)
+    bad = s["odd"] | looped | resets | ~_described(s["known"], flags, s["payload_len"])
     syn_only = flags & (SYN | ACK) == SYN
     bad |= syn_only & ~new  # a SYN after the first packet: a retry or a new connection
     synack = flags & (SYN | ACK) == SYN | ACK
@@ -299,13 +301,34 @@ def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
     return bad, resent, prev
 
 
+def _described(known: Arr, flags: Arr, plen: Arr) -> Arr:
+    """Rows whose numbers the columns give as the tracker sees them: seq, ack and window all
+    known, or what tcpdump prints of a SYN (no ack) and of a pure ACK (no seq), each with its
+    window and absolute numbers; the tracker takes the missing number as none."""
+    k = known & (K_SEQ | K_SEQ1 | K_REL | K_ACK1 | K_WIN)
+    out: Arr = ((known & K_SEQ != 0)
+                | ((k == K_SEQ1 | K_WIN) & (flags & (SYN | FIN | RST | ACK) == SYN))
+                | ((k == K_ACK1 | K_WIN) & (flags & (SYN | FIN | RST | ACK) == ACK)
+                   & (plen == 0)))
+    return out
+
+
+def _numbers(s: dict[str, Arr], name: str, rows: Arr) -> Arr:
+    """Column ``name`` (seq or ack) of ``rows`` as the tracker compares it: -1 where a row
+    has none (``_described``)."""
+    out: Arr = s[name][rows].astype(np.int64)
+    out[s["known"][rows] & (K_SEQ | (K_SEQ1 if name == "seq" else K_ACK1)) == 0] = -1
+    return out
+
+
 def _same_segment(s: dict[str, Arr], flags: Arr, a: Arr, b: Arr) -> Arr:
     """Rows ``b`` that may be copies of rows ``a`` under the tracker's copy rule: the fields
     a copy repeats (seq, ack, flags, length, window, IP ID) equal, and the gap between them
     one that ``flows.copy_gap`` (the rule itself) allows. The interfaces are not compared: a
     repeat on the same one goes to the tracker too, which tells it from a copy."""
     ids = _ip_ids(s, b)
-    same: Arr = ((s["seq"][a] == s["seq"][b]) & (s["ack"][a] == s["ack"][b])
+    same: Arr = ((_numbers(s, "seq", a) == _numbers(s, "seq", b))
+            & (_numbers(s, "ack", a) == _numbers(s, "ack", b))
             & (flags[a] == flags[b]) & (s["payload_len"][a] == s["payload_len"][b])
             & (s["window"][a] == s["window"][b]) & (_ip_ids(s, a) == ids))
     k = np.flatnonzero(same)  # repeats are few: the rule is asked about each
@@ -524,7 +547,12 @@ class _Groups:
         wins = s["window"][idx].tolist()
         for j in np.flatnonzero(s["known"][idx] & K_WIN == 0).tolist():
             wins[j] = None  # text that printed no window
-        cols = zip(rows, s["ts"][idx].tolist(), s["seq"][idx].tolist(), s["ack"][idx].tolist(),
+        seqs, acks = s["seq"][idx].tolist(), s["ack"][idx].tolist()
+        for j in np.flatnonzero(s["known"][idx] & K_SEQ == 0).tolist():
+            k = int(s["known"][idx[j]])  # a SYN or pure ACK as tcpdump prints it (_described)
+            seqs[j] = seqs[j] if k & K_SEQ1 else None
+            acks[j] = acks[j] if k & K_ACK1 else None
+        cols = zip(rows, s["ts"][idx].tolist(), seqs, acks,
                    s["flags"][idx].tolist(), s["payload_len"][idx].tolist(), wins, ipid,
                    _at(table, "iface", at).tolist(),
                    _at(table, "direction", at).tolist(), _at(table, "frame", at).tolist(),
