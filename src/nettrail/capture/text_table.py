@@ -5,8 +5,8 @@ here they become a batch's column arrays without a record per packet. Every othe
 (the general path's records, the few the time judging hands over one by one, and any line
 whose fields the columns cannot hold: a host name for an address, a value out of a column's
 range) keeps its record in the batch. A row without a record gets the very record the reader
-would have made, on demand (``Batch.rebuild``), from its columns and a few side arrays (TS
-echo, the line's address pair and ``-i any`` column, options other than the usual
+would have made, on demand (``Batch.rebuild``, many rows at once), from its columns and a few
+side arrays (TS echo, the line's address pair and ``-i any`` column, options other than the usual
 timestamps). Numbers the text did not print (seq of a pure ACK, ack of a SYN, a missing
 window) and numbers left relative are marked in ``known`` (``K_SEQ1``, ``K_ACK1``, ``K_REL``).
 """
@@ -94,22 +94,25 @@ class TextRows:
     ecr: Arr
     opts: dict[int, TCPOptions]
 
-    def record(self, i: int) -> PacketRecord:
-        """The reader's record of row ``i``."""
+    def records(self, rows: Arr) -> list[PacketRecord]:
+        """The reader's records of rows ``rows`` (row numbers in the batch), in that order:
+        their fields read off the columns an array at a time, then built in one loop."""
         c = self.cols
-        known = int(c["known"][i])
-        if int(c["proto"][i]) == PROTO_UDP:
-            flags = -1
-        else:
-            flags = int(c["flags"][i]) | (RELATIVE if known & K_REL else 0)
-        both = bool(known & K_SEQ)
-        seq = int(c["seq"][i]) if both or known & K_SEQ1 else -1
-        ack = int(c["ack"][i]) if both or known & K_ACK1 else -1
-        win = int(c["window"][i]) if known & K_WIN else -1
-        tsv = int(c["ts_val"][i]) if known & K_TS else -1
-        return self.fast.make(int(c["ts"][i]), int(c["frame"][i]), int(self.pair[i]),
-                              int(self.col[i]), flags, seq, ack, win, int(c["payload_len"][i]),
-                              int(c["wire_len"][i]), tsv, int(self.ecr[i]), self.opts.get(i))
+        known = c["known"][rows].astype(np.int64)
+        tcp = c["proto"][rows] != PROTO_UDP
+        flags = np.where(tcp, c["flags"][rows].astype(np.int64)
+                         | np.where(known & K_REL, RELATIVE, 0), -1)
+        both = known & K_SEQ != 0
+        seq = np.where(both | (known & K_SEQ1 != 0), c["seq"][rows].astype(np.int64), -1)
+        ack = np.where(both | (known & K_ACK1 != 0), c["ack"][rows].astype(np.int64), -1)
+        win = np.where(known & K_WIN != 0, c["window"][rows].astype(np.int64), -1)
+        tsv = np.where(known & K_TS != 0, c["ts_val"][rows].astype(np.int64), -1)
+        fields = (c["ts"][rows], c["frame"][rows], self.pair[rows], self.col[rows], flags, seq,
+                  ack, win, c["payload_len"][rows], c["wire_len"][rows], tsv, self.ecr[rows])
+        opts = self.opts
+        given = ({k: opts[i] for k, i in enumerate(rows.tolist()) if i in opts} if opts
+                 else {})
+        return self.fast.records(zip(*(f.tolist() for f in fields), strict=True), given, 0)
 
 
 class TextSink:
@@ -237,7 +240,7 @@ class TextSink:
             fill_row(self.table, cols, i, rec, self.file_id)
         rows = TextRows(self.fast, cols, pair.astype(np.int32), col.astype(np.int32), ecr,
                         {i: o for i, o in opts.items() if i not in odd})
-        self.table.batches.append(Batch(cols, odd, rows.record))
+        self.table.batches.append(Batch(cols, odd, rows.records))
 
     @staticmethod
     def _tcp(cols: dict[str, Arr], good: Arr, flags: Arr, seq: Arr, ack: Arr, win: Arr,

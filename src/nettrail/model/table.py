@@ -96,11 +96,24 @@ class Batch:
 
     cols: dict[str, npt.NDArray[Any]]
     odd: dict[int, PacketRecord] = field(default_factory=dict)
-    rebuild: Callable[[int], PacketRecord] | None = None
-    """The reader's own record of a row not in ``odd`` (text input), else column_record's."""
+    rebuild: Callable[[npt.NDArray[np.int64]], list[PacketRecord]] | None = None
+    """The reader's own records of rows not in ``odd`` (text input), in the order asked,
+    else column_record's."""
 
     def __len__(self) -> int:
         return len(self.cols["ts"])
+
+
+def _rebuilt(b: Batch, rows: npt.NDArray[np.int64]) -> list[PacketRecord]:
+    """The records of a batch's rows ``rows`` (in that order) that a reader rebuilds: the
+    kept ones from ``odd``, the others from ``rebuild`` all at once."""
+    assert b.rebuild is not None
+    if not b.odd:
+        return b.rebuild(rows)
+    local = rows.tolist()
+    kept = [b.odd.get(i) for i in local]
+    made = iter(b.rebuild(rows[np.fromiter((r is None for r in kept), bool, len(kept))]))
+    return [r if r is not None else next(made) for r in kept]
 
 
 def _intern(index: dict[str, int], items: list[str], key: str) -> int:
@@ -184,7 +197,7 @@ class PacketTable:
         (headers are immutable; NAT leaves them alone)."""
         for b in self.batches:
             if b.rebuild is not None:  # a reader's own record builder (text)
-                yield from (self._record(b, i) for i in range(len(b)))
+                yield from _rebuilt(b, np.arange(len(b), dtype=np.int64))
                 continue
             yield from _batch_records(self, b, {} if shared is None else shared)
 
@@ -204,7 +217,7 @@ class PacketTable:
             where = np.flatnonzero((rows >= start) & (rows < start + n))
             if len(where):
                 local = rows[where] - start
-                got = ([self._record(b, i) for i in local.tolist()] if b.rebuild is not None
+                got = (_rebuilt(b, local) if b.rebuild is not None
                        else list(_batch_records(self, b, {} if shared is None else shared,
                                                 local)))
                 pieces.append((where, got))
@@ -225,7 +238,7 @@ class PacketTable:
         if rec is not None:
             return rec
         if b.rebuild is not None:
-            return b.rebuild(i)
+            return b.rebuild(np.array([i], np.int64))[0]
         c = b.cols
         return column_record(self, {k: v.item(i) for k, v in c.items()})  # (Python ints)
 
