@@ -227,9 +227,9 @@ def _random_steps(rng: random.Random) -> list[Step]:
     return steps
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_random_failed_connections_as_the_tracker_says(seed: int, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def _random_pcap(seed: int, tmp_path: Path) -> tuple[Path, int]:
+    """A pcap of 150 connections, a fifth of them closed plainly, the others failing or
+    reset in random ways; and how many packets the plain closed ones have."""
     rng = random.Random(seed)
     conns, closed = [], 0
     for i in range(150):
@@ -239,6 +239,13 @@ def test_random_failed_connections_as_the_tracker_says(seed: int, tmp_path: Path
         conns.append((port, steps))
     path = tmp_path / "many.pcap"
     path.write_bytes(ck.pcap(_frames(conns)))
+    return path, closed
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_failed_connections_as_the_tracker_says(seed: int, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path, closed = _random_pcap(seed, tmp_path)
     got, tracked = _compare(path, monkeypatch)
     kinds = {f["kind"] for f in got["findings"]}
     assert {"refused", "reset", "syn-unanswered"} <= kinds
@@ -276,15 +283,7 @@ def test_each_kind_printed_as_the_tracker_says(name: str, tmp_path: Path,
 def test_random_printed_connections_as_the_tracker_says(
         seed: int, options: tuple[str, ...], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = random.Random(seed)
-    conns, closed = [], 0
-    for i in range(150):
-        port = 30000 + i
-        steps = _closed(port) if rng.random() < 0.2 else _random_steps(rng)
-        closed += len(steps) if len(steps) == 8 and steps[-1] == _closed(port)[-1] else 0
-        conns.append((port, steps))
-    path = tmp_path / "many.pcap"
-    path.write_bytes(ck.pcap(_frames(conns)))
+    path, closed = _random_pcap(seed, tmp_path)
     got, tracked = _compare(_printed(path, *options), monkeypatch)
     assert {"refused", "reset", "syn-unanswered"} <= {f["kind"] for f in got["findings"]}
     assert 0 < tracked <= got["points"][0]["packets"] - closed  # both ways taken
