@@ -11,6 +11,10 @@ ahead). Each hop adds 30 us in the packet's direction of travel and decrements t
 IP checksum is recomputed); IP IDs, sequence numbers and payloads are unchanged. Every point
 sees every packet.
 
+With ``--text``, nettrail reads tcpdump's print of each point's pcap (``tcpdump -n -r``,
+written once beside it) instead: the same four points as text, which has no seq on pure
+ACKs, no ack on SYNs and times to the microsecond.
+
 Runs in turn, ``--repeat`` times, both pinned to CPU 0 (``taskset -c 0``):
 ``nettrail analyze --format json client=... edge=... core=... server=... > /dev/null`` and
 ``tshark -q -z conv,tcp -r CLIENT.pcap`` (one of the four). Wall time, CPU and peak RSS per
@@ -24,6 +28,7 @@ import argparse
 import os
 import shutil
 import struct
+import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -115,6 +120,21 @@ def write_points(source: Path, out: Path, tag: str,
     return paths
 
 
+def printed(paths: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+    """tcpdump's print of each point's pcap (``tcpdump -n -r``), written once."""
+    out = []
+    for name, pcap in paths:
+        text = pcap.with_suffix(".txt")
+        if not text.exists():
+            tmp = text.with_suffix(".tmp")
+            with tmp.open("wb") as f:
+                subprocess.run(["tcpdump", "-n", "-r", str(pcap)], stdout=f,
+                               stderr=subprocess.DEVNULL, check=True)
+            tmp.rename(text)
+        out.append((name, text))
+    return out
+
+
 def main() -> int:
     """Run the comparison, print it and append it to RESULTS.md."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -126,15 +146,18 @@ def main() -> int:
                     help="the nettrail command to time (another tree's, for a baseline)")
     ap.add_argument("--baseline", help="another tree's nettrail command, timed in the same "
                     "rounds (e.g. the main branch's, for before / after)")
+    ap.add_argument("--text", action="store_true",
+                    help="nettrail reads tcpdump's print of the four pcaps")
     args = ap.parse_args()
     paths = four_points(args.packets)
     nettrail = args.nettrail
     pin = ["taskset", "-c", "0"]
-    point_args = [f"{n}={p}" for n, p in paths]
-    cmds = {"nettrail (4 points)": [*pin, nettrail, "analyze", "--format", "json", *point_args]}
+    point_args = [f"{n}={p}" for n, p in (printed(paths) if args.text else paths)]
+    what = "4 points, text" if args.text else "4 points"
+    cmds = {f"nettrail ({what})": [*pin, nettrail, "analyze", "--format", "json", *point_args]}
     if args.baseline:
-        cmds["baseline nettrail (4 points)"] = [*pin, args.baseline, "analyze", "--format",
-                                                "json", *point_args]
+        cmds[f"baseline nettrail ({what})"] = [*pin, args.baseline, "analyze", "--format",
+                                               "json", *point_args]
     tshark = shutil.which("tshark")
     if tshark:
         cmds["tshark conv,tcp (client)"] = [*pin, tshark, "-q", "-z", "conv,tcp", "-r",
