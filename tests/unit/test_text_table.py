@@ -17,10 +17,11 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from nettrail.analyze.table_flows import track_table
-from nettrail.capture import tcpdump_text, text_block, text_fast
+from nettrail.capture import tcpdump_text, text_block, text_fast, text_table
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_paste import Paste, Warner
 from nettrail.model.packet import TCPHeader
@@ -413,6 +414,22 @@ def test_common_lines_filled_across_other_lines(tmp_path: Path, monkeypatch: pyt
     assert True in taken
     kept = sum(len(b.odd) for b in table.batches)
     assert kept < len(records) // every + 50  # the common lines go in as columns
+
+
+def test_records_of_any_rows_in_any_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    """The records of rows asked for in any order, kept ones and rebuilt ones mixed, over
+    several batches, are the table's records of those rows (rebuilt a batch at a time)."""
+    monkeypatch.setattr(text_table, "BATCH_ROWS", 500)
+    path = tmp_path / "h.txt"
+    path.write_text("\n".join(_with_other_lines(25, 25, _OTHER_LINES)) + "\n")
+    table, (records, _stats, _error) = read_into_table(str(path))
+    assert len(table.batches) > 2 and any(b.odd for b in table.batches)
+    rows = list(range(len(records))) * 2
+    random.Random(7).shuffle(rows)
+    got = table.records_of(np.array(rows, np.int64))
+    assert got == [records[i] for i in rows]
+    assert [table.record(i) for i in rows[:300]] == [records[i] for i in rows[:300]]
 
 
 @pytest.mark.parametrize("other", _NOT_HOLES)
