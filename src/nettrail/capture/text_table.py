@@ -182,12 +182,18 @@ class TextSink:
         gaps, self.gaps = self.gaps, []
         self.lines = None
         at, opts = row - start, chunk.opts
-        if end - start < len(opts):  # a piece of a chunk with many options: its lines' own
-            mine = [(i, opts[i]) for i in range(start, end) if i in opts]
+        if gaps:  # each line moved on by the rows that keep records before it
+            for i, options in opts.items():
+                if start <= i < end:
+                    self.opts[at + i + bisect_right(gaps, i)] = options
+        elif end - start < len(opts):  # a piece of a chunk with many options: its lines' own
+            for i in range(start, end):
+                if i in opts:
+                    self.opts[at + i] = opts[i]
         else:
-            mine = [(i, o) for i, o in opts.items() if start <= i < end]
-        for i, options in mine:  # moved on by the rows that keep records before the line
-            self.opts[at + i + (bisect_right(gaps, i) if gaps else 0)] = options
+            for i, options in opts.items():
+                if start <= i < end:
+                    self.opts[at + i] = options
         self.pieces.append(chunk.fields(start, end))
 
     def _fields(self, n: int) -> list[Arr]:
