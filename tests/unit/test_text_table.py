@@ -510,3 +510,42 @@ def test_paste_keeps_only_what_clean_leaves() -> None:
         keeps = paste.keeps(line)
         assert keeps == (paste.clean(line, 1) == [line] and not stats.warnings), line
     assert sum(Paste(Warner(CaptureStats(path="p", point="p"))).keeps(x) for x in lines) > 5
+
+
+@pytest.mark.parametrize("rows", [7, 100, 1 << 18])
+@pytest.mark.parametrize("every", [4, 30])
+def test_kept_rows_among_lines_at_batch_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             rows: int, every: int) -> None:
+    """The rows that keep their records (other lines, UDP among TCP) lie among the lines
+    given as columns in one piece: every row in its place, the options of the lines after
+    them on their own rows, when a batch ends among them too."""
+    monkeypatch.setattr(text_table, "BATCH_ROWS", rows)
+    path = tmp_path / "k.txt"
+    path.write_text("\n".join(_with_other_lines(every, every, _OTHER_LINES[:3])) + "\n")
+    by_lines, table = same_every_way(path, monkeypatch)
+    assert by_lines == by_line_parser(path, monkeypatch)
+    assert any(b.odd for b in table.batches)
+    assert any(len(b.odd) < len(b) for b in table.batches)
+    if rows == 7:
+        assert len(table.batches) > 1
+
+
+def test_parts_keep_the_options_of_their_lines() -> None:
+    """``Chunk.parts``: each part gives the records of its lines of the whole chunk, options
+    included."""
+    lines = [line for line in tcpdump_lines(3, 60) if " > " in line]
+    rows = [row for row in text_fast._LINE.findall(("\n".join(lines) + "\n").encode())
+            if row[text_fast.STAMP]]
+    stats = CaptureStats(path="p", point="p")
+    reader = tcpdump_text.TextReader("p", "p", stats)
+    reader.fast.by_fields = True
+    assert reader.fast.fill(rows[:20], 0, text_fast.Chunk(reader.fast)) == 20  # sets the clock
+    chunk = text_fast.Chunk(reader.fast)
+    assert text_block.fill_block(reader.fast, rows[20:], 20, chunk)
+    assert chunk.opts
+    n = len(chunk)
+    whole = chunk.records()
+    for bounds in (((0, n),), ((0, 5), (5, n)), ((0, 1), (3, 40), (41, n - 1)), ((7, 7),)):
+        parts = chunk.parts(bounds)
+        for (start, end), part in zip(bounds, parts, strict=True):
+            assert part.records() == whole[start:end]

@@ -30,7 +30,6 @@ among them, without ending their run).
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Callable, Generator, Iterable, Iterator
 from itertools import chain, islice
 from operator import itemgetter
@@ -606,16 +605,17 @@ class TextReader:
             return False
         at = [hole.row for hole in holes]
         starts, stops = [i, *(k + 1 for k in at)], [*at, end - 1]  # the last waits, as in _run
-        common = list(chain.from_iterable(map(range, starts, stops)))
         chunk = Chunk(self.fast)
         if not text_block.fill_block(self.fast, list(chain.from_iterable(map(
                 rows.__getitem__, map(slice, starts, stops)))), first, chunk):
             return False
         assert chunk.block is not None
-        chunk.block[1][:] = np.asarray(common, np.int64) + (first + 1)
-        self.stats.packets += len(common)
-        cuts = [bisect_left(common, hole.row) for hole in holes]
-        head, rest = chunk.parts(((0, cuts[0]), (cuts[0], len(common))))
+        lines = np.delete(np.arange(first + i + 1, first + end, dtype=np.int64),
+                          np.asarray(at, np.int64) - i)
+        chunk.block[1][:] = lines
+        self.stats.packets += len(lines)
+        cuts = [k - i - n for n, k in enumerate(at)]  # the common lines before each hole
+        head, rest = chunk.parts(((0, cuts[0]), (cuts[0], len(lines))))
         yield head  # judged before the holes are read (their warnings come after)
         ts, day = chunk.block[0], clock.day_ns
         found: list[tuple[int, HoleAt]] = []

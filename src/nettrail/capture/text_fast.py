@@ -14,6 +14,7 @@ included, to the same records).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from operator import itemgetter
@@ -200,16 +201,16 @@ class Chunk:
         ``bounds`` (in line order, apart), as chunks of their own (their fields are views of
         this one's)."""
         assert self.block is not None
-        opts = sorted(self.opts.items())
-        k, out = 0, []
+        opts = self.opts
+        lines = sorted(opts)
+        out = []
         for start, end in bounds:
             part = Chunk(self.fast)
             part.block = tuple(f[start:end] for f in self.block)
-            while k < len(opts) and opts[k][0] < start:
-                k += 1
-            while k < len(opts) and opts[k][0] < end:
-                part.opts[opts[k][0] - start] = opts[k][1]
-                k += 1
+            if lines:
+                mine = lines[bisect_left(lines, start) : bisect_left(lines, end)]
+                part.opts = dict(zip(map(start.__rsub__, mine), map(opts.__getitem__, mine),
+                                     strict=True))
             out.append(part)
         return out
 

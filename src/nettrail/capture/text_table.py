@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import socket
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
@@ -75,6 +76,18 @@ _FIELDS = ("ts", "line", "pair", "col", "flags", "seq", "ack", "win", "plen", "w
 """The fields of a Chunk, in its order."""
 
 
+_PAIR_COLUMNS = ("family", "src", "dst", "proto", "sport", "dport", "wire_len", "payload_len")
+_TCP_COLUMNS = ("flags", "seq", "ack", "window", "ts_val", "known")
+
+
+def _zero(cols: dict[str, Arr], names: tuple[str, ...], keep: Arr) -> None:
+    """Columns ``names`` zeroed on the rows not in ``keep`` (written for every row at once,
+    the few others cleared after: cheaper than writing the kept rows by index)."""
+    off = np.flatnonzero(~keep)
+    for name in names:
+        cols[name][off] = 0
+
+
 def _ints(values: list[int]) -> Arr:
     """``values`` as int64 (every one fits: the fast pattern's numbers have at most 10
     digits)."""
@@ -124,12 +137,16 @@ class TextSink:
         self.stats = stats
         self.file_id = table.file_id(fast.path)
         self.pieces: list[tuple[Arr, ...]] = []
+        """The fields of the lines given as columns, in row order (the rows that keep their
+        records lie between them: the rows of ``odd``)."""
         self.rows = 0
-        self.loose = 0
-        """Rows at the end that keep their records, not yet in ``pieces``."""
         self.lines: tuple[Chunk, int, int, int] | None = None
         """Lines at the end given as columns, not yet in ``pieces``: of a chunk, from, to, and
         the row the first one is."""
+        self.gaps: list[int] = []
+        """The rows that keep their records among ``lines`` (lines of another form among the
+        common ones): for each, the line of the chunk it comes before (``to``: after the
+        last)."""
         self.odd: dict[int, PacketRecord] = {}
         self.opts: dict[int, TCPOptions] = {}
         self.pair_values = np.zeros((0, 7), np.int64)
@@ -138,11 +155,12 @@ class TextSink:
         self.addr_values: dict[str, tuple[int, int]] = {}
 
     def add_record(self, rec: PacketRecord) -> None:
-        """A packet that keeps its record."""
-        self._close_lines()
+        """A packet that keeps its record (the lines after it may join the lines before it
+        in one piece)."""
+        if self.lines is not None:
+            self.gaps.append(self.lines[2])
         self.odd[self.rows] = lean(rec)
         self.rows += 1
-        self.loose += 1
         if self.rows >= BATCH_ROWS:
             self.flush()
 
@@ -154,20 +172,24 @@ class TextSink:
             self.lines = (chunk, lines[1], end, lines[3])
         else:
             self._close_lines()
-            self._close_loose()
             self.lines = (chunk, start, end, self.rows)
         self.rows += end - start
         if self.rows >= BATCH_ROWS:
             self.flush()
 
     def _close_lines(self) -> None:
-        """The lines added last as a piece."""
+        """The lines added last as a piece, their options noted by row."""
         if self.lines is None:
             return
         chunk, start, end, row = self.lines
+        gaps, self.gaps = self.gaps, []
         self.lines = None
         at, opts = row - start, chunk.opts
-        if end - start < len(opts):  # a piece of a chunk with many options: its lines' own
+        if gaps:  # each line moved on by the rows that keep records before it
+            for i, options in opts.items():
+                if start <= i < end:
+                    self.opts[at + i + bisect_right(gaps, i)] = options
+        elif end - start < len(opts):  # a piece of a chunk with many options: its lines' own
             for i in range(start, end):
                 if i in opts:
                     self.opts[at + i] = opts[i]
@@ -177,11 +199,26 @@ class TextSink:
                     self.opts[at + i] = options
         self.pieces.append(chunk.fields(start, end))
 
-    def _close_loose(self) -> None:
-        """The loose rows as a piece (every field -1: their records say it all)."""
-        if self.loose:
-            self.pieces.append((np.full(self.loose, -1, np.int64),) * len(_FIELDS))
-            self.loose = 0
+    def _fields(self, n: int) -> list[Arr]:
+        """The twelve fields of the ``n`` rows gathered, in row order (every field -1 on a
+        row that keeps its record: the record says it all)."""
+        pieces, odd = self.pieces, self.odd
+        if not odd:
+            return [np.concatenate([p[k] for p in pieces]) for k in range(len(_FIELDS))]
+        kept = np.fromiter(odd, np.int64, len(odd))
+        lines = np.ones(n, np.bool_)
+        lines[kept] = False
+        at = np.cumsum(lines) - 1  # each row's place among the lines; past them: -1
+        m = n - len(kept)
+        at[kept] = m
+        out = []
+        for k in range(len(_FIELDS)):
+            values = np.empty(m + 1, np.int64)
+            values[m] = -1
+            if pieces:
+                np.concatenate([p[k] for p in pieces], out=values[:m])
+            out.append(values.take(at))
+        return out
 
     def flush(self) -> None:
         """Make a batch of the rows gathered so far."""
@@ -189,9 +226,7 @@ class TextSink:
         if n == 0:
             return
         self._close_lines()
-        self._close_loose()
-        ts, line, pair, col, flags, seq, ack, win, plen, wire, tsv, ecr = (
-            np.concatenate([p[k] for p in self.pieces]) for k in range(len(_FIELDS)))
+        ts, line, pair, col, flags, seq, ack, win, plen, wire, tsv, ecr = self._fields(n)
         opts, odd = self.opts, self.odd
         self.pieces, self.rows, self.opts, self.odd = [], 0, {}, {}
         cols = empty_columns(n)
@@ -214,20 +249,13 @@ class TextSink:
             cols["direction"][:] = np.where(col >= 0, cv[:, 1], 0)
         else:
             cols["iface"][:] = -1
-        every = bool(good.all())
-        if every:  # each pair value cast into its column as it is gathered
-            for name, k in (("family", 0), ("src", 1), ("dst", 2), ("proto", 3), ("sport", 4),
-                            ("dport", 5)):
-                per_pair[k].astype(cols[name].dtype).take(at, out=cols[name])
-            cols["wire_len"][:] = wire
-            cols["payload_len"][:] = plen
-        else:
-            ok = good.nonzero()
-            for name, k in (("family", 0), ("src", 1), ("dst", 2), ("proto", 3), ("sport", 4),
-                            ("dport", 5)):
-                cols[name][ok] = per_pair[k][at[ok]]
-            cols["wire_len"][ok] = wire[ok]
-            cols["payload_len"][ok] = plen[ok]
+        for name, k in (("family", 0), ("src", 1), ("dst", 2), ("proto", 3), ("sport", 4),
+                        ("dport", 5)):  # each pair value cast into its column as it is gathered
+            per_pair[k].astype(cols[name].dtype).take(at, out=cols[name])
+        cols["wire_len"][:] = wire
+        cols["payload_len"][:] = plen
+        if not good.all():  # the other rows as zeroed: their records fill them (``fill_row``)
+            _zero(cols, _PAIR_COLUMNS, good)
         self._tcp(cols, good, flags, seq, ack, win, tsv)
         link_columns(self.fast, cols, good)
         bad = [i for i in np.flatnonzero(~good).tolist() if i not in odd]
@@ -255,17 +283,12 @@ class TextSink:
                          | np.where(has_ack, u16(K_ACK1), zero))
         known |= np.where(has_win, u16(K_WIN), zero) | np.where(rel, u16(K_REL), zero)
         known |= np.where(tsv >= 0, u16(K_TS), zero)
-        if tcp.all():  # the usual case: every row, written straight into the columns
-            np.bitwise_and(flags, 0xFFFF, out=cols["flags"], casting="unsafe")
-            for name, values in (("seq", seq), ("ack", ack), ("window", win), ("ts_val", tsv)):
-                np.maximum(values, 0, out=cols[name], casting="unsafe")
-            cols["known"][:] = known
-            return
-        t = tcp.nonzero()
-        cols["flags"][t] = flags[t] & 0xFFFF
+        np.bitwise_and(flags, 0xFFFF, out=cols["flags"], casting="unsafe")
         for name, values in (("seq", seq), ("ack", ack), ("window", win), ("ts_val", tsv)):
-            cols[name][t] = np.maximum(values[t], 0)
-        cols["known"][t] = known[t]
+            np.maximum(values, 0, out=cols[name], casting="unsafe")
+        cols["known"][:] = known
+        if not tcp.all():  # UDP rows, and rows their records fill: zeroed
+            _zero(cols, _TCP_COLUMNS, tcp)
 
     def _pairs(self) -> Arr:
         """Per address pair of the FastLine: family, src, dst, proto, sport, dport and whether
