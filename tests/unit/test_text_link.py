@@ -21,6 +21,9 @@ from test_text_table import tcpdump_lines
 from nettrail.analyze.table_flows import track_table
 from nettrail.capture import tcpdump_text, text_block
 from nettrail.capture.text_link import LinkLine
+from nettrail.capture.text_seq import SeqTracker
+from nettrail.capture.text_time import Clock
+from nettrail.model.packet import PROTO_TCP, PROTO_UDP, EthHeader
 from nettrail.model.table import PacketTable, table_from_records
 from textread import Outcome, read_into_table, read_records
 
@@ -226,3 +229,144 @@ def test_one_line_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: s
         path.write_text("\n".join(lines[:n]) + "\n")
         (records, _stats, error), _stored = fast_and_general(path, monkeypatch)
         assert not error and len(records) == n
+
+
+def quick_and_careful(path: Path, monkeypatch: pytest.MonkeyPatch) -> Outcome:
+    """``fast_and_general`` of ``path``, asserted equal to its reading with every block
+    rewritten line by line (``_careful``, no one-pattern reading)."""
+    (records, stats, error), _stored = fast_and_general(path, monkeypatch)
+    with monkeypatch.context() as m:
+        m.setattr(LinkLine, "_quick", lambda self, block, first: None)
+        assert read_records(str(path)) == (records, stats, error)
+        assert read_into_table(str(path))[1] == (records, stats, error)
+    return records, stats, error
+
+
+def _plain(i: int) -> str:
+    return tcpdump_lines(5, 40)[i]
+
+
+@pytest.mark.parametrize("form", ["e", "vlan", "sll2", "v", "ev"])
+def test_forms_read_with_one_pattern(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     form: str) -> None:
+    """A text of one form is read without the careful reading, as it reads."""
+    path = tmp_path / "f.txt"
+    path.write_text("\n".join(text(form, seed=4, conns=80)) + "\n")
+    careful = LinkLine._careful
+    used = [0]
+
+    def counted(self: LinkLine, block: bytes, first: int) -> object:
+        used[0] += b"(0x86dd)" not in block
+        return careful(self, block, first)
+
+    with monkeypatch.context() as m:
+        m.setattr(LinkLine, "_careful", counted)
+        read_into_table(str(path))
+    assert not used[0]
+    records, _stats, error = quick_and_careful(path, monkeypatch)
+    assert not error and len(records) > 1000
+
+
+ODDER = [
+    # a MAC the pattern takes but is no MAC: the block is read carefully
+    lambda line: line.replace("02:00:00:00:", "02:00:00:0:0:", 1),
+    lambda line: line.replace("02:00:00:00:", "02::00:00:", 1),
+    lambda line: line.replace("02:00:00:00:", "02:00:00:00:00:", 1),
+    # an -i any column with a ':' (the general path reads the line)
+    lambda line: line.replace("eth0  ", "eth0:1  ", 1),
+    # a checksum in an -e line without -v
+    lambda line: line.replace("Flags [.], ", "Flags [.], cksum 0x1234 (correct), ", 1),
+    # an IPv6 link among IPv4 ones
+    lambda line: line[:16] + ODD[5],
+    # the line without its link header, or with it twice
+    lambda line: line[:16] + "IP " + line.partition(": ")[2],
+    lambda line: line[:16] + line[16:].partition(": ")[0] + ": " + line[16:],
+]
+
+
+@pytest.mark.parametrize("form", ["e", "sll2", "ev"])
+@pytest.mark.parametrize("odd", range(len(ODDER)))
+def test_odder_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str,
+                     odd: int) -> None:
+    lines = text(form, seed=3, conns=30)
+    for at in range(len(lines) // 5, len(lines), len(lines) // 4):
+        lines[at] = ODDER[odd](lines[at])
+    path = tmp_path / "o.txt"
+    path.write_text("\n".join(lines) + "\n")
+    quick_and_careful(path, monkeypatch)
+
+
+@pytest.mark.parametrize("block", [300, 4096, 1 << 18])
+def test_link_lines_among_plain_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     block: int) -> None:
+    """``-e`` lines among plain ones, a block of them then plain ones, and the other way."""
+    monkeypatch.setattr(tcpdump_text, "TABLE_BLOCK", block)
+    monkeypatch.setattr(tcpdump_text, "BLOCK", block)
+    plain = tcpdump_lines(6, 60)
+    linked = [printed(line, i, "e") for i, line in enumerate(plain)]
+    half = len(plain) // 2
+    for lines in ([linked[i] if i % 3 else plain[i] for i in range(len(plain))],
+                  linked[:half] + plain[half:], plain[:half] + linked[half:]):
+        path = tmp_path / "m.txt"
+        path.write_text("\n".join(lines) + "\n")
+        records, _stats, error = quick_and_careful(path, monkeypatch)
+        assert not error and len(records) == len(plain)
+
+
+def test_bare_address_pairs() -> None:
+    """A pair printed without ``IP `` (an -e line's, as the pattern cuts it) is the pair the
+    common form's text makes, and so is its other direction."""
+    fast = LinkLine("p", "p", Clock(), SeqTracker())
+    texts = [b"198.51.100.4.51512 > 203.0.113.2.22", b"203.0.113.2.22 > 198.51.100.4.51512",
+             b"a.b.c > 203.0.113.2.22", b"198.51.100.4.70000 > 203.0.113.2.22"]
+    for text_ in texts:
+        for proto in (PROTO_TCP, PROTO_UDP):
+            bare = fast.pairs[fast._ends(text_, proto)] if fast._ends(text_, proto) >= 0 else None
+            pid = fast._ends(b"IP " + text_, proto)
+            assert bare == (fast.pairs[pid] if pid >= 0 else None)
+
+
+def test_new_links_at_once() -> None:
+    """Link headers read together are read as each alone."""
+    keys = [b"02:00:00:00:00:01 > 02:00:00:01:00:01, ethertype IPv4 (0x0800), length ",
+            b"2:0:0:0:0:1 > 02:00:00:01:00:01, ethertype IPv4 (0x0800), length ",
+            b"ifindex 4 02:00:00:00:00:0a ethertype IPv4 (0x0800), length ",
+            b"02:00:00:00:0:0:01 > 02:00:00:01:00:01, ethertype IPv4 (0x0800), length ",
+            b"02::00:00:00:01 > 02:00:00:01:00:01, ethertype IPv4 (0x0800), length ",
+            b"02:00:00:00:00:01 > 02:00:00:01:00:01, ethertype 802.1Q (0x8100), length "
+            b"vlan 7, p 0, ethertype IPv4 (0x0800), ",
+            b"02:00:00:00:00:01 > 02:00:00:01:00:01, ethertype 802.1Q (0x8100), length "
+            b"vlan 7, p 0, ethertype ARP (0x0806), ",
+            b"02:00:00:00:00:01 > 02:00:00:01:00:01, ethertype IPv6 (0x86dd), length ",
+            b"02:00:00:00:00:02 > 02:00:00:01:00:01, ethertype IPv4 (0x0800), length "]
+    alone = LinkLine("p", "p", Clock(), SeqTracker())
+    for key in keys:
+        alone._links([key])
+    for order in (keys, keys[::-1], keys[:1] + keys[-1:]):
+        together = LinkLine("p", "p", Clock(), SeqTracker())
+        together._links(order)
+        for key in order:
+            got, want = together.link_ids[key], alone.link_ids[key]
+            assert (got is None) == (want is None)
+            if got is not None and want is not None:
+                assert got[1] == want[1]
+                assert together._eth(got[0]) == alone._eth(want[0])
+                assert (key in together.v4_ids) == (key in alone.v4_ids)
+    assert [alone.link_ids[k] is not None for k in keys] == [1, 1, 1, 0, 0, 1, 0, 1, 1]
+    assert alone._eth(0) == EthHeader("02:00:00:00:00:01", "02:00:00:01:00:01", (), 0x0800)
+
+
+def test_a_hole_among_link_lines_keeps_its_link(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another form among ``-e`` lines (a hole the table's reading reads on its own) is read
+    from its own text, link header included (it was read from the text rewritten without it,
+    as a packet without its Ethernet header or frame length)."""
+    lines = [printed(line, i, "e") for i, line in enumerate(tcpdump_lines(2, 120))
+             if " IP " in line]
+    tcp = [i for i, line in enumerate(lines) if "Flags [" in line]
+    for at in tcp[200::400]:
+        lines[at] = lines[at].replace("Flags [", "Flags:[", 1)
+    path = tmp_path / "h.txt"
+    path.write_text("\n".join(lines) + "\n")
+    records, _stats, error = quick_and_careful(path, monkeypatch)
+    assert not error and all(r.headers.eth is not None for r in records)

@@ -587,7 +587,7 @@ class TextReader:
             yield self._lines(out, first)
         self.fast_pending = _FastPending(self._lineno(first, last), rows[last], last)
         if last in self.orig:
-            self.fast_pending.orig = self._orig_lines(last)
+            self.fast_pending.orig = self._orig_lines(last, j == len(rows))
 
     def _across(self, rows: list[Row], i: int, end: int, holes: list[Hole], first: int
                 ) -> Generator[PacketRecord | Chunk | Stretch, None, bool]:
@@ -656,8 +656,14 @@ class TextReader:
         done = list(self._replay(fast.line, fast.orig))
         assert not done  # its first line only starts a packet
 
-    def _orig_lines(self, index: int) -> list[str]:
-        """The original lines of rewritten row ``index`` of the current block."""
+    def _orig_lines(self, index: int, last: bool = False) -> list[str]:
+        """The original lines of rewritten row ``index`` of the current block (``last``: its
+        last row, whose lines end it)."""
+        if last and self.block_lines is None:  # from the end: no split of the whole block
+            block, cut = self.block, len(self.block) - 1
+            for _ in range(self.orig[index]):
+                cut = block.rfind(b"\n", 0, cut)
+            return block[cut + 1 : -1].decode().split("\n")
         if self.block_lines is None:
             self.block_lines = self.block.split(b"\n")
         at = index if self.at is None else self.at[index]

@@ -579,10 +579,11 @@ class FastLine:
         return self.ends[proto == PROTO_UDP][addrs]
 
     def make_pairs(self, items: Iterable[tuple[bytes, int]]) -> None:
-        """The address pairs of ``IP a.p > b.q`` texts of a protocol not cached yet, each with
-        the other direction (it mostly follows: one parse for both); -1 cached for a text
-        where one is not an address. One loop for all: no call per pair but for a new host
-        that is not a dotted quad. The pairs' rows of ``per_pair`` are made on the way."""
+        """The address pairs of ``IP a.p > b.q`` texts of a protocol not cached yet (or ``a.p >
+        b.q``, an IPv4 one as ``text_link`` cuts an ``-e`` or ``-v`` line), each with the other
+        direction (it mostly follows: one parse for both); -1 cached for a text where one is
+        not an address. One loop for all: no call per pair but for a new host that is not a
+        dotted quad. The pairs' rows of ``per_pair`` are made on the way."""
         pairs, known, (tcp_cache, udp_cache) = self.pairs, self.addrs, self.ends
         v4 = self.v4_hosts if self.by_fields else None  # for the table's columns only
         v4_list = self.v4_host_list
@@ -596,10 +597,11 @@ class FastLine:
             if text in cache:  # made as the other direction of one before
                 continue
             if text[2] == 32:  # b"IP "
-                version, keyword, pair = 4, b"IP", text[3:]
-            else:
-                keyword, _, pair = text.partition(b" ")
-                version = 6 if keyword == b"IP6" else 4
+                version, keyword, pair = 4, b"IP ", text[3:]
+            elif text[:4] == b"IP6 ":
+                version, keyword, pair = 6, b"IP6 ", text[4:]
+            else:  # an IPv4 -e or -v line's, printed without "IP " (text_link)
+                version, keyword, pair = 4, b"", text
             src_t, _, dst_t = pair.partition(b" > ")
             src_h, _, sport = src_t.rpartition(b".")
             dst_h, _, dport = dst_t.rpartition(b".")
@@ -655,7 +657,7 @@ class FastLine:
             last = both == back
             cache[text] = len(pairs)
             add((proto, sp, dp, key, hdr))
-            back_t = b"".join((keyword, b" ", dst_t, b" > ", src_t))
+            back_t = b"".join((keyword, dst_t, b" > ", src_t))
             if back_t not in cache:
                 cache[back_t] = len(pairs)
                 add((proto, dp, sp, back, hdr))

@@ -6,27 +6,29 @@ after the length, ``eth0  In  ifindex 4 02:00:00:00:00:50 ethertype IPv4 (0x0800
 80: ...`` for ``-i any``); ``-v`` prints the IPv4 header in parentheses and the transport on an
 indented second line, with the TCP checksum (``IP (tos 0x0, ttl 64, id 19921, offset 0, flags
 [DF], proto TCP (6), length 60)`` / ``    198.18.0.80.45700 > ...: Flags [S], cksum 0x0000
-(incorrect -> 0x4d42), seq ...``). ``LinkLine.prepare`` rewrites such lines of a block as the
-common one-line form the fast path reads (``STAMP [column ]IP a.p > b.q: ...``) and keeps what
-the rewriting took out (link header, frame length, the ``-v`` fields) by line; the records the
-fast path builds get them back (``LinkLine.records``), and so do a table's columns
-(``link_columns``). A line whose prefix or header is not of the usual form is left as it is;
-a rewritten line the fast path does not take goes to the general path as its original lines.
+(incorrect -> 0x4d42), seq ...``). ``LinkLine.prepare`` reads such lines of a block as the
+common one-line form the fast path reads (``STAMP [column ]IP a.p > b.q: ...``) they are once
+their link header, ``-v`` fields and checksum are cut out: one pattern (``_linked``) gives the
+common fields of every line with what the cutting takes out (link header, frame length, the
+``-v`` fields), which is kept by line; the records the fast path builds get it back
+(``LinkLine.records``), and so do a table's columns (``link_columns``). A block with
+characters the paste repairs would touch, or an IPv6 link, is rewritten line by line
+(``_careful``). A line whose prefix or header is not of the usual form is left as it is; a
+rewritten line the fast path does not take goes to the general path as its original lines.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import partial
-from itertools import chain, compress, repeat
-from operator import is_
+from itertools import compress, repeat
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.capture.text_fast import FastLine
+from nettrail.capture.text_fast import _LINE, _NAME, _WORD, FastLine
 from nettrail.capture.text_fields import ETH_LEN, OtherProtocol, TextError
 from nettrail.capture.text_parse import parse_frame
 from nettrail.model.packet import (
@@ -41,7 +43,9 @@ from nettrail.model.packet import (
 from nettrail.model.table import K_DF, K_IPID, K_MF, K_TTL
 
 Arr = npt.NDArray[Any]
-_MAC = rb"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5}"
+_MAC = rb":".join([rb"[0-9a-fA-F]{1,2}"] * 6)
+_LOOSE_MAC = rb"[0-9a-fA-F:]{1,17}"
+"""What the fast pattern takes for a MAC: ``_link`` reads the MACs of each new link header."""
 _ETYPE = rb"ethertype (?:IPv4 \(0x0800\)|IPv6 \(0x86dd\)), length "
 _PRE = re.compile(
     rb"((?:\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.\d{6} "
@@ -64,50 +68,73 @@ _PRE = re.compile(
 line by line, of a block with characters the paste repairs would touch or IPv6 links."""
 
 
-def _quick(verbose: bool) -> re.Pattern[bytes]:
-    """Every line (a ``-v`` pair as one) as the quick reading cuts it: an IPv4 ``-e`` line
-    (or, when ``verbose``, a ``-v`` or ``-e -v`` one) in parts (the stamp and ``-i any``
-    column; link header, frame length and VLAN tags; with ``verbose`` the ``-v`` fields:
-    tos, TTL, ID, offset, IP flags, protocol, length; addresses and TCP flags up to the
-    checksum, which goes; TCP flags alone), then the rest of the line (any other line: only
-    the rest)."""
+_DIRECTION = rb" +(?:In|Out|M|B|P)"
+_START = (rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{6}) ")
+_FAST_HEAD = (_START + rb"(?:(?=IP)|(" + _NAME + _DIRECTION + rb") +)(IP6? " + _WORD + rb" > "
+              + _WORD + rb"): (?:Flags \[([SFRPU.EWe]+)\]")
+if not _LINE.pattern.startswith(_FAST_HEAD) or _LINE.groups != 14:  # pragma: no cover
+    raise ImportError("text_link reads -e lines with the fast pattern's old start")
+
+
+def _linked(verbose: bool) -> re.Pattern[bytes]:
+    """``_LINE`` that also takes an IPv4 ``-e`` line (or, when ``verbose``, a ``-v`` or ``-e
+    -v`` one) as the common line it is once its link header, ``-v`` fields and TCP checksum
+    are cut out (its addresses without ``IP `` before them), as ``_PRE`` reads it but for an
+    ``-i any`` column with a ``:``, a checksum other than after the TCP flags of a ``-v`` line
+    and an IPv6 link. Named: the link header up to ``length `` (its MACs as ``_LOOSE_MAC``
+    takes them), frame length, VLAN tags; the ``-v`` fields (the tos, TTL, ID, offset, IP
+    flags, protocol and length in the groups after) and the checksum."""
+    v_line = rb"|IP (?=\(tos )" if verbose else b""
     v_fields = (
-        rb"(?:\(tos 0x([0-9a-f]+)(?:,ECT\([01]\)|,CE|), ttl (\d{1,3}), id (\d{1,5}), "
+        rb"(?:(?P<v>\(tos 0x([0-9a-f]+)(?:,ECT\([01]\)|,CE|), ttl (\d{1,3}), id (\d{1,5}), "
         rb"offset (\d{1,5}), flags \[([^\]\n]*)\], proto (TCP \(6\)|UDP \(17\)), "
-        rb"length (\d{1,5})(?:, bad cksum [0-9a-f]+ \(->[0-9a-f]+\)!|)\)\n    |)"
-    )
+        rb"length (\d{1,5})(?:, bad cksum [0-9a-f]+ \(->[0-9a-f]+\)!|)\)\n    )|)"
+        if verbose else b"")
+    cksum = (rb"(?(m)(?P<cksum>, cksum 0x[0-9a-f]+ \((?:correct|incorrect -> 0x[0-9a-f]+)\)|))"
+             if verbose else b"")
     return re.compile(
-        rb"(?:((?:\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.\d{6} "
-        rb"(?:[^\s>:]+ +(?:In|Out|M|B|P) +|))"
-        rb"(?:((?:(?<=[A-Za-z ] )ifindex \d+ |)" + _MAC + rb"(?: > " + _MAC + rb",|) "
-        rb"(?:ethertype 802\.1Q[^(,\n]* \(0x[0-9a-f]{4}\)|ethertype IPv4 \(0x0800\)), length )"
-        rb"(\d{1,5}): "
-        rb"((?:vlan \d+, p \d+, (?:DEI, |)ethertype 802\.1Q[^,\n]*, )*"
-        rb"(?:vlan \d+, p \d+, (?:DEI, |)ethertype IPv4(?: \(0x0800\)|), |))"
-        + (rb"|IP (?=\(tos ))" + v_fields if verbose else rb")")
-        + rb"([^\s>]+ > [^\s>]+: (?:(Flags) \[[^\]\n]*\]|))"
-        rb"(?:, cksum 0x[0-9a-f]+ \((?:correct|incorrect -> 0x[0-9a-f]+)\)|)"
-        rb"|)([^\n]*\n)"
-    )
+        _START + rb"(?:(?=IP)|(?=[0-9a-fA-F]{1,2}:)|(?![!-~]*:[!-~]*" + _DIRECTION
+        + rb" +(?:ifindex |[0-9a-fA-F]{1,2}:|IP \(tos ))(" + _NAME + _DIRECTION + rb") +)"
+        rb"(?:(?:(?P<link>(?:(?<=[A-Za-z ] )ifindex \d+ |)" + _LOOSE_MAC + rb"(?: > " + _LOOSE_MAC
+        + rb",|) (?:ethertype 802\.1Q[^(,\n]* \(0x[0-9a-f]{4}\)|ethertype IPv4 \(0x0800\)), "
+        rb"length )(?P<flen>\d{1,5}): (?P<vlan>(?:vlan \d+, p \d+, (?:DEI, |)ethertype "
+        rb"802\.1Q[^,\n]*, )*(?:vlan \d+, p \d+, (?:DEI, |)ethertype IPv4(?: \(0x0800\)|), |))"
+        + v_line + rb")(?P<m>)" + v_fields + rb"|)(?P<addrs>(?(m)" + _NAME + rb" > " + _NAME
+        + rb"|IP6? " + _WORD + rb" > " + _WORD + rb")): (?:Flags \[(?P<flags>[SFRPU.EWe]+)\]"
+        + cksum + _LINE.pattern[len(_FAST_HEAD) :])
 
 
-_QUICK_E = _quick(False)
-_QUICK_EV = _quick(True)
-_IS_NONE = partial(is_, None)
-_EVERY_E = re.compile(
-    rb"\n((?:\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.\d{6} "
-    rb"(?:[^\s>:]+ +(?:In  |Out |M   |B   |P   )|))"
-    rb"((?:(?<=[A-Za-z ] )ifindex \d+ |)" + _MAC + rb"(?: > " + _MAC + rb",|) "
-    rb"(?:ethertype 802\.1Q[^(,\n]* \(0x[0-9a-f]{4}\)|ethertype IPv4 \(0x0800\)), length )"
-    rb"(\d{1,5}): "
-    rb"((?:vlan \d+, p \d+, (?:DEI, |)ethertype 802\.1Q[^,\n]*, )*"
-    rb"(?:vlan \d+, p \d+, (?:DEI, |)ethertype IPv4(?: \(0x0800\)|), |))"
-    rb"([^\n]*)"
-)
-"""An IPv4 ``-e`` line after a line end, as ``_QUICK_E`` cuts it (stamp and column; link
-header, frame length, VLAN tags; the rest): one search over a block whose every line is one."""
-_REPAIRED = (b"<", b"&", b"`", b"*", b"=", b"\r", b"(0x86dd)")
-"""What sends a block to the careful reading."""
+class _Cut(NamedTuple):
+    """What takes each part out of a line as ``_linked`` cuts it: the common fields (a Row),
+    any other line, the TCP flags, the link header, frame length and VLAN tags, the ``-v``
+    fields (all, then each) and the checksum (the last two: of ``_LINKED_EV``)."""
+
+    row: itemgetter[Any]
+    other: itemgetter[Any]
+    flags: itemgetter[Any]
+    link: itemgetter[Any]
+    flen: itemgetter[Any]
+    vlan: itemgetter[Any]
+    v: itemgetter[Any]
+    v_each: tuple[itemgetter[Any], ...]
+    cksum: itemgetter[Any]
+
+
+def _cut(pattern: re.Pattern[bytes]) -> _Cut:
+    at = {name: i - 1 for name, i in pattern.groupindex.items()}
+    last, v = pattern.groups, at.get("v", 0)
+    return _Cut(itemgetter(0, 1, 2, at["addrs"], at["flags"], *range(last - 9, last)),
+                itemgetter(last - 1), itemgetter(at["flags"]), itemgetter(at["link"]),
+                itemgetter(at["flen"]), itemgetter(at["vlan"]), itemgetter(v),
+                tuple(itemgetter(v + k) for k in range(1, 8)), itemgetter(at.get("cksum", 0)))
+
+
+_LINKED_E = _linked(False)
+_LINKED_EV = _linked(True)
+_CUT_E = _cut(_LINKED_E)
+_CUT_EV = _cut(_LINKED_EV)
+_REPAIRED = (b"<", b"&", b"`", b"*", b"=", b"\r")
+"""What sends a block to the careful reading (so does an IPv6 link header, ``(0x86dd)``)."""
 _KEYWORD = {4: b"IP ", 6: b"IP6 "}
 _PROBE = {4: "192.0.2.1.1 > 192.0.2.2.2: UDP, length 0",
           6: "2001:db8::1.1 > 2001:db8::2.2: UDP, length 0"}
@@ -119,8 +146,8 @@ _DF, _MF = 1 << 16, 1 << 17
 _LOOK = 1 << 14
 """A block is rewritten when its first _LOOK bytes have an ``-e`` or ``-v`` line (a cheap
 look: a block that turns to them later is read as it is, by the general path)."""
-_MACS = re.compile(rb"(?:ifindex \d+ |)(" + _MAC + rb")(?: > (" + _MAC + rb"),|) ")
-"""The MACs at the start of a link key."""
+_MACS = re.compile(rb"(?:(?:ifindex \d+ |)(" + _MAC + rb")(?: > (" + _MAC + rb"),|) |)(.*)\n")
+"""The MACs at the start of each link key (a line each; none: not one), and the rest."""
 
 
 def _form(two: bool, rest: bytes) -> tuple[EthHeader, bytes] | None:
@@ -138,6 +165,43 @@ def _form(two: bool, rest: bytes) -> tuple[EthHeader, bytes] | None:
         if headers.ip is not None and headers.ip.version == version and headers.eth:
             return headers.eth, _KEYWORD[version]
     return None
+
+
+_TOS = {b"%x" % i: i for i in range(256)} | {b"%02x" % i: i for i in range(256)}
+_TCP6 = b"TCP (6)"
+
+
+def _numbers(text: bytes, n: int) -> Arr:
+    """The ``n`` numbers of ``text`` (each of 1 to 5 digits, a space between two), read all
+    at once."""
+    got = np.fromstring(text, np.int64, sep=" ")
+    return got if len(got) == n else np.array(list(map(int, text.split(b" "))), np.int64)
+
+
+def _v_fields(cut: list[tuple[bytes, ...]], get: _Cut, has: Arr) -> Arr | None:
+    """The ``-v`` fields of the lines ``has`` marks, by line: IP length, then what is kept of
+    them (TTL, tos, IP ID, IP length or -1, fragment bits, UDP payload length or -1); None if
+    one is out of range or its protocol is not the transport line's."""
+    mask = has.tolist()
+    tos_t, ttl_t, id_t, off_t, fl_t, proto_t, len_t = (
+        list(compress(map(g, cut), mask)) for g in get.v_each)
+    n = len(tos_t)
+    ttl, ip_id, off, ip_len = (_numbers(b" ".join(t), n) for t in (ttl_t, id_t, off_t, len_t))
+    tos = np.fromiter(map(_TOS.get, tos_t, repeat(-1)), np.int64, n)
+    tcp = np.fromiter(map(_TCP6.__eq__, proto_t), bool, n)
+    flagged = np.fromiter(map(bool, compress(map(get.flags, cut), mask)), bool, n)
+    if tos.min() < 0 or ttl.max() > 255 or ip_id.max() > 0xFFFF or (tcp != flagged).any():
+        return None
+    bits = {f: (_DF if b"DF" in f else 0) | (_MF if b"+" in f else 0) for f in set(fl_t)}
+    out = np.empty((n, 7), np.int64)
+    out[:, 0] = ip_len
+    out[:, 1] = ttl
+    out[:, 2] = tos
+    out[:, 3] = ip_id
+    out[:, 4] = np.where(ip_len > 0, ip_len, -1)
+    out[:, 5] = off | np.fromiter(map(bits.__getitem__, fl_t), np.int64, n)
+    out[:, 6] = np.where(~tcp & (ip_len >= 28), ip_len - 28, -1)
+    return out
 
 
 class Prepared(NamedTuple):
@@ -159,6 +223,9 @@ class LinkLine(FastLine):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.links: list[EthHeader | None] = []
+        """The link header of each link (None until a record asks for it, ``_eth``)."""
+        self.link_macs: list[tuple[bytes, bytes | None, EthHeader]] = []
+        """The MACs of each link as printed, and the header of its form."""
         self.link_ids: dict[bytes, tuple[int, bytes] | None] = {}
         self.v4_ids: dict[bytes, int] = {}
         self.link_forms: dict[tuple[bool, bytes], tuple[EthHeader, bytes] | None] = {}
@@ -174,107 +241,87 @@ class LinkLine(FastLine):
         if b"ethertype " not in head and b"(tos " not in head:
             return None
         if not any(c in block for c in _REPAIRED):
-            quick = self._every(block, first) if b"(tos " not in block else None
-            if quick is None:
-                quick = self._quick(block, first)
+            quick = self._quick(block, first)
             if quick is not None:
                 return quick
         return self._careful(block, first)
 
-    def _every(self, block: bytes, first: int) -> Prepared | None:
-        """``prepare`` of a block whose every line is an IPv4 ``-e`` line (else None)."""
-        cut = _EVERY_E.findall(b"\n" + block)
-        n = len(cut)
-        if not n or n != block.count(b"\n"):
-            return None
-        head, link, flen, vlan, rest = zip(*cut, strict=True)
-        keys = list(map(bytes.__add__, link, vlan))
-        ids = self._link_ids(keys)
-        if ids is None:
-            return None
-        vals = np.full((n, _FIELDS), -1, np.int64)
-        vals[:, 6] = 0
-        vals[:, 0] = ids
-        vals[:, 1] = list(map(int, flen))
-        text = b"".join(chain.from_iterable(zip(head, repeat(b"IP "), rest, repeat(b"\n"))))
-        self._store(np.arange(first + 1, first + n + 1, dtype=np.int64), vals)
-        return Prepared(self.scan(text), None, dict.fromkeys(range(n), 1), n, len(text))
-
-    def _link_ids(self, keys: list[bytes]) -> list[int] | None:
+    def _link_ids(self, keys: list[bytes]) -> Arr | None:
         """The link of each key (None if one is not an IPv4 link header)."""
-        got = list(map(self.v4_ids.get, keys))
-        if None in got:  # new keys: read once each, then looked up again
-            for key in dict.fromkeys(compress(keys, map(_IS_NONE, got))):
-                if key not in self.link_ids:
-                    self._link(key)
-            got = list(map(self.v4_ids.get, keys))
-            if None in got:
+        v4 = self.v4_ids
+        got = np.fromiter(map(v4.get, keys, repeat(-1)), np.int64, len(keys))
+        if got.min() < 0:  # new keys: read once each, then looked up
+            miss = np.flatnonzero(got < 0).tolist()
+            new = dict.fromkeys(map(keys.__getitem__, miss))
+            self._links([key for key in new if key not in self.link_ids])
+            got[miss] = [v4.get(keys[i], -1) for i in miss]
+            if got.min() < 0:
                 return None
-        return got  # type: ignore[return-value]  # no None left
+        return got
 
     def _quick(self, block: bytes, first: int) -> Prepared | None:
-        """``prepare`` with one pattern over the whole block (None: a line needs the careful
-        reading)."""
-        verbose = b"(tos " in block
-        cut = (_QUICK_EV if verbose else _QUICK_E).findall(block)
-        if verbose:
-            (head, link, flen, vlan, tos, ttl, ip_id, off, fl, proto, length, addrs, flags,
-             rest) = zip(*cut, strict=True)
-        else:
-            head, link, flen, vlan, addrs, flags, rest = zip(*cut, strict=True)
-            tos = ()
-        sel = [i for i, h in enumerate(head) if h]
-        if not sel:
+        """``prepare`` with one pattern over the whole block that gives the common fields of
+        its ``-e`` and ``-v`` lines as they are (None: a line needs the careful reading)."""
+        verbose = b"(tos " in block[:_LOOK]
+        while True:
+            cut = (_LINKED_EV if verbose else _LINKED_E).findall(block)
+            get = _CUT_EV if verbose else _CUT_E
+            links = list(map(get.link, cut))
+            every = b"" not in links  # then no other line
+            others = b"" if every else b"".join(map(get.other, cut))
+            if b"(0x86dd)" in others:  # an IPv6 link
+                return None
+            if verbose or b"(tos " not in others:
+                break
+            verbose = True  # -v lines after the first ones
+        n = len(cut)
+        rows = list(map(get.row, cut))
+        has_link = np.ones(n, bool) if every else np.fromiter(map(len, links), np.int64, n) > 0
+        has_v = np.fromiter(map(len, map(get.v, cut)), np.int64, n) > 0 if verbose else None
+        sel = np.flatnonzero(has_link if has_v is None else has_link | has_v)
+        if not len(sel):
             return None
-        n = len(sel)
-        vals = np.full((n, _FIELDS), -1, np.int64)
+        vals = np.full((len(sel), _FIELDS), -1, np.int64)
         vals[:, 6] = 0
-        linked = [k for k, i in enumerate(sel) if link[i]]
-        if linked:
-            ids = self._link_ids([link[sel[k]] + vlan[sel[k]] for k in linked])
+        cut_out = 0  # the bytes the rewriting into the common form would have cut
+        if has_link.any():
+            flens: Iterable[bytes] = map(get.flen, cut)
+            vlans: Iterable[bytes] = map(get.vlan, cut)
+            if not every:
+                linked = has_link.tolist()
+                links = list(compress(links, linked))
+                flens, vlans = compress(flens, linked), compress(vlans, linked)
+            flen = b" ".join(flens)
+            tags = list(vlans)
+            keys = list(map(bytes.__add__, links, tags)) if b"".join(tags) else links
+            ids = self._link_ids(keys)
             if ids is None:
                 return None
-            at = np.fromiter(linked, np.int64, len(linked))
-            vals[at, 0] = np.fromiter(ids, np.int64, len(ids))
-            vals[at, 1] = np.fromiter(map(int, (flen[sel[k]] for k in linked)), np.int64,
-                                      len(linked))
-        v = [k for k, i in enumerate(sel) if tos[i]] if verbose else []
-        if v:
-            vi = [sel[k] for k in v]
-            ttls = np.array(list(map(int, (ttl[i] for i in vi))), np.int64)
-            ip_ids = np.array(list(map(int, (ip_id[i] for i in vi))), np.int64)
-            tcp = np.array([proto[i] == b"TCP (6)" for i in vi])
-            has_flags = np.array([bool(flags[i]) for i in vi])
-            if (ttls.max() > 255 or ip_ids.max() > 0xFFFF or any(len(tos[i]) > 2 for i in vi)
-                    or (tcp != has_flags).any()):
+            at = np.flatnonzero(has_link[sel])
+            vals[at, 0] = ids
+            vals[at, 1] = _numbers(flen, len(keys))
+            cut_out = len(b"".join(keys)) + len(flen) + 1 - 2 * len(keys)  # ": " for "IP "
+        sizes = None
+        if has_v is not None and has_v.any():
+            fields = _v_fields(cut, get, has_v)
+            if fields is None:
                 return None
-            ip_len = np.array(list(map(int, (length[i] for i in vi))), np.int64)
-            frag = np.array(list(map(int, (off[i] for i in vi))), np.int64)
-            frag |= np.array([(_DF if b"DF" in fl[i] else 0) | (_MF if b"+" in fl[i] else 0)
-                              for i in vi], np.int64)
-            vals[v, 2] = ttls
-            vals[v, 3] = [int(tos[i], 16) for i in vi]
-            vals[v, 4] = ip_ids
-            vals[v, 5] = np.where(ip_len > 0, ip_len, -1)
-            vals[v, 6] = frag
-            vals[v, 7] = np.where(~tcp & (ip_len >= 28), ip_len - 28, -1)
-            w = vals[v, 1]
-            vals[v, 1] = np.where((w < 0) & (ip_len > 0), ETH_LEN + ip_len, w)
-        text = b"".join([h + b"IP " + a + r if h else r
-                         for h, a, r in zip(head, addrs, rest, strict=True)])
-        rows = self.scan(text)
-        if len(rows) != len(cut):  # pragma: no cover - one row per line or -v pair
-            return None
-        if v:
-            size = np.ones(len(cut), np.int64)
-            size[[sel[k] for k in v]] = 2
-            at = np.zeros(len(cut), np.int64)
-            np.cumsum(size[:-1], out=at[1:])
-            self._store((first + 1 + at[sel]).tolist(), vals)
-            orig = dict(zip(sel, size[sel].tolist(), strict=True))
-            return Prepared(rows, at.tolist(), orig, int(at[-1] + size[-1]), len(text))
-        self._store([first + 1 + i for i in sel], vals)
-        return Prepared(rows, None, dict.fromkeys(sel, 1), len(rows), len(text))
+            at = np.flatnonzero(has_v[sel])
+            vals[at, 2:] = fields[:, 1:]
+            w = vals[at, 1]
+            vals[at, 1] = np.where((w < 0) & (fields[:, 0] > 0), ETH_LEN + fields[:, 0], w)
+            cut_out += len(b"".join(map(get.v, cut))) + len(b"".join(map(get.cksum, cut)))
+            sizes = has_v.astype(np.int64) + 1
+        if sizes is None:
+            self._store(first + 1 + sel, vals)
+            return Prepared(rows, None, dict.fromkeys(sel.tolist(), 1), n,
+                            len(block) - cut_out)
+        line = np.zeros(n, np.int64)
+        np.cumsum(sizes[:-1], out=line[1:])
+        self._store(first + 1 + line[sel], vals)
+        orig = dict(zip(sel.tolist(), sizes[sel].tolist(), strict=True))
+        return Prepared(rows, line.tolist(), orig, int(line[-1] + sizes[-1]),
+                        len(block) - cut_out)
 
     def _careful(self, block: bytes, first: int) -> Prepared | None:
         """``prepare`` line by line: a line whose rest the paste repairs would touch, or
@@ -298,7 +345,8 @@ class LinkLine(FastLine):
             if key:
                 got = links.get(key)
                 if got is None and key not in links:
-                    got = self._link(key)
+                    self._links([key])
+                    got = links[key]
                 if got is None or (tos and got[1] != b"IP "):
                     n = 2 if tos else 1
                     self._keep(block, parts, at, line, n)
@@ -355,28 +403,46 @@ class LinkLine(FastLine):
             self._split = (block, block.split(b"\n"))
         return [t.decode() for t in self._split[1][line : line + n]]
 
-    def _link(self, key: bytes) -> tuple[int, bytes] | None:
-        """The link header of a new key (the header up to ``length ``, then the VLAN tags),
-        with the keyword of its IP version (None if it does not read as one): the MACs as
-        they are printed, the rest as the general path reads it (once per form)."""
-        m = _MACS.match(key)
-        found: tuple[int, bytes] | None = None
-        if m is not None:
-            src, dst = m.group(1), m.group(2)
-            form = (dst is not None, key[m.end() :])
-            got = self.link_forms.get(form)
-            if got is None and form not in self.link_forms:
-                got = self.link_forms[form] = _form(*form)
-            if got is not None:
-                eth, keyword = got
-                self.links.append(EthHeader(src.decode().lower(),
-                                            dst.decode().lower() if dst else None,
-                                            eth.vlans, eth.ethertype))
-                found = len(self.links) - 1, keyword
-                if keyword == b"IP ":
-                    self.v4_ids[key] = found[0]
-        self.link_ids[key] = found
-        return found
+    def _links(self, keys: list[bytes]) -> None:
+        """Read new keys (each a link header up to ``length ``, then the VLAN tags) into
+        ``link_ids``: the link of each, with the keyword of its IP version (None if it does
+        not read as one), the MACs as they are printed, the rest as the general path reads it
+        (once per form); those of an IPv4 link into ``v4_ids`` too."""
+        if not keys:
+            return
+        src, dst, rest = zip(*_MACS.findall(b"\n".join(keys) + b"\n"), strict=True)
+        forms = list(zip(map(bool, dst), rest, strict=True))
+        for form in set(compress(forms, src)).difference(self.link_forms):
+            self.link_forms[form] = _form(*form)
+        got = [self.link_forms[f] if s else None for f, s in zip(forms, src, strict=True)]
+        if len(set(map(id, got))) == 1:  # one form (or none a link)
+            self._links_of(keys, src, dst, got[0])
+            return
+        for k in range(len(keys)):
+            self._links_of([keys[k]], src[k : k + 1], dst[k : k + 1], got[k])
+
+    def _links_of(self, keys: list[bytes], src: tuple[bytes, ...], dst: tuple[bytes, ...],
+                  form: tuple[EthHeader, bytes] | None) -> None:
+        """Keys of the one ``form`` read into the links (MACs ``src``, ``dst``, empty if
+        none); not links if it is None."""
+        if form is None:
+            self.link_ids.update(zip(keys, repeat(None), strict=False))
+            return
+        start = len(self.links)
+        self.links.extend(repeat(None, len(keys)))
+        self.link_macs.extend(zip(src, [d or None for d in dst], repeat(form[0]), strict=False))
+        numbers = range(start, start + len(keys))
+        self.link_ids.update(zip(keys, zip(numbers, repeat(form[1])), strict=True))
+        if form[1] == b"IP ":
+            self.v4_ids.update(zip(keys, numbers, strict=True))
+
+    def _eth(self, link: int) -> EthHeader:
+        """The link header of a link (made once)."""
+        src, dst, form = self.link_macs[link]
+        eth = self.links[link] = EthHeader(src.decode().lower(),
+                                           dst.decode().lower() if dst else None,
+                                           form.vlans, form.ethertype)
+        return eth
 
     def _store(self, lines: list[int] | Arr, vals: Arr) -> None:
         n, add = self.ex_n, len(lines)
@@ -419,7 +485,7 @@ class LinkLine(FastLine):
                               frag & 0xFFFF, bool(frag & _MF), tos)
             if udp >= 0 and isinstance(l4, UDPHeader):
                 l4 = UDPHeader(l4.sport, l4.dport, udp)
-            eth = links[link] if link >= 0 else None
+            eth = (links[link] or self._eth(link)) if link >= 0 else None
             out[i] = rec._replace(wire_len=wire if wire >= 0 else rec.wire_len,
                                   headers=Headers(eth, ip, l4, headers.arp,
                                                   headers.payload_hash))
