@@ -13,9 +13,9 @@ tracker's memory) is computed the same way, with the tracker's retransmission fi
 evidence notes. So is a group that is plain but for a failed handshake (a SYN unanswered, a
 SYN-ACK never acknowledged) or a RST as its last row, with the tracker's outcome finding
 (``analyze.table_failed``); a series of SYNs of which each begins a connection of its own (a
-client retrying with new sequence numbers) is split into one group per SYN first. A pure ACK
-printed without its sequence number (tcpdump's text prints none) is a row the columns describe
-as the tracker sees it: a segment with no seq. Every other
+client retrying with new sequence numbers) is split into one group per SYN first. A SYN printed
+without its ack and a pure ACK printed without its seq (tcpdump's text prints neither) are rows
+the columns describe as the tracker sees them: the missing number is none. Every other
 group (and any group with a row the columns cannot describe) goes through a ``FlowTracker``,
 row by row, in capture order; the tracker is told where each plain connection began, so that
 its housekeeping runs exactly when it would have over the whole capture (it is not run at all
@@ -544,14 +544,7 @@ class _Groups:
         ipid = _ip_ids(s, idx).tolist()
         ifnames = [*table.ifnames, None]
         files = table.files
-        wins = s["window"][idx].tolist()
-        for j in np.flatnonzero(s["known"][idx] & K_WIN == 0).tolist():
-            wins[j] = None  # text that printed no window
-        seqs, acks = s["seq"][idx].tolist(), s["ack"][idx].tolist()
-        for j in np.flatnonzero(s["known"][idx] & K_SEQ == 0).tolist():
-            k = int(s["known"][idx[j]])  # a SYN or pure ACK as tcpdump prints it (_described)
-            seqs[j] = seqs[j] if k & K_SEQ1 else None
-            acks[j] = acks[j] if k & K_ACK1 else None
+        seqs, acks, wins, _rels = _printed(s, idx)  # a plain row is never left relative
         cols = zip(rows, s["ts"][idx].tolist(), seqs, acks,
                    s["flags"][idx].tolist(), s["payload_len"][idx].tolist(), wins, ipid,
                    _at(table, "iface", at).tolist(),
@@ -608,16 +601,11 @@ def _ticked(segments: Iterator[Seg | int | None], numbers: Arr,
     yield from times[j:]
 
 
-def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
-              tracker: _Tracker) -> Iterator[Seg | int | None]:
-    """The tracker's segment for each row of ``idx`` (its capture time for a tick)."""
-    odd = table.odd_rows() if any(b.odd for b in table.batches) else {}
-    at = s["row"][idx]
-    keys = _keys(table, at)
-    ifnames = [*table.ifnames, None]
-    files = table.files
+def _printed(s: dict[str, Arr], idx: Arr) -> tuple[list[Any], list[Any], list[Any],
+                                                  list[bool]]:
+    """The seq, ack and window of rows ``idx`` as the tracker takes them (None where the text
+    printed none) and whether each row's numbers are left relative."""
     known = s["known"][idx]
-    ipid = _ip_ids(s, idx).tolist()
     seqs, acks = s["seq"][idx].tolist(), s["ack"][idx].tolist()
     wins, rels = s["window"][idx].tolist(), [False] * len(idx)
     for j in np.flatnonzero((known & (K_SEQ | K_WIN)) != (K_SEQ | K_WIN)).tolist():
@@ -626,6 +614,19 @@ def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
         acks[j] = acks[j] if k & (K_SEQ | K_ACK1) else None
         wins[j] = wins[j] if k & K_WIN else None
         rels[j] = bool(k & K_REL)
+    return seqs, acks, wins, rels
+
+
+def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
+              tracker: _Tracker) -> Iterator[Seg | int | None]:
+    """The tracker's segment for each row of ``idx`` (its capture time for a tick)."""
+    odd = table.odd_rows() if any(b.odd for b in table.batches) else {}
+    at = s["row"][idx]
+    keys = _keys(table, at)
+    ifnames = [*table.ifnames, None]
+    files = table.files
+    ipid = _ip_ids(s, idx).tolist()
+    seqs, acks, wins, rels = _printed(s, idx)
     cols = zip(real.tolist(), s["ts"][idx].tolist(), seqs, acks, s["flags"][idx].tolist(),
                s["payload_len"][idx].tolist(), wins, ipid,
                _at(table, "iface", at).tolist(), _at(table, "direction", at).tolist(),
