@@ -48,9 +48,9 @@ _FRAC_NS = 10 ** np.arange(8, 2, -1, dtype=np.int64)
 gives exactly six ASCII digits)."""
 
 
-def _numbers(texts: tuple[bytes, ...]) -> Arr:
+def numbers_of(texts: Sequence[bytes]) -> Arr:
     """The numbers of one field of every line (-1 where absent), read by numpy's parser all at
-    once. The pattern lets a number have only 1 to 10 ASCII digits: every one fits in 64 bits."""
+    once. The patterns let a number have only 1 to 10 ASCII digits: every one fits in 64 bits."""
     n = len(texts)
     joined = b" ".join(texts)
     parsed = np.fromstring(joined, np.int64, sep=" ")
@@ -114,8 +114,8 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         if found is None:
             return False
         options = found
-    seq, ack, win = _numbers(seq_t), _numbers(ack_t), _numbers(win_t)
-    tsv, ecr, plen = _numbers(tsv_t), _numbers(ecr_t), _numbers(len_t)
+    seq, ack, win = numbers_of(seq_t), numbers_of(ack_t), numbers_of(win_t)
+    tsv, ecr, plen = numbers_of(tsv_t), numbers_of(ecr_t), numbers_of(len_t)
     if (max(seq.max(), ack.max(), win.max(), tsv.max(), ecr.max()) > _MASK
             or plen.max() > MOST_PAYLOAD
             or (udp_rows and max(map(len, udp_texts)) > DIGITS_LIMIT)):

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from nettrail.capture.text_block import numbers_of
 from nettrail.capture.text_fast import _LINE, _NAME, _WORD, FastLine
 from nettrail.capture.text_fields import ETH_LEN, OtherProtocol, TextError
 from nettrail.capture.text_parse import parse_frame
@@ -171,13 +172,6 @@ _TOS = {b"%x" % i: i for i in range(256)} | {b"%02x" % i: i for i in range(256)}
 _TCP6 = b"TCP (6)"
 
 
-def _numbers(text: bytes, n: int) -> Arr:
-    """The ``n`` numbers of ``text`` (each of 1 to 5 digits, a space between two), read all
-    at once."""
-    got = np.fromstring(text, np.int64, sep=" ")
-    return got if len(got) == n else np.array(list(map(int, text.split(b" "))), np.int64)
-
-
 def _v_fields(cut: list[tuple[bytes, ...]], get: _Cut, has: Arr) -> Arr | None:
     """The ``-v`` fields of the lines ``has`` marks, by line: IP length, then what is kept of
     them (TTL, tos, IP ID, IP length or -1, fragment bits, UDP payload length or -1); None if
@@ -186,7 +180,7 @@ def _v_fields(cut: list[tuple[bytes, ...]], get: _Cut, has: Arr) -> Arr | None:
     tos_t, ttl_t, id_t, off_t, fl_t, proto_t, len_t = (
         list(compress(map(g, cut), mask)) for g in get.v_each)
     n = len(tos_t)
-    ttl, ip_id, off, ip_len = (_numbers(b" ".join(t), n) for t in (ttl_t, id_t, off_t, len_t))
+    ttl, ip_id, off, ip_len = map(numbers_of, (ttl_t, id_t, off_t, len_t))
     tos = np.fromiter(map(_TOS.get, tos_t, repeat(-1)), np.int64, n)
     tcp = np.fromiter(map(_TCP6.__eq__, proto_t), bool, n)
     flagged = np.fromiter(map(bool, compress(map(get.flags, cut), mask)), bool, n)
@@ -291,7 +285,7 @@ class LinkLine(FastLine):
                 linked = has_link.tolist()
                 links = list(compress(links, linked))
                 flens, vlans = compress(flens, linked), compress(vlans, linked)
-            flen = b" ".join(flens)
+            flen = list(flens)
             tags = list(vlans)
             keys = list(map(bytes.__add__, links, tags)) if b"".join(tags) else links
             ids = self._link_ids(keys)
@@ -299,8 +293,9 @@ class LinkLine(FastLine):
                 return None
             at = np.flatnonzero(has_link[sel])
             vals[at, 0] = ids
-            vals[at, 1] = _numbers(flen, len(keys))
-            cut_out = len(b"".join(keys)) + len(flen) + 1 - 2 * len(keys)  # ": " for "IP "
+            vals[at, 1] = numbers_of(flen)
+            # each key and length and its ": " go, "IP " comes
+            cut_out = len(b"".join(keys)) + len(b"".join(flen)) - len(keys)
         sizes = None
         if has_v is not None and has_v.any():
             fields = _v_fields(cut, get, has_v)

@@ -185,18 +185,14 @@ class TextSink:
         gaps, self.gaps = self.gaps, []
         self.lines = None
         at, opts = row - start, chunk.opts
-        if gaps:  # each line moved on by the rows that keep records before it
-            for i, options in opts.items():
-                if start <= i < end:
-                    self.opts[at + i + bisect_right(gaps, i)] = options
-        elif end - start < len(opts):  # a piece of a chunk with many options: its lines' own
+        if end - start < len(opts) and not gaps:  # a piece of a chunk with many options
             for i in range(start, end):
                 if i in opts:
                     self.opts[at + i] = opts[i]
-        else:
+        else:  # each line moved on by the rows that keep records before it
             for i, options in opts.items():
                 if start <= i < end:
-                    self.opts[at + i] = options
+                    self.opts[at + i + (bisect_right(gaps, i) if gaps else 0)] = options
         self.pieces.append(chunk.fields(start, end))
 
     def _fields(self, n: int) -> list[Arr]:
