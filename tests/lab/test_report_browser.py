@@ -41,7 +41,7 @@ CHROMIUM_FLAGS = (
 BROWSER_SERVICES = ("update.googleapis.com", "clients2.google.com")
 """Chromium's own update and time services: it calls them whatever the page does."""
 SERVER = r"""
-import functools, http.server, sys
+import functools, http.server, os, sys
 class Handler(http.server.SimpleHTTPRequestHandler):
     def end_headers(self):
         # every load a request: a page served moments after it was written is otherwise
@@ -52,12 +52,16 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         referer = self.headers.get("Referer", "-") if hasattr(self, "headers") else "-"
-        print("REQUEST", self.requestline, "REFERER", referer, flush=True)
+        # one write per line: print() writes its pieces one by one, and the lines of two
+        # threads (a page request and Chromium's own) interleave into one under load
+        os.write(1, f"REQUEST {self.requestline} REFERER {referer}\n".encode())
 server = http.server.ThreadingHTTPServer(
     ("127.0.0.1", 0), functools.partial(Handler, directory=sys.argv[1]))
 print("PORT", server.server_address[1], flush=True)
 server.serve_forever()
 """
+LOGGED = re.compile(r"REQUEST (?P<request>[A-Z]+ \S+ HTTP/\d\.\d) REFERER (?P<referer>\S+)")
+"""A line of the server's log; anything else (two lines run together) fails the test."""
 CONTROL = """<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head><body>
 <img src="http://203.0.113.99/pixel.png"><script>console.error("control error")</script>
 </body></html>
@@ -94,9 +98,9 @@ class Browser:
         out, _ = self.server.communicate(timeout=10)
         found = []
         for line in out.splitlines():
-            if line.startswith("REQUEST "):
-                request, _, referer = line.removeprefix("REQUEST ").rpartition(" REFERER ")
-                found.append((request, referer))
+            logged = LOGGED.fullmatch(line)
+            assert logged is not None, f"server log line not understood: {line!r}"
+            found.append((logged["request"], logged["referer"]))
         return found
 
 
