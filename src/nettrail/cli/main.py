@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,9 +60,21 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def one_blas_thread() -> None:
+    """One OpenBLAS thread, unless the environment sets their number or numpy is loaded.
+
+    numpy's OpenBLAS starts a thread per core when it loads, and each but the first spins
+    for about 0.12 s of CPU waiting for work: a third of the CPU time of a small analysis,
+    taken from a host that may be busy. nettrail gives it none (its matrix products are of
+    integers, which numpy computes itself)."""
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run nettrail with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    one_blas_thread()
     steady_heap()
     parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
