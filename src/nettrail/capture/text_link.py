@@ -71,8 +71,8 @@ line by line, of a block with characters the paste repairs would touch or IPv6 l
 
 _DIRECTION = rb" +(?:In|Out|M|B|P)"
 _START = (rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{6}) ")
-_FAST_HEAD = (_START + rb"(?:(?=IP)|(" + _NAME + _DIRECTION + rb") +)(IP6? " + _WORD + rb" > "
-              + _WORD + rb"): (?:Flags \[([SFRPU.EWe]+)\]")
+_FAST_HEAD = (_START + rb"(?:(?=IP)|(" + _NAME + _DIRECTION + rb") +)(IP6?+ " + _WORD + rb"+ > "
+              + _WORD + rb"): (?:Flags \[([SFRPU.EWe]++)\]")
 if not _LINE.pattern.startswith(_FAST_HEAD) or _LINE.groups != 14:  # pragma: no cover
     raise ImportError("text_link reads -e lines with the fast pattern's old start")
 
