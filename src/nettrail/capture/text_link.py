@@ -84,24 +84,26 @@ def _linked(verbose: bool) -> re.Pattern[bytes]:
     ``-i any`` column with a ``:``, a checksum other than after the TCP flags of a ``-v`` line
     and an IPv6 link. Named: the link header up to ``length `` (its MACs as ``_LOOSE_MAC``
     takes them), frame length, VLAN tags; the ``-v`` fields (the tos, TTL, ID, offset, IP
-    flags, protocol and length in the groups after) and the checksum."""
+    flags, protocol and length in the groups after) and the checksum. Repeats are possessive
+    where nothing after them could take what they give back, as in ``_LINE``; the ethertype
+    name and the destination give back what follows them, and stay greedy."""
     v_line = rb"|IP (?=\(tos )" if verbose else b""
     v_fields = (
-        rb"(?:(?P<v>\(tos 0x([0-9a-f]+)(?:,ECT\([01]\)|,CE|), ttl (\d{1,3}), id (\d{1,5}), "
-        rb"offset (\d{1,5}), flags \[([^\]\n]*)\], proto (TCP \(6\)|UDP \(17\)), "
-        rb"length (\d{1,5})(?:, bad cksum [0-9a-f]+ \(->[0-9a-f]+\)!|)\)\n    )|)"
+        rb"(?:(?P<v>\(tos 0x([0-9a-f]++)(?:,ECT\([01]\)|,CE|), ttl (\d{1,3}+), id (\d{1,5}+), "
+        rb"offset (\d{1,5}+), flags \[([^\]\n]*+)\], proto (TCP \(6\)|UDP \(17\)), "
+        rb"length (\d{1,5}+)(?:, bad cksum [0-9a-f]++ \(->[0-9a-f]++\)!|)\)\n    )|)"
         if verbose else b"")
-    cksum = (rb"(?(m)(?P<cksum>, cksum 0x[0-9a-f]+ \((?:correct|incorrect -> 0x[0-9a-f]+)\)|))"
+    cksum = (rb"(?(m)(?P<cksum>, cksum 0x[0-9a-f]++ \((?:correct|incorrect -> 0x[0-9a-f]++)\)|))"
              if verbose else b"")
     return re.compile(
         _START + rb"(?:(?=IP)|(?=[0-9a-fA-F]{1,2}:)|(?![!-~]*:[!-~]*" + _DIRECTION
         + rb" +(?:ifindex |[0-9a-fA-F]{1,2}:|IP \(tos ))(" + _NAME + _DIRECTION + rb") +)"
-        rb"(?:(?:(?P<link>(?:(?<=[A-Za-z ] )ifindex \d+ |)" + _LOOSE_MAC + rb"(?: > " + _LOOSE_MAC
-        + rb",|) (?:ethertype 802\.1Q[^(,\n]* \(0x[0-9a-f]{4}\)|ethertype IPv4 \(0x0800\)), "
-        rb"length )(?P<flen>\d{1,5}): (?P<vlan>(?:vlan \d+, p \d+, (?:DEI, |)ethertype "
+        rb"(?:(?:(?P<link>(?:(?<=[A-Za-z ] )ifindex \d++ |)" + _LOOSE_MAC + rb"+(?: > " + _LOOSE_MAC
+        + rb"+,|) (?:ethertype 802\.1Q[^(,\n]* \(0x[0-9a-f]{4}\)|ethertype IPv4 \(0x0800\)), "
+        rb"length )(?P<flen>\d{1,5}+): (?P<vlan>(?:vlan \d++, p \d++, (?:DEI, |)ethertype "
         rb"802\.1Q[^,\n]*, )*(?:vlan \d+, p \d+, (?:DEI, |)ethertype IPv4(?: \(0x0800\)|), |))"
-        + v_line + rb")(?P<m>)" + v_fields + rb"|)(?P<addrs>(?(m)" + _NAME + rb" > " + _NAME
-        + rb"|IP6? " + _WORD + rb" > " + _WORD + rb")): (?:Flags \[(?P<flags>[SFRPU.EWe]+)\]"
+        + v_line + rb")(?P<m>)" + v_fields + rb"|)(?P<addrs>(?(m)" + _NAME + rb"+ > " + _NAME
+        + rb"|IP6?+ " + _WORD + rb"+ > " + _WORD + rb")): (?:Flags \[(?P<flags>[SFRPU.EWe]++)\]"
         + cksum + _LINE.pattern[len(_FAST_HEAD) :])
 
 
