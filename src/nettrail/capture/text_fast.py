@@ -79,15 +79,23 @@ STAMP, OTHER = 0, 13
 
 _WORD = rb"[!-~]{1,%d}" % DIGITS_LIMIT
 _NAME = rb"[!-=?-~]{1,%d}" % DIGITS_LIMIT
-_LINE = re.compile(
-    rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{6}) "
-    rb"(?:(?=IP)|(" + _NAME + rb" +(?:In|Out|M|B|P)) +)(IP6?+ " + _WORD + rb"+ > " + _WORD + rb"): "
-    rb"(?:Flags \[([SFRPU.EWe]++)\](?:, seq (\d{1,10}+)(?::\d{1,10}+|)|)(?:, ack (\d{1,10}+)|)"
+DIRECTION = rb" +(?:In|Out|M|B|P)"
+"""An ``-i any`` column's direction word, after the interface name and its spaces."""
+LINE_START = rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{6}) "
+"""The stamp (seconds, microseconds) that opens ``_LINE``: also ``text_link``'s start."""
+LINE_AFTER_FLAGS = (
+    rb"(?:, seq (\d{1,10}+)(?::\d{1,10}+|)|)(?:, ack (\d{1,10}+)|)"
     rb"(?:, win (\d{1,10}+)|)(?:, options \[(?:nop,nop,TS val (\d{1,10}+) ecr (\d{1,10}+)|"
     rb"([^\]]{0,%d}+))\]|), length (\d{1,10}+)(?:: [^\r\n<]{0,%d}[^\r\n<=]|)"
     % (DIGITS_LIMIT, DIGITS_LIMIT - 1)
     + rb"|(\d[^\r\n<]*[^\r\n<=]|UDP, length \d++))"
     rb"|(.*+))\n"
+)
+"""The rest of ``_LINE`` after a TCP segment's flags: also the end of ``text_link``'s
+patterns."""
+_LINE = re.compile(
+    LINE_START + rb"(?:(?=IP)|(" + _NAME + DIRECTION + rb") +)(IP6?+ " + _WORD + rb"+ > "
+    + _WORD + rb"): (?:Flags \[([SFRPU.EWe]++)\]" + LINE_AFTER_FLAGS
 )
 """A line of the common form (fields), or any other line (OTHER). A tail with ``<`` (HTML
 pasted) or ending in ``=`` (a quoted-printable soft break) is not the common form. Written for

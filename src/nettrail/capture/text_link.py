@@ -29,7 +29,14 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.capture.text_block import numbers_of
-from nettrail.capture.text_fast import _LINE, _NAME, _WORD, FastLine
+from nettrail.capture.text_fast import (
+    _NAME,
+    _WORD,
+    DIRECTION,
+    LINE_AFTER_FLAGS,
+    LINE_START,
+    FastLine,
+)
 from nettrail.capture.text_fields import ETH_LEN, OtherProtocol, TextError
 from nettrail.capture.text_parse import parse_frame
 from nettrail.model.packet import (
@@ -69,14 +76,6 @@ _PRE = re.compile(
 line by line, of a block with characters the paste repairs would touch or IPv6 links."""
 
 
-_DIRECTION = rb" +(?:In|Out|M|B|P)"
-_START = (rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{6}) ")
-_FAST_HEAD = (_START + rb"(?:(?=IP)|(" + _NAME + _DIRECTION + rb") +)(IP6?+ " + _WORD + rb"+ > "
-              + _WORD + rb"): (?:Flags \[([SFRPU.EWe]++)\]")
-if not _LINE.pattern.startswith(_FAST_HEAD) or _LINE.groups != 14:  # pragma: no cover
-    raise ImportError("text_link reads -e lines with the fast pattern's old start")
-
-
 def _linked(verbose: bool) -> re.Pattern[bytes]:
     """``_LINE`` that also takes an IPv4 ``-e`` line (or, when ``verbose``, a ``-v`` or ``-e
     -v`` one) as the common line it is once its link header, ``-v`` fields and TCP checksum
@@ -96,15 +95,15 @@ def _linked(verbose: bool) -> re.Pattern[bytes]:
     cksum = (rb"(?(m)(?P<cksum>, cksum 0x[0-9a-f]++ \((?:correct|incorrect -> 0x[0-9a-f]++)\)|))"
              if verbose else b"")
     return re.compile(
-        _START + rb"(?:(?=IP)|(?=[0-9a-fA-F]{1,2}:)|(?![!-~]*:[!-~]*" + _DIRECTION
-        + rb" +(?:ifindex |[0-9a-fA-F]{1,2}:|IP \(tos ))(" + _NAME + _DIRECTION + rb") +)"
+        LINE_START + rb"(?:(?=IP)|(?=[0-9a-fA-F]{1,2}:)|(?![!-~]*:[!-~]*" + DIRECTION
+        + rb" +(?:ifindex |[0-9a-fA-F]{1,2}:|IP \(tos ))(" + _NAME + DIRECTION + rb") +)"
         rb"(?:(?:(?P<link>(?:(?<=[A-Za-z ] )ifindex \d++ |)" + _LOOSE_MAC + rb"+(?: > " + _LOOSE_MAC
         + rb"+,|) (?:ethertype 802\.1Q[^(,\n]* \(0x[0-9a-f]{4}\)|ethertype IPv4 \(0x0800\)), "
         rb"length )(?P<flen>\d{1,5}+): (?P<vlan>(?:vlan \d++, p \d++, (?:DEI, |)ethertype "
         rb"802\.1Q[^,\n]*, )*(?:vlan \d+, p \d+, (?:DEI, |)ethertype IPv4(?: \(0x0800\)|), |))"
         + v_line + rb")(?P<m>)" + v_fields + rb"|)(?P<addrs>(?(m)" + _NAME + rb"+ > " + _NAME
         + rb"|IP6?+ " + _WORD + rb"+ > " + _WORD + rb")): (?:Flags \[(?P<flags>[SFRPU.EWe]++)\]"
-        + cksum + _LINE.pattern[len(_FAST_HEAD) :])
+        + cksum + LINE_AFTER_FLAGS)
 
 
 class _Cut(NamedTuple):
