@@ -313,11 +313,16 @@ def _described(known: Arr, flags: Arr, plen: Arr) -> Arr:
     return out
 
 
+_HAS = {"seq": K_SEQ | K_SEQ1, "ack": K_SEQ | K_ACK1}
+"""The known bits of which any one gives a row its seq (or ack) number: all numbers known, or
+that one alone (what tcpdump's text prints of a SYN, of a pure ACK)."""
+
+
 def _numbers(s: dict[str, Arr], name: str, rows: Arr) -> Arr:
     """Column ``name`` (seq or ack) of ``rows`` as the tracker compares it: -1 where a row
     has none (``_described``)."""
     out: Arr = s[name][rows].astype(np.int64)
-    out[s["known"][rows] & (K_SEQ | (K_SEQ1 if name == "seq" else K_ACK1)) == 0] = -1
+    out[s["known"][rows] & _HAS[name] == 0] = -1
     return out
 
 
@@ -608,10 +613,11 @@ def _printed(s: dict[str, Arr], idx: Arr) -> tuple[list[Any], list[Any], list[An
     known = s["known"][idx]
     seqs, acks = s["seq"][idx].tolist(), s["ack"][idx].tolist()
     wins, rels = s["window"][idx].tolist(), [False] * len(idx)
+    has_seq, has_ack = _HAS["seq"], _HAS["ack"]
     for j in np.flatnonzero((known & (K_SEQ | K_WIN)) != (K_SEQ | K_WIN)).tolist():
         k = int(known[j])  # text: numbers it did not print, or left relative
-        seqs[j] = seqs[j] if k & (K_SEQ | K_SEQ1) else None
-        acks[j] = acks[j] if k & (K_SEQ | K_ACK1) else None
+        seqs[j] = seqs[j] if k & has_seq else None
+        acks[j] = acks[j] if k & has_ack else None
         wins[j] = wins[j] if k & K_WIN else None
         rels[j] = bool(k & K_REL)
     return seqs, acks, wins, rels
