@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from gen_capture import _REC, ACK, FIN, PSH, SYN, _Conn, generate  # noqa: E402
+from run import child_env  # noqa: E402
 
 ONE_CORE = ["taskset", "-c", "0"]
 READ = r"""
@@ -280,7 +281,8 @@ def _nettrail(script: str, text: Path, env: dict[str, str], strict: bool) -> flo
 def measure(text: Path, pcap: Path | None, runs: int, strict: bool = True) -> dict[str, float]:
     """Best CPU seconds of each reader over ``runs`` alternating rounds (nettrail to records
     and into a packet table; the peers on ``pcap``, when there is one)."""
-    env = dict(os.environ, PYTHONPATH=os.environ.get("NETTRAIL_SRC", str(HERE.parent / "src")))
+    src = os.environ.get("NETTRAIL_SRC", str(HERE.parent / "src"))
+    env = child_env(Path(src), PYTHONPATH=src)
     best = {"records": 1e9, "table": 1e9, "tshark": 1e9, "tcpdump": 1e9}
     for _ in range(runs):
         best["records"] = min(best["records"], _nettrail(READ, text, env, strict))

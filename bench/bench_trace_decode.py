@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_trace import CHAIN, CHAIN_B, PY, ROOT, burst_drain, chain, iperf_server, show
+from run import child_env
 
 DECODE = r"""
 import contextlib, json, os, sys, time
@@ -93,8 +94,8 @@ def trees(old: Path) -> dict[str, Path]:
 
 
 def env_for(tree: Path) -> dict[str, str]:
-    """The environment that imports nettrail from ``tree``."""
-    return {**os.environ, "PYTHONPATH": str(tree / "src")}
+    """The environment that imports nettrail from ``tree`` (its bytecode: ``child_env``)."""
+    return child_env(tree / "src", PYTHONPATH=str(tree / "src"))
 
 
 def decode_rates(dump: Path, old: Path, runs: int, batch: int = 0) -> dict[str, dict[str, Any]]:
