@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from crosskit import FIP, VM, C, incident
+from crosskit import FIP, VM, C, Net, incident
+from flowkit import US
 from nettrail.analyze.crosspoint import cross_point
 from nettrail.analyze.nat import describe_translation
 from nettrail.model.flow import Endpoint
+from nettrail.model.packet import ACK, SYN, PacketRecord
 
 
 def ep(text: str) -> Endpoint:
@@ -66,3 +68,48 @@ def test_route_cache_gives_each_track_its_own_rewrites() -> None:
             assert list(got) == list(nat.track_translations(t))
             checked += bool(got)
     assert checked > 0
+
+
+def _host_around_router(gap_us: int) -> dict[str, list[PacketRecord]]:
+    """A healthy connection, also captured on the host around the router namespace: on its own
+    outside and inside ports and on the ends of the veth pairs into the namespace (``pe``,
+    ``pi``), which stamp each packet as the namespace's ``qg``/``qr`` do; the first of them
+    ``gap_us`` later (a microsecond capture's rounding: the host's gap that much shorter).
+    The host is named so that it sorts first."""
+    net = Net(("client", "host", "router", "compute"))
+    req = [("client", C, FIP, "eth0"), ("host", C, FIP, "eth1"), ("host", C, FIP, "pe"),
+           ("router", C, FIP, "qg"), ("router", C, VM, "qr"), ("host", C, VM, "pi"),
+           ("host", C, VM, "eth0"), ("compute", C, VM, "tap")]
+    rep = [("compute", VM, C, "tap"), ("host", VM, C, "eth0"), ("host", VM, C, "pi"),
+           ("router", VM, C, "qr"), ("router", FIP, C, "qg"), ("host", FIP, C, "pe"),
+           ("host", FIP, C, "eth1"), ("client", FIP, C, "eth0")]
+    net.send(0.0, req, SYN, seq=1000, ts_val=1)
+    net.send(1.0, rep, SYN | ACK, seq=5000, ack=1001, ts_val=7)
+    net.send(2.0, req, ACK, seq=1001, ack=5001)
+    net.send(3.0, rep, ACK, seq=5001, ack=1001)
+    points = net.points()
+    peer = {"pe": "qg", "pi": "qr"}
+    stamps = {(_ip_id(r), r.ifname): r.ts_ns for r in points["router"]}
+    host, seen = [], set()
+    for r in points["host"]:
+        if r.ifname in peer:
+            later = gap_us * US if _ip_id(r) not in seen else 0
+            seen.add(_ip_id(r))
+            r = r._replace(ts_ns=stamps[(_ip_id(r), peer[r.ifname])] + later)
+        host.append(r)
+    points["host"] = host
+    return points
+
+
+def _ip_id(rec: PacketRecord) -> int | None:
+    ip = rec.headers.ip
+    return ip.ip_id if ip is not None else None
+
+
+@pytest.mark.parametrize("gap_us", [0, 1])
+def test_host_capture_around_the_router_does_not_take_its_translations(gap_us: int) -> None:
+    """Both forms seen as close together on the host as in the router namespace: the
+    namespace translated, not the host (which saw each packet four times)."""
+    r = cross_point(_host_around_router(gap_us))
+    got = {(t.kind, t.leg, t.at) for t in r.nat}
+    assert got == {("dnat", "request", "router"), ("snat", "reply", "router")}

@@ -33,8 +33,8 @@ def track_translations(track: Track, memo: dict[tuple[object, ...], Any] | None 
 
     Copies from every point are merged in corrected time; each change of form is one rewrite.
     It happened at the point that saw the packet in both forms with the shortest gap between
-    them (a host capture around a router namespace sees both forms too, further apart), or
-    between the two points that saw it last before and first after.
+    them (a host capture around a router namespace sees both forms too, no closer together:
+    ``_translator``), or between the two points that saw it last before and first after.
 
     ``memo``: the track's conversation's (``Conversation.rewrites``), where the tracks of
     one route keep their rewrites (one object for all of them).
@@ -128,17 +128,32 @@ def is_address(text: str) -> bool:
     return True
 
 
+TIE_NS = 2_000
+"""Gaps between a packet's two forms that differ by no more than this are one: two stamps of
+a microsecond capture (pcap) may each be off by up to a microsecond."""
+
+
 def _translator(copies: list[tuple[int, str, Form]], f0: Form, f1: Form) -> str | None:
-    """The point that saw both forms closest together, before then after."""
-    best: tuple[int, str] | None = None
+    """The point that saw both forms closest together, before then after.
+
+    A capture of the host around a router namespace sees both forms too: on the ends of the
+    veth pairs into the namespace, which stamp a packet as the namespace's own ends do (often
+    to the same microsecond). Among points whose gaps are one (``TIE_NS``), the one that saw
+    the packet fewest times in the two forms is taken as the one inside, the translator: a
+    host's ``-i any`` capture sees it on its own ports as well (four times against the
+    namespace's two). Where two saw it as often, the packets cannot tell them apart and the
+    name decides (it alone decided before: the host's capture took the translation of a
+    packet now and then)."""
+    found: list[tuple[int, int, str]] = []
     for point in {p for _, p, _ in copies}:
         before = [t for t, p, f in copies if p == point and f == f0]
         after = [t for t, p, f in copies if p == point and f == f1]
         if before and after and min(after) >= max(before):
-            gap = min(after) - max(before)
-            if best is None or (gap, point) < best:
-                best = (gap, point)
-    return best[1] if best else None
+            found.append((min(after) - max(before), len(before) + len(after), point))
+    if not found:
+        return None
+    shortest = min(found)[0]
+    return min((seen, gap, point) for gap, seen, point in found if gap - shortest <= TIE_NS)[2]
 
 
 def infer_translations(convs: Iterable[Conversation]) -> tuple[NatTranslation, ...]:
