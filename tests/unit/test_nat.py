@@ -113,3 +113,15 @@ def test_host_capture_around_the_router_does_not_take_its_translations(gap_us: i
     r = cross_point(_host_around_router(gap_us))
     got = {(t.kind, t.leg, t.at) for t in r.nat}
     assert got == {("dnat", "request", "router"), ("snat", "reply", "router")}
+
+
+@pytest.mark.parametrize("gap_us", [0, 1])
+def test_a_translation_seen_at_its_translator_is_one_line(gap_us: int) -> None:
+    """Where the translator saw both forms, the translation was seen there before and after,
+    whichever point stamped a copy of the packet a microsecond earlier or later: one line a
+    translation, all its packets counted in it (not one line "seen at router" and another
+    "between router and host" for the packets the host stamped first)."""
+    r = cross_point(_host_around_router(gap_us))
+    got = [(t.kind, t.leg, t.from_point, t.to_point, t.at, t.packets) for t in r.nat]
+    assert sorted(got) == [("dnat", "request", "router", "router", "router", 2),
+                           ("snat", "reply", "router", "router", "router", 2)]

@@ -34,7 +34,8 @@ def track_translations(track: Track, memo: dict[tuple[object, ...], Any] | None 
     Copies from every point are merged in corrected time; each change of form is one rewrite.
     It happened at the point that saw the packet in both forms with the shortest gap between
     them (a host capture around a router namespace sees both forms too, no closer together:
-    ``_translator``), or between the two points that saw it last before and first after.
+    ``_translator``), and was seen at that point before and after; otherwise it happened
+    between the two points that saw it last before and first after.
 
     ``memo``: the track's conversation's (``Conversation.rewrites``), where the tracks of
     one route keep their rewrites (one object for all of them).
@@ -64,9 +65,13 @@ def track_translations(track: Track, memo: dict[tuple[object, ...], Any] | None 
             order.append(f)
     out: list[Rewrite] = []
     for f0, f1 in pairwise(order):
-        _, p0, _ = max(c for c in copies if c[2] == f0)
-        _, p1, _ = min(c for c in copies if c[2] == f1)
-        out.extend(_rewrites(f0, f1, p0, p1, _translator(copies, f0, f1)))
+        at = _translator(copies, f0, f1)
+        if at is not None:  # it saw both forms: the rewrite is there, whatever other point
+            p0 = p1 = at    # stamped a copy a microsecond before or after it
+        else:
+            _, p0, _ = max(c for c in copies if c[2] == f0)
+            _, p1, _ = min(c for c in copies if c[2] == f1)
+        out.extend(_rewrites(f0, f1, p0, p1, at))
     return out
 
 
