@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,27 @@ def test_reply_undone_by_conntrack_of_the_request_rule() -> None:
     # without the request's translation in view, the rule of the reply's own direction fits
     assert rules_for(reply, {QR: [DNAT, SNAT]}) == [(QR, SNAT, False)]
     assert rules_for(reply, {QR: [GW]}) == []
+
+
+def test_a_routed_packet_is_not_tied_to_rules_only_local_packets_meet() -> None:
+    """neutron DNATs a floating IP in PREROUTING and in OUTPUT (for the router's own
+    packets). A packet seen in both forms at the router went through it: the OUTPUT rule did
+    not translate it, nor, reversed by conntrack, its reply. Seen only between two points,
+    it may have been made there: both rules stay."""
+    hooked = replace(DNAT, hooks=("prerouting",))
+    local = replace(DNAT, where="nat/OUTPUT", hooks=("output",),
+                    text="-A OUTPUT -d 203.0.113.223/32 -j DNAT --to-destination 198.51.100.4")
+    fip, vm = Endpoint("203.0.113.223", 22), Endpoint("198.51.100.4", 22)
+    req = NatTranslation("dnat", "request", fip, vm, QR, QR, QR, 2)
+    reply = NatTranslation("snat", "reply", vm, fip, QR, QR, QR, 2)
+    rules = {QR: [local, hooked, SNAT]}
+    assert rules_for(req, rules) == [(QR, hooked, False)]
+    assert rules_for(reply, rules, [req, reply]) == [(QR, hooked, True)]
+    between = replace(req, from_point=QR, to_point="compute", at=None)
+    assert rules_for(between, rules) == [(QR, local, False), (QR, hooked, False)]
+    # hooks not known (an older snapshot, a chain nothing jumps to): not ruled out
+    assert rules_for(req, {QR: [replace(local, hooks=()), hooked]}) == [
+        (QR, replace(local, hooks=()), False), (QR, hooked, False)]
 
 
 def _topology(n: int) -> Topology:

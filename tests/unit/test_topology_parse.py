@@ -29,6 +29,38 @@ def test_iptables_save_nat_rules() -> None:
     assert ranged.after == ("198.51.100.8", "198.51.100.9")
 
 
+def test_iptables_rules_carry_the_hooks_that_reach_their_chain() -> None:
+    """iptables-nft-save of neutron's layout (chains of its own, jumped to from the
+    built-in ones, two deep for the floating IP's SNAT): each rule knows which built-in
+    chains reach it; a chain nothing jumps to has none."""
+    text = (FIXTURES / "iptables-nft-neutron-save.txt").read_text()
+    rules, count, _ = iptables.parse(text, "qrouter", "iptables-nft")
+    assert count == 10
+    got = [(r.where, r.kind, r.hooks) for r in rules]
+    assert got == [("nat/neutron-l3-agent-OUTPUT", "dnat", ("output",)),
+                   ("nat/neutron-l3-agent-PREROUTING", "dnat", ("prerouting",)),
+                   ("nat/neutron-l3-agent-float-snat", "snat", ("postrouting",)),
+                   ("nat/neutron-l3-agent-unused", "dnat", ())]
+    legacy, _, _ = iptables.parse((FIXTURES / "iptables-legacy-save.txt").read_text(), "x",
+                                  "iptables-legacy")
+    assert [r.hooks for r in legacy] == [("prerouting",)] * 2 + [("postrouting",)] * 2
+
+
+def test_nft_rules_carry_the_hooks_of_their_base_chains() -> None:
+    """nft -j of chains jumped to (jump, goto) from base chains, and one nothing reaches."""
+    text = (FIXTURES / "nft-chains.json").read_text()
+    rules, _, _ = nft.parse(text, "gw")
+    got = [(r.where, r.kind, r.hooks) for r in rules]
+    assert got == [("ip gw/floating", "dnat", ("prerouting",)),
+                   ("ip gw/local-dnat", "dnat", ("output",)),
+                   ("ip gw/post", "snat", ("postrouting",)),
+                   ("ip gw/orphan", "dnat", ())]
+    recorded, _, _ = nft.parse((FIXTURES / "nft-ruleset.json").read_text(), "compute")
+    assert {r.where: r.hooks for r in recorded} == {"netdev sdn-l3/vm-egress": ("ingress",),
+                                                   "ip edge/pre": ("prerouting",),
+                                                   "ip edge/post": ("postrouting",)}
+
+
 def test_nft_json_recorded() -> None:
     text = (FIXTURES / "nft-ruleset.json").read_text()
     rules, count, tables = nft.parse(text, "compute")

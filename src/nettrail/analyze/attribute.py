@@ -37,6 +37,11 @@ def covers(prefixes: Sequence[str], addr: str) -> bool:
 
 
 Match = tuple[str, NatRule, bool]  # host, rule, whether conntrack applies it in reverse
+_LOCAL_HOOKS = {"output", "input"}
+"""Hooks only packets the namespace makes or takes in pass: a packet its translator saw in
+both forms went through it (tcpdump never sees a packet a namespace makes before its OUTPUT
+rules, nor one it takes in after its INPUT rules), so a rule reached from these alone did
+not translate it, nor (reversed by conntrack) its reply."""
 
 
 def rules_for(t: NatTranslation, rules: Mapping[str, Sequence[NatRule]],
@@ -58,8 +63,11 @@ def _matches(t: NatTranslation, hosts: Sequence[str], rules: Mapping[str, Sequen
     before, after = t.before.addr, t.after.addr
     direct: list[Match] = []
     reverse: list[Match] = []
+    routed = t.at is not None
     for host in hosts:
         for r in rules[host]:
+            if routed and r.hooks and set(r.hooks) <= _LOCAL_HOOKS:
+                continue
             if r.kind in (t.kind, "nat") and _fits(r, before, after):
                 direct.append((host, r, False))
             elif r.stateful and r.kind == _OTHER.get(t.kind) and _fits(r, after, before):

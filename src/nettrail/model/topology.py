@@ -84,7 +84,11 @@ class NatRule:
     rewritten) or ``snat`` (source rewritten);
     ``before`` the addresses or prefixes it matches on the rewritten side, ``after`` the
     addresses it writes (empty when it takes them from elsewhere: masquerade, ``ct(nat)``);
-    ``stateful`` whether conntrack undoes it on the replies; ``text`` the rule as quoted.
+    ``stateful`` whether conntrack undoes it on the replies; ``text`` the rule as quoted;
+    ``hooks`` the netfilter hooks its chain is reached from (lower case: ``prerouting``,
+    ``input``, ``forward``, ``output``, ``postrouting``, nft's ``ingress``/``egress``),
+    through jumps from the built-in or base chains; empty when not known (no such chain
+    found, or not netfilter).
     """
 
     namespace: str
@@ -95,6 +99,7 @@ class NatRule:
     after: tuple[str, ...]
     stateful: bool
     text: str
+    hooks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 
 from nettrail.model.topology import NatRule
+from nettrail.topology.chains import Chain, chain_hooks, with_hooks
 
 _DNAT = {"DNAT": "dnat", "REDIRECT": "dnat", "SNAT": "snat", "MASQUERADE": "snat",
          "NETMAP": ""}
@@ -15,29 +16,44 @@ _NPT = {"SNPT": "snat", "DNPT": "dnat"}
 
 
 def parse(text: str, namespace: str, source: str) -> tuple[list[NatRule], int, set[str]]:
-    """(NAT rules, number of rules, tables seen) in ``iptables-save`` output."""
+    """(NAT rules, number of rules, tables seen) in ``iptables-save`` output; each rule with
+    the hooks of its chain (the built-in chains that jump to it, ``chains``)."""
     table = ""
-    nat: list[NatRule] = []
+    nat: list[tuple[Chain, NatRule]] = []
     count = 0
     tables: set[str] = set()
+    base: dict[Chain, str] = {}
+    jumps: list[tuple[Chain, Chain]] = []
     for line in text.splitlines():
         if line.startswith("*"):
             table = line[1:].strip()
             tables.add(table)
+        elif line.startswith(":"):  # ":PREROUTING ACCEPT [0:0]"; a chain of its own: "-"
+            name, _, rest = line[1:].partition(" ")
+            if rest and not rest.startswith("-"):
+                base[(table, name)] = name.lower()
         elif line.startswith("-A "):
             count += 1
-            rule = _nat_rule(line, table, namespace, source)
+            words = _split(line)
+            opts = _options(words)
+            goes = opts.get("-j") or opts.get("-g")
+            if goes is not None:
+                jumps.append(((table, words[1]), (table, goes)))
+            rule = _nat_rule(line, words, opts, table, namespace, source)
             if rule is not None:
-                nat.append(rule)
-    return nat, count, tables
+                nat.append(((table, words[1]), rule))
+    return with_hooks(nat, chain_hooks(base, jumps)), count, tables
 
 
-def _nat_rule(line: str, table: str, namespace: str, source: str) -> NatRule | None:
+def _split(line: str) -> list[str]:
     try:
-        words = shlex.split(line) if '"' in line or "'" in line else line.split()
+        return shlex.split(line) if '"' in line or "'" in line else line.split()
     except ValueError:
-        words = line.split()
-    opts = _options(words)
+        return line.split()
+
+
+def _nat_rule(line: str, words: list[str], opts: dict[str, str], table: str, namespace: str,
+              source: str) -> NatRule | None:
     target = opts.get("-j", "")
     if target in _NPT:
         return NatRule(namespace, source, f"{table}/{words[1]}", _NPT[target],
@@ -57,8 +73,8 @@ def _nat_rule(line: str, table: str, namespace: str, source: str) -> NatRule | N
 
 def _options(words: list[str]) -> dict[str, str]:
     """Option -> value, long forms folded to short ones, negated matches left out."""
-    alias = {"--source": "-s", "--destination": "-d", "--jump": "-j", "--src": "-s",
-             "--dst": "-d"}
+    alias = {"--source": "-s", "--destination": "-d", "--jump": "-j", "--goto": "-g",
+             "--src": "-s", "--dst": "-d"}
     opts: dict[str, str] = {}
     negate = False
     for i, w in enumerate(words):

@@ -9,6 +9,7 @@ from typing import Any
 
 from nettrail.errors import InputError
 from nettrail.model.topology import NatRule
+from nettrail.topology.chains import Chain, chain_hooks, with_hooks
 
 _FIELDS = {"saddr": "snat", "daddr": "dnat"}
 
@@ -24,10 +25,15 @@ def parse(text: str, namespace: str, skip: Collection[tuple[str, str]] = (),
         items = json.loads(text).get("nftables", []) if text.strip() else []
     except (ValueError, AttributeError) as exc:
         raise InputError(f"nft -j list ruleset in {namespace}: not JSON: {exc}") from exc
-    nat: list[NatRule] = []
+    nat: list[tuple[Chain, NatRule]] = []
     count = 0
     tables: set[tuple[str, str]] = set()
+    base: dict[Chain, str] = {}
+    jumps: list[tuple[Chain, Chain]] = []
     for item in items:
+        chain = item.get("chain") if isinstance(item, dict) else None
+        if isinstance(chain, dict) and isinstance(chain.get("hook"), str):
+            base[_chain(chain, "name")] = chain["hook"].lower()
         rule = item.get("rule") if isinstance(item, dict) else None
         if not isinstance(rule, dict):
             continue
@@ -37,8 +43,18 @@ def parse(text: str, namespace: str, skip: Collection[tuple[str, str]] = (),
         if table in skip or any(isinstance(e, dict) and "xt" in e for e in exprs):
             continue
         count += 1
-        nat.extend(rule_nat(rule, namespace))
-    return nat, count, tables
+        here = _chain(rule, "chain")
+        for e in exprs:
+            goes = (e.get("jump") or e.get("goto")) if isinstance(e, dict) else None
+            if isinstance(goes, dict) and isinstance(goes.get("target"), str):
+                jumps.append((here, (*here[:2], goes["target"])))
+        nat.extend((here, r) for r in rule_nat(rule, namespace))
+    return with_hooks(nat, chain_hooks(base, jumps)), count, tables
+
+
+def _chain(d: dict[str, Any], key: str) -> Chain:
+    """(family, table, chain) of a chain or rule object."""
+    return (str(d.get("family", "")), str(d.get("table", "")), str(d.get(key, "")))
 
 
 def rule_nat(rule: dict[str, Any], namespace: str) -> list[NatRule]:

@@ -89,5 +89,8 @@ def _rule(d: Any, where: str) -> NatRule:
             raise ValueError(f"{where}.{key} is not a list of strings")
     if not isinstance(d.get("stateful"), bool):
         raise ValueError(f"{where}.stateful is not true or false")
+    hooks = d.get("hooks", [])  # absent in snapshots written before it
+    if not isinstance(hooks, list) or not all(isinstance(h, str) for h in hooks):
+        raise ValueError(f"{where}.hooks is not a list of strings")
     return NatRule(d["namespace"], d["source"], d["where"], d["kind"], tuple(d["before"]),
-                   tuple(d["after"]), d["stateful"], d["text"])
+                   tuple(d["after"]), d["stateful"], d["text"], tuple(hooks))
