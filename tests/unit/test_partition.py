@@ -69,6 +69,11 @@ def check_same(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> l
 def test_fixture_captures_same_analysis(path: Path, monkeypatch: pytest.MonkeyPatch,
                                         tmp_path: Path) -> None:
     check_same(path, monkeypatch, tmp_path)
+    sizes = counted_parts(monkeypatch)
+    as_json(path, TINY[0])
+    rows = len(points.read_points([("p", str(path))])[0][0].table)
+    assert sum(sizes) == (rows if rows > TINY[0].memory_rows else 0), (
+        "the rows did not all go to partitions: the budget was not kept")
 
 
 @pytest.mark.parametrize("mix", ["web", "short"])
@@ -83,6 +88,34 @@ def test_generated_capture_same_analysis(mix: str, tmp_path: Path,
     analysis, _errors = as_json(out, None)
     assert len(analysis["connections"]) > 300
     assert "refused" in {f["kind"] for f in analysis["findings"]}
+
+
+@pytest.mark.parametrize("flags", [[], ["-e", "-v"]], ids=["plain", "e-v"])
+def test_generated_text_spills_with_the_same_records(flags: list[str], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """tcpdump's text of thousands of short connections goes to partitions like a capture
+    (it once stayed whole in memory, however large), and each partition rebuilds every row's
+    record as the whole table does (what the line printed: a SYN's seq without its ack, the
+    TS echo, the other options, relative numbers)."""
+    pcap, text = tmp_path / "gen.pcap", tmp_path / "gen.txt"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "gen_capture.py"), str(pcap),
+                    "--packets", "8000", "--seed", "3", "--mix", "short"], check=True)
+    with open(text, "wb") as out:
+        subprocess.run(["tcpdump", "-n", *flags, "-r", str(pcap)], stdout=out,
+                       stderr=subprocess.DEVNULL, check=True)
+    sizes = check_same(text, monkeypatch, tmp_path)
+    assert len(sizes) > 20 and sum(sizes) == 8000
+    whole = list(points.read_points([("p", str(text))])[0][0].table.records())
+    [spilled], _ = points.read_points([("p", str(text))], budget=Budget(500, 300))
+    assert isinstance(spilled.table, SpillTable) and spilled.table.spilled
+    seen = 0
+    for part in spilled.table.partitions():
+        rows = spilled.table.load(part)
+        for origin, rec in zip(rows.origin.tolist(), rows.records(), strict=True):
+            assert rec == whole[origin], origin
+            seen += 1
+    assert seen == len(whole) == 8000
+    assert any(r.headers.l4.options.mss for r in whole if r.headers.l4 is not None)
 
 
 def test_unusual_frames_same_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

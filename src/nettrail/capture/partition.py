@@ -32,7 +32,7 @@ from typing import IO, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.model.table import COLUMNS, Batch, PacketTable
+from nettrail.model.table import COLUMNS, Batch, PacketTable, Rebuild
 
 MEMORY_ROWS = 1_500_000
 """Rows a table holds in memory before it spills (about 70 bytes each)."""
@@ -94,8 +94,8 @@ DEFAULT_BUDGET = Budget()
 class Partition(PacketTable):
     """Some connection keys' rows of a spilled table, in capture order."""
 
-    def __init__(self, whole: PacketTable, batch: Batch, origin: Arr) -> None:
-        super().__init__(whole.point, whole.files, whole.ifnames, whole.addrs, [batch])
+    def __init__(self, whole: PacketTable, batches: list[Batch], origin: Arr) -> None:
+        super().__init__(whole.point, whole.files, whole.ifnames, whole.addrs, batches)
         self.origin = origin
         """Each row's number in the whole table."""
 
@@ -107,11 +107,29 @@ class PartFile(NamedTuple):
     rows: int
 
 
+class _Builders:
+    """The record builders (``Batch.rebuild``) of a spilled table's batches, one per source
+    (a text file's reader): partition files name them by number and carry their rows' part."""
+
+    def __init__(self) -> None:
+        self.known: list[Rebuild] = []
+        self.index: dict[int, int] = {}  # id of a source -> its number
+
+    def number(self, rebuild: Rebuild) -> int:
+        """The number of ``rebuild``'s source (remembered when new)."""
+        key = id(rebuild.source)
+        n = self.index.get(key)
+        if n is None:
+            n = self.index[key] = len(self.known)
+            self.known.append(rebuild)
+        return n
+
+
 class _Spill:
     """K partition files being written."""
 
-    def __init__(self, directory: str, k: int, salt: int) -> None:
-        self.k, self.salt = k, salt
+    def __init__(self, directory: str, k: int, salt: int, builders: _Builders) -> None:
+        self.k, self.salt, self.builders = k, salt, builders
         n = next(_SERIAL)
         self.paths = [os.path.join(directory, f"part-{n}-{i}") for i in range(k)]
         self.files: list[IO[bytes]] = [open(p, "wb") for p in self.paths]  # noqa: SIM115
@@ -132,10 +150,13 @@ class _Spill:
             rank[order] = np.arange(n) - bounds[part[order]]
             for i, rec in batch.odd.items():
                 odd[int(part[i])][int(rank[i])] = rec
+        rebuild = batch.rebuild
+        source = -1 if rebuild is None else self.builders.number(rebuild)
         for p in np.flatnonzero(counts).tolist():
             sel = order[bounds[p] : bounds[p + 1]]
+            aux = None if rebuild is None else (source, rebuild.part(sel))
             _write_chunk(self.files[p], {k: v[sel] for k, v in batch.cols.items()},
-                         origin[sel], odd[p])
+                         origin[sel], odd[p], aux)
             self.rows[p] += len(sel)
 
     def close(self) -> list[PartFile]:
@@ -145,8 +166,14 @@ class _Spill:
         return [PartFile(p, n) for p, n in zip(self.paths, self.rows, strict=True)]
 
 
-def _write_chunk(f: IO[bytes], cols: dict[str, Arr], origin: Arr, odd: dict[int, Any]) -> None:
-    kept = pickle.dumps(odd, pickle.HIGHEST_PROTOCOL) if odd else b""
+Aux = tuple[int, object] | None
+"""What a chunk carries of its rows' record builder: the builder's number and its rows'
+part (``Rebuild.part``); None for rows built from the columns."""
+
+
+def _write_chunk(f: IO[bytes], cols: dict[str, Arr], origin: Arr, odd: dict[int, Any],
+                 aux: Aux) -> None:
+    kept = pickle.dumps((odd, aux), pickle.HIGHEST_PROTOCOL) if odd or aux else b""
     f.write(_HEAD.pack(len(origin), len(kept)))
     for name in COLUMNS:
         f.write(np.ascontiguousarray(cols[name]).data)
@@ -154,8 +181,9 @@ def _write_chunk(f: IO[bytes], cols: dict[str, Arr], origin: Arr, odd: dict[int,
     f.write(kept)
 
 
-def _chunks(path: str) -> Iterator[tuple[Batch, Arr]]:
-    """The chunks of a partition file, in order: rows and their numbers."""
+def _chunks(path: str) -> Iterator[tuple[dict[str, Arr], Arr, dict[int, Any], Aux]]:
+    """The chunks of a partition file, in order: columns, row numbers, kept records and
+    record builder part."""
     with open(path, "rb") as f:
         while head := f.read(_HEAD.size):
             n, size = _HEAD.unpack(head)
@@ -166,8 +194,8 @@ def _chunks(path: str) -> Iterator[tuple[Batch, Arr]]:
                 f.readinto(col.data.cast("B"))
                 cols[name] = col
             origin = cols.pop("")
-            odd = pickle.loads(f.read(size)) if size else {}
-            yield Batch(cols, odd), origin
+            odd, aux = pickle.loads(f.read(size)) if size else ({}, None)
+            yield cols, origin, odd, aux
 
 
 @dataclass
@@ -181,6 +209,7 @@ class SpillTable(PacketTable):
     _spill: _Spill | None = field(default=None, repr=False)
     _dir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
     _count: int = 0  # rows spilled so far
+    _builders: _Builders = field(default_factory=_Builders, repr=False)
 
     @property
     def spilled(self) -> bool:
@@ -205,7 +234,7 @@ class SpillTable(PacketTable):
         estimate = self.expected_bytes * rows / max(wire, 1)
         k = min(MAX_PARTS, max(2, math.ceil(max(estimate, rows) * 1.1 / self.part_rows)))
         self._dir = tempfile.TemporaryDirectory(prefix="nettrail-")
-        self._spill = _Spill(self._dir.name, k, 0)
+        self._spill = _Spill(self._dir.name, k, 0, self._builders)
         held, self.batches = self.batches, []
         for b in held:
             self.add_batch(b)
@@ -223,9 +252,10 @@ class SpillTable(PacketTable):
             if part.rows <= self.part_rows or depth > _DEPTH:
                 yield part
                 continue
-            sub = _Spill(self._dir.name, math.ceil(part.rows / self.part_rows) + 1, depth)
-            for chunk, origin in _chunks(part.path):
-                sub.add(chunk, origin)
+            sub = _Spill(self._dir.name, math.ceil(part.rows / self.part_rows) + 1, depth,
+                         self._builders)
+            for cols, origin, odd, aux in _chunks(part.path):
+                sub.add(Batch(cols, odd, self._rebuild(aux, cols)), origin)
             written = sub.close()
             os.unlink(part.path)
             if max(p.rows for p in written) < part.rows:
@@ -234,20 +264,42 @@ class SpillTable(PacketTable):
                 yield from written
 
     def load(self, part: PartFile) -> Partition:
-        """The rows of one partition file as a table of one batch."""
+        """The rows of one partition file as a table: one batch, or one per run of rows of
+        one record builder (a point of several files, text and binary)."""
         cols = {name: np.empty(part.rows, dtype) for name, dtype in COLUMNS.items()}
         origin = np.empty(part.rows, np.int64)
         odd: dict[int, Any] = {}
+        runs: list[tuple[int, int | None, list[object]]] = []  # start, builder, parts
         at = 0
-        for chunk, numbers in _chunks(part.path):
-            n = len(chunk)
+        for chunk, numbers, kept, aux in _chunks(part.path):
+            n = len(numbers)
             for name, col in cols.items():
-                col[at : at + n] = chunk.cols[name]
+                col[at : at + n] = chunk[name]
             origin[at : at + n] = numbers
-            for i, rec in chunk.odd.items():
+            for i, rec in kept.items():
                 odd[at + i] = rec
+            source = None if aux is None else aux[0]
+            if not runs or runs[-1][1] != source:
+                runs.append((at, source, []))
+            if aux is not None:
+                runs[-1][2].append(aux[1])
             at += n
-        return Partition(self, Batch(cols, odd), origin)
+        batches = []
+        for (start, source, parts), end in zip(runs, [*(r[0] for r in runs[1:]), at],
+                                               strict=True):
+            if len(runs) == 1:
+                run_cols, run_odd = cols, odd
+            else:
+                run_cols = {name: col[start:end] for name, col in cols.items()}
+                run_odd = {i - start: rec for i, rec in odd.items() if start <= i < end}
+            rebuild = (None if source is None
+                       else self._builders.known[source].joined(parts, run_cols))
+            batches.append(Batch(run_cols, run_odd, rebuild))
+        return Partition(self, batches or [Batch(cols, odd)], origin)
+
+    def _rebuild(self, aux: Aux, cols: dict[str, Arr]) -> Rebuild | None:
+        """The record builder of a chunk's rows (None: built from the columns)."""
+        return None if aux is None else self._builders.known[aux[0]].joined([aux[1]], cols)
 
     def close(self) -> None:
         """Remove the partition files (the rows are gone then)."""

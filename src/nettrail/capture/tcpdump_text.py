@@ -989,5 +989,8 @@ def read_text_table(path: str, point: str, stats: CaptureStats, table: PacketTab
     """Append the packets of a tcpdump text file to ``table`` (``text_table``): the same
     packets, statistics and fault as ``read_text``; on a fault the rows before it stay."""
     reader = TextReader(path, point, stats, day_ns)
-    with gc_paused():  # reading makes no cycles; the collector's passes cost 10-20% here
-        reader.fill(TextSink(table, reader.fast, stats))
+    try:
+        with gc_paused():  # reading makes no cycles; the collector's passes cost 10-20% here
+            reader.fill(TextSink(table, reader.fast, stats))
+    finally:
+        reader.fast.release()  # the table's batches keep it, to rebuild their records

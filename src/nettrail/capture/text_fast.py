@@ -283,6 +283,19 @@ class FastLine:
         self.ports: dict[bytes, int] = {}
         """The port of each port text of an address pair (-1: not one), cached."""
 
+    def release(self) -> None:
+        """Once the file is read: drop what only reading uses (the caches of texts, the
+        per-pair rows, the conversations' numbers and bases, the sequence tracker and
+        clock). The records of the rows (``records``, what a table's batches rebuild them
+        with) need only the pairs, their IP headers and the ``-i any`` columns, which stay:
+        the rest grows with the conversations of the file and would outlive it."""
+        self.seconds, self.ends, self.columns, self.flags = {}, ({}, {}), {}, {}
+        self.numbers, self.addrs, self.udp_lens, self.ports = {}, {}, {}, {}
+        self._keys, self._rows, self.conn_ids, self.conv_keys = [], [], {}, []
+        self.conv_bases, self._per_pair = None, np.zeros((0, PER_PAIR), np.int64)
+        self.v4_hosts, self.v4_host_list = {}, []
+        self.seqs, self.clock = SeqTracker(), Clock(0)
+
     def pair_keys(self) -> list[tuple[str, int, str, int]]:
         """SeqTracker's connection key of each address pair (by index into ``pairs``)."""
         self._grow()

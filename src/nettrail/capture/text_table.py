@@ -16,11 +16,12 @@ from __future__ import annotations
 import re
 import socket
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from operator import attrgetter, itemgetter
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -94,6 +95,13 @@ def _ints(values: list[int]) -> Arr:
     return np.array(values, np.int64)
 
 
+_Part = tuple[Arr, Arr, Arr, list[int], list[tuple[Any, ...]]]
+"""What a partition file keeps of some rows' ``TextRows``: their pairs, columns and TS
+echoes, and the rows with other options and those options' fields."""
+_OPTIONS = partial(tuple.__new__, TCPOptions)
+"""A TCPOptions of its fields' tuple (what ``TCPOptions._make`` does, minus its checks)."""
+
+
 @dataclass
 class TextRows:
     """What rebuilds the records of one batch's rows (``Batch.rebuild``): the batch's columns,
@@ -107,7 +115,7 @@ class TextRows:
     ecr: Arr
     opts: dict[int, TCPOptions]
 
-    def records(self, rows: Arr) -> list[PacketRecord]:
+    def __call__(self, rows: Arr) -> list[PacketRecord]:
         """The reader's records of rows ``rows`` (row numbers in the batch), in that order:
         their fields read off the columns an array at a time, then built in one loop."""
         c = self.cols
@@ -126,6 +134,31 @@ class TextRows:
         given = ({k: opts[i] for k, i in enumerate(rows.tolist()) if i in opts} if opts
                  else {})
         return self.fast.records(zip(*(f.tolist() for f in fields), strict=True), given, 0)
+
+    @property
+    def source(self) -> FastLine:
+        """The reader's pairs, columns and caches, which every batch of the file shares."""
+        return self.fast
+
+    def part(self, rows: Arr) -> _Part:
+        """Rows ``rows``' pairs, columns, TS echoes and options (by their place in ``rows``,
+        as plain tuples: they pickle several times faster than TCPOptions), for a partition
+        file."""
+        opts = self.opts
+        at = [k for k, i in enumerate(rows.tolist()) if i in opts] if opts else []
+        values = [tuple(opts[i]) for i in rows[at].tolist()] if at else []
+        return self.pair[rows], self.col[rows], self.ecr[rows], at, values
+
+    def joined(self, parts: Sequence[object], cols: dict[str, Arr]) -> TextRows:
+        """The rows of ``parts`` (``part``'s) one after another, with columns ``cols``."""
+        got = [cast(_Part, p) for p in parts]
+        opts: dict[int, TCPOptions] = {}
+        start = 0
+        for pair, _col, _ecr, at, values in got:
+            opts.update(zip(map(start.__add__, at), map(_OPTIONS, values), strict=True))
+            start += len(pair)
+        pair, col, ecr = (np.concatenate([p[k] for p in got]) for k in range(3))
+        return TextRows(self.fast, cols, pair, col, ecr, opts)
 
 
 class TextSink:
@@ -264,7 +297,7 @@ class TextSink:
             fill_row(self.table, cols, i, rec, self.file_id)
         rows = TextRows(self.fast, cols, pair.astype(np.int32), col.astype(np.int32), ecr,
                         {i: o for i, o in opts.items() if i not in odd})
-        self.table.batches.append(Batch(cols, odd, rows.records))
+        self.table.add_batch(Batch(cols, odd, rows))
 
     @staticmethod
     def _tcp(cols: dict[str, Arr], good: Arr, flags: Arr, seq: Arr, ack: Arr, win: Arr,

@@ -14,10 +14,10 @@ is an index into the table's ``addrs`` side list, with ``family`` saying which (
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from socket import inet_ntoa
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -89,6 +89,30 @@ COLUMNS: dict[str, type[Any]] = {
 _K_TCP = K_SEQ | K_TS | K_WIN  # the known bits a TCP header built from columns depends on
 
 
+class Rebuild(Protocol):
+    """A reader's own builder of the records of a batch's rows (the text reader's
+    ``TextRows``: what the line printed, which the columns do not all hold), and what a
+    partition file (``capture.partition``) carries of it."""
+
+    def __call__(self, rows: npt.NDArray[np.int64]) -> list[PacketRecord]:
+        """The records of rows ``rows`` (row numbers in the batch), in that order."""
+        ...
+
+    @property
+    def source(self) -> object:
+        """What every batch of one reader shares (kept in memory, not in partition files):
+        batches of one source are joined by any of them."""
+        ...
+
+    def part(self, rows: npt.NDArray[np.int64]) -> object:
+        """What rebuilds rows ``rows`` (in that order) besides the source: picklable."""
+        ...
+
+    def joined(self, parts: Sequence[object], cols: dict[str, npt.NDArray[Any]]) -> Rebuild:
+        """A builder of the rows of ``parts`` one after another, whose columns are ``cols``."""
+        ...
+
+
 @dataclass
 class Batch:
     """Up to :data:`BATCH_ROWS` rows: one array per column of :data:`COLUMNS`, all the same
@@ -96,7 +120,7 @@ class Batch:
 
     cols: dict[str, npt.NDArray[Any]]
     odd: dict[int, PacketRecord] = field(default_factory=dict)
-    rebuild: Callable[[npt.NDArray[np.int64]], list[PacketRecord]] | None = None
+    rebuild: Rebuild | None = None
     """The reader's own records of rows not in ``odd`` (text input), in the order asked,
     else column_record's."""
 
