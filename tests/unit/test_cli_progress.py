@@ -194,3 +194,36 @@ def test_a_small_file_read_between_two_polls_is_done(tmp_path: Path) -> None:
     reading.poll()
     assert reading.read == [small.stat().st_size]
     assert reading.line().endswith(", 1/1 points done; analysing")
+
+
+
+_LOST_CTRL_C = """
+import os, signal, sys
+from nettrail.cli import analyze, main
+
+class FreedLate:  # its freeing runs Python code after a SIGINT is pending
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):  # the interpreter checks for signals on the way
+            pass
+
+def command(args):
+    FreedLate()  # freed at once: the KeyboardInterrupt is raised in its __del__, and lost
+    print("analysed", flush=True)
+    return 0
+
+analyze.run = command
+sys.exit(main.main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_lost_inside_a_freed_object_still_ends_the_run_as_interrupted() -> None:
+    """A Ctrl-C whose KeyboardInterrupt Python lost (raised while an object was freed: only
+    reported, "Exception ignored in ...") still ends the run with 130 and its one line, not
+    0 as if it never came, and no traceback. (A CI run saw 0 once from
+    ``test_sigint_mid_read_without_a_terminal``.)"""
+    proc = subprocess.run([sys.executable, "-c", _LOST_CTRL_C, "analyze", str(SMALL)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          preexec_fn=_as_terminal_job(None))
+    assert proc.stdout == "analysed\n"  # the KeyboardInterrupt was lost: the work went on
+    assert (proc.returncode, proc.stderr) == (130, "nettrail: interrupted\n")

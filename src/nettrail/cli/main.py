@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from nettrail.cli.heap import steady_heap
 from nettrail.errors import CapabilityError, InputError, NettrailError
+from nettrail.signals import Interrupts
 
 SUBCOMMANDS = ("analyze", "trace", "collect", "lab", "snapshot", "demo")
 
@@ -82,8 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nettrail: error: a command is required: {', '.join(SUBCOMMANDS[:-1])} or "
               f"{SUBCOMMANDS[-1]} (nettrail --help tells more)", file=sys.stderr)
         return EXIT_INPUT
+    interrupts = Interrupts()
     try:
-        code: int = args.func(args)
+        with interrupts.watch():
+            code: int = args.func(args)
+        if interrupts.seen:  # its KeyboardInterrupt was lost on the way (``Interrupts``)
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         print("nettrail: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
