@@ -209,11 +209,14 @@ def test_within_budget_nothing_spilled(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_several_files_of_one_point_same_analysis(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rows of later files continue the row numbers of the earlier ones."""
+    """Rows of later files continue the row numbers of the earlier ones; a text among them
+    (its rows rebuilt by their own reader's builder, a partition's batch per run of rows of
+    one builder)."""
     out = tmp_path / "gen.pcap"
     subprocess.run([sys.executable, str(ROOT / "bench" / "gen_capture.py"), str(out),
                     "--packets", "3000", "--seed", "4"], check=True)
-    pairs = [("p", str(out)), ("p", str(CAPTURES[0])), ("p", str(_late_file(tmp_path)))]
+    pairs = [("p", str(out)), ("p", str(CAPTURES[0])), ("p", str(FIXTURE_TEXT[0])),
+             ("p", str(_late_file(tmp_path))), ("p", str(FIXTURE_TEXT[-1]))]
 
     def analysis(budget: Budget | None) -> Any:
         return json.loads(json.dumps(to_dict(analyze_files(pairs, budget=budget).analysis)))
