@@ -196,7 +196,6 @@ def test_a_small_file_read_between_two_polls_is_done(tmp_path: Path) -> None:
     assert reading.line().endswith(", 1/1 points done; analysing")
 
 
-
 _LOST_CTRL_C = """
 import os, signal, sys
 from nettrail.cli import analyze, main
