@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from crosskit import FIP, VM, C, Net, incident
@@ -125,3 +127,25 @@ def test_a_translation_seen_at_its_translator_is_one_line(gap_us: int) -> None:
     got = [(t.kind, t.leg, t.from_point, t.to_point, t.at, t.packets) for t in r.nat]
     assert sorted(got) == [("dnat", "request", "router", "router", "router", 2),
                            ("snat", "reply", "router", "router", "router", 2)]
+
+
+def test_a_reply_seen_before_its_request_by_the_clocks_is_still_after_it() -> None:
+    """The dual-l3 reset as ``nettrail collect`` captured it in a run where the exchange took
+    0.85 ms: compute's clock, tied to the client's by one packet each way, is 0.4 ms off, so
+    the VM's SYN-ACK seems to pass compute before the router saw the SYN it answers. It
+    answers that SYN (sent once, seen at the router): the router was capturing, and the
+    reply never passed it. Two NAT owners, not just "reset by the router"."""
+    from nettrail.run import analyze_files
+
+    fixtures = Path(__file__).parent.parent / "fixtures" / "collect-fast"
+    router = "qrouter-5f1c2d3e-8b7a-4c1e-9d2f-0a6b3c4d5e6f"
+    run = analyze_files([("client", str(fixtures / "client.pcap")),
+                         (router, str(fixtures / "qrouter.pcap")),
+                         ("compute", str(fixtures / "compute.pcap")),
+                         ("vm", str(fixtures / "vm.pcap"))])
+    a = run.analysis
+    compute = next(c for c in a.clock if c.point == "compute")
+    assert abs(compute.offset_ns / 1e6 + 24.6) < 0.1  # the real offset is -25.0 ms
+    assert a.diagnosis is not None and "two L3 implementations" in a.diagnosis.headline
+    [asym] = [f for f in a.findings if f.kind == "asymmetric-nat"]
+    assert f"never passed {router}" in asym.summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import compress
 from operator import attrgetter
@@ -13,6 +14,7 @@ from nettrail.analyze.tracks import Conversation, PointSpan, Track, evidence
 from nettrail.model.analysis import ClockOffset, NatTranslation
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Endpoint
+from nettrail.model.packet import FIN, SYN
 
 ASYMMETRIC_NAT = "asymmetric-nat"
 MULTI_INTERFACE_COPY = "multi-interface-copy"
@@ -110,11 +112,42 @@ def asymmetric_nat(conv: Conversation, nat: Sequence[NatTranslation],
                 continue
             if not _translated_reply(track, t.kind, t.before):
                 continue
-            if span is None or not span.covers(track.t):
+            if span is None or not (span.covers(track.t) or answers_a_request_seen_at(
+                    conv, track, t.at)):
                 continue
             where = _reply_where(conv, track, t.kind, t.after, t.before)
             return _asymmetric_finding(conv, t, track, where, carried)
     return None
+
+
+def answers_a_request_seen_at(conv: Conversation, reply: Track, point: str) -> bool:
+    """Whether ``reply`` was sent after ``point`` saw a request, whatever the clocks say: it
+    acknowledges a request segment (a SYN, a FIN or data) the client sent once (no other
+    track of the connection has its sequence number) and that passed ``point``. The server
+    answered that segment after it passed ``point``, so ``point`` was capturing before the
+    reply; in corrected time the reply may still seem to come first, by as much as the
+    clocks' uncertainty (a one-sided estimate from a packet each way is ± 1 ms; a reply
+    comes some 0.2 ms after its request passed the router)."""
+    ack = reply.first.ack
+    if ack is None:
+        return False
+    requests = [k for k in conv.tracks if k.direction == "c2s" and k.first.seq is not None]
+    sent = Counter(k.first.seq for k in requests)
+    return any(point in k.points and sent[k.first.seq] == 1 and _answered(k, ack)
+               for k in requests)
+
+
+def _answered(request: Track, ack: int) -> bool:
+    """Whether acknowledgement number ``ack`` covers ``request``'s first byte, SYN or FIN."""
+    seq = request.first.seq
+    if seq is None or not (request.plen > 0 or request.flags & (SYN | FIN)):
+        return False
+    return 0 < (ack - seq) % (1 << 32) <= _RECENT
+
+
+_RECENT = 1 << 20
+"""How far past a segment an acknowledgement that answers it may be (1 MiB of the sequence
+space: a reply acknowledges what came shortly before it, not data of long ago)."""
 
 
 def _translates_replies(conv: Conversation, t: NatTranslation, role: int) -> bool:
