@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from flowkit import Wire
 from nettrail.analyze.pipeline import analyze_records
@@ -67,3 +68,19 @@ def test_long_durations_are_readable() -> None:
     assert text.duration_text(3_000_000_000) == "3000.0 ms"
     assert text.duration_text(42_500_000_000) == "42.5 s"
     assert text.duration_text((16 * 3600 + 5 * 60 + 9) * 1_000_000_000) == "16 h 05 min 09 s"
+
+
+def test_a_clock_left_out_as_too_wide_says_so() -> None:
+    """A point whose packets were seen at the reference too, but whose estimate was left out
+    (wider than the captures: the whole exchange took 0.85 ms), is not said to share no
+    packet with the reference: the Clocks section gives the reason its finding gives."""
+    from nettrail.run import analyze_files
+
+    fixtures = Path(__file__).parent.parent / "fixtures" / "collect-fast"
+    run = analyze_files([(name, str(fixtures / f"{name}.pcap"))
+                         for name in ("client", "qrouter", "compute", "vm")])
+    out = io.StringIO()
+    text.render(run.analysis, out)
+    assert ("  qrouter's clock is unknown: its estimate (± 1.205 ms) is wider than the "
+            "captures (0.846 ms)\n") in out.getvalue()
+    assert "no packet was seen both there" not in out.getvalue()

@@ -31,6 +31,7 @@ QUIET_OUTCOMES = frozenset({Outcome.ESTABLISHED, Outcome.CLOSED, Outcome.MIDSTRE
 
 
 CLOCK_OFFSET_KIND = "clock-offset"
+CLOCK_UNKNOWN_KIND = "clock-unknown"
 
 
 def render(analysis: Analysis, out: TextIO) -> None:
@@ -50,10 +51,12 @@ def render(analysis: Analysis, out: TextIO) -> None:
             w(f"{INDENT}{clock_text(c)}\n")
         aligned = {c.point for c in analysis.clock} | {c.reference for c in analysis.clock}
         reference = analysis.clock[0].reference
+        why = {f.details.get("point"): f.details.get("reason") for f in analysis.findings
+               if f.kind == CLOCK_UNKNOWN_KIND}  # an estimate left out, and why
         for p in analysis.points:
             if p.name not in aligned:
-                w(f"{INDENT}{p.name}'s clock is unknown: no packet was seen both there and at "
-                  f"{reference}\n")
+                reason = why.get(p.name) or f"no packet was seen both there and at {reference}"
+                w(f"{INDENT}{p.name}'s clock is unknown: {reason}\n")
     if analysis.clock_checks:
         w("\nClocks measured over SSH, against the packets\n")
         for check in analysis.clock_checks:
