@@ -83,14 +83,12 @@ def _rule(d: Any, where: str) -> NatRule:
     for key in ("namespace", "source", "where", "kind", "text"):
         if not isinstance(d.get(key), str):
             raise ValueError(f"{where}.{key} is not a string")
-    for key in ("before", "after"):
-        value = d.get(key)
+    hooks = d.get("hooks", [])  # absent in snapshots written before it
+    for key, value in (("before", d.get("before")), ("after", d.get("after")),
+                       ("hooks", hooks)):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"{where}.{key} is not a list of strings")
     if not isinstance(d.get("stateful"), bool):
         raise ValueError(f"{where}.stateful is not true or false")
-    hooks = d.get("hooks", [])  # absent in snapshots written before it
-    if not isinstance(hooks, list) or not all(isinstance(h, str) for h in hooks):
-        raise ValueError(f"{where}.hooks is not a list of strings")
     return NatRule(d["namespace"], d["source"], d["where"], d["kind"], tuple(d["before"]),
                    tuple(d["after"]), d["stateful"], d["text"], tuple(hooks))
