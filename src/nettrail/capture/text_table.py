@@ -130,10 +130,13 @@ class TextRows:
         tsv = np.where(known & K_TS != 0, c["ts_val"][rows].astype(np.int64), -1)
         fields = (c["ts"][rows], c["frame"][rows], self.pair[rows], self.col[rows], flags, seq,
                   ack, win, c["payload_len"][rows], c["wire_len"][rows], tsv, self.ecr[rows])
+        return self.fast.records(zip(*(f.tolist() for f in fields), strict=True),
+                                 self._options_of(rows), 0)
+
+    def _options_of(self, rows: Arr) -> dict[int, TCPOptions]:
+        """The other options of rows ``rows``, by their place in ``rows``."""
         opts = self.opts
-        given = ({k: opts[i] for k, i in enumerate(rows.tolist()) if i in opts} if opts
-                 else {})
-        return self.fast.records(zip(*(f.tolist() for f in fields), strict=True), given, 0)
+        return {k: opts[i] for k, i in enumerate(rows.tolist()) if i in opts} if opts else {}
 
     @property
     def source(self) -> FastLine:
@@ -144,10 +147,9 @@ class TextRows:
         """Rows ``rows``' pairs, columns, TS echoes and options (by their place in ``rows``,
         as plain tuples: they pickle several times faster than TCPOptions), for a partition
         file."""
-        opts = self.opts
-        at = [k for k, i in enumerate(rows.tolist()) if i in opts] if opts else []
-        values = [tuple(opts[i]) for i in rows[at].tolist()] if at else []
-        return self.pair[rows], self.col[rows], self.ecr[rows], at, values
+        given = self._options_of(rows)
+        return (self.pair[rows], self.col[rows], self.ecr[rows], list(given),
+                list(map(tuple, given.values())))
 
     def joined(self, parts: Sequence[object], cols: dict[str, Arr]) -> TextRows:
         """The rows of ``parts`` (``part``'s) one after another, with columns ``cols``."""
