@@ -47,6 +47,7 @@ from nettrail.capture.text_time import (
     Clock,
     read_stamp,
 )
+from nettrail.capture.text_tunnel import DIRECTION_WORDS, DIRECTIONS
 from nettrail.model.cache import CACHE_LIMIT, remember
 from nettrail.model.packet import (
     ACK,
@@ -79,7 +80,7 @@ STAMP, OTHER = 0, 13
 
 _WORD = rb"[!-~]{1,%d}" % DIGITS_LIMIT
 _NAME = rb"[!-=?-~]{1,%d}" % DIGITS_LIMIT
-DIRECTION = rb" +(?:In|Out|M|B|P)"
+DIRECTION = rb" +(?:" + DIRECTION_WORDS.encode() + rb")"
 """An ``-i any`` column's direction word, after the interface name and its spaces."""
 LINE_START = rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{6}) "
 """The stamp (seconds, microseconds) that opens ``_LINE``: also ``text_link``'s start."""
@@ -112,7 +113,6 @@ script) leaves the line to it. No text of the line is longer than DIGITS_LIMIT (
 is checked by ``fill``): no run of digits in it is one the line parser names as too long."""
 _ALL_OTHER = re.compile(rb"()" * OTHER + rb"(.*)\n")
 """Every line as another form: what the reader uses when ``_LINE`` is not a pattern."""
-_DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
 _NOP_NOP_TS = ("nop", "nop", "TS")
 _NO_COLUMN = (None, None)
 _SYN_OPTS = re.compile(
@@ -575,7 +575,7 @@ class FastLine:
         ``column_list``), cached."""
         name, direction = column.decode().split()
         self.columns[column] = found = len(self.column_list)
-        self.column_list.append((name, _DIRECTIONS[direction]))
+        self.column_list.append((name, DIRECTIONS[direction]))
         return found
 
     def _options(self, text: bytes) -> tuple[TCPOptions, int] | None:

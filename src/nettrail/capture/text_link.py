@@ -57,7 +57,7 @@ _LOOSE_MAC = rb"[0-9a-fA-F:]{1,17}"
 _ETYPE = rb"ethertype (?:IPv4 \(0x0800\)|IPv6 \(0x86dd\)), length "
 _PRE = re.compile(
     rb"((?:\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.\d{6} "
-    rb"(?:[^\s>]+ +(?:In|Out|M|B|P) +|))"  # 1: stamp and -i any column, kept
+    rb"(?:[^\s>]+" + DIRECTION + rb" +|))"  # 1: stamp and -i any column, kept
     rb"(?:(" + _MAC + rb" > " + _MAC + rb", (?:ethertype 802\.1Q[^(,\n]* \(0x[0-9a-f]{4}\), "
     rb"length |" + _ETYPE + rb"))(\d{1,5}): "  # 2: Ethernet header, 3: frame length
     rb"((?:vlan \d+, p \d+, (?:DEI, |)ethertype [^,\n]*, )*)"  # 4: VLAN tags

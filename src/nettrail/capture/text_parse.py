@@ -39,6 +39,7 @@ from nettrail.capture.text_old import is_old_tcp, old_ip_details, old_tcp, old_t
 from nettrail.capture.text_tunnel import (
     BARE_V,
     DIRECTION_WORDS,
+    DIRECTIONS,
     ETHERTYPE,
     MAC,
     Tunnel,
@@ -75,7 +76,6 @@ class Body(NamedTuple):
     wire_len: int
 
 
-_DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
 _IFCOL = re.compile(rf"(?:([^\s>]+) +)?({DIRECTION_WORDS}) +(?:ifindex \d+ )?")
 _ETH = re.compile(
     rf"({MAC})(?: > ({MAC}))?,? (?:{ETHERTYPE}|(802\.3|llc)[^,]*)"
@@ -101,7 +101,7 @@ def parse_body(text: str) -> Body:
     ifname = direction = None
     m = _IFCOL.match(text)
     if m is not None and m.end() < len(text):
-        ifname, direction = m.group(1), _DIRECTIONS[m.group(2)]
+        ifname, direction = m.group(1), DIRECTIONS[m.group(2)]
         text = text[m.end() :]
     headers, inner, vni, wire_len = parse_frame(text, allow_vxlan=True)
     for h in (headers, inner):

@@ -19,8 +19,12 @@ _GENEVE = re.compile(r"Geneve, Flags \[[^\]]*\], vni (0x[0-9a-fA-F]+|\d+)")
 _GRE = re.compile(r"GREv\d\b")
 MAC = r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){5}"
 """A MAC address as tcpdump prints it (leading zeros of an octet may be left out)."""
-DIRECTION_WORDS = "In|Out|M|B|P"
-"""The direction column ``-i any`` prints (also at the start of a Linux cooked ``-e`` header)."""
+DIRECTIONS = {"In": "in", "Out": "out", "M": "in", "B": "in", "P": "in"}
+"""The direction words ``-i any`` prints (also at the start of a Linux cooked ``-e`` header),
+each with the direction a record keeps: ``Out`` sent by the host, the others received
+(multicast, broadcast, for another host)."""
+DIRECTION_WORDS = "|".join(DIRECTIONS)
+"""The direction words as a pattern's alternatives."""
 ETHERTYPE = r"ethertype ([^(,]+?) \((0x[0-9a-fA-F]+)\)"
 """An ethertype as ``-e`` prints it: its name, then its number in hex (two groups)."""
 V_WORDS = "tos|hlim|flowlabel|class"
