@@ -234,6 +234,13 @@ def test_four_hosts_then_analyze_gives_the_diagnosis(
     vm = checks["vm"]
     assert vm["verdict"] == "agree" or vm["packet_uncertainty_ms"] == 1.0, json.dumps(vm)
     assert abs(vm["offset_ms"]) <= vm["uncertainty_ms"] + 0.001, json.dumps(vm)
+    # the times are corrected with that combined clock (the probes', where the packets' bound
+    # was one way and off), not the packets' alone
+    clock = {c["point"]: c for c in data["clock"]}
+    for point, truth_ms in (("compute", -25), ("vm", 0)):
+        c = clock[point]
+        assert c["source"] in ("both", "probes"), json.dumps(c)
+        assert abs(c["offset_ms"] - truth_ms) <= c["uncertainty_ms"] + 0.001, json.dumps(c)
     # every host's snapshot was taken: the rules behind both translations are quoted
     assert_rules_quoted([r for t in data["nat"] for r in t.get("rules", [])],
                         dual.scenario.hosts[3].name, "compute")

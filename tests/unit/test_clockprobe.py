@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from nettrail.analyze.clockprobe import HostClock, ProbeEstimate, combine, estimate
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nettrail.analyze.clockprobe import HostClock, ProbeEstimate, combine, estimate, with_probes
 from nettrail.model.analysis import ClockOffset
 
 MS = 1_000_000
@@ -111,3 +117,96 @@ def test_report_shows_both_measurements_and_the_verdict() -> None:
     plain = io.StringIO()
     report_json.render(Analysis((), (), ()), plain)
     assert "clock_checks" not in json.loads(plain.getvalue())
+
+
+def test_the_analysis_takes_the_probes_where_the_packets_give_none_or_agree() -> None:
+    """The clocks times are corrected with: the combined one where probes and packets agree,
+    the probes' where the packets give none or only a one-way bound they disagree with, the
+    packets' where both ways were seen and they disagree, or where no probe measured it."""
+    clocks = {p: _clock(p, off, 0.05) for p, off in
+              (("ref", 0.0), ("agree", -25.0), ("probes", 3.0), ("two-way", 0.0),
+               ("one-way", -25.0))}
+    packets = [ClockOffset("ref", "ref", 0.0, 0.0, 0),
+               ClockOffset("agree", "ref", -24.95 * MS, 0.2 * MS, 6),
+               ClockOffset("two-way", "ref", 25.0 * MS, 1.0 * MS, 4),
+               ClockOffset("one-way", "ref", -23.4 * MS, 1.0 * MS, 2, two_sided=False),
+               ClockOffset("packets", "ref", 7.0 * MS, 0.3 * MS, 3)]
+    points = ["ref", "agree", "probes", "two-way", "one-way", "packets", "none"]
+    used, checks = with_probes(points, clocks, packets)
+    assert [c.verdict for c in checks] == ["agree", "probes-only", "disagree", "disagree",
+                                           "packets-only"]
+    by = {c.point: c for c in used}
+    assert list(by) == ["ref", "agree", "probes", "two-way", "one-way", "packets"]
+    assert by["ref"] == packets[0]
+    agree = by["agree"]
+    assert (agree.source, agree.samples, agree.two_sided) == ("both", 6, True)
+    assert (agree.offset_ns, agree.uncertainty_ns) == (checks[0].offset_ns,
+                                                       checks[0].uncertainty_ns)
+    assert abs(agree.offset_ns + 25.0 * MS) < 1 and agree.uncertainty_ns == 0.1 * MS
+    assert (by["probes"].source, by["probes"].offset_ns, by["probes"].samples) == (
+        "probes", 3.0 * MS, 0)
+    assert by["two-way"] == packets[2]
+    assert (by["one-way"].source, by["one-way"].offset_ns) == ("probes", -25.0 * MS)
+    assert by["packets"] == packets[4]
+
+
+def test_a_probe_offset_within_its_uncertainty_is_zero() -> None:
+    clocks = {"a": _clock("a", 0.0, 0.05), "b": _clock("b", 0.03, 0.05)}
+    (_, b), _ = with_probes(["a", "b"], clocks, [ClockOffset("a", "a", 0.0, 0.0, 0)])
+    assert (b.offset_ns, b.uncertainty_ns, b.source) == (0.0, 0.13 * MS, "probes")
+
+
+COLLECT_RUN = Path(__file__).parents[1] / "fixtures" / "collectruns" / "dual-l3"
+
+
+def _evidence(report: dict[str, Any], point: str, note: str) -> int:
+    (time,) = [e["time_ns"] for e in report["diagnosis"]["chain"]
+               if e["point"] == point and e["note"].startswith(note)]
+    return int(time)
+
+
+def test_a_collect_runs_probes_put_its_evidence_in_causal_order(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A real collect run of the dual-l3 lab (compute's clock 25 ms back, tests/fixtures/
+    collectruns): its packets tie compute and vm to the client one way only (-23.4 and +1.7
+    ms, each ± 1.0), which put the VM's SYN-ACK 1.2 ms before the router sent on the SYN it
+    answers. Its SSH probes measured -25.014 and -0.002 ms (± 0.2): taken, the reply comes
+    after the request at every point, and no translation is made up between points."""
+    from nettrail.cli.main import main
+
+    assert main(["analyze", "--format", "json", str(COLLECT_RUN)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    clock = {c["point"]: c for c in report["clock"]}
+    assert clock["compute"]["source"] == "probes"
+    assert abs(clock["compute"]["offset_ms"] + 25.014) < 0.001
+    assert clock["vm"]["source"] == "probes" and clock["vm"]["offset_ms"] == 0.0
+    assert clock["qrouter-5f1c2d3e-8b7a-4c1e-9d2f-0a6b3c4d5e6f"]["source"] == "both"
+    verdicts = {c["point"]: c["verdict"] for c in report["clock_checks"]}
+    assert verdicts == {"qrouter-5f1c2d3e-8b7a-4c1e-9d2f-0a6b3c4d5e6f": "agree",
+                        "compute": "disagree", "vm": "disagree"}  # the packets' own figures
+    dnat = _evidence(report, "qrouter-5f1c2d3e-8b7a-4c1e-9d2f-0a6b3c4d5e6f", "request DNATed")
+    assert _evidence(report, "vm", "reply") > dnat
+    assert _evidence(report, "compute", "reply translated") > dnat
+    assert [(t["kind"], t["leg"]) for t in report["nat"]] == [("dnat", "request"),
+                                                              ("snat", "reply")]
+
+
+def test_a_point_per_namespace_has_its_hosts_clock(tmp_path: Path) -> None:
+    """With ``--tracer ebpf`` a collect run has a point per namespace, each naming its host:
+    its clock is the host's (one kernel), as the probes measured it."""
+    import shutil
+
+    from nettrail.cli.analyze import measured_clocks
+
+    run = tmp_path / "run"
+    shutil.copytree(COLLECT_RUN, run)
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    manifest["points"][1]["host"] = "client"  # the router namespace, traced on the client
+    manifest["hosts"] = [h for h in manifest["hosts"] if h["name"] != manifest["points"][1]
+                         ["name"]]
+    (run / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    clocks = measured_clocks([str(run)])
+    assert clocks is not None
+    assert list(clocks) == [p["name"] for p in manifest["points"]]
+    assert clocks[manifest["points"][1]["name"]] == clocks["client"]
+    assert measured_clocks([str(run), str(run)]) is None  # only a single run directory

@@ -39,10 +39,10 @@ def test_linked_tracks_are_the_matched_tracks(scenario: str) -> None:
     data = scenario_points(scenario)
     points = {d.summary.name: list(d.table.records()) for d in data}
     tables = {d.summary.name: d.table for d in data}
-    sightings, clock, matches, links = _correlate(points, None, tables, False)
+    sightings, clock, _checks, matches, links = _correlate(points, None, tables, False)
     assert links is None
     by_matches = build_tracks(sightings, matches, offset_map(clock))
-    sightings2, clock2, none, links = _correlate(points, None, tables, True)
+    sightings2, clock2, _checks, none, links = _correlate(points, None, tables, True)
     assert links is not None and not none and clock2 == clock
     by_links = linked_tracks(sightings2, links, offset_map(clock2))
     assert _shape(by_links) == _shape(by_matches)
@@ -109,7 +109,7 @@ def _conversations(path: Path) -> int | None:
     (``linked_conversations``) must be those ``build_conversations`` makes of the tracks."""
     tables = {name: fixture_table(path) for name in "ab"}
     points = {name: TableRows(t) for name, t in tables.items()}
-    sightings, clock, _none, links = _correlate(points, set(), tables, True)
+    sightings, clock, _checks, _none, links = _correlate(points, set(), tables, True)
     if links is None:
         return None
     tracks, firsts = linked_tracks_firsts(sightings, links, offset_map(clock))

@@ -72,7 +72,8 @@ def test_cross_point_parts_clock_nat_diagnosis() -> None:
     clock = data["clock"]
     assert isinstance(clock, list) and len(clock) == len(analysis.clock)
     for c, model in zip(clock, analysis.clock, strict=True):
-        assert set(c) == {"point", "reference", "offset_ms", "uncertainty_ms", "samples"}
+        assert set(c) == {"point", "reference", "offset_ms", "uncertainty_ms", "samples",
+                          "source"}
         assert c["offset_ms"] == round(model.offset_ns / 1e6, 3)
     nat = data["nat"]
     assert isinstance(nat, list) and nat

@@ -37,6 +37,12 @@ def test_clock_and_nat_lines() -> None:
     ahead = ClockOffset("host5", "host1", -25_000_000.0, 400_000.0, 12)
     assert text.clock_text(ref) == "host1's clock is the reference"
     assert text.clock_text(ahead) == "host5's clock is 25.0 ± 0.4 ms behind host1 (12 samples)"
+    probes = ClockOffset("host5", "host1", -25_014_000.0, 184_000.0, 0, source="probes")
+    assert text.clock_text(probes) == ("host5's clock is 25.0 ± 0.2 ms behind host1 (by the SSH "
+                                       "clock probes)")
+    both = ClockOffset("host2", "host1", 0.0, 180_000.0, 4, source="both")
+    assert text.clock_text(both) == ("host2's clock agrees with host1 (within 0.180 ms, by the "
+                                     "SSH clock probes and 4 samples)")
     nat = NatTranslation("dnat", "request", Endpoint("203.0.113.10", 22),
                          Endpoint("198.51.100.4", 22), "client", "netnode", "netnode", 3)
     assert text.nat_text(nat) == ("dnat on the request: 203.0.113.10:22 -> 198.51.100.4:22 "

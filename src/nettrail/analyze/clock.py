@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.anchors import Ints, PointColumns, Sides, form_sides
+from nettrail.analyze.clockprobe import settled
 from nettrail.analyze.correlate import Form, Match, UnionFind
 from nettrail.model.analysis import ClockOffset
 
@@ -416,17 +417,8 @@ def offsets(points: Sequence[str], pairs: Sequence[PairEstimate]) -> tuple[Clock
                 heapq.heappush(heap, (cost + edge_cost, other, off + delta,
                                       unc + pair.uncertainty_ns, samples,
                                       sided and pair.two_sided))
-    return tuple(_settled(ClockOffset(p, ref, best[p][1], best[p][2], best[p][3], best[p][4]))
+    return tuple(settled(ClockOffset(p, ref, best[p][1], best[p][2], best[p][3], best[p][4]))
                  for p in points if p in best)
-
-
-def _settled(c: ClockOffset) -> ClockOffset:
-    """An offset no larger than its uncertainty is taken as zero (the clocks agree), with the
-    uncertainty widened to still cover the estimate; this keeps same-clock timelines causal."""
-    if c.point == c.reference or abs(c.offset_ns) > c.uncertainty_ns:
-        return c
-    return ClockOffset(c.point, c.reference, 0.0, c.uncertainty_ns + abs(c.offset_ns),
-                       c.samples, c.two_sided)
 
 
 def offset_map(clock: Sequence[ClockOffset]) -> Mapping[str, float]:

@@ -7,12 +7,17 @@ the fastest probe gives the tightest bound. Before and after a capture, the two 
 the drift. Two hosts' offsets against the collector give their offset against each other; the
 packets give another (``analyze/clock.py``); both are shown, and when their intervals do not
 overlap they disagree (a clock stepped, a probe path asymmetric, or packets mismatched).
+
+The analysis corrects a point's times with the combined offset where the two agree, with the
+probes' where the packets give none or only a one-way bound they disagree with, and with the
+packets' where packets seen both ways disagree with the probes: they are what is put in order
+(``with_probes``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nettrail.model.analysis import ClockCheck, ClockOffset
 
@@ -90,6 +95,14 @@ def relative(clocks: Mapping[str, HostClock], point: str, reference: str,
     return ob - oa, ua + ub
 
 
+def settled(c: ClockOffset) -> ClockOffset:
+    """An offset no larger than its uncertainty is taken as zero (the clocks agree), with the
+    uncertainty widened to still cover the estimate; this keeps same-clock timelines causal."""
+    if c.point == c.reference or abs(c.offset_ns) > c.uncertainty_ns:
+        return c
+    return replace(c, offset_ns=0.0, uncertainty_ns=c.uncertainty_ns + abs(c.offset_ns))
+
+
 def combine(points: Sequence[str], clocks: Mapping[str, HostClock],
             packets: Sequence[ClockOffset]) -> tuple[ClockCheck, ...]:
     """Per point (the first is the reference): probes and packets side by side, a verdict."""
@@ -105,6 +118,36 @@ def combine(points: Sequence[str], clocks: Mapping[str, HostClock],
             continue
         checks.append(_check(point, reference, probe, packet))
     return tuple(checks)
+
+
+def with_probes(points: Sequence[str], clocks: Mapping[str, HostClock],
+                packets: Sequence[ClockOffset],
+                ) -> tuple[tuple[ClockOffset, ...], tuple[ClockCheck, ...]]:
+    """The clocks to correct times with, and the checks of the probes against ``packets``
+    (the packets' estimates, against the first point).
+
+    A point's clock is the combined one where both agree (``combine``), the probes' where
+    the packets give none or only a one-way bound they disagree with (a bound taken at zero
+    transit: a slow path puts it off by more than its floor), and the packets' where they
+    saw both ways and disagree, or no probe measured it. A probe offset within its
+    uncertainty is taken as zero, as the packets' is."""
+    checks = combine(points, clocks, packets)
+    chosen = {c.point: c for c in packets}
+    for check in checks:
+        had = chosen.get(check.point)
+        if check.verdict == "packets-only" or (check.verdict == "disagree" and had is not None
+                                               and had.two_sided):
+            continue
+        if check.verdict == "agree":
+            offset, uncertainty, source = check.offset_ns, check.uncertainty_ns, "both"
+        else:
+            assert check.probe_offset_ns is not None and check.probe_uncertainty_ns is not None
+            offset, uncertainty = check.probe_offset_ns, check.probe_uncertainty_ns
+            source = "probes"
+        chosen[check.point] = settled(ClockOffset(
+            check.point, check.reference, offset, uncertainty,
+            had.samples if had is not None else 0, True, source))
+    return tuple(chosen[p] for p in points if p in chosen), checks
 
 
 def _check(point: str, reference: str, probe: tuple[float, float] | None,

@@ -38,6 +38,7 @@ from nettrail.analyze.clock import (
     offset_map,
     offsets,
 )
+from nettrail.analyze.clockprobe import HostClock, with_probes
 from nettrail.analyze.columns import column_ready, copy_free, hashed_groups
 from nettrail.analyze.correlate import (
     MATCH_TOLERANCE_NS,
@@ -88,7 +89,7 @@ from nettrail.analyze.tracks import (
     linked_tracks_firsts,
     spans,
 )
-from nettrail.model.analysis import ClockOffset, Diagnosis, NatTranslation, PacketPath
+from nettrail.model.analysis import ClockCheck, ClockOffset, Diagnosis, NatTranslation, PacketPath
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection, Endpoint
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, RST, ICMPHeader, PacketRecord
@@ -114,6 +115,7 @@ class CrossPointResult:
     paths: tuple[PacketPath, ...]
     findings: tuple[Finding, ...]
     diagnosis: Diagnosis | None
+    clock_checks: tuple[ClockCheck, ...] = ()
 
 
 def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | None = None,
@@ -122,16 +124,20 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | 
     """Sightings per point, clock offsets against the first point, and all matches.
     ``untimed``: the points with a record whose time is not usable (found when not given);
     ``tables``: the points' packet tables, when their records are the tables' rows."""
-    sightings, clock, matches, _links = _correlate(points, untimed, _ready(points, tables),
-                                                   False)
+    sightings, clock, _checks, matches, _links = _correlate(
+        points, untimed, _ready(points, tables), False)
     return {p: list(items) for p, items in sightings.items()}, clock, matches
 
 
 def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | None,
                tables: Mapping[str, PacketTable], as_links: bool,
-               ) -> tuple[dict[str, Sequence[Sighting]], tuple[ClockOffset, ...], list[Match],
-                          Links | None]:
-    """``correlate``; with ``as_links``, when every pair of points matched on strong keys
+               probes: Mapping[str, HostClock] | None = None,
+               ) -> tuple[dict[str, Sequence[Sighting]], tuple[ClockOffset, ...],
+                          tuple[ClockCheck, ...], list[Match], Links | None]:
+    """``correlate``, with the checks of ``probes`` (the points' clocks measured over SSH)
+    against the packets' clocks: the clocks returned, and those the matching in corrected time
+    uses, take the probes where the packets give none or agree (``clockprobe.with_probes``).
+    With ``as_links``, when every pair of points matched on strong keys
     with usable times, the matches come as columns (``Links``, numbered as ``build_tracks``
     numbers the sightings: point after point) and the Match list is empty. ``tables``: the
     points whose records are their table's rows and can be read as columns (``_ready``)."""
@@ -189,6 +195,9 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
             if est is not None:
                 estimates.append(est)
     clock = offsets(names, estimates)
+    checks: tuple[ClockCheck, ...] = ()
+    if probes:
+        clock, checks = with_probes(names, probes, clock)
     off = offset_map(clock)
     unc = {c.point: c.uncertainty_ns for c in clock}
     matches: list[Match] = []
@@ -207,9 +216,9 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
                                     pairs=pairs.pop((a, b))))
     del anchors, pairs
     if not linked:
-        return sightings, clock, matches, None
+        return sightings, clock, checks, matches, None
     known = tuple(columns[p] for p in names if p in columns and columns[p].proto is not None)
-    return sightings, clock, matches, Links(
+    return sightings, clock, checks, matches, Links(
         np.concatenate([x.a for x in parts]) if parts else np.zeros(0, np.int64),
         np.concatenate([x.b for x in parts]) if parts else np.zeros(0, np.int64),
         np.concatenate([x.confidence for x in parts]) if parts else np.zeros(0, np.float64),
@@ -304,7 +313,8 @@ def _time_ok(s: Sighting) -> bool:
 def cross_point(points: Mapping[str, Sequence[PacketRecord]],
                 connections: Sequence[Connection] = (),
                 tables: Mapping[str, PacketTable] | None = None,
-                paths: bool = True) -> CrossPointResult:
+                paths: bool = True,
+                probes: Mapping[str, HostClock] | None = None) -> CrossPointResult:
     """Analyze captures from several points; the first point's clock is the reference.
 
     ``connections`` (per-point single-point results) tell which connections failed, for an
@@ -312,13 +322,15 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
     packets alone. ``tables``: the points' packet tables, when their records are the tables'
     rows in order (some steps then read columns instead of records). ``paths``: False when
     no packet path is wanted (the result's are then empty; nothing else changes).
+    ``probes``: the points' clocks as a ``nettrail collect`` run measured them over SSH.
     """
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
         points = {p: recs if _binary(recs) else trusted_times(list(recs))
                   for p, recs in points.items()}
         untimed = _untimed(points)
         ready = _ready(points, tables)
-        sightings, clock, matches, links = _correlate(points, untimed, ready, True)
+        sightings, clock, checks, matches, links = _correlate(points, untimed, ready, True,
+                                                              probes)
         unknown = unknown_clocks(list(points), clock, _span_ns(sightings, untimed, links))
         off = offset_map(clock)
         split = None if links is None or paths else split_plain(sightings, links, off)
@@ -349,7 +361,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         failed = () if any(f.root_cause for f in findings) else failures(connections,
                                                                           list(points))
         return CrossPointResult(reported, nat, _paths(kept), tuple(findings),
-                                diagnose(findings, ctx, failed, _blind(points)))
+                                diagnose(findings, ctx, failed, _blind(points)), checks)
 
 
 def _tracks(sightings: Mapping[str, Sequence[Sighting]], matches: list[Match],

@@ -9,6 +9,7 @@ records of every row are also matched across points (``analyze/crosspoint.py``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from nettrail.analyze.table_flows import track_table
 from nettrail.model.analysis import Analysis, PointSummary
@@ -18,13 +19,18 @@ from nettrail.model.packet import PacketRecord, TCPHeader
 from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable, PointData, table_from_records
 
+if TYPE_CHECKING:
+    from nettrail.analyze.clockprobe import HostClock
+
 COPY_KIND = "multi-interface-copy"
 
 
-def analyze(points: Sequence[PointData], paths: bool = True) -> Analysis:
+def analyze(points: Sequence[PointData], paths: bool = True,
+            probes: Mapping[str, HostClock] | None = None) -> Analysis:
     """Analyse the packet tables of capture points (the first point is the reference).
     ``paths``: False when no packet path is wanted (``Analysis.paths`` is then empty: only
-    the HTML report and the pcapng export show paths)."""
+    the HTML report and the pcapng export show paths). ``probes``: the points' clocks as a
+    ``nettrail collect`` run measured them over SSH, by point (``analyze/clockprobe.py``)."""
     summaries = tuple(p.summary for p in points)
     connections: list[Connection] = []
     findings: list[Finding] = []
@@ -40,7 +46,7 @@ def analyze(points: Sequence[PointData], paths: bool = True) -> Analysis:
     shared: dict[tuple[int, ...], TCPHeader] = {}
     kept = {p.summary.name: TableRows(p.table, shared) for p in points}
     return cross_points(summaries, connections, findings, kept,
-                        {p.summary.name: p.table for p in points}, paths)
+                        {p.summary.name: p.table for p in points}, paths, probes)
 
 
 def analyze_records(points: Mapping[str, Iterable[PacketRecord]]) -> Analysis:
@@ -62,13 +68,15 @@ def cross_points(
     kept: Mapping[str, Sequence[PacketRecord]],
     tables: Mapping[str, PacketTable] | None = None,
     paths: bool = True,
+    probes: Mapping[str, HostClock] | None = None,
 ) -> Analysis:
     """Correlate the records of two or more points, given each point's own results
     (``tables``: their packet tables, when ``kept`` holds each one's rows in order;
-    ``paths``: False when no packet path is wanted)."""
+    ``paths``: False when no packet path is wanted; ``probes``: the points' clocks measured
+    over SSH)."""
     from nettrail.analyze import crosspoint  # only multi-point runs pay for its import
 
-    result = crosspoint.cross_point(kept, connections, tables, paths)
+    result = crosspoint.cross_point(kept, connections, tables, paths, probes)
     folded = {f.details.get("point") for f in result.findings if f.kind == COPY_KIND}
     shift = {c.point: round(c.offset_ns) for c in result.clock}  # to the first point's clock
     findings = [f.shifted(shift) for f in findings
@@ -81,4 +89,5 @@ def cross_points(
         nat=tuple(result.nat),
         paths=tuple(result.paths),
         diagnosis=result.diagnosis,
+        clock_checks=result.clock_checks,
     )

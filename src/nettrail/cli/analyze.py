@@ -8,7 +8,6 @@ faulty file (``nettrail: error: FILE at byte N: reason``) on stderr.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import ipaddress
 import os
 import sys
@@ -16,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from nettrail.analyze.clockprobe import HostClock
 from nettrail.analyze.flows import gc_paused
 from nettrail.capture import parse_point_arg
 from nettrail.capture.inputs import Inputs, open_inputs
@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         if path:
             check_writable(option, path)
     inputs = open_inputs(pairs, ifnames)
+    probes = measured_clocks(args.captures)
     if len({capture.point for capture in inputs.captures()}) > 1:
         keep_freed()  # several points at once: speed over a lower peak
     with gc_paused(freeze=True):  # a batch job building millions of acyclic objects
@@ -86,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
             # text and JSON show no packet path: only the HTML and pcapng outputs need them
             result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
                                                                       args.filter_port),
-                                   paths=bool(args.html or args.output_pcapng))
-        analysis = with_snapshots(with_clock_checks(result.analysis, args.captures),
-                                   args.captures)
+                                   paths=bool(args.html or args.output_pcapng),
+                                   probes=probes)
+        analysis = with_snapshots(result.analysis, args.captures)
         if len(result.errors) < len(inputs) or any(p.read_packets for p in analysis.points):
             render(analysis, args.format, sys.stdout)
             sys.stdout.flush()
@@ -150,13 +151,13 @@ def expand_inputs(
     return inputs, ifnames
 
 
-def with_clock_checks(analysis: Analysis, args: Sequence[str]) -> Analysis:
-    """``analysis`` with the clocks a ``nettrail collect`` run measured set beside the
-    packets' (only when a single collect run directory is analysed; unreadable clock
-    measurements are named in a warning on stderr and the packets' clocks stand alone)."""
+def measured_clocks(args: Sequence[str]) -> dict[str, HostClock] | None:
+    """The clocks a ``nettrail collect`` run measured over SSH, by point (a point per
+    namespace has its host's clock), when a single collect run directory is analysed; an
+    unreadable measurement is named in a warning on stderr and the packets' clocks stand
+    alone."""
     if len(args) != 1 or not os.path.isdir(args[0]):
-        return analysis
-    from nettrail.analyze.clockprobe import combine
+        return None
     from nettrail.collect.manifest import clocks
     from nettrail.lab.manifest import MANIFEST_NAME, read
 
@@ -166,11 +167,14 @@ def with_clock_checks(analysis: Analysis, args: Sequence[str]) -> Analysis:
     except InputError as exc:
         print(f"nettrail: warning: {Path(args[0]) / MANIFEST_NAME}: {exc}; the clocks are "
               "estimated from the packets alone", file=sys.stderr)
-        return analysis
-    if not measured:
-        return analysis
-    checks = combine([p.name for p in analysis.points], measured, analysis.clock)
-    return dataclasses.replace(analysis, clock_checks=checks)
+        return None
+    by_point = {}
+    for point in manifest.get("points", ()):
+        if isinstance(point, dict) and isinstance(point.get("name"), str):
+            clock = measured.get(point.get("host") or point["name"])
+            if clock is not None:
+                by_point[point["name"]] = clock
+    return by_point or None
 
 
 def _check_unique(inputs: Sequence[tuple[str, str]]) -> None:

@@ -43,6 +43,11 @@ class ClockOffset:
     two_sided: bool = True
     """False when some link of the estimate saw packets one way only: it is then a bound taken
     at zero transit, and its uncertainty a floor rather than a measurement."""
+    source: str = "packets"
+    """What measured it: ``packets`` (matched at both points), ``probes`` (a collect run's
+    SSH clock probes, where the packets gave no estimate or only a one-way bound the probes
+    disagree with) or ``both`` (the probes, and packets whose estimate agrees: the combined
+    one of ``ClockCheck``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -319,10 +319,11 @@ def _clock(analysis: Analysis) -> str:
             _td(f"{c.offset_ns / 1e6:+.3f} ms", True),
             _td(f"±{c.uncertainty_ns / 1e6:.3f} ms", True),
             _td(c.samples, True),
+            _td(c.source),
         ]
         for c in analysis.clock
     ]
-    header = ("point", "against", "offset", "uncertainty", "samples")
+    header = ("point", "against", "offset", "uncertainty", "samples", "measured by")
     return _table("clock", "Clock offsets", header, rows)
 
 

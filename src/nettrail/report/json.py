@@ -189,6 +189,7 @@ def clock_dict(c: ClockOffset) -> dict[str, Any]:
         "offset_ms": round(c.offset_ns / 1e6, 3),
         "uncertainty_ms": round(c.uncertainty_ns / 1e6, 3),
         "samples": c.samples,
+        "source": c.source,
     }
 
 

@@ -190,7 +190,8 @@ def _route(hops: Sequence[Hop]) -> str:
 def _clock_comment(analysis: Analysis) -> str | None:
     lines = [
         f"{c.point} clock {c.offset_ns / 1e6:+.3f} ms vs {c.reference} "
-        f"(±{c.uncertainty_ns / 1e6:.3f} ms, {c.samples} samples)"
+        f"(±{c.uncertainty_ns / 1e6:.3f} ms, {c.samples} samples"
+        f"{'' if c.source == 'packets' else ', SSH clock probes'})"
         for c in analysis.clock
     ]
     if not lines:

@@ -170,11 +170,16 @@ def evidence_text(e: Evidence) -> str:
 
 def clock_text(c: ClockOffset) -> str:
     """``host5's clock is 25.0 ± 0.4 ms behind host1 (12 samples)``; µs digits when the
-    uncertainty is below 0.05 ms, and "agrees" for offsets below 0.05 ms (as the finding)."""
+    uncertainty is below 0.05 ms, and "agrees" for offsets below 0.05 ms (as the finding);
+    ``(by the SSH clock probes)`` when they measured it, ``… and 2 samples`` when both did."""
     if c.point == c.reference:
         return f"{c.point}'s clock is the reference"
     ms, unc = c.offset_ns / 1e6, c.uncertainty_ns / 1e6
     samples = _plural(c.samples, "sample")
+    if c.source == "probes":
+        samples = "by the SSH clock probes"
+    elif c.source == "both":
+        samples = f"by the SSH clock probes and {samples}"
     if abs(ms) < 0.05:
         return f"{c.point}'s clock agrees with {c.reference} (within {unc:.3f} ms, {samples})"
     side = "ahead of" if ms > 0 else "behind"
