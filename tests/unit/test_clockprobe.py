@@ -210,3 +210,18 @@ def test_a_point_per_namespace_has_its_hosts_clock(tmp_path: Path) -> None:
     assert list(clocks) == [p["name"] for p in manifest["points"]]
     assert clocks[manifest["points"][1]["name"]] == clocks["client"]
     assert measured_clocks([str(run), str(run)]) is None  # only a single run directory
+
+
+def test_points_of_one_host_share_its_clock() -> None:
+    """Two namespaces traced on one host read one kernel's clock: no offset, no uncertainty,
+    whatever the probes' own uncertainty against the collector."""
+    host = _clock("netnode", 3.0, 0.08)
+    clocks = {"client": _clock("client", 0.0, 0.05), "netnode": host, "netnode@qrouter": host}
+    packets = [ClockOffset("netnode@qrouter", "netnode", 0.004 * MS, 0.01 * MS, 5)]
+    used, checks = with_probes(["netnode", "netnode@qrouter", "client"], clocks, packets)
+    assert checks[0].verdict == "agree"
+    assert (checks[0].probe_offset_ns, checks[0].probe_uncertainty_ns) == (0.0, 0.0)
+    qrouter = used[0]
+    assert (qrouter.point, qrouter.offset_ns, qrouter.uncertainty_ns, qrouter.source) == (
+        "netnode@qrouter", 0.0, 0.0, "both")
+    assert checks[1].verdict == "probes-only" and checks[1].probe_offset_ns == -3.0 * MS

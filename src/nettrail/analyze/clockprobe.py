@@ -85,10 +85,13 @@ def estimate(samples: Sequence[tuple[int, int, int]]) -> ProbeEstimate | None:
 
 def relative(clocks: Mapping[str, HostClock], point: str, reference: str,
              ) -> tuple[float, float] | None:
-    """``point``'s clock minus ``reference``'s (ns) and its uncertainty, from the probes."""
+    """``point``'s clock minus ``reference``'s (ns) and its uncertainty, from the probes:
+    none at all between two points of one host (namespaces of one kernel share its clock)."""
     a, b = clocks.get(reference), clocks.get(point)
     if a is None or b is None:
         return None
+    if a.host == b.host:
+        return 0.0, 0.0
     oa, ob, ua, ub = a.offset_ns, b.offset_ns, a.uncertainty_ns, b.uncertainty_ns
     if oa is None or ob is None or ua is None or ub is None:
         return None
