@@ -225,14 +225,15 @@ def test_four_hosts_then_analyze_gives_the_diagnosis(
     compute = checks["compute"]
     # The probes must be right. The packets see this pair in one direction only at times (the
     # reply is translated on the way); such an estimate is the bound at zero transit with a
-    # 1 ms floor, which the OVS userspace path's transit can exceed: then, and only then, the
-    # two may disagree, and the combined clock is the probes'.
-    assert compute["verdict"] == "agree" or compute["packet_uncertainty_ms"] == 1.0, (
+    # 1 ms floor (more when it is reached through another point's), which the OVS userspace
+    # path's transit can exceed: then, and only then, the two may disagree, and the combined
+    # clock is the probes'.
+    assert compute["verdict"] == "agree" or compute["packet_uncertainty_ms"] >= 1.0, (
         json.dumps(compute))
     assert abs(compute["probe_offset_ms"] + 25) <= compute["probe_uncertainty_ms"]
     assert abs(compute["offset_ms"] + 25) <= compute["uncertainty_ms"] + 0.001
     vm = checks["vm"]
-    assert vm["verdict"] == "agree" or vm["packet_uncertainty_ms"] == 1.0, json.dumps(vm)
+    assert vm["verdict"] == "agree" or vm["packet_uncertainty_ms"] >= 1.0, json.dumps(vm)
     assert abs(vm["offset_ms"]) <= vm["uncertainty_ms"] + 0.001, json.dumps(vm)
     # the times are corrected with that combined clock (the probes', where the packets' bound
     # was one way and off), not the packets' alone
