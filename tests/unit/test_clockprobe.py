@@ -106,6 +106,17 @@ def test_report_shows_both_measurements_and_the_verdict() -> None:
            "DISAGREE" in text
     assert "netnode against client: probes +3.000 ± 0.050 ms (no packet seen at both " \
            "points to check it against)" in text
+    # which clock the times were corrected with, when they disagree
+    one_way = ClockOffset("vm", "client", 0.0, 0.1 * MS, 2, source="probes")
+    out = io.StringIO()
+    report_text.render(Analysis((), (), (), clock=(one_way,), clock_checks=checks), out)
+    assert ("vm against client: probes +0.000 ± 0.100 ms, packets +25.0 ± 1.0 ms: they "
+            "disagree, but the packets were seen one way only (a bound taken at zero transit, "
+            "which a slow path exceeds): times use the probes'\n") in out.getvalue()
+    two_way = ClockOffset("vm", "client", 25.0 * MS, 1.0 * MS, 2)
+    out = io.StringIO()
+    report_text.render(Analysis((), (), (), clock=(two_way,), clock_checks=checks), out)
+    assert ("packets matched wrongly): times use the packets'\n") in out.getvalue()
     out = io.StringIO()
     report_json.render(analysis, out)
     data = json.loads(out.getvalue())

@@ -59,8 +59,9 @@ def render(analysis: Analysis, out: TextIO) -> None:
                 w(f"{INDENT}{p.name}'s clock is unknown: {reason}\n")
     if analysis.clock_checks:
         w("\nClocks measured over SSH, against the packets\n")
+        used = {c.point: c.source for c in analysis.clock}
         for check in analysis.clock_checks:
-            w(f"{INDENT}{clock_check_text(check)}\n")
+            w(f"{INDENT}{clock_check_text(check, used.get(check.point))}\n")
     if analysis.nat:
         w("\nAddress translations\n")
         for t in analysis.nat:
@@ -188,8 +189,9 @@ def clock_text(c: ClockOffset) -> str:
             f"{c.reference} ({samples})")
 
 
-def clock_check_text(check: ClockCheck) -> str:
-    """``compute against client: probes -25.016 ± 0.069 ms, packets …: they agree (…)``."""
+def clock_check_text(check: ClockCheck, used: str | None = None) -> str:
+    """``compute against client: probes -25.016 ± 0.069 ms, packets …: they agree (…)``;
+    ``used``: the ``source`` of the clock the analysis corrected the point's times with."""
     parts = []
     if check.probe_offset_ns is not None and check.probe_uncertainty_ns is not None:
         parts.append(f"probes {_signed_ms(check.probe_offset_ns, check.probe_uncertainty_ns)}")
@@ -199,9 +201,13 @@ def clock_check_text(check: ClockCheck) -> str:
     if check.verdict == "agree":
         combined = _signed_ms(check.offset_ns, check.uncertainty_ns)
         return text + f": they agree ({combined} combined)"
+    if check.verdict == "disagree" and used == "probes":
+        return text + (": they disagree, but the packets were seen one way only (a bound taken "
+                       "at zero transit, which a slow path exceeds): times use the probes'")
     if check.verdict == "disagree":
         return text + (": they DISAGREE (a clock stepped during the capture, an asymmetric "
-                       "probe path, or packets matched wrongly)")
+                       "probe path, or packets matched wrongly)"
+                       + (": times use the packets'" if used == "packets" else ""))
     if check.verdict == "probes-only":
         return text + " (no packet seen at both points to check it against)"
     return text + " (no clock probes for this point)"
