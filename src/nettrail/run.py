@@ -39,7 +39,7 @@ def analyze_files(
     ifnames: Mapping[str, Mapping[int, str]] | None = None,
     budget: Budget | None = DEFAULT_BUDGET,
     paths: bool = True,
-    probes: Mapping[str, HostClock] | None = None,
+    clocks: Mapping[str, HostClock] | None = None,
 ) -> AnalysisRun:
     """Analyse capture files given as (point, path) pairs, or already opened by
     ``capture.inputs.open_inputs``; the first point is the reference.
@@ -54,15 +54,15 @@ def analyze_files(
     analysis as of the whole table (``capture.partition``).
     ``paths``: False when no packet path is wanted (``Analysis.paths`` is then empty; only the
     HTML report and the pcapng export show paths, and building them costs a hop per packet
-    per point). ``probes``: the points' clocks as a ``nettrail collect`` run measured them
-    over SSH, by point: used where the packets give no clock estimate or agree with them.
+    per point). ``clocks``: the points' clocks as measured apart from the packets (a collect
+    run's SSH probes), by point: used where the packets give no clock estimate or agree.
     """
     points, errors = read_points(inputs, packet_filter=packet_filter, ifnames=ifnames,
                                  budget=budget)
     if len(points) == 1 and isinstance(points[0].table, SpillTable) and points[0].table.spilled:
         return AnalysisRun(_partitioned(points[0].summary, points[0].table), tuple(errors))
     kept, notes = _read_points(points)
-    analysis = analyze(kept, paths, probes)
+    analysis = analyze(kept, paths, clocks)
     if notes:
         analysis = dataclasses.replace(analysis, warnings=analysis.warnings + notes)
     return AnalysisRun(analysis, tuple(errors))

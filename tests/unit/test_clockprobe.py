@@ -223,16 +223,21 @@ def test_a_point_per_namespace_has_its_hosts_clock(tmp_path: Path) -> None:
     assert measured_clocks([str(run), str(run)]) is None  # only a single run directory
 
 
-def test_points_of_one_host_share_its_clock() -> None:
-    """Two namespaces traced on one host read one kernel's clock: no offset, no uncertainty,
-    whatever the probes' own uncertainty against the collector."""
+def test_points_of_the_reference_host_have_its_clock() -> None:
+    """Namespaces traced on the reference's host read one kernel's clock: no offset, no
+    uncertainty, nothing to check, whatever the packets or the probes say; a point of
+    another host is measured against it as before."""
     host = _clock("netnode", 3.0, 0.08)
-    clocks = {"client": _clock("client", 0.0, 0.05), "netnode": host, "netnode@qrouter": host}
-    packets = [ClockOffset("netnode@qrouter", "netnode", 0.004 * MS, 0.01 * MS, 5)]
-    used, checks = with_probes(["netnode", "netnode@qrouter", "client"], clocks, packets)
-    assert checks[0].verdict == "agree"
-    assert (checks[0].probe_offset_ns, checks[0].probe_uncertainty_ns) == (0.0, 0.0)
-    qrouter = used[0]
-    assert (qrouter.point, qrouter.offset_ns, qrouter.uncertainty_ns, qrouter.source) == (
-        "netnode@qrouter", 0.0, 0.0, "both")
-    assert checks[1].verdict == "probes-only" and checks[1].probe_offset_ns == -3.0 * MS
+    clocks = {"netnode": host, "netnode@qrouter": host, "netnode@ext": host,
+              "client": _clock("client", 0.0, 0.05)}
+    packets = [ClockOffset("netnode", "netnode", 0.0, 0.0, 0),
+               ClockOffset("netnode@qrouter", "netnode", 1.3 * MS, 1.0 * MS, 5, False)]
+    used, checks = with_probes(["netnode", "netnode@qrouter", "netnode@ext", "client"], clocks,
+                               packets)
+    assert [(c.point, c.offset_ns, c.uncertainty_ns, c.samples, c.source) for c in used] == [
+        ("netnode", 0.0, 0.0, 0, "packets"), ("netnode@qrouter", 0.0, 0.0, 5, "host"),
+        ("netnode@ext", 0.0, 0.0, 0, "host"), ("client", -3.0 * MS, 0.13 * MS, 0, "probes")]
+    assert [(c.point, c.verdict) for c in checks] == [("client", "probes-only")]
+    unknown = {"a": HostClock("a", None, None), "b": HostClock("a", None, None)}
+    used, checks = with_probes(["a", "b"], unknown, [])
+    assert [(c.point, c.source) for c in used] == [("b", "host")] and checks == ()

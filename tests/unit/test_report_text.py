@@ -40,6 +40,8 @@ def test_clock_and_nat_lines() -> None:
     probes = ClockOffset("host5", "host1", -25_014_000.0, 184_000.0, 0, source="probes")
     assert text.clock_text(probes) == ("host5's clock is 25.0 ± 0.2 ms behind host1 (by the SSH "
                                        "clock probes)")
+    same = ClockOffset("host1@ns", "host1", 0.0, 0.0, 4, source="host")
+    assert text.clock_text(same) == "host1@ns's clock is host1's (one host, one kernel clock)"
     both = ClockOffset("host2", "host1", 0.0, 180_000.0, 4, source="both")
     assert text.clock_text(both) == ("host2's clock agrees with host1 (within 0.180 ms, by the "
                                      "SSH clock probes and 4 samples)")

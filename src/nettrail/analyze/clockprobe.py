@@ -11,7 +11,8 @@ overlap they disagree (a clock stepped, a probe path asymmetric, or packets mism
 The analysis corrects a point's times with the combined offset where the two agree, with the
 probes' where the packets give none or only a one-way bound they disagree with, and with the
 packets' where packets seen both ways disagree with the probes: they are what is put in order
-(``with_probes``).
+(``with_probes``). A point of the reference's host (a namespace traced on the same kernel, as
+every point of ``nettrail trace --analyze`` is) has the reference's clock.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class ProbeEstimate:
 
 @dataclass(frozen=True, slots=True)
 class HostClock:
-    """A host's measured clock: before and after the capture, drift, and its own discipline."""
+    """A host's measured clock: before and after the capture, drift, and its own discipline
+    (none of them when only the host is known: the points of one host share its clock)."""
 
     host: str
     before: ProbeEstimate | None
@@ -85,13 +87,10 @@ def estimate(samples: Sequence[tuple[int, int, int]]) -> ProbeEstimate | None:
 
 def relative(clocks: Mapping[str, HostClock], point: str, reference: str,
              ) -> tuple[float, float] | None:
-    """``point``'s clock minus ``reference``'s (ns) and its uncertainty, from the probes:
-    none at all between two points of one host (namespaces of one kernel share its clock)."""
+    """``point``'s clock minus ``reference``'s (ns) and its uncertainty, from the probes."""
     a, b = clocks.get(reference), clocks.get(point)
     if a is None or b is None:
         return None
-    if a.host == b.host:
-        return 0.0, 0.0
     oa, ob, ua, ub = a.offset_ns, b.offset_ns, a.uncertainty_ns, b.uncertainty_ns
     if oa is None or ob is None or ua is None or ub is None:
         return None
@@ -129,13 +128,25 @@ def with_probes(points: Sequence[str], clocks: Mapping[str, HostClock],
     """The clocks to correct times with, and the checks of the probes against ``packets``
     (the packets' estimates, against the first point).
 
-    A point's clock is the combined one where both agree (``combine``), the probes' where
-    the packets give none or only a one-way bound they disagree with (a bound taken at zero
-    transit: a slow path puts it off by more than its floor), and the packets' where they
-    saw both ways and disagree, or no probe measured it. A probe offset within its
-    uncertainty is taken as zero, as the packets' is."""
-    checks = combine(points, clocks, packets)
+    A point of the reference's host has the reference's clock (one kernel: offset 0, no
+    uncertainty, nothing to check). Another point's clock is the combined one where probes
+    and packets agree (``combine``), the probes' where the packets give none or only a
+    one-way bound they disagree with (a bound taken at zero transit: a slow path puts it off
+    by more than its floor), and the packets' where they saw both ways and disagree, or no
+    probe measured it. A probe offset within its uncertainty is taken as zero, as the
+    packets' is."""
+    if not points:
+        return tuple(packets), ()
+    reference = points[0]
+    home = clocks.get(reference)
+    local = {p for p in points[1:]
+             if home is not None and p in clocks and clocks[p].host == home.host}
     chosen = {c.point: c for c in packets}
+    for point in local:
+        had = chosen.get(point)
+        chosen[point] = ClockOffset(point, reference, 0.0, 0.0,
+                                    had.samples if had is not None else 0, True, "host")
+    checks = combine([p for p in points if p not in local], clocks, packets)
     for check in checks:
         had = chosen.get(check.point)
         if check.verdict == "packets-only" or (check.verdict == "disagree" and had is not None

@@ -131,12 +131,13 @@ def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | 
 
 def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | None,
                tables: Mapping[str, PacketTable], as_links: bool,
-               probes: Mapping[str, HostClock] | None = None,
+               clocks: Mapping[str, HostClock] | None = None,
                ) -> tuple[dict[str, Sequence[Sighting]], tuple[ClockOffset, ...],
                           tuple[ClockCheck, ...], list[Match], Links | None]:
-    """``correlate``, with the checks of ``probes`` (the points' clocks measured over SSH)
-    against the packets' clocks: the clocks returned, and those the matching in corrected time
-    uses, take the probes where the packets give none or agree (``clockprobe.with_probes``).
+    """``correlate``, with the checks of ``clocks`` (the points' clocks measured apart from
+    the packets) against the packets' clocks: the clocks returned, and those the matching in
+    corrected time uses, take them where the packets give none or agree
+    (``clockprobe.with_probes``).
     With ``as_links``, when every pair of points matched on strong keys
     with usable times, the matches come as columns (``Links``, numbered as ``build_tracks``
     numbers the sightings: point after point) and the Match list is empty. ``tables``: the
@@ -196,8 +197,8 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
                 estimates.append(est)
     clock = offsets(names, estimates)
     checks: tuple[ClockCheck, ...] = ()
-    if probes:
-        clock, checks = with_probes(names, probes, clock)
+    if clocks:
+        clock, checks = with_probes(names, clocks, clock)
     off = offset_map(clock)
     unc = {c.point: c.uncertainty_ns for c in clock}
     matches: list[Match] = []
@@ -314,7 +315,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
                 connections: Sequence[Connection] = (),
                 tables: Mapping[str, PacketTable] | None = None,
                 paths: bool = True,
-                probes: Mapping[str, HostClock] | None = None) -> CrossPointResult:
+                clocks: Mapping[str, HostClock] | None = None) -> CrossPointResult:
     """Analyze captures from several points; the first point's clock is the reference.
 
     ``connections`` (per-point single-point results) tell which connections failed, for an
@@ -322,7 +323,8 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
     packets alone. ``tables``: the points' packet tables, when their records are the tables'
     rows in order (some steps then read columns instead of records). ``paths``: False when
     no packet path is wanted (the result's are then empty; nothing else changes).
-    ``probes``: the points' clocks as a ``nettrail collect`` run measured them over SSH.
+    ``clocks``: the points' clocks as measured apart from the packets, by point (a collect
+    run's SSH probes, the one kernel of a trace: ``analyze/clockprobe.py``).
     """
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
         points = {p: recs if _binary(recs) else trusted_times(list(recs))
@@ -330,7 +332,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         untimed = _untimed(points)
         ready = _ready(points, tables)
         sightings, clock, checks, matches, links = _correlate(points, untimed, ready, True,
-                                                              probes)
+                                                              clocks)
         unknown = unknown_clocks(list(points), clock, _span_ns(sightings, untimed, links))
         off = offset_map(clock)
         split = None if links is None or paths else split_plain(sightings, links, off)

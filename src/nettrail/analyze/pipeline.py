@@ -26,11 +26,12 @@ COPY_KIND = "multi-interface-copy"
 
 
 def analyze(points: Sequence[PointData], paths: bool = True,
-            probes: Mapping[str, HostClock] | None = None) -> Analysis:
+            clocks: Mapping[str, HostClock] | None = None) -> Analysis:
     """Analyse the packet tables of capture points (the first point is the reference).
     ``paths``: False when no packet path is wanted (``Analysis.paths`` is then empty: only
-    the HTML report and the pcapng export show paths). ``probes``: the points' clocks as a
-    ``nettrail collect`` run measured them over SSH, by point (``analyze/clockprobe.py``)."""
+    the HTML report and the pcapng export show paths). ``clocks``: the points' clocks as
+    measured apart from the packets, by point (a collect run's SSH probes, the one kernel of
+    a trace: ``analyze/clockprobe.py``)."""
     summaries = tuple(p.summary for p in points)
     connections: list[Connection] = []
     findings: list[Finding] = []
@@ -46,11 +47,13 @@ def analyze(points: Sequence[PointData], paths: bool = True,
     shared: dict[tuple[int, ...], TCPHeader] = {}
     kept = {p.summary.name: TableRows(p.table, shared) for p in points}
     return cross_points(summaries, connections, findings, kept,
-                        {p.summary.name: p.table for p in points}, paths, probes)
+                        {p.summary.name: p.table for p in points}, paths, clocks)
 
 
-def analyze_records(points: Mapping[str, Iterable[PacketRecord]]) -> Analysis:
-    """Analyse records already in memory, by point (insertion order; first is the reference)."""
+def analyze_records(points: Mapping[str, Iterable[PacketRecord]],
+                    clocks: Mapping[str, HostClock] | None = None) -> Analysis:
+    """Analyse records already in memory, by point (insertion order; first is the reference);
+    ``clocks`` as for :func:`analyze`."""
     cross = len(points) >= 2
     data = []
     for name, records in points.items():
@@ -58,7 +61,7 @@ def analyze_records(points: Mapping[str, Iterable[PacketRecord]]) -> Analysis:
         files = tuple(sorted(table.files)) if cross else ()
         data.append(PointData(PointSummary(name=name, files=files, formats=(),
                                            packets=len(table)), table))
-    return analyze(data)
+    return analyze(data, clocks=clocks)
 
 
 def cross_points(
@@ -68,15 +71,15 @@ def cross_points(
     kept: Mapping[str, Sequence[PacketRecord]],
     tables: Mapping[str, PacketTable] | None = None,
     paths: bool = True,
-    probes: Mapping[str, HostClock] | None = None,
+    clocks: Mapping[str, HostClock] | None = None,
 ) -> Analysis:
     """Correlate the records of two or more points, given each point's own results
     (``tables``: their packet tables, when ``kept`` holds each one's rows in order;
-    ``paths``: False when no packet path is wanted; ``probes``: the points' clocks measured
-    over SSH)."""
+    ``paths``: False when no packet path is wanted; ``clocks``: the points' clocks measured
+    apart from the packets)."""
     from nettrail.analyze import crosspoint  # only multi-point runs pay for its import
 
-    result = crosspoint.cross_point(kept, connections, tables, paths, probes)
+    result = crosspoint.cross_point(kept, connections, tables, paths, clocks)
     folded = {f.details.get("point") for f in result.findings if f.kind == COPY_KIND}
     shift = {c.point: round(c.offset_ns) for c in result.clock}  # to the first point's clock
     findings = [f.shifted(shift) for f in findings

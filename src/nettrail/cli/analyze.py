@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         if path:
             check_writable(option, path)
     inputs = open_inputs(pairs, ifnames)
-    probes = measured_clocks(args.captures)
+    clocks = measured_clocks(args.captures)
     if len({capture.point for capture in inputs.captures()}) > 1:
         keep_freed()  # several points at once: speed over a lower peak
     with gc_paused(freeze=True):  # a batch job building millions of acyclic objects
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             result = analyze_files(inputs, packet_filter=PacketFilter(args.filter_host,
                                                                       args.filter_port),
                                    paths=bool(args.html or args.output_pcapng),
-                                   probes=probes)
+                                   clocks=clocks)
         analysis = with_snapshots(result.analysis, args.captures)
         if len(result.errors) < len(inputs) or any(p.read_packets for p in analysis.points):
             render(analysis, args.format, sys.stdout)

@@ -6,10 +6,12 @@ import argparse
 import contextlib
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
+from nettrail.analyze.clockprobe import HostClock
 from nettrail.analyze.pipeline import analyze_records
 from nettrail.cli.args import checked
 from nettrail.errors import InputError
@@ -211,7 +213,9 @@ def run(args: argparse.Namespace) -> int:
     if out.kept is not None:
         points = by_point(to_packet_records(out.kept))
         if points:
-            render(analyze_records(points), sys.stdout)
+            # every namespace traced here reads this kernel's clock: no offset between them
+            one_host = HostClock(socket.gethostname(), None, None)
+            render(analyze_records(points, dict.fromkeys(points, one_host)), sys.stdout)
         else:
             print("nettrail: --analyze: no packet was traced, nothing to analyze",
                   file=sys.stderr)

@@ -46,8 +46,8 @@ class ClockOffset:
     source: str = "packets"
     """What measured it: ``packets`` (matched at both points), ``probes`` (a collect run's
     SSH clock probes, where the packets gave no estimate or only a one-way bound the probes
-    disagree with) or ``both`` (the probes, and packets whose estimate agrees: the combined
-    one of ``ClockCheck``)."""
+    disagree with), ``both`` (the probes, and packets whose estimate agrees: the combined
+    one of ``ClockCheck``) or ``host`` (the reference's host, one kernel: the same clock)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,9 +172,12 @@ def evidence_text(e: Evidence) -> str:
 def clock_text(c: ClockOffset) -> str:
     """``host5's clock is 25.0 ± 0.4 ms behind host1 (12 samples)``; µs digits when the
     uncertainty is below 0.05 ms, and "agrees" for offsets below 0.05 ms (as the finding);
-    ``(by the SSH clock probes)`` when they measured it, ``… and 2 samples`` when both did."""
+    ``(by the SSH clock probes)`` when they measured it, ``… and 2 samples`` when both did;
+    a point of the reference's host has its clock."""
     if c.point == c.reference:
         return f"{c.point}'s clock is the reference"
+    if c.source == "host":
+        return f"{c.point}'s clock is {c.reference}'s (one host, one kernel clock)"
     ms, unc = c.offset_ns / 1e6, c.uncertainty_ns / 1e6
     samples = _plural(c.samples, "sample")
     if c.source == "probes":
