@@ -8,6 +8,8 @@ through the router namespace. Assertions are ordered subsets of the events, neve
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -88,6 +90,27 @@ def test_dual_l3(lab_scenario: Callable[[str], LabHandle]) -> None:
     rst = first_packet(events, RST)
     assert_in_order(hop_list(rst, lab), [("xmit", ROUTER, "qg-7d3e1f2a-4b"),
                                          ("recv", "client", "eth0")])
+
+
+def test_analyze_reads_every_namespace_on_one_clock(
+        lab_scenario: Callable[[str], LabHandle]) -> None:
+    """``trace --analyze``: every namespace is a point, all of one kernel's clock, so no
+    offset is estimated between them (from packets seen one way only it could be a
+    millisecond off, and put a reply before its request); the diagnosis is the incident's."""
+    require_bpf()
+    lab_scenario("dual-l3")
+    nettrail = [sys.executable, "-m", "nettrail.cli.main"]
+    proc = subprocess.run([*nettrail, "trace", "--analyze", "-q", "tcp", "port", "22", "--",
+                           *nettrail, "lab", "traffic", "dual-l3"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "served by two L3 implementations" in proc.stdout, proc.stdout
+    section = proc.stdout.split("\nClocks\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    reference = section[0].strip().removesuffix("'s clock is the reference")
+    assert reference.startswith("ntl-dual-l3-"), section
+    assert len(section) >= 5, section
+    for line in section[1:]:
+        assert line.endswith(f"'s clock is {reference}'s (one host, one kernel clock)"), section
 
 
 def test_healthy(lab_scenario: Callable[[str], LabHandle]) -> None:
