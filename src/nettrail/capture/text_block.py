@@ -148,13 +148,13 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         hdr[udp_rows] = 8
     clock = fast.clock
     clock.last_ns, clock.started = int(ts[-1]), True
-    col = np.full(n, -1, np.int64)
-    if any(columns):  # ``-i any``
-        cols = list(map(fast.columns.get, columns))
-        if None in cols:
-            cols = [c if c is not None else _column(fast, t)
-                    for c, t in zip(cols, columns, strict=True)]
-        col = np.fromiter(cols, np.int64, n)
+    if any(columns):  # ``-i any``: looked up, the new ones made in line order
+        col = np.fromiter(map(fast.columns.get, columns, repeat(_UNSEEN)), np.int64, n)
+        if col.min() == _UNSEEN:
+            new_cols = np.flatnonzero(col == _UNSEEN).tolist()
+            col[new_cols] = [_column(fast, columns[i]) for i in new_cols]
+    else:
+        col = np.full(n, -1, np.int64)
     tcp = fl >= 0
     block = (ts, np.arange(lineno + 1, lineno + n + 1, dtype=np.int64), pid,
              col, np.where(tcp, fl | np.where(rel, RELATIVE, 0), -1),
