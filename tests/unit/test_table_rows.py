@@ -17,7 +17,7 @@ from nettrail.analyze.correlate import Sighting, fold_copies
 from nettrail.analyze.fold_rows import fold_columns, fold_rows
 from nettrail.analyze.row_sightings import RowSighting, take
 from nettrail.model.rows import TableRows
-from nettrail.model.table import PacketTable
+from nettrail.model.table import PacketTable, quad_value
 
 
 def _state(items: list[Sighting]) -> list[tuple[object, ...]]:
@@ -141,3 +141,14 @@ def test_fold_columns_with_other_rows_on_a_tcp_quadruple(tmp_path: Path) -> None
     assert got.forms == want.forms
     assert [type(s) is RowSighting for s in items] == [False, True, True, False, False, True,
                                                        False]
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("192.0.2.1", 0xC0000201), ("0.0.0.0", 0), ("255.255.255.255", 0xFFFFFFFF),
+    ("192.0.2.01", None), ("192.0.2", None), ("256.0.0.1", None), ("0x7f.0.0.1", None),
+    ("192.0.2.1 ", None), (" 192.0.2.1", None), ("192.0.2.1 x", None), ("192.0.2.1\0", None),
+    ("\u0661.0.0.1", None), ("::1", None), ("", None), ("192.0.2.1.80", None)])
+def test_quad_value_only_of_canonical_dotted_quads(text: str, value: int | None) -> None:
+    """The column value of a dotted quad as ``inet_ntoa`` prints it; no other text is one
+    (not one ``inet_aton`` also takes: a short form, hex, a trailing space and more)."""
+    assert quad_value(text) == value

@@ -3,6 +3,9 @@ its other direction, in order, the rows of a direction made later the first one'
 
 from __future__ import annotations
 
+import numpy as np
+
+from nettrail.capture import text_block
 from nettrail.capture.text_fast import FastLine
 from nettrail.capture.text_seq import SeqTracker
 from nettrail.capture.text_time import Clock
@@ -57,3 +60,17 @@ def test_rows_grow_past_their_first_size() -> None:
     assert per[0::2, 5].tolist() == list(range(1024, 1324))  # source ports in order
     assert per[1::2, 6].tolist() == list(range(1024, 1324))  # the other way round
     assert per[:, 1].tolist() == [i // 2 for i in range(600)]
+
+
+def test_new_pairs_of_a_block_once_each_in_order() -> None:
+    """A block's new pair texts with their protocols, each once, in the order first seen:
+    as one (text, protocol) key a line gives them, with a text of both protocols or not."""
+    a, b = b"IP 10.0.0.1.53 > 10.0.0.2.53", b"IP 10.0.0.2.53 > 10.0.0.1.53"
+    c = b"IP 10.0.0.3.1 > x.2"
+    for texts, udp in (([a, b, a, c, b, c], [0, 1, 0, 0, 1, 0]),  # none of both protocols
+                       ([a, b, a, c, b, c], [0, 1, 1, 0, 1, 0]),  # a: TCP, then UDP
+                       ([a, b, a, c, b, c], [1, 0, 0, 0, 1, 0]),  # a: UDP, then TCP
+                       ([c, a], [1, 1])):
+        is_udp = np.array(udp, bool)
+        keys = dict.fromkeys(zip(texts, [PROTO_UDP if u else PROTO_TCP for u in udp], strict=True))
+        assert list(text_block._new_pairs(texts, is_udp)) == list(keys)

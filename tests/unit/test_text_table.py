@@ -549,3 +549,18 @@ def test_parts_keep_the_options_of_their_lines() -> None:
         parts = chunk.parts(bounds)
         for (start, end), part in zip(bounds, parts, strict=True):
             assert part.records() == whole[start:end]
+
+
+def test_an_address_pair_of_tcp_and_udp_in_one_block(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Datagrams printed with the address pair of a TCP connection of the same block (a text
+    of both protocols among the block's new pairs), and others of their own: read as line by
+    line."""
+    lines = [line for line in tcpdump_lines(5, 40) if "sack 1 {" not in line]
+    for i in range(7, len(lines), 9):
+        addrs = lines[i + 1][16:].split(":", 1)[0] if i % 2 else "IP 198.51.100.7.53 > 10.0.0.9.53"
+        lines[i] = f"{lines[i][:16]}{addrs}: UDP, length {i}"
+    path = tmp_path / "both.txt"
+    path.write_text("\n".join(lines) + "\n")
+    (records, _stats, _error), _table = same_every_way(path, monkeypatch)
+    assert sum(r.l4 is not None and r.l4.__class__.__name__ == "UDPHeader" for r in records) > 10

@@ -13,9 +13,9 @@ nothing is changed before the run is known to be taken.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import chain, compress, repeat
-from operator import itemgetter, not_
+from operator import countOf, itemgetter, not_
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -90,20 +90,22 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     udp_rows = list(compress(range(n), map(not_, flags_t))) if b"" in flags_t else []
     udp_texts = list(map(udp_t.__getitem__, udp_rows))
     pid = _pids(fast, addrs, udp_rows)
-    new = np.flatnonzero(pid == _UNMADE)
+    unmade = pid == _UNMADE
+    new = np.flatnonzero(unmade)
     if len(new):  # new pairs: made once each, in line order, then their lines looked up again
-        lines = new.tolist()
-        texts = list(map(addrs.__getitem__, lines))
+        texts = list(compress(addrs, unmade.tolist()))
         if udp_rows:
-            is_udp = list(map(not_, map(flags_t.__getitem__, lines)))  # indexes 0 or 1
-            fast.make_pairs(dict.fromkeys(zip(texts, map(_PROTOS.__getitem__, is_udp),
-                                              strict=True)))
-            pid[new] = np.fromiter(map(dict.get, map(fast.ends.__getitem__, is_udp), texts,
-                                       repeat(_UNMADE)), np.int64, len(lines))
+            udp = np.zeros(n, bool)
+            udp[udp_rows] = True
+            is_udp = udp[new]
+            fast.make_pairs(_new_pairs(texts, is_udp))
         else:
             fast.make_pairs(zip(dict.fromkeys(texts), repeat(PROTO_TCP)))
-            pid[new] = np.fromiter(map(fast.ends[0].get, texts, repeat(_UNMADE)), np.int64,
-                                   len(lines))
+        pid[new] = np.fromiter(map(fast.ends[0].get, texts, repeat(_UNMADE)), np.int64,
+                               len(texts))
+        if udp_rows:
+            pid[new[is_udp]] = np.fromiter(map(fast.ends[1].get, compress(
+                texts, is_udp.tolist()), repeat(_UNMADE)), np.int64, int(is_udp.sum()))
         still = np.flatnonzero(pid == _UNMADE).tolist()  # a cache emptied on the way
         pid[still] = [_pair(fast, addrs[i], flags_t[i]) for i in still]
     if sec.min() < 0 or pid.min() < 0:
@@ -146,13 +148,13 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         hdr[udp_rows] = 8
     clock = fast.clock
     clock.last_ns, clock.started = int(ts[-1]), True
-    col = np.full(n, -1, np.int64)
-    if any(columns):  # ``-i any``
-        cols = list(map(fast.columns.get, columns))
-        if None in cols:
-            cols = [c if c is not None else _column(fast, t)
-                    for c, t in zip(cols, columns, strict=True)]
-        col = np.fromiter(cols, np.int64, n)
+    if any(columns):  # ``-i any``: looked up, the new ones made in line order
+        col = np.fromiter(map(fast.columns.get, columns, repeat(_UNSEEN)), np.int64, n)
+        if col.min() == _UNSEEN:
+            new_cols = np.flatnonzero(col == _UNSEEN).tolist()
+            col[new_cols] = [_column(fast, columns[i]) for i in new_cols]
+    else:
+        col = np.full(n, -1, np.int64)
     tcp = fl >= 0
     block = (ts, np.arange(lineno + 1, lineno + n + 1, dtype=np.int64), pid,
              col, np.where(tcp, fl | np.where(rel, RELATIVE, 0), -1),
@@ -163,6 +165,18 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     for part, values in zip(chunk.lists(), block, strict=True):
         part += values.tolist()
     return True
+
+
+def _new_pairs(texts: list[bytes], is_udp: Arr) -> Iterable[tuple[bytes, int]]:
+    """Each address pair text of ``texts`` with its protocol (UDP where ``is_udp``), once,
+    in the order first seen: without a tuple a line when no text is of both protocols."""
+    udp = dict.fromkeys(compress(texts, is_udp.tolist()), PROTO_UDP)
+    if countOf(map(udp.__contains__, texts), True) != np.count_nonzero(is_udp):
+        # a text of both protocols: each (text, protocol) its own
+        return dict.fromkeys(zip(texts, map(_PROTOS.__getitem__, is_udp.tolist()),
+                                 strict=True))
+    first = dict.fromkeys(texts)
+    return zip(first, map(udp.get, first, repeat(PROTO_TCP)), strict=True)
 
 
 def _pids(fast: FastLine, addrs: tuple[bytes, ...], udp_rows: list[int]) -> Arr:

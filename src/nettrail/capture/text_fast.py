@@ -145,9 +145,13 @@ destination, its port), IP header length (20: IPv4, 40: IPv6). Its IP header is 
 record needs it (``FastLine.ip_header``)."""
 
 
-def _port(text: bytes) -> int:
-    """The port a port text of an address pair gives (-1: not one)."""
-    return int(text) if len(text) <= 5 and text.isdigit() else -1
+def _port(ports: dict[bytes, int], text: bytes) -> int:
+    """The port a port text of an address pair gives (-1: not one), kept in ``ports`` (a
+    text not in it yet: ``make_pairs`` looks it up first)."""
+    if len(ports) >= CACHE_LIMIT:
+        ports.clear()
+    port = ports[text] = int(text) if len(text) <= 5 and text.isdigit() else -1
+    return port
 
 
 class Chunk:
@@ -660,10 +664,10 @@ class FastLine:
                     dst = self._addr(dst_h, version)
             sp = port_get(sport)
             if sp is None:
-                sp = remember(ports, sport, _port(sport))
+                sp = _port(ports, sport)
             dp = port_get(dport)
             if dp is None:
-                dp = remember(ports, dport, _port(dport))
+                dp = _port(ports, dport)
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             if src is None or dst is None or not (0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF):

@@ -14,7 +14,6 @@ window) and numbers left relative are marked in ``known`` (``K_SEQ1``, ``K_ACK1`
 from __future__ import annotations
 
 import re
-import socket
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from nettrail.model.table import (
     empty_columns,
     fill_row,
     lean,
+    quad_value,
 )
 
 Arr = npt.NDArray[Any]
@@ -397,13 +397,8 @@ class TextSink:
 
     def _value(self, text: str) -> tuple[int, int]:
         """``address_value`` of an address text, a dotted quad without the ipaddress module."""
-        try:
-            packed = socket.inet_aton(text)
-        except OSError:
-            return address_value(self.table, text)
-        if socket.inet_ntoa(packed) != text:  # not canonical: "1.2.3", "010.0.0.1"
-            return address_value(self.table, text)
-        return 4, int.from_bytes(packed, "big")
+        value = quad_value(text)  # not canonical ("1.2.3", "010.0.0.1"): not a quad
+        return (4, value) if value is not None else address_value(self.table, text)
 
     def _cols(self) -> Arr:
         """Per ``-i any`` column of the FastLine: the table's interface id and direction."""

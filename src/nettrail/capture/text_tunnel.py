@@ -46,6 +46,10 @@ _COOKED = re.compile(
 )
 _NULL = re.compile(r"(?:AF|\d+ > \d+, family) (IPv4|IPv6) \(\d+\), length (\d+): ")
 _PPP = re.compile(r"(IP6?|MPLS) \(0x[0-9a-fA-F]{4}\), length (\d+): |ip6?(): ")
+_NETWORK = ("IP ", "IP6 ", "ARP,")
+"""How the usual network layers start, without a link header before them."""
+_PPP_IP = ("IP (", "IP6 (")
+"""PPP's link header starts as one (``IP (0x0021), length 177:``)."""
 _FAMILY = {"IP": "IPv4", "IP6": "IPv6", "IPv4": "IPv4", "IPv6": "IPv6", "MPLS": "MPLS", "": ""}
 
 GRE_PROTO = 47
@@ -107,6 +111,8 @@ def link_without_macs(text: str) -> tuple[str, int, str] | None:
     null/loopback (``AF IPv4 (2), length 52:``), IPNET (``0 > 4294967295, family IPv4 (2),
     length 108:``), PPP (``IP (0x0021), length 177:``), raw IP
     (``ip:``; length 0: unknown)."""
+    if text.startswith(_NETWORK) and not text.startswith(_PPP_IP):
+        return None  # "IP a > b", "IP6 a > b", "ARP, ...": no header above starts so
     m = _IPOIB.match(text) or _COOKED.match(text)
     if m is not None:
         return m.group(1), int(m.group(3)), text[m.end() :]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from socket import inet_ntoa
+from socket import inet_aton, inet_ntoa
 from typing import Any, Protocol
 
 import numpy as np
@@ -399,12 +399,17 @@ def _v4_value(text: str) -> int | None:
     value = _V4_CACHE.get(text, -1)
     if value != -1:
         return value
+    return remember(_V4_CACHE, text, quad_value(text))
+
+
+def quad_value(text: str) -> int | None:
+    """The 32-bit value of canonical dotted-quad text (as ``inet_ntoa`` prints it), else
+    None: read by the socket module, a tenth of what ``ipaddress`` costs."""
     try:
-        addr = ipaddress.ip_address(text)
-        value = int(addr) if addr.version == 4 and addr.compressed == text else None
-    except ValueError:
-        value = None
-    return remember(_V4_CACHE, text, value)
+        packed = inet_aton(text)
+    except (OSError, ValueError):  # not an address; a NUL or a character not in UTF-8
+        return None
+    return int.from_bytes(packed, "big") if inet_ntoa(packed) == text else None
 
 
 _V4_TEXT: dict[int, str] = {}
