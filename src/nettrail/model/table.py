@@ -14,9 +14,9 @@ is an index into the table's ``addrs`` side list, with ``family`` saying which (
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from socket import inet_aton, inet_ntoa
 from typing import Any, Protocol
 
 import numpy as np
@@ -402,14 +402,19 @@ def _v4_value(text: str) -> int | None:
     return remember(_V4_CACHE, text, quad_value(text))
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
+"""A canonical dotted quad: four octets in decimal, none with a leading zero."""
+
+
 def quad_value(text: str) -> int | None:
     """The 32-bit value of canonical dotted-quad text (as ``inet_ntoa`` prints it), else
-    None: read by the socket module, a tenth of what ``ipaddress`` costs."""
-    try:
-        packed = inet_aton(text)
-    except (OSError, ValueError):  # not an address; a NUL or a character not in UTF-8
+    None; a pattern and four ints, a fifth of what ``ipaddress`` costs."""
+    m = _QUAD.fullmatch(text)
+    if m is None:
         return None
-    return int.from_bytes(packed, "big") if inet_ntoa(packed) == text else None
+    a, b, c, d = m.groups()
+    return int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d)
 
 
 _V4_TEXT: dict[int, str] = {}
@@ -419,7 +424,8 @@ def _v4_text(value: int) -> str:
     """The dotted-quad text of a 32-bit IPv4 value (one shared string per address)."""
     text = _V4_TEXT.get(value)
     if text is None:
-        text = remember(_V4_TEXT, value, inet_ntoa(value.to_bytes(4, "big")))
+        text = remember(_V4_TEXT, value, f"{value >> 24}.{value >> 16 & 255}."
+                                          f"{value >> 8 & 255}.{value & 255}")
     return text
 
 
