@@ -8,12 +8,14 @@ for tshark. ``nettrail analyze`` on each such pcap exits 0 or 1, or 2 with one l
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from truth import SUITE_DIR, TruthRow, require_suite, suite_tests, truth_for
 
+from conftest import require_tool
 from nettrail.capture import open_capture
 from nettrail.errors import CaptureError
 from nettrail.model.packet import PacketRecord
@@ -131,3 +133,31 @@ if __name__ == "__main__":  # a report of every disagreement, for working on the
     for p, rows in tcp_pcaps().items():
         for line in disagreements(p, rows):
             print(line)
+
+
+
+def _tcpdump_link_type(path: Path) -> str:
+    """What tcpdump names the link type of ``path``: ``FRELAY (Frame Relay)``, or ``149``."""
+    err = subprocess.run(["tcpdump", "-r", str(path), "-c", "1"], capture_output=True,
+                         text=True, check=False).stderr
+    found = re.search(r"link-type (.*), snapshot length", err)
+    assert found is not None, err
+    return found.group(1)
+
+
+def test_an_unread_link_type_is_named_as_tcpdump_names_it() -> None:
+    """Every capture of the suite whose link type nettrail does not read is refused with the
+    name and description tcpdump (libpcap) gives that link type, or its number where tcpdump
+    has none to give."""
+    require_suite()
+    require_tool("tcpdump")
+    named = 0
+    for path in sorted({SUITE_DIR / t.pcap for t in suite_tests()}):
+        _records, fault = read_records(path)
+        if fault is None or "unsupported link type" not in fault:
+            continue
+        name, _, words = _tcpdump_link_type(path).partition(" ")  # no words: a number
+        want = f"unsupported link type {name}" if not words else f"({name}: {words[1:-1]})"
+        assert want in fault, (path.name, words, fault)
+        named += bool(words)
+    assert named >= 20, named

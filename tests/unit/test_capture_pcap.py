@@ -150,6 +150,14 @@ def test_unknown_link_type(tmp_path: Path) -> None:
                  "unsupported link type 147")
 
 
+def test_an_unread_link_type_is_named(tmp_path: Path) -> None:
+    """Wi-Fi with radiotap headers, as libpcap names it, not a bare number to look up."""
+    err = expect_error(write(tmp_path, pcap([(TS, b"\0" * 30)], linktype=127)), 20,
+                       "unsupported link type 127 (IEEE802_11_RADIO: 802.11 plus radiotap "
+                       "header)")
+    assert str(err).count("unsupported") == 1
+
+
 def test_unsupported_version(tmp_path: Path) -> None:
     data = bytearray(pcap([]))
     data[4:6] = struct.pack("<H", 9)

@@ -19,7 +19,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 
-from nettrail.capture import decode, headers
+from nettrail.capture import decode, headers, linktypes
 from nettrail.capture.base import CaptureStats, refill
 from nettrail.errors import CaptureError
 from nettrail.model import addr
@@ -76,7 +76,7 @@ def parse_file_header(head: bytes, path: str) -> tuple[str, int, int, int]:
         raise CaptureError(f"unsupported pcap version {major}", path=path, offset=4)
     linktype = network & 0xFFFF
     if linktype not in decode.SUPPORTED_LINKTYPES:
-        raise CaptureError(f"unsupported link type {linktype}", path=path, offset=20)
+        raise CaptureError(linktypes.unsupported(linktype), path=path, offset=20)
     return order, unit, snaplen, linktype
 
 

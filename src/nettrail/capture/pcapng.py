@@ -19,7 +19,7 @@ import struct
 from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
-from nettrail.capture import decode
+from nettrail.capture import decode, linktypes
 from nettrail.capture.base import CaptureStats, refill
 from nettrail.capture.pcap import MAX_CAPLEN
 from nettrail.errors import CaptureError
@@ -192,7 +192,7 @@ class _Reader:
                 raise self.error(f"truncated block ({self._cut(buf, pos)})", base + pos)
             if self.unsupported is not None and self.unread == self.frame:
                 linktype, at = self.unsupported
-                raise self.error(f"unsupported link type {linktype}", at)
+                raise self.error(linktypes.unsupported(linktype), at)
         except OSError as exc:
             raise self.error(f"cannot read: {exc.strerror or exc}", 0) from exc
         finally:
@@ -290,8 +290,8 @@ class _Reader:
         if linktype not in decode.SUPPORTED_LINKTYPES:
             self.unsupported = self.unsupported or (linktype, offset + 8)
             self.stats.warnings.append(
-                f"{self.path} at byte {offset + 8}: interface {self.n_interfaces}: unsupported "
-                f"link type {linktype}: its packets are not read")
+                f"{self.path} at byte {offset + 8}: interface {self.n_interfaces}: "
+                f"{linktypes.unsupported(linktype)}: its packets are not read")
         options, ok = parse_options(body, 8, section.order)
         if not ok:
             self.stats.skipped["malformed:options"] += 1

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
+from nettrail.capture import linktypes
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.columns import FAST_LINKTYPES, PAD, rows_at
 from nettrail.capture.pcap import MAX_CAPLEN
@@ -197,7 +198,7 @@ class _Walker(_Reader):
             raise self.error(f"truncated block ({self._cut(tail, 0)})", base)
         if self.unsupported is not None and self.unread == self.frame:
             linktype, at = self.unsupported
-            raise self.error(f"unsupported link type {linktype}", at)
+            raise self.error(linktypes.unsupported(linktype), at)
 
 
 def _epb_columns(npbuf: npt.NDArray[np.uint8], blocks: npt.NDArray[np.int64],
