@@ -145,3 +145,17 @@ def test_export_bad_capture_is_one_capture_error(
         export(analysis, open_inputs([("client", str(bad))]).records(), f)
     assert str(bad) in str(err.value)
     assert len(tshark_fields(out, "frame.comment")) == 1  # the good packet before the fault
+
+
+def test_the_clock_comment_says_what_measured_each_clock() -> None:
+    from nettrail.report.pcapng import _clock_comment
+
+    analysis = Analysis((), (), (), clock=(
+        ClockOffset("compute", "client", -25_000_000.0, 100_000.0, 0, source="probes"),
+        ClockOffset("ns", "client", 0.0, 0.0, 3, source="host"),
+        ClockOffset("vm", "client", 0.0, 200_000.0, 4)))
+    text = _clock_comment(analysis)
+    assert text is not None
+    assert "compute clock -25.000 ms vs client (±0.100 ms, 0 samples, by SSH clock probes)" in text
+    assert "ns clock +0.000 ms vs client (±0.000 ms, 3 samples, the reference's host)" in text
+    assert "vm clock +0.000 ms vs client (±0.200 ms, 4 samples)" in text

@@ -187,11 +187,15 @@ def _route(hops: Sequence[Hop]) -> str:
     return " > ".join(points)
 
 
+_MEASURED = {"probes": ", by SSH clock probes", "both": ", by SSH clock probes too",
+             "host": ", the reference's host"}
+"""What measured a clock besides the packets (``ClockOffset.source``)."""
+
+
 def _clock_comment(analysis: Analysis) -> str | None:
     lines = [
         f"{c.point} clock {c.offset_ns / 1e6:+.3f} ms vs {c.reference} "
-        f"(±{c.uncertainty_ns / 1e6:.3f} ms, {c.samples} samples"
-        f"{'' if c.source == 'packets' else ', SSH clock probes'})"
+        f"(±{c.uncertainty_ns / 1e6:.3f} ms, {c.samples} samples{_MEASURED.get(c.source, '')})"
         for c in analysis.clock
     ]
     if not lines:
