@@ -45,7 +45,6 @@ from nettrail.model.table import (
     empty_columns,
     fill_row,
     lean,
-    quad_value,
 )
 
 Arr = npt.NDArray[Any]
@@ -387,18 +386,13 @@ class TextSink:
         new = [t for t, got in found.items() if got is None]
         is_quad, quad_values = _dotted_quads(new)
         values = iter(quad_values.tolist())
-        got = [(4, next(values)) if quad else self._value(text)
+        got = [(4, next(values)) if quad else address_value(self.table, text)
                for text, quad in zip(new, is_quad, strict=True)]
         found.update(zip(new, got, strict=True))
         if len(cache) + len(new) > CACHE_LIMIT:
             cache.clear()
         cache.update(zip(new, got, strict=True))
         return found  # type: ignore[return-value]  # every None replaced
-
-    def _value(self, text: str) -> tuple[int, int]:
-        """``address_value`` of an address text, a dotted quad without the ipaddress module."""
-        value = quad_value(text)  # not canonical ("1.2.3", "010.0.0.1"): not a quad
-        return (4, value) if value is not None else address_value(self.table, text)
 
     def _cols(self) -> Arr:
         """Per ``-i any`` column of the FastLine: the table's interface id and direction."""
