@@ -39,6 +39,7 @@ from nettrail.model.table import (
     K_SEQ1,
     K_TS,
     K_WIN,
+    OCTET,
     Batch,
     PacketTable,
     address_value,
@@ -53,8 +54,7 @@ _PROTO, _SPORT, _DPORT, _KEY, _HDR_LEN = (itemgetter(0), itemgetter(1), itemgett
                                           itemgetter(3), itemgetter(4))  # of an address pair
 _SRC, _DST = itemgetter(0), itemgetter(2)  # of its connection key
 _TS_VAL = attrgetter("ts_val")
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
-_QUADS = re.compile(rf"(?:({_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET})|[^\n]*)\n")
+_QUADS = re.compile(rf"(?:({OCTET}\.{OCTET}\.{OCTET}\.{OCTET})|[^\n]*)\n")
 """Each line of address texts: a canonical dotted quad (as ``inet_ntoa`` prints it), or
 not (empty)."""
 _PLACES = np.array([1 << 24, 1 << 16, 1 << 8, 1], np.int64)

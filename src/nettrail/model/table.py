@@ -402,9 +402,10 @@ def _v4_value(text: str) -> int | None:
     return remember(_V4_CACHE, text, quad_value(text))
 
 
-_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
-"""A canonical dotted quad: four octets in decimal, none with a leading zero."""
+OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+"""An octet of a canonical dotted quad (as ``inet_ntoa`` prints it): decimal, no leading
+zero."""
+_QUAD = re.compile(rf"({OCTET})\.({OCTET})\.({OCTET})\.({OCTET})")
 
 
 def quad_value(text: str) -> int | None:
