@@ -27,6 +27,8 @@ def test_offset_from_both_directions(skew: float, text: bool) -> None:
     # true offset within the stated uncertainty, and the uncertainty is below a hop's transit
     assert abs(est.offset_ns - skew * MS) <= est.uncertainty_ns
     assert est.uncertainty_ns < 0.2 * MS
+    most, least = est.limits  # what the packets allow holds the truth
+    assert most is not None and least is not None and least <= skew * MS <= most
     assert abs(c["router"].offset_ns) <= c["router"].uncertainty_ns
 
 
@@ -87,6 +89,21 @@ def test_one_way_evidence_only_is_uncertain() -> None:
     c = clock_of(points)["compute"]
     assert abs(c.offset_ns - 25.0 * MS) < 1.0 * MS
     assert c.uncertainty_ns >= 1.0 * MS
+    # NAT shows the SYN going router -> compute: compute is at most as far ahead as the
+    # SYN's times say (the truth, with its transit, lies on that side)
+    most, least = c.limits
+    assert least is None and most is not None and 25.0 * MS <= most == c.offset_ns
+
+
+def test_limits_chain_with_their_sides() -> None:
+    """Along a chain of pairs the limits add up where every link knows that side; a link
+    walked backwards swaps its sides."""
+    pairs = [PairEstimate("a", "b", 5e6, 1e5, 10, True, (5.1e6, 4.9e6)),
+             PairEstimate("c", "b", 2e6, 1e6, 3, False, (2e6, None))]
+    got = {c.point: c for c in offsets(["a", "b", "c"], pairs)}
+    assert got["b"].limits == (5.1e6, 4.9e6)
+    # c - a = (b - a) - (b - c), with b - a in [4.9, 5.1] ms and b - c at most 2 ms
+    assert got["c"].limits == (None, pytest.approx(2.9e6))
 
 
 def test_offsets_chain_through_an_intermediate_point() -> None:

@@ -211,12 +211,13 @@ def _estimate_by_lists(upper: list[int], lower: list[int], loose: list[int],
     if upper and lower:
         hi, lo = upper[0], lower[-1]
         if lo <= hi:
-            return clock.PairEstimate("a", "b", (hi + lo) / 2, (hi - lo) / 2, 9, True)
+            return clock.PairEstimate("a", "b", (hi + lo) / 2, (hi - lo) / 2, 9, True, (hi, lo))
         mu, ml = statistics.median(upper), statistics.median(lower)
         return clock.PairEstimate("a", "b", (mu + ml) / 2, abs(mu - ml) / 2, 9, True)
     if upper or lower:
         est = float(upper[0]) if upper else float(lower[-1])
-        return clock.PairEstimate("a", "b", est, clock.ONE_SIDED_FLOOR_NS, 9, False)
+        return clock.PairEstimate("a", "b", est, clock.ONE_SIDED_FLOOR_NS, 9, False,
+                                  (est, None) if upper else (None, est))
     med, _ = clock._spread(loose)
     mad = statistics.median(abs(v - med) for v in loose)
     return clock.PairEstimate("a", "b", med, max(1.4826 * mad, clock.ONE_SIDED_FLOOR_NS), 9,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ import pytest
 
 from nettrail.analyze.clockprobe import HostClock, ProbeEstimate, combine, estimate, with_probes
 from nettrail.model.analysis import ClockOffset
+from nettrail.report import text as report_text
+from nettrail.report.text import clock_check_text
 
 MS = 1_000_000
 
@@ -241,3 +244,53 @@ def test_points_of_the_reference_host_have_its_clock() -> None:
     unknown = {"a": HostClock("a", None, None), "b": HostClock("a", None, None)}
     used, checks = with_probes(["a", "b"], unknown, [])
     assert [(c.point, c.source) for c in used] == [("b", "host")] and checks == ()
+
+
+def test_probes_past_a_limit_no_packet_can_break_lose_to_the_packets() -> None:
+    """A one-way bound is taken at zero transit: a slow path puts the truth past it on one
+    side only. Probes on that side are taken; probes past the other side would have a packet
+    arrive before it left (a clock stepped, or the capture read another clock), and lose."""
+    clocks = {"ref": _clock("ref", 0.0, 0.05), "slow": _clock("slow", -25.0, 0.05),
+              "past": _clock("past", -25.0, 0.05)}
+    bound = -23.4 * MS
+    packets = [ClockOffset("ref", "ref", 0.0, 0.0, 0),
+               ClockOffset("slow", "ref", bound, 1.0 * MS, 2, False, limits=(bound, None)),
+               ClockOffset("past", "ref", bound, 1.0 * MS, 2, False, limits=(None, bound))]
+    used, checks = with_probes(["ref", "slow", "past"], clocks, packets)
+    assert [c.verdict for c in checks] == ["disagree", "disagree"]
+    by = {c.point: c for c in used}
+    assert (by["slow"].source, by["slow"].offset_ns) == ("probes", -25.0 * MS)
+    assert by["slow"].limits == (bound, None)
+    assert by["past"] == packets[2]
+    texts = [clock_check_text(c, by[c.point].source, not by[c.point].two_sided)
+             for c in checks]
+    assert "times use the probes'" in texts[0]
+    assert "a packet would have arrived before it left" in texts[1]
+    assert texts[1].endswith("times use the packets' bound")
+
+
+@pytest.mark.parametrize(("probe_ms", "source"), [(30.0, "packets"), (20.0, "probes"),
+                                                (25.0, "both")])
+def test_the_incidents_one_way_limit_decides_between_probes_and_packets(
+        probe_ms: float, source: str) -> None:
+    """The incident seen at the router and compute only (compute's clock 25 ms ahead): they
+    share the SYN, which NAT shows going router -> compute, so compute's clock is at most
+    25.04 ms ahead (the SYN's times; transit unknown). Probes of 20 ms are on the side a slow
+    path allows and are taken; probes of 30 ms would have the SYN arrive before it left,
+    and the packets' bound is kept."""
+    from crosskit import incident  # the tests' packet builder, as test_clock uses it
+
+    from nettrail.analyze.pipeline import analyze_records
+
+    points = incident(text=True, skew_ms=25.0).points()
+    del points["client"]
+    clocks = {"router": _clock("router", 0.0, 0.05), "compute": _clock("compute", probe_ms, 0.05)}
+    analysis = analyze_records(points, clocks=clocks)
+    (compute,) = [c for c in analysis.clock if c.point == "compute"]
+    assert compute.source == source
+    assert compute.limits == (25.04 * MS, None)
+    assert compute.offset_ns <= 25.04 * MS
+    out = io.StringIO()
+    report_text.render(analysis, out)
+    past = "a packet would have arrived before it left" in out.getvalue()
+    assert past == (source == "packets")

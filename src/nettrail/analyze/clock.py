@@ -27,7 +27,7 @@ import numpy.typing as npt
 from nettrail.analyze.anchors import Ints, PointColumns, Sides, form_sides
 from nettrail.analyze.clockprobe import settled
 from nettrail.analyze.correlate import Form, Match, UnionFind
-from nettrail.model.analysis import ClockOffset
+from nettrail.model.analysis import NO_LIMITS, ClockOffset, Limits
 
 OUTLIER_FLOOR_NS = 2_000_000
 OUTLIER_MADS = 8.0
@@ -36,7 +36,8 @@ ONE_SIDED_PENALTY_NS = 1e12
 
 
 class PairEstimate(NamedTuple):
-    """Offset of point ``b`` minus point ``a`` (ns), its uncertainty, samples, two-sidedness."""
+    """Offset of point ``b`` minus point ``a`` (ns), its uncertainty, samples, two-sidedness,
+    and the limits no packet lets it pass (``Limits``)."""
 
     a: str
     b: str
@@ -44,6 +45,19 @@ class PairEstimate(NamedTuple):
     uncertainty_ns: float
     samples: int
     two_sided: bool
+    limits: Limits = NO_LIMITS
+
+
+def _reversed(limits: Limits) -> Limits:
+    """The limits of ``a - b`` from those of ``b - a``."""
+    most, least = limits
+    return (None if least is None else -least, None if most is None else -most)
+
+
+def _chained(first: Limits, then: Limits) -> Limits:
+    """The limits of two offsets added (a side is known only when both know it)."""
+    return (None if first[0] is None or then[0] is None else first[0] + then[0],
+            None if first[1] is None or then[1] is None else first[1] + then[1])
 
 
 class _Side:
@@ -377,14 +391,15 @@ def _estimate_from(a: str, b: str, upper_bounds: Ints, lower_bounds: Ints,
     if upper and lower:
         hi, lo = upper[0], lower[-1]
         if lo <= hi:
-            return PairEstimate(a, b, (hi + lo) / 2, (hi - lo) / 2, count, True)
+            return PairEstimate(a, b, (hi + lo) / 2, (hi - lo) / 2, count, True, (hi, lo))
         mu, ml = statistics.median(upper), statistics.median(lower)
         return PairEstimate(a, b, (mu + ml) / 2, abs(mu - ml) / 2, count, True)
     # One-way evidence only: skew and transit time cannot be told apart. With a bound of known
     # direction, take it (zero transit); else the median difference. Within the floor, none.
     if upper or lower:
         est = float(upper[0]) if upper else float(lower[-1])
-        return PairEstimate(a, b, est, ONE_SIDED_FLOOR_NS, count, False)
+        limits = (est, None) if upper else (None, est)
+        return PairEstimate(a, b, est, ONE_SIDED_FLOOR_NS, count, False, limits)
     med, _ = _spread(loose)
     mad = statistics.median(abs(v - med) for v in loose)
     unc = max(1.4826 * mad, ONE_SIDED_FLOOR_NS)
@@ -399,26 +414,28 @@ def offsets(points: Sequence[str], pairs: Sequence[PairEstimate]) -> tuple[Clock
     if not points:
         return ()
     ref = points[0]
-    edges: dict[str, list[tuple[str, float, float, PairEstimate]]] = defaultdict(list)
+    edges: dict[str, list[tuple[str, float, float, PairEstimate, Limits]]] = defaultdict(list)
     for p in pairs:
         cost = p.uncertainty_ns + (0.0 if p.two_sided else ONE_SIDED_PENALTY_NS)
-        edges[p.a].append((p.b, p.offset_ns, cost, p))
-        edges[p.b].append((p.a, -p.offset_ns, cost, p))
-    best: dict[str, tuple[float, float, float, int, bool]] = {}
-    heap: list[tuple[float, str, float, float, int, bool]] = [(0.0, ref, 0.0, 0.0, 0, True)]
+        edges[p.a].append((p.b, p.offset_ns, cost, p, p.limits))
+        edges[p.b].append((p.a, -p.offset_ns, cost, p, _reversed(p.limits)))
+    best: dict[str, tuple[float, float, float, int, bool, Limits]] = {}
+    heap: list[tuple[float, str, float, float, int, bool, Limits]] = [
+        (0.0, ref, 0.0, 0.0, 0, True, (0.0, 0.0))]
     while heap:
-        cost, point, off, unc, n, sided = heapq.heappop(heap)
+        cost, point, off, unc, n, sided, limits = heapq.heappop(heap)
         if point in best:
             continue
-        best[point] = (cost, off, unc, n, sided)
-        for other, delta, edge_cost, pair in edges[point]:
+        best[point] = (cost, off, unc, n, sided, limits)
+        for other, delta, edge_cost, pair, step in edges[point]:
             if other not in best:
                 samples = pair.samples if point == ref else min(n, pair.samples)
                 heapq.heappush(heap, (cost + edge_cost, other, off + delta,
                                       unc + pair.uncertainty_ns, samples,
-                                      sided and pair.two_sided))
-    return tuple(settled(ClockOffset(p, ref, best[p][1], best[p][2], best[p][3], best[p][4]))
-                 for p in points if p in best)
+                                      sided and pair.two_sided, _chained(limits, step)))
+    return tuple(settled(ClockOffset(p, ref, off, unc, n, sided, limits=limits))
+                 for p in points if p in best
+                 for _cost, off, unc, n, sided, limits in (best[p],))
 
 
 def offset_map(clock: Sequence[ClockOffset]) -> Mapping[str, float]:

@@ -11,8 +11,10 @@ overlap they disagree (a clock stepped, a probe path asymmetric, or packets mism
 The analysis corrects a point's times with the combined offset where the two agree, with the
 probes' where the packets give none or only a one-way bound they disagree with, and with the
 packets' where packets seen both ways disagree with the probes: they are what is put in order
-(``with_probes``). A point of the reference's host (a namespace traced on the same kernel, as
-every point of ``nettrail trace --analyze`` is) has the reference's clock.
+(``with_probes``). A one-way bound is taken at zero transit, which a slow path exceeds on one
+side only: probes past its other side would have a packet arrive before it left, and lose.
+A point of the reference's host (a namespace traced on the same kernel, as every point of
+``nettrail trace --analyze`` is) has the reference's clock.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from nettrail.model.analysis import ClockCheck, ClockOffset
+from nettrail.model.analysis import NO_LIMITS, ClockCheck, ClockOffset
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +134,9 @@ def with_probes(points: Sequence[str], clocks: Mapping[str, HostClock],
     uncertainty, nothing to check). Another point's clock is the combined one where probes
     and packets agree (``combine``), the probes' where the packets give none or only a
     one-way bound they disagree with (a bound taken at zero transit: a slow path puts it off
-    by more than its floor), and the packets' where they saw both ways and disagree, or no
-    probe measured it. A probe offset within its uncertainty is taken as zero, as the
+    by more than its floor), and the packets' where they saw both ways and disagree, where
+    the probes lie past a limit no packet can break (``beyond``), or where no probe measured
+    it. A probe offset within its uncertainty is taken as zero, as the
     packets' is."""
     if not points:
         return tuple(packets), ()
@@ -145,12 +148,13 @@ def with_probes(points: Sequence[str], clocks: Mapping[str, HostClock],
     for point in local:
         had = chosen.get(point)
         chosen[point] = ClockOffset(point, reference, 0.0, 0.0,
-                                    had.samples if had is not None else 0, True, "host")
+                                    had.samples if had is not None else 0, True, "host",
+                                    had.limits if had is not None else NO_LIMITS)
     checks = combine([p for p in points if p not in local], clocks, packets)
     for check in checks:
         had = chosen.get(check.point)
         if check.verdict == "packets-only" or (check.verdict == "disagree" and had is not None
-                                               and had.two_sided):
+                                               and (had.two_sided or beyond(check, had))):
             continue
         if check.verdict == "agree":
             offset, uncertainty, source = check.offset_ns, check.uncertainty_ns, "both"
@@ -160,8 +164,21 @@ def with_probes(points: Sequence[str], clocks: Mapping[str, HostClock],
             source = "probes"
         chosen[check.point] = settled(ClockOffset(
             check.point, check.reference, offset, uncertainty,
-            had.samples if had is not None else 0, True, source))
+            had.samples if had is not None else 0, True, source,
+            had.limits if had is not None else NO_LIMITS))
     return tuple(chosen[p] for p in points if p in chosen), checks
+
+
+def beyond(check: ClockCheck, packets: ClockOffset) -> bool:
+    """Whether the probes' whole interval lies past a limit of the packets' (``Limits``): by
+    the probes, a packet would have arrived before it left. A probe cannot be off by more
+    than its uncertainty unless a clock stepped or the probe timed another clock than the
+    capture's, so the packets are trusted then, even seen one way only."""
+    po, pu = check.probe_offset_ns, check.probe_uncertainty_ns
+    if po is None or pu is None:
+        return False
+    most, least = packets.limits
+    return (most is not None and po - pu > most) or (least is not None and po + pu < least)
 
 
 def _check(point: str, reference: str, probe: tuple[float, float] | None,

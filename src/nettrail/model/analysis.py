@@ -31,6 +31,13 @@ class PointSummary:
                                   if reason.startswith("unsupported-link-type:"))
 
 
+Limits = tuple[float | None, float | None]
+"""The most and the least a clock offset can be (ns) by the packets: a packet cannot arrive
+before it left, so a packet seen at A, then at B, caps B's clock minus A's at the difference
+of its times; None where no packet limits that side."""
+NO_LIMITS: Limits = (None, None)
+
+
 @dataclass(frozen=True, slots=True)
 class ClockOffset:
     """A point's clock against the reference point's: positive when this point is ahead."""
@@ -48,6 +55,9 @@ class ClockOffset:
     SSH clock probes, where the packets gave no estimate or only a one-way bound the probes
     disagree with), ``both`` (the probes, and packets whose estimate agrees: the combined
     one of ``ClockCheck``) or ``host`` (the reference's host, one kernel: the same clock)."""
+    limits: Limits = NO_LIMITS
+    """What the packets' bounds allow along the chain of pairs the estimate took, whatever
+    ``offset_ns`` came from (``Limits``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,9 +59,9 @@ def render(analysis: Analysis, out: TextIO) -> None:
                 w(f"{INDENT}{p.name}'s clock is unknown: {reason}\n")
     if analysis.clock_checks:
         w("\nClocks measured over SSH, against the packets\n")
-        used = {c.point: c.source for c in analysis.clock}
+        used = {c.point: (c.source, not c.two_sided) for c in analysis.clock}
         for check in analysis.clock_checks:
-            w(f"{INDENT}{clock_check_text(check, used.get(check.point))}\n")
+            w(f"{INDENT}{clock_check_text(check, *used.get(check.point, (None, False)))}\n")
     if analysis.nat:
         w("\nAddress translations\n")
         for t in analysis.nat:
@@ -192,9 +192,11 @@ def clock_text(c: ClockOffset) -> str:
             f"{c.reference} ({samples})")
 
 
-def clock_check_text(check: ClockCheck, used: str | None = None) -> str:
+def clock_check_text(check: ClockCheck, used: str | None = None, one_way: bool = False
+                     ) -> str:
     """``compute against client: probes -25.016 ± 0.069 ms, packets …: they agree (…)``;
-    ``used``: the ``source`` of the clock the analysis corrected the point's times with."""
+    ``used``: the ``source`` of the clock the analysis corrected the point's times with;
+    ``one_way``: the packets' estimate is a bound from packets seen one way only."""
     parts = []
     if check.probe_offset_ns is not None and check.probe_uncertainty_ns is not None:
         parts.append(f"probes {_signed_ms(check.probe_offset_ns, check.probe_uncertainty_ns)}")
@@ -207,6 +209,11 @@ def clock_check_text(check: ClockCheck, used: str | None = None) -> str:
     if check.verdict == "disagree" and used == "probes":
         return text + (": they disagree, but the packets were seen one way only (a bound taken "
                        "at zero transit, which a slow path exceeds): times use the probes'")
+    if check.verdict == "disagree" and used == "packets" and one_way:
+        return text + (": they DISAGREE, and by the probes a packet would have arrived before "
+                       "it left (a clock stepped during the capture, or the capture was "
+                       "stamped by another clock than the probes read): times use the "
+                       "packets' bound")
     if check.verdict == "disagree":
         return text + (": they DISAGREE (a clock stepped during the capture, an asymmetric "
                        "probe path, or packets matched wrongly)"
