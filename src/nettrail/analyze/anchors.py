@@ -30,6 +30,7 @@ from nettrail.analyze.correlate import (
     _by_ip_id,
     timed_pairs,
 )
+from nettrail.analyze.in_order import in_order, sent_again
 from nettrail.model.cache import Memo
 from nettrail.model.flow import Endpoint
 
@@ -325,6 +326,32 @@ def anchor_indexes(pairs: StrongPairs) -> Anchors:
         cut_b.append(len(left_b))
     return Anchors(np.array(ia, np.int64), np.array(ib, np.int64), np.array(keyed, np.bool_),
                    Left(*(np.array(v, np.int64) for v in (left_a, left_b, cut_a, cut_b))))
+
+
+def with_sent_again(ca: PointColumns, cb: PointColumns, anchors: Anchors) -> tuple[Ints, Ints]:
+    """The anchors' sighting numbers at A and at B, then the copies of packets sent again
+    that IP IDs left apart, paired in time order where ``in_order`` holds them to: what the
+    clock estimate reads (matching in corrected time still pairs those copies itself)."""
+    left = anchors.left
+    cut_a, cut_b = left.cut_a.tolist(), left.cut_b.tolist()
+    more_a: list[int] = []
+    more_b: list[int] = []
+    for k in range(len(cut_a) - 1):
+        rows_a = left.a[cut_a[k]:cut_a[k + 1]]
+        rows_b = left.b[cut_b[k]:cut_b[k + 1]]
+        if len(rows_a) < 2 or len(rows_a) != len(rows_b):
+            continue
+        first = ca.items[int(rows_a[0])]
+        if sent_again(first.proto, first.flags, first.plen) and in_order(
+                ca.first[rows_a].tolist(), cb.first[rows_b].tolist(),
+                list(zip(ca.ip_id[rows_a].tolist(), ca.ts_val[rows_a].tolist(), strict=True)),
+                list(zip(cb.ip_id[rows_b].tolist(), cb.ts_val[rows_b].tolist(), strict=True))):
+            more_a += rows_a.tolist()
+            more_b += rows_b.tolist()
+    if not more_a:
+        return anchors.a, anchors.b
+    return (np.concatenate([anchors.a, np.array(more_a, np.int64)]),
+            np.concatenate([anchors.b, np.array(more_b, np.int64)]))
 
 
 class KeyCounts(NamedTuple):

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from nettrail.analyze.flows import COPY_WINDOW_NS
+from nettrail.analyze.in_order import in_order, sent_again
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import (
     PROTO_ICMP,
@@ -517,6 +518,21 @@ def timed_pairs(ta: Sequence[int], tb: Sequence[int], offset_ba: float, tol: flo
     return out
 
 
+def _in_order(xa: Sequence[Sighting], xb: Sequence[Sighting], used: set[int]) -> list[Match]:
+    """The copies of a packet sent again that IP IDs left apart, paired in time order where
+    ``in_order`` holds them to (those it pairs are used then)."""
+    la = [a for a in xa if id(a) not in used]
+    lb = [b for b in xb if id(b) not in used]
+    first = la[0] if la else None
+    if first is None or not sent_again(first.proto, first.flags, first.plen) or not in_order(
+            [a.first_ns for a in la], [b.first_ns for b in lb],
+            [(a.ip_id, a.ts_val) for a in la], [(b.ip_id, b.ts_val) for b in lb]):
+        return []
+    for s in (*la, *lb):
+        used.add(id(s))
+    return [Match(a, b, CONF_STRONG_TIMED) for a, b in zip(la, lb, strict=True)]
+
+
 def _by_ip_id(xa: Sequence[Sighting], xb: Sequence[Sighting], used: set[int]) -> list[Match]:
     """Break a tie between retransmissions of one segment by IP ID, when both sides have it."""
     ids_b: dict[int, list[Sighting]] = defaultdict(list)
@@ -562,8 +578,10 @@ def match_points(sa: Sequence[Sighting], sb: Sequence[Sighting],
     """Matches between two points' sightings.
 
     Without ``offset_ba`` (point B's clock minus point A's, in ns) only unambiguous matches are
-    made: the anchors the clock estimate is built from. With it, ambiguous candidates (a
-    retransmitted segment, the many pure ACKs of tcpdump text) are paired in corrected time.
+    made: the anchors the clock estimate is built from (copies of a packet sent again, each
+    point's in time order, among them: ``analyze/in_order.py``). With it, ambiguous
+    candidates (a retransmitted segment, the many pure ACKs of tcpdump text) are paired in
+    corrected time.
     ``indexes`` are the two sides' ``strong_index`` and ``pairs`` their ``strong_pairs``, when
     already built.
     """
@@ -592,6 +610,9 @@ def match_points(sa: Sequence[Sighting], sb: Sequence[Sighting],
     if offset_ba is not None:
         for la, lb in deferred:
             out.extend(_timed(la, lb, offset_ba, tol, CONF_STRONG_TIMED, used))
+    else:
+        for la, lb in deferred:
+            out.extend(_in_order(la, lb, used))
     if weak:
         out.extend(_weak_matches(sa, sb, offset_ba, tol, used))
     return out

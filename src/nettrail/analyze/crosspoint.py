@@ -30,6 +30,7 @@ from nettrail.analyze.anchors import (
     key_counts,
     key_numbers,
     point_columns,
+    with_sent_again,
 )
 from nettrail.analyze.clock import (
     PairEstimate,
@@ -169,7 +170,8 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
         for a, b in every_pair:
             got = anchors[(a, b)] = coded_anchors(columns[a], columns[b], keys,
                                                   (counts[a], counts[b]))
-            est = estimate_indexed(a, b, columns[a], columns[b], got.a, got.b)
+            est = estimate_indexed(a, b, columns[a], columns[b],
+                                   *with_sent_again(columns[a], columns[b], got))
             if est is not None:
                 estimates.append(est)
     else:
@@ -184,7 +186,8 @@ def _correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] |
                     if p not in columns:
                         columns[p] = point_columns(sightings[p])
                 got = anchors[(a, b)] = anchor_indexes(pairs[(a, b)])
-                est = estimate_indexed(a, b, columns[a], columns[b], got.a, got.b)
+                est = estimate_indexed(a, b, columns[a], columns[b],
+                                       *with_sent_again(columns[a], columns[b], got))
                 if est is not None:
                     estimates.append(est)
                 continue
