@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crosskit import incident
 
 from nettrail.analyze.clockprobe import HostClock, ProbeEstimate, combine, estimate, with_probes
+from nettrail.analyze.pipeline import analyze_records
 from nettrail.model.analysis import ClockOffset
 from nettrail.report import text as report_text
 from nettrail.report.text import clock_check_text
@@ -276,10 +278,6 @@ def test_the_incidents_one_way_limit_decides_between_probes_and_packets(
     25.04 ms ahead (the SYN's times; transit unknown). Probes of 20 ms are on the side a slow
     path allows and are taken; probes of 30 ms would have the SYN arrive before it left,
     and the packets' bound is kept."""
-    from crosskit import incident  # the tests' packet builder, as test_clock uses it
-
-    from nettrail.analyze.pipeline import analyze_records
-
     points = incident(text=True, skew_ms=25.0).points()
     del points["client"]
     clocks = {"router": _clock("router", 0.0, 0.05), "compute": _clock("compute", probe_ms, 0.05)}
