@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crosskit import incident
 
+from crosskit import incident
 from nettrail.analyze.clockprobe import HostClock, ProbeEstimate, combine, estimate, with_probes
 from nettrail.analyze.pipeline import analyze_records
 from nettrail.model.analysis import ClockOffset
