@@ -20,8 +20,9 @@ from nettrail.trace.kallsyms import Kallsyms
 
 ANCHOR = 1_700_000_000_000_000_000
 BPF_RUN, XMIT, QUEUE = 0xFFFFFFFF81100000, 0xFFFFFFFF81000000, 0xFFFFFFFF81001000
+ITER = 0xFFFFFFFF81200000
 SYMBOLS = f"{XMIT:x} T dev_hard_start_xmit\n{QUEUE:x} T __dev_queue_xmit\n" \
-          f"{BPF_RUN:x} T bpf_trace_run2\n"
+          f"{BPF_RUN:x} T bpf_trace_run2\n{ITER:x} T __traceiter_net_dev_start_xmit\n"
 
 
 def with_stack(rec: tuple[Any, ...], addrs: list[int], length: int | None = None) -> tuple[
@@ -46,7 +47,7 @@ def decoder(tmp_path: Path, stacks: bool = True) -> Decoder:
 
 def test_stack_decoded_from_its_record(tmp_path: Path) -> None:
     rec = with_stack(raw(L.KIND_XMIT, 1, "eth0", SYN_PUBLIC),
-                     [BPF_RUN + 0x10, XMIT + 0x20, QUEUE + 0x30])
+                     [BPF_RUN + 0x10, ITER + 0x31, XMIT + 0x20, QUEUE + 0x30])
     ev = decoder(tmp_path).event(rec)
     assert ev.stack == StackSection(("dev_hard_start_xmit+0x20", "__dev_queue_xmit+0x30"))
     assert event_record(ev)["stack"] == ["dev_hard_start_xmit+0x20", "__dev_queue_xmit+0x30"]

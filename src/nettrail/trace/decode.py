@@ -64,6 +64,9 @@ KIND_HANDED = 0xFF
 _KIND_TABLE = np.array([L.KIND_NAMES.get(code, "unknown") for code in range(max(L.KIND_NAMES) + 2)],
                        dtype=object)
 Ids = npt.NDArray[np.int64]
+TRACER_FRAMES = ("bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_")
+"""Innermost frames that are the tracer itself (the program and the tracepoint's call into it),
+not the kernel path traced: bpf_get_stack sometimes records ``__traceiter_*`` too."""
 
 
 class _Handed(NamedTuple):
@@ -324,8 +327,8 @@ class Decoder:
         if self._syms is None:
             self._syms = Kallsyms()
         frames = [self._syms.symbol(a) for a in addrs]
-        while frames and frames[0].startswith(("bpf_prog_", "bpf_trace_run")):
-            del frames[0]  # the tracer itself
+        while frames and frames[0].startswith(TRACER_FRAMES):
+            del frames[0]
         return StackSection(tuple(frames))
 
 
