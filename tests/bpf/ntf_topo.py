@@ -139,7 +139,7 @@ def trace_while(cfg: TraceConfig, action: object, settle: float = 0.2) -> tuple[
     """Attach with ``cfg``, run ``action()``, and return the decoded events and the stats."""
     require_bpf()
     with TraceSession(cfg) as session:
-        decoder = Decoder(session.anchor_ns, stack=session.stack)
+        decoder = Decoder(session.anchor_ns, stacks=cfg.stack)
         assert callable(action)
         action()
         time.sleep(settle)

@@ -59,7 +59,7 @@ def raw(kind: int, netns: int, ifname: str, data: bytes = b"", *, ts: int = 1000
         flags |= L.EV_CT
     if sock:
         flags |= L.EV_SOCK | L.EV_SK
-    values = [L.EVENT_SIZE, 0, ts, skb, first, netns, ifindex, reason, 0x28 if ct else 0, -1,
+    values = [L.EVENT_SIZE, 0, ts, skb, first, netns, ifindex, reason, 0x28 if ct else 0, 0,
               len(data), 0, kind, flags, len(data), L.LINK_ETH if data else 0,
               2 if ct else 0, 3 if sock else 0, dev_flags,
               ifname.encode().ljust(16, b"\0"),

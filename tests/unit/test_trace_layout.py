@@ -86,3 +86,11 @@ def test_constants_match_header() -> None:
             assert getattr(L, name) == value, name
             checked += 1
     assert checked >= 30
+
+
+def test_stack_event_mirror_matches_btf() -> None:
+    """The record of a trace with stacks: the event, then its stack's return addresses."""
+    types = _btf()
+    se = _struct(types, "nt_stack_event")
+    assert se["size"] == L.EVENT_SIZE + L.STACK_BYTES
+    assert _flatten(types, se["id"]) == L.offsets(L.STACK_EVENT)

@@ -189,7 +189,9 @@ class _Outputs:
     def finish(self, result: TraceResult) -> None:
         """Write the JSON summary record."""
         if self.json is not None:
-            self.json.summary(result.stats.emitted, result.stats.lost, result.events)
+            s = result.stats
+            self.json.summary(s.emitted, s.lost, result.events,
+                              s.stacks_lost if self.cfg.stack else None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -224,9 +226,13 @@ def run(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"nettrail: warning: {warning}", file=sys.stderr)
     s = result.stats
-    print(f"nettrail: {result.events} events, {s.lost} lost, {s.followed} packets followed",
-          file=sys.stderr)
+    stacks = f", {s.stacks_lost} stacks not recorded" if cfg.stack else ""
+    print(f"nettrail: {result.events} events, {s.lost} lost, {s.followed} packets followed"
+          f"{stacks}", file=sys.stderr)
     if s.lost:
         print(f"nettrail: warning: {s.lost} events lost (ring buffer full); "
               "try a larger --ring-size or a narrower filter", file=sys.stderr)
+    if s.stacks_lost:
+        print(f"nettrail: warning: the kernel could not record the stack of {s.stacks_lost} "
+              "events (shown as 'stack not recorded')", file=sys.stderr)
     return result.command_status if result.command_status is not None else 0

@@ -155,13 +155,22 @@ class SocketSection(NamedTuple):
 
 
 class StackSection(NamedTuple):
-    """The kernel stack at the hook, innermost frame first, symbolized."""
+    """The kernel stack at the hook, innermost frame first, symbolized.
+
+    ``missing`` says why the kernel could not record it (``bpf_get_stack``'s error, e.g.
+    ``EFAULT``), with no frames: a trace asked for stacks says so rather than show nothing.
+    """
 
     frames: tuple[str, ...]
+    missing: str = ""
 
     def text(self) -> str:
-        """Frames joined by `` <- ``."""
-        return " <- ".join(self.frames)
+        """Frames joined by `` <- ``, or ``stack not recorded (EFAULT)``."""
+        return " <- ".join(self.frames) if not self.missing else self.lines()[0]
+
+    def lines(self) -> tuple[str, ...]:
+        """One line per frame, or the one line saying the stack was not recorded."""
+        return (f"stack not recorded ({self.missing})",) if self.missing else self.frames
 
 
 class TraceEvent(NamedTuple):

@@ -86,6 +86,8 @@ def event_record(ev: TraceEvent) -> dict[str, Any]:
                          "state": ev.socket.state}
     if ev.stack is not None:
         rec["stack"] = list(ev.stack.frames)
+        if ev.stack.missing:
+            rec["stack_missing"] = ev.stack.missing
     return rec
 
 
@@ -226,7 +228,12 @@ class JsonLines:
         """Append events."""
         self.out.write(table_text(table))
 
-    def summary(self, emitted: int, lost: int, events: int) -> None:
-        """The last line: what the kernel emitted, lost, and what was written."""
-        self.out.write(json.dumps({"type": "summary", "emitted": emitted, "lost": lost,
-                                   "events": events}) + "\n")
+    def summary(self, emitted: int, lost: int, events: int,
+                stacks_lost: int | None = None) -> None:
+        """The last line: what the kernel emitted, lost, and what was written; with stacks, how
+        many events the kernel could not record the stack of."""
+        rec: dict[str, object] = {"type": "summary", "emitted": emitted, "lost": lost,
+                                  "events": events}
+        if stacks_lost is not None:
+            rec["stacks_lost"] = stacks_lost
+        self.out.write(json.dumps(rec) + "\n")

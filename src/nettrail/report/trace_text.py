@@ -84,7 +84,8 @@ def packet_text(ev: TraceEvent) -> str:
 
 Line = tuple[int, int, str, str, "Hop | None", tuple[str, ...]]
 """What the timeline writes about one event: (monotonic ns, wall ns, the hop's text after its
-time, what the packet (or socket) is, its hop, its stack frames)."""
+time, what the packet (or socket) is, its hop, its stack frames or the line saying the stack
+was not recorded)."""
 
 
 def event_line(ev: TraceEvent) -> Line:
@@ -96,7 +97,7 @@ def event_line(ev: TraceEvent) -> Line:
     text += "".join(f"  [{s.text()}]" for s in (ev.drop, ev.reset, ev.conntrack)
                     if s is not None)
     return (ev.mono_ns, ev.time_ns, text, what, hop_of(ev),
-            ev.stack.frames if ev.stack is not None else ())
+            ev.stack.lines() if ev.stack is not None else ())
 
 
 def plain_texts(table: EventTable) -> tuple[list[str], list[Hop]]:

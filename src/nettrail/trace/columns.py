@@ -1,10 +1,12 @@
 """Ring buffer records -> numpy columns, a whole batch at once.
 
 ``RECORD_DTYPE`` is ``layout.RECORD`` (ring header + ``struct nt_event``) as a numpy
-structured type, so a batch of records is one ``np.frombuffer``. ``packet_columns`` reads the
-Ethernet (VLAN tags skipped) or raw IP, IPv4 and TCP/UDP header fields of every row's packet
-bytes with one offset walk and vectorised gathers; rows whose packet is anything else (IPv6,
-ICMP, ARP, fragments, possible tunnels, bad headers) are left to the per-event decoder.
+structured type, so a batch of records is one ``np.frombuffer``; ``STACK_RECORD_DTYPE`` the
+larger record of a trace with kernel stacks (the same fields, then the stack).
+``packet_columns`` reads the Ethernet (VLAN tags skipped) or raw IP, IPv4 and TCP/UDP header
+fields of every row's packet bytes with one offset walk and vectorised gathers; rows whose
+packet is anything else (IPv6, ICMP, ARP, fragments, possible tunnels, bad headers) are left
+to the per-event decoder.
 """
 
 from __future__ import annotations
@@ -23,33 +25,37 @@ _VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
 _MAX_TAGS = 2
 
 
-def _dtype() -> np.dtype[np.void]:
+def _dtype(stack: bool = False) -> np.dtype[np.void]:
     names, formats, offsets = [], [], []
     pos = 0
-    for name, fmt in [*L.RING_HEADER, *L.EVENT]:
+    extra = [("stack", f"{L.STACK_DEPTH}Q")] if stack else []
+    for name, fmt in [*L.RING_HEADER, *L.EVENT, *extra]:
         size = struct.calcsize("<" + fmt)
         names.append(name)
         if fmt.endswith("s") and name == "ifname":
             formats.append(f"S{size}")
         elif fmt.endswith("s"):
             formats.append(f"({size},)u1")
+        elif name == "stack":
+            formats.append(f"({L.STACK_DEPTH},)<u8")
         else:
             formats.append("<" + fmt.replace("Q", "u8").replace("I", "u4").replace("i", "i4")
                            .replace("H", "u2").replace("B", "u1"))
         offsets.append(pos)
         pos += size
     return np.dtype({"names": names, "formats": formats, "offsets": offsets,
-                     "itemsize": L.RECORD_STRUCT.size})
+                     "itemsize": L.record_struct(stack).size})
 
 
 RECORD_DTYPE = _dtype()
+STACK_RECORD_DTYPE = _dtype(stack=True)
 _DATA = RECORD_DTYPE.fields["data"][1] if RECORD_DTYPE.fields else 0
 Records = npt.NDArray[np.void]
 
 
-def records(buf: bytes) -> Records:
-    """A batch of ring records (a whole number of ``layout.RECORD_STRUCT.size``) as rows."""
-    return np.frombuffer(buf, RECORD_DTYPE)
+def records(buf: bytes, stack: bool = False) -> Records:
+    """A batch of ring records (a whole number of ``layout.record_struct(stack).size``) as rows."""
+    return np.frombuffer(buf, STACK_RECORD_DTYPE if stack else RECORD_DTYPE)
 
 
 _IP4 = np.dtype([("vihl", "u1"), ("tos", "u1"), ("total", ">u2"), ("ip_id", ">u2"),
@@ -83,7 +89,7 @@ def _at(data: npt.NDArray[np.uint8], off: I64, dtype: np.dtype[np.void]) -> Reco
 def packet_columns(rec: Records) -> tuple[npt.NDArray[np.bool_], PacketColumns]:
     """(simple, columns): which rows hold an IPv4 TCP or UDP packet the columns describe."""
     n = len(rec)
-    data = rec.view(np.uint8).reshape(n, RECORD_DTYPE.itemsize)[:, _DATA : _DATA + L.PKT_BYTES]
+    data = rec.view(np.uint8).reshape(n, rec.dtype.itemsize)[:, _DATA : _DATA + L.PKT_BYTES]
     cap = rec["cap_len"].astype(np.int64)
     eth = rec["link"] == L.LINK_ETH
     l3 = np.where(eth, 14, 0).astype(np.int64)

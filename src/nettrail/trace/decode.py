@@ -9,6 +9,7 @@ only when a writer or the analyzer asks for it.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import struct
 from collections import deque
@@ -44,7 +45,7 @@ from nettrail.trace.rows import Raw, Rows, same_skb
 _I = L.RECORD_INDEX
 TS, SKB, FIRST, NETNS, IFINDEX, REASON = (_I["ts_ns"], _I["skb"], _I["first_ns"], _I["netns"],
                                           _I["ifindex"], _I["reason"])
-CT_STATUS_I, STACK_ID, PKT_LEN, CPU, KIND, FLAGS = (_I["ct_status"], _I["stack_id"],
+CT_STATUS_I, STACK_LEN, PKT_LEN, CPU, KIND, FLAGS = (_I["ct_status"], _I["stack_len"],
                                                     _I["pkt_len"], _I["cpu"], _I["kind"],
                                                     _I["flags"])
 CAP_LEN, LINK, CT_INFO_I, SK_STATE, TAIL = (_I["cap_len"], _I["link"], _I["ct_info"],
@@ -63,6 +64,9 @@ KIND_HANDED = 0xFF
 _KIND_TABLE = np.array([L.KIND_NAMES.get(code, "unknown") for code in range(max(L.KIND_NAMES) + 2)],
                        dtype=object)
 Ids = npt.NDArray[np.int64]
+TRACER_FRAMES = ("bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_")
+"""Innermost frames that are the tracer itself (the program and the tracepoint's call into it),
+not the kernel path traced: bpf_get_stack sometimes records ``__traceiter_*`` too."""
 
 
 class _Handed(NamedTuple):
@@ -90,20 +94,27 @@ def _status(bits: int) -> tuple[str, ...]:
 
 
 class Decoder:
-    """Turns raw events into ``TraceEvent`` s: names namespaces, reasons and stack frames."""
+    """Turns raw events into ``TraceEvent`` s: names namespaces, reasons and stack frames.
+
+    ``stacks``: the records are those of a trace with kernel stacks
+    (``layout.STACK_RECORD_STRUCT``: each event followed by its stack), and every event gets
+    a stack section, saying so when the kernel could not record its stack. ``syms``
+    symbolizes the addresses (default: /proc/kallsyms, read when first needed).
+    """
 
     def __init__(self, anchor_ns: int, names: NetnsNames | None = None,
-                 stack: Callable[[int], tuple[int, ...]] | None = None,
+                 stacks: bool = False,
                  reasons: tuple[dict[int, str], dict[int, str]] | None = None,
-                 switches: Switches | None = None) -> None:
+                 switches: Switches | None = None, syms: Kallsyms | None = None) -> None:
         self.anchor_ns = anchor_ns
+        self.stacks = stacks
+        self.record = L.record_struct(stacks)
         self.switches = switches if switches is not None else Switches()
         # per (netns, fingerprint): packets handed to a switch, oldest first: id, time, and
         # the devices a copy of it already left by
         self._handed: dict[tuple[int, tuple[int, ...]], deque[_Handed]] = {}
         self.names = names if names is not None else NetnsNames()
-        self._stack = stack
-        self._syms: Kallsyms | None = None
+        self._syms = syms
         if reasons is None:
             reasons = (btf.enum_names("skb_drop_reason", "SKB_DROP_REASON_"),
                        btf.enum_names("sk_rst_reason", "SK_RST_REASON_"))
@@ -122,22 +133,24 @@ class Decoder:
         return pid
 
     def event(self, raw: Raw) -> TraceEvent:
-        """One ``TraceEvent`` from a raw tuple (``layout.RECORD`` order): a batch of one."""
-        return self.table(L.RECORD_STRUCT.pack(*raw)).event(0)
+        """One ``TraceEvent`` from a raw tuple (``self.record`` order): a batch of one."""
+        return self.table(self.record.pack(*raw)).event(0)
 
     def table(self, buf: bytes) -> EventTable:
-        """The events of a batch of ring records (``layout.RECORD_STRUCT.size`` bytes each)."""
-        rec = columns.records(buf)
+        """The events of a batch of ring records (``self.record.size`` bytes each)."""
+        rec = columns.records(buf, self.stacks)
         simple, pk = columns.packet_columns(rec)
         kinds = self._kinds(rec)
         netns = rec["netns"]
         names = {ino: self.names.name(ino) for ino in np.unique(netns).tolist()}
-        rows = Rows(buf, rec, self.packet, simple, pk)
+        rows = Rows(buf, rec, self.packet, simple, pk, self.record)
         ids = self._ids_of(rec, kinds, rows)
         flags = rec["flags"]
         kind_codes = rec["kind"]
         plain = simple & ((kind_codes == L.KIND_XMIT) | (kind_codes == L.KIND_RECV))
         plain &= (flags & (L.EV_CT | L.EV_SOCK | L.EV_STACK)) == 0
+        if self.stacks:  # every event has a stack section, recorded or saying it was not
+            plain[:] = False
 
         def build(i: int) -> TraceEvent:
             return self._event(rows.raw(i), kinds[i], int(ids[i]), rows.packet(i))
@@ -222,7 +235,7 @@ class Decoder:
             drop=self._drop_section(raw, netns_inode) if kind in ("drop", "handed") else None,
             reset=self._reset_section(raw, flags) if kind == "reset" else None,
             socket=self._socket(raw) if flags & L.EV_SOCK else None,
-            stack=self._stack_section(raw) if flags & L.EV_STACK else None,
+            stack=self._stack_section(raw, flags) if self.stacks else None,
         )
 
     def _joined(self, key: tuple[int, ...], kind: str, netns: int, ifindex: int, mono: int,
@@ -303,13 +316,24 @@ class Decoder:
         state = TCP_STATES.get(int(raw[SK_STATE]))
         return SocketSection(local, remote, state)
 
-    def _stack_section(self, raw: Raw) -> StackSection | None:
-        if self._stack is None:
-            return None
-        addrs = self._stack(int(raw[STACK_ID]))
+    def _stack_section(self, raw: Raw, flags: int) -> StackSection:
+        """The event's own stack (after the event in its record), or why it is missing."""
+        length = int(raw[STACK_LEN])
+        if not flags & L.EV_STACK or length <= 0:
+            return StackSection((), _errno_name(length))
+        blob: bytes = raw[L.STACK]
+        addrs = [a for a in np.frombuffer(blob[: min(length, L.STACK_BYTES)], "<u8").tolist()
+                 if a]
         if self._syms is None:
             self._syms = Kallsyms()
         frames = [self._syms.symbol(a) for a in addrs]
-        while frames and frames[0].startswith(("bpf_prog_", "bpf_trace_run")):
-            del frames[0]  # the tracer itself
+        while frames and frames[0].startswith(TRACER_FRAMES):
+            del frames[0]
         return StackSection(tuple(frames))
+
+
+def _errno_name(length: int) -> str:
+    """Why ``bpf_get_stack`` recorded nothing: its error's name (``EFAULT``), or ``empty``."""
+    if length < 0:
+        return errno.errorcode.get(-length, f"error {-length}")
+    return "empty"

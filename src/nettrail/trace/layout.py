@@ -14,6 +14,7 @@ MAX_RULES = 32
 MAX_GLOBS = 8
 MAX_NETNS = 8
 STACK_DEPTH = 32
+STACK_BYTES = STACK_DEPTH * 8
 
 KIND_XMIT = 1
 KIND_RECV = 2
@@ -76,7 +77,8 @@ STAT_LOST = 0
 STAT_EMITTED = 1
 STAT_TRACKED = 2
 STAT_CONNS = 3
-STAT_SLOTS = 4
+STAT_STACK_LOST = 4
+STAT_SLOTS = 5
 
 Fields = list[tuple[str, str]]
 
@@ -103,7 +105,7 @@ EVENT: Fields = [
     ("ifindex", "I"),
     ("reason", "I"),
     ("ct_status", "I"),
-    ("stack_id", "i"),
+    ("stack_len", "i"),
     ("pkt_len", "I"),
     ("cpu", "H"),
     ("kind", "B"),
@@ -185,6 +187,19 @@ RECORD: Fields = [
 ]
 RECORD_STRUCT = struct.Struct(fmt_of(RECORD))
 RECORD_INDEX = {name: i for i, (name, _) in enumerate(RECORD)}
+
+# A trace with stacks reserves ``struct nt_stack_event``: the same record, then the stack's
+# return addresses as one blob (a raw tuple's last item). Without stacks, records stay small.
+STACK_EVENT: Fields = [*_nest("ev", EVENT), ("stack", f"{STACK_BYTES}s")]
+STACK_RECORD: Fields = [*RECORD, ("stack", f"{STACK_BYTES}s")]
+STACK_RECORD_STRUCT = struct.Struct(fmt_of(STACK_RECORD))
+STACK = len(RECORD)
+"""Index of the stack blob in a raw tuple of ``STACK_RECORD_STRUCT``."""
+
+
+def record_struct(stack: bool) -> struct.Struct:
+    """The ring record of a trace with (``STACK_RECORD_STRUCT``) or without kernel stacks."""
+    return STACK_RECORD_STRUCT if stack else RECORD_STRUCT
 
 
 def tail_slice(name: str) -> slice:

@@ -7,6 +7,7 @@ the rows of a batch by (skb, first-match time).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -44,8 +45,9 @@ class Rows:
 
     def __init__(self, buf: bytes, rec: columns.Records,
                  decode: Callable[[Raw], PacketSection | None], simple: np.ndarray[Any, Any],
-                 pk: PacketColumns) -> None:
+                 pk: PacketColumns, record: struct.Struct = L.RECORD_STRUCT) -> None:
         self.buf = buf
+        self.record = record
         self.rec_skb = rec["skb"]
         self.rec_first = rec["first_ns"]
         self.decode = decode
@@ -54,8 +56,8 @@ class Rows:
         self._packets: dict[int, PacketSection | None] = {}
 
     def raw(self, i: int) -> Raw:
-        """Row ``i`` as a raw tuple (``layout.RECORD`` order)."""
-        return L.RECORD_STRUCT.unpack_from(self.buf, i * L.RECORD_STRUCT.size)
+        """Row ``i`` as a raw tuple (``layout.RECORD`` order, then the stack in stack mode)."""
+        return self.record.unpack_from(self.buf, i * self.record.size)
 
     def packet(self, i: int) -> PacketSection | None:
         """Row ``i``'s packet section (decoded once)."""

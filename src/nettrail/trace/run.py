@@ -13,7 +13,6 @@ from typing import Protocol
 
 from nettrail.errors import TraceError
 from nettrail.model.event_table import EventTable
-from nettrail.trace import layout as L
 from nettrail.trace.config import TraceConfig
 from nettrail.trace.decode import Decoder
 from nettrail.trace.netns_names import NetnsNames
@@ -68,8 +67,7 @@ class TraceRun:
         """Trace until the command exits, the duration passes or ``should_stop()``."""
         result = TraceResult()
         with _rare_collections(), TraceSession(self.config, self.obj) as session:
-            decoder = Decoder(session.anchor_ns, self.names,
-                              session.stack if self.config.stack else None)
+            decoder = Decoder(session.anchor_ns, self.names, stacks=self.config.stack)
             if self.on_start is not None:
                 self.on_start(session)
             if self.ready_file is not None:
@@ -106,7 +104,7 @@ class TraceRun:
     def _drain(self, session: TraceSession, decoder: Decoder) -> int:
         """Write what the ring holds now, ``CHUNK`` events at a time."""
         done = 0
-        for _ in range(session.pending() // (CHUNK * L.RECORD_STRUCT.size) + 1):
+        for _ in range(session.pending() // (CHUNK * session.record.size) + 1):
             buf = session.read(CHUNK)
             if not buf:
                 break

@@ -33,11 +33,13 @@ TRACEPOINTS = {
 
 @dataclass(frozen=True, slots=True)
 class TraceStats:
-    """Counters kept by the BPF programs: events emitted, lost (ring full), skbs followed."""
+    """Counters kept by the BPF programs: events emitted, lost (ring full), skbs followed, and
+    events whose kernel stack could not be recorded (with ``--stack``)."""
 
     emitted: int
     lost: int
     followed: int
+    stacks_lost: int = 0
 
 
 def clock_anchor() -> int:
@@ -99,7 +101,7 @@ class TraceSession:
             if self._following:
                 self._obj.attach("nt_consume")
             events_fd = self._obj.map_fd("events")
-            self._ring = RingReader(events_fd, self.cfg.ring_bytes, L.RECORD_STRUCT)
+            self._ring = RingReader(events_fd, self.cfg.ring_bytes, self.record)
             self._epoll = select.epoll()
             self._epoll.register(events_fd, select.EPOLLIN)
             self._stats_fd = self._obj.map_fd("stats")
@@ -112,11 +114,14 @@ class TraceSession:
     def _configure(self, obj: libbpf.BpfObject) -> None:
         obj.set_initial_value(".rodata", to_rodata(self.cfg))
         obj.set_max_entries("events", self.cfg.ring_bytes)
-        if not self.cfg.stack:
-            obj.set_max_entries("stacks", 1)
         for hook, prog in PROGRAMS.items():
             obj.set_autoload(prog, hook in self.cfg.hooks)
         obj.set_autoload("nt_consume", self._following)
+
+    @property
+    def record(self) -> struct.Struct:
+        """The ring record of this trace: with the event's kernel stack after it, or not."""
+        return L.record_struct(self.cfg.stack)
 
     @property
     def _following(self) -> bool:
@@ -137,8 +142,8 @@ class TraceSession:
         return self._ring.pending()
 
     def read(self, limit: int = 1 << 30) -> bytes:
-        """Every event now in the ring buffer, oldest first: ``layout.RECORD_STRUCT`` records
-        back to back (``Decoder.table`` decodes them)."""
+        """Every event now in the ring buffer, oldest first: ``record`` s back to back
+        (``Decoder.table`` decodes them)."""
         if self._ring is None:
             raise TraceError("trace session is not started")
         return self._ring.drain(limit)
@@ -148,20 +153,10 @@ class TraceSession:
         if self._stats_fd < 0:
             return TraceStats(0, 0, 0)
         totals = []
-        for slot in (L.STAT_EMITTED, L.STAT_LOST, L.STAT_TRACKED):
+        for slot in (L.STAT_EMITTED, L.STAT_LOST, L.STAT_TRACKED, L.STAT_STACK_LOST):
             raw = libbpf.lookup(self._stats_fd, struct.pack("<I", slot), 8 * self._ncpu)
             totals.append(sum(struct.unpack(f"<{self._ncpu}Q", raw)) if raw else 0)
         return TraceStats(*totals)
-
-    def stack(self, stack_id: int) -> tuple[int, ...]:
-        """Kernel return addresses of a recorded stack, innermost first."""
-        if self._obj is None or stack_id < 0:
-            return ()
-        raw = libbpf.lookup(self._obj.map_fd("stacks"), struct.pack("<I", stack_id),
-                            8 * L.STACK_DEPTH)
-        if raw is None:
-            return ()
-        return tuple(a for a in struct.unpack(f"<{L.STACK_DEPTH}Q", raw) if a)
 
     def close(self) -> None:
         """Detach and free everything (idempotent)."""

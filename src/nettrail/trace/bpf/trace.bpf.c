@@ -16,8 +16,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 volatile const struct nt_config CFG = {};
 
-/* keeps struct nt_event in the object's BTF for the layout test */
+/* keep struct nt_event and struct nt_stack_event in the object's BTF for the layout test */
 const struct nt_event *unused_nt_event __attribute__((unused));
+const struct nt_stack_event *unused_nt_stack_event __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -61,13 +62,6 @@ struct {
 	__type(key, struct conn_key);
 	__type(value, __u64);   /* when the tuple was learned */
 } tracked_conns SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 4096);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, NT_STACK_DEPTH * sizeof(__u64));
-} stacks SEC(".maps");
 
 /* headers parsed for filtering and identity; never leaves the kernel */
 struct hdr {
@@ -591,15 +585,26 @@ static __always_inline void sock_tuple(const struct sock_common *c, struct nt_tu
 	__builtin_memcpy(h->dst, t->dst, 16);
 }
 
+/* the kernel stack into the record's own stack[] (reserved by reserve() in stack mode);
+ * a failure is counted and left in stack_len for the reader to say so */
+static __always_inline void record_stack(void *ctx, struct nt_event *e)
+{
+	struct nt_stack_event *se = (struct nt_stack_event *)e;
+	long n = bpf_get_stack(ctx, se->stack, sizeof(se->stack), 0);
+
+	e->stack_len = n;
+	if (n > 0)
+		e->flags |= NT_EV_STACK;
+	else
+		count(NT_STAT_STACK_LOST);
+}
+
 static __always_inline int submit(void *ctx, struct nt_event *e)
 {
 	__u64 flags = 0;
 
-	if (CFG.flags & NT_CFG_STACK) {
-		e->stack_id = bpf_get_stackid(ctx, &stacks, 0);
-		if (e->stack_id >= 0)
-			e->flags |= NT_EV_STACK;
-	}
+	if (CFG.flags & NT_CFG_STACK)
+		record_stack(ctx, e);
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < CFG.wakeup_bytes)
 		flags = BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
@@ -607,9 +612,16 @@ static __always_inline int submit(void *ctx, struct nt_event *e)
 	return 0;
 }
 
+/* a ring record for one event: struct nt_event, or struct nt_stack_event in stack mode (the
+ * verifier sees one constant size per configuration: CFG is read-only) */
 static __always_inline struct nt_event *reserve(__u8 kind)
 {
-	struct nt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct nt_event *e;
+
+	if (CFG.flags & NT_CFG_STACK)
+		e = bpf_ringbuf_reserve(&events, sizeof(struct nt_stack_event), 0);
+	else
+		e = bpf_ringbuf_reserve(&events, sizeof(struct nt_event), 0);
 
 	if (!e) {
 		count(NT_STAT_LOST);
@@ -626,7 +638,7 @@ static __always_inline struct nt_event *reserve(__u8 kind)
 	e->reason = 0;
 	e->ct_status = 0;
 	e->ct_info = 0;
-	e->stack_id = -1;
+	e->stack_len = 0;
 	e->pkt_len = 0;
 	e->cap_len = 0;
 	e->link = NT_LINK_NONE;

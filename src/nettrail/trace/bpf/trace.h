@@ -12,7 +12,7 @@
 #define NT_MAX_RULES 32    /* filter program length */
 #define NT_MAX_GLOBS 8     /* device name globs */
 #define NT_MAX_NETNS 8     /* netns inodes */
-#define NT_STACK_DEPTH 32
+#define NT_STACK_DEPTH 32  /* kernel return addresses kept per event (--stack) */
 
 /* event kinds */
 #define NT_KIND_XMIT 1
@@ -26,7 +26,7 @@
 #define NT_EV_CT 0x02       /* ct_orig/ct_reply/ct_status valid */
 #define NT_EV_SK 0x04       /* a socket was involved (reset: made by a socket) */
 #define NT_EV_TRACKED 0x08  /* emitted because the skb was followed, not because it matched */
-#define NT_EV_STACK 0x10    /* stack_id names a stack in the stacks map */
+#define NT_EV_STACK 0x10    /* stack_len bytes of return addresses follow the event */
 #define NT_EV_SOCK 0x20     /* sock tuple valid */
 #define NT_EV_DEV 0x40      /* ifindex/ifname valid */
 #define NT_EV_CONN 0x80     /* emitted because its addresses belong to a followed connection */
@@ -79,7 +79,8 @@
 #define NT_STAT_EMITTED 1
 #define NT_STAT_TRACKED 2
 #define NT_STAT_CONNS 3     /* connection tuples learned */
-#define NT_STAT_SLOTS 4
+#define NT_STAT_STACK_LOST 4  /* events whose kernel stack bpf_get_stack could not record */
+#define NT_STAT_SLOTS 5
 
 struct nt_tuple {
 	__u8 src[16];    /* IPv4 in the first 4 bytes */
@@ -99,7 +100,8 @@ struct nt_event {
 	__u32 ifindex;
 	__u32 reason;     /* drop reason (skb_drop_reason) or reset reason (sk_rst_reason) */
 	__u32 ct_status;  /* nf_conn.status bits */
-	__s32 stack_id;
+	__s32 stack_len;  /* with NT_CFG_STACK: bytes of stack[] recorded, else bpf_get_stack's
+			     negative errno; 0 without */
 	__u32 pkt_len;    /* bytes from data[0] to the end of the packet */
 	__u16 cpu;
 	__u8 kind;        /* NT_KIND_* */
@@ -114,6 +116,17 @@ struct nt_event {
 	struct nt_tuple ct_reply;
 	struct nt_tuple sock;   /* local -> remote for socket-made events */
 	__u8 data[NT_PKT_BYTES];
+};
+
+/*
+ * The ring record of a trace with NT_CFG_STACK: the event, then its kernel stack, innermost
+ * return address first, zeros past stack_len. Copied into the record itself (no stack map) so
+ * a stack is never shared, overwritten or looked up later; a trace without stacks reserves
+ * only struct nt_event.
+ */
+struct nt_stack_event {
+	struct nt_event ev;
+	__u64 stack[NT_STACK_DEPTH];
 };
 
 struct nt_rule {
