@@ -433,9 +433,12 @@ def offsets(points: Sequence[str], pairs: Sequence[PairEstimate]) -> tuple[Clock
                 heapq.heappush(heap, (cost + edge_cost, other, off + delta,
                                       unc + pair.uncertainty_ns, samples,
                                       sided and pair.two_sided, _chained(limits, step)))
-    return tuple(settled(ClockOffset(p, ref, off, unc, n, sided, limits=limits))
-                 for p in points if p in best
-                 for _cost, off, unc, n, sided, limits in (best[p],))
+    out = []
+    for name in points:
+        if name in best:
+            _cost, off, unc, n, sided, limits = best[name]
+            out.append(settled(ClockOffset(name, ref, off, unc, n, sided, limits=limits)))
+    return tuple(out)
 
 
 def offset_map(clock: Sequence[ClockOffset]) -> Mapping[str, float]:

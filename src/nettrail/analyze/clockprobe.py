@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from nettrail.model.analysis import NO_LIMITS, ClockCheck, ClockOffset
+from nettrail.model.analysis import ClockCheck, ClockOffset
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +136,7 @@ def with_probes(points: Sequence[str], clocks: Mapping[str, HostClock],
     one-way bound they disagree with (a bound taken at zero transit: a slow path puts it off
     by more than its floor), and the packets' where they saw both ways and disagree, where
     the probes lie past a limit no packet can break (``beyond``), or where no probe measured
-    it. A probe offset within its uncertainty is taken as zero, as the
-    packets' is."""
+    it. A probe offset within its uncertainty is taken as zero, as the packets' is."""
     if not points:
         return tuple(packets), ()
     reference = points[0]
@@ -146,10 +145,7 @@ def with_probes(points: Sequence[str], clocks: Mapping[str, HostClock],
              if home is not None and p in clocks and clocks[p].host == home.host}
     chosen = {c.point: c for c in packets}
     for point in local:
-        had = chosen.get(point)
-        chosen[point] = ClockOffset(point, reference, 0.0, 0.0,
-                                    had.samples if had is not None else 0, True, "host",
-                                    had.limits if had is not None else NO_LIMITS)
+        chosen[point] = _measured(point, reference, 0.0, 0.0, "host", chosen.get(point))
     checks = combine([p for p in points if p not in local], clocks, packets)
     for check in checks:
         had = chosen.get(check.point)
@@ -162,11 +158,19 @@ def with_probes(points: Sequence[str], clocks: Mapping[str, HostClock],
             assert check.probe_offset_ns is not None and check.probe_uncertainty_ns is not None
             offset, uncertainty = check.probe_offset_ns, check.probe_uncertainty_ns
             source = "probes"
-        chosen[check.point] = settled(ClockOffset(
-            check.point, check.reference, offset, uncertainty,
-            had.samples if had is not None else 0, True, source,
-            had.limits if had is not None else NO_LIMITS))
+        chosen[check.point] = settled(_measured(check.point, check.reference, offset,
+                                                uncertainty, source, had))
     return tuple(chosen[p] for p in points if p in chosen), checks
+
+
+def _measured(point: str, reference: str, offset: float, uncertainty: float, source: str,
+              packets: ClockOffset | None) -> ClockOffset:
+    """A clock measured by ``source``, keeping the samples and limits of the packets'
+    estimate ``packets`` (when there is one)."""
+    if packets is None:
+        return ClockOffset(point, reference, offset, uncertainty, 0, True, source)
+    return ClockOffset(point, reference, offset, uncertainty, packets.samples, True, source,
+                       packets.limits)
 
 
 LIMIT_SLACK_NS = 1_000_000
