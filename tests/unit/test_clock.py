@@ -106,6 +106,71 @@ def test_limits_chain_with_their_sides() -> None:
     assert got["c"].limits == (None, pytest.approx(2.9e6))
 
 
+def test_every_chain_bounds_a_point_the_most_certain_chain_leaves_wide() -> None:
+    """The recorded dual-l3 collect run's pairs (ms): compute tied to the client both ways
+    but loosely (-24.3 ± 0.7), and one way to the router, which agrees with the client; the
+    VM 25.00 ms ahead of compute, at most 0.4 ahead of the router. Together: compute between
+    -25.01 and -24.56, the VM between -0.02 and 0.45, both ways (the truth: -25 and 0)."""
+    ms = [PairEstimate("client", "router", -0.071 * MS, 0.123 * MS, 4, True,
+                       (0.052 * MS, -0.195 * MS)),
+          PairEstimate("client", "compute", -24.299 * MS, 0.715 * MS, 4, True,
+                       (-23.584 * MS, -25.014 * MS)),
+          PairEstimate("client", "vm", 0.678 * MS, 0.748 * MS, 4, True,
+                       (1.426 * MS, -0.07 * MS)),
+          PairEstimate("router", "compute", -24.614 * MS, 1.0 * MS, 2, False,
+                       (-24.614 * MS, None)),
+          PairEstimate("router", "vm", 0.396 * MS, 1.0 * MS, 2, False, (0.396 * MS, None)),
+          PairEstimate("compute", "vm", 25.003 * MS, 0.006 * MS, 4, True,
+                       (25.009 * MS, 24.997 * MS))]
+    got = {c.point: c for c in offsets(["client", "router", "compute", "vm"], ms)}
+    compute = got["compute"]
+    assert compute.limits == (pytest.approx(-24.562 * MS), pytest.approx(-25.014 * MS))
+    assert compute.offset_ns == pytest.approx(-24.788 * MS)
+    assert compute.uncertainty_ns == pytest.approx(0.226 * MS)
+    vm = got["vm"]  # 0.215 ± 0.232: within its uncertainty of zero, so zero (settled)
+    assert vm.limits == (pytest.approx(0.447 * MS), pytest.approx(-0.017 * MS))
+    assert vm.offset_ns == 0.0 and vm.two_sided
+    for c in got.values():
+        assert abs(c.offset_ns - {"compute": -25.0 * MS}.get(c.point, 0.0)) <= c.uncertainty_ns
+
+
+def test_one_way_chains_together_bound_both_ways() -> None:
+    """b is tied to a one way only (at most 3 ms ahead of it) and to c the other way (at
+    least 1.5 ms ahead of it), c to a both ways: b's offset is the middle of what all allow,
+    and tied both ways."""
+    pairs = [PairEstimate("a", "b", 3e6, 1e6, 5, False, (3e6, None)),
+             PairEstimate("a", "c", 1e6, 1e5, 5, True, (1.1e6, 0.9e6)),
+             PairEstimate("c", "b", 1.5e6, 1e6, 5, False, (None, 1.5e6))]
+    b = {c.point: c for c in offsets(["a", "b", "c"], pairs)}["b"]
+    assert b.limits == (3e6, pytest.approx(2.4e6))
+    assert b.offset_ns == pytest.approx(2.7e6) and b.uncertainty_ns == pytest.approx(0.3e6)
+    assert b.two_sided
+
+
+def test_an_estimate_is_held_within_every_chains_limit() -> None:
+    """The most certain chain says b is 3 ms ahead (a median: which way its packets went is
+    untold); another chain says at most 2.5: the estimate keeps to that limit, still one
+    way."""
+    pairs = [PairEstimate("a", "b", 3e6, 1e6, 5, False),
+             PairEstimate("a", "c", 1e6, 1e5, 5, True, (1.1e6, 0.9e6)),
+             PairEstimate("c", "b", 1.4e6, 1e6, 5, False, (1.4e6, None))]
+    b = {c.point: c for c in offsets(["a", "b", "c"], pairs)}["b"]
+    assert b.limits == (pytest.approx(2.5e6), None)
+    assert b.offset_ns == pytest.approx(2.5e6) and b.uncertainty_ns == 1e6
+    assert not b.two_sided
+
+
+def test_contradicting_limits_leave_the_most_certain_chain() -> None:
+    """Limits that cannot all hold (a cycle adds up below zero: a mangled time, a late
+    stamp) bound nothing: each point keeps its most certain chain."""
+    pairs = [PairEstimate("a", "b", 5e6, 1e5, 10, True, (5.1e6, 4.9e6)),
+             PairEstimate("b", "c", 1e6, 1e5, 10, True, (1.1e6, 0.9e6)),
+             PairEstimate("a", "c", 3e6, 2e6, 10, False, (3e6, None))]  # a -> c: at most 3
+    got = {c.point: c for c in offsets(["a", "b", "c"], pairs)}
+    assert got["c"].offset_ns == pytest.approx(6e6)
+    assert got["c"].limits == (pytest.approx(6.2e6), pytest.approx(5.8e6))
+
+
 def test_offsets_chain_through_an_intermediate_point() -> None:
     pairs = [PairEstimate("a", "b", 5e6, 1e5, 10, True),
              PairEstimate("b", "c", -2e6, 2e5, 10, True)]

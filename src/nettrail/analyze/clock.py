@@ -407,7 +407,9 @@ def _estimate_from(a: str, b: str, upper_bounds: Ints, lower_bounds: Ints,
 
 
 def offsets(points: Sequence[str], pairs: Sequence[PairEstimate]) -> tuple[ClockOffset, ...]:
-    """Each point's offset against the first point, through the most certain chain of pairs.
+    """Each point's offset against the first point, through the most certain chain of pairs,
+    then held within the limits every chain of pairs allows together: where those bound it
+    on both sides more tightly than the chain (or the chain is one-way), their middle.
 
     Points no matched packet ties to the reference are left out (their clock is unknown).
     """
@@ -433,12 +435,49 @@ def offsets(points: Sequence[str], pairs: Sequence[PairEstimate]) -> tuple[Clock
                 heapq.heappush(heap, (cost + edge_cost, other, off + delta,
                                       unc + pair.uncertainty_ns, samples,
                                       sided and pair.two_sided, _chained(limits, step)))
+    every = _every_chain(points, pairs)
     out = []
-    for name in points:
+    for at, name in enumerate(points):
         if name in best:
             _cost, off, unc, n, sided, limits = best[name]
+            if every is not None:
+                limits = most, least = every[at]
+                if most is not None and least is not None and (
+                        not sided or most - least <= 2 * unc):
+                    off, unc, sided = (most + least) / 2, (most - least) / 2, True
+                elif most is not None and off > most:
+                    off = most
+                elif least is not None and off < least:
+                    off = least
             out.append(settled(ClockOffset(name, ref, off, unc, n, sided, limits=limits)))
     return tuple(out)
+
+
+def _every_chain(points: Sequence[str], pairs: Sequence[PairEstimate]) -> list[Limits] | None:
+    """Each point's limits against the first by every chain of pairs at once: the pairs'
+    limits are difference constraints (``b - a <= most``, ``a - b <= -least``), and the
+    tightest a point has are the shortest paths to it and back. None when the limits
+    contradict each other (a cycle of them adds up below zero): no chain is then trusted
+    over the most certain one."""
+    at = {p: i for i, p in enumerate(points)}
+    size = len(points)
+    most = np.full((size, size), np.inf)  # most[i, j]: the most point j can be ahead of i
+    np.fill_diagonal(most, 0.0)
+    for p in pairs:
+        i, j = at.get(p.a), at.get(p.b)
+        if i is None or j is None:
+            continue
+        hi, lo = p.limits
+        if hi is not None:
+            most[i, j] = min(most[i, j], hi)
+        if lo is not None:
+            most[j, i] = min(most[j, i], -lo)
+    for k in range(size):
+        np.minimum(most, most[:, k, None] + most[None, k, :], out=most)
+    if (np.diagonal(most) < 0).any():
+        return None
+    return [(None if np.isinf(most[0, j]) else float(most[0, j]),
+             None if np.isinf(most[j, 0]) else -float(most[j, 0])) for j in range(size)]
 
 
 def offset_map(clock: Sequence[ClockOffset]) -> Mapping[str, float]:
