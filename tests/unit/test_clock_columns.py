@@ -93,8 +93,8 @@ def test_column_bounds_of_random_samples(seed: int) -> None:
     rng.shuffle(side)  # samples in any order
     spread = rng.choice([3, 50, 10**7, 2**62])  # the last: side and mid too wide to pack
     mid = np.array([rng.randint(-spread, spread) for _ in range(n)], np.int64)
-    causal = np.array([rng.choice([0, 0, 0, 1, -1]) if seed % 2 else 0 for _ in range(n)],
-                      np.int8)
+    causal = np.array([rng.choice([0, 0, 0, 1, -1, clock.LOOP, -clock.LOOP]) if seed % 2
+                       else 0 for _ in range(n)], np.int8)  # LOOP: fwd, rev its two bounds
     cols = _Columns(sides, side, causal,
                     mid - np.array([rng.randint(0, 5) for _ in range(n)], np.int64),
                     mid + np.array([rng.randint(0, 5) for _ in range(n)], np.int64), mid)

@@ -10,6 +10,9 @@ other direction, are dropped one at a time, so one mangled timestamp cannot move
 A packet seen on several interfaces of a point bounds the offset by its last copy there; when
 those bounds contradict each other (``-i any`` stamped a copy after the packet reached the
 other point), first sightings alone bound it, so the estimate never reorders a packet's points.
+A packet both points saw before and after its translation went round one of them and back
+(a host captured with ``-i any`` and a router namespace inside it): it bounds the offset both
+ways, by the two points' first sightings and by their last.
 """
 
 from __future__ import annotations
@@ -108,10 +111,14 @@ def _samples(matches: Sequence[Match]) -> dict[object, dict[bool, _Side]]:
         side = by_side.get(orientation)
         if side is None:
             side = by_side[orientation] = _Side()
+        start = len(side.causal)
         side.causal.extend([0 if m.a.single and m.b.single else _causal(m) for m in ms])
         side.fwd.extend([b.first_ns - a.last_ns for a, b, _c in ms])
         side.rev.extend([b.last_ns - a.first_ns for a, b, _c in ms])
         side.mid.extend([b.first_ns - a.first_ns for a, b, _c in ms])
+        for k, m in enumerate(ms, start):
+            if abs(side.causal[k]) == LOOP:  # both bounds: fwd the upper, rev the lower
+                side.fwd[k], side.rev[k] = _loop_bounds(m, side.causal[k])
     return by_group
 
 
@@ -170,6 +177,12 @@ def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> 
     # bounds are the mids
     fwd = mid if ca.last is ca.first else fb - ca.last[ia]
     rev = mid if cb.last is cb.first else cb.last[ib] - fa
+    loops = np.flatnonzero(np.abs(causal) == LOOP)
+    if len(loops):  # both bounds: fwd the upper, rev the lower (copies: they may be mid)
+        fwd, rev = fwd.copy(), rev.copy()
+        for k in loops.tolist():
+            fwd[k], rev[k] = _loop_bounds(Match(items_a[int(ia[k])], items_b[int(ib[k])], 0.0),
+                                          int(causal[k]))
     return _Columns(sides, side, causal, fwd, rev, mid)
 
 
@@ -194,11 +207,15 @@ def _column_classify(cols: _Columns, first_sightings: bool,
     going_me = going_set & (mine > theirs)  # the larger median travels from A to B
     causal = cols.causal
     me, is_set = going_me[cols.side], going_set[cols.side]
-    up = (causal > 0) | ((causal == 0) & me)
-    down = ~up & ((causal < 0) | ((causal == 0) & is_set))
-    rest = ~up & ~down
+    loop = np.abs(causal) == LOOP  # a packet that went round gives both
+    up = ~loop & ((causal > 0) | ((causal == 0) & me))
+    down = ~loop & ~up & ((causal < 0) | ((causal == 0) & is_set))
+    rest = ~loop & ~up & ~down
     fwd = cols.mid if first_sightings else cols.fwd
     rev = cols.mid if first_sightings else cols.rev
+    if loop.any():
+        return (np.concatenate([fwd[up], cols.fwd[loop]]),
+                np.concatenate([rev[down], cols.rev[loop]]), cols.mid[rest].tolist())
     return fwd[up], rev[down], cols.mid[rest].tolist()
 
 
@@ -220,15 +237,35 @@ def _twice_medians(side: Ints, mid: Ints, counts: Ints) -> Ints:
     return out
 
 
+LOOP = 2
+"""``_causal`` of a packet that went from A to B and back to A (-2: B, A, B)."""
+
+
 def _causal(m: Match) -> int:
     """Which point saw the packet first, when NAT tells: the point that translated it and
-    passed it on in the form the other point saw came first."""
-    fa, fb = m.a.forms, m.b.forms
+    passed it on in the form the other point saw came first (1: A, -1: B). When both saw it
+    before and after its translation, it went round one of them and back (``LOOP``: A, B,
+    A; a host captured with ``-i any`` and a router namespace inside it): round the one whose
+    copies span less time, read on each point's own clock."""
+    a, b = m.a, m.b
+    fa, fb = a.forms, b.forms
     if len(fa) > 1 and fb[0] == fa[-1] and fa[0] not in fb:
         return 1
     if len(fb) > 1 and fa[0] == fb[-1] and fb[0] not in fa:
         return -1
+    if len(fa) > 1 and fa[0] == fb[0] and fa[-1] == fb[-1]:
+        span_a, span_b = a.last_ns - a.first_ns, b.last_ns - b.first_ns
+        if span_a != span_b:
+            return LOOP if span_a > span_b else -LOOP
     return 0
+
+
+def _loop_bounds(m: Match, causal: int) -> tuple[int, int]:
+    """The upper and lower bound a packet that went round (``LOOP``) gives: it reached the
+    inner point after the outer one first saw it, and left it before the outer one last saw
+    it."""
+    firsts, lasts = m.b.first_ns - m.a.first_ns, m.b.last_ns - m.a.last_ns
+    return (firsts, lasts) if causal == LOOP else (lasts, firsts)
 
 
 def _classify(by_group: dict[object, dict[bool, _Side]], first_sightings: bool = False,
@@ -259,8 +296,12 @@ def _classify(by_group: dict[object, dict[bool, _Side]], first_sightings: bool =
                 continue
             fwds = side.mid if first_sightings else side.fwd
             revs = side.mid if first_sightings else side.rev
-            for causal, fwd, rev, mid in zip(side.causal, fwds, revs, side.mid, strict=True):
-                if causal > 0 or (causal == 0 and going is orientation):
+            for causal, fwd, rev, mid, loop_up, loop_down in zip(
+                    side.causal, fwds, revs, side.mid, side.fwd, side.rev, strict=True):
+                if abs(causal) == LOOP:  # a packet that went round gives both
+                    upper.append(loop_up)
+                    lower.append(loop_down)
+                elif causal > 0 or (causal == 0 and going is orientation):
                     upper.append(fwd)
                 elif causal < 0 or (causal == 0 and going is not None):
                     lower.append(rev)

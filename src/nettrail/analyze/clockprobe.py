@@ -175,11 +175,9 @@ def _measured(point: str, reference: str, offset: float, uncertainty: float, sou
 
 LIMIT_SLACK_NS = 1_000_000
 """How far past a limit probes may lie and still be taken: capture points stamp a packet
-when their copy of it is handed to the capture, which can be later than it passed (on the
-lab, a namespace captured through an IFB mirror stamps packets up to 145 µs after its
-host's root namespace saw them go on), so the packets' limits are hard only to that. The
-check is for a clock that stepped or another clock read: milliseconds, as the one-way
-bound's floor."""
+when their copy of it is handed to the capture, which can be later than it passed, so the
+packets' limits are hard only to that. The check is for a clock that stepped or another
+clock read: milliseconds, as the one-way bound's floor."""
 
 
 def beyond(check: ClockCheck, packets: ClockOffset) -> bool:
