@@ -130,6 +130,12 @@ def plain(*, text: bool = False) -> tuple[Net, list[Hop], list[Hop]]:
     return net, req, rep
 
 
+def still_capturing(net: Net, point: str, t_ms: float) -> None:
+    """A packet of another connection at ``point`` only, at ``t_ms``: what shows a point was
+    still capturing then (a capture file has no end marker)."""
+    net.send(t_ms, [(point, "198.51.100.99:5353", "198.51.100.98:9", None)], SYN, seq=7)
+
+
 def handshake(net: Net, req: list[Hop], rep: list[Hop]) -> None:
     """SYN, SYN-ACK, ACK along the given hops."""
     net.send(0.0, req, SYN, seq=1000)
@@ -154,4 +160,5 @@ __all__ = [
     "handshake",
     "incident",
     "plain",
+    "still_capturing",
 ]

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from crosskit import ACK, FIP, PSH, SYN, VM, C, Net, handshake, incident, plain
+from crosskit import (
+    ACK,
+    FIP,
+    PSH,
+    SYN,
+    VM,
+    C,
+    Net,
+    handshake,
+    incident,
+    plain,
+    still_capturing,
+)
 from nettrail.analyze.crosspoint import cross_point
 from nettrail.model.finding import Severity
 
@@ -171,9 +183,25 @@ def test_rst_injected_in_the_middle_is_not_from_server() -> None:
     handshake(net, req, rep)
     net.send(3.0, req, PSH | ACK, seq=1001, ack=5001, length=10)
     net.send(3.5, rep[1:], 0x04, seq=5001, ip_id=0)  # made at the router, server address
+    still_capturing(net, "server", 60.0)
     r = cross_point(net.points())
     assert kinds(r) == ["reset-not-from-server"]
     assert r.findings[0].details["owner"] == "device"
+
+
+def test_a_reset_the_servers_point_may_have_stopped_before_is_of_unknown_origin() -> None:
+    """The same RST when the server's capture shows nothing after it: the server's point may
+    have stopped capturing (a capture file has no end marker), so neither it nor a device in
+    between is named; the diagnosis is inconclusive and says what is missing."""
+    net, req, rep = plain()
+    handshake(net, req, rep)
+    net.send(3.0, req, PSH | ACK, seq=1001, ack=5001, length=10)
+    net.send(3.5, rep[1:], 0x04, seq=5001, ip_id=0)
+    r = cross_point(net.points())
+    assert kinds(r) == []
+    (unknown,) = [f for f in r.findings if f.kind == "reset-origin-unknown"]
+    assert unknown.details == {"origin": "router", "point": "server",
+                               "missing": "server's capture at the time of the RST"}
 
 
 def test_multi_interface_copies_are_one_packet_noted() -> None:

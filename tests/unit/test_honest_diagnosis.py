@@ -3,7 +3,7 @@ failures the packets cannot explain called inconclusive, one translation listed 
 
 from __future__ import annotations
 
-from crosskit import ACK, FIN, MS, PSH, RST, handshake, incident, plain
+from crosskit import ACK, FIN, MS, PSH, RST, handshake, incident, plain, still_capturing
 from nettrail.analyze.crosspoint import cross_point
 from nettrail.analyze.diagnose import INCONCLUSIVE
 from nettrail.analyze.findings_nat import CLOCK_UNKNOWN
@@ -161,6 +161,7 @@ def test_a_reset_first_seen_at_a_point_is_not_said_to_be_made_by_it_unproven() -
     handshake(net, req, rep)
     net.send(10.0, req[:3], PSH | ACK, seq=1001, ack=5001, length=10)  # never reaches server
     net.send(10.5, rep[1:], RST, seq=5001, ip_id=0)  # first seen at the router
+    still_capturing(net, "server", 60.0)
     diag = cross_point(net.points()).diagnosis
     assert diag is not None and diag.kinds[0] == "reset-not-from-server"
     assert diag.headline.startswith("the connection was reset by a device at or beyond router")
@@ -169,7 +170,9 @@ def test_a_reset_first_seen_at_a_point_is_not_said_to_be_made_by_it_unproven() -
 
 def test_the_asymmetric_nat_headline_names_the_resetting_point_only_when_it_owns_the_address(
 ) -> None:
-    points = incident().points()
+    net = incident()
+    still_capturing(net, "compute", 60.0)
+    points = net.points()
     whole = cross_point(points).diagnosis
     assert whole is not None and whole.headline.endswith("; router then resets the connection")
     del points["router"]

@@ -467,6 +467,7 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
     rows seen once) are neither ICMP nor copies, and are not looked at."""
     if point_spans is None:
         point_spans = spans(sightings)
+    uncertain = {c.point: c.uncertainty_ns for c in clock}
     frag = [s for items in sightings.values() for s in _made(items)
             if (s.proto == PROTO_ICMP or s.proto == PROTO_ICMPV6)
             and isinstance(s.records[0].l4, ICMPHeader) and s.records[0].l4.is_frag_needed]
@@ -479,7 +480,7 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
         asym = asymmetric_nat(conv, conv_nat, point_spans) if conv_nat else None
         if asym is not None:
             roots.append(asym)
-        roots.extend(reset_findings(conv, conv_nat, point_spans))
+        roots.extend(reset_findings(conv, conv_nat, point_spans, uncertain))
         blackhole, stuck = mtu_blackhole(conv, point_spans, frag)
         if blackhole is not None:
             roots.append(blackhole)

@@ -15,7 +15,11 @@ from typing import NamedTuple
 from nettrail.analyze.findings_host import DROPPED_AFTER_CAPTURE, RESET_INJECTED
 from nettrail.analyze.findings_loss import LOST_BETWEEN_POINTS, MTU_BLACKHOLE
 from nettrail.analyze.findings_nat import ASYMMETRIC_NAT
-from nettrail.analyze.findings_reset import RESET_FROM_SERVER, RESET_NOT_FROM_SERVER
+from nettrail.analyze.findings_reset import (
+    RESET_FROM_SERVER,
+    RESET_NOT_FROM_SERVER,
+    RESET_ORIGIN_UNKNOWN,
+)
 from nettrail.model.analysis import Diagnosis
 from nettrail.model.finding import Evidence, Finding
 from nettrail.model.flow import Connection, Endpoint, Outcome
@@ -253,6 +257,8 @@ def inconclusive(failure: Failure, findings: Sequence[Finding],
     missing.extend(missing_fields(blind or {}))
     missing.extend(f"{f.details.get('point')}'s clock ({f.details.get('reason')})"
                    for f in findings if f.kind == "clock-unknown")
+    missing.extend(f.details["missing"] for f in findings
+                   if f.kind == RESET_ORIGIN_UNKNOWN and f.connection == c.key)
     if not missing:
         missing.append("a capture point on each side of where its packets stop")
     ev = tuple(e for f in findings if f.connection == c.key for e in f.evidence[:3])

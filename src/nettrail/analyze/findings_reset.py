@@ -4,7 +4,8 @@ A RST is first seen at some point (its *origin*, in corrected time). If the serv
 (the deepest point the client's packets reach) was capturing and never saw it, or it carries a
 translated public address at the very point that translates that address, the server did not
 send it: the device owning that address did, answering a client packet that never reached the
-server.
+server. The server's point is known to have been capturing only from its first packet to its
+last: when the RST lies outside that, its origin is not known.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nettrail.model.packet import ACK, FIN, RST, SYN
 RESET_NOT_FROM_SERVER = "reset-not-from-server"
 RESET_FROM_SERVER = "reset-from-server"
 RESET_FROM_CLIENT = "reset-from-client"
+RESET_ORIGIN_UNKNOWN = "reset-origin-unknown"
 
 
 def packet_name(track: Track) -> str:
@@ -50,8 +52,11 @@ def _trigger(conv: Conversation, point: str, before: int) -> Track | None:
 
 
 def reset_findings(conv: Conversation, nat: Sequence[NatTranslation],
-                   spans: Mapping[str, PointSpan]) -> list[Finding]:
-    """The origin of the first RST of a connection, as a finding (none when there is no RST)."""
+                   spans: Mapping[str, PointSpan],
+                   uncertain: Mapping[str, float] | None = None) -> list[Finding]:
+    """The origin of the first RST of a connection, as a finding (none when there is no RST).
+    ``uncertain``: each point's clock uncertainty (ns), by which a point's own packets must
+    lie past the RST to show it was still capturing then."""
     rst = next((t for t in conv.tracks if t.flags & RST), None)
     if rst is None:
         return []
@@ -60,11 +65,11 @@ def reset_findings(conv: Conversation, nat: Sequence[NatTranslation],
         if route and rst.first.point == route[0]:
             return [_from_client(conv, rst)]
         return []
-    return [_server_side(conv, rst, nat, spans)]
+    return [_server_side(conv, rst, nat, spans, uncertain or {})]
 
 
 def _server_side(conv: Conversation, rst: Track, nat: Sequence[NatTranslation],
-                 spans: Mapping[str, PointSpan]) -> Finding:
+                 spans: Mapping[str, PointSpan], uncertain: Mapping[str, float]) -> Finding:
     origin = rst.first
     src = origin.forms[0][0]
     route = conv.route("c2s")
@@ -74,10 +79,33 @@ def _server_side(conv: Conversation, rst: Track, nat: Sequence[NatTranslation],
     public = translated_endpoints(nat, conv)
     owns = any(t.at == origin.point and t.before == src for t in nat
                if t.connection == conv.key and t.leg == "request" and t.kind == "dnat")
-    server_missed = bool(downstream) and downstream[-1] in missed
-    if server_missed or (src in public and owns):
+    if src in public and owns:
+        return _not_from_server(conv, rst, owns, downstream)
+    if downstream and downstream[-1] not in rst.points:
+        server = downstream[-1]
+        span = spans.get(server)
+        margin = uncertain.get(server, 0.0) + uncertain.get(origin.point, 0.0)
+        if span is None or not span.first <= rst.t < span.seen_until - margin:
+            return _origin_unknown(conv, rst, server)
+    if downstream and downstream[-1] in missed:
         return _not_from_server(conv, rst, owns, downstream)
     return _from_server(conv, rst)
+
+
+def _origin_unknown(conv: Conversation, rst: Track, server: str) -> Finding:
+    """A RST the server's point did not see, while nothing shows that point was capturing
+    then (it saw nothing after it: a capture stopped early, or read up to a fault): the server
+    may have sent it or not."""
+    origin = rst.first
+    src = origin.forms[0][0]
+    ev = tuple(evidence(s, "RST first seen here" if s is origin else "RST")
+               for s in rst.sightings)
+    summary = (f"the RST from {src} was first seen at {origin.point}; {server}, the server's "
+               f"point, shows nothing from before it to after it (its capture may have ended "
+               f"or begun later), so whether the server sent it is not known")
+    return Finding(RESET_ORIGIN_UNKNOWN, Severity.WARNING, summary, ev, connection=conv.key,
+                   details={"origin": origin.point, "point": server,
+                            "missing": f"{server}'s capture at the time of the RST"})
 
 
 def _not_from_server(conv: Conversation, rst: Track, owns: bool,

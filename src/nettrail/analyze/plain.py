@@ -123,9 +123,10 @@ def column_spans(columns: Sequence[PointColumns], names: Sequence[str],
               if len(c.first)}
     if not firsts:
         return {}
-    end = max(int(c.last.max()) - offs[p] for p, c in zip(names, columns, strict=True)
-              if len(c.last))
-    return {p: PointSpan(first, end) for p, first in firsts.items()}
+    lasts = {p: int(c.last.max()) - offs[p] for p, c in zip(names, columns, strict=True)
+             if len(c.last)}
+    end = max(lasts.values())
+    return {p: PointSpan(first, end, lasts[p]) for p, first in firsts.items()}
 
 
 def _sightings(columns: Sequence[PointColumns]) -> _Sightings:

@@ -391,10 +391,13 @@ def _conv_order(c: Conversation) -> int:
 
 class PointSpan(NamedTuple):
     """When a point was capturing, in corrected time: from its first packet to the end of the
-    whole capture set (a capture file has no end marker, and a quiet point sees nothing)."""
+    whole capture set (a capture file has no end marker, and a quiet point sees nothing);
+    ``seen_until``: its own last packet, until which it is known to have been capturing (a
+    capture stopped early, or read up to a fault, ends there)."""
 
     first: int
     last: int
+    seen_until: int
 
     def covers(self, t: int, margin: int = 0) -> bool:
         """True when the point was capturing from before ``t`` until ``margin`` after it."""
@@ -408,9 +411,10 @@ def spans(sightings: Mapping[str, Sequence[Sighting]]) -> dict[str, PointSpan]:
               for p, items in sightings.items() if items}
     if not firsts:
         return {}
-    end = max(max(map(_LAST_NS, items)) - items[0].offset
-              for items in sightings.values() if items)
-    return {p: PointSpan(first, end) for p, first in firsts.items()}
+    lasts = {p: max(map(_LAST_NS, items)) - items[0].offset
+             for p, items in sightings.items() if items}
+    end = max(lasts.values())
+    return {p: PointSpan(first, end, lasts[p]) for p, first in firsts.items()}
 
 
 def evidence(s: Sighting, note: str = "", copy: int = 0) -> Evidence:
