@@ -167,6 +167,27 @@ def test_short_icmp_and_udp_forms(tmp_path: Path) -> None:
     assert (icmp6.quoted.ip.proto, icmp6.quoted.dport) == (17, 33434)
 
 
+def test_tcp_fields_without_flags_are_unreadable_not_udp(tmp_path: Path) -> None:
+    r = Read(tmp_path,  # tcpdump's mptcp-fclose.out with "Flags [...], " cut out
+             "15:40:43.780384 IP 10.1.1.2.37479 > 10.2.1.2.2002: seq 1895673170, win 14600, "
+             "length 0\n"
+             "15:40:43.780390 IP 10.2.1.2.2002 > 10.1.1.2.37479: ack 1, win 227, options "
+             "[nop,nop,TS val 38334 ecr 38233], length 0\n"
+             "15:40:43.780400 IP (tos 0x0, ttl 64, id 1, offset 0, flags [DF], proto TCP (6), "
+             "length 52)\n    10.2.1.2.2002 > 10.1.1.2.37479: cksum 0x1234 (correct), seq 1, "
+             "ack 1, win 227, length 0\n"
+             "15:40:43.780410 client.1284 > server.22: 1:369(368) ack 1 win 32120\n"
+             "15:40:43.780420 IP 198.51.100.1.59830 > 203.0.113.2.53: 16962+ A? example.com. "
+             "(29)\n"
+             "15:40:43.780430 IP 198.51.100.1.123 > 203.0.113.5.123: NTPv4, Client, length 48\n")
+    assert [(x.frame, x.headers.ip and x.headers.ip.proto) for x in r.records] == [
+        (6, 17), (7, 17)]
+    assert r.stats.skipped["unparsed-line"] == 4
+    assert [w.split(": ", 1)[0].rsplit(" ", 1)[1] for w in r.warned("without 'Flags [...]'")] \
+        == ["1", "2", "3", "5"]
+    assert r.error is None
+
+
 def test_vxlan_inner_frame_same_line_and_next_line(tmp_path: Path) -> None:
     r = Read(tmp_path,
              "08:10:55.850487 IP 198.51.100.1.56334 > 198.51.100.2.4789: VXLAN, flags [I] "
