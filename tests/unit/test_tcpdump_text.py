@@ -247,6 +247,25 @@ def test_time_formats(tmp_path: Path) -> None:
     assert given_day.records[0].ts_ns == 20 * DAY + 10**9
 
 
+def test_epoch_times_near_zero_are_tcpdump_tt(tmp_path: Path) -> None:
+    # tcpdump -tt of a pcap whose clock starts at 0 (resp_4_infiniteloop, a simulator)
+    r = Read(tmp_path, f"0.000000 {SYN_LINE}\n"
+                       "\t3.1024 > 2.1234 CONNECT, length 76\n"  # a decode's line: no time
+                       f"1.500000 {SYN_LINE}\n9.999999 {SYN_LINE}\n10.000001 {SYN_LINE}\n"
+                       f"99999.000001 {SYN_LINE}\n100000.000002 {SYN_LINE}\n")
+    assert r.error is None and r.stats.skipped == {}
+    assert [(x.frame, x.ts_ns) for x in r.records] == [
+        (1, 0), (3, 1_500_000_000), (4, 9_999_999_000), (5, 10_000_001_000),
+        (6, 99999_000_001_000), (7, 100000_000_002_000)]
+    assert all(x.time_ok for x in r.records)
+    assert r.stats.warnings == [f"{r.path} line 1: timestamp '0.000000': read as tcpdump -tt "
+                                "seconds since 1970-01-01 (a capture whose clock started at 0; "
+                                "-ttt and -ttttt print 00:00:00.000000)"]
+    falling = Read(tmp_path, "".join(f"0.00{i % 3}000 {SYN_LINE}\n" for i in range(9)))
+    assert len(falling.records) == 9
+    assert falling.warned("went down 2 times in 9 packets: not one clock's times (deltas?)")
+
+
 def test_delta_times(tmp_path: Path) -> None:
     r = Read(tmp_path, f" 00:00:00.000000 {SYN_LINE}\n 00:00:00.096053 {SYN_LINE}\n"
                        f" 00:00:01.000001 {SYN_LINE}\n")
