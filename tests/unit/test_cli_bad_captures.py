@@ -218,6 +218,29 @@ def test_quiet_text_packets_are_never_called_copies(
     assert [c["outcome"] for c in got["connections"]] == ["unknown"]
 
 
+@pytest.mark.parametrize("options", [
+    ("options [nop,nop,TS val 38334 ecr 4294943250], ", "options [nop,nop,TS val 38734 ecr "
+     "4294943250], "),
+    ("", ""),
+])
+def test_text_without_times_claims_no_copies(
+    tmp_path: Path, options: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``tcpdump -t`` of mptcp-fclose.pcap, lines 8 to 11: lines 9 and 10 are 4 s apart in
+    the pcap. Placed 1 µs apart by line order, they are no copies of each other (with or
+    without the TS vals that differ)."""
+    lines = ["IP 10.2.1.2.2002 > 10.1.1.2.37479: Flags [.], ack 2, win 224, length 0",
+             f"IP 10.1.1.2.37479 > 10.2.1.2.2002: Flags [.], ack 2, win 229, {options[0]}length 0",
+             f"IP 10.1.1.2.37479 > 10.2.1.2.2002: Flags [.], ack 2, win 229, {options[1]}length 0",
+             "IP 10.2.1.2.2002 > 10.1.1.2.37479: Flags [R.], seq 2, ack 2, win 224, length 0"]
+    path = tmp_path / "f.t.out"
+    path.write_text("".join(line + "\n" for line in lines))
+    assert main(["analyze", "--format", "json", str(path)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [c["copies"] for c in got["connections"]] == [0]
+    assert "multi-interface-copy" not in [f["kind"] for f in got["findings"]]
+
+
 @pytest.mark.parametrize(("later", "outcome"), [
     ("", "unknown"),
     ("Flags [R], seq 1, win 0, length 0", "reset-after-handshake"),

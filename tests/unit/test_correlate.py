@@ -51,6 +51,28 @@ def test_text_copies_fold_by_untranslated_endpoint_within_a_millisecond() -> Non
     assert [x.copies for x in s] == [2, 1, 1]
 
 
+def test_untimed_records_and_other_tcp_timestamps_are_not_folded() -> None:
+    for untimed, ts_val in ((True, 7), (False, 8)):
+        w = Wire("h")
+        syn = w.tcp(0.0, C, FIP, ACK, seq=1, ack=1, ip_id=None)
+        w.copy(syn, 1, None)
+        ack = w.tcp(1.0, C, FIP, ACK, seq=None, ack=1, ip_id=None)  # the weak key of text
+        w.copy(ack, 1, None)
+        for i in (1, 3):
+            tcp = w.records[i].tcp
+            assert tcp is not None
+            w.records[i] = w.records[i]._replace(headers=w.records[i].headers._replace(
+                l4=tcp._replace(options=tcp.options._replace(ts_val=ts_val))))
+        for i in (0, 2):
+            tcp = w.records[i].tcp
+            assert tcp is not None
+            w.records[i] = w.records[i]._replace(headers=w.records[i].headers._replace(
+                l4=tcp._replace(options=tcp.options._replace(ts_val=7))))
+        if untimed:
+            w.records[:] = [r._replace(time_ok=False) for r in w.records]
+        assert [x.copies for x in fold_copies(w.records)] == [1, 1, 1, 1]
+
+
 def test_text_two_clients_at_once_are_two_packets() -> None:
     w = Wire("h")
     w.tcp(0.0, C, FIP, ACK, seq=None, ip_id=None, length=100)

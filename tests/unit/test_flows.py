@@ -8,7 +8,7 @@ from flowkit import Wire
 from nettrail.analyze.flows import FlowTracker
 from nettrail.model.finding import Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, Outcome
-from nettrail.model.packet import ACK, FIN, PSH, RST, SYN
+from nettrail.model.packet import ACK, FIN, NO_OPTIONS, PSH, RST, SYN, PacketRecord
 
 C = "198.51.100.2:40000"
 S = "203.0.113.10:22"
@@ -189,6 +189,34 @@ def test_copies_where_no_interface_is_named_do_not_claim_another_interface() -> 
     named.copy(rec, 1, "br0")
     _, findings = track(named)
     assert "on another interface or direction (br0, eth0)" in findings[0].summary
+
+
+def _stamped(rec: PacketRecord, ts_val: int) -> PacketRecord:
+    """``rec`` with the TCP timestamp option ``ts_val``."""
+    tcp = rec.tcp
+    assert tcp is not None and rec.headers.ip is not None
+    return rec._replace(headers=rec.headers._replace(
+        l4=tcp._replace(options=NO_OPTIONS._replace(ts_val=ts_val))))
+
+
+@pytest.mark.parametrize(("time_ok", "ts_vals", "copies"), [
+    (True, (38334, 38334), 1),
+    (True, (38334, None), 1),  # one printed no TS val: nothing tells them apart
+    (False, (38334, 38334), 0),  # text without times: 1 µs apart by line order only
+    (True, (38334, 38734), 0),  # tcpdump -t of mptcp-fclose's lines 9 and 10 (4 s apart)
+])
+def test_copies_need_usable_times_and_the_same_tcp_timestamp(
+        time_ok: bool, ts_vals: tuple[int, int | None], copies: int) -> None:
+    w = Wire()
+    handshake(w)
+    rec = w.tcp(3, C, S, ACK, seq=101, ack=501, ip_id=None)
+    w.copy(rec, 1, None)
+    w.records[-2:] = [r._replace(time_ok=time_ok) if v is None else
+                      _stamped(r, v)._replace(time_ok=time_ok)
+                      for r, v in zip(w.records[-2:], ts_vals, strict=True)]
+    conns, findings = track(w)
+    assert (conns[0].copies, conns[0].retransmissions) == (copies, 0)
+    assert ("multi-interface-copy" in kinds(findings)) == bool(copies)
 
 
 def test_identical_pure_acks_on_same_interface_are_separate_packets() -> None:

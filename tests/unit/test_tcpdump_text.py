@@ -167,6 +167,27 @@ def test_short_icmp_and_udp_forms(tmp_path: Path) -> None:
     assert (icmp6.quoted.ip.proto, icmp6.quoted.dport) == (17, 33434)
 
 
+def test_tcp_fields_without_flags_are_unreadable_not_udp(tmp_path: Path) -> None:
+    r = Read(tmp_path,  # tcpdump's mptcp-fclose.out with "Flags [...], " cut out
+             "15:40:43.780384 IP 10.1.1.2.37479 > 10.2.1.2.2002: seq 1895673170, win 14600, "
+             "length 0\n"
+             "15:40:43.780390 IP 10.2.1.2.2002 > 10.1.1.2.37479: ack 1, win 227, options "
+             "[nop,nop,TS val 38334 ecr 38233], length 0\n"
+             "15:40:43.780400 IP (tos 0x0, ttl 64, id 1, offset 0, flags [DF], proto TCP (6), "
+             "length 52)\n    10.2.1.2.2002 > 10.1.1.2.37479: cksum 0x1234 (correct), seq 1, "
+             "ack 1, win 227, length 0\n"
+             "15:40:43.780410 client.1284 > server.22: 1:369(368) ack 1 win 32120\n"
+             "15:40:43.780420 IP 198.51.100.1.59830 > 203.0.113.2.53: 16962+ A? example.com. "
+             "(29)\n"
+             "15:40:43.780430 IP 198.51.100.1.123 > 203.0.113.5.123: NTPv4, Client, length 48\n")
+    assert [(x.frame, x.headers.ip and x.headers.ip.proto) for x in r.records] == [
+        (6, 17), (7, 17)]
+    assert r.stats.skipped["unparsed-line"] == 4
+    assert [w.split(": ", 1)[0].rsplit(" ", 1)[1] for w in r.warned("without 'Flags [...]'")] \
+        == ["1", "2", "3", "5"]
+    assert r.error is None
+
+
 def test_vxlan_inner_frame_same_line_and_next_line(tmp_path: Path) -> None:
     r = Read(tmp_path,
              "08:10:55.850487 IP 198.51.100.1.56334 > 198.51.100.2.4789: VXLAN, flags [I] "
@@ -224,6 +245,25 @@ def test_time_formats(tmp_path: Path) -> None:
     assert nano.stats.warnings == []
     given_day = Read(tmp_path, f"00:00:01.000000 {SYN_LINE}\n", day_ns=20 * DAY)
     assert given_day.records[0].ts_ns == 20 * DAY + 10**9
+
+
+def test_epoch_times_near_zero_are_tcpdump_tt(tmp_path: Path) -> None:
+    # tcpdump -tt of a pcap whose clock starts at 0 (resp_4_infiniteloop, a simulator)
+    r = Read(tmp_path, f"0.000000 {SYN_LINE}\n"
+                       "\t3.1024 > 2.1234 CONNECT, length 76\n"  # a decode's line: no time
+                       f"1.500000 {SYN_LINE}\n9.999999 {SYN_LINE}\n10.000001 {SYN_LINE}\n"
+                       f"99999.000001 {SYN_LINE}\n100000.000002 {SYN_LINE}\n")
+    assert r.error is None and r.stats.skipped == {}
+    assert [(x.frame, x.ts_ns) for x in r.records] == [
+        (1, 0), (3, 1_500_000_000), (4, 9_999_999_000), (5, 10_000_001_000),
+        (6, 99999_000_001_000), (7, 100000_000_002_000)]
+    assert all(x.time_ok for x in r.records)
+    assert r.stats.warnings == [f"{r.path} line 1: timestamp '0.000000': read as tcpdump -tt "
+                                "seconds since 1970-01-01 (a capture whose clock started at 0; "
+                                "-ttt and -ttttt print 00:00:00.000000)"]
+    falling = Read(tmp_path, "".join(f"0.00{i % 3}000 {SYN_LINE}\n" for i in range(9)))
+    assert len(falling.records) == 9
+    assert falling.warned("went down 2 times in 9 packets: not one clock's times (deltas?)")
 
 
 def test_delta_times(tmp_path: Path) -> None:

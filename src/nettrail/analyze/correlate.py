@@ -332,7 +332,9 @@ def fold_copies(records: Iterable[PacketRecord],
     between calls (points). ``copy_free``: the caller knows that no plain TCP record with seq
     numbers is a copy of another (``columns.copy_free``), so those skip the candidates.
     ``forms``: the point's forms by address/port quadruple, when the caller makes some of them
-    too.
+    too. A record whose time is not usable (text without times) is no copy of another, nor a
+    candidate for one; neither is a TCP record whose timestamp (TS val) differs from the
+    candidate's, where both print one.
     """
     if endpoints is None:
         endpoints = {}
@@ -369,9 +371,12 @@ def fold_copies(records: Iterable[PacketRecord],
                                        else ("i", PROTO_TCP, ip_id, ip.length, flags, plen))
             held = recent.get(key)
             found = None
-            if held is not None:
+            timed = record.time_ok  # untimed: no copy of any other, nor held as a candidate
+            if held is not None and timed:
+                tsv = l4.options.ts_val
                 for cand in reversed(held):
-                    if ts - cand.last_ns <= COPY_WINDOW_NS and _distinct_interface(cand, record):
+                    if (ts - cand.last_ns <= COPY_WINDOW_NS and _distinct_interface(cand, record)
+                            and (tsv is None or cand.ts_val is None or tsv == cand.ts_val)):
                         found = cand
                         break
             if found is None:
@@ -382,6 +387,8 @@ def fold_copies(records: Iterable[PacketRecord],
                 out.append(found)
             else:
                 found.add_copy(record, form)
+            if not timed:
+                continue
             if held is None:  # ``_hold``, inline: the bulk of records come this way
                 recent[key] = [found]
             elif held[-1] is not found:
@@ -418,6 +425,8 @@ def fold_copies(records: Iterable[PacketRecord],
                 out.append(found)
             else:
                 found.add_copy(record, new.form)
+        if not record.time_ok:
+            continue
         for key in keys:
             _hold(recent, key, found)
     return out
@@ -437,15 +446,21 @@ def _hold(recent: dict[tuple[object, ...], list[Sighting]], key: tuple[object, .
 
 def _copy_of(recent: Mapping[tuple[object, ...], list[Sighting]], keys: list[tuple[object, ...]],
              record: PacketRecord, form: Form, window: int) -> Sighting | None:
-    """The sighting ``record`` is a copy of, if any."""
+    """The sighting ``record`` is a copy of, if any (none when its time is not usable, or
+    where both print a TCP timestamp and they differ)."""
+    if not record.time_ok:
+        return None
     weak = window == WEAK_COPY_WINDOW_NS
     ts = record.ts_ns
+    l4 = record.headers.l4
+    tsv = l4.options.ts_val if isinstance(l4, TCPHeader) else None
     for key in keys:
         held = recent.get(key)
         if held is None:
             continue
         for s in reversed(held):
             if (ts - s.last_ns <= window and _distinct_interface(s, record)
+                    and (tsv is None or s.ts_val is None or tsv == s.ts_val)
                     and (not weak or _weak_copy(s, form, ts))):
                 return s
     return None

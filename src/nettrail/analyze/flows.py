@@ -6,7 +6,9 @@ tuples): handshake progress bits, counters, the highest sequence number sent in 
 and the last few segments, enough to tell
 
 * a **copy**: the same packet seen again at this point on another interface (``tcpdump -i any``
-  shows a bridged or routed packet once per device): identical TCP/IP fields, on a different
+  shows a bridged or routed packet once per device): identical TCP/IP fields (and TCP
+  timestamp, where both print one), each with a usable time (text without times places
+  packets by line order only: nothing there says two were seen together), on a different
   (or unknown) interface or direction than its first sighting, at most
   :data:`COPY_WINDOW_NS` after it, or :data:`IDENTIFIED_COPY_WINDOW_NS` when a nonzero IP ID
   ties the two (a loaded host's userspace switch passes packets on milliseconds later; a
@@ -98,12 +100,16 @@ State = list[Any]
 Seg = tuple[Any, ...]
 """One TCP segment as the tracker sees it, flat (and what is remembered of it):
 (ts_ns, seq, ack, flags, payload_len, window, ip_id, ifname, direction, frame, file, key,
-seq_relative, record). ``key`` is the packed source address, packed destination address
+seq_relative, record, ts_val). ``key`` is the packed source address, packed destination address
 (both 4 or both 16 bytes) and the two ports (2 bytes each, network order), exactly the bytes
 of an IPv4 or IPv6 + TCP packet from the source address to the destination port; ``record``
 is the (lean) PacketRecord only when the fields cannot describe the packet (VXLAN, another
-point), else None. ``analyze.table_flows`` builds these from packet table columns."""
+point), else None; ``ts_val`` is the TCP timestamp (None when not printed or absent,
+UNTIMED when the record's time is not usable). ``analyze.table_flows`` builds these from
+packet table columns."""
 Sig = Seg
+UNTIMED = -1
+"""A segment's ``ts_val`` when its record has no usable time: it is no copy of any other."""
 Entry = tuple[State, State, bool]
 
 
@@ -180,7 +186,7 @@ class FlowTracker:
         if rec[8] is not None or rec[0] != self.point:  # the fields alone cannot describe it
             keep = _lean(rec)
         return (rec[1], l4[3], l4[4], l4[2], l4[6], l4[5], ip[5], rec[4], rec[5], rec[3],
-                rec[2], key, l4[8], keep)
+                rec[2], key, l4[8], keep, l4[7][4] if rec[14] else UNTIMED)  # options.ts_val
 
     def _pack(self, src: str, dst: str) -> bytes:
         """Packed source and destination addresses of equal size, the address part of a key."""
@@ -222,7 +228,8 @@ class FlowTracker:
                         n -= 1
                         self._tick(sig)  # type: ignore[arg-type]
                     continue
-                ts, seq, ack, flags, plen, _win, _id, _if, _dir, _fr, _file, key, rel, _rec = sig
+                ts, seq, ack, flags, plen, _win, _id, _if, _dir, _fr, _file, key, rel, _rec, _tsv \
+                    = sig
                 entry = get(key)
                 if entry is None or (flags & 0x12 == 2 and _reopens(entry, seq, ts)):
                     entry = new_conn(sig)
@@ -444,9 +451,14 @@ class FlowTracker:
 
 def _copy_of(sig: Seg, prev: Seg) -> bool:
     """Can ``sig``, whose TCP/IP fields equal ``prev``'s, be another sighting of that packet?
-    Yes on another interface or direction (or one unknown), soon enough after it; never
-    when it carries nothing that tells packets apart (no flags, numbers or IP ID: text
-    printed with ``tcpdump -q``), as any two packets of a direction would look the same."""
+    Yes on another interface or direction (or one unknown), soon enough after it, with the
+    same TCP timestamp where both print one; never when either time is not usable (text
+    without times: 1 µs apart by line order says nothing of when they were seen), nor when
+    it carries nothing that tells packets apart (no flags, numbers or IP ID: text printed
+    with ``tcpdump -q``), as any two packets of a direction would look the same."""
+    a, b = sig[14], prev[14]
+    if a == UNTIMED or b == UNTIMED or (a != b and a is not None and b is not None):
+        return False
     if not sig[3] and sig[1] is None and sig[2] is None and sig[6] is None:
         return False
     if sig[7] == prev[7] and sig[8] == prev[8] and sig[7] is not None and sig[7] != "?" \

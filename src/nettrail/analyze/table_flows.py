@@ -55,6 +55,7 @@ from nettrail.model.table import (
     K_REL,
     K_SEQ,
     K_SEQ1,
+    K_TS,
     K_WIN,
     PacketTable,
 )
@@ -633,13 +634,14 @@ def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
     files = table.files
     ipid = _ip_ids(s, idx).tolist()
     seqs, acks, wins, rels = _printed(s, idx)
+    tsv = np.where(s["known"][idx] & K_TS != 0, _at(table, "ts_val", at).astype(np.int64), -1)
     cols = zip(real.tolist(), s["ts"][idx].tolist(), seqs, acks, s["flags"][idx].tolist(),
                s["payload_len"][idx].tolist(), wins, ipid,
                _at(table, "iface", at).tolist(), _at(table, "direction", at).tolist(),
                _at(table, "frame", at).tolist(), _at(table, "file", at).tolist(), keys,
-               at.tolist(), rels, strict=True)
-    for is_row, ts, seq, ack, fl, plen, win, ip_id, iface, dirn, frame, file, key, row, rel \
-            in cols:
+               at.tolist(), rels, tsv.tolist(), strict=True)
+    for is_row, ts, seq, ack, fl, plen, win, ip_id, iface, dirn, frame, file, key, row, rel, \
+            ts_val in cols:
         if not is_row:
             yield ts
             continue
@@ -649,7 +651,8 @@ def _segments(table: PacketTable, s: dict[str, Arr], idx: Arr, real: Arr,
             yield tracker.segment(rec)
             continue
         yield (ts, seq, ack, fl, plen, win, None if ip_id < 0 else ip_id, ifnames[iface],
-               DIRECTIONS[dirn], frame, files[file], key, rel, None)
+               DIRECTIONS[dirn], frame, files[file], key, rel, None,
+               None if ts_val < 0 else ts_val)  # a row of the columns: its time is usable
 
 
 def _keys(table: PacketTable, rows: Arr) -> list[bytes | None]:

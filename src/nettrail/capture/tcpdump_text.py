@@ -56,7 +56,14 @@ from nettrail.capture.text_parse import Body, parse_body
 from nettrail.capture.text_paste import Paste, Warner
 from nettrail.capture.text_seq import SeqTracker
 from nettrail.capture.text_table import TextSink
-from nettrail.capture.text_time import TIMESTAMP, Clock, SinceFirst, Stamp, read_stamp
+from nettrail.capture.text_time import (
+    TIMESTAMP,
+    Clock,
+    SinceFirst,
+    Stamp,
+    near_zero,
+    read_stamp,
+)
 from nettrail.capture.text_tunnel import DIRECTION_WORDS, MAC, V_WORDS
 from nettrail.errors import CaptureError
 from nettrail.model.packet import ACK, SYN, Headers, PacketRecord, TCPHeader
@@ -502,6 +509,11 @@ class TextReader:
             raise self._fail(f"no packet could be read in {lineno} lines{first}", None)
         if self.stats.packets == 0:
             self.stats.warnings.append(f"{self.path}: no IP or ARP packets in this text")
+        steps, falls, _ = self.clock.near_zero
+        if falls >= 2 and 4 * falls >= steps:  # one clock's times rarely go down
+            self.stats.warnings.append(
+                f"{self.path}: -tt seconds near 0 went down {falls} times in {steps + 1} "
+                "packets: not one clock's times (deltas?); read as printed, do not trust timing")
 
     def _block(self, block: bytes) -> Iterator[PacketRecord | Chunk | Stretch]:
         """The packets of whole lines; a line that is binary data ends the file there."""
@@ -734,16 +746,21 @@ class TextReader:
         if not line.strip():
             yield from self._flush()
             return
-        m = TIMESTAMP.match(line)
+        m = _stamped(line, False)
         indented = False
         if m is None and line[:1] in (" ", "\t"):
             stripped = line.lstrip()
-            m = TIMESTAMP.match(stripped)
+            m = _stamped(stripped, True)
             if m is not None:
                 line, indented = stripped, True
         if m is not None:
             yield from self._flush()
             stamp = read_stamp(m)
+            if stamp.shape[0] == 0 and stamp.kind == "epoch" \
+                    and "times near 0" not in self.warner.counts:
+                self.warner.warn("times near 0", lineno, f"timestamp {m.group(0).strip()!r}: "
+                                 "read as tcpdump -tt seconds since 1970-01-01 (a capture whose "
+                                 "clock started at 0; -ttt and -ttttt print 00:00:00.000000)")
             if stamp.invalid:
                 self._unusable(lineno, m.group(0))
             elif stamp.shape not in _USUAL_SHAPES:
@@ -934,6 +951,17 @@ class TextReader:
             if tcp.flags & SYN and tcp.seq is not None:
                 self.seq.syn(h.ip.src, tcp.sport, h.ip.dst, tcp.dport, tcp.seq)
         return h
+
+
+def _stamped(text: str, indented: bool) -> re.Match[str] | None:
+    """TIMESTAMP's match at the start of ``text``; -tt seconds near 0 (``0.000000``) only
+    before what starts a packet, or unindented and not before ``>`` (a decode's line:
+    ``\\t3.1024 > 2.1234 CONNECT``)."""
+    m = TIMESTAMP.match(text)
+    if m is not None and near_zero(m) and _PACKET_START.match(text, m.end()) is None and (
+            indented or text[m.end() : m.end() + 1] == ">"):
+        return None
+    return m
 
 
 def _first(pieces: list[Piece], take: bool = True) -> int | PacketRecord:

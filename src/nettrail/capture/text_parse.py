@@ -4,8 +4,9 @@ The body of a packet line is read left to right: the ``-i any`` interface/direct
 (tcpdump 4.99+), the ``-e`` link header (MACs, ethertype, VLAN tags), the network layer (``IP``,
 ``IP6`` with the optional ``-v`` header in parentheses, ``ARP``), the addresses and ports, then
 the transport (``Flags [..]`` for TCP, ``ICMP``/``ICMP6`` messages, VXLAN with its inner frame,
-UDP otherwise). What the text does not say is ``None`` (no IP ID without ``-v``, no seq on
-a pure ACK, no MACs without ``-e``).
+UDP otherwise, but TCP's fields with no flags before them are unreadable, not UDP). What the
+text does not say is ``None`` (no IP ID without ``-v``, no seq on a pure ACK, no MACs without
+``-e``).
 
 ``wire_len`` is the ``-e`` frame length when printed; else the ``-v`` IP length plus a 14-byte
 Ethernet header; else an estimate: 14 (Ethernet) + 20 or 40 (IP header, no options) + the
@@ -152,6 +153,12 @@ _BIG_TCP_LEN = re.compile(r"\[real length \d+, presumed BIG TCP\] ")
 UDP_MAX = 0xFFFF - 8
 """The most payload a datagram's text is read as (a larger number is not its length)."""
 _QUIET_TCP = re.compile(r"tcp (\d+)(?:\s|$)")
+_TCP_WITHOUT_FLAGS = re.compile(
+    r"(?:cksum 0x[0-9a-f]+ \([^)]*\),? )?(?:(?:seq|ack|win|urg) \d+|options \[)"
+    r"|\d+:\d+\(\d+\) (?:ack|win) \d+"
+)
+"""TCP's fields (``seq 1895673170, win 14600``; 3.x ``1:369(368) ack 1``) with the flags
+before them missing: no UDP decode starts so, and what the segment was cannot be told."""
 _BIG_TCP_PORTS = re.compile(r"\s*(\d+) > (\d+): ")
 _KEYWORDS = {"IP": "IPv4", "IP6": "IPv6", "ARP,": "ARP"}
 
@@ -242,6 +249,9 @@ def _ip(
             proto = PROTO_TCP
             l4 = TCPHeader(sport, dport, 0, None, None, None, int(quiet.group(1)), NO_OPTIONS)
             est = iphdr + 20 + l4.payload_len
+        elif _TCP_WITHOUT_FLAGS.match(rest) is not None:  # not a datagram: unreadable
+            raise TextError("TCP fields (seq, ack, win, options) without 'Flags [...]': flags "
+                            "lost, not read as UDP")
         elif vh.proto == PROTO_TCP and rest.strip() in ("", "[|tcp]"):  # header cut short
             proto = PROTO_TCP
             l4 = TCPHeader(sport, dport, 0, None, None, None, 0, NO_OPTIONS)

@@ -8,9 +8,10 @@ time at all).
 
 Time of day has no date: nettrail puts it on 1970-01-01 (or the day given to the reader), the
 same for every file, and advances the day when the time of day jumps back by more than 12 hours
-(midnight). ``-ttt`` deltas are summed from 1970-01-01 00:00:00. Text without time gets line
-order, 1 µs apart. Dates and times of day are read as UTC: tcpdump prints local time and does
-not say which zone.
+(midnight). ``-tt`` seconds near 0 (``0.000000``: a capture whose clock started at 0) are
+read as such: every tcpdump prints a bare ``S.ffffff`` only for ``-tt``. ``-ttt`` deltas are
+summed from 1970-01-01 00:00:00. Text without time gets line order, 1 µs apart. Dates and
+times of day are read as UTC: tcpdump prints local time and does not say which zone.
 """
 
 from __future__ import annotations
@@ -30,9 +31,13 @@ FIRST_NS, LAST_NS = -(1 << 63), (1 << 63) - 1
 TIMESTAMP = re.compile(
     r"( ?-?)(?:(\d{4})-(\d{1,2})-(\d{1,2}) )?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,10}))?"
     r"( \(invalid [mun]?s\))?\s+"
-    r"|(\d{6,11})\.(\d{1,10})( \(invalid [mun]?s\))?\s+"
+    r"|(\d{1,11})\.(\d{1,10})( \(invalid [mun]?s\))?\s+"
 )
 """A timestamp at the start of a line, lenient on digit counts (pasted text loses digits)."""
+EPOCH_DIGITS = 6
+"""``-tt`` seconds of fewer digits are near 0 (before 1970-01-02 03:46:40: a capture whose
+clock started at 0, such as a simulator's or a test pcap): their digit count grows with the
+value, so it says nothing of digits lost in pasting (their shape's first number is 0)."""
 
 
 class Stamp(NamedTuple):
@@ -40,8 +45,8 @@ class Stamp(NamedTuple):
 
     ``invalid`` when the text itself says the time is unusable (tcpdump's ``(invalid us)``, a
     field out of range, a time a packet table cannot hold: ``ns`` is then the nearest one);
-    ``shape`` is (digits of the hour or epoch seconds, digits of the fraction): a stamp shaped
-    unlike both its neighbours lost digits in pasting.
+    ``shape`` is (digits of the hour or epoch seconds, 0 for seconds near 0, digits of the
+    fraction): a stamp shaped unlike both its neighbours lost digits in pasting.
     """
 
     kind: str
@@ -55,7 +60,7 @@ def read_stamp(m: re.Match[str]) -> Stamp:
     """The value of a TIMESTAMP match (``invalid`` when tcpdump says so or out of range)."""
     lead, year, month, day, hh, mm, ss, frac, invalid, esec, efrac, einvalid = m.groups()
     if esec is not None:
-        shape = (len(esec), len(efrac))
+        shape = (len(esec) if len(esec) >= EPOCH_DIGITS else 0, len(efrac))
         ns = int(esec) * NS + _frac_ns(efrac)
         return Stamp("epoch", min(ns, LAST_NS), einvalid is not None or ns > LAST_NS, False,
                      shape)
@@ -80,6 +85,15 @@ def read_stamp(m: re.Match[str]) -> Stamp:
     return Stamp("date", ns, bad, False, shape)
 
 
+def near_zero(m: re.Match[str]) -> bool:
+    """Whether a TIMESTAMP match is ``-tt`` seconds near 0 (fewer than EPOCH_DIGITS digits:
+    ``0.000000``). Every tcpdump prints such a bare ``S.ffffff`` only for ``-tt`` (``-ttt`` and
+    ``-ttttt`` print `` 00:00:00.000000``, 3.x ``-ttt`` ``000096`` and ``1. 000096``), but
+    a number at the start of a decode's line (``3.1024 > 2.1234 CONNECT``) is shaped so too."""
+    esec = m.group(10)
+    return esec is not None and len(esec) < EPOCH_DIGITS
+
+
 def _frac_ns(frac: str | None) -> int:
     if not frac:
         return 0
@@ -96,6 +110,9 @@ class Clock:
         self.last_tod = -1
         self.last_ns = day_ns
         self.started = False
+        self.near_zero = [0, 0, -1]
+        """-tt seconds near 0: how many followed another, how many of them went down, the
+        last (ns): evidence that they are one clock's times (deltas would often go down)."""
 
     def time_of_day(self, tod: int) -> int:
         """The time of a packet stamped with this time of day (ns since midnight)."""
@@ -120,6 +137,12 @@ class Clock:
             self.mode = _mode_of(stamp)
         if stamp.kind != "tod":
             ns = stamp.ns
+            if stamp.shape[0] == 0 and stamp.kind == "epoch":
+                seen = self.near_zero
+                if seen[2] >= 0:
+                    seen[0] += 1
+                    seen[1] += ns < seen[2]
+                seen[2] = ns
         elif self.mode == "delta":
             ns = self.last_ns + stamp.ns
         elif self.mode == "since-first":
