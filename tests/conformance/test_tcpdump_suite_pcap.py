@@ -2,8 +2,10 @@
 
 For every distinct pcap of the suite that holds TCP (tshark's reading, see ``truth``), every TCP
 packet tshark decodes is a TCP record of ours with the same frame number, time, innermost
-addresses and ports, flags (AE included), raw seq and ack; and no frame is TCP for us and not
-for tshark. ``nettrail analyze`` on each such pcap exits 0 or 1, or 2 with one line.
+addresses and ports, flags (AE included), raw seq and ack and payload length; and no frame is
+TCP for us and not for tshark. Both readings are held to it: the records the readers stream
+and the packet table ``analyze`` reads (its column decoder and the general one). ``nettrail
+analyze`` on each such pcap exits 0 or 1, or 2 with one line.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from pathlib import Path
 from truth import SUITE_DIR, TruthRow, require_suite, suite_tests, truth_for
 
 from conftest import require_tool
-from nettrail.capture import open_capture
+from nettrail.capture import detect_format, open_capture
+from nettrail.capture.base import CaptureStats
+from nettrail.capture.table_pcap import read_pcap_table
+from nettrail.capture.table_pcapng import read_pcapng_table
 from nettrail.errors import CaptureError
 from nettrail.model.packet import PacketRecord
+from nettrail.model.table import PacketTable
 
 # Pcaps whose packet times tshark and a faithful reader cannot agree on, and why: there the
 # records must say their time is unusable (time_ok False) and every other field must agree.
@@ -49,9 +55,23 @@ def read_records(path: Path) -> tuple[dict[int, PacketRecord], str | None]:
     return records, None
 
 
-def disagreements(path: Path, truth: list[TruthRow]) -> list[str]:
-    """Every packet of ``path`` where our reading and tshark's differ, one line each."""
-    records, fault = read_records(path)
+def read_table(path: Path) -> tuple[dict[int, PacketRecord], str | None]:
+    """The records of the packet table of ``path`` (what ``analyze`` reads) by frame number,
+    and the fault that ended reading, if any."""
+    table = PacketTable("suite")
+    reader = read_pcapng_table if detect_format(str(path)) == "pcapng" else read_pcap_table
+    fault = None
+    try:
+        reader(str(path), table, CaptureStats(str(path), "suite"))
+    except CaptureError as exc:
+        fault = str(exc)
+    return {rec.frame: rec for rec in table.records()}, fault
+
+
+def disagreements(path: Path, truth: list[TruthRow], table: bool = False) -> list[str]:
+    """Every packet of ``path`` where our reading (the packet table's with ``table``, else
+    the records') and tshark's differ, one line each."""
+    records, fault = read_table(path) if table else read_records(path)
     out = []
     wanted = {row.frame for row in truth}
     for row in truth:
@@ -68,7 +88,8 @@ def disagreements(path: Path, truth: list[TruthRow]) -> list[str]:
             out.append(f"{path.name}#{row.frame}: time called unusable")
         ours = TruthRow(row.frame, time, ip.src, ip.dst, tcp.sport, tcp.dport, tcp.flags,
                         tcp.seq if row.seq is not None else None,
-                        tcp.ack if row.ack is not None else None)
+                        tcp.ack if row.ack is not None else None,
+                        tcp.payload_len if row.plen is not None else None)
         if ours != row:
             out.append(f"{path.name}#{row.frame}: ours {ours} tshark {row}")
     for frame, rec in sorted(records.items()):
@@ -84,6 +105,17 @@ def test_pcap_reader_agrees_with_tshark() -> None:
     failures = []
     for path, truth in pcaps.items():
         failures.extend(disagreements(path, truth))
+    assert not failures, f"{len(failures)} packets disagree:\n" + "\n".join(failures[:40])
+
+
+def test_packet_table_agrees_with_tshark() -> None:
+    """The same for the packet table ``analyze`` reads: every TCP packet of every TCP-bearing
+    pcap of the suite is a row read as tshark reads it (payload length included)."""
+    pcaps = tcp_pcaps()
+    assert sum(row.plen is not None for rows in pcaps.values() for row in rows) >= 1500
+    failures = []
+    for path, truth in pcaps.items():
+        failures.extend(disagreements(path, truth, table=True))
     assert not failures, f"{len(failures)} packets disagree:\n" + "\n".join(failures[:40])
 
 
@@ -131,7 +163,7 @@ def test_analyze_never_crashes_on_suite_pcaps() -> None:
 
 if __name__ == "__main__":  # a report of every disagreement, for working on the readers
     for p, rows in tcp_pcaps().items():
-        for line in disagreements(p, rows):
+        for line in disagreements(p, rows) + disagreements(p, rows, table=True):
             print(line)
 
 

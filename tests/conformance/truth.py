@@ -21,6 +21,9 @@ Choices, the same for every pcap:
 - ``flags`` is tshark's ``tcp.flags`` without its three reserved bits: the eight flags and AE
   (formerly NS) as 0x100; ``seq``/``ack`` are the raw numbers, ``None`` where tshark gives none
   (a header cut short by the snap length). A header cut short before its flags is no row.
+- ``plen`` is ``tcp.len``, the TCP payload length: what the IP length leaves after the headers,
+  or what the frame's length on the wire leaves where that is less (a datagram cut short
+  before it was captured), not what the snap length left; ``None`` where tshark gives none.
 - ``time_ns`` is ``frame.time_epoch`` in integer nanoseconds.
 - A pcap tshark reads only in part (cut short) keeps the rows printed before the fault.
 """
@@ -42,7 +45,7 @@ from typing import NamedTuple
 import pytest
 
 _REPO = Path(__file__).resolve().parents[2]
-_CACHE_VERSION = "2"  # the cache holds tshark's fields; rows are made from them on load
+_CACHE_VERSION = "3"  # the cache holds tshark's fields; rows are made from them on load
 FLAG_BITS = 0x1FF  # the eight flags and AE; the three reserved bits are no flags
 _COPIES = frozenset({"icmp", "icmpv6", "sflow"})  # carry a copy of a packet, not a packet
 _FIELDS = (
@@ -58,6 +61,7 @@ _FIELDS = (
     "tcp.seq_raw",
     "tcp.ack_raw",
     "frame.protocols",
+    "tcp.len",
 )
 
 
@@ -94,6 +98,7 @@ class TruthRow(NamedTuple):
     flags: int
     seq: int | None
     ack: int | None
+    plen: int | None = None
 
 
 def require_suite() -> None:
@@ -139,7 +144,8 @@ def _time_ns(text: str) -> int:
 
 def _row(fields: list[str]) -> TruthRow | None:
     """One tshark line as a TruthRow; None for a TCP header that is only a copy (ICMP, sFlow)."""
-    frame, when, ip_src, ip6_src, sport, ip_dst, ip6_dst, dport, flags, seq, ack, protos = fields
+    (frame, when, ip_src, ip6_src, sport, ip_dst, ip6_dst, dport, flags, seq, ack, protos,
+     plen) = fields
     layers = protos.split(":")
     if "tcp" not in layers or not flags:  # no flags: a header cut short after the ports
         return None
@@ -152,7 +158,7 @@ def _row(fields: list[str]) -> TruthRow | None:
     family = ips[-1]
     index = ips.count(family) - 1
     src, dst = (ip_src, ip_dst) if family == "ip" else (ip6_src, ip6_dst)
-    seq_s, ack_s = _nth(seq, 0), _nth(ack, 0)
+    seq_s, ack_s, plen_s = _nth(seq, 0), _nth(ack, 0), _nth(plen, 0)
     return TruthRow(
         frame=int(frame),
         time_ns=_time_ns(when),
@@ -163,6 +169,7 @@ def _row(fields: list[str]) -> TruthRow | None:
         flags=int(_nth(flags, 0), 16) & FLAG_BITS,
         seq=int(seq_s) if seq_s else None,
         ack=int(ack_s) if ack_s else None,
+        plen=int(plen_s) if plen_s else None,
     )
 
 

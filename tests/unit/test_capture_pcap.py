@@ -74,7 +74,7 @@ def test_nanosecond_timestamps_keep_precision(tmp_path: Path) -> None:
 def test_fast_path_equals_general_decoder(tmp_path: Path) -> None:
     path = write(tmp_path, pcap([(TS, f) for f in frames()], wire_extra=4))
     for rec, frame in zip(read_all(path), frames(), strict=True):
-        fr = decode_frame_general(1, frame)
+        fr = decode_frame_general(1, frame, len(frame) + 4)
         assert rec.headers == fr.headers, rec.frame
         assert (rec.data, rec.wire_len, rec.linktype) == (frame, len(frame) + 4, 1)
         assert (rec.inner, rec.vni, rec.ifname, rec.direction) == (None, None, None, None)
@@ -180,12 +180,13 @@ def test_streaming_does_not_read_ahead(tmp_path: Path) -> None:
 def test_shared_fast_decoder_equals_general_decoder() -> None:
     taken = 0
     for frame in frames():
-        fast = fast_eth_ipv4_tcp(frame)
-        if fast is not None:
-            taken += 1
-            assert fast == decode_frame_general(1, frame).headers
-        assert decode_frame(1, frame) == decode_frame_general(1, frame)
-    assert taken >= 6
+        for wire in (None, len(frame), len(frame) + 4, len(frame) - 1):
+            fast = fast_eth_ipv4_tcp(frame, wire)
+            if fast is not None:
+                taken += 1
+                assert fast == decode_frame_general(1, frame, wire).headers
+            assert decode_frame(1, frame, wire) == decode_frame_general(1, frame, wire)
+    assert taken >= 24
 
 
 def test_sll2_fast_decoder_equals_general_decoder() -> None:
@@ -194,9 +195,10 @@ def test_sll2_fast_decoder_equals_general_decoder() -> None:
         for pkttype in (0, 4):
             cooked = sll2(frame[14:], proto=int.from_bytes(frame[12:14], "big"), ifindex=5,
                           pkttype=pkttype)
-            fast = fast_sll2_ipv4_tcp(cooked)
-            if fast is not None:
-                taken += 1
-                assert fast == decode_frame_general(276, cooked)
-            assert decode_frame(276, cooked) == decode_frame_general(276, cooked)
-    assert taken >= 12
+            for wire in (None, len(cooked), len(cooked) + 4):
+                fast = fast_sll2_ipv4_tcp(cooked, wire)
+                if fast is not None:
+                    taken += 1
+                    assert fast == decode_frame_general(276, cooked, wire)
+                assert decode_frame(276, cooked, wire) == decode_frame_general(276, cooked, wire)
+    assert taken >= 36

@@ -87,7 +87,11 @@ _H, _PKTS, _FIRST, _LAST, _RETX, _COPIES = 0, 1, 2, 3, 4, 5
 _KEY, _CLIENT, _SERVER = 6, 7, 8
 _SYN_REC, _SYNACK_REC, _RST_REC, _RST_ANSWERED = 9, 10, 11, 12
 _RST_FROM_CLIENT, _RETX_EV, _COPY_EV, _COPY_IFACES, _SYN_COUNT, _DIRS = 13, 14, 15, 16, 17, 18
-_N_SLOTS = 19
+_LATEST = 19
+_N_SLOTS = 20
+# _FIRST is the earliest packet time, _LAST the latest packet's (in capture order) and
+# _LATEST the latest time before the clock last went back (None: it never did), so that a
+# connection spans from its earliest time to its latest even when times go backwards.
 _new = tuple.__new__  # a NamedTuple without its Python-level __new__ (all fields given)
 
 # Slots of a direction's state list.
@@ -237,6 +241,8 @@ class FlowTracker:
                 st[1] += 1
                 if ts - st[3] > idle and (st[0] & 64 or st[0] & 48 == 48):
                     self.late += 1  # housekeeping may have slimmed it: see ``late``
+                if ts < st[3]:
+                    _went_back(st, ts)
                 st[3] = ts
                 if seq is not None and (plen or flags & 3):  # data, SYN or FIN
                     if rel and ds[5] is not None and not flags & 2:
@@ -305,7 +311,7 @@ class FlowTracker:
         # the slots, in order: see _H ... _DIRS above
         h = H_MID if sig[1] is not None or flags or sig[5] is not None else H_MID | H_QUIET
         st: State = [0 if flags & SYN else h, 0, ts, ts, 0, 0, key, client, server,
-                     None, None, None, None, None, None, None, None, 0, dirs]
+                     None, None, None, None, None, None, None, None, 0, dirs, None]
         src_dir = dirs[0] if client_is_src else dirs[1]
         dst_dir = dirs[1] if client_is_src else dirs[0]
         conns[rev] = (st, dst_dir, not client_is_src)
@@ -422,7 +428,8 @@ class FlowTracker:
         st[_H] = h
 
     def finish(self) -> tuple[list[Connection], list[Finding]]:
-        """The connections seen at this point, in order of first packet, and their findings."""
+        """The connections seen at this point, in order of earliest packet time, and their
+        findings."""
         with gc_paused():
             return self._finish()
 
@@ -435,7 +442,7 @@ class FlowTracker:
         return conns, findings
 
     def finished(self) -> Iterator[tuple[Connection, list[Finding]]]:
-        """Each connection, in order of first packet, with its findings (call with the
+        """Each connection, in order of earliest packet time, with its findings (call with the
         collector paused, as :meth:`finish` does)."""
         states = self._done + [st for st, _ds, fc in self._conns.values() if fc]
         states.sort(key=itemgetter(_FIRST, _KEY))
@@ -530,6 +537,16 @@ def _slim(st: State) -> None:
         st[_SYN_REC] = st[_SYNACK_REC] = None
 
 
+def _went_back(st: State, ts: int) -> None:
+    """A packet at ``ts``, before the connection's last one: keep that one's time if it is
+    the latest so far, and ``ts`` if it is the earliest."""
+    latest = st[_LATEST]
+    if latest is None or st[_LAST] > latest:
+        st[_LATEST] = st[_LAST]
+    if ts < st[_FIRST]:
+        st[_FIRST] = ts
+
+
 def _reopens(entry: Entry, seq: int | None, ts: int) -> bool:
     """A SYN on a known key: does it open a new connection (port reuse) rather than retry?"""
     st, ds, _fc = entry
@@ -570,8 +587,10 @@ def outcome_of(h: int, rst_from_client: bool | None) -> Outcome:
 def _connection(point: str, st: State) -> Connection:
     """The immutable record of one tracked connection."""
     dirs = st[_DIRS]
+    latest = st[_LATEST]
+    last = st[_LAST] if latest is None or latest < st[_LAST] else latest
     return Connection(point, st[_KEY], st[_CLIENT], st[_SERVER], _outcome(st), st[_PKTS],
-                      st[_FIRST], st[_LAST], st[_RETX], st[_COPIES], dirs[0][_BYTES],
+                      st[_FIRST], last, st[_RETX], st[_COPIES], dirs[0][_BYTES],
                       dirs[1][_BYTES])
 
 

@@ -481,7 +481,9 @@ class _Groups:
         sigs = self._sigs(wanted + [p for p in prev_of.values() if p >= 0] + failed.rows())
         del at
         ts = s["ts"]
-        first, last = ts[starts[g_all]], ts[ends[g_all] - 1].tolist()
+        # earliest and latest times (not the first and last rows': times may go backwards)
+        first = np.minimum.reduceat(ts, starts)[g_all]
+        last = np.maximum.reduceat(ts, starts)[g_all].tolist()
         del ts
         s.clear()  # the rows are done with: free them before the objects are made
         point = self.table.point

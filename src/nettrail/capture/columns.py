@@ -1,13 +1,15 @@
 """Fixed-offset header fields of many frames at once (numpy), for the packet table.
 
-``decode_columns(buf, starts, caplens, linktype, table)`` reads the common frame: Ethernet
-(one VLAN tag at most), Linux cooked v1 or v2 (one re-inserted VLAN tag at most) carrying
-IPv4 without options or IPv6 without extension headers, carrying TCP (no options, the
-timestamp option alone, the Linux SYN options or MSS alone) or UDP (not VXLAN or Geneve).
-Each frame's header bytes are copied out of the buffer as one row (a strided window), then
-every field is a column operation. Rows it cannot take are marked not ``ok``: the reader
-gives those to the general decoder (``decode``), whose records are the reference; the values
-read here are the same as the decoder's for every row marked ``ok``.
+``decode_columns(buf, starts, caplens, linktype, table, wire_lens)`` reads the common
+frame: Ethernet (one VLAN tag at most), Linux cooked v1 or v2 (one re-inserted VLAN tag at
+most) carrying IPv4 without options or IPv6 without extension headers, carrying TCP (no
+options, the timestamp option alone, the Linux SYN options or MSS alone) or UDP (not VXLAN
+or Geneve). Each frame's header bytes are copied out of the buffer as one row (a strided
+window), then every field is a column operation. A payload ends where the IP length says,
+or where the frame ended on the wire when that is sooner (``headers.parse_ipv4``). Rows it
+cannot take are marked not ``ok``: the reader gives those to the general decoder
+(``decode``), whose records are the reference; the values read here are the same as the
+decoder's for every row marked ``ok``.
 
 ``buf`` must extend at least :data:`PAD` bytes past the last frame start read.
 """
@@ -127,8 +129,9 @@ def _udp(t: Arr, base: int, room: Arr, ip_payload: Arr, cols: Cols, sel: Arr) ->
     return (room >= 8) & ~np.isin(dport, _TUNNEL_PORTS)
 
 
-def _ipv4(buf: Arr, starts: Arr, caplen: Arr, sel: Arr, cols: Cols) -> Arr:
-    """Columns of the IPv4 rows ``sel`` (indexes); returns which of them are taken."""
+def _ipv4(buf: Arr, starts: Arr, caplen: Arr, wire: Arr, sel: Arr, cols: Cols) -> Arr:
+    """Columns of the IPv4 rows ``sel`` (indexes; ``caplen`` and ``wire``: the frames' bytes
+    captured and on the wire from the IP header on); returns which of them are taken."""
     t = rows_at(buf, starts[sel], W_IP4)
     room = caplen[sel]
     total = _u16(t, 2).astype(np.int64)
@@ -145,12 +148,15 @@ def _ipv4(buf: Arr, starts: Arr, caplen: Arr, sel: Arr, cols: Cols) -> Arr:
     cols["tos"][sel] = t[:, 1]
     cols["known"][sel] = (K_IPID | K_TTL | np.where(frag & 0x4000, K_DF, 0)
                           | np.where(frag & 0x2000, K_MF, 0)).astype(np.uint8)
-    taken: Arr = ok & _l4(t, 20, room - 20, total - 20, proto, cols, sel)
+    taken: Arr = ok & _l4(t, 20, room - 20, np.minimum(total, wire[sel]) - 20, proto, cols,
+                          sel)
     return taken
 
 
-def _ipv6(buf: Arr, starts: Arr, caplen: Arr, sel: Arr, cols: Cols, table: PacketTable) -> Arr:
-    """Columns of the IPv6 rows ``sel``; returns which of them are taken."""
+def _ipv6(buf: Arr, starts: Arr, caplen: Arr, wire: Arr, sel: Arr, cols: Cols,
+          table: PacketTable) -> Arr:
+    """Columns of the IPv6 rows ``sel`` (``caplen``, ``wire``: as for ``_ipv4``); returns
+    which of them are taken."""
     t = rows_at(buf, starts[sel], W_IP6)
     room = caplen[sel]
     plen = _u16(t, 4).astype(np.int64)
@@ -167,7 +173,7 @@ def _ipv6(buf: Arr, starts: Arr, caplen: Arr, sel: Arr, cols: Cols, table: Packe
     cols["ttl"][sel] = t[:, 7]
     cols["tos"][sel] = ((_u16(t, 0) >> 4) & 0xFF)
     cols["known"][sel] = K_TTL
-    taken: Arr = ok & _l4(t, 40, room - 40, plen, proto, cols, sel)
+    taken: Arr = ok & _l4(t, 40, room - 40, np.minimum(plen, wire[sel] - 40), proto, cols, sel)
     return taken
 
 
@@ -189,9 +195,10 @@ def _l4(t: Arr, base: int, room: Arr, ip_payload: Arr, proto: Arr, cols: Cols,
 
 
 def decode_columns(buf: Arr, starts: Arr, caplen: Arr, linktype: int, cols: Cols,
-                   table: PacketTable) -> tuple[Arr, Arr]:
+                   table: PacketTable, wire_len: Arr | None = None) -> tuple[Arr, Arr]:
     """Fill the header columns of rows 0..n-1 of ``cols`` from the frames at ``starts`` of
-    link type ``linktype``: (ok mask, interface index per row, -1 where none)."""
+    link type ``linktype``, ``caplen`` bytes captured of ``wire_len`` on the wire (None:
+    unknown): (ok mask, interface index per row, -1 where none)."""
     n = len(starts)
     if linktype not in FAST_LINKTYPES or n == 0:
         return np.zeros(n, bool), np.full(n, -1, np.int64)
@@ -200,10 +207,13 @@ def decode_columns(buf: Arr, starts: Arr, caplen: Arr, linktype: int, cols: Cols
     taken = np.zeros(n, bool)
     at = starts + l3
     room = caplen - l3
+    # where the frame ended on the wire (no sooner than its captured bytes: a broken record)
+    wire = np.full(n, 1 << 40, np.int64) if wire_len is None else np.maximum(wire_len, caplen)
+    wroom = wire - l3
     v4 = np.flatnonzero(ok & (etype == decode.ETH_IPV4))
     if len(v4):
-        taken[v4] = _ipv4(buf, at, room, v4, cols)
+        taken[v4] = _ipv4(buf, at, room, wroom, v4, cols)
     v6 = np.flatnonzero(ok & (etype == decode.ETH_IPV6))
     if len(v6):
-        taken[v6] = _ipv6(buf, at, room, v6, cols, table)
+        taken[v6] = _ipv6(buf, at, room, wroom, v6, cols, table)
     return taken, ifindex

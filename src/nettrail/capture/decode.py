@@ -16,6 +16,10 @@ Decisions, so readers and analysis agree:
 * ``IPHeader.frag_offset`` is in bytes; ``IPHeader.length`` is the whole IP packet (IPv6: 40
   plus the payload length); TCP option names follow tcpdump (``mss``, ``nop``, ``eol``,
   ``wscale``, ``sackOK``, ``sack``, ``TS``, ``opt-<kind>``).
+* A packet ends where its IP length says, or where the frame ended on the wire (its original
+  length, passed as ``wire``) when that is sooner: a datagram cut short before it was captured
+  carries only what the frame held (tshark's ``tcp.len``); where only the snap length cut the
+  capture, the IP length stands. A tunnel's inner packet ends with the outer one at the latest.
 * ``Headers.payload_hash`` is ``zlib.crc32`` of the first 64 captured bytes of the L4 payload
   (TCP/UDP data, ICMP body after its 8-byte header), None when there is no payload.
 * A UDP packet to port 4789 whose VXLAN header has the I flag is decoded once more: the inner
@@ -38,6 +42,7 @@ from nettrail.capture.headers import (
     parse_ipv6,
     parse_tcp,
     payload_hash,
+    wire_end,
 )
 from nettrail.model.cache import remember
 from nettrail.model.linktype import LINKTYPE_ETHERNET as LINKTYPE_ETHERNET
@@ -136,17 +141,18 @@ class _L3(NamedTuple):
 _NO_L3 = _L3(None, None, None, None, None, None, None)
 
 
-def decode_frame(linktype: int, data: bytes) -> Frame:
-    """Decode one captured frame of ``linktype``; never raises on malformed bytes."""
+def decode_frame(linktype: int, data: bytes, wire: int | None = None) -> Frame:
+    """Decode one captured frame of ``linktype``, ``wire`` bytes long on the wire (its
+    original length; None: unknown); never raises on malformed bytes."""
     if linktype == LINKTYPE_ETHERNET:
-        headers = fast_eth_ipv4_tcp(data)
+        headers = fast_eth_ipv4_tcp(data, wire)
         if headers is not None:
             return Frame(headers, None, None, None, None, None)
     elif linktype == LINKTYPE_LINUX_SLL2:
-        frame = fast_sll2_ipv4_tcp(data)
+        frame = fast_sll2_ipv4_tcp(data, wire)
         if frame is not None:
             return frame
-    return decode_frame_general(linktype, data)
+    return decode_frame_general(linktype, data, wire)
 
 
 def eth_ipv4(macs: bytes) -> EthHeader:
@@ -157,24 +163,24 @@ def eth_ipv4(macs: bytes) -> EthHeader:
     return eth
 
 
-def fast_eth_ipv4_tcp(data: bytes) -> Headers | None:
+def fast_eth_ipv4_tcp(data: bytes, wire: int | None = None) -> Headers | None:
     """Headers of an Ethernet + IPv4 (no options) + TCP frame in one go; None for others.
 
     The same result as the general decoder, only quicker; the pcap reader inlines this.
     """
     if data[12:14] != b"\x08\x00":
         return None
-    fast = fast_ipv4_tcp(data, 14)
+    fast = fast_ipv4_tcp(data, 14, wire)
     if fast is None:
         return None
     return Headers(eth_ipv4(data[:12]), fast[0], fast[1], None, fast[2])
 
 
-def fast_sll2_ipv4_tcp(data: bytes) -> Frame | None:
+def fast_sll2_ipv4_tcp(data: bytes, wire: int | None = None) -> Frame | None:
     """The frame of a Linux cooked v2 + IPv4 (no options) + TCP packet; None for others."""
     if data[:2] != b"\x08\x00" or len(data) < 60:
         return None
-    fast = fast_ipv4_tcp(data, 20)
+    fast = fast_ipv4_tcp(data, 20, wire)
     if fast is None:
         return None
     _proto, _res, ifindex, _hatype, pkttype, addrlen, addr = SLL2.unpack_from(data, 0)
@@ -183,15 +189,16 @@ def fast_sll2_ipv4_tcp(data: bytes) -> Frame | None:
     return _new(Frame, (headers, None, None, ifindex, _SLL_DIRECTION.get(pkttype), None, None))
 
 
-def decode_frame_general(linktype: int, data: bytes) -> Frame:
-    """Decode one captured frame of ``linktype`` without shortcuts; never raises."""
+def decode_frame_general(linktype: int, data: bytes, wire: int | None = None) -> Frame:
+    """Decode one captured frame of ``linktype`` (``wire``: as for ``decode_frame``) without
+    shortcuts; never raises."""
     try:
-        return _decode_frame(linktype, data)
+        return _decode_frame(linktype, data, wire_end(data, wire))
     except (struct.error, IndexError, ValueError):  # defensive: every path checks lengths
         return Frame(Headers(None, None, None), None, None, None, None, "malformed:frame")
 
 
-def _decode_frame(linktype: int, data: bytes) -> Frame:
+def _decode_frame(linktype: int, data: bytes, wire: int | None) -> Frame:
     ifindex: int | None = None
     direction: str | None = None
     if linktype == LINKTYPE_ETHERNET:
@@ -214,7 +221,7 @@ def _decode_frame(linktype: int, data: bytes) -> Frame:
         raise ValueError(f"unsupported link type {linktype}")
     if problem is not None:
         return Frame(Headers(eth, None, None), None, None, ifindex, direction, problem)
-    l3 = decode_l3(ethertype, data, off, 0)
+    l3 = decode_l3(ethertype, data, off, 0, wire)
     headers = Headers(eth, l3.ip, l3.l4, l3.arp, l3.payload_hash)
     return Frame(headers, l3.inner, l3.vni, ifindex, direction, l3.problem, l3.tunnel)
 
@@ -296,22 +303,25 @@ def _decode_loopback(data: bytes) -> tuple[None, int, int, str | None]:
     return None, -1, 4, None
 
 
-def decode_l3(ethertype: int, data: bytes, off: int, depth: int) -> _L3:
+def decode_l3(ethertype: int, data: bytes, off: int, depth: int,
+              wire: int | None = None) -> _L3:
     """Network layer and above at ``off``, chosen by ``ethertype`` (-1: unknown), ``depth``
-    tunnels deep (tunnels are decoded while it is below ``MAX_DEPTH``)."""
+    tunnels deep (tunnels are decoded while it is below ``MAX_DEPTH``), in a frame that ended
+    at ``wire`` on the wire (``headers.wire_end``; None: unknown): an IP packet whose length
+    field says more was cut short on the wire and its payload ends there."""
     if ethertype == ETH_IPV4:
-        return _decode_ip(parse_ipv4(data, off), data, depth)
+        return _decode_ip(parse_ipv4(data, off, wire), data, depth)
     if ethertype == ETH_IPV6:
-        return _decode_ip(parse_ipv6(data, off), data, depth)
+        return _decode_ip(parse_ipv6(data, off, wire), data, depth)
     if ethertype == ETH_ARP:
         return _decode_arp(data, off)
     if ethertype in ETH_MPLS and depth < MAX_DEPTH:
-        return _decode_mpls(data, off, depth)
+        return _decode_mpls(data, off, depth, wire)
     if ethertype == ETH_PPPOE_SESSION:
         link = links.ppp_protocol(data, off + 6)
         if link.problem is not None:
             return _NO_L3._replace(problem=link.problem)
-        return decode_l3(link.ethertype, data, link.offset, depth)
+        return decode_l3(link.ethertype, data, link.offset, depth, wire)
     return _NO_L3._replace(problem="other-protocol:" + _other_name(ethertype, data, off))
 
 
@@ -348,6 +358,8 @@ def _decode_ip(parsed: tuple[IPHeader | None, int, int, str | None], data: bytes
 
 
 def _decode_l4(ip: IPHeader, data: bytes, off: int, end: int, depth: int) -> _L3:
+    """What an IP packet ending at ``end`` carries from ``off`` (a tunnel's inner packet ends
+    there too, at the latest)."""
     proto = ip.proto
     if proto == PROTO_TCP:
         tcp, problem = parse_tcp(data, off, end)
@@ -362,13 +374,13 @@ def _decode_l4(ip: IPHeader, data: bytes, off: int, end: int, depth: int) -> _L3
     if depth < MAX_DEPTH and proto in (_PROTO_IPIP, _PROTO_IPV6):
         kind = ("ip" if proto == _PROTO_IPIP else "ip6") + ("ip" if ip.version == 4 else "ip6")
         inner = ETH_IPV4 if proto == _PROTO_IPIP else ETH_IPV6
-        return _tunnel(ip, None, kind, None, inner, data, off, depth)
+        return _tunnel(ip, None, kind, None, inner, data, off, depth, end)
     if depth < MAX_DEPTH and proto == _PROTO_GRE:
         gre = tunnels.gre(data, off)
         if isinstance(gre, str):
             return _L3(ip, None, None, None, None, None, gre)
         kind, tid, inner, pos = gre
-        return _tunnel(ip, None, kind, tid, inner, data, pos, depth)
+        return _tunnel(ip, None, kind, tid, inner, data, pos, depth, end)
     return _L3(ip, None, None, None, None, None, None)
 
 
@@ -384,29 +396,30 @@ def _decode_udp(ip: IPHeader, data: bytes, off: int, end: int, depth: int) -> _L
     if (dport == VXLAN_PORT and payload_len >= 22 and len(data) >= off + 30
             and data[off + 8] & 0x08):
         vni = int.from_bytes(data[off + 12 : off + 15], "big")
-        return _tunnel(ip, udp, "vxlan", vni, ETH_TEB, data, off + 16, depth, phash)
+        return _tunnel(ip, udp, "vxlan", vni, ETH_TEB, data, off + 16, depth, end, phash)
     if dport == GENEVE_PORT:
         geneve = tunnels.geneve(data, off + 8)
         if geneve is not None:
             vni, inner, pos = geneve
-            return _tunnel(ip, udp, "geneve", vni, inner, data, pos, depth, phash)
+            return _tunnel(ip, udp, "geneve", vni, inner, data, pos, depth, end, phash)
     return _L3(ip, udp, None, phash, None, None, None)
 
 
-def _decode_mpls(data: bytes, off: int, depth: int) -> _L3:
+def _decode_mpls(data: bytes, off: int, depth: int, wire: int | None) -> _L3:
     """An MPLS label stack: what it carries is the inner packet, the top label its id."""
     mpls = tunnels.mpls(data, off)
     if isinstance(mpls, str):
         return _NO_L3._replace(problem=mpls)
     label, inner, pos = mpls
-    return _tunnel(None, None, "mpls", label, inner, data, pos, depth)
+    return _tunnel(None, None, "mpls", label, inner, data, pos, depth, wire)
 
 
 def _tunnel(
     ip: IPHeader | None, l4: L4 | None, kind: str, tid: int | None, ethertype: int,
-    data: bytes, off: int, depth: int, phash: int | None = None,
+    data: bytes, off: int, depth: int, wire: int | None, phash: int | None = None,
 ) -> _L3:
-    """The outer ``ip``/``l4`` with the innermost packet a tunnel of ``kind`` carries."""
+    """The outer ``ip``/``l4`` with the innermost packet a tunnel of ``kind`` carries, which
+    ends at ``wire`` at the latest (where the carrying packet or frame ends; None: unknown)."""
     eth = None
     problem = None
     if ethertype == links.ETH_PPP:
@@ -418,7 +431,7 @@ def _tunnel(
     if problem is not None:
         inner = Headers(eth, None, None)
     else:
-        l3 = decode_l3(ethertype, data, off, depth + 1)
+        l3 = decode_l3(ethertype, data, off, depth + 1, wire)
         problem = l3.problem
         if l3.inner is not None and l3.tunnel is not None:  # a tunnel in the tunnel
             inner = l3.inner

@@ -59,8 +59,10 @@ def payload_hash(data: bytes, start: int, length: int) -> int | None:
     return zlib.crc32(data[start : start + min(length, HASH_BYTES)])
 
 
-def fast_ipv4_tcp(data: bytes, off: int) -> tuple[IPHeader, TCPHeader, int | None] | None:
-    """(ip, tcp, payload hash) of an IPv4 (no options) + TCP packet at ``off``; else None."""
+def fast_ipv4_tcp(data: bytes, off: int,
+                  wire: int | None = None) -> tuple[IPHeader, TCPHeader, int | None] | None:
+    """(ip, tcp, payload hash) of an IPv4 (no options) + TCP packet at ``off`` of a frame
+    ``wire`` bytes long on the wire (None: unknown); else None."""
     caplen = len(data)
     if caplen >= off + 52:
         (vihl, tos, total, ip_id, frag, ttl, proto, _csum, saddr, daddr, sport, dport, seq,
@@ -88,6 +90,8 @@ def fast_ipv4_tcp(data: bytes, off: int) -> tuple[IPHeader, TCPHeader, int | Non
         if problem is not None:
             return None
     plen = total - 20 - hlen
+    if wire is not None and off + total > wire and off + total > caplen:  # cut on the wire
+        plen = (wire if wire > caplen else caplen) - tcp_off - hlen
     phash = None
     if plen > 0:
         pstart = tcp_off + hlen
@@ -101,8 +105,23 @@ def fast_ipv4_tcp(data: bytes, off: int) -> tuple[IPHeader, TCPHeader, int | Non
     return ip, tcp, phash
 
 
-def parse_ipv4(data: bytes, off: int) -> tuple[IPHeader | None, int, int, str | None]:
-    """IPv4 header at ``off``: (header, L4 offset, end of the IP packet, problem)."""
+def wire_end(data: bytes, wire: int | None) -> int | None:
+    """Where a frame of ``data`` captured of ``wire`` bytes on the wire ends: ``wire``, or the
+    captured length where a broken record gives less; None when the wire length is unknown."""
+    if wire is None:
+        return None
+    return wire if wire > len(data) else len(data)
+
+
+def parse_ipv4(data: bytes, off: int,
+               wire: int | None = None) -> tuple[IPHeader | None, int, int, str | None]:
+    """IPv4 header at ``off``: (header, L4 offset, end of the IP packet, problem).
+
+    ``wire``: where the frame ended on the wire (``wire_end``), or the packet carrying this
+    one; None: unknown. The packet ends there when its total length says more (a datagram
+    cut short before it was captured, as tshark and tcpdump read it), not where the snap
+    length cut the capture (the total length stands); a total length of 0 (offload) is
+    taken to reach there."""
     if len(data) < off + 20:
         return None, off, off, "truncated:ipv4"
     vihl, tos, total, ip_id, frag, ttl, proto, _csum, src, dst = IPV4.unpack_from(data, off)
@@ -110,24 +129,30 @@ def parse_ipv4(data: bytes, off: int) -> tuple[IPHeader | None, int, int, str | 
     if vihl >> 4 != 4 or ihl < 20:
         return None, off, off, "malformed:ipv4"
     if total == 0:  # segmentation offload: the kernel leaves the length to be filled in
-        total = len(data) - off
+        total = (len(data) if wire is None else wire) - off
     ip = IPHeader(4, addr4(src), addr4(dst), proto, ttl, ip_id, total, bool(frag & 0x4000),
                   (frag & 0x1FFF) * 8, bool(frag & 0x2000), tos)
     if total < ihl:
         return ip, off + ihl, off + ihl, "malformed:ipv4-length"
     if len(data) < off + ihl:
         return ip, off + ihl, off + ihl, "truncated:ipv4-options"
-    return ip, off + ihl, off + total, None
+    end = off + total
+    if wire is not None and end > wire:
+        end = max(wire, off + ihl)
+    return ip, off + ihl, end, None
 
 
-def parse_ipv6(data: bytes, off: int) -> tuple[IPHeader | None, int, int, str | None]:
-    """IPv6 header and extension headers at ``off``: (header, L4 offset, end, problem)."""
+def parse_ipv6(data: bytes, off: int,
+               wire: int | None = None) -> tuple[IPHeader | None, int, int, str | None]:
+    """IPv6 header and extension headers at ``off``: (header, L4 offset, end, problem);
+    ``wire`` as for ``parse_ipv4``."""
     if len(data) < off + 40:
         return None, off, off, "truncated:ipv6"
     vtcfl, plen, nxt, hlim, src, dst = IPV6.unpack_from(data, off)
     if vtcfl >> 28 != 6:
         return None, off, off, "malformed:ipv6"
-    end = off + 40 + plen if plen else len(data)  # 0: jumbogram or offload (BIG TCP)
+    whole = len(data) if wire is None else wire
+    end = off + 40 + plen if plen else whole  # 0: jumbogram or offload (BIG TCP)
     pos = off + 40
     frag_off, more, problem = 0, False, None
     if not plen and nxt == 0:
@@ -149,6 +174,8 @@ def parse_ipv6(data: bytes, off: int) -> tuple[IPHeader | None, int, int, str | 
         nxt = data[pos]
         pos += size
     length = 40 + plen if plen else end - off
+    if wire is not None and end > wire:
+        end = wire
     ip = IPHeader(6, addr6(src), addr6(dst), nxt, hlim, None, length, False, frag_off, more,
                   (vtcfl >> 20) & 0xFF)
     return ip, pos, end, problem

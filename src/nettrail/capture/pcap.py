@@ -165,6 +165,8 @@ def _read(
                             if dst is None:
                                 dst = addr4(daddr)
                             plen = total - 20 - hlen
+                            if total + 14 > wire_len and total + 14 > caplen:  # cut on wire
+                                plen = (wire_len if wire_len > caplen else caplen) - 34 - hlen
                             if plen > 0:
                                 pstart = 34 + hlen
                                 phash = crc32(data[pstart : pstart + (plen if plen < 64
@@ -214,11 +216,11 @@ def _record(
     wire_len: int,
     skipped: dict[str, int],
     ifnames: Mapping[int, str],
-    decoder: Callable[[int, bytes], decode.Frame],
+    decoder: Callable[[int, bytes, int | None], decode.Frame],
     time_ok: bool = True,
 ) -> PacketRecord:
     """The general (slow) path: any link type, any protocol."""
-    fr = decoder(linktype, data)
+    fr = decoder(linktype, data, wire_len)
     if fr.problem is not None:
         skipped[fr.problem] = skipped.get(fr.problem, 0) + 1
     ifname = None
@@ -239,7 +241,7 @@ def _bad_time(
     wire_len: int,
     stats: CaptureStats,
     ifnames: Mapping[int, str],
-    decoder: Callable[[int, bytes], decode.Frame],
+    decoder: Callable[[int, bytes, int | None], decode.Frame],
     offset: int,
 ) -> PacketRecord:
     """A record whose time fraction is a second or more: it keeps its place, not its time."""

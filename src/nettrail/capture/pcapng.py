@@ -170,7 +170,7 @@ class _Reader:
                     if plain is not None:  # fast path: a plain EPB of a plain TCP packet
                         _if_id, iface, size, raw_ts, caplen, wire_len = plain
                         data = buf[pos + 28 : pos + 28 + caplen]
-                        headers = fast(data) if iface.linktype == 1 else None
+                        headers = fast(data, wire_len) if iface.linktype == 1 else None
                         if headers is not None:
                             pos += size
                             self.frame += 1
@@ -379,7 +379,7 @@ class _Reader:
             return PacketRecord(self.point, ts, self.path, self.frame, iface.name, None,
                                 wire_len, Headers(None, None, None), data=data,
                                 linktype=iface.linktype)
-        fr = decode.decode_frame(iface.linktype, data)
+        fr = decode.decode_frame(iface.linktype, data, wire_len)
         if fr.problem is not None:
             skipped[fr.problem] += 1
         direction, comment = fr.direction, None

@@ -21,7 +21,7 @@ from nettrail.model.packet import PacketRecord
 from nettrail.model.table import BATCH_ROWS, Batch, PacketTable, empty_columns, fill_row, lean
 
 Arr = npt.NDArray[Any]
-Decoder = Callable[[int, bytes], decode.Frame]
+Decoder = Callable[[int, bytes, int | None], decode.Frame]
 
 
 def ifname_of(ifnames: Mapping[int, str], base: str | None, ifindex: int) -> str | None:
@@ -73,7 +73,8 @@ class Filler:
         for lt in np.unique(linktypes[todo], return_index=True)[0]:  # (no numpy.ma import)
             sel = np.flatnonzero(todo & (linktypes == lt))
             sub = cols if len(sel) == n else empty_columns(len(sel))
-            ok, ix = decode_columns(buf, starts[sel], caplen[sel], int(lt), sub, table)
+            ok, ix = decode_columns(buf, starts[sel], caplen[sel], int(lt), sub, table,
+                                    wire_len[sel])
             if sub is not cols:
                 for name in ("direction", "family", "src", "dst", "proto", "sport", "dport",
                              "flags", "seq", "ack", "window", "ip_len", "payload_len",
@@ -110,7 +111,7 @@ class Filler:
                  wire_len: int, base: str | None) -> PacketRecord:
         """The general decoder's record of one frame (its problem counted as skipped)."""
         data = buf[start : start + caplen].tobytes()
-        fr = decode.decode_frame_general(linktype, data)
+        fr = decode.decode_frame_general(linktype, data, wire_len)
         if fr.problem is not None:
             self.stats.skipped[fr.problem] += 1
         ifname = ifname_of(self.ifnames, base, -1 if fr.ifindex is None else fr.ifindex)

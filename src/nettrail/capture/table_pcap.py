@@ -203,7 +203,7 @@ def _bad_time(fill: Filler, npbuf: Arr, start: int, head: Arr, frame: int, linkt
     stats.warnings.append(f"{path} at byte {base + start}: frame {frame}: invalid timestamp "
                           f"fraction {frac} (a second or more); its time is not used")
     data = npbuf[start + 16 : start + 16 + caplen].tobytes()
-    fr = decode.decode_frame_general(linktype, data)
+    fr = decode.decode_frame_general(linktype, data, wire_len)
     if fr.problem is not None:
         stats.skipped[fr.problem] += 1
     ifname = ifname_of(fill.ifnames, None, -1 if fr.ifindex is None else fr.ifindex)

@@ -55,6 +55,8 @@ class Connection:
 
     ``client`` is the side that sent the first SYN (or the first packet seen when the
     handshake was not captured); ``frames`` are (file, frame) of its packets in order.
+    ``first_ns`` and ``last_ns`` are the earliest and the latest of its packets' times
+    (those of its first and last packet unless the capture's times go backwards).
     """
 
     point: str
