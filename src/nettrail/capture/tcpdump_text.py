@@ -321,9 +321,10 @@ class TextReader:
         clock = self.clock
         saved = clock.last_tod, clock.last_ns
         clock.last_ns, clock.last_tod = at.before_ns, at.before_ns - clock.day_ns
-        self.pending = _Pending(at.line, at.hole.stamp, at.hole.body)
-        rec = self._take()
+        rec = self._parse(_Pending(at.line, at.hole.stamp, at.hole.body))  # as _take would
         clock.last_tod, clock.last_ns = saved
+        if rec is not None:
+            self.stats.packets += 1
         return rec
 
     def _stretch_records(self, item: Stretch) -> list[PacketRecord]:
