@@ -530,27 +530,6 @@ def test_kept_rows_among_lines_at_batch_ends(tmp_path: Path, monkeypatch: pytest
         assert len(table.batches) > 1
 
 
-def test_parts_keep_the_options_of_their_lines() -> None:
-    """``Chunk.parts``: each part gives the records of its lines of the whole chunk, options
-    included."""
-    lines = [line for line in tcpdump_lines(3, 60) if " > " in line]
-    rows = [row for row in text_fast._LINE.findall(("\n".join(lines) + "\n").encode())
-            if row[text_fast.STAMP]]
-    stats = CaptureStats(path="p", point="p")
-    reader = tcpdump_text.TextReader("p", "p", stats)
-    reader.fast.by_fields = True
-    assert reader.fast.fill(rows[:20], 0, text_fast.Chunk(reader.fast)) == 20  # sets the clock
-    chunk = text_fast.Chunk(reader.fast)
-    assert text_block.fill_block(reader.fast, rows[20:], 20, chunk)
-    assert chunk.opts
-    n = len(chunk)
-    whole = chunk.records()
-    for bounds in (((0, n),), ((0, 5), (5, n)), ((0, 1), (3, 40), (41, n - 1)), ((7, 7),)):
-        parts = chunk.parts(bounds)
-        for (start, end), part in zip(bounds, parts, strict=True):
-            assert part.records() == whole[start:end]
-
-
 def test_an_address_pair_of_tcp_and_udp_in_one_block(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Datagrams printed with the address pair of a TCP connection of the same block (a text

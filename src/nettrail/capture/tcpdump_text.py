@@ -328,9 +328,10 @@ class TextReader:
         clock = self.clock
         saved = clock.last_tod, clock.last_ns
         clock.last_ns, clock.last_tod = at.before_ns, at.before_ns - clock.day_ns
-        self.pending = _Pending(at.line, at.hole.stamp, at.hole.body)
-        rec = self._take()
+        rec = self._parse(_Pending(at.line, at.hole.stamp, at.hole.body))  # as _take would
         clock.last_tod, clock.last_ns = saved
+        if rec is not None:
+            self.stats.packets += 1
         return rec
 
     def _stretch_records(self, item: Stretch) -> list[PacketRecord]:
@@ -605,9 +606,9 @@ class TextReader:
                 ) -> Generator[PacketRecord | Chunk | Stretch, None, bool]:
         """Rows ``i`` to ``end`` of a block (after line ``first``): common lines with
         ``holes`` among them (``text_holes``), read as ``_run`` and ``_other`` would read them
-        in turn, but the common lines filled in one go: the lines before the first hole, then
-        the rest as a Stretch. False (nothing read but the packet before them) when they are
-        not taken as a whole."""
+        in turn, but the common lines filled in one go, all of them and the holes one Stretch.
+        False (nothing read but the packet before them) when they are not taken as a
+        whole."""
         rec = self._take()
         if rec is not None:
             yield rec
@@ -626,16 +627,15 @@ class TextReader:
                           np.asarray(at, np.int64) - i)
         chunk.block[1][:] = lines
         self.stats.packets += len(lines)
-        cuts = [k - i - n for n, k in enumerate(at)]  # the common lines before each hole
-        head, rest = chunk.parts(((0, cuts[0]), (cuts[0], len(lines))))
-        yield head  # judged before the holes are read (their warnings come after)
         ts, day = chunk.block[0], clock.day_ns
         found: list[tuple[int, HoleAt]] = []
-        for hole, cut in zip(holes, cuts, strict=True):
-            k = cut - cuts[0]  # the clock as the line before left it (a hole: at its time)
-            before_ns = found[-1][1].ts_ns if found and found[-1][0] == k else int(ts[cut - 1])
-            found.append((k, HoleAt(hole, first + hole.row + 1, before_ns, day + hole.stamp.ns)))
-        yield Stretch(rest, found)
+        for n, hole in enumerate(holes):
+            cut = hole.row - i - n  # the common lines before it (at least the first one)
+            # the clock as the line before left it (a hole: at its time)
+            before_ns = found[-1][1].ts_ns if found and found[-1][0] == cut else int(ts[cut - 1])
+            found.append((cut, HoleAt(hole, first + hole.row + 1, before_ns,
+                                      day + hole.stamp.ns)))
+        yield Stretch(chunk, found)
         self.fast_pending = _FastPending(self._lineno(first, end - 1), rows[end - 1], end - 1)
         return True
 

@@ -14,7 +14,6 @@ included, to the same records).
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from operator import itemgetter
@@ -211,24 +210,6 @@ class Chunk:
             if start or end is not None:
                 fields = tuple(f[start:end] for f in fields)
         return self.fast.records(zip(*fields, strict=True), self.opts, start)
-
-    def parts(self, bounds: Iterable[tuple[int, int]]) -> list[Chunk]:
-        """Lines ``start`` to ``end`` of a chunk filled a field at a time, for each pair of
-        ``bounds`` (in line order, apart), as chunks of their own (their fields are views of
-        this one's)."""
-        assert self.block is not None
-        opts = self.opts
-        lines = sorted(opts)
-        out = []
-        for start, end in bounds:
-            part = Chunk(self.fast)
-            part.block = tuple(f[start:end] for f in self.block)
-            if lines:
-                mine = lines[bisect_left(lines, start) : bisect_left(lines, end)]
-                part.opts = dict(zip(map(start.__rsub__, mine), map(opts.__getitem__, mine),
-                                     strict=True))
-            out.append(part)
-        return out
 
     def lists(self) -> tuple[list[int], ...]:
         """The twelve field lists (the fields of ``block`` moved into them first)."""

@@ -7,6 +7,7 @@ import re
 from typing import NamedTuple
 
 from nettrail.capture.text_names import PORTS
+from nettrail.model.cache import remember
 from nettrail.model.packet import ACK, CWR, ECE, FIN, PSH, RST, SYN, URG, TCPHeader, TCPOptions
 
 ETH_LEN = 14
@@ -123,12 +124,26 @@ def ip_protocol(proto: int) -> int:
     return fits("protocol", proto, 0xFF)
 
 
+_ENDPOINTS: tuple[dict[str, tuple[str, int | None]], dict[str, tuple[str, int | None]]] = (
+    {}, {})
+"""What ``split_endpoint`` gave for the tokens of IPv4 lines, and of IPv6 ones."""
+
+
 def split_endpoint(token: str, version: int) -> tuple[str, int | None]:
     """``198.51.100.1.22``, ``2001:db8::1.ssh`` or ``client.1284`` to (host, port or None).
 
     A host that is not an address (a resolved name, a placeholder such as ``xxx.xxx.xxx.xxx``
-    or ``<POD_IP>``) is kept as an opaque label: it never merges with an address.
+    or ``<POD_IP>``) is kept as an opaque label: it never merges with an address. Kept for
+    the next like it (hosts repeat); a token that raises TextError is not.
     """
+    cache = _ENDPOINTS[version != 4]
+    got = cache.get(token)
+    if got is None:
+        got = remember(cache, token, _split_endpoint(token, version))
+    return got
+
+
+def _split_endpoint(token: str, version: int) -> tuple[str, int | None]:
     if version == 4:
         parts = token.split(".")
         if len(parts) == 5 and _V4.match(addr := ".".join(parts[:4])) is not None:
