@@ -91,7 +91,8 @@ def lost_between_points(conv: Conversation, spans: Mapping[str, PointSpan],
     for direction in directions:
         route = conv.route(direction)
         n = len(route)
-        if n < 2 or all(len(t.points) >= n for t in conv.tracks if t.direction == direction):
+        if n < 2 or conv.route_tied(direction) or all(
+                len(t.points) >= n for t in conv.tracks if t.direction == direction):
             continue  # every packet reached the end of the route: nothing stopped short
         groups: dict[tuple[object, ...], list[Track]] = defaultdict(list)
         for t in conv.tracks:
@@ -155,7 +156,7 @@ def mtu_blackhole(conv: Conversation, spans: Mapping[str, PointSpan],
     """
     for direction in ("c2s", "s2c"):
         route = conv.route(direction)
-        if len(route) < 2:
+        if len(route) < 2 or conv.route_tied(direction):
             continue
         data = [t for t in conv.tracks if t.direction == direction and t.plen > 0]
         if all(len(t.points) >= len(route) for t in data):

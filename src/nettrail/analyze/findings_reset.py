@@ -81,31 +81,40 @@ def _server_side(conv: Conversation, rst: Track, nat: Sequence[NatTranslation],
                if t.connection == conv.key and t.leg == "request" and t.kind == "dnat")
     if src in public and owns:
         return _not_from_server(conv, rst, owns, downstream)
+    tied = [s.point for s in rst.sightings[1:] if s.point != origin.point and s.t == origin.t]
+    if tied or (len(route) > 1 and conv.route_tied("c2s")):
+        why = (f"{origin.point} and {tied[0]} saw it at the same time" if tied else
+               "the points saw the client's packets at the same times (their order along "
+               "the path is not known)")
+        return _origin_unknown(conv, rst, route[-1] if route else origin.point, why,
+                               "captures whose times tell the points' order apart")
     if downstream and downstream[-1] not in rst.points:
         server = downstream[-1]
         span = spans.get(server)
         margin = uncertain.get(server, 0.0) + uncertain.get(origin.point, 0.0)
         if span is None or not span.first <= rst.t < span.seen_until - margin:
-            return _origin_unknown(conv, rst, server)
+            return _origin_unknown(
+                conv, rst, server, f"{server}, the server's point, shows nothing from before "
+                "it to after it (its capture may have ended or begun later)",
+                f"{server}'s capture at the time of the RST")
     if downstream and downstream[-1] in missed:
         return _not_from_server(conv, rst, owns, downstream)
     return _from_server(conv, rst)
 
 
-def _origin_unknown(conv: Conversation, rst: Track, server: str) -> Finding:
-    """A RST the server's point did not see, while nothing shows that point was capturing
-    then (it saw nothing after it: a capture stopped early, or read up to a fault): the server
-    may have sent it or not."""
+def _origin_unknown(conv: Conversation, rst: Track, server: str, why: str,
+                    missing: str) -> Finding:
+    """A RST whose maker the captures cannot tell: the server's point did not see it while
+    nothing shows that point was capturing then (it saw nothing after it: a capture stopped
+    early, or read up to a fault), or the points' order is not known (``why``)."""
     origin = rst.first
     src = origin.forms[0][0]
     ev = tuple(evidence(s, "RST first seen here" if s is origin else "RST")
                for s in rst.sightings)
-    summary = (f"the RST from {src} was first seen at {origin.point}; {server}, the server's "
-               f"point, shows nothing from before it to after it (its capture may have ended "
-               f"or begun later), so whether the server sent it is not known")
+    summary = (f"the RST from {src} was first seen at {origin.point}; {why}, so whether the "
+               f"server sent it is not known")
     return Finding(RESET_ORIGIN_UNKNOWN, Severity.WARNING, summary, ev, connection=conv.key,
-                   details={"origin": origin.point, "point": server,
-                            "missing": f"{server}'s capture at the time of the RST"})
+                   details={"origin": origin.point, "point": server, "missing": missing})
 
 
 def _not_from_server(conv: Conversation, rst: Track, owns: bool,

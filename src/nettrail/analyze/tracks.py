@@ -304,6 +304,18 @@ class Conversation:
             self._routes[direction] = best
         return self._routes[direction]
 
+    def route_tied(self, direction: str) -> bool:
+        """True when every packet that took the route of ``direction`` (or its reverse)
+        reached two of its points at the same corrected time: the order of those points along
+        the path is not known (the same capture given as two points, or times printed too
+        coarsely), and nothing that reads the route may name one of them as nearer an end."""
+        route = self.route(direction)
+        if len(route) < 2:
+            return False
+        ways = (route, route[::-1])
+        taken = [t for t in self.tracks if list(t.points) in ways]
+        return bool(taken) and all(map(_tied, taken))
+
     def route_observed(self, direction: str) -> bool:
         """True when a packet in ``direction`` was itself seen at two or more points."""
         return len(self._own_route(direction)) >= 2
@@ -320,6 +332,16 @@ class Conversation:
         """The deepest point on the client-to-server route: the one nearest the server."""
         route = self.route("c2s")
         return route[-1] if route else None
+
+
+def _tied(track: Track) -> bool:
+    """True when two of the points a packet reached saw it first at the same corrected
+    time."""
+    firsts: dict[str, int] = {}
+    for s in track.sightings:
+        firsts.setdefault(s.point, s.first_ns - s.offset)
+    times = list(firsts.values())
+    return len(set(times)) < len(times)
 
 
 def direction(clients: set[Endpoint], form: Form) -> str:
