@@ -176,9 +176,11 @@ def _from_server(conv: Conversation, rst: Track) -> Finding:
         summary = (f"the server {src} refused the connection: it answered the SYN with RST "
                    f"(nothing listens on port {src.port}, or a firewall rejects it)")
         details["how"] = "refused"
-    elif not conv.has_handshake:
+    elif not conv.has_handshake:  # the server is only the side guessed: as _from_client
         summary = f"{src} reset the connection (RST first seen at {origin.point}){UNKNOWN_ROLES}"
         details.update(roles="unknown", address=str(src))
+        return Finding(RESET_FROM_SERVER, Severity.INFO, summary, tuple(ev),
+                       connection=conv.key, details=details)
     else:
         summary = f"the server {src} reset the connection (RST first seen at {origin.point})"
     return Finding(RESET_FROM_SERVER, Severity.ERROR, summary, tuple(ev), root_cause=True,
