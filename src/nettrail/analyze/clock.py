@@ -157,11 +157,14 @@ def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> 
     items_a, items_b = ca.items, cb.items
     once = ca.last is ca.first and cb.last is cb.first  # every sighting seen once
     odd = _NONE if once else np.flatnonzero(~(ca.single[ia] & cb.single[ib]))
+    loops: list[tuple[int, tuple[int, int]]] = []  # a packet that went round: both bounds
     for k, i, j in zip(odd.tolist(), ia[odd].tolist(), ib[odd].tolist(), strict=True):
-        a, b = items_a[i], items_b[j]
-        causal[k] = _causal(Match(a, b, 0.0))
-        if not a.single:
-            natted[tuple(a.forms)] = None
+        m = Match(items_a[i], items_b[j], 0.0)
+        causal[k] = found = _causal(m)
+        if abs(found) == LOOP:
+            loops.append((k, _loop_bounds(m, found)))
+        if not m.a.single:
+            natted[tuple(m.a.forms)] = None
     flows, ends = _joined(natted)
     form = ca.form[ia]
     if not flows.parent and not ends.parent:  # nothing joined: the point's own sides
@@ -177,12 +180,10 @@ def _indexed_columns(ca: PointColumns, cb: PointColumns, ia: Ints, ib: Ints) -> 
     # bounds are the mids
     fwd = mid if ca.last is ca.first else fb - ca.last[ia]
     rev = mid if cb.last is cb.first else cb.last[ib] - fa
-    loops = np.flatnonzero(np.abs(causal) == LOOP)
-    if len(loops):  # both bounds: fwd the upper, rev the lower (copies: they may be mid)
+    if loops:  # both bounds: fwd the upper, rev the lower (copies: they may be mid)
         fwd, rev = fwd.copy(), rev.copy()
-        for k in loops.tolist():
-            fwd[k], rev[k] = _loop_bounds(Match(items_a[int(ia[k])], items_b[int(ib[k])], 0.0),
-                                          int(causal[k]))
+        for k, (upper, lower) in loops:
+            fwd[k], rev[k] = upper, lower
     return _Columns(sides, side, causal, fwd, rev, mid)
 
 
