@@ -283,6 +283,7 @@ class Conversation:
             t.direction = self.direction_of(t.first.form)
             t.connection = self.key
         self._routes: dict[str, list[str]] = {}
+        self._tied: dict[str, bool] = {}
         self.rewrites: dict[tuple[object, ...], Any] = {}
         """``nat.track_translations``' memo for these tracks (by route and forms)."""
 
@@ -309,12 +310,12 @@ class Conversation:
         reached two of its points at the same corrected time: the order of those points along
         the path is not known (the same capture given as two points, or times printed too
         coarsely), and nothing that reads the route may name one of them as nearer an end."""
-        route = self.route(direction)
-        if len(route) < 2:
-            return False
-        ways = (route, route[::-1])
-        taken = [t for t in self.tracks if list(t.points) in ways]
-        return bool(taken) and all(map(_tied, taken))
+        if direction not in self._tied:
+            route = tuple(self.route(direction))
+            ways = (route, route[::-1])
+            tied = (_tied(t) for t in self.tracks if t.points in ways)  # stops at an untied one
+            self._tied[direction] = len(route) > 1 and next(tied, False) and all(tied)
+        return self._tied[direction]
 
     def route_observed(self, direction: str) -> bool:
         """True when a packet in ``direction`` was itself seen at two or more points."""
