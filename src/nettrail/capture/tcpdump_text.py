@@ -756,8 +756,7 @@ class TextReader:
         if m is not None:
             yield from self._flush()
             stamp = read_stamp(m)
-            if stamp.shape[0] == 0 and stamp.kind == "epoch" \
-                    and "times near 0" not in self.warner.counts:
+            if near_zero(m) and "times near 0" not in self.warner.counts:
                 self.warner.warn("times near 0", lineno, f"timestamp {m.group(0).strip()!r}: "
                                  "read as tcpdump -tt seconds since 1970-01-01 (a capture whose "
                                  "clock started at 0; -ttt and -ttttt print 00:00:00.000000)")
