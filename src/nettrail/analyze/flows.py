@@ -34,7 +34,7 @@ from nettrail.analyze.describe import describe, tcp_line
 from nettrail.model.addr import addr4, addr6
 from nettrail.model.cache import remember
 from nettrail.model.finding import Evidence, Finding, Severity
-from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
+from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome, duration_text
 from nettrail.model.packet import (
     ACK,
     FIN,
@@ -376,7 +376,7 @@ class FlowTracker:
         if len(ev) < MAX_EVIDENCE:
             note = "sequence space sent again"
             if prev is not None:
-                note = retransmission_note(sig[0] - prev[0], prev[10], prev[9])
+                note = retransmission_note(sig, prev)
             ev.append((sig, note, ds is st[_DIRS][0]))
 
     def _note_copy(self, st: State, ds: State, sig: Seg, first: Seg) -> None:
@@ -665,9 +665,18 @@ def retransmission_finding(conn: Connection, evidence: tuple[Evidence, ...]) -> 
     )
 
 
-def retransmission_note(gap_ns: int, file: str, frame: int) -> str:
-    """The evidence note of a segment sent again ``gap_ns`` after the one at file:frame."""
-    return f"sent again after {gap_ns / 1e6:.1f} ms (previously {file}:{frame})"
+def retransmission_note(sig: Seg, prev: Seg) -> str:
+    """The evidence note of segment ``sig``, sent again after ``prev``: the gap between them
+    when both have a time of their own (untimed text has none), said as the capture's times
+    going back when ``sig`` is stamped before ``prev``."""
+    where = f"previously {prev[10]}:{prev[9]}"
+    if sig[14] == UNTIMED or prev[14] == UNTIMED:
+        return f"sent again ({where}; no time printed, so no gap)"
+    gap_ns = sig[0] - prev[0]
+    if gap_ns < 0:
+        return (f"sent again ({where}, stamped {duration_text(-gap_ns)} later: the capture's "
+                "times go back)")
+    return f"sent again after {gap_ns / 1e6:.1f} ms ({where})"
 
 
 _FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.SYN_UNANSWERED,

@@ -60,7 +60,7 @@ def analyze_records(points: Mapping[str, Iterable[PacketRecord]],
         table = table_from_records(name, records)
         files = tuple(sorted(table.files)) if cross else ()
         data.append(PointData(PointSummary(name=name, files=files, formats=(),
-                                           packets=len(table)), table))
+                                           packets=len(table), untimed=table.untimed), table))
     return analyze(data, clocks=clocks)
 
 

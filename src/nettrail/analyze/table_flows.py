@@ -444,7 +444,7 @@ def _evidence(conn: Connection, sigs: dict[int, Seg], k: int, p: int,
     note = "sequence space sent again"
     if p >= 0:
         prev = sigs[p]
-        note = retransmission_note(sig[0] - prev[0], prev[10], prev[9])
+        note = retransmission_note(sig, prev)
     return sig_evidence(conn, sig, from_client, note)
 
 
@@ -545,7 +545,8 @@ class _Groups:
         return out
 
     def _sigs(self, rows: list[int]) -> dict[int, Seg]:
-        """The tracker's segment tuples of sorted rows ``rows`` (plain IPv4/IPv6 rows)."""
+        """The tracker's segment tuples of sorted rows ``rows`` (plain IPv4/IPv6 rows: column
+        rows, their times usable)."""
         s, table = self.s, self.table
         idx = np.array(rows, np.int64)
         at = s["row"][idx]
@@ -559,7 +560,7 @@ class _Groups:
                    _at(table, "direction", at).tolist(), _at(table, "frame", at).tolist(),
                    _at(table, "file", at).tolist(), strict=True)
         return {k: (ts, seq, ack, fl, plen, win, None if i < 0 else i, ifnames[iface],
-                    DIRECTIONS[d], frame, files[file], None, False, None)
+                    DIRECTIONS[d], frame, files[file], None, False, None, None)
                 for k, ts, seq, ack, fl, plen, win, i, iface, d, frame, file in cols}
 
 

@@ -216,8 +216,8 @@ class SpillTable(PacketTable):
         """Whether the rows went to partition files (then only :meth:`partitions` has them)."""
         return self._spill is not None
 
-    def add_batch(self, batch: Batch) -> None:
-        """Append a batch: held in memory within the budget, else to the partitions."""
+    def _keep(self, batch: Batch) -> None:
+        """Hold a batch: in memory within the budget, else in the partitions."""
         if self._spill is None:
             self.batches.append(batch)
             if len(self) > self.memory_rows:
@@ -237,7 +237,7 @@ class SpillTable(PacketTable):
         self._spill = _Spill(self._dir.name, k, 0, self._builders)
         held, self.batches = self.batches, []
         for b in held:
-            self.add_batch(b)
+            self._keep(b)
 
     def partitions(self) -> list[PartFile]:
         """The partition files, every one within ``part_rows`` rows unless it holds one

@@ -80,7 +80,7 @@ def read_points(
                        packet_filter=packet_filter if filtering else None)
         except CaptureError as err:
             errors.append(err)
-    return [PointData(_summary(p, stats[p]), tables[p]) for p in order], errors
+    return [PointData(_summary(p, stats[p], tables[p].untimed), tables[p]) for p in order], errors
 
 
 def read_table(capture: Capture, table: PacketTable, *, full: bool = False,
@@ -139,8 +139,9 @@ def _failed_stats(path: str, point: str, exc: InputError) -> CaptureStats:
     return stats
 
 
-def _summary(point: str, stats: Sequence[CaptureStats]) -> PointSummary:
-    """One point's summary from the statistics of its files."""
+def _summary(point: str, stats: Sequence[CaptureStats], untimed: int) -> PointSummary:
+    """One point's summary from the statistics of its files (``untimed``: its packets with no
+    time of their own)."""
     skipped: Counter[str] = Counter()
     warnings: list[str] = []
     interfaces: set[str] = set()
@@ -160,4 +161,5 @@ def _summary(point: str, stats: Sequence[CaptureStats]) -> PointSummary:
         interfaces=tuple(sorted(interfaces)),
         skipped=dict(sorted(skipped.items())),
         warnings=tuple(warnings),
+        untimed=untimed,
     )

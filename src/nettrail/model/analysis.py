@@ -21,6 +21,14 @@ class PointSummary:
     interfaces: tuple[str, ...] = ()
     skipped: dict[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    untimed: int = 0
+    """Packets with no time of their own (``PacketTable.untimed``)."""
+
+    @property
+    def timed(self) -> bool:
+        """False when no packet has a time of its own (text printed with ``-t``): times,
+        durations and gaps at this point are only the reader's order."""
+        return not self.packets or self.untimed < self.packets
 
     @property
     def read_packets(self) -> int:

@@ -71,3 +71,14 @@ class Connection:
     copies: int = 0
     bytes_client: int = 0
     bytes_server: int = 0
+
+
+def duration_text(ns: int) -> str:
+    """``0.4 ms`` below 10 s, ``42.5 s`` below an hour, ``16 h 05 min 09 s`` beyond."""
+    if ns < 10_000_000_000:
+        return f"{ns / 1e6:.1f} ms"
+    if ns < 3_600_000_000_000:
+        return f"{ns / 1e9:.1f} s"
+    minutes, seconds = divmod(ns // 1_000_000_000, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min {seconds:02d} s"

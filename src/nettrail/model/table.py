@@ -158,6 +158,9 @@ class PacketTable:
     ifnames: list[str] = field(default_factory=list)
     addrs: list[str] = field(default_factory=list)
     batches: list[Batch] = field(default_factory=list)
+    untimed: int = 0
+    """Rows whose packet has no time of its own (text printed with ``-t``, a mangled stamp):
+    the reader placed them in order, so their times tell no duration or gap."""
     _addr_index: dict[str, int] = field(default_factory=dict, repr=False)
     _if_index: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -182,6 +185,11 @@ class PacketTable:
 
     def add_batch(self, batch: Batch) -> None:
         """Append a batch of rows (readers call this for every batch they fill)."""
+        self.untimed += sum(not r.time_ok for r in batch.odd.values())  # only records lack one
+        self._keep(batch)
+
+    def _keep(self, batch: Batch) -> None:
+        """Hold a batch counted by :meth:`add_batch`."""
         self.batches.append(batch)
 
     def column(self, name: str) -> npt.NDArray[Any]:

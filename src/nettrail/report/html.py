@@ -17,6 +17,7 @@ from nettrail.model.analysis import Analysis, Diagnosis
 from nettrail.model.finding import Evidence, Finding
 from nettrail.report.ladder import Ladder, build_ladders, failing_index
 from nettrail.report.svg import COLORS, GLOW, NAT, render_svg
+from nettrail.report.text import NO_TIME
 
 CHAIN_SHOWN = 4
 """Evidence items of the diagnosis shown before the rest is folded."""
@@ -134,9 +135,10 @@ def render(analysis: Analysis, out: TextIO) -> None:
         f"<title>nettrail: {_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
     )
     out.write(_heading(analysis))
-    out.write(_diagnosis(analysis.diagnosis, analysis.findings))
+    untimed = frozenset(p.name for p in analysis.points if not p.timed)
+    out.write(_diagnosis(analysis.diagnosis, analysis.findings, untimed))
     out.write(_ladders(analysis, ladders))
-    out.write(_findings(analysis.findings))
+    out.write(_findings(analysis.findings, untimed))
     out.write('<div class="tables">\n')
     out.write(_clock(analysis))
     out.write(_nat(analysis))
@@ -176,17 +178,20 @@ def _undiagnosed(findings: Sequence[Finding]) -> str:
     return "no failure diagnosed"
 
 
-def _evidence_item(ev: Evidence) -> str:
+def _evidence_item(ev: Evidence, untimed: frozenset[str]) -> str:
+    """One evidence line (``untimed``: the points whose packets have no times)."""
+    when = NO_TIME if ev.point in untimed else _clock_time(ev.time_ns)
     where = f"{ev.point}/{ev.ifname}" if ev.ifname else ev.point
     note = f" — {_e(ev.note)}" if ev.note else ""
     return (
         f'<li><span class="where" title="{_e(ev.file)}">{_e(where)} · '
         f"{_e(PurePath(ev.file).name)}#{ev.frame} · "
-        f"{_clock_time(ev.time_ns)}</span> <code>{_e(ev.text)}</code>{note}</li>\n"
+        f"{when}</span> <code>{_e(ev.text)}</code>{note}</li>\n"
     )
 
 
-def _diagnosis(diagnosis: Diagnosis | None, findings: Sequence[Finding]) -> str:
+def _diagnosis(diagnosis: Diagnosis | None, findings: Sequence[Finding],
+               untimed: frozenset[str]) -> str:
     if diagnosis is None:
         failing = any(f.severity == "error" for f in findings)
         words = "see the findings below" if failing else "every connection looked healthy"
@@ -195,7 +200,7 @@ def _diagnosis(diagnosis: Diagnosis | None, findings: Sequence[Finding]) -> str:
             f'<section id="diagnosis" class="{"" if failing else "ok"}">'
             f"<h2>{_e(heading[0].upper() + heading[1:])}</h2><p>{words}.</p></section>\n"
         )
-    chain = _chain(diagnosis.chain)
+    chain = _chain(diagnosis.chain, untimed)
     causes = [f for f in findings if f.kind in diagnosis.kinds and f.root_cause]
     listed = "".join(
         f'<li class="sev-{_e(f.severity)}"><span class="badge">{_e(f.severity)}</span>'
@@ -211,9 +216,9 @@ def _diagnosis(diagnosis: Diagnosis | None, findings: Sequence[Finding]) -> str:
     )
 
 
-def _chain(chain: Sequence[Evidence]) -> str:
+def _chain(chain: Sequence[Evidence], untimed: frozenset[str]) -> str:
     """The evidence list; past ``CHAIN_SHOWN`` items the rest folds (opened for printing)."""
-    items = [_evidence_item(ev) for ev in chain]
+    items = [_evidence_item(ev, untimed) for ev in chain]
     if len(items) <= CHAIN_SHOWN + 1:
         return f'<ol class="chain">\n{"".join(items)}</ol>'
     rest = len(items) - CHAIN_SHOWN
@@ -225,14 +230,14 @@ def _chain(chain: Sequence[Evidence]) -> str:
     )
 
 
-def _findings(findings: Sequence[Finding]) -> str:
+def _findings(findings: Sequence[Finding], untimed: frozenset[str]) -> str:
     if not findings:
         return '<section id="findings"><h2>Findings</h2><p class="empty">none</p></section>\n'
     items = []
     for f in sorted(findings, key=lambda f: (not f.root_cause, _SEVERITY.get(f.severity, 3))):
         root = '<span class="root">root cause</span>' if f.root_cause else ""
         conn = f' title="connection {_e(f.connection)}"' if f.connection else ""
-        evidence = "".join(_evidence_item(ev) for ev in f.evidence)
+        evidence = "".join(_evidence_item(ev, untimed) for ev in f.evidence)
         details = (
             f"<details><summary>evidence ({len(f.evidence)})</summary>"
             f'<ul class="evidence">\n{evidence}</ul></details>'

@@ -121,6 +121,7 @@ def point_dict(p: PointSummary) -> dict[str, Any]:
         "interfaces": list(p.interfaces),
         "skipped": dict(p.skipped),
         "warnings": list(p.warnings),
+        "untimed_packets": p.untimed,
     }
 
 

@@ -20,7 +20,7 @@ from nettrail.model.analysis import (
     PointSummary,
 )
 from nettrail.model.finding import Evidence, Finding
-from nettrail.model.flow import Connection, Outcome
+from nettrail.model.flow import Connection, Outcome, duration_text
 
 INDENT = "  "
 WIDTH = 100
@@ -31,6 +31,8 @@ QUIET_OUTCOMES = frozenset({Outcome.ESTABLISHED, Outcome.CLOSED, Outcome.MIDSTRE
 
 
 CLOCK_OFFSET_KIND = "clock-offset"
+NO_TIME = "(no time)"
+"""An evidence line's time where the point's packets have none."""
 CLOCK_UNKNOWN_KIND = "clock-unknown"
 
 
@@ -42,9 +44,10 @@ def render(analysis: Analysis, out: TextIO) -> None:
       f"{_plural(n_conn, 'connection')}, {_plural(n_find, 'finding')}\n")
     for warning in analysis.warnings:
         w(f"warning: {warning}\n")
+    untimed = frozenset(p.name for p in analysis.points if not p.timed)
     if analysis.diagnosis is not None:
         w("\n")
-        _diagnosis(analysis.diagnosis, out)
+        _diagnosis(analysis.diagnosis, out, untimed)
     if analysis.clock:
         w("\nClocks\n")
         for c in analysis.clock:
@@ -71,13 +74,13 @@ def render(analysis: Analysis, out: TextIO) -> None:
     if across:
         w("\nFindings across points\n")
         for f in across:
-            _finding(f, out, INDENT)
+            _finding(f, out, INDENT, untimed)
     for point in analysis.points:
         w("\n")
         _point(point, analysis, out)
 
 
-def _diagnosis(d: Diagnosis, out: TextIO) -> None:
+def _diagnosis(d: Diagnosis, out: TextIO, untimed: frozenset[str]) -> None:
     w = out.write
     w(f"DIAGNOSIS: {d.headline}\n")
     for para in d.explanation.splitlines():
@@ -90,7 +93,7 @@ def _diagnosis(d: Diagnosis, out: TextIO) -> None:
     if d.chain:
         w(f"{INDENT}Evidence, in order:\n")
         for i, e in enumerate(d.chain, 1):
-            w(f"{INDENT * 2}{i}. {evidence_text(e)}\n")
+            w(f"{INDENT * 2}{i}. {evidence_text(e, untimed)}\n")
 
 
 def _point(p: PointSummary, analysis: Analysis, out: TextIO) -> None:
@@ -116,7 +119,7 @@ def _point(p: PointSummary, analysis: Analysis, out: TextIO) -> None:
         w(f"{INDENT * 2}by outcome: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}\n")
         shown = [c for c in conns if c.outcome not in QUIET_OUTCOMES or c.retransmissions]
     for c in shown[:MAX_LISTED]:
-        w(f"{INDENT * 2}{connection_text(c)}\n")
+        w(f"{INDENT * 2}{connection_text(c, p.timed)}\n")
     if len(shown) > MAX_LISTED or len(shown) < len(conns):
         w(f"{INDENT * 2}... {len(conns) - min(len(shown), MAX_LISTED)} more not shown "
           "(--format json lists them all)\n")
@@ -125,24 +128,27 @@ def _point(p: PointSummary, analysis: Analysis, out: TextIO) -> None:
              if f.details.get("point") == p.name and f.kind != CLOCK_OFFSET_KIND]
     if found:
         w(f"{INDENT}Findings ({len(found)}):\n")
+        untimed = frozenset() if p.timed else frozenset((p.name,))
         for f in found[:MAX_LISTED]:
-            _finding(f, out, INDENT * 2)
+            _finding(f, out, INDENT * 2, untimed)
         if len(found) > MAX_LISTED:
             w(f"{INDENT * 2}... {len(found) - MAX_LISTED} more not shown "
               "(--format json lists them all)\n")
 
 
-def _finding(f: Finding, out: TextIO, indent: str) -> None:
+def _finding(f: Finding, out: TextIO, indent: str, untimed: frozenset[str]) -> None:
     w = out.write
     w(f"{indent}[{f.severity}] {f.kind}: {f.summary}\n")
     for e in f.evidence:
-        w(f"{indent}{INDENT}{evidence_text(e)}\n")
+        w(f"{indent}{INDENT}{evidence_text(e, untimed)}\n")
 
 
-def connection_text(c: Connection) -> str:
-    """One line per connection: flow, outcome, packets, duration and what repeated."""
+def connection_text(c: Connection, timed: bool = True) -> str:
+    """One line per connection: flow, outcome, packets, duration and what repeated
+    (``timed``: False when the point's packets have no times, so no duration)."""
+    took = duration_text(c.last_ns - c.first_ns) if timed else "no times"
     text = (f"{c.client} > {c.server}  {c.outcome}  {_plural(c.packets, 'packet')}, "
-            f"{duration_text(c.last_ns - c.first_ns)}, {c.bytes_client}/{c.bytes_server} bytes")
+            f"{took}, {c.bytes_client}/{c.bytes_server} bytes")
     if c.retransmissions:
         text += f", {_plural(c.retransmissions, 'retransmission')}"
     if c.copies:
@@ -150,23 +156,14 @@ def connection_text(c: Connection) -> str:
     return text
 
 
-def duration_text(ns: int) -> str:
-    """``0.4 ms`` below 10 s, ``42.5 s`` below an hour, ``16 h 05 min 09 s`` beyond."""
-    if ns < 10_000_000_000:
-        return f"{ns / 1e6:.1f} ms"
-    if ns < 3_600_000_000_000:
-        return f"{ns / 1e9:.1f} s"
-    minutes, seconds = divmod(ns // 1_000_000_000, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min {seconds:02d} s"
-
-
-def evidence_text(e: Evidence) -> str:
-    """One evidence line: time, point, interface, where in which file, the packet, the note."""
+def evidence_text(e: Evidence, untimed: frozenset[str] = frozenset()) -> str:
+    """One evidence line: time, point, interface, where in which file, the packet, the note
+    (``untimed``: the points whose packets have no times, whose lines say so instead)."""
     where = f"{e.file}:{e.frame}"
     iface = f" {e.ifname}" if e.ifname else ""
     note = f"  ({e.note})" if e.note else ""
-    return f"{time_text(e.time_ns)} {e.point}{iface} {where}  {e.text}{note}"
+    when = NO_TIME if e.point in untimed else time_text(e.time_ns)
+    return f"{when} {e.point}{iface} {where}  {e.text}{note}"
 
 
 def clock_text(c: ClockOffset) -> str:
