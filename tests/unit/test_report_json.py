@@ -73,8 +73,12 @@ def test_cross_point_parts_clock_nat_diagnosis() -> None:
     assert isinstance(clock, list) and len(clock) == len(analysis.clock)
     for c, model in zip(clock, analysis.clock, strict=True):
         assert set(c) == {"point", "reference", "offset_ms", "uncertainty_ms", "samples",
-                          "source"}
+                          "source", "two_sided", "limits_ms"}
         assert c["offset_ms"] == round(model.offset_ns / 1e6, 3)
+        assert c["two_sided"] is model.two_sided
+        most, least = model.limits
+        assert c["limits_ms"] == [None if v is None else round(v / 1e6, 3)
+                                  for v in (least, most)]
     nat = data["nat"]
     assert isinstance(nat, list) and nat
     assert set(nat[0]) == {"kind", "leg", "before", "after", "from_point", "to_point", "at",

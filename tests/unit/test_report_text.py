@@ -51,6 +51,26 @@ def test_clock_and_nat_lines() -> None:
                                   "between client and netnode, translated at netnode (3 packets)")
 
 
+def test_a_clock_from_packets_seen_one_way_says_what_it_leaves_open() -> None:
+    transit = ("seen one way only: taken at zero transit, off by the packets' transit time "
+               "between the points")
+    open_ = ClockOffset("host5", "host1", -25_000_000.0, 1_000_000.0, 3, two_sided=False)
+    assert text.clock_text(open_) == (f"host5's clock is 25.0 ± 1.0 ms behind host1 (3 samples; "
+                                      f"{transit})")
+    limited = ClockOffset("host5", "host1", -25_000_000.0, 1_000_000.0, 3, two_sided=False,
+                          limits=(-25_000_000.0, None))
+    assert text.clock_text(limited).endswith(f"; {transit}; at least 25.0 ms behind)")
+    ahead = ClockOffset("host5", "host1", 4_000_000.0, 1_000_000.0, 3, two_sided=False,
+                        limits=(4_000_000.0, -2_000_000.0))
+    assert ahead.one_way_note.endswith("; at most 2.0 ms behind; at most 4.0 ms ahead")
+    both_ways = ClockOffset("host5", "host1", -25_000_000.0, 400_000.0, 12,
+                            limits=(-24_600_000.0, -25_400_000.0))
+    probes = ClockOffset("host5", "host1", -25_000_000.0, 200_000.0, 0, two_sided=False,
+                         source="probes")
+    assert both_ways.one_way_note == probes.one_way_note == ""
+    assert "one way" not in text.clock_text(both_ways) + text.clock_text(probes)
+
+
 def test_time_text_is_utc_with_microseconds() -> None:
     assert text.time_text(1_700_000_000_123_456_789) == "22:13:20.123456"
 

@@ -84,3 +84,18 @@ def test_a_timed_copy_of_the_same_text_keeps_its_durations(
     assert "6 packets, 50.0 ms, 400/0 bytes, 1 retransmission" in out
     assert "sent again after 10.0 ms" in out
     assert "(no time)" not in out
+
+
+def test_a_point_without_times_has_its_clock_unknown_for_that_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    stamped = "".join(f"10:00:00.{i * 10000:06d} {line}\n"
+                      for i, line in enumerate(_UNTIMED.splitlines()))
+    timed, untimed = tmp_path / "timed.txt", tmp_path / "untimed.txt"
+    timed.write_text(stamped)
+    untimed.write_text(_UNTIMED)
+    assert main(["analyze", f"a={timed}", f"b={untimed}"]) == 0
+    out = capsys.readouterr().out
+    assert "  b's clock is unknown: its packets have no times (text printed with tcpdump -t)\n" \
+        in out
+    assert "no packet was seen both there" not in out

@@ -535,4 +535,6 @@ def describe_offset(c: ClockOffset) -> str:
         return f"{c.point}'s clock agrees with {c.reference} (within {unc:.3f} ms)"
     side = "ahead of" if ms > 0 else "behind"
     digits = 1 if unc >= 0.05 else 3
-    return f"{c.point}'s clock is {abs(ms):.{digits}f} ± {unc:.{digits}f} ms {side} {c.reference}"
+    note = f" ({c.one_way_note})" if c.one_way_note else ""
+    return (f"{c.point}'s clock is {abs(ms):.{digits}f} ± {unc:.{digits}f} ms {side} "
+            f"{c.reference}{note}")

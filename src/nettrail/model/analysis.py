@@ -67,6 +67,27 @@ class ClockOffset:
     """What the packets' bounds allow along the chain of pairs the estimate took, whatever
     ``offset_ns`` came from (``Limits``)."""
 
+    @property
+    def one_way_note(self) -> str:
+        """What an estimate from packets seen one way only leaves open, said where it is
+        stated ('' for any other): it was taken at zero transit, so the truth is off by the
+        packets' transit time between the points, past what its direction limits."""
+        if self.two_sided or self.source != "packets" or self.point == self.reference:
+            return ""
+        most, least = self.limits
+        limits = "".join(f"; {_limit_text(value, is_most)}" for value, is_most
+                         in ((least, False), (most, True)) if value is not None)
+        return ("seen one way only: taken at zero transit, off by the packets' transit time "
+                f"between the points{limits}")
+
+
+def _limit_text(ns: float, most: bool) -> str:
+    """A limit on a clock offset in the words of the clock's line: ``at least 25.0 ms
+    behind`` for an offset of at most -25 ms (``most``: the limit is the most it can be)."""
+    ahead = ns >= 0
+    word = "at most" if most == ahead else "at least"
+    return f"{word} {abs(ns) / 1e6:.1f} ms {'ahead' if ahead else 'behind'}"
+
 
 @dataclass(frozen=True, slots=True)
 class ClockCheck:

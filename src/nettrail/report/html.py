@@ -324,7 +324,7 @@ def _clock(analysis: Analysis) -> str:
             _td(f"{c.offset_ns / 1e6:+.3f} ms", True),
             _td(f"±{c.uncertainty_ns / 1e6:.3f} ms", True),
             _td(c.samples, True),
-            _td(c.source),
+            _td(f"{c.source} ({c.one_way_note})" if c.one_way_note else c.source),
         ]
         for c in analysis.clock
     ]

@@ -191,6 +191,8 @@ def clock_dict(c: ClockOffset) -> dict[str, Any]:
         "uncertainty_ms": round(c.uncertainty_ns / 1e6, 3),
         "samples": c.samples,
         "source": c.source,
+        "two_sided": c.two_sided,
+        "limits_ms": [None if v is None else round(v / 1e6, 3) + 0.0 for v in c.limits[::-1]],
     }
 
 

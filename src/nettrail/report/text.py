@@ -58,7 +58,9 @@ def render(analysis: Analysis, out: TextIO) -> None:
                if f.kind == CLOCK_UNKNOWN_KIND}  # an estimate left out, and why
         for p in analysis.points:
             if p.name not in aligned:
-                reason = why.get(p.name) or f"no packet was seen both there and at {reference}"
+                reason = why.get(p.name) or (
+                    "its packets have no times (text printed with tcpdump -t)" if not p.timed
+                    else f"no packet was seen both there and at {reference}")
                 w(f"{INDENT}{p.name}'s clock is unknown: {reason}\n")
     if analysis.clock_checks:
         w("\nClocks measured over SSH, against the packets\n")
@@ -181,6 +183,8 @@ def clock_text(c: ClockOffset) -> str:
         samples = "by the SSH clock probes"
     elif c.source == "both":
         samples = f"by the SSH clock probes and {samples}"
+    if c.one_way_note:
+        samples = f"{samples}; {c.one_way_note}"
     if abs(ms) < 0.05:
         return f"{c.point}'s clock agrees with {c.reference} (within {unc:.3f} ms, {samples})"
     side = "ahead of" if ms > 0 else "behind"
