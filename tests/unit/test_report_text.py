@@ -52,8 +52,7 @@ def test_clock_and_nat_lines() -> None:
 
 
 def test_a_clock_from_packets_seen_one_way_says_what_it_leaves_open() -> None:
-    transit = ("seen one way only: taken at zero transit, off by the packets' transit time "
-               "between the points")
+    transit = "seen one way only: off by the packets' transit between the points"
     open_ = ClockOffset("host5", "host1", -25_000_000.0, 1_000_000.0, 3, two_sided=False)
     assert text.clock_text(open_) == (f"host5's clock is 25.0 ± 1.0 ms behind host1 (3 samples; "
                                       f"{transit})")
@@ -63,6 +62,10 @@ def test_a_clock_from_packets_seen_one_way_says_what_it_leaves_open() -> None:
     ahead = ClockOffset("host5", "host1", 4_000_000.0, 1_000_000.0, 3, two_sided=False,
                         limits=(4_000_000.0, -2_000_000.0))
     assert ahead.one_way_note.endswith("; at most 2.0 ms behind; at most 4.0 ms ahead")
+    zero = ClockOffset("host5", "host1", 0.0, 1_000_000.0, 3, two_sided=False,
+                       limits=(None, -0.0))
+    assert text.clock_text(zero) == ("host5's clock agrees with host1 (within 1.000 ms, "
+                                     f"3 samples; {transit}; not behind)")
     both_ways = ClockOffset("host5", "host1", -25_000_000.0, 400_000.0, 12,
                             limits=(-24_600_000.0, -25_400_000.0))
     probes = ClockOffset("host5", "host1", -25_000_000.0, 200_000.0, 0, two_sided=False,

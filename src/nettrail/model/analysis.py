@@ -77,13 +77,15 @@ class ClockOffset:
         most, least = self.limits
         limits = "".join(f"; {_limit_text(value, is_most)}" for value, is_most
                          in ((least, False), (most, True)) if value is not None)
-        return ("seen one way only: taken at zero transit, off by the packets' transit time "
-                f"between the points{limits}")
+        return f"seen one way only: off by the packets' transit between the points{limits}"
 
 
 def _limit_text(ns: float, most: bool) -> str:
     """A limit on a clock offset in the words of the clock's line: ``at least 25.0 ms
-    behind`` for an offset of at most -25 ms (``most``: the limit is the most it can be)."""
+    behind`` for an offset of at most -25 ms (``most``: the limit is the most it can be),
+    ``not ahead`` for at most 0 (within 0.05 ms, as the line rounds)."""
+    if abs(ns) < 50_000:
+        return "not ahead" if most else "not behind"
     ahead = ns >= 0
     word = "at most" if most == ahead else "at least"
     return f"{word} {abs(ns) / 1e6:.1f} ms {'ahead' if ahead else 'behind'}"
