@@ -243,7 +243,7 @@ def test_text_without_times_claims_no_copies(
 
 @pytest.mark.parametrize(("later", "outcome"), [
     ("", "unknown"),
-    ("Flags [R], seq 1, win 0, length 0", "reset-after-handshake"),
+    ("Flags [R], seq 1, win 0, length 0", "reset-midstream"),
     ("Flags [.], ack 1, win 502, length 0", "midstream"),
 ])
 def test_a_quiet_connection_is_unknown_until_a_packet_prints_flags(

@@ -96,6 +96,17 @@ def test_ack_without_synack_then_rst_is_reset_not_refused() -> None:
     assert kinds(findings) == ["reset"]
 
 
+def test_a_rst_where_no_handshake_was_seen_is_reset_midstream() -> None:
+    # A capture that began after the SYN (it was answered by this RST: refused, as a point
+    # that saw the SYN says) must not claim a handshake it never saw.
+    w = Wire()
+    w.tcp(0, S, C, RST | ACK, seq=0, ack=101)
+    conns, findings = track(w)
+    assert conns[0].outcome is Outcome.RESET_MIDSTREAM
+    assert kinds(findings) == ["reset"]
+    assert "the handshake was not captured" in findings[0].summary
+
+
 def test_syn_unanswered_counts_retransmitted_syns() -> None:
     w = Wire()
     for t in (0, 1000, 3000):

@@ -29,7 +29,8 @@ FLAGS = "flags"
 """A point's packets carry no TCP flags (see ``diagnose``'s ``blind``)."""
 SEQ = "seq"
 """A point's packets carry no TCP sequence numbers."""
-FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.SYN_UNANSWERED,
+FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.RESET_MIDSTREAM,
+                    Outcome.SYN_UNANSWERED,
                     Outcome.SYNACK_UNACKNOWLEDGED})
 STALLED_RETRANSMISSIONS = 3
 """Retransmissions at one point from which a connection still open at the end of the capture

@@ -570,6 +570,8 @@ def outcome_of(h: int, rst_from_client: bool | None) -> Outcome:
     if h & H_RST:
         if not rst_from_client and h & H_SYN and not h & (H_SYNACK | H_EST | H_MID):
             return Outcome.REFUSED
+        if h & H_MID and not h & (H_SYN | H_SYNACK):
+            return Outcome.RESET_MIDSTREAM
         return Outcome.RESET
     if h & _H_FINS == _H_FINS:
         return Outcome.CLOSED
@@ -679,7 +681,8 @@ def retransmission_note(sig: Seg, prev: Seg) -> str:
     return f"sent again after {gap_ns / 1e6:.1f} ms ({where})"
 
 
-_FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.SYN_UNANSWERED,
+_FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.RESET_MIDSTREAM,
+                     Outcome.SYN_UNANSWERED,
                      Outcome.SYNACK_UNACKNOWLEDGED})
 
 
@@ -708,7 +711,7 @@ def _outcome_finding(conn: Connection, st: State) -> Finding | None:
         kind, root = "refused", True
         summary = f"{conn.point}: {flow}: the server answered the SYN with RST"
         ev.append(sig_evidence(conn, rst, False, "RST from the server"))
-    elif conn.outcome is Outcome.RESET:
+    elif conn.outcome is Outcome.RESET or conn.outcome is Outcome.RESET_MIDSTREAM:
         kind, root = "reset", False
         # One point sees who the RST claims to come from, not who made it: a device that
         # answers for the server's address (a NAT box without state) looks the same here.

@@ -41,6 +41,9 @@ class Outcome(StrEnum):
     ESTABLISHED = "established"
     REFUSED = "refused"
     RESET = "reset-after-handshake"
+    RESET_MIDSTREAM = "reset-midstream"
+    """A RST ended a connection whose handshake this point did not see (it was running when
+    the capture began, or the RST is all it saw)."""
     SYN_UNANSWERED = "syn-unanswered"
     SYNACK_UNACKNOWLEDGED = "synack-unacknowledged"
     CLOSED = "closed"
