@@ -19,6 +19,7 @@ from nettrail.analyze.flows import COPY_WINDOW_NS
 from nettrail.analyze.in_order import in_order, sent_again
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import (
+    ACK,
     PROTO_ICMP,
     PROTO_ICMPV6,
     PROTO_TCP,
@@ -125,10 +126,13 @@ class Sighting:
 
     @property
     def key(self) -> tuple[object, ...] | None:
-        """Key on fields NAT never changes, or None when the capture lacks them (text)."""
+        """Key on fields NAT never changes, or None when the capture lacks them (text). The
+        ack of a segment without the ACK flag means nothing (a pcap has the field, often 0;
+        tcpdump prints none): it is left out."""
         if self.proto == PROTO_TCP:
-            seq = self.seq
-            return None if seq is None else (PROTO_TCP, self.flags, seq, self.ack, self.plen)
+            seq, flags = self.seq, self.flags
+            return None if seq is None else (PROTO_TCP, flags, seq,
+                                             self.ack if flags & ACK else None, self.plen)
         ip_id = self.ip_id
         return None if ip_id is None else (self.proto, ip_id, self.ip_len, self.plen)
 

@@ -32,7 +32,7 @@ from nettrail.analyze.columns import (
 from nettrail.analyze.correlate import Form, Sighting, _new_form, fold_copies
 from nettrail.analyze.row_sightings import LazySightings
 from nettrail.model.flow import Endpoint
-from nettrail.model.packet import PROTO_TCP
+from nettrail.model.packet import ACK, PROTO_TCP
 from nettrail.model.rows import TableRows
 from nettrail.model.table import K_IPID, K_SEQ, K_TS
 
@@ -193,8 +193,9 @@ def _columns(items: LazySightings, col: Any, sel: Ints, pos: Ints,
     tcp_flags = col("flags")[sel]
     flags = slots(tcp_flags, 0)
     high = slots(col("seq")[sel].astype(np.int64) << _FLAG_BITS | tcp_flags, 0)
-    low = slots((col("ack")[sel].astype(np.int64) + 1) << _LEN_BITS | col("payload_len")[sel],
-                0)
+    # an ack without the ACK flag means nothing: none, as Sighting.key has it
+    acks = np.where(tcp_flags & ACK != 0, col("ack")[sel].astype(np.int64), -1)
+    low = slots((acks + 1) << _LEN_BITS | col("payload_len")[sel], 0)
     keyed = True
     for k, s in others:
         first[k], last[k], single[k] = s.first_ns, s.last_ns, s.single
