@@ -52,6 +52,18 @@ def test_a_rst_whose_ttl_does_not_fit_its_sender_was_injected() -> None:
     assert "origin" not in found[0].details  # it arrived here: made before this point
 
 
+def test_an_injected_rsts_evidence_shows_the_last_packet_before_it_not_after() -> None:
+    w = Wire("server")
+    for rec in _server_view(64):
+        w.records.append(rec)
+    w.tcp(3.0, C, S, ACK, seq=2, ack=10, ifname="eth0", direction="in")  # after the RST
+    recs = [_ttl(r, 63) if i == len(w.records) - 1 else r for i, r in enumerate(w.records)]
+    [found] = host_findings("server", recs)
+    before, rst = found.evidence
+    assert before.note == "203.0.113.10's last packet before it" and before.frame == 3
+    assert before.time_ns < rst.time_ns
+
+
 def test_a_rst_that_fits_its_sender_is_not_called_injected() -> None:
     assert host_findings("server", _server_view(63)) == []
 

@@ -248,7 +248,8 @@ def _injected_reset(point: str, key: FlowKey, pkts: Sequence[Packet]) -> Finding
                               _tos_misfit(rst, mine, peer, sender),
                               _window_misfit(rst, mine, sender)) if f]
         if fields:
-            return _injected(point, key, rst, mine, fields)
+            before = [p for p in pkts[:i] if _src(p) == sender and not p.tcp.flags & RST]
+            return _injected(point, key, rst, before, fields)
     return None
 
 
@@ -325,10 +326,12 @@ def _window_misfit(rst: Packet, mine: Sequence[Packet], sender: str) -> str | No
     return f"window {win} where {sender}'s other packets here announce at most {max(wins)}"
 
 
-def _injected(point: str, key: FlowKey, rst: Packet, mine: Sequence[Packet],
+def _injected(point: str, key: FlowKey, rst: Packet, before: Sequence[Packet],
               fields: Sequence[str]) -> Finding:
+    """The finding of a RST whose ``fields`` misfit its sender's other packets (``before``:
+    those that came before it here, the last of which is shown)."""
     sender = rst.first.ip.src if rst.first.ip is not None else "?"
-    ev = [evidence(mine[-1].first, f"{sender}'s last packet before it")] if mine else []
+    ev = [evidence(before[-1].first, f"{sender}'s last packet before it")] if before else []
     ev.append(evidence(rst.first, "RST: " + "; ".join(fields)))
     by = f"made by {point} itself (it leaves {point} first)" if rst.sent_here else \
         "injected by a device in between"
