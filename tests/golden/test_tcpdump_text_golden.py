@@ -192,6 +192,8 @@ def check_text(path: Path, refs: list[Ref], variant: str, side: str) -> None:
     if variant == "t":
         assert [r.ts_ns for r in records] == [i * 1000 for i in range(len(records))]
         assert any("no timestamps" in w for w in stats.warnings)
+    elif variant in ("ttt", "ttttt"):  # times between packets: no time of day, said once
+        assert len(stats.warnings) == 1 and "tells no time of day" in stats.warnings[0], where
     else:
         assert stats.warnings == [], where
 

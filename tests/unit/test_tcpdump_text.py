@@ -279,6 +279,10 @@ def test_delta_times_that_go_down_are_deltas(tmp_path: Path) -> None:
                        f" 00:00:00.000088 {SYN_LINE}\n")
     assert [x.ts_ns for x in r.records] == [0, 127522000, 127610000]
     assert all(x.time_ok for x in r.records)
+    assert r.warned("line 1:") == [
+        f"{r.path} line 1: times since the previous packet (-ttt): the text tells no time of "
+        "day, so its packets are placed from 1970-01-01 00:00:00 UTC, and its clock against "
+        "other points only lines its packets up with theirs"]
 
 
 def test_times_since_the_first_packet(tmp_path: Path) -> None:
@@ -286,6 +290,8 @@ def test_times_since_the_first_packet(tmp_path: Path) -> None:
     r = Read(tmp_path, text)  # tcpdump -ttttt: never going down, rising nine times
     assert [x.ts_ns for x in r.records] == [i * 10**9 + i * 1111000 for i in range(10)]
     assert all(x.time_ok for x in r.records)
+    assert "times since the first packet (-ttttt): the text tells no time of day" in \
+        r.warned("line 1:")[0]
 
 
 def test_midnight_advances_the_day(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator
+from datetime import UTC, datetime
 from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
@@ -428,9 +429,21 @@ class TextReader:
                              "times since the previous packet (-ttt) or since the first (-ttttt)?"
                              " too few packets to tell: kept in line order, not used for timing")
         ok = judge.kind != "ambiguous"
+        if ok and self.delta_held:
+            self._relative(judge.kind == "delta", self.delta_held[0].frame)
         for i, held in enumerate(self.delta_held):
             yield held._replace(ts_ns=judge.time(i), time_ok=ok and held.time_ok)
         self.delta_held.clear()
+
+    def _relative(self, delta: bool, line: int) -> None:
+        """Say that the text's times tell no time of day: where its packets are placed, and
+        what a clock offset against other points then means."""
+        day = datetime.fromtimestamp(self.clock.day_ns // 1_000_000_000, UTC)
+        which = "previous packet (-ttt)" if delta else "first packet (-ttttt)"
+        self.warner.warn("relative times", line,
+                         f"times since the {which}: the text tells no time of day, so its "
+                         f"packets are placed from {day:%Y-%m-%d} 00:00:00 UTC, and its clock "
+                         "against other points only lines its packets up with theirs")
 
     def _judge_time(
         self, prev: PacketRecord | None, rec: PacketRecord, nxt: PacketRecord | None
