@@ -149,3 +149,43 @@ def test_a_reply_seen_before_its_request_by_the_clocks_is_still_after_it() -> No
     assert a.diagnosis is not None and "two L3 implementations" in a.diagnosis.headline
     [asym] = [f for f in a.findings if f.kind == "asymmetric-nat"]
     assert f"never passed {router}" in asym.summary
+
+
+@pytest.mark.parametrize("paths", [True, False], ids=["tracks", "plain"])
+def test_a_reply_tied_at_two_points_is_translated_back_not_again(paths: bool) -> None:
+    """The same packets at two points with nothing between them in time (no transit, the
+    clocks known): which point each reached first is not known, so a reply's translation is
+    read along the reverse of the requests' route: the address the request was DNATed to is
+    turned back on the reply (SNAT of the server's address to the public one, from server
+    to client), never translated again on the way back (a second owner). Which of the two
+    points is the client's cannot be told here (every packet tied): the names order the
+    request, and the reply follows it."""
+    from flowkit import Wire
+    from nettrail.analyze.pipeline import analyze
+    from nettrail.model.analysis import PointSummary
+    from nettrail.model.packet import FIN
+    from nettrail.model.table import PointData, table_from_records
+
+    client, public, private = "198.51.100.2:40000", "203.0.113.10:80", "198.18.0.10:80"
+    steps = [(0, True, SYN, 1, None, 0), (1, False, SYN | ACK, 9, 2, 0), (2, True, ACK, 2, 10, 0),
+             (3, True, ACK, 2, 10, 100), (4, False, ACK, 10, 102, 0),
+             (5, True, FIN | ACK, 102, 10, 0), (6, False, FIN | ACK, 10, 103, 0),
+             (7, True, ACK, 103, 11, 0)]
+    for names in (("a", "b"), ("z", "b")):  # the client's point first, or second, by name
+        data = []
+        for point, server, skew in ((names[0], public, 0.0), (names[1], private, 25.0)):
+            w = Wire(point, f"{point}.pcap")
+            for t, up, flags, seq, ack, n in steps:
+                src, dst = (client, server) if up else (server, client)
+                w.tcp(t + skew, src, dst, flags, seq=seq, ack=ack, length=n)
+            table = table_from_records(point, w.records)
+            data.append(PointData(PointSummary(point, (f"{point}.pcap",), (), len(table)), table))
+        result = analyze(data, paths=paths)
+        got = {(t.kind, t.leg, str(t.before), str(t.after), t.from_point, t.to_point)
+               for t in result.nat}
+        request = next(t for t in got if t[1] == "request")
+        _dnat, _leg, before, after, p0, p1 = request
+        assert got == {request, ("snat", "reply", after, before, p1, p0)}, names
+        if names == ("a", "b"):
+            assert request == ("dnat", "request", public, private, "a", "b")
+        assert not [f for f in result.findings if f.root_cause]

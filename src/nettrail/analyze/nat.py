@@ -17,7 +17,7 @@ from operator import attrgetter
 from typing import Any
 
 from nettrail.analyze.correlate import Form, Sighting
-from nettrail.analyze.tracks import Conversation, Track
+from nettrail.analyze.tracks import Conversation, Track, track_tied
 from nettrail.model.analysis import NatTranslation
 from nettrail.model.flow import Endpoint, FlowKey
 
@@ -170,12 +170,23 @@ def infer_translations(convs: Iterable[Conversation]) -> tuple[NatTranslation, .
 
 
 def conversation_translations(conv: Conversation) -> list[NatTranslation]:
-    """``infer_translations`` of one conversation."""
+    """``infer_translations`` of one conversation. A packet that reached two points at the
+    same corrected time tells no order between them: a reply's is taken as the reverse of the
+    requests' route (a request's, of the replies' when they tell it), so that one translation
+    is never reported as its own reverse on the way back."""
     # tracks of one route share their rewrites (one object): counted per object first,
     # in order of first use (so each translation still comes in order of first use)
     uses: dict[tuple[bool, int], list[Any]] = {}
+    along: dict[tuple[str, int], Sequence[Rewrite]] = {}
     for track in conv.tracks:
         rewrites = track_translations(track, conv.rewrites)
+        if rewrites and track_tied(track) and (track.direction == "s2c"
+                                          or not conv.route_tied("s2c")):
+            got = along.get((track.direction, id(rewrites)))
+            if got is None:
+                back = conv.route("c2s" if track.direction == "s2c" else "s2c")[::-1]
+                got = along[(track.direction, id(rewrites))] = _along(rewrites, back)
+            rewrites = got
         if rewrites:
             use = uses.get((track.direction == "c2s", id(rewrites)))
             if use is None:
@@ -184,6 +195,16 @@ def conversation_translations(conv: Conversation) -> list[NatTranslation]:
                 use[1] += 1
     return counted(conv.key, ((request, rewrites, n)
                               for (request, _id), (rewrites, n) in uses.items()))
+
+
+def _along(rewrites: Sequence[Rewrite], route: Sequence[str]) -> Sequence[Rewrite]:
+    """``rewrites`` turned to run along ``route`` (points in the order a packet passes them):
+    one whose first point comes later on it went the other way (before and after swapped)."""
+    at = {p: i for i, p in enumerate(route)}
+    out = [(kind, after, before, p1, p0, by)
+           if p0 in at and p1 in at and at[p0] > at[p1] else (kind, before, after, p0, p1, by)
+           for kind, before, after, p0, p1, by in rewrites]
+    return rewrites if out == list(rewrites) else tuple(out)
 
 
 def counted(key: FlowKey, uses: Iterable[tuple[bool, Sequence[Rewrite], int]],

@@ -97,7 +97,7 @@ def split_plain(sightings: Mapping[str, Sequence[Sighting]], links: Links,
     if members:
         conv_of[np.concatenate(members)] = np.repeat(np.arange(len(members)),
                                                      [len(m) for m in members])
-    plain = _plain_tracks(arrays, cols, len(names))
+    plain = _plain_tracks(arrays, cols, len(names), corrected)
     in_conv = conv_of >= 0
     bad = np.bincount(conv_of[in_conv], weights=~plain[in_conv], minlength=len(members))
     keys = _keys(members, conv_of, arrays, cols)
@@ -141,8 +141,11 @@ def _sightings(columns: Sequence[PointColumns]) -> _Sightings:
                       np.concatenate(form_parts), forms)
 
 
-def _plain_tracks(arrays: TrackArrays, cols: _Sightings, n_points: int) -> Bools:
-    """Whether each track is TCP, no RST, seen once at every point."""
+def _plain_tracks(arrays: TrackArrays, cols: _Sightings, n_points: int,
+                  corrected: Ints) -> Bools:
+    """Whether each track is TCP, no RST, seen once at every point, at no two of them at the
+    same corrected time (``corrected``: each sighting's; such a track's order between them is
+    not known, and its conversation's translations are turned as ``nat`` turns them)."""
     size = arrays.end - arrays.start
     by_start = stable_order(arrays.start)
     track_of = np.repeat(by_start, size[by_start])  # each member's track
@@ -154,7 +157,11 @@ def _plain_tracks(arrays: TrackArrays, cols: _Sightings, n_points: int) -> Bools
     if len(m):
         mask[by_start] = np.bitwise_or.reduceat(np.left_shift(1, cols.point[m]),
                                                 arrays.start[by_start])
-    plain: Bools = (size == n_points) & (mask == (1 << n_points) - 1) & ~rst & ~other
+    by_time = np.lexsort((corrected[m], track_of))
+    times, owner = corrected[m][by_time], track_of[by_time]
+    same = (owner[1:] == owner[:-1]) & (times[1:] == times[:-1])
+    tied = np.bincount(owner[1:][same], minlength=n) > 0
+    plain: Bools = (size == n_points) & (mask == (1 << n_points) - 1) & ~rst & ~other & ~tied
     return plain
 
 

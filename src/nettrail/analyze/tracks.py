@@ -313,7 +313,8 @@ class Conversation:
         if direction not in self._tied:
             route = tuple(self.route(direction))
             ways = (route, route[::-1])
-            tied = (_tied(t) for t in self.tracks if t.points in ways)  # stops at an untied one
+            # stops at an untied one
+            tied = (track_tied(t) for t in self.tracks if t.points in ways)
             self._tied[direction] = len(route) > 1 and next(tied, False) and all(tied)
         return self._tied[direction]
 
@@ -335,7 +336,7 @@ class Conversation:
         return route[-1] if route else None
 
 
-def _tied(track: Track) -> bool:
+def track_tied(track: Track) -> bool:
     """True when two of the points a packet reached saw it first at the same corrected
     time."""
     firsts: dict[str, int] = {}
