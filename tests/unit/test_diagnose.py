@@ -276,6 +276,16 @@ def test_tcp_without_flags_is_inconclusive_not_healthy() -> None:
     assert "tcpdump -q" in r.diagnosis.explanation
 
 
+def test_a_capture_of_packets_with_no_flag_set_is_not_text_without_flags() -> None:
+    """A pcap has every packet's flags, none set included (a null scan, tcpdump's
+    ``Flags [none]``): only text can lack them."""
+    net, req, _rep = plain()
+    for t in range(3):
+        net.send(float(t), req, 0, seq=1000 + t)
+    r = cross_point(net.points())
+    assert r.diagnosis is None or "carry no flags" not in r.diagnosis.headline
+
+
 def test_flags_at_every_point_need_no_such_warning() -> None:
     net, req, rep = plain(text=True)
     handshake(net, req, rep)

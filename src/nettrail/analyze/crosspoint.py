@@ -397,8 +397,9 @@ def _read_by_resets(convs: Sequence[Conversation]) -> Iterator[Sighting]:
 
 def _blind(points: Mapping[str, Sequence[PacketRecord]]) -> dict[str, tuple[str, ...]]:
     """The TCP fields each point's packets all lack (``FLAGS``: text printed with ``-q``, a
-    real capture always has SYNs or ACKs among them; ``SEQ``: text with its sequence numbers
-    stripped, or ``-q``); points that lack none are left out."""
+    real capture always has SYNs or ACKs among them, and a binary one has the flags of every
+    packet, none set included; ``SEQ``: text with its sequence numbers stripped, or ``-q``);
+    points that lack none are left out."""
     out = {}
     for p, recs in points.items():
         seen_tcp = flags = seq = False
@@ -406,7 +407,7 @@ def _blind(points: Mapping[str, Sequence[PacketRecord]]) -> dict[str, tuple[str,
             tcp = r.tcp
             if tcp is not None:
                 seen_tcp = True
-                flags = flags or bool(tcp.flags)
+                flags = flags or bool(tcp.flags) or r.linktype >= 0  # text has none
                 seq = seq or tcp.seq is not None
                 if flags and seq:
                     break
