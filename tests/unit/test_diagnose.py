@@ -301,3 +301,17 @@ def test_one_reply_missing_at_the_translator_is_a_capture_gap_not_a_second_owner
     r = cross_point(net.points())
     assert "asymmetric-nat" not in kinds(r)
     assert r.diagnosis is None
+
+
+def test_two_points_saying_the_same_of_one_connection_are_said_once() -> None:
+    """The same failure found at two points (their packets not matched) is one sentence."""
+    from nettrail.analyze.diagnose import diagnose
+    from nettrail.model.finding import Finding
+    from nettrail.model.flow import Endpoint, FlowKey
+
+    key = FlowKey(6, Endpoint("198.51.100.2", 40000), Endpoint("203.0.113.10", 80))
+    said = "the server 203.0.113.10:80 refused the connection"
+    found = [Finding("refused", Severity.ERROR, said, root_cause=True, connection=key,
+                     details={"point": p}) for p in ("a", "b")]
+    d = diagnose(found)
+    assert d is not None and d.explanation.count("refused the connection") == 1

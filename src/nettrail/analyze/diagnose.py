@@ -113,7 +113,7 @@ def diagnose(findings: Sequence[Finding], ctx: Context = Context(),
     top = roots[0]
     related = [f for f in roots if f.connection == top.connection]
     headline, action = _words(top, related, ctx)
-    explanation = " ".join(_sentence(f.summary) for f in related)
+    explanation = " ".join(dict.fromkeys(_sentence(f.summary) for f in related))  # once each
     others = {f.connection for f in roots if f.connection != top.connection}
     if others:
         n = len(others)
