@@ -56,3 +56,19 @@ def test_a_rst_seen_leaving_its_sender_is_not_called_injected() -> None:
 
 def test_a_rst_first_seen_past_its_sender_still_is() -> None:
     assert "router" in _injected(1)
+
+
+def test_a_refused_syn_is_refused_though_the_servers_capture_began_after_it() -> None:
+    """The server's capture began after the SYN passed (only its RST there): the RST still
+    answered the SYN the other points saw, so the server refused the connection."""
+    from crosskit import plain
+
+    net, req, rep = plain()
+    net.send(0.0, req, SYN, seq=1000)
+    net.send(1.0, rep, RST | ACK, seq=0, ack=1001)
+    points = net.points()
+    points["server"] = [r for r in points["server"] if r.tcp is not None  # type: ignore[union-attr]
+                        and r.tcp.flags & RST]
+    got = cross_point(points).diagnosis
+    assert got is not None
+    assert got.headline == "the server refused the connection (RST in answer to the SYN)"

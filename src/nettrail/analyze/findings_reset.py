@@ -39,13 +39,14 @@ def packet_name(track: Track) -> str:
     return "ACK" if f & ACK else "packet"
 
 
-def _trigger(conv: Conversation, point: str, before: int) -> Track | None:
-    """The last client packet seen at ``point`` before time ``before``."""
+def _trigger(conv: Conversation, point: str | None, before: int) -> Track | None:
+    """The last client packet seen at ``point`` (None: first seen anywhere) before time
+    ``before``."""
     found = None
     for t in conv.tracks:
         if t.direction != "c2s" or t.flags & RST:
             continue
-        s = t.at(point)
+        s = t.at(point) if point is not None else t.first
         if s is not None and s.t <= before:
             found = t
     return found
@@ -172,6 +173,8 @@ def _from_server(conv: Conversation, rst: Track) -> Finding:
     ev.extend(evidence(s, ("RST from the server" if conv.has_handshake else f"RST from {src}")
                        if s is origin else "RST") for s in rst.sightings)
     details = {"origin": origin.point, "how": "reset"}
+    if trigger is None:  # its point began capturing after the client's last packet passed
+        trigger = _trigger(conv, None, origin.t)
     if trigger is not None and trigger.flags & SYN:
         summary = (f"the server {src} refused the connection: it answered the SYN with RST "
                    f"(nothing listens on port {src.port}, or a firewall rejects it)")
