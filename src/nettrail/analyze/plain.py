@@ -157,10 +157,9 @@ def _plain_tracks(arrays: TrackArrays, cols: _Sightings, n_points: int,
     if len(m):
         mask[by_start] = np.bitwise_or.reduceat(np.left_shift(1, cols.point[m]),
                                                 arrays.start[by_start])
-    by_time = np.lexsort((corrected[m], track_of))
-    times, owner = corrected[m][by_time], track_of[by_time]
-    same = (owner[1:] == owner[:-1]) & (times[1:] == times[:-1])
-    tied = np.bincount(owner[1:][same], minlength=n) > 0
+    times = corrected[m]  # a track's members come in corrected-time order (track_arrays)
+    same = (track_of[1:] == track_of[:-1]) & (times[1:] == times[:-1])
+    tied = np.bincount(track_of[1:][same], minlength=n) > 0
     plain: Bools = (size == n_points) & (mask == (1 << n_points) - 1) & ~rst & ~other & ~tied
     return plain
 
