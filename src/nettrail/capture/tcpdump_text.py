@@ -923,8 +923,11 @@ class TextReader:
     def _unwrap(self, p: _Pending) -> Body:
         """The body of a packet with a wrapped line: joined without a space where the break
         splits a word or a number (``wi`` / ``n 502``), with one elsewhere (``ack 1,`` / ``win
-        502``), the other way if that does not read; if neither reads, the line was not a
-        wrap: the packet alone, the line counted as unreadable."""
+        502``), the other way if that does not read. A join reads only if the whole text
+        does: one that leaves a field unread (``Flags [S] , seq 1``: a break before a comma
+        joined with a space) is not the join. If neither reads, the line was not a wrap: the
+        packet read alone, as its own line says it, and the line counted as unreadable, named
+        as not read with it."""
         head = " ".join(p.parts[: p.wrap_at])
         tail = " ".join(p.parts[p.wrap_at :])
         a, b = head[-1:], tail[:1]
@@ -933,12 +936,13 @@ class TextReader:
         for text in joins:
             try:
                 return parse_body(text)
-            except TextError:
+            except (TextError, OtherProtocol):  # "66:89 , ethertype IPv4": not the join
                 continue
         body = parse_body(head)
         self.stats.skipped["unparsed-line"] += 1
         self.warner.warn("unreadable lines", p.wrapped,
-                         f"not a tcpdump packet line: {p.parts[p.wrap_at][:60]!r}")
+                         f"not a tcpdump packet line, nor the rest of line {p.line} (read "
+                         f"without it): {p.parts[p.wrap_at][:60]!r}")
         p.wrapped = 0
         return body
 
