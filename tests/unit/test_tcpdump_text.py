@@ -701,3 +701,39 @@ def test_a_line_that_is_not_the_rest_is_named_and_the_packet_read_without_it(
     assert r.stats.skipped["unparsed-line"] == 1 and len(r.records) == 1
     assert r.warned("line 2: not a tcpdump packet line, nor the rest of line 1 (read without "
                     "it): 'this line is not tcpdump output'")
+
+
+def test_a_line_wrapped_in_three_or_four_reads_every_field(tmp_path: Path) -> None:
+    """Further lines are joined while the lines so far do not read as a whole, or where the
+    break is one a field reads across (a comma, a number); a word split in two is not read as
+    a datagram's text (``Fla gs [S]``)."""
+    r = Read(tmp_path,
+             "17:25:19.066204 IP 10.0.2.15.44188 > 192.0.47.59.43: Flags [S]\n"
+             ", seq 2239453442, win 29200, options [mss 1460,sackOK,TS val 2943013729 ecr 0,no\n"
+             "p,wscale 6], length 0\n"
+             "15:40:42.768187 IP 10.1.1.2.37479 > 10.2.1.2.2002: Fla\n"
+             "gs [S], seq 1895673170, win 14600, options [mss 1460,sackOK,TS val 38230\n"
+             " ecr 0,nop,wscale 6,mptcp 12 capable v0 flags [AH] csum {0x9b59be3d695e6\n"
+             "6a7}], length 0\n"
+             "13:45:50.158874 IP (tos 0xc0, ttl 64, id 0, offset 0, flags [D\n"
+             "F], proto TCP (6), length 40)\n"
+             "    172.18.0.3.179 > 172.18.0.2.44538: Flags [R.], seq 0\n"
+             ", ack 1813951548, win 0, length 0\n"
+             "13:45:51.000000 IP 172.18.0.3.179 > 172.18.0.2.44538: Flags [P.], seq 1:2531, "
+             "ack 1, win 510, length 25\n30: BGP\n")
+    syn, mptcp, rst, bgp = r.tcp
+    assert (syn.seq, syn.window, syn.options.ts_val, syn.options.wscale) == (
+        2239453442, 29200, 2943013729, 6)
+    assert (mptcp.flags, mptcp.seq, mptcp.options.ts_val) == (SYN, 1895673170, 38230)
+    assert (rst.ack, rst.window) == (1813951548, 0)
+    assert bgp.payload_len == 2530
+    assert not r.stats.skipped
+
+
+def test_lines_that_do_not_read_as_the_rest_are_each_named(tmp_path: Path) -> None:
+    r = Read(tmp_path, "08:00:00.000000 IP 10.0.0.1.1 > 10.0.0.2.2: Flags [S]\n"
+                       "Hello team,\nthe connection keeps dropping\n"
+                       f"08:00:01.000000 {SYN_LINE}\n")
+    assert [x.frame for x in r.records] == [1, 4]
+    assert r.stats.skipped["unparsed-line"] == 2
+    assert len(r.warned("nor the rest of line 1")) == 2
