@@ -737,3 +737,12 @@ def test_lines_that_do_not_read_as_the_rest_are_each_named(tmp_path: Path) -> No
     assert [x.frame for x in r.records] == [1, 4]
     assert r.stats.skipped["unparsed-line"] == 2
     assert len(r.warned("nor the rest of line 1")) == 2
+
+
+def test_a_packet_of_another_protocol_takes_one_line_as_its_rest(tmp_path: Path) -> None:
+    r = Read(tmp_path, "08:00:00.000000 IP 10.0.0.1 > 224.0.0.22: igmp v3 report, 1 group\n"
+                       "record(s)\nError code    =  0 (0x0)\nFlags1        =  0xFF\n"
+                       f"08:00:01.000000 {SYN_LINE}\n")
+    assert [x.frame for x in r.records] == [5]
+    assert dict(r.stats.skipped) == {"other-protocol": 1, "unparsed-line": 2}
+    assert len(r.warned("not a tcpdump packet line: 'Error code")) == 1

@@ -837,12 +837,22 @@ class TextReader:
         another only while the lines so far, joined as they look wrapped, do not read as a
         whole (a line wrapped in three or more), or where the break is one a field's text
         runs across: before or after a comma (``seq 0`` / ``, ack 1813951548, ...``), inside
-        a number (``length 25`` / ``30: BGP``); at most ``_MOST_WRAPS``."""
+        a number (``length 25`` / ``30: BGP``); at most ``_MOST_WRAPS``. A packet its own
+        line says is of another protocol takes only the first (it is not read either way)."""
         if not p.breaks:
             return True
         if len(p.breaks) >= _MOST_WRAPS:
             return False
-        if self._joined(p, likeliest=True) is None:
+        body, other = self._joined(p, likeliest=True)
+        if other is not None:  # "IP6 (class 0xc0, ..." / "... > 2a02:": cut short, or not IP
+            try:
+                parse_body(" ".join(p.parts[: p.breaks[0][1]]))
+            except OtherProtocol:
+                return False
+            except TextError:
+                pass
+            return True
+        if body is None:
             return True
         last, first = p.parts[-1][-1:], line[:1]
         return first == "," or last == "," or (last.isdigit() and first.isdigit())
@@ -945,10 +955,10 @@ class TextReader:
         """The body of a packet with wrapped lines (``_joined``); if they do not read, they
         were not a wrap: the packet read alone, as its own line says it, and each of them
         counted as unreadable, named as not read with it."""
-        body = self._joined(p)
+        body, _ = self._joined(p)
         if body is not None:
             return body
-        body = parse_body(" ".join(p.parts[: p.breaks[0][1]]))
+        body = parse_body(" ".join(p.parts[: p.breaks[0][1]]))  # or another protocol's
         for lineno, at, _ in p.breaks:
             self.stats.skipped["unparsed-line"] += 1
             self.warner.warn("unreadable lines", lineno,
@@ -958,8 +968,9 @@ class TextReader:
         return body
 
     @staticmethod
-    def _joined(p: _Pending, likeliest: bool = False) -> Body | None:
-        """The body of ``p`` with its wrapped lines joined, None if no join reads. Each break
+    def _joined(p: _Pending, likeliest: bool = False) -> tuple[Body | None, OtherProtocol | None]:
+        """The body of ``p`` with its wrapped lines joined, None if no join reads (with what
+        the likeliest join raised if it reads as another protocol). Each break
         is joined without a space where it splits a word or a number (``wi`` / ``n 502``),
         with one elsewhere (``ack 1,`` / ``win 502``), the other way where that does not
         read: the joins closest to that first. A join reads only if the whole text does: one
@@ -982,16 +993,21 @@ class TextReader:
         joins = sorted(product(*seps),
                        key=lambda c: sum(x != s[0] for x, s in zip(c, seps, strict=True)))
         segment = False
+        other: OtherProtocol | None = None
         for choice in joins[:1] if likeliest else joins:
             text = pieces[0] + "".join(map(str.__add__, choice, pieces[1:]))
             segment = segment or ": Flags [" in text
             try:
                 body = parse_body(text)
-            except (TextError, OtherProtocol):  # "66:89 , ethertype IPv4": not the join
+            except TextError:
+                continue
+            except OtherProtocol as exc:  # "66:89 , ethertype IPv4": not the join
+                if choice is joins[0]:
+                    other = exc
                 continue
             if not (segment and body.inner is None and isinstance(body.headers.l4, UDPHeader)):
-                return body
-        return None
+                return body, None
+        return None, other
 
     def _absolute(self, h: Headers) -> Headers:
         tcp = h.l4
