@@ -646,3 +646,109 @@ def test_tcpdump_text_with_no_readable_packet_is_not_called_prose(tmp_path: Path
     r = Read(tmp_path, "    1  2022-11-15 10:23:33.663606 IP  [version 6 != 4] (invalid)\n")
     assert r.error is not None and not r.records
     assert r.error.reason.startswith("no packet could be read in 1 lines, first: line 1 (")
+
+
+def test_a_wrap_before_a_comma_reads_every_field(tmp_path: Path) -> None:
+    """A break just before ``, seq`` / ``, ack``: joined with a space, the fields after it
+    would be left unread; the join that reads them all is taken."""
+    r = Read(tmp_path, "17:25:19.066204 IP 10.0.2.15.44188 > 192.0.47.59.43: Flags [S]\n"
+                       ", seq 2239453442, win 29200, options [mss 1460,sackOK,TS val 2943013729 "
+                       "ecr 0,nop,wscale 6], length 0\n"
+                       "15:40:42.793339 IP 192.168.5.5.8080 > 10.1.1.2.37479: Flags [S.], seq "
+                       "2868811558\n, ack 1895673171, win 14280, options [mss 1460,sackOK,TS val "
+                       "4294943148 ecr 38230,nop,wscale 6,mptcp 12 capable v0 csum "
+                       "{0xd005b1ab34bad344}], length 0\n"
+                       "15:40:42.794230 IP 10.1.1.2.37479 > 192.168.5.5.8080: Flags [P.]\n"
+                       ", seq 1:2, ack 1, win 229, options [nop,nop,TS val 38230 ecr 4294943148,"
+                       "mptcp 20 dss ack 3386645601 seq 2976985014 subseq 1 len 1 csum 0x9e91], "
+                       "length 1: HTTP\n")
+    syn, synack, data = r.tcp
+    assert (syn.seq, syn.window, syn.options.ts_val) == (2239453442, 29200, 2943013729)
+    assert (synack.seq, synack.ack, synack.window) == (2868811558, 1895673171, 14280)
+    assert (data.seq, data.payload_len, data.window) == (1895673171, 1, 229)
+    assert not r.stats.skipped
+    assert len(r.warned("a wrapped line?")) == 3
+
+
+def test_tcp_fields_left_unread_make_the_line_unreadable(tmp_path: Path) -> None:
+    """A segment whose fields stop at a token tcpdump does not print there is named, not read
+    as the fields before it."""
+    r = Read(tmp_path, "08:00:00.000000 IP 10.0.0.1.1 > 10.0.0.2.2: Flags [S] , seq 1, win 2, "
+                       "length 0\n08:00:00.000001 IP 10.0.0.1.1 > 10.0.0.2.2: Flags [S], seq 1, "
+                       "win 2, opt ions [mss 1460], length 0\n"
+                       f"08:00:00.000002 {SYN_LINE}\n")
+    assert [x.frame for x in r.records] == [3]
+    assert r.stats.skipped["unparsed-line"] == 2
+    assert len(r.warned("TCP fields that cannot be read")) == 2
+
+
+def test_what_tcpdump_prints_after_or_among_the_fields_still_reads(tmp_path: Path) -> None:
+    lines = [
+        "Flags [P.], seq 96201:96233, ack 83737, win 2990, length 32LDP, Label-Space-ID: "
+        "192.168.0.2:0, pdu-length: 28",
+        "Flags [none], cksum 0xf547 (correct), seq 760929856, [ack 2028584922 != 0 while ACK "
+        "flag not set], win 512, length 0",
+        "Flags [S], seq 653223703, win 64240, options [mss 1460,sackOK,mptcp 4 capable v1 "
+        "flags [H]], length 0",
+        "Flags [.U], seq 8:9, ack 8, win 12, urg 1, options [unknown-48 0x3030 [|tcp]",
+        "Flags [S], seq 1, win 2 [|tcp]",
+    ]
+    r = Read(tmp_path, "".join(f"08:00:00.{i:06d} IP 10.0.0.1.1 > 10.0.0.2.2: {x}\n"
+                               for i, x in enumerate(lines)))
+    assert not r.stats.skipped
+    assert [t.window for t in r.tcp] == [2990, 512, 64240, 12, 2]
+    assert r.tcp[0].payload_len == 32 and r.tcp[2].options.order[-1] == "opt-mptcp"
+
+
+def test_a_line_that_is_not_the_rest_is_named_and_the_packet_read_without_it(
+        tmp_path: Path) -> None:
+    r = Read(tmp_path, "08:00:00.000000 IP 10.0.0.1.1 > 10.0.0.2.2: Flags [S]\n"
+                       "this line is not tcpdump output\n")
+    assert r.stats.skipped["unparsed-line"] == 1 and len(r.records) == 1
+    assert r.warned("line 2: not a tcpdump packet line, nor the rest of line 1 (read without "
+                    "it): 'this line is not tcpdump output'")
+
+
+def test_a_line_wrapped_in_three_or_four_reads_every_field(tmp_path: Path) -> None:
+    """Further lines are joined while the lines so far do not read as a whole, or where the
+    break is one a field reads across (a comma, a number); a word split in two is not read as
+    a datagram's text (``Fla gs [S]``)."""
+    r = Read(tmp_path,
+             "17:25:19.066204 IP 10.0.2.15.44188 > 192.0.47.59.43: Flags [S]\n"
+             ", seq 2239453442, win 29200, options [mss 1460,sackOK,TS val 2943013729 ecr 0,no\n"
+             "p,wscale 6], length 0\n"
+             "15:40:42.768187 IP 10.1.1.2.37479 > 10.2.1.2.2002: Fla\n"
+             "gs [S], seq 1895673170, win 14600, options [mss 1460,sackOK,TS val 38230\n"
+             " ecr 0,nop,wscale 6,mptcp 12 capable v0 flags [AH] csum {0x9b59be3d695e6\n"
+             "6a7}], length 0\n"
+             "13:45:50.158874 IP (tos 0xc0, ttl 64, id 0, offset 0, flags [D\n"
+             "F], proto TCP (6), length 40)\n"
+             "    172.18.0.3.179 > 172.18.0.2.44538: Flags [R.], seq 0\n"
+             ", ack 1813951548, win 0, length 0\n"
+             "13:45:51.000000 IP 172.18.0.3.179 > 172.18.0.2.44538: Flags [P.], seq 1:2531, "
+             "ack 1, win 510, length 25\n30: BGP\n")
+    syn, mptcp, rst, bgp = r.tcp
+    assert (syn.seq, syn.window, syn.options.ts_val, syn.options.wscale) == (
+        2239453442, 29200, 2943013729, 6)
+    assert (mptcp.flags, mptcp.seq, mptcp.options.ts_val) == (SYN, 1895673170, 38230)
+    assert (rst.ack, rst.window) == (1813951548, 0)
+    assert bgp.payload_len == 2530
+    assert not r.stats.skipped
+
+
+def test_lines_that_do_not_read_as_the_rest_are_each_named(tmp_path: Path) -> None:
+    r = Read(tmp_path, "08:00:00.000000 IP 10.0.0.1.1 > 10.0.0.2.2: Flags [S]\n"
+                       "Hello team,\nthe connection keeps dropping\n"
+                       f"08:00:01.000000 {SYN_LINE}\n")
+    assert [x.frame for x in r.records] == [1, 4]
+    assert r.stats.skipped["unparsed-line"] == 2
+    assert len(r.warned("nor the rest of line 1")) == 2
+
+
+def test_a_packet_of_another_protocol_takes_one_line_as_its_rest(tmp_path: Path) -> None:
+    r = Read(tmp_path, "08:00:00.000000 IP 10.0.0.1 > 224.0.0.22: igmp v3 report, 1 group\n"
+                       "record(s)\nError code    =  0 (0x0)\nFlags1        =  0xFF\n"
+                       f"08:00:01.000000 {SYN_LINE}\n")
+    assert [x.frame for x in r.records] == [5]
+    assert dict(r.stats.skipped) == {"other-protocol": 1, "unparsed-line": 2}
+    assert len(r.warned("not a tcpdump packet line: 'Error code")) == 1

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import UTC, datetime
-from itertools import chain, islice
+from itertools import chain, islice, pairwise, product
 from operator import itemgetter
 from typing import Any
 
@@ -67,7 +67,7 @@ from nettrail.capture.text_time import (
 )
 from nettrail.capture.text_tunnel import DIRECTION_WORDS, MAC, V_WORDS
 from nettrail.errors import CaptureError
-from nettrail.model.packet import ACK, SYN, Headers, PacketRecord, TCPHeader
+from nettrail.model.packet import ACK, SYN, Headers, PacketRecord, TCPHeader, UDPHeader
 from nettrail.model.table import PacketTable
 
 FORMAT = "tcpdump-text"
@@ -75,6 +75,8 @@ MANGLED_JUMP_NS = 3600 * 1_000_000_000
 """A time this far from both neighbours (which agree) was mangled in pasting."""
 _DELTA_MODES = frozenset({"delta", "since-first"})
 _USUAL_SHAPES = frozenset({(2, 6), (2, 9), (10, 6), (10, 9)})
+_MOST_WRAPS = 5
+"""The most lines one packet line is read as wrapped into after its first (``_takes_wrap``)."""
 BLOCK = 1 << 14
 """Bytes read at a time: lines are cut and matched a block at a time."""
 TABLE_BLOCK = 1 << 18
@@ -143,14 +145,16 @@ def _bad_line(block: bytes) -> int:
 class _Pending:
     """The lines of one packet being gathered, with where it started."""
 
-    __slots__ = ("line", "parts", "stamp", "wrap_at", "wrapped")
+    __slots__ = ("breaks", "line", "parts", "spaced", "stamp", "wrapped")
 
     def __init__(self, line: int, stamp: Stamp | None, body: str) -> None:
         self.line = line
         self.stamp = stamp
         self.parts = [body]
-        self.wrapped = 0
-        self.wrap_at = 0
+        self.wrapped = 0  # the first wrapped line's number
+        self.breaks: list[tuple[int, int, bool]] = []
+        """Each wrapped line: its number, its part, whether the line before ended in a space."""
+        self.spaced = body[-1:].isspace()  # the last line's end
 
     def expects_more(self) -> bool:
         """Whether the last line announces a continuation (VXLAN inner frame, -v header)."""
@@ -807,8 +811,8 @@ class TextReader:
             self.pending = _Pending(lineno, None, line)
             return
         if self.fast_pending is not None or (self.pending is not None
-                                             and not self.pending.wrapped):
-            self._continue(lineno, line)  # a line wrapped in two: joined, once
+                                             and self._takes_wrap(self.pending, line)):
+            self._continue(lineno, line)  # a wrapped line: joined while the packet needs it
             return
         yield from self._flush()
         self.stats.skipped["unparsed-line"] += 1
@@ -835,9 +839,36 @@ class TextReader:
         assert p is not None
         if _DETAIL.match(line):
             return
-        if line[:1] not in (" ", "\t") and not p.expects_more() and not p.wrapped:
-            p.wrapped, p.wrap_at = lineno, len(p.parts)
+        if line[:1] not in (" ", "\t") and not p.expects_more():
+            p.wrapped = p.wrapped or lineno
+            p.breaks.append((lineno, len(p.parts), p.spaced))
+        p.spaced = line[-1:].isspace()
         p.parts.append(line.strip())
+
+    def _takes_wrap(self, p: _Pending, line: str) -> bool:
+        """Whether ``line``, not a packet's, is the rest of ``p``'s: the first such line is;
+        another only while the lines so far, joined as they look wrapped, do not read as a
+        whole (a line wrapped in three or more), or where the break is one a field's text
+        runs across: before or after a comma (``seq 0`` / ``, ack 1813951548, ...``), inside
+        a number (``length 25`` / ``30: BGP``); at most ``_MOST_WRAPS``. A packet its own
+        line says is of another protocol takes only the first (it is not read either way)."""
+        if not p.breaks:
+            return True
+        if len(p.breaks) >= _MOST_WRAPS:
+            return False
+        body, other = self._joined(p, likeliest=True)
+        if other is not None:  # "IP6 (class 0xc0, ..." / "... > 2a02:": cut short, or not IP
+            try:
+                parse_body(" ".join(p.parts[: p.breaks[0][1]]))
+            except OtherProtocol:
+                return False
+            except TextError:
+                pass
+            return True
+        if body is None:
+            return True
+        last, first = p.parts[-1][-1:], line[:1]
+        return first == "," or last == "," or (last.isdigit() and first.isdigit())
 
     def _flush(self) -> Iterator[PacketRecord]:
         rec = self._take()
@@ -915,8 +946,8 @@ class TextReader:
             self.warner.warn("TCP without flags", p.line,
                              "TCP printed without flags, numbers or window (tcpdump -q, or cut "
                              "short): how its connection went cannot be told from it")
-        if p.wrapped:
-            self.warner.warn("wrapped lines", p.wrapped,
+        for lineno, _, _ in p.breaks if p.wrapped else ():
+            self.warner.warn("wrapped lines", lineno,
                              f"read as the rest of line {p.line} (a wrapped line?)")
         headers = self._absolute(body.headers)
         inner = self._absolute(body.inner) if body.inner is not None else None
@@ -934,26 +965,62 @@ class TextReader:
         return outcome
 
     def _unwrap(self, p: _Pending) -> Body:
-        """The body of a packet with a wrapped line: joined without a space where the break
-        splits a word or a number (``wi`` / ``n 502``), with one elsewhere (``ack 1,`` / ``win
-        502``), the other way if that does not read; if neither reads, the line was not a
-        wrap: the packet alone, the line counted as unreadable."""
-        head = " ".join(p.parts[: p.wrap_at])
-        tail = " ".join(p.parts[p.wrap_at :])
-        a, b = head[-1:], tail[:1]
-        split = (a.isalpha() and b.isalpha()) or (a.isdigit() and b.isdigit())
-        joins = (head + tail, f"{head} {tail}") if split else (f"{head} {tail}", head + tail)
-        for text in joins:
-            try:
-                return parse_body(text)
-            except TextError:
-                continue
-        body = parse_body(head)
-        self.stats.skipped["unparsed-line"] += 1
-        self.warner.warn("unreadable lines", p.wrapped,
-                         f"not a tcpdump packet line: {p.parts[p.wrap_at][:60]!r}")
+        """The body of a packet with wrapped lines (``_joined``); if they do not read, they
+        were not a wrap: the packet read alone, as its own line says it, and each of them
+        counted as unreadable, named as not read with it."""
+        body, _ = self._joined(p)
+        if body is not None:
+            return body
+        body = parse_body(" ".join(p.parts[: p.breaks[0][1]]))  # or another protocol's
+        for lineno, at, _ in p.breaks:
+            self.stats.skipped["unparsed-line"] += 1
+            self.warner.warn("unreadable lines", lineno,
+                             f"not a tcpdump packet line, nor the rest of line {p.line} (read "
+                             f"without it): {p.parts[at][:60]!r}")
         p.wrapped = 0
         return body
+
+    @staticmethod
+    def _joined(p: _Pending, likeliest: bool = False) -> tuple[Body | None, OtherProtocol | None]:
+        """The body of ``p`` with its wrapped lines joined, None if no join reads (with what
+        the likeliest join raised if it reads as another protocol). Each break
+        is joined without a space where it splits a word or a number (``wi`` / ``n 502``),
+        with one elsewhere (``ack 1,`` / ``win 502``), the other way where that does not
+        read: the joins closest to that first. A join reads only if the whole text does: one
+        that leaves a field unread (``Flags [S] , seq 1``: a break before a comma joined with
+        a space) is not the join, nor one that reads as another protocol, nor one that reads
+        a segment's flags as a datagram's text (``Fla gs [S], seq ...``). ``likeliest``: the
+        first join only."""
+        starts = [0] + [at for _, at, _ in p.breaks]
+        ends = [*starts[1:], len(p.parts)]
+        pieces = [" ".join(p.parts[a:b]).rstrip() for a, b in zip(starts, ends, strict=True)]
+        seps: list[tuple[str, ...]] = []
+        for (head, tail), (_, _, spaced) in zip(pairwise(pieces), p.breaks, strict=True):
+            a, b = head[-1:], tail[:1]
+            if spaced:  # the space kept at the break ("id " / "1499", "TS " / "val 1")
+                seps.append((" ",))
+            elif (a.isalpha() and b.isalpha()) or (a.isdigit() and b.isdigit()):
+                seps.append(("", " "))
+            else:
+                seps.append((" ", ""))
+        joins = sorted(product(*seps),
+                       key=lambda c: sum(x != s[0] for x, s in zip(c, seps, strict=True)))
+        segment = False
+        other: OtherProtocol | None = None
+        for choice in joins[:1] if likeliest else joins:
+            text = pieces[0] + "".join(map(str.__add__, choice, pieces[1:]))
+            segment = segment or ": Flags [" in text
+            try:
+                body = parse_body(text)
+            except TextError:
+                continue
+            except OtherProtocol as exc:  # "66:89 , ethertype IPv4": not the join
+                if choice is joins[0]:
+                    other = exc
+                continue
+            if not (segment and body.inner is None and isinstance(body.headers.l4, UDPHeader)):
+                return body, None
+        return None, other
 
     def _absolute(self, h: Headers) -> Headers:
         tcp = h.l4

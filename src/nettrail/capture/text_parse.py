@@ -87,9 +87,19 @@ _VLAN = re.compile(r"vlan (\d+), p \d+(?:, DEI)?, ethertype (\S+?)(?: \((0x[0-9a
 _PREFIX = re.compile(r"(?:HBH(?: \([^)]*\))* |\[[^\]]*\] *)+")
 _TCP = re.compile(
     r"Flags \[([^\]]*)\],?(?: cksum 0x[0-9a-f]+ \([^)]*\),?)?"
-    r"(?: seq (\d+)(?::(\d+))?,?)?(?: ack (\d+),?)?(?: win (\d+),?)?(?: urg \d+,?)?"
-    r"(?: options \[([^\]]*)\],?)?(?: length (\d+))?"
+    r"(?: seq (\d+)(?::(\d+))?,?)?(?: ack (\d+),?)?"
+    r"(?: \[ack \d+ != \d+ while ACK flag not set\],?)?(?: win (\d+),?)?"
+    r"(?: urg \d+,?| \[urg \d+ != \d+ while URG flag not set\],?)?"
+    r"(?: options \[((?:[^\[\]]++|\[[^\[\]]*+\])*+|[^\]]*)\],?)?(?: length (\d+))?"
 )
+"""A TCP segment's fields, each optional (tcpdump leaves out what the segment does not have);
+options may hold a bracketed part (MPTCP ``flags [H]``, ``dss[bad opt]``) or be cut short
+(``[|tcp]``). After ``length N`` comes an application's decode, in any form (``: HTTP``,
+`` 17177+ A? ...``, ``32LDP, ...``); without it, only ``_TCP_NOTE``, else a field was left
+unread (``Flags [S] , seq 1``: a line wrapped before its comma, joined with a space)."""
+_TCP_NOTE = re.compile(r"\s*(?:\[.*)?", re.DOTALL)
+"""What may end a segment without ``length N``: nothing, or a bracketed note (``[|tcp]``,
+``[bad hdr length 40 - too long, > 20]``)."""
 
 _LENGTH = re.compile(r"length:? (\d+)")
 _TRAILING_LEN = re.compile(r"\((\d+)\)\s*$")
@@ -361,6 +371,8 @@ def _tcp(rest: str, sport: int, dport: int, ip_len: int | None, iphdr: int) -> T
     if m is None:  # pragma: no cover - the pattern matches any "Flags [" prefix
         raise TextError("TCP flags that cannot be read")
     flags_s, seq_s, seqend_s, ack_s, win_s, opts_s, len_s = m.groups()
+    if len_s is None and m.end() < len(rest) and _TCP_NOTE.fullmatch(rest, m.end()) is None:
+        raise TextError(f"TCP fields that cannot be read: {rest[m.end() : m.end() + 40]!r}")
     flags = tcp_flags(flags_s)
     seq = int(seq_s) if seq_s is not None else None
     options = parse_options(opts_s) if opts_s else NO_OPTIONS
