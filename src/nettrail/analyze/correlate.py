@@ -124,6 +124,15 @@ class Sighting:
         """True when the packet was seen once at this point (one copy, one form)."""
         return self._more is None
 
+    def arrival_ttl(self) -> int | None:
+        """The TTL (hop limit) the packet had when it reached this point: its highest over
+        the copies here (a point that routes it on sees it again one lower); None when the
+        capture does not give it (text without ``-v``)."""
+        if self._more is None:  # seen once: its record's (the common case)
+            return _ttl_of(self.record)
+        ttls = [t for t in map(_ttl_of, self.records) if t is not None]
+        return max(ttls) if ttls else None
+
     @property
     def key(self) -> tuple[object, ...] | None:
         """Key on fields NAT never changes, or None when the capture lacks them (text). The
@@ -193,6 +202,12 @@ class Match(NamedTuple):
     b: Sighting
     confidence: float
 
+
+
+def _ttl_of(r: PacketRecord) -> int | None:
+    """A record's TTL (hop limit), of the inner packet when it was carried in a tunnel."""
+    h = r.inner if r.inner is not None and r.inner.ip is not None else r.headers
+    return h.ip.ttl if h.ip is not None else None
 
 
 def fill_sighting(s: Sighting, point: str, form: Form, ts: int, proto: int, flags: int,

@@ -16,7 +16,7 @@ from nettrail.analyze.columns import stable_order
 from nettrail.analyze.correlate import Form, Sighting, fill_sighting
 from nettrail.model.packet import PROTO_TCP, PacketRecord
 from nettrail.model.rows import TableRows
-from nettrail.model.table import K_IPID, K_TS
+from nettrail.model.table import K_IPID, K_TS, K_TTL
 
 _RECORD: Any = Sighting.__dict__["record"]  # the slot: RowSighting puts a property over it
 Ints = npt.NDArray[np.int64]
@@ -25,17 +25,22 @@ Ints = npt.NDArray[np.int64]
 class RowSighting(Sighting):
     """A table row's sighting, seen once: its record is built when first asked for."""
 
-    __slots__ = ("_row", "_rows")
+    __slots__ = ("_row", "_rows", "ttl")
 
     def __init__(self, rows: TableRows, row: int, idx: int, form: Form, ts: int, flags: int,
                  seq: int, ack: int, plen: int, ip_id: int | None, ip_len: int,
-                 ts_val: int | None) -> None:
+                 ts_val: int | None, ttl: int | None = None) -> None:
         self._rows = rows
         self._row = row
+        self.ttl = ttl
         self.idx = idx
         _RECORD.__set__(self, None)
         fill_sighting(self, rows.table.point, form, ts, PROTO_TCP, flags, seq, ack, plen, ip_id,
                       ip_len, ts_val)
+
+    def arrival_ttl(self) -> int | None:
+        """The row's TTL, read with its other columns (no record built for it)."""
+        return self.ttl if self._more is None else super().arrival_ttl()
 
     @property
     def record(self) -> PacketRecord:
@@ -124,16 +129,16 @@ class LazySightings(Sequence[Sighting]):
         at = self._row_at[ks]
         forms = self._forms
         new, offset, made = RowSighting, self.offset, self._made
-        for k, row, f, ts, flags, seq, ack, plen, kn, ip_id, ip_len, ts_val in zip(
+        for k, row, f, ts, flags, seq, ack, plen, kn, ip_id, ip_len, ts_val, ttl in zip(
                 ks.tolist(), at.tolist(), self._form_at[ks].tolist(),
                 *(col(c)[at].tolist() for c in (
                     "ts", "flags", "seq", "ack", "payload_len", "known", "ip_id", "ip_len",
-                    "ts_val")), strict=True):
+                    "ts_val", "ttl")), strict=True):
             if slots[k] is not None:
                 continue
             s = slots[k] = new(rows, row, k, forms[f], ts, flags, seq, ack, plen,
                                ip_id if kn & K_IPID else None, ip_len,
-                               ts_val if kn & K_TS else None)
+                               ts_val if kn & K_TS else None, ttl if kn & K_TTL else None)
             s.offset = offset
             made.append(s)
 

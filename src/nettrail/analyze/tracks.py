@@ -37,6 +37,35 @@ def _time_point(s: Sighting) -> tuple[int, str]:
     return (s.first_ns - s.offset, s.point)
 
 
+TTL_WINDOW_NS = 2_000_000
+"""How close in corrected time two points' sightings of one packet must be for their TTLs to
+order them: within it, a late stamp or a clock error can put a point out of order; beyond
+it, the times are trusted (a device that rewrites TTLs does not reorder distant points)."""
+
+
+def by_ttl(sightings: tuple[Sighting, ...]) -> tuple[Sighting, ...]:
+    """Sightings in corrected-time order, with two neighbours at different points turned
+    where their times are within ``TTL_WINDOW_NS`` and the later one's arrival TTL is higher:
+    a TTL only falls along a path (one per routing hop), whatever the clocks say. The same
+    tuple when nothing turns."""
+    out = list(sightings)
+    ttls: dict[int, int | None] = {}
+    turned = True
+    while turned:
+        turned = False
+        for i in range(len(out) - 1):
+            a, b = out[i], out[i + 1]
+            if a.point == b.point or (b.first_ns - b.offset) - (a.first_ns - a.offset) \
+                    > TTL_WINDOW_NS:
+                continue
+            ta = ttls[id(a)] if id(a) in ttls else ttls.setdefault(id(a), a.arrival_ttl())
+            tb = ttls[id(b)] if id(b) in ttls else ttls.setdefault(id(b), b.arrival_ttl())
+            if ta is not None and tb is not None and tb > ta:
+                out[i], out[i + 1] = b, a
+                turned = True
+    return sightings if not ttls or out == list(sightings) else tuple(out)
+
+
 class Track:
     """One packet followed across points: its sightings in corrected-time order.
 
@@ -68,6 +97,11 @@ class Track:
         else:
             self.sightings = (sightings[0],)
             points = (sightings[0].point,)
+        if len(points) > 1:
+            turned = by_ttl(self.sightings)
+            if turned is not self.sightings:
+                self.sightings = turned
+                points = tuple(dict.fromkeys(s.point for s in turned))
         # one shared tuple per route: millions of tracks take a handful of routes
         self.points: tuple[str, ...] = _ROUTES.setdefault(points, points)
         self.first = self.sightings[0]
@@ -220,6 +254,10 @@ def linked_track(sightings: tuple[Sighting, ...], points: tuple[str, ...], confi
     """``Track(sightings, confidence, ordered=True)`` numbered ``number``, its route
     (``points``) given: its slots filled directly."""
     track: Track = _NEW(Track)
+    if len(points) > 1:
+        turned = by_ttl(sightings)
+        if turned is not sightings:
+            sightings, points = turned, tuple(dict.fromkeys(s.point for s in turned))
     track.sightings = sightings
     track.points = _ROUTES.setdefault(points, points)
     first = track.first = sightings[0]
