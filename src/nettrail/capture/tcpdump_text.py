@@ -4,7 +4,8 @@ A packet starts on a line with a timestamp (any ``-t`` variant, see ``text_time`
 ``-#`` packet number if printed) or, in text printed with ``-t``, on a line that starts like a
 packet (``IP``, ``IP6``, ``ARP,``, a MAC, an ``-i any`` interface column, ``a > b:``). Lines
 after it without a timestamp belong to it: the ``-v`` transport line, the inner frame of a
-tunnel, the header an ICMP error quotes, a line wrapped in two. Hex dumps and option details
+tunnel, the header an ICMP error quotes, lines wrapped where it was pasted (``text_wrap``:
+joined where the join reads every field). Hex dumps and option details
 are ignored. Pasting damage (mail quoting, quoted-printable, markdown, HTML, CRLF) is repaired
 by ``text_paste`` with a warning naming the line; ``...`` elisions are skipped. Packets of
 protocols nettrail does not model (LLDP, STP, IGMP...) are counted in
@@ -32,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import UTC, datetime
-from itertools import chain, islice, pairwise, product
+from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
 
@@ -61,13 +62,13 @@ from nettrail.capture.text_time import (
     TIMESTAMP,
     Clock,
     SinceFirst,
-    Stamp,
     near_zero,
     read_stamp,
 )
-from nettrail.capture.text_tunnel import DIRECTION_WORDS, MAC, V_WORDS
+from nettrail.capture.text_tunnel import DIRECTION_WORDS, MAC
+from nettrail.capture.text_wrap import Pending
 from nettrail.errors import CaptureError
-from nettrail.model.packet import ACK, SYN, Headers, PacketRecord, TCPHeader, UDPHeader
+from nettrail.model.packet import ACK, SYN, Headers, PacketRecord, TCPHeader
 from nettrail.model.table import PacketTable
 
 FORMAT = "tcpdump-text"
@@ -75,8 +76,6 @@ MANGLED_JUMP_NS = 3600 * 1_000_000_000
 """A time this far from both neighbours (which agree) was mangled in pasting."""
 _DELTA_MODES = frozenset({"delta", "since-first"})
 _USUAL_SHAPES = frozenset({(2, 6), (2, 9), (10, 6), (10, 9)})
-_MOST_WRAPS = 5
-"""The most lines one packet line is read as wrapped into after its first (``_takes_wrap``)."""
 BLOCK = 1 << 14
 """Bytes read at a time: lines are cut and matched a block at a time."""
 TABLE_BLOCK = 1 << 18
@@ -100,9 +99,6 @@ _PACKET_START = re.compile(
     r"|[A-Z]{2,}[\w.-]*,? |[^\s>]+ > [^\s>]+: )"
 )
 _DETAIL = re.compile(r"\t[ \t]|\s*0x[0-9a-f]{4}:\s")
-_EXPECTS_MORE = re.compile(
-    rf"(?:vni \d+|\((?:{V_WORDS}) [^)]*(?:\(\d+\))?[^)]*\))\s*$"
-)
 
 
 class _BadLine(Exception):
@@ -142,25 +138,6 @@ def _bad_line(block: bytes) -> int:
     return block.rfind(b"\n", 0, end) + 1
 
 
-class _Pending:
-    """The lines of one packet being gathered, with where it started."""
-
-    __slots__ = ("breaks", "line", "parts", "spaced", "stamp", "wrapped")
-
-    def __init__(self, line: int, stamp: Stamp | None, body: str) -> None:
-        self.line = line
-        self.stamp = stamp
-        self.parts = [body]
-        self.wrapped = 0  # the first wrapped line's number
-        self.breaks: list[tuple[int, int, bool]] = []
-        """Each wrapped line: its number, its part, whether the line before ended in a space."""
-        self.spaced = body[-1:].isspace()  # the last line's end
-
-    def expects_more(self) -> bool:
-        """Whether the last line announces a continuation (VXLAN inner frame, -v header)."""
-        return _EXPECTS_MORE.search(self.parts[-1]) is not None
-
-
 class _FastPending:
     """A line of the common form waiting for the next one (which may continue it)."""
 
@@ -191,7 +168,7 @@ class TextReader:
         self.clock = Clock(day_ns)
         self.seq = SeqTracker()
         self.warner = Warner(stats)
-        self.pending: _Pending | None = None
+        self.pending: Pending | None = None
         self.fast_pending: _FastPending | None = None
         self.crlf = 0
         self.timed: bool | None = None
@@ -333,7 +310,7 @@ class TextReader:
         clock = self.clock
         saved = clock.last_tod, clock.last_ns
         clock.last_ns, clock.last_tod = at.before_ns, at.before_ns - clock.day_ns
-        rec = self._parse(_Pending(at.line, at.hole.stamp, at.hole.body))  # as _take would
+        rec = self._parse(Pending(at.line, at.hole.stamp, at.hole.body))  # as _take would
         clock.last_tod, clock.last_ns = saved
         if rec is not None:
             self.stats.packets += 1
@@ -785,7 +762,7 @@ class TextReader:
                 self.warner.warn("indented lines", lineno, "indented packet line read")
             if self.timed is None:
                 self.timed = True
-            self.pending = _Pending(lineno, stamp, line[m.end() :])
+            self.pending = Pending(lineno, stamp, line[m.end() :])
             return
         if _BANNER.match(line):
             yield from self._flush()
@@ -808,10 +785,10 @@ class TextReader:
             elif self.timed:
                 self.warner.warn("lines without time", lineno,
                                  "packet line without a timestamp: given the previous one's")
-            self.pending = _Pending(lineno, None, line)
+            self.pending = Pending(lineno, None, line)
             return
         if self.fast_pending is not None or (self.pending is not None
-                                             and self._takes_wrap(self.pending, line)):
+                                             and self.pending.takes(line)):
             self._continue(lineno, line)  # a wrapped line: joined while the packet needs it
             return
         yield from self._flush()
@@ -839,36 +816,7 @@ class TextReader:
         assert p is not None
         if _DETAIL.match(line):
             return
-        if line[:1] not in (" ", "\t") and not p.expects_more():
-            p.wrapped = p.wrapped or lineno
-            p.breaks.append((lineno, len(p.parts), p.spaced))
-        p.spaced = line[-1:].isspace()
-        p.parts.append(line.strip())
-
-    def _takes_wrap(self, p: _Pending, line: str) -> bool:
-        """Whether ``line``, not a packet's, is the rest of ``p``'s: the first such line is;
-        another only while the lines so far, joined as they look wrapped, do not read as a
-        whole (a line wrapped in three or more), or where the break is one a field's text
-        runs across: before or after a comma (``seq 0`` / ``, ack 1813951548, ...``), inside
-        a number (``length 25`` / ``30: BGP``); at most ``_MOST_WRAPS``. A packet its own
-        line says is of another protocol takes only the first (it is not read either way)."""
-        if not p.breaks:
-            return True
-        if len(p.breaks) >= _MOST_WRAPS:
-            return False
-        body, other = self._joined(p, likeliest=True)
-        if other is not None:  # "IP6 (class 0xc0, ..." / "... > 2a02:": cut short, or not IP
-            try:
-                parse_body(" ".join(p.parts[: p.breaks[0][1]]))
-            except OtherProtocol:
-                return False
-            except TextError:
-                pass
-            return True
-        if body is None:
-            return True
-        last, first = p.parts[-1][-1:], line[:1]
-        return first == "," or last == "," or (last.isdigit() and first.isdigit())
+        p.add(lineno, line)
 
     def _flush(self) -> Iterator[PacketRecord]:
         rec = self._take()
@@ -908,7 +856,7 @@ class TextReader:
     def _fast_text(self, fast: _FastPending) -> str:
         return fast.text if fast.text is not None else self._row_text(fast.index)
 
-    def _slow(self, lineno: int, line: str) -> _Pending:
+    def _slow(self, lineno: int, line: str) -> Pending:
         """A line of the common form as a pending packet of the general path (a time out of
         range, such as ``25:13:20``, named as ``_line`` names it)."""
         ts = TIMESTAMP.match(line)
@@ -916,13 +864,13 @@ class TextReader:
         stamp = read_stamp(ts)
         if stamp.invalid:
             self._unusable(lineno, ts.group(0))
-        return _Pending(lineno, stamp, line[ts.end() :])
+        return Pending(lineno, stamp, line[ts.end() :])
 
     def _unusable(self, lineno: int, stamp: str) -> None:
         self.warner.warn("odd timestamps", lineno, f"timestamp {stamp.strip()!r} is not a "
                          "usable time: kept in line order, not used for timing")
 
-    def _parse(self, p: _Pending) -> PacketRecord | None:
+    def _parse(self, p: Pending) -> PacketRecord | None:
         try:
             body = self._body(" ".join(p.parts)) if not p.wrapped else self._unwrap(p)
         except OtherProtocol as other:
@@ -964,11 +912,11 @@ class TextReader:
             raise type(outcome)(*outcome.args)
         return outcome
 
-    def _unwrap(self, p: _Pending) -> Body:
-        """The body of a packet with wrapped lines (``_joined``); if they do not read, they
+    def _unwrap(self, p: Pending) -> Body:
+        """The body of a packet with wrapped lines (``Pending.joined``); if they do not read, they
         were not a wrap: the packet read alone, as its own line says it, and each of them
         counted as unreadable, named as not read with it."""
-        body, _ = self._joined(p)
+        body, _ = p.joined()
         if body is not None:
             return body
         body = parse_body(" ".join(p.parts[: p.breaks[0][1]]))  # or another protocol's
@@ -979,48 +927,6 @@ class TextReader:
                              f"without it): {p.parts[at][:60]!r}")
         p.wrapped = 0
         return body
-
-    @staticmethod
-    def _joined(p: _Pending, likeliest: bool = False) -> tuple[Body | None, OtherProtocol | None]:
-        """The body of ``p`` with its wrapped lines joined, None if no join reads (with what
-        the likeliest join raised if it reads as another protocol). Each break
-        is joined without a space where it splits a word or a number (``wi`` / ``n 502``),
-        with one elsewhere (``ack 1,`` / ``win 502``), the other way where that does not
-        read: the joins closest to that first. A join reads only if the whole text does: one
-        that leaves a field unread (``Flags [S] , seq 1``: a break before a comma joined with
-        a space) is not the join, nor one that reads as another protocol, nor one that reads
-        a segment's flags as a datagram's text (``Fla gs [S], seq ...``). ``likeliest``: the
-        first join only."""
-        starts = [0] + [at for _, at, _ in p.breaks]
-        ends = [*starts[1:], len(p.parts)]
-        pieces = [" ".join(p.parts[a:b]).rstrip() for a, b in zip(starts, ends, strict=True)]
-        seps: list[tuple[str, ...]] = []
-        for (head, tail), (_, _, spaced) in zip(pairwise(pieces), p.breaks, strict=True):
-            a, b = head[-1:], tail[:1]
-            if spaced:  # the space kept at the break ("id " / "1499", "TS " / "val 1")
-                seps.append((" ",))
-            elif (a.isalpha() and b.isalpha()) or (a.isdigit() and b.isdigit()):
-                seps.append(("", " "))
-            else:
-                seps.append((" ", ""))
-        joins = sorted(product(*seps),
-                       key=lambda c: sum(x != s[0] for x, s in zip(c, seps, strict=True)))
-        segment = False
-        other: OtherProtocol | None = None
-        for choice in joins[:1] if likeliest else joins:
-            text = pieces[0] + "".join(map(str.__add__, choice, pieces[1:]))
-            segment = segment or ": Flags [" in text
-            try:
-                body = parse_body(text)
-            except TextError:
-                continue
-            except OtherProtocol as exc:  # "66:89 , ethertype IPv4": not the join
-                if choice is joins[0]:
-                    other = exc
-                continue
-            if not (segment and body.inner is None and isinstance(body.headers.l4, UDPHeader)):
-                return body, None
-        return None, other
 
     def _absolute(self, h: Headers) -> Headers:
         tcp = h.l4
