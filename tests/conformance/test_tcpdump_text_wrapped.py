@@ -10,7 +10,6 @@ read silently, nor one the text does not have.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -19,9 +18,8 @@ import pytest
 from truth import SUITE_DIR
 
 from nettrail.capture.base import CaptureStats
-from nettrail.capture.tcpdump_text import read_text
-from nettrail.errors import CaptureError
 from nettrail.model.packet import Headers, PacketRecord, TCPHeader
+from textread import read_records
 
 KINDS: dict[str, Callable[[str, int], bool]] = {
     "comma": lambda s, p: s[p] == ",",
@@ -70,10 +68,7 @@ def wrap(lines: list[str], width: int, kind: str) -> tuple[list[str], list[int]]
 
 
 def read(path: Path) -> tuple[list[PacketRecord], CaptureStats]:
-    stats = CaptureStats(path=str(path), point="p")
-    records: list[PacketRecord] = []
-    with contextlib.suppress(CaptureError):
-        records.extend(read_text(str(path), "p", stats))
+    records, stats, _error = read_records(str(path))
     return records, stats
 
 
