@@ -20,6 +20,7 @@ from nettrail.analyze.findings_reset import (
     RESET_NOT_FROM_SERVER,
     RESET_ORIGIN_UNKNOWN,
 )
+from nettrail.analyze.flows import FAILED
 from nettrail.model.analysis import Diagnosis
 from nettrail.model.finding import Evidence, Finding
 from nettrail.model.flow import Connection, Endpoint, Outcome
@@ -29,9 +30,6 @@ FLAGS = "flags"
 """A point's packets carry no TCP flags (see ``diagnose``'s ``blind``)."""
 SEQ = "seq"
 """A point's packets carry no TCP sequence numbers."""
-FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.RESET_MIDSTREAM,
-                    Outcome.SYN_UNANSWERED,
-                    Outcome.SYNACK_UNACKNOWLEDGED})
 STALLED_RETRANSMISSIONS = 3
 """Retransmissions at one point from which a connection still open at the end of the capture
 counts as stalled: one or two are the ordinary cost of a lossy path; more say data is stuck

@@ -623,7 +623,7 @@ def _seg_evidence(conn: Connection, kept: tuple[Seg, str, bool]) -> Evidence:
 def _findings(conn: Connection, st: State) -> list[Finding]:
     """Outcome, retransmission and copy findings of one connection."""
     out = []
-    if conn.outcome in _FAILED:
+    if conn.outcome in FAILED:
         outcome = _outcome_finding(conn, st)
         if outcome is not None:
             out.append(outcome)
@@ -681,9 +681,9 @@ def retransmission_note(sig: Seg, prev: Seg) -> str:
     return f"sent again after {gap_ns / 1e6:.1f} ms ({where})"
 
 
-_FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.RESET_MIDSTREAM,
-                     Outcome.SYN_UNANSWERED,
-                     Outcome.SYNACK_UNACKNOWLEDGED})
+FAILED = frozenset({Outcome.REFUSED, Outcome.RESET, Outcome.RESET_MIDSTREAM,
+                    Outcome.SYN_UNANSWERED, Outcome.SYNACK_UNACKNOWLEDGED})
+"""The outcomes of a connection that failed at a point (a finding states each)."""
 
 
 def outcome_finding(conn: Connection, h: int, syn: Seg | None, synack: Seg | None,
