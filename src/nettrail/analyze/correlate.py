@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from nettrail.analyze.flows import COPY_WINDOW_NS
+from nettrail.analyze.flows import COPY_WINDOW_NS, same_ts
 from nettrail.analyze.in_order import in_order, sent_again
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import (
@@ -395,7 +395,7 @@ def fold_copies(records: Iterable[PacketRecord],
                 tsv = l4.options.ts_val
                 for cand in reversed(held):
                     if (ts - cand.last_ns <= COPY_WINDOW_NS and _distinct_interface(cand, record)
-                            and (tsv is None or cand.ts_val is None or tsv == cand.ts_val)):
+                            and same_ts(tsv, cand.ts_val)):
                         found = cand
                         break
             if found is None:
@@ -479,7 +479,7 @@ def _copy_of(recent: Mapping[tuple[object, ...], list[Sighting]], keys: list[tup
             continue
         for s in reversed(held):
             if (ts - s.last_ns <= window and _distinct_interface(s, record)
-                    and (tsv is None or s.ts_val is None or tsv == s.ts_val)
+                    and same_ts(tsv, s.ts_val)
                     and (not weak or _weak_copy(s, form, ts))):
                 return s
     return None

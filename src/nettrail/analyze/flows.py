@@ -456,6 +456,12 @@ class FlowTracker:
                 yield conn, []
 
 
+def same_ts(a: int | None, b: int | None) -> bool:
+    """Whether two sightings' TCP timestamps (TS val) allow them to be one packet: equal,
+    or not printed by one of them."""
+    return a is None or b is None or a == b
+
+
 def _copy_of(sig: Seg, prev: Seg) -> bool:
     """Can ``sig``, whose TCP/IP fields equal ``prev``'s, be another sighting of that packet?
     Yes on another interface or direction (or one unknown), soon enough after it, with the
@@ -464,7 +470,7 @@ def _copy_of(sig: Seg, prev: Seg) -> bool:
     it carries nothing that tells packets apart (no flags, numbers or IP ID: text printed
     with ``tcpdump -q``), as any two packets of a direction would look the same."""
     a, b = sig[14], prev[14]
-    if a == UNTIMED or b == UNTIMED or (a != b and a is not None and b is not None):
+    if a == UNTIMED or b == UNTIMED or not same_ts(a, b):
         return False
     if not sig[3] and sig[1] is None and sig[2] is None and sig[6] is None:
         return False
