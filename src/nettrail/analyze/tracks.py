@@ -43,27 +43,33 @@ order them: within it, a late stamp or a clock error can put a point out of orde
 it, the times are trusted (a device that rewrites TTLs does not reorder distant points)."""
 
 
-def by_ttl(sightings: tuple[Sighting, ...]) -> tuple[Sighting, ...]:
-    """Sightings in corrected-time order, with two neighbours at different points turned
-    where their times are within ``TTL_WINDOW_NS`` and the later one's arrival TTL is higher:
-    a TTL only falls along a path (one per routing hop), whatever the clocks say. The same
-    tuple when nothing turns."""
-    out = list(sightings)
-    ttls: dict[int, int | None] = {}
-    turned = True
+def _near(a: Sighting, b: Sighting) -> bool:
+    """Whether ``b``, after ``a``, is within ``TTL_WINDOW_NS`` of it at another point."""
+    return a.point != b.point and (b.first_ns - b.offset) - (a.first_ns - a.offset) \
+        <= TTL_WINDOW_NS
+
+
+def by_ttl(sightings: tuple[Sighting, ...], points: tuple[str, ...],
+           ) -> tuple[tuple[Sighting, ...], tuple[str, ...]]:
+    """Sightings in corrected-time order and their points, with two neighbours at different
+    points turned where they are near (``_near``) and the later one's arrival TTL is
+    higher: a TTL only falls along a path (one per routing hop), whatever the clocks say.
+    The same tuples when nothing turns."""
+    if len(points) < 2 or not any(map(_near, sightings, sightings[1:])):
+        return sightings, points
+    out = [(s, s.arrival_ttl()) for s in sightings]
+    turned, changed = True, False
     while turned:
         turned = False
         for i in range(len(out) - 1):
-            a, b = out[i], out[i + 1]
-            if a.point == b.point or (b.first_ns - b.offset) - (a.first_ns - a.offset) \
-                    > TTL_WINDOW_NS:
-                continue
-            ta = ttls[id(a)] if id(a) in ttls else ttls.setdefault(id(a), a.arrival_ttl())
-            tb = ttls[id(b)] if id(b) in ttls else ttls.setdefault(id(b), b.arrival_ttl())
-            if ta is not None and tb is not None and tb > ta:
-                out[i], out[i + 1] = b, a
-                turned = True
-    return sightings if not ttls or out == list(sightings) else tuple(out)
+            (a, ta), (b, tb) = out[i], out[i + 1]
+            if ta is not None and tb is not None and tb > ta and _near(a, b):
+                out[i], out[i + 1] = out[i + 1], out[i]
+                turned = changed = True
+    if not changed:
+        return sightings, points
+    turned_out = tuple(s for s, _ in out)
+    return turned_out, tuple(dict.fromkeys(s.point for s in turned_out))
 
 
 class Track:
@@ -97,11 +103,7 @@ class Track:
         else:
             self.sightings = (sightings[0],)
             points = (sightings[0].point,)
-        if len(points) > 1:
-            turned = by_ttl(self.sightings)
-            if turned is not self.sightings:
-                self.sightings = turned
-                points = tuple(dict.fromkeys(s.point for s in turned))
+        self.sightings, points = by_ttl(self.sightings, points)
         # one shared tuple per route: millions of tracks take a handful of routes
         self.points: tuple[str, ...] = _ROUTES.setdefault(points, points)
         self.first = self.sightings[0]
@@ -254,10 +256,7 @@ def linked_track(sightings: tuple[Sighting, ...], points: tuple[str, ...], confi
     """``Track(sightings, confidence, ordered=True)`` numbered ``number``, its route
     (``points``) given: its slots filled directly."""
     track: Track = _NEW(Track)
-    if len(points) > 1:
-        turned = by_ttl(sightings)
-        if turned is not sightings:
-            sightings, points = turned, tuple(dict.fromkeys(s.point for s in turned))
+    sightings, points = by_ttl(sightings, points)
     track.sightings = sightings
     track.points = _ROUTES.setdefault(points, points)
     first = track.first = sightings[0]
