@@ -181,3 +181,9 @@ class Analysis:
     warnings: tuple[str, ...] = ()
     version: int = FORMAT_VERSION
     clock_checks: tuple[ClockCheck, ...] = ()
+
+    @property
+    def untimed(self) -> frozenset[str]:
+        """The points whose packets have no times (``PointSummary.timed``): a report says so
+        instead of their times."""
+        return frozenset(p.name for p in self.points if not p.timed)

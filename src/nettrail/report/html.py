@@ -135,7 +135,7 @@ def render(analysis: Analysis, out: TextIO) -> None:
         f"<title>nettrail: {_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
     )
     out.write(_heading(analysis))
-    untimed = frozenset(p.name for p in analysis.points if not p.timed)
+    untimed = analysis.untimed
     out.write(_diagnosis(analysis.diagnosis, analysis.findings, untimed))
     out.write(_ladders(analysis, ladders))
     out.write(_findings(analysis.findings, untimed))

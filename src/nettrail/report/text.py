@@ -44,7 +44,7 @@ def render(analysis: Analysis, out: TextIO) -> None:
       f"{_plural(n_conn, 'connection')}, {_plural(n_find, 'finding')}\n")
     for warning in analysis.warnings:
         w(f"warning: {warning}\n")
-    untimed = frozenset(p.name for p in analysis.points if not p.timed)
+    untimed = analysis.untimed
     if analysis.diagnosis is not None:
         w("\n")
         _diagnosis(analysis.diagnosis, out, untimed)
