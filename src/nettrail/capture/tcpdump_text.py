@@ -919,7 +919,7 @@ class TextReader:
         body, _ = p.joined()
         if body is not None:
             return body
-        body = parse_body(" ".join(p.parts[: p.breaks[0][1]]))  # or another protocol's
+        body = parse_body(p.head())  # or another protocol's
         for lineno, at, _ in p.breaks:
             self.stats.skipped["unparsed-line"] += 1
             self.warner.warn("unreadable lines", lineno,

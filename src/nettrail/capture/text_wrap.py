@@ -52,6 +52,10 @@ class Pending:
         self.spaced = line[-1:].isspace()
         self.parts.append(line.strip())
 
+    def head(self) -> str:
+        """The packet's text before its first wrapped line (all of it when none is)."""
+        return " ".join(self.parts[: self.breaks[0][1]] if self.breaks else self.parts)
+
     def takes(self, line: str) -> bool:
         """Whether ``line``, not a packet's, is the rest of this one's: the first such line
         is; another only while the lines so far, joined as they look wrapped, do not read as
@@ -66,7 +70,7 @@ class Pending:
         body, other = self.joined(likeliest=True)
         if other is not None:  # "IP6 (class 0xc0, ..." / "... > 2a02:": cut short, or not IP
             try:
-                parse_body(" ".join(self.parts[: self.breaks[0][1]]))
+                parse_body(self.head())
             except OtherProtocol:
                 return False
             except TextError:
