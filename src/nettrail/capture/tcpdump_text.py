@@ -90,7 +90,9 @@ _BANNER = re.compile(
     r"|\^C|\S*[#$] .*tcpdump )"
 )
 _CAPLEN = re.compile(r"caplen \d+ len \d+ ")
-_NUMBERED = re.compile(r" *\d+  (?=\S| \d)")
+_NUMBERED = re.compile(r"( *\d+\t)?(?: *\d+  (?=\S| \d))?")
+"""tcpdump ``-#``'s packet number column, after any line number ``cat -n`` or ``nl`` put
+before it (group 1)."""
 _NUMBER_START = frozenset(" 0123456789")
 _ELISION = re.compile(r"\s*(?:\.{3,}|…|\[\.{3}\]|\(\.{3}\)|\[(?:snip|cut|\.\.\.)[^\]]*\])\s*$",
                       re.IGNORECASE)
@@ -703,8 +705,11 @@ class TextReader:
         if line[:1] == "\ufeff" and lineno == 1:  # saved by an editor that marks UTF-8
             line = line[1:]
             self.warner.warn("byte-order mark", lineno, "a UTF-8 byte-order mark (ignored)")
-        if line[:1] in _NUMBER_START and (num := _NUMBERED.match(line)) is not None:
-            line = line[num.end() :]  # tcpdump -#: the packet number column
+        if line[:1] in _NUMBER_START and (num := _NUMBERED.match(line)).end():
+            if num.group(1) and "line numbers" not in self.warner.counts:
+                self.warner.warn("line numbers", lineno,
+                                 "line numbers before the packets (cat -n, nl) removed")
+            line = line[num.end() :]
         if line[:7] == "caplen " and (cap := _CAPLEN.match(line)) is not None:
             line = line[cap.end() :]  # tcpdump --lengths
         if line[-1:] == "\n":
