@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from nettrail.capture import Capture
@@ -22,6 +23,7 @@ from nettrail.errors import CaptureError, InputError
 from nettrail.model.analysis import PointSummary
 from nettrail.model.packet import PacketRecord, TCPHeader, UDPHeader
 from nettrail.model.table import PacketTable, PointData, table_from_records
+from nettrail.model.time_steps import TimeStep
 
 
 class PacketFilter(NamedTuple):
@@ -80,7 +82,7 @@ def read_points(
                        packet_filter=packet_filter if filtering else None)
         except CaptureError as err:
             errors.append(err)
-    return [PointData(_summary(p, stats[p], tables[p].untimed), tables[p]) for p in order], errors
+    return [PointData(_summary(p, stats[p], tables[p]), tables[p]) for p in order], errors
 
 
 def read_table(capture: Capture, table: PacketTable, *, full: bool = False,
@@ -139,9 +141,8 @@ def _failed_stats(path: str, point: str, exc: InputError) -> CaptureStats:
     return stats
 
 
-def _summary(point: str, stats: Sequence[CaptureStats], untimed: int) -> PointSummary:
-    """One point's summary from the statistics of its files (``untimed``: its packets with no
-    time of their own)."""
+def _summary(point: str, stats: Sequence[CaptureStats], table: PacketTable) -> PointSummary:
+    """One point's summary from the statistics of its files and its table."""
     skipped: Counter[str] = Counter()
     warnings: list[str] = []
     interfaces: set[str] = set()
@@ -153,6 +154,8 @@ def _summary(point: str, stats: Sequence[CaptureStats], untimed: int) -> PointSu
             n = s.packets
             warnings.append(f"reading stopped: {s.error} ({n} packet{'' if n == 1 else 's'} "
                             "read before it)")
+    text = {s.path for s in stats if s.format == "tcpdump-text"}
+    warnings += step_warnings(table.steps.finish(), table.files, text)
     return PointSummary(
         name=point,
         files=tuple(s.path for s in stats),
@@ -161,5 +164,32 @@ def _summary(point: str, stats: Sequence[CaptureStats], untimed: int) -> PointSu
         interfaces=tuple(sorted(interfaces)),
         skipped=dict(sorted(skipped.items())),
         warnings=tuple(warnings),
-        untimed=untimed,
+        untimed=table.untimed,
     )
+
+
+STEPS_NAMED = 3
+"""Steps back in time named one by one; the rest are counted."""
+
+
+def step_warnings(steps: Sequence[TimeStep], files: Sequence[str], text: set[str]) -> list[str]:
+    """A warning for each of the first ``STEPS_NAMED`` steps back (``files``: the table's
+    paths by id; ``text``: those of tcpdump text, whose frames are lines), then a count."""
+    out = []
+    for step in steps[:STEPS_NAMED]:
+        path = files[step.file]
+        where = f"line {step.frame}" if path in text else f"frame {step.frame}"
+        back = (step.before_ns - step.after_ns) / 1e9
+        out.append(f"{path} {where}: the times go back {back:.3f} s (from {_clock(step.before_ns)} "
+                   f"to {_clock(step.after_ns)}) and stay back: two captures joined into one "
+                   "file, or a clock set back; a packet seen in both reads as sent again. Give "
+                   "each capture as a point of its own")
+    if len(steps) > STEPS_NAMED:
+        out.append(f"{len(steps) - STEPS_NAMED} more places where the times go back")
+    return out
+
+
+def _clock(ns: int) -> str:
+    """``ns`` as a UTC date and time of day to the microsecond."""
+    stamp = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
+    return f"{stamp:%Y-%m-%d %H:%M:%S}.{ns % 1_000_000_000 // 1000:06d}"

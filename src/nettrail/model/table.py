@@ -26,6 +26,7 @@ from nettrail.model import packet as pk
 from nettrail.model.analysis import PointSummary
 from nettrail.model.cache import remember
 from nettrail.model.packet import PacketRecord
+from nettrail.model.time_steps import StepFinder
 
 BATCH_ROWS = 262_144
 """Rows per batch a reader fills before it starts the next one."""
@@ -161,6 +162,8 @@ class PacketTable:
     untimed: int = 0
     """Rows whose packet has no time of its own (text printed with ``-t``, a mangled stamp):
     the reader placed them in order, so their times tell no duration or gap."""
+    steps: StepFinder = field(default_factory=StepFinder, repr=False)
+    """Where a file's times go back and stay back (``model.time_steps``)."""
     _addr_index: dict[str, int] = field(default_factory=dict, repr=False)
     _if_index: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -186,6 +189,7 @@ class PacketTable:
     def add_batch(self, batch: Batch) -> None:
         """Append a batch of rows (readers call this for every batch they fill)."""
         self.untimed += sum(not r.time_ok for r in batch.odd.values())  # only records lack one
+        self.steps.feed(batch.cols)
         self._keep(batch)
 
     def _keep(self, batch: Batch) -> None:
