@@ -4,6 +4,7 @@ gets is tested on tcpdump's suite in tests/conformance/test_joined_captures.py."
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ def steps(times_ms: list[float], cuts: list[int] | None = None,
     file = np.array(files or [0] * len(ts), np.uint16)
     finder = StepFinder()
     edges = [0, *(cuts or []), len(ts)]
-    for a, b in zip(edges, edges[1:], strict=False):
+    for a, b in pairwise(edges):
         finder.feed({"ts": ts[a:b], "frame": frame[a:b], "file": file[a:b]})
     return finder.finish()
 

@@ -13,6 +13,7 @@ as sent again; the warning tells why.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -54,7 +55,7 @@ class StepFinder:
         if not len(files):
             return
         cuts = [0, *(np.flatnonzero(files[1:] != files[:-1]) + 1).tolist(), len(files)]
-        for a, b in zip(cuts, cuts[1:], strict=False):
+        for a, b in pairwise(cuts):
             file = int(files[a])
             if file != self._file:
                 self.finish()
