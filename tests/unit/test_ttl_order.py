@@ -61,3 +61,34 @@ def test_a_late_stamp_does_not_move_the_router_s_reset_to_the_server(
     assert {"asymmetric-nat", "reset-not-from-server"} <= roots
     origin = next(f for f in got.findings if f.kind == "reset-not-from-server")
     assert origin.details.get("origin") == "netnode"
+
+
+def _refused(server_ttl: int) -> dict[str, list[PacketRecord]]:
+    """A SYN refused by the server, its RST seen at the client's point and the server's in
+    the same microsecond (one kernel stamps both, as in a lab): one routing hop between them
+    (TTL 64 then 63), or a bridge (``server_ttl`` 64: the same TTL at both)."""
+    wires = {p: Wire(p, f"{p}.pcap") for p in ("client", "server")}
+    hop = 64 - server_ttl
+    for point, ttl_in, ttl_out in (("client", 64, 64 - hop), ("server", server_ttl, 64)):
+        w = wires[point]
+        w.tcp(0.0, C, VM, SYN, seq=1000, ip_id=100)
+        w.records[-1] = _ttl(w.records[-1], ttl_in)
+        w.tcp(0.05, VM, C, RST | ACK, seq=0, ack=1001, ip_id=0)
+        w.records[-1] = _ttl(w.records[-1], ttl_out)
+    return {p: w.records for p, w in wires.items()}
+
+
+def test_a_reset_seen_at_two_points_at_once_is_the_server_s_when_the_ttl_tells() -> None:
+    """The TTL tells the points' order where the times tie: the RST came from the server's
+    side. (Before, a tie in time alone made its origin unknown, and a lab run of port-closed
+    came out inconclusive where it is plainly refused.)"""
+    got = analyze_records(_refused(63))
+    assert got.diagnosis is not None and got.diagnosis.kinds[0] == "reset-from-server"
+    assert not [f for f in got.findings if f.kind == "reset-origin-unknown"]
+
+
+def test_a_reset_seen_at_two_points_at_once_through_a_bridge_stays_unknown() -> None:
+    """The same TTL at both points and the same time: nothing tells their order."""
+    got = analyze_records(_refused(64))
+    kinds = {f.kind for f in got.findings if f.root_cause}
+    assert "reset-from-server" not in kinds

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from nettrail.analyze.correlate import Sighting
 from nettrail.analyze.nat import translated_endpoints
-from nettrail.analyze.tracks import Conversation, PointSpan, Track, evidence
+from nettrail.analyze.tracks import Conversation, PointSpan, Track, evidence, ttl_orders
 from nettrail.model.analysis import NatTranslation
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.packet import ACK, FIN, RST, SYN
@@ -82,7 +82,8 @@ def _server_side(conv: Conversation, rst: Track, nat: Sequence[NatTranslation],
                if t.connection == conv.key and t.leg == "request" and t.kind == "dnat")
     if src in public and owns:
         return _not_from_server(conv, rst, owns, downstream)
-    tied = [s.point for s in rst.sightings[1:] if s.point != origin.point and s.t == origin.t]
+    tied = [s.point for s in rst.sightings[1:]
+            if s.point != origin.point and s.t == origin.t and not ttl_orders(s, origin)]
     if tied or (len(route) > 1 and conv.route_tied("c2s")):
         why = (f"{origin.point} and {tied[0]} saw it at the same time" if tied else
                "the points saw the client's packets at the same times (their order along "

@@ -43,6 +43,14 @@ order them: within it, a late stamp or a clock error can put a point out of orde
 it, the times are trusted (a device that rewrites TTLs does not reorder distant points)."""
 
 
+def ttl_orders(a: Sighting, b: Sighting) -> bool:
+    """Whether the TTLs the packet arrived with at ``a`` and ``b`` tell which point it
+    reached first (both known and not equal): two points that saw it at the same time are
+    then not tied (``by_ttl`` put the higher first)."""
+    ta, tb = a.arrival_ttl(), b.arrival_ttl()
+    return ta is not None and tb is not None and ta != tb
+
+
 def _near(a: Sighting, b: Sighting) -> bool:
     """Whether ``b``, after ``a``, is within ``TTL_WINDOW_NS`` of it at another point."""
     return a.point != b.point and (b.first_ns - b.offset) - (a.first_ns - a.offset) \
@@ -375,12 +383,13 @@ class Conversation:
 
 def track_tied(track: Track) -> bool:
     """True when two of the points a packet reached saw it first at the same corrected
-    time."""
-    firsts: dict[str, int] = {}
+    time, with TTLs that do not tell their order (``ttl_orders``)."""
+    firsts: dict[str, Sighting] = {}
     for s in track.sightings:
-        firsts.setdefault(s.point, s.first_ns - s.offset)
-    times = list(firsts.values())
-    return len(set(times)) < len(times)
+        firsts.setdefault(s.point, s)
+    seen = list(firsts.values())  # in corrected-time order, as the track's sightings are
+    return any(a.first_ns - a.offset == b.first_ns - b.offset and not ttl_orders(a, b)
+               for i, a in enumerate(seen) for b in seen[i + 1:])
 
 
 def direction(clients: set[Endpoint], form: Form) -> str:
