@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from crosskit import ACK, FIP, MS, PSH, SYN, VM, C, Net, handshake, incident
+from crosskit import ACK, FIP, MS, PSH, RST, SYN, VM, C, Net, handshake, incident
 from flowkit import Wire
+from nettrail.analyze import clock
 from nettrail.analyze.clock import PairEstimate, describe_offset, offsets
 from nettrail.analyze.crosspoint import correlate, cross_point
 from nettrail.model.analysis import ClockOffset
@@ -42,6 +44,39 @@ def test_one_mangled_timestamp_does_not_move_the_estimate(shift_ms: float) -> No
     bad = clock_of(points)["compute"]
     assert abs(bad.offset_ns - good.offset_ns) <= 0.05 * MS
     assert bad.uncertainty_ns <= good.uncertainty_ns + 0.05 * MS
+
+
+@pytest.mark.parametrize("skew", [7.0, -40.0])
+def test_one_late_stamp_keeps_the_truth_inside(skew: float) -> None:
+    """The client's SYN stamped 0.9 ms late, everything else on time (0.2 ms transit): the
+    SYN's bound says the netnode is 0.7 ms less ahead than it is. By medians the RST then
+    reads as the client's direction and the client's ACK as the other: dropping the bound
+    that contradicts kept the late one and left an interval 0.2 ms off the truth. Bounds
+    that contradict cannot tell which of them is wrong: the interval holds them all."""
+    client, netnode = Wire("client", "client.pcap"), Wire("netnode", "netnode.pcap")
+    srv = "198.51.100.4:22"
+    client.tcp(0.7, C, srv, SYN, seq=1000)  # sent at -0.2, stamped 0.9 ms late
+    netnode.tcp(0.0 + skew, C, srv, SYN, seq=1000)
+    client.tcp(1.3, C, srv, ACK, seq=1001, ack=5001)
+    netnode.tcp(1.5 + skew, C, srv, ACK, seq=1001, ack=5001)
+    netnode.tcp(1.52 + skew, srv, C, RST, seq=5001)
+    client.tcp(1.72, srv, C, RST, seq=5001)
+    est = clock_of({"client": client.records, "netnode": netnode.records})["netnode"]
+    assert est.two_sided
+    assert abs(est.offset_ns - skew * MS) <= est.uncertainty_ns
+    most, least = est.limits
+    assert most is not None and least is not None and least <= skew * MS <= most
+
+
+def test_a_contradicting_bound_past_the_outlier_floor_is_dropped_outright() -> None:
+    """Two lower bounds only (no median to hold a mangled one off), one a second past the
+    rest: it is dropped without stretching the interval; one 0.5 ms past stretches it."""
+    upper = np.array([7_200_000, 7_300_000], np.int64)
+    mangled = clock._estimate_from("a", "b", upper, np.array([6_800_000, 1_006_800_000]),
+                                   [], 4)
+    assert mangled.limits == (7_200_000, 6_800_000)
+    late = clock._estimate_from("a", "b", upper, np.array([6_800_000, 7_700_000]), [], 4)
+    assert late.limits == (7_700_000, 6_800_000)
 
 
 def _late_copies(skew_ms: float) -> dict[str, list[PacketRecord]]:

@@ -206,11 +206,15 @@ def _estimate_by_lists(upper: list[int], lower: list[int], loose: list[int],
                        ) -> clock.PairEstimate:
     """The estimate from sorted bounds as lists, every contradicting extreme dropped one at
     a time (``clock._rejected``, always run: the reference for ``_estimate_from``, which
-    reads only what it needs)."""
+    reads only what it needs), the interval stretched to hold the bounds dropped (none where
+    none was)."""
+    given_upper, given_lower = list(upper), list(lower)
     upper, lower = clock._rejected(upper, lower)
     if upper and lower:
         hi, lo = upper[0], lower[-1]
         if lo <= hi:
+            lo, hi = clock._stretched(lo, hi, given_upper[:len(given_upper) - len(upper)],
+                                      given_lower[len(lower):])
             return clock.PairEstimate("a", "b", (hi + lo) / 2, (hi - lo) / 2, 9, True, (hi, lo))
         mu, ml = statistics.median(upper), statistics.median(lower)
         return clock.PairEstimate("a", "b", (mu + ml) / 2, abs(mu - ml) / 2, 9, True)

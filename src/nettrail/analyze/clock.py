@@ -5,8 +5,11 @@ A packet seen at point A at ``ta`` and then at point B at ``tb`` (each in its ow
 to A says ``offset_B - offset_A >= tb - ta``. The tightest consistent pair of bounds gives the
 offset (their middle) and its uncertainty (half their gap). Which way a packet travelled is read
 from the packets themselves: within one flow, the direction whose ``tb - ta`` is larger is the
-one going from A to B. Bounds far from their direction's median, and bounds that contradict the
-other direction, are dropped one at a time, so one mangled timestamp cannot move the estimate.
+one going from A to B. Bounds far from their direction's median are dropped, so one mangled
+timestamp cannot move the estimate. Bounds that contradict the other direction are dropped one
+at a time to find the interval, which then still holds those within the outlier floor: a late
+stamp, or a direction the medians misread, cannot be told from the bound it contradicts, so the
+uncertainty widens rather than trusting either.
 A packet seen on several interfaces of a point bounds the offset by its last copy there; when
 those bounds contradict each other (``-i any`` stamped a copy after the packet reached the
 other point), first sightings alone bound it, so the estimate never reorders a packet's points.
@@ -403,6 +406,19 @@ def _rejected(upper: list[int], lower: list[int]) -> tuple[list[int], list[int]]
     return upper, lower
 
 
+def _stretched(lo: int, hi: int, dropped_upper: Sequence[int],
+               dropped_lower: Sequence[int]) -> tuple[int, int]:
+    """The interval ``lo..hi`` left after dropping contradicting bounds, stretched to hold
+    those dropped within ``OUTLIER_FLOOR_NS`` of it. Bounds that contradict say some packet
+    was stamped late or read the wrong way (which way a packet went is read from medians that
+    one late stamp can tip): which of them is wrong cannot be told, so the interval holds them
+    all rather than trusting the ones that happen to be kept. A bound further past is a
+    mangled time, as the outlier filter takes one: dropped outright."""
+    near_upper = [u for u in dropped_upper if u >= lo - OUTLIER_FLOOR_NS]
+    near_lower = [v for v in dropped_lower if v <= hi + OUTLIER_FLOOR_NS]
+    return min([lo, *near_upper]), max([hi, *near_lower])
+
+
 def estimate_pair(a: str, b: str, matches: Sequence[Match]) -> PairEstimate | None:
     """The offset of point ``b`` against point ``a`` from matched packets, or None."""
     if not matches:
@@ -433,6 +449,10 @@ def _estimate_from(a: str, b: str, upper_bounds: Ints, lower_bounds: Ints,
     if upper and lower:
         hi, lo = upper[0], lower[-1]
         if lo <= hi:
+            if kept:  # the interval still holds the dropped bounds: see ``_stretched``
+                lo, hi = _stretched(lo, hi,
+                                    upper_bounds[:len(upper_bounds) - len(upper)].tolist(),
+                                    lower_bounds[len(lower):].tolist())
             return PairEstimate(a, b, (hi + lo) / 2, (hi - lo) / 2, count, True, (hi, lo))
         mu, ml = statistics.median(upper), statistics.median(lower)
         return PairEstimate(a, b, (mu + ml) / 2, abs(mu - ml) / 2, count, True)
