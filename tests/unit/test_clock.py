@@ -68,6 +68,23 @@ def test_one_late_stamp_keeps_the_truth_inside(skew: float) -> None:
     assert most is not None and least is not None and least <= skew * MS <= most
 
 
+@pytest.mark.parametrize("late_ms", [0.3, 0.9])
+def test_a_late_client_stamp_leaves_the_reset_to_the_router(late_ms: float) -> None:
+    """The incident with the client's SYN stamped late: by the bounds kept, the router was
+    0.06 ± 0.02 ms behind the client (it agrees with it), which put the router's RST first at
+    the client: 'the server reset the connection'. Every clock holds the truth, and the RST
+    stays the router's."""
+    points = incident(skew_ms=25.0).points()
+    client = points["client"]
+    client[0] = client[0]._replace(ts_ns=client[0].ts_ns + round(late_ms * MS))  # the SYN
+    r = cross_point(points)
+    for c in r.clock:
+        truth = 25.0 * MS if c.point == "compute" else 0.0
+        assert abs(c.offset_ns - truth) <= c.uncertainty_ns
+    assert [f.kind for f in r.findings if f.root_cause] == ["asymmetric-nat",
+                                                            "reset-not-from-server"]
+
+
 def test_a_contradicting_bound_past_the_outlier_floor_is_dropped_outright() -> None:
     """Two lower bounds only (no median to hold a mangled one off), one a second past the
     rest: it is dropped without stretching the interval; one 0.5 ms past stretches it."""
