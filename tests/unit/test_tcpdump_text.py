@@ -682,6 +682,19 @@ def test_tcp_fields_left_unread_make_the_line_unreadable(tmp_path: Path) -> None
     assert len(r.warned("TCP fields that cannot be read")) == 2
 
 
+def test_a_verbose_ip_header_field_that_is_no_number_is_named(tmp_path: Path) -> None:
+    """``-v``'s header with a field mangled (two spaces before the id) is named, not read as
+    a packet without that field."""
+    head = "IP (tos 0x0, ttl 64, id {}, offset 0, flags [DF], proto TCP (6), length 40)"
+    tail = "    10.0.0.1.1 > 10.0.0.2.2: Flags [S], seq 1, win 2, length 0\n"
+    r = Read(tmp_path, f"08:00:00.000000 {head.format(' 1499')}\n{tail}"
+                       f"08:00:00.000001 {head.format('1500')}\n{tail}")
+    assert [x.frame for x in r.records] == [3]
+    assert r.records[0].headers.ip is not None and r.records[0].headers.ip.ip_id == 1500
+    assert r.stats.skipped["unparsed-line"] == 1
+    assert len(r.warned("the IP header's id is not a number: 'id  1499'")) == 1
+
+
 def test_what_tcpdump_prints_after_or_among_the_fields_still_reads(tmp_path: Path) -> None:
     lines = [
         "Flags [P.], seq 96201:96233, ack 83737, win 2990, length 32LDP, Label-Space-ID: "

@@ -78,6 +78,9 @@ _V_FIELDS = re.compile(
     r"(ttl|hlim|id|offset|length|payload length:) (\d+)|flags \[([^\]]*)\]"
     r"|(?:proto|next-header) (\S+) \((\d+)\)|\b(?:tos|class) 0x([0-9a-fA-F]+)"
 )
+_V_UNREAD = re.compile(r"(?:^|[ ,])(ttl|hlim|id|offset|length) (?!\d)")
+"""A field of the ``-v`` IP header whose number is not where tcpdump prints it (a mangled
+line: ``id  1499``); none of the 5,771 such headers of tcpdump's suite has one."""
 
 
 def verbose_header(text: str, version: int) -> tuple[VerboseHeader, str]:
@@ -106,6 +109,9 @@ def verbose_header(text: str, version: int) -> tuple[VerboseHeader, str]:
             proto = ip_protocol(int(pnum))
         else:
             df, more = "DF" in flags, "+" in flags
+    if (bad := _V_UNREAD.search(text, 1, end - 1)) is not None:
+        field = re.split(r"[,)]", text[bad.start(1) :], maxsplit=1)[0]
+        raise TextError(f"the IP header's {bad.group(1)} is not a number: {field!r}")
     if version == 6:
         ip_id = None
     return VerboseHeader(ttl, ip_id, length, df, frag, more, proto, tos), text[end:].lstrip()
