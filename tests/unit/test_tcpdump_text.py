@@ -695,6 +695,20 @@ def test_a_verbose_ip_header_field_that_is_no_number_is_named(tmp_path: Path) ->
     assert len(r.warned("the IP header's id is not a number: 'id  1499'")) == 1
 
 
+def test_a_line_wrapped_inside_its_options_is_not_read_across_the_break(
+        tmp_path: Path) -> None:
+    """The common line's pattern read the options up to the next ``]``, across the line
+    end: a line wrapped inside its options was taken with its wrapped rest as one row, and
+    at the end of a file reading it stopped with an AssertionError (a traceback)."""
+    wrapped = ("08:17:25.980610 IP 198.51.100.1.36582 > 203.0.113.2.8080: Flags [.], ack 1, "
+               "win 63, options [nop,nop,TS val 1\n56276806 ecr 2399244231], length 0\n")
+    for text in (wrapped, wrapped + f"08:17:26.000000 {SYN_LINE}\n"):
+        r = Read(tmp_path, text)
+        assert r.records[0].frame == 1
+        assert r.tcp[0].options.ts_val == 156276806
+        assert len(r.warned("read as the rest of line 1")) == 1
+
+
 def test_what_tcpdump_prints_after_or_among_the_fields_still_reads(tmp_path: Path) -> None:
     lines = [
         "Flags [P.], seq 96201:96233, ack 83737, win 2990, length 32LDP, Label-Space-ID: "

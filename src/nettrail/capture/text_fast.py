@@ -86,7 +86,7 @@ LINE_START = rb"(?:(\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|\d{10})\.(\d{6
 LINE_AFTER_FLAGS = (
     rb"(?:, seq (\d{1,10}+)(?::\d{1,10}+|)|)(?:, ack (\d{1,10}+)|)"
     rb"(?:, win (\d{1,10}+)|)(?:, options \[(?:nop,nop,TS val (\d{1,10}+) ecr (\d{1,10}+)|"
-    rb"([^\]]{0,%d}+))\]|), length (\d{1,10}+)(?:: [^\r\n<]{0,%d}[^\r\n<=]|)"
+    rb"([^\]\n]{0,%d}+))\]|), length (\d{1,10}+)(?:: [^\r\n<]{0,%d}[^\r\n<=]|)"
     % (DIGITS_LIMIT, DIGITS_LIMIT - 1)
     + rb"|(\d[^\r\n<]*[^\r\n<=]|UDP, length \d++))"
     rb"|(.*+))\n"
