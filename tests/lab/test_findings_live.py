@@ -1,16 +1,20 @@
 """Host-side findings on real captures: a reset injected by a router (iptables REJECT with
-tcp-reset in a forwarding namespace) and a SYN-ACK dropped by the client's own INPUT chain
-after tcpdump saw it arrive. Scenarios: tests/lab/scenarios/*.toml (test-only)."""
+tcp-reset in a forwarding namespace), a SYN-ACK dropped by the client's own INPUT chain
+after tcpdump saw it arrive, and a healthy download sent with segmentation offload.
+Scenarios: tests/lab/scenarios/*.toml (test-only)."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from nettrail.capture import open_capture
 from nettrail.lab.handle import RunResult
 from nettrail.lab.pytest_plugin import LabFactory
 from nettrail.model.analysis import Analysis
+from nettrail.model.packet import PacketRecord, TCPHeader
 from nettrail.run import analyze_files
 
 pytestmark = [pytest.mark.lab, pytest.mark.root, pytest.mark.slow]
@@ -46,3 +50,31 @@ def test_a_synack_dropped_after_capture_is_not_called_lost(
     assert "lost-between-points" not in analysis.diagnosis.kinds
     found = next(f for f in analysis.findings if f.kind == "dropped-after-capture")
     assert found.details == {"point": "client", "packet": "SYN-ACK", "host": "203.0.113.10"}
+
+
+def test_a_download_sent_with_segmentation_offload_is_healthy(
+        lab_scenario: LabFactory, tmp_path: Path) -> None:
+    """The server's capture shows segments of many MSS (TSO/GSO is on, as on most hosts);
+    mid's egress cannot take them (TSO and GSO off there), so the kernel cuts them up on the
+    way out, and mid's and the client's captures show the pieces. It was "an MTU black hole
+    between mid and client" (segments of 65,212 bytes never past mid), and mid counted each
+    piece a retransmission (277) and the bytes twice."""
+    handle = lab_scenario(str(SCENARIOS / "tso-healthy.toml"))
+    subprocess.run(["ip", "netns", "exec", handle.ns("mid"), "ethtool", "-K", "eth0", "tso",
+                    "off", "gso", "off"], check=True, capture_output=True)
+    result = handle.run(tmp_path)
+    handle.down()
+    assert result.traffic.as_expected, result.traffic.detail
+    analysis = analyze_files(list(result.captures), ifnames=result.ifnames).analysis
+    big = max(r.headers.l4.payload_len for r in _tcp(result, "server"))
+    assert big > 1448, "the server's capture shows no offloaded segment: nothing was tested"
+    assert analysis.diagnosis is None, analysis.diagnosis
+    assert not [f for f in analysis.findings if f.kind in ("retransmission", "mtu-blackhole")]
+    mid = next(c for c in analysis.connections if c.point == "mid")
+    assert mid.retransmissions == 0 and mid.bytes_server == 400000
+
+
+def _tcp(result: RunResult, point: str) -> list[PacketRecord]:
+    path = next(p for name, p in result.captures if name == point)
+    return [r for r in open_capture(str(path), point)
+            if r.headers.l4 is not None and type(r.headers.l4) is TCPHeader]

@@ -168,10 +168,23 @@ def mtu_blackhole(conv: Conversation, spans: Mapping[str, PointSpan],
     return None, set()
 
 
+def _through_in_pieces(conv: Conversation, track: Track) -> bool:
+    """True when a segment that no later point saw got there all the same, in smaller
+    pieces: the receiver acknowledged its data, and the point that saw it never saw it (nor
+    any segment from its first byte) sent again. That is what a sender's capture shows with
+    segmentation offload (TSO/GSO: one segment of many MSS, cut up after tcpdump saw it;
+    the next point sees the pieces, the first of them from the same byte), not a black
+    hole, whose packets are sent again."""
+    seq, here = track.first.seq, track.first.point
+    return seq is not None and _acknowledged(conv, track) and not any(
+        t is not track and t.direction == track.direction and t.first.seq == seq
+        and t.plen > 0 and t.at(here) is not None for t in conv.tracks)
+
+
 def _stuck_big(conv: Conversation, direction: str, route: Sequence[str],
                spans: Mapping[str, PointSpan], data: Sequence[Track], big_len: float,
                frag_needed: Sequence[Sighting]) -> tuple[Finding, set[int]] | None:
-    big = [t for t in data if t.plen >= big_len]
+    big = [t for t in data if t.plen >= big_len and not _through_in_pieces(conv, t)]
     stuck = [(t, _waiting(t, route, spans)) for t in big]
     ks = {k for _, k in stuck if k is not None}
     if len(ks) != 1:

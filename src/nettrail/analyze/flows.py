@@ -12,7 +12,9 @@ and the last few segments, enough to tell
   (or unknown) interface or direction than its first sighting, at most
   :data:`COPY_WINDOW_NS` after it, or :data:`IDENTIFIED_COPY_WINDOW_NS` when a nonzero IP ID
   ties the two (a loaded host's userspace switch passes packets on milliseconds later; a
-  retransmission always carries a new IP ID);
+  retransmission always carries a new IP ID); or a piece of a segment of many MSS seen
+  moments before on another named interface, or the other way (segmentation offload: cut
+  up on its way out, ``_piece_of``);
 * a **retransmission**: a segment that re-sends sequence space already sent (same seq, or below
   the highest sent), which is not a copy.
 
@@ -99,6 +101,7 @@ _new = tuple.__new__  # a NamedTuple without its Python-level __new__ (all field
 # its time, seq and ack are also kept in _LAST_TS, _LAST_SEQ and _LAST_ACK for the hot loop.
 _HIGH, _CUR, _OLD, _LASTSIG, _BYTES, _ISN = 0, 1, 2, 3, 4, 5
 _LAST_TS, _LAST_SEQ, _LAST_ACK = 6, 7, 8
+_TOP = 9  # the segment that last moved _HIGH on: the one a piece may be cut from
 
 State = list[Any]
 Seg = tuple[Any, ...]
@@ -251,7 +254,7 @@ class FlowTracker:
                     end = seq + plen + (1 if flags & 3 else 0)
                     if high is None or 0 < end - high < half or end - high < -half:
                         ds[0] = end if end <= mask else end & mask
-                        ds[3] = sig
+                        ds[3] = ds[9] = sig
                         ds[6] = ts
                         ds[7] = sig[1]
                         ds[8] = ack
@@ -302,8 +305,8 @@ class FlowTracker:
         if self._created % _SWEEP_EVERY == 0:
             self._sweep(sig[0])
         client_is_src = not (flags & SYN and flags & ACK)
-        dirs: tuple[State, State] = ([None, {}, _EMPTY, None, 0, None, 0, None, None],
-                                     [None, {}, _EMPTY, None, 0, None, 0, None, None])
+        dirs: tuple[State, State] = ([None, {}, _EMPTY, None, 0, None, 0, None, None, None],
+                                     [None, {}, _EMPTY, None, 0, None, 0, None, None, None])
         a, b = _new(Endpoint, (src, sport)), _new(Endpoint, (dst, dport))
         key = _new(FlowKey, (PROTO_TCP, a, b) if a <= b else (PROTO_TCP, b, a))
         client, server = (a, b) if client_is_src else (b, a)
@@ -350,6 +353,10 @@ class FlowTracker:
         if prev is not None and sig[1:7] == prev[1:7] and _copy_of(sig, prev):
             self._note_copy(st, ds, sig, prev)
             return True
+        top = ds[_TOP]
+        if top is not None and _piece_of(sig, seq, top, ds[_ISN]):
+            self._note_copy(st, ds, sig, top, "a piece of")
+            return True
         self._retransmitted(st, ds, sig, prev)
         ds[_CUR][seq] = sig
         _set_last(ds, sig)
@@ -379,8 +386,10 @@ class FlowTracker:
                 note = retransmission_note(sig, prev)
             ev.append((sig, note, ds is st[_DIRS][0]))
 
-    def _note_copy(self, st: State, ds: State, sig: Seg, first: Seg) -> None:
-        """Count one more sighting of a packet already seen at this point."""
+    def _note_copy(self, st: State, ds: State, sig: Seg, first: Seg,
+                   what: str = "copy of") -> None:
+        """Count one more sighting of a packet already seen at this point (``what``: a copy
+        of it, or a piece of it)."""
         st[_COPIES] += 1
         ifaces = st[_COPY_IFACES]
         if ifaces is None:
@@ -392,7 +401,7 @@ class FlowTracker:
             ev = st[_COPY_EV] = []
         if len(ev) < MAX_EVIDENCE:
             where = f" on {first[7]}" if first[7] else ""
-            ev.append((sig, f"copy of {first[10]}:{first[9]}{where}", ds is st[_DIRS][0]))
+            ev.append((sig, f"{what} {first[10]}:{first[9]}{where}", ds is st[_DIRS][0]))
 
     def _control(self, st: State, fc: bool, sig: Sig, flags: int, seq: int | None) -> None:
         """Handshake and teardown: SYN, SYN-ACK, FIN and RST."""
@@ -480,6 +489,33 @@ def _copy_of(sig: Seg, prev: Seg) -> bool:
     return copy_gap(sig[0] - prev[0], sig[6])
 
 
+_PIECE_FLAGS = ~(0x08 | FIN)  # PSH and FIN: set on the last piece only
+
+
+def _piece_of(sig: Seg, seq: int, top: Seg, isn: int | None) -> bool:
+    """Can ``sig`` (from byte ``seq``) be a piece of segment ``top``, seen at this point
+    moments before on another interface or the other way through it? A sender's segment of
+    many MSS (segmentation offload: TSO, GSO) is cut up where it leaves for a device that
+    cannot take it whole (a router's egress, a NIC), so a point that sees it in and out sees
+    it whole, then in pieces: the same ack and TCP timestamp, a part of its bytes. Never
+    where the interfaces and directions are not both told apart (one device: a piece is
+    then a retransmission of part of it), nor where either time is unusable."""
+    if not (sig[7] is not None and top[7] is not None and sig[7] != "?" and top[7] != "?"
+            and sig[7] != top[7]) and not (sig[8] is not None and top[8] is not None
+                                            and sig[8] != top[8]):
+        return False
+    a, b = sig[14], top[14]
+    if a == UNTIMED or b == UNTIMED or not same_ts(a, b) or sig[2] != top[2]:
+        return False
+    if (sig[3] ^ top[3]) & _PIECE_FLAGS or not 0 < sig[4] < top[4]:
+        return False
+    start: int = top[1]
+    if top[12] and isn is not None:
+        start = (start + isn) & _MASK
+    gap: int = sig[0] - top[0]
+    return (seq - start) & _MASK <= top[4] - sig[4] and 0 <= gap <= COPY_WINDOW_NS
+
+
 def copy_gap(gap_ns: int, ip_id: int | None) -> bool:
     """True when a packet seen ``gap_ns`` after an identical one at the same point, on another
     interface, can be a copy of it (both with IP ID ``ip_id``) rather than a second packet.
@@ -538,7 +574,7 @@ def _slim(st: State) -> None:
     for ds in st[_DIRS]:
         ds[_CUR] = {}
         ds[_OLD] = _EMPTY
-        ds[_LASTSIG] = None
+        ds[_LASTSIG] = ds[_TOP] = None
     if not st[_H] & H_RST:  # closed normally: no finding will cite these
         st[_SYN_REC] = st[_SYNACK_REC] = None
 
