@@ -67,8 +67,12 @@ _Held = tuple[list[list[PacketRecord]], list[_Last],
               list[tuple[TCPHeader, int | None, tuple[object, ...] | None]]]
 
 
-def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
-    """TCP packets by connection, each packet's copies grouped."""
+def _packets(records: Iterable[PacketRecord], tunnelled: Iterable[PacketRecord] = (),
+             ) -> dict[FlowKey, list[Packet]]:
+    """TCP packets by connection, each packet's copies grouped; ``tunnelled``: the point's
+    records of TCP packets inside a tunnel (VXLAN, GRE, ...), the same packets in another
+    form where the point is a tunnel's end (a packet that came in encapsulated and left
+    bare was not sent by this host)."""
     # per address/port quadruple: its connection's groups, and each group's last copy's
     # (flags, seq, ack, payload length, source, source port), IP ID and time
     # and each group's first copy's TCP header, IP ID and invariant (None: not keyed)
@@ -95,14 +99,25 @@ def _packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
             groups.append([r])
             sigs.append((sig, ip_id, ts, where))
             heads.append((tcp, ip_id, inv))
+    for r in tunnelled:
+        if r.inner is None:
+            continue
+        inner_ip, inner = r.inner.ip, r.inner.l4
+        if inner_ip is not None and isinstance(inner, TCPHeader) and (
+                inner.seq is not None or inner_ip.ip_id):
+            seen[(inner.flags, inner.seq, inner.ack, inner.payload_len,
+                  inner_ip.ip_id)].append(r)
     return {key: [_packet(g, seen[inv] if inv is not None else [], tcp, ip_id)
                   for g, (tcp, ip_id, inv) in zip(groups, heads, strict=True)]
             for key, (groups, _sigs, heads) in by_key.items()}
 
 
-def _single_packets(records: Iterable[PacketRecord]) -> dict[FlowKey, list[Packet]]:
+def _single_packets(records: Iterable[PacketRecord], tunnelled: Iterable[PacketRecord] = (),
+                    ) -> dict[FlowKey, list[Packet]]:
     """``_packets`` of TCP records all captured in one place (one interface, no direction):
-    no record is a copy of another and none arrived or left, so each is a packet alone."""
+    no record is a copy of another and none arrived or left, so each is a packet alone (and
+    ``tunnelled`` tells nothing)."""
+    del tunnelled
     by_key: dict[FlowKey, list[Packet]] = {}
     for r, _ip, tcp, held in _by_connection(records, by_key, list):
         held.append(Packet((r,), tcp))
@@ -219,7 +234,9 @@ def host_findings(point: str, records: Sequence[PacketRecord],
         suspects = _suspects(records, icmp)
     if not suspects:
         return out
-    for key, pkts in packets(suspects).items():
+    tunnelled = [r for r in (table.odd_rows().values() if table is not None else records)
+                 if r.inner is not None and type(r.inner.l4) is TCPHeader]
+    for key, pkts in packets(suspects, tunnelled).items():
         found = _injected_reset(point, key, pkts)
         if found is not None:
             out.append(found)

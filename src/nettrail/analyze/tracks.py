@@ -9,6 +9,7 @@ built from tracks.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import pairwise
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -329,6 +330,7 @@ class Conversation:
             t.connection = self.key
         self._routes: dict[str, list[str]] = {}
         self._tied: dict[str, bool] = {}
+        self._orders: dict[str, tuple[set[tuple[str, str]], set[frozenset[str]]]] = {}
         self.rewrites: dict[tuple[object, ...], Any] = {}
         """``nat.track_translations``' memo for these tracks (by route and forms)."""
 
@@ -351,17 +353,42 @@ class Conversation:
         return self._routes[direction]
 
     def route_tied(self, direction: str) -> bool:
-        """True when every packet that took the route of ``direction`` (or its reverse)
-        reached two of its points at the same corrected time: the order of those points along
-        the path is not known (the same capture given as two points, or times printed too
-        coarsely), and nothing that reads the route may name one of them as nearer an end."""
+        """True when two neighbours on the route of ``direction`` were reached at the same
+        corrected time by every packet (of either direction) that reached both, with TTLs
+        that do not tell them apart: the order of those points along the path is not known
+        (the same capture given as two points, the two ends of a veth stamped in the same
+        microsecond, times printed too coarsely), and nothing that reads the route may name
+        one of them as nearer an end."""
         if direction not in self._tied:
-            route = tuple(self.route(direction))
-            ways = (route, route[::-1])
-            # stops at an untied one
-            tied = (track_tied(t) for t in self.tracks if t.points in ways)
-            self._tied[direction] = len(route) > 1 and next(tied, False) and all(tied)
+            route = self.route(direction)
+            told, tied = self._told("c2s")
+            back, back_tied = self._told("s2c")
+            told = told | {(b, a) for a, b in back}
+            tied = tied | back_tied
+            self._tied[direction] = any(frozenset(pair) in tied and pair not in told
+                                        and pair[::-1] not in told
+                                        for pair in pairwise(route))
         return self._tied[direction]
+
+    def _told(self, direction: str) -> tuple[set[tuple[str, str]], set[frozenset[str]]]:
+        """The pairs of points (a, b) that a packet in ``direction`` reached a first and b
+        after, told apart by corrected time or by TTL (``ttl_orders``); and the pairs a packet
+        reached at the same time, with TTLs that do not tell them apart."""
+        if direction not in self._orders:
+            told: set[tuple[str, str]] = set()
+            tied: set[frozenset[str]] = set()
+            for t in self.tracks:
+                if t.direction != direction or len(t.points) < 2:
+                    continue
+                firsts = list({s.point: s for s in reversed(t.sightings)}.values())[::-1]
+                for i, a in enumerate(firsts):
+                    for b in firsts[i + 1:]:
+                        if a.first_ns - a.offset != b.first_ns - b.offset or ttl_orders(a, b):
+                            told.add((a.point, b.point))
+                        else:
+                            tied.add(frozenset((a.point, b.point)))
+            self._orders[direction] = told, tied
+        return self._orders[direction]
 
     def route_observed(self, direction: str) -> bool:
         """True when a packet in ``direction`` was itself seen at two or more points."""
@@ -372,7 +399,19 @@ class Conversation:
         for t in self.tracks:
             if t.direction == direction and len(t.points) > len(best):
                 best = t.points
-        return list(best)
+        out = list(best)
+        if len(out) > 1 and any(track_tied(t) for t in self.tracks if t.points == best):
+            told = self._told(direction)[0]  # neighbours a tie left in name order: turned
+            for _ in range(len(out)):  # where another packet tells the other order
+                turned = False
+                for i in range(len(out) - 1):
+                    a, b = out[i], out[i + 1]
+                    if (b, a) in told and (a, b) not in told:
+                        out[i], out[i + 1] = b, a
+                        turned = True
+                if not turned:
+                    break
+        return out
 
     @property
     def server_point(self) -> str | None:
