@@ -13,6 +13,7 @@ seemed to start at compute, as if the client lived there."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,24 @@ def test_the_black_hole_is_named_where_a_veth_s_ends_were_stamped_alike(
     assert roots[0]["details"]["missing"] == "netnode"
     assert got["diagnosis"]["kinds"][0] == "mtu-blackhole"
 
+
+
+def test_a_black_hole_missing_only_where_the_capture_dropped_is_inconclusive(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The same run with its manifest saying tcpdump at netnode (where the full-size packets
+    never arrive) dropped 2 packets: the packets may be the capture's loss."""
+    run = tmp_path / "run"
+    shutil.copytree(RUN, run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    for point in manifest["points"]:
+        if point["name"] == "netnode":
+            point["tcpdump"]["dropped-by-kernel"] = 2
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["analyze", "--format", "json", str(run)]) in (0, None)
+    got = json.loads(capsys.readouterr().out)
+    assert got["diagnosis"]["kinds"] == ["inconclusive"]
+    assert "a capture at netnode that drops no packets (it dropped 2)" in \
+        got["diagnosis"]["explanation"]
+    assert {p["name"]: p["capture_dropped"] for p in got["points"]}["netnode"] == 2
+    blackhole = next(f for f in got["findings"] if f["kind"] == "mtu-blackhole")
+    assert not blackhole["root_cause"]

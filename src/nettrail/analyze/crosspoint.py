@@ -61,7 +61,12 @@ from nettrail.analyze.diagnose import (
     failures,
 )
 from nettrail.analyze.findings_host import RESET_INJECTED, host_findings
-from nettrail.analyze.findings_loss import lost_between_points, mtu_blackhole
+from nettrail.analyze.findings_loss import (
+    capture_dropped,
+    doubted,
+    lost_between_points,
+    mtu_blackhole,
+)
 from nettrail.analyze.findings_nat import (
     asymmetric_nat,
     clock_findings,
@@ -318,7 +323,8 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
                 connections: Sequence[Connection] = (),
                 tables: Mapping[str, PacketTable] | None = None,
                 paths: bool = True,
-                clocks: Mapping[str, HostClock] | None = None) -> CrossPointResult:
+                clocks: Mapping[str, HostClock] | None = None,
+                dropped: Mapping[str, int] | None = None) -> CrossPointResult:
     """Analyze captures from several points; the first point's clock is the reference.
 
     ``connections`` (per-point single-point results) tell which connections failed, for an
@@ -327,7 +333,8 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
     rows in order (some steps then read columns instead of records). ``paths``: False when
     no packet path is wanted (the result's are then empty; nothing else changes).
     ``clocks``: the points' clocks as measured apart from the packets, by point (a collect
-    run's SSH probes, the one kernel of a trace: ``analyze/clockprobe.py``).
+    run's SSH probes, the one kernel of a trace: ``analyze/clockprobe.py``). ``dropped``: the
+    points whose captures say they lost packets, with how many.
     """
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
         points = {p: recs if _binary(recs) else trusted_times(list(recs))
@@ -351,7 +358,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         del links, matches
         build_records(_read_by_resets(convs))  # in bulk: a row at a time costs more
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
-                          unknown, point_spans)
+                          unknown, point_spans, dropped)
         sent = {k for conv in convs for k in resets_from_their_sender(conv)}
         host = _not_repeated([f for p, recs in points.items()
                               for f in host_findings(p, recs, ready.get(p))], findings, sent)
@@ -461,11 +468,13 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
            nat: Sequence[NatTranslation], clock: Sequence[ClockOffset],
            copies_noted: set[str] | frozenset[str] = frozenset(),
            unknown: Mapping[str, str] | None = None,
-           point_spans: Mapping[str, PointSpan] | None = None) -> list[Finding]:
+           point_spans: Mapping[str, PointSpan] | None = None,
+           dropped: Mapping[str, int] | None = None) -> list[Finding]:
     """Every cross-point finding: root causes first, then notes (copies are noted once per
     point, unless single-point analysis did it already: ``copies_noted``). ``point_spans``:
-    the points' ``spans``, when known. The sightings ``LazySightings`` makes when asked (TCP
-    rows seen once) are neither ICMP nor copies, and are not looked at."""
+    the points' ``spans``, when known; ``dropped``: the points whose captures say they lost
+    packets, and how many (``findings_loss.doubted``). The sightings ``LazySightings`` makes
+    when asked (TCP rows seen once) are neither ICMP nor copies, and are not looked at."""
     if point_spans is None:
         point_spans = spans(sightings)
     uncertain = {c.point: c.uncertainty_ns for c in clock}
@@ -490,6 +499,9 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
         roots.extend(lost_between_points(conv, point_spans, stuck, directions))
     unknown = unknown or {}
     notes = clock_findings([c for c in clock if c.point not in unknown])
+    if dropped:
+        roots = [doubted(f, dropped) for f in roots]
+        notes += [capture_dropped(p, n) for p, n in dropped.items()]
     ref = next(iter(sightings), "")
     notes.extend(clock_unknown(p, ref, why) for p, why in unknown.items())
     for point, items in sightings.items():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from nettrail.analyze.findings_host import DROPPED_AFTER_CAPTURE, RESET_INJECTED
-from nettrail.analyze.findings_loss import LOST_BETWEEN_POINTS, MTU_BLACKHOLE
+from nettrail.analyze.findings_loss import CAPTURE_DROPPED, LOST_BETWEEN_POINTS, MTU_BLACKHOLE
 from nettrail.analyze.findings_nat import ASYMMETRIC_NAT
 from nettrail.analyze.findings_reset import (
     RESET_FROM_SERVER,
@@ -106,6 +106,9 @@ def diagnose(findings: Sequence[Finding], ctx: Context = Context(),
     if not roots:
         if failed:
             return inconclusive(failed[0], findings, blind)
+        doubt = next((f for f in findings if "capture_dropped" in f.details), None)
+        if doubt is not None:
+            return _doubted(doubt)
         flagless = [p for p, lacks in blind.items() if FLAGS in lacks]
         return without_flags(flagless, blind) if flagless else None
     top = roots[0]
@@ -258,6 +261,8 @@ def inconclusive(failure: Failure, findings: Sequence[Finding],
                    for f in findings if f.kind == "clock-unknown")
     missing.extend(f.details["missing"] for f in findings
                    if f.kind == RESET_ORIGIN_UNKNOWN and f.connection == c.key)
+    missing.extend(f"a capture at {f.details['point']} that drops no packets (it dropped "
+                   f"{f.details['dropped']})" for f in findings if f.kind == CAPTURE_DROPPED)
     if not missing:
         missing.append("a capture point on each side of where its packets stop")
     ev = tuple(e for f in findings if f.connection == c.key for e in f.evidence[:3])
@@ -269,6 +274,19 @@ def inconclusive(failure: Failure, findings: Sequence[Finding],
     action = ("Capture at the points named, with seq numbers (pcap, or tcpdump -S) and clocks "
               "in sync, and analyze again.")
     return Diagnosis(headline, explanation, action, ev, (INCONCLUSIVE,))
+
+
+def _doubted(f: Finding) -> Diagnosis:
+    """A loss the packets show, missing only at a point whose capture dropped packets: it
+    may be the capture's, so no cause is concluded."""
+    where, n = f.details.get("missing", "?"), f.details["capture_dropped"]
+    headline = (f"inconclusive: packets seem lost between {f.details.get('last_seen', '?')} "
+                f"and {where}, but {where}'s capture dropped {n} packets itself")
+    explanation = (f"{_sentence(f.summary)} Missing: a capture at {where} that drops no "
+                   f"packets (it dropped {n}).")
+    action = (f"Capture at {where} again so that it drops nothing (a larger buffer: tcpdump "
+              "-B 16384; a narrower filter; -w to a file), and analyze again.")
+    return Diagnosis(headline, explanation, action, tuple(f.evidence), (INCONCLUSIVE,))
 
 
 def without_flags(points: Sequence[str],

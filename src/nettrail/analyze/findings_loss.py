@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from nettrail.analyze.correlate import Sighting
 from nettrail.analyze.findings_reset import packet_name
@@ -22,6 +23,7 @@ from nettrail.model.packet import ACK, FIN, RST, SYN
 
 LOST_BETWEEN_POINTS = "lost-between-points"
 MTU_BLACKHOLE = "mtu-blackhole"
+CAPTURE_DROPPED = "capture-dropped"
 
 RESET_ANSWER_NS = 1_000_000_000
 BIG_MIN_PAYLOAD = 500
@@ -255,3 +257,27 @@ def _blackhole_finding(conv: Conversation, route: Sequence[str], k: int,
                    connection=conv.key,
                    details={"last_seen": last_seen, "missing": nxt, "size": str(size),
                             "largest_passing": str(small)})
+
+
+def capture_dropped(point: str, dropped: int) -> Finding:
+    """A point whose capture says it lost ``dropped`` packets: what is missing there may be
+    what it missed (``doubted`` takes the losses it would explain off the root causes)."""
+    return Finding(CAPTURE_DROPPED, Severity.WARNING,
+                   f"{point}'s capture dropped {dropped} packet{'' if dropped == 1 else 's'} "
+                   "(its own count): a packet missing there may be one it missed",
+                   details={"point": point, "dropped": str(dropped)})
+
+
+def doubted(finding: Finding, dropped: Mapping[str, int]) -> Finding:
+    """``finding`` no longer a root cause when it is a loss (or black hole) whose packets are
+    missing only at a point whose capture dropped packets: that capture may have missed them
+    (the finding stays, saying so)."""
+    where = finding.details.get("missing", "")
+    if finding.kind not in (LOST_BETWEEN_POINTS, MTU_BLACKHOLE) or where not in dropped:
+        return finding
+    n = dropped[where]
+    return replace(finding, root_cause=False, severity=Severity.WARNING,
+                   summary=f"{finding.summary}; but {where}'s capture dropped {n} "
+                           f"packet{'' if n == 1 else 's'} (its own count), so it may have "
+                           "missed them",
+                   details={**finding.details, "capture_dropped": str(n)})

@@ -79,7 +79,8 @@ def cross_points(
     apart from the packets)."""
     from nettrail.analyze import crosspoint  # only multi-point runs pay for its import
 
-    result = crosspoint.cross_point(kept, connections, tables, paths, clocks)
+    dropped = {p.name: p.capture_dropped for p in summaries if p.capture_dropped}
+    result = crosspoint.cross_point(kept, connections, tables, paths, clocks, dropped)
     folded = {f.details.get("point") for f in result.findings if f.kind == COPY_KIND}
     shift = {c.point: round(c.offset_ns) for c in result.clock}  # to the first point's clock
     findings = [f.shifted(shift) for f in findings

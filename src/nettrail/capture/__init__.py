@@ -150,6 +150,8 @@ class Capture:
         self.format = fmt
         self.ifnames = dict(ifnames or {})
         self.day_ns = day_ns
+        self.known_dropped = 0
+        """Packets its capture dropped by what was said beside the file (a run's manifest)."""
         self.stats = CaptureStats(path=path, point=point, format=fmt)
 
     def __iter__(self) -> Iterator[PacketRecord]:
@@ -176,6 +178,7 @@ class Capture:
         s.skipped.clear()
         s.warnings.clear()
         s.error = None
+        s.dropped = self.known_dropped
 
     def _text(self) -> Iterator[PacketRecord]:
         from nettrail.capture.tcpdump_text import read_text

@@ -18,7 +18,10 @@ class CaptureStats:
     ``interfaces`` maps interface index to name where the capture names them; ``skipped``
     counts records not turned into packets, by reason (``unknown-block``, ``other-protocol``,
     ``unparsed-line``...); ``warnings`` are one-line notes naming the place (file, line or byte);
-    ``error`` is the fault that ended reading early, if any (records before it were yielded).
+    ``error`` is the fault that ended reading early, if any (records before it were yielded);
+    ``dropped`` the packets the capture itself says it lost (tcpdump's "N packets dropped by
+    kernel" pasted with its text, a pcapng interface statistics block, a lab or collect
+    manifest): a packet missing at this point may be one the capture missed.
     """
 
     path: str
@@ -29,6 +32,7 @@ class CaptureStats:
     skipped: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
     error: CaptureError | None = None
+    dropped: int = 0
 
 
 CHUNK = 1 << 20

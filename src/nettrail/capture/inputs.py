@@ -62,12 +62,14 @@ def _ts(rec: PacketRecord) -> int:
 
 
 def open_inputs(
-    pairs: Sequence[tuple[str, str]], ifnames: Mapping[str, Mapping[int, str]] | None = None
+    pairs: Sequence[tuple[str, str]], ifnames: Mapping[str, Mapping[int, str]] | None = None,
+    dropped: Mapping[str, int] | None = None,
 ) -> Inputs:
     """Open (point, path) pairs as captures; a file that cannot be opened keeps its fault.
 
     ``ifnames`` maps a point to the interface index -> name table of its Linux cooked v2
-    captures (from a lab manifest).
+    captures (from a lab manifest); ``dropped`` a point to the packets its capture dropped
+    (from a lab or collect manifest: tcpdump's count), given to its first file.
     """
     items: list[Input] = []
     for point, path in pairs:
@@ -77,6 +79,8 @@ def open_inputs(
             items.append(Input(point, path, None, exc))
             continue
         capture = Capture(path, point or default_point(path), fmt, (ifnames or {}).get(point))
+        if dropped and not any(i.point == point for i in items):
+            capture.known_dropped = dropped.get(point, 0)
         items.append(Input(point, path, capture, None))
     inputs = Inputs(items)
     captures = inputs.captures()

@@ -33,7 +33,9 @@ NRB = 0x00000004
 ISB = 0x00000005
 EPB = 0x00000006
 DSB = 0x0000000A
-KNOWN_UNUSED = frozenset({NRB, ISB, DSB})
+KNOWN_UNUSED = frozenset({NRB, DSB})
+ISB_DROPS = (5, 7)
+"""``isb_ifdrop`` and ``isb_osdrop``: packets the interface, and the OS, dropped."""
 BOM = 0x1A2B3C4D
 MAX_BLOCK = 4 << 20
 TS_MIN, TS_MAX = -(1 << 63), (1 << 63) - 1
@@ -142,6 +144,7 @@ class _Reader:
         self.warned_spb = False
         self.unsupported: tuple[int, int] | None = None  # first (link type, offset) we cannot read
         self.unread = 0  # packets on interfaces of such link types
+        self.isb_drops: dict[tuple[int, int], int] = {}  # (section, interface): its drops
 
     def error(self, message: str, offset: int) -> CaptureError:
         """A CaptureError at ``offset``, counting the records so far, stored in the stats."""
@@ -274,11 +277,23 @@ class _Reader:
                 self._idb(body, section, offset)
             elif btype == SHB:
                 self._shb(body, section, offset)
+            elif btype == ISB:
+                self._isb(body, section)
             elif btype not in KNOWN_UNUSED:
                 self.stats.skipped["unknown-block"] += 1
         except struct.error as exc:
             raise self.error(f"block of type 0x{btype:x} too short", offset) from exc
         return None
+
+    def _isb(self, body: bytes, section: _Section) -> None:
+        """An interface's statistics: its drop counts so far (the last block of each
+        interface holds its totals) into ``stats.dropped``."""
+        iface = section.u32(body, 0)[0]
+        options, _ok = parse_options(body, 12, section.order)
+        drops = sum(struct.unpack(section.order + "Q", value)[0] for code, value in options
+                    if code in ISB_DROPS and len(value) == 8)
+        self.isb_drops[(id(section), iface)] = drops
+        self.stats.dropped = sum(self.isb_drops.values())
 
     def _shb(self, body: bytes, section: _Section, offset: int) -> None:
         major = struct.unpack_from(section.order + "H", body, 4)[0]

@@ -156,6 +156,9 @@ def _summary(point: str, stats: Sequence[CaptureStats], table: PacketTable) -> P
                             "read before it)")
     text = {s.path for s in stats if s.format == "tcpdump-text"}
     warnings += step_warnings(table.steps.finish(), table.files, text)
+    warnings += [f"{s.path}: its capture dropped {s.dropped} packet{'' if s.dropped == 1 else 's'}"
+                 " (its own count): a packet missing at this point may be one it missed"
+                 for s in stats if s.dropped]
     return PointSummary(
         name=point,
         files=tuple(s.path for s in stats),
@@ -165,6 +168,7 @@ def _summary(point: str, stats: Sequence[CaptureStats], table: PacketTable) -> P
         skipped=dict(sorted(skipped.items())),
         warnings=tuple(warnings),
         untimed=table.untimed,
+        capture_dropped=sum(s.dropped for s in stats),
     )
 
 

@@ -89,6 +89,8 @@ _BANNER = re.compile(
     r"|\d+ packets? (?:captured|received by filter|dropped by (?:kernel|interface))"
     r"|\^C|\S*[#$] .*tcpdump )"
 )
+_DROPPED = re.compile(r"(\d+) packets? dropped by (?:kernel|interface)")
+"""tcpdump's closing count of the packets its capture lost (pasted with the text)."""
 _CAPLEN = re.compile(r"caplen \d+ len \d+ ")
 _NUMBERED = re.compile(r"( *\d+\t)?(?: *\d+  (?=\S| \d))?")
 """tcpdump ``-#``'s packet number column, after any line number ``cat -n`` or ``nl`` put
@@ -772,6 +774,8 @@ class TextReader:
         if _BANNER.match(line):
             yield from self._flush()
             self.banners += 1
+            if (drops := _DROPPED.match(line)) is not None:
+                self.stats.dropped += int(drops.group(1))
             return
         if _ELISION.match(line):
             yield from self._flush()

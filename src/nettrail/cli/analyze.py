@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     for option, path in (("--html", args.html), ("--output-pcapng", args.output_pcapng)):
         if path:
             check_writable(option, path)
-    inputs = open_inputs(pairs, ifnames)
+    inputs = open_inputs(pairs, ifnames, manifest_drops(args.captures))
     clocks = measured_clocks(args.captures)
     if len({capture.point for capture in inputs.captures()}) > 1:
         keep_freed()  # several points at once: speed over a lower peak
@@ -149,6 +149,18 @@ def expand_inputs(
             inputs.append(parse_point_arg(arg))
     _check_unique(inputs)
     return inputs, ifnames
+
+
+def manifest_drops(args: Sequence[str]) -> dict[str, int]:
+    """The packets each point's capture dropped, by point, as the manifests of the run
+    directories among the arguments recorded (tcpdump's own count)."""
+    from nettrail.lab.manifest import drops_of
+
+    out: dict[str, int] = {}
+    for arg in args:
+        if os.path.isdir(arg):
+            out.update(drops_of(Path(arg)))
+    return out
 
 
 def measured_clocks(args: Sequence[str]) -> dict[str, HostClock] | None:

@@ -94,6 +94,18 @@ def captures_of(output: Path) -> tuple[list[tuple[str, str]], dict[str, dict[int
     return captures, ifnames
 
 
+def drops_of(output: Path) -> dict[str, int]:
+    """The packets each point's tcpdump said its capture dropped ("dropped by kernel"), by
+    point, where it said any (a lab or collect run; nothing where the manifest says none)."""
+    out: dict[str, int] = {}
+    for p in read(output).get("points", ()):
+        counts = p.get("tcpdump") if isinstance(p, dict) else None
+        n = counts.get("dropped-by-kernel") if isinstance(counts, dict) else None
+        if isinstance(n, int) and n > 0 and isinstance(p.get("name"), str):
+            out[p["name"]] = n
+    return out
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"not a string: {value!r}")

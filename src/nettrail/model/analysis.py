@@ -23,6 +23,9 @@ class PointSummary:
     warnings: tuple[str, ...] = ()
     untimed: int = 0
     """Packets with no time of their own (``PacketTable.untimed``)."""
+    capture_dropped: int = 0
+    """Packets the capture itself says it lost (``CaptureStats.dropped``): one missing here
+    may be one the capture missed, not one the network lost."""
 
     @property
     def timed(self) -> bool:

@@ -122,6 +122,7 @@ def point_dict(p: PointSummary) -> dict[str, Any]:
         "skipped": dict(p.skipped),
         "warnings": list(p.warnings),
         "untimed_packets": p.untimed,
+        "capture_dropped": p.capture_dropped,
     }
 
 
