@@ -565,6 +565,22 @@ def test_small_bases_are_told_from_relative_numbers(tmp_path: Path) -> None:
     assert tcp is not None and (tcp.ack, tcp.seq_relative) == (9920002, False)
 
 
+def test_a_base_near_the_wrap_is_told_from_relative_numbers(tmp_path: Path) -> None:
+    """A server ISN within 2**24 of 2**32 (4280176585, from a real lab capture): the client's
+    "ack 1" is also "just ahead" of that base, past the wrap, and the file stayed undecided:
+    the ACK was read as 1 where tshark says 4280176586 (about one connection in 256)."""
+    lines = [
+        "IP 10.0.2.15.44188 > 192.0.47.59.43: Flags [S], seq 2239453442, win 29200, length 0",
+        "IP 192.0.47.59.43 > 10.0.2.15.44188: Flags [S.], seq 4280176585, ack 2239453443, "
+        "win 65535, options [mss 1460], length 0",
+        "IP 10.0.2.15.44188 > 192.0.47.59.43: Flags [.], ack 1, win 29200, length 0",
+        "IP 10.0.2.15.44188 > 192.0.47.59.43: Flags [P.], seq 1:11, ack 1, win 29200, length 10",
+    ]
+    r = Read(tmp_path, "".join(f"17:25:19.{i:06d} {x}\n" for i, x in enumerate(lines)))
+    assert [(t.ack, t.seq_relative) for t in r.tcp[2:]] == [(4280176586, False)] * 2
+    assert r.tcp[3].seq == 2239453443
+
+
 def test_a_base_set_by_a_pure_ack_after_a_syn(tmp_path: Path) -> None:
     lines = [  # ipoib.pcap: no SYN-ACK in the capture; the pure ACK sets the bases
         "IP 192.168.56.10.34170 > 192.168.56.24.22: Flags [SEW], seq 798232822, win 32983, "

@@ -114,7 +114,10 @@ class SeqTracker:
 
         Each number with a known base votes: relative when it is small (relative numbers
         start near 0 and may go a little below it, wrapping to just under 2**32) and not just
-        ahead of its base; absolute when it is just ahead of its base and not small.
+        ahead of its base; absolute when it is just ahead of its base and not small. A small
+        number "ahead" of its base only past the wrap (a base within 2**24 of 2**32: ``ack 1``
+        after ``seq 4280176585``) is relative: the absolute reading would have the sender
+        wrap 2**32 within its first packets.
         """
         votes = set()
         for value, b in ((seq, base[0]), (ack, base[1])):
@@ -124,4 +127,6 @@ class SeqTracker:
             ahead = (value - b) % _MOD < _NEAR
             if small != ahead:
                 votes.add(small)
+            elif small and value < _RELATIVE and value < b:
+                votes.add(True)
         return votes.pop() if len(votes) == 1 else None
