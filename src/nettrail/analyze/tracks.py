@@ -8,7 +8,7 @@ built from tracks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import pairwise
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -330,7 +330,7 @@ class Conversation:
             t.connection = self.key
         self._routes: dict[str, list[str]] = {}
         self._tied: dict[str, bool] = {}
-        self._orders: dict[str, tuple[set[tuple[str, str]], set[frozenset[str]]]] = {}
+        self._orders: dict[str, set[tuple[str, str]]] = {}
         self.rewrites: dict[tuple[object, ...], Any] = {}
         """``nat.track_translations``' memo for these tracks (by route and forms)."""
 
@@ -360,34 +360,27 @@ class Conversation:
         microsecond, times printed too coarsely), and nothing that reads the route may name
         one of them as nearer an end."""
         if direction not in self._tied:
-            route = self.route(direction)
-            told, tied = self._told("c2s")
-            back, back_tied = self._told("s2c")
-            told = told | {(b, a) for a, b in back}
-            tied = tied | back_tied
-            self._tied[direction] = any(frozenset(pair) in tied and pair not in told
-                                        and pair[::-1] not in told
-                                        for pair in pairwise(route))
+            need = {frozenset(pair) for pair in pairwise(self.route(direction))}
+            tied: set[frozenset[str]] = set()
+            for t in self.tracks:  # until every neighbour pair is told apart by a packet
+                for a, b, told in _pair_orders(t):
+                    pair = frozenset((a, b))
+                    if pair in need:
+                        if told:
+                            need.discard(pair)
+                        else:
+                            tied.add(pair)
+                if not need:
+                    break
+            self._tied[direction] = bool(tied & need)
         return self._tied[direction]
 
-    def _told(self, direction: str) -> tuple[set[tuple[str, str]], set[frozenset[str]]]:
+    def _told(self, direction: str) -> set[tuple[str, str]]:
         """The pairs of points (a, b) that a packet in ``direction`` reached a first and b
-        after, told apart by corrected time or by TTL (``ttl_orders``); and the pairs a packet
-        reached at the same time, with TTLs that do not tell them apart."""
+        after, told apart by corrected time or by TTL (``ttl_orders``)."""
         if direction not in self._orders:
-            told: set[tuple[str, str]] = set()
-            tied: set[frozenset[str]] = set()
-            for t in self.tracks:
-                if t.direction != direction or len(t.points) < 2:
-                    continue
-                firsts = list({s.point: s for s in reversed(t.sightings)}.values())[::-1]
-                for i, a in enumerate(firsts):
-                    for b in firsts[i + 1:]:
-                        if a.first_ns - a.offset != b.first_ns - b.offset or ttl_orders(a, b):
-                            told.add((a.point, b.point))
-                        else:
-                            tied.add(frozenset((a.point, b.point)))
-            self._orders[direction] = told, tied
+            self._orders[direction] = {(a, b) for t in self.tracks if t.direction == direction
+                                       for a, b, told in _pair_orders(t) if told}
         return self._orders[direction]
 
     def route_observed(self, direction: str) -> bool:
@@ -401,7 +394,7 @@ class Conversation:
                 best = t.points
         out = list(best)
         if len(out) > 1 and any(track_tied(t) for t in self.tracks if t.points == best):
-            told = self._told(direction)[0]  # neighbours a tie left in name order: turned
+            told = self._told(direction)  # neighbours a tie left in name order: turned
             for _ in range(len(out)):  # where another packet tells the other order
                 turned = False
                 for i in range(len(out) - 1):
@@ -420,15 +413,25 @@ class Conversation:
         return route[-1] if route else None
 
 
-def track_tied(track: Track) -> bool:
-    """True when two of the points a packet reached saw it first at the same corrected
-    time, with TTLs that do not tell their order (``ttl_orders``)."""
+def _pair_orders(track: Track) -> Iterator[tuple[str, str, bool]]:
+    """Each pair of the points a packet reached, (a, b) in the order of its first sightings
+    there, and whether they are told apart: by corrected time or by TTL (``ttl_orders``)."""
+    if len(track.points) < 2:
+        return
     firsts: dict[str, Sighting] = {}
     for s in track.sightings:
         firsts.setdefault(s.point, s)
-    seen = list(firsts.values())  # in corrected-time order, as the track's sightings are
-    return any(a.first_ns - a.offset == b.first_ns - b.offset and not ttl_orders(a, b)
-               for i, a in enumerate(seen) for b in seen[i + 1:])
+    seen = list(firsts.values())
+    for i, a in enumerate(seen):
+        for b in seen[i + 1:]:
+            yield (a.point, b.point,
+                   a.first_ns - a.offset != b.first_ns - b.offset or ttl_orders(a, b))
+
+
+def track_tied(track: Track) -> bool:
+    """True when two of the points a packet reached saw it first at the same corrected
+    time, with TTLs that do not tell their order (``ttl_orders``)."""
+    return any(not told for _a, _b, told in _pair_orders(track))
 
 
 def direction(clients: set[Endpoint], form: Form) -> str:
