@@ -10,8 +10,8 @@ good. When the packets that stop are exactly the full-size ones, retransmitted, 
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from nettrail.analyze.correlate import Sighting
@@ -30,6 +30,8 @@ BIG_MIN_PAYLOAD = 500
 BIG_FRACTION = 0.9
 MIN_STUCK = 2
 MIN_TRANSMISSIONS = 2
+_MASK = 0xFFFFFFFF
+_HALF = 0x80000000
 
 
 def _stop_index(track: Track, route: Sequence[str]) -> int | None:
@@ -170,23 +172,43 @@ def mtu_blackhole(conv: Conversation, spans: Mapping[str, PointSpan],
     return None, set()
 
 
-def _through_in_pieces(conv: Conversation, track: Track) -> bool:
-    """True when a segment that no later point saw got there all the same, in smaller
-    pieces: the receiver acknowledged its data, and the point that saw it never saw it (nor
-    any segment from its first byte) sent again. That is what a sender's capture shows with
-    segmentation offload (TSO/GSO: one segment of many MSS, cut up after tcpdump saw it;
-    the next point sees the pieces, the first of them from the same byte), not a black
-    hole, whose packets are sent again."""
-    seq, here = track.first.seq, track.first.point
-    return seq is not None and _acknowledged(conv, track) and not any(
-        t is not track and t.direction == track.direction and t.first.seq == seq
-        and t.plen > 0 and t.at(here) is not None for t in conv.tracks)
+def _through_in_pieces(conv: Conversation, direction: str) -> Callable[[Track], bool]:
+    """Whether a segment of ``direction`` that no later point saw got there all the same, in
+    smaller pieces: the receiver acknowledged its data, and the point that saw it never saw
+    it (nor any segment from its first byte) sent again. That is what a sender's capture
+    shows with segmentation offload (TSO/GSO: one segment of many MSS, cut up after tcpdump
+    saw it; the next point sees the pieces, the first of them from the same byte), not a
+    black hole, whose packets are sent again. Built once per direction: every question is
+    then a lookup (a bulk transfer has many full-size segments)."""
+    sent: Counter[tuple[int, str]] = Counter()
+    start: int | None = None  # numbers are read from here: a quarter of the space back
+    for t in conv.tracks:
+        seq = t.first.seq
+        if t.direction == direction and t.plen > 0 and seq is not None:
+            if start is None:
+                start = (seq - _HALF // 2) & _MASK
+            sent.update((seq, p) for p in t.points)
+    acks = [t.first.ack for t in conv.tracks if t.direction != direction
+            and t.flags & ACK and t.first.ack is not None]
+    if start is None or not acks:
+        return lambda _track: False
+    top = max((a - start) & _MASK for a in acks)  # the furthest any ACK reached
+
+    def through(track: Track) -> bool:
+        seq = track.first.seq
+        if seq is None or sent[(seq, track.first.point)] > 1:
+            return False
+        end = seq + track.plen + (1 if track.flags & (SYN | FIN) else 0)
+        return (end - start) & _MASK <= top
+
+    return through
 
 
 def _stuck_big(conv: Conversation, direction: str, route: Sequence[str],
                spans: Mapping[str, PointSpan], data: Sequence[Track], big_len: float,
                frag_needed: Sequence[Sighting]) -> tuple[Finding, set[int]] | None:
-    big = [t for t in data if t.plen >= big_len and not _through_in_pieces(conv, t)]
+    pieces = _through_in_pieces(conv, direction)
+    big = [t for t in data if t.plen >= big_len and not pieces(t)]
     stuck = [(t, _waiting(t, route, spans)) for t in big]
     ks = {k for _, k in stuck if k is not None}
     if len(ks) != 1:
