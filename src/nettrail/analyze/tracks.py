@@ -360,11 +360,13 @@ class Conversation:
         microsecond, times printed too coarsely), and nothing that reads the route may name
         one of them as nearer an end."""
         if direction not in self._tied:
-            need = {frozenset(pair) for pair in pairwise(self.route(direction))}
-            tied: set[frozenset[str]] = set()
+            need = {(a, b) if a < b else (b, a) for a, b in pairwise(self.route(direction))}
+            tied: set[tuple[str, str]] = set()
             for t in self.tracks:  # until every neighbour pair is told apart by a packet
+                if len(t.points) < 2:
+                    continue
                 for a, b, told in _pair_orders(t):
-                    pair = frozenset((a, b))
+                    pair = (a, b) if a < b else (b, a)
                     if pair in need:
                         if told:
                             need.discard(pair)
@@ -389,11 +391,12 @@ class Conversation:
 
     def _own_route(self, direction: str) -> list[str]:
         best: tuple[str, ...] = ()
+        chosen: Track | None = None
         for t in self.tracks:
             if t.direction == direction and len(t.points) > len(best):
-                best = t.points
+                best, chosen = t.points, t
         out = list(best)
-        if len(out) > 1 and any(track_tied(t) for t in self.tracks if t.points == best):
+        if chosen is not None and len(out) > 1 and track_tied(chosen):
             told = self._told(direction)  # neighbours a tie left in name order: turned
             for _ in range(len(out)):  # where another packet tells the other order
                 turned = False
@@ -431,6 +434,11 @@ def _pair_orders(track: Track) -> Iterator[tuple[str, str, bool]]:
 def track_tied(track: Track) -> bool:
     """True when two of the points a packet reached saw it first at the same corrected
     time, with TTLs that do not tell their order (``ttl_orders``)."""
+    if len(track.points) < 2:
+        return False
+    times = {s.point: s.first_ns - s.offset for s in reversed(track.sightings)}  # firsts
+    if len(set(times.values())) == len(times):
+        return False  # no two points at the same time (the common case, at once)
     return any(not told for _a, _b, told in _pair_orders(track))
 
 
