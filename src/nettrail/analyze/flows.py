@@ -498,11 +498,12 @@ def _piece_of(sig: Seg, seq: int, top: Seg, isn: int | None) -> bool:
     many MSS (segmentation offload: TSO, GSO) is cut up where it leaves for a device that
     cannot take it whole (a router's egress, a NIC), so a point that sees it in and out sees
     it whole, then in pieces: the same ack and TCP timestamp, a part of its bytes. Never
-    where the interfaces and directions are not both told apart (one device: a piece is
-    then a retransmission of part of it), nor where either time is unusable."""
-    if not (sig[7] is not None and top[7] is not None and sig[7] != "?" and top[7] != "?"
-            and sig[7] != top[7]) and not (sig[8] is not None and top[8] is not None
-                                            and sig[8] != top[8]):
+    where neither the interfaces (both named) nor the directions (both known) tell the two
+    sightings apart (one device: a piece is then a retransmission of part of it), nor where
+    either time is unusable."""
+    other_device = sig[7] not in (None, "?") and top[7] not in (None, "?") and sig[7] != top[7]
+    other_way = sig[8] is not None and top[8] is not None and sig[8] != top[8]
+    if not (other_device or other_way):
         return False
     a, b = sig[14], top[14]
     if a == UNTIMED or b == UNTIMED or not same_ts(a, b) or sig[2] != top[2]:
