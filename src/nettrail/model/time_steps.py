@@ -6,9 +6,8 @@ One capture's times only move forward, but for a packet stamped a little late on
 (microseconds) or a damaged text stamp (one line, which ``analyze.timing`` repairs). A step is
 named where the times go back by more than ``STEP_BACK_NS`` and stay back: each of the three
 packets before it (at least two, at a file's start) is later, by that much, than each of the
-three from it (at least two, at its end). A
-point read from such a file holds the same packet twice (each capture's sighting), which reads
-as sent again; the warning tells why.
+three from it (at least two, at its end). A point read from such a file holds the same packet
+twice (each capture's sighting), which reads as sent again; the warning tells why.
 """
 
 from __future__ import annotations
@@ -20,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 STEP_BACK_NS = 100_000_000
+"""How far back the times must go to be a step (100 ms: far beyond a late stamp of another
+CPU, within the span of a short capture joined to another of the same traffic)."""
 WINDOW = 3
 """Packets on each side of a step that must all lie on their side of it."""
 LEAST = 2
