@@ -41,22 +41,32 @@ def test_the_black_hole_is_named_where_a_veth_s_ends_were_stamped_alike(
 
 
 
-def test_a_black_hole_missing_only_where_the_capture_dropped_is_inconclusive(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """The same run with its manifest saying tcpdump at netnode (where the full-size packets
-    never arrive) dropped 2 packets: the packets may be the capture's loss."""
+@pytest.mark.parametrize("drops", [2, 15])
+def test_a_black_hole_missing_where_the_capture_dropped_as_many_is_inconclusive(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, drops: int) -> None:
+    """The same run with its manifest saying tcpdump at netnode (where the 15 full-size
+    packets never arrive) dropped ``drops`` packets: 15 or more and the packets may all be
+    the capture's loss (inconclusive); fewer, and some were lost for certain (the black hole
+    stands, with the count)."""
     run = tmp_path / "run"
     shutil.copytree(RUN, run)
     manifest = json.loads((run / "manifest.json").read_text())
     for point in manifest["points"]:
         if point["name"] == "netnode":
-            point["tcpdump"]["dropped-by-kernel"] = 2
+            point["tcpdump"]["dropped-by-kernel"] = drops
     (run / "manifest.json").write_text(json.dumps(manifest))
     assert main(["analyze", "--format", "json", str(run)]) in (0, None)
     got = json.loads(capsys.readouterr().out)
-    assert got["diagnosis"]["kinds"] == ["inconclusive"]
-    assert "a capture at netnode that drops no packets (it dropped 2)" in \
-        got["diagnosis"]["explanation"]
-    assert {p["name"]: p["capture_dropped"] for p in got["points"]}["netnode"] == 2
+    assert {p["name"]: p["capture_dropped"] for p in got["points"]}["netnode"] == drops
     blackhole = next(f for f in got["findings"] if f["kind"] == "mtu-blackhole")
-    assert not blackhole["root_cause"]
+    assert blackhole["details"]["stuck"] == "15"
+    if drops < 15:
+        assert blackhole["root_cause"]
+        assert got["diagnosis"]["kinds"] == ["mtu-blackhole"]
+        assert blackhole["summary"].endswith(
+            "(netnode's capture dropped 2 packets, fewer than the 15 missing)")
+    else:
+        assert not blackhole["root_cause"]
+        assert got["diagnosis"]["kinds"] == ["inconclusive"]
+        assert "a capture at netnode that drops no packets (it dropped 15)" in \
+            got["diagnosis"]["explanation"]

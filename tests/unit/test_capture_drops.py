@@ -1,7 +1,8 @@
 """Captures that say they lost packets: tcpdump's "N packets dropped by kernel" pasted with its
 text, a pcapng interface statistics block (isb_ifdrop, isb_osdrop). A packet missing at such
-a point may be one its capture missed: a loss whose packets are missing only there is not
-a root cause; the diagnosis is inconclusive and names the capture it needs."""
+a point may be one its capture missed: a loss whose packets are missing only there, no more
+of them than the capture dropped, is not a root cause; the diagnosis is inconclusive and
+names the capture it needs."""
 
 from __future__ import annotations
 
@@ -67,6 +68,16 @@ def test_a_loss_only_at_a_capture_that_dropped_packets_is_inconclusive(
     lost = next(f for f in run.analysis.findings if f.kind == "lost-between-points")
     assert not lost.root_cause and lost.details["capture_dropped"] == "3"
     assert "may have missed them" in lost.summary
+
+
+def test_a_loss_of_more_packets_than_the_capture_dropped_stands(tmp_path: Path) -> None:
+    """Three transmissions missing where the capture dropped one: two were lost for
+    certain."""
+    run = analyze_files(_texts(tmp_path, 1))
+    diagnosis = run.analysis.diagnosis
+    assert diagnosis is not None and diagnosis.kinds[0] == "lost-between-points"
+    lost = next(f for f in run.analysis.findings if f.kind == "lost-between-points")
+    assert lost.summary.endswith("(server's capture dropped 1 packet, fewer than the 3 missing)")
 
 
 def test_pcapng_interface_statistics_give_the_drops(tmp_path: Path) -> None:

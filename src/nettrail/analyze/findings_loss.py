@@ -278,7 +278,7 @@ def _blackhole_finding(conv: Conversation, route: Sequence[str], k: int,
     return Finding(MTU_BLACKHOLE, Severity.ERROR, summary, tuple(ev), root_cause=True,
                    connection=conv.key,
                    details={"last_seen": last_seen, "missing": nxt, "size": str(size),
-                            "largest_passing": str(small)})
+                            "largest_passing": str(small), "stuck": str(len(stuck))})
 
 
 def capture_dropped(point: str, dropped: int) -> Finding:
@@ -292,12 +292,17 @@ def capture_dropped(point: str, dropped: int) -> Finding:
 
 def doubted(finding: Finding, dropped: Mapping[str, int]) -> Finding:
     """``finding`` no longer a root cause when it is a loss (or black hole) whose packets are
-    missing only at a point whose capture dropped packets: that capture may have missed them
-    (the finding stays, saying so)."""
+    missing only at a point whose capture dropped packets, as many as went missing or more:
+    that capture may have missed them (the finding stays, saying so). Where more went missing
+    than it dropped in all, some were lost for certain: the cause stands, with the count."""
     where = finding.details.get("missing", "")
     if finding.kind not in (LOST_BETWEEN_POINTS, MTU_BLACKHOLE) or where not in dropped:
         return finding
     n = dropped[where]
+    missing = int(finding.details.get("transmissions") or finding.details.get("stuck") or 0)
+    if missing > n:  # more went missing there than its capture dropped in all
+        return replace(finding, summary=f"{finding.summary} ({where}'s capture dropped {n} "
+                       f"packet{'' if n == 1 else 's'}, fewer than the {missing} missing)")
     return replace(finding, root_cause=False, severity=Severity.WARNING,
                    summary=f"{finding.summary}; but {where}'s capture dropped {n} "
                            f"packet{'' if n == 1 else 's'} (its own count), so it may have "
