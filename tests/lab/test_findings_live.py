@@ -52,26 +52,33 @@ def test_a_synack_dropped_after_capture_is_not_called_lost(
     assert found.details == {"point": "client", "packet": "SYN-ACK", "host": "203.0.113.10"}
 
 
+@pytest.mark.parametrize("gro", [False, True], ids=["pieces", "gro-at-client"])
 def test_a_download_sent_with_segmentation_offload_is_healthy(
-        lab_scenario: LabFactory, tmp_path: Path) -> None:
+        lab_scenario: LabFactory, tmp_path: Path, gro: bool) -> None:
     """The server's capture shows segments of many MSS (TSO/GSO is on, as on most hosts);
     mid's egress cannot take them (TSO and GSO off there), so the kernel cuts them up on the
     way out, and mid's and the client's captures show the pieces. It was "an MTU black hole
     between mid and client" (segments of 65,212 bytes never past mid), and mid counted each
-    piece a retransmission (277) and the bytes twice."""
+    piece a retransmission (277) and the bytes twice. With GRO on the client's interface,
+    the client's capture shows the pieces merged again, into segments of other sizes."""
     handle = lab_scenario(str(SCENARIOS / "tso-healthy.toml"))
     subprocess.run(["ip", "netns", "exec", handle.ns("mid"), "ethtool", "-K", "eth0", "tso",
                     "off", "gso", "off"], check=True, capture_output=True)
-    result = handle.run(tmp_path)
-    handle.down()
+    subprocess.run(["ip", "netns", "exec", handle.ns("client"), "ethtool", "-K", "eth0",
+                    "gro", "on" if gro else "off"], check=True, capture_output=True)
+    result = handle.run(tmp_path)  # the lab stays up for the other variant (module fixture)
     assert result.traffic.as_expected, result.traffic.detail
     analysis = analyze_files(list(result.captures), ifnames=result.ifnames).analysis
     big = max(r.headers.l4.payload_len for r in _tcp(result, "server"))
     assert big > 1448, "the server's capture shows no offloaded segment: nothing was tested"
     assert analysis.diagnosis is None, analysis.diagnosis
     assert not [f for f in analysis.findings if f.kind in ("retransmission", "mtu-blackhole")]
-    mid = next(c for c in analysis.connections if c.point == "mid")
-    assert mid.retransmissions == 0 and mid.bytes_server == 400000
+    for point in ("mid", "client"):
+        conn = next(c for c in analysis.connections if c.point == point)
+        assert conn.retransmissions == 0 and conn.bytes_server == 400000, conn
+    if gro:
+        sizes = {r.headers.l4.payload_len for r in _tcp(result, "client")}
+        assert max(sizes) > 1448, "GRO merged nothing at the client: nothing was tested"
 
 
 def _tcp(result: RunResult, point: str) -> list[PacketRecord]:
