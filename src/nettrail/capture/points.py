@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import NamedTuple
 
 from nettrail.capture import Capture
@@ -21,6 +20,7 @@ from nettrail.capture.inputs import Inputs, open_inputs
 from nettrail.capture.partition import Budget, SpillTable
 from nettrail.errors import CaptureError, InputError
 from nettrail.model.analysis import PointSummary
+from nettrail.model.flow import time_text
 from nettrail.model.packet import PacketRecord, TCPHeader, UDPHeader
 from nettrail.model.table import PacketTable, PointData, table_from_records
 from nettrail.model.time_steps import TimeStep
@@ -184,16 +184,11 @@ def step_warnings(steps: Sequence[TimeStep], files: Sequence[str], text: set[str
         path = files[step.file]
         where = f"line {step.frame}" if path in text else f"frame {step.frame}"
         back = (step.before_ns - step.after_ns) / 1e9
-        out.append(f"{path} {where}: the times go back {back:.3f} s (from {_clock(step.before_ns)} "
-                   f"to {_clock(step.after_ns)}) and stay back: two captures joined into one "
-                   "file, or a clock set back; a packet seen in both reads as sent again. Give "
-                   "each capture as a point of its own")
+        was, now = time_text(step.before_ns, date=True), time_text(step.after_ns, date=True)
+        out.append(f"{path} {where}: the times go back {back:.3f} s (from {was} to {now}) and "
+                   "stay back: two captures joined into one file, or a clock set back; a packet "
+                   "seen in both reads as sent again. Give each capture as a point of its own")
     if len(steps) > STEPS_NAMED:
         out.append(f"{len(steps) - STEPS_NAMED} more places where the times go back")
     return out
 
-
-def _clock(ns: int) -> str:
-    """``ns`` as a UTC date and time of day to the microsecond."""
-    stamp = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
-    return f"{stamp:%Y-%m-%d %H:%M:%S}.{ns % 1_000_000_000 // 1000:06d}"

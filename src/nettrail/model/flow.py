@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -74,6 +75,14 @@ class Connection:
     copies: int = 0
     bytes_client: int = 0
     bytes_server: int = 0
+
+
+def time_text(ns: int, date: bool = False) -> str:
+    """UTC time of day with microseconds, ``22:13:20.000123`` (``date``: after the date,
+    ``2023-11-14 22:13:20.000123``)."""
+    dt = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
+    day = f"{dt:%Y-%m-%d} " if date else ""
+    return f"{day}{dt:%H:%M:%S}.{(ns % 1_000_000_000) // 1000:06d}"
 
 
 def duration_text(ns: int) -> str:

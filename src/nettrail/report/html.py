@@ -8,13 +8,13 @@ Security Policy forbids loading anything else. Stable hooks: ``#diagnosis``, ``#
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from html import escape
 from pathlib import PurePath
 from typing import TextIO
 
 from nettrail.model.analysis import Analysis, Diagnosis
 from nettrail.model.finding import Evidence, Finding
+from nettrail.model.flow import time_text
 from nettrail.report.ladder import Ladder, build_ladders, failing_index
 from nettrail.report.svg import COLORS, GLOW, NAT, render_svg
 from nettrail.report.text import NO_TIME
@@ -117,12 +117,6 @@ def _e(text: object) -> str:
     return escape(str(text), quote=True)
 
 
-def _clock_time(ns: int) -> str:
-    """Wall-clock time of day with microseconds, UTC."""
-    stamp = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
-    return f"{stamp:%H:%M:%S}.{(ns % 1_000_000_000) // 1000:06d}"
-
-
 def render(analysis: Analysis, out: TextIO) -> None:
     """Write the report for ``analysis`` as one self-contained offline HTML page to ``out``."""
     ladders = build_ladders(analysis)
@@ -180,7 +174,7 @@ def _undiagnosed(findings: Sequence[Finding]) -> str:
 
 def _evidence_item(ev: Evidence, untimed: frozenset[str]) -> str:
     """One evidence line (``untimed``: the points whose packets have no times)."""
-    when = NO_TIME if ev.point in untimed else _clock_time(ev.time_ns)
+    when = NO_TIME if ev.point in untimed else time_text(ev.time_ns)
     where = f"{ev.point}/{ev.ifname}" if ev.ifname else ev.point
     note = f" — {_e(ev.note)}" if ev.note else ""
     return (

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
-from datetime import UTC, datetime
 from typing import TextIO
 
 from nettrail.model.analysis import (
@@ -20,7 +19,7 @@ from nettrail.model.analysis import (
     PointSummary,
 )
 from nettrail.model.finding import Evidence, Finding
-from nettrail.model.flow import Connection, Outcome, duration_text
+from nettrail.model.flow import Connection, Outcome, duration_text, time_text
 
 INDENT = "  "
 WIDTH = 100
@@ -237,12 +236,6 @@ def nat_text(t: NatTranslation) -> str:
     by = "".join(f"\n{INDENT * 2}by {r}" for r in t.rules)
     return (f"{t.kind} on the {t.leg}: {t.before} -> {t.after} {where}{at} "
             f"({_plural(t.packets, 'packet')}){by}")
-
-
-def time_text(ns: int) -> str:
-    """UTC time of day with microseconds: ``22:13:20.000123``."""
-    dt = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
-    return f"{dt:%H:%M:%S}.{(ns % 1_000_000_000) // 1000:06d}"
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
