@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from nettrail import lab
 from nettrail.errors import InputError
 from nettrail.lab.handle import LabHandle, RunResult
+from nettrail.model.flow import count_text
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -119,7 +120,7 @@ def write_run(result: RunResult, out: TextIO) -> None:
     for point, pcap in result.captures:
         out.write(f"  {point}: {pcap}\n")
     for point, n in result.dropped.items():
-        out.write(f"warning: tcpdump at {point} lost {_plural(n, 'packet')} "
+        out.write(f"warning: tcpdump at {point} lost {count_text(n, 'packet')} "
                   "(dropped by the kernel)\n")
     out.write(f"manifest: {result.manifest}\n")
 
@@ -135,12 +136,8 @@ def _down(name: str | None, everything: bool, out: TextIO) -> int:
         what = "no lab is up" if everything else f"{name} is not up"
         out.write(f"{what}: nothing to remove\n")
     else:
-        out.write(f"removed {_plural(len(removed), 'namespace')}: {', '.join(removed)}\n")
+        out.write(f"removed {count_text(len(removed), 'namespace')}: {', '.join(removed)}\n")
     return EXIT_OK
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
 def _status(out: TextIO) -> int:
@@ -149,8 +146,8 @@ def _status(out: TextIO) -> int:
         out.write("no lab is up\n")
     for st in labs:
         state = "up" if st.has_state else "leftovers"
-        out.write(f"{st.scenario}: {state}, {_plural(len(st.namespaces), 'namespace')}, "
-                  f"{_plural(st.processes, 'process', 'processes')}\n")
+        out.write(f"{st.scenario}: {state}, {count_text(len(st.namespaces), 'namespace')}, "
+                  f"{count_text(st.processes, 'process', 'processes')}\n")
         for ns in st.namespaces:
             out.write(f"  {ns}\n")
     return EXIT_OK

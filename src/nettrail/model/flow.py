@@ -85,6 +85,11 @@ def time_text(ns: int, date: bool = False) -> str:
     return f"{day}{dt:%H:%M:%S}.{(ns % 1_000_000_000) // 1000:06d}"
 
 
+def count_text(n: int, word: str, plural: str | None = None) -> str:
+    """``1 packet``, ``3 packets`` (``plural`` when the word takes another form)."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
 def duration_text(ns: int) -> str:
     """``0.4 ms`` below 10 s, ``42.5 s`` below an hour, ``16 h 05 min 09 s`` beyond."""
     if ns < 10_000_000_000:

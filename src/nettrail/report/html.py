@@ -14,7 +14,7 @@ from typing import TextIO
 
 from nettrail.model.analysis import Analysis, Diagnosis
 from nettrail.model.finding import Evidence, Finding
-from nettrail.model.flow import time_text
+from nettrail.model.flow import count_text, time_text
 from nettrail.report.ladder import Ladder, build_ladders, failing_index
 from nettrail.report.svg import COLORS, GLOW, NAT, render_svg
 from nettrail.report.text import NO_TIME
@@ -150,25 +150,21 @@ def _heading(analysis: Analysis) -> str:
     packets = sum(p.packets for p in analysis.points)
     points = ", ".join(p.name for p in analysis.points) or "none"
     warnings = "".join(f'<p class="note">warning: {_e(w)}</p>\n' for w in analysis.warnings)
-    followed = (f" · {_plural(len(analysis.paths), 'packet')} followed across points"
+    followed = (f" · {count_text(len(analysis.paths), 'packet')} followed across points"
                 if len(analysis.points) > 1 else "")
     return (
         '<header><h1>nettrail report</h1>\n'
-        f'<p class="meta">capture points: {_e(points)} · {_plural(packets, "packet")} · '
-        f"{_plural(len(analysis.connections), 'connection')}{followed}</p>\n{warnings}"
+        f'<p class="meta">capture points: {_e(points)} · {count_text(packets, "packet")} · '
+        f"{count_text(len(analysis.connections), 'connection')}{followed}</p>\n{warnings}"
         "</header>\n"
     )
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word if n == 1 else word + 's'}"
 
 
 def _undiagnosed(findings: Sequence[Finding]) -> str:
     """The heading when there is no diagnosis: errors found, or nothing wrong."""
     errors = sum(1 for f in findings if f.severity == "error")
     if errors:
-        return f"{_plural(errors, 'error')} found, no single root cause diagnosed"
+        return f"{count_text(errors, 'error')} found, no single root cause diagnosed"
     return "no failure diagnosed"
 
 

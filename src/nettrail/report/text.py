@@ -19,7 +19,7 @@ from nettrail.model.analysis import (
     PointSummary,
 )
 from nettrail.model.finding import Evidence, Finding
-from nettrail.model.flow import Connection, Outcome, duration_text, time_text
+from nettrail.model.flow import Connection, Outcome, count_text, duration_text, time_text
 
 INDENT = "  "
 WIDTH = 100
@@ -39,8 +39,8 @@ def render(analysis: Analysis, out: TextIO) -> None:
     """Write the text report of ``analysis`` to ``out``."""
     w = out.write
     n_conn, n_find = len(analysis.connections), len(analysis.findings)
-    w(f"nettrail analyze: {_plural(len(analysis.points), 'capture point')}, "
-      f"{_plural(n_conn, 'connection')}, {_plural(n_find, 'finding')}\n")
+    w(f"nettrail analyze: {count_text(len(analysis.points), 'capture point')}, "
+      f"{count_text(n_conn, 'connection')}, {count_text(n_find, 'finding')}\n")
     for warning in analysis.warnings:
         w(f"warning: {warning}\n")
     untimed = analysis.untimed
@@ -101,7 +101,7 @@ def _point(p: PointSummary, analysis: Analysis, out: TextIO) -> None:
     w = out.write
     formats = ", ".join(sorted(set(p.formats))) or "records"
     files = ", ".join(p.files)
-    w(f"Point {p.name}: {_plural(p.packets, 'packet')} ({formats})")
+    w(f"Point {p.name}: {count_text(p.packets, 'packet')} ({formats})")
     w(f" from {files}\n" if files else "\n")
     if p.interfaces:
         w(f"{INDENT}interfaces: {', '.join(p.interfaces)}\n")
@@ -148,12 +148,12 @@ def connection_text(c: Connection, timed: bool = True) -> str:
     """One line per connection: flow, outcome, packets, duration and what repeated
     (``timed``: False when the point's packets have no times, so no duration)."""
     took = duration_text(c.last_ns - c.first_ns) if timed else "no times"
-    text = (f"{c.client} > {c.server}  {c.outcome}  {_plural(c.packets, 'packet')}, "
+    text = (f"{c.client} > {c.server}  {c.outcome}  {count_text(c.packets, 'packet')}, "
             f"{took}, {c.bytes_client}/{c.bytes_server} bytes")
     if c.retransmissions:
-        text += f", {_plural(c.retransmissions, 'retransmission')}"
+        text += f", {count_text(c.retransmissions, 'retransmission')}"
     if c.copies:
-        text += f", {_plural(c.copies, 'copy', 'copies')}"
+        text += f", {count_text(c.copies, 'copy', 'copies')}"
     return text
 
 
@@ -177,7 +177,7 @@ def clock_text(c: ClockOffset) -> str:
     if c.source == "host":
         return f"{c.point}'s clock is {c.reference}'s (one host, one kernel clock)"
     ms, unc = c.offset_ns / 1e6, c.uncertainty_ns / 1e6
-    samples = _plural(c.samples, "sample")
+    samples = count_text(c.samples, "sample")
     if c.source == "probes":
         samples = "by the SSH clock probes"
     elif c.source == "both":
@@ -235,8 +235,4 @@ def nat_text(t: NatTranslation) -> str:
              else f"between {t.from_point} and {t.to_point}")
     by = "".join(f"\n{INDENT * 2}by {r}" for r in t.rules)
     return (f"{t.kind} on the {t.leg}: {t.before} -> {t.after} {where}{at} "
-            f"({_plural(t.packets, 'packet')}){by}")
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else plural or word + 's'}"
+            f"({count_text(t.packets, 'packet')}){by}")
