@@ -107,3 +107,16 @@ def test_reset_before_the_ssh_banner_is_a_reset(lab_scenario: LabFactory,
 ])
 def test_every_ssh_message_of_a_reset_is_a_reset(code: int, stderr: str, outcome: str) -> None:
     assert classify_ssh(code, stderr)[0] == outcome
+
+
+def test_a_lab_a_test_took_down_is_built_again(lab_scenario: LabFactory) -> None:
+    """The module's factory hands out one lab per scenario; a test that takes it down (as
+    most lab tests end) leaves the next test of the module a lab that is up again."""
+    from nettrail import lab
+
+    first = lab_scenario("healthy")
+    first.down()
+    assert not lab.is_up(first.name)
+    again = lab_scenario("healthy")
+    assert again is not first and lab.is_up(again.name)
+    assert again.run_traffic().outcome == again.scenario.traffic.expect

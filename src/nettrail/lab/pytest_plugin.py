@@ -3,9 +3,10 @@
 Enable with ``pytest_plugins = ("nettrail.lab.pytest_plugin",)`` in a root conftest.py.
 ``lab_scenario`` is a module-scoped factory: the first call for a name brings the scenario up
 (after removing leftovers of an earlier, interrupted run, or waiting while another live test
-process uses that lab), later calls in the same module return the same handle, and every lab
-it built is torn down when the module ends. Tests skip,
-naming what is missing, when the machine cannot build labs (not root, no ``ip``/``tcpdump``).
+process uses that lab), later calls in the same module return the same handle (built again
+when a test took it down), and every lab it built is torn down when the module ends. Tests
+skip, naming what is missing, when the machine cannot build labs (not root, no ``ip``,
+``tcpdump``).
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def lab_scenario() -> Iterator[LabFactory]:
     handles: dict[str, LabHandle] = {}
 
     def factory(name: str) -> LabHandle:
-        if name not in handles:
+        handle = handles.get(name)
+        if handle is None or not lab.is_up(handle.name):  # a test took it down: up again
             require_lab()
             handles[name] = _up_when_free(name)
         return handles[name]
