@@ -2,7 +2,8 @@
 
 Over the lab's recorded runs of every scenario (tests/fixtures/labruns/), every variant in
 ``variants.py`` (subsets of points, a host's view, text renderings by the real tcpdump, a
-mangled timestamp, clock offsets, ``-i any`` doubles, unrelated traffic, captures cut short)
+mangled timestamp, clock offsets, ``-i any`` doubles, unrelated traffic, captures cut short,
+captures that lost packets and say so)
 must yield the run's root cause, a partial truth of it, or "inconclusive" naming what is
 missing; never another confident root cause. A healthy run must stay healthy.
 """
@@ -61,3 +62,5 @@ def test_variant_keeps_the_root_cause_or_says_inconclusive(variant: Variant,
         allowed.add(None)
     detail = analysis.diagnosis.headline if analysis.diagnosis else "no diagnosis"
     assert top in allowed, f"{variant.id}: {top}: {detail}"
+    kinds = analysis.diagnosis.kinds if analysis.diagnosis is not None else ()
+    assert set(kinds) <= allowed, f"{variant.id}: {kinds}: {detail}"  # nothing false beside it

@@ -223,6 +223,24 @@ def mangle(text: str, line: int, how: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def lossy(text: str, dropped: int = 0, seed: int = 0, resets: bool = False) -> str:
+    """The text of a capture that lost ``dropped`` of its TCP packets (chosen by ``seed``), or
+    all its RSTs (``resets``), and says so, as tcpdump does when it stops (its counts pasted
+    after the packets); with none lost, a capture that says it dropped a packet and shows all
+    of them."""
+    lines = text.splitlines()
+    if resets:
+        gone = {i for i in packet_lines(text) if "Flags [R" in lines[i]}
+        dropped = len(gone)
+    else:
+        gone = set(random.Random(seed).sample(packet_lines(text), dropped))
+    kept = [line for i, line in enumerate(lines) if i not in gone]
+    said = max(dropped, 1)
+    counts = [f"{len(kept)} packets captured", f"{len(kept) + said} packets received by filter",
+              f"{said} packet{'s' if said > 1 else ''} dropped by kernel"]
+    return "\n".join([*kept, *counts]) + "\n"
+
+
 def packet_lines(text: str) -> list[int]:
     """Indexes of the lines that start a TCP packet of the scenario (not ARP, not IGMP)."""
     return [i for i, line in enumerate(text.splitlines())
@@ -272,6 +290,12 @@ def enumerate_variants() -> list[Variant]:
         for frac in ("0.25", "0.5", "0.9"):
             out.append(Variant(s, "cut", frac, thinned=True))
         out.append(Variant(s, "cut-one", names[-1], thinned=True))
+        rnd = random.Random(f"{s}-lossy")
+        for i in range(len(names)):
+            out.append(Variant(s, "lossy", f"{i}:{rnd.choice((1, 2, 3))}:{rnd.randrange(1 << 30)}",
+                               text="n"))
+        out.append(Variant(s, "lossy", f"{rnd.randrange(len(names))}:0:0", text="n"))
+        out.extend(Variant(s, "lossy-rst", str(i), text="n") for i in range(len(names)))
     return out
 
 
@@ -305,6 +329,10 @@ def build(v: Variant, workdir: Path) -> list[tuple[str, str]]:
         text = edit(tcpdump_text(pcap, flags))
         if v.family == "mangled" and i == _mangled_point(v, len(points)):
             text = _mangle_one(v, text)
+        if v.family == "lossy" and i == int(v.param.split(":")[0]):
+            text = lossy(text, *(int(x) for x in v.param.split(":")[1:]))
+        if v.family == "lossy-rst" and i == int(v.param):
+            text = lossy(text, resets=True)
         path = workdir / f"p{i}.txt"
         path.write_text(text)
         files.append((p, str(path)))

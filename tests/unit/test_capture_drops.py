@@ -10,12 +10,19 @@ import struct
 from pathlib import Path
 
 from capkit import _options, block, epb, idb, shb
+from flowkit import Wire
+from nettrail.analyze.pipeline import analyze
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.pcapng import read_pcapng
 from nettrail.capture.points import read_points
+from nettrail.model.analysis import Analysis, PointSummary
+from nettrail.model.packet import ACK, RST, SYN, PacketRecord
+from nettrail.model.table import PointData, table_from_records
 from nettrail.run import analyze_files
 
 C, S = "198.51.100.1", "198.51.100.2"
+C2, S2, OTHER = "198.51.100.1:40000", "198.51.100.2:22", "198.51.100.2:23"
+FIP2 = "203.0.113.10:22"
 
 
 def _line(t: float, src: str, sport: int, dst: str, dport: int, flags: str, seq: str,
@@ -95,3 +102,94 @@ def test_pcapng_interface_statistics_give_the_drops(tmp_path: Path) -> None:
     assert stats.dropped == 2 + 1 + 4
     (point,), _errors = read_points([("p", str(path))])
     assert point.summary.capture_dropped == 7
+
+
+def _sent(w: Wire, ttl: int, *args: object, **kw: object) -> None:
+    """``w.tcp(*args, **kw)`` with the packet's TTL ``ttl``."""
+    w.tcp(*args, **kw)  # type: ignore[arg-type]
+    rec = w.records[-1]
+    ip = rec.headers.ip
+    assert ip is not None
+    w.records[-1] = rec._replace(headers=rec.headers._replace(ip=ip._replace(ttl=ttl)))
+
+
+def _with_drops(points: dict[str, list[PacketRecord]], dropped: dict[str, int]) -> Analysis:
+    """``analyze`` of records by point, each point's capture saying it dropped
+    ``dropped[point]`` packets (as a text's tcpdump counts or a manifest do)."""
+    data = []
+    for name, records in points.items():
+        table = table_from_records(name, records)
+        summary = PointSummary(name=name, files=tuple(sorted(table.files)), formats=(),
+                               packets=len(table), capture_dropped=dropped.get(name, 0))
+        data.append(PointData(summary, table))
+    return analyze(data)
+
+
+def _reset_before_the_server() -> dict[str, list[PacketRecord]]:
+    """A connection through a router (one hop: TTLs fall by one) whose data segment is
+    answered by a RST that reached the client's point and was never seen at the server's,
+    which went on capturing (a reply of another connection after it)."""
+    wires = {p: Wire(p, f"{p}.pcap") for p in ("client", "server")}
+    for point, hop, late in (("client", 0, 0.0), ("server", 1, 0.2)):
+        w = wires[point]
+        _sent(w, 64 - hop, 0.0 + late, C2, S2, SYN, seq=1000, ip_id=100)
+        _sent(w, 63 + hop, 1.0 - late, S2, C2, SYN | ACK, seq=5000, ack=1001, ip_id=0)
+        _sent(w, 64 - hop, 2.0 + late, C2, S2, ACK, seq=1001, ack=5001, ip_id=101)
+        _sent(w, 64 - hop, 3.0 + late, C2, S2, ACK, seq=1001, ack=5001, length=100, ip_id=102)
+    _sent(wires["client"], 63, 3.5, S2, C2, RST, seq=5001, ip_id=0)
+    _sent(wires["server"], 64, 50.0, OTHER, C2, SYN | ACK, seq=9000, ack=7001, ip_id=0)
+    _sent(wires["client"], 63, 50.2, OTHER, C2, SYN | ACK, seq=9000, ack=7001, ip_id=0)
+    return {p: w.records for p, w in wires.items()}
+
+
+def test_a_reset_missing_only_where_the_capture_dropped_packets_is_inconclusive() -> None:
+    """The RST's absence at the server's point says a device before the server made it;
+    when that point's capture dropped a packet, it may be the RST it missed."""
+    sure = _with_drops(_reset_before_the_server(), {})
+    assert sure.diagnosis is not None and sure.diagnosis.kinds[0] == "reset-not-from-server"
+    rst = next(f for f in sure.findings if f.kind == "reset-not-from-server")
+    assert rst.details["missing"] == "server"
+    got = _with_drops(_reset_before_the_server(), {"server": 1})
+    rst = next(f for f in got.findings if f.kind == "reset-not-from-server")
+    assert not rst.root_cause and rst.details["capture_dropped"] == "1"
+    assert rst.summary.endswith("; but server's capture dropped 1 packet (its own count), so "
+                                "it may have missed it")
+    assert got.diagnosis is not None and got.diagnosis.kinds == ("inconclusive",)
+    assert got.diagnosis.headline == ("inconclusive: the RST seems not to come from the "
+                                      "server, but server's capture dropped 1 packet itself")
+    assert "Missing: a capture at server that drops no packets (it dropped 1)." in \
+        got.diagnosis.explanation
+    other = _with_drops(_reset_before_the_server(), {"client": 4})
+    assert other.diagnosis is not None and other.diagnosis.kinds[0] == "reset-not-from-server"
+
+
+def _reply_not_through_the_translator() -> dict[str, list[PacketRecord]]:
+    """The client's SYN DNATed at the router (both forms seen there); the server's SYN-ACK
+    reaches the client translated back, never seen at the router, which saw the client's
+    next packets before and after it (the router captured on)."""
+    wires = {p: Wire(p, f"{p}.pcap") for p in ("client", "router", "server")}
+    c, r, s = wires["client"], wires["router"], wires["server"]
+    _sent(c, 64, 0.0, C2, FIP2, SYN, seq=1000, ip_id=100)
+    _sent(r, 63, 0.1, C2, FIP2, SYN, seq=1000, ip_id=100, ifname="qg-1")
+    _sent(r, 62, 0.11, C2, S2, SYN, seq=1000, ip_id=100, ifname="qr-1")
+    _sent(s, 62, 0.3, C2, S2, SYN, seq=1000, ip_id=100)
+    _sent(s, 64, 0.5, S2, C2, SYN | ACK, seq=5000, ack=1001, ip_id=0)
+    _sent(c, 62, 1.0, FIP2, C2, SYN | ACK, seq=5000, ack=1001, ip_id=0)
+    for t, p in ((1.2, c), (1.3, r), (1.5, s)):
+        _sent(p, 64 if p is c else 63 if p is r else 62, t, C2, FIP2 if p is not s else S2,
+              ACK, seq=1001, ack=5001, ip_id=101, ifname="qg-1" if p is r else None)
+    return {p: w.records for p, w in wires.items()}
+
+
+def test_a_reply_missing_only_where_the_translator_s_capture_dropped_is_inconclusive() -> None:
+    sure = _with_drops(_reply_not_through_the_translator(), {})
+    assert sure.diagnosis is not None and sure.diagnosis.kinds[0] == "asymmetric-nat"
+    asym = next(f for f in sure.findings if f.kind == "asymmetric-nat")
+    assert (asym.details["missing"], asym.details["replies_missing"]) == ("router", "1")
+    got = _with_drops(_reply_not_through_the_translator(), {"router": 2})
+    asym = next(f for f in got.findings if f.kind == "asymmetric-nat")
+    assert not asym.root_cause
+    assert got.diagnosis is not None and got.diagnosis.kinds == ("inconclusive",)
+    assert got.diagnosis.headline == ("inconclusive: the reply seems to bypass router's "
+                                      "translation, but router's capture dropped 2 packets "
+                                      "itself")

@@ -33,7 +33,8 @@ def test_incident_is_asymmetric_nat_and_router_reset(text: bool) -> None:
     assert asym.details["request_at"] == "router"
     assert asym.details["reply_at"] == "at compute"
     rst = r.findings[1]
-    assert rst.details == {"origin": "router", "address": "203.0.113.10:22", "owner": "stack"}
+    assert rst.details == {"origin": "router", "address": "203.0.113.10:22", "owner": "stack",
+                           "missing": "compute"}
     assert "never reached compute" in rst.summary
     assert r.diagnosis is not None
     assert r.diagnosis.kinds == ("asymmetric-nat", "reset-not-from-server")

@@ -57,7 +57,8 @@ def test_reply_carried_translated_is_asymmetric_nat(text: bool) -> None:
     assert asym.details == {"address": FIP, "private": VM, "request_at": "netnode",
                             "reply_at": "at compute", "reply_carried_by": "netnode"}
     assert "reached netnode already translated" in asym.summary
-    assert rst.details == {"origin": "netnode", "address": FIP, "owner": "stack"}
+    assert rst.details == {"origin": "netnode", "address": FIP, "owner": "stack",
+                           "missing": "compute"}
     nat = {(t.kind, t.leg, t.at) for t in r.nat}
     assert nat == {("dnat", "request", "netnode"), ("snat", "reply", "compute")}
     compute = next(c for c in r.clock if c.point == "compute")

@@ -60,13 +60,9 @@ from nettrail.analyze.diagnose import (
     diagnose,
     failures,
 )
+from nettrail.analyze.doubt import capture_dropped, doubted
 from nettrail.analyze.findings_host import RESET_INJECTED, host_findings
-from nettrail.analyze.findings_loss import (
-    capture_dropped,
-    doubted,
-    lost_between_points,
-    mtu_blackhole,
-)
+from nettrail.analyze.findings_loss import lost_between_points, mtu_blackhole
 from nettrail.analyze.findings_nat import (
     asymmetric_nat,
     clock_findings,

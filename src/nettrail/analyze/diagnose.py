@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from nettrail.analyze.doubt import CAPTURE_DROPPED, absent_at
 from nettrail.analyze.findings_host import DROPPED_AFTER_CAPTURE, RESET_INJECTED
-from nettrail.analyze.findings_loss import CAPTURE_DROPPED, LOST_BETWEEN_POINTS, MTU_BLACKHOLE
+from nettrail.analyze.findings_loss import LOST_BETWEEN_POINTS, MTU_BLACKHOLE
 from nettrail.analyze.findings_nat import ASYMMETRIC_NAT
 from nettrail.analyze.findings_reset import (
     RESET_FROM_SERVER,
@@ -23,7 +24,7 @@ from nettrail.analyze.findings_reset import (
 from nettrail.analyze.flows import FAILED
 from nettrail.model.analysis import Diagnosis
 from nettrail.model.finding import Evidence, Finding
-from nettrail.model.flow import Connection, Endpoint, Outcome
+from nettrail.model.flow import Connection, Endpoint, Outcome, count_text
 
 INCONCLUSIVE = "inconclusive"
 FLAGS = "flags"
@@ -104,11 +105,12 @@ def diagnose(findings: Sequence[Finding], ctx: Context = Context(),
     blind = blind or {}
     roots = sorted((f for f in findings if f.root_cause), key=_rank)
     if not roots:
-        if failed:
-            return inconclusive(failed[0], findings, blind)
-        doubt = next((f for f in findings if "capture_dropped" in f.details), None)
+        doubt = next((f for f in findings if "capture_dropped" in f.details and (
+            not failed or any(_same_client(f, x.connection) for x in failed))), None)
         if doubt is not None:
             return _doubted(doubt)
+        if failed:
+            return inconclusive(failed[0], findings, blind)
         flagless = [p for p, lacks in blind.items() if FLAGS in lacks]
         return without_flags(flagless, blind) if flagless else None
     top = roots[0]
@@ -276,14 +278,30 @@ def inconclusive(failure: Failure, findings: Sequence[Finding],
     return Diagnosis(headline, explanation, action, ev, (INCONCLUSIVE,))
 
 
+def _same_client(f: Finding, c: Connection) -> bool:
+    """Whether ``f`` is about connection ``c`` (seen at one point, maybe in another form: the
+    client's endpoint is the same at every point, as NAT at the server's side leaves it)."""
+    return f.connection is not None and c.client in (f.connection.a, f.connection.b)
+
+
 def _doubted(f: Finding) -> Diagnosis:
-    """A loss the packets show, missing only at a point whose capture dropped packets: it
-    may be the capture's, so no cause is concluded."""
-    where, n = f.details.get("missing", "?"), f.details["capture_dropped"]
-    headline = (f"inconclusive: packets seem lost between {f.details.get('last_seen', '?')} "
-                f"and {where}, but {where}'s capture dropped {n} packets itself")
-    explanation = (f"{_sentence(f.summary)} Missing: a capture at {where} that drops no "
-                   f"packets (it dropped {n}).")
+    """A cause the packets suggest, resting on packets missing only at points whose captures
+    dropped packets: it may be the captures' loss, so no cause is concluded."""
+    points = absent_at(f)
+    where = " and ".join(points)
+    counts = dict(zip(points, f.details["capture_dropped"].split(", "), strict=True))
+    seems = {ASYMMETRIC_NAT: f"the reply seems to bypass {f.details.get('request_at')}'s "
+                             "translation",
+             RESET_NOT_FROM_SERVER: "the RST seems not to come from the server"}.get(
+        f.kind, f"packets seem lost between {f.details.get('last_seen', '?')} and {where}")
+    dropped = " and ".join(f"{p}'s capture dropped {count_text(int(n), 'packet')}"
+                           for p, n in counts.items())
+    headline = f"inconclusive: {seems}, but {dropped} itself"
+    if len(points) > 1:
+        headline = f"inconclusive: {seems}, but {dropped} themselves"
+    needed = "; ".join(f"a capture at {p} that drops no packets (it dropped {n})"
+                       for p, n in counts.items())
+    explanation = f"{_sentence(f.summary)} Missing: {needed}."
     action = (f"Capture at {where} again so that it drops nothing (a larger buffer: tcpdump "
               "-B 16384; a narrower filter; -w to a file), and analyze again.")
     return Diagnosis(headline, explanation, action, tuple(f.evidence), (INCONCLUSIVE,))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 
 from nettrail.analyze.correlate import Sighting
 from nettrail.analyze.findings_reset import packet_name
@@ -23,7 +22,6 @@ from nettrail.model.packet import ACK, FIN, RST, SYN
 
 LOST_BETWEEN_POINTS = "lost-between-points"
 MTU_BLACKHOLE = "mtu-blackhole"
-CAPTURE_DROPPED = "capture-dropped"
 
 RESET_ANSWER_NS = 1_000_000_000
 BIG_MIN_PAYLOAD = 500
@@ -54,10 +52,13 @@ def _waiting(track: Track, route: Sequence[str], spans: Mapping[str, PointSpan])
     return k
 
 
-def _answered_by_reset(conv: Conversation, track: Track, point: str) -> bool:
-    """True when a RST left ``point`` right after this packet (it was consumed, not lost)."""
+def _answered_by_reset(conv: Conversation, track: Track, points: Sequence[str]) -> bool:
+    """True when a RST was first seen at one of ``points`` (the route up to where this packet
+    stopped) right after this packet: it was consumed, not lost. A RST first seen before the
+    stop was made there or where the packet stopped, whose capture then missed it (tcpdump
+    drops packets on a busy host)."""
     for t in conv.tracks:
-        if t.flags & RST and t.direction != track.direction and t.first.point == point \
+        if t.flags & RST and t.direction != track.direction and t.first.point in points \
                 and 0 <= t.t - track.t <= RESET_ANSWER_NS:
             return True
     return False
@@ -119,7 +120,7 @@ def _lost_group(conv: Conversation, tracks: list[Track], route: Sequence[str],
         k = _waiting(t, route, spans)
         if k is None:
             return None
-        if _answered_by_reset(conv, t, route[k]):
+        if _answered_by_reset(conv, t, route[:k + 1]):
             return None
         stops.append((t, k))
     k = stops[0][1]
@@ -279,32 +280,3 @@ def _blackhole_finding(conv: Conversation, route: Sequence[str], k: int,
                    connection=conv.key,
                    details={"last_seen": last_seen, "missing": nxt, "size": str(size),
                             "largest_passing": str(small), "stuck": str(len(stuck))})
-
-
-def capture_dropped(point: str, dropped: int) -> Finding:
-    """A point whose capture says it lost ``dropped`` packets: what is missing there may be
-    what it missed (``doubted`` takes the losses it would explain off the root causes)."""
-    return Finding(CAPTURE_DROPPED, Severity.WARNING,
-                   f"{point}'s capture dropped {dropped} packet{'' if dropped == 1 else 's'} "
-                   "(its own count): a packet missing there may be one it missed",
-                   details={"point": point, "dropped": str(dropped)})
-
-
-def doubted(finding: Finding, dropped: Mapping[str, int]) -> Finding:
-    """``finding`` no longer a root cause when it is a loss (or black hole) whose packets are
-    missing only at a point whose capture dropped packets, as many as went missing or more:
-    that capture may have missed them (the finding stays, saying so). Where more went missing
-    than it dropped in all, some were lost for certain: the cause stands, with the count."""
-    where = finding.details.get("missing", "")
-    if finding.kind not in (LOST_BETWEEN_POINTS, MTU_BLACKHOLE) or where not in dropped:
-        return finding
-    n = dropped[where]
-    missing = int(finding.details.get("transmissions") or finding.details.get("stuck") or 0)
-    if missing > n:  # more went missing there than its capture dropped in all
-        return replace(finding, summary=f"{finding.summary} ({where}'s capture dropped {n} "
-                       f"packet{'' if n == 1 else 's'}, fewer than the {missing} missing)")
-    return replace(finding, root_cause=False, severity=Severity.WARNING,
-                   summary=f"{finding.summary}; but {where}'s capture dropped {n} "
-                           f"packet{'' if n == 1 else 's'} (its own count), so it may have "
-                           "missed them",
-                   details={**finding.details, "capture_dropped": str(n)})

@@ -162,6 +162,19 @@ def _translates_replies(conv: Conversation, t: NatTranslation, role: int) -> boo
     return False
 
 
+def _request_translated_at(conv: Conversation, t: NatTranslation, point: str) -> bool:
+    """Whether ``point`` saw a request of the connection in both of ``t``'s forms: a host's
+    capture holding the request's translator (its router namespace) shows both directions'
+    translations, so a reply translated back there may be the translator's own work."""
+    role = 1 - _reply_role(t.kind)
+    for k in conv.tracks:
+        here = k.at(point) if k.direction == "c2s" else None
+        if here is not None and any(f[role] == t.before for f in here.forms) and \
+                any(f[role] == t.after for f in here.forms):
+            return True
+    return False
+
+
 def _between_owners(conv: Conversation, t: NatTranslation) -> Finding | None:
     """A request translated between two points, and its reply translated back *at* the
     second one (both forms seen there), which the request reached only translated: the
@@ -207,6 +220,17 @@ def _asymmetric_finding(conv: Conversation, t: NatTranslation, reply: Track,
                "request_at": str(t.at) if t.at else request_at, "reply_at": where}
     if carried:
         details["reply_carried_by"] = str(t.at)
+    elif t.at is not None and (not where.startswith("at ")
+                               or _request_translated_at(conv, t, where[3:])):
+        # No point shows a second translator (none shows the reply's translation, or the one
+        # that does saw the request translated too, as a host's capture holding t.at's
+        # does): the finding rests on the replies' absence at t.at, of those seen in both
+        # forms elsewhere.
+        details["missing"] = str(t.at)
+        details["replies_missing"] = str(sum(
+            1 for k in conv.tracks if k.direction == "s2c" and t.at not in k.points
+            and _translated_reply(k, t.kind, t.before)
+            and _translated_reply(k, t.kind, t.after)))
     return Finding(ASYMMETRIC_NAT, Severity.ERROR, summary, tuple(ev), root_cause=True,
                    connection=conv.key, details=details)
 

@@ -81,7 +81,7 @@ def _server_side(conv: Conversation, rst: Track, nat: Sequence[NatTranslation],
     owns = any(t.at == origin.point and t.before == src for t in nat
                if t.connection == conv.key and t.leg == "request" and t.kind == "dnat")
     if src in public and owns:
-        return _not_from_server(conv, rst, owns, downstream)
+        return _not_from_server(conv, rst, owns, downstream, missed)
     tied = [s.point for s in rst.sightings[1:]
             if s.point != origin.point and s.t == origin.t and not ttl_orders(s, origin)]
     if tied or (len(route) > 1 and conv.route_tied("c2s")):
@@ -100,7 +100,7 @@ def _server_side(conv: Conversation, rst: Track, nat: Sequence[NatTranslation],
                 "it to after it (its capture may have ended or begun later)",
                 f"{server}'s capture at the time of the RST")
     if downstream and downstream[-1] in missed:
-        return _not_from_server(conv, rst, owns, downstream)
+        return _not_from_server(conv, rst, owns, downstream, missed)
     return _from_server(conv, rst)
 
 
@@ -120,7 +120,9 @@ def _origin_unknown(conv: Conversation, rst: Track, server: str, why: str,
 
 
 def _not_from_server(conv: Conversation, rst: Track, owns: bool,
-                     downstream: list[str]) -> Finding:
+                     downstream: list[str], missed: list[str]) -> Finding:
+    """The RST made before the server: ``missed``, the points past its first one that were
+    capturing and did not see it (``details["missing"]``)."""
     origin = rst.first
     src = origin.forms[0][0]
     server_point = downstream[-1] if downstream else None
@@ -144,10 +146,11 @@ def _not_from_server(conv: Conversation, rst: Track, owns: bool,
     not_server = f", not by the server (nothing of it at {server_point})" if server_point else \
         ", not by the server"
     summary = f"the RST from {src} was made {maker}{not_server}{answered}"
+    details = {"origin": origin.point, "address": str(src), "owner": "stack" if owns else "device"}
+    if missed:
+        details["missing"] = ", ".join(missed)
     return Finding(RESET_NOT_FROM_SERVER, Severity.ERROR, summary, tuple(ev), root_cause=True,
-                   connection=conv.key,
-                   details={"origin": origin.point, "address": str(src),
-                            "owner": "stack" if owns else "device"})
+                   connection=conv.key, details=details)
 
 
 def _trigger_evidence(trigger: Track, upto: str, missing: list[str]) -> list[Evidence]:
