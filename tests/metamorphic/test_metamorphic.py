@@ -3,7 +3,7 @@
 Over the lab's recorded runs of every scenario (tests/fixtures/labruns/), every variant in
 ``variants.py`` (subsets of points, a host's view, text renderings by the real tcpdump, a
 mangled timestamp, clock offsets, ``-i any`` doubles, unrelated traffic, captures cut short,
-captures that lost packets and say so)
+captures that lost packets and say so, captures of one direction)
 must yield the run's root cause, a partial truth of it, or "inconclusive" naming what is
 missing; never another confident root cause. A healthy run must stay healthy.
 """

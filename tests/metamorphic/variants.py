@@ -133,6 +133,14 @@ def cut(points: Points, fraction: float, names: tuple[str, ...] | None = None) -
 UNRELATED = ("198.18.7.1", "198.18.7.2")
 
 
+def one_way(recs: list[PacketRecord], way: str) -> list[PacketRecord]:
+    """A point's TCP packets of one direction only (``c2s``: to the lower port, the
+    scenario's service), as a capture filtered by direction or port shows them (``tcpdump
+    -Q in``, ``dst port 22``); its other packets as they are."""
+    return [r for r in recs
+            if r.tcp is None or (r.tcp.dport < r.tcp.sport) == (way == "c2s")]
+
+
 def unrelated(points: Points, seed: int) -> Points:
     """Every point also sees another, healthy TCP conversation, interleaved in time."""
     stamps = [r.ts_ns for recs in points.values() for r in recs]
@@ -296,6 +304,8 @@ def enumerate_variants() -> list[Variant]:
                                text="n"))
         out.append(Variant(s, "lossy", f"{rnd.randrange(len(names))}:0:0", text="n"))
         out.extend(Variant(s, "lossy-rst", str(i), text="n") for i in range(len(names)))
+        out.extend(Variant(s, "one-way", f"{name}:{way}") for name in names
+                   for way in ("c2s", "s2c"))
     return out
 
 
@@ -318,6 +328,9 @@ def build(v: Variant, workdir: Path) -> list[tuple[str, str]]:
         points = cut(points, float(v.param))
     elif v.family == "cut-one":
         points = cut(points, 0.3, (v.param,))
+    elif v.family == "one-way":
+        name, way = v.param.split(":")
+        points = {**points, name: one_way(points[name], way)}
     files = []
     for i, (p, recs) in enumerate(points.items()):
         pcap = workdir / f"p{i}.pcap"

@@ -163,12 +163,15 @@ def test_a_reset_missing_only_where_the_capture_dropped_packets_is_inconclusive(
     assert other.diagnosis is not None and other.diagnosis.kinds[0] == "reset-not-from-server"
 
 
-def _reply_not_through_the_translator() -> dict[str, list[PacketRecord]]:
+def _reply_not_through_the_translator(two_way: bool = True) -> dict[str, list[PacketRecord]]:
     """The client's SYN DNATed at the router (both forms seen there); the server's SYN-ACK
     reaches the client translated back, never seen at the router, which saw the client's
-    next packets before and after it (the router captured on)."""
+    next packets before and after it (the router captured on). With ``two_way``, the
+    router's capture shows another connection's replies: it captures both directions."""
     wires = {p: Wire(p, f"{p}.pcap") for p in ("client", "router", "server")}
     c, r, s = wires["client"], wires["router"], wires["server"]
+    if two_way:
+        _sent(r, 64, -5.0, OTHER, C2, SYN | ACK, seq=9000, ack=7001, ip_id=0)
     _sent(c, 64, 0.0, C2, FIP2, SYN, seq=1000, ip_id=100)
     _sent(r, 63, 0.1, C2, FIP2, SYN, seq=1000, ip_id=100, ifname="qg-1")
     _sent(r, 62, 0.11, C2, S2, SYN, seq=1000, ip_id=100, ifname="qr-1")
@@ -193,3 +196,15 @@ def test_a_reply_missing_only_where_the_translator_s_capture_dropped_is_inconclu
     assert got.diagnosis.headline == ("inconclusive: the reply seems to bypass router's "
                                       "translation, but router's capture dropped 2 packets "
                                       "itself")
+
+
+def test_a_reply_missing_where_the_capture_shows_no_reply_at_all_is_inconclusive() -> None:
+    """The router's capture shows no packet towards the client at all: a capture filtered to
+    one direction (tcpdump -Q in, dst port 22) shows the same as a reply that bypassed it."""
+    got = _with_drops(_reply_not_through_the_translator(two_way=False), {})
+    asym = next(f for f in got.findings if f.kind == "asymmetric-nat")
+    assert not asym.root_cause and asym.details["one_way"] == "router"
+    assert got.diagnosis is not None and got.diagnosis.headline == (
+        "inconclusive: the reply seems to bypass router's translation, but router's capture "
+        "shows packets of one direction only")
+    assert "Missing: a capture at router of both directions" in got.diagnosis.explanation

@@ -81,7 +81,8 @@ def test_lost_between_points(text: bool) -> None:
     r = cross_point(net.points())
     assert kinds(r) == ["lost-between-points"]
     f = r.findings[0]
-    assert f.details == {"last_seen": "router", "missing": "server", "transmissions": "4"}
+    assert f.details == {"last_seen": "router", "missing": "server", "transmissions": "4",
+                         "direction": "c2s"}
     assert f.severity is Severity.ERROR
 
 
@@ -227,7 +228,7 @@ def test_reply_dropped_by_a_firewall_that_never_saw_the_request() -> None:
     r = cross_point(net.points())
     assert kinds(r) == ["lost-between-points"]
     assert r.findings[0].details == {"last_seen": "fw", "missing": "client",
-                                     "transmissions": "3"}
+                                     "transmissions": "3", "direction": "s2c"}
 
 
 def test_dropped_inside_a_point() -> None:

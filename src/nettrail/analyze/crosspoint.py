@@ -56,11 +56,19 @@ from nettrail.analyze.diagnose import (
     FLAGS,
     SEQ,
     Context,
+    Failure,
     context_from_names,
     diagnose,
     failures,
 )
-from nettrail.analyze.doubt import capture_dropped, doubted
+from nettrail.analyze.doubt import (
+    ONE_WAY_CAPTURE,
+    absent_at,
+    capture_dropped,
+    doubted,
+    one_way,
+    one_way_capture,
+)
 from nettrail.analyze.findings_host import RESET_INJECTED, host_findings
 from nettrail.analyze.findings_loss import lost_between_points, mtu_blackhole
 from nettrail.analyze.findings_nat import (
@@ -93,7 +101,7 @@ from nettrail.analyze.tracks import (
 )
 from nettrail.model.analysis import ClockCheck, ClockOffset, Diagnosis, NatTranslation, PacketPath
 from nettrail.model.finding import Finding
-from nettrail.model.flow import Connection, Endpoint
+from nettrail.model.flow import Connection, Endpoint, Outcome
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, RST, ICMPHeader, PacketRecord
 from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable
@@ -354,22 +362,45 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         del links, matches
         build_records(_read_by_resets(convs))  # in bulk: a row at a time costs more
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
-                          unknown, point_spans, dropped)
+                          unknown, point_spans, dropped,
+                          two_way=split is not None and split.two_way)
         sent = {k for conv in convs for k in resets_from_their_sender(conv)}
         host = _not_repeated([f for p, recs in points.items()
                               for f in host_findings(p, recs, ready.get(p))], findings, sent)
         findings = [f for f in findings if f.root_cause] + host + [
             f for f in findings if not f.root_cause]
         ctx = _context(points)
+        # the failed connections matter only when no finding is a root cause
+        failed = () if any(f.root_cause for f in findings) else failures(connections,
+                                                                          list(points))
+        if failed and not (split is not None and split.two_way):
+            failed, notes = _seen_one_way(failed, convs, findings)
+            findings += notes
         del sightings, convs
         kept = _kept(tracks, findings) if paths else ()
         del tracks  # the packets whose paths are not kept go before the paths are built
         reported = tuple(c for c in clock if c.point not in unknown)
-        # the failed connections matter only when no finding is a root cause
-        failed = () if any(f.root_cause for f in findings) else failures(connections,
-                                                                          list(points))
         return CrossPointResult(reported, nat, _paths(kept), tuple(findings),
                                 diagnose(findings, ctx, failed, _blind(points)), checks)
+
+
+_ONE_WAY_OUTCOMES = {"c2s": Outcome.SYN_UNANSWERED, "s2c": Outcome.SYNACK_UNACKNOWLEDGED}
+"""The failure a capture of one direction shows of a healthy handshake."""
+
+
+def _seen_one_way(failed: Sequence[Failure], convs: Sequence[Conversation],
+                  findings: Sequence[Finding]) -> tuple[list[Failure], list[Finding]]:
+    """``failed`` without the handshakes that failed only in the view of a capture proven to
+    show one direction (``doubt.one_way``): a SYN unanswered where only the client's packets
+    show, a SYN-ACK unacknowledged where only the server's do; and a note for each such
+    point not noted among ``findings`` yet."""
+    one_sided = {p: w for p, w in one_way(convs, {f.connection.point for f in failed}).items()
+                 if w.proven}
+    kept = [f for f in failed if f.connection.point not in one_sided
+            or f.connection.outcome != _ONE_WAY_OUTCOMES[one_sided[f.connection.point].direction]]
+    used = {f.connection.point for f in failed} - {f.connection.point for f in kept}
+    noted = {f.details.get("point") for f in findings if f.kind == ONE_WAY_CAPTURE}
+    return kept, [one_way_capture(p, one_sided[p].direction) for p in sorted(used - noted)]
 
 
 def _tracks(sightings: Mapping[str, Sequence[Sighting]], matches: list[Match],
@@ -465,12 +496,14 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
            copies_noted: set[str] | frozenset[str] = frozenset(),
            unknown: Mapping[str, str] | None = None,
            point_spans: Mapping[str, PointSpan] | None = None,
-           dropped: Mapping[str, int] | None = None) -> list[Finding]:
+           dropped: Mapping[str, int] | None = None, two_way: bool = False) -> list[Finding]:
     """Every cross-point finding: root causes first, then notes (copies are noted once per
     point, unless single-point analysis did it already: ``copies_noted``). ``point_spans``:
     the points' ``spans``, when known; ``dropped``: the points whose captures say they lost
-    packets, and how many (``findings_loss.doubted``). The sightings ``LazySightings`` makes
-    when asked (TCP rows seen once) are neither ICMP nor copies, and are not looked at."""
+    packets, and how many (``doubt.doubted``); ``two_way``: every point is known to show
+    both directions (a conversation ``convs`` leaves out showed them everywhere). The
+    sightings ``LazySightings`` makes when asked (TCP rows seen once) are neither ICMP nor
+    copies, and are not looked at."""
     if point_spans is None:
         point_spans = spans(sightings)
     uncertain = {c.point: c.uncertainty_ns for c in clock}
@@ -495,9 +528,13 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
         roots.extend(lost_between_points(conv, point_spans, stuck, directions))
     unknown = unknown or {}
     notes = clock_findings([c for c in clock if c.point not in unknown])
-    if dropped:
-        roots = [doubted(f, dropped) for f in roots]
-        notes += [capture_dropped(p, n) for p, n in dropped.items()]
+    absent = {p for f in roots for p in absent_at(f)}
+    one_sided = one_way(convs, absent) if absent and not two_way else {}
+    if dropped or one_sided:
+        roots = [doubted(f, dropped or {}, one_sided) for f in roots]
+        notes += [capture_dropped(p, n) for p, n in (dropped or {}).items()]
+        used = {p for f in roots for p in f.details.get("one_way", "").split(", ")}
+        notes += [one_way_capture(p, w.direction) for p, w in one_sided.items() if p in used]
     ref = next(iter(sightings), "")
     notes.extend(clock_unknown(p, ref, why) for p, why in unknown.items())
     for point, items in sightings.items():

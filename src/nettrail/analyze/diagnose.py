@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from nettrail.analyze.doubt import CAPTURE_DROPPED, absent_at
+from nettrail.analyze.doubt import CAPTURE_DROPPED, ONE_WAY_CAPTURE, absent_at
 from nettrail.analyze.findings_host import DROPPED_AFTER_CAPTURE, RESET_INJECTED
 from nettrail.analyze.findings_loss import LOST_BETWEEN_POINTS, MTU_BLACKHOLE
 from nettrail.analyze.findings_nat import ASYMMETRIC_NAT
@@ -105,7 +105,7 @@ def diagnose(findings: Sequence[Finding], ctx: Context = Context(),
     blind = blind or {}
     roots = sorted((f for f in findings if f.root_cause), key=_rank)
     if not roots:
-        doubt = next((f for f in findings if "capture_dropped" in f.details and (
+        doubt = next((f for f in findings if _DOUBTS & f.details.keys() and (
             not failed or any(_same_client(f, x.connection) for x in failed))), None)
         if doubt is not None:
             return _doubted(doubt)
@@ -265,6 +265,8 @@ def inconclusive(failure: Failure, findings: Sequence[Finding],
                    if f.kind == RESET_ORIGIN_UNKNOWN and f.connection == c.key)
     missing.extend(f"a capture at {f.details['point']} that drops no packets (it dropped "
                    f"{f.details['dropped']})" for f in findings if f.kind == CAPTURE_DROPPED)
+    missing.extend(f"a capture at {f.details['point']} of both directions" for f in findings
+                   if f.kind == ONE_WAY_CAPTURE)
     if not missing:
         missing.append("a capture point on each side of where its packets stop")
     ev = tuple(e for f in findings if f.connection == c.key for e in f.evidence[:3])
@@ -278,6 +280,10 @@ def inconclusive(failure: Failure, findings: Sequence[Finding],
     return Diagnosis(headline, explanation, action, ev, (INCONCLUSIVE,))
 
 
+_DOUBTS = {"capture_dropped", "one_way"}
+"""The details of a finding ``doubt.doubted`` took off the root causes."""
+
+
 def _same_client(f: Finding, c: Connection) -> bool:
     """Whether ``f`` is about connection ``c`` (seen at one point, maybe in another form: the
     client's endpoint is the same at every point, as NAT at the server's side leaves it)."""
@@ -286,24 +292,31 @@ def _same_client(f: Finding, c: Connection) -> bool:
 
 def _doubted(f: Finding) -> Diagnosis:
     """A cause the packets suggest, resting on packets missing only at points whose captures
-    dropped packets: it may be the captures' loss, so no cause is concluded."""
+    may not show them (they dropped packets, or show the other direction only): it may be
+    the captures', so no cause is concluded."""
     points = absent_at(f)
-    where = " and ".join(points)
-    counts = dict(zip(points, f.details["capture_dropped"].split(", "), strict=True))
+    one_sided = [p for p in f.details.get("one_way", "").split(", ") if p]
+    lossy = [p for p in points if p not in one_sided]
+    counts = dict(zip(lossy, f.details.get("capture_dropped", "").split(", "), strict=False))
     seems = {ASYMMETRIC_NAT: f"the reply seems to bypass {f.details.get('request_at')}'s "
                              "translation",
              RESET_NOT_FROM_SERVER: "the RST seems not to come from the server"}.get(
-        f.kind, f"packets seem lost between {f.details.get('last_seen', '?')} and {where}")
-    dropped = " and ".join(f"{p}'s capture dropped {count_text(int(n), 'packet')}"
-                           for p, n in counts.items())
-    headline = f"inconclusive: {seems}, but {dropped} itself"
-    if len(points) > 1:
-        headline = f"inconclusive: {seems}, but {dropped} themselves"
-    needed = "; ".join(f"a capture at {p} that drops no packets (it dropped {n})"
-                       for p, n in counts.items())
-    explanation = f"{_sentence(f.summary)} Missing: {needed}."
-    action = (f"Capture at {where} again so that it drops nothing (a larger buffer: tcpdump "
-              "-B 16384; a narrower filter; -w to a file), and analyze again.")
+        f.kind, f"packets seem lost between {f.details.get('last_seen', '?')} and "
+                f"{' and '.join(points)}")
+    one = "packets of one direction only"
+    why = [f"{p}'s capture dropped {count_text(int(n), 'packet')} "
+           f"{'itself' if len(points) == 1 else 'themselves'}" for p, n in counts.items()]
+    why += [f"{p}'s capture shows {one}" for p in one_sided]
+    needed = [f"a capture at {p} that drops no packets (it dropped {n})"
+              for p, n in counts.items()]
+    needed += [f"a capture at {p} of both directions (it shows {one})" for p in one_sided]
+    steps = [f"at {' and '.join(lossy)} so that it drops nothing (a larger buffer: tcpdump "
+             "-B 16384; a narrower filter; -w to a file)"] if lossy else []
+    steps += [f"at {' and '.join(one_sided)} without a direction or one-way filter (no -Q; "
+              "'host A and host B', not 'dst host B')"] if one_sided else []
+    headline = f"inconclusive: {seems}, but {' and '.join(why)}"
+    explanation = f"{_sentence(f.summary)} Missing: {'; '.join(needed)}."
+    action = f"Capture again {', and '.join(steps)}, and analyze again."
     return Diagnosis(headline, explanation, action, tuple(f.evidence), (INCONCLUSIVE,))
 
 

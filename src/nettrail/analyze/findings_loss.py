@@ -146,7 +146,8 @@ def _lost_group(conv: Conversation, tracks: list[Track], route: Sequence[str],
     summary = (f"the {packet_name(first)} from {first.first.src} to {first.first.dst} was lost "
                f"between {last_seen} and {missing}: {how}, never at {missing} "
                f"({n} transmission{'s' if n > 1 else ''})")
-    details = {"last_seen": last_seen, "missing": missing, "transmissions": str(n)}
+    details = {"last_seen": last_seen, "missing": missing, "transmissions": str(n),
+               "direction": first.direction}
     if inside:
         details["dropped_in"] = last_seen
     return Finding(LOST_BETWEEN_POINTS, Severity.ERROR, summary, tuple(ev), root_cause=True,
@@ -278,5 +279,6 @@ def _blackhole_finding(conv: Conversation, route: Sequence[str], k: int,
               for s in icmp_elsewhere[:1])
     return Finding(MTU_BLACKHOLE, Severity.ERROR, summary, tuple(ev), root_cause=True,
                    connection=conv.key,
-                   details={"last_seen": last_seen, "missing": nxt, "size": str(size),
+                   details={"last_seen": last_seen, "missing": nxt, "direction": stuck[0].direction,
+                            "size": str(size),
                             "largest_passing": str(small), "stuck": str(len(stuck))})

@@ -90,6 +90,13 @@ def _server_side(conv: Conversation, rst: Track, nat: Sequence[NatTranslation],
                "the path is not known)")
         return _origin_unknown(conv, rst, route[-1] if route else origin.point, why,
                                "captures whose times tell the points' order apart")
+    if route and origin.point not in route and route[-1] not in rst.points:
+        # first seen where none of the client's packets were (a capture of one direction,
+        # or the replies' own path): the server's point decides, if it was capturing
+        server = route[-1]
+        if server in missed or (server in spans and spans[server].covers(rst.t)):
+            return _not_from_server(conv, rst, owns, [server], [server])
+        downstream = [server]
     if downstream and downstream[-1] not in rst.points:
         server = downstream[-1]
         span = spans.get(server)

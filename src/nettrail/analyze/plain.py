@@ -52,10 +52,12 @@ Bools = npt.NDArray[np.bool_]
 
 class Split(NamedTuple):
     """Conversations from links: the ones that are not plain, as objects in their order, and
-    every one's NAT translations (``infer_translations`` of them all, in the same order)."""
+    every one's NAT translations (``infer_translations`` of them all, in the same order);
+    ``two_way``: a plain one has a SYN and its SYN-ACK, so every point saw both directions."""
 
     convs: list[Conversation]
     nat: tuple[NatTranslation, ...]
+    two_way: bool = False
 
 
 class _Sightings(NamedTuple):
@@ -112,7 +114,11 @@ def split_plain(sightings: Mapping[str, Sequence[Sighting]], links: Links,
     for ci, is_plain in enumerate(plain_conv.tolist()):
         nat.extend(plain_nat.get(ci, ()) if is_plain
                    else conversation_translations(next(objects)))
-    return Split(convs, tuple(nat))
+    head = cols.flags[arrays.head] & (SYN | ACK)
+    with_conv = conv_of >= 0
+    syns = np.bincount(conv_of[with_conv & (head == SYN)], minlength=len(members)) > 0
+    replies = np.bincount(conv_of[with_conv & (head == SYN | ACK)], minlength=len(members)) > 0
+    return Split(convs, tuple(nat), bool((plain_conv & syns & replies).any()))
 
 
 def column_spans(columns: Sequence[PointColumns], names: Sequence[str],
