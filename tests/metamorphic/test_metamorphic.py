@@ -3,7 +3,7 @@
 Over the lab's recorded runs of every scenario (tests/fixtures/labruns/), every variant in
 ``variants.py`` (subsets of points, a host's view, text renderings by the real tcpdump, a
 mangled timestamp, clock offsets, ``-i any`` doubles, unrelated traffic, captures cut short,
-captures that lost packets and say so, captures of one direction)
+captures that lost packets and say so, captures of one direction, the same traffic over IPv6)
 must yield the run's root cause, a partial truth of it, or "inconclusive" naming what is
 missing; never another confident root cause. A healthy run must stay healthy.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from variants import Variant, build, enumerate_variants
+from variants import Variant, build, enumerate_variants, point_names
 
 from nettrail.run import analyze_files
 
@@ -64,3 +64,31 @@ def test_variant_keeps_the_root_cause_or_says_inconclusive(variant: Variant,
     assert top in allowed, f"{variant.id}: {top}: {detail}"
     kinds = analysis.diagnosis.kinds if analysis.diagnosis is not None else ()
     assert set(kinds) <= allowed, f"{variant.id}: {kinds}: {detail}"  # nothing false beside it
+
+
+def test_an_ipv6_floating_ip_is_named_as_an_address(tmp_path: Path) -> None:
+    """The incident over IPv6: the floating IP is named bare, as the address it is (not
+    ``[2001:db8::cb00:71df]``, an endpoint's form without its port)."""
+    variant = next(v for v in enumerate_variants() if v.id == "dual-l3:ipv6:pcap")
+    diagnosis = analyze_files(build(variant, tmp_path)).analysis.diagnosis
+    assert diagnosis is not None
+    assert diagnosis.headline.startswith("floating IP 2001:db8::cb00:71df is served by two L3")
+
+
+@pytest.mark.parametrize("form", ["n", "S", "v", "e", "hash"])
+def test_the_black_hole_s_size_is_the_same_in_text(form: str, tmp_path: Path) -> None:
+    """The size of the stuck packets is the IP length, options and all, whether it is read
+    from the pcap or from tcpdump's print of it (which gives the payload's length, and the
+    IP length only with -v)."""
+    def size(v: Variant) -> str:
+        found = analyze_files(build(v, tmp_path / v.id.replace(":", "_"))).analysis.findings
+        return next(f.details["size"] for f in found if f.kind == "mtu-blackhole")
+
+    pcap = next(v for v in enumerate_variants()
+                if v.scenario == "mtu-blackhole" and v.family == "subset"
+                and v.param.count("+") == len(point_names("mtu-blackhole")) - 1)
+    text = next(v for v in enumerate_variants()
+                if v.scenario == "mtu-blackhole" and v.family == "text" and v.param == form)
+    (tmp_path / pcap.id.replace(":", "_")).mkdir()
+    (tmp_path / text.id.replace(":", "_")).mkdir()
+    assert size(text) == size(pcap) == "1500"

@@ -141,6 +141,26 @@ def one_way(recs: list[PacketRecord], way: str) -> list[PacketRecord]:
             if r.tcp is None or (r.tcp.dport < r.tcp.sport) == (way == "c2s")]
 
 
+_V6_PREFIX = bytes.fromhex("20010db8") + bytes(8)
+"""2001:db8::/96: each IPv4 address a.b.c.d becomes 2001:db8::a.b.c.d."""
+
+
+def ipv6(r: PacketRecord) -> PacketRecord:
+    """The record's IPv4 packet as IPv6 (addresses mapped into 2001:db8::/96, the TOS as
+    traffic class, the TTL as hop limit; no IP ID, which IPv6 lacks): the same traffic over
+    IPv6. Packets other than TCP and UDP as they are."""
+    data = r.data or b""
+    if r.linktype != SLL2 or len(data) < 40 or data[:2] != b"\x08\x00" or data[29] not in (6, 17):
+        return r  # (IGMP or ICMP would need other numbers and types in IPv6)
+    ip = data[20:]
+    ihl = (ip[0] & 15) * 4
+    plen = struct.unpack_from("!H", ip, 2)[0] - ihl
+    head = struct.pack("!IHBB", (6 << 28) | (ip[1] << 20), plen, ip[9], ip[8])
+    v6 = head + _V6_PREFIX + ip[12:16] + _V6_PREFIX + ip[16:20]
+    return r._replace(data=b"\x86\xdd" + data[2:20] + v6 + ip[ihl:],
+                      wire_len=r.wire_len + 40 - ihl)
+
+
 def unrelated(points: Points, seed: int) -> Points:
     """Every point also sees another, healthy TCP conversation, interleaved in time."""
     stamps = [r.ts_ns for recs in points.values() for r in recs]
@@ -306,6 +326,8 @@ def enumerate_variants() -> list[Variant]:
         out.extend(Variant(s, "lossy-rst", str(i), text="n") for i in range(len(names)))
         out.extend(Variant(s, "one-way", f"{name}:{way}") for name in names
                    for way in ("c2s", "s2c"))
+        out.append(Variant(s, "ipv6", "pcap"))
+        out.append(Variant(s, "ipv6", "text", text="n"))
     return out
 
 
@@ -328,6 +350,8 @@ def build(v: Variant, workdir: Path) -> list[tuple[str, str]]:
         points = cut(points, float(v.param))
     elif v.family == "cut-one":
         points = cut(points, 0.3, (v.param,))
+    elif v.family == "ipv6":
+        points = {p: [ipv6(r) for r in recs] for p, recs in points.items()}
     elif v.family == "one-way":
         name, way = v.param.split(":")
         points = {**points, name: one_way(points[name], way)}

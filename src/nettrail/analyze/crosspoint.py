@@ -101,7 +101,7 @@ from nettrail.analyze.tracks import (
 )
 from nettrail.model.analysis import ClockCheck, ClockOffset, Diagnosis, NatTranslation, PacketPath
 from nettrail.model.finding import Finding
-from nettrail.model.flow import Connection, Endpoint, Outcome
+from nettrail.model.flow import Connection, Endpoint, Outcome, address_of
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, RST, ICMPHeader, PacketRecord
 from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable
@@ -456,7 +456,7 @@ def _not_repeated(host: list[Finding], findings: Sequence[Finding],
     """Host findings, without the injected resets cross-point analysis already traced to the
     device that made them (``reset-not-from-server`` for the same address) or saw leave their
     claimed sender (``sent``: the RST sightings of ``resets_from_their_sender``)."""
-    traced = {f.details.get("address", "").rsplit(":", 1)[0] for f in findings
+    traced = {address_of(f.details.get("address", "")) for f in findings
               if f.kind == RESET_NOT_FROM_SERVER}
     return [f for f in host
             if not (f.kind == RESET_INJECTED and (f.details.get("address") in traced or (

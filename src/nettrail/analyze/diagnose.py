@@ -24,7 +24,7 @@ from nettrail.analyze.findings_reset import (
 from nettrail.analyze.flows import FAILED
 from nettrail.model.analysis import Diagnosis
 from nettrail.model.finding import Evidence, Finding
-from nettrail.model.flow import Connection, Endpoint, Outcome, count_text
+from nettrail.model.flow import Connection, Endpoint, Outcome, address_of, count_text
 
 INCONCLUSIVE = "inconclusive"
 FLAGS = "flags"
@@ -209,7 +209,7 @@ def _words(top: Finding, related: Sequence[Finding], ctx: Context) -> tuple[str,
 
 def _asymmetric_words(d: dict[str, str], related: Sequence[Finding],
                       ctx: Context) -> tuple[str, str]:
-    addr = d.get("address", "?").rsplit(":", 1)[0]
+    addr = address_of(d.get("address", "?"))
     req_at, reply_at = d.get("request_at", "?"), d.get("reply_at", "?")
     reset_at = _detail(related, RESET_NOT_FROM_SERVER, "origin", "")
     reset = f"; {reset_at} then resets the connection" if reset_at else ""

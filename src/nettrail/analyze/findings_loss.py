@@ -18,7 +18,7 @@ from nettrail.analyze.findings_reset import packet_name
 from nettrail.analyze.icmp_tie import about
 from nettrail.analyze.tracks import Conversation, PointSpan, Track, evidence
 from nettrail.model.finding import Evidence, Finding, Severity
-from nettrail.model.packet import ACK, FIN, RST, SYN
+from nettrail.model.packet import ACK, FIN, RST, SYN, tcp_header_len
 
 LOST_BETWEEN_POINTS = "lost-between-points"
 MTU_BLACKHOLE = "mtu-blackhole"
@@ -248,8 +248,15 @@ def _frag_needed_for(conv: Conversation, sender_point: str,
 
 
 def _ip_len(t: Track) -> int:
+    """The packet's IP length; where the capture did not give it (tcpdump text without -v),
+    its payload and headers, the TCP header's from the options printed."""
     s = t.first
-    return s.ip_len if s.ip_len is not None else s.plen + 40
+    if s.ip_len is not None:
+        return s.ip_len
+    rec = s.records[0]
+    ip_header = 40 if rec.ip is not None and rec.ip.version == 6 else 20
+    tcp = rec.tcp
+    return s.plen + ip_header + (tcp_header_len(tcp.options) if tcp is not None else 20)
 
 
 def _blackhole_finding(conv: Conversation, route: Sequence[str], k: int,

@@ -32,7 +32,6 @@ from nettrail.capture.text_fields import (
     parse_options,
     split_endpoint,
     tcp_flags,
-    tcp_header_len,
 )
 from nettrail.capture.text_parse import udp_text_len
 from nettrail.capture.text_replay import ConvBases
@@ -60,6 +59,7 @@ from nettrail.model.packet import (
     TCPHeader,
     TCPOptions,
     UDPHeader,
+    tcp_header_len,
 )
 
 Row = tuple[bytes, ...]

@@ -43,9 +43,6 @@ _FLAG_BITS = {
     "S": SYN, "F": FIN, "R": RST, "P": PSH, "U": URG, ".": ACK, "E": ECE, "W": CWR, "e": AE,
 }
 
-_OPT_SIZES = {"mss": 4, "wscale": 3, "sackOK": 2, "TS": 10, "nop": 1, "eol": 1}
-
-
 def paren_end(text: str, start: int) -> int:
     """Index just past the parenthesis group opening at ``text[start]``."""
     depth = 0
@@ -261,11 +258,3 @@ def check_tcp_numbers(tcp: TCPHeader) -> TCPHeader:
         if value is not None and value > 0xFFFFFFFF:
             raise TextError(f"a TCP {name} over 32 bits ({value})")
     return tcp
-
-
-def tcp_header_len(options: TCPOptions) -> int:
-    """TCP header length with these options (padded to 4 bytes), as an estimate."""
-    size = 0
-    for name in options.order:
-        size += _OPT_SIZES.get(name, 2 + 8 * len(options.sack) if name == "sack" else 4)
-    return 20 + (size + 3) // 4 * 4

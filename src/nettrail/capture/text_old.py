@@ -19,9 +19,8 @@ from nettrail.capture.text_fields import (
     fits,
     parse_options,
     tcp_flags,
-    tcp_header_len,
 )
-from nettrail.model.packet import ACK, NO_OPTIONS, TCPHeader
+from nettrail.model.packet import ACK, NO_OPTIONS, TCPHeader, tcp_header_len
 
 _TCP3 = re.compile(
     r"([SFRPUEWe]+|\.)(?: (\d+):(\d+)\((\d+)\))?(?: ack (\d+))?(?: win (\d+))?(?: urg \d+)?"

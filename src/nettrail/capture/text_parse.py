@@ -32,7 +32,6 @@ from nettrail.capture.text_fields import (
     port_number,
     split_endpoint,
     tcp_flags,
-    tcp_header_len,
     verbose_header,
 )
 from nettrail.capture.text_icmp import parse_arp, parse_icmp4, parse_icmp6
@@ -61,6 +60,7 @@ from nettrail.model.packet import (
     IPHeader,
     TCPHeader,
     UDPHeader,
+    tcp_header_len,
 )
 
 VXLAN_PORT = 4789

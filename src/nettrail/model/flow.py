@@ -20,6 +20,12 @@ class Endpoint(NamedTuple):
         return f"{self.addr}:{self.port}"
 
 
+def address_of(endpoint: str) -> str:
+    """The address of an endpoint's text: ``198.51.100.4`` of ``198.51.100.4:22``,
+    ``2001:db8::4`` of ``[2001:db8::4]:22``."""
+    return endpoint.rsplit(":", 1)[0].strip("[]")
+
+
 class FlowKey(NamedTuple):
     """Direction-normalised 5-tuple: the smaller endpoint first."""
 

@@ -94,6 +94,16 @@ class TCPOptions(NamedTuple):
 
 
 NO_OPTIONS = TCPOptions(None, None, False, (), None, None, ())
+_OPT_SIZES = {"mss": 4, "wscale": 3, "sackOK": 2, "TS": 10, "nop": 1, "eol": 1}
+
+
+def tcp_header_len(options: TCPOptions) -> int:
+    """TCP header length with these options (padded to 4 bytes), as an estimate where only
+    their names and values are known (tcpdump text)."""
+    size = 0
+    for name in options.order:
+        size += _OPT_SIZES.get(name, 2 + 8 * len(options.sack) if name == "sack" else 4)
+    return 20 + (size + 3) // 4 * 4
 
 
 class TCPHeader(NamedTuple):
