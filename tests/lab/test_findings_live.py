@@ -52,6 +52,15 @@ def test_a_synack_dropped_after_capture_is_not_called_lost(
     assert found.details == {"point": "client", "packet": "SYN-ACK", "host": "203.0.113.10"}
 
 
+def _sent_again(ns: str) -> int:
+    """The segments the TCP stack of namespace ``ns`` has sent again (``RetransSegs`` of its
+    /proc/net/snmp, counted in MSS-size segments: at least one per packet sent again)."""
+    out = subprocess.run(["ip", "netns", "exec", ns, "cat", "/proc/net/snmp"], check=True,
+                         capture_output=True, text=True).stdout
+    names, values = [line.split()[1:] for line in out.splitlines() if line.startswith("Tcp:")]
+    return int(values[names.index("RetransSegs")])
+
+
 @pytest.mark.parametrize("gro", [False, True], ids=["pieces", "gro-at-client"])
 def test_a_download_sent_with_segmentation_offload_is_healthy(
         lab_scenario: LabFactory, tmp_path: Path, gro: bool) -> None:
@@ -66,16 +75,22 @@ def test_a_download_sent_with_segmentation_offload_is_healthy(
                     "off", "gso", "off"], check=True, capture_output=True)
     subprocess.run(["ip", "netns", "exec", handle.ns("client"), "ethtool", "-K", "eth0",
                     "gro", "on" if gro else "off"], check=True, capture_output=True)
+    before = _sent_again(handle.ns("server"))
     result = handle.run(tmp_path)  # the lab stays up for the other variant (module fixture)
+    sent_again = _sent_again(handle.ns("server")) - before
     assert result.traffic.as_expected, result.traffic.detail
     analysis = analyze_files(list(result.captures), ifnames=result.ifnames).analysis
     big = max(r.headers.l4.payload_len for r in _tcp(result, "server"))
     assert big > 1448, "the server's capture shows no offloaded segment: nothing was tested"
     assert analysis.diagnosis is None, analysis.diagnosis
-    assert not [f for f in analysis.findings if f.kind in ("retransmission", "mtu-blackhole")]
+    assert not [f for f in analysis.findings if f.kind == "mtu-blackhole"]
+    # A loaded machine may drop a piece (a veth backlog full): the server's kernel then
+    # really sends again, and says how many segments; no point may count more.
+    for conn in analysis.connections:
+        assert conn.retransmissions <= sent_again, (conn, sent_again)
     for point in ("mid", "client"):
         conn = next(c for c in analysis.connections if c.point == point)
-        assert conn.retransmissions == 0 and conn.bytes_server == 400000, conn
+        assert conn.bytes_server == 400000, conn
     if gro:
         sizes = {r.headers.l4.payload_len for r in _tcp(result, "client")}
         assert max(sizes) > 1448, "GRO merged nothing at the client: nothing was tested"
