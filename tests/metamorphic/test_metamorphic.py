@@ -3,9 +3,10 @@
 Over the lab's recorded runs of every scenario (tests/fixtures/labruns/), every variant in
 ``variants.py`` (subsets of points, a host's view, text renderings by the real tcpdump, a
 mangled timestamp, clock offsets, ``-i any`` doubles, unrelated traffic, captures cut short,
-captures that lost packets and say so, captures of one direction, the same traffic over IPv6)
-must yield the run's root cause, a partial truth of it, or "inconclusive" naming what is
-missing; never another confident root cause. A healthy run must stay healthy.
+captures that lost packets and say so, captures of one direction, one point printed with -t
+or -q among the others, the same traffic over IPv6) must yield the run's root cause, a
+partial truth of it, or "inconclusive" naming what is missing; never another confident root
+cause. A healthy run must stay healthy (or say it cannot tell).
 """
 
 from __future__ import annotations

@@ -285,6 +285,7 @@ TEXT_FORMS: dict[str, tuple[tuple[str, ...], Callable[[str], str], str]] = {
     "names": (("-n",), named, ""),
     "stripped": (("-n",), stripped, ""),
     "stripped-tt": (("-n", "-tt"), stripped, ""),
+    "t": (("-n", "-t"), str, ""),
 }
 
 
@@ -326,6 +327,8 @@ def enumerate_variants() -> list[Variant]:
         out.extend(Variant(s, "lossy-rst", str(i), text="n") for i in range(len(names)))
         out.extend(Variant(s, "one-way", f"{name}:{way}") for name in names
                    for way in ("c2s", "s2c"))
+        out.extend(Variant(s, "mixed-text", f"{i}:{form}", text="n")
+                   for i in range(len(names)) for form in ("t", "q"))
         out.append(Variant(s, "ipv6", "pcap"))
         out.append(Variant(s, "ipv6", "text", text="n"))
     return out
@@ -362,7 +365,10 @@ def build(v: Variant, workdir: Path) -> list[tuple[str, str]]:
         if not v.text:
             files.append((p, str(pcap)))
             continue
-        flags, edit, _why = TEXT_FORMS[v.text]
+        form = v.text
+        if v.family == "mixed-text" and i == int(v.param.split(":")[0]):
+            form = v.param.split(":")[1]  # one point printed otherwise
+        flags, edit, _why = TEXT_FORMS[form]
         text = edit(tcpdump_text(pcap, flags))
         if v.family == "mangled" and i == _mangled_point(v, len(points)):
             text = _mangle_one(v, text)

@@ -100,7 +100,7 @@ from nettrail.analyze.tracks import (
     spans,
 )
 from nettrail.model.analysis import ClockCheck, ClockOffset, Diagnosis, NatTranslation, PacketPath
-from nettrail.model.finding import Finding
+from nettrail.model.finding import Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, Outcome, address_of
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, RST, ICMPHeader, PacketRecord
 from nettrail.model.rows import TableRows
@@ -363,7 +363,11 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         build_records(_read_by_resets(convs))  # in bulk: a row at a time costs more
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
                           unknown, point_spans, dropped,
-                          two_way=split is not None and split.two_way)
+                          two_way=split is not None and split.two_way,
+                          unlinked=_unlinked(points, untimed))
+        if len(points) > 1 and _unlinked(points, untimed) == frozenset() and all(
+                p in untimed and not any(r.time_ok for r in points[p]) for p in points):
+            findings = [_unordered(f) for f in findings]  # tcpdump -t at every point
         sent = {k for conv in convs for k in resets_from_their_sender(conv)}
         host = _not_repeated([f for p, recs in points.items()
                               for f in host_findings(p, recs, ready.get(p))], findings, sent)
@@ -496,12 +500,15 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
            copies_noted: set[str] | frozenset[str] = frozenset(),
            unknown: Mapping[str, str] | None = None,
            point_spans: Mapping[str, PointSpan] | None = None,
-           dropped: Mapping[str, int] | None = None, two_way: bool = False) -> list[Finding]:
+           dropped: Mapping[str, int] | None = None, two_way: bool = False,
+           unlinked: frozenset[str] = frozenset()) -> list[Finding]:
     """Every cross-point finding: root causes first, then notes (copies are noted once per
     point, unless single-point analysis did it already: ``copies_noted``). ``point_spans``:
     the points' ``spans``, when known; ``dropped``: the points whose captures say they lost
     packets, and how many (``doubt.doubted``); ``two_way``: every point is known to show
-    both directions (a conversation ``convs`` leaves out showed them everywhere). The
+    both directions (a conversation ``convs`` leaves out showed them everywhere);
+    ``unlinked``: the points whose packets carry no TCP flags (tcpdump -q): a packet seen
+    only there is no evidence, and one missing there proves nothing. The
     sightings ``LazySightings`` makes when asked (TCP rows seen once) are neither ICMP nor
     copies, and are not looked at."""
     if point_spans is None:
@@ -514,6 +521,9 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
     for t in nat:
         by_conn[t.connection].append(t)
     roots: list[Finding] = []
+    if unlinked:  # their packets are no evidence; translations seen there are not judged
+        convs = [c for c in (_linked_only(c, unlinked) for c in convs) if c is not None]
+        by_conn = {k: [t for t in ts if t.at not in unlinked] for k, ts in by_conn.items()}
     for conv in convs:
         conv_nat = by_conn.get(conv.key, [])
         asym = asymmetric_nat(conv, conv_nat, point_spans) if conv_nat else None
@@ -530,8 +540,8 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
     notes = clock_findings([c for c in clock if c.point not in unknown])
     absent = {p for f in roots for p in absent_at(f)}
     one_sided = one_way(convs, absent) if absent and not two_way else {}
-    if dropped or one_sided:
-        roots = [doubted(f, dropped or {}, one_sided) for f in roots]
+    if dropped or one_sided or unlinked:
+        roots = [doubted(f, dropped or {}, one_sided, unlinked) for f in roots]
         notes += [capture_dropped(p, n) for p, n in (dropped or {}).items()]
         used = {p for f in roots for p in f.details.get("one_way", "").split(", ")}
         notes += [one_way_capture(p, w.direction) for p, w in one_sided.items() if p in used]
@@ -544,6 +554,45 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
         if copy is not None:
             notes.append(copy)
     return roots + notes
+
+
+def _unlinked(points: Mapping[str, Sequence[PacketRecord]],
+              untimed: set[str]) -> frozenset[str]:
+    """The points whose packets carry no TCP flags (tcpdump -q) or no usable time at all
+    (tcpdump -t), when others carry both: their packets are matched with the others' on
+    less (addresses and ports; no time to order them by), a reply there may stand apart
+    from the same reply elsewhere, and where it stood first is not known. (Where no point
+    has them, all are matched alike.)"""
+    found = {p for p, lacks in _blind(points).items() if FLAGS in lacks}
+    found |= {p for p in untimed if not any(r.time_ok for r in points[p])}
+    return frozenset(found) if len(found) < len(points) else frozenset()
+
+
+def _unordered(f: Finding) -> Finding:
+    """``f`` from captures none of which has a usable time: no longer a root cause, since
+    which point saw a packet first, and so where it stopped or began, is not known."""
+    if not f.root_cause:
+        return f
+    return replace(f, root_cause=False, severity=Severity.WARNING,
+                   summary=f"{f.summary}; but no capture has usable times (tcpdump -t), so "
+                           "the order the packets passed the points is not known",
+                   details={**f.details, "untimed": "all"})
+
+
+def _linked_only(conv: Conversation, unlinked: frozenset[str]) -> Conversation | None:
+    """``conv`` as the points not ``unlinked`` saw it (None when they saw none of it)."""
+    if not any(p in unlinked for t in conv.tracks for p in t.points):
+        return conv
+    kept = []
+    for t in conv.tracks:
+        seen = [s for s in t.sightings if s.point not in unlinked]
+        if len(seen) == len(t.sightings):
+            kept.append(t)
+        elif seen:
+            track = Track(seen, t.confidence, ordered=True)
+            track.id = t.id
+            kept.append(track)
+    return Conversation(kept) if kept else None
 
 
 def _made(items: Sequence[Sighting]) -> Iterable[Sighting]:

@@ -280,7 +280,7 @@ def inconclusive(failure: Failure, findings: Sequence[Finding],
     return Diagnosis(headline, explanation, action, ev, (INCONCLUSIVE,))
 
 
-_DOUBTS = {"capture_dropped", "one_way"}
+_DOUBTS = {"capture_dropped", "one_way", "unmatched", "untimed"}
 """The details of a finding ``doubt.doubted`` took off the root causes."""
 
 
@@ -294,9 +294,18 @@ def _doubted(f: Finding) -> Diagnosis:
     """A cause the packets suggest, resting on packets missing only at points whose captures
     may not show them (they dropped packets, or show the other direction only): it may be
     the captures', so no cause is concluded."""
+    if "untimed" in f.details:
+        return Diagnosis(
+            "inconclusive: no capture has usable times (tcpdump -t), so the order the "
+            "packets passed the points, and where one stopped or began, cannot be told",
+            f"{_sentence(f.summary)} Missing: times in the captures (pcap files, or tcpdump "
+            "text printed without -t).",
+            "Capture again with times (tcpdump -w to a file, or text without -t), and "
+            "analyze again.", tuple(f.evidence), (INCONCLUSIVE,))
     points = absent_at(f)
     one_sided = [p for p in f.details.get("one_way", "").split(", ") if p]
-    lossy = [p for p in points if p not in one_sided]
+    unmatched = [p for p in f.details.get("unmatched", "").split(", ") if p]
+    lossy = [p for p in points if p not in one_sided and p not in unmatched]
     counts = dict(zip(lossy, f.details.get("capture_dropped", "").split(", "), strict=False))
     seems = {ASYMMETRIC_NAT: f"the reply seems to bypass {f.details.get('request_at')}'s "
                              "translation",
@@ -307,13 +316,18 @@ def _doubted(f: Finding) -> Diagnosis:
     why = [f"{p}'s capture dropped {count_text(int(n), 'packet')} "
            f"{'itself' if len(points) == 1 else 'themselves'}" for p, n in counts.items()]
     why += [f"{p}'s capture shows {one}" for p in one_sided]
+    why += [f"{p}'s packets carry no TCP flags" for p in unmatched]
     needed = [f"a capture at {p} that drops no packets (it dropped {n})"
               for p, n in counts.items()]
     needed += [f"a capture at {p} of both directions (it shows {one})" for p in one_sided]
+    needed += [f"tcpdump's text at {p} with the TCP flags (without -q), or its pcap"
+               for p in unmatched]
     steps = [f"at {' and '.join(lossy)} so that it drops nothing (a larger buffer: tcpdump "
              "-B 16384; a narrower filter; -w to a file)"] if lossy else []
     steps += [f"at {' and '.join(one_sided)} without a direction or one-way filter (no -Q; "
               "'host A and host B', not 'dst host B')"] if one_sided else []
+    steps += [f"at {' and '.join(unmatched)} printed without -q (or as pcap: tcpdump -w)"
+              ] if unmatched else []
     headline = f"inconclusive: {seems}, but {' and '.join(why)}"
     explanation = f"{_sentence(f.summary)} Missing: {'; '.join(needed)}."
     action = f"Capture again {', and '.join(steps)}, and analyze again."

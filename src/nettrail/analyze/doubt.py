@@ -12,7 +12,7 @@ packets are missing there (``_COUNTS``) and their ``direction``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -110,21 +110,25 @@ def absent_direction(finding: Finding) -> str:
 
 
 def doubted(finding: Finding, dropped: Mapping[str, int],
-            one_sided: Mapping[str, OneWay] | None = None) -> Finding:
+            one_sided: Mapping[str, OneWay] | None = None,
+            unlinked: Collection[str] = ()) -> Finding:
     """``finding`` no longer a root cause when the packets it rests on are missing only at
     points that may not show them: captures that dropped packets, at each as many as went
-    missing or more (``dropped``), or that show the other direction only (``one_sided``, from
-    ``one_way``). The finding stays, saying so. Where more went missing at a point than its
-    capture dropped in all, some were lost for certain: the cause stands, with the counts. A
-    point that neither dropped nor is one-sided keeps the finding as it is."""
+    missing or more (``dropped``), that show the other direction only (``one_sided``, from
+    ``one_way``), or whose packets cannot be matched with the other points' (``unlinked``:
+    tcpdump -q text, without flags). The finding stays, saying so. Where more went missing
+    at a point than its capture dropped in all, some were lost for certain: the cause
+    stands, with the counts. A point that is none of these keeps the finding as it is."""
     points = absent_at(finding)
     one_sided = one_sided or {}
     direction = absent_direction(finding)
+    unmatched = [p for p in points if p in unlinked]
     # A reply missing at a point that showed no packet of its direction at all is no proof
     # of a second translator; the other findings need a capture proven one-way.
     blind = [p for p in points if p in one_sided and one_sided[p].direction != direction
-             and (one_sided[p].proven or finding.kind == ASYMMETRIC_NAT)]
-    lossy = [p for p in points if p not in blind]
+             and (one_sided[p].proven or finding.kind == ASYMMETRIC_NAT)
+             and p not in unmatched]
+    lossy = [p for p in points if p not in blind and p not in unmatched]
     if not points or any(p not in dropped for p in lossy):
         return finding
     key = _COUNTS[finding.kind]
@@ -139,13 +143,18 @@ def doubted(finding: Finding, dropped: Mapping[str, int],
            f"{'s' if len(lossy) > 1 else ''})"] if lossy else []
     why += [f"{p}'s capture shows packets {_TOWARDS[one_sided[p].direction]} only"
             for p in blind]
+    why += [f"{p}'s packets carry no TCP flags (tcpdump -q) and are not matched with the "
+            "other points'" for p in unmatched]
     details = {**finding.details}
     if lossy:
         details["capture_dropped"] = ", ".join(str(dropped[p]) for p in lossy)
     if blind:
         details["one_way"] = ", ".join(blind)
+    if unmatched:
+        details["unmatched"] = ", ".join(unmatched)
     return replace(finding, root_cause=False, severity=Severity.WARNING,
                    summary=f"{finding.summary}; but {' and '.join(why)}, so "
                            f"{'they' if len(points) > 1 else 'it'} may "
-                           f"{'not show' if blind else 'have missed'} {them}",
+                           f"{'have missed' if lossy and not (blind or unmatched) else 'not show'}"
+                           f" {them}",
                    details=details)
