@@ -9,7 +9,7 @@ tracks; run the detectors; write the diagnosis.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate, chain, combinations
@@ -60,6 +60,7 @@ from nettrail.analyze.diagnose import (
     context_from_names,
     diagnose,
     failures,
+    stalled,
 )
 from nettrail.analyze.doubt import (
     ONE_WAY_CAPTURE,
@@ -82,7 +83,7 @@ from nettrail.analyze.findings_reset import (
     reset_findings,
     resets_from_their_sender,
 )
-from nettrail.analyze.flows import gc_paused
+from nettrail.analyze.flows import FAILED, gc_paused
 from nettrail.analyze.fold_rows import FoldedColumns, V4Forms, fold_columns
 from nettrail.analyze.linked_convs import linked_conversations
 from nettrail.analyze.nat import infer_translations
@@ -378,7 +379,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         failed = () if any(f.root_cause for f in findings) else failures(connections,
                                                                           list(points))
         if failed and not (split is not None and split.two_way):
-            failed, notes = _seen_one_way(failed, convs, findings)
+            failed, notes = _seen_one_way(failed, convs, findings, connections)
             findings += notes
         del sightings, convs
         kept = _kept(tracks, findings) if paths else ()
@@ -393,18 +394,29 @@ _ONE_WAY_OUTCOMES = {"c2s": Outcome.SYN_UNANSWERED, "s2c": Outcome.SYNACK_UNACKN
 
 
 def _seen_one_way(failed: Sequence[Failure], convs: Sequence[Conversation],
-                  findings: Sequence[Finding]) -> tuple[list[Failure], list[Finding]]:
+                  findings: Sequence[Finding], connections: Sequence[Connection],
+                  ) -> tuple[list[Failure], list[Finding]]:
     """``failed`` without the handshakes that failed only in the view of a capture proven to
     show one direction (``doubt.one_way``): a SYN unanswered where only the client's packets
     show, a SYN-ACK unacknowledged where only the server's do; and a note for each such
-    point not noted among ``findings`` yet."""
+    point not noted among ``findings`` yet, with how many it hid that no other point shows
+    going well either (``failed``: of those, whether they were answered is not known)."""
     one_sided = {p: w for p, w in one_way(convs, {f.connection.point for f in failed}).items()
                  if w.proven}
-    kept = [f for f in failed if f.connection.point not in one_sided
-            or f.connection.outcome != _ONE_WAY_OUTCOMES[one_sided[f.connection.point].direction]]
-    used = {f.connection.point for f in failed} - {f.connection.point for f in kept}
+    well = {c.client for c in connections if c.outcome not in FAILED and not stalled(c)}
+    kept, hidden = [], Counter[str]()
+    used = set()
+    for f in failed:
+        point = f.connection.point
+        if point in one_sided and f.connection.outcome == \
+                _ONE_WAY_OUTCOMES[one_sided[point].direction]:
+            used.add(point)
+            hidden[point] += f.connection.client not in well
+        else:
+            kept.append(f)
     noted = {f.details.get("point") for f in findings if f.kind == ONE_WAY_CAPTURE}
-    return kept, [one_way_capture(p, one_sided[p].direction) for p in sorted(used - noted)]
+    return kept, [one_way_capture(p, one_sided[p].direction, hidden[p])
+                  for p in sorted(used - noted)]
 
 
 def _tracks(sightings: Mapping[str, Sequence[Sighting]], matches: list[Match],

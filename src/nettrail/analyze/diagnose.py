@@ -111,6 +111,10 @@ def diagnose(findings: Sequence[Finding], ctx: Context = Context(),
             return _doubted(doubt)
         if failed:
             return inconclusive(failed[0], findings, blind)
+        one_way = next((f for f in findings if f.kind == ONE_WAY_CAPTURE
+                        and f.details.get("failed")), None)
+        if one_way is not None:
+            return _one_way_only(one_way)
         flagless = [p for p, lacks in blind.items() if FLAGS in lacks]
         return without_flags(flagless, blind) if flagless else None
     top = roots[0]
@@ -332,6 +336,24 @@ def _doubted(f: Finding) -> Diagnosis:
     explanation = f"{_sentence(f.summary)} Missing: {'; '.join(needed)}."
     action = f"Capture again {', and '.join(steps)}, and analyze again."
     return Diagnosis(headline, explanation, action, tuple(f.evidence), (INCONCLUSIVE,))
+
+
+def _one_way_only(f: Finding) -> Diagnosis:
+    """Handshakes that look failed only at a point whose capture shows one direction: not
+    failures, and not known to be healthy either."""
+    point, n = f.details["point"], int(f.details["failed"])
+    towards = "the server" if f.details["direction"] == "c2s" else "the client"
+    return Diagnosis(
+        f"inconclusive: {point}'s capture shows packets towards {towards} only, so whether "
+        f"{'its handshake was' if n == 1 else f'its {n} handshakes were'} answered cannot be "
+        "told",
+        f"{count_text(n, 'handshake')} look failed at {point} (a SYN unanswered, a SYN-ACK "
+        f"unacknowledged) only because the other direction is not in its capture (its own "
+        f"packets show the other side's reached their sender: an ACK past a handshake), and "
+        f"no other point shows {'it' if n == 1 else 'them'}. Missing: a capture at {point} "
+        "of both directions.",
+        f"Capture at {point} again without a direction or one-way filter (no -Q; 'host A and "
+        "host B', not 'dst host B'), and analyze again.", (), (INCONCLUSIVE,))
 
 
 def without_flags(points: Sequence[str],

@@ -80,15 +80,18 @@ def one_way(convs: Iterable[Conversation], points: Iterable[str]) -> dict[str, O
             for p, d in seen.items() if len(d) == 1}
 
 
-def one_way_capture(point: str, direction: str) -> Finding:
+def one_way_capture(point: str, direction: str, failed: int = 0) -> Finding:
     """A point whose capture shows packets of one direction only: what it lacks of the other
     may never have been in it (``doubted`` takes the findings it would explain off the root
-    causes)."""
+    causes; ``failed``: the handshakes that look failed only there, no longer failures)."""
+    details = {"point": point, "direction": direction}
+    if failed:
+        details["failed"] = str(failed)
     return Finding(ONE_WAY_CAPTURE, Severity.WARNING,
                    f"{point}'s capture shows packets {_TOWARDS[direction]} only: a capture "
                    "filter (tcpdump -Q in, a port or host filter) or a path the other direction "
                    "does not take; a packet of the other direction missing there proves nothing",
-                   details={"point": point, "direction": direction})
+                   details=details)
 
 
 _TOWARDS = {"c2s": "towards the server", "s2c": "towards the client"}
