@@ -362,13 +362,13 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
             nat = infer_translations(convs)
         del links, matches
         build_records(_read_by_resets(convs))  # in bulk: a row at a time costs more
+        timeless = {p for p in untimed if not any(r.time_ok for r in points[p])}
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
                           unknown, point_spans, dropped,
                           two_way=split is not None and split.two_way,
-                          unlinked=_unlinked(points, untimed))
-        if len(points) > 1 and _unlinked(points, untimed) == frozenset() and all(
-                p in untimed and not any(r.time_ok for r in points[p]) for p in points):
-            findings = [_unordered(f) for f in findings]  # tcpdump -t at every point
+                          unlinked=_unlinked(points, timeless))
+        if len(points) > 1 and len(timeless) == len(points):  # tcpdump -t at every point
+            findings = [_unordered(f) for f in findings]
         sent = {k for conv in convs for k in resets_from_their_sender(conv)}
         host = _not_repeated([f for p, recs in points.items()
                               for f in host_findings(p, recs, ready.get(p))], findings, sent)
@@ -569,14 +569,13 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
 
 
 def _unlinked(points: Mapping[str, Sequence[PacketRecord]],
-              untimed: set[str]) -> frozenset[str]:
+              timeless: set[str]) -> frozenset[str]:
     """The points whose packets carry no TCP flags (tcpdump -q) or no usable time at all
-    (tcpdump -t), when others carry both: their packets are matched with the others' on
-    less (addresses and ports; no time to order them by), a reply there may stand apart
-    from the same reply elsewhere, and where it stood first is not known. (Where no point
-    has them, all are matched alike.)"""
-    found = {p for p, lacks in _blind(points).items() if FLAGS in lacks}
-    found |= {p for p in untimed if not any(r.time_ok for r in points[p])}
+    (``timeless``: tcpdump -t), when others carry both: their packets are matched with the
+    others' on less (addresses and ports; no time to order them by), a reply there may
+    stand apart from the same reply elsewhere, and where it stood first is not known.
+    (Where no point has them, all are matched alike.)"""
+    found = timeless | {p for p, lacks in _blind(points).items() if FLAGS in lacks}
     return frozenset(found) if len(found) < len(points) else frozenset()
 
 

@@ -296,16 +296,11 @@ def _same_client(f: Finding, c: Connection) -> bool:
 
 def _doubted(f: Finding) -> Diagnosis:
     """A cause the packets suggest, resting on packets missing only at points whose captures
-    may not show them (they dropped packets, or show the other direction only): it may be
-    the captures', so no cause is concluded."""
+    may not show them (they dropped packets, show the other direction only, or were printed
+    without the flags that match them), or on captures without times: it may be the
+    captures', so no cause is concluded."""
     if "untimed" in f.details:
-        return Diagnosis(
-            "inconclusive: no capture has usable times (tcpdump -t), so the order the "
-            "packets passed the points, and where one stopped or began, cannot be told",
-            f"{_sentence(f.summary)} Missing: times in the captures (pcap files, or tcpdump "
-            "text printed without -t).",
-            "Capture again with times (tcpdump -w to a file, or text without -t), and "
-            "analyze again.", tuple(f.evidence), (INCONCLUSIVE,))
+        return _untimed(f)
     points = absent_at(f)
     one_sided = [p for p in f.details.get("one_way", "").split(", ") if p]
     unmatched = [p for p in f.details.get("unmatched", "").split(", ") if p]
@@ -338,6 +333,17 @@ def _doubted(f: Finding) -> Diagnosis:
     return Diagnosis(headline, explanation, action, tuple(f.evidence), (INCONCLUSIVE,))
 
 
+def _untimed(f: Finding) -> Diagnosis:
+    """A cause the packets suggest, from captures none of which has a usable time."""
+    return Diagnosis(
+        "inconclusive: no capture has usable times (tcpdump -t), so the order the packets "
+        "passed the points, and where one stopped or began, cannot be told",
+        f"{_sentence(f.summary)} Missing: times in the captures (pcap files, or tcpdump text "
+        "printed without -t).",
+        "Capture again with times (tcpdump -w to a file, or text without -t), and analyze "
+        "again.", tuple(f.evidence), (INCONCLUSIVE,))
+
+
 def _one_way_only(f: Finding) -> Diagnosis:
     """Handshakes that look failed only at a point whose capture shows one direction: not
     failures, and not known to be healthy either."""
@@ -347,7 +353,8 @@ def _one_way_only(f: Finding) -> Diagnosis:
         f"inconclusive: {point}'s capture shows packets towards {towards} only, so whether "
         f"{'its handshake was' if n == 1 else f'its {n} handshakes were'} answered cannot be "
         "told",
-        f"{count_text(n, 'handshake')} look failed at {point} (a SYN unanswered, a SYN-ACK "
+        f"{count_text(n, 'handshake')} {'looks' if n == 1 else 'look'} failed at {point} "
+        "(a SYN unanswered, a SYN-ACK "
         f"unacknowledged) only because the other direction is not in its capture (its own "
         f"packets show the other side's reached their sender: an ACK past a handshake), and "
         f"no other point shows {'it' if n == 1 else 'them'}. Missing: a capture at {point} "
