@@ -363,10 +363,11 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         del links, matches
         build_records(_read_by_resets(convs))  # in bulk: a row at a time costs more
         timeless = {p for p in untimed if not any(r.time_ok for r in points[p])}
+        blind = _blind(points)
+        two_way = split is not None and split.two_way
         findings = detect(sightings, convs, nat, clock, _points_with_copies(connections),
-                          unknown, point_spans, dropped,
-                          two_way=split is not None and split.two_way,
-                          unlinked=_unlinked(points, timeless))
+                          unknown, point_spans, dropped, two_way=two_way,
+                          unlinked=_unlinked(blind, timeless, len(points)))
         if len(points) > 1 and len(timeless) == len(points):  # tcpdump -t at every point
             findings = [_unordered(f) for f in findings]
         sent = {k for conv in convs for k in resets_from_their_sender(conv)}
@@ -378,7 +379,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         # the failed connections matter only when no finding is a root cause
         failed = () if any(f.root_cause for f in findings) else failures(connections,
                                                                           list(points))
-        if failed and not (split is not None and split.two_way):
+        if failed and not two_way:
             failed, notes = _seen_one_way(failed, convs, findings, connections)
             findings += notes
         del sightings, convs
@@ -386,7 +387,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         del tracks  # the packets whose paths are not kept go before the paths are built
         reported = tuple(c for c in clock if c.point not in unknown)
         return CrossPointResult(reported, nat, _paths(kept), tuple(findings),
-                                diagnose(findings, ctx, failed, _blind(points)), checks)
+                                diagnose(findings, ctx, failed, blind), checks)
 
 
 _ONE_WAY_OUTCOMES = {"c2s": Outcome.SYN_UNANSWERED, "s2c": Outcome.SYNACK_UNACKNOWLEDGED}
@@ -568,15 +569,16 @@ def detect(sightings: Mapping[str, Sequence[Sighting]], convs: Sequence[Conversa
     return roots + notes
 
 
-def _unlinked(points: Mapping[str, Sequence[PacketRecord]],
-              timeless: set[str]) -> frozenset[str]:
+def _unlinked(blind: Mapping[str, Sequence[str]], timeless: set[str],
+              n_points: int) -> frozenset[str]:
     """The points whose packets carry no TCP flags (tcpdump -q) or no usable time at all
     (``timeless``: tcpdump -t), when others carry both: their packets are matched with the
     others' on less (addresses and ports; no time to order them by), a reply there may
     stand apart from the same reply elsewhere, and where it stood first is not known.
-    (Where no point has them, all are matched alike.)"""
-    found = timeless | {p for p, lacks in _blind(points).items() if FLAGS in lacks}
-    return frozenset(found) if len(found) < len(points) else frozenset()
+    (Where no point has them, all are matched alike.) ``blind``: ``_blind`` of the points,
+    ``n_points`` how many there are."""
+    found = timeless | {p for p, lacks in blind.items() if FLAGS in lacks}
+    return frozenset(found) if len(found) < n_points else frozenset()
 
 
 def _unordered(f: Finding) -> Finding:
