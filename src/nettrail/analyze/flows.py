@@ -54,6 +54,14 @@ when nothing but the TCP fields ties them."""
 IDENTIFIED_COPY_WINDOW_NS = 100_000_000
 """The same, when a nonzero IP ID ties them too (100 ms, below any retransmission timeout)."""
 
+SAME_INSTANT_NS = 1_000
+"""Two sightings of one device, the same way, closer than this (a microsecond, what pcap and
+tcpdump text print) are one packet captured twice (two captures of one device, files that
+overlap), never a packet sent again: no TCP sends the same segment twice within it."""
+
+_TWICE = "="
+"""In a connection's copy interfaces: a copy on the very device and way of the first."""
+
 REUSE_GAP_NS = 1_000_000_000
 """A SYN with the original ISN this long after a finished connection opens a new one."""
 
@@ -396,6 +404,8 @@ class FlowTracker:
             ifaces = st[_COPY_IFACES] = set()
         ifaces.add(sig[7] or "?")
         ifaces.add(first[7] or "?")
+        if sig[7] == first[7] and sig[8] == first[8] and sig[7] not in (None, "?"):
+            ifaces.add(_TWICE)
         ev = st[_COPY_EV]
         if ev is None:
             ev = st[_COPY_EV] = []
@@ -473,19 +483,21 @@ def same_ts(a: int | None, b: int | None) -> bool:
 
 def _copy_of(sig: Seg, prev: Seg) -> bool:
     """Can ``sig``, whose TCP/IP fields equal ``prev``'s, be another sighting of that packet?
-    Yes on another interface or direction (or one unknown), soon enough after it, with the
-    same TCP timestamp where both print one; never when either time is not usable (text
-    without times: 1 µs apart by line order says nothing of when they were seen), nor when
-    it carries nothing that tells packets apart (no flags, numbers or IP ID: text printed
-    with ``tcpdump -q``), as any two packets of a direction would look the same."""
+    Yes on another interface or direction (or one unknown), soon enough after it, or on the
+    same within ``SAME_INSTANT_NS``; with the same TCP timestamp where both print one. Never
+    when either time is not usable (text without times: 1 µs apart by line order says
+    nothing of when they were seen), nor when it carries nothing that tells packets apart
+    (no flags, numbers or IP ID: text printed with ``tcpdump -q``), as any two packets of a
+    direction would look the same."""
     a, b = sig[14], prev[14]
     if a == UNTIMED or b == UNTIMED or not same_ts(a, b):
         return False
     if not sig[3] and sig[1] is None and sig[2] is None and sig[6] is None:
         return False
     if sig[7] == prev[7] and sig[8] == prev[8] and sig[7] is not None and sig[7] != "?" \
-            and sig[8] is not None:
-        return False  # the same device, the same way: sent twice
+            and sig[8] is not None:  # the same device, the same way: sent twice, unless
+        gap: int = sig[0] - prev[0]
+        return 0 <= gap < SAME_INSTANT_NS  # it is captured twice
     return copy_gap(sig[0] - prev[0], sig[6])
 
 
@@ -678,8 +690,11 @@ def _findings(conn: Connection, st: State) -> list[Finding]:
             conn, tuple(_seg_evidence(conn, kept) for kept in st[_RETX_EV])))
     if conn.copies:
         n = conn.copies
-        ifaces = sorted(i for i in st[_COPY_IFACES] if i != "?")
-        if ifaces:
+        ifaces = sorted(i for i in st[_COPY_IFACES] if i not in ("?", _TWICE))
+        if _TWICE in st[_COPY_IFACES] and len(ifaces) == 1:
+            where = (f"captured twice at the same instant on {ifaces[0]} (two captures of one "
+                     "device merged, or files of this point that overlap)")
+        elif ifaces:
             where = f"on another interface or direction ({', '.join(ifaces)})"
         else:  # nothing says where: a frame captured twice (a mirror port, a bridge loop)
             where = ("with every TCP/IP field the same (the capture names no interface, so "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from nettrail.capture.base import CaptureStats
 from nettrail.errors import CaptureError, InputError
@@ -25,6 +25,7 @@ __all__ = [
     "detect_format",
     "open_capture",
     "parse_point_arg",
+    "parse_point_args",
 ]
 
 PCAP_MAGICS = frozenset(
@@ -117,6 +118,13 @@ def parse_point_arg(arg: str) -> tuple[str, str]:
     The left side is taken as a point name only when it is a plain name
     (``[A-Za-z0-9_.-]+``) and the whole argument is not itself an existing file.
     """
+    name, path = _split_point_arg(arg)
+    return name or default_point(path), path
+
+
+def _split_point_arg(arg: str) -> tuple[str, str]:
+    """(point, path) of ``arg`` as :func:`parse_point_arg` reads it, the point "" when the
+    argument names none."""
     name, sep, path = arg.partition("=")
     if sep and _POINT_NAME.fullmatch(name) and not os.path.exists(arg):
         if not path:
@@ -124,7 +132,47 @@ def parse_point_arg(arg: str) -> tuple[str, str]:
         return name, path
     if not arg:
         raise InputError("empty capture file argument")
-    return default_point(arg), arg
+    return "", arg
+
+
+def parse_point_args(args: Sequence[str], taken: Collection[str] = ()) -> list[tuple[str, str]]:
+    """(point, path) of each argument, as :func:`parse_point_arg` reads one; but files named
+    by their stem that share it in different directories (``netnode/capture.pcap
+    compute/capture.pcap``: one file name on every host) are points of their own, named by
+    their directories (``netnode``, ``compute``), where one name would make them one point.
+    Files of one stem in one directory (``cap.pcap``, ``cap.pcap1``: ``tcpdump -C``) stay
+    one point. ``taken``: the names of points given otherwise, not to be reused."""
+    pairs = [_split_point_arg(arg) for arg in args]
+    named = set(taken) | {name for name, _path in pairs if name}
+    dirs: dict[str, set[str]] = {}
+    for name, path in pairs:
+        if not name:
+            dirs.setdefault(default_point(path), set()).add(_folder(path))
+    named |= {stem for stem, folders in dirs.items() if len(folders) == 1}
+    places: dict[tuple[str, str], str] = {}
+    for stem, folders in dirs.items():
+        if len(folders) > 1:
+            places.update(_place_names(stem, folders, named))
+    return [(name or places.get((default_point(path), _folder(path)), default_point(path)),
+             path) for name, path in pairs]
+
+
+def _folder(path: str) -> str:
+    return os.path.dirname(os.path.realpath(path))
+
+
+def _place_names(stem: str, folders: Collection[str], taken: Collection[str],
+                 ) -> dict[tuple[str, str], str]:
+    """A point name for each of ``folders`` holding files of ``stem``: the fewest last parts
+    of the folder's path that tell it apart from the others (``netnode``; ``a-x`` for
+    ``a/x`` beside ``b/x``), with the stem after it where that name is taken."""
+    parts = {f: [p for p in f.split(os.sep) if p] for f in folders}
+    for depth in range(1, max(len(p) for p in parts.values()) + 1):
+        names = {f: "-".join(p[-depth:]) or stem for f, p in parts.items()}
+        if len(set(names.values())) == len(names):
+            break
+    return {(stem, f): f"{n}-{stem}" if n in taken or n == stem else n
+            for f, n in names.items()}
 
 
 def default_point(path: str) -> str:

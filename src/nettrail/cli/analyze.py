@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from nettrail.analyze.clockprobe import HostClock
 from nettrail.analyze.flows import gc_paused
-from nettrail.capture import parse_point_arg
+from nettrail.capture import parse_point_args
 from nettrail.capture.inputs import Inputs, open_inputs
 from nettrail.cli.args import checked
 from nettrail.cli.heap import keep_freed
@@ -131,7 +131,7 @@ def expand_inputs(
     A directory written by ``nettrail lab run`` stands for all its captures, named by the
     manifest's points, with the interface index -> name tables the manifest recorded.
     """
-    inputs: list[tuple[str, str]] = []
+    runs: dict[str, list[tuple[str, str]]] = {}
     ifnames: dict[str, dict[int, str]] = {}
     for arg in args:
         if os.path.isdir(arg):
@@ -143,10 +143,11 @@ def expand_inputs(
             pairs, names = captures_of(Path(arg))
             if not pairs:
                 raise InputError(f"{arg}: no captures: its {MANIFEST_NAME} lists no points")
-            inputs.extend(pairs)
+            runs[arg] = pairs
             ifnames.update(names)
-        else:
-            inputs.append(parse_point_arg(arg))
+    files = iter(parse_point_args([arg for arg in args if arg not in runs],
+                                  {p for pairs in runs.values() for p, _path in pairs}))
+    inputs = [pair for arg in args for pair in runs.get(arg) or (next(files),)]
     _check_unique(inputs)
     return inputs, ifnames
 
