@@ -55,7 +55,7 @@ from nettrail.capture.text_holes import (
 )
 from nettrail.capture.text_link import LinkLine
 from nettrail.capture.text_parse import Body, parse_body
-from nettrail.capture.text_paste import Paste, Warner
+from nettrail.capture.text_paste import Paste, Warner, other_tool
 from nettrail.capture.text_seq import SeqTracker
 from nettrail.capture.text_table import TextSink
 from nettrail.capture.text_time import (
@@ -747,6 +747,11 @@ class TextReader:
         if not line.strip():
             yield from self._flush()
             return
+        if (tool := other_tool(line)) is not None:  # never a packet's continuation either
+            yield from self._flush()
+            why = f"{tool} (give nettrail the capture file itself, or tcpdump -n -r's text)"
+            self._unread(lineno, why, why)
+            return
         m = _stamped(line, False)
         indented = False
         if m is None and line[:1] in (" ", "\t"):
@@ -801,10 +806,15 @@ class TextReader:
             self._continue(lineno, line)  # a wrapped line: joined while the packet needs it
             return
         yield from self._flush()
+        self._unread(lineno, f"not a tcpdump packet line: {line[:60]!r}", repr(line[:40]))
+
+    def _unread(self, lineno: int, why: str, first: str) -> None:
+        """Count line ``lineno`` as unreadable, saying ``why`` (``first``: what names it
+        when it is the file's first unread line)."""
         self.stats.skipped["unparsed-line"] += 1
         if not self.first_unread:
-            self.first_unread = f"line {lineno} {line[:40]!r}"
-        self.warner.warn("unreadable lines", lineno, f"not a tcpdump packet line: {line[:60]!r}")
+            self.first_unread = f"line {lineno} {first}"
+        self.warner.warn("unreadable lines", lineno, why)
 
     def _continues(self, line: str) -> bool:
         """Whether ``line`` (no timestamp) belongs to the pending packet in any case."""

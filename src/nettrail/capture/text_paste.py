@@ -131,3 +131,20 @@ def unmarked(line: str) -> str:
     if "*" in text and text.count("*") >= 2:
         text = _BOLD.sub(r"\1", text)
     return text
+
+
+_TSHARK_LINE = re.compile(
+    r"\s*(?:\d+\s+)?\d[\d:.-]*(?: \d[\d:.]*)?\s+\S+\s+(?:\u2192|->)\s+(?:\S+\s+)?"
+    r"[A-Za-z]\S*\s+\d+\s")
+_TSHARK_HEADER = re.compile(r"\s*No\.\s+Time\s+Source\s+Destination\s+Protocol\s+Length\s+Info")
+
+
+def other_tool(line: str) -> str | None:
+    """What ``line`` is when another tool printed it: a packet's summary line as tshark
+    prints it (``3 0.000879 203.0.113.11 → 198.51.100.4 TCP 80 55052 → 22 [SYN] Seq=0``),
+    or the column header of Wireshark's text export; None for any other line."""
+    if ("\u2192" in line or "->" in line) and _TSHARK_LINE.match(line):
+        return "tshark's summary line, not tcpdump's"
+    if line.lstrip()[:3] == "No." and _TSHARK_HEADER.match(line):
+        return "the column header of tshark or Wireshark, not tcpdump's"
+    return None
