@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from nettrail.analyze.clockprobe import HostClock
 from nettrail.analyze.merge import merged
+from nettrail.analyze.one_side import joined
 from nettrail.analyze.pipeline import analyze
 from nettrail.analyze.table_flows import Done, tracked
 from nettrail.capture.inputs import Inputs
@@ -93,10 +94,12 @@ def _partitioned(summary: PointSummary, table: SpillTable) -> Analysis:
         done: list[Done] = []
         late: list[int] = []
         began: list[tuple[Arr, Arr]] = []  # (row in the whole table, time) per partition
+        sides = []
         for i, part in enumerate(files):
             rows = table.load(part)
             result = tracked(rows)
             done.append(result.done)
+            sides.append(result.side)
             began.append((rows.origin[result.began], rows.column("ts")[result.began]))
             if result.late:
                 late.append(i)
@@ -111,4 +114,4 @@ def _partitioned(summary: PointSummary, table: SpillTable) -> Analysis:
             del rows
     finally:
         table.close()
-    return merged(summary, done)
+    return merged(summary, done, joined(sides))

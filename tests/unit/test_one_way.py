@@ -58,3 +58,68 @@ def test_answered_by_nothing_is_not_a_one_way_capture() -> None:
     got = analyze_records({p: w.records for p, w in wires.items()})
     assert got.diagnosis is not None and got.diagnosis.kinds[0] == "lost-between-points"
     assert not any(f.kind == "one-way-capture" for f in got.findings)
+
+
+C2, S2 = "198.51.100.1:40002", "198.51.100.3:80"
+
+
+def _single(shown: str | None, lone: str) -> list[PacketRecord]:
+    """One point: ``_healthy``'s connection (only the packets sent by ``shown``, all when
+    None), and a second connection whose handshake looks failed: the client's SYN alone
+    (``lone`` the client), or the server's SYN-ACK alone."""
+    w = _healthy("client", shown)["client"] if shown else _healthy(None)["client"]
+    if lone == C:
+        w.append(Wire("client", "client.pcap").tcp(9000.0, C2, S2, SYN, seq=7000))
+    else:
+        w.append(Wire("client", "client.pcap").tcp(9000.0, S2, C2, SYN | ACK, seq=9000,
+                                                  ack=7001))
+    return w
+
+
+@pytest.mark.parametrize("shown,kind,direction", [(C, "syn-unanswered", "c2s"),
+                                                  (S, "synack-unacknowledged", "s2c")],
+                         ids=["client-packets", "server-packets"])
+def test_one_point_proven_one_way_cannot_tell_a_failed_handshake(shown: str, kind: str,
+                                                                  direction: str) -> None:
+    """A single capture of one direction: its ACKs show the other side's packets came, so a
+    handshake that looks failed there is kept, no longer an error, and the capture named."""
+    both = analyze_records({"client": _single(None, shown)})
+    assert [f.severity.value for f in both.findings if f.kind == kind] == ["error"]
+    got = analyze_records({"client": _single(shown, shown)})
+    failed = [f for f in got.findings if f.kind == kind]  # the first one's too, server-side
+    assert len(failed) == (1 if shown == C else 2)
+    for f in failed:
+        assert f.severity.value == "warning" and f.details["one_way"] == "client"
+        assert "cannot be told" in f.summary
+    (note,) = [f for f in got.findings if f.kind == "one-way-capture"]
+    assert note.details == {"point": "client", "direction": direction,
+                            "failed": str(len(failed))}
+
+
+def test_one_point_of_unanswered_syns_and_a_keepalive_is_not_one_way() -> None:
+    """SYNs sent again and again to a server that is down, and one keepalive of an older
+    connection: one direction, but nothing the other side sent within the capture."""
+    w = Wire("client", "client.pcap")
+    w.tcp(0.0, C, S, ACK, seq=999, ack=5000)
+    for n in range(3):
+        w.tcp(100.0 + 1000.0 * n, C2, S2, SYN, seq=7000)
+    got = analyze_records({"client": w.records})
+    assert [f.severity.value for f in got.findings if f.kind == "syn-unanswered"] == ["error"]
+    assert not any(f.kind == "one-way-capture" for f in got.findings)
+
+
+def test_one_point_showing_one_side_of_each_connection() -> None:
+    """``tcpdump -Q in`` on a host that is a client of one connection and the server of
+    another: the packets come in from one side of each, both failed handshakes doubted."""
+    w = Wire("host", "host.pcap")
+    w.tcp(0.0, S, C, SYN | ACK, seq=5000, ack=1001)  # its own connection's answers
+    w.tcp(1.0, S, C, PSH | ACK, seq=5001, ack=1001, length=100)
+    w.tcp(2.0, S, C, PSH | ACK, seq=5101, ack=1101, length=100)
+    w.tcp(3.0, C2, S2, SYN, seq=7000)  # a client of its own, seen coming in
+    w.tcp(4.0, S2.replace(":80", ":81"), C2, SYN | ACK, seq=9000, ack=1)
+    got = analyze_records({"host": w.records})
+    doubted = {f.kind for f in got.findings if f.details.get("one_way") == "host"}
+    assert doubted == {"syn-unanswered", "synack-unacknowledged"}
+    (note,) = [f for f in got.findings if f.kind == "one-way-capture"]
+    assert note.details["direction"] == ""
+    assert "of one side of each connection only" in note.summary

@@ -232,3 +232,24 @@ def _late_file(tmp_path: Path) -> Path:
     path = tmp_path / "late.pcap"
     path.write_bytes(ck.pcap(_late_capture()))
     return path
+
+
+def test_one_way_capture_judged_over_every_partition(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A capture of what the clients sent only, spilled: the partitions together judge it
+    one-way as the whole table does (each connection lies in one partition only)."""
+    frames = []
+    for n in range(12):  # clients acknowledging data the capture does not show
+        port, t = 40000 + n, T0 + n * 10_000_000
+        frames += [(t, ck.eth(ck.ipv4("198.51.100.2", "203.0.113.10", 6,
+                                      ck.tcp(port, 80, 0x02, seq=1000)))),
+                   (t + 1_000_000, ck.eth(ck.ipv4("198.51.100.2", "203.0.113.10", 6,
+                                                  ck.tcp(port, 80, 0x10, seq=1001, ack=5001))))]
+    frames.append((T0 + 500_000_000, ck.eth(ck.ipv4("198.51.100.2", "203.0.113.11", 6,
+                                                    ck.tcp(41000, 80, 0x02, seq=1000)))))
+    path = tmp_path / "oneway.pcap"
+    path.write_bytes(ck.pcap(frames))
+    check_same(path, monkeypatch, tmp_path)
+    findings = as_json(path, TINY[0])[0]["findings"]
+    assert [f["kind"] for f in findings][:1] == ["one-way-capture"]
+    assert [f["severity"] for f in findings if f["kind"] == "syn-unanswered"] == ["warning"]

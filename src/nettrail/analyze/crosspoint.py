@@ -62,14 +62,7 @@ from nettrail.analyze.diagnose import (
     failures,
     stalled,
 )
-from nettrail.analyze.doubt import (
-    ONE_WAY_CAPTURE,
-    absent_at,
-    capture_dropped,
-    doubted,
-    one_way,
-    one_way_capture,
-)
+from nettrail.analyze.doubt import absent_at, capture_dropped, doubted, one_way
 from nettrail.analyze.findings_host import RESET_INJECTED, host_findings
 from nettrail.analyze.findings_loss import lost_between_points, mtu_blackhole
 from nettrail.analyze.findings_nat import (
@@ -87,6 +80,7 @@ from nettrail.analyze.flows import FAILED, gc_paused
 from nettrail.analyze.fold_rows import FoldedColumns, V4Forms, fold_columns
 from nettrail.analyze.linked_convs import linked_conversations
 from nettrail.analyze.nat import infer_translations
+from nettrail.analyze.one_side import ONE_WAY_CAPTURE, one_way_capture
 from nettrail.analyze.plain import column_spans, split_plain
 from nettrail.analyze.row_sightings import LazySightings, build_records
 from nettrail.analyze.timing import trusted_times, unknown_clocks

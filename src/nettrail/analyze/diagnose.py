@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from nettrail.analyze.doubt import CAPTURE_DROPPED, ONE_WAY_CAPTURE, absent_at
+from nettrail.analyze.doubt import CAPTURE_DROPPED, absent_at
 from nettrail.analyze.findings_host import DROPPED_AFTER_CAPTURE, RESET_INJECTED
 from nettrail.analyze.findings_loss import LOST_BETWEEN_POINTS, MTU_BLACKHOLE
 from nettrail.analyze.findings_nat import ASYMMETRIC_NAT
@@ -22,6 +22,7 @@ from nettrail.analyze.findings_reset import (
     RESET_ORIGIN_UNKNOWN,
 )
 from nettrail.analyze.flows import FAILED
+from nettrail.analyze.one_side import ONE_WAY_CAPTURE
 from nettrail.model.analysis import Diagnosis
 from nettrail.model.finding import Evidence, Finding
 from nettrail.model.flow import Connection, Endpoint, Outcome, address_of, count_text

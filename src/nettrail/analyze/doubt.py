@@ -14,20 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
-from typing import NamedTuple
 
 from nettrail.analyze.findings_loss import LOST_BETWEEN_POINTS, MTU_BLACKHOLE
 from nettrail.analyze.findings_nat import ASYMMETRIC_NAT
 from nettrail.analyze.findings_reset import RESET_NOT_FROM_SERVER
+from nettrail.analyze.one_side import MIN_ONE_WAY, OneSide, towards
 from nettrail.analyze.tracks import Conversation
 from nettrail.model.finding import Finding, Severity
 from nettrail.model.flow import count_text
 from nettrail.model.packet import ACK, RST, SYN
 
 CAPTURE_DROPPED = "capture-dropped"
-ONE_WAY_CAPTURE = "one-way-capture"
-MIN_ONE_WAY = 3
-"""How many packets a point must show, all of one direction, to count as a one-way capture."""
 
 _COUNTS = {LOST_BETWEEN_POINTS: "transmissions", MTU_BLACKHOLE: "stuck",
            ASYMMETRIC_NAT: "replies_missing", RESET_NOT_FROM_SERVER: ""}
@@ -44,18 +41,10 @@ def capture_dropped(point: str, dropped: int) -> Finding:
                    details={"point": point, "dropped": str(dropped)})
 
 
-class OneWay(NamedTuple):
-    """The one direction a point showed (``c2s``: towards the server; ``s2c``), and whether
-    that proves a capture blind to the other (``proven``: at least ``MIN_ONE_WAY`` packets,
-    one of them past a handshake: an ACK, not a SYN or RST, whose sender got the other
-    side's packets)."""
-
-    direction: str
-    proven: bool
-
-
-def one_way(convs: Iterable[Conversation], points: Iterable[str]) -> dict[str, OneWay]:
-    """Those of ``points`` that showed packets of one direction only, over every connection:
+def one_way(convs: Iterable[Conversation], points: Iterable[str]) -> dict[str, OneSide]:
+    """Those of ``points`` that showed packets of one direction only, over every connection
+    (``OneSide.proven``: at least ``MIN_ONE_WAY`` packets, one of them past a handshake: an
+    ACK, not a SYN or RST, whose sender got the other side's packets):
     a capture filtered to one direction (``tcpdump -Q in``, ``dst port 22``), or on a path
     the other direction does not take. SYNs sent again and again, never answered, are one
     direction without a filter (not ``proven``). Stops reading once each point has shown
@@ -76,25 +65,8 @@ def one_way(convs: Iterable[Conversation], points: Iterable[str]) -> dict[str, O
                         open_points.discard(s.point)
             if not open_points:
                 return {}
-    return {p: OneWay(d.pop(), counts[p] >= MIN_ONE_WAY and p in answered)
+    return {p: OneSide(d.pop(), counts[p] >= MIN_ONE_WAY and p in answered)
             for p, d in seen.items() if len(d) == 1}
-
-
-def one_way_capture(point: str, direction: str, failed: int = 0) -> Finding:
-    """A point whose capture shows packets of one direction only: what it lacks of the other
-    may never have been in it (``doubted`` takes the findings it would explain off the root
-    causes; ``failed``: the handshakes that look failed only there, no longer failures)."""
-    details = {"point": point, "direction": direction}
-    if failed:
-        details["failed"] = str(failed)
-    return Finding(ONE_WAY_CAPTURE, Severity.WARNING,
-                   f"{point}'s capture shows packets {_TOWARDS[direction]} only: a capture "
-                   "filter (tcpdump -Q in, a port or host filter) or a path the other direction "
-                   "does not take; a packet of the other direction missing there proves nothing",
-                   details=details)
-
-
-_TOWARDS = {"c2s": "towards the server", "s2c": "towards the client"}
 
 
 def absent_at(finding: Finding) -> list[str]:
@@ -113,7 +85,7 @@ def absent_direction(finding: Finding) -> str:
 
 
 def doubted(finding: Finding, dropped: Mapping[str, int],
-            one_sided: Mapping[str, OneWay] | None = None,
+            one_sided: Mapping[str, OneSide] | None = None,
             unlinked: Collection[str] = ()) -> Finding:
     """``finding`` no longer a root cause when the packets it rests on are missing only at
     points that may not show them: captures that dropped packets, at each as many as went
@@ -144,7 +116,7 @@ def doubted(finding: Finding, dropped: Mapping[str, int],
     them = "them" if missing > 1 else "it"
     why = [f"{counts} ({'their' if len(lossy) > 1 else 'its'} own count"
            f"{'s' if len(lossy) > 1 else ''})"] if lossy else []
-    why += [f"{p}'s capture shows packets {_TOWARDS[one_sided[p].direction]} only"
+    why += [f"{p}'s capture shows packets {towards(one_sided[p].direction)} only"
             for p in blind]
     why += [f"{p}'s packets carry no TCP flags (tcpdump -q) and are not matched with the "
             "other points'" for p in unmatched]

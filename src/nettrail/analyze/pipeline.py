@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from nettrail.analyze.one_side import ONE_WAY_CAPTURE
 from nettrail.analyze.table_flows import track_table
 from nettrail.model.analysis import Analysis, PointSummary
 from nettrail.model.finding import Finding
@@ -81,10 +82,12 @@ def cross_points(
 
     dropped = {p.name: p.capture_dropped for p in summaries if p.capture_dropped}
     result = crosspoint.cross_point(kept, connections, tables, paths, clocks, dropped)
-    folded = {f.details.get("point") for f in result.findings if f.kind == COPY_KIND}
+    # a point's copies, or its one-way capture, noted across points are not noted again
+    noted = {(f.kind, f.details.get("point")) for f in result.findings
+             if f.kind in (COPY_KIND, ONE_WAY_CAPTURE)}
     shift = {c.point: round(c.offset_ns) for c in result.clock}  # to the first point's clock
     findings = [f.shifted(shift) for f in findings
-                if not (f.kind == COPY_KIND and f.details.get("point") in folded)]
+                if (f.kind, f.details.get("point")) not in noted]
     return Analysis(
         points=summaries,
         connections=tuple(connections),

@@ -43,6 +43,7 @@ from nettrail.analyze.flows import (
     retransmission_note,
     sig_evidence,
 )
+from nettrail.analyze.one_side import OneSide, one_side, seen_one_side
 from nettrail.analyze.table_failed import Failed, failed_groups, final_resets, syn_retries
 from nettrail.model.finding import Evidence, Finding
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
@@ -168,18 +169,25 @@ def _pairs_by_direction(fc: Arr, gid: Arr, mask: Arr) -> Iterator[tuple[Arr, Arr
 
 
 def track_table(table: PacketTable) -> tuple[list[Connection], list[Finding]]:
-    """The connections at ``table``'s point, in order of first packet, and their findings."""
-    done = tracked(table).done
-    return [c for c, _f in done], [f for _c, found in done for f in found]
+    """The connections at ``table``'s point, in order of first packet, and their findings
+    (those of a capture proven to show one side of each connection only, ``one_side``, as
+    ``seen_one_side`` words them)."""
+    done, _late, _began, side = tracked(table)
+    findings = [f for _c, found in done for f in found]
+    if side is not None and side.proven:
+        findings = seen_one_side(table.point, side, findings)
+    return [c for c, _f in done], findings
 
 
 class Tracked(NamedTuple):
     """Each connection of a table, in order of first packet, with its findings; the
-    tracker's late packets (``FlowTracker.late``); the rows where a connection began."""
+    tracker's late packets (``FlowTracker.late``); the rows where a connection began; the
+    one side of each connection the table shows, when it shows one only."""
 
     done: Done
     late: int
     began: Arr
+    side: OneSide | None = None
 
 
 def tracked(table: PacketTable, ticks: tuple[Arr, Arr] | None = None,
@@ -212,6 +220,7 @@ def _track(table: PacketTable, ticks: tuple[Arr, Arr] | None, numbers: Arr | Non
     client_is_src = ~((first_flags & SYN != 0) & (first_flags & ACK != 0))
     client_ep = np.where(client_is_src, eps[starts], epd[starts])
     fc = eps == client_ep[gid]
+    side = one_side(fc, flags, s["ack"], s["known"], starts)
     looped = eps == epd
     eps, epd = eps[starts], epd[starts]  # what connections are named by
     fin_c = np.logical_or.reduceat(fc & (flags & FIN != 0), starts)
@@ -239,7 +248,7 @@ def _track(table: PacketTable, ticks: tuple[Arr, Arr] | None, numbers: Arr | Non
     del flags, bad, rst
     conns, found, first = groups.connections(plain, closed, mid, resent & plain[gid], prev,
                                              state)
-    return Tracked(_in_order(done, conns, found, first), late, began)
+    return Tracked(_in_order(done, conns, found, first), late, began, side)
 
 
 def _in_order(tracked: Done, conns: list[Connection], found: dict[int, list[Finding]],
