@@ -46,3 +46,17 @@ def test_unwritable_output_is_refused_before_analysis(
     assert "no such directory" in _one_line_error(capsys)
     assert main(["analyze", option, str(tmp_path), PCAP]) == 2
     assert "a directory, not a file" in _one_line_error(capsys)
+
+
+def test_a_copy_of_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same capture fetched twice under two names: its packets would be matched against
+    themselves at two points (a RST "made" at one of them, a clock that agrees exactly)."""
+    copy = tmp_path / "host2" / "incident-client.pcap"
+    copy.parent.mkdir()
+    copy.write_bytes(Path(PCAP).read_bytes())
+    assert main(["analyze", PCAP, str(copy)]) == 2
+    assert _one_line_error(capsys) == (f"nettrail: error: {copy}: given twice: the same bytes "
+                                       f"as {PCAP} (one capture copied under two names)")
+    data = Path(PCAP).read_bytes()
+    copy.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one byte apart: two captures
+    assert main(["analyze", PCAP, str(copy)]) == 0

@@ -8,6 +8,7 @@ faulty file (``nettrail: error: FILE at byte N: reason``) on stderr.
 from __future__ import annotations
 
 import argparse
+import filecmp
 import ipaddress
 import os
 import sys
@@ -191,14 +192,33 @@ def measured_clocks(args: Sequence[str]) -> dict[str, HostClock] | None:
 
 
 def _check_unique(inputs: Sequence[tuple[str, str]]) -> None:
-    """The same file twice would be matched against itself as copies of every packet."""
+    """The same file twice would be matched against itself as copies of every packet; so
+    would a copy of it (the same capture fetched twice under two names): the same bytes."""
     seen: dict[str, str] = {}
+    by_size: dict[int, list[str]] = {}
     for _point, path in inputs:
         key = os.path.realpath(path)
         if key in seen:
             also = "" if seen[key] == path else f" (also as {seen[key]})"
             raise InputError(f"{path}: given twice{also}")
         seen[key] = path
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            continue  # named when it is opened
+        for other in by_size.setdefault(size, []):
+            if size and _same_bytes(other, path):
+                raise InputError(f"{path}: given twice: the same bytes as {other} (one "
+                                 "capture copied under two names)")
+        by_size[size].append(path)
+
+
+def _same_bytes(a: str, b: str) -> bool:
+    """Whether two files hold the same bytes (False when either cannot be read)."""
+    try:
+        return filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
 
 
 def check_writable(option: str, path: str) -> None:
