@@ -80,10 +80,10 @@ def _server_side(conv: Conversation, rst: Track, nat: Sequence[NatTranslation],
     public = translated_endpoints(nat, conv)
     owns = any(t.at == origin.point and t.before == src for t in nat
                if t.connection == conv.key and t.leg == "request" and t.kind == "dnat")
-    if src in public and owns:
-        return _not_from_server(conv, rst, owns, downstream, missed)
     tied = [s.point for s in rst.sightings[1:]
             if s.point != origin.point and s.t == origin.t and not ttl_orders(s, origin)]
+    if src in public and owns and not tied:  # a point that saw it as soon may have made it
+        return _not_from_server(conv, rst, owns, downstream, missed)
     if tied or (len(route) > 1 and conv.route_tied("c2s")):
         why = (f"{origin.point} and {tied[0]} saw it at the same time" if tied else
                "the points saw the client's packets at the same times (their order along "
