@@ -124,3 +124,19 @@ def test_a_name_at_one_point_and_an_address_at_another_is_no_translation(
     out = json.loads(capsys.readouterr().out)
     assert out["nat"] == []  # "server" may or may not be 203.0.113.9: the text does not say
     assert {c["server"]["addr"] for c in out["connections"]} == {"server", "203.0.113.9"}
+
+
+@pytest.mark.parametrize("space", ["\xa0", "\u202f"], ids=["nbsp", "narrow-nbsp"])
+def test_non_breaking_spaces_read_as_spaces(space: str, tmp_path: Path) -> None:
+    """Text pasted through a chat or a web page: some of its spaces non-breaking ones (every
+    other space of a line here). The same packets as the text as tcpdump printed it."""
+    plain, _ = _read("incident-netnode.txt")
+    lines = (FIXTURES / "incident-netnode.txt").read_text().splitlines(keepends=True)
+    pasted = tmp_path / "pasted.txt"
+    pasted.write_text("".join(
+        "".join(ch if ch != " " or i % 2 else space for i, ch in enumerate(line))
+        for line in lines))
+    stats = CaptureStats(path=str(pasted), point="p")
+    records = list(read_text(str(pasted), "p", stats))
+    assert [(r.ts_ns, r.headers) for r in records] == [(r.ts_ns, r.headers) for r in plain]
+    assert any("non-breaking" in w for w in stats.warnings)

@@ -707,6 +707,7 @@ class TextReader:
         if line[:1] == "\ufeff" and lineno == 1:  # saved by an editor that marks UTF-8
             line = line[1:]
             self.warner.warn("byte-order mark", lineno, "a UTF-8 byte-order mark (ignored)")
+        line = paste.spaces(line, lineno)
         if line[:1] in _NUMBER_START and (num := _NUMBERED.match(line)) and num.end():
             if num.group(1) and "line numbers" not in self.warner.counts:
                 self.warner.warn("line numbers", lineno,

@@ -26,6 +26,7 @@ _TAG = re.compile(
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _ENTITY = re.compile(r"&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
 _QUOTE = re.compile(r"\s*(?:>\s?)+(?=\S)")
+_SPACES = str.maketrans(dict.fromkeys("\xa0\u2007\u2009\u202f", " "))
 
 
 class Warner:
@@ -75,6 +76,17 @@ class Paste:
                                  "quoted-printable soft line breaks joined")
             return None
         return line + "\n"
+
+    def spaces(self, line: str, lineno: int) -> str:
+        """``line`` with the spaces a chat, a mail or a web page pasted in place of tcpdump's
+        (non-breaking, narrow, figure, thin) as plain ones."""
+        if line.isascii():
+            return line
+        plain = line.translate(_SPACES)
+        if plain != line:
+            self.warner.warn("non-breaking spaces", lineno, "non-breaking or other Unicode "
+                             "spaces (as chats and web pages paste them) read as spaces")
+        return plain
 
     def clean(self, line: str, lineno: int) -> list[str]:
         """``line`` repaired: quoted-printable codes, markdown, HTML (which may split it in
