@@ -126,10 +126,11 @@ def test_a_name_at_one_point_and_an_address_at_another_is_no_translation(
     assert {c["server"]["addr"] for c in out["connections"]} == {"server", "203.0.113.9"}
 
 
-@pytest.mark.parametrize("space", ["\xa0", "\u202f"], ids=["nbsp", "narrow-nbsp"])
+@pytest.mark.parametrize("space", ["\xa0", "\u202f", "\t"], ids=["nbsp", "narrow-nbsp", "tab"])
 def test_non_breaking_spaces_read_as_spaces(space: str, tmp_path: Path) -> None:
-    """Text pasted through a chat or a web page: some of its spaces non-breaking ones (every
-    other space of a line here). The same packets as the text as tcpdump printed it."""
+    """Text pasted through a chat or a web page (some of its spaces non-breaking ones), or
+    saved by an editor that made tabs of spaces: every other space of a line here. The same
+    packets as the text as tcpdump printed it."""
     plain, _ = _read("incident-netnode.txt")
     lines = (FIXTURES / "incident-netnode.txt").read_text().splitlines(keepends=True)
     pasted = tmp_path / "pasted.txt"
@@ -139,4 +140,19 @@ def test_non_breaking_spaces_read_as_spaces(space: str, tmp_path: Path) -> None:
     stats = CaptureStats(path=str(pasted), point="p")
     records = list(read_text(str(pasted), "p", stats))
     assert [(r.ts_ns, r.headers) for r in records] == [(r.ts_ns, r.headers) for r in plain]
-    assert any("non-breaking" in w for w in stats.warnings)
+    assert any(("tabs" if space == "\t" else "non-breaking") in w for w in stats.warnings)
+
+
+def test_log_times_before_each_line_are_removed(tmp_path: Path) -> None:
+    """tcpdump run in a pod, its output fetched with ``kubectl logs --timestamps``: each line,
+    tcpdump's own messages too, behind the log's RFC 3339 time. tcpdump's times are read."""
+    plain, plain_stats = _read("incident-netnode.txt")
+    lines = (FIXTURES / "incident-netnode.txt").read_text().splitlines(keepends=True)
+    logged = tmp_path / "logged.txt"
+    logged.write_text("".join(f"2026-12-03T14:35:{12 + i % 40:02d}.{i:09d}Z {line}"
+                              for i, line in enumerate(lines)))
+    stats = CaptureStats(path=str(logged), point="p")
+    records = list(read_text(str(logged), "p", stats))
+    assert [(r.ts_ns, r.headers) for r in records] == [(r.ts_ns, r.headers) for r in plain]
+    assert stats.skipped == plain_stats.skipped
+    assert any("kubectl logs --timestamps" in w for w in stats.warnings)

@@ -91,6 +91,9 @@ _BANNER = re.compile(
 )
 _DROPPED = re.compile(r"(\d+) packets? dropped by (?:kernel|interface)")
 """tcpdump's closing count of the packets its capture lost (pasted with the text)."""
+_LOG_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d) ")
+"""The time a log collector puts before each line (``kubectl logs --timestamps``: RFC 3339),
+before tcpdump's own."""
 _CAPLEN = re.compile(r"caplen \d+ len \d+ ")
 _NUMBERED = re.compile(r"( *\d+\t)?(?: *\d+  (?=\S| \d))?")
 """tcpdump ``-#``'s packet number column, after any line number ``cat -n`` or ``nl`` put
@@ -707,7 +710,6 @@ class TextReader:
         if line[:1] == "\ufeff" and lineno == 1:  # saved by an editor that marks UTF-8
             line = line[1:]
             self.warner.warn("byte-order mark", lineno, "a UTF-8 byte-order mark (ignored)")
-        line = paste.spaces(line, lineno)
         if line[:1] in _NUMBER_START and (num := _NUMBERED.match(line)) and num.end():
             if num.group(1) and "line numbers" not in self.warner.counts:
                 self.warner.warn("line numbers", lineno,
@@ -715,6 +717,12 @@ class TextReader:
             line = line[num.end() :]
         if line[:7] == "caplen " and (cap := _CAPLEN.match(line)) is not None:
             line = line[cap.end() :]  # tcpdump --lengths
+        if line[10:11] == "T" and (logged := _LOG_STAMP.match(line)) is not None:
+            line = line[logged.end() :]
+            if "log times" not in self.warner.counts:
+                self.warner.warn("log times", lineno, "the log's own times before the lines "
+                                 "(kubectl logs --timestamps) removed: tcpdump's are read")
+        line = paste.spaces(line, lineno)
         if line[-1:] == "\n":
             line = line[:-1]
         if line[-1:] == "\r":

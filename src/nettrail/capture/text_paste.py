@@ -79,14 +79,18 @@ class Paste:
 
     def spaces(self, line: str, lineno: int) -> str:
         """``line`` with the spaces a chat, a mail or a web page pasted in place of tcpdump's
-        (non-breaking, narrow, figure, thin) as plain ones."""
-        if line.isascii():
-            return line
-        plain = line.translate(_SPACES)
-        if plain != line:
-            self.warner.warn("non-breaking spaces", lineno, "non-breaking or other Unicode "
-                             "spaces (as chats and web pages paste them) read as spaces")
-        return plain
+        (non-breaking, narrow, figure, thin), and the tabs an editor put in a line's runs of
+        spaces, as plain spaces (a tab that starts a line is tcpdump's own: kept)."""
+        if not line.isascii():
+            plain = line.translate(_SPACES)
+            if plain != line:
+                self.warner.warn("non-breaking spaces", lineno, "non-breaking or other Unicode "
+                                 "spaces (as chats and web pages paste them) read as spaces")
+            line = plain
+        if "\t" in line and (text := line.lstrip()) and "\t" in text:
+            line = line[: len(line) - len(text)] + text.replace("\t", " ")
+            self.warner.warn("tabs", lineno, "tabs inside the line read as spaces")
+        return line
 
     def clean(self, line: str, lineno: int) -> list[str]:
         """``line`` repaired: quoted-printable codes, markdown, HTML (which may split it in
