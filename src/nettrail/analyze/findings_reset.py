@@ -74,6 +74,12 @@ def _server_side(conv: Conversation, rst: Track, nat: Sequence[NatTranslation],
     origin = rst.first
     src = origin.forms[0][0]
     route = conv.route("c2s")
+    others = [p for p in spans if p != origin.point]
+    if others and all(s.point == origin.point for t in conv.tracks for s in t.sightings):
+        return _origin_unknown(  # one point's view only: as a single capture tells it
+            conv, rst, origin.point, f"no other point ({', '.join(others)}) saw anything of "
+            "this connection (they are not on its path, or its packets never reached them)",
+            f"a capture nearer the server ({src}) at the time of the RST")
     downstream = route[route.index(origin.point) + 1:] if origin.point in route else []
     missed = [p for p in downstream
               if rst.at(p) is None and p in spans and spans[p].covers(rst.t)]
