@@ -156,3 +156,21 @@ def test_log_times_before_each_line_are_removed(tmp_path: Path) -> None:
     assert [(r.ts_ns, r.headers) for r in records] == [(r.ts_ns, r.headers) for r in plain]
     assert stats.skipped == plain_stats.skipped
     assert any("kubectl logs --timestamps" in w for w in stats.warnings)
+
+
+@pytest.mark.parametrize("prompt", ["[root@netnode ~]# ", "root@netnode:~# ", "$ ",
+                                    "[stack@compute-0 ~]$ sudo "],
+                         ids=["rhel-root", "debian-root", "bare", "rhel-sudo"])
+def test_shell_prompts_around_the_text_are_not_unread_lines(prompt: str,
+                                                            tmp_path: Path) -> None:
+    """The command line with its prompt before the packets and the empty prompt after them,
+    as a terminal shows them: tcpdump's own messages, not lines that could not be read."""
+    plain, plain_stats = _read("incident-netnode.txt")
+    body = (FIXTURES / "incident-netnode.txt").read_text().splitlines(keepends=True)[1:]
+    pasted = tmp_path / "pasted.txt"
+    pasted.write_text(f"{prompt}tcpdump -ni any tcp port 22\n" + "".join(body)
+                      + prompt.removesuffix("sudo ") + "\n")
+    stats = CaptureStats(path=str(pasted), point="p")
+    records = list(read_text(str(pasted), "p", stats))
+    assert [(r.ts_ns, r.headers) for r in records] == [(r.ts_ns, r.headers) for r in plain]
+    assert stats.skipped == plain_stats.skipped

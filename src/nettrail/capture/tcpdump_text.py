@@ -87,7 +87,7 @@ _TIME = itemgetter(1)
 _BANNER = re.compile(
     r"(?:(?:sudo )?tcpdump(?:: | )|listening on |reading from file |dropped privs|Warning: "
     r"|\d+ packets? (?:captured|received by filter|dropped by (?:kernel|interface))"
-    r"|\^C|\S*[#$] .*tcpdump )"
+    r"|\^C|(?:\[[^\]]*\]|\S*)[#$](?: .*tcpdump |\s*$))"
 )
 _DROPPED = re.compile(r"(\d+) packets? dropped by (?:kernel|interface)")
 """tcpdump's closing count of the packets its capture lost (pasted with the text)."""
