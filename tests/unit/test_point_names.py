@@ -38,6 +38,11 @@ def test_a_folder_name_already_a_point_keeps_the_stem(tmp_path: Path) -> None:
         "netnode", "netnode-cap", "compute-cap", "compute"]
 
 
+def test_two_stems_in_the_same_two_folders_stay_four_points(tmp_path: Path) -> None:
+    files = [str(tmp_path / h / f"{s}.pcap") for s in ("cap", "dump") for h in ("a", "b")]
+    assert [p for p, _ in parse_point_args(files)] == ["a", "b", "a-dump", "b-dump"]
+
+
 def test_named_files_keep_their_names(tmp_path: Path) -> None:
     a, b = str(tmp_path / "n" / "cap.pcap"), str(tmp_path / "c" / "cap.pcap")
     assert parse_point_args([f"x={a}", f"x={b}"]) == [("x", a), ("x", b)]

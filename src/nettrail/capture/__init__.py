@@ -152,7 +152,9 @@ def parse_point_args(args: Sequence[str], taken: Collection[str] = ()) -> list[t
     places: dict[tuple[str, str], str] = {}
     for stem, folders in dirs.items():
         if len(folders) > 1:
-            places.update(_place_names(stem, folders, named))
+            names = _place_names(stem, folders, named)
+            places.update(names)
+            named |= set(names.values())  # the next stem's folders are told from these
     return [(name or places.get((default_point(path), _folder(path)), default_point(path)),
              path) for name, path in pairs]
 
