@@ -27,7 +27,7 @@ def test_a_client_capture_beside_another_runs_server_capture(run: str) -> None:
     assert "reset-from-server" not in [f.kind for f in got.findings]
     assert got.diagnosis is not None and got.diagnosis.kinds == ("inconclusive",)
     (unknown,) = [f for f in got.findings if f.kind == "reset-origin-unknown"]
-    assert "no other point (vm) saw anything of this connection" in unknown.summary
+    assert "no packet of the other points (vm) is one of this connection's" in unknown.summary
 
 
 def test_a_connection_that_never_reached_a_capturing_point() -> None:

@@ -77,8 +77,9 @@ def _server_side(conv: Conversation, rst: Track, nat: Sequence[NatTranslation],
     others = [p for p in spans if p != origin.point]
     if others and all(s.point == origin.point for t in conv.tracks for s in t.sightings):
         return _origin_unknown(  # one point's view only: as a single capture tells it
-            conv, rst, origin.point, f"no other point ({', '.join(others)}) saw anything of "
-            "this connection (they are not on its path, or its packets never reached them)",
+            conv, rst, origin.point, f"no packet of the other points ({', '.join(others)}) "
+            "is one of this connection's (they are not on its path, its packets never reached "
+            "them, or a translation there hides them)",
             f"a capture nearer the server ({src}) at the time of the RST")
     downstream = route[route.index(origin.point) + 1:] if origin.point in route else []
     missed = [p for p in downstream
