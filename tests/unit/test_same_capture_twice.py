@@ -21,3 +21,6 @@ def test_a_capture_beside_itself_names_no_maker_of_the_rst() -> None:
     assert [f.kind for f in got.findings if f.root_cause] == []
     assert got.diagnosis is not None and got.diagnosis.kinds == ("inconclusive",)
     assert "times tell the points' order apart" in got.diagnosis.explanation
+    (unknown,) = [f for f in got.findings if f.kind == "reset-origin-unknown"]
+    assert "A and B saw it at the same time (every packet of this connection alike" in \
+        unknown.summary

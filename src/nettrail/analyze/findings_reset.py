@@ -95,6 +95,9 @@ def _server_side(conv: Conversation, rst: Track, nat: Sequence[NatTranslation],
         why = (f"{origin.point} and {tied[0]} saw it at the same time" if tied else
                "the points saw the client's packets at the same times (their order along "
                "the path is not known)")
+        if tied and _alike(conv, origin.point, tied[0]):
+            why += (" (every packet of this connection alike, at the same times: one capture "
+                    "given twice?)")
         return _origin_unknown(conv, rst, route[-1] if route else origin.point, why,
                                "captures whose times tell the points' order apart")
     if route and origin.point not in route and route[-1] not in rst.points:
@@ -116,6 +119,19 @@ def _server_side(conv: Conversation, rst: Track, nat: Sequence[NatTranslation],
     if downstream and downstream[-1] in missed:
         return _not_from_server(conv, rst, owns, downstream, missed)
     return _from_server(conv, rst)
+
+
+def _alike(conv: Conversation, a: str, b: str) -> bool:
+    """Whether points ``a`` and ``b`` saw every packet of ``conv`` that either saw, each
+    first at the same corrected time (what one capture read twice shows)."""
+    for t in conv.tracks:
+        sa, sb = t.at(a), t.at(b)
+        if sa is None or sb is None:
+            if sa is not sb:
+                return False
+        elif sa.first_ns - sa.offset != sb.first_ns - sb.offset:
+            return False
+    return True
 
 
 def _origin_unknown(conv: Conversation, rst: Track, server: str, why: str,
