@@ -236,6 +236,19 @@ def named(text: str) -> str:
     return _ADDR.sub(name, text)
 
 
+def pasted(text: str) -> str:
+    """The text as a chat, a web page or a log collector passes it on: the command line
+    under a shell prompt before it and an empty prompt after, each line behind the log's
+    RFC 3339 time (``kubectl logs --timestamps``), and every other space of a line a
+    non-breaking one or, in every third line, a tab."""
+    out = ["[root@netnode ~]# tcpdump -ni any"]
+    for n, line in enumerate(text.splitlines()):
+        space = "\t" if n % 3 == 2 else "\xa0"
+        line = "".join(space if ch == " " and i % 2 else ch for i, ch in enumerate(line))
+        out.append(f"2026-12-03T14:35:{n % 60:02d}.{n:09d}Z {line}")
+    return "\n".join([*out, "[root@netnode ~]# "]) + "\n"
+
+
 _TIME = re.compile(r"^(\s*(?:\d+\s+)?)(\d{2}):(\d{2}):(\d{2})\.(\d{6})")
 
 
@@ -286,6 +299,7 @@ TEXT_FORMS: dict[str, tuple[tuple[str, ...], Callable[[str], str], str]] = {
     "stripped": (("-n",), stripped, ""),
     "stripped-tt": (("-n", "-tt"), stripped, ""),
     "t": (("-n", "-t"), str, ""),
+    "pasted": (("-n",), pasted, ""),
 }
 
 
