@@ -69,12 +69,16 @@ def test_iterating_twice_reads_again_with_fresh_stats(tmp_path: Path) -> None:
     assert cap.stats is stats and stats.packets == 2 and stats.skipped == {"other-protocol:lldp": 1}
 
 
-def test_compressed_capture_gets_a_hint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["gzip", "xz", "bzip2"])
+def test_compressed_capture_gets_a_hint(kind: str, tmp_path: Path) -> None:
+    import bz2
     import gzip
+    import lzma
 
-    path = tmp_path / "c.pcap.gz"
-    path.write_bytes(gzip.compress(pcap([(0, FRAME)])))
-    with pytest.raises(CaptureError, match="gzip-compressed file: decompress it first"):
+    compress = {"gzip": gzip.compress, "xz": lzma.compress, "bzip2": bz2.compress}[kind]
+    path = tmp_path / "c.pcap.z"
+    path.write_bytes(compress(pcap([(0, FRAME)])))
+    with pytest.raises(CaptureError, match=f"{kind}-compressed file: decompress it first"):
         open_capture(str(path))
 
 

@@ -33,6 +33,10 @@ PCAP_MAGICS = frozenset(
 )
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 _POINT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_COMPRESSED = {b"\x1f\x8b": ("gzip", "gunzip -k"), b"\xfd7zXZ\x00": ("xz", "unxz -k"),
+               b"BZh": ("bzip2", "bunzip2 -k"), b"\x28\xb5\x2f\xfd": ("zstd", "unzstd"),
+               b"\x04\x22\x4d\x18": ("lz4", "unlz4")}
+"""The magic bytes of compressed files people are sent captures in, with what undoes each."""
 _SNIFF = 4096
 
 
@@ -62,8 +66,10 @@ def detect_format(path: str) -> str:
     if order:
         raise CaptureError(f"UTF-16{order} text without a byte-order mark: convert it to UTF-8 "
                            f"first (iconv -f UTF-16{order} -t UTF-8)", path=path, offset=0)
-    if head[:2] == b"\x1f\x8b":
-        raise CaptureError("gzip-compressed file: decompress it first", path=path, offset=0)
+    for magic, (kind, tool) in _COMPRESSED.items():
+        if head.startswith(magic):
+            raise CaptureError(f"{kind}-compressed file: decompress it first ({tool} {path})",
+                               path=path, offset=0)
     if _looks_like_text(head):
         return "tcpdump-text"
     raise CaptureError(f"not a pcap, pcapng or tcpdump text file (starts 0x{head[:4].hex()})",
