@@ -19,6 +19,7 @@ from nettrail.capture.partition import DEFAULT_BUDGET, Budget, SpillTable
 from nettrail.capture.points import PacketFilter, read_points
 from nettrail.errors import InputError
 from nettrail.model.analysis import Analysis, PointSummary
+from nettrail.model.flow import Focus
 from nettrail.model.table import PointData
 
 Arr = npt.NDArray[Any]
@@ -58,12 +59,17 @@ def analyze_files(
     per point). ``clocks``: the points' clocks as measured apart from the packets (a collect
     run's SSH probes), by point: used where the packets give no clock estimate or agree.
     """
+    focus = None
+    if packet_filter is not None and (packet_filter.host or packet_filter.port) and len(
+            {item[0] for item in (inputs.items if isinstance(inputs, Inputs) else inputs)}) > 1:
+        # several points: every packet is matched, the filter picks the connections to report
+        focus, packet_filter = Focus(packet_filter.host, packet_filter.port), None
     points, errors = read_points(inputs, packet_filter=packet_filter, ifnames=ifnames,
                                  budget=budget)
     if len(points) == 1 and isinstance(points[0].table, SpillTable) and points[0].table.spilled:
         return AnalysisRun(_partitioned(points[0].summary, points[0].table), tuple(errors))
     kept, notes = _read_points(points)
-    analysis = analyze(kept, paths, clocks)
+    analysis = analyze(kept, paths, clocks, focus)
     if notes:
         analysis = dataclasses.replace(analysis, warnings=analysis.warnings + notes)
     return AnalysisRun(analysis, tuple(errors))

@@ -77,6 +77,7 @@ from nettrail.analyze.findings_reset import (
     resets_from_their_sender,
 )
 from nettrail.analyze.flows import FAILED, gc_paused
+from nettrail.analyze.focus import InFocus
 from nettrail.analyze.fold_rows import FoldedColumns, V4Forms, fold_columns
 from nettrail.analyze.linked_convs import linked_conversations
 from nettrail.analyze.nat import infer_translations
@@ -96,7 +97,7 @@ from nettrail.analyze.tracks import (
 )
 from nettrail.model.analysis import ClockCheck, ClockOffset, Diagnosis, NatTranslation, PacketPath
 from nettrail.model.finding import Finding, Severity
-from nettrail.model.flow import Connection, Endpoint, Outcome, address_of
+from nettrail.model.flow import Connection, Endpoint, Focus, Outcome, address_of
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, RST, ICMPHeader, PacketRecord
 from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable
@@ -121,6 +122,8 @@ class CrossPointResult:
     findings: tuple[Finding, ...]
     diagnosis: Diagnosis | None
     clock_checks: tuple[ClockCheck, ...] = ()
+    in_focus: InFocus | None = None
+    """The connections reported, when a focus was given."""
 
 
 def correlate(points: Mapping[str, Sequence[PacketRecord]], untimed: set[str] | None = None,
@@ -323,7 +326,8 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
                 tables: Mapping[str, PacketTable] | None = None,
                 paths: bool = True,
                 clocks: Mapping[str, HostClock] | None = None,
-                dropped: Mapping[str, int] | None = None) -> CrossPointResult:
+                dropped: Mapping[str, int] | None = None,
+                focus: Focus | None = None) -> CrossPointResult:
     """Analyze captures from several points; the first point's clock is the reference.
 
     ``connections`` (per-point single-point results) tell which connections failed, for an
@@ -333,7 +337,9 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
     no packet path is wanted (the result's are then empty; nothing else changes).
     ``clocks``: the points' clocks as measured apart from the packets, by point (a collect
     run's SSH probes, the one kernel of a trace: ``analyze/clockprobe.py``). ``dropped``: the
-    points whose captures say they lost packets, with how many.
+    points whose captures say they lost packets, with how many. ``focus``: the connections
+    to report (``analyze.focus``), followed through NAT; the others are matched all the same
+    (for the clocks and the translations) but not reported nor diagnosed.
     """
     with gc_paused():  # millions of small acyclic objects: scanning them costs more than the work
         points = {p: recs if _binary(recs) else trusted_times(list(recs))
@@ -369,6 +375,13 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
                               for f in host_findings(p, recs, ready.get(p))], findings, sent)
         findings = [f for f in findings if f.root_cause] + host + [
             f for f in findings if not f.root_cause]
+        in_focus = None
+        if focus is not None:
+            in_focus = InFocus(focus, convs, nat)
+            findings = in_focus.findings(findings)
+            nat = tuple(t for t in nat if in_focus.flow(t.connection))
+            connections = [c for c in connections if in_focus.connection(c)]
+            tracks = [t for t in tracks if in_focus.flow(t.connection)]
         ctx = _context(points)
         # the failed connections matter only when no finding is a root cause
         failed = () if any(f.root_cause for f in findings) else failures(connections,
@@ -381,7 +394,7 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
         del tracks  # the packets whose paths are not kept go before the paths are built
         reported = tuple(c for c in clock if c.point not in unknown)
         return CrossPointResult(reported, nat, _paths(kept), tuple(findings),
-                                diagnose(findings, ctx, failed, blind), checks)
+                                diagnose(findings, ctx, failed, blind), checks, in_focus)
 
 
 _ONE_WAY_OUTCOMES = {"c2s": Outcome.SYN_UNANSWERED, "s2c": Outcome.SYNACK_UNACKNOWLEDGED}

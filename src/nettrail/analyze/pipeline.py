@@ -15,7 +15,7 @@ from nettrail.analyze.one_side import ONE_WAY_CAPTURE
 from nettrail.analyze.table_flows import track_table
 from nettrail.model.analysis import Analysis, PointSummary
 from nettrail.model.finding import Finding
-from nettrail.model.flow import Connection
+from nettrail.model.flow import Connection, Focus
 from nettrail.model.packet import PacketRecord, TCPHeader
 from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable, PointData, table_from_records
@@ -27,12 +27,14 @@ COPY_KIND = "multi-interface-copy"
 
 
 def analyze(points: Sequence[PointData], paths: bool = True,
-            clocks: Mapping[str, HostClock] | None = None) -> Analysis:
+            clocks: Mapping[str, HostClock] | None = None,
+            focus: Focus | None = None) -> Analysis:
     """Analyse the packet tables of capture points (the first point is the reference).
     ``paths``: False when no packet path is wanted (``Analysis.paths`` is then empty: only
     the HTML report and the pcapng export show paths). ``clocks``: the points' clocks as
     measured apart from the packets, by point (a collect run's SSH probes, the one kernel of
-    a trace: ``analyze/clockprobe.py``)."""
+    a trace: ``analyze/clockprobe.py``). ``focus``: the connections to report, followed
+    through NAT across points (``analyze.focus``); the points' tables hold every packet."""
     summaries = tuple(p.summary for p in points)
     connections: list[Connection] = []
     findings: list[Finding] = []
@@ -41,6 +43,10 @@ def analyze(points: Sequence[PointData], paths: bool = True,
         connections.extend(conns)
         findings.extend(found)
     if len(points) < 2:
+        if focus is not None:  # one point: no other form to follow
+            connections = [c for c in connections if focus.matches(c.client, c.server)]
+            findings = [f for f in findings if f.connection is None
+                        or focus.matches(f.connection.a, f.connection.b)]
         return Analysis(points=summaries, connections=tuple(connections),
                         findings=tuple(findings))
     # each point's records, built as they are asked for (most rows are read as columns),
@@ -48,7 +54,7 @@ def analyze(points: Sequence[PointData], paths: bool = True,
     shared: dict[tuple[int, ...], TCPHeader] = {}
     kept = {p.summary.name: TableRows(p.table, shared) for p in points}
     return cross_points(summaries, connections, findings, kept,
-                        {p.summary.name: p.table for p in points}, paths, clocks)
+                        {p.summary.name: p.table for p in points}, paths, clocks, focus)
 
 
 def analyze_records(points: Mapping[str, Iterable[PacketRecord]],
@@ -73,15 +79,19 @@ def cross_points(
     tables: Mapping[str, PacketTable] | None = None,
     paths: bool = True,
     clocks: Mapping[str, HostClock] | None = None,
+    focus: Focus | None = None,
 ) -> Analysis:
     """Correlate the records of two or more points, given each point's own results
     (``tables``: their packet tables, when ``kept`` holds each one's rows in order;
     ``paths``: False when no packet path is wanted; ``clocks``: the points' clocks measured
-    apart from the packets)."""
+    apart from the packets; ``focus``: the connections to report)."""
     from nettrail.analyze import crosspoint  # only multi-point runs pay for its import
 
     dropped = {p.name: p.capture_dropped for p in summaries if p.capture_dropped}
-    result = crosspoint.cross_point(kept, connections, tables, paths, clocks, dropped)
+    result = crosspoint.cross_point(kept, connections, tables, paths, clocks, dropped, focus)
+    if result.in_focus is not None:
+        connections = [c for c in connections if result.in_focus.connection(c)]
+        findings = result.in_focus.findings(findings)
     # a point's copies, or its one-way capture, noted across points are not noted again
     noted = {(f.kind, f.details.get("point")) for f in result.findings
              if f.kind in (COPY_KIND, ONE_WAY_CAPTURE)}

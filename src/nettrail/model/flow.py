@@ -26,6 +26,19 @@ def address_of(endpoint: str) -> str:
     return endpoint.rsplit(":", 1)[0].strip("[]")
 
 
+class Focus(NamedTuple):
+    """The connections a report is about: those to or from ``host`` and/or with ``port`` at
+    either end (``--filter-host``, ``--filter-port``)."""
+
+    host: str | None = None
+    port: int | None = None
+
+    def matches(self, a: Endpoint, b: Endpoint) -> bool:
+        """Whether a flow between ``a`` and ``b`` is one of them, in this form."""
+        return ((self.host is None or self.host in (a.addr, b.addr))
+                and (self.port is None or self.port in (a.port, b.port)))
+
+
 class FlowKey(NamedTuple):
     """Direction-normalised 5-tuple: the smaller endpoint first."""
 
