@@ -48,6 +48,8 @@ class LabHandle:
         self.scenario = scn
         self.state = lab
         self._builder = built
+        self._inodes = {i for ns in scn.namespaces if (i := shell.ns_inode(ns))}
+        """Its namespaces themselves, which a process keeps alive after their names go."""
 
     @property
     def name(self) -> str:
@@ -75,12 +77,16 @@ class LabHandle:
         """Tear the lab down (idempotent)."""
         if self._builder is not None:
             # first every process inside: the unwind deletes the namespaces by name, and a
-            # process the builder did not start would live on in an unnamed namespace
+            # process the builder did not start would live on in an unnamed namespace; then
+            # any that entered one while they went (ip netns exec opens it before it enters)
+            inodes = self._inodes | {i for ns in self.scenario.namespaces
+                                     if (i := shell.ns_inode(ns))}
             for ns in self.scenario.namespaces:
                 if shell.exists(ns):
                     shell.kill(shell.pids(ns))
             self._builder.unwind()
             self._builder = None
+            shell.kill(shell.pids_in(inodes))
         down(self.name)
 
     def __enter__(self) -> LabHandle:

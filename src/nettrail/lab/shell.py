@@ -12,7 +12,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from nettrail.errors import CapabilityError, LabError
@@ -64,6 +64,27 @@ def pids(ns: str) -> list[int]:
     """PIDs of processes running inside namespace ``ns``."""
     out = run(("ip", "netns", "pids", ns), check=False)
     return [int(tok) for tok in out.split() if tok.isdigit()]
+
+
+def ns_inode(ns: str) -> int | None:
+    """The inode of named namespace ``ns``, as ``/proc/PID/ns/net`` shows it (None: gone)."""
+    try:
+        return os.stat(f"/run/netns/{ns}").st_ino
+    except OSError:
+        return None
+
+
+def pids_in(inodes: Collection[int]) -> list[int]:
+    """PIDs of processes in any of the network namespaces ``inodes``, named or no longer."""
+    out = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if os.stat(f"/proc/{entry.name}/ns/net").st_ino in inodes:
+                    out.append(int(entry.name))
+            except OSError:
+                continue
+    return out
 
 
 def kill(pid_list: Sequence[int], grace: float = 2.0) -> None:
