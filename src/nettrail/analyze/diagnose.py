@@ -22,7 +22,7 @@ from nettrail.analyze.findings_reset import (
     RESET_ORIGIN_UNKNOWN,
 )
 from nettrail.analyze.flows import FAILED
-from nettrail.analyze.one_side import ONE_WAY_CAPTURE
+from nettrail.analyze.one_side import ONE_WAY_CAPTURE, towards
 from nettrail.model.analysis import Diagnosis
 from nettrail.model.finding import Evidence, Finding
 from nettrail.model.flow import Connection, Endpoint, Outcome, address_of, count_text
@@ -349,9 +349,9 @@ def _one_way_only(f: Finding) -> Diagnosis:
     """Handshakes that look failed only at a point whose capture shows one direction: not
     failures, and not known to be healthy either."""
     point, n = f.details["point"], int(f.details["failed"])
-    towards = "the server" if f.details["direction"] == "c2s" else "the client"
     return Diagnosis(
-        f"inconclusive: {point}'s capture shows packets towards {towards} only, so whether "
+        f"inconclusive: {point}'s capture shows packets {towards(f.details['direction'])} "
+        f"only, so whether "
         f"{'its handshake was' if n == 1 else f'its {n} handshakes were'} answered cannot be "
         "told",
         f"{count_text(n, 'handshake')} {'looks' if n == 1 else 'look'} failed at {point} "
