@@ -81,7 +81,7 @@ from nettrail.analyze.focus import InFocus
 from nettrail.analyze.fold_rows import FoldedColumns, V4Forms, fold_columns
 from nettrail.analyze.linked_convs import linked_conversations
 from nettrail.analyze.nat import infer_translations
-from nettrail.analyze.one_side import ONE_WAY_CAPTURE, one_way_capture
+from nettrail.analyze.one_side import FAILED_BY_SIDE, ONE_WAY_CAPTURE, one_way_capture
 from nettrail.analyze.plain import column_spans, split_plain
 from nettrail.analyze.row_sightings import LazySightings, build_records
 from nettrail.analyze.timing import trusted_times, unknown_clocks
@@ -97,7 +97,7 @@ from nettrail.analyze.tracks import (
 )
 from nettrail.model.analysis import ClockCheck, ClockOffset, Diagnosis, NatTranslation, PacketPath
 from nettrail.model.finding import Finding, Severity
-from nettrail.model.flow import Connection, Endpoint, Focus, Outcome, address_of
+from nettrail.model.flow import Connection, Endpoint, Focus, address_of
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, RST, ICMPHeader, PacketRecord
 from nettrail.model.rows import TableRows
 from nettrail.model.table import PacketTable
@@ -397,10 +397,6 @@ def cross_point(points: Mapping[str, Sequence[PacketRecord]],
                                 diagnose(findings, ctx, failed, blind), checks, in_focus)
 
 
-_ONE_WAY_OUTCOMES = {"c2s": Outcome.SYN_UNANSWERED, "s2c": Outcome.SYNACK_UNACKNOWLEDGED}
-"""The failure a capture of one direction shows of a healthy handshake."""
-
-
 def _seen_one_way(failed: Sequence[Failure], convs: Sequence[Conversation],
                   findings: Sequence[Finding], connections: Sequence[Connection],
                   ) -> tuple[list[Failure], list[Finding]]:
@@ -416,8 +412,8 @@ def _seen_one_way(failed: Sequence[Failure], convs: Sequence[Conversation],
     used = set()
     for f in failed:
         point = f.connection.point
-        if point in one_sided and f.connection.outcome == \
-                _ONE_WAY_OUTCOMES[one_sided[point].direction]:
+        if point in one_sided and f.connection.outcome in \
+                FAILED_BY_SIDE[one_sided[point].direction]:
             used.add(point)
             hidden[point] += f.connection.client not in well
         else:

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.model.finding import Finding, Severity
+from nettrail.model.flow import Outcome
 from nettrail.model.packet import ACK, RST, SYN
 from nettrail.model.table import K_ACK1, K_SEQ
 
@@ -28,9 +29,11 @@ MIN_ONE_WAY = 3
 
 _TOWARDS = {"c2s": "towards the server", "s2c": "towards the client",
             "": "of one side of each connection"}
-_FAILED_BY_SIDE = {"c2s": {"syn-unanswered"}, "s2c": {"synack-unacknowledged"},
-                   "": {"syn-unanswered", "synack-unacknowledged"}}
-"""The failures a capture of each one side shows of a healthy handshake."""
+FAILED_BY_SIDE = {"c2s": frozenset({Outcome.SYN_UNANSWERED}),
+                  "s2c": frozenset({Outcome.SYNACK_UNACKNOWLEDGED}),
+                  "": frozenset({Outcome.SYN_UNANSWERED, Outcome.SYNACK_UNACKNOWLEDGED})}
+"""The failures a capture of each one side shows of a healthy handshake (each outcome is
+also the kind of the finding that states it)."""
 
 
 class OneSide(NamedTuple):
@@ -107,7 +110,7 @@ def seen_one_side(point: str, side: OneSide, findings: Sequence[Finding]) -> lis
     """``findings`` of ``point``, whose capture is proven to show ``side`` only, with each
     handshake that looks failed only for that (a SYN unanswered where the client's packets
     alone show) kept but no longer an error, and a note of the capture."""
-    kinds = _FAILED_BY_SIDE[side.direction]
+    kinds = FAILED_BY_SIDE[side.direction]
     out, hidden = [], 0
     for f in findings:
         if f.kind in kinds:
