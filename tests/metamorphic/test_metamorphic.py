@@ -76,7 +76,7 @@ def test_an_ipv6_floating_ip_is_named_as_an_address(tmp_path: Path) -> None:
     assert diagnosis.headline.startswith("floating IP 2001:db8::cb00:71df is served by two L3")
 
 
-@pytest.mark.parametrize("form", ["n", "S", "v", "e", "hash"])
+@pytest.mark.parametrize("form", ["n", "S", "v", "e", "hash", "A", "X"])
 def test_the_black_hole_s_size_is_the_same_in_text(form: str, tmp_path: Path) -> None:
     """The size of the stuck packets is the IP length, options and all, whether it is read
     from the pcap or from tcpdump's print of it (which gives the payload's length, and the

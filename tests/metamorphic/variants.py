@@ -300,6 +300,8 @@ TEXT_FORMS: dict[str, tuple[tuple[str, ...], Callable[[str], str], str]] = {
     "stripped-tt": (("-n", "-tt"), stripped, ""),
     "t": (("-n", "-t"), str, ""),
     "pasted": (("-n",), pasted, ""),
+    "A": (("-n", "-A"), str, ""),
+    "X": (("-n", "-X"), str, ""),
 }
 
 

@@ -5,8 +5,8 @@ A packet starts on a line with a timestamp (any ``-t`` variant, see ``text_time`
 packet (``IP``, ``IP6``, ``ARP,``, a MAC, an ``-i any`` interface column, ``a > b:``). Lines
 after it without a timestamp belong to it: the ``-v`` transport line, the inner frame of a
 tunnel, the header an ICMP error quotes, lines wrapped where it was pasted (``text_wrap``:
-joined where the join reads every field). Hex dumps and option details
-are ignored. Pasting damage (mail quoting, quoted-printable, markdown, HTML, CRLF) is repaired
+joined where the join reads every field). Hex dumps, option details and
+the bytes ``-A`` prints (``text_dump``) are ignored. Pasting damage (mail quoting, quoted-printable, markdown, HTML, CRLF) is repaired
 by ``text_paste`` with a warning naming the line; ``...`` elisions are skipped. Packets of
 protocols nettrail does not model (LLDP, STP, IGMP...) are counted in
 ``stats.skipped["other-protocol"]``, lines that cannot be read in
@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from nettrail.analyze.flows import gc_paused
-from nettrail.capture import text_block
+from nettrail.capture import text_block, text_dump
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_fast import OTHER, STAMP, Chunk, Row
 from nettrail.capture.text_fields import OtherProtocol, TextError
@@ -105,7 +105,10 @@ _PACKET_START = re.compile(
     rf"(?:[^\s>]+ +(?:{DIRECTION_WORDS}) +)?(?:IP6? |ARP, |{MAC} "
     r"|[A-Z]{2,}[\w.-]*,? |[^\s>]+ > [^\s>]+: )"
 )
-_DETAIL = re.compile(r"\t[ \t]|\s*0x[0-9a-f]{4}:\s")
+_HEX = re.compile(r"\s*0x[0-9a-f]{4}:\s")
+"""A line of a packet's bytes as ``tcpdump -x`` or ``-X`` prints them (``-X``'s last column
+is the bytes as text: anything, an ``=`` at its end or HTML included)."""
+_DETAIL = re.compile(r"\t[ \t]|" + _HEX.pattern)
 
 
 class _BadLine(Exception):
@@ -202,6 +205,11 @@ class TextReader:
         self.block_size = BLOCK
         self.bodies: dict[str, Outcome] = {}
         """What parsing gave for recent bodies (``text_holes.parsed``)."""
+        self.dump_left = 0
+        """Characters the bytes of the packet before may still take, as ``tcpdump -A`` prints
+        them (``text_dump``); 0: none are being printed."""
+        self.dump_lines = 0
+        """Lines of packet bytes skipped so far (more than 0: the file is ``-A`` text)."""
 
     def records(self) -> Iterator[PacketRecord]:
         """The file's packets in line order; raises CaptureError on a fatal fault at its end.
@@ -702,7 +710,16 @@ class TextReader:
     def _other(self, lineno: int, line: str) -> Iterator[PacketRecord]:
         """One line that is not of the common form as it stands (or not read as such)."""
         paste = self.paste
-        if paste.carry is not None or line[-2:] == "=\n" or line[-3:] == "=\r\n":
+        if paste.carry is None and (self.dump_left or self.fast_pending is not None
+                                    or self.pending is not None):
+            # a line of a packet's bytes (tcpdump -A) is no other line, pasting repaired or not
+            bare = self._bare(lineno, line)
+            if self.dump_left and self._in_dump(bare):
+                return
+            if (yield from self._dump_starts(lineno, bare)):
+                return
+        soft = line[-2:] == "=\n" or line[-3:] == "=\r\n"  # (an -X line's text may end so)
+        if paste.carry is not None or (soft and _HEX.match(line) is None):
             joined = paste.soft_break(line, lineno)
             if joined is None:
                 return
@@ -710,19 +727,7 @@ class TextReader:
         if line[:1] == "\ufeff" and lineno == 1:  # saved by an editor that marks UTF-8
             line = line[1:]
             self.warner.warn("byte-order mark", lineno, "a UTF-8 byte-order mark (ignored)")
-        if line[:1] in _NUMBER_START and (num := _NUMBERED.match(line)) and num.end():
-            if num.group(1) and "line numbers" not in self.warner.counts:
-                self.warner.warn("line numbers", lineno,
-                                 "line numbers before the packets (cat -n, nl) removed")
-            line = line[num.end() :]
-        if line[:7] == "caplen " and (cap := _CAPLEN.match(line)) is not None:
-            line = line[cap.end() :]  # tcpdump --lengths
-        if line[10:11] == "T" and (logged := _LOG_STAMP.match(line)) is not None:
-            line = line[logged.end() :]
-            if "log times" not in self.warner.counts:
-                self.warner.warn("log times", lineno, "the log's own times before the lines "
-                                 "(kubectl logs --timestamps) removed: tcpdump's are read")
-        line = paste.spaces(line, lineno)
+        line = paste.spaces(self._unprefixed(lineno, line), lineno)
         if line[-1:] == "\n":
             line = line[:-1]
         if line[-1:] == "\r":
@@ -737,11 +742,86 @@ class TextReader:
             self.fast_pending = _FastPending(lineno, row, 0)
             self.fast_pending.text = line
         elif ("<" in line or "&" in line or "`" in line or "*" in line
-                or "=" in line or line[:1] in (">", " ", "\t")):
+                or "=" in line or line[:1] in (">", " ")) and line[:1] != "\t" and (
+                _HEX.match(line) is None):  # (tcpdump's own detail lines, bytes in hex)
             for part in paste.clean(line, lineno):
                 yield from self._line(lineno, part)
         else:
             yield from self._line(lineno, line)
+
+    def _unprefixed(self, lineno: int, line: str) -> str:
+        """``line`` without what other tools put before tcpdump's text: line numbers (``cat
+        -n``, ``nl``; tcpdump ``-#``'s own), ``--lengths``' caplen, a log's times."""
+        if line[:1] in _NUMBER_START and (num := _NUMBERED.match(line)) and num.end():
+            if num.group(1) and "line numbers" not in self.warner.counts:
+                self.warner.warn("line numbers", lineno,
+                                 "line numbers before the packets (cat -n, nl) removed")
+            line = line[num.end() :]
+        if line[:7] == "caplen " and (cap := _CAPLEN.match(line)) is not None:
+            line = line[cap.end() :]  # tcpdump --lengths
+        if line[10:11] == "T" and (logged := _LOG_STAMP.match(line)) is not None:
+            line = line[logged.end() :]
+            if "log times" not in self.warner.counts:
+                self.warner.warn("log times", lineno, "the log's own times before the lines "
+                                 "(kubectl logs --timestamps) removed: tcpdump's are read")
+        return line
+
+    def _bare(self, lineno: int, line: str) -> str:
+        """``line`` without its end (a CRLF file's CR too: tcpdump drops a CR before a line
+        feed) and what other tools put before it."""
+        text = self._unprefixed(lineno, line[:-1] if line[-1:] == "\n" else line)
+        return text[:-1] if text[-1:] == "\r" else text
+
+    def _in_dump(self, text: str) -> bool:
+        """Whether ``text`` (a ``_bare`` line) is one of the bytes of the packet before it as
+        ``tcpdump -A`` prints them (``text_dump``); its characters are taken off what is left
+        of them."""
+        size = len(text) + 1 if text.strip() else 1  # (nl leaves an empty line spaces)
+        if size > self.dump_left or text_dump.ends(text) or (
+                self.timed is False and _PACKET_START.match(text)):
+            self.dump_left = 0
+            return False
+        self.dump_left -= size
+        self.dump_lines += 1
+        return True
+
+    def _dump_starts(self, lineno: int, line: str) -> Generator[PacketRecord, None, bool]:
+        """Whether ``line``, after a complete IP or ARP packet, starts that packet's bytes as
+        ``tcpdump -A`` prints them (``text_dump``). The packet is given out first (a
+        generator: its return value is the answer)."""
+        if not line.strip():
+            return False
+        kind = self._complete()
+        if kind is None or not text_dump.starts(line, kind, sure=self.dump_lines > 0):
+            return False
+        rec = self._take()
+        if rec is None:  # (read above as a whole: not expected)
+            return False
+        yield rec
+        left = text_dump.budget(rec.wire_len) - len(line) - 1
+        if left < 0:
+            return False
+        if not self.dump_lines:
+            self.warner.warn("packet bytes", lineno, "the packets' bytes as tcpdump -A prints "
+                             "them (the lines after each packet's line) are not read")
+        self.dump_left, self.dump_lines = left, self.dump_lines + 1
+        return True
+
+    def _complete(self) -> int | None:
+        """The kind (``text_dump``: IP version, or ARP) of the packet that waits, if its
+        lines so far read as a whole (else None)."""
+        fast = self.fast_pending
+        if fast is not None:  # a common line: IPv4 unless it says IP6
+            return 6 if fast.row[3][:4] == b"IP6 " else 4
+        p = self.pending
+        if p is None or p.breaks or p.expects_more():
+            return None
+        body = parsed(self.bodies, " ".join(p.parts))
+        if not isinstance(body, Body):
+            return None
+        if body.headers.arp is not None:
+            return text_dump.ARP
+        return body.headers.ip.version if body.headers.ip is not None else None
 
     def _crlf(self, lineno: int) -> None:
         self.crlf = lineno
@@ -852,7 +932,9 @@ class TextReader:
             yield rec
 
     def _take(self) -> PacketRecord | None:
-        """The record of the packet gathered so far (None if it was not one), and forget it."""
+        """The record of the packet gathered so far (None if it was not one), and forget it
+        (and what is left of the bytes of the one before: a packet starts)."""
+        self.dump_left = 0
         fast = self.fast_pending
         if fast is not None:
             self.fast_pending = None
