@@ -70,6 +70,18 @@ def test_fifo_is_refused_without_blocking(
                             "capture more than once; save it to a file first"]
 
 
+def test_standard_input_is_refused_without_reading_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tcpdump -nr x.pcap | nettrail analyze -``: said plainly, not "no such file"."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["analyze", "-"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert _errors(err) == ["nettrail: error: -: standard input is not read: nettrail reads "
+                            "each capture more than once; save it to a file first"]
+
+
 @pytest.mark.parametrize(("manifest", "why"), [
     ('{"points": {"a": {"pcap": "a.pcap"}}}',
      "'points' must be a list of objects with name, pcap and interfaces {ifindex: name}"),

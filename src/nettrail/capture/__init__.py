@@ -43,6 +43,9 @@ _SNIFF = 4096
 def detect_format(path: str) -> str:
     """``pcap``, ``pcapng`` or ``tcpdump-text`` by the file's magic bytes or content."""
     try:
+        if path == "-" and not os.path.exists(path):
+            raise CaptureError("standard input is not read: nettrail reads each capture more "
+                               "than once; save it to a file first", path=path)
         mode = os.stat(path).st_mode
         if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
             raise CaptureError("a pipe, not a file: nettrail reads each capture more than "

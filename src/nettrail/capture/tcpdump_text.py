@@ -5,10 +5,10 @@ A packet starts on a line with a timestamp (any ``-t`` variant, see ``text_time`
 packet (``IP``, ``IP6``, ``ARP,``, a MAC, an ``-i any`` interface column, ``a > b:``). Lines
 after it without a timestamp belong to it: the ``-v`` transport line, the inner frame of a
 tunnel, the header an ICMP error quotes, lines wrapped where it was pasted (``text_wrap``:
-joined where the join reads every field). Hex dumps, option details and
-the bytes ``-A`` prints (``text_dump``) are ignored. Pasting damage (mail quoting, quoted-printable, markdown, HTML, CRLF) is repaired
-by ``text_paste`` with a warning naming the line; ``...`` elisions are skipped. Packets of
-protocols nettrail does not model (LLDP, STP, IGMP...) are counted in
+joined where the join reads every field). Hex dumps, option details and the bytes ``-A``
+prints (``text_dump``) are ignored. Pasting damage (mail quoting, quoted-printable, markdown,
+HTML, CRLF) is repaired by ``text_paste`` with a warning naming the line; ``...`` elisions are
+skipped. Packets of protocols nettrail does not model (LLDP, STP, IGMP...) are counted in
 ``stats.skipped["other-protocol"]``, lines that cannot be read in
 ``stats.skipped["unparsed-line"]``, each with a warning. tcpdump's own messages (``listening
 on``, ``N packets captured``) are skipped quietly.
