@@ -161,3 +161,39 @@ def epb(data: bytes, ts: int, if_id: int = 0, *, comment: str | None = None,
 def spb(data: bytes, order: str = "<") -> bytes:
     """A simple packet block."""
     return block(3, struct.pack(order + "I", len(data)) + data, order)
+
+
+# -- payloads that look like lines of text (tcpdump -A) ----------------------------------------
+
+MAC = "02:00:00:00:00:01"
+"""A MAC with no byte 0x0a (``-AA`` would break its line inside the link header)."""
+REQUEST = b"GET /?q=a HTTP/1.1\r\nHost: example\r\n\r\n"
+REPLY = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><body>one<br>two<br/>\n"
+         b"\tindented &amp; tabbed\n\nGET / HTTP/1.1\nIP 1.2.3.4.5 > 6.7.8.9.10: Flags [S]\n"
+         b"<b>bold</b> *stars* `ticks` =3D\nkey=")
+BIG = b"".join(b"line %05d of a large reply=\n" % n for n in range(400))  # 11,200 bytes
+
+
+def dump_hazards() -> list[bytes]:
+    """Ethernet frames of two connections (IPv4, then IPv6) whose payloads look like other
+    lines as ``tcpdump -A`` prints them (HTML, a line ending in ``=``, packet lines, tabs),
+    one of over 8,192 bytes, an ARP request and a UDP datagram among them."""
+    frames = []
+    for c, s, proto in (("198.51.100.10", "198.51.100.20", ipv4),
+                        ("2001:db8::10", "2001:db8::20", ipv6)):
+        rq, rp = 101 + len(REQUEST), 501 + len(REPLY)
+        seg = [(c, s, 40000, 80, 0x02, 100, 0, b""), (s, c, 80, 40000, 0x12, 500, 101, b""),
+               (c, s, 40000, 80, 0x10, 101, 501, b""),
+               (c, s, 40000, 80, 0x18, 101, 501, REQUEST),
+               (s, c, 80, 40000, 0x18, 501, rq, REPLY), (c, s, 40000, 80, 0x10, rq, rp, b""),
+               (s, c, 80, 40000, 0x10, rp, rq, BIG),
+               (c, s, 40000, 80, 0x11, rq, rp + len(BIG), b"")]
+        etype = 0x0800 if proto is ipv4 else 0x86DD
+        frames += [eth(proto(src, dst, 6, tcp(sp, dp, fl, seq, ack, payload=data)), etype,
+                       src=MAC, dst="02:00:00:00:00:02")
+                   for src, dst, sp, dp, fl, seq, ack, data in seg]
+    frames.insert(3, eth(arp(1, MAC, "198.51.100.10", "00:00:00:00:00:00", "198.51.100.20"),
+                         0x0806, src=MAC, dst="02:00:00:00:00:02"))
+    frames.insert(5, eth(ipv4("198.51.100.10", "198.51.100.20", 17, udp(5353, 53, b"x=\n\tm=\n")),
+                         src=MAC, dst="02:00:00:00:00:02"))
+    return frames

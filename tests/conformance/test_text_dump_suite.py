@@ -4,9 +4,15 @@ gives it."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
+from test_tcpdump_text_wrapped import KINDS, changed
 from truth import SUITE_DIR
 
+from capkit import dump_hazards, pcap
+from conftest import require_tool
 from nettrail.model.packet import PacketRecord
 from textread import read_records
 
@@ -26,3 +32,23 @@ def test_suite_ascii_dumps_read_as_its_hex_dump(name: str) -> None:
     assert len(want) == 10
     assert _packets(got) == _packets(want)
     assert not stats.skipped and not want_stats.skipped, stats.warnings
+
+
+@pytest.mark.parametrize("flags", ["-A", "-AA"])
+def test_wrapped_dumps_change_no_tcp_packet(flags: str, tmp_path: Path) -> None:
+    """The ``-A`` text of IPv4 and IPv6 connections whose payloads look like lines
+    (``capkit.dump_hazards``), wrapped as a terminal or a mail wraps it: every TCP packet
+    reads as unwrapped, or a line of it is named. The rest of a wrapped line that starts as a
+    packet's bytes could (``ack 1, win 502``: ``a`` is an IPv6 header's first byte, once the
+    text is known to be ``-A`` text) is not taken for them."""
+    require_tool("tcpdump")
+    cap = tmp_path / "hazards.pcap"
+    cap.write_bytes(pcap((1_700_000_000_000_000_000 + n * 1000, frame)
+                         for n, frame in enumerate(dump_hazards())))
+    text = tmp_path / f"hazards{flags}.txt"
+    text.write_bytes(subprocess.run(["tcpdump", "-n", flags, "-r", str(cap)],
+                                    capture_output=True, check=True).stdout)
+    failures = {(width, kind): p for width in (60, 72, 80) for kind in [*KINDS, "columns"]
+                if (p := changed(text, tmp_path, width, kind))}
+    assert not failures, "\n".join(f"wrapped at {w} ({k}): {len(p)}, e.g. {p[0]}"
+                                   for (w, k), p in failures.items())

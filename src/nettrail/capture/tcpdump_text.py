@@ -210,6 +210,8 @@ class TextReader:
         them (``text_dump``); 0: none are being printed."""
         self.dump_lines = 0
         """Lines of packet bytes skipped so far (more than 0: the file is ``-A`` text)."""
+        self.given: PacketRecord | None = None
+        """The last packet given out, until its bytes start (``_dump_starts``)."""
 
     def records(self) -> Iterator[PacketRecord]:
         """The file's packets in line order; raises CaptureError on a fatal fault at its end.
@@ -711,7 +713,7 @@ class TextReader:
         """One line that is not of the common form as it stands (or not read as such)."""
         paste = self.paste
         if paste.carry is None and (self.dump_left or self.fast_pending is not None
-                                    or self.pending is not None):
+                                    or self.pending is not None or self.given is not None):
             # a line of a packet's bytes (tcpdump -A) is no other line, pasting repaired or not
             bare = self._bare(lineno, line)
             if self.dump_left and self._in_dump(bare):
@@ -787,17 +789,22 @@ class TextReader:
 
     def _dump_starts(self, lineno: int, line: str) -> Generator[PacketRecord, None, bool]:
         """Whether ``line``, after a complete IP or ARP packet, starts that packet's bytes as
-        ``tcpdump -A`` prints them (``text_dump``). The packet is given out first (a
-        generator: its return value is the answer)."""
+        ``tcpdump -A`` prints them (``text_dump``); the packet is given out first (a
+        generator: its return value is the answer). The packet is the one that waits, or,
+        where none does, the last one given out (lines that were neither a packet's nor its
+        bytes, such as the rest of a wrapped line it did not need, may stand between)."""
         if not line.strip():
             return False
-        kind = self._complete()
+        waits = self.fast_pending is not None or self.pending is not None
+        kind = self._complete() if waits else _kind(self.given)
         if kind is None or not text_dump.starts(line, kind, sure=self.dump_lines > 0):
             return False
-        rec = self._take()
+        rec = self._take() if waits else self.given
         if rec is None:  # (read above as a whole: not expected)
             return False
-        yield rec
+        if waits:
+            yield rec
+        self.given = None
         left = text_dump.budget(rec.wire_len) - len(line) - 1
         if left < 0:
             return False
@@ -814,14 +821,13 @@ class TextReader:
         if fast is not None:  # a common line: IPv4 unless it says IP6
             return 6 if fast.row[3][:4] == b"IP6 " else 4
         p = self.pending
-        if p is None or p.breaks or p.expects_more():
+        if p is None or p.expects_more():
             return None
-        body = parsed(self.bodies, " ".join(p.parts))
-        if not isinstance(body, Body):
-            return None
-        if body.headers.arp is not None:
-            return text_dump.ARP
-        return body.headers.ip.version if body.headers.ip is not None else None
+        if p.breaks:  # a wrapped line: complete when its lines joined read
+            body: Body | Outcome | None = p.joined()[0]
+        else:
+            body = parsed(self.bodies, " ".join(p.parts))
+        return _kind(body.headers) if isinstance(body, Body) else None
 
     def _crlf(self, lineno: int) -> None:
         self.crlf = lineno
@@ -933,8 +939,15 @@ class TextReader:
 
     def _take(self) -> PacketRecord | None:
         """The record of the packet gathered so far (None if it was not one), and forget it
-        (and what is left of the bytes of the one before: a packet starts)."""
+        (and what is left of the bytes of the one before: a packet starts); kept as ``given``
+        until its bytes start (``_dump_starts``)."""
         self.dump_left = 0
+        rec = self._taken()
+        if rec is not None:
+            self.given = rec
+        return rec
+
+    def _taken(self) -> PacketRecord | None:
         fast = self.fast_pending
         if fast is not None:
             self.fast_pending = None
@@ -1046,6 +1059,17 @@ class TextReader:
             if tcp.flags & SYN and tcp.seq is not None:
                 self.seq.syn(h.ip.src, tcp.sport, h.ip.dst, tcp.dport, tcp.seq)
         return h
+
+
+def _kind(found: PacketRecord | Headers | None) -> int | None:
+    """The kind of a packet's bytes (``text_dump``) by its record or headers: its IP version,
+    ARP, or None (another protocol, or no packet)."""
+    headers = found.headers if isinstance(found, PacketRecord) else found
+    if headers is None:
+        return None
+    if headers.arp is not None:
+        return text_dump.ARP
+    return headers.ip.version if headers.ip is not None else None
 
 
 def _stamped(text: str, indented: bool) -> re.Match[str] | None:

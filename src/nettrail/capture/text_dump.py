@@ -38,7 +38,18 @@ _LENGTH_AT = {4: 2, 6: 4}
 """Where in the IP header the high byte of its length stands (IPv4 total, IPv6 payload)."""
 _SHORT = frozenset(".\t")
 """A length's high byte below 0x20 (a packet under 8,192 bytes) as printed: ``.``, or a tab
-(0x09); a line feed (0x0a) ends the line there."""
+(0x09)."""
+_HEADER = {4: 20, 6: 40}
+"""An IP header's bytes without options."""
+_DOTS = 3
+"""The fewest ``.`` among an IP header's bytes as printed (where the line holds them): a
+header has at least its type of service, its length's high byte below 8,192, the low byte of
+its fragment field and its protocol as ``.``; a line of tcpdump's text one or two (``ags
+[S.], seq 500``, wrapped after ``Fl``)."""
+_NEXT6 = frozenset(".+,23:;<")
+"""An IPv6 header's next header (byte 6) as printed: hop-by-hop options, TCP, UDP (``.``),
+routing (``+``), fragment (``,``), ESP, AH, ICMPv6, none, destination options. Lines that
+start with ``a`` to ``o`` (a wrapped ``ack 1, win 502, length 0``) do not have one there."""
 ARP = 0
 """The kind of an ARP packet (else its IP version): its header starts with six bytes printed
 as ``.`` (hardware type 1, protocol type 0x0800, their lengths 6 and 4)."""
@@ -53,8 +64,9 @@ def starts(line: str, kind: int, sure: bool = False) -> bool:
     """Whether ``line`` starts the bytes of a packet of ``kind`` (its IP version, or ARP) as
     ``tcpdump -A`` or ``-AA`` prints them: its header where a link header would end (after two
     bytes printed as ``.``). An IP header's first byte, and the high byte of its length as a
-    packet under 8,192 bytes has it (or the line ends before it, at a line feed among the
-    header's bytes), unless the text is ``sure`` to be ``-A`` text (a dump of it was found)."""
+    packet under 8,192 bytes has it, unless the text is ``sure`` to be ``-A`` text (a dump of
+    it was found); an IPv6 header's next header too, and ``.`` as often as a header has it. A
+    line that ends before them (a line feed among the header's bytes) is not taken."""
     first, at = _FIRST.get(kind), _LENGTH_AT.get(kind, 0)
     for start in LINK_ENDS:
         if len(line) <= start:
@@ -64,8 +76,10 @@ def starts(line: str, kind: int, sure: bool = False) -> bool:
         if kind == ARP:
             if line[start : start + 6] == "......":
                 return True
-        elif first is not None and line[start] in first and (
-                sure or len(line) <= start + at or line[start + at] in _SHORT):
+        elif (first is not None and line[start] in first and len(line) > start + at
+              and (sure or line[start + at] in _SHORT)
+              and (kind == 4 or line[start + 6 : start + 7] in _NEXT6)
+              and line.count(".", start, start + _HEADER[kind]) >= _DOTS):
             return True
     return False
 
