@@ -52,3 +52,16 @@ def test_wrapped_dumps_change_no_tcp_packet(flags: str, tmp_path: Path) -> None:
                 if (p := changed(text, tmp_path, width, kind))}
     assert not failures, "\n".join(f"wrapped at {w} ({k}): {len(p)}, e.g. {p[0]}"
                                    for (w, k), p in failures.items())
+
+
+@pytest.mark.parametrize("name", ["whois-v.out", "ipv4_tcp_http_xml.out",
+                                  "ipv4_tcp_http_xml_tso.out"])
+def test_suite_verbose_decodes_with_empty_lines_read_whole(name: str) -> None:
+    """tcpdump -v's decodes of a whois reply and an HTTP message: an empty line of them is a
+    tab alone, and the lines after it are still the packet's, not unreadable ones."""
+    path = SUITE_DIR / name
+    if not path.is_file():
+        pytest.skip(f"needs tcpdump's test suite at {SUITE_DIR}")
+    records, stats, error = read_records(str(path))
+    assert records and not error
+    assert not stats.skipped, stats.warnings

@@ -30,10 +30,10 @@ def _texts(tmp: Path, frames: list[bytes], linktype: int = 1) -> dict[str, Path]
     cap.write_bytes(pcap(((1_700_000_000_000_000_000 + n * 1000, f) for n, f in
                           enumerate(frames)), linktype))
     out = {}
-    for flags in ("", "-A", "-AA", "-x", "-X", "-XX"):
+    for flags in ("", "-A", "-AA", "-x", "-X", "-XX", "-v", "-v -A"):
         done = subprocess.run(["tcpdump", "-n", *flags.split(), "-r", str(cap)],
                               capture_output=True, check=True)
-        out[flags] = path = tmp / f"text{flags}.txt"
+        out[flags] = path = tmp / f"text{flags.replace(' ', '')}.txt"
         path.write_bytes(done.stdout)
     return out
 
@@ -85,3 +85,16 @@ def test_crlf_ends_and_a_large_first_packet(tmp_path: Path) -> None:
     named = [w for w in stats.warnings if int(w.split(" line ")[1].split(":")[0]) in lines]
     assert named, stats.warnings  # read as before text_dump: not silently
     assert [w for w in stats.warnings if "bytes as tcpdump -A prints them" in w]
+
+
+def test_verbose_decodes_read_whole(tmp_path: Path) -> None:
+    """``tcpdump -v`` prints an HTTP message after its packet's lines, a tab before each of
+    its lines; an empty one is a tab alone. It ended the packet there, and every line of the
+    message after it was counted as unreadable (tcpdump's own ``whois-v.out`` and
+    ``ipv4_tcp_http_xml.out`` too). With ``-A`` as well, the bytes come after the message."""
+    texts = _texts(tmp_path, dump_hazards())
+    assert b"\n\t\n" in texts["-v"].read_bytes()
+    want, want_stats, _ = read_records(str(texts["-v"]))
+    assert len(want) == 18 and not want_stats.skipped, want_stats.warnings
+    got, stats, _ = read_records(str(texts["-v -A"]))
+    assert _packets(got) == _packets(want) and not stats.skipped, stats.warnings

@@ -840,7 +840,10 @@ class TextReader:
 
     def _line(self, lineno: int, line: str) -> Iterator[PacketRecord]:
         if not line.strip():
-            yield from self._flush()
+            if line[:1] != "\t" or (self.pending is None and self.fast_pending is None):
+                yield from self._flush()
+            # else: an empty line of what -v decodes after a packet (an HTTP message's, a
+            # whois reply's), printed with its tab: the packet's lines go on
             return
         if (tool := other_tool(line)) is not None:  # never a packet's continuation either
             yield from self._flush()
