@@ -46,9 +46,10 @@ def analyze_files(
     """Analyse capture files given as (point, path) pairs, or already opened by
     ``capture.inputs.open_inputs``; the first point is the reference.
 
-    Several files may share a point (read in the order given). ``ifnames`` maps a point to the
-    interface index -> name table of its Linux cooked v2 captures (from a lab manifest; not
-    used with ``Inputs``, which already hold them).
+    Several files may share a point (binary ones read in the order of their first packets:
+    ``capture.inputs.in_time_order``). ``ifnames`` maps a point to the interface index ->
+    name table of its Linux cooked v2 captures (from a lab manifest; not used with
+    ``Inputs``, which already hold them).
     A capture fault ends reading of that file only: the good packets before it are analysed
     and the fault is returned beside the analysis.
     A single point read unfiltered is held within ``budget`` (None: no limit): past it, its

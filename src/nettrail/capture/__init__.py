@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import struct
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from nettrail.capture.base import CaptureStats
@@ -23,6 +24,7 @@ __all__ = [
     "CaptureStats",
     "captures_date_ns",
     "detect_format",
+    "holds_no_packet",
     "open_capture",
     "parse_point_arg",
     "parse_point_args",
@@ -77,6 +79,33 @@ def detect_format(path: str) -> str:
         return "tcpdump-text"
     raise CaptureError(f"not a pcap, pcapng or tcpdump text file (starts 0x{head[:4].hex()})",
                        path=path, offset=0)
+
+
+_PACKET_BLOCKS = frozenset({2, 3, 6})
+"""pcapng's blocks that hold a packet: obsolete, simple and enhanced packet blocks."""
+
+
+def holds_no_packet(path: str) -> bool:
+    """Whether ``path`` is a pcap or pcapng file of its headers alone, no packet in it (what
+    ``tcpdump -G`` writes for an interval without traffic: such files of one host are the
+    same bytes). Only small files are looked at; False when it cannot be told."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF + 1)
+    except OSError:
+        return False
+    if head[:4] in PCAP_MAGICS:
+        return len(head) == 24
+    if head[:4] != PCAPNG_MAGIC or len(head) > _SNIFF or len(head) < 12:
+        return False
+    order = "<" if head[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+    at = 0
+    while at + 8 <= len(head):
+        kind, size = struct.unpack_from(order + "II", head, at)
+        if kind in _PACKET_BLOCKS or size < 12:
+            return False
+        at += size
+    return at == len(head)
 
 
 def utf16_order(head: bytes) -> str | None:

@@ -2,8 +2,9 @@
 
 ``open_inputs(pairs, ifnames)`` detects the format of every (point, path) once and returns
 ``Inputs``: one ``Input`` per file, holding its ``Capture`` or the fault that makes it
-unreadable. Tcpdump text that prints only the time of day is dated once, from the first
-packet of the first binary capture (``first_date_ns``), and only when there is such text.
+unreadable, a point's files in the order of their first packets (``in_time_order``). Tcpdump
+text that prints only the time of day is dated once, from the first packet of the first
+binary capture (``first_date_ns``), and only when there is such text.
 ``Inputs.records()`` streams every record of every capture again, merged by timestamp: the
 data a renderer writing packets (the pcapng export) is given, so that it opens no file.
 """
@@ -61,6 +62,37 @@ def _ts(rec: PacketRecord) -> int:
     return rec.ts_ns
 
 
+def in_time_order(items: Sequence[Input]) -> list[Input]:
+    """The files of each point in the order of their first packets, the points in the order
+    given. A shell gives ``tcpdump -C``'s files ``cap.pcap*`` as ``cap.pcap``, ``cap.pcap1``,
+    ``cap.pcap10``, ``cap.pcap2``: read so, the packets of the tenth came before the second's,
+    and a connection's first RST was a later one. A point with tcpdump text among its files
+    keeps the order given (a time of day orders no files across midnight); a file with no
+    packet to read goes first."""
+    points: dict[str, list[Input]] = {}
+    for item in items:
+        points.setdefault(item.capture.point if item.capture else item.point, []).append(item)
+    out: list[Input] = []
+    for files in points.values():
+        if len(files) > 1 and all(i.capture is not None and i.capture.format != TEXT
+                                  for i in files):
+            files = sorted(files, key=_first_ns)
+        out += files
+    return out
+
+
+def _first_ns(item: Input) -> int:
+    """The time of the first packet of a binary capture (-1: none can be read)."""
+    capture = item.capture
+    assert capture is not None
+    try:
+        for rec in Capture(capture.path, capture.point, capture.format):
+            return rec.ts_ns
+    except InputError:
+        pass
+    return -1
+
+
 def open_inputs(
     pairs: Sequence[tuple[str, str]], ifnames: Mapping[str, Mapping[int, str]] | None = None,
     dropped: Mapping[str, int] | None = None,
@@ -82,7 +114,7 @@ def open_inputs(
         if dropped and not any(i.point == point for i in items):
             capture.known_dropped = dropped.get(point, 0)
         items.append(Input(point, path, capture, None))
-    inputs = Inputs(items)
+    inputs = Inputs(in_time_order(items))
     captures = inputs.captures()
     if any(c.format == TEXT for c in captures):
         day_ns = captures_date_ns(captures)

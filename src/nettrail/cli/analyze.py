@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from nettrail.analyze.clockprobe import HostClock
 from nettrail.analyze.flows import gc_paused
-from nettrail.capture import parse_point_args
+from nettrail.capture import holds_no_packet, parse_point_args
 from nettrail.capture.inputs import Inputs, open_inputs
 from nettrail.cli.args import checked
 from nettrail.cli.heap import keep_freed
@@ -193,7 +193,9 @@ def measured_clocks(args: Sequence[str]) -> dict[str, HostClock] | None:
 
 def _check_unique(inputs: Sequence[tuple[str, str]]) -> None:
     """The same file twice would be matched against itself as copies of every packet; so
-    would a copy of it (the same capture fetched twice under two names): the same bytes."""
+    would a copy of it (the same capture fetched twice under two names): the same bytes. Not
+    files of no packet, the same bytes whoever wrote them (``tcpdump -G``'s quiet
+    intervals)."""
     seen: dict[str, str] = {}
     by_size: dict[int, list[str]] = {}
     for _point, path in inputs:
@@ -207,7 +209,7 @@ def _check_unique(inputs: Sequence[tuple[str, str]]) -> None:
         except OSError:
             continue  # named when it is opened
         for other in by_size.setdefault(size, []):
-            if size and _same_bytes(other, path):
+            if size and _same_bytes(other, path) and not holds_no_packet(path):
                 raise InputError(f"{path}: given twice: the same bytes as {other} (one "
                                  "capture copied under two names)")
         by_size[size].append(path)
