@@ -33,7 +33,7 @@ import numpy.typing as npt
 from nettrail.analyze.anchors import Ints, PointColumns, Sides, form_sides
 from nettrail.analyze.clockprobe import settled
 from nettrail.analyze.correlate import Form, Match, UnionFind
-from nettrail.model.analysis import NO_LIMITS, ClockOffset, Limits
+from nettrail.model.analysis import NO_LIMITS, ClockOffset, Limits, offset_words
 
 OUTLIER_FLOOR_NS = 2_000_000
 OUTLIER_MADS = 8.0
@@ -549,12 +549,10 @@ def offset_map(clock: Sequence[ClockOffset]) -> Mapping[str, float]:
 
 def describe_offset(c: ClockOffset) -> str:
     """``host5's clock is 25.0 ± 0.4 ms behind host1``."""
-    ms = c.offset_ns / 1e6
-    unc = c.uncertainty_ns / 1e6
-    if abs(ms) < 0.05:
-        return f"{c.point}'s clock agrees with {c.reference} (within {unc:.3f} ms)"
-    side = "ahead of" if ms > 0 else "behind"
-    digits = 1 if unc >= 0.05 else 3
+    if abs(c.offset_ns) < 50_000:
+        return (f"{c.point}'s clock agrees with {c.reference} (within "
+                f"{c.uncertainty_ns / 1e6:.3f} ms)")
     note = f" ({c.one_way_note})" if c.one_way_note else ""
-    return (f"{c.point}'s clock is {abs(ms):.{digits}f} ± {unc:.{digits}f} ms {side} "
-            f"{c.reference}{note}")
+    words, zone = offset_words(c.offset_ns, c.uncertainty_ns)
+    return f"{c.point}'s clock is {words} {c.reference}{note}{zone}"
+

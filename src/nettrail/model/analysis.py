@@ -83,6 +83,32 @@ class ClockOffset:
         return f"seen one way only: off by the packets' transit between the points{limits}"
 
 
+ZONE_STEP_NS = 15 * 60 * 1_000_000_000
+"""Time zones lie whole quarter hours apart (most of them whole hours)."""
+
+
+def offset_words(offset_ns: int | float, uncertainty_ns: int | float) -> tuple[str, str]:
+    """An offset of 0.05 ms or more in words, with its side: ``25.0 ± 0.4 ms behind``; µs
+    digits when the uncertainty is below 0.05 ms. An offset within a second of a whole number
+    of quarter hours is worded as them and the rest (``1 h less 24.4 ± 1.0 ms ahead of``),
+    with a note: two time zones (tcpdump's text prints the local time), or a clock set to
+    another one."""
+    ms, unc = offset_ns / 1e6, uncertainty_ns / 1e6
+    side = "ahead of" if ms > 0 else "behind"
+    digits = 1 if unc >= 0.05 else 3
+    steps = round(offset_ns / ZONE_STEP_NS)
+    rest = (offset_ns - steps * ZONE_STEP_NS) / 1e6
+    if not steps or abs(rest) >= 1000:
+        return f"{abs(ms):.{digits}f} ± {unc:.{digits}f} ms {side}", ""
+    hours, quarters = divmod(abs(steps), 4)
+    span = " ".join(part for part in (f"{hours} h" if hours else "",
+                                      f"{quarters * 15} min" if quarters else "") if part)
+    joint = "and" if rest * ms >= 0 else "less"
+    return (f"{span} {joint} {abs(rest):.{digits}f} ± {unc:.{digits}f} ms {side}",
+            f"; {span} apart: two time zones? tcpdump's text prints the local time, a pcap "
+            "UTC")
+
+
 def _limit_text(ns: float, most: bool) -> str:
     """A limit on a clock offset in the words of the clock's line: ``at least 25.0 ms
     behind`` for an offset of at most -25 ms (``most``: the limit is the most it can be),

@@ -17,6 +17,7 @@ from nettrail.model.analysis import (
     Diagnosis,
     NatTranslation,
     PointSummary,
+    offset_words,
 )
 from nettrail.model.finding import Evidence, Finding
 from nettrail.model.flow import Connection, Outcome, count_text, duration_text, time_text
@@ -186,10 +187,8 @@ def clock_text(c: ClockOffset) -> str:
         samples = f"{samples}; {c.one_way_note}"
     if abs(ms) < 0.05:
         return f"{c.point}'s clock agrees with {c.reference} (within {unc:.3f} ms, {samples})"
-    side = "ahead of" if ms > 0 else "behind"
-    digits = 1 if unc >= 0.05 else 3
-    return (f"{c.point}'s clock is {abs(ms):.{digits}f} ± {unc:.{digits}f} ms {side} "
-            f"{c.reference} ({samples})")
+    words, zone = offset_words(c.offset_ns, c.uncertainty_ns)
+    return f"{c.point}'s clock is {words} {c.reference} ({samples}{zone})"
 
 
 def clock_check_text(check: ClockCheck, used: str | None = None, one_way: bool = False
