@@ -90,7 +90,9 @@ def _read(
         raise _store(stats, _os_error(exc, path, 0)) from exc
     frame = 0
     try:
-        order, unit, _snaplen, linktype = parse_file_header(f.read(FILE_HEADER_LEN), path)
+        head = f.read(FILE_HEADER_LEN)
+        order, unit, _snaplen, linktype = parse_file_header(head, path)
+        magic, version = seam_marks(head, order)
         rec_unpack = struct.Struct(order + "IIII").unpack_from
         fast_unpack = decode.FAST.unpack_from
         fast_ts_unpack = decode.FAST_TS.unpack_from
@@ -117,6 +119,13 @@ def _read(
                 if caplen > MAX_CAPLEN:
                     raise CaptureError(f"absurd record length {caplen} (> {MAX_CAPLEN})",
                                        path=path, offset=base + pos, records=frame)
+                if not caplen and sec == magic and frac == version:  # files joined with cat
+                    if pos + FILE_HEADER_LEN > end:
+                        break
+                    file_seam(buf[pos : pos + FILE_HEADER_LEN], base + pos, linktype, order,
+                              path, stats)
+                    pos += FILE_HEADER_LEN
+                    continue
                 start = pos + 16
                 stop = start + caplen
                 if stop > end:
@@ -249,6 +258,30 @@ def _bad_time(
                           f"fraction {frac} (a second or more); its time is not used")
     return _record(linktype, data, point, sec * 1_000_000_000 + 999_999_999, path, frame,
                    wire_len, stats.skipped, ifnames, decoder, time_ok=False)
+
+
+def file_seam(at: bytes, offset: int, linktype: int, order: str, path: str,
+              stats: CaptureStats) -> None:
+    """A pcap file header ``at`` (its 24 bytes) found where a record should start, of the
+    same magic and version as the file's own (``seam_marks``): files joined with ``cat``.
+    Their records are read on (a warning names the first such header); of another link
+    type, it is a fault there."""
+    other = struct.unpack_from(order + "I", at, 20)[0] & 0xFFFF
+    if other != linktype:
+        raise CaptureError(f"a second pcap file header, of link type {other} (not {linktype}): "
+                           "files joined with cat? (mergecap -w merged.pcapng a.pcap b.pcap "
+                           "merges captures)", path=path, offset=offset)
+    if not any("pcap file header" in w for w in stats.warnings):
+        stats.warnings.append(f"{path} at byte {offset}: a second pcap file header (files "
+                              "joined with cat?): the records after it are read on, as after "
+                              "any more")
+
+
+def seam_marks(head: bytes, order: str) -> tuple[int, int]:
+    """The first two 32-bit words of a pcap file header (magic, version) as a record header's
+    time fields read them: a record with them and no bytes is another file's header."""
+    first, second = struct.unpack_from(order + "II", head)
+    return first, second
 
 
 def _check_tail(

@@ -29,7 +29,9 @@ from nettrail.capture.pcap import (
     _check_tail,
     _os_error,
     _store,
+    file_seam,
     parse_file_header,
+    seam_marks,
 )
 from nettrail.capture.table_fill import Filler, ifname_of
 from nettrail.errors import CaptureError
@@ -52,7 +54,9 @@ def read_pcap_table(path: str, table: PacketTable, stats: CaptureStats,
     fill = Filler(table, path, stats, ifnames or {})
     frame = 0
     try:
-        order, unit, _snaplen, linktype = parse_file_header(f.read(FILE_HEADER_LEN), path)
+        head = f.read(FILE_HEADER_LEN)
+        order, unit, _snaplen, linktype = parse_file_header(head, path)
+        marks_of_a_file = seam_marks(head, order)
         u32 = struct.Struct(order + "I").unpack_from
         head_dtype = np.dtype(order + "u4")
         frac_limit = 1_000_000_000 // unit
@@ -63,10 +67,12 @@ def read_pcap_table(path: str, table: PacketTable, stats: CaptureStats,
         npbuf = np.frombuffer(room, np.uint8)
         base = FILE_HEADER_LEN  # file offset of room[0]
         end = 0
+        again = False  # records left in the buffer past another file's header: walk on first
         while True:
-            got = f.readinto(view[end : end + CHUNK])
-            if not got:
+            got = 0 if again else f.readinto(view[end : end + CHUNK])
+            if not got and not again:
                 break
+            again = False
             end += got
             chained, pos = (_chained(npbuf, end, marks, head_dtype) if bulk
                             else (np.zeros(0, np.int64), 0))
@@ -87,12 +93,22 @@ def read_pcap_table(path: str, table: PacketTable, stats: CaptureStats,
             h = rows_at(npbuf, starts, RECORD_HEADER_LEN).view(head_dtype).astype(np.int64)
             absurd = _absurd(h[:, 2], starts)
             whole = found if absurd is None else absurd[0]
+            seam = _seam(h[:whole], marks_of_a_file)
+            if seam is not None:  # another file's header: files joined with cat
+                whole, absurd = seam, None
             _add(fill, npbuf, starts[:whole], h[:whole], frame, unit, frac_limit, linktype,
                  path, stats, base)
             frame += whole
             if absurd is not None:
                 raise CaptureError(f"absurd record length {absurd[1]} (> {MAX_CAPLEN})",
                                    path=path, offset=base + absurd[2], records=frame)
+            if seam is not None:
+                pos = int(starts[seam])
+                if pos + FILE_HEADER_LEN <= end:  # whole: read on past it (else: more bytes)
+                    file_seam(bytes(room[pos : pos + FILE_HEADER_LEN]), base + pos, linktype,
+                              order, path, stats)
+                    pos += FILE_HEADER_LEN
+                    again = True
             left = end - pos
             room[:left] = room[pos:end]
             base += pos
@@ -166,6 +182,13 @@ def follow_chain(c: Arr, nxt: Arr, end: int) -> tuple[Arr, int]:
             return np.concatenate(runs), int(nxt[j])
         i = int(succ[j])
     return np.concatenate(runs), int(c[i])
+
+
+def _seam(h: Arr, marks: tuple[int, int]) -> int | None:
+    """The index of the first record of no bytes whose time fields are a pcap file header's
+    magic and version (``seam_marks``): another file's header. None when there is none."""
+    at = np.flatnonzero((h[:, 2] == 0) & (h[:, 0] == marks[0]) & (h[:, 1] == marks[1]))
+    return int(at[0]) if len(at) else None
 
 
 def _absurd(caplens: Arr, starts: Arr) -> tuple[int, int, int] | None:
