@@ -951,6 +951,7 @@ class TextReader:
         return rec
 
     def _taken(self) -> PacketRecord | None:
+        """``_take``'s record: the packet's, made from its row or parsed from its lines."""
         fast = self.fast_pending
         if fast is not None:
             self.fast_pending = None
