@@ -80,3 +80,31 @@ def test_files_of_no_packet_are_not_one_capture_given_twice(
     copy.write_bytes(files["c/client.pcap"])
     assert main(["analyze", str(tmp_path / "c" / "client.pcap"), str(copy)]) == 2
     assert "given twice: the same bytes" in capsys.readouterr().err
+
+
+def test_files_of_one_point_that_overlap_in_time_are_named(tmp_path: Path) -> None:
+    """The router's capture cut by interface (one file each, as a capture per interface
+    makes them) and given as one point: read one after the other, not merged; one warning
+    says so, the first overlap named and the others counted. Rotated files never overlap:
+    no such warning."""
+    data = (RUN / "netnode.pcap").read_bytes()
+    by_iface: dict[int, list[bytes]] = {}
+    at = 24
+    while at < len(data):
+        size = struct.unpack_from("<I", data, at + 8)[0]
+        record = data[at : at + 16 + size]
+        by_iface.setdefault(struct.unpack_from(">i", record, 16 + 4)[0], []).append(record)
+        at += 16 + size
+    assert len(by_iface) > 2  # a Linux cooked v2 capture of several interfaces
+    files = []
+    for index, records in sorted(by_iface.items()):
+        path = tmp_path / f"if{index}.pcap"
+        path.write_bytes(data[:24] + b"".join(records))
+        files.append(("netnode", str(path)))
+    warnings = analyze_files(files).analysis.points[0].warnings
+    said = [w for w in warnings if "overlap those of" in w]
+    assert len(said) == 1 and "more files overlap the one before" in said[0], warnings
+    _rotate(RUN / "netnode.pcap", tmp_path / "rotated")
+    rotated = [("netnode", str(p)) for p in sorted((tmp_path / "rotated").glob("cap.pcap*"))]
+    warnings = analyze_files(rotated).analysis.points[0].warnings
+    assert not [w for w in warnings if "overlap" in w], warnings

@@ -20,10 +20,10 @@ from nettrail.capture.inputs import Inputs, open_inputs
 from nettrail.capture.partition import Budget, SpillTable
 from nettrail.errors import CaptureError, InputError
 from nettrail.model.analysis import PointSummary
-from nettrail.model.flow import time_text
+from nettrail.model.flow import count_text, time_text
 from nettrail.model.packet import PacketRecord, TCPHeader, UDPHeader
 from nettrail.model.table import PacketTable, PointData, table_from_records
-from nettrail.model.time_steps import TimeStep
+from nettrail.model.time_steps import TimeStep, overlaps
 
 
 class PacketFilter(NamedTuple):
@@ -156,6 +156,7 @@ def _summary(point: str, stats: Sequence[CaptureStats], table: PacketTable) -> P
                             "read before it)")
     text = {s.path for s in stats if s.format == "tcpdump-text"}
     warnings += step_warnings(table.steps.finish(), table.files, text)
+    warnings += overlap_warnings(table.steps.spans, table.files, text)
     warnings += [f"{s.path}: its capture dropped {s.dropped} packet{'' if s.dropped == 1 else 's'}"
                  " (its own count): a packet missing at this point may be one it missed"
                  for s in stats if s.dropped]
@@ -170,6 +171,29 @@ def _summary(point: str, stats: Sequence[CaptureStats], table: PacketTable) -> P
         untimed=table.untimed,
         capture_dropped=sum(s.dropped for s in stats),
     )
+
+
+def overlap_warnings(spans: dict[int, tuple[int, int]], files: Sequence[str], text: set[str]
+                     ) -> list[str]:
+    """A warning when files of a point overlap in time, the file read before them
+    (``model.time_steps.overlaps``; tcpdump text left out: times of day, or none): the first
+    named, the others counted."""
+    read = [i for i, path in enumerate(files) if path not in text]
+    found = overlaps(spans, read)
+    if not found:
+        return []
+    after, before = found[0]
+    more = f"; {count_text(len(found) - 1, 'more file')} overlap the one before" if len(
+        found) > 1 else ""
+    return [f"{files[after]}: its times ({_span(spans[after])}) overlap those of "
+            f"{files[before]} ({_span(spans[before])}), read before it{more}: a point's files "
+            "are read one after the other, not merged, so its copies and retransmissions across "
+            "them may be miscounted (two captures of one point made at once, one per "
+            "interface? give each as a point of its own, or merge them: mergecap -w m.pcapng)"]
+
+
+def _span(span: tuple[int, int]) -> str:
+    return f"{time_text(span[0], date=True)} to {time_text(span[1])}"
 
 
 STEPS_NAMED = 3

@@ -45,6 +45,8 @@ class StepFinder:
 
     def __init__(self) -> None:
         self.found: list[TimeStep] = []
+        self.spans: dict[int, tuple[int, int]] = {}
+        """The first and last time of each file (by id), as its batches came."""
         self._file = -1
         self._ts: Ints = np.zeros(0, np.int64)
         self._frames: Ints = np.zeros(0, np.int64)
@@ -61,6 +63,9 @@ class StepFinder:
             if file != self._file:
                 self.finish()
                 self._file = file
+            ts = cols["ts"][a:b]
+            low, high = self.spans.get(file, (int(ts.min()), int(ts.max())))
+            self.spans[file] = (min(low, int(ts.min())), max(high, int(ts.max())))
             self._ts = np.concatenate([self._ts, cols["ts"][a:b].astype(np.int64)])
             self._frames = np.concatenate([self._frames, cols["frame"][a:b].astype(np.int64)])
             self._judge(len(self._ts) - (WINDOW - 1))
@@ -93,3 +98,14 @@ class StepFinder:
         if keep:
             self._ts, self._frames = self._ts[keep:], self._frames[keep:]
             self._done -= keep
+
+
+def overlaps(spans: dict[int, tuple[int, int]], files: list[int]) -> list[tuple[int, int]]:
+    """The files (by id, ``files`` in the order read) whose times begin more than
+    ``STEP_BACK_NS`` before the end of the file read before them, each with that file: two
+    captures of one point made at once (one per interface), read one after the other."""
+    out = []
+    for before, after in pairwise(f for f in files if f in spans):
+        if spans[before][1] - spans[after][0] > STEP_BACK_NS:
+            out.append((after, before))
+    return out
