@@ -63,10 +63,12 @@ class StepFinder:
             if file != self._file:
                 self.finish()
                 self._file = file
-            ts = cols["ts"][a:b]
-            low, high = self.spans.get(file, (int(ts.min()), int(ts.max())))
-            self.spans[file] = (min(low, int(ts.min())), max(high, int(ts.max())))
-            self._ts = np.concatenate([self._ts, cols["ts"][a:b].astype(np.int64)])
+            ts = cols["ts"][a:b].astype(np.int64)
+            low, high = int(ts.min()), int(ts.max())
+            if file in self.spans:
+                low, high = min(low, self.spans[file][0]), max(high, self.spans[file][1])
+            self.spans[file] = (low, high)
+            self._ts = np.concatenate([self._ts, ts])
             self._frames = np.concatenate([self._frames, cols["frame"][a:b].astype(np.int64)])
             self._judge(len(self._ts) - (WINDOW - 1))
 
