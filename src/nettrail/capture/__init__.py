@@ -24,6 +24,7 @@ __all__ = [
     "CaptureStats",
     "captures_date_ns",
     "detect_format",
+    "first_record",
     "holds_no_packet",
     "open_capture",
     "parse_point_arg",
@@ -323,11 +324,17 @@ def captures_date_ns(captures: Sequence[Capture]) -> int:
         for capture in captures:
             if (capture.format == "tcpdump-text") == binary:
                 continue
-            try:
-                for record in Capture(capture.path, capture.point, capture.format):
-                    if binary or record.ts_ns >= 2 * DAY_NS:  # undated text: on day 0
-                        return record.ts_ns - record.ts_ns % DAY_NS
-                    break
-            except CaptureError:
-                continue
+            record = first_record(capture)
+            if record is not None and (binary or record.ts_ns >= 2 * DAY_NS):
+                return record.ts_ns - record.ts_ns % DAY_NS  # (undated text: on day 0)
     return 0
+
+
+def first_record(capture: Capture) -> PacketRecord | None:
+    """The first record of an opened capture, read afresh (None: none can be read)."""
+    try:
+        for record in Capture(capture.path, capture.point, capture.format):
+            return record
+    except CaptureError:
+        pass
+    return None

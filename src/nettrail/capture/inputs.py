@@ -15,7 +15,13 @@ import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
-from nettrail.capture import Capture, captures_date_ns, default_point, detect_format
+from nettrail.capture import (
+    Capture,
+    captures_date_ns,
+    default_point,
+    detect_format,
+    first_record,
+)
 from nettrail.errors import InputError
 from nettrail.model.packet import PacketRecord
 
@@ -83,14 +89,9 @@ def in_time_order(items: Sequence[Input]) -> list[Input]:
 
 def _first_ns(item: Input) -> int:
     """The time of the first packet of a binary capture (-1: none can be read)."""
-    capture = item.capture
-    assert capture is not None
-    try:
-        for rec in Capture(capture.path, capture.point, capture.format):
-            return rec.ts_ns
-    except InputError:
-        pass
-    return -1
+    assert item.capture is not None
+    record = first_record(item.capture)
+    return -1 if record is None else record.ts_ns
 
 
 def open_inputs(
