@@ -712,8 +712,7 @@ class TextReader:
     def _other(self, lineno: int, line: str) -> Iterator[PacketRecord]:
         """One line that is not of the common form as it stands (or not read as such)."""
         paste = self.paste
-        if paste.carry is None and (self.dump_left or self.fast_pending is not None
-                                    or self.pending is not None or self.given is not None):
+        if paste.carry is None:
             # a line of a packet's bytes (tcpdump -A) is no other line, pasting repaired or not
             bare = self._bare(lineno, line)
             if self.dump_left and self._in_dump(bare):
