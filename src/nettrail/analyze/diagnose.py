@@ -351,7 +351,7 @@ def _one_way_only(f: Finding) -> Diagnosis:
     point, n = f.details["point"], int(f.details["failed"])
     return Diagnosis(
         f"inconclusive: {point}'s capture shows packets {towards(f.details['direction'])} "
-        f"only, so whether "
+        "only, so whether "
         f"{'its handshake was' if n == 1 else f'its {n} handshakes were'} answered cannot be "
         "told",
         f"{count_text(n, 'handshake')} {'looks' if n == 1 else 'look'} failed at {point} "
