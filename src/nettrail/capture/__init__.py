@@ -16,6 +16,7 @@ import struct
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from nettrail.capture.base import CaptureStats
+from nettrail.capture.text_hosts import HostLines, TextHosts, hosts_in
 from nettrail.errors import CaptureError, InputError
 from nettrail.model.packet import PacketRecord
 
@@ -29,6 +30,7 @@ __all__ = [
     "open_capture",
     "parse_point_arg",
     "parse_point_args",
+    "sniff",
 ]
 
 PCAP_MAGICS = frozenset(
@@ -45,6 +47,16 @@ _SNIFF = 4096
 
 def detect_format(path: str) -> str:
     """``pcap``, ``pcapng`` or ``tcpdump-text`` by the file's magic bytes or content."""
+    return _sniff(path, False)[0]
+
+
+def sniff(path: str) -> tuple[str, TextHosts | None]:
+    """``detect_format``'s format, and of a tcpdump text of several hosts' lines its hosts
+    (``text_hosts``): the file opened once."""
+    return _sniff(path, True)
+
+
+def _sniff(path: str, hosts: bool) -> tuple[str, TextHosts | None]:
     try:
         if path == "-" and not os.path.exists(path):
             raise CaptureError("standard input is not read: nettrail reads each capture more "
@@ -55,8 +67,14 @@ def detect_format(path: str) -> str:
                                "once; save it to a file first", path=path)
         with open(path, "rb") as f:
             head = f.read(_SNIFF)
+            fmt = _format(path, head)
+            return fmt, (hosts_in(f, head) if hosts and fmt == "tcpdump-text" else None)
     except OSError as exc:
         raise CaptureError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+
+
+def _format(path: str, head: bytes) -> str:
+    """The format of a file that starts with ``head``."""
     if not head:
         raise CaptureError("empty file", path=path, offset=0)
     if len(head) < 4 and any(m.startswith(head) for m in (*PCAP_MAGICS, PCAPNG_MAGIC)):
@@ -233,12 +251,15 @@ class Capture:
         fmt: str,
         ifnames: Mapping[int, str] | None = None,
         day_ns: int = 0,
+        lines_of: HostLines | None = None,
     ) -> None:
         self.path = path
         self.point = point
         self.format = fmt
         self.ifnames = dict(ifnames or {})
         self.day_ns = day_ns
+        self.lines_of = lines_of
+        """In a text of several hosts' lines, the lines of the host that is this point."""
         self.known_dropped = 0
         """Packets its capture dropped by what was said beside the file (a run's manifest)."""
         self.stats = CaptureStats(path=path, point=point, format=fmt)
@@ -273,10 +294,17 @@ class Capture:
         from nettrail.capture.tcpdump_text import read_text
 
         try:
-            yield from read_text(self.path, self.point, self.stats, day_ns=self.day_ns)
+            yield from read_text(self.path, self.point, self.stats, day_ns=self.day_ns,
+                                 lines_of=self.lines_of)
         except CaptureError as exc:
             self.stats.error = exc
             raise
+
+    def again(self) -> Capture:
+        """A fresh capture of the same file and lines, read from the start with statistics of
+        its own."""
+        return Capture(self.path, self.point, self.format, self.ifnames, self.day_ns,
+                       self.lines_of)
 
     def __repr__(self) -> str:
         return f"Capture({self.path!r}, point={self.point!r}, format={self.format!r})"
@@ -333,7 +361,7 @@ def captures_date_ns(captures: Sequence[Capture]) -> int:
 def first_record(capture: Capture) -> PacketRecord | None:
     """The first record of an opened capture, read afresh (None: none can be read)."""
     try:
-        for record in Capture(capture.path, capture.point, capture.format):
+        for record in capture.again():
             return record
     except CaptureError:
         pass

@@ -19,9 +19,10 @@ from nettrail.capture import (
     Capture,
     captures_date_ns,
     default_point,
-    detect_format,
     first_record,
+    sniff,
 )
+from nettrail.capture.text_hosts import HostLines, TextHosts
 from nettrail.errors import InputError
 from nettrail.model.packet import PacketRecord
 
@@ -53,8 +54,7 @@ class Inputs:
         interface names and date), so the statistics of the analysis pass stay as they were.
         A fault in a file raises its ``CaptureError`` after the records before it.
         """
-        streams = [iter(Capture(c.path, c.point, c.format, c.ifnames, c.day_ns))
-                   for c in self.captures()]
+        streams = [iter(c.again()) for c in self.captures()]
         if len(streams) == 1:
             return streams[0]
         return heapq.merge(*streams, key=_ts)
@@ -94,6 +94,18 @@ def _first_ns(item: Input) -> int:
     return -1 if record is None else record.ts_ns
 
 
+def _points_of(point: str, path: str, found: TextHosts | None
+               ) -> list[tuple[str, HostLines | None]]:
+    """The points a file is, each with the lines it reads: ``point`` with all of them; in a
+    text of several hosts' lines (pdsh, clush, dshbak), each host with its own, named by it
+    (a name given to the file names its one host)."""
+    if found is None or not found.hosts:
+        return [(point, None)]
+    one = len(found.hosts) == 1 and point != default_point(path)
+    return [(point if one else host, HostLines(host, found, bare=k == 0))
+            for k, host in enumerate(found.hosts)]
+
+
 def open_inputs(
     pairs: Sequence[tuple[str, str]], ifnames: Mapping[str, Mapping[int, str]] | None = None,
     dropped: Mapping[str, int] | None = None,
@@ -107,14 +119,15 @@ def open_inputs(
     items: list[Input] = []
     for point, path in pairs:
         try:
-            fmt = detect_format(path)
+            fmt, found = sniff(path)
         except InputError as exc:
             items.append(Input(point, path, None, exc))
             continue
-        capture = Capture(path, point or default_point(path), fmt, (ifnames or {}).get(point))
-        if dropped and not any(i.point == point for i in items):
-            capture.known_dropped = dropped.get(point, 0)
-        items.append(Input(point, path, capture, None))
+        for name, lines_of in _points_of(point or default_point(path), path, found):
+            capture = Capture(path, name, fmt, (ifnames or {}).get(name), lines_of=lines_of)
+            if dropped and not any(i.point == name for i in items):
+                capture.known_dropped = dropped.get(name, 0)
+            items.append(Input(name, path, capture, None))
     inputs = Inputs(in_time_order(items))
     captures = inputs.captures()
     if any(c.format == TEXT for c in captures):

@@ -106,7 +106,7 @@ def read_table(capture: Capture, table: PacketTable, *, full: bool = False,
 
         try:
             read_text_table(capture.path, capture.point, capture.stats, table,
-                            day_ns=capture.day_ns)
+                            day_ns=capture.day_ns, lines_of=capture.lines_of)
         except CaptureError as exc:
             capture.stats.error = exc
             raise

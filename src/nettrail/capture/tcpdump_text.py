@@ -53,6 +53,7 @@ from nettrail.capture.text_holes import (
     find_holes,
     parsed,
 )
+from nettrail.capture.text_hosts import ELSEWHERE, HostLines
 from nettrail.capture.text_link import LinkLine
 from nettrail.capture.text_parse import Body, parse_body
 from nettrail.capture.text_paste import Paste, Warner, other_tool
@@ -82,6 +83,7 @@ TABLE_BLOCK = 1 << 18
 """Bytes read at a time into a table: its lines are filled a field at a time (``text_block``),
 which costs per block more than per line."""
 _STAMP = itemgetter(STAMP)
+_ELSEWHERE = ELSEWHERE.decode()
 _TIME = itemgetter(1)
 
 _BANNER = re.compile(
@@ -171,8 +173,11 @@ def _keep_held(rows_of: dict[int, Any], held: list[object]) -> None:
 class TextReader:
     """Reads one tcpdump text file; ``records()`` streams, ``stats`` is filled along the way."""
 
-    def __init__(self, path: str, point: str, stats: CaptureStats, day_ns: int = 0) -> None:
+    def __init__(self, path: str, point: str, stats: CaptureStats, day_ns: int = 0,
+                 lines_of: HostLines | None = None) -> None:
         self.path = path
+        self.lines_of = lines_of
+        """In a text of several hosts' lines, the lines this point reads (``text_hosts``)."""
         self.point = point
         self.stats = stats
         self.clock = Clock(day_ns)
@@ -494,6 +499,8 @@ class TextReader:
                         yield from self._block(block[:cut])
                 if rest:
                     self._check(rest)
+                    if self.lines_of is not None:
+                        rest = self.lines_of.select(rest + b"\n", self.lineno)[:-1]
                     yield from self._other(self.lineno + 1, rest.decode())
                     self.lineno += 1
             yield from self._flush()
@@ -535,6 +542,8 @@ class TextReader:
                 yield from self._block(block[:bad])
             self._check(block[bad : block.index(b"\n", bad) + 1])
         first = self.lineno
+        if self.lines_of is not None:  # this host's lines alone, each in its place
+            block = self.lines_of.select(block, first)
         prepared = self.fast.prepare(block, first)  # -e / -v lines in the common form
         if prepared is None:
             rows, self.at, self.orig = self.fast.scan(block), None, {}
@@ -548,7 +557,7 @@ class TextReader:
         self.block, self.block_lines = block, None
         stamps = list(map(_STAMP, rows))  # empty: not the common form
         i, n = 0, len(rows)
-        across = self.fast.by_fields and self.at is None
+        across = self.fast.by_fields and self.at is None and self.lines_of is None
         while i < n:
             if stamps[i] and self.timed is not False and self.paste.carry is None:
                 try:
@@ -711,6 +720,8 @@ class TextReader:
 
     def _other(self, lineno: int, line: str) -> Iterator[PacketRecord]:
         """One line that is not of the common form as it stands (or not read as such)."""
+        if line[:1] == _ELSEWHERE and line.rstrip("\n") == _ELSEWHERE:
+            return  # another host's (text_hosts)
         paste = self.paste
         if paste.carry is None:
             # a line of a packet's bytes (tcpdump -A) is no other line, pasting repaired or not
@@ -1122,23 +1133,25 @@ def _last(pieces: list[Piece], take: bool = True) -> int | PacketRecord:
 
 
 def read_text(
-    path: str, point: str, stats: CaptureStats, *, day_ns: int = 0
+    path: str, point: str, stats: CaptureStats, *, day_ns: int = 0,
+    lines_of: HostLines | None = None,
 ) -> Iterator[PacketRecord]:
     """Stream the packets of a tcpdump text file at capture point ``point``.
 
     Fills ``stats`` as it goes (format ``tcpdump-text``, packets, skipped lines by reason,
     warnings naming lines); on a fatal fault sets ``stats.error`` and raises that CaptureError
     after the good records. ``day_ns`` is the date (ns since the epoch, midnight UTC) given to
-    times of day, which carry none; 0 means 1970-01-01.
+    times of day, which carry none; 0 means 1970-01-01. ``lines_of``: in a text of several
+    hosts' lines, the lines of the host that is this point (``text_hosts``).
     """
-    return TextReader(path, point, stats, day_ns).records()
+    return TextReader(path, point, stats, day_ns, lines_of).records()
 
 
 def read_text_table(path: str, point: str, stats: CaptureStats, table: PacketTable, *,
-                    day_ns: int = 0) -> None:
+                    day_ns: int = 0, lines_of: HostLines | None = None) -> None:
     """Append the packets of a tcpdump text file to ``table`` (``text_table``): the same
     packets, statistics and fault as ``read_text``; on a fault the rows before it stay."""
-    reader = TextReader(path, point, stats, day_ns)
+    reader = TextReader(path, point, stats, day_ns, lines_of)
     try:
         with gc_paused():  # reading makes no cycles; the collector's passes cost 10-20% here
             reader.fill(TextSink(table, reader.fast, stats))

@@ -1,0 +1,154 @@
+"""Texts of several hosts' lines: what pdsh, clush or pssh -P print when tcpdump runs on many
+hosts at once, each line after its host's name (``netnode: 17:29:35.964388 IP …``), and
+dshbak's blocks of them (a host's name between two lines of dashes, then its lines).
+
+Each host's lines are a capture point of their own. ``text_hosts(path)`` names the hosts of
+such a text, in the order they first speak (none: the text of one capture);
+``HostLines.select`` keeps one host's lines of a block of whole lines, each in its place, and
+blanks the others (``ELSEWHERE``), so that the reader reads them as one capture and names the
+file's own lines.
+Lines of no host (pdsh's own ``pdsh@admin: compute: ssh exited with exit code 255``, a shell
+prompt pasted with the text) go to the first host: they are read, and counted, once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import BinaryIO, NamedTuple
+
+SNIFF = 1 << 16
+"""Bytes looked at to tell a text of several hosts from the text of one capture."""
+_READ = 1 << 20
+_NAME = rb"[A-Za-z0-9][A-Za-z0-9_.-]*"
+_SPOKEN = rb"(?:\d{1,2}:\d\d:\d\d|\d{4}-\d\d-\d\d |\d+\.\d+ |tcpdump: |listening on |reading from )"
+"""How a host's tcpdump line starts: a time (of day, ``-tttt``, ``-tt``) or tcpdump's own
+words; a line of a host's name and anything else (``Host: example.com`` in ``-A`` bytes) names
+no host."""
+_PREFIXED = re.compile(rb"(?m)^(" + _NAME + rb"): (?=" + _SPOKEN + rb")")
+_STAMPED = re.compile(rb"(?m)^" + _SPOKEN)
+_BLOCK_HEAD = re.compile(
+    rb"(?m)^-{4,}\r?\n(" + _NAME + rb"(?:," + _NAME + rb")*)\r?\n-{4,}\r?$")
+"""dshbak's head of a host's lines (``dshbak -c`` names several hosts of the same output)."""
+ELSEWHERE = b"\x1e"
+"""What a line of another host is read as: a line the reader passes over (an ASCII record
+separator: no tcpdump line is one)."""
+_NOT_HOSTS = frozenset({b"tcpdump", b"Warning", b"listening", b"reading"})
+
+
+class TextHosts(NamedTuple):
+    """The hosts of a text of several hosts' lines, in the order they first speak; in
+    dshbak's form also where each head stands: (its first line's index, its last's, the host
+    or hosts it names)."""
+
+    hosts: list[str]
+    heads: list[tuple[int, int, bytes]] | None
+
+
+def text_hosts(path: str) -> TextHosts | None:
+    """The hosts of a text of several hosts' lines; None for the text of one capture (or a
+    file that cannot be read: its reader says why)."""
+    try:
+        with open(path, "rb") as f:
+            return hosts_in(f)
+    except OSError:
+        return None
+
+
+def hosts_in(f: BinaryIO, head: bytes = b"") -> TextHosts | None:
+    """``text_hosts`` of the text open as ``f``, of which ``head`` is read already."""
+    head += f.read(max(SNIFF - len(head), 0))
+    form = _form(head[: head.rfind(b"\n") + 1] if len(head) >= SNIFF else head)
+    if form is None:
+        return None
+    f.seek(0)
+    hosts: dict[bytes, None] = {}
+    heads: list[tuple[int, int, bytes]] = []
+    rest, lines = b"", 0
+    while data := f.read(_READ):
+        block = rest + data
+        cut = block.rfind(b"\n") + 1
+        rest = block[cut:]
+        lines = _names(form, block[:cut], lines, hosts, heads)
+    _names(form, rest + b"\n", lines, hosts, heads)
+    return TextHosts([h.decode() for h in hosts], heads if form is _BLOCK_HEAD else None)
+
+
+def _form(head: bytes) -> re.Pattern[bytes] | None:
+    """The pattern naming the hosts of a text that starts with ``head``: its lines' names
+    (pdsh) or dshbak's heads; None: the text of one capture (more lines start with a time
+    than with a host's name and a time)."""
+    named = sum(1 for name in _PREFIXED.findall(head) if name not in _NOT_HOSTS)
+    if named and named >= len(_STAMPED.findall(head)):
+        return _PREFIXED
+    if _BLOCK_HEAD.match(head.lstrip(b"\r\n")):
+        return _BLOCK_HEAD
+    return None
+
+
+def _names(form: re.Pattern[bytes], block: bytes, lines: int, hosts: dict[bytes, None],
+           heads: list[tuple[int, int, bytes]]) -> int:
+    """The hosts named in ``block`` of whole lines (after ``lines`` lines) into ``hosts``, and
+    in dshbak's form its heads into ``heads``; the lines read after it."""
+    if form is _PREFIXED:
+        for name in form.findall(block):
+            if name not in _NOT_HOSTS:
+                hosts[name] = None
+        return lines + block.count(b"\n")
+    at, line = 0, lines
+    for m in form.finditer(block):
+        line += block.count(b"\n", at, m.start())
+        at = m.start()
+        heads.append((line, line + 2, m.group(1)))
+        hosts.update(dict.fromkeys(m.group(1).split(b",")))
+    return line + block.count(b"\n", at)
+
+
+class HostLines:
+    """The lines of one host of a text of several hosts' lines (``text_hosts``), read a block
+    of whole lines at a time; ``bare``: also the lines of no host."""
+
+    def __init__(self, host: str, found: TextHosts, *, bare: bool) -> None:
+        self.host = host
+        self.prefix = host.encode() + b": "
+        self.hosts = frozenset(h.encode() for h in found.hosts)
+        self.heads = found.heads
+        self.bare = bare
+
+    def __repr__(self) -> str:
+        return f"HostLines({self.host!r})"
+
+    def select(self, block: bytes, first: int) -> bytes:
+        """``block`` (whole lines, each ending in ``\\n``, after line ``first`` of the file)
+        with this host's lines without their host's name, every other line ``ELSEWHERE``:
+        as many lines, each where it was (the reader names the file's lines)."""
+        lines = block.split(b"\n")
+        lines.pop()
+        if self.heads is not None:
+            mine = self._in_blocks(first, len(lines))
+            out = [ELSEWHERE] * len(lines)
+            for k in mine:
+                out[k] = lines[k]
+        else:
+            prefix, cut, hosts, bare = self.prefix, len(self.prefix), self.hosts, self.bare
+            out = [line[cut:] if line[:cut] == prefix else line
+                   if bare and line.partition(b": ")[0] not in hosts else ELSEWHERE
+                   for line in lines]
+        return b"\n".join(out) + b"\n"
+
+    def _in_blocks(self, first: int, count: int) -> list[int]:
+        """dshbak's form: the indexes of this host's lines among the ``count`` lines after
+        line ``first``: those after a head that names it, and before the first head (the
+        lines of no host) when ``bare``."""
+        assert self.heads is not None
+        mine = self.host.encode()
+        at: list[int] = []
+        start = 0  # the first line of the stretch the host before speaks in
+        owner = None
+        for begin, end, names in [*self.heads, (1 << 62, 1 << 62, b"")]:
+            if (self.bare if owner is None else mine in owner.split(b",")):
+                lo, hi = max(start, first), min(begin, first + count)
+                at.extend(range(lo - first, hi - first))
+            if begin >= first + count:
+                break
+            start, owner = end + 1, names
+        return at

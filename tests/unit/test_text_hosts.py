@@ -1,0 +1,233 @@
+"""Texts of several hosts' lines (``capture.text_hosts``): tcpdump run on many hosts at once by
+pdsh, clush or pssh -P prints each line after its host's name; dshbak groups them under a head
+per host. Each host is a point of its own, read as if its lines had been given as a file of
+their own: the same packets, findings and diagnosis, the evidence naming the lines of the
+file given. The real pdsh and dshbak make the texts here, of the real tcpdump's lines."""
+
+from __future__ import annotations
+
+import glob
+import json
+import random
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nettrail.capture.text_hosts import text_hosts
+from nettrail.cli.main import main
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+RUNS = FIXTURES / "labruns"
+SUITE = Path(__file__).parents[3] / "shared" / "tcpdump-tests"
+_PREFIX = re.compile(r"([\w.-]+): ")
+
+
+def _needs(tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"needs {tool} on the PATH (Debian package pdsh)")
+
+
+def _pdsh(hosts: list[str], command: str, cwd: Path) -> str:
+    """What the real pdsh prints running ``command`` (``%h``: the host) on ``hosts``, each
+    run here (pdsh's ``exec`` module: no SSH)."""
+    _needs("pdsh")
+    return subprocess.run(["pdsh", "-R", "exec", "-f", "8", "-w", ",".join(hosts),
+                           "sh", "-c", command], cwd=cwd, capture_output=True, text=True,
+                          check=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                                           "LANG": "C.UTF-8"}).stdout
+
+
+def _split(text: str) -> tuple[dict[str, list[str]], dict[int, tuple[str, int]]]:
+    """Each host's own lines of a pdsh text, and where each line of it stands in its host's
+    (line numbers from 1)."""
+    own: dict[str, list[str]] = {}
+    where: dict[int, tuple[str, int]] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        m = _PREFIX.match(line)
+        assert m is not None, line
+        lines = own.setdefault(m.group(1), [])
+        lines.append(line[m.end():])
+        where[n] = (m.group(1), len(lines))
+    return own, where
+
+
+def _analysed(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    assert main(["analyze", "--format", "json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _as_own(report: dict[str, Any], path: str, where: dict[int, tuple[str, int]],
+            own_files: dict[str, str]) -> dict[str, Any]:
+    """``report`` of the hosts' text as the report of their own files would be: each
+    evidence's file and line those of its host's own file."""
+    def fix(x: Any) -> Any:
+        if isinstance(x, dict):
+            if x.get("file") == path and isinstance(x.get("frame"), int):
+                host, line = where[x["frame"]]
+                x = {**x, "file": own_files[host], "frame": line}
+            return {k: fix(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [fix(v) for v in x]
+        if isinstance(x, str) and path in x:
+            for n in sorted(where, reverse=True):  # "previously FILE:N", "copy of FILE:N"
+                host, line = where[n]
+                x = x.replace(f"{path}:{n})", f"{own_files[host]}:{line})")
+                x = x.replace(f"{path}:{n} ", f"{own_files[host]}:{line} ")
+            return x
+        return x
+    def own_line(m: re.Match[str]) -> str:
+        host, line = where[int(m.group(1))]
+        return f"{own_files[host]} line {line}"
+
+    out = fix(report)
+    for point in out["points"]:  # each point's file, and its lines in its warnings
+        point["files"] = [own_files[point["name"]]]
+        point["warnings"] = [re.sub(re.escape(path) + r" line (\d+)", own_line, w)
+                             for w in point["warnings"]]
+    return out
+
+
+def _same_as_own(text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                 *options: str) -> None:
+    """The report of ``text`` (a pdsh text) is that of its hosts' lines as files of their
+    own, given in the order the hosts first speak (both with ``options``)."""
+    path = tmp_path / "all.txt"
+    path.write_text(text)
+    own, where = _split(text)
+    files = {}
+    for host, lines in own.items():
+        files[host] = str(tmp_path / f"own-{host}.txt")
+        Path(files[host]).write_text("\n".join(lines) + "\n")
+    assert text_hosts(str(path)) is not None and text_hosts(str(path)).hosts == list(own)
+    together = _analysed([*options, str(path)], capsys)
+    apart = _analysed([*options, *(f"{h}={f}" for h, f in files.items())], capsys)
+    assert [p["name"] for p in together["points"]] == list(own)
+    assert _as_own(together, str(path), where, files) == apart
+
+
+RUN_NAMES = ["dual-l3", "healthy", "asym-firewall", "mtu-blackhole"]
+
+
+@pytest.mark.parametrize("run", RUN_NAMES)
+def test_pdsh_text_of_a_lab_run_reads_as_the_hosts_own_texts(
+        run: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _needs("tcpdump")
+    hosts = sorted(p.stem for p in (RUNS / run).glob("*.pcap"))
+    for host in hosts:
+        shutil.copy(RUNS / run / f"{host}.pcap", tmp_path / f"{host}.pcap")
+    text = _pdsh(hosts, "tcpdump -n -r %h.pcap 2>&1", tmp_path)
+    assert "reading from file" in text  # tcpdump's own words come along, after the host
+    _same_as_own(text, tmp_path, capsys)
+    _same_as_own(text, tmp_path, capsys, "--filter-port", "22")  # read to records
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_lines_of_hosts_interleaved_as_a_live_run_prints_them(
+        seed: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """pdsh prints each host's lines as they come: a ``-v`` packet's two lines may stand
+    apart, another host's lines between them."""
+    _needs("tcpdump")
+    run = RUNS / "dual-l3"
+    hosts = sorted(p.stem for p in run.glob("*.pcap"))
+    for host in hosts:
+        shutil.copy(run / f"{host}.pcap", tmp_path / f"{host}.pcap")
+    text = _pdsh(hosts, "tcpdump -n -v -r %h.pcap 2>&1", tmp_path)
+    own, _ = _split(text)
+    queues = {h: [f"{h}: {line}" for line in lines] for h, lines in own.items()}
+    rng = random.Random(seed)
+    mixed = []
+    while queues:
+        host = rng.choice(sorted(queues))
+        take = rng.randint(1, 3)
+        mixed += queues[host][:take]
+        del queues[host][:take]
+        if not queues[host]:
+            del queues[host]
+    _same_as_own("\n".join(mixed) + "\n", tmp_path, capsys)
+
+
+def test_dshbak_blocks_read_as_the_pdsh_text(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    _needs("dshbak")
+    _needs("tcpdump")
+    run = RUNS / "dual-l3"
+    hosts = sorted(p.stem for p in run.glob("*.pcap"))
+    for host in hosts:
+        shutil.copy(run / f"{host}.pcap", tmp_path / f"{host}.pcap")
+    text = _pdsh(hosts, "tcpdump -n -r %h.pcap 2>/dev/null", tmp_path)
+    blocks = subprocess.run(["dshbak"], input=text, capture_output=True, text=True,
+                            check=True).stdout
+    path = tmp_path / "blocks.txt"
+    path.write_text(blocks)
+    found = text_hosts(str(path))
+    heads = {n: line for n, line in enumerate(blocks.splitlines(), 1) if line in hosts}
+    assert found is not None and found.hosts == list(heads.values())  # in dshbak's order
+    # each host's lines: those after its head, numbered as in the file
+    where: dict[int, tuple[str, int]] = {}
+    host, seen = "", 0
+    for n, line in enumerate(blocks.splitlines(), 1):
+        if n in heads:
+            host, seen = line, 0
+        elif not line.startswith("----") and host:
+            seen += 1
+            where[n] = (host, seen)
+    own, _ = _split(text)
+    files = {}
+    for h in hosts:
+        files[h] = str(tmp_path / f"own-{h}.txt")
+        Path(files[h]).write_text("\n".join(own[h]) + "\n")
+    together = _analysed([str(path)], capsys)
+    apart = _analysed([f"{h}={files[h]}" for h in found.hosts], capsys)
+    assert together["diagnosis"]["kinds"] == ["asymmetric-nat", "reset-not-from-server"]
+    assert _as_own(together, str(path), where, files) == apart
+
+
+def test_lines_of_no_host_are_read_once(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """pdsh's own words (``pdsh@admin: vm: ssh: connect to host vm port 22: Connection
+    refused``) are counted unreadable once, at the first host, and named by their line in the
+    file; a mangled line of a host, at that host."""
+    lines = [
+        "pdsh@admin: vm: ssh: connect to host vm port 22: Connection refused",
+        "netnode: 17:29:35.964388 IP 203.0.113.11.55052 > 203.0.113.223.22: Flags [S], "
+        "seq 1, win 64240, length 0",
+        "compute: tcpdump: verbose output suppressed, use -v[v]... for full protocol decode",
+        "compute: 17:29:35.9404%% garbled",
+        "compute: 17:29:35.940424 IP 203.0.113.11.55052 > 198.51.100.4.22: Flags [S], "
+        "seq 1, win 64240, length 0",
+        "netnode: 17:29:35.965486 IP 203.0.113.223.22 > 203.0.113.11.55052: Flags [S.], "
+        "seq 7, ack 2, win 64240, length 0",
+    ]
+    path = tmp_path / "pdsh.txt"
+    path.write_text("\n".join(lines) + "\n")
+    report = _analysed([str(path)], capsys)
+    points = {p["name"]: p for p in report["points"]}
+    assert list(points) == ["netnode", "compute"]
+    assert points["netnode"]["packets"] == 2 and points["compute"]["packets"] == 1
+    assert points["netnode"]["skipped"] == {"unparsed-line": 1}
+    assert points["compute"]["skipped"] == {"unparsed-line": 1}
+    assert any(" line 1:" in w and "pdsh@admin" in w for w in points["netnode"]["warnings"])
+    assert any(" line 4:" in w for w in points["compute"]["warnings"])
+
+
+def test_a_name_given_names_a_one_host_text(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    line = ("netnode: 17:29:35.964388 IP 203.0.113.11.55052 > 203.0.113.223.22: Flags [S], "
+            "seq 1, win 64240, length 0\n")
+    path = tmp_path / "one.txt"
+    path.write_text(line)
+    assert [p["name"] for p in _analysed([str(path)], capsys)["points"]] == ["netnode"]
+    assert [p["name"] for p in _analysed([f"router={path}"], capsys)["points"]] == ["router"]
+
+
+def test_no_text_of_one_capture_is_taken_for_several_hosts() -> None:
+    """Every text of tcpdump's own test suite (``-A`` bytes with ``Host:`` lines among them)
+    and of ours is the text of one capture."""
+    paths = glob.glob(str(SUITE / "*.out")) + glob.glob(str(FIXTURES / "**" / "*.txt"),
+                                                        recursive=True)
+    assert len(paths) > 800
+    assert [p for p in paths if text_hosts(p) is not None] == []
