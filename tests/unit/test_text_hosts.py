@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
+import capkit
 from nettrail.capture.text_hosts import text_hosts
 from nettrail.cli.main import main
+from nettrail.model.packet import ACK, FIN, PSH, SYN
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 RUNS = FIXTURES / "labruns"
@@ -126,8 +128,9 @@ def test_pdsh_text_of_a_lab_run_reads_as_the_hosts_own_texts(
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("flags", ["-v", "-e", "-e -v", "-tt", "-S"])
 def test_lines_of_hosts_interleaved_as_a_live_run_prints_them(
-        seed: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        flags: str, seed: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """pdsh prints each host's lines as they come: a ``-v`` packet's two lines may stand
     apart, another host's lines between them."""
     _needs("tcpdump")
@@ -135,14 +138,14 @@ def test_lines_of_hosts_interleaved_as_a_live_run_prints_them(
     hosts = sorted(p.stem for p in run.glob("*.pcap"))
     for host in hosts:
         shutil.copy(run / f"{host}.pcap", tmp_path / f"{host}.pcap")
-    text = _pdsh(hosts, "tcpdump -n -v -r %h.pcap 2>&1", tmp_path)
+    text = _pdsh(hosts, f"tcpdump -n {flags} -r %h.pcap 2>&1", tmp_path)
     own, _ = _split(text)
     queues = {h: [f"{h}: {line}" for line in lines] for h, lines in own.items()}
     rng = random.Random(seed)
     mixed = []
     while queues:
         host = rng.choice(sorted(queues))
-        take = rng.randint(1, 3)
+        take = rng.randint(1, 3) if seed > 1 else 1  # the first: a host's line at a time
         mixed += queues[host][:take]
         del queues[host][:take]
         if not queues[host]:
@@ -231,3 +234,50 @@ def test_no_text_of_one_capture_is_taken_for_several_hosts() -> None:
                                                         recursive=True)
     assert len(paths) > 800
     assert [p for p in paths if text_hosts(p) is not None] == []
+
+
+def _busy_pcap(path: Path, nat: bool, seed: int) -> None:
+    """A capture of 2,500 short connections (SYN, SYN-ACK, ACK, data, ACK, FIN, FIN, ACK),
+    with the server's address translated where ``nat``: enough lines for the reader's bulk
+    paths (blocks of common lines, ``-v`` lines read in a block)."""
+    rng = random.Random(seed)
+    server = "198.51.100.4" if nat else "203.0.113.223"
+    frames = []
+    t = 1_700_000_000_000_000_000
+    for n in range(2500):
+        client, port = f"203.0.113.{10 + n % 200}", 20000 + n
+        c, s = rng.randrange(1 << 31), rng.randrange(1 << 31)
+        steps = [(True, SYN, c, 0, b""), (False, SYN | ACK, s, c + 1, b""),
+                 (True, ACK, c + 1, s + 1, b""), (True, PSH | ACK, c + 1, s + 1, b"x" * 40),
+                 (False, ACK, s + 1, c + 41, b""), (True, FIN | ACK, c + 41, s + 1, b""),
+                 (False, FIN | ACK, s + 1, c + 42, b""), (True, ACK, c + 42, s + 2, b"")]
+        for out, flags, seq, ack, data in steps:
+            src, dst, sp, dp = (client, server, port, 22) if out else (server, client, 22, port)
+            segment = capkit.tcp(sp, dp, flags, seq, ack, payload=data)
+            frames.append((t, capkit.eth(capkit.ipv4(src, dst, 6, segment, ip_id=n & 0xFFFF))))
+            t += rng.randrange(20_000, 200_000)
+    path.write_bytes(capkit.pcap(frames))
+
+
+@pytest.mark.parametrize("flags", ["", "-v", "-e"])
+def test_busy_hosts_interleaved_read_as_their_own_texts(
+        flags: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two hosts of 20,000 packets each, their lines interleaved a few at a time."""
+    _needs("tcpdump")
+    for host, nat in (("netnode", False), ("compute", True)):
+        _busy_pcap(tmp_path / f"{host}.pcap", nat, seed=7)
+    text = _pdsh(["netnode", "compute"], f"tcpdump -n {flags} -r %h.pcap 2>/dev/null",
+                 tmp_path)
+    own, _ = _split(text)
+    assert min(len(lines) for lines in own.values()) >= 20_000
+    queues = {h: [f"{h}: {line}" for line in lines] for h, lines in own.items()}
+    rng = random.Random(3)
+    mixed = []
+    while queues:
+        host = rng.choice(sorted(queues))
+        take = rng.choice((1, 2, 5, 40))
+        mixed += queues[host][:take]
+        del queues[host][:take]
+        if not queues[host]:
+            del queues[host]
+    _same_as_own("\n".join(mixed) + "\n", tmp_path, capsys)

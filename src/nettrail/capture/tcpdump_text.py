@@ -53,7 +53,7 @@ from nettrail.capture.text_holes import (
     find_holes,
     parsed,
 )
-from nettrail.capture.text_hosts import ELSEWHERE, HostLines
+from nettrail.capture.text_hosts import HostLines
 from nettrail.capture.text_link import LinkLine
 from nettrail.capture.text_parse import Body, parse_body
 from nettrail.capture.text_paste import Paste, Warner, other_tool
@@ -83,7 +83,6 @@ TABLE_BLOCK = 1 << 18
 """Bytes read at a time into a table: its lines are filled a field at a time (``text_block``),
 which costs per block more than per line."""
 _STAMP = itemgetter(STAMP)
-_ELSEWHERE = ELSEWHERE.decode()
 _TIME = itemgetter(1)
 
 _BANNER = re.compile(
@@ -178,6 +177,8 @@ class TextReader:
         self.path = path
         self.lines_of = lines_of
         """In a text of several hosts' lines, the lines this point reads (``text_hosts``)."""
+        self.keep: list[int] | None = None
+        """Of such a text, where each line of the block being read stands in the file's."""
         self.point = point
         self.stats = stats
         self.clock = Clock(day_ns)
@@ -500,8 +501,9 @@ class TextReader:
                 if rest:
                     self._check(rest)
                     if self.lines_of is not None:
-                        rest = self.lines_of.select(rest + b"\n", self.lineno)[:-1]
-                    yield from self._other(self.lineno + 1, rest.decode())
+                        rest = self.lines_of.select(rest + b"\n", self.lineno)[0][:-1]
+                    if rest:
+                        yield from self._other(self.lineno + 1, rest.decode())
                     self.lineno += 1
             yield from self._flush()
         except OSError as exc:
@@ -542,9 +544,17 @@ class TextReader:
                 yield from self._block(block[:bad])
             self._check(block[bad : block.index(b"\n", bad) + 1])
         first = self.lineno
-        if self.lines_of is not None:  # this host's lines alone, each in its place
-            block = self.lines_of.select(block, first)
-        prepared = self.fast.prepare(block, first)  # -e / -v lines in the common form
+        count = None
+        if self.lines_of is not None:  # this host's lines alone, numbered as in the file
+            count = block.count(b"\n")
+            block, self.keep = self.lines_of.select(block, first)
+            if not block:
+                self.lineno = first + count
+                return
+        stored = self.fast.ex_n
+        prepared = self.fast.prepare(block, first)
+        if self.keep is not None:
+            self.fast.renumber(stored, first, self.keep)  # -e / -v lines in the common form
         if prepared is None:
             rows, self.at, self.orig = self.fast.scan(block), None, {}
             lines = len(rows)
@@ -557,7 +567,7 @@ class TextReader:
         self.block, self.block_lines = block, None
         stamps = list(map(_STAMP, rows))  # empty: not the common form
         i, n = 0, len(rows)
-        across = self.fast.by_fields and self.at is None and self.lines_of is None
+        across = self.fast.by_fields and self.at is None and self.keep is None
         while i < n:
             if stamps[i] and self.timed is not False and self.paste.carry is None:
                 try:
@@ -581,7 +591,7 @@ class TextReader:
                     line = self._row_text(i) if stamps[i] else rows[i][OTHER].decode()
                     yield from self._other(lineno, line + "\n")
                 i += 1
-        self.lineno = first + lines
+        self.lineno = first + (lines if count is None else count)
         fast = self.fast_pending
         if fast is not None and fast.text is None and fast.orig is None:  # its text, before
             if fast.index == n - 1:
@@ -662,18 +672,24 @@ class TextReader:
     def _lineno(self, first: int, index: int) -> int:
         """The number of the (first) line of row ``index`` of the block after line
         ``first``."""
-        return first + (index if self.at is None else self.at[index]) + 1
+        line = index if self.at is None else self.at[index]
+        return first + (line if self.keep is None else self.keep[line]) + 1
 
     def _lines(self, out: Chunk, first: int) -> Chunk:
         """``out`` with its rows' numbers made line numbers (rows of a rewritten block)."""
-        at = self.at
-        if at is None:
+        at, keep = self.at, self.keep
+        if at is None and keep is None:
             return out
         if out.block is not None:  # filled a field at a time
             line = out.block[1]
-            line[:] = np.asarray(at, np.int64)[line - first - 1] + first + 1
+            index = line - first - 1
+            if at is not None:
+                index = np.asarray(at, np.int64)[index]
+            if keep is not None:
+                index = np.asarray(keep, np.int64)[index]
+            line[:] = index + first + 1
         else:
-            out.line[:] = [first + at[x - first - 1] + 1 for x in out.line]
+            out.line[:] = [self._lineno(first, x - first - 1) for x in out.line]
         return out
 
     def _replay(self, lineno: int, lines: list[str]) -> Iterator[PacketRecord]:
@@ -720,8 +736,6 @@ class TextReader:
 
     def _other(self, lineno: int, line: str) -> Iterator[PacketRecord]:
         """One line that is not of the common form as it stands (or not read as such)."""
-        if line[:1] == _ELSEWHERE and line.rstrip("\n") == _ELSEWHERE:
-            return  # another host's (text_hosts)
         paste = self.paste
         if paste.carry is None:
             # a line of a packet's bytes (tcpdump -A) is no other line, pasting repaired or not

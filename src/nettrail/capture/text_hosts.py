@@ -4,9 +4,8 @@ dshbak's blocks of them (a host's name between two lines of dashes, then its lin
 
 Each host's lines are a capture point of their own. ``text_hosts(path)`` names the hosts of
 such a text, in the order they first speak (none: the text of one capture);
-``HostLines.select`` keeps one host's lines of a block of whole lines, each in its place, and
-blanks the others (``ELSEWHERE``), so that the reader reads them as one capture and names the
-file's own lines.
+``HostLines.select`` picks one host's lines out of a block of whole lines, each with its place
+in the block, so that the reader reads them as one capture and names the file's own lines.
 Lines of no host (pdsh's own ``pdsh@admin: compute: ssh exited with exit code 255``, a shell
 prompt pasted with the text) go to the first host: they are read, and counted, once.
 """
@@ -29,9 +28,6 @@ _STAMPED = re.compile(rb"(?m)^" + _SPOKEN)
 _BLOCK_HEAD = re.compile(
     rb"(?m)^-{4,}\r?\n(" + _NAME + rb"(?:," + _NAME + rb")*)\r?\n-{4,}\r?$")
 """dshbak's head of a host's lines (``dshbak -c`` names several hosts of the same output)."""
-ELSEWHERE = b"\x1e"
-"""What a line of another host is read as: a line the reader passes over (an ASCII record
-separator: no tcpdump line is one)."""
 _NOT_HOSTS = frozenset({b"tcpdump", b"Warning", b"listening", b"reading"})
 
 
@@ -117,23 +113,26 @@ class HostLines:
     def __repr__(self) -> str:
         return f"HostLines({self.host!r})"
 
-    def select(self, block: bytes, first: int) -> bytes:
-        """``block`` (whole lines, each ending in ``\\n``, after line ``first`` of the file)
-        with this host's lines without their host's name, every other line ``ELSEWHERE``:
-        as many lines, each where it was (the reader names the file's lines)."""
+    def select(self, block: bytes, first: int) -> tuple[bytes, list[int]]:
+        """This host's lines of ``block`` (whole lines, each ending in ``\\n``, after line
+        ``first`` of the file) without their host's name, and where each stands in it (its
+        index among the block's lines)."""
         lines = block.split(b"\n")
         lines.pop()
         if self.heads is not None:
-            mine = self._in_blocks(first, len(lines))
-            out = [ELSEWHERE] * len(lines)
-            for k in mine:
-                out[k] = lines[k]
+            at = self._in_blocks(first, len(lines))
+            out = list(map(lines.__getitem__, at))
         else:
             prefix, cut, hosts, bare = self.prefix, len(self.prefix), self.hosts, self.bare
-            out = [line[cut:] if line[:cut] == prefix else line
-                   if bare and line.partition(b": ")[0] not in hosts else ELSEWHERE
-                   for line in lines]
-        return b"\n".join(out) + b"\n"
+            out, at = [], []
+            for k, line in enumerate(lines):
+                if line[:cut] == prefix:
+                    out.append(line[cut:])
+                    at.append(k)
+                elif bare and line.partition(b": ")[0] not in hosts:
+                    out.append(line)
+                    at.append(k)
+        return (b"\n".join(out) + b"\n" if out else b""), at
 
     def _in_blocks(self, first: int, count: int) -> list[int]:
         """dshbak's form: the indexes of this host's lines among the ``count`` lines after

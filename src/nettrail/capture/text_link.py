@@ -452,6 +452,14 @@ class LinkLine(FastLine):
         self.ex_vals[n : n + add] = vals
         self.ex_n = n + add
 
+    def renumber(self, since: int, first: int, at: list[int]) -> None:
+        """The kept fields stored since entry ``since``, of lines of a block of lines chosen
+        from the file's (after line ``first``; its line k is the file's ``first + at[k] +
+        1``), under the file's line numbers."""
+        if self.ex_n > since:
+            lines = self.ex_lines[since : self.ex_n]
+            lines[:] = np.asarray(at, np.int64)[lines - first - 1] + first + 1
+
     def kept(self, frames: Arr) -> tuple[Arr, Arr]:
         """Which of ``frames`` (line numbers) have kept fields, and those fields."""
         lines = self.ex_lines[: self.ex_n]
