@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,3 +146,74 @@ def test_copies_and_one_real_retransmission(topology: None, tmp_path: Path) -> N
         [tshark, "-r", str(pcap), "-Y", "tcp.analysis.retransmission", "-T", "fields",
          "-e", "frame.number"], check=True, capture_output=True, text=True).stdout.split()
     assert len(flagged) > data.retransmissions
+
+
+PDSH_HOSTS = ("cli", "mid", "srv")
+
+
+def record_pdsh() -> str:
+    """What ``pdsh`` prints running ``tcpdump -l -n -i any`` in the three namespaces at once
+    while the client talks to the server: each host's lines after its name, interleaved as
+    they came (pdsh's ``exec`` module: no SSH; ``%h`` is the host)."""
+    pdsh = require_tool("pdsh")
+    tcpdump = require_tool("tcpdump")
+    cap = subprocess.Popen(
+        [pdsh, "-R", "exec", "-f", "3", "-w", ",".join(PDSH_HOSTS), "ip", "netns", "exec",
+         "ntC-%h", "timeout", "8", tcpdump, "-l", "-n", "-B", "8192", "-i", "any",
+         "tcp"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(["ip", "netns", "exec", "ntC-srv", sys.executable, "-c", SERVER],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert cap.stderr is not None
+        listening = 0
+        while listening < len(PDSH_HOSTS):
+            line = cap.stderr.readline()
+            assert line, "tcpdump did not start under pdsh"
+            listening += "listening on" in line
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        nsrun("ntC-cli", sys.executable, "-c", CLIENT)
+        server.wait(timeout=10)
+        out, _err = cap.communicate(timeout=20)  # tcpdump stops at 8 s and flushes
+    finally:
+        server.kill()
+        cap.kill()
+    return out
+
+
+def test_pdsh_text_of_three_namespaces(topology: None, tmp_path: Path) -> None:
+    """One pdsh text of tcpdump run live in every namespace is a point per host, each read as
+    its own lines given as a file of their own; the copies and the one retransmission are
+    told apart at the bridge as from its pcap."""
+    text = record_pdsh()
+    joined = tmp_path / "pdsh.txt"
+    joined.write_text(text)
+    own: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        host, sep, rest = line.partition(": ")
+        assert sep and host in PDSH_HOSTS, line
+        own.setdefault(host, []).append(rest)
+    files = []
+    for host in own:
+        path = tmp_path / f"{host}.txt"
+        path.write_text("\n".join(own[host]) + "\n")
+        files.append((host, str(path)))
+    run = analyze_files([("", str(joined))])
+    apart = analyze_files(files)
+    assert run.errors == () and apart.errors == ()
+    assert [p.name for p in run.analysis.points] == list(own)
+    assert sorted(own) == sorted(PDSH_HOSTS)
+
+    def plain(conns: Any) -> list[tuple[Any, ...]]:
+        return [(c.point, c.key, c.outcome, c.packets, c.retransmissions, c.copies,
+                 c.bytes_client, c.bytes_server) for c in conns]
+
+    assert plain(run.analysis.connections) == plain(apart.analysis.connections)
+    assert [(f.kind, f.summary) for f in run.analysis.findings] == [
+        (f.kind, f.summary) for f in apart.analysis.findings]
+    at_mid = {c.server.port: c for c in run.analysis.connections if c.point == "mid"}
+    data = at_mid[PORT]
+    assert data.outcome is Outcome.CLOSED
+    assert data.retransmissions == 1
+    assert data.copies == data.packets // 2
+    assert at_mid[CLOSED].outcome is Outcome.REFUSED

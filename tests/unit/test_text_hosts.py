@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 import capkit
+from nettrail.capture.inputs import open_inputs
+from nettrail.capture.points import read_points
 from nettrail.capture.text_hosts import text_hosts
 from nettrail.cli.main import main
 from nettrail.model.packet import ACK, FIN, PSH, SYN
@@ -109,6 +111,20 @@ def _same_as_own(text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     apart = _analysed([*options, *(f"{h}={f}" for h, f in files.items())], capsys)
     assert [p["name"] for p in together["points"]] == list(own)
     assert _as_own(together, str(path), where, files) == apart
+    _same_rows(str(path), where, files)
+
+
+def _same_rows(path: str, where: dict[int, tuple[str, int]], files: dict[str, str]) -> None:
+    """Every packet of each host's lines, as the table holds it, is that of its own file,
+    its line that of the same line there."""
+    together, errors = read_points(open_inputs([("", path)]))
+    apart, errors_apart = read_points(open_inputs(list(files.items())))
+    assert not errors and not errors_apart
+    for mine, own in zip(together, apart, strict=True):
+        assert mine.summary.name == own.summary.name
+        got = [r._replace(file=files[where[r.frame][0]], frame=where[r.frame][1])
+               for r in mine.table.records()]
+        assert got == list(own.table.records())
 
 
 RUN_NAMES = ["dual-l3", "healthy", "asym-firewall", "mtu-blackhole"]
@@ -238,8 +254,9 @@ def test_no_text_of_one_capture_is_taken_for_several_hosts() -> None:
 
 def _busy_pcap(path: Path, nat: bool, seed: int) -> None:
     """A capture of 2,500 short connections (SYN, SYN-ACK, ACK, data, ACK, FIN, FIN, ACK),
-    with the server's address translated where ``nat``: enough lines for the reader's bulk
-    paths (blocks of common lines, ``-v`` lines read in a block)."""
+    with the server's address translated where ``nat``, and an ARP request after every
+    seventh: enough lines for the reader's bulk paths (blocks of common lines, lines of
+    another form among them, ``-v`` lines read in a block)."""
     rng = random.Random(seed)
     server = "198.51.100.4" if nat else "203.0.113.223"
     frames = []
@@ -255,6 +272,10 @@ def _busy_pcap(path: Path, nat: bool, seed: int) -> None:
             src, dst, sp, dp = (client, server, port, 22) if out else (server, client, 22, port)
             segment = capkit.tcp(sp, dp, flags, seq, ack, payload=data)
             frames.append((t, capkit.eth(capkit.ipv4(src, dst, 6, segment, ip_id=n & 0xFFFF))))
+            t += rng.randrange(20_000, 200_000)
+        if n % 7 == 3:  # a line of another form among the common ones (the reader's holes)
+            frames.append((t, capkit.eth(capkit.arp(1, capkit.MAC_A, client, "00:00:00:00:00:00",
+                                                    server), etype=0x0806)))
             t += rng.randrange(20_000, 200_000)
     path.write_bytes(capkit.pcap(frames))
 

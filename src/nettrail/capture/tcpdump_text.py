@@ -567,7 +567,7 @@ class TextReader:
         self.block, self.block_lines = block, None
         stamps = list(map(_STAMP, rows))  # empty: not the common form
         i, n = 0, len(rows)
-        across = self.fast.by_fields and self.at is None and self.keep is None
+        across = self.fast.by_fields and self.at is None
         while i < n:
             if stamps[i] and self.timed is not False and self.paste.carry is None:
                 try:
@@ -653,8 +653,9 @@ class TextReader:
                 rows.__getitem__, map(slice, starts, stops)))), first, chunk):
             return False
         assert chunk.block is not None
-        lines = np.delete(np.arange(first + i + 1, first + end, dtype=np.int64),
-                          np.asarray(at, np.int64) - i)
+        rows_in = np.delete(np.arange(i, end - 1, dtype=np.int64), np.asarray(at, np.int64) - i)
+        lines = first + 1 + (rows_in if self.keep is None else
+                             np.asarray(self.keep, np.int64)[rows_in])
         chunk.block[1][:] = lines
         self.stats.packets += len(lines)
         ts, day = chunk.block[0], clock.day_ns
@@ -663,7 +664,7 @@ class TextReader:
             cut = hole.row - i - n  # the common lines before it (at least the first one)
             # the clock as the line before left it (a hole: at its time)
             before_ns = found[-1][1].ts_ns if found and found[-1][0] == cut else int(ts[cut - 1])
-            found.append((cut, HoleAt(hole, first + hole.row + 1, before_ns,
+            found.append((cut, HoleAt(hole, self._lineno(first, hole.row), before_ns,
                                       day + hole.stamp.ns)))
         yield Stretch(chunk, found)
         self.fast_pending = _FastPending(self._lineno(first, end - 1), rows[end - 1], end - 1)

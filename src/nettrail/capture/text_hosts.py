@@ -13,6 +13,8 @@ prompt pasted with the text) go to the first host: they are read, and counted, o
 from __future__ import annotations
 
 import re
+from itertools import compress
+from operator import methodcaller
 from typing import BinaryIO, NamedTuple
 
 SNIFF = 1 << 16
@@ -23,10 +25,12 @@ _SPOKEN = rb"(?:\d{1,2}:\d\d:\d\d|\d{4}-\d\d-\d\d |\d+\.\d+ |tcpdump: |listening
 """How a host's tcpdump line starts: a time (of day, ``-tttt``, ``-tt``) or tcpdump's own
 words; a line of a host's name and anything else (``Host: example.com`` in ``-A`` bytes) names
 no host."""
-_PREFIXED = re.compile(rb"(?m)^(" + _NAME + rb"): (?=" + _SPOKEN + rb")")
-_STAMPED = re.compile(rb"(?m)^" + _SPOKEN)
+_PREFIXED = re.compile(rb"\n(" + _NAME + rb"): (?=" + _SPOKEN + rb")")
+"""A line of a host (after a line end: ``\\n`` is put before a text's first line; the engine
+looks for a line end as quick as a byte search, where ``(?m)^`` is tried at every byte)."""
+_STAMPED = re.compile(rb"\n" + _SPOKEN)
 _BLOCK_HEAD = re.compile(
-    rb"(?m)^-{4,}\r?\n(" + _NAME + rb"(?:," + _NAME + rb")*)\r?\n-{4,}\r?$")
+    rb"(?m)\n-{4,}\r?\n(" + _NAME + rb"(?:," + _NAME + rb")*)\r?\n-{4,}\r?$")
 """dshbak's head of a host's lines (``dshbak -c`` names several hosts of the same output)."""
 _NOT_HOSTS = frozenset({b"tcpdump", b"Warning", b"listening", b"reading"})
 
@@ -73,10 +77,11 @@ def _form(head: bytes) -> re.Pattern[bytes] | None:
     """The pattern naming the hosts of a text that starts with ``head``: its lines' names
     (pdsh) or dshbak's heads; None: the text of one capture (more lines start with a time
     than with a host's name and a time)."""
+    head = b"\n" + head
     named = sum(1 for name in _PREFIXED.findall(head) if name not in _NOT_HOSTS)
     if named and named >= len(_STAMPED.findall(head)):
         return _PREFIXED
-    if _BLOCK_HEAD.match(head.lstrip(b"\r\n")):
+    if _BLOCK_HEAD.match(b"\n" + head.lstrip(b"\r\n")):
         return _BLOCK_HEAD
     return None
 
@@ -85,18 +90,19 @@ def _names(form: re.Pattern[bytes], block: bytes, lines: int, hosts: dict[bytes,
            heads: list[tuple[int, int, bytes]]) -> int:
     """The hosts named in ``block`` of whole lines (after ``lines`` lines) into ``hosts``, and
     in dshbak's form its heads into ``heads``; the lines read after it."""
+    data = b"\n" + block
     if form is _PREFIXED:
-        for name in form.findall(block):
+        for name in form.findall(data):
             if name not in _NOT_HOSTS:
                 hosts[name] = None
         return lines + block.count(b"\n")
-    at, line = 0, lines
-    for m in form.finditer(block):
-        line += block.count(b"\n", at, m.start())
-        at = m.start()
+    at, line = 1, lines
+    for m in form.finditer(data):  # its first line starts after the line end it matches
+        line += data.count(b"\n", at, m.start() + 1)
+        at = m.start() + 1
         heads.append((line, line + 2, m.group(1)))
         hosts.update(dict.fromkeys(m.group(1).split(b",")))
-    return line + block.count(b"\n", at)
+    return line + data.count(b"\n", at)
 
 
 class HostLines:
@@ -122,16 +128,17 @@ class HostLines:
         if self.heads is not None:
             at = self._in_blocks(first, len(lines))
             out = list(map(lines.__getitem__, at))
+            return (b"\n".join(out) + b"\n" if out else b""), at
+        prefix, cut = self.prefix, len(self.prefix)
+        if self.bare:  # its own lines and those of no host
+            others = tuple(h + b": " for h in self.hosts if h + b": " != prefix)
+            mine = [not line.startswith(others) for line in lines]
+            out = [line[cut:] if line[:cut] == prefix else line
+                   for line in compress(lines, mine)]
         else:
-            prefix, cut, hosts, bare = self.prefix, len(self.prefix), self.hosts, self.bare
-            out, at = [], []
-            for k, line in enumerate(lines):
-                if line[:cut] == prefix:
-                    out.append(line[cut:])
-                    at.append(k)
-                elif bare and line.partition(b": ")[0] not in hosts:
-                    out.append(line)
-                    at.append(k)
+            mine = list(map(methodcaller("startswith", prefix), lines))
+            out = [line[cut:] for line in compress(lines, mine)]
+        at = list(compress(range(len(lines)), mine))
         return (b"\n".join(out) + b"\n" if out else b""), at
 
     def _in_blocks(self, first: int, count: int) -> list[int]:
