@@ -233,6 +233,30 @@ def test_lines_of_no_host_are_read_once(tmp_path: Path,
     assert any(" line 4:" in w for w in points["compute"]["warnings"])
 
 
+def test_what_pdsh_says_of_a_host_is_its_warning(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """``pdsh@admin: netnode: timeout exited with exit code 124``, printed when the host's
+    command ends, is pdsh's, not tcpdump's: a warning of that host naming the line, not an
+    unreadable line, nor the rest of the packet line before it."""
+    lines = [
+        "netnode: 17:29:35.964388 IP 203.0.113.11.55052 > 203.0.113.223.22: Flags [S], "
+        "seq 1, win 64240, length 0",
+        "compute: 17:29:35.940424 IP 203.0.113.11.55052 > 198.51.100.4.22: Flags [S], "
+        "seq 1, win 64240, length 0",
+        "pdsh@admin: netnode: timeout exited with exit code 124",
+        "pdsh@admin: compute: timeout exited with exit code 124",
+    ]
+    path = tmp_path / "pdsh.txt"
+    path.write_text("\n".join(lines) + "\n")
+    report = _analysed([str(path)], capsys)
+    points = {p["name"]: p for p in report["points"]}
+    for name, line in (("netnode", 3), ("compute", 4)):
+        assert points[name]["packets"] == 1
+        assert points[name]["skipped"] == {}
+        assert points[name]["warnings"] == [
+            f"{path} line {line}: pdsh: timeout exited with exit code 124"]
+
+
 def test_a_name_given_names_a_one_host_text(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     line = ("netnode: 17:29:35.964388 IP 203.0.113.11.55052 > 203.0.113.223.22: Flags [S], "

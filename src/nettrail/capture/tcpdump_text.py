@@ -501,7 +501,7 @@ class TextReader:
                 if rest:
                     self._check(rest)
                     if self.lines_of is not None:
-                        rest = self.lines_of.select(rest + b"\n", self.lineno)[0][:-1]
+                        rest = self._mine(rest + b"\n", self.lineno)[0][:-1]
                     if rest:
                         yield from self._other(self.lineno + 1, rest.decode())
                     self.lineno += 1
@@ -514,6 +514,15 @@ class TextReader:
         finally:
             self.warner.close()
         self._end(self.lineno)
+
+    def _mine(self, block: bytes, first: int) -> tuple[bytes, list[int]]:
+        """The lines of ``block`` (after line ``first``) of the host that is this point, and
+        where each stands in it; what pdsh said of the host, in warnings."""
+        assert self.lines_of is not None
+        mine = self.lines_of.select(block, first)
+        for k, words in self.lines_of.said:
+            self.warner.warn("pdsh's words", first + k + 1, f"pdsh: {words}")
+        return mine
 
     def _end(self, lineno: int) -> None:
         """Fail a file with no packet in its ``lineno`` lines, or warn when only other
@@ -547,7 +556,7 @@ class TextReader:
         count = None
         if self.lines_of is not None:  # this host's lines alone, numbered as in the file
             count = block.count(b"\n")
-            block, self.keep = self.lines_of.select(block, first)
+            block, self.keep = self._mine(block, first)
             if not block:
                 self.lineno = first + count
                 return

@@ -32,6 +32,8 @@ _STAMPED = re.compile(rb"\n" + _SPOKEN)
 _BLOCK_HEAD = re.compile(
     rb"(?m)\n-{4,}\r?\n(" + _NAME + rb"(?:," + _NAME + rb")*)\r?\n-{4,}\r?$")
 """dshbak's head of a host's lines (``dshbak -c`` names several hosts of the same output)."""
+_PDSH = re.compile(rb"pdsh@[^:\s]*: (" + _NAME + rb"): (.*)")
+"""pdsh's own words about a host (its command's exit code, a connection refused)."""
 _NOT_HOSTS = frozenset({b"tcpdump", b"Warning", b"listening", b"reading"})
 
 
@@ -115,6 +117,9 @@ class HostLines:
         self.hosts = frozenset(h.encode() for h in found.hosts)
         self.heads = found.heads
         self.bare = bare
+        self.said: list[tuple[int, str]] = []
+        """What pdsh said of this host in the block last selected (``pdsh@admin: vm: ssh
+        exited with exit code 255``): each line's index in it and pdsh's words."""
 
     def __repr__(self) -> str:
         return f"HostLines({self.host!r})"
@@ -133,13 +138,24 @@ class HostLines:
         if self.bare:  # its own lines and those of no host
             others = tuple(h + b": " for h in self.hosts if h + b": " != prefix)
             mine = [not line.startswith(others) for line in lines]
-            out = [line[cut:] if line[:cut] == prefix else line
-                   for line in compress(lines, mine)]
         else:
             mine = list(map(methodcaller("startswith", prefix), lines))
-            out = [line[cut:] for line in compress(lines, mine)]
+        self.said = []
+        if b"pdsh@" in block:
+            self._pdsh(lines, mine)
+        out = [line[cut:] if line[:cut] == prefix else line for line in compress(lines, mine)]
         at = list(compress(range(len(lines)), mine))
         return (b"\n".join(out) + b"\n" if out else b""), at
+
+    def _pdsh(self, lines: list[bytes], mine: list[bool]) -> None:
+        """pdsh's own lines of a host (``pdsh@admin: vm: ...``) are no host's lines: those of
+        this host go to ``said``."""
+        host = self.host.encode()
+        for k, line in enumerate(lines):
+            if line[:5] == b"pdsh@" and (m := _PDSH.match(line)) and m.group(1) in self.hosts:
+                mine[k] = False
+                if m.group(1) == host:
+                    self.said.append((k, m.group(2).decode(errors="replace").rstrip("\r")))
 
     def _in_blocks(self, first: int, count: int) -> list[int]:
         """dshbak's form: the indexes of this host's lines among the ``count`` lines after
