@@ -86,8 +86,15 @@ def _read_points(points: Sequence[PointData]) -> tuple[Sequence[PointData], tupl
     if not unread or len(unread) == len(points):
         return points, ()
     notes = tuple(f"point {p.summary.name} left out of the analysis: nothing of "
-                  f"{', '.join(p.summary.files)} could be read" for p in points if id(p) in unread)
+                  f"{_its_files(p, points)} could be read" for p in points if id(p) in unread)
     return [p for p in points if id(p) not in unread], notes
+
+
+def _its_files(point: PointData, points: Sequence[PointData]) -> str:
+    """The files of ``point``; a file other points read too (a text of several hosts' lines),
+    as its lines in it."""
+    shared = {f for p in points if p is not point for f in p.summary.files}
+    return ", ".join(f"its lines in {f}" if f in shared else f for f in point.summary.files)
 
 
 def _partitioned(summary: PointSummary, table: SpillTable) -> Analysis:

@@ -257,6 +257,31 @@ def test_what_pdsh_says_of_a_host_is_its_warning(tmp_path: Path,
             f"{path} line {line}: pdsh: timeout exited with exit code 124"]
 
 
+def test_a_host_whose_tcpdump_failed_is_named(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A host whose tcpdump did not start is left out with one line naming the host and what
+    tcpdump said (exit 2, as for any faulty capture); the other hosts are analysed."""
+    lines = [
+        "vm: tcpdump: eth9: No such device exists",
+        "netnode: 17:29:35.964388 IP 203.0.113.11.55052 > 203.0.113.223.22: Flags [S], "
+        "seq 1, win 64240, length 0",
+        "compute: 17:29:35.940424 IP 203.0.113.11.55052 > 198.51.100.4.22: Flags [S], "
+        "seq 1, win 64240, length 0",
+        "pdsh@admin: vm: tcpdump exited with exit code 1",
+    ]
+    path = tmp_path / "pdsh.txt"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["analyze", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        f"nettrail: error: {path} line 4: no packet: only tcpdump's own messages, the last "
+        "'tcpdump: eth9: No such device exists' (the lines of vm)"]
+    assert out.splitlines()[:2] == [
+        "nettrail analyze: 2 capture points, 2 connections, 3 findings",
+        f"warning: point vm left out of the analysis: nothing of its lines in {path} could be "
+        "read"]
+
+
 def test_a_name_given_names_a_one_host_text(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     line = ("netnode: 17:29:35.964388 IP 203.0.113.11.55052 > 203.0.113.223.22: Flags [S], "

@@ -190,6 +190,8 @@ class TextReader:
         self.timed: bool | None = None
         self.others: set[str] = set()
         self.banners = 0
+        self.last_banner = ""
+        """The last of tcpdump's own messages (``tcpdump: eth9: No such device exists``)."""
         self.fast = LinkLine(path, point, self.clock, self.seq)
         self.shapes: dict[int, tuple[tuple[int, int], str]] = {}
         self.usual_shape = (2, 6)
@@ -532,7 +534,8 @@ class TextReader:
         if self.stats.packets == 0 and not self.others:
             unread = self.stats.skipped["unparsed-line"]
             if self.banners and not unread:
-                raise self._fail("no packet: only tcpdump's own messages", lineno)
+                raise self._fail("no packet: only tcpdump's own messages, the last "
+                                 f"{self.last_banner[:100]!r}", lineno)
             first = f", first: {self.first_unread}" if self.first_unread else ""
             if self.timed is None:
                 raise self._fail(f"not tcpdump text: no packet in {lineno} lines{first}", None)
@@ -868,6 +871,8 @@ class TextReader:
         self.warner.warn("CRLF line ends", lineno, "CRLF line ends (read as LF)")
 
     def _fail(self, reason: str, line: int | None) -> CaptureError:
+        if self.lines_of is not None:
+            reason += f" (the lines of {self.lines_of.host})"
         err = CaptureError(reason, path=self.path, line=line, records=self.stats.packets)
         self.stats.error = err
         return err
@@ -911,6 +916,7 @@ class TextReader:
         if _BANNER.match(line):
             yield from self._flush()
             self.banners += 1
+            self.last_banner = line.strip()
             if (drops := _DROPPED.match(line)) is not None:
                 self.stats.dropped += int(drops.group(1))
             return
