@@ -351,3 +351,46 @@ def test_busy_hosts_interleaved_read_as_their_own_texts(
         if not queues[host]:
             del queues[host]
     _same_as_own("\n".join(mixed) + "\n", tmp_path, capsys)
+
+
+PASTED = {
+    "crlf": lambda text: text.replace("\n", "\r\n"),
+    "fenced": lambda text: f"```\n{text}```\n",
+    "quoted": lambda text: "".join(f"> {line}\n" for line in text.splitlines()),
+    "quoted twice": lambda text: "".join(f">> {line}\n" for line in text.splitlines()),
+}
+
+
+@pytest.mark.parametrize("form", sorted(PASTED))
+def test_a_pasted_pdsh_text_reads_as_it_was(form: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A pdsh text pasted into a mail or a chat (CRLF, a code fence, quote marks before the
+    hosts' names) gives the points, connections and findings it gave as it was printed."""
+    _needs("tcpdump")
+    run = RUNS / "dual-l3"
+    hosts = sorted(p.stem for p in run.glob("*.pcap"))
+    for host in hosts:
+        shutil.copy(run / f"{host}.pcap", tmp_path / f"{host}.pcap")
+    text = _pdsh(hosts, "tcpdump -n -r %h.pcap 2>&1", tmp_path)
+    printed, pasted = tmp_path / "printed.txt", tmp_path / "pasted.txt"
+    printed.write_text(text)
+    pasted.write_bytes(PASTED[form](text).encode())
+    want, got = _analysed([str(printed)], capsys), _analysed([str(pasted)], capsys)
+    for report in (want, got):
+        for point in report["points"]:
+            point.pop("files")
+            point.pop("warnings")
+        report.pop("warnings", None)
+    shift = 1 if form == "fenced" else 0  # the fence's line before the text
+
+    def same(x: Any, path: str, by: int) -> Any:
+        if isinstance(x, dict):
+            return {k: v - by if k == "frame" else same(v, path, by) for k, v in x.items()}
+        if isinstance(x, list):
+            return [same(v, path, by) for v in x]
+        if isinstance(x, str):
+            return re.sub(re.escape(path) + r"(?::(\d+))?",
+                          lambda m: f"F:{int(m.group(1)) - by}" if m.group(1) else "F", x)
+        return x
+
+    assert same(got, str(pasted), shift) == same(want, str(printed), 0)

@@ -25,16 +25,28 @@ _SPOKEN = rb"(?:\d{1,2}:\d\d:\d\d|\d{4}-\d\d-\d\d |\d+\.\d+ |tcpdump: |listening
 """How a host's tcpdump line starts: a time (of day, ``-tttt``, ``-tt``) or tcpdump's own
 words; a line of a host's name and anything else (``Host: example.com`` in ``-A`` bytes) names
 no host."""
-_PREFIXED = re.compile(rb"\n(" + _NAME + rb"): (?=" + _SPOKEN + rb")")
+_QUOTED = rb"(?:>[> ]*)?"
+"""E-mail quote marks before a line (``> netnode: …``): the reader takes them off."""
+_PREFIXED = re.compile(rb"\n" + _QUOTED + rb"(" + _NAME + rb"): (?=" + _SPOKEN + rb")")
 """A line of a host (after a line end: ``\\n`` is put before a text's first line; the engine
 looks for a line end as quick as a byte search, where ``(?m)^`` is tried at every byte)."""
-_STAMPED = re.compile(rb"\n" + _SPOKEN)
+_STAMPED = re.compile(rb"\n" + _QUOTED + _SPOKEN)
 _BLOCK_HEAD = re.compile(
     rb"(?m)\n-{4,}\r?\n(" + _NAME + rb"(?:," + _NAME + rb")*)\r?\n-{4,}\r?$")
 """dshbak's head of a host's lines (``dshbak -c`` names several hosts of the same output)."""
 _PDSH = re.compile(rb"pdsh@[^:\s]*: (" + _NAME + rb"): (.*)")
 """pdsh's own words about a host (its command's exit code, a connection refused)."""
 _NOT_HOSTS = frozenset({b"tcpdump", b"Warning", b"listening", b"reading"})
+
+
+def _unquoted(lines: list[bytes]) -> list[bytes]:
+    """``lines`` without their e-mail quote marks, in place; the marks of each."""
+    quotes = [b""] * len(lines)
+    for k, line in enumerate(lines):
+        if line[:1] == b">":
+            rest = line.lstrip(b"> ")
+            quotes[k], lines[k] = line[: len(line) - len(rest)], rest
+    return quotes
 
 
 class TextHosts(NamedTuple):
@@ -134,6 +146,7 @@ class HostLines:
             at = self._in_blocks(first, len(lines))
             out = list(map(lines.__getitem__, at))
             return (b"\n".join(out) + b"\n" if out else b""), at
+        quotes = _unquoted(lines) if block[:1] == b">" or b"\n>" in block else None
         prefix, cut = self.prefix, len(self.prefix)
         if self.bare:  # its own lines and those of no host
             others = tuple(h + b": " for h in self.hosts if h + b": " != prefix)
@@ -144,6 +157,8 @@ class HostLines:
         if b"pdsh@" in block:
             self._pdsh(lines, mine)
         out = [line[cut:] if line[:cut] == prefix else line for line in compress(lines, mine)]
+        if quotes is not None:  # the quote marks back, for the reader to take off and say so
+            out = list(map(bytes.__add__, compress(quotes, mine), out))
         at = list(compress(range(len(lines)), mine))
         return (b"\n".join(out) + b"\n" if out else b""), at
 
