@@ -564,9 +564,9 @@ class TextReader:
                 self.lineno = first + count
                 return
         stored = self.fast.ex_n
-        prepared = self.fast.prepare(block, first)
-        if self.keep is not None:
-            self.fast.renumber(stored, first, self.keep)  # -e / -v lines in the common form
+        prepared = self.fast.prepare(block, first)  # -e / -v lines in the common form
+        if self.keep is not None:  # their fields kept by line: under the file's numbers
+            self.fast.renumber(stored, first, self.keep)
         if prepared is None:
             rows, self.at, self.orig = self.fast.scan(block), None, {}
             lines = len(rows)

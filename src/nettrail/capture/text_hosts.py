@@ -6,8 +6,9 @@ Each host's lines are a capture point of their own. ``text_hosts(path)`` names t
 such a text, in the order they first speak (none: the text of one capture);
 ``HostLines.select`` picks one host's lines out of a block of whole lines, each with its place
 in the block, so that the reader reads them as one capture and names the file's own lines.
-Lines of no host (pdsh's own ``pdsh@admin: compute: ssh exited with exit code 255``, a shell
-prompt pasted with the text) go to the first host: they are read, and counted, once.
+What pdsh says of a host (``pdsh@admin: compute: ssh exited with exit code 255``) is that
+host's (``HostLines.said``: a warning). Other lines of no host (a shell prompt pasted with the
+text) go to the first host: they are read, and counted, once.
 """
 
 from __future__ import annotations
@@ -91,9 +92,9 @@ def _form(head: bytes) -> re.Pattern[bytes] | None:
     """The pattern naming the hosts of a text that starts with ``head``: its lines' names
     (pdsh) or dshbak's heads; None: the text of one capture (more lines start with a time
     than with a host's name and a time)."""
-    head = b"\n" + head
-    named = sum(1 for name in _PREFIXED.findall(head) if name not in _NOT_HOSTS)
-    if named and named >= len(_STAMPED.findall(head)):
+    data = b"\n" + head
+    named = sum(1 for name in _PREFIXED.findall(data) if name not in _NOT_HOSTS)
+    if named and named >= len(_STAMPED.findall(data)):
         return _PREFIXED
     if _BLOCK_HEAD.match(b"\n" + head.lstrip(b"\r\n")):
         return _BLOCK_HEAD
