@@ -179,6 +179,8 @@ class TextReader:
         """In a text of several hosts' lines, the lines this point reads (``text_hosts``)."""
         self.keep: list[int] | None = None
         """Of such a text, where each line of the block being read stands in the file's."""
+        self.kept = 0
+        """Of such a text, the lines of this point's host read so far."""
         self.point = point
         self.stats = stats
         self.clock = Clock(day_ns)
@@ -515,20 +517,22 @@ class TextReader:
             raise self._fail(bad.reason, bad.line) from bad.__cause__
         finally:
             self.warner.close()
-        self._end(self.lineno)
+        self._end(self.lineno, self.lineno if self.lines_of is None else self.kept)
 
     def _mine(self, block: bytes, first: int) -> tuple[bytes, list[int]]:
         """The lines of ``block`` (after line ``first``) of the host that is this point, and
         where each stands in it; what pdsh said of the host, in warnings."""
         assert self.lines_of is not None
         mine = self.lines_of.select(block, first)
+        self.kept += len(mine[1])
         for k, words in self.lines_of.said:
             self.warner.warn("pdsh's words", first + k + 1, f"pdsh: {words}")
         return mine
 
-    def _end(self, lineno: int) -> None:
-        """Fail a file with no packet in its ``lineno`` lines, or warn when only other
-        protocols were found."""
+    def _end(self, lineno: int, count: int) -> None:
+        """Fail a file of ``lineno`` lines with no packet in its ``count`` lines read (a
+        host's, of a text of several hosts' lines), or warn when only other protocols were
+        found."""
         if lineno == 0:
             raise self._fail("empty file", None)
         if self.stats.packets == 0 and not self.others:
@@ -538,8 +542,8 @@ class TextReader:
                                  f"{self.last_banner[:100]!r}", lineno)
             first = f", first: {self.first_unread}" if self.first_unread else ""
             if self.timed is None:
-                raise self._fail(f"not tcpdump text: no packet in {lineno} lines{first}", None)
-            raise self._fail(f"no packet could be read in {lineno} lines{first}", None)
+                raise self._fail(f"not tcpdump text: no packet in {count} lines{first}", None)
+            raise self._fail(f"no packet could be read in {count} lines{first}", None)
         if self.stats.packets == 0:
             self.stats.warnings.append(f"{self.path}: no IP or ARP packets in this text")
         steps, falls, _ = self.clock.near_zero

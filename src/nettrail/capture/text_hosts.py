@@ -22,10 +22,12 @@ SNIFF = 1 << 16
 """Bytes looked at to tell a text of several hosts from the text of one capture."""
 _READ = 1 << 20
 _NAME = rb"[A-Za-z0-9][A-Za-z0-9_.-]*"
-_SPOKEN = rb"(?:\d{1,2}:\d\d:\d\d|\d{4}-\d\d-\d\d |\d+\.\d+ |tcpdump: |listening on |reading from )"
-"""How a host's tcpdump line starts: a time (of day, ``-tttt``, ``-tt``) or tcpdump's own
-words; a line of a host's name and anything else (``Host: example.com`` in ``-A`` bytes) names
-no host."""
+_SPOKEN = (rb"(?: *\d+  +)?(?:caplen \d+ len \d+ )? ?(?:\d{1,2}:\d\d:\d\d|\d{4}-\d\d-\d\d "
+           rb"|\d+\.\d+ |IP6? |ARP, |tcpdump: |listening on |reading from )")
+"""How a host's tcpdump line starts: a time (of day, ``-tttt``, ``-tt``, ``-ttt``; after
+``-#``'s number, ``--lengths``' caplen), a network layer (``-t``) or tcpdump's own words; a
+line of a host's name and anything else (``Host: example.com`` in ``-A`` bytes) names no
+host."""
 _QUOTED = rb"(?:>[> ]*)?"
 """E-mail quote marks before a line (``> netnode: …``): the reader takes them off."""
 _PREFIXED = re.compile(rb"\n" + _QUOTED + rb"(" + _NAME + rb"): (?=" + _SPOKEN + rb")")
