@@ -45,6 +45,17 @@ def _pdsh(hosts: list[str], command: str, cwd: Path) -> str:
                                            "LANG": "C.UTF-8"}).stdout
 
 
+def _run_text(run: str, tmp_path: Path, tcpdump: str = "tcpdump -n",
+              stderr: str = "2>&1") -> tuple[list[str], str]:
+    """The hosts of a lab run, and what pdsh prints running ``tcpdump`` on each one's pcap
+    (copied into ``tmp_path``)."""
+    _needs("tcpdump")
+    hosts = sorted(p.stem for p in (RUNS / run).glob("*.pcap"))
+    for host in hosts:
+        shutil.copy(RUNS / run / f"{host}.pcap", tmp_path / f"{host}.pcap")
+    return hosts, _pdsh(hosts, f"{tcpdump} -r %h.pcap {stderr}", tmp_path)
+
+
 def _split(text: str) -> tuple[dict[str, list[str]], dict[int, tuple[str, int]]]:
     """Each host's own lines of a pdsh text, and where each line of it stands in its host's
     (line numbers from 1)."""
@@ -133,11 +144,7 @@ RUN_NAMES = ["dual-l3", "healthy", "asym-firewall", "mtu-blackhole"]
 @pytest.mark.parametrize("run", RUN_NAMES)
 def test_pdsh_text_of_a_lab_run_reads_as_the_hosts_own_texts(
         run: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _needs("tcpdump")
-    hosts = sorted(p.stem for p in (RUNS / run).glob("*.pcap"))
-    for host in hosts:
-        shutil.copy(RUNS / run / f"{host}.pcap", tmp_path / f"{host}.pcap")
-    text = _pdsh(hosts, "tcpdump -n -r %h.pcap 2>&1", tmp_path)
+    _hosts, text = _run_text(run, tmp_path)
     assert "reading from file" in text  # tcpdump's own words come along, after the host
     _same_as_own(text, tmp_path, capsys)
     _same_as_own(text, tmp_path, capsys, "--filter-port", "22")  # read to records
@@ -149,12 +156,7 @@ def test_lines_of_hosts_interleaved_as_a_live_run_prints_them(
         flags: str, seed: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """pdsh prints each host's lines as they come: a ``-v`` packet's two lines may stand
     apart, another host's lines between them."""
-    _needs("tcpdump")
-    run = RUNS / "dual-l3"
-    hosts = sorted(p.stem for p in run.glob("*.pcap"))
-    for host in hosts:
-        shutil.copy(run / f"{host}.pcap", tmp_path / f"{host}.pcap")
-    text = _pdsh(hosts, f"tcpdump -n {flags} -r %h.pcap 2>&1", tmp_path)
+    _hosts, text = _run_text("dual-l3", tmp_path, f"tcpdump -n {flags}")
     own, _ = _split(text)
     queues = {h: [f"{h}: {line}" for line in lines] for h, lines in own.items()}
     rng = random.Random(seed)
@@ -172,12 +174,7 @@ def test_lines_of_hosts_interleaved_as_a_live_run_prints_them(
 def test_dshbak_blocks_read_as_the_pdsh_text(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     _needs("dshbak")
-    _needs("tcpdump")
-    run = RUNS / "dual-l3"
-    hosts = sorted(p.stem for p in run.glob("*.pcap"))
-    for host in hosts:
-        shutil.copy(run / f"{host}.pcap", tmp_path / f"{host}.pcap")
-    text = _pdsh(hosts, "tcpdump -n -r %h.pcap 2>/dev/null", tmp_path)
+    hosts, text = _run_text("dual-l3", tmp_path, stderr="2>/dev/null")
     blocks = subprocess.run(["dshbak"], input=text, capture_output=True, text=True,
                             check=True).stdout
     path = tmp_path / "blocks.txt"
@@ -366,12 +363,7 @@ def test_a_pasted_pdsh_text_reads_as_it_was(form: str, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """A pdsh text pasted into a mail or a chat (CRLF, a code fence, quote marks before the
     hosts' names) gives the points, connections and findings it gave as it was printed."""
-    _needs("tcpdump")
-    run = RUNS / "dual-l3"
-    hosts = sorted(p.stem for p in run.glob("*.pcap"))
-    for host in hosts:
-        shutil.copy(run / f"{host}.pcap", tmp_path / f"{host}.pcap")
-    text = _pdsh(hosts, "tcpdump -n -r %h.pcap 2>&1", tmp_path)
+    _hosts, text = _run_text("dual-l3", tmp_path)
     printed, pasted = tmp_path / "printed.txt", tmp_path / "pasted.txt"
     printed.write_text(text)
     pasted.write_bytes(PASTED[form](text).encode())
