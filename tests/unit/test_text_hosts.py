@@ -202,6 +202,25 @@ def test_dshbak_blocks_read_as_the_pdsh_text(tmp_path: Path,
     assert _as_own(together, str(path), where, files) == apart
 
 
+def test_dshbak_blocks_after_the_command_line(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """dshbak's text pasted with the command that made it: the hosts are still the points
+    (not one point of all their packets)."""
+    _needs("dshbak")
+    hosts, text = _run_text("dual-l3", tmp_path, stderr="2>/dev/null")
+    blocks = subprocess.run(["dshbak"], input=text, capture_output=True, text=True,
+                            check=True).stdout
+    plain, pasted = tmp_path / "blocks.txt", tmp_path / "pasted.txt"
+    plain.write_text(blocks)
+    pasted.write_text(f"$ pdsh -w {','.join(hosts)} tcpdump -l -n -i any | dshbak\n{blocks}")
+    want, got = _analysed([str(plain)], capsys), _analysed([str(pasted)], capsys)
+    assert [(p["name"], p["packets"], p["skipped"]) for p in got["points"]] == [
+        (p["name"], p["packets"], p["skipped"]) for p in want["points"]]
+    assert len(got["points"]) == len(hosts)
+    assert got["diagnosis"]["kinds"] == want["diagnosis"]["kinds"] == [
+        "asymmetric-nat", "reset-not-from-server"]
+
+
 def test_lines_of_no_host_are_read_once(tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     """pdsh's own words (``pdsh@admin: vm: ssh: connect to host vm port 22: Connection

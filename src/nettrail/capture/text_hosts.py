@@ -37,6 +37,9 @@ _STAMPED = re.compile(rb"\n" + _QUOTED + _SPOKEN)
 _BLOCK_HEAD = re.compile(
     rb"(?m)\n-{4,}\r?\n(" + _NAME + rb"(?:," + _NAME + rb")*)\r?\n-{4,}\r?$")
 """dshbak's head of a host's lines (``dshbak -c`` names several hosts of the same output)."""
+HEAD_WITHIN = 3
+"""dshbak's first head stands within a text's first lines (a shell prompt and the command may
+come before it)."""
 _PDSH = re.compile(rb"pdsh@[^:\s]*: (" + _NAME + rb"): (.*)")
 """pdsh's own words about a host (its command's exit code, a connection refused)."""
 _NOT_HOSTS = frozenset({b"tcpdump", b"Warning", b"listening", b"reading"})
@@ -92,14 +95,20 @@ def hosts_in(f: BinaryIO, head: bytes = b"") -> TextHosts | None:
 
 def _form(head: bytes) -> re.Pattern[bytes] | None:
     """The pattern naming the hosts of a text that starts with ``head``: its lines' names
-    (pdsh) or dshbak's heads; None: the text of one capture (more lines start with a time
-    than with a host's name and a time)."""
+    (pdsh) or dshbak's heads (the first within its first ``HEAD_WITHIN`` lines); None: the
+    text of one capture (more lines start with a time than with a host's name and a time)."""
     data = b"\n" + head
     named = sum(1 for name in _PREFIXED.findall(data) if name not in _NOT_HOSTS)
     if named and named >= len(_STAMPED.findall(data)):
         return _PREFIXED
-    if _BLOCK_HEAD.match(b"\n" + head.lstrip(b"\r\n")):
-        return _BLOCK_HEAD
+    text = b"\n" + head.lstrip(b"\r\n")
+    at = 0
+    for _ in range(HEAD_WITHIN):  # after the command line pasted with it, or not
+        if _BLOCK_HEAD.match(text, at):
+            return _BLOCK_HEAD
+        at = text.find(b"\n", at + 1)
+        if at < 0:
+            break
     return None
 
 
