@@ -669,10 +669,10 @@ class TextReader:
                 rows.__getitem__, map(slice, starts, stops)))), first, chunk):
             return False
         assert chunk.block is not None
-        rows_in = np.delete(np.arange(i, end - 1, dtype=np.int64), np.asarray(at, np.int64) - i)
-        lines = first + 1 + (rows_in if self.keep is None else
-                             np.asarray(self.keep, np.int64)[rows_in])
+        lines = np.delete(np.arange(first + i + 1, first + end, dtype=np.int64),
+                          np.asarray(at, np.int64) - i)
         chunk.block[1][:] = lines
+        self._lines(chunk, first)  # a host's lines of a text of several hosts: the file's
         self.stats.packets += len(lines)
         ts, day = chunk.block[0], clock.day_ns
         found: list[tuple[int, HoleAt]] = []
