@@ -139,6 +139,8 @@ class HostLines:
         self.host = host
         self.prefix = host.encode() + b": "
         self.hosts = frozenset(h.encode() for h in found.hosts)
+        self.others = tuple(h + b": " for h in self.hosts if h + b": " != self.prefix)
+        """How the other hosts' lines start."""
         self.heads = found.heads
         self.bare = bare
         self.said: list[tuple[int, str]] = []
@@ -161,7 +163,7 @@ class HostLines:
         quotes = _unquoted(lines) if block[:1] == b">" or b"\n>" in block else None
         prefix, cut = self.prefix, len(self.prefix)
         if self.bare:  # its own lines and those of no host
-            others = tuple(h + b": " for h in self.hosts if h + b": " != prefix)
+            others = self.others
             mine = [not line.startswith(others) for line in lines]
         else:
             mine = list(map(methodcaller("startswith", prefix), lines))
