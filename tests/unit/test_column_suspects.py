@@ -17,6 +17,7 @@ from nettrail.analyze.columns import column_ready, one_place
 from nettrail.analyze.flows import COPY_WINDOW_NS
 from nettrail.analyze.suspects import _late, column_suspects, icmp_errors
 from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord, TCPHeader
+from nettrail.model.rows import TableRows
 from nettrail.model.table import K_SEQ, PacketTable
 
 
@@ -213,3 +214,34 @@ def test_an_injected_reset_is_found_by_columns_beside_a_retransmission(tmp_path:
     found = findings_host.host_findings(table.point, records, table)
     assert [f.kind for f in found] == [findings_host.RESET_INJECTED]
     assert found == findings_host.host_findings(table.point, records)
+
+
+def _frames_of(records: list[PacketRecord]) -> list[tuple[str, int, int]]:
+    return [(r.file, r.frame, r.ts_ns) for r in records]
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_record_pass_over_a_tables_rows_is_the_one_over_its_records(path: Path) -> None:
+    """Cross-point analysis hands host findings the rows of a table that the columns cannot
+    serve (a SACK block, text) as ``TableRows``: each pass over them builds new records. The
+    suspects, and the findings, are those of the records read once into a list. They were
+    not: the packets already chosen were told apart by identity, so every one of them was
+    chosen again, and each data segment of a suspect connection that ended at the point
+    became "sent again" by its own double ("dropped after capture")."""
+    table = fixture_table(path)
+    records = list(table.records())
+    icmp = [r for r in records if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
+    want = findings_host._suspects(records, icmp)
+    got = findings_host._suspects(TableRows(table), icmp)
+    assert _frames_of(got) == _frames_of(want)
+    assert findings_host.host_findings("p", TableRows(table)) == findings_host.host_findings(
+        "p", records)
+
+
+def test_fixtures_have_record_suspects_to_compare() -> None:
+    """Several fixtures give the record pass suspects, so the comparison above says something."""
+    found = 0
+    for path in CAPTURES:
+        records = list(fixture_table(path).records())
+        found += bool(findings_host._suspects(records, []))
+    assert found >= 5

@@ -193,20 +193,22 @@ def _suspects(records: Sequence[PacketRecord],
     # (flags, seq, ack, payload length, IP ID) of those with a seq or IP ID: the same packet in
     # another form has them too
     wanted: set[tuple[object, ...]] = set()
-    for r in records:
+    # the chosen ones by place, not by identity: a table's rows are built anew at each pass
+    mine: set[int] = set()
+    for i, r in enumerate(records):
         l4, ip = r.headers.l4, r.headers.ip
         if type(l4) is tcp_header and ip is not None and r.inner is None:
             src = (ip.src, l4.sport)
             if src in ends and (src, (ip.dst, l4.dport)) in pairs:
                 out.append(r)
+                mine.add(i)
                 if l4.seq is not None or ip.ip_id:
                     wanted.add((l4.flags, l4.seq, l4.ack, l4.payload_len, ip.ip_id))
     seqs = {k[1] for k in wanted}
-    mine = {id(r) for r in out}
-    for r in records:
+    for i, r in enumerate(records):
         l4, ip = r.headers.l4, r.headers.ip
         if (type(l4) is tcp_header and l4.seq in seqs and r.inner is None and ip is not None
-                and id(r) not in mine
+                and i not in mine
                 and (l4.flags, l4.seq, l4.ack, l4.payload_len, ip.ip_id) in wanted):
             out.append(r)
     return out
@@ -426,12 +428,20 @@ def _data_ignored(point: str, key: FlowKey, pkts: Sequence[Packet]) -> Finding |
         if again is None or not theirs or not all(
                 p.sent_here and all(c.direction == "out" for c in p.copies) for p in theirs):
             continue  # the receiver does not live on this host: all its packets start here
+        if _paws_discards(tcp, seg.first.ts_ns, theirs):
+            continue  # older than what its receiver took: TCP itself discards it (PAWS)
         acks = [p for p in pkts[i + 1:] if _src(p) == ip.dst and p.sent_here
                 and p.tcp.flags & ACK and p.tcp.ack is not None
                 and p.first.ts_ns <= again.first.ts_ns]
         if any(0 <= (p.tcp.ack - end) & 0xFFFFFFFF < 0x80000000 for p in acks
                if p.tcp.ack is not None):
             continue
+        if any(_covers(p.tcp.options.sack, tcp.seq, end) for p in acks):
+            continue  # acknowledged selectively (SACK): it got it, with a hole before it
+        if not any(p.tcp.options.sack for p in acks) and all(
+                (p.tcp.ack - tcp.seq) & 0xFFFFFFFF >= 0x80000000 for p in acks
+                if p.tcp.ack is not None):
+            continue  # a hole before it, and no SACK: its ACKs cannot tell
         ev = [evidence(seg.copies[-1], f"{tcp.payload_len}-byte segment arrives at this host"),
               evidence(again.first, "the peer sends it again")]
         return _dropped_after_capture(
@@ -440,3 +450,21 @@ def _data_ignored(point: str, key: FlowKey, pkts: Sequence[Packet]) -> Finding |
             f"it ({len(acks)} ACK{'' if len(acks) == 1 else 's'} sent after it fall short) "
             f"and {ip.src} sent it again")
     return None
+
+
+def _paws_discards(tcp: TCPHeader, ts_ns: int, theirs: Sequence[Packet]) -> bool:
+    """True when the receiver's TCP discards segment ``tcp`` (arriving at ``ts_ns``) by design:
+    its TS value is older than one the receiver had already taken (the TS echo of a packet it
+    sent before), the PAWS check of RFC 7323 (a segment delayed behind later ones, or an old
+    copy). The packets then show why it was dropped: no firewall or checksum took it."""
+    val = tcp.options.ts_val
+    if val is None:
+        return False
+    echoed = [p.tcp.options.ts_ecr for p in theirs if p.first.ts_ns < ts_ns]
+    return any(e is not None and 1 < (e - val) & 0xFFFFFFFF < 0x80000000 for e in echoed)
+
+
+def _covers(blocks: Sequence[tuple[int, int]], first: int, end: int) -> bool:
+    """True when one of SACK ``blocks`` covers the bytes from ``first`` to ``end``."""
+    return any((first - left) & 0xFFFFFFFF < 0x80000000 and (right - end) & 0xFFFFFFFF
+               < 0x80000000 for left, right in blocks)
