@@ -152,3 +152,41 @@ def test_offloaded_segments_the_receiver_acknowledged_are_no_black_hole() -> Non
 def test_big_segments_sent_again_and_never_acknowledged_are_still_a_black_hole() -> None:
     got = analyze_records(_two_points(resent=True))
     assert got.diagnosis is not None and got.diagnosis.kinds[0] == "mtu-blackhole"
+
+
+def test_pieces_held_back_and_numbered_from_the_segment_are_pieces_of_it() -> None:
+    """A piece held back on its way out (a queue that delays some packets) may come long
+    after its segment, behind later ones. Linux numbers the pieces of an offloaded segment
+    on from its IP ID (the segment's, then one more per piece): a piece whose ID is its
+    segment's plus its place is cut from it, within the window of an IP ID tie (100 ms)."""
+    w = Wire("p", "p.pcap")
+    w.copy(w.tcp(0, C, S, SYN, seq=100, ifname="eth0"), 10, "eth1")
+    w.copy(w.tcp(0.1, S, C, SYN | ACK, seq=900, ack=101, ifname="eth1"), 10, "eth0")
+    ids = {0: 5000, 1: 5004}  # two segments of four pieces, in on eth1
+    for n in (0, 1):
+        w.tcp(1 + n, S, C, ACK, seq=901 + 4 * n * MSS, ack=101, length=4 * MSS, ifname="eth1",
+              ip_id=ids[n])
+    # the second segment's pieces go out at once, the first's 20 ms later
+    for n, t in ((1, 2.5), (0, 22.0)):
+        for k in range(4):
+            w.tcp(t + 0.01 * k, S, C, ACK, seq=901 + (4 * n + k) * MSS, ack=101, length=MSS,
+                  ifname="eth0", ip_id=ids[n] + k)
+    (conns, findings), (tconns, tfindings) = _both(w.records)
+    assert conns == tconns and findings == tfindings
+    assert [(c.retransmissions, c.copies) for c in conns] == [(0, 10)]
+
+
+def test_pieces_held_back_numbered_otherwise_are_sent_again() -> None:
+    """The same pieces with IP IDs of their own (sent again, each taking a new one) are
+    retransmissions past the 5 ms copy window."""
+    w = Wire("p", "p.pcap")
+    w.copy(w.tcp(0, C, S, SYN, seq=100, ifname="eth0"), 10, "eth1")
+    w.copy(w.tcp(0.1, S, C, SYN | ACK, seq=900, ack=101, ifname="eth1"), 10, "eth0")
+    w.tcp(1, S, C, ACK, seq=901, ack=101, length=4 * MSS, ifname="eth1", ip_id=5000)
+    w.tcp(2, S, C, ACK, seq=901 + 4 * MSS, ack=101, length=4 * MSS, ifname="eth1", ip_id=5001)
+    for k in range(4):
+        w.tcp(22.0 + 0.01 * k, S, C, ACK, seq=901 + k * MSS, ack=101, length=MSS,
+              ifname="eth0", ip_id=6000 + k)
+    (conns, findings), (tconns, tfindings) = _both(w.records)
+    assert conns == tconns and findings == tfindings
+    assert [c.retransmissions for c in conns] == [4]

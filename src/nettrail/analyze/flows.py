@@ -16,7 +16,9 @@ and the last few segments, enough to tell
   moments before on another named interface, or the other way (segmentation offload: cut
   up on its way out, ``_piece_of``);
 * a **retransmission**: a segment that re-sends sequence space already sent (same seq, or below
-  the highest sent), which is not a copy.
+  the highest sent), which is not a copy; bytes that arrive twice count once, whichever
+  sending came first (reordered on the way, the first sending of some bytes may arrive
+  after the segment sent again: told by their IP IDs and TCP timestamps, ``_counts``).
 
 :meth:`FlowTracker.finish` turns the state into :class:`~nettrail.model.flow.Connection` records
 and single-point :class:`~nettrail.model.finding.Finding` s with their evidence.
@@ -80,6 +82,10 @@ _PORTS_UNPACK = struct.Struct("!HH").unpack_from
 _MASK = 0xFFFFFFFF
 _HALF = 0x80000000
 _MAX_WINDOW = 1 << 30  # the largest TCP window: 65535 scaled by 2^14
+_MOST_PIECE = 1460  # the most bytes a piece of a segment cut up for Ethernet carries
+_WHOLES_KEPT = 64  # segments kept as wholes a piece may be cut from, per direction
+_FILLS_KEPT = 1024  # segments kept per direction that filled a hole and counted
+_ID_STEPS = 4096  # IP IDs a sender may use between a segment and one it sends soon after
 
 # Handshake progress bits (slot _H).
 H_SYN = 1  # the client's SYN was seen
@@ -110,6 +116,8 @@ _new = tuple.__new__  # a NamedTuple without its Python-level __new__ (all field
 _HIGH, _CUR, _OLD, _LASTSIG, _BYTES, _ISN = 0, 1, 2, 3, 4, 5
 _LAST_TS, _LAST_SEQ, _LAST_ACK = 6, 7, 8
 _TOP = 9  # the segment that last moved _HIGH on: the one a piece may be cut from
+_WHOLES = 10  # the last segments of more bytes than a piece has, by seq (None: none yet)
+_FILLED = 11  # segments that filled a hole and counted: IP ID and TS value by first byte
 
 State = list[Any]
 Seg = tuple[Any, ...]
@@ -233,6 +241,7 @@ class FlowTracker:
         mask = _MASK
         half = _HALF
         recent = _RECENT
+        most_piece = _MOST_PIECE
         idle = IDLE_NS
         n = 0
         try:
@@ -271,6 +280,8 @@ class FlowTracker:
                         if len(cur) >= recent:
                             ds[2] = cur
                             ds[1] = {}
+                        if plen > most_piece:
+                            _keep_whole(ds, seq, sig)
                     elif repeat(st, ds, sig, seq):
                         continue
                 else:
@@ -313,8 +324,10 @@ class FlowTracker:
         if self._created % _SWEEP_EVERY == 0:
             self._sweep(sig[0])
         client_is_src = not (flags & SYN and flags & ACK)
-        dirs: tuple[State, State] = ([None, {}, _EMPTY, None, 0, None, 0, None, None, None],
-                                     [None, {}, _EMPTY, None, 0, None, 0, None, None, None])
+        dirs: tuple[State, State] = ([None, {}, _EMPTY, None, 0, None, 0, None, None, None,
+                                      None, None],
+                                     [None, {}, _EMPTY, None, 0, None, 0, None, None, None,
+                                      None, None])
         a, b = _new(Endpoint, (src, sport)), _new(Endpoint, (dst, dport))
         key = _new(FlowKey, (PROTO_TCP, a, b) if a <= b else (PROTO_TCP, b, a))
         client, server = (a, b) if client_is_src else (b, a)
@@ -355,17 +368,23 @@ class FlowTracker:
         high = ds[_HIGH]
         if high is not None and _MAX_WINDOW < (high - seq) & _MASK < _HALF:
             return False
-        prev = ds[_CUR].get(seq)
+        prev, older = ds[_CUR].get(seq), ds[_OLD].get(seq)
         if prev is None:
-            prev = ds[_OLD].get(seq)
-        if prev is not None and sig[1:7] == prev[1:7] and _copy_of(sig, prev):
-            self._note_copy(st, ds, sig, prev)
-            return True
+            prev, older = older, None
+        # the latest sighting from this byte, or the one before it (a copy may come after
+        # the segment was sent again: held back on its way out)
+        for first in (prev, older):
+            if first is not None and sig[1:7] == first[1:7] and _copy_of(sig, first):
+                self._note_copy(st, ds, sig, first)
+                return True
         top = ds[_TOP]
-        if top is not None and _piece_of(sig, seq, top, ds[_ISN]):
-            self._note_copy(st, ds, sig, top, "a piece of")
+        whole = top if top is not None and _piece_of(sig, seq, top, ds[_ISN]) else \
+            _whole(sig, seq, ds)
+        if whole is not None:
+            self._note_copy(st, ds, sig, whole, "a piece of")
             return True
-        self._retransmitted(st, ds, sig, prev)
+        if _counts(sig, seq, prev, ds, st[_DIRS][ds is st[_DIRS][0]], st[_H]):
+            self._retransmitted(st, ds, sig, prev)
         ds[_CUR][seq] = sig
         _set_last(ds, sig)
         return False
@@ -504,7 +523,46 @@ def _copy_of(sig: Seg, prev: Seg) -> bool:
 _PIECE_FLAGS = ~(0x08 | FIN)  # PSH and FIN: set on the last piece only
 
 
-def _piece_of(sig: Seg, seq: int, top: Seg, isn: int | None) -> bool:
+def _keep_whole(ds: State, seq: int, sig: Seg) -> None:
+    """Keep segment ``sig`` (from byte ``seq``, larger than a piece) as one that pieces may
+    be cut from, beyond the segments remembered for copies: a piece held back on its way
+    out may come many segments later."""
+    wholes = ds[_WHOLES]
+    if wholes is None:
+        wholes = ds[_WHOLES] = {}
+    wholes[seq] = sig
+    if len(wholes) > _WHOLES_KEPT:
+        del wholes[next(iter(wholes))]
+
+
+def _whole(sig: Seg, seq: int, ds: State) -> Seg | None:
+    """A remembered segment, other than the last to move the highest sequence sent on, that
+    ``sig`` (from byte ``seq``) is a piece of (``_piece_of``, over the longer window of an
+    IP ID tie), tied to it by IP ID as Linux cuts one up (a piece's ID is its whole's plus
+    its place among the pieces): a piece held back on its way out while later segments
+    passed, or a piece of a segment sent again."""
+    pid = sig[6]
+    if not pid or not sig[4]:
+        return None
+    isn = ds[_ISN]
+    parts: tuple[dict[int, Seg], ...] = (ds[_CUR], ds[_OLD], ds[_WHOLES] or _EMPTY)
+    for part in parts:
+        for k, whole in part.items():
+            wid = whole[6]
+            if not wid:
+                continue
+            # the piece's place among the pieces, by its IP ID, and the piece size that puts
+            # it there: at least its own
+            place, offset = (pid - wid) & 0xFFFF, (seq - k) & _MASK
+            placed = (offset % place == 0 and offset // place >= sig[4]) if place else \
+                offset == 0
+            if placed and _piece_of(sig, seq, whole, isn, IDENTIFIED_COPY_WINDOW_NS):
+                return whole
+    return None
+
+
+def _piece_of(sig: Seg, seq: int, top: Seg, isn: int | None,
+              window: int = COPY_WINDOW_NS) -> bool:
     """Can ``sig`` (from byte ``seq``) be a piece of segment ``top``, seen at this point
     moments before on another interface or the other way through it? A sender's segment of
     many MSS (segmentation offload: TSO, GSO) is cut up where it leaves for a device that
@@ -512,7 +570,8 @@ def _piece_of(sig: Seg, seq: int, top: Seg, isn: int | None) -> bool:
     it whole, then in pieces: the same ack and TCP timestamp, a part of its bytes. Never
     where neither the interfaces (both named) nor the directions (both known) tell the two
     sightings apart (one device: a piece is then a retransmission of part of it), nor where
-    either time is unusable."""
+    either time is unusable. ``window``: the longest gap between the two (``_whole``: longer,
+    where the IP IDs tie them)."""
     other_device = sig[7] not in (None, "?") and top[7] not in (None, "?") and sig[7] != top[7]
     other_way = sig[8] is not None and top[8] is not None and sig[8] != top[8]
     if not (other_device or other_way):
@@ -526,7 +585,72 @@ def _piece_of(sig: Seg, seq: int, top: Seg, isn: int | None) -> bool:
     if top[12] and isn is not None:
         start = (start + isn) & _MASK
     gap: int = sig[0] - top[0]
-    return (seq - start) & _MASK <= top[4] - sig[4] and 0 <= gap <= COPY_WINDOW_NS
+    return (seq - start) & _MASK <= top[4] - sig[4] and 0 <= gap <= window
+
+
+def _counts(sig: Seg, seq: int, prev: Seg | None, ds: State, peer: State, h: int) -> bool:
+    """Is segment ``sig`` (from byte ``seq``, below the highest sent, no copy) one more
+    sending of bytes seen here, to count as a retransmission? Where segments are reordered on
+    the way (per-packet load balancing, a queue that holds some back), the first sending of
+    some bytes may arrive after the segment sent again: the bytes still came twice, and are
+    counted once. So a segment that fills a hole here (no segment seen here began at its
+    byte, ``prev`` None) counts unless it was sent before every segment remembered here that
+    begins above it, with one remembered below it, its bytes not yet acknowledged and the
+    connection not ended (a first sending that arrives late: a sender sends new bytes in
+    order, and sends a segment again after those whose arrival showed it missing; bytes of
+    long ago are forgotten here); and of the later segments from that byte, the first one
+    sent before the one that filled the hole and counted does not (the first sending, late);
+    the others do."""
+    if not sig[4] or sig[3] & 3:
+        return True
+    filled = ds[_FILLED]
+    hole = filled.get(seq) if filled is not None else None
+    if hole is not None and _sent_before(sig[6], sig[14], hole[0], hole[1]):
+        del filled[seq]  # one of the sendings before it is the first: that one, once
+        return False
+    if prev is not None:
+        return True
+    above, below = [], False
+    for part in (ds[_CUR], ds[_OLD]):
+        for k, s in part.items():
+            if (k - seq) & _MASK < _MAX_WINDOW:
+                above.append(s)
+            else:
+                below = True
+    # judged only where what is remembered reaches below it, and while its receiver
+    # (``peer``: the other side's state) has not acknowledged its bytes, nor the connection
+    # ended (``h``, its handshake bits): bytes taken long ago, and forgotten here, are sent
+    # again
+    last = peer[_LASTSIG]
+    taken = (h & H_RST or h & _H_FINS == _H_FINS
+             or (last is not None and last[3] & ACK and last[2] is not None
+                 and not sig[12] and ((last[2] - seq - sig[4]) & _MASK) < _HALF))
+    if (below and above and not taken
+            and all(_sent_before(sig[6], sig[14], s[6], s[14]) for s in above)):
+        return False
+    if filled is None:
+        filled = ds[_FILLED] = {}
+    filled[seq] = (sig[6], sig[14])  # the numbers of the sending that counted
+    if len(filled) > _FILLS_KEPT:
+        del filled[next(iter(filled))]
+    return True
+
+
+def _sent_before(id_a: int | None, ts_a: int | None, id_b: int | None,
+                ts_b: int | None) -> bool:
+    """Was segment a (IP ID ``id_a``, TCP timestamp ``ts_a``) sent before segment b by their
+    sender, by their numbers? A sender numbers what it sends in order: the IP ID (Linux: one
+    more per segment, and per piece of an offloaded one; Windows: one more per packet) and
+    the TCP timestamp (never going back). Not when b's timestamp is older; by the IP IDs when
+    both have one (b's at most :data:`_ID_STEPS` past a's); else by a strictly older
+    timestamp. None or 0: not known (``UNTIMED``: no usable time)."""
+    timed = ts_a is not None and ts_b is not None and ts_a != UNTIMED and ts_b != UNTIMED
+    d = (ts_b - ts_a) & _MASK if timed else 0  # type: ignore[operator]
+    if d >= _HALF:
+        return False
+    if id_a and id_b:
+        return 0 < (id_b - id_a) & 0xFFFF <= _ID_STEPS
+    return timed and d > 0
 
 
 def copy_gap(gap_ns: int, ip_id: int | None) -> bool:
@@ -587,7 +711,7 @@ def _slim(st: State) -> None:
     for ds in st[_DIRS]:
         ds[_CUR] = {}
         ds[_OLD] = _EMPTY
-        ds[_LASTSIG] = ds[_TOP] = None
+        ds[_LASTSIG] = ds[_TOP] = ds[_WHOLES] = ds[_FILLED] = None
     if not st[_H] & H_RST:  # closed normally: no finding will cite these
         st[_SYN_REC] = st[_SYNACK_REC] = None
 

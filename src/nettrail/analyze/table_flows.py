@@ -229,7 +229,7 @@ def _track(table: PacketTable, ticks: tuple[Arr, Arr] | None, numbers: Arr | Non
     bad, resent, prev, top = _complex_rows(s, flags, fc, gid, new, looped, starts,
                                            final_resets(flags, s["payload_len"], new, rst))
     del looped
-    bad |= _maybe_pieces(table, s["row"], top)
+    bad |= _maybe_pieces(table, s["row"], top, gid, starts)
     mid = first_flags & SYN == 0
     bad |= mid[gid] & (flags & SYN != 0)
     complex_group = np.logical_or.reduceat(bad, starts)
@@ -314,18 +314,22 @@ def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
     return bad, resent, prev, top
 
 
-def _maybe_pieces(table: PacketTable, rows: Arr, top: Arr) -> Arr:
-    """Rows that resend sequence space seen on another interface, or the other way, than
-    the segment that last moved the highest sequence sent on: they may be pieces of it
-    (``flows._piece_of``), which the tracker tells (in sorted order, as ``top``)."""
+def _maybe_pieces(table: PacketTable, rows: Arr, top: Arr, gid: Arr, starts: Arr) -> Arr:
+    """Rows that resend sequence space in a connection seen on more than one interface, or
+    both ways through one: they may be pieces of a segment seen whole on the other
+    (``flows._piece_of``, ``flows._whole``), which the tracker tells."""
     out = np.zeros(len(top), bool)
     again = np.flatnonzero(top >= 0)
     if not len(again):
         return out
-    at, by = rows[again], rows[top[again]]
-    ia, ib = _at(table, "iface", at), _at(table, "iface", by)
-    da, db = _at(table, "direction", at), _at(table, "direction", by)
-    out[again[((ia >= 0) & (ib >= 0) & (ia != ib)) | ((da > 0) & (db > 0) & (da != db))]] = True
+    many = np.zeros(len(starts), bool)
+    for name, known in (("iface", 0), ("direction", 1)):
+        col = _at(table, name, rows).astype(np.int64)
+        named = col >= known
+        lo = np.minimum.reduceat(np.where(named, col, np.iinfo(np.int64).max), starts)
+        hi = np.maximum.reduceat(np.where(named, col, -1), starts)
+        many |= (hi >= known) & (lo < hi)
+    out[again[many[gid[again]]]] = True
     return out
 
 
@@ -428,6 +432,12 @@ def _resends(r: Arr, gid: Arr, seq: Arr, end: Arr, bad: Arr, resent: Arr, prev: 
     e = earlier[idx]
     far = (e >= 0) & (idx - e > _RECENT)
     bad[r[idx[far]]] = True  # the tracker may have forgotten it: let it say so
+    # a third sighting from one byte may be a copy of the first (``flows.FlowTracker._repeat``)
+    bad[r[idx[(e >= 0) & (earlier[np.maximum(e, 0)] >= 0)]]] = True
+    # bytes never begun here before, below others: they may have been sent before those and
+    # arrive late, and then count only when their twin comes (``flows._counts``); the tracker
+    # tells
+    bad[r[idx[e < 0]]] = True
     prev[r[idx]] = np.where(e >= 0, r[np.maximum(e, 0)], -1)
 
 
