@@ -177,12 +177,17 @@ def mtu_blackhole(conv: Conversation, spans: Mapping[str, PointSpan],
 def _through_in_pieces(conv: Conversation, direction: str) -> Callable[[Track], bool]:
     """Whether a segment of ``direction`` that no later point saw got there all the same, in
     smaller pieces: the receiver acknowledged its data, and the point that saw it never saw
-    it (nor any segment from its first byte) sent again. That is what a sender's capture
-    shows with segmentation offload (TSO/GSO: one segment of many MSS, cut up after tcpdump
-    saw it; the next point sees the pieces, the first of them from the same byte), not a
-    black hole, whose packets are sent again. Built once per direction: every question is
+    it (nor any segment from its first byte) sent again, or a smaller segment from its first
+    byte carries its TCP timestamp (its first piece: a segment sent again after a timeout
+    carries a later one). That is what a sender's capture shows with segmentation offload
+    (TSO/GSO: one segment of many MSS, cut up after tcpdump saw it; the next point sees the
+    pieces, the first of them from the same byte), not a black hole, whose packets are sent
+    again and stay whole. Built once per direction: every question is
     then a lookup (a bulk transfer has many full-size segments)."""
     sent: Counter[tuple[int, str]] = Counter()
+    # (first byte, TCP timestamp): the fewest bytes a segment from that byte with that
+    # timestamp carried (a piece of a segment carries its timestamp)
+    fewest: dict[tuple[int, int], int] = {}
     start: int | None = None  # numbers are read from here: a quarter of the space back
     for t in conv.tracks:
         seq = t.first.seq
@@ -190,6 +195,10 @@ def _through_in_pieces(conv: Conversation, direction: str) -> Callable[[Track], 
             if start is None:
                 start = (seq - _HALF // 2) & _MASK
             sent.update((seq, p) for p in t.points)
+            ts_val = t.first.ts_val
+            if ts_val is not None:
+                key = (seq, ts_val)
+                fewest[key] = min(fewest.get(key, t.plen), t.plen)
     acks = [t.first.ack for t in conv.tracks if t.direction != direction
             and t.flags & ACK and t.first.ack is not None]
     if start is None or not acks:
@@ -197,8 +206,11 @@ def _through_in_pieces(conv: Conversation, direction: str) -> Callable[[Track], 
     top = max((a - start) & _MASK for a in acks)  # the furthest any ACK reached
 
     def through(track: Track) -> bool:
-        seq = track.first.seq
-        if seq is None or sent[(seq, track.first.point)] > 1:
+        seq, ts_val = track.first.seq, track.first.ts_val
+        if seq is None:
+            return False
+        cut = ts_val is not None and fewest.get((seq, ts_val), track.plen) < track.plen
+        if sent[(seq, track.first.point)] > 1 and not cut:
             return False
         end = seq + track.plen + (1 if track.flags & (SYN | FIN) else 0)
         return (end - start) & _MASK <= top
