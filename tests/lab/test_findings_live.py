@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require_tool
 from nettrail.capture import open_capture
 from nettrail.lab.handle import RunResult
 from nettrail.lab.pytest_plugin import LabFactory
@@ -199,3 +200,20 @@ def test_a_download_reordered_on_the_way_is_neither_dropped_nor_sent_again_more(
     truth = _pieces_sent_again(result)
     client = next(c for c in analysis.connections if c.point == "client")
     assert abs(client.retransmissions - truth) <= truth // 10 + 2, (client, truth)
+    # the same captures as tcpdump prints them: without -v (no IP ID: the TCP timestamps
+    # tell, to the millisecond, so late first sendings of the same millisecond as the
+    # segments they come behind may count) and with it
+    tcpdump = require_tool("tcpdump")
+    for flags in ([], ["-v"]):
+        texts = []
+        for name, path in result.captures:
+            text = tmp_path / f"{name}{''.join(flags)}.txt"
+            text.write_text(subprocess.run([tcpdump, "-n", *flags, "-r", str(path)],
+                                           check=True, capture_output=True, text=True).stdout)
+            texts.append((name, str(text)))
+        analysis = analyze_files(texts).analysis
+        assert analysis.diagnosis is None, (flags, analysis.diagnosis)
+        assert not [f for f in analysis.findings if f.root_cause], (flags, analysis.findings)
+        client = next(c for c in analysis.connections if c.point == "client")
+        if flags:
+            assert abs(client.retransmissions - truth) <= truth // 10 + 2, (client, truth)
