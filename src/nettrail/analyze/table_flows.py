@@ -8,9 +8,12 @@ grows in each direction, no packet repeating the one before it within the copy w
 outcome that needs no evidence (closed, established or already running). Its
 :class:`Connection` is computed from per-group sums (``reduceat``). A group whose only event is
 a retransmission (a data segment that does not move the highest sequence sent, found with a
-running maximum per direction, before the close, not a copy, its earlier sending within the
-tracker's memory) is computed the same way, with the tracker's retransmission finding and
-evidence notes. So is a group that is plain but for a failed handshake (a SYN unanswered, a
+running maximum per direction, before the close, not a copy, from the first byte of exactly
+one earlier segment within the tracker's memory, from a side seen on one interface and one
+way: a segment that fills a hole may be a first sending arriving late, a third sighting
+a late copy, and a piece may be cut from a segment seen whole, which the tracker tells) is
+computed the same way, with the tracker's retransmission finding and evidence notes. So is a
+group that is plain but for a failed handshake (a SYN unanswered, a
 SYN-ACK never acknowledged) or a RST as its last row, with the tracker's outcome finding
 (``analyze.table_failed``); a series of SYNs of which each begins a connection of its own (a
 client retrying with new sequence numbers) is split into one group per SYN first. A SYN printed
@@ -229,7 +232,7 @@ def _track(table: PacketTable, ticks: tuple[Arr, Arr] | None, numbers: Arr | Non
     bad, resent, prev, top = _complex_rows(s, flags, fc, gid, new, looped, starts,
                                            final_resets(flags, s["payload_len"], new, rst))
     del looped
-    bad |= _maybe_pieces(table, s["row"], top, gid, starts)
+    bad |= _maybe_pieces(table, s["row"], top, gid, fc)
     mid = first_flags & SYN == 0
     bad |= mid[gid] & (flags & SYN != 0)
     complex_group = np.logical_or.reduceat(bad, starts)
@@ -314,22 +317,25 @@ def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
     return bad, resent, prev, top
 
 
-def _maybe_pieces(table: PacketTable, rows: Arr, top: Arr, gid: Arr, starts: Arr) -> Arr:
-    """Rows that resend sequence space in a connection seen on more than one interface, or
-    both ways through one: they may be pieces of a segment seen whole on the other
-    (``flows._piece_of``, ``flows._whole``), which the tracker tells."""
+def _maybe_pieces(table: PacketTable, rows: Arr, top: Arr, gid: Arr, fc: Arr) -> Arr:
+    """Rows that resend sequence space of a side of a connection seen on more than one
+    interface, or both ways through one: they may be pieces of a segment seen whole on the
+    other (``flows._piece_of``, ``flows._whole``), which the tracker tells."""
     out = np.zeros(len(top), bool)
     again = np.flatnonzero(top >= 0)
     if not len(again):
         return out
-    many = np.zeros(len(starts), bool)
+    side = gid.astype(np.int64) * 2 + fc
+    many = np.zeros(int(side.max()) + 1, bool)
     for name, known in (("iface", 0), ("direction", 1)):
         col = _at(table, name, rows).astype(np.int64)
         named = col >= known
-        lo = np.minimum.reduceat(np.where(named, col, np.iinfo(np.int64).max), starts)
-        hi = np.maximum.reduceat(np.where(named, col, -1), starts)
+        lo = np.full(len(many), np.iinfo(np.int64).max)
+        hi = np.full(len(many), -1)
+        np.minimum.at(lo, side[named], col[named])
+        np.maximum.at(hi, side[named], col[named])
         many |= (hi >= known) & (lo < hi)
-    out[again[many[gid[again]]]] = True
+    out[again[many[side[again]]]] = True
     return out
 
 
