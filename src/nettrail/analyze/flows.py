@@ -84,6 +84,7 @@ _HALF = 0x80000000
 _MAX_WINDOW = 1 << 30  # the largest TCP window: 65535 scaled by 2^14
 _MOST_PIECE = 1460  # the most bytes a piece of a segment cut up for Ethernet carries
 _WHOLES_KEPT = 64  # segments kept as wholes a piece may be cut from, per direction
+_MOST_PIECES = 64  # the most pieces looked for in one whole (64 KB in 1,024-byte pieces)
 _FILLS_KEPT = 1024  # segments kept per direction that filled a hole and counted
 _ID_STEPS = 4096  # IP IDs a sender may use between a segment and one it sends soon after
 
@@ -116,7 +117,7 @@ _new = tuple.__new__  # a NamedTuple without its Python-level __new__ (all field
 _HIGH, _CUR, _OLD, _LASTSIG, _BYTES, _ISN = 0, 1, 2, 3, 4, 5
 _LAST_TS, _LAST_SEQ, _LAST_ACK = 6, 7, 8
 _TOP = 9  # the segment that last moved _HIGH on: the one a piece may be cut from
-_WHOLES = 10  # the last segments of more bytes than a piece has, by seq (None: none yet)
+_WHOLES = 10  # the last segments of more bytes than a piece has: (seq, segment) by IP ID
 _FILLED = 11  # segments that filled a hole and counted: IP ID and TS value by first byte
 
 State = list[Any]
@@ -385,6 +386,8 @@ class FlowTracker:
             return True
         if _counts(sig, seq, prev, ds, st[_DIRS][ds is st[_DIRS][0]], st[_H]):
             self._retransmitted(st, ds, sig, prev)
+        if sig[4] > _MOST_PIECE:  # sent again whole: its pieces may come later too
+            _keep_whole(ds, seq, sig)
         ds[_CUR][seq] = sig
         _set_last(ds, sig)
         return False
@@ -524,40 +527,39 @@ _PIECE_FLAGS = ~(0x08 | FIN)  # PSH and FIN: set on the last piece only
 
 
 def _keep_whole(ds: State, seq: int, sig: Seg) -> None:
-    """Keep segment ``sig`` (from byte ``seq``, larger than a piece) as one that pieces may
-    be cut from, beyond the segments remembered for copies: a piece held back on its way
-    out may come many segments later."""
+    """Keep segment ``sig`` (from byte ``seq``, larger than a piece, sent first or again) by
+    its IP ID as one that pieces may be cut from, beyond the segments remembered for copies:
+    a piece held back on its way out may come many segments later."""
+    if not sig[6]:
+        return  # no IP ID: no piece can be tied to it
     wholes = ds[_WHOLES]
     if wholes is None:
         wholes = ds[_WHOLES] = {}
-    wholes[seq] = sig
+    wholes[sig[6]] = (seq, sig)
     if len(wholes) > _WHOLES_KEPT:
         del wholes[next(iter(wholes))]
 
 
 def _whole(sig: Seg, seq: int, ds: State) -> Seg | None:
-    """A remembered segment, other than the last to move the highest sequence sent on, that
-    ``sig`` (from byte ``seq``) is a piece of (``_piece_of``, over the longer window of an
-    IP ID tie), tied to it by IP ID as Linux cuts one up (a piece's ID is its whole's plus
-    its place among the pieces): a piece held back on its way out while later segments
-    passed, or a piece of a segment sent again."""
-    pid = sig[6]
-    if not pid or not sig[4]:
+    """A segment kept as a whole (``_keep_whole``) that ``sig`` (from byte ``seq``) is a piece
+    of (``_piece_of``, over the longer window of an IP ID tie), tied to it by IP ID as Linux
+    cuts one up: a piece's ID is its whole's plus its place among the pieces, and its bytes
+    start that many piece sizes (at least its own) into the whole's. A piece held back on its
+    way out while later segments passed, or a piece of a segment sent again."""
+    pid, wholes = sig[6], ds[_WHOLES]
+    if not pid or not sig[4] or wholes is None:
         return None
     isn = ds[_ISN]
-    parts: tuple[dict[int, Seg], ...] = (ds[_CUR], ds[_OLD], ds[_WHOLES] or _EMPTY)
-    for part in parts:
-        for k, whole in part.items():
-            wid = whole[6]
-            if not wid:
-                continue
-            # the piece's place among the pieces, by its IP ID, and the piece size that puts
-            # it there: at least its own
-            place, offset = (pid - wid) & 0xFFFF, (seq - k) & _MASK
-            placed = (offset % place == 0 and offset // place >= sig[4]) if place else \
-                offset == 0
-            if placed and _piece_of(sig, seq, whole, isn, IDENTIFIED_COPY_WINDOW_NS):
-                return whole
+    for place in range(_MOST_PIECES):
+        kept = wholes.get((pid - place) & 0xFFFF)
+        if kept is None:
+            continue
+        start: int = kept[0]
+        whole: Seg = kept[1]
+        offset = (seq - start) & _MASK
+        placed = (offset % place == 0 and offset // place >= sig[4]) if place else offset == 0
+        if placed and _piece_of(sig, seq, whole, isn, IDENTIFIED_COPY_WINDOW_NS):
+            return whole
     return None
 
 
