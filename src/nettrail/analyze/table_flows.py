@@ -229,10 +229,10 @@ def _track(table: PacketTable, ticks: tuple[Arr, Arr] | None, numbers: Arr | Non
     fin_c = np.logical_or.reduceat(fc & (flags & FIN != 0), starts)
     fin_s = np.logical_or.reduceat(~fc & (flags & FIN != 0), starts)
     rst = flags & RST != 0
-    bad, resent, prev, top = _complex_rows(s, flags, fc, gid, new, looped, starts,
-                                           final_resets(flags, s["payload_len"], new, rst))
+    bad, resent, prev = _complex_rows(s, flags, fc, gid, new, looped, starts,
+                                      final_resets(flags, s["payload_len"], new, rst))
     del looped
-    bad |= _maybe_pieces(table, s["row"], top, gid, fc)
+    bad |= _maybe_pieces(table, s["row"], resent, gid, fc)
     mid = first_flags & SYN == 0
     bad |= mid[gid] & (flags & SYN != 0)
     complex_group = np.logical_or.reduceat(bad, starts)
@@ -278,11 +278,10 @@ def _in_order(tracked: Done, conns: list[Connection], found: dict[int, list[Find
 
 
 def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
-                  looped: Arr, starts: Arr, resets: Arr) -> tuple[Arr, Arr, Arr, Arr]:
+                  looped: Arr, starts: Arr, resets: Arr) -> tuple[Arr, Arr, Arr]:
     """Rows that make their connection need the per-packet state machine (``resets``: the
     RST rows the arrays cannot take); rows that resend sequence space (retransmissions) and,
-    for those, the row of the segment they resend (-1: none remembered) and the row that
-    last moved the highest sequence sent on before them (-1 for the other rows)."""
+    for those, the row of the segment they resend (-1: none remembered)."""
     bad = s["odd"] | looped | resets | ~_described(s["known"], flags, s["payload_len"])
     syn_only = flags & (SYN | ACK) == SYN
     bad |= syn_only & ~new  # a SYN after the first packet: a retry or a new connection
@@ -299,12 +298,11 @@ def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
     bad |= consuming & (end > _MASK)
     resent = np.zeros(len(fc), bool)
     prev = np.full(len(fc), -1, np.int64)
-    top = np.full(len(fc), -1, np.int64)
     closing = _closing_rows(flags, fc, gid, starts)
     for d in (True, False):
         r = np.flatnonzero(consuming & (fc == d))
         if len(r):
-            _resends(r, gid, s["seq"], end, bad, resent, prev, top)
+            _resends(r, gid, s["seq"], end, bad, resent, prev)
     del end
     again = np.flatnonzero(resent)
     bad[again[(flags[again] & (SYN | FIN) != 0) | (again > closing[gid[again]])]] = True
@@ -314,15 +312,15 @@ def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
         pure = ~consuming[b]
         a, b = a[pure], b[pure]
         bad[b[_same_segment(s, flags, a, b)]] = True
-    return bad, resent, prev, top
+    return bad, resent, prev
 
 
-def _maybe_pieces(table: PacketTable, rows: Arr, top: Arr, gid: Arr, fc: Arr) -> Arr:
+def _maybe_pieces(table: PacketTable, rows: Arr, resent: Arr, gid: Arr, fc: Arr) -> Arr:
     """Rows that resend sequence space of a side of a connection seen on more than one
     interface, or both ways through one: they may be pieces of a segment seen whole on the
     other (``flows._piece_of``, ``flows._whole``), which the tracker tells."""
-    out = np.zeros(len(top), bool)
-    again = np.flatnonzero(top >= 0)
+    out = np.zeros(len(resent), bool)
+    again = np.flatnonzero(resent)
     if not len(again):
         return out
     side = gid.astype(np.int64) * 2 + fc
@@ -400,11 +398,9 @@ def _closing_rows(flags: Arr, fc: Arr, gid: Arr, starts: Arr) -> Arr:
     return out
 
 
-def _resends(r: Arr, gid: Arr, seq: Arr, end: Arr, bad: Arr, resent: Arr, prev: Arr,
-             moved: Arr) -> None:
+def _resends(r: Arr, gid: Arr, seq: Arr, end: Arr, bad: Arr, resent: Arr, prev: Arr) -> None:
     """Mark, among the sequence-consuming rows ``r`` of one direction (sorted order), those
-    that do not move the highest sequence sent (``resent``), the row each resends and the
-    row that last moved it on (``moved``)."""
+    that do not move the highest sequence sent (``resent``) and the row each resends."""
     g = gid[r]
     first = np.ones(len(r), bool)
     first[1:] = g[1:] != g[:-1]
@@ -423,8 +419,6 @@ def _resends(r: Arr, gid: Arr, seq: Arr, end: Arr, bad: Arr, resent: Arr, prev: 
     if not again.any():
         return
     idx = np.flatnonzero(again)
-    setter = np.maximum.accumulate(np.where(key > before, np.arange(len(r)), 0))
-    moved[r[idx]] = r[setter[idx]]
     high = (base[idx] + (before[idx] & _MASK)) & _MASK
     bad[r[idx[((high - sr[idx]) & _MASK) > _MAX_WINDOW]]] = True
     resent[r[idx]] = True
