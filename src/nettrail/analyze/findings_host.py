@@ -433,14 +433,12 @@ def _data_ignored(point: str, key: FlowKey, pkts: Sequence[Packet]) -> Finding |
         acks = [p for p in pkts[i + 1:] if _src(p) == ip.dst and p.sent_here
                 and p.tcp.flags & ACK and p.tcp.ack is not None
                 and p.first.ts_ns <= again.first.ts_ns]
-        if any(0 <= (p.tcp.ack - end) & 0xFFFFFFFF < 0x80000000 for p in acks
-               if p.tcp.ack is not None):
+        if any(_reaches(p.tcp.ack, end) for p in acks if p.tcp.ack is not None):
             continue
         if any(_covers(p.tcp.options.sack, tcp.seq, end) for p in acks):
             continue  # acknowledged selectively (SACK): it got it, with a hole before it
-        if not any(p.tcp.options.sack for p in acks) and all(
-                (p.tcp.ack - tcp.seq) & 0xFFFFFFFF >= 0x80000000 for p in acks
-                if p.tcp.ack is not None):
+        if not any(p.tcp.options.sack for p in acks) and not any(
+                _reaches(p.tcp.ack, tcp.seq) for p in acks if p.tcp.ack is not None):
             continue  # a hole before it, and no SACK: its ACKs cannot tell
         ev = [evidence(seg.copies[-1], f"{tcp.payload_len}-byte segment arrives at this host"),
               evidence(again.first, "the peer sends it again")]
@@ -466,5 +464,9 @@ def _paws_discards(tcp: TCPHeader, ts_ns: int, theirs: Sequence[Packet]) -> bool
 
 def _covers(blocks: Sequence[tuple[int, int]], first: int, end: int) -> bool:
     """True when one of SACK ``blocks`` covers the bytes from ``first`` to ``end``."""
-    return any((first - left) & 0xFFFFFFFF < 0x80000000 and (right - end) & 0xFFFFFFFF
-               < 0x80000000 for left, right in blocks)
+    return any(_reaches(first, left) and _reaches(right, end) for left, right in blocks)
+
+
+def _reaches(a: int, b: int) -> bool:
+    """True when sequence number ``a`` is ``b`` or past it (modulo 2^32)."""
+    return (a - b) & 0xFFFFFFFF < 0x80000000
