@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
+from nettrail.analyze.flows import OUT_OF_ORDER
 from nettrail.capture import open_capture
 from nettrail.lab.handle import RunResult
 from nettrail.lab.pytest_plugin import LabFactory
@@ -200,6 +201,13 @@ def test_a_download_reordered_on_the_way_is_neither_dropped_nor_sent_again_more(
     truth = _pieces_sent_again(result)
     client = next(c for c in analysis.connections if c.point == "client")
     assert abs(client.retransmissions - truth) <= truth // 10 + 2, (client, truth)
+    # the late first sendings are named where they arrived late: at the client, never at
+    # the server, whose capture sees its segments in the order it sends them
+    late = {f.details["point"]: int(f.details["count"]) for f in analysis.findings
+            if f.kind == OUT_OF_ORDER}
+    assert late.get("client", 0) > 0 and "server" not in late, late
+    data = sum(1 for r in _tcp(result, "client") if r.headers.l4.payload_len)
+    assert client.retransmissions + late["client"] <= data, (client, late, data)
     # the same captures as tcpdump prints them: without -v (no IP ID: the TCP timestamps
     # tell, to the millisecond, so late first sendings of the same millisecond as the
     # segments they come behind may count) and with it

@@ -12,6 +12,8 @@ import pytest
 from test_table_equivalence import both_paths
 
 import capkit as ck
+from nettrail.analyze.flows import OUT_OF_ORDER
+from nettrail.model.finding import Finding, Severity
 from nettrail.run import analyze_files
 
 C, S = "198.51.100.2", "203.0.113.10"
@@ -88,32 +90,37 @@ def _retransmissions(path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     return conns[0].retransmissions
 
 
-CASES = {
+def _out_of_order(path: Path) -> list[Finding]:
+    return [f for f in analyze_files([("client", str(path))]).analysis.findings
+            if f.kind == OUT_OF_ORDER]
+
+
+CASES = {  # name: (arrivals, retransmissions, segments that arrived behind later ones)
     # a segment held back behind the next: no byte came twice
-    "reordered": ([first(0), first(1), first(3), first(2), first(4)], 0),
-    "reordered far": ([first(0), first(3), first(4), first(5), first(1), first(2)], 0),
+    "reordered": ([first(0), first(1), first(3), first(2), first(4)], 0, 1),
+    "reordered far": ([first(0), first(3), first(4), first(5), first(1), first(2)], 0, 2),
     # lost on the way: sent again, it fills the hole
-    "lost, sent again": ([first(0), first(1), first(3), first(4), again(2)], 1),
+    "lost, sent again": ([first(0), first(1), first(3), first(4), again(2)], 1, 0),
     # sent again and overtaking the first sending, which comes after all: counted once
-    "overtaken": ([first(0), first(1), first(3), first(4), again(2), first(2)], 1),
+    "overtaken": ([first(0), first(1), first(3), first(4), again(2), first(2)], 1, 1),
     # sent again before the next bytes went out, arriving first: counted when the first
     # sending comes
-    "sent again early": ([first(0), first(1), again(2), first(2)], 1),
+    "sent again early": ([first(0), first(1), again(2), first(2)], 1, 0),
     # sent again after it arrived: the usual retransmission
-    "spurious": ([first(0), first(1), first(2), again(2)], 1),
-    "twice": ([first(0), first(1), first(2), again(2), again(2, 1)], 2),
+    "spurious": ([first(0), first(1), first(2), again(2)], 1, 0),
+    "twice": ([first(0), first(1), first(2), again(2), again(2, 1)], 2, 0),
     # both sendings lost but the third
-    "third": ([first(0), first(1), first(3), again(2, 1)], 1),
+    "third": ([first(0), first(1), first(3), again(2, 1)], 1, 0),
     # three sendings of the bytes, the last first: counted twice, in every order after it
-    "thrice, last first": ([first(0), first(1), first(3), again(2, 1), first(2), again(2)], 2),
-    "thrice, first last": ([first(0), first(1), first(3), again(2, 1), again(2), first(2)], 2),
+    "thrice, last first": ([first(0), first(1), first(3), again(2, 1), first(2), again(2)], 2, 1),
+    "thrice, first last": ([first(0), first(1), first(3), again(2, 1), again(2), first(2)], 2, 1),
 }
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_bytes_that_came_twice_count_once(name: str, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    arrivals, want = CASES[name]
+    arrivals, want, _late = CASES[name]
     assert _retransmissions(_pcap(tmp_path, arrivals), monkeypatch) == want
 
 
@@ -121,7 +128,7 @@ def test_bytes_that_came_twice_count_once(name: str, tmp_path: Path,
 def test_timestamps_tell_where_there_is_no_ip_id(name: str, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """IPv6 has no IP ID; an IPv4 sender may send 0: the TCP timestamps tell alone."""
-    arrivals, want = CASES[name]
+    arrivals, want, _late = CASES[name]
     assert _retransmissions(_pcap(tmp_path, arrivals, v6=True), monkeypatch) == want
     (tmp_path / "v4").mkdir()
     assert _retransmissions(_pcap(tmp_path / "v4", arrivals, ids=False), monkeypatch) == want
@@ -132,7 +139,9 @@ def test_a_hole_filled_with_nothing_to_tell_counts_as_before(
     """No IP ID and no timestamp: a segment below the highest sent may be either; it counts
     (the rule before reordering was told)."""
     arrivals = [(k, 0, 0) for k, _, _ in CASES["reordered"][0]]
-    assert _retransmissions(_pcap(tmp_path, arrivals, ids=False), monkeypatch) == 1
+    path = _pcap(tmp_path, arrivals, ids=False)
+    assert _retransmissions(path, monkeypatch) == 1
+    assert _out_of_order(path) == []  # nothing tells that it came late
 
 
 def test_bytes_of_long_ago_count_when_they_come_again(
@@ -150,3 +159,28 @@ def test_bytes_that_come_after_the_end_count(tmp_path: Path,
     every byte (it acknowledged the FIN), so it came twice."""
     arrivals = [first(k) for k in range(8)]
     assert _retransmissions(_pcap(tmp_path, arrivals, late=again(6)), monkeypatch) == 1
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_segments_that_came_behind_later_ones_are_named(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each segment not counted for arriving behind segments its sender sent after it is
+    named in one out-of-order finding (info, no root cause), with the segment it came
+    behind and the numbers that tell; none where every segment came in the order sent."""
+    arrivals, _want, late = CASES[name]
+    path = _pcap(tmp_path, arrivals)
+    fast, slow, _ = both_paths(path, monkeypatch)
+    assert fast == slow
+    found = _out_of_order(path)
+    if not late:
+        assert found == []
+        return
+    (f,) = found
+    assert f.severity is Severity.INFO and not f.root_cause
+    assert f.details["count"] == str(late) and len(f.evidence) == late
+    for ev in f.evidence:
+        assert "sent before" in ev.note and "IP ID" in ev.note and "which came first" in ev.note
+    (tmp_path / "v6").mkdir()
+    v6 = _out_of_order(_pcap(tmp_path / "v6", arrivals, v6=True))
+    assert [g.details["count"] for g in v6] == [str(late)]
+    assert all("TS val" in ev.note for ev in v6[0].evidence)

@@ -18,7 +18,7 @@ and the last few segments, enough to tell
 * a **retransmission**: a segment that re-sends sequence space already sent (same seq, or below
   the highest sent), which is not a copy; bytes that arrive twice count once, whichever
   sending came first (reordered on the way, the first sending of some bytes may arrive
-  after the segment sent again: told by their IP IDs and TCP timestamps, ``_counts``).
+  after the segment sent again: told by their IP IDs and TCP timestamps, ``_late``).
 
 :meth:`FlowTracker.finish` turns the state into :class:`~nettrail.model.flow.Connection` records
 and single-point :class:`~nettrail.model.finding.Finding` s with their evidence.
@@ -71,6 +71,8 @@ IDLE_NS = 100_000_000
 """A finished connection idle this long (capture time) drops what only copies need."""
 
 MAX_EVIDENCE = 5
+OUT_OF_ORDER = "out-of-order"
+"""The kind of the finding that names first sendings which arrived late (``_late``)."""
 """Evidence lines kept per finding (the counts cover everything)."""
 
 _TOKEN_PREFIX = b"\xff" * 8
@@ -105,7 +107,8 @@ _KEY, _CLIENT, _SERVER = 6, 7, 8
 _SYN_REC, _SYNACK_REC, _RST_REC, _RST_ANSWERED = 9, 10, 11, 12
 _RST_FROM_CLIENT, _RETX_EV, _COPY_EV, _COPY_IFACES, _SYN_COUNT, _DIRS = 13, 14, 15, 16, 17, 18
 _LATEST = 19
-_N_SLOTS = 20
+_LATE, _LATE_EV = 20, 21  # first sendings that arrived behind later segments, and evidence
+_N_SLOTS = 22
 # _FIRST is the earliest packet time, _LAST the latest packet's (in capture order) and
 # _LATEST the latest time before the clock last went back (None: it never did), so that a
 # connection spans from its earliest time to its latest even when times go backwards.
@@ -118,7 +121,7 @@ _HIGH, _CUR, _OLD, _LASTSIG, _BYTES, _ISN = 0, 1, 2, 3, 4, 5
 _LAST_TS, _LAST_SEQ, _LAST_ACK = 6, 7, 8
 _TOP = 9  # the segment that last moved _HIGH on: the one a piece may be cut from
 _WHOLES = 10  # the last segments of more bytes than a piece has: (seq, segment) by IP ID
-_FILLED = 11  # segments that filled a hole and counted: IP ID and TS value by first byte
+_FILLED = 11  # segments that filled a hole and counted, by first byte
 
 State = list[Any]
 Seg = tuple[Any, ...]
@@ -336,7 +339,7 @@ class FlowTracker:
         # the slots, in order: see _H ... _DIRS above
         h = H_MID if sig[1] is not None or flags or sig[5] is not None else H_MID | H_QUIET
         st: State = [0 if flags & SYN else h, 0, ts, ts, 0, 0, key, client, server,
-                     None, None, None, None, None, None, None, None, 0, dirs, None]
+                     None, None, None, None, None, None, None, None, 0, dirs, None, 0, None]
         src_dir = dirs[0] if client_is_src else dirs[1]
         dst_dir = dirs[1] if client_is_src else dirs[0]
         conns[rev] = (st, dst_dir, not client_is_src)
@@ -384,8 +387,16 @@ class FlowTracker:
         if whole is not None:
             self._note_copy(st, ds, sig, whole, "a piece of")
             return True
-        if _counts(sig, seq, prev, ds, st[_DIRS][ds is st[_DIRS][0]], st[_H]):
+        late = _late(sig, seq, prev, ds, st[_DIRS][ds is st[_DIRS][0]], st[_H])
+        if late is None:
             self._retransmitted(st, ds, sig, prev)
+        else:
+            st[_LATE] += 1
+            ev = st[_LATE_EV]
+            if ev is None:
+                ev = st[_LATE_EV] = []
+            if len(ev) < MAX_EVIDENCE:
+                ev.append((sig, late, ds is st[_DIRS][0]))
         if sig[4] > _MOST_PIECE:  # sent again whole: its pieces may come later too
             _keep_whole(ds, seq, sig)
         ds[_CUR][seq] = sig
@@ -491,7 +502,7 @@ class FlowTracker:
         for st in states:
             conn = _connection(point, st)
             h = st[_H]  # closed with both FINs, nothing resent: no finding to make
-            if h & _H_FINS != _H_FINS or h & H_RST or st[_RETX] or st[_COPIES]:
+            if h & _H_FINS != _H_FINS or h & H_RST or st[_RETX] or st[_COPIES] or st[_LATE]:
                 yield conn, _findings(conn, st)
             else:
                 yield conn, []
@@ -590,28 +601,30 @@ def _piece_of(sig: Seg, seq: int, top: Seg, isn: int | None,
     return (seq - start) & _MASK <= top[4] - sig[4] and 0 <= gap <= window
 
 
-def _counts(sig: Seg, seq: int, prev: Seg | None, ds: State, peer: State, h: int) -> bool:
+def _late(sig: Seg, seq: int, prev: Seg | None, ds: State, peer: State, h: int) -> str | None:
     """Is segment ``sig`` (from byte ``seq``, below the highest sent, no copy) one more
-    sending of bytes seen here, to count as a retransmission? Where segments are reordered on
-    the way (per-packet load balancing, a queue that holds some back), the first sending of
-    some bytes may arrive after the segment sent again: the bytes still came twice, and are
-    counted once. So a segment that fills a hole here (no segment seen here began at its
-    byte, ``prev`` None) counts unless it was sent before every segment remembered here that
-    begins above it, with one remembered below it, its bytes not yet acknowledged and the
-    connection not ended (a first sending that arrives late: a sender sends new bytes in
-    order, and sends a segment again after those whose arrival showed it missing; bytes of
-    long ago are forgotten here); and of the later segments from that byte, the first one
-    sent before the one that filled the hole and counted does not (the first sending, late);
-    the others do."""
+    sending of bytes seen here, to count as a retransmission (None), or a first sending that
+    arrives late, behind segments its sender sent after it (the evidence note that says so)?
+    Where segments are reordered on the way (per-packet load balancing, a queue that holds
+    some back), the first sending of some bytes may arrive after the segment sent again: the
+    bytes still came twice, and are counted once. So a segment that fills a hole here (no
+    segment seen here began at its byte, ``prev`` None) counts unless it was sent before
+    every segment remembered here that begins above it, with one remembered below it, its
+    bytes not yet acknowledged and the connection not ended (a first sending that arrives
+    late: a sender sends new bytes in order, and sends a segment again after those whose
+    arrival showed it missing; bytes of long ago are forgotten here); and of the later
+    segments from that byte, the first one sent before the one that filled the hole and
+    counted does not (the first sending, late); the others do."""
     if not sig[4] or sig[3] & 3:
-        return True
+        return None
     filled = ds[_FILLED]
     hole = filled.get(seq) if filled is not None else None
-    if hole is not None and _sent_before(sig[6], sig[14], hole[0], hole[1]):
+    if hole is not None and _sent_before(sig[6], sig[14], hole[6], hole[14]):
         del filled[seq]  # one of the sendings before it is the first: that one, once
-        return False
+        return (f"sent before {hole[10]}:{hole[9]} from the same byte, which came first "
+                f"({_order_words(sig, hole)})")
     if prev is not None:
-        return True
+        return None
     above, below = [], False
     for part in (ds[_CUR], ds[_OLD]):
         for k, s in part.items():
@@ -629,13 +642,27 @@ def _counts(sig: Seg, seq: int, prev: Seg | None, ds: State, peer: State, h: int
                  and not sig[12] and ((last[2] - seq - sig[4]) & _MASK) < _HALF))
     if (below and above and not taken
             and all(_sent_before(sig[6], sig[14], s[6], s[14]) for s in above)):
-        return False
+        ahead = min(above, key=_ARRIVAL)
+        n = len(above)
+        return (f"sent before the {n} segment{'s' if n > 1 else ''} above it here, which came "
+                f"first ({ahead[10]}:{ahead[9]} first; {_order_words(sig, ahead)})")
     if filled is None:
         filled = ds[_FILLED] = {}
-    filled[seq] = (sig[6], sig[14])  # the numbers of the sending that counted
+    filled[seq] = sig  # the sending that counted: its numbers tell its first sending
     if len(filled) > _FILLS_KEPT:
         del filled[next(iter(filled))]
-    return True
+    return None
+
+
+_ARRIVAL = itemgetter(0)
+
+
+def _order_words(a: Seg, b: Seg) -> str:
+    """How segment ``a`` is known to have been sent before ``b`` (``_sent_before``), in
+    words: their IP IDs when both have one, else their TCP timestamps."""
+    if a[6] and b[6]:
+        return f"IP ID {a[6]} before {b[6]}"
+    return f"TS val {a[14]} before {b[14]}"
 
 
 def _sent_before(id_a: int | None, ts_a: int | None, id_b: int | None,
@@ -808,12 +835,24 @@ def _findings(conn: Connection, st: State) -> list[Finding]:
         outcome = _outcome_finding(conn, st)
         if outcome is not None:
             out.append(outcome)
-    if not conn.retransmissions and not conn.copies:
+    if not conn.retransmissions and not conn.copies and not st[_LATE]:
         return out
     flow = f"{conn.client} > {conn.server}"
     if conn.retransmissions:
         out.append(retransmission_finding(
             conn, tuple(_seg_evidence(conn, kept) for kept in st[_RETX_EV])))
+    if st[_LATE]:
+        n = st[_LATE]
+        out.append(Finding(
+            kind=OUT_OF_ORDER,
+            severity=Severity.INFO,
+            summary=(f"{conn.point}: {flow}: {n} segment{'s' if n > 1 else ''} arrived behind "
+                     f"later ones (their sender numbered them before segments that came "
+                     f"first): reordered on the way, not counted as retransmissions"),
+            evidence=tuple(_seg_evidence(conn, kept) for kept in st[_LATE_EV]),
+            connection=conn.key,
+            details={"count": str(n), "point": conn.point},
+        ))
     if conn.copies:
         n = conn.copies
         ifaces = sorted(i for i in st[_COPY_IFACES] if i not in ("?", _TWICE))
