@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
 from nettrail.analyze.clockprobe import HostClock
 from nettrail.analyze.merge import merged
@@ -19,10 +18,9 @@ from nettrail.capture.partition import DEFAULT_BUDGET, Budget, SpillTable
 from nettrail.capture.points import PacketFilter, read_points
 from nettrail.errors import InputError
 from nettrail.model.analysis import Analysis, PointSummary
+from nettrail.model.arrays import Arr
 from nettrail.model.flow import Focus
 from nettrail.model.table import PointData
-
-Arr = npt.NDArray[Any]
 
 __all__ = ["AnalysisRun", "Budget", "PacketFilter", "analyze_files"]
 

@@ -31,12 +31,9 @@ from nettrail.analyze.correlate import (
     timed_pairs,
 )
 from nettrail.analyze.in_order import in_order, sent_again
+from nettrail.model.arrays import Bools, Floats, Ints
 from nettrail.model.cache import Memo
 from nettrail.model.flow import Endpoint
-
-Ints = npt.NDArray[np.int64]
-Bools = npt.NDArray[np.bool_]
-Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)

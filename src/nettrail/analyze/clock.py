@@ -30,10 +30,11 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.analyze.anchors import Ints, PointColumns, Sides, form_sides
+from nettrail.analyze.anchors import PointColumns, Sides, form_sides
 from nettrail.analyze.clockprobe import settled
 from nettrail.analyze.correlate import Form, Match, UnionFind
 from nettrail.model.analysis import NO_LIMITS, ClockOffset, Limits, offset_words
+from nettrail.model.arrays import Ints
 
 OUTLIER_FLOOR_NS = 2_000_000
 OUTLIER_MADS = 8.0

@@ -10,10 +10,9 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.flows import COPY_WINDOW_NS
+from nettrail.model.arrays import Ints
 from nettrail.model.packet import PacketRecord, TCPHeader
 from nettrail.model.table import K_IPID, K_SEQ, PacketTable
-
-Ints = npt.NDArray[np.int64]
 
 
 def column_ready(table: PacketTable, records: Sequence[PacketRecord]) -> bool:

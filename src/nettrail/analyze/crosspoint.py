@@ -21,7 +21,6 @@ import numpy as np
 from nettrail.analyze.anchors import (
     Anchors,
     Ends,
-    Ints,
     Links,
     PointColumns,
     anchor_indexes,
@@ -96,6 +95,7 @@ from nettrail.analyze.tracks import (
     spans,
 )
 from nettrail.model.analysis import ClockCheck, ClockOffset, Diagnosis, NatTranslation, PacketPath
+from nettrail.model.arrays import Ints
 from nettrail.model.finding import Finding, Severity
 from nettrail.model.flow import Connection, Endpoint, Focus, address_of
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6, RST, ICMPHeader, PacketRecord

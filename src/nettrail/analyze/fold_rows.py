@@ -31,12 +31,12 @@ from nettrail.analyze.columns import (
 )
 from nettrail.analyze.correlate import Form, Sighting, _new_form, fold_copies
 from nettrail.analyze.row_sightings import LazySightings
+from nettrail.model.arrays import Ints
 from nettrail.model.flow import Endpoint
 from nettrail.model.packet import ACK, PROTO_TCP
 from nettrail.model.rows import TableRows
 from nettrail.model.table import K_IPID, K_SEQ, K_TS
 
-Ints = npt.NDArray[np.int64]
 _FLAG_BITS = 12  # TCP flags take 9 bits (AE is 0x100)
 _LEN_BITS = 17  # payload and IP lengths take 16
 

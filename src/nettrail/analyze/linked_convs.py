@@ -14,14 +14,12 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
 from nettrail.analyze.anchors import Links, PointColumns, numbered_ends
 from nettrail.analyze.columns import groups, stable_order
 from nettrail.analyze.tracks import Conversation, Track, _components, _conv_order
+from nettrail.model.arrays import Ints
 from nettrail.model.packet import PROTO_ICMP, PROTO_ICMPV6
-
-Ints = npt.NDArray[np.int64]
 
 
 def linked_conversations(tracks: Sequence[Track], firsts: Ints, links: Links,

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
+from nettrail.model.arrays import Arr
 from nettrail.model.finding import Finding, Severity
 from nettrail.model.flow import Outcome
 from nettrail.model.packet import ACK, RST, SYN
 from nettrail.model.table import K_ACK1, K_SEQ
-
-Arr = npt.NDArray[Any]
 
 ONE_WAY_CAPTURE = "one-way-capture"
 MIN_ONE_WAY = 3

@@ -24,7 +24,6 @@ from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
 from nettrail.analyze import tracks
 from nettrail.analyze.anchors import Links, PointColumns
@@ -43,11 +42,9 @@ from nettrail.analyze.plain_nat import PlainRows, plain_translations
 from nettrail.analyze.row_sightings import LazySightings, take
 from nettrail.analyze.tracks import Conversation, PointSpan, Track, TrackArrays
 from nettrail.model.analysis import NatTranslation
+from nettrail.model.arrays import Bools, Ints
 from nettrail.model.flow import FlowKey
 from nettrail.model.packet import ACK, PROTO_TCP, RST, SYN
-
-Ints = npt.NDArray[np.int64]
-Bools = npt.NDArray[np.bool_]
 
 
 class Split(NamedTuple):

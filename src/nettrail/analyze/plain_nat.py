@@ -18,18 +18,16 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
 from nettrail.analyze.columns import groups, rows_in, unique_values
 from nettrail.analyze.correlate import Form
 from nettrail.analyze.linked_convs import FormEnds
 from nettrail.analyze.nat import Rewrite, counted, is_address, one_copy_rewrites
 from nettrail.model.analysis import NatTranslation
+from nettrail.model.arrays import Bools, Ints
 from nettrail.model.flow import FlowKey
 from nettrail.model.setters import field_setters
 
-Ints = npt.NDArray[np.int64]
-Bools = npt.NDArray[np.bool_]
 _SET = field_setters(NatTranslation)
 
 

@@ -10,16 +10,15 @@ from operator import is_not
 from typing import Any, cast, overload
 
 import numpy as np
-import numpy.typing as npt
 
 from nettrail.analyze.columns import stable_order
 from nettrail.analyze.correlate import Form, Sighting, fill_sighting
+from nettrail.model.arrays import Ints
 from nettrail.model.packet import PROTO_TCP, PacketRecord
 from nettrail.model.rows import TableRows
 from nettrail.model.table import K_IPID, K_TS, K_TTL
 
 _RECORD: Any = Sighting.__dict__["record"]  # the slot: RowSighting puts a property over it
-Ints = npt.NDArray[np.int64]
 
 
 class RowSighting(Sighting):

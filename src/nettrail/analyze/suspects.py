@@ -17,12 +17,10 @@ import numpy.typing as npt
 from nettrail.analyze.columns import groups, rows_in, sort_order
 from nettrail.analyze.flows import COPY_WINDOW_NS
 from nettrail.analyze.icmp_tie import named_flows
+from nettrail.model.arrays import Bools, Ints
 from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord
 from nettrail.model.rows import TableRows
 from nettrail.model.table import K_IPID, K_SEQ, K_TTL, K_WIN, PacketTable, address_code
-
-Ints = npt.NDArray[np.int64]
-Bools = npt.NDArray[np.bool_]
 
 
 def icmp_errors(table: PacketTable) -> list[PacketRecord]:

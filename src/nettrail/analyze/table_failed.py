@@ -14,10 +14,9 @@ before it.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
 from nettrail.analyze.columns import ranges
 from nettrail.analyze.flows import (
@@ -33,12 +32,12 @@ from nettrail.analyze.flows import (
     outcome_finding,
     outcome_of,
 )
+from nettrail.model.arrays import Arr
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection, Outcome
 from nettrail.model.packet import ACK, FIN, RST, SYN
 from nettrail.model.table import K_SEQ
 
-Arr = npt.NDArray[Any]
 _MASK = 0xFFFFFFFF
 
 

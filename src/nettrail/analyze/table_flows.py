@@ -33,7 +33,6 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
 from nettrail.analyze.columns import endpoint_numbers, stable_order
 from nettrail.analyze.flows import (
@@ -48,6 +47,7 @@ from nettrail.analyze.flows import (
 )
 from nettrail.analyze.one_side import OneSide, one_side, seen_one_side
 from nettrail.analyze.table_failed import Failed, failed_groups, final_resets, syn_retries
+from nettrail.model.arrays import Arr
 from nettrail.model.finding import Evidence, Finding
 from nettrail.model.flow import Connection, Endpoint, FlowKey, Outcome
 from nettrail.model.packet import ACK, FIN, PROTO_TCP, RST, SYN
@@ -64,7 +64,6 @@ from nettrail.model.table import (
     PacketTable,
 )
 
-Arr = npt.NDArray[Any]
 _NEEDED = ("ts", "flags", "seq", "ack", "window", "payload_len", "ip_id", "known")
 """Columns every TCP row is sorted with; the others are read only for the rows that need
 them (:func:`_at`)."""

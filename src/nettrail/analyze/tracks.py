@@ -21,6 +21,7 @@ from nettrail.analyze.columns import sort_order
 from nettrail.analyze.correlate import Form, Match, Sighting, flow_key
 from nettrail.analyze.describe import describe, tcp_line
 from nettrail.model.analysis import Hop
+from nettrail.model.arrays import Ints
 from nettrail.model.cache import Memo
 from nettrail.model.finding import Evidence
 from nettrail.model.flow import Endpoint, FlowKey
@@ -31,7 +32,6 @@ _ROUTES: dict[tuple[str, ...], tuple[str, ...]] = {}
 _FIRST_NS = attrgetter("first_ns")
 _LAST_NS = attrgetter("last_ns")
 _POINT = attrgetter("point")
-Ints = npt.NDArray[np.int64]
 
 
 def _time_point(s: Sighting) -> tuple[int, str]:

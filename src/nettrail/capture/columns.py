@@ -16,13 +16,11 @@ decoder's for every row marked ``ok``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import numpy.typing as npt
 
 from nettrail.capture import decode
 from nettrail.model.addr import addr6
+from nettrail.model.arrays import Arr
 from nettrail.model.table import K_DF, K_IPID, K_MF, K_SEQ, K_TS, K_TTL, K_WIN, PacketTable
 
 W_LINK = 24  # link header bytes read: up to SLL2 + one VLAN tag
@@ -36,7 +34,6 @@ FAST_LINKTYPES = frozenset({decode.LINKTYPE_ETHERNET, decode.LINKTYPE_LINUX_SLL,
 _TPIDS = np.array(sorted(decode.VLAN_TPIDS), np.uint32)
 _TUNNEL_PORTS = np.array([decode.VXLAN_PORT, decode.GENEVE_PORT], np.uint32)
 
-Arr = npt.NDArray[Any]
 Cols = dict[str, Arr]
 
 

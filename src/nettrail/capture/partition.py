@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
+from nettrail.model.arrays import Arr
 from nettrail.model.table import COLUMNS, Batch, PacketTable, Rebuild
 
 MEMORY_ROWS = 1_500_000
@@ -50,7 +50,6 @@ _MASK64 = (1 << 64) - 1
 _SERIAL = itertools.count()
 _DEPTH = 4  # splits of one partition at most (one connection key cannot be split)
 
-Arr = npt.NDArray[Any]
 
 
 def key_hash(cols: dict[str, Arr]) -> Arr:

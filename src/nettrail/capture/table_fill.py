@@ -9,18 +9,16 @@ row keeps. Rows are gathered into batches of :data:`~nettrail.model.table.BATCH_
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from nettrail.capture import decode
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.columns import decode_columns
+from nettrail.model.arrays import Arr
 from nettrail.model.packet import PacketRecord
 from nettrail.model.table import BATCH_ROWS, Batch, PacketTable, empty_columns, fill_row, lean
 
-Arr = npt.NDArray[Any]
 Decoder = Callable[[int, bytes, int | None], decode.Frame]
 
 

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from nettrail.capture import decode
 from nettrail.capture.base import CaptureStats
@@ -35,11 +34,11 @@ from nettrail.capture.pcap import (
 )
 from nettrail.capture.table_fill import Filler, ifname_of
 from nettrail.errors import CaptureError
+from nettrail.model.arrays import Arr
 from nettrail.model.packet import PacketRecord
 from nettrail.model.table import PacketTable
 
 CHUNK = 8 << 20
-Arr = npt.NDArray[Any]
 
 
 def read_pcap_table(path: str, table: PacketTable, stats: CaptureStats,

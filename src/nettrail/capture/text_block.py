@@ -19,19 +19,18 @@ from operator import countOf, itemgetter, not_
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
 from nettrail.capture.text_fields import DIGITS_LIMIT, ETH_LEN, MOST_PAYLOAD, tcp_flags
 from nettrail.capture.text_parse import UDP_MAX
 from nettrail.capture.text_replay import fits, replay
 from nettrail.capture.text_time import DAY_NS, HALF_DAY_NS
+from nettrail.model.arrays import Arr
 from nettrail.model.cache import CACHE_LIMIT
 from nettrail.model.packet import ACK, PROTO_TCP, PROTO_UDP, SYN, TCPOptions
 
 if TYPE_CHECKING:
     from nettrail.capture.text_fast import Chunk, FastLine, Row
 
-Arr = npt.NDArray[Any]
 MIN_LINES = 128
 """Runs shorter than this are filled line by line: a block costs a few hundred numpy calls
 whatever its length, which a run of fewer lines does not pay back (a text with another line

@@ -26,7 +26,6 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
 from nettrail.capture.text_block import numbers_of
 from nettrail.capture.text_fast import (
@@ -39,6 +38,7 @@ from nettrail.capture.text_fast import (
 )
 from nettrail.capture.text_fields import ETH_LEN, OtherProtocol, TextError
 from nettrail.capture.text_parse import parse_frame
+from nettrail.model.arrays import Arr
 from nettrail.model.packet import (
     PROTO_UDP,
     EthHeader,
@@ -50,7 +50,6 @@ from nettrail.model.packet import (
 )
 from nettrail.model.table import K_DF, K_IPID, K_MF, K_TTL
 
-Arr = npt.NDArray[Any]
 _MAC = rb":".join([rb"[0-9a-fA-F]{1,2}"] * 6)
 _LOOSE_MAC = rb"[0-9a-fA-F:]{1,17}"
 """What the fast pattern takes for a MAC: ``_link`` reads the MACs of each new link header."""

@@ -13,11 +13,11 @@ ends with.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 
+from nettrail.model.arrays import Arr
 from nettrail.model.cache import CACHE_LIMIT
 from nettrail.model.packet import ACK, SYN
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from nettrail.capture.text_fast import FastLine
     from nettrail.capture.text_seq import SeqTracker
 
-Arr = npt.NDArray[Any]
 _MASK = 0xFFFFFFFF
 _SMALL = 1 << 16  # SeqTracker's: an excerpt's first numbers are below this
 NONE = -2

@@ -23,12 +23,12 @@ from operator import attrgetter, itemgetter
 from typing import Any, cast
 
 import numpy as np
-import numpy.typing as npt
 
 from nettrail.capture.base import CaptureStats
 from nettrail.capture.text_block import RELATIVE
 from nettrail.capture.text_fast import Chunk, FastLine
 from nettrail.capture.text_link import link_columns
+from nettrail.model.arrays import Arr
 from nettrail.model.cache import CACHE_LIMIT
 from nettrail.model.packet import PROTO_UDP, PacketRecord, TCPOptions
 from nettrail.model.table import (
@@ -48,7 +48,6 @@ from nettrail.model.table import (
     lean,
 )
 
-Arr = npt.NDArray[Any]
 _U32 = 1 << 32
 _PROTO, _SPORT, _DPORT, _KEY, _HDR_LEN = (itemgetter(0), itemgetter(1), itemgetter(2),
                                           itemgetter(3), itemgetter(4))  # of an address pair

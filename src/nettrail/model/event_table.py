@@ -15,12 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from nettrail.model.arrays import I64, U8, U16, U32
 from nettrail.model.event import TraceEvent
 
-U8 = npt.NDArray[np.uint8]
-U16 = npt.NDArray[np.uint16]
-U32 = npt.NDArray[np.uint32]
-I64 = npt.NDArray[np.int64]
 Flags = npt.NDArray[np.bool_]
 
 _ADDR4: dict[int, str] = {}

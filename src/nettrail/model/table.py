@@ -51,11 +51,6 @@ K_REL = 1024  # seq/ack as printed, relative (TCPHeader.seq_relative)
 DIRECTIONS: tuple[str | None, str | None, str | None] = (None, "in", "out")
 """``direction`` column values: 0 unknown, 1 ``in``, 2 ``out``."""
 
-U8 = npt.NDArray[np.uint8]
-U16 = npt.NDArray[np.uint16]
-U32 = npt.NDArray[np.uint32]
-I16 = npt.NDArray[np.int16]
-I64 = npt.NDArray[np.int64]
 
 COLUMNS: dict[str, type[Any]] = {
     "ts": np.int64,  # capture time, ns since the epoch, the point's own clock

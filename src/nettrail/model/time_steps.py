@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from nettrail.model.arrays import Ints
+
 STEP_BACK_NS = 100_000_000
 """How far back the times must go to be a step (100 ms: far beyond a late stamp of another
 CPU, within the span of a short capture joined to another of the same traffic)."""
@@ -26,7 +28,6 @@ WINDOW = 3
 LEAST = 2
 """Fewer than ``WINDOW`` will do at a file's ends, but not fewer than this."""
 
-Ints = npt.NDArray[np.int64]
 
 
 class TimeStep(NamedTuple):

@@ -19,8 +19,9 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from nettrail.model.arrays import I64
 from nettrail.model.event import TraceEvent
-from nettrail.model.event_table import I64, EventTable
+from nettrail.model.event_table import EventTable
 from nettrail.model.linktype import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from nettrail.report.columns import groups
 from nettrail.report.pcapng import PcapngWriter, interface_name

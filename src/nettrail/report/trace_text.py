@@ -20,8 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from nettrail.analyze.describe import describe_packet, tcp_line, udp_line
+from nettrail.model.arrays import I64
 from nettrail.model.event import TraceEvent
-from nettrail.model.event_table import I64, EventTable, addr4_texts
+from nettrail.model.event_table import EventTable, addr4_texts
 from nettrail.model.flow import Endpoint
 from nettrail.report.columns import texts
 

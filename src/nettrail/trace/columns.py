@@ -16,7 +16,8 @@ import struct
 import numpy as np
 import numpy.typing as npt
 
-from nettrail.model.event_table import I64, PacketColumns
+from nettrail.model.arrays import I64
+from nettrail.model.event_table import PacketColumns
 from nettrail.trace import layout as L
 
 VXLAN_PORT = 4789
