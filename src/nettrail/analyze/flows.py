@@ -396,7 +396,7 @@ class FlowTracker:
             if ev is None:
                 ev = st[_LATE_EV] = []
             if len(ev) < MAX_EVIDENCE:
-                ev.append((sig, late, ds is st[_DIRS][0]))
+                ev.append((sig, _late_note(sig, *late), ds is st[_DIRS][0]))
         if sig[4] > _MOST_PIECE:  # sent again whole: its pieces may come later too
             _keep_whole(ds, seq, sig)
         ds[_CUR][seq] = sig
@@ -601,10 +601,12 @@ def _piece_of(sig: Seg, seq: int, top: Seg, isn: int | None,
     return (seq - start) & _MASK <= top[4] - sig[4] and 0 <= gap <= window
 
 
-def _late(sig: Seg, seq: int, prev: Seg | None, ds: State, peer: State, h: int) -> str | None:
+def _late(sig: Seg, seq: int, prev: Seg | None, ds: State, peer: State,
+          h: int) -> tuple[Seg, int] | None:
     """Is segment ``sig`` (from byte ``seq``, below the highest sent, no copy) one more
-    sending of bytes seen here, to count as a retransmission (None), or a first sending that
-    arrives late, behind segments its sender sent after it (the evidence note that says so)?
+    sending of bytes seen here, to count as a retransmission (None), or a sending that
+    arrives late, behind segments its sender sent after it: (the one that came first, and
+    how many remembered here begin above it; 0: it is a later sending from the same byte)?
     Where segments are reordered on the way (per-packet load balancing, a queue that holds
     some back), the first sending of some bytes may arrive after the segment sent again: the
     bytes still came twice, and are counted once. So a segment that fills a hole here (no
@@ -621,8 +623,7 @@ def _late(sig: Seg, seq: int, prev: Seg | None, ds: State, peer: State, h: int) 
     hole = filled.get(seq) if filled is not None else None
     if hole is not None and _sent_before(sig[6], sig[14], hole[6], hole[14]):
         del filled[seq]  # one of the sendings before it is the first: that one, once
-        return (f"sent before {hole[10]}:{hole[9]} from the same byte, which came first "
-                f"({_order_words(sig, hole)})")
+        return hole, 0
     if prev is not None:
         return None
     above, below = [], False
@@ -642,10 +643,7 @@ def _late(sig: Seg, seq: int, prev: Seg | None, ds: State, peer: State, h: int) 
                  and not sig[12] and ((last[2] - seq - sig[4]) & _MASK) < _HALF))
     if (below and above and not taken
             and all(_sent_before(sig[6], sig[14], s[6], s[14]) for s in above)):
-        ahead = min(above, key=_ARRIVAL)
-        n = len(above)
-        return (f"sent before the {n} segment{'s' if n > 1 else ''} above it here, which came "
-                f"first ({ahead[10]}:{ahead[9]} first; {_order_words(sig, ahead)})")
+        return min(above, key=_ARRIVAL), len(above)
     if filled is None:
         filled = ds[_FILLED] = {}
     filled[seq] = sig  # the sending that counted: its numbers tell its first sending
@@ -657,12 +655,16 @@ def _late(sig: Seg, seq: int, prev: Seg | None, ds: State, peer: State, h: int) 
 _ARRIVAL = itemgetter(0)
 
 
-def _order_words(a: Seg, b: Seg) -> str:
-    """How segment ``a`` is known to have been sent before ``b`` (``_sent_before``), in
-    words: their IP IDs when both have one, else their TCP timestamps."""
-    if a[6] and b[6]:
-        return f"IP ID {a[6]} before {b[6]}"
-    return f"TS val {a[14]} before {b[14]}"
+def _late_note(sig: Seg, ahead: Seg, above: int) -> str:
+    """The evidence note of ``sig``, which arrived behind ``ahead`` (``_late``), with how it
+    is known to have been sent before it (``_sent_before``): their IP IDs when both have one,
+    else their TCP timestamps."""
+    order = (f"IP ID {sig[6]} before {ahead[6]}" if sig[6] and ahead[6] else
+             f"TS val {sig[14]} before {ahead[14]}")
+    if not above:
+        return f"sent before {ahead[10]}:{ahead[9]} from the same byte, which came first ({order})"
+    return (f"sent before the {above} segment{'s' if above > 1 else ''} above it here, which "
+            f"came first ({ahead[10]}:{ahead[9]} first; {order})")
 
 
 def _sent_before(id_a: int | None, ts_a: int | None, id_b: int | None,
