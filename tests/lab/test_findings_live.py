@@ -7,6 +7,7 @@ Scenarios: tests/lab/scenarios/*.toml (test-only)."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,77 @@ def test_a_download_reordered_on_the_way_is_neither_dropped_nor_sent_again_more(
         client = next(c for c in analysis.connections if c.point == "client")
         if flags:
             assert abs(client.retransmissions - truth) <= truth // 10 + 2, (client, truth)
+
+
+_STALLED = """
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.51.100.10", 9000))
+s.listen(0)
+print("listening", flush=True)
+time.sleep(float(sys.argv[1]))
+"""
+_CONNECT = """
+import socket
+for timeout in (2.0, 3.5):  # the first waits in the accept queue, the second finds it full
+    s = socket.socket()
+    s.settimeout(timeout)
+    try:
+        s.connect(("198.51.100.10", 9000))
+        print("connected", flush=True)
+    except OSError as e:
+        print("failed", e, flush=True)
+"""
+
+
+def test_syns_a_full_listen_queue_drops_are_dropped_inside_the_server(
+        lab_scenario: LabFactory, tmp_path: Path) -> None:
+    """A server application that stops accepting (listen backlog 0, never accept()): the
+    first connection waits in its accept queue, the next one's SYNs are dropped by the
+    server's kernel (TcpExtListenOverflows), each sending arriving in the server's own
+    capture and none answered. The diagnosis names the SYN dropped inside the server, not
+    a loss in the network nor "inconclusive"; from the pcaps and from their tcpdump text."""
+    from nettrail.lab import capture
+    handle = lab_scenario(str(SCENARIOS / "tso-healthy.toml"))
+    caps = []
+    try:
+        server_ns, client_ns = handle.ns("server"), handle.ns("client")
+        overflows = _tcp_ext(server_ns, "ListenOverflows")
+        listener = subprocess.Popen(["ip", "netns", "exec", server_ns, sys.executable, "-c",
+                                     _STALLED, "30"], stdout=subprocess.PIPE, text=True)
+        try:
+            assert listener.stdout is not None and listener.stdout.readline() == "listening\n"
+            caps = [capture.start(p, handle.ns(p), tmp_path / f"{p}.pcap")
+                    for p in ("client", "mid", "server")]
+            out = subprocess.run(["ip", "netns", "exec", client_ns, sys.executable, "-c",
+                                  _CONNECT], capture_output=True, text=True, check=True).stdout
+            for cap in caps:
+                capture.stop(cap)
+        finally:
+            listener.kill()
+            listener.wait()
+        overflows = _tcp_ext(server_ns, "ListenOverflows") - overflows
+    finally:
+        for cap in caps:
+            capture.stop(cap)
+        handle.down()
+    assert out.splitlines()[0] == "connected" and out.splitlines()[1].startswith("failed"), out
+    assert overflows >= 2, "the server's kernel dropped no SYN for a full queue: not tested"
+    inputs = [(p, str(tmp_path / f"{p}.pcap")) for p in ("client", "mid", "server")]
+    tcpdump = require_tool("tcpdump")
+    texts = []
+    for name, path in inputs:
+        text = tmp_path / f"{name}.txt"
+        text.write_text(subprocess.run([tcpdump, "-n", "-r", path], check=True,
+                                       capture_output=True, text=True).stdout)
+        texts.append((name, str(text)))
+    for given in (inputs, texts, [inputs[0], inputs[2]]):
+        analysis = analyze_files(given).analysis
+        assert analysis.diagnosis is not None, given
+        assert analysis.diagnosis.kinds[0] == "dropped-after-capture", analysis.diagnosis
+        found = next(f for f in analysis.findings if f.kind == "dropped-after-capture")
+        assert found.details == {"point": "server", "packet": "SYN",
+                                 "host": "198.51.100.10"}, found
+        assert "listen queue" in found.summary
+        assert not [f for f in analysis.findings if f.kind == "lost-between-points"]

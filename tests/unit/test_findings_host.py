@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import capkit as ck
 from flowkit import Wire
 from nettrail.analyze.findings_host import (
     DROPPED_AFTER_CAPTURE,
@@ -19,6 +22,7 @@ from nettrail.model.packet import (
     PacketRecord,
     QuotedHeader,
 )
+from nettrail.run import analyze_files
 
 C, S = "203.0.113.10:40000", "198.51.100.10:8000"
 
@@ -196,3 +200,104 @@ def test_an_unreachable_quoting_another_connection_is_not_about_this_one() -> No
     other = QuotedHeader(IPHeader(4, "198.51.100.10", "203.0.113.10", 6, 63, 1, 40, True, 0,
                                   False), 8000, 40001)  # the same hosts, another client port
     assert host_findings("client", _unreachable(other, 0.05)) == []
+
+
+def _listener_view(answered_before: bool = True, syns: int = 3) -> Wire:
+    """At the server's host (``tcpdump -i any``): a connection it answered (its packets leave
+    here, none arrive: the address lives here), then a client's SYN sent ``syns`` times,
+    never answered."""
+    w = Wire("server")
+    if answered_before:
+        w.tcp(0.0, "203.0.113.10:39999", S, SYN, seq=1, ifname="eth0", direction="in")
+        w.tcp(0.1, S, "203.0.113.10:39999", SYN | ACK, seq=9, ack=2, ifname="eth0",
+              direction="out")
+        w.tcp(0.2, "203.0.113.10:39999", S, ACK, seq=2, ack=10, ifname="eth0", direction="in")
+    for k in range(syns):
+        w.tcp(10.0 + 1000.0 * (2**k - 1), C, S, SYN, seq=5000, ifname="eth0", direction="in")
+    return w
+
+
+def test_a_syn_arriving_at_its_servers_host_never_answered_was_dropped_there() -> None:
+    """A full listen queue (the application does not accept) drops the SYNs, so does an INPUT
+    rule: each sending arrives, no answer leaves."""
+    found = host_findings("server", _listener_view().records)
+    assert [f.kind for f in found] == [DROPPED_AFTER_CAPTURE]
+    assert found[0].details == {"point": "server", "packet": "SYN", "host": "198.51.100.10"}
+    assert "3 times" in found[0].summary and "listen queue" in found[0].summary
+    assert [e.note for e in found[0].evidence] == [
+        "SYN arrives at this host", "the client's SYN again (3 in all), never answered"]
+
+
+def test_a_syn_not_shown_to_live_at_the_point_is_not_judged() -> None:
+    """Nothing from the server's address left this point: it may live beyond it, and the SYN
+    may have been lost on the way there."""
+    assert host_findings("server", _listener_view(answered_before=False).records) == []
+
+
+def test_a_syn_sent_once_is_not_judged() -> None:
+    """The capture may have ended before the answer: a second sending shows it was running
+    past the time the first would have been answered."""
+    assert host_findings("server", _listener_view(syns=1).records) == []
+
+
+def test_a_syn_answered_with_a_reset_is_not_dropped() -> None:
+    w = _listener_view()
+    w.tcp(3100.0, S, C, RST | ACK, seq=0, ack=5001, ifname="eth0", direction="out")
+    assert host_findings("server", w.records) == []
+
+
+def test_a_syn_at_a_router_that_never_forwards_it_is_left_to_the_cross_point_rules() -> None:
+    """At a router, the server's packets arrive from beyond it: the address does not live
+    there, so a SYN that stops there is the cross-point loss rule's to judge."""
+    w = Wire("router")
+    syn = w.tcp(0.0, "203.0.113.10:39999", S, SYN, seq=1, ifname="eth0", direction="in")
+    w.copy(syn, 5, "eth1", "out")
+    synack = w.tcp(0.5, S, "203.0.113.10:39999", SYN | ACK, seq=9, ack=2, ifname="eth1",
+                   direction="in")
+    w.copy(synack, 5, "eth0", "out")
+    for k in range(3):
+        w.tcp(10.0 + 1000.0 * k, C, S, SYN, seq=5000, ifname="eth0", direction="in")
+    assert host_findings("router", w.records) == []
+
+
+def _cooked(tmp_path: Path, name: str, here: str, ports: list[tuple[int, int, int, int]]) -> str:
+    """A ``tcpdump -i any`` capture at the host of address ``here``: (time in ms, source port,
+    flags, seq) of each packet between the client and the server, a packet from ``here``
+    going out, any other coming in (Linux cooked v2 packet types 4 and 0)."""
+    srv, cli = "198.51.100.10", "203.0.113.10"
+    frames = []
+    for t_ms, cport, flags, seq in ports:
+        from_server = bool(flags & ACK and flags & SYN)
+        src, dst = (srv, cli) if from_server else (cli, srv)
+        sport, dport = (8000, cport) if from_server else (cport, 8000)
+        seg = ck.tcp(sport, dport, flags, seq, seq + 1 if from_server else 0)
+        frames.append((1_700_000_000_000_000_000 + t_ms * 1_000_000,
+                       ck.sll2(ck.ipv4(src, dst, 6, seg), pkttype=4 if src == here else 0)))
+    path = tmp_path / f"{name}.pcap"
+    path.write_bytes(ck.pcap(frames, linktype=276, nano=True))
+    return str(path)
+
+
+def test_a_listen_queue_overflow_is_the_diagnosis_through_the_table(tmp_path: Path) -> None:
+    """The same through ``nettrail analyze``'s packet table, from ``-i any`` captures at the
+    client and at the server: the addresses living at a point are read from its columns, and
+    the SYN dropped inside the server is the diagnosis."""
+    packets = [(0, 39999, SYN, 1), (1, 39999, SYN | ACK, 1), (10, 40000, SYN, 5000),
+               (1010, 40000, SYN, 5000), (3010, 40000, SYN, 5000)]
+    client = _cooked(tmp_path, "client", "203.0.113.10", packets)
+    server = _cooked(tmp_path, "server", "198.51.100.10", packets)
+    analysis = analyze_files([("client", client), ("server", server)]).analysis
+    dropped = [f for f in analysis.findings if f.kind == DROPPED_AFTER_CAPTURE]
+    assert [(f.details["packet"], f.details["point"]) for f in dropped] == [("SYN", "server")]
+    assert analysis.diagnosis is not None
+    assert "SYN reached server and 198.51.100.10 never answered" in analysis.diagnosis.headline
+    assert "TcpExtListenOverflows" in analysis.diagnosis.action
+    # the server's capture alone with the client's: nothing of the server's own leaves it
+    # (only its SYN-ACK did): without it, the SYN may have been lost beyond the point
+    (tmp_path / "b").mkdir()
+    blind = [p for p in packets if not p[2] & ACK]
+    analysis = analyze_files([("client", _cooked(tmp_path / "b", "client", "203.0.113.10",
+                                                 blind)),
+                              ("server", _cooked(tmp_path / "b", "server", "198.51.100.10",
+                                                 blind))]).analysis
+    assert not [f for f in analysis.findings if f.kind == DROPPED_AFTER_CAPTURE]

@@ -177,6 +177,13 @@ def _words(top: Finding, related: Sequence[Finding], ctx: Context) -> tuple[str,
                 f"connection.")
     if top.kind == DROPPED_AFTER_CAPTURE:
         point, host = d.get("point", "?"), d.get("host", "?")
+        if d.get("packet") == "SYN":
+            return (f"the client's SYN reached {point} and {host} never answered it: it was "
+                    f"dropped inside {point}",
+                    f"Look in {point}: whether the application accepts connections (ss -ltn: a "
+                    f"Recv-Q at its backlog; nstat TcpExtListenOverflows, TcpExtListenDrops), "
+                    f"INPUT rules that drop (iptables/nft counters), SYN flood protection "
+                    f"(net.ipv4.tcp_syncookies).")
         return (f"the {d.get('packet', 'packet')} reached {point} and was dropped inside it "
                 f"before {host}'s TCP stack got it",
                 f"Look in {point} for what drops it after capture: INPUT/PREROUTING rules "

@@ -12,6 +12,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple, TypeVar
 
+import numpy as np
+
 from nettrail.analyze.columns import one_place
 from nettrail.analyze.flows import COPY_WINDOW_NS, copy_gap, evidence
 from nettrail.analyze.icmp_tie import about, named_flows
@@ -238,14 +240,43 @@ def host_findings(point: str, records: Sequence[PacketRecord],
         return out
     tunnelled = [r for r in (table.odd_rows().values() if table is not None else records)
                  if r.inner is not None and type(r.inner.l4) is TCPHeader]
+    owned: list[set[str]] = []
+
+    def own() -> set[str]:  # worked out once, when a SYN needs it
+        if not owned:
+            owned.append(own_addresses(records, table))
+        return owned[0]
+
     for key, pkts in packets(suspects, tunnelled).items():
         found = _injected_reset(point, key, pkts)
         if found is not None:
             out.append(found)
-        dropped = _synack_ignored(point, key, pkts, icmp) or _data_ignored(point, key, pkts)
+        dropped = (_synack_ignored(point, key, pkts, icmp) or _data_ignored(point, key, pkts)
+                   or _syn_ignored(point, key, pkts, icmp, own))
         if dropped is not None:
             out.append(dropped)
     return out
+
+
+def own_addresses(records: Sequence[PacketRecord], table: PacketTable | None) -> set[str]:
+    """The addresses that live on this point's host, as its packets show: packets from them
+    leave it and none arrive at it (a router's packets from elsewhere arrive, then leave;
+    a host with a container or a VM behind a bridge sees its packets arrive on the way)."""
+    if table is not None:
+        col = table.column
+        family, src, way = col("family"), col("src"), col("direction")
+        ends = family.astype(np.int64) << 32 | src
+        ips = family != 0
+        left = set(np.unique(ends[ips & (way == 2)]).tolist())
+        came = set(np.unique(ends[ips & (way == 1)]).tolist())
+        return {table.addr_text(e >> 32, e & 0xFFFFFFFF) for e in left - came}
+    left_ips: set[str] = set()
+    came_ips: set[str] = set()
+    for r in records:
+        ip = r.headers.ip
+        if ip is not None and r.direction in ("in", "out"):
+            (came_ips if r.direction == "in" else left_ips).add(ip.src)
+    return left_ips - came_ips
 
 
 def _src(p: Packet) -> str:
@@ -390,6 +421,33 @@ def _synack_ignored(point: str, key: FlowKey, pkts: Sequence[Packet],
             " (a firewall rule, conntrack INVALID, a bad checksum, or a port taken by "
             "something else)")
     return None
+
+
+def _syn_ignored(point: str, key: FlowKey, pkts: Sequence[Packet],
+                 icmp: Sequence[PacketRecord], own: Callable[[], set[str]]) -> Finding | None:
+    """A client's SYN seen arriving at its server's own host (``own``: the addresses that
+    live there), every sending of it, at least two (no answer reached the client), and
+    nothing from the server in the connection here, no SYN-ACK, RST or ICMP error: the host
+    never answered it."""
+    syns = [p for p in pkts if p.tcp.flags & (SYN | ACK | RST) == SYN]
+    ip = syns[0].first.ip if syns else None
+    if len(syns) < 2 or ip is None or not all(p.ended_here for p in syns):
+        return None
+    server = ip.dst
+    if any(_src(p) == server for p in pkts) or any(
+            r.ip is not None and r.ip.src == server and _about(r, syns[0]) for r in icmp):
+        return None
+    if server not in own():
+        return None  # the server may live beyond this point: it may have been lost there
+    n = len(syns)
+    ev = [evidence(syns[0].copies[-1], "SYN arrives at this host"),
+          evidence(syns[-1].copies[-1], f"the client's SYN again ({n} in all), never answered")]
+    return _dropped_after_capture(
+        point, key, "SYN", server, ev,
+        f"the client's SYN reached {point}, where {server} lives, {n} times, and it never "
+        f"answered",
+        " (a full listen queue: the server application does not accept connections; a "
+        "firewall rule that drops it; SYN flood protection)")
 
 
 def _dropped_after_capture(point: str, key: FlowKey, packet: str, host: str,
