@@ -1,5 +1,6 @@
 """What one point's packets say about the host itself: packets dropped inside it after the
-capture saw them arrive, and resets whose IP fields betray a device that injected them.
+capture saw them arrive (a SYN-ACK or data its receiver acts as if it never got, a SYN its
+server never answers), and resets whose IP fields betray a device that injected them.
 
 Copies of one packet at a point (``tcpdump -i any``: every interface it crosses) are grouped;
 a packet whose first copy goes *out* was sent by this host, one whose last copy comes *in*

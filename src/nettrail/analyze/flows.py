@@ -18,7 +18,9 @@ and the last few segments, enough to tell
 * a **retransmission**: a segment that re-sends sequence space already sent (same seq, or below
   the highest sent), which is not a copy; bytes that arrive twice count once, whichever
   sending came first (reordered on the way, the first sending of some bytes may arrive
-  after the segment sent again: told by their IP IDs and TCP timestamps, ``_late``).
+  after the segment sent again: told by their IP IDs and TCP timestamps, ``_late``);
+* a sending that arrived **out of order**: behind segments its sender sent after it, so not
+  a retransmission, named in a finding of its own.
 
 :meth:`FlowTracker.finish` turns the state into :class:`~nettrail.model.flow.Connection` records
 and single-point :class:`~nettrail.model.finding.Finding` s with their evidence.
@@ -71,9 +73,9 @@ IDLE_NS = 100_000_000
 """A finished connection idle this long (capture time) drops what only copies need."""
 
 MAX_EVIDENCE = 5
-OUT_OF_ORDER = "out-of-order"
-"""The kind of the finding that names first sendings which arrived late (``_late``)."""
 """Evidence lines kept per finding (the counts cover everything)."""
+OUT_OF_ORDER = "out-of-order"
+"""The kind of the finding that names the sendings which arrived late (``_late``)."""
 
 _TOKEN_PREFIX = b"\xff" * 8
 _EMPTY: dict[int, Any] = {}  # the old generation of a fresh direction: only ever read
