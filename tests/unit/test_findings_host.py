@@ -260,10 +260,29 @@ def test_a_syn_at_a_router_that_never_forwards_it_is_left_to_the_cross_point_rul
     assert host_findings("router", w.records) == []
 
 
-def _cooked(tmp_path: Path, name: str, here: str, ports: list[tuple[int, int, int, int]]) -> str:
+def test_a_syn_forwarded_out_of_sight_at_a_routers_interface_is_not_judged() -> None:
+    """A capture of a router's client-side interface alone, with directions (a pcapng of
+    dumpcap): the server's packets only leave it there, but forwarded, one hop older (TTL
+    63): the address does not live there, and the SYN, forwarded out of sight, is not
+    called dropped."""
+    w = Wire("router")
+    w.tcp(0.0, "203.0.113.10:39999", S, SYN, seq=1, ifname="eth0", direction="in")
+    w.tcp(0.5, S, "203.0.113.10:39999", SYN | ACK, seq=9, ack=2, ifname="eth0",
+          direction="out")
+    for k in range(3):
+        w.tcp(10.0 + 1000.0 * k, C, S, SYN, seq=5000, ifname="eth0", direction="in")
+    forwarded = [_ttl(r, 63) if r.ip is not None and r.ip.src == "198.51.100.10" else r
+                 for r in w.records]
+    assert host_findings("router", forwarded) == []
+    assert [f.details["packet"] for f in host_findings("server", w.records)] == ["SYN"]
+
+
+def _cooked(tmp_path: Path, name: str, here: str, ports: list[tuple[int, int, int, int]],
+            server_ttl: int = 64) -> str:
     """A ``tcpdump -i any`` capture at the host of address ``here``: (time in ms, source port,
     flags, seq) of each packet between the client and the server, a packet from ``here``
-    going out, any other coming in (Linux cooked v2 packet types 4 and 0)."""
+    going out, any other coming in (Linux cooked v2 packet types 4 and 0); the server's
+    packets with TTL ``server_ttl``."""
     srv, cli = "198.51.100.10", "203.0.113.10"
     frames = []
     for t_ms, cport, flags, seq in ports:
@@ -271,8 +290,10 @@ def _cooked(tmp_path: Path, name: str, here: str, ports: list[tuple[int, int, in
         src, dst = (srv, cli) if from_server else (cli, srv)
         sport, dport = (8000, cport) if from_server else (cport, 8000)
         seg = ck.tcp(sport, dport, flags, seq, seq + 1 if from_server else 0)
+        ttl = server_ttl if from_server else 64
         frames.append((1_700_000_000_000_000_000 + t_ms * 1_000_000,
-                       ck.sll2(ck.ipv4(src, dst, 6, seg), pkttype=4 if src == here else 0)))
+                       ck.sll2(ck.ipv4(src, dst, 6, seg, ttl=ttl),
+                               pkttype=4 if src == here else 0)))
     path = tmp_path / f"{name}.pcap"
     path.write_bytes(ck.pcap(frames, linktype=276, nano=True))
     return str(path)
@@ -300,4 +321,12 @@ def test_a_listen_queue_overflow_is_the_diagnosis_through_the_table(tmp_path: Pa
                                                  blind)),
                               ("server", _cooked(tmp_path / "b", "server", "198.51.100.10",
                                                  blind))]).analysis
+    assert not [f for f in analysis.findings if f.kind == DROPPED_AFTER_CAPTURE]
+    # the server's packets leave the point one hop older (forwarded: the point is a router
+    # whose other side was not captured): the SYN may have gone on
+    (tmp_path / "c").mkdir()
+    analysis = analyze_files([
+        ("client", _cooked(tmp_path / "c", "client", "203.0.113.10", packets)),
+        ("server", _cooked(tmp_path / "c", "server", "198.51.100.10", packets,
+                           server_ttl=63))]).analysis
     assert not [f for f in analysis.findings if f.kind == DROPPED_AFTER_CAPTURE]

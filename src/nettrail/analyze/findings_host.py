@@ -30,7 +30,7 @@ from nettrail.model.packet import (
     PacketRecord,
     TCPHeader,
 )
-from nettrail.model.table import PacketTable
+from nettrail.model.table import K_TTL, PacketTable
 
 RESET_INJECTED = "reset-injected"
 DROPPED_AFTER_CAPTURE = "dropped-after-capture"
@@ -261,23 +261,34 @@ def host_findings(point: str, records: Sequence[PacketRecord],
 
 def own_addresses(records: Sequence[PacketRecord], table: PacketTable | None) -> set[str]:
     """The addresses that live on this point's host, as its packets show: packets from them
-    leave it and none arrive at it (a router's packets from elsewhere arrive, then leave;
-    a host with a container or a VM behind a bridge sees its packets arrive on the way)."""
+    leave it, with a TTL (hop limit) a sender starts with (64, 128, 255) where the capture
+    shows one, and none arrive at it and none leave with another TTL. A router's packets from
+    elsewhere arrive, then leave, one hop older (a capture of its outgoing interface alone,
+    with directions, shows only the leaving: the TTL tells); a host with a container or a VM
+    behind a bridge sees their packets arrive on the way."""
     if table is not None:
         col = table.column
         family, src, way = col("family"), col("src"), col("direction")
         ends = family.astype(np.int64) << 32 | src
         ips = family != 0
-        left = set(np.unique(ends[ips & (way == 2)]).tolist())
-        came = set(np.unique(ends[ips & (way == 1)]).tolist())
-        return {table.addr_text(e >> 32, e & 0xFFFFFFFF) for e in left - came}
-    left_ips: set[str] = set()
-    came_ips: set[str] = set()
+        told = (col("known") & K_TTL) != 0
+        first = np.isin(col("ttl"), _FIRST_TTLS)
+        left = ips & (way == 2)
+        mine = set(np.unique(ends[left & (first | ~told)]).tolist())
+        others = np.unique(ends[(ips & (way == 1)) | (left & told & ~first)]).tolist()
+        return {table.addr_text(e >> 32, e & 0xFFFFFFFF) for e in mine.difference(others)}
+    mine_ips: set[str] = set()
+    other_ips: set[str] = set()
     for r in records:
         ip = r.headers.ip
         if ip is not None and r.direction in ("in", "out"):
-            (came_ips if r.direction == "in" else left_ips).add(ip.src)
-    return left_ips - came_ips
+            own = r.direction == "out" and (ip.ttl is None or ip.ttl in _FIRST_TTLS)
+            (mine_ips if own else other_ips).add(ip.src)
+    return mine_ips - other_ips
+
+
+_FIRST_TTLS = (64, 128, 255)
+"""The TTLs (hop limits) senders start with: Linux and most others, Windows, network gear."""
 
 
 def _src(p: Packet) -> str:
