@@ -156,6 +156,21 @@ def test_a_synack_forwarded_on_is_not_dropped_here() -> None:
     assert host_findings("router", w.records) == []
 
 
+def _older(records: list[PacketRecord], src: str) -> list[PacketRecord]:
+    """``records`` with the packets from ``src`` one hop older (TTL 63): forwarded."""
+    return [_ttl(r, 63) if r.ip is not None and r.ip.src == src else r for r in records]
+
+
+def test_what_a_router_forwards_out_of_one_captured_interface_is_not_its_hosts() -> None:
+    """A capture of one router interface alone, with directions (a pcapng of dumpcap): the
+    packets it forwards towards that interface only leave there, one hop older. The SYN-ACK
+    and the data that arrive and go on out of sight were not dropped there."""
+    w = _client_view()
+    w.tcp(1000.0, C, S, SYN, seq=1, ifname="eth0", direction="out")
+    assert host_findings("router", _older(w.records, "203.0.113.10")) == []
+    assert host_findings("router", _older(_data_view(acked=False), "198.51.100.10")) == []
+
+
 def test_an_out_of_window_segment_is_not_a_retransmission() -> None:
     from nettrail.analyze.flows import FlowTracker
 

@@ -56,6 +56,14 @@ class Packet(NamedTuple):
         return self.copies[0].direction == "out" and not self.arrived
 
     @property
+    def made_here(self) -> bool:
+        """True when this host sent it (``sent_here``) with a TTL (hop limit) senders start
+        with, where the capture shows one: a packet forwarded by a router, seen leaving by a
+        capture of its outgoing interface alone, is one hop older."""
+        ttl = self.copies[0].ip.ttl if self.copies[0].ip is not None else None
+        return self.sent_here and (ttl is None or ttl in _FIRST_TTLS)
+
+    @property
     def ended_here(self) -> bool:
         """True when the packet's last copy arrives and no copy of it in another form (after a
         NAT here) left: it went no further than this host."""
@@ -415,7 +423,7 @@ def _synack_ignored(point: str, key: FlowKey, pkts: Sequence[Packet],
             continue
         client = synack.first.ip.dst if synack.first.ip is not None else ""
         again = next((p for p in pkts[i + 1:] if p.tcp.flags & (SYN | ACK) == SYN
-                      and _src(p) == client and p.sent_here), None)
+                      and _src(p) == client and p.made_here), None)
         unreach = next((r for r in icmp if r.ts_ns >= synack.first.ts_ns and r.ip is not None
                         and r.ip.src == client and _about(r, synack)), None)
         if again is None and unreach is None:
@@ -496,7 +504,7 @@ def _data_ignored(point: str, key: FlowKey, pkts: Sequence[Packet]) -> Finding |
                       and p.tcp.payload_len), None)
         theirs = [p for p in pkts if _src(p) == ip.dst]
         if again is None or not theirs or not all(
-                p.sent_here and all(c.direction == "out" for c in p.copies) for p in theirs):
+                p.made_here and all(c.direction == "out" for c in p.copies) for p in theirs):
             continue  # the receiver does not live on this host: all its packets start here
         if _paws_discards(tcp, seg.first.ts_ns, theirs):
             continue  # older than what its receiver took: TCP itself discards it (PAWS)
