@@ -300,3 +300,43 @@ def test_syns_a_full_listen_queue_drops_are_dropped_inside_the_server(
                                  "host": "198.51.100.10"}, found
         assert "listen queue" in found.summary
         assert not [f for f in analysis.findings if f.kind == "lost-between-points"]
+
+
+@pytest.mark.parametrize(("host", "chain", "reject_with", "code"), [
+    ("server", "INPUT", "icmp-port-unreachable", "3"),
+    ("mid", "FORWARD", "icmp-admin-prohibited", "13"),
+])
+def test_a_syn_a_firewall_rejects_with_icmp_is_rejected_where_the_rule_is(
+        lab_scenario: LabFactory, tmp_path: Path, host: str, chain: str, reject_with: str,
+        code: str) -> None:
+    """iptables REJECT (its default answers with ICMP port unreachable; a router's with
+    admin prohibited) on the way to a port: the client's connect is refused at once, and the
+    SYN, seen at every point up to the rule, is answered only by the ICMP the rule's host
+    made. It was "syn-unanswered" and no diagnosis of it."""
+    from nettrail.lab import capture
+    handle = lab_scenario(str(SCENARIOS / "tso-healthy.toml"))
+    caps = []
+    try:
+        subprocess.run(["ip", "netns", "exec", handle.ns(host), "iptables", "-A", chain, "-p",
+                        "tcp", "--dport", "9000", "-j", "REJECT", "--reject-with", reject_with],
+                       check=True, capture_output=True)
+        caps = [capture.start(p, handle.ns(p), tmp_path / f"{p}.pcap")
+                for p in ("client", "mid", "server")]
+        out = subprocess.run(["ip", "netns", "exec", handle.ns("client"), sys.executable, "-c",
+                              "import socket\ns = socket.socket()\ns.settimeout(5)\n"
+                              "print(s.connect_ex(('198.51.100.10', 9000)))"],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        for cap in caps:
+            capture.stop(cap)
+        handle.down()
+    assert out.strip() != "0", "the connection was not refused: nothing was tested"
+    address = "198.51.100.10" if host == "server" else "203.0.113.1"
+    for given in ([(p, str(tmp_path / f"{p}.pcap")) for p in ("client", "mid", "server")],
+                  [(p, str(tmp_path / f"{p}.pcap")) for p in ("client", host)]):
+        analysis = analyze_files(given).analysis
+        assert analysis.diagnosis is not None and analysis.diagnosis.kinds[0] == "rejected", (
+            given, analysis.diagnosis)
+        (found,) = [f for f in analysis.findings if f.kind == "rejected"]
+        assert found.details == {"point": host, "host": address, "code": code,
+                                 "packet": "SYN"}

@@ -8,6 +8,7 @@ import capkit as ck
 from flowkit import Wire
 from nettrail.analyze.findings_host import (
     DROPPED_AFTER_CAPTURE,
+    REJECTED,
     RESET_INJECTED,
     host_findings,
 )
@@ -345,3 +346,43 @@ def test_a_listen_queue_overflow_is_the_diagnosis_through_the_table(tmp_path: Pa
         ("server", _cooked(tmp_path / "c", "server", "198.51.100.10", packets,
                            server_ttl=63))]).analysis
     assert not [f for f in analysis.findings if f.kind == DROPPED_AFTER_CAPTURE]
+
+
+def _rejected_view(code: int, icmp_src: str, ttl: int = 64,
+                   came_in_first: bool = False) -> list[PacketRecord]:
+    """At a point: the client's SYN arrives, an ICMP destination unreachable (``code``) from
+    ``icmp_src`` quoting it leaves (with ``ttl``; after a copy of it that came in, when
+    ``came_in_first``)."""
+    w = Wire("server")
+    w.tcp(0.0, C, S, SYN, seq=1, ifname="eth0", direction="in")
+    quoted = QuotedHeader(IPHeader(4, "203.0.113.10", "198.51.100.10", 6, 63, 1, 60, True, 0,
+                                   False), 40000, 8000)
+    ip = IPHeader(4, icmp_src, "203.0.113.10", PROTO_ICMP, ttl, 7, 88, False, 0, False)
+    last = w.records[-1]
+    icmp = last._replace(ts_ns=last.ts_ns + 40_000, frame=2, direction="out",
+                         headers=Headers(None, ip, ICMPHeader(4, 3, code, None, quoted)))
+    if came_in_first:
+        w.records.append(icmp._replace(ts_ns=icmp.ts_ns - 10_000, frame=2, direction="in",
+                                       ifname="eth1"))
+    w.records.append(icmp._replace(frame=len(w.records) + 1))
+    return w.records
+
+
+def test_a_syn_answered_with_icmp_made_here_was_rejected_here() -> None:
+    """A firewall's REJECT rule answers with ICMP port unreachable (a TCP stack answers a
+    closed port with RST): the point that made the ICMP rejected the connection."""
+    [found] = host_findings("server", _rejected_view(3, "198.51.100.10"))
+    assert found.kind == REJECTED and found.root_cause
+    assert found.details == {"point": "server", "host": "198.51.100.10", "code": "3",
+                             "packet": "SYN"}
+    assert "REJECT rule" in found.summary
+    [found] = host_findings("mid", _rejected_view(13, "203.0.113.1"))
+    assert "administratively prohibited from 203.0.113.1" in found.summary
+
+
+def test_an_icmp_this_point_only_carried_or_forwarded_is_not_its_rejection() -> None:
+    """An ICMP that came in before it left (forwarded: made beyond), one that leaves one hop
+    older, and a code that is not a refusal (fragmentation needed) are not this point's."""
+    assert host_findings("mid", _rejected_view(3, "198.51.100.10", came_in_first=True)) == []
+    assert host_findings("mid", _rejected_view(3, "198.51.100.10", ttl=63)) == []
+    assert host_findings("server", _rejected_view(4, "198.51.100.10")) == []

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from nettrail.analyze.doubt import CAPTURE_DROPPED, absent_at
-from nettrail.analyze.findings_host import DROPPED_AFTER_CAPTURE, RESET_INJECTED
+from nettrail.analyze.findings_host import DROPPED_AFTER_CAPTURE, REJECTED, RESET_INJECTED
 from nettrail.analyze.findings_loss import LOST_BETWEEN_POINTS, MTU_BLACKHOLE
 from nettrail.analyze.findings_nat import ASYMMETRIC_NAT
 from nettrail.analyze.findings_reset import (
@@ -37,7 +37,7 @@ STALLED_RETRANSMISSIONS = 3
 counts as stalled: one or two are the ordinary cost of a lossy path; more say data is stuck
 somewhere. (Copies of a packet on several interfaces of a point are never counted.)"""
 PRIORITY = (ASYMMETRIC_NAT, RESET_NOT_FROM_SERVER, RESET_INJECTED, MTU_BLACKHOLE,
-            LOST_BETWEEN_POINTS, DROPPED_AFTER_CAPTURE, RESET_FROM_SERVER)
+            LOST_BETWEEN_POINTS, DROPPED_AFTER_CAPTURE, REJECTED, RESET_FROM_SERVER)
 OPENSTACK_PREFIXES = ("qrouter-", "qr-", "qg-", "br-int", "br-tun", "br-ex", "tap", "snat-",
                       "qdhcp-", "fg-", "fip-")
 
@@ -189,6 +189,17 @@ def _words(top: Finding, related: Sequence[Finding], ctx: Context) -> tuple[str,
                 f"Look in {point} for what drops it after capture: INPUT/PREROUTING rules "
                 f"(iptables/nft counters), conntrack INVALID, bad checksums (offloads), a "
                 f"port taken by another program.")
+    if top.kind == REJECTED:
+        point, host, code = d.get("point", "?"), d.get("host", "?"), d.get("code", "")
+        if code in ("0", "1"):
+            return (f"{point} ({host}) cannot reach the server: it answered the SYN with ICMP "
+                    f"{'network' if code == '0' else 'host'} unreachable",
+                    f"Look in {point} at its route to the server (ip route get) and, for host "
+                    f"unreachable, whether the server answers ARP/NDP there (ip neigh).")
+        return (f"{point} ({host}) rejected the connection: it answered the SYN with ICMP "
+                f"{'port unreachable' if code == '3' else 'administratively prohibited'}",
+                f"Look in {point} for the firewall rule that rejects it (iptables -S, nft list "
+                f"ruleset: a REJECT in INPUT or FORWARD, with its counters).")
     if top.kind == MTU_BLACKHOLE:
         return (f"MTU black hole between {d.get('last_seen')} and {d.get('missing')}: packets of "
                 f"{d.get('size')} bytes are dropped silently",

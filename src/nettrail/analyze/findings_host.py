@@ -34,6 +34,7 @@ from nettrail.model.table import K_TTL, PacketTable
 
 RESET_INJECTED = "reset-injected"
 DROPPED_AFTER_CAPTURE = "dropped-after-capture"
+REJECTED = "rejected"
 
 
 class Packet(NamedTuple):
@@ -261,7 +262,8 @@ def host_findings(point: str, records: Sequence[PacketRecord],
         if found is not None:
             out.append(found)
         dropped = (_synack_ignored(point, key, pkts, icmp) or _data_ignored(point, key, pkts)
-                   or _syn_ignored(point, key, pkts, icmp, own))
+                   or _syn_ignored(point, key, pkts, icmp, own)
+                   or _syn_rejected(point, key, pkts, icmp))
         if dropped is not None:
             out.append(dropped)
     return out
@@ -468,6 +470,58 @@ def _syn_ignored(point: str, key: FlowKey, pkts: Sequence[Packet],
         f"answered",
         " (a full listen queue: the server application does not accept connections; a "
         "firewall rule that drops it; SYN flood protection)")
+
+
+_REJECT_WORDS = {
+    3: ("port unreachable", "a firewall's REJECT rule (a TCP stack answers a closed port with "
+                            "RST, never with ICMP)"),
+    9: ("network administratively prohibited", "a firewall rule"),
+    10: ("host administratively prohibited", "a firewall rule"),
+    13: ("communication administratively prohibited", "a firewall rule"),
+    0: ("network unreachable", "no route to the server's network"),
+    1: ("host unreachable", "no route to the server, or no ARP answer from it"),
+}
+"""ICMP destination-unreachable codes a SYN is answered with: what the ICMP says, and what
+makes it."""
+
+
+def _syn_rejected(point: str, key: FlowKey, pkts: Sequence[Packet],
+                  icmp: Sequence[PacketRecord]) -> Finding | None:
+    """A client's SYN answered with an ICMP destination unreachable that this point's host
+    made: it leaves here, with a TTL senders start with where shown, and no copy of it came
+    in first. The host that refused the connection is this one (the server's host or a
+    router on the way)."""
+    for syn in pkts:
+        if syn.tcp.flags & (SYN | ACK | RST) != SYN:
+            continue
+        for r in icmp:
+            l4, ip = r.headers.l4, r.headers.ip
+            if (type(l4) is not ICMPHeader or ip is None or l4.code not in _REJECT_WORDS
+                    or r.ts_ns < syn.first.ts_ns or not _about(r, syn)
+                    or not _icmp_made_here(r, icmp)):
+                continue
+            what, made_by = _REJECT_WORDS[l4.code]
+            server = syn.first.ip.dst if syn.first.ip is not None else "?"
+            ev = [evidence(syn.copies[-1], "SYN"), evidence(r, f"ICMP {what}, made here")]
+            summary = (f"{point}: the SYN to {server}:{syn.tcp.dport} was answered with ICMP "
+                       f"{what} from {ip.src}, which {point} made: {made_by}")
+            return Finding(REJECTED, Severity.ERROR, summary, tuple(ev), root_cause=True,
+                           connection=key, details={"point": point, "host": ip.src,
+                                                    "code": str(l4.code), "packet": "SYN"})
+    return None
+
+
+def _icmp_made_here(r: PacketRecord, icmp: Sequence[PacketRecord]) -> bool:
+    """Whether ICMP error ``r`` was made by this point's host: it leaves, with a TTL senders
+    start with where shown, and no copy of it (the same source and quote) came in before."""
+    ip = r.headers.ip
+    if ip is None or r.direction != "out" or (ip.ttl is not None and ip.ttl not in _FIRST_TTLS):
+        return False
+    quote = r.l4.quoted if isinstance(r.l4, ICMPHeader) else None
+    return not any(c.direction == "in" and c.headers.ip is not None
+                   and c.headers.ip.src == ip.src and isinstance(c.l4, ICMPHeader)
+                   and c.l4.quoted == quote and 0 <= r.ts_ns - c.ts_ns <= COPY_WINDOW_NS
+                   for c in icmp)
 
 
 def _dropped_after_capture(point: str, key: FlowKey, packet: str, host: str,
