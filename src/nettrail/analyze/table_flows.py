@@ -434,7 +434,7 @@ def _resends(r: Arr, gid: Arr, seq: Arr, end: Arr, bad: Arr, resent: Arr, prev: 
     # a third sighting from one byte may be a copy of the first (``flows.FlowTracker._repeat``)
     bad[r[idx[(e >= 0) & (earlier[np.maximum(e, 0)] >= 0)]]] = True
     # bytes never begun here before, below others: they may have been sent before those and
-    # arrive late, and then count only when their twin comes (``flows._counts``); the tracker
+    # arrive late, and then count only when their twin comes (``flows._late``); the tracker
     # tells
     bad[r[idx[e < 0]]] = True
     prev[r[idx]] = np.where(e >= 0, r[np.maximum(e, 0)], -1)
