@@ -9,6 +9,7 @@ ended here (delivered to this host's stack, or dropped on the way to it).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple, TypeVar
@@ -61,8 +62,8 @@ class Packet(NamedTuple):
         """True when this host sent it (``sent_here``) with a TTL (hop limit) senders start
         with, where the capture shows one: a packet forwarded by a router, seen leaving by a
         capture of its outgoing interface alone, is one hop older."""
-        ttl = self.copies[0].ip.ttl if self.copies[0].ip is not None else None
-        return self.sent_here and (ttl is None or ttl in _FIRST_TTLS)
+        ip = self.copies[0].ip
+        return self.sent_here and (ip is None or _first_ttl(ip.ttl))
 
     @property
     def ended_here(self) -> bool:
@@ -250,13 +251,7 @@ def host_findings(point: str, records: Sequence[PacketRecord],
         return out
     tunnelled = [r for r in (table.odd_rows().values() if table is not None else records)
                  if r.inner is not None and type(r.inner.l4) is TCPHeader]
-    owned: list[set[str]] = []
-
-    def own() -> set[str]:  # worked out once, when a SYN needs it
-        if not owned:
-            owned.append(own_addresses(records, table))
-        return owned[0]
-
+    own = functools.cache(lambda: own_addresses(records, table))  # once, when a SYN needs it
     for key, pkts in packets(suspects, tunnelled).items():
         found = _injected_reset(point, key, pkts)
         if found is not None:
@@ -292,13 +287,19 @@ def own_addresses(records: Sequence[PacketRecord], table: PacketTable | None) ->
     for r in records:
         ip = r.headers.ip
         if ip is not None and r.direction in ("in", "out"):
-            own = r.direction == "out" and (ip.ttl is None or ip.ttl in _FIRST_TTLS)
+            own = r.direction == "out" and _first_ttl(ip.ttl)
             (mine_ips if own else other_ips).add(ip.src)
     return mine_ips - other_ips
 
 
 _FIRST_TTLS = (64, 128, 255)
 """The TTLs (hop limits) senders start with: Linux and most others, Windows, network gear."""
+
+
+def _first_ttl(ttl: int | None) -> bool:
+    """Whether a packet leaving with ``ttl`` may have been sent by this host: a TTL senders
+    start with, or none shown (text without ``-v``)."""
+    return ttl is None or ttl in _FIRST_TTLS
 
 
 def _src(p: Packet) -> str:
@@ -515,7 +516,7 @@ def _icmp_made_here(r: PacketRecord, icmp: Sequence[PacketRecord]) -> bool:
     """Whether ICMP error ``r`` was made by this point's host: it leaves, with a TTL senders
     start with where shown, and no copy of it (the same source and quote) came in before."""
     ip = r.headers.ip
-    if ip is None or r.direction != "out" or (ip.ttl is not None and ip.ttl not in _FIRST_TTLS):
+    if ip is None or r.direction != "out" or not _first_ttl(ip.ttl):
         return False
     quote = r.l4.quoted if isinstance(r.l4, ICMPHeader) else None
     return not any(c.direction == "in" and c.headers.ip is not None
