@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from flowkit import Wire
 from nettrail.analyze.flows import FlowTracker
 from nettrail.analyze.pipeline import analyze_records
-from nettrail.analyze.table_flows import track_table
+from nettrail.analyze.table_flows import _overlapping, track_table
 from nettrail.model.packet import ACK, FIN, PSH, SYN, PacketRecord
-from nettrail.model.table import table_from_records
+from nettrail.model.table import K_SEQ, table_from_records
 
 C, S = "203.0.113.10:40000", "198.51.100.10:8000"
 MSS = 1448
@@ -190,3 +191,36 @@ def test_pieces_held_back_numbered_otherwise_are_sent_again() -> None:
     (conns, findings), (tconns, tfindings) = _both(w.records)
     assert conns == tconns and findings == tfindings
     assert [c.retransmissions for c in conns] == [4]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_overlapping_spans_are_those_sharing_bytes_with_another_span(seed: int) -> None:
+    """``table_flows._overlapping`` against pairs compared one by one: a data row whose
+    bytes share bytes with a different span of its side; every data row of a side whose
+    numbers wrap, and every data row without a seq; never a row without data."""
+    rng = random.Random(seed)
+    n = rng.randint(1, 60)
+    side = np.array([rng.randint(0, 3) for _ in range(n)], np.int64)
+    wrap_side = rng.choice([None, 3])
+    seq = np.array([(rng.randint(0, 20) * 100 + (0xFFFFFF00 if s == wrap_side and rng.random()
+                                                  < 0.5 else 0)) & 0xFFFFFFFF
+                    for s in side.tolist()], np.uint32)
+    plen = np.array([rng.choice([0, 100, 100, 200, 300]) for _ in range(n)], np.uint32)
+    known = np.array([K_SEQ if rng.random() < 0.9 else 0 for _ in range(n)], np.uint16)
+    got = _overlapping(side, seq, plen, known).tolist()
+    spans = {(int(s), int(q), int(q) + int(p)) for s, q, p, k in zip(side, seq, plen, known,
+                                                                     strict=True)
+             if p and k & K_SEQ}
+    lows: dict[int, list[int]] = {}
+    for s, lo, hi in spans:
+        lows.setdefault(s, []).extend((lo, hi))
+    for i in range(n):
+        s, lo, p = int(side[i]), int(seq[i]), int(plen[i])
+        if not p:
+            want = False
+        elif not known[i] & K_SEQ or max(lows[s]) - min(lows[s]) > 1 << 31:
+            want = True
+        else:
+            want = any(o == s and (a, b) != (lo, lo + p) and a < lo + p and lo < b
+                       for o, a, b in spans)
+        assert got[i] == want, (i, s, lo, p)

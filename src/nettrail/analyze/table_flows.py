@@ -231,7 +231,7 @@ def _track(table: PacketTable, ticks: tuple[Arr, Arr] | None, numbers: Arr | Non
     bad, resent, prev = _complex_rows(s, flags, fc, gid, new, looped, starts,
                                       final_resets(flags, s["payload_len"], new, rst))
     del looped
-    bad |= _maybe_pieces(table, s["row"], resent, gid, fc)
+    bad |= _maybe_pieces(table, s, resent, gid, fc)
     mid = first_flags & SYN == 0
     bad |= mid[gid] & (flags & SYN != 0)
     complex_group = np.logical_or.reduceat(bad, starts)
@@ -314,25 +314,74 @@ def _complex_rows(s: dict[str, Arr], flags: Arr, fc: Arr, gid: Arr, new: Arr,
     return bad, resent, prev
 
 
-def _maybe_pieces(table: PacketTable, rows: Arr, resent: Arr, gid: Arr, fc: Arr) -> Arr:
+def _maybe_pieces(table: PacketTable, s: dict[str, Arr], resent: Arr, gid: Arr,
+                  fc: Arr) -> Arr:
     """Rows that resend sequence space of a side of a connection seen on more than one
-    interface, or both ways through one: they may be pieces of a segment seen whole on the
+    interface, or both ways through one, and whose bytes overlap other bytes of that side
+    than their very own (``_overlapping``): they may be pieces of a segment seen whole on the
     other (``flows._piece_of``, ``flows._whole``), which the tracker tells."""
     out = np.zeros(len(resent), bool)
     again = np.flatnonzero(resent)
     if not len(again):
         return out
-    side = gid.astype(np.int64) * 2 + fc
+    # the rows of the connections with such a row (a connection's rows are together)
+    with_again = np.zeros(int(gid[-1]) + 1, bool)
+    with_again[gid[again]] = True
+    at = np.flatnonzero(with_again[gid])
+    side = gid[at].astype(np.int64) * 2 + fc[at]
     many = np.zeros(int(side.max()) + 1, bool)
     for name, known in (("iface", 0), ("direction", 1)):
-        col = _at(table, name, rows).astype(np.int64)
+        col = _at(table, name, s["row"][at]).astype(np.int64)
         named = col >= known
         lo = np.full(len(many), np.iinfo(np.int64).max)
         hi = np.full(len(many), -1)
         np.minimum.at(lo, side[named], col[named])
         np.maximum.at(hi, side[named], col[named])
         many |= (hi >= known) & (lo < hi)
-    out[again[many[side[again]]]] = True
+    mine = resent[at] & many[side]
+    if mine.any():
+        mine &= _overlapping(side, s["seq"][at], s["payload_len"][at], s["known"][at])
+        out[at[mine]] = True
+    return out
+
+
+def _overlapping(side: Arr, seq: Arr, plen: Arr, known: Arr) -> Arr:
+    """Rows with bytes that share bytes with another span of their side (``side``: a number
+    per side of a connection) than their very own: a piece and the segment it was cut from
+    (a piece's bytes lie inside its whole's, ``flows._piece_of``); a segment sent again with
+    the same bytes shares only its own. Every data row of a side whose numbers wrap or span
+    over 2^31, and every data row without a sequence number, is taken as one (the spans are
+    not compared there)."""
+    data = plen > 0
+    out: Arr = data & (known & K_SEQ == 0)
+    idx = np.flatnonzero(data & (known & K_SEQ != 0))
+    if not len(idx):
+        return out
+    sd, lo = side[idx], seq[idx].astype(np.int64)
+    hi = lo + plen[idx]
+    n_sides = int(sd.max()) + 1
+    least = np.full(n_sides, np.iinfo(np.int64).max)
+    most = np.full(n_sides, -1)
+    np.minimum.at(least, sd, lo)
+    np.maximum.at(most, sd, hi)
+    wraps = most - least > 1 << 31
+    order = np.lexsort((-hi, lo, sd))
+    o_sd, o_lo, o_hi = sd[order], lo[order], hi[order]
+    distinct = np.ones(len(order), bool)
+    distinct[1:] = (o_sd[1:] != o_sd[:-1]) | (o_lo[1:] != o_lo[:-1]) | (o_hi[1:] != o_hi[:-1])
+    u = np.flatnonzero(distinct)
+    u_sd, u_lo, u_hi = o_sd[u], o_lo[u], o_hi[u]
+    # the largest end of the earlier spans in (side, start) order, its side above its bits:
+    # an earlier side's is below this side's base, so never past a start of this side
+    base = u_sd << 34
+    before = np.empty(len(u), np.int64)
+    before[0] = -1
+    before[1:] = np.maximum.accumulate(base + u_hi)[:-1]
+    shared = before - base > u_lo
+    shared[:-1] |= (u_sd[1:] == u_sd[:-1]) & (u_lo[1:] < u_hi[:-1])
+    hit = np.empty(len(idx), bool)
+    hit[order] = shared[np.cumsum(distinct) - 1]
+    out[idx] = hit | wraps[sd]
     return out
 
 
