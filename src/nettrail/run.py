@@ -9,9 +9,12 @@ from typing import NamedTuple
 import numpy as np
 
 from nettrail.analyze.clockprobe import HostClock
+from nettrail.analyze.findings_host import parts_findings
+from nettrail.analyze.host_scope import joined as joined_scopes
+from nettrail.analyze.host_scope import scope_of
 from nettrail.analyze.merge import merged
 from nettrail.analyze.one_side import joined
-from nettrail.analyze.pipeline import analyze
+from nettrail.analyze.pipeline import analyze, with_host
 from nettrail.analyze.table_flows import Done, tracked
 from nettrail.capture.inputs import Inputs
 from nettrail.capture.partition import DEFAULT_BUDGET, Budget, SpillTable
@@ -107,11 +110,13 @@ def _partitioned(summary: PointSummary, table: SpillTable) -> Analysis:
         late: list[int] = []
         began: list[tuple[Arr, Arr]] = []  # (row in the whole table, time) per partition
         sides = []
+        scopes = []  # what host findings need of the whole point, partition by partition
         for i, part in enumerate(files):
             rows = table.load(part)
             result = tracked(rows)
             done.append(result.done)
             sides.append(result.side)
+            scopes.append(scope_of(rows, rows.origin))
             began.append((rows.origin[result.began], rows.column("ts")[result.began]))
             if result.late:
                 late.append(i)
@@ -124,6 +129,10 @@ def _partitioned(summary: PointSummary, table: SpillTable) -> Analysis:
             by_row = np.argsort(where, kind="stable")
             done[i] = tracked(rows, (where[by_row], when[by_row]), rows.origin).done
             del rows
+        host = [] if table.untimed else parts_findings(
+            summary.name, lambda: ((p, p.origin) for p in map(table.load, files)),
+            joined_scopes(scopes), table.addr_text)
     finally:
         table.close()
-    return merged(summary, done, joined(sides))
+    analysis = merged(summary, done, joined(sides))
+    return dataclasses.replace(analysis, findings=tuple(with_host(analysis.findings, host)))

@@ -10,15 +10,21 @@ import numpy as np
 import pytest
 from test_reset_fields import CLIENT, CP, MS, SERVER, SP, T0, _frames
 
-from capkit import eth, ipv4, pcap, tcp
+from capkit import eth, ipv4, pcap, sll2, tcp
 from fixturekit import CAPTURES, fixture_table
 from nettrail.analyze import findings_host
-from nettrail.analyze.columns import column_ready, one_place
+from nettrail.analyze.columns import column_ready
 from nettrail.analyze.flows import COPY_WINDOW_NS
+from nettrail.analyze.host_scope import scope_of
 from nettrail.analyze.suspects import _late, column_suspects, icmp_errors
-from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord, TCPHeader
+from nettrail.model.packet import ACK, PSH, RST, SYN, ICMPHeader, PacketRecord, TCPHeader
 from nettrail.model.rows import TableRows
 from nettrail.model.table import K_SEQ, PacketTable
+
+
+def _own(records: list[PacketRecord]) -> set[str]:
+    """The addresses of the records' host, as the record pass reads them."""
+    return findings_host.own_addresses(records)
 
 
 def _both(table: PacketTable) -> tuple[list[int], list[int]] | None:
@@ -30,7 +36,7 @@ def _both(table: PacketTable) -> tuple[list[int], list[int]] | None:
     icmp = [r for r in records if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
     assert icmp_errors(table) == icmp
     by_columns = column_suspects(table, records, icmp)
-    by_records = findings_host._suspects(records, icmp)
+    by_records = findings_host._suspects(records, icmp, _own(records))
     return [id(r) for r in by_columns], [id(r) for r in by_records]
 
 
@@ -59,9 +65,10 @@ def _ends(r: PacketRecord) -> frozenset[tuple[str, int]]:
 
 def _judged(suspects: list[PacketRecord]) -> list[PacketRecord]:
     """The suspects of connections (suspects all) with a RST that may be found injected, as
-    ``suspects._may_be_injected`` says: its known TTL none of its sender's other packets',
-    its DSCP none of theirs, its window above four times their largest after the handshake,
-    or its IP ID 1 to 3 past one of the other side's."""
+    ``suspects._may_be_injected`` says: its known TTL none of its sender's other packets'
+    seen the same way (interface and direction), its DSCP none of theirs, its window above
+    four times their largest after the handshake, or its IP ID 1 to 3 past one of the other
+    side's."""
     by_conn: dict[frozenset[tuple[str, int]], list[PacketRecord]] = {}
     for r in suspects:
         by_conn.setdefault(_ends(r), []).append(r)
@@ -72,14 +79,17 @@ def _judged(suspects: list[PacketRecord]) -> list[PacketRecord]:
             assert ip is not None and isinstance(l4, TCPHeader)
             if not l4.flags & RST:
                 continue
-            mine = [(p.headers.ip, p.headers.l4) for p in recs if p.headers.ip is not None
-                    and p.headers.ip.src == ip.src and not p.headers.l4.flags & RST]
-            ttls = {m.ttl for m, _t in mine if m.ttl is not None}
+            others = [p for p in recs if p.headers.ip is not None
+                      and p.headers.ip.src == ip.src and not p.headers.l4.flags & RST]
+            mine = [(p.headers.ip, p.headers.l4) for p in others]
+            same_way = [p.headers.ip for p in others
+                        if (p.ifname, p.direction) == (r.ifname, r.direction)]
+            ttls = {m.ttl for m in same_way if m.ttl is not None}
             wins = [t.window for _m, t in mine if not t.flags & SYN and t.window is not None]
             theirs = [p.headers.ip.ip_id for p in recs if p.headers.ip is not None
                       and p.headers.ip.src == ip.dst != ip.src and p.headers.ip.ip_id]
             if ((ip.ttl is not None and ttls and ip.ttl not in ttls)
-                    or (mine and ip.tos >> 2 not in {m.tos >> 2 for m, _t in mine})
+                    or (same_way and ip.tos >> 2 not in {m.tos >> 2 for m in same_way})
                     or (l4.window and wins and l4.window > 4 * max(wins))
                     or (ip.ip_id and any(1 <= ip.ip_id - i <= 3 for i in theirs))):
                 judged.add(key)
@@ -103,7 +113,7 @@ def test_reset_suspects_are_the_record_suspects_with_a_reset(path: Path) -> None
         return
     icmp = icmp_errors(table)
     got = column_suspects(table, records, icmp, resets_only=True)
-    want = _judged(_with_resets(findings_host._suspects(records, icmp)))
+    want = _judged(_with_resets(findings_host._suspects(records, icmp, _own(records))))
     assert [id(r) for r in got] == [id(r) for r in want]
 
 
@@ -125,20 +135,72 @@ def test_reset_fields_judged_by_columns_as_by_records(seed: int, tmp_path: Path)
     path.write_bytes(pcap(sorted(frames + other)))
     table = fixture_table(path)
     records = list(table.records())
-    assert column_ready(table, records) and one_place(table)
+    assert column_ready(table, records) and scope_of(table).single
     assert (findings_host.host_findings(table.point, records, table)
             == findings_host.host_findings(table.point, records))
 
 
 def test_fixtures_have_reset_suspects_to_compare() -> None:
-    """Several fixtures have connections with a RST to compare above."""
+    """Fixtures have connections with a RST that may be injected to compare above (only
+    those are suspects: most RSTs fit their sender; the router's view below has one more)."""
     found = 0
     for path in CAPTURES:
         table = fixture_table(path)
         records = list(table.records())
         found += column_ready(table, records) and bool(
             column_suspects(table, records, icmp_errors(table), resets_only=True))
-    assert found >= 3
+    assert found >= 2
+
+
+def _router_view(tmp_path: Path, rst_ttl: int) -> Path:
+    """``tcpdump -i any`` on a router: the client's packets arrive on one interface (TTL 64)
+    and leave by the other one hop older (63), the server's the other way (62, then 61), then
+    a RST claiming the client's address leaves towards the server with TTL ``rst_ttl`` (the
+    router's own REJECT makes it with 64, which the client's packets also carry, arriving)."""
+    c2s = [(SYN, 1000, 0), (ACK, 1001, 5001), (PSH | ACK, 1001, 5001)]
+    s2c = [(SYN | ACK, 5000, 1001), (ACK, 5001, 1041)]
+    frames = []
+    t = T0
+    for i, (flags, seq, ack) in enumerate(c2s):
+        seg = tcp(CP, SP, flags, seq, ack, payload=b"x" * 40 if flags & PSH else b"")
+        for ifindex, pkttype, ttl in ((2, 0, 64), (3, 4, 63)):
+            t += MS // 10
+            frames.append((t, sll2(ipv4(CLIENT, SERVER, 6, seg, ttl=ttl, ip_id=100 + i),
+                                   ifindex=ifindex, pkttype=pkttype)))
+        if i < len(s2c):
+            flags, seq, ack = s2c[i]
+            seg = tcp(SP, CP, flags, seq, ack)
+            for ifindex, pkttype, ttl in ((3, 0, 62), (2, 4, 61)):
+                t += MS // 10
+                frames.append((t, sll2(ipv4(SERVER, CLIENT, 6, seg, ttl=ttl, ip_id=700 + i),
+                                       ifindex=ifindex, pkttype=pkttype)))
+    frames.append((t + MS, sll2(ipv4(CLIENT, SERVER, 6, tcp(CP, SP, RST | ACK, 1041, 5001, 0),
+                                     ttl=rst_ttl, ip_id=0), ifindex=3, pkttype=4)))
+    path = tmp_path / "router.pcap"
+    path.write_bytes(pcap(frames, linktype=276))
+    return path
+
+
+@pytest.mark.parametrize("rst_ttl", [64, 63])
+def test_a_router_made_reset_is_judged_the_way_it_left(tmp_path: Path, rst_ttl: int) -> None:
+    """Judged against the packets that left the same way (63), not against all of its
+    sender's (64 arriving, 63 leaving): by the columns as by the records, and then found
+    made by the router itself; a RST leaving with 63 fits."""
+    table = fixture_table(_router_view(tmp_path, rst_ttl))
+    records = list(table.records())
+    assert column_ready(table, records) and not scope_of(table).single
+    icmp = icmp_errors(table)
+    got = column_suspects(table, records, icmp)
+    assert [id(r) for r in got] == [id(r) for r in findings_host._suspects(
+        records, icmp, _own(records))]
+    found = findings_host.host_findings(table.point, records, table)
+    assert found == findings_host.host_findings(table.point, records)
+    if rst_ttl == 64:
+        assert [(f.kind, f.details.get("origin")) for f in found] == [
+            ("reset-injected", table.point)]
+        assert "TTL 64 where 203.0.113.10's other packets here have 63" in found[0].summary
+    else:
+        assert got == [] and found == []
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -174,7 +236,7 @@ def test_single_packets_are_the_grouped_packets(path: Path) -> None:
     """Where every row was captured in one place, each TCP record alone is the packet the
     copy grouping makes of it (same connections, same order)."""
     table = fixture_table(path)
-    if not one_place(table):
+    if not scope_of(table).single:
         return
     records = list(table.records())
     assert findings_host._single_packets(records) == findings_host._packets(records)
@@ -182,7 +244,7 @@ def test_single_packets_are_the_grouped_packets(path: Path) -> None:
 
 def test_one_place_is_not_every_capture() -> None:
     """``-i any`` captures (several interfaces, directions) keep the copy grouping."""
-    places = [one_place(fixture_table(p)) for p in CAPTURES]
+    places = [scope_of(fixture_table(p)).single for p in CAPTURES]
     assert any(places) and not all(places)
 
 
@@ -210,7 +272,7 @@ def test_an_injected_reset_is_found_by_columns_beside_a_retransmission(tmp_path:
     path.write_bytes(pcap(frames))
     table = fixture_table(path)
     records = list(table.records())
-    assert column_ready(table, records) and one_place(table)
+    assert column_ready(table, records) and scope_of(table).single
     found = findings_host.host_findings(table.point, records, table)
     assert [f.kind for f in found] == [findings_host.RESET_INJECTED]
     assert found == findings_host.host_findings(table.point, records)
@@ -231,8 +293,8 @@ def test_the_record_pass_over_a_tables_rows_is_the_one_over_its_records(path: Pa
     table = fixture_table(path)
     records = list(table.records())
     icmp = [r for r in records if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
-    want = findings_host._suspects(records, icmp)
-    got = findings_host._suspects(TableRows(table), icmp)
+    want = findings_host._suspects(records, icmp, _own(records))
+    got = findings_host._suspects(TableRows(table), icmp, _own(records))
     assert _frames_of(got) == _frames_of(want)
     assert findings_host.host_findings("p", TableRows(table)) == findings_host.host_findings(
         "p", records)
@@ -243,5 +305,5 @@ def test_fixtures_have_record_suspects_to_compare() -> None:
     found = 0
     for path in CAPTURES:
         records = list(fixture_table(path).records())
-        found += bool(findings_host._suspects(records, []))
-    assert found >= 5
+        found += bool(findings_host._suspects(records, [], _own(records)))
+    assert found >= 4

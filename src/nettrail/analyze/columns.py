@@ -51,15 +51,6 @@ def endpoint_numbers(family: npt.NDArray[Any], addr: npt.NDArray[Any],
     return out
 
 
-def one_place(table: PacketTable) -> bool:
-    """True when every row was captured on one interface, in no known direction (a plain
-    capture file): no two rows are copies of one packet, and none arrived or left."""
-    iface = table.column("iface")
-    if not len(iface):
-        return True
-    return bool((table.column("direction") == 0).all() and (iface == iface[0]).all())
-
-
 def groups(*cols: npt.NDArray[Any]) -> Ints:
     """A group number per row: rows equal in every column share one (numbered by sort order,
     the first column first), by one sort of the packed columns (``packed``)."""

@@ -9,17 +9,14 @@ ended here (delivered to this host's stack, or dropped on the way to it).
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple, TypeVar
 
-import numpy as np
-
-from nettrail.analyze.columns import one_place
 from nettrail.analyze.flows import COPY_WINDOW_NS, copy_gap, evidence
+from nettrail.analyze.host_scope import HostScope, Part, parts_suspects, scope_of
 from nettrail.analyze.icmp_tie import about, named_flows
-from nettrail.analyze.suspects import column_suspects, icmp_errors
+from nettrail.analyze.suspects import FIRST_TTLS, column_suspects
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import (
@@ -31,7 +28,7 @@ from nettrail.model.packet import (
     PacketRecord,
     TCPHeader,
 )
-from nettrail.model.table import K_TTL, PacketTable
+from nettrail.model.table import PacketTable
 
 RESET_INJECTED = "reset-injected"
 DROPPED_AFTER_CAPTURE = "dropped-after-capture"
@@ -174,14 +171,16 @@ def _packet(g: list[PacketRecord], same: list[PacketRecord], tcp: TCPHeader,
     return Packet(tuple(g), tcp, arrived, left)
 
 
-def _suspects(records: Sequence[PacketRecord],
-              icmp: Sequence[PacketRecord]) -> list[PacketRecord]:
-    """The TCP records of connections worth a closer look (one cheap pass): those with a RST,
-    with a SYN or data segment sent again later than a copy would be, or named by an ICMP
-    error (by its quote, or by its addresses when it quotes no ports); and the same packets in
-    another form (translated at this point)."""
+def _suspects(records: Sequence[PacketRecord], icmp: Sequence[PacketRecord],
+              own: set[str]) -> list[PacketRecord]:
+    """The TCP records of connections worth a closer look (one cheap pass): those with a RST
+    that may be found injected (``_may_be_injected``), with a SYN or data segment to or from
+    an address of the host (``own``) sent again later than a copy would be, or named by an
+    ICMP error (by its quote, or by its addresses when it quotes no ports); and the same
+    packets in another form (translated at this point)."""
     first: dict[tuple[object, ...], int] = {}
     flows, unquoted = named_flows(icmp)  # unquoted: (offending packet's source, destination)
+    reset: set[tuple[str, int, str, int]] = set()
     tcp_header = TCPHeader
     for r in records:
         h = r.headers
@@ -190,33 +189,39 @@ def _suspects(records: Sequence[PacketRecord],
             continue
         flags = l4.flags
         if flags & RST or (ip.src, ip.dst) in unquoted:
-            flows.add((ip.src, l4.sport, ip.dst, l4.dport))
-        elif flags & SYN or l4.payload_len:
+            (flows if (ip.src, ip.dst) in unquoted else reset).add(
+                (ip.src, l4.sport, ip.dst, l4.dport))
+        elif (flags & SYN or l4.payload_len) and (ip.src in own or ip.dst in own):
             k = (ip.src, l4.sport, l4.seq, flags, l4.payload_len)
             t = first.setdefault(k, r.ts_ns)
             if r.ts_ns - t > COPY_WINDOW_NS:
                 flows.add((ip.src, l4.sport, ip.dst, l4.dport))
     del first
-    if not flows:
+    if not flows and not reset:
         return []
-    ends = {(a, p) for a, p, _b, _q in flows} | {(b, q) for _a, _p, b, q in flows}
-    pairs = {((a, p), (b, q)) for a, p, b, q in flows} | {((b, q), (a, p))
-                                                          for a, p, b, q in flows}
-    out = []
-    # (flags, seq, ack, payload length, IP ID) of those with a seq or IP ID: the same packet in
-    # another form has them too
-    wanted: set[tuple[object, ...]] = set()
-    # the chosen ones by place, not by identity: a table's rows are built anew at each pass
-    mine: set[int] = set()
+    every = flows | reset
+    ends = {(a, p) for a, p, _b, _q in every} | {(b, q) for _a, _p, b, q in every}
+    pairs = {((a, p), (b, q)) for a, p, b, q in every} | {((b, q), (a, p))
+                                                          for a, p, b, q in every}
+    named = {frozenset(((a, p), (b, q))) for a, p, b, q in flows}
+    by_conn: dict[frozenset[tuple[str, int]], list[tuple[int, PacketRecord]]] = {}
     for i, r in enumerate(records):
         l4, ip = r.headers.l4, r.headers.ip
         if type(l4) is tcp_header and ip is not None and r.inner is None:
             src = (ip.src, l4.sport)
             if src in ends and (src, (ip.dst, l4.dport)) in pairs:
-                out.append(r)
-                mine.add(i)
-                if l4.seq is not None or ip.ip_id:
-                    wanted.add((l4.flags, l4.seq, l4.ack, l4.payload_len, ip.ip_id))
+                by_conn.setdefault(frozenset((src, (ip.dst, l4.dport))), []).append((i, r))
+    chosen = sorted((x for conn, rows in by_conn.items() if conn in named
+                     or _may_be_injected([r for _i, r in rows]) for x in rows),
+                    key=lambda x: x[0])
+    out = [r for _i, r in chosen]
+    # the chosen ones by place, not by identity: a table's rows are built anew at each pass
+    mine = {i for i, _r in chosen}
+    # (flags, seq, ack, payload length, IP ID) of those with a seq or IP ID: the same packet in
+    # another form has them too
+    wanted = {(r.l4.flags, r.l4.seq, r.l4.ack, r.l4.payload_len, r.headers.ip.ip_id)
+              for r in out if isinstance(r.l4, TCPHeader) and r.headers.ip is not None
+              and (r.l4.seq is not None or r.headers.ip.ip_id)}
     seqs = {k[1] for k in wanted}
     for i, r in enumerate(records):
         l4, ip = r.headers.l4, r.headers.ip
@@ -227,36 +232,87 @@ def _suspects(records: Sequence[PacketRecord],
     return out
 
 
+def _may_be_injected(recs: Sequence[PacketRecord]) -> bool:
+    """Whether one of the RSTs among a connection's TCP records ``recs`` could be judged
+    injected (``_injected_reset``): its TTL (when known) none of the known ones of its
+    sender's other packets seen the same way (interface and direction), its DSCP none of
+    theirs, its window above four times the largest its sender announced after the
+    handshake, or its IP ID 1 to 3 past one of the other side's. Every other RST fits all
+    four checks (``suspects._may_be_injected`` judges so from columns)."""
+    for r in recs:
+        ip, l4 = r.headers.ip, r.headers.l4
+        if ip is None or not isinstance(l4, TCPHeader) or not l4.flags & RST:
+            continue
+        theirs = [p.headers.ip.ip_id for p in recs if p.headers.ip is not None
+                  and p.headers.ip.src == ip.dst != ip.src and p.headers.ip.ip_id]
+        mine = [(p.headers.ip, p.headers.l4) for p in recs if p.headers.ip is not None
+                and p.headers.ip.src == ip.src and isinstance(p.headers.l4, TCPHeader)
+                and not p.headers.l4.flags & RST]
+        wins = [t.window for _m, t in mine if not t.flags & SYN and t.window is not None]
+        way = [p.headers.ip for p in recs if p.headers.ip is not None
+               and p.headers.ip.src == ip.src and isinstance(p.headers.l4, TCPHeader)
+               and not p.headers.l4.flags & RST and (p.ifname, p.direction) == (
+                   r.ifname, r.direction)]
+        ttls = {m.ttl for m in way if m.ttl is not None}
+        if ((ip.ttl is not None and ttls and ip.ttl not in ttls)
+                or (way and (ip.tos or 0) >> 2 not in {(m.tos or 0) >> 2 for m in way})
+                or (l4.window and wins and l4.window > 4 * max(wins))
+                or (ip.ip_id and any(1 <= ip.ip_id - i <= 3 for i in theirs))):
+            return True
+    return False
+
+
 def host_findings(point: str, records: Sequence[PacketRecord],
                   table: PacketTable | None = None) -> list[Finding]:
     """Resets injected by a device in between and packets dropped inside this host.
     ``table``: the point's packet table, when ``records`` are its rows and it can be read as
     columns (``columns.column_ready``): suspects are then picked from its columns."""
-    out: list[Finding] = []
-    packets = _packets
     if table is not None:
-        icmp = icmp_errors(table)
+        scope = scope_of(table)
         # captured in one place, no packet ended here (its direction is unknown): only the
         # reset check can find anything, so only connections with a RST whose fields may
         # betray an injection are looked at
-        single = one_place(table)
-        suspects = column_suspects(table, records, icmp, resets_only=single)
-        if single:
-            packets = _single_packets
-    else:
-        icmp = [r for r in records
-                if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
-        suspects = _suspects(records, icmp)
+        suspects = column_suspects(table, records, scope.icmp, resets_only=scope.single,
+                                   own=scope.own)
+        return host_checks(point, suspects, scope, table.addr_text)
+    icmp = [r for r in records if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
+    own = own_addresses(records)
+    tunnelled = [r for r in records if r.inner is not None and type(r.inner.l4) is TCPHeader]
+    return _checks(point, _suspects(records, icmp, own), tunnelled, icmp, own, _packets)
+
+
+def parts_findings(point: str, parts: Callable[[], Iterable[Part]], scope: HostScope,
+                   addr_text: Callable[[int, int], str]) -> list[Finding]:
+    """``host_findings`` of a point read in partitions (``parts`` gives them, with each row's
+    number in the whole table; ``scope``: the point's, ``host_scope.joined``; ``addr_text``:
+    the point's table's), the same as of its whole table."""
+    return host_checks(point, parts_suspects(parts, scope), scope, addr_text)
+
+
+def host_checks(point: str, suspects: Sequence[PacketRecord], scope: HostScope,
+                addr_text: Callable[[int, int], str]) -> list[Finding]:
+    """The findings of ``suspects`` (the records of the connections worth a look, picked from
+    a table's columns) at a point of ``scope``."""
     if not suspects:
-        return out
-    tunnelled = [r for r in (table.odd_rows().values() if table is not None else records)
-                 if r.inner is not None and type(r.inner.l4) is TCPHeader]
-    own = functools.cache(lambda: own_addresses(records, table))  # once, when a SYN needs it
+        return []
+    if scope.single:
+        return _checks(point, suspects, scope.tunnelled, scope.icmp, set(), _single_packets)
+    own = {addr_text(e >> 32, e & 0xFFFFFFFF) for e in scope.own.tolist()}
+    return _checks(point, suspects, scope.tunnelled, scope.icmp, own, _packets)
+
+
+def _checks(point: str, suspects: Sequence[PacketRecord], tunnelled: Sequence[PacketRecord],
+            icmp: Sequence[PacketRecord], own: set[str],
+            packets: Callable[[Iterable[PacketRecord], Iterable[PacketRecord]],
+                              dict[FlowKey, list[Packet]]]) -> list[Finding]:
+    """Each suspect connection's injected reset and packet dropped here, if any."""
+    out: list[Finding] = []
     for key, pkts in packets(suspects, tunnelled).items():
         found = _injected_reset(point, key, pkts)
         if found is not None:
             out.append(found)
-        dropped = (_synack_ignored(point, key, pkts, icmp) or _data_ignored(point, key, pkts)
+        dropped = (_synack_ignored(point, key, pkts, icmp, own)
+                   or _data_ignored(point, key, pkts, own)
                    or _syn_ignored(point, key, pkts, icmp, own)
                    or _syn_rejected(point, key, pkts, icmp))
         if dropped is not None:
@@ -264,24 +320,14 @@ def host_findings(point: str, records: Sequence[PacketRecord],
     return out
 
 
-def own_addresses(records: Sequence[PacketRecord], table: PacketTable | None) -> set[str]:
+def own_addresses(records: Iterable[PacketRecord]) -> set[str]:
     """The addresses that live on this point's host, as its packets show: packets from them
     leave it, with a TTL (hop limit) a sender starts with (64, 128, 255) where the capture
     shows one, and none arrive at it and none leave with another TTL. A router's packets from
     elsewhere arrive, then leave, one hop older (a capture of its outgoing interface alone,
     with directions, shows only the leaving: the TTL tells); a host with a container or a VM
-    behind a bridge sees their packets arrive on the way."""
-    if table is not None:
-        col = table.column
-        family, src, way = col("family"), col("src"), col("direction")
-        ends = family.astype(np.int64) << 32 | src
-        ips = family != 0
-        told = (col("known") & K_TTL) != 0
-        first = np.isin(col("ttl"), _FIRST_TTLS)
-        left = ips & (way == 2)
-        mine = set(np.unique(ends[left & (first | ~told)]).tolist())
-        others = np.unique(ends[(ips & (way == 1)) | (left & told & ~first)]).tolist()
-        return {table.addr_text(e >> 32, e & 0xFFFFFFFF) for e in mine.difference(others)}
+    behind a bridge sees their packets arrive on the way. (``suspects.own_codes`` reads the
+    same from a table's columns.)"""
     mine_ips: set[str] = set()
     other_ips: set[str] = set()
     for r in records:
@@ -292,14 +338,10 @@ def own_addresses(records: Sequence[PacketRecord], table: PacketTable | None) ->
     return mine_ips - other_ips
 
 
-_FIRST_TTLS = (64, 128, 255)
-"""The TTLs (hop limits) senders start with: Linux and most others, Windows, network gear."""
-
-
 def _first_ttl(ttl: int | None) -> bool:
     """Whether a packet leaving with ``ttl`` may have been sent by this host: a TTL senders
     start with, or none shown (text without ``-v``)."""
-    return ttl is None or ttl in _FIRST_TTLS
+    return ttl is None or ttl in FIRST_TTLS
 
 
 def _src(p: Packet) -> str:
@@ -418,13 +460,16 @@ def _injected(point: str, key: FlowKey, rst: Packet, before: Sequence[Packet],
 
 
 def _synack_ignored(point: str, key: FlowKey, pkts: Sequence[Packet],
-                    icmp: Sequence[PacketRecord]) -> Finding | None:
-    """A SYN-ACK seen arriving at the client's own host, which then sends its SYN again or
-    answers with an ICMP unreachable, as if it never got it."""
+                    icmp: Sequence[PacketRecord], own: set[str]) -> Finding | None:
+    """A SYN-ACK seen arriving at the client's own host (``own``: the addresses that live
+    there), which then sends its SYN again or answers with an ICMP unreachable, as if it
+    never got it."""
     for i, synack in enumerate(pkts):
         if synack.tcp.flags & (SYN | ACK) != SYN | ACK or not synack.ended_here:
             continue
         client = synack.first.ip.dst if synack.first.ip is not None else ""
+        if client not in own:
+            continue
         again = next((p for p in pkts[i + 1:] if p.tcp.flags & (SYN | ACK) == SYN
                       and _src(p) == client and p.made_here), None)
         unreach = next((r for r in icmp if r.ts_ns >= synack.first.ts_ns and r.ip is not None
@@ -447,7 +492,7 @@ def _synack_ignored(point: str, key: FlowKey, pkts: Sequence[Packet],
 
 
 def _syn_ignored(point: str, key: FlowKey, pkts: Sequence[Packet],
-                 icmp: Sequence[PacketRecord], own: Callable[[], set[str]]) -> Finding | None:
+                 icmp: Sequence[PacketRecord], own: set[str]) -> Finding | None:
     """A client's SYN seen arriving at its server's own host (``own``: the addresses that
     live there), every sending of it, at least two (no answer reached the client), and
     nothing from the server in the connection here, no SYN-ACK, RST or ICMP error: the host
@@ -460,7 +505,7 @@ def _syn_ignored(point: str, key: FlowKey, pkts: Sequence[Packet],
     if any(_src(p) == server for p in pkts) or any(
             r.ip is not None and r.ip.src == server and _about(r, syns[0]) for r in icmp):
         return None
-    if server not in own():
+    if server not in own:
         return None  # the server may live beyond this point: it may have been lost there
     n = len(syns)
     ev = [evidence(syns[0].copies[-1], "SYN arrives at this host"),
@@ -545,14 +590,16 @@ def _about(r: PacketRecord, p: Packet) -> bool:
     return about(r, r.ts_ns, Endpoint(ip.src, tcp.sport), Endpoint(ip.dst, tcp.dport), t, t)
 
 
-def _data_ignored(point: str, key: FlowKey, pkts: Sequence[Packet]) -> Finding | None:
-    """A data segment seen arriving at its receiver's own host, never acknowledged by the
-    ACKs that host sends after it, and sent again by the peer: the host never got it."""
+def _data_ignored(point: str, key: FlowKey, pkts: Sequence[Packet],
+                  own: set[str]) -> Finding | None:
+    """A data segment seen arriving at its receiver's own host (``own``: the addresses that
+    live there), never acknowledged by the ACKs that host sends after it, and sent again by
+    the peer: the host never got it."""
     for i, seg in enumerate(pkts):
         tcp, ip = seg.tcp, seg.first.ip
         if not tcp.payload_len or tcp.seq is None or tcp.seq_relative or not seg.ended_here:
             continue
-        if ip is None:
+        if ip is None or ip.dst not in own:
             continue
         end = (tcp.seq + tcp.payload_len) & 0xFFFFFFFF
         again = next((p for p in pkts[i + 1:] if p.tcp.seq == tcp.seq and _src(p) == ip.src

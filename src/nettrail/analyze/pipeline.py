@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from nettrail.analyze.findings_host import host_findings
 from nettrail.analyze.one_side import ONE_WAY_CAPTURE
 from nettrail.analyze.table_flows import track_table
 from nettrail.model.analysis import Analysis, PointSummary
@@ -43,6 +44,7 @@ def analyze(points: Sequence[PointData], paths: bool = True,
         connections.extend(conns)
         findings.extend(found)
     if len(points) < 2:
+        findings = _with_host(points, findings)
         if focus is not None:  # one point: no other form to follow
             connections = [c for c in connections if focus.matches(c.client, c.server)]
             findings = [f for f in findings if f.connection is None
@@ -55,6 +57,26 @@ def analyze(points: Sequence[PointData], paths: bool = True,
     kept = {p.summary.name: TableRows(p.table, shared) for p in points}
     return cross_points(summaries, connections, findings, kept,
                         {p.summary.name: p.table for p in points}, paths, clocks, focus)
+
+
+def _with_host(points: Sequence[PointData], findings: list[Finding]) -> list[Finding]:
+    """A single point's findings with those of its host (``findings_host``: resets a device
+    on the way injected, packets its host dropped after the capture saw them, a SYN it
+    rejected). Not for a point with packets without a usable time (``tcpdump -t``): their
+    order is not known."""
+    if not points or points[0].table.untimed:
+        return findings
+    p = points[0]
+    return with_host(findings, host_findings(p.summary.name, TableRows(p.table), p.table))
+
+
+def with_host(findings: Sequence[Finding], host: Sequence[Finding]) -> list[Finding]:
+    """A point's findings with its host's, after the root causes, as cross-point analysis
+    places them (without any, as they were)."""
+    if not host:
+        return list(findings)
+    return ([f for f in findings if f.root_cause] + list(host)
+            + [f for f in findings if not f.root_cause])
 
 
 def analyze_records(points: Mapping[str, Iterable[PacketRecord]],

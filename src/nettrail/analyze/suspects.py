@@ -8,7 +8,7 @@ set lookups on the columns; only the chosen rows' records are touched.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,9 +18,17 @@ from nettrail.analyze.columns import groups, rows_in, sort_order
 from nettrail.analyze.flows import COPY_WINDOW_NS
 from nettrail.analyze.icmp_tie import named_flows
 from nettrail.model.arrays import Bools, Ints
-from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord
+from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord, TCPHeader
 from nettrail.model.rows import TableRows
-from nettrail.model.table import K_IPID, K_SEQ, K_TTL, K_WIN, PacketTable, address_code
+from nettrail.model.table import (
+    K_IPID,
+    K_SEQ,
+    K_TTL,
+    K_WIN,
+    Batch,
+    PacketTable,
+    address_code,
+)
 
 
 def icmp_errors(table: PacketTable) -> list[PacketRecord]:
@@ -32,55 +40,178 @@ def icmp_errors(table: PacketTable) -> list[PacketRecord]:
 
 def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
                     icmp: Sequence[PacketRecord], resets_only: bool = False,
-                    ) -> list[PacketRecord]:
-    """``_suspects(records, icmp)`` from the columns (``column_ready`` must hold);
-    ``resets_only``: only the suspects of connections with a RST among their suspects (where
-    no packet can have ended at the point, a RST is the one thing left to judge), and of
-    those only the connections where a RST may be found injected (``_may_be_injected``)."""
-    col = table.column
-    odd = np.zeros(len(records), np.bool_)
-    odd[list(table.odd_rows())] = True
-    rows = np.flatnonzero(~odd & (col("proto") == 6))
-    if not len(rows):
-        return []
-    # an end (address and port) as one number: the address takes 35 bits, the port 16
-    family = col("family")[rows].astype(np.int64) << 32
-    src = family | col("src")[rows]
-    dst = family | col("dst")[rows]
-    sport = col("sport")[rows].astype(np.int64)
-    dport = col("dport")[rows].astype(np.int64)
-    src_end, dst_end = src << 16 | sport, dst << 16 | dport
-    flags = col("flags")[rows].astype(np.int64)
-    # a connection: its two ends, either way
-    low, high = np.minimum(src_end, dst_end), np.maximum(src_end, dst_end)
+                    own: Ints | None = None) -> list[PacketRecord]:
+    """``_suspects(records, icmp, own)`` from the columns (``records``: the table's rows in
+    order; a kept TCP record's row is read by its columns too, which hold its fields);
+    ``resets_only``: only the connections with a RST that may be found injected (where no
+    packet can have ended at the point, a RST is the one thing left to judge; a packet in
+    another form belongs to a connection with none); ``own``: the host's addresses
+    (``own_codes``, else worked out here). ``chosen_rows`` and ``again_rows`` are its two
+    steps, which a point read in partitions takes over all of them in turn."""
+    odd = odd_rows(table)
+    own = own_codes(table) if own is None else own
+    chosen, wanted = chosen_rows(table, odd, icmp, own, resets_only)
+    mask = np.zeros(len(table), np.bool_)
+    mask[chosen] = True
+    return _records(records, np.concatenate([chosen, again_rows(table, odd, mask, wanted)]))
+
+
+def odd_rows(table: PacketTable) -> Bools:
+    """The table's rows not read by their columns here: kept records that are not a bare TCP
+    segment (ICMP, a tunnel, ...)."""
+    odd = np.zeros(len(table), np.bool_)
+    odd[[i for i, r in table.odd_rows().items()
+         if type(r.headers.l4) is not TCPHeader or r.inner is not None]] = True
+    return odd
+
+
+Invariants = tuple[Ints, Ints, Ints]
+"""(flags, seq, ack, payload length, IP ID) of packets packed in three numbers
+(``_invariant``), one array each."""
+
+
+def chosen_rows(table: PacketTable, odd: Bools, icmp: Sequence[PacketRecord], own: Ints,
+                resets_only: bool = False) -> tuple[Ints, Invariants]:
+    """Every TCP row (in order) of the connections worth a closer look (``odd``: the rows
+    not read by their columns, ``odd_rows``; ``own``: the host's addresses; ``icmp``: the
+    point's ICMP errors), and the invariants of those with a seq or IP ID, by which the same
+    packets in another form are found (``again_rows``; none with ``resets_only``)."""
+    judged = _reset_rows(table, odd)  # the connections with a RST that may be injected
+    none: Invariants = (np.zeros(0, np.int64),) * 3
     if resets_only:
-        # every RST is a suspect, and so is every packet of its connection; a packet in
-        # another form (``again`` below) belongs to a connection with none
-        rst = (flags & RST) != 0
-        reset = np.flatnonzero(rows_in((low, high), (low[rst], high[rst])))
-        kept = _may_be_injected(col, rows[reset], low[reset], high[reset], src[reset],
-                                dst[reset], flags[reset])
-        return _records(records, rows[reset[kept]])
-    flows = _flagged(table, col, rows, icmp, src, dst, sport, dport, flags)
+        return judged, none
+    flows = _flagged(table, odd, icmp, own)
+    if len(judged):
+        cols = {n: table.column(n)[judged] for n in _END_COLUMNS}
+        whole = np.arange(len(judged))
+        _add(flows, cols, whole, *_ends(cols, whole)[2:])
     if not flows:
-        return []
+        return np.zeros(0, np.int64), none
     ends = np.array([(a << 16 | p, b << 16 | q) for a, p, b, q in flows
                      if 0 <= p <= 0xFFFF and 0 <= q <= 0xFFFF], np.int64).reshape(-1, 2)
-    chosen = rows_in((low, high), (ends.min(axis=1), ends.max(axis=1)))
-    known = col("known")[rows]
+    want = (ends.min(axis=1), ends.max(axis=1))
+    chosen: list[Ints] = []
+    keys: list[Invariants] = [none]
+    for start, b in _starts(table):
+        at = _tcp_rows(b, odd, start)
+        hit = at[rows_in(_ends(b.cols, at)[:2], want)]
+        chosen.append(hit + start)
+        inv, keyed = _invariant(b.cols, hit)
+        keys.append((inv[0][keyed], inv[1][keyed], inv[2][keyed]))
+    wanted = tuple(np.concatenate(c) for c in zip(*keys, strict=True))
+    return np.concatenate([np.zeros(0, np.int64), *chosen]), wanted  # type: ignore[return-value]
+
+
+def again_rows(table: PacketTable, odd: Bools, chosen: Bools, wanted: Invariants) -> Ints:
+    """The TCP rows (in order) not ``chosen`` that are a chosen packet in another form
+    (translated here): the same flags, seq, ack, payload length and IP ID (``wanted``:
+    ``chosen_rows``' invariants, of this table or of every partition of a point)."""
+    if not len(wanted[0]):
+        return np.zeros(0, np.int64)
+    again = [np.zeros(0, np.int64)]
+    for start, b in _starts(table):
+        at = _tcp_rows(b, odd, start)
+        at = at[~chosen[at + start]]
+        again.append(at[rows_in(_invariant(b.cols, at)[0], wanted)] + start)
+    return np.concatenate(again)
+
+
+def _tcp_rows(b: Batch, odd: Bools, start: int) -> Ints:
+    """The TCP rows of batch ``b`` (its first row ``start``) read by their columns (``odd``:
+    the table's rows that are not)."""
+    return np.flatnonzero((b.cols["proto"] == 6) & ~odd[start:start + len(b)])
+
+
+def _invariant(c: Mapping[str, npt.NDArray[Any]], at: Ints,
+               ) -> tuple[tuple[Ints, Ints, Ints], Bools]:
+    """Of rows ``at`` of columns ``c``: (flags, seq, ack, payload length, IP ID) packed in
+    three numbers (exact: seq/ack + 1 take 33 bits, flags 16, IP ID + 1 17; -1 + 1 where
+    unknown), which the same packet in another form has too; and which rows have a seq or
+    an IP ID, the ones such a packet can be told by."""
+    known = c["known"][at]
     has_seq = (known & K_SEQ) != 0
-    seq = np.where(has_seq, col("seq")[rows].astype(np.int64), -1)
-    ack = np.where(has_seq, col("ack")[rows].astype(np.int64), -1)
-    ip_id = np.where((known & K_IPID) != 0, col("ip_id")[rows].astype(np.int64), -1)
-    # the same packet in another form: (flags, seq, ack, payload length, IP ID) of a chosen
-    # packet with a seq or IP ID (exact packings: seq/ack + 1 take 33 bits, flags 16, IP ID +
-    # 1 17)
-    inv = ((seq + 1) << 16 | flags, (ack + 1) << 17 | (ip_id + 1),
-           col("payload_len")[rows].astype(np.int64))
-    keyed = chosen & ((seq >= 0) | (ip_id > 0))
-    again = ~chosen & rows_in(inv, tuple(c[keyed] for c in inv))
-    return _records(records, rows[np.concatenate([np.flatnonzero(chosen),
-                                                  np.flatnonzero(again)])])
+    seq = np.where(has_seq, c["seq"][at].astype(np.int64), -1)
+    ack = np.where(has_seq, c["ack"][at].astype(np.int64), -1)
+    ip_id = np.where((known & K_IPID) != 0, c["ip_id"][at].astype(np.int64), -1)
+    inv = ((seq + 1) << 16 | c["flags"][at], (ack + 1) << 17 | (ip_id + 1),
+           c["payload_len"][at].astype(np.int64))
+    return inv, (seq >= 0) | (ip_id > 0)
+
+
+def own_codes(table: PacketTable) -> Ints:
+    """The addresses (family and code, as ``_ends`` numbers them) that live on the table's
+    host (``findings_host.own_addresses``): packets from them leave, with a TTL senders start
+    with where the capture shows one, and none arrive from them or leave with another TTL."""
+    mine, others = own_parts(table)
+    return mine[~np.isin(mine, others)]
+
+
+def own_parts(table: PacketTable) -> tuple[Ints, Ints]:
+    """``own_codes``' two sets, which the partitions of a point add up: the addresses that
+    leave with a TTL senders start with (or none shown), and those that arrive or leave
+    older."""
+    col = table.column
+    family, src, way = col("family"), col("src"), col("direction")
+    ends = family.astype(np.int64) << 32 | src
+    ips = family != 0
+    told = (col("known") & K_TTL) != 0
+    first = np.isin(col("ttl"), FIRST_TTLS)
+    left = ips & (way == 2)
+    return (np.unique(ends[left & (first | ~told)]),
+            np.unique(ends[(ips & (way == 1)) | (left & told & ~first)]))
+
+
+FIRST_TTLS = (64, 128, 255)
+"""The TTLs (hop limits) senders start with: Linux and most others, Windows, network gear."""
+
+
+def _reset_rows(table: PacketTable, odd: Bools) -> Ints:
+    """Every TCP row (``odd``: the rows not read by their columns) of the connections with a
+    RST that ``_may_be_injected``: the connections with a RST are found first, then their
+    rows, a batch at a time, so that a large table costs no column-long temporaries."""
+    wanted: list[tuple[Ints, Ints]] = []
+    for start, b in _starts(table):
+        c = b.cols
+        at = np.flatnonzero((c["proto"] == 6) & ((c["flags"] & RST) != 0)
+                            & ~odd[start:start + len(b)])
+        if len(at):
+            wanted.append(_ends(c, at)[:2])
+    if not wanted:
+        return np.zeros(0, np.int64)
+    want = (np.concatenate([w[0] for w in wanted]), np.concatenate([w[1] for w in wanted]))
+    picked: list[tuple[Ints, ...]] = []
+    for start, b in _starts(table):
+        c = b.cols
+        at = np.flatnonzero((c["proto"] == 6) & ~odd[start:start + len(b)])
+        ends = _ends(c, at)
+        hit = rows_in(ends[:2], want)
+        picked.append((at[hit] + start, *(e[hit] for e in ends),
+                       c["flags"][at[hit]].astype(np.int64)))
+    rows, low, high, src, dst, flags = (np.concatenate(x) for x in zip(*picked, strict=True))
+    return rows[_may_be_injected(table.column, rows, low, high, src, dst, flags)]
+
+
+def _starts(table: PacketTable) -> Iterator[tuple[int, Batch]]:
+    """Each batch of ``table`` with the number of its first row."""
+    start = 0
+    for b in table.batches:
+        yield start, b
+        start += len(b)
+
+
+_END_COLUMNS = ("family", "src", "dst", "sport", "dport")
+
+
+def _ends(c: Mapping[str, npt.NDArray[Any]], at: Ints) -> tuple[Ints, Ints, Ints, Ints]:
+    """Of rows ``at`` of columns ``c`` (``_END_COLUMNS``): each connection's two ends, lower first
+    (address and port as one number: the address 35 bits with its family, the port 16),
+    and the source and destination addresses (with their family)."""
+    family = c["family"][at].astype(np.int64) << 32
+    src = family | c["src"][at]
+    dst = family | c["dst"][at]
+    src_end = src << 16 | c["sport"][at]
+    dst_end = dst << 16 | c["dport"][at]
+    return np.minimum(src_end, dst_end), np.maximum(src_end, dst_end), src, dst
 
 
 def _may_be_injected(col: Callable[[str], npt.NDArray[Any]], rows: Ints, low: Ints,
@@ -88,24 +219,28 @@ def _may_be_injected(col: Callable[[str], npt.NDArray[Any]], rows: Ints, low: In
     """Which of ``rows`` (every TCP row of some connections, with the connection's ends, the
     source and destination address and the flags of each) belong to a connection with a RST
     that ``findings_host._injected_reset`` could judge injected: its TTL (when known) is
-    none of the known ones of its sender's other packets, its TOS (DSCP) none of theirs, its
-    window above four times their largest after the handshake, or its IP ID 1 to 3 past
-    one of the other side's (every other RST fits all four checks)."""
+    none of the known ones of its sender's other packets seen the same way (interface and
+    direction), its TOS (DSCP) none of theirs, its window above four times the largest its
+    sender announced after the handshake, or its IP ID 1 to 3 past one of the other side's
+    (every other RST fits all four checks)."""
     conn = groups(low, high)
     # a sender: the rows of a connection from one address (both ends when they share it)
     sender = conn * 2 + (src == high >> 16)
+    # and the way each row was seen: a router sees its sender's packets leave one hop older
+    way = (sender << 20 | (col("iface")[rows].astype(np.int64) + 1) << 2
+           | col("direction")[rows])
     known = col("known")[rows]
     rst = (flags & RST) != 0
     at = np.flatnonzero(rst)
     mine = ~rst  # the sender's other packets
-    by = sender[at]
-    ttl = col("ttl")[rows].astype(np.int64)  # TTL and DSCP packed beside the sender
+    by, by_way = sender[at], way[at]
+    ttl = col("ttl")[rows].astype(np.int64)  # TTL and DSCP packed beside the way
     with_ttl = mine & ((known & K_TTL) != 0)
-    odd_ttl = (((known[at] & K_TTL) != 0) & np.isin(by, sender[with_ttl])
-               & ~np.isin(by << 8 | ttl[at], sender[with_ttl] << 8 | ttl[with_ttl]))
+    odd_ttl = (((known[at] & K_TTL) != 0) & np.isin(by_way, way[with_ttl])
+               & ~np.isin(by_way << 8 | ttl[at], way[with_ttl] << 8 | ttl[with_ttl]))
     dscp = col("tos")[rows].astype(np.int64) >> 2
-    odd_tos = np.isin(by, sender[mine]) & ~np.isin(by << 6 | dscp[at],
-                                                   sender[mine] << 6 | dscp[mine])
+    odd_tos = np.isin(by_way, way[mine]) & ~np.isin(by_way << 6 | dscp[at],
+                                                    way[mine] << 6 | dscp[mine])
     window = np.where((known & K_WIN) != 0, col("window")[rows].astype(np.int64), -1)
     wins = mine & ((flags & SYN) == 0) & (window >= 0)
     largest = np.full(2 * len(rows), -1, np.int64)
@@ -123,33 +258,54 @@ def _may_be_injected(col: Callable[[str], npt.NDArray[Any]], rows: Ints, low: In
     return np.isin(conn, conn[at[judged]])
 
 
-def _flagged(table: PacketTable, col: Callable[[str], npt.NDArray[Any]], rows: Ints,
-             icmp: Sequence[PacketRecord], src: Ints, dst: Ints, sport: Ints, dport: Ints,
-             flags: Ints) -> set[tuple[int, int, int, int]]:
+def _flagged(table: PacketTable, odd: Bools, icmp: Sequence[PacketRecord],
+             own: Ints) -> set[tuple[int, int, int, int]]:
     """The connections (source, port, destination, port of a packet) named by an ICMP error,
-    with a RST, or with a SYN or data segment sent again later than a copy would be."""
+    or with a SYN or data segment sent again later than a copy would be, to or from an
+    address of the host (``own``; the only segments a host finding can judge dropped after
+    the capture). The table is read a batch at a time; only the segments that may be late
+    are held across batches."""
     flows: set[tuple[int, int, int, int]] = set()
     unquoted: set[tuple[int, int]] = set()
     named, unquoted_texts = named_flows(icmp)
     for src_text, p, dst_text, q in named:
-        a, b = address_code(table, src_text), address_code(table, dst_text)
-        if a is not None and b is not None:
-            flows.add((a, p, b, q))
+        x, y = address_code(table, src_text), address_code(table, dst_text)
+        if x is not None and y is not None:
+            flows.add((x, p, y, q))
     for src_text, dst_text in unquoted_texts:
-        a, b = address_code(table, src_text), address_code(table, dst_text)
-        if a is not None and b is not None:
-            unquoted.add((a, b))
-    marked = (flags & RST) != 0
-    for a, b in unquoted:
-        marked |= (src == a) & (dst == b)
-    plen = col("payload_len")[rows]
-    picked = np.flatnonzero(~marked & (((flags & SYN) != 0) | (plen != 0)))
-    if len(picked):
-        marked[picked[_late(col, rows[picked], src[picked] << 16 | sport[picked])]] = True
-    flagged = np.flatnonzero(marked)
-    flows.update(zip(src[flagged].tolist(), sport[flagged].tolist(), dst[flagged].tolist(),
-                     dport[flagged].tolist(), strict=True))
+        x, y = address_code(table, src_text), address_code(table, dst_text)
+        if x is not None and y is not None:
+            unquoted.add((x, y))
+    sent: list[dict[str, npt.NDArray[Any]]] = []
+    for start, b in _starts(table):
+        c = b.cols
+        at = _tcp_rows(b, odd, start)
+        _low, _high, src, dst = _ends(c, at)
+        marked = np.zeros(len(at), np.bool_)
+        for x, y in unquoted:
+            marked |= (src == x) & (dst == y)
+        flags, plen = c["flags"][at], c["payload_len"][at]
+        pick = (~marked & ((flags & RST) == 0) & (((flags & SYN) != 0) | (plen != 0))
+                & (np.isin(src, own) | np.isin(dst, own)))
+        _add(flows, c, at[marked], src[marked], dst[marked])
+        p = at[pick]
+        sent.append({"src": src[pick], "dst": dst[pick], "row": p, **{
+            n: c[n][p] for n in ("sport", "dport", "known", "seq", "flags", "payload_len",
+                                 "ts")}})
+    seg = {n: np.concatenate([x[n] for x in sent]) for n in sent[0]} if sent else {}
+    if seg and len(seg["row"]):
+        late = _late(seg.__getitem__, np.arange(len(seg["row"])),
+                     seg["src"] << 16 | seg["sport"])
+        _add(flows, seg, np.flatnonzero(late), seg["src"][late], seg["dst"][late])
     return flows
+
+
+def _add(flows: set[tuple[int, int, int, int]], c: Mapping[str, npt.NDArray[Any]], at: Ints,
+         src: Ints, dst: Ints) -> None:
+    """Add to ``flows`` the connections of rows ``at`` of columns ``c`` (their source and
+    destination addresses ``src`` and ``dst``, as ``_ends`` numbers them)."""
+    flows.update(zip(src.tolist(), c["sport"][at].tolist(), dst.tolist(),
+                     c["dport"][at].tolist(), strict=True))
 
 
 def _late(col: Callable[[str], npt.NDArray[Any]], rows: Ints, src_end: Ints) -> Bools:
