@@ -113,10 +113,10 @@ def _partitioned(summary: PointSummary, table: SpillTable) -> Analysis:
         scopes = []  # what host findings need of the whole point, partition by partition
         for i, part in enumerate(files):
             rows = table.load(part)
+            scopes.append(scope_of(rows, rows.origin))  # its temporaries gone before tracking
             result = tracked(rows)
             done.append(result.done)
             sides.append(result.side)
-            scopes.append(scope_of(rows, rows.origin))
             began.append((rows.origin[result.began], rows.column("ts")[result.began]))
             if result.late:
                 late.append(i)

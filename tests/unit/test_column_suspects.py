@@ -15,8 +15,8 @@ from fixturekit import CAPTURES, fixture_table
 from nettrail.analyze import findings_host
 from nettrail.analyze.columns import column_ready
 from nettrail.analyze.flows import COPY_WINDOW_NS
-from nettrail.analyze.host_scope import scope_of
-from nettrail.analyze.suspects import _late, column_suspects, icmp_errors
+from nettrail.analyze.host_scope import parts_suspects, scope_of
+from nettrail.analyze.suspects import _late
 from nettrail.model.packet import ACK, PSH, RST, SYN, ICMPHeader, PacketRecord, TCPHeader
 from nettrail.model.rows import TableRows
 from nettrail.model.table import K_SEQ, PacketTable
@@ -27,24 +27,28 @@ def _own(records: list[PacketRecord]) -> set[str]:
     return findings_host.own_addresses(records)
 
 
-def _both(table: PacketTable) -> tuple[list[int], list[int]] | None:
-    """(ids of the column pass's suspects, ids of the record pass's), or None when the
-    columns cannot serve."""
+def column_suspects(table: PacketTable, resets_only: bool = False) -> list[PacketRecord]:
+    """The column pass's suspects of ``table`` alone (``host_scope.parts_suspects``);
+    ``resets_only``: as if it were captured in one place."""
+    scope = scope_of(table)
+    if resets_only:
+        scope = scope._replace(ways=False, ifaces=frozenset())
+    return parts_suspects(lambda: [(table, np.arange(len(table)))], scope)
+
+
+def _both(table: PacketTable) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+    """(the column pass's suspects, the record pass's), by file, frame and time."""
     records = list(table.records())
-    if not column_ready(table, records):
-        return None
     icmp = [r for r in records if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
-    assert icmp_errors(table) == icmp
-    by_columns = column_suspects(table, records, icmp)
+    assert scope_of(table).icmp == icmp
     by_records = findings_host._suspects(records, icmp, _own(records))
-    return [id(r) for r in by_columns], [id(r) for r in by_records]
+    return _frames_of(column_suspects(table)), _frames_of(by_records)
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_column_suspects_are_the_record_suspects(path: Path) -> None:
     got = _both(fixture_table(path))
-    if got is not None:
-        assert got[0] == got[1]
+    assert got[0] == got[1]
 
 
 def test_fixtures_have_suspects_to_compare() -> None:
@@ -52,7 +56,7 @@ def test_fixtures_have_suspects_to_compare() -> None:
     found = 0
     for path in CAPTURES:
         got = _both(fixture_table(path))
-        found += got is not None and bool(got[1])
+        found += bool(got[1])
     assert found >= 3
 
 
@@ -109,12 +113,10 @@ def test_reset_suspects_are_the_record_suspects_with_a_reset(path: Path) -> None
     with a RST among them that may be found injected, in the same order."""
     table = fixture_table(path)
     records = list(table.records())
-    if not column_ready(table, records):
-        return
-    icmp = icmp_errors(table)
-    got = column_suspects(table, records, icmp, resets_only=True)
+    icmp = scope_of(table).icmp
+    got = column_suspects(table, resets_only=True)
     want = _judged(_with_resets(findings_host._suspects(records, icmp, _own(records))))
-    assert [id(r) for r in got] == [id(r) for r in want]
+    assert _frames_of(got) == _frames_of(want)
 
 
 @pytest.mark.parametrize("seed", range(60))
@@ -145,10 +147,7 @@ def test_fixtures_have_reset_suspects_to_compare() -> None:
     those are suspects: most RSTs fit their sender; the router's view below has one more)."""
     found = 0
     for path in CAPTURES:
-        table = fixture_table(path)
-        records = list(table.records())
-        found += column_ready(table, records) and bool(
-            column_suspects(table, records, icmp_errors(table), resets_only=True))
+        found += bool(column_suspects(fixture_table(path), resets_only=True))
     assert found >= 2
 
 
@@ -189,10 +188,9 @@ def test_a_router_made_reset_is_judged_the_way_it_left(tmp_path: Path, rst_ttl: 
     table = fixture_table(_router_view(tmp_path, rst_ttl))
     records = list(table.records())
     assert column_ready(table, records) and not scope_of(table).single
-    icmp = icmp_errors(table)
-    got = column_suspects(table, records, icmp)
-    assert [id(r) for r in got] == [id(r) for r in findings_host._suspects(
-        records, icmp, _own(records))]
+    got = column_suspects(table)
+    assert _frames_of(got) == _frames_of(findings_host._suspects(
+        records, scope_of(table).icmp, _own(records)))
     found = findings_host.host_findings(table.point, records, table)
     assert found == findings_host.host_findings(table.point, records)
     if rst_ttl == 64:

@@ -13,10 +13,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple, TypeVar
 
+import numpy as np
+
 from nettrail.analyze.flows import COPY_WINDOW_NS, copy_gap, evidence
 from nettrail.analyze.host_scope import HostScope, Part, parts_suspects, scope_of
 from nettrail.analyze.icmp_tie import about, named_flows
-from nettrail.analyze.suspects import FIRST_TTLS, column_suspects
+from nettrail.analyze.suspects import FIRST_TTLS
 from nettrail.model.finding import Evidence, Finding, Severity
 from nettrail.model.flow import Endpoint, FlowKey
 from nettrail.model.packet import (
@@ -265,16 +267,11 @@ def _may_be_injected(recs: Sequence[PacketRecord]) -> bool:
 def host_findings(point: str, records: Sequence[PacketRecord],
                   table: PacketTable | None = None) -> list[Finding]:
     """Resets injected by a device in between and packets dropped inside this host.
-    ``table``: the point's packet table, when ``records`` are its rows and it can be read as
-    columns (``columns.column_ready``): suspects are then picked from its columns."""
+    ``table``: the point's packet table, when ``records`` are its rows: suspects are then
+    picked from its columns (``host_scope``), else from the records."""
     if table is not None:
-        scope = scope_of(table)
-        # captured in one place, no packet ended here (its direction is unknown): only the
-        # reset check can find anything, so only connections with a RST whose fields may
-        # betray an injection are looked at
-        suspects = column_suspects(table, records, scope.icmp, resets_only=scope.single,
-                                   own=scope.own)
-        return host_checks(point, suspects, scope, table.addr_text)
+        return parts_findings(point, lambda: [(table, np.arange(len(table)))], scope_of(table),
+                              table.addr_text)
     icmp = [r for r in records if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
     own = own_addresses(records)
     tunnelled = [r for r in records if r.inner is not None and type(r.inner.l4) is TCPHeader]

@@ -18,6 +18,7 @@ from nettrail.analyze.suspects import (
     chosen_rows,
     odd_rows,
     own_parts,
+    reset_rows,
 )
 from nettrail.model.arrays import Ints
 from nettrail.model.packet import ICMPHeader, PacketRecord, TCPHeader
@@ -26,6 +27,15 @@ from nettrail.model.table import PacketTable
 
 Part = tuple[PacketTable, Ints]
 """A table and each of its rows' number in the whole point's table."""
+
+
+class Picked(NamedTuple):
+    """Rows picked from one table: their numbers in the point's table, their records, and
+    their numbers in the table."""
+
+    numbers: Ints
+    records: list[PacketRecord]
+    rows: Ints
 
 
 class HostScope(NamedTuple):
@@ -40,6 +50,9 @@ class HostScope(NamedTuple):
     numbered_tunnelled: tuple[tuple[int, PacketRecord], ...]
     ways: bool
     ifaces: frozenset[int]
+    resets: tuple[Picked, ...]
+    """Of each table, in turn: the rows of its connections with a RST that may be found
+    injected (``suspects.reset_rows``): all that a point captured in one place needs."""
 
     @property
     def icmp(self) -> list[PacketRecord]:
@@ -74,9 +87,11 @@ def scope_of(table: PacketTable, origin: Ints | None = None) -> HostScope:
                  if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3)
     tunnelled = tuple((where(i), r) for i, r in kept
                       if r.inner is not None and type(r.inner.l4) is TCPHeader)
-    iface = table.column("iface")
+    judged = reset_rows(table, odd_rows(table))
+    numbers = judged if origin is None else origin[judged]
     return HostScope(mine, others, icmp, tunnelled, bool((table.column("direction") != 0).any()),
-                     frozenset(np.unique(iface).tolist()))
+                     frozenset(np.unique(table.column("iface")).tolist()),
+                     (Picked(numbers, TableRows(table).take(judged), judged),))
 
 
 def joined(scopes: Sequence[HostScope]) -> HostScope:
@@ -87,7 +102,8 @@ def joined(scopes: Sequence[HostScope]) -> HostScope:
         np.unique(np.concatenate([none, *(s.others for s in scopes)])),
         tuple(sorted((x for s in scopes for x in s.numbered_icmp), key=_row)),
         tuple(sorted((x for s in scopes for x in s.numbered_tunnelled), key=_row)),
-        any(s.ways for s in scopes), frozenset().union(*(s.ifaces for s in scopes)))
+        any(s.ways for s in scopes), frozenset().union(*(s.ifaces for s in scopes)),
+        tuple(p for s in scopes for p in s.resets))
 
 
 def _row(x: tuple[int, PacketRecord]) -> int:
@@ -96,15 +112,18 @@ def _row(x: tuple[int, PacketRecord]) -> int:
 
 def parts_suspects(parts: Callable[[], Iterable[Part]], scope: HostScope,
                    ) -> list[PacketRecord]:
-    """``suspects.column_suspects`` over a point's partitions (``parts`` gives them, each
-    time it is called: its rows are read twice, the second time only when a chosen packet
-    may be found in another form), in the whole table's row order; ``scope``: the point's."""
-    own, single, icmp = scope.own, scope.single, scope.icmp
-    chosen: list[tuple[Ints, list[PacketRecord], Ints]] = []
+    """``findings_host._suspects`` from the columns of a point's tables (``parts`` gives
+    them, in the order ``scope`` was joined in, each time it is called; a point captured in
+    one place needs only ``scope.resets``; another's rows are read again, and a third time
+    where a chosen packet may be found in another form), in the whole table's row order."""
+    if scope.single:
+        return _in_order(scope.resets)
+    own, icmp = scope.own, scope.icmp
+    chosen: list[Picked] = []
     wanted: list[Invariants] = []
-    for table, origin in parts():
-        rows, inv = chosen_rows(table, odd_rows(table), icmp, own, single)
-        chosen.append((origin[rows], TableRows(table).take(rows), rows))
+    for (table, origin), resets in zip(parts(), scope.resets, strict=True):
+        rows, inv = chosen_rows(table, odd_rows(table), icmp, own, judged=resets.rows)
+        chosen.append(Picked(origin[rows], TableRows(table).take(rows), rows))
         wanted.append(inv)
     out = _in_order(chosen)
     if not any(len(w[0]) for w in wanted):
@@ -112,15 +131,15 @@ def parts_suspects(parts: Callable[[], Iterable[Part]], scope: HostScope,
     keys = (np.concatenate([w[0] for w in wanted]), np.concatenate([w[1] for w in wanted]),
             np.concatenate([w[2] for w in wanted]))
     again = []
-    for (table, origin), (_o, _r, rows) in zip(parts(), chosen, strict=True):
+    for (table, origin), picked in zip(parts(), chosen, strict=True):
         mask = np.zeros(len(table), np.bool_)
-        mask[rows] = True
+        mask[picked.rows] = True
         more = again_rows(table, odd_rows(table), mask, keys)
-        again.append((origin[more], TableRows(table).take(more), more))
+        again.append(Picked(origin[more], TableRows(table).take(more), more))
     return out + _in_order(again)
 
 
-def _in_order(picked: Sequence[tuple[Ints, list[PacketRecord], Ints]]) -> list[PacketRecord]:
+def _in_order(picked: Sequence[Picked]) -> list[PacketRecord]:
     """The records of several tables' picked rows, in the order of their numbers in the
     point's table."""
     numbers = np.concatenate([np.zeros(0, np.int64), *(p[0] for p in picked)])

@@ -1,9 +1,10 @@
 """Host findings' suspects from a point's packet table: the cheap pass as column operations.
 
 ``findings_host._suspects`` walks every TCP record of a point three times to pick the
-connections worth a closer look. On a binary capture's table every TCP row but the kept
-(odd) ones is described by its columns alone, so the same choice is made with sorts and
-set lookups on the columns; only the chosen rows' records are touched.
+connections worth a closer look. In a table every TCP row but the kept records that are not
+a bare segment is described by its columns, so the same choice is made with sorts and set
+lookups on the columns, a batch at a time (``chosen_rows``, then ``again_rows``; the
+point's whole: ``host_scope``); only the chosen rows' records are touched.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from nettrail.analyze.columns import groups, rows_in, sort_order
 from nettrail.analyze.flows import COPY_WINDOW_NS
 from nettrail.analyze.icmp_tie import named_flows
 from nettrail.model.arrays import Bools, Ints
-from nettrail.model.packet import RST, SYN, ICMPHeader, PacketRecord, TCPHeader
-from nettrail.model.rows import TableRows
+from nettrail.model.packet import RST, SYN, PacketRecord, TCPHeader
 from nettrail.model.table import (
     K_IPID,
     K_SEQ,
@@ -29,31 +29,6 @@ from nettrail.model.table import (
     PacketTable,
     address_code,
 )
-
-
-def icmp_errors(table: PacketTable) -> list[PacketRecord]:
-    """The ICMP destination-unreachable records of the table, in row order (only kept
-    records can be ICMP)."""
-    return [r for _i, r in sorted(table.odd_rows().items())
-            if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
-
-
-def column_suspects(table: PacketTable, records: Sequence[PacketRecord],
-                    icmp: Sequence[PacketRecord], resets_only: bool = False,
-                    own: Ints | None = None) -> list[PacketRecord]:
-    """``_suspects(records, icmp, own)`` from the columns (``records``: the table's rows in
-    order; a kept TCP record's row is read by its columns too, which hold its fields);
-    ``resets_only``: only the connections with a RST that may be found injected (where no
-    packet can have ended at the point, a RST is the one thing left to judge; a packet in
-    another form belongs to a connection with none); ``own``: the host's addresses
-    (``own_codes``, else worked out here). ``chosen_rows`` and ``again_rows`` are its two
-    steps, which a point read in partitions takes over all of them in turn."""
-    odd = odd_rows(table)
-    own = own_codes(table) if own is None else own
-    chosen, wanted = chosen_rows(table, odd, icmp, own, resets_only)
-    mask = np.zeros(len(table), np.bool_)
-    mask[chosen] = True
-    return _records(records, np.concatenate([chosen, again_rows(table, odd, mask, wanted)]))
 
 
 def odd_rows(table: PacketTable) -> Bools:
@@ -71,12 +46,15 @@ Invariants = tuple[Ints, Ints, Ints]
 
 
 def chosen_rows(table: PacketTable, odd: Bools, icmp: Sequence[PacketRecord], own: Ints,
-                resets_only: bool = False) -> tuple[Ints, Invariants]:
+                resets_only: bool = False, judged: Ints | None = None,
+                ) -> tuple[Ints, Invariants]:
     """Every TCP row (in order) of the connections worth a closer look (``odd``: the rows
     not read by their columns, ``odd_rows``; ``own``: the host's addresses; ``icmp``: the
     point's ICMP errors), and the invariants of those with a seq or IP ID, by which the same
-    packets in another form are found (``again_rows``; none with ``resets_only``)."""
-    judged = _reset_rows(table, odd)  # the connections with a RST that may be injected
+    packets in another form are found (``again_rows``; none with ``resets_only``).
+    ``judged``: ``reset_rows`` of the table, when already known."""
+    if judged is None:  # the connections with a RST that may be injected
+        judged = reset_rows(table, odd)
     none: Invariants = (np.zeros(0, np.int64),) * 3
     if resets_only:
         return judged, none
@@ -165,7 +143,7 @@ FIRST_TTLS = (64, 128, 255)
 """The TTLs (hop limits) senders start with: Linux and most others, Windows, network gear."""
 
 
-def _reset_rows(table: PacketTable, odd: Bools) -> Ints:
+def reset_rows(table: PacketTable, odd: Bools) -> Ints:
     """Every TCP row (``odd``: the rows not read by their columns) of the connections with a
     RST that ``_may_be_injected``: the connections with a RST are found first, then their
     rows, a batch at a time, so that a large table costs no column-long temporaries."""
@@ -330,10 +308,3 @@ def _late(col: Callable[[str], npt.NDArray[Any]], rows: Ints, src_end: Ints) -> 
     late = np.zeros(n, np.bool_)
     late[order] = ts - ts[start] > COPY_WINDOW_NS
     return late
-
-
-def _records(records: Sequence[PacketRecord], picked: Ints) -> list[PacketRecord]:
-    """The records of rows ``picked``, in that order."""
-    if isinstance(records, TableRows):  # built for these rows alone
-        return records.take(picked)
-    return [records[i] for i in picked.tolist()]
