@@ -323,7 +323,7 @@ def own_addresses(records: Iterable[PacketRecord]) -> set[str]:
     shows one, and none arrive at it and none leave with another TTL. A router's packets from
     elsewhere arrive, then leave, one hop older (a capture of its outgoing interface alone,
     with directions, shows only the leaving: the TTL tells); a host with a container or a VM
-    behind a bridge sees their packets arrive on the way. (``suspects.own_codes`` reads the
+    behind a bridge sees their packets arrive on the way. (``suspects.own_parts`` reads the
     same from a table's columns.)"""
     mine_ips: set[str] = set()
     other_ips: set[str] = set()

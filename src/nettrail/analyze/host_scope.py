@@ -66,7 +66,9 @@ class HostScope(NamedTuple):
 
     @property
     def own(self) -> Ints:
-        """The addresses that live on the point's host (``suspects.own_codes``)."""
+        """The addresses that live on the point's host: packets from them leave it, with a
+        TTL senders start with where the capture shows one, and none arrive from them or
+        leave with another TTL."""
         out: Ints = self.mine[~np.isin(self.mine, self.others)]
         return out
 

@@ -49,9 +49,10 @@ def chosen_rows(table: PacketTable, odd: Bools, icmp: Sequence[PacketRecord], ow
                 resets_only: bool = False, judged: Ints | None = None,
                 ) -> tuple[Ints, Invariants]:
     """Every TCP row (in order) of the connections worth a closer look (``odd``: the rows
-    not read by their columns, ``odd_rows``; ``own``: the host's addresses; ``icmp``: the
-    point's ICMP errors), and the invariants of those with a seq or IP ID, by which the same
-    packets in another form are found (``again_rows``; none with ``resets_only``).
+    not read by their columns, ``odd_rows``; ``own``: the host's addresses,
+    ``host_scope.HostScope.own``; ``icmp``: the point's ICMP errors), and the invariants of
+    those with a seq or IP ID, by which the same packets in another form are found
+    (``again_rows``; none with ``resets_only``).
     ``judged``: ``reset_rows`` of the table, when already known."""
     if judged is None:  # the connections with a RST that may be injected
         judged = reset_rows(table, odd)
@@ -116,18 +117,12 @@ def _invariant(c: Mapping[str, npt.NDArray[Any]], at: Ints,
     return inv, (seq >= 0) | (ip_id > 0)
 
 
-def own_codes(table: PacketTable) -> Ints:
-    """The addresses (family and code, as ``_ends`` numbers them) that live on the table's
-    host (``findings_host.own_addresses``): packets from them leave, with a TTL senders start
-    with where the capture shows one, and none arrive from them or leave with another TTL."""
-    mine, others = own_parts(table)
-    return mine[~np.isin(mine, others)]
-
-
 def own_parts(table: PacketTable) -> tuple[Ints, Ints]:
-    """``own_codes``' two sets, which the partitions of a point add up: the addresses that
-    leave with a TTL senders start with (or none shown), and those that arrive or leave
-    older."""
+    """Where the table's packets show its host's addresses (family and code, as ``_ends``
+    numbers them; ``findings_host.own_addresses`` reads the same from records), as two sets
+    that the partitions of a point add up: the addresses that leave with a TTL senders start
+    with (or none shown), and those that arrive or leave older. Those of the first set and
+    not the second live on the host (``host_scope.HostScope.own``)."""
     col = table.column
     family, src, way = col("family"), col("src"), col("direction")
     ends = family.astype(np.int64) << 32 | src
