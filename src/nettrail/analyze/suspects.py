@@ -144,18 +144,17 @@ def reset_rows(table: PacketTable, odd: Bools) -> Ints:
     rows, a batch at a time, so that a large table costs no column-long temporaries."""
     wanted: list[tuple[Ints, Ints]] = []
     for start, b in _starts(table):
-        c = b.cols
-        at = np.flatnonzero((c["proto"] == 6) & ((c["flags"] & RST) != 0)
-                            & ~odd[start:start + len(b)])
+        at = _tcp_rows(b, odd, start)
+        at = at[(b.cols["flags"][at] & RST) != 0]
         if len(at):
-            wanted.append(_ends(c, at)[:2])
+            wanted.append(_ends(b.cols, at)[:2])
     if not wanted:
         return np.zeros(0, np.int64)
     want = (np.concatenate([w[0] for w in wanted]), np.concatenate([w[1] for w in wanted]))
     picked: list[tuple[Ints, ...]] = []
     for start, b in _starts(table):
         c = b.cols
-        at = np.flatnonzero((c["proto"] == 6) & ~odd[start:start + len(b)])
+        at = _tcp_rows(b, odd, start)
         ends = _ends(c, at)
         hit = rows_in(ends[:2], want)
         picked.append((at[hit] + start, *(e[hit] for e in ends),
@@ -262,12 +261,12 @@ def _flagged(table: PacketTable, odd: Bools, icmp: Sequence[PacketRecord],
                 & (np.isin(src, own) | np.isin(dst, own)))
         _add(flows, c, at[marked], src[marked], dst[marked])
         p = at[pick]
-        sent.append({"src": src[pick], "dst": dst[pick], "row": p, **{
+        sent.append({"src": src[pick], "dst": dst[pick], **{
             n: c[n][p] for n in ("sport", "dport", "known", "seq", "flags", "payload_len",
                                  "ts")}})
     seg = {n: np.concatenate([x[n] for x in sent]) for n in sent[0]} if sent else {}
-    if seg and len(seg["row"]):
-        late = _late(seg.__getitem__, np.arange(len(seg["row"])),
+    if seg and len(seg["src"]):
+        late = _late(seg.__getitem__, np.arange(len(seg["src"])),
                      seg["src"] << 16 | seg["sport"])
         _add(flows, seg, np.flatnonzero(late), seg["src"][late], seg["dst"][late])
     return flows
