@@ -16,6 +16,7 @@ from nettrail.analyze.suspects import (
     Invariants,
     again_rows,
     chosen_rows,
+    joined_invariants,
     odd_rows,
     own_parts,
     reset_rows,
@@ -128,10 +129,9 @@ def parts_suspects(parts: Callable[[], Iterable[Part]], scope: HostScope,
         chosen.append(Picked(origin[rows], TableRows(table).take(rows), rows))
         wanted.append(inv)
     out = _in_order(chosen)
-    if not any(len(w[0]) for w in wanted):
+    keys = joined_invariants(wanted)
+    if not len(keys[0]):
         return out
-    keys = (np.concatenate([w[0] for w in wanted]), np.concatenate([w[1] for w in wanted]),
-            np.concatenate([w[2] for w in wanted]))
     again = []
     for (table, origin), picked in zip(parts(), chosen, strict=True):
         mask = np.zeros(len(table), np.bool_)

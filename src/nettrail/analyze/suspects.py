@@ -45,6 +45,14 @@ Invariants = tuple[Ints, Ints, Ints]
 (``_invariant``), one array each."""
 
 
+def joined_invariants(parts: Sequence[Invariants]) -> Invariants:
+    """The invariants of several tables' (or batches') rows, one after another."""
+    none = np.zeros(0, np.int64)
+    return (np.concatenate([none, *(p[0] for p in parts)]),
+            np.concatenate([none, *(p[1] for p in parts)]),
+            np.concatenate([none, *(p[2] for p in parts)]))
+
+
 def chosen_rows(table: PacketTable, odd: Bools, icmp: Sequence[PacketRecord], own: Ints,
                 resets_only: bool = False, judged: Ints | None = None,
                 ) -> tuple[Ints, Invariants]:
@@ -56,29 +64,27 @@ def chosen_rows(table: PacketTable, odd: Bools, icmp: Sequence[PacketRecord], ow
     ``judged``: ``reset_rows`` of the table, when already known."""
     if judged is None:  # the connections with a RST that may be injected
         judged = reset_rows(table, odd)
-    none: Invariants = (np.zeros(0, np.int64),) * 3
     if resets_only:
-        return judged, none
+        return judged, joined_invariants(())
     flows = _flagged(table, odd, icmp, own)
     if len(judged):
         cols = {n: table.column(n)[judged] for n in _END_COLUMNS}
         whole = np.arange(len(judged))
         _add(flows, cols, whole, *_ends(cols, whole)[2:])
     if not flows:
-        return np.zeros(0, np.int64), none
+        return np.zeros(0, np.int64), joined_invariants(())
     ends = np.array([(a << 16 | p, b << 16 | q) for a, p, b, q in flows
                      if 0 <= p <= 0xFFFF and 0 <= q <= 0xFFFF], np.int64).reshape(-1, 2)
     want = (ends.min(axis=1), ends.max(axis=1))
     chosen: list[Ints] = []
-    keys: list[Invariants] = [none]
+    keys: list[Invariants] = []
     for start, b in _starts(table):
         at = _tcp_rows(b, odd, start)
         hit = at[rows_in(_ends(b.cols, at)[:2], want)]
         chosen.append(hit + start)
         inv, keyed = _invariant(b.cols, hit)
         keys.append((inv[0][keyed], inv[1][keyed], inv[2][keyed]))
-    wanted = tuple(np.concatenate(c) for c in zip(*keys, strict=True))
-    return np.concatenate([np.zeros(0, np.int64), *chosen]), wanted  # type: ignore[return-value]
+    return np.concatenate([np.zeros(0, np.int64), *chosen]), joined_invariants(keys)
 
 
 def again_rows(table: PacketTable, odd: Bools, chosen: Bools, wanted: Invariants) -> Ints:
