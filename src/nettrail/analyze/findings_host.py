@@ -247,14 +247,12 @@ def _may_be_injected(recs: Sequence[PacketRecord]) -> bool:
             continue
         theirs = [p.headers.ip.ip_id for p in recs if p.headers.ip is not None
                   and p.headers.ip.src == ip.dst != ip.src and p.headers.ip.ip_id]
-        mine = [(p.headers.ip, p.headers.l4) for p in recs if p.headers.ip is not None
-                and p.headers.ip.src == ip.src and isinstance(p.headers.l4, TCPHeader)
-                and not p.headers.l4.flags & RST]
-        wins = [t.window for _m, t in mine if not t.flags & SYN and t.window is not None]
-        way = [p.headers.ip for p in recs if p.headers.ip is not None
-               and p.headers.ip.src == ip.src and isinstance(p.headers.l4, TCPHeader)
-               and not p.headers.l4.flags & RST and (p.ifname, p.direction) == (
-                   r.ifname, r.direction)]
+        mine = [p for p in recs if p.headers.ip is not None and p.headers.ip.src == ip.src
+                and isinstance(p.headers.l4, TCPHeader) and not p.headers.l4.flags & RST]
+        wins = [t.window for p in mine if isinstance(t := p.headers.l4, TCPHeader)
+                and not t.flags & SYN and t.window is not None]
+        way = [m for p in mine if (m := p.headers.ip) is not None
+               and (p.ifname, p.direction) == (r.ifname, r.direction)]
         ttls = {m.ttl for m in way if m.ttl is not None}
         if ((ip.ttl is not None and ttls and ip.ttl not in ttls)
                 or (way and (ip.tos or 0) >> 2 not in {(m.tos or 0) >> 2 for m in way})
