@@ -8,7 +8,7 @@ BPF_DIR := src/nettrail/trace/bpf
 BPF_OBJ := $(BPF_DIR)/trace.bpf.o
 APT_PACKAGES := clang llvm bpftool libbpf-dev libbpf1 tcpdump tshark iproute2 iptables nftables \
 	conntrack openssh-server openssh-client iperf3 ethtool procps kmod chromium \
-	socat faketime openvswitch-switch pdsh
+	socat faketime openvswitch-switch pdsh pssh ansible-core
 PYTEST_ARGS ?=
 
 .PHONY: setup apt venv bpf demo test lint unit bench clean

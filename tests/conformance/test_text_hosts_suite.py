@@ -1,11 +1,14 @@
-"""Every text of tcpdump's own test suite as one host's lines of a pdsh text (``h1: ...``), and
-as two hosts' lines interleaved a line at a time (each text with the next one): each host reads
-as its own file does, into records and into a table: the same packets, numbered as in the
-joined file, the same lines unread and the same warnings (``capture.text_hosts``)."""
+"""Every text of tcpdump's own test suite as one host's lines of a pdsh text (``h1: ...``), as
+two hosts' lines interleaved a line at a time (each text with the next one), and as the second
+host's block of what ansible and pssh -i print (the next text the first's, what tcpdump said
+after each: glued to its last line by ansible, after ``Stderr:`` by pssh): each host reads as
+its own file does, into records and into a table: the same packets, numbered as in the joined
+file, the same lines unread and the same warnings (``capture.text_hosts``)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import zip_longest
 from pathlib import Path
@@ -116,3 +119,50 @@ def test_every_suite_text_beside_the_next_one(table: bool, tmp_path: Path) -> No
             if got != _own(_read(str(own), None, table)):
                 failed.append((a.name, b.name, host))
     assert not failed, f"{len(failed)} of {len(outs)} pairs: {failed[:10]}"
+
+
+_SAID = b"reading from file %s.pcap, link-type EN10MB (Ethernet), snapshot length 262144\n"
+"""What tcpdump says on its standard error reading a capture (the host's name for its file)."""
+
+
+def _ansible(host: str, out: bytes) -> bytes:
+    """What ansible's ad-hoc ``shell`` command prints of a host's ``tcpdump -r``: its output
+    and what it said, each without its last line end, glued (``minimal`` callback)."""
+    said = _SAID % host.encode()
+    return (f"{host} | CHANGED | rc=0 >>\n".encode() + out.rstrip(b"\r\n")
+            + said.rstrip(b"\n") + b"\n")
+
+
+def _pssh(host: str, out: bytes) -> bytes:
+    """What pssh -i prints of a host's ``tcpdump -r``: its output, then what it said."""
+    said = _SAID % host.encode()
+    return f"[1] 10:15:01 [SUCCESS] {host}\n".encode() + out + b"Stderr: " + said
+
+
+@pytest.mark.parametrize("form", [_ansible, _pssh], ids=["ansible", "pssh"])
+@pytest.mark.parametrize("table", [False, True], ids=["records", "table"])
+def test_every_suite_text_as_a_block_of_ansible_or_pssh(form: Callable[[str, bytes], bytes],
+                                                        table: bool, tmp_path: Path) -> None:
+    outs = [o for o in _suite() if o.read_bytes().endswith(b"\n")]
+    assert len(outs) > 780
+    failed = []
+    for a, b in zip(outs[1:] + outs[:1], outs, strict=True):
+        first = form("a", a.read_bytes())
+        joined = tmp_path / "blocks.txt"
+        joined.write_bytes(first + form("b", b.read_bytes()))
+        found = text_hosts(str(joined))
+        if found is None or found.hosts != ["a", "b"]:
+            failed.append((b.name, "not found as two hosts' blocks"))
+            continue
+        own = tmp_path / "own.txt"  # its output, then what it said (``2>&1``)
+        own.write_bytes(b.read_bytes() + _SAID % b"b")
+        skip = first.count(b"\n") + 1  # the lines before b's: a's, and its head
+        count = b.read_bytes().count(b"\n")
+        lines = {skip + n: n for n in range(1, count + 1)}
+        if form is _pssh:  # what tcpdump said: a line of its own (ansible's: on the last)
+            lines[skip + count + 1] = count + 1
+        got = _as_own(_read(str(joined), HostLines("b", found, bare=False), table),
+                      str(joined), str(own), lines)
+        if got != _own(_read(str(own), None, table)):
+            failed.append((b.name, "read otherwise"))
+    assert not failed, f"{len(failed)} of {len(outs)}: {failed[:10]}"

@@ -1,8 +1,9 @@
 """Texts of several hosts' lines (``capture.text_hosts``): tcpdump run on many hosts at once by
 pdsh, clush or pssh -P prints each line after its host's name; dshbak groups them under a head
-per host. Each host is a point of its own, read as if its lines had been given as a file of
-their own: the same packets, findings and diagnosis, the evidence naming the lines of the
-file given. The real pdsh and dshbak make the texts here, of the real tcpdump's lines."""
+per host, and so do ansible's ad-hoc commands and pssh -i. Each host is a point of its own,
+read as if its lines had been given as a file of their own: the same packets, findings and
+diagnosis, the evidence naming the lines of the file given. The real pdsh, dshbak, ansible and
+pssh make the texts here, of the real tcpdump's lines."""
 
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ SUITE = Path(__file__).parents[3] / "shared" / "tcpdump-tests"
 _PREFIX = re.compile(r"([\w.-]+): ")
 
 
-def _needs(tool: str) -> None:
+def _needs(tool: str, package: str = "pdsh") -> None:
     if shutil.which(tool) is None:
-        pytest.skip(f"needs {tool} on the PATH (Debian package pdsh)")
+        pytest.skip(f"needs {tool} on the PATH (Debian package {package})")
 
 
 def _pdsh(hosts: list[str], command: str, cwd: Path) -> str:
@@ -219,6 +220,158 @@ def test_dshbak_blocks_after_the_command_line(tmp_path: Path,
     assert len(got["points"]) == len(hosts)
     assert got["diagnosis"]["kinds"] == want["diagnosis"]["kinds"] == [
         "asymmetric-nat", "reset-not-from-server"]
+
+
+_ANSIBLE_HEAD = re.compile(r"([\w.-]+) \| (?:CHANGED|FAILED) \| rc=\d+ >>$")
+_PSSH_HEAD = re.compile(r"\[\d+\] \d\d:\d\d:\d\d \[(?:SUCCESS|FAILURE)\] ([\w.-]+)")
+
+
+def _ansible(run: str, tmp_path: Path, command: str) -> tuple[list[str], str]:
+    """The hosts of a lab run, and what the real ansible prints running ``command`` on each
+    (``{{ inventory_hostname }}``: the host) with its ad-hoc ``shell`` module (connection
+    ``local``: no SSH), in ``tmp_path`` holding the run's pcaps."""
+    _needs("ansible", "ansible-core")
+    hosts = sorted(p.stem for p in (RUNS / run).glob("*.pcap"))
+    for host in hosts:
+        shutil.copy(RUNS / run / f"{host}.pcap", tmp_path / f"{host}.pcap")
+    home = tmp_path / "home"
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HOME": str(home),
+           "ANSIBLE_HOME": str(home / "ansible"), "ANSIBLE_LOCAL_TEMP": str(home / "local"),
+           "ANSIBLE_REMOTE_TMP": str(home / "remote")}
+    done = subprocess.run(["ansible", "all", "-i", ",".join(hosts) + ",", "-c", "local",
+                           "-m", "shell", "-a", command], cwd=tmp_path, capture_output=True,
+                          text=True, env=env)
+    return hosts, done.stdout
+
+
+def _pssh(run: str, tmp_path: Path, command: str) -> tuple[list[str], str]:
+    """The hosts of a lab run, and what the real pssh -i prints running ``command`` on each
+    (``$PSSH_HOST``: the host) in ``tmp_path`` holding the run's pcaps: an ``ssh`` on its
+    PATH runs the command here (as pdsh's ``exec`` module does)."""
+    _needs("parallel-ssh", "pssh")
+    hosts = sorted(p.stem for p in (RUNS / run).glob("*.pcap"))
+    for host in hosts:
+        shutil.copy(RUNS / run / f"{host}.pcap", tmp_path / f"{host}.pcap")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ssh").write_text('#!/bin/sh\nfor last; do :; done\nexec sh -c "$last"\n')
+    (bin_dir / "ssh").chmod(0o755)
+    done = subprocess.run(["parallel-ssh", "-i", "-H", " ".join(hosts), command], cwd=tmp_path,
+                          capture_output=True, text=True,
+                          env={"PATH": f"{bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin",
+                               "LANG": "C.UTF-8", "HOME": str(tmp_path)})
+    return hosts, done.stdout
+
+
+def _blocks(text: str, head: re.Pattern[str], hosts: list[str], tmp_path: Path
+            ) -> tuple[dict[int, tuple[str, int]], dict[str, str]]:
+    """Each line of a text of blocks with the host and line of that host's own output it is
+    (what tcpdump said, glued to a line or after ``Stderr:``, left out), and the files of
+    each host's own output (``tcpdump -n -r``, without what it said)."""
+    where: dict[int, tuple[str, int]] = {}
+    host, seen = "", 0
+    for n, line in enumerate(text.splitlines(), 1):
+        m = head.match(line)
+        if m is not None:
+            host, seen = m.group(1), 0
+        elif host and not line.startswith(("Stderr: ", "reading from", "non-zero")):
+            seen += 1
+            where[n] = (host, seen)
+    files = {}
+    for h in hosts:
+        files[h] = str(tmp_path / f"own-{h}.txt")
+        Path(files[h]).write_text(subprocess.run(
+            ["tcpdump", "-n", "-r", tmp_path / f"{h}.pcap"], capture_output=True, text=True,
+            check=True).stdout)
+    return where, files
+
+
+@pytest.mark.parametrize("run", RUN_NAMES)
+@pytest.mark.parametrize("tool", ["ansible", "pssh"])
+def test_ansible_and_pssh_blocks_read_as_the_hosts_own_texts(
+        tool: str, run: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``ansible all -m shell -a 'tcpdump -n -r …'`` glues what tcpdump said to its last
+    line (``… length 0reading from file …``); ``pssh -i`` prints it after ``Stderr:``. Each
+    host's block is a point read as its own output is, what tcpdump said its own words."""
+    if tool == "ansible":
+        head, (hosts, text) = _ANSIBLE_HEAD, _ansible(run, tmp_path,
+                                                      "tcpdump -n -r {{ inventory_hostname }}.pcap")
+        assert "length 0reading from file" in text or "]reading from file" in text
+    else:
+        head, (hosts, text) = _PSSH_HEAD, _pssh(run, tmp_path,
+                                                "tcpdump -n -r $PSSH_HOST.pcap")
+        assert "\nStderr: reading from file" in text
+    path = tmp_path / "blocks.txt"
+    path.write_text(text)
+    where, files = _blocks(text, head, hosts, tmp_path)
+    found = text_hosts(str(path))
+    assert found is not None and sorted(found.hosts) == hosts
+    together = _analysed([str(path)], capsys)
+    apart = _analysed([f"{h}={files[h]}" for h in found.hosts], capsys)
+    assert _as_own(together, str(path), where, files) == apart
+
+
+def test_what_ansible_says_of_a_failed_command_is_its_hosts_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """tcpdump stopped by ``timeout`` (exit 124): ansible heads the block ``FAILED | rc=124``
+    and glues ``non-zero return code`` to what tcpdump said last. Each host's packets are
+    read as before; ansible's words are a warning of the host naming its line, not an
+    unreadable line."""
+    hosts, text = _ansible("dual-l3", tmp_path,
+                           "tcpdump -n -r {{ inventory_hostname }}.pcap; exit 124")
+    assert text.count("| FAILED | rc=124 >>") == len(hosts)
+    path = tmp_path / "blocks.txt"
+    path.write_text(text)
+    where, files = _blocks(text, _ANSIBLE_HEAD, hosts, tmp_path)
+    found = text_hosts(str(path))
+    assert found is not None and sorted(found.hosts) == hosts
+    together = _analysed([str(path)], capsys)
+    apart = _analysed([f"{h}={files[h]}" for h in found.hosts], capsys)
+    said = {n for n, line in enumerate(text.splitlines(), 1)
+            if line.endswith("non-zero return code")}
+    assert len(said) == len(hosts)
+    for point in together["points"]:
+        line = max(n for n, (host, _) in where.items() if host == point["name"])
+        line = min(n for n in said if n >= line)
+        word = f"{path} line {line}: ansible: non-zero return code"
+        assert point["warnings"].count(word) == 1
+        point["warnings"].remove(word)
+    assert _as_own(together, str(path), where, files) == apart
+    assert together["diagnosis"]["kinds"] == ["asymmetric-nat", "reset-not-from-server"]
+
+
+def test_a_host_ansible_could_not_reach_is_named(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A host ansible could not reach (its JSON after ``UNREACHABLE! => {``, as the real
+    ansible prints it) is left out with one line naming it; the other hosts are analysed."""
+    lines = [
+        "vm | UNREACHABLE! => {",
+        '    "changed": false,',
+        '    "msg": "Failed to connect to the host via ssh: ssh: connect to host vm port 22: '
+        'Connection refused",',
+        '    "unreachable": true',
+        "}",
+        "netnode | CHANGED | rc=0 >>",
+        "17:29:35.964388 IP 203.0.113.11.55052 > 203.0.113.223.22: Flags [S], seq 1, win "
+        "64240, length 0tcpdump: verbose output suppressed, use -v[v]... for full protocol "
+        "decode",
+        "listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 262144 bytes",
+        "compute | CHANGED | rc=0 >>",
+        "17:29:35.940424 IP 203.0.113.11.55052 > 198.51.100.4.22: Flags [S], seq 1, win 64240, "
+        "length 0tcpdump: verbose output suppressed, use -v[v]... for full protocol decode",
+        "listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 262144 bytes",
+    ]
+    path = tmp_path / "ansible.txt"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["analyze", "--format", "json", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        f"nettrail: error: {path}: not tcpdump text: no packet in 4 lines, first: line 2 "
+        "'    \"changed\": false,' (the lines of vm)"]
+    report = json.loads(out)
+    assert [(p["name"], p["packets"], p["skipped"]) for p in report["points"]] == [
+        ("netnode", 1, {}), ("compute", 1, {})]
+    assert report["nat"][0]["kind"] == "dnat"
 
 
 def test_lines_of_no_host_are_read_once(tmp_path: Path,

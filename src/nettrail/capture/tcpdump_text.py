@@ -521,12 +521,12 @@ class TextReader:
 
     def _mine(self, block: bytes, first: int) -> tuple[bytes, list[int]]:
         """The lines of ``block`` (after line ``first``) of the host that is this point, and
-        where each stands in it; what pdsh said of the host, in warnings."""
+        where each stands in it; what pdsh or ansible said of the host, in warnings."""
         assert self.lines_of is not None
         mine = self.lines_of.select(block, first)
         self.kept += len(mine[1])
         for k, words in self.lines_of.said:
-            self.warner.warn("pdsh's words", first + k + 1, f"pdsh: {words}")
+            self.warner.warn("the words of pdsh or ansible", first + k + 1, words)
         return mine
 
     def _end(self, lineno: int, count: int) -> None:

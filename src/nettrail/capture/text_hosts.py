@@ -1,6 +1,8 @@
 """Texts of several hosts' lines: what pdsh, clush or pssh -P print when tcpdump runs on many
 hosts at once, each line after its host's name (``netnode: 17:29:35.964388 IP …``), and
-dshbak's blocks of them (a host's name between two lines of dashes, then its lines).
+texts of blocks, a head naming each host before its lines: dshbak's (a host's name between two
+lines of dashes), ansible's ad-hoc commands' (``netnode | CHANGED | rc=0 >>``) and pssh -i's
+(``[1] 17:29:41 [SUCCESS] netnode``).
 
 Each host's lines are a capture point of their own. ``text_hosts(path)`` names the hosts of
 such a text, in the order they first speak (none: the text of one capture);
@@ -8,7 +10,10 @@ such a text, in the order they first speak (none: the text of one capture);
 in the block, so that the reader reads them as one capture and names the file's own lines.
 What pdsh says of a host (``pdsh@admin: compute: ssh exited with exit code 255``) is that
 host's (``HostLines.said``: a warning). Other lines of no host (a shell prompt pasted with the
-text) go to the first host: they are read, and counted, once.
+text) go to the first host: they are read, and counted, once. tcpdump's own words after its
+packets are its host's: pssh -i puts ``Stderr: `` before them, and ansible glues them to the
+last packet line (it joins what the command printed and what it said without a line end
+between: ``… length 0reading from file …``); both are taken off.
 """
 
 from __future__ import annotations
@@ -37,12 +42,35 @@ _STAMPED = re.compile(rb"\n" + _QUOTED + _SPOKEN)
 _BLOCK_HEAD = re.compile(
     rb"(?m)\n-{4,}\r?\n(" + _NAME + rb"(?:," + _NAME + rb")*)\r?\n-{4,}\r?$")
 """dshbak's head of a host's lines (``dshbak -c`` names several hosts of the same output)."""
+_ANSIBLE_HEAD = re.compile(
+    rb"(?m)\n(" + _NAME + rb") \| (?:(?:CHANGED|SUCCESS|FAILED) \| rc=-?\d+ >>"
+    rb"|(?:UNREACHABLE|FAILED)! => \{)\r?$")
+"""ansible's head of a host's output (its ``minimal`` callback, the ad-hoc default: the
+command's output after it; a failure to connect or to run it: JSON after it)."""
+_PSSH_HEAD = re.compile(
+    rb"(?m)\n\[\d+\] \d\d:\d\d:\d\d \[(?:SUCCESS|FAILURE)\] (?:[^@\s]+@)?(" + _NAME
+    + rb"(?::\d+)?)(?: [^\r\n]*)?\r?$")
+"""pssh -i's head of a host's output (``[2] 17:29:41 [FAILURE] compute Exited with error code
+124``: the number of the host in the order they ended, the time it ended; the user it logged
+in as left out of the name, a port kept)."""
+_STDERR = b"Stderr: "
+"""What pssh -i prints before a host's command's standard error."""
+_GLUED = re.compile(rb"(?<=.)(?=tcpdump: |reading from file |dropped privs to "
+                    rb"|non-zero return code\r?$)")
+"""Where ansible glued what tcpdump (and then ansible itself) said to the line before it: the
+first of them starts a line of its own."""
+_NON_ZERO = b"non-zero return code"
+"""What ansible says after a command's output when it ended with another code than 0."""
 HEAD_WITHIN = 3
 """dshbak's first head stands within a text's first lines (a shell prompt and the command may
 come before it)."""
+_HEADS = ((_BLOCK_HEAD, HEAD_WITHIN), (_ANSIBLE_HEAD, 20), (_PSSH_HEAD, 20))
+"""Each form of heads, with the lines its first head stands within: ansible's and pssh's are
+told apart from any packet line, and ansible's warnings may come first (one of a Python
+interpreter it found takes five lines)."""
 _PDSH = re.compile(rb"pdsh@[^:\s]*: (" + _NAME + rb"): (.*)")
 """pdsh's own words about a host (its command's exit code, a connection refused)."""
-_NOT_HOSTS = frozenset({b"tcpdump", b"Warning", b"listening", b"reading"})
+_NOT_HOSTS = frozenset({b"tcpdump", b"Warning", b"listening", b"reading", b"Stderr"})
 
 
 def _unquoted(lines: list[bytes]) -> list[bytes]:
@@ -62,6 +90,8 @@ class TextHosts(NamedTuple):
 
     hosts: list[str]
     heads: list[tuple[int, int, bytes]] | None
+    form: re.Pattern[bytes] | None = None
+    """The pattern of the heads (None: each line after its host's name)."""
 
 
 def text_hosts(path: str) -> TextHosts | None:
@@ -90,22 +120,26 @@ def hosts_in(f: BinaryIO, head: bytes = b"") -> TextHosts | None:
         rest = block[cut:]
         lines = _names(form, block[:cut], lines, hosts, heads)
     _names(form, rest + b"\n", lines, hosts, heads)
-    return TextHosts([h.decode() for h in hosts], heads if form is _BLOCK_HEAD else None)
+    if form is _PREFIXED:
+        return TextHosts([h.decode() for h in hosts], None)
+    return TextHosts([h.decode() for h in hosts], heads, form)
 
 
 def _form(head: bytes) -> re.Pattern[bytes] | None:
     """The pattern naming the hosts of a text that starts with ``head``: its lines' names
-    (pdsh) or dshbak's heads (the first within its first ``HEAD_WITHIN`` lines); None: the
-    text of one capture (more lines start with a time than with a host's name and a time)."""
+    (pdsh) or the heads of its blocks (the first within the first lines ``_HEADS`` names);
+    None: the text of one capture (more lines start with a time than with a host's name and a
+    time)."""
     data = b"\n" + head
     named = sum(1 for name in _PREFIXED.findall(data) if name not in _NOT_HOSTS)
     if named and named >= len(_STAMPED.findall(data)):
         return _PREFIXED
     text = b"\n" + head.lstrip(b"\r\n")
     at = 0
-    for _ in range(HEAD_WITHIN):  # after the command line pasted with it, or not
-        if _BLOCK_HEAD.match(text, at):
-            return _BLOCK_HEAD
+    for line in range(max(within for _, within in _HEADS)):  # after the command line, or not
+        for form, within in _HEADS:
+            if line < within and form.match(text, at):
+                return form
         at = text.find(b"\n", at + 1)
         if at < 0:
             break
@@ -115,7 +149,7 @@ def _form(head: bytes) -> re.Pattern[bytes] | None:
 def _names(form: re.Pattern[bytes], block: bytes, lines: int, hosts: dict[bytes, None],
            heads: list[tuple[int, int, bytes]]) -> int:
     """The hosts named in ``block`` of whole lines (after ``lines`` lines) into ``hosts``, and
-    in dshbak's form its heads into ``heads``; the lines read after it."""
+    in a form of blocks its heads into ``heads``; the lines read after it."""
     data = b"\n" + block
     if form is _PREFIXED:
         for name in form.findall(data):
@@ -126,7 +160,7 @@ def _names(form: re.Pattern[bytes], block: bytes, lines: int, hosts: dict[bytes,
     for m in form.finditer(data):  # its first line starts after the line end it matches
         line += data.count(b"\n", at, m.start() + 1)
         at = m.start() + 1
-        heads.append((line, line + 2, m.group(1)))
+        heads.append((line, line + m.group().count(b"\n") - 1, m.group(1)))
         hosts.update(dict.fromkeys(m.group(1).split(b",")))
     return line + data.count(b"\n", at)
 
@@ -142,10 +176,12 @@ class HostLines:
         self.others = tuple(h + b": " for h in self.hosts if h + b": " != self.prefix)
         """How the other hosts' lines start."""
         self.heads = found.heads
+        self.form = found.form
         self.bare = bare
         self.said: list[tuple[int, str]] = []
-        """What pdsh said of this host in the block last selected (``pdsh@admin: vm: ssh
-        exited with exit code 255``): each line's index in it and pdsh's words."""
+        """What pdsh or ansible said of this host in the block last selected (``pdsh@admin:
+        vm: ssh exited with exit code 255``; ansible's ``non-zero return code``): each line's
+        index in it and the words, after the tool's name (``pdsh: ssh exited …``)."""
 
     def __repr__(self) -> str:
         return f"HostLines({self.host!r})"
@@ -159,6 +195,16 @@ class HostLines:
         if self.heads is not None:
             at = self._in_blocks(first, len(lines))
             out = list(map(lines.__getitem__, at))
+            if self.form is _PSSH_HEAD:
+                out = [line[len(_STDERR):] if line[:8] == _STDERR else line for line in out]
+            elif self.form is _ANSIBLE_HEAD:
+                out, at = _unglued(out, at)
+                self.said = [(k, "ansible: " + line.decode().rstrip("\r"))
+                             for line, k in zip(out, at, strict=True)
+                             if line.rstrip(b"\r") == _NON_ZERO]
+                if self.said:
+                    keep = [line.rstrip(b"\r") != _NON_ZERO for line in out]
+                    out, at = list(compress(out, keep)), list(compress(at, keep))
             return (b"\n".join(out) + b"\n" if out else b""), at
         quotes = _unquoted(lines) if block[:1] == b">" or b"\n>" in block else None
         prefix, cut = self.prefix, len(self.prefix)
@@ -184,7 +230,8 @@ class HostLines:
             if line[:5] == b"pdsh@" and (m := _PDSH.match(line)) and m.group(1) in self.hosts:
                 mine[k] = False
                 if m.group(1) == host:
-                    self.said.append((k, m.group(2).decode(errors="replace").rstrip("\r")))
+                    self.said.append(
+                        (k, "pdsh: " + m.group(2).decode(errors="replace").rstrip("\r")))
 
     def _in_blocks(self, first: int, count: int) -> list[int]:
         """dshbak's form: the indexes of this host's lines among the ``count`` lines after
@@ -203,3 +250,17 @@ class HostLines:
                 break
             start, owner = end + 1, names
         return at
+
+
+def _unglued(lines: list[bytes], at: list[int]) -> tuple[list[bytes], list[int]]:
+    """``lines`` (each standing at its ``at`` in the block) with what ansible glued to a line
+    on a line of its own (both standing where the line stands)."""
+    if not any(map(_GLUED.search, lines)):
+        return lines, at
+    out: list[bytes] = []
+    where: list[int] = []
+    for line, k in zip(lines, at, strict=True):
+        parts = _GLUED.split(line, maxsplit=1)
+        out.extend(parts)
+        where.extend([k] * len(parts))
+    return out, where
