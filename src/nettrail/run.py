@@ -13,6 +13,7 @@ from nettrail.analyze.findings_host import parts_findings
 from nettrail.analyze.host_scope import joined as joined_scopes
 from nettrail.analyze.host_scope import scope_of
 from nettrail.analyze.merge import merged
+from nettrail.analyze.one_point import joined_lacks, lacks, names, point_diagnosis
 from nettrail.analyze.one_side import joined
 from nettrail.analyze.pipeline import analyze, with_host
 from nettrail.analyze.table_flows import Done, tracked
@@ -111,9 +112,13 @@ def _partitioned(summary: PointSummary, table: SpillTable) -> Analysis:
         began: list[tuple[Arr, Arr]] = []  # (row in the whole table, time) per partition
         sides = []
         scopes = []  # what host findings need of the whole point, partition by partition
+        seen: set[str] = set()  # and what its diagnosis needs: its names, the fields it lacks
+        lacking = []
         for i, part in enumerate(files):
             rows = table.load(part)
             scopes.append(scope_of(rows, rows.origin))  # its temporaries gone before tracking
+            seen |= names(rows)
+            lacking.append(lacks(rows))
             result = tracked(rows)
             done.append(result.done)
             sides.append(result.side)
@@ -135,4 +140,6 @@ def _partitioned(summary: PointSummary, table: SpillTable) -> Analysis:
     finally:
         table.close()
     analysis = merged(summary, done, joined(sides))
-    return dataclasses.replace(analysis, findings=tuple(with_host(analysis.findings, host)))
+    findings = with_host(analysis.findings, host)
+    return dataclasses.replace(analysis, findings=tuple(findings), diagnosis=point_diagnosis(
+        summary.name, analysis.connections, findings, seen, joined_lacks(lacking)))

@@ -452,8 +452,8 @@ def _read_by_resets(convs: Sequence[Conversation]) -> Iterator[Sighting]:
 def _blind(points: Mapping[str, Sequence[PacketRecord]]) -> dict[str, tuple[str, ...]]:
     """The TCP fields each point's packets all lack (``FLAGS``: text printed with ``-q``, a
     real capture always has SYNs or ACKs among them, and a binary one has the flags of every
-    packet, none set included; ``SEQ``: text with its sequence numbers stripped, or ``-q``);
-    points that lack none are left out."""
+    packet, none set included, as has a text that printed a seq; ``SEQ``: text with its
+    sequence numbers stripped, or ``-q``); points that lack none are left out."""
     out = {}
     for p, recs in points.items():
         seen_tcp = flags = seq = False
@@ -461,7 +461,8 @@ def _blind(points: Mapping[str, Sequence[PacketRecord]]) -> dict[str, tuple[str,
             tcp = r.tcp
             if tcp is not None:
                 seen_tcp = True
-                flags = flags or bool(tcp.flags) or r.linktype >= 0  # text has none
+                # text has none (-q), but printed "Flags [none]" where it has a seq
+                flags = flags or bool(tcp.flags) or r.linktype >= 0 or tcp.seq is not None
                 seq = seq or tcp.seq is not None
                 if flags and seq:
                     break

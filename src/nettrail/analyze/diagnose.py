@@ -7,6 +7,7 @@ when the interface or namespace names seen in the captures are OpenStack's (``qr
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -131,8 +132,13 @@ def diagnose(findings: Sequence[Finding], ctx: Context = Context(),
 
 
 def _sentence(text: str) -> str:
-    text = text[:1].upper() + text[1:]
+    if not _NAMED.match(text):  # a point's name first (``edge: …``) stays as it is written
+        text = text[:1].upper() + text[1:]
     return text if text.endswith(".") else text + "."
+
+
+_NAMED = re.compile(r"[^\s:]+: ")
+"""A summary that starts with a point's name (the findings of one point, and of its host)."""
 
 
 def _chain(findings: Sequence[Finding]) -> tuple[Evidence, ...]:
@@ -227,6 +233,12 @@ def _words(top: Finding, related: Sequence[Finding], ctx: Context) -> tuple[str,
                     f"connection.")
         return ("the server reset the connection",
                 "Look at the server application's logs for why it aborted the connection.")
+    if top.kind == Outcome.REFUSED:  # one point's: the RST claims the server's address
+        return ("the connection was refused: the SYN was answered with RST from the server's "
+                "address",
+                "Check that the service listens on the server (ss -ltn) and that no firewall on "
+                "the way rejects the connection with a TCP reset (REJECT --reject-with "
+                "tcp-reset): a capture nearer the server tells the two apart.")
     return (top.summary, "See the evidence below.")
 
 
@@ -325,11 +337,7 @@ def _doubted(f: Finding) -> Diagnosis:
     unmatched = [p for p in f.details.get("unmatched", "").split(", ") if p]
     lossy = [p for p in points if p not in one_sided and p not in unmatched]
     counts = dict(zip(lossy, f.details.get("capture_dropped", "").split(", "), strict=False))
-    seems = {ASYMMETRIC_NAT: f"the reply seems to bypass {f.details.get('request_at')}'s "
-                             "translation",
-             RESET_NOT_FROM_SERVER: "the RST seems not to come from the server"}.get(
-        f.kind, f"packets seem lost between {f.details.get('last_seen', '?')} and "
-                f"{' and '.join(points)}")
+    seems = _seems(f, points)
     one = "packets of one direction only"
     why = [f"{p}'s capture dropped {count_text(int(n), 'packet')} "
            f"{'itself' if len(points) == 1 else 'themselves'}" for p, n in counts.items()]
@@ -350,6 +358,19 @@ def _doubted(f: Finding) -> Diagnosis:
     explanation = f"{_sentence(f.summary)} Missing: {'; '.join(needed)}."
     action = f"Capture again {', and '.join(steps)}, and analyze again."
     return Diagnosis(headline, explanation, action, tuple(f.evidence), (INCONCLUSIVE,))
+
+
+def _seems(f: Finding, points: Sequence[str]) -> str:
+    """What a doubted finding suggests, in a few words."""
+    if f.kind == ASYMMETRIC_NAT:
+        return f"the reply seems to bypass {f.details.get('request_at')}'s translation"
+    if f.kind == RESET_NOT_FROM_SERVER:
+        return "the RST seems not to come from the server"
+    if "last_seen" in f.details:
+        return f"packets seem lost between {f.details['last_seen']} and {' and '.join(points)}"
+    # a point's own finding of one of its connections (a point given alone)
+    return (f"{f.details.get('point', '?')} sees a connection fail "
+            f"({f.details.get('outcome', f.kind)})")
 
 
 def _untimed(f: Finding) -> Diagnosis:

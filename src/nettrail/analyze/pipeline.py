@@ -3,7 +3,9 @@ file is opened here (``nettrail.run`` and ``capture.points`` read files into tab
 
 Each point's TCP connections come from its table (``analyze.table_flows``: plain connections
 in bulk, the others through the per-packet state machine). With two or more points the
-records of every row are also matched across points (``analyze/crosspoint.py``).
+records of every row are also matched across points (``analyze/crosspoint.py``), which
+diagnoses them; a point given alone is diagnosed from its own findings
+(``analyze/one_point.py``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from nettrail.analyze.findings_host import host_findings
+from nettrail.analyze.one_point import lacks, names, point_diagnosis
 from nettrail.analyze.one_side import ONE_WAY_CAPTURE
 from nettrail.analyze.table_flows import track_table
-from nettrail.model.analysis import Analysis, PointSummary
+from nettrail.model.analysis import Analysis, Diagnosis, PointSummary
 from nettrail.model.finding import Finding
 from nettrail.model.flow import Connection, Focus
 from nettrail.model.packet import PacketRecord, TCPHeader
@@ -50,13 +53,24 @@ def analyze(points: Sequence[PointData], paths: bool = True,
             findings = [f for f in findings if f.connection is None
                         or focus.matches(f.connection.a, f.connection.b)]
         return Analysis(points=summaries, connections=tuple(connections),
-                        findings=tuple(findings))
+                        findings=tuple(findings), diagnosis=_diagnosis(points, connections,
+                                                                        findings))
     # each point's records, built as they are asked for (most rows are read as columns),
     # one TCP header per packet for all points
     shared: dict[tuple[int, ...], TCPHeader] = {}
     kept = {p.summary.name: TableRows(p.table, shared) for p in points}
     return cross_points(summaries, connections, findings, kept,
                         {p.summary.name: p.table for p in points}, paths, clocks, focus)
+
+
+def _diagnosis(points: Sequence[PointData], connections: Sequence[Connection],
+               findings: Sequence[Finding]) -> Diagnosis | None:
+    """The diagnosis of a single point (``analyze.one_point``; none without a point)."""
+    if not points:
+        return None
+    p = points[0]
+    return point_diagnosis(p.summary.name, connections, findings, names(p.table),
+                           lacks(p.table))
 
 
 def _with_host(points: Sequence[PointData], findings: list[Finding]) -> list[Finding]:
