@@ -1,5 +1,6 @@
 """Every text of tcpdump's own test suite as one host's lines of a pdsh text (``h1: ...``), as
-two hosts' lines interleaved a line at a time (each text with the next one), and as the second
+two hosts' lines interleaved a line at a time (each text with the next one; as pdsh prints them
+and as ``kubectl logs --prefix`` does, ``[pod/a/tcpdump] ...``), and as the second
 host's block of what ansible and pssh -i print (the next text the first's, what tcpdump said
 after each: glued to its last line by ansible, after ``Stderr:`` by pssh): each host reads as
 its own file does, into records and into a table: the same packets, numbered as in the joined
@@ -93,8 +94,9 @@ def test_every_suite_text_as_one_hosts_lines(table: bool, tmp_path: Path) -> Non
     assert not failed, f"{len(failed)} of {len(OUTS)}: {failed[:10]}"
 
 
+@pytest.mark.parametrize("prefix", ["{}: ", "[pod/{}/tcpdump] "], ids=["pdsh", "kubectl"])
 @pytest.mark.parametrize("table", [False, True], ids=["records", "table"])
-def test_every_suite_text_beside_the_next_one(table: bool, tmp_path: Path) -> None:
+def test_every_suite_text_beside_the_next_one(table: bool, prefix: str, tmp_path: Path) -> None:
     outs = _suite()
     failed = []
     for a, b in zip(outs, outs[1:] + outs[:1], strict=True):
@@ -105,7 +107,7 @@ def test_every_suite_text_beside_the_next_one(table: bool, tmp_path: Path) -> No
                                           b.read_bytes().splitlines(keepends=True)):
             for host, line in (("a", line_a), ("b", line_b)):
                 if line is not None:
-                    parts.append(f"{host}: ".encode() + line.rstrip(b"\r\n") + b"\n")
+                    parts.append(prefix.format(host).encode() + line.rstrip(b"\r\n") + b"\n")
                     where[host][len(parts)] = len(where[host]) + 1
         joined.write_bytes(b"".join(parts))
         found = text_hosts(str(joined))

@@ -28,7 +28,8 @@ from nettrail.model.packet import ACK, FIN, PSH, SYN
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 RUNS = FIXTURES / "labruns"
 SUITE = Path(__file__).parents[3] / "shared" / "tcpdump-tests"
-_PREFIX = re.compile(r"([\w.-]+): ")
+_PREFIX = re.compile(r"\[pod/([\w.-]+)/[\w.-]+\] |([\w.-]+): ")
+"""A host's line: kubectl's (the pod's) or pdsh's."""
 
 
 def _needs(tool: str, package: str = "pdsh") -> None:
@@ -58,16 +59,17 @@ def _run_text(run: str, tmp_path: Path, tcpdump: str = "tcpdump -n",
 
 
 def _split(text: str) -> tuple[dict[str, list[str]], dict[int, tuple[str, int]]]:
-    """Each host's own lines of a pdsh text, and where each line of it stands in its host's
-    (line numbers from 1)."""
+    """Each host's own lines of a pdsh (or kubectl) text, and where each line of it stands in
+    its host's (line numbers from 1)."""
     own: dict[str, list[str]] = {}
     where: dict[int, tuple[str, int]] = {}
     for n, line in enumerate(text.splitlines(), 1):
         m = _PREFIX.match(line)
         assert m is not None, line
-        lines = own.setdefault(m.group(1), [])
+        host = m.group(1) or m.group(2)
+        lines = own.setdefault(host, [])
         lines.append(line[m.end():])
-        where[n] = (m.group(1), len(lines))
+        where[n] = (host, len(lines))
     return own, where
 
 
@@ -158,8 +160,25 @@ def test_lines_of_hosts_interleaved_as_a_live_run_prints_them(
     """pdsh prints each host's lines as they come: a ``-v`` packet's two lines may stand
     apart, another host's lines between them."""
     _hosts, text = _run_text("dual-l3", tmp_path, f"tcpdump -n {flags}")
+    _same_as_own(_interleaved(text, "{}: ", seed), tmp_path, capsys)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("flags", ["-v", "-e"])
+def test_lines_of_pods_as_kubectl_prints_them(
+        flags: str, seed: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``kubectl logs -f --prefix -l app=tcpdump`` prints each line of a pod's container after
+    ``[pod/NAME/CONTAINER] `` (kubectl's own format string), the pods' lines as they come:
+    each pod is a point, read as its own lines are."""
+    _hosts, text = _run_text("dual-l3", tmp_path, f"tcpdump -n {flags}")
+    _same_as_own(_interleaved(text, "[pod/{}/tcpdump] ", seed), tmp_path, capsys)
+
+
+def _interleaved(text: str, prefix: str, seed: int) -> str:
+    """The hosts' lines of a pdsh text, each after ``prefix`` (the host for ``{}``), mixed as
+    a live run prints them: a line at a time (seed 1), or one to three."""
     own, _ = _split(text)
-    queues = {h: [f"{h}: {line}" for line in lines] for h, lines in own.items()}
+    queues = {h: [prefix.format(h) + line for line in lines] for h, lines in own.items()}
     rng = random.Random(seed)
     mixed = []
     while queues:
@@ -169,7 +188,7 @@ def test_lines_of_hosts_interleaved_as_a_live_run_prints_them(
         del queues[host][:take]
         if not queues[host]:
             del queues[host]
-    _same_as_own("\n".join(mixed) + "\n", tmp_path, capsys)
+    return "\n".join(mixed) + "\n"
 
 
 def test_dshbak_blocks_read_as_the_pdsh_text(tmp_path: Path,

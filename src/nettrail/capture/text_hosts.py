@@ -1,7 +1,9 @@
 """Texts of several hosts' lines: what pdsh, clush or pssh -P print when tcpdump runs on many
-hosts at once, each line after its host's name (``netnode: 17:29:35.964388 IP …``), and
-texts of blocks, a head naming each host before its lines: dshbak's (a host's name between two
-lines of dashes), ansible's ad-hoc commands' (``netnode | CHANGED | rc=0 >>``) and pssh -i's
+hosts at once, each line after its host's name (``netnode: 17:29:35.964388 IP …``), or
+``kubectl logs --prefix`` of tcpdump in pods, after the pod's and its container's
+(``[pod/web-7d4b/tcpdump] 17:29:35.964388 IP …``: the pod is the host), and texts of
+blocks, a head naming each host before its lines: dshbak's (a host's name between two lines
+of dashes), ansible's ad-hoc commands' (``netnode | CHANGED | rc=0 >>``) and pssh -i's
 (``[1] 17:29:41 [SUCCESS] netnode``).
 
 Each host's lines are a capture point of their own. ``text_hosts(path)`` names the hosts of
@@ -38,6 +40,11 @@ _QUOTED = rb"(?:>[> ]*)?"
 _PREFIXED = re.compile(rb"\n" + _QUOTED + rb"(" + _NAME + rb"): (?=" + _SPOKEN + rb")")
 """A line of a host (after a line end: ``\\n`` is put before a text's first line; the engine
 looks for a line end as quick as a byte search, where ``(?m)^`` is tried at every byte)."""
+_POD = re.compile(rb"\n" + _QUOTED + rb"\[pod/(" + _NAME + rb")/[^\]\s/]+\] (?=" + _SPOKEN
+                  + rb")")
+"""A line of a pod's container as ``kubectl logs --prefix`` prints it (``[pod/web-7d4b/tcpdump]
+17:29:35.964388 IP …``): the pod is the host."""
+_PREFIXES = (_PREFIXED, _POD)
 _STAMPED = re.compile(rb"\n" + _QUOTED + _SPOKEN)
 _BLOCK_HEAD = re.compile(
     rb"(?m)\n-{4,}\r?\n(" + _NAME + rb"(?:," + _NAME + rb")*)\r?\n-{4,}\r?$")
@@ -84,14 +91,15 @@ def _unquoted(lines: list[bytes]) -> list[bytes]:
 
 
 class TextHosts(NamedTuple):
-    """The hosts of a text of several hosts' lines, in the order they first speak; in
-    dshbak's form also where each head stands: (its first line's index, its last's, the host
-    or hosts it names)."""
+    """The hosts of a text of several hosts' lines, in the order they first speak; in a form
+    of blocks also where each head stands: (its first line's index, its last's, the host or
+    hosts it names)."""
 
     hosts: list[str]
     heads: list[tuple[int, int, bytes]] | None
-    form: re.Pattern[bytes] | None = None
-    """The pattern of the heads (None: each line after its host's name)."""
+    form: re.Pattern[bytes] = _PREFIXED
+    """The pattern naming the hosts: of each line (pdsh's, kubectl's) or of each block's head
+    (dshbak's, ansible's, pssh's)."""
 
 
 def text_hosts(path: str) -> TextHosts | None:
@@ -120,20 +128,20 @@ def hosts_in(f: BinaryIO, head: bytes = b"") -> TextHosts | None:
         rest = block[cut:]
         lines = _names(form, block[:cut], lines, hosts, heads)
     _names(form, rest + b"\n", lines, hosts, heads)
-    if form is _PREFIXED:
-        return TextHosts([h.decode() for h in hosts], None)
-    return TextHosts([h.decode() for h in hosts], heads, form)
+    return TextHosts([h.decode() for h in hosts], None if form in _PREFIXES else heads, form)
 
 
 def _form(head: bytes) -> re.Pattern[bytes] | None:
     """The pattern naming the hosts of a text that starts with ``head``: its lines' names
-    (pdsh) or the heads of its blocks (the first within the first lines ``_HEADS`` names);
-    None: the text of one capture (more lines start with a time than with a host's name and a
-    time)."""
+    (pdsh's, kubectl's) or the heads of its blocks (the first within the first lines
+    ``_HEADS`` names); None: the text of one capture (more lines start with a time than with
+    a host's name and a time)."""
     data = b"\n" + head
-    named = sum(1 for name in _PREFIXED.findall(data) if name not in _NOT_HOSTS)
-    if named and named >= len(_STAMPED.findall(data)):
-        return _PREFIXED
+    stamped = len(_STAMPED.findall(data))
+    for form in _PREFIXES:
+        named = sum(1 for name in form.findall(data) if name not in _NOT_HOSTS)
+        if named and named >= stamped:
+            return form
     text = b"\n" + head.lstrip(b"\r\n")
     at = 0
     for line in range(max(within for _, within in _HEADS)):  # after the command line, or not
@@ -151,7 +159,7 @@ def _names(form: re.Pattern[bytes], block: bytes, lines: int, hosts: dict[bytes,
     """The hosts named in ``block`` of whole lines (after ``lines`` lines) into ``hosts``, and
     in a form of blocks its heads into ``heads``; the lines read after it."""
     data = b"\n" + block
-    if form is _PREFIXED:
+    if form in _PREFIXES:
         for name in form.findall(data):
             if name not in _NOT_HOSTS:
                 hosts[name] = None
@@ -171,9 +179,10 @@ class HostLines:
 
     def __init__(self, host: str, found: TextHosts, *, bare: bool) -> None:
         self.host = host
-        self.prefix = host.encode() + b": "
+        self.pod = found.form is _POD
+        self.prefix = self._prefix(host.encode())
         self.hosts = frozenset(h.encode() for h in found.hosts)
-        self.others = tuple(h + b": " for h in self.hosts if h + b": " != self.prefix)
+        self.others = tuple(map(self._prefix, self.hosts - {host.encode()}))
         """How the other hosts' lines start."""
         self.heads = found.heads
         self.form = found.form
@@ -185,6 +194,10 @@ class HostLines:
 
     def __repr__(self) -> str:
         return f"HostLines({self.host!r})"
+
+    def _prefix(self, host: bytes) -> bytes:
+        """How a host's lines start (a pod's: then its container's name and ``] ``)."""
+        return b"[pod/" + host + b"/" if self.pod else host + b": "
 
     def select(self, block: bytes, first: int) -> tuple[bytes, list[int]]:
         """This host's lines of ``block`` (whole lines, each ending in ``\\n``, after line
@@ -216,7 +229,12 @@ class HostLines:
         self.said = []
         if b"pdsh@" in block:
             self._pdsh(lines, mine)
-        out = [line[cut:] if line[:cut] == prefix else line for line in compress(lines, mine)]
+        if self.pod:  # up to the end of the container's name
+            out = [_after_container(line) if line[:cut] == prefix else line
+                   for line in compress(lines, mine)]
+        else:
+            out = [line[cut:] if line[:cut] == prefix else line
+                   for line in compress(lines, mine)]
         if quotes is not None:  # the quote marks back, for the reader to take off and say so
             out = list(map(bytes.__add__, compress(quotes, mine), out))
         at = list(compress(range(len(lines)), mine))
@@ -250,6 +268,12 @@ class HostLines:
                 break
             start, owner = end + 1, names
         return at
+
+
+def _after_container(line: bytes) -> bytes:
+    """A pod's line without ``[pod/NAME/CONTAINER] `` (as it is, without that end)."""
+    end = line.find(b"] ")
+    return line if end < 0 else line[end + 2:]
 
 
 def _unglued(lines: list[bytes], at: list[int]) -> tuple[list[bytes], list[int]]:
