@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -52,10 +52,16 @@ def _run_text(run: str, tmp_path: Path, tcpdump: str = "tcpdump -n",
     """The hosts of a lab run, and what pdsh prints running ``tcpdump`` on each one's pcap
     (copied into ``tmp_path``)."""
     _needs("tcpdump")
+    hosts = _copied(run, tmp_path)
+    return hosts, _pdsh(hosts, f"{tcpdump} -r %h.pcap {stderr}", tmp_path)
+
+
+def _copied(run: str, tmp_path: Path) -> list[str]:
+    """The hosts of a lab run, each one's pcap copied into ``tmp_path``."""
     hosts = sorted(p.stem for p in (RUNS / run).glob("*.pcap"))
     for host in hosts:
         shutil.copy(RUNS / run / f"{host}.pcap", tmp_path / f"{host}.pcap")
-    return hosts, _pdsh(hosts, f"{tcpdump} -r %h.pcap {stderr}", tmp_path)
+    return hosts
 
 
 def _split(text: str) -> tuple[dict[str, list[str]], dict[int, tuple[str, int]]]:
@@ -250,9 +256,7 @@ def _ansible(run: str, tmp_path: Path, command: str) -> tuple[list[str], str]:
     (``{{ inventory_hostname }}``: the host) with its ad-hoc ``shell`` module (connection
     ``local``: no SSH), in ``tmp_path`` holding the run's pcaps."""
     _needs("ansible", "ansible-core")
-    hosts = sorted(p.stem for p in (RUNS / run).glob("*.pcap"))
-    for host in hosts:
-        shutil.copy(RUNS / run / f"{host}.pcap", tmp_path / f"{host}.pcap")
+    hosts = _copied(run, tmp_path)
     home = tmp_path / "home"
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HOME": str(home),
            "ANSIBLE_HOME": str(home / "ansible"), "ANSIBLE_LOCAL_TEMP": str(home / "local"),
@@ -268,9 +272,7 @@ def _pssh(run: str, tmp_path: Path, command: str) -> tuple[list[str], str]:
     (``$PSSH_HOST``: the host) in ``tmp_path`` holding the run's pcaps: an ``ssh`` on its
     PATH runs the command here (as pdsh's ``exec`` module does)."""
     _needs("parallel-ssh", "pssh")
-    hosts = sorted(p.stem for p in (RUNS / run).glob("*.pcap"))
-    for host in hosts:
-        shutil.copy(RUNS / run / f"{host}.pcap", tmp_path / f"{host}.pcap")
+    hosts = _copied(run, tmp_path)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "ssh").write_text('#!/bin/sh\nfor last; do :; done\nexec sh -c "$last"\n')
@@ -282,11 +284,22 @@ def _pssh(run: str, tmp_path: Path, command: str) -> tuple[list[str], str]:
     return hosts, done.stdout
 
 
-def _blocks(text: str, head: re.Pattern[str], hosts: list[str], tmp_path: Path
-            ) -> tuple[dict[int, tuple[str, int]], dict[str, str]]:
-    """Each line of a text of blocks with the host and line of that host's own output it is
-    (what tcpdump said, glued to a line or after ``Stderr:``, left out), and the files of
-    each host's own output (``tcpdump -n -r``, without what it said)."""
+class _Read(NamedTuple):
+    """A text of blocks in a file, analysed, and each host's own output analysed apart."""
+
+    path: Path
+    where: dict[int, tuple[str, int]]
+    """Each line of the text: the host and line of that host's own output it is."""
+    files: dict[str, str]
+    together: dict[str, Any]
+    apart: dict[str, Any]
+
+
+def _blocks(text: str, head: re.Pattern[str], hosts: list[str], tmp_path: Path,
+            capsys: pytest.CaptureFixture[str]) -> _Read:
+    """``text`` (of blocks, each after a ``head``) analysed, and each host's own output
+    (``tcpdump -n -r``, without what it said: glued to a line or after ``Stderr:``), given
+    as files of their own in the order the text names the hosts."""
     where: dict[int, tuple[str, int]] = {}
     host, seen = "", 0
     for n, line in enumerate(text.splitlines(), 1):
@@ -302,7 +315,12 @@ def _blocks(text: str, head: re.Pattern[str], hosts: list[str], tmp_path: Path
         Path(files[h]).write_text(subprocess.run(
             ["tcpdump", "-n", "-r", tmp_path / f"{h}.pcap"], capture_output=True, text=True,
             check=True).stdout)
-    return where, files
+    path = tmp_path / "blocks.txt"
+    path.write_text(text)
+    found = text_hosts(str(path))
+    assert found is not None and sorted(found.hosts) == hosts
+    return _Read(path, where, files, _analysed([str(path)], capsys),
+                 _analysed([f"{h}={files[h]}" for h in found.hosts], capsys))
 
 
 @pytest.mark.parametrize("run", RUN_NAMES)
@@ -320,14 +338,8 @@ def test_ansible_and_pssh_blocks_read_as_the_hosts_own_texts(
         head, (hosts, text) = _PSSH_HEAD, _pssh(run, tmp_path,
                                                 "tcpdump -n -r $PSSH_HOST.pcap")
         assert "\nStderr: reading from file" in text
-    path = tmp_path / "blocks.txt"
-    path.write_text(text)
-    where, files = _blocks(text, head, hosts, tmp_path)
-    found = text_hosts(str(path))
-    assert found is not None and sorted(found.hosts) == hosts
-    together = _analysed([str(path)], capsys)
-    apart = _analysed([f"{h}={files[h]}" for h in found.hosts], capsys)
-    assert _as_own(together, str(path), where, files) == apart
+    read = _blocks(text, head, hosts, tmp_path, capsys)
+    assert _as_own(read.together, str(read.path), read.where, read.files) == read.apart
 
 
 def test_what_ansible_says_of_a_failed_command_is_its_hosts_warning(
@@ -339,24 +351,18 @@ def test_what_ansible_says_of_a_failed_command_is_its_hosts_warning(
     hosts, text = _ansible("dual-l3", tmp_path,
                            "tcpdump -n -r {{ inventory_hostname }}.pcap; exit 124")
     assert text.count("| FAILED | rc=124 >>") == len(hosts)
-    path = tmp_path / "blocks.txt"
-    path.write_text(text)
-    where, files = _blocks(text, _ANSIBLE_HEAD, hosts, tmp_path)
-    found = text_hosts(str(path))
-    assert found is not None and sorted(found.hosts) == hosts
-    together = _analysed([str(path)], capsys)
-    apart = _analysed([f"{h}={files[h]}" for h in found.hosts], capsys)
+    read = _blocks(text, _ANSIBLE_HEAD, hosts, tmp_path, capsys)
     said = {n for n, line in enumerate(text.splitlines(), 1)
             if line.endswith("non-zero return code")}
     assert len(said) == len(hosts)
-    for point in together["points"]:
-        line = max(n for n, (host, _) in where.items() if host == point["name"])
+    for point in read.together["points"]:
+        line = max(n for n, (host, _) in read.where.items() if host == point["name"])
         line = min(n for n in said if n >= line)
-        word = f"{path} line {line}: ansible: non-zero return code"
+        word = f"{read.path} line {line}: ansible: non-zero return code"
         assert point["warnings"].count(word) == 1
         point["warnings"].remove(word)
-    assert _as_own(together, str(path), where, files) == apart
-    assert together["diagnosis"]["kinds"] == ["asymmetric-nat", "reset-not-from-server"]
+    assert _as_own(read.together, str(read.path), read.where, read.files) == read.apart
+    assert read.together["diagnosis"]["kinds"] == ["asymmetric-nat", "reset-not-from-server"]
 
 
 def test_a_host_ansible_could_not_reach_is_named(tmp_path: Path,
