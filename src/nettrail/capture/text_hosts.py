@@ -205,19 +205,9 @@ class HostLines:
         index among the block's lines)."""
         lines = block.split(b"\n")
         lines.pop()
+        self.said = []
         if self.heads is not None:
-            at = self._in_blocks(first, len(lines))
-            out = list(map(lines.__getitem__, at))
-            if self.form is _PSSH_HEAD:
-                out = [line[len(_STDERR):] if line[:8] == _STDERR else line for line in out]
-            elif self.form is _ANSIBLE_HEAD:
-                out, at = _unglued(out, at)
-                self.said = [(k, "ansible: " + line.decode().rstrip("\r"))
-                             for line, k in zip(out, at, strict=True)
-                             if line.rstrip(b"\r") == _NON_ZERO]
-                if self.said:
-                    keep = [line.rstrip(b"\r") != _NON_ZERO for line in out]
-                    out, at = list(compress(out, keep)), list(compress(at, keep))
+            out, at = self._block_lines(lines, first)
             return (b"\n".join(out) + b"\n" if out else b""), at
         quotes = _unquoted(lines) if block[:1] == b">" or b"\n>" in block else None
         prefix, cut = self.prefix, len(self.prefix)
@@ -226,7 +216,6 @@ class HostLines:
             mine = [not line.startswith(others) for line in lines]
         else:
             mine = list(map(methodcaller("startswith", prefix), lines))
-        self.said = []
         if b"pdsh@" in block:
             self._pdsh(lines, mine)
         if self.pod:  # up to the end of the container's name
@@ -239,6 +228,24 @@ class HostLines:
             out = list(map(bytes.__add__, compress(quotes, mine), out))
         at = list(compress(range(len(lines)), mine))
         return (b"\n".join(out) + b"\n" if out else b""), at
+
+    def _block_lines(self, lines: list[bytes], first: int) -> tuple[list[bytes], list[int]]:
+        """A form of blocks: this host's lines among ``lines`` (after line ``first``), and
+        where each stands among them; pssh's ``Stderr: `` taken off, what ansible glued put
+        on a line of its own, and ansible's words about the host into ``said``."""
+        at = self._in_blocks(first, len(lines))
+        out = list(map(lines.__getitem__, at))
+        if self.form is _PSSH_HEAD:
+            return [line[len(_STDERR):] if line[:8] == _STDERR else line for line in out], at
+        if self.form is not _ANSIBLE_HEAD:
+            return out, at
+        out, at = _unglued(out, at)
+        keep = [line.rstrip(b"\r") != _NON_ZERO for line in out]
+        self.said = [(k, "ansible: " + _NON_ZERO.decode())
+                     for k, kept in zip(at, keep, strict=True) if not kept]
+        if self.said:
+            out, at = list(compress(out, keep)), list(compress(at, keep))
+        return out, at
 
     def _pdsh(self, lines: list[bytes], mine: list[bool]) -> None:
         """pdsh's own lines of a host (``pdsh@admin: vm: ...``) are no host's lines: those of
