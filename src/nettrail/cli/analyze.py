@@ -29,8 +29,8 @@ from nettrail.model.analysis import Analysis
 from nettrail.run import PacketFilter, analyze_files
 
 DESCRIPTION = ("Read pcap, pcapng or tcpdump text captures, one or more per capture point, "
-               "and explain how each TCP connection went; with two or more points, follow "
-               "packets across them (NAT, clock skew) and diagnose the failure.")
+               "explain how each TCP connection went and diagnose a failure; with two or more "
+               "points, follow packets across them (NAT, clock skew) first.")
 EPILOG = """examples:
   nettrail analyze client.pcap
   nettrail analyze host1=netnode.pcap host5=compute.txt   # any mix of formats
