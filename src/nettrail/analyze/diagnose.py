@@ -112,7 +112,8 @@ def diagnose(findings: Sequence[Finding], ctx: Context = Context(),
         if doubt is not None:
             return _doubted(doubt)
         if failed:
-            return inconclusive(failed[0], findings, blind)
+            return inconclusive(failed[0], findings, blind,
+                                len({x.connection.client for x in failed}) - 1)
         one_way = next((f for f in findings if f.kind == ONE_WAY_CAPTURE
                         and f.details.get("failed")), None)
         if one_way is not None:
@@ -288,9 +289,12 @@ def missing_fields(blind: Mapping[str, Sequence[str]]) -> list[str]:
 
 
 def inconclusive(failure: Failure, findings: Sequence[Finding],
-                 blind: Mapping[str, Sequence[str]] | None = None) -> Diagnosis:
+                 blind: Mapping[str, Sequence[str]] | None = None, others: int = 0
+                 ) -> Diagnosis:
     """A failure the captures cannot explain, naming the evidence that is missing: points
-    without packets of it, fields the captures lack (``blind``), clocks that are unknown."""
+    without packets of it, fields the captures lack (``blind``), clocks that are unknown;
+    ``others``: how many other connections failed (by their clients, as every point sees
+    one the same)."""
     c = failure.connection
     missing = [f"packets of it at {p}" for p in failure.unseen]
     missing.extend(missing_fields(blind or {}))
@@ -310,6 +314,8 @@ def inconclusive(failure: Failure, findings: Sequence[Finding],
     headline = (f"inconclusive: {c.client} > {c.server} failed ({how}), "
                 f"but the captures do not show where or why")
     explanation = "Missing: " + "; ".join(missing) + "."
+    if others:
+        explanation += f" ({count_text(others, 'other connection')} also failed.)"
     action = ("Capture at the points named, with seq numbers (pcap, or tcpdump -S) and clocks "
               "in sync, and analyze again.")
     return Diagnosis(headline, explanation, action, ev, (INCONCLUSIVE,))
