@@ -125,8 +125,8 @@ def test_flags_printed_as_none_are_flags(name: str, headline: str | None) -> Non
 
 
 def test_an_inconclusive_diagnosis_counts_the_other_failures(tmp_path: Path) -> None:
-    """The headline names the first connection that failed; the others are counted, each
-    once (a connection has one client endpoint at every point)."""
+    """The headline names the first connection that failed; the others that failed at its
+    point are counted, each once."""
     lines = [f"08:19:46.{n:06d} IP 203.0.113.{2 + n % 3}.{40000 + n} > 198.51.100.4.22: "
              f"Flags [S], seq {n}, win 64240, length 0" for n in range(1, 5)]
     lines.append(lines[0].replace("08:19:46", "08:19:47"))  # the first SYN sent again
@@ -135,7 +135,7 @@ def test_an_inconclusive_diagnosis_counts_the_other_failures(tmp_path: Path) -> 
     d = _alone(text).diagnosis
     assert d is not None and d.kinds == ("inconclusive",)
     assert d.headline.startswith("inconclusive: 203.0.113.3:40001 > 198.51.100.4:22 failed")
-    assert d.explanation.endswith(" (3 other connections also failed.)")
+    assert d.explanation.endswith(" (3 other connections also failed at here.)")
     one = tmp_path / "one.txt"
     one.write_text(lines[0] + "\n")
     d = _alone(one).diagnosis

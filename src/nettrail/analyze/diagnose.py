@@ -112,8 +112,7 @@ def diagnose(findings: Sequence[Finding], ctx: Context = Context(),
         if doubt is not None:
             return _doubted(doubt)
         if failed:
-            return inconclusive(failed[0], findings, blind,
-                                len({x.connection.client for x in failed}) - 1)
+            return inconclusive(failed, findings, blind)
         one_way = next((f for f in findings if f.kind == ONE_WAY_CAPTURE
                         and f.details.get("failed")), None)
         if one_way is not None:
@@ -288,14 +287,15 @@ def missing_fields(blind: Mapping[str, Sequence[str]]) -> list[str]:
     return out
 
 
-def inconclusive(failure: Failure, findings: Sequence[Finding],
-                 blind: Mapping[str, Sequence[str]] | None = None, others: int = 0
-                 ) -> Diagnosis:
-    """A failure the captures cannot explain, naming the evidence that is missing: points
-    without packets of it, fields the captures lack (``blind``), clocks that are unknown;
-    ``others``: how many other connections failed (by their clients, as every point sees
-    one the same)."""
+def inconclusive(failed: Sequence[Failure], findings: Sequence[Finding],
+                 blind: Mapping[str, Sequence[str]] | None = None) -> Diagnosis:
+    """The first of the failures the captures cannot explain, naming the evidence that is
+    missing: points without packets of it, fields the captures lack (``blind``), clocks that
+    are unknown; and how many others failed at its point (counted there: NAT elsewhere may
+    show a client in another form)."""
+    failure = failed[0]
     c = failure.connection
+    others = len({x.connection.client for x in failed if x.connection.point == c.point}) - 1
     missing = [f"packets of it at {p}" for p in failure.unseen]
     missing.extend(missing_fields(blind or {}))
     missing.extend(f"{f.details.get('point')}'s clock ({f.details.get('reason')})"
@@ -315,7 +315,8 @@ def inconclusive(failure: Failure, findings: Sequence[Finding],
                 f"but the captures do not show where or why")
     explanation = "Missing: " + "; ".join(missing) + "."
     if others:
-        explanation += f" ({count_text(others, 'other connection')} also failed.)"
+        explanation += (f" ({count_text(others, 'other connection')} also failed at "
+                        f"{c.point}.)")
     action = ("Capture at the points named, with seq numbers (pcap, or tcpdump -S) and clocks "
               "in sync, and analyze again.")
     return Diagnosis(headline, explanation, action, ev, (INCONCLUSIVE,))
