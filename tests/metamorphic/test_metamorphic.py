@@ -20,11 +20,12 @@ from nettrail.run import analyze_files
 
 INCONCLUSIVE = "inconclusive"
 # The run's root cause, and the root causes that are part of the same truth seen through less
-# evidence (the RST of the incident is not the server's; stuck full-size segments are lost).
+# evidence (the RST of the incident is not the server's; stuck full-size segments are lost; a
+# point alone sees a SYN refused from the server's address).
 TRUTH: dict[str, tuple[str | None, frozenset[str]]] = {
     "dual-l3": ("asymmetric-nat", frozenset({"reset-not-from-server"})),
     "netnode-client": ("asymmetric-nat", frozenset({"reset-not-from-server"})),
-    "port-closed": ("reset-from-server", frozenset()),
+    "port-closed": ("reset-from-server", frozenset({"refused"})),
     "mtu-blackhole": ("mtu-blackhole", frozenset({"lost-between-points"})),
     "asym-firewall": ("lost-between-points", frozenset()),
     "healthy": (None, frozenset()),

@@ -310,7 +310,7 @@ def enumerate_variants() -> list[Variant]:
     out: list[Variant] = []
     for s in SCENARIOS:
         names = point_names(s)
-        for k in range(2, len(names) + 1):
+        for k in range(1, len(names) + 1):
             for combo in combinations(names, k):
                 out.append(Variant(s, "subset", "+".join(combo), thinned=k < len(names)))
         if any(n.startswith("qrouter-") for n in names):

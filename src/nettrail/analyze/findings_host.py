@@ -409,8 +409,10 @@ def _tos_misfit(rst: Packet, mine: Sequence[Packet], peer: Sequence[Packet],
     the sender's packets arriving the same way never had it and neither did the other side's:
     a stack resets with its socket's TOS, or, without a socket, with the TOS of the packet it
     answers. Not judged once the sender was sent a RST here: its socket is gone, so its RST
-    answers a later packet, which may have taken a path this point does not see."""
-    if any(p.tcp.flags & RST for p in peer):
+    answers a later packet, which may have taken a path this point does not see; nor when no
+    packet of the other side was seen here before it (the replies take another path: the
+    packet it answers is not here either)."""
+    if not peer or any(p.tcp.flags & RST for p in peer):
         return None
     answered = {c.ip.tos >> 2 for p in peer for c in p.copies if c.ip is not None
                 and c.ip.tos is not None}
