@@ -1,6 +1,8 @@
 """A RST that one point's fields make look injected is not called so when the captures show it
 leaving its claimed sender: the incident's client, reset by the router, answers the server's
-SYN-ACK sent again on the other path with a RST whose TOS only fits that unseen packet."""
+SYN-ACK sent again on the other path with a RST whose TOS only fits that unseen packet. Nor
+where a point saw none of the other side's packets before it: the packet whose TOS it may
+carry took another path."""
 
 from __future__ import annotations
 
@@ -29,19 +31,25 @@ def _routed_copies(recs: list[PacketRecord]) -> list[PacketRecord]:
     return [r._replace(frame=i + 1) for i, r in enumerate(out)]
 
 
-def _injected(first_hop: int, copies: bool = False) -> list[str]:
+def _injected(first_hop: int, copies: bool = False, *, rst_tos: int = 0x00,
+              reply_at_router: bool = False) -> list[str]:
     """The reset-injected findings' points when the client's late RST is first seen at hop
     ``first_hop`` of the request's path (0: the client itself); ``copies``: the client's
-    point also sees its packets routed on."""
+    point also sees its packets routed on; ``rst_tos``: the RST's TOS (its stack's: 0x00,
+    the SYN-ACK's); ``reply_at_router``: a packet of the server's passed the router before."""
     net = incident()
+    if reply_at_router:
+        net.send(999.0, [("router", VM, C, "qr-1"), ("router", FIP, C, "qg-1")], ACK,
+                 seq=5001, ack=1001)
     rep = [("compute", VM, C, "tap1"), ("compute", FIP, C, "eth1"), ("client", FIP, C, "eth0")]
     net.send(1000.0, rep, SYN | ACK, seq=5000, ack=1001)  # sent again, past the router
     req = [("client", C, FIP, "eth0"), ("router", C, FIP, "qg-1"), ("router", C, VM, "qr-1")]
     net.send(1000.5, req[first_hop:], RST, seq=1001, ip_id=0)
     points = net.points()
-    for p, recs in points.items():  # an SSH client: TOS 0x10, its stack's late RST: 0x00
-        points[p] = [_tos(r, 0x10 if r.ip is not None and r.ip.src == C.split(":")[0]
-                          and not r.tcp.flags & RST else 0x00)  # type: ignore[union-attr]
+    client = C.split(":")[0]
+    for p, recs in points.items():  # an SSH client: TOS 0x10, the others' packets 0x00
+        points[p] = [_tos(r, rst_tos if r.tcp.flags & RST  # type: ignore[union-attr]
+                          else 0x10 if r.ip is not None and r.ip.src == client else 0x00)
                      for r in recs]
     if copies:
         points["client"] = _routed_copies(points["client"])
@@ -54,8 +62,16 @@ def test_a_rst_seen_leaving_its_sender_is_not_called_injected() -> None:
     assert _injected(0, copies=True) == []  # judged by the first copy, before any router
 
 
+def test_a_rst_first_seen_past_its_sender_is_not_judged_by_a_tos_it_may_reflect() -> None:
+    """The router saw none of the server's packets: the RST's TOS may be that of the SYN-ACK
+    it answers, which bypassed the router (the incident's own late RST)."""
+    assert _injected(1) == []
+
+
 def test_a_rst_first_seen_past_its_sender_still_is() -> None:
-    assert "router" in _injected(1)
+    """Where the router saw both sides, a TOS that neither has is judged there."""
+    assert _injected(1, reply_at_router=True) == []  # 0x00: the server's packets' TOS
+    assert "router" in _injected(1, rst_tos=0x08, reply_at_router=True)
 
 
 def test_a_refused_syn_is_refused_though_the_servers_capture_began_after_it() -> None:
