@@ -179,13 +179,12 @@ class HostLines:
 
     def __init__(self, host: str, found: TextHosts, *, bare: bool) -> None:
         self.host = host
-        self.pod = found.form is _POD
+        self.form = found.form
         self.prefix = self._prefix(host.encode())
         self.hosts = frozenset(h.encode() for h in found.hosts)
         self.others = tuple(map(self._prefix, self.hosts - {host.encode()}))
         """How the other hosts' lines start."""
         self.heads = found.heads
-        self.form = found.form
         self.bare = bare
         self.said: list[tuple[int, str]] = []
         """What pdsh or ansible said of this host in the block last selected (``pdsh@admin:
@@ -197,7 +196,7 @@ class HostLines:
 
     def _prefix(self, host: bytes) -> bytes:
         """How a host's lines start (a pod's: then its container's name and ``] ``)."""
-        return b"[pod/" + host + b"/" if self.pod else host + b": "
+        return b"[pod/" + host + b"/" if self.form is _POD else host + b": "
 
     def select(self, block: bytes, first: int) -> tuple[bytes, list[int]]:
         """This host's lines of ``block`` (whole lines, each ending in ``\\n``, after line
@@ -218,7 +217,7 @@ class HostLines:
             mine = list(map(methodcaller("startswith", prefix), lines))
         if b"pdsh@" in block:
             self._pdsh(lines, mine)
-        if self.pod:  # up to the end of the container's name
+        if self.form is _POD:  # up to the end of the container's name
             out = [_after_container(line) if line[:cut] == prefix else line
                    for line in compress(lines, mine)]
         else:
