@@ -16,6 +16,7 @@ import struct
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from nettrail.capture.base import CaptureStats
+from nettrail.capture.spool import descriptor
 from nettrail.capture.text_hosts import HostLines, TextHosts, hosts_in
 from nettrail.errors import CaptureError, InputError
 from nettrail.model.packet import PacketRecord
@@ -58,13 +59,14 @@ def sniff(path: str) -> tuple[str, TextHosts | None]:
 
 def _sniff(path: str, hosts: bool) -> tuple[str, TextHosts | None]:
     try:
-        if path == "-" and not os.path.exists(path):
-            raise CaptureError("standard input is not read: nettrail reads each capture more "
-                               "than once; save it to a file first", path=path)
+        if path == "-" and not os.path.exists(path):  # open_inputs saves it first (spool)
+            raise CaptureError("standard input is read only as one of the inputs of a run",
+                               path=path)
         mode = os.stat(path).st_mode
         if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-            raise CaptureError("a pipe, not a file: nettrail reads each capture more than "
-                               "once; save it to a file first", path=path)
+            raise CaptureError("a named pipe, not a file: nettrail reads each capture more than "
+                               f"once; save it to a file first, or give it as standard input "
+                               f"(- < {path})", path=path)
         with open(path, "rb") as f:
             head = f.read(_SNIFF)
             fmt = _format(path, head)
@@ -235,7 +237,11 @@ def _place_names(stem: str, folders: Collection[str], taken: Collection[str],
 
 
 def default_point(path: str) -> str:
-    """The point name of a file given without one: its name without the extension."""
+    """The point name of a file given without one: its name without the extension;
+    ``stdin`` for standard input, ``fdN`` for another descriptor (``<(...)``)."""
+    fd = descriptor(path)
+    if fd is not None:
+        return "stdin" if fd == 0 else f"fd{fd}"
     base = os.path.basename(path.rstrip("/")) or path
     stem, _ext = os.path.splitext(base)
     return stem or base

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator, Mapping, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, TextIO
 
 from nettrail.capture import (
     Capture,
@@ -22,6 +22,7 @@ from nettrail.capture import (
     first_record,
     sniff,
 )
+from nettrail.capture.spool import spooled
 from nettrail.capture.text_hosts import HostLines, TextHosts
 from nettrail.errors import InputError
 from nettrail.model.packet import PacketRecord
@@ -108,9 +109,11 @@ def _points_of(point: str, path: str, found: TextHosts | None
 
 def open_inputs(
     pairs: Sequence[tuple[str, str]], ifnames: Mapping[str, Mapping[int, str]] | None = None,
-    dropped: Mapping[str, int] | None = None,
+    dropped: Mapping[str, int] | None = None, prompt: TextIO | None = None,
 ) -> Inputs:
     """Open (point, path) pairs as captures; a file that cannot be opened keeps its fault.
+    A pipe (``-``, ``/dev/stdin``, ``/dev/fd/N``) is saved first (``spool``; ``prompt`` is
+    told when that is a terminal's text).
 
     ``ifnames`` maps a point to the interface index -> name table of its Linux cooked v2
     captures (from a lab manifest); ``dropped`` a point to the packets its capture dropped
@@ -119,6 +122,7 @@ def open_inputs(
     items: list[Input] = []
     for point, path in pairs:
         try:
+            path = spooled(path, prompt)
             fmt, found = sniff(path)
         except InputError as exc:
             items.append(Input(point, path, None, exc))

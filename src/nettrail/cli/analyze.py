@@ -36,7 +36,9 @@ EPILOG = """examples:
   nettrail analyze host1=netnode.pcap host5=compute.txt   # any mix of formats
   nettrail analyze --format json --html report.html host1=a.pcapng host5=b.pcap
   nettrail analyze nettrail-demo/dual-l3                   # a `lab run` directory
-  nettrail analyze --filter-host 203.0.113.10 --filter-port 22 any.pcap"""
+  nettrail analyze --filter-host 203.0.113.10 --filter-port 22 any.pcap
+  tcpdump -nr any.pcap | nettrail analyze -                # a pipe: - is standard input
+  nettrail analyze netnode=<(ssh netnode tcpdump -nr /tmp/x.pcap) client.pcap"""
 
 
 def register(sub: Any) -> None:
@@ -47,8 +49,8 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("captures", nargs="+", metavar="[POINT=]FILE",
                    help="a capture file, optionally named as a capture point (host1=a.pcap), "
-                   "or a directory written by `nettrail lab run`; the first point is the "
-                   "clock reference")
+                   "- for standard input, or a directory written by `nettrail lab run`; the "
+                   "first point is the clock reference")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="report format on stdout (default: text)")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     for option, path in (("--html", args.html), ("--output-pcapng", args.output_pcapng)):
         if path:
             check_writable(option, path)
-    inputs = open_inputs(pairs, ifnames, manifest_drops(args.captures))
+    inputs = open_inputs(pairs, ifnames, manifest_drops(args.captures), prompt=sys.stderr)
     clocks = measured_clocks(args.captures)
     if len({capture.point for capture in inputs.captures()}) > 1:
         keep_freed()  # several points at once: speed over a lower peak
