@@ -340,3 +340,70 @@ def test_a_syn_a_firewall_rejects_with_icmp_is_rejected_where_the_rule_is(
         (found,) = [f for f in analysis.findings if f.kind == "rejected"]
         assert found.details == {"point": host, "host": address, "code": code,
                                  "packet": "SYN"}
+
+
+def _link_local(ns: str, dev: str) -> str:
+    """The link-local IPv6 address of ``dev`` in ``ns`` (IPv6 turned on for it: the lab
+    turns it off), once it is no longer tentative (duplicate address detection done): the
+    kernel's own, none added."""
+    subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                    f"net.ipv6.conf.{dev}.disable_ipv6=0"], check=True)
+    out = ""
+    for _ in range(100):
+        out = subprocess.run(["ip", "-n", ns, "-6", "-o", "addr", "show", "dev", dev, "scope",
+                              "link"], capture_output=True, text=True, check=True).stdout
+        if out and "tentative" not in out:
+            return out.split()[3].split("/")[0]
+        subprocess.run(["sleep", "0.1"], check=True)
+    raise AssertionError(f"no usable link-local address on {dev} in {ns}: {out!r}")
+
+
+@pytest.mark.parametrize(("reject_with", "code", "words"), [
+    ("icmp6-port-unreachable", "4", "ICMP6 port unreachable"),
+    ("icmp6-adm-prohibited", "1", "ICMP6 communication administratively prohibited"),
+])
+def test_a_syn_ip6tables_rejects_is_rejected_where_the_rule_is(
+        lab_scenario: LabFactory, tmp_path: Path, reject_with: str, code: str,
+        words: str) -> None:
+    """ip6tables REJECT answers an IPv6 SYN with ICMPv6 destination unreachable (type 1; its
+    type 3 is time exceeded): the same call as for IPv4, with ICMPv6's codes and words. The
+    addresses are the link-local ones the kernel gives each end of client-mid."""
+    from nettrail.lab import capture
+    handle = lab_scenario(str(SCENARIOS / "tso-healthy.toml"))
+    caps = []
+    try:
+        mid = _link_local(handle.ns("mid"), "eth0")
+        _link_local(handle.ns("client"), "eth0")
+        subprocess.run(["ip", "netns", "exec", handle.ns("mid"), "ip6tables", "-A", "INPUT",
+                        "-p", "tcp", "--dport", "9000", "-j", "REJECT", "--reject-with",
+                        reject_with], check=True, capture_output=True)
+        caps = [capture.start(p, handle.ns(p), tmp_path / f"{p}.pcap")
+                for p in ("client", "mid")]
+        out = subprocess.run(["ip", "netns", "exec", handle.ns("client"), sys.executable, "-c",
+                              "import socket\ns = socket.socket(socket.AF_INET6)\n"
+                              "s.settimeout(5)\n"
+                              f"to = ('{mid}', 9000, 0, socket.if_nametoindex('eth0'))\n"
+                              "print(s.connect_ex(to))"],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        for cap in caps:
+            capture.stop(cap)
+        handle.down()
+    assert out.strip() != "0", "the connection was not refused: nothing was tested"
+    tcpdump = require_tool("tcpdump")
+    texts = []
+    for p in ("client", "mid"):
+        text = tmp_path / f"{p}.txt"
+        text.write_text(subprocess.run([tcpdump, "-n", "-r", str(tmp_path / f"{p}.pcap")],
+                                       check=True, capture_output=True, text=True).stdout)
+        texts.append((p, str(text)))
+    pcaps = [(p, str(tmp_path / f"{p}.pcap")) for p in ("client", "mid")]
+    for given in (pcaps, texts, pcaps[1:], texts[1:]):
+        analysis = analyze_files(given).analysis
+        assert analysis.diagnosis is not None and analysis.diagnosis.kinds[0] == "rejected", (
+            given, analysis.diagnosis)
+        assert analysis.diagnosis.headline == (
+            f"mid ({mid}) rejected the connection: it answered the SYN with {words}")
+        (found,) = [f for f in analysis.findings if f.kind == "rejected"]
+        assert found.details == {"point": "mid", "host": mid, "code": code, "packet": "SYN"}
+        assert f"the SYN to [{mid}]:9000 was answered with {words} from {mid}" in found.summary

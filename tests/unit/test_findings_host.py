@@ -15,6 +15,7 @@ from nettrail.analyze.findings_host import (
 from nettrail.model.packet import (
     ACK,
     PROTO_ICMP,
+    PROTO_ICMPV6,
     RST,
     SYN,
     Headers,
@@ -378,6 +379,39 @@ def test_a_syn_answered_with_icmp_made_here_was_rejected_here() -> None:
     assert "REJECT rule" in found.summary
     [found] = host_findings("mid", _rejected_view(13, "203.0.113.1"))
     assert "administratively prohibited from 203.0.113.1" in found.summary
+
+
+def _v6_view(itype: int, code: int) -> list[PacketRecord]:
+    """At a point: an IPv6 client's SYN arrives, an ICMPv6 error (``itype``, ``code``) that
+    this point made, quoting it, leaves."""
+    w = Wire("mid")
+    syn = w.tcp(0.0, "fe80::1:40000", "fe80::2:9000", SYN, seq=1, ifname="eth0",
+                direction="in", ip_id=None)
+    assert syn.headers.ip is not None
+    syn = w.records[-1] = syn._replace(headers=syn.headers._replace(
+        ip=syn.headers.ip._replace(version=6, df=False)))
+    quoted = QuotedHeader(IPHeader(6, "fe80::1", "fe80::2", 6, 64, None, 40, False, 0, False),
+                          40000, 9000)
+    ip = IPHeader(6, "fe80::2", "fe80::1", PROTO_ICMPV6, 64, None, 88, False, 0, False)
+    w.records.append(syn._replace(ts_ns=syn.ts_ns + 40_000, frame=2, direction="out",
+                                  headers=Headers(None, ip, ICMPHeader(6, itype, code, None,
+                                                                       quoted))))
+    return w.records
+
+
+def test_an_icmp6_unreachable_made_here_is_a_rejection_and_a_time_exceeded_is_not() -> None:
+    """ICMPv6's destination unreachable is type 1 (ip6tables REJECT: code 4, port
+    unreachable); its type 3 is time exceeded, whose codes 0 and 1 were once read as ICMPv4's
+    network and host unreachable: a hop limit run out on a SYN was called a refusal."""
+    [found] = host_findings("mid", _v6_view(1, 4))
+    assert found.kind == REJECTED and found.root_cause
+    assert found.details == {"point": "mid", "host": "fe80::2", "code": "4", "packet": "SYN"}
+    assert ("mid: the SYN to [fe80::2]:9000 was answered with ICMP6 port unreachable from "
+            "fe80::2, which mid made: a firewall's REJECT rule") in found.summary
+    [found] = host_findings("mid", _v6_view(1, 1))
+    assert "ICMP6 communication administratively prohibited" in found.summary
+    for itype, code in ((3, 0), (3, 1), (2, 0), (1, 2)):  # time exceeded, too big, unassigned
+        assert host_findings("mid", _v6_view(itype, code)) == [], (itype, code)
 
 
 def test_an_icmp_this_point_only_carried_or_forwarded_is_not_its_rejection() -> None:

@@ -105,7 +105,7 @@ def _icmp(icmp: ICMPHeader) -> str:
         text += " - need to frag" if icmp.version == 4 else ""
         if icmp.mtu is not None:
             text += f" (mtu {icmp.mtu})"
-    elif (icmp.type == 3 and icmp.version == 4) or (icmp.type == 1 and icmp.version == 6):
+    elif icmp.is_unreachable:
         text += f" code {icmp.code}"
     q = icmp.quoted
     if q is not None:

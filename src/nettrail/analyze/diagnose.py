@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from nettrail.analyze.doubt import CAPTURE_DROPPED, absent_at
-from nettrail.analyze.findings_host import DROPPED_AFTER_CAPTURE, REJECTED, RESET_INJECTED
+from nettrail.analyze.findings_host import (
+    DROPPED_AFTER_CAPTURE,
+    REJECT_WORDS,
+    REJECTED,
+    RESET_INJECTED,
+)
 from nettrail.analyze.findings_loss import LOST_BETWEEN_POINTS, MTU_BLACKHOLE
 from nettrail.analyze.findings_nat import ASYMMETRIC_NAT
 from nettrail.analyze.findings_reset import (
@@ -197,6 +202,19 @@ def _words(top: Finding, related: Sequence[Finding], ctx: Context) -> tuple[str,
                 f"port taken by another program.")
     if top.kind == REJECTED:
         point, host, code = d.get("point", "?"), d.get("host", "?"), d.get("code", "")
+        if ":" in host:  # ICMPv6's codes
+            what = REJECT_WORDS.get((6, int(code) if code.isdigit() else -1), ("unreachable",))[0]
+            if code in ("0", "3"):
+                return (f"{point} ({host}) cannot reach the server: it answered the SYN with "
+                        f"ICMP6 {what}",
+                        f"Look in {point} at its route to the server (ip -6 route get) and, for "
+                        f"address unreachable, whether the server answers NDP there (ip -6 "
+                        f"neigh).")
+            return (f"{point} ({host}) rejected the connection: it answered the SYN with ICMP6 "
+                    f"{what}",
+                    f"Look in {point} for the rule that rejects it (ip6tables -S, nft list "
+                    f"ruleset: a REJECT in INPUT or FORWARD, with its counters; ip -6 route for "
+                    f"a prohibit route).")
         if code in ("0", "1"):
             return (f"{point} ({host}) cannot reach the server: it answered the SYN with ICMP "
                     f"{'network' if code == '0' else 'host'} unreachable",

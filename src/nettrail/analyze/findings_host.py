@@ -270,7 +270,8 @@ def host_findings(point: str, records: Sequence[PacketRecord],
     if table is not None:
         return parts_findings(point, lambda: [(table, np.arange(len(table)))], scope_of(table),
                               table.addr_text)
-    icmp = [r for r in records if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3]
+    icmp = [r for r in records
+            if type(r.headers.l4) is ICMPHeader and r.headers.l4.is_unreachable]
     own = own_addresses(records)
     tunnelled = [r for r in records if r.inner is not None and type(r.inner.l4) is TCPHeader]
     return _checks(point, _suspects(records, icmp, own), tunnelled, icmp, own, _packets)
@@ -515,17 +516,25 @@ def _syn_ignored(point: str, key: FlowKey, pkts: Sequence[Packet],
         "firewall rule that drops it; SYN flood protection)")
 
 
-_REJECT_WORDS = {
-    3: ("port unreachable", "a firewall's REJECT rule (a TCP stack answers a closed port with "
-                            "RST, never with ICMP)"),
-    9: ("network administratively prohibited", "a firewall rule"),
-    10: ("host administratively prohibited", "a firewall rule"),
-    13: ("communication administratively prohibited", "a firewall rule"),
-    0: ("network unreachable", "no route to the server's network"),
-    1: ("host unreachable", "no route to the server, or no ARP answer from it"),
+_PORT_REJECT = ("a firewall's REJECT rule (a TCP stack answers a closed port with RST, never "
+                "with ICMP)")
+REJECT_WORDS = {
+    (4, 3): ("port unreachable", _PORT_REJECT),
+    (4, 9): ("network administratively prohibited", "a firewall rule"),
+    (4, 10): ("host administratively prohibited", "a firewall rule"),
+    (4, 13): ("communication administratively prohibited", "a firewall rule"),
+    (4, 0): ("network unreachable", "no route to the server's network"),
+    (4, 1): ("host unreachable", "no route to the server, or no ARP answer from it"),
+    (6, 4): ("port unreachable", _PORT_REJECT),
+    (6, 1): ("communication administratively prohibited", "a firewall rule"),
+    (6, 5): ("source address failed policy", "a firewall or policy rule"),
+    (6, 6): ("reject route", "a reject route to the server's network"),
+    (6, 0): ("no route", "no route to the server's network"),
+    (6, 3): ("address unreachable",
+             "no route to the server, or no neighbour discovery answer from it"),
 }
-"""ICMP destination-unreachable codes a SYN is answered with: what the ICMP says, and what
-makes it."""
+"""ICMP and ICMPv6 destination-unreachable codes a SYN is answered with, by IP version: what
+the ICMP says, and what makes it."""
 
 
 def _syn_rejected(point: str, key: FlowKey, pkts: Sequence[Packet],
@@ -539,15 +548,18 @@ def _syn_rejected(point: str, key: FlowKey, pkts: Sequence[Packet],
             continue
         for r in icmp:
             l4, ip = r.headers.l4, r.headers.ip
-            if (type(l4) is not ICMPHeader or ip is None or l4.code not in _REJECT_WORDS
+            if (type(l4) is not ICMPHeader or ip is None
+                    or (l4.version, l4.code) not in REJECT_WORDS
                     or r.ts_ns < syn.first.ts_ns or not _about(r, syn)
                     or not _icmp_made_here(r, icmp)):
                 continue
-            what, made_by = _REJECT_WORDS[l4.code]
+            what, made_by = REJECT_WORDS[l4.version, l4.code]
+            what = f"ICMP {what}" if l4.version == 4 else f"ICMP6 {what}"
             server = syn.first.ip.dst if syn.first.ip is not None else "?"
-            ev = [evidence(syn.copies[-1], "SYN"), evidence(r, f"ICMP {what}, made here")]
-            summary = (f"{point}: the SYN to {server}:{syn.tcp.dport} was answered with ICMP "
-                       f"{what} from {ip.src}, which {point} made: {made_by}")
+            to = f"[{server}]:{syn.tcp.dport}" if ":" in server else f"{server}:{syn.tcp.dport}"
+            ev = [evidence(syn.copies[-1], "SYN"), evidence(r, f"{what}, made here")]
+            summary = (f"{point}: the SYN to {to} was answered with {what} from {ip.src}, "
+                       f"which {point} made: {made_by}")
             return Finding(REJECTED, Severity.ERROR, summary, tuple(ev), root_cause=True,
                            connection=key, details={"point": point, "host": ip.src,
                                                     "code": str(l4.code), "packet": "SYN"})

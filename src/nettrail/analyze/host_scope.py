@@ -87,7 +87,7 @@ def scope_of(table: PacketTable, origin: Ints | None = None) -> HostScope:
     kept = sorted(table.odd_rows().items())
     where = (lambda i: int(origin[i])) if origin is not None else (lambda i: i)
     icmp = tuple((where(i), r) for i, r in kept
-                 if type(r.headers.l4) is ICMPHeader and r.headers.l4.type == 3)
+                 if type(r.headers.l4) is ICMPHeader and r.headers.l4.is_unreachable)
     tunnelled = tuple((where(i), r) for i, r in kept
                       if r.inner is not None and type(r.inner.l4) is TCPHeader)
     judged = reset_rows(table, odd_rows(table))

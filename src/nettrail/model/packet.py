@@ -159,6 +159,12 @@ class ICMPHeader(NamedTuple):
             return self.type == 3 and self.code == 4
         return self.type == 2
 
+    @property
+    def is_unreachable(self) -> bool:
+        """A destination unreachable: ICMPv4 type 3, ICMPv6 type 1 (ICMPv6's type 3 is time
+        exceeded)."""
+        return self.type == (3 if self.version == 4 else 1)
+
 
 class ARPHeader(NamedTuple):
     """An ARP request (op 1) or reply (op 2)."""
