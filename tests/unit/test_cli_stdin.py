@@ -3,6 +3,7 @@ saved once and read as the file it would have been, named by the path the user g
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -43,8 +44,8 @@ def _pipe_to(fd: int, data: bytes) -> None:
     r, w = os.pipe()
 
     def write() -> None:
-        with os.fdopen(w, "wb") as out:
-            out.write(data)
+        with contextlib.suppress(BrokenPipeError), os.fdopen(w, "wb") as out:
+            out.write(data)  # a test that does not read it closes its end
 
     threading.Thread(target=write, daemon=True).start()
     os.dup2(r, fd)
@@ -193,3 +194,15 @@ def test_a_terminal_is_read_up_to_ctrl_d_and_the_user_is_told() -> None:
                           b"text)\n")
     assert proc.returncode == 0
     assert b"Point stdin: " in out
+
+
+@pytest.mark.parametrize("twice", [["-", "-"], ["-", "/dev/stdin"], ["/dev/fd/0", "/dev/stdin"]])
+def test_standard_input_given_twice_is_refused_before_it_is_read(
+    twice: list[str], stdin_fd: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Read once and then again as the saved file, it would be matched against itself."""
+    _pipe_to(0, PCAP.read_bytes())
+    assert main(["analyze", *twice]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"nettrail: error: {twice[1]}: given twice")
