@@ -15,7 +15,7 @@ import pytest
 from conftest import require_tool
 from nettrail.analyze.flows import OUT_OF_ORDER
 from nettrail.capture import open_capture
-from nettrail.lab.handle import RunResult
+from nettrail.lab.handle import LabHandle, RunResult
 from nettrail.lab.pytest_plugin import LabFactory
 from nettrail.model.analysis import Analysis
 from nettrail.model.packet import PacketRecord, TCPHeader
@@ -302,6 +302,28 @@ def test_syns_a_full_listen_queue_drops_are_dropped_inside_the_server(
         assert not [f for f in analysis.findings if f.kind == "lost-between-points"]
 
 
+def _refused(handle: LabHandle, tmp_path: Path, points: tuple[str, ...], host: str,
+             rule: list[str], sock: str, to: str) -> None:
+    """With ``rule`` run in ``host``'s namespace, ``points`` captured (``tmp_path/P.pcap``),
+    the client connects (``sock``, to address ``to``, Python's) and is refused; the lab is
+    taken down after."""
+    from nettrail.lab import capture
+    caps = []
+    try:
+        subprocess.run(["ip", "netns", "exec", handle.ns(host), *rule], check=True,
+                       capture_output=True)
+        caps = [capture.start(p, handle.ns(p), tmp_path / f"{p}.pcap") for p in points]
+        out = subprocess.run(["ip", "netns", "exec", handle.ns("client"), sys.executable, "-c",
+                              f"import socket\ns = {sock}\ns.settimeout(5)\n"
+                              f"print(s.connect_ex({to}))"],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        for cap in caps:
+            capture.stop(cap)
+        handle.down()
+    assert out.strip() != "0", "the connection was not refused: nothing was tested"
+
+
 @pytest.mark.parametrize(("host", "chain", "reject_with", "code"), [
     ("server", "INPUT", "icmp-port-unreachable", "3"),
     ("mid", "FORWARD", "icmp-admin-prohibited", "13"),
@@ -313,24 +335,10 @@ def test_a_syn_a_firewall_rejects_with_icmp_is_rejected_where_the_rule_is(
     admin prohibited) on the way to a port: the client's connect is refused at once, and the
     SYN, seen at every point up to the rule, is answered only by the ICMP the rule's host
     made. It was "syn-unanswered" and no diagnosis of it."""
-    from nettrail.lab import capture
     handle = lab_scenario(str(SCENARIOS / "tso-healthy.toml"))
-    caps = []
-    try:
-        subprocess.run(["ip", "netns", "exec", handle.ns(host), "iptables", "-A", chain, "-p",
-                        "tcp", "--dport", "9000", "-j", "REJECT", "--reject-with", reject_with],
-                       check=True, capture_output=True)
-        caps = [capture.start(p, handle.ns(p), tmp_path / f"{p}.pcap")
-                for p in ("client", "mid", "server")]
-        out = subprocess.run(["ip", "netns", "exec", handle.ns("client"), sys.executable, "-c",
-                              "import socket\ns = socket.socket()\ns.settimeout(5)\n"
-                              "print(s.connect_ex(('198.51.100.10', 9000)))"],
-                             capture_output=True, text=True, check=True).stdout
-    finally:
-        for cap in caps:
-            capture.stop(cap)
-        handle.down()
-    assert out.strip() != "0", "the connection was not refused: nothing was tested"
+    _refused(handle, tmp_path, ("client", "mid", "server"), host,
+             ["iptables", "-A", chain, "-p", "tcp", "--dport", "9000", "-j", "REJECT",
+              "--reject-with", reject_with], "socket.socket()", "('198.51.100.10', 9000)")
     address = "198.51.100.10" if host == "server" else "203.0.113.1"
     for given in ([(p, str(tmp_path / f"{p}.pcap")) for p in ("client", "mid", "server")],
                   [(p, str(tmp_path / f"{p}.pcap")) for p in ("client", host)]):
@@ -365,28 +373,17 @@ def test_a_syn_ip6tables_rejects_is_rejected_where_the_rule_is(
     IPv4, with ICMPv6's code and words (the other codes: ``test_findings_host``). The
     addresses are the link-local ones the kernel gives each end of client-mid."""
     code, words = "4", "ICMP6 port unreachable"
-    from nettrail.lab import capture
     handle = lab_scenario(str(SCENARIOS / "tso-healthy.toml"))
-    caps = []
     try:
         mid = _link_local(handle.ns("mid"), "eth0")
         _link_local(handle.ns("client"), "eth0")
-        subprocess.run(["ip", "netns", "exec", handle.ns("mid"), "ip6tables", "-A", "INPUT",
-                        "-p", "tcp", "--dport", "9000", "-j", "REJECT"], check=True,
-                       capture_output=True)
-        caps = [capture.start(p, handle.ns(p), tmp_path / f"{p}.pcap")
-                for p in ("client", "mid")]
-        out = subprocess.run(["ip", "netns", "exec", handle.ns("client"), sys.executable, "-c",
-                              "import socket\ns = socket.socket(socket.AF_INET6)\n"
-                              "s.settimeout(5)\n"
-                              f"to = ('{mid}', 9000, 0, socket.if_nametoindex('eth0'))\n"
-                              "print(s.connect_ex(to))"],
-                             capture_output=True, text=True, check=True).stdout
-    finally:
-        for cap in caps:
-            capture.stop(cap)
+    except BaseException:
         handle.down()
-    assert out.strip() != "0", "the connection was not refused: nothing was tested"
+        raise
+    _refused(handle, tmp_path, ("client", "mid"), "mid",
+             ["ip6tables", "-A", "INPUT", "-p", "tcp", "--dport", "9000", "-j", "REJECT"],
+             "socket.socket(socket.AF_INET6)",
+             f"('{mid}', 9000, 0, socket.if_nametoindex('eth0'))")
     tcpdump = require_tool("tcpdump")
     texts = []
     for p in ("client", "mid"):
