@@ -206,3 +206,15 @@ def test_standard_input_given_twice_is_refused_before_it_is_read(
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(f"nettrail: error: {twice[1]}: given twice")
+
+
+def test_a_device_that_is_no_terminal_is_read_in_place_not_saved(
+    stdin_fd: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``nettrail analyze - < /dev/zero`` would be saved for ever: its head is enough."""
+    fd = os.open("/dev/zero", os.O_RDONLY)
+    os.dup2(fd, 0)
+    os.close(fd)
+    assert main(["analyze", "-"]) == 2
+    assert capsys.readouterr() == ("", "nettrail: error: /dev/stdin at byte 0: not a pcap, "
+                                       "pcapng or tcpdump text file (starts 0x00000000)\n")

@@ -42,7 +42,8 @@ def descriptor(path: str) -> int | None:
 
 def spooled(path: str, prompt: TextIO | None = None) -> str:
     """The path to read ``path`` by: itself, unless it names a descriptor of this process that
-    is a pipe, socket or terminal, whose bytes are then saved (see the module); ``-`` is
+    is a pipe, socket or terminal, whose bytes are then saved (see the module; a device that
+    is no terminal, ``/dev/zero``, is read in place: it may never end); ``-`` is
     ``/dev/stdin``. ``prompt`` is told when a terminal is read, so a user pasting knows how
     to end. A descriptor that is not open, or a read that fails, is a CaptureError."""
     fd = descriptor(path)
@@ -53,9 +54,9 @@ def spooled(path: str, prompt: TextIO | None = None) -> str:
         mode = os.fstat(fd).st_mode
     except OSError:
         raise CaptureError("not open: nothing to read", path=shown) from None
-    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
-        return shown  # a file given with <: read in place, as any file
     terminal = stat.S_ISCHR(mode) and os.isatty(fd)
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or terminal):
+        return shown  # a file given with <, or a device (/dev/null): read in place
     if terminal and prompt is not None:
         print(f"nettrail: reading {shown} until Ctrl-D (paste the capture's text)",
               file=prompt, flush=True)
