@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from nettrail.cli.main import main
+from nettrail.run import analyze_files
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 PCAP = FIXTURES / "captures" / "lab-any.pcap"
@@ -147,27 +148,37 @@ def _unread(fd: int) -> int:
     return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, bytes(4)), sys.byteorder)
 
 
-def test_ctrl_c_ends_a_live_pipe_and_what_came_is_analysed() -> None:
-    """``tcpdump -l ... | nettrail analyze -`` stopped with Ctrl-C: the pipe is still open (its
-    writer lives on), and the lines it gave are analysed, exit 0."""
+@pytest.mark.parametrize("last", [b"", b"rest"])
+def test_ctrl_c_ends_a_live_pipe_and_what_came_is_analysed(last: bytes) -> None:
+    """``tcpdump ... | nettrail analyze -`` stopped with Ctrl-C: the lines the pipe gave are
+    analysed, exit 0, with what its writer writes out as it stops (``rest``: tcpdump without
+    ``-l`` writes its last buffer then; it may be most of the text) up to its end, or (``""``)
+    until it has been quiet a while, its pipe still open (a writer Ctrl-C did not stop)."""
+    data = TEXT.read_bytes()
+    half = data.rindex(b"\n", 0, len(data) // 2) + 1 if last else len(data)
+    packets = analyze_files([("stdin", str(TEXT))]).analysis.points[0].packets
     r, w = os.pipe()
     proc = _started(["analyze", "-"], stdin=r, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     os.close(r)
     try:
-        os.write(w, TEXT.read_bytes())
+        os.write(w, data[:half])
         while _unread(w):  # until nettrail has read it: it reads with its Ctrl-C set
             assert proc.poll() is None
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
+        if last:
+            time.sleep(0.2)  # the writer's way out
+            os.write(w, data[half:])
+            os.close(w)
         out, err = proc.communicate(timeout=60)
     finally:
-        os.close(w)
+        if not last:
+            os.close(w)
         proc.kill()
-    size = len(TEXT.read_bytes())
-    assert err.decode() == (f"nettrail: Ctrl-C: /dev/stdin read up to byte {size}; analysing "
-                            "what came (Ctrl-C again stops)\n")
+    assert err.decode() == (f"nettrail: Ctrl-C: /dev/stdin read up to byte {len(data)}; "
+                            "analysing what came (Ctrl-C again stops)\n")
     assert proc.returncode == 0
-    assert b"Point stdin: " in out
+    assert f"Point stdin: {packets} packets".encode() in out
 
 
 def test_a_terminal_is_read_up_to_ctrl_d_and_the_user_is_told() -> None:

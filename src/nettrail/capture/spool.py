@@ -9,17 +9,20 @@ byte numbers those of the stream. ``-`` is ``/dev/stdin``. A named pipe (``mkfif
 to the readers, which say to save it first: its path would open the pipe again.
 
 Ctrl-C while a pipe is read ends its input, not the run (``tcpdump -l ... | nettrail analyze
--``: the pipeline's Ctrl-C stops tcpdump, and what it printed is analysed); a second Ctrl-C,
-or one while a terminal is read (whose end is Ctrl-D), interrupts as anywhere else.
+-``: the pipeline's Ctrl-C stops tcpdump, and what it printed is analysed, with what it
+writes out as it stops); a second Ctrl-C, or one while a terminal is read (whose end is
+Ctrl-D), interrupts as anywhere else.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import stat
 import tempfile
+import time
 from types import FrameType
 from typing import BinaryIO, TextIO
 
@@ -29,6 +32,8 @@ from nettrail.signals import signal_handlers
 STDIN = "/dev/stdin"
 _FD_PATH = re.compile(r"/(?:dev|proc/self)/fd/(\d+)")
 _CHUNK = 1 << 20
+QUIET_S = 1.0
+DRAIN_S = 5.0
 
 
 def descriptor(path: str) -> int | None:
@@ -65,12 +70,15 @@ def spooled(path: str, prompt: TextIO | None = None) -> str:
             if terminal or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
                 _copy(fd, saved)
             else:
-                with signal_handlers(_stop, signal.SIGINT):
-                    _copy(fd, saved)
-        except _Stopped:
-            if prompt is not None:
-                print(f"nettrail: Ctrl-C: {shown} read up to byte {saved.tell()}; analysing "
-                      "what came (Ctrl-C again stops)", file=prompt, flush=True)
+                try:
+                    with signal_handlers(_stop, signal.SIGINT):
+                        _copy(fd, saved)
+                except _Stopped:
+                    _drain(fd, saved)
+                    if prompt is not None:
+                        print(f"nettrail: Ctrl-C: {shown} read up to byte {saved.tell()}; "
+                              "analysing what came (Ctrl-C again stops)", file=prompt,
+                              flush=True)
         except OSError as exc:
             raise CaptureError(f"cannot read: {exc.strerror or exc}", path=shown,
                                offset=saved.tell()) from exc
@@ -90,4 +98,19 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def _copy(fd: int, saved: BinaryIO) -> None:
     """Write what ``fd`` gives, up to its end, to ``saved``."""
     while data := os.read(fd, _CHUNK):
+        saved.write(data)
+
+
+def _drain(fd: int, saved: BinaryIO) -> None:
+    """After Ctrl-C: what the writer still gives as it stops (tcpdump writes out its last
+    buffer on its way out: without ``-l`` or ``-U``, all it has not written yet), up to its
+    end, or until it has said nothing for QUIET_S (a writer Ctrl-C did not stop), DRAIN_S at
+    most."""
+    end = time.monotonic() + DRAIN_S
+    while (left := end - time.monotonic()) > 0:
+        if not select.select([fd], [], [], min(QUIET_S, left))[0]:
+            return
+        data = os.read(fd, _CHUNK)
+        if not data:
+            return
         saved.write(data)
