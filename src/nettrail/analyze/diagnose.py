@@ -136,6 +136,18 @@ def diagnose(findings: Sequence[Finding], ctx: Context = Context(),
     return Diagnosis(headline, explanation, action, _chain(related), kinds)
 
 
+_REJECTED_BY = {
+    4: ("ICMP", ("0", "1"), "ip", "host unreachable, whether the server answers ARP/NDP",
+        "the firewall rule that rejects it (iptables -S, nft list ruleset: a REJECT in INPUT or "
+        "FORWARD, with its counters)"),
+    6: ("ICMP6", ("0", "3"), "ip -6", "address unreachable, whether the server answers NDP",
+        "the rule that rejects it (ip6tables -S, nft list ruleset: a REJECT in INPUT or "
+        "FORWARD, with its counters; ip -6 route for a prohibit route)"),
+}
+"""A refusal's words by IP version: the ICMP's name, the codes that say the server cannot be
+reached (``REJECT_WORDS``), the ``ip`` command, the neighbour it asks of, the rule to look for."""
+
+
 def _sentence(text: str) -> str:
     if not _NAMED.match(text):  # a point's name first (``edge: …``) stays as it is written
         text = text[:1].upper() + text[1:]
@@ -202,28 +214,19 @@ def _words(top: Finding, related: Sequence[Finding], ctx: Context) -> tuple[str,
                 f"port taken by another program.")
     if top.kind == REJECTED:
         point, host, code = d.get("point", "?"), d.get("host", "?"), d.get("code", "")
-        if ":" in host:  # ICMPv6's codes
-            what = REJECT_WORDS.get((6, int(code) if code.isdigit() else -1), ("unreachable",))[0]
-            if code in ("0", "3"):
-                return (f"{point} ({host}) cannot reach the server: it answered the SYN with "
-                        f"ICMP6 {what}",
-                        f"Look in {point} at its route to the server (ip -6 route get) and, for "
-                        f"address unreachable, whether the server answers NDP there (ip -6 "
-                        f"neigh).")
-            return (f"{point} ({host}) rejected the connection: it answered the SYN with ICMP6 "
+        version = 6 if ":" in host else 4  # the code is ICMPv6's
+        icmp, no_route, ip, neighbour, rule = _REJECTED_BY[version]
+        what = REJECT_WORDS.get((version, int(code) if code.isdigit() else -1),
+                                ("unreachable",))[0]
+        if code in no_route:
+            return (f"{point} ({host}) cannot reach the server: it answered the SYN with {icmp} "
                     f"{what}",
-                    f"Look in {point} for the rule that rejects it (ip6tables -S, nft list "
-                    f"ruleset: a REJECT in INPUT or FORWARD, with its counters; ip -6 route for "
-                    f"a prohibit route).")
-        if code in ("0", "1"):
-            return (f"{point} ({host}) cannot reach the server: it answered the SYN with ICMP "
-                    f"{'network' if code == '0' else 'host'} unreachable",
-                    f"Look in {point} at its route to the server (ip route get) and, for host "
-                    f"unreachable, whether the server answers ARP/NDP there (ip neigh).")
-        return (f"{point} ({host}) rejected the connection: it answered the SYN with ICMP "
-                f"{'port unreachable' if code == '3' else 'administratively prohibited'}",
-                f"Look in {point} for the firewall rule that rejects it (iptables -S, nft list "
-                f"ruleset: a REJECT in INPUT or FORWARD, with its counters).")
+                    f"Look in {point} at its route to the server ({ip} route get) and, for "
+                    f"{neighbour} there ({ip} neigh).")
+        if version == 4 and code != "3":
+            what = "administratively prohibited"  # its codes 9, 10 and 13, said as one
+        return (f"{point} ({host}) rejected the connection: it answered the SYN with {icmp} "
+                f"{what}", f"Look in {point} for {rule}.")
     if top.kind == MTU_BLACKHOLE:
         return (f"MTU black hole between {d.get('last_seen')} and {d.get('missing')}: packets of "
                 f"{d.get('size')} bytes are dropped silently",
