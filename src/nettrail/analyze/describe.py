@@ -97,10 +97,9 @@ def udp_line(src: str, sport: int, dst: str, dport: int, payload_len: int) -> st
 
 
 def _icmp(icmp: ICMPHeader) -> str:
-    name = "ICMP" if icmp.version == 4 else "ICMP6"
     kinds = _ICMP4_NAMES if icmp.version == 4 else _ICMP6_NAMES
     what = kinds.get(icmp.type, f"type {icmp.type}")
-    text = f"{name} {what}"
+    text = f"{icmp.name} {what}"
     if icmp.is_frag_needed:
         text += " - need to frag" if icmp.version == 4 else ""
         if icmp.mtu is not None:

@@ -554,9 +554,8 @@ def _syn_rejected(point: str, key: FlowKey, pkts: Sequence[Packet],
                     or not _icmp_made_here(r, icmp)):
                 continue
             what, made_by = REJECT_WORDS[l4.version, l4.code]
-            what = f"ICMP {what}" if l4.version == 4 else f"ICMP6 {what}"
-            server = syn.first.ip.dst if syn.first.ip is not None else "?"
-            to = f"[{server}]:{syn.tcp.dport}" if ":" in server else f"{server}:{syn.tcp.dport}"
+            what = f"{l4.name} {what}"
+            to = Endpoint(syn.first.ip.dst if syn.first.ip is not None else "?", syn.tcp.dport)
             ev = [evidence(syn.copies[-1], "SYN"), evidence(r, f"{what}, made here")]
             summary = (f"{point}: the SYN to {to} was answered with {what} from {ip.src}, "
                        f"which {point} made: {made_by}")

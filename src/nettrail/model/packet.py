@@ -160,6 +160,11 @@ class ICMPHeader(NamedTuple):
         return self.type == 2
 
     @property
+    def name(self) -> str:
+        """``ICMP`` or ``ICMP6``, as tcpdump names them."""
+        return "ICMP" if self.version == 4 else "ICMP6"
+
+    @property
     def is_unreachable(self) -> bool:
         """A destination unreachable: ICMPv4 type 3, ICMPv6 type 1 (ICMPv6's type 3 is time
         exceeded)."""
