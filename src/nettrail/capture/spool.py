@@ -36,10 +36,15 @@ QUIET_S = 1.0
 DRAIN_S = 5.0
 
 
+def given(path: str) -> str:
+    """The path ``path`` stands for: ``/dev/stdin`` for ``-``, else itself."""
+    return STDIN if path == "-" else path
+
+
 def descriptor(path: str) -> int | None:
     """The descriptor of this process that ``path`` names (``-``, ``/dev/stdin``,
     ``/dev/fd/N``, ``/proc/self/fd/N``), or None."""
-    if path in ("-", STDIN):
+    if given(path) == STDIN:
         return 0
     found = _FD_PATH.fullmatch(path)
     return int(found.group(1)) if found else None
@@ -54,7 +59,7 @@ def spooled(path: str, prompt: TextIO | None = None) -> str:
     fd = descriptor(path)
     if fd is None:
         return path
-    shown = STDIN if path == "-" else path
+    shown = given(path)
     try:
         mode = os.fstat(fd).st_mode
     except OSError:

@@ -20,7 +20,7 @@ from nettrail.analyze.clockprobe import HostClock
 from nettrail.analyze.flows import gc_paused
 from nettrail.capture import holds_no_packet, parse_point_args
 from nettrail.capture.inputs import Inputs, open_inputs
-from nettrail.capture.spool import STDIN
+from nettrail.capture.spool import given
 from nettrail.cli.args import checked
 from nettrail.cli.heap import keep_freed
 from nettrail.cli.main import EXIT_INPUT, EXIT_OK
@@ -202,7 +202,7 @@ def _check_unique(inputs: Sequence[tuple[str, str]]) -> None:
     seen: dict[str, str] = {}
     by_size: dict[int, list[str]] = {}
     for _point, path in inputs:
-        key = os.path.realpath(STDIN if path == "-" else path)  # - and /dev/stdin are one
+        key = os.path.realpath(given(path))  # - and /dev/stdin are one
         if key in seen:
             also = "" if seen[key] == path else f" (also as {seen[key]})"
             raise InputError(f"{path}: given twice{also}")
