@@ -24,6 +24,16 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 CONNECTS = 5
 
 
+def _reading(pid: int) -> None:
+    """Wait until process ``pid`` waits on a pipe's read: nettrail started (a fresh clone
+    compiles its modules first) and reads its input, its own Ctrl-C set."""
+    for _ in range(600):
+        if Path(f"/proc/{pid}/wchan").read_text().endswith("pipe_read"):
+            return
+        time.sleep(0.05)
+    raise AssertionError("nettrail did not start reading its standard input in 30 s")
+
+
 def test_ctrl_c_on_a_tcpdump_pipeline_analyses_all_tcpdump_printed(
         lab_scenario: LabFactory) -> None:
     tcpdump = require_tool("tcpdump")
@@ -50,6 +60,7 @@ def test_ctrl_c_on_a_tcpdump_pipeline_analyses_all_tcpdump_printed(
                             "import socket\nsocket.socket().connect_ex(('203.0.113.1', 9))"],
                            check=True)
         time.sleep(0.3)  # the last RST captured
+        _reading(analysis.pid)
         # the terminal's Ctrl-C, to the pipeline: nettrail's first, the order that loses
         # tcpdump's buffered lines unless nettrail reads on
         analysis.send_signal(signal.SIGINT)
