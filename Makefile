@@ -6,14 +6,17 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 BPF_DIR := src/nettrail/trace/bpf
 BPF_OBJ := $(BPF_DIR)/trace.bpf.o
+SCAN_C := src/nettrail/capture/_scan.c
+SCAN_SO := src/nettrail/capture/_scan$(shell $(PYTHON) -c \
+	'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
 APT_PACKAGES := clang llvm bpftool libbpf-dev libbpf1 tcpdump tshark iproute2 iptables nftables \
 	conntrack openssh-server openssh-client iperf3 ethtool procps kmod chromium \
-	socat faketime openvswitch-switch pdsh pssh ansible-core
+	socat faketime openvswitch-switch pdsh pssh ansible-core python3-dev
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv bpf demo test lint unit bench clean
+.PHONY: setup apt venv bpf scan demo test lint unit bench clean
 
-setup: apt venv bpf
+setup: apt venv bpf scan
 
 apt: $(STAMPS)/apt
 $(STAMPS)/apt: Makefile
@@ -41,6 +44,13 @@ $(BPF_OBJ): $(wildcard $(BPF_DIR)/*.c $(BPF_DIR)/*.h) $(BPF_DIR)/vmlinux.h
 		clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(BPF_DIR) -c $(BPF_DIR)/trace.bpf.c -o $@; \
 	else echo "no BPF source yet"; fi
 
+# the tcpdump text scanner (text_fast._LINE.findall, compiled; the pattern is used without it)
+scan: $(SCAN_SO)
+$(SCAN_SO): $(SCAN_C) | $(STAMPS)/apt
+	clang -O2 -Wall -Wextra -Werror -shared -fPIC \
+		-I$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])') \
+		$(SCAN_C) -o $@.tmp && mv $@.tmp $@
+
 demo: setup
 	$(VENV)/bin/nettrail demo
 
@@ -58,4 +68,4 @@ bench: setup
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) $(STAMPS) build dist $(BPF_OBJ) $(BPF_DIR)/vmlinux.h
+	rm -rf $(VENV) $(STAMPS) build dist $(BPF_OBJ) $(BPF_DIR)/vmlinux.h $(SCAN_SO)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nettrail.capture.scanner import COMPILED
 from nettrail.capture.text_fields import DIGITS_LIMIT, ETH_LEN, MOST_PAYLOAD, tcp_flags
 from nettrail.capture.text_parse import UDP_MAX
 from nettrail.capture.text_replay import fits, replay
@@ -51,6 +52,10 @@ def numbers_of(texts: Sequence[bytes]) -> Arr:
     """The numbers of one field of every line (-1 where absent), read by numpy's parser all at
     once. The patterns let a number have only 1 to 10 ASCII digits: every one fits in 64 bits."""
     n = len(texts)
+    if COMPILED is not None:
+        out = np.empty(n, np.int64)
+        if COMPILED.numbers(texts, out):
+            return out
     joined = b" ".join(texts)
     parsed = np.fromstring(joined, np.int64, sep=" ")
     if len(parsed) == n:  # every line has the field
@@ -79,7 +84,11 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         return False
     (stamps, fracs, columns, addrs, flags_t, seq_t, ack_t, win_t, tsv_t, ecr_t, opts_t,
      len_t, udp_t, _other) = zip(*rows, strict=True)
-    sec = np.fromiter(map(fast.seconds.get, stamps, repeat(_UNSEEN)), np.int64, n)
+    looked = _looked_up(fast, rows)
+    if looked is None:
+        sec = np.fromiter(map(fast.seconds.get, stamps, repeat(_UNSEEN)), np.int64, n)
+    else:
+        sec, frac, pid, fl = looked[0], looked[1], looked[2], looked[3]
     if sec.min() == _UNSEEN:  # new seconds: read once each, then looked up again
         for stamp in dict.fromkeys(compress(stamps, (sec == _UNSEEN).tolist())):
             seconds_of(fast, stamp)
@@ -88,7 +97,8 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
             sec = np.array(list(map(seconds_of, repeat(fast), stamps)), np.int64)
     udp_rows = list(compress(range(n), map(not_, flags_t))) if b"" in flags_t else []
     udp_texts = list(map(udp_t.__getitem__, udp_rows))
-    pid = _pids(fast, addrs, udp_rows)
+    if looked is None:
+        pid = _pids(fast, addrs, udp_rows)
     unmade = pid == _UNMADE
     new = np.flatnonzero(unmade)
     if len(new):  # new pairs: made once each, in line order, then their lines looked up again
@@ -115,17 +125,22 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         if found is None:
             return False
         options = found
-    seq, ack, win = numbers_of(seq_t), numbers_of(ack_t), numbers_of(win_t)
-    tsv, ecr, plen = numbers_of(tsv_t), numbers_of(ecr_t), numbers_of(len_t)
+    if looked is None:
+        seq, ack, win = numbers_of(seq_t), numbers_of(ack_t), numbers_of(win_t)
+        tsv, ecr, plen = numbers_of(tsv_t), numbers_of(ecr_t), numbers_of(len_t)
+        frac = _fractions(fracs)
+    else:
+        seq, ack, win, tsv, ecr, plen = looked[4:]
     if (max(seq.max(), ack.max(), win.max(), tsv.max(), ecr.max()) > _MASK
             or plen.max() > MOST_PAYLOAD
             or (udp_rows and max(map(len, udp_texts)) > DIGITS_LIMIT)):
         return False  # over 32 bits (or a frame past them): the line parser names the line
-    ts = _times(fast, sec, fracs)
+    ts = _times(fast, sec, frac)
     if ts is None:
         return False
     # taken: from here on the clock and sequence bookkeeping move
-    fl = _flag_array(fast, flags_t)
+    if looked is None or fl.min() == _UNSEEN:
+        fl = _flag_array(fast, flags_t)
     rel = _sequences(fast, pid, fl, seq, ack)
     hdr = np.where(tsv >= 0, 32, 20)
     base_n = len(chunk)
@@ -164,6 +179,27 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
     for part, values in zip(chunk.lists(), block, strict=True):
         part += values.tolist()
     return True
+
+
+def _looked_up(fast: FastLine, rows: Sequence[Row]) -> Arr | None:
+    """The compiled scanner's first lookups and numbers of ``rows`` (``_scan.columns``), a
+    field a row: seconds, microseconds in ns, address pair, flag bits (``_UNSEEN``,
+    ``_UNMADE``: not cached yet), seq, ack, win, TS value and echo, length (-1: absent); None
+    without the scanner (the lookups and parsers below do it, to the same values)."""
+    if COMPILED is None:
+        return None
+    out = np.empty((10, len(rows)), np.int64)
+    tcp_ends, udp_ends = fast.ends
+    if not COMPILED.columns(rows, fast.seconds, tcp_ends, udp_ends, fast.flags, out):
+        return None  # not digits where digits stand: rows not of the pattern's
+    return out
+
+
+def _fractions(fracs: tuple[bytes, ...]) -> Arr:
+    """ns of the microseconds of every line (the pattern gives exactly six ASCII digits)."""
+    n = len(fracs)
+    out: Arr = (np.frombuffer(b"".join(fracs), np.uint8).reshape(n, 6) - _DIGIT0) @ _FRAC_NS
+    return out
 
 
 def _new_pairs(texts: list[bytes], is_udp: Arr) -> Iterable[tuple[bytes, int]]:
@@ -408,13 +444,11 @@ def _flag_array(fast: FastLine, texts: tuple[bytes, ...]) -> Arr:
     return out
 
 
-def _times(fast: FastLine, sec: Arr, fracs: tuple[bytes, ...]) -> Arr | None:
-    """The lines' times when the clock needs no judgement for any of them (else None):
-    times of day on the current day, within 12 hours of each other in turn, or dates/epoch
-    times once the file is known to print them."""
+def _times(fast: FastLine, sec: Arr, frac: Arr) -> Arr | None:
+    """The lines' times (``frac``: ns of their microseconds) when the clock needs no
+    judgement for any of them (else None): times of day on the current day, within 12 hours
+    of each other in turn, or dates/epoch times once the file is known to print them."""
     clock = fast.clock
-    n = len(fracs)
-    frac = (np.frombuffer(b"".join(fracs), np.uint8).reshape(n, 6) - _DIGIT0) @ _FRAC_NS
     if sec.max() < DAY_NS:
         if clock.mode != "tod" or clock.last_tod < 0:
             return None

@@ -14,7 +14,7 @@ included, to the same records).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nettrail.capture.scanner import COMPILED
 from nettrail.capture.text_block import CLOCK_LINES, RELATIVE, SYN_ORDER, fill_block
 from nettrail.capture.text_fields import (
     DIGITS_LIMIT,
@@ -110,6 +111,8 @@ are printable ASCII (``_NAME``, ``_WORD``): a byte the line parser takes for a s
 to ``\x1f``, a no-break space in UTF-8) or for part of a name (``\x01``, a letter of another
 script) leaves the line to it. No text of the line is longer than DIGITS_LIMIT (the UDP text
 is checked by ``fill``): no run of digits in it is one the line parser names as too long."""
+_PATTERN = _LINE
+"""``_LINE`` as written here (a test may replace ``_LINE``: the reader then uses what it is)."""
 _ALL_OTHER = re.compile(rb"()" * OTHER + rb"(.*)\n")
 """Every line as another form: what the reader uses when ``_LINE`` is not a pattern."""
 _NOP_NOP_TS = ("nop", "nop", "TS")
@@ -230,7 +233,9 @@ class FastLine:
         self.clock = clock
         self.seqs = seqs
         pattern = _LINE
-        self.scan = (pattern if isinstance(pattern, re.Pattern) else _ALL_OTHER).findall
+        self.scan: Callable[[bytes], list[Row]] = (
+            COMPILED.scan if pattern is _PATTERN and COMPILED is not None
+            else (pattern if isinstance(pattern, re.Pattern) else _ALL_OTHER).findall)
         self.seconds: dict[bytes, int] = {}
         self.ends: tuple[dict[bytes, int], dict[bytes, int]] = ({}, {})
         self.pairs: list[_Ends] = []
@@ -593,7 +598,28 @@ class FastLine:
         b.q``, an IPv4 one as ``text_link`` cuts an ``-e`` or ``-v`` line), each with the other
         direction (it mostly follows: one parse for both); -1 cached for a text where one is
         not an address. One loop for all: no call per pair but for a new host that is not a
-        dotted quad. The pairs' rows of ``per_pair`` are made on the way."""
+        dotted quad. The pairs' rows of ``per_pair`` are made on the way; by the compiled
+        scanner's loop when there is one, but for what it leaves to this one (IPv6, names)."""
+        if COMPILED is None:
+            self._pair_loop(items)
+        else:
+            todo = list(items)
+            v4 = self.v4_hosts if self.by_fields else None
+            i = 0
+            while i < len(todo):
+                i = COMPILED.pairs(todo, i, self.pairs, self.addrs, v4, self.v4_host_list,
+                                   self.conn_ids, self.conv_keys, *self.ends, self._rows,
+                                   CACHE_LIMIT, PROTO_UDP)
+                if i < len(todo):
+                    self._pair_loop(todo[i : i + 1])
+                    i += 1
+        # the new pairs' keys, and their IP headers not made yet, all at once
+        pairs = self.pairs
+        self._keys.extend(map(_KEY, pairs[len(self._keys):]))
+        self.ips.extend(repeat(None, len(pairs) - len(self.ips)))
+
+    def _pair_loop(self, items: Iterable[tuple[bytes, int]]) -> None:
+        """``make_pairs``' loop, for all its items."""
         pairs, known, (tcp_cache, udp_cache) = self.pairs, self.addrs, self.ends
         v4 = self.v4_hosts if self.by_fields else None  # for the table's columns only
         v4_list = self.v4_host_list
@@ -674,9 +700,6 @@ class FastLine:
                 add_row((hdr, conn, first, last, proto, sp, dp, src_v, dst_v, 1))
             else:
                 add_row((hdr, conn, first, last, proto, sp, dp, src_v, dst_v, 0))
-        # the new pairs' keys, and their IP headers not made yet, all at once
-        self._keys.extend(map(_KEY, pairs[len(self._keys):]))
-        self.ips.extend(repeat(None, len(pairs) - len(self.ips)))
 
     def ip_header(self, pid: int) -> IPHeader:
         """The IP header of address pair ``pid`` (made once, when first asked for)."""
