@@ -206,3 +206,25 @@ def test_pairs_leave_a_fast_line_as_its_own_loop(
                        fast.per_pair().tolist()))
     assert states[0] == states[1]
     assert len(states[0][0]) > 50
+
+
+SYN = b"mss 1460,sackOK,TS val 4294967295 ecr 0,nop,wscale 7"
+
+
+@pytest.mark.parametrize("texts", [
+    [SYN],
+    [SYN, SYN.replace(b"1460", b"0001460"), SYN.replace(b"wscale 7", b"wscale 14")],
+    [SYN, SYN.replace(b"4294967295", b"4294967296")],  # over 32 bits: _OVER
+    [SYN.replace(b"1460", b"12345678901")],  # 11 digits
+    [SYN.replace(b"1460", b"")],
+    [SYN + b",nop"],
+    [SYN, b"nop,nop,sack 1 {1:2}"],
+    [SYN.replace(b"mss", b"MSS")],
+    [SYN.replace(b" ecr ", b" ecr  ")],
+])
+def test_syn_options_are_linux_syns(texts: list[bytes]) -> None:
+    """The Linux SYN's options read by the scanner as ``_linux_syns`` reads them."""
+    joined = b"\n".join(texts) + b"\n"
+    want = text_block._linux_syns(joined, len(texts))
+    assert text_block._compiled_syns(texts) == want
+    assert want is None or want is text_block._OVER or len(want) == len(texts)

@@ -860,7 +860,72 @@ static PyObject *columns(PyObject *self, PyObject *args)
     return PyBool_FromLong(ok);
 }
 
+/* syns(texts, out): the four numbers of texts that are all a Linux SYN's options, "mss
+ * N,sackOK,TS val N ecr N,nop,wscale N" (each N 1 to 10 ASCII digits), into out (int64,
+ * 4 x len(texts): mss, TS val, TS ecr, wscale); False (out part filled) at another text. */
+static PyObject *syns(PyObject *self, PyObject *args)
+{
+    static const char *const words[4] = {"mss ", ",sackOK,TS val ", " ecr ", ",nop,wscale "};
+    PyObject *texts, *seq;
+    Py_buffer view;
+    Py_ssize_t n, i;
+    long long *out;
+    int ok = 1;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Ow*", &texts, &view))
+        return NULL;
+    seq = PySequence_Fast(texts, "syns: texts must be a sequence");
+    if (!seq) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    n = PySequence_Fast_GET_SIZE(seq);
+    out = view.buf;
+    if (view.len != 4 * n * (Py_ssize_t)sizeof(long long)) {
+        PyErr_SetString(PyExc_ValueError, "syns: out must hold 4 x len(texts) int64");
+        ok = -1;
+    }
+    for (i = 0; ok == 1 && i < n; i++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(seq, i);
+        const char *p, *end;
+        int k;
+        if (!PyBytes_Check(t)) {
+            ok = 0;
+            break;
+        }
+        p = PyBytes_AS_STRING(t);
+        end = p + PyBytes_GET_SIZE(t);
+        for (k = 0; ok && k < 4; k++) {
+            Py_ssize_t w = (Py_ssize_t)strlen(words[k]), d;
+            long long v = 0, j;
+            if (!starts(p, end, words[k], w)) {
+                ok = 0;
+                break;
+            }
+            p += w;
+            d = digits(p, end, 11);
+            if (d == 0 || d > 10) {
+                ok = 0;
+                break;
+            }
+            for (j = 0; j < d; j++)
+                v = v * 10 + (p[j] - '0');
+            out[k * n + i] = v;
+            p += d;
+        }
+        if (ok && p != end)
+            ok = 0;
+    }
+    Py_DECREF(seq);
+    PyBuffer_Release(&view);
+    if (ok < 0)
+        return NULL;
+    return PyBool_FromLong(ok);
+}
+
 static PyMethodDef methods[] = {
+    {"syns", syns, METH_VARARGS,
+     "syns(texts, out) -> bool: the numbers of texts that are all a Linux SYN's options."},
     {"columns", columns, METH_VARARGS,
      "columns(rows, seconds, tcp_ends, udp_ends, flags, out) -> bool: fill_block's first "
      "lookups and numbers of common rows, a field a row of out."},

@@ -246,7 +246,8 @@ def _options(fast: FastLine, texts: tuple[bytes, ...]) -> _Found | None:
     joined = b"\n".join(given) + b"\n"
     if joined.count(b"\n") != len(given):  # a text of more than one line
         found = list(map(fast._options, given))
-    elif (syn_opts := _linux_syns(joined, len(given))) is not None:
+    elif (syn_opts := _compiled_syns(given)) is not None \
+            or (syn_opts := _linux_syns(joined, len(given))) is not None:
         if syn_opts is _OVER:
             return None
         return lines, syn_opts, [40] * len(lines)
@@ -271,6 +272,22 @@ def _options(fast: FastLine, texts: tuple[bytes, ...]) -> _Found | None:
         return None
     return (lines, list(map(_OPTS, found)),  # type: ignore[arg-type]  # no None left
             list(map(_SIZE, found)))  # type: ignore[arg-type]
+
+
+def _compiled_syns(texts: list[bytes]) -> list[TCPOptions] | None:
+    """``_linux_syns`` by the compiled scanner (``_scan.syns``); None without it, or where a
+    text is of another form (``_linux_syns`` says the same of it)."""
+    if COMPILED is None:
+        return None
+    n = len(texts)
+    out = np.empty((4, n), np.int64)
+    if not COMPILED.syns(texts, out):
+        return None
+    mss, val, ecr, wscale = out.tolist()
+    if max(val) > _MASK or max(ecr) > _MASK:
+        return _OVER
+    return list(map(_new, repeat(TCPOptions), zip(  # TCPOptions' fields, in order
+        mss, wscale, repeat(True), repeat(()), val, ecr, repeat(SYN_ORDER), strict=False)))
 
 
 def _syn_options(syns: list[tuple[bytes, bytes, bytes, bytes]]
