@@ -47,7 +47,7 @@ $(BPF_OBJ): $(wildcard $(BPF_DIR)/*.c $(BPF_DIR)/*.h) $(BPF_DIR)/vmlinux.h
 # the tcpdump text scanner (text_fast._LINE.findall, compiled; the pattern is used without it)
 scan: $(SCAN_SO)
 $(SCAN_SO): $(SCAN_C) | $(STAMPS)/apt
-	clang -O2 -Wall -Wextra -Werror -shared -fPIC \
+	clang -O2 -DNDEBUG -Wall -Wextra -Werror -shared -fPIC \
 		-I$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])') \
 		$(SCAN_C) -o $@.tmp && mv $@.tmp $@
 

@@ -18,6 +18,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 #define LIMIT 4300 /* text_fields.DIGITS_LIMIT: the longest name, address or text */
@@ -253,13 +254,27 @@ typedef struct {
 
 #define INTERN_MOST (1u << 18)
 
+/* A hash of n bytes, 8 at a time. */
+static size_t hash_of(const char *p, Py_ssize_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15u ^ (uint64_t)n, w;
+    while (n >= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+    return (size_t)(h ^ (h >> 29));
+}
+
 static PyObject *intern(Intern *t, const char *p, Py_ssize_t n)
 {
-    size_t h = 14695981039346656037u, i;
-    Py_ssize_t k;
+    size_t i;
     PyObject *o;
-    for (k = 0; k < n; k++)
-        h = (h ^ (unsigned char)p[k]) * 1099511628211u;
     if (t->used * 2 >= t->mask) {  /* grow, or stop keeping new ones */
         if (t->mask + 1 < INTERN_MOST) {
             size_t size = 2 * (t->mask + 1), j;
@@ -268,13 +283,11 @@ static PyObject *intern(Intern *t, const char *p, Py_ssize_t n)
                 return PyErr_NoMemory();
             for (j = 0; j <= t->mask; j++) {
                 PyObject *x = t->slot[j];
-                size_t g = 14695981039346656037u, m;
-                Py_ssize_t z;
+                size_t m;
                 if (!x)
                     continue;
-                for (z = 0; z < PyBytes_GET_SIZE(x); z++)
-                    g = (g ^ (unsigned char)PyBytes_AS_STRING(x)[z]) * 1099511628211u;
-                for (m = g & (size - 1); slot[m]; m = (m + 1) & (size - 1))
+                for (m = hash_of(PyBytes_AS_STRING(x), PyBytes_GET_SIZE(x)) & (size - 1);
+                     slot[m]; m = (m + 1) & (size - 1))
                     ;
                 slot[m] = x;
             }
@@ -285,7 +298,7 @@ static PyObject *intern(Intern *t, const char *p, Py_ssize_t n)
             return PyBytes_FromStringAndSize(p, n);
         }
     }
-    for (i = h & t->mask; (o = t->slot[i]); i = (i + 1) & t->mask)
+    for (i = hash_of(p, n) & t->mask; (o = t->slot[i]); i = (i + 1) & t->mask)
         if (PyBytes_GET_SIZE(o) == n && memcmp(PyBytes_AS_STRING(o), p, n) == 0) {
             Py_INCREF(o);
             return o;
@@ -314,6 +327,7 @@ static PyObject *scan(PyObject *self, PyObject *arg)
     Py_buffer view;
     PyObject *out = NULL, *empty = NULL;
     Intern table = {NULL, 0, 0};
+    PyObject *last[FIELDS] = {NULL};  /* each field's object on the line before (borrowed) */
     const char *p, *end;
     (void)self;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
@@ -350,8 +364,12 @@ static PyObject *scan(PyObject *self, PyObject *arg)
             } else if (f == F_FRAC || f == OTHER || f == F_SEQ || f == F_ACK || f == F_TSV
                        || f == F_ECR) {  /* mostly unique: not worth a lookup */
                 o = PyBytes_FromStringAndSize(s.at[f], s.len[f]);
+            } else if (last[f] && PyBytes_GET_SIZE(last[f]) == s.len[f]
+                       && memcmp(PyBytes_AS_STRING(last[f]), s.at[f], s.len[f]) == 0) {
+                o = last[f];  /* as the line before: held by its row until the call ends */
+                Py_INCREF(o);
             } else {
-                o = intern(&table, s.at[f], s.len[f]);
+                o = last[f] = intern(&table, s.at[f], s.len[f]);
             }
             if (!o) {
                 Py_DECREF(row);
