@@ -1,4 +1,5 @@
-"""Cutting tcpdump text into fields, Python's regular expressions against polars' (Rust's).
+"""Cutting tcpdump text into fields: Python's regular expressions, the compiled scanner and
+polars' (Rust's) expressions.
 
     python bench/bench_text_scan.py FILE.txt...
 
@@ -11,6 +12,9 @@ under ``taskset -c 0``), CPU time:
   time, as the reader does: a tuple of the fields per line;
 - ``re+columns``: the same, then the fields turned into columns (``zip(*rows)``), what the
   block reader does next;
+- ``compiled``: the reader's compiled scanner (``capture/_scan.c``, ``make scan``), the same
+  rows as ``re`` (the tests hold them equal), a block at a time;
+- ``compiled+columns``: the same, then ``zip(*rows)``;
 - ``polars``: the lines read into a string column (``read_csv`` with a separator no line
   holds), then ``str.extract_groups`` with the same fields (Rust's pattern syntax: no
   possessive repeats, which its engine does not need): one column per field.
@@ -30,6 +34,7 @@ from collections.abc import Callable
 
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
+from nettrail.capture.scanner import COMPILED
 from nettrail.capture.text_fast import _LINE, STAMP
 
 BLOCK = 4 << 20
@@ -64,6 +69,20 @@ def with_re_columns(data: bytes) -> int:
     return n
 
 
+def with_compiled(data: bytes) -> int:
+    assert COMPILED is not None
+    return sum(sum(1 for row in COMPILED.scan(b) if row[STAMP]) for b in _blocks(data))
+
+
+def with_compiled_columns(data: bytes) -> int:
+    assert COMPILED is not None
+    n = 0
+    for b in _blocks(data):
+        columns = list(zip(*COMPILED.scan(b), strict=True))
+        n += len(columns[STAMP]) - columns[STAMP].count(b"")
+    return n
+
+
 def with_polars(data: bytes) -> int:
     import polars as pl
 
@@ -90,6 +109,10 @@ def best(fn: Callable[[bytes], int], data: bytes) -> tuple[float, int]:
 def main() -> None:
     methods: list[tuple[str, Callable[[bytes], int]]] = [
         ("re", with_re), ("re+columns", with_re_columns)]
+    if COMPILED is not None:
+        methods += [("compiled", with_compiled), ("compiled+columns", with_compiled_columns)]
+    else:
+        print("the compiled scanner is not built (make scan): not timed")
     try:
         start = time.process_time()
         import polars  # noqa: F401
