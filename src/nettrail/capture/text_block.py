@@ -95,7 +95,10 @@ def fill_block(fast: FastLine, rows: Sequence[Row], lineno: int, chunk: Chunk) -
         sec = np.fromiter(map(fast.seconds.get, stamps, repeat(_UNSEEN)), np.int64, n)
         if sec.min() == _UNSEEN:  # the cache emptied on the way
             sec = np.array(list(map(seconds_of, repeat(fast), stamps)), np.int64)
-    udp_rows = list(compress(range(n), map(not_, flags_t))) if b"" in flags_t else []
+    if looked is None:
+        udp_rows = list(compress(range(n), map(not_, flags_t))) if b"" in flags_t else []
+    else:  # the lines without flags
+        udp_rows = np.flatnonzero(fl == -1).tolist()
     udp_texts = list(map(udp_t.__getitem__, udp_rows))
     if looked is None:
         pid = _pids(fast, addrs, udp_rows)
