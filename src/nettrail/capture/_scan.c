@@ -8,8 +8,13 @@
  *
  * The matcher below follows the pattern's alternatives in the order the regular-expression
  * engine tries them; where the engine could back up into another way of matching, a comment
- * says why no other way exists. tests/unit/test_text_scan.py holds the two equal on tcpdump's
- * own texts, the bench texts and mangled variants of them.
+ * says why no other way exists. tests/unit/test_text_scanner.py holds the two equal on each
+ * form and edge of the pattern and on mangled lines, tests/conformance/test_text_scanner_suite.py
+ * on tcpdump's suite (its outputs, and its captures printed by this machine's tcpdump).
+ *
+ * The other functions do what the reader's Python does next, to the same values: pairs
+ * (FastLine.make_pairs' loop), columns (text_block.fill_block's first lookups and numbers),
+ * numbers (text_block.numbers_of) and syns (text_block._linux_syns).
  *
  * Equal texts of one call (stamps, columns, address pairs, flags, windows, lengths, options,
  * UDP texts) are one bytes object: fewer objects to make, and a dict lookup of a repeated one
@@ -396,56 +401,6 @@ fail:
     return NULL;
 }
 
-/* numbers(texts, out): each text's number into out (an int64 buffer of len(texts)), -1 for an
- * empty one; False (out part filled) when a text is not 1 to 18 ASCII digits. */
-static PyObject *numbers(PyObject *self, PyObject *args)
-{
-    PyObject *texts, *seq;
-    Py_buffer view;
-    Py_ssize_t n, i;
-    int ok = 1;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "Ow*", &texts, &view))
-        return NULL;
-    seq = PySequence_Fast(texts, "numbers: texts must be a sequence");
-    if (!seq) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    n = PySequence_Fast_GET_SIZE(seq);
-    if (view.len != n * (Py_ssize_t)sizeof(long long)) {
-        PyErr_SetString(PyExc_ValueError, "numbers: out must hold len(texts) int64");
-        ok = -1;
-    }
-    for (i = 0; ok == 1 && i < n; i++) {
-        PyObject *t = PySequence_Fast_GET_ITEM(seq, i);
-        const unsigned char *d;
-        Py_ssize_t k, len;
-        long long v = 0;
-        if (!PyBytes_Check(t)) {
-            ok = 0;
-            break;
-        }
-        d = (const unsigned char *)PyBytes_AS_STRING(t);
-        len = PyBytes_GET_SIZE(t);
-        if (len == 0)
-            v = -1;
-        else if (len > 18)
-            ok = 0;
-        for (k = 0; ok == 1 && k < len; k++) {
-            if (!is_digit(d[k]))
-                ok = 0;
-            v = v * 10 + (d[k] - '0');
-        }
-        ((long long *)view.buf)[i] = v;
-    }
-    Py_DECREF(seq);
-    PyBuffer_Release(&view);
-    if (ok < 0)
-        return NULL;
-    return PyBool_FromLong(ok);
-}
-
 /* pairs: FastLine.make_pairs' loop for address pairs of dotted quads (see there). */
 
 static int quad(const char *p, Py_ssize_t n)  /* text_fields.V4_HOST: \d{1,3}(\.\d{1,3}){3} */
@@ -468,9 +423,9 @@ static int quad(const char *p, Py_ssize_t n)  /* text_fields.V4_HOST: \d{1,3}(\.
 }
 
 /* A dict emptied when it holds `limit` entries or more, then d[k] = v (model.cache). */
-static int put(PyObject *d, PyObject *k, PyObject *v, Py_ssize_t limit, int clear)
+static int put(PyObject *d, PyObject *k, PyObject *v, Py_ssize_t limit)
 {
-    if (clear && PyDict_GET_SIZE(d) >= limit)
+    if (PyDict_GET_SIZE(d) >= limit)
         PyDict_Clear(d);
     return PyDict_SetItem(d, k, v);
 }
@@ -498,14 +453,11 @@ static PyObject *made_host(PyObject *text, PyObject *known, PyObject *v4, PyObje
 {
     PyObject *name = PyUnicode_DecodeASCII(PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text),
                                            NULL);
-    if (!name || put(known, text, name, limit, 1) < 0)
+    if (!name || put(known, text, name, limit) < 0)
         goto fail;
     if (v4 != Py_None) {
-        PyObject *at;
-        if (PyDict_GET_SIZE(v4) >= limit)
-            PyDict_Clear(v4);
-        at = PyLong_FromSsize_t(PyList_GET_SIZE(v4_list));
-        if (!at || PyDict_SetItem(v4, name, at) < 0 || PyList_Append(v4_list, name) < 0) {
+        PyObject *at = PyLong_FromSsize_t(PyList_GET_SIZE(v4_list));
+        if (!at || put(v4, name, at, limit) < 0 || PyList_Append(v4_list, name) < 0) {
             Py_XDECREF(at);
             goto fail;
         }
@@ -550,7 +502,7 @@ static int append_all(PyObject *list, PyObject **items, int n)
 static PyObject *pairs(PyObject *self, PyObject *args)
 {
     PyObject *items, *pair_list, *known, *v4, *v4_list, *conn_ids, *conv_keys, *tcp_cache,
-        *udp_cache, *rows, *twenty;
+        *udp_cache, *rows;
     Py_ssize_t start, limit, i, n;
     int udp_proto;
     (void)self;
@@ -560,7 +512,6 @@ static PyObject *pairs(PyObject *self, PyObject *args)
                           &PyDict_Type, &tcp_cache, &PyDict_Type, &udp_cache, &PyList_Type,
                           &rows, &limit, &udp_proto))
         return NULL;
-    twenty = TWENTY;
     n = PyList_GET_SIZE(items);
     for (i = start; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(items, i), *text, *proto, *cache;
@@ -694,7 +645,7 @@ static PyObject *pairs(PyObject *self, PyObject *args)
         if (last < 0)
             goto fail_conn;
         at = PyLong_FromSsize_t(PyList_GET_SIZE(pair_list));
-        entry = at ? PyTuple_Pack(5, proto, sp_o, dp_o, key, twenty) : NULL;
+        entry = at ? PyTuple_Pack(5, proto, sp_o, dp_o, key, TWENTY) : NULL;
         if (!entry || PyDict_SetItem(cache, text, at) < 0 || PyList_Append(pair_list, entry) < 0)
             goto fail_conn;
         Py_CLEAR(at);
@@ -715,21 +666,21 @@ static PyObject *pairs(PyObject *self, PyObject *args)
             goto fail_conn;
         if (!has) {
             at = PyLong_FromSsize_t(PyList_GET_SIZE(pair_list));
-            entry = at ? PyTuple_Pack(5, proto, dp_o, sp_o, back, twenty) : NULL;
+            entry = at ? PyTuple_Pack(5, proto, dp_o, sp_o, back, TWENTY) : NULL;
             if (!entry || PyDict_SetItem(cache, back_t, at) < 0
                     || PyList_Append(pair_list, entry) < 0)
                 goto fail_conn;
         }
         {  /* the pair's row of per_pair, then whether the other direction was made */
             PyObject *row_items[10];
-            Py_INCREF(twenty);
+            Py_INCREF(TWENTY);
             Py_INCREF(conn);
             Py_INCREF(first ? Py_True : Py_False);
             Py_INCREF(last ? Py_True : Py_False);
             Py_INCREF(proto);
             Py_INCREF(sp_o);
             Py_INCREF(dp_o);
-            row_items[0] = twenty;
+            row_items[0] = TWENTY;
             row_items[1] = conn;
             row_items[2] = first ? Py_True : Py_False;
             row_items[3] = last ? Py_True : Py_False;
@@ -790,6 +741,62 @@ static long long digits_value(PyObject *t)
     return v;
 }
 
+/* The items as a sequence (*n of them) and out as a writable int64 buffer of `per` numbers an
+ * item: a new reference, or NULL (an error set, view released). */
+static PyObject *items_and_out(PyObject *items, PyObject *out, Py_buffer *view, Py_ssize_t per,
+                               const char *what, Py_ssize_t *n)
+{
+    PyObject *seq;
+    if (PyObject_GetBuffer(out, view, PyBUF_WRITABLE) < 0)
+        return NULL;
+    seq = PySequence_Fast(items, what);
+    if (!seq) {
+        PyBuffer_Release(view);
+        return NULL;
+    }
+    *n = PySequence_Fast_GET_SIZE(seq);
+    if (view->len != per * *n * (Py_ssize_t)sizeof(long long)) {
+        PyErr_Format(PyExc_ValueError, "%s: out must hold %zd int64 an item", what, per);
+        Py_DECREF(seq);
+        PyBuffer_Release(view);
+        return NULL;
+    }
+    return seq;
+}
+
+/* The end of numbers, syns and columns: True/False as ok, None with the error of a lookup. */
+static PyObject *done(PyObject *seq, Py_buffer *view, int ok)
+{
+    Py_DECREF(seq);
+    PyBuffer_Release(view);
+    if (ok < 0)
+        return NULL;
+    return PyBool_FromLong(ok);
+}
+
+/* numbers(texts, out): each text's number into out (an int64 buffer of len(texts)), -1 for an
+ * empty one; False (out part filled) when a text is not 1 to 18 ASCII digits. */
+static PyObject *numbers(PyObject *self, PyObject *args)
+{
+    PyObject *texts, *out, *seq;
+    Py_buffer view;
+    Py_ssize_t n, i;
+    long long v;
+    int ok = 1;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO", &texts, &out)
+            || !(seq = items_and_out(texts, out, &view, 1, "numbers", &n)))
+        return NULL;
+    for (i = 0; ok && i < n; i++) {
+        v = digits_value(PySequence_Fast_GET_ITEM(seq, i));
+        if (v == -3)
+            ok = 0;
+        else
+            ((long long *)view.buf)[i] = v;
+    }
+    return done(seq, &view, ok);
+}
+
 /* d.get(key, missing) as a C long; -3 with an error set on failure. */
 static long long looked_up(PyObject *d, PyObject *key, long long missing)
 {
@@ -807,30 +814,22 @@ static long long looked_up(PyObject *d, PyObject *key, long long missing)
  * a field that is not digits where digits stand (not one of scan's rows). */
 static PyObject *columns(PyObject *self, PyObject *args)
 {
-    PyObject *rows, *seconds, *tcp_ends, *udp_ends, *flag_bits, *seq;
+    PyObject *rows, *out_arg, *seconds, *tcp_ends, *udp_ends, *flag_bits, *seq;
     Py_buffer view;
     Py_ssize_t n, i;
     long long *out;
     int ok = 1;
     static const int number_fields[6] = {F_SEQ, F_ACK, F_WIN, F_TSV, F_ECR, F_LEN};
     (void)self;
-    if (!PyArg_ParseTuple(args, "OO!O!O!O!w*", &rows, &PyDict_Type, &seconds, &PyDict_Type,
-                          &tcp_ends, &PyDict_Type, &udp_ends, &PyDict_Type, &flag_bits, &view))
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!O", &rows, &PyDict_Type, &seconds, &PyDict_Type,
+                          &tcp_ends, &PyDict_Type, &udp_ends, &PyDict_Type, &flag_bits,
+                          &out_arg))
         return NULL;
-    seq = PySequence_Fast(rows, "columns: rows must be a sequence");
-    if (!seq) {
-        PyBuffer_Release(&view);
+    if (!(seq = items_and_out(rows, out_arg, &view, 10, "columns", &n)))
         return NULL;
-    }
-    n = PySequence_Fast_GET_SIZE(seq);
     out = view.buf;
-    if (view.len != 10 * n * (Py_ssize_t)sizeof(long long)) {
-        PyErr_SetString(PyExc_ValueError, "columns: out must hold 10 x len(rows) int64");
-        ok = -1;
-    }
     for (i = 0; ok == 1 && i < n; i++) {
-        PyObject *row = PySequence_Fast_GET_ITEM(seq, i), *flags;
-        const char *f;
+        PyObject *row = PySequence_Fast_GET_ITEM(seq, i), *flags, *frac;
         long long v;
         int k;
         if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != FIELDS) {
@@ -840,14 +839,12 @@ static PyObject *columns(PyObject *self, PyObject *args)
         if ((v = looked_up(seconds, PyTuple_GET_ITEM(row, F_STAMP), -2)) == -3 && PyErr_Occurred())
             ok = -1;
         out[i] = v;
-        f = PyBytes_Check(PyTuple_GET_ITEM(row, F_FRAC)) ? PyBytes_AS_STRING(
-            PyTuple_GET_ITEM(row, F_FRAC)) : NULL;
-        if (!f || PyBytes_GET_SIZE(PyTuple_GET_ITEM(row, F_FRAC)) != 6
-                || digits(f, f + 6, 6) != 6) {
+        frac = PyTuple_GET_ITEM(row, F_FRAC);  /* exactly six digits */
+        if (!PyBytes_Check(frac) || PyBytes_GET_SIZE(frac) != 6 || (v = digits_value(frac)) < 0) {
             ok = 0;
             break;
         }
-        out[n + i] = 1000 * digits_value(PyTuple_GET_ITEM(row, F_FRAC));
+        out[n + i] = 1000 * v;
         flags = PyTuple_GET_ITEM(row, F_FLAGS);
         if (!PyBytes_Check(flags)) {
             ok = 0;
@@ -871,11 +868,7 @@ static PyObject *columns(PyObject *self, PyObject *args)
             out[(4 + k) * n + i] = v;
         }
     }
-    Py_DECREF(seq);
-    PyBuffer_Release(&view);
-    if (ok < 0)
-        return NULL;
-    return PyBool_FromLong(ok);
+    return done(seq, &view, ok);
 }
 
 /* syns(texts, out): the four numbers of texts that are all a Linux SYN's options, "mss
@@ -884,26 +877,17 @@ static PyObject *columns(PyObject *self, PyObject *args)
 static PyObject *syns(PyObject *self, PyObject *args)
 {
     static const char *const words[4] = {"mss ", ",sackOK,TS val ", " ecr ", ",nop,wscale "};
-    PyObject *texts, *seq;
+    PyObject *texts, *out_arg, *seq;
     Py_buffer view;
     Py_ssize_t n, i;
     long long *out;
     int ok = 1;
     (void)self;
-    if (!PyArg_ParseTuple(args, "Ow*", &texts, &view))
+    if (!PyArg_ParseTuple(args, "OO", &texts, &out_arg)
+            || !(seq = items_and_out(texts, out_arg, &view, 4, "syns", &n)))
         return NULL;
-    seq = PySequence_Fast(texts, "syns: texts must be a sequence");
-    if (!seq) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    n = PySequence_Fast_GET_SIZE(seq);
     out = view.buf;
-    if (view.len != 4 * n * (Py_ssize_t)sizeof(long long)) {
-        PyErr_SetString(PyExc_ValueError, "syns: out must hold 4 x len(texts) int64");
-        ok = -1;
-    }
-    for (i = 0; ok == 1 && i < n; i++) {
+    for (i = 0; ok && i < n; i++) {
         PyObject *t = PySequence_Fast_GET_ITEM(seq, i);
         const char *p, *end;
         int k;
@@ -934,11 +918,7 @@ static PyObject *syns(PyObject *self, PyObject *args)
         if (ok && p != end)
             ok = 0;
     }
-    Py_DECREF(seq);
-    PyBuffer_Release(&view);
-    if (ok < 0)
-        return NULL;
-    return PyBool_FromLong(ok);
+    return done(seq, &view, ok);
 }
 
 static PyMethodDef methods[] = {

@@ -286,11 +286,7 @@ def _compiled_syns(texts: list[bytes]) -> list[TCPOptions] | None:
     out = np.empty((4, n), np.int64)
     if not COMPILED.syns(texts, out):
         return None
-    mss, val, ecr, wscale = out.tolist()
-    if max(val) > _MASK or max(ecr) > _MASK:
-        return _OVER
-    return list(map(_new, repeat(TCPOptions), zip(  # TCPOptions' fields, in order
-        mss, wscale, repeat(True), repeat(()), val, ecr, repeat(SYN_ORDER), strict=False)))
+    return _syn_list(*out.tolist())
 
 
 def _syn_options(syns: list[tuple[bytes, bytes, bytes, bytes]]
@@ -325,7 +321,13 @@ def _linux_syns(joined: bytes, n: int) -> list[TCPOptions] | None:
         numbers = spaced.split()  # as many digits as it has, leading zeros and all
         if len(numbers) != 4 * n or max(map(len, numbers)) > 10:
             return None
-    mss, val, ecr, wscale = values.reshape(n, 4).T.tolist()
+    return _syn_list(*values.reshape(n, 4).T.tolist())
+
+
+def _syn_list(mss: list[int], val: list[int], ecr: list[int], wscale: list[int]
+              ) -> list[TCPOptions]:
+    """The options of Linux SYNs from their numbers (_OVER: a timestamp over 32 bits, which
+    the line parser names)."""
     if max(val) > _MASK or max(ecr) > _MASK:
         return _OVER
     return list(map(_new, repeat(TCPOptions), zip(  # TCPOptions' fields, in order
