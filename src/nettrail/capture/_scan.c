@@ -515,7 +515,7 @@ static PyObject *pairs(PyObject *self, PyObject *args)
     n = PyList_GET_SIZE(items);
     for (i = start; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(items, i), *text, *proto, *cache;
-        PyObject *src_h = NULL, *dst_h = NULL, *src, *dst;
+        PyObject *src_h = NULL, *dst_h = NULL, *src = NULL, *dst = NULL;
         PyObject *key = NULL, *back = NULL, *both, *conn = NULL, *back_t = NULL;
         PyObject *sp_o = NULL, *dp_o = NULL, *at = NULL, *entry = NULL;
         const char *t, *gt, *sdot, *ddot, *pair;
@@ -562,14 +562,8 @@ static PyObject *pairs(PyObject *self, PyObject *args)
             goto fail;
         src = host(known, src_h, &src_new);  /* new references from here on */
         dst = src ? host(known, dst_h, &dst_new) : NULL;
-        if (!dst) {  /* a side this loop does not make: checked before anything moves */
-            Py_XDECREF(src);
-            Py_DECREF(src_h);
-            Py_DECREF(dst_h);
-            if (PyErr_Occurred())
-                return NULL;
-            break;
-        }
+        if (!dst)  /* a side this loop does not make: checked before anything moves */
+            goto left;
         if (src_new) {
             Py_DECREF(src);
             Py_DECREF(dst);
@@ -578,15 +572,8 @@ static PyObject *pairs(PyObject *self, PyObject *args)
             /* the destination again, as the loop looks it up after the source is made (the
              * same host, or known emptied on the way); one it does not make is then left to
              * it, which finds the source made as it would have made it */
-            dst = host(known, dst_h, &dst_new);
-            if (!dst) {
-                Py_DECREF(src);
-                Py_DECREF(src_h);
-                Py_DECREF(dst_h);
-                if (PyErr_Occurred())
-                    return NULL;
-                break;
-            }
+            if (!(dst = host(known, dst_h, &dst_new)))
+                goto left;
         }
         if (dst_new) {
             Py_DECREF(dst);
@@ -711,6 +698,13 @@ static PyObject *pairs(PyObject *self, PyObject *args)
         if (!ok)
             return NULL;
         continue;
+    left:  /* the item is the Python loop's (or a lookup failed): src, if any, is all it holds */
+        Py_XDECREF(src);
+        Py_DECREF(src_h);
+        Py_DECREF(dst_h);
+        if (PyErr_Occurred())
+            return NULL;
+        break;
     fail:
         Py_XDECREF(src_h);
         Py_XDECREF(dst_h);
